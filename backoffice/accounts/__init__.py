@@ -1,0 +1,1 @@
+"""Staff accounts and roles: who may see and do what. Every API view names the roles it admits."""

@@ -1,0 +1,175 @@
+"""RFC 9457 problem details for every API error.
+
+    {"type": ".../problems/validation_error", "title": "...", "status": 400, "detail": "...",
+     "errors": [{"field": "events.3.occurred_at", "message": "...", "code": "naive_datetime"}]}
+
+Services raise domain errors; views raise `Problem` (or DRF's exceptions); this handler renders them all.
+"""
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+from backoffice.eventstore.errors import ConcurrencyError, EventValidationError, IdempotencyConflict
+
+PROBLEM_BASE = "https://backoffice.example/problems/"
+CONTENT_TYPE = "application/problem+json"
+
+
+class Problem(exceptions.APIException):
+    """An error with a machine-readable type, a status, and optional per-field errors and extra members."""
+
+    def __init__(
+        self,
+        *,
+        status_code: int,
+        type: str,
+        title: str,
+        detail: str = "",
+        errors: list[dict[str, Any]] | None = None,
+        **extra: Any,
+    ):
+        self.status_code = status_code
+        self.problem_type = type
+        self.title = title
+        self.errors = errors or []
+        self.extra = extra
+        super().__init__(detail or title)
+
+
+_TYPES = {
+    exceptions.ParseError: ("malformed_request", "The request body could not be parsed"),
+    exceptions.ValidationError: ("validation_error", "The request is invalid"),
+    exceptions.NotAuthenticated: ("not_authenticated", "Authentication is required"),
+    exceptions.AuthenticationFailed: ("authentication_failed", "Authentication failed"),
+    exceptions.PermissionDenied: ("permission_denied", "You may not do this"),
+    exceptions.NotFound: ("not_found", "Not found"),
+    exceptions.MethodNotAllowed: ("method_not_allowed", "Method not allowed"),
+    exceptions.NotAcceptable: ("not_acceptable", "Not acceptable"),
+    exceptions.UnsupportedMediaType: ("unsupported_media_type", "Unsupported media type"),
+    exceptions.Throttled: ("throttled", "Too many requests"),
+}
+
+
+def flatten_errors(detail: Any, prefix: str = "") -> list[dict[str, str]]:
+    """DRF's nested error dicts and lists as a flat list with dotted field paths (`lines.0.sku`)."""
+    if isinstance(detail, dict):
+        out = []
+        for key, value in detail.items():
+            field = prefix if key == "non_field_errors" else (f"{prefix}.{key}" if prefix else str(key))
+            out.extend(flatten_errors(value, field))
+        return out
+    if isinstance(detail, list):
+        if all(isinstance(item, str) for item in detail):
+            return [_field_error(prefix, item) for item in detail]
+        out = []
+        for index, item in enumerate(detail):
+            if item in ({}, [], None):
+                continue
+            out.extend(flatten_errors(item, f"{prefix}.{index}" if prefix else str(index)))
+        return out
+    return [_field_error(prefix, detail)]
+
+
+def _field_error(field: str, message: Any) -> dict[str, str]:
+    return {"field": field, "message": str(message), "code": getattr(message, "code", "invalid")}
+
+
+def problem_body(status_code: int, problem_type: str, title: str, detail: str, **members: Any) -> dict[str, Any]:
+    return {
+        "type": PROBLEM_BASE + problem_type,
+        "title": title,
+        "status": status_code,
+        "detail": detail,
+        **members,
+    }
+
+
+def event_store_problem(exc: Exception, *, field_prefix: str = "") -> "Problem | None":
+    """The problem an event-store refusal stands for; `field_prefix` places item errors (`events.3`)."""
+    if isinstance(exc, EventValidationError):
+        errors = [
+            {
+                "field": ".".join(p for p in (field_prefix and f"{field_prefix}.{e.index}", e.field) if p),
+                "message": e.message,
+                "code": e.code,
+            }
+            for e in exc.errors
+        ]
+        return Problem(
+            status_code=400,
+            type="validation_error",
+            title="The request is invalid",
+            detail=f"{len(errors)} field(s) are invalid",
+            errors=errors,
+        )
+    if isinstance(exc, ConcurrencyError):
+        return Problem(
+            status_code=409,
+            type="concurrency_conflict",
+            title="The stream has moved",
+            detail=str(exc),
+            stream=exc.stream,
+            expected_version=exc.expected_version,
+            actual_version=exc.actual_version,
+        )
+    if isinstance(exc, IdempotencyConflict):
+        return Problem(
+            status_code=409,
+            type="idempotency_conflict",
+            title="Event id reused for different content",
+            detail=str(exc),
+            event_ids=exc.event_ids,
+        )
+    return None
+
+
+def problem_exception_handler(exc, context):
+    exc = event_store_problem(exc) or exc
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = exception_handler(exc, context)
+    if response is None:
+        return None  # not an API error: a 500, which is a bug, and Django reports it
+    if isinstance(exc, Problem):
+        body = problem_body(exc.status_code, exc.problem_type, exc.title, str(exc.detail), **exc.extra)
+        body["errors"] = exc.errors
+    else:
+        problem_type, title = next(
+            (value for klass, value in _TYPES.items() if isinstance(exc, klass)), ("error", "Request failed")
+        )
+        if isinstance(exc, exceptions.ValidationError):
+            errors = flatten_errors(exc.detail)
+            detail = f"{len(errors)} field(s) are invalid: " + ", ".join(e["field"] or "(request)" for e in errors)
+        else:
+            errors = []
+            detail = str(exc.detail)
+        body = problem_body(response.status_code, problem_type, title, detail, errors=errors)
+    response.data = body
+    response.content_type = CONTENT_TYPE
+    return response
+
+
+def json_not_found(request, exception=None):
+    """handler404: API clients get a problem document, browsers Django's page."""
+    if request.path.startswith("/api/"):
+        body = problem_body(404, "not_found", "Not found", "No such endpoint", errors=[])
+        return JsonResponse(body, status=404, content_type=CONTENT_TYPE)
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception)
+
+
+def problem_response(status_code: int, problem_type: str, title: str, detail: str = "", **members: Any) -> Response:
+    body = problem_body(status_code, problem_type, title, detail or title, **members)
+    body.setdefault("errors", [])
+    return Response(body, status=status_code, content_type=CONTENT_TYPE)
+
+
+__all__ = ["Problem", "flatten_errors", "problem_exception_handler", "problem_response", "status"]

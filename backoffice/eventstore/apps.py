@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+from django.utils.module_loading import autodiscover_modules
+
+
+class EventStoreConfig(AppConfig):
+    name = "backoffice.eventstore"
+    label = "eventstore"
+    verbose_name = "Event store"
+
+    def ready(self) -> None:
+        # Every app declares its event types in events.py and its read models in projections.py; importing them
+        # fills the registries, so the store can validate any type and rebuild any projection.
+        autodiscover_modules("events", "projections")

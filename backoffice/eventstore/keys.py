@@ -1,0 +1,126 @@
+"""Per-customer data keys for crypto-shredding (DESIGN.md section 3, rule 8).
+
+Personal fields of an event are sealed together with AES-256-GCM under the key of the customer the event concerns,
+with the event id as associated data (a sealed blob cannot be moved to another event). Data keys are stored
+wrapped by the master key (EVENTSTORE_MASTER_KEY). Destroying a customer's key makes every personal field of every
+event about them unreadable for good; the events themselves, their amounts, channels and times stay.
+"""
+
+import base64
+import json
+import os
+import uuid
+from collections.abc import Iterable
+from functools import cache
+from typing import Any
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.utils import timezone
+
+from .models import CustomerKey
+
+ERASED = "[erased]"
+SEALED_FIELD = "_personal"
+_NONCE_BYTES = 12
+
+
+@cache
+def _master() -> AESGCM:
+    configured = settings.EVENTSTORE_MASTER_KEY
+    if configured:
+        raw = base64.b64decode(configured)
+        if len(raw) != 32:
+            raise ImproperlyConfigured("EVENTSTORE_MASTER_KEY must be base64 of exactly 32 bytes")
+    else:
+        # Without a configured master key, derive one from SECRET_KEY (itself required outside DEBUG), so a
+        # development database stays readable across restarts. Production sets its own: see docs/operations.md.
+        raw = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"eventstore-master-key").derive(
+            settings.SECRET_KEY.encode()
+        )
+    return AESGCM(raw)
+
+
+def _wrap(data_key: bytes, customer_id: uuid.UUID) -> bytes:
+    nonce = os.urandom(_NONCE_BYTES)
+    return nonce + _master().encrypt(nonce, data_key, customer_id.bytes)
+
+
+def _unwrap(wrapped: bytes, customer_id: uuid.UUID) -> bytes:
+    wrapped = bytes(wrapped)
+    return _master().decrypt(wrapped[:_NONCE_BYTES], wrapped[_NONCE_BYTES:], customer_id.bytes)
+
+
+class Keyring:
+    """The usable keys of a set of customers, loaded in one query. A destroyed key is absent."""
+
+    def __init__(self, keys: dict[uuid.UUID, AESGCM], destroyed: set[uuid.UUID]):
+        self._keys = keys
+        self._destroyed = destroyed
+
+    def seal(self, customer_id: uuid.UUID, event_id: uuid.UUID, personal: dict[str, Any]) -> str:
+        key = self._keys.get(customer_id)
+        if key is None:
+            raise KeyDestroyed(customer_id)
+        nonce = os.urandom(_NONCE_BYTES)
+        plaintext = json.dumps(personal, separators=(",", ":"), ensure_ascii=False).encode()
+        return base64.b64encode(nonce + key.encrypt(nonce, plaintext, event_id.bytes)).decode()
+
+    def open(self, customer_id: uuid.UUID, event_id: uuid.UUID, sealed: str) -> dict[str, Any] | None:
+        """The personal fields, or None when the customer's key was destroyed."""
+        key = self._keys.get(customer_id)
+        if key is None:
+            return None
+        blob = base64.b64decode(sealed)
+        return json.loads(key.decrypt(blob[:_NONCE_BYTES], blob[_NONCE_BYTES:], event_id.bytes))
+
+
+class KeyDestroyed(Exception):
+    """New personal data about an erased customer cannot be stored: their key is gone for good."""
+
+    def __init__(self, customer_id: uuid.UUID):
+        self.customer_id = customer_id
+        super().__init__(f"customer {customer_id} was erased")
+
+
+def keyring_for(customer_ids: Iterable[uuid.UUID], *, create: bool) -> Keyring:
+    wanted = set(customer_ids)
+    if not wanted:
+        return Keyring({}, set())
+    rows = {row.customer_id: row for row in CustomerKey.objects.filter(customer_id__in=wanted)}
+    if create:
+        missing = wanted - rows.keys()
+        if missing:
+            CustomerKey.objects.bulk_create(
+                [CustomerKey(customer_id=cid, wrapped_key=_wrap(AESGCM.generate_key(256), cid)) for cid in missing],
+                ignore_conflicts=True,
+            )
+            rows.update({row.customer_id: row for row in CustomerKey.objects.filter(customer_id__in=missing)})
+    keys, destroyed = {}, set()
+    for cid, row in rows.items():
+        if row.wrapped_key is None:
+            destroyed.add(cid)
+        else:
+            keys[cid] = AESGCM(_unwrap(row.wrapped_key, cid))
+    return Keyring(keys, destroyed)
+
+
+def customer_key_destroy(*, customer_id: uuid.UUID) -> bool:
+    """Destroy the customer's data key. Irreversible. Returns False when there was no live key."""
+    updated = CustomerKey.objects.filter(customer_id=customer_id, wrapped_key__isnull=False).update(
+        wrapped_key=None, destroyed_at=timezone.now()
+    )
+    if not updated:
+        # Keep a tombstone so personal data that arrives later for this customer is refused, not sealed anew.
+        _, created = CustomerKey.objects.get_or_create(
+            customer_id=customer_id, defaults={"wrapped_key": None, "destroyed_at": timezone.now()}
+        )
+        return False
+    return True
+
+
+def is_key_destroyed(customer_id: uuid.UUID) -> bool:
+    return CustomerKey.objects.filter(customer_id=customer_id, wrapped_key__isnull=True).exists()

@@ -1,0 +1,103 @@
+"""The event table, the projection checkpoints and the per-customer keys.
+
+Event is the only source of truth. Its rows are never updated nor deleted: the model refuses it, and triggers
+created by migration 0002 refuse it in the database, whatever the client.
+"""
+
+import uuid
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from .schema import CHANNELS
+
+
+class AppendOnlyError(Exception):
+    pass
+
+
+class EventQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AppendOnlyError("events are append-only")
+
+    def delete(self):
+        raise AppendOnlyError("events are append-only")
+
+    def bulk_create(self, *args, **kwargs):
+        raise AppendOnlyError("append events through backoffice.eventstore.store.append")
+
+    def bulk_update(self, *args, **kwargs):
+        raise AppendOnlyError("events are append-only")
+
+
+class Event(models.Model):
+    position = models.BigAutoField(primary_key=True)
+    id = models.UUIDField(unique=True, editable=False)
+    stream = models.CharField(max_length=200)
+    version = models.PositiveIntegerField()
+    type = models.CharField(max_length=100, db_index=True)
+    schema_version = models.PositiveSmallIntegerField(default=1)
+    # The contract says null (not "") for an event with no channel, e.g. a back-office correction.
+    channel = models.CharField(max_length=16, null=True, blank=True, choices=[(c, c) for c in CHANNELS])  # noqa: DJ001
+    customer_id = models.UUIDField(null=True, blank=True)
+    occurred_at = models.DateTimeField()
+    recorded_at = models.DateTimeField()
+    data = models.JSONField()
+    metadata = models.JSONField(default=dict)
+    # sha256 of the event as its sender submitted it: decides whether a re-sent id is a duplicate or a conflict.
+    digest = models.CharField(max_length=64)
+
+    objects = EventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [models.UniqueConstraint(fields=["stream", "version"], name="eventstore_stream_version_uniq")]
+        indexes = [
+            models.Index(fields=["customer_id", "-occurred_at"], name="eventstore_customer_timeline"),
+            models.Index(fields=["channel", "occurred_at"], name="eventstore_channel_time"),
+        ]
+        verbose_name = _("event")
+        verbose_name_plural = _("events")
+
+    def __str__(self) -> str:
+        return f"#{self.position} {self.type} {self.stream}@{self.version}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AppendOnlyError("events are append-only")
+        raise AppendOnlyError("append events through backoffice.eventstore.store.append")
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("events are append-only")
+
+
+class ProjectionCheckpoint(models.Model):
+    """How far an asynchronous projection has read the log: every event at or below `position` is applied."""
+
+    name = models.CharField(max_length=100, primary_key=True)
+    position = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.name}@{self.position}"
+
+
+class CustomerKey(models.Model):
+    """A customer's data key, wrapped by the master key. Erasing the customer destroys it (crypto-shredding)."""
+
+    customer_id = models.UUIDField(primary_key=True, default=uuid.uuid4)
+    wrapped_key = models.BinaryField(null=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    destroyed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(wrapped_key__isnull=True, destroyed_at__isnull=False)
+                | models.Q(wrapped_key__isnull=False, destroyed_at__isnull=True),
+                name="eventstore_customerkey_live_or_destroyed",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"key of {self.customer_id}"

@@ -1,0 +1,110 @@
+"""Event types and their data schemas, and the upcasters that lift old shapes on read.
+
+An app declares each event type it writes once, in its events.py, as a subclass of EventData:
+
+    class OrderPlaced(EventData):
+        type_name = "order.placed"
+        schema_version = 1
+        personal_fields = ("delivery_address",)
+        order_id: UUID
+        ...
+
+Subclassing registers the type. The store refuses any type it does not know, and any data that does not match the
+type's schema, with the reason. Fields named in `personal_fields` are encrypted with the customer's key.
+No Django here: event types are plain typed schemas.
+"""
+
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+CHANNELS: tuple[str, ...] = (
+    "web",
+    "app",
+    "store",
+    "phone",
+    "email",
+    "sms",
+    "whatsapp",
+    "facebook",
+    "instagram",
+    "push",
+)
+
+_types: dict[str, type["EventData"]] = {}
+_upcasters: dict[tuple[str, int], Callable[[dict[str, Any]], dict[str, Any]]] = {}
+
+
+class EventData(BaseModel):
+    """Base of every event's data schema. Subclasses with a `type_name` register themselves."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    type_name: ClassVar[str] = ""
+    schema_version: ClassVar[int] = 1
+    # Accepted from other systems through POST /api/v1/events (interactions); the rest come from services only.
+    ingestible: ClassVar[bool] = False
+    # Top-level fields holding personal data (names, emails, phones, addresses, free text).
+    personal_fields: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def stream_name(cls, data: dict[str, Any], customer_id: Any) -> str:
+        """The stream an ingested event of this type goes to; interactions default to the customer's stream."""
+        return f"customer-{customer_id}"
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        # Pydantic's hook runs once the fields are known, so personal_fields can be checked against them.
+        super().__pydantic_init_subclass__(**kwargs)
+        if cls.__dict__.get("type_name"):
+            registered = _types.get(cls.type_name)
+            if registered is not None and registered.__qualname__ != cls.__qualname__:
+                raise ValueError(f"event type {cls.type_name!r} is declared twice ({registered} and {cls})")
+            unknown = set(cls.personal_fields) - set(cls.model_fields)
+            if unknown:
+                raise ValueError(f"{cls.type_name}: personal_fields names unknown fields {sorted(unknown)}")
+            _types[cls.type_name] = cls
+
+
+def event_type(type_name: str) -> type[EventData]:
+    try:
+        return _types[type_name]
+    except KeyError:
+        raise LookupError(type_name) from None
+
+
+def is_known_type(type_name: str) -> bool:
+    return type_name in _types
+
+
+def ingestible_types() -> list[str]:
+    return sorted(name for name, schema in _types.items() if schema.ingestible)
+
+
+def registered_types() -> dict[str, type[EventData]]:
+    return dict(_types)
+
+
+def upcaster(type_name: str, from_version: int):
+    """Register fn(data) -> data lifting `type_name` data from `from_version` to `from_version + 1`."""
+
+    def register(fn: Callable[[dict[str, Any]], dict[str, Any]]):
+        _upcasters[(type_name, from_version)] = fn
+        return fn
+
+    return register
+
+
+def upcast(type_name: str, schema_version: int, data: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """Lift stored data to the type's current schema version. Stored rows are never rewritten."""
+    schema = _types.get(type_name)
+    if schema is None:
+        return schema_version, data
+    while schema_version < schema.schema_version:
+        step = _upcasters.get((type_name, schema_version))
+        if step is None:
+            raise LookupError(f"no upcaster for {type_name} v{schema_version}")
+        data = step(data)
+        schema_version += 1
+    return schema_version, data

@@ -1,0 +1,477 @@
+"""Append to and read from the event log (DESIGN.md section 3).
+
+`append` / `append_batches` are the only way events are written. In one transaction they: validate every event
+against its type's schema; take the append lock; return the stored result for ids already stored with the same
+content (idempotency) and refuse ids reused for other content; check each stream's expected version (optimistic
+concurrency); assign versions and global positions; seal personal fields with the customer's key; write the rows
+through the driver (COPY on PostgreSQL, executemany on SQLite: the ORM is too slow for the hot path); apply the
+inline projections; and register the after-commit hooks (async projections, Celery hand-off).
+
+Positions are assigned while holding a lock that is kept until commit (an advisory lock on PostgreSQL, the
+IMMEDIATE write lock on SQLite), so events become visible in position order: a catch-up reader that has seen
+position N will never later find a committed event below N.
+"""
+
+import hashlib
+import json
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final, Literal
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.module_loading import import_string
+from pydantic import ValidationError
+
+from . import keys, projector, schema
+from .errors import ConcurrencyError, EventValidationError, FieldError, IdempotencyConflict
+
+ANY: Final = "any"
+NO_STREAM: Final = 0
+ExpectedVersion = int | Literal["any"]
+
+# Any constant works; it only has to be the same for every appender. ("EVNT" in ASCII.)
+_APPEND_LOCK_KEY: Final = 0x45564E54
+_COLUMNS: Final = (
+    "position, id, stream, version, type, schema_version, channel, customer_id, "
+    "occurred_at, recorded_at, data, metadata, digest"
+)
+_SELECT: Final = (
+    "SELECT position, id, stream, version, type, schema_version, channel, customer_id, "
+    "occurred_at, recorded_at, data, metadata FROM eventstore_event"
+)
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    type: str
+    data: dict[str, Any]
+    id: uuid.UUID = field(default_factory=uuid.uuid4)
+    channel: str | None = None
+    customer_id: uuid.UUID | None = None
+    occurred_at: datetime | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    # The sender's own content digest, when the content it re-sends differs in form from what is stored
+    # (ingestion digests the raw item). Computed from the event otherwise.
+    digest: str | None = None
+
+
+@dataclass(frozen=True)
+class StreamAppend:
+    stream: str
+    events: Sequence[NewEvent]
+    expected_version: ExpectedVersion = ANY
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    position: int
+    id: uuid.UUID
+    stream: str
+    version: int
+    type: str
+    schema_version: int
+    channel: str | None
+    customer_id: uuid.UUID | None
+    occurred_at: datetime
+    recorded_at: datetime
+    data: dict[str, Any]
+    metadata: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    event: RecordedEvent
+    duplicate: bool
+
+
+@dataclass
+class _Prepared:
+    new: NewEvent
+    stream: str
+    data: dict[str, Any]
+    occurred_at: datetime
+    digest: str
+    personal: dict[str, Any]
+
+
+def content_digest(payload: Any) -> str:
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def validate_event(new: NewEvent, *, index: int = 0, now: datetime | None = None) -> tuple[dict, list[FieldError]]:
+    """The event's data normalised by its schema, or the reasons it is refused (field paths inside the event)."""
+    errors: list[FieldError] = []
+    now = now or timezone.now()
+    try:
+        event_schema = schema.event_type(new.type)
+    except LookupError:
+        return {}, [FieldError(index, "type", f"unknown event type {new.type!r}", "unknown_type")]
+    if new.channel is not None and new.channel not in schema.CHANNELS:
+        errors.append(FieldError(index, "channel", f"unknown channel {new.channel!r}", "unknown_channel"))
+    if new.occurred_at is not None:
+        if timezone.is_naive(new.occurred_at):
+            errors.append(FieldError(index, "occurred_at", "a time zone offset is required", "naive_datetime"))
+        elif new.occurred_at > now + settings.EVENTSTORE_MAX_FUTURE_SKEW:
+            errors.append(FieldError(index, "occurred_at", "is in the future", "future_datetime"))
+    try:
+        data = event_schema.model_validate(new.data).model_dump(mode="json")
+    except ValidationError as exc:
+        for err in exc.errors(include_url=False):
+            path = ".".join(["data", *(str(part) for part in err["loc"])])
+            errors.append(FieldError(index, path, err["msg"], err["type"]))
+        return {}, errors
+    if event_schema.personal_fields and new.customer_id is None:
+        if any(data.get(name) not in (None, "", [], {}) for name in event_schema.personal_fields):
+            errors.append(FieldError(index, "customer", "personal data must concern a customer", "customer_required"))
+    size = len(json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode())
+    if size > settings.EVENTSTORE_MAX_EVENT_BYTES:
+        errors.append(
+            FieldError(index, "data", f"is {size} bytes, over {settings.EVENTSTORE_MAX_EVENT_BYTES}", "too_large")
+        )
+    return data, errors
+
+
+def append(stream: str, events: Sequence[NewEvent], *, expected_version: ExpectedVersion = ANY) -> list[RecordedEvent]:
+    """Append events to one stream. Raises ConcurrencyError when the stream is not at `expected_version`."""
+    return [result.event for result in append_batches([StreamAppend(stream, events, expected_version)])]
+
+
+def append_batches(batches: Sequence[StreamAppend]) -> list[AppendResult]:
+    """Append to several streams atomically: all events are stored, or none. Results follow the input order."""
+    prepared = _prepare([(batch.stream, event) for batch in batches for event in batch.events])
+    with transaction.atomic():
+        _take_append_lock()
+        stored = stored_events({p.new.id for p in prepared})
+        results: list[AppendResult | None] = [None] * len(prepared)
+        fresh: list[int] = []
+        first_in_call: dict[uuid.UUID, int] = {}
+        conflicts: list[str] = []
+        for i, item in enumerate(prepared):
+            known = stored.get(item.new.id)
+            if known is not None:
+                digest, event = known
+                if digest != item.digest:
+                    conflicts.append(str(item.new.id))
+                results[i] = AppendResult(event, duplicate=True)
+            elif item.new.id in first_in_call:
+                if prepared[first_in_call[item.new.id]].digest != item.digest:
+                    conflicts.append(str(item.new.id))
+            else:
+                first_in_call[item.new.id] = i
+                fresh.append(i)
+        if conflicts:
+            raise IdempotencyConflict(conflicts)
+
+        streams_with_new = {prepared[i].stream for i in fresh}
+        versions = _current_versions(streams_with_new)
+        for batch in batches:
+            if batch.expected_version != ANY and batch.stream in streams_with_new:
+                actual = versions.get(batch.stream, 0)
+                if actual != batch.expected_version:
+                    raise ConcurrencyError(batch.stream, int(batch.expected_version), actual)
+
+        recorded = _write([prepared[i] for i in fresh], versions)
+        for i, event in zip(fresh, recorded, strict=True):
+            results[i] = AppendResult(event, duplicate=False)
+        # Same id twice in one call with the same content: the second is a duplicate of the first.
+        by_id = {event.id: event for event in recorded}
+        for i, result in enumerate(results):
+            if result is None:
+                results[i] = AppendResult(by_id[prepared[i].new.id], duplicate=True)
+
+        if recorded:
+            projector.apply_inline(recorded)
+            transaction.on_commit(_run_after_commit_hooks, robust=True)
+    return results  # type: ignore[return-value]
+
+
+def _prepare(items: list[tuple[str, NewEvent]]) -> list[_Prepared]:
+    now = timezone.now()
+    prepared, errors = [], []
+    for index, (stream, new) in enumerate(items):
+        data, item_errors = validate_event(new, index=index, now=now)
+        if not stream:
+            item_errors.append(FieldError(index, "stream", "is required", "required"))
+        errors.extend(item_errors)
+        if item_errors:
+            continue
+        occurred_at = new.occurred_at or now
+        digest = new.digest or content_digest(
+            {
+                "type": new.type,
+                "stream": stream,
+                "channel": new.channel,
+                "customer_id": str(new.customer_id) if new.customer_id else None,
+                "occurred_at": occurred_at.astimezone(UTC).isoformat(),
+                "data": data,
+            }
+        )
+        personal_names = schema.event_type(new.type).personal_fields
+        personal = {name: data.pop(name) for name in personal_names if name in data}
+        prepared.append(_Prepared(new, stream, data, occurred_at, digest, personal))
+    if errors:
+        raise EventValidationError(errors)
+    return prepared
+
+
+def _take_append_lock() -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_APPEND_LOCK_KEY])
+    # SQLite: transactions begin IMMEDIATE (settings), so this transaction already holds the only write lock.
+
+
+def _current_versions(streams: Iterable[str]) -> dict[str, int]:
+    streams = list(streams)
+    versions: dict[str, int] = {}
+    with connection.cursor() as cursor:
+        for start in range(0, len(streams), 500):
+            chunk = streams[start : start + 500]
+            marks = ", ".join(["%s"] * len(chunk))
+            cursor.execute(
+                f"SELECT stream, MAX(version) FROM eventstore_event WHERE stream IN ({marks}) GROUP BY stream",  # noqa: S608 - placeholders only
+                chunk,
+            )
+            versions.update(cursor.fetchall())
+    return versions
+
+
+def _allocate_positions(count: int) -> list[int]:
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence('eventstore_event', 'position')) FROM generate_series(1, %s)",
+                [count],
+            )
+            return [row[0] for row in cursor.fetchall()]
+        cursor.execute("SELECT COALESCE(MAX(position), 0) FROM eventstore_event")
+        top = cursor.fetchone()[0]
+        return list(range(top + 1, top + 1 + count))
+
+
+def _write(items: list[_Prepared], versions: dict[str, int]) -> list[RecordedEvent]:
+    if not items:
+        return []
+    recorded_at = timezone.now()
+    positions = _allocate_positions(len(items))
+    keyring = keys.keyring_for({p.new.customer_id for p in items if p.personal}, create=True)
+    recorded, rows = [], []
+    for position, item in zip(positions, items, strict=True):
+        new = item.new
+        version = versions.get(item.stream, 0) + 1
+        versions[item.stream] = version
+        stored_data = item.data
+        if item.personal:
+            sealed = keyring.seal(new.customer_id, new.id, item.personal)
+            stored_data = {**item.data, keys.SEALED_FIELD: {"fields": sorted(item.personal), "sealed": sealed}}
+        event_schema = schema.event_type(new.type)
+        rows.append(
+            (
+                position,
+                new.id,
+                item.stream,
+                version,
+                new.type,
+                event_schema.schema_version,
+                new.channel,
+                new.customer_id,
+                item.occurred_at,
+                recorded_at,
+                json.dumps(stored_data, separators=(",", ":"), ensure_ascii=False),
+                json.dumps(new.metadata, separators=(",", ":"), ensure_ascii=False, default=str),
+                item.digest,
+            )
+        )
+        recorded.append(
+            RecordedEvent(
+                position=position,
+                id=new.id,
+                stream=item.stream,
+                version=version,
+                type=new.type,
+                schema_version=event_schema.schema_version,
+                channel=new.channel,
+                customer_id=new.customer_id,
+                occurred_at=item.occurred_at,
+                recorded_at=recorded_at,
+                data={**item.data, **item.personal},
+                metadata=new.metadata,
+            )
+        )
+    try:
+        _insert_rows(rows)
+    except IntegrityError as exc:
+        # Only reachable if something appends without the lock: the unique (stream, version) still holds.
+        raise ConcurrencyError(items[0].stream, -1, -1) from exc
+    return recorded
+
+
+def _insert_rows(rows: list[tuple]) -> None:
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY eventstore_event ({_COLUMNS}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        adapt = connection.ops.adapt_datetimefield_value
+        cursor.executemany(
+            f"INSERT INTO eventstore_event ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",  # noqa: S608 - constant
+            [
+                (
+                    r[0],
+                    r[1].hex,
+                    r[2],
+                    r[3],
+                    r[4],
+                    r[5],
+                    r[6],
+                    r[7].hex if r[7] else None,
+                    adapt(r[8]),
+                    adapt(r[9]),
+                    r[10],
+                    r[11],
+                    r[12],
+                )
+                for r in rows
+            ],
+        )
+
+
+def stored_events(ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, tuple[str, RecordedEvent]]:
+    """The stored digest and event of each id that is already in the log."""
+    ids = set(ids)
+    if not ids:
+        return {}
+    found: dict[uuid.UUID, tuple[str, RecordedEvent]] = {}
+    id_list = list(ids)
+    is_pg = connection.vendor == "postgresql"
+    with connection.cursor() as cursor:
+        for start in range(0, len(id_list), 500):
+            chunk = id_list[start : start + 500]
+            marks = ", ".join(["%s"] * len(chunk))
+            params = chunk if is_pg else [i.hex for i in chunk]
+            cursor.execute(
+                f"SELECT {_COLUMNS.split(', ', 1)[1]}, position FROM eventstore_event WHERE id IN ({marks})",  # noqa: S608 - placeholders only
+                params,
+            )
+            rows = cursor.fetchall()
+            if not rows:
+                continue
+            # Reorder to the SELECT's column order: position first, digest kept aside.
+            reordered = [(r[-1], *r[:11]) for r in rows]
+            digests = {_uuid(r[0]): r[11] for r in rows}
+            for event in _decode(reordered):
+                found[event.id] = (digests[event.id], event)
+    return found
+
+
+def read_all(*, after: int = 0, limit: int = 1000, types: Sequence[str] | None = None) -> list[RecordedEvent]:
+    """Events with position > after, in position order: the catch-up read."""
+    sql, params = f"{_SELECT} WHERE position > %s", [after]
+    if types:
+        sql += f" AND type IN ({', '.join(['%s'] * len(types))})"
+        params.extend(types)
+    sql += " ORDER BY position LIMIT %s"
+    params.append(limit)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return _decode(cursor.fetchall())
+
+
+def read_stream(stream: str, *, after_version: int = 0) -> list[RecordedEvent]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"{_SELECT} WHERE stream = %s AND version > %s ORDER BY version",  # noqa: S608 - constant
+            [stream, after_version],
+        )
+        return _decode(cursor.fetchall())
+
+
+def stream_version(stream: str) -> int:
+    return _current_versions([stream]).get(stream, 0)
+
+
+def last_position() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT COALESCE(MAX(position), 0) FROM eventstore_event")
+        return cursor.fetchone()[0]
+
+
+def decode_rows(rows: Sequence[tuple]) -> list[RecordedEvent]:
+    """Turn rows selected with the store's column order into events (for selectors with their own WHERE)."""
+    return _decode(rows)
+
+
+SELECT_COLUMNS: Final = _SELECT
+
+
+def _uuid(value: Any) -> uuid.UUID | None:
+    if value is None or isinstance(value, uuid.UUID):
+        return value
+    return uuid.UUID(value)
+
+
+def _datetime(value: Any) -> datetime:
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    if timezone.is_naive(value):
+        value = value.replace(tzinfo=UTC)
+    return value
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+def _decode(rows: Sequence[tuple]) -> list[RecordedEvent]:
+    is_pg = connection.vendor == "postgresql"
+    decoded = []
+    sealed_customers = set()
+    for row in rows:
+        position, eid, stream, version, type_, schema_version, channel, customer_id, occurred, recorded, data, meta = (
+            row
+        )
+        data = _json(data)
+        customer_id = _uuid(customer_id)
+        if keys.SEALED_FIELD in data:
+            sealed_customers.add(customer_id)
+        decoded.append(
+            [
+                position,
+                _uuid(eid),
+                stream,
+                version,
+                type_,
+                schema_version,
+                channel,
+                customer_id,
+                occurred if is_pg else _datetime(occurred),
+                recorded if is_pg else _datetime(recorded),
+                data,
+                _json(meta),
+            ]
+        )
+    keyring = keys.keyring_for(sealed_customers, create=False)
+    events = []
+    for fields in decoded:
+        data = fields[10]
+        sealed = data.get(keys.SEALED_FIELD)
+        if sealed is not None:
+            data = {k: v for k, v in data.items() if k != keys.SEALED_FIELD}
+            personal = keyring.open(fields[7], fields[1], sealed["sealed"])
+            data.update(personal if personal is not None else dict.fromkeys(sealed["fields"], keys.ERASED))
+        schema_version, data = schema.upcast(fields[4], fields[5], data)
+        fields[5], fields[10] = schema_version, data
+        events.append(RecordedEvent(*fields))
+    return events
+
+
+def _run_after_commit_hooks() -> None:
+    for path in settings.EVENTSTORE_AFTER_COMMIT_HOOKS:
+        import_string(path)()

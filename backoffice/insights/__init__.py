@@ -1,0 +1,1 @@
+"""Insights: business metrics and dashboards, read from the projections of every app."""

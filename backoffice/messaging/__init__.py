@@ -1,0 +1,1 @@
+"""Messaging: channels, the outbound pipeline (outbox, delivery ledger, backends) and inbound webhooks."""

@@ -1,0 +1,18 @@
+"""Tests: the same settings as production code paths use, with fast hashing and in-memory message backends."""
+
+import os
+
+os.environ.setdefault("DEBUG", "false")
+os.environ.setdefault("SECRET_KEY", "test-secret-key-that-is-long-enough-for-the-check-0123456789")
+
+from .base import *  # noqa: E402,F403
+from .base import MESSAGING_BACKENDS, REST_FRAMEWORK  # noqa: E402
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+MESSAGING_BACKENDS = dict.fromkeys(MESSAGING_BACKENDS, "memory")
+REST_FRAMEWORK = {
+    **REST_FRAMEWORK,
+    "DEFAULT_THROTTLE_RATES": {"user": "100000/min", "anon": "100000/min"},
+}
+ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
+LANGUAGE_CODE = "en"

@@ -1,0 +1,1 @@
+"""Browser pages for store and support staff."""

@@ -1,0 +1,1 @@
+"""Campaigns: segments, the QQOQCP worksheet, channel variants, launches, deliveries and attribution."""

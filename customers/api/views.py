@@ -1,0 +1,137 @@
+"""POST /api/v1/events (ingest interactions) and GET /api/v1/events?after= (the global log)."""
+
+from django.conf import settings
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from backoffice.accounts.models import Role
+from backoffice.api.permissions import HasRole
+from backoffice.api.problems import Problem, event_store_problem
+from backoffice.eventstore import selectors as event_selectors
+from backoffice.eventstore.errors import EventStoreError
+
+from .. import services
+
+
+class EventOutputSerializer(serializers.Serializer):
+    position = serializers.IntegerField()
+    id = serializers.UUIDField()
+    stream = serializers.CharField()
+    version = serializers.IntegerField()
+    type = serializers.CharField()
+    schema_version = serializers.IntegerField()
+    channel = serializers.CharField(allow_null=True)
+    customer_id = serializers.UUIDField(allow_null=True)
+    occurred_at = serializers.DateTimeField()
+    recorded_at = serializers.DateTimeField()
+    data = serializers.JSONField()
+    metadata = serializers.JSONField()
+
+
+class EventsApi(APIView):
+    permission_classes = [HasRole]
+    allowed_roles = {"GET": (Role.ADMIN, Role.INTEGRATION), "POST": (Role.ADMIN, Role.INTEGRATION)}
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("after", OpenApiTypes.INT, description="return events with a position above this"),
+            OpenApiParameter("limit", OpenApiTypes.INT, description="at most this many (1 to 1000, default 100)"),
+        ],
+        responses=inline_serializer(
+            "EventPage", {"results": EventOutputSerializer(many=True), "next": serializers.CharField(allow_null=True)}
+        ),
+    )
+    def get(self, request):
+        after = _int_param(request, "after", default=0, low=0)
+        limit = _int_param(request, "limit", default=100, low=1, high=1000)
+        events = event_selectors.events_after(after=after, limit=limit)
+        next_url = None
+        if len(events) == limit:
+            next_url = request.build_absolute_uri(f"{request.path}?after={events[-1].position}&limit={limit}")
+        return Response({"results": EventOutputSerializer(events, many=True).data, "next": next_url})
+
+    @extend_schema(
+        request=OpenApiTypes.OBJECT,
+        responses={
+            201: inline_serializer(
+                "IngestResults",
+                {
+                    "results": inline_serializer(
+                        "IngestResult",
+                        {
+                            "id": serializers.UUIDField(),
+                            "position": serializers.IntegerField(),
+                            "customer_id": serializers.UUIDField(),
+                            "duplicate": serializers.BooleanField(),
+                        },
+                        many=True,
+                    )
+                },
+            )
+        },
+        description='Ingest one interaction, or {"events": [...]} up to 1000 atomically. Idempotent on each id.',
+    )
+    def post(self, request):
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+        limit = settings.EVENTSTORE_MAX_BATCH * settings.EVENTSTORE_MAX_EVENT_BYTES + 64 * 1024
+        if length > limit:
+            raise Problem(
+                status_code=413,
+                type="payload_too_large",
+                title="Request too large",
+                detail=f"the body is {length} bytes; at most {limit}",
+            )
+        body = request.data
+        is_batch = isinstance(body, dict) and "events" in body
+        if is_batch:
+            items = body["events"]
+            if not isinstance(items, list) or not items:
+                raise _invalid("events", "must be a non-empty list of events", "invalid")
+            if len(items) > settings.EVENTSTORE_MAX_BATCH:
+                raise _invalid("events", f"at most {settings.EVENTSTORE_MAX_BATCH} events per batch", "too_many")
+            extra = sorted(set(body) - {"events"})
+            if extra:
+                raise _invalid(extra[0], "unexpected field next to events", "unexpected")
+        elif isinstance(body, dict):
+            items = [body]
+        else:
+            raise _invalid("", 'the body must be an event object or {"events": [...]}', "invalid")
+        try:
+            results = services.interactions_ingest(raw_items=items, actor=f"user:{request.user.pk}")
+        except EventStoreError as exc:
+            problem = event_store_problem(exc, field_prefix="events" if is_batch else "")
+            raise problem from exc
+        body = {
+            "results": [
+                {"id": r.id, "position": r.position, "customer_id": r.customer_id, "duplicate": r.duplicate}
+                for r in results
+            ]
+        }
+        created = any(not r.duplicate for r in results)
+        return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+def _invalid(field: str, message: str, code: str) -> Problem:
+    return Problem(
+        status_code=400,
+        type="validation_error",
+        title="The request is invalid",
+        detail=f"{field or 'body'}: {message}",
+        errors=[{"field": field, "message": message, "code": code}],
+    )
+
+
+def _int_param(request, name: str, *, default: int, low: int, high: int | None = None) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise _invalid(name, "must be an integer", "invalid") from None
+    if value < low or (high is not None and value > high):
+        raise _invalid(name, f"must be between {low} and {high}" if high else f"must be at least {low}", "out_of_range")
+    return value

@@ -1,0 +1,104 @@
+"""Event types written by the customers app: identities, and the interactions other systems send in.
+
+Interactions are `ingestible`: POST /api/v1/events accepts them. Personal fields (identifiers, free text) are
+sealed with the customer's key by the event store.
+"""
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from backoffice.eventstore.schema import EventData
+
+IdentifierKind = Literal["email", "phone", "loyalty_card", "external", "facebook_id", "instagram_id", "anonymous_id"]
+
+
+class Identifier(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: IdentifierKind
+    value: str = Field(min_length=1, max_length=254)
+
+
+class CustomerRegistered(EventData):
+    type_name = "customer.registered"
+    personal_fields = ("identifiers",)
+
+    customer_id: str
+    identifiers: list[Identifier]
+
+
+class CustomerIdentifierAdded(EventData):
+    type_name = "customer.identifier_added"
+    personal_fields = ("identifier",)
+
+    customer_id: str
+    identifier: Identifier
+
+
+class _Interaction(EventData):
+    ingestible = True
+
+
+class PageViewed(_Interaction):
+    type_name = "page.viewed"
+    url: str = Field(max_length=2000)
+    title: str = Field(default="", max_length=300)
+    referrer: str = Field(default="", max_length=2000)
+
+
+class ProductViewed(_Interaction):
+    type_name = "product.viewed"
+    sku: str = Field(min_length=1, max_length=64)
+    url: str = Field(default="", max_length=2000)
+
+
+class SearchPerformed(_Interaction):
+    type_name = "search.performed"
+    personal_fields = ("query",)
+    query: str = Field(max_length=500)
+    results_count: int = Field(default=0, ge=0)
+
+
+class AppOpened(_Interaction):
+    type_name = "app.opened"
+    screen: str = Field(default="", max_length=200)
+    app_version: str = Field(default="", max_length=40)
+
+
+class StoreVisited(_Interaction):
+    type_name = "store.visited"
+    location: str = Field(min_length=1, max_length=32)
+    minutes: int | None = Field(default=None, ge=0, le=24 * 60)
+
+
+class CallReceived(_Interaction):
+    type_name = "call.received"
+    personal_fields = ("notes",)
+    reason: str = Field(default="", max_length=200)
+    seconds: int = Field(default=0, ge=0)
+    notes: str = Field(default="", max_length=4000)
+
+
+class MessageReceived(_Interaction):
+    type_name = "message.received"
+    personal_fields = ("text", "subject")
+    text: str = Field(max_length=10000)
+    subject: str = Field(default="", max_length=300)
+    provider_message_id: str = Field(default="", max_length=200)
+
+
+class ReviewPosted(_Interaction):
+    type_name = "review.posted"
+    personal_fields = ("text",)
+    sku: str = Field(default="", max_length=64)
+    location: str = Field(default="", max_length=32)
+    rating: int = Field(ge=1, le=5)
+    text: str = Field(default="", max_length=4000)
+
+
+class ContentShared(_Interaction):
+    type_name = "content.shared"
+    url: str = Field(default="", max_length=2000)
+    sku: str = Field(default="", max_length=64)
+    network: str = Field(default="", max_length=40)

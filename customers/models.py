@@ -1,0 +1,55 @@
+"""Read models of customers (projections of customer and interaction events). Rebuildable from the log."""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Customer(models.Model):
+    id = models.UUIDField(primary_key=True)
+    registered_at = models.DateTimeField(_("registered at"))
+    acquisition_channel = models.CharField(_("acquisition channel"), max_length=16, blank=True, default="")
+    merged_into = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    # Kept by the asynchronous activity projection.
+    last_interaction_at = models.DateTimeField(_("last interaction"), null=True, blank=True)
+    interaction_count = models.PositiveIntegerField(_("interactions"), default=0)
+    channels_used = models.JSONField(_("channels used"), default=list, blank=True)
+
+    class Meta:
+        verbose_name = _("customer")
+        verbose_name_plural = _("customers")
+        indexes = [models.Index(fields=["registered_at"], name="customers_registered_at")]
+
+    def __str__(self) -> str:
+        return str(self.id)
+
+
+class CustomerIdentifier(models.Model):
+    """One identifier of one customer. `key` is "kind:normalised value", unique: an identifier names one person."""
+
+    key = models.CharField(max_length=300, unique=True)
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="identifiers")
+    kind = models.CharField(max_length=20)
+    value = models.CharField(max_length=254)
+    added_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("identifier")
+        verbose_name_plural = _("identifiers")
+
+    def __str__(self) -> str:
+        return self.kind
+
+
+class ChannelActivityDaily(models.Model):
+    """Interactions per day, channel and event type: the rollup behind funnels and channel dashboards."""
+
+    day = models.DateField()
+    channel = models.CharField(max_length=16)
+    type = models.CharField(max_length=100)
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["day", "channel", "type"], name="customers_channel_daily_uniq")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.channel} {self.type}: {self.count}"

@@ -1,0 +1,239 @@
+"""Commands of the customers app: identity resolution and interaction ingestion.
+
+Identity resolution (minimal until the customer 360 issue completes it): every identifier is normalised and looked
+up; an interaction whose identifiers match a customer attaches to it, and identifiers it brings that the customer
+lacked are added (`customer.identifier_added`, which is how an anonymous web id is stitched to the person); no match
+registers a new customer (`customer.registered`). The registrations, additions and interactions of one batch are
+appended in one transaction.
+"""
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from backoffice.eventstore import schema, store
+from backoffice.eventstore.errors import EventValidationError, FieldError
+
+from .identifiers import InvalidIdentifier, normalise
+from .models import Customer, CustomerIdentifier
+from .projections import identifier_key
+
+
+class ExternalId(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    system: str = Field(min_length=1, max_length=50)
+    id: str = Field(min_length=1, max_length=200)
+
+
+class CustomerRef(BaseModel):
+    """How a sender names the customer: our id, or any identifiers it knows."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    id: uuid.UUID | None = None
+    email: str | None = None
+    phone: str | None = None
+    loyalty_card: str | None = None
+    external_id: ExternalId | None = None
+    facebook_id: str | None = None
+    instagram_id: str | None = None
+    anonymous_id: str | None = None
+
+    def identifiers(self) -> list[tuple[str, str]]:
+        """(kind, normalised value) pairs; raises InvalidIdentifier naming the field."""
+        pairs = []
+        for kind in ("email", "phone", "loyalty_card", "facebook_id", "instagram_id", "anonymous_id"):
+            raw = getattr(self, kind)
+            if raw is not None:
+                try:
+                    pairs.append((kind, normalise(kind, raw)))
+                except InvalidIdentifier as exc:
+                    raise InvalidIdentifier(kind, str(exc)) from None
+        if self.external_id is not None:
+            pairs.append(("external", f"{self.external_id.system}:{self.external_id.id}"))
+        return pairs
+
+
+class IncomingInteraction(BaseModel):
+    """One interaction as another system sends it to POST /api/v1/events."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    id: uuid.UUID
+    type: str = Field(min_length=1, max_length=100)
+    channel: str
+    occurred_at: AwareDatetime
+    customer: CustomerRef
+    data: dict[str, Any]
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("channel")
+    @classmethod
+    def _known_channel(cls, value: str) -> str:
+        if value not in schema.CHANNELS:
+            raise ValueError(f"unknown channel {value!r}; one of {', '.join(schema.CHANNELS)}")
+        return value
+
+    @field_validator("type")
+    @classmethod
+    def _ingestible_type(cls, value: str) -> str:
+        if not schema.is_known_type(value) or not schema.event_type(value).ingestible:
+            raise ValueError(
+                f"type {value!r} is not an interaction accepted here; orders, stock, consents and cases have "
+                f"their own endpoints. Accepted: {', '.join(schema.ingestible_types())}"
+            )
+        return value
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    id: uuid.UUID
+    position: int
+    customer_id: uuid.UUID | None
+    duplicate: bool
+
+
+def interactions_parse(raw_items: Sequence[Any]) -> list[IncomingInteraction]:
+    """Validate the envelopes and the data of every item; raise one EventValidationError listing all that fail."""
+    items, errors = [], []
+    for index, raw in enumerate(raw_items):
+        try:
+            item = IncomingInteraction.model_validate(raw)
+        except ValidationError as exc:
+            errors.extend(
+                FieldError(index, ".".join(str(p) for p in err["loc"]) or "(item)", _message(err), err["type"])
+                for err in exc.errors(include_url=False)
+            )
+            continue
+        try:
+            identifiers = item.customer.identifiers()
+        except InvalidIdentifier as exc:
+            errors.append(FieldError(index, f"customer.{exc.kind}", str(exc), "invalid_identifier"))
+            continue
+        if item.customer.id is None and not identifiers:
+            errors.append(
+                FieldError(index, "customer", "give the customer's id or at least one identifier", "required")
+            )
+            continue
+        # The customer is not known yet; a placeholder id lets the store check personal fields have an owner.
+        _, data_errors = store.validate_event(
+            store.NewEvent(
+                type=item.type,
+                data=item.data,
+                channel=item.channel,
+                occurred_at=item.occurred_at,
+                customer_id=item.customer.id or uuid.UUID(int=0),
+            ),
+            index=index,
+        )
+        errors.extend(data_errors)
+        items.append(item)
+    if errors:
+        raise EventValidationError(errors)
+    return items
+
+
+def _message(err: dict) -> str:
+    message = err["msg"]
+    return message.removeprefix("Value error, ")
+
+
+def interactions_ingest(*, raw_items: Sequence[Any], actor: str) -> list[IngestResult]:
+    """Store a batch of interactions atomically, resolving each one's customer. Idempotent on each item's id."""
+    items = interactions_parse(raw_items)
+    with transaction.atomic():
+        already = store.stored_events([item.id for item in items])
+        pending = [item for item in items if item.id not in already]
+        customer_ids, identity_appends = _resolve(pending, actor=actor)
+        appends = list(identity_appends)
+        for item in items:
+            customer_id = customer_ids.get(item.id) or (already[item.id][1].customer_id if item.id in already else None)
+            event_schema = schema.event_type(item.type)
+            appends.append(
+                store.StreamAppend(
+                    stream=event_schema.stream_name(item.data, customer_id),
+                    events=[
+                        store.NewEvent(
+                            id=item.id,
+                            type=item.type,
+                            data=item.data,
+                            channel=item.channel,
+                            customer_id=customer_id,
+                            occurred_at=item.occurred_at,
+                            metadata={**item.metadata, "actor": actor, "source": "api.events"},
+                            digest=store.content_digest(item.model_dump(mode="json")),
+                        )
+                    ],
+                )
+            )
+        results = store.append_batches(appends)
+    interaction_results = results[len(identity_appends) :]
+    return [IngestResult(r.event.id, r.event.position, r.event.customer_id, r.duplicate) for r in interaction_results]
+
+
+def _resolve(items: Sequence[IncomingInteraction], *, actor: str) -> tuple[dict[uuid.UUID, uuid.UUID], list]:
+    """Customer id per item id, and the identity events (registrations, additions) to append before the items."""
+    wanted = {identifier_key(kind, value) for item in items for kind, value in item.customer.identifiers()}
+    owner_by_key: dict[str, uuid.UUID] = (
+        dict(CustomerIdentifier.objects.filter(key__in=wanted).values_list("key", "customer_id")) if wanted else {}
+    )
+    explicit = {item.customer.id for item in items if item.customer.id}
+    merged_into = dict(Customer.objects.filter(id__in=explicit).values_list("id", "merged_into_id")) if explicit else {}
+    missing = explicit - merged_into.keys()
+    if missing:
+        index = next(i for i, item in enumerate(items) if item.customer.id in missing)
+        raise EventValidationError([FieldError(index, "customer.id", "no such customer", "not_found")])
+
+    customer_ids: dict[uuid.UUID, uuid.UUID] = {}
+    new_events: dict[uuid.UUID, list[store.NewEvent]] = {}
+    for item in items:
+        pairs = item.customer.identifiers()
+        keys = [identifier_key(kind, value) for kind, value in pairs]
+        if item.customer.id:
+            customer_id = merged_into.get(item.customer.id) or item.customer.id
+        else:
+            matched = [owner_by_key[key] for key in keys if key in owner_by_key]
+            customer_id = matched[0] if matched else None
+        if customer_id is None:
+            customer_id = uuid.uuid4()
+            new_events[customer_id] = [
+                _identity_event(
+                    "customer.registered",
+                    customer_id,
+                    item,
+                    actor,
+                    {"customer_id": str(customer_id), "identifiers": [{"kind": k, "value": v} for k, v in pairs]},
+                )
+            ]
+        else:
+            for (kind, value), key in zip(pairs, keys, strict=True):
+                if key not in owner_by_key:
+                    new_events.setdefault(customer_id, []).append(
+                        _identity_event(
+                            "customer.identifier_added",
+                            customer_id,
+                            item,
+                            actor,
+                            {"customer_id": str(customer_id), "identifier": {"kind": kind, "value": value}},
+                        )
+                    )
+        for key in keys:
+            owner_by_key.setdefault(key, customer_id)
+        customer_ids[item.id] = customer_id
+    appends = [store.StreamAppend(f"customer-{cid}", events) for cid, events in new_events.items()]
+    return customer_ids, appends
+
+
+def _identity_event(type_: str, customer_id: uuid.UUID, item: IncomingInteraction, actor: str, data: dict):
+    occurred_at: datetime = item.occurred_at
+    return store.NewEvent(
+        type=type_,
+        data=data,
+        channel=item.channel,
+        customer_id=customer_id,
+        occurred_at=occurred_at,
+        metadata={"actor": actor, "causation_id": str(item.id)},
+    )
