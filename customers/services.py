@@ -69,6 +69,9 @@ class IncomingInteraction(BaseModel):
     customer: CustomerRef
     data: dict[str, Any]
     metadata: dict[str, Any] = Field(default_factory=dict)
+    # The version the sender last saw of the event's stream (a cart shared by a till and an app): a moved stream
+    # answers 409 instead of interleaving. Absent: the interaction is independent of others.
+    expected_version: int | None = Field(default=None, ge=0)
 
     @field_validator("channel")
     @classmethod
@@ -93,6 +96,8 @@ class IngestResult:
     id: uuid.UUID
     position: int
     customer_id: uuid.UUID | None
+    stream: str
+    version: int
     duplicate: bool
 
 
@@ -167,11 +172,15 @@ def interactions_ingest(*, raw_items: Sequence[Any], actor: str) -> list[IngestR
                             digest=store.content_digest(item.model_dump(mode="json")),
                         )
                     ],
+                    expected_version=store.ANY if item.expected_version is None else item.expected_version,
                 )
             )
         results = store.append_batches(appends)
     interaction_results = results[len(identity_appends) :]
-    return [IngestResult(r.event.id, r.event.position, r.event.customer_id, r.duplicate) for r in interaction_results]
+    return [
+        IngestResult(r.event.id, r.event.position, r.event.customer_id, r.event.stream, r.event.version, r.duplicate)
+        for r in interaction_results
+    ]
 
 
 def _resolve(items: Sequence[IncomingInteraction], *, actor: str) -> tuple[dict[uuid.UUID, uuid.UUID], list]:

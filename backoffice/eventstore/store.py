@@ -168,13 +168,8 @@ def append_batches(batches: Sequence[StreamAppend]) -> list[AppendResult]:
         if conflicts:
             raise IdempotencyConflict(conflicts)
 
-        streams_with_new = {prepared[i].stream for i in fresh}
-        versions = _current_versions(streams_with_new)
-        for batch in batches:
-            if batch.expected_version != ANY and batch.stream in streams_with_new:
-                actual = versions.get(batch.stream, 0)
-                if actual != batch.expected_version:
-                    raise ConcurrencyError(batch.stream, int(batch.expected_version), actual)
+        versions = _current_versions({prepared[i].stream for i in fresh})
+        _check_expected_versions(batches, set(fresh), versions)
 
         recorded = _write([prepared[i] for i in fresh], versions)
         for i, event in zip(fresh, recorded, strict=True):
@@ -189,6 +184,21 @@ def append_batches(batches: Sequence[StreamAppend]) -> list[AppendResult]:
             projector.apply_inline(recorded)
             transaction.on_commit(_run_after_commit_hooks, robust=True)
     return results  # type: ignore[return-value]
+
+
+def _check_expected_versions(batches: Sequence[StreamAppend], fresh: set[int], versions: dict[str, int]) -> None:
+    """Each batch's expected version against its stream as the earlier batches of this call leave it."""
+    running = dict(versions)
+    start = 0
+    for batch in batches:
+        new_count = sum(1 for i in range(start, start + len(batch.events)) if i in fresh)
+        start += len(batch.events)
+        if not new_count:
+            continue  # a retry of events already stored: idempotent, whatever the stream did since
+        actual = running.get(batch.stream, 0)
+        if batch.expected_version != ANY and actual != batch.expected_version:
+            raise ConcurrencyError(batch.stream, int(batch.expected_version), actual)
+        running[batch.stream] = actual + new_count
 
 
 def _prepare(items: list[tuple[str, NewEvent]]) -> list[_Prepared]:
@@ -208,7 +218,8 @@ def _prepare(items: list[tuple[str, NewEvent]]) -> list[_Prepared]:
                 "stream": stream,
                 "channel": new.channel,
                 "customer_id": str(new.customer_id) if new.customer_id else None,
-                "occurred_at": occurred_at.astimezone(UTC).isoformat(),
+                # The time the sender gave, not the one filled in now: a resend later must match.
+                "occurred_at": new.occurred_at.astimezone(UTC).isoformat() if new.occurred_at else None,
                 "data": data,
             }
         )

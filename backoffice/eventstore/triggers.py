@@ -16,8 +16,9 @@ CREATE = {
     "postgresql": [
         """CREATE OR REPLACE FUNCTION eventstore_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN
-                RAISE EXCEPTION 'eventstore_event is append-only: % refused', TG_OP
-                    USING ERRCODE = 'insufficient_privilege';
+                -- No percent placeholders: these statements also run through cursors that format params.
+                RAISE EXCEPTION USING MESSAGE = 'eventstore_event is append-only: ' || TG_OP || ' refused',
+                    ERRCODE = 'insufficient_privilege';
             END $$""",
         f"""CREATE OR REPLACE TRIGGER {TABLE}_no_update_delete BEFORE UPDATE OR DELETE ON {TABLE}
             FOR EACH ROW EXECUTE FUNCTION eventstore_refuse_change()""",

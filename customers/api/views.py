@@ -66,6 +66,8 @@ class EventsApi(APIView):
                             "position": serializers.IntegerField(),
                             "customer_id": serializers.UUIDField(),
                             "duplicate": serializers.BooleanField(),
+                            "stream": serializers.CharField(),
+                            "version": serializers.IntegerField(),
                         },
                         many=True,
                     )
@@ -106,7 +108,14 @@ class EventsApi(APIView):
             raise problem from exc
         body = {
             "results": [
-                {"id": r.id, "position": r.position, "customer_id": r.customer_id, "duplicate": r.duplicate}
+                {
+                    "id": r.id,
+                    "position": r.position,
+                    "customer_id": r.customer_id,
+                    "duplicate": r.duplicate,
+                    "stream": r.stream,
+                    "version": r.version,
+                }
                 for r in results
             ]
         }

@@ -1,0 +1,29 @@
+import time
+
+from django.core.management.base import BaseCommand, CommandError
+
+from backoffice.eventstore import projector
+
+
+class Command(BaseCommand):
+    help = "Empty projections and replay the whole event log through them (all, or the ones named)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("names", nargs="*", help="projection names; none means every projection")
+        parser.add_argument("--list", action="store_true", help="list the projections and their lag, then stop")
+
+    def handle(self, *args, names, list, **options):
+        known = {p.name: p for p in projector.registered_projections()}
+        if list:
+            for name, proj in sorted(known.items()):
+                self.stdout.write(f"{name}\t{proj.mode}\tlag {projector.lag(name)}")
+            return
+        unknown = sorted(set(names) - known.keys())
+        if unknown:
+            raise CommandError(f"unknown projection(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        started = time.perf_counter()
+        replayed = projector.rebuild(names or None)
+        elapsed = time.perf_counter() - started
+        for name, count in replayed.items():
+            self.stdout.write(f"{name}: {count} events replayed")
+        self.stdout.write(self.style.SUCCESS(f"rebuilt {len(replayed)} projection(s) in {elapsed:.2f}s"))

@@ -1,0 +1,1 @@
+"""Benchmarks: standalone scripts that measure the project against its performance targets (see README.md)."""

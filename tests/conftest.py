@@ -1,0 +1,73 @@
+"""Test harness.
+
+- `postgres` tests need DATABASE_URL on PostgreSQL; `integration` tests also need CELERY_BROKER_URL (Redis) and start
+  a real Celery worker. On the embedded default (SQLite, no broker) they are deselected and the summary says so;
+  with REQUIRE_POSTGRES=1 / REQUIRE_BROKER=1 (CI) a missing service is an error, never a skip.
+- The event table refuses DELETE and TRUNCATE. Django empties every table after a transactional test; the harness
+  lifts the triggers for exactly that statement and puts them back in the same transaction.
+"""
+
+import os
+
+import pytest
+from django.db import connection
+
+from backoffice.eventstore import triggers
+
+from .factories import api_client_for, staff_user  # noqa: F401 - fixtures
+
+_deselected: dict[str, int] = {}
+
+
+def _is_postgres() -> bool:
+    return os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://", "pgsql://"))
+
+
+def _has_broker() -> bool:
+    return bool(os.environ.get("CELERY_BROKER_URL"))
+
+
+def pytest_collection_modifyitems(config, items):
+    if os.environ.get("REQUIRE_POSTGRES") == "1" and not _is_postgres():
+        raise pytest.UsageError("REQUIRE_POSTGRES=1 but DATABASE_URL is not a PostgreSQL URL")
+    if os.environ.get("REQUIRE_BROKER") == "1" and not _has_broker():
+        raise pytest.UsageError("REQUIRE_BROKER=1 but CELERY_BROKER_URL is not set")
+    keep, drop = [], []
+    for item in items:
+        needs_pg = item.get_closest_marker("postgres") or item.get_closest_marker("integration")
+        needs_broker = item.get_closest_marker("integration")
+        if (needs_pg and not _is_postgres()) or (needs_broker and not _has_broker()):
+            drop.append(item)
+        else:
+            keep.append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+        _deselected["count"] = len(drop)
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _deselected.get("count"):
+        terminalreporter.write_line(
+            f"{_deselected['count']} PostgreSQL/Redis tests were not run here (no DATABASE_URL=postgres://... or "
+            "CELERY_BROKER_URL): .ci/run runs them.",
+            yellow=True,
+        )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _flush_lifts_append_only_triggers():
+    """Let Django's post-test flush empty the event table; the triggers are back before the flush commits."""
+    ops_class = type(connection.ops)
+    original = ops_class.sql_flush
+
+    def sql_flush(self, style, tables, *args, **kwargs):
+        statements = original(self, style, tables, *args, **kwargs)
+        if triggers.TABLE not in tables:
+            return statements
+        vendor = self.connection.vendor
+        return [*triggers.drop_statements(vendor), *statements, *triggers.create_statements(vendor)]
+
+    ops_class.sql_flush = sql_flush
+    yield
+    ops_class.sql_flush = original

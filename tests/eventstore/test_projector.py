@@ -1,0 +1,106 @@
+"""Projections: inline ones commit with the append; async ones catch up from a checkpoint; all rebuild."""
+
+import pytest
+from django.core.management import call_command
+
+from backoffice.eventstore import projector, store
+from backoffice.eventstore.models import Event, ProjectionCheckpoint
+from backoffice.eventstore.projector import ASYNC, INLINE, Projection, handles
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_after_commit_hooks")]
+
+seen_by_async: list[int] = []
+
+
+class ExplodingInline(Projection):
+    name = "tests.exploding_inline"
+    mode = INLINE
+
+    @handles("test.thing_happened")
+    def thing(self, event):
+        if event.data["label"] == "explode":
+            raise RuntimeError("projection failed")
+
+
+class RecordingAsync(Projection):
+    name = "tests.recording_async"
+    mode = ASYNC
+
+    @handles("test.thing_happened")
+    def thing(self, event):
+        seen_by_async.append(event.position)
+
+    def reset(self):
+        seen_by_async.clear()
+
+
+@pytest.fixture(autouse=True)
+def _clear_seen():
+    seen_by_async.clear()
+
+
+def test_a_failing_inline_projection_rolls_the_append_back(thing):
+    with pytest.raises(RuntimeError):
+        store.append("thing-1", [thing("fine"), thing("explode")])
+
+    assert Event.objects.count() == 0
+
+
+def test_catch_up_applies_each_event_once_and_moves_the_checkpoint(thing):
+    events = store.append("thing-1", [thing(str(n)) for n in range(5)])
+
+    read = projector.catch_up(RecordingAsync.name, batch_size=2)
+    again = projector.catch_up(RecordingAsync.name)
+
+    assert read >= 5 and again == 0
+    assert seen_by_async == [e.position for e in events]
+    assert ProjectionCheckpoint.objects.get(name=RecordingAsync.name).position == events[-1].position
+
+
+def test_catch_up_resumes_after_the_checkpoint(thing):
+    first = store.append("thing-1", [thing("a")])
+    projector.catch_up(RecordingAsync.name)
+    second = store.append("thing-1", [thing("b")])
+
+    projector.catch_up(RecordingAsync.name)
+
+    assert seen_by_async == [first[0].position, second[0].position]
+
+
+def test_after_commit_hooks_run_only_once_the_append_commits(settings, thing, django_capture_on_commit_callbacks):
+    settings.EVENTSTORE_AFTER_COMMIT_HOOKS = ["tests.eventstore.test_projector.record_hook_call"]
+    hook_calls.clear()
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        store.append("thing-1", [thing()])
+    assert hook_calls == []
+
+    for callback in callbacks:
+        callback()
+    assert hook_calls == ["called"]
+
+
+def test_a_refused_append_registers_no_after_commit_work(thing, django_capture_on_commit_callbacks):
+    store.append("thing-1", [thing()])
+
+    with django_capture_on_commit_callbacks() as callbacks, pytest.raises(Exception):  # noqa: B017, PT011
+        store.append("thing-1", [thing()], expected_version=0)
+
+    assert callbacks == []
+
+
+def test_rebuild_replays_the_log_through_the_named_projection(thing):
+    events = store.append("thing-1", [thing(str(n)) for n in range(3)])
+    projector.catch_up(RecordingAsync.name)
+    seen_by_async.append(-1)  # a read model gone wrong
+
+    call_command("rebuild_projections", RecordingAsync.name, verbosity=0)
+
+    assert seen_by_async == [e.position for e in events]
+
+
+hook_calls: list[str] = []
+
+
+def record_hook_call() -> None:
+    hook_calls.append("called")
