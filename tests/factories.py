@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
 from backoffice.accounts.models import Role, StaffProfile
-from backoffice.accounts.services import api_token_get_or_create
+from backoffice.accounts.services import api_token_get_or_create, staff_user_save
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -46,8 +46,12 @@ def interaction(**overrides) -> dict:
 
 @pytest.fixture
 def staff_user(db):
-    def make(role: str = Role.SUPPORT, **kwargs):
-        return StaffProfileFactory(role=role, **kwargs).user
+    """A user made the way the product makes them (staff_user_save), so roles carry their real flags."""
+    counter = iter(range(1_000_000))
+
+    def make(role: str = Role.SUPPORT, location_code: str | None = None):
+        location = location_code if location_code is not None else ("MAD-01" if role == Role.STORE else "")
+        return staff_user_save(username=f"{role}-{next(counter)}", role=role, location_code=location)
 
     return make
 

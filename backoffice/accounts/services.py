@@ -23,6 +23,8 @@ def staff_user_save(*, username: str, role: str, location_code: str = "", passwo
         user.set_password(password)
     # Staff pages and the admin need is_staff; systems (integration) only ever use tokens.
     user.is_staff = role != Role.INTEGRATION
+    # The admin role is the back-office's superuser; other roles get exactly what their pages and endpoints allow.
+    user.is_superuser = role == Role.ADMIN
     user.save()
     StaffProfile.objects.update_or_create(user=user, defaults={"role": role, "location_code": location_code})
     return user

@@ -26,3 +26,10 @@ class HasRole(BasePermission):
         if isinstance(allowed, dict):
             allowed = allowed.get(request.method, allowed.get("*", ()))
         return role in allowed
+
+
+class HasAnyRole(BasePermission):
+    """Any staff role: for what every role may read (the API schema and docs)."""
+
+    def has_permission(self, request, view) -> bool:
+        return user_role(user=request.user) is not None

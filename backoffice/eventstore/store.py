@@ -326,7 +326,11 @@ def _write(items: list[_Prepared], versions: dict[str, int]) -> list[RecordedEve
 def _insert_rows(rows: list[tuple]) -> None:
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            with cursor.cursor.copy(f"COPY eventstore_event ({_COLUMNS}) FROM STDIN") as copy:
+            # The raw psycopg cursor bypasses Django's error translation: restore it, so IntegrityError is caught.
+            with (
+                connection.wrap_database_errors,
+                cursor.cursor.copy(f"COPY eventstore_event ({_COLUMNS}) FROM STDIN") as copy,
+            ):
                 for row in rows:
                     copy.write_row(row)
             return
@@ -392,6 +396,17 @@ def read_all(*, after: int = 0, limit: int = 1000, types: Sequence[str] | None =
     params.append(limit)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+        return _decode(cursor.fetchall())
+
+
+def read_positions(positions: Sequence[int]) -> list[RecordedEvent]:
+    if not positions:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"{_SELECT} WHERE position IN ({', '.join(['%s'] * len(positions))}) ORDER BY position",
+            list(positions),
+        )
         return _decode(cursor.fetchall())
 
 

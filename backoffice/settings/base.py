@@ -141,7 +141,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "One append-only log of every customer interaction on every channel, and its projections.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
-    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "SERVE_PERMISSIONS": ["backoffice.api.permissions.HasAnyRole"],
     "COMPONENT_SPLIT_REQUEST": True,
 }
 # A batch of 1000 events of 32 KB each must fit in one request body.

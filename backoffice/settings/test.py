@@ -16,3 +16,5 @@ REST_FRAMEWORK = {
 }
 ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
 LANGUAGE_CODE = "en"
+# Tests run tasks in process; the integration tests switch this off for themselves and start a real worker.
+CELERY_TASK_ALWAYS_EAGER = True

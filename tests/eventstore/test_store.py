@@ -47,7 +47,10 @@ def test_no_stream_is_refused_when_the_stream_exists(thing):
 
 def test_expected_versions_of_one_call_count_the_events_before_them(thing):
     store.append_batches(
-        [StreamAppend("cart-1", [thing("a")], expected_version=0), StreamAppend("cart-1", [thing("b")], expected_version=1)]
+        [
+            StreamAppend("cart-1", [thing("a")], expected_version=0),
+            StreamAppend("cart-1", [thing("b")], expected_version=1),
+        ]
     )
 
     with pytest.raises(ConcurrencyError):
@@ -73,7 +76,9 @@ def test_an_id_reused_for_other_content_is_a_conflict_and_writes_nothing(thing):
     store.append("thing-1", [thing("original", id=event_id)])
 
     with pytest.raises(IdempotencyConflict) as refused:
-        store.append_batches([StreamAppend("thing-2", [thing("fresh")]), StreamAppend("thing-1", [thing("x", id=event_id)])])
+        store.append_batches(
+            [StreamAppend("thing-2", [thing("fresh")]), StreamAppend("thing-1", [thing("x", id=event_id)])]
+        )
 
     assert refused.value.event_ids == [str(event_id)]
     assert Event.objects.count() == 1
@@ -122,7 +127,9 @@ def test_an_event_over_the_size_limit_is_refused(settings, thing):
     settings.EVENTSTORE_MAX_EVENT_BYTES = 1024
 
     with pytest.raises(EventValidationError) as refused:
-        store.append("thing-1", [NewEvent(type="test.secret_noted", data={"note": "x" * 2000}, customer_id=uuid.uuid4())])
+        store.append(
+            "thing-1", [NewEvent(type="test.secret_noted", data={"note": "x" * 2000}, customer_id=uuid.uuid4())]
+        )
 
     assert refused.value.errors[0].code == "too_large"
     assert Event.objects.count() == 0
@@ -138,7 +145,12 @@ def test_events_read_back_with_what_was_appended(thing):
     read = store.read_all(after=0)[0]
 
     assert read == appended
-    assert (read.customer_id, read.occurred_at, read.metadata, read.channel) == (customer_id, occurred, {"actor": "test"}, "web")
+    assert (read.customer_id, read.occurred_at, read.metadata, read.channel) == (
+        customer_id,
+        occurred,
+        {"actor": "test"},
+        "web",
+    )
 
 
 def test_read_all_starts_after_the_given_position(thing):

@@ -1,0 +1,132 @@
+"""Every endpoint requires authentication, and role checks deny by default: walk the whole URL conf."""
+
+import re
+import uuid
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver
+from rest_framework.views import APIView
+
+from backoffice.accounts.models import Role
+from backoffice.api.permissions import HasAnyRole, HasRole
+
+pytestmark = pytest.mark.django_db
+
+# Public on purpose: load balancers probe it without credentials, and it reveals only "ok" or "down".
+PUBLIC = {"/health/"}
+_SAMPLES = {"uuid": str(uuid.uuid4()), "int": "1", "slug": "x", "str": "x", "path": "x"}
+
+
+def _walk(patterns, prefix=""):
+    for entry in patterns:
+        route = str(entry.pattern)
+        if isinstance(entry, URLResolver):
+            yield from _walk(entry.url_patterns, prefix + route)
+        elif isinstance(entry, URLPattern):
+            yield prefix + route, entry.callback
+
+
+def _concrete(route: str) -> str | None:
+    if route.startswith("^") or "(?P" in route:
+        return None  # the admin's regex routes: covered by the admin's own login check below
+    path = re.sub(r"<(?:(\w+):)?\w+>", lambda m: _SAMPLES[m.group(1) or "str"], route)
+    return "/" + path
+
+
+def _api_endpoints():
+    found = []
+    for route, callback in _walk(get_resolver().url_patterns):
+        path = _concrete(route)
+        view_class = getattr(callback, "cls", None)
+        if path and view_class and issubclass(view_class, APIView):
+            methods = [m.upper() for m in ("get", "post", "put", "patch", "delete") if hasattr(view_class, m)]
+            found.append((path, view_class, methods))
+    return found
+
+
+API_ENDPOINTS = _api_endpoints()
+
+
+def test_the_walk_finds_the_api():
+    assert {"/api/v1/events", "/api/v1/schema/", "/api/v1/docs/"} <= {path for path, _, _ in API_ENDPOINTS}
+
+
+@pytest.mark.parametrize(("path", "view_class", "methods"), API_ENDPOINTS, ids=[p for p, _, _ in API_ENDPOINTS])
+def test_an_anonymous_request_is_refused(client, path, view_class, methods):
+    for method in methods:
+        response = getattr(client, method.lower())(path)
+
+        assert response.status_code in (401, 403), (method, path, response.status_code)
+
+
+@pytest.mark.parametrize(("path", "view_class", "methods"), API_ENDPOINTS, ids=[p for p, _, _ in API_ENDPOINTS])
+def test_every_api_view_checks_roles(path, view_class, methods):
+    permissions = set(view_class.permission_classes)
+
+    assert permissions & {HasRole, HasAnyRole}, f"{view_class.__name__} does not check roles"
+
+
+@pytest.mark.parametrize(("path", "view_class", "methods"), API_ENDPOINTS, ids=[p for p, _, _ in API_ENDPOINTS])
+def test_a_user_without_a_role_is_refused(api_client_for, path, view_class, methods):
+    client = api_client_for(None)
+
+    for method in methods:
+        response = getattr(client, method.lower())(path, {}, format="json")
+
+        assert response.status_code == 403, (method, path, response.status_code)
+
+
+def _wrong_roles():
+    cases = []
+    for path, view_class, methods in API_ENDPOINTS:
+        allowed = getattr(view_class, "allowed_roles", None)
+        if allowed is None:
+            continue
+        for method in methods:
+            admitted = allowed.get(method, allowed.get("*", ())) if isinstance(allowed, dict) else allowed
+            cases.extend((path, method, role) for role in Role.values if role not in admitted)
+    return cases
+
+
+@pytest.mark.parametrize(("path", "method", "role"), _wrong_roles())
+def test_a_role_the_endpoint_does_not_admit_is_refused(api_client_for, path, method, role):
+    response = getattr(api_client_for(role), method.lower())(path, {}, format="json")
+
+    assert response.status_code == 403
+    assert response.json()["type"].endswith("/permission_denied")
+
+
+def test_a_bad_token_is_refused_with_a_problem_document(client):
+    response = client.get("/api/v1/events", HTTP_AUTHORIZATION="Token not-a-real-token")
+
+    assert response.status_code == 401
+    assert response.json()["type"].endswith("/authentication_failed")
+
+
+def test_an_unknown_api_path_is_a_404_problem(api_client_for):
+    response = api_client_for("admin").get("/api/v1/no-such-thing")
+
+    assert response.status_code == 404
+    assert response.json()["type"].endswith("/not_found")
+
+
+def test_the_admin_requires_a_staff_login(client):
+    response = client.get("/admin/")
+
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_the_schema_and_docs_serve_any_staff_role(api_client_for):
+    client = api_client_for("store")
+
+    assert client.get("/api/v1/schema/").status_code == 200
+    assert client.get("/api/v1/docs/").status_code == 200
+
+
+def test_health_is_the_only_public_path():
+    public = set()
+    for route, callback in _walk(get_resolver().url_patterns):
+        path = _concrete(route)
+        if path and not path.startswith(("/api/", "/admin/")) and not getattr(callback, "cls", None):
+            public.add(path)
+    assert public - {"/i18n/setlang/"} == PUBLIC

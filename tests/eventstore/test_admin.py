@@ -1,0 +1,61 @@
+"""The events admin is a read-only window: browse and filter; no add, change or delete."""
+
+import uuid
+
+import pytest
+
+from backoffice.eventstore import keys, store
+from backoffice.eventstore.models import Event
+from backoffice.eventstore.store import NewEvent
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_after_commit_hooks")]
+
+
+@pytest.fixture
+def admin_client(client, staff_user):
+    client.force_login(staff_user("admin"))
+    return client
+
+
+@pytest.fixture
+def events(thing):
+    customer_id = uuid.uuid4()
+    store.append("thing-1", [thing("web one"), thing("app one", channel="app")])
+    secret = NewEvent(type="test.secret_noted", data={"note": "DNI 12345678Z", "amount": 7}, customer_id=customer_id)
+    return customer_id, store.append(f"customer-{customer_id}", [secret])[0]
+
+
+def test_the_changelist_lists_and_filters_events(admin_client, events):
+    everything = admin_client.get("/admin/eventstore/event/")
+    app_only = admin_client.get("/admin/eventstore/event/", {"channel": "app"})
+    by_customer = admin_client.get("/admin/eventstore/event/", {"q": str(events[0])})
+
+    assert everything.status_code == 200
+    assert everything.context["cl"].result_count == 3
+    assert [e.channel for e in app_only.context["cl"].result_list] == ["app"]
+    assert [e.type for e in by_customer.context["cl"].result_list] == ["test.secret_noted"]
+
+
+def test_the_detail_page_shows_decrypted_data_until_the_customer_is_erased(admin_client, events):
+    customer_id, secret = events
+    url = f"/admin/eventstore/event/{secret.position}/change/"
+
+    assert "DNI 12345678Z" in admin_client.get(url).content.decode()
+    keys.customer_key_destroy(customer_id=customer_id)
+    page = admin_client.get(url).content.decode()
+    assert "DNI 12345678Z" not in page and keys.ERASED in page
+
+
+def test_events_cannot_be_added_changed_or_deleted_from_the_admin(admin_client, events):
+    _, secret = events
+
+    assert admin_client.get("/admin/eventstore/event/add/").status_code == 403
+    assert admin_client.post(f"/admin/eventstore/event/{secret.position}/delete/").status_code == 403
+    admin_client.post(f"/admin/eventstore/event/{secret.position}/change/", {"type": "test.tampered"})
+    assert Event.objects.get(position=secret.position).type == "test.secret_noted"
+
+
+def test_staff_without_the_admin_role_do_not_see_the_log(client, staff_user, events):
+    client.force_login(staff_user("store"))
+
+    assert client.get("/admin/eventstore/event/").status_code == 403
