@@ -14,4 +14,5 @@ def test_a_client_over_its_rate_gets_a_429_problem(api_client_for, monkeypatch):
 
     assert statuses == [200, 200, 429]
     body = client.get("/api/v1/events").json()
-    assert body["type"].endswith("/throttled") and body["status"] == 429
+    assert body["type"].endswith("/throttled")
+    assert body["status"] == 429

@@ -113,7 +113,8 @@ def test_an_unknown_api_path_is_a_404_problem(api_client_for):
 def test_the_admin_requires_a_staff_login(client):
     response = client.get("/admin/")
 
-    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+    assert response.status_code == 302
+    assert "/admin/login/" in response["Location"]
 
 
 def test_the_schema_and_docs_serve_any_staff_role(api_client_for):

@@ -31,12 +31,15 @@ def test_one_interaction_is_stored_and_answered_with_its_position_and_customer(c
 
     assert response.status_code == 201
     (result,) = response.json()["results"]
-    assert result["id"] == item["id"] and result["duplicate"] is False
-    assert result["stream"] == "cart-c-881" and result["version"] == 1
+    assert result["id"] == item["id"]
+    assert result["duplicate"] is False
+    assert result["stream"] == "cart-c-881"
+    assert result["version"] == 1
     stored = Event.objects.get(id=item["id"])
     assert stored.position == result["position"]
     assert str(stored.customer_id) == result["customer_id"]
-    assert stored.channel == "web" and stored.type == "cart.item_added"
+    assert stored.channel == "web"
+    assert stored.type == "cart.item_added"
 
 
 def test_a_batch_is_stored_whole_and_answers_in_order(client):
@@ -148,9 +151,11 @@ def test_a_batch_with_one_bad_item_is_refused_whole_naming_the_field(client, bad
     assert response.status_code == 400
     body = response.json()
     assert response["Content-Type"] == "application/problem+json"
-    assert body["status"] == 400 and body["type"].endswith("/validation_error")
+    assert body["status"] == 400
+    assert body["type"].endswith("/validation_error")
     assert _errors(response) == [(field, code)]
-    assert Event.objects.count() == 0 and Customer.objects.count() == 0
+    assert Event.objects.count() == 0
+    assert Customer.objects.count() == 0
 
 
 def test_every_bad_item_of_a_batch_is_listed(client):

@@ -23,7 +23,8 @@ def test_append_assigns_increasing_positions_and_stream_versions(thing):
     assert other[0].version == 1
     assert third[0].version == 3
     positions = [e.position for e in [*first, *other, *third]]
-    assert positions == sorted(positions) and len(set(positions)) == 4
+    assert positions == sorted(positions)
+    assert len(set(positions)) == 4
     assert [e.data["label"] for e in store.read_stream("thing-1")] == ["a", "b", "d"]
 
 

@@ -36,7 +36,8 @@ def test_a_version_1_event_is_read_in_the_current_shape():
     with connection.cursor() as cursor:
         cursor.execute("SELECT schema_version, data FROM eventstore_event")
         schema_version, raw = cursor.fetchone()
-    assert schema_version == 1 and "name" in (raw if isinstance(raw, dict) else json.loads(raw))
+    assert schema_version == 1
+    assert "name" in (raw if isinstance(raw, dict) else json.loads(raw))
 
 
 def test_new_events_are_stored_in_the_current_shape():
