@@ -146,7 +146,7 @@ def _message(err: dict) -> str:
     return message.removeprefix("Value error, ")
 
 
-def interactions_ingest(*, raw_items: Sequence[Any], actor: str) -> list[IngestResult]:
+def interactions_ingest(*, raw_items: Sequence[Any], actor: str, source: str = "api.events") -> list[IngestResult]:
     """Store a batch of interactions atomically, resolving each one's customer. Idempotent on each item's id."""
     items = interactions_parse(raw_items)
     with transaction.atomic():
@@ -168,15 +168,16 @@ def interactions_ingest(*, raw_items: Sequence[Any], actor: str) -> list[IngestR
                             channel=item.channel,
                             customer_id=customer_id,
                             occurred_at=item.occurred_at,
-                            metadata={**item.metadata, "actor": actor, "source": "api.events"},
-                            digest=store.content_digest(item.model_dump(mode="json")),
+                            metadata={**item.metadata, "actor": actor, "source": source},
+                            # Metadata (trace and correlation ids) may differ between retries of one event.
+                            digest=store.content_digest(item.model_dump(mode="json", exclude={"metadata"})),
                         )
                     ],
                     expected_version=store.ANY if item.expected_version is None else item.expected_version,
                 )
             )
         results = store.append_batches(appends)
-    interaction_results = results[len(identity_appends) :]
+    interaction_results = results[sum(len(append.events) for append in identity_appends) :]
     return [
         IngestResult(r.event.id, r.event.position, r.event.customer_id, r.event.stream, r.event.version, r.duplicate)
         for r in interaction_results

@@ -8,12 +8,13 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+_PRINT_DEBUG = "import django; django.setup(); from django.conf import settings; print(settings.DEBUG)"
 
 
 def _start(settings_module: str, **env) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DEBUG", "DATABASE_URL"}}
     return subprocess.run(  # noqa: S603 - our own interpreter
-        [sys.executable, "-c", "import django; django.setup(); from django.conf import settings; print(settings.DEBUG)"],
+        [sys.executable, "-c", _PRINT_DEBUG],
         cwd=ROOT,
         env={**clean, "DJANGO_SETTINGS_MODULE": settings_module, **env},
         capture_output=True,

@@ -259,3 +259,28 @@ def test_bad_paging_parameters_are_a_400(client, query):
 
     assert response.status_code == 400
     assert response.json()["errors"][0]["field"] in query
+
+
+def test_an_item_that_brings_several_new_identifiers_answers_with_its_own_result(client):
+    _post(client, interaction(customer={"email": "ana@example.es"}))
+    item = interaction(
+        id=str(uuid.uuid4()), customer={"email": "ana@example.es", "phone": "600111222", "anonymous_id": "app-9"}
+    )
+
+    response = _post(client, {"events": [item, interaction(id=str(uuid.uuid4()), customer={"anonymous_id": "app-9"})]})
+
+    results = response.json()["results"]
+    assert [r["id"] for r in results] == [item["id"], results[1]["id"]]
+    assert len(results) == 2
+    assert Event.objects.get(id=item["id"]).position == results[0]["position"]
+    assert len({r["customer_id"] for r in results}) == 1
+
+
+def test_a_retry_with_other_trace_metadata_is_still_a_duplicate(client):
+    item = interaction(metadata={"trace_id": "a"})
+    _post(client, item)
+
+    response = _post(client, {**item, "metadata": {"trace_id": "b"}})
+
+    assert response.status_code == 200
+    assert response.json()["results"][0]["duplicate"] is True

@@ -1,0 +1,167 @@
+"""`manage.py seed_demo`: a demo history ingested through the services, idempotent, with working staff logins."""
+
+import io
+import re
+from datetime import datetime
+
+import phonenumbers
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from backoffice.accounts.models import StaffProfile
+from backoffice.eventstore import store
+from backoffice.eventstore.models import Event
+from backoffice.eventstore.schema import CHANNELS
+from customers.management.commands.seed_demo import CATALOG, LOCATIONS, DemoHistory
+from customers.models import Customer, CustomerIdentifier
+
+LOGIN_LINE = re.compile(r"^Staff login: http://127\.0\.0\.1:8000/admin/  user: admin  password: (\S+)$")
+
+
+def _seed(customers: int = 30) -> list[str]:
+    out = io.StringIO()
+    call_command("seed_demo", "--customers", str(customers), stdout=out)
+    return out.getvalue().splitlines()
+
+
+def _interaction_counts(output: list[str]) -> tuple[int, int, int]:
+    line = next(line for line in output if line.startswith("Interactions: "))
+    total, new, stored = re.match(r"^Interactions: (\d+) \((\d+) new, (\d+) already stored\)$", line).groups()
+    return int(total), int(new), int(stored)
+
+
+def test_seeding_creates_the_customers_and_interactions_on_all_ten_channels(db):
+    _seed(30)
+
+    assert Customer.objects.count() == 30
+    channels = set(Event.objects.exclude(channel=None).values_list("channel", flat=True).distinct())
+    assert channels == set(CHANNELS)
+    assert Event.objects.filter(type="customer.registered").count() == 30
+
+
+def test_running_it_again_writes_no_new_events(db):
+    _seed(30)
+    events_before = Event.objects.count()
+
+    output = _seed(30)
+
+    assert Event.objects.count() == events_before
+    total, new, already_stored = _interaction_counts(output)
+    assert (new, already_stored) == (0, total)
+
+
+def test_a_larger_run_adds_only_the_new_customers(db):
+    first_ten, _, _ = _interaction_counts(_seed(10))
+
+    total, new, already_stored = _interaction_counts(_seed(20))
+
+    assert already_stored == first_ten
+    assert new == total - first_ten > 0
+    assert Customer.objects.count() == 20
+    assert Event.objects.filter(type="customer.registered").count() == 20
+
+
+def test_the_admin_login_on_the_last_line_works(db, client):
+    last_line = _seed(10)[-1]
+
+    password = LOGIN_LINE.match(last_line).group(1)
+    assert client.login(username="admin", password=password)
+    admin = get_user_model().objects.get(username="admin")
+    assert admin.is_superuser
+    assert admin.is_staff
+
+
+def test_each_run_gives_the_admin_a_new_password(db, client):
+    first = LOGIN_LINE.match(_seed(10)[-1]).group(1)
+
+    second = LOGIN_LINE.match(_seed(10)[-1]).group(1)
+
+    assert second != first
+    assert not client.login(username="admin", password=first)
+    assert client.login(username="admin", password=second)
+
+
+def test_every_other_role_gets_a_user_and_the_integration_token_works(db):
+    output = "\n".join(_seed(10))
+
+    roles = dict(StaffProfile.objects.values_list("user__username", "role"))
+    assert roles == {
+        "admin": "admin",
+        "marketing": "marketing",
+        "support": "support",
+        "store.mad01": "store",
+        "integration": "integration",
+    }
+    assert StaffProfile.objects.get(role="store").location_code == "MAD-01"
+    token = re.search(r"integration  API token: (\S+)", output).group(1)
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    assert api.get("/api/v1/events").status_code == 200
+
+
+def test_an_anonymous_visitor_who_identifies_later_is_stitched_to_one_customer(db):
+    _seed(30)
+
+    registered = store.read_all(types=["customer.registered"], limit=1000)
+    anonymous_at_first = {
+        event.customer_id for event in registered if [i["kind"] for i in event.data["identifiers"]] == ["anonymous_id"]
+    }
+    with_email = set(CustomerIdentifier.objects.filter(kind="email").values_list("customer_id", flat=True))
+    stitched = anonymous_at_first & with_email
+    assert stitched
+    customer_id = next(iter(stitched))
+    kinds = set(CustomerIdentifier.objects.filter(customer_id=customer_id).values_list("kind", flat=True))
+    assert {"anonymous_id", "email", "phone"} <= kinds
+    assert Customer.objects.count() == 30
+
+
+def test_customers_seen_on_several_channels_are_one_customer_each(db):
+    _seed(30)
+
+    channels_per_customer = {}
+    for customer_id, channel in Event.objects.exclude(customer_id=None).values_list("customer_id", "channel"):
+        channels_per_customer.setdefault(customer_id, set()).add(channel)
+    assert Customer.objects.count() == 30
+    assert max(len(channels) for channels in channels_per_customer.values()) >= 3
+    # Channels that know the person by different identifiers (phone; email) still land on one customer.
+    assert any(
+        {"whatsapp", "sms", "phone"} & channels and {"email", "web"} & channels
+        for channels in channels_per_customer.values()
+    )
+
+
+def test_phones_are_valid_spanish_mobiles(db):
+    _seed(30)
+
+    phones = list(CustomerIdentifier.objects.filter(kind="phone").values_list("value", flat=True))
+    assert phones
+    for phone in phones:
+        assert phone.startswith(("+346", "+347"))
+        assert phonenumbers.is_valid_number_for_region(phonenumbers.parse(phone), "ES")
+
+
+def test_every_interaction_is_in_the_past_with_a_time_zone_and_uses_the_catalog():
+    history = DemoHistory(timezone.localdate())
+    items = [item for person in history.people(30) for item in history.interactions(person)]
+
+    now = timezone.now()
+    skus = {product.sku for product in CATALOG}
+    locations = {location.code for location in LOCATIONS}
+    for item in items:
+        occurred_at = datetime.fromisoformat(item["occurred_at"])
+        assert occurred_at.tzinfo is not None
+        assert occurred_at < now
+        assert item["data"].get("sku", next(iter(skus))) in skus
+        assert item["data"].get("location", "MAD-01") in locations
+
+
+def test_the_same_anchor_gives_the_same_history():
+    anchor = timezone.localdate()
+
+    first, second = DemoHistory(anchor), DemoHistory(anchor)
+
+    assert [first.interactions(person) for person in first.people(5)] == [
+        second.interactions(person) for person in second.people(5)
+    ]
