@@ -8,6 +8,7 @@
 """
 
 import os
+from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -25,6 +26,14 @@ def _is_postgres() -> bool:
 
 def _has_broker() -> bool:
     return bool(os.environ.get("CELERY_BROKER_URL"))
+
+
+def pytest_sessionstart(session):
+    """Compile the translations, as `make run` does, so the i18n tests see the .po files as they are now."""
+    from babel.messages.frontend import CommandLineInterface
+
+    locale_dir = Path(__file__).resolve().parents[1] / "locale"
+    CommandLineInterface().run(["pybabel", "-q", "compile", "-d", str(locale_dir), "-D", "django"])
 
 
 def pytest_collection_modifyitems(config, items):

@@ -1,7 +1,8 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class AccountsConfig(AppConfig):
     name = "backoffice.accounts"
     label = "accounts"
-    verbose_name = "Staff accounts"
+    verbose_name = _("Staff accounts")

@@ -1,11 +1,12 @@
 from django.apps import AppConfig
 from django.utils.module_loading import autodiscover_modules
+from django.utils.translation import gettext_lazy as _
 
 
 class EventStoreConfig(AppConfig):
     name = "backoffice.eventstore"
     label = "eventstore"
-    verbose_name = "Event store"
+    verbose_name = _("Event store")
 
     def ready(self) -> None:
         # Every app declares its event types in events.py and its read models in projections.py; importing them
