@@ -19,8 +19,10 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.db import transaction
 from django.utils import timezone
 
+from .locks import take_append_lock
 from .models import CustomerKey
 
 ERASED = "[erased]"
@@ -90,26 +92,29 @@ def keyring_for(customer_ids: Iterable[uuid.UUID], *, create: bool) -> Keyring:
     wanted = set(customer_ids)
     if not wanted:
         return Keyring({}, set())
-    rows = {row.customer_id: row for row in CustomerKey.objects.filter(customer_id__in=wanted)}
+    rows = {
+        cid: wrapped
+        for cid, wrapped in CustomerKey.objects.filter(customer_id__in=wanted).values_list("customer_id", "wrapped_key")
+    }
     if create:
-        missing = wanted - rows.keys()
-        if missing:
-            CustomerKey.objects.bulk_create(
-                [CustomerKey(customer_id=cid, wrapped_key=_wrap(AESGCM.generate_key(256), cid)) for cid in missing],
-                ignore_conflicts=True,
-            )
-            rows.update({row.customer_id: row for row in CustomerKey.objects.filter(customer_id__in=missing)})
+        # Keys are created by appends and destroyed by erasure, both under the append lock: none can appear now.
+        new_keys = {cid: _wrap(AESGCM.generate_key(256), cid) for cid in wanted - rows.keys()}
+        CustomerKey.objects.bulk_create([CustomerKey(customer_id=cid, wrapped_key=w) for cid, w in new_keys.items()])
+        rows.update(new_keys)
     keys, destroyed = {}, set()
-    for cid, row in rows.items():
-        if row.wrapped_key is None:
+    for cid, wrapped in rows.items():
+        if wrapped is None:
             destroyed.add(cid)
         else:
-            keys[cid] = AESGCM(_unwrap(row.wrapped_key, cid))
+            keys[cid] = AESGCM(_unwrap(wrapped, cid))
     return Keyring(keys, destroyed)
 
 
+@transaction.atomic
 def customer_key_destroy(*, customer_id: uuid.UUID) -> bool:
     """Destroy the customer's data key. Irreversible. Returns False when there was no live key."""
+    # Serialised with appends, which create keys: a key is never created and destroyed at once.
+    take_append_lock()
     updated = CustomerKey.objects.filter(customer_id=customer_id, wrapped_key__isnull=False).update(
         wrapped_key=None, destroyed_at=timezone.now()
     )

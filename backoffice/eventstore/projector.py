@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final
 from django.db import connection, transaction
 from django.db.models import Model
 
+from .locks import take_append_lock
 from .models import ProjectionCheckpoint
 
 if TYPE_CHECKING:
@@ -135,12 +136,12 @@ def catch_up_all(**kwargs: Any) -> dict[str, int]:
 
 def rebuild(names: Iterable[str] | None = None, *, batch_size: int = 5000) -> dict[str, int]:
     """Empty the projections' tables and replay the whole log through them. Appends wait meanwhile."""
-    from .store import _take_append_lock, read_all
+    from .store import read_all
 
     chosen = [_projections[n] for n in names] if names else registered_projections()
     replayed: dict[str, int] = defaultdict(int)
     with transaction.atomic():
-        _take_append_lock()
+        take_append_lock()
         for proj in chosen:
             proj.reset()
         position = 0

@@ -31,13 +31,12 @@ from pydantic import ValidationError
 
 from . import keys, projector, schema
 from .errors import ConcurrencyError, EventValidationError, FieldError, IdempotencyConflict
+from .locks import take_append_lock
 
 ANY: Final = "any"
 NO_STREAM: Final = 0
 ExpectedVersion = int | Literal["any"]
 
-# Any constant works; it only has to be the same for every appender. ("EVNT" in ASCII.)
-_APPEND_LOCK_KEY: Final = 0x45564E54
 _COLUMNS: Final = (
     "position, id, stream, version, type, schema_version, channel, customer_id, "
     "occurred_at, recorded_at, data, metadata, digest"
@@ -244,7 +243,7 @@ def _lock_and_preflight(prepared: list[_Prepared]) -> tuple[set[uuid.UUID], dict
     if connection.vendor == "postgresql":
         sequence = _position_sequence()
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_APPEND_LOCK_KEY])
+            take_append_lock()
             cursor.execute(
                 "SELECT 0, NULL, nextval(%s::regclass) FROM generate_series(1, %s)"
                 " UNION ALL SELECT 1, stream, MAX(version) FROM eventstore_event WHERE stream = ANY(%s) GROUP BY stream"
@@ -286,13 +285,6 @@ def _known_ids(ids: list[uuid.UUID]) -> list[uuid.UUID]:
             cursor.execute(f"SELECT id FROM eventstore_event WHERE id IN ({marks})", [i.hex for i in chunk])  # noqa: S608
             found.extend(uuid.UUID(row[0]) for row in cursor.fetchall())
     return found
-
-
-def _take_append_lock() -> None:
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_APPEND_LOCK_KEY])
-    # SQLite: transactions begin IMMEDIATE (settings), so this transaction already holds the only write lock.
 
 
 def _current_versions(streams: Iterable[str]) -> dict[str, int]:
