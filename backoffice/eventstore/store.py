@@ -246,13 +246,15 @@ def _lock_and_preflight(prepared: list[_Prepared]) -> tuple[set[uuid.UUID], dict
             take_append_lock()
             cursor.execute(
                 "SELECT 0, NULL, nextval(%s::regclass) FROM generate_series(1, %s)"
-                " UNION ALL SELECT 1, stream, MAX(version) FROM eventstore_event WHERE stream = ANY(%s) GROUP BY stream"
+                # One MAX per stream: a single step down the (stream, version) index, however long the stream.
+                " UNION ALL SELECT 1, name, (SELECT MAX(version) FROM eventstore_event WHERE stream = name)"
+                " FROM unnest(%s::text[]) AS name"
                 " UNION ALL SELECT 2, id::text, position FROM eventstore_event WHERE id = ANY(%s)",
                 [sequence, len(prepared), streams, ids],
             )
             rows = cursor.fetchall()
         positions = sorted(value for kind, _, value in rows if kind == 0)
-        versions = {key: value for kind, key, value in rows if kind == 1}
+        versions = {key: value for kind, key, value in rows if kind == 1 and value is not None}
         known = {uuid.UUID(key) for kind, key, _ in rows if kind == 2}
         return known, versions, positions
     # SQLite: transactions begin IMMEDIATE (settings), so this transaction already holds the only write lock.
@@ -293,12 +295,15 @@ def _current_versions(streams: Iterable[str]) -> dict[str, int]:
     with connection.cursor() as cursor:
         for start in range(0, len(streams), 500):
             chunk = streams[start : start + 500]
-            marks = ", ".join(["%s"] * len(chunk))
+            # One MAX per stream, so each is a single step down the (stream, version) index; a GROUP BY over
+            # IN (...) would read every version of a long stream.
+            marks = ", ".join(["(%s)"] * len(chunk))
             cursor.execute(
-                f"SELECT stream, MAX(version) FROM eventstore_event WHERE stream IN ({marks}) GROUP BY stream",  # noqa: S608 - placeholders only
+                f"WITH wanted(name) AS (VALUES {marks}) SELECT name, "  # noqa: S608 - placeholders only
+                "(SELECT MAX(version) FROM eventstore_event WHERE stream = wanted.name) FROM wanted",
                 chunk,
             )
-            versions.update(cursor.fetchall())
+            versions.update((name, version) for name, version in cursor.fetchall() if version is not None)
     return versions
 
 
