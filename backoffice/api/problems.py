@@ -10,8 +10,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
-from rest_framework import exceptions, status
-from rest_framework.response import Response
+from rest_framework import exceptions
 from rest_framework.views import exception_handler
 
 from backoffice.eventstore.errors import ConcurrencyError, EventValidationError, IdempotencyConflict
@@ -164,12 +163,3 @@ def json_not_found(request, exception=None):
     from django.views.defaults import page_not_found
 
     return page_not_found(request, exception)
-
-
-def problem_response(status_code: int, problem_type: str, title: str, detail: str = "", **members: Any) -> Response:
-    body = problem_body(status_code, problem_type, title, detail or title, **members)
-    body.setdefault("errors", [])
-    return Response(body, status=status_code, content_type=CONTENT_TYPE)
-
-
-__all__ = ["Problem", "flatten_errors", "problem_exception_handler", "problem_response", "status"]

@@ -478,20 +478,6 @@ def stream_version(stream: str) -> int:
     return _current_versions([stream]).get(stream, 0)
 
 
-def last_position() -> int:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT COALESCE(MAX(position), 0) FROM eventstore_event")
-        return cursor.fetchone()[0]
-
-
-def decode_rows(rows: Sequence[tuple]) -> list[RecordedEvent]:
-    """Turn rows selected with the store's column order into events (for selectors with their own WHERE)."""
-    return _decode(rows)
-
-
-SELECT_COLUMNS: Final = _SELECT
-
-
 def _uuid(value: Any) -> uuid.UUID | None:
     if value is None or isinstance(value, uuid.UUID):
         return value
