@@ -102,3 +102,27 @@ class ContentShared(_Interaction):
     url: str = Field(default="", max_length=2000)
     sku: str = Field(default="", max_length=64)
     network: str = Field(default="", max_length=40)
+
+
+# --- Consent ledger -----------------------------------------------------------------------------------------------
+
+ConsentChannel = Literal["email", "sms", "whatsapp", "push", "facebook", "instagram", "phone"]
+ConsentPurpose = Literal["marketing", "service"]
+
+
+class _ConsentChange(EventData):
+    """A consent given or withdrawn. The event's own channel is where it happened (`source_channel`)."""
+
+    customer_id: str
+    channel: ConsentChannel
+    purpose: ConsentPurpose
+    # The exact text the customer was shown: what they agreed to is part of the proof.
+    wording: str = Field(default="", max_length=2000)
+
+
+class ConsentGranted(_ConsentChange):
+    type_name = "consent.granted"
+
+
+class ConsentRevoked(_ConsentChange):
+    type_name = "consent.revoked"

@@ -53,3 +53,27 @@ class ChannelActivityDaily(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.channel} {self.type}: {self.count}"
+
+
+class Consent(models.Model):
+    """The current consent of a customer for one channel and purpose. Its history is the consent events."""
+
+    # Not a foreign key: each projection is rebuilt on its own, and emptying customers must not empty consents.
+    customer_id = models.UUIDField(_("customer"))
+    channel = models.CharField(_("channel"), max_length=16)
+    purpose = models.CharField(_("purpose"), max_length=16)
+    is_granted = models.BooleanField(_("granted"))
+    source_channel = models.CharField(_("given or withdrawn on"), max_length=16, blank=True, default="")
+    wording = models.TextField(_("wording shown"), blank=True, default="")
+    changed_at = models.DateTimeField(_("changed at"))
+    position = models.BigIntegerField(help_text="position of the event that set this state")
+
+    class Meta:
+        verbose_name = _("consent")
+        verbose_name_plural = _("consents")
+        constraints = [
+            models.UniqueConstraint(fields=["customer_id", "channel", "purpose"], name="customers_consent_uniq")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel}/{self.purpose}: {'granted' if self.is_granted else 'revoked'}"

@@ -2,6 +2,7 @@
 
 - customers.directory (inline): who exists and by which identifiers; identity resolution reads it inside the same
   transaction that appends, so it must never lag.
+- customers.consents (inline): the current consent per channel and purpose; senders must see a withdrawal at once.
 - customers.activity (async): last interaction, interaction count and channels used per customer, from every event
   that concerns a customer, whatever app wrote it.
 - customers.channel_daily (async): interactions per day x channel x type.
@@ -13,9 +14,9 @@ from datetime import datetime
 from django.db.models import F
 from django.utils import timezone
 
-from backoffice.eventstore.projector import ALL_TYPES, ASYNC, INLINE, Projection
+from backoffice.eventstore.projector import ALL_TYPES, ASYNC, INLINE, Projection, handles
 
-from .models import ChannelActivityDaily, Customer, CustomerIdentifier
+from .models import ChannelActivityDaily, Consent, Customer, CustomerIdentifier
 
 
 def identifier_key(kind: str, value: str) -> str:
@@ -52,6 +53,35 @@ class CustomerDirectory(Projection):
             kind=ident["kind"],
             value=ident["value"],
             added_at=event.occurred_at,
+        )
+
+
+class ConsentLedger(Projection):
+    """Current consent per customer, channel and purpose: the latest change by when it happened, so a till that
+    syncs late cannot overwrite a newer withdrawal."""
+
+    name = "customers.consents"
+    mode = INLINE
+    models = (Consent,)
+
+    @handles("consent.granted", "consent.revoked")
+    def changed(self, event):
+        current = Consent.objects.filter(
+            customer_id=event.customer_id, channel=event.data["channel"], purpose=event.data["purpose"]
+        ).first()
+        if current is not None and (current.changed_at, current.position) > (event.occurred_at, event.position):
+            return
+        Consent.objects.update_or_create(
+            customer_id=event.customer_id,
+            channel=event.data["channel"],
+            purpose=event.data["purpose"],
+            defaults={
+                "is_granted": event.type == "consent.granted",
+                "source_channel": event.channel or "",
+                "wording": event.data["wording"],
+                "changed_at": event.occurred_at,
+                "position": event.position,
+            },
         )
 
 

@@ -470,6 +470,21 @@ def read_positions(positions: Sequence[int]) -> list[RecordedEvent]:
     return _decode(_fetch(f"{_SELECT} WHERE position IN ({marks}) ORDER BY position", list(positions)))
 
 
+def read_customer(
+    customer_id: uuid.UUID, *, types: Sequence[str] | None = None, occurred_until: datetime | None = None
+) -> list[RecordedEvent]:
+    """Every event about one customer, across all streams, in the order they happened (then position)."""
+    is_pg = connection.vendor == "postgresql"
+    sql, params = f"{_SELECT} WHERE customer_id = %s", [customer_id if is_pg else customer_id.hex]
+    if types:
+        sql += f" AND type IN ({', '.join(['%s'] * len(types))})"
+        params.extend(types)
+    if occurred_until is not None:
+        sql += " AND occurred_at <= %s"
+        params.append(occurred_until if is_pg else connection.ops.adapt_datetimefield_value(occurred_until))
+    return _decode(_fetch(sql + " ORDER BY occurred_at, position", params))
+
+
 def read_stream(stream: str, *, after_version: int = 0) -> list[RecordedEvent]:
     return _decode(_fetch(f"{_SELECT} WHERE stream = %s AND version > %s ORDER BY version", [stream, after_version]))
 

@@ -19,9 +19,9 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 from backoffice.eventstore import schema, store
 from backoffice.eventstore.errors import EventValidationError, FieldError
 
-from .identifiers import InvalidIdentifier, normalise
-from .models import Customer, CustomerIdentifier
-from .projections import identifier_key
+from ..identifiers import InvalidIdentifier, normalise
+from ..models import Customer, CustomerIdentifier
+from ..projections import identifier_key
 
 
 class ExternalId(BaseModel):

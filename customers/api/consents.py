@@ -1,0 +1,113 @@
+"""GET and POST /api/v1/customers/{id}/consents: the consent ledger of one customer."""
+
+import uuid
+from typing import get_args
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from backoffice.accounts.models import Role
+from backoffice.api.fields import AwareDateTimeField
+from backoffice.api.permissions import HasRole
+from backoffice.api.problems import Problem
+from backoffice.eventstore.schema import CHANNELS
+
+from .. import selectors, services
+from ..events import ConsentChannel, ConsentPurpose
+
+
+class ConsentStateSerializer(serializers.Serializer):
+    channel = serializers.CharField()
+    purpose = serializers.CharField()
+    granted = serializers.BooleanField(source="is_granted")
+    source_channel = serializers.CharField()
+    wording = serializers.CharField()
+    changed_at = serializers.DateTimeField()
+
+
+class ConsentChangeSerializer(serializers.Serializer):
+    """One entry of the ledger's history, read from the consent events."""
+
+    id = serializers.UUIDField()
+    position = serializers.IntegerField()
+    granted = serializers.SerializerMethodField()
+    channel = serializers.SerializerMethodField()
+    purpose = serializers.SerializerMethodField()
+    source_channel = serializers.CharField(source="channel")
+    wording = serializers.SerializerMethodField()
+    occurred_at = serializers.DateTimeField()
+    actor = serializers.SerializerMethodField()
+
+    def get_granted(self, event) -> bool:
+        return event.type == "consent.granted"
+
+    def get_channel(self, event) -> str:
+        return event.data["channel"]
+
+    def get_purpose(self, event) -> str:
+        return event.data["purpose"]
+
+    def get_wording(self, event) -> str:
+        return event.data["wording"]
+
+    def get_actor(self, event) -> str:
+        return event.metadata.get("actor", "")
+
+
+def _ledger(customer_id: uuid.UUID) -> dict:
+    return {
+        "customer_id": customer_id,
+        "consents": ConsentStateSerializer(selectors.consent_states(customer_id=customer_id), many=True).data,
+        "history": ConsentChangeSerializer(selectors.consent_history(customer_id=customer_id), many=True).data,
+    }
+
+
+class CustomerConsentsApi(APIView):
+    permission_classes = [HasRole]
+    allowed_roles = {
+        "GET": (Role.ADMIN, Role.MARKETING, Role.SUPPORT, Role.STORE, Role.INTEGRATION),
+        # Consent is given or withdrawn where the customer is: at the counter, on the phone, by a system's form.
+        "POST": (Role.ADMIN, Role.SUPPORT, Role.STORE, Role.INTEGRATION),
+    }
+
+    class InputSerializer(serializers.Serializer):
+        id = serializers.UUIDField(required=False, help_text="idempotency key; a resend with it changes nothing")
+        channel = serializers.ChoiceField(choices=get_args(ConsentChannel))
+        purpose = serializers.ChoiceField(choices=get_args(ConsentPurpose))
+        granted = serializers.BooleanField()
+        source_channel = serializers.ChoiceField(choices=CHANNELS, help_text="where the customer said it")
+        wording = serializers.CharField(max_length=2000, allow_blank=True, default="")
+        occurred_at = AwareDateTimeField(required=False, help_text="when it was said; default now")
+
+    @extend_schema(responses=None)
+    def get(self, request, customer_id: uuid.UUID):
+        owner = _resolve(customer_id)
+        return Response(_ledger(owner))
+
+    @extend_schema(request=InputSerializer, responses={201: None})
+    def post(self, request, customer_id: uuid.UUID):
+        owner = _resolve(customer_id)
+        payload = self.InputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        values = payload.validated_data
+        services.consent_record(
+            customer_id=owner,
+            channel=values["channel"],
+            purpose=values["purpose"],
+            is_granted=values["granted"],
+            source_channel=values["source_channel"],
+            wording=values["wording"],
+            occurred_at=values.get("occurred_at"),
+            event_id=values.get("id"),
+            actor=f"user:{request.user.pk}",
+        )
+        return Response(_ledger(owner), status=status.HTTP_201_CREATED)
+
+
+def _resolve(customer_id: uuid.UUID) -> uuid.UUID:
+    try:
+        return selectors.customer_resolve_id(customer_id=customer_id)
+    except selectors.CustomerNotFound:
+        raise Problem(status_code=404, type="not_found", title="Not found", detail="no such customer") from None

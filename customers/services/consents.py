@@ -1,0 +1,39 @@
+"""The consent ledger: consents granted and withdrawn, per channel and purpose, with where and what was shown.
+
+A withdrawal on any channel (STOP by SMS, an unsubscribe link, a word at the counter) holds for that channel
+everywhere at once: the ledger projection is inline, so the next `consent_allows` sees it.
+"""
+
+import uuid
+from datetime import datetime
+
+from backoffice.eventstore import store
+from backoffice.eventstore.store import RecordedEvent
+
+from ..selectors import customer_resolve_id
+
+
+def consent_record(
+    *,
+    customer_id: uuid.UUID,
+    channel: str,
+    purpose: str,
+    is_granted: bool,
+    source_channel: str,
+    wording: str = "",
+    occurred_at: datetime | None = None,
+    event_id: uuid.UUID | None = None,
+    actor: str,
+) -> RecordedEvent:
+    """Grant or withdraw consent. Raises CustomerNotFound, or EventValidationError naming the bad field."""
+    owner = customer_resolve_id(customer_id=customer_id)
+    event = store.NewEvent(
+        id=event_id or uuid.uuid4(),
+        type="consent.granted" if is_granted else "consent.revoked",
+        data={"customer_id": str(owner), "channel": channel, "purpose": purpose, "wording": wording},
+        channel=source_channel,
+        customer_id=owner,
+        occurred_at=occurred_at,
+        metadata={"actor": actor},
+    )
+    return store.append(f"customer-{owner}", [event])[0]

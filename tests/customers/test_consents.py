@@ -1,0 +1,177 @@
+"""The consent ledger: per channel and purpose, withdrawn anywhere holds everywhere at once, and as it was then."""
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from backoffice.eventstore.models import Event
+from customers import services
+from customers.models import Consent
+from customers.selectors import consent_allows
+from tests.factories import interaction
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def customer_id():
+    result = services.interactions_ingest(raw_items=[interaction(customer={"phone": "611222333"})], actor="test")
+    return result[0].customer_id
+
+
+@pytest.fixture
+def client(api_client_for):
+    return api_client_for("store")
+
+
+def _post(client, customer_id, **body):
+    payload = {
+        "channel": "whatsapp",
+        "purpose": "marketing",
+        "granted": True,
+        "source_channel": "web",
+        "wording": "Acepto recibir ofertas por WhatsApp",
+    } | body
+    return client.post(f"/api/v1/customers/{customer_id}/consents", payload, format="json")
+
+
+def test_revoking_whatsapp_at_the_counter_stops_whatsapp_marketing_but_not_email(client, customer_id):
+    granted_at = timezone.now() - timedelta(days=30)
+    _post(client, customer_id, occurred_at=granted_at.isoformat())
+    _post(client, customer_id, channel="email", occurred_at=granted_at.isoformat())
+    before_revocation = timezone.now() - timedelta(minutes=1)
+
+    response = _post(client, customer_id, granted=False, source_channel="store", wording="")
+
+    assert response.status_code == 201
+    assert consent_allows(customer_id=customer_id, channel="whatsapp", purpose="marketing") is False
+    assert consent_allows(customer_id=customer_id, channel="email", purpose="marketing") is True
+    assert consent_allows(customer_id=customer_id, channel="whatsapp", purpose="marketing", at=before_revocation)
+    states = {(c["channel"], c["purpose"]): c for c in response.json()["consents"]}
+    assert states[("whatsapp", "marketing")]["granted"] is False
+    assert states[("whatsapp", "marketing")]["source_channel"] == "store"
+    assert [h["granted"] for h in response.json()["history"]] == [True, True, False]
+
+
+def test_marketing_needs_a_grant_and_service_holds_until_withdrawn(customer_id):
+    assert consent_allows(customer_id=customer_id, channel="sms", purpose="marketing") is False
+    assert consent_allows(customer_id=customer_id, channel="sms", purpose="service") is True
+
+    services.consent_record(
+        customer_id=customer_id,
+        channel="sms",
+        purpose="service",
+        is_granted=False,
+        source_channel="sms",
+        wording="STOP",
+        actor="test",
+    )
+
+    assert consent_allows(customer_id=customer_id, channel="sms", purpose="service") is False
+
+
+def test_a_late_synced_older_grant_does_not_undo_a_newer_withdrawal(customer_id):
+    now = timezone.now()
+    services.consent_record(
+        customer_id=customer_id,
+        channel="email",
+        purpose="marketing",
+        is_granted=False,
+        source_channel="email",
+        occurred_at=now,
+        actor="test",
+    )
+
+    services.consent_record(
+        customer_id=customer_id,
+        channel="email",
+        purpose="marketing",
+        is_granted=True,
+        source_channel="store",
+        occurred_at=now - timedelta(hours=2),
+        actor="till",
+    )
+
+    assert consent_allows(customer_id=customer_id, channel="email", purpose="marketing") is False
+    assert consent_allows(customer_id=customer_id, channel="email", purpose="marketing", at=now - timedelta(hours=1))
+
+
+def test_the_wording_shown_and_the_actor_are_kept(client, customer_id):
+    _post(client, customer_id, wording="Quiero recibir novedades de la tienda de Valencia")
+
+    history = client.get(f"/api/v1/customers/{customer_id}/consents").json()["history"]
+
+    assert history[0]["wording"] == "Quiero recibir novedades de la tienda de Valencia"
+    assert history[0]["actor"] == f"user:{client.user.pk}"
+
+
+def test_resending_with_the_same_id_records_once(client, customer_id):
+    event_id = str(uuid.uuid4())
+
+    _post(client, customer_id, id=event_id)
+    _post(client, customer_id, id=event_id)
+
+    assert Event.objects.filter(type="consent.granted").count() == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"channel": "fax"}, "channel"),
+        ({"purpose": "spam"}, "purpose"),
+        ({"granted": "maybe"}, "granted"),
+        ({"source_channel": "carrier-pigeon"}, "source_channel"),
+        ({"occurred_at": "2026-11-20T10:00:00"}, "occurred_at"),
+        ({"occurred_at": (timezone.now() + timedelta(days=3)).isoformat()}, "occurred_at"),
+    ],
+)
+def test_bad_input_is_a_400_naming_the_field_and_writes_nothing(client, customer_id, body, field):
+    count = Event.objects.count()
+
+    response = _post(client, customer_id, **body)
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == field
+    assert Event.objects.count() == count
+    assert not Consent.objects.exists()
+
+
+def test_an_unknown_customer_is_a_404(client):
+    response = _post(client, uuid.uuid4())
+
+    assert response.status_code == 404
+    assert response.json()["type"].endswith("/not_found")
+
+
+def test_marketing_staff_may_read_but_not_change_consents(api_client_for, customer_id):
+    marketing = api_client_for("marketing")
+
+    assert marketing.get(f"/api/v1/customers/{customer_id}/consents").status_code == 200
+    assert _post(marketing, customer_id).status_code == 403
+
+
+def test_the_ledger_rebuilds_to_the_same_state(customer_id):
+    now = timezone.now()
+    for hours, granted in ((5, True), (3, False), (1, True)):
+        services.consent_record(
+            customer_id=customer_id,
+            channel="push",
+            purpose="marketing",
+            is_granted=granted,
+            source_channel="app",
+            occurred_at=now - timedelta(hours=hours),
+            actor="test",
+        )
+    live = list(
+        Consent.objects.values_list("customer_id", "channel", "purpose", "is_granted", "changed_at", "position")
+    )
+
+    call_command("rebuild_projections", "customers.consents", verbosity=0)
+
+    assert (
+        list(Consent.objects.values_list("customer_id", "channel", "purpose", "is_granted", "changed_at", "position"))
+        == live
+    )
