@@ -5,7 +5,7 @@ from datetime import datetime
 
 from backoffice.eventstore import store
 
-from .models import Consent, Customer
+from .models import Consent, Customer, CustomerIdentifier
 
 CONSENT_TYPES = ("consent.granted", "consent.revoked")
 
@@ -56,3 +56,36 @@ def consent_history(*, customer_id: uuid.UUID) -> list[store.RecordedEvent]:
 
 def consent_states(*, customer_id: uuid.UUID) -> list[Consent]:
     return list(Consent.objects.filter(customer_id=customer_id).order_by("channel", "purpose"))
+
+
+def customer_timeline(
+    *,
+    customer_id: uuid.UUID,
+    channel: str | None = None,
+    type: str | None = None,  # noqa: A002 - the API's parameter name
+    before: tuple[datetime, int] | None = None,
+    limit: int = 50,
+) -> list[store.RecordedEvent]:
+    """Every event about the customer, newest first; `before` is the (occurred_at, position) of the last one seen."""
+    return store.read_customer_page(customer_id, channel=channel, type=type, before=before, limit=limit)
+
+
+def customer_search(*, query: str, limit: int = 20) -> list[Customer]:
+    """Customers by an identifier: exact email, phone (any spelling) or loyalty card, or the start of an email."""
+    from .identifiers import InvalidIdentifier, normalise
+    from .projections import identifier_key
+
+    query = query.strip()
+    if not query:
+        return []
+    keys = []
+    for kind in ("email", "phone", "loyalty_card", "anonymous_id", "facebook_id", "instagram_id"):
+        try:
+            keys.append(identifier_key(kind, normalise(kind, query)))
+        except InvalidIdentifier:
+            continue
+    matches = CustomerIdentifier.objects.filter(key__in=keys)
+    if "@" not in query or not matches.exists():
+        matches = matches | CustomerIdentifier.objects.filter(key__startswith=f"email:{query.lower()}")
+    ids = list(matches.values_list("customer_id", flat=True).distinct()[:limit])
+    return list(Customer.objects.filter(id__in=ids).order_by("-last_interaction_at", "id"))

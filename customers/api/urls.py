@@ -1,8 +1,11 @@
 from django.urls import path
 
-from . import consents, views
+from . import consents, customers, views
 
 urlpatterns = [
     path("events", views.EventsApi.as_view(), name="events"),
+    path("customers", customers.CustomerListApi.as_view(), name="customers"),
+    path("customers/<uuid:customer_id>", customers.CustomerDetailApi.as_view(), name="customer"),
+    path("customers/<uuid:customer_id>/timeline", customers.CustomerTimelineApi.as_view(), name="customer-timeline"),
     path("customers/<uuid:customer_id>/consents", consents.CustomerConsentsApi.as_view(), name="customer-consents"),
 ]

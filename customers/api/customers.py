@@ -1,0 +1,160 @@
+"""The customer as one person across channels: search, the 360 view and the timeline."""
+
+import base64
+import binascii
+import uuid
+from datetime import datetime
+
+from django.db.models import prefetch_related_objects
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from backoffice.accounts.models import Role
+from backoffice.api.permissions import HasRole
+from backoffice.api.problems import Problem
+from backoffice.eventstore.schema import CHANNELS
+
+from .. import selectors
+from ..models import Customer
+from .consents import ConsentStateSerializer
+
+# Who may see a person's details: those who serve them, and systems. Marketing works with segments, not people.
+PEOPLE_READERS = (Role.ADMIN, Role.SUPPORT, Role.STORE, Role.INTEGRATION)
+RECENT_EVENTS = 10
+
+
+class TimelineEventSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    position = serializers.IntegerField()
+    type = serializers.CharField()
+    channel = serializers.CharField(allow_null=True)
+    occurred_at = serializers.DateTimeField()
+    stream = serializers.CharField()
+    data = serializers.JSONField()
+
+
+class CustomerSummarySerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    registered_at = serializers.DateTimeField()
+    acquisition_channel = serializers.CharField()
+    channels_used = serializers.ListField(child=serializers.CharField())
+    interaction_count = serializers.IntegerField()
+    last_interaction_at = serializers.DateTimeField(allow_null=True)
+    identifiers = serializers.SerializerMethodField()
+
+    def get_identifiers(self, customer) -> list[dict]:
+        return [{"kind": i.kind, "value": i.value} for i in customer.identifiers.all()]
+
+
+class CustomerListApi(APIView):
+    permission_classes = [HasRole]
+    allowed_roles = {"GET": PEOPLE_READERS}
+
+    @extend_schema(
+        parameters=[OpenApiParameter("q", OpenApiTypes.STR, description="email, phone, loyalty card or social id")],
+        responses=CustomerSummarySerializer(many=True),
+    )
+    def get(self, request):
+        query = request.query_params.get("q", "")
+        if len(query.strip()) < 3:
+            raise Problem(
+                status_code=400,
+                type="validation_error",
+                title="The request is invalid",
+                detail="q: at least 3 characters",
+                errors=[{"field": "q", "message": "at least 3 characters", "code": "min_length"}],
+            )
+        customers = selectors.customer_search(query=query)
+        prefetch_related_objects(customers, "identifiers")
+        return Response({"results": CustomerSummarySerializer(customers, many=True).data, "next": None})
+
+
+class CustomerDetailApi(APIView):
+    permission_classes = [HasRole]
+    allowed_roles = {"GET": PEOPLE_READERS}
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request, customer_id: uuid.UUID):
+        customer = Customer.objects.prefetch_related("identifiers").filter(id=customer_id).first()
+        if customer is None:
+            raise _not_found()
+        if customer.merged_into_id:
+            return Response({"id": customer.id, "merged_into": customer.merged_into_id})
+        body = CustomerSummarySerializer(customer).data
+        body["merged_into"] = None
+        body["consents"] = ConsentStateSerializer(selectors.consent_states(customer_id=customer.id), many=True).data
+        recent = selectors.customer_timeline(customer_id=customer.id, limit=RECENT_EVENTS)
+        body["recent_timeline"] = TimelineEventSerializer(recent, many=True).data
+        return Response(body)
+
+
+class CustomerTimelineApi(APIView):
+    permission_classes = [HasRole]
+    allowed_roles = {"GET": PEOPLE_READERS}
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("channel", OpenApiTypes.STR, enum=list(CHANNELS)),
+            OpenApiParameter("type", OpenApiTypes.STR, description="event type, e.g. cart.item_added"),
+            OpenApiParameter("cursor", OpenApiTypes.STR, description="the `next` of the previous page"),
+            OpenApiParameter("limit", OpenApiTypes.INT, description="1 to 200, default 50"),
+        ],
+        responses=TimelineEventSerializer(many=True),
+    )
+    def get(self, request, customer_id: uuid.UUID):
+        if not Customer.objects.filter(id=customer_id).exists():
+            raise _not_found()
+        params = request.query_params
+        channel = params.get("channel") or None
+        if channel is not None and channel not in CHANNELS:
+            raise _invalid("channel", f"unknown channel; one of {', '.join(CHANNELS)}")
+        limit = params.get("limit", "50")
+        if not limit.isdigit() or not 1 <= int(limit) <= 200:
+            raise _invalid("limit", "must be an integer from 1 to 200")
+        before = _decode_cursor(params["cursor"]) if params.get("cursor") else None
+        events = selectors.customer_timeline(
+            customer_id=customer_id,
+            channel=channel,
+            type=params.get("type") or None,
+            before=before,
+            limit=int(limit) + 1,
+        )
+        page, more = events[: int(limit)], len(events) > int(limit)
+        next_url = None
+        if more:
+            query = params.copy()
+            query["cursor"] = _encode_cursor(page[-1].occurred_at, page[-1].position)
+            next_url = request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
+        return Response({"results": TimelineEventSerializer(page, many=True).data, "next": next_url})
+
+
+def _encode_cursor(occurred_at: datetime, position: int) -> str:
+    return base64.urlsafe_b64encode(f"{occurred_at.isoformat()}|{position}".encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, int]:
+    try:
+        occurred, position = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+        moment = datetime.fromisoformat(occurred)
+        if moment.tzinfo is None:
+            raise ValueError("naive")
+        return moment, int(position)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise _invalid("cursor", "is not a cursor this API gave out") from None
+
+
+def _invalid(field: str, message: str) -> Problem:
+    return Problem(
+        status_code=400,
+        type="validation_error",
+        title="The request is invalid",
+        detail=f"{field}: {message}",
+        errors=[{"field": field, "message": message, "code": "invalid"}],
+    )
+
+
+def _not_found() -> Problem:
+    return Problem(status_code=404, type="not_found", title="Not found", detail="no such customer")
