@@ -89,3 +89,47 @@ def customer_search(*, query: str, limit: int = 20) -> list[Customer]:
         matches = matches | CustomerIdentifier.objects.filter(key__startswith=f"email:{query.lower()}")
     ids = list(matches.values_list("customer_id", flat=True).distinct()[:limit])
     return list(Customer.objects.filter(id__in=ids).order_by("-last_interaction_at", "id"))
+
+
+def customer_view_as_of(*, customer_id: uuid.UUID, at: datetime, recent: int = 10) -> dict | None:
+    """The 360 view as it was at `at`, folded from the log alone (events that had happened by then), not from
+    the current tables: identifiers, consents, channels and activity as they stood. None if not a customer yet."""
+    events = store.read_customer(customer_id, occurred_until=at)
+    registered = next((e for e in events if e.type == "customer.registered"), None)
+    if registered is None:
+        return None
+    identifiers: dict[tuple[str, str], None] = {}
+    consents: dict[tuple[str, str], store.RecordedEvent] = {}
+    channels: set[str] = set()
+    for event in events:
+        if event.type == "customer.registered":
+            identifiers.update({(i["kind"], i["value"]): None for i in event.data["identifiers"]})
+        elif event.type == "customer.identifier_added":
+            identifiers[(event.data["identifier"]["kind"], event.data["identifier"]["value"])] = None
+        elif event.type in CONSENT_TYPES:
+            # read_customer orders by occurred_at then position: the last change wins, as in the live ledger.
+            consents[(event.data["channel"], event.data["purpose"])] = event
+        if event.channel:
+            channels.add(event.channel)
+    return {
+        "id": customer_id,
+        "as_of": at,
+        "registered_at": registered.occurred_at,
+        "acquisition_channel": registered.channel or "",
+        "identifiers": [{"kind": kind, "value": value} for kind, value in identifiers],
+        "channels_used": sorted(channels),
+        "interaction_count": len(events),
+        "last_interaction_at": events[-1].occurred_at,
+        "consents": [
+            {
+                "channel": channel,
+                "purpose": purpose,
+                "granted": event.type == "consent.granted",
+                "source_channel": event.channel or "",
+                "wording": event.data["wording"],
+                "changed_at": event.occurred_at,
+            }
+            for (channel, purpose), event in sorted(consents.items())
+        ],
+        "recent_timeline": list(reversed(events[-recent:])),
+    }

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from backoffice.accounts.models import Role
+from backoffice.api.fields import AwareDateTimeField
 from backoffice.api.permissions import HasRole
 from backoffice.api.problems import Problem
 from backoffice.eventstore.schema import CHANNELS
@@ -76,11 +77,16 @@ class CustomerDetailApi(APIView):
     permission_classes = [HasRole]
     allowed_roles = {"GET": PEOPLE_READERS}
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        parameters=[OpenApiParameter("as_of", OpenApiTypes.DATETIME, description="the view as it was then")],
+        responses=OpenApiTypes.OBJECT,
+    )
     def get(self, request, customer_id: uuid.UUID):
         customer = Customer.objects.prefetch_related("identifiers").filter(id=customer_id).first()
         if customer is None:
             raise _not_found()
+        if "as_of" in request.query_params:
+            return Response(_view_as_of(customer_id, request.query_params["as_of"]))
         if customer.merged_into_id:
             return Response({"id": customer.id, "merged_into": customer.merged_into_id})
         body = CustomerSummarySerializer(customer).data
@@ -129,6 +135,19 @@ class CustomerTimelineApi(APIView):
             query["cursor"] = _encode_cursor(page[-1].occurred_at, page[-1].position)
             next_url = request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
         return Response({"results": TimelineEventSerializer(page, many=True).data, "next": next_url})
+
+
+def _view_as_of(customer_id: uuid.UUID, raw: str) -> dict:
+    field = AwareDateTimeField()
+    try:
+        at = field.run_validation(raw)
+    except serializers.ValidationError as exc:
+        raise _invalid("as_of", " ".join(str(m) for m in exc.detail)) from None
+    view = selectors.customer_view_as_of(customer_id=customer_id, at=at)
+    if view is None:
+        raise Problem(status_code=404, type="not_found", title="Not found", detail="the customer did not exist then")
+    view["recent_timeline"] = TimelineEventSerializer(view["recent_timeline"], many=True).data
+    return view
 
 
 def _encode_cursor(occurred_at: datetime, position: int) -> str:

@@ -165,3 +165,43 @@ def test_unknown_customers_are_a_404(client):
 
 def test_marketing_staff_do_not_see_people(api_client_for, ana):
     assert api_client_for("marketing").get(f"/api/v1/customers/{ana}").status_code == 403
+
+
+def test_as_of_shows_the_customer_as_they_were_then(client, ana):
+    services.consent_record(
+        customer_id=ana,
+        channel="whatsapp",
+        purpose="marketing",
+        is_granted=True,
+        source_channel="store",
+        occurred_at=START + timedelta(minutes=15),
+        actor="test",
+    )
+    services.consent_record(
+        customer_id=ana,
+        channel="whatsapp",
+        purpose="marketing",
+        is_granted=False,
+        source_channel="whatsapp",
+        occurred_at=START + timedelta(minutes=40),
+        actor="test",
+    )
+
+    then = client.get(f"/api/v1/customers/{ana}", {"as_of": _at(15)}).json()
+    now = client.get(f"/api/v1/customers/{ana}").json()
+
+    assert {(i["kind"], i["value"]) for i in then["identifiers"]} == {
+        ("email", "ana@example.es"),
+        ("phone", "+34600111222"),
+    }
+    assert then["channels_used"] == ["store", "web", "whatsapp"]  # the consent was given at the counter
+    assert [(c["channel"], c["granted"]) for c in then["consents"]] == [("whatsapp", True)]
+    assert [(c["channel"], c["granted"]) for c in now["consents"]] == [("whatsapp", False)]
+    assert all(e["occurred_at"] <= _at(15) for e in then["recent_timeline"])
+
+
+def test_as_of_before_the_customer_existed_is_a_404_and_a_bad_time_a_400(client, ana):
+    assert client.get(f"/api/v1/customers/{ana}", {"as_of": _at(-60)}).status_code == 404
+    response = client.get(f"/api/v1/customers/{ana}", {"as_of": "2026-11-01T09:00:00"})
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "as_of"
