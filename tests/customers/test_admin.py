@@ -1,0 +1,60 @@
+import pytest
+
+from customers import services
+from customers.selectors import consent_allows
+from tests.factories import interaction
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def ana():
+    return services.interactions_ingest(
+        raw_items=[interaction(customer={"email": "ana@example.es", "phone": "600111222"})], actor="test"
+    )[0].customer_id
+
+
+@pytest.fixture
+def store_client(client, staff_user):
+    client.force_login(staff_user("store"))
+    return client
+
+
+def test_store_staff_find_a_customer_by_phone_in_any_format(store_client, ana):
+    response = store_client.get("/admin/customers/customer/", {"q": "+34 600 11 12 22"})
+
+    assert response.status_code == 200
+    assert [c.id for c in response.context["cl"].result_list] == [ana]
+
+
+def test_the_customer_page_shows_identifiers_and_timeline_read_only(store_client, ana):
+    page = store_client.get(f"/admin/customers/customer/{ana}/change/")
+
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert "ana@example.es" in html and "+34600111222" in html
+    assert "cart.item_added" in html
+    assert 'name="_save"' not in html
+
+
+def test_a_consent_change_at_the_counter_goes_through_the_service(store_client, ana):
+    response = store_client.post(
+        f"/admin/customers/customer/{ana}/consent/",
+        {
+            "channel": "whatsapp",
+            "purpose": "marketing",
+            "granted": "1",
+            "source_channel": "store",
+            "wording": "Acepto ofertas por WhatsApp",
+        },
+    )
+
+    assert response.status_code == 302
+    assert consent_allows(customer_id=ana, channel="whatsapp", purpose="marketing") is True
+
+
+def test_marketing_staff_do_not_see_customers_in_the_admin(client, staff_user, ana):
+    client.force_login(staff_user("marketing"))
+
+    assert client.get("/admin/customers/customer/").status_code == 403
+    assert client.get(f"/admin/customers/customer/{ana}/consent/").status_code == 403
