@@ -1,8 +1,13 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from backoffice.api.health import health
+
+admin.site.site_header = _("Omnichannel back-office")
+admin.site.site_title = _("Omnichannel back-office")
+admin.site.index_title = _("Administration")
 
 api_v1 = [
     path("", include("customers.api.urls")),

@@ -8,6 +8,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
 
 from backoffice.accounts.models import Role
@@ -94,7 +95,7 @@ class CustomerAdmin(admin.ModelAdmin):
         rows = format_html_join(
             "",
             "<tr><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
-            ((e.occurred_at, e.channel or "", e.type, e.data) for e in events),
+            ((localtime(e.occurred_at).strftime("%Y-%m-%d %H:%M"), e.channel or "", e.type, e.data) for e in events),
         )
         return format_html("<table>{}</table>", rows)
 

@@ -8,7 +8,9 @@ class Customer(models.Model):
     id = models.UUIDField(primary_key=True)
     registered_at = models.DateTimeField(_("registered at"))
     acquisition_channel = models.CharField(_("acquisition channel"), max_length=16, blank=True, default="")
-    merged_into = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    merged_into = models.ForeignKey(
+        "self", verbose_name=_("merged into"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     # Set by erasure (GDPR): the customer's key is destroyed and their identifiers scrubbed; the row stays so
     # amounts, channels and times about them still count.
     erased_at = models.DateTimeField(_("erased at"), null=True, blank=True)

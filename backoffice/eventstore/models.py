@@ -78,6 +78,10 @@ class ProjectionCheckpoint(models.Model):
     position = models.BigIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
 
+    class Meta:
+        verbose_name = _("projection checkpoint")
+        verbose_name_plural = _("projection checkpoints")
+
     def __str__(self) -> str:
         return f"{self.name}@{self.position}"
 

@@ -32,7 +32,8 @@ def test_the_customer_page_shows_identifiers_and_timeline_read_only(store_client
 
     html = page.content.decode()
     assert page.status_code == 200
-    assert "ana@example.es" in html and "+34600111222" in html
+    assert "ana@example.es" in html
+    assert "+34600111222" in html
     assert "cart.item_added" in html
     assert 'name="_save"' not in html
 
