@@ -14,6 +14,7 @@ from rest_framework import exceptions
 from rest_framework.views import exception_handler
 
 from backoffice.eventstore.errors import ConcurrencyError, EventValidationError, IdempotencyConflict
+from backoffice.eventstore.keys import KeyDestroyed
 
 PROBLEM_BASE = "https://backoffice.example/problems/"
 CONTENT_TYPE = "application/problem+json"
@@ -115,6 +116,14 @@ def event_store_problem(exc: Exception, *, field_prefix: str = "") -> "Problem |
             stream=exc.stream,
             expected_version=exc.expected_version,
             actual_version=exc.actual_version,
+        )
+    if isinstance(exc, KeyDestroyed):
+        return Problem(
+            status_code=409,
+            type="customer_erased",
+            title="The customer was erased",
+            detail="personal data about an erased customer cannot be stored",
+            customer_id=str(exc.customer_id),
         )
     if isinstance(exc, IdempotencyConflict):
         return Problem(

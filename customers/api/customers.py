@@ -16,10 +16,12 @@ from backoffice.accounts.models import Role
 from backoffice.api.fields import AwareDateTimeField
 from backoffice.api.permissions import HasRole
 from backoffice.api.problems import Problem
+from backoffice.eventstore.errors import EventValidationError
 from backoffice.eventstore.schema import CHANNELS
 
 from .. import selectors
 from ..models import Customer
+from ..services.ingestion import customer_register as register_customer
 from .consents import ConsentStateSerializer
 
 # Who may see a person's details: those who serve them, and systems. Marketing works with segments, not people.
@@ -52,7 +54,42 @@ class CustomerSummarySerializer(serializers.Serializer):
 
 class CustomerListApi(APIView):
     permission_classes = [HasRole]
-    allowed_roles = {"GET": PEOPLE_READERS}
+    allowed_roles = {"GET": PEOPLE_READERS, "POST": PEOPLE_READERS}
+
+    class RegisterSerializer(serializers.Serializer):
+        customer = serializers.DictField(help_text="identifiers: email, phone, loyalty_card, external_id, ...")
+        channel = serializers.ChoiceField(choices=CHANNELS, help_text="where the customer registered")
+
+    @extend_schema(
+        request=RegisterSerializer, responses={201: CustomerSummarySerializer, 200: CustomerSummarySerializer}
+    )
+    def post(self, request):
+        payload = self.RegisterSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        try:
+            customer_id, created = register_customer(
+                customer=payload.validated_data["customer"],
+                channel=payload.validated_data["channel"],
+                actor=f"user:{request.user.pk}",
+            )
+        except EventValidationError as exc:
+            errors = [
+                {
+                    "field": e.field if e.field == "channel" else ".".join(filter(None, ("customer", e.field))),
+                    "message": e.message,
+                    "code": e.code,
+                }
+                for e in exc.errors
+            ]
+            raise Problem(
+                status_code=400,
+                type="validation_error",
+                title="The request is invalid",
+                detail=f"{len(errors)} field(s) are invalid",
+                errors=errors,
+            ) from exc
+        customer = Customer.objects.prefetch_related("identifiers").get(id=customer_id)
+        return Response(CustomerSummarySerializer(customer).data, status=201 if created else 200)
 
     @extend_schema(
         parameters=[OpenApiParameter("q", OpenApiTypes.STR, description="email, phone, loyalty card or social id")],

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from backoffice.eventstore import schema, store
@@ -184,7 +185,48 @@ def interactions_ingest(*, raw_items: Sequence[Any], actor: str, source: str = "
     ]
 
 
-def _resolve(items: Sequence[IncomingInteraction], *, actor: str) -> tuple[dict[uuid.UUID, uuid.UUID], list]:
+@dataclass(frozen=True)
+class _Registration:
+    """What `_resolve` needs of an item, for a registration that carries no interaction."""
+
+    id: uuid.UUID
+    customer: CustomerRef
+    channel: str
+    occurred_at: datetime
+
+
+def customer_register(
+    *, customer: dict, channel: str, occurred_at: datetime | None = None, actor: str
+) -> tuple[uuid.UUID, bool]:
+    """Register a customer by their identifiers, or find the one they already name. Returns (id, created).
+
+    Known identifiers resolve to the existing customer, and identifiers it lacked are added to it; unknown ones
+    register a new customer. Raises EventValidationError naming the bad field.
+    """
+    try:
+        ref = CustomerRef.model_validate(customer)
+        identifiers = ref.identifiers()
+    except ValidationError as exc:
+        errors = [FieldError(0, ".".join(str(p) for p in e["loc"]), _message(e), e["type"]) for e in exc.errors()]
+        raise EventValidationError(errors) from None
+    except InvalidIdentifier as exc:
+        raise EventValidationError([FieldError(0, exc.kind, str(exc), "invalid_identifier")]) from None
+    if ref.id is not None or not identifiers:
+        raise EventValidationError([FieldError(0, "", "give at least one identifier (and no id)", "required")])
+    if channel not in schema.CHANNELS:
+        raise EventValidationError([FieldError(0, "channel", f"unknown channel {channel!r}", "unknown_channel")])
+    subject = _Registration(uuid.uuid4(), ref, channel, occurred_at or timezone.now())
+    with transaction.atomic():
+        customer_ids, appends = _resolve([subject], actor=actor)
+        if appends:
+            store.append_batches(appends)
+    created = any(e.type == "customer.registered" for append in appends for e in append.events)
+    return customer_ids[subject.id], created
+
+
+def _resolve(
+    items: Sequence[IncomingInteraction | _Registration], *, actor: str
+) -> tuple[dict[uuid.UUID, uuid.UUID], list]:
     """Customer id per item id, and the identity events (registrations, additions) to append before the items."""
     wanted = {identifier_key(kind, value) for item in items for kind, value in item.customer.identifiers()}
     owner_by_key: dict[str, uuid.UUID] = (
@@ -237,7 +279,9 @@ def _resolve(items: Sequence[IncomingInteraction], *, actor: str) -> tuple[dict[
     return customer_ids, appends
 
 
-def _identity_event(type_: str, customer_id: uuid.UUID, item: IncomingInteraction, actor: str, data: dict):
+def _identity_event(
+    type_: str, customer_id: uuid.UUID, item: IncomingInteraction | _Registration, actor: str, data: dict
+):
     occurred_at: datetime = item.occurred_at
     return store.NewEvent(
         type=type_,

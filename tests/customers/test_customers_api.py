@@ -205,3 +205,44 @@ def test_as_of_before_the_customer_existed_is_a_404_and_a_bad_time_a_400(client,
     response = client.get(f"/api/v1/customers/{ana}", {"as_of": "2026-11-01T09:00:00"})
     assert response.status_code == 400
     assert response.json()["errors"][0]["field"] == "as_of"
+
+
+def test_registering_new_identifiers_creates_a_customer(client):
+    response = client.post(
+        "/api/v1/customers", {"customer": {"email": "Nuevo@Example.es"}, "channel": "store"}, format="json"
+    )
+
+    assert response.status_code == 201
+    assert response.json()["identifiers"] == [{"kind": "email", "value": "nuevo@example.es"}]
+    assert response.json()["acquisition_channel"] == "store"
+
+
+def test_registering_known_identifiers_answers_the_existing_customer_and_adds_the_new_ones(client, ana):
+    response = client.post(
+        "/api/v1/customers",
+        {"customer": {"phone": "600111222", "loyalty_card": "LC-0002"}, "channel": "store"},
+        format="json",
+    )
+
+    assert response.status_code == 200
+    assert response.json()["id"] == str(ana)
+    assert {"kind": "loyalty_card", "value": "LC-0002"} in response.json()["identifiers"]
+    assert Customer.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"customer": {"email": "nope"}, "channel": "web"}, "customer.email"),
+        ({"customer": {"phone": "123"}, "channel": "web"}, "customer.phone"),
+        ({"customer": {}, "channel": "web"}, "customer"),
+        ({"customer": {"twitter": "@x"}, "channel": "web"}, "customer.twitter"),
+        ({"customer": {"email": "a@b.es"}, "channel": "fax"}, "channel"),
+    ],
+)
+def test_registering_bad_identifiers_is_a_400_naming_them_and_writes_nothing(client, body, field):
+    response = client.post("/api/v1/customers", body, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == field
+    assert not Customer.objects.exists()

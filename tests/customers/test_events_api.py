@@ -284,3 +284,22 @@ def test_a_retry_with_other_trace_metadata_is_still_a_duplicate(client):
 
     assert response.status_code == 200
     assert response.json()["results"][0]["duplicate"] is True
+
+
+def test_personal_data_about_an_erased_customer_is_a_409(client):
+    from backoffice.eventstore.keys import customer_key_destroy
+
+    customer_id = _post(client, interaction()).json()["results"][0]["customer_id"]
+    customer_key_destroy(customer_id=uuid.UUID(customer_id))
+    count = Event.objects.count()
+
+    response = _post(
+        client,
+        interaction(
+            id=str(uuid.uuid4()), type="search.performed", customer={"id": customer_id}, data={"query": "vestido rojo"}
+        ),
+    )
+
+    assert response.status_code == 409
+    assert response.json()["type"].endswith("/customer_erased")
+    assert Event.objects.count() == count
