@@ -126,3 +126,22 @@ class ConsentGranted(_ConsentChange):
 
 class ConsentRevoked(_ConsentChange):
     type_name = "consent.revoked"
+
+
+# --- GDPR ---------------------------------------------------------------------------------------------------------
+
+
+class CustomerErased(EventData):
+    """The customer's key was destroyed and their projections scrubbed. Metadata `actor` is the staff user."""
+
+    type_name = "customer.erased"
+
+    customer_id: str
+
+
+class CustomerExported(EventData):
+    """Everything held about the customer was handed out (right of access). Metadata `actor` is the staff user."""
+
+    type_name = "customer.exported"
+
+    customer_id: str

@@ -1,7 +1,7 @@
 """Projections of the customers app.
 
-- customers.directory (inline): who exists and by which identifiers; identity resolution reads it inside the same
-  transaction that appends, so it must never lag.
+- customers.directory (inline): who exists, by which identifiers, and who was erased; identity resolution reads it
+  inside the same transaction that appends, so it must never lag.
 - customers.consents (inline): the current consent per channel and purpose; senders must see a withdrawal at once.
 - customers.activity (async): last interaction, interaction count and channels used per customer, from every event
   that concerns a customer, whatever app wrote it.
@@ -14,9 +14,13 @@ from datetime import datetime
 from django.db.models import F
 from django.utils import timezone
 
+from backoffice.eventstore.keys import ERASED
 from backoffice.eventstore.projector import ALL_TYPES, ASYNC, INLINE, Projection, handles
 
 from .models import ChannelActivityDaily, Consent, Customer, CustomerIdentifier
+
+# Staff acting on the customer's record, not the customer interacting: an export must not make them look active.
+RECORD_KEEPING_TYPES = frozenset({"customer.erased", "customer.exported"})
 
 
 def identifier_key(kind: str, value: str) -> str:
@@ -27,10 +31,10 @@ class CustomerDirectory(Projection):
     name = "customers.directory"
     mode = INLINE
     models = (CustomerIdentifier, Customer)
-    event_types = ("customer.registered", "customer.identifier_added")
+    event_types = ("customer.registered", "customer.identifier_added", "customer.erased")
 
     def apply(self, events):
-        customers, identifiers = [], []
+        customers, identifiers, erasures = [], [], []
         for event in events:
             if event.type == "customer.registered":
                 customers.append(
@@ -38,12 +42,19 @@ class CustomerDirectory(Projection):
                         id=event.customer_id, registered_at=event.occurred_at, acquisition_channel=event.channel or ""
                     )
                 )
-                for ident in event.data["identifiers"]:
-                    identifiers.append(self._identifier(event, ident))
+                readable = readable_identifiers(event.data["identifiers"])
+                identifiers.extend(self._identifier(event, ident) for ident in readable)
             elif event.type == "customer.identifier_added":
-                identifiers.append(self._identifier(event, event.data["identifier"]))
+                readable = readable_identifiers([event.data["identifier"]])
+                identifiers.extend(self._identifier(event, ident) for ident in readable)
+            elif event.type == "customer.erased":
+                erasures.append(event)
         Customer.objects.bulk_create(customers)
         CustomerIdentifier.objects.bulk_create(identifiers)
+        # After the creations: an erasure always follows the registration it erases, possibly in the same batch.
+        for event in erasures:
+            CustomerIdentifier.objects.filter(customer_id=event.customer_id).delete()
+            Customer.objects.filter(id=event.customer_id).update(erased_at=event.occurred_at)
 
     @staticmethod
     def _identifier(event, ident) -> CustomerIdentifier:
@@ -54,6 +65,15 @@ class CustomerDirectory(Projection):
             value=ident["value"],
             added_at=event.occurred_at,
         )
+
+
+def readable_identifiers(identifiers) -> list[dict]:
+    """The identifiers still readable. Once the customer's key is destroyed the sealed field reads back as ERASED
+    (the whole list, or a value); keeping those would bring erased rows back on a rebuild, and their shared key
+    ("email:[erased]") would collide between erased customers."""
+    if identifiers == ERASED:
+        return []
+    return [ident for ident in identifiers if ident != ERASED and ident["value"] != ERASED]
 
 
 class ConsentLedger(Projection):
@@ -93,7 +113,7 @@ class CustomerActivity(Projection):
     def apply(self, events):
         per_customer: dict = defaultdict(lambda: {"count": 0, "last": None, "channels": set()})
         for event in events:
-            if event.customer_id is None:
+            if event.customer_id is None or event.type in RECORD_KEEPING_TYPES:
                 continue
             summary = per_customer[event.customer_id]
             summary["count"] += 1

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import consents, customers, views
+from . import consents, customers, gdpr, views
 
 urlpatterns = [
     path("events", views.EventsApi.as_view(), name="events"),
@@ -8,4 +8,6 @@ urlpatterns = [
     path("customers/<uuid:customer_id>", customers.CustomerDetailApi.as_view(), name="customer"),
     path("customers/<uuid:customer_id>/timeline", customers.CustomerTimelineApi.as_view(), name="customer-timeline"),
     path("customers/<uuid:customer_id>/consents", consents.CustomerConsentsApi.as_view(), name="customer-consents"),
+    path("customers/<uuid:customer_id>/erase", gdpr.CustomerEraseApi.as_view(), name="customer-erase"),
+    path("customers/<uuid:customer_id>/export", gdpr.CustomerExportApi.as_view(), name="customer-export"),
 ]

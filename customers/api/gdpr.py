@@ -1,0 +1,67 @@
+"""POST /api/v1/customers/{id}/erase and GET /api/v1/customers/{id}/export: GDPR erasure and access."""
+
+import uuid
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from backoffice.accounts.models import Role
+from backoffice.api.permissions import HasRole
+from backoffice.api.problems import Problem
+
+from .. import selectors, services
+
+# Acting on a person's rights is for staff who answer them; stores and systems only serve the customer.
+GDPR_ROLES = (Role.ADMIN, Role.SUPPORT)
+
+
+class CustomerEraseApi(APIView):
+    permission_classes = [HasRole]
+    allowed_roles = {"POST": GDPR_ROLES}
+
+    class OutputSerializer(serializers.Serializer):
+        id = serializers.UUIDField(source="customer_id")
+        erased_at = serializers.DateTimeField()
+
+    @extend_schema(
+        request=None,
+        responses={200: OutputSerializer},
+        description="Destroy the customer's key and scrub their personal data. Irreversible; 409 if already erased.",
+    )
+    def post(self, request, customer_id: uuid.UUID):
+        try:
+            erasure = services.customer_erase(customer_id=customer_id, actor=f"user:{request.user.pk}")
+        except selectors.CustomerNotFound:
+            raise _not_found() from None
+        except services.CustomerAlreadyErased as exc:
+            raise Problem(
+                status_code=409,
+                type="already_erased",
+                title="The customer is already erased",
+                detail=str(exc),
+                erased_at=exc.erased_at.isoformat(),
+            ) from None
+        return Response(self.OutputSerializer(erasure).data)
+
+
+class CustomerExportApi(APIView):
+    permission_classes = [HasRole]
+    allowed_roles = {"GET": GDPR_ROLES}
+
+    @extend_schema(
+        responses=OpenApiTypes.OBJECT,
+        description="Everything held about the customer, decrypted; for an erased customer, only that they were.",
+    )
+    def get(self, request, customer_id: uuid.UUID):
+        try:
+            body = services.customer_export(customer_id=customer_id, actor=f"user:{request.user.pk}")
+        except selectors.CustomerNotFound:
+            raise _not_found() from None
+        return Response(body)
+
+
+def _not_found() -> Problem:
+    return Problem(status_code=404, type="not_found", title="Not found", detail="no such customer")
