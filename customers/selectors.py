@@ -6,6 +6,7 @@ from datetime import datetime
 from backoffice.eventstore import store
 
 from .models import Consent, Customer, CustomerIdentifier
+from .projections import readable_identifiers
 
 CONSENT_TYPES = ("consent.granted", "consent.revoked")
 
@@ -103,9 +104,11 @@ def customer_view_as_of(*, customer_id: uuid.UUID, at: datetime, recent: int = 1
     channels: set[str] = set()
     for event in events:
         if event.type == "customer.registered":
-            identifiers.update({(i["kind"], i["value"]): None for i in event.data["identifiers"]})
+            identifiers.update({(i["kind"], i["value"]): None for i in readable_identifiers(event.data["identifiers"])})
         elif event.type == "customer.identifier_added":
-            identifiers[(event.data["identifier"]["kind"], event.data["identifier"]["value"])] = None
+            identifiers.update(
+                {(i["kind"], i["value"]): None for i in readable_identifiers([event.data["identifier"]])}
+            )
         elif event.type in CONSENT_TYPES:
             # read_customer orders by occurred_at then position: the last change wins, as in the live ledger.
             consents[(event.data["channel"], event.data["purpose"])] = event

@@ -32,6 +32,11 @@ _NONCE_BYTES = 12
 
 @cache
 def _master() -> AESGCM:
+    return AESGCM(_master_bytes())
+
+
+@cache
+def _master_bytes() -> bytes:
     configured = settings.EVENTSTORE_MASTER_KEY
     if configured:
         raw = base64.b64decode(configured)
@@ -43,7 +48,14 @@ def _master() -> AESGCM:
         raw = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"eventstore-master-key").derive(
             settings.SECRET_KEY.encode()
         )
-    return AESGCM(raw)
+    return raw
+
+
+@cache
+def digest_key() -> bytes:
+    """The key of event digests: a plain hash of an event would let anyone with a dump confirm a guessed email
+    or phone of an erased customer; a keyed one needs this secret too."""
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"eventstore-digest-key").derive(_master_bytes())
 
 
 def _wrap(data_key: bytes, customer_id: uuid.UUID) -> bytes:

@@ -13,6 +13,7 @@ position N will never later find a committed event below N.
 """
 
 import hashlib
+import hmac
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -101,7 +102,9 @@ class _Prepared:
 
 
 def content_digest(payload: Any) -> str:
-    return hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS, default=str)).hexdigest()
+    """HMAC-SHA256 of the canonical JSON of what the sender sent (see keys.digest_key for why keyed)."""
+    canonical = orjson.dumps(payload, option=orjson.OPT_SORT_KEYS, default=str)
+    return hmac.new(keys.digest_key(), canonical, hashlib.sha256).hexdigest()
 
 
 def validate_event(new: NewEvent, *, index: int = 0, now: datetime | None = None) -> tuple[dict, list[FieldError]]:

@@ -59,6 +59,17 @@ class CustomerRef(BaseModel):
         return pairs
 
 
+class SenderMetadata(BaseModel):
+    """What a sender may say about an event besides its data. Closed on purpose: metadata is stored in clear, so
+    free-form members could carry personal data that erasure cannot reach."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    correlation_id: str | None = Field(default=None, max_length=200)
+    causation_id: str | None = Field(default=None, max_length=200)
+    trace_id: str | None = Field(default=None, max_length=200)
+    source_system: str | None = Field(default=None, max_length=100)
+
+
 class IncomingInteraction(BaseModel):
     """One interaction as another system sends it to POST /api/v1/events."""
 
@@ -69,7 +80,7 @@ class IncomingInteraction(BaseModel):
     occurred_at: AwareDatetime
     customer: CustomerRef
     data: dict[str, Any]
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: "SenderMetadata" = Field(default_factory=lambda: SenderMetadata())
     # The version the sender last saw of the event's stream (a cart shared by a till and an app): a moved stream
     # answers 409 instead of interleaving. Absent: the interaction is independent of others.
     expected_version: int | None = Field(default=None, ge=0)
@@ -169,7 +180,7 @@ def interactions_ingest(*, raw_items: Sequence[Any], actor: str, source: str = "
                             channel=item.channel,
                             customer_id=customer_id,
                             occurred_at=item.occurred_at,
-                            metadata={**item.metadata, "actor": actor, "source": source},
+                            metadata={**item.metadata.model_dump(exclude_none=True), "actor": actor, "source": source},
                             # Metadata (trace and correlation ids) may differ between retries of one event.
                             digest=store.content_digest(item.model_dump(mode="json", exclude={"metadata"})),
                         )

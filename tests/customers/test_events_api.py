@@ -303,3 +303,11 @@ def test_personal_data_about_an_erased_customer_is_a_409(client):
     assert response.status_code == 409
     assert response.json()["type"].endswith("/customer_erased")
     assert Event.objects.count() == count
+
+
+def test_free_form_metadata_is_refused_so_no_personal_data_hides_in_clear(client):
+    response = _post(client, interaction(metadata={"trace_id": "t-1", "customer_name": "Ana García"}))
+
+    assert response.status_code == 400
+    assert _errors(response) == [("metadata.customer_name", "extra_forbidden")]
+    assert Event.objects.count() == 0

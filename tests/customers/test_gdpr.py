@@ -356,3 +356,23 @@ def test_two_simultaneous_erasures_of_one_customer_record_one_and_refuse_the_oth
 
     assert sorted(type(r).__name__ for r in results) == ["CustomerAlreadyErased", "Erasure"]
     assert Event.objects.filter(type="customer.erased").count() == 1
+
+
+def test_the_view_as_of_a_time_before_erasure_holds_no_personal_data_after_it(api_client_for):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    client = api_client_for("support")
+    customer_id = services.interactions_ingest(
+        raw_items=[interaction(customer={"email": "borrar@example.es", "phone": "622333444"})], actor="test"
+    )[0].customer_id
+    services.customer_erase(customer_id=customer_id, actor="test")
+
+    response = client.get(
+        f"/api/v1/customers/{customer_id}", {"as_of": (timezone.now() - timedelta(seconds=1)).isoformat()}
+    )
+
+    assert response.status_code == 200
+    assert response.json()["identifiers"] == []
+    assert "borrar@example.es" not in response.content.decode()

@@ -43,7 +43,8 @@ SEED = 20240607
 BATCH_SIZE = 500
 HISTORY_DAYS = 548  # about 18 months
 NAMESPACE = uuid.UUID("5b0f6f3e-8c1d-5d7e-9a51-3c6e2f1d9b40")
-ANCHOR_KEY = "seed_anchor"
+# Sender metadata is a closed set (customers.services.ingestion.SenderMetadata): the anchor rides in correlation_id.
+ANCHOR_PREFIX = "seed-anchor:"
 MADRID = ZoneInfo("Europe/Madrid")
 SHOP_URL = "https://tienda.example.com"
 STAFF_URL = "http://127.0.0.1:8000/admin/"
@@ -256,7 +257,7 @@ class DemoHistory:
 
     def __init__(self, anchor: date):
         self.anchor = anchor
-        self.metadata = {"source_system": ACTOR, ANCHOR_KEY: anchor.isoformat()}
+        self.metadata = {"source_system": ACTOR, "correlation_id": f"{ANCHOR_PREFIX}{anchor.isoformat()}"}
         self.faker = Faker("es_ES")
         self._used: set[str] = set()
 
@@ -535,13 +536,13 @@ class Command(BaseCommand):
     def _anchor(self) -> date:
         """The day the demo history ends: read back from an earlier run, so re-runs send identical events."""
         metadata = (
-            Event.objects.filter(metadata__has_key=ANCHOR_KEY)
+            Event.objects.filter(metadata__correlation_id__startswith=ANCHOR_PREFIX)
             .order_by("position")
             .values_list("metadata", flat=True)
             .first()
         )
         if metadata:
-            return date.fromisoformat(metadata[ANCHOR_KEY])
+            return date.fromisoformat(metadata["correlation_id"].removeprefix(ANCHOR_PREFIX))
         return timezone.localdate(timezone=MADRID)
 
     def _summary(self, customers: int, items: list[dict], new_per_channel: Counter[str]) -> None:
