@@ -108,17 +108,19 @@ def keyring_for(customer_ids: Iterable[uuid.UUID], *, create: bool) -> Keyring:
         cid: wrapped
         for cid, wrapped in CustomerKey.objects.filter(customer_id__in=wanted).values_list("customer_id", "wrapped_key")
     }
-    if create:
-        # Keys are created by appends and destroyed by erasure, both under the append lock: none can appear now.
-        new_keys = {cid: _wrap(AESGCM.generate_key(256), cid) for cid in wanted - rows.keys()}
-        CustomerKey.objects.bulk_create([CustomerKey(customer_id=cid, wrapped_key=w) for cid, w in new_keys.items()])
-        rows.update(new_keys)
     keys, destroyed = {}, set()
     for cid, wrapped in rows.items():
         if wrapped is None:
             destroyed.add(cid)
         else:
             keys[cid] = AESGCM(_unwrap(wrapped, cid))
+    if create:
+        # Keys are created by appends and destroyed by erasure, both under the append lock: none can appear now.
+        raw_keys = {cid: AESGCM.generate_key(256) for cid in wanted - rows.keys()}
+        CustomerKey.objects.bulk_create(
+            [CustomerKey(customer_id=cid, wrapped_key=_wrap(raw, cid)) for cid, raw in raw_keys.items()]
+        )
+        keys.update({cid: AESGCM(raw) for cid, raw in raw_keys.items()})
     return Keyring(keys, destroyed)
 
 

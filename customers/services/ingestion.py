@@ -239,7 +239,8 @@ def _resolve(
     items: Sequence[IncomingInteraction | _Registration], *, actor: str
 ) -> tuple[dict[uuid.UUID, uuid.UUID], list]:
     """Customer id per item id, and the identity events (registrations, additions) to append before the items."""
-    wanted = {identifier_key(kind, value) for item in items for kind, value in item.customer.identifiers()}
+    pairs_by_item = {item.id: item.customer.identifiers() for item in items}  # normalising phones is not free
+    wanted = {identifier_key(kind, value) for pairs in pairs_by_item.values() for kind, value in pairs}
     owner_by_key: dict[str, uuid.UUID] = (
         dict(CustomerIdentifier.objects.filter(key__in=wanted).values_list("key", "customer_id")) if wanted else {}
     )
@@ -253,7 +254,7 @@ def _resolve(
     customer_ids: dict[uuid.UUID, uuid.UUID] = {}
     new_events: dict[uuid.UUID, list[store.NewEvent]] = {}
     for item in items:
-        pairs = item.customer.identifiers()
+        pairs = pairs_by_item[item.id]
         keys = [identifier_key(kind, value) for kind, value in pairs]
         if item.customer.id:
             customer_id = merged_into.get(item.customer.id) or item.customer.id
