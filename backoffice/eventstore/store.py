@@ -32,7 +32,7 @@ from pydantic import ValidationError
 
 from . import keys, projector, schema
 from .errors import ConcurrencyError, EventValidationError, FieldError, IdempotencyConflict
-from .locks import take_append_lock
+from .locks import APPEND_LOCK_KEY
 
 ANY: Final = "any"
 NO_STREAM: Final = 0
@@ -237,23 +237,17 @@ def _lock_and_preflight(prepared: list[_Prepared]) -> tuple[set[uuid.UUID], dict
     """Take the append lock, then learn which ids are already stored, each stream's version, and positions for the
     new rows.
 
-    On PostgreSQL the query runs after the lock is granted, so under READ COMMITTED its snapshot sees every append
-    that committed before; one query answers all three. An append of one event is four round trips (BEGIN and
-    lock, this, INSERT, COMMIT).
+    Positions are allocated only after the lock is granted, and the reads see every append committed before it.
+    On PostgreSQL it is one round trip, so an append of one event costs three (BEGIN with this, INSERT, COMMIT).
     """
     ids = list({p.new.id for p in prepared})
     streams = list({p.stream for p in prepared})
     if connection.vendor == "postgresql":
-        sequence = _position_sequence()
+        # One round trip: the function (migration 0004) takes the lock, then queries with a fresh snapshot.
         with connection.cursor() as cursor:
-            take_append_lock()
             cursor.execute(
-                "SELECT 0, NULL, nextval(%s::regclass) FROM generate_series(1, %s)"
-                # One MAX per stream: a single step down the (stream, version) index, however long the stream.
-                " UNION ALL SELECT 1, name, (SELECT MAX(version) FROM eventstore_event WHERE stream = name)"
-                " FROM unnest(%s::text[]) AS name"
-                " UNION ALL SELECT 2, id::text, position FROM eventstore_event WHERE id = ANY(%s)",
-                [sequence, len(prepared), streams, ids],
+                "SELECT kind, name, value FROM eventstore_lock_and_preflight(%s, %s, %s::text[], %s::uuid[])",
+                [APPEND_LOCK_KEY, len(prepared), streams, ids],
             )
             rows = cursor.fetchall()
         positions = sorted(value for kind, _, value in rows if kind == 0)
@@ -267,18 +261,6 @@ def _lock_and_preflight(prepared: list[_Prepared]) -> tuple[set[uuid.UUID], dict
         cursor.execute("SELECT COALESCE(MAX(position), 0) FROM eventstore_event")
         top = cursor.fetchone()[0]
     return known, versions, list(range(top + 1, top + 1 + len(prepared)))
-
-
-_sequence_name: str | None = None
-
-
-def _position_sequence() -> str:
-    global _sequence_name
-    if _sequence_name is None:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_get_serial_sequence('eventstore_event', 'position')")
-            _sequence_name = cursor.fetchone()[0]
-    return _sequence_name
 
 
 def _known_ids(ids: list[uuid.UUID]) -> list[uuid.UUID]:
