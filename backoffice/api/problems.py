@@ -100,13 +100,7 @@ def event_store_problem(exc: Exception, *, field_prefix: str = "") -> "Problem |
             }
             for e in exc.errors
         ]
-        return Problem(
-            status_code=400,
-            type="validation_error",
-            title="The request is invalid",
-            detail=f"{len(errors)} field(s) are invalid",
-            errors=errors,
-        )
+        return validation_failed(errors)
     if isinstance(exc, ConcurrencyError):
         return Problem(
             status_code=409,
@@ -172,3 +166,28 @@ def json_not_found(request, exception=None):
     from django.views.defaults import page_not_found
 
     return page_not_found(request, exception)
+
+
+def invalid(field: str, message: str, code: str = "invalid") -> Problem:
+    """A 400 naming one field of the request (a query parameter, or a member of the body)."""
+    return Problem(
+        status_code=400,
+        type="validation_error",
+        title="The request is invalid",
+        detail=f"{field or 'body'}: {message}",
+        errors=[{"field": field, "message": message, "code": code}],
+    )
+
+
+def validation_failed(errors: list[dict[str, str]]) -> Problem:
+    return Problem(
+        status_code=400,
+        type="validation_error",
+        title="The request is invalid",
+        detail=f"{len(errors)} field(s) are invalid",
+        errors=errors,
+    )
+
+
+def not_found(detail: str) -> Problem:
+    return Problem(status_code=404, type="not_found", title="Not found", detail=detail)

@@ -548,42 +548,17 @@ def _decode(rows: Sequence[tuple]) -> list[RecordedEvent]:
     sealed_field = keys.SEALED_FIELD
     keyring = keys.keyring_for({row[7] for row in rows if sealed_field in row[10]}, create=False)
     events = []
-    for (
-        position,
-        eid,
-        stream,
-        version,
-        type_,
-        schema_version,
-        channel,
-        customer_id,
-        occurred,
-        recorded,
-        data,
-        meta,
-    ) in rows:
+    for row in rows:
+        # Columns: position, id, stream, version, type, schema_version, channel, customer_id, occurred_at,
+        # recorded_at, data, metadata.
+        data = row[10]
         sealed = data.get(sealed_field)
         if sealed is not None:
             data = {k: v for k, v in data.items() if k != sealed_field}
-            personal = keyring.open(customer_id, eid, sealed["sealed"])
+            personal = keyring.open(row[7], row[1], sealed["sealed"])
             data.update(personal if personal is not None else dict.fromkeys(sealed["fields"], keys.ERASED))
-        schema_version, data = schema.upcast(type_, schema_version, data)
-        events.append(
-            RecordedEvent(
-                position,
-                eid,
-                stream,
-                version,
-                type_,
-                schema_version,
-                channel,
-                customer_id,
-                occurred,
-                recorded,
-                data,
-                meta,
-            )
-        )
+        schema_version, data = schema.upcast(row[4], row[5], data)
+        events.append(RecordedEvent(*row[:5], schema_version, *row[6:10], data, row[11]))
     return events
 
 

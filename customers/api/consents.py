@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 from backoffice.accounts.models import Role
 from backoffice.api.fields import AwareDateTimeField
 from backoffice.api.permissions import HasRole
-from backoffice.api.problems import Problem
+from backoffice.api.problems import not_found
 from backoffice.eventstore.schema import CHANNELS
 
 from .. import selectors, services
@@ -110,4 +110,4 @@ def _resolve(customer_id: uuid.UUID) -> uuid.UUID:
     try:
         return selectors.customer_resolve_id(customer_id=customer_id)
     except selectors.CustomerNotFound:
-        raise Problem(status_code=404, type="not_found", title="Not found", detail="no such customer") from None
+        raise not_found("no such customer") from None

@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 from backoffice.accounts.models import Role
 from backoffice.api.fields import AwareDateTimeField
 from backoffice.api.permissions import HasRole
-from backoffice.api.problems import Problem
+from backoffice.api.problems import invalid, not_found, validation_failed
 from backoffice.eventstore.errors import EventValidationError
 from backoffice.eventstore.schema import CHANNELS
 
@@ -81,13 +81,7 @@ class CustomerListApi(APIView):
                 }
                 for e in exc.errors
             ]
-            raise Problem(
-                status_code=400,
-                type="validation_error",
-                title="The request is invalid",
-                detail=f"{len(errors)} field(s) are invalid",
-                errors=errors,
-            ) from exc
+            raise validation_failed(errors) from exc
         customer = Customer.objects.prefetch_related("identifiers").get(id=customer_id)
         return Response(CustomerSummarySerializer(customer).data, status=201 if created else 200)
 
@@ -98,13 +92,7 @@ class CustomerListApi(APIView):
     def get(self, request):
         query = request.query_params.get("q", "")
         if len(query.strip()) < 3:
-            raise Problem(
-                status_code=400,
-                type="validation_error",
-                title="The request is invalid",
-                detail="q: at least 3 characters",
-                errors=[{"field": "q", "message": "at least 3 characters", "code": "min_length"}],
-            )
+            raise invalid("q", "at least 3 characters", "min_length")
         customers = selectors.customer_search(query=query)
         prefetch_related_objects(customers, "identifiers")
         return Response({"results": CustomerSummarySerializer(customers, many=True).data, "next": None})
@@ -121,7 +109,7 @@ class CustomerDetailApi(APIView):
     def get(self, request, customer_id: uuid.UUID):
         customer = Customer.objects.prefetch_related("identifiers").filter(id=customer_id).first()
         if customer is None:
-            raise _not_found()
+            raise not_found("no such customer")
         if "as_of" in request.query_params:
             return Response(_view_as_of(customer_id, request.query_params["as_of"]))
         if customer.merged_into_id:
@@ -149,14 +137,14 @@ class CustomerTimelineApi(APIView):
     )
     def get(self, request, customer_id: uuid.UUID):
         if not Customer.objects.filter(id=customer_id).exists():
-            raise _not_found()
+            raise not_found("no such customer")
         params = request.query_params
         channel = params.get("channel") or None
         if channel is not None and channel not in CHANNELS:
-            raise _invalid("channel", f"unknown channel; one of {', '.join(CHANNELS)}")
+            raise invalid("channel", f"unknown channel; one of {', '.join(CHANNELS)}")
         limit = params.get("limit", "50")
         if not limit.isdigit() or not 1 <= int(limit) <= 200:
-            raise _invalid("limit", "must be an integer from 1 to 200")
+            raise invalid("limit", "must be an integer from 1 to 200")
         before = _decode_cursor(params["cursor"]) if params.get("cursor") else None
         events = selectors.customer_timeline(
             customer_id=customer_id,
@@ -179,10 +167,10 @@ def _view_as_of(customer_id: uuid.UUID, raw: str) -> dict:
     try:
         at = field.run_validation(raw)
     except serializers.ValidationError as exc:
-        raise _invalid("as_of", " ".join(str(m) for m in exc.detail)) from None
+        raise invalid("as_of", " ".join(str(m) for m in exc.detail)) from None
     view = selectors.customer_view_as_of(customer_id=customer_id, at=at)
     if view is None:
-        raise Problem(status_code=404, type="not_found", title="Not found", detail="the customer did not exist then")
+        raise not_found("the customer did not exist then")
     view["recent_timeline"] = TimelineEventSerializer(view["recent_timeline"], many=True).data
     return view
 
@@ -199,18 +187,4 @@ def _decode_cursor(cursor: str) -> tuple[datetime, int]:
             raise ValueError("naive")
         return moment, int(position)
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise _invalid("cursor", "is not a cursor this API gave out") from None
-
-
-def _invalid(field: str, message: str) -> Problem:
-    return Problem(
-        status_code=400,
-        type="validation_error",
-        title="The request is invalid",
-        detail=f"{field}: {message}",
-        errors=[{"field": field, "message": message, "code": "invalid"}],
-    )
-
-
-def _not_found() -> Problem:
-    return Problem(status_code=404, type="not_found", title="Not found", detail="no such customer")
+        raise invalid("cursor", "is not a cursor this API gave out") from None

@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 
 from backoffice.accounts.models import Role
 from backoffice.api.permissions import HasRole
-from backoffice.api.problems import Problem
+from backoffice.api.problems import Problem, not_found
 
 from .. import selectors, services
 
@@ -35,7 +35,7 @@ class CustomerEraseApi(APIView):
         try:
             erasure = services.customer_erase(customer_id=customer_id, actor=f"user:{request.user.pk}")
         except selectors.CustomerNotFound:
-            raise _not_found() from None
+            raise not_found("no such customer") from None
         except services.CustomerAlreadyErased as exc:
             raise Problem(
                 status_code=409,
@@ -59,9 +59,5 @@ class CustomerExportApi(APIView):
         try:
             body = services.customer_export(customer_id=customer_id, actor=f"user:{request.user.pk}")
         except selectors.CustomerNotFound:
-            raise _not_found() from None
+            raise not_found("no such customer") from None
         return Response(body)
-
-
-def _not_found() -> Problem:
-    return Problem(status_code=404, type="not_found", title="Not found", detail="no such customer")

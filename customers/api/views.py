@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 
 from backoffice.accounts.models import Role
 from backoffice.api.permissions import HasRole
-from backoffice.api.problems import Problem, event_store_problem
+from backoffice.api.problems import Problem, event_store_problem, invalid
 from backoffice.eventstore import selectors as event_selectors
 from backoffice.eventstore.errors import EventStoreError
 
@@ -91,16 +91,16 @@ class EventsApi(APIView):
         if is_batch:
             items = body["events"]
             if not isinstance(items, list) or not items:
-                raise _invalid("events", "must be a non-empty list of events", "invalid")
+                raise invalid("events", "must be a non-empty list of events", "invalid")
             if len(items) > settings.EVENTSTORE_MAX_BATCH:
-                raise _invalid("events", f"at most {settings.EVENTSTORE_MAX_BATCH} events per batch", "too_many")
+                raise invalid("events", f"at most {settings.EVENTSTORE_MAX_BATCH} events per batch", "too_many")
             extra = sorted(set(body) - {"events"})
             if extra:
-                raise _invalid(extra[0], "unexpected field next to events", "unexpected")
+                raise invalid(extra[0], "unexpected field next to events", "unexpected")
         elif isinstance(body, dict):
             items = [body]
         else:
-            raise _invalid("", 'the body must be an event object or {"events": [...]}', "invalid")
+            raise invalid("", 'the body must be an event object or {"events": [...]}', "invalid")
         try:
             results = services.interactions_ingest(raw_items=items, actor=f"user:{request.user.pk}")
         except EventStoreError as exc:
@@ -123,16 +123,6 @@ class EventsApi(APIView):
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
-def _invalid(field: str, message: str, code: str) -> Problem:
-    return Problem(
-        status_code=400,
-        type="validation_error",
-        title="The request is invalid",
-        detail=f"{field or 'body'}: {message}",
-        errors=[{"field": field, "message": message, "code": code}],
-    )
-
-
 def _int_param(request, name: str, *, default: int, low: int, high: int | None = None) -> int:
     raw = request.query_params.get(name)
     if raw is None:
@@ -140,7 +130,7 @@ def _int_param(request, name: str, *, default: int, low: int, high: int | None =
     try:
         value = int(raw)
     except ValueError:
-        raise _invalid(name, "must be an integer", "invalid") from None
+        raise invalid(name, "must be an integer", "invalid") from None
     if value < low or (high is not None and value > high):
-        raise _invalid(name, f"must be between {low} and {high}" if high else f"must be at least {low}", "out_of_range")
+        raise invalid(name, f"must be between {low} and {high}" if high else f"must be at least {low}", "out_of_range")
     return value
