@@ -11,6 +11,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
 
+from backoffice.accounts.admin_read_only import ReadOnlyAdmin
 from backoffice.accounts.models import Role
 from backoffice.accounts.selectors import user_role
 from backoffice.eventstore.errors import EventStoreError
@@ -39,7 +40,7 @@ class ConsentChangeForm(forms.Form):
 
 
 @admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
+class CustomerAdmin(ReadOnlyAdmin):
     list_display = ("id", "acquisition_channel", "channels", "interaction_count", "last_interaction_at", "erased_at")
     list_filter = ("acquisition_channel",)
     search_fields = ("id",)
@@ -144,12 +145,3 @@ class CustomerAdmin(admin.ModelAdmin):
 
     def has_view_permission(self, request, obj=None):
         return user_role(user=request.user) in PEOPLE_ROLES
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -6,12 +6,14 @@ from django.contrib import admin
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from backoffice.accounts.admin_read_only import ReadOnlyAdmin
+
 from . import store
 from .models import Event, ProjectionCheckpoint
 
 
 @admin.register(Event)
-class EventAdmin(admin.ModelAdmin):
+class EventAdmin(ReadOnlyAdmin):
     list_display = ("position", "type", "channel", "stream", "version", "customer_id", "occurred_at", "recorded_at")
     list_filter = ("type", "channel")
     search_fields = ("=stream", "=customer_id", "=id", "type")
@@ -41,31 +43,10 @@ class EventAdmin(admin.ModelAdmin):
         shown = event.data if event else obj.data
         return format_html("<pre>{}</pre>", json.dumps(shown, indent=2, ensure_ascii=False))
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def get_actions(self, request):
-        return {}
-
     def has_view_permission(self, request, obj=None):
         return request.user.is_active and request.user.is_staff and super().has_view_permission(request, obj)
 
 
 @admin.register(ProjectionCheckpoint)
-class ProjectionCheckpointAdmin(admin.ModelAdmin):
+class ProjectionCheckpointAdmin(ReadOnlyAdmin):
     list_display = ("name", "position", "updated_at")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
