@@ -135,7 +135,8 @@ def interactions_parse(raw_items: Sequence[Any]) -> list[IncomingInteraction]:
                 FieldError(index, "customer", "give the customer's id or at least one identifier", "required")
             )
             continue
-        # The customer is not known yet; a placeholder id lets the store check personal fields have an owner.
+        # Validated here so one 400 lists every bad item before resolution runs; the store validates again (rule 9).
+        # The customer is not known yet: a placeholder id lets it check that personal fields have an owner.
         _, data_errors = store.validate_event(
             store.NewEvent(
                 type=item.type,
