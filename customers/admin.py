@@ -24,6 +24,7 @@ from .models import Customer
 # The admin shows people to those who serve them; marketing works with segments.
 PEOPLE_ROLES = (Role.ADMIN, Role.SUPPORT, Role.STORE)
 CONSENT_ROLES = (Role.ADMIN, Role.SUPPORT, Role.STORE)
+ERASE_ROLES = (Role.ADMIN, Role.SUPPORT)
 TIMELINE_ROWS = 50
 
 
@@ -100,6 +101,33 @@ class CustomerAdmin(ReadOnlyAdmin):
         )
         return format_html("<table>{}</table>", rows)
 
+    @admin.display(description=_("personal data"))
+    def gdpr(self, customer):
+        if customer.erased_at:
+            return _("Erased: personal data is unreadable and identifiers are gone.")
+        link = reverse("admin:customers_customer_erase", args=[customer.pk])
+        return format_html('<a class="button" href="{}">{}</a>', link, _("Erase this customer (GDPR)"))
+
+    def erase_view(self, request, customer_id):
+        if user_role(user=request.user) not in ERASE_ROLES:
+            raise PermissionDenied
+        customer = get_object_or_404(Customer, pk=customer_id)
+        if request.method == "POST":
+            try:
+                services.customer_erase(customer_id=customer.pk, actor=f"user:{request.user.pk}")
+            except services.CustomerAlreadyErased:
+                self.message_user(request, _("This customer was already erased."), messages.WARNING)
+            else:
+                self.message_user(request, _("Customer erased."), messages.SUCCESS)
+            return redirect("admin:customers_customer_change", customer.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": customer,
+            "title": _("Erase this customer (GDPR)"),
+        }
+        return TemplateResponse(request, "admin/customers/customer/erase.html", context)
+
     def get_search_results(self, request, queryset, search_term):
         if not search_term:
             return queryset, False
@@ -108,7 +136,12 @@ class CustomerAdmin(ReadOnlyAdmin):
 
     def get_urls(self):
         consent = self.admin_site.admin_view(self.consent_view)
-        return [path("<uuid:customer_id>/consent/", consent, name="customers_customer_consent"), *super().get_urls()]
+        erase = self.admin_site.admin_view(self.erase_view)
+        return [
+            path("<uuid:customer_id>/consent/", consent, name="customers_customer_consent"),
+            path("<uuid:customer_id>/erase/", erase, name="customers_customer_erase"),
+            *super().get_urls(),
+        ]
 
     def consent_view(self, request, customer_id):
         if user_role(user=request.user) not in CONSENT_ROLES:

@@ -1,6 +1,7 @@
 import pytest
 
 from customers import services
+from customers.models import Customer
 from customers.selectors import consent_allows
 from tests.factories import interaction
 
@@ -59,3 +60,21 @@ def test_marketing_staff_do_not_see_customers_in_the_admin(client, staff_user, a
 
     assert client.get("/admin/customers/customer/").status_code == 403
     assert client.get(f"/admin/customers/customer/{ana}/consent/").status_code == 403
+
+
+def test_support_staff_erase_a_customer_from_the_admin(client, staff_user, ana):
+    client.force_login(staff_user("support"))
+
+    confirm = client.get(f"/admin/customers/customer/{ana}/erase/")
+    response = client.post(f"/admin/customers/customer/{ana}/erase/")
+
+    assert confirm.status_code == 200
+    assert response.status_code == 302
+    page = client.get(f"/admin/customers/customer/{ana}/change/").content.decode()
+    assert "ana@example.es" not in page
+    assert Customer.objects.get(id=ana).erased_at is not None
+
+
+def test_store_staff_may_not_erase(store_client, ana):
+    assert store_client.post(f"/admin/customers/customer/{ana}/erase/").status_code == 403
+    assert Customer.objects.get(id=ana).erased_at is None
