@@ -46,8 +46,10 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 # .mo files are not in git: compiled here with Babel, so GNU gettext is not needed to run the project.
+# The project catalog is locale/; each app may keep its own (customers/locale/, backoffice/messaging/locale/...).
+LOCALE_DIRS = locale $(wildcard */locale */*/locale)
 locale: $(STAMP)
-	$(BIN)/pybabel compile -d locale -D django
+	@for dir in $(LOCALE_DIRS); do $(BIN)/pybabel compile -d "$$dir" -D django || exit 1; done
 
 migrate: install locale
 	$(MANAGE) migrate --noinput

@@ -8,6 +8,12 @@ class Customer(models.Model):
     id = models.UUIDField(primary_key=True)
     registered_at = models.DateTimeField(_("registered at"))
     acquisition_channel = models.CharField(_("acquisition channel"), max_length=16, blank=True, default="")
+    # Personal (sealed in the events, scrubbed by erasure): how staff and messages address the customer.
+    display_name = models.CharField(_("name"), max_length=200, blank=True, default="")
+    # IANA zone for quiet hours and send windows; empty means settings.TIME_ZONE.
+    time_zone = models.CharField(_("time zone"), max_length=64, blank=True, default="")
+    # Preferred language for messages (es, en); empty means settings.LANGUAGE_CODE.
+    language = models.CharField(_("language"), max_length=8, blank=True, default="")
     merged_into = models.ForeignKey(
         "self", verbose_name=_("merged into"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )

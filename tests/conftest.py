@@ -29,11 +29,14 @@ def _has_broker() -> bool:
 
 
 def pytest_sessionstart(session):
-    """Compile the translations, as `make run` does, so the i18n tests see the .po files as they are now."""
+    """Compile the translations (the project's and each app's), as `make run` does, so the i18n tests see the .po
+    files as they are now."""
     from babel.messages.frontend import CommandLineInterface
 
-    locale_dir = Path(__file__).resolve().parents[1] / "locale"
-    CommandLineInterface().run(["pybabel", "-q", "compile", "-d", str(locale_dir), "-D", "django"])
+    root = Path(__file__).resolve().parents[1]
+    for locale_dir in [root / "locale", *root.glob("*/locale"), *root.glob("*/*/locale")]:
+        if ".venv" not in locale_dir.parts:
+            CommandLineInterface().run(["pybabel", "-q", "compile", "-d", str(locale_dir), "-D", "django"])
 
 
 def pytest_collection_modifyitems(config, items):
