@@ -22,10 +22,11 @@ class Identifier(BaseModel):
 
 class CustomerRegistered(EventData):
     type_name = "customer.registered"
-    personal_fields = ("identifiers",)
+    personal_fields = ("identifiers", "name")
 
     customer_id: str
     identifiers: list[Identifier]
+    name: str = Field(default="", max_length=200)
 
 
 class CustomerIdentifierAdded(EventData):
@@ -34,6 +35,53 @@ class CustomerIdentifierAdded(EventData):
 
     customer_id: str
     identifier: Identifier
+
+
+class CustomerProfileUpdated(EventData):
+    """Name, language or time zone given or corrected. Only the fields present change."""
+
+    type_name = "customer.profile_updated"
+    personal_fields = ("name",)
+
+    customer_id: str
+    name: str | None = Field(default=None, max_length=200)
+    language: str | None = Field(default=None, max_length=8)
+    time_zone: str | None = Field(default=None, max_length=64)
+
+
+class MergeEvidence(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # automatic: identity resolution found the customers share strong identifiers; manual: staff decided.
+    reason: Literal["automatic", "manual"]
+    # The kinds of the identifiers that tied the two together (values are personal and live in the identity events).
+    identifier_kinds: list[str] = Field(default_factory=list)
+    # The interaction or request that revealed it.
+    trigger_id: str = Field(default="", max_length=100)
+    note: str = Field(default="", max_length=500)
+
+
+class CustomerMerged(EventData):
+    """Customer `merged` (the younger, by default) becomes part of `customer_id`. Written to the surviving
+    customer's stream, so the person's own history says who joined it and when; both histories stay in the log."""
+
+    type_name = "customer.merged"
+    personal_fields = ("evidence",)
+
+    customer_id: str
+    merged: str
+    evidence: MergeEvidence
+
+
+class CustomerUnmerged(EventData):
+    """Undoes a merge: `unmerged` stands on its own again, with its own identifiers and events."""
+
+    type_name = "customer.unmerged"
+    personal_fields = ("reason",)
+
+    customer_id: str
+    unmerged: str
+    reason: str = Field(default="", max_length=500)
 
 
 class _Interaction(EventData):

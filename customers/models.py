@@ -24,6 +24,13 @@ class Customer(models.Model):
     last_interaction_at = models.DateTimeField(_("last interaction"), null=True, blank=True)
     interaction_count = models.PositiveIntegerField(_("interactions"), default=0)
     channels_used = models.JSONField(_("channels used"), default=list, blank=True)
+    # Kept by the inline commerce projection (CustomerOrder): this customer's own orders, cancelled ones left
+    # out; the 360 view adds up the customers merged into it.
+    order_count = models.PositiveIntegerField(_("orders"), default=0)
+    # Net of refunds, in the shop currency.
+    lifetime_value = models.DecimalField(_("lifetime value"), max_digits=14, decimal_places=2, default=0)
+    first_order_at = models.DateTimeField(_("first order"), null=True, blank=True)
+    last_order_at = models.DateTimeField(_("last order"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("customer")
@@ -88,3 +95,23 @@ class Consent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel}/{self.purpose}: {'granted' if self.is_granted else 'revoked'}"
+
+
+class CustomerOrder(models.Model):
+    """An order as the customer's record needs it, from the orders app's events read by type name: what it was
+    worth, on which channel, what was refunded. The orders app holds the order itself."""
+
+    order_id = models.CharField(_("order"), max_length=64, primary_key=True)
+    customer_id = models.UUIDField(_("customer"), db_index=True)
+    channel = models.CharField(_("channel"), max_length=16, blank=True, default="")
+    placed_at = models.DateTimeField(_("placed at"))
+    total = models.DecimalField(_("total"), max_digits=14, decimal_places=2)
+    refunded = models.DecimalField(_("refunded"), max_digits=14, decimal_places=2, default=0)
+    is_cancelled = models.BooleanField(_("cancelled"), default=False)
+
+    class Meta:
+        verbose_name = _("customer order")
+        verbose_name_plural = _("customer orders")
+
+    def __str__(self) -> str:
+        return self.order_id
