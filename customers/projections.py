@@ -4,6 +4,7 @@
   who was erased; identity resolution reads it inside the same transaction that appends, so it must never lag.
   Identifiers stay with the customer who brought them; a merge only points the younger customer at the older
   (`merged_into`), so an unmerge gives each back exactly what it had.
+- customers.cases (inline): service cases and their cross-channel threads.
 - customers.commerce (inline): order count, net lifetime value and first and last order per customer, from the
   orders app's events read by type name (this app sits below orders and never imports it).
 - customers.consents (inline): the current consent per channel and purpose; senders must see a withdrawal at once.
@@ -22,7 +23,7 @@ from django.utils import timezone
 from backoffice.eventstore.keys import ERASED
 from backoffice.eventstore.projector import ALL_TYPES, ASYNC, INLINE, Projection, handles
 
-from .models import ChannelActivityDaily, Consent, Customer, CustomerIdentifier, CustomerOrder
+from .models import Case, CaseMessage, ChannelActivityDaily, Consent, Customer, CustomerIdentifier, CustomerOrder
 
 # Staff acting on the customer's record, not the customer interacting: an export must not make them look active.
 RECORD_KEEPING_TYPES = frozenset({"customer.erased", "customer.exported", "customer.merged", "customer.unmerged"})
@@ -263,3 +264,66 @@ class CustomerCommerce(Projection):
     def reset(self):
         super().reset()
         Customer.objects.update(order_count=0, lifetime_value=0, first_order_at=None, last_order_at=None)
+
+
+class CaseBook(Projection):
+    """Cases and their threads. Inline: the agent who replies must see the message that just arrived. Erasure
+    scrubs the texts of the customer's cases (the events' copies are shredded with the key)."""
+
+    name = "customers.cases"
+    mode = INLINE
+    models = (CaseMessage, Case)
+
+    @handles("case.opened")
+    def opened(self, event):
+        Case.objects.create(
+            id=event.data["case_id"],
+            customer_id=event.customer_id,
+            channel=event.channel or "",
+            subject=readable_text(event.data["subject"]),
+            order_ref=event.data["order_ref"],
+            opened_at=event.occurred_at,
+            last_message_at=event.occurred_at,
+        )
+
+    @handles("case.message_added")
+    def message_added(self, event):
+        case = Case.objects.get(id=event.data["case_id"])
+        CaseMessage.objects.create(
+            position=event.position,
+            case=case,
+            direction=event.data["direction"],
+            channel=event.channel or "",
+            text=readable_text(event.data["text"]),
+            actor=event.metadata.get("actor", ""),
+            message_id=event.data["message_id"],
+            occurred_at=event.occurred_at,
+        )
+        case.message_count += 1
+        case.last_message_at = max(case.last_message_at, event.occurred_at)
+        fields = ["message_count", "last_message_at"]
+        if event.data["direction"] == "out" and case.first_response_at is None:
+            case.first_response_at = event.occurred_at
+            fields.append("first_response_at")
+        case.save(update_fields=fields)
+
+    @handles("case.resolved")
+    def resolved(self, event):
+        Case.objects.filter(id=event.data["case_id"]).update(
+            status=Case.Status.RESOLVED,
+            resolved_at=event.occurred_at,
+            resolution=readable_text(event.data["resolution"]),
+            compensation=event.data["compensation"],
+        )
+
+    @handles("case.csat_recorded")
+    def csat_recorded(self, event):
+        Case.objects.filter(id=event.data["case_id"]).update(
+            csat_score=event.data["score"], csat_comment=readable_text(event.data["comment"]), csat_at=event.occurred_at
+        )
+
+    @handles("customer.erased")
+    def erased(self, event):
+        cases = Case.objects.filter(customer_id=event.customer_id)
+        CaseMessage.objects.filter(case__in=cases).update(text=ERASED)
+        cases.update(subject=ERASED, resolution="", csat_comment="")

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import consents, customers, gdpr, merges, views
+from . import cases, consents, customers, gdpr, inbound, merges, views
 
 urlpatterns = [
     path("events", views.EventsApi.as_view(), name="events"),
@@ -12,4 +12,10 @@ urlpatterns = [
     path("customers/<uuid:customer_id>/consents", consents.CustomerConsentsApi.as_view(), name="customer-consents"),
     path("customers/<uuid:customer_id>/erase", gdpr.CustomerEraseApi.as_view(), name="customer-erase"),
     path("customers/<uuid:customer_id>/export", gdpr.CustomerExportApi.as_view(), name="customer-export"),
+    path("cases", cases.CaseListApi.as_view(), name="cases"),
+    path("cases/<uuid:case_id>", cases.CaseDetailApi.as_view(), name="case"),
+    path("cases/<uuid:case_id>/messages", cases.CaseMessageApi.as_view(), name="case-messages"),
+    path("cases/<uuid:case_id>/resolve", cases.CaseResolveApi.as_view(), name="case-resolve"),
+    path("cases/<uuid:case_id>/csat", cases.CaseCsatApi.as_view(), name="case-csat"),
+    path("channels/<str:channel>/inbound", inbound.ChannelInboundApi.as_view(), name="channel-inbound"),
 ]

@@ -15,9 +15,9 @@ from django.utils import timezone
 
 from backoffice.eventstore import store
 
-from .identifiers import InvalidIdentifier, normalise
-from .models import Consent, Customer, CustomerIdentifier, CustomerOrder
-from .projections import RECORD_KEEPING_TYPES, identifier_key, readable_identifiers, readable_text
+from ..identifiers import InvalidIdentifier, normalise
+from ..models import Case, Consent, Customer, CustomerIdentifier, CustomerOrder
+from ..projections import RECORD_KEEPING_TYPES, identifier_key, readable_identifiers, readable_text
 
 CONSENT_TYPES = ("consent.granted", "consent.revoked")
 MERGE_TYPES = ("customer.merged", "customer.unmerged")
@@ -219,6 +219,11 @@ def customer_360(*, customer_id: uuid.UUID, recent: int = 10) -> dict:
         "first_order_at": orders["first"],
         "last_order_at": orders["last"],
         "rfm": {"recency": rfm.recency, "frequency": rfm.frequency, "monetary": rfm.monetary, "code": rfm.code},
+        "open_cases": list(
+            Case.objects.filter(customer_id__in=group, status=Case.Status.OPEN)
+            .order_by("-last_message_at")
+            .values("id", "subject", "channel", "order_ref", "opened_at", "last_message_at")
+        ),
         "consents": consent_states(customer_id=customer_id, group=group),
         "recent_timeline": store.read_customer_page(group if len(group) > 1 else customer_id, limit=recent),
     }
