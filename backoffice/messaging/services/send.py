@@ -1,0 +1,124 @@
+"""message_send: record that a message is to be sent, in the caller's transaction; the drain sends it after commit."""
+
+import uuid
+from typing import Any, Final
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from backoffice.eventstore import store
+
+from .. import channels, policy
+from ..errors import ChannelRuleError
+from ..models import OutboundMessage, Status
+
+# Message ids derive from the idempotency key, so a retried call that raced the first one lands on the same stream
+# and the same event id, and the event store's idempotency settles it.
+MESSAGE_NAMESPACE: Final = uuid.UUID("6f1c2a7e-5d4b-4c1e-9a0f-3b8e2d7c6a51")
+
+
+def message_id_for(idempotency_key: str) -> uuid.UUID:
+    return uuid.uuid5(MESSAGE_NAMESPACE, idempotency_key)
+
+
+def event_id_for(message_id: uuid.UUID, what: str) -> uuid.UUID:
+    return uuid.uuid5(message_id, what)
+
+
+def message_send(
+    *,
+    customer_id: uuid.UUID,
+    channel: str,
+    purpose: str,
+    content: dict[str, Any],
+    idempotency_key: str,
+    actor: str,
+    campaign_id: str | None = None,
+    case_id: str | None = None,
+    order_id: str | None = None,
+    variant: str | None = None,
+) -> OutboundMessage:
+    """Queue one message: `message.queued` and its outbox row, in the caller's transaction (or one of its own).
+
+    The same idempotency key again returns the message already queued, and writes nothing. A message that breaks
+    a channel rule raises ChannelRuleError(field, message, code) before anything is written. Consent, address and
+    quiet hours are checked when it is sent, not here: they may change before then.
+    """
+    if not isinstance(idempotency_key, str) or not idempotency_key.strip() or len(idempotency_key) > 200:
+        raise ChannelRuleError("idempotency_key", "must be 1 to 200 characters", "invalid")
+    existing = OutboundMessage.objects.filter(idempotency_key=idempotency_key).first()
+    if existing is not None:
+        return existing
+    now = timezone.now()
+    if channel not in channels.OUTBOUND_CHANNELS:
+        raise ChannelRuleError("channel", f"messages cannot be sent on {channel!r}", "unknown_channel")
+    last_inbound_at = None
+    if channels.needs_whatsapp_window(channel, content if isinstance(content, dict) else {}):
+        last_inbound_at = policy.recipient_policy().last_inbound_at(customer_id, channel)
+    max_segments = policy.channel_rules(channel).max_sms_segments if channel == "sms" else 0
+    cleaned = channels.check(
+        channel=channel,
+        purpose=purpose,
+        content=content,
+        max_sms_segments=max_segments,
+        last_inbound_at=last_inbound_at,
+        now=now,
+    )
+    for name, value in (
+        ("campaign_id", campaign_id),
+        ("case_id", case_id),
+        ("order_id", order_id),
+        ("variant", variant),
+    ):
+        if value is not None and (not isinstance(value, str) or len(value) > 64):
+            raise ChannelRuleError(name, "must be a string of at most 64 characters", "invalid")
+
+    message_id = message_id_for(idempotency_key)
+    row = OutboundMessage(
+        id=message_id,
+        idempotency_key=idempotency_key,
+        customer_id=customer_id,
+        channel=channel,
+        purpose=purpose,
+        status=Status.QUEUED,
+        not_before=now,
+        queued_event_id=event_id_for(message_id, "queued"),
+        campaign_id=campaign_id or "",
+        case_id=case_id or "",
+        order_id=order_id or "",
+        variant=variant or "",
+        actor=actor[:100],
+        created_at=now,
+        updated_at=now,
+    )
+    event = store.NewEvent(
+        id=row.queued_event_id,
+        type="message.queued",
+        data={**row.attribution(), "idempotency_key": idempotency_key, "content": cleaned},
+        channel=channel,
+        customer_id=customer_id,
+        metadata={"actor": actor},
+    )
+    with transaction.atomic():
+        result = store.append_batches([store.StreamAppend(row.stream, [event])])[0]
+        if result.duplicate:
+            # A concurrent call with the same key committed first: its row is the message.
+            stored = OutboundMessage.objects.filter(idempotency_key=idempotency_key).first()
+            if stored is not None:
+                return stored
+        row.save(force_insert=True)
+        wake_drain_after_commit()
+    return row
+
+
+def wake_drain_after_commit() -> None:
+    """Ask for a drain once the transaction commits; once per transaction, however many messages it queues."""
+    if connection.in_atomic_block and any(func is _wake_drain for _, func, _ in connection.run_on_commit):
+        return
+    transaction.on_commit(_wake_drain, robust=True)
+
+
+def _wake_drain() -> None:
+    from ..tasks import messages_drain_task  # tasks import services; the hand-off goes the other way lazily
+
+    messages_drain_task.delay()
