@@ -1,6 +1,5 @@
 """POST /api/v1/channels/{channel}/inbound: a message a customer sent on a channel, from its provider (HMAC-signed)."""
 
-from backoffice.messaging.api.authentication import SignedWebhookMixin, WebhookSignatureAuthentication, unknown_channel
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.authentication import TokenAuthentication
@@ -11,6 +10,7 @@ from backoffice.accounts.models import Role
 from backoffice.api.permissions import HasRole
 from backoffice.api.problems import event_store_problem, invalid
 from backoffice.eventstore.errors import EventValidationError
+from backoffice.messaging.api.authentication import SignedWebhookMixin, WebhookSignatureAuthentication, unknown_channel
 
 from ..services.inbound import INBOUND_CHANNELS, inbound_message_receive
 

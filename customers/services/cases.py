@@ -8,12 +8,12 @@ message are committed together or not at all, so a refused reply leaves no trace
 import uuid
 from datetime import datetime
 
-from backoffice.messaging.errors import ChannelRuleError
-from backoffice.messaging.services import message_send
 from django.conf import settings
 from django.db import transaction
 
 from backoffice.eventstore import store
+from backoffice.messaging.errors import ChannelRuleError
+from backoffice.messaging.services import message_send
 
 from ..models import Case, Customer
 from ..reachability import customer_preferred_channel, customer_reachable_channels

@@ -17,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
+from backoffice.eventstore import store
 from backoffice.eventstore.errors import EventValidationError, FieldError
 
 from ..selectors import case_awaiting_csat, case_open_for
@@ -87,6 +88,10 @@ def inbound_message_receive(*, channel: str, payload: dict, actor: str) -> Inbou
         "data": {"text": message.text, "subject": message.subject, "provider_message_id": message.provider_message_id},
     }
     with transaction.atomic():
+        # A provider retrying without received_at sends other content (our clock moved): the id decides.
+        already = store.stored_events([event_id]).get(event_id)
+        if already is not None:
+            return InboundResult(event_id, already[1].customer_id, "duplicate", None, True)
         try:
             (recorded,) = interactions_ingest(raw_items=[item], actor=actor, source="api.inbound")
         except EventValidationError as exc:
