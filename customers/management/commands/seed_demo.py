@@ -20,7 +20,7 @@ import unicodedata
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from time import monotonic
 from zoneinfo import ZoneInfo
@@ -201,12 +201,16 @@ class Person:
 
     index: int
     first_name: str
+    full_name: str
     email: str
     phone: str
     home: Location
     channels: list[str]
     is_anonymous_only: bool
     is_stitched: bool
+    # Known by email on one channel and by phone alone on another until a checkout gives both: identity
+    # resolution merges the two customers then.
+    is_split: bool = False
     loyalty_card: str | None = None
     facebook_id: str | None = None
     instagram_id: str | None = None
@@ -226,15 +230,21 @@ class Journey:
     clock: datetime | None = None
     carts: int = 0
     bought: list[Product] = field(default_factory=list)
+    # A split person's phone-only contacts, made before they gave phone and email together.
+    split_contacts: int = 0
 
     def emit(self, channel: str, type_: str, data: dict, ids: dict[str, str | None]) -> None:
         ref = {kind: value for kind, value in ids.items() if value}
-        pairs = set(ref.items())
-        if self.known and not pairs & self.known:
+        pairs = {(kind, value) for kind, value in ref.items() if kind != "name"}
+        if self.person.is_split and set(ref) == {"phone"} and ("phone", self.person.phone) not in self.known:
+            self.split_contacts += 1
+        elif self.person.is_split and self.split_contacts and set(ref) == {"phone"}:
+            self.split_contacts += 1
+        elif self.known and not pairs & self.known:
             # Nothing this channel knows links it to the person yet: it sends a known identifier along
             # (a Messenger profile with its email, a card number given at the counter).
             ref["email"] = self.person.email
-        self.known |= set(ref.items())
+        self.known |= pairs
         self.items.append(
             {
                 "id": str(uuid.uuid5(NAMESPACE, f"{self.person.index}:{len(self.items)}")),
@@ -285,6 +295,12 @@ class DemoHistory:
                 self._browse(journey, channel, anonymous=True)
             else:
                 self._session(journey, channel, first=number == 0)
+        if journey.split_contacts:
+            # The day they check out on the web with email and phone, the two customers become one (no later
+            # than the last evening of the history: it ends yesterday).
+            last_evening = datetime.combine(self.anchor - timedelta(days=1), time(23), MADRID)
+            journey.clock = max(journey.clock, min(journey.clock + timedelta(days=1), last_evening))
+            self._browse(journey, "web", signup={"email": person.email, "phone": person.phone})
         return journey.items
 
     def _person(self, index: int) -> Person:
@@ -304,15 +320,19 @@ class DemoHistory:
         is_stitched = not is_anonymous_only and index % 4 == 3
         if is_stitched and "web" not in channels:
             channels.append("web")
+        phone_channels = {"whatsapp", "sms", "phone"} & set(channels[1:])
+        is_split = not is_anonymous_only and not is_stitched and index % 10 in (4, 6) and bool(phone_channels)
         person = Person(
             index=index,
             first_name=first,
+            full_name=f"{first} {last1} {last2}",
             email=self._unique(rng, lambda: _email(rng, first, last1, last2)),
             phone=self._unique(rng, lambda: _mobile(rng)),
             home=rng.choices(STORES, weights=STORE_WEIGHTS)[0],
             channels=channels,
             is_anonymous_only=is_anonymous_only,
             is_stitched=is_stitched,
+            is_split=is_split,
         )
         if "store" in channels and rng.random() < 0.7:
             person.loyalty_card = self._unique(rng, lambda: f"2400{rng.randrange(10**8, 10**9)}")
@@ -356,8 +376,11 @@ class DemoHistory:
 
     def _session(self, j: Journey, channel: str, *, first: bool) -> None:
         p, rng = j.person, j.rng
-        # A first contact is a sign-up: it carries the email and phone the person gives.
-        signup = {"email": p.email, "phone": p.phone} if first else {}
+        # A first contact is a sign-up: it carries the name, email and phone the person gives (a split person keeps
+        # the phone to themselves that day).
+        signup = {"email": p.email, "name": p.full_name} if first else {}
+        if first and not p.is_split:
+            signup["phone"] = p.phone
         if channel in ("web", "app", "push"):
             self._browse(j, channel, signup=signup)
         elif channel == "store":
@@ -435,7 +458,7 @@ class DemoHistory:
             j.emit(channel, "cart.item_removed", {"cart_id": cart_id, "sku": removed.sku, "quantity": 1}, ids)
         if identify:
             # Checking out is when the visitor identifies: the same anonymous id, now with email and phone.
-            ids = ids | {"email": p.email, "phone": p.phone}
+            ids = ids | {"email": p.email, "phone": p.phone, "name": p.full_name}
         elif anonymous or rng.random() > 0.6:
             return  # abandoned
         order_id = f"{channel[0].upper()}-{p.index:05d}-{j.carts:02d}"
