@@ -259,3 +259,4 @@ CASES_CSAT_REPLY_WINDOW = timedelta(days=env.int("CASES_CSAT_REPLY_DAYS", defaul
 CASES_SENDER_NAME = env.str("CASES_SENDER_NAME", default="Atención al cliente")
 # The approved WhatsApp template of the survey (outside the 24-hour window only templates may be sent).
 CASES_CSAT_WHATSAPP_TEMPLATE = env.str("CASES_CSAT_WHATSAPP_TEMPLATE", default="csat_survey")
+CASES_REPLY_WHATSAPP_TEMPLATE = env.str("CASES_REPLY_WHATSAPP_TEMPLATE", default="case_update")

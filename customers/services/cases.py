@@ -144,7 +144,15 @@ def case_message_receive(
         return Case.objects.get(id=case.id)
 
 
-def case_reply(*, case_id: uuid.UUID, channel: str, text: str, actor: str, reply_id: uuid.UUID | None = None) -> Case:
+def case_reply(
+    *,
+    case_id: uuid.UUID,
+    channel: str,
+    text: str,
+    actor: str,
+    reply_id: uuid.UUID | None = None,
+    occurred_at: datetime | None = None,
+) -> Case:
     """Reply to the customer on any channel they can be reached on for service (or say it by phone or at the
     counter). Idempotent on `reply_id`. Raises CaseRefused: closed case, unreachable channel, a channel rule."""
     reply_id = reply_id or uuid.uuid4()
@@ -175,12 +183,19 @@ def case_reply(*, case_id: uuid.UUID, channel: str, text: str, actor: str, reply
             channel=channel,
             actor=actor,
             event_id=reply_id,
+            occurred_at=occurred_at,
         )
         return Case.objects.get(id=case.id)
 
 
 def case_resolve(
-    *, case_id: uuid.UUID, resolution: str, compensation: dict | None = None, actor: str, channel: str | None = None
+    *,
+    case_id: uuid.UUID,
+    resolution: str,
+    compensation: dict | None = None,
+    actor: str,
+    channel: str | None = None,
+    occurred_at: datetime | None = None,
 ) -> Case:
     """Resolve the case, with the compensation given (voucher with amount and code, refund, reshipment), and send
     the satisfaction survey on the case's channel (or the customer's preferred one) through the pipeline."""
@@ -197,6 +212,7 @@ def case_resolve(
             {"resolution": resolution, "compensation": compensation or {"kind": "none"}},
             channel=channel or case.channel,
             actor=actor,
+            occurred_at=occurred_at,
         )
         survey_channel = _survey_channel(case)
         if survey_channel is not None:
@@ -204,7 +220,15 @@ def case_resolve(
         return Case.objects.get(id=case.id)
 
 
-def case_csat_record(*, case_id: uuid.UUID, score: int, comment: str = "", channel: str, actor: str) -> Case:
+def case_csat_record(
+    *,
+    case_id: uuid.UUID,
+    score: int,
+    comment: str = "",
+    channel: str,
+    actor: str,
+    occurred_at: datetime | None = None,
+) -> Case:
     """The customer's answer to the survey. Once per case, after resolution."""
     with transaction.atomic():
         case = _case_for_update(case_id)
@@ -231,13 +255,14 @@ def case_csat_record(*, case_id: uuid.UUID, score: int, comment: str = "", chann
             {"score": score, "comment": comment},
             channel=channel,
             actor=actor,
+            occurred_at=occurred_at,
         )
         return Case.objects.get(id=case.id)
 
 
 def _send(case: Case, channel: str, content: dict, key: str, actor: str) -> uuid.UUID:
-    try:
-        message = message_send(
+    def send(content: dict):
+        return message_send(
             customer_id=case.customer_id,
             channel=channel,
             purpose="service",
@@ -246,6 +271,16 @@ def _send(case: Case, channel: str, content: dict, key: str, actor: str) -> uuid
             actor=actor,
             case_id=str(case.id),
         )
+
+    try:
+        try:
+            message = send(content)
+        except ChannelRuleError as exc:
+            if exc.code != "template_required":
+                raise
+            # Past WhatsApp's 24-hour window only approved templates go out: the case-update template carries
+            # the agent's words as its parameter.
+            message = send({"template": settings.CASES_REPLY_WHATSAPP_TEMPLATE, "parameters": [content["text"][:1000]]})
     except ChannelRuleError as exc:
         raise CaseRefused(
             exc.field.replace("content.", "text.", 1) if exc.field.startswith("content.") else exc.field,

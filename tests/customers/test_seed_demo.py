@@ -189,3 +189,15 @@ def test_the_same_anchor_gives_the_same_history():
     assert [first.interactions(person) for person in first.people(5)] == [
         second.interactions(person) for person in second.people(5)
     ]
+
+
+def test_the_demo_has_service_cases_on_several_channels_open_resolved_and_rated(db):
+    from customers.models import Case
+
+    _seed(60)
+
+    cases = Case.objects.all()
+    assert cases.filter(status="resolved").exists()
+    assert cases.exclude(csat_score=None).exists()
+    assert len(set(cases.values_list("channel", flat=True))) >= 3
+    assert all(case.message_count >= 1 for case in cases)

@@ -35,7 +35,8 @@ from backoffice.accounts.services import api_token_get_or_create, staff_user_sav
 from backoffice.eventstore.errors import EventStoreError
 from backoffice.eventstore.models import Event
 from backoffice.eventstore.schema import CHANNELS
-from customers.models import Customer
+from customers.demo import seed_cases
+from customers.models import Case, Customer
 from customers.services import interactions_ingest
 
 ACTOR = "seed_demo"
@@ -532,6 +533,11 @@ class Command(BaseCommand):
         self.stdout.write(f"Seeding {customers} customers: {len(items)} interactions from {first_day} to {last_day}")
         new_per_channel = self._ingest(items, started)
         self._summary(customers, items, new_per_channel)
+        cases = seed_cases()
+        self.stdout.write(
+            f"Service cases: {Case.objects.count()} in all; this run opened {cases['opened']}, replied to "
+            f"{cases['replied']}, resolved {cases['resolved']}, rated {cases['rated']}"
+        )
         self.stdout.write(f"Done in {monotonic() - started:.1f} s.")
         self._staff()
 
