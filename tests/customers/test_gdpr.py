@@ -12,8 +12,8 @@ from backoffice.eventstore import keys, projector, store
 from backoffice.eventstore.models import CustomerKey, Event
 from backoffice.messaging.services import messages_drain
 from customers import services
-from customers.services import cases as case_services
 from customers.models import ChannelActivityDaily, Consent, Customer, CustomerIdentifier
+from customers.services import cases as case_services
 from tests.factories import interaction
 
 pytestmark = pytest.mark.django_db
