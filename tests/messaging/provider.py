@@ -28,6 +28,11 @@ class LoopbackProvider:
     acceptances: Counter = field(default_factory=Counter)  # how many times each key was accepted as new
     lock: threading.Lock = field(default_factory=threading.Lock)
     server: http.server.ThreadingHTTPServer | None = None
+    # Hold the request numbered `hold_at` (1-based) after accepting it, until `release` is set: the moment a crash
+    # hurts most (the provider has the message, the sender has not heard back).
+    hold_at: int = 0
+    holding: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
 
     @property
     def url(self) -> str:
@@ -53,6 +58,10 @@ class LoopbackProvider:
                         answer = {"id": provider.accepted[key]}
                     else:
                         answer = {"error": "unavailable"}
+                    should_hold = provider.hold_at and len(provider.requests) == provider.hold_at
+                if should_hold:
+                    provider.holding.set()
+                    provider.release.wait(timeout=30)
                 payload = orjson.dumps(answer)
                 try:
                     self.send_response(status)
