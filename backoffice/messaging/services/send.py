@@ -1,5 +1,6 @@
 """message_send: record that a message is to be sent, in the caller's transaction; the drain sends it after commit."""
 
+import threading
 import uuid
 from typing import Any, Final
 
@@ -112,13 +113,28 @@ def message_send(
 
 
 def wake_drain_after_commit() -> None:
-    """Ask for a drain once the transaction commits; once per transaction, however many messages it queues."""
-    if connection.in_atomic_block and any(func is _wake_drain for _, func, _ in connection.run_on_commit):
-        return
-    transaction.on_commit(_wake_drain, robust=True)
+    """Ask for a drain once the transaction commits: one task per commit, however many messages it queued.
+
+    Every call registers a callback (cheap), and the callbacks of one transaction share a token, so only the first
+    to run publishes the task. A token whose callback never ran (rolled back) is reused by the next transaction.
+    """
+    token = getattr(_wake, "token", None)
+    if token is None or token.fired or not connection.in_atomic_block:
+        token = _wake.token = _DrainWake()
+    transaction.on_commit(token, robust=True)
 
 
-def _wake_drain() -> None:
-    from ..tasks import messages_drain_task  # tasks import services; the hand-off goes the other way lazily
+class _DrainWake:
+    def __init__(self):
+        self.fired = False
 
-    messages_drain_task.delay()
+    def __call__(self) -> None:
+        if self.fired:
+            return
+        self.fired = True
+        from ..tasks import messages_drain_task  # tasks import services; the hand-off goes the other way lazily
+
+        messages_drain_task.delay()
+
+
+_wake = threading.local()
