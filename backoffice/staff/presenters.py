@@ -120,6 +120,14 @@ def event_summary(event_type: str, data: dict) -> str:
         return _shorten(" ".join(filter(None, [stars, get("sku") or get("location"), get("text")])))
     if event_type == "search.performed":
         return _shorten(f"«{get('query', '')}» ({get('results_count', 0)})")
+    if event_type == "product.viewed":
+        return str(get("sku", ""))
+    if event_type == "page.viewed":
+        return _shorten(get("title") or get("url") or "")
+    if event_type in ("store.visited", "call.received"):
+        minutes = get("minutes") if event_type == "store.visited" else round((get("seconds") or 0) / 60)
+        what = get("location") if event_type == "store.visited" else get("reason")
+        return _shorten(" · ".join(filter(None, [what, f"{minutes} min" if minutes else ""])))
     if event_type == "customer.identifier_added":
         identifier = get("identifier")
         return str(IDENTIFIER_LABELS.get(identifier.get("kind"), "")) if isinstance(identifier, dict) else ""
