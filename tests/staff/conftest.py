@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from django.db import connections
 from playwright.sync_api import sync_playwright
 
 from backoffice.accounts.models import Role
@@ -49,12 +50,19 @@ def browser(monkeypatch):
     database: Playwright only drives the browser, and the live server answers in its own thread. The flag lifts
     that check for the browser tests only (monkeypatch undoes it after the test), and the browser is started per
     test so that no loop outlives it into the rest of the suite.
+
+    With the loop running, Django also keeps this thread's database connections apart (asgiref's Local goes by
+    context then), so the test body opens connections of its own; they are closed here, inside the loop, or
+    PostgreSQL would keep them open and refuse to drop the test database at the end.
     """
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+        try:
+            yield chromium
+        finally:
+            connections.close_all()
+            chromium.close()
 
 
 @pytest.fixture
