@@ -175,11 +175,9 @@ class CustomerConsentView(StaffRoleRequiredMixin, View):
     allowed_roles = tuple(SOURCE_CHANNELS_BY_ROLE)
     template_name = "staff/customers/consent.html"
 
-    def dispatch(self, request, *args, customer_id: uuid.UUID, **kwargs):
+    def _load_customer(self, request, customer_id: uuid.UUID):
+        """Sets self.customer; returns the error page when there is no consent of theirs to change."""
         self.customer = Customer.objects.filter(id=customer_id).first()
-        return super().dispatch(request, *args, customer_id=customer_id, **kwargs)
-
-    def _refuse_missing_or_erased(self, request):
         if self.customer is None:
             return error_page(request, 404, _("There is no customer with this id."))
         if self.customer.erased_at:
@@ -187,7 +185,7 @@ class CustomerConsentView(StaffRoleRequiredMixin, View):
         return None
 
     def get(self, request, customer_id: uuid.UUID):
-        refusal = self._refuse_missing_or_erased(request)
+        refusal = self._load_customer(request, customer_id)
         if refusal is not None:
             return refusal
         if self.customer.merged_into_id:
@@ -211,7 +209,7 @@ class CustomerConsentView(StaffRoleRequiredMixin, View):
         return self._render(request, form, data)
 
     def post(self, request, customer_id: uuid.UUID):
-        refusal = self._refuse_missing_or_erased(request)
+        refusal = self._load_customer(request, customer_id)
         if refusal is not None:
             return refusal
         form = ConsentChangeForm(request.POST, role=request.staff_role)

@@ -4,8 +4,9 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.test import override_settings
+from django.test import Client, override_settings
 
+from backoffice.accounts.services import staff_user_save
 from backoffice.eventstore import projector
 from backoffice.eventstore.models import Event
 from backoffice.staff import presenters
@@ -80,8 +81,6 @@ def test_the_login_page_is_public_and_has_a_csrf_protected_form(client):
 
 
 def test_store_staff_log_in_through_the_form_and_land_on_the_customer_search(client, staff_user):
-    from backoffice.accounts.services import staff_user_save
-
     staff_user_save(username="lucia", role="store", location_code="MAD-01", password="a long counter password")
 
     response = client.post("/staff/login/", {"username": "lucia", "password": "a long counter password"}, follow=True)
@@ -91,8 +90,6 @@ def test_store_staff_log_in_through_the_form_and_land_on_the_customer_search(cli
 
 
 def test_an_integration_account_cannot_log_in_to_the_staff_pages(client):
-    from backoffice.accounts.services import staff_user_save
-
     staff_user_save(username="pos-system", role="integration", password="a long system password")
 
     response = client.post("/staff/login/", {"username": "pos-system", "password": "a long system password"})
@@ -463,3 +460,71 @@ def test_every_channel_has_a_label_and_an_icon():
     assert set(presenters.CHANNEL_LABELS) == set(CHANNELS)
     for channel in CHANNELS:
         assert f'id="ch-{channel}"' in icons
+
+
+def test_an_admin_chooses_whether_the_change_happened_in_a_store_or_on_the_phone(login, ana):
+    response = login("admin").get(
+        f"/staff/customers/{ana}/consents/", {"channel": "email", "purpose": "marketing", "granted": "1"}
+    )
+
+    html = response.content.decode()
+    assert '<select name="source_channel"' in html
+    assert 'value="store"' in html
+    assert 'value="phone"' in html
+
+
+def test_a_consent_change_without_the_csrf_token_is_refused_and_records_nothing(staff_user, ana):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(staff_user("store"))
+
+    response = client.post(
+        f"/staff/customers/{ana}/consents/",
+        {"channel": "sms", "purpose": "marketing", "granted": "1", "source_channel": "store", "wording": "Sí."},
+    )
+
+    assert response.status_code == 403
+    assert not Event.objects.filter(type__startswith="consent.").exists()
+
+
+def test_after_logging_in_staff_land_on_the_page_they_asked_for(client, ana):
+    staff_user_save(username="lucia", role="store", location_code="MAD-01", password="a long counter password")
+    asked = client.get(f"/staff/customers/{ana}/")
+
+    response = client.post(
+        asked["Location"],
+        {"username": "lucia", "password": "a long counter password", "next": f"/staff/customers/{ana}/"},
+    )
+
+    assert response.status_code == 302
+    assert response["Location"] == f"/staff/customers/{ana}/"
+
+
+def test_switching_to_english_keeps_the_staff_member_on_the_same_page(login, ana):
+    client = login("store")
+
+    response = client.post("/i18n/setlang/", {"language": "en", "next": f"/staff/customers/{ana}/"})
+    page = client.get(response["Location"]).content.decode()
+
+    assert response["Location"] == f"/staff/customers/{ana}/"
+    assert 'lang="en"' in page
+    assert "Timeline" in page
+
+
+def test_the_role_decorator_guards_function_views_like_the_mixin(rf, staff_user):
+    from django.contrib.auth.models import AnonymousUser
+    from django.http import HttpResponse
+
+    from backoffice.staff.access import PEOPLE_ROLES, staff_role_required
+
+    @staff_role_required(*PEOPLE_ROLES)
+    def view(request):
+        return HttpResponse(request.staff_role)
+
+    def call(user):
+        request = rf.get("/staff/somewhere/")
+        request.user = user
+        return view(request)
+
+    assert call(AnonymousUser())["Location"] == "/staff/login/?next=/staff/somewhere/"
+    assert call(staff_user("marketing")).status_code == 403
+    assert call(staff_user("support")).content == b"support"
