@@ -59,3 +59,68 @@ class ConsentChangeForm(forms.Form):
         self.fields["source_channel"].choices = [(c, CHANNEL_LABELS[c]) for c in sources]
         if sources:
             self.fields["source_channel"].initial = sources[0]
+
+
+class CaseFilterForm(forms.Form):
+    """The inbox's filters; every field optional, an unknown value is a 400 page."""
+
+    status = forms.ChoiceField(
+        label=_("Status"),
+        required=False,
+        choices=[("open", _("Open")), ("resolved", _("Resolved")), ("all", _("All"))],
+    )
+    channel = forms.ChoiceField(label=_("Channel"), required=False)
+    breached = forms.ChoiceField(
+        label=_("SLA"),
+        required=False,
+        choices=[("", _("Any")), ("yes", _("Breached")), ("no", _("On time"))],
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["channel"].choices = [("", _("Every channel")), *CHANNEL_LABELS.items()]
+
+
+class CaseReplyForm(forms.Form):
+    channel = forms.ChoiceField(label=_("Reply on"))
+    text = forms.CharField(label=_("Message"), max_length=10000, widget=forms.Textarea(attrs={"rows": 4}))
+    # The reply's idempotency key: a double click or a resent form sends one message.
+    reply_id = forms.UUIDField(widget=forms.HiddenInput)
+
+    def __init__(self, *args, channels: list[str], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["channel"].choices = [(c, CHANNEL_LABELS.get(c, c)) for c in channels]
+
+
+class CaseResolveForm(forms.Form):
+    resolution = forms.CharField(label=_("Resolution"), max_length=4000, widget=forms.Textarea(attrs={"rows": 3}))
+    compensation = forms.ChoiceField(
+        label=_("Compensation"),
+        choices=[
+            ("none", _("None")),
+            ("voucher", _("Voucher")),
+            ("refund", _("Refund")),
+            ("reshipment", _("Reshipment")),
+        ],
+        initial="none",
+    )
+    amount = forms.DecimalField(label=_("Amount (EUR)"), required=False, min_value=0, max_digits=12, decimal_places=2)
+    code = forms.CharField(label=_("Voucher code"), required=False, max_length=64)
+
+    def clean(self):
+        data = super().clean()
+        kind = data.get("compensation")
+        if kind in ("voucher", "refund") and data.get("amount") is None:
+            self.add_error("amount", _("A voucher or a refund needs an amount."))
+        if kind == "voucher" and not data.get("code"):
+            self.add_error("code", _("A voucher needs its code."))
+        return data
+
+    def compensation_data(self) -> dict:
+        data = self.cleaned_data
+        result = {"kind": data["compensation"]}
+        if data.get("amount") is not None and data["compensation"] in ("voucher", "refund"):
+            result["amount"] = f"{data['amount']:.2f}"
+        if data["compensation"] == "voucher":
+            result["code"] = data["code"]
+        return result

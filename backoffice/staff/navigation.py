@@ -21,7 +21,7 @@ class NavEntry:
 
 NAV: tuple[NavEntry, ...] = (
     NavEntry("staff:customer_search", _("Customers"), (ADMIN, SUPPORT, STORE)),
-    NavEntry("staff:case_inbox", _("Cases"), (ADMIN, SUPPORT)),
+    NavEntry("staff:case_inbox", _("Cases"), (ADMIN, SUPPORT, STORE)),
     NavEntry("admin:index", _("Administration"), (ADMIN, MARKETING, SUPPORT)),
 )
 

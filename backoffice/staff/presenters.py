@@ -215,3 +215,23 @@ def cursor_decode(cursor: str) -> tuple[datetime, int]:
         return moment, int(position)
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise BadCursor(cursor) from None
+
+
+COMPENSATION_LABELS = {
+    "none": _("No compensation"),
+    "voucher": _("Voucher"),
+    "refund": _("Refund"),
+    "reshipment": _("Reshipment"),
+}
+
+
+def compensation_label(compensation: dict | None) -> str:
+    """ "Voucher 15.00 EUR (PIZZA15)", "Reshipment", or "" when there is none."""
+    if not compensation or compensation.get("kind", "none") == "none":
+        return ""
+    parts = [str(COMPENSATION_LABELS.get(compensation["kind"], compensation["kind"]))]
+    if compensation.get("amount"):
+        parts.append(f"{compensation['amount']} {compensation.get('currency', 'EUR')}")
+    if compensation.get("code"):
+        parts.append(f"({compensation['code']})")
+    return " ".join(parts)

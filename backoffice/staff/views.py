@@ -20,6 +20,7 @@ from customers.models import Customer
 
 from . import presenters
 from .access import PEOPLE_ROLES, UI_ROLES, StaffRoleRequiredMixin, error_page, staff_context
+from .case_views import case_row
 from .forms import SOURCE_CHANNELS_BY_ROLE, ConsentChangeForm, CustomerSearchForm, StaffAuthenticationForm
 
 TIMELINE_PAGE_SIZE = 20
@@ -133,11 +134,23 @@ class CustomerDetailView(StaffRoleRequiredMixin, TemplateView):
             if self.channel:
                 query["channel"] = self.channel
             more_url = f"?{urlencode(query)}#timeline"
+        # The person: this customer and those merged into it.
+        person = customer_selectors.customer_360(customer_id=customer.id, recent=0)
         context.update(
             {
-                "identifiers": _identifier_rows(customer),
-                "acquisition_channel": presenters.channel_label(customer.acquisition_channel),
-                "channels": _channel_rows(customer.channels_used),
+                "person": person,
+                "identifiers": [
+                    {
+                        "kind": i["kind"],
+                        "label": presenters.IDENTIFIER_LABELS.get(i["kind"], i["kind"]),
+                        "value": presenters.identifier_value(i["kind"], i["value"]),
+                    }
+                    for i in sorted(
+                        person["identifiers"], key=lambda i: IDENTIFIER_ORDER.get(i["kind"], len(IDENTIFIER_ORDER))
+                    )
+                ],
+                "acquisition_channel": presenters.channel_label(person["acquisition_channel"]),
+                "channels": _channel_rows(person["channels_used"]),
                 "consent_rows": presenters.consent_grid(customer_selectors.consent_states(customer_id=customer.id)),
                 "can_change_consents": self.request.staff_role in SOURCE_CHANNELS_BY_ROLE,
                 "timeline": [
@@ -160,12 +173,24 @@ class CustomerDetailView(StaffRoleRequiredMixin, TemplateView):
         return context
 
     def get_open_cases(self, customer) -> list:
-        """The customer's open cases, newest first. Empty until the cases selector exists."""
-        return []
+        """The person's open cases (theirs and those of customers merged into them), most recently active first."""
+        group = customer_selectors.customer_group_ids(customer_id=customer.id)
+        return [case_row(case) for case in customer_selectors.customer_open_cases(group=group)]
 
     def get_orders(self, customer) -> list:
-        """The customer's orders from every channel, newest first. Empty until the orders app has a selector."""
-        return []
+        """The person's orders from every channel, newest first."""
+        return [
+            {
+                "number": order.order_id,
+                "channel": order.channel,
+                "channel_label": presenters.channel_label(order.channel),
+                "status_label": _("cancelled") if order.is_cancelled else _("placed"),
+                "total": order.total - order.refunded,
+                "currency": "EUR",
+                "placed_at": order.placed_at,
+            }
+            for order in customer_selectors.customer_orders(customer_id=customer.id, limit=10)
+        ]
 
 
 class CustomerConsentView(StaffRoleRequiredMixin, View):
