@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "campaigns",
     "backoffice.insights",
     "backoffice.staff",
+    "backoffice.demo",
 ]
 
 MIDDLEWARE = [

@@ -1,4 +1,4 @@
-"""`python manage.py seed_demo [--customers N]`: a Spanish fashion retailer's demo history, and staff logins.
+"""The customers part of `seed_demo`: a Spanish fashion retailer's history of interactions on every channel.
 
 Every interaction goes through `customers.services.interactions_ingest`, exactly as another system would send it,
 so validation, identity resolution (several channels, one person; anonymous visitors stitched when they identify),
@@ -15,7 +15,6 @@ reference these SKUs and prices, store visits these location codes.
 """
 
 import random
-import secrets
 import unicodedata
 import uuid
 from collections import Counter
@@ -26,17 +25,14 @@ from time import monotonic
 from zoneinfo import ZoneInfo
 
 import phonenumbers
-from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
+from django.core.management.base import CommandError
 from django.utils import timezone
 from faker import Faker
 
-from backoffice.accounts.services import api_token_get_or_create, staff_user_save
 from backoffice.eventstore.errors import EventStoreError
 from backoffice.eventstore.models import Event
 from backoffice.eventstore.schema import CHANNELS
-from customers.demo import seed_cases
-from customers.models import Case, Customer
+from customers.models import Customer
 from customers.services import interactions_ingest
 
 ACTOR = "seed_demo"
@@ -48,7 +44,6 @@ NAMESPACE = uuid.UUID("5b0f6f3e-8c1d-5d7e-9a51-3c6e2f1d9b40")
 ANCHOR_PREFIX = "seed-anchor:"
 MADRID = ZoneInfo("Europe/Madrid")
 SHOP_URL = "https://tienda.example.com"
-STAFF_URL = "http://127.0.0.1:8000/admin/"
 
 
 @dataclass(frozen=True)
@@ -514,13 +509,14 @@ def _product_url(product: Product) -> str:
     return f"{SHOP_URL}/p/{product.sku.lower()}"
 
 
-class Command(BaseCommand):
-    help = "Seed a Spanish retailer's demo history through the services (idempotent) and print staff logins."
+class HistorySeeder:
+    """Ingests the demo history through the service, in batches; writes progress and a summary to `stdout`."""
 
-    def add_arguments(self, parser):
-        parser.add_argument("--customers", type=int, default=2000, help="how many demo customers (default 2000)")
+    def __init__(self, stdout):
+        self.stdout = stdout
 
-    def handle(self, *args, customers: int, **options):
+    def seed(self, customers: int) -> date:
+        """Seed `customers` people (idempotent). Returns the anchor: the day the history ends."""
         if customers < 1:
             raise CommandError("--customers must be at least 1")
         started = monotonic()
@@ -533,13 +529,7 @@ class Command(BaseCommand):
         self.stdout.write(f"Seeding {customers} customers: {len(items)} interactions from {first_day} to {last_day}")
         new_per_channel = self._ingest(items, started)
         self._summary(customers, items, new_per_channel)
-        cases = seed_cases()
-        self.stdout.write(
-            f"Service cases: {Case.objects.count()} in all; this run opened {cases['opened']}, replied to "
-            f"{cases['replied']}, resolved {cases['resolved']}, rated {cases['rated']}"
-        )
-        self.stdout.write(f"Done in {monotonic() - started:.1f} s.")
-        self._staff()
+        return anchor
 
     def _ingest(self, items: list[dict], started: float) -> Counter[str]:
         new_per_channel: Counter[str] = Counter()
@@ -584,26 +574,3 @@ class Command(BaseCommand):
         for channel in CHANNELS:
             self.stdout.write(f"  {channel:<10} {per_channel[channel]:>7}  ({new_per_channel[channel]} new)")
         self.stdout.write(f"Events in the log: {Event.objects.count()} (with identity events and any others)")
-
-    def _staff(self) -> None:
-        """One user per role; passwords change on every run. The admin login is the last line, always."""
-        passwords = {
-            username: secrets.token_urlsafe(12) for username in ("admin", "marketing", "support", "store.mad01")
-        }
-        with transaction.atomic():
-            admin = staff_user_save(username="admin", role="admin", password=passwords["admin"])
-            admin.is_superuser = admin.is_staff = True
-            admin.save(update_fields=["is_superuser", "is_staff"])
-            staff_user_save(username="marketing", role="marketing", password=passwords["marketing"])
-            staff_user_save(username="support", role="support", password=passwords["support"])
-            staff_user_save(
-                username="store.mad01", role="store", location_code="MAD-01", password=passwords["store.mad01"]
-            )
-            integration = staff_user_save(username="integration", role="integration")
-            token = api_token_get_or_create(user=integration)
-        self.stdout.write("Staff users (passwords change on every run):")
-        self.stdout.write(f"  marketing    password: {passwords['marketing']}")
-        self.stdout.write(f"  support      password: {passwords['support']}")
-        self.stdout.write(f"  store.mad01  password: {passwords['store.mad01']}  (store staff, MAD-01)")
-        self.stdout.write(f"  integration  API token: {token}")
-        self.stdout.write(f"Staff login: {STAFF_URL}  user: admin  password: {passwords['admin']}")

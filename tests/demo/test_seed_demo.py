@@ -14,7 +14,7 @@ from backoffice.accounts.models import StaffProfile
 from backoffice.eventstore import store
 from backoffice.eventstore.models import Event
 from backoffice.eventstore.schema import CHANNELS
-from customers.management.commands.seed_demo import CATALOG, LOCATIONS, DemoHistory
+from customers.demo_history import CATALOG, LOCATIONS, DemoHistory
 from customers.models import Customer, CustomerIdentifier
 
 LOGIN_LINE = re.compile(r"^Staff login: http://127\.0\.0\.1:8000/admin/  user: admin  password: (\S+)$")
