@@ -9,10 +9,12 @@ class ChannelRuleError(ValueError):
     callers turn it into a 400 that names the field.
     """
 
-    def __init__(self, field: str, message: str, code: str = "invalid"):
+    def __init__(self, field: str, message: str, code: str = "invalid", *, index: int | None = None):
         self.field = field
         self.message = message
         self.code = code
+        # The message's position in a `messages_send` batch (None for `message_send`).
+        self.index = index
         super().__init__(f"{field}: {message}")
 
 

@@ -123,3 +123,12 @@ def test_quiet_hours_need_a_start_and_an_end(login):
 
 def test_support_cannot_change_channel_settings(login):
     assert login("support").get("/admin/messaging/channelsetting/").status_code == 403
+
+
+def test_the_messaging_admin_speaks_spanish(login, settings):
+    settings.LANGUAGE_CODE = "es"
+
+    page = login("admin").get("/admin/messaging/channelsetting/add/", HTTP_ACCEPT_LANGUAGE="es").content.decode()
+
+    assert "Ajustes de canal" in page or "ajuste de canal" in page
+    assert "horas de silencio" in page

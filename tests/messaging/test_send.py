@@ -173,3 +173,53 @@ def test_a_whatsapp_template_goes_out_of_the_window(customer, outbox):
     message.refresh_from_db()
     assert message.status == Status.SENT
     assert outbox[0].content == {"template": "pedido_listo", "parameters": ["Ana", "A-123"]}
+
+
+def test_a_batch_queues_every_message_in_one_go_and_skips_keys_already_queued(customer, outbox):
+    from backoffice.messaging.services import MessageRequest, messages_send
+
+    customer_id = customer()
+    earlier = _send(customer_id, channel="sms", content={"text": "uno"}, key="k-1")
+    requests = [
+        MessageRequest(customer_id, "sms", "service", {"text": text}, key, campaign_id="c-9")
+        for text, key in (("uno", "k-1"), ("dos", "k-2"), ("dos", "k-2"), ("tres", "k-3"))
+    ]
+
+    messages = messages_send(messages=requests, actor="test")
+    messages_drain()
+
+    assert [m.idempotency_key for m in messages] == ["k-1", "k-2", "k-2", "k-3"]
+    assert messages[0].id == earlier.id
+    assert Event.objects.filter(type="message.queued").count() == 3
+    assert sorted(m.content["text"] for m in outbox) == ["dos", "tres", "uno"]
+
+
+def test_a_rule_violation_in_a_batch_names_the_message_and_writes_nothing(customer):
+    from backoffice.messaging.services import MessageRequest, messages_send
+
+    customer_id = customer()
+    requests = [
+        MessageRequest(customer_id, "email", "service", {"subject": "Hola", "body": "x"}, "k-a"),
+        MessageRequest(customer_id, "email", "service", {"body": "x"}, "k-b"),
+    ]
+
+    with pytest.raises(ChannelRuleError) as refused:
+        messages_send(messages=requests, actor="test")
+
+    assert (refused.value.index, refused.value.field) == (1, "content.subject")
+    assert OutboundMessage.objects.count() == 0
+    assert not Event.objects.filter(type__startswith="message.").exists()
+
+
+def test_the_sms_segment_limit_comes_from_the_channel_settings(customer):
+    from backoffice.messaging.models import ChannelSetting
+
+    customer_id = customer()
+    ChannelSetting.objects.create(channel="sms", max_sms_segments=1)
+
+    with pytest.raises(ChannelRuleError) as refused:
+        _send(customer_id, channel="sms", content={"text": "x" * 161})
+    message = _send(customer_id, channel="sms", content={"text": "x" * 160})
+
+    assert refused.value.code == "too_many_segments"
+    assert message.status == Status.QUEUED

@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from backoffice.eventstore import store
@@ -145,7 +145,7 @@ def _take(batch_size: int) -> _Decisions | None:
                 is_resend=row.status == Status.SENDING,
             )
             to_update.append(row)
-        OutboundMessage.objects.bulk_update(
+        _update_rows(
             to_update, ["status", "reason", "attempts", "not_before", "sending_since", "backend", "updated_at"]
         )
         if decisions.events:
@@ -158,10 +158,10 @@ def _decide(row, content, recipient, rules, now, decisions: _Decisions, *, needs
     it only needs an address and its content."""
     reason = None
     if is_resend:
-        if content == ERASED or recipient.is_erased:
-            reason = "customer_erased"
-        elif not recipient.address:
-            reason = "no_address"
+        if content == ERASED or recipient.is_erased or not recipient.address:
+            # It may have left before the worker died: not "suppressed", but for someone to look at.
+            _hold_for_review(row, now, decisions)
+            return
     elif not rules.is_enabled:
         reason = "channel_disabled"
     elif content == ERASED or recipient.is_erased:
@@ -231,16 +231,18 @@ def _record(taken: list[_Taken]) -> DrainResult:
     result = DrainResult()
     now = timezone.now()
     with transaction.atomic():
-        current = {
-            row.id: row
-            for row in OutboundMessage.objects.select_for_update()
+        # Who holds each row now (the fencing token): status and attempt, read under the row locks.
+        locked = (
+            OutboundMessage.objects.select_for_update()
             .filter(id__in=[t.row.id for t in taken])
             .order_by("id")
-        }
+            .values_list("id", "status", "attempts")
+        )
+        holders = {row_id: (status, attempts) for row_id, status, attempts in locked}
         changed, events = [], []
         for item in taken:
-            row = current.get(item.row.id)
-            if row is None or row.status != Status.SENDING or row.attempts != item.row.attempts:
+            row = item.row
+            if holders.get(row.id) != (Status.SENDING, row.attempts):
                 continue  # overtaken: a recovery took this row after us, and records its own outcome
             if not item.is_attempted:
                 _set(row, now, status=Status.QUEUED, sending_since=None)
@@ -266,7 +268,7 @@ def _record(taken: list[_Taken]) -> DrainResult:
                 data = {"reason": reason, "terminal": terminal, "attempt": row.attempts}
                 events.append(_event(row, "message.failed", data))
             changed.append(row)
-        OutboundMessage.objects.bulk_update(
+        _update_rows(
             changed,
             [
                 "status",
@@ -282,6 +284,24 @@ def _record(taken: list[_Taken]) -> DrainResult:
         if events:
             store.append_batches(events)
     return result
+
+
+def _update_rows(rows: list[OutboundMessage], fields: list[str]) -> None:
+    """Save these fields of many rows in one executemany: bulk_update's CASE WHEN costs ~6 ms of Python per row."""
+    if not rows:
+        return
+    meta = OutboundMessage._meta
+    quote = connection.ops.quote_name
+    columns = [meta.get_field(name) for name in fields]
+    assignments = ", ".join(f"{quote(column.column)} = %s" for column in columns)
+    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"  # noqa: S608
+    params = [
+        [column.get_db_prep_save(getattr(row, column.attname), connection) for column in columns]
+        + [meta.pk.get_db_prep_save(row.pk, connection)]
+        for row in rows
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
 
 
 def _backoff(attempt: int) -> timedelta:
