@@ -198,3 +198,13 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Orders and stock
+# A cart with no activity for this long is abandoned and gets one reminder (on a channel allowing marketing).
+ORDERS_CART_IDLE_MINUTES = env.int("ORDERS_CART_IDLE_MINUTES", default=60)
+# An order placed within this many days of a cart reminder is attributed to it.
+ORDERS_REMINDER_ATTRIBUTION_DAYS = env.int("ORDERS_REMINDER_ATTRIBUTION_DAYS", default=7)
+CELERY_BEAT_SCHEDULE["orders-abandon-idle-carts"] = {
+    "task": "orders.abandon_idle_carts",
+    "schedule": timedelta(minutes=env.int("ORDERS_CART_CHECK_MINUTES", default=5)),
+}
