@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from backoffice.eventstore import schema, store
 from backoffice.eventstore.errors import EventValidationError
+from customers.models import Customer
 from customers.selectors import CustomerNotFound, customer_resolve_id
 from customers.services.ingestion import customer_register
 
@@ -82,12 +83,15 @@ def order_place(
     OrderIdConflict. Raises InvalidFields or InsufficientStock (per-line availability per location) before anything
     is written.
     """
+    is_new_id = order_id is None
     order_id = order_id or str(uuid.uuid4())
-    wanted, method, location = _validate_order(order_id, channel, lines, fulfilment)
-    return with_retry(lambda: _place(order_id, customer, channel, wanted, method, location, actor, occurred_at))
+    wanted, prices, method, location = _validate_order(order_id, channel, lines, fulfilment)
+    return with_retry(
+        lambda: _place(order_id, is_new_id, customer, channel, wanted, prices, method, location, actor, occurred_at)
+    )
 
 
-def _validate_order(order_id, channel, lines, fulfilment) -> tuple[dict[str, int], str, str]:
+def _validate_order(order_id, channel, lines, fulfilment) -> tuple[dict[str, int], dict[str, Decimal], str, str]:
     import re
 
     errors: list[InvalidField] = []
@@ -125,7 +129,7 @@ def _validate_order(order_id, channel, lines, fulfilment) -> tuple[dict[str, int
             errors.append(InvalidField("fulfilment.location", f"{location} is not a store", "not_a_store"))
     if errors:
         raise InvalidFields(errors)
-    return dict(wanted), method, location
+    return dict(wanted), {sku: products[sku].price for sku in wanted}, method, location
 
 
 def _resolve_customer(customer: Any, channel: str, actor: str) -> uuid.UUID:
@@ -140,14 +144,21 @@ def _resolve_customer(customer: Any, channel: str, actor: str) -> uuid.UUID:
             ) from None
         return customer_id
     try:
-        return customer_resolve_id(customer_id=uuid.UUID(str(customer)))
+        customer_id = uuid.UUID(str(customer))
+        # One query for the usual case (a customer that was not merged); the selector follows merges.
+        found = list(Customer.objects.filter(id=customer_id).values_list("merged_into_id", flat=True))
+        if found == [None]:
+            return customer_id
+        return customer_resolve_id(customer_id=customer_id)
     except ValueError:
         raise InvalidFields([InvalidField("customer", "a customer id or identifiers", "invalid")]) from None
     except CustomerNotFound:
         raise InvalidFields([InvalidField("customer", "no such customer", "not_found")]) from None
 
 
-def _place(order_id, customer, channel, wanted, method, location, actor, occurred_at) -> tuple[Order, bool]:
+def _place(
+    order_id, is_new_id, customer, channel, wanted, prices, method, location, actor, occurred_at
+) -> tuple[Order, bool]:
     with transaction.atomic():
         customer_id = _resolve_customer(customer, channel, actor)
         if method == "pickup" or location:
@@ -156,7 +167,7 @@ def _place(order_id, customer, channel, wanted, method, location, actor, occurre
             candidates = list(Location.objects.values_list("code", flat=True))
         rows = levels_locked((sku, code) for sku in wanted for code in candidates)
         # Checked after the locks: a concurrent request with the same id has committed by now, or will wait for us.
-        existing = Order.objects.filter(id=order_id).first()
+        existing = None if is_new_id else Order.objects.filter(id=order_id).first()
         if existing is not None:
             if _same_request(existing, customer_id, channel, wanted, method, location):
                 return existing, False
@@ -164,7 +175,6 @@ def _place(order_id, customer, channel, wanted, method, location, actor, occurre
         allocations = _allocate(wanted, rows, candidates, method)
         if allocations is None:
             raise InsufficientStock(_shortage(wanted, rows, method, location))
-        prices = {p.sku: p.price for p in Product.objects.filter(sku__in=wanted)}
         order_lines = [
             {"sku": a.sku, "quantity": a.quantity, "unit_price": str(prices[a.sku]), "location": a.location}
             for a in allocations
@@ -202,7 +212,8 @@ def _place(order_id, customer, channel, wanted, method, location, actor, occurre
                 )
             )
         store.append_batches(appends)
-        return Order.objects.get(id=order_id), True
+    # Read after commit: the append lock (held from the append to the commit) is held no longer than it must.
+    return Order.objects.get(id=order_id), True
 
 
 def _same_request(order: Order, customer_id, channel, wanted, method, location) -> bool:
