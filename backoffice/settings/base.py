@@ -202,6 +202,8 @@ LOGGING = {
 # --- Orders and stock
 # A cart with no activity for this long is abandoned and gets one reminder (on a channel allowing marketing).
 ORDERS_CART_IDLE_MINUTES = env.int("ORDERS_CART_IDLE_MINUTES", default=60)
+# A cart found idle for longer than this (imported history, after an outage) is abandoned without a reminder.
+ORDERS_CART_REMINDER_MAX_AGE_HOURS = env.int("ORDERS_CART_REMINDER_MAX_AGE_HOURS", default=48)
 # An order placed within this many days of a cart reminder is attributed to it.
 ORDERS_REMINDER_ATTRIBUTION_DAYS = env.int("ORDERS_REMINDER_ATTRIBUTION_DAYS", default=7)
 CELERY_BEAT_SCHEDULE["orders-abandon-idle-carts"] = {

@@ -42,6 +42,7 @@ def carts_abandon_idle(*, now: datetime | None = None, limit: int = 500) -> list
     idle_since = now - timedelta(minutes=settings.ORDERS_CART_IDLE_MINUTES)
     candidates = list(
         Cart.objects.filter(status=CartStatus.OPEN, abandoned_at__isnull=True, last_activity_at__lt=idle_since)
+        .exclude(items={})
         .order_by("last_activity_at")
         .values_list("cart_id", flat=True)[:limit]
     )
@@ -65,7 +66,7 @@ def cart_abandon(*, cart_id: str, now: datetime) -> CartDecision | None:
         ]
         if not items:
             return None
-        message_id, channel, skipped = _remind(cart, items)
+        message_id, channel, skipped = _remind(cart, items, now)
         event = store.NewEvent(
             "cart.abandoned",
             {
@@ -100,10 +101,13 @@ def _ordered_since(cart: Cart) -> bool:
     )
 
 
-def _remind(cart: Cart, items: list[dict]) -> tuple[str, str, str]:
+def _remind(cart: Cart, items: list[dict], now: datetime) -> tuple[str, str, str]:
     """(message id, channel, reason skipped). Not wired to messaging yet: see order notifications."""
     if cart.customer_id is None:
         return "", "", "no_customer"
     if _ordered_since(cart):
         return "", "", "ordered_since"
+    if now - cart.last_activity_at > timedelta(hours=settings.ORDERS_CART_REMINDER_MAX_AGE_HOURS):
+        # Found late (after an outage, or in imported history): a reminder days later would be noise.
+        return "", "", "too_old"
     return "", "", "messaging_unavailable"
