@@ -23,7 +23,7 @@ from customers.models import Customer
 from . import services
 from .errors import OrdersError
 from .models import Order, OrderStatus
-from .services.stock import NAMESPACE
+from .services.stock import NAMESPACE, stock_receive_many
 
 ACTOR = "seed_demo"
 ORDERS = 240
@@ -59,7 +59,14 @@ class PlannedOrder:
     placed_at: datetime
 
 
-def seed_orders(*, now: datetime, rng: random.Random, stdout: TextIO | None = None) -> dict[str, int]:
+def seed_orders(
+    *,
+    now: datetime,
+    rng: random.Random,
+    stdout: TextIO | None = None,
+    orders: int = ORDERS,
+    till_sales: int = TILL_SALES,
+) -> dict[str, int]:
     """Seed locations, catalog, stock, orders, till sales and abandoned carts. Returns what was added."""
     base = rng.getrandbits(32)
     added = {"locations": 0, "products": 0, "stock_receipts": 0, "orders": 0, "steps": 0, "till_sales": 0}
@@ -74,11 +81,11 @@ def seed_orders(*, now: datetime, rng: random.Random, stdout: TextIO | None = No
         )
         added["products"] += created
     added["stock_receipts"] = _receive_stock(_rng(base), now)
-    for planned in _plan_orders(_rng(base + 1), now):
+    for planned in _plan_orders(_rng(base + 1), now, orders):
         placed, steps = _place(planned, now)
         added["orders"] += placed
         added["steps"] += steps
-    added["till_sales"] = _till_sales(_rng(base + 2), now)
+    added["till_sales"] = _till_sales(_rng(base + 2), now, till_sales)
     added["abandoned_carts"] = _abandon_carts(now)
     if stdout is not None:
         stdout.write(
@@ -98,24 +105,13 @@ def _event_id(name: str) -> uuid.UUID:
 
 
 def _receive_stock(rng: random.Random, now: datetime) -> int:
-    received = 0
-    at = now - timedelta(days=HISTORY_DAYS + 1)
+    receipts = []
     for loc in LOCATIONS:
         for product in CATALOG:
             quantity = rng.randint(300, 500) if loc.kind == "warehouse" else rng.randint(25, 60)
-            event_id = _event_id(f"receive:{product.sku}@{loc.code}")
-            before = _stored(event_id)
-            services.stock_move(
-                sku=product.sku,
-                location=loc.code,
-                kind="received",
-                quantity=quantity,
-                actor=ACTOR,
-                event_id=event_id,
-                occurred_at=at,
-            )
-            received += not before
-    return received
+            receipts.append((product.sku, loc.code, quantity, _event_id(f"receive:{product.sku}@{loc.code}")))
+    at = now - timedelta(days=HISTORY_DAYS + 1)
+    return stock_receive_many(receipts=receipts, actor=ACTOR, occurred_at=at)
 
 
 def _stored(event_id: uuid.UUID) -> bool:
@@ -124,7 +120,7 @@ def _stored(event_id: uuid.UUID) -> bool:
     return bool(store.stored_events([event_id]))
 
 
-def _plan_orders(rng: random.Random, now: datetime) -> list[PlannedOrder]:
+def _plan_orders(rng: random.Random, now: datetime, count: int) -> list[PlannedOrder]:
     customers = list(
         Customer.objects.filter(Q(merged_into__isnull=True), Q(erased_at__isnull=True))
         .order_by("registered_at", "id")
@@ -135,7 +131,7 @@ def _plan_orders(rng: random.Random, now: datetime) -> list[PlannedOrder]:
     stores = [loc.code for loc in LOCATIONS if loc.kind == "store"]
     channels, channel_weights = zip(*CHANNEL_WEIGHTS.items(), strict=True)
     plans = []
-    for n in range(ORDERS):
+    for n in range(count):
         customer_id = customers[rng.randrange(len(customers))]
         channel = rng.choices(channels, channel_weights)[0]
         method, steps, _ = rng.choices(PATHS, [w for *_, w in PATHS])[0]
@@ -214,10 +210,10 @@ def _done(order: Order, steps: tuple[str, ...], index: int) -> bool:
     return order.status in reached[index:] or order.status == OrderStatus.PARTIALLY_RETURNED
 
 
-def _till_sales(rng: random.Random, now: datetime) -> int:
+def _till_sales(rng: random.Random, now: datetime, count: int) -> int:
     sold = 0
     stores = [loc.code for loc in LOCATIONS if loc.kind == "store"]
-    for n in range(TILL_SALES):
+    for n in range(count):
         product = rng.choice(CATALOG)
         store = rng.choice(stores)
         at = now - timedelta(days=rng.uniform(0, HISTORY_DAYS))

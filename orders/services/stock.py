@@ -110,6 +110,43 @@ def stock_move(
     return with_retry(lambda: _move(sku, location, kind, quantity, to_location, actor, event_id, occurred_at, keys))
 
 
+def stock_receive_many(
+    *, receipts: list[tuple[str, str, int, uuid.UUID]], actor: str, occurred_at: datetime | None = None
+) -> int:
+    """Goods received at many (sku, location) pairs in one transaction: [(sku, location, quantity, event_id)].
+
+    A receipt only adds, so it takes no lock and appends at any version. Idempotent on each event id; returns how
+    many were new. Raises InvalidFields naming the first bad receipt.
+    """
+    skus = set(Product.objects.filter(sku__in={r[0] for r in receipts}).values_list("sku", flat=True))
+    codes = set(Location.objects.filter(code__in={r[1] for r in receipts}).values_list("code", flat=True))
+    for index, (sku, location, quantity, _) in enumerate(receipts):
+        if sku not in skus:
+            raise InvalidFields.of(f"receipts.{index}.sku", f"unknown sku {sku!r}", "unknown_sku")
+        if location not in codes:
+            raise InvalidFields.of(f"receipts.{index}.location", f"unknown location {location!r}", "unknown_location")
+        if quantity <= 0:
+            raise InvalidFields.of(f"receipts.{index}.quantity", "must be greater than zero", "min_value")
+    appends = [
+        store.StreamAppend(
+            stock_stream(sku, location),
+            [
+                store.NewEvent(
+                    "stock.received",
+                    {"sku": sku, "location": location, "quantity": quantity},
+                    event_id,
+                    occurred_at=occurred_at,
+                    metadata={"actor": actor},
+                )
+            ],
+        )
+        for sku, location, quantity, event_id in receipts
+    ]
+    with transaction.atomic():
+        results = store.append_batches(appends)
+    return sum(1 for result in results if not result.duplicate)
+
+
 def _move(sku, location, kind, quantity, to_location, actor, event_id, occurred_at, keys) -> list[StockLevel]:
     with transaction.atomic():
         rows = levels_locked(keys)
