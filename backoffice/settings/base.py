@@ -188,6 +188,47 @@ MESSAGING_BACKENDS = {
     for channel in ("email", "sms", "whatsapp", "push", "facebook", "instagram")
 }
 MESSAGING_FILE_DIR = Path(env.str("MESSAGING_FILE_DIR", default=str(BASE_DIR / "var" / "outbox")))
+# Who may be contacted, where, when (customers fills the hook: consent, addresses, time zones, 24 h windows).
+MESSAGING_RECIPIENT_POLICY = env.str("MESSAGING_RECIPIENT_POLICY", default="customers.reachability.RecipientPolicy")
+# Quiet hours in the customer's local time, "start-end" (wrapping midnight): sends then are deferred, never dropped.
+MESSAGING_QUIET_HOURS = env.str("MESSAGING_QUIET_HOURS", default="21:00-09:00")
+# Attempts per message (the first send included) before a temporary failure becomes terminal; backoff between them.
+MESSAGING_MAX_ATTEMPTS = env.int("MESSAGING_MAX_ATTEMPTS", default=5)
+MESSAGING_RETRY_BACKOFF_SECONDS = env.int("MESSAGING_RETRY_BACKOFF_SECONDS", default=30)
+MESSAGING_RETRY_BACKOFF_MAX_SECONDS = env.int("MESSAGING_RETRY_BACKOFF_MAX_SECONDS", default=3600)
+# A message left in `sending` this long was taken by a worker that died: it must exceed CELERY_TASK_TIME_LIMIT.
+MESSAGING_SENDING_STALE_SECONDS = env.int("MESSAGING_SENDING_STALE_SECONDS", default=300)
+# Messages taken per drain transaction, and how long one drain task keeps taking batches.
+MESSAGING_DRAIN_BATCH = env.int("MESSAGING_DRAIN_BATCH", default=100)
+MESSAGING_DRAIN_SECONDS = env.int("MESSAGING_DRAIN_SECONDS", default=60)
+MESSAGING_SMS_MAX_SEGMENTS = env.int("MESSAGING_SMS_MAX_SEGMENTS", default=3)
+# The webhook backend (SMS, WhatsApp, push, Facebook, Instagram providers) and the signed webhooks they call.
+MESSAGING_WEBHOOK_URLS = {
+    channel: env.str(f"MESSAGING_WEBHOOK_URL_{channel.upper()}", default="") for channel in MESSAGING_BACKENDS
+}
+_DEV_WEBHOOK_SECRET = "dev-only-webhook-secret"  # noqa: S105 - only when DEBUG is on
+MESSAGING_WEBHOOK_SECRETS = {
+    channel: env.str(f"MESSAGING_WEBHOOK_SECRET_{channel.upper()}", default="")
+    or (f"{_DEV_WEBHOOK_SECRET}-{channel}" if DEBUG else "")
+    for channel in MESSAGING_BACKENDS
+}
+MESSAGING_WEBHOOK_TIMEOUT = env.float("MESSAGING_WEBHOOK_TIMEOUT", default=10.0)
+# How far a webhook's signed timestamp may be from our clock (replay protection), seconds.
+MESSAGING_WEBHOOK_TOLERANCE = env.int("MESSAGING_WEBHOOK_TOLERANCE", default=300)
+# Email through Django's SMTP machinery (the smtp backend).
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="no-reply@backoffice.example")
+MESSAGING_EMAIL_MESSAGE_ID_DOMAIN = env.str("MESSAGING_EMAIL_MESSAGE_ID_DOMAIN", default="backoffice.example")
+CELERY_BEAT_SCHEDULE |= {
+    "messaging-drain": {"task": "messaging.drain", "schedule": timedelta(seconds=10)},
+    "messaging-release-deferred": {"task": "messaging.release_deferred", "schedule": timedelta(seconds=60)},
+}
 
 # --- Logging: structured enough to grep, never personal data (ids only).
 LOGGING = {

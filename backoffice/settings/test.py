@@ -9,7 +9,14 @@ from .base import *  # noqa: E402,F403
 from .base import MESSAGING_BACKENDS, REST_FRAMEWORK  # noqa: E402
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-MESSAGING_BACKENDS = dict.fromkeys(MESSAGING_BACKENDS, "memory")
+# In memory unless a channel is named explicitly (the integration tests point a worker at a loopback provider).
+MESSAGING_BACKENDS = {
+    channel: os.environ.get(f"MESSAGING_BACKEND_{channel.upper()}", "memory") for channel in MESSAGING_BACKENDS
+}
+MESSAGING_WEBHOOK_SECRETS = {
+    channel: os.environ.get(f"MESSAGING_WEBHOOK_SECRET_{channel.upper()}", f"test-webhook-secret-{channel}")
+    for channel in MESSAGING_BACKENDS
+}
 REST_FRAMEWORK = {
     **REST_FRAMEWORK,
     "DEFAULT_THROTTLE_RATES": {"user": "100000/min", "anon": "100000/min"},
@@ -18,3 +25,5 @@ ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
 LANGUAGE_CODE = "en"
 # Tests run tasks in process; the integration tests switch this off for themselves and start a real worker.
 CELERY_TASK_ALWAYS_EAGER = True
+# Quiet hours depend on the wall clock; tests that exercise them set a window around the moment they run.
+MESSAGING_QUIET_HOURS = "off"

@@ -1,0 +1,188 @@
+"""Messaging in the admin: the delivery history (read-only, each message with its events) and the channel settings
+operations change at run time. Changes go through the services, with the staff user as actor."""
+
+from django.contrib import admin, messages
+from django.utils.html import format_html, format_html_join
+from django.utils.timezone import localtime
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from backoffice.accounts.admin_read_only import ReadOnlyAdmin
+from backoffice.accounts.models import Role
+from backoffice.accounts.selectors import user_role
+
+from . import selectors, services
+from .models import ChannelSetting, OutboundMessage, Status
+
+# Message content and addresses are personal data: those who serve customers see them, and administrators.
+HISTORY_ROLES = (Role.ADMIN, Role.SUPPORT)
+OPERATIONS_ROLES = (Role.ADMIN,)
+HEALTH_LABELS = {
+    "backend": _("backend"),
+    "honours_idempotency_key": _("honours idempotency keys (safe to resend after a crash)"),
+    "webhook_url": _("webhook URL"),
+    "has_webhook_secret": _("webhook secret configured"),
+    "queued": _("queued"),
+    "sending": _("sending"),
+    "deferred": _("deferred"),
+    "review": _("needs review"),
+    "sent_24h": _("sent (24 h)"),
+    "failed_24h": _("failed (24 h)"),
+    "suppressed_24h": _("suppressed (24 h)"),
+}
+
+
+@admin.register(OutboundMessage)
+class OutboundMessageAdmin(ReadOnlyAdmin):
+    list_display = (
+        "created_at",
+        "channel",
+        "purpose",
+        "status",
+        "delivery_status",
+        "reason",
+        "attempts",
+        "customer_id",
+        "origin",
+        "sent_at",
+    )
+    list_filter = ("channel", "status", "delivery_status", "purpose", "backend")
+    date_hierarchy = "created_at"
+    search_fields = ("id",)
+    search_help_text = _("Customer or message id, provider message id, idempotency key, campaign, case or order id")
+    show_full_result_count = False
+    ordering = ("-created_at",)
+    actions = ["send_again"]
+    fields = (
+        "id",
+        "customer_id",
+        "channel",
+        "purpose",
+        "status",
+        "reason",
+        "delivery_status",
+        "attempts",
+        "not_before",
+        "sending_since",
+        "backend",
+        "provider_message_id",
+        "idempotency_key",
+        "campaign_id",
+        "case_id",
+        "order_id",
+        "variant",
+        "actor",
+        "created_at",
+        "sent_at",
+        "event_list",
+    )
+    readonly_fields = fields
+
+    @admin.display(description=_("origin"))
+    def origin(self, message):
+        for label, value in (
+            (_("campaign"), message.campaign_id),
+            (_("case"), message.case_id),
+            (_("order"), message.order_id),
+        ):
+            if value:
+                return f"{label} {value}"
+        return message.actor
+
+    @admin.display(description=_("events"))
+    def event_list(self, message):
+        events = selectors.message_events(message=message)
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
+            ((localtime(e.occurred_at).strftime("%Y-%m-%d %H:%M:%S"), e.type, e.data) for e in events),
+        )
+        return format_html("<table>{}</table>", rows)
+
+    @admin.action(description=_("Send again (failed or held for review)"))
+    def send_again(self, request, queryset):
+        count = 0
+        for message in queryset.filter(status__in=[Status.FAILED, Status.REVIEW]):
+            services.message_requeue(message_id=message.id, actor=f"user:{request.user.pk}")
+            count += 1
+        self.message_user(
+            request,
+            ngettext("%(count)d message queued again.", "%(count)d messages queued again.", count) % {"count": count},
+            messages.SUCCESS,
+        )
+
+    def get_actions(self, request):
+        if user_role(user=request.user) not in OPERATIONS_ROLES:
+            return {}
+        return admin.ModelAdmin.get_actions(self, request)
+
+    def get_search_results(self, request, queryset, search_term):
+        return selectors.messages_search(queryset=queryset, term=search_term), False
+
+    def has_module_permission(self, request):
+        return user_role(user=request.user) in HISTORY_ROLES
+
+    def has_view_permission(self, request, obj=None):
+        return user_role(user=request.user) in HISTORY_ROLES
+
+
+@admin.register(ChannelSetting)
+class ChannelSettingAdmin(admin.ModelAdmin):
+    list_display = ("channel", "is_enabled", "sender", "quiet_hours", "max_sms_segments", "max_attempts", "health")
+    list_editable = ("is_enabled",)
+    readonly_fields = ("health_detail", "updated_at", "updated_by")
+    fieldsets = (
+        (None, {"fields": ("channel", "is_enabled", "sender", "reply_to")}),
+        (_("When"), {"fields": ("quiet_hours_start", "quiet_hours_end", "quiet_hours_for_service")}),
+        (_("Limits"), {"fields": ("max_sms_segments", "max_attempts")}),
+        (_("Operations"), {"fields": ("notes", "health_detail", "updated_at", "updated_by")}),
+    )
+
+    @admin.display(description=_("quiet hours"))
+    def quiet_hours(self, setting):
+        if setting.quiet_hours_start is None:
+            return _("default")
+        return f"{setting.quiet_hours_start:%H:%M}-{setting.quiet_hours_end:%H:%M}"
+
+    @admin.display(description=_("queue"))
+    def health(self, setting):
+        h = selectors.channel_health(channel=setting.channel)
+        return format_html(
+            "{} {} · {} {} · {} {} · {} {}",
+            h["queued"],
+            _("queued"),
+            h["deferred"],
+            _("deferred"),
+            h["review"],
+            _("needs review"),
+            h["failed_24h"],
+            _("failed (24 h)"),
+        )
+
+    @admin.display(description=_("health"))
+    def health_detail(self, setting):
+        if not setting.channel:
+            return "-"
+        h = selectors.channel_health(channel=setting.channel)
+        rows = format_html_join(
+            "", "<tr><th>{}</th><td>{}</td></tr>", ((label, h[key]) for key, label in HEALTH_LABELS.items())
+        )
+        return format_html("<table>{}</table>", rows)
+
+    def save_model(self, request, obj, form, change):
+        services.channel_setting_save(setting=obj, actor=f"user:{request.user.pk}")
+
+    def has_module_permission(self, request):
+        return user_role(user=request.user) in OPERATIONS_ROLES
+
+    def has_view_permission(self, request, obj=None):
+        return user_role(user=request.user) in OPERATIONS_ROLES
+
+    def has_add_permission(self, request):
+        return user_role(user=request.user) in OPERATIONS_ROLES
+
+    def has_change_permission(self, request, obj=None):
+        return user_role(user=request.user) in OPERATIONS_ROLES
+
+    def has_delete_permission(self, request, obj=None):
+        return user_role(user=request.user) in OPERATIONS_ROLES

@@ -1,0 +1,142 @@
+"""Channel rules: what a message must hold on each channel, checked before anything is written.
+
+- email: `subject` and `body` required.
+- sms: `text` required; length in segments by encoding: GSM 03.38 (7-bit, extension characters count twice) fits
+  160 characters in one part and 153 per part when concatenated; anything else is UCS-2, 70 and 67 (UTF-16 code
+  units: an emoji takes two). At most MESSAGING_SMS_MAX_SEGMENTS parts (or the channel setting's override).
+- whatsapp: `text`, or `template` with `parameters`; outside the 24-hour window opened by the customer's last
+  message only a template may be sent.
+- push: `title` and `body`; facebook, instagram: `text`.
+"""
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+from .errors import ChannelRuleError
+from .events import OUTBOUND_CHANNELS
+
+WHATSAPP_WINDOW: Final = timedelta(hours=24)
+
+_GSM7_BASIC: Final = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+_GSM7_EXTENDED: Final = frozenset("^{}\\[~]|€\f")
+
+# Allowed keys and limits per channel: {key: (required, max length)}.
+_FIELDS: Final[dict[str, dict[str, tuple[bool, int]]]] = {
+    "email": {"subject": (True, 200), "body": (True, 100_000), "html": (False, 200_000)},
+    "sms": {"text": (True, 10_000)},
+    "whatsapp": {"text": (False, 4096), "template": (False, 512), "language": (False, 16)},
+    "push": {"title": (True, 100), "body": (True, 1000), "url": (False, 2000)},
+    "facebook": {"text": (True, 2000)},
+    "instagram": {"text": (True, 1000)},
+}
+
+
+@dataclass(frozen=True)
+class SmsLength:
+    encoding: str  # "GSM-7" or "UCS-2"
+    units: int  # septets (GSM-7) or UTF-16 code units (UCS-2)
+    segments: int
+
+
+def sms_length(text: str) -> SmsLength:
+    if all(ch in _GSM7_BASIC or ch in _GSM7_EXTENDED for ch in text):
+        units = sum(2 if ch in _GSM7_EXTENDED else 1 for ch in text)
+        single, part = 160, 153
+        encoding = "GSM-7"
+    else:
+        units = len(text.encode("utf-16-le")) // 2
+        single, part = 70, 67
+        encoding = "UCS-2"
+    segments = 1 if units <= single else math.ceil(units / part)
+    return SmsLength(encoding, units, segments)
+
+
+def check(
+    *,
+    channel: str,
+    purpose: str,
+    content: Any,
+    max_sms_segments: int,
+    last_inbound_at: datetime | None = None,
+    now: datetime,
+) -> dict[str, Any]:
+    """The content, cleaned, or ChannelRuleError naming the field that breaks a rule."""
+    if channel not in OUTBOUND_CHANNELS:
+        raise ChannelRuleError("channel", f"messages cannot be sent on {channel!r}", "unknown_channel")
+    if purpose not in ("marketing", "service"):
+        raise ChannelRuleError("purpose", "must be marketing or service", "invalid_choice")
+    if not isinstance(content, dict):
+        raise ChannelRuleError("content", "must be an object", "invalid")
+    fields = _FIELDS[channel]
+    allowed = set(fields) | ({"parameters"} if channel == "whatsapp" else set())
+    for key in content:
+        if key not in allowed:
+            raise ChannelRuleError(f"content.{key}", f"is not a field of a {channel} message", "unknown_field")
+    cleaned: dict[str, Any] = {}
+    for key, (required, limit) in fields.items():
+        value = content.get(key)
+        if value is None or value == "":
+            if required:
+                raise ChannelRuleError(f"content.{key}", f"is required for {channel}", "required")
+            continue
+        if not isinstance(value, str):
+            raise ChannelRuleError(f"content.{key}", "must be a string", "invalid")
+        if key != "body" and key != "html" and not value.strip():
+            raise ChannelRuleError(f"content.{key}", f"is required for {channel}", "required")
+        if len(value) > limit:
+            raise ChannelRuleError(f"content.{key}", f"is longer than {limit} characters", "max_length")
+        cleaned[key] = value
+    if channel == "sms":
+        length = sms_length(cleaned["text"])
+        if length.segments > max_sms_segments:
+            raise ChannelRuleError(
+                "content.text",
+                f"needs {length.segments} SMS segments ({length.units} {length.encoding} characters), "
+                f"over the limit of {max_sms_segments}",
+                "too_many_segments",
+            )
+    if channel == "whatsapp":
+        cleaned.update(_whatsapp(content, cleaned, last_inbound_at=last_inbound_at, now=now))
+    return cleaned
+
+
+def _whatsapp(content: dict, cleaned: dict, *, last_inbound_at: datetime | None, now: datetime) -> dict:
+    template, text = cleaned.get("template"), cleaned.get("text")
+    parameters = content.get("parameters")
+    if template and text:
+        raise ChannelRuleError("content.text", "send either a text or a template, not both", "invalid")
+    if parameters is not None and not template:
+        raise ChannelRuleError("content.template", "parameters need a template", "required")
+    if template:
+        if parameters is None:
+            raise ChannelRuleError(
+                "content.parameters", "is required with a template (a list, maybe empty)", "required"
+            )
+        if not isinstance(parameters, list) or not all(isinstance(p, str) for p in parameters):
+            raise ChannelRuleError("content.parameters", "must be a list of strings", "invalid")
+        for index, parameter in enumerate(parameters):
+            if not parameter.strip() or len(parameter) > 1024:
+                raise ChannelRuleError(f"content.parameters.{index}", "must be 1 to 1024 characters", "invalid")
+        return {"parameters": list(parameters)}
+    if not text:
+        raise ChannelRuleError("content.text", "a text or a template is required for whatsapp", "required")
+    if not whatsapp_window_open(last_inbound_at, now=now):
+        raise ChannelRuleError(
+            "content.template",
+            "is required: the customer has not written on WhatsApp in the last 24 hours",
+            "template_required",
+        )
+    return {}
+
+
+def whatsapp_window_open(last_inbound_at: datetime | None, *, now: datetime) -> bool:
+    return last_inbound_at is not None and now - last_inbound_at < WHATSAPP_WINDOW
+
+
+def needs_whatsapp_window(channel: str, content: dict) -> bool:
+    return channel == "whatsapp" and not content.get("template")

@@ -1,0 +1,21 @@
+"""Commands of messaging: the only code that changes messages (append events, move the outbox row, one
+transaction each)."""
+
+from .channel_settings import channel_setting_save
+from .pipeline import DrainResult, message_requeue, messages_drain, messages_release_deferred
+from .send import MessageRequest, message_send, messages_send
+from .status import StatusResult, UnknownMessage, message_status_record
+
+__all__ = [
+    "DrainResult",
+    "MessageRequest",
+    "StatusResult",
+    "UnknownMessage",
+    "channel_setting_save",
+    "message_requeue",
+    "message_send",
+    "message_status_record",
+    "messages_send",
+    "messages_drain",
+    "messages_release_deferred",
+]

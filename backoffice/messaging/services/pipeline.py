@@ -1,0 +1,355 @@
+"""The drain: take due messages from the outbox, check who may be contacted now, send, and record what happened.
+
+One drain step is three short transactions, so a worker that dies never leaves a message both unsent and unseen:
+
+1. take: lock due rows (`select_for_update(skip_locked=True)`: workers never share a row), decide each one (send,
+   suppress, defer to the end of quiet hours) and move those to send to `sending` with the attempt counted; commit.
+   The attempt is on disk BEFORE any provider is called.
+2. send: call the channel's backend for each, outside any transaction, passing the idempotency key.
+3. record: `message.sent` or `message.failed` and the row's new state, only for rows still held by this attempt
+   (status `sending` and the same attempt number: a fencing token), so a slow worker overtaken by a recovery
+   cannot record twice.
+
+A row still `sending` after MESSAGING_SENDING_STALE_SECONDS belongs to a worker that died mid-send. If its backend
+honours idempotency keys (webhook, file, memory) it is sent again with the same key, and the provider delivers it
+once; otherwise (smtp, console) nobody can know whether it left, so it is held for review (status `review`,
+`message.failed` terminal with reason `outcome_unknown`) rather than risk a double send.
+"""
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from backoffice.eventstore import store
+from backoffice.eventstore.keys import ERASED
+
+from .. import channels, policy
+from ..backends import Backend, OutgoingMessage, backend_for
+from ..backends import _backend as backend_named
+from ..errors import DeliveryError
+from ..models import OutboundMessage, Status
+from .send import event_id_for, wake_drain_after_commit
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class DrainResult:
+    sent: int = 0
+    failed: int = 0
+    retrying: int = 0
+    suppressed: int = 0
+    deferred: int = 0
+    review: int = 0
+    batches: int = 0
+
+    def add(self, other: "DrainResult") -> None:
+        for name in ("sent", "failed", "retrying", "suppressed", "deferred", "review", "batches"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+@dataclass
+class _Taken:
+    row: OutboundMessage
+    backend: Backend
+    outgoing: OutgoingMessage
+    max_attempts: int
+    provider_id: str = ""
+    error: DeliveryError | None = None
+    is_attempted: bool = False
+
+
+@dataclass
+class _Decisions:
+    taken: list[_Taken] = field(default_factory=list)
+    events: list[store.StreamAppend] = field(default_factory=list)
+    result: DrainResult = field(default_factory=DrainResult)
+
+
+def messages_drain(*, batch_size: int | None = None, max_seconds: float | None = None) -> DrainResult:
+    """Send what is due, batch after batch, until nothing is due or `max_seconds` (MESSAGING_DRAIN_SECONDS) pass."""
+    batch_size = batch_size or settings.MESSAGING_DRAIN_BATCH
+    budget = settings.MESSAGING_DRAIN_SECONDS if max_seconds is None else max_seconds
+    deadline = time.monotonic() + budget
+    total = DrainResult()
+    while time.monotonic() < deadline:
+        decisions = _take(batch_size)
+        if decisions is None:
+            break
+        total.add(decisions.result)
+        if decisions.taken:
+            _send(decisions.taken, deadline=deadline)
+            total.add(_record(decisions.taken))
+        total.batches += 1
+    return total
+
+
+def _take(batch_size: int) -> _Decisions | None:
+    now = timezone.now()
+    stale_before = now - timedelta(seconds=settings.MESSAGING_SENDING_STALE_SECONDS)
+    with transaction.atomic():
+        locked = OutboundMessage.objects.select_for_update(skip_locked=True)
+        stale = list(
+            locked.filter(status=Status.SENDING, sending_since__lt=stale_before).order_by("sending_since")[:batch_size]
+        )
+        due = list(
+            locked.filter(status=Status.QUEUED, not_before__lte=now).order_by("not_before")[: batch_size - len(stale)]
+        )
+        if not stale and not due:
+            return None
+        decisions = _Decisions()
+        to_update: list[OutboundMessage] = []
+        resend = []
+        for row in stale:
+            if backend_named(
+                row.backend or settings.MESSAGING_BACKENDS.get(row.channel, "file")
+            ).honours_idempotency_key:
+                resend.append(row)
+            else:
+                _hold_for_review(row, now, decisions)
+                to_update.append(row)
+        candidates = resend + due
+        events = store.stored_events([row.queued_event_id for row in candidates])
+        rules = policy.channel_rules_all(sorted({row.channel for row in candidates}))
+        queries = []
+        for row in candidates:
+            content = events[row.queued_event_id][1].data["content"] if row.queued_event_id in events else ERASED
+            queries.append(
+                policy.RecipientQuery(
+                    customer_id=row.customer_id,
+                    channel=row.channel,
+                    purpose=row.purpose,
+                    needs_inbound_window=isinstance(content, dict)
+                    and channels.needs_whatsapp_window(row.channel, content),
+                )
+            )
+        answers = policy.recipients(queries, at=now) if queries else []
+        for row, query, answer in zip(candidates, queries, answers, strict=True):
+            stored = events.get(row.queued_event_id)
+            content = stored[1].data["content"] if stored else ERASED
+            _decide(
+                row,
+                content,
+                answer,
+                rules[row.channel],
+                now,
+                decisions,
+                needs_window=query.needs_inbound_window,
+                is_resend=row.status == Status.SENDING,
+            )
+            to_update.append(row)
+        _update_rows(
+            to_update, ["status", "reason", "attempts", "not_before", "sending_since", "backend", "updated_at"]
+        )
+        if decisions.events:
+            store.append_batches(decisions.events)
+    return decisions
+
+
+def _decide(row, content, recipient, rules, now, decisions: _Decisions, *, needs_window: bool, is_resend: bool) -> None:
+    """Suppress, defer or take for sending. A resend after a dead worker was decided already (and may have left):
+    it only needs an address and its content."""
+    reason = None
+    if is_resend:
+        if content == ERASED or recipient.is_erased:
+            reason = "customer_erased"
+        elif not recipient.address:
+            reason = "no_address"
+    elif not rules.is_enabled:
+        reason = "channel_disabled"
+    elif content == ERASED or recipient.is_erased:
+        reason = "customer_erased"
+    elif not recipient.address:
+        reason = "no_address"
+    elif not recipient.is_allowed:
+        reason = "no_consent"
+    elif needs_window and not channels.whatsapp_window_open(recipient.last_inbound_at, now=now):
+        reason = "whatsapp_window_closed"
+    if reason is not None:
+        _set(row, now, status=Status.SUPPRESSED, reason=reason, sending_since=None)
+        decisions.events.append(_event(row, "message.suppressed", {"reason": reason}, what="suppressed"))
+        decisions.result.suppressed += 1
+        return
+    if not is_resend and (row.purpose == "marketing" or rules.quiet_hours_for_service):
+        until = policy.quiet_until(now, time_zone=recipient.time_zone, start=rules.quiet_start, end=rules.quiet_end)
+        if until is not None:
+            _set(row, now, status=Status.DEFERRED, reason="quiet_hours", not_before=until, sending_since=None)
+            data = {"until": until.isoformat(), "reason": "quiet_hours"}
+            decisions.events.append(_event(row, "message.deferred", data))
+            decisions.result.deferred += 1
+            return
+    backend = backend_for(row.channel)
+    _set(row, now, status=Status.SENDING, reason="", sending_since=now, backend=backend.name or type(backend).__name__)
+    row.attempts += 1
+    tags = {k: v for k, v in row.attribution().items() if k in ("campaign_id", "case_id", "order_id", "variant")}
+    outgoing = OutgoingMessage(
+        message_id=str(row.id),
+        idempotency_key=row.idempotency_key,
+        channel=row.channel,
+        purpose=row.purpose,
+        to=recipient.address,
+        content=content,
+        sender=rules.sender,
+        reply_to=rules.reply_to,
+        attempt=row.attempts,
+        tags=tags,
+    )
+    decisions.taken.append(_Taken(row, backend, outgoing, rules.max_attempts))
+
+
+def _hold_for_review(row: OutboundMessage, now: datetime, decisions: _Decisions) -> None:
+    reason = "outcome_unknown"
+    _set(row, now, status=Status.REVIEW, reason=reason, sending_since=None)
+    data = {"reason": reason, "terminal": True, "attempt": row.attempts}
+    decisions.events.append(_event(row, "message.failed", data))
+    decisions.result.review += 1
+    logger.warning("message %s held for review: its %s send was interrupted", row.id, row.backend)
+
+
+def _send(taken: list[_Taken], *, deadline: float) -> None:
+    for item in taken:
+        if time.monotonic() >= deadline:
+            return  # the rest are released unattempted by _record
+        item.is_attempted = True
+        try:
+            item.provider_id = item.backend.send(item.outgoing) or ""
+        except DeliveryError as exc:
+            item.error = exc
+        except Exception as exc:  # a backend bug must not lose the batch: retry it, log ids only
+            logger.exception("backend %s raised on message %s", item.backend.name, item.row.id)
+            item.error = DeliveryError(f"backend error: {type(exc).__name__}", is_temporary=True)
+
+
+def _record(taken: list[_Taken]) -> DrainResult:
+    result = DrainResult()
+    now = timezone.now()
+    with transaction.atomic():
+        # Who holds each row now (the fencing token): status and attempt, read under the row locks.
+        locked = (
+            OutboundMessage.objects.select_for_update()
+            .filter(id__in=[t.row.id for t in taken])
+            .order_by("id")
+            .values_list("id", "status", "attempts")
+        )
+        holders = {row_id: (status, attempts) for row_id, status, attempts in locked}
+        changed, events = [], []
+        for item in taken:
+            row = item.row
+            if holders.get(row.id) != (Status.SENDING, row.attempts):
+                continue  # overtaken: a recovery took this row after us, and records its own outcome
+            if not item.is_attempted:
+                _set(row, now, status=Status.QUEUED, sending_since=None)
+                row.attempts -= 1
+            elif item.error is None:
+                _set(row, now, status=Status.SENT, sending_since=None, reason="")
+                row.provider_message_id = item.provider_id
+                row.sent_at = now
+                data = {"provider_message_id": item.provider_id, "to": item.outgoing.to, "attempt": row.attempts}
+                data["backend"] = row.backend
+                events.append(_event(row, "message.sent", data, what="sent"))
+                result.sent += 1
+            else:
+                terminal = not item.error.is_temporary or row.attempts >= item.max_attempts
+                reason = item.error.reason[:500]
+                if terminal:
+                    _set(row, now, status=Status.FAILED, reason=reason, sending_since=None)
+                    result.failed += 1
+                else:
+                    retry_at = now + _backoff(row.attempts)
+                    _set(row, now, status=Status.QUEUED, reason=reason, sending_since=None, not_before=retry_at)
+                    result.retrying += 1
+                data = {"reason": reason, "terminal": terminal, "attempt": row.attempts}
+                events.append(_event(row, "message.failed", data))
+            changed.append(row)
+        _update_rows(
+            changed,
+            [
+                "status",
+                "reason",
+                "attempts",
+                "not_before",
+                "sending_since",
+                "provider_message_id",
+                "sent_at",
+                "updated_at",
+            ],
+        )
+        if events:
+            store.append_batches(events)
+    return result
+
+
+def _update_rows(rows: list[OutboundMessage], fields: list[str]) -> None:
+    """Save these fields of many rows in one executemany: bulk_update's CASE WHEN costs ~6 ms of Python per row."""
+    if not rows:
+        return
+    meta = OutboundMessage._meta
+    quote = connection.ops.quote_name
+    columns = [meta.get_field(name) for name in fields]
+    assignments = ", ".join(f"{quote(column.column)} = %s" for column in columns)
+    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"  # noqa: S608
+    params = [
+        [column.get_db_prep_save(getattr(row, column.attname), connection) for column in columns]
+        + [meta.pk.get_db_prep_save(row.pk, connection)]
+        for row in rows
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
+
+
+def _backoff(attempt: int) -> timedelta:
+    seconds = settings.MESSAGING_RETRY_BACKOFF_SECONDS * 2 ** max(attempt - 1, 0)
+    return timedelta(seconds=min(seconds, settings.MESSAGING_RETRY_BACKOFF_MAX_SECONDS))
+
+
+def _set(row: OutboundMessage, now: datetime, **values: Any) -> None:
+    for name, value in values.items():
+        setattr(row, name, value)
+    row.updated_at = now
+
+
+def _event(row: OutboundMessage, type_name: str, data: dict, *, what: str | None = None) -> store.StreamAppend:
+    """One event of the message. Outcomes that happen once (sent, suppressed) have ids derived from the message, so
+    even a bug that recorded one twice would be refused by the store's idempotency."""
+    event = store.NewEvent(
+        id=event_id_for(row.id, what) if what else uuid.uuid4(),
+        type=type_name,
+        data={**row.attribution(), **data},
+        channel=row.channel,
+        customer_id=row.customer_id,
+        metadata={"actor": "messaging"},
+    )
+    return store.StreamAppend(row.stream, [event])
+
+
+def messages_release_deferred() -> int:
+    """Deferred messages whose time has come go back to the queue (beat runs this every minute)."""
+    now = timezone.now()
+    with transaction.atomic():
+        released = OutboundMessage.objects.filter(status=Status.DEFERRED, not_before__lte=now).update(
+            status=Status.QUEUED, reason="", updated_at=now
+        )
+        if released:
+            wake_drain_after_commit()
+    return released
+
+
+def message_requeue(*, message_id: uuid.UUID, actor: str) -> OutboundMessage:
+    """Send a failed or held-for-review message again, with the same idempotency key (staff decided the risk)."""
+    with transaction.atomic():
+        row = OutboundMessage.objects.select_for_update().get(id=message_id)
+        if row.status not in (Status.FAILED, Status.REVIEW):
+            raise ValueError(f"a {row.status} message cannot be requeued")
+        now = timezone.now()
+        _set(row, now, status=Status.QUEUED, reason=f"requeued by {actor}"[:500], not_before=now, sending_since=None)
+        row.attempts = 0
+        row.save(update_fields=["status", "reason", "not_before", "sending_since", "attempts", "updated_at"])
+        wake_drain_after_commit()
+    return row

@@ -1,0 +1,16 @@
+"""Celery tasks of messaging: thin, idempotent (they work from the outbox rows' state, never from arguments)."""
+
+from celery import shared_task
+
+from . import services
+
+
+@shared_task(name="messaging.drain", acks_late=True, ignore_result=True)
+def messages_drain_task() -> dict[str, int]:
+    """Send what is due. Woken after each commit that queued messages, and by beat (retries, recoveries)."""
+    return vars(services.messages_drain())
+
+
+@shared_task(name="messaging.release_deferred", acks_late=True, ignore_result=True)
+def messages_release_deferred_task() -> int:
+    return services.messages_release_deferred()

@@ -1,0 +1,200 @@
+"""Who can be reached, where, and when: the recipient policy messaging asks before every send
+(MESSAGING_RECIPIENT_POLICY = "customers.reachability.RecipientPolicy"), and the selectors other apps use to pick
+a channel for a customer.
+
+Addresses come from the customer's identifiers (email; phone for SMS and WhatsApp; Facebook and Instagram ids);
+push reaches customers who have used the app, by their customer id (the push provider's external user id).
+A merged customer is reached through the customer it was merged into; an erased one is not reached at all.
+"""
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Final
+
+from django.conf import settings
+from django.db.models import Count, Max
+from django.utils import timezone
+
+from backoffice.eventstore.models import Event
+from backoffice.messaging.events import OUTBOUND_CHANNELS
+from backoffice.messaging.policy import Recipient, RecipientQuery
+
+from .models import Consent, Customer, CustomerIdentifier
+from .selectors import CustomerNotFound, consent_allows, customer_resolve_id
+
+ADDRESS_KINDS: Final = {
+    "email": "email",
+    "sms": "phone",
+    "whatsapp": "phone",
+    "facebook": "facebook_id",
+    "instagram": "instagram_id",
+}
+APP_CHANNELS: Final = ("app", "push")
+# What we sent them is not engagement; what they did with it (received, read, clicked) is.
+_OUTBOUND_TYPES: Final = (
+    "message.queued",
+    "message.sent",
+    "message.failed",
+    "message.suppressed",
+    "message.deferred",
+    "message.delivered",
+    "message.bounced",
+)
+
+
+class RecipientPolicy:
+    """The hook messaging calls (backoffice.messaging.policy.RecipientPolicy), per customer or for a whole batch."""
+
+    def address(self, customer_id: uuid.UUID, channel: str) -> str | None:
+        return self.recipients([RecipientQuery(customer_id, channel, "service")], at=timezone.now())[0].address
+
+    def allows(self, customer_id: uuid.UUID, channel: str, purpose: str, at: datetime) -> bool:
+        owner = _owner(customer_id)
+        state = Consent.objects.filter(customer_id=owner, channel=channel, purpose=purpose).first()
+        if state is None or state.changed_at <= at:
+            # The current state already held at `at`: no need to replay the ledger.
+            return state.is_granted if state else purpose == "service"
+        return consent_allows(customer_id=owner, channel=channel, purpose=purpose, at=at)
+
+    def time_zone(self, customer_id: uuid.UUID) -> str:
+        zone = Customer.objects.filter(id=_owner(customer_id)).values_list("time_zone", flat=True).first()
+        return zone or settings.TIME_ZONE
+
+    def last_inbound_at(self, customer_id: uuid.UUID, channel: str) -> datetime | None:
+        return _last_inbound({_owner(customer_id)}, channel).get(_owner(customer_id))
+
+    def recipients(self, queries: Sequence[RecipientQuery], *, at: datetime) -> list[Recipient]:
+        """Every query of a drain batch answered in a handful of queries, whatever the batch size."""
+        if not queries:
+            return []
+        rows = {
+            row["id"]: row
+            for row in Customer.objects.filter(id__in={q.customer_id for q in queries}).values(
+                "id", "merged_into_id", "time_zone", "erased_at"
+            )
+        }
+        owners = {q.customer_id: _owner_of(q.customer_id, rows) for q in queries}
+        for owner in set(owners.values()) - set(rows):
+            found = Customer.objects.filter(id=owner).values("id", "merged_into_id", "time_zone", "erased_at").first()
+            if found:
+                rows[owner] = found
+        owner_ids = {o for o in owners.values() if o is not None}
+        kinds = {ADDRESS_KINDS[q.channel] for q in queries if q.channel in ADDRESS_KINDS}
+        addresses: dict[tuple[uuid.UUID, str], str] = {}
+        if kinds:
+            for customer_id, kind, value in (
+                CustomerIdentifier.objects.filter(customer_id__in=owner_ids, kind__in=kinds)
+                .order_by("added_at", "id")
+                .values_list("customer_id", "kind", "value")
+            ):
+                addresses[(customer_id, kind)] = value  # the newest wins
+        app_users: set[uuid.UUID] = set()
+        if any(q.channel == "push" for q in queries):
+            app_users = set(
+                Event.objects.filter(customer_id__in=owner_ids, channel__in=APP_CHANNELS)
+                .values_list("customer_id", flat=True)
+                .distinct()
+            )
+        consents = {
+            (c.customer_id, c.channel, c.purpose): c
+            for c in Consent.objects.filter(customer_id__in=owner_ids, channel__in={q.channel for q in queries})
+        }
+        inbound: dict[str, dict[uuid.UUID, datetime]] = {}
+        for channel in {q.channel for q in queries if q.needs_inbound_window}:
+            inbound[channel] = _last_inbound(owner_ids, channel)
+        answers = []
+        for query in queries:
+            owner = owners[query.customer_id]
+            row = rows.get(owner) if owner else None
+            if row is None or row["erased_at"] is not None:
+                answers.append(Recipient(None, False, settings.TIME_ZONE, is_erased=bool(row and row["erased_at"])))
+                continue
+            if query.channel == "push":
+                address = f"customer:{owner}" if owner in app_users else None
+            else:
+                address = addresses.get((owner, ADDRESS_KINDS.get(query.channel, "")))
+            state = consents.get((owner, query.channel, query.purpose))
+            if state is None:
+                is_allowed = query.purpose == "service"
+            elif state.changed_at <= at:
+                is_allowed = state.is_granted
+            else:
+                is_allowed = consent_allows(customer_id=owner, channel=query.channel, purpose=query.purpose, at=at)
+            answers.append(
+                Recipient(
+                    address=address,
+                    is_allowed=is_allowed,
+                    time_zone=row["time_zone"] or settings.TIME_ZONE,
+                    last_inbound_at=inbound.get(query.channel, {}).get(owner),
+                )
+            )
+        return answers
+
+
+def customer_reachable_channels(*, customer_id: uuid.UUID, purpose: str) -> list[str]:
+    """The channels on which this customer has an address and consent for `purpose`, most engaged first (their
+    own interactions per channel: messages they sent, read or clicked count, messages we sent do not)."""
+    now = timezone.now()
+    answers = RecipientPolicy().recipients(
+        [RecipientQuery(customer_id, channel, purpose) for channel in OUTBOUND_CHANNELS], at=now
+    )
+    reachable = [
+        channel
+        for channel, answer in zip(OUTBOUND_CHANNELS, answers, strict=True)
+        if answer.address and answer.is_allowed
+    ]
+    if len(reachable) < 2:
+        return reachable
+    engagement = _engagement(_owner(customer_id))
+    # Ties keep OUTBOUND_CHANNELS' order: email first, then the channels that cost per message.
+    return sorted(reachable, key=lambda channel: -engagement.get(channel, 0))
+
+
+def customer_preferred_channel(*, customer_id: uuid.UUID, purpose: str) -> str | None:
+    reachable = customer_reachable_channels(customer_id=customer_id, purpose=purpose)
+    return reachable[0] if reachable else None
+
+
+def _engagement(owner: uuid.UUID | None) -> dict[str, int]:
+    if owner is None:
+        return {}
+    counts = (
+        Event.objects.filter(customer_id=owner, channel__in=[*OUTBOUND_CHANNELS, *APP_CHANNELS])
+        .exclude(type__in=_OUTBOUND_TYPES)
+        .values("channel")
+        .annotate(n=Count("position"))
+        .order_by()
+    )
+    per_channel: dict[str, int] = defaultdict(int)
+    for row in counts:
+        # Using the app is engagement with push.
+        per_channel["push" if row["channel"] in APP_CHANNELS else row["channel"]] += row["n"]
+    return per_channel
+
+
+def _last_inbound(owner_ids: set[uuid.UUID], channel: str) -> dict[uuid.UUID, datetime]:
+    return dict(
+        Event.objects.filter(customer_id__in=owner_ids, type="message.received", channel=channel)
+        .values("customer_id")
+        .annotate(last=Max("occurred_at"))
+        .values_list("customer_id", "last")
+        .order_by()
+    )
+
+
+def _owner(customer_id: uuid.UUID) -> uuid.UUID | None:
+    try:
+        return customer_resolve_id(customer_id=customer_id)
+    except CustomerNotFound:
+        return None
+
+
+def _owner_of(customer_id: uuid.UUID, rows: dict) -> uuid.UUID | None:
+    row = rows.get(customer_id)
+    if row is None:
+        return None
+    if row["merged_into_id"] is None:
+        return customer_id
+    return _owner(customer_id)

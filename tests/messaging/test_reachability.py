@@ -1,0 +1,75 @@
+"""customers.reachability: the recipient policy messaging asks, and the channel selectors other apps use."""
+
+import pytest
+from django.utils import timezone
+
+from customers.reachability import RecipientPolicy, customer_preferred_channel, customer_reachable_channels
+from customers.services import interactions_ingest
+from tests.factories import interaction
+
+pytestmark = pytest.mark.django_db
+
+
+def _interactions(email: str, channel: str, count: int, type_: str = "message.received") -> None:
+    items = [
+        interaction(
+            type=type_,
+            channel=channel,
+            customer={"email": email},
+            occurred_at=timezone.now().isoformat(),
+            data={"text": "hola"} if type_ == "message.received" else {"url": "https://tienda.example/"},
+        )
+        for _ in range(count)
+    ]
+    interactions_ingest(raw_items=items, actor="test")
+
+
+def test_reachable_channels_need_an_address_and_consent_and_come_most_engaged_first(customer, grant):
+    customer_id = customer(email="eva@example.es", phone="+34611333444")
+    for channel in ("email", "sms", "whatsapp", "push"):
+        grant(customer_id, channel)
+    _interactions("eva@example.es", "whatsapp", 3)
+    _interactions("eva@example.es", "sms", 1)
+
+    channels = customer_reachable_channels(customer_id=customer_id, purpose="marketing")
+
+    # push: no app use, so no address; facebook and instagram: no id.
+    assert channels == ["whatsapp", "sms", "email"]
+    assert customer_preferred_channel(customer_id=customer_id, purpose="marketing") == "whatsapp"
+
+
+def test_service_messages_reach_every_channel_with_an_address_until_withdrawn(customer, grant):
+    customer_id = customer(email="leo@example.es", phone="+34611333445")
+    grant(customer_id, "sms", purpose="service", granted=False)
+
+    assert customer_reachable_channels(customer_id=customer_id, purpose="service") == ["email", "whatsapp"]
+
+
+def test_nobody_is_reachable_for_marketing_without_a_grant(customer):
+    customer_id = customer()
+
+    assert customer_reachable_channels(customer_id=customer_id, purpose="marketing") == []
+    assert customer_preferred_channel(customer_id=customer_id, purpose="marketing") is None
+
+
+def test_app_users_are_reachable_by_push(customer):
+    customer_id = customer(email="app@example.es", phone=None)
+    _interactions("app@example.es", "app", 1, type_="page.viewed")
+
+    assert RecipientPolicy().address(customer_id, "push") == f"customer:{customer_id}"
+    assert "push" in customer_reachable_channels(customer_id=customer_id, purpose="service")
+
+
+def test_the_policy_answers_one_by_one_as_in_a_batch(customer, grant, settings):
+    customer_id = customer(email="uno@example.es", phone="+34611333446")
+    grant(customer_id, "email")
+    policy = RecipientPolicy()
+    now = timezone.now()
+
+    assert policy.address(customer_id, "email") == "uno@example.es"
+    assert policy.address(customer_id, "sms") == "+34611333446"
+    assert policy.address(customer_id, "facebook") is None
+    assert policy.allows(customer_id, "email", "marketing", now) is True
+    assert policy.allows(customer_id, "sms", "marketing", now) is False
+    assert policy.time_zone(customer_id) == settings.TIME_ZONE
+    assert policy.last_inbound_at(customer_id, "whatsapp") is None
