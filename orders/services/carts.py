@@ -21,6 +21,7 @@ from backoffice.eventstore.errors import ConcurrencyError
 
 from ..models import Cart, CartStatus, Order
 from ..projections import Carts
+from .notifications import cart_remind
 from .stock import NAMESPACE
 
 ACTOR = "orders.abandon_idle_carts"
@@ -102,7 +103,8 @@ def _ordered_since(cart: Cart) -> bool:
 
 
 def _remind(cart: Cart, items: list[dict], now: datetime) -> tuple[str, str, str]:
-    """(message id, channel, reason skipped). Not wired to messaging yet: see order notifications."""
+    """(message id, channel, reason skipped): one reminder on the customer's preferred channel that allows
+    marketing, unless they ordered since the cart started (in any channel) or it is too late to be useful."""
     if cart.customer_id is None:
         return "", "", "no_customer"
     if _ordered_since(cart):
@@ -110,4 +112,7 @@ def _remind(cart: Cart, items: list[dict], now: datetime) -> tuple[str, str, str
     if now - cart.last_activity_at > timedelta(hours=settings.ORDERS_CART_REMINDER_MAX_AGE_HOURS):
         # Found late (after an outage, or in imported history): a reminder days later would be noise.
         return "", "", "too_old"
-    return "", "", "messaging_unavailable"
+    message_id, channel = cart_remind(cart_id=cart.cart_id, customer_id=cart.customer_id, items=items, actor=ACTOR)
+    if not message_id:
+        return "", "", "no_channel"
+    return message_id, channel, ""

@@ -49,6 +49,7 @@ ALLOWED_FROM: Final = {
     "cancel": (OrderStatus.PLACED, OrderStatus.PAID, OrderStatus.READY),
     "return": (OrderStatus.COLLECTED, OrderStatus.SHIPPED, OrderStatus.DELIVERED, OrderStatus.PARTIALLY_RETURNED),
 }
+NOTIFY_WITHIN: Final = timedelta(hours=24)
 METHOD_ONLY: Final = {"ready": "pickup", "collect": "pickup", "ship": "ship", "deliver": "ship"}
 
 
@@ -428,7 +429,8 @@ def _act(order_id, action, actor, channel, acting_location, location, lines, rea
             seen[(sku, code)] = seen.get((sku, code), row.version if row else 0) + 1
         store.append_batches(appends)
         order.refresh_from_db()
-        if notify:
+        # A step recorded long after it happened (imported history) is not told again.
+        if notify and (occurred_at is None or timezone.now() - occurred_at < NOTIFY_WITHIN):
             notifications.order_notify(order=order, step=notify, actor=actor)
         return order
 
