@@ -23,10 +23,10 @@ class OrderLineSerializer(serializers.Serializer):
     returned_quantity = serializers.IntegerField()
 
 
-def order_body(order) -> dict:
+def order_body(order, *, with_history: bool = True) -> dict:
     lines = list(order.lines.all())
-    history = selectors.order_history(order_id=order.id)
-    return {
+    history = selectors.order_history(order_id=order.id) if with_history else []
+    body = {
         "id": order.id,
         "customer_id": order.customer_id,
         "channel": order.channel,
@@ -54,6 +54,9 @@ def order_body(order) -> dict:
             for event in history
         ],
     }
+    if not with_history:
+        del body["history"]
+    return body
 
 
 class CustomerField(serializers.JSONField):
@@ -96,7 +99,8 @@ class OrderPlaceApi(OrdersApiView):
             fulfilment=dict(values["fulfilment"]),
             actor=actor(request),
         )
-        return Response(order_body(order), status=201 if created else 200)
+        # The history of a new order is its one `order.placed`: GET /orders/{id} has it; placement stays lean.
+        return Response(order_body(order, with_history=False), status=201 if created else 200)
 
 
 class OrderDetailApi(OrdersApiView):

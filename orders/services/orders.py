@@ -103,14 +103,17 @@ def _validate_order(order_id, channel, lines, fulfilment) -> tuple[dict[str, int
     if not lines:
         errors.append(InvalidField("lines", "an order needs at least one line", "required"))
     wanted: Counter[str] = Counter()
-    skus = {line.get("sku") for line in lines}
-    products = Product.objects.in_bulk([s for s in skus if isinstance(s, str)])
+    skus = [sku for sku in {line.get("sku") for line in lines} if isinstance(sku, str)]
+    products = {
+        sku: (price, is_active)
+        for sku, price, is_active in Product.objects.filter(sku__in=skus).values_list("sku", "price", "is_active")
+    }
     for index, line in enumerate(lines):
         sku, quantity = line.get("sku"), line.get("quantity")
         product = products.get(sku)
         if product is None:
             errors.append(InvalidField(f"lines.{index}.sku", f"unknown sku {sku!r}", "unknown_sku"))
-        elif not product.is_active:
+        elif not product[1]:
             errors.append(InvalidField(f"lines.{index}.sku", f"{sku} is not on sale", "inactive_sku"))
         if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity <= 0:
             errors.append(InvalidField(f"lines.{index}.quantity", "must be an integer greater than zero", "min_value"))
@@ -123,14 +126,15 @@ def _validate_order(order_id, channel, lines, fulfilment) -> tuple[dict[str, int
     elif method == "pickup" and not location:
         errors.append(InvalidField("fulfilment.location", "a pickup needs the store", "required"))
     if location:
-        kind = Location.objects.filter(code=location).values_list("kind", flat=True).first()
+        kinds = list(Location.objects.filter(code=location).values_list("kind", flat=True))
+        kind = kinds[0] if kinds else None
         if kind is None:
             errors.append(InvalidField("fulfilment.location", f"unknown location {location!r}", "unknown_location"))
         elif method == "pickup" and kind != LocationKind.STORE:
             errors.append(InvalidField("fulfilment.location", f"{location} is not a store", "not_a_store"))
     if errors:
         raise InvalidFields(errors)
-    return dict(wanted), {sku: products[sku].price for sku in wanted}, method, location
+    return dict(wanted), {sku: products[sku][0] for sku in wanted}, method, location
 
 
 def _resolve_customer(customer: Any, channel: str, actor: str) -> uuid.UUID:
@@ -168,7 +172,9 @@ def _place(
             candidates = list(Location.objects.values_list("code", flat=True))
         rows = levels_locked((sku, code) for sku in wanted for code in candidates)
         # Checked after the locks: a concurrent request with the same id has committed by now, or will wait for us.
-        existing = None if is_new_id else Order.objects.filter(id=order_id).first()
+        existing = None
+        if not is_new_id and Order.objects.filter(id=order_id).exists():
+            existing = Order.objects.get(id=order_id)
         if existing is not None:
             if _same_request(existing, customer_id, channel, wanted, method, location):
                 return existing, False
@@ -292,11 +298,10 @@ def _shortage(wanted, rows, method, location) -> list[dict]:
 def _attribution(customer_id: uuid.UUID) -> dict:
     """The latest abandoned-cart reminder this customer got within the window, not yet credited to an order."""
     since = timezone.now() - timedelta(days=settings.ORDERS_REMINDER_ATTRIBUTION_DAYS)
-    for cart in Cart.objects.filter(
-        customer_id=customer_id, abandoned_at__gte=since, reminder_message_id__gt=""
-    ).order_by("-abandoned_at")[:5]:
-        if not Order.objects.filter(reminder_cart_id=cart.cart_id).exists():
-            return {"reminder_cart_id": cart.cart_id, "attributed_message_id": cart.reminder_message_id}
+    reminded = Cart.objects.filter(customer_id=customer_id, abandoned_at__gte=since, reminder_message_id__gt="")
+    for cart_id, message_id in reminded.order_by("-abandoned_at").values_list("cart_id", "reminder_message_id")[:5]:
+        if not Order.objects.filter(reminder_cart_id=cart_id).exists():
+            return {"reminder_cart_id": cart_id, "attributed_message_id": message_id}
     return {}
 
 

@@ -55,11 +55,12 @@ def levels_locked(keys: Iterable[Key]) -> dict[Key, StockLevel]:
     keys = set(keys)
     if not keys:
         return {}
-    condition = Q()
-    for sku, location in sorted(keys):
-        condition |= Q(sku=sku, location_code=location)
+    skus, locations = {sku for sku, _ in keys}, {location for _, location in keys}
+    # The rows of every (sku, location) in skus x locations: the pairs asked for (usually the whole product: a
+    # pickup, a shipment's candidates), and at worst a few more rows locked than needed, never fewer.
+    condition = Q(sku__in=skus, location_code__in=locations)
     rows = StockLevel.objects.select_for_update().filter(condition).order_by("pk")
-    return {(row.sku, row.location_code): row for row in rows}
+    return {(row.sku, row.location_code): row for row in rows if (row.sku, row.location_code) in keys}
 
 
 def availability(*, skus: Iterable[str]) -> dict[str, list[dict]]:
