@@ -80,3 +80,42 @@ def test_rebuild_projections_command_reproduces_them_too(history):
     call_command("rebuild_projections", "orders.stock", "orders.orders", "orders.catalog", stdout=None)
 
     assert _snapshot() == live
+
+
+def test_rebuilding_the_carts_reproduces_open_checked_out_and_abandoned_carts(chain):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from customers.services import interactions_ingest
+    from orders.models import Cart
+    from tests.factories import interaction
+
+    at = timezone.now() - timedelta(hours=3)
+    items = [
+        interaction(
+            occurred_at=at.isoformat(),
+            data={"cart_id": cart, "sku": "CAM-ALG-BLA-M", "quantity": 2, "unit_price": "19.90"},
+        )
+        for cart in ("k-1", "k-2", "k-3")
+    ]
+    items.append(
+        interaction(
+            type="cart.item_removed",
+            occurred_at=at.isoformat(),
+            data={"cart_id": "k-1", "sku": "CAM-ALG-BLA-M", "quantity": 1},
+        )
+    )
+    items.append(
+        interaction(type="cart.checked_out", occurred_at=at.isoformat(), data={"cart_id": "k-2", "order_id": "X-1"})
+    )
+    interactions_ingest(raw_items=items, actor="test")
+    services.carts_abandon_idle()
+    projector.catch_up("orders.carts")
+    live = list(Cart.objects.order_by("cart_id").values())
+
+    projector.rebuild(["orders.carts"])
+
+    assert list(Cart.objects.order_by("cart_id").values()) == live
+    assert [c["status"] for c in live] == ["abandoned", "checked_out", "abandoned"]
+    assert live[0]["items"] == {"CAM-ALG-BLA-M": {"quantity": 1, "unit_price": "19.90"}}
