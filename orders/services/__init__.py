@@ -2,7 +2,8 @@
 
 from .carts import carts_abandon_idle
 from .catalog import location_create, product_save
-from .orders import ACTIONS, allowed_actions, order_act, order_place
+from .lifecycle import ACTIONS, allowed_actions, order_act
+from .orders import order_place
 from .stock import MOVEMENT_KINDS, stock_move
 
 __all__ = [
