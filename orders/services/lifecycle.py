@@ -16,11 +16,11 @@ from django.utils import timezone
 
 from backoffice.eventstore import schema, store
 
-from ..errors import IllegalTransition, InvalidField, InvalidFields, NotYourLocation, OrderNotFound
+from ..errors import IllegalTransition, InsufficientStock, InvalidField, InvalidFields, NotYourLocation, OrderNotFound
 from ..models import Location, Order, OrderStatus
 from . import notifications
 from .orders import order_event_id as _id
-from .stock import levels_locked, stock_stream, with_retry
+from .stock import availability, levels_locked, stock_stream, with_retry
 
 ACTIONS: Final = ("pay", "ready", "collect", "ship", "deliver", "cancel", "return")
 # Which statuses each action leaves from. Pickup: placed -> paid -> ready -> collected; shipping: placed -> paid ->
@@ -150,6 +150,7 @@ def _act(order_id, action, actor, channel, acting_location, location, lines, rea
             notify = "refund"
 
         rows = levels_locked((sku, code) for sku, code, _ in stock_events)
+        _check_on_shelf(stock_events, rows)
         appends = [store.StreamAppend(f"order-{order_id}", order_events, expected_version=order.version)]
         seen: dict[tuple[str, str], int] = {}
         for sku, code, event in stock_events:
@@ -168,6 +169,25 @@ def _act(order_id, action, actor, channel, acting_location, location, lines, rea
         if notify and (occurred_at is None or timezone.now() - occurred_at < NOTIFY_WITHIN):
             notifications.order_notify(order=order, step=notify, actor=actor)
         return order
+
+
+def _check_on_shelf(stock_events, rows) -> None:
+    """A reserved unit leaves the shelf when collected or shipped. A physical count may have found fewer units than
+    were reserved (theft, damage): then the step is refused, with where else the sku is, rather than on-hand < 0."""
+    short = []
+    for sku, code, event in stock_events:
+        if event.type == "stock.sold":
+            row = rows.get((sku, code))
+            if row is None or row.on_hand < event.data["quantity"]:
+                short.append((sku, code, event.data["quantity"], row.on_hand if row else 0))
+    if short:
+        found = availability(skus=[sku for sku, *_ in short])
+        raise InsufficientStock(
+            [
+                {"sku": sku, "requested": qty, "location": code, "on_hand_here": on_hand, "available": found[sku]}
+                for sku, code, qty, on_hand in short
+            ]
+        )
 
 
 def _validate_return(order, order_lines, location, lines, acting_location) -> tuple[list[dict], Decimal]:

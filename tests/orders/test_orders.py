@@ -329,3 +329,23 @@ def test_marketing_does_not_see_orders(api_client_for, chain, receive, customer_
     order_id = _order(api_client_for("integration"), customer_id, lines=[{"sku": SHIRT, "quantity": 1}]).json()["id"]
 
     assert api_client_for("marketing").get(f"/api/v1/orders/{order_id}").status_code == 403
+
+
+def test_collecting_what_a_count_found_missing_is_a_409_and_changes_nothing(client, chain, receive, customer_id):
+    receive(SHIRT, "MAD-01", 2)
+    receive(SHIRT, "VLC-01", 3)
+    order_id = _order(client, customer_id, lines=[{"sku": SHIRT, "quantity": 2}]).json()["id"]
+    _act(client, order_id, "pay")
+    _act(client, order_id, "ready")
+    client.post(
+        "/api/v1/stock/movements", {"sku": SHIRT, "location": "MAD-01", "kind": "counted", "quantity": 1}, format="json"
+    )
+    before = Event.objects.count()
+
+    response = _act(client, order_id, "collect")
+
+    assert response.status_code == 409
+    assert response.json()["type"].endswith("/insufficient_stock")
+    assert response.json()["lines"][0]["available"][0]["location"] == "VLC-01"
+    assert Event.objects.count() == before
+    assert level(SHIRT, "MAD-01") == {"on_hand": 1, "reserved": 2, "available": 0}
