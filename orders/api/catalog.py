@@ -36,6 +36,9 @@ class ProductListApi(OrdersApiView):
     allowed_roles = {"GET": ALL_STAFF, "POST": CATALOG_WRITERS}
 
     class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "ProductSaveInput"
+
         sku = serializers.RegexField(SKU_PATTERN, max_length=64)
         name = serializers.CharField(max_length=200)
         category = serializers.CharField(max_length=100, allow_blank=True, default="")
@@ -77,6 +80,9 @@ class LocationListApi(OrdersApiView):
     allowed_roles = {"GET": ALL_STAFF, "POST": CATALOG_WRITERS}
 
     class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "LocationCreateInput"
+
         code = serializers.RegexField(LOCATION_PATTERN, max_length=32)
         name = serializers.CharField(max_length=200)
         kind = serializers.ChoiceField(choices=LocationKind.values)

@@ -72,11 +72,20 @@ class OrderPlaceApi(OrdersApiView):
     allowed_roles = {"POST": ORDER_ROLES}
 
     class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "OrderPlaceInput"
+
         class LineSerializer(serializers.Serializer):
+            class Meta:
+                ref_name = "OrderLineInput"
+
             sku = serializers.CharField(max_length=64)
             quantity = serializers.IntegerField(min_value=1, max_value=10_000)
 
         class FulfilmentSerializer(serializers.Serializer):
+            class Meta:
+                ref_name = "FulfilmentInput"
+
             method = serializers.ChoiceField(choices=("ship", "pickup"))
             location = serializers.CharField(max_length=32, required=False, allow_blank=True)
 
@@ -118,7 +127,13 @@ class OrderActionApi(OrdersApiView):
     allowed_roles = {"POST": ORDER_ROLES}
 
     class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "OrderActionInput"
+
         class ReturnLineSerializer(serializers.Serializer):
+            class Meta:
+                ref_name = "ReturnLineInput"
+
             sku = serializers.CharField(max_length=64)
             quantity = serializers.IntegerField(min_value=1, max_value=10_000)
 
@@ -127,7 +142,7 @@ class OrderActionApi(OrdersApiView):
         lines = ReturnLineSerializer(many=True, required=False, help_text="return: what came back (default: all)")
         reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 
-    @extend_schema(request=InputSerializer, responses=OpenApiTypes.OBJECT)
+    @extend_schema(request=InputSerializer, responses=OpenApiTypes.OBJECT, operation_id="orders_action")
     def post(self, request, order_id: str, action: str):
         if action not in services.ACTIONS:
             raise InvalidFields.of("action", f"unknown action {action!r}; one of {', '.join(services.ACTIONS)}")

@@ -62,6 +62,9 @@ class StockMovementApi(OrdersApiView):
     allowed_roles = {"POST": STOCK_WRITERS}
 
     class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "StockMovementInput"
+
         id = serializers.UUIDField(required=False, help_text="idempotency key; a resend with it changes nothing")
         sku = serializers.CharField(max_length=64)
         location = serializers.CharField(max_length=32)
