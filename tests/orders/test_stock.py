@@ -152,3 +152,27 @@ def test_stock_rows_are_not_written_by_a_refused_movement(client, chain):
     _move(client, sku="CAM-ALG-BLA-M", location="MAD-01", kind="sold", quantity=1)
 
     assert not StockLevel.objects.exists()
+
+
+def test_the_stock_of_a_location_lists_every_sku_held_there(client, chain, receive):
+    receive("ZAP-RUN-BLA-42", "VLC-01", 3)
+    receive("CAM-ALG-BLA-M", "VLC-01", 1)
+    receive("CAM-ALG-BLA-M", "MAD-01", 9)
+
+    response = client.get("/api/v1/stock", {"location": "VLC-01"})
+
+    assert response.status_code == 200
+    assert [(r["sku"], r["on_hand"]) for r in response.json()["results"]] == [
+        ("CAM-ALG-BLA-M", 1),
+        ("ZAP-RUN-BLA-42", 3),
+    ]
+    assert response.json()["next"] is None
+
+
+def test_marketing_reads_stock_but_cannot_move_it(api_client_for, chain, receive):
+    receive("CAM-ALG-BLA-M", "MAD-01", 1)
+    marketing = api_client_for("marketing")
+
+    assert marketing.get("/api/v1/stock", {"sku": "CAM-ALG-BLA-M"}).status_code == 200
+    moved = _move(marketing, sku="CAM-ALG-BLA-M", location="MAD-01", kind="sold", quantity=1)
+    assert moved.status_code == 403
