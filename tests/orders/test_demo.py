@@ -2,6 +2,7 @@
 nothing."""
 
 import random
+from datetime import timedelta
 from io import StringIO
 
 import pytest
@@ -34,7 +35,8 @@ def test_the_orders_demo_seeds_stores_stock_orders_and_abandoned_carts_and_is_id
 
     first = seed_orders(now=now, rng=random.Random(7), stdout=out, orders=90, till_sales=40)
     events = Event.objects.count()
-    second = seed_orders(now=now, rng=random.Random(7), orders=90, till_sales=40)
+    # A later run (the demo's `now` moved on): still nothing new.
+    second = seed_orders(now=now + timedelta(hours=5), rng=random.Random(7), orders=90, till_sales=40)
 
     assert first["locations"] == 7
     assert Location.objects.filter(kind="store").count() == 6
