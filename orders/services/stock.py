@@ -25,7 +25,7 @@ from backoffice.eventstore import store
 from backoffice.eventstore.errors import ConcurrencyError
 
 from ..errors import InsufficientStock, InvalidField, InvalidFields, NotYourLocation
-from ..models import Location, LocationKind, Product, StockLevel
+from ..models import Location, Product, StockLevel
 
 MOVEMENT_KINDS: Final = ("received", "counted", "sold", "transfer")
 RETRIES: Final = 8
@@ -244,6 +244,3 @@ def _validate_movement(sku, location, kind, quantity, to_location) -> None:
     if errors:
         raise InvalidFields(errors)
 
-
-def is_store(code: str) -> bool:
-    return Location.objects.filter(code=code, kind=LocationKind.STORE).exists()
