@@ -243,4 +243,3 @@ def _validate_movement(sku, location, kind, quantity, to_location) -> None:
         errors.append(InvalidField("to_location", "only a transfer has a destination", "invalid"))
     if errors:
         raise InvalidFields(errors)
-
