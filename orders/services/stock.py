@@ -116,7 +116,7 @@ def stock_receive_many(
 ) -> int:
     """Goods received at many (sku, location) pairs in one transaction: [(sku, location, quantity, event_id)].
 
-    A receipt only adds, so it takes no lock and appends at any version. Idempotent on each event id; returns how
+    A receipt only adds, so it needs no availability check and appends at any version. Idempotent on each event id; returns how
     many were new. Raises InvalidFields naming the first bad receipt.
     """
     skus = set(Product.objects.filter(sku__in={r[0] for r in receipts}).values_list("sku", flat=True))
@@ -144,6 +144,9 @@ def stock_receive_many(
         for sku, location, quantity, event_id in receipts
     ]
     with transaction.atomic():
+        # Rows locked before the append lock, as every stock writer does: a writer that took the append lock first
+        # and then waited for a row held by one waiting for the append lock would deadlock.
+        levels_locked((sku, location) for sku, location, _, _ in receipts)
         results = store.append_batches(appends)
     return sum(1 for result in results if not result.duplicate)
 
