@@ -116,8 +116,8 @@ def stock_receive_many(
 ) -> int:
     """Goods received at many (sku, location) pairs in one transaction: [(sku, location, quantity, event_id)].
 
-    A receipt only adds, so it needs no availability check and appends at any version. Idempotent on each event id; returns how
-    many were new. Raises InvalidFields naming the first bad receipt.
+    A receipt only adds, so it needs no availability check and appends at any version. Idempotent on each event id;
+    returns how many were new. Raises InvalidFields naming the first bad receipt.
     """
     skus = set(Product.objects.filter(sku__in={r[0] for r in receipts}).values_list("sku", flat=True))
     codes = set(Location.objects.filter(code__in={r[1] for r in receipts}).values_list("code", flat=True))
