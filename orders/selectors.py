@@ -29,8 +29,13 @@ def stock_levels(
     *, sku: str | None = None, location: str | None = None, after: tuple[str, str] | None = None, limit: int = 200
 ) -> list[dict]:
     """Live stock per (sku, location): on_hand, reserved, available. With a sku, every location (zeros where there
-    is none); with a location, every sku held there; with both, that one pair. Raises UnknownReference."""
-    locations = {loc.code: loc for loc in Location.objects.all()}
+    is none); with a location, every sku held there; with both, that one pair. Raises UnknownReference.
+
+    Plain rows, not model instances: the counter's "do you have it in Valencia?" reads 50 locations at a time."""
+    locations = {
+        code: (name, kind, city)
+        for code, name, kind, city in Location.objects.values_list("code", "name", "kind", "city")
+    }
     if sku is not None and not Product.objects.filter(sku=sku).exists():
         raise UnknownReference("sku", sku)
     if location is not None and location not in locations:
@@ -42,7 +47,8 @@ def stock_levels(
         rows = rows.filter(location_code=location)
     if sku is None and after is not None:
         rows = rows.filter(sku__gt=after[0]) | rows.filter(sku=after[0], location_code__gt=after[1])
-    found = {(row.sku, row.location_code): row for row in rows.order_by("sku", "location_code")[: limit + 1]}
+    columns = ("sku", "location_code", "on_hand", "reserved", "version", "updated_at")
+    found = {(r[0], r[1]): r for r in rows.order_by("sku", "location_code").values_list(*columns)[: limit + 1]}
     if sku is not None:
         # A location that never held the sku answers zero: "do you have it in Valencia?" deserves a no.
         codes = [location] if location else sorted(locations)
@@ -50,21 +56,22 @@ def stock_levels(
     return [_level(s, code, row, locations.get(code)) for (s, code), row in found.items()]
 
 
-def _level(sku: str, code: str, row: StockLevel | None, location: Location | None) -> dict:
-    on_hand, reserved = (row.on_hand, row.reserved) if row else (0, 0)
+def _level(sku: str, code: str, row: tuple | None, location: tuple | None) -> dict:
+    on_hand, reserved, version, updated_at = row[2:] if row else (0, 0, 0, None)
+    name, kind, city = location or ("", "", "")
     return {
         "sku": sku,
         "location": code,
-        "location_name": location.name if location else "",
-        "kind": location.kind if location else "",
-        "city": location.city if location else "",
+        "location_name": name,
+        "kind": kind,
+        "city": city,
         "on_hand": on_hand,
         "reserved": reserved,
         "available": max(on_hand - reserved, 0),
         # Folded inline, in the transaction of each movement: what is shown is the ledger as of now.
         "live": True,
-        "version": row.version if row else 0,
-        "updated_at": row.updated_at if row else None,
+        "version": version,
+        "updated_at": updated_at.isoformat() if updated_at else None,
     }
 
 
