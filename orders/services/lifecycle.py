@@ -1,0 +1,243 @@
+"""The order lifecycle: pay, ready, collect, ship, deliver, cancel, return.
+
+Each step runs in one transaction: lock the order row (and the stock rows it moves), check the step is allowed from
+the current status, append the order event and the stock events together at the versions read, and tell the
+customer when the step matters. Event ids derive from the order, its version and the step: a retried step is a
+duplicate, never a second sale or refund.
+"""
+
+from collections import Counter
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Final
+
+from django.db import transaction
+from django.utils import timezone
+
+from backoffice.eventstore import schema, store
+
+from ..errors import IllegalTransition, InsufficientStock, InvalidField, InvalidFields, NotYourLocation, OrderNotFound
+from ..models import Location, Order, OrderStatus
+from . import notifications
+from .orders import order_event_id as _id
+from .stock import availability, levels_locked, stock_stream, with_retry
+
+ACTIONS: Final = ("pay", "ready", "collect", "ship", "deliver", "cancel", "return")
+# Which statuses each action leaves from. Pickup: placed -> paid -> ready -> collected; shipping: placed -> paid ->
+# shipped -> delivered; cancel until the goods leave; return once the customer has them (or refused a delivery).
+ALLOWED_FROM: Final = {
+    "pay": (OrderStatus.PLACED,),
+    "ready": (OrderStatus.PAID,),
+    "collect": (OrderStatus.READY,),
+    "ship": (OrderStatus.PAID,),
+    "deliver": (OrderStatus.SHIPPED,),
+    "cancel": (OrderStatus.PLACED, OrderStatus.PAID, OrderStatus.READY),
+    "return": (OrderStatus.COLLECTED, OrderStatus.SHIPPED, OrderStatus.DELIVERED, OrderStatus.PARTIALLY_RETURNED),
+}
+NOTIFY_WITHIN: Final = timedelta(hours=24)
+METHOD_ONLY: Final = {"ready": "pickup", "collect": "pickup", "ship": "ship", "deliver": "ship"}
+
+
+def order_act(
+    *,
+    order_id: str,
+    action: str,
+    actor: str,
+    channel: str | None = None,
+    acting_location: str | None = None,
+    location: str | None = None,
+    lines: list[dict] | None = None,
+    reason: str = "",
+    occurred_at: datetime | None = None,
+) -> Order:
+    """One lifecycle step: pay, ready, collect, ship, deliver, cancel, return.
+
+    `acting_location` (store staff) limits ready and collect to orders for that store and returns to it.
+    Raises OrderNotFound, InvalidFields, NotYourLocation, or IllegalTransition with the current status.
+    """
+    if action not in ACTIONS:
+        raise InvalidFields(
+            [InvalidField("action", f"unknown action {action!r}; one of {', '.join(ACTIONS)}", "invalid_choice")]
+        )
+    if channel is not None and channel not in schema.CHANNELS:
+        raise InvalidFields([InvalidField("channel", f"unknown channel {channel!r}", "invalid_choice")])
+    return with_retry(
+        lambda: _act(order_id, action, actor, channel, acting_location, location, lines, reason, occurred_at)
+    )
+
+
+def _act(order_id, action, actor, channel, acting_location, location, lines, reason, occurred_at) -> Order:
+    with transaction.atomic():
+        order = Order.objects.select_for_update().filter(id=order_id).first()
+        if order is None:
+            raise OrderNotFound(order_id)
+        if (
+            order.status not in ALLOWED_FROM[action]
+            or METHOD_ONLY.get(action, order.fulfilment_method) != order.fulfilment_method
+        ):
+            raise IllegalTransition(order_id, action, order.status, allowed_actions(order))
+        order_lines = list(order.lines.all())
+        if (
+            action in ("ready", "collect")
+            and acting_location is not None
+            and acting_location != order.fulfilment_location
+        ):
+            raise NotYourLocation("order", order.fulfilment_location)
+        step_channel = channel or ("store" if acting_location else order.channel)
+        meta = {"actor": actor}
+        step = order.version + 1
+        order_events: list[store.NewEvent] = []
+        stock_events: list[tuple[str, str, store.NewEvent]] = []
+
+        def order_event(type_name: str, data: dict) -> None:
+            order_events.append(
+                store.NewEvent(
+                    type_name,
+                    {"order_id": order_id, **data},
+                    _id(order_id, f"{step}:{type_name}"),
+                    step_channel,
+                    order.customer_id,
+                    occurred_at,
+                    meta,
+                )
+            )
+
+        def stock_event(type_name: str, sku: str, code: str, data: dict) -> None:
+            event = store.NewEvent(
+                type_name,
+                {"sku": sku, "location": code, "order_id": order_id, **data},
+                _id(order_id, f"{step}:{type_name}:{sku}@{code}"),
+                step_channel,
+                order.customer_id,
+                occurred_at,
+                meta,
+            )
+            stock_events.append((sku, code, event))
+
+        notify = None
+        if action == "pay":
+            order_event("order.paid", {"amount": str(order.total), "currency": order.currency})
+        elif action == "ready":
+            order_event("order.ready", {"location": order.fulfilment_location})
+            notify = "ready"
+        elif action == "collect":
+            order_event("order.collected", {"location": order.fulfilment_location})
+            for line in order_lines:
+                stock_event(
+                    "stock.sold", line.sku, line.location_code, {"quantity": line.quantity, "from_reservation": True}
+                )
+        elif action == "ship":
+            order_event("order.shipped", {})
+            for line in order_lines:
+                stock_event(
+                    "stock.sold", line.sku, line.location_code, {"quantity": line.quantity, "from_reservation": True}
+                )
+            notify = "shipped"
+        elif action == "deliver":
+            order_event("order.delivered", {})
+        elif action == "cancel":
+            order_event("order.cancelled", {"reason": reason})
+            for line in order_lines:
+                stock_event("stock.released", line.sku, line.location_code, {"quantity": line.quantity})
+        else:
+            returned, refund = _validate_return(order, order_lines, location, lines, acting_location)
+            order_event(
+                "order.returned",
+                {"location": location, "lines": returned, "refund_amount": str(refund), "currency": order.currency},
+            )
+            for line in returned:
+                stock_event("stock.returned", line["sku"], location, {"quantity": line["quantity"]})
+            notify = "refund"
+
+        rows = levels_locked((sku, code) for sku, code, _ in stock_events)
+        _check_on_shelf(stock_events, rows)
+        appends = [store.StreamAppend(f"order-{order_id}", order_events, expected_version=order.version)]
+        seen: dict[tuple[str, str], int] = {}
+        for sku, code, event in stock_events:
+            row = rows.get((sku, code))
+            appends.append(
+                store.StreamAppend(
+                    stock_stream(sku, code),
+                    [event],
+                    expected_version=seen.get((sku, code), row.version if row else 0),
+                )
+            )
+            seen[(sku, code)] = seen.get((sku, code), row.version if row else 0) + 1
+        store.append_batches(appends)
+        order.refresh_from_db()
+        # A step recorded long after it happened (imported history) is not told again.
+        if notify and (occurred_at is None or timezone.now() - occurred_at < NOTIFY_WITHIN):
+            notifications.order_notify(order=order, step=notify, actor=actor)
+        return order
+
+
+def _check_on_shelf(stock_events, rows) -> None:
+    """A reserved unit leaves the shelf when collected or shipped. A physical count may have found fewer units than
+    were reserved (theft, damage): then the step is refused, with where else the sku is, rather than on-hand < 0."""
+    short = []
+    for sku, code, event in stock_events:
+        if event.type == "stock.sold":
+            row = rows.get((sku, code))
+            if row is None or row.on_hand < event.data["quantity"]:
+                short.append((sku, code, event.data["quantity"], row.on_hand if row else 0))
+    if short:
+        found = availability(skus=[sku for sku, *_ in short])
+        raise InsufficientStock(
+            [
+                {"sku": sku, "requested": qty, "location": code, "on_hand_here": on_hand, "available": found[sku]}
+                for sku, code, qty, on_hand in short
+            ]
+        )
+
+
+def _validate_return(order, order_lines, location, lines, acting_location) -> tuple[list[dict], Decimal]:
+    errors = []
+    if not location:
+        errors.append(
+            InvalidField("location", "where the goods came back (a store, or the warehouse by post)", "required")
+        )
+    elif not Location.objects.filter(code=location).exists():
+        errors.append(InvalidField("location", f"unknown location {location!r}", "unknown_location"))
+    left: Counter[str] = Counter()
+    price: dict[str, Decimal] = {}
+    for line in order_lines:
+        left[line.sku] += line.quantity - line.returned_quantity
+        price.setdefault(line.sku, line.unit_price)
+    if lines is None:
+        wanted = Counter({sku: qty for sku, qty in left.items() if qty > 0})
+    else:
+        wanted = Counter()
+        for index, line in enumerate(lines):
+            sku, qty = line.get("sku"), line.get("quantity")
+            if sku not in price:
+                errors.append(InvalidField(f"lines.{index}.sku", f"{sku!r} is not in this order", "not_in_order"))
+            if not isinstance(qty, int) or isinstance(qty, bool) or qty <= 0:
+                errors.append(
+                    InvalidField(f"lines.{index}.quantity", "must be an integer greater than zero", "min_value")
+                )
+            elif sku in price:
+                wanted[sku] += qty
+                if wanted[sku] > left[sku]:
+                    errors.append(
+                        InvalidField(
+                            f"lines.{index}.quantity", f"only {left[sku]} of {sku} left to return", "max_value"
+                        )
+                    )
+        if not lines:
+            errors.append(InvalidField("lines", "at least one line", "required"))
+    if errors:
+        raise InvalidFields(errors)
+    if acting_location is not None and acting_location != location:
+        raise NotYourLocation("location", location)
+    returned = [{"sku": sku, "quantity": qty} for sku, qty in wanted.items()]
+    refund = sum((price[sku] * qty for sku, qty in wanted.items()), Decimal("0"))
+    return returned, refund
+
+
+def allowed_actions(order: Order) -> list[str]:
+    return [
+        action
+        for action in ACTIONS
+        if order.status in ALLOWED_FROM[action]
+        and METHOD_ONLY.get(action, order.fulfilment_method) == order.fulfilment_method
+    ]
