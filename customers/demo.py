@@ -21,8 +21,8 @@ from .services import cases as case_services
 
 ACTOR = "seed_demo"
 NAMESPACE = uuid.UUID("0c2b7a55-3f0d-4c7e-9d4e-5a6b7c8d9e10")
-CASE_SHARE = 0.3
-RECENT_DAYS = 150
+CASE_SHARE = 0.15
+RECENT_DAYS = 120
 # Minutes until the first reply, per channel: how each team really answers.
 REPLY_MINUTES = {
     "phone": (1, 5),

@@ -14,8 +14,10 @@ position N will never later find a committed event below N.
 
 import hashlib
 import hmac
+import threading
 import uuid
 from collections.abc import Iterable, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, Literal
@@ -577,6 +579,23 @@ def _decode(rows: Sequence[tuple]) -> list[RecordedEvent]:
     return events
 
 
+_hooks_paused = threading.local()
+
+
+@contextmanager
+def after_commit_hooks_paused():
+    """For bulk loads in this thread (seed_demo): commits skip the after-commit hooks, so async projections are not
+    woken once per transaction; the caller catches them up once at the end (projector.catch_up_all)."""
+    depth = getattr(_hooks_paused, "depth", 0)
+    _hooks_paused.depth = depth + 1
+    try:
+        yield
+    finally:
+        _hooks_paused.depth = depth
+
+
 def _run_after_commit_hooks() -> None:
+    if getattr(_hooks_paused, "depth", 0):
+        return
     for path in settings.EVENTSTORE_AFTER_COMMIT_HOOKS:
         import_string(path)()
