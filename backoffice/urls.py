@@ -22,6 +22,7 @@ urlpatterns = [
     path("api/v1/", include((api_v1, "api-v1"))),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
+    path("staff/", include("backoffice.staff.urls")),
 ]
 
 handler404 = "backoffice.api.problems.json_not_found"

@@ -52,6 +52,7 @@ def main() -> int:
     parser.add_argument("--messages", type=int, default=10_000, help="messages per timed run (10000)")
     parser.add_argument("--customers", type=int, default=2_000, help="recipients (2000)")
     parser.add_argument("--rounds", type=int, default=3, help="runs of each variant, alternating (3)")
+    parser.add_argument("--batch", type=int, default=0, help="drain batch size (default MESSAGING_DRAIN_BATCH)")
     args = parser.parse_args()
 
     import os
@@ -77,6 +78,8 @@ def run(args, description: str) -> int:
     from customers.services.ingestion import customer_register
 
     settings.EVENTSTORE_AFTER_COMMIT_HOOKS = []
+    if args.batch:
+        settings.MESSAGING_DRAIN_BATCH = args.batch
     # Wake-ups are published to an in-memory broker nobody consumes: the publish is paid, the drain is timed alone.
     celery_app.conf.task_always_eager = False
     celery_app.conf.broker_url = "memory://"

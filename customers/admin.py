@@ -19,7 +19,7 @@ from backoffice.eventstore.schema import CHANNELS
 
 from . import selectors, services
 from .events import ConsentChannel, ConsentPurpose
-from .models import Customer
+from .models import Case, Customer, CustomerIdentifier
 
 # The admin shows people to those who serve them; marketing works with segments.
 PEOPLE_ROLES = (Role.ADMIN, Role.SUPPORT, Role.STORE)
@@ -42,22 +42,38 @@ class ConsentChangeForm(forms.Form):
 
 @admin.register(Customer)
 class CustomerAdmin(ReadOnlyAdmin):
-    list_display = ("id", "acquisition_channel", "channels", "interaction_count", "last_interaction_at", "erased_at")
+    list_display = (
+        "id",
+        "display_name",
+        "acquisition_channel",
+        "channels",
+        "interaction_count",
+        "order_count",
+        "lifetime_value",
+        "last_interaction_at",
+        "erased_at",
+    )
     list_filter = ("acquisition_channel",)
     search_fields = ("id",)
     search_help_text = _("Email, phone (any format), loyalty card or social id")
     show_full_result_count = False
     fields = (
         "id",
+        "display_name",
         "registered_at",
         "acquisition_channel",
         "merged_into",
+        "merged_from",
         "erased_at",
         "channels",
         "interaction_count",
         "last_interaction_at",
+        "order_count",
+        "lifetime_value",
+        "last_order_at",
         "identifier_list",
         "consent_list",
+        "case_list",
         "timeline",
     )
     readonly_fields = fields
@@ -66,11 +82,41 @@ class CustomerAdmin(ReadOnlyAdmin):
     def channels(self, customer):
         return ", ".join(customer.channels_used)
 
-    @admin.display(description=_("identifiers"))
-    def identifier_list(self, customer):
+    @admin.display(description=_("merged from"))
+    def merged_from(self, customer):
+        absorbed = selectors.customer_absorbed_ids(customer_id=customer.id)
         return (
             format_html_join(
-                "", "<div><strong>{}</strong> {}</div>", ((i.kind, i.value) for i in customer.identifiers.all())
+                ", ",
+                '<a href="{}">{}</a>',
+                ((reverse("admin:customers_customer_change", args=[cid]), cid) for cid in absorbed),
+            )
+            or "-"
+        )
+
+    @admin.display(description=_("identifiers"))
+    def identifier_list(self, customer):
+        group = selectors.customer_group_ids(customer_id=customer.id)
+        rows = CustomerIdentifier.objects.filter(customer_id__in=group).order_by("added_at")
+        return format_html_join("", "<div><strong>{}</strong> {}</div>", ((i.kind, i.value) for i in rows)) or "-"
+
+    @admin.display(description=_("cases"))
+    def case_list(self, customer):
+        cases = selectors.case_list(customer_id=customer.id)[:20]
+        return (
+            format_html_join(
+                "",
+                '<div><a href="{}">{}</a> · {} · {} · {}</div>',
+                (
+                    (
+                        reverse("admin:customers_case_change", args=[c.pk]),
+                        c.subject,
+                        c.channel,
+                        c.get_status_display(),
+                        localtime(c.opened_at).strftime("%Y-%m-%d %H:%M"),
+                    )
+                    for c in cases
+                ),
             )
             or "-"
         )
@@ -178,3 +224,70 @@ class CustomerAdmin(ReadOnlyAdmin):
 
     def has_view_permission(self, request, obj=None):
         return user_role(user=request.user) in PEOPLE_ROLES
+
+
+CASE_ROLES = (Role.ADMIN, Role.SUPPORT, Role.STORE)
+
+
+@admin.register(Case)
+class CaseAdmin(ReadOnlyAdmin):
+    """Cases read-only: agents reply and resolve on the staff pages and through the API, which use the services."""
+
+    list_display = ("subject", "channel", "status", "opened_at", "first_response_at", "sla_state", "csat_score")
+    list_filter = ("status", "channel", "csat_score")
+    search_fields = ("id", "order_ref")
+    date_hierarchy = "opened_at"
+    fields = (
+        "id",
+        "customer_link",
+        "channel",
+        "subject",
+        "order_ref",
+        "status",
+        "opened_at",
+        "first_response_at",
+        "resolved_at",
+        "sla_state",
+        "resolution",
+        "compensation",
+        "csat_score",
+        "csat_comment",
+        "thread",
+    )
+    readonly_fields = fields
+
+    @admin.display(description=_("customer"))
+    def customer_link(self, case):
+        return format_html(
+            '<a href="{}">{}</a>', reverse("admin:customers_customer_change", args=[case.customer_id]), case.customer_id
+        )
+
+    @admin.display(description=_("SLA"))
+    def sla_state(self, case):
+        sla = selectors.case_sla(case)
+        breached = [
+            label
+            for label, is_breached in (
+                (_("first response"), sla["first_response_breached"]),
+                (_("resolution"), sla["resolution_breached"]),
+            )
+            if is_breached
+        ]
+        return _("breached: %(what)s") % {"what": ", ".join(str(b) for b in breached)} if breached else _("on time")
+
+    @admin.display(description=_("thread"))
+    def thread(self, case):
+        return format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (localtime(m.occurred_at).strftime("%Y-%m-%d %H:%M"), m.channel, m.direction, m.actor, m.text)
+                for m in selectors.case_thread(case_id=case.id)
+            ),
+        )
+
+    def has_module_permission(self, request):
+        return user_role(user=request.user) in CASE_ROLES
+
+    def has_view_permission(self, request, obj=None):
+        return user_role(user=request.user) in CASE_ROLES

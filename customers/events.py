@@ -22,10 +22,11 @@ class Identifier(BaseModel):
 
 class CustomerRegistered(EventData):
     type_name = "customer.registered"
-    personal_fields = ("identifiers",)
+    personal_fields = ("identifiers", "name")
 
     customer_id: str
     identifiers: list[Identifier]
+    name: str = Field(default="", max_length=200)
 
 
 class CustomerIdentifierAdded(EventData):
@@ -34,6 +35,53 @@ class CustomerIdentifierAdded(EventData):
 
     customer_id: str
     identifier: Identifier
+
+
+class CustomerProfileUpdated(EventData):
+    """Name, language or time zone given or corrected. Only the fields present change."""
+
+    type_name = "customer.profile_updated"
+    personal_fields = ("name",)
+
+    customer_id: str
+    name: str | None = Field(default=None, max_length=200)
+    language: str | None = Field(default=None, max_length=8)
+    time_zone: str | None = Field(default=None, max_length=64)
+
+
+class MergeEvidence(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # automatic: identity resolution found the customers share strong identifiers; manual: staff decided.
+    reason: Literal["automatic", "manual"]
+    # The kinds of the identifiers that tied the two together (values are personal and live in the identity events).
+    identifier_kinds: list[str] = Field(default_factory=list)
+    # The interaction or request that revealed it.
+    trigger_id: str = Field(default="", max_length=100)
+    note: str = Field(default="", max_length=500)
+
+
+class CustomerMerged(EventData):
+    """Customer `merged` (the younger, by default) becomes part of `customer_id`. Written to the surviving
+    customer's stream, so the person's own history says who joined it and when; both histories stay in the log."""
+
+    type_name = "customer.merged"
+    personal_fields = ("evidence",)
+
+    customer_id: str
+    merged: str
+    evidence: MergeEvidence
+
+
+class CustomerUnmerged(EventData):
+    """Undoes a merge: `unmerged` stands on its own again, with its own identifiers and events."""
+
+    type_name = "customer.unmerged"
+    personal_fields = ("reason",)
+
+    customer_id: str
+    unmerged: str
+    reason: str = Field(default="", max_length=500)
 
 
 class _Interaction(EventData):
@@ -145,3 +193,63 @@ class CustomerExported(EventData):
     type_name = "customer.exported"
 
     customer_id: str
+
+
+# --- Service cases ------------------------------------------------------------------------------------------------
+# Stream "case-<case id>". The event's channel is where that step happened (the complaint by phone, the reply by
+# WhatsApp), so one case holds a thread across channels.
+
+CaseDirection = Literal["in", "out"]
+
+
+class CaseOpened(EventData):
+    type_name = "case.opened"
+    personal_fields = ("subject",)
+
+    case_id: str
+    customer_id: str
+    subject: str = Field(min_length=1, max_length=300)
+    # Loose reference to an order from any channel: the orders app may not know it (yet), the case still opens.
+    order_ref: str = Field(default="", max_length=64)
+
+
+class CaseMessageAdded(EventData):
+    """A message in the case's thread: from the customer (`in`) or from staff (`out`, sent through messaging)."""
+
+    type_name = "case.message_added"
+    personal_fields = ("text",)
+
+    case_id: str
+    direction: CaseDirection
+    text: str = Field(min_length=1, max_length=10000)
+    # The outbound message (messaging) that carries a reply, or the inbound interaction that brought the message.
+    message_id: str = Field(default="", max_length=64)
+
+
+class Compensation(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["none", "voucher", "refund", "reshipment"] = "none"
+    amount: str = Field(default="", max_length=20, pattern=r"^(\d{1,10}(\.\d{1,2})?)?$")
+    currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
+    code: str = Field(default="", max_length=64)
+
+
+class CaseResolved(EventData):
+    type_name = "case.resolved"
+    personal_fields = ("resolution",)
+
+    case_id: str
+    resolution: str = Field(min_length=1, max_length=4000)
+    compensation: Compensation = Field(default_factory=Compensation)
+
+
+class CaseCsatRecorded(EventData):
+    """The customer's satisfaction with a resolved case, 1 (very unhappy) to 5 (very happy)."""
+
+    type_name = "case.csat_recorded"
+    personal_fields = ("comment",)
+
+    case_id: str
+    score: int = Field(ge=1, le=5)
+    comment: str = Field(default="", max_length=2000)

@@ -24,6 +24,13 @@ class Customer(models.Model):
     last_interaction_at = models.DateTimeField(_("last interaction"), null=True, blank=True)
     interaction_count = models.PositiveIntegerField(_("interactions"), default=0)
     channels_used = models.JSONField(_("channels used"), default=list, blank=True)
+    # Kept by the inline commerce projection (CustomerOrder): this customer's own orders, cancelled ones left
+    # out; the 360 view adds up the customers merged into it.
+    order_count = models.PositiveIntegerField(_("orders"), default=0)
+    # Net of refunds, in the shop currency.
+    lifetime_value = models.DecimalField(_("lifetime value"), max_digits=14, decimal_places=2, default=0)
+    first_order_at = models.DateTimeField(_("first order"), null=True, blank=True)
+    last_order_at = models.DateTimeField(_("last order"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("customer")
@@ -88,3 +95,83 @@ class Consent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel}/{self.purpose}: {'granted' if self.is_granted else 'revoked'}"
+
+
+class CustomerOrder(models.Model):
+    """An order as the customer's record needs it, from the orders app's events read by type name: what it was
+    worth, on which channel, what was refunded. The orders app holds the order itself."""
+
+    order_id = models.CharField(_("order"), max_length=64, primary_key=True)
+    customer_id = models.UUIDField(_("customer"), db_index=True)
+    channel = models.CharField(_("channel"), max_length=16, blank=True, default="")
+    placed_at = models.DateTimeField(_("placed at"))
+    total = models.DecimalField(_("total"), max_digits=14, decimal_places=2)
+    refunded = models.DecimalField(_("refunded"), max_digits=14, decimal_places=2, default=0)
+    is_cancelled = models.BooleanField(_("cancelled"), default=False)
+
+    class Meta:
+        verbose_name = _("customer order")
+        verbose_name_plural = _("customer orders")
+
+    def __str__(self) -> str:
+        return self.order_id
+
+
+class Case(models.Model):
+    """A customer-service case: one thread across channels, its SLA clock, resolution and satisfaction."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("open")
+        RESOLVED = "resolved", _("resolved")
+
+    id = models.UUIDField(primary_key=True)
+    customer_id = models.UUIDField(_("customer"), db_index=True)
+    channel = models.CharField(_("opened on"), max_length=16)
+    subject = models.CharField(_("subject"), max_length=300)
+    order_ref = models.CharField(_("order"), max_length=64, blank=True, default="")
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.OPEN)
+    opened_at = models.DateTimeField(_("opened at"))
+    first_response_at = models.DateTimeField(_("first response"), null=True, blank=True)
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+    last_message_at = models.DateTimeField(_("last message"))
+    message_count = models.PositiveIntegerField(_("messages"), default=0)
+    resolution = models.TextField(_("resolution"), blank=True, default="")
+    compensation = models.JSONField(_("compensation"), default=dict, blank=True)
+    csat_score = models.PositiveSmallIntegerField(_("satisfaction (1-5)"), null=True, blank=True)
+    csat_comment = models.TextField(_("satisfaction comment"), blank=True, default="")
+    csat_at = models.DateTimeField(_("satisfaction answered at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("case")
+        verbose_name_plural = _("cases")
+        indexes = [models.Index(fields=["status", "channel", "opened_at"], name="customers_case_inbox")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(csat_score__isnull=True) | models.Q(csat_score__gte=1, csat_score__lte=5),
+                name="customers_case_csat_1_to_5",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return str(self.id)
+
+
+class CaseMessage(models.Model):
+    """One message of a case's thread, on whatever channel it came or went."""
+
+    position = models.BigIntegerField(primary_key=True, help_text="position of the event that added it")
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="messages")
+    direction = models.CharField(_("direction"), max_length=3)
+    channel = models.CharField(_("channel"), max_length=16)
+    text = models.TextField(_("text"))
+    actor = models.CharField(_("by"), max_length=100, blank=True, default="")
+    message_id = models.CharField(max_length=64, blank=True, default="")
+    occurred_at = models.DateTimeField(_("at"))
+
+    class Meta:
+        verbose_name = _("case message")
+        verbose_name_plural = _("case messages")
+        ordering = ["occurred_at", "position"]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} {self.direction} {self.channel}"

@@ -1,7 +1,12 @@
 """Projections of the customers app.
 
-- customers.directory (inline): who exists, by which identifiers, and who was erased; identity resolution reads it
-  inside the same transaction that appends, so it must never lag.
+- customers.directory (inline): who exists, by which identifiers, under which name, who was merged into whom, and
+  who was erased; identity resolution reads it inside the same transaction that appends, so it must never lag.
+  Identifiers stay with the customer who brought them; a merge only points the younger customer at the older
+  (`merged_into`), so an unmerge gives each back exactly what it had.
+- customers.cases (inline): service cases and their cross-channel threads.
+- customers.commerce (inline): order count, net lifetime value and first and last order per customer, from the
+  orders app's events read by type name (this app sits below orders and never imports it).
 - customers.consents (inline): the current consent per channel and purpose; senders must see a withdrawal at once.
 - customers.activity (async): last interaction, interaction count and channels used per customer, from every event
   that concerns a customer, whatever app wrote it.
@@ -10,17 +15,18 @@
 
 from collections import defaultdict
 from datetime import datetime
+from decimal import Decimal
 
-from django.db.models import F
+from django.db.models import Count, F, Max, Min, Sum
 from django.utils import timezone
 
 from backoffice.eventstore.keys import ERASED
 from backoffice.eventstore.projector import ALL_TYPES, ASYNC, INLINE, Projection, handles
 
-from .models import ChannelActivityDaily, Consent, Customer, CustomerIdentifier
+from .models import Case, CaseMessage, ChannelActivityDaily, Consent, Customer, CustomerIdentifier, CustomerOrder
 
 # Staff acting on the customer's record, not the customer interacting: an export must not make them look active.
-RECORD_KEEPING_TYPES = frozenset({"customer.erased", "customer.exported"})
+RECORD_KEEPING_TYPES = frozenset({"customer.erased", "customer.exported", "customer.merged", "customer.unmerged"})
 
 
 def identifier_key(kind: str, value: str) -> str:
@@ -31,15 +37,27 @@ class CustomerDirectory(Projection):
     name = "customers.directory"
     mode = INLINE
     models = (CustomerIdentifier, Customer)
-    event_types = ("customer.registered", "customer.identifier_added", "customer.erased")
+    event_types = (
+        "customer.registered",
+        "customer.identifier_added",
+        "customer.profile_updated",
+        "customer.merged",
+        "customer.unmerged",
+        "customer.erased",
+    )
 
     def apply(self, events):
-        customers, identifiers, erasures = [], [], []
+        # Registrations and identifiers (the bulk of ingestion) are written in two statements; the rarer events
+        # after them, in order, since they change rows a registration of the same batch may have just created.
+        customers, identifiers, later = [], [], []
         for event in events:
             if event.type == "customer.registered":
                 customers.append(
                     Customer(
-                        id=event.customer_id, registered_at=event.occurred_at, acquisition_channel=event.channel or ""
+                        id=event.customer_id,
+                        registered_at=event.occurred_at,
+                        acquisition_channel=event.channel or "",
+                        display_name=readable_text(event.data.get("name", "")),
                     )
                 )
                 readable = readable_identifiers(event.data["identifiers"])
@@ -47,14 +65,34 @@ class CustomerDirectory(Projection):
             elif event.type == "customer.identifier_added":
                 readable = readable_identifiers([event.data["identifier"]])
                 identifiers.extend(self._identifier(event, ident) for ident in readable)
-            elif event.type == "customer.erased":
-                erasures.append(event)
+            else:
+                later.append(event)
         Customer.objects.bulk_create(customers)
         CustomerIdentifier.objects.bulk_create(identifiers)
-        # After the creations: an erasure always follows the registration it erases, possibly in the same batch.
-        for event in erasures:
-            CustomerIdentifier.objects.filter(customer_id=event.customer_id).delete()
-            Customer.objects.filter(id=event.customer_id).update(erased_at=event.occurred_at)
+        for event in later:
+            if event.type == "customer.profile_updated":
+                changes = {
+                    column: value
+                    for column, value in (
+                        ("display_name", readable_text(event.data.get("name"))),
+                        ("language", event.data.get("language")),
+                        ("time_zone", event.data.get("time_zone")),
+                    )
+                    if value is not None
+                }
+                Customer.objects.filter(id=event.customer_id, erased_at=None).update(**changes)
+            elif event.type == "customer.merged":
+                Customer.objects.filter(id=event.data["merged"]).update(merged_into_id=event.customer_id)
+            elif event.type == "customer.unmerged":
+                Customer.objects.filter(id=event.data["unmerged"]).update(merged_into_id=None)
+            elif event.type == "customer.erased":
+                CustomerIdentifier.objects.filter(customer_id=event.customer_id).delete()
+                Customer.objects.filter(id=event.customer_id).update(erased_at=event.occurred_at, display_name="")
+
+    def reset(self):
+        # merged_into protects the customer a merge points at; the pointers go first.
+        Customer.objects.exclude(merged_into=None).update(merged_into=None)
+        super().reset()
 
     @staticmethod
     def _identifier(event, ident) -> CustomerIdentifier:
@@ -74,6 +112,13 @@ def readable_identifiers(identifiers) -> list[dict]:
     if identifiers == ERASED:
         return []
     return [ident for ident in identifiers if ident != ERASED and ident["value"] != ERASED]
+
+
+def readable_text(value):
+    """A sealed text as the projection may keep it: None stays None (not given), an erased one becomes ""."""
+    if value == ERASED:
+        return ""
+    return value
 
 
 class ConsentLedger(Projection):
@@ -162,3 +207,123 @@ class ChannelDaily(Projection):
         )
         for (day, channel, type_), count in counts.items():
             ChannelActivityDaily.objects.filter(day=day, channel=channel, type=type_).update(count=F("count") + count)
+
+
+class CustomerCommerce(Projection):
+    """Each customer's orders as this app needs them (id, channel, value, refunds, whether cancelled), and the
+    counters the 360 view and segments read, recomputed from those rows so a cancellation or a refund is exact."""
+
+    name = "customers.commerce"
+    mode = INLINE
+    models = (CustomerOrder,)
+    event_types = ("order.placed", "order.returned", "order.cancelled")
+
+    def apply(self, events):
+        touched: set = set()
+        for event in events:
+            order_id = str(event.data.get("order_id", ""))
+            if event.type == "order.placed":
+                if event.customer_id is None:
+                    continue
+                CustomerOrder.objects.get_or_create(
+                    order_id=order_id,
+                    defaults={
+                        "customer_id": event.customer_id,
+                        "channel": event.channel or "",
+                        "placed_at": event.occurred_at,
+                        "total": Decimal(str(event.data.get("total", "0"))),
+                    },
+                )
+            elif event.type == "order.returned":
+                CustomerOrder.objects.filter(order_id=order_id).update(
+                    refunded=F("refunded") + Decimal(str(event.data.get("refund_amount", "0")))
+                )
+            else:
+                CustomerOrder.objects.filter(order_id=order_id).update(is_cancelled=True)
+            owner = CustomerOrder.objects.filter(order_id=order_id).values_list("customer_id", flat=True).first()
+            if owner is not None:
+                touched.add(owner)
+        for customer_id in touched:
+            self._recount(customer_id)
+
+    @staticmethod
+    def _recount(customer_id) -> None:
+        totals = CustomerOrder.objects.filter(customer_id=customer_id, is_cancelled=False).aggregate(
+            count=Count("order_id"),
+            value=Sum(F("total") - F("refunded")),
+            first=Min("placed_at"),
+            last=Max("placed_at"),
+        )
+        Customer.objects.filter(id=customer_id).update(
+            order_count=totals["count"],
+            lifetime_value=totals["value"] or Decimal("0"),
+            first_order_at=totals["first"],
+            last_order_at=totals["last"],
+        )
+
+    def reset(self):
+        super().reset()
+        Customer.objects.update(order_count=0, lifetime_value=0, first_order_at=None, last_order_at=None)
+
+
+class CaseBook(Projection):
+    """Cases and their threads. Inline: the agent who replies must see the message that just arrived. Erasure
+    scrubs the texts of the customer's cases (the events' copies are shredded with the key)."""
+
+    name = "customers.cases"
+    mode = INLINE
+    models = (CaseMessage, Case)
+
+    @handles("case.opened")
+    def opened(self, event):
+        Case.objects.create(
+            id=event.data["case_id"],
+            customer_id=event.customer_id,
+            channel=event.channel or "",
+            subject=readable_text(event.data["subject"]),
+            order_ref=event.data["order_ref"],
+            opened_at=event.occurred_at,
+            last_message_at=event.occurred_at,
+        )
+
+    @handles("case.message_added")
+    def message_added(self, event):
+        case = Case.objects.get(id=event.data["case_id"])
+        CaseMessage.objects.create(
+            position=event.position,
+            case=case,
+            direction=event.data["direction"],
+            channel=event.channel or "",
+            text=readable_text(event.data["text"]),
+            actor=event.metadata.get("actor", ""),
+            message_id=event.data["message_id"],
+            occurred_at=event.occurred_at,
+        )
+        case.message_count += 1
+        case.last_message_at = max(case.last_message_at, event.occurred_at)
+        fields = ["message_count", "last_message_at"]
+        if event.data["direction"] == "out" and case.first_response_at is None:
+            case.first_response_at = event.occurred_at
+            fields.append("first_response_at")
+        case.save(update_fields=fields)
+
+    @handles("case.resolved")
+    def resolved(self, event):
+        Case.objects.filter(id=event.data["case_id"]).update(
+            status=Case.Status.RESOLVED,
+            resolved_at=event.occurred_at,
+            resolution=readable_text(event.data["resolution"]),
+            compensation=event.data["compensation"],
+        )
+
+    @handles("case.csat_recorded")
+    def csat_recorded(self, event):
+        Case.objects.filter(id=event.data["case_id"]).update(
+            csat_score=event.data["score"], csat_comment=readable_text(event.data["comment"]), csat_at=event.occurred_at
+        )
+
+    @handles("customer.erased")
+    def erased(self, event):
+        cases = Case.objects.filter(customer_id=event.customer_id)
+        CaseMessage.objects.filter(case__in=cases).update(text=ERASED)
+        cases.update(subject=ERASED, resolution="", csat_comment="")

@@ -52,7 +52,11 @@ class RecipientPolicy:
 
     def allows(self, customer_id: uuid.UUID, channel: str, purpose: str, at: datetime) -> bool:
         owner = _owner(customer_id)
-        state = Consent.objects.filter(customer_id=owner, channel=channel, purpose=purpose).first()
+        state = (
+            Consent.objects.filter(customer_id__in=list(_members({owner})), channel=channel, purpose=purpose)
+            .order_by("-changed_at", "-position")
+            .first()
+        )
         if state is None or state.changed_at <= at:
             # The current state already held at `at`: no need to replay the ledger.
             return state.is_granted if state else purpose == "service"
@@ -81,29 +85,36 @@ class RecipientPolicy:
             if found:
                 rows[owner] = found
         owner_ids = {o for o in owners.values() if o is not None}
+        # A person is their customer and those merged into it: addresses, app use, consents and inbound messages
+        # recorded for any of them count for the person.
+        owner_of = _members(owner_ids)
+        member_ids = set(owner_of)
         kinds = {ADDRESS_KINDS[q.channel] for q in queries if q.channel in ADDRESS_KINDS}
         addresses: dict[tuple[uuid.UUID, str], str] = {}
         if kinds:
             for customer_id, kind, value in (
-                CustomerIdentifier.objects.filter(customer_id__in=owner_ids, kind__in=kinds)
+                CustomerIdentifier.objects.filter(customer_id__in=member_ids, kind__in=kinds)
                 .order_by("added_at", "id")
                 .values_list("customer_id", "kind", "value")
             ):
-                addresses[(customer_id, kind)] = value  # the newest wins
+                addresses[(owner_of[customer_id], kind)] = value  # the newest wins
         app_users: set[uuid.UUID] = set()
         if any(q.channel == "push" for q in queries):
-            app_users = set(
-                Event.objects.filter(customer_id__in=owner_ids, channel__in=APP_CHANNELS)
+            app_users = {
+                owner_of[cid]
+                for cid in Event.objects.filter(customer_id__in=member_ids, channel__in=APP_CHANNELS)
                 .values_list("customer_id", flat=True)
                 .distinct()
-            )
-        consents = {
-            (c.customer_id, c.channel, c.purpose): c
-            for c in Consent.objects.filter(customer_id__in=owner_ids, channel__in={q.channel for q in queries})
-        }
+            }
+        consents: dict[tuple[uuid.UUID, str, str], Consent] = {}
+        for state in Consent.objects.filter(customer_id__in=member_ids, channel__in={q.channel for q in queries}):
+            key = (owner_of[state.customer_id], state.channel, state.purpose)
+            known = consents.get(key)
+            if known is None or (state.changed_at, state.position) > (known.changed_at, known.position):
+                consents[key] = state
         inbound: dict[str, dict[uuid.UUID, datetime]] = {}
         for channel in {q.channel for q in queries if q.needs_inbound_window}:
-            inbound[channel] = _last_inbound(owner_ids, channel)
+            inbound[channel] = _last_inbound(member_ids, channel, owner_of)
         answers = []
         for query in queries:
             owner = owners[query.customer_id]
@@ -161,7 +172,7 @@ def _engagement(owner: uuid.UUID | None) -> dict[str, int]:
     if owner is None:
         return {}
     counts = (
-        Event.objects.filter(customer_id=owner, channel__in=[*OUTBOUND_CHANNELS, *APP_CHANNELS])
+        Event.objects.filter(customer_id__in=list(_members({owner})), channel__in=[*OUTBOUND_CHANNELS, *APP_CHANNELS])
         .exclude(type__in=_OUTBOUND_TYPES)
         .values("channel")
         .annotate(n=Count("position"))
@@ -174,14 +185,39 @@ def _engagement(owner: uuid.UUID | None) -> dict[str, int]:
     return per_channel
 
 
-def _last_inbound(owner_ids: set[uuid.UUID], channel: str) -> dict[uuid.UUID, datetime]:
-    return dict(
-        Event.objects.filter(customer_id__in=owner_ids, type="message.received", channel=channel)
+def _last_inbound(
+    member_ids: set[uuid.UUID], channel: str, owner_of: dict[uuid.UUID, uuid.UUID] | None = None
+) -> dict[uuid.UUID, datetime]:
+    """The newest message each person sent on the channel (keyed by the person's current id)."""
+    if owner_of is None:
+        owner_of = _members(member_ids)
+        member_ids = set(owner_of)
+    last: dict[uuid.UUID, datetime] = {}
+    for customer_id, at in (
+        Event.objects.filter(customer_id__in=member_ids, type="message.received", channel=channel)
         .values("customer_id")
         .annotate(last=Max("occurred_at"))
         .values_list("customer_id", "last")
         .order_by()
-    )
+    ):
+        owner = owner_of.get(customer_id, customer_id)
+        if owner not in last or at > last[owner]:
+            last[owner] = at
+    return last
+
+
+def _members(owner_ids: set[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
+    """Every customer making up these people (themselves and those merged into them), with the person's id."""
+    owner_of = {owner: owner for owner in owner_ids}
+    frontier = set(owner_ids)
+    while frontier:
+        rows = Customer.objects.filter(merged_into_id__in=frontier).values_list("id", "merged_into_id")
+        frontier = set()
+        for member, into in rows:
+            if member not in owner_of:
+                owner_of[member] = owner_of[into]
+                frontier.add(member)
+    return owner_of
 
 
 def _owner(customer_id: uuid.UUID) -> uuid.UUID | None:

@@ -18,7 +18,7 @@ from typing import TextIO
 from django.db.models import Q
 
 from backoffice.eventstore import store
-from customers.management.commands.seed_demo import CATALOG, LOCATIONS
+from customers.demo_history import CATALOG, LOCATIONS
 from customers.models import Customer
 
 from . import services

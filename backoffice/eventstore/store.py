@@ -455,12 +455,26 @@ def read_positions(positions: Sequence[int]) -> list[RecordedEvent]:
     return _decode(_fetch(f"{_SELECT} WHERE position IN ({marks}) ORDER BY position", list(positions)))
 
 
+def _customer_clause(customer_id: uuid.UUID | Sequence[uuid.UUID], is_pg: bool) -> tuple[str, list]:
+    """`customer_id = %s` for one customer, `IN (...)` for a person made of merged customers."""
+    ids = [customer_id] if isinstance(customer_id, uuid.UUID) else list(customer_id)
+    params = ids if is_pg else [i.hex for i in ids]
+    if len(ids) == 1:
+        return "customer_id = %s", params
+    return f"customer_id IN ({', '.join(['%s'] * len(ids))})", params
+
+
 def read_customer(
-    customer_id: uuid.UUID, *, types: Sequence[str] | None = None, occurred_until: datetime | None = None
+    customer_id: uuid.UUID | Sequence[uuid.UUID],
+    *,
+    types: Sequence[str] | None = None,
+    occurred_until: datetime | None = None,
 ) -> list[RecordedEvent]:
-    """Every event about one customer, across all streams, in the order they happened (then position)."""
+    """Every event about one customer (or several: a person and those merged into them), across all streams, in
+    the order they happened (then position)."""
     is_pg = connection.vendor == "postgresql"
-    sql, params = f"{_SELECT} WHERE customer_id = %s", [customer_id if is_pg else customer_id.hex]
+    clause, params = _customer_clause(customer_id, is_pg)
+    sql = f"{_SELECT} WHERE {clause}"
     if types:
         sql += f" AND type IN ({', '.join(['%s'] * len(types))})"
         params.extend(types)
@@ -471,7 +485,7 @@ def read_customer(
 
 
 def read_customer_page(
-    customer_id: uuid.UUID,
+    customer_id: uuid.UUID | Sequence[uuid.UUID],
     *,
     channel: str | None = None,
     type: str | None = None,  # noqa: A002
@@ -482,7 +496,8 @@ def read_customer_page(
     (customer_id, occurred_at) serves it at the same speed on the first page and the hundredth."""
     is_pg = connection.vendor == "postgresql"
     adapt = (lambda value: value) if is_pg else connection.ops.adapt_datetimefield_value
-    sql, params = f"{_SELECT} WHERE customer_id = %s", [customer_id if is_pg else customer_id.hex]
+    clause, params = _customer_clause(customer_id, is_pg)
+    sql = f"{_SELECT} WHERE {clause}"
     if channel:
         sql += " AND channel = %s"
         params.append(channel)

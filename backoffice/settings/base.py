@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "campaigns",
     "backoffice.insights",
     "backoffice.staff",
+    "backoffice.demo",
 ]
 
 MIDDLEWARE = [
@@ -239,6 +240,27 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Customers
+# RFM scores from fixed thresholds: recency 5 when the last order is at most 30 days old, down to 1 past 365 days;
+# frequency and monetary 1 plus one per threshold reached (orders; net value in the shop currency).
+CUSTOMER_RFM_THRESHOLDS = {
+    "recency_days": (30, 90, 180, 365),
+    "frequency_orders": (2, 3, 5, 10),
+    "monetary": ("100", "300", "700", "1500"),
+}
+
+# --- Service cases: one SLA for every channel, so a slower channel shows as breaches, not as a lower bar.
+CASES_SLA = {
+    "first_response": timedelta(minutes=env.int("CASES_SLA_FIRST_RESPONSE_MINUTES", default=240)),
+    "resolution": timedelta(minutes=env.int("CASES_SLA_RESOLUTION_MINUTES", default=48 * 60)),
+}
+# How long after resolution a bare "1".."5" from the customer answers the satisfaction survey.
+CASES_CSAT_REPLY_WINDOW = timedelta(days=env.int("CASES_CSAT_REPLY_DAYS", default=7))
+CASES_SENDER_NAME = env.str("CASES_SENDER_NAME", default="Atención al cliente")
+# The approved WhatsApp template of the survey (outside the 24-hour window only templates may be sent).
+CASES_CSAT_WHATSAPP_TEMPLATE = env.str("CASES_CSAT_WHATSAPP_TEMPLATE", default="csat_survey")
+CASES_REPLY_WHATSAPP_TEMPLATE = env.str("CASES_REPLY_WHATSAPP_TEMPLATE", default="case_update")
 
 # --- Orders and stock
 # A cart with no activity for this long is abandoned and gets one reminder (on a channel allowing marketing).

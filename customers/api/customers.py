@@ -98,28 +98,56 @@ class CustomerListApi(APIView):
         return Response({"results": CustomerSummarySerializer(customers, many=True).data, "next": None})
 
 
+class RfmSerializer(serializers.Serializer):
+    recency = serializers.IntegerField(help_text="1 (long ago) to 5 (recent); 0 without orders")
+    frequency = serializers.IntegerField(help_text="1 to 5 by number of orders; 0 without orders")
+    monetary = serializers.IntegerField(help_text="1 to 5 by net value; 0 without orders")
+    code = serializers.CharField(help_text='the three scores, e.g. "545"')
+
+
+class Customer360Serializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    merged_into = serializers.UUIDField(allow_null=True, default=None)
+    name = serializers.CharField()
+    language = serializers.CharField()
+    time_zone = serializers.CharField()
+    registered_at = serializers.DateTimeField()
+    acquisition_channel = serializers.CharField()
+    erased_at = serializers.DateTimeField(allow_null=True)
+    merged_from = serializers.ListField(child=serializers.UUIDField(), help_text="customers merged into this one")
+    identifiers = serializers.ListField(child=serializers.DictField())
+    channels_used = serializers.ListField(child=serializers.CharField())
+    interaction_count = serializers.IntegerField()
+    last_interaction_at = serializers.DateTimeField(allow_null=True)
+    order_count = serializers.IntegerField()
+    lifetime_value = serializers.DecimalField(max_digits=14, decimal_places=2, help_text="net of refunds")
+    currency = serializers.CharField(default="EUR")
+    first_order_at = serializers.DateTimeField(allow_null=True)
+    last_order_at = serializers.DateTimeField(allow_null=True)
+    rfm = RfmSerializer()
+    open_cases = serializers.ListField(child=serializers.DictField(), default=list)
+    consents = ConsentStateSerializer(many=True)
+    recent_timeline = TimelineEventSerializer(many=True)
+
+
 class CustomerDetailApi(APIView):
     permission_classes = [HasRole]
     allowed_roles = {"GET": PEOPLE_READERS}
 
     @extend_schema(
         parameters=[OpenApiParameter("as_of", OpenApiTypes.DATETIME, description="the view as it was then")],
-        responses=OpenApiTypes.OBJECT,
+        responses=Customer360Serializer,
     )
     def get(self, request, customer_id: uuid.UUID):
-        customer = Customer.objects.prefetch_related("identifiers").filter(id=customer_id).first()
-        if customer is None:
+        merged_into = Customer.objects.filter(id=customer_id).values_list("merged_into_id", flat=True)
+        if not merged_into:
             raise not_found("no such customer")
         if "as_of" in request.query_params:
             return Response(_view_as_of(customer_id, request.query_params["as_of"]))
-        if customer.merged_into_id:
-            return Response({"id": customer.id, "merged_into": customer.merged_into_id})
-        body = CustomerSummarySerializer(customer).data
-        body["merged_into"] = None
-        body["consents"] = ConsentStateSerializer(selectors.consent_states(customer_id=customer.id), many=True).data
-        recent = selectors.customer_timeline(customer_id=customer.id, limit=RECENT_EVENTS)
-        body["recent_timeline"] = TimelineEventSerializer(recent, many=True).data
-        return Response(body)
+        if merged_into[0]:
+            # The person it is part of now, at the end of any chain of merges.
+            return Response({"id": customer_id, "merged_into": selectors.customer_resolve_id(customer_id=customer_id)})
+        return Response(Customer360Serializer(selectors.customer_360(customer_id=customer_id)).data)
 
 
 class CustomerTimelineApi(APIView):

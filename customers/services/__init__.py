@@ -2,6 +2,7 @@
 
 from .consents import consent_record
 from .gdpr import CustomerAlreadyErased, Erasure, customer_erase, customer_export
+from .identity import Merge, MergeRefused, customer_merge, customer_unmerge
 from .ingestion import CustomerRef, IncomingInteraction, IngestResult, interactions_ingest, interactions_parse
 
 __all__ = [
@@ -10,9 +11,13 @@ __all__ = [
     "Erasure",
     "IncomingInteraction",
     "IngestResult",
+    "Merge",
+    "MergeRefused",
     "consent_record",
     "customer_erase",
     "customer_export",
+    "customer_merge",
+    "customer_unmerge",
     "interactions_ingest",
     "interactions_parse",
 ]

@@ -17,7 +17,7 @@ from backoffice.eventstore import keys, store
 from backoffice.eventstore.locks import take_append_lock
 
 from ..models import Consent, Customer, CustomerIdentifier
-from ..selectors import CONSENT_TYPES, customer_resolve_id
+from ..selectors import CONSENT_TYPES, customer_absorbed_ids, customer_resolve_id
 
 
 class CustomerAlreadyErased(Exception):
@@ -107,20 +107,7 @@ def _erased_event(
 
 
 def _absorbed_ids(owner: uuid.UUID) -> tuple[uuid.UUID, ...]:
-    """Every customer merged into this one, directly or through a chain of merges."""
-    found: list[uuid.UUID] = []
-    seen = {owner}
-    frontier = [owner]
-    while frontier:
-        children = [
-            cid
-            for cid in Customer.objects.filter(merged_into_id__in=frontier).order_by("id").values_list("id", flat=True)
-            if cid not in seen
-        ]
-        seen.update(children)
-        found.extend(children)
-        frontier = children
-    return tuple(found)
+    return customer_absorbed_ids(customer_id=owner)
 
 
 def _erased_export(customer: Customer, absorbed: tuple[uuid.UUID, ...]) -> dict[str, Any]:

@@ -1,10 +1,15 @@
 """Commands of the customers app: identity resolution and interaction ingestion.
 
-Identity resolution (minimal until the customer 360 issue completes it): every identifier is normalised and looked
-up; an interaction whose identifiers match a customer attaches to it, and identifiers it brings that the customer
-lacked are added (`customer.identifier_added`, which is how an anonymous web id is stitched to the person); no match
-registers a new customer (`customer.registered`). The registrations, additions and interactions of one batch are
-appended in one transaction.
+Identity resolution: every identifier is normalised and looked up, and a match stands for the person it belongs to
+now (a merged customer for the one it was merged into).
+- One person matched: the interaction attaches to them, and identifiers they lacked are added
+  (`customer.identifier_added`, which is how an anonymous web id is stitched to the person).
+- No match: a new customer is registered (`customer.registered`).
+- Strong identifiers (email, phone, loyalty card, external and social ids) matching two people: they are one person,
+  and the younger is merged into the older (`customer.merged`, with the kinds of identifier that proved it). An
+  anonymous id is weak (a shared tablet, a family computer): it merges only a profile that is anonymous alone;
+  a match on it against someone with identifiers of their own is left as it is.
+The registrations, merges, additions and interactions of one batch are appended in one transaction.
 """
 
 import uuid
@@ -43,6 +48,8 @@ class CustomerRef(BaseModel):
     facebook_id: str | None = None
     instagram_id: str | None = None
     anonymous_id: str | None = None
+    # Not an identifier (names are not unique): kept as the profile's name when the customer has none yet.
+    name: str | None = Field(default=None, max_length=200)
 
     def identifiers(self) -> list[tuple[str, str]]:
         """(kind, normalised value) pairs; raises InvalidIdentifier naming the field."""
@@ -236,18 +243,76 @@ def customer_register(
     return customer_ids[subject.id], created
 
 
+WEAK_KINDS = frozenset({"anonymous_id"})
+
+
+class _People:
+    """What resolution knows of the customers a batch touches: who each now is (following merges), when they
+    registered, whether they hold strong identifiers. Loaded once per batch, plus a read per conflict."""
+
+    def __init__(self, owners: set[uuid.UUID]):
+        self.merged_into: dict[uuid.UUID, uuid.UUID | None] = {}
+        self.registered_at: dict[uuid.UUID, datetime] = {}
+        self.has_name: dict[uuid.UUID, bool] = {}
+        self._load(owners)
+
+    def _load(self, ids: set[uuid.UUID]) -> None:
+        pending = set(ids) - self.merged_into.keys()
+        while pending:
+            rows = Customer.objects.filter(id__in=pending).values_list(
+                "id", "merged_into_id", "registered_at", "display_name"
+            )
+            for cid, into, registered_at, name in rows:
+                self.merged_into[cid] = into
+                self.registered_at[cid] = registered_at
+                self.has_name[cid] = bool(name)
+            pending = {into for into in self.merged_into.values() if into and into not in self.merged_into}
+
+    def add_new(self, customer_id: uuid.UUID, registered_at: datetime, *, has_name: bool) -> None:
+        self.merged_into[customer_id] = None
+        self.registered_at[customer_id] = registered_at
+        self.has_name[customer_id] = has_name
+
+    def root(self, customer_id: uuid.UUID) -> uuid.UUID:
+        seen = set()
+        while self.merged_into.get(customer_id) is not None and customer_id not in seen:
+            seen.add(customer_id)
+            customer_id = self.merged_into[customer_id]  # type: ignore[assignment]
+        return customer_id
+
+    def merge(self, merged: uuid.UUID, into: uuid.UUID) -> None:
+        self.merged_into[merged] = into
+
+    def oldest(self, ids: set[uuid.UUID]) -> uuid.UUID:
+        return min(ids, key=lambda cid: (self.registered_at[cid], str(cid)))
+
+
+def _is_anonymous_only(customer_id: uuid.UUID, owner_by_key: dict[str, uuid.UUID], people: _People) -> bool:
+    """True when no one in the person's group holds a strong identifier (read from the database and the batch)."""
+    group = [cid for cid in people.merged_into if people.root(cid) == customer_id]
+    group += [
+        cid
+        for cid in Customer.objects.filter(merged_into_id__in=group).values_list("id", flat=True)
+        if cid not in group
+    ]
+    keys = set(CustomerIdentifier.objects.filter(customer_id__in=group).values_list("key", flat=True))
+    keys |= {key for key, owner in owner_by_key.items() if owner in group}
+    return all(key.split(":", 1)[0] in WEAK_KINDS for key in keys)
+
+
 def _resolve(
     items: Sequence[IncomingInteraction | _Registration], *, actor: str
 ) -> tuple[dict[uuid.UUID, uuid.UUID], list]:
-    """Customer id per item id, and the identity events (registrations, additions) to append before the items."""
+    """Customer id per item id, and the identity events (registrations, merges, additions) to append before the
+    items. Every id returned is a person's current id (never a merged one)."""
     pairs_by_item = {item.id: item.customer.identifiers() for item in items}  # normalising phones is not free
     wanted = {identifier_key(kind, value) for pairs in pairs_by_item.values() for kind, value in pairs}
     owner_by_key: dict[str, uuid.UUID] = (
         dict(CustomerIdentifier.objects.filter(key__in=wanted).values_list("key", "customer_id")) if wanted else {}
     )
     explicit = {item.customer.id for item in items if item.customer.id}
-    merged_into = dict(Customer.objects.filter(id__in=explicit).values_list("id", "merged_into_id")) if explicit else {}
-    missing = explicit - merged_into.keys()
+    people = _People(set(owner_by_key.values()) | explicit)
+    missing = explicit - people.merged_into.keys()
     if missing:
         index = next(i for i, item in enumerate(items) if item.customer.id in missing)
         raise EventValidationError([FieldError(index, "customer.id", "no such customer", "not_found")])
@@ -257,22 +322,18 @@ def _resolve(
     for item in items:
         pairs = pairs_by_item[item.id]
         keys = [identifier_key(kind, value) for kind, value in pairs]
+        name = (item.customer.name or "").strip()
         if item.customer.id:
-            customer_id = merged_into.get(item.customer.id) or item.customer.id
+            customer_id: uuid.UUID | None = people.root(item.customer.id)
         else:
-            matched = [owner_by_key[key] for key in keys if key in owner_by_key]
-            customer_id = matched[0] if matched else None
+            customer_id = _match(item, keys, owner_by_key, people, new_events, actor)
         if customer_id is None:
             customer_id = uuid.uuid4()
-            new_events[customer_id] = [
-                _identity_event(
-                    "customer.registered",
-                    customer_id,
-                    item,
-                    actor,
-                    {"customer_id": str(customer_id), "identifiers": [{"kind": k, "value": v} for k, v in pairs]},
-                )
-            ]
+            people.add_new(customer_id, item.occurred_at, has_name=bool(name))
+            registration = {"customer_id": str(customer_id), "identifiers": [{"kind": k, "value": v} for k, v in pairs]}
+            if name:
+                registration["name"] = name
+            new_events[customer_id] = [_identity_event("customer.registered", customer_id, item, actor, registration)]
         else:
             for (kind, value), key in zip(pairs, keys, strict=True):
                 if key not in owner_by_key:
@@ -285,11 +346,66 @@ def _resolve(
                             {"customer_id": str(customer_id), "identifier": {"kind": kind, "value": value}},
                         )
                     )
+            if name and not people.has_name.get(customer_id):
+                people.has_name[customer_id] = True
+                new_events.setdefault(customer_id, []).append(
+                    _identity_event(
+                        "customer.profile_updated",
+                        customer_id,
+                        item,
+                        actor,
+                        {"customer_id": str(customer_id), "name": name},
+                    )
+                )
         for key in keys:
             owner_by_key.setdefault(key, customer_id)
         customer_ids[item.id] = customer_id
+    # A merge later in the batch may have absorbed a customer an earlier item attached to.
+    customer_ids = {item_id: people.root(cid) for item_id, cid in customer_ids.items()}
     appends = [store.StreamAppend(f"customer-{cid}", events) for cid, events in new_events.items()]
     return customer_ids, appends
+
+
+def _match(item, keys, owner_by_key, people: _People, new_events, actor: str) -> uuid.UUID | None:
+    """The person these identifiers name, merging the people they prove to be one; None when nobody matches."""
+    strong: dict[uuid.UUID, set[str]] = {}
+    weak: dict[uuid.UUID, set[str]] = {}
+    for key in keys:
+        if key in owner_by_key:
+            kind = key.split(":", 1)[0]
+            bucket = weak if kind in WEAK_KINDS else strong
+            bucket.setdefault(people.root(owner_by_key[key]), set()).add(kind)
+    if not strong and not weak:
+        return None
+    candidates = dict(strong)
+    anchor = set(strong) or {people.oldest(set(weak))}
+    for cid, kinds in weak.items():
+        if cid in candidates or cid in anchor:
+            candidates.setdefault(cid, set()).update(kinds)
+        elif _is_anonymous_only(cid, owner_by_key, people):
+            candidates[cid] = kinds
+    candidates = candidates or {cid: weak[cid] for cid in anchor}
+    survivor = people.oldest(set(candidates))
+    for merged in sorted(set(candidates) - {survivor}, key=str):
+        people.merge(merged, survivor)
+        new_events.setdefault(survivor, []).append(
+            _identity_event(
+                "customer.merged",
+                survivor,
+                item,
+                actor,
+                {
+                    "customer_id": str(survivor),
+                    "merged": str(merged),
+                    "evidence": {
+                        "reason": "automatic",
+                        "identifier_kinds": sorted(candidates[merged]),
+                        "trigger_id": str(item.id),
+                    },
+                },
+            )
+        )
+    return survivor
 
 
 def _identity_event(

@@ -128,6 +128,19 @@ def test_health_is_the_only_public_path():
     public = set()
     for route, callback in _walk(get_resolver().url_patterns):
         path = _concrete(route)
-        if path and not path.startswith(("/api/", "/admin/")) and not getattr(callback, "cls", None):
+        if path and not path.startswith(("/api/", "/admin/", "/staff/")) and not getattr(callback, "cls", None):
             public.add(path)
     assert public - {"/i18n/setlang/"} == PUBLIC
+
+
+STAFF_PAGES = [
+    path for route, _ in _walk(get_resolver().url_patterns) if (path := _concrete(route) or "").startswith("/staff/")
+]
+
+
+@pytest.mark.parametrize("path", [p for p in STAFF_PAGES if p not in ("/staff/login/", "/staff/logout/")])
+def test_every_staff_page_sends_an_anonymous_visitor_to_the_staff_login(client, path):
+    response = client.get(path)
+
+    assert response.status_code == 302, path
+    assert response["Location"].startswith("/staff/login/?next=")

@@ -10,14 +10,26 @@ from django.test import Client
 
 from backoffice.eventstore import keys, projector, store
 from backoffice.eventstore.models import CustomerKey, Event
+from backoffice.messaging.services import messages_drain
 from customers import services
 from customers.models import ChannelActivityDaily, Consent, Customer, CustomerIdentifier
+from customers.services import cases as case_services
 from tests.factories import interaction
 
 pytestmark = pytest.mark.django_db
 
 ANA_EMAIL, ANA_PHONE = "ana@example.es", "+34600111222"
-ANA_SECRETS = (ANA_EMAIL, ANA_PHONE, "600111222", "LC-0001", "¿Llega mañana mi pedido?", "vestido rojo talla 38")
+ANA_SECRETS = (
+    ANA_EMAIL,
+    ANA_PHONE,
+    "600111222",
+    "LC-0001",
+    "¿Llega mañana mi pedido?",
+    "vestido rojo talla 38",
+    "Beltrán",
+    "La cremallera está rota",
+    "Le enviamos otra cremallera",
+)
 
 
 def _ingest(*items):
@@ -28,7 +40,7 @@ def _ingest(*items):
 def ana():
     """Ana: a cart on the web, a WhatsApp message, a search and a loyalty card at the till; a consent."""
     results = _ingest(
-        interaction(customer={"email": ANA_EMAIL, "phone": ANA_PHONE}),
+        interaction(customer={"email": ANA_EMAIL, "phone": ANA_PHONE, "name": "Ana Beltrán"}),
         interaction(
             id=str(uuid.uuid4()),
             type="message.received",
@@ -61,6 +73,11 @@ def ana():
         wording="Acepto ofertas por WhatsApp",
         actor="test",
     )
+    case = case_services.case_open(
+        customer_id=customer_id, channel="phone", subject="Cremallera", text="La cremallera está rota", actor="test"
+    )
+    case_services.case_reply(case_id=case.id, channel="email", text="Le enviamos otra cremallera", actor="test")
+    messages_drain()
     projector.catch_up_all()
     return customer_id
 

@@ -158,10 +158,10 @@ def _decide(row, content, recipient, rules, now, decisions: _Decisions, *, needs
     it only needs an address and its content."""
     reason = None
     if is_resend:
-        if content == ERASED or recipient.is_erased:
-            reason = "customer_erased"
-        elif not recipient.address:
-            reason = "no_address"
+        if content == ERASED or recipient.is_erased or not recipient.address:
+            # It may have left before the worker died: not "suppressed", but for someone to look at.
+            _hold_for_review(row, now, decisions)
+            return
     elif not rules.is_enabled:
         reason = "channel_disabled"
     elif content == ERASED or recipient.is_erased:

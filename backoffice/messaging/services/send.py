@@ -99,7 +99,9 @@ def messages_send(*, messages: Sequence[MessageRequest], actor: str) -> list[Out
             exc.index = index
             raise
     if fresh:
-        with transaction.atomic():
+        # No savepoint of our own (two round trips per call inside the caller's transaction): a failure here
+        # fails the caller's transaction as a whole, which is what it would do with the exception anyway.
+        with transaction.atomic(savepoint=False):
             results = store.append_batches([store.StreamAppend(row.stream, [event]) for row, event in fresh.values()])
             raced = [
                 row.idempotency_key

@@ -1,4 +1,4 @@
-"""`python manage.py seed_demo [--customers N]`: a Spanish fashion retailer's demo history, and staff logins.
+"""The customers part of `seed_demo`: a Spanish fashion retailer's history of interactions on every channel.
 
 Every interaction goes through `customers.services.interactions_ingest`, exactly as another system would send it,
 so validation, identity resolution (several channels, one person; anonymous visitors stitched when they identify),
@@ -15,23 +15,20 @@ reference these SKUs and prices, store visits these location codes.
 """
 
 import random
-import secrets
 import unicodedata
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from time import monotonic
 from zoneinfo import ZoneInfo
 
 import phonenumbers
-from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
+from django.core.management.base import CommandError
 from django.utils import timezone
 from faker import Faker
 
-from backoffice.accounts.services import api_token_get_or_create, staff_user_save
 from backoffice.eventstore.errors import EventStoreError
 from backoffice.eventstore.models import Event
 from backoffice.eventstore.schema import CHANNELS
@@ -47,7 +44,6 @@ NAMESPACE = uuid.UUID("5b0f6f3e-8c1d-5d7e-9a51-3c6e2f1d9b40")
 ANCHOR_PREFIX = "seed-anchor:"
 MADRID = ZoneInfo("Europe/Madrid")
 SHOP_URL = "https://tienda.example.com"
-STAFF_URL = "http://127.0.0.1:8000/admin/"
 
 
 @dataclass(frozen=True)
@@ -201,12 +197,16 @@ class Person:
 
     index: int
     first_name: str
+    full_name: str
     email: str
     phone: str
     home: Location
     channels: list[str]
     is_anonymous_only: bool
     is_stitched: bool
+    # Known by email on one channel and by phone alone on another until a checkout gives both: identity
+    # resolution merges the two customers then.
+    is_split: bool = False
     loyalty_card: str | None = None
     facebook_id: str | None = None
     instagram_id: str | None = None
@@ -226,15 +226,21 @@ class Journey:
     clock: datetime | None = None
     carts: int = 0
     bought: list[Product] = field(default_factory=list)
+    # A split person's phone-only contacts, made before they gave phone and email together.
+    split_contacts: int = 0
 
     def emit(self, channel: str, type_: str, data: dict, ids: dict[str, str | None]) -> None:
         ref = {kind: value for kind, value in ids.items() if value}
-        pairs = set(ref.items())
-        if self.known and not pairs & self.known:
+        pairs = {(kind, value) for kind, value in ref.items() if kind != "name"}
+        if self.person.is_split and set(ref) == {"phone"} and ("phone", self.person.phone) not in self.known:
+            self.split_contacts += 1
+        elif self.person.is_split and self.split_contacts and set(ref) == {"phone"}:
+            self.split_contacts += 1
+        elif self.known and not pairs & self.known:
             # Nothing this channel knows links it to the person yet: it sends a known identifier along
             # (a Messenger profile with its email, a card number given at the counter).
             ref["email"] = self.person.email
-        self.known |= set(ref.items())
+        self.known |= pairs
         self.items.append(
             {
                 "id": str(uuid.uuid5(NAMESPACE, f"{self.person.index}:{len(self.items)}")),
@@ -285,6 +291,12 @@ class DemoHistory:
                 self._browse(journey, channel, anonymous=True)
             else:
                 self._session(journey, channel, first=number == 0)
+        if journey.split_contacts:
+            # The day they check out on the web with email and phone, the two customers become one (no later
+            # than the last evening of the history: it ends yesterday).
+            last_evening = datetime.combine(self.anchor - timedelta(days=1), time(23), MADRID)
+            journey.clock = max(journey.clock, min(journey.clock + timedelta(days=1), last_evening))
+            self._browse(journey, "web", signup={"email": person.email, "phone": person.phone})
         return journey.items
 
     def _person(self, index: int) -> Person:
@@ -304,15 +316,19 @@ class DemoHistory:
         is_stitched = not is_anonymous_only and index % 4 == 3
         if is_stitched and "web" not in channels:
             channels.append("web")
+        phone_channels = {"whatsapp", "sms", "phone"} & set(channels[1:])
+        is_split = not is_anonymous_only and not is_stitched and index % 10 in (4, 6) and bool(phone_channels)
         person = Person(
             index=index,
             first_name=first,
+            full_name=f"{first} {last1} {last2}",
             email=self._unique(rng, lambda: _email(rng, first, last1, last2)),
             phone=self._unique(rng, lambda: _mobile(rng)),
             home=rng.choices(STORES, weights=STORE_WEIGHTS)[0],
             channels=channels,
             is_anonymous_only=is_anonymous_only,
             is_stitched=is_stitched,
+            is_split=is_split,
         )
         if "store" in channels and rng.random() < 0.7:
             person.loyalty_card = self._unique(rng, lambda: f"2400{rng.randrange(10**8, 10**9)}")
@@ -356,8 +372,11 @@ class DemoHistory:
 
     def _session(self, j: Journey, channel: str, *, first: bool) -> None:
         p, rng = j.person, j.rng
-        # A first contact is a sign-up: it carries the email and phone the person gives.
-        signup = {"email": p.email, "phone": p.phone} if first else {}
+        # A first contact is a sign-up: it carries the name, email and phone the person gives (a split person keeps
+        # the phone to themselves that day).
+        signup = {"email": p.email, "name": p.full_name} if first else {}
+        if first and not p.is_split:
+            signup["phone"] = p.phone
         if channel in ("web", "app", "push"):
             self._browse(j, channel, signup=signup)
         elif channel == "store":
@@ -435,7 +454,7 @@ class DemoHistory:
             j.emit(channel, "cart.item_removed", {"cart_id": cart_id, "sku": removed.sku, "quantity": 1}, ids)
         if identify:
             # Checking out is when the visitor identifies: the same anonymous id, now with email and phone.
-            ids = ids | {"email": p.email, "phone": p.phone}
+            ids = ids | {"email": p.email, "phone": p.phone, "name": p.full_name}
         elif anonymous or rng.random() > 0.6:
             return  # abandoned
         order_id = f"{channel[0].upper()}-{p.index:05d}-{j.carts:02d}"
@@ -490,13 +509,14 @@ def _product_url(product: Product) -> str:
     return f"{SHOP_URL}/p/{product.sku.lower()}"
 
 
-class Command(BaseCommand):
-    help = "Seed a Spanish retailer's demo history through the services (idempotent) and print staff logins."
+class HistorySeeder:
+    """Ingests the demo history through the service, in batches; writes progress and a summary to `stdout`."""
 
-    def add_arguments(self, parser):
-        parser.add_argument("--customers", type=int, default=2000, help="how many demo customers (default 2000)")
+    def __init__(self, stdout):
+        self.stdout = stdout
 
-    def handle(self, *args, customers: int, **options):
+    def seed(self, customers: int) -> date:
+        """Seed `customers` people (idempotent). Returns the anchor: the day the history ends."""
         if customers < 1:
             raise CommandError("--customers must be at least 1")
         started = monotonic()
@@ -509,8 +529,7 @@ class Command(BaseCommand):
         self.stdout.write(f"Seeding {customers} customers: {len(items)} interactions from {first_day} to {last_day}")
         new_per_channel = self._ingest(items, started)
         self._summary(customers, items, new_per_channel)
-        self.stdout.write(f"Done in {monotonic() - started:.1f} s.")
-        self._staff()
+        return anchor
 
     def _ingest(self, items: list[dict], started: float) -> Counter[str]:
         new_per_channel: Counter[str] = Counter()
@@ -555,26 +574,3 @@ class Command(BaseCommand):
         for channel in CHANNELS:
             self.stdout.write(f"  {channel:<10} {per_channel[channel]:>7}  ({new_per_channel[channel]} new)")
         self.stdout.write(f"Events in the log: {Event.objects.count()} (with identity events and any others)")
-
-    def _staff(self) -> None:
-        """One user per role; passwords change on every run. The admin login is the last line, always."""
-        passwords = {
-            username: secrets.token_urlsafe(12) for username in ("admin", "marketing", "support", "store.mad01")
-        }
-        with transaction.atomic():
-            admin = staff_user_save(username="admin", role="admin", password=passwords["admin"])
-            admin.is_superuser = admin.is_staff = True
-            admin.save(update_fields=["is_superuser", "is_staff"])
-            staff_user_save(username="marketing", role="marketing", password=passwords["marketing"])
-            staff_user_save(username="support", role="support", password=passwords["support"])
-            staff_user_save(
-                username="store.mad01", role="store", location_code="MAD-01", password=passwords["store.mad01"]
-            )
-            integration = staff_user_save(username="integration", role="integration")
-            token = api_token_get_or_create(user=integration)
-        self.stdout.write("Staff users (passwords change on every run):")
-        self.stdout.write(f"  marketing    password: {passwords['marketing']}")
-        self.stdout.write(f"  support      password: {passwords['support']}")
-        self.stdout.write(f"  store.mad01  password: {passwords['store.mad01']}  (store staff, MAD-01)")
-        self.stdout.write(f"  integration  API token: {token}")
-        self.stdout.write(f"Staff login: {STAFF_URL}  user: admin  password: {passwords['admin']}")

@@ -14,7 +14,7 @@ from backoffice.accounts.models import StaffProfile
 from backoffice.eventstore import store
 from backoffice.eventstore.models import Event
 from backoffice.eventstore.schema import CHANNELS
-from customers.management.commands.seed_demo import CATALOG, LOCATIONS, DemoHistory
+from customers.demo_history import CATALOG, LOCATIONS, DemoHistory
 from customers.models import Customer, CustomerIdentifier
 
 LOGIN_LINE = re.compile(r"^Staff login: http://127\.0\.0\.1:8000/admin/  user: admin  password: (\S+)$")
@@ -35,10 +35,12 @@ def _interaction_counts(output: list[str]) -> tuple[int, int, int]:
 def test_seeding_creates_the_customers_and_interactions_on_all_ten_channels(db):
     _seed(30)
 
-    assert Customer.objects.count() == 30
+    # One person each; some were two customers (phone alone, then email) until identity resolution merged them.
+    assert Customer.objects.filter(merged_into=None).count() == 30
     channels = set(Event.objects.exclude(channel=None).values_list("channel", flat=True).distinct())
     assert channels == set(CHANNELS)
-    assert Event.objects.filter(type="customer.registered").count() == 30
+    merged = Customer.objects.exclude(merged_into=None).count()
+    assert Event.objects.filter(type="customer.registered").count() == 30 + merged
 
 
 def test_running_it_again_writes_no_new_events(db):
@@ -59,8 +61,8 @@ def test_a_larger_run_adds_only_the_new_customers(db):
 
     assert already_stored == first_ten
     assert new == total - first_ten > 0
-    assert Customer.objects.count() == 20
-    assert Event.objects.filter(type="customer.registered").count() == 20
+    assert Customer.objects.filter(merged_into=None).count() == 20
+    assert Event.objects.filter(type="customer.registered").count() == Customer.objects.count()
 
 
 def test_the_admin_login_on_the_last_line_works(db, client):
@@ -114,7 +116,7 @@ def test_an_anonymous_visitor_who_identifies_later_is_stitched_to_one_customer(d
     customer_id = next(iter(stitched))
     kinds = set(CustomerIdentifier.objects.filter(customer_id=customer_id).values_list("kind", flat=True))
     assert {"anonymous_id", "email", "phone"} <= kinds
-    assert Customer.objects.count() == 30
+    assert Customer.objects.filter(merged_into=None).count() == 30
 
 
 def test_customers_seen_on_several_channels_are_one_customer_each(db):
@@ -123,13 +125,35 @@ def test_customers_seen_on_several_channels_are_one_customer_each(db):
     channels_per_customer = {}
     for customer_id, channel in Event.objects.exclude(customer_id=None).values_list("customer_id", "channel"):
         channels_per_customer.setdefault(customer_id, set()).add(channel)
-    assert Customer.objects.count() == 30
+    assert Customer.objects.filter(merged_into=None).count() == 30
     assert max(len(channels) for channels in channels_per_customer.values()) >= 3
     # Channels that know the person by different identifiers (phone; email) still land on one customer.
     assert any(
         {"whatsapp", "sms", "phone"} & channels and {"email", "web"} & channels
         for channels in channels_per_customer.values()
     )
+
+
+def test_people_known_by_phone_and_by_email_apart_are_merged_when_they_give_both(db):
+    _seed(30)
+
+    merges = store.read_all(types=["customer.merged"], limit=1000)
+
+    assert merges
+    for merge in merges:
+        assert merge.data["evidence"]["reason"] == "automatic"
+        survivor = Customer.objects.get(id=merge.customer_id)
+        assert survivor.merged_into_id is None
+        assert Customer.objects.get(id=merge.data["merged"]).merged_into_id == survivor.id
+        group = [survivor.id, merge.data["merged"]]
+        kinds = set(CustomerIdentifier.objects.filter(customer_id__in=group).values_list("kind", flat=True))
+        assert {"email", "phone"} <= kinds
+
+
+def test_customers_have_names(db):
+    _seed(30)
+
+    assert Customer.objects.filter(merged_into=None).exclude(display_name="").count() >= 25
 
 
 def test_phones_are_valid_spanish_mobiles(db):
@@ -165,3 +189,15 @@ def test_the_same_anchor_gives_the_same_history():
     assert [first.interactions(person) for person in first.people(5)] == [
         second.interactions(person) for person in second.people(5)
     ]
+
+
+def test_the_demo_has_service_cases_on_several_channels_open_resolved_and_rated(db):
+    from customers.models import Case
+
+    _seed(60)
+
+    cases = Case.objects.all()
+    assert cases.filter(status="resolved").exists()
+    assert cases.exclude(csat_score=None).exists()
+    assert len(set(cases.values_list("channel", flat=True))) >= 3
+    assert all(case.message_count >= 1 for case in cases)

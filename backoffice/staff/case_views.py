@@ -1,0 +1,174 @@
+"""Staff pages for customer service: the case inbox and the case page (cross-channel thread, the customer's story,
+reply on any reachable channel, resolve with compensation). Reads through selectors, acts through the services."""
+
+import uuid
+
+from django.contrib import messages
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views import View
+
+from backoffice.accounts.models import Role
+from customers import selectors as customer_selectors
+from customers.models import Case
+from customers.reachability import customer_reachable_channels
+from customers.services import cases as case_services
+
+from . import presenters
+from .access import StaffRoleRequiredMixin, error_page, staff_context
+from .forms import CaseFilterForm, CaseReplyForm, CaseResolveForm
+
+INBOX_LIMIT = 100
+CASE_TIMELINE_EVENTS = 10
+# The pipeline's own steps and the case's events (shown in the thread already) would crowd the customer's story.
+NOT_THE_CUSTOMERS_STORY = ("message.queued", "message.sent", "message.deferred", "message.failed", "case.")
+# Support answers cases wherever they came from; store staff see and answer the cases of customers at the counter.
+CASE_ROLES = (Role.ADMIN, Role.SUPPORT, Role.STORE)
+
+
+def case_row(case: Case) -> dict:
+    sla = customer_selectors.case_sla(case)
+    return {
+        "case": case,
+        "url": reverse("staff:case_detail", args=[case.id]),
+        "subject": case.subject,
+        "channel": case.channel,
+        "channel_label": presenters.channel_label(case.channel),
+        "status_label": case.get_status_display(),
+        "opened_at": case.opened_at,
+        "sla": sla,
+        "is_sla_breached": sla["first_response_breached"] or sla["resolution_breached"],
+    }
+
+
+class CaseInboxView(StaffRoleRequiredMixin, View):
+    allowed_roles = CASE_ROLES
+
+    def get(self, request):
+        form = CaseFilterForm(request.GET or None)
+        if request.GET and not form.is_valid():
+            return error_page(request, 400, _("Unknown filter value in the inbox."))
+        data = form.cleaned_data if request.GET else {}
+        status = data.get("status") or "open"
+        breached = {"yes": True, "no": False}.get(data.get("breached") or "")
+        cases = customer_selectors.case_list(
+            status=None if status == "all" else status, channel=data.get("channel") or None, is_breached=breached
+        )
+        rows = [case_row(case) for case in cases[: INBOX_LIMIT + 1]]
+        context = {
+            **staff_context(request),
+            "form": form if request.GET else CaseFilterForm(initial={"status": "open"}),
+            "rows": rows[:INBOX_LIMIT],
+            "is_truncated": len(rows) > INBOX_LIMIT,
+            "limit": INBOX_LIMIT,
+        }
+        return TemplateResponse(request, "staff/cases/inbox.html", context)
+
+
+class CaseDetailView(StaffRoleRequiredMixin, View):
+    allowed_roles = CASE_ROLES
+
+    def get(self, request, case_id: uuid.UUID):
+        case = customer_selectors.case_get(case_id=case_id)
+        if case is None:
+            return error_page(request, 404, _("There is no case with this id."))
+        return self.render(request, case)
+
+    def post(self, request, case_id: uuid.UUID):
+        case = customer_selectors.case_get(case_id=case_id)
+        if case is None:
+            return error_page(request, 404, _("There is no case with this id."))
+        actor = f"user:{request.user.pk}"
+        reply_form = resolve_form = None
+        try:
+            if request.POST.get("action") == "reply":
+                reply_form = CaseReplyForm(request.POST, channels=self.reply_channels(case))
+                if not reply_form.is_valid():
+                    return self.render(request, case, reply_form=reply_form, status=400)
+                data = reply_form.cleaned_data
+                case_services.case_reply(
+                    case_id=case.id, channel=data["channel"], text=data["text"], actor=actor, reply_id=data["reply_id"]
+                )
+                messages.success(
+                    request, _("Reply sent by %(channel)s.") % {"channel": presenters.channel_label(data["channel"])}
+                )
+            elif request.POST.get("action") == "resolve":
+                resolve_form = CaseResolveForm(request.POST)
+                if not resolve_form.is_valid():
+                    return self.render(request, case, resolve_form=resolve_form, status=400)
+                case_services.case_resolve(
+                    case_id=case.id,
+                    resolution=resolve_form.cleaned_data["resolution"],
+                    compensation=resolve_form.compensation_data(),
+                    actor=actor,
+                    channel="store" if request.staff_role == Role.STORE else "phone",
+                )
+                messages.success(request, _("Case resolved. The satisfaction survey is on its way."))
+            else:
+                return error_page(request, 400, _("Unknown action."))
+        except case_services.CaseRefused as exc:
+            form = reply_form or resolve_form
+            form.add_error(None, str(exc))
+            status = 409 if exc.status == 409 else 400
+            return self.render(request, case, reply_form=reply_form, resolve_form=resolve_form, status=status)
+        return redirect(f"{reverse('staff:case_detail', args=[case.id])}#thread")
+
+    @staticmethod
+    def reply_channels(case: Case) -> list[str]:
+        """Where a reply can go: the customer's reachable channels for service (the case's first), or said by
+        phone or at the counter."""
+        reachable = customer_reachable_channels(customer_id=case.customer_id, purpose="service")
+        ordered = sorted(reachable, key=lambda channel: channel != case.channel)
+        return [*ordered, "phone", "store"]
+
+    def render(self, request, case: Case, *, reply_form=None, resolve_form=None, status=200):
+        owner = customer_selectors.customer_resolve_id(customer_id=case.customer_id)
+        customer = customer_selectors.customer_360(customer_id=owner, recent=CASE_TIMELINE_EVENTS * 4)
+        story = [e for e in customer["recent_timeline"] if not e.type.startswith(NOT_THE_CUSTOMERS_STORY)]
+        channels = self.reply_channels(case)
+        context = {
+            **staff_context(request),
+            "row": case_row(case),
+            "case": case,
+            "thread": [
+                {
+                    "message": message,
+                    "channel_label": presenters.channel_label(message.channel),
+                    "is_outgoing": message.direction == "out",
+                }
+                for message in customer_selectors.case_thread(case_id=case.id)
+            ],
+            "customer": customer,
+            "customer_url": reverse("staff:customer_detail", args=[owner]),
+            "orders": [
+                {
+                    "number": order.order_id,
+                    "channel": order.channel,
+                    "channel_label": presenters.channel_label(order.channel),
+                    "status_label": _("cancelled") if order.is_cancelled else _("placed"),
+                    "total": order.total - order.refunded,
+                    "currency": "EUR",
+                    "placed_at": order.placed_at,
+                    "is_referenced": order.order_id == case.order_ref,
+                }
+                for order in customer_selectors.customer_orders(customer_id=owner, limit=10)
+            ],
+            "timeline": [
+                {
+                    "event": event,
+                    "channel": event.channel,
+                    "channel_label": presenters.channel_label(event.channel),
+                    "label": presenters.event_label(event.type),
+                    "summary": presenters.event_summary(event.type, event.data),
+                }
+                for event in story[:CASE_TIMELINE_EVENTS]
+            ],
+            "reply_form": reply_form
+            or CaseReplyForm(initial={"channel": channels[0], "reply_id": uuid.uuid4()}, channels=channels),
+            "resolve_form": resolve_form or CaseResolveForm(),
+            "is_open": case.status == Case.Status.OPEN,
+            "compensation_label": presenters.compensation_label(case.compensation),
+        }
+        return TemplateResponse(request, "staff/cases/detail.html", context, status=status)

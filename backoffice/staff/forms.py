@@ -1,0 +1,126 @@
+from django import forms
+from django.contrib.auth.forms import AuthenticationForm
+from django.utils.translation import gettext_lazy as _
+
+from backoffice.accounts.models import Role
+from backoffice.accounts.selectors import user_role
+
+from .access import UI_ROLES
+from .presenters import CHANNEL_LABELS, CONSENT_CHANNELS, CONSENT_PURPOSES, PURPOSE_LABELS
+
+# Where a consent change made on a staff page happened: at the counter, or on the phone with customer service.
+SOURCE_CHANNELS_BY_ROLE = {Role.STORE: ("store",), Role.SUPPORT: ("phone",), Role.ADMIN: ("store", "phone")}
+SEARCH_MIN_LENGTH = 3
+
+
+class StaffAuthenticationForm(AuthenticationForm):
+    """The admin's login form, refusing accounts without a staff page to see (systems, users without a role)."""
+
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "no_staff_pages": _("This account cannot use the staff pages."),
+    }
+
+    def confirm_login_allowed(self, user):
+        super().confirm_login_allowed(user)
+        if user_role(user=user) not in UI_ROLES:
+            raise forms.ValidationError(self.error_messages["no_staff_pages"], code="no_staff_pages")
+
+
+class CustomerSearchForm(forms.Form):
+    q = forms.CharField(
+        label=_("Phone, email, loyalty card or name"),
+        min_length=SEARCH_MIN_LENGTH,
+        max_length=254,
+        strip=True,
+        error_messages={"min_length": _("Type at least %(limit_value)d characters.")},
+    )
+
+
+class ConsentChangeForm(forms.Form):
+    channel = forms.ChoiceField(label=_("Channel"), choices=[(c, CHANNEL_LABELS[c]) for c in CONSENT_CHANNELS])
+    purpose = forms.ChoiceField(label=_("Purpose"), choices=[(p, PURPOSE_LABELS[p]) for p in CONSENT_PURPOSES])
+    granted = forms.TypedChoiceField(
+        label=_("Change"),
+        choices=[("1", _("Give consent")), ("0", _("Withdraw consent"))],
+        coerce=lambda value: value == "1",
+    )
+    source_channel = forms.ChoiceField(label=_("Where the customer said it"))
+    wording = forms.CharField(
+        label=_("Text read to the customer"),
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Recorded with the change as proof of what the customer agreed to."),
+    )
+
+    def __init__(self, *args, role: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        sources = SOURCE_CHANNELS_BY_ROLE.get(role, ())
+        self.fields["source_channel"].choices = [(c, CHANNEL_LABELS[c]) for c in sources]
+        if sources:
+            self.fields["source_channel"].initial = sources[0]
+
+
+class CaseFilterForm(forms.Form):
+    """The inbox's filters; every field optional, an unknown value is a 400 page."""
+
+    status = forms.ChoiceField(
+        label=_("Status"),
+        required=False,
+        choices=[("open", _("Open")), ("resolved", _("Resolved")), ("all", _("All"))],
+    )
+    channel = forms.ChoiceField(label=_("Channel"), required=False)
+    breached = forms.ChoiceField(
+        label=_("SLA"),
+        required=False,
+        choices=[("", _("Any")), ("yes", _("Breached")), ("no", _("On time"))],
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["channel"].choices = [("", _("Every channel")), *CHANNEL_LABELS.items()]
+
+
+class CaseReplyForm(forms.Form):
+    channel = forms.ChoiceField(label=_("Reply on"))
+    text = forms.CharField(label=_("Message"), max_length=10000, widget=forms.Textarea(attrs={"rows": 4}))
+    # The reply's idempotency key: a double click or a resent form sends one message.
+    reply_id = forms.UUIDField(widget=forms.HiddenInput)
+
+    def __init__(self, *args, channels: list[str], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["channel"].choices = [(c, CHANNEL_LABELS.get(c, c)) for c in channels]
+
+
+class CaseResolveForm(forms.Form):
+    resolution = forms.CharField(label=_("Resolution"), max_length=4000, widget=forms.Textarea(attrs={"rows": 3}))
+    compensation = forms.ChoiceField(
+        label=_("Compensation"),
+        choices=[
+            ("none", _("None")),
+            ("voucher", _("Voucher")),
+            ("refund", _("Refund")),
+            ("reshipment", _("Reshipment")),
+        ],
+        initial="none",
+    )
+    amount = forms.DecimalField(label=_("Amount (EUR)"), required=False, min_value=0, max_digits=12, decimal_places=2)
+    code = forms.CharField(label=_("Voucher code"), required=False, max_length=64)
+
+    def clean(self):
+        data = super().clean()
+        kind = data.get("compensation")
+        if kind in ("voucher", "refund") and data.get("amount") is None:
+            self.add_error("amount", _("A voucher or a refund needs an amount."))
+        if kind == "voucher" and not data.get("code"):
+            self.add_error("code", _("A voucher needs its code."))
+        return data
+
+    def compensation_data(self) -> dict:
+        data = self.cleaned_data
+        result = {"kind": data["compensation"]}
+        if data.get("amount") is not None and data["compensation"] in ("voucher", "refund"):
+            result["amount"] = f"{data['amount']:.2f}"
+        if data["compensation"] == "voucher":
+            result["code"] = data["code"]
+        return result

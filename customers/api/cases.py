@@ -1,0 +1,359 @@
+"""Service cases: the inbox, one case with its cross-channel thread and the customer's story, replies on any
+reachable channel, resolution with compensation, and satisfaction."""
+
+import uuid
+
+from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.pagination import CursorPagination
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from backoffice.accounts.models import Role
+from backoffice.api.permissions import HasRole
+from backoffice.api.problems import Problem, invalid, not_found, validation_failed
+from backoffice.eventstore.errors import EventValidationError
+from backoffice.eventstore.schema import CHANNELS
+
+from .. import selectors
+from ..events import Compensation
+from ..models import Case
+from ..services import cases as case_services
+from ..services.ingestion import customer_register
+from .customers import TimelineEventSerializer
+
+# Every agent, whatever channel they work on, sees and acts on cases; systems (a call-centre tool) too.
+CASE_ROLES = (Role.ADMIN, Role.SUPPORT, Role.STORE, Role.INTEGRATION)
+THREAD_TIMELINE_EVENTS = 20
+
+
+def refused(exc: case_services.CaseRefused) -> Problem:
+    if exc.status == 404:
+        return not_found(str(exc))
+    return Problem(
+        status_code=exc.status,
+        type=exc.code,
+        title="The case cannot do this" if exc.status == 409 else "The request is invalid",
+        detail=str(exc),
+        errors=[{"field": exc.field, "message": str(exc), "code": exc.code}],
+        **exc.extra,
+    )
+
+
+class CaseSerializer(serializers.ModelSerializer):
+    sla = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Case
+        fields = [
+            "id",
+            "customer_id",
+            "channel",
+            "subject",
+            "order_ref",
+            "status",
+            "opened_at",
+            "first_response_at",
+            "resolved_at",
+            "last_message_at",
+            "message_count",
+            "resolution",
+            "compensation",
+            "csat_score",
+            "csat_comment",
+            "csat_at",
+            "sla",
+        ]
+
+    def get_sla(self, case) -> dict:
+        return selectors.case_sla(case)
+
+
+class CaseMessageSerializer(serializers.Serializer):
+    direction = serializers.CharField()
+    channel = serializers.CharField()
+    text = serializers.CharField()
+    actor = serializers.CharField()
+    message_id = serializers.CharField()
+    occurred_at = serializers.DateTimeField()
+
+
+class CustomerOrderSerializer(serializers.Serializer):
+    order_id = serializers.CharField()
+    channel = serializers.CharField()
+    placed_at = serializers.DateTimeField()
+    total = serializers.DecimalField(max_digits=14, decimal_places=2)
+    refunded = serializers.DecimalField(max_digits=14, decimal_places=2)
+    is_cancelled = serializers.BooleanField()
+
+
+class InboxPagination(CursorPagination):
+    page_size = 50
+    page_size_query_param = "limit"
+    max_page_size = 200
+    ordering = ("opened_at", "id")
+
+
+def _flag(params, name: str) -> bool | None:
+    raw = params.get(name)
+    if raw in (None, ""):
+        return None
+    if raw.lower() in ("true", "1", "yes"):
+        return True
+    if raw.lower() in ("false", "0", "no"):
+        return False
+    raise invalid(name, "must be true or false")
+
+
+class CaseListApi(APIView):
+    permission_classes = [HasRole]
+    allowed_roles = {"GET": CASE_ROLES, "POST": CASE_ROLES}
+
+    class InputSerializer(serializers.Serializer):
+        id = serializers.UUIDField(required=False, help_text="idempotency key: the same id again answers the case")
+        customer_id = serializers.UUIDField(required=False)
+        customer = serializers.DictField(required=False, help_text="identifiers, when the id is not known")
+        channel = serializers.ChoiceField(choices=CHANNELS, help_text="where the customer raised it")
+        subject = serializers.CharField(max_length=300)
+        text = serializers.CharField(max_length=10000, required=False, allow_blank=True, default="")
+        order_ref = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+
+        def validate(self, attrs):
+            if not attrs.get("customer_id") and not attrs.get("customer"):
+                raise serializers.ValidationError({"customer_id": "give the customer's id or their identifiers"})
+            return attrs
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("status", OpenApiTypes.STR, enum=list(Case.Status.values)),
+            OpenApiParameter("channel", OpenApiTypes.STR, enum=list(CHANNELS)),
+            OpenApiParameter("breached", OpenApiTypes.BOOL, description="SLA breached (first response or resolution)"),
+            OpenApiParameter("customer", OpenApiTypes.UUID),
+        ],
+        responses=CaseSerializer(many=True),
+    )
+    def get(self, request):
+        params = request.query_params
+        status = params.get("status") or None
+        if status is not None and status not in Case.Status.values:
+            raise invalid("status", f"one of {', '.join(Case.Status.values)}")
+        channel = params.get("channel") or None
+        if channel is not None and channel not in CHANNELS:
+            raise invalid("channel", f"unknown channel; one of {', '.join(CHANNELS)}")
+        customer_id = None
+        if params.get("customer"):
+            try:
+                customer_id = selectors.customer_resolve_id(customer_id=uuid.UUID(params["customer"]))
+            except ValueError:
+                raise invalid("customer", "is not a customer id") from None
+            except selectors.CustomerNotFound:
+                raise invalid("customer", "no such customer", "not_found") from None
+        cases: QuerySet[Case] = selectors.case_list(
+            status=status, channel=channel, is_breached=_flag(params, "breached"), customer_id=customer_id
+        )
+        paginator = InboxPagination()
+        page = paginator.paginate_queryset(cases, request, view=self)
+        return paginator.get_paginated_response(CaseSerializer(page, many=True).data)
+
+    @extend_schema(request=InputSerializer, responses={201: CaseSerializer, 200: CaseSerializer})
+    def post(self, request):
+        payload = self.InputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        values = payload.validated_data
+        actor = f"user:{request.user.pk}"
+        customer_id = values.get("customer_id")
+        if customer_id is None:
+            try:
+                customer_id, _ = customer_register(customer=values["customer"], channel=values["channel"], actor=actor)
+            except EventValidationError as exc:
+                raise validation_failed(
+                    [
+                        {"field": f"customer.{e.field}".rstrip("."), "message": e.message, "code": e.code}
+                        for e in exc.errors
+                    ]
+                ) from None
+        case_id = values.get("id") or uuid.uuid4()
+        existed = selectors.case_get(case_id=case_id) is not None
+        try:
+            case = case_services.case_open(
+                customer_id=customer_id,
+                channel=values["channel"],
+                subject=values["subject"],
+                text=values["text"],
+                order_ref=values["order_ref"],
+                actor=actor,
+                case_id=case_id,
+            )
+        except selectors.CustomerNotFound:
+            raise invalid("customer_id", "no such customer", "not_found") from None
+        except case_services.CaseRefused as exc:
+            raise refused(exc) from None
+        return Response(CaseSerializer(case).data, status=200 if existed else 201)
+
+
+def _case_or_404(case_id: uuid.UUID) -> Case:
+    case = selectors.case_get(case_id=case_id)
+    if case is None:
+        raise not_found("no such case")
+    return case
+
+
+class CaseDetailApi(APIView):
+    permission_classes = [HasRole]
+    allowed_roles = {"GET": CASE_ROLES}
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request, case_id: uuid.UUID):
+        """The case, its thread across channels, and the customer's story: their orders from every channel and
+        their recent timeline, so the agent on any channel sees what the others saw."""
+        case = _case_or_404(case_id)
+        owner = selectors.customer_resolve_id(customer_id=case.customer_id)
+        return Response(
+            {
+                **CaseSerializer(case).data,
+                "thread": CaseMessageSerializer(selectors.case_thread(case_id=case.id), many=True).data,
+                "customer": {
+                    "id": owner,
+                    "orders": CustomerOrderSerializer(selectors.customer_orders(customer_id=owner), many=True).data,
+                    "recent_timeline": TimelineEventSerializer(
+                        selectors.customer_timeline(customer_id=owner, limit=THREAD_TIMELINE_EVENTS), many=True
+                    ).data,
+                },
+            }
+        )
+
+
+class CaseMessageApi(APIView):
+    permission_classes = [HasRole]
+    allowed_roles = {"POST": CASE_ROLES}
+
+    class InputSerializer(serializers.Serializer):
+        id = serializers.UUIDField(required=False, help_text="idempotency key of this message")
+        channel = serializers.ChoiceField(choices=CHANNELS)
+        text = serializers.CharField(max_length=10000)
+        direction = serializers.ChoiceField(
+            choices=["out", "in"],
+            default="out",
+            help_text="out: a reply to the customer, sent on `channel`; in: what the customer said (on the phone, "
+            "at the counter), recorded by the agent",
+        )
+
+    @extend_schema(request=InputSerializer, responses={201: CaseSerializer})
+    def post(self, request, case_id: uuid.UUID):
+        _case_or_404(case_id)
+        payload = self.InputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        values = payload.validated_data
+        actor = f"user:{request.user.pk}"
+        try:
+            if values["direction"] == "in":
+                case = case_services.case_message_receive(
+                    case_id=case_id,
+                    channel=values["channel"],
+                    text=values["text"],
+                    actor=actor,
+                    event_id=values.get("id"),
+                )
+            else:
+                case = case_services.case_reply(
+                    case_id=case_id,
+                    channel=values["channel"],
+                    text=values["text"],
+                    actor=actor,
+                    reply_id=values.get("id"),
+                )
+        except case_services.CaseRefused as exc:
+            raise refused(exc) from None
+        return Response(CaseSerializer(case).data, status=201)
+
+
+class CaseResolveApi(APIView):
+    permission_classes = [HasRole]
+    allowed_roles = {"POST": CASE_ROLES}
+
+    class CompensationSerializer(serializers.Serializer):
+        kind = serializers.ChoiceField(choices=["none", "voucher", "refund", "reshipment"], default="none")
+        amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, required=False)
+        currency = serializers.RegexField(r"^[A-Z]{3}$", default="EUR")
+        code = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+
+        def validate(self, attrs):
+            if attrs["kind"] in ("voucher", "refund") and attrs.get("amount") is None:
+                raise serializers.ValidationError({"amount": f"a {attrs['kind']} needs an amount"})
+            if attrs["kind"] == "voucher" and not attrs.get("code"):
+                raise serializers.ValidationError({"code": "a voucher needs its code"})
+            return attrs
+
+    class InputSerializer(serializers.Serializer):
+        resolution = serializers.CharField(max_length=4000)
+        compensation = serializers.DictField(required=False)
+        channel = serializers.ChoiceField(choices=CHANNELS, required=False, help_text="where it was resolved")
+
+    @extend_schema(request=InputSerializer, responses={200: CaseSerializer})
+    def post(self, request, case_id: uuid.UUID):
+        _case_or_404(case_id)
+        payload = self.InputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        values = payload.validated_data
+        compensation = None
+        if "compensation" in values:
+            given = self.CompensationSerializer(data=values["compensation"])
+            if not given.is_valid():
+                raise validation_failed(
+                    [
+                        {
+                            "field": f"compensation.{name}",
+                            "message": " ".join(str(m) for m in messages),
+                            "code": "invalid",
+                        }
+                        for name, messages in given.errors.items()
+                    ]
+                )
+            data = given.validated_data
+            compensation = Compensation(
+                kind=data["kind"],
+                amount=str(data["amount"]) if data.get("amount") is not None else "",
+                currency=data["currency"],
+                code=data["code"],
+            ).model_dump()
+        try:
+            case = case_services.case_resolve(
+                case_id=case_id,
+                resolution=values["resolution"],
+                compensation=compensation,
+                channel=values.get("channel"),
+                actor=f"user:{request.user.pk}",
+            )
+        except case_services.CaseRefused as exc:
+            raise refused(exc) from None
+        return Response(CaseSerializer(case).data)
+
+
+class CaseCsatApi(APIView):
+    permission_classes = [HasRole]
+    allowed_roles = {"POST": CASE_ROLES}
+
+    class InputSerializer(serializers.Serializer):
+        score = serializers.IntegerField(min_value=1, max_value=5)
+        comment = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+        channel = serializers.ChoiceField(choices=CHANNELS, help_text="where the customer answered")
+
+    @extend_schema(request=InputSerializer, responses={201: CaseSerializer})
+    def post(self, request, case_id: uuid.UUID):
+        _case_or_404(case_id)
+        payload = self.InputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        values = payload.validated_data
+        try:
+            case = case_services.case_csat_record(
+                case_id=case_id,
+                score=values["score"],
+                comment=values["comment"],
+                channel=values["channel"],
+                actor=f"user:{request.user.pk}",
+            )
+        except case_services.CaseRefused as exc:
+            raise refused(exc) from None
+        return Response(CaseSerializer(case).data, status=201)

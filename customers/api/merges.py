@@ -1,0 +1,97 @@
+"""POST /api/v1/customers/merge and POST /api/v1/customers/{id}/unmerge: one person, or two again."""
+
+import uuid
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from backoffice.accounts.models import Role
+from backoffice.api.permissions import HasRole
+from backoffice.api.problems import Problem, invalid, not_found
+
+from .. import selectors, services
+from .customers import Customer360Serializer
+
+# Deciding that two records are one person is for staff who talk to customers, and for systems that know.
+MERGE_ROLES = (Role.ADMIN, Role.SUPPORT, Role.INTEGRATION)
+
+# A refusal about the request itself is a 400; one about the customers' state (already merged, erased) a 409.
+_CONFLICTS = {"already_merged", "erased", "not_merged"}
+
+
+def _refused(exc: services.MergeRefused) -> Problem:
+    if exc.code in _CONFLICTS:
+        return Problem(
+            status_code=409,
+            type=exc.code,
+            title="The customers are not in a state that allows this",
+            detail=str(exc),
+            errors=[{"field": exc.field, "message": str(exc), "code": exc.code}],
+        )
+    return invalid(exc.field, str(exc), exc.code)
+
+
+class CustomerMergeApi(APIView):
+    permission_classes = [HasRole]
+    allowed_roles = {"POST": MERGE_ROLES}
+
+    class InputSerializer(serializers.Serializer):
+        customer_ids = serializers.ListField(child=serializers.UUIDField(), min_length=2, max_length=2)
+        into = serializers.UUIDField(required=False, help_text="the customer to keep; default the older")
+        note = serializers.CharField(max_length=500, allow_blank=True, default="", help_text="why (evidence)")
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={200: Customer360Serializer},
+        description="Merge two customers who are one person (the younger into the older unless `into` says). "
+        "Both histories stay; `POST /customers/{id}/unmerge` undoes it.",
+    )
+    def post(self, request):
+        payload = self.InputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        values = payload.validated_data
+        try:
+            merge = services.customer_merge(
+                customer_ids=tuple(values["customer_ids"]),
+                into=values.get("into"),
+                note=values["note"],
+                actor=f"user:{request.user.pk}",
+            )
+        except services.MergeRefused as exc:
+            raise _refused(exc) from None
+        return Response(Customer360Serializer(selectors.customer_360(customer_id=merge.survivor)).data)
+
+
+class CustomerUnmergeApi(APIView):
+    permission_classes = [HasRole]
+    allowed_roles = {"POST": MERGE_ROLES}
+
+    class InputSerializer(serializers.Serializer):
+        reason = serializers.CharField(max_length=500, allow_blank=True, default="")
+
+    class OutputSerializer(serializers.Serializer):
+        customer = Customer360Serializer()
+        was_merged_into = Customer360Serializer()
+
+    @extend_schema(request=InputSerializer, responses={200: OutputSerializer})
+    def post(self, request, customer_id: uuid.UUID):
+        payload = self.InputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        try:
+            event = services.customer_unmerge(
+                customer_id=customer_id, reason=payload.validated_data["reason"], actor=f"user:{request.user.pk}"
+            )
+        except selectors.CustomerNotFound:
+            raise not_found("no such customer") from None
+        except services.MergeRefused as exc:
+            raise _refused(exc) from None
+        return Response(
+            {
+                "customer": Customer360Serializer(selectors.customer_360(customer_id=customer_id)).data,
+                "was_merged_into": Customer360Serializer(
+                    selectors.customer_360(customer_id=selectors.customer_resolve_id(customer_id=event.customer_id))
+                ).data,
+            }
+        )

@@ -1,0 +1,58 @@
+"""Reads of the customers app, for views, serializers and other apps: people (search, 360, timeline, consents)
+and service cases."""
+
+from .cases import (
+    case_awaiting_csat,
+    case_get,
+    case_list,
+    case_open_for,
+    case_sla,
+    case_thread,
+    customer_open_cases,
+)
+from .people import (
+    CONSENT_TYPES,
+    MERGE_TYPES,
+    CustomerNotFound,
+    RfmScores,
+    consent_allows,
+    consent_history,
+    consent_states,
+    customer_360,
+    customer_absorbed_ids,
+    customer_group_ids,
+    customer_members_as_of,
+    customer_orders,
+    customer_resolve_id,
+    customer_search,
+    customer_timeline,
+    customer_view_as_of,
+    rfm_scores,
+)
+
+__all__ = [
+    "CONSENT_TYPES",
+    "MERGE_TYPES",
+    "CustomerNotFound",
+    "RfmScores",
+    "case_awaiting_csat",
+    "case_get",
+    "case_list",
+    "case_open_for",
+    "case_sla",
+    "case_thread",
+    "consent_allows",
+    "consent_history",
+    "consent_states",
+    "customer_360",
+    "customer_absorbed_ids",
+    "customer_group_ids",
+    "customer_members_as_of",
+    "customer_open_cases",
+    "customer_orders",
+    "customer_resolve_id",
+    "customer_search",
+    "customer_timeline",
+    "customer_view_as_of",
+    "rfm_scores",
+]

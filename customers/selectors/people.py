@@ -1,0 +1,320 @@
+"""Reads of the customers app, for views, serializers and other apps.
+
+A person may be several customer rows: identity resolution merges the younger into the older, and every read that
+answers "about this customer" covers the customer and everyone merged into them (`customer_group_ids`).
+"""
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.conf import settings
+from django.db.models import Count, Max, Min, Q, Sum
+from django.utils import timezone
+
+from backoffice.eventstore import store
+
+from ..identifiers import InvalidIdentifier, normalise
+from ..models import Case, Consent, Customer, CustomerIdentifier, CustomerOrder
+from ..projections import RECORD_KEEPING_TYPES, identifier_key, readable_identifiers, readable_text
+
+CONSENT_TYPES = ("consent.granted", "consent.revoked")
+MERGE_TYPES = ("customer.merged", "customer.unmerged")
+SEARCHABLE_KINDS = ("email", "phone", "loyalty_card", "anonymous_id", "facebook_id", "instagram_id")
+
+
+class CustomerNotFound(LookupError):
+    def __init__(self, customer_id):
+        self.customer_id = customer_id
+        super().__init__(f"no customer {customer_id}")
+
+
+def customer_resolve_id(*, customer_id: uuid.UUID) -> uuid.UUID:
+    """The id that holds this customer's data now: itself, or the customer it was merged into."""
+    seen = set()
+    current = customer_id
+    while True:
+        row = Customer.objects.filter(id=current).values_list("merged_into_id", flat=True).first()
+        if row is None and not Customer.objects.filter(id=current).exists():
+            raise CustomerNotFound(customer_id)
+        if row is None or row in seen:
+            return current
+        seen.add(current)
+        current = row
+
+
+def customer_absorbed_ids(*, customer_id: uuid.UUID) -> tuple[uuid.UUID, ...]:
+    """Every customer merged into this one, directly or through a chain of merges."""
+    found: list[uuid.UUID] = []
+    seen = {customer_id}
+    frontier = [customer_id]
+    while frontier:
+        children = [
+            cid
+            for cid in Customer.objects.filter(merged_into_id__in=frontier).order_by("id").values_list("id", flat=True)
+            if cid not in seen
+        ]
+        seen.update(children)
+        found.extend(children)
+        frontier = children
+    return tuple(found)
+
+
+def customer_group_ids(*, customer_id: uuid.UUID) -> list[uuid.UUID]:
+    """The customer (an id already resolved) and everyone merged into them: one person."""
+    return [customer_id, *customer_absorbed_ids(customer_id=customer_id)]
+
+
+def _latest_consents(customer_ids: list[uuid.UUID], **filters) -> dict[tuple[str, str], Consent]:
+    """Per (channel, purpose), the newest change among these customers: what they said last, whoever recorded it."""
+    latest: dict[tuple[str, str], Consent] = {}
+    for state in Consent.objects.filter(customer_id__in=customer_ids, **filters):
+        key = (state.channel, state.purpose)
+        if key not in latest or (state.changed_at, state.position) > (latest[key].changed_at, latest[key].position):
+            latest[key] = state
+    return latest
+
+
+def consent_allows(*, customer_id: uuid.UUID, channel: str, purpose: str, at: datetime | None = None) -> bool:
+    """May we contact this customer on this channel for this purpose (now, or at a past instant)?
+
+    Marketing needs an explicit grant. Service messages (order updates, case replies) are allowed until the
+    customer withdraws them on that channel. A merged id answers for the person it is now part of.
+    """
+    group = customer_group_ids(customer_id=customer_resolve_id(customer_id=customer_id))
+    if at is None:
+        state = _latest_consents(group, channel=channel, purpose=purpose).get((channel, purpose))
+        is_granted = state.is_granted if state else None
+    else:
+        is_granted = None
+        for event in store.read_customer(group, types=CONSENT_TYPES, occurred_until=at):
+            if event.data["channel"] == channel and event.data["purpose"] == purpose:
+                is_granted = event.type == "consent.granted"
+    if is_granted is None:
+        return purpose == "service"
+    return is_granted
+
+
+def consent_history(*, customer_id: uuid.UUID) -> list[store.RecordedEvent]:
+    """Every grant and withdrawal of the person, oldest first."""
+    return store.read_customer(customer_group_ids(customer_id=customer_id), types=CONSENT_TYPES)
+
+
+def consent_states(*, customer_id: uuid.UUID, group: list[uuid.UUID] | None = None) -> list[Consent]:
+    """The person's current consent per channel and purpose. `group`: their ids, when the caller has them."""
+    latest = _latest_consents(group or customer_group_ids(customer_id=customer_id))
+    return [latest[key] for key in sorted(latest)]
+
+
+def customer_timeline(
+    *,
+    customer_id: uuid.UUID,
+    channel: str | None = None,
+    type: str | None = None,  # noqa: A002 - the API's parameter name
+    before: tuple[datetime, int] | None = None,
+    limit: int = 50,
+) -> list[store.RecordedEvent]:
+    """Every event about the person, newest first; `before` is the (occurred_at, position) of the last one seen."""
+    group = customer_group_ids(customer_id=customer_id)
+    return store.read_customer_page(
+        group if len(group) > 1 else customer_id, channel=channel, type=type, before=before, limit=limit
+    )
+
+
+def customer_search(*, query: str, limit: int = 20) -> list[Customer]:
+    """Customers by an identifier (exact email, phone in any spelling, loyalty card, social or anonymous id), the
+    start of an email, or their name. Merged customers are answered by the customer they are part of."""
+    query = query.strip()
+    if not query:
+        return []
+    keys = []
+    for kind in SEARCHABLE_KINDS:
+        try:
+            keys.append(identifier_key(kind, normalise(kind, query)))
+        except InvalidIdentifier:
+            continue
+    matches = CustomerIdentifier.objects.filter(key__in=keys)
+    if "@" not in query or not matches.exists():
+        matches = matches | CustomerIdentifier.objects.filter(key__startswith=f"email:{query.lower()}")
+    ids = set(matches.values_list("customer_id", flat=True).distinct()[:limit])
+    if not any(char.isdigit() for char in query) and "@" not in query:
+        by_name = Q()
+        for word in query.split():
+            by_name &= Q(display_name__icontains=word)
+        ids |= set(Customer.objects.filter(by_name).values_list("id", flat=True)[:limit])
+    roots = {customer_resolve_id(customer_id=cid) for cid in ids}
+    return list(Customer.objects.filter(id__in=roots).order_by("-last_interaction_at", "id")[:limit])
+
+
+@dataclass(frozen=True)
+class RfmScores:
+    """Recency, frequency and monetary scores, 1 (weakest) to 5 (best); 0 for a customer with no order."""
+
+    recency: int
+    frequency: int
+    monetary: int
+
+    @property
+    def code(self) -> str:
+        return f"{self.recency}{self.frequency}{self.monetary}"
+
+
+def rfm_scores(*, last_order_at: datetime | None, order_count: int, value: Decimal, now: datetime) -> RfmScores:
+    """Scores from fixed thresholds (settings.CUSTOMER_RFM_THRESHOLDS), so a score means the same thing for every
+    customer and every day, and segments can compute it in SQL."""
+    if not order_count or last_order_at is None:
+        return RfmScores(0, 0, 0)
+    thresholds = settings.CUSTOMER_RFM_THRESHOLDS
+    days = (now - last_order_at).days
+    recency = 5 - sum(days > limit for limit in thresholds["recency_days"])
+    frequency = 1 + sum(order_count >= limit for limit in thresholds["frequency_orders"])
+    monetary = 1 + sum(value >= Decimal(limit) for limit in thresholds["monetary"])
+    return RfmScores(max(recency, 1), frequency, monetary)
+
+
+def customer_orders(*, customer_id: uuid.UUID, limit: int = 20) -> list[CustomerOrder]:
+    """The person's orders from every channel, newest first."""
+    group = customer_group_ids(customer_id=customer_id)
+    return list(CustomerOrder.objects.filter(customer_id__in=group).order_by("-placed_at")[:limit])
+
+
+def customer_360(*, customer_id: uuid.UUID, recent: int = 10) -> dict:
+    """The person as every channel knows them, from the projections: profile, identifiers, consents, channels,
+    activity, orders and value, RFM and a short recent timeline. `customer_id` must be a root (not merged)."""
+    group = customer_group_ids(customer_id=customer_id)
+    rows = {row.id: row for row in Customer.objects.filter(id__in=group)}
+    customer = rows[customer_id]
+    members = list(rows.values())
+    identifiers = list(
+        CustomerIdentifier.objects.filter(customer_id__in=group).order_by("added_at", "key").values("kind", "value")
+    )
+    orders = CustomerOrder.objects.filter(customer_id__in=group, is_cancelled=False).aggregate(
+        count=Count("order_id"),
+        gross=Sum("total"),
+        refunded=Sum("refunded"),
+        first=Min("placed_at"),
+        last=Max("placed_at"),
+    )
+    value = (orders["gross"] or Decimal("0")) - (orders["refunded"] or Decimal("0"))
+    last_times = [m.last_interaction_at for m in members if m.last_interaction_at]
+    earliest = min(members, key=lambda m: m.registered_at)
+    now = timezone.now()
+    rfm = rfm_scores(last_order_at=orders["last"], order_count=orders["count"], value=value, now=now)
+    return {
+        "id": customer.id,
+        "name": customer.display_name or next((m.display_name for m in members if m.display_name), ""),
+        "language": customer.language or settings.LANGUAGE_CODE,
+        "time_zone": customer.time_zone or settings.TIME_ZONE,
+        "registered_at": earliest.registered_at,
+        "acquisition_channel": earliest.acquisition_channel,
+        "erased_at": customer.erased_at,
+        "merged_from": [m.id for m in members if m.id != customer_id],
+        "identifiers": identifiers,
+        "channels_used": sorted({channel for m in members for channel in m.channels_used}),
+        "interaction_count": sum(m.interaction_count for m in members),
+        "last_interaction_at": max(last_times) if last_times else None,
+        "order_count": orders["count"],
+        "lifetime_value": value.quantize(Decimal("0.01")),
+        "first_order_at": orders["first"],
+        "last_order_at": orders["last"],
+        "rfm": {"recency": rfm.recency, "frequency": rfm.frequency, "monetary": rfm.monetary, "code": rfm.code},
+        "open_cases": list(
+            Case.objects.filter(customer_id__in=group, status=Case.Status.OPEN)
+            .order_by("-last_message_at")
+            .values("id", "subject", "channel", "order_ref", "opened_at", "last_message_at")
+        ),
+        "consents": consent_states(customer_id=customer_id, group=group),
+        "recent_timeline": store.read_customer_page(group if len(group) > 1 else customer_id, limit=recent),
+    }
+
+
+def customer_members_as_of(*, customer_id: uuid.UUID, at: datetime) -> list[uuid.UUID]:
+    """Who made up this person at `at`, folded from the merge events that had happened by then (they are written to
+    the surviving customer's stream, so each level of a chain of merges is one read)."""
+    members = [customer_id]
+    frontier = [customer_id]
+    while frontier:
+        joined: dict[uuid.UUID, bool] = {}
+        for event in store.read_customer(frontier, types=MERGE_TYPES, occurred_until=at):
+            if event.type == "customer.merged":
+                joined[uuid.UUID(event.data["merged"])] = True
+            else:
+                joined[uuid.UUID(event.data["unmerged"])] = False
+        frontier = [cid for cid, is_in in joined.items() if is_in and cid not in members]
+        members.extend(frontier)
+    return members
+
+
+def customer_view_as_of(*, customer_id: uuid.UUID, at: datetime, recent: int = 10) -> dict | None:
+    """The 360 view as it was at `at`, folded from the log alone (events that had happened by then), not from
+    the current tables: who the person was made of, identifiers, name, consents, channels, activity and orders as
+    they stood. None if not a customer yet."""
+    members = customer_members_as_of(customer_id=customer_id, at=at)
+    events = store.read_customer(members if len(members) > 1 else customer_id, occurred_until=at)
+    registrations = [e for e in events if e.type == "customer.registered"]
+    if not any(e.customer_id == customer_id for e in registrations):
+        return None
+    first = registrations[0]
+    identifiers: dict[tuple[str, str], None] = {}
+    consents: dict[tuple[str, str], store.RecordedEvent] = {}
+    channels: set[str] = set()
+    name = ""
+    orders: dict[str, dict] = {}
+    interactions = 0
+    for event in events:
+        if event.type == "customer.registered":
+            identifiers.update({(i["kind"], i["value"]): None for i in readable_identifiers(event.data["identifiers"])})
+            name = name or readable_text(event.data.get("name", ""))
+        elif event.type == "customer.identifier_added":
+            identifiers.update(
+                {(i["kind"], i["value"]): None for i in readable_identifiers([event.data["identifier"]])}
+            )
+        elif event.type == "customer.profile_updated" and event.data.get("name") is not None:
+            name = readable_text(event.data["name"])
+        elif event.type in CONSENT_TYPES:
+            # read_customer orders by occurred_at then position: the last change wins, as in the live ledger.
+            consents[(event.data["channel"], event.data["purpose"])] = event
+        elif event.type == "order.placed":
+            orders[event.data["order_id"]] = {"total": Decimal(str(event.data["total"])), "refunded": Decimal("0")}
+        elif event.type == "order.returned" and event.data["order_id"] in orders:
+            orders[event.data["order_id"]]["refunded"] += Decimal(str(event.data.get("refund_amount", "0")))
+        elif event.type == "order.cancelled":
+            orders.pop(event.data["order_id"], None)
+        if event.channel:
+            channels.add(event.channel)
+        if event.type not in RECORD_KEEPING_TYPES:
+            interactions += 1
+    value = sum((o["total"] - o["refunded"] for o in orders.values()), Decimal("0"))
+    last_order = max(
+        (e.occurred_at for e in events if e.type == "order.placed" and e.data["order_id"] in orders), default=None
+    )
+    rfm = rfm_scores(last_order_at=last_order, order_count=len(orders), value=value, now=at)
+    return {
+        "id": customer_id,
+        "as_of": at,
+        "name": name,
+        "registered_at": first.occurred_at,
+        "acquisition_channel": first.channel or "",
+        "merged_from": [cid for cid in members if cid != customer_id],
+        "identifiers": [{"kind": kind, "value": value} for kind, value in identifiers],
+        "channels_used": sorted(channels),
+        "interaction_count": interactions,
+        "last_interaction_at": events[-1].occurred_at,
+        "order_count": len(orders),
+        "lifetime_value": value.quantize(Decimal("0.01")),
+        "last_order_at": last_order,
+        "rfm": {"recency": rfm.recency, "frequency": rfm.frequency, "monetary": rfm.monetary, "code": rfm.code},
+        "consents": [
+            {
+                "channel": channel,
+                "purpose": purpose,
+                "granted": event.type == "consent.granted",
+                "source_channel": event.channel or "",
+                "wording": event.data["wording"],
+                "changed_at": event.occurred_at,
+            }
+            for (channel, purpose), event in sorted(consents.items())
+        ],
+        "recent_timeline": list(reversed(events[-recent:])),
+    }

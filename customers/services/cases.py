@@ -1,0 +1,331 @@
+"""Customer-service cases: one thread across channels, replies through the outbound pipeline, resolution with
+compensation, and the satisfaction survey that follows it.
+
+Every command is one transaction: the case event, its projection and (for replies and surveys) the outbound
+message are committed together or not at all, so a refused reply leaves no trace and an accepted one is sent once.
+"""
+
+import uuid
+from datetime import datetime
+
+from django.conf import settings
+from django.db import transaction
+
+from backoffice.eventstore import store
+from backoffice.messaging.errors import ChannelRuleError
+from backoffice.messaging.services import message_send
+
+from ..models import Case, Customer
+from ..reachability import customer_preferred_channel, customer_reachable_channels
+from ..selectors import CustomerNotFound, customer_resolve_id
+
+# Replies on these channels are said, not sent: the agent called the customer back or spoke at the counter, and
+# the thread records what was said.
+SPOKEN_CHANNELS = ("phone", "store")
+
+
+class CaseRefused(Exception):
+    """A case command that cannot be done as asked. `status` 400 (the request) or 409 (the case's state)."""
+
+    def __init__(self, field: str, message: str, code: str, *, status: int = 400, **extra):
+        self.field = field
+        self.code = code
+        self.status = status
+        self.extra = extra
+        super().__init__(message)
+
+
+def _case_for_update(case_id: uuid.UUID) -> Case:
+    case = Case.objects.select_for_update().filter(id=case_id).first()
+    if case is None:
+        raise CaseRefused("case_id", "no such case", "not_found", status=404)
+    return case
+
+
+def _append(
+    case_id: uuid.UUID,
+    customer_id: uuid.UUID,
+    type_name: str,
+    data: dict,
+    *,
+    channel: str,
+    actor: str,
+    event_id: uuid.UUID | None = None,
+    occurred_at: datetime | None = None,
+) -> store.RecordedEvent:
+    return store.append(
+        f"case-{case_id}",
+        [
+            store.NewEvent(
+                id=event_id or uuid.uuid4(),
+                type=type_name,
+                data={"case_id": str(case_id), **data},
+                channel=channel,
+                customer_id=customer_id,
+                occurred_at=occurred_at,
+                metadata={"actor": actor},
+            )
+        ],
+    )[0]
+
+
+def case_open(
+    *,
+    customer_id: uuid.UUID,
+    channel: str,
+    subject: str,
+    text: str = "",
+    order_ref: str = "",
+    actor: str,
+    case_id: uuid.UUID | None = None,
+    occurred_at: datetime | None = None,
+    message_id: str = "",
+) -> Case:
+    """Open a case for the customer (a merged id opens it for the person), with the customer's first message.
+
+    Idempotent on `case_id`: opening the same case again answers the case as it is. Raises CustomerNotFound,
+    CaseRefused (erased customer), EventValidationError (a bad field).
+    """
+    case_id = case_id or uuid.uuid4()
+    with transaction.atomic():
+        existing = Case.objects.filter(id=case_id).first()
+        if existing is not None:
+            return existing
+        owner = customer_resolve_id(customer_id=customer_id)
+        if Customer.objects.filter(id=owner).values_list("erased_at", flat=True).first() is not None:
+            raise CaseRefused("customer", "this customer was erased", "erased", status=409)
+        _append(
+            case_id,
+            owner,
+            "case.opened",
+            {"customer_id": str(owner), "subject": subject, "order_ref": order_ref},
+            channel=channel,
+            actor=actor,
+            event_id=uuid.uuid5(case_id, "opened"),
+            occurred_at=occurred_at,
+        )
+        if text:
+            _append(
+                case_id,
+                owner,
+                "case.message_added",
+                {"direction": "in", "text": text, "message_id": message_id},
+                channel=channel,
+                actor=actor,
+                event_id=uuid.uuid5(case_id, "first-message"),
+                occurred_at=occurred_at,
+            )
+        return Case.objects.get(id=case_id)
+
+
+def case_message_receive(
+    *,
+    case_id: uuid.UUID,
+    channel: str,
+    text: str,
+    actor: str,
+    message_id: str = "",
+    occurred_at: datetime | None = None,
+    event_id: uuid.UUID | None = None,
+) -> Case:
+    """A message from the customer joins the case's thread, on whatever channel it came."""
+    with transaction.atomic():
+        case = _case_for_update(case_id)
+        _append(
+            case.id,
+            case.customer_id,
+            "case.message_added",
+            {"direction": "in", "text": text, "message_id": message_id},
+            channel=channel,
+            actor=actor,
+            event_id=event_id,
+            occurred_at=occurred_at,
+        )
+        return Case.objects.get(id=case.id)
+
+
+def case_reply(
+    *,
+    case_id: uuid.UUID,
+    channel: str,
+    text: str,
+    actor: str,
+    reply_id: uuid.UUID | None = None,
+    occurred_at: datetime | None = None,
+) -> Case:
+    """Reply to the customer on any channel they can be reached on for service (or say it by phone or at the
+    counter). Idempotent on `reply_id`. Raises CaseRefused: closed case, unreachable channel, a channel rule."""
+    reply_id = reply_id or uuid.uuid4()
+    with transaction.atomic():
+        case = _case_for_update(case_id)
+        if store.stored_events([reply_id]):
+            return case
+        if case.status != Case.Status.OPEN:
+            raise CaseRefused(
+                "case_id", "the case is resolved; open a new one", "case_closed", status=409, case_status=case.status
+            )
+        message_id = ""
+        if channel not in SPOKEN_CHANNELS:
+            reachable = customer_reachable_channels(customer_id=case.customer_id, purpose="service")
+            if channel not in reachable:
+                raise CaseRefused(
+                    "channel",
+                    f"the customer cannot be reached on {channel}; reachable: {', '.join(reachable) or 'none'}",
+                    "unreachable",
+                    reachable=reachable,
+                )
+            message_id = str(_send(case, channel, _reply_content(case, channel, text), f"case-reply-{reply_id}", actor))
+        _append(
+            case.id,
+            case.customer_id,
+            "case.message_added",
+            {"direction": "out", "text": text, "message_id": message_id},
+            channel=channel,
+            actor=actor,
+            event_id=reply_id,
+            occurred_at=occurred_at,
+        )
+        return Case.objects.get(id=case.id)
+
+
+def case_resolve(
+    *,
+    case_id: uuid.UUID,
+    resolution: str,
+    compensation: dict | None = None,
+    actor: str,
+    channel: str | None = None,
+    occurred_at: datetime | None = None,
+) -> Case:
+    """Resolve the case, with the compensation given (voucher with amount and code, refund, reshipment), and send
+    the satisfaction survey on the case's channel (or the customer's preferred one) through the pipeline."""
+    with transaction.atomic():
+        case = _case_for_update(case_id)
+        if case.status != Case.Status.OPEN:
+            raise CaseRefused(
+                "case_id", "the case is already resolved", "case_closed", status=409, case_status=case.status
+            )
+        _append(
+            case.id,
+            case.customer_id,
+            "case.resolved",
+            {"resolution": resolution, "compensation": compensation or {"kind": "none"}},
+            channel=channel or case.channel,
+            actor=actor,
+            occurred_at=occurred_at,
+        )
+        survey_channel = _survey_channel(case)
+        if survey_channel is not None:
+            _send(case, survey_channel, _survey_content(case, survey_channel), f"case-csat-{case.id}", actor)
+        return Case.objects.get(id=case.id)
+
+
+def case_csat_record(
+    *,
+    case_id: uuid.UUID,
+    score: int,
+    comment: str = "",
+    channel: str,
+    actor: str,
+    occurred_at: datetime | None = None,
+) -> Case:
+    """The customer's answer to the survey. Once per case, after resolution."""
+    with transaction.atomic():
+        case = _case_for_update(case_id)
+        if case.status != Case.Status.RESOLVED:
+            raise CaseRefused(
+                "case_id",
+                "satisfaction is asked once the case is resolved",
+                "case_open",
+                status=409,
+                case_status=case.status,
+            )
+        if case.csat_score is not None:
+            raise CaseRefused(
+                "case_id",
+                "the satisfaction survey was already answered",
+                "already_answered",
+                status=409,
+                score=case.csat_score,
+            )
+        _append(
+            case.id,
+            case.customer_id,
+            "case.csat_recorded",
+            {"score": score, "comment": comment},
+            channel=channel,
+            actor=actor,
+            occurred_at=occurred_at,
+        )
+        return Case.objects.get(id=case.id)
+
+
+def _send(case: Case, channel: str, content: dict, key: str, actor: str) -> uuid.UUID:
+    def send(content: dict):
+        return message_send(
+            customer_id=case.customer_id,
+            channel=channel,
+            purpose="service",
+            content=content,
+            idempotency_key=key,
+            actor=actor,
+            case_id=str(case.id),
+        )
+
+    try:
+        try:
+            message = send(content)
+        except ChannelRuleError as exc:
+            if exc.code != "template_required":
+                raise
+            # Past WhatsApp's 24-hour window only approved templates go out: the case-update template carries
+            # the agent's words as its parameter.
+            message = send({"template": settings.CASES_REPLY_WHATSAPP_TEMPLATE, "parameters": [content["text"][:1000]]})
+    except ChannelRuleError as exc:
+        raise CaseRefused(
+            exc.field.replace("content.", "text.", 1) if exc.field.startswith("content.") else exc.field,
+            exc.message,
+            exc.code,
+        ) from None
+    return message.id
+
+
+def _reply_content(case: Case, channel: str, text: str) -> dict:
+    if channel == "email":
+        return {"subject": f"Re: {case.subject}"[:200], "body": text}
+    if channel == "push":
+        return {"title": str(settings.CASES_SENDER_NAME), "body": text}
+    return {"text": text}
+
+
+def _survey_channel(case: Case) -> str | None:
+    reachable = customer_reachable_channels(customer_id=case.customer_id, purpose="service")
+    if case.channel in reachable:
+        return case.channel
+    return customer_preferred_channel(customer_id=case.customer_id, purpose="service")
+
+
+def _survey_content(case: Case, channel: str) -> dict:
+    question = (
+        f"{settings.CASES_SENDER_NAME}: hemos resuelto su consulta \u00ab{case.subject[:60]}\u00bb. "
+        "\u00bfQu\u00e9 tal le atendimos? Responda con un n\u00famero del 1 (mal) al 5 (muy bien)."
+    )
+    if channel == "email":
+        return {"subject": f"\u00bfQu\u00e9 tal le atendimos? ({case.subject[:80]})", "body": question}
+    if channel == "push":
+        return {"title": "\u00bfQu\u00e9 tal le atendimos?", "body": question[:170]}
+    if channel == "whatsapp":
+        # Outside the 24-hour window WhatsApp only accepts approved templates; the survey is one.
+        return {"template": settings.CASES_CSAT_WHATSAPP_TEMPLATE, "parameters": [case.subject[:60]]}
+    return {"text": question}
+
+
+__all__ = [
+    "CaseRefused",
+    "CustomerNotFound",
+    "case_csat_record",
+    "case_message_receive",
+    "case_open",
+    "case_reply",
+    "case_resolve",
+]

@@ -1,0 +1,325 @@
+"""Service cases across channels, inbound messages from providers, and the satisfaction survey."""
+
+import json
+import uuid
+
+import pytest
+from rest_framework.test import APIClient
+
+from backoffice.eventstore.models import Event
+from backoffice.messaging import signing
+from backoffice.messaging.backends.local import MemoryBackend
+from backoffice.messaging.models import OutboundMessage
+from backoffice.messaging.services import message_send, messages_drain
+from customers import selectors, services
+from customers.models import Case, CaseMessage, Customer
+from tests.factories import interaction
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def outbox():
+    MemoryBackend.reset()
+    yield MemoryBackend.outbox
+    MemoryBackend.reset()
+
+
+@pytest.fixture
+def agent(api_client_for):
+    return api_client_for("support")
+
+
+def _inbound(channel: str, payload: dict, *, secret_channel: str | None = None, signature: str | None = None):
+    body = json.dumps(payload).encode()
+    header = signature if signature is not None else signing.sign_for(secret_channel or channel, body)
+    return APIClient().post(
+        f"/api/v1/channels/{channel}/inbound", body, content_type="application/json", HTTP_X_SIGNATURE=header
+    )
+
+
+def _message(**overrides) -> dict:
+    payload = {"provider_message_id": f"wamid-{uuid.uuid4().hex[:8]}", "from": "+34 600 111 222", "text": "Hola"}
+    payload.update(overrides)
+    return payload
+
+
+def test_the_pizzeria_scenario_end_to_end_through_the_api(agent, outbox, django_capture_on_commit_callbacks):
+    # Lucía orders in the app (the orders app may not know the order: the case keeps the reference loose).
+    app_order = interaction(
+        type="cart.checked_out",
+        channel="app",
+        customer={"email": "lucia@example.es", "phone": "600 111 222"},
+        data={"cart_id": "app-cart-9", "order_id": "APP-1001"},
+    )
+    (ordered,) = services.interactions_ingest(raw_items=[app_order], actor="app")
+    lucia = ordered.customer_id
+
+    # She phones: the agent finds her by the number she calls from and opens a case about the app order.
+    found = agent.get("/api/v1/customers", {"q": "600111222"}).json()["results"]
+    assert [c["id"] for c in found] == [str(lucia)]
+    opened = agent.post(
+        "/api/v1/cases",
+        {
+            "customer_id": str(lucia),
+            "channel": "phone",
+            "subject": "Pizza equivocada",
+            "text": "Pedí una margarita por la app y llegó una barbacoa",
+            "order_ref": "APP-1001",
+        },
+    )
+    assert opened.status_code == 201
+    case_id = opened.json()["id"]
+
+    # The phone agent sees the app history of the same person.
+    detail = agent.get(f"/api/v1/cases/{case_id}").json()
+    assert any(e["channel"] == "app" and e["type"] == "cart.checked_out" for e in detail["customer"]["recent_timeline"])
+    assert detail["order_ref"] == "APP-1001"
+
+    # The agent replies on WhatsApp (she wrote there before, so the 24-hour window is open).
+    _inbound("whatsapp", _message(text="Sigo esperando respuesta"))
+    with django_capture_on_commit_callbacks(execute=True):
+        reply = agent.post(
+            f"/api/v1/cases/{case_id}/messages",
+            {"channel": "whatsapp", "text": "Lo sentimos, le enviamos un vale de 15 €"},
+        )
+    assert reply.status_code == 201
+    assert [m.channel for m in outbox] == ["whatsapp"]
+    assert outbox[0].to == "+34600111222"
+
+    # Resolved with a voucher; the survey goes out on the case's channel or her preferred one.
+    resolved = agent.post(
+        f"/api/v1/cases/{case_id}/resolve",
+        {"resolution": "Vale enviado", "compensation": {"kind": "voucher", "amount": "15.00", "code": "PIZZA15"}},
+    )
+    assert resolved.status_code == 200
+    assert resolved.json()["compensation"] == {
+        "kind": "voucher",
+        "amount": "15.00",
+        "currency": "EUR",
+        "code": "PIZZA15",
+    }
+    # Tests share one outer transaction, where the pipeline wakes its drain once: run it as the worker would.
+    messages_drain()
+    survey = OutboundMessage.objects.get(idempotency_key=f"case-csat-{case_id}")
+    assert len(outbox) == 2
+    assert survey.purpose == "service"
+
+    # She answers "5" on WhatsApp: the survey is answered.
+    answered = _inbound("whatsapp", _message(text="5"))
+    assert answered.json()["action"] == "csat"
+    case = agent.get(f"/api/v1/cases/{case_id}").json()
+    assert case["csat_score"] == 5
+    assert [(m["direction"], m["channel"]) for m in case["thread"]] == [
+        ("in", "phone"),
+        ("in", "whatsapp"),
+        ("out", "whatsapp"),
+    ]
+    assert case["first_response_at"] is not None
+    assert case["sla"]["first_response_breached"] is False
+
+
+def test_an_inbound_message_opens_a_case_then_joins_it(outbox):
+    first = _inbound("sms", _message(text="Mi pedido no ha llegado", **{"from": "611 222 333"}))
+    second = _inbound("sms", _message(text="¿Alguna novedad?", **{"from": "+34611222333"}))
+
+    assert first.status_code == 200
+    assert first.json()["action"] == "case_opened"
+    assert second.json()["action"] == "case_message"
+    assert second.json()["case_id"] == first.json()["case_id"]
+    case = Case.objects.get(id=first.json()["case_id"])
+    assert case.subject == "Mi pedido no ha llegado"
+    assert case.message_count == 2
+    assert Event.objects.filter(type="message.received", channel="sms").count() == 2
+
+
+def test_the_same_provider_message_twice_is_handled_once(outbox):
+    payload = _message(text="Hola, una duda")
+
+    first = _inbound("whatsapp", payload)
+    again = _inbound("whatsapp", payload)
+
+    assert again.status_code == 200
+    assert again.json()["duplicate"] is True
+    assert again.json()["event_id"] == first.json()["event_id"]
+    assert CaseMessage.objects.count() == 1
+
+
+def test_an_inbound_stop_on_sms_revokes_sms_marketing_and_suppresses_the_next_campaign_sms(outbox, grant_sms):
+    customer_id = grant_sms("622 333 444")
+
+    stopped = _inbound("sms", _message(text="BAJA", **{"from": "622333444"}))
+    message = message_send(
+        customer_id=customer_id,
+        channel="sms",
+        purpose="marketing",
+        content={"text": "Rebajas: 20% en todo"},
+        idempotency_key="campaign-1:sms",
+        actor="campaign",
+        campaign_id="campaign-1",
+    )
+    messages_drain()
+
+    assert stopped.json()["action"] == "unsubscribed"
+    assert not selectors.consent_allows(customer_id=customer_id, channel="sms", purpose="marketing")
+    assert selectors.consent_allows(customer_id=customer_id, channel="email", purpose="service")
+    message.refresh_from_db()
+    assert message.status == "suppressed"
+    assert outbox == []
+    assert not Case.objects.exists()
+
+
+@pytest.fixture
+def grant_sms():
+    def make(phone: str) -> uuid.UUID:
+        customer_id, _ = services.ingestion.customer_register(customer={"phone": phone}, channel="store", actor="t")
+        services.consent_record(
+            customer_id=customer_id,
+            channel="sms",
+            purpose="marketing",
+            is_granted=True,
+            source_channel="store",
+            actor="t",
+        )
+        return customer_id
+
+    return make
+
+
+@pytest.mark.parametrize(
+    ("signature", "secret_channel"),
+    [("", None), ("t=1,v1=deadbeef", None), (None, "email")],
+    ids=["missing", "forged", "other-channels-secret"],
+)
+def test_a_bad_signature_is_a_401_and_writes_nothing(signature, secret_channel):
+    events_before = Event.objects.count()
+
+    response = _inbound("sms", _message(), signature=signature, secret_channel=secret_channel)
+
+    assert response.status_code == 401
+    assert Event.objects.count() == events_before
+    assert not Customer.objects.exists()
+
+
+def test_an_unknown_channel_is_a_404_problem_and_writes_nothing():
+    response = _inbound("pigeon", _message(), secret_channel="sms")
+
+    assert response.status_code == 404
+    assert response.json()["errors"][0]["field"] == "channel"
+    assert not Event.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"provider_message_id": "x", "from": "no es un teléfono", "text": "hola"}, "from"),
+        ({"provider_message_id": "x", "from": "600111222"}, "text"),
+        ({"provider_message_id": "x", "from": "600111222", "text": "hola", "extra": 1}, "extra"),
+    ],
+)
+def test_a_malformed_inbound_message_is_a_400_naming_the_field(payload, field):
+    response = _inbound("sms", payload)
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == field
+    assert not Event.objects.exists()
+
+
+@pytest.fixture
+def open_case(agent):
+    customer_id, _ = services.ingestion.customer_register(
+        customer={"email": "pepe@example.es", "phone": "633444555"}, channel="web", actor="t"
+    )
+    body = agent.post(
+        "/api/v1/cases",
+        {"customer_id": str(customer_id), "channel": "email", "subject": "Factura", "text": "¿Y la factura?"},
+    ).json()
+    return body["id"]
+
+
+def test_a_reply_to_a_resolved_case_is_a_409_and_sends_nothing(agent, open_case, outbox):
+    agent.post(f"/api/v1/cases/{open_case}/resolve", {"resolution": "Enviada"})
+    events_before = Event.objects.count()
+    messages_before = OutboundMessage.objects.count()
+
+    response = agent.post(f"/api/v1/cases/{open_case}/messages", {"channel": "email", "text": "Otra cosa"})
+
+    assert response.status_code == 409
+    assert response.json()["case_status"] == "resolved"
+    assert Event.objects.count() == events_before
+    assert OutboundMessage.objects.count() == messages_before
+
+
+def test_a_reply_on_a_channel_the_customer_cannot_be_reached_on_is_a_400(agent, open_case):
+    events_before = Event.objects.count()
+
+    response = agent.post(f"/api/v1/cases/{open_case}/messages", {"channel": "instagram", "text": "Hola"})
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "channel"
+    assert "email" in response.json()["reachable"]
+    assert Event.objects.count() == events_before
+
+
+@pytest.mark.parametrize("score", [0, 6, "five"])
+def test_a_csat_out_of_range_is_a_400_and_writes_nothing(agent, open_case, score):
+    agent.post(f"/api/v1/cases/{open_case}/resolve", {"resolution": "Hecho"})
+    events_before = Event.objects.count()
+
+    response = agent.post(f"/api/v1/cases/{open_case}/csat", {"score": score, "channel": "email"})
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "score"
+    assert Event.objects.count() == events_before
+
+
+def test_csat_before_resolution_or_twice_is_a_409(agent, open_case):
+    early = agent.post(f"/api/v1/cases/{open_case}/csat", {"score": 4, "channel": "email"})
+    agent.post(f"/api/v1/cases/{open_case}/resolve", {"resolution": "Hecho"})
+    first = agent.post(f"/api/v1/cases/{open_case}/csat", {"score": 4, "channel": "email"})
+    second = agent.post(f"/api/v1/cases/{open_case}/csat", {"score": 1, "channel": "email"})
+
+    assert early.status_code == 409
+    assert first.status_code == 201
+    assert second.status_code == 409
+    assert Case.objects.get(id=open_case).csat_score == 4
+
+
+def test_a_voucher_without_a_code_is_a_400_naming_it(agent, open_case):
+    response = agent.post(
+        f"/api/v1/cases/{open_case}/resolve", {"resolution": "Vale", "compensation": {"kind": "voucher", "amount": "5"}}
+    )
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "compensation.code"
+    assert Case.objects.get(id=open_case).status == "open"
+
+
+def test_the_inbox_filters_by_channel_status_and_sla_breach(agent, open_case, settings):
+    from datetime import timedelta
+
+    _inbound("sms", _message(text="Hola", **{"from": "644555666"}))
+    settings.CASES_SLA = {"first_response": timedelta(seconds=-1), "resolution": timedelta(days=2)}
+
+    by_channel = agent.get("/api/v1/cases", {"channel": "sms"}).json()["results"]
+    breached = agent.get("/api/v1/cases", {"breached": "true"}).json()["results"]
+    resolved = agent.get("/api/v1/cases", {"status": "resolved"}).json()["results"]
+
+    assert [c["channel"] for c in by_channel] == ["sms"]
+    assert len(breached) == 2
+    assert all(c["sla"]["first_response_breached"] for c in breached)
+    assert resolved == []
+    assert agent.get("/api/v1/cases", {"breached": "maybe"}).status_code == 400
+    assert agent.get("/api/v1/cases", {"channel": "fax"}).status_code == 400
+
+
+def test_the_360_view_lists_open_cases(agent, open_case):
+    customer_id = Case.objects.get(id=open_case).customer_id
+
+    view = agent.get(f"/api/v1/customers/{customer_id}").json()
+
+    assert [c["id"] for c in view["open_cases"]] == [open_case]
+
+
+def test_marketing_staff_see_no_cases(api_client_for, open_case):
+    assert api_client_for("marketing").get("/api/v1/cases").status_code == 403

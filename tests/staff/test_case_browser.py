@@ -1,0 +1,62 @@
+"""Customer service in a real browser: log in, find a customer, reply to their case, resolve it with a voucher."""
+
+import pytest
+
+from backoffice.eventstore import projector
+from backoffice.messaging.models import OutboundMessage
+from customers.models import Case
+from customers.services import cases as case_services
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_support_finds_a_customer_replies_to_their_case_and_resolves_it(staff_page, customer_with_history, screenshot):
+    ana = customer_with_history(email="ana@example.es", phone="+34600111222")
+    case = case_services.case_open(
+        customer_id=ana,
+        channel="whatsapp",
+        subject="Talla equivocada",
+        text="Me llegó una M y pedí una L.",
+        actor="test",
+    )
+    projector.catch_up_all()
+
+    page = staff_page("support")
+    page.fill("input[name=q]", "ana@example.es")
+    page.get_by_role("button", name="Buscar").click()
+    page.locator(f'a[href="/staff/customers/{ana}/"]').click()
+    page.wait_for_url(f"**/staff/customers/{ana}/")
+    open_cases = page.locator("#open-cases")
+    assert open_cases.get_by_text("Talla equivocada").is_visible()
+    screenshot(page, "customer-with-open-case")
+
+    open_cases.get_by_role("link", name="Talla equivocada").click()
+    page.wait_for_url(f"**/staff/cases/{case.id}/")
+    assert page.get_by_role("heading", name="Conversación en todos los canales").is_visible()
+    assert page.locator("#thread").get_by_text("Me llegó una M y pedí una L.").is_visible()
+    # The agent on any channel sees the rest of the story: here the app cart and the call.
+    assert page.get_by_text("Llamada telefónica").first.is_visible()
+    screenshot(page, "case")
+
+    page.select_option("select[name=channel]", "whatsapp")
+    page.fill("textarea[name=text]", "Le cambiamos la talla: la L llega mañana.")
+    page.get_by_role("button", name="Enviar respuesta").click()
+    page.wait_for_url(f"**/staff/cases/{case.id}/#thread")
+    assert page.locator("#thread").get_by_text("Le cambiamos la talla: la L llega mañana.").is_visible()
+    assert page.get_by_text("Respuesta enviada por WhatsApp.").is_visible()
+    screenshot(page, "replied")
+
+    page.fill("textarea[name=resolution]", "Cambio de talla enviado")
+    page.select_option("select[name=compensation]", "voucher")
+    page.fill("input[name=amount]", "10")
+    page.fill("input[name=code]", "TALLA10")
+    page.get_by_role("button", name="Resolver caso").click()
+    page.wait_for_url(f"**/staff/cases/{case.id}/#thread")
+    assert page.get_by_test_id("case-status").inner_text() == "resuelto"
+    assert page.get_by_text("Vale 10.00 EUR (TALLA10)").is_visible()
+    screenshot(page, "resolved")
+
+    resolved = Case.objects.get(id=case.id)
+    assert resolved.status == "resolved"
+    assert resolved.first_response_at is not None
+    assert OutboundMessage.objects.filter(case_id=str(case.id)).count() == 2  # the reply and the survey

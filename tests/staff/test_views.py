@@ -1,0 +1,530 @@
+"""Staff pages through Django's test client: who gets in, what the pages show, and bad input as 4xx pages."""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.test import Client, override_settings
+
+from backoffice.accounts.services import staff_user_save
+from backoffice.eventstore import projector
+from backoffice.eventstore.models import Event
+from backoffice.staff import presenters
+from backoffice.staff.views import TIMELINE_PAGE_SIZE
+from customers import services
+from customers.models import Customer
+from customers.selectors import consent_allows
+from tests.factories import UserFactory, interaction
+
+pytestmark = pytest.mark.django_db
+
+START = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+
+
+def _ingest(customer: dict, items: list[tuple[str, str, dict]]):
+    raw = [
+        interaction(
+            type=event_type,
+            channel=channel,
+            customer=customer,
+            occurred_at=(START + timedelta(minutes=index)).isoformat(),
+            data=data,
+        )
+        for index, (event_type, channel, data) in enumerate(items)
+    ]
+    result = services.interactions_ingest(raw_items=raw, actor="test")
+    projector.catch_up_all()
+    return result[0].customer_id
+
+
+@pytest.fixture
+def ana():
+    return _ingest(
+        {"email": "ana@example.es", "phone": "600111222", "loyalty_card": "LC-7781"},
+        [
+            ("product.viewed", "web", {"sku": "CAM-ALG-BLA-M"}),
+            ("store.visited", "store", {"location": "MAD-01"}),
+            ("call.received", "phone", {"reason": "¿Dónde está mi pedido?"}),
+            ("message.received", "whatsapp", {"text": "Hola, la talla no es la mía"}),
+        ],
+    )
+
+
+@pytest.fixture
+def login(client, staff_user):
+    def as_role(role):
+        client.force_login(staff_user(role))
+        return client
+
+    return as_role
+
+
+# --- Who gets in ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/staff/", "/staff/customers/", f"/staff/customers/{uuid.uuid4()}/", f"/staff/customers/{uuid.uuid4()}/consents/"],
+)
+def test_an_anonymous_visitor_is_sent_to_the_staff_login(client, path):
+    response = client.get(path)
+
+    assert response.status_code == 302
+    assert response["Location"].startswith(f"/staff/login/?next={path}")
+
+
+def test_the_login_page_is_public_and_has_a_csrf_protected_form(client):
+    page = client.get("/staff/login/")
+
+    assert page.status_code == 200
+    assert 'name="csrfmiddlewaretoken"' in page.content.decode()
+
+
+def test_store_staff_log_in_through_the_form_and_land_on_the_customer_search(client, staff_user):
+    staff_user_save(username="lucia", role="store", location_code="MAD-01", password="a long counter password")
+
+    response = client.post("/staff/login/", {"username": "lucia", "password": "a long counter password"}, follow=True)
+
+    assert response.redirect_chain[-1][0] == "/staff/customers/"
+    assert response.status_code == 200
+
+
+def test_an_integration_account_cannot_log_in_to_the_staff_pages(client):
+    staff_user_save(username="pos-system", role="integration", password="a long system password")
+
+    response = client.post("/staff/login/", {"username": "pos-system", "password": "a long system password"})
+
+    assert response.status_code == 200
+    assert "_auth_user_id" not in client.session
+    assert "cannot use the staff pages" in response.content.decode()
+
+
+def test_a_wrong_password_is_refused_without_saying_which_part_was_wrong(client, staff_user):
+    staff_user("support")
+
+    response = client.post("/staff/login/", {"username": "support-0", "password": "nope"})
+
+    assert response.status_code == 200
+    assert "_auth_user_id" not in client.session
+
+
+def test_logging_out_is_a_post_and_ends_the_session(login):
+    client = login("support")
+
+    response = client.post("/staff/logout/")
+
+    assert response.status_code == 302
+    assert response["Location"] == "/staff/login/"
+    assert client.get("/staff/customers/").status_code == 302
+
+
+@pytest.mark.parametrize("role", ["admin", "support", "store"])
+def test_people_facing_roles_see_the_customer_pages(login, role, ana):
+    client = login(role)
+
+    assert client.get("/staff/customers/", {"q": "600111222"}).status_code == 200
+    assert client.get(f"/staff/customers/{ana}/").status_code == 200
+
+
+def test_marketing_gets_a_403_page_on_people_pages_and_a_home_page(login, ana):
+    client = login("marketing")
+
+    search = client.get("/staff/customers/", {"q": "600111222"})
+    detail = client.get(f"/staff/customers/{ana}/")
+    consent = client.post(f"/staff/customers/{ana}/consents/", {"channel": "sms", "purpose": "marketing"})
+    home = client.get("/staff/")
+
+    assert [search.status_code, detail.status_code, consent.status_code] == [403, 403, 403]
+    assert "ana@example.es" not in detail.content.decode()
+    assert "staff/error.html" in [t.name for t in detail.templates]
+    assert home.status_code == 200
+    assert consent_allows(customer_id=ana, channel="sms", purpose="marketing") is False
+
+
+@pytest.mark.parametrize("role", ["integration", None])
+def test_accounts_without_a_staff_ui_role_get_a_403_page(client, staff_user, role):
+    client.force_login(staff_user(role) if role else UserFactory())
+
+    response = client.get("/staff/")
+
+    assert response.status_code == 403
+    assert "has no staff pages" in response.content.decode()
+
+
+def test_people_facing_roles_start_at_the_customer_search(login):
+    response = login("store").get("/staff/")
+
+    assert response.status_code == 302
+    assert response["Location"] == "/staff/customers/"
+
+
+def test_the_navigation_shows_each_role_what_it_may_open(login):
+    store_page = login("store").get("/staff/customers/").content.decode()
+    marketing_page = login("marketing").get("/staff/").content.decode()
+
+    assert 'href="/staff/customers/"' in store_page
+    assert 'href="/admin/"' not in store_page
+    assert 'href="/staff/customers/"' not in marketing_page
+    assert 'href="/admin/"' in marketing_page
+
+
+# --- Search --------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("query", ["600 11 12 22", "+34600111222", "0034 600-111-222", "ANA@example.es", "LC-7781"])
+def test_a_customer_is_found_by_phone_in_any_spelling_email_or_loyalty_card(login, ana, query):
+    response = login("store").get("/staff/customers/", {"q": query})
+
+    assert [row["customer"].id for row in response.context["results"]] == [ana]
+    html = response.content.decode()
+    assert f'href="/staff/customers/{ana}/"' in html
+    assert "+34 600 11 12 22" in html
+    assert "ana@example.es" in html
+
+
+def test_one_result_is_a_list_with_a_link_not_a_redirect(login, ana):
+    response = login("support").get("/staff/customers/", {"q": "600111222"})
+
+    assert response.status_code == 200
+    assert "1 customer found" in response.content.decode()
+
+
+def test_nobody_matching_says_so(login, ana):
+    response = login("support").get("/staff/customers/", {"q": "nadie@example.es"})
+
+    assert response.context["results"] == []
+    assert "Nobody matches" in response.content.decode()
+
+
+def test_a_query_too_short_is_explained_and_searches_nothing(login, ana):
+    response = login("support").get("/staff/customers/", {"q": "60"})
+
+    assert response.status_code == 200
+    assert response.context["results"] is None
+    assert "at least 3 characters" in response.content.decode()
+
+
+def test_the_search_page_without_a_query_shows_the_form(login):
+    response = login("support").get("/staff/customers/")
+
+    assert response.status_code == 200
+    assert response.context["results"] is None
+    assert 'name="q"' in response.content.decode()
+
+
+# --- Customer page -------------------------------------------------------------------------------------------------
+
+
+def test_the_customer_page_shows_the_360_view(login, ana):
+    response = login("store").get(f"/staff/customers/{ana}/")
+
+    html = response.content.decode()
+    assert "ana@example.es" in html
+    assert "+34 600 11 12 22" in html
+    assert "LC-7781" in html
+    assert {c["code"] for c in response.context["channels"]} == {"web", "store", "phone", "whatsapp"}
+    assert response.context["customer"].interaction_count == 5  # registered, then four interactions
+    assert 'id="consents"' in html
+
+
+def test_the_timeline_is_newest_first_with_a_channel_and_a_label_for_each_event(login, ana):
+    response = login("store").get(f"/staff/customers/{ana}/")
+
+    rows = response.context["timeline"]
+    assert [row["event"].type for row in rows][:4] == [
+        "message.received",
+        "call.received",
+        "store.visited",
+        "product.viewed",
+    ]
+    assert [row["channel_label"] for row in rows][:4] == ["WhatsApp", "Phone", "Store", "Web"]
+    html = response.content.decode()
+    assert 'href="#ch-whatsapp"' in html
+    assert "Phone call" in html
+    assert "¿Dónde está mi pedido?" in html
+
+
+@override_settings(LANGUAGE_CODE="es")
+def test_the_customer_page_speaks_spanish_by_default(login, ana):
+    html = login("store").get(f"/staff/customers/{ana}/").content.decode()
+
+    assert "Llamada telefónica" in html
+    assert "Consentimientos" in html
+    assert 'lang="es"' in html
+
+
+def test_the_timeline_pages_with_the_keyset_cursor(login):
+    many = _ingest(
+        {"email": "eva@example.es"},
+        [("page.viewed", "web", {"url": f"https://tienda.example.com/p/{i}"}) for i in range(TIMELINE_PAGE_SIZE + 5)],
+    )
+    client = login("support")
+
+    first = client.get(f"/staff/customers/{many}/")
+    more_url = first.context["timeline_more_url"]
+    second = client.get(f"/staff/customers/{many}/{more_url.split('#')[0]}")
+
+    first_ids = [row["event"].id for row in first.context["timeline"]]
+    second_ids = [row["event"].id for row in second.context["timeline"]]
+    assert len(first_ids) == TIMELINE_PAGE_SIZE
+    assert not set(first_ids) & set(second_ids)
+    # customer.registered and TIMELINE_PAGE_SIZE + 5 page views, split over two pages, none lost
+    assert len(first_ids) + len(second_ids) == TIMELINE_PAGE_SIZE + 6
+    assert second.context["timeline_more_url"] is None
+    assert "Back to the newest" in second.content.decode()
+
+
+def test_the_timeline_filters_by_channel_and_keeps_the_filter_when_paging(login, ana):
+    response = login("support").get(f"/staff/customers/{ana}/", {"channel": "phone"})
+
+    assert [row["event"].type for row in response.context["timeline"]] == ["call.received"]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"cursor": "not-a-cursor"},
+        {"cursor": presenters.cursor_encode(START, 1)[:-3] + "!!!"},
+        {"cursor": "MjAyNi0xMS0wMVQwOTowMDowMHwx"},  # a naive time: not one we gave out
+        {"channel": "pigeon"},
+    ],
+)
+def test_bad_timeline_parameters_are_a_400_page_not_a_500(login, ana, params):
+    response = login("support").get(f"/staff/customers/{ana}/", params)
+
+    assert response.status_code == 400
+    assert "staff/error.html" in [t.name for t in response.templates]
+
+
+def test_an_unknown_customer_is_a_404_page(login):
+    response = login("support").get(f"/staff/customers/{uuid.uuid4()}/")
+
+    assert response.status_code == 404
+    assert "staff/error.html" in [t.name for t in response.templates]
+
+
+def test_a_merged_customer_id_redirects_to_the_customer_it_was_merged_into(login, ana):
+    twin = _ingest({"email": "ana.twin@example.es"}, [("page.viewed", "web", {"url": "https://x.es/"})])
+    Customer.objects.filter(id=twin).update(merged_into_id=ana)
+
+    response = login("store").get(f"/staff/customers/{twin}/")
+
+    assert response.status_code == 302
+    assert response["Location"] == f"/staff/customers/{ana}/"
+
+
+def test_an_erased_customer_shows_that_it_was_erased_and_nothing_personal(login, ana):
+    services.customer_erase(customer_id=ana, actor="test")
+
+    response = login("support").get(f"/staff/customers/{ana}/")
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Erased customer" in html
+    for personal in ("ana@example.es", "600", "LC-7781", "talla", "pedido"):
+        assert personal not in html.replace(str(ana), "")
+    assert "timeline" not in response.context
+
+
+def test_the_open_cases_and_orders_sections_show_their_empty_state(login, ana):
+    response = login("store").get(f"/staff/customers/{ana}/")
+
+    assert response.context["open_cases"] == []
+    assert response.context["orders"] == []
+    html = response.content.decode()
+    assert "No open cases." in html
+    assert "No orders yet." in html
+
+
+# --- Consent at the counter ----------------------------------------------------------------------------------------
+
+
+def test_the_consent_page_shows_the_wording_to_read_out(login, ana):
+    response = login("store").get(
+        f"/staff/customers/{ana}/consents/", {"channel": "sms", "purpose": "marketing", "granted": "1"}
+    )
+
+    assert response.status_code == 200
+    assert "I agree to receive offers and news by SMS." in response.content.decode()
+
+
+def test_store_staff_record_a_consent_at_the_counter_as_the_store_channel(login, ana):
+    client = login("store")
+
+    response = client.post(
+        f"/staff/customers/{ana}/consents/",
+        {
+            "channel": "sms",
+            "purpose": "marketing",
+            "granted": "1",
+            "source_channel": "store",
+            "wording": "Acepto recibir ofertas por SMS.",
+        },
+    )
+
+    assert response.status_code == 302
+    assert response["Location"] == f"/staff/customers/{ana}/#consents"
+    assert consent_allows(customer_id=ana, channel="sms", purpose="marketing") is True
+    event = Event.objects.filter(type="consent.granted").get()
+    assert event.channel == "store"
+    page = client.get(response["Location"])
+    assert "Consent given: Offers and news by SMS." in page.content.decode()
+
+
+def test_support_staff_record_a_withdrawal_as_the_phone_channel(login, ana):
+    client = login("support")
+
+    client.post(
+        f"/staff/customers/{ana}/consents/",
+        {"channel": "email", "purpose": "service", "granted": "0", "source_channel": "phone", "wording": "No."},
+    )
+
+    assert consent_allows(customer_id=ana, channel="email", purpose="service") is False
+    assert Event.objects.filter(type="consent.revoked").get().channel == "phone"
+
+
+def test_store_staff_cannot_claim_the_change_happened_on_the_phone(login, ana):
+    response = login("store").post(
+        f"/staff/customers/{ana}/consents/",
+        {"channel": "sms", "purpose": "marketing", "granted": "1", "source_channel": "phone", "wording": "Sí."},
+    )
+
+    assert response.status_code == 400
+    assert not Event.objects.filter(type__startswith="consent.").exists()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"channel": "pigeon", "purpose": "marketing", "granted": "1", "source_channel": "store", "wording": "x"},
+        {"channel": "sms", "purpose": "gossip", "granted": "1", "source_channel": "store", "wording": "x"},
+        {"channel": "sms", "purpose": "marketing", "granted": "maybe", "source_channel": "store", "wording": "x"},
+        {"channel": "sms", "purpose": "marketing", "granted": "1", "source_channel": "store", "wording": ""},
+        {"channel": "sms", "purpose": "marketing", "granted": "1", "source_channel": "store", "wording": "x" * 2001},
+    ],
+)
+def test_a_bad_consent_change_is_a_400_and_records_nothing(login, ana, data):
+    response = login("store").post(f"/staff/customers/{ana}/consents/", data)
+
+    assert response.status_code == 400
+    assert not Event.objects.filter(type__startswith="consent.").exists()
+
+
+def test_a_consent_page_with_bad_parameters_is_a_400_page(login, ana):
+    response = login("store").get(f"/staff/customers/{ana}/consents/", {"channel": "pigeon"})
+
+    assert response.status_code == 400
+
+
+def test_the_consent_of_an_erased_customer_cannot_be_changed(login, ana):
+    services.customer_erase(customer_id=ana, actor="test")
+    events_before = Event.objects.count()
+
+    response = login("store").post(
+        f"/staff/customers/{ana}/consents/",
+        {"channel": "sms", "purpose": "marketing", "granted": "1", "source_channel": "store", "wording": "Sí."},
+    )
+
+    assert response.status_code == 409
+    assert Event.objects.count() == events_before
+
+
+def test_a_consent_change_for_a_merged_id_lands_on_the_surviving_customer(login, ana):
+    twin = _ingest({"email": "ana.twin@example.es"}, [("page.viewed", "web", {"url": "https://x.es/"})])
+    Customer.objects.filter(id=twin).update(merged_into_id=ana)
+
+    response = login("store").post(
+        f"/staff/customers/{twin}/consents/",
+        {"channel": "whatsapp", "purpose": "marketing", "granted": "1", "source_channel": "store", "wording": "Sí."},
+    )
+
+    assert response["Location"] == f"/staff/customers/{ana}/#consents"
+    assert consent_allows(customer_id=ana, channel="whatsapp", purpose="marketing") is True
+
+
+def test_the_consent_grid_says_service_is_allowed_and_marketing_is_not_until_recorded():
+    rows = presenters.consent_grid([])
+
+    cells = {(c.channel, c.purpose): c for row in rows for c in row["cells"]}
+    assert cells[("sms", "service")].is_allowed is True
+    assert cells[("sms", "marketing")].is_allowed is False
+    assert {c.state for c in cells.values()} == {"default"}
+
+
+def test_every_channel_has_a_label_and_an_icon():
+    from django.template.loader import get_template
+
+    from backoffice.eventstore.schema import CHANNELS
+
+    icons = get_template("staff/includes/icons.html").template.source
+    assert set(presenters.CHANNEL_LABELS) == set(CHANNELS)
+    for channel in CHANNELS:
+        assert f'id="ch-{channel}"' in icons
+
+
+def test_an_admin_chooses_whether_the_change_happened_in_a_store_or_on_the_phone(login, ana):
+    response = login("admin").get(
+        f"/staff/customers/{ana}/consents/", {"channel": "email", "purpose": "marketing", "granted": "1"}
+    )
+
+    html = response.content.decode()
+    assert '<select name="source_channel"' in html
+    assert 'value="store"' in html
+    assert 'value="phone"' in html
+
+
+def test_a_consent_change_without_the_csrf_token_is_refused_and_records_nothing(staff_user, ana):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(staff_user("store"))
+
+    response = client.post(
+        f"/staff/customers/{ana}/consents/",
+        {"channel": "sms", "purpose": "marketing", "granted": "1", "source_channel": "store", "wording": "Sí."},
+    )
+
+    assert response.status_code == 403
+    assert not Event.objects.filter(type__startswith="consent.").exists()
+
+
+def test_after_logging_in_staff_land_on_the_page_they_asked_for(client, ana):
+    staff_user_save(username="lucia", role="store", location_code="MAD-01", password="a long counter password")
+    asked = client.get(f"/staff/customers/{ana}/")
+
+    response = client.post(
+        asked["Location"],
+        {"username": "lucia", "password": "a long counter password", "next": f"/staff/customers/{ana}/"},
+    )
+
+    assert response.status_code == 302
+    assert response["Location"] == f"/staff/customers/{ana}/"
+
+
+def test_switching_to_english_keeps_the_staff_member_on_the_same_page(login, ana):
+    client = login("store")
+
+    response = client.post("/i18n/setlang/", {"language": "en", "next": f"/staff/customers/{ana}/"})
+    page = client.get(response["Location"]).content.decode()
+
+    assert response["Location"] == f"/staff/customers/{ana}/"
+    assert 'lang="en"' in page
+    assert "Timeline" in page
+
+
+def test_the_role_decorator_guards_function_views_like_the_mixin(rf, staff_user):
+    from django.contrib.auth.models import AnonymousUser
+    from django.http import HttpResponse
+
+    from backoffice.staff.access import PEOPLE_ROLES, staff_role_required
+
+    @staff_role_required(*PEOPLE_ROLES)
+    def view(request):
+        return HttpResponse(request.staff_role)
+
+    def call(user):
+        request = rf.get("/staff/somewhere/")
+        request.user = user
+        return view(request)
+
+    assert call(AnonymousUser())["Location"] == "/staff/login/?next=/staff/somewhere/"
+    assert call(staff_user("marketing")).status_code == 403
+    assert call(staff_user("support")).content == b"support"
