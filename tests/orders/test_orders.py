@@ -224,6 +224,12 @@ def test_an_app_order_returned_at_a_store_restocks_that_store_and_records_the_re
     assert level(SHOES, "WH-ZGZ")["on_hand"] == 1
     event = Event.objects.get(type="order.returned")
     assert event.customer_id == customer_id
+    seen_by_support = api_client_for("support").get(f"/api/v1/customers/{customer_id}").json()
+    assert seen_by_support["order_count"] == 1
+    assert seen_by_support["lifetime_value"] == "0.00"  # 69.90 paid, 69.90 refunded
+    recent = [e["type"] for e in seen_by_support["recent_timeline"]]
+    assert "order.placed" in recent
+    assert "order.returned" in recent
 
 
 def test_a_partial_return_then_the_rest(client, chain, receive, customer_id):
