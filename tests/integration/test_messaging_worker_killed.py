@@ -105,12 +105,20 @@ def worker(provider, tmp_path):
     running = Worker(env, tmp_path / "worker.log")
     celery_app.control.purge()
     routes, eager = celery_app.conf.task_routes, celery_app.conf.task_always_eager
-    celery_app.conf.task_routes = {"messaging.*": {"queue": QUEUE}}
+    _route_tasks({"messaging.*": {"queue": QUEUE}})  # only this worker may send them (not the session's worker)
     celery_app.conf.task_always_eager = False
     running.start()
     yield running
     running.stop()
-    celery_app.conf.task_routes, celery_app.conf.task_always_eager = routes, eager
+    _route_tasks(routes)
+    celery_app.conf.task_always_eager = eager
+
+
+def _route_tasks(routes) -> None:
+    """Change the app's routes now: its router is built once and cached, with the routes of that moment."""
+    celery_app.conf.task_routes = routes
+    celery_app.amqp.flush_routes()
+    celery_app.amqp.__dict__.pop("router", None)
 
 
 def test_a_worker_killed_mid_send_and_restarted_delivers_every_message_exactly_once(provider, worker):
