@@ -297,3 +297,19 @@ def test_the_drain_sends_each_message_once_however_often_it_runs(customer, outbo
 
     assert len(outbox) == 3
     assert Event.objects.filter(type="message.sent").count() == 3
+
+
+def test_a_paused_channel_keeps_its_messages_queued_until_resumed(customer, outbox):
+    setting = ChannelSetting.objects.create(channel="sms", is_paused=True)
+    message = _send(customer(), purpose="service")
+
+    messages_drain()
+    message.refresh_from_db()
+    assert (message.status, message.attempts) == (Status.QUEUED, 0)
+    assert outbox == []
+
+    setting.is_paused = False
+    setting.save()
+    messages_drain()
+    message.refresh_from_db()
+    assert message.status == Status.SENT

@@ -99,9 +99,12 @@ def _take(batch_size: int) -> _Decisions | None:
         stale = list(
             locked.filter(status=Status.SENDING, sending_since__lt=stale_before).order_by("sending_since")[:batch_size]
         )
-        due = list(
-            locked.filter(status=Status.QUEUED, not_before__lte=now).order_by("not_before")[: batch_size - len(stale)]
+        due = (
+            locked.filter(status=Status.QUEUED, not_before__lte=now)
+            .exclude(channel__in=policy.paused_channels())
+            .order_by("not_before")
         )
+        due = list(due[: batch_size - len(stale)])
         if not stale and not due:
             return None
         decisions = _Decisions()
