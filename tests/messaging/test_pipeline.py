@@ -149,7 +149,7 @@ def test_a_deferred_message_is_released_and_sent_when_quiet_hours_end(
 ):
     customer_id = customer()
     grant(customer_id, "sms")
-    settings.MESSAGING_QUIET_HOURS, end_at = _quiet_window_around_now(settings.TIME_ZONE, ends_in=timedelta(seconds=2))
+    settings.MESSAGING_QUIET_HOURS, end_at = _quiet_window_around_now(settings.TIME_ZONE, ends_in=timedelta(seconds=3))
     message = _send(customer_id)
     messages_drain()
     assert OutboundMessage.objects.get().status == Status.DEFERRED
