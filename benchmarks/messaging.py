@@ -66,6 +66,8 @@ def main() -> int:
 
 
 def run(args, description: str) -> int:
+    import os
+
     from django.conf import settings
     from django.db import connection, transaction
 
@@ -141,10 +143,13 @@ def run(args, description: str) -> int:
             messages_send(messages=batch, actor="bench")
         return time.perf_counter() - started
 
+    cpu_rates: list[float] = []
+
     def drain(count: int) -> float:
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         result = messages_drain(max_seconds=3600)
         elapsed = time.perf_counter() - started
+        cpu_rates.append(count / (time.process_time() - cpu_started))
         assert result.sent == count, vars(result)
         return elapsed
 
@@ -156,6 +161,7 @@ def run(args, description: str) -> int:
                 cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         gc.collect()
 
+    load_before = os.getloadavg()
     log("warm-up")
     enqueue_one_by_one(500)
     enqueue_batched(500)
@@ -177,6 +183,7 @@ def run(args, description: str) -> int:
             assert len(MemoryBackend.outbox) == 2 * args.messages
             figures[name].append((args.messages / one_by_one, args.messages / batched, 2 * args.messages / drained))
     assert not OutboundMessage.objects.exclude(status=Status.SENT).exists()
+    load_after = os.getloadavg()
 
     print(f"Outbound messaging pipeline, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {description}")
     print(f"code: {_code_version()}")
@@ -184,6 +191,11 @@ def run(args, description: str) -> int:
         f"2 x {args.messages:,} SMS per run to {args.customers:,} customers (consent granted, zones where it is day: "
         f"{len(awake)}); in-memory backend; drain batches of {settings.MESSAGING_DRAIN_BATCH}; "
         f"{args.rounds} alternating rounds per variant, median (min-max)"
+    )
+    print(
+        f"machine: {os.cpu_count()} cores shared with the database server; load average (1, 5, 15 min) "
+        f"{', '.join(f'{x:.1f}' for x in load_before)} at the start, {', '.join(f'{x:.1f}' for x in load_after)} "
+        "at the end (above the core count, other processes were competing for the CPU and the figures are low)"
     )
     print()
     print(f"{'figure':52}  {'checks':>22}  {'no checks':>22}  ratio  target  met")
@@ -212,6 +224,12 @@ def run(args, description: str) -> int:
     ):
         met = "yes" if statistics.median(values) >= 1000 else "NO"
         print(f"{label:52}  {cell(values):>22}  {'':22}  {'':5}  {1000:>6}  {met}")
+    print()
+    # cpu_rates: the warm-up drain, then checks, no checks, checks, ...
+    print(
+        f"drain per CPU-second of this process (the Python side alone, database time excluded), with checks: "
+        f"{statistics.median(cpu_rates[1::2]):,.0f} msg/s, without: {statistics.median(cpu_rates[2::2]):,.0f} msg/s"
+    )
     print()
     print("ratio: with checks / without; the checks are consent (the ledger), address (identifiers), the customer's")
     print("time zone and quiet hours, and the channel's settings, answered per drain batch in a few queries.")

@@ -128,11 +128,20 @@ class OutboundMessageAdmin(ReadOnlyAdmin):
 
 @admin.register(ChannelSetting)
 class ChannelSettingAdmin(admin.ModelAdmin):
-    list_display = ("channel", "is_enabled", "sender", "quiet_hours", "max_sms_segments", "max_attempts", "health")
-    list_editable = ("is_enabled",)
+    list_display = (
+        "channel",
+        "is_enabled",
+        "is_paused",
+        "sender",
+        "quiet_hours",
+        "max_sms_segments",
+        "max_attempts",
+        "health",
+    )
+    list_editable = ("is_enabled", "is_paused")
     readonly_fields = ("health_detail", "updated_at", "updated_by")
     fieldsets = (
-        (None, {"fields": ("channel", "is_enabled", "sender", "reply_to")}),
+        (None, {"fields": ("channel", "is_enabled", "is_paused", "sender", "reply_to")}),
         (_("When"), {"fields": ("quiet_hours_start", "quiet_hours_end", "quiet_hours_for_service")}),
         (_("Limits"), {"fields": ("max_sms_segments", "max_attempts")}),
         (_("Operations"), {"fields": ("notes", "health_detail", "updated_at", "updated_by")}),

@@ -108,6 +108,11 @@ class ChannelSetting(models.Model):
     is_enabled = models.BooleanField(
         _("enabled"), default=True, help_text=_("When off, messages on this channel are suppressed (channel_disabled).")
     )
+    is_paused = models.BooleanField(
+        _("paused"),
+        default=False,
+        help_text=_("When on, messages wait in the queue (nothing is suppressed) until the channel is resumed."),
+    )
     sender = models.CharField(
         _("sender"),
         max_length=200,

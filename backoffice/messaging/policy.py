@@ -97,6 +97,11 @@ class ChannelRules:
     max_attempts: int
 
 
+def paused_channels() -> list[str]:
+    """Channels operations paused: their messages stay queued, untouched, until resumed."""
+    return list(ChannelSetting.objects.filter(is_paused=True).values_list("channel", flat=True))
+
+
 def channel_rules(channel: str) -> ChannelRules:
     return channel_rules_all([channel])[channel]
 

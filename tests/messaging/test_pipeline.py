@@ -149,7 +149,7 @@ def test_a_deferred_message_is_released_and_sent_when_quiet_hours_end(
 ):
     customer_id = customer()
     grant(customer_id, "sms")
-    settings.MESSAGING_QUIET_HOURS, end_at = _quiet_window_around_now(settings.TIME_ZONE, ends_in=timedelta(seconds=2))
+    settings.MESSAGING_QUIET_HOURS, end_at = _quiet_window_around_now(settings.TIME_ZONE, ends_in=timedelta(seconds=3))
     message = _send(customer_id)
     messages_drain()
     assert OutboundMessage.objects.get().status == Status.DEFERRED
@@ -297,3 +297,19 @@ def test_the_drain_sends_each_message_once_however_often_it_runs(customer, outbo
 
     assert len(outbox) == 3
     assert Event.objects.filter(type="message.sent").count() == 3
+
+
+def test_a_paused_channel_keeps_its_messages_queued_until_resumed(customer, outbox):
+    setting = ChannelSetting.objects.create(channel="sms", is_paused=True)
+    message = _send(customer(), purpose="service")
+
+    messages_drain()
+    message.refresh_from_db()
+    assert (message.status, message.attempts) == (Status.QUEUED, 0)
+    assert outbox == []
+
+    setting.is_paused = False
+    setting.save()
+    messages_drain()
+    message.refresh_from_db()
+    assert message.status == Status.SENT

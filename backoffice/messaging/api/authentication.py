@@ -8,6 +8,7 @@ see SignedWebhookMixin).
 
 from types import SimpleNamespace
 
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 from backoffice.accounts.models import Role
@@ -65,6 +66,21 @@ class WebhookSignatureAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request):
         return 'Signature header="X-Signature"'
+
+
+class WebhookSignatureScheme(OpenApiAuthenticationExtension):
+    """How the OpenAPI schema describes the signature (registered by being defined)."""
+
+    target_class = "backoffice.messaging.api.authentication.WebhookSignatureAuthentication"
+    name = "webhookSignature"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": signing.HEADER,
+            "description": "t=<unix seconds>,v1=<hex HMAC-SHA256 of '<t>.' + body with the channel's secret>",
+        }
 
 
 class SignedWebhookMixin:

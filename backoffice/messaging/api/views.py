@@ -22,7 +22,7 @@ class ChannelStatusApi(SignedWebhookMixin, APIView):
     permission_classes = [HasRole]
     allowed_roles = {"POST": (Role.INTEGRATION,)}
 
-    class InputSerializer(serializers.Serializer):
+    class ChannelStatusInputSerializer(serializers.Serializer):
         provider_message_id = serializers.CharField(max_length=300)
         status = serializers.ChoiceField(choices=sorted(STATUS_EVENTS))
         occurred_at = AwareDateTimeField(required=False, help_text="when it happened at the provider; default now")
@@ -30,7 +30,7 @@ class ChannelStatusApi(SignedWebhookMixin, APIView):
         reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
 
     @extend_schema(
-        request=InputSerializer,
+        request=ChannelStatusInputSerializer,
         responses={
             200: inline_serializer(
                 "ChannelStatusResult",
@@ -47,7 +47,7 @@ class ChannelStatusApi(SignedWebhookMixin, APIView):
     )
     def post(self, request, channel: str):
         self.check_signed(request, channel)
-        payload = self.InputSerializer(data=request.data)
+        payload = self.ChannelStatusInputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         values = payload.validated_data
         try:

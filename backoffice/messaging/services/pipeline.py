@@ -99,9 +99,12 @@ def _take(batch_size: int) -> _Decisions | None:
         stale = list(
             locked.filter(status=Status.SENDING, sending_since__lt=stale_before).order_by("sending_since")[:batch_size]
         )
-        due = list(
-            locked.filter(status=Status.QUEUED, not_before__lte=now).order_by("not_before")[: batch_size - len(stale)]
+        due = (
+            locked.filter(status=Status.QUEUED, not_before__lte=now)
+            .exclude(channel__in=policy.paused_channels())
+            .order_by("not_before")
         )
+        due = list(due[: batch_size - len(stale)])
         if not stale and not due:
             return None
         decisions = _Decisions()
@@ -287,14 +290,30 @@ def _record(taken: list[_Taken]) -> DrainResult:
 
 
 def _update_rows(rows: list[OutboundMessage], fields: list[str]) -> None:
-    """Save these fields of many rows in one executemany: bulk_update's CASE WHEN costs ~6 ms of Python per row."""
+    """Save these fields of many rows at once: on PostgreSQL one UPDATE ... FROM (VALUES ...), elsewhere one
+    executemany. (bulk_update's CASE WHEN cost ~6 ms of Python per row; a statement per row, a round trip each.)"""
     if not rows:
         return
     meta = OutboundMessage._meta
     quote = connection.ops.quote_name
     columns = [meta.get_field(name) for name in fields]
+    table = quote(meta.db_table)
+    if connection.vendor == "postgresql":
+        types = [column.db_type(connection) for column in [meta.pk, *columns]]
+        one_row = "(" + ", ".join(f"%s::{db_type}" for db_type in types) + ")"
+        names = ", ".join(quote(column.column) for column in [meta.pk, *columns])
+        assignments = ", ".join(f"{quote(column.column)} = v.{quote(column.column)}" for column in columns)
+        sql = (
+            f"UPDATE {table} AS t SET {assignments} FROM (VALUES {', '.join([one_row] * len(rows))}) "  # noqa: S608
+            f"AS v({names}) WHERE t.{quote(meta.pk.column)} = v.{quote(meta.pk.column)}"
+        )
+        # psycopg adapts UUIDs, datetimes, strings and ints itself: no field preparation needed.
+        params = [value for row in rows for value in [row.pk, *(getattr(row, c.attname) for c in columns)]]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+        return
     assignments = ", ".join(f"{quote(column.column)} = %s" for column in columns)
-    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"  # noqa: S608
+    sql = f"UPDATE {table} SET {assignments} WHERE {quote(meta.pk.column)} = %s"  # noqa: S608
     params = [
         [column.get_db_prep_save(getattr(row, column.attname), connection) for column in columns]
         + [meta.pk.get_db_prep_save(row.pk, connection)]
