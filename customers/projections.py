@@ -26,7 +26,22 @@ from backoffice.eventstore.projector import ALL_TYPES, ASYNC, INLINE, Projection
 from .models import Case, CaseMessage, ChannelActivityDaily, Consent, Customer, CustomerIdentifier, CustomerOrder
 
 # Staff acting on the customer's record, not the customer interacting: an export must not make them look active.
-RECORD_KEEPING_TYPES = frozenset({"customer.erased", "customer.exported", "customer.merged", "customer.unmerged"})
+RECORD_KEEPING_TYPES = frozenset(
+    {
+        "customer.erased",
+        "customer.exported",
+        "customer.merged",
+        "customer.unmerged",
+        # What we sent and how the pipeline handled it is not the customer interacting (opens and clicks are).
+        "message.queued",
+        "message.sent",
+        "message.failed",
+        "message.suppressed",
+        "message.deferred",
+        "message.delivered",
+        "message.bounced",
+    }
+)
 
 
 def identifier_key(kind: str, value: str) -> str:

@@ -190,6 +190,8 @@ MESSAGING_BACKENDS = {
 }
 MESSAGING_FILE_DIR = Path(env.str("MESSAGING_FILE_DIR", default=str(BASE_DIR / "var" / "outbox")))
 # Who may be contacted, where, when (customers fills the hook: consent, addresses, time zones, 24 h windows).
+# Called when a provider reports that the customer unsubscribed from a message: withdraws marketing on that channel.
+MESSAGING_UNSUBSCRIBE_HOOK = "customers.services.consents.consent_revoke_on_unsubscribe"
 MESSAGING_RECIPIENT_POLICY = env.str("MESSAGING_RECIPIENT_POLICY", default="customers.reachability.RecipientPolicy")
 # Quiet hours in the customer's local time, "start-end" (wrapping midnight): sends then are deferred, never dropped.
 MESSAGING_QUIET_HOURS = env.str("MESSAGING_QUIET_HOURS", default="21:00-09:00")

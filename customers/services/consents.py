@@ -37,3 +37,24 @@ def consent_record(
         metadata={"actor": actor},
     )
     return store.append(f"customer-{owner}", [event])[0]
+
+
+UNSUBSCRIBE_WORDING = "Unsubscribed through the link or keyword of a message (provider callback)."
+
+
+def consent_revoke_on_unsubscribe(
+    *, customer_id: uuid.UUID, channel: str, occurred_at: datetime | None, cause_id: uuid.UUID
+) -> RecordedEvent:
+    """messaging's MESSAGING_UNSUBSCRIBE_HOOK: an unsubscribe reported by the channel's provider withdraws marketing
+    on that channel, once (the event id derives from the callback's)."""
+    return consent_record(
+        customer_id=customer_id,
+        channel=channel,
+        purpose="marketing",
+        is_granted=False,
+        source_channel=channel,
+        wording=UNSUBSCRIBE_WORDING,
+        occurred_at=occurred_at,
+        event_id=uuid.uuid5(cause_id, "consent.revoked"),
+        actor=f"provider:{channel}",
+    )

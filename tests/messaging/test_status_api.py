@@ -182,3 +182,19 @@ def test_an_invalid_callback_is_a_400_naming_the_field_and_writes_nothing(sent_s
     assert response.status_code == 400
     assert [e["field"] for e in response.json()["errors"]] == [field]
     assert _message_events() == before
+
+
+def test_an_unsubscribe_callback_withdraws_marketing_on_that_channel_once(sent_sms):
+    from customers.selectors import consent_allows, consent_history
+
+    body = {"provider_message_id": sent_sms.provider_message_id, "status": "unsubscribed"}
+
+    first = _post("sms", body)
+    again = _post("sms", body)
+
+    assert first.status_code == again.status_code == 200
+    assert again.json()["duplicate"] is True
+    assert not consent_allows(customer_id=sent_sms.customer_id, channel="sms", purpose="marketing")
+    assert consent_allows(customer_id=sent_sms.customer_id, channel="sms", purpose="service")
+    history = consent_history(customer_id=sent_sms.customer_id)
+    assert [(e.type, e.channel, e.metadata["actor"]) for e in history] == [("consent.revoked", "sms", "provider:sms")]

@@ -7,8 +7,10 @@ from datetime import datetime
 from typing import Final
 
 import orjson
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from backoffice.eventstore import store
 
@@ -95,6 +97,11 @@ def message_status_record(
                 )
             ],
         )
+        if status == "unsubscribed":
+            # Consent belongs to customers (a layer above): the hook records the withdrawal in this transaction.
+            import_string(settings.MESSAGING_UNSUBSCRIBE_HOOK)(
+                customer_id=message.customer_id, channel=channel, occurred_at=occurred_at, cause_id=event_id
+            )
         now = timezone.now()
         StatusCallback.objects.create(digest=digest, message=message, status=status, event_id=event_id, received_at=now)
         # Callbacks arrive out of order (a read before its delivered): the summary only moves forward.
