@@ -16,9 +16,10 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -53,6 +54,11 @@ class CustomerRef(BaseModel):
 
     def identifiers(self) -> list[tuple[str, str]]:
         """(kind, normalised value) pairs; raises InvalidIdentifier naming the field."""
+        return list(self._identifiers)
+
+    @cached_property
+    def _identifiers(self) -> tuple[tuple[str, str], ...]:
+        # Normalised once per reference (parsing a phone number is not free); the model is frozen.
         pairs = []
         for kind in ("email", "phone", "loyalty_card", "facebook_id", "instagram_id", "anonymous_id"):
             raw = getattr(self, kind)
@@ -63,7 +69,7 @@ class CustomerRef(BaseModel):
                     raise InvalidIdentifier(kind, str(exc)) from None
         if self.external_id is not None:
             pairs.append(("external", f"{self.external_id.system}:{self.external_id.id}"))
-        return pairs
+        return tuple(pairs)
 
 
 class SenderMetadata(BaseModel):
@@ -248,30 +254,44 @@ WEAK_KINDS = frozenset({"anonymous_id"})
 
 class _People:
     """What resolution knows of the customers a batch touches: who each now is (following merges), when they
-    registered, whether they hold strong identifiers. Loaded once per batch, plus a read per conflict."""
+    registered, whether they have a name. Filled with the owners of the batch's identifiers (one query with them),
+    plus a read for customers named by id and those merged into others."""
 
-    def __init__(self, owners: set[uuid.UUID]):
+    def __init__(self):
         self.merged_into: dict[uuid.UUID, uuid.UUID | None] = {}
         self.registered_at: dict[uuid.UUID, datetime] = {}
         self.has_name: dict[uuid.UUID, bool] = {}
-        self._load(owners)
 
-    def _load(self, ids: set[uuid.UUID]) -> None:
+    def owners(self, keys: set[str]) -> dict[str, uuid.UUID]:
+        """The customer holding each identifier key, learning those customers on the way."""
+        if not keys:
+            return {}
+        owner_by_key = {}
+        for key, cid, into, registered_at, has_name in _identifier_owners(keys):
+            owner_by_key[key] = cid
+            self._learn(cid, into, registered_at, has_name)
+        self.load(set())
+        return owner_by_key
+
+    def _learn(self, cid: uuid.UUID, into: uuid.UUID | None, registered_at: datetime, has_name: bool) -> None:
+        self.merged_into[cid] = into
+        self.registered_at[cid] = registered_at
+        self.has_name[cid] = has_name
+
+    def load(self, ids: set[uuid.UUID]) -> None:
+        """Learn these customers and, following merged_into, everyone they were merged into."""
         pending = set(ids) - self.merged_into.keys()
+        pending |= {into for into in self.merged_into.values() if into and into not in self.merged_into}
         while pending:
             rows = Customer.objects.filter(id__in=pending).values_list(
                 "id", "merged_into_id", "registered_at", "display_name"
             )
             for cid, into, registered_at, name in rows:
-                self.merged_into[cid] = into
-                self.registered_at[cid] = registered_at
-                self.has_name[cid] = bool(name)
+                self._learn(cid, into, registered_at, bool(name))
             pending = {into for into in self.merged_into.values() if into and into not in self.merged_into}
 
     def add_new(self, customer_id: uuid.UUID, registered_at: datetime, *, has_name: bool) -> None:
-        self.merged_into[customer_id] = None
-        self.registered_at[customer_id] = registered_at
-        self.has_name[customer_id] = has_name
+        self._learn(customer_id, None, registered_at, has_name)
 
     def root(self, customer_id: uuid.UUID) -> uuid.UUID:
         seen = set()
@@ -285,6 +305,32 @@ class _People:
 
     def oldest(self, ids: set[uuid.UUID]) -> uuid.UUID:
         return min(ids, key=lambda cid: (self.registered_at[cid], str(cid)))
+
+
+def _identifier_owners(keys: set[str]) -> list[tuple[str, uuid.UUID, uuid.UUID | None, datetime, bool]]:
+    """(key, owner, owner's merged_into, owner's registered_at, owner has a name) of each known identifier key."""
+    if connection.vendor == "postgresql":
+        # One array parameter: binding a thousand separate ones costs more than the query itself.
+        sql = (
+            "SELECT i.key, c.id, c.merged_into_id, c.registered_at, c.display_name <> '' "  # noqa: S608 - model names
+            f"FROM {CustomerIdentifier._meta.db_table} i JOIN {Customer._meta.db_table} c ON c.id = i.customer_id "
+            "WHERE i.key = ANY(%s)"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [list(keys)])
+            return cursor.fetchall()
+    rows = []
+    key_list = list(keys)
+    for start in range(0, len(key_list), 500):
+        rows.extend(
+            (key, cid, into, registered_at, bool(name))
+            for key, cid, into, registered_at, name in CustomerIdentifier.objects.filter(
+                key__in=key_list[start : start + 500]
+            ).values_list(
+                "key", "customer_id", "customer__merged_into_id", "customer__registered_at", "customer__display_name"
+            )
+        )
+    return rows
 
 
 def _is_anonymous_only(customer_id: uuid.UUID, owner_by_key: dict[str, uuid.UUID], people: _People) -> bool:
@@ -305,13 +351,12 @@ def _resolve(
 ) -> tuple[dict[uuid.UUID, uuid.UUID], list]:
     """Customer id per item id, and the identity events (registrations, merges, additions) to append before the
     items. Every id returned is a person's current id (never a merged one)."""
-    pairs_by_item = {item.id: item.customer.identifiers() for item in items}  # normalising phones is not free
+    pairs_by_item = {item.id: item.customer.identifiers() for item in items}
     wanted = {identifier_key(kind, value) for pairs in pairs_by_item.values() for kind, value in pairs}
-    owner_by_key: dict[str, uuid.UUID] = (
-        dict(CustomerIdentifier.objects.filter(key__in=wanted).values_list("key", "customer_id")) if wanted else {}
-    )
+    people = _People()
+    owner_by_key = people.owners(wanted)
     explicit = {item.customer.id for item in items if item.customer.id}
-    people = _People(set(owner_by_key.values()) | explicit)
+    people.load(explicit)
     missing = explicit - people.merged_into.keys()
     if missing:
         index = next(i for i, item in enumerate(items) if item.customer.id in missing)
