@@ -55,12 +55,12 @@ class CustomerDirectory(Projection):
         for event in events:
             if event.type == "customer.registered":
                 customers.append(
-                    Customer(
-                        id=event.customer_id,
-                        registered_at=event.occurred_at,
-                        acquisition_channel=event.channel or "",
-                        display_name=readable_text(event.data.get("name", "")),
-                    )
+                    {
+                        "id": event.customer_id,
+                        "registered_at": event.occurred_at,
+                        "acquisition_channel": event.channel or "",
+                        "display_name": readable_text(event.data.get("name", "")),
+                    }
                 )
                 readable = readable_identifiers(event.data["identifiers"])
                 identifiers.extend(self._identifier(event, ident) for ident in readable)
@@ -69,8 +69,8 @@ class CustomerDirectory(Projection):
                 identifiers.extend(self._identifier(event, ident) for ident in readable)
             else:
                 later.append(event)
-        Customer.objects.bulk_create(customers)
-        CustomerIdentifier.objects.bulk_create(identifiers)
+        _insert(Customer, customers)
+        _insert(CustomerIdentifier, identifiers)
         # Name changes and merges are collected and written one statement per kind; an unmerge or an erasure
         # writes what was collected before it first, so the rows end as applying every event in order would.
         profiles: dict = {}
@@ -127,14 +127,42 @@ class CustomerDirectory(Projection):
         super().reset()
 
     @staticmethod
-    def _identifier(event, ident) -> CustomerIdentifier:
-        return CustomerIdentifier(
-            key=identifier_key(ident["kind"], ident["value"]),
-            customer_id=event.customer_id,
-            kind=ident["kind"],
-            value=ident["value"],
-            added_at=event.occurred_at,
-        )
+    def _identifier(event, ident) -> dict:
+        return {
+            "key": identifier_key(ident["kind"], ident["value"]),
+            "customer_id": event.customer_id,
+            "kind": ident["kind"],
+            "value": ident["value"],
+            "added_at": event.occurred_at,
+        }
+
+
+def _insert(model, rows: list[dict]) -> None:
+    """Insert rows given as {attname: value}; the model's other columns get their defaults. What bulk_create does,
+    without building model instances and compiling every value of every row (a third of an ingested batch's time):
+    the defaults are prepared once, and PostgreSQL takes the rows through COPY."""
+    if not rows:
+        return
+    fields = [f for f in model._meta.concrete_fields if not (f.primary_key and f.attname not in rows[0])]
+    defaults = {f.attname: f.get_db_prep_save(f.get_default(), connection) for f in fields if f.attname not in rows[0]}
+    columns = [f.column for f in fields]
+    values = [
+        [f.get_db_prep_save(row[f.attname], connection) if f.attname in row else defaults[f.attname] for f in fields]
+        for row in rows
+    ]
+    quote = connection.ops.quote_name
+    names = ", ".join(quote(c) for c in columns)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with (
+                connection.wrap_database_errors,
+                cursor.cursor.copy(f"COPY {quote(model._meta.db_table)} ({names}) FROM STDIN") as copy,
+            ):
+                for row in values:
+                    copy.write_row(row)
+            return
+        marks = ", ".join(["%s"] * len(columns))
+        cursor.executemany(f"INSERT INTO {quote(model._meta.db_table)} ({names}) VALUES ({marks})", values)  # noqa: S608
 
 
 def _update_from_values(table: str, *, key: str, columns, rows, assign: str, where: str = "") -> None:
