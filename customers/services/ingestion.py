@@ -14,11 +14,12 @@ The registrations, merges, additions and interactions of one batch are appended 
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -35,6 +36,13 @@ class ExternalId(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     system: str = Field(min_length=1, max_length=50)
     id: str = Field(min_length=1, max_length=200)
+
+
+@lru_cache(maxsize=1024)
+def _normalise_phone(raw: str, region: str) -> str:
+    """A phone in E.164, remembered for the next items that bring it: parsing one costs a hundred microseconds.
+    The default region is part of the key (it decides what a local number means); invalid ones raise, unkept."""
+    return normalise("phone", raw)
 
 
 class CustomerRef(BaseModel):
@@ -64,7 +72,11 @@ class CustomerRef(BaseModel):
             raw = getattr(self, kind)
             if raw is not None:
                 try:
-                    pairs.append((kind, normalise(kind, raw)))
+                    if kind == "phone":
+                        value = _normalise_phone(raw, getattr(settings, "PHONE_DEFAULT_REGION", "ES"))
+                    else:
+                        value = normalise(kind, raw)
+                    pairs.append((kind, value))
                 except InvalidIdentifier as exc:
                     raise InvalidIdentifier(kind, str(exc)) from None
         if self.external_id is not None:
@@ -128,7 +140,12 @@ class IngestResult:
 
 def interactions_parse(raw_items: Sequence[Any]) -> list[IncomingInteraction]:
     """Validate the envelopes and the data of every item; raise one EventValidationError listing all that fail."""
-    items, errors = [], []
+    return [item for item, _ in _parse(raw_items)]
+
+
+def _parse(raw_items: Sequence[Any]) -> list[tuple[IncomingInteraction, store.NewEvent]]:
+    """Each item, and its event as validated by the store (customer, id and metadata still to be set)."""
+    parsed, errors = [], []
     for index, raw in enumerate(raw_items):
         try:
             item = IncomingInteraction.model_validate(raw)
@@ -148,10 +165,12 @@ def interactions_parse(raw_items: Sequence[Any]) -> list[IncomingInteraction]:
                 FieldError(index, "customer", "give the customer's id or at least one identifier", "required")
             )
             continue
-        # Validated here so one 400 lists every bad item before resolution runs; the store validates again (rule 9).
-        # The customer is not known yet: a placeholder id lets it check that personal fields have an owner.
-        _, data_errors = store.validate_event(
+        # Validated here, by the store, so one 400 lists every bad item before resolution runs; the append keeps
+        # this validation of the data (store.validated) and checks the rest again (rule 9). The customer is not
+        # known yet: a placeholder id lets it check that personal fields have an owner.
+        event, data_errors = store.validated(
             store.NewEvent(
+                id=item.id,
                 type=item.type,
                 data=item.data,
                 channel=item.channel,
@@ -161,10 +180,10 @@ def interactions_parse(raw_items: Sequence[Any]) -> list[IncomingInteraction]:
             index=index,
         )
         errors.extend(data_errors)
-        items.append(item)
+        parsed.append((item, event))
     if errors:
         raise EventValidationError(errors)
-    return items
+    return parsed
 
 
 def _message(err: dict) -> str:
@@ -174,26 +193,23 @@ def _message(err: dict) -> str:
 
 def interactions_ingest(*, raw_items: Sequence[Any], actor: str, source: str = "api.events") -> list[IngestResult]:
     """Store a batch of interactions atomically, resolving each one's customer. Idempotent on each item's id."""
-    items = interactions_parse(raw_items)
+    parsed = _parse(raw_items)
+    items = [item for item, _ in parsed]
     with transaction.atomic():
         already = store.stored_events([item.id for item in items])
         pending = [item for item in items if item.id not in already]
         customer_ids, identity_appends = _resolve(pending, actor=actor)
         appends = list(identity_appends)
-        for item in items:
+        for item, event in parsed:
             customer_id = customer_ids.get(item.id) or (already[item.id][1].customer_id if item.id in already else None)
             event_schema = schema.event_type(item.type)
             appends.append(
                 store.StreamAppend(
                     stream=event_schema.stream_name(item.data, customer_id),
                     events=[
-                        store.NewEvent(
-                            id=item.id,
-                            type=item.type,
-                            data=item.data,
-                            channel=item.channel,
+                        replace(
+                            event,
                             customer_id=customer_id,
-                            occurred_at=item.occurred_at,
                             metadata={**item.metadata.model_dump(exclude_none=True), "actor": actor, "source": source},
                             # Metadata (trace and correlation ids) may differ between retries of one event.
                             digest=store.content_digest(item.model_dump(mode="json", exclude={"metadata"})),
