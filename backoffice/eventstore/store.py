@@ -16,7 +16,7 @@ import hashlib
 import hmac
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
@@ -157,12 +157,15 @@ def validate_event(new: NewEvent, *, index: int = 0, now: datetime | None = None
 def validated(new: NewEvent, *, index: int = 0, now: datetime | None = None) -> tuple[NewEvent, list[FieldError]]:
     """validate_event(), keeping the normalised data with the event: a caller that must list every bad event
     before it appends (ingestion's one 400 for a batch) spares the append a second schema validation. The event
-    may then be changed with dataclasses.replace (its customer, metadata, id); given other data, it is validated
-    again."""
+    may then be rebuilt with `checked` passed on (another customer, metadata, id); given other data, it is
+    validated again."""
     data, errors = validate_event(new, index=index, now=now)
     if errors:
         return new, errors
-    return replace(new, checked=_CheckedData(new.type, new.data, data)), []
+    checked = _CheckedData(new.type, new.data, data)
+    return NewEvent(
+        new.type, new.data, new.id, new.channel, new.customer_id, new.occurred_at, new.metadata, new.digest, checked
+    ), []
 
 
 def append(stream: str, events: Sequence[NewEvent], *, expected_version: ExpectedVersion = ANY) -> list[RecordedEvent]:

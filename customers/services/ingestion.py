@@ -14,7 +14,7 @@ The registrations, merges, additions and interactions of one batch are appended 
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property, lru_cache
 from typing import Any
@@ -207,12 +207,17 @@ def interactions_ingest(*, raw_items: Sequence[Any], actor: str, source: str = "
                 store.StreamAppend(
                     stream=event_schema.stream_name(item.data, customer_id),
                     events=[
-                        replace(
-                            event,
+                        store.NewEvent(
+                            id=item.id,
+                            type=item.type,
+                            data=item.data,
+                            channel=item.channel,
                             customer_id=customer_id,
+                            occurred_at=item.occurred_at,
                             metadata={**item.metadata.model_dump(exclude_none=True), "actor": actor, "source": source},
                             # Metadata (trace and correlation ids) may differ between retries of one event.
                             digest=store.content_digest(item.model_dump(mode="json", exclude={"metadata"})),
+                            checked=event.checked,  # the data as the store validated it in _parse
                         )
                     ],
                     expected_version=store.ANY if item.expected_version is None else item.expected_version,
