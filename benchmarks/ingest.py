@@ -1079,6 +1079,9 @@ def environment_header(args: argparse.Namespace, description: str, dataset: Data
         f"payload: {dataset.payload_bytes():.0f} B of data + metadata JSON per event on average; mix "
         + ", ".join(f"{name} {weight}%" for name, weight in TYPE_MIX),
         f"identities (ingest, http): {dataset.identity.describe(len(dataset.specs))}",
+        "load average at the start (1, 5, 15 min): "
+        + ", ".join(f"{load:.2f}" for load in os.getloadavg())
+        + " (other processes on this machine slow every figure; the ratios are within one run)",
         "writes run with EVENTSTORE_AFTER_COMMIT_HOOKS=[]; each write benchmark starts on emptied tables"
         + (
             "; ANALYZE after 50 + 10% growth stands in for autovacuum, its time excluded"
@@ -1147,7 +1150,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         header = environment_header(args, description, dataset, started)
         bench.run()
         text = report(bench, header)
-        text += f"\n\ntotal run time {time.perf_counter() - clock:.0f}s"
+        text += f"\n\ntotal run time {time.perf_counter() - clock:.0f}s; load average at the end: " + ", ".join(
+            f"{load:.2f}" for load in os.getloadavg()
+        )
         print(text, flush=True)
     finally:
         from django.db import connections
