@@ -31,6 +31,7 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=10_000, help="events of the one customer (10000)")
     parser.add_argument("--others", type=int, default=2_000, help="other customers, 20 events each (2000)")
     parser.add_argument("--repeat", type=int, default=200, help="timed requests per figure (200)")
+    parser.add_argument("--cases", type=int, default=10, help="service cases of the one customer, 5 events each (10)")
     args = parser.parse_args()
 
     import os
@@ -55,7 +56,7 @@ def run(args, description: str) -> int:
     settings.EVENTSTORE_AFTER_COMMIT_HOOKS = []
     start = datetime.now(UTC) - timedelta(days=400)
 
-    def item(n: int, email: str, minutes: int) -> dict:
+    def item(n: int, email: str, minutes: int, phone: str | None = None) -> dict:
         kinds = (
             ("page.viewed", "web", {"url": f"https://tienda.example.es/es/p/{n}", "title": "Camiseta | Tienda"}),
             ("product.viewed", "app", {"sku": f"SKU-{n % 40:03d}"}),
@@ -69,7 +70,8 @@ def run(args, description: str) -> int:
             "type": type_,
             "channel": channel,
             "occurred_at": (start + timedelta(minutes=minutes)).isoformat(),
-            "customer": {"email": email},
+            # WhatsApp names the person by phone, other channels by email (when a phone is given).
+            "customer": {"phone": phone} if phone and channel == "whatsapp" else {"email": email},
             "data": data,
         }
 
@@ -77,10 +79,40 @@ def run(args, description: str) -> int:
     others = [item(n, f"otro{n // 20}@example.es", n) for n in range(args.others * 20)]
     for offset in range(0, len(others), 500):
         services.interactions_ingest(raw_items=others[offset : offset + 500], actor="bench")
-    mine = [item(n, "ana.larga@example.es", n * 50) for n in range(args.events)]
+    # The person is two customers while the events arrive (email on the web, app and till; phone on WhatsApp) until
+    # a checkout names both and merges them: the 360 view and the timeline read the merged group. Cases with their
+    # threads on top (orders have no event type yet: CustomerCommerce reads them by name when they exist).
+    mine = [item(n, "ana.larga@example.es", n * 50, phone="600 999 888") for n in range(args.events - 1)]
     for offset in range(0, len(mine), 500):
-        results = services.interactions_ingest(raw_items=mine[offset : offset + 500], actor="bench")
-    customer_id = results[0].customer_id
+        services.interactions_ingest(raw_items=mine[offset : offset + 500], actor="bench")
+    both = item(0, "ana.larga@example.es", args.events * 50)
+    both["customer"] = {"email": "ana.larga@example.es", "phone": "+34600999888"}
+    (merged,) = services.interactions_ingest(raw_items=[both], actor="bench")
+    customer_id = merged.customer_id
+    from customers.models import Customer
+    from customers.services.cases import case_message_receive, case_open
+
+    members = Customer.objects.filter(merged_into_id=customer_id).count()
+    case_events = 0
+    for n in range(args.cases):
+        opened_at = start + timedelta(days=10 + 30 * n)
+        case = case_open(
+            customer_id=customer_id,
+            channel="whatsapp",
+            subject=f"Pedido {n}: talla equivocada",
+            text="Me llegó una talla M y pedí una L",
+            actor="bench",
+            occurred_at=opened_at,
+        )
+        for m in range(3):
+            case_message_receive(
+                case_id=case.id,
+                channel="email",
+                text=f"Adjunto foto {m}",
+                actor="bench",
+                occurred_at=opened_at + timedelta(hours=m + 1),
+            )
+        case_events += 5
     projector.catch_up_all()
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")  # fresh statistics, as autovacuum would keep them
@@ -138,8 +170,12 @@ def run(args, description: str) -> int:
     ]
     print(f"Customer 360 reads, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {description}")
     print(
-        f"one customer with {args.events:,} events among {args.others:,} others with 20 each; "
+        f"one customer with {args.events:,} interactions among {args.others:,} others with 20 each; "
         f"{args.repeat} timed requests per figure (as_of: {max(10, args.repeat // 10)})"
+    )
+    print(
+        f"the one customer is a merged group ({members + 1} customers: by email, and by phone on WhatsApp until a "
+        f"checkout named both) with {args.cases} open cases ({case_events} case events); orders: no event type yet"
     )
     print()
     print("(query counts are asserted by tests/customers/test_customers_api.py: at most 8 for the 360 view)")

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from .locks import take_append_lock
@@ -104,10 +104,7 @@ def keyring_for(customer_ids: Iterable[uuid.UUID], *, create: bool) -> Keyring:
     wanted = set(customer_ids)
     if not wanted:
         return Keyring({}, set())
-    rows = {
-        cid: wrapped
-        for cid, wrapped in CustomerKey.objects.filter(customer_id__in=wanted).values_list("customer_id", "wrapped_key")
-    }
+    rows = dict(_stored_keys(wanted))
     keys, destroyed = {}, set()
     for cid, wrapped in rows.items():
         if wrapped is None:
@@ -117,11 +114,38 @@ def keyring_for(customer_ids: Iterable[uuid.UUID], *, create: bool) -> Keyring:
     if create:
         # Keys are created by appends and destroyed by erasure, both under the append lock: none can appear now.
         raw_keys = {cid: AESGCM.generate_key(256) for cid in wanted - rows.keys()}
-        CustomerKey.objects.bulk_create(
-            [CustomerKey(customer_id=cid, wrapped_key=_wrap(raw, cid)) for cid, raw in raw_keys.items()]
-        )
+        _insert_keys([(cid, _wrap(raw, cid)) for cid, raw in raw_keys.items()])
         keys.update({cid: AESGCM(raw) for cid, raw in raw_keys.items()})
     return Keyring(keys, destroyed)
+
+
+def _stored_keys(customer_ids: set[uuid.UUID]) -> list[tuple[uuid.UUID, bytes | None]]:
+    """(customer id, wrapped key or None when destroyed) of the customers that have a key row. Read on every append
+    with personal data, for up to a batch's worth of customers: PostgreSQL gets one array parameter."""
+    if connection.vendor != "postgresql":
+        return list(CustomerKey.objects.filter(customer_id__in=customer_ids).values_list("customer_id", "wrapped_key"))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT customer_id, wrapped_key FROM {CustomerKey._meta.db_table} WHERE customer_id = ANY(%s)",  # noqa: S608
+            [list(customer_ids)],
+        )
+        return cursor.fetchall()
+
+
+def _insert_keys(rows: list[tuple[uuid.UUID, bytes]]) -> None:
+    """New live keys; what bulk_create would write, in one multi-row INSERT on PostgreSQL."""
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        CustomerKey.objects.bulk_create([CustomerKey(customer_id=cid, wrapped_key=wrapped) for cid, wrapped in rows])
+        return
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {CustomerKey._meta.db_table} (customer_id, wrapped_key, created_at, destroyed_at) "  # noqa: S608
+            "SELECT k.id, k.wrapped, %s, NULL FROM unnest(%s::uuid[], %s::bytea[]) AS k(id, wrapped)",
+            [now, [cid for cid, _ in rows], [wrapped for _, wrapped in rows]],
+        )
 
 
 @transaction.atomic

@@ -62,6 +62,16 @@ class NewEvent:
     # The sender's own content digest, when the content it re-sends differs in form from what is stored
     # (ingestion digests the raw item). Computed from the event otherwise.
     digest: str | None = None
+    # Set by validated() only: the store's own validation of `data` against the type's schema, so an append need
+    # not run it again (rule 9 holds: what is written is what the store validated; the other checks run again).
+    checked: "_CheckedData | None" = field(default=None, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class _CheckedData:
+    type: str
+    source: dict[str, Any]  # the data object that was validated: an event given other data is validated anew
+    data: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -124,13 +134,17 @@ def validate_event(new: NewEvent, *, index: int = 0, now: datetime | None = None
             errors.append(FieldError(index, "occurred_at", "a time zone offset is required", "naive_datetime"))
         elif new.occurred_at > now + settings.EVENTSTORE_MAX_FUTURE_SKEW:
             errors.append(FieldError(index, "occurred_at", "is in the future", "future_datetime"))
-    try:
-        data = event_schema.model_validate(new.data).model_dump(mode="json")
-    except ValidationError as exc:
-        for err in exc.errors(include_url=False):
-            path = ".".join(["data", *(str(part) for part in err["loc"])])
-            errors.append(FieldError(index, path, err["msg"], err["type"]))
-        return {}, errors
+    checked = new.checked
+    if checked is not None and checked.type == new.type and checked.source is new.data:
+        data = dict(checked.data)  # the caller keeps its copy; personal fields are popped from this one
+    else:
+        try:
+            data = event_schema.model_validate(new.data).model_dump(mode="json")
+        except ValidationError as exc:
+            for err in exc.errors(include_url=False):
+                path = ".".join(["data", *(str(part) for part in err["loc"])])
+                errors.append(FieldError(index, path, err["msg"], err["type"]))
+            return {}, errors
     if event_schema.personal_fields and new.customer_id is None:
         if any(data.get(name) not in (None, "", [], {}) for name in event_schema.personal_fields):
             errors.append(FieldError(index, "customer", "personal data must concern a customer", "customer_required"))
@@ -140,6 +154,20 @@ def validate_event(new: NewEvent, *, index: int = 0, now: datetime | None = None
             FieldError(index, "data", f"is {size} bytes, over {settings.EVENTSTORE_MAX_EVENT_BYTES}", "too_large")
         )
     return data, errors
+
+
+def validated(new: NewEvent, *, index: int = 0, now: datetime | None = None) -> tuple[NewEvent, list[FieldError]]:
+    """validate_event(), keeping the normalised data with the event: a caller that must list every bad event
+    before it appends (ingestion's one 400 for a batch) spares the append a second schema validation. The event
+    may then be rebuilt with `checked` passed on (another customer, metadata, id); given other data, it is
+    validated again."""
+    data, errors = validate_event(new, index=index, now=now)
+    if errors:
+        return new, errors
+    checked = _CheckedData(new.type, new.data, data)
+    return NewEvent(
+        new.type, new.data, new.id, new.channel, new.customer_id, new.occurred_at, new.metadata, new.digest, checked
+    ), []
 
 
 def append(stream: str, events: Sequence[NewEvent], *, expected_version: ExpectedVersion = ANY) -> list[RecordedEvent]:
@@ -405,15 +433,20 @@ def stored_events(ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, tuple[str, Record
     found: dict[uuid.UUID, tuple[str, RecordedEvent]] = {}
     id_list = list(ids)
     is_pg = connection.vendor == "postgresql"
+    columns = _COLUMNS.split(", ", 1)[1]
     with connection.cursor() as cursor:
-        for start in range(0, len(id_list), 500):
-            chunk = id_list[start : start + 500]
-            marks = ", ".join(["%s"] * len(chunk))
-            params = chunk if is_pg else [i.hex for i in chunk]
-            cursor.execute(
-                f"SELECT {_COLUMNS.split(', ', 1)[1]}, position FROM eventstore_event WHERE id IN ({marks})",  # noqa: S608 - placeholders only
-                params,
-            )
+        # PostgreSQL: one array parameter (binding 500 separate ones cost more than the lookup); SQLite: chunks.
+        step = len(id_list) if is_pg else 500
+        for start in range(0, len(id_list), step):
+            chunk = id_list[start : start + step]
+            if is_pg:
+                cursor.execute(f"SELECT {columns}, position FROM eventstore_event WHERE id = ANY(%s)", [chunk])  # noqa: S608
+            else:
+                marks = ", ".join(["%s"] * len(chunk))
+                cursor.execute(
+                    f"SELECT {columns}, position FROM eventstore_event WHERE id IN ({marks})",  # noqa: S608 - placeholders only
+                    [i.hex for i in chunk],
+                )
             rows = cursor.fetchall()
             if not rows:
                 continue
@@ -495,22 +528,34 @@ def read_customer_page(
     limit: int = 50,
 ) -> list[RecordedEvent]:
     """One page of a customer's events, newest first, by keyset on (occurred_at, position): the timeline index
-    (customer_id, occurred_at) serves it at the same speed on the first page and the hundredth."""
+    (customer_id, occurred_at) serves it at the same speed on the first page and the hundredth.
+
+    For a person made of several customers, each customer's page is read on its own index range and the pages are
+    merged: `customer_id IN (...) ORDER BY ... LIMIT` would read and sort every event of every one of them (24 ms
+    instead of 0.2 ms for a merged customer with 10,000 events)."""
     is_pg = connection.vendor == "postgresql"
     adapt = (lambda value: value) if is_pg else connection.ops.adapt_datetimefield_value
-    clause, params = _customer_clause(customer_id, is_pg)
-    sql = f"{_SELECT} WHERE {clause}"
+    ids = [customer_id] if isinstance(customer_id, uuid.UUID) else list(dict.fromkeys(customer_id))
+    filters, filter_params = "", []
     if channel:
-        sql += " AND channel = %s"
-        params.append(channel)
+        filters += " AND channel = %s"
+        filter_params.append(channel)
     if type:
-        sql += " AND type = %s"
-        params.append(type)
+        filters += " AND type = %s"
+        filter_params.append(type)
     if before is not None:
-        sql += " AND (occurred_at < %s OR (occurred_at = %s AND position < %s))"
-        params.extend([adapt(before[0]), adapt(before[0]), before[1]])
-    sql += " ORDER BY occurred_at DESC, position DESC LIMIT %s"
-    params.append(limit)
+        filters += " AND (occurred_at < %s OR (occurred_at = %s AND position < %s))"
+        filter_params.extend([adapt(before[0]), adapt(before[0]), before[1]])
+    order = " ORDER BY occurred_at DESC, position DESC LIMIT %s"
+    parts, params = [], []
+    for one in ids:
+        parts.append(f"SELECT * FROM ({_SELECT} WHERE customer_id = %s{filters}{order}) AS page{len(parts)}")  # noqa: S608
+        params.extend([one if is_pg else one.hex, *filter_params, limit])
+    if len(parts) == 1:
+        sql = f"{_SELECT} WHERE customer_id = %s{filters}{order}"
+    else:
+        sql = " UNION ALL ".join(parts) + order
+        params.append(limit)
     return _decode(_fetch(sql, params))
 
 
