@@ -43,6 +43,22 @@ def case_row(case: Case) -> dict:
     }
 
 
+def customer_order_rows(customer_id: uuid.UUID, *, limit: int = 10) -> list[dict]:
+    """The person's orders from every channel, newest first, as the order lists of the staff pages show them."""
+    return [
+        {
+            "number": order.order_id,
+            "channel": order.channel,
+            "channel_label": presenters.channel_label(order.channel),
+            "status_label": _("cancelled") if order.is_cancelled else _("placed"),
+            "total": order.total - order.refunded,
+            "currency": "EUR",
+            "placed_at": order.placed_at,
+        }
+        for order in customer_selectors.customer_orders(customer_id=customer_id, limit=limit)
+    ]
+
+
 class CaseInboxView(StaffRoleRequiredMixin, View):
     allowed_roles = CASE_ROLES
 
@@ -143,17 +159,7 @@ class CaseDetailView(StaffRoleRequiredMixin, View):
             "customer": customer,
             "customer_url": reverse("staff:customer_detail", args=[owner]),
             "orders": [
-                {
-                    "number": order.order_id,
-                    "channel": order.channel,
-                    "channel_label": presenters.channel_label(order.channel),
-                    "status_label": _("cancelled") if order.is_cancelled else _("placed"),
-                    "total": order.total - order.refunded,
-                    "currency": "EUR",
-                    "placed_at": order.placed_at,
-                    "is_referenced": order.order_id == case.order_ref,
-                }
-                for order in customer_selectors.customer_orders(customer_id=owner, limit=10)
+                {**row, "is_referenced": row["number"] == case.order_ref} for row in customer_order_rows(owner)
             ],
             "timeline": [
                 {

@@ -1,8 +1,6 @@
 """How staff pages say things: labels for channels, identifiers and event types, one-line summaries of events,
 the consent grid, and the timeline's keyset cursor. Plain functions over what the selectors return."""
 
-import base64
-import binascii
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -10,6 +8,7 @@ import phonenumbers
 from django.utils.translation import gettext_lazy as _
 
 from customers.events import ConsentChannel, ConsentPurpose
+from customers.timeline_cursor import BadCursor, cursor_decode, cursor_encode  # noqa: F401 - the API's cursor
 
 CONSENT_CHANNELS: tuple[str, ...] = ConsentChannel.__args__
 CONSENT_PURPOSES: tuple[str, ...] = ConsentPurpose.__args__
@@ -196,26 +195,6 @@ CONSENT_WORDING = {
 def consent_wording(*, channel: str, purpose: str, is_granted: bool) -> str:
     """The sentence staff read out at the counter or on the phone, in the language of the page."""
     return str(CONSENT_WORDING[(purpose, is_granted)]) % {"channel": channel_label(channel)}
-
-
-class BadCursor(ValueError):
-    pass
-
-
-def cursor_encode(occurred_at: datetime, position: int) -> str:
-    return base64.urlsafe_b64encode(f"{occurred_at.isoformat()}|{position}".encode()).decode()
-
-
-def cursor_decode(cursor: str) -> tuple[datetime, int]:
-    try:
-        occurred, position = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-        moment = datetime.fromisoformat(occurred)
-        if moment.tzinfo is None:
-            raise ValueError("naive")
-        return moment, int(position)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise BadCursor(cursor) from None
-
 
 COMPENSATION_LABELS = {
     "none": _("No compensation"),

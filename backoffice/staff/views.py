@@ -20,7 +20,7 @@ from customers.models import Customer
 
 from . import presenters
 from .access import PEOPLE_ROLES, UI_ROLES, StaffRoleRequiredMixin, error_page, staff_context
-from .case_views import case_row
+from .case_views import case_row, customer_order_rows
 from .forms import SOURCE_CHANNELS_BY_ROLE, ConsentChangeForm, CustomerSearchForm, StaffAuthenticationForm
 
 TIMELINE_PAGE_SIZE = 20
@@ -179,18 +179,7 @@ class CustomerDetailView(StaffRoleRequiredMixin, TemplateView):
 
     def get_orders(self, customer) -> list:
         """The person's orders from every channel, newest first."""
-        return [
-            {
-                "number": order.order_id,
-                "channel": order.channel,
-                "channel_label": presenters.channel_label(order.channel),
-                "status_label": _("cancelled") if order.is_cancelled else _("placed"),
-                "total": order.total - order.refunded,
-                "currency": "EUR",
-                "placed_at": order.placed_at,
-            }
-            for order in customer_selectors.customer_orders(customer_id=customer.id, limit=10)
-        ]
+        return customer_order_rows(customer.id)
 
 
 class CustomerConsentView(StaffRoleRequiredMixin, View):

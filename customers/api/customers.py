@@ -1,9 +1,6 @@
 """The customer as one person across channels: search, the 360 view and the timeline."""
 
-import base64
-import binascii
 import uuid
-from datetime import datetime
 
 from django.db.models import prefetch_related_objects
 from drf_spectacular.types import OpenApiTypes
@@ -22,6 +19,7 @@ from backoffice.eventstore.schema import CHANNELS
 from .. import selectors
 from ..models import Customer
 from ..services.ingestion import customer_register as register_customer
+from ..timeline_cursor import BadCursor, cursor_decode, cursor_encode
 from .consents import ConsentStateSerializer
 
 # Who may see a person's details: those who serve them, and systems. Marketing works with segments, not people.
@@ -173,7 +171,10 @@ class CustomerTimelineApi(APIView):
         limit = params.get("limit", "50")
         if not limit.isdigit() or not 1 <= int(limit) <= 200:
             raise invalid("limit", "must be an integer from 1 to 200")
-        before = _decode_cursor(params["cursor"]) if params.get("cursor") else None
+        try:
+            before = cursor_decode(params["cursor"]) if params.get("cursor") else None
+        except BadCursor:
+            raise invalid("cursor", "is not a cursor this API gave out") from None
         events = selectors.customer_timeline(
             customer_id=customer_id,
             channel=channel,
@@ -185,7 +186,7 @@ class CustomerTimelineApi(APIView):
         next_url = None
         if more:
             query = params.copy()
-            query["cursor"] = _encode_cursor(page[-1].occurred_at, page[-1].position)
+            query["cursor"] = cursor_encode(page[-1].occurred_at, page[-1].position)
             next_url = request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
         return Response({"results": TimelineEventSerializer(page, many=True).data, "next": next_url})
 
@@ -201,18 +202,3 @@ def _view_as_of(customer_id: uuid.UUID, raw: str) -> dict:
         raise not_found("the customer did not exist then")
     view["recent_timeline"] = TimelineEventSerializer(view["recent_timeline"], many=True).data
     return view
-
-
-def _encode_cursor(occurred_at: datetime, position: int) -> str:
-    return base64.urlsafe_b64encode(f"{occurred_at.isoformat()}|{position}".encode()).decode()
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, int]:
-    try:
-        occurred, position = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-        moment = datetime.fromisoformat(occurred)
-        if moment.tzinfo is None:
-            raise ValueError("naive")
-        return moment, int(position)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise invalid("cursor", "is not a cursor this API gave out") from None
