@@ -1,0 +1,243 @@
+"""Demo data for orders and stock: `seed_orders(now=..., rng=...)`, called by `manage.py seed_demo`.
+
+Six stores and the central warehouse, the catalog the demo interactions mention, stock everywhere, orders from
+every channel for existing demo customers (click-and-collect, shipped, cancelled, returned in a store whatever
+channel they came from), till sales, and the demo's abandoned carts marked as such.
+
+Everything goes through the services, as the API and the admin do. Idempotent: every event id or order id is
+derived from fixed names, so a second run is answered as duplicates and adds nothing. All random choices are drawn
+from one seed taken from `rng` up front, so the same `rng` seed gives the same plan whatever is already stored.
+"""
+
+import random
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TextIO
+
+from django.db.models import Q
+
+from customers.management.commands.seed_demo import CATALOG, LOCATIONS
+from customers.models import Customer
+
+from . import services
+from .errors import OrdersError
+from .models import Order, OrderStatus
+from .services.stock import NAMESPACE
+
+ACTOR = "seed_demo"
+ORDERS = 240
+HISTORY_DAYS = 60
+# Which channel an order comes from, and how often.
+CHANNEL_WEIGHTS = {"web": 34, "app": 22, "store": 18, "phone": 10, "whatsapp": 7, "instagram": 5, "facebook": 4}
+# Where an order ends up: (method, steps after placement), with weights.
+PATHS = (
+    ("pickup", ("pay", "ready", "collect"), 30),
+    ("pickup", ("pay", "ready"), 6),
+    ("pickup", ("pay", "ready", "collect", "return"), 6),
+    ("pickup", ("cancel",), 3),
+    ("ship", ("pay", "ship", "deliver"), 30),
+    ("ship", ("pay", "ship"), 5),
+    ("ship", ("pay", "ship", "deliver", "return"), 8),
+    ("ship", ("pay",), 4),
+    ("ship", (), 4),
+    ("ship", ("pay", "cancel"), 4),
+)
+TILL_SALES = 300
+
+
+@dataclass(frozen=True)
+class PlannedOrder:
+    order_id: str
+    customer_id: uuid.UUID
+    channel: str
+    method: str
+    location: str
+    lines: tuple[tuple[str, int], ...]
+    steps: tuple[str, ...]
+    return_location: str
+    placed_at: datetime
+
+
+def seed_orders(*, now: datetime, rng: random.Random, stdout: TextIO | None = None) -> dict[str, int]:
+    """Seed locations, catalog, stock, orders, till sales and abandoned carts. Returns what was added."""
+    base = rng.getrandbits(32)
+    added = {"locations": 0, "products": 0, "stock_receipts": 0, "orders": 0, "steps": 0, "till_sales": 0}
+    for loc in LOCATIONS:
+        _, created = services.location_create(
+            code=loc.code, name=loc.name, kind=loc.kind, city=loc.city, timezone=loc.timezone, actor=ACTOR
+        )
+        added["locations"] += created
+    for product in CATALOG:
+        _, created = services.product_save(
+            sku=product.sku, name=product.name, category=product.category, price=product.price, actor=ACTOR
+        )
+        added["products"] += created
+    added["stock_receipts"] = _receive_stock(_rng(base), now)
+    for planned in _plan_orders(_rng(base + 1), now):
+        placed, steps = _place(planned, now)
+        added["orders"] += placed
+        added["steps"] += steps
+    added["till_sales"] = _till_sales(_rng(base + 2), now)
+    added["abandoned_carts"] = _abandon_carts(now)
+    if stdout is not None:
+        stdout.write(
+            "Orders and stock: {locations} locations, {products} products, {stock_receipts} stock receipts, "
+            "{orders} orders ({steps} lifecycle steps), {till_sales} till sales, {abandoned_carts} carts abandoned "
+            "(new in this run)\n".format(**added)
+        )
+    return added
+
+
+def _rng(seed: int) -> random.Random:
+    return random.Random(seed)  # noqa: S311 - demo data, reproducible on purpose
+
+
+def _event_id(name: str) -> uuid.UUID:
+    return uuid.uuid5(NAMESPACE, f"demo:{name}")
+
+
+def _receive_stock(rng: random.Random, now: datetime) -> int:
+    received = 0
+    at = now - timedelta(days=HISTORY_DAYS + 1)
+    for loc in LOCATIONS:
+        for product in CATALOG:
+            quantity = rng.randint(300, 500) if loc.kind == "warehouse" else rng.randint(25, 60)
+            event_id = _event_id(f"receive:{product.sku}@{loc.code}")
+            before = _stored(event_id)
+            services.stock_move(
+                sku=product.sku,
+                location=loc.code,
+                kind="received",
+                quantity=quantity,
+                actor=ACTOR,
+                event_id=event_id,
+                occurred_at=at,
+            )
+            received += not before
+    return received
+
+
+def _stored(event_id: uuid.UUID) -> bool:
+    from backoffice.eventstore import store
+
+    return bool(store.stored_events([event_id]))
+
+
+def _plan_orders(rng: random.Random, now: datetime) -> list[PlannedOrder]:
+    customers = list(
+        Customer.objects.filter(Q(merged_into__isnull=True), Q(erased_at__isnull=True))
+        .order_by("registered_at", "id")
+        .values_list("id", flat=True)[:2000]
+    )
+    if not customers:
+        return []
+    stores = [loc.code for loc in LOCATIONS if loc.kind == "store"]
+    channels, channel_weights = zip(*CHANNEL_WEIGHTS.items(), strict=True)
+    plans = []
+    for n in range(ORDERS):
+        customer_id = customers[rng.randrange(len(customers))]
+        channel = rng.choices(channels, channel_weights)[0]
+        method, steps, _ = rng.choices(PATHS, [w for *_, w in PATHS])[0]
+        products = rng.sample(CATALOG, rng.choice((1, 1, 1, 2, 2, 3)))
+        lines = tuple((p.sku, 1 if not p.sku.startswith("CAL-") else 2) for p in products)
+        store = rng.choice(stores)
+        placed_at = now - timedelta(days=rng.uniform(1, HISTORY_DAYS))
+        plans.append(
+            PlannedOrder(
+                order_id=f"DEMO-{n + 1:05d}",
+                customer_id=customer_id,
+                channel=channel,
+                method=method,
+                # Shipping lets the allocation policy choose; an assisted sale in a store ships or is collected there.
+                location=store if method == "pickup" else "",
+                lines=lines,
+                steps=steps,
+                # Returns come back anywhere: mostly a store (whatever channel the order came from), some by post.
+                return_location=rng.choice([*stores, "WH-ZGZ"]),
+                placed_at=placed_at,
+            )
+        )
+    return plans
+
+
+def _place(planned: PlannedOrder, now: datetime) -> tuple[int, int]:
+    try:
+        order, created = services.order_place(
+            order_id=planned.order_id,
+            customer=planned.customer_id,
+            channel=planned.channel,
+            lines=[{"sku": sku, "quantity": quantity} for sku, quantity in planned.lines],
+            fulfilment={"method": planned.method, "location": planned.location},
+            actor=ACTOR,
+            occurred_at=planned.placed_at,
+        )
+    except OrdersError:
+        return 0, 0  # not enough stock for this plan: the demo goes on without it
+    steps = 0
+    at = planned.placed_at
+    for index, action in enumerate(planned.steps):
+        at = min(at + timedelta(hours=6 + 20 * index), now)
+        if _done(order, planned.steps, index):
+            continue
+        step_channel = (
+            "store"
+            if action in ("ready", "collect") or (action == "return" and planned.return_location != "WH-ZGZ")
+            else None
+        )
+        order = services.order_act(
+            order_id=order.id,
+            action=action,
+            actor=ACTOR,
+            channel=step_channel,
+            location=planned.return_location if action == "return" else None,
+            occurred_at=at,
+        )
+        steps += 1
+    return int(created), steps
+
+
+_STATUS_AFTER = {
+    "pay": OrderStatus.PAID,
+    "ready": OrderStatus.READY,
+    "collect": OrderStatus.COLLECTED,
+    "ship": OrderStatus.SHIPPED,
+    "deliver": OrderStatus.DELIVERED,
+    "cancel": OrderStatus.CANCELLED,
+    "return": OrderStatus.RETURNED,
+}
+
+
+def _done(order: Order, steps: tuple[str, ...], index: int) -> bool:
+    """Whether the order already went through step `index` (a re-run continues where an earlier one stopped)."""
+    reached = [_STATUS_AFTER[step] for step in steps]
+    return order.status in reached[index:] or order.status == OrderStatus.PARTIALLY_RETURNED
+
+
+def _till_sales(rng: random.Random, now: datetime) -> int:
+    sold = 0
+    stores = [loc.code for loc in LOCATIONS if loc.kind == "store"]
+    for n in range(TILL_SALES):
+        product = rng.choice(CATALOG)
+        store = rng.choice(stores)
+        at = now - timedelta(days=rng.uniform(0, HISTORY_DAYS))
+        event_id = _event_id(f"till:{n}")
+        if _stored(event_id):
+            continue
+        try:
+            services.stock_move(
+                sku=product.sku, location=store, kind="sold", quantity=1, actor=ACTOR, event_id=event_id, occurred_at=at
+            )
+        except OrdersError:
+            continue
+        sold += 1
+    return sold
+
+
+def _abandon_carts(now: datetime) -> int:
+    total = 0
+    while True:
+        decisions = services.carts_abandon_idle(now=now)
+        total += len(decisions)
+        if not decisions:
+            return total
