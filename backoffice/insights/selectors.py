@@ -1,0 +1,582 @@
+"""Reads: every figure of the dashboard and of GET /api/v1/metrics, from the rollups and facts of
+insights.rollups and from the customers app's cases. Never from the log. Formulas: docs/metrics.md.
+
+Money is a Decimal rounded to cents, ratios a Decimal rounded to 4 places, and None where a figure is undefined
+(nothing to divide by). `channel` filters each figure by the channel it is broken down by: the sales channel for
+revenue, the acquisition channel for customer-level figures, the case's channel for service, the message channel
+for campaigns, the event's channel for the funnel, the order's channel for click-and-collect.
+"""
+
+import calendar
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import Count, Sum
+from django.utils import timezone
+
+from customers.models import Case
+
+from .models import AcquisitionSpend, DailyMetric, OrderFact, PersonFact
+from .rollups import month_index
+
+CENT = Decimal("0.01")
+RATIO = Decimal("0.0001")
+FUNNEL = ("browse", "plan", "buy", "keep_in_touch", "share")
+CAMPAIGN_COUNTS = ("sent", "delivered", "read", "clicked", "unsubscribed", "orders")
+RETENTION_MONTHS = 12
+CLTV_MONTHS = 12
+
+
+@dataclass(frozen=True)
+class Period:
+    start: date
+    end: date
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    def bounds(self) -> tuple[datetime, datetime]:
+        tz = timezone.get_current_timezone()
+        return (
+            timezone.make_aware(datetime.combine(self.start, time.min), tz),
+            timezone.make_aware(datetime.combine(self.end + timedelta(days=1), time.min), tz),
+        )
+
+
+def money(value) -> Decimal:
+    return Decimal(str(value or 0)).quantize(CENT)
+
+
+def ratio(numerator, denominator) -> Decimal | None:
+    if not denominator:
+        return None
+    return (Decimal(str(numerator)) / Decimal(str(denominator))).quantize(RATIO)
+
+
+def per(numerator, denominator) -> Decimal | None:
+    """A money amount per unit, in cents; None when there is no unit."""
+    if not denominator:
+        return None
+    return (Decimal(str(numerator)) / Decimal(str(denominator))).quantize(CENT)
+
+
+def month_label(index: int) -> str:
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+def metrics_report(*, start: date, end: date, channel: str | None = None, churn_days: int | None = None) -> dict:
+    """Every figure for the period [start, end] (local days, both included)."""
+    period = Period(start, end)
+    churn_days = churn_days or settings.INSIGHTS_CHURN_DAYS
+    people = _people_in_period(period, channel)
+    acquisition = acquisition_figures(period, channel)
+    return {
+        "period": {"from": start, "to": end, "days": period.days, "channel": channel or ""},
+        "settings": {
+            "gross_margin": settings.INSIGHTS_GROSS_MARGIN,
+            "expected_lifespan_years": settings.INSIGHTS_EXPECTED_LIFESPAN_YEARS,
+            "churn_days": churn_days,
+            "campaign_attribution_days": settings.INSIGHTS_CAMPAIGN_ATTRIBUTION_DAYS,
+        },
+        "acquisition": acquisition,
+        "revenue": revenue_figures(period, channel, people),
+        "cltv": cltv_figures(period, channel, people, acquisition),
+        "retention": retention_figures(period, channel, people, churn_days),
+        "omnichannel": omnichannel_figures(people),
+        "service": service_figures(period, channel),
+        "campaigns": campaign_figures(period, channel),
+        "stock": stock_figures(period, channel),
+        "funnel": funnel_figures(period, channel),
+        "trends": trend_figures(period, channel),
+    }
+
+
+# --- Rollup reads -------------------------------------------------------------------------------------------------
+
+
+def _rollup_totals(period: Period, prefix: str, channel: str | None, *, by_dimension: bool = False) -> list[dict]:
+    rows = DailyMetric.objects.filter(day__gte=period.start, day__lte=period.end, metric__startswith=prefix)
+    if channel:
+        rows = rows.filter(channel=channel)
+    keys = ["channel", "metric", "dimension"] if by_dimension else ["channel", "metric"]
+    return list(rows.values(*keys).annotate(total=Sum("value")).order_by(*keys))
+
+
+def _sql(query: str, params: list) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(query, params)
+        return cursor.fetchall()
+
+
+_O, _P = OrderFact._meta.db_table, PersonFact._meta.db_table
+# An order's person: its customer profile folded through merges (anonymous orders have none).
+_PERSON = "COALESCE(f.person_id, o.customer_id)"
+_ORDERS_OF_PEOPLE = f"{_O} o LEFT JOIN {_P} f ON f.customer_id = o.customer_id"
+
+
+def _people_in_period(period: Period, channel: str | None) -> dict[str, dict]:
+    """Per acquisition channel: the people who ordered in the period, their orders and net revenue, how many
+    ordered twice or more, in two or more sales channels, and the net revenue of those."""
+    rows = _sql(
+        f"""
+        SELECT COALESCE(p.acquisition_channel, ''), COUNT(*), SUM(t.n), SUM(t.net),
+               SUM(CASE WHEN t.n >= 2 THEN 1 ELSE 0 END),
+               SUM(CASE WHEN t.ch >= 2 THEN 1 ELSE 0 END),
+               SUM(CASE WHEN t.ch >= 2 THEN t.net ELSE 0 END)
+        FROM (
+            SELECT {_PERSON} AS person, COUNT(*) AS n, SUM(o.total - o.refunded) AS net,
+                   COUNT(DISTINCT o.channel) AS ch
+            FROM {_ORDERS_OF_PEOPLE}
+            WHERE o.is_cancelled = %s AND o.customer_id IS NOT NULL AND o.placed_day BETWEEN %s AND %s
+            GROUP BY {_PERSON}
+        ) t LEFT JOIN {_P} p ON p.customer_id = t.person
+        GROUP BY COALESCE(p.acquisition_channel, '')
+        """,  # noqa: S608 - table names and placeholders only
+        [False, period.start, period.end],
+    )
+    out = {}
+    for acq, customers, orders, net, repeat, omni, omni_net in rows:
+        if channel and acq != channel:
+            continue
+        out[acq] = {
+            "customers": int(customers),
+            "orders": int(orders or 0),
+            "net": money(net),
+            "repeat_customers": int(repeat or 0),
+            "omnichannel_customers": int(omni or 0),
+            "omnichannel_net": money(omni_net),
+        }
+    return out
+
+
+def _acquired(period: Period) -> dict[str, int]:
+    rows = (
+        PersonFact.objects.filter(merged_into=None, registered_day__gte=period.start, registered_day__lte=period.end)
+        .values("acquisition_channel")
+        .annotate(n=Count("customer_id"))
+    )
+    return {row["acquisition_channel"]: int(row["n"]) for row in rows}
+
+
+def spend_in_period(period: Period) -> dict[str, Decimal]:
+    """Spend per channel, each month's amount pro rata of its days inside the period."""
+    first_month = period.start.replace(day=1)
+    spend: dict[str, Decimal] = defaultdict(Decimal)
+    for row in AcquisitionSpend.objects.filter(month__gte=first_month, month__lte=period.end):
+        month_days = calendar.monthrange(row.month.year, row.month.month)[1]
+        month_end = row.month + timedelta(days=month_days - 1)
+        overlap = (min(month_end, period.end) - max(row.month, period.start)).days + 1
+        if overlap > 0:
+            spend[row.channel] += row.amount * overlap / month_days
+    return {key: money(value) for key, value in spend.items()}
+
+
+# --- 1. Acquisition -----------------------------------------------------------------------------------------------
+
+
+def acquisition_figures(period: Period, channel: str | None) -> dict:
+    acquired, spend = _acquired(period), spend_in_period(period)
+    channels = sorted((set(acquired) | set(spend)) - {""} if not channel else {channel})
+    rows = [
+        {
+            "channel": ch,
+            "spend": spend.get(ch, money(0)),
+            "customers_acquired": acquired.get(ch, 0),
+            "cac": per(spend.get(ch, 0), acquired.get(ch, 0)),
+        }
+        for ch in channels
+    ]
+    total_spend = sum((r["spend"] for r in rows), money(0))
+    total_acquired = sum(r["customers_acquired"] for r in rows)
+    return {
+        "by_channel": rows,
+        "total": {"spend": total_spend, "customers_acquired": total_acquired, "cac": per(total_spend, total_acquired)},
+    }
+
+
+# --- 2. Revenue ---------------------------------------------------------------------------------------------------
+
+
+def revenue_figures(period: Period, channel: str | None, people: dict[str, dict]) -> dict:
+    sums: dict[str, dict] = defaultdict(lambda: {"orders": 0, "gross": Decimal(0), "refunds": Decimal(0)})
+    for row in _rollup_totals(period, "orders.", channel):
+        key = {"orders.count": "orders", "orders.gross": "gross", "orders.refunds": "refunds"}[row["metric"]]
+        sums[row["channel"]][key] += row["total"]
+    by_sales = []
+    for ch in sorted(sums):
+        s = sums[ch]
+        net = s["gross"] - s["refunds"]
+        by_sales.append(
+            {
+                "channel": ch,
+                "orders": int(s["orders"]),
+                "gross": money(s["gross"]),
+                "refunds": money(s["refunds"]),
+                "net": money(net),
+                "aov": per(net, s["orders"]),
+            }
+        )
+    orders = sum(r["orders"] for r in by_sales)
+    net = sum((r["net"] for r in by_sales), money(0))
+    by_acquisition = [
+        {
+            "channel": acq,
+            "customers": p["customers"],
+            "orders": p["orders"],
+            "net": p["net"],
+            "net_per_customer": per(p["net"], p["customers"]),
+        }
+        for acq, p in sorted(people.items())
+    ]
+    return {
+        "by_sales_channel": by_sales,
+        "by_acquisition_channel": by_acquisition,
+        "total": {
+            "orders": orders,
+            "gross": sum((r["gross"] for r in by_sales), money(0)),
+            "refunds": sum((r["refunds"] for r in by_sales), money(0)),
+            "net": net,
+            "aov": per(net, orders),
+        },
+    }
+
+
+# --- 3. CLTV ------------------------------------------------------------------------------------------------------
+
+
+def _historic_cltv_rows(period: Period, channel: str | None) -> list[tuple]:
+    """(registration month, acquisition channel, people, net revenue in their first 12 months)."""
+    first, last = month_index(period.start), month_index(period.end)
+    rows = _sql(
+        f"""
+        SELECT y.reg_m, y.acq, COUNT(*), SUM(y.net) FROM (
+            SELECT p.customer_id, p.registered_month AS reg_m, p.acquisition_channel AS acq,
+                   COALESCE(SUM(x.net), 0) AS net
+            FROM {_P} p LEFT JOIN (
+                SELECT {_PERSON} AS person, o.placed_month AS m, SUM(o.total - o.refunded) AS net
+                FROM {_ORDERS_OF_PEOPLE}
+                WHERE o.is_cancelled = %s AND o.customer_id IS NOT NULL AND o.placed_month BETWEEN %s AND %s
+                GROUP BY {_PERSON}, o.placed_month
+            ) x ON x.person = p.customer_id AND x.m BETWEEN p.registered_month AND p.registered_month + %s
+            WHERE p.merged_into IS NULL AND p.registered_day BETWEEN %s AND %s
+            GROUP BY p.customer_id, p.registered_month, p.acquisition_channel
+        ) y GROUP BY y.reg_m, y.acq ORDER BY y.reg_m, y.acq
+        """,  # noqa: S608 - table names and placeholders only
+        [False, first, last + CLTV_MONTHS - 1, CLTV_MONTHS - 1, period.start, period.end],
+    )
+    return [row for row in rows if not channel or row[1] == channel]
+
+
+def cltv_figures(period: Period, channel: str | None, people: dict[str, dict], acquisition: dict) -> dict:
+    margin, lifespan = settings.INSIGHTS_GROSS_MARGIN, settings.INSIGHTS_EXPECTED_LIFESPAN_YEARS
+    historic_rows = _historic_cltv_rows(period, channel)
+    by_cohort = [
+        {
+            "cohort": month_label(reg_m),
+            "channel": acq,
+            "customers": int(n),
+            "net_first_12_months": money(net),
+            "historic_cltv": per(money(net), n),
+        }
+        for reg_m, acq, n, net in historic_rows
+    ]
+    historic: dict[str, list] = defaultdict(lambda: [0, Decimal(0)])
+    for row in by_cohort:
+        historic[row["channel"]][0] += row["customers"]
+        historic[row["channel"]][1] += row["net_first_12_months"]
+    cac = {row["channel"]: row["cac"] for row in acquisition["by_channel"]}
+    years = Decimal(period.days) / Decimal(365)
+    by_channel = []
+    for ch in sorted((set(historic) | set(people)) - {""}):
+        p = people.get(ch, {"customers": 0, "orders": 0, "net": Decimal(0)})
+        aov = per(p["net"], p["orders"])
+        frequency = ratio(Decimal(p["orders"]) / years, p["customers"]) if p["customers"] else None
+        predictive = money(aov * frequency * margin * lifespan) if aov is not None and frequency is not None else None
+        hist = per(historic[ch][1], historic[ch][0]) if ch in historic else None
+        channel_cac = cac.get(ch)
+        by_channel.append(
+            {
+                "channel": ch,
+                "cohort_customers": historic[ch][0] if ch in historic else 0,
+                "historic_cltv": hist,
+                "aov": aov,
+                "orders_per_customer_per_year": frequency,
+                "predictive_cltv": predictive,
+                "cac": channel_cac,
+                "historic_cltv_to_cac": ratio(hist, channel_cac) if hist is not None and channel_cac else None,
+                "predictive_cltv_to_cac": ratio(predictive, channel_cac)
+                if predictive is not None and channel_cac
+                else None,
+            }
+        )
+    return {"by_channel": by_channel, "by_cohort": by_cohort}
+
+
+# --- 4. Retention -------------------------------------------------------------------------------------------------
+
+
+def _cohort_cells(period: Period, channel: str | None) -> list[tuple]:
+    channel_filter = "AND p.acquisition_channel = %s" if channel else ""
+    params: list = [False, month_index(period.start), month_index(period.end), RETENTION_MONTHS]
+    if channel:
+        params.append(channel)
+    return _sql(
+        f"""
+        WITH po AS (
+            SELECT {_PERSON} AS person, o.placed_month AS m FROM {_ORDERS_OF_PEOPLE}
+            WHERE o.is_cancelled = %s AND o.customer_id IS NOT NULL
+        ),
+        firsts AS (SELECT person, MIN(m) AS fm FROM po GROUP BY person),
+        pm AS (SELECT DISTINCT person, m FROM po)
+        SELECT firsts.fm, pm.m - firsts.fm, COUNT(*)
+        FROM firsts JOIN pm ON pm.person = firsts.person LEFT JOIN {_P} p ON p.customer_id = firsts.person
+        WHERE firsts.fm BETWEEN %s AND %s AND pm.m - firsts.fm BETWEEN 0 AND %s {channel_filter}
+        GROUP BY firsts.fm, pm.m - firsts.fm
+        """,  # noqa: S608 - table names and placeholders only
+        params,
+    )
+
+
+def _churn(period: Period, channel: str | None, churn_days: int) -> dict:
+    cutoff = period.end - timedelta(days=churn_days)
+    rows = _sql(
+        f"""
+        SELECT COALESCE(p.acquisition_channel, ''), COUNT(*), SUM(CASE WHEN t.last_day <= %s THEN 1 ELSE 0 END)
+        FROM (
+            SELECT {_PERSON} AS person, MAX(o.placed_day) AS last_day FROM {_ORDERS_OF_PEOPLE}
+            WHERE o.is_cancelled = %s AND o.customer_id IS NOT NULL AND o.placed_day <= %s
+            GROUP BY {_PERSON}
+        ) t LEFT JOIN {_P} p ON p.customer_id = t.person
+        GROUP BY COALESCE(p.acquisition_channel, '')
+        """,  # noqa: S608 - table names and placeholders only
+        [cutoff, False, period.end],
+    )
+    customers = churned = 0
+    for acq, n, gone in rows:
+        if channel and acq != channel:
+            continue
+        customers += int(n)
+        churned += int(gone or 0)
+    return {
+        "window_days": churn_days,
+        "customers": customers,
+        "churned": churned,
+        "churn_rate": ratio(churned, customers),
+    }
+
+
+def retention_figures(period: Period, channel: str | None, people: dict[str, dict], churn_days: int) -> dict:
+    cells: dict[int, dict[int, int]] = defaultdict(dict)
+    for fm, k, n in _cohort_cells(period, channel):
+        cells[int(fm)][int(k)] = int(n)
+    last_month = month_index(period.end)
+    cohorts = []
+    for fm in sorted(cells):
+        size = cells[fm].get(0, 0)
+        shares = [
+            ratio(cells[fm].get(k, 0), size) if fm + k <= last_month else None for k in range(1, RETENTION_MONTHS + 1)
+        ]
+        cohorts.append({"cohort": month_label(fm), "customers": size, "retention": shares})
+    buyers = sum(p["customers"] for p in people.values())
+    repeat = sum(p["repeat_customers"] for p in people.values())
+    return {
+        "cohorts": cohorts,
+        "repeat_purchase": {"customers": buyers, "repeat_customers": repeat, "rate": ratio(repeat, buyers)},
+        "churn": _churn(period, channel, churn_days),
+    }
+
+
+# --- 5. Omnichannel -----------------------------------------------------------------------------------------------
+
+
+def omnichannel_figures(people: dict[str, dict]) -> dict:
+    customers = sum(p["customers"] for p in people.values())
+    omni = sum(p["omnichannel_customers"] for p in people.values())
+    net = sum((p["net"] for p in people.values()), Decimal(0))
+    omni_net = sum((p["omnichannel_net"] for p in people.values()), Decimal(0))
+    return {
+        "customers": customers,
+        "omnichannel_customers": omni,
+        "share": ratio(omni, customers),
+        "omnichannel_net_per_customer": per(omni_net, omni),
+        "single_channel_net_per_customer": per(net - omni_net, customers - omni),
+    }
+
+
+# --- 6. Service ---------------------------------------------------------------------------------------------------
+
+
+def _minutes(delta: timedelta) -> Decimal:
+    return (Decimal(delta.total_seconds()) / 60).quantize(Decimal("0.1"))
+
+
+def service_figures(period: Period, channel: str | None, *, now: datetime | None = None) -> dict:
+    now = now or timezone.now()
+    start, end = period.bounds()
+    sla_first, sla_resolution = settings.CASES_SLA["first_response"], settings.CASES_SLA["resolution"]
+    per_channel: dict[str, dict] = defaultdict(
+        lambda: {"cases": 0, "first": [], "resolution": [], "first_breaches": 0, "resolution_breaches": 0}
+    )
+    opened = Case.objects.filter(opened_at__gte=start, opened_at__lt=end)
+    answered = Case.objects.filter(csat_at__gte=start, csat_at__lt=end, csat_score__isnull=False)
+    if channel:
+        opened, answered = opened.filter(channel=channel), answered.filter(channel=channel)
+    for ch, opened_at, first_at, resolved_at in opened.values_list(
+        "channel", "opened_at", "first_response_at", "resolved_at"
+    ):
+        s = per_channel[ch]
+        s["cases"] += 1
+        if first_at is not None:
+            s["first"].append(first_at - opened_at)
+        if resolved_at is not None:
+            s["resolution"].append(resolved_at - opened_at)
+        s["first_breaches"] += (first_at or now) - opened_at > sla_first
+        s["resolution_breaches"] += (resolved_at or now) - opened_at > sla_resolution
+    csat: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for ch, score in answered.values_list("channel", "csat_score"):
+        csat[ch][0] += 1
+        csat[ch][1] += score >= 4
+    rows = []
+    for ch in sorted(set(per_channel) | set(csat)):
+        s = per_channel[ch]
+        rows.append(
+            {
+                "channel": ch,
+                "csat_answers": csat[ch][0],
+                "csat_satisfied": csat[ch][1],
+                "csat": ratio(csat[ch][1], csat[ch][0]),
+                "cases_opened": s["cases"],
+                "median_first_response_minutes": _minutes(statistics.median(s["first"])) if s["first"] else None,
+                "median_resolution_minutes": _minutes(statistics.median(s["resolution"])) if s["resolution"] else None,
+                "first_response_breaches": int(s["first_breaches"]),
+                "resolution_breaches": int(s["resolution_breaches"]),
+            }
+        )
+    answers = sum(r["csat_answers"] for r in rows)
+    satisfied = sum(r["csat_satisfied"] for r in rows)
+    return {
+        "by_channel": rows,
+        "sla_minutes": {"first_response": _minutes(sla_first), "resolution": _minutes(sla_resolution)},
+        "total": {"csat_answers": answers, "csat_satisfied": satisfied, "csat": ratio(satisfied, answers)},
+    }
+
+
+# --- 7. Campaigns -------------------------------------------------------------------------------------------------
+
+
+def campaign_figures(period: Period, channel: str | None) -> dict:
+    margin = settings.INSIGHTS_GROSS_MARGIN
+    costs = settings.INSIGHTS_MESSAGE_COSTS
+    sums: dict[tuple, dict] = defaultdict(lambda: dict.fromkeys((*CAMPAIGN_COUNTS, "revenue"), Decimal(0)))
+    for row in _rollup_totals(period, "campaign.", channel, by_dimension=True):
+        sums[(row["dimension"], row["channel"])][row["metric"].removeprefix("campaign.")] += row["total"]
+
+    def figures(s: dict, cost: Decimal) -> dict:
+        revenue = money(s["revenue"])
+        return {
+            **{name: int(s[name]) for name in CAMPAIGN_COUNTS},
+            "revenue": revenue,
+            "cost": money(cost),
+            "roi": ratio(revenue * margin - cost, cost) if cost else None,
+            # Holdouts are assigned by the campaigns app; until its launches record them there is no control group.
+            "lift": None,
+        }
+
+    by_campaign, by_channel = [], defaultdict(lambda: dict.fromkeys((*CAMPAIGN_COUNTS, "revenue", "cost"), Decimal(0)))
+    for (campaign, ch), s in sorted(sums.items()):
+        cost = s["sent"] * costs.get(ch, Decimal(0))
+        by_campaign.append({"campaign": campaign, "channel": ch, **figures(s, cost)})
+        for name in (*CAMPAIGN_COUNTS, "revenue"):
+            by_channel[ch][name] += s[name]
+        by_channel[ch]["cost"] += cost
+    return {
+        "by_campaign": by_campaign,
+        "by_channel": [{"channel": ch, **figures(s, s["cost"])} for ch, s in sorted(by_channel.items())],
+    }
+
+
+# --- 8. Stock -----------------------------------------------------------------------------------------------------
+
+
+def stock_figures(period: Period, channel: str | None) -> dict:
+    sums: dict[str, dict] = defaultdict(lambda: defaultdict(Decimal))
+    for row in _rollup_totals(period, "stock.", None, by_dimension=True):
+        sums[row["dimension"]][row["metric"]] += row["total"]
+    for row in _rollup_totals(period, "pickup.", channel, by_dimension=True):
+        sums[row["dimension"]][row["metric"]] += row["total"]
+    rows = []
+    for location in sorted(sums):
+        s = sums[location]
+        expected = s["stock.expected"]
+        rows.append(
+            {
+                "location": location,
+                "counts": int(s["stock.counts"]),
+                "expected_units": int(expected),
+                "counted_units": int(s["stock.counted"]),
+                "absolute_difference": int(s["stock.abs_difference"]),
+                "accuracy": (1 - ratio(s["stock.abs_difference"], expected)) if expected else None,
+                "exact_counts_share": ratio(s["stock.exact"], s["stock.counts"]),
+                "pickup_orders": int(s["pickup.orders"]),
+                "pickup_cancelled_for_stock": int(s["pickup.stock_cancelled"]),
+                "pickup_stock_failure_rate": ratio(s["pickup.stock_cancelled"], s["pickup.orders"]),
+            }
+        )
+    return {"by_location": rows}
+
+
+# --- 9. Funnel ----------------------------------------------------------------------------------------------------
+
+
+def funnel_figures(period: Period, channel: str | None) -> dict:
+    sums: dict[str, dict] = defaultdict(lambda: dict.fromkeys(FUNNEL, 0))
+    for row in _rollup_totals(period, "funnel.", channel):
+        sums[row["channel"] or "unknown"][row["metric"].removeprefix("funnel.")] += int(row["total"])
+    rows = [{"channel": ch, **stages} for ch, stages in sorted(sums.items())]
+    total = {stage: sum(r[stage] for r in rows) for stage in FUNNEL}
+    return {"by_channel": rows, "total": total}
+
+
+# --- Trends -------------------------------------------------------------------------------------------------------
+
+
+def trend_figures(period: Period, channel: str | None) -> dict:
+    """Per month of the period: orders and net revenue per sales channel, and customers acquired."""
+    rows = DailyMetric.objects.filter(
+        day__gte=period.start, day__lte=period.end, metric__in=("orders.count", "orders.gross", "orders.refunds")
+    )
+    if channel:
+        rows = rows.filter(channel=channel)
+    months = list(range(month_index(period.start), month_index(period.end) + 1))
+    net: dict[str, dict[int, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    orders: dict[int, Decimal] = defaultdict(Decimal)
+    for day, ch, metric, value in rows.values_list("day", "channel", "metric").annotate(v=Sum("value")):
+        m = month_index(day)
+        if metric == "orders.count":
+            orders[m] += value
+        else:
+            net[ch][m] += value if metric == "orders.gross" else -value
+    acquired = PersonFact.objects.filter(
+        merged_into=None, registered_day__gte=period.start, registered_day__lte=period.end
+    )
+    if channel:
+        acquired = acquired.filter(acquisition_channel=channel)
+    new = dict(acquired.values_list("registered_month").annotate(n=Count("customer_id")).order_by())
+    return {
+        "months": [
+            {
+                "month": month_label(m),
+                "orders": int(orders[m]),
+                "net_revenue": money(sum((net[ch][m] for ch in net), Decimal(0))),
+                "customers_acquired": new.get(m, 0),
+            }
+            for m in months
+        ],
+        "net_revenue_by_sales_channel": {ch: [money(net[ch][m]) for m in months] for ch in sorted(net)},
+    }
