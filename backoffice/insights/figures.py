@@ -230,7 +230,7 @@ def dashboard_figures(report: dict) -> list[Figure]:
             [
                 _("customers"),
                 _("omnichannel customers"),
-                _("share"),
+                _("share of customers"),
                 _("net revenue per omnichannel customer"),
                 _("net revenue per single-channel customer"),
             ],

@@ -72,3 +72,14 @@ def test_marketing_enters_spend_in_the_admin_through_the_service(marketing_clien
     spend = AcquisitionSpend.objects.get()
     assert (spend.channel, spend.month, spend.amount) == ("instagram", date(2026, 2, 1), Decimal("75.00"))
     assert spend.updated_by.startswith("user:")
+
+
+@pytest.mark.usefixtures("shop")
+def test_the_dashboard_speaks_spanish_by_default(marketing_client, settings):
+    settings.LANGUAGE_CODE = "es"
+
+    html = marketing_client.get("/admin/insights/dashboard/", RANGE).content.decode()
+
+    assert "Panel de indicadores" in html
+    assert "CAC = inversión en captación del canal" in html
+    assert "Descargar CSV" in html
