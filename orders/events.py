@@ -1,10 +1,203 @@
-"""Event types written by the orders app. Cart events arrive as interactions from web, app and assisted sales."""
+"""Event types written by the orders app.
+
+Streams: `product-<sku>`, `location-<code>`, `stock-<sku>@<code>`, `order-<id>`, `cart-<cart_id>`.
+Cart events arrive as interactions from web, app and assisted sales (ingestible); everything else is written by
+the orders services, which validate it first. Money is a decimal string with its currency.
+"""
 
 from decimal import Decimal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from backoffice.eventstore.schema import EventData
+
+SKU_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+LOCATION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$"
+ORDER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+
+Sku = Annotated[str, Field(pattern=SKU_PATTERN)]
+LocationCode = Annotated[str, Field(pattern=LOCATION_PATTERN)]
+OrderId = Annotated[str, Field(pattern=ORDER_ID_PATTERN)]
+Money = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+LocationKind = Literal["store", "warehouse"]
+FulfilmentMethod = Literal["ship", "pickup"]
+
+
+# --- Catalog and locations ----------------------------------------------------------------------------------------
+
+
+class ProductCreated(EventData):
+    type_name = "product.created"
+    sku: Sku
+    name: str = Field(min_length=1, max_length=200)
+    category: str = Field(default="", max_length=100)
+    price: Money
+    currency: Currency = "EUR"
+    is_active: bool = True
+
+
+class ProductUpdated(EventData):
+    """The new values of what changed; absent fields are unchanged."""
+
+    type_name = "product.updated"
+    sku: Sku
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    category: str | None = Field(default=None, max_length=100)
+    price: Decimal | None = Field(default=None, ge=0, max_digits=12, decimal_places=2)
+    is_active: bool | None = None
+
+
+class LocationCreated(EventData):
+    type_name = "location.created"
+    code: LocationCode
+    name: str = Field(min_length=1, max_length=200)
+    kind: LocationKind
+    city: str = Field(default="", max_length=100)
+    timezone: str = Field(default="Europe/Madrid", max_length=64)
+
+
+# --- Stock: one stream per (sku, location) ------------------------------------------------------------------------
+
+
+class _StockEvent(EventData):
+    sku: Sku
+    location: LocationCode
+
+
+class StockReceived(_StockEvent):
+    type_name = "stock.received"
+    quantity: int = Field(gt=0, le=1_000_000)
+
+
+class StockCounted(_StockEvent):
+    """A physical count: on-hand becomes `counted`; `shrinkage` = expected - counted (negative: more was found)."""
+
+    type_name = "stock.counted"
+    counted: int = Field(ge=0, le=1_000_000)
+    expected: int = Field(ge=0)
+    shrinkage: int
+
+
+class StockSold(_StockEvent):
+    """Units leave on-hand: a till sale (at once), or an order collected or shipped (`from_reservation`)."""
+
+    type_name = "stock.sold"
+    quantity: int = Field(gt=0, le=1_000_000)
+    order_id: str = Field(default="", max_length=64)
+    from_reservation: bool = False
+
+
+class StockReserved(_StockEvent):
+    type_name = "stock.reserved"
+    quantity: int = Field(gt=0, le=1_000_000)
+    order_id: str = Field(min_length=1, max_length=64)
+
+
+class StockReleased(_StockEvent):
+    type_name = "stock.released"
+    quantity: int = Field(gt=0, le=1_000_000)
+    order_id: str = Field(min_length=1, max_length=64)
+
+
+class StockTransferred(_StockEvent):
+    """One event on each end's stream: `out` at the origin (on-hand down), `in` at the destination (up)."""
+
+    type_name = "stock.transferred"
+    quantity: int = Field(gt=0, le=1_000_000)
+    direction: Literal["out", "in"]
+    from_location: LocationCode
+    to_location: LocationCode
+
+
+class StockReturned(_StockEvent):
+    type_name = "stock.returned"
+    quantity: int = Field(gt=0, le=1_000_000)
+    order_id: str = Field(default="", max_length=64)
+
+
+# --- Orders -------------------------------------------------------------------------------------------------------
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class OrderLine(_Frozen):
+    sku: Sku
+    quantity: int = Field(gt=0, le=10_000)
+    unit_price: Money
+    location: LocationCode
+
+
+class Fulfilment(_Frozen):
+    method: FulfilmentMethod
+    location: str = Field(default="", max_length=32)
+
+
+class ReturnedLine(_Frozen):
+    sku: Sku
+    quantity: int = Field(gt=0, le=10_000)
+
+
+class OrderPlaced(EventData):
+    type_name = "order.placed"
+    order_id: OrderId
+    lines: list[OrderLine] = Field(min_length=1, max_length=200)
+    total: Money
+    currency: Currency = "EUR"
+    fulfilment: Fulfilment
+    # Attribution: the abandoned-cart reminder this customer got before ordering, if any.
+    reminder_cart_id: str = Field(default="", max_length=64)
+    attributed_message_id: str = Field(default="", max_length=64)
+
+
+class OrderPaid(EventData):
+    type_name = "order.paid"
+    order_id: OrderId
+    amount: Money
+    currency: Currency = "EUR"
+
+
+class OrderReady(EventData):
+    type_name = "order.ready"
+    order_id: OrderId
+    location: LocationCode
+
+
+class OrderCollected(EventData):
+    type_name = "order.collected"
+    order_id: OrderId
+    location: LocationCode
+
+
+class OrderShipped(EventData):
+    type_name = "order.shipped"
+    order_id: OrderId
+
+
+class OrderDelivered(EventData):
+    type_name = "order.delivered"
+    order_id: OrderId
+
+
+class OrderCancelled(EventData):
+    type_name = "order.cancelled"
+    order_id: OrderId
+    reason: str = Field(default="", max_length=200)
+
+
+class OrderReturned(EventData):
+    type_name = "order.returned"
+    order_id: OrderId
+    location: LocationCode
+    lines: list[ReturnedLine] = Field(min_length=1, max_length=200)
+    refund_amount: Money
+    currency: Currency = "EUR"
+
+
+# --- Carts --------------------------------------------------------------------------------------------------------
 
 
 class _CartEvent(EventData):
@@ -33,3 +226,22 @@ class CartItemRemoved(_CartEvent):
 class CartCheckedOut(_CartEvent):
     type_name = "cart.checked_out"
     order_id: str = Field(default="", max_length=64)
+
+
+class CartItem(_Frozen):
+    sku: str = Field(min_length=1, max_length=64)
+    quantity: int = Field(gt=0)
+    unit_price: Decimal = Field(ge=0, max_digits=12, decimal_places=2)
+
+
+class CartAbandoned(EventData):
+    """Written by the abandonment job (not ingestible): the cart sat idle past the threshold."""
+
+    type_name = "cart.abandoned"
+    cart_id: str = Field(min_length=1, max_length=64)
+    items: list[CartItem] = Field(max_length=200)
+    idle_minutes: int = Field(ge=0)
+    reminder_message_id: str = Field(default="", max_length=64)
+    reminder_channel: str = Field(default="", max_length=16)
+    # Why no reminder went out: ordered_since | no_channel | messaging_unavailable | "" (one was sent).
+    reminder_skipped: str = Field(default="", max_length=40)

@@ -260,3 +260,13 @@ CASES_SENDER_NAME = env.str("CASES_SENDER_NAME", default="Atención al cliente")
 # The approved WhatsApp template of the survey (outside the 24-hour window only templates may be sent).
 CASES_CSAT_WHATSAPP_TEMPLATE = env.str("CASES_CSAT_WHATSAPP_TEMPLATE", default="csat_survey")
 CASES_REPLY_WHATSAPP_TEMPLATE = env.str("CASES_REPLY_WHATSAPP_TEMPLATE", default="case_update")
+
+# --- Orders and stock
+# A cart with no activity for this long is abandoned and gets one reminder (on a channel allowing marketing).
+ORDERS_CART_IDLE_MINUTES = env.int("ORDERS_CART_IDLE_MINUTES", default=60)
+# An order placed within this many days of a cart reminder is attributed to it.
+ORDERS_REMINDER_ATTRIBUTION_DAYS = env.int("ORDERS_REMINDER_ATTRIBUTION_DAYS", default=7)
+CELERY_BEAT_SCHEDULE["orders-abandon-idle-carts"] = {
+    "task": "orders.abandon_idle_carts",
+    "schedule": timedelta(minutes=env.int("ORDERS_CART_CHECK_MINUTES", default=5)),
+}

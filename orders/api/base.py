@@ -1,0 +1,105 @@
+"""What every orders endpoint shares: roles, and the refusals of the services as problem details."""
+
+from rest_framework.views import APIView
+
+from backoffice.accounts.models import Role
+from backoffice.accounts.selectors import user_location_code, user_role
+from backoffice.api.permissions import HasRole
+from backoffice.api.problems import Problem, not_found, validation_failed
+
+from ..errors import (
+    AlreadyExists,
+    IllegalTransition,
+    InsufficientStock,
+    InvalidField,
+    InvalidFields,
+    NotYourLocation,
+    OrderIdConflict,
+    OrderNotFound,
+    OrdersError,
+)
+
+ALL_STAFF = (Role.ADMIN, Role.MARKETING, Role.SUPPORT, Role.STORE, Role.INTEGRATION)
+# Orders concern individuals: marketing works with segments, not people's orders.
+ORDER_ROLES = (Role.ADMIN, Role.SUPPORT, Role.STORE, Role.INTEGRATION)
+CATALOG_WRITERS = (Role.ADMIN, Role.INTEGRATION)
+STOCK_WRITERS = (Role.ADMIN, Role.STORE, Role.INTEGRATION)
+
+
+def problem_for(exc: OrdersError) -> Problem:
+    if isinstance(exc, InvalidFields):
+        return validation_failed([{"field": e.field, "message": e.message, "code": e.code} for e in exc.errors])
+    if isinstance(exc, InvalidField):
+        return validation_failed([{"field": exc.field, "message": exc.message, "code": exc.code}])
+    if isinstance(exc, NotYourLocation):
+        return Problem(
+            status_code=403,
+            type="not_your_location",
+            title="Store staff act on their own location only",
+            detail=str(exc),
+            errors=[{"field": exc.field, "message": str(exc), "code": "not_your_location"}],
+        )
+    if isinstance(exc, InsufficientStock):
+        return Problem(
+            status_code=409,
+            type="insufficient_stock",
+            title="Not enough stock",
+            detail=str(exc),
+            errors=[
+                {
+                    "field": "lines",
+                    "message": f"{line['requested']} x {line['sku']}: not enough",
+                    "code": "insufficient",
+                }
+                for line in exc.lines
+                if line.get("is_short", True)
+            ],
+            lines=exc.lines,
+        )
+    if isinstance(exc, OrderNotFound):
+        return not_found(str(exc))
+    if isinstance(exc, OrderIdConflict):
+        return Problem(
+            status_code=409,
+            type="idempotency_conflict",
+            title="Order id reused for different content",
+            detail=str(exc),
+            errors=[{"field": "id", "message": str(exc), "code": "conflict"}],
+        )
+    if isinstance(exc, IllegalTransition):
+        return Problem(
+            status_code=409,
+            type="illegal_transition",
+            title="Not possible in the order's current status",
+            detail=str(exc),
+            errors=[{"field": "action", "message": str(exc), "code": "illegal_transition"}],
+            current_status=exc.status,
+            allowed_actions=exc.allowed,
+        )
+    if isinstance(exc, AlreadyExists):
+        return Problem(
+            status_code=409,
+            type="already_exists",
+            title="Already exists",
+            detail=str(exc),
+            errors=[{"field": exc.field, "message": exc.message, "code": "already_exists"}],
+        )
+    raise TypeError(exc)
+
+
+class OrdersApiView(APIView):
+    permission_classes = [HasRole]
+
+    def handle_exception(self, exc):
+        if isinstance(exc, OrdersError):
+            exc = problem_for(exc)
+        return super().handle_exception(exc)
+
+
+def acting_location(user) -> str | None:
+    """Store staff are bound to one location; other roles act anywhere."""
+    return user_location_code(user=user) if user_role(user=user) == Role.STORE else None
+
+
+def actor(request) -> str:
+    return f"user:{request.user.pk}"

@@ -1,0 +1,143 @@
+"""POST /api/v1/orders (place, from any channel), GET /api/v1/orders/{id}, and the lifecycle steps
+POST /api/v1/orders/{id}/{pay,ready,collect,ship,deliver,cancel,return}."""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+
+from backoffice.api.problems import not_found
+from backoffice.eventstore.schema import CHANNELS
+
+from .. import selectors, services
+from ..errors import InvalidFields
+from ..events import ORDER_ID_PATTERN
+from .base import ORDER_ROLES, OrdersApiView, acting_location, actor
+
+
+class OrderLineSerializer(serializers.Serializer):
+    sku = serializers.CharField()
+    quantity = serializers.IntegerField()
+    unit_price = serializers.DecimalField(max_digits=12, decimal_places=2)
+    location = serializers.CharField(source="location_code")
+    returned_quantity = serializers.IntegerField()
+
+
+def order_body(order) -> dict:
+    lines = list(order.lines.all())
+    history = selectors.order_history(order_id=order.id)
+    return {
+        "id": order.id,
+        "customer_id": order.customer_id,
+        "channel": order.channel,
+        "status": order.status,
+        "fulfilment": {"method": order.fulfilment_method, "location": order.fulfilment_location or None},
+        "lines": OrderLineSerializer(lines, many=True).data,
+        "locations": sorted({line.location_code for line in lines} | ({order.fulfilment_location} - {""})),
+        "total": str(order.total),
+        "refunded": str(order.refunded),
+        "currency": order.currency,
+        "is_paid": order.is_paid,
+        "placed_at": order.placed_at,
+        "updated_at": order.updated_at,
+        "allowed_actions": services.allowed_actions(order),
+        "reminder_cart_id": order.reminder_cart_id or None,
+        "attributed_message_id": order.attributed_message_id or None,
+        "history": [
+            {
+                "type": event.type,
+                "occurred_at": event.occurred_at,
+                "channel": event.channel,
+                "actor": event.metadata.get("actor", ""),
+                "data": event.data,
+            }
+            for event in history
+        ],
+    }
+
+
+class CustomerField(serializers.JSONField):
+    """Our customer id (a UUID string), or identifiers: {"email": ..., "phone": ..., "loyalty_card": ...}."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str | dict) or not data:
+            raise serializers.ValidationError("a customer id or an object of identifiers")
+        return data
+
+
+class OrderPlaceApi(OrdersApiView):
+    allowed_roles = {"POST": ORDER_ROLES}
+
+    class InputSerializer(serializers.Serializer):
+        class LineSerializer(serializers.Serializer):
+            sku = serializers.CharField(max_length=64)
+            quantity = serializers.IntegerField(min_value=1, max_value=10_000)
+
+        class FulfilmentSerializer(serializers.Serializer):
+            method = serializers.ChoiceField(choices=("ship", "pickup"))
+            location = serializers.CharField(max_length=32, required=False, allow_blank=True)
+
+        id = serializers.RegexField(ORDER_ID_PATTERN, max_length=64, required=False, help_text="idempotency key")
+        customer = CustomerField()
+        channel = serializers.ChoiceField(choices=CHANNELS, help_text="where the order was placed")
+        lines = LineSerializer(many=True, allow_empty=False, max_length=200)
+        fulfilment = FulfilmentSerializer()
+
+    @extend_schema(request=InputSerializer, responses={201: OpenApiTypes.OBJECT, 200: OpenApiTypes.OBJECT})
+    def post(self, request):
+        payload = self.InputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        values = payload.validated_data
+        order, created = services.order_place(
+            order_id=values.get("id"),
+            customer=values["customer"],
+            channel=values["channel"],
+            lines=[dict(line) for line in values["lines"]],
+            fulfilment=dict(values["fulfilment"]),
+            actor=actor(request),
+        )
+        return Response(order_body(order), status=201 if created else 200)
+
+
+class OrderDetailApi(OrdersApiView):
+    allowed_roles = {"GET": ORDER_ROLES}
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request, order_id: str):
+        order = selectors.order_get(order_id=order_id)
+        if order is None:
+            raise not_found("no such order")
+        return Response(order_body(order))
+
+
+class OrderActionApi(OrdersApiView):
+    allowed_roles = {"POST": ORDER_ROLES}
+
+    class InputSerializer(serializers.Serializer):
+        class ReturnLineSerializer(serializers.Serializer):
+            sku = serializers.CharField(max_length=64)
+            quantity = serializers.IntegerField(min_value=1, max_value=10_000)
+
+        channel = serializers.ChoiceField(choices=CHANNELS, required=False, help_text="where the step happened")
+        location = serializers.CharField(max_length=32, required=False, help_text="return: where it came back")
+        lines = ReturnLineSerializer(many=True, required=False, help_text="return: what came back (default: all)")
+        reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+    @extend_schema(request=InputSerializer, responses=OpenApiTypes.OBJECT)
+    def post(self, request, order_id: str, action: str):
+        if action not in services.ACTIONS:
+            raise InvalidFields.of("action", f"unknown action {action!r}; one of {', '.join(services.ACTIONS)}")
+        payload = self.InputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        values = payload.validated_data
+        order = services.order_act(
+            order_id=order_id,
+            action=action,
+            actor=actor(request),
+            channel=values.get("channel"),
+            acting_location=acting_location(request.user),
+            location=values.get("location"),
+            lines=[dict(line) for line in values["lines"]] if "lines" in values else None,
+            reason=values["reason"],
+        )
+        return Response(order_body(order))

@@ -1,0 +1,88 @@
+"""Reads of the orders app, for views, the admin and other apps."""
+
+import uuid
+
+from backoffice.eventstore import store
+
+from .models import Cart, Location, Order, Product, StockLevel
+
+
+class UnknownReference(LookupError):
+    def __init__(self, field: str, value: str):
+        self.field, self.value = field, value
+        super().__init__(f"unknown {field} {value!r}")
+
+
+def product_list(*, category: str | None = None, after: str = "", limit: int = 100) -> list[Product]:
+    products = Product.objects.filter(sku__gt=after).order_by("sku")
+    if category:
+        products = products.filter(category=category)
+    return list(products[:limit])
+
+
+def location_list(*, kind: str | None = None) -> list[Location]:
+    locations = Location.objects.order_by("code")
+    return list(locations.filter(kind=kind) if kind else locations)
+
+
+def stock_levels(
+    *, sku: str | None = None, location: str | None = None, after: tuple[str, str] | None = None, limit: int = 200
+) -> list[dict]:
+    """Live stock per (sku, location): on_hand, reserved, available. With a sku, every location (zeros where there
+    is none); with a location, every sku held there; with both, that one pair. Raises UnknownReference."""
+    locations = {loc.code: loc for loc in Location.objects.all()}
+    if sku is not None and not Product.objects.filter(sku=sku).exists():
+        raise UnknownReference("sku", sku)
+    if location is not None and location not in locations:
+        raise UnknownReference("location", location)
+    rows = StockLevel.objects.all()
+    if sku is not None:
+        rows = rows.filter(sku=sku)
+    if location is not None:
+        rows = rows.filter(location_code=location)
+    if sku is None and after is not None:
+        rows = rows.filter(sku__gt=after[0]) | rows.filter(sku=after[0], location_code__gt=after[1])
+    found = {(row.sku, row.location_code): row for row in rows.order_by("sku", "location_code")[: limit + 1]}
+    if sku is not None:
+        # A location that never held the sku answers zero: "do you have it in Valencia?" deserves a no.
+        codes = [location] if location else sorted(locations)
+        return [_level(sku, code, found.get((sku, code)), locations[code]) for code in codes]
+    return [_level(s, code, row, locations.get(code)) for (s, code), row in found.items()]
+
+
+def _level(sku: str, code: str, row: StockLevel | None, location: Location | None) -> dict:
+    on_hand, reserved = (row.on_hand, row.reserved) if row else (0, 0)
+    return {
+        "sku": sku,
+        "location": code,
+        "location_name": location.name if location else "",
+        "kind": location.kind if location else "",
+        "city": location.city if location else "",
+        "on_hand": on_hand,
+        "reserved": reserved,
+        "available": max(on_hand - reserved, 0),
+        # Folded inline, in the transaction of each movement: what is shown is the ledger as of now.
+        "live": True,
+        "version": row.version if row else 0,
+        "updated_at": row.updated_at if row else None,
+    }
+
+
+def order_get(*, order_id: str) -> Order | None:
+    return Order.objects.prefetch_related("lines").filter(id=order_id).first()
+
+
+def order_history(*, order_id: str) -> list[store.RecordedEvent]:
+    """Every step of the order, oldest first, from its stream."""
+    return store.read_stream(f"order-{order_id}")
+
+
+def orders_of_customer(*, customer_id: uuid.UUID, limit: int = 50) -> list[Order]:
+    return list(Order.objects.filter(customer_id=customer_id).order_by("-placed_at")[:limit])
+
+
+def carts_open(*, customer_id: uuid.UUID | None = None) -> list[Cart]:
+    carts = Cart.objects.filter(status="open")
+    if customer_id is not None:
+        carts = carts.filter(customer_id=customer_id)
+    return list(carts.order_by("-last_activity_at"))

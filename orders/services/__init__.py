@@ -1,0 +1,18 @@
+"""Commands of the orders app: the only code that changes catalog, stock, order and cart state."""
+
+from .carts import carts_abandon_idle
+from .catalog import location_create, product_save
+from .orders import ACTIONS, allowed_actions, order_act, order_place
+from .stock import MOVEMENT_KINDS, stock_move
+
+__all__ = [
+    "ACTIONS",
+    "MOVEMENT_KINDS",
+    "allowed_actions",
+    "carts_abandon_idle",
+    "location_create",
+    "order_act",
+    "order_place",
+    "product_save",
+    "stock_move",
+]

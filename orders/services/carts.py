@@ -1,0 +1,109 @@
+"""Abandoned carts: a cart idle past ORDERS_CART_IDLE_MINUTES becomes `cart.abandoned`, with one reminder.
+
+Run by Celery beat (orders.abandon_idle_carts). For each idle open cart, in one transaction: decide whether to
+remind (not if the customer placed an order in any channel since the cart started; only on a channel whose
+marketing consent allows it), send, and append `cart.abandoned` with the message id. The event's id derives from
+the cart id and it is appended at the cart stream's version, so a cart is abandoned (and reminded) at most once,
+even when two workers run the job at the same time, and a cart that moved meanwhile is left for the next run.
+"""
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from backoffice.eventstore import projector, store
+from backoffice.eventstore.errors import ConcurrencyError
+
+from ..models import Cart, CartStatus, Order
+from ..projections import Carts
+from .stock import NAMESPACE
+
+ACTOR = "orders.abandon_idle_carts"
+
+
+@dataclass(frozen=True)
+class CartDecision:
+    cart_id: str
+    customer_id: uuid.UUID | None
+    reminder_message_id: str
+    reminder_channel: str
+    reminder_skipped: str
+
+
+def carts_abandon_idle(*, now: datetime | None = None, limit: int = 500) -> list[CartDecision]:
+    """Mark the carts idle past the threshold as abandoned and remind their customers. Safe to run twice."""
+    now = now or timezone.now()
+    projector.catch_up(Carts.name)
+    idle_since = now - timedelta(minutes=settings.ORDERS_CART_IDLE_MINUTES)
+    candidates = list(
+        Cart.objects.filter(status=CartStatus.OPEN, abandoned_at__isnull=True, last_activity_at__lt=idle_since)
+        .order_by("last_activity_at")
+        .values_list("cart_id", flat=True)[:limit]
+    )
+    decisions = []
+    for cart_id in candidates:
+        decision = cart_abandon(cart_id=cart_id, now=now)
+        if decision is not None:
+            decisions.append(decision)
+    return decisions
+
+
+def cart_abandon(*, cart_id: str, now: datetime) -> CartDecision | None:
+    """Abandon one cart. None when it has no items, is no longer open, or moved since it was read."""
+    with transaction.atomic():
+        cart = Cart.objects.select_for_update().filter(cart_id=cart_id).first()
+        if cart is None or cart.status != CartStatus.OPEN or cart.abandoned_at is not None:
+            return None
+        items = [
+            {"sku": sku, "quantity": item["quantity"], "unit_price": str(Decimal(item["unit_price"]))}
+            for sku, item in sorted(cart.items.items())
+        ]
+        if not items:
+            return None
+        message_id, channel, skipped = _remind(cart, items)
+        event = store.NewEvent(
+            "cart.abandoned",
+            {
+                "cart_id": cart_id,
+                "items": items,
+                "idle_minutes": max(int((now - cart.last_activity_at).total_seconds() // 60), 0),
+                "reminder_message_id": message_id,
+                "reminder_channel": channel,
+                "reminder_skipped": skipped,
+            },
+            uuid.uuid5(NAMESPACE, f"cart:{cart_id}:abandoned"),
+            cart.channel or None,
+            cart.customer_id,
+            now,
+            {"actor": ACTOR},
+        )
+        try:
+            with transaction.atomic():
+                store.append(f"cart-{cart_id}", [event], expected_version=cart.version)
+        except ConcurrencyError:
+            # The customer came back to the cart after we read it: not idle any more, and nothing was sent,
+            # because the reminder is rolled back with this transaction.
+            transaction.set_rollback(True)
+            return None
+    return CartDecision(cart_id, cart.customer_id, message_id, channel, skipped)
+
+
+def _ordered_since(cart: Cart) -> bool:
+    return (
+        cart.customer_id is not None
+        and Order.objects.filter(customer_id=cart.customer_id, placed_at__gte=cart.started_at).exists()
+    )
+
+
+def _remind(cart: Cart, items: list[dict]) -> tuple[str, str, str]:
+    """(message id, channel, reason skipped). Not wired to messaging yet: see order notifications."""
+    if cart.customer_id is None:
+        return "", "", "no_customer"
+    if _ordered_since(cart):
+        return "", "", "ordered_since"
+    return "", "", "messaging_unavailable"

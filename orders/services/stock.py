@@ -1,0 +1,211 @@
+"""The stock ledger: one stream per (sku, location), `stock-<sku>@<code>`.
+
+No oversell, under any concurrency, on both databases. Every command that takes stock (a reservation, a till
+sale, a transfer out) runs in one transaction that
+1. locks the StockLevel rows it reads (`select_for_update`, ordered by primary key, so two commands locking
+   several rows never deadlock; on SQLite transactions begin IMMEDIATE and hold the only write lock),
+2. checks `available = on_hand - reserved` under that lock,
+3. appends its events with `expected_version` = the version the locked row says the stream is at, and
+4. lets the inline projection update the same rows before commit.
+A writer that skipped the lock (or a row that did not exist yet, which cannot be locked) is caught by the expected
+version: the store raises ConcurrencyError, and `with_retry` runs the whole command again on fresh data. So the
+lock makes contention cheap (waiters queue instead of failing and retrying), and the stream's version makes it
+correct even without the lock.
+"""
+
+import uuid
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Final, TypeVar
+
+from django.db import transaction
+from django.db.models import Q
+
+from backoffice.eventstore import store
+from backoffice.eventstore.errors import ConcurrencyError
+
+from ..errors import InsufficientStock, InvalidField, InvalidFields, NotYourLocation
+from ..models import Location, LocationKind, Product, StockLevel
+
+MOVEMENT_KINDS: Final = ("received", "counted", "sold", "transfer")
+RETRIES: Final = 8
+NAMESPACE: Final = uuid.UUID("0b7c3d52-5f4e-4c1a-9d8e-6a2f1e7c4b90")
+
+T = TypeVar("T")
+Key = tuple[str, str]
+
+
+def stock_stream(sku: str, location: str) -> str:
+    return f"stock-{sku}@{location}"
+
+
+def with_retry(command: Callable[[], T]) -> T:
+    """Run a command that appends with expected versions; run it again when a stream moved under it."""
+    for attempt in range(RETRIES):
+        try:
+            return command()
+        except ConcurrencyError:
+            if attempt == RETRIES - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def levels_locked(keys: Iterable[Key]) -> dict[Key, StockLevel]:
+    """The stock rows of these (sku, location) pairs, locked until commit, in primary-key order."""
+    keys = set(keys)
+    if not keys:
+        return {}
+    condition = Q()
+    for sku, location in sorted(keys):
+        condition |= Q(sku=sku, location_code=location)
+    rows = StockLevel.objects.select_for_update().filter(condition).order_by("pk")
+    return {(row.sku, row.location_code): row for row in rows}
+
+
+def availability(*, skus: Iterable[str]) -> dict[str, list[dict]]:
+    """Per sku, every location that has some available, most first (for refusals that name other stores)."""
+    skus = set(skus)
+    locations = {loc.code: loc for loc in Location.objects.all()}
+    found: dict[str, list[dict]] = {sku: [] for sku in skus}
+    for row in StockLevel.objects.filter(sku__in=skus).order_by("sku", "location_code"):
+        location = locations.get(row.location_code)
+        if row.available > 0 and location is not None:
+            found[row.sku].append(
+                {
+                    "location": row.location_code,
+                    "name": location.name,
+                    "kind": location.kind,
+                    "city": location.city,
+                    "available": row.available,
+                }
+            )
+    for entries in found.values():
+        entries.sort(key=lambda e: (-e["available"], e["location"]))
+    return found
+
+
+def stock_move(
+    *,
+    sku: str,
+    location: str,
+    kind: str,
+    quantity: int,
+    to_location: str | None = None,
+    actor: str,
+    acting_location: str | None = None,
+    event_id: uuid.UUID | None = None,
+    occurred_at: datetime | None = None,
+) -> list[StockLevel]:
+    """Record a movement: goods received, a physical count, a till sale, or a transfer to another location.
+
+    `acting_location` (store staff) must be `location`. Returns the levels after the movement. Raises InvalidFields,
+    NotYourLocation or InsufficientStock before anything is written. Idempotent on `event_id`.
+    """
+    _validate_movement(sku, location, kind, quantity, to_location)
+    if acting_location is not None and acting_location != location:
+        raise NotYourLocation("location", location)
+    keys = [(sku, location)] + ([(sku, to_location)] if kind == "transfer" and to_location else [])
+    if event_id is not None and store.stored_events([event_id]):
+        return [StockLevel.objects.get(sku=s, location_code=loc) for s, loc in keys]
+    return with_retry(lambda: _move(sku, location, kind, quantity, to_location, actor, event_id, occurred_at, keys))
+
+
+def _move(sku, location, kind, quantity, to_location, actor, event_id, occurred_at, keys) -> list[StockLevel]:
+    with transaction.atomic():
+        rows = levels_locked(keys)
+        row = rows.get((sku, location))
+        on_hand, reserved, version = (row.on_hand, row.reserved, row.version) if row else (0, 0, 0)
+        base = {"sku": sku, "location": location}
+        first_id = event_id or uuid.uuid4()
+        common = {"occurred_at": occurred_at, "metadata": {"actor": actor}}
+        if kind in ("sold", "transfer") and quantity > on_hand - reserved:
+            found = availability(skus=[sku])
+            raise InsufficientStock(
+                [
+                    {
+                        "sku": sku,
+                        "requested": quantity,
+                        "available_here": max(on_hand - reserved, 0),
+                        "available": found[sku],
+                    }
+                ]
+            )
+        if kind == "received":
+            appends = [
+                _append(
+                    sku,
+                    location,
+                    version,
+                    store.NewEvent("stock.received", {**base, "quantity": quantity}, first_id, **common),
+                )
+            ]
+        elif kind == "counted":
+            data = {**base, "counted": quantity, "expected": on_hand, "shrinkage": on_hand - quantity}
+            appends = [_append(sku, location, version, store.NewEvent("stock.counted", data, first_id, **common))]
+        elif kind == "sold":
+            # A till sale: the customer walks out with it, so it leaves on-hand now, not at the day's close.
+            data = {**base, "quantity": quantity}
+            appends = [
+                _append(sku, location, version, store.NewEvent("stock.sold", data, first_id, channel="store", **common))
+            ]
+        else:
+            target = rows.get((sku, to_location))
+            moved = {"quantity": quantity, "from_location": location, "to_location": to_location}
+            appends = [
+                _append(
+                    sku,
+                    location,
+                    version,
+                    store.NewEvent("stock.transferred", {**base, **moved, "direction": "out"}, first_id, **common),
+                ),
+                _append(
+                    sku,
+                    to_location,
+                    target.version if target else 0,
+                    store.NewEvent(
+                        "stock.transferred",
+                        {"sku": sku, "location": to_location, **moved, "direction": "in"},
+                        uuid.uuid5(first_id, "in"),
+                        **common,
+                    ),
+                ),
+            ]
+        store.append_batches(appends)
+        return list(StockLevel.objects.filter(Q(sku=sku), Q(location_code__in=[k[1] for k in keys])).order_by("pk"))
+
+
+def _append(sku: str, location: str, version: int, event: store.NewEvent) -> store.StreamAppend:
+    return store.StreamAppend(stock_stream(sku, location), [event], expected_version=version)
+
+
+def _validate_movement(sku, location, kind, quantity, to_location) -> None:
+    errors = []
+    if kind not in MOVEMENT_KINDS:
+        errors.append(
+            InvalidField("kind", f"unknown kind {kind!r}; one of {', '.join(MOVEMENT_KINDS)}", "invalid_choice")
+        )
+    if not Product.objects.filter(sku=sku).exists():
+        errors.append(InvalidField("sku", f"unknown sku {sku!r}", "unknown_sku"))
+    if not Location.objects.filter(code=location).exists():
+        errors.append(InvalidField("location", f"unknown location {location!r}", "unknown_location"))
+    if not isinstance(quantity, int) or isinstance(quantity, bool):
+        errors.append(InvalidField("quantity", "must be an integer", "invalid"))
+    elif kind == "counted" and quantity < 0:
+        errors.append(InvalidField("quantity", "a count cannot be negative", "min_value"))
+    elif kind != "counted" and quantity <= 0:
+        errors.append(InvalidField("quantity", "must be greater than zero", "min_value"))
+    if kind == "transfer":
+        if not to_location:
+            errors.append(InvalidField("to_location", "a transfer needs the destination", "required"))
+        elif to_location == location:
+            errors.append(InvalidField("to_location", "must differ from location", "invalid"))
+        elif not Location.objects.filter(code=to_location).exists():
+            errors.append(InvalidField("to_location", f"unknown location {to_location!r}", "unknown_location"))
+    elif to_location:
+        errors.append(InvalidField("to_location", "only a transfer has a destination", "invalid"))
+    if errors:
+        raise InvalidFields(errors)
+
+
+def is_store(code: str) -> bool:
+    return Location.objects.filter(code=code, kind=LocationKind.STORE).exists()

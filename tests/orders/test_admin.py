@@ -1,0 +1,105 @@
+"""The admin acts through the services: products and movements become events; orders are read-only with history."""
+
+import pytest
+
+from backoffice.eventstore.models import Event
+from orders import services
+from orders.models import Product
+
+from .conftest import level
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def login(client, staff_user):
+    def make(role: str, location_code: str | None = None):
+        client.force_login(staff_user(role, location_code))
+        return client
+
+    return make
+
+
+def test_an_administrator_adds_a_product_through_the_service(login, chain):
+    client = login("admin")
+
+    response = client.post(
+        "/admin/orders/product/add/",
+        {
+            "sku": "GOR-LAN-GRI-U",
+            "name": "Gorro de lana gris",
+            "category": "accesorios",
+            "price": "15.90",
+            "is_active": "on",
+        },
+    )
+
+    assert response.status_code == 302
+    assert Product.objects.get(sku="GOR-LAN-GRI-U").name == "Gorro de lana gris"
+    assert Event.objects.filter(type="product.created", stream="product-GOR-LAN-GRI-U").count() == 1
+
+
+def test_store_staff_record_a_till_sale_at_their_store_from_the_admin(login, chain, receive):
+    receive("CAM-ALG-BLA-M", "MAD-01", 3)
+    client = login("store")
+
+    page = client.get("/admin/orders/stocklevel/movement/")
+    response = client.post(
+        "/admin/orders/stocklevel/movement/",
+        {"sku": "CAM-ALG-BLA-M", "location": "MAD-01", "kind": "sold", "quantity": "1", "to_location": ""},
+    )
+
+    assert page.status_code == 200
+    assert "VLC-01 Valencia" not in page.content.decode()
+    assert response.status_code == 302
+    assert level("CAM-ALG-BLA-M", "MAD-01")["on_hand"] == 2
+
+
+def test_a_refused_movement_in_the_admin_shows_the_reason_and_changes_nothing(login, chain, receive):
+    receive("CAM-ALG-BLA-M", "MAD-01", 1)
+    client = login("admin")
+    before = Event.objects.count()
+
+    response = client.post(
+        "/admin/orders/stocklevel/movement/",
+        {"sku": "CAM-ALG-BLA-M", "location": "MAD-01", "kind": "sold", "quantity": "5", "to_location": ""},
+    )
+
+    assert response.status_code == 200
+    assert "not enough stock" in response.content.decode()
+    assert Event.objects.count() == before
+
+
+def test_stock_levels_are_read_only_in_the_admin(login, chain, receive):
+    receive("CAM-ALG-BLA-M", "MAD-01", 3)
+    client = login("support")
+
+    page = client.get("/admin/orders/stocklevel/")
+
+    assert page.status_code == 200
+    assert "CAM-ALG-BLA-M" in page.content.decode()
+    assert client.get("/admin/orders/stocklevel/movement/").status_code == 403
+
+
+def test_an_order_page_shows_its_lines_and_history_and_marketing_cannot_see_it(
+    login, chain, receive, customer_id, client
+):
+    receive("CAM-ALG-BLA-M", "MAD-01", 3)
+    order, _ = services.order_place(
+        order_id="W-77",
+        customer=customer_id,
+        channel="web",
+        lines=[{"sku": "CAM-ALG-BLA-M", "quantity": 1}],
+        fulfilment={"method": "pickup", "location": "MAD-01"},
+        actor="test",
+    )
+    services.order_act(order_id="W-77", action="pay", actor="test")
+
+    page = login("support").get("/admin/orders/order/W-77/change/")
+
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert "order.placed" in html
+    assert "order.paid" in html
+    assert 'name="_save"' not in html
+    assert login("marketing").get("/admin/orders/order/").status_code == 403

@@ -1,0 +1,330 @@
+"""Orders from every channel: placement with reservation, click-and-collect, shipping allocation, the lifecycle,
+returns anywhere, and refusals that change nothing."""
+
+import pytest
+
+from backoffice.eventstore.models import Event
+from orders.models import Order
+
+from .conftest import level
+
+pytestmark = pytest.mark.django_db
+
+SHIRT, JEANS, SHOES = "CAM-ALG-BLA-M", "PAN-VAQ-SLI-40", "ZAP-RUN-BLA-42"
+
+
+@pytest.fixture
+def client(api_client_for):
+    return api_client_for("integration")
+
+
+def _order(client, customer_id, *, lines, method="pickup", location="MAD-01", channel="web", **extra):
+    fulfilment = {"method": method} | ({"location": location} if location else {})
+    body = {"customer": str(customer_id), "channel": channel, "lines": lines, "fulfilment": fulfilment, **extra}
+    return client.post("/api/v1/orders", body, format="json")
+
+
+def _act(client, order_id, action, **body):
+    return client.post(f"/api/v1/orders/{order_id}/{action}", body, format="json")
+
+
+def test_the_till_sale_of_the_last_unit_makes_the_web_show_none_and_click_and_collect_is_refused(
+    api_client_for, chain, receive, customer_id
+):
+    receive(SHIRT, "MAD-01", 1)
+    receive(SHIRT, "VLC-01", 4)
+    till, web = api_client_for("store"), api_client_for("integration")
+
+    sale = till.post(
+        "/api/v1/stock/movements", {"sku": SHIRT, "location": "MAD-01", "kind": "sold", "quantity": 1}, format="json"
+    )
+    shown = web.get("/api/v1/stock", {"sku": SHIRT, "location": "MAD-01"})
+    events_before = Event.objects.count()
+    refused = _order(web, customer_id, lines=[{"sku": SHIRT, "quantity": 1}], location="MAD-01")
+
+    assert sale.status_code == 201
+    assert shown.json()["results"][0]["available"] == 0
+    assert refused.status_code == 409
+    body = refused.json()
+    assert body["type"].endswith("/insufficient_stock")
+    (line,) = body["lines"]
+    assert line["sku"] == SHIRT
+    assert line["available_here"] == 0
+    assert [(e["location"], e["available"]) for e in line["available"]] == [("VLC-01", 4)]
+    assert Event.objects.count() == events_before
+    assert not Order.objects.exists()
+
+
+def test_a_pickup_order_reserves_at_the_chosen_store(client, chain, receive, customer_id):
+    receive(SHIRT, "MAD-01", 3)
+    receive(JEANS, "MAD-01", 2)
+
+    response = _order(client, customer_id, lines=[{"sku": SHIRT, "quantity": 2}, {"sku": JEANS, "quantity": 1}])
+
+    assert response.status_code == 201
+    body = response.json()
+    assert body["status"] == "placed"
+    assert body["total"] == "89.70"
+    assert body["locations"] == ["MAD-01"]
+    assert [e["type"] for e in body["history"]] == ["order.placed"]
+    assert level(SHIRT, "MAD-01") == {"on_hand": 3, "reserved": 2, "available": 1}
+
+
+def test_the_customer_may_be_named_by_identifiers(client, chain, receive, customer_id):
+    receive(SHIRT, "MAD-01", 3)
+    body = {
+        "customer": {"phone": "600 111 222"},
+        "channel": "phone",
+        "lines": [{"sku": SHIRT, "quantity": 1}],
+        "fulfilment": {"method": "pickup", "location": "MAD-01"},
+    }
+
+    response = client.post("/api/v1/orders", body, format="json")
+
+    assert response.status_code == 201
+    assert response.json()["customer_id"] == str(customer_id)
+
+
+def test_placing_the_same_order_id_twice_answers_the_same_order_and_reserves_once(client, chain, receive, customer_id):
+    receive(SHIRT, "MAD-01", 5)
+    lines = [{"sku": SHIRT, "quantity": 2}]
+
+    first = _order(client, customer_id, lines=lines, id="W-1001")
+    again = _order(client, customer_id, lines=lines, id="W-1001")
+    other = _order(client, customer_id, lines=[{"sku": SHIRT, "quantity": 3}], id="W-1001")
+
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.json()["id"] == again.json()["id"] == "W-1001"
+    assert other.status_code == 409
+    assert other.json()["type"].endswith("/idempotency_conflict")
+    assert level(SHIRT, "MAD-01")["reserved"] == 2
+
+
+def test_shipping_prefers_a_warehouse_that_holds_every_line(client, chain, receive, customer_id):
+    receive(SHIRT, "MAD-01", 5)
+    receive(JEANS, "MAD-01", 5)
+    receive(SHIRT, "WH-ZGZ", 5)
+    receive(JEANS, "WH-ZGZ", 5)
+
+    response = _order(
+        client,
+        customer_id,
+        lines=[{"sku": SHIRT, "quantity": 1}, {"sku": JEANS, "quantity": 1}],
+        method="ship",
+        location=None,
+    )
+
+    assert response.status_code == 201
+    assert response.json()["locations"] == ["WH-ZGZ"]
+
+
+def test_shipping_splits_across_locations_when_none_holds_every_line(client, chain, receive, customer_id):
+    receive(SHIRT, "WH-ZGZ", 5)
+    receive(JEANS, "VLC-01", 1)
+    receive(SHOES, "MAD-01", 1)
+    receive(SHOES, "VLC-01", 1)
+
+    response = _order(
+        client,
+        customer_id,
+        lines=[{"sku": SHIRT, "quantity": 1}, {"sku": JEANS, "quantity": 1}, {"sku": SHOES, "quantity": 2}],
+        method="ship",
+        location=None,
+    )
+
+    assert response.status_code == 201
+    placed = sorted((line["sku"], line["location"], line["quantity"]) for line in response.json()["lines"])
+    assert placed == sorted([(JEANS, "VLC-01", 1), (SHIRT, "WH-ZGZ", 1), (SHOES, "MAD-01", 1), (SHOES, "VLC-01", 1)])
+
+
+def test_shipping_more_than_the_chain_holds_is_a_409_with_availability_per_location(
+    client, chain, receive, customer_id
+):
+    receive(SHOES, "MAD-01", 1)
+    receive(SHOES, "VLC-01", 1)
+
+    response = _order(client, customer_id, lines=[{"sku": SHOES, "quantity": 3}], method="ship", location=None)
+
+    assert response.status_code == 409
+    (line,) = response.json()["lines"]
+    assert {e["location"]: e["available"] for e in line["available"]} == {"MAD-01": 1, "VLC-01": 1}
+    assert level(SHOES, "MAD-01")["reserved"] == 0
+
+
+def test_click_and_collect_from_placement_to_collection(api_client_for, chain, receive, customer_id):
+    receive(SHIRT, "MAD-01", 3)
+    web, store = api_client_for("integration"), api_client_for("store")
+    order_id = _order(web, customer_id, lines=[{"sku": SHIRT, "quantity": 2}]).json()["id"]
+
+    assert _act(web, order_id, "pay").status_code == 200
+    assert _act(store, order_id, "ready").json()["status"] == "ready"
+    collected = _act(store, order_id, "collect")
+
+    assert collected.status_code == 200
+    assert collected.json()["status"] == "collected"
+    assert [e["type"] for e in collected.json()["history"]] == [
+        "order.placed",
+        "order.paid",
+        "order.ready",
+        "order.collected",
+    ]
+    assert level(SHIRT, "MAD-01") == {"on_hand": 1, "reserved": 0, "available": 1}
+
+
+def test_a_shipped_order_turns_its_reservation_into_a_sale(client, chain, receive, customer_id):
+    receive(JEANS, "WH-ZGZ", 4)
+    order_id = _order(client, customer_id, lines=[{"sku": JEANS, "quantity": 1}], method="ship", location=None).json()[
+        "id"
+    ]
+    _act(client, order_id, "pay")
+
+    shipped = _act(client, order_id, "ship")
+    delivered = _act(client, order_id, "deliver")
+
+    assert (shipped.status_code, delivered.json()["status"]) == (200, "delivered")
+    assert level(JEANS, "WH-ZGZ") == {"on_hand": 3, "reserved": 0, "available": 3}
+
+
+def test_cancelling_releases_the_reservation(client, chain, receive, customer_id):
+    receive(SHIRT, "MAD-01", 1)
+    order_id = _order(client, customer_id, lines=[{"sku": SHIRT, "quantity": 1}]).json()["id"]
+    assert level(SHIRT, "MAD-01")["available"] == 0
+
+    response = _act(client, order_id, "cancel", reason="changed my mind")
+
+    assert response.json()["status"] == "cancelled"
+    assert level(SHIRT, "MAD-01") == {"on_hand": 1, "reserved": 0, "available": 1}
+
+
+def test_an_app_order_returned_at_a_store_restocks_that_store_and_records_the_refund(
+    api_client_for, chain, receive, customer_id
+):
+    receive(SHOES, "WH-ZGZ", 2)
+    app, valencia = api_client_for("integration"), api_client_for("store")
+    valencia.user.staff_profile.location_code = "VLC-01"
+    valencia.user.staff_profile.save()
+    order_id = _order(
+        app, customer_id, lines=[{"sku": SHOES, "quantity": 1}], method="ship", location=None, channel="app"
+    ).json()["id"]
+    for action in ("pay", "ship", "deliver"):
+        _act(app, order_id, action)
+
+    response = _act(valencia, order_id, "return", location="VLC-01", lines=[{"sku": SHOES, "quantity": 1}])
+
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["status"], body["refunded"], body["channel"]) == ("returned", "69.90", "app")
+    returned = body["history"][-1]
+    assert returned["type"] == "order.returned"
+    assert returned["channel"] == "store"
+    assert returned["data"]["refund_amount"] == "69.90"
+    assert returned["data"]["location"] == "VLC-01"
+    assert level(SHOES, "VLC-01")["on_hand"] == 1
+    assert level(SHOES, "WH-ZGZ")["on_hand"] == 1
+    event = Event.objects.get(type="order.returned")
+    assert event.customer_id == customer_id
+
+
+def test_a_partial_return_then_the_rest(client, chain, receive, customer_id):
+    receive(SHIRT, "MAD-01", 3)
+    order_id = _order(client, customer_id, lines=[{"sku": SHIRT, "quantity": 3}]).json()["id"]
+    for action in ("pay", "ready", "collect"):
+        _act(client, order_id, action)
+
+    first = _act(client, order_id, "return", location="MAD-01", lines=[{"sku": SHIRT, "quantity": 1}])
+    too_many = _act(client, order_id, "return", location="MAD-01", lines=[{"sku": SHIRT, "quantity": 3}])
+    rest = _act(client, order_id, "return", location="WH-ZGZ")
+
+    assert (first.json()["status"], first.json()["refunded"]) == ("partially_returned", "19.90")
+    assert too_many.status_code == 400
+    assert too_many.json()["errors"][0]["field"] == "lines.0.quantity"
+    assert (rest.json()["status"], rest.json()["refunded"]) == ("returned", "59.70")
+    assert level(SHIRT, "WH-ZGZ")["on_hand"] == 2
+
+
+def test_a_step_out_of_order_is_a_409_with_the_current_status_and_changes_nothing(client, chain, receive, customer_id):
+    receive(SHIRT, "MAD-01", 2)
+    order_id = _order(client, customer_id, lines=[{"sku": SHIRT, "quantity": 1}]).json()["id"]
+    before = Event.objects.count()
+
+    collect = _act(client, order_id, "collect")
+    ship = _act(client, order_id, "ship")
+
+    assert collect.status_code == 409
+    body = collect.json()
+    assert body["type"].endswith("/illegal_transition")
+    assert body["current_status"] == "placed"
+    assert body["allowed_actions"] == ["pay", "cancel"]
+    assert ship.status_code == 409
+    assert Event.objects.count() == before
+    assert level(SHIRT, "MAD-01") == {"on_hand": 2, "reserved": 1, "available": 1}
+
+
+def test_an_unknown_action_is_a_400_naming_it(client, chain, receive, customer_id):
+    receive(SHIRT, "MAD-01", 2)
+    order_id = _order(client, customer_id, lines=[{"sku": SHIRT, "quantity": 1}]).json()["id"]
+
+    response = _act(client, order_id, "teleport")
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "action"
+
+
+def test_an_unknown_order_is_a_404(client, chain):
+    assert client.get("/api/v1/orders/NOPE-1").status_code == 404
+    assert _act(client, "NOPE-1", "pay").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"lines": [{"sku": "NO-SUCH", "quantity": 1}]}, "lines.0.sku"),
+        ({"lines": [{"sku": SHIRT, "quantity": 0}]}, "lines.0.quantity"),
+        ({"lines": [{"sku": SHIRT, "quantity": -1}]}, "lines.0.quantity"),
+        ({"lines": []}, "lines"),
+        ({"fulfilment": {"method": "pickup", "location": "XXX-99"}}, "fulfilment.location"),
+        ({"fulfilment": {"method": "pickup", "location": "WH-ZGZ"}}, "fulfilment.location"),
+        ({"fulfilment": {"method": "pickup"}}, "fulfilment.location"),
+        ({"fulfilment": {"method": "drone"}}, "fulfilment.method"),
+        ({"channel": "pigeon"}, "channel"),
+        ({"customer": "not-a-uuid"}, "customer"),
+        ({"customer": "00000000-0000-0000-0000-000000000001"}, "customer"),
+        ({"customer": {"email": "not an email"}}, "customer.email"),
+        ({"id": "has spaces"}, "id"),
+    ],
+)
+def test_bad_orders_are_a_400_naming_the_field_and_change_nothing(client, chain, receive, customer_id, change, field):
+    receive(SHIRT, "MAD-01", 5)
+    body = {
+        "customer": str(customer_id),
+        "channel": "web",
+        "lines": [{"sku": SHIRT, "quantity": 1}],
+        "fulfilment": {"method": "pickup", "location": "MAD-01"},
+    } | change
+    before = Event.objects.count()
+
+    response = client.post("/api/v1/orders", body, format="json")
+
+    assert response.status_code == 400, response.json()
+    assert field in [e["field"] for e in response.json()["errors"]]
+    assert Event.objects.count() == before
+    assert level(SHIRT, "MAD-01") == {"on_hand": 5, "reserved": 0, "available": 5}
+
+
+def test_store_staff_collect_only_orders_for_their_store(api_client_for, chain, receive, customer_id):
+    receive(SHIRT, "VLC-01", 2)
+    web, madrid = api_client_for("integration"), api_client_for("store")
+    order_id = _order(web, customer_id, lines=[{"sku": SHIRT, "quantity": 1}], location="VLC-01").json()["id"]
+    _act(web, order_id, "pay")
+
+    response = _act(madrid, order_id, "ready")
+
+    assert response.status_code == 403
+    assert response.json()["type"].endswith("/not_your_location")
+
+
+def test_marketing_does_not_see_orders(api_client_for, chain, receive, customer_id):
+    receive(SHIRT, "MAD-01", 2)
+    order_id = _order(api_client_for("integration"), customer_id, lines=[{"sku": SHIRT, "quantity": 1}]).json()["id"]
+
+    assert api_client_for("marketing").get(f"/api/v1/orders/{order_id}").status_code == 403

@@ -1,0 +1,154 @@
+"""The stock ledger through the API: movements, live levels, and refusals that change nothing."""
+
+import pytest
+
+from backoffice.eventstore.models import Event
+from orders.models import StockLevel
+
+from .conftest import level
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def client(api_client_for):
+    return api_client_for("integration")
+
+
+def _move(client, **body):
+    return client.post("/api/v1/stock/movements", body, format="json")
+
+
+def test_received_goods_are_on_hand_and_available_at_once(client, chain):
+    response = _move(client, sku="CAM-ALG-BLA-M", location="MAD-01", kind="received", quantity=12)
+
+    assert response.status_code == 201
+    (row,) = response.json()["levels"]
+    assert (row["on_hand"], row["reserved"], row["available"], row["live"]) == (12, 0, 12, True)
+
+
+def test_a_count_sets_on_hand_and_records_the_shrinkage(client, chain, receive):
+    receive("CAM-ALG-BLA-M", "MAD-01", 10)
+
+    response = _move(client, sku="CAM-ALG-BLA-M", location="MAD-01", kind="counted", quantity=7)
+
+    assert response.status_code == 201
+    assert level("CAM-ALG-BLA-M", "MAD-01")["on_hand"] == 7
+    counted = Event.objects.get(type="stock.counted")
+    assert (counted.data["expected"], counted.data["counted"], counted.data["shrinkage"]) == (10, 7, 3)
+
+
+def test_a_till_sale_leaves_on_hand_at_once(client, chain, receive):
+    receive("CAM-ALG-BLA-M", "MAD-01", 2)
+
+    response = _move(client, sku="CAM-ALG-BLA-M", location="MAD-01", kind="sold", quantity=1)
+
+    assert response.status_code == 201
+    assert level("CAM-ALG-BLA-M", "MAD-01") == {"on_hand": 1, "reserved": 0, "available": 1}
+
+
+def test_a_transfer_moves_units_between_locations(client, chain, receive):
+    receive("PAN-VAQ-SLI-40", "WH-ZGZ", 20)
+
+    response = _move(client, sku="PAN-VAQ-SLI-40", location="WH-ZGZ", kind="transfer", quantity=5, to_location="VLC-01")
+
+    assert response.status_code == 201
+    assert level("PAN-VAQ-SLI-40", "WH-ZGZ")["on_hand"] == 15
+    assert level("PAN-VAQ-SLI-40", "VLC-01")["on_hand"] == 5
+
+
+def test_selling_more_than_is_available_is_refused_and_on_hand_never_goes_negative(client, chain, receive):
+    receive("CAM-ALG-BLA-M", "MAD-01", 1)
+    receive("CAM-ALG-BLA-M", "VLC-01", 3)
+    before = Event.objects.count()
+
+    response = _move(client, sku="CAM-ALG-BLA-M", location="MAD-01", kind="sold", quantity=2)
+
+    assert response.status_code == 409
+    body = response.json()
+    assert body["type"].endswith("/insufficient_stock")
+    assert body["lines"][0]["available"][0]["location"] == "VLC-01"
+    assert Event.objects.count() == before
+    assert level("CAM-ALG-BLA-M", "MAD-01")["on_hand"] == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"sku": "NO-SUCH", "location": "MAD-01", "kind": "received", "quantity": 1}, "sku"),
+        ({"sku": "CAM-ALG-BLA-M", "location": "XXX-99", "kind": "received", "quantity": 1}, "location"),
+        ({"sku": "CAM-ALG-BLA-M", "location": "MAD-01", "kind": "received", "quantity": 0}, "quantity"),
+        ({"sku": "CAM-ALG-BLA-M", "location": "MAD-01", "kind": "sold", "quantity": -2}, "quantity"),
+        ({"sku": "CAM-ALG-BLA-M", "location": "MAD-01", "kind": "counted", "quantity": -1}, "quantity"),
+        ({"sku": "CAM-ALG-BLA-M", "location": "MAD-01", "kind": "stolen", "quantity": 1}, "kind"),
+        ({"sku": "CAM-ALG-BLA-M", "location": "MAD-01", "kind": "transfer", "quantity": 1}, "to_location"),
+        (
+            {"sku": "CAM-ALG-BLA-M", "location": "MAD-01", "kind": "transfer", "quantity": 1, "to_location": "NOPE"},
+            "to_location",
+        ),
+    ],
+)
+def test_bad_movements_are_a_400_naming_the_field_and_change_nothing(client, chain, receive, body, field):
+    receive("CAM-ALG-BLA-M", "MAD-01", 5)
+    before = Event.objects.count()
+
+    response = _move(client, **body)
+
+    assert response.status_code == 400
+    assert field in [e["field"] for e in response.json()["errors"]]
+    assert Event.objects.count() == before
+    assert level("CAM-ALG-BLA-M", "MAD-01") == {"on_hand": 5, "reserved": 0, "available": 5}
+
+
+def test_store_staff_move_stock_at_their_own_location_only(api_client_for, chain, receive):
+    receive("CAM-ALG-BLA-M", "VLC-01", 5)
+    madrid = api_client_for("store")  # bound to MAD-01
+
+    elsewhere = _move(madrid, sku="CAM-ALG-BLA-M", location="VLC-01", kind="sold", quantity=1)
+    at_home = _move(madrid, sku="CAM-ALG-BLA-M", location="MAD-01", kind="received", quantity=1)
+
+    assert elsewhere.status_code == 403
+    assert elsewhere.json()["errors"][0]["field"] == "location"
+    assert at_home.status_code == 201
+    assert level("CAM-ALG-BLA-M", "VLC-01")["on_hand"] == 5
+
+
+def test_a_movement_sent_twice_with_its_id_is_applied_once(client, chain):
+    body = {
+        "id": "6f1c1d8e-2b1a-4c1e-9a7e-0d6b5f8c2a11",
+        "sku": "CAM-ALG-BLA-M",
+        "location": "MAD-01",
+        "kind": "received",
+        "quantity": 4,
+    }
+
+    assert _move(client, **body).status_code == 201
+    assert _move(client, **body).status_code == 201
+
+    assert level("CAM-ALG-BLA-M", "MAD-01")["on_hand"] == 4
+
+
+def test_availability_of_a_sku_lists_every_location(client, chain, receive):
+    receive("ZAP-RUN-BLA-42", "VLC-01", 3)
+
+    response = client.get("/api/v1/stock", {"sku": "ZAP-RUN-BLA-42"})
+
+    assert response.status_code == 200
+    rows = {row["location"]: row["available"] for row in response.json()["results"]}
+    assert rows == {"MAD-01": 0, "VLC-01": 3, "WH-ZGZ": 0}
+
+
+@pytest.mark.parametrize(
+    ("params", "field"), [({"sku": "NOPE"}, "sku"), ({"location": "NOPE"}, "location"), ({}, "sku")]
+)
+def test_a_stock_query_naming_nothing_known_is_a_400(client, chain, params, field):
+    response = client.get("/api/v1/stock", params)
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == field
+
+
+def test_stock_rows_are_not_written_by_a_refused_movement(client, chain):
+    _move(client, sku="CAM-ALG-BLA-M", location="MAD-01", kind="sold", quantity=1)
+
+    assert not StockLevel.objects.exists()
