@@ -270,3 +270,14 @@ CELERY_BEAT_SCHEDULE["orders-abandon-idle-carts"] = {
     "task": "orders.abandon_idle_carts",
     "schedule": timedelta(minutes=env.int("ORDERS_CART_CHECK_MINUTES", default=5)),
 }
+
+# --- Campaigns
+# One contact-pressure budget across every campaign and channel: at most `messages` marketing messages per person
+# in any `days` days.
+CAMPAIGNS_CONTACT_PRESSURE = {
+    "messages": env.int("CAMPAIGNS_MAX_MESSAGES", default=3),
+    "days": env.int("CAMPAIGNS_PRESSURE_DAYS", default=7),
+}
+# People per snapshot page and per fan-out batch (one transaction each).
+CAMPAIGNS_BATCH_SIZE = env.int("CAMPAIGNS_BATCH_SIZE", default=500)
+CELERY_BEAT_SCHEDULE["campaigns-launch-due"] = {"task": "campaigns.launch_due", "schedule": timedelta(seconds=60)}
