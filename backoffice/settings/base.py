@@ -261,6 +261,7 @@ CASES_SENDER_NAME = env.str("CASES_SENDER_NAME", default="Atención al cliente")
 # The approved WhatsApp template of the survey (outside the 24-hour window only templates may be sent).
 CASES_CSAT_WHATSAPP_TEMPLATE = env.str("CASES_CSAT_WHATSAPP_TEMPLATE", default="csat_survey")
 CASES_REPLY_WHATSAPP_TEMPLATE = env.str("CASES_REPLY_WHATSAPP_TEMPLATE", default="case_update")
+
 # --- Orders and stock
 # A cart with no activity for this long is abandoned and gets one reminder (on a channel allowing marketing).
 ORDERS_CART_IDLE_MINUTES = env.int("ORDERS_CART_IDLE_MINUTES", default=60)
@@ -292,3 +293,14 @@ INSIGHTS_MESSAGE_COSTS = {
 }
 # A click-and-collect cancellation whose reason contains one of these words was for lack of stock.
 INSIGHTS_STOCK_CANCEL_REASONS = ("stock", "inventario", "agotado")
+
+# --- Campaigns
+# One contact-pressure budget across every campaign and channel: at most `messages` marketing messages per person
+# in any `days` days.
+CAMPAIGNS_CONTACT_PRESSURE = {
+    "messages": env.int("CAMPAIGNS_MAX_MESSAGES", default=3),
+    "days": env.int("CAMPAIGNS_PRESSURE_DAYS", default=7),
+}
+# People per snapshot page and per fan-out batch (one transaction each).
+CAMPAIGNS_BATCH_SIZE = env.int("CAMPAIGNS_BATCH_SIZE", default=500)
+CELERY_BEAT_SCHEDULE["campaigns-launch-due"] = {"task": "campaigns.launch_due", "schedule": timedelta(seconds=60)}
