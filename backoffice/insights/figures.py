@@ -72,8 +72,8 @@ FORMULAS = {
     ),
     "campaigns": _(
         "Orders placed within the attribution window after a campaign message to the customer (last touch), net of "
-        "refunds. Cost = messages sent x cost per message of the channel. ROI = (revenue x gross margin - cost) / "
-        "cost. Lift needs the campaign's holdout group."
+        "refunds. Cost = messages sent x cost per message of the channel. ROI = (revenue - cost) / cost, as in the "
+        "campaign report. Lift needs the campaign's holdout group."
     ),
     "stock": _(
         "Accuracy = 1 - sum of |expected - counted| / sum of expected units over the counts in the period. "

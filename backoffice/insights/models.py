@@ -47,9 +47,17 @@ class PersonFact(models.Model):
 
 
 class OrderFact(models.Model):
+    """One order. `person_id` and `acquisition_channel` are the person's (merges folded), kept up to date on
+    merges, so customer-level figures aggregate this one table."""
+
     order_id = models.CharField(max_length=64, primary_key=True)
     customer_id = models.UUIDField(null=True, blank=True, db_index=True)
+    person_id = models.UUIDField(null=True, blank=True, db_index=True)
+    acquisition_channel = models.CharField(max_length=16, blank=True, default="")
+    # The person's registration month (year * 12 + month - 1), for the historic CLTV's first 12 months.
+    registered_month = models.IntegerField(null=True, blank=True)
     channel = models.CharField(max_length=16, blank=True, default="")
+    placed_at = models.DateTimeField()
     placed_day = models.DateField(db_index=True)
     placed_month = models.IntegerField()
     total = models.DecimalField(max_digits=14, decimal_places=2)

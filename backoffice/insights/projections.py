@@ -78,8 +78,8 @@ class InsightsRollups(Projection):
             elif event.type == "customer.registered":
                 batch.registered(event, day)
             elif event.type in ("customer.merged", "customer.unmerged"):
-                batch.flush_people()
-                _fold_merge(event)
+                batch.flush()
+                batch.fold_merge(event)
         batch.flush()
 
 
@@ -101,9 +101,11 @@ class _Batch:
                 referenced.add(str(event.data["order_id"]))
             elif event.type == "message.sent" and event.data.get("campaign_id") and event.customer_id:
                 buyers.add(event.customer_id)
-        # Two reads per batch: the earlier orders this batch refunds or cancels, the campaign touches it may need.
+        # Three reads per batch: the earlier orders this batch refunds or cancels, the campaign touches and the
+        # people (person and acquisition channel) of the customers who order.
         self.known_orders = OrderFact.objects.in_bulk(list(referenced - placed)) if referenced - placed else {}
         self.touches = CampaignTouch.objects.in_bulk(list(buyers)) if buyers else {}
+        self.people: dict[uuid.UUID, tuple] = _people_of(buyers)
 
     def add(self, day, channel: str, metric: str, value: Decimal = ONE, dimension: str = "") -> None:
         key = (day, channel, metric, dimension)
@@ -114,10 +116,19 @@ class _Batch:
         if event.type == "order.placed":
             if order_id in self.new_orders or order_id in self.known_orders:
                 return
+            person_id, acquisition_channel, registered_month = (
+                self.people.get(event.customer_id, (event.customer_id, "", None))
+                if event.customer_id
+                else (None, "", None)
+            )
             order = OrderFact(
                 order_id=order_id,
                 customer_id=event.customer_id,
+                person_id=person_id,
+                acquisition_channel=acquisition_channel,
+                registered_month=registered_month,
                 channel=event.channel or "",
+                placed_at=event.occurred_at,
                 placed_day=day,
                 placed_month=month_index(day),
                 total=Decimal(str(event.data["total"])),
@@ -195,6 +206,7 @@ class _Batch:
     def registered(self, event, day) -> None:
         if event.customer_id is None:
             return
+        self.people[event.customer_id] = (event.customer_id, event.channel or "", month_index(day))
         self.new_people.append(
             PersonFact(
                 customer_id=event.customer_id,
@@ -205,17 +217,19 @@ class _Batch:
             )
         )
 
-    def flush_people(self) -> None:
+    def flush(self) -> None:
+        """Write what the batch has gathered so far; what it wrote becomes known (a merge reads the tables)."""
         if self.new_people:
             PersonFact.objects.bulk_create(self.new_people, ignore_conflicts=True, batch_size=5000)
+            _adopt_orders_placed_before_registration([p.customer_id for p in self.new_people])
             self.new_people = []
-
-    def flush(self) -> None:
-        self.flush_people()
         if self.new_orders:
             OrderFact.objects.bulk_create(list(self.new_orders.values()), ignore_conflicts=True, batch_size=5000)
+            self.known_orders.update(self.new_orders)
+            self.new_orders = {}
         if self.changed_orders:
             OrderFact.objects.bulk_update(list(self.changed_orders.values()), ["refunded", "is_cancelled"])
+            self.changed_orders = {}
         if self.changed_touches:
             changed = [self.touches[cid] for cid in self.changed_touches]
             CampaignTouch.objects.bulk_create(
@@ -224,17 +238,60 @@ class _Batch:
                 unique_fields=["customer_id"],
                 update_fields=["campaign_id", "channel", "sent_at"],
             )
+            self.changed_touches = set()
         add_to_daily_metrics({key: value for key, value in self.deltas.items() if value})
+        self.deltas = {}
+
+    def fold_merge(self, event) -> None:
+        for customer_id, person in _fold_merge(event).items():
+            self.people[customer_id] = person
+        for order in self.known_orders.values():
+            if order.customer_id in self.people:
+                order.person_id, order.acquisition_channel, order.registered_month = self.people[order.customer_id]
 
 
-def _fold_merge(event) -> None:
-    """Keep `person_id` at the end of each profile's merge chain, as customers.directory's `merged_into` implies."""
+def _people_of(customer_ids) -> dict:
+    """customer id -> (person id, the person's acquisition channel and registration month), for the profiles
+    insights knows."""
+    if not customer_ids:
+        return {}
+    rows = dict(PersonFact.objects.filter(customer_id__in=list(customer_ids)).values_list("customer_id", "person_id"))
+    people = {
+        cid: (channel, month)
+        for cid, channel, month in PersonFact.objects.filter(customer_id__in=set(rows.values())).values_list(
+            "customer_id", "acquisition_channel", "registered_month"
+        )
+    }
+    return {cid: (pid, *people.get(pid, ("", None))) for cid, pid in rows.items()}
+
+
+def _adopt_orders_placed_before_registration(customer_ids: list) -> None:
+    """Orders placed by a profile before insights saw it registered (one read per batch; rarely any rows)."""
+    orphans = set(
+        OrderFact.objects.filter(person_id__in=customer_ids, acquisition_channel="").values_list("person_id", flat=True)
+    )
+    for person_id, channel, month in PersonFact.objects.filter(customer_id__in=orphans).values_list(
+        "customer_id", "acquisition_channel", "registered_month"
+    ):
+        OrderFact.objects.filter(person_id=person_id).update(acquisition_channel=channel, registered_month=month)
+
+
+def _fold_merge(event) -> dict:
+    """Keep `person_id` at the end of each profile's merge chain, as customers.directory's `merged_into` implies, in
+    the profiles and their orders. Returns the profiles whose person changed: {customer id: (person, channel)}."""
     if event.type == "customer.merged":
         survivor, merged = uuid.UUID(str(event.data["customer_id"])), uuid.UUID(str(event.data["merged"]))
         root = PersonFact.objects.filter(customer_id=survivor).values_list("person_id", flat=True).first() or survivor
+        channel, month = PersonFact.objects.filter(customer_id=root).values_list(
+            "acquisition_channel", "registered_month"
+        ).first() or ("", None)
         PersonFact.objects.filter(customer_id=merged).update(merged_into=survivor)
-        PersonFact.objects.filter(person_id=merged).update(person_id=root)
-        return
+        group = list(PersonFact.objects.filter(person_id=merged).values_list("customer_id", flat=True)) or [merged]
+        PersonFact.objects.filter(customer_id__in=group).update(person_id=root)
+        OrderFact.objects.filter(person_id=merged).update(
+            person_id=root, acquisition_channel=channel, registered_month=month
+        )
+        return dict.fromkeys(group, (root, channel, month))
     unmerged = uuid.UUID(str(event.data["unmerged"]))
     PersonFact.objects.filter(customer_id=unmerged).update(merged_into=None)
     group, frontier = {unmerged}, {unmerged}
@@ -242,4 +299,11 @@ def _fold_merge(event) -> None:
         frontier = set(PersonFact.objects.filter(merged_into__in=frontier).values_list("customer_id", flat=True))
         frontier -= group
         group |= frontier
+    channel, month = PersonFact.objects.filter(customer_id=unmerged).values_list(
+        "acquisition_channel", "registered_month"
+    ).first() or ("", None)
     PersonFact.objects.filter(customer_id__in=group).update(person_id=unmerged)
+    OrderFact.objects.filter(customer_id__in=group).update(
+        person_id=unmerged, acquisition_channel=channel, registered_month=month
+    )
+    return dict.fromkeys(group, (unmerged, channel, month))

@@ -74,7 +74,7 @@ def metrics_report(*, start: date, end: date, channel: str | None = None, churn_
     """Every figure for the period [start, end] (local days, both included)."""
     period = Period(start, end)
     churn_days = churn_days or settings.INSIGHTS_CHURN_DAYS
-    people = _people_in_period(period, channel)
+    scan = customer_scan(period, channel, churn_days)
     acquisition = acquisition_figures(period, channel)
     return {
         "period": {"from": start, "to": end, "days": period.days, "channel": channel or ""},
@@ -85,10 +85,10 @@ def metrics_report(*, start: date, end: date, channel: str | None = None, churn_
             "campaign_attribution_days": settings.INSIGHTS_CAMPAIGN_ATTRIBUTION_DAYS,
         },
         "acquisition": acquisition,
-        "revenue": revenue_figures(period, channel, people),
-        "cltv": cltv_figures(period, channel, people, acquisition),
-        "retention": retention_figures(period, channel, people, churn_days),
-        "omnichannel": omnichannel_figures(people),
+        "revenue": revenue_figures(period, channel, scan.people),
+        "cltv": cltv_figures(period, channel, scan, acquisition),
+        "retention": retention_figures(period, scan, churn_days),
+        "omnichannel": omnichannel_figures(scan.people),
         "service": service_figures(period, channel),
         "campaigns": campaign_figures(period, channel),
         "stock": stock_figures(period, channel),
@@ -114,45 +114,103 @@ def _sql(query: str, params: list) -> list[tuple]:
         return cursor.fetchall()
 
 
-_O, _P = OrderFact._meta.db_table, PersonFact._meta.db_table
-# An order's person: its customer profile folded through merges (anonymous orders have none).
-_PERSON = "COALESCE(f.person_id, o.customer_id)"
-_ORDERS_OF_PEOPLE = f"{_O} o LEFT JOIN {_P} f ON f.customer_id = o.customer_id"
+_O = OrderFact._meta.db_table
 
 
-def _people_in_period(period: Period, channel: str | None) -> dict[str, dict]:
-    """Per acquisition channel: the people who ordered in the period, their orders and net revenue, how many
-    ordered twice or more, in two or more sales channels, and the net revenue of those."""
+@dataclass
+class CustomerScan:
+    """What one pass over the order facts (up to the end of the period) says about people."""
+
+    people: dict[str, dict]  # per acquisition channel, people who ordered in the period
+    churn: dict[str, int]  # people who ever ordered (up to the end), and those churned
+    cohorts: dict[int, dict[int, int]]  # first-purchase month -> months after it -> people who bought then
+    first_12_months: dict[tuple[int, str], Decimal]  # (registration month, channel) -> net revenue
+
+
+def customer_scan(period: Period, channel: str | None, churn_days: int) -> CustomerScan:
+    """One aggregate over the orders, grouped per person (merges folded by the projection), then per acquisition
+    channel, first-purchase month with the set of months the person bought in (a bit mask), and registration month.
+    The bit mask gives the retention cells without a second pass over the orders."""
+    first_month, last_month = month_index(period.start), month_index(period.end)
+    month_bit = "CASE WHEN o.placed_month >= %(ms)s THEN {one} << (o.placed_month - %(ms)s) ELSE 0 END"
+    if connection.vendor == "postgresql":
+        mask = f"BIT_OR({month_bit.format(one='CAST(1 AS BIGINT)')})"
+    else:
+        mask = f"SUM(DISTINCT {month_bit.format(one='1')})"  # distinct powers of two add up to their OR
+    in_period = "o.placed_day >= %(start)s"
+    channel_filter = "AND o.acquisition_channel = %(channel)s" if channel else ""
     rows = _sql(
         f"""
-        SELECT COALESCE(p.acquisition_channel, ''), COUNT(*), SUM(t.n), SUM(t.net),
+        SELECT t.acq,
+               CASE WHEN t.fm >= %(ms)s THEN t.fm ELSE -1 END,
+               CASE WHEN t.fm >= %(ms)s THEN t.mask ELSE 0 END,
+               CASE WHEN t.reg_m BETWEEN %(ms)s AND %(me)s THEN t.reg_m ELSE -1 END,
+               COUNT(*),
+               SUM(CASE WHEN t.n > 0 THEN 1 ELSE 0 END),
+               SUM(t.n), SUM(t.net),
                SUM(CASE WHEN t.n >= 2 THEN 1 ELSE 0 END),
-               SUM(CASE WHEN t.ch >= 2 THEN 1 ELSE 0 END),
-               SUM(CASE WHEN t.ch >= 2 THEN t.net ELSE 0 END)
+               SUM(CASE WHEN t.ch_min <> t.ch_max THEN 1 ELSE 0 END),
+               SUM(CASE WHEN t.ch_min <> t.ch_max THEN t.net ELSE 0 END),
+               SUM(CASE WHEN t.last_day <= %(cutoff)s THEN 1 ELSE 0 END),
+               SUM(t.first12)
         FROM (
-            SELECT {_PERSON} AS person, COUNT(*) AS n, SUM(o.total - o.refunded) AS net,
-                   COUNT(DISTINCT o.channel) AS ch
-            FROM {_ORDERS_OF_PEOPLE}
-            WHERE o.is_cancelled = %s AND o.customer_id IS NOT NULL AND o.placed_day BETWEEN %s AND %s
-            GROUP BY {_PERSON}
-        ) t LEFT JOIN {_P} p ON p.customer_id = t.person
-        GROUP BY COALESCE(p.acquisition_channel, '')
-        """,  # noqa: S608 - table names and placeholders only
-        [False, period.start, period.end],
+            SELECT o.person_id AS person, o.acquisition_channel AS acq, MIN(o.registered_month) AS reg_m,
+                   MIN(o.placed_month) AS fm, MAX(o.placed_day) AS last_day,
+                   SUM(CASE WHEN {in_period} THEN 1 ELSE 0 END) AS n,
+                   SUM(CASE WHEN {in_period} THEN o.total - o.refunded ELSE 0 END) AS net,
+                   MIN(CASE WHEN {in_period} THEN o.channel END) AS ch_min,
+                   MAX(CASE WHEN {in_period} THEN o.channel END) AS ch_max,
+                   {mask} AS mask,
+                   SUM(CASE WHEN o.placed_month BETWEEN o.registered_month AND o.registered_month + %(m11)s
+                       THEN o.total - o.refunded ELSE 0 END) AS first12
+            FROM {_O} o
+            WHERE o.is_cancelled = %(no)s AND o.person_id IS NOT NULL AND o.placed_day <= %(end)s {channel_filter}
+            GROUP BY o.person_id, o.acquisition_channel
+        ) t
+        GROUP BY t.acq, CASE WHEN t.fm >= %(ms)s THEN t.fm ELSE -1 END, CASE WHEN t.fm >= %(ms)s THEN t.mask ELSE 0 END,
+                 CASE WHEN t.reg_m BETWEEN %(ms)s AND %(me)s THEN t.reg_m ELSE -1 END
+        """,  # noqa: S608 - table name, fixed SQL fragments and placeholders only
+        {
+            "ms": first_month,
+            "me": last_month,
+            "m11": CLTV_MONTHS - 1,
+            "start": period.start,
+            "end": period.end,
+            "cutoff": period.end - timedelta(days=churn_days),
+            "no": False,
+            "channel": channel,
+        },
     )
-    out = {}
-    for acq, customers, orders, net, repeat, omni, omni_net in rows:
-        if channel and acq != channel:
-            continue
-        out[acq] = {
-            "customers": int(customers),
-            "orders": int(orders or 0),
-            "net": money(net),
-            "repeat_customers": int(repeat or 0),
-            "omnichannel_customers": int(omni or 0),
-            "omnichannel_net": money(omni_net),
-        }
-    return out
+    people: dict[str, dict] = defaultdict(
+        lambda: (
+            dict.fromkeys(("customers", "orders", "repeat_customers", "omnichannel_customers"), 0)
+            | {"net": Decimal(0), "omnichannel_net": Decimal(0)}
+        )
+    )
+    churn = {"customers": 0, "churned": 0}
+    cohorts: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    first_12: dict[tuple[int, str], Decimal] = defaultdict(Decimal)
+    for acq, fm, mask, reg_m, n_all, buyers, orders, net, repeat, omni, omni_net, churned, first12 in rows:
+        churn["customers"] += int(n_all)
+        churn["churned"] += int(churned or 0)
+        if buyers:
+            p = people[acq]
+            p["customers"] += int(buyers)
+            p["orders"] += int(orders or 0)
+            p["net"] += Decimal(str(net or 0))
+            p["repeat_customers"] += int(repeat or 0)
+            p["omnichannel_customers"] += int(omni or 0)
+            p["omnichannel_net"] += Decimal(str(omni_net or 0))
+        if fm >= 0:
+            mask, offset = int(mask), int(fm) - first_month
+            for k in range(RETENTION_MONTHS + 1):
+                if mask >> (offset + k) & 1:
+                    cohorts[int(fm)][k] += int(n_all)
+        if reg_m >= 0:
+            first_12[(int(reg_m), acq)] += Decimal(str(first12 or 0))
+    for p in people.values():
+        p["net"], p["omnichannel_net"] = money(p["net"]), money(p["omnichannel_net"])
+    return CustomerScan(dict(people), churn, cohorts, first_12)
 
 
 def _acquired(period: Period) -> dict[str, int]:
@@ -250,32 +308,21 @@ def revenue_figures(period: Period, channel: str | None, people: dict[str, dict]
 # --- 3. CLTV ------------------------------------------------------------------------------------------------------
 
 
-def _historic_cltv_rows(period: Period, channel: str | None) -> list[tuple]:
+def _historic_cltv_rows(period: Period, channel: str | None, scan: CustomerScan) -> list[tuple]:
     """(registration month, acquisition channel, people, net revenue in their first 12 months)."""
-    first, last = month_index(period.start), month_index(period.end)
-    rows = _sql(
-        f"""
-        SELECT y.reg_m, y.acq, COUNT(*), SUM(y.net) FROM (
-            SELECT p.customer_id, p.registered_month AS reg_m, p.acquisition_channel AS acq,
-                   COALESCE(SUM(x.net), 0) AS net
-            FROM {_P} p LEFT JOIN (
-                SELECT {_PERSON} AS person, o.placed_month AS m, SUM(o.total - o.refunded) AS net
-                FROM {_ORDERS_OF_PEOPLE}
-                WHERE o.is_cancelled = %s AND o.customer_id IS NOT NULL AND o.placed_month BETWEEN %s AND %s
-                GROUP BY {_PERSON}, o.placed_month
-            ) x ON x.person = p.customer_id AND x.m BETWEEN p.registered_month AND p.registered_month + %s
-            WHERE p.merged_into IS NULL AND p.registered_day BETWEEN %s AND %s
-            GROUP BY p.customer_id, p.registered_month, p.acquisition_channel
-        ) y GROUP BY y.reg_m, y.acq ORDER BY y.reg_m, y.acq
-        """,  # noqa: S608 - table names and placeholders only
-        [False, first, last + CLTV_MONTHS - 1, CLTV_MONTHS - 1, period.start, period.end],
+    people = PersonFact.objects.filter(
+        merged_into=None, registered_month__gte=month_index(period.start), registered_month__lte=month_index(period.end)
     )
-    return [row for row in rows if not channel or row[1] == channel]
+    if channel:
+        people = people.filter(acquisition_channel=channel)
+    sizes = people.values_list("registered_month", "acquisition_channel").annotate(n=Count("customer_id")).order_by()
+    return sorted((reg_m, acq, n, scan.first_12_months.get((reg_m, acq), Decimal(0))) for reg_m, acq, n in sizes)
 
 
-def cltv_figures(period: Period, channel: str | None, people: dict[str, dict], acquisition: dict) -> dict:
+def cltv_figures(period: Period, channel: str | None, scan: CustomerScan, acquisition: dict) -> dict:
     margin, lifespan = settings.INSIGHTS_GROSS_MARGIN, settings.INSIGHTS_EXPECTED_LIFESPAN_YEARS
-    historic_rows = _historic_cltv_rows(period, channel)
+    people = scan.people
+    historic_rows = _historic_cltv_rows(period, channel, scan)
     by_cohort = [
         {
             "cohort": month_label(reg_m),
@@ -321,74 +368,27 @@ def cltv_figures(period: Period, channel: str | None, people: dict[str, dict], a
 # --- 4. Retention -------------------------------------------------------------------------------------------------
 
 
-def _cohort_cells(period: Period, channel: str | None) -> list[tuple]:
-    channel_filter = "AND p.acquisition_channel = %s" if channel else ""
-    params: list = [False, month_index(period.start), month_index(period.end), RETENTION_MONTHS]
-    if channel:
-        params.append(channel)
-    return _sql(
-        f"""
-        WITH po AS (
-            SELECT {_PERSON} AS person, o.placed_month AS m FROM {_ORDERS_OF_PEOPLE}
-            WHERE o.is_cancelled = %s AND o.customer_id IS NOT NULL
-        ),
-        firsts AS (SELECT person, MIN(m) AS fm FROM po GROUP BY person),
-        pm AS (SELECT DISTINCT person, m FROM po)
-        SELECT firsts.fm, pm.m - firsts.fm, COUNT(*)
-        FROM firsts JOIN pm ON pm.person = firsts.person LEFT JOIN {_P} p ON p.customer_id = firsts.person
-        WHERE firsts.fm BETWEEN %s AND %s AND pm.m - firsts.fm BETWEEN 0 AND %s {channel_filter}
-        GROUP BY firsts.fm, pm.m - firsts.fm
-        """,  # noqa: S608 - table names and placeholders only
-        params,
-    )
-
-
-def _churn(period: Period, channel: str | None, churn_days: int) -> dict:
-    cutoff = period.end - timedelta(days=churn_days)
-    rows = _sql(
-        f"""
-        SELECT COALESCE(p.acquisition_channel, ''), COUNT(*), SUM(CASE WHEN t.last_day <= %s THEN 1 ELSE 0 END)
-        FROM (
-            SELECT {_PERSON} AS person, MAX(o.placed_day) AS last_day FROM {_ORDERS_OF_PEOPLE}
-            WHERE o.is_cancelled = %s AND o.customer_id IS NOT NULL AND o.placed_day <= %s
-            GROUP BY {_PERSON}
-        ) t LEFT JOIN {_P} p ON p.customer_id = t.person
-        GROUP BY COALESCE(p.acquisition_channel, '')
-        """,  # noqa: S608 - table names and placeholders only
-        [cutoff, False, period.end],
-    )
-    customers = churned = 0
-    for acq, n, gone in rows:
-        if channel and acq != channel:
-            continue
-        customers += int(n)
-        churned += int(gone or 0)
-    return {
-        "window_days": churn_days,
-        "customers": customers,
-        "churned": churned,
-        "churn_rate": ratio(churned, customers),
-    }
-
-
-def retention_figures(period: Period, channel: str | None, people: dict[str, dict], churn_days: int) -> dict:
-    cells: dict[int, dict[int, int]] = defaultdict(dict)
-    for fm, k, n in _cohort_cells(period, channel):
-        cells[int(fm)][int(k)] = int(n)
+def retention_figures(period: Period, scan: CustomerScan, churn_days: int) -> dict:
     last_month = month_index(period.end)
     cohorts = []
-    for fm in sorted(cells):
-        size = cells[fm].get(0, 0)
+    for fm in sorted(scan.cohorts):
+        cells = scan.cohorts[fm]
+        size = cells.get(0, 0)
         shares = [
-            ratio(cells[fm].get(k, 0), size) if fm + k <= last_month else None for k in range(1, RETENTION_MONTHS + 1)
+            ratio(cells.get(k, 0), size) if fm + k <= last_month else None for k in range(1, RETENTION_MONTHS + 1)
         ]
         cohorts.append({"cohort": month_label(fm), "customers": size, "retention": shares})
-    buyers = sum(p["customers"] for p in people.values())
-    repeat = sum(p["repeat_customers"] for p in people.values())
+    buyers = sum(p["customers"] for p in scan.people.values())
+    repeat = sum(p["repeat_customers"] for p in scan.people.values())
     return {
         "cohorts": cohorts,
         "repeat_purchase": {"customers": buyers, "repeat_customers": repeat, "rate": ratio(repeat, buyers)},
-        "churn": _churn(period, channel, churn_days),
+        "churn": {
+            "window_days": churn_days,
+            "customers": scan.churn["customers"],
+            "churned": scan.churn["churned"],
+            "churn_rate": ratio(scan.churn["churned"], scan.churn["customers"]),
+        },
     }
 
 
@@ -471,7 +471,6 @@ def service_figures(period: Period, channel: str | None, *, now: datetime | None
 
 
 def campaign_figures(period: Period, channel: str | None) -> dict:
-    margin = settings.INSIGHTS_GROSS_MARGIN
     costs = settings.INSIGHTS_MESSAGE_COSTS
     sums: dict[tuple, dict] = defaultdict(lambda: dict.fromkeys((*CAMPAIGN_COUNTS, "revenue"), Decimal(0)))
     for row in _rollup_totals(period, "campaign.", channel, by_dimension=True):
@@ -483,7 +482,7 @@ def campaign_figures(period: Period, channel: str | None) -> dict:
             **{name: int(s[name]) for name in CAMPAIGN_COUNTS},
             "revenue": revenue,
             "cost": money(cost),
-            "roi": ratio(revenue * margin - cost, cost) if cost else None,
+            "roi": ratio(revenue - cost, cost) if cost else None,
             # Holdouts are assigned by the campaigns app; until its launches record them there is no control group.
             "lift": None,
         }
