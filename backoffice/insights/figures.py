@@ -72,8 +72,12 @@ FORMULAS = {
     ),
     "campaigns": _(
         "Orders placed within the attribution window after a campaign message to the customer (last touch), net of "
-        "refunds. Cost = messages sent x cost per message of the channel. ROI = (revenue - cost) / cost, as in the "
-        "campaign report. Lift needs the campaign's holdout group."
+        "refunds. Cost = messages sent x the campaign's cost per message of the channel. ROI = (revenue - cost) / "
+        "cost, as in the campaign report. Lift: the campaign's lift against its holdout (next figure)."
+    ),
+    "campaign_lift": _(
+        "Conversion = share of the group with an order within the attribution window from the launch (everyone not "
+        "held out, reached or not, against the holdout). Lift = treated conversion - holdout conversion."
     ),
     "stock": _(
         "Accuracy = 1 - sum of |expected - counted| / sum of expected units over the counts in the period. "
@@ -298,10 +302,42 @@ def dashboard_figures(report: dict) -> list[Figure]:
         "campaigns",
         _("Campaign ROI per campaign and channel"),
         FORMULAS["campaigns"],
-        [_("campaign"), _("channel"), *headers],
-        [[r["campaign"], r["channel"], *(r[n] for n in names)] for r in camp["by_campaign"]],
+        [_("campaign"), _("name"), _("channel"), *headers],
+        [[r["campaign"], r["name"], r["channel"], *(r[n] for n in names)] for r in camp["by_campaign"]],
     )
     f.chart = charts.bar_chart("campaigns", [(r["channel"], r["roi"]) for r in camp["by_channel"]])
+    figures.append(f)
+    f = Figure(
+        "campaign_lift",
+        _("Campaign lift against the holdout"),
+        FORMULAS["campaign_lift"],
+        [
+            _("campaign"),
+            _("name"),
+            _("treated"),
+            _("treated who ordered"),
+            _("holdout"),
+            _("holdout who ordered"),
+            _("treated conversion"),
+            _("holdout conversion"),
+            _("lift"),
+        ],
+        [
+            [
+                r["campaign"],
+                r["name"],
+                r["treated"],
+                r["treated_converted"],
+                r["holdout"],
+                r["holdout_converted"],
+                r["treated_conversion_rate"],
+                r["holdout_conversion_rate"],
+                r["lift"],
+            ]
+            for r in camp["lift"]
+        ],
+    )
+    f.chart = charts.bar_chart("campaign_lift", [(r["name"] or r["campaign"][:8], r["lift"]) for r in camp["lift"]])
     figures.append(f)
 
     stock = report["stock"]

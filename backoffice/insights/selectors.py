@@ -9,6 +9,7 @@ for campaigns, the event's channel for the funnel, the order's channel for click
 
 import calendar
 import statistics
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -16,9 +17,10 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, Sum
+from django.db.models import Count, Exists, OuterRef, Sum
 from django.utils import timezone
 
+from campaigns.models import AudienceMember, Campaign
 from customers.models import Case
 
 from .models import AcquisitionSpend, DailyMetric, OrderFact, PersonFact
@@ -28,6 +30,10 @@ CENT = Decimal("0.01")
 RATIO = Decimal("0.0001")
 FUNNEL = ("browse", "plan", "buy", "keep_in_touch", "share")
 CAMPAIGN_COUNTS = ("sent", "delivered", "read", "clicked", "unsubscribed", "orders")
+ORDER_METRICS = ("orders.count", "orders.gross", "orders.refunds")
+CAMPAIGN_METRICS = tuple(f"campaign.{name}" for name in (*CAMPAIGN_COUNTS, "revenue"))
+STOCK_METRICS = ("stock.counts", "stock.expected", "stock.counted", "stock.abs_difference", "stock.exact")
+PICKUP_METRICS = ("pickup.orders", "pickup.stock_cancelled")
 RETENTION_MONTHS = 12
 CLTV_MONTHS = 12
 
@@ -100,8 +106,8 @@ def metrics_report(*, start: date, end: date, channel: str | None = None, churn_
 # --- Rollup reads -------------------------------------------------------------------------------------------------
 
 
-def _rollup_totals(period: Period, prefix: str, channel: str | None, *, by_dimension: bool = False) -> list[dict]:
-    rows = DailyMetric.objects.filter(day__gte=period.start, day__lte=period.end, metric__startswith=prefix)
+def _rollup_totals(period: Period, metrics, channel: str | None, *, by_dimension: bool = False) -> list[dict]:
+    rows = DailyMetric.objects.filter(day__gte=period.start, day__lte=period.end, metric__in=metrics)
     if channel:
         rows = rows.filter(channel=channel)
     keys = ["channel", "metric", "dimension"] if by_dimension else ["channel", "metric"]
@@ -263,7 +269,7 @@ def acquisition_figures(period: Period, channel: str | None) -> dict:
 
 def revenue_figures(period: Period, channel: str | None, people: dict[str, dict]) -> dict:
     sums: dict[str, dict] = defaultdict(lambda: {"orders": 0, "gross": Decimal(0), "refunds": Decimal(0)})
-    for row in _rollup_totals(period, "orders.", channel):
+    for row in _rollup_totals(period, ORDER_METRICS, channel):
         key = {"orders.count": "orders", "orders.gross": "gross", "orders.refunds": "refunds"}[row["metric"]]
         sums[row["channel"]][key] += row["total"]
     by_sales = []
@@ -470,11 +476,65 @@ def service_figures(period: Period, channel: str | None, *, now: datetime | None
 # --- 7. Campaigns -------------------------------------------------------------------------------------------------
 
 
+def _campaigns(ids) -> dict[str, Campaign]:
+    valid = []
+    for value in ids:
+        try:
+            valid.append(uuid.UUID(value))
+        except ValueError:
+            continue
+    return {str(c.id): c for c in Campaign.objects.filter(id__in=valid)}
+
+
+def campaign_lift(campaign: Campaign) -> dict:
+    """Intent to treat, as the campaign report: the share of the audience not held out that ordered within the
+    attribution window from the launch, against the holdout's share. Orders of merged profiles count for the person."""
+    empty = {"treated": 0, "treated_converted": 0, "holdout": 0, "holdout_converted": 0}
+    if campaign.launched_at is None:
+        return {**empty, "treated_conversion_rate": None, "holdout_conversion_rate": None, "lift": None}
+    window_end = campaign.launched_at + timedelta(days=campaign.attribution_days)
+    ordered = OrderFact.objects.filter(
+        person_id=OuterRef("customer_id"),
+        is_cancelled=False,
+        placed_at__gte=campaign.launched_at,
+        placed_at__lte=window_end,
+    )
+    counts = dict(empty)
+    rows = (
+        AudienceMember.objects.filter(campaign=campaign)
+        .annotate(has_ordered=Exists(ordered))
+        .values_list("is_holdout", "has_ordered")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for is_holdout, has_ordered, n in rows:
+        group = "holdout" if is_holdout else "treated"
+        counts[group] += n
+        if has_ordered:
+            counts[f"{group}_converted"] += n
+    treated = ratio(counts["treated_converted"], counts["treated"])
+    holdout = ratio(counts["holdout_converted"], counts["holdout"])
+    return {
+        **counts,
+        "treated_conversion_rate": treated,
+        "holdout_conversion_rate": holdout,
+        "lift": treated - holdout if treated is not None and holdout is not None else None,
+    }
+
+
 def campaign_figures(period: Period, channel: str | None) -> dict:
-    costs = settings.INSIGHTS_MESSAGE_COSTS
+    default_costs = settings.INSIGHTS_MESSAGE_COSTS
     sums: dict[tuple, dict] = defaultdict(lambda: dict.fromkeys((*CAMPAIGN_COUNTS, "revenue"), Decimal(0)))
-    for row in _rollup_totals(period, "campaign.", channel, by_dimension=True):
+    for row in _rollup_totals(period, CAMPAIGN_METRICS, channel, by_dimension=True):
         sums[(row["dimension"], row["channel"])][row["metric"].removeprefix("campaign.")] += row["total"]
+    campaigns = _campaigns({campaign for campaign, _ch in sums})
+    lifts = {cid: campaign_lift(campaign) for cid, campaign in campaigns.items()}
+
+    def cost_per_message(campaign_id: str, ch: str) -> Decimal:
+        campaign = campaigns.get(campaign_id)
+        if campaign is not None and (campaign.costs or {}).get(ch) not in (None, ""):
+            return Decimal(str(campaign.costs[ch]))
+        return default_costs.get(ch, Decimal(0))
 
     def figures(s: dict, cost: Decimal) -> dict:
         revenue = money(s["revenue"])
@@ -483,20 +543,28 @@ def campaign_figures(period: Period, channel: str | None) -> dict:
             "revenue": revenue,
             "cost": money(cost),
             "roi": ratio(revenue - cost, cost) if cost else None,
-            # Holdouts are assigned by the campaigns app; until its launches record them there is no control group.
-            "lift": None,
         }
 
     by_campaign, by_channel = [], defaultdict(lambda: dict.fromkeys((*CAMPAIGN_COUNTS, "revenue", "cost"), Decimal(0)))
-    for (campaign, ch), s in sorted(sums.items()):
-        cost = s["sent"] * costs.get(ch, Decimal(0))
-        by_campaign.append({"campaign": campaign, "channel": ch, **figures(s, cost)})
+    for (campaign_id, ch), s in sorted(sums.items()):
+        cost = s["sent"] * cost_per_message(campaign_id, ch)
+        campaign = campaigns.get(campaign_id)
+        by_campaign.append(
+            {
+                "campaign": campaign_id,
+                "name": campaign.name if campaign else "",
+                "channel": ch,
+                **figures(s, cost),
+                "lift": lifts.get(campaign_id, {}).get("lift"),
+            }
+        )
         for name in (*CAMPAIGN_COUNTS, "revenue"):
             by_channel[ch][name] += s[name]
         by_channel[ch]["cost"] += cost
     return {
         "by_campaign": by_campaign,
         "by_channel": [{"channel": ch, **figures(s, s["cost"])} for ch, s in sorted(by_channel.items())],
+        "lift": [{"campaign": cid, "name": campaigns[cid].name, **lift} for cid, lift in sorted(lifts.items())],
     }
 
 
@@ -505,9 +573,9 @@ def campaign_figures(period: Period, channel: str | None) -> dict:
 
 def stock_figures(period: Period, channel: str | None) -> dict:
     sums: dict[str, dict] = defaultdict(lambda: defaultdict(Decimal))
-    for row in _rollup_totals(period, "stock.", None, by_dimension=True):
+    for row in _rollup_totals(period, STOCK_METRICS, None, by_dimension=True):
         sums[row["dimension"]][row["metric"]] += row["total"]
-    for row in _rollup_totals(period, "pickup.", channel, by_dimension=True):
+    for row in _rollup_totals(period, PICKUP_METRICS, channel, by_dimension=True):
         sums[row["dimension"]][row["metric"]] += row["total"]
     rows = []
     for location in sorted(sums):
@@ -535,7 +603,7 @@ def stock_figures(period: Period, channel: str | None) -> dict:
 
 def funnel_figures(period: Period, channel: str | None) -> dict:
     sums: dict[str, dict] = defaultdict(lambda: dict.fromkeys(FUNNEL, 0))
-    for row in _rollup_totals(period, "funnel.", channel):
+    for row in _rollup_totals(period, [f"funnel.{stage}" for stage in FUNNEL], channel):
         sums[row["channel"] or "unknown"][row["metric"].removeprefix("funnel.")] += int(row["total"])
     rows = [{"channel": ch, **stages} for ch, stages in sorted(sums.items())]
     total = {stage: sum(r[stage] for r in rows) for stage in FUNNEL}

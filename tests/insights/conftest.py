@@ -10,9 +10,11 @@ from decimal import Decimal
 import pytest
 
 from backoffice.eventstore import projector, store
+from campaigns.models import AudienceMember, Campaign
 from customers.services.gdpr import customer_erase
 
 PERIOD = {"from": "2026-01-01", "to": "2026-03-31"}
+SPRING = "2f1e0d9c-0000-4000-8000-000000000001"
 
 
 def at(day: str, hh_mm: str = "12:00") -> datetime:
@@ -168,7 +170,7 @@ class Shop:
 
 @pytest.fixture
 def insights_settings(settings):
-    settings.INSIGHTS_MESSAGE_COSTS = {"email": Decimal("0.50"), "sms": Decimal("0.25")}
+    settings.INSIGHTS_MESSAGE_COSTS = {"email": Decimal("9.99"), "sms": Decimal("9.99")}  # the campaign's own win
     settings.INSIGHTS_GROSS_MARGIN = Decimal("0.40")
     settings.INSIGHTS_EXPECTED_LIFESPAN_YEARS = Decimal("3")
     settings.INSIGHTS_CAMPAIGN_ATTRIBUTION_DAYS = 7
@@ -191,7 +193,18 @@ def shop(db, insights_settings):
         acquisition_spend_set(channel=channel, month=date(2026, month, 1), amount=Decimal(amount), actor="test")
     acquisition_spend_set(channel="web", month=date(2026, 4, 1), amount=Decimal("999"), actor="test")
 
-    s.message("message.sent", "B", "sms", "2026-01-02", "spring", "m-b", attempt=1)
+    campaign = Campaign.objects.create(
+        id=SPRING,
+        name="Primavera",
+        launched_at=at("2026-01-02", "09:00"),
+        attribution_days=7,
+        costs={"email": "0.50", "sms": "0.25"},
+        created_at=at("2026-01-01"),
+        updated_at=at("2026-01-02"),
+    )
+    for name, is_holdout in (("A", False), ("B", False), ("D", True), ("E", True)):
+        AudienceMember.objects.create(campaign=campaign, customer_id=s.customers[name], is_holdout=is_holdout)
+    s.message("message.sent", "B", "sms", "2026-01-02", SPRING, "m-b", attempt=1)
     s.order("o1", "A", "web", "2026-01-06", "100.00")
     s.order("o4", "B", "store", "2026-01-12", "40.00")
     s.order("o5", "B", "store", "2026-01-20", "60.00")
@@ -199,9 +212,9 @@ def shop(db, insights_settings):
     s.order("o3", "C", "app", "2026-01-25", "80.00")
     s.merge("C", "A", "2026-01-30")
     s.order("o6", "D", "app", "2026-02-05", "200.00")
-    s.message("message.sent", "A", "email", "2026-02-08", "spring", "m-a", attempt=1)
-    s.message("message.delivered", "A", "email", "2026-02-08", "spring", "m-a")
-    s.message("message.clicked", "A", "email", "2026-02-09", "spring", "m-a", url="https://shop.example/p")
+    s.message("message.sent", "A", "email", "2026-02-08", SPRING, "m-a", attempt=1)
+    s.message("message.delivered", "A", "email", "2026-02-08", SPRING, "m-a")
+    s.message("message.clicked", "A", "email", "2026-02-09", SPRING, "m-a", url="https://shop.example/p")
     s.order("o2", "A", "store", "2026-02-10", "50.00")
     s.refund("o2", "A", "store", "2026-02-15", "20.00")
     s.order("o7", "E", "web", "2026-03-03", "30.00", method="pickup", location="MAD-01")

@@ -11,7 +11,10 @@ from decimal import Decimal as D
 
 import pytest
 
+from backoffice.eventstore import projector
 from backoffice.insights.selectors import metrics_report
+
+from .conftest import SPRING, at
 
 pytestmark = pytest.mark.django_db
 
@@ -209,8 +212,9 @@ def test_campaign_roi_attributes_orders_within_the_window_net_of_refunds(report)
     # before o4: outside the 7-day window. ROI = (revenue - cost) / cost.
     rows = {(r["campaign"], r["channel"]): r for r in report["campaigns"]["by_campaign"]}
 
-    assert rows[("spring", "email")] == {
-        "campaign": "spring",
+    assert rows[(SPRING, "email")] == {
+        "campaign": SPRING,
+        "name": "Primavera",
         "channel": "email",
         "sent": 1,
         "delivered": 1,
@@ -221,10 +225,10 @@ def test_campaign_roi_attributes_orders_within_the_window_net_of_refunds(report)
         "revenue": D("30.00"),
         "cost": D("0.50"),
         "roi": D("59.0000"),
-        "lift": None,
+        "lift": D("0.5000"),
     }
-    assert rows[("spring", "sms")]["orders"] == 0
-    assert rows[("spring", "sms")]["roi"] == D("-1.0000")
+    assert rows[(SPRING, "sms")]["orders"] == 0
+    assert rows[(SPRING, "sms")]["roi"] == D("-1.0000")
 
 
 def test_stock_accuracy_and_click_and_collect_cancelled_for_stock_per_store(report):
@@ -272,3 +276,39 @@ def test_a_channel_filter_keeps_that_channel_only(shop):
     assert figures["revenue"]["total"]["net"] == D("70.00")
     assert [r["channel"] for r in figures["acquisition"]["by_channel"]] == ["store"]
     assert figures["omnichannel"]["customers"] == 1
+
+
+def test_campaign_lift_against_the_holdout(report):
+    # Launched 01-02 09:00, 7 days: treated A (o1 on 01-06) and B (o4 on 01-12, too late); holdout D and E (none).
+    assert report["campaigns"]["lift"] == [
+        {
+            "campaign": SPRING,
+            "name": "Primavera",
+            "treated": 2,
+            "treated_converted": 1,
+            "holdout": 2,
+            "holdout_converted": 0,
+            "treated_conversion_rate": D("0.5000"),
+            "holdout_conversion_rate": D("0.0000"),
+            "lift": D("0.5000"),
+        }
+    ]
+
+
+def test_an_unmerge_splits_the_person_again_in_every_figure(shop):
+    # C stands on its own again: web has A (100 + 30), C (80) and E (30); A is no longer omnichannel.
+    shop.emit(
+        f"customer-{shop.customers['A']}",
+        "customer.unmerged",
+        {"customer_id": str(shop.customers["A"]), "unmerged": str(shop.customers["C"])},
+        customer="A",
+        when=at("2026-04-01"),
+    )
+    projector.catch_up("insights.rollups")
+
+    figures = metrics_report(start=date(2026, 1, 1), end=date(2026, 3, 31), churn_days=30)
+
+    web = by(figures["revenue"]["by_acquisition_channel"], "channel", "web")
+    assert (web["customers"], web["orders"], web["net"]) == (3, 4, D("240.00"))
+    assert figures["omnichannel"]["omnichannel_customers"] == 1  # A: web and store
+    assert by(figures["acquisition"]["by_channel"], "channel", "web")["customers_acquired"] == 2
