@@ -129,11 +129,15 @@ def make_events(scale: float, seed: int):
                 (later, "order.cancelled", f"order-{order_id}", "web", i, {"order_id": order_id, "reason": reason})
             )
     # Campaign messages: one campaign a month, each message sent, most delivered, some read and clicked.
+    audiences: dict[str, tuple[datetime, set[int]]] = {}
     for n in range(int(150_000 * scale)):
         at = NOW - timedelta(days=rng.uniform(1, 395))
         i = rng.randrange(n_customers)
         message_id = f"M{n:07d}"
-        campaign = f"camp-{at:%Y-%m}"
+        campaign = str(uuid.uuid5(uuid.NAMESPACE_URL, f"camp-{at:%Y-%m}"))
+        audiences.setdefault(campaign, (at, set()))[1].add(i)
+        if at < audiences[campaign][0]:
+            audiences[campaign] = (at, audiences[campaign][1])
         channel = weighted(rng, MESSAGE_CHANNELS)
         base = {"message_id": message_id, "purpose": "marketing", "campaign_id": campaign}
         events.append((at, "message.sent", f"message-{message_id}", channel, i, {**base, "attempt": 1}))
@@ -202,7 +206,7 @@ def make_events(scale: float, seed: int):
             data = {**data, "customer_id": str(customers[i])}
         events.append((at, type_, f"customer-{customers[i]}", channel, i, data))
     events.sort(key=lambda e: e[0])
-    return events, customers, cases
+    return events, customers, cases, audiences
 
 
 def write_events(events, customers, vendor: str) -> float:
@@ -271,13 +275,14 @@ def run(args, description: str) -> int:
     from backoffice.accounts.services import api_token_get_or_create, staff_user_save
     from backoffice.eventstore import projector, store
     from backoffice.insights.models import AcquisitionSpend, DailyMetric, OrderFact
+    from campaigns.models import AudienceMember, Campaign
     from customers.models import Case
 
     settings.EVENTSTORE_AFTER_COMMIT_HOOKS = []
     settings.ALLOWED_HOSTS = ["testserver"]
     vendor = connection.vendor
     log(f"making {int(2_000_000 * args.scale):,} events")
-    events, customers, cases = make_events(args.scale, args.seed)
+    events, customers, cases, audiences = make_events(args.scale, args.seed)
     counts: dict[str, int] = {}
     for event in events:
         counts[event[1]] = counts.get(event[1], 0) + 1
@@ -303,6 +308,24 @@ def run(args, description: str) -> int:
         ],
         batch_size=5000,
     )
+    # The campaigns' own rows: launch, costs, and audiences (everyone messaged, plus a 10% holdout drawn apart).
+    rng = random.Random(args.seed + 1)
+    members = []
+    for campaign_id, (launched_at, treated) in audiences.items():
+        campaign = Campaign.objects.create(
+            id=campaign_id,
+            name=f"Campaña {launched_at:%Y-%m}",
+            status="completed",
+            launched_at=launched_at,
+            attribution_days=7,
+            costs={"email": "0.002", "sms": "0.06", "whatsapp": "0.05", "push": "0.0005"},
+            created_at=launched_at,
+            updated_at=launched_at,
+        )
+        holdout = set(rng.sample(range(len(customers)), len(treated) // 10)) - treated
+        members += [AudienceMember(campaign=campaign, customer_id=customers[i]) for i in treated]
+        members += [AudienceMember(campaign=campaign, customer_id=customers[i], is_holdout=True) for i in holdout]
+    AudienceMember.objects.bulk_create(members, batch_size=5000)
     for month in range(1, 13):
         for channel, amount in (("web", 20000), ("store", 8000), ("app", 6000), ("facebook", 3000)):
             AcquisitionSpend.objects.create(channel=channel, month=date(2026, month, 1), amount=amount)
@@ -312,7 +335,7 @@ def run(args, description: str) -> int:
     del events
 
     log("baseline: the whole log through store.read_all, pages of 5,000")
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     position, read = 0, 0
     while True:
         page = store.read_all(after=position, limit=5000)
@@ -320,12 +343,12 @@ def run(args, description: str) -> int:
             break
         read += len(page)
         position = page[-1].position
-    read_seconds = time.perf_counter() - started
+    read_seconds, read_cpu = time.perf_counter() - started, time.process_time() - cpu
 
     log("rebuild_projections insights.rollups")
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     replayed = projector.rebuild(["insights.rollups"], batch_size=5000)["insights.rollups"]
-    rebuild_seconds = time.perf_counter() - started
+    rebuild_seconds, rebuild_cpu = time.perf_counter() - started, time.process_time() - cpu
     if vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
@@ -378,7 +401,8 @@ def run(args, description: str) -> int:
     print(
         f"{len(customers):,} customers, {counts.get('order.placed', 0):,} orders "
         f"({counts.get('order.returned', 0):,} returned, {counts.get('order.cancelled', 0):,} cancelled), "
-        f"{sum(counts.values()):,} events, {len(cases):,} cases; scale {args.scale}"
+        f"{sum(counts.values()):,} events, {len(cases):,} cases, {len(audiences)} campaigns with "
+        f"{AudienceMember.objects.count():,} audience members; scale {args.scale}"
     )
     print(f"event mix: {', '.join(f'{k} {v:,}' for k, v in sorted(counts.items(), key=lambda kv: -kv[1]))}")
     print(
@@ -399,6 +423,10 @@ def run(args, description: str) -> int:
         f"{TARGET_REBUILD_EPS:>10,}  {'yes' if rebuild_rate >= TARGET_REBUILD_EPS else 'NO'}"
     )
     print(f"{'  ratio to the bare read':58}  {rebuild_rate / read_rate:15.2f}x  {'-':>10}  -")
+    print(
+        f"{'  per CPU second of this process (read / rebuild)':58}  "
+        f"{read / read_cpu:,.0f} / {read / rebuild_cpu:,.0f} ev/s  (load average {os.getloadavg()[0]:.1f})"
+    )
     print(f"{'  of which handled by the projection':58}  {replayed:13,} ev  {'-':>10}  -")
     for name, samples, target in (
         ("raw aggregate over order facts, 12 months (baseline)", raw, None),

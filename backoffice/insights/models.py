@@ -62,6 +62,8 @@ class OrderFact(models.Model):
     placed_month = models.IntegerField()
     total = models.DecimalField(max_digits=14, decimal_places=2)
     refunded = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    # total - refunded in cents: integer sums are several times faster than numeric ones over many orders.
+    net_cents = models.BigIntegerField(default=0)
     is_cancelled = models.BooleanField(default=False)
     fulfilment_method = models.CharField(max_length=8, blank=True, default="")
     fulfilment_location = models.CharField(max_length=32, blank=True, default="")

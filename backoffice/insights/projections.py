@@ -64,8 +64,14 @@ class InsightsRollups(Projection):
 
     def apply(self, events):
         batch = _Batch(events)
+        days: dict[int, object] = {}
+        merges = []
         for event in events:
-            day = timezone.localtime(event.occurred_at).date()
+            # The local day, computed once per quarter of an hour: every zone's offset is whole quarters.
+            bucket = int(event.occurred_at.timestamp()) // 900
+            day = days.get(bucket)
+            if day is None:
+                day = days[bucket] = timezone.localtime(event.occurred_at).date()
             stage = FUNNEL_STAGES.get(event.type)
             if stage:
                 batch.add(day, event.channel or "", f"funnel.{stage}")
@@ -78,9 +84,12 @@ class InsightsRollups(Projection):
             elif event.type == "customer.registered":
                 batch.registered(event, day)
             elif event.type in ("customer.merged", "customer.unmerged"):
-                batch.flush()
-                batch.fold_merge(event)
+                merges.append(event)
         batch.flush()
+        # Merges are folded after the batch is written, in order: they repoint rows (profiles and orders) by id,
+        # so the orders this batch placed before or after them end up under the right person either way.
+        for event in merges:
+            _fold_merge(event)
 
 
 class _Batch:
@@ -133,6 +142,7 @@ class _Batch:
                 placed_month=month_index(day),
                 total=Decimal(str(event.data["total"])),
                 refunded=Decimal(0),
+                net_cents=int(Decimal(str(event.data["total"])) * 100),
                 fulfilment_method=(event.data.get("fulfilment") or {}).get("method", ""),
                 fulfilment_location=(event.data.get("fulfilment") or {}).get("location", ""),
             )
@@ -151,6 +161,7 @@ class _Batch:
         if event.type == "order.returned":
             refund = Decimal(str(event.data.get("refund_amount", "0")))
             order.refunded += refund
+            order.net_cents -= int(refund * 100)
             self.add(order.placed_day, order.channel, "orders.refunds", refund)
             if order.campaign_id:
                 self.add(order.placed_day, order.campaign_channel, "campaign.revenue", -refund, order.campaign_id)
@@ -228,7 +239,7 @@ class _Batch:
             self.known_orders.update(self.new_orders)
             self.new_orders = {}
         if self.changed_orders:
-            OrderFact.objects.bulk_update(list(self.changed_orders.values()), ["refunded", "is_cancelled"])
+            OrderFact.objects.bulk_update(list(self.changed_orders.values()), ["refunded", "net_cents", "is_cancelled"])
             self.changed_orders = {}
         if self.changed_touches:
             changed = [self.touches[cid] for cid in self.changed_touches]
@@ -241,13 +252,6 @@ class _Batch:
             self.changed_touches = set()
         add_to_daily_metrics({key: value for key, value in self.deltas.items() if value})
         self.deltas = {}
-
-    def fold_merge(self, event) -> None:
-        for customer_id, person in _fold_merge(event).items():
-            self.people[customer_id] = person
-        for order in self.known_orders.values():
-            if order.customer_id in self.people:
-                order.person_id, order.acquisition_channel, order.registered_month = self.people[order.customer_id]
 
 
 def _people_of(customer_ids) -> dict:
