@@ -11,8 +11,10 @@ admin.site.index_title = _("Administration")
 
 api_v1 = [
     path("", include("customers.api.urls")),
-    path("", include("orders.api.urls")),
     path("", include("backoffice.messaging.api.urls")),
+    path("", include("orders.api.urls")),
+    path("", include("backoffice.insights.api.urls")),
+    path("", include("campaigns.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-v1:schema"), name="docs"),
 ]

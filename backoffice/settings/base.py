@@ -5,6 +5,7 @@ default here: a missing SECRET_KEY is only tolerated when DEBUG is on.
 """
 
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import environ
@@ -275,3 +276,34 @@ CELERY_BEAT_SCHEDULE["orders-abandon-idle-carts"] = {
     "task": "orders.abandon_idle_carts",
     "schedule": timedelta(minutes=env.int("ORDERS_CART_CHECK_MINUTES", default=5)),
 }
+
+# --- Insights (docs/metrics.md)
+# Predictive CLTV = AOV x orders per customer per year x gross margin x expected lifespan (years).
+INSIGHTS_GROSS_MARGIN = Decimal(env.str("INSIGHTS_GROSS_MARGIN", default="0.40"))
+INSIGHTS_EXPECTED_LIFESPAN_YEARS = Decimal(env.str("INSIGHTS_EXPECTED_LIFESPAN_YEARS", default="3"))
+# A customer with no order in this many days before the end of the range is churned (?churn_days= overrides).
+INSIGHTS_CHURN_DAYS = env.int("INSIGHTS_CHURN_DAYS", default=180)
+# An order within this many days of a campaign message to the customer is attributed to that campaign (last touch).
+INSIGHTS_CAMPAIGN_ATTRIBUTION_DAYS = env.int("INSIGHTS_CAMPAIGN_ATTRIBUTION_DAYS", default=7)
+# Cost of one message sent, per channel (EUR), until campaigns carry their own cost per message.
+INSIGHTS_MESSAGE_COSTS = {
+    "email": Decimal("0.002"),
+    "sms": Decimal("0.06"),
+    "whatsapp": Decimal("0.05"),
+    "push": Decimal("0.0005"),
+    "facebook": Decimal("0.01"),
+    "instagram": Decimal("0.01"),
+}
+# A click-and-collect cancellation whose reason contains one of these words was for lack of stock.
+INSIGHTS_STOCK_CANCEL_REASONS = ("stock", "inventario", "agotado")
+
+# --- Campaigns
+# One contact-pressure budget across every campaign and channel: at most `messages` marketing messages per person
+# in any `days` days.
+CAMPAIGNS_CONTACT_PRESSURE = {
+    "messages": env.int("CAMPAIGNS_MAX_MESSAGES", default=3),
+    "days": env.int("CAMPAIGNS_PRESSURE_DAYS", default=7),
+}
+# People per snapshot page and per fan-out batch (one transaction each).
+CAMPAIGNS_BATCH_SIZE = env.int("CAMPAIGNS_BATCH_SIZE", default=500)
+CELERY_BEAT_SCHEDULE["campaigns-launch-due"] = {"task": "campaigns.launch_due", "schedule": timedelta(seconds=60)}

@@ -1,0 +1,128 @@
+"""Insights in the admin: the dashboard (charts, tables, CSV per figure) and acquisition spend entry."""
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path
+from django.utils.translation import gettext_lazy as _
+
+from backoffice.accounts.models import Role
+from backoffice.accounts.selectors import user_role
+from backoffice.eventstore.schema import CHANNELS
+
+from . import selectors
+from .figures import dashboard_figures, figure_csv
+from .models import AcquisitionSpend, Dashboard
+from .params import RangeInvalid, metrics_query
+from .services import SpendInvalid, acquisition_spend_set
+
+DASHBOARD_ROLES = (Role.ADMIN, Role.MARKETING)
+
+
+class _MarketingOnly:
+    def has_module_permission(self, request):
+        return user_role(user=request.user) in DASHBOARD_ROLES
+
+    def has_view_permission(self, request, obj=None):
+        return user_role(user=request.user) in DASHBOARD_ROLES
+
+
+class SpendForm(forms.ModelForm):
+    channel = forms.ChoiceField(label=_("channel"), choices=[(c, c) for c in CHANNELS])
+
+    class Meta:
+        model = AcquisitionSpend
+        fields = ["channel", "month", "amount"]
+
+
+@admin.register(AcquisitionSpend)
+class AcquisitionSpendAdmin(_MarketingOnly, admin.ModelAdmin):
+    form = SpendForm
+    list_display = ["month", "channel", "amount", "updated_by", "updated_at"]
+    list_filter = ["channel"]
+    date_hierarchy = "month"
+
+    def has_add_permission(self, request):
+        return user_role(user=request.user) in DASHBOARD_ROLES
+
+    def has_change_permission(self, request, obj=None):
+        return user_role(user=request.user) in DASHBOARD_ROLES
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        try:
+            saved = acquisition_spend_set(
+                channel=form.cleaned_data["channel"],
+                month=form.cleaned_data["month"],
+                amount=form.cleaned_data["amount"],
+                actor=f"user:{request.user.pk}",
+            )
+        except SpendInvalid as exc:  # the form's choices and bounds catch these first
+            raise PermissionDenied(exc.message) from exc
+        obj.pk = saved.pk
+
+
+@admin.register(Dashboard)
+class DashboardAdmin(_MarketingOnly, admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_urls(self):
+        return [
+            path("csv/<str:figure>/", self.admin_site.admin_view(self.csv_view), name="insights_dashboard_csv"),
+            *super().get_urls(),
+        ]
+
+    def _figures(self, request):
+        query = metrics_query(request.GET)
+        report = selectors.metrics_report(
+            start=query.start, end=query.end, channel=query.channel, churn_days=query.churn_days
+        )
+        return query, report, dashboard_figures(report)
+
+    def changelist_view(self, request, extra_context=None):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        error, query, report, figures = None, None, None, []
+        try:
+            query, report, figures = self._figures(request)
+        except RangeInvalid as exc:
+            error = exc
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": _("Insights dashboard"),
+            "error": error,
+            "query": query,
+            "report": report,
+            "figures": figures,
+            "channels": CHANNELS,
+            "params": request.GET.urlencode(),
+            "form_values": request.GET,
+        }
+        return TemplateResponse(request, "admin/insights/dashboard.html", context)
+
+    def csv_view(self, request, figure):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        try:
+            query, _report, figures = self._figures(request)
+        except RangeInvalid as exc:
+            return HttpResponse(str(exc), status=400, content_type="text/plain; charset=utf-8")
+        chosen = next((f for f in figures if f.key == figure), None)
+        if chosen is None:
+            raise Http404
+        response = HttpResponse(figure_csv(chosen), content_type="text/csv; charset=utf-8")
+        name = f"{figure}_{query.start}_{query.end}{'_' + query.channel if query.channel else ''}.csv"
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response

@@ -1,0 +1,98 @@
+"""GET /api/v1/metrics (every figure for a range) and GET, POST /api/v1/metrics/spend (acquisition spend)."""
+
+from datetime import date
+from decimal import Decimal
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from backoffice.accounts.models import Role
+from backoffice.api.permissions import HasRole
+from backoffice.api.problems import invalid
+from backoffice.eventstore.schema import CHANNELS
+
+from .. import selectors
+from ..models import AcquisitionSpend
+from ..params import RangeInvalid, metrics_query
+from ..services import SpendInvalid, acquisition_spend_set
+
+READERS = (Role.ADMIN, Role.MARKETING, Role.INTEGRATION)
+SPEND_EDITORS = (Role.ADMIN, Role.MARKETING)
+
+
+def jsonable(value):
+    """Money and ratios as decimal strings (exact), dates as ISO dates."""
+    if isinstance(value, dict):
+        return {key: jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(item) for item in value]
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+class MetricsApi(APIView):
+    permission_classes = [HasRole]
+    allowed_roles = {"GET": READERS}
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("from", OpenApiTypes.DATE, description="first day (local), default 364 days before to"),
+            OpenApiParameter("to", OpenApiTypes.DATE, description="last day (local, included), default today"),
+            OpenApiParameter("channel", str, enum=list(CHANNELS), description="only this channel"),
+            OpenApiParameter("churn_days", int, description="churn window in days (default setting)"),
+        ],
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    def get(self, request):
+        try:
+            query = metrics_query(request.query_params)
+        except RangeInvalid as exc:
+            raise invalid(exc.field, exc.message, exc.code) from exc
+        report = selectors.metrics_report(
+            start=query.start, end=query.end, channel=query.channel, churn_days=query.churn_days
+        )
+        return Response(jsonable(report))
+
+
+class SpendApi(APIView):
+    permission_classes = [HasRole]
+    allowed_roles = {"GET": READERS, "POST": SPEND_EDITORS}
+
+    class InputSerializer(serializers.Serializer):
+        channel = serializers.ChoiceField(choices=CHANNELS)
+        month = serializers.RegexField(r"^\d{4}-(0[1-9]|1[0-2])$", help_text="YYYY-MM")
+        amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0"))
+
+    class OutputSerializer(serializers.Serializer):
+        channel = serializers.CharField()
+        month = serializers.DateField(format="%Y-%m")
+        amount = serializers.DecimalField(max_digits=14, decimal_places=2)
+        updated_by = serializers.CharField()
+        updated_at = serializers.DateTimeField()
+
+    @extend_schema(responses={200: OutputSerializer(many=True)})
+    def get(self, request):
+        return Response(self.OutputSerializer(AcquisitionSpend.objects.all(), many=True).data)
+
+    @extend_schema(request=InputSerializer, responses={200: OutputSerializer})
+    def post(self, request):
+        payload = self.InputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        values = payload.validated_data
+        year, month = (int(part) for part in values["month"].split("-"))
+        try:
+            spend = acquisition_spend_set(
+                channel=values["channel"],
+                month=date(year, month, 1),
+                amount=values["amount"],
+                actor=f"user:{request.user.pk}",
+            )
+        except SpendInvalid as exc:
+            raise invalid(exc.field, exc.message, exc.code) from exc
+        return Response(self.OutputSerializer(spend).data)

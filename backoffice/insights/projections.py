@@ -1,0 +1,313 @@
+"""The insights rollups (async, checkpointed): per day x channel x metric, and the per-order and per-profile facts
+that customer-level figures (cohorts, CLTV, repeat, churn, omnichannel) are computed from at request time.
+
+Events are read by type name (this app imports no other app's events). Each batch is written in a handful of
+statements: the daily figures in one upsert, new orders and profiles in one insert each, changed orders in one
+bulk update. Days are local days (settings.TIME_ZONE).
+
+Orders count where and when they were placed: a refund or a cancellation changes the figures of the order's own day
+and sales channel, so the revenue of a period is the net value of the orders placed in it (as the customer 360's
+lifetime value). Erasure changes nothing here: the orders and amounts of an erased customer remain.
+"""
+
+import uuid
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.utils import timezone
+
+from backoffice.eventstore.projector import ASYNC, Projection
+
+from .models import CampaignTouch, DailyMetric, OrderFact, PersonFact
+from .rollups import add_to_daily_metrics, month_index
+
+FUNNEL_STAGES = {
+    "page.viewed": "browse",
+    "product.viewed": "browse",
+    "search.performed": "browse",
+    "cart.item_added": "plan",
+    "order.placed": "buy",
+    "message.read": "keep_in_touch",
+    "message.clicked": "keep_in_touch",
+    "consent.granted": "keep_in_touch",
+    "review.posted": "share",
+    "content.shared": "share",
+}
+CAMPAIGN_MESSAGE_METRICS = {
+    "message.sent": "campaign.sent",
+    "message.delivered": "campaign.delivered",
+    "message.read": "campaign.read",
+    "message.clicked": "campaign.clicked",
+    "message.unsubscribed": "campaign.unsubscribed",
+}
+ORDER_TYPES = ("order.placed", "order.returned", "order.cancelled")
+PERSON_TYPES = ("customer.registered", "customer.merged", "customer.unmerged")
+ONE = Decimal(1)
+
+
+def is_stock_reason(reason: str) -> bool:
+    """A cancellation for lack of stock: its reason names one of settings.INSIGHTS_STOCK_CANCEL_REASONS."""
+    text = (reason or "").lower()
+    return any(word in text for word in settings.INSIGHTS_STOCK_CANCEL_REASONS)
+
+
+class InsightsRollups(Projection):
+    name = "insights.rollups"
+    mode = ASYNC
+    models = (DailyMetric, OrderFact, PersonFact, CampaignTouch)
+    event_types = tuple(
+        sorted(
+            {*FUNNEL_STAGES, *CAMPAIGN_MESSAGE_METRICS, *ORDER_TYPES, *PERSON_TYPES, "stock.counted", "message.sent"}
+        )
+    )
+
+    def apply(self, events):
+        batch = _Batch(events)
+        days: dict[int, object] = {}
+        merges = []
+        for event in events:
+            # The local day, computed once per quarter of an hour: every zone's offset is whole quarters.
+            bucket = int(event.occurred_at.timestamp()) // 900
+            day = days.get(bucket)
+            if day is None:
+                day = days[bucket] = timezone.localtime(event.occurred_at).date()
+            stage = FUNNEL_STAGES.get(event.type)
+            if stage:
+                batch.add(day, event.channel or "", f"funnel.{stage}")
+            if event.type.startswith("order."):
+                batch.order_event(event, day)
+            elif event.type.startswith("message."):
+                batch.message_event(event, day)
+            elif event.type == "stock.counted":
+                batch.stock_counted(event, day)
+            elif event.type == "customer.registered":
+                batch.registered(event, day)
+            elif event.type in ("customer.merged", "customer.unmerged"):
+                merges.append(event)
+        batch.flush()
+        # Merges are folded after the batch is written, in order: they repoint rows (profiles and orders) by id,
+        # so the orders this batch placed before or after them end up under the right person either way.
+        for event in merges:
+            _fold_merge(event)
+
+
+class _Batch:
+    def __init__(self, events):
+        self.deltas: dict[tuple, Decimal] = {}
+        self.new_people: list[PersonFact] = []
+        self.new_orders: dict[str, OrderFact] = {}
+        self.changed_orders: dict[str, OrderFact] = {}
+        self.touches: dict[uuid.UUID, CampaignTouch] = {}
+        self.changed_touches: set[uuid.UUID] = set()
+        placed, referenced, buyers = set(), set(), set()
+        for event in events:
+            if event.type == "order.placed":
+                placed.add(str(event.data["order_id"]))
+                if event.customer_id is not None:
+                    buyers.add(event.customer_id)
+            elif event.type in ("order.returned", "order.cancelled"):
+                referenced.add(str(event.data["order_id"]))
+            elif event.type == "message.sent" and event.data.get("campaign_id") and event.customer_id:
+                buyers.add(event.customer_id)
+        # Three reads per batch: the earlier orders this batch refunds or cancels, the campaign touches and the
+        # people (person and acquisition channel) of the customers who order.
+        self.known_orders = OrderFact.objects.in_bulk(list(referenced - placed)) if referenced - placed else {}
+        self.touches = CampaignTouch.objects.in_bulk(list(buyers)) if buyers else {}
+        self.people: dict[uuid.UUID, tuple] = _people_of(buyers)
+
+    def add(self, day, channel: str, metric: str, value: Decimal = ONE, dimension: str = "") -> None:
+        key = (day, channel, metric, dimension)
+        self.deltas[key] = self.deltas.get(key, Decimal(0)) + value
+
+    def order_event(self, event, day) -> None:
+        order_id = str(event.data["order_id"])
+        if event.type == "order.placed":
+            if order_id in self.new_orders or order_id in self.known_orders:
+                return
+            person_id, acquisition_channel, registered_month = (
+                self.people.get(event.customer_id, (event.customer_id, "", None))
+                if event.customer_id
+                else (None, "", None)
+            )
+            order = OrderFact(
+                order_id=order_id,
+                customer_id=event.customer_id,
+                person_id=person_id,
+                acquisition_channel=acquisition_channel,
+                registered_month=registered_month,
+                channel=event.channel or "",
+                placed_at=event.occurred_at,
+                placed_day=day,
+                placed_month=month_index(day),
+                total=Decimal(str(event.data["total"])),
+                refunded=Decimal(0),
+                net_cents=int(Decimal(str(event.data["total"])) * 100),
+                fulfilment_method=(event.data.get("fulfilment") or {}).get("method", ""),
+                fulfilment_location=(event.data.get("fulfilment") or {}).get("location", ""),
+            )
+            self._attribute(order, event)
+            self.new_orders[order_id] = order
+            self._count_order(order, sign=ONE)
+            if order.fulfilment_method == "pickup":
+                # Placements, whatever became of them: the base of the click-and-collect failure rate.
+                self.add(day, order.channel, "pickup.orders", ONE, order.fulfilment_location)
+            return
+        order = self.new_orders.get(order_id) or self.known_orders.get(order_id)
+        if order is None or order.is_cancelled:
+            return  # an order placed before insights could see it, or already cancelled: nothing left to count
+        if order_id not in self.new_orders:
+            self.changed_orders[order_id] = order
+        if event.type == "order.returned":
+            refund = Decimal(str(event.data.get("refund_amount", "0")))
+            order.refunded += refund
+            order.net_cents -= int(refund * 100)
+            self.add(order.placed_day, order.channel, "orders.refunds", refund)
+            if order.campaign_id:
+                self.add(order.placed_day, order.campaign_channel, "campaign.revenue", -refund, order.campaign_id)
+        else:
+            self._count_order(order, sign=-ONE)
+            order.is_cancelled = True
+            if order.fulfilment_method == "pickup" and is_stock_reason(event.data.get("reason", "")):
+                self.add(day, order.channel, "pickup.stock_cancelled", ONE, order.fulfilment_location)
+
+    def _count_order(self, order: OrderFact, *, sign: Decimal) -> None:
+        self.add(order.placed_day, order.channel, "orders.count", sign)
+        self.add(order.placed_day, order.channel, "orders.gross", sign * order.total)
+        if order.refunded:
+            self.add(order.placed_day, order.channel, "orders.refunds", sign * order.refunded)
+        if order.campaign_id:
+            net = order.total - order.refunded
+            self.add(order.placed_day, order.campaign_channel, "campaign.orders", sign, order.campaign_id)
+            self.add(order.placed_day, order.campaign_channel, "campaign.revenue", sign * net, order.campaign_id)
+
+    def _attribute(self, order: OrderFact, event) -> None:
+        touch = self.touches.get(event.customer_id) if event.customer_id else None
+        window = timedelta(days=settings.INSIGHTS_CAMPAIGN_ATTRIBUTION_DAYS)
+        if touch is not None and touch.sent_at <= event.occurred_at <= touch.sent_at + window:
+            order.campaign_id, order.campaign_channel = touch.campaign_id, touch.channel
+
+    def message_event(self, event, day) -> None:
+        campaign_id = event.data.get("campaign_id")
+        metric = CAMPAIGN_MESSAGE_METRICS.get(event.type)
+        if not campaign_id or metric is None:
+            return
+        self.add(day, event.channel or "", metric, ONE, str(campaign_id))
+        if event.type == "message.sent" and event.customer_id is not None:
+            touch = self.touches.get(event.customer_id)
+            if touch is None or touch.sent_at <= event.occurred_at:
+                self.touches[event.customer_id] = CampaignTouch(
+                    customer_id=event.customer_id,
+                    campaign_id=str(campaign_id),
+                    channel=event.channel or "",
+                    sent_at=event.occurred_at,
+                )
+                self.changed_touches.add(event.customer_id)
+
+    def stock_counted(self, event, day) -> None:
+        location = str(event.data["location"])
+        counted, expected = int(event.data["counted"]), int(event.data["expected"])
+        self.add(day, "", "stock.counts", ONE, location)
+        self.add(day, "", "stock.expected", Decimal(expected), location)
+        self.add(day, "", "stock.counted", Decimal(counted), location)
+        self.add(day, "", "stock.abs_difference", Decimal(abs(expected - counted)), location)
+        if counted == expected:
+            self.add(day, "", "stock.exact", ONE, location)
+
+    def registered(self, event, day) -> None:
+        if event.customer_id is None:
+            return
+        self.people[event.customer_id] = (event.customer_id, event.channel or "", month_index(day))
+        self.new_people.append(
+            PersonFact(
+                customer_id=event.customer_id,
+                person_id=event.customer_id,
+                acquisition_channel=event.channel or "",
+                registered_day=day,
+                registered_month=month_index(day),
+            )
+        )
+
+    def flush(self) -> None:
+        """Write what the batch has gathered so far; what it wrote becomes known (a merge reads the tables)."""
+        if self.new_people:
+            PersonFact.objects.bulk_create(self.new_people, ignore_conflicts=True, batch_size=5000)
+            _adopt_orders_placed_before_registration([p.customer_id for p in self.new_people])
+            self.new_people = []
+        if self.new_orders:
+            OrderFact.objects.bulk_create(list(self.new_orders.values()), ignore_conflicts=True, batch_size=5000)
+            self.known_orders.update(self.new_orders)
+            self.new_orders = {}
+        if self.changed_orders:
+            OrderFact.objects.bulk_update(list(self.changed_orders.values()), ["refunded", "net_cents", "is_cancelled"])
+            self.changed_orders = {}
+        if self.changed_touches:
+            changed = [self.touches[cid] for cid in self.changed_touches]
+            CampaignTouch.objects.bulk_create(
+                changed,
+                update_conflicts=True,
+                unique_fields=["customer_id"],
+                update_fields=["campaign_id", "channel", "sent_at"],
+            )
+            self.changed_touches = set()
+        add_to_daily_metrics({key: value for key, value in self.deltas.items() if value})
+        self.deltas = {}
+
+
+def _people_of(customer_ids) -> dict:
+    """customer id -> (person id, the person's acquisition channel and registration month), for the profiles
+    insights knows."""
+    if not customer_ids:
+        return {}
+    rows = dict(PersonFact.objects.filter(customer_id__in=list(customer_ids)).values_list("customer_id", "person_id"))
+    people = {
+        cid: (channel, month)
+        for cid, channel, month in PersonFact.objects.filter(customer_id__in=set(rows.values())).values_list(
+            "customer_id", "acquisition_channel", "registered_month"
+        )
+    }
+    return {cid: (pid, *people.get(pid, ("", None))) for cid, pid in rows.items()}
+
+
+def _adopt_orders_placed_before_registration(customer_ids: list) -> None:
+    """Orders placed by a profile before insights saw it registered (one read per batch; rarely any rows)."""
+    orphans = set(
+        OrderFact.objects.filter(person_id__in=customer_ids, acquisition_channel="").values_list("person_id", flat=True)
+    )
+    for person_id, channel, month in PersonFact.objects.filter(customer_id__in=orphans).values_list(
+        "customer_id", "acquisition_channel", "registered_month"
+    ):
+        OrderFact.objects.filter(person_id=person_id).update(acquisition_channel=channel, registered_month=month)
+
+
+def _fold_merge(event) -> dict:
+    """Keep `person_id` at the end of each profile's merge chain, as customers.directory's `merged_into` implies, in
+    the profiles and their orders. Returns the profiles whose person changed: {customer id: (person, channel)}."""
+    if event.type == "customer.merged":
+        survivor, merged = uuid.UUID(str(event.data["customer_id"])), uuid.UUID(str(event.data["merged"]))
+        root = PersonFact.objects.filter(customer_id=survivor).values_list("person_id", flat=True).first() or survivor
+        channel, month = PersonFact.objects.filter(customer_id=root).values_list(
+            "acquisition_channel", "registered_month"
+        ).first() or ("", None)
+        PersonFact.objects.filter(customer_id=merged).update(merged_into=survivor)
+        group = list(PersonFact.objects.filter(person_id=merged).values_list("customer_id", flat=True)) or [merged]
+        PersonFact.objects.filter(customer_id__in=group).update(person_id=root)
+        OrderFact.objects.filter(person_id=merged).update(
+            person_id=root, acquisition_channel=channel, registered_month=month
+        )
+        return dict.fromkeys(group, (root, channel, month))
+    unmerged = uuid.UUID(str(event.data["unmerged"]))
+    PersonFact.objects.filter(customer_id=unmerged).update(merged_into=None)
+    group, frontier = {unmerged}, {unmerged}
+    while frontier:
+        frontier = set(PersonFact.objects.filter(merged_into__in=frontier).values_list("customer_id", flat=True))
+        frontier -= group
+        group |= frontier
+    channel, month = PersonFact.objects.filter(customer_id=unmerged).values_list(
+        "acquisition_channel", "registered_month"
+    ).first() or ("", None)
+    PersonFact.objects.filter(customer_id__in=group).update(person_id=unmerged)
+    OrderFact.objects.filter(customer_id__in=group).update(
+        person_id=unmerged, acquisition_channel=channel, registered_month=month
+    )
+    return dict.fromkeys(group, (unmerged, channel, month))

@@ -1,0 +1,493 @@
+"""Campaigns in the admin: segments with a rule editor (no JSON to write) and a live count; the QQOQCP worksheet
+(six sections, progress marker, checks, variant previews for a sample customer); approve, launch and cancel through
+the services; the report with charts. Marketing and admin own them; nobody here sees individual people."""
+
+import json
+import uuid
+from decimal import Decimal, InvalidOperation
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db import models
+from django.http import JsonResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
+
+from backoffice.accounts.models import Role
+from backoffice.accounts.selectors import user_role
+from backoffice.messaging.channels import sms_length
+
+from . import charts, report, segments, selectors, services, worksheet
+from .models import OUTBOUND_CHANNELS, VARIANT_FIELDS, Campaign, Segment, Status
+
+OWNER_ROLES = (Role.ADMIN, Role.MARKETING)
+
+
+def _actor(request) -> str:
+    return f"user:{request.user.pk}"
+
+
+class OwnedAdmin(admin.ModelAdmin):
+    def _is_owner(self, request) -> bool:
+        return user_role(user=request.user) in OWNER_ROLES
+
+    def has_module_permission(self, request):
+        return self._is_owner(request)
+
+    def has_view_permission(self, request, obj=None):
+        return self._is_owner(request)
+
+    def has_add_permission(self, request):
+        return self._is_owner(request)
+
+    def has_change_permission(self, request, obj=None):
+        return self._is_owner(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+# --- Segments -----------------------------------------------------------------------------------------------------
+
+
+class SegmentForm(forms.ModelForm):
+    rules = forms.CharField(
+        label=_("rules"),
+        widget=forms.Textarea(attrs={"class": "segment-rules-json", "rows": 4}),
+        help_text=_("Built with the editor above; the text is what gets stored."),
+    )
+
+    class Meta:
+        model = Segment
+        fields = ("name", "description", "rules")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        value = self.initial.get("rules") or {"op": "and", "rules": []}
+        self.initial["rules"] = json.dumps(value, ensure_ascii=False)
+
+    def clean_rules(self):
+        try:
+            rules = json.loads(self.cleaned_data["rules"])
+        except ValueError:
+            raise forms.ValidationError(_("not valid rules")) from None
+        try:
+            return segments.validate_rules(rules)
+        except segments.SegmentRuleError as exc:
+            raise forms.ValidationError([f"{e['field']}: {e['message']}" for e in exc.errors]) from None
+
+
+@admin.register(Segment)
+class SegmentAdmin(OwnedAdmin):
+    form = SegmentForm
+    list_display = ("name", "description", "updated_at", "created_by")
+    search_fields = ("name",)
+    readonly_fields = ("live_count",)
+    fields = ("name", "description", "live_count", "rules")
+    change_form_template = "admin/campaigns/segment/change_form.html"
+
+    @admin.display(description=_("people now"))
+    def live_count(self, segment):
+        if not segment.pk:
+            return "-"
+        return selectors.segment_preview(rules=segment.rules, now=timezone.now(), sample=0)["count"]
+
+    def save_model(self, request, obj, form, change):
+        saved = services.segment_save(
+            name=form.cleaned_data["name"],
+            description=form.cleaned_data.get("description", ""),
+            rules=form.cleaned_data["rules"],
+            actor=_actor(request),
+            segment=obj if change else None,
+        )
+        obj.pk = saved.pk
+
+    def get_urls(self):
+        extra = [
+            path("preview/", self.admin_site.admin_view(self.preview_view), name="campaigns_segment_preview"),
+        ]
+        return extra + super().get_urls()
+
+    def preview_view(self, request):
+        """The live count (and anonymous sample) of rules being edited, for the editor."""
+        if not self._is_owner(request):
+            raise PermissionDenied
+        try:
+            rules = segments.validate_rules(json.loads(request.GET.get("rules", "")))
+        except (ValueError, segments.SegmentRuleError) as exc:
+            errors = getattr(exc, "errors", [{"field": "rules", "message": "not valid JSON"}])
+            return JsonResponse({"errors": errors}, status=400)
+        return JsonResponse(selectors.segment_preview(rules=rules, now=timezone.now(), sample=5))
+
+    def render_change_form(self, request, context, *args, **kwargs):
+        context["rule_fields"] = json.dumps(
+            {
+                name: {"label": str(spec.label), "kind": spec.kind, "cmps": list(spec.cmps)}
+                for name, spec in segments.FIELDS.items()
+            }
+        )
+        context["rule_cmps"] = json.dumps({key: str(label) for key, label in segments.CMP_LABELS.items()})
+        context["rule_channels"] = json.dumps(
+            {"channel": list(OUTBOUND_CHANNELS), "anychannel": list(segments.ANY_CHANNELS)}
+        )
+        context["preview_url"] = reverse("admin:campaigns_segment_preview")
+        return super().render_change_form(request, context, *args, **kwargs)
+
+
+# --- Campaigns: the worksheet ---------------------------------------------------------------------------------------
+
+
+def _cost_field(channel: str) -> forms.DecimalField:
+    label = format_lazy("{} ({})", _("cost per message"), channel)
+    return forms.DecimalField(label=label, required=False, min_value=0, max_digits=8, decimal_places=4)
+
+
+class CampaignForm(forms.ModelForm):
+    cost_email = _cost_field("email")
+    cost_sms = _cost_field("sms")
+    cost_whatsapp = _cost_field("whatsapp")
+    cost_push = _cost_field("push")
+    cost_facebook = _cost_field("facebook")
+    cost_instagram = _cost_field("instagram")
+    channels = forms.MultipleChoiceField(
+        label=_("channels"),
+        choices=[(c, c) for c in OUTBOUND_CHANNELS],
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+    )
+
+    class Meta:
+        model = Campaign
+        fields = (*(f for f in services.campaigns.WORKSHEET_FIELDS if f != "costs"), "segments", "exclusions")
+        widgets = {
+            "segments": forms.CheckboxSelectMultiple,
+            "exclusions": forms.CheckboxSelectMultiple,
+            "key_message": forms.Textarea(attrs={"rows": 2}),
+            "email_body": forms.Textarea(attrs={"rows": 4}),
+            "sms_text": forms.Textarea(attrs={"rows": 2, "class": "sms-text"}),
+            "whatsapp_parameters": forms.Textarea(attrs={"rows": 3}),
+            "push_body": forms.Textarea(attrs={"rows": 2}),
+            "facebook_text": forms.Textarea(attrs={"rows": 2}),
+            "instagram_text": forms.Textarea(attrs={"rows": 2}),
+            "objective": forms.Textarea(attrs={"rows": 2}),
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in ("starts_at", "ends_at"):
+            self.fields[field].input_formats = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"]
+        costs = (self.instance.costs if self.instance and self.instance.pk else None) or {}
+        for channel in OUTBOUND_CHANNELS:
+            self.fields[f"cost_{channel}"].initial = costs.get(channel)
+
+    def clean(self):
+        data = super().clean()
+        costs = {}
+        for channel in OUTBOUND_CHANNELS:
+            value = data.get(f"cost_{channel}")
+            if value is not None:
+                try:
+                    costs[channel] = str(Decimal(value))
+                except InvalidOperation:
+                    self.add_error(f"cost_{channel}", _("an amount"))
+        data["costs"] = costs
+        return data
+
+
+COST_FIELDS = tuple(f"cost_{channel}" for channel in OUTBOUND_CHANNELS)
+SECTION_FIELDS = {
+    "what": ("key_message", "intent", "offer_code", "discount", "valid_until"),
+    "who": ("segments", "exclusions", "holdout_share"),
+    "where": ("channels", "channel_mode"),
+    "when": ("starts_at", "ends_at", "send_window_start", "send_window_end"),
+    "how": (
+        "placeholders",
+        *(field for fields in VARIANT_FIELDS.values() for field, _key in fields),
+        "sms_length",
+        "previews",
+    ),
+    "why": ("objective", "kpi", "target_value", "attribution_days", *COST_FIELDS, "budget"),
+}
+SECTION_HELP = {
+    "what": _("key message, intent and the offer (code, discount, validity), typed once here"),
+    "who": _("segments, exclusions and the holdout share (control group)"),
+    "where": _("channels, and one channel per customer or every consented one"),
+    "when": _("start, end, and the send window in the customer's local time"),
+    "how": _("one variant per channel, built from placeholders of the same message and offer"),
+    "why": _("objective, KPI, target, attribution window, cost per message and budget"),
+}
+
+
+@admin.register(Campaign)
+class CampaignAdmin(OwnedAdmin):
+    form = CampaignForm
+    list_display = ("name", "status", "progress_short", "starts_at", "ends_at", "created_by", "approved_by")
+    list_filter = ("status",)
+    search_fields = ("name",)
+    actions = ("approve_selected", "launch_selected", "cancel_selected")
+    change_form_template = "admin/campaigns/campaign/change_form.html"
+    formfield_overrides = {
+        # One native date-and-time input rather than the admin's split pair.
+        models.DateTimeField: {
+            "form_class": forms.DateTimeField,
+            "widget": forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        },
+    }
+
+    def get_fieldsets(self, request, obj=None):
+        head = (None, {"fields": ("name", "status", "progress", "checks")})
+        sections = [
+            (label, {"fields": SECTION_FIELDS[key], "description": SECTION_HELP[key], "classes": (f"qqoqcp-{key}",)})
+            for key, label in worksheet.SECTIONS
+        ]
+        tail = (
+            _("Lifecycle"),
+            {"fields": ("created_by", "approved_by", "approved_at", "launched_at", "completed_at", "report_link")},
+        )
+        return [head, *sections, tail]
+
+    def get_readonly_fields(self, request, obj=None):
+        computed = ("status", "progress", "checks", "placeholders", "sms_length", "previews", "report_link")
+        lifecycle = ("created_by", "approved_by", "approved_at", "launched_at", "completed_at")
+        if obj is not None and obj.status not in services.campaigns.EDITABLE:
+            editable = [f.name for f in Campaign._meta.get_fields() if getattr(f, "editable", False)]
+            return (*computed, *lifecycle, *editable, *COST_FIELDS)
+        return (*computed, *lifecycle)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is not None and obj.status not in services.campaigns.EDITABLE:
+            kwargs["fields"] = ["name"]  # everything shown read-only; nothing to post
+        return super().get_form(request, obj, change, **kwargs)
+
+    def _problems(self, campaign):
+        if not campaign or not campaign.pk:
+            return None
+        if not hasattr(campaign, "_problems"):
+            campaign._problems = worksheet.campaign_problems(campaign, now=timezone.now())
+        return campaign._problems
+
+    @admin.display(description=_("progress"))
+    def progress(self, campaign):
+        problems = self._problems(campaign)
+        state = (
+            worksheet.section_state(problems) if problems is not None else {k: False for k, _l in worksheet.SECTIONS}
+        )
+        done = sum(state.values())
+        badges = format_html_join(
+            " ",
+            '<span class="qqoqcp-badge {}" data-section="{}">{} {}</span>',
+            (
+                ("done" if state[key] else "todo", key, "✔" if state[key] else "○", label)
+                for key, label in worksheet.SECTIONS
+            ),
+        )
+        return format_html('<span class="qqoqcp-progress">{}/6</span> {}', done, badges)
+
+    @admin.display(description=_("answered"))
+    def progress_short(self, campaign):
+        state = worksheet.section_state(self._problems(campaign) or [])
+        return f"{sum(state.values())}/6"
+
+    @admin.display(description=_("checks before approval"))
+    def checks(self, campaign):
+        problems = self._problems(campaign)
+        if problems is None:
+            return _("Save the draft to see its checks.")
+        if not problems:
+            return format_html('<span class="qqoqcp-ready">{}</span>', _("Ready: every check passes."))
+        return format_html(
+            '<ul class="qqoqcp-problems">{}</ul>',
+            format_html_join(
+                "",
+                '<li data-field="{}"><strong>{}</strong>: {}</li>',
+                ((p.field, p.field, p.message) for p in problems),
+            ),
+        )
+
+    @admin.display(description=_("placeholders"))
+    def placeholders(self, campaign):
+        return format_html_join(
+            ", ", "<code>{{{}}}</code> {}", ((name, label) for name, label in worksheet.PLACEHOLDERS.items())
+        )
+
+    @admin.display(description=_("SMS length"))
+    def sms_length(self, campaign):
+        if not campaign or not campaign.sms_text:
+            return "-"
+        sample = worksheet.longest_values(campaign)
+        longest = sms_length(worksheet.variant_content(campaign, "sms", sample)["text"])
+        return format_html(
+            '<span class="sms-length">{}</span>',
+            _("%(units)s characters (%(encoding)s), %(segments)s segment(s) with the longest name, city and product")
+            % {"units": longest.units, "encoding": longest.encoding, "segments": longest.segments},
+        )
+
+    @admin.display(description=_("previews for a sample customer"))
+    def previews(self, campaign):
+        if not campaign or not campaign.pk or not campaign.channels:
+            return _("Choose channels and save to see the previews.")
+        values = self._sample_values(campaign)
+        blocks = []
+        for channel in campaign.channels:
+            if channel not in VARIANT_FIELDS:
+                continue
+            content = worksheet.variant_content(campaign, channel, values)
+            rows = format_html_join(
+                "",
+                "<dt>{}</dt><dd>{}</dd>",
+                ((key, ", ".join(v) if isinstance(v, list) else v) for key, v in content.items()),
+            )
+            extra = ""
+            if channel == "sms":
+                length = sms_length(content["text"])
+                extra = format_html(" <small>({} / {} {})</small>", length.units, length.segments, _("segments"))
+            blocks.append(
+                format_html(
+                    '<div class="variant-preview" data-channel="{}"><h4>{}{}</h4><dl>{}</dl></div>',
+                    channel,
+                    channel,
+                    extra,
+                    rows,
+                )
+            )
+        note = _("Sample: a customer of the audience (city, store, recommendation); the name is a sample name.")
+        return format_html("<p><small>{}</small></p>{}", note, format_html_join("", "{}", ((b,) for b in blocks)))
+
+    def _sample_values(self, campaign) -> dict:
+        """Values of one audience member (their city, store, recommendation), under a sample name: staff check the
+        copy, not the person."""
+        from .personalisation import personal_values
+
+        values = {"name": str(_("María")), "city": "Madrid", "store": "", "product": ""}
+        first = (
+            worksheet.audience_queryset(campaign, now=timezone.now())
+            .order_by("id")
+            .values_list("id", flat=True)
+            .first()
+        )
+        if first is not None:
+            found = personal_values([first], needs={"city", "store", "product"})[first]
+            values.update({k: v for k, v in found.items() if v})
+        return {**values, **worksheet.offer_values(campaign)}
+
+    @admin.display(description=_("report"))
+    def report_link(self, campaign):
+        if not campaign or not campaign.launched_at:
+            return "-"
+        return format_html(
+            '<a href="{}">{}</a>', reverse("admin:campaigns_campaign_report", args=[campaign.pk]), _("Open the report")
+        )
+
+    def save_model(self, request, obj, form, change):
+        values = {
+            name: form.cleaned_data[name] for name in services.campaigns.WORKSHEET_FIELDS if name in form.cleaned_data
+        }
+        values["costs"] = form.cleaned_data.get("costs", obj.costs)
+        current = Campaign.objects.get(pk=obj.pk) if change else None
+        try:
+            saved = services.campaign_save(campaign=current, values=values, actor=_actor(request))
+        except services.CampaignRefused as exc:
+            messages.error(request, exc.message)
+            return
+        obj.pk = saved.pk
+        obj._state.adding = False
+
+    def save_related(self, request, form, formsets, change):
+        campaign = Campaign.objects.get(pk=form.instance.pk)
+        if campaign.status not in services.campaigns.EDITABLE:
+            return
+        services.campaign_save(
+            campaign=campaign,
+            values={},
+            actor=_actor(request),
+            segment_ids=[s.pk for s in form.cleaned_data.get("segments", [])],
+            exclusion_ids=[s.pk for s in form.cleaned_data.get("exclusions", [])],
+        )
+
+    # --- actions: the same services the API calls ---
+
+    def _run(self, request, command, campaign_ids, done_message):
+        for campaign_id in campaign_ids:
+            try:
+                command(campaign_id=campaign_id, actor=_actor(request))
+            except services.CampaignRefused as exc:
+                details = "; ".join(f"{e['field']}: {e['message']}" for e in exc.errors)
+                messages.error(request, f"{exc.message}" + (f" ({details})" if details else ""))
+            else:
+                messages.success(request, done_message)
+
+    @admin.action(description=_("Approve (as a second staff member)"))
+    def approve_selected(self, request, queryset):
+        self._run(request, services.campaign_approve, queryset.values_list("pk", flat=True), _("Approved."))
+
+    @admin.action(description=_("Launch"))
+    def launch_selected(self, request, queryset):
+        self._run(request, services.campaign_launch, queryset.values_list("pk", flat=True), _("Launched."))
+
+    @admin.action(description=_("Cancel"))
+    def cancel_selected(self, request, queryset):
+        self._run(request, services.campaign_cancel, queryset.values_list("pk", flat=True), _("Cancelled."))
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        extra = [
+            path("<uuid:campaign_id>/report/", view(self.report_view), name="campaigns_campaign_report"),
+            path("<uuid:campaign_id>/do/<str:command>/", view(self.command_view), name="campaigns_campaign_command"),
+        ]
+        return extra + super().get_urls()
+
+    def command_view(self, request, campaign_id: uuid.UUID, command: str):
+        if not self._is_owner(request) or request.method != "POST":
+            raise PermissionDenied
+        commands = {
+            "approve": (services.campaign_approve, _("Approved.")),
+            "launch": (services.campaign_launch, _("Launched.")),
+            "cancel": (services.campaign_cancel, _("Cancelled.")),
+        }
+        if command not in commands:
+            raise PermissionDenied
+        get_object_or_404(Campaign, pk=campaign_id)
+        self._run(request, commands[command][0], [campaign_id], commands[command][1])
+        return redirect(reverse("admin:campaigns_campaign_change", args=[campaign_id]))
+
+    def render_change_form(self, request, context, *args, obj=None, **kwargs):
+        if obj is not None:
+            context["commands"] = [
+                (name, label, reverse("admin:campaigns_campaign_command", args=[obj.pk, name]))
+                for name, label, allowed in (
+                    ("approve", _("Approve"), obj.status == Status.DRAFT),
+                    ("launch", _("Launch"), obj.status == Status.APPROVED),
+                    (
+                        "cancel",
+                        _("Cancel"),
+                        obj.status in (Status.DRAFT, Status.APPROVED, Status.SCHEDULED, Status.RUNNING),
+                    ),
+                )
+                if allowed
+            ]
+            if obj.launched_at:
+                context["report_url"] = reverse("admin:campaigns_campaign_report", args=[obj.pk])
+        return super().render_change_form(request, context, *args, obj=obj, **kwargs)
+
+    def report_view(self, request, campaign_id: uuid.UUID):
+        if not self._is_owner(request):
+            raise PermissionDenied
+        campaign = get_object_or_404(Campaign, pk=campaign_id)
+        data = report.campaign_report(campaign=campaign)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "campaign": campaign,
+            "report": data,
+            "title": _("Report: %(name)s") % {"name": campaign.name},
+            "funnel_chart": charts.funnel(data["channels"]),
+            "lift_chart": charts.lift(data["lift"]),
+            "roi_chart": charts.roi(data["channels"]),
+        }
+        return TemplateResponse(request, "admin/campaigns/campaign/report.html", context)

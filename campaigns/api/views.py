@@ -1,0 +1,285 @@
+"""Segments and campaigns: GET, POST /api/v1/segments, GET .../{id}/preview; GET, POST /api/v1/campaigns,
+GET .../{id}, POST .../{id}/approve, POST .../{id}/launch, GET .../{id}/report.
+
+Marketing and admin own them; integration may read. Segment previews carry counts and non-personal samples only.
+"""
+
+import uuid
+from decimal import Decimal
+
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from backoffice.accounts.models import Role
+from backoffice.api.permissions import HasRole
+from backoffice.api.problems import Problem, not_found, validation_failed
+
+from .. import report, selectors, services, worksheet
+from ..models import OUTBOUND_CHANNELS, ChannelMode, Segment
+from ..segments import SegmentRuleError
+
+OWNERS = (Role.ADMIN, Role.MARKETING)
+READERS = (Role.ADMIN, Role.MARKETING, Role.INTEGRATION)
+LIST_LIMIT = 500
+
+
+def actor(request) -> str:
+    return f"user:{request.user.pk}"
+
+
+def refused(exc: services.CampaignRefused) -> Problem:
+    status = 400 if exc.code == "inconsistent" else 409
+    return Problem(
+        status_code=status, type=f"campaign_{exc.code}", title=exc.message, detail=exc.message, errors=exc.errors
+    )
+
+
+class SegmentSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    description = serializers.CharField()
+    rules = serializers.JSONField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class SegmentListApi(APIView):
+    permission_classes = [HasRole]
+    allowed_roles = {"GET": READERS, "POST": OWNERS}
+
+    class InputSerializer(serializers.Serializer):
+        name = serializers.CharField(max_length=200)
+        description = serializers.CharField(allow_blank=True, default="")
+        rules = serializers.JSONField()
+
+        def validate_name(self, value):
+            if Segment.objects.filter(name=value).exists():
+                raise serializers.ValidationError("a segment with this name exists", code="unique")
+            return value
+
+    @extend_schema(responses=SegmentSerializer(many=True))
+    def get(self, request):
+        segments = selectors.segment_list()[:LIST_LIMIT]
+        return Response({"results": SegmentSerializer(segments, many=True).data, "next": None})
+
+    @extend_schema(request=InputSerializer, responses={201: SegmentSerializer})
+    def post(self, request):
+        payload = self.InputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        values = payload.validated_data
+        try:
+            segment = services.segment_save(
+                name=values["name"], description=values["description"], rules=values["rules"], actor=actor(request)
+            )
+        except SegmentRuleError as exc:
+            raise validation_failed(exc.errors) from None
+        body = SegmentSerializer(segment).data
+        body["count"] = selectors.segment_preview(rules=segment.rules, now=timezone.now(), sample=0)["count"]
+        return Response(body, status=201)
+
+
+class SegmentPreviewApi(APIView):
+    permission_classes = [HasRole]
+    allowed_roles = READERS
+
+    @extend_schema(responses=None)
+    def get(self, request, segment_id: uuid.UUID):
+        segment = Segment.objects.filter(pk=segment_id).first()
+        if segment is None:
+            raise not_found("no such segment")
+        return Response({"id": str(segment.id), **selectors.segment_preview(rules=segment.rules, now=timezone.now())})
+
+
+class CampaignSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    status = serializers.CharField()
+    key_message = serializers.CharField()
+    intent = serializers.CharField()
+    offer_code = serializers.CharField()
+    discount = serializers.CharField()
+    valid_until = serializers.DateField()
+    segments = serializers.SerializerMethodField()
+    exclusions = serializers.SerializerMethodField()
+    holdout_share = serializers.DecimalField(max_digits=4, decimal_places=3)
+    channels = serializers.ListField(child=serializers.CharField())
+    channel_mode = serializers.CharField()
+    starts_at = serializers.DateTimeField()
+    ends_at = serializers.DateTimeField()
+    send_window_start = serializers.TimeField()
+    send_window_end = serializers.TimeField()
+    variants = serializers.SerializerMethodField()
+    objective = serializers.CharField()
+    kpi = serializers.CharField()
+    target_value = serializers.DecimalField(max_digits=14, decimal_places=2)
+    attribution_days = serializers.IntegerField()
+    costs = serializers.DictField()
+    budget = serializers.DecimalField(max_digits=14, decimal_places=2)
+    sections = serializers.SerializerMethodField()
+    created_by = serializers.CharField()
+    approved_by = serializers.CharField()
+    approved_at = serializers.DateTimeField()
+    launched_at = serializers.DateTimeField()
+    completed_at = serializers.DateTimeField()
+
+    def get_segments(self, campaign) -> list[str]:
+        return [str(s.id) for s in campaign.segments.all()]
+
+    def get_exclusions(self, campaign) -> list[str]:
+        return [str(s.id) for s in campaign.exclusions.all()]
+
+    def get_variants(self, campaign) -> dict:
+        from ..models import VARIANT_FIELDS
+
+        return {
+            channel: {field: getattr(campaign, field) for field, _key in fields}
+            for channel, fields in VARIANT_FIELDS.items()
+        }
+
+    def get_sections(self, campaign) -> dict:
+        problems = worksheet.campaign_problems(campaign, now=timezone.now(), check_audience=False)
+        return worksheet.section_state(problems)
+
+
+class CampaignInputSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    key_message = serializers.CharField(allow_blank=True, default="")
+    intent = serializers.CharField(max_length=300, allow_blank=True, default="")
+    offer_code = serializers.CharField(max_length=40, allow_blank=True, default="")
+    discount = serializers.CharField(max_length=40, allow_blank=True, default="")
+    valid_until = serializers.DateField(required=False, allow_null=True, default=None)
+    segments = serializers.ListField(child=serializers.UUIDField(), default=list)
+    exclusions = serializers.ListField(child=serializers.UUIDField(), default=list)
+    holdout_share = serializers.DecimalField(
+        max_digits=4, decimal_places=3, min_value=0, max_value=Decimal("0.5"), default="0.100"
+    )
+    channels = serializers.ListField(child=serializers.ChoiceField(choices=OUTBOUND_CHANNELS), default=list)
+    channel_mode = serializers.ChoiceField(choices=ChannelMode.values, default=ChannelMode.BEST)
+    starts_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    ends_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    send_window_start = serializers.TimeField(required=False, allow_null=True, default=None)
+    send_window_end = serializers.TimeField(required=False, allow_null=True, default=None)
+    variants = serializers.DictField(
+        child=serializers.DictField(child=serializers.CharField(allow_blank=True)), default=dict
+    )
+    objective = serializers.CharField(allow_blank=True, default="")
+    kpi = serializers.CharField(max_length=100, allow_blank=True, default="")
+    target_value = serializers.DecimalField(
+        max_digits=14, decimal_places=2, required=False, allow_null=True, default=None
+    )
+    attribution_days = serializers.IntegerField(min_value=1, max_value=90, default=7)
+    costs = serializers.DictField(
+        child=serializers.DecimalField(max_digits=8, decimal_places=4, min_value=0), default=dict
+    )
+    budget = serializers.DecimalField(max_digits=14, decimal_places=2, required=False, allow_null=True, default=None)
+
+    def validate_segments(self, value):
+        known = set(Segment.objects.filter(id__in=value).values_list("id", flat=True))
+        missing = [str(v) for v in value if v not in known]
+        if missing:
+            raise serializers.ValidationError(f"unknown segments {missing}", code="does_not_exist")
+        return value
+
+    validate_exclusions = validate_segments
+
+    def validate_variants(self, value):
+        from ..models import VARIANT_FIELDS
+
+        errors = {}
+        for channel, fields in value.items():
+            allowed = {field for field, _key in VARIANT_FIELDS.get(channel, [])}
+            if not allowed:
+                errors[channel] = f"one of {', '.join(VARIANT_FIELDS)}"
+            elif set(fields) - allowed:
+                errors[channel] = f"fields are {', '.join(sorted(allowed))}"
+        if errors:
+            raise serializers.ValidationError(errors)
+        return value
+
+    def validate_costs(self, value):
+        unknown = set(value) - set(OUTBOUND_CHANNELS)
+        if unknown:
+            raise serializers.ValidationError(f"unknown channels {sorted(unknown)}", code="invalid_choice")
+        return {channel: str(cost) for channel, cost in value.items()}
+
+
+class CampaignListApi(APIView):
+    permission_classes = [HasRole]
+    allowed_roles = {"GET": READERS, "POST": OWNERS}
+
+    @extend_schema(responses=CampaignSerializer(many=True))
+    def get(self, request):
+        campaigns = selectors.campaign_list()[:LIST_LIMIT]
+        return Response({"results": CampaignSerializer(campaigns, many=True).data, "next": None})
+
+    @extend_schema(request=CampaignInputSerializer, responses={201: CampaignSerializer})
+    def post(self, request):
+        payload = CampaignInputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        values = dict(payload.validated_data)
+        segment_ids, exclusion_ids = values.pop("segments"), values.pop("exclusions")
+        for fields in values.pop("variants").values():
+            values.update(fields)
+        campaign = services.campaign_save(
+            campaign=None, values=values, actor=actor(request), segment_ids=segment_ids, exclusion_ids=exclusion_ids
+        )
+        return Response(CampaignSerializer(selectors.campaign_get(campaign_id=campaign.id)).data, status=201)
+
+
+def _campaign(campaign_id):
+    campaign = selectors.campaign_get(campaign_id=campaign_id)
+    if campaign is None:
+        raise not_found("no such campaign")
+    return campaign
+
+
+class CampaignDetailApi(APIView):
+    permission_classes = [HasRole]
+    allowed_roles = READERS
+
+    @extend_schema(responses=CampaignSerializer)
+    def get(self, request, campaign_id: uuid.UUID):
+        campaign = _campaign(campaign_id)
+        body = CampaignSerializer(campaign).data
+        body["problems"] = [p.as_error() for p in worksheet.campaign_problems(campaign, now=timezone.now())]
+        return Response(body)
+
+
+class CampaignApproveApi(APIView):
+    permission_classes = [HasRole]
+    allowed_roles = OWNERS
+
+    @extend_schema(request=None, responses=CampaignSerializer)
+    def post(self, request, campaign_id: uuid.UUID):
+        _campaign(campaign_id)
+        try:
+            campaign = services.campaign_approve(campaign_id=campaign_id, actor=actor(request))
+        except services.CampaignRefused as exc:
+            raise refused(exc) from None
+        return Response(CampaignSerializer(campaign).data)
+
+
+class CampaignLaunchApi(APIView):
+    permission_classes = [HasRole]
+    allowed_roles = OWNERS
+
+    @extend_schema(request=None, responses={202: CampaignSerializer})
+    def post(self, request, campaign_id: uuid.UUID):
+        _campaign(campaign_id)
+        try:
+            campaign = services.campaign_launch(campaign_id=campaign_id, actor=actor(request))
+        except services.CampaignRefused as exc:
+            raise refused(exc) from None
+        return Response(CampaignSerializer(campaign).data, status=202)
+
+
+class CampaignReportApi(APIView):
+    permission_classes = [HasRole]
+    allowed_roles = READERS
+
+    @extend_schema(responses=None)
+    def get(self, request, campaign_id: uuid.UUID):
+        return Response(report.campaign_report(campaign=_campaign(campaign_id)))

@@ -1,0 +1,28 @@
+"""Commands of campaigns: the only code that changes segments, campaigns, audiences and deliveries."""
+
+from .campaigns import (
+    CampaignRefused,
+    campaign_approve,
+    campaign_cancel,
+    campaign_complete_if_done,
+    campaign_launch,
+    campaign_save,
+    campaigns_launch_due,
+    segment_save,
+)
+from .fan_out import FanOutResult, campaign_fan_out_batch, campaign_snapshot, campaigns_due_batches
+
+__all__ = [
+    "CampaignRefused",
+    "FanOutResult",
+    "campaign_approve",
+    "campaign_cancel",
+    "campaign_complete_if_done",
+    "campaign_fan_out_batch",
+    "campaign_launch",
+    "campaign_save",
+    "campaign_snapshot",
+    "campaigns_due_batches",
+    "campaigns_launch_due",
+    "segment_save",
+]

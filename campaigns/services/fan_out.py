@@ -1,0 +1,258 @@
+"""The fan-out: snapshot the audience page by page, then decide and queue each person's messages in batches that
+any number of workers share.
+
+- Snapshot: the segments' SQL, read in keyset pages by customer id (never the whole audience in memory); each page
+  becomes audience rows (holdout assigned by a hash of campaign and customer: the same answer every time) and one
+  fan-out task; the cursor is saved with the page, so a snapshot that dies resumes where it stopped.
+- Batch: one transaction takes the next pending rows (`select_for_update(skip_locked=True)`: workers never share
+  a row), decides each person (holdout, send window in their time zone, reachable consented channels by engagement,
+  the contact-pressure budget across every campaign and channel) and queues their messages through messaging's
+  `message_send` with the key "campaign:<id>:<customer>:<channel>". Delivery rows carry a unique (campaign,
+  customer, channel) constraint. A worker that dies mid-batch rolls the whole batch back; whoever takes the rows
+  again queues each message once. Quiet hours are the pipeline's (it defers at send time).
+"""
+
+import hashlib
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Count
+from django.utils import timezone
+
+from backoffice.messaging.models import OutboundMessage
+from backoffice.messaging.models import Status as MessageStatus
+from backoffice.messaging.policy import zone
+from backoffice.messaging.services import message_send
+
+from .. import selectors, worksheet
+from ..models import AudienceMember, Campaign, Delivery, Outcome, Status
+from ..personalisation import personal_values
+from .campaigns import campaign_complete_if_done
+
+
+@dataclass
+class FanOutResult:
+    taken: int = 0
+    messages: int = 0
+    holdout: int = 0
+    pressure: int = 0
+    unreachable: int = 0
+    later: int = 0
+    outcomes: dict = field(default_factory=dict)
+
+
+def is_holdout(campaign_id: uuid.UUID, customer_id: uuid.UUID, share: Decimal) -> bool:
+    """Deterministic: the same campaign and customer always land on the same side."""
+    digest = hashlib.sha256(f"{campaign_id}:{customer_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < float(share)
+
+
+def campaign_snapshot(*, campaign_id: uuid.UUID, page_size: int | None = None, enqueue=None) -> int:
+    """Freeze the audience, page by page; after each page commits, `enqueue(campaign_id)` asks for one batch."""
+    page_size = page_size or settings.CAMPAIGNS_BATCH_SIZE
+    total = 0
+    while True:
+        with transaction.atomic():
+            campaign = Campaign.objects.select_for_update().get(pk=campaign_id)
+            if campaign.status != Status.RUNNING or campaign.is_snapshot_done:
+                break
+            query = worksheet.audience_queryset(campaign, now=campaign.launched_at or timezone.now())
+            if campaign.snapshot_cursor:
+                query = query.filter(id__gt=campaign.snapshot_cursor)
+            ids = list(query.order_by("id").values_list("id", flat=True)[:page_size])
+            AudienceMember.objects.bulk_create(
+                [
+                    AudienceMember(
+                        campaign=campaign,
+                        customer_id=cid,
+                        is_holdout=is_holdout(campaign.id, cid, campaign.holdout_share),
+                    )
+                    for cid in ids
+                ],
+                ignore_conflicts=True,
+            )
+            if ids:
+                campaign.snapshot_cursor = ids[-1]
+            campaign.is_snapshot_done = len(ids) < page_size
+            campaign.save(update_fields=["snapshot_cursor", "is_snapshot_done"])
+            if ids and enqueue is not None:
+                transaction.on_commit(lambda: enqueue(campaign_id))
+            total += len(ids)
+        if len(ids) < page_size:
+            break
+    campaign_complete_if_done(campaign_id=campaign_id)
+    return total
+
+
+def campaigns_due_batches(*, now: datetime | None = None) -> dict[uuid.UUID, int]:
+    """Running campaigns with people due now, and how many batches they need (beat re-asks for these: people whose
+    send window opened, batches a dead worker dropped)."""
+    now = now or timezone.now()
+    size = settings.CAMPAIGNS_BATCH_SIZE
+    due = (
+        AudienceMember.objects.filter(campaign__status=Status.RUNNING, outcome=Outcome.PENDING)
+        .exclude(not_before__gt=now)
+        .values("campaign_id")
+        .annotate(n=Count("id"))
+    )
+    return {row["campaign_id"]: -(-row["n"] // size) for row in due}
+
+
+def campaign_fan_out_batch(*, campaign_id: uuid.UUID, batch_size: int | None = None, now: datetime | None = None):
+    """Decide and queue the next pending people of the campaign (one transaction)."""
+    batch_size = batch_size or settings.CAMPAIGNS_BATCH_SIZE
+    now = now or timezone.now()
+    result = FanOutResult()
+    with transaction.atomic():
+        campaign = Campaign.objects.get(pk=campaign_id)
+        rows = list(
+            AudienceMember.objects.select_for_update(skip_locked=True)
+            .filter(campaign_id=campaign_id, outcome=Outcome.PENDING)
+            .exclude(not_before__gt=now)
+            .order_by("id")[:batch_size]
+        )
+        result.taken = len(rows)
+        if not rows:
+            return result
+        if campaign.status != Status.RUNNING:
+            outcome = Outcome.CANCELLED if campaign.status == Status.CANCELLED else None
+            if outcome:
+                _decide(rows, outcome, now)
+            return result
+        _fan_out(campaign, rows, now, result)
+    if result.taken:
+        campaign_complete_if_done(campaign_id=campaign_id)
+    return result
+
+
+def _decide(rows: list[AudienceMember], outcome: str, now: datetime) -> None:
+    for row in rows:
+        row.outcome, row.decided_at = outcome, now
+    AudienceMember.objects.bulk_update(rows, ["outcome", "decided_at", "not_before"])
+
+
+def _fan_out(campaign: Campaign, rows: list[AudienceMember], now: datetime, result: FanOutResult) -> None:
+    changed: list[AudienceMember] = []
+    to_contact: list[AudienceMember] = []
+    profiles = selectors.time_zones([r.customer_id for r in rows if not r.is_holdout])
+    for row in rows:
+        row.decided_at = now
+        if row.is_holdout:
+            row.outcome = Outcome.HOLDOUT
+            result.holdout += 1
+        elif campaign.ends_at and now >= campaign.ends_at:
+            row.outcome = Outcome.EXPIRED
+        else:
+            opens_at = _window_opens(campaign, profiles.get(row.customer_id, ""), now)
+            if opens_at is not None:
+                if campaign.ends_at and opens_at >= campaign.ends_at:
+                    row.outcome = Outcome.EXPIRED
+                else:
+                    row.not_before, row.decided_at = opens_at, None
+                    result.later += 1
+            else:
+                to_contact.append(row)
+                continue
+        changed.append(row)
+    if to_contact:
+        ids = [r.customer_id for r in to_contact]
+        _lock_people(ids)
+        reachable = selectors.reachable_channels(customer_ids=ids, channels=campaign.channels, at=now)
+        used = _marketing_messages_since(ids, now)
+        cap = settings.CAMPAIGNS_CONTACT_PRESSURE["messages"]
+        plan: dict[uuid.UUID, list[str]] = {}
+        for row in to_contact:
+            channels = reachable.get(row.customer_id, [])
+            remaining = cap - used.get(row.customer_id, 0)
+            if not channels:
+                row.outcome = Outcome.UNREACHABLE
+                result.unreachable += 1
+            elif remaining <= 0:
+                row.outcome = Outcome.PRESSURE
+                result.pressure += 1
+            else:
+                picked = channels[:1] if campaign.channel_mode == "best" else channels[:remaining]
+                plan[row.customer_id] = picked
+                row.outcome = Outcome.SENT
+            changed.append(row)
+        _queue(campaign, plan, now, result)
+    AudienceMember.objects.bulk_update(changed, ["outcome", "decided_at", "not_before"])
+
+
+def _queue(campaign: Campaign, plan: dict[uuid.UUID, list[str]], now: datetime, result: FanOutResult) -> None:
+    if not plan:
+        return
+    needs = set()
+    for channel in {c for channels in plan.values() for c in channels}:
+        needs |= worksheet.placeholders_in(worksheet.variant_text(campaign, channel))
+    values = personal_values(list(plan), needs=needs)
+    languages = selectors.languages(list(plan)) if "valid_until" in needs else {}
+    offers: dict[str, dict[str, str]] = {}
+    deliveries = []
+    for customer_id, channels in plan.items():
+        language = languages.get(customer_id, "")
+        if language not in offers:
+            offers[language] = worksheet.offer_values(campaign, language)
+        filled = {**values.get(customer_id, {}), **offers[language]}
+        for channel in channels:
+            message = message_send(
+                customer_id=customer_id,
+                channel=channel,
+                purpose="marketing",
+                content=worksheet.variant_content(campaign, channel, filled),
+                idempotency_key=f"campaign:{campaign.id}:{customer_id}:{channel}",
+                actor=f"campaign:{campaign.id}",
+                campaign_id=str(campaign.id),
+                variant=channel,
+            )
+            deliveries.append(
+                Delivery(
+                    campaign=campaign, customer_id=customer_id, channel=channel, message_id=message.id, queued_at=now
+                )
+            )
+    Delivery.objects.bulk_create(deliveries, ignore_conflicts=True)
+    result.messages += len(deliveries)
+
+
+def _window_opens(campaign: Campaign, time_zone: str, now: datetime) -> datetime | None:
+    """When the campaign's send window next opens in the customer's local time; None when it is open now."""
+    start, end = campaign.send_window_start, campaign.send_window_end
+    if campaign.starts_at and now < campaign.starts_at:
+        return campaign.starts_at
+    if start is None or end is None or start == end:
+        return None
+    local = now.astimezone(zone(time_zone))
+    clock = local.time().replace(tzinfo=None)
+    inside = (start <= clock < end) if start < end else (clock >= start or clock < end)
+    if inside:
+        return None
+    day = local.date() if clock < start else local.date() + timedelta(days=1)
+    return datetime.combine(day, start, tzinfo=local.tzinfo)
+
+
+def _lock_people(customer_ids: list[uuid.UUID]) -> None:
+    """Serialise budget decisions per person across concurrent batches (PostgreSQL advisory locks, taken in one
+    order so two batches never deadlock). SQLite serialises every write transaction already."""
+    if connection.vendor != "postgresql":
+        return
+    keys = sorted({int.from_bytes(cid.bytes[:8], "big", signed=True) for cid in customer_ids})
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k ORDER BY k", [keys])
+
+
+def _marketing_messages_since(customer_ids: list[uuid.UUID], now: datetime) -> dict[uuid.UUID, int]:
+    """Marketing messages each person was sent (or is about to be) in the budget's window, from every campaign and
+    sender, on every channel."""
+    window = timedelta(days=settings.CAMPAIGNS_CONTACT_PRESSURE["days"])
+    counts = (
+        OutboundMessage.objects.filter(customer_id__in=customer_ids, purpose="marketing", created_at__gt=now - window)
+        .exclude(status__in=[MessageStatus.SUPPRESSED, MessageStatus.FAILED])
+        .values_list("customer_id")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    return dict(counts)

@@ -1,0 +1,130 @@
+"""The campaigns admin: the worksheet with its six sections, progress, checks and previews; approval by a second
+staff member; launch; the report with charts; the segment editor's live count."""
+
+import json
+
+import pytest
+from django.urls import reverse
+
+from backoffice.messaging.models import OutboundMessage
+from campaigns.models import Campaign, Segment, Status
+
+from .conftest import segment
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def marketing_client(client, staff_user):
+    def make():
+        from django.test import Client
+
+        browser = Client()
+        browser.force_login(staff_user("marketing"))
+        return browser
+
+    return make
+
+
+def worksheet_post(seg, **overrides):
+    data = {
+        "name": "Vuelta al cole",
+        "key_message": "Todo para la vuelta al cole",
+        "intent": "Vender mochilas",
+        "offer_code": "COLE10",
+        "discount": "10%",
+        "valid_until": "2027-01-31",
+        "segments": [str(seg.id)],
+        "holdout_share": "0.100",
+        "channels": ["email", "sms"],
+        "channel_mode": "best",
+        "starts_at": "2026-01-01T09:00",
+        "ends_at": "2027-01-01T09:00",
+        "email_subject": "{name}: {discount} en todo",
+        "email_body": "Con {offer_code} hasta {valid_until}. Para ti: {product}",
+        "sms_text": "{discount} con {offer_code} hasta {valid_until}",
+        "objective": "Más ventas en septiembre",
+        "kpi": "ventas",
+        "target_value": "1000",
+        "attribution_days": "7",
+        "cost_email": "0.01",
+        "cost_sms": "0.05",
+        "budget": "200",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_the_worksheet_shows_six_sections_progress_checks_and_previews(marketing_client, person):
+    person()
+    seg = segment()
+    browser = marketing_client()
+
+    saved = browser.post(reverse("admin:campaigns_campaign_add"), worksheet_post(seg, kpi=""))
+    campaign = Campaign.objects.get()
+    response = browser.get(reverse("admin:campaigns_campaign_change", args=[campaign.pk]), HTTP_ACCEPT_LANGUAGE="es")
+    page = response.content.decode()
+
+    assert saved.status_code == 302
+    assert response.status_code == 200
+    for label in ("¿Qué?", "¿Quién?", "¿Dónde?", "¿Cuándo?", "¿Cómo?", "¿Por qué?"):
+        assert label in page
+    assert "5/6" in page
+    assert 'data-field="kpi"' in page
+    assert 'class="variant-preview" data-channel="sms"' in page
+    assert "COLE10" in page
+    assert "segmento(s)" in page  # the SMS length and segment count
+    assert campaign.status == Status.DRAFT
+    assert campaign.costs == {"email": "0.01", "sms": "0.05"}
+
+
+def test_a_second_staff_member_approves_in_the_admin_then_launches_and_reads_the_report(
+    marketing_client, person, django_capture_on_commit_callbacks
+):
+    person()
+    seg = segment()
+    author, approver = marketing_client(), marketing_client()
+    author.post(reverse("admin:campaigns_campaign_add"), worksheet_post(seg))
+    campaign = Campaign.objects.get()
+
+    own = author.post(reverse("admin:campaigns_campaign_command", args=[campaign.pk, "approve"]), follow=True)
+    assert Campaign.objects.get().status == Status.DRAFT
+    assert "second staff member" in own.content.decode()
+
+    approver.post(reverse("admin:campaigns_campaign_command", args=[campaign.pk, "approve"]))
+    with django_capture_on_commit_callbacks(execute=True):
+        author.post(reverse("admin:campaigns_campaign_command", args=[campaign.pk, "launch"]))
+    report = author.get(reverse("admin:campaigns_campaign_report", args=[campaign.pk]))
+
+    assert Campaign.objects.get().status == Status.COMPLETED
+    assert OutboundMessage.objects.filter(campaign_id=str(campaign.id)).count() == 1
+    page = report.content.decode()
+    assert report.status_code == 200
+    assert page.count('<svg class="report-chart"') == 3
+    assert 'data-channel="email"' in page
+
+
+def test_the_segment_editor_saves_rules_and_counts_live(marketing_client, person):
+    person()
+    person(consents=())
+    browser = marketing_client()
+    rules = {"op": "and", "rules": [{"field": "consent", "cmp": "eq", "value": "email"}]}
+
+    preview = browser.get(reverse("admin:campaigns_segment_preview"), {"rules": json.dumps(rules)})
+    bad = browser.get(reverse("admin:campaigns_segment_preview"), {"rules": '{"op": "and", "rules": []}'})
+    saved = browser.post(
+        reverse("admin:campaigns_segment_add"), {"name": "Con email", "description": "", "rules": json.dumps(rules)}
+    )
+    page = browser.get(reverse("admin:campaigns_segment_change", args=[Segment.objects.get().pk])).content.decode()
+
+    assert preview.json()["count"] == 1
+    assert bad.status_code == 400
+    assert saved.status_code == 302
+    assert Segment.objects.get().rules == rules
+    assert 'id="rule-editor"' in page
+
+
+def test_support_staff_do_not_see_campaigns(client, staff_user):
+    client.force_login(staff_user("support"))
+
+    assert client.get(reverse("admin:campaigns_campaign_changelist")).status_code == 403

@@ -1,0 +1,210 @@
+"""Launch and fan-out: holdout, channel choice, consent, contact pressure, send windows, exactly once."""
+
+import uuid
+from datetime import time, timedelta
+
+import pytest
+from django.utils import timezone
+
+from backoffice.messaging.models import OutboundMessage
+from campaigns import services
+from campaigns.models import AudienceMember, Campaign, Delivery, Outcome, Status
+from campaigns.personalisation import recommend_products
+from campaigns.services.fan_out import is_holdout
+from customers.services.ingestion import interactions_ingest
+
+from .conftest import revoke, segment
+
+pytestmark = pytest.mark.django_db
+
+
+def engage(customer_id, channel, times=3):
+    items = [
+        {
+            "id": str(uuid.uuid4()),
+            "type": "cart.item_added",
+            "channel": channel,
+            "occurred_at": timezone.now().isoformat(),
+            "customer": {"id": str(customer_id)},
+            "data": {"cart_id": f"c-{uuid.uuid4().hex[:8]}", "sku": "X", "quantity": 1, "unit_price": "1.00"},
+        }
+        for _ in range(times)
+    ]
+    interactions_ingest(raw_items=items, actor="test")
+
+
+def test_launch_sends_one_message_per_person_and_holds_out_about_ten_percent(person, launched, outbox):
+    people = [person() for _ in range(60)]
+
+    campaign = launched(holdout_share="0.100")
+
+    audience = AudienceMember.objects.filter(campaign=campaign)
+    held = set(audience.filter(is_holdout=True).values_list("customer_id", flat=True))
+    assert audience.count() == 60
+    assert held == {p for p in people if is_holdout(campaign.id, p, campaign.holdout_share)}
+    assert 1 <= len(held) <= 15
+    messages = OutboundMessage.objects.filter(campaign_id=str(campaign.id))
+    assert messages.count() == 60 - len(held)
+    assert not messages.filter(customer_id__in=held).exists()
+    assert {m.channel for m in messages} == {"email"}
+    assert len(outbox) == 60 - len(held)
+    campaign.refresh_from_db()
+    assert campaign.status == Status.COMPLETED
+
+
+def test_launching_twice_sends_nothing_twice(person, launched, outbox, django_capture_on_commit_callbacks):
+    for _ in range(5):
+        person()
+    campaign = launched(holdout_share="0")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        again = services.campaign_launch(campaign_id=campaign.id, actor="user:3")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.campaign_snapshot(campaign_id=campaign.id)
+        services.campaign_fan_out_batch(campaign_id=campaign.id)
+
+    assert again.status == Status.COMPLETED
+    assert OutboundMessage.objects.filter(campaign_id=str(campaign.id)).count() == 5
+    assert Delivery.objects.filter(campaign=campaign).count() == 5
+    assert len(outbox) == 5
+
+
+def test_a_revoked_whatsapp_consent_gets_the_email_variant_in_best_channel_mode(person, launched, outbox):
+    fan = person(consents=("email", "whatsapp"))
+    engage(fan, "whatsapp")
+    other = person(consents=("email", "whatsapp"))
+    engage(other, "whatsapp")
+    revoke(fan, "whatsapp")
+
+    campaign = launched(channels=["email", "whatsapp"], holdout_share="0")
+
+    sent = dict(OutboundMessage.objects.filter(campaign_id=str(campaign.id)).values_list("customer_id", "channel"))
+    assert sent == {fan: "email", other: "whatsapp"}
+    assert not [m for m in outbox if m.channel == "whatsapp" and m.message_id in _ids(fan)]
+
+
+def _ids(customer_id):
+    return {str(i) for i in OutboundMessage.objects.filter(customer_id=customer_id).values_list("id", flat=True)}
+
+
+def test_every_channel_mode_sends_on_each_consented_channel(person, launched):
+    both = person(consents=("email", "sms"))
+    only_email = person(consents=("email",))
+
+    campaign = launched(channel_mode="every", holdout_share="0")
+
+    sent = set(OutboundMessage.objects.filter(campaign_id=str(campaign.id)).values_list("customer_id", "channel"))
+    assert sent == {(both, "email"), (both, "sms"), (only_email, "email")}
+
+
+def test_the_contact_pressure_budget_holds_across_two_overlapping_campaigns_on_different_channels(
+    person, launched, settings
+):
+    settings.CAMPAIGNS_CONTACT_PRESSURE = {"messages": 3, "days": 7}
+    customer = person(consents=("email", "sms"))
+    email_campaign = launched(channel_mode="every", channels=["email"], holdout_share="0")
+    both_campaign = launched(channel_mode="every", channels=["email", "sms"], holdout_share="0")
+    third = launched(channel_mode="every", channels=["sms"], holdout_share="0")
+
+    messages = OutboundMessage.objects.filter(customer_id=customer, purpose="marketing")
+    assert messages.count() == 3
+    assert set(messages.values_list("campaign_id", flat=True)) == {str(email_campaign.id), str(both_campaign.id)}
+    assert AudienceMember.objects.get(campaign=third, customer_id=customer).outcome == Outcome.PRESSURE
+
+
+def test_the_budget_counts_only_the_window(person, launched, settings):
+    settings.CAMPAIGNS_CONTACT_PRESSURE = {"messages": 1, "days": 7}
+    customer = person()
+    first = launched(holdout_share="0")
+    OutboundMessage.objects.filter(campaign_id=str(first.id)).update(created_at=timezone.now() - timedelta(days=8))
+
+    second = launched(holdout_share="0")
+
+    assert AudienceMember.objects.get(campaign=second, customer_id=customer).outcome == Outcome.SENT
+
+
+def test_outside_the_send_window_people_wait_for_their_local_morning(person, launched):
+    person(time_zone="Pacific/Auckland")
+    now = timezone.now()
+    local = now.astimezone(timezone.get_fixed_timezone(0))
+    start = (local + timedelta(hours=3)).time().replace(second=0, microsecond=0)
+    end = (local + timedelta(hours=4)).time().replace(second=0, microsecond=0)
+    person(time_zone="UTC")
+
+    campaign = launched(holdout_share="0", send_window_start=start, send_window_end=end)
+
+    pending = AudienceMember.objects.filter(campaign=campaign, outcome=Outcome.PENDING)
+    assert pending.count() >= 1
+    assert all(row.not_before > now for row in pending)
+    assert campaign.status == Status.RUNNING
+    assert OutboundMessage.objects.filter(campaign_id=str(campaign.id)).count() == 2 - pending.count()
+
+
+def test_a_scheduled_campaign_is_launched_by_beat_when_its_start_comes(
+    person, make_campaign, django_capture_on_commit_callbacks
+):
+    person()
+    campaign = make_campaign(starts_at=timezone.now() + timedelta(hours=1), holdout_share="0")
+    services.campaign_approve(campaign_id=campaign.id, actor="user:2")
+    services.campaign_launch(campaign_id=campaign.id, actor="user:2")
+    campaign.refresh_from_db()
+    assert campaign.status == Status.SCHEDULED
+
+    Campaign.objects.filter(id=campaign.id).update(starts_at=timezone.now() - timedelta(seconds=1))  # time passes
+    with django_capture_on_commit_callbacks(execute=True):
+        services.campaigns_launch_due()
+
+    campaign.refresh_from_db()
+    assert campaign.status == Status.COMPLETED
+    assert OutboundMessage.objects.filter(campaign_id=str(campaign.id)).count() == 1
+
+
+def test_a_recommendation_never_names_a_product_the_customer_already_bought(person, shop):
+    ana, luis, eva, new = person(), person(), person(), person()
+    shop(ana, ["CAM-BLA", "PAN-VAQ"])
+    shop(luis, ["CAM-BLA", "PAN-VAQ"])
+    shop(luis, ["CAM-BLA", "ZAP-RUN"])
+    shop(eva, ["PAN-VAQ", "GOR-AZU"])
+
+    picks = recommend_products([ana, luis, eva, new])
+
+    assert picks[ana].sku in {"ZAP-RUN", "GOR-AZU"}
+    assert picks[luis].sku == "GOR-AZU"
+    assert picks[eva].sku == "CAM-BLA"
+    assert picks[new].sku == "CAM-BLA"
+    from campaigns.personalisation import bought_skus
+
+    bought = bought_skus([ana, luis, eva])
+    for customer_id in (ana, luis, eva):
+        assert picks[customer_id].sku not in bought[customer_id]
+
+
+def test_variants_are_personalised_with_name_store_and_product(person, shop, launched, outbox):
+    ana = person(name="Ana García")
+    shop(ana, ["CAM-BLA"], "VLC-01")
+    other = person()
+    shop(other, ["CAM-BLA", "GOR-AZU"])
+
+    launched(
+        segments=[segment({"op": "and", "rules": [{"field": "bought_sku", "cmp": "eq", "value": "CAM-BLA"}]})],
+        holdout_share="0",
+        email_body="Hola {name}, en {store} ({city}) te espera {product}: {offer_code} {discount} {valid_until}",
+    )
+
+    (message,) = [m for m in outbox if m.message_id in _ids(ana)]
+    assert message.content["subject"].startswith("Ana, 20%")
+    assert "Valencia Colón (Valencia)" in message.content["body"]
+    assert "Gorra azul" in message.content["body"]
+
+
+def test_cancelling_a_running_campaign_sends_nobody_still_pending(person, launched):
+    person(time_zone="UTC")
+    local = timezone.now().astimezone(timezone.get_fixed_timezone(0))
+    start = (local + timedelta(hours=3)).time().replace(second=0, microsecond=0)
+    campaign = launched(holdout_share="0", send_window_start=start, send_window_end=time(start.hour, 59))
+
+    services.campaign_cancel(campaign_id=campaign.id, actor="user:2")
+    services.campaign_fan_out_batch(campaign_id=campaign.id, now=timezone.now() + timedelta(hours=3, minutes=1))
+
+    assert AudienceMember.objects.get(campaign=campaign).outcome == Outcome.CANCELLED
+    assert not OutboundMessage.objects.filter(campaign_id=str(campaign.id)).exists()

@@ -1,0 +1,175 @@
+"""Segments: rules stored as data, evaluated in SQL over the 360 projection; preview gives a count and an anonymous
+sample."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from campaigns import segments
+from campaigns.models import Segment
+from customers.models import Customer
+from customers.selectors import rfm_scores
+
+from .conftest import revoke, segment
+
+pytestmark = pytest.mark.django_db
+
+
+def ids(rules):
+    return set(
+        segments.segment_queryset(segments.validate_rules(rules), now=timezone.now()).values_list("id", flat=True)
+    )
+
+
+def test_rfm_scores_in_sql_match_the_customer_selector(person):
+    now = timezone.now()
+    profiles = [
+        (None, 0, "0"),
+        (now - timedelta(days=5), 1, "50"),
+        (now - timedelta(days=31), 3, "300"),
+        (now - timedelta(days=100), 5, "800"),
+        (now - timedelta(days=200), 10, "1500"),
+        (now - timedelta(days=400), 2, "99.99"),
+    ]
+    for last, count, value in profiles:
+        Customer.objects.filter(id=person()).update(last_order_at=last, order_count=count, lifetime_value=value)
+
+    query = segments.people().annotate(**segments.rfm_annotations(now))
+    for row in query.values(
+        "last_order_at", "order_count", "lifetime_value", "recency_score", "frequency_score", "monetary_score"
+    ):
+        expected = rfm_scores(
+            last_order_at=row["last_order_at"], order_count=row["order_count"], value=row["lifetime_value"], now=now
+        )
+        assert (row["recency_score"], row["frequency_score"], row["monetary_score"]) == (
+            expected.recency,
+            expected.frequency,
+            expected.monetary,
+        )
+
+
+def test_and_or_groups_combine_conditions(person):
+    spender = person(consents=("email",))
+    Customer.objects.filter(id=spender).update(lifetime_value=Decimal("800"), order_count=4)
+    english = person(consents=("sms",), language="en")
+    nobody = person(consents=(), language="en")
+    Customer.objects.filter(id=nobody).update(order_count=1)
+
+    rules = {
+        "op": "or",
+        "rules": [
+            {"field": "lifetime_value", "cmp": "gte", "value": "500"},
+            {
+                "op": "and",
+                "rules": [
+                    {"field": "language", "cmp": "eq", "value": "en"},
+                    {"field": "consent", "cmp": "eq", "value": "sms"},
+                ],
+            },
+        ],
+    }
+
+    assert ids(rules) == {spender, english}
+
+
+def test_purchases_by_category_sku_and_store_city(person, shop):
+    madrid, valencia, never = person(), person(), person()
+    shop(madrid, ["CAM-BLA"], "MAD-01")
+    shop(valencia, ["ZAP-RUN", "GOR-AZU"], "VLC-01")
+
+    assert ids({"op": "and", "rules": [{"field": "bought_category", "cmp": "eq", "value": "calzado"}]}) == {valencia}
+    assert ids({"op": "and", "rules": [{"field": "bought_sku", "cmp": "eq", "value": "CAM-BLA"}]}) == {madrid}
+    assert ids({"op": "and", "rules": [{"field": "city", "cmp": "eq", "value": "madrid"}]}) == {madrid}
+    assert ids({"op": "and", "rules": [{"field": "store", "cmp": "ne", "value": "VLC-01"}]}) == {madrid, never}
+    assert ids(
+        {
+            "op": "and",
+            "rules": [
+                {"field": "order_count", "cmp": "gte", "value": 1},
+                {"field": "last_order_days", "cmp": "lte", "value": 30},
+            ],
+        }
+    ) == {madrid, valencia}
+
+
+def test_merged_and_erased_customers_are_not_people(person):
+    kept, merged, erased = person(), person(), person()
+    Customer.objects.filter(id=merged).update(merged_into=kept)
+    Customer.objects.filter(id=erased).update(erased_at=timezone.now())
+
+    assert ids({"op": "and", "rules": [{"field": "consent", "cmp": "eq", "value": "email"}]}) == {kept}
+
+
+def test_revoked_consent_leaves_the_segment(person):
+    staying, leaving = person(), person()
+    revoke(leaving, "email")
+
+    assert ids({"op": "and", "rules": [{"field": "consent", "cmp": "eq", "value": "email"}]}) == {staying}
+
+
+def test_invalid_rules_name_every_bad_path():
+    rules = {
+        "op": "xor",
+        "rules": [
+            {"field": "shoe_size", "value": 3},
+            {"op": "and", "rules": [{"field": "order_count", "cmp": "gte", "value": "many"}]},
+        ],
+    }
+
+    with pytest.raises(segments.SegmentRuleError) as caught:
+        segments.validate_rules(rules)
+
+    fields = {e["field"] for e in caught.value.errors}
+    assert fields == {"rules.op", "rules.rules.0.field", "rules.rules.1.rules.0.value"}
+
+
+def test_preview_api_counts_and_samples_without_personal_data(api_client_for, person):
+    for _ in range(3):
+        person(name="Ana García")
+    person(consents=())
+    seg = segment()
+
+    response = api_client_for("marketing").get(f"/api/v1/segments/{seg.id}/preview")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["count"] == 3
+    assert len(body["sample"]) == 3
+    text = str(body)
+    assert "Ana" not in text
+    assert "@" not in text
+    assert set(body["sample"][0]) == {
+        "language",
+        "acquisition_channel",
+        "channels_used",
+        "order_count",
+        "value_band",
+        "rfm",
+    }
+
+
+def test_segment_create_api_refuses_bad_rules_and_writes_nothing(api_client_for):
+    client = api_client_for("marketing")
+    bad = {"name": "Malos", "rules": {"op": "and", "rules": [{"field": "order_count", "cmp": "gte", "value": -1}]}}
+
+    response = client.post("/api/v1/segments", bad, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "rules.rules.0.value"
+    assert not Segment.objects.exists()
+
+
+def test_segment_create_api_stores_the_rules_and_lists_them(api_client_for, person):
+    person()
+    client = api_client_for("marketing")
+    rules = {"op": "and", "rules": [{"field": "consent", "cmp": "eq", "value": "email"}]}
+
+    created = client.post("/api/v1/segments", {"name": "Email", "rules": rules}, format="json")
+    listed = api_client_for("integration").get("/api/v1/segments")
+
+    assert created.status_code == 201
+    assert created.json()["count"] == 1
+    assert [s["name"] for s in listed.json()["results"]] == ["Email"]
+    assert api_client_for("integration").post("/api/v1/segments", {}, format="json").status_code == 403

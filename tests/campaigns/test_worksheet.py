@@ -1,0 +1,177 @@
+"""The QQOQCP worksheet: six sections, consistent variants, approval by a second staff member."""
+
+import pytest
+from django.utils import timezone
+
+from backoffice.eventstore.models import Event
+from campaigns import services, worksheet
+from campaigns.models import Campaign, Status
+
+from .conftest import ready_values, segment
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize(
+    ("section", "missing"),
+    [
+        ("what", {"key_message": ""}),
+        ("who", {"segments": []}),
+        ("where", {"channels": []}),
+        ("when", {"starts_at": None}),
+        ("how", {"sms_text": ""}),
+        ("why", {"kpi": ""}),
+    ],
+)
+def test_a_campaign_missing_an_answer_cannot_be_approved_and_the_error_names_it(
+    person, make_campaign, section, missing
+):
+    person()
+    segments = [] if "segments" in missing else None
+    values = {k: v for k, v in missing.items() if k != "segments"}
+    campaign = make_campaign(segments=segments, **values)
+
+    with pytest.raises(services.CampaignRefused) as caught:
+        services.campaign_approve(campaign_id=campaign.id, actor="user:2")
+
+    assert caught.value.code == "inconsistent"
+    assert any(e["section"] == section and e["code"] == "required" for e in caught.value.errors)
+    campaign.refresh_from_db()
+    assert campaign.status == Status.DRAFT
+    assert not Event.objects.filter(type="campaign.approved").exists()
+    state = worksheet.section_state(worksheet.campaign_problems(campaign, now=timezone.now()))
+    assert state[section] is False
+    assert sum(state.values()) == 5
+
+
+def test_an_sms_variant_too_long_cannot_be_approved_and_the_error_names_the_field(person, make_campaign):
+    person()
+    campaign = make_campaign(
+        sms_text="{name}: " + "Rebajas en toda la tienda. " * 20 + "{offer_code} {discount} {valid_until}"
+    )
+
+    with pytest.raises(services.CampaignRefused) as caught:
+        services.campaign_approve(campaign_id=campaign.id, actor="user:2")
+
+    (error,) = [e for e in caught.value.errors if e["field"] == "sms_text"]
+    assert error["code"] == "too_many_segments"
+
+
+def test_every_variant_must_carry_the_offer_by_placeholder_never_typed_twice(person, make_campaign):
+    person()
+    campaign = make_campaign(sms_text="{name}: 20% con INVIERNO20 hasta {valid_until}")
+
+    problems = worksheet.campaign_problems(campaign, now=timezone.now())
+
+    codes = {(p.field, p.code) for p in problems}
+    assert ("sms_text", "offer_missing") in codes
+    assert ("sms_text", "offer_typed") in codes
+
+
+def test_unknown_placeholders_are_refused(person, make_campaign):
+    person()
+    campaign = make_campaign(email_subject="{nombre}, {discount} para ti")
+
+    problems = worksheet.campaign_problems(campaign, now=timezone.now())
+
+    assert ("email_subject", "unknown_placeholder") in {(p.field, p.code) for p in problems}
+
+
+def test_a_campaign_nobody_can_be_reached_by_cannot_be_approved(person, make_campaign):
+    person(consents=("whatsapp",))
+    campaign = make_campaign(channels=["email"])
+
+    with pytest.raises(services.CampaignRefused) as caught:
+        services.campaign_approve(campaign_id=campaign.id, actor="user:2")
+
+    assert [e["code"] for e in caught.value.errors] == ["empty"]
+
+
+def test_the_author_cannot_approve_their_own_campaign(person, make_campaign):
+    person()
+    campaign = make_campaign(author="user:1")
+
+    with pytest.raises(services.CampaignRefused) as caught:
+        services.campaign_approve(campaign_id=campaign.id, actor="user:1")
+
+    assert caught.value.code == "same_author"
+    assert Campaign.objects.get(id=campaign.id).status == Status.DRAFT
+
+
+def test_a_second_staff_member_approves_and_an_edit_sends_it_back_to_draft(person, make_campaign):
+    person()
+    campaign = make_campaign()
+
+    services.campaign_approve(campaign_id=campaign.id, actor="user:2")
+    approved = Campaign.objects.get(id=campaign.id)
+    services.campaign_save(campaign=approved, values={"sms_text": approved.sms_text + "!"}, actor="user:1")
+
+    assert approved.status == Status.DRAFT
+    assert Event.objects.filter(type="campaign.approved", stream=f"campaign-{campaign.id}").count() == 1
+
+
+def test_variants_render_the_same_offer_for_a_customer(make_campaign, person):
+    person()
+    campaign = make_campaign()
+    values = {"name": "Ana", "product": "Gorra azul", **worksheet.offer_values(campaign, "es")}
+
+    email = worksheet.variant_content(campaign, "email", values)
+    sms = worksheet.variant_content(campaign, "sms", values)
+
+    assert email["subject"] == "Ana, 20% para ti"
+    assert "INVIERNO20" in email["body"]
+    assert "Gorra azul" in email["body"]
+    assert sms["text"].startswith("Ana: 20% con INVIERNO20 hasta ")
+
+
+def test_campaign_api_creates_a_draft_and_approval_errors_name_the_fields(api_client_for, person):
+    person()
+    seg = segment()
+    author, approver = api_client_for("marketing"), api_client_for("marketing")
+    values = ready_values()
+    body = {
+        **{k: v for k, v in values.items() if k not in VARIANTS},
+        "valid_until": values["valid_until"].isoformat(),
+        "starts_at": values["starts_at"].isoformat(),
+        "ends_at": values["ends_at"].isoformat(),
+        "target_value": str(values["target_value"]),
+        "budget": str(values["budget"]),
+        "segments": [str(seg.id)],
+        "variants": {
+            "email": {"email_subject": values["email_subject"], "email_body": values["email_body"]},
+            "sms": {"sms_text": "too long " * 100},
+        },
+    }
+
+    created = author.post("/api/v1/campaigns", body, format="json")
+    campaign_id = created.json()["id"]
+    refused = approver.post(f"/api/v1/campaigns/{campaign_id}/approve")
+    own = author.post(f"/api/v1/campaigns/{campaign_id}/launch")
+
+    assert created.status_code == 201, created.json()
+    assert created.json()["sections"] == {
+        "what": True,
+        "who": True,
+        "where": True,
+        "when": True,
+        "how": True,
+        "why": True,
+    }
+    assert refused.status_code == 400
+    assert {e["field"] for e in refused.json()["errors"]} == {"sms_text"}
+    assert "too_many_segments" in {e["code"] for e in refused.json()["errors"]}
+    assert own.status_code == 409
+    assert own.json()["type"].endswith("/campaign_not_approved")
+
+
+VARIANTS = {
+    "email_subject",
+    "email_body",
+    "sms_text",
+    "whatsapp_template",
+    "whatsapp_parameters",
+    "push_title",
+    "push_body",
+    "facebook_text",
+    "instagram_text",
+}

@@ -1,0 +1,85 @@
+"""The dashboard in the admin: figures with their formulas and charts, CSV per figure, spend entry."""
+
+import csv
+import io
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from backoffice.insights.models import AcquisitionSpend
+
+pytestmark = pytest.mark.django_db
+RANGE = {"from": "2026-01-01", "to": "2026-03-31", "churn_days": "30"}
+
+
+@pytest.fixture
+def marketing_client(client, staff_user):
+    client.force_login(staff_user("marketing"))
+    return client
+
+
+def test_the_dashboard_shows_every_figure_with_its_formula_and_a_chart(shop, marketing_client):
+    response = marketing_client.get("/admin/insights/dashboard/", RANGE)
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    for key in ("trends", "acquisition", "revenue_sales", "cltv", "retention", "service", "campaigns", "stock"):
+        assert f'id="figure-{key}"' in html
+        assert f'data-chart="{key}"' in html
+    assert "CAC = acquisition spend" in html
+    assert "480.00" in html
+
+
+def test_a_figure_downloads_as_csv_with_the_same_numbers(shop, marketing_client):
+    response = marketing_client.get("/admin/insights/dashboard/csv/revenue_sales/", RANGE)
+
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert rows[1:] == [
+        ["app", "2", "280.00", "0.00", "280.00", "140.00"],
+        ["store", "2", "90.00", "20.00", "70.00", "35.00"],
+        ["web", "2", "130.00", "0.00", "130.00", "65.00"],
+        ["total", "6", "500.00", "20.00", "480.00", "80.00"],
+    ]
+
+
+def test_a_bad_range_shows_the_parameter_at_fault(marketing_client):
+    response = marketing_client.get("/admin/insights/dashboard/", {"from": "2026-05-01", "to": "2026-04-01"})
+
+    assert response.status_code == 200
+    assert 'id="insights-error"' in response.content.decode()
+    assert marketing_client.get("/admin/insights/dashboard/csv/trends/", {"channel": "fax"}).status_code == 400
+
+
+def test_an_unknown_figure_is_not_found(marketing_client):
+    assert marketing_client.get("/admin/insights/dashboard/csv/vanity/").status_code == 404
+
+
+def test_store_staff_do_not_see_the_dashboard(client, staff_user):
+    client.force_login(staff_user("store"))
+
+    assert client.get("/admin/insights/dashboard/").status_code == 403
+
+
+def test_marketing_enters_spend_in_the_admin_through_the_service(marketing_client):
+    response = marketing_client.post(
+        "/admin/insights/acquisitionspend/add/", {"channel": "instagram", "month": "2026-02-01", "amount": "75.00"}
+    )
+
+    assert response.status_code == 302
+    spend = AcquisitionSpend.objects.get()
+    assert (spend.channel, spend.month, spend.amount) == ("instagram", date(2026, 2, 1), Decimal("75.00"))
+    assert spend.updated_by.startswith("user:")
+
+
+@pytest.mark.usefixtures("shop")
+def test_the_dashboard_speaks_spanish_by_default(marketing_client, settings):
+    settings.LANGUAGE_CODE = "es"
+
+    html = marketing_client.get("/admin/insights/dashboard/", RANGE).content.decode()
+
+    assert "Panel de indicadores" in html
+    assert "CAC = inversión en captación del canal" in html
+    assert "Descargar CSV" in html
