@@ -88,6 +88,12 @@ def campaign_snapshot(*, campaign_id: uuid.UUID, page_size: int | None = None, e
     return total
 
 
+def campaigns_snapshot_unfinished() -> list[uuid.UUID]:
+    """Running campaigns whose snapshot has not finished (a worker died in it, or it is still going: running it
+    twice is safe, pages are taken under the campaign's row lock from the saved cursor)."""
+    return list(Campaign.objects.filter(status=Status.RUNNING, is_snapshot_done=False).values_list("id", flat=True))
+
+
 def campaigns_due_batches(*, now: datetime | None = None) -> dict[uuid.UUID, int]:
     """Running campaigns with people due now, and how many batches they need (beat re-asks for these: people whose
     send window opened, batches a dead worker dropped)."""
