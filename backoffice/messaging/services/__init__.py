@@ -3,16 +3,18 @@ transaction each)."""
 
 from .channel_settings import channel_setting_save
 from .pipeline import DrainResult, message_requeue, messages_drain, messages_release_deferred
-from .send import message_send
+from .send import MessageRequest, message_send, message_send_many
 from .status import StatusResult, UnknownMessage, message_status_record
 
 __all__ = [
     "DrainResult",
+    "MessageRequest",
     "StatusResult",
     "UnknownMessage",
     "channel_setting_save",
     "message_requeue",
     "message_send",
+    "message_send_many",
     "message_status_record",
     "messages_drain",
     "messages_release_deferred",

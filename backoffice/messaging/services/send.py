@@ -2,6 +2,9 @@
 
 import threading
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Final
 
 from django.db import connection, transaction
@@ -50,13 +53,52 @@ def message_send(
     existing = OutboundMessage.objects.filter(idempotency_key=idempotency_key).first()
     if existing is not None:
         return existing
-    now = timezone.now()
+    row, event = _prepare(
+        customer_id=customer_id,
+        channel=channel,
+        purpose=purpose,
+        content=content,
+        idempotency_key=idempotency_key,
+        actor=actor,
+        attribution={"campaign_id": campaign_id, "case_id": case_id, "order_id": order_id, "variant": variant},
+        now=timezone.now(),
+    )
+    with transaction.atomic():
+        result = store.append_batches([store.StreamAppend(row.stream, [event])])[0]
+        if result.duplicate:
+            # A concurrent call with the same key committed first: its row is the message.
+            stored = OutboundMessage.objects.filter(idempotency_key=idempotency_key).first()
+            if stored is not None:
+                return stored
+        row.save(force_insert=True)
+        wake_drain_after_commit()
+    return row
+
+
+def _prepare(
+    *,
+    customer_id: uuid.UUID,
+    channel: str,
+    purpose: str,
+    content: dict[str, Any],
+    idempotency_key: str,
+    actor: str,
+    attribution: dict[str, str | None],
+    now: datetime,
+    max_sms_segments: int | None = None,
+) -> tuple[OutboundMessage, store.NewEvent]:
+    """The outbox row and `message.queued` event of one message, or ChannelRuleError; writes nothing."""
     if channel not in channels.OUTBOUND_CHANNELS:
         raise ChannelRuleError("channel", f"messages cannot be sent on {channel!r}", "unknown_channel")
     last_inbound_at = None
     if channels.needs_whatsapp_window(channel, content if isinstance(content, dict) else {}):
         last_inbound_at = policy.recipient_policy().last_inbound_at(customer_id, channel)
-    max_segments = policy.channel_rules(channel).max_sms_segments if channel == "sms" else 0
+    if channel != "sms":
+        max_segments = 0
+    elif max_sms_segments is None:
+        max_segments = policy.channel_rules(channel).max_sms_segments
+    else:
+        max_segments = max_sms_segments
     cleaned = channels.check(
         channel=channel,
         purpose=purpose,
@@ -65,12 +107,7 @@ def message_send(
         last_inbound_at=last_inbound_at,
         now=now,
     )
-    for name, value in (
-        ("campaign_id", campaign_id),
-        ("case_id", case_id),
-        ("order_id", order_id),
-        ("variant", variant),
-    ):
+    for name, value in attribution.items():
         if value is not None and (not isinstance(value, str) or len(value) > 64):
             raise ChannelRuleError(name, "must be a string of at most 64 characters", "invalid")
 
@@ -84,10 +121,10 @@ def message_send(
         status=Status.QUEUED,
         not_before=now,
         queued_event_id=event_id_for(message_id, "queued"),
-        campaign_id=campaign_id or "",
-        case_id=case_id or "",
-        order_id=order_id or "",
-        variant=variant or "",
+        campaign_id=attribution.get("campaign_id") or "",
+        case_id=attribution.get("case_id") or "",
+        order_id=attribution.get("order_id") or "",
+        variant=attribution.get("variant") or "",
         actor=actor[:100],
         created_at=now,
         updated_at=now,
@@ -100,16 +137,77 @@ def message_send(
         customer_id=customer_id,
         metadata={"actor": actor},
     )
-    with transaction.atomic():
-        result = store.append_batches([store.StreamAppend(row.stream, [event])])[0]
-        if result.duplicate:
-            # A concurrent call with the same key committed first: its row is the message.
-            stored = OutboundMessage.objects.filter(idempotency_key=idempotency_key).first()
-            if stored is not None:
-                return stored
-        row.save(force_insert=True)
-        wake_drain_after_commit()
-    return row
+    return row, event
+
+
+@dataclass(frozen=True)
+class MessageRequest:
+    """One message for message_send_many: the arguments of message_send."""
+
+    customer_id: uuid.UUID
+    channel: str
+    purpose: str
+    content: dict[str, Any]
+    idempotency_key: str
+    actor: str
+    campaign_id: str | None = None
+    case_id: str | None = None
+    order_id: str | None = None
+    variant: str | None = None
+
+
+def message_send_many(requests: Sequence[MessageRequest]) -> list[OutboundMessage]:
+    """message_send for a batch (a campaign's fan-out): the same checks and the same idempotency, with one append,
+    one bulk insert and one drain wake-up for the whole batch, in the caller's transaction (or one of its own).
+
+    A request breaking a channel rule raises ChannelRuleError with its index in front of the field
+    (`3.content.text`) before anything is written. Results follow the input order; a key already queued (or twice in
+    the batch) answers the message queued first.
+    """
+    keys = [request.idempotency_key for request in requests]
+    for index, key in enumerate(keys):
+        if not isinstance(key, str) or not key.strip() or len(key) > 200:
+            raise ChannelRuleError(f"{index}.idempotency_key", "must be 1 to 200 characters", "invalid")
+    existing = {row.idempotency_key: row for row in OutboundMessage.objects.filter(idempotency_key__in=set(keys))}
+    now = timezone.now()
+    sms_segments = policy.channel_rules("sms").max_sms_segments if any(r.channel == "sms" for r in requests) else 0
+    fresh: dict[str, tuple[OutboundMessage, store.NewEvent]] = {}
+    for index, request in enumerate(requests):
+        if request.idempotency_key in existing or request.idempotency_key in fresh:
+            continue
+        try:
+            fresh[request.idempotency_key] = _prepare(
+                customer_id=request.customer_id,
+                channel=request.channel,
+                purpose=request.purpose,
+                content=request.content,
+                idempotency_key=request.idempotency_key,
+                actor=request.actor,
+                attribution={
+                    "campaign_id": request.campaign_id,
+                    "case_id": request.case_id,
+                    "order_id": request.order_id,
+                    "variant": request.variant,
+                },
+                now=now,
+                max_sms_segments=sms_segments,
+            )
+        except ChannelRuleError as exc:
+            raise ChannelRuleError(f"{index}.{exc.field}", exc.message, exc.code) from None
+    if fresh:
+        with transaction.atomic():
+            results = store.append_batches([store.StreamAppend(row.stream, [event]) for row, event in fresh.values()])
+            raced = [key for key, result in zip(fresh, results, strict=True) if result.duplicate]
+            new_rows = [row for key, (row, _event) in fresh.items() if key not in raced]
+            OutboundMessage.objects.bulk_create(new_rows)
+            existing.update({row.idempotency_key: row for row in new_rows})
+            if raced:
+                # Concurrent senders committed these first: their rows are the messages.
+                existing.update(
+                    {row.idempotency_key: row for row in OutboundMessage.objects.filter(idempotency_key__in=raced)}
+                )
+            wake_drain_after_commit()
+    return [existing[key] for key in keys]
 
 
 def wake_drain_after_commit() -> None:
