@@ -29,7 +29,7 @@ from .models import AudienceMember, Campaign, Segment, Status
 
 ACTOR = "seed_demo"
 AUTHOR, APPROVER = "seed_demo:marketing", "seed_demo:admin"
-PEOPLE = 150
+PEOPLE = 240
 # Who buys within the window: the treated convert more than the holdout (the lift the report shows).
 CONVERSION = {"treated": 0.28, "holdout": 0.10}
 DEMO_PRODUCTS = (
@@ -49,8 +49,15 @@ def seed_campaigns(*, now: datetime | None = None) -> dict:
     _people()
     location, skus = _catalog()
     email_segment = _segment(
-        "Clientes con email de marketing",
-        {"op": "and", "rules": [{"field": "consent", "cmp": "eq", "value": "email"}]},
+        "Clientes solo con email de marketing",
+        {
+            "op": "and",
+            "rules": [
+                {"field": "consent", "cmp": "eq", "value": "email"},
+                {"field": "consent", "cmp": "ne", "value": "sms"},
+                {"field": "consent", "cmp": "ne", "value": "whatsapp"},
+            ],
+        },
     )
     sms_segment = _segment(
         "Clientes con SMS o WhatsApp",
@@ -233,25 +240,31 @@ def _callbacks(campaigns: list[Campaign]) -> int:
 
 
 def _orders(campaign: Campaign, location: str, skus: list[str]) -> int:
-    """Orders within the attribution window from part of the audience: more of the treated than of the holdout."""
+    """Orders within the attribution window from part of the audience: a fixed share of the treated and a smaller
+    one of the holdout, the members picked by a hash (the same ones every run)."""
     placed = 0
-    for member in AudienceMember.objects.filter(campaign=campaign).order_by("id"):
-        group = "holdout" if member.is_holdout else "treated"
-        key = f"{campaign.id}:{member.customer_id}"
-        if _draw(f"buys:{key}") >= CONVERSION[group]:
-            continue
-        first = int(_draw(f"sku:{key}") * len(skus))
-        lines = [{"sku": skus[first], "quantity": 1}]
-        if _draw(f"second:{key}") < 0.4:
-            lines.append({"sku": skus[(first + 1) % len(skus)], "quantity": 1})
-        order_id = f"demo-{uuid.uuid5(campaign.id, str(member.customer_id)).hex[:20]}"
-        _order, created = order_services.order_place(
-            order_id=order_id,
-            customer=str(member.customer_id),
-            channel="web",
-            lines=lines,
-            fulfilment={"method": "pickup", "location": location},
-            actor=ACTOR,
-        )
-        placed += int(created)
+    members = list(AudienceMember.objects.filter(campaign=campaign).order_by("id"))
+    for group, is_holdout in (("treated", False), ("holdout", True)):
+        side = [m for m in members if m.is_holdout == is_holdout]
+        side.sort(key=lambda m: _draw(f"buys:{campaign.id}:{m.customer_id}"))
+        for member in side[: round(CONVERSION[group] * len(side))]:
+            placed += _order(campaign, member, location, skus)
     return placed
+
+
+def _order(campaign: Campaign, member: AudienceMember, location: str, skus: list[str]) -> int:
+    key = f"{campaign.id}:{member.customer_id}"
+    first = int(_draw(f"sku:{key}") * len(skus))
+    lines = [{"sku": skus[first], "quantity": 1}]
+    if _draw(f"second:{key}") < 0.4:
+        lines.append({"sku": skus[(first + 1) % len(skus)], "quantity": 1})
+    order_id = f"demo-{uuid.uuid5(campaign.id, str(member.customer_id)).hex[:20]}"
+    _order, created = order_services.order_place(
+        order_id=order_id,
+        customer=str(member.customer_id),
+        channel="web",
+        lines=lines,
+        fulfilment={"method": "pickup", "location": location},
+        actor=ACTOR,
+    )
+    return int(created)

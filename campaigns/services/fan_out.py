@@ -57,8 +57,9 @@ def is_holdout(campaign_id: uuid.UUID, customer_id: uuid.UUID, share: Decimal) -
 
 
 def campaign_snapshot(*, campaign_id: uuid.UUID, page_size: int | None = None, enqueue=None) -> int:
-    """Freeze the audience, page by page; after each page commits, `enqueue(campaign_id)` asks for one batch."""
-    page_size = page_size or settings.CAMPAIGNS_BATCH_SIZE
+    """Freeze the audience, page by page; after each page commits, `enqueue(campaign_id)` asks for its batches."""
+    page_size = page_size or settings.CAMPAIGNS_SNAPSHOT_PAGE
+    batches_per_page = -(-page_size // settings.CAMPAIGNS_BATCH_SIZE)
     total = 0
     while True:
         with transaction.atomic():
@@ -85,7 +86,8 @@ def campaign_snapshot(*, campaign_id: uuid.UUID, page_size: int | None = None, e
             campaign.is_snapshot_done = len(ids) < page_size
             campaign.save(update_fields=["snapshot_cursor", "is_snapshot_done"])
             if ids and enqueue is not None:
-                transaction.on_commit(lambda: enqueue(campaign_id))
+                batches = min(batches_per_page, -(-len(ids) // settings.CAMPAIGNS_BATCH_SIZE))
+                transaction.on_commit(lambda batches=batches: [enqueue(campaign_id) for _ in range(batches)])
             total += len(ids)
         if len(ids) < page_size:
             break
