@@ -20,7 +20,7 @@ from customers import services as customer_services
 from customers.services.ingestion import customer_register
 from tests.messaging.provider import LoopbackProvider
 
-from .conftest import _database_url, wait_for
+from .conftest import _database_url, reset_task_router, wait_for
 from .test_messaging_worker_killed import Worker
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -46,6 +46,9 @@ def worker(provider, tmp_path):
         "MESSAGING_BACKEND_SMS": "webhook",
         "MESSAGING_WEBHOOK_URL_SMS": provider.url,
         "CAMPAIGNS_BATCH_SIZE": "20",
+        "CAMPAIGNS_SNAPSHOT_PAGE": "100",
+        # What the worker enqueues itself (batches, drain wake-ups) stays on this test's queue.
+        "CELERY_TASK_DEFAULT_QUEUE": QUEUE,
         "MESSAGING_SENDING_STALE_SECONDS": "2",
     }
     running = Worker(env, tmp_path / "worker.log")
@@ -54,6 +57,7 @@ def worker(provider, tmp_path):
     routes, eager = celery_app.conf.task_routes, celery_app.conf.task_always_eager
     celery_app.conf.task_routes = {"*": {"queue": QUEUE}}
     celery_app.conf.task_always_eager = False
+    reset_task_router()
     import tests.integration.test_messaging_worker_killed as model
 
     queue, model.QUEUE = model.QUEUE, QUEUE  # the worker class listens on the module's queue
@@ -62,6 +66,7 @@ def worker(provider, tmp_path):
     running.stop()
     model.QUEUE = queue
     celery_app.conf.task_routes, celery_app.conf.task_always_eager = routes, eager
+    reset_task_router()
 
 
 def test_a_worker_killed_mid_fan_out_and_restarted_sends_every_remaining_message_exactly_once(provider, worker):
@@ -136,6 +141,8 @@ def test_a_worker_killed_mid_fan_out_and_restarted_sends_every_remaining_message
     assert len(keys) == treated.count()
     queued_events = Event.objects.filter(type="message.queued", data__campaign_id=str(campaign.id))
     assert queued_events.count() == treated.count()
+    backends = set(OutboundMessage.objects.filter(campaign_id=str(campaign.id)).values_list("backend", flat=True))
+    assert backends == {"webhook"}  # sent by this test's worker
     assert set(provider.accepted) == keys  # every message reached the provider
     assert set(provider.acceptances.values()) == {1}  # and none twice
     assert Event.objects.filter(type="campaign.completed", stream=f"campaign-{campaign.id}").count() == 1

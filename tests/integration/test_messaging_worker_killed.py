@@ -20,7 +20,7 @@ from backoffice.messaging.tasks import messages_drain_task
 from customers.services.ingestion import customer_register
 from tests.messaging.provider import LoopbackProvider
 
-from .conftest import ROOT, _database_url, wait_for
+from .conftest import ROOT, _database_url, reset_task_router, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -107,10 +107,12 @@ def worker(provider, tmp_path):
     routes, eager = celery_app.conf.task_routes, celery_app.conf.task_always_eager
     celery_app.conf.task_routes = {"messaging.*": {"queue": QUEUE}}
     celery_app.conf.task_always_eager = False
+    reset_task_router()
     running.start()
     yield running
     running.stop()
     celery_app.conf.task_routes, celery_app.conf.task_always_eager = routes, eager
+    reset_task_router()
 
 
 def test_a_worker_killed_mid_send_and_restarted_delivers_every_message_exactly_once(provider, worker):
