@@ -84,7 +84,7 @@ def test_a_second_staff_member_approves_in_the_admin_then_launches_and_reads_the
     person()
     seg = segment()
     author, approver = marketing_client(), marketing_client()
-    author.post(reverse("admin:campaigns_campaign_add"), worksheet_post(seg))
+    author.post(reverse("admin:campaigns_campaign_add"), worksheet_post(seg, holdout_share="0"))  # one person: sent
     campaign = Campaign.objects.get()
 
     own = author.post(reverse("admin:campaigns_campaign_command", args=[campaign.pk, "approve"]), follow=True)

@@ -80,6 +80,7 @@ def test_marketing_fills_the_worksheet_sees_previews_gets_it_approved_and_launch
         "cost_email": "0.01",
         "cost_sms": "0.05",
         "budget": "300",
+        "holdout_share": "0",  # one reachable person: nobody held out
     }.items():
         page.fill(f"#id_{field}", value)
     page.check("input[name=segments] >> nth=0")
