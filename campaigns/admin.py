@@ -94,7 +94,7 @@ class SegmentAdmin(OwnedAdmin):
 
     @admin.display(description=_("people now"))
     def live_count(self, segment):
-        if not segment.pk:
+        if segment._state.adding:
             return "-"
         return selectors.segment_preview(rules=segment.rules, now=timezone.now(), sample=0)["count"]
 
@@ -181,10 +181,12 @@ class CampaignForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         for field in ("starts_at", "ends_at"):
-            self.fields[field].input_formats = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"]
-        costs = (self.instance.costs if self.instance and self.instance.pk else None) or {}
+            if field in self.fields:
+                self.fields[field].input_formats = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"]
+        costs = (self.instance.costs if self.instance and not self.instance._state.adding else None) or {}
         for channel in OUTBOUND_CHANNELS:
-            self.fields[f"cost_{channel}"].initial = costs.get(channel)
+            if f"cost_{channel}" in self.fields:
+                self.fields[f"cost_{channel}"].initial = costs.get(channel)
 
     def clean(self):
         data = super().clean()
@@ -224,6 +226,14 @@ SECTION_HELP = {
 }
 
 
+def _section_fields(key: str, is_read_only: bool) -> tuple[str, ...]:
+    """A read-only worksheet shows the costs as stored; an editable one, an input per channel."""
+    fields = SECTION_FIELDS[key]
+    if is_read_only and key == "why":
+        return (*(f for f in fields if f not in COST_FIELDS), "costs")
+    return fields
+
+
 @admin.register(Campaign)
 class CampaignAdmin(OwnedAdmin):
     form = CampaignForm
@@ -242,8 +252,16 @@ class CampaignAdmin(OwnedAdmin):
 
     def get_fieldsets(self, request, obj=None):
         head = (None, {"fields": ("name", "status", "progress", "checks")})
+        is_read_only = obj is not None and obj.status not in services.campaigns.EDITABLE
         sections = [
-            (label, {"fields": SECTION_FIELDS[key], "description": SECTION_HELP[key], "classes": (f"qqoqcp-{key}",)})
+            (
+                label,
+                {
+                    "fields": _section_fields(key, is_read_only),
+                    "description": SECTION_HELP[key],
+                    "classes": (f"qqoqcp-{key}",),
+                },
+            )
             for key, label in worksheet.SECTIONS
         ]
         tail = (
@@ -257,7 +275,7 @@ class CampaignAdmin(OwnedAdmin):
         lifecycle = ("created_by", "approved_by", "approved_at", "launched_at", "completed_at")
         if obj is not None and obj.status not in services.campaigns.EDITABLE:
             editable = [f.name for f in Campaign._meta.get_fields() if getattr(f, "editable", False)]
-            return (*computed, *lifecycle, *editable, *COST_FIELDS)
+            return (*computed, *lifecycle, *editable)
         return (*computed, *lifecycle)
 
     def get_form(self, request, obj=None, change=False, **kwargs):
@@ -266,7 +284,7 @@ class CampaignAdmin(OwnedAdmin):
         return super().get_form(request, obj, change, **kwargs)
 
     def _problems(self, campaign):
-        if not campaign or not campaign.pk:
+        if not campaign or campaign._state.adding:
             return None
         if not hasattr(campaign, "_problems"):
             campaign._problems = worksheet.campaign_problems(campaign, now=timezone.now())
@@ -330,7 +348,7 @@ class CampaignAdmin(OwnedAdmin):
 
     @admin.display(description=_("previews for a sample customer"))
     def previews(self, campaign):
-        if not campaign or not campaign.pk or not campaign.channels:
+        if not campaign or campaign._state.adding or not campaign.channels:
             return _("Choose channels and save to see the previews.")
         values = self._sample_values(campaign)
         blocks = []

@@ -2,9 +2,11 @@
 (bought together with theirs by other customers, never one they already bought). Computed for a whole batch of
 customers in a few grouped queries."""
 
+import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterable
+from typing import Final
 
 from django.db import connection
 from django.db.models import Count
@@ -40,17 +42,11 @@ def recommend_products(customer_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Pro
     if their_skus:
         # Pairs (one of their skus, another sku of the same order) over every order: one grouped query. A
         # customer's own orders only pair skus they own, which are never recommended to them.
-        for anchor, other, n in _bought_together(sorted(their_skus)):
-            together[anchor][other] += n
+        pairs = _pairs()
+        for anchor in their_skus:
+            together[anchor].update(pairs.get(anchor, {}))
     active = {p.sku: p for p in Product.objects.filter(is_active=True)}
-    best_sellers = [
-        sku
-        for sku, _n in OrderLine.objects.exclude(order__status=OrderStatus.CANCELLED)
-        .values_list("sku")
-        .annotate(n=Count("id"))
-        .order_by("-n", "sku")[:50]
-        if sku in active
-    ]
+    best_sellers = [sku for sku in _best_sellers() if sku in active]
     out: dict[uuid.UUID, Product | None] = {}
     for customer_id in customer_ids:
         owned = bought.get(customer_id, set())
@@ -64,18 +60,55 @@ def recommend_products(customer_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Pro
     return out
 
 
-def _bought_together(skus: list[str]) -> list[tuple[str, str, int]]:
+# Co-purchases change slowly; a launch asks for them once per batch. Each process keeps the table for a while.
+PAIRS_TTL_SECONDS: Final = 300
+PAIRS_PER_SKU: Final = 20
+_pairs_cache: dict = {}
+
+
+def _pairs() -> dict[str, dict[str, int]]:
+    """For every sku, the skus bought in the same orders and in how many (the top PAIRS_PER_SKU), cached."""
+    now = time.monotonic()
+    if _pairs_cache.get("at") is not None and now - _pairs_cache["at"] < PAIRS_TTL_SECONDS:
+        return _pairs_cache["pairs"]
     line, order = OrderLine._meta.db_table, Order._meta.db_table
-    marks = ", ".join(["%s"] * len(skus))
     sql = (
         f"SELECT a.sku, b.sku, COUNT(DISTINCT a.order_id) FROM {line} a "  # noqa: S608 - table names, no input
         f"JOIN {line} b ON b.order_id = a.order_id AND b.sku <> a.sku "
         f"JOIN {order} o ON o.id = a.order_id "
-        f"WHERE a.sku IN ({marks}) AND o.status <> %s GROUP BY a.sku, b.sku"
+        f"WHERE o.status <> %s GROUP BY a.sku, b.sku"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*skus, OrderStatus.CANCELLED])
-        return cursor.fetchall()
+        cursor.execute(sql, [OrderStatus.CANCELLED])
+        rows = cursor.fetchall()
+    ranked: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    for anchor, other, n in rows:
+        ranked[anchor].append((n, other))
+    pairs = {
+        anchor: {other: n for n, other in sorted(found, key=lambda p: (-p[0], p[1]))[:PAIRS_PER_SKU]}
+        for anchor, found in ranked.items()
+    }
+    _pairs_cache.update(at=now, pairs=pairs)
+    return pairs
+
+
+def _best_sellers() -> list[str]:
+    now = time.monotonic()
+    if _pairs_cache.get("sellers_at") is not None and now - _pairs_cache["sellers_at"] < PAIRS_TTL_SECONDS:
+        return _pairs_cache["sellers"]
+    sellers = [
+        sku
+        for sku, _n in OrderLine.objects.exclude(order__status=OrderStatus.CANCELLED)
+        .values_list("sku")
+        .annotate(n=Count("id"))
+        .order_by("-n", "sku")[:50]
+    ]
+    _pairs_cache.update(sellers_at=now, sellers=sellers)
+    return sellers
+
+
+def forget_pairs() -> None:
+    _pairs_cache.clear()
 
 
 def preferred_stores(customer_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Location]:

@@ -21,6 +21,8 @@ def campaigns_launch_due_task() -> int:
     """Beat: start scheduled campaigns, and ask for batches wherever people are due (send windows that opened,
     batches a dead worker dropped)."""
     started = services.campaigns_launch_due()
+    for campaign_id in services.campaigns_snapshot_unfinished():
+        campaign_snapshot_task.delay(str(campaign_id))
     for campaign_id, batches in services.campaigns_due_batches().items():
         for _ in range(batches):
             campaign_fan_out_batch_task.delay(str(campaign_id))

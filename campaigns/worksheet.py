@@ -135,7 +135,7 @@ def campaign_problems(campaign: Campaign, *, now: datetime, check_audience: bool
     if campaign.valid_until and campaign.starts_at and campaign.valid_until < campaign.starts_at.date():
         problems.append(Problem("what", "valid_until", str(_("the offer ends before the campaign starts")), "invalid"))
     # Who
-    segment_ids = list(campaign.segments.values_list("id", flat=True)) if campaign.pk else []
+    segment_ids = list(campaign.segments.values_list("id", flat=True)) if not campaign._state.adding else []
     need("who", "segments", segment_ids, _("choose at least one segment"))
     # Where
     chosen = [c for c in campaign.channels or [] if c in OUTBOUND_CHANNELS]

@@ -304,6 +304,7 @@ CAMPAIGNS_CONTACT_PRESSURE = {
     "messages": env.int("CAMPAIGNS_MAX_MESSAGES", default=3),
     "days": env.int("CAMPAIGNS_PRESSURE_DAYS", default=7),
 }
-# People per snapshot page and per fan-out batch (one transaction each).
+# People per fan-out batch and per audience snapshot page (one transaction each).
 CAMPAIGNS_BATCH_SIZE = env.int("CAMPAIGNS_BATCH_SIZE", default=500)
+CAMPAIGNS_SNAPSHOT_PAGE = env.int("CAMPAIGNS_SNAPSHOT_PAGE", default=5000)
 CELERY_BEAT_SCHEDULE["campaigns-launch-due"] = {"task": "campaigns.launch_due", "schedule": timedelta(seconds=60)}

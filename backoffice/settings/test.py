@@ -27,3 +27,6 @@ LANGUAGE_CODE = "en"
 CELERY_TASK_ALWAYS_EAGER = True
 # Quiet hours depend on the wall clock; tests that exercise them set a window around the moment they run.
 MESSAGING_QUIET_HOURS = "off"
+# A worker started by an integration test on its own queue sends the tasks it enqueues there too (not to the queue
+# another test's worker consumes).
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE", "celery")

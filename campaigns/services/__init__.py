@@ -10,7 +10,13 @@ from .campaigns import (
     campaigns_launch_due,
     segment_save,
 )
-from .fan_out import FanOutResult, campaign_fan_out_batch, campaign_snapshot, campaigns_due_batches
+from .fan_out import (
+    FanOutResult,
+    campaign_fan_out_batch,
+    campaign_snapshot,
+    campaigns_due_batches,
+    campaigns_snapshot_unfinished,
+)
 
 __all__ = [
     "CampaignRefused",
@@ -24,5 +30,6 @@ __all__ = [
     "campaign_snapshot",
     "campaigns_due_batches",
     "campaigns_launch_due",
+    "campaigns_snapshot_unfinished",
     "segment_save",
 ]

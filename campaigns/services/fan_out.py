@@ -13,7 +13,9 @@ any number of workers share.
 """
 
 import hashlib
+import logging
 import uuid
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -23,15 +25,18 @@ from django.db import connection, transaction
 from django.db.models import Count
 from django.utils import timezone
 
+from backoffice.messaging.errors import ChannelRuleError
 from backoffice.messaging.models import OutboundMessage
 from backoffice.messaging.models import Status as MessageStatus
 from backoffice.messaging.policy import zone
-from backoffice.messaging.services import message_send
+from backoffice.messaging.services import MessageRequest, messages_send
 
 from .. import selectors, worksheet
 from ..models import AudienceMember, Campaign, Delivery, Outcome, Status
 from ..personalisation import personal_values
 from .campaigns import campaign_complete_if_done
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -52,8 +57,9 @@ def is_holdout(campaign_id: uuid.UUID, customer_id: uuid.UUID, share: Decimal) -
 
 
 def campaign_snapshot(*, campaign_id: uuid.UUID, page_size: int | None = None, enqueue=None) -> int:
-    """Freeze the audience, page by page; after each page commits, `enqueue(campaign_id)` asks for one batch."""
-    page_size = page_size or settings.CAMPAIGNS_BATCH_SIZE
+    """Freeze the audience, page by page; after each page commits, `enqueue(campaign_id)` asks for its batches."""
+    page_size = page_size or settings.CAMPAIGNS_SNAPSHOT_PAGE
+    batches_per_page = -(-page_size // settings.CAMPAIGNS_BATCH_SIZE)
     total = 0
     while True:
         with transaction.atomic():
@@ -80,12 +86,19 @@ def campaign_snapshot(*, campaign_id: uuid.UUID, page_size: int | None = None, e
             campaign.is_snapshot_done = len(ids) < page_size
             campaign.save(update_fields=["snapshot_cursor", "is_snapshot_done"])
             if ids and enqueue is not None:
-                transaction.on_commit(lambda: enqueue(campaign_id))
+                batches = min(batches_per_page, -(-len(ids) // settings.CAMPAIGNS_BATCH_SIZE))
+                transaction.on_commit(lambda batches=batches: [enqueue(campaign_id) for _ in range(batches)])
             total += len(ids)
         if len(ids) < page_size:
             break
     campaign_complete_if_done(campaign_id=campaign_id)
     return total
+
+
+def campaigns_snapshot_unfinished() -> list[uuid.UUID]:
+    """Running campaigns whose snapshot has not finished (a worker died in it, or it is still going: running it
+    twice is safe, pages are taken under the campaign's row lock from the saved cursor)."""
+    return list(Campaign.objects.filter(status=Status.RUNNING, is_snapshot_done=False).values_list("id", flat=True))
 
 
 def campaigns_due_batches(*, now: datetime | None = None) -> dict[uuid.UUID, int]:
@@ -132,7 +145,17 @@ def campaign_fan_out_batch(*, campaign_id: uuid.UUID, batch_size: int | None = N
 def _decide(rows: list[AudienceMember], outcome: str, now: datetime) -> None:
     for row in rows:
         row.outcome, row.decided_at = outcome, now
-    AudienceMember.objects.bulk_update(rows, ["outcome", "decided_at", "not_before"])
+    _save_decisions(rows)
+
+
+def _save_decisions(rows: list[AudienceMember]) -> None:
+    """One UPDATE per distinct decision (a handful per batch), not a CASE per row: bulk_update's cost grows with
+    rows x fields."""
+    groups: dict[tuple, list[int]] = defaultdict(list)
+    for row in rows:
+        groups[(row.outcome, row.decided_at, row.not_before)].append(row.id)
+    for (outcome, decided_at, not_before), ids in groups.items():
+        AudienceMember.objects.filter(id__in=ids).update(outcome=outcome, decided_at=decided_at, not_before=not_before)
 
 
 def _fan_out(campaign: Campaign, rows: list[AudienceMember], now: datetime, result: FanOutResult) -> None:
@@ -180,7 +203,7 @@ def _fan_out(campaign: Campaign, rows: list[AudienceMember], now: datetime, resu
                 row.outcome = Outcome.SENT
             changed.append(row)
         _queue(campaign, plan, now, result)
-    AudienceMember.objects.bulk_update(changed, ["outcome", "decided_at", "not_before"])
+    _save_decisions(changed)
 
 
 def _queue(campaign: Campaign, plan: dict[uuid.UUID, list[str]], now: datetime, result: FanOutResult) -> None:
@@ -192,28 +215,52 @@ def _queue(campaign: Campaign, plan: dict[uuid.UUID, list[str]], now: datetime, 
     values = personal_values(list(plan), needs=needs)
     languages = selectors.languages(list(plan)) if "valid_until" in needs else {}
     offers: dict[str, dict[str, str]] = {}
-    deliveries = []
+    requests = []
     for customer_id, channels in plan.items():
         language = languages.get(customer_id, "")
         if language not in offers:
             offers[language] = worksheet.offer_values(campaign, language)
         filled = {**values.get(customer_id, {}), **offers[language]}
         for channel in channels:
-            message = message_send(
-                customer_id=customer_id,
-                channel=channel,
-                purpose="marketing",
-                content=worksheet.variant_content(campaign, channel, filled),
-                idempotency_key=f"campaign:{campaign.id}:{customer_id}:{channel}",
-                actor=f"campaign:{campaign.id}",
-                campaign_id=str(campaign.id),
-                variant=channel,
-            )
-            deliveries.append(
-                Delivery(
-                    campaign=campaign, customer_id=customer_id, channel=channel, message_id=message.id, queued_at=now
+            requests.append(
+                MessageRequest(
+                    customer_id=customer_id,
+                    channel=channel,
+                    purpose="marketing",
+                    content=worksheet.variant_content(campaign, channel, filled),
+                    idempotency_key=f"campaign:{campaign.id}:{customer_id}:{channel}",
+                    campaign_id=str(campaign.id),
+                    variant=channel,
                 )
             )
+    # One append and one insert for the batch; the same keys again (a batch redone) answer the messages queued.
+    while True:
+        try:
+            messages = messages_send(messages=requests, actor=f"campaign:{campaign.id}")
+            break
+        except ChannelRuleError as exc:
+            # One customer's values broke a channel rule the worksheet's longest-values check did not foresee:
+            # skip that message, not the batch (ids only in the log).
+            if exc.index is None:
+                raise
+            skipped = requests.pop(exc.index)
+            logger.warning(
+                "campaign %s: message to %s on %s skipped (%s)",
+                campaign.id,
+                skipped.customer_id,
+                skipped.channel,
+                exc.code,
+            )
+    deliveries = [
+        Delivery(
+            campaign=campaign,
+            customer_id=request.customer_id,
+            channel=request.channel,
+            message_id=message.id,
+            queued_at=now,
+        )
+        for request, message in zip(requests, messages, strict=True)
+    ]
     Delivery.objects.bulk_create(deliveries, ignore_conflicts=True)
     result.messages += len(deliveries)
 

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from backoffice.messaging.backends.local import MemoryBackend
 from campaigns import services as campaign_services
+from campaigns.personalisation import forget_pairs
 from customers import services as customer_services
 from customers.services.ingestion import customer_register
 from orders import services as order_services
@@ -20,6 +21,14 @@ PRODUCTS = (
     ("ZAP-RUN", "Zapatillas running", "calzado", "69.90"),
     ("GOR-AZU", "Gorra azul", "accesorios", "12.00"),
 )
+
+
+@pytest.fixture(autouse=True)
+def _fresh_recommendations():
+    """Co-purchases are cached per process for a few minutes; each test has its own orders."""
+    forget_pairs()
+    yield
+    forget_pairs()
 
 
 @pytest.fixture

@@ -84,7 +84,7 @@ def test_a_second_staff_member_approves_in_the_admin_then_launches_and_reads_the
     person()
     seg = segment()
     author, approver = marketing_client(), marketing_client()
-    author.post(reverse("admin:campaigns_campaign_add"), worksheet_post(seg))
+    author.post(reverse("admin:campaigns_campaign_add"), worksheet_post(seg, holdout_share="0"))  # one person: sent
     campaign = Campaign.objects.get()
 
     own = author.post(reverse("admin:campaigns_campaign_command", args=[campaign.pk, "approve"]), follow=True)
@@ -97,6 +97,7 @@ def test_a_second_staff_member_approves_in_the_admin_then_launches_and_reads_the
     report = author.get(reverse("admin:campaigns_campaign_report", args=[campaign.pk]))
 
     assert Campaign.objects.get().status == Status.COMPLETED
+    assert author.get(reverse("admin:campaigns_campaign_change", args=[campaign.pk])).status_code == 200
     assert OutboundMessage.objects.filter(campaign_id=str(campaign.id)).count() == 1
     page = report.content.decode()
     assert report.status_code == 200
@@ -122,6 +123,13 @@ def test_the_segment_editor_saves_rules_and_counts_live(marketing_client, person
     assert saved.status_code == 302
     assert Segment.objects.get().rules == rules
     assert 'id="rule-editor"' in page
+
+
+def test_the_add_pages_open_empty(marketing_client):
+    browser = marketing_client()
+
+    assert browser.get(reverse("admin:campaigns_segment_add")).status_code == 200
+    assert browser.get(reverse("admin:campaigns_campaign_add")).status_code == 200
 
 
 def test_support_staff_do_not_see_campaigns(client, staff_user):

@@ -1,7 +1,7 @@
 """Launch and fan-out: holdout, channel choice, consent, contact pressure, send windows, exactly once."""
 
 import uuid
-from datetime import time, timedelta
+from datetime import timedelta
 
 import pytest
 from django.utils import timezone
@@ -201,7 +201,8 @@ def test_cancelling_a_running_campaign_sends_nobody_still_pending(person, launch
     person(time_zone="UTC")
     local = timezone.now().astimezone(timezone.get_fixed_timezone(0))
     start = (local + timedelta(hours=3)).time().replace(second=0, microsecond=0)
-    campaign = launched(holdout_share="0", send_window_start=start, send_window_end=time(start.hour, 59))
+    end = (local + timedelta(hours=4)).time().replace(second=0, microsecond=0)
+    campaign = launched(holdout_share="0", send_window_start=start, send_window_end=end)
 
     services.campaign_cancel(campaign_id=campaign.id, actor="user:2")
     services.campaign_fan_out_batch(campaign_id=campaign.id, now=timezone.now() + timedelta(hours=3, minutes=1))

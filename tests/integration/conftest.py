@@ -85,3 +85,10 @@ def wait_for(check, *, timeout: float = 30.0, interval: float = 0.1):
             return value
         time.sleep(interval)
     raise AssertionError(f"not true within {timeout}s: {check.__doc__ or check}")
+
+
+def reset_task_router() -> None:
+    """Celery builds its router once, from the routes of that moment: a test that changes `task_routes` after an
+    earlier test sent a task must have it rebuilt, or its tasks go where the earlier routes said."""
+    celery_app.amqp.flush_routes()
+    celery_app.amqp.__dict__.pop("router", None)

@@ -21,7 +21,7 @@ from backoffice.messaging.tasks import messages_drain_task
 from customers.services.ingestion import customer_register
 from tests.messaging.provider import LoopbackProvider
 
-from .conftest import ROOT, _database_url, wait_for
+from .conftest import ROOT, _database_url, reset_task_router, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -109,20 +109,15 @@ def worker(provider, tmp_path):
     running = Worker(env, tmp_path / "worker.log")
     celery_app.control.purge()
     routes, eager = celery_app.conf.task_routes, celery_app.conf.task_always_eager
-    _route_tasks({"messaging.*": {"queue": QUEUE}})  # only this worker may send them (not the session's worker)
+    # Only this worker may send them (not the session's worker).
+    celery_app.conf.task_routes = {"messaging.*": {"queue": QUEUE}}
     celery_app.conf.task_always_eager = False
+    reset_task_router()
     running.start()
     yield running
     running.stop()
-    _route_tasks(routes)
-    celery_app.conf.task_always_eager = eager
-
-
-def _route_tasks(routes) -> None:
-    """Change the app's routes now: its router is built once and cached, with the routes of that moment."""
-    celery_app.conf.task_routes = routes
-    celery_app.amqp.flush_routes()
-    celery_app.amqp.__dict__.pop("router", None)
+    celery_app.conf.task_routes, celery_app.conf.task_always_eager = routes, eager
+    reset_task_router()
 
 
 def test_a_worker_killed_mid_send_and_restarted_delivers_every_message_exactly_once(provider, worker):
