@@ -16,6 +16,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.db.models.functions import Length
 from django.utils import formats, translation
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from backoffice.messaging import channels as channel_rules
 from backoffice.messaging import policy
@@ -27,12 +28,12 @@ from . import segments
 from .models import OUTBOUND_CHANNELS, VARIANT_FIELDS, Campaign
 
 SECTIONS: Final = (
-    ("what", _("What")),
-    ("who", _("Who")),
-    ("where", _("Where")),
-    ("when", _("When")),
-    ("how", _("How")),
-    ("why", _("Why")),
+    ("what", pgettext_lazy("QQOQCP", "What")),
+    ("who", pgettext_lazy("QQOQCP", "Who")),
+    ("where", pgettext_lazy("QQOQCP", "Where")),
+    ("when", pgettext_lazy("QQOQCP", "When")),
+    ("how", pgettext_lazy("QQOQCP", "How")),
+    ("why", pgettext_lazy("QQOQCP", "Why")),
 )
 PLACEHOLDERS: Final = {
     "name": _("customer's first name"),
