@@ -17,6 +17,7 @@ from backoffice.eventstore.schema import CHANNELS
 from customers import selectors as customer_selectors
 from customers import services as customer_services
 from customers.models import Customer
+from orders import selectors as order_selectors
 
 from . import presenters
 from .access import PEOPLE_ROLES, UI_ROLES, StaffRoleRequiredMixin, error_page, staff_context
@@ -178,10 +179,13 @@ class CustomerDetailView(StaffRoleRequiredMixin, TemplateView):
         return [case_row(case) for case in customer_selectors.customer_open_cases(group=group)]
 
     def get_orders(self, customer) -> list:
-        """The person's orders from every channel, newest first."""
+        """The person's orders from every channel, newest first; those the orders app holds link to their page."""
+        group = customer_selectors.customer_group_ids(customer_id=customer.id)
+        known = {order.id for order in order_selectors.orders_of_customers(customer_ids=group)}
         return [
             {
                 "number": order.order_id,
+                "url": reverse("staff:order_detail", args=[order.order_id]) if order.order_id in known else "",
                 "channel": order.channel,
                 "channel_label": presenters.channel_label(order.channel),
                 "status_label": _("cancelled") if order.is_cancelled else _("placed"),
