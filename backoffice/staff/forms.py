@@ -160,8 +160,9 @@ class ReturnLinesForm(forms.Form):
 
     reason = forms.CharField(label=_("Reason"), max_length=200, required=False)
 
-    def __init__(self, *args, order, **kwargs):
+    def __init__(self, *args, order, names: dict | None = None, **kwargs):
         super().__init__(*args, **kwargs)
+        names = names or {}
         left: dict[str, int] = {}
         for line in order.lines.all():
             left[line.sku] = left.get(line.sku, 0) + line.quantity - line.returned_quantity
@@ -169,7 +170,9 @@ class ReturnLinesForm(forms.Form):
         fields = {}
         for index, sku in enumerate(self.skus):
             fields[f"qty_{index}"] = forms.IntegerField(
-                label=sku, min_value=0, max_value=left[sku], initial=0, required=False
+                label=_("%(product)s (up to %(left)s)")
+                % {"product": " · ".join(filter(None, (sku, names.get(sku)))), "left": left[sku]},
+                min_value=0, max_value=left[sku], initial=0, required=False
             )
         self.fields = {**fields, "reason": self.fields["reason"]}
 

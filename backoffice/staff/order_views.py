@@ -2,10 +2,13 @@
 click-and-collect list, returns at the counter for orders from any channel, and an order's page. Reads through
 orders.selectors, acts through orders.services with the staff member as actor; store staff act at their store."""
 
+from decimal import Decimal, InvalidOperation
+
 from django.contrib import messages
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.formats import localize
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views import View
@@ -64,6 +67,14 @@ def _refusal_status(exc: order_errors.OrdersError) -> int:
     if isinstance(exc, (order_errors.InsufficientStock, order_errors.IllegalTransition)):
         return 409
     return 400
+
+
+def _amount(value: str) -> str:
+    """A decimal amount from an event, written the way the page's language writes numbers."""
+    try:
+        return localize(Decimal(value))
+    except (InvalidOperation, TypeError):
+        return str(value)
 
 
 def _customer_names(customer_ids) -> dict:
@@ -263,7 +274,7 @@ class OrderDetailView(StaffRoleRequiredMixin, View):
                 done = _("Order %(id)s is ready to collect.") if action == "ready" else _("Order %(id)s collected.")
                 messages.success(request, done % {"id": order.id})
             elif action == "return":
-                form = ReturnLinesForm(request.POST, order=order)
+                form = ReturnLinesForm(request.POST, order=order, names=self.product_names(order))
                 if not form.is_valid():
                     return self.render(request, order, return_form=form, status=400)
                 before = order.refunded
@@ -280,7 +291,7 @@ class OrderDetailView(StaffRoleRequiredMixin, View):
                 messages.success(
                     request,
                     _("Returned at %(location)s. Refund: %(amount)s %(currency)s.")
-                    % {"location": location, "amount": order.refunded - before, "currency": order.currency},
+                    % {"location": location, "amount": localize(order.refunded - before), "currency": order.currency},
                 )
             else:
                 return error_page(request, 400, _("Unknown action."))
@@ -318,10 +329,15 @@ class OrderDetailView(StaffRoleRequiredMixin, View):
             "can_ready": is_own_pickup and "ready" in allowed,
             "can_collect": is_own_pickup and "collect" in allowed,
             "can_return": own is not None and "return" in allowed,
-            "return_form": return_form or ReturnLinesForm(order=order),
+            "return_form": return_form or ReturnLinesForm(order=order, names={s: p.name for s, p in products.items()}),
             "own_location": own,
         }
         return TemplateResponse(request, "staff/orders/detail.html", context, status=status)
+
+    @staticmethod
+    def product_names(order) -> dict:
+        products = order_selectors.products_by_sku(skus={line.sku for line in order.lines.all()})
+        return {sku: product.name for sku, product in products.items()}
 
     @staticmethod
     def history_detail(event) -> str:
@@ -331,11 +347,11 @@ class OrderDetailView(StaffRoleRequiredMixin, View):
             return _("%(lines)s at %(location)s, refund %(amount)s %(currency)s") % {
                 "lines": lines,
                 "location": data.get("location", ""),
-                "amount": data.get("refund_amount", ""),
+                "amount": _amount(data.get("refund_amount", "")),
                 "currency": data.get("currency", ""),
             }
         if event.type in ("order.ready", "order.collected"):
             return data.get("location", "")
         if event.type == "order.paid":
-            return f"{data.get('amount', '')} {data.get('currency', '')}"
+            return f"{_amount(data.get('amount', ''))} {data.get('currency', '')}"
         return ""
