@@ -15,6 +15,7 @@ from customers import selectors as customer_selectors
 from customers.models import Case
 from customers.reachability import customer_reachable_channels
 from customers.services import cases as case_services
+from orders import selectors as order_selectors
 
 from . import presenters
 from .access import StaffRoleRequiredMixin, error_page, staff_context
@@ -128,6 +129,8 @@ class CaseDetailView(StaffRoleRequiredMixin, View):
         customer = customer_selectors.customer_360(customer_id=owner, recent=CASE_TIMELINE_EVENTS * 4)
         story = [e for e in customer["recent_timeline"] if not e.type.startswith(NOT_THE_CUSTOMERS_STORY)]
         channels = self.reply_channels(case)
+        group = customer_selectors.customer_group_ids(customer_id=owner)
+        known = {order.id for order in order_selectors.orders_of_customers(customer_ids=group)}
         context = {
             **staff_context(request),
             "row": case_row(case),
@@ -145,6 +148,7 @@ class CaseDetailView(StaffRoleRequiredMixin, View):
             "orders": [
                 {
                     "number": order.order_id,
+                    "url": reverse("staff:order_detail", args=[order.order_id]) if order.order_id in known else "",
                     "channel": order.channel,
                     "channel_label": presenters.channel_label(order.channel),
                     "status_label": _("cancelled") if order.is_cancelled else _("placed"),

@@ -40,15 +40,20 @@ def _store_of(request) -> str | None:
     return user_location_code(user=request.user) if request.staff_role == Role.STORE else None
 
 
-def _refusal_message(exc: order_errors.OrdersError) -> str:
+def _refusal_message(exc: order_errors.OrdersError, here: str | None = None) -> str:
     if isinstance(exc, order_errors.InsufficientStock):
         parts = []
         for line in exc.lines:
-            elsewhere = ", ".join(f"{e['name'] or e['location']} ({e['available']})" for e in line["available"][:3])
-            parts.append(
-                _("Not enough %(sku)s here.") % {"sku": line["sku"]}
-                + (" " + _("Available at: %(where)s.") % {"where": elsewhere} if elsewhere else "")
-            )
+            others = [e for e in line["available"] if e["location"] != here][:3]
+            elsewhere = ", ".join(f"{e['name'] or e['location']} ({e['available']})" for e in others)
+            if "available_here" in line:
+                said = _("Only %(left)s of %(sku)s available here.") % {
+                    "left": line["available_here"],
+                    "sku": line["sku"],
+                }
+            else:
+                said = _("Not enough %(sku)s here.") % {"sku": line["sku"]}
+            parts.append(said + (" " + _("Available at: %(where)s.") % {"where": elsewhere} if elsewhere else ""))
         return " ".join(parts)
     if isinstance(exc, order_errors.NotYourLocation):
         return _("Store staff act only on their own store (not %(location)s).") % {"location": exc.location}
@@ -172,7 +177,7 @@ class TillSaleView(StaffRoleRequiredMixin, View):
                 form.add_error(field, _("Unknown product.") if error.code == "unknown_sku" else error.message)
             return self.render(request, form, status=400)
         except order_errors.OrdersError as exc:
-            form.add_error(None, _refusal_message(exc))
+            form.add_error(None, _refusal_message(exc, here=location))
             return self.render(request, form, status=_refusal_status(exc))
         left = next((level.available for level in levels if level.location_code == location), 0)
         messages.success(

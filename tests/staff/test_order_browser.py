@@ -99,3 +99,22 @@ def test_a_web_order_is_returned_at_the_counter_restocking_this_store_with_the_r
     assert own.get_by_text("Madrid Gran Vía").is_visible()
     assert own.locator("td.num").first.inner_text() == "4"
     screenshot(page, "stock-after-return")
+
+
+def test_a_till_sale_short_of_stock_names_other_stores_and_a_sale_in_stock_goes_through(shop, staff_page, screenshot):
+    page = staff_page("store", location_code="MAD-01")
+    page.get_by_role("link", name="Caja").click()
+    page.fill("input[name=sku]", "CAM-ALG-BLA-M")
+    page.fill("input[name=quantity]", "4")
+    page.get_by_role("button", name="Registrar venta").click()
+    assert page.get_by_text("Solo 3 de CAM-ALG-BLA-M disponibles aquí.").is_visible()
+    assert page.get_by_text("Valencia Colón (5)").is_visible()
+    screenshot(page, "refused")
+    assert on_hand("CAM-ALG-BLA-M", "MAD-01") == 3
+
+    page.fill("input[name=quantity]", "1")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Registrar venta").click()
+    assert page.get_by_text("Vendido 1 × CAM-ALG-BLA-M. Quedan 2 disponibles aquí.").is_visible()
+    screenshot(page, "sold")
+    assert on_hand("CAM-ALG-BLA-M", "MAD-01") == 2

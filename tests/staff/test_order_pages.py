@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 
 from backoffice.eventstore.models import Event
+from customers.services import cases as case_services
 from customers.services.ingestion import customer_register
 from orders import selectors as order_selectors
 from orders import services as order_services
@@ -125,8 +126,9 @@ def test_a_till_sale_short_of_stock_is_refused_naming_other_stores_and_writes_no
 
     assert response.status_code == 409
     page = response.content.decode()
-    assert "Not enough CAM-ALG-BLA-M here." in page
+    assert "Only 3 of CAM-ALG-BLA-M available here." in page
     assert "Valencia Colón (5)" in page
+    assert "Madrid Gran Vía (3)" not in page
     assert event_count() == before
     assert level("CAM-ALG-BLA-M", "MAD-01")["on_hand"] == 3
 
@@ -185,6 +187,16 @@ def test_the_pickup_list_shows_the_stores_orders_to_prepare_and_ready_with_custo
     assert "Ana Pérez" in page
     assert "Camiseta algodón blanca M" in page
     assert "A-3" not in page
+
+
+def test_an_unpaid_pickup_waits_for_payment_without_a_button(shop, login, ana):
+    shop(ana, order_id="A-9", lines=[{"sku": "CAM-ALG-BLA-M", "quantity": 1}], fulfilment=PICKUP_MAD, steps=())
+
+    response = login("store").get("/staff/pickups/")
+
+    assert [row["order"].id for row in response.context["unpaid"]] == ["A-9"]
+    assert response.context["to_prepare"] == []
+    assert 'name="action" value="ready"' not in response.content.decode()
 
 
 def test_store_staff_mark_a_pickup_ready_then_collected(shop, login, ana):
@@ -337,3 +349,13 @@ def test_store_staff_see_the_order_pages_in_the_navigation(login):
         assert f'href="{path}"' in page
     support_page = login("support").get("/staff/stock/").content.decode()
     assert 'href="/staff/till/"' not in support_page
+
+
+def test_the_case_page_links_the_customers_orders_to_their_page(web_order, login, ana):
+    case = case_services.case_open(
+        customer_id=ana, channel="email", subject="Talla", text="Me queda pequeña.", actor="t"
+    )
+
+    page = login("support").get(f"/staff/cases/{case.id}/").content.decode()
+
+    assert 'href="/staff/orders/W-1/"' in page
