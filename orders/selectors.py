@@ -4,7 +4,7 @@ import uuid
 
 from backoffice.eventstore import store
 
-from .models import Cart, Location, Order, Product, StockLevel
+from .models import Cart, Location, Order, OrderStatus, Product, StockLevel
 
 
 class UnknownReference(LookupError):
@@ -93,3 +93,30 @@ def carts_open(*, customer_id: uuid.UUID | None = None) -> list[Cart]:
     if customer_id is not None:
         carts = carts.filter(customer_id=customer_id)
     return list(carts.order_by("-last_activity_at"))
+
+
+def product_search(*, query: str, limit: int = 20) -> list[Product]:
+    """Products whose sku or name contains the query (the counter types either), exact sku first."""
+    from django.db.models import Q
+
+    found = Product.objects.filter(Q(sku__iexact=query) | Q(sku__icontains=query) | Q(name__icontains=query))
+    return sorted(found.order_by("sku")[:limit], key=lambda p: p.sku.lower() != query.lower())
+
+
+def products_by_sku(*, skus) -> dict[str, Product]:
+    return {product.sku: product for product in Product.objects.filter(sku__in=set(skus))}
+
+
+def location_get(*, code: str) -> Location | None:
+    return Location.objects.filter(code=code).first()
+
+
+def orders_for_pickup(*, location: str, limit: int = 200) -> list[Order]:
+    """Pickup orders at a store not yet collected or cancelled (placed, paid, ready), oldest first."""
+    statuses = (OrderStatus.PLACED, OrderStatus.PAID, OrderStatus.READY)
+    orders = Order.objects.filter(fulfilment_method="pickup", fulfilment_location=location, status__in=statuses)
+    return list(orders.prefetch_related("lines").order_by("placed_at")[:limit])
+
+
+def orders_of_customers(*, customer_ids, limit: int = 50) -> list[Order]:
+    return list(Order.objects.filter(customer_id__in=list(customer_ids)).order_by("-placed_at")[:limit])

@@ -15,6 +15,7 @@ from customers import selectors as customer_selectors
 from customers.models import Case
 from customers.reachability import customer_reachable_channels
 from customers.services import cases as case_services
+from orders import selectors as order_selectors
 
 from . import presenters
 from .access import StaffRoleRequiredMixin, error_page, staff_context
@@ -44,10 +45,14 @@ def case_row(case: Case) -> dict:
 
 
 def customer_order_rows(customer_id: uuid.UUID, *, limit: int = 10) -> list[dict]:
-    """The person's orders from every channel, newest first, as the order lists of the staff pages show them."""
+    """The person's orders from every channel, newest first, as the order lists of the staff pages show them; those
+    the orders app holds link to their page."""
+    group = customer_selectors.customer_group_ids(customer_id=customer_id)
+    known = {order.id for order in order_selectors.orders_of_customers(customer_ids=group)}
     return [
         {
             "number": order.order_id,
+            "url": reverse("staff:order_detail", args=[order.order_id]) if order.order_id in known else "",
             "channel": order.channel,
             "channel_label": presenters.channel_label(order.channel),
             "status_label": _("cancelled") if order.is_cancelled else _("placed"),

@@ -1,3 +1,5 @@
+import uuid
+
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import gettext_lazy as _
@@ -124,3 +126,66 @@ class CaseResolveForm(forms.Form):
         if data["compensation"] == "voucher":
             result["code"] = data["code"]
         return result
+
+
+class StockLookupForm(forms.Form):
+    q = forms.CharField(
+        label=_("SKU or product name"),
+        min_length=2,
+        max_length=200,
+        strip=True,
+        error_messages={"min_length": _("Type at least %(limit_value)d characters.")},
+    )
+
+
+class TillSaleForm(forms.Form):
+    sku = forms.CharField(label=_("SKU"), max_length=64, strip=True)
+    quantity = forms.IntegerField(label=_("Quantity"), min_value=1, max_value=999)
+    # One per form shown: posting the same form twice records one sale.
+    sale_id = forms.UUIDField(widget=forms.HiddenInput)
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("initial", {})
+        kwargs["initial"].setdefault("sale_id", uuid.uuid4())
+        super().__init__(*args, **kwargs)
+        self.fields["sku"].widget.attrs.update(autocapitalize="characters", autocomplete="off", spellcheck="false")
+
+
+class OrderLookupForm(forms.Form):
+    q = forms.CharField(label=_("Order number, or the customer's phone, email or loyalty card"), max_length=254)
+
+
+class ReturnLinesForm(forms.Form):
+    """One quantity per sku of the order (at most what is left to return), and the customer's reason."""
+
+    reason = forms.CharField(label=_("Reason"), max_length=200, required=False)
+
+    def __init__(self, *args, order, names: dict | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        names = names or {}
+        left: dict[str, int] = {}
+        for line in order.lines.all():
+            left[line.sku] = left.get(line.sku, 0) + line.quantity - line.returned_quantity
+        self.skus = [sku for sku, qty in left.items() if qty > 0]
+        fields = {}
+        for index, sku in enumerate(self.skus):
+            fields[f"qty_{index}"] = forms.IntegerField(
+                label=_("%(product)s (up to %(left)s)")
+                % {"product": " · ".join(filter(None, (sku, names.get(sku)))), "left": left[sku]},
+                min_value=0, max_value=left[sku], initial=0, required=False
+            )
+        self.fields = {**fields, "reason": self.fields["reason"]}
+
+    def clean(self):
+        data = super().clean()
+        if not self.errors and not self.lines():
+            raise forms.ValidationError(_("Choose at least one unit to return."), code="required")
+        return data
+
+    def lines(self) -> list[dict]:
+        data = getattr(self, "cleaned_data", {})
+        return [
+            {"sku": sku, "quantity": data[f"qty_{index}"]}
+            for index, sku in enumerate(self.skus)
+            if data.get(f"qty_{index}")
+        ]

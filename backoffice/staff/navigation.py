@@ -22,6 +22,10 @@ class NavEntry:
 NAV: tuple[NavEntry, ...] = (
     NavEntry("staff:customer_search", _("Customers"), (ADMIN, SUPPORT, STORE)),
     NavEntry("staff:case_inbox", _("Cases"), (ADMIN, SUPPORT, STORE)),
+    NavEntry("staff:stock_lookup", _("Stock"), (ADMIN, SUPPORT, STORE)),
+    NavEntry("staff:till_sale", _("Till"), (STORE,)),
+    NavEntry("staff:pickup_list", _("Click & collect"), (STORE,)),
+    NavEntry("staff:order_lookup", _("Orders and returns"), (ADMIN, SUPPORT, STORE)),
     NavEntry("admin:index", _("Administration"), (ADMIN, MARKETING, SUPPORT)),
 )
 

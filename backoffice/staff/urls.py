@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import case_views, views
+from . import case_views, order_views, views
 
 app_name = "staff"
 
@@ -13,4 +13,9 @@ urlpatterns = [
     path("cases/", case_views.CaseInboxView.as_view(), name="case_inbox"),
     path("cases/<uuid:case_id>/", case_views.CaseDetailView.as_view(), name="case_detail"),
     path("customers/<uuid:customer_id>/consents/", views.CustomerConsentView.as_view(), name="customer_consent"),
+    path("stock/", order_views.StockLookupView.as_view(), name="stock_lookup"),
+    path("till/", order_views.TillSaleView.as_view(), name="till_sale"),
+    path("pickups/", order_views.PickupListView.as_view(), name="pickup_list"),
+    path("orders/", order_views.OrderLookupView.as_view(), name="order_lookup"),
+    path("orders/<str:order_id>/", order_views.OrderDetailView.as_view(), name="order_detail"),
 ]

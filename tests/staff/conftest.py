@@ -13,6 +13,7 @@ it as an artifact).
 import itertools
 import re
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,7 @@ from playwright.sync_api import sync_playwright
 from backoffice.accounts.models import Role
 from backoffice.accounts.services import staff_user_save
 from customers import services
+from orders import services as order_services
 from tests.factories import interaction
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -175,3 +177,42 @@ def customer_with_history(db):
         return customer_id
 
     return make
+
+
+SHOP_LOCATIONS = (
+    ("MAD-01", "Madrid Gran Vía", "store", "Madrid"),
+    ("VLC-01", "Valencia Colón", "store", "Valencia"),
+    ("WH-ZGZ", "Almacén Zaragoza", "warehouse", "Zaragoza"),
+)
+SHOP_PRODUCTS = (
+    ("CAM-ALG-BLA-M", "Camiseta algodón blanca M", "camisetas", "19.90"),
+    ("PAN-VAQ-SLI-40", "Vaquero slim azul 40", "pantalones", "49.90"),
+)
+
+
+@pytest.fixture
+def shop(db):
+    """Two stores and a warehouse, two products, stock: 3 T-shirts in Madrid, 5 in Valencia, 10 in the warehouse;
+    2 jeans in Madrid. Made through the orders services. Returns place(customer_id, channel, lines, fulfilment)
+    that places an order (and pays it when paid=True)."""
+    for code, name, kind, city in SHOP_LOCATIONS:
+        order_services.location_create(code=code, name=name, kind=kind, city=city, actor="test")
+    for sku, name, category, price in SHOP_PRODUCTS:
+        order_services.product_save(sku=sku, name=name, category=category, price=Decimal(price), actor="test")
+    for sku, code, quantity in (
+        ("CAM-ALG-BLA-M", "MAD-01", 3),
+        ("CAM-ALG-BLA-M", "VLC-01", 5),
+        ("CAM-ALG-BLA-M", "WH-ZGZ", 10),
+        ("PAN-VAQ-SLI-40", "MAD-01", 2),
+    ):
+        order_services.stock_move(sku=sku, location=code, kind="received", quantity=quantity, actor="test")
+
+    def place(customer_id, *, order_id, channel="app", lines, fulfilment, steps=("pay",)):
+        order, _ = order_services.order_place(
+            order_id=order_id, customer=customer_id, channel=channel, lines=lines, fulfilment=fulfilment, actor="test"
+        )
+        for step in steps:
+            order = order_services.order_act(order_id=order.id, action=step, actor="test")
+        return order
+
+    return place

@@ -1,0 +1,362 @@
+"""Staff pages for stock and orders at the counter: stock of a product in every location, a till sale, the store's
+click-and-collect list, returns at the counter for orders from any channel, and an order's page. Reads through
+orders.selectors, acts through orders.services with the staff member as actor; store staff act at their store."""
+
+from decimal import Decimal, InvalidOperation
+
+from django.contrib import messages
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.formats import localize
+from django.utils.http import urlencode
+from django.utils.translation import gettext as _
+from django.views import View
+
+from backoffice.accounts.models import Role
+from backoffice.accounts.selectors import user_location_code
+from customers import selectors as customer_selectors
+from customers.models import Customer
+from orders import errors as order_errors
+from orders import selectors as order_selectors
+from orders import services as order_services
+from orders.models import OrderStatus
+
+from . import presenters
+from .access import PEOPLE_ROLES, StaffRoleRequiredMixin, error_page, staff_context
+from .forms import OrderLookupForm, ReturnLinesForm, StockLookupForm, TillSaleForm
+
+STORE_ONLY = (Role.STORE,)
+COUNTER_ROLES = PEOPLE_ROLES  # admin, support, store: people who answer "do you have it?" and look at orders
+ORDER_LOOKUP_LIMIT = 20
+
+
+def _actor(request) -> str:
+    return f"user:{request.user.pk}"
+
+
+def _store_of(request) -> str | None:
+    """The staff member's store, for store staff (bound to one location); None for other roles."""
+    return user_location_code(user=request.user) if request.staff_role == Role.STORE else None
+
+
+def _refusal_message(exc: order_errors.OrdersError, here: str | None = None) -> str:
+    if isinstance(exc, order_errors.InsufficientStock):
+        parts = []
+        for line in exc.lines:
+            others = [e for e in line["available"] if e["location"] != here][:3]
+            elsewhere = ", ".join(f"{e['name'] or e['location']} ({e['available']})" for e in others)
+            if "available_here" in line:
+                said = _("Only %(left)s of %(sku)s available here.") % {
+                    "left": line["available_here"],
+                    "sku": line["sku"],
+                }
+            else:
+                said = _("Not enough %(sku)s here.") % {"sku": line["sku"]}
+            parts.append(said + (" " + _("Available at: %(where)s.") % {"where": elsewhere} if elsewhere else ""))
+        return " ".join(parts)
+    if isinstance(exc, order_errors.NotYourLocation):
+        return _("Store staff act only on their own store (not %(location)s).") % {"location": exc.location}
+    if isinstance(exc, order_errors.IllegalTransition):
+        return _("This cannot be done while the order is %(status)s.") % {"status": OrderStatus(exc.status).label}
+    if isinstance(exc, order_errors.OrderNotFound):
+        return _("There is no order with this id.")
+    return str(exc)
+
+
+def _refusal_status(exc: order_errors.OrdersError) -> int:
+    if isinstance(exc, order_errors.NotYourLocation):
+        return 403
+    if isinstance(exc, order_errors.OrderNotFound):
+        return 404
+    if isinstance(exc, (order_errors.InsufficientStock, order_errors.IllegalTransition)):
+        return 409
+    return 400
+
+
+def _amount(value: str) -> str:
+    """A decimal amount from an event, written the way the page's language writes numbers."""
+    try:
+        return localize(Decimal(value))
+    except (InvalidOperation, TypeError):
+        return str(value)
+
+
+def _customer_names(customer_ids) -> dict:
+    customers = Customer.objects.filter(id__in=set(customer_ids)).only("id", "display_name", "erased_at")
+    return {
+        c.id: (_("Erased customer") if c.erased_at else c.display_name or _("Customer without a name"))
+        for c in customers
+    }
+
+
+def _line_rows(order, products: dict) -> list[dict]:
+    return [
+        {
+            "sku": line.sku,
+            "name": products[line.sku].name if line.sku in products else "",
+            "quantity": line.quantity,
+            "returned": line.returned_quantity,
+            "returnable": line.quantity - line.returned_quantity,
+            "unit_price": line.unit_price,
+            "location": line.location_code,
+        }
+        for line in order.lines.all()
+    ]
+
+
+def _order_summary(order, names: dict, products: dict) -> dict:
+    return {
+        "order": order,
+        "url": reverse("staff:order_detail", args=[order.id]),
+        "customer_name": names.get(order.customer_id, ""),
+        "channel_label": presenters.channel_label(order.channel),
+        "status_label": order.get_status_display(),
+        "lines": _line_rows(order, products),
+    }
+
+
+class StockLookupView(StaffRoleRequiredMixin, View):
+    """ "Do you have it in Valencia?": a product's live stock in every location, the staff member's store first."""
+
+    allowed_roles = COUNTER_ROLES
+
+    def get(self, request):
+        form = StockLookupForm(request.GET or None)
+        context = {**staff_context(request), "form": form, "products": None, "product": None, "levels": []}
+        if not request.GET:
+            return TemplateResponse(request, "staff/orders/stock.html", context)
+        if not form.is_valid():
+            return TemplateResponse(request, "staff/orders/stock.html", context, status=400)
+        query = form.cleaned_data["q"]
+        products = order_selectors.product_search(query=query)
+        exact = [p for p in products if p.sku.lower() == query.lower()]
+        if len(products) == 1 or exact:
+            product = exact[0] if exact else products[0]
+            own = _store_of(request)
+            levels = order_selectors.stock_levels(sku=product.sku)
+            levels.sort(key=lambda row: (row["location"] != own, row["kind"] != "store", row["city"], row["location"]))
+            for row in levels:
+                row["is_own"] = row["location"] == own
+                row["kind_label"] = _("store") if row["kind"] == "store" else _("warehouse")
+            context.update(product=product, levels=levels, total_available=sum(r["available"] for r in levels))
+        else:
+            context["products"] = [
+                {"product": p, "url": f"{reverse('staff:stock_lookup')}?{urlencode({'q': p.sku})}"} for p in products
+            ]
+        return TemplateResponse(request, "staff/orders/stock.html", context)
+
+
+class TillSaleView(StaffRoleRequiredMixin, View):
+    """A sale at the till of the staff member's store: the units leave on-hand at once (web availability too)."""
+
+    allowed_roles = STORE_ONLY
+
+    def get(self, request):
+        return self.render(request, TillSaleForm(initial={"quantity": 1}))
+
+    def post(self, request):
+        form = TillSaleForm(request.POST)
+        if not form.is_valid():
+            return self.render(request, form, status=400)
+        location = _store_of(request)
+        data = form.cleaned_data
+        try:
+            levels = order_services.stock_move(
+                sku=data["sku"],
+                location=location,
+                kind="sold",
+                quantity=data["quantity"],
+                actor=_actor(request),
+                acting_location=location,
+                event_id=data["sale_id"],
+            )
+        except order_errors.InvalidFields as exc:
+            for error in exc.errors:
+                field = error.field if error.field in form.fields else None
+                form.add_error(field, _("Unknown product.") if error.code == "unknown_sku" else error.message)
+            return self.render(request, form, status=400)
+        except order_errors.OrdersError as exc:
+            form.add_error(None, _refusal_message(exc, here=location))
+            return self.render(request, form, status=_refusal_status(exc))
+        left = next((level.available for level in levels if level.location_code == location), 0)
+        messages.success(
+            request,
+            _("Sold %(quantity)s × %(sku)s. %(left)s left available here.")
+            % {"quantity": data["quantity"], "sku": data["sku"], "left": left},
+        )
+        return redirect("staff:till_sale")
+
+    def render(self, request, form, status=200):
+        location = _store_of(request)
+        context = {**staff_context(request), "form": form, "location": order_selectors.location_get(code=location)}
+        return TemplateResponse(request, "staff/orders/till.html", context, status=status)
+
+
+class PickupListView(StaffRoleRequiredMixin, View):
+    """The store's click-and-collect: orders to prepare (paid: mark ready), ready ones (mark collected)."""
+
+    allowed_roles = STORE_ONLY
+
+    def get(self, request):
+        location = _store_of(request)
+        orders = order_selectors.orders_for_pickup(location=location)
+        names = _customer_names(o.customer_id for o in orders)
+        products = order_selectors.products_by_sku(skus={line.sku for o in orders for line in o.lines.all()})
+        rows = [_order_summary(o, names, products) for o in orders]
+        context = {
+            **staff_context(request),
+            "location": order_selectors.location_get(code=location),
+            "unpaid": [r for r in rows if r["order"].status == OrderStatus.PLACED],
+            "to_prepare": [r for r in rows if r["order"].status == OrderStatus.PAID],
+            "ready": [r for r in rows if r["order"].status == OrderStatus.READY],
+        }
+        return TemplateResponse(request, "staff/orders/pickups.html", context)
+
+
+class OrderLookupView(StaffRoleRequiredMixin, View):
+    """Find an order for a return (or a question): by its id, or by the customer's phone, email or card."""
+
+    allowed_roles = COUNTER_ROLES
+
+    def get(self, request):
+        form = OrderLookupForm(request.GET or None)
+        context = {**staff_context(request), "form": form, "results": None}
+        if not request.GET:
+            return TemplateResponse(request, "staff/orders/lookup.html", context)
+        if not form.is_valid():
+            return TemplateResponse(request, "staff/orders/lookup.html", context, status=400)
+        query = form.cleaned_data["q"]
+        order = order_selectors.order_get(order_id=query)
+        if order is not None:
+            return redirect("staff:order_detail", order_id=order.id)
+        customer_ids = set()
+        for customer in customer_selectors.customer_search(query=query, limit=ORDER_LOOKUP_LIMIT):
+            owner = customer_selectors.customer_resolve_id(customer_id=customer.id)
+            customer_ids.update(customer_selectors.customer_group_ids(customer_id=owner))
+        orders = order_selectors.orders_of_customers(customer_ids=customer_ids) if customer_ids else []
+        names = _customer_names(o.customer_id for o in orders)
+        context["results"] = [
+            {
+                "order": o,
+                "url": reverse("staff:order_detail", args=[o.id]),
+                "customer_name": names.get(o.customer_id, ""),
+                "channel_label": presenters.channel_label(o.channel),
+                "status_label": o.get_status_display(),
+            }
+            for o in orders
+        ]
+        return TemplateResponse(request, "staff/orders/lookup.html", context)
+
+
+class OrderDetailView(StaffRoleRequiredMixin, View):
+    """An order from any channel: status, lines and where they are, history. Store staff act on it here: ready and
+    collected for pickups at their store, and a return at their counter (restocks here, records the refund)."""
+
+    allowed_roles = COUNTER_ROLES
+    BACK = {"pickups": "staff:pickup_list"}
+
+    def get(self, request, order_id: str):
+        order = order_selectors.order_get(order_id=order_id)
+        if order is None:
+            return error_page(request, 404, _("There is no order with this id."))
+        return self.render(request, order)
+
+    def post(self, request, order_id: str):
+        order = order_selectors.order_get(order_id=order_id)
+        if order is None:
+            return error_page(request, 404, _("There is no order with this id."))
+        if request.staff_role != Role.STORE:
+            return error_page(request, 403, _("Orders are handed over and returned by the staff of a store."))
+        location = _store_of(request)
+        action = request.POST.get("action")
+        form = None
+        try:
+            if action in ("ready", "collect"):
+                order = order_services.order_act(
+                    order_id=order.id, action=action, actor=_actor(request), acting_location=location
+                )
+                done = _("Order %(id)s is ready to collect.") if action == "ready" else _("Order %(id)s collected.")
+                messages.success(request, done % {"id": order.id})
+            elif action == "return":
+                form = ReturnLinesForm(request.POST, order=order, names=self.product_names(order))
+                if not form.is_valid():
+                    return self.render(request, order, return_form=form, status=400)
+                before = order.refunded
+                order = order_services.order_act(
+                    order_id=order.id,
+                    action="return",
+                    actor=_actor(request),
+                    channel="store",
+                    acting_location=location,
+                    location=location,
+                    lines=form.lines(),
+                    reason=form.cleaned_data["reason"],
+                )
+                messages.success(
+                    request,
+                    _("Returned at %(location)s. Refund: %(amount)s %(currency)s.")
+                    % {"location": location, "amount": localize(order.refunded - before), "currency": order.currency},
+                )
+            else:
+                return error_page(request, 400, _("Unknown action."))
+        except order_errors.OrdersError as exc:
+            status = _refusal_status(exc)
+            if form is not None:
+                form.add_error(None, _refusal_message(exc))
+                return self.render(request, order, return_form=form, status=status)
+            return error_page(request, status, _refusal_message(exc))
+        back = self.BACK.get(request.POST.get("next", ""))
+        return redirect(back) if back else redirect("staff:order_detail", order_id=order.id)
+
+    def render(self, request, order, *, return_form=None, status=200):
+        products = order_selectors.products_by_sku(skus={line.sku for line in order.lines.all()})
+        names = _customer_names([order.customer_id])
+        own = _store_of(request)
+        allowed = order_services.allowed_actions(order)
+        location = order_selectors.location_get(code=order.fulfilment_location) if order.fulfilment_location else None
+        history = [
+            {
+                "event": event,
+                "label": presenters.event_label(event.type),
+                "channel_label": presenters.channel_label(event.channel),
+                "detail": self.history_detail(event),
+            }
+            for event in order_selectors.order_history(order_id=order.id)
+        ]
+        is_own_pickup = own is not None and order.fulfilment_method == "pickup" and order.fulfilment_location == own
+        context = {
+            **staff_context(request),
+            **_order_summary(order, names, products),
+            "customer_url": reverse("staff:customer_detail", args=[order.customer_id]),
+            "fulfilment_location": location,
+            "history": history,
+            "can_ready": is_own_pickup and "ready" in allowed,
+            "can_collect": is_own_pickup and "collect" in allowed,
+            "can_return": own is not None and "return" in allowed,
+            "return_form": return_form or ReturnLinesForm(order=order, names={s: p.name for s, p in products.items()}),
+            "own_location": own,
+        }
+        return TemplateResponse(request, "staff/orders/detail.html", context, status=status)
+
+    @staticmethod
+    def product_names(order) -> dict:
+        products = order_selectors.products_by_sku(skus={line.sku for line in order.lines.all()})
+        return {sku: product.name for sku, product in products.items()}
+
+    @staticmethod
+    def history_detail(event) -> str:
+        data = event.data
+        if event.type == "order.returned":
+            lines = ", ".join(f"{line['quantity']} × {line['sku']}" for line in data.get("lines", []))
+            return _("%(lines)s at %(location)s, refund %(amount)s %(currency)s") % {
+                "lines": lines,
+                "location": data.get("location", ""),
+                "amount": _amount(data.get("refund_amount", "")),
+                "currency": data.get("currency", ""),
+            }
+        if event.type in ("order.ready", "order.collected"):
+            return data.get("location", "")
+        if event.type == "order.paid":
+            return f"{_amount(data.get('amount', ''))} {data.get('currency', '')}"
+        return ""

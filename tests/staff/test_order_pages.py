@@ -1,0 +1,361 @@
+"""The stock and order pages at the counter: stock in every location, the till, click-and-collect, returns."""
+
+import uuid
+from decimal import Decimal
+
+import pytest
+
+from backoffice.eventstore.models import Event
+from customers.services import cases as case_services
+from customers.services.ingestion import customer_register
+from orders import selectors as order_selectors
+from orders import services as order_services
+from orders.models import Order
+
+pytestmark = pytest.mark.django_db
+PICKUP_MAD = {"method": "pickup", "location": "MAD-01"}
+SHIP = {"method": "ship"}
+
+
+@pytest.fixture
+def ana(db):
+    customer_id, _ = customer_register(
+        customer={"email": "ana@example.es", "phone": "+34600111222", "name": "Ana Pérez"}, channel="app", actor="test"
+    )
+    return customer_id
+
+
+@pytest.fixture
+def login(client, staff_user):
+    def make(role: str, location_code: str | None = None):
+        client.force_login(staff_user(role, location_code=location_code))
+        return client
+
+    return make
+
+
+def level(sku: str, location: str) -> dict:
+    (row,) = order_selectors.stock_levels(sku=sku, location=location)
+    return {key: row[key] for key in ("on_hand", "reserved", "available")}
+
+
+def event_count() -> int:
+    return Event.objects.count()
+
+
+# --- Stock lookup ---------------------------------------------------------------------------------------------------
+
+
+def test_the_stock_lookup_lists_every_location_with_the_staff_members_store_first(shop, login):
+    client = login("store", "VLC-01")
+
+    response = client.get("/staff/stock/?q=CAM-ALG-BLA-M")
+
+    assert response.status_code == 200
+    levels = response.context["levels"]
+    assert [row["location"] for row in levels] == ["VLC-01", "MAD-01", "WH-ZGZ"]
+    assert levels[0]["is_own"]
+    assert levels[0]["available"] == 5
+    assert "Valencia" in response.content.decode()
+
+
+def test_the_stock_lookup_by_name_lists_the_matching_products(shop, login):
+    response = login("support").get("/staff/stock/?q=vaquero")
+
+    assert response.status_code == 200
+    assert response.context["product"].sku == "PAN-VAQ-SLI-40"  # one match: its stock at once
+
+
+def test_the_stock_lookup_by_a_shared_word_lists_products_to_choose_from(shop, login):
+    order_services.product_save(
+        sku="CAM-ALG-NEG-M", name="Camiseta algodón negra M", category="camisetas", price=Decimal("19.90"), actor="t"
+    )
+    client = login("support")
+
+    response = client.get("/staff/stock/?q=camiseta")
+
+    assert response.context["product"] is None
+    assert [row["product"].sku for row in response.context["products"]] == ["CAM-ALG-BLA-M", "CAM-ALG-NEG-M"]
+    assert 'href="/staff/stock/?q=CAM-ALG-NEG-M"' in response.content.decode()
+
+
+def test_a_too_short_or_unknown_stock_query_answers_without_a_500(shop, login):
+    client = login("support")
+
+    assert client.get("/staff/stock/?q=a").status_code == 400
+    response = client.get("/staff/stock/?q=NOTHING-LIKE-IT")
+    assert response.status_code == 200
+    assert response.context["products"] == []
+
+
+def test_marketing_staff_cannot_see_the_stock_lookup(shop, login):
+    response = login("marketing").get("/staff/stock/?q=CAM-ALG-BLA-M")
+
+    assert response.status_code == 403
+
+
+# --- Till sale ------------------------------------------------------------------------------------------------------
+
+
+def test_a_till_sale_takes_the_units_from_the_staff_members_store_at_once(shop, login):
+    client = login("store")
+
+    response = client.post("/staff/till/", {"sku": "CAM-ALG-BLA-M", "quantity": 2, "sale_id": uuid.uuid4()})
+
+    assert response.status_code == 302
+    assert level("CAM-ALG-BLA-M", "MAD-01") == {"on_hand": 1, "reserved": 0, "available": 1}
+    assert level("CAM-ALG-BLA-M", "VLC-01")["on_hand"] == 5
+    assert "1 left available here" in client.get("/staff/till/").content.decode()
+
+
+def test_a_till_sale_posted_twice_is_recorded_once(shop, login):
+    client = login("store")
+    form = {"sku": "CAM-ALG-BLA-M", "quantity": 1, "sale_id": uuid.uuid4()}
+
+    client.post("/staff/till/", form)
+    client.post("/staff/till/", form)
+
+    assert level("CAM-ALG-BLA-M", "MAD-01")["on_hand"] == 2
+
+
+def test_a_till_sale_short_of_stock_is_refused_naming_other_stores_and_writes_nothing(shop, login):
+    client = login("store")
+    before = event_count()
+
+    response = client.post("/staff/till/", {"sku": "CAM-ALG-BLA-M", "quantity": 4, "sale_id": uuid.uuid4()})
+
+    assert response.status_code == 409
+    page = response.content.decode()
+    assert "Only 3 of CAM-ALG-BLA-M available here." in page
+    assert "Valencia Colón (5)" in page
+    assert "Madrid Gran Vía (3)" not in page
+    assert event_count() == before
+    assert level("CAM-ALG-BLA-M", "MAD-01")["on_hand"] == 3
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        {"sku": "NO-SUCH-SKU", "quantity": 1},
+        {"sku": "CAM-ALG-BLA-M", "quantity": 0},
+        {"sku": "CAM-ALG-BLA-M", "quantity": "two"},
+        {"sku": "", "quantity": 1},
+    ],
+)
+def test_a_till_sale_with_bad_input_is_a_400_page_and_writes_nothing(shop, login, form):
+    client = login("store")
+    before = event_count()
+
+    response = client.post("/staff/till/", {**form, "sale_id": uuid.uuid4()})
+
+    assert response.status_code == 400
+    assert event_count() == before
+
+
+@pytest.mark.parametrize("role", ["support", "marketing", "admin"])
+def test_only_store_staff_use_the_till(shop, login, role):
+    response = login(role).post("/staff/till/", {"sku": "CAM-ALG-BLA-M", "quantity": 1, "sale_id": uuid.uuid4()})
+
+    assert response.status_code == 403
+    assert level("CAM-ALG-BLA-M", "MAD-01")["on_hand"] == 3
+
+
+# --- Click and collect ----------------------------------------------------------------------------------------------
+
+
+def test_the_pickup_list_shows_the_stores_orders_to_prepare_and_ready_with_customer_and_lines(shop, login, ana):
+    shop(ana, order_id="A-1", lines=[{"sku": "CAM-ALG-BLA-M", "quantity": 1}], fulfilment=PICKUP_MAD)
+    shop(
+        ana,
+        order_id="A-2",
+        lines=[{"sku": "PAN-VAQ-SLI-40", "quantity": 1}],
+        fulfilment=PICKUP_MAD,
+        steps=("pay", "ready"),
+    )
+    shop(
+        ana,
+        order_id="A-3",
+        lines=[{"sku": "CAM-ALG-BLA-M", "quantity": 1}],
+        fulfilment={"method": "pickup", "location": "VLC-01"},
+    )
+
+    response = login("store").get("/staff/pickups/")
+
+    assert [row["order"].id for row in response.context["to_prepare"]] == ["A-1"]
+    assert [row["order"].id for row in response.context["ready"]] == ["A-2"]
+    page = response.content.decode()
+    assert "Ana Pérez" in page
+    assert "Camiseta algodón blanca M" in page
+    assert "A-3" not in page
+
+
+def test_an_unpaid_pickup_waits_for_payment_without_a_button(shop, login, ana):
+    shop(ana, order_id="A-9", lines=[{"sku": "CAM-ALG-BLA-M", "quantity": 1}], fulfilment=PICKUP_MAD, steps=())
+
+    response = login("store").get("/staff/pickups/")
+
+    assert [row["order"].id for row in response.context["unpaid"]] == ["A-9"]
+    assert response.context["to_prepare"] == []
+    assert 'name="action" value="ready"' not in response.content.decode()
+
+
+def test_store_staff_mark_a_pickup_ready_then_collected(shop, login, ana):
+    shop(ana, order_id="A-1", lines=[{"sku": "CAM-ALG-BLA-M", "quantity": 1}], fulfilment=PICKUP_MAD)
+    client = login("store")
+
+    response = client.post("/staff/orders/A-1/", {"action": "ready", "next": "pickups"})
+    assert response.status_code == 302
+    assert response["Location"] == "/staff/pickups/"
+    assert Order.objects.get(id="A-1").status == "ready"
+
+    client.post("/staff/orders/A-1/", {"action": "collect", "next": "pickups"})
+
+    assert Order.objects.get(id="A-1").status == "collected"
+    assert level("CAM-ALG-BLA-M", "MAD-01") == {"on_hand": 2, "reserved": 0, "available": 2}
+
+
+def test_store_staff_of_another_store_cannot_hand_over_the_order(shop, login, ana):
+    shop(ana, order_id="A-1", lines=[{"sku": "CAM-ALG-BLA-M", "quantity": 1}], fulfilment=PICKUP_MAD)
+    before = event_count()
+
+    response = login("store", "VLC-01").post("/staff/orders/A-1/", {"action": "ready"})
+
+    assert response.status_code == 403
+    assert event_count() == before
+    assert Order.objects.get(id="A-1").status == "paid"
+
+
+def test_a_step_out_of_order_is_a_409_page_and_writes_nothing(shop, login, ana):
+    shop(ana, order_id="A-1", lines=[{"sku": "CAM-ALG-BLA-M", "quantity": 1}], fulfilment=PICKUP_MAD)
+    before = event_count()
+
+    response = login("store").post("/staff/orders/A-1/", {"action": "collect"})
+
+    assert response.status_code == 409
+    assert event_count() == before
+
+
+@pytest.mark.parametrize("role", ["support", "admin"])
+def test_only_store_staff_act_on_orders(shop, login, ana, role):
+    shop(ana, order_id="A-1", lines=[{"sku": "CAM-ALG-BLA-M", "quantity": 1}], fulfilment=PICKUP_MAD)
+
+    assert login(role).get("/staff/orders/A-1/").status_code == 200
+    assert login(role).post("/staff/orders/A-1/", {"action": "ready"}).status_code == 403
+    assert login(role).get("/staff/pickups/").status_code == 403
+    assert Order.objects.get(id="A-1").status == "paid"
+
+
+def test_an_unknown_action_or_order_is_a_4xx_page(shop, login, ana):
+    shop(ana, order_id="A-1", lines=[{"sku": "CAM-ALG-BLA-M", "quantity": 1}], fulfilment=PICKUP_MAD)
+    client = login("store")
+
+    assert client.post("/staff/orders/A-1/", {"action": "explode"}).status_code == 400
+    assert client.get("/staff/orders/NO-SUCH/").status_code == 404
+    assert client.post("/staff/orders/NO-SUCH/", {"action": "ready"}).status_code == 404
+
+
+def test_marketing_staff_cannot_see_orders(shop, login, ana):
+    shop(ana, order_id="A-1", lines=[{"sku": "CAM-ALG-BLA-M", "quantity": 1}], fulfilment=PICKUP_MAD)
+
+    for path in ("/staff/orders/A-1/", "/staff/orders/?q=A-1", "/staff/pickups/"):
+        assert login("marketing").get(path).status_code == 403
+
+
+# --- Returns at the counter -----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def web_order(shop, ana):
+    """A web order shipped from the warehouse and delivered: 2 T-shirts and 1 jeans."""
+    return shop(
+        ana,
+        order_id="W-1",
+        channel="web",
+        lines=[{"sku": "CAM-ALG-BLA-M", "quantity": 2}],
+        fulfilment=SHIP,
+        steps=("pay", "ship", "deliver"),
+    )
+
+
+def test_the_order_lookup_finds_an_order_by_id_or_by_the_customers_phone(web_order, login):
+    client = login("store")
+
+    assert client.get("/staff/orders/?q=W-1")["Location"] == "/staff/orders/W-1/"
+    response = client.get("/staff/orders/?q=600 11 12 22")
+    assert [row["order"].id for row in response.context["results"]] == ["W-1"]
+    assert client.get("/staff/orders/?q=nobody@example.es").context["results"] == []
+
+
+def test_a_web_order_returned_at_the_counter_restocks_this_store_and_shows_the_refund(web_order, login):
+    client = login("store")
+    warehouse_before = level("CAM-ALG-BLA-M", "WH-ZGZ")
+
+    response = client.post("/staff/orders/W-1/", {"action": "return", "qty_0": 1, "reason": "talla"}, follow=True)
+
+    assert response.status_code == 200
+    assert "Returned at MAD-01. Refund: 19.90 EUR." in response.content.decode()
+    assert level("CAM-ALG-BLA-M", "MAD-01")["on_hand"] == 4
+    assert level("CAM-ALG-BLA-M", "WH-ZGZ") == warehouse_before
+    order = Order.objects.get(id="W-1")
+    assert order.status == "partially_returned"
+    assert str(order.refunded) == "19.90"
+
+
+@pytest.mark.parametrize(
+    "form",
+    [{"qty_0": 0}, {"qty_0": 3}, {"qty_0": -1}, {"qty_0": "x"}, {}],
+)
+def test_a_return_with_bad_quantities_is_a_400_page_and_writes_nothing(web_order, login, form):
+    before = event_count()
+
+    response = login("store").post("/staff/orders/W-1/", {"action": "return", **form})
+
+    assert response.status_code == 400
+    assert event_count() == before
+    assert level("CAM-ALG-BLA-M", "MAD-01")["on_hand"] == 3
+
+
+def test_an_order_not_yet_with_the_customer_cannot_be_returned(shop, login, ana):
+    shop(ana, order_id="A-1", lines=[{"sku": "CAM-ALG-BLA-M", "quantity": 1}], fulfilment=PICKUP_MAD)
+    before = event_count()
+
+    page = login("store").get("/staff/orders/A-1/")
+    response = login("store").post("/staff/orders/A-1/", {"action": "return", "qty_0": 1})
+
+    assert page.context["can_return"] is False
+    assert response.status_code == 409
+    assert event_count() == before
+
+
+def test_the_order_page_shows_lines_locations_and_history(web_order, login):
+    page = login("support").get("/staff/orders/W-1/").content.decode()
+
+    assert "Camiseta algodón blanca M" in page
+    assert "WH-ZGZ" in page
+    assert "Order shipped" in page
+    assert "Return and refund" not in page  # support does not take goods back
+
+
+def test_the_customer_page_links_the_orders_to_their_page(web_order, login, ana):
+    page = login("support").get(f"/staff/customers/{ana}/").content.decode()
+
+    assert 'href="/staff/orders/W-1/"' in page
+
+
+def test_store_staff_see_the_order_pages_in_the_navigation(login):
+    page = login("store").get("/staff/stock/").content.decode()
+
+    for path in ("/staff/stock/", "/staff/till/", "/staff/pickups/", "/staff/orders/"):
+        assert f'href="{path}"' in page
+    support_page = login("support").get("/staff/stock/").content.decode()
+    assert 'href="/staff/till/"' not in support_page
+
+
+def test_the_case_page_links_the_customers_orders_to_their_page(web_order, login, ana):
+    case = case_services.case_open(
+        customer_id=ana, channel="email", subject="Talla", text="Me queda pequeña.", actor="t"
+    )
+
+    page = login("support").get(f"/staff/cases/{case.id}/").content.decode()
+
+    assert 'href="/staff/orders/W-1/"' in page
