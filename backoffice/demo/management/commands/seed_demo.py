@@ -2,7 +2,8 @@
 
 Each app seeds its own part through its services, in the order the business would have lived it: the customers'
 history of interactions on every channel (customers.demo_history), then stores, catalog, stock and orders from every
-channel (orders.demo), then service cases from their messages and calls (customers.demo). Everything is idempotent:
+channel (orders.demo), then service cases from their messages and calls (customers.demo), then marketing campaigns
+with their deliveries, orders and lift (campaigns.demo). Everything is idempotent:
 a second run writes nothing new and only changes the staff passwords. Asynchronous projections are caught up once at
 the end rather than after each of the thousands of commits.
 The admin login is the last line printed.
@@ -18,6 +19,8 @@ from django.db import transaction
 
 from backoffice.accounts.services import api_token_get_or_create, staff_user_save
 from backoffice.eventstore import projector, store
+from campaigns.demo import seed_campaigns
+from campaigns.models import Campaign
 from customers.demo import seed_cases
 from customers.demo_history import MADRID, SEED, HistorySeeder
 from customers.models import Case
@@ -61,6 +64,8 @@ class Command(BaseCommand):
             f"Service cases: {Case.objects.count()} in all; this run opened {cases['opened']}, replied to "
             f"{cases['replied']}, resolved {cases['resolved']}, rated {cases['rated']}"
         )
+        campaigns = seed_campaigns(now=end_of_history)
+        self.stdout.write(f"Campaigns: {Campaign.objects.count()} in all ({campaigns})")
 
     def _staff(self) -> None:
         """One user per role; passwords change on every run. The admin login is the last line, always."""
