@@ -14,9 +14,12 @@ from backoffice.accounts.models import StaffProfile
 from backoffice.eventstore import store
 from backoffice.eventstore.models import Event
 from backoffice.eventstore.schema import CHANNELS
+from campaigns import demo as campaigns_demo
 from customers.demo_history import CATALOG, LOCATIONS, DemoHistory
 from customers.models import Customer, CustomerIdentifier
 
+# The campaigns demo registers its own audience besides the history's people.
+CAMPAIGN_PEOPLE = campaigns_demo.PEOPLE
 LOGIN_LINE = re.compile(r"^Staff login: http://127\.0\.0\.1:8000/admin/  user: admin  password: (\S+)$")
 
 
@@ -36,11 +39,11 @@ def test_seeding_creates_the_customers_and_interactions_on_all_ten_channels(db):
     _seed(30)
 
     # One person each; some were two customers (phone alone, then email) until identity resolution merged them.
-    assert Customer.objects.filter(merged_into=None).count() == 30
+    assert Customer.objects.filter(merged_into=None).count() == 30 + CAMPAIGN_PEOPLE
     channels = set(Event.objects.exclude(channel=None).values_list("channel", flat=True).distinct())
     assert channels == set(CHANNELS)
     merged = Customer.objects.exclude(merged_into=None).count()
-    assert Event.objects.filter(type="customer.registered").count() == 30 + merged
+    assert Event.objects.filter(type="customer.registered").count() == 30 + CAMPAIGN_PEOPLE + merged
 
 
 def test_running_it_again_writes_no_new_events(db):
@@ -61,7 +64,7 @@ def test_a_larger_run_adds_only_the_new_customers(db):
 
     assert already_stored == first_ten
     assert new == total - first_ten > 0
-    assert Customer.objects.filter(merged_into=None).count() == 20
+    assert Customer.objects.filter(merged_into=None).count() == 20 + CAMPAIGN_PEOPLE
     assert Event.objects.filter(type="customer.registered").count() == Customer.objects.count()
 
 
@@ -116,7 +119,7 @@ def test_an_anonymous_visitor_who_identifies_later_is_stitched_to_one_customer(d
     customer_id = next(iter(stitched))
     kinds = set(CustomerIdentifier.objects.filter(customer_id=customer_id).values_list("kind", flat=True))
     assert {"anonymous_id", "email", "phone"} <= kinds
-    assert Customer.objects.filter(merged_into=None).count() == 30
+    assert Customer.objects.filter(merged_into=None).count() == 30 + CAMPAIGN_PEOPLE
 
 
 def test_customers_seen_on_several_channels_are_one_customer_each(db):
@@ -125,7 +128,7 @@ def test_customers_seen_on_several_channels_are_one_customer_each(db):
     channels_per_customer = {}
     for customer_id, channel in Event.objects.exclude(customer_id=None).values_list("customer_id", "channel"):
         channels_per_customer.setdefault(customer_id, set()).add(channel)
-    assert Customer.objects.filter(merged_into=None).count() == 30
+    assert Customer.objects.filter(merged_into=None).count() == 30 + CAMPAIGN_PEOPLE
     assert max(len(channels) for channels in channels_per_customer.values()) >= 3
     # Channels that know the person by different identifiers (phone; email) still land on one customer.
     assert any(
