@@ -192,10 +192,13 @@ def run(args, description: str) -> int:
         f"{len(awake)}); in-memory backend; drain batches of {settings.MESSAGING_DRAIN_BATCH}; "
         f"{args.rounds} alternating rounds per variant, median (min-max)"
     )
+    # A load above the core count means other processes competed for the CPU: the figures are low then.
+    busy = max(load_before[0], load_after[0]) > (os.cpu_count() or 1)
     print(
         f"machine: {os.cpu_count()} cores shared with the database server; load average (1, 5, 15 min) "
         f"{', '.join(f'{x:.1f}' for x in load_before)} at the start, {', '.join(f'{x:.1f}' for x in load_after)} "
-        "at the end (above the core count, other processes were competing for the CPU and the figures are low)"
+        "at the end"
+        + (" (above the core count: other processes competed for the CPU, the figures are low)" if busy else "")
     )
     print()
     print(f"{'figure':52}  {'checks':>22}  {'no checks':>22}  ratio  target  met")
