@@ -189,5 +189,19 @@ def validation_failed(errors: list[dict[str, str]]) -> Problem:
     )
 
 
+def refused(
+    status_code: int, problem_type: str, title: str, *, field: str, message: str, code: str | None = None, **extra: Any
+) -> Problem:
+    """A request refused for the state of what it acts on (409) or by whom (403): one error naming the field."""
+    return Problem(
+        status_code=status_code,
+        type=problem_type,
+        title=title,
+        detail=message,
+        errors=[{"field": field, "message": message, "code": code or problem_type}],
+        **extra,
+    )
+
+
 def not_found(detail: str) -> Problem:
     return Problem(status_code=404, type="not_found", title="Not found", detail=detail)

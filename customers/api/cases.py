@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 
 from backoffice.accounts.models import Role
 from backoffice.api.permissions import HasRole
-from backoffice.api.problems import Problem, invalid, not_found, validation_failed
+from backoffice.api.problems import Problem, invalid, not_found, refused, validation_failed
 from backoffice.eventstore.errors import EventValidationError
 from backoffice.eventstore.schema import CHANNELS
 
@@ -29,13 +29,15 @@ CASE_ROLES = (Role.ADMIN, Role.SUPPORT, Role.STORE, Role.INTEGRATION)
 THREAD_TIMELINE_EVENTS = 20
 
 
-def refused(exc: case_services.CaseRefused) -> Problem:
+def case_refused(exc: case_services.CaseRefused) -> Problem:
     if exc.status == 404:
         return not_found(str(exc))
+    if exc.status == 409:
+        return refused(409, exc.code, "The case cannot do this", field=exc.field, message=str(exc), **exc.extra)
     return Problem(
         status_code=exc.status,
-        type=exc.code,
-        title="The case cannot do this" if exc.status == 409 else "The request is invalid",
+        type="validation_error",
+        title="The request is invalid",
         detail=str(exc),
         errors=[{"field": exc.field, "message": str(exc), "code": exc.code}],
         **exc.extra,
@@ -189,7 +191,7 @@ class CaseListApi(APIView):
         except selectors.CustomerNotFound:
             raise invalid("customer_id", "no such customer", "not_found") from None
         except case_services.CaseRefused as exc:
-            raise refused(exc) from None
+            raise case_refused(exc) from None
         return Response(CaseSerializer(case).data, status=200 if existed else 201)
 
 
@@ -265,7 +267,7 @@ class CaseMessageApi(APIView):
                     reply_id=values.get("id"),
                 )
         except case_services.CaseRefused as exc:
-            raise refused(exc) from None
+            raise case_refused(exc) from None
         return Response(CaseSerializer(case).data, status=201)
 
 
@@ -327,7 +329,7 @@ class CaseResolveApi(APIView):
                 actor=f"user:{request.user.pk}",
             )
         except case_services.CaseRefused as exc:
-            raise refused(exc) from None
+            raise case_refused(exc) from None
         return Response(CaseSerializer(case).data)
 
 
@@ -355,5 +357,5 @@ class CaseCsatApi(APIView):
                 actor=f"user:{request.user.pk}",
             )
         except case_services.CaseRefused as exc:
-            raise refused(exc) from None
+            raise case_refused(exc) from None
         return Response(CaseSerializer(case).data, status=201)

@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 
 from backoffice.accounts.models import Role
 from backoffice.api.permissions import HasRole
-from backoffice.api.problems import Problem, invalid, not_found
+from backoffice.api.problems import Problem, invalid, not_found, refused
 
 from .. import selectors, services
 from .customers import Customer360Serializer
@@ -23,12 +23,8 @@ _CONFLICTS = {"already_merged", "erased", "not_merged"}
 
 def _refused(exc: services.MergeRefused) -> Problem:
     if exc.code in _CONFLICTS:
-        return Problem(
-            status_code=409,
-            type=exc.code,
-            title="The customers are not in a state that allows this",
-            detail=str(exc),
-            errors=[{"field": exc.field, "message": str(exc), "code": exc.code}],
+        return refused(
+            409, exc.code, "The customers are not in a state that allows this", field=exc.field, message=str(exc)
         )
     return invalid(exc.field, str(exc), exc.code)
 

@@ -5,7 +5,7 @@ from rest_framework.views import APIView
 from backoffice.accounts.models import Role
 from backoffice.accounts.selectors import user_location_code, user_role
 from backoffice.api.permissions import HasRole
-from backoffice.api.problems import Problem, not_found, validation_failed
+from backoffice.api.problems import Problem, not_found, refused, validation_failed
 
 from ..errors import (
     AlreadyExists,
@@ -32,12 +32,8 @@ def problem_for(exc: OrdersError) -> Problem:
     if isinstance(exc, InvalidField):
         return validation_failed([{"field": exc.field, "message": exc.message, "code": exc.code}])
     if isinstance(exc, NotYourLocation):
-        return Problem(
-            status_code=403,
-            type="not_your_location",
-            title="Store staff act on their own location only",
-            detail=str(exc),
-            errors=[{"field": exc.field, "message": str(exc), "code": "not_your_location"}],
+        return refused(
+            403, "not_your_location", "Store staff act on their own location only", field=exc.field, message=str(exc)
         )
     if isinstance(exc, InsufficientStock):
         return Problem(
@@ -59,31 +55,26 @@ def problem_for(exc: OrdersError) -> Problem:
     if isinstance(exc, OrderNotFound):
         return not_found(str(exc))
     if isinstance(exc, OrderIdConflict):
-        return Problem(
-            status_code=409,
-            type="idempotency_conflict",
-            title="Order id reused for different content",
-            detail=str(exc),
-            errors=[{"field": "id", "message": str(exc), "code": "conflict"}],
+        return refused(
+            409,
+            "idempotency_conflict",
+            "Order id reused for different content",
+            field="id",
+            message=str(exc),
+            code="conflict",
         )
     if isinstance(exc, IllegalTransition):
-        return Problem(
-            status_code=409,
-            type="illegal_transition",
-            title="Not possible in the order's current status",
-            detail=str(exc),
-            errors=[{"field": "action", "message": str(exc), "code": "illegal_transition"}],
+        return refused(
+            409,
+            "illegal_transition",
+            "Not possible in the order's current status",
+            field="action",
+            message=str(exc),
             current_status=exc.status,
             allowed_actions=exc.allowed,
         )
     if isinstance(exc, AlreadyExists):
-        return Problem(
-            status_code=409,
-            type="already_exists",
-            title="Already exists",
-            detail=str(exc),
-            errors=[{"field": exc.field, "message": exc.message, "code": "already_exists"}],
-        )
+        return refused(409, "already_exists", "Already exists", field=exc.field, message=exc.message)
     raise TypeError(exc)
 
 
