@@ -9,14 +9,11 @@ from playwright.sync_api import sync_playwright
 from backoffice.accounts.services import staff_user_save
 from backoffice.messaging.models import OutboundMessage
 from campaigns.models import Campaign, Segment, Status
+from tests.browser import launch_chromium
 
-CHROMIUM = "/usr/bin/chromium"
 PASSWORD = "correct horse battery staple"  # noqa: S105 - a test user's
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's chromium"),
-]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
@@ -24,7 +21,7 @@ def browser_page():
     # Playwright's sync API runs an event loop in this thread; the ORM calls of the test itself are still synchronous.
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        browser = launch_chromium(playwright)
         context = browser.new_context(locale="en-GB")
         yield context.new_page()
         browser.close()

@@ -10,15 +10,7 @@ from django.conf import settings
 from django.test import Client
 from playwright.sync_api import sync_playwright
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from tests.browser import SCREENSHOTS, launch_chromium
 
 
 @pytest.fixture
@@ -26,7 +18,7 @@ def browser_page(monkeypatch):
     # Playwright's sync API runs an event loop in this thread; the ORM calls made by fixtures are still synchronous.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = launch_chromium(playwright)
         context = browser.new_context(accept_downloads=True, viewport={"width": 1280, "height": 900})
         yield context
         context.close()

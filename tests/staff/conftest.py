@@ -24,19 +24,9 @@ from backoffice.accounts.models import Role
 from backoffice.accounts.services import staff_user_save
 from customers import services
 from orders import services as order_services
+from tests.browser import SCREENSHOTS, launch_chromium
 from tests.factories import interaction
 
-ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 # A 11-inch counter tablet in landscape.
 TABLET = {"width": 1180, "height": 820}
 PASSWORD = "a long counter password"
@@ -59,7 +49,7 @@ def browser(monkeypatch):
     """
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        chromium = launch_chromium(playwright)
         try:
             yield chromium
         finally:
