@@ -19,7 +19,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.db import connection, models
-from django.db.models import Count, F, Max, Min, Sum
+from django.db.models import F
 from django.utils import timezone
 
 from backoffice.eventstore.keys import ERASED
@@ -330,7 +330,10 @@ class ChannelDaily(Projection):
 
 class CustomerCommerce(Projection):
     """Each customer's orders as this app needs them (id, channel, value, refunds, whether cancelled), and the
-    counters the 360 view and segments read, recomputed from those rows so a cancellation or a refund is exact."""
+    counters the 360 view and segments read, recomputed from those rows so a cancellation or a refund is exact.
+
+    Inline on the order's hot path, inside the store's append lock: one INSERT for the new orders and one UPDATE
+    that recounts every touched customer, whatever the number of events (the lock is held for every round trip)."""
 
     name = "customers.commerce"
     mode = INLINE
@@ -338,47 +341,53 @@ class CustomerCommerce(Projection):
     event_types = ("order.placed", "order.returned", "order.cancelled")
 
     def apply(self, events):
-        touched: set = set()
+        placed: list[CustomerOrder] = []
+        touched: list[str] = []
         for event in events:
             order_id = str(event.data.get("order_id", ""))
             if event.type == "order.placed":
                 if event.customer_id is None:
                     continue
-                CustomerOrder.objects.get_or_create(
-                    order_id=order_id,
-                    defaults={
-                        "customer_id": event.customer_id,
-                        "channel": event.channel or "",
-                        "placed_at": event.occurred_at,
-                        "total": Decimal(str(event.data.get("total", "0"))),
-                    },
+                placed.append(
+                    CustomerOrder(
+                        order_id=order_id,
+                        customer_id=event.customer_id,
+                        channel=event.channel or "",
+                        placed_at=event.occurred_at,
+                        total=Decimal(str(event.data.get("total", "0"))),
+                    )
                 )
-            elif event.type == "order.returned":
+                touched.append(order_id)
+                continue
+            if placed:  # a rebuild replays an order and its return in one batch: insert before updating
+                CustomerOrder.objects.bulk_create(placed, ignore_conflicts=True)  # first write wins
+                placed = []
+            if event.type == "order.returned":
                 CustomerOrder.objects.filter(order_id=order_id).update(
                     refunded=F("refunded") + Decimal(str(event.data.get("refund_amount", "0")))
                 )
             else:
                 CustomerOrder.objects.filter(order_id=order_id).update(is_cancelled=True)
-            owner = CustomerOrder.objects.filter(order_id=order_id).values_list("customer_id", flat=True).first()
-            if owner is not None:
-                touched.add(owner)
-        for customer_id in touched:
-            self._recount(customer_id)
+            touched.append(order_id)
+        if placed:
+            CustomerOrder.objects.bulk_create(placed, ignore_conflicts=True)
+        touched = list(dict.fromkeys(touched))
+        for start in range(0, len(touched), 500):
+            self._recount(touched[start : start + 500])
 
     @staticmethod
-    def _recount(customer_id) -> None:
-        totals = CustomerOrder.objects.filter(customer_id=customer_id, is_cancelled=False).aggregate(
-            count=Count("order_id"),
-            value=Sum(F("total") - F("refunded")),
-            first=Min("placed_at"),
-            last=Max("placed_at"),
-        )
-        Customer.objects.filter(id=customer_id).update(
-            order_count=totals["count"],
-            lifetime_value=totals["value"] or Decimal("0"),
-            first_order_at=totals["first"],
-            last_order_at=totals["last"],
-        )
+    def _recount(order_ids: list[str]) -> None:
+        """Recount the customers who own these orders, from their rows, in one statement."""
+        customers, orders = Customer._meta.db_table, CustomerOrder._meta.db_table
+        marks = ", ".join(["%s"] * len(order_ids))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {customers} SET (order_count, lifetime_value, first_order_at, last_order_at) = ("  # noqa: S608
+                f" SELECT COUNT(*), COALESCE(SUM(o.total - o.refunded), 0), MIN(o.placed_at), MAX(o.placed_at)"
+                f" FROM {orders} o WHERE o.customer_id = {customers}.id AND NOT o.is_cancelled)"
+                f" WHERE id IN (SELECT customer_id FROM {orders} WHERE order_id IN ({marks}))",
+                order_ids,
+            )
 
     def reset(self):
         super().reset()

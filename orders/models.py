@@ -4,8 +4,12 @@ Every table here is rebuilt from the log by `manage.py rebuild_projections`. Non
 projection's table (only an order's lines to their order), so each projection is emptied and replayed on its own.
 """
 
+from decimal import Decimal
+
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+
+CENT = Decimal("0.01")
 
 
 class Product(models.Model):
@@ -106,7 +110,7 @@ class Order(models.Model):
     placed_at = models.DateTimeField(_("placed at"))
     updated_at = models.DateTimeField(_("updated at"))
     version = models.PositiveIntegerField(_("version"), default=0)
-    reminder_cart_id = models.CharField(_("reminder cart"), max_length=64, blank=True, default="")
+    reminder_cart_id = models.CharField(_("reminder cart"), max_length=64, blank=True, default="", db_index=True)
     attributed_message_id = models.CharField(_("attributed message"), max_length=64, blank=True, default="")
 
     class Meta:
@@ -136,6 +140,49 @@ class OrderLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.quantity} x {self.sku}@{self.location_code}"
+
+
+def order_from_placed(
+    *, data: dict, customer_id, channel: str | None, occurred_at, version: int
+) -> tuple[Order, list[OrderLine]]:
+    """The order and its lines as an `order.placed` event makes them, unsaved. The projection inserts exactly
+    these; placement answers them without reading them back (`with_lines`)."""
+    order = Order(
+        id=data["order_id"],
+        customer_id=customer_id,
+        channel=channel or "",
+        status=OrderStatus.PLACED,
+        fulfilment_method=data["fulfilment"]["method"],
+        fulfilment_location=data["fulfilment"]["location"],
+        total=Decimal(data["total"]).quantize(CENT),
+        refunded=Decimal("0.00"),
+        currency=data["currency"],
+        placed_at=occurred_at,
+        updated_at=occurred_at,
+        version=version,
+        reminder_cart_id=data.get("reminder_cart_id", ""),
+        attributed_message_id=data.get("attributed_message_id", ""),
+    )
+    lines = [
+        OrderLine(
+            order=order,
+            sku=line["sku"],
+            quantity=line["quantity"],
+            unit_price=Decimal(line["unit_price"]).quantize(CENT),
+            location_code=line["location"],
+        )
+        for line in data["lines"]
+    ]
+    return order, lines
+
+
+def with_lines(order: Order, lines: list[OrderLine]) -> Order:
+    """The order with these lines on `order.lines.all()`, as prefetch_related() leaves them (Django's own prefetch
+    sets these two attributes), so reading them needs no query."""
+    cached = order.lines.all()
+    cached._result_cache, cached._prefetch_done = lines, True
+    order._prefetched_objects_cache = {"lines": cached}
+    return order
 
 
 class CartStatus(models.TextChoices):

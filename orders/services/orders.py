@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from backoffice.eventstore import schema, store
@@ -25,7 +25,7 @@ from customers.services.ingestion import customer_register
 
 from ..errors import InsufficientStock, InvalidField, InvalidFields, OrderIdConflict
 from ..events import ORDER_ID_PATTERN
-from ..models import Cart, Location, LocationKind, Order, Product, StockLevel
+from ..models import Cart, Location, LocationKind, Order, Product, StockLevel, order_from_placed, with_lines
 from .stock import NAMESPACE, availability, levels_locked, stock_stream, with_retry
 
 
@@ -79,11 +79,8 @@ def _validate_order(order_id, channel, lines, fulfilment) -> tuple[dict[str, int
     if not lines:
         errors.append(InvalidField("lines", "an order needs at least one line", "required"))
     wanted: Counter[str] = Counter()
-    skus = [sku for sku in {line.get("sku") for line in lines} if isinstance(sku, str)]
-    products = {
-        sku: (price, is_active)
-        for sku, price, is_active in Product.objects.filter(sku__in=skus).values_list("sku", "price", "is_active")
-    }
+    skus = sorted(sku for sku in {line.get("sku") for line in lines} if isinstance(sku, str))
+    products = _products(skus)
     for index, line in enumerate(lines):
         sku, quantity = line.get("sku"), line.get("quantity")
         product = products.get(sku)
@@ -102,8 +99,7 @@ def _validate_order(order_id, channel, lines, fulfilment) -> tuple[dict[str, int
     elif method == "pickup" and not location:
         errors.append(InvalidField("fulfilment.location", "a pickup needs the store", "required"))
     if location:
-        kinds = list(Location.objects.filter(code=location).values_list("kind", flat=True))
-        kind = kinds[0] if kinds else None
+        kind = _one(f"SELECT kind FROM {Location._meta.db_table} WHERE code = %s", [location])  # noqa: S608
         if kind is None:
             errors.append(InvalidField("fulfilment.location", f"unknown location {location!r}", "unknown_location"))
         elif method == "pickup" and kind != LocationKind.STORE:
@@ -127,8 +123,8 @@ def _resolve_customer(customer: Any, channel: str, actor: str) -> uuid.UUID:
     try:
         customer_id = uuid.UUID(str(customer))
         # One query for the usual case (a customer that was not merged); the selector follows merges.
-        found = list(Customer.objects.filter(id=customer_id).values_list("merged_into_id", flat=True))
-        if found == [None]:
+        found = _rows(f"SELECT merged_into_id FROM {Customer._meta.db_table} WHERE id = %s", [_uuid(customer_id)])  # noqa: S608
+        if found == [(None,)]:
             return customer_id
         return customer_resolve_id(customer_id=customer_id)
     except ValueError:
@@ -149,7 +145,7 @@ def _place(
         rows = levels_locked((sku, code) for sku in wanted for code in candidates)
         # Checked after the locks: a concurrent request with the same id has committed by now, or will wait for us.
         existing = None
-        if not is_new_id and Order.objects.filter(id=order_id).exists():
+        if not is_new_id and _rows(f"SELECT 1 FROM {Order._meta.db_table} WHERE id = %s", [order_id]):  # noqa: S608
             existing = Order.objects.get(id=order_id)
         if existing is not None:
             if _same_request(existing, customer_id, channel, wanted, method, location):
@@ -200,9 +196,18 @@ def _place(
                     expected_version=row.version,
                 )
             )
-        store.append_batches(appends)
-    # Read after commit: the append lock (held from the append to the commit) is held no longer than it must.
-    return Order.objects.get(id=order_id), True
+        placed = store.append_batches(appends, savepoint=False)[0].event  # a refusal ends this transaction anyway
+    # What the projection wrote, built by the same function: the answer costs no read.
+    order, lines = order_from_placed(
+        data=placed.data,
+        customer_id=placed.customer_id,
+        channel=placed.channel,
+        occurred_at=placed.occurred_at,
+        version=placed.version,
+    )
+    for row in (order, *lines):
+        row._state.adding, row._state.db = False, connection.alias  # as if loaded: they are stored
+    return with_lines(order, lines), True
 
 
 def _same_request(order: Order, customer_id, channel, wanted, method, location) -> bool:
@@ -280,8 +285,45 @@ def _shortage(wanted, rows, method, location) -> list[dict]:
 def _attribution(customer_id: uuid.UUID) -> dict:
     """The latest abandoned-cart reminder this customer got within the window, not yet credited to an order."""
     since = timezone.now() - timedelta(days=settings.ORDERS_REMINDER_ATTRIBUTION_DAYS)
-    reminded = Cart.objects.filter(customer_id=customer_id, abandoned_at__gte=since, reminder_message_id__gt="")
-    for cart_id, message_id in reminded.order_by("-abandoned_at").values_list("cart_id", "reminder_message_id")[:5]:
-        if not Order.objects.filter(reminder_cart_id=cart_id).exists():
-            return {"reminder_cart_id": cart_id, "attributed_message_id": message_id}
-    return {}
+    carts, orders = Cart._meta.db_table, Order._meta.db_table
+    found = _rows(
+        f"SELECT c.cart_id, c.reminder_message_id FROM {carts} c "  # noqa: S608 - placeholders only
+        "WHERE c.customer_id = %s AND c.abandoned_at >= %s AND c.reminder_message_id > '' "
+        f"AND NOT EXISTS (SELECT 1 FROM {orders} o WHERE o.reminder_cart_id = c.cart_id) "
+        "ORDER BY c.abandoned_at DESC LIMIT 1",
+        [_uuid(customer_id), connection.ops.adapt_datetimefield_value(since)],
+    )
+    if not found:
+        return {}
+    cart_id, message_id = found[0]
+    return {"reminder_cart_id": cart_id, "attributed_message_id": message_id}
+
+
+# --- Reads on the placement path ----------------------------------------------------------------------------------
+# Raw SQL: every order runs these, and building each query through the ORM cost more CPU than PostgreSQL spent
+# answering it. Plain columns only (strings, numbers, booleans), which need no conversion on either database.
+
+
+def _rows(sql: str, params: list) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _one(sql: str, params: list):
+    rows = _rows(sql, params)
+    return rows[0][0] if rows else None
+
+
+def _uuid(value: uuid.UUID):
+    return value if connection.features.has_native_uuid_field else value.hex
+
+
+def _products(skus: list[str]) -> dict[str, tuple[Decimal, bool]]:
+    """{sku: (price, is_active)} of the known skus among these."""
+    if not skus:
+        return {}
+    marks = ", ".join(["%s"] * len(skus))
+    found = _rows(f"SELECT sku, price, is_active FROM {Product._meta.db_table} WHERE sku IN ({marks})", skus)  # noqa: S608
+    # SQLite answers a decimal column as a float and a boolean as 0/1: normalised as the ORM would.
+    return {sku: (Decimal(str(price)).quantize(Decimal("0.01")), bool(active)) for sku, price, active in found}

@@ -18,8 +18,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Final, TypeVar
 
-from django.db import transaction
-from django.db.models import Q
+from django.db import connection, transaction
 
 from backoffice.eventstore import store
 from backoffice.eventstore.errors import ConcurrencyError
@@ -51,16 +50,31 @@ def with_retry(command: Callable[[], T]) -> T:
 
 
 def levels_locked(keys: Iterable[Key]) -> dict[Key, StockLevel]:
-    """The stock rows of these (sku, location) pairs, locked until commit, in primary-key order."""
+    """The stock rows of these (sku, location) pairs, locked until commit, in primary-key order.
+
+    Raw SQL: this runs on every order and stock move, and the ORM's query building cost more than the query. The
+    rows carry what a check needs (on_hand, reserved, version); `updated_at` is left deferred."""
     keys = set(keys)
     if not keys:
         return {}
-    skus, locations = {sku for sku, _ in keys}, {location for _, location in keys}
+    skus, locations = sorted({sku for sku, _ in keys}), sorted({location for _, location in keys})
     # The rows of every (sku, location) in skus x locations: the pairs asked for (usually the whole product: a
     # pickup, a shipment's candidates), and at worst a few more rows locked than needed, never fewer.
-    condition = Q(sku__in=skus, location_code__in=locations)
-    rows = StockLevel.objects.select_for_update().filter(condition).order_by("pk")
-    return {(row.sku, row.location_code): row for row in rows if (row.sku, row.location_code) in keys}
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {', '.join(_LOCKED_FIELDS)} FROM {StockLevel._meta.db_table} "  # noqa: S608 - placeholders only
+            f"WHERE sku IN ({', '.join(['%s'] * len(skus))}) "
+            f"AND location_code IN ({', '.join(['%s'] * len(locations))}) ORDER BY id{lock}",
+            [*skus, *locations],
+        )
+        rows = cursor.fetchall()
+    found = (StockLevel.from_db(connection.alias, _LOCKED_FIELDS, row) for row in rows)
+    return {(row.sku, row.location_code): row for row in found if (row.sku, row.location_code) in keys}
+
+
+# In the model's field order: Model.from_db() takes a partial row's values in that order.
+_LOCKED_FIELDS: Final = ("id", "sku", "location_code", "on_hand", "reserved", "version")
 
 
 def availability(*, skus: Iterable[str]) -> dict[str, list[dict]]:
@@ -212,7 +226,7 @@ def _move(sku, location, kind, quantity, to_location, actor, event_id, occurred_
                 ),
             ]
         store.append_batches(appends)
-        return list(StockLevel.objects.filter(Q(sku=sku), Q(location_code__in=[k[1] for k in keys])).order_by("pk"))
+        return list(StockLevel.objects.filter(sku=sku, location_code__in=[k[1] for k in keys]).order_by("pk"))
 
 
 def _append(sku: str, location: str, version: int, event: store.NewEvent) -> store.StreamAppend:

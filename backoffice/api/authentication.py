@@ -1,0 +1,53 @@
+"""DRF token authentication in one query: the token, its user and the user's staff profile.
+
+Every API request authenticates, so this is the hottest read of all. DRF's own lookup plus the role check's lookup
+of the profile cost two ORM queries; this is one raw SELECT with a join, and the role check then reads the profile
+from the user's cache. The user carries the fields requests read; the others stay deferred (loaded on access).
+"""
+
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.utils.translation import gettext_lazy as _
+from rest_framework import authentication, exceptions
+
+from backoffice.accounts.models import StaffProfile
+
+_USER_FIELDS = {"id", "username", "is_active", "is_staff", "is_superuser"}
+_BOOLEANS = {"is_active", "is_staff", "is_superuser"}
+_PROFILE_FIELDS = {"id", "user_id", "role", "location_code"}
+
+
+def _in_model_order(model, names: set[str]) -> list[str]:
+    """Model.from_db() takes the values of a partial row in the model's field order."""
+    return [field.attname for field in model._meta.concrete_fields if field.attname in names]
+
+
+class TokenAuthentication(authentication.TokenAuthentication):
+    def authenticate_credentials(self, key):
+        token_model, user_model = self.get_model(), get_user_model()
+        users, profiles = user_model._meta.db_table, StaffProfile._meta.db_table
+        user_fields = _in_model_order(user_model, _USER_FIELDS)
+        profile_fields = _in_model_order(StaffProfile, _PROFILE_FIELDS)
+        user_columns = ", ".join(f"u.{user_model._meta.get_field(name).column}" for name in user_fields)
+        profile_columns = ", ".join(f"p.{StaffProfile._meta.get_field(name).column}" for name in profile_fields)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT {user_columns}, {profile_columns} FROM {token_model._meta.db_table} t "  # noqa: S608
+                f"JOIN {users} u ON u.id = t.user_id LEFT JOIN {profiles} p ON p.user_id = u.id WHERE t.key = %s",
+                [key],
+            )
+            row = cursor.fetchone()
+        if row is None:
+            raise exceptions.AuthenticationFailed(_("Invalid token."))
+        split = len(user_fields)
+        # SQLite answers booleans as 0/1 through a raw cursor, where the ORM would have converted them.
+        values = [bool(v) if name in _BOOLEANS else v for name, v in zip(user_fields, row[:split], strict=True)]
+        user = user_model.from_db(connection.alias, user_fields, values)
+        if not user.is_active:
+            raise exceptions.AuthenticationFailed(_("User inactive or deleted."))
+        profile = None
+        if row[split] is not None:
+            profile = StaffProfile.from_db(connection.alias, profile_fields, row[split:])
+            StaffProfile._meta.get_field("user").set_cached_value(profile, user)
+        user_model._meta.get_field("staff_profile").set_cached_value(user, profile)
+        return user, token_model.from_db(connection.alias, ("key", "user_id"), (key, user.pk))
