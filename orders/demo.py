@@ -37,6 +37,9 @@ PATHS = (
     ("pickup", ("pay", "ready"), 6),
     ("pickup", ("pay", "ready", "collect", "return"), 6),
     ("pickup", ("cancel",), 3),
+    # A sale at the till to a customer who gave their phone or card: paid and taken away at once.
+    ("counter", (), 10),
+    ("counter", ("return",), 2),
     ("ship", ("pay", "ship", "deliver"), 30),
     ("ship", ("pay", "ship"), 5),
     ("ship", ("pay", "ship", "deliver", "return"), 8),
@@ -139,6 +142,8 @@ def _plan_orders(rng: random.Random, now: datetime, count: int) -> list[PlannedO
         customer_id = customers[rng.randrange(len(customers))]
         channel = rng.choices(channels, channel_weights)[0]
         method, steps, _ = rng.choices(PATHS, [w for *_, w in PATHS])[0]
+        if method == "counter":
+            channel = "store"
         products = rng.sample(CATALOG, rng.choice((1, 1, 1, 2, 2, 3)))
         lines = tuple((p.sku, 1 if not p.sku.startswith("CAL-") else 2) for p in products)
         store = rng.choice(stores)
@@ -150,7 +155,7 @@ def _plan_orders(rng: random.Random, now: datetime, count: int) -> list[PlannedO
                 channel=channel,
                 method=method,
                 # Shipping lets the allocation policy choose; an assisted sale in a store ships or is collected there.
-                location=store if method == "pickup" else "",
+                location=store if method in ("pickup", "counter") else "",
                 lines=lines,
                 steps=steps,
                 # Returns come back anywhere: mostly a store (whatever channel the order came from), some by post.

@@ -22,7 +22,8 @@ OrderId = Annotated[str, Field(pattern=ORDER_ID_PATTERN)]
 Money = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
 LocationKind = Literal["store", "warehouse"]
-FulfilmentMethod = Literal["ship", "pickup"]
+# counter: a sale at a store's till to a named customer, paid and taken away at once (no reservation).
+FulfilmentMethod = Literal["ship", "pickup", "counter"]
 
 
 # --- Catalog and locations ----------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 from backoffice.accounts.models import Role
 from backoffice.accounts.selectors import user_role
+from customers import selectors as customer_selectors
 
 from .access import UI_ROLES
 from .presenters import CHANNEL_LABELS, CONSENT_CHANNELS, CONSENT_PURPOSES, PURPOSE_LABELS
@@ -141,6 +142,12 @@ class StockLookupForm(forms.Form):
 class TillSaleForm(forms.Form):
     sku = forms.CharField(label=_("SKU"), max_length=64, strip=True)
     quantity = forms.IntegerField(label=_("Quantity"), min_value=1, max_value=999)
+    customer = forms.CharField(
+        label=_("Customer (optional)"),
+        help_text=_("Phone, email or loyalty card: the sale goes on their record and can be returned at any store."),
+        max_length=254,
+        required=False,
+    )
     # One per form shown: posting the same form twice records one sale.
     sale_id = forms.UUIDField(widget=forms.HiddenInput)
 
@@ -149,6 +156,17 @@ class TillSaleForm(forms.Form):
         kwargs["initial"].setdefault("sale_id", uuid.uuid4())
         super().__init__(*args, **kwargs)
         self.fields["sku"].widget.attrs.update(autocapitalize="characters", autocomplete="off", spellcheck="false")
+        self.fields["customer"].widget.attrs.update(autocomplete="off", spellcheck="false")
+
+    def clean_customer(self) -> dict | None:
+        """The customer's identifiers ({"phone": ...}), or None for a sale to no one in particular."""
+        text = self.cleaned_data["customer"].strip()
+        if not text:
+            return None
+        kind = customer_selectors.identifier_kind(text=text)
+        if kind is None:
+            raise forms.ValidationError(_("Not a phone number, an email or a loyalty card."), code="invalid")
+        return {kind: text}
 
 
 class OrderLookupForm(forms.Form):
@@ -172,7 +190,10 @@ class ReturnLinesForm(forms.Form):
             fields[f"qty_{index}"] = forms.IntegerField(
                 label=_("%(product)s (up to %(left)s)")
                 % {"product": " · ".join(filter(None, (sku, names.get(sku)))), "left": left[sku]},
-                min_value=0, max_value=left[sku], initial=0, required=False
+                min_value=0,
+                max_value=left[sku],
+                initial=0,
+                required=False,
             )
         self.fields = {**fields, "reason": self.fields["reason"]}
 

@@ -31,6 +31,12 @@ COUNTER_ROLES = PEOPLE_ROLES  # admin, support, store: people who answer "do you
 ORDER_LOOKUP_LIMIT = 20
 
 
+def _till_field(name: str) -> str | None:
+    """Where a refusal of a till sale belongs on the form: the services name a stock move's or an order's fields."""
+    name = name.removeprefix("lines.0.")
+    return "customer" if name.startswith("customer") else name if name in ("sku", "quantity") else None
+
+
 def _actor(request) -> str:
     return f"user:{request.user.pk}"
 
@@ -162,29 +168,46 @@ class TillSaleView(StaffRoleRequiredMixin, View):
         location = _store_of(request)
         data = form.cleaned_data
         try:
-            levels = order_services.stock_move(
-                sku=data["sku"],
-                location=location,
-                kind="sold",
-                quantity=data["quantity"],
-                actor=_actor(request),
-                acting_location=location,
-                event_id=data["sale_id"],
-            )
+            if data["customer"]:
+                # A named customer: an order sold at the counter, so it is on their record and returnable anywhere.
+                order, _created = order_services.order_place(
+                    order_id=f"TILL-{data['sale_id'].hex[:16]}",  # short enough to read out; unique enough
+                    customer=data["customer"],
+                    channel="store",
+                    lines=[{"sku": data["sku"], "quantity": data["quantity"]}],
+                    fulfilment={"method": "counter", "location": location},
+                    actor=_actor(request),
+                )
+            else:
+                order = None
+                order_services.stock_move(
+                    sku=data["sku"],
+                    location=location,
+                    kind="sold",
+                    quantity=data["quantity"],
+                    actor=_actor(request),
+                    acting_location=location,
+                    event_id=data["sale_id"],
+                )
         except order_errors.InvalidFields as exc:
             for error in exc.errors:
-                field = error.field if error.field in form.fields else None
-                form.add_error(field, _("Unknown product.") if error.code == "unknown_sku" else error.message)
+                form.add_error(
+                    _till_field(error.field), _("Unknown product.") if error.code == "unknown_sku" else error.message
+                )
             return self.render(request, form, status=400)
         except order_errors.OrdersError as exc:
             form.add_error(None, _refusal_message(exc, here=location))
             return self.render(request, form, status=_refusal_status(exc))
-        left = next((level.available for level in levels if level.location_code == location), 0)
-        messages.success(
-            request,
-            _("Sold %(quantity)s × %(sku)s. %(left)s left available here.")
-            % {"quantity": data["quantity"], "sku": data["sku"], "left": left},
-        )
+        left = order_selectors.stock_levels(sku=data["sku"], location=location)[0]["available"]
+        said = {"quantity": data["quantity"], "sku": data["sku"], "left": left}
+        if order is None:
+            messages.success(request, _("Sold %(quantity)s × %(sku)s. %(left)s left available here.") % said)
+        else:
+            messages.success(
+                request,
+                _("Sold %(quantity)s × %(sku)s to %(customer)s (order %(order)s). %(left)s left available here.")
+                % {**said, "customer": _customer_names([order.customer_id])[order.customer_id], "order": order.id},
+            )
         return redirect("staff:till_sale")
 
     def render(self, request, form, status=200):

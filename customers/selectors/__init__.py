@@ -27,6 +27,7 @@ from .people import (
     customer_search,
     customer_timeline,
     customer_view_as_of,
+    identifier_kind,
     rfm_scores,
 )
 
@@ -54,5 +55,6 @@ __all__ = [
     "customer_search",
     "customer_timeline",
     "customer_view_as_of",
+    "identifier_kind",
     "rfm_scores",
 ]

@@ -147,6 +147,25 @@ def customer_search(*, query: str, limit: int = 20) -> list[Customer]:
     return list(Customer.objects.filter(id__in=roots).order_by("-last_interaction_at", "id")[:limit])
 
 
+def identifier_kind(*, text: str) -> str | None:
+    """What a person typed at the counter (phone, email or loyalty card) is, as an identifier: the kind it is
+    already known as, else an email, else a phone number, else a card; None when it can be none of them. A known
+    card comes first: card numbers can also read as phone numbers."""
+    kinds = ("email",) if "@" in text else ("loyalty_card", "phone")
+    keys: dict[str, str] = {}
+    for kind in kinds:
+        try:
+            keys[identifier_key(kind, normalise(kind, text))] = kind
+        except InvalidIdentifier:
+            continue
+    known = CustomerIdentifier.objects.filter(key__in=keys).values_list("key", flat=True).first()
+    if known is not None:
+        return keys[known]
+    if not keys:
+        return None
+    return "phone" if "phone" in keys.values() else next(iter(keys.values()))
+
+
 @dataclass(frozen=True)
 class RfmScores:
     """Recency, frequency and monetary scores, 1 (weakest) to 5 (best); 0 for a customer with no order."""

@@ -88,7 +88,10 @@ class OrderPlaceApi(OrdersApiView):
             class Meta:
                 ref_name = "FulfilmentInput"
 
-            method = serializers.ChoiceField(choices=("ship", "pickup"))
+            method = serializers.ChoiceField(
+                choices=("ship", "pickup", "counter"),
+                help_text="counter: sold at the store's till, paid and taken at once (no reservation)",
+            )
             location = serializers.CharField(max_length=32, required=False, allow_blank=True)
 
         id = serializers.RegexField(ORDER_ID_PATTERN, max_length=64, required=False, help_text="idempotency key")

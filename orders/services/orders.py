@@ -11,7 +11,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -27,6 +27,11 @@ from ..errors import InsufficientStock, InvalidField, InvalidFields, OrderIdConf
 from ..events import ORDER_ID_PATTERN
 from ..models import Cart, Location, LocationKind, Order, Product, StockLevel, order_from_placed, with_lines
 from .stock import NAMESPACE, availability, levels_locked, stock_stream, with_retry
+
+# ship: from the location the allocation picks; pickup: reserved at the store until collected; counter: sold at the
+# store's till to a named customer, so paid and collected at once and the units leave on-hand without a reservation.
+FULFILMENT_METHODS: Final = ("ship", "pickup", "counter")
+AT_A_STORE: Final = ("pickup", "counter")
 
 
 def order_event_id(order_id: str, what: str) -> uuid.UUID:
@@ -94,15 +99,15 @@ def _validate_order(order_id, channel, lines, fulfilment) -> tuple[dict[str, int
             wanted[sku] += quantity
     method = fulfilment.get("method")
     location = fulfilment.get("location") or ""
-    if method not in ("ship", "pickup"):
-        errors.append(InvalidField("fulfilment.method", "one of ship, pickup", "invalid_choice"))
-    elif method == "pickup" and not location:
-        errors.append(InvalidField("fulfilment.location", "a pickup needs the store", "required"))
+    if method not in FULFILMENT_METHODS:
+        errors.append(InvalidField("fulfilment.method", f"one of {', '.join(FULFILMENT_METHODS)}", "invalid_choice"))
+    elif method in AT_A_STORE and not location:
+        errors.append(InvalidField("fulfilment.location", f"a {method} order needs the store", "required"))
     if location:
         kind = _one(f"SELECT kind FROM {Location._meta.db_table} WHERE code = %s", [location])  # noqa: S608
         if kind is None:
             errors.append(InvalidField("fulfilment.location", f"unknown location {location!r}", "unknown_location"))
-        elif method == "pickup" and kind != LocationKind.STORE:
+        elif method in AT_A_STORE and kind != LocationKind.STORE:
             errors.append(InvalidField("fulfilment.location", f"{location} is not a store", "not_a_store"))
     if errors:
         raise InvalidFields(errors)
@@ -138,7 +143,7 @@ def _place(
 ) -> tuple[Order, bool]:
     with transaction.atomic():
         customer_id = _resolve_customer(customer, channel, actor)
-        if method == "pickup" or location:
+        if method in AT_A_STORE or location:
             candidates = [location]
         else:
             candidates = list(Location.objects.values_list("code", flat=True))
@@ -168,35 +173,28 @@ def _place(
             **_attribution(customer_id),
         }
         meta = {"actor": actor}
-        appends = [
-            store.StreamAppend(
-                f"order-{order_id}",
-                [
-                    store.NewEvent(
-                        "order.placed",
-                        data,
-                        order_event_id(order_id, "placed"),
-                        channel,
-                        customer_id,
-                        occurred_at,
-                        meta,
-                    )
-                ],
-                expected_version=store.NO_STREAM,
-            )
-        ]
+
+        def event(type_name: str, event_data: dict, what: str) -> store.NewEvent:
+            event_id = order_event_id(order_id, what)
+            return store.NewEvent(type_name, event_data, event_id, channel, customer_id, occurred_at, meta)
+
+        order_events = [event("order.placed", data, "placed")]
+        if method == "counter":
+            order_events.append(event("order.paid", {"order_id": order_id, "amount": str(total)}, "paid"))
+            order_events.append(event("order.collected", {"order_id": order_id, "location": location}, "collected"))
+        appends = [store.StreamAppend(f"order-{order_id}", order_events, expected_version=store.NO_STREAM)]
         for a in allocations:
-            row = rows[(a.sku, a.location)]
-            reserved = {"sku": a.sku, "location": a.location, "quantity": a.quantity, "order_id": order_id}
-            event_id = order_event_id(order_id, f"reserve:{a.sku}@{a.location}")
-            appends.append(
-                store.StreamAppend(
-                    stock_stream(a.sku, a.location),
-                    [store.NewEvent("stock.reserved", reserved, event_id, channel, customer_id, occurred_at, meta)],
-                    expected_version=row.version,
-                )
+            moved = {"sku": a.sku, "location": a.location, "quantity": a.quantity, "order_id": order_id}
+            stock_event = (
+                event("stock.sold", moved, f"sell:{a.sku}@{a.location}")
+                if method == "counter"
+                else event("stock.reserved", moved, f"reserve:{a.sku}@{a.location}")
             )
+            version = rows[(a.sku, a.location)].version
+            appends.append(store.StreamAppend(stock_stream(a.sku, a.location), [stock_event], expected_version=version))
         placed = store.append_batches(appends, savepoint=False)[0].event  # a refusal ends this transaction anyway
+    if method == "counter":
+        return Order.objects.get(id=order_id), True  # paid and collected too: as the projection left it
     # What the projection wrote, built by the same function: the answer costs no read.
     order, lines = order_from_placed(
         data=placed.data,

@@ -72,6 +72,38 @@ def test_a_pickup_order_reserves_at_the_chosen_store(client, chain, receive, cus
     assert level(SHIRT, "MAD-01") == {"on_hand": 3, "reserved": 2, "available": 1}
 
 
+def test_a_counter_sale_is_paid_and_collected_at_once_and_takes_the_units_without_a_reservation(
+    client, chain, receive, customer_id
+):
+    receive(SHIRT, "MAD-01", 3)
+
+    response = _order(client, customer_id, lines=[{"sku": SHIRT, "quantity": 2}], method="counter", channel="store")
+
+    assert response.status_code == 201
+    body = response.json()
+    assert (body["status"], body["is_paid"], body["allowed_actions"]) == ("collected", True, ["return"])
+    history = client.get(f"/api/v1/orders/{body['id']}").json()["history"]
+    assert [e["type"] for e in history] == ["order.placed", "order.paid", "order.collected"]
+    assert level(SHIRT, "MAD-01") == {"on_hand": 1, "reserved": 0, "available": 1}
+
+
+def test_a_counter_sale_needs_a_store_with_the_units(client, chain, receive, customer_id):
+    receive(SHIRT, "WH-ZGZ", 5)
+    before = Event.objects.count()
+
+    at_warehouse = _order(
+        client, customer_id, lines=[{"sku": SHIRT, "quantity": 1}], method="counter", location="WH-ZGZ"
+    )
+    nowhere = _order(client, customer_id, lines=[{"sku": SHIRT, "quantity": 1}], method="counter", location=None)
+    short = _order(client, customer_id, lines=[{"sku": SHIRT, "quantity": 1}], method="counter", location="MAD-01")
+
+    assert (at_warehouse.status_code, nowhere.status_code, short.status_code) == (400, 400, 409)
+    assert at_warehouse.json()["errors"][0]["field"] == "fulfilment.location"
+    assert nowhere.json()["errors"][0]["field"] == "fulfilment.location"
+    assert short.json()["lines"][0]["available"][0]["location"] == "WH-ZGZ"
+    assert Event.objects.count() == before
+
+
 def test_the_customer_may_be_named_by_identifiers(client, chain, receive, customer_id):
     receive(SHIRT, "MAD-01", 3)
     body = {

@@ -118,3 +118,14 @@ def test_a_till_sale_short_of_stock_names_other_stores_and_a_sale_in_stock_goes_
     assert page.get_by_text("Vendido 1 × CAM-ALG-BLA-M. Quedan 2 disponibles aquí.").is_visible()
     screenshot(page, "sold")
     assert on_hand("CAM-ALG-BLA-M", "MAD-01") == 2
+
+    # To a customer who gives a phone number: an order on their record.
+    page.fill("input[name=sku]", "CAM-ALG-BLA-M")
+    page.fill("input[name=quantity]", "1")
+    page.fill("input[name=customer]", "611 222 333")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Registrar venta").click()
+    (order,) = Order.objects.filter(fulfilment_method="counter")
+    assert page.get_by_text(f"(pedido {order.id}). Quedan 1 disponibles aquí.", exact=False).is_visible()
+    screenshot(page, "sold-to-a-customer")
+    assert on_hand("CAM-ALG-BLA-M", "MAD-01") == 1

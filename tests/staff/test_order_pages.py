@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 
 from backoffice.eventstore.models import Event
+from customers import selectors as customer_selectors
 from customers.services import cases as case_services
 from customers.services.ingestion import customer_register
 from orders import selectors as order_selectors
@@ -106,6 +107,56 @@ def test_a_till_sale_takes_the_units_from_the_staff_members_store_at_once(shop, 
     assert level("CAM-ALG-BLA-M", "MAD-01") == {"on_hand": 1, "reserved": 0, "available": 1}
     assert level("CAM-ALG-BLA-M", "VLC-01")["on_hand"] == 5
     assert "1 left available here" in client.get("/staff/till/").content.decode()
+
+
+def test_a_till_sale_to_a_known_customer_is_an_order_on_their_record_that_any_store_can_take_back(shop, login, ana):
+    client = login("store")
+    sale_id = uuid.uuid4()
+    form = {"sku": "CAM-ALG-BLA-M", "quantity": 2, "customer": "600 111 222", "sale_id": sale_id}
+
+    response = client.post("/staff/till/", form)
+    client.post("/staff/till/", form)  # posted twice: one sale
+
+    assert response.status_code == 302
+    order = Order.objects.get(customer_id=ana)
+    assert (order.id, order.channel, order.fulfilment_method) == (f"TILL-{sale_id.hex[:16]}", "store", "counter")
+    assert (order.status, order.is_paid, order.total) == ("collected", True, Decimal("39.80"))
+    assert level("CAM-ALG-BLA-M", "MAD-01") == {"on_hand": 1, "reserved": 0, "available": 1}
+    page = client.get("/staff/till/").content.decode()
+    assert f"to Ana Pérez (order TILL-{sale_id.hex[:16]}). 1 left available here." in page
+    story = customer_selectors.customer_360(customer_id=ana)
+    assert (story["order_count"], story["lifetime_value"]) == (1, Decimal("39.80"))
+
+    returned = order_services.order_act(
+        order_id=order.id, action="return", actor="test", acting_location="VLC-01", location="VLC-01"
+    )
+
+    assert (returned.status, returned.refunded) == ("returned", Decimal("39.80"))
+    assert level("CAM-ALG-BLA-M", "VLC-01")["on_hand"] == 7
+
+
+def test_a_till_sale_to_a_new_phone_number_registers_the_customer(shop, login):
+    client = login("store")
+
+    client.post(
+        "/staff/till/", {"sku": "CAM-ALG-BLA-M", "quantity": 1, "customer": "611 222 333", "sale_id": uuid.uuid4()}
+    )
+
+    (order,) = Order.objects.all()
+    assert customer_selectors.customer_search(query="+34611222333")[0].id == order.customer_id
+
+
+def test_a_till_sale_to_someone_who_cannot_be_identified_is_refused_and_writes_nothing(shop, login):
+    client = login("store")
+    before = event_count()
+
+    response = client.post(
+        "/staff/till/", {"sku": "CAM-ALG-BLA-M", "quantity": 1, "customer": "ana@", "sale_id": uuid.uuid4()}
+    )
+
+    assert response.status_code == 400
+    assert "customer" in response.context["form"].errors
+    assert event_count() == before
 
 
 def test_a_till_sale_posted_twice_is_recorded_once(shop, login):
