@@ -3,7 +3,8 @@
 Django's PostgreSQL cursors bind on the client: every parameter, and every element of an array parameter, is quoted
 into the statement text in Python, and a statement whose text changes with the batch (a VALUES or IN list) is split
 and quoted whole each time. A batch written or read with array parameters (`= ANY(%s)`, `unnest(%s::uuid[], ...)`)
-keeps one statement text, which the driver prepares once, and sends its values in binary.
+keeps one statement text, which the driver prepares once. Write the placeholders `%b`: values go in binary, which
+for an array of 500 elements is several times cheaper than its text form (no quoting of each element).
 """
 
 from typing import Any
@@ -13,11 +14,11 @@ from django.db import connection
 
 
 def execute_pg(sql: str, params: list[Any]) -> list[tuple]:
-    """Run one statement in the connection's current transaction; its rows, if it returns any. Database errors
-    are Django's (IntegrityError...), as from a Django cursor."""
+    """Run one statement in the connection's current transaction; its rows (read in binary), if it returns any.
+    Database errors are Django's (IntegrityError...), as from a Django cursor."""
     connection.ensure_connection()
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, params, binary=True)
         return cursor.fetchall() if cursor.description else []
 
 

@@ -101,7 +101,7 @@ def _insert_audience(campaign: Campaign, ids: list[uuid.UUID]) -> None:
     if ids:
         execute_pg(
             "INSERT INTO campaigns_audiencemember (campaign_id, customer_id, is_holdout, outcome) "
-            "SELECT %s, v.customer_id, v.is_holdout, %s FROM unnest(%s::uuid[], %s::boolean[]) "
+            "SELECT %b, v.customer_id, v.is_holdout, %b FROM unnest(%b::uuid[], %b::boolean[]) "
             "AS v(customer_id, is_holdout) ORDER BY v.customer_id ON CONFLICT DO NOTHING",
             [campaign.id, Outcome.PENDING, ids, holdout],
         )
@@ -169,8 +169,8 @@ def _save_decisions(rows: list[AudienceMember]) -> None:
     for (outcome, decided_at, not_before), ids in groups.items():
         if connection.vendor == "postgresql":
             execute_pg(
-                "UPDATE campaigns_audiencemember SET outcome = %s, decided_at = %s, not_before = %s "
-                "WHERE id = ANY(%s::bigint[])",
+                "UPDATE campaigns_audiencemember SET outcome = %b, decided_at = %b, not_before = %b "
+                "WHERE id = ANY(%b::bigint[])",
                 [outcome, decided_at, not_before, ids],
             )
         else:
@@ -280,6 +280,8 @@ def _queue(campaign: Campaign, plan: dict[uuid.UUID, list[str]], now: datetime, 
 
 def _insert_deliveries(campaign: Campaign, rows: list[tuple[uuid.UUID, str, uuid.UUID]], now: datetime) -> None:
     """One row per message, once per (campaign, customer, channel): a batch redone inserts nothing twice."""
+    if not rows:
+        return
     if connection.vendor != "postgresql":
         Delivery.objects.bulk_create(
             [
@@ -294,8 +296,8 @@ def _insert_deliveries(campaign: Campaign, rows: list[tuple[uuid.UUID, str, uuid
     # Array parameters bound by the server: the ORM's bulk_create compiled and quoted every value of every row.
     execute_pg(
         "INSERT INTO campaigns_delivery (campaign_id, customer_id, channel, message_id, queued_at) "
-        "SELECT %s, v.customer_id, v.channel, v.message_id, %s "
-        "FROM unnest(%s::uuid[], %s::varchar(16)[], %s::uuid[]) AS v(customer_id, channel, message_id) "
+        "SELECT %b, v.customer_id, v.channel, v.message_id, %b "
+        "FROM unnest(%b::uuid[], %b::varchar(16)[], %b::uuid[]) AS v(customer_id, channel, message_id) "
         "ON CONFLICT DO NOTHING",
         [campaign.id, now, *(list(column) for column in zip(*rows, strict=True))],
     )

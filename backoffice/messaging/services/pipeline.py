@@ -100,12 +100,7 @@ def _take(batch_size: int) -> _Decisions | None:
         stale = list(
             locked.filter(status=Status.SENDING, sending_since__lt=stale_before).order_by("sending_since")[:batch_size]
         )
-        due = (
-            locked.filter(status=Status.QUEUED, not_before__lte=now)
-            .exclude(channel__in=policy.paused_channels())
-            .order_by("not_before")
-        )
-        due = list(due[: batch_size - len(stale)])
+        due = _due(now, batch_size - len(stale), paused=policy.paused_channels())
         if not stale and not due:
             return None
         decisions = _Decisions()
@@ -155,6 +150,28 @@ def _take(batch_size: int) -> _Decisions | None:
         if decisions.events:
             store.append_batches(decisions.events)
     return decisions
+
+
+def _due(now: datetime, limit: int, *, paused: list[str]) -> list[OutboundMessage]:
+    """Queued rows whose time has come, oldest first, locked; rows another worker holds are skipped."""
+    if limit <= 0:
+        return []
+    if connection.vendor != "postgresql":
+        due = OutboundMessage.objects.select_for_update(skip_locked=True).filter(
+            status=Status.QUEUED, not_before__lte=now
+        )
+        return list(due.exclude(channel__in=paused).order_by("not_before")[:limit])
+    # The same SELECT ... FOR UPDATE SKIP LOCKED, bound and read in binary (the ORM parsed three timestamps per row
+    # from text), the rows built as the ORM builds them.
+    fields = OutboundMessage._meta.concrete_fields
+    rows = execute_pg(
+        f"SELECT {', '.join(f.column for f in fields)} FROM messaging_outboundmessage "  # noqa: S608 - column names
+        "WHERE status = %b AND not_before <= %b AND NOT (channel = ANY(%b::varchar(16)[])) "
+        "ORDER BY not_before LIMIT %b FOR UPDATE SKIP LOCKED",
+        [Status.QUEUED, now, paused, limit],
+    )
+    names = [f.attname for f in fields]
+    return [OutboundMessage.from_db(connection.alias, names, row) for row in rows]
 
 
 def _decide(row, content, recipient, rules, now, decisions: _Decisions, *, needs_window: bool, is_resend: bool) -> None:
@@ -239,7 +256,7 @@ def _record(taken: list[_Taken]) -> DrainResult:
         ids = [t.row.id for t in taken]
         if connection.vendor == "postgresql":
             locked = execute_pg(
-                "SELECT id, status, attempts FROM messaging_outboundmessage WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
+                "SELECT id, status, attempts FROM messaging_outboundmessage WHERE id = ANY(%b) ORDER BY id FOR UPDATE",
                 [ids],
             )
         else:
@@ -309,7 +326,7 @@ def _update_rows(rows: list[OutboundMessage], fields: list[str]) -> None:
     table = quote(meta.db_table)
     if connection.vendor == "postgresql":
         every = [meta.pk, *columns]
-        arrays = ", ".join(f"%s::{column.db_type(connection)}[]" for column in every)
+        arrays = ", ".join(f"%b::{column.db_type(connection)}[]" for column in every)
         names = ", ".join(quote(column.column) for column in every)
         assignments = ", ".join(f"{quote(column.column)} = v.{quote(column.column)}" for column in columns)
         sql = (

@@ -124,7 +124,7 @@ def _messages_by_key(keys: list[str]) -> dict[str, OutboundMessage]:
         found = [
             key
             for (key,) in execute_pg(
-                "SELECT idempotency_key FROM messaging_outboundmessage WHERE idempotency_key = ANY(%s)", [keys]
+                "SELECT idempotency_key FROM messaging_outboundmessage WHERE idempotency_key = ANY(%b)", [keys]
             )
         ]
         if not found:
