@@ -134,11 +134,13 @@ def campaign_fan_out_batch(*, campaign_id: uuid.UUID, batch_size: int | None = N
     result = FanOutResult()
     with transaction.atomic():
         campaign = Campaign.objects.get(pk=campaign_id)
+        # In the order of the due index (campaign, outcome, not_before), so the scan stops at the batch: ordered by
+        # id, every batch read and sorted all the pending people and the versions earlier batches left behind.
         rows = list(
             AudienceMember.objects.select_for_update(skip_locked=True)
             .filter(campaign_id=campaign_id, outcome=Outcome.PENDING)
             .exclude(not_before__gt=now)
-            .order_by("id")[:batch_size]
+            .order_by("not_before")[:batch_size]
         )
         result.taken = len(rows)
         if not rows:
