@@ -25,7 +25,7 @@ from django.db import connection, transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from backoffice.eventstore.sql import execute_pg
+from backoffice.eventstore.sql import execute_pg, rows_by_key
 from backoffice.messaging.errors import ChannelRuleError
 from backoffice.messaging.models import OutboundMessage
 from backoffice.messaging.models import Status as MessageStatus
@@ -335,6 +335,20 @@ def _marketing_messages_since(customer_ids: list[uuid.UUID], now: datetime) -> d
     """Marketing messages each person was sent (or is about to be) in the budget's window, from every campaign and
     sender, on every channel."""
     window = timedelta(days=settings.CAMPAIGNS_CONTACT_PRESSURE["days"])
+    if connection.vendor == "postgresql":
+        # Each person's messages by the (customer_id, created_at) index: with the statistics from before the
+        # campaign the planner read the whole outbox instead, once per batch (see eventstore.sql).
+        used: dict[uuid.UUID, int] = defaultdict(int)
+        for customer_id, _ in rows_by_key(
+            OutboundMessage._meta.db_table,
+            "customer_id",
+            ["id"],
+            customer_ids,
+            where="t.purpose = 'marketing' AND t.created_at > %b AND NOT (t.status = ANY(%b::varchar[]))",
+            params=[now - window, [MessageStatus.SUPPRESSED, MessageStatus.FAILED]],
+        ):
+            used[customer_id] += 1
+        return dict(used)
     counts = (
         OutboundMessage.objects.filter(customer_id__in=customer_ids, purpose="marketing", created_at__gt=now - window)
         .exclude(status__in=[MessageStatus.SUPPRESSED, MessageStatus.FAILED])

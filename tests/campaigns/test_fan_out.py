@@ -124,6 +124,19 @@ def test_the_budget_counts_only_the_window(person, launched, settings):
     assert AudienceMember.objects.get(campaign=second, customer_id=customer).outcome == Outcome.SENT
 
 
+def test_the_budget_counts_neither_suppressed_nor_service_messages(person, launched, settings):
+    settings.CAMPAIGNS_CONTACT_PRESSURE = {"messages": 1, "days": 7}
+    suppressed, served = person(), person()
+    first = launched(holdout_share="0")
+    OutboundMessage.objects.filter(campaign_id=str(first.id), customer_id=suppressed).update(status="suppressed")
+    OutboundMessage.objects.filter(campaign_id=str(first.id), customer_id=served).update(purpose="service")
+
+    second = launched(holdout_share="0")
+
+    outcomes = dict(AudienceMember.objects.filter(campaign=second).values_list("customer_id", "outcome"))
+    assert outcomes == {suppressed: Outcome.SENT, served: Outcome.SENT}
+
+
 def test_outside_the_send_window_people_wait_for_their_local_morning(person, launched):
     person(time_zone="Pacific/Auckland")
     now = timezone.now()
