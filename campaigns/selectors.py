@@ -125,7 +125,11 @@ def _engagement(owner_ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, int]]:
     owner_of = {cid: cid for cid in owner_ids}
     frontier = set(owner_ids)
     while frontier:
-        rows = Customer.objects.filter(merged_into_id__in=frontier).values_list("id", "merged_into_id")
+        if connection.vendor == "postgresql":
+            found = rows_by_key(Customer._meta.db_table, "merged_into_id", ["id"], list(frontier))
+            rows = [(member, into) for into, member in found]
+        else:
+            rows = Customer.objects.filter(merged_into_id__in=frontier).values_list("id", "merged_into_id")
         frontier = set()
         for member, into in rows:
             if member not in owner_of:
