@@ -48,6 +48,6 @@ def rows_by_key(
     condition = f" AND ({where})" if where else ""
     sql = (
         f"SELECT k.key, {names} FROM unnest(%b::{key_type}[]) AS k(key) CROSS JOIN LATERAL "  # noqa: S608 - names
-        f"(SELECT * FROM {quote(table)} AS t WHERE t.{quote(key)} = k.key{condition} OFFSET 0) AS t"
+        f"(SELECT {names} FROM {quote(table)} AS t WHERE t.{quote(key)} = k.key{condition} OFFSET 0) AS t"
     )
     return execute_pg(sql, [list(dict.fromkeys(keys)), *params])
