@@ -7,9 +7,11 @@ from datetime import datetime
 from typing import Final
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Count
 
 from backoffice.eventstore.models import Event
+from backoffice.eventstore.sql import rows_by_key
 from backoffice.messaging import policy
 from customers.models import Customer
 
@@ -84,12 +86,18 @@ def campaign_get(*, campaign_id: uuid.UUID) -> Campaign | None:
 
 
 def time_zones(customer_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
-    rows = Customer.objects.filter(id__in=customer_ids).values_list("id", "time_zone")
-    return {cid: zone or settings.TIME_ZONE for cid, zone in rows}
+    return {cid: zone or settings.TIME_ZONE for cid, zone in _customer_values(customer_ids, "time_zone")}
 
 
 def languages(customer_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
-    return dict(Customer.objects.filter(id__in=customer_ids).values_list("id", "language"))
+    return dict(_customer_values(customer_ids, "language"))
+
+
+def _customer_values(customer_ids: list[uuid.UUID], name: str) -> list[tuple]:
+    """(id, value) per customer of a fan-out batch: by primary key probes on PostgreSQL (see eventstore.sql)."""
+    if connection.vendor == "postgresql":
+        return rows_by_key(Customer._meta.db_table, "id", [name], customer_ids)
+    return list(Customer.objects.filter(id__in=customer_ids).values_list("id", name))
 
 
 def reachable_channels(*, customer_ids: list[uuid.UUID], channels: list[str], at: datetime) -> dict:
@@ -117,20 +125,39 @@ def _engagement(owner_ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, int]]:
     owner_of = {cid: cid for cid in owner_ids}
     frontier = set(owner_ids)
     while frontier:
-        rows = Customer.objects.filter(merged_into_id__in=frontier).values_list("id", "merged_into_id")
+        if connection.vendor == "postgresql":
+            found = rows_by_key(Customer._meta.db_table, "merged_into_id", ["id"], list(frontier))
+            rows = [(member, into) for into, member in found]
+        else:
+            rows = Customer.objects.filter(merged_into_id__in=frontier).values_list("id", "merged_into_id")
         frontier = set()
         for member, into in rows:
             if member not in owner_of:
                 owner_of[member] = owner_of[into]
                 frontier.add(member)
+    channels = [*OUTBOUND_CHANNELS, *APP_CHANNELS]
+    out: dict[uuid.UUID, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    if connection.vendor == "postgresql":
+        # Each person's own events, by the timeline index: the planner's other choice, every event on these
+        # channels, grows with every message any campaign queues (see eventstore.sql).
+        events = rows_by_key(
+            Event._meta.db_table,
+            "customer_id",
+            ["channel"],
+            list(owner_of),
+            where="t.channel = ANY(%b::varchar[]) AND NOT (t.type = ANY(%b::varchar[]))",
+            params=[channels, list(_SENT_TYPES)],
+        )
+        for customer_id, channel in events:
+            out[owner_of[customer_id]]["push" if channel in APP_CHANNELS else channel] += 1
+        return out
     counts = (
-        Event.objects.filter(customer_id__in=list(owner_of), channel__in=[*OUTBOUND_CHANNELS, *APP_CHANNELS])
+        Event.objects.filter(customer_id__in=list(owner_of), channel__in=channels)
         .exclude(type__in=_SENT_TYPES)
         .values_list("customer_id", "channel")
         .annotate(n=Count("position"))
         .order_by()
     )
-    out: dict[uuid.UUID, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for customer_id, channel, n in counts:
         out[owner_of[customer_id]]["push" if channel in APP_CHANNELS else channel] += n
     return out

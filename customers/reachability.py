@@ -11,13 +11,15 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Final
+from typing import Final, NamedTuple
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Count, Max
 from django.utils import timezone
 
 from backoffice.eventstore.models import Event
+from backoffice.eventstore.sql import rows_by_key
 from backoffice.messaging.events import OUTBOUND_CHANNELS
 from backoffice.messaging.policy import Recipient, RecipientQuery
 
@@ -73,12 +75,7 @@ class RecipientPolicy:
         """Every query of a drain batch answered in a handful of queries, whatever the batch size."""
         if not queries:
             return []
-        rows = {
-            row["id"]: row
-            for row in Customer.objects.filter(id__in={q.customer_id for q in queries}).values(
-                "id", "merged_into_id", "time_zone", "erased_at"
-            )
-        }
+        rows = _customer_rows({q.customer_id for q in queries})
         owners = {q.customer_id: _owner_of(q.customer_id, rows) for q in queries}
         for owner in set(owners.values()) - set(rows):
             found = Customer.objects.filter(id=owner).values("id", "merged_into_id", "time_zone", "erased_at").first()
@@ -92,11 +89,7 @@ class RecipientPolicy:
         kinds = {ADDRESS_KINDS[q.channel] for q in queries if q.channel in ADDRESS_KINDS}
         addresses: dict[tuple[uuid.UUID, str], str] = {}
         if kinds:
-            for customer_id, kind, value in (
-                CustomerIdentifier.objects.filter(customer_id__in=member_ids, kind__in=kinds)
-                .order_by("added_at", "id")
-                .values_list("customer_id", "kind", "value")
-            ):
+            for customer_id, kind, value in _identifiers(member_ids, kinds):
                 addresses[(owner_of[customer_id], kind)] = value  # the newest wins
         app_users: set[uuid.UUID] = set()
         if any(q.channel == "push" for q in queries):
@@ -106,8 +99,8 @@ class RecipientPolicy:
                 .values_list("customer_id", flat=True)
                 .distinct()
             }
-        consents: dict[tuple[uuid.UUID, str, str], Consent] = {}
-        for state in Consent.objects.filter(customer_id__in=member_ids, channel__in={q.channel for q in queries}):
+        consents: dict[tuple[uuid.UUID, str, str], _ConsentState] = {}
+        for state in _consent_states(member_ids, {q.channel for q in queries}):
             key = (owner_of[state.customer_id], state.channel, state.purpose)
             known = consents.get(key)
             if known is None or (state.changed_at, state.position) > (known.changed_at, known.position):
@@ -142,6 +135,60 @@ class RecipientPolicy:
                 )
             )
         return answers
+
+
+class _ConsentState(NamedTuple):
+    customer_id: uuid.UUID
+    channel: str
+    purpose: str
+    is_granted: bool
+    changed_at: datetime
+    position: int
+
+
+def _consent_states(member_ids: set[uuid.UUID], channels: set[str]) -> list[_ConsentState]:
+    names = list(_ConsentState._fields)
+    if connection.vendor == "postgresql":
+        found = rows_by_key(
+            Consent._meta.db_table,
+            "customer_id",
+            names[1:],
+            list(member_ids),
+            where="t.channel = ANY(%b::varchar[])",
+            params=[list(channels)],
+        )
+    else:
+        found = Consent.objects.filter(customer_id__in=member_ids, channel__in=channels).values_list(*names)
+    return [_ConsentState(*row) for row in found]
+
+
+def _identifiers(member_ids: set[uuid.UUID], kinds: set[str]) -> list[tuple[uuid.UUID, str, str]]:
+    """(customer_id, kind, value), oldest first."""
+    if connection.vendor == "postgresql":
+        found = rows_by_key(
+            CustomerIdentifier._meta.db_table,
+            "customer_id",
+            ["kind", "value", "added_at", "id"],
+            list(member_ids),
+            where="t.kind = ANY(%b::varchar[])",
+            params=[list(kinds)],
+        )
+        return [(cid, kind, value) for cid, kind, value, _, _ in sorted(found, key=lambda row: (row[3], row[4]))]
+    return list(
+        CustomerIdentifier.objects.filter(customer_id__in=member_ids, kind__in=kinds)
+        .order_by("added_at", "id")
+        .values_list("customer_id", "kind", "value")
+    )
+
+
+def _customer_rows(customer_ids: set[uuid.UUID]) -> dict[uuid.UUID, dict]:
+    columns = ["id", "merged_into_id", "time_zone", "erased_at"]
+    if connection.vendor == "postgresql":
+        # A probe of the primary key per customer (see eventstore.sql): for a batch of 500, `id IN (...)` was a
+        # scan of every customer.
+        found = rows_by_key(Customer._meta.db_table, "id", columns[1:], list(customer_ids))
+        return {row[0]: dict(zip(columns, row, strict=True)) for row in found}
+    return {row["id"]: row for row in Customer.objects.filter(id__in=customer_ids).values(*columns)}
 
 
 def customer_reachable_channels(*, customer_id: uuid.UUID, purpose: str) -> list[str]:
@@ -211,7 +258,13 @@ def _members(owner_ids: set[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
     owner_of = {owner: owner for owner in owner_ids}
     frontier = set(owner_ids)
     while frontier:
-        rows = Customer.objects.filter(merged_into_id__in=frontier).values_list("id", "merged_into_id")
+        if connection.vendor == "postgresql":
+            rows = [
+                (member, into)
+                for into, member in rows_by_key(Customer._meta.db_table, "merged_into_id", ["id"], list(frontier))
+            ]
+        else:
+            rows = Customer.objects.filter(merged_into_id__in=frontier).values_list("id", "merged_into_id")
         frontier = set()
         for member, into in rows:
             if member not in owner_of:

@@ -63,6 +63,9 @@ class OutboundMessage(models.Model):
         indexes = [
             # The drain's question: what is due, oldest first.
             models.Index(fields=["status", "not_before"], name="messaging_due"),
+            # The drain's other question: who has been sending too long (a dead worker). Only rows in `sending` are
+            # in it, by time, so the question reads the few old enough, not every version that ever was `sending`.
+            models.Index(fields=["sending_since"], condition=models.Q(status="sending"), name="messaging_sending"),
             models.Index(fields=["customer_id", "created_at"], name="messaging_customer"),
             models.Index(fields=["provider_message_id"], name="messaging_provider_id"),
         ]

@@ -208,7 +208,7 @@ MESSAGING_RETRY_BACKOFF_MAX_SECONDS = env.int("MESSAGING_RETRY_BACKOFF_MAX_SECON
 # A message left in `sending` this long was taken by a worker that died: it must exceed CELERY_TASK_TIME_LIMIT.
 MESSAGING_SENDING_STALE_SECONDS = env.int("MESSAGING_SENDING_STALE_SECONDS", default=300)
 # Messages taken per drain transaction, and how long one drain task keeps taking batches.
-MESSAGING_DRAIN_BATCH = env.int("MESSAGING_DRAIN_BATCH", default=100)
+MESSAGING_DRAIN_BATCH = env.int("MESSAGING_DRAIN_BATCH", default=500)
 MESSAGING_DRAIN_SECONDS = env.int("MESSAGING_DRAIN_SECONDS", default=60)
 MESSAGING_SMS_MAX_SEGMENTS = env.int("MESSAGING_SMS_MAX_SEGMENTS", default=3)
 # The webhook backend (SMS, WhatsApp, push, Facebook, Instagram providers) and the signed webhooks they call.

@@ -25,6 +25,7 @@ from django.db import connection, transaction
 from django.db.models import Count
 from django.utils import timezone
 
+from backoffice.eventstore.sql import execute_pg, rows_by_key
 from backoffice.messaging.errors import ChannelRuleError
 from backoffice.messaging.models import OutboundMessage
 from backoffice.messaging.models import Status as MessageStatus
@@ -70,17 +71,7 @@ def campaign_snapshot(*, campaign_id: uuid.UUID, page_size: int | None = None, e
             if campaign.snapshot_cursor:
                 query = query.filter(id__gt=campaign.snapshot_cursor)
             ids = list(query.order_by("id").values_list("id", flat=True)[:page_size])
-            AudienceMember.objects.bulk_create(
-                [
-                    AudienceMember(
-                        campaign=campaign,
-                        customer_id=cid,
-                        is_holdout=is_holdout(campaign.id, cid, campaign.holdout_share),
-                    )
-                    for cid in ids
-                ],
-                ignore_conflicts=True,
-            )
+            _insert_audience(campaign, ids)
             if ids:
                 campaign.snapshot_cursor = ids[-1]
             campaign.is_snapshot_done = len(ids) < page_size
@@ -93,6 +84,27 @@ def campaign_snapshot(*, campaign_id: uuid.UUID, page_size: int | None = None, e
             break
     campaign_complete_if_done(campaign_id=campaign_id)
     return total
+
+
+def _insert_audience(campaign: Campaign, ids: list[uuid.UUID]) -> None:
+    """A page of the audience, each person once per campaign (a page taken again inserts nothing twice)."""
+    holdout = [is_holdout(campaign.id, cid, campaign.holdout_share) for cid in ids]
+    if connection.vendor != "postgresql":
+        AudienceMember.objects.bulk_create(
+            [
+                AudienceMember(campaign=campaign, customer_id=cid, is_holdout=flag)
+                for cid, flag in zip(ids, holdout, strict=True)
+            ],
+            ignore_conflicts=True,
+        )
+        return
+    if ids:
+        execute_pg(
+            "INSERT INTO campaigns_audiencemember (campaign_id, customer_id, is_holdout, outcome) "
+            "SELECT %b, v.customer_id, v.is_holdout, %b FROM unnest(%b::uuid[], %b::boolean[]) "
+            "AS v(customer_id, is_holdout) ORDER BY v.customer_id ON CONFLICT DO NOTHING",
+            [campaign.id, Outcome.PENDING, ids, holdout],
+        )
 
 
 def campaigns_snapshot_unfinished() -> list[uuid.UUID]:
@@ -122,11 +134,13 @@ def campaign_fan_out_batch(*, campaign_id: uuid.UUID, batch_size: int | None = N
     result = FanOutResult()
     with transaction.atomic():
         campaign = Campaign.objects.get(pk=campaign_id)
+        # In the order of the due index (campaign, outcome, not_before), so the scan stops at the batch: ordered by
+        # id, every batch read and sorted all the pending people and the versions earlier batches left behind.
         rows = list(
             AudienceMember.objects.select_for_update(skip_locked=True)
             .filter(campaign_id=campaign_id, outcome=Outcome.PENDING)
             .exclude(not_before__gt=now)
-            .order_by("id")[:batch_size]
+            .order_by("not_before")[:batch_size]
         )
         result.taken = len(rows)
         if not rows:
@@ -155,7 +169,16 @@ def _save_decisions(rows: list[AudienceMember]) -> None:
     for row in rows:
         groups[(row.outcome, row.decided_at, row.not_before)].append(row.id)
     for (outcome, decided_at, not_before), ids in groups.items():
-        AudienceMember.objects.filter(id__in=ids).update(outcome=outcome, decided_at=decided_at, not_before=not_before)
+        if connection.vendor == "postgresql":
+            execute_pg(
+                "UPDATE campaigns_audiencemember SET outcome = %b, decided_at = %b, not_before = %b "
+                "WHERE id = ANY(%b::bigint[])",
+                [outcome, decided_at, not_before, ids],
+            )
+        else:
+            AudienceMember.objects.filter(id__in=ids).update(
+                outcome=outcome, decided_at=decided_at, not_before=not_before
+            )
 
 
 def _fan_out(campaign: Campaign, rows: list[AudienceMember], now: datetime, result: FanOutResult) -> None:
@@ -251,18 +274,35 @@ def _queue(campaign: Campaign, plan: dict[uuid.UUID, list[str]], now: datetime, 
                 skipped.channel,
                 exc.code,
             )
-    deliveries = [
-        Delivery(
-            campaign=campaign,
-            customer_id=request.customer_id,
-            channel=request.channel,
-            message_id=message.id,
-            queued_at=now,
+    _insert_deliveries(
+        campaign, [(r.customer_id, r.channel, m.id) for r, m in zip(requests, messages, strict=True)], now
+    )
+    result.messages += len(requests)
+
+
+def _insert_deliveries(campaign: Campaign, rows: list[tuple[uuid.UUID, str, uuid.UUID]], now: datetime) -> None:
+    """One row per message, once per (campaign, customer, channel): a batch redone inserts nothing twice."""
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        Delivery.objects.bulk_create(
+            [
+                Delivery(
+                    campaign=campaign, customer_id=customer_id, channel=channel, message_id=message_id, queued_at=now
+                )
+                for customer_id, channel, message_id in rows
+            ],
+            ignore_conflicts=True,
         )
-        for request, message in zip(requests, messages, strict=True)
-    ]
-    Delivery.objects.bulk_create(deliveries, ignore_conflicts=True)
-    result.messages += len(deliveries)
+        return
+    # Array parameters bound by the server: the ORM's bulk_create compiled and quoted every value of every row.
+    execute_pg(
+        "INSERT INTO campaigns_delivery (campaign_id, customer_id, channel, message_id, queued_at) "
+        "SELECT %b, v.customer_id, v.channel, v.message_id, %b "
+        "FROM unnest(%b::uuid[], %b::varchar(16)[], %b::uuid[]) AS v(customer_id, channel, message_id) "
+        "ON CONFLICT DO NOTHING",
+        [campaign.id, now, *(list(column) for column in zip(*rows, strict=True))],
+    )
 
 
 def _window_opens(campaign: Campaign, time_zone: str, now: datetime) -> datetime | None:
@@ -295,6 +335,20 @@ def _marketing_messages_since(customer_ids: list[uuid.UUID], now: datetime) -> d
     """Marketing messages each person was sent (or is about to be) in the budget's window, from every campaign and
     sender, on every channel."""
     window = timedelta(days=settings.CAMPAIGNS_CONTACT_PRESSURE["days"])
+    if connection.vendor == "postgresql":
+        # Each person's messages by the (customer_id, created_at) index: with the statistics from before the
+        # campaign the planner read the whole outbox instead, once per batch (see eventstore.sql).
+        used: dict[uuid.UUID, int] = defaultdict(int)
+        for customer_id, _ in rows_by_key(
+            OutboundMessage._meta.db_table,
+            "customer_id",
+            ["id"],
+            customer_ids,
+            where="t.purpose = 'marketing' AND t.created_at > %b AND NOT (t.status = ANY(%b::varchar[]))",
+            params=[now - window, [MessageStatus.SUPPRESSED, MessageStatus.FAILED]],
+        ):
+            used[customer_id] += 1
+        return dict(used)
     counts = (
         OutboundMessage.objects.filter(customer_id__in=customer_ids, purpose="marketing", created_at__gt=now - window)
         .exclude(status__in=[MessageStatus.SUPPRESSED, MessageStatus.FAILED])

@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from backoffice.eventstore.models import Event
 from backoffice.messaging.models import OutboundMessage
 from campaigns import services
 from campaigns.models import AudienceMember, Campaign, Delivery, Outcome, Status
@@ -123,6 +124,19 @@ def test_the_budget_counts_only_the_window(person, launched, settings):
     assert AudienceMember.objects.get(campaign=second, customer_id=customer).outcome == Outcome.SENT
 
 
+def test_the_budget_counts_neither_suppressed_nor_service_messages(person, launched, settings):
+    settings.CAMPAIGNS_CONTACT_PRESSURE = {"messages": 1, "days": 7}
+    suppressed, served = person(), person()
+    first = launched(holdout_share="0")
+    OutboundMessage.objects.filter(campaign_id=str(first.id), customer_id=suppressed).update(status="suppressed")
+    OutboundMessage.objects.filter(campaign_id=str(first.id), customer_id=served).update(purpose="service")
+
+    second = launched(holdout_share="0")
+
+    outcomes = dict(AudienceMember.objects.filter(campaign=second).values_list("customer_id", "outcome"))
+    assert outcomes == {suppressed: Outcome.SENT, served: Outcome.SENT}
+
+
 def test_outside_the_send_window_people_wait_for_their_local_morning(person, launched):
     person(time_zone="Pacific/Auckland")
     now = timezone.now()
@@ -209,3 +223,37 @@ def test_cancelling_a_running_campaign_sends_nobody_still_pending(person, launch
 
     assert AudienceMember.objects.get(campaign=campaign).outcome == Outcome.CANCELLED
     assert not OutboundMessage.objects.filter(campaign_id=str(campaign.id)).exists()
+
+
+def test_a_fan_out_batch_redone_after_its_messages_were_queued_queues_and_records_each_once(person, launched, outbox):
+    people = [person(consents=("email", "sms")) for _ in range(6)]
+    campaign = launched(holdout_share="0", channel_mode="every")
+    queued = Event.objects.filter(type="message.queued").count()
+    # As if the decisions had been lost but not the messages: every person is pending again.
+    AudienceMember.objects.filter(campaign=campaign).update(outcome=Outcome.PENDING, decided_at=None)
+    Campaign.objects.filter(id=campaign.id).update(status=Status.RUNNING)
+
+    result = services.campaign_fan_out_batch(campaign_id=campaign.id)
+
+    assert result.taken == 6
+    assert Delivery.objects.filter(campaign=campaign).count() == 12
+    assert set(Delivery.objects.filter(campaign=campaign).values_list("customer_id", "channel")) == {
+        (p, channel) for p in people for channel in ("email", "sms")
+    }
+    assert OutboundMessage.objects.filter(campaign_id=str(campaign.id)).count() == 12
+    assert Event.objects.filter(type="message.queued").count() == queued == 12
+    assert set(AudienceMember.objects.filter(campaign=campaign).values_list("outcome", flat=True)) == {Outcome.SENT}
+
+
+def test_a_snapshot_page_taken_again_adds_nobody_twice_and_keeps_the_holdout(person, launched):
+    for _ in range(30):
+        person()
+    campaign = launched(holdout_share="0.300")
+    before = set(AudienceMember.objects.filter(campaign=campaign).values_list("customer_id", "is_holdout"))
+    Campaign.objects.filter(id=campaign.id).update(status=Status.RUNNING, snapshot_cursor=None, is_snapshot_done=False)
+
+    services.campaign_snapshot(campaign_id=campaign.id)
+
+    after = set(AudienceMember.objects.filter(campaign=campaign).values_list("customer_id", "is_holdout"))
+    assert after == before
+    assert len(after) == 30

@@ -7,9 +7,11 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db.models import F
 from django.utils import timezone
 
 from backoffice.eventstore.models import Event
+from backoffice.messaging.backends.local import MemoryBackend
 from backoffice.messaging.models import ChannelSetting, OutboundMessage, Status
 from backoffice.messaging.services import message_requeue, message_send, messages_drain, messages_release_deferred
 from backoffice.messaging.tasks import messages_release_deferred_task
@@ -313,3 +315,48 @@ def test_a_paused_channel_keeps_its_messages_queued_until_resumed(customer, outb
     messages_drain()
     message.refresh_from_db()
     assert message.status == Status.SENT
+
+
+def test_one_drain_batch_suppresses_the_revoked_customer_and_sends_every_other_message_once(customer, grant, outbox):
+    people = [customer() for _ in range(8)]
+    for customer_id in people:
+        grant(customer_id, "sms")
+    messages = [_send(customer_id) for customer_id in people]
+    grant(people[3], "sms", granted=False)
+
+    first = messages_drain(batch_size=500)
+    again = messages_drain(batch_size=500)
+
+    assert (first.sent, first.suppressed, first.batches) == (7, 1, 1)
+    assert (again.sent, again.suppressed) == (0, 0)
+    assert sorted(m.idempotency_key for m in outbox) == sorted(
+        m.idempotency_key for m in messages if m.customer_id != people[3]
+    )
+    by_id = {row.id: row for row in OutboundMessage.objects.all()}
+    assert by_id[messages[3].id].status == Status.SUPPRESSED
+    assert {by_id[m.id].status for m in messages if m.customer_id != people[3]} == {Status.SENT}
+    assert all(by_id[m.id].attempts == 1 and by_id[m.id].sent_at for m in messages if m.customer_id != people[3])
+    assert Event.objects.filter(type="message.sent").count() == 7
+    assert event_types(messages[3]) == ["message.queued", "message.suppressed"]
+
+
+class OvertakenBackend(MemoryBackend):
+    """A provider so slow that a recovery takes the row meanwhile (its own attempt counted) before the send returns."""
+
+    def send(self, message):
+        OutboundMessage.objects.filter(id=message.message_id).update(attempts=F("attempts") + 1)
+        return super().send(message)
+
+
+def test_a_worker_overtaken_by_a_recovery_records_nothing_for_that_message(customer, settings, outbox):
+    settings.MESSAGING_BACKENDS = {**settings.MESSAGING_BACKENDS, "email": f"{__name__}.OvertakenBackend"}
+    overtaken = _send(customer(), channel="email", purpose="service", content={"subject": "Pedido", "body": "Listo"})
+    kept = _send(customer(), purpose="service")
+
+    result = messages_drain(batch_size=500)
+
+    assert result.sent == 1
+    overtaken.refresh_from_db()
+    assert (overtaken.status, overtaken.attempts) == (Status.SENDING, 2)
+    assert event_types(overtaken) == ["message.queued"]
+    assert event_types(kept) == ["message.queued", "message.sent"]

@@ -11,6 +11,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from backoffice.eventstore import store
+from backoffice.eventstore.sql import copy_rows, execute_pg
 
 from .. import channels, policy
 from ..errors import ChannelRuleError
@@ -86,7 +87,7 @@ def messages_send(*, messages: Sequence[MessageRequest], actor: str) -> list[Out
         if not isinstance(key, str) or not key.strip() or len(key) > 200:
             raise ChannelRuleError("idempotency_key", "must be 1 to 200 characters", "invalid", index=index)
     keys = list({request.idempotency_key for request in messages})
-    known = {row.idempotency_key: row for row in OutboundMessage.objects.filter(idempotency_key__in=keys)}
+    known = _messages_by_key(keys)
     now = timezone.now()
     limits: dict[str, int] = {}
     fresh: dict[str, tuple[OutboundMessage, store.NewEvent]] = {}
@@ -110,11 +111,40 @@ def messages_send(*, messages: Sequence[MessageRequest], actor: str) -> list[Out
             ]
             if raced:
                 # Concurrent calls with the same keys committed first: their rows are the messages.
-                for row in OutboundMessage.objects.filter(idempotency_key__in=raced):
-                    known[row.idempotency_key] = row
-            OutboundMessage.objects.bulk_create([row for key, (row, _) in fresh.items() if key not in known])
+                known.update(_messages_by_key(raced))
+            _insert([row for key, (row, _) in fresh.items() if key not in known])
             wake_drain_after_commit()
     return [known.get(r.idempotency_key) or fresh[r.idempotency_key][0] for r in messages]
+
+
+def _messages_by_key(keys: list[str]) -> dict[str, OutboundMessage]:
+    """The messages already queued under these keys (usually none: only a batch redone finds any)."""
+    if connection.vendor == "postgresql":
+        # Which keys exist, in one statement bound by the server; the rows themselves only for those.
+        found = [
+            key
+            for (key,) in execute_pg(
+                "SELECT idempotency_key FROM messaging_outboundmessage WHERE idempotency_key = ANY(%b)", [keys]
+            )
+        ]
+        if not found:
+            return {}
+        keys = found
+    return {row.idempotency_key: row for row in OutboundMessage.objects.filter(idempotency_key__in=keys)}
+
+
+def _insert(rows: list[OutboundMessage]) -> None:
+    """The outbox rows of a batch: COPY on PostgreSQL (the ORM's INSERT compiled every value of every row, a third of
+    a fan-out batch), bulk_create elsewhere."""
+    if connection.vendor != "postgresql":
+        OutboundMessage.objects.bulk_create(rows)
+        return
+    fields = OutboundMessage._meta.concrete_fields
+    copy_rows(
+        OutboundMessage._meta.db_table,
+        [field.column for field in fields],
+        [tuple(getattr(row, field.attname) for field in fields) for row in rows],
+    )
 
 
 def _prepare(
