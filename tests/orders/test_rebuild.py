@@ -1,9 +1,14 @@
 """Rebuilding the catalog, stock and order projections from the log reproduces what live updates produced."""
 
+from datetime import timedelta
+from decimal import Decimal
+
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from backoffice.eventstore import projector
+from customers.models import Customer, CustomerOrder
 from orders import services
 from orders.models import Location, Order, OrderLine, Product, StockLevel
 
@@ -119,3 +124,35 @@ def test_rebuilding_the_carts_reproduces_open_checked_out_and_abandoned_carts(ch
     assert list(Cart.objects.order_by("cart_id").values()) == live
     assert [c["status"] for c in live] == ["abandoned", "checked_out", "abandoned"]
     assert live[0]["items"] == {"CAM-ALG-BLA-M": {"quantity": 1, "unit_price": "19.90"}}
+
+
+def test_the_customers_counters_kept_order_by_order_match_a_recount_from_the_log(history, receive, customer_id):
+    receive("CAM-ALG-BLA-M", "MAD-01", 5)
+    services.order_place(  # an order from the past, imported: it becomes the first order
+        order_id="OLD",
+        customer=customer_id,
+        channel="store",
+        lines=[{"sku": "CAM-ALG-BLA-M", "quantity": 1}],
+        fulfilment={"method": "counter", "location": "MAD-01"},
+        actor="t",
+        occurred_at=timezone.now() - timedelta(days=400),
+    )
+
+    def counters():
+        customer = Customer.objects.get(id=customer_id)
+        rows = CustomerOrder.objects.order_by("order_id").values_list("order_id", "total", "refunded", "is_cancelled")
+        return (
+            customer.order_count,
+            customer.lifetime_value,
+            customer.first_order_at,
+            customer.last_order_at,
+            list(rows),
+        )
+
+    live = counters()
+    projector.rebuild(["customers.commerce"])
+
+    assert counters() == live
+    # A (2 x 19.90, one refunded), B (19.90 + 2 x 44.90) and OLD (19.90) count; C was cancelled.
+    assert live[:2] == (3, Decimal("149.50"))
+    assert live[2] == CustomerOrder.objects.get(order_id="OLD").placed_at
