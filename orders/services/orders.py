@@ -25,7 +25,7 @@ from customers.services.ingestion import customer_register
 
 from ..errors import InsufficientStock, InvalidField, InvalidFields, OrderIdConflict
 from ..events import ORDER_ID_PATTERN
-from ..models import Cart, Location, LocationKind, Order, Product, StockLevel, order_from_placed, with_lines
+from ..models import CENT, Cart, Location, LocationKind, Order, Product, StockLevel, order_from_placed, with_lines
 from .stock import NAMESPACE, availability, levels_locked, stock_stream, with_retry
 
 # ship: from the location the allocation picks; pickup: reserved at the store until collected; counter: sold at the
@@ -128,7 +128,8 @@ def _resolve_customer(customer: Any, channel: str, actor: str) -> uuid.UUID:
     try:
         customer_id = uuid.UUID(str(customer))
         # One query for the usual case (a customer that was not merged); the selector follows merges.
-        found = _rows(f"SELECT merged_into_id FROM {Customer._meta.db_table} WHERE id = %s", [_uuid(customer_id)])  # noqa: S608
+        key = Customer._meta.pk.get_db_prep_value(customer_id, connection)
+        found = _rows(f"SELECT merged_into_id FROM {Customer._meta.db_table} WHERE id = %s", [key])  # noqa: S608
         if found == [(None,)]:
             return customer_id
         return customer_resolve_id(customer_id=customer_id)
@@ -289,7 +290,10 @@ def _attribution(customer_id: uuid.UUID) -> dict:
         "WHERE c.customer_id = %s AND c.abandoned_at >= %s AND c.reminder_message_id > '' "
         f"AND NOT EXISTS (SELECT 1 FROM {orders} o WHERE o.reminder_cart_id = c.cart_id) "
         "ORDER BY c.abandoned_at DESC LIMIT 1",
-        [_uuid(customer_id), connection.ops.adapt_datetimefield_value(since)],
+        [
+            Cart._meta.get_field("customer_id").get_db_prep_value(customer_id, connection),
+            connection.ops.adapt_datetimefield_value(since),
+        ],
     )
     if not found:
         return {}
@@ -313,10 +317,6 @@ def _one(sql: str, params: list):
     return rows[0][0] if rows else None
 
 
-def _uuid(value: uuid.UUID):
-    return value if connection.features.has_native_uuid_field else value.hex
-
-
 def _products(skus: list[str]) -> dict[str, tuple[Decimal, bool]]:
     """{sku: (price, is_active)} of the known skus among these."""
     if not skus:
@@ -324,4 +324,4 @@ def _products(skus: list[str]) -> dict[str, tuple[Decimal, bool]]:
     marks = ", ".join(["%s"] * len(skus))
     found = _rows(f"SELECT sku, price, is_active FROM {Product._meta.db_table} WHERE sku IN ({marks})", skus)  # noqa: S608
     # SQLite answers a decimal column as a float and a boolean as 0/1: normalised as the ORM would.
-    return {sku: (Decimal(str(price)).quantize(Decimal("0.01")), bool(active)) for sku, price, active in found}
+    return {sku: (Decimal(str(price)).quantize(CENT), bool(active)) for sku, price, active in found}

@@ -74,7 +74,11 @@ def levels_locked(keys: Iterable[Key]) -> dict[Key, StockLevel]:
 
 
 # In the model's field order: Model.from_db() takes a partial row's values in that order.
-_LOCKED_FIELDS: Final = ("id", "sku", "location_code", "on_hand", "reserved", "version")
+_LOCKED_FIELDS: Final = tuple(
+    field.attname
+    for field in StockLevel._meta.concrete_fields
+    if field.attname in {"id", "sku", "location_code", "on_hand", "reserved", "version"}
+)
 
 
 def availability(*, skus: Iterable[str]) -> dict[str, list[dict]]:
