@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from backoffice.accounts.models import Role
+from backoffice.api.fields import AwareDateTimeField
 from backoffice.api.permissions import HasRole
 from backoffice.api.problems import Problem, not_found, validation_failed
 
@@ -31,7 +32,7 @@ def actor(request) -> str:
 
 
 def refused(exc: services.CampaignRefused) -> Problem:
-    status = 400 if exc.code == "inconsistent" else 409
+    status = 400 if exc.code in ("inconsistent", "invalid") else 409
     return Problem(
         status_code=status, type=f"campaign_{exc.code}", title=exc.message, detail=exc.message, errors=exc.errors
     )
@@ -158,8 +159,8 @@ class CampaignInputSerializer(serializers.Serializer):
     )
     channels = serializers.ListField(child=serializers.ChoiceField(choices=OUTBOUND_CHANNELS), default=list)
     channel_mode = serializers.ChoiceField(choices=ChannelMode.values, default=ChannelMode.BEST)
-    starts_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
-    ends_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    starts_at = AwareDateTimeField(required=False, allow_null=True, default=None)
+    ends_at = AwareDateTimeField(required=False, allow_null=True, default=None)
     send_window_start = serializers.TimeField(required=False, allow_null=True, default=None)
     send_window_end = serializers.TimeField(required=False, allow_null=True, default=None)
     variants = serializers.DictField(
@@ -168,13 +169,15 @@ class CampaignInputSerializer(serializers.Serializer):
     objective = serializers.CharField(allow_blank=True, default="")
     kpi = serializers.CharField(max_length=100, allow_blank=True, default="")
     target_value = serializers.DecimalField(
-        max_digits=14, decimal_places=2, required=False, allow_null=True, default=None
+        max_digits=14, decimal_places=2, min_value=0, required=False, allow_null=True, default=None
     )
     attribution_days = serializers.IntegerField(min_value=1, max_value=90, default=7)
     costs = serializers.DictField(
         child=serializers.DecimalField(max_digits=8, decimal_places=4, min_value=0), default=dict
     )
-    budget = serializers.DecimalField(max_digits=14, decimal_places=2, required=False, allow_null=True, default=None)
+    budget = serializers.DecimalField(
+        max_digits=14, decimal_places=2, min_value=0, required=False, allow_null=True, default=None
+    )
 
     def validate_segments(self, value):
         known = set(Segment.objects.filter(id__in=value).values_list("id", flat=True))
@@ -223,9 +226,12 @@ class CampaignListApi(APIView):
         segment_ids, exclusion_ids = values.pop("segments"), values.pop("exclusions")
         for fields in values.pop("variants").values():
             values.update(fields)
-        campaign = services.campaign_save(
-            campaign=None, values=values, actor=actor(request), segment_ids=segment_ids, exclusion_ids=exclusion_ids
-        )
+        try:
+            campaign = services.campaign_save(
+                campaign=None, values=values, actor=actor(request), segment_ids=segment_ids, exclusion_ids=exclusion_ids
+            )
+        except services.CampaignRefused as exc:
+            raise refused(exc) from None
         return Response(CampaignSerializer(selectors.campaign_get(campaign_id=campaign.id)).data, status=201)
 
 

@@ -13,6 +13,7 @@ from ..errors import (
     InsufficientStock,
     InvalidField,
     InvalidFields,
+    MovementIdConflict,
     NotYourLocation,
     OrderIdConflict,
     OrderNotFound,
@@ -59,6 +60,15 @@ def problem_for(exc: OrdersError) -> Problem:
             409,
             "idempotency_conflict",
             "Order id reused for different content",
+            field="id",
+            message=str(exc),
+            code="conflict",
+        )
+    if isinstance(exc, MovementIdConflict):
+        return refused(
+            409,
+            "idempotency_conflict",
+            "Movement id reused for different content",
             field="id",
             message=str(exc),
             code="conflict",

@@ -111,6 +111,7 @@ class OrderPlaceApi(OrdersApiView):
             lines=[dict(line) for line in values["lines"]],
             fulfilment=dict(values["fulfilment"]),
             actor=actor(request),
+            acting_location=acting_location(request.user),
         )
         # The history of a new order is its one `order.placed`: GET /orders/{id} has it; placement stays lean.
         return Response(order_body(order, with_history=False), status=201 if created else 200)

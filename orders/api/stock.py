@@ -74,12 +74,14 @@ class StockMovementApi(OrdersApiView):
         quantity = serializers.IntegerField(help_text="units; for `counted`, the number counted (0 or more)")
         to_location = serializers.CharField(max_length=32, required=False, allow_blank=True)
 
-    @extend_schema(request=InputSerializer, responses={201: StockLevelSerializer(many=True)})
+    @extend_schema(
+        request=InputSerializer, responses={201: StockLevelSerializer(many=True), 200: StockLevelSerializer(many=True)}
+    )
     def post(self, request):
         payload = self.InputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         values = payload.validated_data
-        rows = services.stock_move(
+        rows, created = services.stock_move_recorded(
             sku=values["sku"],
             location=values["location"],
             kind=values["kind"],
@@ -90,4 +92,4 @@ class StockMovementApi(OrdersApiView):
             event_id=values.get("id"),
         )
         levels = [level for row in rows for level in selectors.stock_levels(sku=row.sku, location=row.location_code)]
-        return Response({"levels": StockLevelSerializer(levels, many=True).data}, status=201)
+        return Response({"levels": StockLevelSerializer(levels, many=True).data}, status=201 if created else 200)

@@ -4,7 +4,7 @@ from .carts import carts_abandon_idle
 from .catalog import location_create, product_save
 from .lifecycle import ACTIONS, allowed_actions, order_act
 from .orders import order_place
-from .stock import MOVEMENT_KINDS, stock_move
+from .stock import MOVEMENT_KINDS, stock_move, stock_move_recorded
 
 __all__ = [
     "ACTIONS",
@@ -16,4 +16,5 @@ __all__ = [
     "order_place",
     "product_save",
     "stock_move",
+    "stock_move_recorded",
 ]
