@@ -65,6 +65,39 @@ VARIANT_FIELDS = {
 }
 
 
+# What staff write on the worksheet (with its segments and exclusions); the rest of a campaign is its lifecycle.
+WORKSHEET_FIELDS = (
+    "name",
+    "key_message",
+    "intent",
+    "offer_code",
+    "discount",
+    "valid_until",
+    "holdout_share",
+    "channels",
+    "channel_mode",
+    "starts_at",
+    "ends_at",
+    "send_window_start",
+    "send_window_end",
+    "email_subject",
+    "email_body",
+    "sms_text",
+    "whatsapp_template",
+    "whatsapp_parameters",
+    "push_title",
+    "push_body",
+    "facebook_text",
+    "instagram_text",
+    "objective",
+    "kpi",
+    "target_value",
+    "attribution_days",
+    "costs",
+    "budget",
+)
+
+
 class Campaign(models.Model):
     """The QQOQCP worksheet: what, who, where, when, how, why. Offer code, discount and validity live here only and
     reach every variant through placeholders ({offer_code}, {discount}, {valid_until})."""

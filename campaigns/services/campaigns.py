@@ -1,4 +1,8 @@
-"""Segments and the campaign lifecycle: save, approve (a second staff member), launch, cancel, complete."""
+"""Segments and the campaign lifecycle: save, approve (a second staff member), launch, cancel, complete.
+
+Every command checks against the projected rows (locked), appends its event, and the inline projection
+(campaigns.projections) changes the rows in the same transaction: the services never write a campaign table
+themselves. A refused command appends nothing."""
 
 import uuid
 from collections.abc import Iterable
@@ -10,42 +14,18 @@ from django.db import transaction
 from django.utils import timezone
 
 from backoffice.eventstore import store, times
+from backoffice.eventstore.errors import EventValidationError
 
 from .. import segments as segment_rules
 from .. import worksheet
-from ..models import AudienceMember, Campaign, Outcome, Segment, Status
+from ..events import CampaignWorksheet
+from ..models import WORKSHEET_FIELDS, AudienceMember, Campaign, Outcome, Segment, Status
+from ..projections import campaign_state
 
 EDITABLE = (Status.DRAFT, Status.APPROVED)
-WORKSHEET_FIELDS = (
-    "name",
-    "key_message",
-    "intent",
-    "offer_code",
-    "discount",
-    "valid_until",
-    "holdout_share",
-    "channels",
-    "channel_mode",
-    "starts_at",
-    "ends_at",
-    "send_window_start",
-    "send_window_end",
-    "email_subject",
-    "email_body",
-    "sms_text",
-    "whatsapp_template",
-    "whatsapp_parameters",
-    "push_title",
-    "push_body",
-    "facebook_text",
-    "instagram_text",
-    "objective",
-    "kpi",
-    "target_value",
-    "attribution_days",
-    "costs",
-    "budget",
-)
+SEGMENT_FIELDS = ("name", "description", "rules")
+
+__all__ = ["EDITABLE", "WORKSHEET_FIELDS"]
 
 
 class CampaignRefused(Exception):
@@ -60,15 +40,34 @@ class CampaignRefused(Exception):
 def segment_save(
     *, name: str, rules: Any, actor: str, description: str = "", segment: Segment | None = None
 ) -> Segment:
-    """Create or change a segment; rules are validated (SegmentRuleError names every bad path) before any write."""
+    """Create or change a segment; rules are validated (SegmentRuleError names every bad path) before any write.
+    Saving it unchanged records nothing."""
     cleaned = segment_rules.validate_rules(rules)
-    now = timezone.now()
+    values = {"name": name, "description": description, "rules": cleaned}
     with transaction.atomic():
-        if segment is None:
-            segment = Segment(created_by=actor[:100], created_at=now)
-        segment.name, segment.description, segment.rules, segment.updated_at = name, description, cleaned, now
-        segment.save()
-    return segment
+        current = Segment.objects.select_for_update().filter(pk=segment.pk).first() if segment is not None else None
+        if current is None:
+            segment_id = segment.pk if segment is not None and segment.pk else uuid.uuid4()
+            data = {"segment_id": str(segment_id), "created_by": actor[:100], **values}
+            event = store.NewEvent("segment.created", data, metadata={"actor": actor})
+            _append_segment(f"segment-{segment_id}", event, expected_version=store.NO_STREAM)
+            return Segment.objects.get(pk=segment_id)
+        changed = [field for field in SEGMENT_FIELDS if getattr(current, field) != values[field]]
+        if not changed:
+            return current
+        data = {"segment_id": str(current.pk), "changed": changed, **values}
+        _append_segment(f"segment-{current.pk}", store.NewEvent("segment.changed", data, metadata={"actor": actor}))
+        target = segment or current
+        target.refresh_from_db()
+        return target
+
+
+def _append_segment(stream: str, event: store.NewEvent, expected_version: store.ExpectedVersion = store.ANY) -> None:
+    try:
+        store.append(stream, [event], expected_version=expected_version)
+    except EventValidationError as exc:
+        errors = [{"field": e.field.removeprefix("data."), "message": e.message, "code": e.code} for e in exc.errors]
+        raise segment_rules.SegmentRuleError(errors) from None
 
 
 def campaign_save(
@@ -80,30 +79,76 @@ def campaign_save(
     exclusion_ids: Iterable[uuid.UUID] | None = None,
 ) -> Campaign:
     """Create a draft or change one. Changing an approved campaign sends it back to draft: what was approved is not
-    what it became. Raises CampaignRefused("invalid") naming each bad field before anything is written."""
+    what it became. Saving it unchanged records nothing. Raises CampaignRefused("invalid") naming each bad field
+    before anything is written."""
     errors = campaign_values_errors(values)
     if errors:
         raise CampaignRefused("invalid", "the campaign is invalid", errors)
-    now = timezone.now()
     with transaction.atomic():
-        if campaign is None:
-            campaign = Campaign(created_by=actor[:100], created_at=now)
-        elif campaign.pk:
-            current = Campaign.objects.select_for_update().get(pk=campaign.pk)
-            if current.status not in EDITABLE:
-                raise CampaignRefused("not_editable", f"a {current.status} campaign cannot be changed")
-        for name, value in values.items():
-            if name in WORKSHEET_FIELDS:
-                setattr(campaign, name, value)
-        if campaign.status == Status.APPROVED:
-            campaign.status, campaign.approved_by, campaign.approved_at = Status.DRAFT, "", None
-        campaign.updated_at = now
-        campaign.save()
+        current = Campaign.objects.select_for_update().filter(pk=campaign.pk).first() if campaign is not None else None
+        if current is not None and current.status not in EDITABLE:
+            raise CampaignRefused("not_editable", f"a {current.status} campaign cannot be changed")
+        # A new campaign starts from the model's defaults; a change, from what the campaign holds.
+        state = campaign_state(current) if current is not None else _defaults()
+        sheet = {name: state[name] for name in (*WORKSHEET_FIELDS, "segments", "exclusions")}
+        sheet.update({name: value for name, value in values.items() if name in WORKSHEET_FIELDS})
         if segment_ids is not None:
-            campaign.segments.set(list(segment_ids))
+            sheet["segments"] = list(segment_ids)
         if exclusion_ids is not None:
-            campaign.exclusions.set(list(exclusion_ids))
-    return campaign
+            sheet["exclusions"] = list(exclusion_ids)
+        sheet["segments"], sheet["exclusions"] = _ids(sheet["segments"]), _ids(sheet["exclusions"])
+        if current is None:
+            campaign_id = campaign.pk if campaign is not None and campaign.pk else uuid.uuid4()
+            data = {"campaign_id": str(campaign_id), "created_by": actor[:100], "worksheet": sheet}
+            event = store.NewEvent("campaign.created", data, metadata={"actor": actor})
+            _append_campaign(campaign_id, event, expected_version=store.NO_STREAM)
+            return Campaign.objects.get(pk=campaign_id)
+        changed = _changed(state, sheet)
+        if not changed:
+            return current
+        data = {"campaign_id": str(current.pk), "changed": changed, "worksheet": sheet}
+        _append_campaign(current.pk, store.NewEvent("campaign.changed", data, metadata={"actor": actor}))
+        # The caller's instance shows what the campaign became, as it did when services saved it themselves.
+        target = campaign or current
+        target.refresh_from_db()
+        return target
+
+
+def _defaults() -> dict[str, Any]:
+    blank = Campaign()
+    return {**{name: getattr(blank, name) for name in WORKSHEET_FIELDS}, "segments": [], "exclusions": []}
+
+
+def _ids(values: Iterable[Any]) -> list[str]:
+    return sorted({str(getattr(value, "pk", value)) for value in values})
+
+
+def _changed(before: dict[str, Any], sheet: dict[str, Any]) -> list[str]:
+    """The worksheet fields whose value differs, compared as the event schema types them (0.1 is 0.100)."""
+    try:
+        old_sheet = {name: before[name] for name in WORKSHEET_FIELDS}
+        old_sheet.update(segments=_ids(before["segments"]), exclusions=_ids(before["exclusions"]))
+        old = CampaignWorksheet.model_validate(old_sheet).model_dump()
+        new = CampaignWorksheet.model_validate(sheet).model_dump()
+    except ValueError:
+        return list(sheet)  # not valid: the append names the fields
+    return [name for name in new if new[name] != old[name]]
+
+
+def _append_campaign(
+    campaign_id: uuid.UUID, event: store.NewEvent, expected_version: store.ExpectedVersion = store.ANY
+) -> None:
+    try:
+        store.append(f"campaign-{campaign_id}", [event], expected_version=expected_version)
+    except EventValidationError as exc:
+        errors = [{"field": _field(e.field), "message": e.message, "code": e.code} for e in exc.errors]
+        raise CampaignRefused("invalid", "the campaign is invalid", errors) from None
+
+
+def _field(path: str) -> str:
+    """`data.worksheet.costs.sms` is the worksheet's `costs.sms`; a refusal of the whole event is the worksheet's."""
+    name = path.removeprefix("data.").removeprefix("worksheet.")
+    return "worksheet" if name == "data" else name
 
 
 def campaign_values_errors(values: dict[str, Any]) -> list[dict[str, str]]:
@@ -158,16 +203,15 @@ def campaign_approve(*, campaign_id: uuid.UUID, actor: str, now: datetime | None
         problems = worksheet.campaign_problems(campaign, now=now)
         if problems:
             raise CampaignRefused("inconsistent", "the campaign is not ready", [p.as_error() for p in problems])
-        campaign.status, campaign.approved_by, campaign.approved_at = Status.APPROVED, actor[:100], now
-        campaign.updated_at = now
-        campaign.save(update_fields=["status", "approved_by", "approved_at", "updated_at"])
         data = {
             "campaign_id": str(campaign.id),
             "approved_by": actor[:100],
             "author": campaign.created_by,
             "worksheet": worksheet_snapshot(campaign),
+            "approved_at": now,
         }
         store.append(campaign.stream, [store.NewEvent("campaign.approved", data, metadata={"actor": actor})])
+        campaign.refresh_from_db()
     return campaign
 
 
@@ -190,20 +234,17 @@ def campaign_launch(*, campaign_id: uuid.UUID, actor: str, now: datetime | None 
 
 
 def _start(campaign: Campaign, now: datetime, actor: str, *, is_scheduled: bool) -> None:
-    campaign.status = Status.SCHEDULED if is_scheduled else Status.RUNNING
-    if not is_scheduled:
-        campaign.launched_at = now
-    campaign.updated_at = now
-    campaign.save(update_fields=["status", "launched_at", "updated_at"])
     data = {
         "campaign_id": str(campaign.id),
         "channels": list(campaign.channels),
         "channel_mode": campaign.channel_mode,
         "holdout_share": str(campaign.holdout_share),
         "is_scheduled": is_scheduled,
+        "launched_at": None if is_scheduled else now,
     }
     event_id = uuid.uuid5(campaign.id, "launched" if not is_scheduled else "scheduled")
     store.append(campaign.stream, [store.NewEvent("campaign.launched", data, id=event_id, metadata={"actor": actor})])
+    campaign.refresh_from_db()
     if not is_scheduled:
         campaign_id = str(campaign.id)
 
@@ -236,13 +277,10 @@ def campaign_cancel(*, campaign_id: uuid.UUID, actor: str, reason: str = "") -> 
         campaign = Campaign.objects.select_for_update().get(pk=campaign_id)
         if campaign.status in (Status.COMPLETED, Status.CANCELLED):
             raise CampaignRefused("finished", f"a {campaign.status} campaign cannot be cancelled")
-        campaign.status, campaign.updated_at = Status.CANCELLED, now
-        campaign.save(update_fields=["status", "updated_at"])
-        AudienceMember.objects.filter(campaign=campaign, outcome=Outcome.PENDING).update(
-            outcome=Outcome.CANCELLED, decided_at=now
-        )
-        data = {"campaign_id": str(campaign.id), "reason": reason[:500]}
+        # The projection cancels everyone still pending with it.
+        data = {"campaign_id": str(campaign.id), "reason": reason[:500], "cancelled_at": now}
         store.append(campaign.stream, [store.NewEvent("campaign.cancelled", data, metadata={"actor": actor})])
+        campaign.refresh_from_db()
     return campaign
 
 
@@ -255,15 +293,14 @@ def campaign_complete_if_done(*, campaign_id: uuid.UUID) -> bool:
         audience = AudienceMember.objects.filter(campaign=campaign)
         if audience.filter(outcome=Outcome.PENDING).exists():
             return False
-        now = timezone.now()
-        campaign.status, campaign.completed_at, campaign.updated_at = Status.COMPLETED, now, now
-        campaign.save(update_fields=["status", "completed_at", "updated_at"])
         data = {
             "campaign_id": str(campaign.id),
             "audience": audience.count(),
             "holdout": audience.filter(is_holdout=True).count(),
             "messages": campaign.deliveries.count(),
         }
+        # Completed once: the id is the campaign's, and the content carries no clock (the event's time is the
+        # completion's), so a completion found again is the stored one.
         event_id = uuid.uuid5(campaign.id, "completed")
         store.append(campaign.stream, [store.NewEvent("campaign.completed", data, id=event_id)])
     return True

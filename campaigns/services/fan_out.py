@@ -25,7 +25,8 @@ from django.db import connection, transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from backoffice.eventstore.sql import execute_pg, rows_by_key
+from backoffice.eventstore import store
+from backoffice.eventstore.sql import rows_by_key
 from backoffice.messaging.errors import ChannelRuleError
 from backoffice.messaging.models import OutboundMessage
 from backoffice.messaging.models import Status as MessageStatus
@@ -33,7 +34,8 @@ from backoffice.messaging.policy import zone
 from backoffice.messaging.services import MessageRequest, messages_send
 
 from .. import selectors, worksheet
-from ..models import AudienceMember, Campaign, Delivery, Outcome, Status
+from ..events import AUDIENCE_CHUNK
+from ..models import AudienceMember, Campaign, Outcome, Status
 from ..personalisation import personal_values
 from .campaigns import campaign_complete_if_done
 
@@ -71,11 +73,9 @@ def campaign_snapshot(*, campaign_id: uuid.UUID, page_size: int | None = None, e
             if campaign.snapshot_cursor:
                 query = query.filter(id__gt=campaign.snapshot_cursor)
             ids = list(query.order_by("id").values_list("id", flat=True)[:page_size])
-            _insert_audience(campaign, ids)
-            if ids:
-                campaign.snapshot_cursor = ids[-1]
-            campaign.is_snapshot_done = len(ids) < page_size
-            campaign.save(update_fields=["snapshot_cursor", "is_snapshot_done"])
+            # The page is recorded (the projection inserts the rows and moves the cursor with it), so a snapshot that
+            # dies resumes where it stopped and a rebuild gives the same audience.
+            _record_audience(campaign, ids, is_done=len(ids) < page_size)
             if ids and enqueue is not None:
                 batches = min(batches_per_page, -(-len(ids) // settings.CAMPAIGNS_BATCH_SIZE))
                 transaction.on_commit(lambda batches=batches: [enqueue(campaign_id) for _ in range(batches)])
@@ -86,25 +86,25 @@ def campaign_snapshot(*, campaign_id: uuid.UUID, page_size: int | None = None, e
     return total
 
 
-def _insert_audience(campaign: Campaign, ids: list[uuid.UUID]) -> None:
-    """A page of the audience, each person once per campaign (a page taken again inserts nothing twice)."""
-    holdout = [is_holdout(campaign.id, cid, campaign.holdout_share) for cid in ids]
-    if connection.vendor != "postgresql":
-        AudienceMember.objects.bulk_create(
-            [
-                AudienceMember(campaign=campaign, customer_id=cid, is_holdout=flag)
-                for cid, flag in zip(ids, holdout, strict=True)
-            ],
-            ignore_conflicts=True,
-        )
-        return
-    if ids:
-        execute_pg(
-            "INSERT INTO campaigns_audiencemember (campaign_id, customer_id, is_holdout, outcome) "
-            "SELECT %b, v.customer_id, v.is_holdout, %b FROM unnest(%b::uuid[], %b::boolean[]) "
-            "AS v(customer_id, is_holdout) ORDER BY v.customer_id ON CONFLICT DO NOTHING",
-            [campaign.id, Outcome.PENDING, ids, holdout],
-        )
+def _record_audience(campaign: Campaign, ids: list[uuid.UUID], *, is_done: bool) -> None:
+    """A page of the audience as events of AUDIENCE_CHUNK people each (holdout assigned by a hash of campaign and
+    customer), the last one saying whether the snapshot is complete. A page taken again inserts nobody twice."""
+    chunks = [ids[start : start + AUDIENCE_CHUNK] for start in range(0, len(ids), AUDIENCE_CHUNK)] or [[]]
+    events = []
+    for index, chunk in enumerate(chunks):
+        held = [cid for cid in chunk if is_holdout(campaign.id, cid, campaign.holdout_share)]
+        data = {
+            "campaign_id": str(campaign.id),
+            "customer_ids": chunk,
+            "holdout_ids": held,
+            "is_done": is_done and index == len(chunks) - 1,
+        }
+        events.append(store.NewEvent("campaign.audience_snapshotted", data))
+    store.append(audience_stream(campaign.id), events)
+
+
+def audience_stream(campaign_id: uuid.UUID) -> str:
+    return f"campaign-audience-{campaign_id}"
 
 
 def campaigns_snapshot_unfinished() -> list[uuid.UUID]:
@@ -159,26 +159,36 @@ def campaign_fan_out_batch(*, campaign_id: uuid.UUID, batch_size: int | None = N
 def _decide(rows: list[AudienceMember], outcome: str, now: datetime) -> None:
     for row in rows:
         row.outcome, row.decided_at = outcome, now
-    _save_decisions(rows)
+    _save_decisions(rows[0].campaign_id, rows)
 
 
-def _save_decisions(rows: list[AudienceMember]) -> None:
-    """One UPDATE per distinct decision (a handful per batch), not a CASE per row: bulk_update's cost grows with
-    rows x fields."""
-    groups: dict[tuple, list[int]] = defaultdict(list)
+def _save_decisions(campaign_id: uuid.UUID, rows: list[AudienceMember]) -> None:
+    """One event per AUDIENCE_CHUNK people, grouped by decision (a handful per batch); the projection applies one
+    UPDATE per decision, not a CASE per row: bulk_update's cost grows with rows x fields."""
+    if not rows:
+        return
+    groups: dict[tuple, list[uuid.UUID]] = defaultdict(list)
     for row in rows:
-        groups[(row.outcome, row.decided_at, row.not_before)].append(row.id)
+        groups[(row.outcome, row.decided_at, row.not_before)].append(row.customer_id)
+    events, decisions, size = [], [], 0
     for (outcome, decided_at, not_before), ids in groups.items():
-        if connection.vendor == "postgresql":
-            execute_pg(
-                "UPDATE campaigns_audiencemember SET outcome = %b, decided_at = %b, not_before = %b "
-                "WHERE id = ANY(%b::bigint[])",
-                [outcome, decided_at, not_before, ids],
+        for start in range(0, len(ids), AUDIENCE_CHUNK):
+            chunk = ids[start : start + AUDIENCE_CHUNK]
+            if size + len(chunk) > AUDIENCE_CHUNK:
+                events.append(decisions)
+                decisions, size = [], 0
+            decisions.append(
+                {"outcome": outcome, "decided_at": decided_at, "not_before": not_before, "customer_ids": chunk}
             )
-        else:
-            AudienceMember.objects.filter(id__in=ids).update(
-                outcome=outcome, decided_at=decided_at, not_before=not_before
-            )
+            size += len(chunk)
+    events.append(decisions)
+    store.append(
+        audience_stream(campaign_id),
+        [
+            store.NewEvent("campaign.audience_decided", {"campaign_id": str(campaign_id), "decisions": decisions})
+            for decisions in events
+        ],
+    )
 
 
 def _fan_out(campaign: Campaign, rows: list[AudienceMember], now: datetime, result: FanOutResult) -> None:
@@ -226,7 +236,7 @@ def _fan_out(campaign: Campaign, rows: list[AudienceMember], now: datetime, resu
                 row.outcome = Outcome.SENT
             changed.append(row)
         _queue(campaign, plan, now, result)
-    _save_decisions(changed)
+    _save_decisions(campaign.id, changed)
 
 
 def _queue(campaign: Campaign, plan: dict[uuid.UUID, list[str]], now: datetime, result: FanOutResult) -> None:
@@ -259,7 +269,7 @@ def _queue(campaign: Campaign, plan: dict[uuid.UUID, list[str]], now: datetime, 
     # One append and one insert for the batch; the same keys again (a batch redone) answer the messages queued.
     while True:
         try:
-            messages = messages_send(messages=requests, actor=f"campaign:{campaign.id}")
+            messages_send(messages=requests, actor=f"campaign:{campaign.id}")
             break
         except ChannelRuleError as exc:
             # One customer's values broke a channel rule the worksheet's longest-values check did not foresee:
@@ -274,35 +284,8 @@ def _queue(campaign: Campaign, plan: dict[uuid.UUID, list[str]], now: datetime, 
                 skipped.channel,
                 exc.code,
             )
-    _insert_deliveries(
-        campaign, [(r.customer_id, r.channel, m.id) for r, m in zip(requests, messages, strict=True)], now
-    )
+    # Their deliveries are the projection's, from the message.queued events just recorded (campaigns.projections).
     result.messages += len(requests)
-
-
-def _insert_deliveries(campaign: Campaign, rows: list[tuple[uuid.UUID, str, uuid.UUID]], now: datetime) -> None:
-    """One row per message, once per (campaign, customer, channel): a batch redone inserts nothing twice."""
-    if not rows:
-        return
-    if connection.vendor != "postgresql":
-        Delivery.objects.bulk_create(
-            [
-                Delivery(
-                    campaign=campaign, customer_id=customer_id, channel=channel, message_id=message_id, queued_at=now
-                )
-                for customer_id, channel, message_id in rows
-            ],
-            ignore_conflicts=True,
-        )
-        return
-    # Array parameters bound by the server: the ORM's bulk_create compiled and quoted every value of every row.
-    execute_pg(
-        "INSERT INTO campaigns_delivery (campaign_id, customer_id, channel, message_id, queued_at) "
-        "SELECT %b, v.customer_id, v.channel, v.message_id, %b "
-        "FROM unnest(%b::uuid[], %b::varchar(16)[], %b::uuid[]) AS v(customer_id, channel, message_id) "
-        "ON CONFLICT DO NOTHING",
-        [campaign.id, now, *(list(column) for column in zip(*rows, strict=True))],
-    )
 
 
 def _window_opens(campaign: Campaign, time_zone: str, now: datetime) -> datetime | None:

@@ -10,7 +10,6 @@ from decimal import Decimal
 import pytest
 
 from backoffice.eventstore import projector, store
-from campaigns.models import AudienceMember, Campaign
 from customers.services.gdpr import customer_erase
 
 PERIOD = {"from": "2026-01-01", "to": "2026-03-31"}
@@ -193,17 +192,28 @@ def shop(db, insights_settings):
         acquisition_spend_set(channel=channel, month=date(2026, month, 1), amount=Decimal(amount), actor="test")
     acquisition_spend_set(channel="web", month=date(2026, 4, 1), amount=Decimal("999"), actor="test")
 
-    campaign = Campaign.objects.create(
-        id=SPRING,
-        name="Primavera",
-        launched_at=at("2026-01-02", "09:00"),
-        attribution_days=7,
-        costs={"email": "0.50", "sms": "0.25"},
-        created_at=at("2026-01-01"),
-        updated_at=at("2026-01-02"),
+    # The campaign is event-sourced like the rest: its worksheet, launch and audience are in the log.
+    worksheet = {"name": "Primavera", "attribution_days": 7, "costs": {"email": "0.50", "sms": "0.25"}}
+    s.emit(
+        f"campaign-{SPRING}",
+        "campaign.created",
+        {"campaign_id": SPRING, "worksheet": worksheet},
+        when=at("2026-01-01"),
     )
-    for name, is_holdout in (("A", False), ("B", False), ("D", True), ("E", True)):
-        AudienceMember.objects.create(campaign=campaign, customer_id=s.customers[name], is_holdout=is_holdout)
+    launch = {"channels": [], "channel_mode": "best", "holdout_share": "0.5", "launched_at": at("2026-01-02", "09:00")}
+    s.emit(f"campaign-{SPRING}", "campaign.launched", {"campaign_id": SPRING, **launch}, when=at("2026-01-02"))
+    members = {name: s.customers[name] for name in ("A", "B", "D", "E")}
+    s.emit(
+        f"campaign-audience-{SPRING}",
+        "campaign.audience_snapshotted",
+        {
+            "campaign_id": SPRING,
+            "customer_ids": sorted(str(cid) for cid in members.values()),
+            "holdout_ids": [str(members["D"]), str(members["E"])],
+            "is_done": True,
+        },
+        when=at("2026-01-02"),
+    )
     s.message("message.sent", "B", "sms", "2026-01-02", SPRING, "m-b", attempt=1)
     s.order("o1", "A", "web", "2026-01-06", "100.00")
     s.order("o4", "B", "store", "2026-01-12", "40.00")
