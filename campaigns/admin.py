@@ -511,6 +511,38 @@ class CampaignAdmin(OwnedAdmin):
                 context["report_url"] = reverse("admin:campaigns_campaign_report", args=[obj.pk])
         return super().render_change_form(request, context, *args, obj=obj, **kwargs)
 
+    def history_view(self, request, object_id, extra_context=None):
+        """The admin's "History": the campaign's audit trail from its log (the admin's own log entries do not see
+        what the API, beat and the fan-out did)."""
+        if not self._is_owner(request):
+            raise PermissionDenied
+        campaign = get_object_or_404(Campaign, pk=object_id)
+        entries = selectors.campaign_history(campaign_id=campaign.pk)
+        users = _user_names({entry.actor for entry in entries})
+        labels = dict(HISTORY_LABELS)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "campaign": campaign,
+            "title": _("History: %(name)s") % {"name": campaign.name},
+            "entries": [
+                {
+                    "version": entry.version,
+                    "at": entry.at,
+                    "type": entry.type,
+                    "who": users.get(entry.actor, entry.actor or _("the system")),
+                    "label": labels.get(entry.type, entry.type),
+                    "status": Status(entry.status).label,
+                    "changes": [
+                        {"field": c.field, "before": _shown(c.before), "after": _shown(c.after)} for c in entry.changes
+                    ],
+                }
+                for entry in reversed(entries)
+            ],
+            **(extra_context or {}),
+        }
+        return TemplateResponse(request, "admin/campaigns/campaign/history.html", context)
+
     def report_view(self, request, campaign_id: uuid.UUID):
         if not self._is_owner(request):
             raise PermissionDenied
@@ -527,3 +559,34 @@ class CampaignAdmin(OwnedAdmin):
             "roi_chart": charts.roi(data["channels"]),
         }
         return TemplateResponse(request, "admin/campaigns/campaign/report.html", context)
+
+
+HISTORY_LABELS = (
+    ("campaign.created", _("created")),
+    ("campaign.changed", _("worksheet changed")),
+    ("campaign.approved", _("approved")),
+    ("campaign.launched", _("launched")),
+    ("campaign.cancelled", _("cancelled")),
+    ("campaign.completed", _("completed")),
+    ("campaign.imported", _("recorded as it was (before the log)")),
+)
+
+
+def _user_names(actors: set[str]) -> dict[str, str]:
+    """ "user:<pk>" actors by their user name (ids of staff, never customers)."""
+    from django.contrib.auth import get_user_model
+
+    pks = [actor.removeprefix("user:") for actor in actors if actor.startswith("user:")]
+    pks = [pk for pk in pks if pk.isdigit()]
+    names = get_user_model().objects.filter(pk__in=pks).values_list("pk", "username")
+    return {f"user:{pk}": username for pk, username in names}
+
+
+def _shown(value) -> str:
+    if value in (None, "", [], {}):
+        return ""
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {v}" for k, v in value.items())
+    return str(value)

@@ -198,6 +198,10 @@ def _campaign(event: RecordedEvent) -> None:
     segments, exclusions = after.pop("segments"), after.pop("exclusions")
     for name, value in after.items():
         setattr(campaign, name, value)
+    if event.type == "campaign.imported":  # the snapshot's progress, which the audience's events move otherwise
+        cursor = event.data.get("snapshot_cursor")
+        campaign.is_snapshot_done = bool(event.data.get("is_snapshot_done"))
+        campaign.snapshot_cursor = uuid.UUID(cursor) if cursor else None
     campaign.save()
     if before is None or sorted(before["segments"]) != sorted(segments):
         campaign.segments.set(segments)

@@ -3,20 +3,23 @@ for a batch of people, campaigns for the API and the admin."""
 
 import uuid
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Final
+from typing import Any, Final
 
 from django.conf import settings
 from django.db import connection
 from django.db.models import Count
 
+from backoffice.eventstore import store
 from backoffice.eventstore.models import Event
 from backoffice.eventstore.sql import rows_by_key
 from backoffice.messaging import policy
 from customers.models import Customer
 
 from . import segments
-from .models import OUTBOUND_CHANNELS, Campaign, Segment
+from .models import OUTBOUND_CHANNELS, WORKSHEET_FIELDS, Campaign, Segment
+from .projections import LIFECYCLE_FIELDS, campaign_state_apply
 
 APP_CHANNELS: Final = ("app", "push")
 # What we sent them is not engagement; what they did (wrote, read, clicked, bought) is.
@@ -83,6 +86,88 @@ def campaign_list() -> list[Campaign]:
 
 def campaign_get(*, campaign_id: uuid.UUID) -> Campaign | None:
     return Campaign.objects.prefetch_related("segments", "exclusions").filter(pk=campaign_id).first()
+
+
+def campaign_as_of(*, campaign_id: uuid.UUID, at: datetime) -> Campaign | None:
+    """The campaign as it was at `at`, replayed from its stream (worksheet, segments, status and lifecycle), or None
+    when it did not exist yet. An unsaved instance: read it, never save it. Its segments and exclusions are those it
+    had then (the segments themselves as they are now)."""
+    state = _state_at(campaign_id, at)
+    if state is None:
+        return None
+    segment_ids, exclusion_ids = state.pop("segments"), state.pop("exclusions")
+    campaign = Campaign(id=campaign_id, **state)
+    # The worksheet's relations as they were: the related managers read this cache instead of today's rows.
+    campaign._prefetched_objects_cache = {
+        "segments": Segment.objects.filter(id__in=segment_ids),
+        "exclusions": Segment.objects.filter(id__in=exclusion_ids),
+    }
+    return campaign
+
+
+def _state_at(campaign_id: uuid.UUID, at: datetime | None) -> dict[str, Any] | None:
+    state = None
+    for event in store.read_stream(f"campaign-{campaign_id}"):
+        if at is None or event.occurred_at <= at:
+            state = campaign_state_apply(state, event)
+    return state
+
+
+@dataclass(frozen=True)
+class CampaignChange:
+    field: str
+    before: Any
+    after: Any
+
+
+@dataclass(frozen=True)
+class CampaignHistoryEntry:
+    """One event of a campaign's audit trail: who did what, when, and which fields it changed (before, after)."""
+
+    version: int
+    at: datetime
+    type: str
+    actor: str
+    status: str
+    changes: list[CampaignChange]
+
+
+_AUDITED: Final = (*WORKSHEET_FIELDS, "segments", "exclusions", "status", "approved_by", "approved_at", "launched_at")
+
+
+def campaign_history(*, campaign_id: uuid.UUID) -> list[CampaignHistoryEntry]:
+    """Every event of the campaign's own stream, oldest first, with the fields each changed."""
+    entries = []
+    state: dict[str, Any] | None = None
+    for event in store.read_stream(f"campaign-{campaign_id}"):
+        before = state or {}
+        state = campaign_state_apply(state, event)
+        if state is None:
+            continue  # recorded before campaigns were event-sourced: its sum is the campaign.imported entry
+        changes = [
+            CampaignChange(name, before.get(name), state.get(name))
+            for name in (*_AUDITED, *(f for f in LIFECYCLE_FIELDS if f not in _AUDITED and f != "updated_at"))
+            if _comparable(before.get(name)) != _comparable(state.get(name))
+        ]
+        if before == {}:
+            changes = [c for c in changes if c.after not in (None, "", [], {})]
+        entries.append(
+            CampaignHistoryEntry(
+                version=event.version,
+                at=event.occurred_at,
+                type=event.type,
+                actor=str(event.metadata.get("actor", "")),
+                status=str(state["status"]),
+                changes=changes,
+            )
+        )
+    return entries
+
+
+def _comparable(value: Any) -> Any:
+    if isinstance(value, list):
+        return sorted(str(v) for v in value)
+    return value
 
 
 def time_zones(customer_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:

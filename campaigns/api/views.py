@@ -1,5 +1,5 @@
 """Segments and campaigns: GET, POST /api/v1/segments, GET .../{id}/preview; GET, POST /api/v1/campaigns,
-GET .../{id}, POST .../{id}/approve, POST .../{id}/launch, GET .../{id}/report.
+GET .../{id} (`?as_of=TIME`: as it was then), POST .../{id}/approve, POST .../{id}/launch, GET .../{id}/report.
 
 Marketing and admin own them; integration may read. Segment previews carry counts and non-personal samples only.
 """
@@ -8,7 +8,8 @@ import uuid
 from decimal import Decimal
 
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -16,7 +17,7 @@ from rest_framework.views import APIView
 from backoffice.accounts.models import Role
 from backoffice.api.fields import AwareDateTimeField
 from backoffice.api.permissions import HasRole
-from backoffice.api.problems import Problem, not_found, validation_failed
+from backoffice.api.problems import Problem, invalid, not_found, validation_failed
 
 from .. import report, selectors, services, worksheet
 from ..models import OUTBOUND_CHANNELS, ChannelMode, Segment
@@ -246,12 +247,32 @@ class CampaignDetailApi(APIView):
     permission_classes = [HasRole]
     allowed_roles = READERS
 
-    @extend_schema(responses=CampaignSerializer)
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "as_of", OpenApiTypes.DATETIME, description="the campaign as it was then, replayed from its events"
+            )
+        ],
+        responses=CampaignSerializer,
+    )
     def get(self, request, campaign_id: uuid.UUID):
         campaign = _campaign(campaign_id)
+        if "as_of" in request.query_params:
+            campaign = _campaign_as_of(campaign_id, request.query_params["as_of"])
         body = CampaignSerializer(campaign).data
         body["problems"] = [p.as_error() for p in worksheet.campaign_problems(campaign, now=timezone.now())]
         return Response(body)
+
+
+def _campaign_as_of(campaign_id: uuid.UUID, raw: str):
+    try:
+        at = AwareDateTimeField().run_validation(raw)
+    except serializers.ValidationError as exc:
+        raise invalid("as_of", " ".join(str(m) for m in exc.detail)) from None
+    campaign = selectors.campaign_as_of(campaign_id=campaign_id, at=at)
+    if campaign is None:
+        raise not_found("the campaign did not exist then")
+    return campaign
 
 
 class CampaignApproveApi(APIView):

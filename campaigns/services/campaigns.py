@@ -210,7 +210,8 @@ def campaign_approve(*, campaign_id: uuid.UUID, actor: str, now: datetime | None
             "worksheet": worksheet_snapshot(campaign),
             "approved_at": now,
         }
-        store.append(campaign.stream, [store.NewEvent("campaign.approved", data, metadata={"actor": actor})])
+        event = store.NewEvent("campaign.approved", data, occurred_at=now, metadata={"actor": actor})
+        store.append(campaign.stream, [event])
         campaign.refresh_from_db()
     return campaign
 
@@ -243,7 +244,8 @@ def _start(campaign: Campaign, now: datetime, actor: str, *, is_scheduled: bool)
         "launched_at": None if is_scheduled else now,
     }
     event_id = uuid.uuid5(campaign.id, "launched" if not is_scheduled else "scheduled")
-    store.append(campaign.stream, [store.NewEvent("campaign.launched", data, id=event_id, metadata={"actor": actor})])
+    event = store.NewEvent("campaign.launched", data, id=event_id, occurred_at=now, metadata={"actor": actor})
+    store.append(campaign.stream, [event])
     campaign.refresh_from_db()
     if not is_scheduled:
         campaign_id = str(campaign.id)
@@ -279,7 +281,8 @@ def campaign_cancel(*, campaign_id: uuid.UUID, actor: str, reason: str = "") -> 
             raise CampaignRefused("finished", f"a {campaign.status} campaign cannot be cancelled")
         # The projection cancels everyone still pending with it.
         data = {"campaign_id": str(campaign.id), "reason": reason[:500], "cancelled_at": now}
-        store.append(campaign.stream, [store.NewEvent("campaign.cancelled", data, metadata={"actor": actor})])
+        event = store.NewEvent("campaign.cancelled", data, occurred_at=now, metadata={"actor": actor})
+        store.append(campaign.stream, [event])
         campaign.refresh_from_db()
     return campaign
 
