@@ -520,6 +520,8 @@ class CampaignAdmin(OwnedAdmin):
         entries = selectors.campaign_history(campaign_id=campaign.pk)
         users = _user_names({entry.actor for entry in entries})
         labels = dict(HISTORY_LABELS)
+        # Segments by name, as staff know them (the history records their ids).
+        names = {str(pk): name for pk, name in Segment.objects.values_list("pk", "name")}
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
@@ -534,7 +536,8 @@ class CampaignAdmin(OwnedAdmin):
                     "label": labels.get(entry.type, entry.type),
                     "status": Status(entry.status).label,
                     "changes": [
-                        {"field": c.field, "before": _shown(c.before), "after": _shown(c.after)} for c in entry.changes
+                        {"field": c.field, "before": _shown(c.before, names), "after": _shown(c.after, names)}
+                        for c in entry.changes
                     ],
                 }
                 for entry in reversed(entries)
@@ -582,11 +585,11 @@ def _user_names(actors: set[str]) -> dict[str, str]:
     return {f"user:{pk}": username for pk, username in names}
 
 
-def _shown(value) -> str:
+def _shown(value, names: dict[str, str]) -> str:
     if value in (None, "", [], {}):
         return ""
     if isinstance(value, list):
-        return ", ".join(str(v) for v in value)
+        return ", ".join(names.get(str(v), str(v)) for v in value)
     if isinstance(value, dict):
         return ", ".join(f"{k}: {v}" for k, v in value.items())
     return str(value)

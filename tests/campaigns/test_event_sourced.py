@@ -174,7 +174,9 @@ def test_the_history_says_who_changed_what_and_when(person, make_campaign, launc
 
 def test_the_admin_shows_the_campaigns_history(marketing_client, make_campaign):  # noqa: F811
     campaign = make_campaign()
-    services.campaign_save(campaign=campaign, values={"kpi": "ventas"}, actor="user:7")
+    services.campaign_save(
+        campaign=campaign, values={"kpi": "ventas"}, actor="user:7", segment_ids=[segment(name="Fieles").id]
+    )
     browser = marketing_client()
 
     page = browser.get(reverse("admin:campaigns_campaign_history", args=[campaign.id]))
@@ -184,6 +186,7 @@ def test_the_admin_shows_the_campaigns_history(marketing_client, make_campaign):
     assert html.count('class="history-entry"') == 2
     assert 'data-field="kpi"' in html
     assert "ventas" in html
+    assert "Fieles" in html  # segments by name
 
 
 def test_refused_commands_record_no_event(person, make_campaign, launched):
