@@ -193,6 +193,7 @@ def _campaign(event: RecordedEvent) -> None:
     after = campaign_state_apply(before, event)
     if after is None:
         return
+    is_new = campaign is None
     if campaign is None:
         campaign = Campaign(id=campaign_id)
     segments, exclusions = after.pop("segments"), after.pop("exclusions")
@@ -202,7 +203,8 @@ def _campaign(event: RecordedEvent) -> None:
         cursor = event.data.get("snapshot_cursor")
         campaign.is_snapshot_done = bool(event.data.get("is_snapshot_done"))
         campaign.snapshot_cursor = uuid.UUID(cursor) if cursor else None
-    campaign.save()
+    # Only the campaign's own fields: the snapshot's progress belongs to the audience's events.
+    campaign.save(force_insert=is_new, update_fields=None if is_new else list(after))
     if before is None or sorted(before["segments"]) != sorted(segments):
         campaign.segments.set(segments)
     if before is None or sorted(before["exclusions"]) != sorted(exclusions):
