@@ -83,3 +83,9 @@ def test_every_benchmark_runs_at_a_tiny_size_on_sqlite(script, tmp_path):
 @pytest.mark.parametrize("script", sorted(TINY))
 def test_every_benchmark_runs_at_a_tiny_size_on_postgresql(script, tmp_path):
     _assert_ran(_run(script, _bench_database_url(script), tmp_path), script)
+
+
+def test_every_script_in_benchmarks_has_a_tiny_run_here():
+    scripts = {path.stem for path in (ROOT / "benchmarks").glob("*.py") if path.stem != "__init__"}
+
+    assert scripts == set(TINY), "add the new benchmark's tiny arguments to TINY"
