@@ -55,9 +55,11 @@ def _has(stream, types):
 
 
 def _event(type_name, data, key):
+    """An event whose id is its place in this import: recording it again is a duplicate, never a second copy."""
     from backoffice.eventstore import store
 
-    return store.NewEvent(type_name, data, id=uuid.uuid5(uuid.NAMESPACE_URL, f"campaigns-0002:{key}"))
+    event_id = uuid.uuid5(uuid.NAMESPACE_URL, f"campaigns-0002:{key}")
+    return store.NewEvent(type_name, data, id=event_id, metadata={"actor": "migration:campaigns.0002"})
 
 
 def record_existing(apps, schema_editor):
@@ -67,7 +69,6 @@ def record_existing(apps, schema_editor):
     Campaign = apps.get_model("campaigns", "Campaign")
     AudienceMember = apps.get_model("campaigns", "AudienceMember")
     Delivery = apps.get_model("campaigns", "Delivery")
-    actor = {"actor": "migration:campaigns.0002"}
     for segment in Segment.objects.order_by("created_at", "id"):
         stream = f"segment-{segment.id}"
         if _has(stream, SEGMENT_TYPES):
@@ -81,8 +82,7 @@ def record_existing(apps, schema_editor):
             "created_at": segment.created_at,
             "updated_at": segment.updated_at,
         }
-        event = _event("segment.imported", data, stream)
-        store.append(stream, [store.NewEvent(event.type, event.data, id=event.id, metadata=actor)])
+        store.append(stream, [_event("segment.imported", data, stream)])
     for campaign in Campaign.objects.order_by("created_at", "id"):
         stream = f"campaign-{campaign.id}"
         if _has(stream, CAMPAIGN_TYPES):
@@ -105,8 +105,7 @@ def record_existing(apps, schema_editor):
             "created_at": campaign.created_at,
             "updated_at": campaign.updated_at,
         }
-        event = _event("campaign.imported", data, stream)
-        store.append(stream, [store.NewEvent(event.type, event.data, id=event.id, metadata=actor)])
+        store.append(stream, [_event("campaign.imported", data, stream)])
         audience_stream = f"campaign-audience-{campaign.id}"
         members = list(
             AudienceMember.objects.filter(campaign_id=campaign.id)
@@ -141,7 +140,7 @@ def record_existing(apps, schema_editor):
                 )
             )
         if events:
-            store.append(audience_stream, [store.NewEvent(e.type, e.data, id=e.id, metadata=actor) for e in events])
+            store.append(audience_stream, events)
 
 
 class Migration(migrations.Migration):
