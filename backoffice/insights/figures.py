@@ -305,7 +305,7 @@ def dashboard_figures(report: dict) -> list[Figure]:
         [_("campaign"), _("name"), _("channel"), *headers],
         [[r["campaign"], r["name"], r["channel"], *(r[n] for n in names)] for r in camp["by_campaign"]],
     )
-    f.chart = charts.bar_chart("campaigns", [(r["channel"], r["roi"]) for r in camp["by_channel"]])
+    f.chart = charts.campaign_roi(camp["by_channel"], name="campaigns")
     figures.append(f)
     f = Figure(
         "campaign_lift",

@@ -220,7 +220,9 @@ def test_campaign_roi_attributes_orders_within_the_window_net_of_refunds(report)
         "delivered": 1,
         "read": 0,
         "clicked": 1,
+        "bounced": 0,
         "unsubscribed": 0,
+        "suppressed": 0,
         "orders": 1,
         "revenue": D("30.00"),
         "cost": D("0.50"),
@@ -291,6 +293,8 @@ def test_campaign_lift_against_the_holdout(report):
             "treated_conversion_rate": D("0.5000"),
             "holdout_conversion_rate": D("0.0000"),
             "lift": D("0.5000"),
+            "relative_lift": None,  # nothing to compare with: no holdout conversion
+            "incremental_conversions": D("1.0"),
         }
     ]
 
