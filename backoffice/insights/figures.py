@@ -33,7 +33,8 @@ FORMULAS = {
     "acquisition": _(
         "CAC = acquisition spend of the channel in the period (each month pro rata of its days in the period) / "
         "customers acquired through the channel (registered in the period; a merged profile counts once, "
-        "erased customers count)."
+        "erased customers count). Acquisition ROI = (gross margin x net revenue of the orders those customers "
+        "placed in the period - spend) / spend."
     ),
     "revenue_sales": _(
         "Net revenue = totals of the orders placed in the period in the sales channel, not cancelled, minus their "
@@ -90,6 +91,9 @@ FORMULAS = {
 }
 
 
+ACQUISITION_COLUMNS = ("spend", "customers_acquired", "cac", "acquired_net_revenue", "acquired_margin", "roi")
+
+
 def dashboard_figures(report: dict) -> list[Figure]:
     figures = []
     trends = report["trends"]
@@ -115,11 +119,20 @@ def dashboard_figures(report: dict) -> list[Figure]:
         "acquisition",
         _("Acquisition spend and CAC"),
         FORMULAS["acquisition"],
-        [_("channel"), _("spend"), _("customers acquired"), _("CAC")],
-        [[r["channel"], r["spend"], r["customers_acquired"], r["cac"]] for r in acq["by_channel"]],
+        [
+            _("channel"),
+            _("spend"),
+            _("customers acquired"),
+            _("CAC"),
+            _("net revenue of the customers acquired"),
+            _("margin"),
+            _("acquisition ROI"),
+        ],
+        [
+            [r["channel"], *(r[name] for name in ACQUISITION_COLUMNS)]
+            for r in [*acq["by_channel"], {**acq["total"], "channel": str(_("total"))}]
+        ],
     )
-    total = acq["total"]
-    f.rows.append([str(_("total")), total["spend"], total["customers_acquired"], total["cac"]])
     f.chart = charts.bar_chart("acquisition", [(r["channel"], r["cac"]) for r in acq["by_channel"]])
     figures.append(f)
 

@@ -253,23 +253,62 @@ def spend_in_period(period: Period) -> dict[str, Decimal]:
 # --- 1. Acquisition -----------------------------------------------------------------------------------------------
 
 
+def _revenue_of_acquired(period: Period) -> dict[str, Decimal]:
+    """Per acquisition channel, the net revenue of the orders placed in the period by the people acquired in it
+    (the person's first profile registered in the period through the channel, as CAC counts them)."""
+    people = PersonFact._meta.db_table
+    rows = _sql(
+        f"""
+        SELECT p.acquisition_channel, SUM(o.net_cents)
+        FROM {_O} o JOIN {people} p ON p.customer_id = o.person_id
+        WHERE o.placed_day >= %(start)s AND o.placed_day <= %(end)s AND o.is_cancelled = %(no)s
+          AND p.registered_day >= %(start)s AND p.registered_day <= %(end)s
+        GROUP BY p.acquisition_channel
+        """,  # noqa: S608 - table names and placeholders only
+        {"start": period.start, "end": period.end, "no": False},
+    )
+    return {channel: money(Decimal(int(cents or 0)) / 100) for channel, cents in rows}
+
+
+def acquisition_roi(*, spend: Decimal, revenue: Decimal) -> tuple[Decimal, Decimal | None]:
+    """(margin, ROI) of a channel's acquisition spend: margin = INSIGHTS_GROSS_MARGIN x net revenue of the customers
+    it acquired; ROI = (margin - spend) / spend."""
+    margin = money(revenue * settings.INSIGHTS_GROSS_MARGIN)
+    return margin, ratio(margin - spend, spend)
+
+
 def acquisition_figures(period: Period, channel: str | None) -> dict:
-    acquired, spend = _acquired(period), spend_in_period(period)
+    acquired, spend, revenue = _acquired(period), spend_in_period(period), _revenue_of_acquired(period)
     channels = sorted((set(acquired) | set(spend)) - {""} if not channel else {channel})
-    rows = [
-        {
-            "channel": ch,
-            "spend": spend.get(ch, money(0)),
-            "customers_acquired": acquired.get(ch, 0),
-            "cac": per(spend.get(ch, 0), acquired.get(ch, 0)),
-        }
-        for ch in channels
-    ]
+    rows = []
+    for ch in channels:
+        channel_spend, channel_revenue = spend.get(ch, money(0)), revenue.get(ch, money(0))
+        margin, roi = acquisition_roi(spend=channel_spend, revenue=channel_revenue)
+        rows.append(
+            {
+                "channel": ch,
+                "spend": channel_spend,
+                "customers_acquired": acquired.get(ch, 0),
+                "cac": per(channel_spend, acquired.get(ch, 0)),
+                "acquired_net_revenue": channel_revenue,
+                "acquired_margin": margin,
+                "roi": roi,
+            }
+        )
     total_spend = sum((r["spend"] for r in rows), money(0))
     total_acquired = sum(r["customers_acquired"] for r in rows)
+    total_revenue = sum((r["acquired_net_revenue"] for r in rows), money(0))
+    total_margin, total_roi = acquisition_roi(spend=total_spend, revenue=total_revenue)
     return {
         "by_channel": rows,
-        "total": {"spend": total_spend, "customers_acquired": total_acquired, "cac": per(total_spend, total_acquired)},
+        "total": {
+            "spend": total_spend,
+            "customers_acquired": total_acquired,
+            "cac": per(total_spend, total_acquired),
+            "acquired_net_revenue": total_revenue,
+            "acquired_margin": total_margin,
+            "roi": total_roi,
+        },
     }
 
 
