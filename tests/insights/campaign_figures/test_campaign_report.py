@@ -17,15 +17,7 @@ from campaigns.services.fan_out import is_holdout
 from customers.models import Customer
 from customers.services.gdpr import customer_erase
 from customers.services.identity import customer_merge
-from tests.campaigns.conftest import (  # noqa: F401 - fixtures of the campaign flow
-    _fresh_recommendations,
-    launched,
-    make_campaign,
-    outbox,
-    person,
-    segment,
-    shop,
-)
+from tests.campaigns.conftest import segment
 
 pytestmark = pytest.mark.django_db
 
@@ -121,7 +113,8 @@ def test_report_dashboard_metrics_api_and_csv_show_the_same_figures(
     metrics_lifts = {row["lift"] for row in metrics["by_campaign"] if row["campaign"] == campaign_id}
     metrics_lift_table = next(row for row in metrics["lift"] if row["campaign"] == campaign_id)
 
-    csv_rows = list(csv.DictReader(io.StringIO(client.get("/admin/insights/dashboard/csv/campaigns/").content.decode())))
+    csv_body = client.get("/admin/insights/dashboard/csv/campaigns/").content.decode()
+    csv_rows = list(csv.DictReader(io.StringIO(csv_body)))
     headers = {"read": "read", "roi": "ROI"}
     from_csv = {
         row["channel"]: [_decimal(row[headers.get(name, name)]) for name in COMPARED]
@@ -132,10 +125,9 @@ def test_report_dashboard_metrics_api_and_csv_show_the_same_figures(
     page = client.get("/admin/insights/dashboard/").content.decode()
     section = page.split('id="figure-campaigns"', 1)[1].split("</section>", 1)[0]
     cells = [re.findall(r'<td class="num">(.*?)</td>', row) for row in re.findall(r"<tr>(.*?)</tr>", section, re.S)]
-    from_dashboard = {
-        row[2]: [_decimal(value) for value in row[3 : 3 + len(COMPARED)]] for row in cells if row and row[0] == campaign_id
-    }
-    dashboard_lifts = {row[3 + len(COMPARED)] for row in cells if row and row[0] == campaign_id}
+    ours = [row for row in cells if row and row[0] == campaign_id]
+    from_dashboard = {row[2]: [_decimal(value) for value in row[3 : 3 + len(COMPARED)]] for row in ours}
+    dashboard_lifts = {row[3 + len(COMPARED)] for row in ours}
 
     report_page = client.get(reverse("admin:insights_campaign_report", args=[campaign_id])).content.decode()
     page_roi = dict(re.findall(r'data-channel="(\w+)".*?data-roi="([^"]*)"', report_page, re.S))
