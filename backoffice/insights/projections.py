@@ -18,6 +18,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.utils import timezone
 
+from backoffice.eventstore.people import merge_groups
 from backoffice.eventstore.projector import ASYNC, Projection
 from campaigns.models import Campaign
 
@@ -343,6 +344,10 @@ def _adopt_orders_placed_before_registration(customer_ids: list) -> None:
         OrderFact.objects.filter(person_id=person_id).update(acquisition_channel=channel, registered_month=month)
 
 
+def _merged_into_any(frontier: set[uuid.UUID]) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    return list(PersonFact.objects.filter(merged_into__in=frontier).values_list("customer_id", "merged_into"))
+
+
 def _fold_merge(event) -> dict:
     """Keep `person_id` at the end of each profile's merge chain, as customers.directory's `merged_into` implies, in
     the profiles and their orders. Returns the profiles whose person changed: {customer id: (person, channel)}."""
@@ -361,11 +366,7 @@ def _fold_merge(event) -> dict:
         return dict.fromkeys(group, (root, channel, month))
     unmerged = uuid.UUID(str(event.data["unmerged"]))
     PersonFact.objects.filter(customer_id=unmerged).update(merged_into=None)
-    group, frontier = {unmerged}, {unmerged}
-    while frontier:
-        frontier = set(PersonFact.objects.filter(merged_into__in=frontier).values_list("customer_id", flat=True))
-        frontier -= group
-        group |= frontier
+    group = set(merge_groups({unmerged}, _merged_into_any))
     channel, month = PersonFact.objects.filter(customer_id=unmerged).values_list(
         "acquisition_channel", "registered_month"
     ).first() or ("", None)
