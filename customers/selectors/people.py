@@ -15,6 +15,7 @@ from django.db.models import Count, Max, Min, Q, Sum
 from django.utils import timezone
 
 from backoffice.eventstore import store
+from backoffice.eventstore.money import money
 from backoffice.eventstore.people import merge_groups
 from backoffice.eventstore.sql import rows_by_key
 
@@ -240,7 +241,7 @@ def customer_360(*, customer_id: uuid.UUID, recent: int = 10) -> dict:
         "interaction_count": sum(m.interaction_count for m in members),
         "last_interaction_at": max(last_times) if last_times else None,
         "order_count": orders["count"],
-        "lifetime_value": value.quantize(Decimal("0.01")),
+        "lifetime_value": money(value),
         "first_order_at": orders["first"],
         "last_order_at": orders["last"],
         "rfm": {"recency": rfm.recency, "frequency": rfm.frequency, "monetary": rfm.monetary, "code": rfm.code},
@@ -327,7 +328,7 @@ def customer_view_as_of(*, customer_id: uuid.UUID, at: datetime, recent: int = 1
         "interaction_count": interactions,
         "last_interaction_at": events[-1].occurred_at,
         "order_count": len(orders),
-        "lifetime_value": value.quantize(Decimal("0.01")),
+        "lifetime_value": money(value),
         "last_order_at": last_order,
         "rfm": {"recency": rfm.recency, "frequency": rfm.frequency, "monetary": rfm.monetary, "code": rfm.code},
         "consents": [
