@@ -12,6 +12,7 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.translation import gettext_lazy as _
 
+from backoffice.accounts.admin_read_only import ReadOnlyAdmin
 from backoffice.accounts.models import Role
 from backoffice.accounts.selectors import user_role
 from backoffice.eventstore.schema import CHANNELS
@@ -73,16 +74,7 @@ class AcquisitionSpendAdmin(_MarketingOnly, admin.ModelAdmin):
 
 
 @admin.register(Dashboard)
-class DashboardAdmin(_MarketingOnly, admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
+class DashboardAdmin(_MarketingOnly, ReadOnlyAdmin):
     def get_urls(self):
         return [
             path("csv/<str:figure>/", self.admin_site.admin_view(self.csv_view), name="insights_dashboard_csv"),
