@@ -107,7 +107,7 @@ class _Batch:
         self.changed_orders: dict[str, OrderFact] = {}
         self.touches: dict[uuid.UUID, CampaignTouch] = {}
         self.changed_touches: set[uuid.UUID] = set()
-        placed, referenced, buyers = set(), set(), set()
+        placed, referenced, buyers, recipients, merging = set(), set(), set(), set(), set()
         for event in events:
             if event.type == "order.placed":
                 placed.add(str(event.data["order_id"]))
@@ -116,22 +116,24 @@ class _Batch:
             elif event.type in ("order.returned", "order.cancelled"):
                 referenced.add(str(event.data["order_id"]))
             elif event.type == "message.sent" and event.data.get("campaign_id") and event.customer_id:
-                buyers.add(event.customer_id)
+                recipients.add(event.customer_id)
             elif event.type == "customer.merged":
-                buyers.update(uuid.UUID(str(event.data[key])) for key in ("customer_id", "merged"))
+                merging.update(uuid.UUID(str(event.data[key])) for key in ("customer_id", "merged"))
         # A few reads per batch: the earlier orders this batch refunds or cancels, the people (person and acquisition
         # channel) of the customers who order and every profile of those people, the campaign touches of those
         # profiles, and the attribution window of the campaigns touched.
         self.known_orders = OrderFact.objects.in_bulk(list(referenced - placed)) if referenced - placed else {}
-        self.people: dict[uuid.UUID, tuple] = _people_of(buyers)
+        self.people: dict[uuid.UUID, tuple] = _people_of(buyers | merging)
         self.members: dict[uuid.UUID, set[uuid.UUID]] = defaultdict(set)
-        persons = {person for person, _channel, _month in self.people.values()}
+        # Only the people who order need their other profiles (a message to any of them counts).
+        persons = {self.people[cid][0] for cid in buyers if cid in self.people}
+        persons |= {self.people[cid][0] for cid in merging if cid in self.people}
         if persons:
             for customer_id, person_id in PersonFact.objects.filter(person_id__in=list(persons)).values_list(
                 "customer_id", "person_id"
             ):
                 self.members[person_id].add(customer_id)
-        profiles = buyers | persons | {cid for group in self.members.values() for cid in group}
+        profiles = buyers | recipients | persons | {cid for group in self.members.values() for cid in group}
         self.touches = CampaignTouch.objects.in_bulk(list(profiles)) if profiles else {}
         self.windows = CampaignWindows({touch.campaign_id for touch in self.touches.values()})
 
