@@ -1,3 +1,5 @@
+import uuid
+
 from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
@@ -23,3 +25,20 @@ class AwareDateTimeField(serializers.DateTimeField):
         if reason is not None:
             self.fail("out_of_range", reason=reason)
         return moment
+
+
+class CustomerField(serializers.JSONField):
+    """How every endpoint names a customer: our id (a UUID string, or {"id": ...}), or an object of identifiers
+    ({"email": ..., "phone": ..., "loyalty_card": ...}) resolved like any interaction's sender."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str | dict) or not data:
+            raise serializers.ValidationError("a customer id or an object of identifiers")
+        if isinstance(data, dict) and set(data) == {"id"}:
+            data = data["id"]
+        if isinstance(data, str):
+            try:
+                return uuid.UUID(data)
+            except ValueError:
+                raise serializers.ValidationError("is not a customer id", code="invalid") from None
+        return data

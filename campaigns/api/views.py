@@ -9,34 +9,28 @@ import uuid
 from decimal import Decimal
 
 from django.utils import timezone
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
+from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from backoffice.accounts.models import Role
 from backoffice.api.fields import AwareDateTimeField
 from backoffice.api.permissions import HasRole
-from backoffice.api.problems import Problem, not_found, validation_failed
+from backoffice.api.problems import not_found
 
 from .. import selectors, services, worksheet
 from ..models import OUTBOUND_CHANNELS, ChannelMode, Segment
-from ..segments import SegmentRuleError
+from .filters import CampaignFilter, SegmentFilter
 
 OWNERS = (Role.ADMIN, Role.MARKETING)
 READERS = (Role.ADMIN, Role.MARKETING, Role.INTEGRATION)
-LIST_LIMIT = 500
 
 
 def actor(request) -> str:
     return f"user:{request.user.pk}"
-
-
-def refused(exc: services.CampaignRefused) -> Problem:
-    status = 400 if exc.code in ("inconsistent", "invalid") else 409
-    return Problem(
-        status_code=status, type=f"campaign_{exc.code}", title=exc.message, detail=exc.message, errors=exc.errors
-    )
 
 
 class SegmentSerializer(serializers.Serializer):
@@ -48,9 +42,16 @@ class SegmentSerializer(serializers.Serializer):
     updated_at = serializers.DateTimeField()
 
 
-class SegmentListApi(APIView):
+class SegmentListApi(GenericAPIView):
     permission_classes = [HasRole]
     allowed_roles = {"GET": READERS, "POST": OWNERS}
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = SegmentFilter
+    cursor_ordering = ("-created_at", "id")
+    serializer_class = SegmentSerializer
+
+    def get_queryset(self):
+        return selectors.segments_all()
 
     class InputSerializer(serializers.Serializer):
         name = serializers.CharField(max_length=200)
@@ -64,20 +65,17 @@ class SegmentListApi(APIView):
 
     @extend_schema(responses=SegmentSerializer(many=True))
     def get(self, request):
-        segments = selectors.segment_list()[:LIST_LIMIT]
-        return Response({"results": SegmentSerializer(segments, many=True).data, "next": None})
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(SegmentSerializer(page, many=True).data)
 
     @extend_schema(request=InputSerializer, responses={201: SegmentSerializer})
     def post(self, request):
         payload = self.InputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         values = payload.validated_data
-        try:
-            segment = services.segment_save(
-                name=values["name"], description=values["description"], rules=values["rules"], actor=actor(request)
-            )
-        except SegmentRuleError as exc:
-            raise validation_failed(exc.errors) from None
+        segment = services.segment_save(
+            name=values["name"], description=values["description"], rules=values["rules"], actor=actor(request)
+        )
         body = SegmentSerializer(segment).data
         body["count"] = selectors.segment_preview(rules=segment.rules, now=timezone.now(), sample=0)["count"]
         return Response(body, status=201)
@@ -210,14 +208,21 @@ class CampaignInputSerializer(serializers.Serializer):
         return {channel: str(cost) for channel, cost in value.items()}
 
 
-class CampaignListApi(APIView):
+class CampaignListApi(GenericAPIView):
     permission_classes = [HasRole]
     allowed_roles = {"GET": READERS, "POST": OWNERS}
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = CampaignFilter
+    cursor_ordering = ("-created_at", "id")
+    serializer_class = CampaignSerializer
+
+    def get_queryset(self):
+        return selectors.campaigns_all()
 
     @extend_schema(responses=CampaignSerializer(many=True))
     def get(self, request):
-        campaigns = selectors.campaign_list()[:LIST_LIMIT]
-        return Response({"results": CampaignSerializer(campaigns, many=True).data, "next": None})
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(CampaignSerializer(page, many=True).data)
 
     @extend_schema(request=CampaignInputSerializer, responses={201: CampaignSerializer})
     def post(self, request):
@@ -227,12 +232,9 @@ class CampaignListApi(APIView):
         segment_ids, exclusion_ids = values.pop("segments"), values.pop("exclusions")
         for fields in values.pop("variants").values():
             values.update(fields)
-        try:
-            campaign = services.campaign_save(
-                campaign=None, values=values, actor=actor(request), segment_ids=segment_ids, exclusion_ids=exclusion_ids
-            )
-        except services.CampaignRefused as exc:
-            raise refused(exc) from None
+        campaign = services.campaign_save(
+            campaign=None, values=values, actor=actor(request), segment_ids=segment_ids, exclusion_ids=exclusion_ids
+        )
         return Response(CampaignSerializer(selectors.campaign_get(campaign_id=campaign.id)).data, status=201)
 
 
@@ -262,10 +264,7 @@ class CampaignApproveApi(APIView):
     @extend_schema(request=None, responses=CampaignSerializer)
     def post(self, request, campaign_id: uuid.UUID):
         _campaign(campaign_id)
-        try:
-            campaign = services.campaign_approve(campaign_id=campaign_id, actor=actor(request))
-        except services.CampaignRefused as exc:
-            raise refused(exc) from None
+        campaign = services.campaign_approve(campaign_id=campaign_id, actor=actor(request))
         return Response(CampaignSerializer(campaign).data)
 
 
@@ -276,8 +275,5 @@ class CampaignLaunchApi(APIView):
     @extend_schema(request=None, responses={202: CampaignSerializer})
     def post(self, request, campaign_id: uuid.UUID):
         _campaign(campaign_id)
-        try:
-            campaign = services.campaign_launch(campaign_id=campaign_id, actor=actor(request))
-        except services.CampaignRefused as exc:
-            raise refused(exc) from None
+        campaign = services.campaign_launch(campaign_id=campaign_id, actor=actor(request))
         return Response(CampaignSerializer(campaign).data, status=202)

@@ -6,6 +6,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
+from backoffice.api.fields import CustomerField
 from backoffice.api.problems import not_found
 from backoffice.api.validation import validated_input
 from backoffice.eventstore.schema import CHANNELS
@@ -60,15 +61,6 @@ def order_body(order, *, with_history: bool = True) -> dict:
     if not with_history:
         del body["history"]
     return body
-
-
-class CustomerField(serializers.JSONField):
-    """Our customer id (a UUID string), or identifiers: {"email": ..., "phone": ..., "loyalty_card": ...}."""
-
-    def to_internal_value(self, data):
-        if not isinstance(data, str | dict) or not data:
-            raise serializers.ValidationError("a customer id or an object of identifiers")
-        return data
 
 
 class OrderPlaceApi(OrdersApiView):

@@ -2,11 +2,12 @@
 transfer)."""
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 
 from backoffice.api.problems import invalid
+from backoffice.api.schema import page_of
 
 from .. import selectors, services
 from .base import ALL_STAFF, STOCK_WRITERS, OrdersApiView, acting_location, actor
@@ -35,7 +36,7 @@ class StockApi(OrdersApiView):
             OpenApiParameter("location", OpenApiTypes.STR),
             OpenApiParameter("after", OpenApiTypes.STR, description="sku@location of the last row (location only)"),
         ],
-        responses=StockLevelSerializer(many=True),
+        responses=page_of("StockPage", StockLevelSerializer),
     )
     def get(self, request):
         sku = request.query_params.get("sku") or None
@@ -60,6 +61,9 @@ class StockApi(OrdersApiView):
         return Response({"results": levels, "next": next_url})
 
 
+MovementAnswer = inline_serializer("StockMovementAnswer", {"levels": StockLevelSerializer(many=True)})
+
+
 class StockMovementApi(OrdersApiView):
     allowed_roles = {"POST": STOCK_WRITERS}
 
@@ -75,7 +79,7 @@ class StockMovementApi(OrdersApiView):
         to_location = serializers.CharField(max_length=32, required=False, allow_blank=True)
 
     @extend_schema(
-        request=InputSerializer, responses={201: StockLevelSerializer(many=True), 200: StockLevelSerializer(many=True)}
+        request=InputSerializer, responses={201: MovementAnswer, 200: MovementAnswer}
     )
     def post(self, request):
         payload = self.InputSerializer(data=request.data)
