@@ -186,6 +186,19 @@ def campaign_lift(lift: dict) -> SafeString:
     )
 
 
+def lift_per_campaign(lifts: list[dict]) -> SafeString:
+    """The dashboard's lift of each campaign, in share points; a campaign that did worse than its holdout shows left."""
+    rows = [
+        (
+            row["name"] or row["campaign"][:8],
+            float(row["lift"] or 0) * 100,
+            "-" if row["lift"] is None else f"{float(row['lift']) * 100:.1f}",
+        )
+        for row in lifts
+    ]
+    return hbar_chart("campaign_lift", rows, colour_for=_positive_or_not, title=_("Lift against the holdout"))
+
+
 def campaign_roi(channels: list[dict], *, name: str = "campaign_roi") -> SafeString:
     rows = [
         (row["channel"], float(row["roi"] or 0), "-" if row["roi"] is None else f"{float(row['roi']) * 100:.0f}%")

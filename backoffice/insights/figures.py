@@ -324,7 +324,7 @@ def dashboard_figures(report: dict) -> list[Figure]:
             _("Campaign lift against the holdout"),
             LIFT_COLUMNS,
             camp["lift"],
-            charts.bar_chart("campaign_lift", [(r["name"] or r["campaign"][:8], r["lift"]) for r in camp["lift"]]),
+            charts.lift_per_campaign(camp["lift"]),
         )
     )
 
