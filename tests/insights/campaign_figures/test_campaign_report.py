@@ -156,3 +156,16 @@ def test_report_api_serves_marketing_and_integration_only(api_client_for, person
     assert api_client_for("support").get(f"/api/v1/campaigns/{campaign.id}/report").status_code == 403
     missing = api_client_for("integration").get("/api/v1/campaigns/00000000-0000-4000-8000-000000000000/report")
     assert missing.status_code == 404
+
+
+def test_the_report_page_speaks_spanish_and_english(campaign_with_orders, client, staff_user):
+    client.force_login(staff_user("marketing"))
+    url = reverse("admin:insights_campaign_report", args=[campaign_with_orders.id])
+
+    spanish = client.get(url, HTTP_ACCEPT_LANGUAGE="es").content.decode()
+    english = client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+
+    assert "Embudo por canal" in spanish
+    assert "último contacto" in spanish
+    assert "Funnel per channel" in english
+    assert spanish.count('data-chart="campaign_') == english.count('data-chart="campaign_') == 3
