@@ -232,6 +232,7 @@ def campaign_report(*, campaign: Campaign) -> dict:
                 "channel": ch,
                 "queued": queued.get(ch, 0),
                 **figures,
+                "opened": figures["read"],  # the report's name for read since issue 6, kept for its clients
                 "converted": people,
                 "conversion_rate": ratio(people, figures["sent"]),
             }
@@ -256,7 +257,8 @@ def campaign_report(*, campaign: Campaign) -> dict:
             "outcomes": {(key or Outcome.PENDING.label): n for key, n in outcomes.items()},
         },
         "channels": rows,
-        "lift": lift,
+        # `absolute` and `relative`: the report's names before issue 14, kept for its clients.
+        "lift": {**lift, "absolute": lift["lift"], "relative": lift["relative_lift"]},
         "totals": {
             **channel_figures(total, total["cost"]),
             "converted": len(set().union(*converted.values())) if converted else 0,

@@ -138,8 +138,10 @@ def test_report_dashboard_metrics_api_and_csv_show_the_same_figures(
     assert report_lift == D("0.7500")
     assert {_decimal(v) for v in metrics_lifts} == {_decimal(v) for v in dashboard_lifts} == {report_lift}
     assert {k: _decimal(v) for k, v in metrics_lift_table.items() if k not in ("campaign", "name")} == {
-        k: _decimal(v) for k, v in report["lift"].items()
+        k: _decimal(v) for k, v in report["lift"].items() if k not in ("absolute", "relative")
     }
+    assert (report["lift"]["absolute"], report["lift"]["relative"]) == (report["lift"]["lift"], "3.0000")
+    assert [row["opened"] for row in report["channels"]] == [row["read"] for row in report["channels"]]
 
 
 def test_report_api_serves_marketing_and_integration_only(api_client_for, person, launched):
