@@ -84,6 +84,35 @@ class CustomerRef(BaseModel):
         return tuple(pairs)
 
 
+def _closed(**fields: Any) -> ConfigDict:
+    return ConfigDict(extra="forbid", frozen=True, **fields)
+
+
+class CampaignContext(BaseModel):
+    model_config = _closed()
+    source: str | None = Field(default=None, max_length=200)
+    medium: str | None = Field(default=None, max_length=200)
+    name: str | None = Field(default=None, max_length=200)
+    term: str | None = Field(default=None, max_length=200)
+    content: str | None = Field(default=None, max_length=200)
+
+
+class ClientContext(BaseModel):
+    """Where an interaction came from, as a tracking SDK describes it (Segment `context`), without personal data:
+    the IP address only as its network (last IPv4 octet, last 80 IPv6 bits zeroed), no device or advertising ids."""
+
+    model_config = _closed()
+    ip_network: str | None = Field(default=None, max_length=64)
+    user_agent: str | None = Field(default=None, max_length=500)
+    locale: str | None = Field(default=None, max_length=35)
+    timezone: str | None = Field(default=None, max_length=64)
+    campaign: CampaignContext | None = None
+    app: dict[str, str] | None = Field(default=None, max_length=4)
+    device: dict[str, str] | None = Field(default=None, max_length=3)
+    os: dict[str, str] | None = Field(default=None, max_length=2)
+    library: dict[str, str] | None = Field(default=None, max_length=2)
+
+
 class SenderMetadata(BaseModel):
     """What a sender may say about an event besides its data. Closed on purpose: metadata is stored in clear, so
     free-form members could carry personal data that erasure cannot reach."""
@@ -93,6 +122,7 @@ class SenderMetadata(BaseModel):
     causation_id: str | None = Field(default=None, max_length=200)
     trace_id: str | None = Field(default=None, max_length=200)
     source_system: str | None = Field(default=None, max_length=100)
+    context: ClientContext | None = None
 
 
 class IncomingInteraction(BaseModel):

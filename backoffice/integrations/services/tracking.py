@@ -1,0 +1,114 @@
+"""Segment-spec calls into the log: translate every message, then ingest the batch through the customers app's
+`interactions_ingest` (identity resolution included) in one transaction, with the source's counters.
+
+Idempotent on messageId: messages already stored are left out before ingestion, because a resend carries another
+`sentAt`, so its clock-corrected time (and the digest the store compares) differs from the first send's.
+"""
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+
+from backoffice.eventstore import store
+from backoffice.eventstore.errors import EventValidationError, IdempotencyConflict
+from customers.services import interactions_ingest
+
+from ..mapping import segment
+from ..models import TrackingSource
+from .sources import tracking_source_count
+
+
+class TrackingRefused(Exception):
+    """The call is refused as a whole (nothing written): `errors` [{field, message, code}] with Segment's names."""
+
+    def __init__(self, errors: list[dict[str, str]]):
+        self.errors = errors
+        super().__init__("; ".join(f"{e['field']}: {e['message']}" for e in errors))
+
+
+@dataclass(frozen=True)
+class TrackingResult:
+    written: int
+    duplicates: int
+
+
+def source_of(source: TrackingSource) -> segment.Source:
+    return segment.Source(source.id, source.name, source.channel, source.user_id_system)
+
+
+def tracking_messages_translate(
+    *,
+    source: TrackingSource,
+    messages: list[Any],
+    kind: str | None,
+    received_at: datetime,
+    sent_at: Any = None,
+    context: Any = None,
+) -> list[dict]:
+    """Every message as an interaction, or TrackingRefused listing the problems of all of them. `kind` None: a
+    batch (fields are named `batch.<n>.<field>`)."""
+    seen: set[str] = set()
+    items, errors = [], []
+    info = source_of(source)
+    for index, message in enumerate(messages):
+        prefix = f"batch.{index}" if kind is None else ""
+        try:
+            item = segment.translate(
+                message, kind=kind, source=info, received_at=received_at, batch_sent_at=sent_at, batch_context=context
+            )
+        except segment.MessageRefused as exc:
+            errors.extend(
+                {
+                    "field": ".".join(p for p in (prefix, problem.field) if p),
+                    "message": problem.message,
+                    "code": problem.code,
+                }
+                for problem in exc.problems
+            )
+            continue
+        if item["id"] not in seen:  # the same messageId twice in one batch is one event
+            seen.add(item["id"])
+            items.append((index, item))
+    if errors:
+        raise TrackingRefused(errors)
+    return items
+
+
+def tracking_messages_ingest(
+    *, source: TrackingSource, items: list[tuple[int, dict]], is_batch: bool = True
+) -> TrackingResult:
+    """Store translated messages (from tracking_messages_translate) once each. Raises TrackingRefused when the
+    store refuses one (its data does not fit the type), with nothing written."""
+    actor = f"tracking:{source.name}"
+    for attempt in range(2):
+        try:
+            with transaction.atomic():
+                known = store.stored_events([uuid.UUID(item["id"]) for _, item in items])
+                fresh = [(index, item) for index, item in items if uuid.UUID(item["id"]) not in known]
+                if fresh:
+                    interactions_ingest(
+                        raw_items=[item for _, item in fresh], actor=actor, source="integrations.tracking"
+                    )
+                    tracking_source_count(source_id=source.id, events=len(fresh))
+                else:
+                    tracking_source_count(source_id=source.id, events=0)
+            return TrackingResult(written=len(fresh), duplicates=len(items) - len(fresh))
+        except IdempotencyConflict:
+            # A concurrent resend of the same messages committed between our check and our append: check again.
+            if attempt:
+                raise
+        except EventValidationError as exc:
+            raise TrackingRefused(
+                [
+                    {
+                        "field": ".".join(p for p in (is_batch and f"batch.{fresh[e.index][0]}", e.field) if p),
+                        "message": e.message,
+                        "code": e.code,
+                    }
+                    for e in exc.errors
+                ]
+            ) from None
+    raise AssertionError("unreachable")
