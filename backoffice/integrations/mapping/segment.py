@@ -193,7 +193,9 @@ def translate(
         customer["anonymous_id"] = anonymous_id
 
     if kind == "identify":
-        type_name, data = "customer.identified", _identify(r, traits, customer)
+        # RudderStack's SDKs send identify traits in context.traits, Segment's at the top: both count.
+        context_traits = r.object("context.traits", context.get("traits"))
+        type_name, data = "customer.identified", _identify(r, {**context_traits, **traits}, customer)
     elif kind == "alias":
         previous_id = r.id("previousId", message.get("previousId"))
         if previous_id is None:

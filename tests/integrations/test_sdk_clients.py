@@ -1,0 +1,135 @@
+"""The real SDKs (segment-analytics-python, rudder-sdk-python), unpatched, pointed at a live server on loopback:
+what they send (POST <host>/v1/batch, Basic auth with the write key, gzip) is stored once, with identity
+resolution, carts and the e-commerce mapping; flushing the same messages again writes nothing."""
+
+import threading
+
+import pytest
+from rudderstack.analytics import Client as RudderClient
+from segment.analytics import Client as SegmentClient
+
+from backoffice.eventstore import projector
+from backoffice.eventstore.models import Event
+from backoffice.integrations.models import TrackingSource
+from backoffice.integrations.services import tracking_source_create
+from customers.models import Customer
+from orders.models import Cart
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SDKS = {"segment": SegmentClient, "rudder": RudderClient}
+
+
+def send_session(client) -> None:
+    """A visit as a web shop's backend reports it: pages, a search, products, a cart, an identify, an order."""
+    anon = "anon-3f1c"
+    client.page(anonymous_id=anon, name="Home", properties={"url": "https://shop.example/"}, message_id="m-page")
+    client.track(
+        anonymous_id=anon, event="Products Searched", properties={"query": "zapatillas"}, message_id="m-search"
+    )
+    client.track(
+        anonymous_id=anon,
+        event="Product Viewed",
+        properties={"product_id": "ZAP-RUN-42", "sku": "ZAP-RUN-42", "price": 69.9},
+        message_id="m-view",
+    )
+    client.track(
+        anonymous_id=anon,
+        event="Product Added",
+        properties={"cart_id": "cart-77", "sku": "ZAP-RUN-42", "price": 69.9, "quantity": 1, "currency": "EUR"},
+        message_id="m-add",
+    )
+    client.identify(
+        user_id="user-1001",
+        anonymous_id=anon,
+        traits={"email": "lucia@example.es", "firstName": "Lucía", "lastName": "Pérez", "phone": "+34 600 111 222"},
+        message_id="m-identify",
+    )
+    client.track(
+        user_id="user-1001",
+        anonymous_id=anon,
+        event="Checkout Started",
+        properties={"cart_id": "cart-77", "value": 69.9, "currency": "EUR"},
+        message_id="m-checkout",
+    )
+    client.track(user_id="user-1001", event="Newsletter Opened", properties={"issue": 12}, message_id="m-custom")
+
+
+def flush(make, live_server, write_key: str) -> list:
+    errors = []
+    client = make(
+        write_key=write_key,
+        host=live_server.url,
+        gzip=True,
+        max_retries=0,
+        on_error=lambda error, batch: errors.append(error),
+    )
+    send_session(client)
+    client.flush()
+    client.join()
+    return errors
+
+
+@pytest.mark.parametrize("sdk", sorted(SDKS))
+def test_the_sdk_flushes_into_the_log_once_and_a_second_flush_writes_nothing(live_server, sdk):
+    assert live_server.url.startswith("http://localhost") or live_server.url.startswith("http://127.0.0.1")
+    write_key = tracking_source_create(name=f"{sdk}-web", channel="web").write_key
+
+    assert flush(SDKS[sdk], live_server, write_key) == []
+
+    types = sorted(Event.objects.exclude(type__startswith="customer.").values_list("type", flat=True))
+    assert types == sorted(
+        ["page.viewed", "search.performed", "product.viewed", "cart.item_added", "checkout.started", "custom.event"]
+    )
+    assert Event.objects.filter(type="customer.identified").count() == 1
+    (customer,) = Customer.objects.filter(merged_into__isnull=True)
+    assert customer.display_name == "Lucía Pérez"
+    keys = set(customer.identifiers.values_list("key", flat=True))
+    assert {"email:lucia@example.es", "phone:+34600111222", "anonymous_id:anon-3f1c"} <= keys
+    assert f"external:{sdk}-web:user-1001" in keys
+    # Everything the visitor did before identifying is theirs now.
+    assert set(Event.objects.exclude(type__startswith="customer.").values_list("customer_id", flat=True)) == {
+        customer.id
+    }
+    projector.catch_up("orders.carts")
+    (cart,) = Cart.objects.all()
+    assert (cart.cart_id, cart.customer_id, cart.items["ZAP-RUN-42"]["quantity"]) == ("cart-77", customer.id, 1)
+    assert TrackingSource.objects.get().events_total == 7
+
+    count = Event.objects.count()
+    assert flush(SDKS[sdk], live_server, write_key) == []
+
+    assert Event.objects.count() == count
+    assert Customer.objects.count() == 1
+    assert Cart.objects.get().items["ZAP-RUN-42"]["quantity"] == 1
+    assert TrackingSource.objects.get().events_total == 7
+
+
+def test_a_revoked_key_is_reported_to_the_sdk_and_nothing_is_written(live_server):
+    from backoffice.integrations.services import tracking_source_revoke
+
+    write_key = tracking_source_create(name="old-web", channel="web").write_key
+    tracking_source_revoke(name="old-web")
+
+    errors = flush(SegmentClient, live_server, write_key)
+
+    assert errors and all(getattr(error, "status", None) == 401 for error in errors)
+    assert Event.objects.count() == 0
+
+
+@pytest.mark.postgres  # SQLite's in-memory test database (shared cache) locks whole tables between threads
+def test_two_sdks_flushing_the_same_messages_at_once_store_them_once(live_server):
+    write_key = tracking_source_create(name="web", channel="web").write_key
+    results: list = []
+    threads = [
+        threading.Thread(target=lambda: results.append(flush(SegmentClient, live_server, write_key)))
+        for _ in range(2)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert results == [[], []]
+    assert Event.objects.exclude(type__startswith="customer.").count() == 6
+    assert Customer.objects.filter(merged_into__isnull=True).count() == 1
