@@ -113,7 +113,8 @@ def test_a_revoked_key_is_reported_to_the_sdk_and_nothing_is_written(live_server
 
     errors = flush(SegmentClient, live_server, write_key)
 
-    assert errors and all(getattr(error, "status", None) == 401 for error in errors)
+    assert errors
+    assert all(getattr(error, "status", None) == 401 for error in errors)
     assert Event.objects.count() == 0
 
 
@@ -122,8 +123,7 @@ def test_two_sdks_flushing_the_same_messages_at_once_store_them_once(live_server
     write_key = tracking_source_create(name="web", channel="web").write_key
     results: list = []
     threads = [
-        threading.Thread(target=lambda: results.append(flush(SegmentClient, live_server, write_key)))
-        for _ in range(2)
+        threading.Thread(target=lambda: results.append(flush(SegmentClient, live_server, write_key))) for _ in range(2)
     ]
     for thread in threads:
         thread.start()

@@ -43,7 +43,9 @@ def test_shopify_order_becomes_our_web_order_reserving_stock_at_the_mapped_locat
 
 
 def test_a_resent_webhook_id_writes_nothing(shop, post_shopify):
-    post_shopify("orders/create", fixture("shopify_orders_create.json"), webhook_id="b54557e4-bdd9-4b37-8a5f-bf7d70bcd043")
+    post_shopify(
+        "orders/create", fixture("shopify_orders_create.json"), webhook_id="b54557e4-bdd9-4b37-8a5f-bf7d70bcd043"
+    )
     before = (event_count(), Order.objects.count(), WebhookReceipt.objects.count())
 
     again = post_shopify(
@@ -203,7 +205,9 @@ def test_a_cancelled_order_releases_its_stock(shop, post_shopify):
     payload = fixture("shopify_orders_create.json")
     post_shopify("orders/create", payload)
 
-    post_shopify("orders/cancelled", {**payload, "cancelled_at": "2022-01-01T10:00:00-05:00", "cancel_reason": "customer"})
+    post_shopify(
+        "orders/cancelled", {**payload, "cancelled_at": "2022-01-01T10:00:00-05:00", "cancel_reason": "customer"}
+    )
 
     assert Order.objects.get(id=shopify_order_id(payload["id"])).status == OrderStatus.CANCELLED
     assert level("SKU2006-001").reserved == 0
@@ -332,6 +336,10 @@ def test_receive_service_refuses_without_any_secret(db, settings):
 
     with pytest.raises(ShopWebhookRefused):
         shop_webhook_receive(
-            platform="shopify", shop_domain="a.myshopify.com", topic="orders/create", delivery_id="1", body=b"{}",
+            platform="shopify",
+            shop_domain="a.myshopify.com",
+            topic="orders/create",
+            delivery_id="1",
+            body=b"{}",
             signature=signature("", b"{}"),
         )

@@ -71,7 +71,9 @@ def test_track_is_answered_like_segment_and_stored_on_the_sources_channel(send):
 
 
 def test_a_gzip_batch_is_stored_once_and_a_resend_writes_nothing(send):
-    batch = {"batch": [message(type="page", name="Home", properties={"url": "https://shop.example/"}) for _ in range(3)]}
+    batch = {
+        "batch": [message(type="page", name="Home", properties={"url": "https://shop.example/"}) for _ in range(3)]
+    }
 
     assert send("/v1/batch", batch, gzipped=True).json() == {"success": True}
     count = Event.objects.count()
@@ -104,8 +106,13 @@ def test_identify_registers_the_customer_and_stitches_the_anonymous_history(send
         message(
             anonymousId="anon-9",
             userId="user-42",
-            traits={"email": "Ana@Example.es", "firstName": "Ana", "lastName": "García", "birthday": "1990-05-01",
-                    "address": {"city": "Madrid"}},
+            traits={
+                "email": "Ana@Example.es",
+                "firstName": "Ana",
+                "lastName": "García",
+                "birthday": "1990-05-01",
+                "address": {"city": "Madrid"},
+            },
         ),
     )
 
@@ -296,8 +303,9 @@ def test_a_gzip_bomb_stops_at_the_limit(send):
 def test_one_bad_message_refuses_the_whole_batch_naming_each_field(send):
     good = message(type="track", event="Product Viewed", properties={"sku": "A"})
     no_ids = {"type": "track", "event": "X", "messageId": "m-2"}
-    wrong_types = message(type="track", event="Product Added", properties={"sku": "A", "quantity": "two",
-                                                                         "price": "cheap"})
+    wrong_types = message(
+        type="track", event="Product Added", properties={"sku": "A", "quantity": "two", "price": "cheap"}
+    )
     bad_time = message(type="page", timestamp="yesterday")
     unknown_type = message(type="purchase")
 
@@ -324,7 +332,10 @@ def test_one_bad_message_refuses_the_whole_batch_naming_each_field(send):
         ({"userId": "u", "event": 42}, "event"),
         ({"userId": "u", "event": "X", "properties": [1]}, "properties"),
         ({"userId": "u"}, "event"),
-        ({"userId": "u", "event": "Product Reviewed", "properties": {"sku": "A", "rating": "great"}}, "properties.rating"),
+        (
+            {"userId": "u", "event": "Product Reviewed", "properties": {"sku": "A", "rating": "great"}},
+            "properties.rating",
+        ),
     ],
 )
 def test_wrong_types_are_400_naming_the_field(send, body, field):
@@ -338,8 +349,12 @@ def test_wrong_types_are_400_naming_the_field(send, body, field):
 def test_a_value_the_event_type_refuses_is_400_with_nothing_written(send):
     response = send(
         "/v1/batch",
-        {"batch": [message(type="track", event="Product Viewed", properties={"sku": "x" * 65}),
-                   message(type="identify", userId="u-9", traits={"email": "u9@example.es"})]},
+        {
+            "batch": [
+                message(type="track", event="Product Viewed", properties={"sku": "x" * 65}),
+                message(type="identify", userId="u-9", traits={"email": "u9@example.es"}),
+            ]
+        },
     )
 
     assert response.status_code == 400
@@ -358,8 +373,9 @@ def test_group_is_kept_as_a_custom_event(send):
 def test_screen_is_a_page_view_on_the_app_channel(client):
     key = tracking_source_create(name="ios-app", channel="app").write_key
 
-    client.post("/v1/screen", json.dumps(message(name="Basket")), content_type="application/json",
-                HTTP_AUTHORIZATION=basic(key))
+    client.post(
+        "/v1/screen", json.dumps(message(name="Basket")), content_type="application/json", HTTP_AUTHORIZATION=basic(key)
+    )
 
     (event,) = events("page.viewed")
     assert (event.channel, event.data["title"]) == ("app", "Basket")
@@ -373,14 +389,22 @@ def test_the_command_prints_the_key_alone_on_its_last_line_and_revokes(client):
     out = StringIO()
     call_command("tracking_source", "pos", "--channel", "store", stdout=out)
     key = out.getvalue().strip().splitlines()[-1]
-    ok = client.post("/v1/track", json.dumps(message(event="Till Opened")), content_type="application/json",
-                     HTTP_AUTHORIZATION=basic(key))
+    ok = client.post(
+        "/v1/track",
+        json.dumps(message(event="Till Opened")),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=basic(key),
+    )
     assert ok.status_code == 200
     assert events("custom.event")[0].channel == "store"
 
     call_command("tracking_source", "pos", "--revoke", stdout=StringIO())
 
-    refused = client.post("/v1/track", json.dumps(message(event="Till Opened")), content_type="application/json",
-                          HTTP_AUTHORIZATION=basic(key))
+    refused = client.post(
+        "/v1/track",
+        json.dumps(message(event="Till Opened")),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=basic(key),
+    )
     assert refused.status_code == 401
     assert TrackingSource.objects.get(name="pos").key_hash != key  # only the hash is kept

@@ -19,6 +19,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -432,6 +433,12 @@ def ip_network(value: Any) -> str | None:
     """An IP address as its network: the last IPv4 octet and the last 80 IPv6 bits zeroed (not personal alone)."""
     if not isinstance(value, str):
         return None
+    return _network(value)
+
+
+@lru_cache(maxsize=4096)
+def _network(value: str) -> str | None:
+    # Cached: a batch usually comes from a few addresses, and parsing one costs more than the rest of the context.
     try:
         address = ipaddress.ip_address(value.strip())
     except ValueError:

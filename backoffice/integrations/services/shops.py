@@ -21,7 +21,8 @@ from decimal import Decimal
 
 import orjson
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import connection as connection_for_receipts
+from django.db import transaction
 from django.utils import timezone
 
 from backoffice.eventstore import projector
@@ -97,14 +98,15 @@ def _env_secret(platform: str) -> str:
     return settings.SHOPIFY_WEBHOOK_SECRET if platform == Platform.SHOPIFY else settings.WOOCOMMERCE_WEBHOOK_SECRET
 
 
-def webhook_secret(platform: str, shop_domain: str) -> str:
-    """The secret a delivery from this shop is signed with: the connection's own, else the environment's."""
+def webhook_secret(platform: str, shop_domain: str) -> tuple[str, ShopConnection | None]:
+    """The secret a delivery from this shop is signed with (the connection's own, else the environment's), and
+    the connection if there is one."""
     connection = ShopConnection.objects.filter(platform=platform, shop_domain=shop_domain).first()
     if connection is not None and not connection.is_active:
-        return ""
+        return "", connection
     if connection is not None and connection.secret_encrypted:
-        return crypto.decrypt(connection.secret_encrypted).decode()
-    return _env_secret(platform)
+        return crypto.decrypt(connection.secret_encrypted).decode(), connection
+    return _env_secret(platform), connection
 
 
 def signature_valid(*, secret: str, body: bytes, signature: str) -> bool:
@@ -124,27 +126,43 @@ def shop_webhook_receive(
     """Verify, deduplicate and apply one delivery. Returns the outcome (applied, dead_lettered, ignored or
     duplicate). Raises ShopWebhookRefused with nothing stored."""
     shop_domain = shop_domain.strip().lower()
-    if not signature_valid(secret=webhook_secret(platform, shop_domain), body=body, signature=signature):
+    secret, connection = webhook_secret(platform, shop_domain)
+    if not signature_valid(secret=secret, body=body, signature=signature):
         raise ShopWebhookRefused(401, "invalid_signature", "the signature does not match the body and the secret")
     if not delivery_id:
         raise ShopWebhookRefused(400, "missing_delivery_id", "the delivery id header is missing")
     delivery = Delivery(platform, shop_domain, topic, delivery_id[:200], body)
     with transaction.atomic():
-        try:
-            with transaction.atomic():
-                receipt = WebhookReceipt.objects.create(
-                    platform=platform, delivery_id=delivery.delivery_id, topic=topic[:100], shop_domain=shop_domain
-                )
-        except IntegrityError:
+        if not _receipt_claim(delivery):
             return "duplicate"
-        # A shop that signs with the environment's secret but has no connection yet shows up in the admin, where
-        # its locations can be mapped (its orders wait in the dead-letter list meanwhile).
-        connection, _ = ShopConnection.objects.get_or_create(platform=platform, shop_domain=shop_domain)
+        if connection is None:
+            # A shop that signs with the environment's secret but has no connection yet shows up in the admin,
+            # where its locations can be mapped (its orders wait in the dead-letter list meanwhile).
+            connection, _ = ShopConnection.objects.get_or_create(platform=platform, shop_domain=shop_domain)
         outcome = _apply_or_keep(connection, delivery)
         if outcome != Outcome.APPLIED:
-            receipt.outcome = outcome
-            receipt.save(update_fields=["outcome"])
+            WebhookReceipt.objects.filter(platform=platform, delivery_id=delivery.delivery_id).update(outcome=outcome)
     return outcome
+
+
+def _receipt_claim(delivery: Delivery) -> bool:
+    """Insert the delivery's receipt; False when it is already there. A concurrent first delivery of the same id
+    waits on the unique index until the other commits, then finds it. One statement (no savepoint)."""
+    table = WebhookReceipt._meta.db_table
+    with connection_for_receipts.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (platform, delivery_id, topic, shop_domain, outcome, received_at) "  # noqa: S608
+            "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (platform, delivery_id) DO NOTHING",
+            [
+                delivery.platform,
+                delivery.delivery_id,
+                delivery.topic[:100],
+                delivery.shop_domain,
+                Outcome.APPLIED,
+                connection_for_receipts.ops.adapt_datetimefield_value(timezone.now()),
+            ],
+        )
+        return cursor.rowcount == 1
 
 
 def _apply_or_keep(connection: ShopConnection, delivery: Delivery) -> str:
