@@ -237,7 +237,7 @@ def _apply(connection: ShopConnection, delivery: Delivery) -> bool:
     if platform == Platform.SHOPIFY:
         shopify.topic_known(topic)
         if topic in shopify.ORDER_TOPICS:
-            _order_sync(connection, shopify.order(payload))
+            _order_sync(connection, shopify.order(payload), is_creation=topic == "orders/create")
         elif topic == "refunds/create":
             return _refund(connection, shopify.refund(payload))
         elif topic in shopify.CHECKOUT_TOPICS:
@@ -247,7 +247,7 @@ def _apply(connection: ShopConnection, delivery: Delivery) -> bool:
         return True
     woocommerce.topic_known(topic)
     if topic.startswith("order."):
-        _order_sync(connection, woocommerce.order(payload))
+        _order_sync(connection, woocommerce.order(payload), is_creation=topic == "order.created")
     else:
         _customer_sync(connection, woocommerce.customer_record(payload))
     return True
@@ -300,11 +300,13 @@ def _refused(exc: InvalidFields) -> Unprocessable:
     return Unprocessable(first.code, str(exc))
 
 
-def _order_sync(connection: ShopConnection, shop_order: ShopOrder) -> None:
-    """Place the shop's order if it is new, then bring its status to what the shop says."""
+def _order_sync(connection: ShopConnection, shop_order: ShopOrder, *, is_creation: bool = False) -> None:
+    """Place the shop's order if it is new, then bring its status to what the shop says. A creation goes straight
+    to placement (idempotent on the order id); other topics look the order up first, to skip resolving its
+    customer again."""
     order_id = shop_order_id(connection.platform, connection.shop_domain, shop_order.platform_id)
     actor = _actor(connection)
-    existing = order_selectors.order_get(order_id=order_id)
+    existing = None if is_creation else order_selectors.order_get(order_id=order_id)
     if existing is None:
         location = _location(connection, shop_order.location_id)
         customer = _customer_ref(
