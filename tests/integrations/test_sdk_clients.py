@@ -5,6 +5,7 @@ resolution, carts and the e-commerce mapping; flushing the same messages again w
 import threading
 
 import pytest
+from django.db import connections
 from rudderstack.analytics import Client as RudderClient
 from segment.analytics import Client as SegmentClient
 
@@ -18,6 +19,17 @@ from orders.models import Cart
 pytestmark = pytest.mark.django_db(transaction=True)
 
 SDKS = {"segment": SegmentClient, "rudder": RudderClient}
+
+
+@pytest.fixture(autouse=True)
+def _request_threads_close_their_connections():
+    """The live server answers each request on a new thread; with persistent connections (CONN_MAX_AGE) each
+    would leave a PostgreSQL session open, and the test database could not be dropped at the end."""
+    settings_dict = connections["default"].settings_dict
+    before = settings_dict.get("CONN_MAX_AGE", 0)
+    settings_dict["CONN_MAX_AGE"] = 0
+    yield
+    settings_dict["CONN_MAX_AGE"] = before
 
 
 def send_session(client) -> None:
