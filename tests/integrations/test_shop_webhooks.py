@@ -268,6 +268,21 @@ def test_woocommerce_order_updated_to_completed_ships_it(shop, post_woo):
     assert order.status == OrderStatus.SHIPPED
 
 
+def test_woocommerce_refunded_cancels_an_order_not_shipped_and_returns_a_shipped_one(shop, post_woo):
+    payload = fixture("woocommerce_order_created.json")
+    post_woo("order.created", payload)
+    post_woo("order.updated", {**payload, "status": "refunded"})
+    assert Order.objects.get(id=shop_order_id("woocommerce", "example.com", "727")).status == OrderStatus.CANCELLED
+
+    other = {**payload, "id": 728}
+    post_woo("order.created", other)
+    post_woo("order.updated", {**other, "status": "completed"})
+    post_woo("order.updated", {**other, "status": "refunded"})
+    order = Order.objects.get(id=shop_order_id("woocommerce", "example.com", "728"))
+    assert order.status == OrderStatus.RETURNED
+    assert level("WOO-SINGLE-1").on_hand == 10
+
+
 def test_woocommerce_bad_signature_is_401_and_stores_nothing(shop, post_woo):
     events = event_count()
 

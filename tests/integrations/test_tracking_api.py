@@ -408,3 +408,21 @@ def test_the_command_prints_the_key_alone_on_its_last_line_and_revokes(client):
     )
     assert refused.status_code == 401
     assert TrackingSource.objects.get(name="pos").key_hash != key  # only the hash is kept
+
+
+def test_the_same_message_id_from_two_sources_is_two_events(send, client):
+    app_key = tracking_source_create(name="app", channel="app").write_key
+    body = message(event="Opened", messageId="same-id")
+
+    send("/v1/track", body)
+    send("/v1/track", body, key=app_key)
+
+    assert sorted(event.channel for event in events("custom.event")) == ["app", "web"]
+
+
+def test_events_today_and_last_seen_are_counted_per_source(send):
+    send("/v1/batch", {"batch": [message(type="track", event=f"E{n}") for n in range(3)]})
+
+    source = TrackingSource.objects.get()
+    assert (source.events_today, source.events_total) == (3, 3)
+    assert source.last_seen_at is not None

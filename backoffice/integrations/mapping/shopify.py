@@ -47,7 +47,8 @@ def order(payload: Any) -> ShopOrder:
         is_paid=financial in ("paid", "partially_refunded", "refunded"),
         is_fulfilled=fulfillment == "fulfilled",
         is_cancelled=bool(payload.get("cancelled_at")),
-        is_refunded=financial == "refunded",
+        # Shopify tells refunds by refunds/create, with the lines and where they came back: not from the status.
+        is_refunded=False,
     )
 
 

@@ -339,7 +339,10 @@ def _order_sync(connection: ShopConnection, shop_order: ShopOrder, *, is_creatio
     else:
         status = existing.status
     steps = []
-    if shop_order.is_cancelled:
+    if shop_order.is_refunded and status in _RETURNABLE:
+        _return_all(connection, order_id, actor)
+        return
+    if shop_order.is_cancelled or shop_order.is_refunded:
         if status in (OrderStatus.PLACED, OrderStatus.PAID, OrderStatus.READY):
             steps.append("cancel")
     else:
@@ -355,6 +358,33 @@ def _order_sync(connection: ShopConnection, shop_order: ShopOrder, *, is_creatio
             order_act(order_id=order_id, action=action, actor=actor, channel=CHANNEL)
         except IllegalTransition as exc:
             raise Unprocessable("illegal_transition", str(exc)) from None
+
+
+_RETURNABLE = (OrderStatus.SHIPPED, OrderStatus.DELIVERED, OrderStatus.COLLECTED, OrderStatus.PARTIALLY_RETURNED)
+
+
+def _return_all(connection: ShopConnection, order_id: str, actor: str) -> None:
+    """A whole order refunded after it left (WooCommerce status refunded): what was not returned yet comes back to
+    the connection's default location."""
+    order = order_selectors.order_get(order_id=order_id)
+    lines = [
+        {"sku": line.sku, "quantity": line.quantity - line.returned_quantity}
+        for line in order.lines.all()
+        if line.quantity > line.returned_quantity
+    ]
+    if not lines:
+        return
+    try:
+        order_act(
+            order_id=order_id,
+            action="return",
+            actor=actor,
+            channel=CHANNEL,
+            location=_location(connection, ""),
+            lines=lines,
+        )
+    except (IllegalTransition, InvalidFields) as exc:
+        raise Unprocessable("not_returnable", str(exc)) from None
 
 
 def _refund(connection: ShopConnection, refund: ShopRefund) -> bool:
