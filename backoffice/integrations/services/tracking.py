@@ -92,9 +92,10 @@ def tracking_messages_ingest(
                     interactions_ingest(
                         raw_items=[item for _, item in fresh], actor=actor, source="integrations.tracking"
                     )
-                    tracking_source_count(source_id=source.id, events=len(fresh))
-                else:
-                    tracking_source_count(source_id=source.id, events=0)
+            # Counted after the commit, in a statement of its own: inside, it would lengthen the store's append
+            # lock (held until commit) or, taken first, serialise a source's concurrent calls on its row. A crash
+            # between the two loses a count, never an event.
+            tracking_source_count(source_id=source.id, events=len(fresh))
             return TrackingResult(written=len(fresh), duplicates=len(items) - len(fresh))
         except IdempotencyConflict:
             # A concurrent resend of the same messages committed between our check and our append: check again.
