@@ -358,3 +358,26 @@ def test_receive_service_refuses_without_any_secret(db, settings):
             body=b"{}",
             signature=signature("", b"{}"),
         )
+
+
+def test_shipping_an_oversold_order_waits_in_the_dead_letters_until_the_stock_arrives(shop, post_shopify):
+    payload = fixture("shopify_orders_create.json")
+    payload["line_items"][0]["quantity"] = 12  # 10 in the warehouse
+    post_shopify("orders/create", {**payload, "financial_status": "paid"})
+    events = event_count()
+
+    response = post_shopify(
+        "orders/fulfilled", {**payload, "financial_status": "paid", "fulfillment_status": "fulfilled"}
+    )
+
+    assert response.status_code == 200
+    assert response.json() == {"outcome": "dead_lettered"}
+    assert event_count() == events
+    assert DeadLetter.objects.get().code == "insufficient_stock"
+    order_id = shopify_order_id(payload["id"])
+    assert Order.objects.get(id=order_id).status == OrderStatus.PAID
+    order_services.stock_move(sku="SKU2006-001", location="WH-01", kind="received", quantity=2, actor="t")
+
+    assert dead_letter_replay(dead_letter_id=DeadLetter.objects.get().id, actor="test")
+    assert Order.objects.get(id=order_id).status == OrderStatus.SHIPPED
+    assert (level("SKU2006-001").on_hand, level("SKU2006-001").reserved) == (0, 0)

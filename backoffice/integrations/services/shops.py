@@ -15,6 +15,7 @@ import base64
 import hashlib
 import hmac
 import logging
+import re
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
@@ -27,6 +28,7 @@ from django.utils import timezone
 
 from backoffice.eventstore import projector
 from backoffice.eventstore.errors import EventStoreError, EventValidationError
+from backoffice.eventstore.keys import KeyDestroyed
 from customers.identifiers import InvalidIdentifier, normalise
 from customers.services import interactions_ingest
 from customers.services.ingestion import customer_register
@@ -165,6 +167,15 @@ def _receipt_claim(delivery: Delivery) -> bool:
         return cursor.rowcount == 1
 
 
+# The services' refusals that a later fix can lift (stock received, an order paid first, a conflict gone).
+_REFUSALS = (OrdersError, EventStoreError, KeyDestroyed)
+
+
+def _code(exc: Exception) -> str:
+    """InsufficientStock -> insufficient_stock."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", type(exc).__name__).lower()[:40]
+
+
 def _apply_or_keep(connection: ShopConnection, delivery: Delivery) -> str:
     try:
         with transaction.atomic():
@@ -172,8 +183,8 @@ def _apply_or_keep(connection: ShopConnection, delivery: Delivery) -> str:
         return Outcome.APPLIED if applied else Outcome.IGNORED
     except Unprocessable as exc:
         code, reason = exc.code, str(exc)
-    except (OrdersError, EventStoreError) as exc:
-        code, reason = "refused", f"{type(exc).__name__}: {exc}"
+    except _REFUSALS as exc:
+        code, reason = _code(exc), f"{type(exc).__name__}: {exc}"
     log.info("dead-lettered %s %s delivery %s: %s", delivery.platform, delivery.topic, delivery.delivery_id, code)
     DeadLetter.objects.create(
         platform=delivery.platform,
@@ -203,8 +214,8 @@ def dead_letter_replay(*, dead_letter_id: int, actor: str) -> bool:
                 _apply(connection, delivery)
         except Unprocessable as exc:
             letter.code, letter.reason = exc.code[:40], str(exc)[:2000]
-        except (OrdersError, EventStoreError) as exc:
-            letter.code, letter.reason = "refused", f"{type(exc).__name__}: {exc}"[:2000]
+        except _REFUSALS as exc:
+            letter.code, letter.reason = _code(exc), f"{type(exc).__name__}: {exc}"[:2000]
         else:
             letter.status, letter.replayed_at, letter.replayed_by = DeadLetterStatus.REPLAYED, timezone.now(), actor
             letter.save(update_fields=["status", "replayed_at", "replayed_by"])
