@@ -21,6 +21,8 @@ from django.utils.translation import gettext_lazy as _
 
 from backoffice.accounts.models import Role
 from backoffice.accounts.selectors import user_role
+from backoffice.api.parsers import loads_bounded
+from backoffice.eventstore import times
 from backoffice.messaging.channels import sms_length
 
 from . import charts, report, segments, selectors, services, worksheet
@@ -74,7 +76,7 @@ class SegmentForm(forms.ModelForm):
 
     def clean_rules(self):
         try:
-            rules = json.loads(self.cleaned_data["rules"])
+            rules = loads_bounded(self.cleaned_data["rules"])
         except ValueError:
             raise forms.ValidationError(_("not valid rules")) from None
         try:
@@ -119,7 +121,7 @@ class SegmentAdmin(OwnedAdmin):
         if not self._is_owner(request):
             raise PermissionDenied
         try:
-            rules = segments.validate_rules(json.loads(request.GET.get("rules", "")))
+            rules = segments.validate_rules(loads_bounded(request.GET.get("rules", "")))
         except (ValueError, segments.SegmentRuleError) as exc:
             errors = getattr(exc, "errors", [{"field": "rules", "message": "not valid JSON"}])
             return JsonResponse({"errors": errors}, status=400)
@@ -199,7 +201,23 @@ class CampaignForm(forms.ModelForm):
                 except InvalidOperation:
                     self.add_error(f"cost_{channel}", _("an amount"))
         data["costs"] = costs
+        # The service's own checks, shown on the fields in the staff member's language.
+        for error in services.campaigns.campaign_values_errors(data):
+            field = error["field"].replace("costs.", "cost_")
+            if field in self.fields and field not in self.errors:
+                self.add_error(field, _value_error_text(error["code"]))
         return data
+
+
+def _value_error_text(code: str) -> str:
+    if code == "out_of_range":
+        return _("outside the accepted dates (%(earliest)s to %(latest)s)") % {
+            "earliest": times.earliest().date().isoformat(),
+            "latest": times.LATEST.date().isoformat(),
+        }
+    if code == "min_value":
+        return _("cannot be negative")
+    return _("a time zone is required")
 
 
 COST_FIELDS = tuple(f"cost_{channel}" for channel in OUTBOUND_CHANNELS)

@@ -8,7 +8,7 @@ from typing import Final
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count
+from django.db.models import Count, QuerySet
 
 from backoffice.eventstore.models import Event
 from backoffice.eventstore.sql import rows_by_key
@@ -33,7 +33,12 @@ SAMPLE_SIZE: Final = 10
 
 
 def segment_list() -> list[Segment]:
-    return list(Segment.objects.all())
+    return list(segments_all())
+
+
+def segments_all() -> QuerySet[Segment]:
+    """Every segment, for a list to filter and page."""
+    return Segment.objects.all()
 
 
 def segment_preview(*, rules: dict, now: datetime, sample: int = SAMPLE_SIZE) -> dict:
@@ -78,7 +83,12 @@ def _band(value) -> str:
 
 
 def campaign_list() -> list[Campaign]:
-    return list(Campaign.objects.prefetch_related("segments", "exclusions"))
+    return list(campaigns_all())
+
+
+def campaigns_all() -> QuerySet[Campaign]:
+    """Every campaign with its segments, for a list to filter and page."""
+    return Campaign.objects.prefetch_related("segments", "exclusions")
 
 
 def campaign_get(*, campaign_id: uuid.UUID) -> Campaign | None:

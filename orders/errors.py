@@ -60,6 +60,16 @@ class OrderNotFound(OrdersError):
 
 
 @dataclass
+class MovementIdConflict(OrdersError):
+    """The stock movement id is taken by another movement (or another event)."""
+
+    event_id: str
+
+    def __str__(self) -> str:
+        return f"id {self.event_id} was already used for a different movement"
+
+
+@dataclass
 class OrderIdConflict(OrdersError):
     """The order id is taken by an order with other content."""
 

@@ -2,6 +2,8 @@
 
 import uuid
 
+from django.db.models import QuerySet
+
 from backoffice.eventstore import store
 
 from .models import Cart, Location, Order, OrderStatus, Product, StockLevel
@@ -18,6 +20,16 @@ def product_list(*, category: str | None = None, after: str = "", limit: int = 1
     if category:
         products = products.filter(category=category)
     return list(products[:limit])
+
+
+def products_all() -> QuerySet[Product]:
+    """Every product, for a list to filter and page."""
+    return Product.objects.all()
+
+
+def locations_all() -> QuerySet[Location]:
+    """Every location, for a list to filter and page."""
+    return Location.objects.all()
 
 
 def location_list(*, kind: str | None = None) -> list[Location]:

@@ -1,15 +1,44 @@
+import uuid
+
 from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
+from backoffice.eventstore import times
+
 
 class AwareDateTimeField(serializers.DateTimeField):
-    """ISO 8601 with an offset. A time without one is refused rather than guessed in the server's zone."""
+    """ISO 8601 with an offset, within the span of time the product accepts (backoffice.eventstore.times). A time
+    without an offset is refused rather than guessed in the server's zone."""
 
-    default_error_messages = {"naive": "a time zone offset is required (e.g. 2026-11-20T10:00:00+01:00)"}
+    default_error_messages = {
+        "naive": "a time zone offset is required (e.g. 2026-11-20T10:00:00+01:00)",
+        "out_of_range": "{reason}",
+    }
 
     def to_internal_value(self, value):
         if isinstance(value, str):
             parsed = parse_datetime(value.strip())
             if parsed is not None and parsed.tzinfo is None:
                 self.fail("naive")
-        return super().to_internal_value(value)
+        moment = super().to_internal_value(value)
+        reason = times.out_of_range(moment)
+        if reason is not None:
+            self.fail("out_of_range", reason=reason)
+        return moment
+
+
+class CustomerField(serializers.JSONField):
+    """How every endpoint names a customer: our id (a UUID string, or {"id": ...}), or an object of identifiers
+    ({"email": ..., "phone": ..., "loyalty_card": ...}) resolved like any interaction's sender."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str | dict) or not data:
+            raise serializers.ValidationError("a customer id or an object of identifiers")
+        if isinstance(data, dict) and set(data) == {"id"}:
+            data = data["id"]
+        if isinstance(data, str):
+            try:
+                return uuid.UUID(data)
+            except ValueError:
+                raise serializers.ValidationError("is not a customer id", code="invalid") from None
+        return data

@@ -6,6 +6,7 @@
 Services raise domain errors; views raise `Problem` (or DRF's exceptions); this handler renders them all.
 """
 
+from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
@@ -130,8 +131,35 @@ def event_store_problem(exc: Exception, *, field_prefix: str = "") -> "Problem |
     return None
 
 
+# Domain refusal class -> the problem it stands for. One registry for every app: an app registers its own error
+# classes (in its api/problems.py, imported by its AppConfig.ready), the handler below looks them up by class, most
+# specific first. Views then raise or let through domain errors and never translate them by hand.
+_registry: dict[type[Exception], Callable[[Any], "Problem"]] = {}
+
+
+def problem_for_class(*classes: type[Exception]) -> Callable:
+    """Register fn(exc) -> Problem as the rendering of these exception classes (and their subclasses)."""
+
+    def register(fn: Callable[[Any], Problem]) -> Callable[[Any], Problem]:
+        for klass in classes:
+            if klass in _registry and _registry[klass] is not fn:
+                raise ValueError(f"{klass.__qualname__} already has a problem type")
+            _registry[klass] = fn
+        return fn
+
+    return register
+
+
+def registered_problem(exc: Exception) -> "Problem | None":
+    for klass in type(exc).__mro__:
+        factory = _registry.get(klass)
+        if factory is not None:
+            return factory(exc)
+    return None
+
+
 def problem_exception_handler(exc, context):
-    exc = event_store_problem(exc) or exc
+    exc = event_store_problem(exc) or registered_problem(exc) or exc
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):

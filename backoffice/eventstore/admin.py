@@ -2,14 +2,16 @@
 
 import json
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from backoffice.accounts.admin_read_only import ReadOnlyAdmin
+from backoffice.accounts.models import Role
+from backoffice.accounts.selectors import user_role
 
-from . import store
-from .models import Event, ProjectionCheckpoint
+from . import projector, store
+from .models import Event, ProjectionCheckpoint, ProjectionFailure
 
 
 @admin.register(Event)
@@ -50,3 +52,56 @@ class EventAdmin(ReadOnlyAdmin):
 @admin.register(ProjectionCheckpoint)
 class ProjectionCheckpointAdmin(ReadOnlyAdmin):
     list_display = ("name", "position", "updated_at")
+
+
+@admin.register(ProjectionFailure)
+class ProjectionFailureAdmin(ReadOnlyAdmin):
+    """Events an asynchronous projection (or a rebuild) could not apply and went past. Retry after the fix."""
+
+    list_display = ("projection", "position", "event_type", "stream", "short_error", "attempts", "failed_at", "state")
+    list_filter = ("projection", ("resolved_at", admin.EmptyFieldListFilter), "event_type")
+    search_fields = ("=projection", "=event_id", "=stream")
+    readonly_fields = (
+        "projection",
+        "position",
+        "event_id",
+        "event_type",
+        "stream",
+        "error",
+        "attempts",
+        "failed_at",
+        "last_attempt_at",
+        "resolved_at",
+    )
+    fields = readonly_fields
+    actions = ("retry",)
+
+    @admin.display(description=_("error"))
+    def short_error(self, obj: ProjectionFailure) -> str:
+        return obj.error if len(obj.error) <= 120 else obj.error[:119] + "…"
+
+    @admin.display(description=_("state"))
+    def state(self, obj: ProjectionFailure) -> str:
+        return _("resolved") if obj.is_resolved else _("open")
+
+    @admin.action(description=_("Apply the selected events again"))
+    def retry(self, request, queryset):
+        outcomes = [projector.failure_retry(failure_id=pk) for pk in queryset.values_list("pk", flat=True)]
+        resolved = sum(outcomes)
+        if resolved:
+            self.message_user(request, _("%(count)d event(s) applied.") % {"count": resolved}, messages.SUCCESS)
+        if len(outcomes) - resolved:
+            self.message_user(
+                request,
+                _("%(count)d event(s) failed again; the error is updated.") % {"count": len(outcomes) - resolved},
+                messages.ERROR,
+            )
+
+    def get_actions(self, request):
+        # Retrying writes read models: administrators only (the list itself is for whoever may see the log).
+        if user_role(user=request.user) != Role.ADMIN:
+            return {}
+        return admin.ModelAdmin.get_actions(self, request)
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_staff and super().has_view_permission(request, obj)

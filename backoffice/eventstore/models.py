@@ -107,3 +107,37 @@ class CustomerKey(models.Model):
 
     def __str__(self) -> str:
         return f"key of {self.customer_id}"
+
+
+class ProjectionFailure(models.Model):
+    """An event a projection could not apply. The projection went on past it, so one bad event never stops a read
+    model for everyone; staff see it in the admin and retry it once the cause is fixed (projector.failure_retry).
+
+    `error` holds the exception's class and message, never the event's data (which may hold personal fields)."""
+
+    projection = models.CharField(_("projection"), max_length=100)
+    position = models.BigIntegerField(_("position"))
+    event_id = models.UUIDField(_("event id"))
+    event_type = models.CharField(_("event type"), max_length=100)
+    stream = models.CharField(_("stream"), max_length=200)
+    error = models.TextField(_("error"))
+    attempts = models.PositiveIntegerField(_("attempts"), default=1)
+    failed_at = models.DateTimeField(_("failed at"), auto_now_add=True)
+    last_attempt_at = models.DateTimeField(_("last attempt at"), auto_now=True)
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ("-position",)
+        constraints = [
+            models.UniqueConstraint(fields=("projection", "position"), name="eventstore_projectionfailure_once"),
+        ]
+        indexes = [models.Index(fields=("resolved_at", "projection"), name="eventstore_pf_open")]
+        verbose_name = _("projection failure")
+        verbose_name_plural = _("projection failures")
+
+    def __str__(self) -> str:
+        return f"{self.projection} #{self.position} {self.event_type}"
+
+    @property
+    def is_resolved(self) -> bool:
+        return self.resolved_at is not None

@@ -12,21 +12,28 @@ A projection is a class with a unique `name`, the models it owns, and handlers f
 
 or, to write many events at once, `event_types = (...)` and an overridden `apply(events)`.
 
-INLINE projections run inside the append's transaction, so they are never behind the log. ASYNC projections run
-after commit from a catch-up reader that keeps a checkpoint (ProjectionCheckpoint) and reads `position >
-checkpoint` in order. Either kind can be rebuilt: its models are emptied and every event is replayed.
-Handlers are keyed by type name, so an app reacts to a higher layer's events without importing it.
+INLINE projections run inside the append's transaction, so they are never behind the log, and an event they
+cannot apply is refused with the append. ASYNC projections run after commit from a catch-up reader that keeps a
+checkpoint (ProjectionCheckpoint) and reads `position > checkpoint` in order. Either kind can be rebuilt: its models
+are emptied and every event is replayed. Handlers are keyed by type name, so an app reacts to a higher layer's events
+without importing it.
+
+An event an asynchronous projection (or a rebuild) cannot apply is set aside as a ProjectionFailure and the reader
+goes on: one bad event must never stop a read model for everybody. Its writes are rolled back to a savepoint, the
+failure is visible in the admin, and `failure_retry` applies it again once the cause is fixed.
 """
 
+import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
-from django.db import connection, transaction
-from django.db.models import Model
+from django.db import DatabaseError, connection, transaction
+from django.db.models import F, Model
+from django.utils import timezone
 
 from .locks import take_append_lock
-from .models import ProjectionCheckpoint
+from .models import ProjectionCheckpoint, ProjectionFailure
 
 if TYPE_CHECKING:
     from .store import RecordedEvent
@@ -36,6 +43,9 @@ ASYNC: Final = "async"
 ALL_TYPES: Final = "*"
 
 _projections: dict[str, "Projection"] = {}
+logger = logging.getLogger(__name__)
+# The longest error text kept with a failure: the class and message are what staff need, not a novel.
+_ERROR_CHARS: Final = 2000
 
 
 def handles(*type_names: str) -> Callable:
@@ -122,7 +132,7 @@ def catch_up(name: str, *, batch_size: int = 2000, max_batches: int | None = Non
             events = read_all(after=checkpoint.position, limit=batch_size)
             if not events:
                 return total
-            proj.apply([event for event in events if proj.wants(event.type)])
+            apply_isolated(proj, [event for event in events if proj.wants(event.type)])
             checkpoint.position = events[-1].position
             checkpoint.save(update_fields=["position", "updated_at"])
         total += len(events)
@@ -131,7 +141,88 @@ def catch_up(name: str, *, batch_size: int = 2000, max_batches: int | None = Non
 
 
 def catch_up_all(**kwargs: Any) -> dict[str, int]:
-    return {proj.name: catch_up(proj.name, **kwargs) for proj in registered_projections(ASYNC)}
+    """Every asynchronous projection in turn. One that cannot read at all (its database work fails outside any event)
+    is logged and left for the next run, never in the way of the others."""
+    done: dict[str, int] = {}
+    for proj in registered_projections(ASYNC):
+        try:
+            done[proj.name] = catch_up(proj.name, **kwargs)
+        except DatabaseError as exc:
+            logger.error("projection %s could not catch up: %s", proj.name, type(exc).__name__)
+            done[proj.name] = 0
+    return done
+
+
+def apply_isolated(proj: Projection, events: Sequence["RecordedEvent"]) -> int:
+    """Apply events to a projection inside the caller's transaction; an event that fails is recorded as a
+    ProjectionFailure and skipped, with every write it made rolled back. Returns how many failed.
+
+    The batch is tried whole first (the batched writes are the fast path); only when it fails is it applied again
+    one event at a time, each in a savepoint of its own, to find the bad ones.
+    """
+    if not events:
+        return 0
+    try:
+        with transaction.atomic():
+            proj.apply(events)
+    except Exception:  # any handler bug is contained: found and recorded below, event by event
+        logger.warning("projection %s: a batch of %d events failed, applying them one by one", proj.name, len(events))
+    else:
+        return 0
+    failed = 0
+    for event in events:
+        try:
+            with transaction.atomic():
+                proj.apply([event])
+        except Exception as exc:  # recorded as a failure with its class and message
+            failed += 1
+            _record_failure(proj.name, event, exc)
+    return failed
+
+
+def _record_failure(name: str, event: "RecordedEvent", exc: Exception) -> None:
+    error = f"{type(exc).__name__}: {exc}"[:_ERROR_CHARS]
+    # Ids and names only: the event's data and the message may hold personal fields, the log must not.
+    logger.error("projection %s failed on event #%s (%s): %s", name, event.position, event.type, type(exc).__name__)
+    updated = ProjectionFailure.objects.filter(projection=name, position=event.position).update(
+        error=error, attempts=F("attempts") + 1, resolved_at=None, last_attempt_at=timezone.now()
+    )
+    if not updated:
+        ProjectionFailure.objects.create(
+            projection=name,
+            position=event.position,
+            event_id=event.id,
+            event_type=event.type,
+            stream=event.stream,
+            error=error,
+        )
+
+
+def failure_retry(*, failure_id: int) -> bool:
+    """Apply a failed event to its projection again (after the cause was fixed). True when it went through, and the
+    failure is marked resolved; False when it failed again (the failure keeps the new error and one more attempt).
+
+    The event is applied out of order, after the events the projection read since: right for the projections here,
+    whose handlers upsert by key or add to counters, which is why a failure is retried rather than replayed in
+    place; `rebuild_projections NAME` is the way to replay the whole history in order.
+    """
+    from .store import read_positions
+
+    with transaction.atomic():
+        failure = ProjectionFailure.objects.select_for_update().get(pk=failure_id)
+        if failure.resolved_at is not None:
+            return True
+        proj = _projections[failure.projection]
+        event = next(iter(read_positions([failure.position])))
+        try:
+            with transaction.atomic():
+                proj.apply([event])
+        except Exception as exc:  # recorded as a failure with its class and message
+            _record_failure(proj.name, event, exc)
+            return False
+        failure.resolved_at = timezone.now()
+        failure.save(update_fields=["resolved_at", "last_attempt_at"])
+        return True
 
 
 def rebuild(names: Iterable[str] | None = None, *, batch_size: int = 5000) -> dict[str, int]:
@@ -144,6 +235,7 @@ def rebuild(names: Iterable[str] | None = None, *, batch_size: int = 5000) -> di
         take_append_lock()
         for proj in chosen:
             proj.reset()
+        ProjectionFailure.objects.filter(projection__in=[proj.name for proj in chosen]).delete()
         position = 0
         while True:
             events = read_all(after=position, limit=batch_size)
@@ -152,7 +244,7 @@ def rebuild(names: Iterable[str] | None = None, *, batch_size: int = 5000) -> di
             for proj in chosen:
                 wanted = [event for event in events if proj.wants(event.type)]
                 if wanted:
-                    proj.apply(wanted)
+                    apply_isolated(proj, wanted)
                     replayed[proj.name] += len(wanted)
             position = events[-1].position
         for proj in chosen:

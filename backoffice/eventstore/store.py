@@ -32,7 +32,7 @@ from django.utils.module_loading import import_string
 from psycopg.types.json import set_json_loads
 from pydantic import ValidationError
 
-from . import keys, projector, schema
+from . import keys, projector, schema, times
 from .errors import ConcurrencyError, EventValidationError, FieldError, IdempotencyConflict
 from .locks import APPEND_LOCK_KEY
 
@@ -134,6 +134,8 @@ def validate_event(new: NewEvent, *, index: int = 0, now: datetime | None = None
             errors.append(FieldError(index, "occurred_at", "a time zone offset is required", "naive_datetime"))
         elif new.occurred_at > now + settings.EVENTSTORE_MAX_FUTURE_SKEW:
             errors.append(FieldError(index, "occurred_at", "is in the future", "future_datetime"))
+        elif (reason := times.out_of_range(new.occurred_at)) is not None:
+            errors.append(FieldError(index, "occurred_at", reason, "out_of_range"))
     checked = new.checked
     if checked is not None and checked.type == new.type and checked.source is new.data:
         data = dict(checked.data)  # the caller keeps its copy; personal fields are popped from this one
@@ -148,12 +150,38 @@ def validate_event(new: NewEvent, *, index: int = 0, now: datetime | None = None
     if event_schema.personal_fields and new.customer_id is None:
         if any(data.get(name) not in (None, "", [], {}) for name in event_schema.personal_fields):
             errors.append(FieldError(index, "customer", "personal data must concern a customer", "customer_required"))
-    size = len(orjson.dumps(data))
+    blob = orjson.dumps(data)
+    size = len(blob)
+    # PostgreSQL cannot store U+0000 in text or jsonb, and no channel sends one on purpose: refused on both databases.
+    if b"\\u0000" in blob or (new.metadata and b"\\u0000" in orjson.dumps(new.metadata)):
+        for where, value in (("data", data), ("metadata", new.metadata)):
+            path = nul_character_path(value, where)
+            if path is not None:
+                errors.append(FieldError(index, path, "contains a NUL character", "null_character"))
     if size > settings.EVENTSTORE_MAX_EVENT_BYTES:
         errors.append(
             FieldError(index, "data", f"is {size} bytes, over {settings.EVENTSTORE_MAX_EVENT_BYTES}", "too_large")
         )
     return data, errors
+
+
+def nul_character_path(value: Any, path: str = "") -> str | None:
+    """The dotted path of the first string (or key) holding U+0000 in a JSON-like value, or None. Iterative: the
+    value may come from a body nested as deep as the parser allows."""
+    pending = [(value, path)]
+    while pending:
+        item, where = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return where
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                if isinstance(key, str) and "\x00" in key:
+                    return where
+                pending.append((child, f"{where}.{key}" if where else str(key)))
+        elif isinstance(item, list | tuple):
+            pending.extend((child, f"{where}.{i}" if where else str(i)) for i, child in enumerate(item))
+    return None
 
 
 def validated(new: NewEvent, *, index: int = 0, now: datetime | None = None) -> tuple[NewEvent, list[FieldError]]:

@@ -4,7 +4,7 @@ Environment-specific modules (local, test, production) import this and change li
 default here: a missing SECRET_KEY is only tolerated when DEBUG is on.
 """
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -38,6 +38,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_filters",
     "backoffice.accounts",
     "backoffice.eventstore",
     "backoffice.messaging",
@@ -135,7 +137,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "backoffice.api.pagination.CursorPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "backoffice.api.problems.problem_exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "backoffice.api.schema.AutoSchema",
     "DEFAULT_THROTTLE_CLASSES": [
         "rest_framework.throttling.UserRateThrottle",
         "rest_framework.throttling.AnonRateThrottle",
@@ -145,7 +147,14 @@ REST_FRAMEWORK = {
         "anon": env.str("API_THROTTLE_ANON", default="60/min"),
     },
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    "DEFAULT_PARSER_CLASSES": [
+        "backoffice.api.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
 }
+# Deepest nesting accepted in a JSON body (the deepest body of this API nests about 5 levels).
+API_MAX_JSON_DEPTH = env.int("API_MAX_JSON_DEPTH", default=32)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Omnichannel back-office API",
     "DESCRIPTION": "One append-only log of every customer interaction on every channel, and its projections.",
@@ -153,6 +162,15 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["backoffice.api.permissions.HasAnyRole"],
     "COMPONENT_SPLIT_REQUEST": True,
+    # One name per choice set, however many fields use it (without these, names are hashed: "Channel40fEnum").
+    "ENUM_NAME_OVERRIDES": {
+        "ChannelEnum": "backoffice.eventstore.schema.CHANNELS",
+        "OutboundChannelEnum": "campaigns.models.OUTBOUND_CHANNELS",
+    },
+    # The interactive docs from local files: the admin's network may not reach a CDN (drf-spectacular-sidecar).
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 # A batch of 1000 events of 32 KB each must fit in one request body.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=40 * 1024 * 1024)
@@ -162,6 +180,12 @@ EVENTSTORE_MAX_EVENT_BYTES = env.int("EVENTSTORE_MAX_EVENT_BYTES", default=32 * 
 EVENTSTORE_MAX_BATCH = env.int("EVENTSTORE_MAX_BATCH", default=1000)
 # How far ahead of the server clock an occurred_at may be (clock skew of devices and tills).
 EVENTSTORE_MAX_FUTURE_SKEW = timedelta(seconds=env.int("EVENTSTORE_MAX_FUTURE_SKEW_SECONDS", default=300))
+# The earliest occurred_at accepted (imported history goes back this far); older is refused as a typo or an attack.
+EVENTSTORE_EARLIEST_OCCURRED_AT = datetime.fromisoformat(
+    env.str("EVENTSTORE_EARLIEST_OCCURRED_AT", default="1970-01-01T00:00:00+00:00")
+)
+if EVENTSTORE_EARLIEST_OCCURRED_AT.tzinfo is None:
+    EVENTSTORE_EARLIEST_OCCURRED_AT = EVENTSTORE_EARLIEST_OCCURRED_AT.replace(tzinfo=UTC)
 # Key-encryption key for the per-customer data keys (crypto-shredding). Base64 of 32 random bytes.
 EVENTSTORE_MASTER_KEY = env.str("EVENTSTORE_MASTER_KEY", default="")
 # Called after every commit that appended events, with no arguments: wakes the asynchronous projections.
@@ -245,9 +269,17 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Every line passes the filter that masks query values (a search by email or phone is in the request line).
+    "filters": {"mask_personal_data": {"()": "backoffice.logs.MaskPersonalData"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["mask_personal_data"]}
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # runserver's request lines: Django's default sends them to a handler of its own, which would skip the filter.
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
 }
 
 # --- Customers

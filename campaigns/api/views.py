@@ -8,33 +8,28 @@ import uuid
 from decimal import Decimal
 
 from django.utils import timezone
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
+from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from backoffice.accounts.models import Role
+from backoffice.api.fields import AwareDateTimeField
 from backoffice.api.permissions import HasRole
-from backoffice.api.problems import Problem, not_found, validation_failed
+from backoffice.api.problems import not_found
 
 from .. import report, selectors, services, worksheet
 from ..models import OUTBOUND_CHANNELS, ChannelMode, Segment
-from ..segments import SegmentRuleError
+from .filters import CampaignFilter, SegmentFilter
 
 OWNERS = (Role.ADMIN, Role.MARKETING)
 READERS = (Role.ADMIN, Role.MARKETING, Role.INTEGRATION)
-LIST_LIMIT = 500
 
 
 def actor(request) -> str:
     return f"user:{request.user.pk}"
-
-
-def refused(exc: services.CampaignRefused) -> Problem:
-    status = 400 if exc.code == "inconsistent" else 409
-    return Problem(
-        status_code=status, type=f"campaign_{exc.code}", title=exc.message, detail=exc.message, errors=exc.errors
-    )
 
 
 class SegmentSerializer(serializers.Serializer):
@@ -46,9 +41,16 @@ class SegmentSerializer(serializers.Serializer):
     updated_at = serializers.DateTimeField()
 
 
-class SegmentListApi(APIView):
+class SegmentListApi(GenericAPIView):
     permission_classes = [HasRole]
     allowed_roles = {"GET": READERS, "POST": OWNERS}
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = SegmentFilter
+    cursor_ordering = ("-created_at", "id")
+    serializer_class = SegmentSerializer
+
+    def get_queryset(self):
+        return selectors.segments_all()
 
     class InputSerializer(serializers.Serializer):
         name = serializers.CharField(max_length=200)
@@ -62,20 +64,17 @@ class SegmentListApi(APIView):
 
     @extend_schema(responses=SegmentSerializer(many=True))
     def get(self, request):
-        segments = selectors.segment_list()[:LIST_LIMIT]
-        return Response({"results": SegmentSerializer(segments, many=True).data, "next": None})
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(SegmentSerializer(page, many=True).data)
 
     @extend_schema(request=InputSerializer, responses={201: SegmentSerializer})
     def post(self, request):
         payload = self.InputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         values = payload.validated_data
-        try:
-            segment = services.segment_save(
-                name=values["name"], description=values["description"], rules=values["rules"], actor=actor(request)
-            )
-        except SegmentRuleError as exc:
-            raise validation_failed(exc.errors) from None
+        segment = services.segment_save(
+            name=values["name"], description=values["description"], rules=values["rules"], actor=actor(request)
+        )
         body = SegmentSerializer(segment).data
         body["count"] = selectors.segment_preview(rules=segment.rules, now=timezone.now(), sample=0)["count"]
         return Response(body, status=201)
@@ -158,8 +157,8 @@ class CampaignInputSerializer(serializers.Serializer):
     )
     channels = serializers.ListField(child=serializers.ChoiceField(choices=OUTBOUND_CHANNELS), default=list)
     channel_mode = serializers.ChoiceField(choices=ChannelMode.values, default=ChannelMode.BEST)
-    starts_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
-    ends_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    starts_at = AwareDateTimeField(required=False, allow_null=True, default=None)
+    ends_at = AwareDateTimeField(required=False, allow_null=True, default=None)
     send_window_start = serializers.TimeField(required=False, allow_null=True, default=None)
     send_window_end = serializers.TimeField(required=False, allow_null=True, default=None)
     variants = serializers.DictField(
@@ -168,13 +167,15 @@ class CampaignInputSerializer(serializers.Serializer):
     objective = serializers.CharField(allow_blank=True, default="")
     kpi = serializers.CharField(max_length=100, allow_blank=True, default="")
     target_value = serializers.DecimalField(
-        max_digits=14, decimal_places=2, required=False, allow_null=True, default=None
+        max_digits=14, decimal_places=2, min_value=0, required=False, allow_null=True, default=None
     )
     attribution_days = serializers.IntegerField(min_value=1, max_value=90, default=7)
     costs = serializers.DictField(
         child=serializers.DecimalField(max_digits=8, decimal_places=4, min_value=0), default=dict
     )
-    budget = serializers.DecimalField(max_digits=14, decimal_places=2, required=False, allow_null=True, default=None)
+    budget = serializers.DecimalField(
+        max_digits=14, decimal_places=2, min_value=0, required=False, allow_null=True, default=None
+    )
 
     def validate_segments(self, value):
         known = set(Segment.objects.filter(id__in=value).values_list("id", flat=True))
@@ -206,14 +207,21 @@ class CampaignInputSerializer(serializers.Serializer):
         return {channel: str(cost) for channel, cost in value.items()}
 
 
-class CampaignListApi(APIView):
+class CampaignListApi(GenericAPIView):
     permission_classes = [HasRole]
     allowed_roles = {"GET": READERS, "POST": OWNERS}
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = CampaignFilter
+    cursor_ordering = ("-created_at", "id")
+    serializer_class = CampaignSerializer
+
+    def get_queryset(self):
+        return selectors.campaigns_all()
 
     @extend_schema(responses=CampaignSerializer(many=True))
     def get(self, request):
-        campaigns = selectors.campaign_list()[:LIST_LIMIT]
-        return Response({"results": CampaignSerializer(campaigns, many=True).data, "next": None})
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(CampaignSerializer(page, many=True).data)
 
     @extend_schema(request=CampaignInputSerializer, responses={201: CampaignSerializer})
     def post(self, request):
@@ -255,10 +263,7 @@ class CampaignApproveApi(APIView):
     @extend_schema(request=None, responses=CampaignSerializer)
     def post(self, request, campaign_id: uuid.UUID):
         _campaign(campaign_id)
-        try:
-            campaign = services.campaign_approve(campaign_id=campaign_id, actor=actor(request))
-        except services.CampaignRefused as exc:
-            raise refused(exc) from None
+        campaign = services.campaign_approve(campaign_id=campaign_id, actor=actor(request))
         return Response(CampaignSerializer(campaign).data)
 
 
@@ -269,10 +274,7 @@ class CampaignLaunchApi(APIView):
     @extend_schema(request=None, responses={202: CampaignSerializer})
     def post(self, request, campaign_id: uuid.UUID):
         _campaign(campaign_id)
-        try:
-            campaign = services.campaign_launch(campaign_id=campaign_id, actor=actor(request))
-        except services.CampaignRefused as exc:
-            raise refused(exc) from None
+        campaign = services.campaign_launch(campaign_id=campaign_id, actor=actor(request))
         return Response(CampaignSerializer(campaign).data, status=202)
 
 

@@ -3,12 +3,13 @@
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
-from backoffice.eventstore import store
+from backoffice.eventstore import store, times
 
 from .. import segments as segment_rules
 from .. import worksheet
@@ -79,7 +80,10 @@ def campaign_save(
     exclusion_ids: Iterable[uuid.UUID] | None = None,
 ) -> Campaign:
     """Create a draft or change one. Changing an approved campaign sends it back to draft: what was approved is not
-    what it became."""
+    what it became. Raises CampaignRefused("invalid") naming each bad field before anything is written."""
+    errors = campaign_values_errors(values)
+    if errors:
+        raise CampaignRefused("invalid", "the campaign is invalid", errors)
     now = timezone.now()
     with transaction.atomic():
         if campaign is None:
@@ -100,6 +104,32 @@ def campaign_save(
         if exclusion_ids is not None:
             campaign.exclusions.set(list(exclusion_ids))
     return campaign
+
+
+def campaign_values_errors(values: dict[str, Any]) -> list[dict[str, str]]:
+    """What no campaign may hold, whoever sends it (API, admin, import): times without a zone or outside the span
+    the product accepts, and negative money. The worksheet's checks of a complete plan come at approval."""
+    errors = []
+    for name in ("starts_at", "ends_at"):
+        moment = values.get(name)
+        if moment is None:
+            continue
+        if timezone.is_naive(moment):
+            errors.append({"field": name, "message": "a time zone offset is required", "code": "naive_datetime"})
+        elif (reason := times.out_of_range(moment)) is not None:
+            errors.append({"field": name, "message": reason, "code": "out_of_range"})
+    valid_until = values.get("valid_until")
+    if valid_until is not None and not times.earliest().date() <= valid_until < times.LATEST.date():
+        message = f"must be between {times.earliest().date()} and {times.LATEST.date()}"
+        errors.append({"field": "valid_until", "message": message, "code": "out_of_range"})
+    for name in ("budget", "target_value"):
+        amount = values.get(name)
+        if amount is not None and amount < 0:
+            errors.append({"field": name, "message": "cannot be negative", "code": "min_value"})
+    for channel, cost in (values.get("costs") or {}).items():
+        if Decimal(str(cost)) < 0:
+            errors.append({"field": f"costs.{channel}", "message": "cannot be negative", "code": "min_value"})
+    return errors
 
 
 def worksheet_snapshot(campaign: Campaign) -> dict:

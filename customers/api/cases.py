@@ -3,17 +3,18 @@ reachable channel, resolution with compensation, and satisfaction."""
 
 import uuid
 
-from django.db.models import QuerySet
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
-from rest_framework.pagination import CursorPagination
+from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from backoffice.accounts.models import Role
+from backoffice.api.fields import CustomerField
 from backoffice.api.permissions import HasRole
-from backoffice.api.problems import Problem, invalid, not_found, refused, validation_failed
+from backoffice.api.problems import invalid, not_found, validation_failed
 from backoffice.eventstore.errors import EventValidationError
 from backoffice.eventstore.schema import CHANNELS
 
@@ -23,25 +24,11 @@ from ..models import Case
 from ..services import cases as case_services
 from ..services.ingestion import customer_register
 from .customers import TimelineEventSerializer
+from .filters import CaseFilter
 
 # Every agent, whatever channel they work on, sees and acts on cases; systems (a call-centre tool) too.
 CASE_ROLES = (Role.ADMIN, Role.SUPPORT, Role.STORE, Role.INTEGRATION)
 THREAD_TIMELINE_EVENTS = 20
-
-
-def case_refused(exc: case_services.CaseRefused) -> Problem:
-    if exc.status == 404:
-        return not_found(str(exc))
-    if exc.status == 409:
-        return refused(409, exc.code, "The case cannot do this", field=exc.field, message=str(exc), **exc.extra)
-    return Problem(
-        status_code=exc.status,
-        type="validation_error",
-        title="The request is invalid",
-        detail=str(exc),
-        errors=[{"field": exc.field, "message": str(exc), "code": exc.code}],
-        **exc.extra,
-    )
 
 
 class CaseSerializer(serializers.ModelSerializer):
@@ -91,32 +78,21 @@ class CustomerOrderSerializer(serializers.Serializer):
     is_cancelled = serializers.BooleanField()
 
 
-class InboxPagination(CursorPagination):
-    page_size = 50
-    page_size_query_param = "limit"
-    max_page_size = 200
-    ordering = ("opened_at", "id")
-
-
-def _flag(params, name: str) -> bool | None:
-    raw = params.get(name)
-    if raw in (None, ""):
-        return None
-    if raw.lower() in ("true", "1", "yes"):
-        return True
-    if raw.lower() in ("false", "0", "no"):
-        return False
-    raise invalid(name, "must be true or false")
-
-
-class CaseListApi(APIView):
+class CaseListApi(GenericAPIView):
     permission_classes = [HasRole]
     allowed_roles = {"GET": CASE_ROLES, "POST": CASE_ROLES}
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = CaseFilter
+    cursor_ordering = ("opened_at", "id")  # the inbox: oldest first
+    serializer_class = CaseSerializer
+
+    def get_queryset(self):
+        return Case.objects.none()  # CaseFilter asks selectors.case_list for the cases
 
     class InputSerializer(serializers.Serializer):
         id = serializers.UUIDField(required=False, help_text="idempotency key: the same id again answers the case")
-        customer_id = serializers.UUIDField(required=False)
-        customer = serializers.DictField(required=False, help_text="identifiers, when the id is not known")
+        customer = CustomerField(required=False, help_text="the customer's id, or their identifiers")
+        customer_id = serializers.UUIDField(required=False, help_text="the first spelling of `customer` (an id)")
         channel = serializers.ChoiceField(choices=CHANNELS, help_text="where the customer raised it")
         subject = serializers.CharField(max_length=300)
         text = serializers.CharField(max_length=10000, required=False, allow_blank=True, default="")
@@ -124,40 +100,13 @@ class CaseListApi(APIView):
 
         def validate(self, attrs):
             if not attrs.get("customer_id") and not attrs.get("customer"):
-                raise serializers.ValidationError({"customer_id": "give the customer's id or their identifiers"})
+                raise serializers.ValidationError({"customer": "give the customer's id or their identifiers"})
             return attrs
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("status", OpenApiTypes.STR, enum=list(Case.Status.values)),
-            OpenApiParameter("channel", OpenApiTypes.STR, enum=list(CHANNELS)),
-            OpenApiParameter("breached", OpenApiTypes.BOOL, description="SLA breached (first response or resolution)"),
-            OpenApiParameter("customer", OpenApiTypes.UUID),
-        ],
-        responses=CaseSerializer(many=True),
-    )
+    @extend_schema(responses=CaseSerializer(many=True))
     def get(self, request):
-        params = request.query_params
-        status = params.get("status") or None
-        if status is not None and status not in Case.Status.values:
-            raise invalid("status", f"one of {', '.join(Case.Status.values)}")
-        channel = params.get("channel") or None
-        if channel is not None and channel not in CHANNELS:
-            raise invalid("channel", f"unknown channel; one of {', '.join(CHANNELS)}")
-        customer_id = None
-        if params.get("customer"):
-            try:
-                customer_id = selectors.customer_resolve_id(customer_id=uuid.UUID(params["customer"]))
-            except ValueError:
-                raise invalid("customer", "is not a customer id") from None
-            except selectors.CustomerNotFound:
-                raise invalid("customer", "no such customer", "not_found") from None
-        cases: QuerySet[Case] = selectors.case_list(
-            status=status, channel=channel, is_breached=_flag(params, "breached"), customer_id=customer_id
-        )
-        paginator = InboxPagination()
-        page = paginator.paginate_queryset(cases, request, view=self)
-        return paginator.get_paginated_response(CaseSerializer(page, many=True).data)
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(CaseSerializer(page, many=True).data)
 
     @extend_schema(request=InputSerializer, responses={201: CaseSerializer, 200: CaseSerializer})
     def post(self, request):
@@ -165,7 +114,8 @@ class CaseListApi(APIView):
         payload.is_valid(raise_exception=True)
         values = payload.validated_data
         actor = f"user:{request.user.pk}"
-        customer_id = values.get("customer_id")
+        customer = values.get("customer")
+        customer_id = customer if isinstance(customer, uuid.UUID) else values.get("customer_id")
         if customer_id is None:
             try:
                 customer_id, _ = customer_register(customer=values["customer"], channel=values["channel"], actor=actor)
@@ -189,9 +139,8 @@ class CaseListApi(APIView):
                 case_id=case_id,
             )
         except selectors.CustomerNotFound:
-            raise invalid("customer_id", "no such customer", "not_found") from None
-        except case_services.CaseRefused as exc:
-            raise case_refused(exc) from None
+            field = "customer" if "customer" in values else "customer_id"
+            raise invalid(field, "no such customer", "not_found") from None
         return Response(CaseSerializer(case).data, status=200 if existed else 201)
 
 
@@ -249,25 +198,22 @@ class CaseMessageApi(APIView):
         payload.is_valid(raise_exception=True)
         values = payload.validated_data
         actor = f"user:{request.user.pk}"
-        try:
-            if values["direction"] == "in":
-                case = case_services.case_message_receive(
-                    case_id=case_id,
-                    channel=values["channel"],
-                    text=values["text"],
-                    actor=actor,
-                    event_id=values.get("id"),
-                )
-            else:
-                case = case_services.case_reply(
-                    case_id=case_id,
-                    channel=values["channel"],
-                    text=values["text"],
-                    actor=actor,
-                    reply_id=values.get("id"),
-                )
-        except case_services.CaseRefused as exc:
-            raise case_refused(exc) from None
+        if values["direction"] == "in":
+            case = case_services.case_message_receive(
+                case_id=case_id,
+                channel=values["channel"],
+                text=values["text"],
+                actor=actor,
+                event_id=values.get("id"),
+            )
+        else:
+            case = case_services.case_reply(
+                case_id=case_id,
+                channel=values["channel"],
+                text=values["text"],
+                actor=actor,
+                reply_id=values.get("id"),
+            )
         return Response(CaseSerializer(case).data, status=201)
 
 
@@ -320,16 +266,13 @@ class CaseResolveApi(APIView):
                 currency=data["currency"],
                 code=data["code"],
             ).model_dump()
-        try:
-            case = case_services.case_resolve(
-                case_id=case_id,
-                resolution=values["resolution"],
-                compensation=compensation,
-                channel=values.get("channel"),
-                actor=f"user:{request.user.pk}",
-            )
-        except case_services.CaseRefused as exc:
-            raise case_refused(exc) from None
+        case = case_services.case_resolve(
+            case_id=case_id,
+            resolution=values["resolution"],
+            compensation=compensation,
+            channel=values.get("channel"),
+            actor=f"user:{request.user.pk}",
+        )
         return Response(CaseSerializer(case).data)
 
 
@@ -348,14 +291,11 @@ class CaseCsatApi(APIView):
         payload = self.InputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         values = payload.validated_data
-        try:
-            case = case_services.case_csat_record(
-                case_id=case_id,
-                score=values["score"],
-                comment=values["comment"],
-                channel=values["channel"],
-                actor=f"user:{request.user.pk}",
-            )
-        except case_services.CaseRefused as exc:
-            raise case_refused(exc) from None
+        case = case_services.case_csat_record(
+            case_id=case_id,
+            score=values["score"],
+            comment=values["comment"],
+            channel=values["channel"],
+            actor=f"user:{request.user.pk}",
+        )
         return Response(CaseSerializer(case).data, status=201)

@@ -3,9 +3,11 @@
 import uuid
 
 from django.db.models import prefetch_related_objects
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
+from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -13,6 +15,7 @@ from backoffice.accounts.models import Role
 from backoffice.api.fields import AwareDateTimeField
 from backoffice.api.permissions import HasRole
 from backoffice.api.problems import invalid, not_found, validation_failed
+from backoffice.api.schema import page_of
 from backoffice.eventstore.errors import EventValidationError
 from backoffice.eventstore.schema import CHANNELS
 
@@ -21,6 +24,7 @@ from ..models import Customer
 from ..services.ingestion import customer_register as register_customer
 from ..timeline_cursor import BadCursor, cursor_decode, cursor_encode
 from .consents import ConsentStateSerializer
+from .filters import CustomerFilter
 
 # Who may see a person's details: those who serve them, and systems. Marketing works with segments, not people.
 PEOPLE_READERS = (Role.ADMIN, Role.SUPPORT, Role.STORE, Role.INTEGRATION)
@@ -50,9 +54,16 @@ class CustomerSummarySerializer(serializers.Serializer):
         return [{"kind": i.kind, "value": i.value} for i in customer.identifiers.all()]
 
 
-class CustomerListApi(APIView):
+class CustomerListApi(GenericAPIView):
     permission_classes = [HasRole]
     allowed_roles = {"GET": PEOPLE_READERS, "POST": PEOPLE_READERS}
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = CustomerFilter
+    cursor_ordering = ("registered_at", "id")
+    serializer_class = CustomerSummarySerializer
+
+    def get_queryset(self):
+        return selectors.customers_all()
 
     class RegisterSerializer(serializers.Serializer):
         customer = serializers.DictField(help_text="identifiers: email, phone, loyalty_card, external_id, ...")
@@ -84,16 +95,47 @@ class CustomerListApi(APIView):
         return Response(CustomerSummarySerializer(customer).data, status=201 if created else 200)
 
     @extend_schema(
-        parameters=[OpenApiParameter("q", OpenApiTypes.STR, description="email, phone, loyalty card or social id")],
+        parameters=[
+            OpenApiParameter(
+                "q",
+                OpenApiTypes.STR,
+                description="search by email, phone, loyalty card, social id or name (the 20 best matches, `next` "
+                "null); without it, every customer page by page, oldest first (merged ones are part of another)",
+            )
+        ],
         responses=CustomerSummarySerializer(many=True),
     )
     def get(self, request):
-        query = request.query_params.get("q", "")
-        if len(query.strip()) < 3:
-            raise invalid("q", "at least 3 characters", "min_length")
-        customers = selectors.customer_search(query=query)
-        prefetch_related_objects(customers, "identifiers")
-        return Response({"results": CustomerSummarySerializer(customers, many=True).data, "next": None})
+        if "q" in request.query_params:
+            return _search_answer(request.query_params["q"])
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        prefetch_related_objects(page, "identifiers")
+        return self.get_paginated_response(CustomerSummarySerializer(page, many=True).data)
+
+
+class CustomerSearchApi(APIView):
+    """The same search with the query in the body: an email or a phone in a URL ends up in access logs, proxies and
+    browser histories; a body does not. The server's own logs mask `q` either way (backoffice.logs)."""
+
+    permission_classes = [HasRole]
+    allowed_roles = {"POST": PEOPLE_READERS}
+
+    class InputSerializer(serializers.Serializer):
+        q = serializers.CharField(max_length=200, trim_whitespace=False, help_text="email, phone, loyalty card or id")
+
+    @extend_schema(request=InputSerializer, responses=page_of("CustomerSearchPage", CustomerSummarySerializer))
+    def post(self, request):
+        payload = self.InputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        return _search_answer(payload.validated_data["q"])
+
+
+def _search_answer(query: str) -> Response:
+    if len(query.strip()) < 3:
+        raise invalid("q", "at least 3 characters", "min_length")
+    customers = selectors.customer_search(query=query)
+    prefetch_related_objects(customers, "identifiers")
+    return Response({"results": CustomerSummarySerializer(customers, many=True).data, "next": None, "previous": None})
 
 
 class RfmSerializer(serializers.Serializer):
@@ -159,7 +201,7 @@ class CustomerTimelineApi(APIView):
             OpenApiParameter("cursor", OpenApiTypes.STR, description="the `next` of the previous page"),
             OpenApiParameter("limit", OpenApiTypes.INT, description="1 to 200, default 50"),
         ],
-        responses=TimelineEventSerializer(many=True),
+        responses=page_of("TimelinePage", TimelineEventSerializer),
     )
     def get(self, request, customer_id: uuid.UUID):
         if not Customer.objects.filter(id=customer_id).exists():

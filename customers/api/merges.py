@@ -9,25 +9,13 @@ from rest_framework.views import APIView
 
 from backoffice.accounts.models import Role
 from backoffice.api.permissions import HasRole
-from backoffice.api.problems import Problem, invalid, not_found, refused
+from backoffice.api.problems import not_found
 
 from .. import selectors, services
 from .customers import Customer360Serializer
 
 # Deciding that two records are one person is for staff who talk to customers, and for systems that know.
 MERGE_ROLES = (Role.ADMIN, Role.SUPPORT, Role.INTEGRATION)
-
-# A refusal about the request itself is a 400; one about the customers' state (already merged, erased) a 409.
-_CONFLICTS = {"already_merged", "erased", "not_merged"}
-
-
-def _refused(exc: services.MergeRefused) -> Problem:
-    if exc.code in _CONFLICTS:
-        return refused(
-            409, exc.code, "The customers are not in a state that allows this", field=exc.field, message=str(exc)
-        )
-    return invalid(exc.field, str(exc), exc.code)
-
 
 class CustomerMergeApi(APIView):
     permission_classes = [HasRole]
@@ -48,15 +36,12 @@ class CustomerMergeApi(APIView):
         payload = self.InputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         values = payload.validated_data
-        try:
-            merge = services.customer_merge(
-                customer_ids=tuple(values["customer_ids"]),
-                into=values.get("into"),
-                note=values["note"],
-                actor=f"user:{request.user.pk}",
-            )
-        except services.MergeRefused as exc:
-            raise _refused(exc) from None
+        merge = services.customer_merge(
+            customer_ids=tuple(values["customer_ids"]),
+            into=values.get("into"),
+            note=values["note"],
+            actor=f"user:{request.user.pk}",
+        )
         return Response(Customer360Serializer(selectors.customer_360(customer_id=merge.survivor)).data)
 
 
@@ -81,8 +66,6 @@ class CustomerUnmergeApi(APIView):
             )
         except selectors.CustomerNotFound:
             raise not_found("no such customer") from None
-        except services.MergeRefused as exc:
-            raise _refused(exc) from None
         return Response(
             {
                 "customer": Customer360Serializer(selectors.customer_360(customer_id=customer_id)).data,

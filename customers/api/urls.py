@@ -5,6 +5,7 @@ from . import cases, consents, customers, gdpr, inbound, merges, views
 urlpatterns = [
     path("events", views.EventsApi.as_view(), name="events"),
     path("customers", customers.CustomerListApi.as_view(), name="customers"),
+    path("customers/search", customers.CustomerSearchApi.as_view(), name="customer-search"),
     path("customers/merge", merges.CustomerMergeApi.as_view(), name="customer-merge"),
     path("customers/<uuid:customer_id>", customers.CustomerDetailApi.as_view(), name="customer"),
     path("customers/<uuid:customer_id>/unmerge", merges.CustomerUnmergeApi.as_view(), name="customer-unmerge"),

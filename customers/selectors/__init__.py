@@ -27,6 +27,7 @@ from .people import (
     customer_search,
     customer_timeline,
     customer_view_as_of,
+    customers_all,
     identifier_kind,
     rfm_scores,
 )
@@ -53,6 +54,7 @@ __all__ = [
     "customer_orders",
     "customer_resolve_id",
     "customer_search",
+    "customers_all",
     "customer_timeline",
     "customer_view_as_of",
     "identifier_kind",

@@ -10,7 +10,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Count, Max, Min, Q, Sum
+from django.db.models import Count, Max, Min, Q, QuerySet, Sum
 from django.utils import timezone
 
 from backoffice.eventstore import store
@@ -120,6 +120,11 @@ def customer_timeline(
     return store.read_customer_page(
         group if len(group) > 1 else customer_id, channel=channel, type=type, before=before, limit=limit
     )
+
+
+def customers_all() -> QuerySet[Customer]:
+    """Every person, for a list to filter and page: a merged customer is part of the one it was merged into."""
+    return Customer.objects.filter(merged_into__isnull=True)
 
 
 def customer_search(*, query: str, limit: int = 20) -> list[Customer]:

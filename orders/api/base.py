@@ -1,23 +1,12 @@
-"""What every orders endpoint shares: roles, and the refusals of the services as problem details."""
+"""What every orders endpoint shares: roles, the base views and who acts where."""
 
+from django_filters.rest_framework import DjangoFilterBackend
+from rest_framework.generics import GenericAPIView
 from rest_framework.views import APIView
 
 from backoffice.accounts.models import Role
 from backoffice.accounts.selectors import user_location_code, user_role
 from backoffice.api.permissions import HasRole
-from backoffice.api.problems import Problem, not_found, refused, validation_failed
-
-from ..errors import (
-    AlreadyExists,
-    IllegalTransition,
-    InsufficientStock,
-    InvalidField,
-    InvalidFields,
-    NotYourLocation,
-    OrderIdConflict,
-    OrderNotFound,
-    OrdersError,
-)
 
 ALL_STAFF = (Role.ADMIN, Role.MARKETING, Role.SUPPORT, Role.STORE, Role.INTEGRATION)
 # Orders concern individuals: marketing works with segments, not people's orders.
@@ -26,65 +15,16 @@ CATALOG_WRITERS = (Role.ADMIN, Role.INTEGRATION)
 STOCK_WRITERS = (Role.ADMIN, Role.STORE, Role.INTEGRATION)
 
 
-def problem_for(exc: OrdersError) -> Problem:
-    if isinstance(exc, InvalidFields):
-        return validation_failed([{"field": e.field, "message": e.message, "code": e.code} for e in exc.errors])
-    if isinstance(exc, InvalidField):
-        return validation_failed([{"field": exc.field, "message": exc.message, "code": exc.code}])
-    if isinstance(exc, NotYourLocation):
-        return refused(
-            403, "not_your_location", "Store staff act on their own location only", field=exc.field, message=str(exc)
-        )
-    if isinstance(exc, InsufficientStock):
-        return Problem(
-            status_code=409,
-            type="insufficient_stock",
-            title="Not enough stock",
-            detail=str(exc),
-            errors=[
-                {
-                    "field": "lines",
-                    "message": f"{line['requested']} x {line['sku']}: not enough",
-                    "code": "insufficient",
-                }
-                for line in exc.lines
-                if line.get("is_short", True)
-            ],
-            lines=exc.lines,
-        )
-    if isinstance(exc, OrderNotFound):
-        return not_found(str(exc))
-    if isinstance(exc, OrderIdConflict):
-        return refused(
-            409,
-            "idempotency_conflict",
-            "Order id reused for different content",
-            field="id",
-            message=str(exc),
-            code="conflict",
-        )
-    if isinstance(exc, IllegalTransition):
-        return refused(
-            409,
-            "illegal_transition",
-            "Not possible in the order's current status",
-            field="action",
-            message=str(exc),
-            current_status=exc.status,
-            allowed_actions=exc.allowed,
-        )
-    if isinstance(exc, AlreadyExists):
-        return refused(409, "already_exists", "Already exists", field=exc.field, message=exc.message)
-    raise TypeError(exc)
-
-
 class OrdersApiView(APIView):
+    """Refusals of the services (OrdersError) are rendered by the problem registry (orders/api/problems.py)."""
+
     permission_classes = [HasRole]
 
-    def handle_exception(self, exc):
-        if isinstance(exc, OrdersError):
-            exc = problem_for(exc)
-        return super().handle_exception(exc)
+
+class OrdersListApiView(OrdersApiView, GenericAPIView):
+    """A list: the queryset from a selector, filtered by the view's FilterSet, paged by the cursor pagination."""
+
+    filter_backends = [DjangoFilterBackend]
 
 
 def acting_location(user) -> str | None:

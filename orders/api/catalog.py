@@ -1,18 +1,14 @@
 """GET, POST /api/v1/products and /api/v1/locations: the catalog and the places that hold stock."""
 
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
-
-from backoffice.api.problems import invalid
 
 from .. import selectors, services
 from ..events import LOCATION_PATTERN, SKU_PATTERN
 from ..models import LocationKind
-from .base import ALL_STAFF, CATALOG_WRITERS, OrdersApiView, actor
-
-PAGE = 100
+from .base import ALL_STAFF, CATALOG_WRITERS, OrdersListApiView, actor
+from .filters import LocationFilter, ProductFilter
 
 
 class ProductSerializer(serializers.Serializer):
@@ -32,8 +28,14 @@ class LocationSerializer(serializers.Serializer):
     timezone = serializers.CharField()
 
 
-class ProductListApi(OrdersApiView):
+class ProductListApi(OrdersListApiView):
     allowed_roles = {"GET": ALL_STAFF, "POST": CATALOG_WRITERS}
+    filterset_class = ProductFilter
+    cursor_ordering = "sku"
+    serializer_class = ProductSerializer
+
+    def get_queryset(self):
+        return selectors.products_all()
 
     class InputSerializer(serializers.Serializer):
         class Meta:
@@ -45,20 +47,10 @@ class ProductListApi(OrdersApiView):
         price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0)
         active = serializers.BooleanField(default=True)
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("category", OpenApiTypes.STR),
-            OpenApiParameter("after", OpenApiTypes.STR, description="the last sku of the previous page"),
-        ],
-        responses=ProductSerializer(many=True),
-    )
+    @extend_schema(responses=ProductSerializer(many=True))
     def get(self, request):
-        after = request.query_params.get("after", "")
-        products = selectors.product_list(category=request.query_params.get("category"), after=after, limit=PAGE)
-        next_url = None
-        if len(products) == PAGE:
-            next_url = request.build_absolute_uri(f"?after={products[-1].sku}")
-        return Response({"results": ProductSerializer(products, many=True).data, "next": next_url})
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(ProductSerializer(page, many=True).data)
 
     @extend_schema(request=InputSerializer, responses={201: ProductSerializer, 200: ProductSerializer})
     def post(self, request):
@@ -76,8 +68,14 @@ class ProductListApi(OrdersApiView):
         return Response(ProductSerializer(product).data, status=201 if created else 200)
 
 
-class LocationListApi(OrdersApiView):
+class LocationListApi(OrdersListApiView):
     allowed_roles = {"GET": ALL_STAFF, "POST": CATALOG_WRITERS}
+    filterset_class = LocationFilter
+    cursor_ordering = "code"
+    serializer_class = LocationSerializer
+
+    def get_queryset(self):
+        return selectors.locations_all()
 
     class InputSerializer(serializers.Serializer):
         class Meta:
@@ -89,13 +87,10 @@ class LocationListApi(OrdersApiView):
         city = serializers.CharField(max_length=100, allow_blank=True, default="")
         timezone = serializers.CharField(max_length=64, default="Europe/Madrid")
 
-    @extend_schema(parameters=[OpenApiParameter("kind", OpenApiTypes.STR)], responses=LocationSerializer(many=True))
+    @extend_schema(responses=LocationSerializer(many=True))
     def get(self, request):
-        kind = request.query_params.get("kind")
-        if kind is not None and kind not in LocationKind.values:
-            raise invalid("kind", f"one of {', '.join(LocationKind.values)}", "invalid_choice")
-        locations = selectors.location_list(kind=kind)
-        return Response({"results": LocationSerializer(locations, many=True).data, "next": None})
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(LocationSerializer(page, many=True).data)
 
     @extend_schema(request=InputSerializer, responses={201: LocationSerializer, 200: LocationSerializer})
     def post(self, request):

@@ -6,6 +6,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
+from backoffice.api.fields import CustomerField
 from backoffice.api.problems import not_found
 from backoffice.api.validation import validated_input
 from backoffice.eventstore.schema import CHANNELS
@@ -62,15 +63,6 @@ def order_body(order, *, with_history: bool = True) -> dict:
     return body
 
 
-class CustomerField(serializers.JSONField):
-    """Our customer id (a UUID string), or identifiers: {"email": ..., "phone": ..., "loyalty_card": ...}."""
-
-    def to_internal_value(self, data):
-        if not isinstance(data, str | dict) or not data:
-            raise serializers.ValidationError("a customer id or an object of identifiers")
-        return data
-
-
 class OrderPlaceApi(OrdersApiView):
     allowed_roles = {"POST": ORDER_ROLES}
 
@@ -111,6 +103,7 @@ class OrderPlaceApi(OrdersApiView):
             lines=[dict(line) for line in values["lines"]],
             fulfilment=dict(values["fulfilment"]),
             actor=actor(request),
+            acting_location=acting_location(request.user),
         )
         # The history of a new order is its one `order.placed`: GET /orders/{id} has it; placement stays lean.
         return Response(order_body(order, with_history=False), status=201 if created else 200)

@@ -2,11 +2,12 @@
 transfer)."""
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 
 from backoffice.api.problems import invalid
+from backoffice.api.schema import page_of
 
 from .. import selectors, services
 from .base import ALL_STAFF, STOCK_WRITERS, OrdersApiView, acting_location, actor
@@ -35,7 +36,7 @@ class StockApi(OrdersApiView):
             OpenApiParameter("location", OpenApiTypes.STR),
             OpenApiParameter("after", OpenApiTypes.STR, description="sku@location of the last row (location only)"),
         ],
-        responses=StockLevelSerializer(many=True),
+        responses=page_of("StockPage", StockLevelSerializer),
     )
     def get(self, request):
         sku = request.query_params.get("sku") or None
@@ -60,6 +61,9 @@ class StockApi(OrdersApiView):
         return Response({"results": levels, "next": next_url})
 
 
+MovementAnswer = inline_serializer("StockMovementAnswer", {"levels": StockLevelSerializer(many=True)})
+
+
 class StockMovementApi(OrdersApiView):
     allowed_roles = {"POST": STOCK_WRITERS}
 
@@ -74,12 +78,14 @@ class StockMovementApi(OrdersApiView):
         quantity = serializers.IntegerField(help_text="units; for `counted`, the number counted (0 or more)")
         to_location = serializers.CharField(max_length=32, required=False, allow_blank=True)
 
-    @extend_schema(request=InputSerializer, responses={201: StockLevelSerializer(many=True)})
+    @extend_schema(
+        request=InputSerializer, responses={201: MovementAnswer, 200: MovementAnswer}
+    )
     def post(self, request):
         payload = self.InputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         values = payload.validated_data
-        rows = services.stock_move(
+        rows, created = services.stock_move_recorded(
             sku=values["sku"],
             location=values["location"],
             kind=values["kind"],
@@ -90,4 +96,4 @@ class StockMovementApi(OrdersApiView):
             event_id=values.get("id"),
         )
         levels = [level for row in rows for level in selectors.stock_levels(sku=row.sku, location=row.location_code)]
-        return Response({"levels": StockLevelSerializer(levels, many=True).data}, status=201)
+        return Response({"levels": StockLevelSerializer(levels, many=True).data}, status=201 if created else 200)

@@ -8,6 +8,8 @@ version 0, so two creators of the same sku race to one winner.
 """
 
 from decimal import Decimal
+from functools import cache
+from zoneinfo import available_timezones
 
 from django.db import transaction
 
@@ -56,13 +58,17 @@ def product_save(
         return current, False
 
 
+@cache
+def known_time_zones() -> frozenset[str]:
+    """The IANA zone names (reading them walks the tz database on disk: once per process, not per location)."""
+    return frozenset(available_timezones())
+
+
 def location_create(
     *, code: str, name: str, kind: str, city: str = "", timezone: str = "Europe/Madrid", actor: str
 ) -> tuple[Location, bool]:
     """Create a location. The same code again with the same values answers it (not created); other values: 409."""
-    from zoneinfo import available_timezones
-
-    if timezone not in available_timezones():
+    if timezone not in known_time_zones():
         raise InvalidFields([InvalidField("timezone", f"unknown time zone {timezone!r}", "invalid")])
     with transaction.atomic():
         current = Location.objects.filter(code=code).first()

@@ -52,7 +52,8 @@ def order_act(
 ) -> Order:
     """One lifecycle step: pay, ready, collect, ship, deliver, cancel, return.
 
-    `acting_location` (store staff) limits ready and collect to orders for that store and returns to it.
+    `acting_location` (store staff) limits every step to orders of that store alone (fulfilment and every line's
+    stock there), and returns to that store as the place the goods come back to.
     Raises OrderNotFound, InvalidFields, NotYourLocation, or IllegalTransition with the current status.
     """
     if action not in ACTIONS:
@@ -71,18 +72,19 @@ def _act(order_id, action, actor, channel, acting_location, location, lines, rea
         order = Order.objects.select_for_update().filter(id=order_id).first()
         if order is None:
             raise OrderNotFound(order_id)
+        order_lines = list(order.lines.all())
+        if acting_location is not None and action != "return":
+            # Store staff act on their store's orders only: every unit of it is reserved there (or sold there), and a
+            # pickup is collected there. A return is different: any store takes one back, into its own stock.
+            touched = {order.fulfilment_location} | {line.location_code for line in order_lines}
+            foreign = touched - {"", acting_location}
+            if foreign:
+                raise NotYourLocation("order", ", ".join(sorted(foreign)))
         if (
             order.status not in ALLOWED_FROM[action]
             or METHOD_ONLY.get(action, order.fulfilment_method) != order.fulfilment_method
         ):
             raise IllegalTransition(order_id, action, order.status, allowed_actions(order))
-        order_lines = list(order.lines.all())
-        if (
-            action in ("ready", "collect")
-            and acting_location is not None
-            and acting_location != order.fulfilment_location
-        ):
-            raise NotYourLocation("order", order.fulfilment_location)
         step_channel = channel or ("store" if acting_location else order.channel)
         meta = {"actor": actor}
         step = order.version + 1

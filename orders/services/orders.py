@@ -15,6 +15,7 @@ from typing import Any, Final
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from backoffice.eventstore import schema, store
@@ -23,7 +24,7 @@ from customers.models import Customer
 from customers.selectors import CustomerNotFound, customer_resolve_id
 from customers.services.ingestion import customer_register
 
-from ..errors import InsufficientStock, InvalidField, InvalidFields, OrderIdConflict
+from ..errors import InsufficientStock, InvalidField, InvalidFields, NotYourLocation, OrderIdConflict
 from ..events import ORDER_ID_PATTERN
 from ..models import CENT, Cart, Location, LocationKind, Order, Product, StockLevel, order_from_placed, with_lines
 from .stock import NAMESPACE, availability, levels_locked, stock_stream, with_retry
@@ -56,9 +57,13 @@ def order_place(
     lines: list[dict],
     fulfilment: dict,
     actor: str,
+    acting_location: str | None = None,
     occurred_at: datetime | None = None,
 ) -> tuple[Order, bool]:
     """Place an order and reserve its stock. Returns (order, created).
+
+    `acting_location` (store staff): a pickup or counter order is for that store only, and a shipped order takes
+    stock from that store or a warehouse, never from another store (NotYourLocation).
 
     `customer`: our customer id, or identifiers ({"email": ...}) resolved like any interaction's sender.
     Idempotent on `order_id`: the same content again answers the order (created False), other content raises
@@ -68,8 +73,13 @@ def order_place(
     is_new_id = order_id is None
     order_id = order_id or str(uuid.uuid4())
     wanted, prices, method, location = _validate_order(order_id, channel, lines, fulfilment)
+    if acting_location is not None and location and location != acting_location:
+        raise NotYourLocation("fulfilment.location", location)
     order, created, _ = with_retry(
-        lambda: _place(order_id, is_new_id, customer, channel, wanted, prices, method, location, actor, occurred_at)
+        lambda: _place(
+            order_id, is_new_id, customer, channel, wanted, prices, method, location, actor, occurred_at,
+            acting_location,
+        )
     )
     return order, created
 
@@ -98,7 +108,8 @@ def order_place_oversell_allowed(
         raise InvalidFields([InvalidField("fulfilment.location", "the location the order ships from", "required")])
     return with_retry(
         lambda: _place(
-            order_id, False, customer, channel, wanted, prices, method, location, actor, occurred_at, oversell=True
+            order_id, False, customer, channel, wanted, prices, method, location, actor, occurred_at, None,
+            oversell=True,
         )
     )
 
@@ -170,12 +181,30 @@ def _resolve_customer(customer: Any, channel: str, actor: str) -> uuid.UUID:
 
 
 def _place(
-    order_id, is_new_id, customer, channel, wanted, prices, method, location, actor, occurred_at, oversell=False
+    order_id,
+    is_new_id,
+    customer,
+    channel,
+    wanted,
+    prices,
+    method,
+    location,
+    actor,
+    occurred_at,
+    acting_location,
+    oversell=False,
 ) -> tuple[Order, bool, list[dict]]:
     with transaction.atomic():
         customer_id = _resolve_customer(customer, channel, actor)
         if method in AT_A_STORE or location:
             candidates = [location]
+        elif acting_location is not None:
+            # Shipped from the counter: this store's stock or a warehouse's, never another store's.
+            candidates = list(
+                Location.objects.filter(Q(code=acting_location) | Q(kind=LocationKind.WAREHOUSE)).values_list(
+                    "code", flat=True
+                )
+            )
         else:
             candidates = list(Location.objects.values_list("code", flat=True))
         rows = levels_locked((sku, code) for sku in wanted for code in candidates)

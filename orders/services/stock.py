@@ -23,7 +23,7 @@ from django.db import connection, transaction
 from backoffice.eventstore import store
 from backoffice.eventstore.errors import ConcurrencyError
 
-from ..errors import InsufficientStock, InvalidField, InvalidFields, NotYourLocation
+from ..errors import InsufficientStock, InvalidField, InvalidFields, MovementIdConflict, NotYourLocation
 from ..models import Location, Product, StockLevel
 
 MOVEMENT_KINDS: Final = ("received", "counted", "sold", "transfer")
@@ -118,15 +118,76 @@ def stock_move(
     """Record a movement: goods received, a physical count, a till sale, or a transfer to another location.
 
     `acting_location` (store staff) must be `location`. Returns the levels after the movement. Raises InvalidFields,
-    NotYourLocation or InsufficientStock before anything is written. Idempotent on `event_id`.
+    NotYourLocation or InsufficientStock before anything is written. Idempotent on `event_id`: the same movement
+    again changes nothing and answers the levels; another movement under that id raises MovementIdConflict.
     """
+    return stock_move_recorded(
+        sku=sku,
+        location=location,
+        kind=kind,
+        quantity=quantity,
+        to_location=to_location,
+        actor=actor,
+        acting_location=acting_location,
+        event_id=event_id,
+        occurred_at=occurred_at,
+    )[0]
+
+
+def stock_move_recorded(
+    *,
+    sku: str,
+    location: str,
+    kind: str,
+    quantity: int,
+    to_location: str | None = None,
+    actor: str,
+    acting_location: str | None = None,
+    event_id: uuid.UUID | None = None,
+    occurred_at: datetime | None = None,
+) -> tuple[list[StockLevel], bool]:
+    """stock_move(), also saying whether the movement is new (False: the same movement was recorded before)."""
     _validate_movement(sku, location, kind, quantity, to_location)
     if acting_location is not None and acting_location != location:
         raise NotYourLocation("location", location)
     keys = [(sku, location)] + ([(sku, to_location)] if kind == "transfer" and to_location else [])
-    if event_id is not None and store.stored_events([event_id]):
-        return [StockLevel.objects.get(sku=s, location_code=loc) for s, loc in keys]
-    return with_retry(lambda: _move(sku, location, kind, quantity, to_location, actor, event_id, occurred_at, keys))
+    if event_id is not None:
+        # Checked before the stock is: a till sale sent twice must answer the first, not "insufficient stock".
+        stored = store.stored_events([event_id]).get(event_id)
+        if stored is not None:
+            if not _same_movement(stored[1], sku, location, kind, quantity, to_location):
+                raise MovementIdConflict(str(event_id))
+            return _levels(sku, keys), False
+    moved = with_retry(lambda: _move(sku, location, kind, quantity, to_location, actor, event_id, occurred_at, keys))
+    return moved, True
+
+
+# What each kind of movement records as its first event: (type, the data member holding the quantity).
+_MOVEMENT_EVENTS = {
+    "received": ("stock.received", "quantity"),
+    "counted": ("stock.counted", "counted"),
+    "sold": ("stock.sold", "quantity"),
+    "transfer": ("stock.transferred", "quantity"),
+}
+
+
+def _same_movement(event, sku, location, kind, quantity, to_location) -> bool:
+    """Whether a stored event is the first event of this very movement (a resend), not of another one. A count is
+    compared by what was counted: the `expected` it recorded was the level at that time."""
+    type_name, amount = _MOVEMENT_EVENTS[kind]
+    data = event.data
+    return (
+        event.type == type_name
+        and event.stream == stock_stream(sku, location)
+        and data.get("sku") == sku
+        and data.get("location") == location
+        and data.get(amount) == quantity
+        and (kind != "transfer" or (data.get("direction") == "out" and data.get("to_location") == to_location))
+    )
+
+
+def _levels(sku: str, keys) -> list[StockLevel]:
+    return list(StockLevel.objects.filter(sku=sku, location_code__in=[k[1] for k in keys]).order_by("pk"))
 
 
 def stock_receive_many(
@@ -230,7 +291,7 @@ def _move(sku, location, kind, quantity, to_location, actor, event_id, occurred_
                 ),
             ]
         store.append_batches(appends)
-        return list(StockLevel.objects.filter(sku=sku, location_code__in=[k[1] for k in keys]).order_by("pk"))
+        return _levels(sku, keys)
 
 
 def _append(sku: str, location: str, version: int, event: store.NewEvent) -> store.StreamAppend:

@@ -123,7 +123,7 @@ def test_a_movement_sent_twice_with_its_id_is_applied_once(client, chain):
     }
 
     assert _move(client, **body).status_code == 201
-    assert _move(client, **body).status_code == 201
+    assert _move(client, **body).status_code == 200  # the stored result, as for an order sent twice
 
     assert level("CAM-ALG-BLA-M", "MAD-01")["on_hand"] == 4
 
@@ -176,3 +176,44 @@ def test_marketing_reads_stock_but_cannot_move_it(api_client_for, chain, receive
     assert marketing.get("/api/v1/stock", {"sku": "CAM-ALG-BLA-M"}).status_code == 200
     moved = _move(marketing, sku="CAM-ALG-BLA-M", location="MAD-01", kind="sold", quantity=1)
     assert moved.status_code == 403
+
+
+def test_a_movement_id_already_used_by_another_event_is_a_409_not_a_500(client, chain, customer_id):
+    from backoffice.eventstore.models import Event
+
+    taken = Event.objects.filter(customer_id=customer_id).values_list("id", flat=True).first()
+    before = Event.objects.count()
+
+    response = _move(client, id=str(taken), sku="CAM-ALG-BLA-M", location="VLC-01", kind="received", quantity=2)
+
+    assert response.status_code == 409, response.json()
+    assert response.json()["type"].endswith("/idempotency_conflict")
+    assert response.json()["errors"][0]["field"] == "id"
+    assert Event.objects.count() == before
+
+
+def test_a_movement_id_resent_with_other_content_is_a_409_and_changes_nothing(client, chain):
+    body = {"id": "0e6f3a52-8d1b-4f0e-b7a5-2f4f0f6a9c31", "sku": "CAM-ALG-BLA-M", "location": "MAD-01"}
+    first = _move(client, **body, kind="received", quantity=4)
+
+    other_quantity = _move(client, **body, kind="received", quantity=9)
+    other_kind = _move(client, **body, kind="counted", quantity=4)
+    other_place = _move(client, **(body | {"location": "VLC-01"}), kind="received", quantity=4)
+    same = _move(client, **body, kind="received", quantity=4)
+
+    assert first.status_code == 201
+    assert [r.status_code for r in (other_quantity, other_kind, other_place)] == [409, 409, 409]
+    assert same.status_code == 200
+    assert same.json()["levels"] == first.json()["levels"]
+    assert level("CAM-ALG-BLA-M", "MAD-01")["on_hand"] == 4
+
+
+def test_a_till_sale_resent_answers_the_first_even_when_the_shelf_is_now_empty(client, chain, receive):
+    receive("CAM-ALG-BLA-M", "MAD-01", 1)
+    body = {"id": "9b2d6f1e-3c4a-4e5f-8a7b-1c2d3e4f5a6b", "sku": "CAM-ALG-BLA-M", "location": "MAD-01"}
+
+    first = _move(client, **body, kind="sold", quantity=1)
+    again = _move(client, **body, kind="sold", quantity=1)
+
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert level("CAM-ALG-BLA-M", "MAD-01")["on_hand"] == 0
