@@ -370,6 +370,8 @@ def _in_processes(numbers: range, processes: int, build) -> tuple[float, float]:
 
 def report(figures, args, description: str) -> None:
     print(f"Integrations (issue 12), {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {description}")
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    print(f"load average at the end: {load} (other processes share these cores: compare the ratios)")
     print(
         f"{os.cpu_count()} CPUs; {args.events} events per side in batches of {args.batch}; {args.orders} orders per "
         f"side from {args.processes} process(es) on PostgreSQL (1 on SQLite); DEBUG off, no after-commit hooks"
