@@ -381,3 +381,23 @@ def test_shipping_an_oversold_order_waits_in_the_dead_letters_until_the_stock_ar
     assert dead_letter_replay(dead_letter_id=DeadLetter.objects.get().id, actor="test")
     assert Order.objects.get(id=order_id).status == OrderStatus.SHIPPED
     assert (level("SKU2006-001").on_hand, level("SKU2006-001").reserved) == (0, 0)
+
+
+def test_a_nul_character_in_a_signed_payload_is_dead_lettered_not_a_500(shop, post_shopify):
+    payload = {**fixture("shopify_customers_create.json"), "first_name": "Bo\u0000b"}
+
+    response = post_shopify("customers/create", payload)
+
+    assert response.status_code == 200
+    assert response.json() == {"outcome": "dead_lettered"}
+    assert not Customer.objects.exists()
+
+
+def test_a_reason_quoting_a_nul_character_is_still_kept(shop, post_shopify):
+    payload = fixture("shopify_orders_create.json")
+    payload["line_items"][0]["sku"] = "BAD\u0000SKU"
+
+    response = post_shopify("orders/create", payload)
+
+    assert response.json() == {"outcome": "dead_lettered"}
+    assert DeadLetter.objects.get().code == "null_character"

@@ -426,3 +426,25 @@ def test_events_today_and_last_seen_are_counted_per_source(send):
     source = TrackingSource.objects.get()
     assert (source.events_today, source.events_total) == (3, 3)
     assert source.last_seen_at is not None
+
+
+def test_a_nul_character_or_absurd_nesting_is_400_and_writes_nothing(send):
+    nul = send("/v1/track", message(event="Product Viewed", properties={"sku": "A", "url": "/p\u0000"}))
+    deep = send(
+        "/v1/track", None, raw=b'{"event": "X", "userId": "u", "properties": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    )
+
+    assert (nul.status_code, deep.status_code) == (400, 400)
+    assert nul.json()["success"] is False
+    assert deep.json()["code"] == "invalid_json"
+    assert Event.objects.count() == 0
+
+
+def test_a_nul_character_in_an_id_is_400_naming_it(send):
+    response = send("/v1/batch", {"batch": [message(type="page"), message(type="page", anonymousId="a\u0000b")]})
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == [
+        {"field": "batch.1.anonymousId", "message": "contains a NUL character (U+0000)", "code": "null_character"}
+    ]
+    assert Event.objects.count() == 0

@@ -24,6 +24,8 @@ from typing import Any
 
 import orjson
 
+from backoffice.eventstore.store import nul_character_path
+
 KINDS = ("identify", "track", "page", "screen", "alias", "group")
 NAMESPACE = uuid.UUID("6f1c0a52-3c1e-4a8e-9a39-4f2d1d5f0b7e")
 MAX_MESSAGE_BYTES = 32 * 1024
@@ -171,11 +173,15 @@ def translate(
         if kind not in KINDS:
             r.fail("type", f"one of {', '.join(KINDS)}", "unknown_type")
             raise MessageRefused(r.problems)
-    size = len(orjson.dumps(message))
-    if size > MAX_MESSAGE_BYTES:
+    blob = orjson.dumps(message)
+    if len(blob) > MAX_MESSAGE_BYTES:
         raise MessageRefused(
-            [FieldProblem("", f"the message is {size} bytes; at most {MAX_MESSAGE_BYTES}", "too_large")]
+            [FieldProblem("", f"the message is {len(blob)} bytes; at most {MAX_MESSAGE_BYTES}", "too_large")]
         )
+    if b"\\u0000" in blob:
+        # PostgreSQL can neither store nor compare text holding U+0000 (ids are looked up before anything is stored).
+        where = nul_character_path(message) or ""
+        raise MessageRefused([FieldProblem(where, "contains a NUL character (U+0000)", "null_character")])
 
     user_id = r.id("userId", message.get("userId"))
     anonymous_id = r.id("anonymousId", message.get("anonymousId"))

@@ -171,6 +171,11 @@ def _receipt_claim(delivery: Delivery) -> bool:
 _REFUSALS = (OrdersError, EventStoreError, KeyDestroyed)
 
 
+def _printable(reason: str) -> str:
+    """A reason may quote what the shop sent; PostgreSQL text cannot hold U+0000."""
+    return reason.replace("\x00", "\\0")[:2000]
+
+
 def _code(exc: Exception) -> str:
     """InsufficientStock -> insufficient_stock."""
     return re.sub(r"(?<!^)(?=[A-Z])", "_", type(exc).__name__).lower()[:40]
@@ -192,7 +197,7 @@ def _apply_or_keep(connection: ShopConnection, delivery: Delivery) -> str:
         topic=delivery.topic[:100],
         delivery_id=delivery.delivery_id,
         body_encrypted=crypto.encrypt(delivery.body),
-        reason=reason[:2000],
+        reason=_printable(reason),
         code=code[:40],
     )
     return Outcome.DEAD_LETTERED
@@ -213,9 +218,9 @@ def dead_letter_replay(*, dead_letter_id: int, actor: str) -> bool:
             with transaction.atomic():
                 _apply(connection, delivery)
         except Unprocessable as exc:
-            letter.code, letter.reason = exc.code[:40], str(exc)[:2000]
+            letter.code, letter.reason = exc.code[:40], _printable(str(exc))
         except _REFUSALS as exc:
-            letter.code, letter.reason = _code(exc), f"{type(exc).__name__}: {exc}"[:2000]
+            letter.code, letter.reason = _code(exc), _printable(f"{type(exc).__name__}: {exc}")
         else:
             letter.status, letter.replayed_at, letter.replayed_by = DeadLetterStatus.REPLAYED, timezone.now(), actor
             letter.save(update_fields=["status", "replayed_at", "replayed_by"])
@@ -244,6 +249,9 @@ def _apply(connection: ShopConnection, delivery: Delivery) -> bool:
         payload = orjson.loads(delivery.body)
     except orjson.JSONDecodeError:
         raise Unprocessable("not_json", "the body is not JSON") from None
+    if b"\\u0000" in delivery.body:
+        # PostgreSQL can neither store nor even compare text holding U+0000: no value of it reaches a query.
+        raise Unprocessable("null_character", "the body holds a NUL character (U+0000)")
     topic, platform = delivery.topic, delivery.platform
     if platform == Platform.SHOPIFY:
         shopify.topic_known(topic)
