@@ -148,3 +148,43 @@ def test_two_sdks_flushing_the_same_messages_at_once_store_them_once(live_server
     assert results == [[], []]
     assert Event.objects.exclude(type__startswith="customer.").count() == 6
     assert Customer.objects.filter(merged_into__isnull=True).count() == 1
+
+
+@pytest.mark.postgres
+def test_first_visits_of_one_new_person_from_two_workers_at_once_register_them_once(live_server):
+    import json
+    import urllib.request
+
+    write_key = tracking_source_create(name="web", channel="web").write_key
+    auth = "Basic " + __import__("base64").b64encode(f"{write_key}:".encode()).decode()
+    statuses: list = []
+
+    def post(worker: int, person: int):
+        body = {
+            "batch": [
+                {
+                    "type": "page",
+                    "messageId": f"w{worker}-p{person}",
+                    "anonymousId": f"new-person-{person}",
+                    "properties": {"url": f"/from/{worker}"},
+                }
+            ]
+        }
+        request = urllib.request.Request(  # noqa: S310 - the loopback live server
+            f"{live_server.url}/v1/batch",
+            json.dumps(body).encode(),
+            {"Content-Type": "application/json", "Authorization": auth},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback live server
+            statuses.append(response.status)
+
+    for person in range(10):
+        threads = [threading.Thread(target=post, args=(worker, person)) for worker in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    assert statuses == [200] * 20
+    assert Customer.objects.count() == 10
+    assert Event.objects.filter(type="page.viewed").count() == 20

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from backoffice.eventstore import store
 from backoffice.eventstore.errors import EventValidationError, IdempotencyConflict
@@ -19,6 +19,8 @@ from customers.services import interactions_ingest
 from ..mapping import segment
 from ..models import TrackingSource
 from .sources import tracking_source_count
+
+ATTEMPTS = 3
 
 
 class TrackingRefused(Exception):
@@ -83,7 +85,7 @@ def tracking_messages_ingest(
     """Store translated messages (from tracking_messages_translate) once each. Raises TrackingRefused when the
     store refuses one (its data does not fit the type), with nothing written."""
     actor = f"tracking:{source.name}"
-    for attempt in range(2):
+    for attempt in range(ATTEMPTS):
         try:
             with transaction.atomic():
                 known = store.stored_events([uuid.UUID(item["id"]) for _, item in items])
@@ -97,9 +99,12 @@ def tracking_messages_ingest(
             # between the two loses a count, never an event.
             tracking_source_count(source_id=source.id, events=len(fresh))
             return TrackingResult(written=len(fresh), duplicates=len(items) - len(fresh))
-        except IdempotencyConflict:
-            # A concurrent resend of the same messages committed between our check and our append: check again.
-            if attempt:
+        except (IdempotencyConflict, IntegrityError):
+            # A concurrent call committed between our reads and our append: a resend of the same messages (the
+            # store's idempotency check), or the first visit of the same new person (the identifier's unique key:
+            # identity resolution reads who holds an identifier before the store's append lock). Done again, the
+            # messages are found stored, or the person found registered.
+            if attempt == ATTEMPTS - 1:
                 raise
         except EventValidationError as exc:
             raise TrackingRefused(
