@@ -3,6 +3,7 @@ what they send (POST <host>/v1/batch, Basic auth with the write key, gzip) is st
 resolution, carts and the e-commerce mapping; flushing the same messages again writes nothing."""
 
 import threading
+import time
 
 import pytest
 from django.db import connections
@@ -19,6 +20,24 @@ from orders.models import Cart
 pytestmark = pytest.mark.django_db(transaction=True)
 
 SDKS = {"segment": SegmentClient, "rudder": RudderClient}
+
+
+@pytest.fixture(autouse=True)
+def _sdk_connections_closed():
+    """The SDKs keep their HTTP connections alive in a module-level session, and the live server keeps a thread per
+    open connection: closed, and their threads waited for, while this test still shares its database connection
+    with them (a thread outliving the server would fail closing it)."""
+    yield
+    from rudderstack.analytics import request as rudder_request
+    from segment.analytics import request as segment_request
+
+    segment_request._session.close()
+    rudder_request._session.close()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(
+        "process_request_thread" in thread.name and thread.is_alive() for thread in threading.enumerate()
+    ):
+        time.sleep(0.05)
 
 
 @pytest.fixture(autouse=True)
