@@ -30,6 +30,7 @@ from backoffice.eventstore.errors import EventValidationError, FieldError
 from ..identifiers import InvalidIdentifier, normalise
 from ..models import Customer, CustomerIdentifier
 from ..projections import identifier_key
+from ..selectors.people import people_members
 
 
 class ExternalId(BaseModel):
@@ -390,12 +391,8 @@ def _aware(value: datetime | str) -> datetime:
 
 def _is_anonymous_only(customer_id: uuid.UUID, owner_by_key: dict[str, uuid.UUID], people: _People) -> bool:
     """True when no one in the person's group holds a strong identifier (read from the database and the batch)."""
-    group = [cid for cid in people.merged_into if people.root(cid) == customer_id]
-    group += [
-        cid
-        for cid in Customer.objects.filter(merged_into_id__in=group).values_list("id", flat=True)
-        if cid not in group
-    ]
+    batch_group = {cid for cid in people.merged_into if people.root(cid) == customer_id}
+    group = list(batch_group | set(people_members(owner_ids=batch_group | {customer_id})))
     keys = set(CustomerIdentifier.objects.filter(customer_id__in=group).values_list("key", flat=True))
     keys |= {key for key, owner in owner_by_key.items() if owner in group}
     return all(key.split(":", 1)[0] in WEAK_KINDS for key in keys)

@@ -208,3 +208,10 @@ def test_the_demo_has_service_cases_on_several_channels_open_resolved_and_rated(
     assert cases.exclude(csat_score=None).exists()
     assert len(set(cases.values_list("channel", flat=True))) >= 3
     assert all(case.message_count >= 1 for case in cases)
+
+
+def test_the_login_line_names_the_port_actually_served(seeded, db):
+    out = io.StringIO()
+    call_command("seed_demo", "--customers", "30", "--admin-url", "http://127.0.0.1:8017/admin/", stdout=out)
+
+    assert out.getvalue().splitlines()[-1].startswith("Staff login: http://127.0.0.1:8017/admin/  user: admin")
