@@ -401,3 +401,47 @@ def test_a_reason_quoting_a_nul_character_is_still_kept(shop, post_shopify):
 
     assert response.json() == {"outcome": "dead_lettered"}
     assert DeadLetter.objects.get().code == "null_character"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_first_orders_of_one_new_customer_arriving_at_once_register_them_once(shop):
+    import threading
+
+    from django.db import connection
+    from django.test import Client
+
+    from .conftest import SHOPIFY_SECRET, body_of
+
+    statuses: list = []
+
+    def deliver(order_number: int, person: int):
+        email = f"new-{person}@example.es"
+        payload = fixture("shopify_orders_create.json")
+        customer = {**payload["customer"], "id": 7000 + person, "email": email}
+        payload |= {"id": order_number, "email": email, "customer": customer}
+        body = body_of(payload)
+        try:
+            response = Client().post(
+                "/integrations/shopify/webhooks",
+                body,
+                content_type="application/json",
+                HTTP_X_SHOPIFY_TOPIC="orders/create",
+                HTTP_X_SHOPIFY_SHOP_DOMAIN=SHOP_DOMAIN,
+                HTTP_X_SHOPIFY_WEBHOOK_ID=f"w-{order_number}",
+                HTTP_X_SHOPIFY_HMAC_SHA256=signature(SHOPIFY_SECRET, body),
+            )
+            statuses.append((response.status_code, response.json()))
+        finally:
+            connection.close()
+
+    for person in range(5):
+        threads = [threading.Thread(target=deliver, args=(person * 10 + n, person)) for n in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    assert statuses == [(200, {"outcome": "applied"})] * 10
+    assert Order.objects.count() == 10
+    assert Customer.objects.count() == 5

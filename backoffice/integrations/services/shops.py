@@ -22,8 +22,8 @@ from decimal import Decimal
 
 import orjson
 from django.conf import settings
+from django.db import IntegrityError, transaction
 from django.db import connection as connection_for_receipts
-from django.db import transaction
 from django.utils import timezone
 
 from backoffice.eventstore import projector
@@ -45,6 +45,7 @@ from ..models import DeadLetter, DeadLetterStatus, Outcome, OversellAlert, Platf
 log = logging.getLogger(__name__)
 NAMESPACE = uuid.UUID("0b7d3c55-8f1e-4c1a-a3a5-2d6f0c9e7b21")
 CHANNEL = "web"
+ATTEMPTS = 3
 _CENT = Decimal("0.01")
 
 
@@ -134,17 +135,27 @@ def shop_webhook_receive(
     if not delivery_id:
         raise ShopWebhookRefused(400, "missing_delivery_id", "the delivery id header is missing")
     delivery = Delivery(platform, shop_domain, topic, delivery_id[:200], body)
-    with transaction.atomic():
-        if not _receipt_claim(delivery):
-            return "duplicate"
-        if connection is None:
-            # A shop that signs with the environment's secret but has no connection yet shows up in the admin,
-            # where its locations can be mapped (its orders wait in the dead-letter list meanwhile).
-            connection, _ = ShopConnection.objects.get_or_create(platform=platform, shop_domain=shop_domain)
-        outcome = _apply_or_keep(connection, delivery)
-        if outcome != Outcome.APPLIED:
-            WebhookReceipt.objects.filter(platform=platform, delivery_id=delivery.delivery_id).update(outcome=outcome)
-    return outcome
+    for attempt in range(ATTEMPTS):
+        try:
+            with transaction.atomic():
+                if not _receipt_claim(delivery):
+                    return "duplicate"
+                if connection is None:
+                    # A shop that signs with the environment's secret but has no connection yet shows up in the
+                    # admin, where its locations can be mapped (its orders wait in the dead-letter list meanwhile).
+                    connection, _ = ShopConnection.objects.get_or_create(platform=platform, shop_domain=shop_domain)
+                outcome = _apply_or_keep(connection, delivery)
+                if outcome != Outcome.APPLIED:
+                    WebhookReceipt.objects.filter(platform=platform, delivery_id=delivery.delivery_id).update(
+                        outcome=outcome
+                    )
+            return outcome
+        except IntegrityError:
+            # Another delivery committed first what this one was about to write: the first order of the same new
+            # customer registers them (the identifier's unique key). Done again, the customer is found.
+            if attempt == ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 def _receipt_claim(delivery: Delivery) -> bool:
