@@ -30,6 +30,8 @@ FUNNEL_STAGES = {
     "product.viewed": "browse",
     "search.performed": "browse",
     "cart.item_added": "plan",
+    "wishlist.item_added": "plan",
+    "checkout.started": "plan",
     "order.placed": "buy",
     "message.read": "keep_in_touch",
     "message.clicked": "keep_in_touch",

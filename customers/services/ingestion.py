@@ -17,10 +17,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property, lru_cache
-from typing import Any
+from typing import Any, Final
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -85,6 +85,35 @@ class CustomerRef(BaseModel):
         return tuple(pairs)
 
 
+def _closed(**fields: Any) -> ConfigDict:
+    return ConfigDict(extra="forbid", frozen=True, **fields)
+
+
+class CampaignContext(BaseModel):
+    model_config = _closed()
+    source: str | None = Field(default=None, max_length=200)
+    medium: str | None = Field(default=None, max_length=200)
+    name: str | None = Field(default=None, max_length=200)
+    term: str | None = Field(default=None, max_length=200)
+    content: str | None = Field(default=None, max_length=200)
+
+
+class ClientContext(BaseModel):
+    """Where an interaction came from, as a tracking SDK describes it (Segment `context`), without personal data:
+    the IP address only as its network (last IPv4 octet, last 80 IPv6 bits zeroed), no device or advertising ids."""
+
+    model_config = _closed()
+    ip_network: str | None = Field(default=None, max_length=64)
+    user_agent: str | None = Field(default=None, max_length=500)
+    locale: str | None = Field(default=None, max_length=35)
+    timezone: str | None = Field(default=None, max_length=64)
+    campaign: CampaignContext | None = None
+    app: dict[str, str] | None = Field(default=None, max_length=4)
+    device: dict[str, str] | None = Field(default=None, max_length=3)
+    os: dict[str, str] | None = Field(default=None, max_length=2)
+    library: dict[str, str] | None = Field(default=None, max_length=2)
+
+
 class SenderMetadata(BaseModel):
     """What a sender may say about an event besides its data. Closed on purpose: metadata is stored in clear, so
     free-form members could carry personal data that erasure cannot reach."""
@@ -94,6 +123,7 @@ class SenderMetadata(BaseModel):
     causation_id: str | None = Field(default=None, max_length=200)
     trace_id: str | None = Field(default=None, max_length=200)
     source_system: str | None = Field(default=None, max_length=100)
+    context: ClientContext | None = None
 
 
 class IncomingInteraction(BaseModel):
@@ -192,9 +222,26 @@ def _message(err: dict) -> str:
     return message.removeprefix("Value error, ")
 
 
+# Identity resolution reads who holds an identifier before the store's append lock: two calls bringing the same new
+# person at once both register them, and the second commit meets the identifier's unique key. Done again, the call
+# finds the person registered by the first; a third collision in a row is a real error.
+_INGEST_ATTEMPTS: Final = 3
+
+
 def interactions_ingest(*, raw_items: Sequence[Any], actor: str, source: str = "api.events") -> list[IngestResult]:
     """Store a batch of interactions atomically, resolving each one's customer. Idempotent on each item's id."""
     parsed = _parse(raw_items)
+    for attempt in range(_INGEST_ATTEMPTS):
+        try:
+            return _ingest_parsed(parsed, actor, source)
+        except IntegrityError:
+            # Our atomic block (a savepoint inside a caller's transaction) is rolled back: the caller's is intact.
+            if attempt == _INGEST_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _ingest_parsed(parsed, actor: str, source: str) -> list[IngestResult]:
     items = [item for item, _ in parsed]
     with transaction.atomic():
         already = store.stored_events([item.id for item in items])

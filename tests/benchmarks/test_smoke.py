@@ -43,6 +43,7 @@ TINY = {
     "messaging": ["--messages", "100", "--customers", "50", "--rounds", "1"],
     "insights": ["--scale", "0.0005", "--repeat", "1"],
     "customer360": ["--events", "100", "--others", "20", "--repeat", "5", "--cases", "2"],
+    "integrations": ["--events", "200", "--batch", "50", "--orders", "6", "--processes", "1"],
 }
 
 
