@@ -36,7 +36,23 @@ ADDRESS_KINDS: Final = {
 }
 INBOUND_CHANNELS: Final = tuple(ADDRESS_KINDS)
 # Said alone, these withdraw marketing on the channel they arrive on (Spanish carriers' BAJA included).
-STOP_WORDS: Final = frozenset({"stop", "baja", "unsubscribe", "cancelar", "darme de baja", "stopall", "end", "fin"})
+# Twilio's default opt-out keywords (STOP, STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT, REVOKE, OPTOUT) included.
+STOP_WORDS: Final = frozenset(
+    {
+        "stop",
+        "baja",
+        "unsubscribe",
+        "cancelar",
+        "darme de baja",
+        "stopall",
+        "end",
+        "fin",
+        "cancel",
+        "quit",
+        "revoke",
+        "optout",
+    }
+)
 SUBJECT_LENGTH: Final = 80
 
 
@@ -50,6 +66,9 @@ class InboundMessage(BaseModel):
     subject: str = Field(default="", max_length=300)
     name: str = Field(default="", max_length=200)
     received_at: AwareDatetime | None = None
+    # The provider itself classified the message as an opt-out (Twilio's OptOutType=STOP, for the keywords an
+    # account configured): it withdraws marketing whatever the words.
+    is_opt_out: bool = False
 
 
 @dataclass(frozen=True)
@@ -100,7 +119,7 @@ def inbound_message_receive(*, channel: str, payload: dict, actor: str) -> Inbou
         if recorded.duplicate:
             return InboundResult(event_id, customer_id, "duplicate", None, True)
         words = " ".join(message.text.lower().split()).strip(".!¡ ")
-        if words in STOP_WORDS:
+        if words in STOP_WORDS or message.is_opt_out:
             consent_record(
                 customer_id=customer_id,
                 channel=channel,
