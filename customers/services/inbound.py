@@ -127,7 +127,8 @@ def inbound_message_receive(*, channel: str, payload: dict, actor: str) -> Inbou
                 is_granted=False,
                 source_channel=channel,
                 wording=f"{message.text[:200]}",
-                occurred_at=received_at,
+                # A provider clock a little ahead must not postpone the withdrawal: it holds from now at the latest.
+                occurred_at=min(received_at, timezone.now()),
                 event_id=uuid.uuid5(event_id, "stop"),
                 actor=actor,
             )

@@ -141,10 +141,12 @@ def message_status_record(
                 )
             ],
         )
+        # A provider clock a little ahead must not postpone a withdrawal or a dead address: from now at the latest.
+        effective_at = min(occurred_at, timezone.now()) if occurred_at else None
         if status in ("unsubscribed", "complained") or withdraws_marketing:
             # Consent belongs to customers (a layer above): the hook records the withdrawal in this transaction.
             import_string(settings.MESSAGING_UNSUBSCRIBE_HOOK)(
-                customer_id=message.customer_id, channel=channel, occurred_at=occurred_at, cause_id=event_id
+                customer_id=message.customer_id, channel=channel, occurred_at=effective_at, cause_id=event_id
             )
         if is_undeliverable:
             address = address or _sent_to(message)
@@ -154,7 +156,7 @@ def message_status_record(
                     channel=channel,
                     address=address,
                     reason=(reason or status)[:200],
-                    occurred_at=occurred_at,
+                    occurred_at=effective_at,
                     cause_id=event_id,
                 )
             else:
