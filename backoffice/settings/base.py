@@ -240,6 +240,8 @@ MESSAGING_EMAIL_MESSAGE_ID_DOMAIN = env.str("MESSAGING_EMAIL_MESSAGE_ID_DOMAIN",
 # Provider adapters call customers through these hooks (customers is a layer above messaging):
 MESSAGING_INBOUND_HOOK = "customers.services.inbound.inbound_message_receive"
 MESSAGING_UNDELIVERABLE_HOOK = "customers.services.undeliverable.address_mark_undeliverable"
+# Sends in flight at once per drain worker on backends that call a remote provider (anymail, twilio, meta).
+MESSAGING_PROVIDER_CONCURRENCY = env.int("MESSAGING_PROVIDER_CONCURRENCY", default=8)
 # Largest webhook body a provider adapter reads (anymail inbound email keeps DATA_UPLOAD_MAX_MEMORY_SIZE).
 MESSAGING_PROVIDER_MAX_BODY = env.int("MESSAGING_PROVIDER_MAX_BODY", default=256 * 1024)
 # Email through django-anymail: the ESP backend (EMAIL_BACKEND of anymail) and its settings (ANYMAIL).

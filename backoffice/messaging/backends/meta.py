@@ -1,4 +1,5 @@
-"""WhatsApp Cloud API, Messenger and Instagram messaging through Meta's Graph API, over plain HTTP (requests).
+"""WhatsApp Cloud API, Messenger and Instagram messaging through Meta's Graph API, over plain HTTP (keep-alive
+connections: backends.keepalive).
 
 - whatsapp: POST {META_GRAPH_URL}/{META_GRAPH_VERSION}/{WHATSAPP_PHONE_NUMBER_ID}/messages, a `text` message inside
   the 24-hour customer service window, a `template` (name, language, body parameters) outside it, or an
@@ -11,29 +12,25 @@ The Graph API takes no idempotency key: a send interrupted by a dead worker is h
 Rate limits (codes 4, 80007, 130429, 131048, 131056), timeouts and 5xx are temporary; other refusals are final.
 """
 
+import http.client
+
 import orjson
-import requests
 from django.conf import settings
 
 from ..errors import DeliveryError
 from .base import Backend, OutgoingMessage
+from .keepalive import KeepAlivePool
 
 _TEMPORARY_CODES = frozenset({1, 2, 4, 17, 341, 80007, 130429, 131000, 131048, 131056, 133004})
 
 
 class MetaBackend(Backend):
     name = "meta"
+    concurrent_sends = 8  # thread-safe: a keep-alive connection per sending thread
     honours_idempotency_key = False
 
     def __init__(self):
-        self._session: requests.Session | None = None
-
-    @property
-    def session(self) -> requests.Session:
-        if self._session is None:
-            self._session = requests.Session()
-            self._session.trust_env = False
-        return self._session
+        self.pool = KeepAlivePool()
 
     def request_for(self, message: OutgoingMessage) -> tuple[str, dict]:
         base = f"{settings.META_GRAPH_URL.rstrip('/')}/{settings.META_GRAPH_VERSION}"
@@ -80,27 +77,28 @@ class MetaBackend(Backend):
             raise DeliveryError("META_ACCESS_TOKEN is not configured", is_temporary=True)
         url, body = self.request_for(message)
         try:
-            response = self.session.post(
+            status, content, _headers = self.pool.request(
+                "POST",
                 url,
-                data=orjson.dumps(body),
+                body=orjson.dumps(body),
                 headers={"Authorization": f"Bearer {settings.META_ACCESS_TOKEN}", "Content-Type": "application/json"},
                 timeout=settings.MESSAGING_WEBHOOK_TIMEOUT,
             )
-        except requests.Timeout:
+        except TimeoutError:
             raise DeliveryError("graph api timed out", is_temporary=True) from None
-        except (requests.RequestException, OSError) as exc:
+        except (OSError, http.client.HTTPException, ValueError) as exc:
             raise DeliveryError(f"graph api unreachable: {type(exc).__name__}", is_temporary=True) from None
         try:
-            answer = orjson.loads(response.content) if response.content else {}
+            answer = orjson.loads(content) if content else {}
         except orjson.JSONDecodeError:
             answer = {}
         if not isinstance(answer, dict):
             answer = {}
-        if response.status_code >= 300:
+        if status >= 300:
             error = answer.get("error") if isinstance(answer.get("error"), dict) else {}
             code = error.get("code")
-            temporary = response.status_code >= 500 or response.status_code == 429 or code in _TEMPORARY_CODES
-            raise DeliveryError(f"graph api answered {response.status_code} (code {code})", is_temporary=temporary)
+            temporary = status >= 500 or status == 429 or code in _TEMPORARY_CODES
+            raise DeliveryError(f"graph api answered {status} (code {code})", is_temporary=temporary)
         if message.channel == "whatsapp":
             messages = answer.get("messages") or [{}]
             provider_id = messages[0].get("id", "") if isinstance(messages[0], dict) else ""
