@@ -28,8 +28,9 @@ from django.views.decorators.http import require_http_methods
 
 from backoffice.eventstore.errors import EventValidationError
 
-from ..services import UnknownMessage, message_status_record
+from ..services import UnknownMessage
 from ..services.inbound import provider_inbound_receive
+from ..services.status import StatusCallbackData, message_statuses_record
 from .common import ProviderInputError, from_unix, problem, too_large, unauthorized
 
 logger = logging.getLogger(__name__)
@@ -69,15 +70,19 @@ def meta_webhook(request):
     try:
         with transaction.atomic():
             kind = payload.get("object")
+            statuses: list[StatusCallbackData] = []
             for n, entry in enumerate(payload.get("entry") or []):
                 if not isinstance(entry, dict):
                     raise ProviderInputError(f"entry.{n}", "must be an object")
                 if kind == "whatsapp_business_account":
-                    _whatsapp_entry(entry, counts, f"entry.{n}")
+                    _whatsapp_entry(entry, counts, statuses, f"entry.{n}")
                 elif kind in OBJECT_CHANNELS:
-                    _messaging_entry(entry, OBJECT_CHANNELS[kind], counts, f"entry.{n}")
+                    _messaging_entry(entry, OBJECT_CHANNELS[kind], counts, statuses, f"entry.{n}")
                 else:
                     counts["ignored"] += 1
+            # Every status of the POST in one go: one lookup, one append (Meta sends them by the dozen).
+            for result in message_statuses_record(callbacks=statuses, source="meta.webhook") if statuses else []:
+                counts["ignored" if isinstance(result, UnknownMessage) else "statuses"] += 1
     except ProviderInputError as exc:
         return problem(400, "invalid_payload", "Unusable payload", exc.message, field=exc.field, code=exc.code)
     return JsonResponse(counts)
@@ -120,7 +125,7 @@ def _text(value, where: str, *, required: bool = True) -> str:
     return str(value)
 
 
-def _whatsapp_entry(entry: dict, counts: dict, where: str) -> None:
+def _whatsapp_entry(entry: dict, counts: dict, statuses: list, where: str) -> None:
     for c, change in enumerate(_list(entry, "changes", where)):
         at = f"{where}.changes.{c}"
         change = _object(change, at)
@@ -133,12 +138,14 @@ def _whatsapp_entry(entry: dict, counts: dict, where: str) -> None:
             if isinstance(contact, dict) and isinstance(contact.get("profile"), dict):
                 names[str(contact.get("wa_id"))] = str(contact["profile"].get("name") or "")[:200]
         for m, message in enumerate(_list(value, "messages", f"{at}.value")):
-            _whatsapp_message(_object(message, f"{at}.value.messages.{m}"), names, counts, f"{at}.value.messages.{m}")
+            _whatsapp_message(
+                _object(message, f"{at}.value.messages.{m}"), names, counts, statuses, f"{at}.value.messages.{m}"
+            )
         for s, status in enumerate(_list(value, "statuses", f"{at}.value")):
-            _whatsapp_status(_object(status, f"{at}.value.statuses.{s}"), counts, f"{at}.value.statuses.{s}")
+            _whatsapp_status(_object(status, f"{at}.value.statuses.{s}"), counts, statuses, f"{at}.value.statuses.{s}")
 
 
-def _whatsapp_message(message: dict, names: dict, counts: dict, where: str) -> None:
+def _whatsapp_message(message: dict, names: dict, counts: dict, statuses: list, where: str) -> None:
     sender = _text(message.get("from"), f"{where}.from")
     message_id = _text(message.get("id"), f"{where}.id")
     received_at = from_unix(message.get("timestamp"), f"{where}.timestamp")
@@ -146,11 +153,11 @@ def _whatsapp_message(message: dict, names: dict, counts: dict, where: str) -> N
     if kind == "reaction":
         reaction = _object(message.get("reaction"), f"{where}.reaction")
         _status(
+            statuses,
             "whatsapp",
             _text(reaction.get("message_id"), f"{where}.reaction.message_id"),
             "reacted",
             received_at,
-            counts,
             emoji=_text(reaction.get("emoji"), f"{where}.reaction.emoji", required=False),
         )
         return
@@ -174,7 +181,7 @@ def _message_text(message: dict, kind) -> str:
     return f"[{kind}]" if isinstance(kind, str) else "[message]"
 
 
-def _whatsapp_status(status: dict, counts: dict, where: str) -> None:
+def _whatsapp_status(status: dict, counts: dict, statuses: list, where: str) -> None:
     message_id = _text(status.get("id"), f"{where}.id")
     state = _text(status.get("status"), f"{where}.status")
     occurred_at = from_unix(status.get("timestamp"), f"{where}.timestamp")
@@ -187,11 +194,11 @@ def _whatsapp_status(status: dict, counts: dict, where: str) -> None:
         codes = {e.get("code") for e in errors}
         reason = "; ".join(f"meta {e.get('code')}: {e.get('title') or ''}".strip() for e in errors)[:500]
     _status(
+        statuses,
         "whatsapp",
         message_id,
         state,
         occurred_at,
-        counts,
         reason=reason or ("meta failed" if state == "failed" else ""),
         address=f"+{status['recipient_id']}" if isinstance(status.get("recipient_id"), str) else "",
         is_undeliverable=bool(codes & UNDELIVERABLE_CODES),
@@ -199,7 +206,7 @@ def _whatsapp_status(status: dict, counts: dict, where: str) -> None:
     )
 
 
-def _messaging_entry(entry: dict, channel: str, counts: dict, where: str) -> None:
+def _messaging_entry(entry: dict, channel: str, counts: dict, statuses: list, where: str) -> None:
     for n, item in enumerate(_list(entry, "messaging", where)):
         at = f"{where}.messaging.{n}"
         item = _object(item, at)
@@ -223,14 +230,14 @@ def _messaging_entry(entry: dict, channel: str, counts: dict, where: str) -> Non
             counts["messages"] += 1
         elif isinstance(item.get("delivery"), dict):
             for mid in _list(item["delivery"], "mids", f"{at}.delivery"):
-                _status(channel, _text(mid, f"{at}.delivery.mids"), "delivered", occurred_at, counts)
+                _status(statuses, channel, _text(mid, f"{at}.delivery.mids"), "delivered", occurred_at)
         elif isinstance(item.get("read"), dict) and item["read"].get("mid"):
-            _status(channel, _text(item["read"]["mid"], f"{at}.read.mid"), "read", occurred_at, counts)
+            _status(statuses, channel, _text(item["read"]["mid"], f"{at}.read.mid"), "read", occurred_at)
         elif isinstance(item.get("reaction"), dict) and item["reaction"].get("action", "react") == "react":
             reaction = item["reaction"]
             emoji = _text(reaction.get("emoji") or reaction.get("reaction"), f"{at}.reaction.emoji", required=False)
             _status(
-                channel, _text(reaction.get("mid"), f"{at}.reaction.mid"), "reacted", occurred_at, counts, emoji=emoji
+                statuses, channel, _text(reaction.get("mid"), f"{at}.reaction.mid"), "reacted", occurred_at, emoji=emoji
             )
         else:
             counts["ignored"] += 1  # a read by watermark only, postbacks, referrals...: nothing we record
@@ -247,19 +254,12 @@ def _from_millis(value, where: str):
     return from_unix(seconds, where)
 
 
-def _status(channel: str, provider_id: str, status: str, occurred_at, counts: dict, **extra) -> None:
-    try:
-        message_status_record(
-            channel=channel,
-            provider_message_id=provider_id[:300],
-            status=status,
-            occurred_at=occurred_at,
-            source="meta.webhook",
-            **extra,
+def _status(statuses: list, channel: str, provider_id: str, status: str, occurred_at, **extra) -> None:
+    statuses.append(
+        StatusCallbackData(
+            channel=channel, status=status, provider_message_id=provider_id[:300], occurred_at=occurred_at, **extra
         )
-        counts["statuses"] += 1
-    except UnknownMessage:
-        counts["ignored"] += 1
+    )
 
 
 def _inbound(channel: str, message_id: str, sender: str, text: str, received_at, name: str, where: str) -> None:

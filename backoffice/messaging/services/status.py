@@ -15,6 +15,7 @@ from typing import Final
 import orjson
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -67,6 +68,30 @@ class StatusResult:
     duplicate: bool
 
 
+@dataclass(frozen=True)
+class StatusCallbackData:
+    """One provider callback about one message (the arguments of `message_status_record`)."""
+
+    channel: str
+    status: str
+    provider_message_id: str = ""
+    message_id: uuid.UUID | None = None
+    occurred_at: datetime | None = None
+    url: str = ""
+    reason: str = ""
+    emoji: str = ""
+    is_undeliverable: bool = False
+    withdraws_marketing: bool = False
+    address: str = ""
+
+    @property
+    def digest(self) -> str:
+        key = str(self.message_id) if self.message_id else self.provider_message_id
+        when = self.occurred_at.isoformat() if self.occurred_at else None
+        fields = [self.channel, key, self.status, when, self.url, self.reason, self.emoji]
+        return hashlib.sha256(orjson.dumps(fields)).hexdigest()
+
+
 def message_status_record(
     *,
     channel: str,
@@ -90,85 +115,147 @@ def message_status_record(
     again; `address` is the one the provider reports, else the one the message was sent to.
     Raises UnknownMessage when no message of the channel matches, ValueError for an unknown status.
     """
-    if status not in STATUS_EVENTS:
-        raise ValueError(status)
-    digest = hashlib.sha256(
-        orjson.dumps(
-            [
-                channel,
-                str(message_id) if message_id else provider_message_id,
-                status,
-                occurred_at.isoformat() if occurred_at else None,
-                url,
-                reason,
-                emoji,
-            ]
-        )
-    ).hexdigest()
+    callback = StatusCallbackData(
+        channel=channel,
+        status=status,
+        provider_message_id=provider_message_id,
+        message_id=message_id,
+        occurred_at=occurred_at,
+        url=url,
+        reason=reason,
+        emoji=emoji,
+        is_undeliverable=is_undeliverable,
+        withdraws_marketing=withdraws_marketing,
+        address=address,
+    )
+    (result,) = message_statuses_record(callbacks=[callback], source=source)
+    if isinstance(result, UnknownMessage):
+        raise result
+    return result
+
+
+def message_statuses_record(*, callbacks: list[StatusCallbackData], source: str) -> list[StatusResult | UnknownMessage]:
+    """Record many callbacks in one transaction (a Meta webhook carries dozens of statuses): one lookup of their
+    messages, one append, one insert of the ledger rows. Each result is a StatusResult, or the UnknownMessage for a
+    callback about no message of ours (the others are recorded all the same). Raises ValueError for an unknown
+    status before anything is written."""
+    for callback in callbacks:
+        if callback.status not in STATUS_EVENTS:
+            raise ValueError(callback.status)
+    digests = [callback.digest for callback in callbacks]
     with transaction.atomic():
-        found = OutboundMessage.objects.select_for_update().filter(channel=channel)
-        if message_id is not None:
-            message = found.filter(id=message_id).first()
-        else:
-            message = found.filter(provider_message_id=provider_message_id).exclude(provider_message_id="").first()
-        if message is None:
-            raise UnknownMessage(channel, provider_message_id or str(message_id))
-        known = StatusCallback.objects.filter(digest=digest).first()
-        if known is not None:
-            return StatusResult(message.id, known.event_id, duplicate=True)
-        provider_message_id = provider_message_id or message.provider_message_id
-        data = {**message.attribution(), "provider_message_id": provider_message_id[:300]}
-        if status == "clicked":
-            data["url"] = url[:2000]
-        elif status in ("bounced", "delayed"):
-            data["reason"] = reason[:500]
-        elif status == "reacted":
-            data["emoji"] = emoji[:32]
-        elif status == "failed":
-            data = {**message.attribution(), "reason": (reason or "provider_failed")[:500], "terminal": True}
-        event_id = event_id_for(message.id, f"status-{digest}")
-        store.append(
-            message.stream,
-            [
-                store.NewEvent(
-                    id=event_id,
-                    type=STATUS_EVENTS[status],
-                    data=data,
-                    channel=channel,
-                    customer_id=message.customer_id,
-                    occurred_at=occurred_at,
-                    metadata={"actor": f"provider:{channel}", "source": source},
-                )
-            ],
-        )
-        # A provider clock a little ahead must not postpone a withdrawal or a dead address: from now at the latest.
-        effective_at = min(occurred_at, timezone.now()) if occurred_at else None
-        if status in ("unsubscribed", "complained") or withdraws_marketing:
-            # Consent belongs to customers (a layer above): the hook records the withdrawal in this transaction.
-            import_string(settings.MESSAGING_UNSUBSCRIBE_HOOK)(
-                customer_id=message.customer_id, channel=channel, occurred_at=effective_at, cause_id=event_id
-            )
-        if is_undeliverable:
-            address = address or _sent_to(message)
-            if address:
-                import_string(settings.MESSAGING_UNDELIVERABLE_HOOK)(
-                    customer_id=message.customer_id,
-                    channel=channel,
-                    address=address,
-                    reason=(reason or status)[:200],
-                    occurred_at=effective_at,
-                    cause_id=event_id,
-                )
-            else:
-                logger.warning("message %s: undeliverable, but its address is unknown (erased?)", message.id)
+        messages = _messages_for(callbacks)
+        known = dict(StatusCallback.objects.filter(digest__in=set(digests)).values_list("digest", "event_id"))
         now = timezone.now()
-        StatusCallback.objects.create(digest=digest, message=message, status=status, event_id=event_id, received_at=now)
-        # Callbacks arrive out of order (a read before its delivered): the summary only moves forward.
-        if _RANK[status] >= _RANK.get(message.delivery_status, 0) and status != "delayed":
-            message.delivery_status = status
-        message.updated_at = now
-        message.save(update_fields=["delivery_status", "updated_at"])
-    return StatusResult(message.id, event_id, duplicate=False)
+        results: list[StatusResult | UnknownMessage] = []
+        appends, ledger, changed, hooks = [], [], {}, []
+        for callback, digest in zip(callbacks, digests, strict=True):
+            message = messages.get(callback.message_id or (callback.channel, callback.provider_message_id))
+            if message is None:
+                results.append(
+                    UnknownMessage(callback.channel, callback.provider_message_id or str(callback.message_id))
+                )
+                continue
+            if digest in known:
+                results.append(StatusResult(message.id, known[digest], duplicate=True))
+                continue
+            event_id = event_id_for(message.id, f"status-{digest}")
+            known[digest] = event_id  # the same callback twice in one batch records once
+            appends.append(store.StreamAppend(message.stream, [_status_event(message, callback, event_id, source)]))
+            ledger.append(
+                StatusCallback(
+                    digest=digest, message=message, status=callback.status, event_id=event_id, received_at=now
+                )
+            )
+            if (
+                callback.status in ("unsubscribed", "complained")
+                or callback.withdraws_marketing
+                or callback.is_undeliverable
+            ):
+                hooks.append((message, callback, event_id))
+            # Callbacks arrive out of order (a read before its delivered): the summary only moves forward.
+            if callback.status != "delayed" and _RANK[callback.status] >= _RANK.get(message.delivery_status, 0):
+                message.delivery_status = callback.status
+            message.updated_at = now
+            changed[message.id] = message
+            results.append(StatusResult(message.id, event_id, duplicate=False))
+        if appends:
+            store.append_batches(appends, savepoint=False)
+            StatusCallback.objects.bulk_create(ledger)
+            OutboundMessage.objects.bulk_update(list(changed.values()), ["delivery_status", "updated_at"])
+        for message, callback, event_id in hooks:
+            _consequences(message, callback, event_id, now)
+    return results
+
+
+def _messages_for(callbacks: list[StatusCallbackData]) -> dict:
+    """The messages the callbacks name, locked (in id order), keyed by our id and by (channel, provider id)."""
+    ours = {c.message_id for c in callbacks if c.message_id}
+    theirs = {(c.channel, c.provider_message_id) for c in callbacks if not c.message_id and c.provider_message_id}
+    match = Q(id__in=ours) if ours else Q(pk__in=[])
+    if theirs:
+        match |= Q(provider_message_id__in={p for _, p in theirs}, channel__in={c for c, _ in theirs})
+    found = {}
+    for message in OutboundMessage.objects.select_for_update().filter(match).order_by("id"):
+        if message.id in ours:
+            found[message.id] = message
+        if message.provider_message_id and (message.channel, message.provider_message_id) in theirs:
+            found[(message.channel, message.provider_message_id)] = message
+    # A message named by our id must be on the callback's channel.
+    for callback in callbacks:
+        if (
+            callback.message_id
+            and callback.message_id in found
+            and found[callback.message_id].channel != callback.channel
+        ):
+            del found[callback.message_id]
+    return found
+
+
+def _status_event(message: OutboundMessage, callback: StatusCallbackData, event_id: uuid.UUID, source: str):
+    provider_message_id = callback.provider_message_id or message.provider_message_id
+    data = {**message.attribution(), "provider_message_id": provider_message_id[:300]}
+    if callback.status == "clicked":
+        data["url"] = callback.url[:2000]
+    elif callback.status in ("bounced", "delayed"):
+        data["reason"] = callback.reason[:500]
+    elif callback.status == "reacted":
+        data["emoji"] = callback.emoji[:32]
+    elif callback.status == "failed":
+        data = {**message.attribution(), "reason": (callback.reason or "provider_failed")[:500], "terminal": True}
+    return store.NewEvent(
+        id=event_id,
+        type=STATUS_EVENTS[callback.status],
+        data=data,
+        channel=message.channel,
+        customer_id=message.customer_id,
+        occurred_at=callback.occurred_at,
+        metadata={"actor": f"provider:{message.channel}", "source": source},
+    )
+
+
+def _consequences(message: OutboundMessage, callback: StatusCallbackData, event_id: uuid.UUID, now) -> None:
+    """What customers does about it (a layer above, through its hooks, in this transaction): withdraw marketing on
+    the channel, mark the address dead. A provider clock a little ahead must not postpone either: from now at the
+    latest."""
+    effective_at = min(callback.occurred_at, now) if callback.occurred_at else None
+    if callback.status in ("unsubscribed", "complained") or callback.withdraws_marketing:
+        import_string(settings.MESSAGING_UNSUBSCRIBE_HOOK)(
+            customer_id=message.customer_id, channel=message.channel, occurred_at=effective_at, cause_id=event_id
+        )
+    if callback.is_undeliverable:
+        address = callback.address or _sent_to(message)
+        if address:
+            import_string(settings.MESSAGING_UNDELIVERABLE_HOOK)(
+                customer_id=message.customer_id,
+                channel=message.channel,
+                address=address,
+                reason=(callback.reason or callback.status)[:200],
+                occurred_at=effective_at,
+                cause_id=event_id,
+            )
+        else:
+            logger.warning("message %s: undeliverable, but its address is unknown (erased?)", message.id)
 
 
 def _sent_to(message: OutboundMessage) -> str:

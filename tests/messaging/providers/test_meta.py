@@ -248,3 +248,41 @@ def test_a_status_for_a_message_that_is_not_ours_is_acknowledged_and_ignored(met
     assert response.status_code == 200
     assert response.json()["ignored"] == 1
     assert written() == before
+
+
+def test_a_post_with_many_statuses_records_each_once_and_ignores_those_not_ours(meta_whatsapp, customer, client):
+    rows = [
+        send_and_drain(customer(phone=f"+3460011100{n}"), "whatsapp", {"template": "case_update", "parameters": []})
+        for n in range(3)
+    ]
+    payload = status_payload("meta_whatsapp_status.json", rows[0].provider_message_id)
+    template = whatsapp_value(payload)["statuses"][0]
+    whatsapp_value(payload)["statuses"] = [
+        *({**template, "id": row.provider_message_id} for row in rows),
+        {**template, "id": rows[0].provider_message_id, "status": "read"},
+        {**template, "id": "wamid.not-ours"},
+    ]
+
+    first = meta_post(client, payload)
+    before = written()
+    again = meta_post(client, payload)
+
+    assert first.json() == {"messages": 0, "statuses": 4, "ignored": 1}
+    assert again.json() == {"messages": 0, "statuses": 4, "ignored": 1}
+    assert written() == before
+    assert Event.objects.filter(type="message.delivered", channel="whatsapp").count() == 3
+    rows[0].refresh_from_db()
+    assert rows[0].delivery_status == "read"
+
+
+def test_a_messenger_reaction_is_recorded_on_our_message(providers, client):
+    customer_id = customer_register(customer={"facebook_id": "6754895623408899"}, channel="web", actor="t")[0]
+    row = send_and_drain(customer_id, "facebook", {"text": "¿Te ayudamos?"})
+    payload = copy.deepcopy(fixture("meta_messenger_message.json"))
+    item = payload["entry"][0]["messaging"][0]
+    del item["message"]
+    item["timestamp"] = int(time.time() * 1000)
+    item["reaction"] = {"mid": row.provider_message_id, "action": "react", "reaction": "love", "emoji": "\u2764"}
+
+    assert meta_post(client, payload).status_code == 200
+    assert Event.objects.get(type="message.reacted", stream=f"message-{row.id}").data["emoji"] == "❤"
