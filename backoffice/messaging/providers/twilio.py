@@ -16,7 +16,6 @@ import logging
 
 from django.conf import settings
 from django.core.exceptions import SuspiciousOperation
-from django.db import transaction
 from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -103,17 +102,16 @@ def twilio_status(request):
             return HttpResponse(status=204)  # queued, sending, sent, accepted...: nothing new for us
         channel, address = _split_address(params.get("To", ""))
         code = (params.get("ErrorCode") or "").strip()
-        with transaction.atomic():
-            message_status_record(
-                channel=channel,
-                provider_message_id=sid[:300],
-                status=status,
-                reason=f"twilio {twilio_status}" + (f" (error {code})" if code else ""),
-                address=address,
-                is_undeliverable=status == "failed" and code in UNREACHABLE_CODES,
-                withdraws_marketing=status == "failed" and code in OPTED_OUT_CODES,
-                source="twilio.status",
-            )
+        message_status_record(
+            channel=channel,
+            provider_message_id=sid[:300],
+            status=status,
+            reason=f"twilio {twilio_status}" + (f" (error {code})" if code else ""),
+            address=address,
+            is_undeliverable=status == "failed" and code in UNREACHABLE_CODES,
+            withdraws_marketing=status == "failed" and code in OPTED_OUT_CODES,
+            source="twilio.status",
+        )
     except ProviderInputError as exc:
         return problem(400, "invalid_payload", "Unusable payload", exc.message, field=exc.field, code=exc.code)
     except UnknownMessage:

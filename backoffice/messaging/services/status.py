@@ -14,8 +14,7 @@ from typing import Final
 
 import orjson
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Q
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -135,79 +134,119 @@ def message_status_record(
 
 
 def message_statuses_record(*, callbacks: list[StatusCallbackData], source: str) -> list[StatusResult | UnknownMessage]:
-    """Record many callbacks in one transaction (a Meta webhook carries dozens of statuses): one lookup of their
-    messages, one append, one insert of the ledger rows. Each result is a StatusResult, or the UnknownMessage for a
-    callback about no message of ours (the others are recorded all the same). Raises ValueError for an unknown
-    status before anything is written."""
+    """Record many callbacks in one transaction (a Meta webhook carries dozens of statuses). Each result is a
+    StatusResult, or the UnknownMessage for a callback about no message of ours (the others are recorded all the
+    same). Raises ValueError for an unknown status before anything is written.
+
+    Statements, whatever the batch: lock the messages; claim the callbacks in the ledger (INSERT ... ON CONFLICT DO
+    NOTHING RETURNING: the ones already there are replays, and their event ids derive from the digest, so nothing
+    needs reading back); move the messages' summary; then, last before the commit, append the events, so the event
+    store's append lock is held for the append and the commit only (DESIGN 9)."""
     for callback in callbacks:
         if callback.status not in STATUS_EVENTS:
             raise ValueError(callback.status)
-    digests = [callback.digest for callback in callbacks]
     with transaction.atomic():
         messages = _messages_for(callbacks)
-        known = dict(StatusCallback.objects.filter(digest__in=set(digests)).values_list("digest", "event_id"))
         now = timezone.now()
+        claims: dict[str, tuple[OutboundMessage, StatusCallbackData, uuid.UUID]] = {}
         results: list[StatusResult | UnknownMessage] = []
-        appends, ledger, changed, hooks = [], [], {}, []
-        for callback, digest in zip(callbacks, digests, strict=True):
+        for callback in callbacks:
             message = messages.get(callback.message_id or (callback.channel, callback.provider_message_id))
             if message is None:
                 results.append(
                     UnknownMessage(callback.channel, callback.provider_message_id or str(callback.message_id))
                 )
                 continue
-            if digest in known:
-                results.append(StatusResult(message.id, known[digest], duplicate=True))
-                continue
+            digest = callback.digest
             event_id = event_id_for(message.id, f"status-{digest}")
-            known[digest] = event_id  # the same callback twice in one batch records once
+            claims.setdefault(digest, (message, callback, event_id))  # the same callback twice in a batch: once
+            results.append(StatusResult(message.id, event_id, duplicate=False))
+        fresh = _claim(claims, now)
+        results = [
+            r if isinstance(r, UnknownMessage) or r.event_id in fresh else StatusResult(r.message_id, r.event_id, True)
+            for r in results
+        ]
+        seen: set[uuid.UUID] = set()
+        for index, result in enumerate(results):
+            # Only the first of two identical callbacks in one batch is the new one.
+            if isinstance(result, StatusResult) and not result.duplicate:
+                if result.event_id in seen:
+                    results[index] = StatusResult(result.message_id, result.event_id, True)
+                seen.add(result.event_id)
+        if not fresh:
+            return results
+        changed: dict[uuid.UUID, OutboundMessage] = {}
+        appends = []
+        for message, callback, event_id in (claim for claim in claims.values() if claim[2] in fresh):
             appends.append(store.StreamAppend(message.stream, [_status_event(message, callback, event_id, source)]))
-            ledger.append(
-                StatusCallback(
-                    digest=digest, message=message, status=callback.status, event_id=event_id, received_at=now
-                )
+            # Callbacks arrive out of order (a read before its delivered): the summary only moves forward.
+            if callback.status != "delayed" and _RANK[callback.status] >= _RANK.get(message.delivery_status, 0):
+                message.delivery_status = callback.status
+            changed[message.id] = message
+        if len(changed) == 1:
+            (message,) = changed.values()
+            OutboundMessage.objects.filter(id=message.id).update(
+                delivery_status=message.delivery_status, updated_at=now
             )
+        else:
+            for message in changed.values():
+                message.updated_at = now
+            OutboundMessage.objects.bulk_update(list(changed.values()), ["delivery_status", "updated_at"])
+        for message, callback, event_id in (claim for claim in claims.values() if claim[2] in fresh):
             if (
                 callback.status in ("unsubscribed", "complained")
                 or callback.withdraws_marketing
                 or callback.is_undeliverable
             ):
-                hooks.append((message, callback, event_id))
-            # Callbacks arrive out of order (a read before its delivered): the summary only moves forward.
-            if callback.status != "delayed" and _RANK[callback.status] >= _RANK.get(message.delivery_status, 0):
-                message.delivery_status = callback.status
-            message.updated_at = now
-            changed[message.id] = message
-            results.append(StatusResult(message.id, event_id, duplicate=False))
-        if appends:
-            store.append_batches(appends, savepoint=False)
-            StatusCallback.objects.bulk_create(ledger)
-            OutboundMessage.objects.bulk_update(list(changed.values()), ["delivery_status", "updated_at"])
-        for message, callback, event_id in hooks:
-            _consequences(message, callback, event_id, now)
+                _consequences(message, callback, event_id, now)
+        store.append_batches(appends, savepoint=False)
     return results
 
 
+def _claim(claims: dict, now) -> set[uuid.UUID]:
+    """Insert the ledger rows of these callbacks; return the event ids of those not there before."""
+    if not claims:
+        return set()
+    meta = StatusCallback._meta
+    fields = [meta.get_field(name) for name in ("digest", "message", "status", "event_id", "received_at")]
+    rows = [
+        [
+            field.get_db_prep_save(value, connection)
+            for field, value in zip(fields, (digest, message.id, callback.status, event_id, now), strict=True)
+        ]
+        for digest, (message, callback, event_id) in claims.items()
+    ]
+    quote = connection.ops.quote_name
+    marks = ", ".join(["(" + ", ".join(["%s"] * len(fields)) + ")"] * len(rows))
+    digest_column = quote(fields[0].column)
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "  # noqa: S608 - names
+        f"VALUES {marks} ON CONFLICT ({digest_column}) DO NOTHING RETURNING {digest_column}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [value for row in rows for value in row])
+        inserted = {digest for (digest,) in cursor.fetchall()}
+    return {claims[digest][2] for digest in inserted}
+
+
 def _messages_for(callbacks: list[StatusCallbackData]) -> dict:
-    """The messages the callbacks name, locked (in id order), keyed by our id and by (channel, provider id)."""
+    """The messages the callbacks name, locked, keyed by our id and by (channel, provider id)."""
     ours = {c.message_id for c in callbacks if c.message_id}
     theirs = {(c.channel, c.provider_message_id) for c in callbacks if not c.message_id and c.provider_message_id}
-    match = Q(id__in=ours) if ours else Q(pk__in=[])
-    if theirs:
-        match |= Q(provider_message_id__in={p for _, p in theirs}, channel__in={c for c, _ in theirs})
-    found = {}
-    for message in OutboundMessage.objects.select_for_update().filter(match).order_by("id"):
-        if message.id in ours:
+    locked = OutboundMessage.objects.select_for_update()
+    found: dict = {}
+    if ours:
+        for message in locked.filter(id__in=ours).order_by("id"):
             found[message.id] = message
-        if message.provider_message_id and (message.channel, message.provider_message_id) in theirs:
-            found[(message.channel, message.provider_message_id)] = message
+    if theirs:
+        # By the provider id alone (its index), the channel checked here: one plan whatever the batch holds.
+        for message in locked.filter(provider_message_id__in={p for _, p in theirs}).order_by("id"):
+            if (message.channel, message.provider_message_id) in theirs:
+                found[(message.channel, message.provider_message_id)] = message
     # A message named by our id must be on the callback's channel.
     for callback in callbacks:
-        if (
-            callback.message_id
-            and callback.message_id in found
-            and found[callback.message_id].channel != callback.channel
-        ):
+        message = found.get(callback.message_id) if callback.message_id else None
+        if message is not None and message.channel != callback.channel:
             del found[callback.message_id]
     return found
 
