@@ -251,7 +251,6 @@ ANYMAIL = {
     "POSTMARK_SERVER_TOKEN": env.str("POSTMARK_SERVER_TOKEN", default=""),
     "POSTMARK_API_URL": env.str("POSTMARK_API_URL", default="https://api.postmarkapp.com/"),
     "MAILGUN_API_KEY": env.str("MAILGUN_API_KEY", default=""),
-    "SENDGRID_API_KEY": env.str("SENDGRID_API_KEY", default=""),
     "BREVO_API_KEY": env.str("BREVO_API_KEY", default=""),
 }
 # Marketing mail announces List-Unsubscribe: our one-click URL (RFC 8058) under MESSAGING_PUBLIC_URL (the https

@@ -128,13 +128,23 @@ def _guarded(view, *, is_inbound: bool):
             return refusal
         if request.method == "POST" and not settings.ANYMAIL.get("WEBHOOK_SECRET"):
             return unauthorized("no ANYMAIL WEBHOOK_SECRET is configured", challenge='Basic realm="anymail"')
+        challenge = 'Basic realm="anymail"'
+        try:
+            # anymail's own authentication, first and alone: basic auth, and the ESP's signature where it has one.
+            # An ESP whose webhook needs a signing key (Mailgun, Mandrill, Postal...) or a package (Amazon SES)
+            # not configured here cannot authenticate anything: refused like a wrong secret.
+            instance = view.view_class(**view.view_initkwargs)
+            instance.setup(request, *args, **kwargs)
+            if request.method == "POST":
+                instance.run_validators(request)
+        except AnymailWebhookValidationFailure:
+            return unauthorized("wrong or missing basic auth (ANYMAIL WEBHOOK_SECRET)", challenge=challenge)
+        except AnymailConfigurationError:
+            detail = "this ESP's webhook is not configured here (its signing key or package is missing)"
+            return unauthorized(detail, challenge=challenge)
         try:
             with transaction.atomic():
-                return view(request, *args, **kwargs)
-        except AnymailWebhookValidationFailure:
-            return unauthorized(
-                "wrong or missing basic auth (ANYMAIL WEBHOOK_SECRET)", challenge='Basic realm="anymail"'
-            )
+                return instance.dispatch(request, *args, **kwargs)
         except ProviderInputError as exc:
             return problem(400, "invalid_payload", "Unusable payload", exc.message, field=exc.field, code=exc.code)
         except (ValueError, KeyError, TypeError, AttributeError, AnymailConfigurationError) as exc:
