@@ -98,7 +98,11 @@ def provider_status(*, channel: str, base_url: str) -> dict:
         "at"
     ]
     last_callback = StatusCallback.objects.filter(message__channel=channel).aggregate(at=Max("received_at"))["at"]
-    last_inbound = Event.objects.filter(channel=channel, type="message.received").aggregate(at=Max("recorded_at"))["at"]
+    # Inbound messages of the last week (the channel-and-time index): enough to see that the webhook works.
+    recent_inbound = Event.objects.filter(
+        channel=channel, occurred_at__gte=now - timedelta(days=7), type="message.received"
+    )
+    last_inbound = recent_inbound.aggregate(at=Max("occurred_at"))["at"]
     failures = Event.objects.filter(
         channel=channel, type="message.failed", occurred_at__gte=now - timedelta(hours=1)
     ).count()

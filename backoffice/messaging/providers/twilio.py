@@ -23,8 +23,9 @@ from twilio.request_validator import RequestValidator
 
 from backoffice.eventstore.errors import EventValidationError
 
-from ..services import UnknownMessage, message_status_record
+from ..services import UnknownMessage
 from ..services.inbound import provider_inbound_receive
+from ..services.status_group import message_status_record_grouped
 from .common import ProviderInputError, problem, too_large, unauthorized
 
 logger = logging.getLogger(__name__)
@@ -102,7 +103,9 @@ def twilio_status(request):
             return HttpResponse(status=204)  # queued, sending, sent, accepted...: nothing new for us
         channel, address = _split_address(params.get("To", ""))
         code = (params.get("ErrorCode") or "").strip()
-        message_status_record(
+        # Twilio posts callbacks by the hundred at once, one per request: those arriving together are committed
+        # together (services.status_group), each request answered once its own is on disk.
+        message_status_record_grouped(
             channel=channel,
             provider_message_id=sid[:300],
             status=status,
