@@ -12,6 +12,8 @@ a batch that fails is retried one callback at a time, so one bad callback fails 
 import threading
 from dataclasses import dataclass, field
 
+from django.db import DatabaseError
+
 from .status import StatusCallbackData, StatusResult, UnknownMessage, message_statuses_record
 
 
@@ -71,6 +73,12 @@ def _record(batch: list[_Slot]) -> None:
     for source, slots in by_source.items():
         try:
             results = message_statuses_record(callbacks=[s.callback for s in slots], source=source)
+        except DatabaseError as exc:
+            # The database failed (a lock timeout, a lost connection), not a callback: retrying each would wait as
+            # long again per callback. Every request of the batch fails (5xx) and the provider retries it.
+            for slot in slots:
+                slot.error = exc
+            continue
         except Exception:  # noqa: BLE001 - one at a time, so only the culprit's request fails
             for slot in slots:
                 try:
