@@ -197,8 +197,8 @@ def run(args, description: str, url: str, provider_url: str) -> int:
         print(f"{label:34}  {cell:>24}  {cpu:14,.0f}  {median / baseline:5.2f}  {target or '-':>6}  {met}")
     print()
     print(
-        f"2. status callbacks through gunicorn ({args.server_workers} gthread workers x 4 threads, keep-alive) from "
-        f"{args.clients} client processes, each callback for a different message"
+        f"2. status callbacks through gunicorn (production settings, {args.server_workers} gthread workers x 4 "
+        f"threads, keep-alive) from {args.clients} client processes, each callback for a different message"
     )
     for line in callbacks:
         print(line)
@@ -325,9 +325,15 @@ def measure_callbacks(args, url: str, provider_url: str, customers: list) -> lis
         meta_requests.append((body, {"X-Hub-Signature-256": signature}))
     connection.close()
 
+    # Served as in production (production settings, tasks published to a broker, not run in the request: the test
+    # settings' eager Celery would run the async projections' catch-up inside every callback's request).
     env = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "backoffice.settings.test",
+        "DJANGO_SETTINGS_MODULE": "backoffice.settings.production",
+        "SECRET_KEY": "providers-benchmark-secret-key-0123456789abcdef",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "SECURE_SSL_REDIRECT": "false",
+        "CELERY_BROKER_URL": "memory://",
         "DATABASE_URL": url,
         "CONN_MAX_AGE": "600",
         "TWILIO_ACCOUNT_SID": TWILIO_SID,
