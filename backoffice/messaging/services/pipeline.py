@@ -17,6 +17,8 @@ once; otherwise (smtp, console) nobody can know whether it left, so it is held f
 """
 
 import logging
+import os
+import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -256,8 +258,24 @@ def _send(taken: list[_Taken], *, deadline: float) -> None:
             for item in items:
                 _send_one(item, deadline)
             continue
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="messaging-send") as pool:
-            list(pool.map(lambda item: _send_one(item, deadline), items))
+        # `workers` lanes, each sending its share in order, on the process's long-lived send threads: a thread
+        # keeps its keep-alive connections to the provider from one batch to the next.
+        lanes = [items[n::workers] for n in range(workers)]
+        list(_send_threads().map(lambda lane: [_send_one(item, deadline) for item in lane], lanes))
+
+
+_threads: tuple[int, ThreadPoolExecutor] | None = None
+_threads_lock = threading.Lock()
+
+
+def _send_threads() -> ThreadPoolExecutor:
+    """The process's send threads, made on first use (after a worker forked: never shared with a parent)."""
+    global _threads
+    with _threads_lock:
+        if _threads is None or _threads[0] != os.getpid():
+            size = max(settings.MESSAGING_PROVIDER_CONCURRENCY, 1)
+            _threads = (os.getpid(), ThreadPoolExecutor(max_workers=size, thread_name_prefix="messaging-send"))
+        return _threads[1]
 
 
 def _send_one(item: _Taken, deadline: float) -> None:
