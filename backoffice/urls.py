@@ -4,6 +4,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from backoffice.api.health import health
+from backoffice.messaging.providers.anymail import urlpatterns as anymail_webhooks
 
 admin.site.site_header = _("Omnichannel back-office")
 admin.site.site_title = _("Omnichannel back-office")
@@ -12,6 +13,7 @@ admin.site.index_title = _("Administration")
 api_v1 = [
     path("", include("customers.api.urls")),
     path("", include("backoffice.messaging.api.urls")),
+    path("", include("backoffice.messaging.providers.urls")),
     path("", include("orders.api.urls")),
     path("", include("backoffice.insights.api.urls")),
     path("", include("campaigns.api.urls")),
@@ -22,6 +24,8 @@ api_v1 = [
 urlpatterns = [
     path("health/", health, name="health"),
     path("api/v1/", include((api_v1, "api-v1"))),
+    # django-anymail's ESP webhooks (/anymail/<esp>/tracking/, /anymail/<esp>/inbound/), guarded by messaging.
+    path("anymail/", include((anymail_webhooks, "anymail"))),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("staff/", include("backoffice.staff.urls")),

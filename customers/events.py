@@ -38,6 +38,19 @@ class CustomerIdentifierAdded(EventData):
     identifier: Identifier
 
 
+class CustomerAddressUndeliverable(EventData):
+    """A provider reported the address dead (hard bounce, unknown or unreachable number): it is not tried again.
+    The identifier stays (it still identifies the person); only sending to it stops."""
+
+    type_name = "customer.address_undeliverable"
+    personal_fields = ("identifier",)
+
+    customer_id: str
+    identifier: Identifier
+    channel: str = Field(max_length=16)
+    reason: str = Field(default="", max_length=200)
+
+
 class CustomerProfileUpdated(EventData):
     """Name, language or time zone given or corrected. Only the fields present change."""
 

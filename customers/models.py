@@ -49,6 +49,8 @@ class CustomerIdentifier(models.Model):
     kind = models.CharField(max_length=20)
     value = models.CharField(max_length=254)
     added_at = models.DateTimeField()
+    # A provider reported the address dead (customer.address_undeliverable): never sent to again.
+    undeliverable_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("identifier")

@@ -50,6 +50,7 @@ class CustomerDirectory(Projection):
         "customer.merged",
         "customer.unmerged",
         "customer.erased",
+        "customer.address_undeliverable",
     )
 
     def apply(self, events):
@@ -96,6 +97,11 @@ class CustomerDirectory(Projection):
                 profiles, merges = {}, {}
                 if event.type == "customer.unmerged":
                     Customer.objects.filter(id=event.data["unmerged"]).update(merged_into_id=None)
+                elif event.type == "customer.address_undeliverable":
+                    for readable in readable_identifiers([event.data["identifier"]]):
+                        CustomerIdentifier.objects.filter(
+                            key=identifier_key(readable["kind"], readable["value"]), undeliverable_at=None
+                        ).update(undeliverable_at=event.occurred_at)
                 elif event.type == "customer.erased":
                     CustomerIdentifier.objects.filter(customer_id=event.customer_id).delete()
                     Customer.objects.filter(id=event.customer_id).update(erased_at=event.occurred_at, display_name="")

@@ -166,12 +166,13 @@ def _identifiers(member_ids: set[uuid.UUID], kinds: set[str]) -> list[tuple[uuid
             "customer_id",
             ["kind", "value", "added_at", "id"],
             list(member_ids),
-            where="t.kind = ANY(%b::varchar[])",
+            # An address a provider reported dead is not an address to send to (customer.address_undeliverable).
+            where="t.kind = ANY(%b::varchar[]) AND t.undeliverable_at IS NULL",
             params=[list(kinds)],
         )
         return [(cid, kind, value) for cid, kind, value, _, _ in sorted(found, key=lambda row: (row[3], row[4]))]
     return list(
-        CustomerIdentifier.objects.filter(customer_id__in=member_ids, kind__in=kinds)
+        CustomerIdentifier.objects.filter(customer_id__in=member_ids, kind__in=kinds, undeliverable_at=None)
         .order_by("added_at", "id")
         .values_list("customer_id", "kind", "value")
     )

@@ -2,6 +2,10 @@
 operations change at run time. Changes go through the services, with the staff user as actor."""
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path
 from django.utils.html import format_html, format_html_join
 from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
@@ -12,6 +16,8 @@ from backoffice.accounts.models import Role
 from backoffice.accounts.selectors import user_role
 
 from . import selectors, services
+from .errors import DeliveryError
+from .events import OUTBOUND_CHANNELS
 from .models import ChannelSetting, OutboundMessage, Status
 
 # Message content and addresses are personal data: those who serve customers see them, and administrators.
@@ -180,6 +186,57 @@ class ChannelSettingAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         services.channel_setting_save(setting=obj, actor=f"user:{request.user.pk}")
+
+    def get_urls(self):
+        return [
+            path("providers/", self.admin_site.admin_view(self.providers_view), name="messaging_providers"),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "providers_url": "providers/"}
+        return super().changelist_view(request, extra_context)
+
+    def providers_view(self, request):
+        """Per channel: the provider, its status, the webhooks to paste into its console, and a test message to
+        the staff member's own address (POST channel, address)."""
+        if user_role(user=request.user) not in OPERATIONS_ROLES:
+            raise PermissionDenied
+        if request.method == "POST":
+            channel = request.POST.get("channel", "")
+            if channel not in OUTBOUND_CHANNELS:
+                raise PermissionDenied
+            address = request.POST.get("address", "") or (request.user.email if channel == "email" else "")
+            try:
+                provider_id = services.provider_test_send(
+                    channel=channel, address=address, actor=f"user:{request.user.pk}"
+                )
+            except DeliveryError as exc:
+                self.message_user(
+                    request,
+                    _("The test message on %(channel)s failed: %(reason)s")
+                    % {"channel": channel, "reason": exc.reason},
+                    messages.ERROR,
+                )
+            else:
+                self.message_user(
+                    request,
+                    _("Test message sent on %(channel)s (provider id %(id)s).")
+                    % {"channel": channel, "id": provider_id or "-"},
+                    messages.SUCCESS,
+                )
+            return redirect(request.path)
+        base_url = request.build_absolute_uri("/")
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": _("Providers"),
+            "statuses": [
+                selectors.provider_status(channel=channel, base_url=base_url) for channel in OUTBOUND_CHANNELS
+            ],
+            "own_email": request.user.email,
+        }
+        return TemplateResponse(request, "admin/messaging/providers.html", context)
 
     def has_module_permission(self, request):
         return user_role(user=request.user) in OPERATIONS_ROLES

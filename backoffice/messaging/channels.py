@@ -4,7 +4,8 @@
 - sms: `text` required; length in segments by encoding: GSM 03.38 (7-bit, extension characters count twice) fits
   160 characters in one part and 153 per part when concatenated; anything else is UCS-2, 70 and 67 (UTF-16 code
   units: an emoji takes two). At most MESSAGING_SMS_MAX_SEGMENTS parts (or the channel setting's override).
-- whatsapp: `text`, or `template` with `parameters`; outside the 24-hour window opened by the customer's last
+- whatsapp: `text` (with up to 3 reply `buttons`: an interactive message), or `template` with `parameters`;
+  outside the 24-hour window opened by the customer's last
   message only a template may be sent.
 - push: `title` and `body`; facebook, instagram: `text`.
 """
@@ -88,7 +89,7 @@ def check(
     if not isinstance(content, dict):
         raise ChannelRuleError("content", "must be an object", "invalid")
     fields = _FIELDS[channel]
-    allowed = set(fields) | ({"parameters"} if channel == "whatsapp" else set())
+    allowed = set(fields) | ({"parameters", "buttons"} if channel == "whatsapp" else set())
     for key in content:
         if key not in allowed:
             raise ChannelRuleError(f"content.{key}", f"is not a field of a {channel} message", "unknown_field")
@@ -123,6 +124,18 @@ def check(
 def _whatsapp(content: dict, cleaned: dict, *, last_inbound_at: datetime | None, now: datetime) -> dict:
     template, text = cleaned.get("template"), cleaned.get("text")
     parameters = content.get("parameters")
+    buttons = content.get("buttons")
+    extra: dict = {}
+    if buttons is not None:
+        # An interactive message: reply buttons under a text (WhatsApp: 1 to 3, titles up to 20 characters).
+        if template or not text:
+            raise ChannelRuleError("content.buttons", "buttons go with a text, not a template", "invalid")
+        if not isinstance(buttons, list) or not 1 <= len(buttons) <= 3:
+            raise ChannelRuleError("content.buttons", "must be a list of 1 to 3 button titles", "invalid")
+        for index, title in enumerate(buttons):
+            if not isinstance(title, str) or not title.strip() or len(title) > 20:
+                raise ChannelRuleError(f"content.buttons.{index}", "must be 1 to 20 characters", "invalid")
+        extra = {"buttons": list(buttons)}
     if template and text:
         raise ChannelRuleError("content.text", "send either a text or a template, not both", "invalid")
     if parameters is not None and not template:
@@ -146,7 +159,7 @@ def _whatsapp(content: dict, cleaned: dict, *, last_inbound_at: datetime | None,
             "is required: the customer has not written on WhatsApp in the last 24 hours",
             "template_required",
         )
-    return {}
+    return extra
 
 
 def whatsapp_window_open(last_inbound_at: datetime | None, *, now: datetime) -> bool:

@@ -116,3 +116,25 @@ class MessageUnsubscribed(_StatusEvent):
     """The recipient used the message's unsubscribe link or button (customers turns it into a revocation)."""
 
     type_name = "message.unsubscribed"
+
+
+class MessageComplained(_StatusEvent):
+    """The recipient marked the message as spam (an ESP's feedback loop): customers withdraws email marketing."""
+
+    type_name = "message.complained"
+
+
+class MessageDelayed(_StatusEvent):
+    """The provider could not deliver yet and keeps trying (a soft bounce, a deferral): nothing to do but wait."""
+
+    type_name = "message.delayed"
+
+    reason: str = Field(default="", max_length=500)
+
+
+class MessageReacted(_StatusEvent):
+    """The recipient reacted to the message (WhatsApp, Messenger, Instagram): engagement, never a case."""
+
+    type_name = "message.reacted"
+
+    emoji: str = Field(default="", max_length=32)

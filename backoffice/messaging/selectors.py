@@ -1,16 +1,19 @@
 """Reads of messaging: delivery history for the admin and other apps."""
 
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from backoffice.eventstore import store
+from backoffice.eventstore.models import Event
 
 from .backends import backend_for
-from .models import OutboundMessage, Status
+from .models import OutboundMessage, Status, StatusCallback
 
 
 def message_events(*, message: OutboundMessage) -> list[store.RecordedEvent]:
@@ -55,3 +58,118 @@ def channel_health(*, channel: str) -> dict:
         "has_webhook_secret": bool(settings.MESSAGING_WEBHOOK_SECRETS.get(channel)),
         **counts,
     }
+
+
+# --- Providers (issue 13) -----------------------------------------------------------------------------------------
+
+# What each backend needs from the environment before it can send (names only: values never leave the environment).
+PROVIDER_SETTINGS = {
+    "anymail": ("ANYMAIL_ESP_BACKEND",),
+    "twilio": ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"),
+    "meta": ("META_ACCESS_TOKEN", "META_APP_SECRET", "META_VERIFY_TOKEN"),
+    "webhook": (),
+    "smtp": ("EMAIL_HOST",),
+}
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """A URL to paste into the provider's console, and how the provider must authenticate when it calls it."""
+
+    label: str
+    url: str
+    authentication: str
+
+
+def provider_status(*, channel: str, base_url: str) -> dict:
+    """Which provider serves the channel, whether its settings are there, when it last sent and last called us
+    back, how many sends failed in the last hour, and the webhooks to configure at the provider."""
+    backend = backend_for(channel)
+    name = backend.name or type(backend).__name__
+    now = timezone.now()
+    missing = [setting for setting in PROVIDER_SETTINGS.get(name, ()) if not getattr(settings, setting, "")]
+    if name == "twilio" and channel in ("sms", "whatsapp") and not getattr(settings, f"TWILIO_FROM_{channel.upper()}"):
+        missing.append(f"TWILIO_FROM_{channel.upper()}")
+    if name == "meta" and channel == "whatsapp" and not settings.WHATSAPP_PHONE_NUMBER_ID:
+        missing.append("WHATSAPP_PHONE_NUMBER_ID")
+    if name == "webhook" and not settings.MESSAGING_WEBHOOK_URLS.get(channel):
+        missing.append(f"MESSAGING_WEBHOOK_URL_{channel.upper()}")
+    last_sent = OutboundMessage.objects.filter(channel=channel, sent_at__isnull=False).aggregate(at=Max("sent_at"))[
+        "at"
+    ]
+    last_callback = StatusCallback.objects.filter(message__channel=channel).aggregate(at=Max("received_at"))["at"]
+    # Inbound messages of the last week (the channel-and-time index): enough to see that the webhook works.
+    recent_inbound = Event.objects.filter(
+        channel=channel, occurred_at__gte=now - timedelta(days=7), type="message.received"
+    )
+    last_inbound = recent_inbound.aggregate(at=Max("occurred_at"))["at"]
+    failures = Event.objects.filter(
+        channel=channel, type="message.failed", occurred_at__gte=now - timedelta(hours=1)
+    ).count()
+    return {
+        "channel": channel,
+        "provider": name,
+        "honours_idempotency_key": backend.honours_idempotency_key,
+        "missing_settings": missing,
+        "last_sent_at": last_sent,
+        "last_callback_at": max([at for at in (last_callback, last_inbound) if at], default=None),
+        "failures_last_hour": failures,
+        "webhooks": provider_webhooks(channel=channel, provider=name, base_url=base_url),
+    }
+
+
+def provider_webhooks(*, channel: str, provider: str, base_url: str) -> list[Webhook]:
+    base = (settings.MESSAGING_PUBLIC_URL or base_url).rstrip("/")
+    if provider == "anymail":
+        esp = settings.ANYMAIL_ESP_BACKEND.split(".")[-2] if "." in settings.ANYMAIL_ESP_BACKEND else "esp"
+        basic = _("HTTP basic auth: https://USER:PASSWORD@... with the value of ANYMAIL_WEBHOOK_SECRET (USER:PASSWORD)")
+        return [
+            Webhook(
+                _("Tracking (delivery, bounce, complaint, open, click, unsubscribe)"),
+                f"{base}/anymail/{esp}/tracking/",
+                basic,
+            ),
+            Webhook(_("Inbound email"), f"{base}/anymail/{esp}/inbound/", basic),
+            Webhook(
+                _("One-click unsubscribe (List-Unsubscribe, set by us on marketing mail)"),
+                f"{base}/api/v1/providers/email/unsubscribe/<token>",
+                _("a token signed by us in each message: nothing to configure"),
+            ),
+        ]
+    if provider == "twilio":
+        signed = _("X-Twilio-Signature, signed by Twilio with the account's auth token (TWILIO_AUTH_TOKEN)")
+        return [
+            Webhook(
+                _("A message comes in (the number or Messaging Service)"),
+                f"{base}/api/v1/providers/twilio/messages",
+                signed,
+            ),
+            Webhook(
+                _("Status callback URL (also TWILIO_STATUS_CALLBACK_URL)"),
+                f"{base}/api/v1/providers/twilio/status",
+                signed,
+            ),
+        ]
+    if provider == "meta":
+        return [
+            Webhook(
+                _(
+                    "Callback URL of the app's webhook (fields: messages; Messenger and Instagram: messages, "
+                    "message_deliveries, message_reads, message_reactions)"
+                ),
+                f"{base}/api/v1/providers/meta/webhook",
+                _(
+                    "Verify token: the value of META_VERIFY_TOKEN; POSTs are signed with X-Hub-Signature-256 by the "
+                    "app secret (META_APP_SECRET)"
+                ),
+            )
+        ]
+    if provider == "webhook":
+        signed = _(
+            "X-Signature: t=<unix>,v1=<HMAC-SHA256 of '<t>.'+body> with MESSAGING_WEBHOOK_SECRET_%(channel)s"
+        ) % {"channel": channel.upper()}
+        return [
+            Webhook(_("Inbound messages"), f"{base}/api/v1/channels/{channel}/inbound", signed),
+            Webhook(_("Delivery callbacks"), f"{base}/api/v1/channels/{channel}/status", signed),
+        ]
+    return []

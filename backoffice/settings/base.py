@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "backoffice.staff",
     "backoffice.integrations",
     "backoffice.demo",
+    "anymail",
 ]
 
 MIDDLEWARE = [
@@ -259,6 +260,49 @@ EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="no-reply@backoffice.example")
 MESSAGING_EMAIL_MESSAGE_ID_DOMAIN = env.str("MESSAGING_EMAIL_MESSAGE_ID_DOMAIN", default="backoffice.example")
+# --- Real providers (issue 13): `MESSAGING_BACKEND_<CHANNEL>` = anymail (email), twilio (sms, whatsapp), meta
+# (whatsapp, facebook, instagram). Secrets come from the environment only; without them the webhooks refuse everything.
+# Provider adapters call customers through these hooks (customers is a layer above messaging):
+MESSAGING_INBOUND_HOOK = "customers.services.inbound.inbound_message_receive"
+MESSAGING_UNDELIVERABLE_HOOK = "customers.services.undeliverable.address_mark_undeliverable"
+# Sends in flight at once per drain worker on backends that call a remote provider (anymail, twilio, meta).
+MESSAGING_PROVIDER_CONCURRENCY = env.int("MESSAGING_PROVIDER_CONCURRENCY", default=8)
+# Largest webhook body a provider adapter reads (anymail inbound email keeps DATA_UPLOAD_MAX_MEMORY_SIZE).
+MESSAGING_PROVIDER_MAX_BODY = env.int("MESSAGING_PROVIDER_MAX_BODY", default=256 * 1024)
+# Email through django-anymail: the ESP backend (EMAIL_BACKEND of anymail) and its settings (ANYMAIL).
+ANYMAIL_ESP_BACKEND = env.str("ANYMAIL_ESP_BACKEND", default="anymail.backends.postmark.EmailBackend")
+ANYMAIL = {
+    "WEBHOOK_SECRET": env.str("ANYMAIL_WEBHOOK_SECRET", default=""),
+    "POSTMARK_SERVER_TOKEN": env.str("POSTMARK_SERVER_TOKEN", default=""),
+    "POSTMARK_API_URL": env.str("POSTMARK_API_URL", default="https://api.postmarkapp.com/"),
+    "MAILGUN_API_KEY": env.str("MAILGUN_API_KEY", default=""),
+    "BREVO_API_KEY": env.str("BREVO_API_KEY", default=""),
+}
+# Marketing mail announces List-Unsubscribe: our one-click URL (RFC 8058) under MESSAGING_PUBLIC_URL (the https
+# origin providers and mail clients reach us at) and/or a mailto; the one-click POST withdraws email marketing.
+MESSAGING_PUBLIC_URL = env.str("MESSAGING_PUBLIC_URL", default="")
+MESSAGING_EMAIL_LIST_UNSUBSCRIBE_MAILTO = env.str("MESSAGING_EMAIL_LIST_UNSUBSCRIBE_MAILTO", default="")
+# SMS and WhatsApp through Twilio.
+TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
+TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
+TWILIO_FROM_SMS = env.str("TWILIO_FROM_SMS", default="")
+TWILIO_FROM_WHATSAPP = env.str("TWILIO_FROM_WHATSAPP", default="")
+# Tests and benchmarks point the client at a loopback server; empty: Twilio's own hosts.
+TWILIO_BASE_URL = env.str("TWILIO_BASE_URL", default="")
+# Where Twilio posts status callbacks of the messages we send (our public .../providers/twilio/status URL).
+TWILIO_STATUS_CALLBACK_URL = env.str("TWILIO_STATUS_CALLBACK_URL", default="")
+# WhatsApp templates outside the 24-hour window are Twilio Content API SIDs: "template_name=HX...,other=HX...".
+TWILIO_CONTENT_SIDS = env.dict("TWILIO_CONTENT_SIDS", default={})
+# Whether the endpoint dedupes creates by I-Twilio-Idempotency-Token (a relay in front of Twilio, the loopback
+# provider of the tests): only then is a send interrupted by a dead worker resent, else it is held for review.
+TWILIO_IDEMPOTENCY_HONOURED = env.bool("TWILIO_IDEMPOTENCY_HONOURED", default=False)
+# WhatsApp Cloud API, Messenger and Instagram through Meta's Graph API.
+META_APP_SECRET = env.str("META_APP_SECRET", default="")
+META_VERIFY_TOKEN = env.str("META_VERIFY_TOKEN", default="")
+META_ACCESS_TOKEN = env.str("META_ACCESS_TOKEN", default="")
+WHATSAPP_PHONE_NUMBER_ID = env.str("WHATSAPP_PHONE_NUMBER_ID", default="")
+META_GRAPH_URL = env.str("META_GRAPH_URL", default="https://graph.facebook.com")
+META_GRAPH_VERSION = env.str("META_GRAPH_VERSION", default="v21.0")
 CELERY_BEAT_SCHEDULE |= {
     "messaging-drain": {"task": "messaging.drain", "schedule": timedelta(seconds=10)},
     "messaging-release-deferred": {"task": "messaging.release_deferred", "schedule": timedelta(seconds=60)},
@@ -279,6 +323,8 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         # runserver's request lines: Django's default sends them to a handler of its own, which would skip the filter.
         "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        # The Twilio client logs each request's parameters (phone numbers, texts) at INFO: personal data.
+        "twilio.http_client": {"level": "WARNING"},
     },
 }
 

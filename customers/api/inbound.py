@@ -30,6 +30,9 @@ class ChannelInboundApi(SignedWebhookMixin, APIView):
                 "subject": serializers.CharField(required=False),
                 "name": serializers.CharField(required=False),
                 "received_at": serializers.DateTimeField(required=False),
+                "is_opt_out": serializers.BooleanField(
+                    required=False, help_text="the provider classified the message as an opt-out (withdraws marketing)"
+                ),
             },
         ),
         responses={

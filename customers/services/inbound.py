@@ -30,7 +30,23 @@ INBOUND_NAMESPACE: Final = uuid.UUID("2d3c5c8e-7b1a-4f0e-8c43-1f6a9e0b7d22")
 # Which identifier a sender address is, per channel: the identifier we reach them at there (reachability's).
 INBOUND_CHANNELS: Final = tuple(ADDRESS_KINDS)
 # Said alone, these withdraw marketing on the channel they arrive on (Spanish carriers' BAJA included).
-STOP_WORDS: Final = frozenset({"stop", "baja", "unsubscribe", "cancelar", "darme de baja", "stopall", "end", "fin"})
+# Twilio's default opt-out keywords (STOP, STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT, REVOKE, OPTOUT) included.
+STOP_WORDS: Final = frozenset(
+    {
+        "stop",
+        "baja",
+        "unsubscribe",
+        "cancelar",
+        "darme de baja",
+        "stopall",
+        "end",
+        "fin",
+        "cancel",
+        "quit",
+        "revoke",
+        "optout",
+    }
+)
 SUBJECT_LENGTH: Final = 80
 
 
@@ -44,6 +60,9 @@ class InboundMessage(BaseModel):
     subject: str = Field(default="", max_length=300)
     name: str = Field(default="", max_length=200)
     received_at: AwareDatetime | None = None
+    # The provider itself classified the message as an opt-out (Twilio's OptOutType=STOP, for the keywords an
+    # account configured): it withdraws marketing whatever the words.
+    is_opt_out: bool = False
 
 
 @dataclass(frozen=True)
@@ -94,7 +113,7 @@ def inbound_message_receive(*, channel: str, payload: dict, actor: str) -> Inbou
         if recorded.duplicate:
             return InboundResult(event_id, customer_id, "duplicate", None, True)
         words = " ".join(message.text.lower().split()).strip(".!¡ ")
-        if words in STOP_WORDS:
+        if words in STOP_WORDS or message.is_opt_out:
             consent_record(
                 customer_id=customer_id,
                 channel=channel,
@@ -102,7 +121,8 @@ def inbound_message_receive(*, channel: str, payload: dict, actor: str) -> Inbou
                 is_granted=False,
                 source_channel=channel,
                 wording=f"{message.text[:200]}",
-                occurred_at=received_at,
+                # A provider clock a little ahead must not postpone the withdrawal: it holds from now at the latest.
+                occurred_at=min(received_at, timezone.now()),
                 event_id=uuid.uuid5(event_id, "stop"),
                 actor=actor,
             )

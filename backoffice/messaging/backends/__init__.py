@@ -1,4 +1,5 @@
-"""Outbound backends, chosen per channel by MESSAGING_BACKENDS: a short name (console, file, memory, smtp, webhook)
+"""Outbound backends, chosen per channel by MESSAGING_BACKENDS: a short name (console, file, memory, smtp, webhook,
+anymail, twilio, meta)
 or the dotted path of a Backend subclass.
 
 A backend hands one message to its provider and returns the provider's message id, or raises DeliveryError
@@ -21,6 +22,9 @@ _NAMES = {
     "memory": "backoffice.messaging.backends.local.MemoryBackend",
     "smtp": "backoffice.messaging.backends.smtp.SmtpBackend",
     "webhook": "backoffice.messaging.backends.webhook.WebhookBackend",
+    "anymail": "backoffice.messaging.backends.anymail.AnymailBackend",
+    "twilio": "backoffice.messaging.backends.twilio.TwilioBackend",
+    "meta": "backoffice.messaging.backends.meta.MetaBackend",
 }
 
 

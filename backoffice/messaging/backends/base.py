@@ -21,6 +21,9 @@ class Backend:
     name: ClassVar[str] = ""
     # Sending the same idempotency key twice delivers once (the provider or the backend dedupes).
     honours_idempotency_key: ClassVar[bool] = False
+    # Sends the drain may run at once on this backend (thread-safe, waiting on a remote provider): a drain batch's
+    # provider round trips overlap instead of queueing one behind the other. 1: one at a time.
+    concurrent_sends: ClassVar[int] = 1
 
     def send(self, message: OutgoingMessage) -> str:
         """Hand the message over; return the provider's message id. Raise DeliveryError when it fails."""

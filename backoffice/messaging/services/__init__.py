@@ -2,7 +2,9 @@
 transaction each)."""
 
 from .channel_settings import channel_setting_save
+from .inbound import provider_inbound_receive
 from .pipeline import DrainResult, message_requeue, messages_drain, messages_release_deferred
+from .provider_test import provider_test_send
 from .send import MessageRequest, message_send, messages_send
 from .status import StatusResult, UnknownMessage, message_status_record
 
@@ -18,4 +20,6 @@ __all__ = [
     "messages_send",
     "messages_drain",
     "messages_release_deferred",
+    "provider_inbound_receive",
+    "provider_test_send",
 ]

@@ -17,8 +17,11 @@ once; otherwise (smtp, console) nobody can know whether it left, so it is held f
 """
 
 import logging
+import os
+import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -243,17 +246,49 @@ def _hold_for_review(row: OutboundMessage, now: datetime, decisions: _Decisions)
 
 
 def _send(taken: list[_Taken], *, deadline: float) -> None:
+    """Hand each taken message to its backend: one after the other, or, on a backend that allows it
+    (`concurrent_sends`, at most MESSAGING_PROVIDER_CONCURRENCY), several at once from a thread pool, so the
+    round trips to a remote provider overlap. Either way each outcome lands on its own item for _record."""
+    by_backend: dict[int, list[_Taken]] = {}
     for item in taken:
-        if time.monotonic() >= deadline:
-            return  # the rest are released unattempted by _record
-        item.is_attempted = True
-        try:
-            item.provider_id = item.backend.send(item.outgoing) or ""
-        except DeliveryError as exc:
-            item.error = exc
-        except Exception as exc:  # a backend bug must not lose the batch: retry it, log ids only
-            logger.exception("backend %s raised on message %s", item.backend.name, item.row.id)
-            item.error = DeliveryError(f"backend error: {type(exc).__name__}", is_temporary=True)
+        by_backend.setdefault(id(item.backend), []).append(item)
+    for items in by_backend.values():
+        workers = min(items[0].backend.concurrent_sends, settings.MESSAGING_PROVIDER_CONCURRENCY, len(items))
+        if workers <= 1:
+            for item in items:
+                _send_one(item, deadline)
+            continue
+        # `workers` lanes, each sending its share in order, on the process's long-lived send threads: a thread
+        # keeps its keep-alive connections to the provider from one batch to the next.
+        lanes = [items[n::workers] for n in range(workers)]
+        list(_send_threads().map(lambda lane: [_send_one(item, deadline) for item in lane], lanes))
+
+
+_threads: tuple[int, ThreadPoolExecutor] | None = None
+_threads_lock = threading.Lock()
+
+
+def _send_threads() -> ThreadPoolExecutor:
+    """The process's send threads, made on first use (after a worker forked: never shared with a parent)."""
+    global _threads
+    with _threads_lock:
+        if _threads is None or _threads[0] != os.getpid():
+            size = max(settings.MESSAGING_PROVIDER_CONCURRENCY, 1)
+            _threads = (os.getpid(), ThreadPoolExecutor(max_workers=size, thread_name_prefix="messaging-send"))
+        return _threads[1]
+
+
+def _send_one(item: _Taken, deadline: float) -> None:
+    if time.monotonic() >= deadline:
+        return  # released unattempted by _record
+    item.is_attempted = True
+    try:
+        item.provider_id = item.backend.send(item.outgoing) or ""
+    except DeliveryError as exc:
+        item.error = exc
+    except Exception as exc:  # a backend bug must not lose the batch: retry it, log ids only
+        logger.exception("backend %s raised on message %s", item.backend.name, item.row.id)
+        item.error = DeliveryError(f"backend error: {type(exc).__name__}", is_temporary=True)
 
 
 def _record(taken: list[_Taken]) -> DrainResult:

@@ -1,6 +1,12 @@
-"""Delivery callbacks: a provider tells us a message was delivered, read, clicked, bounced or failed."""
+"""Delivery callbacks: a provider tells us a message was delivered, read, clicked, bounced, failed, complained
+about, reacted to, or that the recipient unsubscribed.
+
+The generic signed webhook (POST /api/v1/channels/{channel}/status) and the provider adapters (anymail, Twilio, Meta)
+all record through `message_status_record`, so every callback is applied once whatever door it came through.
+"""
 
 import hashlib
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -8,14 +14,17 @@ from typing import Final
 
 import orjson
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from backoffice.eventstore import store
+from backoffice.eventstore.keys import ERASED
 
 from ..models import OutboundMessage, StatusCallback
 from .send import event_id_for
+
+logger = logging.getLogger(__name__)
 
 STATUS_EVENTS: Final = {
     "delivered": "message.delivered",
@@ -24,9 +33,24 @@ STATUS_EVENTS: Final = {
     "bounced": "message.bounced",
     "failed": "message.failed",
     "unsubscribed": "message.unsubscribed",
+    "complained": "message.complained",
+    "delayed": "message.delayed",
+    "reacted": "message.reacted",
 }
+# What the generic signed webhook accepts (its public contract predates the provider adapters).
+GENERIC_STATUSES: Final = ("bounced", "clicked", "delivered", "failed", "read", "unsubscribed")
 
-_RANK: Final = {"delivered": 1, "read": 2, "clicked": 3, "unsubscribed": 3, "bounced": 4, "failed": 4}
+_RANK: Final = {
+    "delayed": 0,
+    "delivered": 1,
+    "read": 2,
+    "reacted": 2,
+    "clicked": 3,
+    "unsubscribed": 3,
+    "bounced": 4,
+    "failed": 4,
+    "complained": 4,
+}
 
 
 class UnknownMessage(LookupError):
@@ -43,6 +67,30 @@ class StatusResult:
     duplicate: bool
 
 
+@dataclass(frozen=True)
+class StatusCallbackData:
+    """One provider callback about one message (the arguments of `message_status_record`)."""
+
+    channel: str
+    status: str
+    provider_message_id: str = ""
+    message_id: uuid.UUID | None = None
+    occurred_at: datetime | None = None
+    url: str = ""
+    reason: str = ""
+    emoji: str = ""
+    is_undeliverable: bool = False
+    withdraws_marketing: bool = False
+    address: str = ""
+
+    @property
+    def digest(self) -> str:
+        key = str(self.message_id) if self.message_id else self.provider_message_id
+        when = self.occurred_at.isoformat() if self.occurred_at else None
+        fields = [self.channel, key, self.status, when, self.url, self.reason, self.emoji]
+        return hashlib.sha256(orjson.dumps(fields)).hexdigest()
+
+
 def message_status_record(
     *,
     channel: str,
@@ -51,62 +99,208 @@ def message_status_record(
     occurred_at: datetime | None = None,
     url: str = "",
     reason: str = "",
+    message_id: uuid.UUID | None = None,
+    emoji: str = "",
+    is_undeliverable: bool = False,
+    withdraws_marketing: bool = False,
+    address: str = "",
+    source: str = "api.channels.status",
 ) -> StatusResult:
-    """Record one callback against the message with that provider id. The same callback again records nothing.
+    """Record one callback against the message (by our `message_id` when the provider echoes it back, else by the
+    provider's id). The same callback again records nothing.
 
-    Raises UnknownMessage when no message of the channel has that provider id, ValueError for an unknown status.
+    `withdraws_marketing` (implied by unsubscribed and complained): customers withdraws marketing on the channel.
+    `is_undeliverable`: the address is dead (hard bounce, unknown number): customers marks it so it is not tried
+    again; `address` is the one the provider reports, else the one the message was sent to.
+    Raises UnknownMessage when no message of the channel matches, ValueError for an unknown status.
     """
-    if status not in STATUS_EVENTS:
-        raise ValueError(status)
-    digest = hashlib.sha256(
-        orjson.dumps(
-            [channel, provider_message_id, status, occurred_at.isoformat() if occurred_at else None, url, reason]
-        )
-    ).hexdigest()
+    callback = StatusCallbackData(
+        channel=channel,
+        status=status,
+        provider_message_id=provider_message_id,
+        message_id=message_id,
+        occurred_at=occurred_at,
+        url=url,
+        reason=reason,
+        emoji=emoji,
+        is_undeliverable=is_undeliverable,
+        withdraws_marketing=withdraws_marketing,
+        address=address,
+    )
+    (result,) = message_statuses_record(callbacks=[callback], source=source)
+    if isinstance(result, UnknownMessage):
+        raise result
+    return result
+
+
+def message_statuses_record(*, callbacks: list[StatusCallbackData], source: str) -> list[StatusResult | UnknownMessage]:
+    """Record many callbacks in one transaction (a Meta webhook carries dozens of statuses). Each result is a
+    StatusResult, or the UnknownMessage for a callback about no message of ours (the others are recorded all the
+    same). Raises ValueError for an unknown status before anything is written.
+
+    Statements, whatever the batch: lock the messages; claim the callbacks in the ledger (INSERT ... ON CONFLICT DO
+    NOTHING RETURNING: the ones already there are replays, and their event ids derive from the digest, so nothing
+    needs reading back); move the messages' summary; then, last before the commit, append the events, so the event
+    store's append lock is held for the append and the commit only (DESIGN 9)."""
+    for callback in callbacks:
+        if callback.status not in STATUS_EVENTS:
+            raise ValueError(callback.status)
     with transaction.atomic():
-        message = (
-            OutboundMessage.objects.select_for_update()
-            .filter(channel=channel, provider_message_id=provider_message_id)
-            .exclude(provider_message_id="")
-            .first()
-        )
-        if message is None:
-            raise UnknownMessage(channel, provider_message_id)
-        known = StatusCallback.objects.filter(digest=digest).first()
-        if known is not None:
-            return StatusResult(message.id, known.event_id, duplicate=True)
-        data = {**message.attribution(), "provider_message_id": provider_message_id}
-        if status == "clicked":
-            data["url"] = url
-        elif status == "bounced":
-            data["reason"] = reason
-        elif status == "failed":
-            data = {**message.attribution(), "reason": reason or "provider_failed", "terminal": True}
-        event_id = event_id_for(message.id, f"status-{digest}")
-        store.append(
-            message.stream,
-            [
-                store.NewEvent(
-                    id=event_id,
-                    type=STATUS_EVENTS[status],
-                    data=data,
-                    channel=channel,
-                    customer_id=message.customer_id,
-                    occurred_at=occurred_at,
-                    metadata={"actor": f"provider:{channel}", "source": "api.channels.status"},
-                )
-            ],
-        )
-        if status == "unsubscribed":
-            # Consent belongs to customers (a layer above): the hook records the withdrawal in this transaction.
-            import_string(settings.MESSAGING_UNSUBSCRIBE_HOOK)(
-                customer_id=message.customer_id, channel=channel, occurred_at=occurred_at, cause_id=event_id
-            )
+        messages = _messages_for(callbacks)
         now = timezone.now()
-        StatusCallback.objects.create(digest=digest, message=message, status=status, event_id=event_id, received_at=now)
-        # Callbacks arrive out of order (a read before its delivered): the summary only moves forward.
-        if _RANK[status] >= _RANK.get(message.delivery_status, 0):
-            message.delivery_status = status
-        message.updated_at = now
-        message.save(update_fields=["delivery_status", "updated_at"])
-    return StatusResult(message.id, event_id, duplicate=False)
+        claims: dict[str, tuple[OutboundMessage, StatusCallbackData, uuid.UUID]] = {}
+        results: list[StatusResult | UnknownMessage] = []
+        for callback in callbacks:
+            message = messages.get(callback.message_id or (callback.channel, callback.provider_message_id))
+            if message is None:
+                results.append(
+                    UnknownMessage(callback.channel, callback.provider_message_id or str(callback.message_id))
+                )
+                continue
+            digest = callback.digest
+            event_id = event_id_for(message.id, f"status-{digest}")
+            claims.setdefault(digest, (message, callback, event_id))  # the same callback twice in a batch: once
+            results.append(StatusResult(message.id, event_id, duplicate=False))
+        fresh = _claim(claims, now)
+        results = [
+            r if isinstance(r, UnknownMessage) or r.event_id in fresh else StatusResult(r.message_id, r.event_id, True)
+            for r in results
+        ]
+        seen: set[uuid.UUID] = set()
+        for index, result in enumerate(results):
+            # Only the first of two identical callbacks in one batch is the new one.
+            if isinstance(result, StatusResult) and not result.duplicate:
+                if result.event_id in seen:
+                    results[index] = StatusResult(result.message_id, result.event_id, True)
+                seen.add(result.event_id)
+        if not fresh:
+            return results
+        changed: dict[uuid.UUID, OutboundMessage] = {}
+        appends = []
+        for message, callback, event_id in (claim for claim in claims.values() if claim[2] in fresh):
+            appends.append(store.StreamAppend(message.stream, [_status_event(message, callback, event_id, source)]))
+            # Callbacks arrive out of order (a read before its delivered): the summary only moves forward.
+            if callback.status != "delayed" and _RANK[callback.status] >= _RANK.get(message.delivery_status, 0):
+                message.delivery_status = callback.status
+            changed[message.id] = message
+        if len(changed) == 1:
+            (message,) = changed.values()
+            OutboundMessage.objects.filter(id=message.id).update(
+                delivery_status=message.delivery_status, updated_at=now
+            )
+        else:
+            for message in changed.values():
+                message.updated_at = now
+            OutboundMessage.objects.bulk_update(list(changed.values()), ["delivery_status", "updated_at"])
+        for message, callback, event_id in (claim for claim in claims.values() if claim[2] in fresh):
+            if (
+                callback.status in ("unsubscribed", "complained")
+                or callback.withdraws_marketing
+                or callback.is_undeliverable
+            ):
+                _consequences(message, callback, event_id, now)
+        store.append_batches(appends, savepoint=False)
+    return results
+
+
+def _claim(claims: dict, now) -> set[uuid.UUID]:
+    """Insert the ledger rows of these callbacks; return the event ids of those not there before."""
+    if not claims:
+        return set()
+    meta = StatusCallback._meta
+    fields = [meta.get_field(name) for name in ("digest", "message", "status", "event_id", "received_at")]
+    rows = [
+        [
+            field.get_db_prep_save(value, connection)
+            for field, value in zip(fields, (digest, message.id, callback.status, event_id, now), strict=True)
+        ]
+        for digest, (message, callback, event_id) in claims.items()
+    ]
+    quote = connection.ops.quote_name
+    marks = ", ".join(["(" + ", ".join(["%s"] * len(fields)) + ")"] * len(rows))
+    digest_column = quote(fields[0].column)
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "  # noqa: S608 - names
+        f"VALUES {marks} ON CONFLICT ({digest_column}) DO NOTHING RETURNING {digest_column}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [value for row in rows for value in row])
+        inserted = {digest for (digest,) in cursor.fetchall()}
+    return {claims[digest][2] for digest in inserted}
+
+
+def _messages_for(callbacks: list[StatusCallbackData]) -> dict:
+    """The messages the callbacks name, locked, keyed by our id and by (channel, provider id)."""
+    ours = {c.message_id for c in callbacks if c.message_id}
+    theirs = {(c.channel, c.provider_message_id) for c in callbacks if not c.message_id and c.provider_message_id}
+    locked = OutboundMessage.objects.select_for_update()
+    found: dict = {}
+    if ours:
+        for message in locked.filter(id__in=ours).order_by("id"):
+            found[message.id] = message
+    if theirs:
+        # By the provider id alone (its index), the channel checked here: one plan whatever the batch holds.
+        for message in locked.filter(provider_message_id__in={p for _, p in theirs}).order_by("id"):
+            if (message.channel, message.provider_message_id) in theirs:
+                found[(message.channel, message.provider_message_id)] = message
+    # A message named by our id must be on the callback's channel.
+    for callback in callbacks:
+        message = found.get(callback.message_id) if callback.message_id else None
+        if message is not None and message.channel != callback.channel:
+            del found[callback.message_id]
+    return found
+
+
+def _status_event(message: OutboundMessage, callback: StatusCallbackData, event_id: uuid.UUID, source: str):
+    provider_message_id = callback.provider_message_id or message.provider_message_id
+    data = {**message.attribution(), "provider_message_id": provider_message_id[:300]}
+    if callback.status == "clicked":
+        data["url"] = callback.url[:2000]
+    elif callback.status in ("bounced", "delayed"):
+        data["reason"] = callback.reason[:500]
+    elif callback.status == "reacted":
+        data["emoji"] = callback.emoji[:32]
+    elif callback.status == "failed":
+        data = {**message.attribution(), "reason": (callback.reason or "provider_failed")[:500], "terminal": True}
+    return store.NewEvent(
+        id=event_id,
+        type=STATUS_EVENTS[callback.status],
+        data=data,
+        channel=message.channel,
+        customer_id=message.customer_id,
+        occurred_at=callback.occurred_at,
+        metadata={"actor": f"provider:{message.channel}", "source": source},
+    )
+
+
+def _consequences(message: OutboundMessage, callback: StatusCallbackData, event_id: uuid.UUID, now) -> None:
+    """What customers does about it (a layer above, through its hooks, in this transaction): withdraw marketing on
+    the channel, mark the address dead. A provider clock a little ahead must not postpone either: from now at the
+    latest."""
+    effective_at = min(callback.occurred_at, now) if callback.occurred_at else None
+    if callback.status in ("unsubscribed", "complained") or callback.withdraws_marketing:
+        import_string(settings.MESSAGING_UNSUBSCRIBE_HOOK)(
+            customer_id=message.customer_id, channel=message.channel, occurred_at=effective_at, cause_id=event_id
+        )
+    if callback.is_undeliverable:
+        address = callback.address or _sent_to(message)
+        if address:
+            import_string(settings.MESSAGING_UNDELIVERABLE_HOOK)(
+                customer_id=message.customer_id,
+                channel=message.channel,
+                address=address,
+                reason=(callback.reason or callback.status)[:200],
+                occurred_at=effective_at,
+                cause_id=event_id,
+            )
+        else:
+            logger.warning("message %s: undeliverable, but its address is unknown (erased?)", message.id)
+
+
+def _sent_to(message: OutboundMessage) -> str:
+    """The address the message went to, from its sealed `message.sent` (empty once the customer is erased)."""
+    for event in reversed(store.read_stream(message.stream)):
+        if event.type == "message.sent":
+            to = event.data.get("to")
+            return to if isinstance(to, str) and to != ERASED else ""
+    return ""

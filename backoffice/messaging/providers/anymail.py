@@ -1,0 +1,174 @@
+"""Email webhooks through django-anymail: its tracking and inbound views for every ESP (`/anymail/<esp>/tracking/`,
+`/anymail/<esp>/inbound/`), authenticated by anymail (ANYMAIL["WEBHOOK_SECRET"] basic auth, plus the ESP's own
+signature where anymail checks one), parsed by anymail into normalised events, and received here from anymail's
+`tracking` and `inbound` signals. Nothing ESP-specific is parsed by hand, but for one thing anymail cannot say: a
+soft bounce it reports as `bounced` (see SOFT_BOUNCE) must not mark the address dead.
+
+The views are anymail's own, wrapped (`urlpatterns`) so that a wrong secret is 401 (anymail says 400), a webhook with
+no secret configured refuses everything, a body over the limit is 413, an unusable payload is 400 naming why, and the
+events of one request are recorded together or not at all.
+"""
+
+import logging
+import uuid
+
+from anymail import urls as anymail_urls
+from anymail.exceptions import AnymailConfigurationError, AnymailWebhookValidationFailure
+from anymail.signals import inbound, tracking
+from django.conf import settings
+from django.db import transaction
+from django.dispatch import receiver
+from django.urls import URLPattern
+from django.views.decorators.csrf import csrf_exempt
+
+from backoffice.eventstore.errors import EventValidationError
+
+from ..services import UnknownMessage, message_status_record
+from ..services.inbound import provider_inbound_receive
+from .common import ProviderInputError, aware, problem, too_large, unauthorized
+
+logger = logging.getLogger(__name__)
+
+# anymail's normalised event_type -> our status; queued and sent add nothing to the message.sent we recorded.
+TRACKING_STATUSES = {
+    "delivered": "delivered",
+    "opened": "read",
+    "clicked": "clicked",
+    "unsubscribed": "unsubscribed",
+    "complained": "complained",
+    "bounced": "bounced",
+    "rejected": "failed",
+    "failed": "failed",
+    "deferred": "delayed",
+}
+# anymail reject_reason values that say the address itself is dead, or that the person does not want mail.
+DEAD_ADDRESS = frozenset({"bounced", "invalid"})
+NO_MORE_MAIL = frozenset({"spam", "unsubscribed"})
+# ESPs whose soft bounces anymail normalises as `bounced`: their own bounce type tells a soft one.
+SOFT_BOUNCE = {"Postmark": lambda esp_event: isinstance(esp_event, dict) and esp_event.get("Type") == "SoftBounce"}
+
+
+@receiver(tracking, dispatch_uid="messaging.anymail.tracking")
+def on_tracking(sender, event, esp_name, **kwargs) -> None:
+    status = TRACKING_STATUSES.get(event.event_type)
+    if status is None:
+        return
+    metadata = event.metadata if isinstance(event.metadata, dict) else {}
+    message_id = None
+    if metadata.get("message_id"):
+        try:
+            message_id = uuid.UUID(str(metadata["message_id"]))
+        except ValueError:
+            raise ProviderInputError("metadata.message_id", "is not one of our message ids") from None
+    provider_id = str(event.message_id or "")[:300]
+    if message_id is None and not provider_id:
+        raise ProviderInputError("message_id", "the event names no message")
+    reason = str(event.reject_reason or event.description or event.mta_response or "")[:500]
+    is_soft = SOFT_BOUNCE.get(esp_name, lambda _e: False)(event.esp_event)
+    if status == "bounced" and is_soft:
+        status = "delayed"
+    is_dead = (status == "bounced" and event.reject_reason in (None, *DEAD_ADDRESS)) or (
+        status == "failed" and event.reject_reason in DEAD_ADDRESS
+    )
+    try:
+        message_status_record(
+            channel="email",
+            message_id=message_id,
+            provider_message_id=provider_id,
+            status=status,
+            occurred_at=aware(event.timestamp),
+            url=str(event.click_url or "")[:2000],
+            reason=reason,
+            address=str(event.recipient or ""),
+            is_undeliverable=is_dead,
+            withdraws_marketing=status == "failed" and event.reject_reason in NO_MORE_MAIL,
+            source=f"anymail:{esp_name}",
+        )
+    except UnknownMessage:
+        # Mail sent by another system through the same ESP account, or a message since deleted: the ESP expects a
+        # 2xx (it would retry for days), so it is acknowledged and ignored.
+        logger.info("anymail %s %s event for no message of ours: ignored", esp_name, event.event_type)
+
+
+@receiver(inbound, dispatch_uid="messaging.anymail.inbound")
+def on_inbound(sender, event, esp_name, **kwargs) -> None:
+    message = event.message
+    if message is None:
+        raise ProviderInputError("message", "the inbound event carries no message")
+    from_email = message.from_email
+    if from_email is None or not from_email.addr_spec:
+        raise ProviderInputError("from", "the inbound message has no sender")
+    text = (getattr(message, "stripped_text", None) or message.text or "").strip()
+    if not text and message.html:
+        text = "[html]"
+    provider_id = str(event.event_id or message.get("Message-ID") or "").strip()
+    if not provider_id:
+        raise ProviderInputError("message_id", "the inbound message has no id")
+    try:
+        provider_inbound_receive(
+            channel="email",
+            provider_message_id=provider_id[:200],
+            sender=from_email.addr_spec,
+            name=from_email.display_name or "",
+            subject=(message.subject or "")[:300],
+            text=text[:10000] or "(sin texto)",
+            received_at=aware(event.timestamp),
+            actor=f"anymail:{esp_name}",
+        )
+    except EventValidationError as exc:
+        first = exc.errors[0]
+        raise ProviderInputError(first.field, first.message, first.code) from None
+
+
+def _guarded(view, *, is_inbound: bool):
+    @csrf_exempt
+    def guarded(request, *args, **kwargs):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE if is_inbound else settings.MESSAGING_PROVIDER_MAX_BODY
+        if (refusal := too_large(request, limit)) is not None:
+            return refusal
+        if request.method == "POST" and not settings.ANYMAIL.get("WEBHOOK_SECRET"):
+            return unauthorized("no ANYMAIL WEBHOOK_SECRET is configured", challenge='Basic realm="anymail"')
+        challenge = 'Basic realm="anymail"'
+        try:
+            # anymail's own authentication, first and alone: basic auth, and the ESP's signature where it has one.
+            # An ESP whose webhook needs a signing key (Mailgun, Mandrill, Postal...) or a package (Amazon SES)
+            # not configured here cannot authenticate anything: refused like a wrong secret.
+            instance = view.view_class(**view.view_initkwargs)
+            instance.setup(request, *args, **kwargs)
+            if request.method == "POST":
+                instance.run_validators(request)
+        except AnymailWebhookValidationFailure:
+            return unauthorized("wrong or missing basic auth (ANYMAIL WEBHOOK_SECRET)", challenge=challenge)
+        except AnymailConfigurationError:
+            detail = "this ESP's webhook is not configured here (its signing key or package is missing)"
+            return unauthorized(detail, challenge=challenge)
+        try:
+            with transaction.atomic():
+                return instance.dispatch(request, *args, **kwargs)
+        except ProviderInputError as exc:
+            return problem(400, "invalid_payload", "Unusable payload", exc.message, field=exc.field, code=exc.code)
+        except (ValueError, KeyError, TypeError, AttributeError, AnymailConfigurationError) as exc:
+            # anymail parses the ESP's body: malformed JSON or form data, or an event of the other webhook's kind.
+            logger.info("anymail webhook refused: %s", type(exc).__name__)
+            return problem(
+                400,
+                "invalid_payload",
+                "Unusable payload",
+                "the body is not a payload of this ESP webhook",
+                field="body",
+                code="malformed",
+            )
+
+    return guarded
+
+
+# anymail's own URL patterns and names (reverse("anymail:postmark_tracking_webhook") still works), guarded.
+urlpatterns = [
+    URLPattern(
+        pattern.pattern,
+        _guarded(pattern.callback, is_inbound="inbound" in (pattern.name or "")),
+        pattern.default_args,
+        pattern.name,
+    )
+    for pattern in anymail_urls.urlpatterns
+]

@@ -1,0 +1,153 @@
+"""Twilio's webhooks: inbound SMS and WhatsApp (POST /api/v1/providers/twilio/messages) and status callbacks
+(POST /api/v1/providers/twilio/status), form-encoded and signed with X-Twilio-Signature, checked by the library's
+`RequestValidator` against TWILIO_AUTH_TOKEN and the URL Twilio called.
+
+- A bad or missing signature is 401 and nothing is read further; a body that is not a form is 415.
+- Status: delivered and read become our status events; failed and undelivered a terminal `message.failed` with
+  Twilio's error code. Codes saying the number cannot receive (UNREACHABLE_CODES) mark the address undeliverable;
+  21610 (the recipient replied STOP to Twilio) withdraws the channel's marketing. queued, sent... add nothing.
+  A callback for a message that is not ours is acknowledged and ignored (Twilio expects a 2xx).
+- Inbound: the sender (`whatsapp:+34...` on WhatsApp) joins their case through customers' inbound hook; Twilio's
+  own opt-out classification (OptOutType=STOP, Advanced Opt-Out) and the STOP/BAJA keywords withdraw marketing.
+  The answer is an empty TwiML <Response/>: no automatic reply.
+"""
+
+import logging
+
+from django.conf import settings
+from django.core.exceptions import SuspiciousOperation
+from django.http import HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+from twilio.request_validator import RequestValidator
+
+from backoffice.eventstore.errors import EventValidationError
+
+from ..services import UnknownMessage
+from ..services.inbound import provider_inbound_receive
+from ..services.status_group import message_status_record_grouped
+from .common import ProviderInputError, problem, too_large, unauthorized
+
+logger = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "X-Twilio-Signature"
+# Twilio error codes meaning the number itself cannot receive: unknown handset, landline or unreachable carrier,
+# invalid 'To', not a mobile number, WhatsApp user not found / not on WhatsApp.
+UNREACHABLE_CODES = frozenset({"30005", "30006", "21211", "21614", "63003", "63024"})
+# The recipient opted out at Twilio (replied STOP): sending to them is refused.
+OPTED_OUT_CODES = frozenset({"21610"})
+STATUSES = {"delivered": "delivered", "read": "read", "failed": "failed", "undelivered": "failed"}
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+
+
+def _verified(request):
+    """None when the request is a form signed by Twilio for this URL, else the answer refusing it."""
+    if (refusal := too_large(request)) is not None:
+        return refusal
+    content_type = request.content_type or ""
+    if content_type != "application/x-www-form-urlencoded":
+        return problem(
+            415,
+            "unsupported_media_type",
+            "Unsupported media type",
+            "Twilio webhooks are application/x-www-form-urlencoded",
+            field="Content-Type",
+            code="unsupported_media_type",
+        )
+    if not settings.TWILIO_AUTH_TOKEN:
+        return unauthorized("TWILIO_AUTH_TOKEN is not configured", challenge='Signature header="X-Twilio-Signature"')
+    signature = request.headers.get(SIGNATURE_HEADER, "")
+    try:
+        params = request.POST
+    except (SuspiciousOperation, ValueError):  # too many fields, undecodable: bad input
+        return problem(400, "invalid_payload", "Unusable payload", "the form body cannot be parsed", field="body")
+    if not signature or not RequestValidator(settings.TWILIO_AUTH_TOKEN).validate(
+        request.build_absolute_uri(), params, signature
+    ):
+        return unauthorized(
+            "the X-Twilio-Signature is missing or does not match", challenge='Signature header="X-Twilio-Signature"'
+        )
+    account = params.get("AccountSid", "")
+    if settings.TWILIO_ACCOUNT_SID and account != settings.TWILIO_ACCOUNT_SID:
+        return problem(
+            403, "wrong_account", "Wrong account", "the callback is for another Twilio account", field="AccountSid"
+        )
+    return None
+
+
+def _required(params, name: str) -> str:
+    value = (params.get(name) or "").strip()
+    if not value:
+        raise ProviderInputError(name, "is required")
+    return value
+
+
+def _split_address(address: str) -> tuple[str, str]:
+    """("whatsapp", "+34...") or ("sms", "+34...")."""
+    if address.startswith("whatsapp:"):
+        return "whatsapp", address.removeprefix("whatsapp:")
+    return "sms", address
+
+
+@csrf_exempt
+@require_POST
+def twilio_status(request):
+    if (refusal := _verified(request)) is not None:
+        return refusal
+    params = request.POST
+    try:
+        sid = _required(params, "MessageSid")
+        twilio_status = _required(params, "MessageStatus").lower()
+        status = STATUSES.get(twilio_status)
+        if status is None:
+            return HttpResponse(status=204)  # queued, sending, sent, accepted...: nothing new for us
+        channel, address = _split_address(params.get("To", ""))
+        code = (params.get("ErrorCode") or "").strip()
+        # Twilio posts callbacks by the hundred at once, one per request: those arriving together are committed
+        # together (services.status_group), each request answered once its own is on disk.
+        message_status_record_grouped(
+            channel=channel,
+            provider_message_id=sid[:300],
+            status=status,
+            reason=f"twilio {twilio_status}" + (f" (error {code})" if code else ""),
+            address=address,
+            is_undeliverable=status == "failed" and code in UNREACHABLE_CODES,
+            withdraws_marketing=status == "failed" and code in OPTED_OUT_CODES,
+            source="twilio.status",
+        )
+    except ProviderInputError as exc:
+        return problem(400, "invalid_payload", "Unusable payload", exc.message, field=exc.field, code=exc.code)
+    except UnknownMessage:
+        logger.info("twilio status for no message of ours: ignored")
+    return HttpResponse(status=204)
+
+
+@csrf_exempt
+@require_POST
+def twilio_messages(request):
+    if (refusal := _verified(request)) is not None:
+        return refusal
+    params = request.POST
+    try:
+        sid = _required(params, "MessageSid")
+        channel, sender = _split_address(_required(params, "From"))
+        text = (params.get("Body") or "").strip()
+        if not text:
+            media = params.get("NumMedia") or "0"
+            text = f"[{media} media]" if media != "0" else "(sin texto)"
+        provider_inbound_receive(
+            channel=channel,
+            provider_message_id=sid[:200],
+            sender=sender,
+            text=text,
+            name=(params.get("ProfileName") or "")[:200],
+            is_opt_out=(params.get("OptOutType") or "").upper() == "STOP",
+            actor="provider:twilio",
+        )
+    except ProviderInputError as exc:
+        return problem(400, "invalid_payload", "Unusable payload", exc.message, field=exc.field, code=exc.code)
+    except EventValidationError as exc:
+        first = exc.errors[0]
+        field = {"from": "From", "text": "Body"}.get(first.field, first.field)
+        return problem(400, "invalid_payload", "Unusable payload", first.message, field=field, code=first.code)
+    return HttpResponse(EMPTY_TWIML, content_type="text/xml")

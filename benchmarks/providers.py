@@ -1,0 +1,421 @@
+"""Real provider backends and webhooks (issue 13).
+
+1. The drain through each real backend into its provider's API, served by a loopback server in another process
+   (tests/messaging/providers/loopback.py, answering like Postmark, Twilio and the Graph API): email through
+   django-anymail (Postmark), SMS through the `twilio` library, WhatsApp templates through the Graph API; msg/s of
+   one worker process, next to the same drain into the in-memory backend measured in the same run (the ratio is
+   what the provider call costs: building the request, HTTP on loopback, parsing the answer).
+2. Status callbacks through a real WSGI server (gunicorn, gthread workers, HTTP keep-alive): Twilio status
+   callbacks signed with X-Twilio-Signature, one per request, each for a different message, from client processes;
+   then every callback resent, which must record nothing. Baseline: the same callbacks recorded in process through
+   `message_status_record`, without HTTP or signatures. Also Meta statuses in POSTs of --meta-batch (Meta groups
+   statuses of a WhatsApp number in one webhook call).
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/backoffice_providers_bench .venv/bin/python benchmarks/providers.py
+    .venv/bin/python benchmarks/providers.py --messages 2000 --callbacks 2000     # SQLite in a temporary file
+
+Targets: >= 1,000 msg/s per worker process for anymail and Twilio; >= 1,000 status callbacks/s, each recorded once.
+"""
+
+import argparse
+import hashlib
+import hmac
+import json
+import multiprocessing
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.parse
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.ingest import _code_version, log, prepare_database, setup_django  # noqa: E402
+
+TWILIO_SID, TWILIO_TOKEN = "AC" + "0" * 32, "twilio-test-token"
+META_SECRET = "bench-meta-app-secret"  # noqa: S105 - a loopback benchmark's own secret
+BACKENDS = (
+    # label, channel, backend, content
+    ("in-memory (baseline)", "sms", "memory", {"text": "Rebajas de invierno: 20% en abrigos con FRIO20"}),
+    ("anymail -> Postmark API", "email", "anymail", {"subject": "Rebajas de invierno", "body": "20% con FRIO20"}),
+    ("twilio -> Messages API", "sms", "twilio", {"text": "Rebajas de invierno: 20% en abrigos con FRIO20"}),
+    ("meta -> WhatsApp Cloud API", "whatsapp", "meta", {"template": "winter_sale", "parameters": ["Ana", "FRIO20"]}),
+)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--messages", type=int, default=5_000, help="messages per drain run (5000)")
+    parser.add_argument("--customers", type=int, default=1_000, help="recipients (1000)")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per backend (3)")
+    parser.add_argument("--callbacks", type=int, default=5_000, help="status callbacks through the WSGI server (5000)")
+    parser.add_argument(
+        "--server-workers", type=int, default=0, help="gunicorn worker processes (2 on PostgreSQL, 1 on SQLite)"
+    )
+    parser.add_argument("--clients", type=int, default=4, help="client processes posting callbacks (4)")
+    parser.add_argument("--meta-batch", type=int, default=50, help="statuses per Meta webhook POST (50)")
+    args = parser.parse_args()
+    url, cleanup, description = prepare_database(os.environ.get("DATABASE_URL"))
+    # SQLite has one writer: more server processes only queue on its lock (and time out under load).
+    args.server_workers = args.server_workers or (2 if url.startswith("postgres") else 1)
+    provider = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "tests.messaging.providers.loopback"],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        port = int(provider.stdout.readline())
+        setup_django(url)
+        return run(args, description, url, f"http://127.0.0.1:{port}")
+    finally:
+        provider.stdin.close()
+        provider.wait(timeout=30)
+        cleanup()
+
+
+def configure(provider_url: str) -> None:
+    from django.conf import settings
+
+    from backoffice.messaging.backends import _backend
+
+    settings.EVENTSTORE_AFTER_COMMIT_HOOKS = []
+    settings.MESSAGING_QUIET_HOURS = "off"
+    settings.ANYMAIL_ESP_BACKEND = "anymail.backends.postmark.EmailBackend"
+    settings.ANYMAIL = {
+        "WEBHOOK_SECRET": "bench:secret",
+        "POSTMARK_SERVER_TOKEN": "postmark-test-token",
+        "POSTMARK_API_URL": provider_url + "/",
+    }
+    settings.MESSAGING_PUBLIC_URL = "https://backoffice.example.es"
+    settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN = TWILIO_SID, TWILIO_TOKEN
+    settings.TWILIO_FROM_SMS, settings.TWILIO_BASE_URL = "+34911000000", provider_url
+    settings.META_ACCESS_TOKEN, settings.META_APP_SECRET = "meta-test-token", META_SECRET
+    settings.WHATSAPP_PHONE_NUMBER_ID, settings.META_GRAPH_URL = "106540352242922", provider_url
+    _backend.cache_clear()
+
+
+def run(args, description: str, url: str, provider_url: str) -> int:
+    import gc
+
+    from django.conf import settings
+    from django.db import connection
+
+    from backoffice.celery import app as celery_app
+    from backoffice.messaging.backends import _backend
+    from backoffice.messaging.backends.local import MemoryBackend
+    from backoffice.messaging.models import OutboundMessage, Status
+    from backoffice.messaging.services import MessageRequest, messages_drain, messages_send
+    from customers import services as customer_services
+    from customers.services.ingestion import customer_register
+
+    configure(provider_url)
+    celery_app.conf.task_always_eager = False
+    celery_app.conf.broker_url = "memory://"
+    log(f"registering {args.customers} customers with consent for email, SMS and WhatsApp marketing")
+    customers = []
+    for n in range(args.customers):
+        customer_id, _ = customer_register(
+            customer={"email": f"cliente{n}@example.es", "phone": f"+3461{n:07d}"}, channel="web", actor="bench"
+        )
+        for channel in ("email", "sms", "whatsapp"):
+            customer_services.consent_record(
+                customer_id=customer_id,
+                channel=channel,
+                purpose="marketing",
+                is_granted=True,
+                source_channel="web",
+                actor="bench",
+            )
+        customers.append(customer_id)
+
+    def settle() -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE" if connection.vendor == "postgresql" else "PRAGMA wal_checkpoint(TRUNCATE)")
+        gc.collect()
+
+    def drain_through(channel: str, backend: str, content: dict, count: int) -> tuple[float, float]:
+        settings.MESSAGING_BACKENDS = {**settings.MESSAGING_BACKENDS, channel: backend}
+        _backend.cache_clear()
+        for offset in range(0, count, 500):
+            batch = [
+                MessageRequest(customers[n % len(customers)], channel, "marketing", content, f"b-{uuid.uuid4()}", "c-1")
+                for n in range(offset, min(count, offset + 500))
+            ]
+            messages_send(messages=batch, actor="bench")
+        settle()
+        started, cpu = time.perf_counter(), time.process_time()
+        result = messages_drain(max_seconds=3600)
+        elapsed, cpu_used = time.perf_counter() - started, time.process_time() - cpu
+        assert result.sent == count, vars(result)
+        return count / elapsed, count / cpu_used
+
+    load_before = os.getloadavg()
+    log("warm-up")
+    for _label, channel, backend, content in BACKENDS:
+        drain_through(channel, backend, content, min(500, args.messages))
+    figures: dict[str, list[tuple[float, float]]] = {label: [] for label, *_ in BACKENDS}
+    for round_ in range(args.rounds):
+        for label, channel, backend, content in BACKENDS:
+            MemoryBackend.reset()
+            log(f"round {round_ + 1}: drain {args.messages} through {label}")
+            figures[label].append(drain_through(channel, backend, content, args.messages))
+    assert not OutboundMessage.objects.exclude(status=Status.SENT).exists()
+
+    callbacks = measure_callbacks(args, url, provider_url, customers)
+    load_after = os.getloadavg()
+
+    print(f"Real provider backends and webhooks, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {description}")
+    print(f"code: {_code_version()}")
+    print(
+        f"machine: {os.cpu_count()} cores shared with the database server and the loopback provider; load average "
+        f"{', '.join(f'{x:.1f}' for x in load_before)} at the start, {', '.join(f'{x:.1f}' for x in load_after)} "
+        "at the end"
+    )
+    print()
+    print(
+        f"1. drain, one worker process, {args.messages:,} marketing messages per run to {args.customers:,} customers "
+        f"(consent, address, channel rules checked), batches of {settings.MESSAGING_DRAIN_BATCH}; "
+        f"{args.rounds} alternating rounds, median (min-max)"
+    )
+    print(f"{'backend -> provider on loopback':34}  {'msg/s':>24}  {'per CPU-second':>14}  ratio  target  met")
+    baseline = statistics.median(f[0] for f in figures[BACKENDS[0][0]])
+    for label, _channel, backend, _content in BACKENDS:
+        rates = [f[0] for f in figures[label]]
+        median = statistics.median(rates)
+        cpu = statistics.median(f[1] for f in figures[label])
+        target = 1000 if backend in ("anymail", "twilio") else None
+        met = "-" if target is None else ("yes" if median >= target else "NO")
+        cell = f"{median:8,.0f} ({min(rates):,.0f}-{max(rates):,.0f})"
+        print(f"{label:34}  {cell:>24}  {cpu:14,.0f}  {median / baseline:5.2f}  {target or '-':>6}  {met}")
+    print()
+    print(
+        f"2. status callbacks through gunicorn (production settings, {args.server_workers} gthread workers x 4 "
+        f"threads, keep-alive) from {args.clients} client processes, each callback for a different message"
+    )
+    for line in callbacks:
+        print(line)
+    print()
+    print("ratio (1): against the in-memory backend in the same run; (2): against recording the same callbacks in")
+    print("process (message_status_record, no HTTP, no signature). The provider runs in its own process on the same")
+    print("2 cores, and so do the client processes of (2): every figure competes with them for the CPU.")
+    return 0
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _post_all(args: tuple) -> int:
+    """A client process: post its requests over one keep-alive connection; return how many answered 2xx."""
+    import http.client
+
+    port, path, content_type, requests = args
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    ok = 0
+    for body, headers in requests:
+        connection.request("POST", path, body=body, headers={"Content-Type": content_type, **headers})
+        response = connection.getresponse()
+        response.read()
+        ok += 200 <= response.status < 300
+    connection.close()
+    return ok
+
+
+def _blast(port: int, path: str, content_type: str, requests: list, clients: int) -> tuple[float, int]:
+    shares = [requests[n::clients] for n in range(clients)]
+    with multiprocessing.get_context("spawn").Pool(clients) as pool:
+        started = time.perf_counter()
+        answered = pool.map(_post_all, [(port, path, content_type, share) for share in shares])
+        elapsed = time.perf_counter() - started
+    return elapsed, sum(answered)
+
+
+def measure_callbacks(args, url: str, provider_url: str, customers: list) -> list[str]:
+    from django.conf import settings
+    from django.db import connection
+    from twilio.request_validator import RequestValidator
+
+    from backoffice.eventstore.models import Event
+    from backoffice.messaging.backends import _backend
+    from backoffice.messaging.models import OutboundMessage, StatusCallback
+    from backoffice.messaging.services import MessageRequest, message_status_record, messages_drain, messages_send
+
+    count = args.callbacks
+    log(f"sending {2 * count} SMS and {count} WhatsApp templates to have messages to call back about")
+    for channel, backend, content, total in (
+        ("sms", "twilio", {"text": "Aviso"}, 2 * count),
+        ("whatsapp", "meta", {"template": "winter_sale", "parameters": ["Ana"]}, count),
+    ):
+        settings.MESSAGING_BACKENDS = {**settings.MESSAGING_BACKENDS, channel: backend}
+        _backend.cache_clear()
+        for offset in range(0, total, 500):
+            messages_send(
+                messages=[
+                    MessageRequest(customers[n % len(customers)], channel, "service", content, f"cb-{uuid.uuid4()}")
+                    for n in range(offset, min(total, offset + 500))
+                ],
+                actor="bench",
+            )
+        messages_drain(max_seconds=3600)
+    sms = list(OutboundMessage.objects.filter(channel="sms", status="sent", delivery_status="")[: 2 * count])
+    baseline_rows, served_rows = sms[:count], sms[count:]
+    whatsapp = list(OutboundMessage.objects.filter(channel="whatsapp", status="sent", delivery_status="")[:count])
+
+    log(f"baseline: {count} callbacks recorded in process")
+    started = time.perf_counter()
+    for row in baseline_rows:
+        message_status_record(channel="sms", provider_message_id=row.provider_message_id, status="delivered")
+    baseline = count / (time.perf_counter() - started)
+
+    port = _free_port()
+    public = f"http://127.0.0.1:{port}"
+    validator = RequestValidator(TWILIO_TOKEN)
+    twilio_requests = []
+    for row in served_rows:
+        params = {
+            "AccountSid": TWILIO_SID,
+            "ApiVersion": "2010-04-01",
+            "From": "+34911000000",
+            "MessageSid": row.provider_message_id,
+            "MessageStatus": "delivered",
+            "SmsSid": row.provider_message_id,
+            "SmsStatus": "delivered",
+            "To": "+34610000000",
+        }
+        signature = validator.compute_signature(f"{public}/api/v1/providers/twilio/status", params)
+        twilio_requests.append((urllib.parse.urlencode(params), {"X-Twilio-Signature": signature}))
+    meta_requests = []
+    now = str(int(time.time()))
+    for offset in range(0, len(whatsapp), args.meta_batch):
+        statuses = [
+            {"id": row.provider_message_id, "status": "delivered", "timestamp": now, "recipient_id": "34610000000"}
+            for row in whatsapp[offset : offset + args.meta_batch]
+        ]
+        body = json.dumps(
+            {
+                "object": "whatsapp_business_account",
+                "entry": [
+                    {
+                        "id": "102290129340398",
+                        "changes": [
+                            {
+                                "field": "messages",
+                                "value": {
+                                    "messaging_product": "whatsapp",
+                                    "metadata": {"display_phone_number": "34911000001", "phone_number_id": "1065"},
+                                    "statuses": statuses,
+                                },
+                            }
+                        ],
+                    }
+                ],
+            }
+        ).encode()
+        signature = "sha256=" + hmac.new(META_SECRET.encode(), body, hashlib.sha256).hexdigest()
+        meta_requests.append((body, {"X-Hub-Signature-256": signature}))
+    connection.close()
+
+    # Served as in production (production settings, tasks published to a broker, not run in the request: the test
+    # settings' eager Celery would run the async projections' catch-up inside every callback's request).
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "backoffice.settings.production",
+        "SECRET_KEY": "providers-benchmark-secret-key-0123456789abcdef",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "SECURE_SSL_REDIRECT": "false",
+        "CELERY_BROKER_URL": "memory://",
+        "DATABASE_URL": url,
+        "CONN_MAX_AGE": "600",
+        "TWILIO_ACCOUNT_SID": TWILIO_SID,
+        "TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
+        "META_APP_SECRET": META_SECRET,
+        "LOG_LEVEL": "ERROR",
+    }
+    log(f"gunicorn on 127.0.0.1:{port}, {args.server_workers} workers")
+    server = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "backoffice.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(args.server_workers),
+            "--worker-class",
+            "gthread",
+            "--threads",
+            "4",
+            "--keep-alive",
+            "30",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError("gunicorn did not start") from None
+                time.sleep(0.2)
+        form = "application/x-www-form-urlencoded"
+        # Warm every worker (imports, connections, prepared statements) with requests that record nothing.
+        _blast(port, "/api/v1/providers/twilio/status", form, twilio_requests[:0] + [("x=1", {})] * 20, args.clients)
+        before = Event.objects.filter(type="message.delivered").count()
+        log(f"{len(twilio_requests)} Twilio status callbacks")
+        elapsed, answered = _blast(port, "/api/v1/providers/twilio/status", form, twilio_requests, args.clients)
+        recorded = Event.objects.filter(type="message.delivered").count() - before
+        log("the same callbacks again (Twilio retrying): nothing new may be recorded")
+        again_elapsed, again_answered = _blast(
+            port, "/api/v1/providers/twilio/status", form, twilio_requests, args.clients
+        )
+        recorded_again = Event.objects.filter(type="message.delivered").count() - before - recorded
+        log(f"{len(whatsapp)} Meta statuses in POSTs of {args.meta_batch}")
+        before_meta = Event.objects.filter(type="message.delivered", channel="whatsapp").count()
+        meta_elapsed, meta_answered = _blast(
+            port, "/api/v1/providers/meta/webhook", "application/json", meta_requests, args.clients
+        )
+        meta_recorded = Event.objects.filter(type="message.delivered", channel="whatsapp").count() - before_meta
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    callbacks_total = StatusCallback.objects.filter(message__channel="sms").count()
+    assert answered == len(twilio_requests) == recorded, (answered, recorded)
+    assert again_answered == len(twilio_requests), again_answered
+    assert recorded_again == 0, recorded_again
+    assert meta_answered == len(meta_requests), meta_answered
+    assert meta_recorded == len(whatsapp), meta_recorded
+    assert callbacks_total == 2 * count
+    rate = len(twilio_requests) / elapsed
+    rows = [
+        f"{'what':58}  {'callbacks/s':>11}  ratio  target  met",
+        f"{'baseline: message_status_record in process':58}  {baseline:11,.0f}  {1:5.2f}  {'-':>6}  -",
+        f"{'Twilio status callbacks, one per POST, each recorded once':58}  {rate:11,.0f}  {rate / baseline:5.2f}  "
+        f"{1000:>6}  {'yes' if rate >= 1000 else 'NO'}",
+        f"{'the same callbacks resent: 0 recorded':58}  {len(twilio_requests) / again_elapsed:11,.0f}  "
+        f"{len(twilio_requests) / again_elapsed / baseline:5.2f}  {'-':>6}  -",
+        f"{f'Meta statuses, {args.meta_batch} per POST, each recorded once':58}  "
+        f"{len(whatsapp) / meta_elapsed:11,.0f}  {len(whatsapp) / meta_elapsed / baseline:5.2f}  {1000:>6}  "
+        f"{'yes' if len(whatsapp) / meta_elapsed >= 1000 else 'NO'}",
+    ]
+    return rows
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,212 @@
+"""Email through django-anymail (Postmark as the ESP, its API on a loopback server) and anymail's Postmark tracking
+and inbound webhooks, with payloads in Postmark's documented shapes."""
+
+import copy
+from datetime import UTC, datetime
+
+import pytest
+
+from backoffice.eventstore.models import Event
+from backoffice.messaging.models import OutboundMessage, Status
+from customers.models import Case, CustomerIdentifier
+from customers.selectors import consent_allows
+
+from .conftest import anymail_post, fixture
+from .helpers import send_and_drain, written
+
+pytestmark = pytest.mark.django_db
+
+EMAIL = {"subject": "Rebajas", "body": "20% en abrigos"}
+
+
+def tracking(name: str, row: OutboundMessage, **changes) -> dict:
+    """A documented Postmark webhook example about our message: its MessageID and the metadata we sent with it."""
+    event = copy.deepcopy(fixture(name))
+    event["MessageID"] = row.provider_message_id
+    event["Metadata"] = {"message_id": str(row.id)}
+    # The example's 2019 time, moved to now: the callback comes after the send (and after any consent given).
+    for key in ("DeliveredAt", "BouncedAt", "ReceivedAt", "ChangedAt"):
+        if key in event:
+            event[key] = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    for key in ("Recipient", "Email"):
+        if key in event:
+            event[key] = changes.pop("address", event[key])
+    event.update(changes)
+    return event
+
+
+def address_of(customer_id) -> str:
+    return CustomerIdentifier.objects.get(customer_id=customer_id, kind="email").value
+
+
+def test_marketing_mail_goes_to_the_esp_with_our_id_as_metadata_and_one_click_unsubscribe(providers, customer, grant):
+    person = customer()
+    grant(person, "email")
+
+    row = send_and_drain(person, "email", EMAIL, purpose="marketing", campaign_id="c-1")
+
+    assert row.status == Status.SENT
+    (request,) = providers.by("postmark")
+    sent = request.json()
+    assert row.provider_message_id
+    assert sent["To"] == address_of(person)
+    assert sent["Metadata"] == {"message_id": str(row.id), "campaign_id": "c-1"}
+    assert sent["Tag"] == "marketing"
+    headers = {h["Name"]: h["Value"] for h in sent["Headers"]}
+    assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert headers["List-Unsubscribe"].startswith("<https://backoffice.example.es/api/v1/providers/email/unsubscribe/")
+    assert headers["Message-ID"] == f"<{row.id}@backoffice.example>"
+
+
+def test_service_mail_has_no_list_unsubscribe(providers, customer):
+    row = send_and_drain(customer(), "email", EMAIL)
+
+    headers = {h["Name"] for h in providers.by("postmark")[0].json().get("Headers", [])}
+    assert row.status == Status.SENT
+    assert "List-Unsubscribe" not in headers
+
+
+def test_a_delivery_callback_is_recorded_once_and_resent_records_nothing(providers, customer, client):
+    row = send_and_drain(customer(), "email", EMAIL)
+    event = tracking("postmark_delivery.json", row)
+
+    first = anymail_post(client, event)
+    before = written()
+    again = anymail_post(client, event)
+
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert Event.objects.filter(type="message.delivered", stream=f"message-{row.id}").count() == 1
+    assert written() == before
+    row.refresh_from_db()
+    assert row.delivery_status == "delivered"
+
+
+def test_wrong_basic_auth_is_401_and_writes_nothing(providers, customer, client):
+    row = send_and_drain(customer(), "email", EMAIL)
+    before = written()
+
+    wrong = anymail_post(client, tracking("postmark_delivery.json", row), auth="anymail-user:guess")
+    missing = anymail_post(client, tracking("postmark_delivery.json", row), auth="")
+
+    assert (wrong.status_code, missing.status_code) == (401, 401)
+    assert wrong["WWW-Authenticate"].startswith("Basic")
+    assert wrong.json()["errors"][0]["code"] == "invalid_signature"
+    assert written() == before
+
+
+def test_without_a_webhook_secret_configured_every_callback_is_refused(providers, customer, client, settings):
+    row = send_and_drain(customer(), "email", EMAIL)
+    settings.ANYMAIL = {**settings.ANYMAIL, "WEBHOOK_SECRET": ""}
+    before = written()
+
+    response = anymail_post(client, tracking("postmark_delivery.json", row))
+
+    assert response.status_code == 401
+    assert written() == before
+
+
+def test_a_spam_complaint_withdraws_email_marketing_and_the_next_campaign_mail_is_suppressed(
+    providers, customer, grant, client
+):
+    person = customer()
+    grant(person, "email")
+    row = send_and_drain(person, "email", EMAIL, purpose="marketing", campaign_id="c-1")
+
+    response = anymail_post(client, tracking("postmark_spam_complaint.json", row, address=address_of(person)))
+
+    assert response.status_code == 200
+    assert Event.objects.filter(type="message.complained", stream=f"message-{row.id}").count() == 1
+    assert not consent_allows(customer_id=person, channel="email", purpose="marketing")
+    following = send_and_drain(person, "email", EMAIL, purpose="marketing", campaign_id="c-2")
+    assert (following.status, following.reason) == (Status.SUPPRESSED, "no_consent")
+    assert len(providers.by("postmark")) == 1
+
+
+def test_an_unsubscribe_withdraws_email_marketing(providers, customer, grant, client):
+    person = customer()
+    grant(person, "email")
+    row = send_and_drain(person, "email", EMAIL, purpose="marketing")
+
+    response = anymail_post(client, tracking("postmark_subscription_change.json", row, address=address_of(person)))
+
+    assert response.status_code == 200
+    assert Event.objects.filter(type="message.unsubscribed", stream=f"message-{row.id}").count() == 1
+    assert not consent_allows(customer_id=person, channel="email", purpose="marketing")
+
+
+def test_the_one_click_unsubscribe_link_withdraws_marketing_once(providers, customer, grant, client):
+    person = customer()
+    grant(person, "email")
+    row = send_and_drain(person, "email", EMAIL, purpose="marketing")
+    headers = {h["Name"]: h["Value"] for h in providers.by("postmark")[0].json()["Headers"]}
+    path = headers["List-Unsubscribe"].strip("<>").removeprefix("https://backoffice.example.es")
+
+    first = client.post(path, data="List-Unsubscribe=One-Click", content_type="application/x-www-form-urlencoded")
+    again = client.post(path, data="List-Unsubscribe=One-Click", content_type="application/x-www-form-urlencoded")
+    forged = client.post(path[:-3] + "abc", data="List-Unsubscribe=One-Click", content_type="text/plain")
+
+    assert (first.status_code, again.status_code, forged.status_code) == (200, 200, 404)
+    assert Event.objects.filter(type="message.unsubscribed", stream=f"message-{row.id}").count() == 1
+    assert not consent_allows(customer_id=person, channel="email", purpose="marketing")
+
+
+def test_a_hard_bounce_marks_the_address_undeliverable_and_stops_further_sends(providers, customer, client):
+    person = customer()
+    row = send_and_drain(person, "email", EMAIL)
+
+    response = anymail_post(client, tracking("postmark_bounce.json", row, address=address_of(person)))
+
+    assert response.status_code == 200
+    assert Event.objects.filter(type="message.bounced", stream=f"message-{row.id}").count() == 1
+    assert CustomerIdentifier.objects.get(customer_id=person, kind="email").undeliverable_at is not None
+    following = send_and_drain(person, "email", EMAIL)
+    assert (following.status, following.reason) == (Status.SUPPRESSED, "no_address")
+    assert len(providers.by("postmark")) == 1
+
+
+def test_a_soft_bounce_is_a_delay_and_the_address_stays(providers, customer, client):
+    person = customer()
+    row = send_and_drain(person, "email", EMAIL)
+
+    soft = tracking("postmark_bounce.json", row, address=address_of(person), Type="SoftBounce", TypeCode=4096)
+    response = anymail_post(client, soft)
+
+    assert response.status_code == 200
+    assert Event.objects.filter(type="message.delayed", stream=f"message-{row.id}").count() == 1
+    assert CustomerIdentifier.objects.get(customer_id=person, kind="email").undeliverable_at is None
+    assert send_and_drain(person, "email", EMAIL).status == Status.SENT
+
+
+def test_a_callback_for_mail_that_is_not_ours_is_acknowledged_and_ignored(providers, client):
+    before = written()
+
+    response = anymail_post(client, fixture("postmark_delivery.json"))
+
+    assert response.status_code == 200
+    assert written() == before
+
+
+def test_inbound_mail_from_an_unknown_address_opens_a_case_for_a_new_customer(providers, client):
+    esp_event = fixture("postmark_inbound.json")
+
+    first = anymail_post(client, esp_event, kind="inbound")
+    before = written()
+    again = anymail_post(client, esp_event, kind="inbound")
+
+    assert (first.status_code, again.status_code) == (200, 200)
+    identifier = CustomerIdentifier.objects.get(kind="email", value="support@postmarkapp.com")
+    case = Case.objects.get(customer_id=identifier.customer_id)
+    assert case.channel == "email"
+    received = Event.objects.get(type="message.received", customer_id=identifier.customer_id)
+    assert received.channel == "email"
+    assert written() == before
+
+
+def test_esp_send_errors_are_temporary_or_final_by_status(providers, customer):
+    providers.status = 503
+    row = send_and_drain(customer(), "email", EMAIL)
+    assert (row.status, row.reason) == (Status.QUEUED, "esp answered 503")
+
+    providers.status = 422
+    row = send_and_drain(customer(), "email", EMAIL)
+    assert row.status == Status.FAILED
