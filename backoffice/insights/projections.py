@@ -229,8 +229,8 @@ class _Batch:
     def message_event(self, event, day) -> None:
         campaign_id = event.data.get("campaign_id")
         metric = CAMPAIGN_MESSAGE_METRICS.get(event.type)
-        if not campaign_id or metric is None:
-            return
+        if not campaign_id or metric is None or event.data.get("is_repeat"):
+            return  # a message counts once per status: a second open is in the log, not in "opened"
         self.add(day, event.channel or "", metric, ONE, str(campaign_id))
         if event.type == "message.sent" and event.customer_id is not None:
             touch = self.touches.get(event.customer_id)

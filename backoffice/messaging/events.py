@@ -90,6 +90,9 @@ class _StatusEvent(_MessageEvent):
     """A provider's delivery callback (POST /api/v1/channels/{channel}/status)."""
 
     provider_message_id: str = Field(default="", max_length=300)
+    # The message had this status already (a second open, another click): the log keeps every one, and figures that
+    # count messages ("opened", "clicked") count the first only.
+    is_repeat: bool = False
 
 
 class MessageDelivered(_StatusEvent):

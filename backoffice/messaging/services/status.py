@@ -177,8 +177,11 @@ def message_statuses_record(*, callbacks: list[StatusCallbackData], source: str)
             return results
         changed: dict[uuid.UUID, OutboundMessage] = {}
         appends = []
+        had = _statuses_before(claims, fresh)
         for message, callback, event_id in (claim for claim in claims.values() if claim[2] in fresh):
-            appends.append(store.StreamAppend(message.stream, [_status_event(message, callback, event_id, source)]))
+            event = _status_event(message, callback, event_id, source, is_repeat=(message.id, callback.status) in had)
+            had.add((message.id, callback.status))  # a batch with two opens of one message: the second repeats
+            appends.append(store.StreamAppend(message.stream, [event]))
             # Callbacks arrive out of order (a read before its delivered): the summary only moves forward.
             if callback.status != "delayed" and _RANK[callback.status] >= _RANK.get(message.delivery_status, 0):
                 message.delivery_status = callback.status
@@ -251,9 +254,20 @@ def _messages_for(callbacks: list[StatusCallbackData]) -> dict:
     return found
 
 
-def _status_event(message: OutboundMessage, callback: StatusCallbackData, event_id: uuid.UUID, source: str):
+def _statuses_before(claims: dict, fresh: set[uuid.UUID]) -> set[tuple[uuid.UUID, str]]:
+    """(message, status) pairs these messages had from earlier callbacks (the ledger, less this batch's claims)."""
+    message_ids = {message.id for message, _callback, event_id in claims.values() if event_id in fresh}
+    earlier = StatusCallback.objects.filter(message_id__in=message_ids).exclude(event_id__in=fresh)
+    return set(earlier.values_list("message_id", "status"))
+
+
+def _status_event(
+    message: OutboundMessage, callback: StatusCallbackData, event_id: uuid.UUID, source: str, *, is_repeat: bool = False
+):
     provider_message_id = callback.provider_message_id or message.provider_message_id
     data = {**message.attribution(), "provider_message_id": provider_message_id[:300]}
+    if is_repeat and callback.status not in ("failed", "reacted"):
+        data["is_repeat"] = True
     if callback.status == "clicked":
         data["url"] = callback.url[:2000]
     elif callback.status in ("bounced", "delayed"):
