@@ -4,6 +4,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from backoffice.api.health import health
+from backoffice.observability.views import prometheus_metrics, readiness
 
 admin.site.site_header = _("Omnichannel back-office")
 admin.site.site_title = _("Omnichannel back-office")
@@ -21,6 +22,8 @@ api_v1 = [
 
 urlpatterns = [
     path("health/", health, name="health"),
+    path("health/ready/", readiness, name="readiness"),
+    path("metrics", prometheus_metrics, name="metrics"),
     path("api/v1/", include((api_v1, "api-v1"))),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),

@@ -52,6 +52,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every request gets its id (X-Request-ID) and is timed, redirects and refusals included.
+    "backoffice.observability.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -264,14 +266,29 @@ CELERY_BEAT_SCHEDULE |= {
 }
 
 # --- Logging: structured enough to grep, never personal data (ids only).
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be 'plain' or 'json', not {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    # Every line passes the filter that masks query values (a search by email or phone is in the request line).
-    "filters": {"mask_personal_data": {"()": "backoffice.logs.MaskPersonalData"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        # LOG_FORMAT=json: one JSON object per line with the request and correlation ids (backoffice.logs).
+        "json": {"()": "backoffice.logs.JsonLinesFormatter"},
+    },
+    # Every line passes the filter that masks query values (a search by email or phone is in the request line),
+    # and carries the id of the request it was written for.
+    "filters": {
+        "mask_personal_data": {"()": "backoffice.logs.MaskPersonalData"},
+        "request_context": {"()": "backoffice.logs.RequestContext"},
+    },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["mask_personal_data"]}
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["mask_personal_data", "request_context"],
+        }
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
