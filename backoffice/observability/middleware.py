@@ -6,17 +6,22 @@ otherwise a new one is made: a header is client input, and it is written to ever
 it is the request id. Both are sent back on the response.
 """
 
+import logging
 import re
 import time
 import uuid
 
 from django.core.signals import request_finished
 from django.dispatch import receiver
+from django.http import HttpResponse, JsonResponse
+from django.utils.translation import gettext as _
 
+from backoffice.api.problems import CONTENT_TYPE, database_unavailable, database_unavailable_problem, problem_body
 from backoffice.logs import correlation_id_var, request_id_var
 
 from .metrics import observe_request
 
+logger = logging.getLogger(__name__)
 _ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
@@ -41,6 +46,25 @@ class RequestIdMiddleware:
         observe_request(request, response.status_code, time.perf_counter() - started)
         response["X-Request-ID"] = request_id
         response["X-Correlation-ID"] = correlation_id
+        return response
+
+    def process_exception(self, request, exception):
+        """A page (admin, staff) whose database is down or read-only answers 503 with Retry-After, never 500. The
+        API does the same through its exception handler (problem details)."""
+        if not database_unavailable(exception):
+            return None
+        logger.warning("database unavailable: %s", type(exception).__name__)
+        if request.path.startswith("/api/"):
+            problem = database_unavailable_problem()
+            body = problem_body(503, problem.problem_type, problem.title, str(problem.detail), errors=[])
+            response = JsonResponse(body, status=503, content_type=CONTENT_TYPE)
+        else:
+            response = HttpResponse(
+                _("The service is briefly unavailable. Nothing was changed: please try again in a moment."),
+                status=503,
+                content_type="text/plain; charset=utf-8",
+            )
+        response["Retry-After"] = "5"
         return response
 
 

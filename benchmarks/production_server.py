@@ -1,4 +1,4 @@
-"""A production server for tests: gunicorn with deploy/gunicorn.conf.py and production settings, on loopback.
+"""A production server for benchmarks and tests: gunicorn (deploy/gunicorn.conf.py), production settings, loopback.
 
 It has a database of its own, migrated by `manage.py migrate` (a SQLite file, or on PostgreSQL a database named after
 the test run's), its static files collected the way a release does, and an admin API token. Tasks run in the web
@@ -75,7 +75,7 @@ class ProductionServer:
         )
 
 
-def production_environment(directory: Path) -> tuple[dict, str | None]:
+def production_environment(directory: Path, *, database_url: str | None = None) -> tuple[dict, str | None]:
     """The environment of a production server whose files live in `directory`; and its PostgreSQL URL if any."""
     env = {
         key: value
@@ -85,7 +85,9 @@ def production_environment(directory: Path) -> tuple[dict, str | None]:
     }
     database = os.environ.get("DATABASE_URL", "")
     pg_url = None
-    if database.startswith(("postgres://", "postgresql://")):
+    if database_url:
+        database = database_url
+    elif database.startswith(("postgres://", "postgresql://")):
         pg_url = _postgres_database(database, f"{database.rsplit('/', 1)[1]}_gunicorn")
         database = pg_url
     else:
@@ -106,8 +108,18 @@ def production_environment(directory: Path) -> tuple[dict, str | None]:
     return env, pg_url
 
 
-def start_production_server(directory: Path, *, workers: int = 2, threads: int = 2) -> ProductionServer:
-    env, pg_url = production_environment(directory)
+def start_production_server(
+    directory: Path,
+    *,
+    workers: int = 2,
+    threads: int = 2,
+    seed_customers: int = 0,
+    database_url: str | None = None,
+    extra_env: dict | None = None,
+) -> ProductionServer:
+    """`database_url`: a PostgreSQL database to use as it is (benchmarks); by default one of its own (see above)."""
+    env, pg_url = production_environment(directory, database_url=database_url)
+    env.update(extra_env or {})
     env["_PG_URL"] = pg_url or ""
     for step in (["migrate", "--noinput", "-v", "0"], ["collectstatic", "--noinput", "-v", "0"]):
         subprocess.run([sys.executable, "manage.py", *step], cwd=ROOT, env=env, check=True)  # noqa: S603
@@ -120,6 +132,14 @@ def start_production_server(directory: Path, *, workers: int = 2, threads: int =
         check=True,
     )
     token = created.stdout.strip().splitlines()[-1]
+    if seed_customers:
+        subprocess.run(  # noqa: S603
+            [sys.executable, "manage.py", "seed_demo", "--customers", str(seed_customers)],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            check=True,
+        )
     port = free_loopback_port()
     log = directory / "gunicorn.log"
     with log.open("w") as out:
