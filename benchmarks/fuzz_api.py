@@ -90,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=16)
     parser.add_argument("--max-time", type=int, default=None, help="seconds for the whole run")
     parser.add_argument("--customers", type=int, default=60, help="demo customers seeded first (0: empty database)")
+    parser.add_argument("--log", type=Path, default=None, help="write schemathesis' whole output here")
     args = parser.parse_args(argv)
 
     import os
@@ -111,7 +112,10 @@ def main(argv: list[str] | None = None) -> int:
             )
         finally:
             stop_production_server(server)
-    print(report.output[-6000:], file=sys.stderr)
+    if args.log:
+        args.log.write_text(report.output)
+    failures = report.output.find("=== FAILURES ===")
+    print(report.output[failures:] if failures >= 0 else report.output[-6000:], file=sys.stderr)
     print(
         f"schemathesis against gunicorn ({'PostgreSQL' if database_url else 'SQLite'}), admin token, seed {args.seed}"
     )

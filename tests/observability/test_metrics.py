@@ -158,8 +158,12 @@ def test_the_celery_queue_length_is_the_length_of_its_redis_list(scrape, setting
 
     queue = f"metrics-probe-{uuid.uuid4().hex[:8]}"
     settings.CELERY_TASK_DEFAULT_QUEUE = queue
-    for _ in range(3):
-        app.send_task("metrics.probe_never_consumed", queue=queue)
+    eager, app.conf.task_always_eager = app.conf.task_always_eager, False
+    try:
+        for _ in range(3):
+            app.send_task("metrics.probe_never_consumed", queue=queue)
+    finally:
+        app.conf.task_always_eager = eager
     try:
         text = scrape().content.decode()
     finally:

@@ -6,7 +6,9 @@ import pytest
 pytestmark = pytest.mark.django_db
 
 
-def test_ready_when_the_database_answers(client):
+def test_ready_when_the_database_answers(client, settings):
+    settings.CELERY_BROKER_URL = ""  # without a broker only the database is asked
+
     response = client.get("/health/ready/")
 
     assert response.status_code == 200
@@ -44,3 +46,11 @@ def test_not_ready_names_the_database_that_is_down(client, monkeypatch):
 
     assert response.status_code == 503
     assert response.json()["down"] == ["database"]
+
+
+@pytest.mark.integration
+def test_ready_when_the_database_and_the_broker_answer(client):
+    response = client.get("/health/ready/")
+
+    assert response.status_code == 200
+    assert response.json()["checks"] == {"database": "ok", "broker": "ok"}
