@@ -59,3 +59,26 @@ def test_a_draft_campaigns_unanswered_fields_are_null_as_documented(api_client_f
 
     for field in ("starts_at", "ends_at", "budget", "approved_at", "launched_at"):
         assert campaign[field] is None
+
+
+def test_a_position_beyond_a_bigint_is_a_400_naming_after(api_client_for):
+    response = api_client_for("integration").get("/api/v1/events?after=42168043454508158235418034176")
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "after"
+
+
+def test_the_point_in_time_view_renders_money_as_a_decimal_string(api_client_for):
+    from customers.services.ingestion import customer_register
+
+    customer_id, _ = customer_register(customer={"email": "ana@example.es"}, channel="web", actor="test")
+
+    from django.utils import timezone
+
+    at = timezone.now().isoformat()
+
+    view = api_client_for("support").get(f"/api/v1/customers/{customer_id}", {"as_of": at})
+
+    assert view.status_code == 200, view.content
+    assert view.json()["lifetime_value"] == "0.00"
+    assert "as_of" in view.json()
