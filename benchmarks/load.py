@@ -169,12 +169,13 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             env = {**os.environ, "LOAD_TOKEN": server.token, "LOAD_FIXTURES": str(work / "fixtures.json")}
-            subprocess.run(  # noqa: S603 - our own locust
+            locust = subprocess.run(  # noqa: S603 - our own locust
                 [str(BIN / "locust"), "-f", str(ROOT / "benchmarks" / "locustfile_retail.py"), "--headless",
                  "-u", str(args.users), "-r", str(args.spawn_rate), "-t", f"{args.duration}s", "--host",
                  server.base_url, "--csv", str(work / "load"), "--only-summary", "--loglevel", "WARNING"],
-                cwd=ROOT, env=env, check=False, stdout=sys.stderr, stderr=sys.stderr,
+                cwd=ROOT, env=env, check=False, capture_output=True, text=True,
             )  # fmt: skip
+            print(locust.stdout + locust.stderr, file=sys.stderr)
             text, errors = report(
                 work / "load_stats.csv", users=args.users, duration=args.duration, database="PostgreSQL"
             )
