@@ -56,7 +56,7 @@ migrate: install locale
 	$(MANAGE) migrate --noinput
 
 seed: migrate
-	$(MANAGE) seed_demo $(SEED_ARGS)
+	$(MANAGE) seed_demo --admin-url http://$(HOST):$(PORT)/admin/ $(SEED_ARGS)
 
 run: seed
 	$(MANAGE) runserver $(HOST):$(PORT)

@@ -28,6 +28,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("staff/", include("backoffice.staff.urls")),
+    path("", include("backoffice.integrations.urls")),
 ]
 
 handler404 = "backoffice.api.problems.json_not_found"

@@ -459,7 +459,8 @@ class Bench:
 
         statements = [
             *triggers.drop_statements(self.vendor),
-            *connection.ops.sql_flush(no_style(), self.tables, reset_sequences=True),
+            # CASCADE: tables of other apps (campaigns, insights...) refer to these; a bench database loses them too.
+            *connection.ops.sql_flush(no_style(), self.tables, reset_sequences=True, allow_cascade=True),
             *triggers.create_statements(self.vendor),
         ]
         connection.ops.execute_sql_flush(statements)

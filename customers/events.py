@@ -4,6 +4,7 @@ Interactions are `ingestible`: POST /api/v1/events accepts them. Personal fields
 sealed with the customer's key by the event store.
 """
 
+from decimal import Decimal
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -150,6 +151,57 @@ class ContentShared(_Interaction):
     url: str = Field(default="", max_length=2000)
     sku: str = Field(default="", max_length=64)
     network: str = Field(default="", max_length=40)
+
+
+# --- Interactions from tracking SDKs (Segment spec) and shops with no older type -------------------------------
+
+
+class CustomerIdentified(_Interaction):
+    """The customer told who they are (Segment `identify`). Identifiers in the traits (email, phone, user id) went
+    through identity resolution; the other traits (address, birthday, ...) are kept here, sealed."""
+
+    type_name = "customer.identified"
+    personal_fields = ("traits",)
+    traits: dict = Field(default_factory=dict)
+
+
+class CustomerAliased(_Interaction):
+    """Another id the sender used for this customer (Segment `alias`): identity resolution stitched it."""
+
+    type_name = "customer.aliased"
+    personal_fields = ("previous_id",)
+    previous_id: str = Field(min_length=1, max_length=200)
+
+
+class CheckoutStarted(_Interaction):
+    type_name = "checkout.started"
+    cart_id: str = Field(default="", max_length=64)
+    order_id: str = Field(default="", max_length=64)
+    value: Decimal | None = Field(default=None, ge=0, max_digits=12, decimal_places=2)
+    currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
+
+
+class CouponApplied(_Interaction):
+    type_name = "coupon.applied"
+    code: str = Field(min_length=1, max_length=64)
+    cart_id: str = Field(default="", max_length=64)
+    order_id: str = Field(default="", max_length=64)
+    discount: Decimal | None = Field(default=None, ge=0, max_digits=12, decimal_places=2)
+
+
+class WishlistItemAdded(_Interaction):
+    type_name = "wishlist.item_added"
+    sku: str = Field(min_length=1, max_length=64)
+    wishlist_id: str = Field(default="", max_length=64)
+
+
+class CustomEvent(_Interaction):
+    """Any other tracked event, kept under its own name (never dropped). Its properties are free-form, so sealed."""
+
+    type_name = "custom.event"
+    personal_fields = ("properties",)
+    name: str = Field(min_length=1, max_length=200)
+    properties: dict = Field(default_factory=dict)
 
 
 # --- Consent ledger -----------------------------------------------------------------------------------------------

@@ -24,25 +24,14 @@ from django.utils import timezone
 
 from backoffice.eventstore.keys import ERASED
 from backoffice.eventstore.projector import ALL_TYPES, ASYNC, INLINE, Projection, handles
+from backoffice.messaging.events import NOT_ENGAGEMENT_TYPES
 
 from .models import Case, CaseMessage, ChannelActivityDaily, Consent, Customer, CustomerIdentifier, CustomerOrder
 
 # Staff acting on the customer's record, not the customer interacting: an export must not make them look active.
+# What we sent and how the pipeline handled it is not the customer interacting either (opens and clicks are).
 RECORD_KEEPING_TYPES = frozenset(
-    {
-        "customer.erased",
-        "customer.exported",
-        "customer.merged",
-        "customer.unmerged",
-        # What we sent and how the pipeline handled it is not the customer interacting (opens and clicks are).
-        "message.queued",
-        "message.sent",
-        "message.failed",
-        "message.suppressed",
-        "message.deferred",
-        "message.delivered",
-        "message.bounced",
-    }
+    {"customer.erased", "customer.exported", "customer.merged", "customer.unmerged", *NOT_ENGAGEMENT_TYPES}
 )
 
 

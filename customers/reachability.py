@@ -1,6 +1,10 @@
 """Who can be reached, where, and when: the recipient policy messaging asks before every send
 (MESSAGING_RECIPIENT_POLICY = "customers.reachability.RecipientPolicy"), and the selectors other apps use to pick
-a channel for a customer.
+a channel for a customer or a whole campaign batch (`reachable_channels`).
+
+One code path: whoever picks a channel (a campaign's fan-out, an order notification, a case reply) asks
+`reachable_channels`, which asks messaging's configured policy (`policy.recipients`), the same question the drain
+asks again at send time (consent can change in between), and orders the answers by the person's engagement.
 
 Addresses come from the customer's identifiers (email; phone for SMS and WhatsApp; Facebook and Instagram ids);
 push reaches customers who have used the app, by their customer id (the push provider's external user id).
@@ -20,11 +24,11 @@ from django.utils import timezone
 
 from backoffice.eventstore.models import Event
 from backoffice.eventstore.sql import rows_by_key
-from backoffice.messaging.events import OUTBOUND_CHANNELS
-from backoffice.messaging.policy import Recipient, RecipientQuery
+from backoffice.messaging.events import NOT_ENGAGEMENT_TYPES, OUTBOUND_CHANNELS
+from backoffice.messaging.policy import Recipient, RecipientQuery, recipients
 
 from .models import Consent, Customer, CustomerIdentifier
-from .selectors import CustomerNotFound, consent_allows, customer_resolve_id
+from .selectors import CustomerNotFound, consent_allows, customer_resolve_id, people_members
 
 ADDRESS_KINDS: Final = {
     "email": "email",
@@ -34,16 +38,6 @@ ADDRESS_KINDS: Final = {
     "instagram": "instagram_id",
 }
 APP_CHANNELS: Final = ("app", "push")
-# What we sent them is not engagement; what they did with it (received, read, clicked) is.
-_OUTBOUND_TYPES: Final = (
-    "message.queued",
-    "message.sent",
-    "message.failed",
-    "message.suppressed",
-    "message.deferred",
-    "message.delivered",
-    "message.bounced",
-)
 
 
 class RecipientPolicy:
@@ -55,7 +49,9 @@ class RecipientPolicy:
     def allows(self, customer_id: uuid.UUID, channel: str, purpose: str, at: datetime) -> bool:
         owner = _owner(customer_id)
         state = (
-            Consent.objects.filter(customer_id__in=list(_members({owner})), channel=channel, purpose=purpose)
+            Consent.objects.filter(
+                customer_id__in=list(people_members(owner_ids={owner})), channel=channel, purpose=purpose
+            )
             .order_by("-changed_at", "-position")
             .first()
         )
@@ -84,7 +80,7 @@ class RecipientPolicy:
         owner_ids = {o for o in owners.values() if o is not None}
         # A person is their customer and those merged into it: addresses, app use, consents and inbound messages
         # recorded for any of them count for the person.
-        owner_of = _members(owner_ids)
+        owner_of = people_members(owner_ids=owner_ids)
         member_ids = set(owner_of)
         kinds = {ADDRESS_KINDS[q.channel] for q in queries if q.channel in ADDRESS_KINDS}
         addresses: dict[tuple[uuid.UUID, str], str] = {}
@@ -191,23 +187,38 @@ def _customer_rows(customer_ids: set[uuid.UUID]) -> dict[uuid.UUID, dict]:
     return {row["id"]: row for row in Customer.objects.filter(id__in=customer_ids).values(*columns)}
 
 
+def reachable_channels(
+    *, customer_ids: Sequence[uuid.UUID], channels: Sequence[str], purpose: str, at: datetime
+) -> dict[uuid.UUID, list[str]]:
+    """For each customer, the channels (of those given) they have an address and consent for `purpose` on, most
+    engaged first; ties keep OUTBOUND_CHANNELS' order (email first, then the channels that cost per message). The
+    whole batch in a handful of queries, through messaging's recipient policy hook."""
+    channels = [c for c in OUTBOUND_CHANNELS if c in set(channels)]
+    queries = [RecipientQuery(cid, channel, purpose) for cid in customer_ids for channel in channels]
+    answers = recipients(queries, at=at) if queries else []
+    reachable: dict[uuid.UUID, list[str]] = defaultdict(list)
+    for query, answer in zip(queries, answers, strict=True):
+        if answer.address and answer.is_allowed and not answer.is_erased:
+            reachable[query.customer_id].append(query.channel)
+    several = [cid for cid, found in reachable.items() if len(found) > 1]
+    if several:
+        rows = _customer_rows(set(several))
+        owners = {cid: _owner_of(cid, rows) for cid in several}  # one read for the batch: people are roots
+        counts = customer_engagement(owner_ids={o for o in owners.values() if o is not None})
+        order = {channel: index for index, channel in enumerate(OUTBOUND_CHANNELS)}
+        for cid in several:
+            mine = counts.get(owners[cid], {})
+            reachable[cid].sort(key=lambda channel: (-mine.get(channel, 0), order[channel]))
+    return dict(reachable)
+
+
 def customer_reachable_channels(*, customer_id: uuid.UUID, purpose: str) -> list[str]:
     """The channels on which this customer has an address and consent for `purpose`, most engaged first (their
     own interactions per channel: messages they sent, read or clicked count, messages we sent do not)."""
-    now = timezone.now()
-    answers = RecipientPolicy().recipients(
-        [RecipientQuery(customer_id, channel, purpose) for channel in OUTBOUND_CHANNELS], at=now
+    found = reachable_channels(
+        customer_ids=[customer_id], channels=OUTBOUND_CHANNELS, purpose=purpose, at=timezone.now()
     )
-    reachable = [
-        channel
-        for channel, answer in zip(OUTBOUND_CHANNELS, answers, strict=True)
-        if answer.address and answer.is_allowed
-    ]
-    if len(reachable) < 2:
-        return reachable
-    engagement = _engagement(_owner(customer_id))
-    # Ties keep OUTBOUND_CHANNELS' order: email first, then the channels that cost per message.
-    return sorted(reachable, key=lambda channel: -engagement.get(channel, 0))
+    return found.get(customer_id, [])
 
 
 def customer_preferred_channel(*, customer_id: uuid.UUID, purpose: str) -> str | None:
@@ -215,21 +226,36 @@ def customer_preferred_channel(*, customer_id: uuid.UUID, purpose: str) -> str |
     return reachable[0] if reachable else None
 
 
-def _engagement(owner: uuid.UUID | None) -> dict[str, int]:
-    if owner is None:
-        return {}
+def customer_engagement(*, owner_ids: set[uuid.UUID]) -> dict[uuid.UUID, dict[str, int]]:
+    """Interactions per person and channel (their own and those of the customers merged into them); what we sent
+    them is not engagement (NOT_ENGAGEMENT_TYPES), using the app is engagement with push."""
+    owner_of = people_members(owner_ids=owner_ids)
+    channels = [*OUTBOUND_CHANNELS, *APP_CHANNELS]
+    out: dict[uuid.UUID, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    if connection.vendor == "postgresql":
+        # Each person's own events, by the timeline index: the planner's other choice, every event on these
+        # channels, grows with every message any campaign queues (see eventstore.sql).
+        events = rows_by_key(
+            Event._meta.db_table,
+            "customer_id",
+            ["channel"],
+            list(owner_of),
+            where="t.channel = ANY(%b::varchar[]) AND NOT (t.type = ANY(%b::varchar[]))",
+            params=[channels, sorted(NOT_ENGAGEMENT_TYPES)],
+        )
+        for customer_id, channel in events:
+            out[owner_of[customer_id]]["push" if channel in APP_CHANNELS else channel] += 1
+        return out
     counts = (
-        Event.objects.filter(customer_id__in=list(_members({owner})), channel__in=[*OUTBOUND_CHANNELS, *APP_CHANNELS])
-        .exclude(type__in=_OUTBOUND_TYPES)
-        .values("channel")
+        Event.objects.filter(customer_id__in=list(owner_of), channel__in=channels)
+        .exclude(type__in=NOT_ENGAGEMENT_TYPES)
+        .values_list("customer_id", "channel")
         .annotate(n=Count("position"))
         .order_by()
     )
-    per_channel: dict[str, int] = defaultdict(int)
-    for row in counts:
-        # Using the app is engagement with push.
-        per_channel["push" if row["channel"] in APP_CHANNELS else row["channel"]] += row["n"]
-    return per_channel
+    for customer_id, channel, n in counts:
+        out[owner_of[customer_id]]["push" if channel in APP_CHANNELS else channel] += n
+    return out
 
 
 def _last_inbound(
@@ -237,7 +263,7 @@ def _last_inbound(
 ) -> dict[uuid.UUID, datetime]:
     """The newest message each person sent on the channel (keyed by the person's current id)."""
     if owner_of is None:
-        owner_of = _members(member_ids)
+        owner_of = people_members(owner_ids=member_ids)
         member_ids = set(owner_of)
     last: dict[uuid.UUID, datetime] = {}
     for customer_id, at in (
@@ -251,26 +277,6 @@ def _last_inbound(
         if owner not in last or at > last[owner]:
             last[owner] = at
     return last
-
-
-def _members(owner_ids: set[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
-    """Every customer making up these people (themselves and those merged into them), with the person's id."""
-    owner_of = {owner: owner for owner in owner_ids}
-    frontier = set(owner_ids)
-    while frontier:
-        if connection.vendor == "postgresql":
-            rows = [
-                (member, into)
-                for into, member in rows_by_key(Customer._meta.db_table, "merged_into_id", ["id"], list(frontier))
-            ]
-        else:
-            rows = Customer.objects.filter(merged_into_id__in=frontier).values_list("id", "merged_into_id")
-        frontier = set()
-        for member, into in rows:
-            if member not in owner_of:
-                owner_of[member] = owner_of[into]
-                frontier.add(member)
-    return owner_of
 
 
 def _owner(customer_id: uuid.UUID) -> uuid.UUID | None:

@@ -142,6 +142,12 @@ class ReturnedLine(_Frozen):
     quantity: int = Field(gt=0, le=10_000)
 
 
+class OversoldLine(_Frozen):
+    sku: Sku
+    location: LocationCode
+    quantity: int = Field(gt=0, le=10_000)
+
+
 class OrderPlaced(EventData):
     type_name = "order.placed"
     order_id: OrderId
@@ -152,6 +158,8 @@ class OrderPlaced(EventData):
     # Attribution: the abandoned-cart reminder this customer got before ordering, if any.
     reminder_cart_id: str = Field(default="", max_length=64)
     attributed_message_id: str = Field(default="", max_length=64)
+    # Units a shop platform sold that the location did not have: reserved all the same, shown to staff as an alert.
+    oversold: list[OversoldLine] = Field(default_factory=list, max_length=200)
 
 
 class OrderPaid(EventData):

@@ -9,7 +9,7 @@ from decimal import Decimal
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-CENT = Decimal("0.01")
+from backoffice.eventstore.money import CENT
 
 
 class Product(models.Model):

@@ -132,3 +132,9 @@ def orders_for_pickup(*, location: str, limit: int = 200) -> list[Order]:
 
 def orders_of_customers(*, customer_ids, limit: int = 50) -> list[Order]:
     return list(Order.objects.filter(customer_id__in=list(customer_ids)).order_by("-placed_at")[:limit])
+
+
+def cart_quantities(*, cart_id: str) -> dict[str, int]:
+    """{sku: quantity} in the cart as its projection stands (empty for an unknown cart)."""
+    cart = Cart.objects.filter(cart_id=cart_id).only("items").first()
+    return {sku: item["quantity"] for sku, item in (cart.items if cart else {}).items()}

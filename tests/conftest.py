@@ -83,3 +83,12 @@ def _flush_lifts_append_only_triggers():
     ops_class.sql_flush = sql_flush
     yield
     ops_class.sql_flush = original
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Every test starts with an empty cache: a figure read back from a previous test's cache could make an
+    equality test pass that should fail (the insights scan is cached by checkpoint, throttles count in the cache)."""
+    from django.core.cache import cache
+
+    cache.clear()

@@ -1,18 +1,25 @@
-"""Insights in the admin: the dashboard (charts, tables, CSV per figure) and acquisition spend entry."""
+"""Insights in the admin: the dashboard (charts, tables, CSV per figure), each campaign's report (linked from the
+campaign's page) and acquisition spend entry."""
+
+import uuid
 
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.translation import gettext_lazy as _
 
+from backoffice.accounts.admin_read_only import ReadOnlyAdmin
 from backoffice.accounts.models import Role
 from backoffice.accounts.selectors import user_role
 from backoffice.eventstore.schema import CHANNELS
+from campaigns.models import Campaign
 
-from . import selectors
+from . import charts, selectors
+from .campaign_figures import campaign_report
 from .figures import dashboard_figures, figure_csv
 from .models import AcquisitionSpend, Dashboard
 from .params import RangeInvalid, metrics_query
@@ -67,19 +74,15 @@ class AcquisitionSpendAdmin(_MarketingOnly, admin.ModelAdmin):
 
 
 @admin.register(Dashboard)
-class DashboardAdmin(_MarketingOnly, admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
+class DashboardAdmin(_MarketingOnly, ReadOnlyAdmin):
     def get_urls(self):
         return [
             path("csv/<str:figure>/", self.admin_site.admin_view(self.csv_view), name="insights_dashboard_csv"),
+            path(
+                "campaign/<uuid:campaign_id>/",
+                self.admin_site.admin_view(self.campaign_report_view),
+                name="insights_campaign_report",
+            ),
             *super().get_urls(),
         ]
 
@@ -126,3 +129,21 @@ class DashboardAdmin(_MarketingOnly, admin.ModelAdmin):
         name = f"{figure}_{query.start}_{query.end}{'_' + query.channel if query.channel else ''}.csv"
         response["Content-Disposition"] = f'attachment; filename="{name}"'
         return response
+
+    def campaign_report_view(self, request, campaign_id: uuid.UUID):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        campaign = get_object_or_404(Campaign, pk=campaign_id)
+        report = campaign_report(campaign=campaign)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "campaign_opts": Campaign._meta,
+            "campaign": campaign,
+            "report": report,
+            "title": _("Report: %(name)s") % {"name": campaign.name},
+            "funnel_chart": charts.campaign_funnel(report["channels"]),
+            "lift_chart": charts.campaign_lift(report["lift"]),
+            "roi_chart": charts.campaign_roi(report["channels"]),
+        }
+        return TemplateResponse(request, "admin/insights/campaign_report.html", context)

@@ -33,7 +33,8 @@ FORMULAS = {
     "acquisition": _(
         "CAC = acquisition spend of the channel in the period (each month pro rata of its days in the period) / "
         "customers acquired through the channel (registered in the period; a merged profile counts once, "
-        "erased customers count)."
+        "erased customers count). Acquisition ROI = (gross margin x net revenue of the orders those customers "
+        "placed in the period - spend) / spend."
     ),
     "revenue_sales": _(
         "Net revenue = totals of the orders placed in the period in the sales channel, not cancelled, minus their "
@@ -90,6 +91,50 @@ FORMULAS = {
 }
 
 
+def table(key: str, title, columns: list[tuple], rows: list[dict], chart: SafeString | None = None) -> Figure:
+    """A figure whose table has one column per (header, key of the row)."""
+    return Figure(
+        key,
+        title,
+        FORMULAS[key],
+        [header for header, _name in columns],
+        [[row[name] for _header, name in columns] for row in rows],
+        chart,
+    )
+
+
+def _with_total(rows: list[dict], total: dict, key: str = "channel") -> list[dict]:
+    return [*rows, {**total, key: str(_("total"))}]
+
+
+CAMPAIGN_COLUMNS = [
+    (_("campaign"), "campaign"),
+    (_("name"), "name"),
+    (_("channel"), "channel"),
+    (_("sent"), "sent"),
+    (_("delivered"), "delivered"),
+    (_("read"), "read"),
+    (_("clicked"), "clicked"),
+    (_("unsubscribed"), "unsubscribed"),
+    (_("orders"), "orders"),
+    (_("revenue"), "revenue"),
+    (_("cost"), "cost"),
+    (_("ROI"), "roi"),
+    (_("lift"), "lift"),
+]
+LIFT_COLUMNS = [
+    (_("campaign"), "campaign"),
+    (_("name"), "name"),
+    (_("treated"), "treated"),
+    (_("treated who ordered"), "treated_converted"),
+    (_("holdout"), "holdout"),
+    (_("holdout who ordered"), "holdout_converted"),
+    (_("treated conversion"), "treated_conversion_rate"),
+    (_("holdout conversion"), "holdout_conversion_rate"),
+    (_("lift"), "lift"),
+]
+
+
 def dashboard_figures(report: dict) -> list[Figure]:
     figures = []
     trends = report["trends"]
@@ -111,87 +156,89 @@ def dashboard_figures(report: dict) -> list[Figure]:
     figures.append(f)
 
     acq = report["acquisition"]
-    f = Figure(
-        "acquisition",
-        _("Acquisition spend and CAC"),
-        FORMULAS["acquisition"],
-        [_("channel"), _("spend"), _("customers acquired"), _("CAC")],
-        [[r["channel"], r["spend"], r["customers_acquired"], r["cac"]] for r in acq["by_channel"]],
+    figures.append(
+        table(
+            "acquisition",
+            _("Acquisition spend and CAC"),
+            [
+                (_("channel"), "channel"),
+                (_("spend"), "spend"),
+                (_("customers acquired"), "customers_acquired"),
+                (_("CAC"), "cac"),
+                (_("net revenue of the customers acquired"), "acquired_net_revenue"),
+                (_("margin"), "acquired_margin"),
+                (_("acquisition ROI"), "roi"),
+            ],
+            _with_total(acq["by_channel"], acq["total"]),
+            charts.bar_chart("acquisition", [(r["channel"], r["cac"]) for r in acq["by_channel"]]),
+        )
     )
-    total = acq["total"]
-    f.rows.append([str(_("total")), total["spend"], total["customers_acquired"], total["cac"]])
-    f.chart = charts.bar_chart("acquisition", [(r["channel"], r["cac"]) for r in acq["by_channel"]])
-    figures.append(f)
 
     rev = report["revenue"]
-    f = Figure(
-        "revenue_sales",
-        _("Revenue per sales channel"),
-        FORMULAS["revenue_sales"],
-        [_("channel"), _("orders"), _("gross"), _("refunds"), _("net revenue"), _("AOV")],
-        [[r["channel"], r["orders"], r["gross"], r["refunds"], r["net"], r["aov"]] for r in rev["by_sales_channel"]],
+    figures.append(
+        table(
+            "revenue_sales",
+            _("Revenue per sales channel"),
+            [
+                (_("channel"), "channel"),
+                (_("orders"), "orders"),
+                (_("gross"), "gross"),
+                (_("refunds"), "refunds"),
+                (_("net revenue"), "net"),
+                (_("AOV"), "aov"),
+            ],
+            _with_total(rev["by_sales_channel"], rev["total"]),
+            charts.bar_chart("revenue_sales", [(r["channel"], r["net"]) for r in rev["by_sales_channel"]]),
+        )
     )
-    t = rev["total"]
-    f.rows.append([str(_("total")), t["orders"], t["gross"], t["refunds"], t["net"], t["aov"]])
-    f.chart = charts.bar_chart("revenue_sales", [(r["channel"], r["net"]) for r in rev["by_sales_channel"]])
-    figures.append(f)
-
-    f = Figure(
-        "revenue_acquisition",
-        _("Revenue per acquisition channel"),
-        FORMULAS["revenue_acquisition"],
-        [_("channel"), _("customers"), _("orders"), _("net revenue"), _("net revenue per customer")],
-        [
-            [r["channel"], r["customers"], r["orders"], r["net"], r["net_per_customer"]]
-            for r in rev["by_acquisition_channel"]
-        ],
+    figures.append(
+        table(
+            "revenue_acquisition",
+            _("Revenue per acquisition channel"),
+            [
+                (_("channel"), "channel"),
+                (_("customers"), "customers"),
+                (_("orders"), "orders"),
+                (_("net revenue"), "net"),
+                (_("net revenue per customer"), "net_per_customer"),
+            ],
+            rev["by_acquisition_channel"],
+            charts.bar_chart("revenue_acquisition", [(r["channel"], r["net"]) for r in rev["by_acquisition_channel"]]),
+        )
     )
-    f.chart = charts.bar_chart("revenue_acquisition", [(r["channel"], r["net"]) for r in rev["by_acquisition_channel"]])
-    figures.append(f)
 
     cltv = report["cltv"]
-    f = Figure(
-        "cltv",
-        _("Customer lifetime value"),
-        FORMULAS["cltv"],
-        [
-            _("channel"),
-            _("cohort customers"),
-            _("historic CLTV"),
-            _("AOV"),
-            _("orders per customer per year"),
-            _("predictive CLTV"),
-            _("CAC"),
-            _("historic CLTV / CAC"),
-            _("predictive CLTV / CAC"),
-        ],
-        [
-            [
-                r["channel"],
-                r["cohort_customers"],
-                r["historic_cltv"],
-                r["aov"],
-                r["orders_per_customer_per_year"],
-                r["predictive_cltv"],
-                r["cac"],
-                r["historic_cltv_to_cac"],
-                r["predictive_cltv_to_cac"],
-            ]
-            for r in cltv["by_channel"]
-        ],
-    )
-    f.chart = charts.bar_chart("cltv", [(r["channel"], r["predictive_cltv"]) for r in cltv["by_channel"]])
-    figures.append(f)
     figures.append(
-        Figure(
+        table(
+            "cltv",
+            _("Customer lifetime value"),
+            [
+                (_("channel"), "channel"),
+                (_("cohort customers"), "cohort_customers"),
+                (_("historic CLTV"), "historic_cltv"),
+                (_("AOV"), "aov"),
+                (_("orders per customer per year"), "orders_per_customer_per_year"),
+                (_("predictive CLTV"), "predictive_cltv"),
+                (_("CAC"), "cac"),
+                (_("historic CLTV / CAC"), "historic_cltv_to_cac"),
+                (_("predictive CLTV / CAC"), "predictive_cltv_to_cac"),
+            ],
+            cltv["by_channel"],
+            charts.bar_chart("cltv", [(r["channel"], r["predictive_cltv"]) for r in cltv["by_channel"]]),
+        )
+    )
+    figures.append(
+        table(
             "cltv_cohorts",
             _("Historic CLTV per cohort"),
-            FORMULAS["cltv_cohorts"],
-            [_("cohort"), _("channel"), _("customers"), _("net revenue, first 12 months"), _("historic CLTV")],
             [
-                [r["cohort"], r["channel"], r["customers"], r["net_first_12_months"], r["historic_cltv"]]
-                for r in cltv["by_cohort"]
+                (_("cohort"), "cohort"),
+                (_("channel"), "channel"),
+                (_("customers"), "customers"),
+                (_("net revenue, first 12 months"), "net_first_12_months"),
+                (_("historic CLTV"), "historic_cltv"),
             ],
+            cltv["by_cohort"],
         )
     )
 
@@ -225,168 +272,102 @@ def dashboard_figures(report: dict) -> list[Figure]:
         )
     )
 
-    omni = report["omnichannel"]
     figures.append(
-        Figure(
+        table(
             "omnichannel",
             _("Omnichannel customers"),
-            FORMULAS["omnichannel"],
             [
-                _("customers"),
-                _("omnichannel customers"),
-                _("share of customers"),
-                _("net revenue per omnichannel customer"),
-                _("net revenue per single-channel customer"),
+                (_("customers"), "customers"),
+                (_("omnichannel customers"), "omnichannel_customers"),
+                (_("share of customers"), "share"),
+                (_("net revenue per omnichannel customer"), "omnichannel_net_per_customer"),
+                (_("net revenue per single-channel customer"), "single_channel_net_per_customer"),
             ],
-            [
-                [
-                    omni["customers"],
-                    omni["omnichannel_customers"],
-                    omni["share"],
-                    omni["omnichannel_net_per_customer"],
-                    omni["single_channel_net_per_customer"],
-                ]
-            ],
+            [report["omnichannel"]],
         )
     )
 
     service = report["service"]
-    f = Figure(
-        "service",
-        _("Service per channel: CSAT, times, SLA"),
-        FORMULAS["service"],
-        [
-            _("channel"),
-            _("CSAT answers"),
-            _("satisfied (4-5)"),
-            _("CSAT"),
-            _("cases opened"),
-            _("median first response (min)"),
-            _("median resolution (min)"),
-            _("first-response breaches"),
-            _("resolution breaches"),
-        ],
-        [
+    figures.append(
+        table(
+            "service",
+            _("Service per channel: CSAT, times, SLA"),
             [
-                r["channel"],
-                r["csat_answers"],
-                r["csat_satisfied"],
-                r["csat"],
-                r["cases_opened"],
-                r["median_first_response_minutes"],
-                r["median_resolution_minutes"],
-                r["first_response_breaches"],
-                r["resolution_breaches"],
-            ]
-            for r in service["by_channel"]
-        ],
+                (_("channel"), "channel"),
+                (_("CSAT answers"), "csat_answers"),
+                (_("satisfied (4-5)"), "csat_satisfied"),
+                (_("CSAT"), "csat"),
+                (_("cases opened"), "cases_opened"),
+                (_("median first response (min)"), "median_first_response_minutes"),
+                (_("median resolution (min)"), "median_resolution_minutes"),
+                (_("first-response breaches"), "first_response_breaches"),
+                (_("resolution breaches"), "resolution_breaches"),
+            ],
+            service["by_channel"],
+            charts.bar_chart("service", [(r["channel"], r["csat"]) for r in service["by_channel"]]),
+        )
     )
-    f.chart = charts.bar_chart("service", [(r["channel"], r["csat"]) for r in service["by_channel"]])
-    figures.append(f)
 
     camp = report["campaigns"]
-    headers = [
-        _("sent"),
-        _("delivered"),
-        _("read"),
-        _("clicked"),
-        _("unsubscribed"),
-        _("orders"),
-        _("revenue"),
-        _("cost"),
-        _("ROI"),
-        _("lift"),
-    ]
-    names = ["sent", "delivered", "read", "clicked", "unsubscribed", "orders", "revenue", "cost", "roi", "lift"]
-    f = Figure(
-        "campaigns",
-        _("Campaign ROI per campaign and channel"),
-        FORMULAS["campaigns"],
-        [_("campaign"), _("name"), _("channel"), *headers],
-        [[r["campaign"], r["name"], r["channel"], *(r[n] for n in names)] for r in camp["by_campaign"]],
+    figures.append(
+        table(
+            "campaigns",
+            _("Campaign ROI per campaign and channel"),
+            CAMPAIGN_COLUMNS,
+            camp["by_campaign"],
+            charts.campaign_roi(camp["by_channel"], name="campaigns"),
+        )
     )
-    f.chart = charts.bar_chart("campaigns", [(r["channel"], r["roi"]) for r in camp["by_channel"]])
-    figures.append(f)
-    f = Figure(
-        "campaign_lift",
-        _("Campaign lift against the holdout"),
-        FORMULAS["campaign_lift"],
-        [
-            _("campaign"),
-            _("name"),
-            _("treated"),
-            _("treated who ordered"),
-            _("holdout"),
-            _("holdout who ordered"),
-            _("treated conversion"),
-            _("holdout conversion"),
-            _("lift"),
-        ],
-        [
-            [
-                r["campaign"],
-                r["name"],
-                r["treated"],
-                r["treated_converted"],
-                r["holdout"],
-                r["holdout_converted"],
-                r["treated_conversion_rate"],
-                r["holdout_conversion_rate"],
-                r["lift"],
-            ]
-            for r in camp["lift"]
-        ],
+    figures.append(
+        table(
+            "campaign_lift",
+            _("Campaign lift against the holdout"),
+            LIFT_COLUMNS,
+            camp["lift"],
+            charts.lift_per_campaign(camp["lift"]),
+        )
     )
-    f.chart = charts.bar_chart("campaign_lift", [(r["name"] or r["campaign"][:8], r["lift"]) for r in camp["lift"]])
-    figures.append(f)
 
     stock = report["stock"]
-    f = Figure(
-        "stock",
-        _("Stock accuracy and click-and-collect failures per store"),
-        FORMULAS["stock"],
-        [
-            _("store"),
-            _("counts"),
-            _("expected units"),
-            _("counted units"),
-            _("absolute difference"),
-            _("accuracy"),
-            _("exact counts"),
-            _("pickup orders"),
-            _("cancelled for lack of stock"),
-            _("failure rate"),
-        ],
-        [
+    figures.append(
+        table(
+            "stock",
+            _("Stock accuracy and click-and-collect failures per store"),
             [
-                r["location"],
-                r["counts"],
-                r["expected_units"],
-                r["counted_units"],
-                r["absolute_difference"],
-                r["accuracy"],
-                r["exact_counts_share"],
-                r["pickup_orders"],
-                r["pickup_cancelled_for_stock"],
-                r["pickup_stock_failure_rate"],
-            ]
-            for r in stock["by_location"]
-        ],
+                (_("store"), "location"),
+                (_("counts"), "counts"),
+                (_("expected units"), "expected_units"),
+                (_("counted units"), "counted_units"),
+                (_("absolute difference"), "absolute_difference"),
+                (_("accuracy"), "accuracy"),
+                (_("exact counts"), "exact_counts_share"),
+                (_("pickup orders"), "pickup_orders"),
+                (_("cancelled for lack of stock"), "pickup_cancelled_for_stock"),
+                (_("failure rate"), "pickup_stock_failure_rate"),
+            ],
+            stock["by_location"],
+            charts.bar_chart("stock", [(r["location"], r["accuracy"]) for r in stock["by_location"]]),
+        )
     )
-    f.chart = charts.bar_chart("stock", [(r["location"], r["accuracy"]) for r in stock["by_location"]])
-    figures.append(f)
 
     funnel = report["funnel"]
     stages = ["browse", "plan", "buy", "keep_in_touch", "share"]
-    f = Figure(
-        "funnel",
-        _("Journey funnel by channel"),
-        FORMULAS["funnel"],
-        [_("channel"), _("browse"), _("plan"), _("buy"), _("keep in touch"), _("share")],
-        [[r["channel"], *(r[s] for s in stages)] for r in funnel["by_channel"]],
+    figures.append(
+        table(
+            "funnel",
+            _("Journey funnel by channel"),
+            [
+                (_("channel"), "channel"),
+                (_("browse"), "browse"),
+                (_("plan"), "plan"),
+                (_("buy"), "buy"),
+                (_("keep in touch"), "keep_in_touch"),
+                (_("share"), "share"),
+            ],
+            funnel["by_channel"],
+            charts.bar_chart("funnel", [(str(_(s.replace("_", " "))), funnel["total"][s]) for s in stages]),
+        )
     )
-    f.chart = charts.bar_chart("funnel", [(str(_(s.replace("_", " "))), funnel["total"][s]) for s in stages])
-    figures.append(f)
     return figures
 
 

@@ -11,13 +11,16 @@ lifetime value). Erasure changes nothing here: the orders and amounts of an eras
 """
 
 import uuid
+from collections import defaultdict
 from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
 from django.utils import timezone
 
+from backoffice.eventstore.people import merge_groups
 from backoffice.eventstore.projector import ASYNC, Projection
+from campaigns.models import Campaign
 
 from .models import CampaignTouch, DailyMetric, OrderFact, PersonFact
 from .rollups import add_to_daily_metrics, month_index
@@ -27,6 +30,8 @@ FUNNEL_STAGES = {
     "product.viewed": "browse",
     "search.performed": "browse",
     "cart.item_added": "plan",
+    "wishlist.item_added": "plan",
+    "checkout.started": "plan",
     "order.placed": "buy",
     "message.read": "keep_in_touch",
     "message.clicked": "keep_in_touch",
@@ -39,7 +44,9 @@ CAMPAIGN_MESSAGE_METRICS = {
     "message.delivered": "campaign.delivered",
     "message.read": "campaign.read",
     "message.clicked": "campaign.clicked",
+    "message.bounced": "campaign.bounced",
     "message.unsubscribed": "campaign.unsubscribed",
+    "message.suppressed": "campaign.suppressed",
 }
 ORDER_TYPES = ("order.placed", "order.returned", "order.cancelled")
 PERSON_TYPES = ("customer.registered", "customer.merged", "customer.unmerged")
@@ -85,6 +92,8 @@ class InsightsRollups(Projection):
                 batch.registered(event, day)
             elif event.type in ("customer.merged", "customer.unmerged"):
                 merges.append(event)
+                if event.type == "customer.merged":
+                    batch.merged(event)
         batch.flush()
         # Merges are folded after the batch is written, in order: they repoint rows (profiles and orders) by id,
         # so the orders this batch placed before or after them end up under the right person either way.
@@ -100,7 +109,7 @@ class _Batch:
         self.changed_orders: dict[str, OrderFact] = {}
         self.touches: dict[uuid.UUID, CampaignTouch] = {}
         self.changed_touches: set[uuid.UUID] = set()
-        placed, referenced, buyers = set(), set(), set()
+        placed, referenced, buyers, recipients, merging = set(), set(), set(), set(), set()
         for event in events:
             if event.type == "order.placed":
                 placed.add(str(event.data["order_id"]))
@@ -109,12 +118,34 @@ class _Batch:
             elif event.type in ("order.returned", "order.cancelled"):
                 referenced.add(str(event.data["order_id"]))
             elif event.type == "message.sent" and event.data.get("campaign_id") and event.customer_id:
-                buyers.add(event.customer_id)
-        # Three reads per batch: the earlier orders this batch refunds or cancels, the campaign touches and the
-        # people (person and acquisition channel) of the customers who order.
+                recipients.add(event.customer_id)
+            elif event.type == "customer.merged":
+                merging.update(uuid.UUID(str(event.data[key])) for key in ("customer_id", "merged"))
+        # A few reads per batch: the earlier orders this batch refunds or cancels, the people (person and acquisition
+        # channel) of the customers who order and every profile of those people, the campaign touches of those
+        # profiles, and the attribution window of the campaigns touched.
         self.known_orders = OrderFact.objects.in_bulk(list(referenced - placed)) if referenced - placed else {}
-        self.touches = CampaignTouch.objects.in_bulk(list(buyers)) if buyers else {}
-        self.people: dict[uuid.UUID, tuple] = _people_of(buyers)
+        self.people: dict[uuid.UUID, tuple] = _people_of(buyers | merging)
+        self.members: dict[uuid.UUID, set[uuid.UUID]] = defaultdict(set)
+        # Only the people who order need their other profiles (a message to any of them counts).
+        persons = {self.people[cid][0] for cid in buyers if cid in self.people}
+        persons |= {self.people[cid][0] for cid in merging if cid in self.people}
+        if persons:
+            for customer_id, person_id in PersonFact.objects.filter(person_id__in=list(persons)).values_list(
+                "customer_id", "person_id"
+            ):
+                self.members[person_id].add(customer_id)
+        profiles = buyers | recipients | persons | {cid for group in self.members.values() for cid in group}
+        self.touches = CampaignTouch.objects.in_bulk(list(profiles)) if profiles else {}
+        self.windows = CampaignWindows({touch.campaign_id for touch in self.touches.values()})
+
+    def merged(self, event) -> None:
+        """A merge seen in this batch joins the merged profiles to the survivor's person for the attribution of the
+        orders after it (the tables are repointed when the batch is written)."""
+        survivor, merged = (uuid.UUID(str(event.data[key])) for key in ("customer_id", "merged"))
+        root = self.people.get(survivor, (survivor,))[0]
+        group = self.members.get(self.people.get(merged, (merged,))[0], set()) | {merged}
+        self.members[root] |= group
 
     def add(self, day, channel: str, metric: str, value: Decimal = ONE, dimension: str = "") -> None:
         key = (day, channel, metric, dimension)
@@ -182,9 +213,17 @@ class _Batch:
             self.add(order.placed_day, order.campaign_channel, "campaign.revenue", sign * net, order.campaign_id)
 
     def _attribute(self, order: OrderFact, event) -> None:
-        touch = self.touches.get(event.customer_id) if event.customer_id else None
-        window = timedelta(days=settings.INSIGHTS_CAMPAIGN_ATTRIBUTION_DAYS)
-        if touch is not None and touch.sent_at <= event.occurred_at <= touch.sent_at + window:
+        """Last touch: the campaign message sent last, before the order, to any profile of the person who ordered
+        (merges folded as they stood when the order was placed), within that campaign's attribution window."""
+        if not event.customer_id:
+            return
+        profiles = {event.customer_id, order.person_id, *self.members.get(order.person_id, ())}
+        candidates = [self.touches.get(profile) for profile in profiles]
+        touches = [t for t in candidates if t is not None and t.sent_at <= event.occurred_at]
+        if not touches:
+            return
+        touch = max(touches, key=lambda t: t.sent_at)
+        if event.occurred_at <= touch.sent_at + self.windows.window(touch.campaign_id):
             order.campaign_id, order.campaign_channel = touch.campaign_id, touch.channel
 
     def message_event(self, event, day) -> None:
@@ -203,6 +242,7 @@ class _Batch:
                     sent_at=event.occurred_at,
                 )
                 self.changed_touches.add(event.customer_id)
+                self.windows.learn(str(campaign_id))
 
     def stock_counted(self, event, day) -> None:
         location = str(event.data["location"])
@@ -254,6 +294,34 @@ class _Batch:
         self.deltas = {}
 
 
+class CampaignWindows:
+    """Each campaign's attribution window (the "Why" of its worksheet); INSIGHTS_CAMPAIGN_ATTRIBUTION_DAYS for a
+    campaign the campaigns app does not know. Read once per batch for the campaigns the batch touches."""
+
+    def __init__(self, campaign_ids):
+        self.days: dict[str, int] = {}
+        self.learn(*campaign_ids)
+
+    def learn(self, *campaign_ids: str) -> None:
+        unknown = {cid for cid in campaign_ids if cid not in self.days}
+        if not unknown:
+            return
+        self.days.update(dict.fromkeys(unknown, settings.INSIGHTS_CAMPAIGN_ATTRIBUTION_DAYS))
+        valid = []
+        for value in unknown:
+            try:
+                valid.append(uuid.UUID(value))
+            except ValueError:
+                continue
+        if valid:
+            for cid, days in Campaign.objects.filter(id__in=valid).values_list("id", "attribution_days"):
+                self.days[str(cid)] = days
+
+    def window(self, campaign_id: str) -> timedelta:
+        self.learn(campaign_id)
+        return timedelta(days=self.days[campaign_id])
+
+
 def _people_of(customer_ids) -> dict:
     """customer id -> (person id, the person's acquisition channel and registration month), for the profiles
     insights knows."""
@@ -280,6 +348,10 @@ def _adopt_orders_placed_before_registration(customer_ids: list) -> None:
         OrderFact.objects.filter(person_id=person_id).update(acquisition_channel=channel, registered_month=month)
 
 
+def _merged_into_any(frontier: set[uuid.UUID]) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    return list(PersonFact.objects.filter(merged_into__in=frontier).values_list("customer_id", "merged_into"))
+
+
 def _fold_merge(event) -> dict:
     """Keep `person_id` at the end of each profile's merge chain, as customers.directory's `merged_into` implies, in
     the profiles and their orders. Returns the profiles whose person changed: {customer id: (person, channel)}."""
@@ -298,11 +370,7 @@ def _fold_merge(event) -> dict:
         return dict.fromkeys(group, (root, channel, month))
     unmerged = uuid.UUID(str(event.data["unmerged"]))
     PersonFact.objects.filter(customer_id=unmerged).update(merged_into=None)
-    group, frontier = {unmerged}, {unmerged}
-    while frontier:
-        frontier = set(PersonFact.objects.filter(merged_into__in=frontier).values_list("customer_id", flat=True))
-        frontier -= group
-        group |= frontier
+    group = set(merge_groups({unmerged}, _merged_into_any))
     channel, month = PersonFact.objects.filter(customer_id=unmerged).values_list(
         "acquisition_channel", "registered_month"
     ).first() or ("", None)

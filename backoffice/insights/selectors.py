@@ -9,7 +9,6 @@ for campaigns, the event's channel for the funnel, the order's channel for click
 
 import calendar
 import statistics
-import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -18,22 +17,19 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import Count, Exists, OuterRef, Sum
+from django.db.models import Count, Sum
 from django.utils import timezone
 
 from backoffice.eventstore.models import ProjectionCheckpoint
-from campaigns.models import AudienceMember, Campaign
+from backoffice.eventstore.money import money, per, ratio
 from customers.models import Case
 
+from .campaign_figures import campaign_figures
 from .models import AcquisitionSpend, DailyMetric, OrderFact, PersonFact
 from .rollups import month_index
 
-CENT = Decimal("0.01")
-RATIO = Decimal("0.0001")
 FUNNEL = ("browse", "plan", "buy", "keep_in_touch", "share")
-CAMPAIGN_COUNTS = ("sent", "delivered", "read", "clicked", "unsubscribed", "orders")
 ORDER_METRICS = ("orders.count", "orders.gross", "orders.refunds")
-CAMPAIGN_METRICS = tuple(f"campaign.{name}" for name in (*CAMPAIGN_COUNTS, "revenue"))
 STOCK_METRICS = ("stock.counts", "stock.expected", "stock.counted", "stock.abs_difference", "stock.exact")
 PICKUP_METRICS = ("pickup.orders", "pickup.stock_cancelled")
 RETENTION_MONTHS = 12
@@ -56,23 +52,6 @@ class Period:
             timezone.make_aware(datetime.combine(self.start, time.min), tz),
             timezone.make_aware(datetime.combine(self.end + timedelta(days=1), time.min), tz),
         )
-
-
-def money(value) -> Decimal:
-    return Decimal(str(value or 0)).quantize(CENT)
-
-
-def ratio(numerator, denominator) -> Decimal | None:
-    if not denominator:
-        return None
-    return (Decimal(str(numerator)) / Decimal(str(denominator))).quantize(RATIO)
-
-
-def per(numerator, denominator) -> Decimal | None:
-    """A money amount per unit, in cents; None when there is no unit."""
-    if not denominator:
-        return None
-    return (Decimal(str(numerator)) / Decimal(str(denominator))).quantize(CENT)
 
 
 def month_label(index: int) -> str:
@@ -99,7 +78,7 @@ def metrics_report(*, start: date, end: date, channel: str | None = None, churn_
         "retention": retention_figures(period, scan, churn_days),
         "omnichannel": omnichannel_figures(scan.people),
         "service": service_figures(period, channel),
-        "campaigns": campaign_figures(period, channel),
+        "campaigns": campaign_figures(start=start, end=end, channel=channel),
         "stock": stock_figures(period, channel),
         "funnel": funnel_figures(period, channel),
         "trends": trend_figures(period, channel),
@@ -274,23 +253,62 @@ def spend_in_period(period: Period) -> dict[str, Decimal]:
 # --- 1. Acquisition -----------------------------------------------------------------------------------------------
 
 
+def _revenue_of_acquired(period: Period) -> dict[str, Decimal]:
+    """Per acquisition channel, the net revenue of the orders placed in the period by the people acquired in it
+    (the person's first profile registered in the period through the channel, as CAC counts them)."""
+    people = PersonFact._meta.db_table
+    rows = _sql(
+        f"""
+        SELECT p.acquisition_channel, SUM(o.net_cents)
+        FROM {_O} o JOIN {people} p ON p.customer_id = o.person_id
+        WHERE o.placed_day >= %(start)s AND o.placed_day <= %(end)s AND o.is_cancelled = %(no)s
+          AND p.registered_day >= %(start)s AND p.registered_day <= %(end)s
+        GROUP BY p.acquisition_channel
+        """,  # noqa: S608 - table names and placeholders only
+        {"start": period.start, "end": period.end, "no": False},
+    )
+    return {channel: money(Decimal(int(cents or 0)) / 100) for channel, cents in rows}
+
+
+def acquisition_roi(*, spend: Decimal, revenue: Decimal) -> tuple[Decimal, Decimal | None]:
+    """(margin, ROI) of a channel's acquisition spend: margin = INSIGHTS_GROSS_MARGIN x net revenue of the customers
+    it acquired; ROI = (margin - spend) / spend."""
+    margin = money(revenue * settings.INSIGHTS_GROSS_MARGIN)
+    return margin, ratio(margin - spend, spend)
+
+
 def acquisition_figures(period: Period, channel: str | None) -> dict:
-    acquired, spend = _acquired(period), spend_in_period(period)
+    acquired, spend, revenue = _acquired(period), spend_in_period(period), _revenue_of_acquired(period)
     channels = sorted((set(acquired) | set(spend)) - {""} if not channel else {channel})
-    rows = [
-        {
-            "channel": ch,
-            "spend": spend.get(ch, money(0)),
-            "customers_acquired": acquired.get(ch, 0),
-            "cac": per(spend.get(ch, 0), acquired.get(ch, 0)),
-        }
-        for ch in channels
-    ]
+    rows = []
+    for ch in channels:
+        channel_spend, channel_revenue = spend.get(ch, money(0)), revenue.get(ch, money(0))
+        margin, roi = acquisition_roi(spend=channel_spend, revenue=channel_revenue)
+        rows.append(
+            {
+                "channel": ch,
+                "spend": channel_spend,
+                "customers_acquired": acquired.get(ch, 0),
+                "cac": per(channel_spend, acquired.get(ch, 0)),
+                "acquired_net_revenue": channel_revenue,
+                "acquired_margin": margin,
+                "roi": roi,
+            }
+        )
     total_spend = sum((r["spend"] for r in rows), money(0))
     total_acquired = sum(r["customers_acquired"] for r in rows)
+    total_revenue = sum((r["acquired_net_revenue"] for r in rows), money(0))
+    total_margin, total_roi = acquisition_roi(spend=total_spend, revenue=total_revenue)
     return {
         "by_channel": rows,
-        "total": {"spend": total_spend, "customers_acquired": total_acquired, "cac": per(total_spend, total_acquired)},
+        "total": {
+            "spend": total_spend,
+            "customers_acquired": total_acquired,
+            "cac": per(total_spend, total_acquired),
+            "acquired_net_revenue": total_revenue,
+            "acquired_margin": total_margin,
+            "roi": total_roi,
+        },
     }
 
 
@@ -549,139 +567,7 @@ def service_figures(period: Period, channel: str | None, *, now: datetime | None
     }
 
 
-# --- 7. Campaigns -------------------------------------------------------------------------------------------------
-
-
-def _campaigns(ids) -> dict[str, Campaign]:
-    valid = []
-    for value in ids:
-        try:
-            valid.append(uuid.UUID(value))
-        except ValueError:
-            continue
-    return {str(c.id): c for c in Campaign.objects.filter(id__in=valid)}
-
-
-def campaign_lift(campaign: Campaign) -> dict:
-    """Intent to treat, as the campaign report: the share of the audience not held out that ordered within the
-    attribution window from the launch, against the holdout's share. Orders of merged profiles count for the person."""
-    empty = {"treated": 0, "treated_converted": 0, "holdout": 0, "holdout_converted": 0}
-    if campaign.launched_at is None:
-        return {**empty, "treated_conversion_rate": None, "holdout_conversion_rate": None, "lift": None}
-    window_end = campaign.launched_at + timedelta(days=campaign.attribution_days)
-    ordered = OrderFact.objects.filter(
-        person_id=OuterRef("customer_id"),
-        is_cancelled=False,
-        placed_at__gte=campaign.launched_at,
-        placed_at__lte=window_end,
-    )
-    counts = dict(empty)
-    rows = (
-        AudienceMember.objects.filter(campaign=campaign)
-        .annotate(has_ordered=Exists(ordered))
-        .values_list("is_holdout", "has_ordered")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-    for is_holdout, has_ordered, n in rows:
-        group = "holdout" if is_holdout else "treated"
-        counts[group] += n
-        if has_ordered:
-            counts[f"{group}_converted"] += n
-    return _lift_figures(counts)
-
-
-def _lift_figures(counts: dict) -> dict:
-    treated = ratio(counts["treated_converted"], counts["treated"])
-    holdout = ratio(counts["holdout_converted"], counts["holdout"])
-    return {
-        **counts,
-        "treated_conversion_rate": treated,
-        "holdout_conversion_rate": holdout,
-        "lift": treated - holdout if treated is not None and holdout is not None else None,
-    }
-
-
-def _campaign_lifts_pg(campaigns: dict[str, Campaign]) -> dict[str, dict]:
-    """campaign_lift for many campaigns in one statement: the audiences joined to the orders of their window."""
-    launched = [c.id for c in campaigns.values() if c.launched_at is not None]
-    lifts = {cid: campaign_lift(c) for cid, c in campaigns.items() if c.launched_at is None}
-    if not launched:
-        return lifts
-    audience, campaign_table = AudienceMember._meta.db_table, Campaign._meta.db_table
-    rows = _sql(
-        f"""
-        WITH converted AS (
-            SELECT DISTINCT a.id FROM {audience} a
-            JOIN {campaign_table} k ON k.id = a.campaign_id
-            JOIN {_O} o ON o.person_id = a.customer_id
-            WHERE a.campaign_id = ANY(%(ids)s) AND o.is_cancelled = %(no)s AND o.placed_at >= k.launched_at
-              AND o.placed_at <= k.launched_at + k.attribution_days * INTERVAL '1 day'
-        )
-        SELECT a.campaign_id, a.is_holdout, COUNT(*), COUNT(converted.id)
-        FROM {audience} a LEFT JOIN converted ON converted.id = a.id
-        WHERE a.campaign_id = ANY(%(ids)s)
-        GROUP BY a.campaign_id, a.is_holdout
-        """,  # noqa: S608 - table names and placeholders only
-        {"ids": launched, "no": False},
-    )
-    counts = {
-        str(cid): {"treated": 0, "treated_converted": 0, "holdout": 0, "holdout_converted": 0} for cid in launched
-    }
-    for campaign_id, is_holdout, members, converted in rows:
-        group = "holdout" if is_holdout else "treated"
-        counts[str(campaign_id)][group] += members
-        counts[str(campaign_id)][f"{group}_converted"] += converted
-    return lifts | {cid: _lift_figures(c) for cid, c in counts.items()}
-
-
-def campaign_figures(period: Period, channel: str | None) -> dict:
-    default_costs = settings.INSIGHTS_MESSAGE_COSTS
-    sums: dict[tuple, dict] = defaultdict(lambda: dict.fromkeys((*CAMPAIGN_COUNTS, "revenue"), Decimal(0)))
-    for row in _rollup_totals(period, CAMPAIGN_METRICS, channel, by_dimension=True):
-        sums[(row["dimension"], row["channel"])][row["metric"].removeprefix("campaign.")] += row["total"]
-    campaigns = _campaigns({campaign for campaign, _ch in sums})
-    if connection.vendor == "postgresql":
-        lifts = _campaign_lifts_pg(campaigns)
-    else:
-        lifts = {cid: campaign_lift(campaign) for cid, campaign in campaigns.items()}
-
-    def cost_per_message(campaign_id: str, ch: str) -> Decimal:
-        campaign = campaigns.get(campaign_id)
-        if campaign is not None and (campaign.costs or {}).get(ch) not in (None, ""):
-            return Decimal(str(campaign.costs[ch]))
-        return default_costs.get(ch, Decimal(0))
-
-    def figures(s: dict, cost: Decimal) -> dict:
-        revenue = money(s["revenue"])
-        return {
-            **{name: int(s[name]) for name in CAMPAIGN_COUNTS},
-            "revenue": revenue,
-            "cost": money(cost),
-            "roi": ratio(revenue - cost, cost) if cost else None,
-        }
-
-    by_campaign, by_channel = [], defaultdict(lambda: dict.fromkeys((*CAMPAIGN_COUNTS, "revenue", "cost"), Decimal(0)))
-    for (campaign_id, ch), s in sorted(sums.items()):
-        cost = s["sent"] * cost_per_message(campaign_id, ch)
-        campaign = campaigns.get(campaign_id)
-        by_campaign.append(
-            {
-                "campaign": campaign_id,
-                "name": campaign.name if campaign else "",
-                "channel": ch,
-                **figures(s, cost),
-                "lift": lifts.get(campaign_id, {}).get("lift"),
-            }
-        )
-        for name in (*CAMPAIGN_COUNTS, "revenue"):
-            by_channel[ch][name] += s[name]
-        by_channel[ch]["cost"] += cost
-    return {
-        "by_campaign": by_campaign,
-        "by_channel": [{"channel": ch, **figures(s, s["cost"])} for ch, s in sorted(by_channel.items())],
-        "lift": [{"campaign": cid, "name": campaigns[cid].name, **lift} for cid, lift in sorted(lifts.items())],
-    }
+# --- 7. Campaigns: campaign_figures.py (the one owner of campaign figures, also read by the campaign report) ----
 
 
 # --- 8. Stock -----------------------------------------------------------------------------------------------------

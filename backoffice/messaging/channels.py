@@ -36,6 +36,21 @@ _FIELDS: Final[dict[str, dict[str, tuple[bool, int]]]] = {
 }
 
 
+def content_for(
+    channel: str, *, text: str, subject: str = "", title: str = "", template: str = "", parameters=()
+) -> dict[str, Any]:
+    """The shape of a message on `channel`, built from one text: email `subject` and `body`; push `title` (the
+    subject when no title is given) and `body`; WhatsApp an approved `template` with its `parameters` when one is
+    given, else `text`; SMS, Facebook and Instagram `text`. The one place that knows the shapes `check` validates."""
+    if channel == "email":
+        return {"subject": subject, "body": text}
+    if channel == "push":
+        return {"title": title or subject, "body": text}
+    if channel == "whatsapp" and template:
+        return {"template": template, "parameters": list(parameters)}
+    return {"text": text}
+
+
 @dataclass(frozen=True)
 class SmsLength:
     encoding: str  # "GSM-7" or "UCS-2"

@@ -14,6 +14,19 @@ from backoffice.eventstore.schema import EventData
 Purpose = Literal["marketing", "service"]
 OutboundChannel = Literal["email", "sms", "whatsapp", "push", "facebook", "instagram"]
 OUTBOUND_CHANNELS: tuple[str, ...] = ("email", "sms", "whatsapp", "push", "facebook", "instagram")
+# What we sent and how the pipeline handled it: not the customer engaging (reading, clicking, writing is). The one
+# list that activity counts, channel engagement and "last interaction" leave out.
+NOT_ENGAGEMENT_TYPES: frozenset[str] = frozenset(
+    {
+        "message.queued",
+        "message.sent",
+        "message.failed",
+        "message.suppressed",
+        "message.deferred",
+        "message.delivered",
+        "message.bounced",
+    }
+)
 
 
 class _MessageEvent(EventData):

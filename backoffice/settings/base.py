@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "campaigns",
     "backoffice.insights",
     "backoffice.staff",
+    "backoffice.integrations",
     "backoffice.demo",
 ]
 
@@ -385,3 +386,13 @@ CAMPAIGNS_CONTACT_PRESSURE = {
 CAMPAIGNS_BATCH_SIZE = env.int("CAMPAIGNS_BATCH_SIZE", default=500)
 CAMPAIGNS_SNAPSHOT_PAGE = env.int("CAMPAIGNS_SNAPSHOT_PAGE", default=5000)
 CELERY_BEAT_SCHEDULE["campaigns-launch-due"] = {"task": "campaigns.launch_due", "schedule": timedelta(seconds=60)}
+
+# --- Integrations: the Segment-spec tracking API and the shop platforms' webhooks (docs/integrations.md)
+# Largest tracking request body, compressed and inflated (Segment's own batch limit is 500 KB; messages 32 KB).
+TRACKING_MAX_BODY_BYTES = env.int("TRACKING_MAX_BODY_BYTES", default=512 * 1024)
+INTEGRATIONS_WEBHOOK_MAX_BYTES = env.int("INTEGRATIONS_WEBHOOK_MAX_BYTES", default=5 * 1024 * 1024)
+# The secrets shops sign webhooks with, for a shop whose connection has none of its own. Empty: refused (401).
+SHOPIFY_WEBHOOK_SECRET = env.str("SHOPIFY_WEBHOOK_SECRET", default="")
+WOOCOMMERCE_WEBHOOK_SECRET = env.str("WOOCOMMERCE_WEBHOOK_SECRET", default="")
+# Fernet key for shop secrets entered in the admin and dead-lettered bodies; empty: derived from SECRET_KEY.
+INTEGRATIONS_ENCRYPTION_KEY = env.str("INTEGRATIONS_ENCRYPTION_KEY", default="")

@@ -9,5 +9,4 @@ urlpatterns = [
     path("campaigns/<uuid:campaign_id>", views.CampaignDetailApi.as_view(), name="campaign"),
     path("campaigns/<uuid:campaign_id>/approve", views.CampaignApproveApi.as_view(), name="campaign-approve"),
     path("campaigns/<uuid:campaign_id>/launch", views.CampaignLaunchApi.as_view(), name="campaign-launch"),
-    path("campaigns/<uuid:campaign_id>/report", views.CampaignReportApi.as_view(), name="campaign-report"),
 ]

@@ -1,5 +1,6 @@
 """Segments and campaigns: GET, POST /api/v1/segments, GET .../{id}/preview; GET, POST /api/v1/campaigns,
-GET .../{id}, POST .../{id}/approve, POST .../{id}/launch, GET .../{id}/report.
+GET .../{id}, POST .../{id}/approve, POST .../{id}/launch. GET .../{id}/report is served by backoffice.insights, the
+owner of what a campaign earned (one layer above this one).
 
 Marketing and admin own them; integration may read. Segment previews carry counts and non-personal samples only.
 """
@@ -20,7 +21,7 @@ from backoffice.api.fields import AwareDateTimeField
 from backoffice.api.permissions import HasRole
 from backoffice.api.problems import not_found
 
-from .. import report, selectors, services, worksheet
+from .. import selectors, services, worksheet
 from ..models import OUTBOUND_CHANNELS, ChannelMode, Segment
 from .filters import CampaignFilter, SegmentFilter
 
@@ -276,12 +277,3 @@ class CampaignLaunchApi(APIView):
         _campaign(campaign_id)
         campaign = services.campaign_launch(campaign_id=campaign_id, actor=actor(request))
         return Response(CampaignSerializer(campaign).data, status=202)
-
-
-class CampaignReportApi(APIView):
-    permission_classes = [HasRole]
-    allowed_roles = READERS
-
-    @extend_schema(responses=None)
-    def get(self, request, campaign_id: uuid.UUID):
-        return Response(report.campaign_report(campaign=_campaign(campaign_id)))

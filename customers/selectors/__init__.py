@@ -29,6 +29,7 @@ from .people import (
     customer_view_as_of,
     customers_all,
     identifier_kind,
+    people_members,
     rfm_scores,
 )
 
@@ -49,6 +50,7 @@ __all__ = [
     "customer_360",
     "customer_absorbed_ids",
     "customer_group_ids",
+    "people_members",
     "customer_members_as_of",
     "customer_open_cases",
     "customer_orders",

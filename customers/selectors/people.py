@@ -10,10 +10,14 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Count, Max, Min, Q, QuerySet, Sum
 from django.utils import timezone
 
 from backoffice.eventstore import store
+from backoffice.eventstore.money import money
+from backoffice.eventstore.people import merge_groups
+from backoffice.eventstore.sql import rows_by_key
 
 from ..identifiers import InvalidIdentifier, normalise
 from ..models import Case, Consent, Customer, CustomerIdentifier, CustomerOrder
@@ -46,24 +50,27 @@ def customer_resolve_id(*, customer_id: uuid.UUID) -> uuid.UUID:
 
 def customer_absorbed_ids(*, customer_id: uuid.UUID) -> tuple[uuid.UUID, ...]:
     """Every customer merged into this one, directly or through a chain of merges."""
-    found: list[uuid.UUID] = []
-    seen = {customer_id}
-    frontier = [customer_id]
-    while frontier:
-        children = [
-            cid
-            for cid in Customer.objects.filter(merged_into_id__in=frontier).order_by("id").values_list("id", flat=True)
-            if cid not in seen
-        ]
-        seen.update(children)
-        found.extend(children)
-        frontier = children
-    return tuple(found)
+    members = people_members(owner_ids={customer_id})
+    return tuple(sorted((cid for cid in members if cid != customer_id), key=str))
 
 
 def customer_group_ids(*, customer_id: uuid.UUID) -> list[uuid.UUID]:
     """The customer (an id already resolved) and everyone merged into them: one person."""
     return [customer_id, *customer_absorbed_ids(customer_id=customer_id)]
+
+
+def people_members(*, owner_ids: set[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
+    """Every customer making up these people (themselves and those merged into them, at any depth), with the person's
+    id: the one answer to "who is this person" over the customers directory, for one person or a batch."""
+    return merge_groups(owner_ids, _merged_into_any)
+
+
+def _merged_into_any(frontier: set[uuid.UUID]) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    if connection.vendor == "postgresql":
+        # A probe of the merged_into index per customer (see eventstore.sql).
+        found = rows_by_key(Customer._meta.db_table, "merged_into_id", ["id"], list(frontier))
+        return [(member, into) for into, member in found]
+    return list(Customer.objects.filter(merged_into_id__in=frontier).values_list("id", "merged_into_id"))
 
 
 def _latest_consents(customer_ids: list[uuid.UUID], **filters) -> dict[tuple[str, str], Consent]:
@@ -239,7 +246,7 @@ def customer_360(*, customer_id: uuid.UUID, recent: int = 10) -> dict:
         "interaction_count": sum(m.interaction_count for m in members),
         "last_interaction_at": max(last_times) if last_times else None,
         "order_count": orders["count"],
-        "lifetime_value": value.quantize(Decimal("0.01")),
+        "lifetime_value": money(value),
         "first_order_at": orders["first"],
         "last_order_at": orders["last"],
         "rfm": {"recency": rfm.recency, "frequency": rfm.frequency, "monetary": rfm.monetary, "code": rfm.code},
@@ -326,7 +333,7 @@ def customer_view_as_of(*, customer_id: uuid.UUID, at: datetime, recent: int = 1
         "interaction_count": interactions,
         "last_interaction_at": events[-1].occurred_at,
         "order_count": len(orders),
-        "lifetime_value": value.quantize(Decimal("0.01")),
+        "lifetime_value": money(value),
         "last_order_at": last_order,
         "rfm": {"recency": rfm.recency, "frequency": rfm.frequency, "monetary": rfm.monetary, "code": rfm.code},
         "consents": [

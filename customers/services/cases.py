@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import transaction
 
 from backoffice.eventstore import store
+from backoffice.messaging.channels import content_for
 from backoffice.messaging.errors import ChannelRuleError
 from backoffice.messaging.services import message_send
 
@@ -291,11 +292,8 @@ def _send(case: Case, channel: str, content: dict, key: str, actor: str) -> uuid
 
 
 def _reply_content(case: Case, channel: str, text: str) -> dict:
-    if channel == "email":
-        return {"subject": f"Re: {case.subject}"[:200], "body": text}
-    if channel == "push":
-        return {"title": str(settings.CASES_SENDER_NAME), "body": text}
-    return {"text": text}
+    # WhatsApp: the text within the 24-hour window; past it, the reply goes out as the case-update template.
+    return content_for(channel, subject=f"Re: {case.subject}"[:200], title=str(settings.CASES_SENDER_NAME), text=text)
 
 
 def _survey_channel(case: Case) -> str | None:
@@ -310,14 +308,15 @@ def _survey_content(case: Case, channel: str) -> dict:
         f"{settings.CASES_SENDER_NAME}: hemos resuelto su consulta \u00ab{case.subject[:60]}\u00bb. "
         "\u00bfQu\u00e9 tal le atendimos? Responda con un n\u00famero del 1 (mal) al 5 (muy bien)."
     )
-    if channel == "email":
-        return {"subject": f"\u00bfQu\u00e9 tal le atendimos? ({case.subject[:80]})", "body": question}
-    if channel == "push":
-        return {"title": "\u00bfQu\u00e9 tal le atendimos?", "body": question[:170]}
-    if channel == "whatsapp":
-        # Outside the 24-hour window WhatsApp only accepts approved templates; the survey is one.
-        return {"template": settings.CASES_CSAT_WHATSAPP_TEMPLATE, "parameters": [case.subject[:60]]}
-    return {"text": question}
+    # Outside the 24-hour window WhatsApp only accepts approved templates; the survey is one.
+    return content_for(
+        channel,
+        subject=f"\u00bfQu\u00e9 tal le atendimos? ({case.subject[:80]})",
+        title="\u00bfQu\u00e9 tal le atendimos?",
+        text=question[:170] if channel == "push" else question,
+        template=settings.CASES_CSAT_WHATSAPP_TEMPLATE,
+        parameters=[case.subject[:60]],
+    )
 
 
 __all__ = [

@@ -20,20 +20,14 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 from backoffice.eventstore import store
 from backoffice.eventstore.errors import EventValidationError, FieldError
 
+from ..reachability import ADDRESS_KINDS
 from ..selectors import case_awaiting_csat, case_open_for
 from .cases import case_csat_record, case_message_receive, case_open
 from .consents import consent_record
 from .ingestion import interactions_ingest
 
 INBOUND_NAMESPACE: Final = uuid.UUID("2d3c5c8e-7b1a-4f0e-8c43-1f6a9e0b7d22")
-# Which identifier a sender address is, per channel.
-ADDRESS_KINDS: Final = {
-    "email": "email",
-    "sms": "phone",
-    "whatsapp": "phone",
-    "facebook": "facebook_id",
-    "instagram": "instagram_id",
-}
+# Which identifier a sender address is, per channel: the identifier we reach them at there (reachability's).
 INBOUND_CHANNELS: Final = tuple(ADDRESS_KINDS)
 # Said alone, these withdraw marketing on the channel they arrive on (Spanish carriers' BAJA included).
 STOP_WORDS: Final = frozenset({"stop", "baja", "unsubscribe", "cancelar", "darme de baja", "stopall", "end", "fin"})

@@ -12,13 +12,12 @@ now (a merged customer for the one it was merged into).
 The registrations, merges, additions and interactions of one batch are appended in one transaction.
 """
 
-import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property, lru_cache
-from typing import Any
+from typing import Any, Final
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -31,8 +30,7 @@ from backoffice.eventstore.errors import EventValidationError, FieldError
 from ..identifiers import InvalidIdentifier, normalise
 from ..models import Customer, CustomerIdentifier
 from ..projections import identifier_key
-
-logger = logging.getLogger(__name__)
+from ..selectors.people import people_members
 
 
 class ExternalId(BaseModel):
@@ -87,6 +85,35 @@ class CustomerRef(BaseModel):
         return tuple(pairs)
 
 
+def _closed(**fields: Any) -> ConfigDict:
+    return ConfigDict(extra="forbid", frozen=True, **fields)
+
+
+class CampaignContext(BaseModel):
+    model_config = _closed()
+    source: str | None = Field(default=None, max_length=200)
+    medium: str | None = Field(default=None, max_length=200)
+    name: str | None = Field(default=None, max_length=200)
+    term: str | None = Field(default=None, max_length=200)
+    content: str | None = Field(default=None, max_length=200)
+
+
+class ClientContext(BaseModel):
+    """Where an interaction came from, as a tracking SDK describes it (Segment `context`), without personal data:
+    the IP address only as its network (last IPv4 octet, last 80 IPv6 bits zeroed), no device or advertising ids."""
+
+    model_config = _closed()
+    ip_network: str | None = Field(default=None, max_length=64)
+    user_agent: str | None = Field(default=None, max_length=500)
+    locale: str | None = Field(default=None, max_length=35)
+    timezone: str | None = Field(default=None, max_length=64)
+    campaign: CampaignContext | None = None
+    app: dict[str, str] | None = Field(default=None, max_length=4)
+    device: dict[str, str] | None = Field(default=None, max_length=3)
+    os: dict[str, str] | None = Field(default=None, max_length=2)
+    library: dict[str, str] | None = Field(default=None, max_length=2)
+
+
 class SenderMetadata(BaseModel):
     """What a sender may say about an event besides its data. Closed on purpose: metadata is stored in clear, so
     free-form members could carry personal data that erasure cannot reach."""
@@ -96,6 +123,7 @@ class SenderMetadata(BaseModel):
     causation_id: str | None = Field(default=None, max_length=200)
     trace_id: str | None = Field(default=None, max_length=200)
     source_system: str | None = Field(default=None, max_length=100)
+    context: ClientContext | None = None
 
 
 class IncomingInteraction(BaseModel):
@@ -194,26 +222,26 @@ def _message(err: dict) -> str:
     return message.removeprefix("Value error, ")
 
 
+# Identity resolution reads who holds an identifier before the store's append lock: two calls bringing the same new
+# person at once both register them, and the second commit meets the identifier's unique key. Done again, the call
+# finds the person registered by the first; a third collision in a row is a real error.
+_INGEST_ATTEMPTS: Final = 3
+
+
 def interactions_ingest(*, raw_items: Sequence[Any], actor: str, source: str = "api.events") -> list[IngestResult]:
     """Store a batch of interactions atomically, resolving each one's customer. Idempotent on each item's id."""
     parsed = _parse(raw_items)
-    # Two batches naming the same new person at the same moment both resolve them as new, and the second to commit
-    # breaks the identifier's unique key: nothing of it was written, so it is resolved again (now finding the person
-    # the first registered). Found by the load test (benchmarks/load.py): a 500 before.
-    for attempt in range(1, _RESOLUTION_ATTEMPTS + 1):
+    for attempt in range(_INGEST_ATTEMPTS):
         try:
-            return _ingest_resolved(parsed, actor=actor, source=source)
+            return _ingest_parsed(parsed, actor, source)
         except IntegrityError:
-            if attempt == _RESOLUTION_ATTEMPTS:
+            # Our atomic block (a savepoint inside a caller's transaction) is rolled back: the caller's is intact.
+            if attempt == _INGEST_ATTEMPTS - 1:
                 raise
-            logger.info("identity resolution raced another batch; resolving again (attempt %s)", attempt + 1)
     raise AssertionError("unreachable")
 
 
-_RESOLUTION_ATTEMPTS = 3
-
-
-def _ingest_resolved(parsed: list, *, actor: str, source: str) -> list[IngestResult]:
+def _ingest_parsed(parsed, actor: str, source: str) -> list[IngestResult]:
     items = [item for item, _ in parsed]
     with transaction.atomic():
         already = store.stored_events([item.id for item in items])
@@ -380,12 +408,8 @@ def _aware(value: datetime | str) -> datetime:
 
 def _is_anonymous_only(customer_id: uuid.UUID, owner_by_key: dict[str, uuid.UUID], people: _People) -> bool:
     """True when no one in the person's group holds a strong identifier (read from the database and the batch)."""
-    group = [cid for cid in people.merged_into if people.root(cid) == customer_id]
-    group += [
-        cid
-        for cid in Customer.objects.filter(merged_into_id__in=group).values_list("id", flat=True)
-        if cid not in group
-    ]
+    batch_group = {cid for cid in people.merged_into if people.root(cid) == customer_id}
+    group = list(batch_group | set(people_members(owner_ids=batch_group | {customer_id})))
     keys = set(CustomerIdentifier.objects.filter(customer_id__in=group).values_list("key", flat=True))
     keys |= {key for key, owner in owner_by_key.items() if owner in group}
     return all(key.split(":", 1)[0] in WEAK_KINDS for key in keys)

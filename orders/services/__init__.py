@@ -3,7 +3,7 @@
 from .carts import carts_abandon_idle
 from .catalog import location_create, product_save
 from .lifecycle import ACTIONS, allowed_actions, order_act
-from .orders import order_place
+from .orders import order_place, order_place_oversell_allowed
 from .stock import MOVEMENT_KINDS, stock_move, stock_move_recorded
 
 __all__ = [
@@ -14,6 +14,7 @@ __all__ = [
     "location_create",
     "order_act",
     "order_place",
+    "order_place_oversell_allowed",
     "product_save",
     "stock_move",
     "stock_move_recorded",

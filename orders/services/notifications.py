@@ -14,6 +14,7 @@ from django.conf import settings
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from backoffice.messaging.channels import content_for
 from backoffice.messaging.errors import ChannelRuleError
 from backoffice.messaging.services import message_send
 from customers.models import Customer
@@ -108,13 +109,8 @@ def _send(*, customer_id, channel, purpose, content, key, actor, order_id=None) 
 
 
 def _content(channel: str, subject: str, text: str, template: str, parameters: list[str]) -> dict:
-    if channel == "email":
-        return {"subject": subject, "body": text}
-    if channel == "push":
-        return {"title": subject, "body": text}
-    if channel == "whatsapp":
-        return {"template": template, "parameters": parameters}
-    return {"text": text}
+    # On WhatsApp always the approved template: a notification may go out past the 24-hour window.
+    return content_for(channel, subject=subject, text=text, template=template, parameters=parameters)
 
 
 def _language(customer_id: uuid.UUID) -> str:

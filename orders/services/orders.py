@@ -75,10 +75,41 @@ def order_place(
     wanted, prices, method, location = _validate_order(order_id, channel, lines, fulfilment)
     if acting_location is not None and location and location != acting_location:
         raise NotYourLocation("fulfilment.location", location)
-    return with_retry(
+    order, created, _ = with_retry(
         lambda: _place(
             order_id, is_new_id, customer, channel, wanted, prices, method, location, actor, occurred_at,
             acting_location,
+        )
+    )
+    return order, created
+
+
+def order_place_oversell_allowed(
+    *,
+    order_id: str,
+    customer: Any,
+    channel: str,
+    lines: list[dict],
+    location: str,
+    actor: str,
+    occurred_at: datetime | None = None,
+) -> tuple[Order, bool, list[dict]]:
+    """Record an order another system has already sold (a shop platform), shipped from `location`, even when the
+    stock there is short. Returns (order, created, oversold lines [{sku, location, quantity}]).
+
+    Every line is reserved at `location` in full: the units it lacks show as reserved beyond on-hand (available 0),
+    so no other channel sells them, and `order.placed` lists them under `oversold` for staff to act on. Refused
+    only for what no stock can fix (InvalidFields: unknown sku or location, bad quantities; OrderIdConflict).
+    """
+    wanted, prices, method, location = _validate_order(
+        order_id, channel, lines, {"method": "ship", "location": location}
+    )
+    if not location:
+        raise InvalidFields([InvalidField("fulfilment.location", "the location the order ships from", "required")])
+    return with_retry(
+        lambda: _place(
+            order_id, False, customer, channel, wanted, prices, method, location, actor, occurred_at, None,
+            oversell=True,
         )
     )
 
@@ -150,8 +181,19 @@ def _resolve_customer(customer: Any, channel: str, actor: str) -> uuid.UUID:
 
 
 def _place(
-    order_id, is_new_id, customer, channel, wanted, prices, method, location, actor, occurred_at, acting_location
-) -> tuple[Order, bool]:
+    order_id,
+    is_new_id,
+    customer,
+    channel,
+    wanted,
+    prices,
+    method,
+    location,
+    actor,
+    occurred_at,
+    acting_location,
+    oversell=False,
+) -> tuple[Order, bool, list[dict]]:
     with transaction.atomic():
         customer_id = _resolve_customer(customer, channel, actor)
         if method in AT_A_STORE or location:
@@ -172,9 +214,17 @@ def _place(
             existing = Order.objects.get(id=order_id)
         if existing is not None:
             if _same_request(existing, customer_id, channel, wanted, method, location):
-                return existing, False
+                return existing, False, []
             raise OrderIdConflict(order_id)
         allocations = _allocate(wanted, rows, candidates, method)
+        oversold = []
+        if allocations is None and oversell:
+            allocations = [Allocation(sku, qty, location) for sku, qty in wanted.items()]
+            for sku, qty in wanted.items():
+                row = rows.get((sku, location))
+                short = qty - (row.available if row else 0)
+                if short > 0:
+                    oversold.append({"sku": sku, "location": location, "quantity": short})
         if allocations is None:
             raise InsufficientStock(_shortage(wanted, rows, method, location))
         order_lines = [
@@ -190,6 +240,8 @@ def _place(
             "fulfilment": {"method": method, "location": location},
             **_attribution(customer_id),
         }
+        if oversold:
+            data["oversold"] = oversold
         meta = {"actor": actor}
 
         def event(type_name: str, event_data: dict, what: str) -> store.NewEvent:
@@ -208,11 +260,12 @@ def _place(
                 if method == "counter"
                 else event("stock.reserved", moved, f"reserve:{a.sku}@{a.location}")
             )
-            version = rows[(a.sku, a.location)].version
+            row = rows.get((a.sku, a.location))  # none: a sku never stocked there, sold by a shop all the same
+            version = row.version if row else store.NO_STREAM
             appends.append(store.StreamAppend(stock_stream(a.sku, a.location), [stock_event], expected_version=version))
         placed = store.append_batches(appends, savepoint=False)[0].event  # a refusal ends this transaction anyway
     if method == "counter":
-        return Order.objects.get(id=order_id), True  # paid and collected too: as the projection left it
+        return Order.objects.get(id=order_id), True, []  # paid and collected too: as the projection left it
     # What the projection wrote, built by the same function: the answer costs no read.
     order, lines = order_from_placed(
         data=placed.data,
@@ -223,7 +276,7 @@ def _place(
     )
     for row in (order, *lines):
         row._state.adding, row._state.db = False, connection.alias  # as if loaded: they are stored
-    return with_lines(order, lines), True
+    return with_lines(order, lines), True, oversold
 
 
 def _same_request(order: Order, customer_id, channel, wanted, method, location) -> bool:

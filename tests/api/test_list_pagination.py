@@ -3,20 +3,24 @@ seen exactly once, so an integrator who follows `next` never misses the rest."""
 
 import uuid
 from datetime import timedelta
-from decimal import Decimal
 from urllib.parse import urlsplit
 
 import pytest
 from django.utils import timezone
 
 from backoffice.eventstore import store
-from campaigns import services as campaign_services
 from customers.models import Case, Customer
-from customers.services import cases as case_services
-from customers.services.ingestion import customer_register, interactions_ingest
-from orders import services as order_services
+from customers.services.ingestion import interactions_ingest
 from orders.services.stock import stock_receive_many
-from tests.factories import interaction
+from tests.factories import (
+    CampaignFactory,
+    CaseFactory,
+    CustomerFactory,
+    LocationFactory,
+    ProductFactory,
+    SegmentFactory,
+    interaction,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -41,16 +45,7 @@ def walk(client, url: str, key: str = "id", *, limit: int = 200) -> list:
 
 
 def test_segments_page_to_the_end(api_client_for):
-    ids = {
-        str(
-            campaign_services.segment_save(
-                name=f"S{n}",
-                rules={"op": "and", "rules": [{"field": "consent", "cmp": "eq", "value": "email"}]},
-                actor="t",
-            ).id
-        )
-        for n in range(ROWS)
-    }
+    ids = {str(segment.id) for segment in SegmentFactory.create_batch(ROWS)}
 
     seen = walk(api_client_for("marketing"), "/api/v1/segments")
 
@@ -59,9 +54,7 @@ def test_segments_page_to_the_end(api_client_for):
 
 
 def test_campaigns_page_to_the_end(api_client_for):
-    ids = {
-        str(campaign_services.campaign_save(campaign=None, values={"name": f"C{n}"}, actor="t").id) for n in range(ROWS)
-    }
+    ids = {str(campaign.id) for campaign in CampaignFactory.create_batch(ROWS)}
 
     seen = walk(api_client_for("marketing"), "/api/v1/campaigns")
 
@@ -85,9 +78,7 @@ def test_customers_page_to_the_end_and_a_filter_keeps_its_pages(api_client_for):
 
 def test_products_page_to_the_end_keeping_the_category(api_client_for):
     for n in range(ROWS):
-        order_services.product_save(
-            sku=f"SKU-{n:05d}", name=f"P{n}", category="a" if n % 3 else "b", price=Decimal("1.00"), actor="t"
-        )
+        ProductFactory(category="a" if n % 3 else "b")
     client = api_client_for("integration")
 
     everything = walk(client, "/api/v1/products", key="sku")
@@ -99,8 +90,7 @@ def test_products_page_to_the_end_keeping_the_category(api_client_for):
 
 
 def test_locations_page_to_the_end(api_client_for):
-    for n in range(ROWS):
-        order_services.location_create(code=f"L-{n:05d}", name=f"L{n}", kind="store", actor="t")
+    LocationFactory.create_batch(ROWS)
 
     seen = walk(api_client_for("integration"), "/api/v1/locations", key="code")
 
@@ -108,16 +98,10 @@ def test_locations_page_to_the_end(api_client_for):
 
 
 def test_cases_page_to_the_end(api_client_for):
-    customer_id, _ = customer_register(customer={"email": "ana@example.es"}, channel="web", actor="t")
+    customer = CustomerFactory()
     start = timezone.now() - timedelta(days=2)
     for n in range(ROWS):
-        case_services.case_open(
-            customer_id=customer_id,
-            channel="email",
-            subject=f"S{n}",
-            actor="t",
-            occurred_at=start + timedelta(seconds=n),
-        )
+        CaseFactory(customer_id=customer.id, occurred_at=start + timedelta(seconds=n))
 
     seen = walk(api_client_for("support"), "/api/v1/cases")
 
@@ -125,7 +109,7 @@ def test_cases_page_to_the_end(api_client_for):
 
 
 def test_the_log_and_a_timeline_page_to_the_end(api_client_for):
-    customer_id, _ = customer_register(customer={"email": "ana@example.es"}, channel="web", actor="t")
+    customer_id = CustomerFactory().id
     items = [interaction(customer={"id": str(customer_id)}, id=str(uuid.uuid4())) for _ in range(ROWS)]
     interactions_ingest(raw_items=items, actor="t")
     client = api_client_for("integration")
@@ -139,12 +123,9 @@ def test_the_log_and_a_timeline_page_to_the_end(api_client_for):
 
 
 def test_the_stock_of_a_location_pages_to_the_end(api_client_for):
-    order_services.location_create(code="MAD-01", name="Madrid", kind="store", actor="t")
-    receipts = []
-    for n in range(ROWS):
-        order_services.product_save(sku=f"SKU-{n:05d}", name=f"P{n}", price=Decimal("1.00"), actor="t")
-        receipts.append((f"SKU-{n:05d}", "MAD-01", 1, uuid.uuid4()))
-    stock_receive_many(receipts=receipts, actor="t")
+    LocationFactory(code="MAD-01")
+    receipts = [(ProductFactory().sku, "MAD-01", 1, uuid.uuid4()) for _ in range(ROWS)]
+    stock_receive_many(receipts=receipts, actor="test")
 
     seen = walk(api_client_for("integration"), "/api/v1/stock?location=MAD-01", key="sku")
 

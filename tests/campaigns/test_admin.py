@@ -94,14 +94,14 @@ def test_a_second_staff_member_approves_in_the_admin_then_launches_and_reads_the
     approver.post(reverse("admin:campaigns_campaign_command", args=[campaign.pk, "approve"]))
     with django_capture_on_commit_callbacks(execute=True):
         author.post(reverse("admin:campaigns_campaign_command", args=[campaign.pk, "launch"]))
-    report = author.get(reverse("admin:campaigns_campaign_report", args=[campaign.pk]))
+    report = author.get(reverse("admin:insights_campaign_report", args=[campaign.pk]))
 
     assert Campaign.objects.get().status == Status.COMPLETED
     assert author.get(reverse("admin:campaigns_campaign_change", args=[campaign.pk])).status_code == 200
     assert OutboundMessage.objects.filter(campaign_id=str(campaign.id)).count() == 1
     page = report.content.decode()
     assert report.status_code == 200
-    assert page.count('<svg class="report-chart"') == 3
+    assert page.count('<svg class="insights-chart" data-chart="campaign_') == 3
     assert 'data-channel="email"' in page
 
 

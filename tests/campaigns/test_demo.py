@@ -2,11 +2,12 @@
 
 import pytest
 
+from backoffice.eventstore import projector
 from backoffice.eventstore.models import Event
+from backoffice.insights.campaign_figures import campaign_report
 from backoffice.messaging.models import OutboundMessage
 from campaigns.demo import seed_campaigns
 from campaigns.models import Campaign, Status
-from campaigns.report import campaign_report
 from customers.models import CustomerOrder
 
 pytestmark = pytest.mark.django_db
@@ -26,6 +27,7 @@ def test_seed_campaigns_makes_two_finished_campaigns_with_a_lift_and_a_draft_and
         "Nueva colección de primavera": Status.COMPLETED,
         "Black Friday": Status.DRAFT,
     }
+    projector.catch_up("insights.rollups")
     for campaign in Campaign.objects.filter(status=Status.COMPLETED):
         report = campaign_report(campaign=campaign)
         assert report["totals"]["sent"] > 0

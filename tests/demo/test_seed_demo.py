@@ -5,8 +5,10 @@ import re
 from datetime import datetime
 
 import phonenumbers
+import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.db import transaction
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -29,15 +31,28 @@ def _seed(customers: int = 30) -> list[str]:
     return out.getvalue().splitlines()
 
 
+@pytest.fixture(scope="module")
+def seeded(django_db_setup, django_db_blocker):
+    """One demo of 30 customers for the whole module (seeding is the slow part: about 15 s a run), inside a
+    transaction rolled back when the module ends. Each test runs in a savepoint of it (the `db` fixture), so what
+    a test seeds or changes on top is gone before the next one."""
+    with django_db_blocker.unblock():
+        outer = transaction.atomic()
+        outer.__enter__()
+        try:
+            yield _seed(30)
+        finally:
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)
+
+
 def _interaction_counts(output: list[str]) -> tuple[int, int, int]:
     line = next(line for line in output if line.startswith("Interactions: "))
     total, new, stored = re.match(r"^Interactions: (\d+) \((\d+) new, (\d+) already stored\)$", line).groups()
     return int(total), int(new), int(stored)
 
 
-def test_seeding_creates_the_customers_and_interactions_on_all_ten_channels(db):
-    _seed(30)
-
+def test_seeding_creates_the_customers_and_interactions_on_all_ten_channels(seeded, db):
     # One person each; some were two customers (phone alone, then email) until identity resolution merged them.
     assert Customer.objects.filter(merged_into=None).count() == 30 + CAMPAIGN_PEOPLE
     channels = set(Event.objects.exclude(channel=None).values_list("channel", flat=True).distinct())
@@ -46,8 +61,7 @@ def test_seeding_creates_the_customers_and_interactions_on_all_ten_channels(db):
     assert Event.objects.filter(type="customer.registered").count() == 30 + CAMPAIGN_PEOPLE + merged
 
 
-def test_running_it_again_writes_no_new_events(db):
-    _seed(30)
+def test_running_it_again_writes_no_new_events(seeded, db):
     events_before = Event.objects.count()
 
     output = _seed(30)
@@ -57,19 +71,19 @@ def test_running_it_again_writes_no_new_events(db):
     assert (new, already_stored) == (0, total)
 
 
-def test_a_larger_run_adds_only_the_new_customers(db):
-    first_ten, _, _ = _interaction_counts(_seed(10))
+def test_a_larger_run_adds_only_the_new_customers(seeded, db):
+    first_thirty, _, _ = _interaction_counts(seeded)
 
-    total, new, already_stored = _interaction_counts(_seed(20))
+    total, new, already_stored = _interaction_counts(_seed(40))
 
-    assert already_stored == first_ten
-    assert new == total - first_ten > 0
-    assert Customer.objects.filter(merged_into=None).count() == 20 + CAMPAIGN_PEOPLE
+    assert already_stored == first_thirty
+    assert new == total - first_thirty > 0
+    assert Customer.objects.filter(merged_into=None).count() == 40 + CAMPAIGN_PEOPLE
     assert Event.objects.filter(type="customer.registered").count() == Customer.objects.count()
 
 
-def test_the_admin_login_on_the_last_line_works(db, client):
-    last_line = _seed(10)[-1]
+def test_the_admin_login_on_the_last_line_works(seeded, db, client):
+    last_line = seeded[-1]
 
     password = LOGIN_LINE.match(last_line).group(1)
     assert client.login(username="admin", password=password)
@@ -78,18 +92,18 @@ def test_the_admin_login_on_the_last_line_works(db, client):
     assert admin.is_staff
 
 
-def test_each_run_gives_the_admin_a_new_password(db, client):
-    first = LOGIN_LINE.match(_seed(10)[-1]).group(1)
+def test_each_run_gives_the_admin_a_new_password(seeded, db, client):
+    first = LOGIN_LINE.match(seeded[-1]).group(1)
 
-    second = LOGIN_LINE.match(_seed(10)[-1]).group(1)
+    second = LOGIN_LINE.match(_seed(30)[-1]).group(1)
 
     assert second != first
     assert not client.login(username="admin", password=first)
     assert client.login(username="admin", password=second)
 
 
-def test_every_other_role_gets_a_user_and_the_integration_token_works(db):
-    output = "\n".join(_seed(10))
+def test_every_other_role_gets_a_user_and_the_integration_token_works(seeded, db):
+    output = "\n".join(seeded)
 
     roles = dict(StaffProfile.objects.values_list("user__username", "role"))
     assert roles == {
@@ -106,9 +120,7 @@ def test_every_other_role_gets_a_user_and_the_integration_token_works(db):
     assert api.get("/api/v1/events").status_code == 200
 
 
-def test_an_anonymous_visitor_who_identifies_later_is_stitched_to_one_customer(db):
-    _seed(30)
-
+def test_an_anonymous_visitor_who_identifies_later_is_stitched_to_one_customer(seeded, db):
     registered = store.read_all(types=["customer.registered"], limit=1000)
     anonymous_at_first = {
         event.customer_id for event in registered if [i["kind"] for i in event.data["identifiers"]] == ["anonymous_id"]
@@ -122,9 +134,7 @@ def test_an_anonymous_visitor_who_identifies_later_is_stitched_to_one_customer(d
     assert Customer.objects.filter(merged_into=None).count() == 30 + CAMPAIGN_PEOPLE
 
 
-def test_customers_seen_on_several_channels_are_one_customer_each(db):
-    _seed(30)
-
+def test_customers_seen_on_several_channels_are_one_customer_each(seeded, db):
     channels_per_customer = {}
     for customer_id, channel in Event.objects.exclude(customer_id=None).values_list("customer_id", "channel"):
         channels_per_customer.setdefault(customer_id, set()).add(channel)
@@ -137,9 +147,7 @@ def test_customers_seen_on_several_channels_are_one_customer_each(db):
     )
 
 
-def test_people_known_by_phone_and_by_email_apart_are_merged_when_they_give_both(db):
-    _seed(30)
-
+def test_people_known_by_phone_and_by_email_apart_are_merged_when_they_give_both(seeded, db):
     merges = store.read_all(types=["customer.merged"], limit=1000)
 
     assert merges
@@ -153,15 +161,11 @@ def test_people_known_by_phone_and_by_email_apart_are_merged_when_they_give_both
         assert {"email", "phone"} <= kinds
 
 
-def test_customers_have_names(db):
-    _seed(30)
-
+def test_customers_have_names(seeded, db):
     assert Customer.objects.filter(merged_into=None).exclude(display_name="").count() >= 25
 
 
-def test_phones_are_valid_spanish_mobiles(db):
-    _seed(30)
-
+def test_phones_are_valid_spanish_mobiles(seeded, db):
     phones = list(CustomerIdentifier.objects.filter(kind="phone").values_list("value", flat=True))
     assert phones
     for phone in phones:
@@ -194,13 +198,20 @@ def test_the_same_anchor_gives_the_same_history():
     ]
 
 
-def test_the_demo_has_service_cases_on_several_channels_open_resolved_and_rated(db):
+def test_the_demo_has_service_cases_on_several_channels_open_resolved_and_rated(seeded, db):
     from customers.models import Case
 
-    _seed(60)
+    _seed(60)  # 30 more on top of the module's: enough people for every kind of case
 
     cases = Case.objects.all()
     assert cases.filter(status="resolved").exists()
     assert cases.exclude(csat_score=None).exists()
     assert len(set(cases.values_list("channel", flat=True))) >= 3
     assert all(case.message_count >= 1 for case in cases)
+
+
+def test_the_login_line_names_the_port_actually_served(seeded, db):
+    out = io.StringIO()
+    call_command("seed_demo", "--customers", "30", "--admin-url", "http://127.0.0.1:8017/admin/", stdout=out)
+
+    assert out.getvalue().splitlines()[-1].startswith("Staff login: http://127.0.0.1:8017/admin/  user: admin")

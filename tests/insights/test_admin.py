@@ -83,3 +83,24 @@ def test_the_dashboard_speaks_spanish_by_default(marketing_client, settings):
     assert "Panel de indicadores" in html
     assert "CAC = inversión en captación del canal" in html
     assert "Descargar CSV" in html
+
+
+def test_acquisition_roi_stands_beside_cac_in_the_dashboard_the_csv_and_the_api(shop, marketing_client, api_client_for):
+    api_rows = api_client_for("marketing").get("/api/v1/metrics", RANGE).json()["acquisition"]["by_channel"]
+    response = marketing_client.get("/admin/insights/dashboard/csv/acquisition/", RANGE)
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    page = marketing_client.get("/admin/insights/dashboard/", RANGE, HTTP_ACCEPT_LANGUAGE="es").content.decode()
+
+    assert [(r["channel"], r["CAC"], r["acquisition ROI"]) for r in rows] == [
+        (r["channel"], r["cac"], r["roi"]) for r in api_rows
+    ] + [("total", "183.33", "-0.6727")]
+    assert ("web", "-0.7900") in [(r["channel"], r["roi"]) for r in api_rows]
+    assert "ROI de captación" in page
+
+
+def test_a_negative_campaign_roi_is_drawn_left_of_the_zero_line(shop, marketing_client):
+    html = marketing_client.get("/admin/insights/dashboard/", RANGE).content.decode()
+    chart = html.split('data-chart="campaigns"', 1)[1].split("</svg>", 1)[0]
+
+    assert 'data-label="sms" data-value="-100%"' in chart  # ROI -1: cost 0.25, nothing attributed
+    assert "<line " in chart  # the zero line

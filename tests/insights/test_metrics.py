@@ -32,10 +32,49 @@ def test_cac_is_spend_over_customers_acquired_counting_merged_once_and_erased_st
     # web: A only (C merged into A, E registered before); spend 300 + 100. store: B, 100. app: D (erased), 50.
     rows = {r["channel"]: r for r in report["acquisition"]["by_channel"]}
 
-    assert rows["web"] == {"channel": "web", "spend": D("400.00"), "customers_acquired": 1, "cac": D("400.00")}
-    assert rows["store"] == {"channel": "store", "spend": D("100.00"), "customers_acquired": 1, "cac": D("100.00")}
-    assert rows["app"] == {"channel": "app", "spend": D("50.00"), "customers_acquired": 1, "cac": D("50.00")}
-    assert report["acquisition"]["total"] == {"spend": D("550.00"), "customers_acquired": 3, "cac": D("183.33")}
+    cac = ("channel", "spend", "customers_acquired", "cac")
+    assert {k: rows["web"][k] for k in cac} == {
+        "channel": "web",
+        "spend": D("400.00"),
+        "customers_acquired": 1,
+        "cac": D("400.00"),
+    }
+    assert {k: rows["store"][k] for k in cac} == {
+        "channel": "store",
+        "spend": D("100.00"),
+        "customers_acquired": 1,
+        "cac": D("100.00"),
+    }
+    assert {k: rows["app"][k] for k in cac} == {
+        "channel": "app",
+        "spend": D("50.00"),
+        "customers_acquired": 1,
+        "cac": D("50.00"),
+    }
+    total = report["acquisition"]["total"]
+    assert {k: total[k] for k in cac[1:]} == {"spend": D("550.00"), "customers_acquired": 3, "cac": D("183.33")}
+
+
+def test_roi_per_acquisition_channel_is_the_margin_on_the_revenue_of_the_customers_it_acquired_against_its_spend(
+    report,
+):
+    # Acquired in the period: A through web (with C merged into A: o1 100 + o3 80 + o2 50 - 20 refunded = 210), B
+    # through the store (o4 40; o5 cancelled) and D through the app (o6 200, erased since: the amounts still count).
+    # E ordered, but was acquired before the period. Margin 0.40; ROI = (margin - spend) / spend.
+    rows = {r["channel"]: r for r in report["acquisition"]["by_channel"]}
+    figures = ("acquired_net_revenue", "acquired_margin", "roi")
+
+    assert [rows["web"][k] for k in figures] == [D("210.00"), D("84.00"), D("-0.7900")]
+    assert [rows["store"][k] for k in figures] == [D("40.00"), D("16.00"), D("-0.8400")]
+    assert [rows["app"][k] for k in figures] == [D("200.00"), D("80.00"), D("0.6000")]
+    assert [report["acquisition"]["total"][k] for k in figures] == [D("450.00"), D("180.00"), D("-0.6727")]
+
+
+def test_acquisition_roi_is_undefined_without_spend(shop):
+    figures = metrics_report(start=date(2026, 3, 1), end=date(2026, 3, 31))
+
+    assert figures["acquisition"]["by_channel"] == []
+    assert figures["acquisition"]["total"]["roi"] is None
 
 
 def test_spend_of_a_month_partly_in_the_range_counts_pro_rata(shop):
@@ -220,7 +259,9 @@ def test_campaign_roi_attributes_orders_within_the_window_net_of_refunds(report)
         "delivered": 1,
         "read": 0,
         "clicked": 1,
+        "bounced": 0,
         "unsubscribed": 0,
+        "suppressed": 0,
         "orders": 1,
         "revenue": D("30.00"),
         "cost": D("0.50"),
@@ -291,6 +332,8 @@ def test_campaign_lift_against_the_holdout(report):
             "treated_conversion_rate": D("0.5000"),
             "holdout_conversion_rate": D("0.0000"),
             "lift": D("0.5000"),
+            "relative_lift": None,  # nothing to compare with: no holdout conversion
+            "incremental_conversions": D("1.0"),
         }
     ]
 

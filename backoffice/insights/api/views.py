@@ -1,6 +1,8 @@
-"""GET /api/v1/metrics (every figure for a range) and GET, POST /api/v1/metrics/spend (acquisition spend)."""
+"""GET /api/v1/metrics (every figure for a range), GET, POST /api/v1/metrics/spend (acquisition spend) and
+GET /api/v1/campaigns/{id}/report (what one campaign did, from the same figures as the metrics)."""
 
-from datetime import date
+import uuid
+from datetime import date, datetime
 from decimal import Decimal
 
 from drf_spectacular.types import OpenApiTypes
@@ -11,10 +13,11 @@ from rest_framework.views import APIView
 
 from backoffice.accounts.models import Role
 from backoffice.api.permissions import HasRole
-from backoffice.api.problems import invalid
+from backoffice.api.problems import invalid, not_found
 from backoffice.eventstore.schema import CHANNELS
+from campaigns.selectors import campaign_get
 
-from .. import selectors
+from .. import campaign_figures, selectors
 from ..models import AcquisitionSpend
 from ..params import RangeInvalid, metrics_query
 from ..services import SpendInvalid, acquisition_spend_set
@@ -31,6 +34,8 @@ def jsonable(value):
         return [jsonable(item) for item in value]
     if isinstance(value, Decimal):
         return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
     if isinstance(value, date):
         return value.isoformat()
     return value
@@ -105,3 +110,18 @@ class SpendApi(APIView):
         except SpendInvalid as exc:
             raise invalid(exc.field, exc.message, exc.code) from exc
         return Response(self.OutputSerializer(spend).data)
+
+
+class CampaignReportApi(APIView):
+    """Sent, delivered, opened (read), clicked, converted, orders, revenue, cost and ROI per channel; lift against
+    the holdout. Money and ratios as decimal strings, as in GET /api/v1/metrics: the same figures."""
+
+    permission_classes = [HasRole]
+    allowed_roles = READERS
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request, campaign_id: uuid.UUID):
+        campaign = campaign_get(campaign_id=campaign_id)
+        if campaign is None:
+            raise not_found("no such campaign")
+        return Response(jsonable(campaign_figures.campaign_report(campaign=campaign)))

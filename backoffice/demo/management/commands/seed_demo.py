@@ -27,7 +27,7 @@ from customers.models import Case
 from orders.demo import seed_orders
 from orders.models import Order
 
-STAFF_URL = "http://127.0.0.1:8000/admin/"
+STAFF_URL = "http://127.0.0.1:8000/admin/"  # what `make run` serves unless PORT says otherwise (it passes --admin-url)
 
 
 class Command(BaseCommand):
@@ -35,8 +35,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--customers", type=int, default=2000, help="how many demo customers (default 2000)")
+        parser.add_argument("--admin-url", default=STAFF_URL, help=f"the admin address printed (default {STAFF_URL})")
 
-    def handle(self, *args, customers: int, **options):
+    def handle(self, *args, customers: int, admin_url: str, **options):
         started = monotonic()
         with store.after_commit_hooks_paused():
             self._seed(customers)
@@ -45,7 +46,7 @@ class Command(BaseCommand):
         self.stdout.write(f"  projections caught up in {monotonic() - catch_up_started:.1f} s")
         self.stdout.write(f"Asynchronous projections caught up: {sum(caught_up.values())} events read")
         self.stdout.write(f"Done in {monotonic() - started:.1f} s.")
-        self._staff()
+        self._staff(admin_url)
 
     def _seed(self, customers: int) -> None:
         started = monotonic()
@@ -67,7 +68,7 @@ class Command(BaseCommand):
         campaigns = seed_campaigns(now=end_of_history)
         self.stdout.write(f"Campaigns: {Campaign.objects.count()} in all ({campaigns})")
 
-    def _staff(self) -> None:
+    def _staff(self, admin_url: str) -> None:
         """One user per role; passwords change on every run. The admin login is the last line, always."""
         passwords = {
             username: secrets.token_urlsafe(12) for username in ("admin", "marketing", "support", "store.mad01")
@@ -88,4 +89,4 @@ class Command(BaseCommand):
         self.stdout.write(f"  support      password: {passwords['support']}")
         self.stdout.write(f"  store.mad01  password: {passwords['store.mad01']}  (store staff, MAD-01)")
         self.stdout.write(f"  integration  API token: {token}")
-        self.stdout.write(f"Staff login: {STAFF_URL}  user: admin  password: {passwords['admin']}")
+        self.stdout.write(f"Staff login: {admin_url}  user: admin  password: {passwords['admin']}")

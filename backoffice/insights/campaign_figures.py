@@ -1,0 +1,279 @@
+"""What a campaign earned, answered once: messages, attributed orders and revenue, cost, ROI and lift per campaign
+and channel. The dashboard, GET /api/v1/metrics (and its CSV), the campaign report page and
+GET /api/v1/campaigns/{id}/report all read these functions, so a figure has the same value everywhere.
+
+Why here: the facts are insights' read models (the rollups count each campaign's messages and attributed orders per
+day and channel; the order facts carry each order's person, with merges folded, and the campaign it is attributed
+to). The campaigns app sits below insights and may not import it, so the report is served from this layer (see
+docs/metrics.md, "One owner per figure").
+
+- Messages: `message.*` events carrying the campaign's id, by the message's channel.
+- Attribution (insights.rollups): last touch; an order goes to the campaign whose message was sent last, before it, to
+  the profile that ordered or to its person, within that campaign's attribution window; its revenue is net of
+  refunds, cancelled orders left out. Holdout people got no message, so nothing of theirs is attributed.
+- Cost = messages sent x the campaign's cost per message of the channel (INSIGHTS_MESSAGE_COSTS for a channel the
+  campaign states no cost for, or a campaign the campaigns app does not know). ROI = (revenue - cost) / cost.
+- Lift: intent to treat. Conversion = people of the group (any profile of the person) with an order, not cancelled,
+  placed within the attribution window from the launch / people in the group; the treated group is everyone of the
+  frozen audience not held out, reached or not. Lift = treated conversion - holdout conversion.
+"""
+
+import uuid
+from collections import defaultdict
+from datetime import date, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import Count, Exists, OuterRef, Subquery, Sum
+from django.db.models.functions import Coalesce
+
+from backoffice.eventstore.money import money, ratio
+from campaigns.models import AudienceMember, Campaign, Delivery, Outcome
+
+from .models import DailyMetric, OrderFact, PersonFact
+
+MESSAGE_COUNTS = ("sent", "delivered", "read", "clicked", "bounced", "unsubscribed", "suppressed")
+COUNTS = (*MESSAGE_COUNTS, "orders")
+METRICS = tuple(f"campaign.{name}" for name in (*COUNTS, "revenue"))
+INCREMENT = Decimal("0.1")
+
+
+def campaigns_by_id(ids) -> dict[str, Campaign]:
+    valid = []
+    for value in ids:
+        try:
+            valid.append(uuid.UUID(str(value)))
+        except ValueError:
+            continue
+    return {str(c.id): c for c in Campaign.objects.filter(id__in=valid)}
+
+
+def campaign_sums(
+    *, start: date | None = None, end: date | None = None, channel: str | None = None, campaign_id: str | None = None
+) -> dict[tuple[str, str], dict]:
+    """(campaign id, message channel) -> counts and revenue summed from the rollups, over the days given (all when
+    none)."""
+    rows = DailyMetric.objects.filter(metric__in=METRICS)
+    if start is not None:
+        rows = rows.filter(day__gte=start)
+    if end is not None:
+        rows = rows.filter(day__lte=end)
+    if channel:
+        rows = rows.filter(channel=channel)
+    if campaign_id is not None:
+        rows = rows.filter(dimension=campaign_id)
+    sums: dict[tuple[str, str], dict] = defaultdict(lambda: dict.fromkeys((*COUNTS, "revenue"), Decimal(0)))
+    for row in rows.values("dimension", "channel", "metric").annotate(total=Sum("value")).order_by():
+        sums[(row["dimension"], row["channel"])][row["metric"].removeprefix("campaign.")] += row["total"]
+    return dict(sums)
+
+
+def cost_per_message(campaign: Campaign | None, channel: str) -> Decimal:
+    if campaign is not None and (campaign.costs or {}).get(channel) not in (None, ""):
+        return Decimal(str(campaign.costs[channel]))
+    return Decimal(str(settings.INSIGHTS_MESSAGE_COSTS.get(channel, 0)))
+
+
+def channel_figures(sums: dict, cost: Decimal) -> dict:
+    """The figures of one campaign on one channel (or of a sum of them): counts, revenue, cost and ROI."""
+    revenue, cost = money(sums["revenue"]), money(cost)
+    return {
+        **{name: int(sums[name]) for name in COUNTS},
+        "revenue": revenue,
+        "cost": cost,
+        "roi": ratio(revenue - cost, cost),
+    }
+
+
+# --- Lift ---------------------------------------------------------------------------------------------------------
+
+_EMPTY_COUNTS = {"treated": 0, "treated_converted": 0, "holdout": 0, "holdout_converted": 0}
+
+
+def lift_figures(counts: dict) -> dict:
+    treated = ratio(counts["treated_converted"], counts["treated"])
+    holdout = ratio(counts["holdout_converted"], counts["holdout"])
+    lift = treated - holdout if treated is not None and holdout is not None else None
+    return {
+        **counts,
+        "treated_conversion_rate": treated,
+        "holdout_conversion_rate": holdout,
+        "lift": lift,
+        "relative_lift": ratio(lift, holdout) if lift is not None and holdout else None,
+        "incremental_conversions": (lift * counts["treated"]).quantize(INCREMENT) if lift is not None else None,
+    }
+
+
+def campaign_lift(campaign: Campaign) -> dict:
+    """Lift of one campaign. An audience member is a person: orders of any profile of theirs count, whoever the
+    person was merged into since the launch (PersonFact gives the person of each profile now)."""
+    if campaign.launched_at is None:
+        return lift_figures(dict(_EMPTY_COUNTS))
+    window_end = campaign.launched_at + timedelta(days=campaign.attribution_days)
+    person_of_member = Coalesce(
+        Subquery(PersonFact.objects.filter(customer_id=OuterRef(OuterRef("customer_id"))).values("person_id")[:1]),
+        OuterRef("customer_id"),
+    )
+    ordered = OrderFact.objects.filter(
+        person_id=person_of_member,
+        is_cancelled=False,
+        placed_at__gte=campaign.launched_at,
+        placed_at__lte=window_end,
+    )
+    counts = dict(_EMPTY_COUNTS)
+    rows = (
+        AudienceMember.objects.filter(campaign=campaign)
+        .annotate(has_ordered=Exists(ordered))
+        .values_list("is_holdout", "has_ordered")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for is_holdout, has_ordered, n in rows:
+        group = "holdout" if is_holdout else "treated"
+        counts[group] += n
+        if has_ordered:
+            counts[f"{group}_converted"] += n
+    return lift_figures(counts)
+
+
+def _campaign_lifts_pg(campaigns: dict[str, Campaign]) -> dict[str, dict]:
+    """campaign_lift for many campaigns in one statement: the audiences joined to the orders of their window."""
+    launched = [c.id for c in campaigns.values() if c.launched_at is not None]
+    lifts = {cid: campaign_lift(c) for cid, c in campaigns.items() if c.launched_at is None}
+    if not launched:
+        return lifts
+    audience, campaign_table = AudienceMember._meta.db_table, Campaign._meta.db_table
+    people, orders = PersonFact._meta.db_table, OrderFact._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH converted AS (
+                SELECT DISTINCT a.id FROM {audience} a
+                JOIN {campaign_table} k ON k.id = a.campaign_id
+                LEFT JOIN {people} p ON p.customer_id = a.customer_id
+                JOIN {orders} o ON o.person_id = COALESCE(p.person_id, a.customer_id)
+                WHERE a.campaign_id = ANY(%(ids)s) AND o.is_cancelled = %(no)s AND o.placed_at >= k.launched_at
+                  AND o.placed_at <= k.launched_at + k.attribution_days * INTERVAL '1 day'
+            )
+            SELECT a.campaign_id, a.is_holdout, COUNT(*), COUNT(converted.id)
+            FROM {audience} a LEFT JOIN converted ON converted.id = a.id
+            WHERE a.campaign_id = ANY(%(ids)s)
+            GROUP BY a.campaign_id, a.is_holdout
+            """,  # noqa: S608 - table names and placeholders only
+            {"ids": launched, "no": False},
+        )
+        rows = cursor.fetchall()
+    counts = {str(cid): dict(_EMPTY_COUNTS) for cid in launched}
+    for campaign_id, is_holdout, members, converted in rows:
+        group = "holdout" if is_holdout else "treated"
+        counts[str(campaign_id)][group] += members
+        counts[str(campaign_id)][f"{group}_converted"] += converted
+    return lifts | {cid: lift_figures(c) for cid, c in counts.items()}
+
+
+def campaign_lifts(campaigns: dict[str, Campaign]) -> dict[str, dict]:
+    if connection.vendor == "postgresql":
+        return _campaign_lifts_pg(campaigns)
+    return {cid: campaign_lift(campaign) for cid, campaign in campaigns.items()}
+
+
+# --- The dashboard and GET /api/v1/metrics ------------------------------------------------------------------------
+
+
+def campaign_figures(*, start: date, end: date, channel: str | None) -> dict:
+    """Per campaign and channel, per channel, and the lift of every campaign with messages in the period."""
+    sums = campaign_sums(start=start, end=end, channel=channel)
+    campaigns = campaigns_by_id({campaign for campaign, _ch in sums})
+    lifts = campaign_lifts(campaigns)
+    by_campaign = []
+    by_channel: dict[str, dict] = defaultdict(lambda: dict.fromkeys((*COUNTS, "revenue", "cost"), Decimal(0)))
+    for (campaign_id, ch), s in sorted(sums.items()):
+        campaign = campaigns.get(campaign_id)
+        cost = s["sent"] * cost_per_message(campaign, ch)
+        by_campaign.append(
+            {
+                "campaign": campaign_id,
+                "name": campaign.name if campaign else "",
+                "channel": ch,
+                **channel_figures(s, cost),
+                "lift": lifts.get(campaign_id, {}).get("lift"),
+            }
+        )
+        for name in (*COUNTS, "revenue"):
+            by_channel[ch][name] += s[name]
+        by_channel[ch]["cost"] += cost
+    return {
+        "by_campaign": by_campaign,
+        "by_channel": [{"channel": ch, **channel_figures(s, s["cost"])} for ch, s in sorted(by_channel.items())],
+        "lift": [{"campaign": cid, "name": campaigns[cid].name, **lift} for cid, lift in sorted(lifts.items())],
+    }
+
+
+# --- The campaign report ------------------------------------------------------------------------------------------
+
+
+def campaign_report(*, campaign: Campaign) -> dict:
+    """Everything the campaign did since its launch, per channel of the campaign (and any other channel it has
+    figures on), with the audience, the lift and the totals; the same numbers as the dashboard's rows of it."""
+    campaign_id = str(campaign.id)
+    sums = {ch: s for (_cid, ch), s in campaign_sums(campaign_id=campaign_id).items()}
+    channels = list(dict.fromkeys([*(campaign.channels or []), *sorted(sums)]))
+    queued = dict(Delivery.objects.filter(campaign=campaign).values_list("channel").annotate(n=Count("id")).order_by())
+    converted = _converted_people(campaign_id)
+    rows, total = [], dict.fromkeys((*COUNTS, "revenue", "cost"), Decimal(0))
+    for ch in channels:
+        s = sums.get(ch) or dict.fromkeys((*COUNTS, "revenue"), Decimal(0))
+        cost = s["sent"] * cost_per_message(campaign, ch)
+        figures = channel_figures(s, cost)
+        people = len(converted.get(ch, ()))
+        rows.append(
+            {
+                "channel": ch,
+                "queued": queued.get(ch, 0),
+                **figures,
+                "opened": figures["read"],  # the report's name for read since issue 6, kept for its clients
+                "converted": people,
+                "conversion_rate": ratio(people, figures["sent"]),
+            }
+        )
+        for name in (*COUNTS, "revenue"):
+            total[name] += s[name]
+        total["cost"] += cost
+    audience = AudienceMember.objects.filter(campaign=campaign)
+    outcomes = dict(audience.values_list("outcome").annotate(n=Count("id")).order_by())
+    lift = campaign_lift(campaign)
+    return {
+        "campaign_id": campaign_id,
+        "name": campaign.name,
+        "status": campaign.status,
+        "launched_at": campaign.launched_at,
+        "attribution_days": campaign.attribution_days,
+        "currency": "EUR",
+        "audience": {
+            "total": sum(outcomes.values()),
+            "holdout": lift["holdout"],
+            "treated": lift["treated"],
+            "outcomes": {(key or Outcome.PENDING.label): n for key, n in outcomes.items()},
+        },
+        "channels": rows,
+        # `absolute` and `relative`: the report's names before issue 14, kept for its clients.
+        "lift": {**lift, "absolute": lift["lift"], "relative": lift["relative_lift"]},
+        "totals": {
+            **channel_figures(total, total["cost"]),
+            "converted": len(set().union(*converted.values())) if converted else 0,
+            "budget": money(campaign.budget) if campaign.budget is not None else None,
+        },
+    }
+
+
+def _converted_people(campaign_id: str) -> dict[str, set]:
+    """Per message channel, the people with an order attributed to the campaign (not cancelled)."""
+    people: dict[str, set] = defaultdict(set)
+    for ch, person in (
+        OrderFact.objects.filter(campaign_id=campaign_id, is_cancelled=False)
+        .values_list("campaign_channel", "person_id")
+        .distinct()
+    ):
+        people[ch].add(person)
+    return dict(people)

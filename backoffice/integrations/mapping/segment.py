@@ -1,0 +1,453 @@
+"""Segment HTTP Tracking API messages -> our interactions (the envelope POST /api/v1/events takes).
+
+Pure translation, no database: `translate` turns one message into an interaction dict, or raises MessageRefused
+naming every field that is wrong, with Segment's field names. The table of docs/integrations.md is the `TRACK`
+mapping below plus identify, alias, page, screen and group.
+
+Spec points kept:
+- `messageId` is the idempotency key: the event id derives from the source and it, so a resent message is the same
+  event. A message without one gets an id derived from its content (a resend of identical bytes is still one event).
+- Clock skew: with `sentAt` (the message's or the batch's) and the device's time (`originalTimestamp`, else
+  `timestamp`), the event happened at receivedAt - (sentAt - originalTimestamp): the device clock's error cancels.
+  Without `sentAt` the given time stands; without any, the time we received it.
+- `context` goes to metadata without personal data: the IP address as its network, no device or advertising ids.
+"""
+
+import hashlib
+import ipaddress
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import lru_cache
+from typing import Any
+
+import orjson
+
+from backoffice.eventstore.store import nul_character_path
+
+KINDS = ("identify", "track", "page", "screen", "alias", "group")
+NAMESPACE = uuid.UUID("6f1c0a52-3c1e-4a8e-9a39-4f2d1d5f0b7e")
+MAX_MESSAGE_BYTES = 32 * 1024
+CENT = Decimal("0.01")
+# Identity traits: they become identifiers and the profile's name; the other traits stay on the identify event.
+IDENTITY_TRAITS = ("email", "phone", "name", "firstName", "lastName", "first_name", "last_name")
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    field: str
+    message: str
+    code: str
+
+
+class MessageRefused(Exception):
+    def __init__(self, problems: list[FieldProblem]):
+        self.problems = problems
+        super().__init__("; ".join(f"{p.field}: {p.message}" for p in problems))
+
+
+@dataclass(frozen=True)
+class Source:
+    id: uuid.UUID
+    name: str
+    channel: str
+    user_id_system: str
+
+
+# Segment e-commerce spec v2 event name (lower case) -> our type. Anything else is a `custom.event`.
+TRACK = {
+    "products searched": "search.performed",
+    "product list viewed": "page.viewed",
+    "product list filtered": "page.viewed",
+    "product clicked": "product.viewed",
+    "product viewed": "product.viewed",
+    "product added": "cart.item_added",
+    "product removed": "cart.item_removed",
+    "cart viewed": "page.viewed",
+    "checkout started": "checkout.started",
+    "order completed": "cart.checked_out",
+    "coupon applied": "coupon.applied",
+    "product reviewed": "review.posted",
+    "product shared": "content.shared",
+    "product added to wishlist": "wishlist.item_added",
+    "wishlist product added": "wishlist.item_added",
+}
+
+
+class _Reader:
+    """Reads one message, collecting every problem instead of stopping at the first."""
+
+    def __init__(self, message: dict):
+        self.message = message
+        self.problems: list[FieldProblem] = []
+
+    def fail(self, field: str, message: str, code: str) -> None:
+        self.problems.append(FieldProblem(field, message, code))
+
+    def object(self, field: str, value: Any) -> dict:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            self.fail(field, "must be an object", "wrong_type")
+            return {}
+        return value
+
+    def id(self, field: str, value: Any, *, max_length: int = 200) -> str | None:
+        """Segment ids are strings; libraries also send numbers. Anything else is refused."""
+        if value is None or value == "":
+            return None
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            self.fail(field, "must be a string", "wrong_type")
+            return None
+        text = str(value).strip()
+        if len(text) > max_length:
+            self.fail(field, f"at most {max_length} characters", "too_long")
+            return None
+        return text or None
+
+    def text(self, field: str, value: Any, *, max_length: int, default: str = "") -> str:
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            self.fail(field, "must be a string", "wrong_type")
+            return default
+        return str(value)[:max_length]
+
+    def time(self, field: str, value: Any) -> datetime | None:
+        if value is None or value == "":
+            return None
+        if not isinstance(value, str):
+            self.fail(field, "must be an ISO 8601 date-time string", "wrong_type")
+            return None
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            self.fail(field, "is not an ISO 8601 date-time", "invalid_timestamp")
+            return None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+    def money(self, field: str, value: Any) -> str | None:
+        if value is None or value == "":
+            return None
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            self.fail(field, "must be a number", "wrong_type")
+            return None
+        try:
+            amount = Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_UP)
+        except InvalidOperation:
+            self.fail(field, "must be a number", "wrong_type")
+            return None
+        if amount < 0 or not amount.is_finite():
+            self.fail(field, "must be zero or more", "min_value")
+            return None
+        return str(amount)
+
+    def count(self, field: str, value: Any, *, default: int = 1) -> int:
+        if value is None:
+            return default
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.fail(field, "must be an integer", "wrong_type")
+            return default
+        return value
+
+
+def translate(
+    message: Any,
+    *,
+    kind: str | None,
+    source: Source,
+    received_at: datetime,
+    batch_sent_at: Any = None,
+    batch_context: Any = None,
+) -> dict:
+    """One Segment message as an interaction for `interactions_ingest`. `kind`: the endpoint's call type (None for
+    /v1/batch, where each message says its own `type`). Raises MessageRefused."""
+    if not isinstance(message, dict):
+        raise MessageRefused([FieldProblem("", "must be an object", "wrong_type")])
+    r = _Reader(message)
+    if kind is None:
+        kind = message.get("type")
+        if kind not in KINDS:
+            r.fail("type", f"one of {', '.join(KINDS)}", "unknown_type")
+            raise MessageRefused(r.problems)
+    blob = orjson.dumps(message)
+    if len(blob) > MAX_MESSAGE_BYTES:
+        raise MessageRefused(
+            [FieldProblem("", f"the message is {len(blob)} bytes; at most {MAX_MESSAGE_BYTES}", "too_large")]
+        )
+    if b"\\u0000" in blob:
+        # PostgreSQL can neither store nor compare text holding U+0000 (ids are looked up before anything is stored).
+        where = nul_character_path(message) or ""
+        raise MessageRefused([FieldProblem(where, "contains a NUL character (U+0000)", "null_character")])
+
+    user_id = r.id("userId", message.get("userId"))
+    anonymous_id = r.id("anonymousId", message.get("anonymousId"))
+    if user_id is None and anonymous_id is None and not r.problems:
+        r.fail("userId", "give userId or anonymousId", "required")
+    message_id = r.id("messageId", message.get("messageId"))
+    properties = r.object("properties", message.get("properties"))
+    traits = r.object("traits", message.get("traits"))
+    context = {**r.object("context", batch_context), **r.object("context", message.get("context"))}
+    occurred_at = _occurred_at(r, message, batch_sent_at, received_at)
+
+    customer: dict[str, Any] = {}
+    if user_id:
+        customer["external_id"] = {"system": source.user_id_system, "id": user_id}
+    if anonymous_id:
+        customer["anonymous_id"] = anonymous_id
+
+    if kind == "identify":
+        # RudderStack's SDKs send identify traits in context.traits, Segment's at the top: both count.
+        context_traits = r.object("context.traits", context.get("traits"))
+        type_name, data = "customer.identified", _identify(r, {**context_traits, **traits}, customer)
+    elif kind == "alias":
+        previous_id = r.id("previousId", message.get("previousId"))
+        if previous_id is None:
+            r.fail("previousId", "an alias needs the previous id", "required")
+        if user_id is None:
+            r.fail("userId", "an alias needs the new userId", "required")
+        # The previous id is the one the person had before they identified: stitched like an anonymous id.
+        customer.pop("anonymous_id", None)
+        if previous_id:
+            customer["anonymous_id"] = previous_id
+        type_name, data = "customer.aliased", {"previous_id": previous_id or "-"}
+    elif kind in ("page", "screen"):
+        page = r.object("context.page", context.get("page"))
+        name = r.text("name", message.get("name"), max_length=300)
+        type_name = "page.viewed"
+        data = {
+            "url": r.text("properties.url", properties.get("url", page.get("url")), max_length=2000),
+            "title": r.text("properties.title", properties.get("title", page.get("title")), max_length=300) or name,
+            "referrer": r.text(
+                "properties.referrer", properties.get("referrer", page.get("referrer")), max_length=2000
+            ),
+        }
+        if kind == "screen":
+            data["title"] = name or data["title"]
+    elif kind == "group":
+        group_id = r.id("groupId", message.get("groupId"))
+        if group_id is None:
+            r.fail("groupId", "a group call needs groupId", "required")
+        type_name, data = "custom.event", {"name": "group", "properties": {"group_id": group_id, "traits": traits}}
+    else:
+        event = message.get("event")
+        if not isinstance(event, str) or not event.strip():
+            r.fail("event", "a track call needs the event name", "required" if event in (None, "") else "wrong_type")
+            raise MessageRefused(r.problems)
+        type_name, data = _track(r, event.strip(), properties, context, source, user_id, anonymous_id)
+
+    if r.problems:
+        raise MessageRefused(r.problems)
+    if message_id is None:
+        message_id = "content:" + hashlib.sha256(orjson.dumps(message, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    metadata: dict[str, Any] = {"source_system": f"tracking:{source.name}"[:100], "trace_id": message_id[:200]}
+    client = client_context(context)
+    if client:
+        metadata["context"] = client
+    return {
+        "id": str(uuid.uuid5(NAMESPACE, f"{source.id}:{message_id}")),
+        "type": type_name,
+        "channel": source.channel,
+        "occurred_at": occurred_at.isoformat(),
+        "customer": customer,
+        "data": data,
+        "metadata": metadata,
+    }
+
+
+def _occurred_at(r: _Reader, message: dict, batch_sent_at: Any, received_at: datetime) -> datetime:
+    original = r.time("originalTimestamp", message.get("originalTimestamp"))
+    timestamp = r.time("timestamp", message.get("timestamp"))
+    sent_at = r.time("sentAt", message.get("sentAt")) or r.time("sentAt", batch_sent_at)
+    device_time = original or timestamp
+    if device_time is None:
+        return received_at
+    if sent_at is None:
+        occurred = device_time
+    else:
+        occurred = received_at - (sent_at - device_time)
+    # Still ahead of our clock (a sentAt older than the event): it cannot have happened later than it arrived.
+    return min(occurred, received_at)
+
+
+def _identify(r: _Reader, traits: dict, customer: dict) -> dict:
+    for kind in ("email", "phone"):
+        value = r.id(f"traits.{kind}", traits.get(kind), max_length=254)
+        if value:
+            customer[kind] = value
+    first = traits.get("firstName", traits.get("first_name"))
+    last = traits.get("lastName", traits.get("last_name"))
+    name = r.text("traits.name", traits.get("name"), max_length=200)
+    if not name and (first or last):
+        name = " ".join(
+            r.text(f"traits.{field}", value, max_length=100)
+            for field, value in (("firstName", first), ("lastName", last))
+            if value
+        )
+    if name.strip():
+        customer["name"] = name.strip()[:200]
+    return {"traits": {key: value for key, value in traits.items() if key not in IDENTITY_TRAITS}}
+
+
+def _cart_id(properties: dict, r: _Reader, source: Source, user_id: str | None, anonymous_id: str | None) -> str:
+    """The spec's cart_id, or one per person and source: the SDKs send cart events without one."""
+    given = r.id("properties.cart_id", properties.get("cart_id"), max_length=64)
+    if given:
+        return given
+    person = anonymous_id or user_id or ""
+    return "sdk-" + hashlib.sha256(f"{source.id}:{person}".encode()).hexdigest()[:32]
+
+
+def _sku(r: _Reader, properties: dict, *, required: bool = True) -> str:
+    sku = r.id("properties.sku", properties.get("sku"), max_length=64) or r.id(
+        "properties.product_id", properties.get("product_id"), max_length=64
+    )
+    if sku is None and required:
+        r.fail("properties.product_id", "give the product's sku or product_id", "required")
+    return sku or ""
+
+
+def _track(
+    r: _Reader, event: str, properties: dict, context: dict, source: Source, user_id, anonymous_id
+) -> tuple[str, dict]:
+    type_name = TRACK.get(" ".join(event.lower().split()))
+    if type_name is None:
+        return "custom.event", {"name": event[:200], "properties": properties}
+    page = context.get("page") if isinstance(context.get("page"), dict) else {}
+    url = r.text("properties.url", properties.get("url", page.get("url")), max_length=2000)
+    if type_name == "search.performed":
+        return type_name, {"query": r.text("properties.query", properties.get("query"), max_length=500)}
+    if type_name == "page.viewed":
+        title = properties.get("category") or properties.get("list_id") or event
+        return type_name, {"url": url, "title": r.text("properties.category", title, max_length=300)}
+    if type_name == "product.viewed":
+        return type_name, {"sku": _sku(r, properties), "url": url}
+    if type_name in ("cart.item_added", "cart.item_removed"):
+        data: dict[str, Any] = {
+            "cart_id": _cart_id(properties, r, source, user_id, anonymous_id),
+            "sku": _sku(r, properties),
+            "quantity": r.count("properties.quantity", properties.get("quantity")),
+        }
+        if type_name == "cart.item_added":
+            data["unit_price"] = r.money("properties.price", properties.get("price")) or "0.00"
+            data["currency"] = r.text("properties.currency", properties.get("currency"), max_length=3).upper() or "EUR"
+        return type_name, data
+    if type_name == "checkout.started":
+        data = {
+            "cart_id": _cart_id(properties, r, source, user_id, anonymous_id),
+            "order_id": r.id("properties.order_id", properties.get("order_id"), max_length=64) or "",
+            "currency": r.text("properties.currency", properties.get("currency"), max_length=3).upper() or "EUR",
+        }
+        value = r.money("properties.value", properties.get("value", properties.get("revenue")))
+        if value is not None:
+            data["value"] = value
+        return type_name, data
+    if type_name == "cart.checked_out":
+        # The cart is closed (no reminder); the order itself comes from the shop's webhook or POST /api/v1/orders.
+        return type_name, {
+            "cart_id": _cart_id(properties, r, source, user_id, anonymous_id),
+            "order_id": r.id("properties.order_id", properties.get("order_id"), max_length=64) or "",
+        }
+    if type_name == "coupon.applied":
+        code = r.id("properties.coupon_id", properties.get("coupon_id")) or r.id(
+            "properties.coupon_name", properties.get("coupon_name")
+        )
+        if code is None:
+            r.fail("properties.coupon_id", "give coupon_id or coupon_name", "required")
+        data = {
+            "code": (code or "-")[:64],
+            "cart_id": r.id("properties.cart_id", properties.get("cart_id"), max_length=64) or "",
+            "order_id": r.id("properties.order_id", properties.get("order_id"), max_length=64) or "",
+        }
+        discount = r.money("properties.discount", properties.get("discount"))
+        if discount is not None:
+            data["discount"] = discount
+        return type_name, data
+    if type_name == "review.posted":
+        rating = properties.get("rating")
+        if isinstance(rating, str) and rating.strip().isdigit():
+            rating = int(rating)
+        if isinstance(rating, float) and rating.is_integer():
+            rating = int(rating)
+        if isinstance(rating, bool) or not isinstance(rating, int):
+            r.fail("properties.rating", "a rating from 1 to 5", "required" if rating is None else "wrong_type")
+            rating = 1
+        return type_name, {
+            "sku": _sku(r, properties),
+            "rating": rating,
+            "text": r.text("properties.review_body", properties.get("review_body"), max_length=4000),
+        }
+    if type_name == "content.shared":
+        return type_name, {
+            "sku": _sku(r, properties, required=False),
+            "url": r.text("properties.share_url", properties.get("share_url", url), max_length=2000),
+            "network": r.text("properties.share_via", properties.get("share_via"), max_length=40),
+        }
+    # wishlist.item_added
+    return type_name, {
+        "sku": _sku(r, properties),
+        "wishlist_id": r.id("properties.wishlist_id", properties.get("wishlist_id"), max_length=64) or "",
+    }
+
+
+def _short(value: Any, length: int = 200) -> str | None:
+    if value is None or isinstance(value, dict | list):
+        return None
+    return str(value)[:length]
+
+
+def _pick(value: Any, keys: tuple[str, ...]) -> dict[str, str] | None:
+    if not isinstance(value, dict):
+        return None
+    picked = {key: text for key in keys if (text := _short(value.get(key))) is not None}
+    return picked or None
+
+
+def client_context(context: dict) -> dict:
+    """The parts of a Segment `context` kept in metadata (no personal data in clear)."""
+    kept: dict[str, Any] = {}
+    network = ip_network(context.get("ip"))
+    if network:
+        kept["ip_network"] = network
+    for ours, theirs, length in (
+        ("user_agent", "userAgent", 500),
+        ("locale", "locale", 35),
+        ("timezone", "timezone", 64),
+    ):
+        value = _short(context.get(theirs), length)
+        if value:
+            kept[ours] = value
+    campaign = _pick(context.get("campaign"), ("source", "medium", "name", "term", "content"))
+    if campaign:
+        kept["campaign"] = campaign
+    for ours, keys in (
+        ("app", ("name", "version", "build", "namespace")),
+        ("device", ("type", "manufacturer", "model")),
+        ("os", ("name", "version")),
+        ("library", ("name", "version")),
+    ):
+        picked = _pick(context.get(ours), keys)
+        if picked:
+            kept[ours] = picked
+    return kept
+
+
+def ip_network(value: Any) -> str | None:
+    """An IP address as its network: the last IPv4 octet and the last 80 IPv6 bits zeroed (not personal alone)."""
+    if not isinstance(value, str):
+        return None
+    return _network(value)
+
+
+@lru_cache(maxsize=4096)
+def _network(value: str) -> str | None:
+    # Cached: a batch usually comes from a few addresses, and parsing one costs more than the rest of the context.
+    try:
+        address = ipaddress.ip_address(value.strip())
+    except ValueError:
+        return None
+    prefix = 24 if address.version == 4 else 48
+    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))

@@ -1,0 +1,120 @@
+"""Segment-spec calls into the log: translate every message, then ingest the batch through the customers app's
+`interactions_ingest` (identity resolution included) in one transaction, with the source's counters.
+
+Idempotent on messageId: messages already stored are left out before ingestion, because a resend carries another
+`sentAt`, so its clock-corrected time (and the digest the store compares) differs from the first send's.
+"""
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from backoffice.eventstore import store
+from backoffice.eventstore.errors import EventValidationError, IdempotencyConflict
+from customers.services import interactions_ingest
+
+from ..mapping import segment
+from ..models import TrackingSource
+from .sources import tracking_source_count
+
+ATTEMPTS = 3
+
+
+class TrackingRefused(Exception):
+    """The call is refused as a whole (nothing written): `errors` [{field, message, code}] with Segment's names."""
+
+    def __init__(self, errors: list[dict[str, str]]):
+        self.errors = errors
+        super().__init__("; ".join(f"{e['field']}: {e['message']}" for e in errors))
+
+
+@dataclass(frozen=True)
+class TrackingResult:
+    written: int
+    duplicates: int
+
+
+def source_of(source: TrackingSource) -> segment.Source:
+    return segment.Source(source.id, source.name, source.channel, source.user_id_system)
+
+
+def tracking_messages_translate(
+    *,
+    source: TrackingSource,
+    messages: list[Any],
+    kind: str | None,
+    received_at: datetime,
+    sent_at: Any = None,
+    context: Any = None,
+) -> list[dict]:
+    """Every message as an interaction, or TrackingRefused listing the problems of all of them. `kind` None: a
+    batch (fields are named `batch.<n>.<field>`)."""
+    seen: set[str] = set()
+    items, errors = [], []
+    info = source_of(source)
+    for index, message in enumerate(messages):
+        prefix = f"batch.{index}" if kind is None else ""
+        try:
+            item = segment.translate(
+                message, kind=kind, source=info, received_at=received_at, batch_sent_at=sent_at, batch_context=context
+            )
+        except segment.MessageRefused as exc:
+            errors.extend(
+                {
+                    "field": ".".join(p for p in (prefix, problem.field) if p),
+                    "message": problem.message,
+                    "code": problem.code,
+                }
+                for problem in exc.problems
+            )
+            continue
+        if item["id"] not in seen:  # the same messageId twice in one batch is one event
+            seen.add(item["id"])
+            items.append((index, item))
+    if errors:
+        raise TrackingRefused(errors)
+    return items
+
+
+def tracking_messages_ingest(
+    *, source: TrackingSource, items: list[tuple[int, dict]], is_batch: bool = True
+) -> TrackingResult:
+    """Store translated messages (from tracking_messages_translate) once each. Raises TrackingRefused when the
+    store refuses one (its data does not fit the type), with nothing written."""
+    actor = f"tracking:{source.name}"
+    for attempt in range(ATTEMPTS):
+        try:
+            with transaction.atomic():
+                known = store.stored_events([uuid.UUID(item["id"]) for _, item in items])
+                fresh = [(index, item) for index, item in items if uuid.UUID(item["id"]) not in known]
+                if fresh:
+                    interactions_ingest(
+                        raw_items=[item for _, item in fresh], actor=actor, source="integrations.tracking"
+                    )
+            # Counted after the commit, in a statement of its own: inside, it would lengthen the store's append
+            # lock (held until commit) or, taken first, serialise a source's concurrent calls on its row. A crash
+            # between the two loses a count, never an event.
+            tracking_source_count(source_id=source.id, events=len(fresh))
+            return TrackingResult(written=len(fresh), duplicates=len(items) - len(fresh))
+        except (IdempotencyConflict, IntegrityError):
+            # A concurrent call committed between our reads and our append: a resend of the same messages (the
+            # store's idempotency check), or the first visit of the same new person (the identifier's unique key:
+            # identity resolution reads who holds an identifier before the store's append lock). Done again, the
+            # messages are found stored, or the person found registered.
+            if attempt == ATTEMPTS - 1:
+                raise
+        except EventValidationError as exc:
+            raise TrackingRefused(
+                [
+                    {
+                        "field": ".".join(p for p in (is_batch and f"batch.{fresh[e.index][0]}", e.field) if p),
+                        "message": e.message,
+                        "code": e.code,
+                    }
+                    for e in exc.errors
+                ]
+            ) from None
+    raise AssertionError("unreachable")

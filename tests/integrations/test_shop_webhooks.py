@@ -1,0 +1,447 @@
+"""Shopify and WooCommerce webhooks, in the shapes of their published examples and signed as they sign."""
+
+from decimal import Decimal
+
+import pytest
+
+from backoffice.integrations.models import DeadLetter, OversellAlert, ShopConnection, WebhookReceipt
+from backoffice.integrations.services import dead_letter_replay, shop_webhook_receive
+from backoffice.integrations.services.shops import shop_order_id
+from customers.models import Customer
+from orders import services as order_services
+from orders.errors import InsufficientStock
+from orders.models import Cart, Order, OrderStatus, StockLevel
+
+from .conftest import SHOP_DOMAIN, event_count, fixture, signature
+
+pytestmark = pytest.mark.django_db
+
+
+def shopify_order_id(platform_id) -> str:
+    return shop_order_id("shopify", SHOP_DOMAIN, str(platform_id))
+
+
+def level(sku: str, location: str = "WH-01") -> StockLevel:
+    return StockLevel.objects.get(sku=sku, location_code=location)
+
+
+def test_shopify_order_becomes_our_web_order_reserving_stock_at_the_mapped_location(shop, post_shopify):
+    response = post_shopify("orders/create", fixture("shopify_orders_create.json"))
+
+    assert response.status_code == 200, response.content
+    assert response.json() == {"outcome": "applied"}
+    order = Order.objects.get(id=shopify_order_id(820982911946154508))
+    assert order.channel == "web"
+    assert order.status == OrderStatus.PLACED
+    assert sorted((line.sku, line.quantity, line.location_code) for line in order.lines.all()) == [
+        ("SKU2006-001", 1, "WH-01"),
+        ("SKU2006-020", 1, "WH-01"),
+    ]
+    assert level("SKU2006-001").reserved == 1
+    customer = Customer.objects.get(id=order.customer_id)
+    assert customer.display_name == "John Smith"
+
+
+def test_a_resent_webhook_id_writes_nothing(shop, post_shopify):
+    post_shopify(
+        "orders/create", fixture("shopify_orders_create.json"), webhook_id="b54557e4-bdd9-4b37-8a5f-bf7d70bcd043"
+    )
+    before = (event_count(), Order.objects.count(), WebhookReceipt.objects.count())
+
+    again = post_shopify(
+        "orders/create", fixture("shopify_orders_create.json"), webhook_id="b54557e4-bdd9-4b37-8a5f-bf7d70bcd043"
+    )
+
+    assert again.status_code == 200
+    assert again.json() == {"outcome": "duplicate"}
+    assert (event_count(), Order.objects.count(), WebhookReceipt.objects.count()) == before
+
+
+def test_the_same_order_under_a_new_webhook_id_is_still_one_order(shop, post_shopify):
+    post_shopify("orders/create", fixture("shopify_orders_create.json"))
+    events = event_count()
+
+    post_shopify("orders/create", fixture("shopify_orders_create.json"))
+
+    assert Order.objects.count() == 1
+    assert event_count() == events
+    assert level("SKU2006-001").reserved == 1
+
+
+@pytest.mark.parametrize("how", ["bad", "missing", "other secret"])
+def test_a_bad_or_missing_signature_is_401_and_stores_nothing(shop, post_shopify, how):
+    payload = fixture("shopify_orders_create.json")
+    events = event_count()
+    if how == "bad":
+        response = post_shopify("orders/create", payload, secret="not-the-secret")
+    elif how == "missing":
+        response = post_shopify("orders/create", payload, sign=False)
+    else:
+        ShopConnection.objects.all().delete()
+        response = post_shopify("orders/create", payload, secret="a-shop-we-never-configured")
+
+    assert response.status_code == 401
+    assert response.json()["code"] == "invalid_signature"
+    assert event_count() == events
+    assert not WebhookReceipt.objects.exists()
+    assert not DeadLetter.objects.exists()
+    assert not Order.objects.exists()
+
+
+def test_a_body_changed_after_signing_is_401(shop, client):
+    body = b'{"id": 1, "line_items": []}'
+    response = client.post(
+        "/integrations/shopify/webhooks",
+        body + b" ",
+        content_type="application/json",
+        HTTP_X_SHOPIFY_TOPIC="orders/create",
+        HTTP_X_SHOPIFY_SHOP_DOMAIN=SHOP_DOMAIN,
+        HTTP_X_SHOPIFY_WEBHOOK_ID="w-1",
+        HTTP_X_SHOPIFY_HMAC_SHA256=signature("shpss_test_secret_for_the_example_shop", body),
+    )
+
+    assert response.status_code == 401
+    assert not WebhookReceipt.objects.exists()
+
+
+def test_an_order_for_stock_we_lack_is_recorded_with_an_oversell_alert(shop, post_shopify):
+    payload = fixture("shopify_orders_create.json")
+    payload["line_items"][0]["quantity"] = 12  # 10 in the warehouse
+
+    response = post_shopify("orders/create", payload)
+
+    assert response.json() == {"outcome": "applied"}
+    order = Order.objects.get(id=shopify_order_id(payload["id"]))
+    assert order.status == OrderStatus.PLACED
+    alert = OversellAlert.objects.get(order_id=order.id)
+    assert alert.lines == [{"sku": "SKU2006-001", "location": "WH-01", "quantity": 2}]
+    stock = level("SKU2006-001")
+    assert (stock.on_hand, stock.reserved, stock.available) == (10, 12, 0)
+    # The units are promised: no other channel can take them.
+    with pytest.raises(InsufficientStock):
+        order_services.order_place(
+            customer={"email": "otra@example.es"},
+            channel="store",
+            lines=[{"sku": "SKU2006-001", "quantity": 1}],
+            fulfilment={"method": "ship"},
+            actor="t",
+        )
+
+
+def test_an_unknown_sku_is_dead_lettered_and_a_replay_after_adding_the_product_creates_the_order_once(
+    shop, post_shopify
+):
+    payload = fixture("shopify_orders_create.json")
+    payload["line_items"][1]["sku"] = "NEW-LAMP-01"
+    events = event_count()
+
+    response = post_shopify("orders/create", payload)
+
+    assert response.status_code == 200
+    assert response.json() == {"outcome": "dead_lettered"}
+    assert event_count() == events
+    letter = DeadLetter.objects.get()
+    assert letter.code == "unknown_sku"
+    assert "NEW-LAMP-01" in letter.reason
+    assert not dead_letter_replay(dead_letter_id=letter.id, actor="test")  # still unknown
+    assert DeadLetter.objects.get().attempts == 2
+
+    order_services.product_save(sku="NEW-LAMP-01", name="Lamp", category="x", price=Decimal("30"), actor="t")
+    assert dead_letter_replay(dead_letter_id=letter.id, actor="test")
+    assert dead_letter_replay(dead_letter_id=letter.id, actor="test")
+
+    assert Order.objects.filter(id=shopify_order_id(payload["id"])).count() == 1
+    letter.refresh_from_db()
+    assert (letter.status, letter.replayed_by) == ("replayed", "test")
+    # The lamp was never stocked: it is recorded and alerted, not refused.
+    assert OversellAlert.objects.get().lines == [{"sku": "NEW-LAMP-01", "location": "WH-01", "quantity": 1}]
+
+
+def test_an_unmapped_location_is_dead_lettered_until_mapped(shop, post_shopify):
+    from backoffice.integrations.services import shop_connection_save
+
+    shop_connection_save(platform="shopify", shop_domain=SHOP_DOMAIN, default_location="", location_map={})
+    post_shopify("orders/create", fixture("shopify_orders_create.json"))
+    letter = DeadLetter.objects.get()
+    assert letter.code == "unmapped_location"
+
+    shop_connection_save(platform="shopify", shop_domain=SHOP_DOMAIN, default_location="WH-01")
+
+    assert dead_letter_replay(dead_letter_id=letter.id, actor="test")
+    assert Order.objects.count() == 1
+
+
+def test_an_unknown_topic_or_a_body_that_is_not_json_is_kept_as_received(shop, post_shopify):
+    post_shopify("products/update", {"id": 1, "title": "x"})
+    post_shopify("orders/create", b"<xml>not json</xml>")
+
+    assert sorted(DeadLetter.objects.values_list("code", flat=True)) == ["not_json", "unknown_topic"]
+    from backoffice.integrations import crypto
+
+    kept = {letter.code: crypto.decrypt(letter.body_encrypted) for letter in DeadLetter.objects.all()}
+    assert kept["not_json"] == b"<xml>not json</xml>"
+
+
+def test_the_order_follows_paid_fulfilled_and_refund_topics(shop, post_shopify):
+    payload = fixture("shopify_orders_create.json")
+    post_shopify("orders/create", payload)
+    order_id = shopify_order_id(payload["id"])
+
+    post_shopify("orders/paid", {**payload, "financial_status": "paid"})
+    assert Order.objects.get(id=order_id).status == OrderStatus.PAID
+
+    post_shopify("orders/fulfilled", {**payload, "financial_status": "paid", "fulfillment_status": "fulfilled"})
+    assert Order.objects.get(id=order_id).status == OrderStatus.SHIPPED
+    assert (level("SKU2006-001").on_hand, level("SKU2006-001").reserved) == (9, 0)
+
+    response = post_shopify("refunds/create", fixture("shopify_refunds_create.json"))
+    assert response.json() == {"outcome": "applied"}, DeadLetter.objects.values_list("reason", flat=True)
+    order = Order.objects.get(id=order_id)
+    assert order.status == OrderStatus.PARTIALLY_RETURNED
+    assert level("SKU2006-001").on_hand == 10
+
+
+def test_a_cancelled_order_releases_its_stock(shop, post_shopify):
+    payload = fixture("shopify_orders_create.json")
+    post_shopify("orders/create", payload)
+
+    post_shopify(
+        "orders/cancelled", {**payload, "cancelled_at": "2022-01-01T10:00:00-05:00", "cancel_reason": "customer"}
+    )
+
+    assert Order.objects.get(id=shopify_order_id(payload["id"])).status == OrderStatus.CANCELLED
+    assert level("SKU2006-001").reserved == 0
+
+
+def test_a_checkout_is_a_cart_and_its_update_changes_the_lines(shop, post_shopify):
+    from backoffice.eventstore import projector
+
+    checkout = fixture("shopify_checkouts_create.json")
+    post_shopify("checkouts/create", checkout)
+    projector.catch_up("orders.carts")
+    cart = Cart.objects.get()
+    assert {sku: item["quantity"] for sku, item in cart.items.items()} == {"SKU2006-001": 1, "SKU2006-020": 2}
+    assert cart.status == "open"
+
+    checkout["line_items"] = checkout["line_items"][1:]
+    checkout["line_items"][0]["quantity"] = 1
+    post_shopify("checkouts/update", checkout)
+    projector.catch_up("orders.carts")
+    assert {sku: item["quantity"] for sku, item in Cart.objects.get().items.items()} == {"SKU2006-020": 1}
+
+    post_shopify("checkouts/update", {**checkout, "completed_at": "2022-01-01T10:00:00-05:00"})
+    projector.catch_up("orders.carts")
+    assert Cart.objects.get().status == "checked_out"
+
+
+def test_shopify_customers_register_through_identity_resolution(shop, post_shopify):
+    post_shopify("customers/create", fixture("shopify_customers_create.json"))
+    post_shopify("customers/update", {**fixture("shopify_customers_create.json"), "phone": "+34600123123"})
+
+    (customer,) = Customer.objects.all()
+    assert customer.display_name == "Bob Biller"
+    keys = set(customer.identifiers.values_list("key", flat=True))
+    assert "email:bob@biller.com" in keys
+    assert "phone:+34600123123" in keys
+
+
+def test_woocommerce_order_created_is_a_paid_web_order(shop, post_woo):
+    response = post_woo("order.created", fixture("woocommerce_order_created.json"))
+
+    assert response.status_code == 200, response.content
+    assert response.json() == {"outcome": "applied"}
+    order = Order.objects.get(id=shop_order_id("woocommerce", "example.com", "727"))
+    assert (order.channel, order.status) == ("web", OrderStatus.PAID)
+    assert sorted((line.sku, line.quantity) for line in order.lines.all()) == [
+        ("SHIP-IDEA-BLACK-M", 1),
+        ("WOO-SINGLE-1", 2),
+    ]
+
+
+def test_woocommerce_order_updated_to_completed_ships_it(shop, post_woo):
+    payload = fixture("woocommerce_order_created.json")
+    post_woo("order.created", payload)
+
+    post_woo("order.updated", {**payload, "status": "completed"})
+
+    order = Order.objects.get(id=shop_order_id("woocommerce", "example.com", "727"))
+    assert order.status == OrderStatus.SHIPPED
+
+
+def test_woocommerce_refunded_cancels_an_order_not_shipped_and_returns_a_shipped_one(shop, post_woo):
+    payload = fixture("woocommerce_order_created.json")
+    post_woo("order.created", payload)
+    post_woo("order.updated", {**payload, "status": "refunded"})
+    assert Order.objects.get(id=shop_order_id("woocommerce", "example.com", "727")).status == OrderStatus.CANCELLED
+
+    other = {**payload, "id": 728}
+    post_woo("order.created", other)
+    post_woo("order.updated", {**other, "status": "completed"})
+    post_woo("order.updated", {**other, "status": "refunded"})
+    order = Order.objects.get(id=shop_order_id("woocommerce", "example.com", "728"))
+    assert order.status == OrderStatus.RETURNED
+    assert level("WOO-SINGLE-1").on_hand == 10
+
+
+def test_woocommerce_bad_signature_is_401_and_stores_nothing(shop, post_woo):
+    events = event_count()
+
+    response = post_woo("order.created", fixture("woocommerce_order_created.json"), secret="wrong")
+
+    assert response.status_code == 401
+    assert event_count() == events
+    assert not WebhookReceipt.objects.exists()
+
+
+def test_woocommerce_resent_delivery_writes_nothing(shop, post_woo):
+    post_woo("customer.created", fixture("woocommerce_customer_created.json"), delivery_id="d-1")
+    events = event_count()
+
+    response = post_woo("customer.created", fixture("woocommerce_customer_created.json"), delivery_id="d-1")
+
+    assert response.json() == {"outcome": "duplicate"}
+    assert event_count() == events
+    assert Customer.objects.count() == 1
+
+
+def test_woocommerce_ping_on_saving_the_webhook_is_answered_and_stores_nothing(shop, client):
+    response = client.post(
+        "/integrations/woocommerce/webhooks",
+        "webhook_id=12",
+        content_type="application/x-www-form-urlencoded",
+        HTTP_X_WC_WEBHOOK_SOURCE="https://example.com/",
+    )
+
+    assert response.status_code == 200
+    assert not WebhookReceipt.objects.exists()
+
+
+def test_a_shop_signing_with_the_environment_secret_gets_a_connection_to_map(shop, client):
+    body = b'{"id": 5, "email": "x@example.com", "first_name": "X", "last_name": "Y"}'
+    response = client.post(
+        "/integrations/shopify/webhooks",
+        body,
+        content_type="application/json",
+        HTTP_X_SHOPIFY_TOPIC="customers/create",
+        HTTP_X_SHOPIFY_SHOP_DOMAIN="other-shop.myshopify.com",
+        HTTP_X_SHOPIFY_WEBHOOK_ID="w-other",
+        HTTP_X_SHOPIFY_HMAC_SHA256=signature("shpss_test_secret_for_the_example_shop", body),
+    )
+
+    assert response.json() == {"outcome": "applied"}
+    assert ShopConnection.objects.filter(shop_domain="other-shop.myshopify.com").exists()
+
+
+def test_a_secret_entered_for_a_connection_is_stored_encrypted_and_used(shop, post_shopify):
+    from backoffice.integrations.services import shop_connection_save
+
+    connection = shop_connection_save(platform="shopify", shop_domain=SHOP_DOMAIN, secret="own-secret-123")
+    assert "own-secret-123" not in connection.secret_encrypted
+
+    assert post_shopify("customers/create", fixture("shopify_customers_create.json")).status_code == 401
+    assert (
+        post_shopify("customers/create", fixture("shopify_customers_create.json"), secret="own-secret-123").status_code
+        == 200
+    )
+
+
+def test_receive_service_refuses_without_any_secret(db, settings):
+    settings.SHOPIFY_WEBHOOK_SECRET = ""
+    from backoffice.integrations.services import ShopWebhookRefused
+
+    with pytest.raises(ShopWebhookRefused):
+        shop_webhook_receive(
+            platform="shopify",
+            shop_domain="a.myshopify.com",
+            topic="orders/create",
+            delivery_id="1",
+            body=b"{}",
+            signature=signature("", b"{}"),
+        )
+
+
+def test_shipping_an_oversold_order_waits_in_the_dead_letters_until_the_stock_arrives(shop, post_shopify):
+    payload = fixture("shopify_orders_create.json")
+    payload["line_items"][0]["quantity"] = 12  # 10 in the warehouse
+    post_shopify("orders/create", {**payload, "financial_status": "paid"})
+    events = event_count()
+
+    response = post_shopify(
+        "orders/fulfilled", {**payload, "financial_status": "paid", "fulfillment_status": "fulfilled"}
+    )
+
+    assert response.status_code == 200
+    assert response.json() == {"outcome": "dead_lettered"}
+    assert event_count() == events
+    assert DeadLetter.objects.get().code == "insufficient_stock"
+    order_id = shopify_order_id(payload["id"])
+    assert Order.objects.get(id=order_id).status == OrderStatus.PAID
+    order_services.stock_move(sku="SKU2006-001", location="WH-01", kind="received", quantity=2, actor="t")
+
+    assert dead_letter_replay(dead_letter_id=DeadLetter.objects.get().id, actor="test")
+    assert Order.objects.get(id=order_id).status == OrderStatus.SHIPPED
+    assert (level("SKU2006-001").on_hand, level("SKU2006-001").reserved) == (0, 0)
+
+
+def test_a_nul_character_in_a_signed_payload_is_dead_lettered_not_a_500(shop, post_shopify):
+    payload = {**fixture("shopify_customers_create.json"), "first_name": "Bo\u0000b"}
+
+    response = post_shopify("customers/create", payload)
+
+    assert response.status_code == 200
+    assert response.json() == {"outcome": "dead_lettered"}
+    assert not Customer.objects.exists()
+
+
+def test_a_reason_quoting_a_nul_character_is_still_kept(shop, post_shopify):
+    payload = fixture("shopify_orders_create.json")
+    payload["line_items"][0]["sku"] = "BAD\u0000SKU"
+
+    response = post_shopify("orders/create", payload)
+
+    assert response.json() == {"outcome": "dead_lettered"}
+    assert DeadLetter.objects.get().code == "null_character"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_first_orders_of_one_new_customer_arriving_at_once_register_them_once(shop):
+    import threading
+
+    from django.db import connection
+    from django.test import Client
+
+    from .conftest import SHOPIFY_SECRET, body_of
+
+    statuses: list = []
+
+    def deliver(order_number: int, person: int):
+        email = f"new-{person}@example.es"
+        payload = fixture("shopify_orders_create.json")
+        customer = {**payload["customer"], "id": 7000 + person, "email": email}
+        payload |= {"id": order_number, "email": email, "customer": customer}
+        body = body_of(payload)
+        try:
+            response = Client().post(
+                "/integrations/shopify/webhooks",
+                body,
+                content_type="application/json",
+                HTTP_X_SHOPIFY_TOPIC="orders/create",
+                HTTP_X_SHOPIFY_SHOP_DOMAIN=SHOP_DOMAIN,
+                HTTP_X_SHOPIFY_WEBHOOK_ID=f"w-{order_number}",
+                HTTP_X_SHOPIFY_HMAC_SHA256=signature(SHOPIFY_SECRET, body),
+            )
+            statuses.append((response.status_code, response.json()))
+        finally:
+            connection.close()
+
+    for person in range(5):
+        threads = [threading.Thread(target=deliver, args=(person * 10 + n, person)) for n in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    assert statuses == [(200, {"outcome": "applied"})] * 10
+    assert Order.objects.count() == 10
+    assert Customer.objects.count() == 5

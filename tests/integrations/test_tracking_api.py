@@ -1,0 +1,450 @@
+"""The Segment-spec tracking API through HTTP: auth, gzip, idempotency, clock skew, the mapping, and bad input
+answered as the spec says (400 `{"success": false, "code", "message"}`) with nothing half-written."""
+
+import base64
+import gzip
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from backoffice.eventstore import store
+from backoffice.eventstore.models import Event
+from backoffice.integrations.models import TrackingSource
+from backoffice.integrations.services import tracking_source_create, tracking_source_revoke
+from customers.models import Customer
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def web_key(db):
+    return tracking_source_create(name="web-shop", channel="web").write_key
+
+
+def basic(key: str) -> str:
+    return "Basic " + base64.b64encode(f"{key}:".encode()).decode()
+
+
+@pytest.fixture
+def send(client, web_key):
+    def post(path: str, body, *, key: str | None = None, gzipped: bool = False, raw: bytes | None = None, **headers):
+        data = raw if raw is not None else json.dumps(body).encode()
+        if gzipped:
+            data = gzip.compress(data)
+            headers["HTTP_CONTENT_ENCODING"] = "gzip"
+        return client.post(
+            path, data, content_type="application/json", HTTP_AUTHORIZATION=basic(key or web_key), **headers
+        )
+
+    return post
+
+
+def message(**fields) -> dict:
+    return {"messageId": str(uuid.uuid4()), "anonymousId": "anon-1", "timestamp": _now(), **fields}
+
+
+def _now(delta: timedelta = timedelta(0)) -> str:
+    return (datetime.now(UTC) + delta).isoformat()
+
+
+def events(type_name: str | None = None):
+    """Stored events of a type, read through the store (personal fields opened with the customer's key)."""
+    rows = Event.objects.all() if type_name is None else Event.objects.filter(type=type_name)
+    return store.read_positions(list(rows.order_by("position").values_list("position", flat=True)))
+
+
+def sealed_data(type_name: str) -> list[dict]:
+    return list(Event.objects.filter(type=type_name).values_list("data", flat=True))
+
+
+def test_track_is_answered_like_segment_and_stored_on_the_sources_channel(send):
+    response = send("/v1/track", message(event="Product Viewed", properties={"product_id": "SKU-1", "url": "/p/1"}))
+
+    assert response.status_code == 200
+    assert response.json() == {"success": True}
+    (event,) = events("product.viewed")
+    assert event.channel == "web"
+    assert event.data == {"sku": "SKU-1", "url": "/p/1"}
+    assert TrackingSource.objects.get().events_total == 1
+
+
+def test_a_gzip_batch_is_stored_once_and_a_resend_writes_nothing(send):
+    batch = {
+        "batch": [message(type="page", name="Home", properties={"url": "https://shop.example/"}) for _ in range(3)]
+    }
+
+    assert send("/v1/batch", batch, gzipped=True).json() == {"success": True}
+    count = Event.objects.count()
+    batch["sentAt"] = _now(timedelta(seconds=5))  # a retry: the SDK sets sentAt again
+    assert send("/v1/batch", batch, gzipped=True).json() == {"success": True}
+
+    assert len(events("page.viewed")) == 3
+    assert Event.objects.count() == count
+
+
+def test_clock_skew_is_corrected_with_sent_at(send):
+    # The device's clock is one hour fast: it says it sent the message an hour from now, 10 s after the event.
+    skewed_event = datetime.now(UTC) + timedelta(hours=1)
+    body = {
+        "batch": [message(type="track", event="Custom Thing", originalTimestamp=skewed_event.isoformat())],
+        "sentAt": (skewed_event + timedelta(seconds=10)).isoformat(),
+    }
+
+    send("/v1/batch", body)
+
+    (event,) = events("custom.event")
+    expected = datetime.now(UTC) - timedelta(seconds=10)
+    assert abs((event.occurred_at - expected).total_seconds()) < 5
+
+
+def test_identify_registers_the_customer_and_stitches_the_anonymous_history(send):
+    send("/v1/page", message(anonymousId="anon-9", properties={"url": "https://shop.example/a"}))
+    send(
+        "/v1/identify",
+        message(
+            anonymousId="anon-9",
+            userId="user-42",
+            traits={
+                "email": "Ana@Example.es",
+                "firstName": "Ana",
+                "lastName": "García",
+                "birthday": "1990-05-01",
+                "address": {"city": "Madrid"},
+            },
+        ),
+    )
+
+    (customer,) = Customer.objects.all()
+    assert customer.display_name == "Ana García"
+    keys = set(customer.identifiers.values_list("key", flat=True))
+    assert {"email:ana@example.es", "anonymous_id:anon-9", "external:web-shop:user-42"} <= keys
+    (identified,) = events("customer.identified")
+    assert identified.data["traits"] == {"birthday": "1990-05-01", "address": {"city": "Madrid"}}
+    (stored,) = sealed_data("customer.identified")
+    assert "1990" not in json.dumps(stored)  # sealed with the customer's key
+    assert {e.customer_id for e in events("page.viewed")} == {customer.id}
+
+
+def test_alias_merges_the_previous_anonymous_profile(send):
+    send("/v1/track", message(anonymousId="anon-old", event="Product Viewed", properties={"sku": "A"}))
+    send("/v1/identify", message(anonymousId="anon-new", userId="u-7", traits={"email": "u7@example.es"}))
+    assert Customer.objects.filter(merged_into__isnull=True).count() == 2
+
+    send("/v1/alias", {"messageId": "alias-1", "previousId": "anon-old", "userId": "u-7", "timestamp": _now()})
+
+    assert Customer.objects.filter(merged_into__isnull=True).count() == 1
+    assert len(events("customer.merged")) == 1
+
+
+def test_context_goes_to_metadata_without_personal_data(send):
+    send(
+        "/v1/track",
+        message(
+            event="Signed Up",
+            context={
+                "ip": "203.0.113.77",
+                "userAgent": "Mozilla/5.0",
+                "locale": "es-ES",
+                "campaign": {"source": "newsletter", "medium": "email", "name": "rebajas"},
+                "device": {"id": "device-secret-id", "advertisingId": "ad-1", "model": "Pixel"},
+                "traits": {"email": "leak@example.es"},
+            },
+        ),
+    )
+
+    (event,) = events("custom.event")
+    context = event.metadata["context"]
+    assert context["ip_network"] == "203.0.113.0/24"
+    assert context["campaign"] == {"source": "newsletter", "medium": "email", "name": "rebajas"}
+    assert context["device"] == {"model": "Pixel"}
+    assert "leak@example.es" not in json.dumps(event.metadata)
+    assert "device-secret-id" not in json.dumps(event.metadata)
+
+
+@pytest.mark.parametrize(
+    ("name", "properties", "type_name", "data"),
+    [
+        (
+            "Products Searched",
+            {"query": "blue hotpants"},
+            "search.performed",
+            {"query": "blue hotpants", "results_count": 0},
+        ),
+        ("Product List Viewed", {"list_id": "hot_deals_1", "category": "Deals"}, "page.viewed", None),
+        ("Product Viewed", {"product_id": "507f1f77", "sku": "G-32"}, "product.viewed", {"sku": "G-32", "url": ""}),
+        (
+            "Product Added",
+            {"cart_id": "skdjsidjsdkdj29j", "product_id": "507f1f77", "sku": "G-32", "price": 18.99, "quantity": 1},
+            "cart.item_added",
+            {"cart_id": "skdjsidjsdkdj29j", "sku": "G-32", "quantity": 1, "unit_price": "18.99", "currency": "EUR"},
+        ),
+        (
+            "Product Removed",
+            {"cart_id": "c1", "sku": "G-32", "quantity": 1},
+            "cart.item_removed",
+            {"cart_id": "c1", "sku": "G-32", "quantity": 1},
+        ),
+        ("Cart Viewed", {"cart_id": "c1", "products": []}, "page.viewed", None),
+        (
+            "Checkout Started",
+            {"order_id": "50314b8e", "value": 30, "revenue": 25.0, "currency": "USD", "cart_id": "c1"},
+            "checkout.started",
+            {"cart_id": "c1", "order_id": "50314b8e", "value": "30.00", "currency": "USD"},
+        ),
+        ("Order Completed", {"order_id": "50314b8e", "cart_id": "c1", "total": 27.5}, "cart.checked_out", None),
+        (
+            "Coupon Applied",
+            {"order_id": "50314b8e", "cart_id": "c1", "coupon_id": "may_deals_2016", "discount": 23.32},
+            "coupon.applied",
+            {"code": "may_deals_2016", "cart_id": "c1", "order_id": "50314b8e", "discount": "23.32"},
+        ),
+        (
+            "Product Reviewed",
+            {"product_id": "507f1f77", "review_id": "kdfjrj39fj", "review_body": "I love this", "rating": "5"},
+            "review.posted",
+            None,
+        ),
+        (
+            "Product Shared",
+            {"share_via": "email", "product_id": "507f1f77", "sku": "G-32"},
+            "content.shared",
+            {"sku": "G-32", "url": "", "network": "email"},
+        ),
+        (
+            "Product Added to Wishlist",
+            {"wishlist_id": "skdjsidjsdkdj29j", "product_id": "507f1f77", "sku": "G-32"},
+            "wishlist.item_added",
+            {"sku": "G-32", "wishlist_id": "skdjsidjsdkdj29j"},
+        ),
+        ("Order Refunded", {"order_id": "50314b8e"}, "custom.event", None),
+        ("Some Event Nobody Specified", {"plan": "pro"}, "custom.event", None),
+    ],
+)
+def test_ecommerce_spec_events_become_typed_interactions(send, name, properties, type_name, data):
+    response = send("/v1/track", message(userId="u-1", event=name, properties=properties))
+
+    assert response.status_code == 200, response.content
+    (event,) = events(type_name)
+    if data is not None:
+        assert event.data == data
+    if type_name == "custom.event":
+        assert event.data["name"] == name
+
+
+def test_an_invalid_write_key_is_401_in_segments_shape(send):
+    response = send("/v1/track", message(event="X"), key="not-a-key")
+
+    assert response.status_code == 401
+    assert response.json()["success"] is False
+    assert response.json()["code"] == "invalid_write_key"
+    assert Event.objects.count() == 0
+
+
+def test_a_revoked_key_stops_working(send, web_key):
+    tracking_source_revoke(name="web-shop")
+
+    assert send("/v1/track", message(event="X")).status_code == 401
+
+
+def test_no_credentials_at_all_is_401(client):
+    response = client.post("/v1/track", json.dumps(message(event="X")), content_type="application/json")
+
+    assert response.status_code == 401
+
+
+def test_the_write_key_in_the_body_is_accepted_as_browsers_send_it(client, web_key):
+    body = {**message(event="Browser Thing"), "writeKey": web_key}
+
+    response = client.post("/v1/track", json.dumps(body), content_type="text/plain")
+
+    assert response.status_code == 200
+    assert len(events("custom.event")) == 1
+
+
+@pytest.mark.parametrize(
+    ("raw", "gzipped", "headers", "code"),
+    [
+        (b"{not json", False, {}, "invalid_json"),
+        (b"[1, 2]", False, {}, "invalid_request"),
+        (b'{"batch": []}', True, {"HTTP_CONTENT_ENCODING": "gzip"}, "invalid_gzip"),
+        (b'{"batch": []}', False, {"HTTP_CONTENT_ENCODING": "br"}, "unsupported_encoding"),
+    ],
+)
+def test_bad_bodies_are_400_and_write_nothing(send, raw, gzipped, headers, code):
+    response = send("/v1/batch", None, raw=raw, **headers)
+
+    assert response.status_code == 400
+    assert response.json()["success"] is False
+    assert response.json()["code"] == code
+    assert Event.objects.count() == 0
+
+
+def test_a_33_mb_body_is_400_and_writes_nothing(send):
+    body = json.dumps({"batch": [message(event="X", properties={"pad": "x" * (33 * 1024 * 1024)})]}).encode()
+
+    response = send("/v1/batch", None, raw=body)
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "payload_too_large"
+    assert Event.objects.count() == 0
+
+
+def test_a_gzip_bomb_stops_at_the_limit(send):
+    bomb = json.dumps({"batch": [message(event="X", properties={"pad": "0" * (40 * 1024 * 1024)})]}).encode()
+
+    response = send("/v1/batch", None, raw=gzip.compress(bomb), HTTP_CONTENT_ENCODING="gzip")
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "payload_too_large"
+
+
+def test_one_bad_message_refuses_the_whole_batch_naming_each_field(send):
+    good = message(type="track", event="Product Viewed", properties={"sku": "A"})
+    no_ids = {"type": "track", "event": "X", "messageId": "m-2"}
+    wrong_types = message(
+        type="track", event="Product Added", properties={"sku": "A", "quantity": "two", "price": "cheap"}
+    )
+    bad_time = message(type="page", timestamp="yesterday")
+    unknown_type = message(type="purchase")
+
+    response = send("/v1/batch", {"batch": [good, no_ids, wrong_types, bad_time, unknown_type]})
+
+    assert response.status_code == 400
+    body = response.json()
+    assert body["success"] is False
+    assert {(e["field"], e["code"]) for e in body["errors"]} == {
+        ("batch.1.userId", "required"),
+        ("batch.2.properties.quantity", "wrong_type"),
+        ("batch.2.properties.price", "wrong_type"),
+        ("batch.3.timestamp", "invalid_timestamp"),
+        ("batch.4.type", "unknown_type"),
+    }
+    assert Event.objects.count() == 0
+    assert Customer.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"userId": {"id": 1}, "event": "X"}, "userId"),
+        ({"userId": "u", "event": 42}, "event"),
+        ({"userId": "u", "event": "X", "properties": [1]}, "properties"),
+        ({"userId": "u"}, "event"),
+        (
+            {"userId": "u", "event": "Product Reviewed", "properties": {"sku": "A", "rating": "great"}},
+            "properties.rating",
+        ),
+    ],
+)
+def test_wrong_types_are_400_naming_the_field(send, body, field):
+    response = send("/v1/track", body)
+
+    assert response.status_code == 400
+    assert field in [e["field"] for e in response.json()["errors"]]
+    assert Event.objects.count() == 0
+
+
+def test_a_value_the_event_type_refuses_is_400_with_nothing_written(send):
+    response = send(
+        "/v1/batch",
+        {
+            "batch": [
+                message(type="track", event="Product Viewed", properties={"sku": "x" * 65}),
+                message(type="identify", userId="u-9", traits={"email": "u9@example.es"}),
+            ]
+        },
+    )
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"].startswith("batch.0")
+    assert Event.objects.count() == 0
+    assert Customer.objects.count() == 0
+
+
+def test_group_is_kept_as_a_custom_event(send):
+    send("/v1/group", message(userId="u-1", groupId="acme", traits={"plan": "enterprise"}))
+
+    (event,) = events("custom.event")
+    assert event.data["name"] == "group"
+
+
+def test_screen_is_a_page_view_on_the_app_channel(client):
+    key = tracking_source_create(name="ios-app", channel="app").write_key
+
+    client.post(
+        "/v1/screen", json.dumps(message(name="Basket")), content_type="application/json", HTTP_AUTHORIZATION=basic(key)
+    )
+
+    (event,) = events("page.viewed")
+    assert (event.channel, event.data["title"]) == ("app", "Basket")
+
+
+def test_the_command_prints_the_key_alone_on_its_last_line_and_revokes(client):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("tracking_source", "pos", "--channel", "store", stdout=out)
+    key = out.getvalue().strip().splitlines()[-1]
+    ok = client.post(
+        "/v1/track",
+        json.dumps(message(event="Till Opened")),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=basic(key),
+    )
+    assert ok.status_code == 200
+    assert events("custom.event")[0].channel == "store"
+
+    call_command("tracking_source", "pos", "--revoke", stdout=StringIO())
+
+    refused = client.post(
+        "/v1/track",
+        json.dumps(message(event="Till Opened")),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=basic(key),
+    )
+    assert refused.status_code == 401
+    assert TrackingSource.objects.get(name="pos").key_hash != key  # only the hash is kept
+
+
+def test_the_same_message_id_from_two_sources_is_two_events(send, client):
+    app_key = tracking_source_create(name="app", channel="app").write_key
+    body = message(event="Opened", messageId="same-id")
+
+    send("/v1/track", body)
+    send("/v1/track", body, key=app_key)
+
+    assert sorted(event.channel for event in events("custom.event")) == ["app", "web"]
+
+
+def test_events_today_and_last_seen_are_counted_per_source(send):
+    send("/v1/batch", {"batch": [message(type="track", event=f"E{n}") for n in range(3)]})
+
+    source = TrackingSource.objects.get()
+    assert (source.events_today, source.events_total) == (3, 3)
+    assert source.last_seen_at is not None
+
+
+def test_a_nul_character_or_absurd_nesting_is_400_and_writes_nothing(send):
+    nul = send("/v1/track", message(event="Product Viewed", properties={"sku": "A", "url": "/p\u0000"}))
+    deep = send(
+        "/v1/track", None, raw=b'{"event": "X", "userId": "u", "properties": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    )
+
+    assert (nul.status_code, deep.status_code) == (400, 400)
+    assert nul.json()["success"] is False
+    assert deep.json()["code"] == "invalid_json"
+    assert Event.objects.count() == 0
+
+
+def test_a_nul_character_in_an_id_is_400_naming_it(send):
+    response = send("/v1/batch", {"batch": [message(type="page"), message(type="page", anonymousId="a\u0000b")]})
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == [
+        {"field": "batch.1.anonymousId", "message": "contains a NUL character (U+0000)", "code": "null_character"}
+    ]
+    assert Event.objects.count() == 0
