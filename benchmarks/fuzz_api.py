@@ -25,7 +25,16 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.production_server import start_production_server, stop_production_server  # noqa: E402
+from benchmarks.support.production_server import start_production_server, stop_production_server  # noqa: E402
+
+
+def _recreate_database(url: str) -> None:
+    import psycopg
+
+    base, _, name = url.rpartition("/")
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
 
 BIN = Path(sys.executable).parent
 # Responses must conform. Not asked here: negative_data_rejection (schemathesis expects a 4xx for any value the
@@ -98,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     database_url = os.environ.get("DATABASE_URL") or None
     if database_url and "bench" not in database_url.rsplit("/", 1)[1]:
         sys.exit("the database name must contain 'bench' (it is filled with demo data and fuzzed)")
+    if database_url:
+        _recreate_database(database_url)
     with tempfile.TemporaryDirectory(prefix="backoffice-fuzz-") as directory:
         print("starting gunicorn with production settings...", file=sys.stderr)
         server = start_production_server(Path(directory), seed_customers=args.customers, database_url=database_url)

@@ -1,6 +1,7 @@
-"""Load test: the retail mix (benchmarks/locustfile_retail.py) through gunicorn on PostgreSQL, with a Celery worker
-and beat on Redis, as `make serve` runs them; locust headless. Prints throughput, p50/p95/p99 and errors per request
-type, and each type's latency as a multiple of a bare GET /health/ measured in the same run.
+"""Load test: the retail mix (benchmarks/support/locustfile_retail.py) through gunicorn on PostgreSQL, with a Celery
+worker and beat on Redis, as `make serve` runs them; locust headless. Prints throughput, p50/p95/p99 and errors per
+request type, and each type's latency as a multiple of a bare GET /health/ measured in the same run. Without
+DATABASE_URL (the suite's tiny run) it uses a SQLite file and runs tasks in the web process.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bo_load_bench .venv/bin/python benchmarks/load.py
     ... benchmarks/load.py --users 50 --duration 180 --customers 2000       # the issue's "few minutes"
@@ -26,10 +27,11 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.production_server import start_production_server, stop_production_server  # noqa: E402
+from benchmarks.support.production_server import start_production_server, stop_production_server  # noqa: E402
 
 BIN = Path(sys.executable).parent
 HEALTH = "GET /health/ (baseline)"
+LOCUSTFILE = ROOT / "benchmarks" / "support" / "locustfile_retail.py"
 WRITES = ("POST",)
 
 
@@ -104,8 +106,7 @@ def report(stats_csv: Path, *, users: int, duration: int, database: str) -> tupl
     total = next(row for row in csv.DictReader(stats_csv.open()) if row["Name"] == "Aggregated")
     health = rows.get(HEALTH)
     lines = [
-        f"locust headless, {users} users, {duration} s, through gunicorn (production settings) on {database}, "
-        "Celery worker + beat on Redis",
+        f"locust headless, {users} users, {duration} s, through gunicorn (production settings) on {database}",
         "",
         f"{'request type':34} {'reqs':>7} {'err':>5} {'req/s':>7} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} "
         f"{'p50 x health':>12} {'p95 x health':>12} {'target p95':>10}",
@@ -142,13 +143,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     database = os.environ.get("DATABASE_URL", "")
-    if not database.startswith(("postgres://", "postgresql://")) or "bench" not in database.rsplit("/", 1)[1]:
-        sys.exit("set DATABASE_URL to a PostgreSQL database whose name contains 'bench' (it is dropped)")
-    broker = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/13")
-    import redis
+    broker = None
+    if database:
+        if not database.startswith(("postgres://", "postgresql://")) or "bench" not in database.rsplit("/", 1)[1]:
+            sys.exit("set DATABASE_URL to a PostgreSQL database whose name contains 'bench' (it is dropped)")
+        broker = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/13")
+        import redis
 
-    redis.Redis.from_url(broker).flushdb()
-    _recreate_database(database)
+        redis.Redis.from_url(broker).flushdb()
+        _recreate_database(database)
+    # Without DATABASE_URL (the suite's tiny run): a SQLite file and tasks in the web process, no worker nor beat.
 
     with tempfile.TemporaryDirectory(prefix="backoffice-load-") as directory:
         work = Path(directory)
@@ -156,9 +160,10 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         server = start_production_server(
             work, workers=args.web_workers, threads=args.threads, seed_customers=args.customers,
-            database_url=database, extra_env={"CELERY_BROKER_URL": broker, "MESSAGING_BACKEND": "memory"},
+            database_url=database or None,
+            extra_env={"MESSAGING_BACKEND": "memory", **({"CELERY_BROKER_URL": broker} if broker else {})},
         )  # fmt: skip
-        celery = _start_celery(server, work)
+        celery = _start_celery(server, work) if broker else []
         try:
             fixtures = _fixtures(server, customers=args.customers)
             (work / "fixtures.json").write_text(json.dumps(fixtures))
@@ -170,14 +175,15 @@ def main(argv: list[str] | None = None) -> int:
             )
             env = {**os.environ, "LOAD_TOKEN": server.token, "LOAD_FIXTURES": str(work / "fixtures.json")}
             locust = subprocess.run(  # noqa: S603 - our own locust
-                [str(BIN / "locust"), "-f", str(ROOT / "benchmarks" / "locustfile_retail.py"), "--headless",
+                [str(BIN / "locust"), "-f", str(LOCUSTFILE), "--headless",
                  "-u", str(args.users), "-r", str(args.spawn_rate), "-t", f"{args.duration}s", "--host",
                  server.base_url, "--csv", str(work / "load"), "--only-summary", "--loglevel", "WARNING"],
                 cwd=ROOT, env=env, check=False, capture_output=True, text=True,
             )  # fmt: skip
             print(locust.stdout + locust.stderr, file=sys.stderr)
             text, errors = report(
-                work / "load_stats.csv", users=args.users, duration=args.duration, database="PostgreSQL"
+                work / "load_stats.csv", users=args.users, duration=args.duration,
+                database="PostgreSQL, Celery worker + beat on Redis" if database else "SQLite, tasks in process",
             )
             after = _scrape(server)
             time.sleep(10)  # the worker and beat catch up

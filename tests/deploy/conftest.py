@@ -1,6 +1,6 @@
 import pytest
 
-from benchmarks.production_server import start_production_server, stop_production_server
+from benchmarks.support.production_server import start_production_server, stop_production_server
 
 
 @pytest.fixture(scope="session")

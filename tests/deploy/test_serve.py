@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.production_server import _drop_postgres_database, _postgres_database, free_loopback_port
+from benchmarks.support.production_server import _drop_postgres_database, _postgres_database, free_loopback_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
