@@ -22,7 +22,7 @@ MANAGE = $(PY) manage.py
 # Reinstall only when the declared dependencies or their pins change (or the virtualenv is new).
 STAMP = $(VENV)/.install-stamp
 
-.PHONY: help run test install locale lint migrate seed messages worker beat bench _require_broker
+.PHONY: help run test install locale lint migrate seed messages worker beat bench serve _require_broker
 
 help:
 	@echo "make run      create .venv, install, compile translations, migrate, seed demo data, serve on $(HOST):$(PORT)"
@@ -30,6 +30,7 @@ help:
 	@echo "make lint     ruff, import-linter, makemigrations --check"
 	@echo "make worker   Celery worker (needs CELERY_BROKER_URL)"
 	@echo "make beat     Celery beat (needs CELERY_BROKER_URL)"
+	@echo "make serve    production: gunicorn + Celery worker + beat, PostgreSQL and Redis (README, Production)"
 	@echo "make bench    benchmarks/ingest.py (BENCH_ARGS=...)"
 	@echo "make messages re-extract translatable strings into locale/*/LC_MESSAGES/django.po"
 
@@ -86,6 +87,11 @@ worker: install locale _require_broker
 beat: install _require_broker
 	@mkdir -p var
 	$(BIN)/celery -A backoffice beat -l info --schedule var/celerybeat-schedule
+
+# Production on one machine: migrate, collectstatic, then gunicorn, a Celery worker and beat (deploy/serve.py; the
+# Procfile and systemd units in deploy/ are the same processes). Needs the production environment (README).
+serve: install locale
+	$(PY) deploy/serve.py --bind $(HOST):$(PORT)
 
 bench: install
 	PYTHONPATH=. $(PY) benchmarks/ingest.py $(BENCH_ARGS)

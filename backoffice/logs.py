@@ -6,8 +6,12 @@ log (runserver's `django.server`, gunicorn's access log): a search by email puts
 which masks the value of every query parameter except those known to hold no personal data.
 """
 
+import json
 import logging
 import re
+import traceback
+from contextvars import ContextVar
+from datetime import UTC, datetime
 from urllib.parse import parse_qsl, quote
 
 # Parameters whose values are ids, codes, times or switches: kept, since they are what an operator reads a log for.
@@ -73,3 +77,44 @@ class MaskPersonalData(logging.Filter):
         if masked != message:
             record.msg, record.args = masked, ()
         return True
+
+
+# --- Request context and JSON lines (LOG_FORMAT=json)
+# Set by backoffice.observability.middleware for the time of a request; read by every log record made meanwhile.
+request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
+correlation_id_var: ContextVar[str | None] = ContextVar("correlation_id", default=None)
+
+
+class RequestContext(logging.Filter):
+    """Puts the current request id and correlation id on the record (None outside a request)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = request_id_var.get()
+        record.correlation_id = correlation_id_var.get()
+        return True
+
+
+class JsonLinesFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message (already masked by MaskPersonalData), request and
+    correlation ids, and for an exception its class and where it was raised.
+
+    An exception's message is left out on purpose: a database error quotes the row it refused ("Key (email)=(ana@...)
+    already exists"), so only the class and the frames (file, line, function) are written.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": datetime.fromtimestamp(record.created, tz=UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": getattr(record, "request_id", None) or request_id_var.get(),
+            "correlation_id": getattr(record, "correlation_id", None) or correlation_id_var.get(),
+        }
+        if record.exc_info and record.exc_info[0] is not None:
+            exc_type, _exc, tb = record.exc_info
+            entry["exc_type"] = f"{exc_type.__module__}.{exc_type.__qualname__}"
+            entry["exc_frames"] = [
+                f"{frame.filename}:{frame.lineno} {frame.name}" for frame in traceback.extract_tb(tb)[-10:]
+            ]
+        return json.dumps(entry, ensure_ascii=False, default=str)

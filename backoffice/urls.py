@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from backoffice.api.health import health
 from backoffice.messaging.providers.anymail import urlpatterns as anymail_webhooks
+from backoffice.observability.views import prometheus_metrics, readiness
 
 admin.site.site_header = _("Omnichannel back-office")
 admin.site.site_title = _("Omnichannel back-office")
@@ -23,6 +24,8 @@ api_v1 = [
 
 urlpatterns = [
     path("health/", health, name="health"),
+    path("health/ready/", readiness, name="readiness"),
+    path("metrics", prometheus_metrics, name="metrics"),
     path("api/v1/", include((api_v1, "api-v1"))),
     # django-anymail's ESP webhooks (/anymail/<esp>/tracking/, /anymail/<esp>/inbound/), guarded by messaging.
     path("anymail/", include((anymail_webhooks, "anymail"))),

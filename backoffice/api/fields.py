@@ -17,7 +17,10 @@ class AwareDateTimeField(serializers.DateTimeField):
 
     def to_internal_value(self, value):
         if isinstance(value, str):
-            parsed = parse_datetime(value.strip())
+            try:
+                parsed = parse_datetime(value.strip())
+            except ValueError:  # well-formed but impossible ("10:61"): Django raises instead of answering None
+                self.fail("invalid", format="ISO 8601 with an offset")
             if parsed is not None and parsed.tzinfo is None:
                 self.fail("naive")
         moment = super().to_internal_value(value)

@@ -10,7 +10,7 @@ from django.http import JsonResponse
 from django.views.decorators.http import require_GET
 
 
-def _database_ok() -> bool:
+def database_ok() -> bool:
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
@@ -19,7 +19,7 @@ def _database_ok() -> bool:
         return False
 
 
-def _broker_ok() -> bool:
+def broker_ok() -> bool:
     from backoffice.celery import app
 
     try:
@@ -32,8 +32,8 @@ def _broker_ok() -> bool:
 
 @require_GET
 def health(request):
-    checks = {"database": "ok" if _database_ok() else "down"}
+    checks = {"database": "ok" if database_ok() else "down"}
     if settings.CELERY_BROKER_URL:
-        checks["broker"] = "ok" if _broker_ok() else "down"
+        checks["broker"] = "ok" if broker_ok() else "down"
     healthy = all(value == "ok" for value in checks.values())
     return JsonResponse({"status": "ok" if healthy else "down", "checks": checks}, status=200 if healthy else 503)

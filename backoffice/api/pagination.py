@@ -4,6 +4,7 @@ A list view is a GenericAPIView whose queryset comes from a selector, filtered b
 (django-filter) and paged by this class; `cursor_ordering` on the view says the order (unique at its end).
 """
 
+from rest_framework import exceptions
 from rest_framework.pagination import CursorPagination as DrfCursorPagination
 from rest_framework.response import Response
 
@@ -13,6 +14,33 @@ class CursorPagination(DrfCursorPagination):
     page_size_query_param = "limit"
     max_page_size = 1000
     ordering = "-pk"
+
+    def get_page_size(self, request):
+        """`?limit=` from 1 to 1000; anything else is a 400 naming it (DRF would quietly use the default)."""
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        try:
+            limit = int(raw)
+        except ValueError:
+            limit = 0
+        if not 1 <= limit <= self.max_page_size:
+            raise exceptions.ValidationError({"limit": [f"an integer from 1 to {self.max_page_size}"]})
+        return limit
+
+    def decode_cursor(self, request):
+        """A cursor this server did not make is a 400 naming `cursor` (DRF answers 404, as if the list were gone)."""
+        try:
+            return super().decode_cursor(request)
+        except exceptions.NotFound:
+            raise exceptions.ValidationError({"cursor": [self.invalid_cursor_message]}) from None
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"] |= {"minimum": 1, "maximum": self.max_page_size}
+        return parameters
 
     def get_ordering(self, request, queryset, view):
         ordering = getattr(view, "cursor_ordering", None)

@@ -10,6 +10,9 @@ from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
+from django.db import InterfaceError as DjangoInterfaceError
+from django.db import InternalError as DjangoInternalError
+from django.db import OperationalError as DjangoOperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions
 from rest_framework.views import exception_handler
@@ -158,7 +161,51 @@ def registered_problem(exc: Exception) -> "Problem | None":
     return None
 
 
+# SQLSTATEs of a database that cannot take the request now, whatever it was: 08 connection exception, 25006
+# read-only transaction (a standby, or default_transaction_read_only during maintenance), 40 serialization failure or
+# deadlock, 53 insufficient resources, 57014 statement timeout, 57P01-57P03 shutdown or not accepting connections.
+_UNAVAILABLE_SQLSTATES = ("08", "25006", "40", "53", "57014", "57P01", "57P02", "57P03")
+# SQLite's codes for the same situations: read-only file, busy or locked past the timeout, disk errors, disk full.
+_UNAVAILABLE_SQLITE = (
+    "SQLITE_READONLY",
+    "SQLITE_BUSY",
+    "SQLITE_LOCKED",
+    "SQLITE_IOERR",
+    "SQLITE_CANTOPEN",
+    "SQLITE_FULL",
+)
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` says the database is down, read-only or overloaded (a 503 to retry), not that the request or
+    the code is wrong (a 500)."""
+    if isinstance(exc, DjangoInterfaceError):
+        return True  # the connection is closed or broken
+    if not isinstance(exc, (DjangoOperationalError, DjangoInternalError)):
+        return False
+    cause = exc.__cause__
+    sqlstate = getattr(cause, "sqlstate", None)
+    if sqlstate:
+        return sqlstate.startswith(_UNAVAILABLE_SQLSTATES)
+    sqlite_name = getattr(cause, "sqlite_errorname", None)
+    if sqlite_name:
+        return sqlite_name.startswith(_UNAVAILABLE_SQLITE)
+    # psycopg carries no SQLSTATE when there is no connection at all (refused, reset, server gone).
+    return isinstance(exc, DjangoOperationalError)
+
+
+def database_unavailable_problem() -> "Problem":
+    return Problem(
+        status_code=503,
+        type="database_unavailable",
+        title="The database cannot take the request now",
+        detail="nothing was changed; retry later with the same ids",
+    )
+
+
 def problem_exception_handler(exc, context):
+    if database_unavailable(exc):
+        exc = database_unavailable_problem()
     exc = event_store_problem(exc) or registered_problem(exc) or exc
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
@@ -183,6 +230,8 @@ def problem_exception_handler(exc, context):
         body = problem_body(response.status_code, problem_type, title, detail, errors=errors)
     response.data = body
     response.content_type = CONTENT_TYPE
+    if response.status_code == 503:
+        response["Retry-After"] = "5"
     return response
 
 

@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_filters",
+    "axes",
     "backoffice.accounts",
     "backoffice.eventstore",
     "backoffice.messaging",
@@ -54,7 +55,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every request gets its id (X-Request-ID) and is timed, redirects and refusals included.
+    "backoffice.observability.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy (with a nonce per request) and security headers on the admin and staff pages.
+    "backoffice.security.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -62,6 +67,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: answers 429 to a login from a username and address locked out (backoffice.accounts.throttling).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "backoffice.urls"
@@ -115,6 +122,22 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "admin:login"
+AUTHENTICATION_BACKENDS = [
+    "backoffice.accounts.throttling.LoginThrottleBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Login throttling (django-axes) on the admin and staff logins: failures per username and address.
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
+AXES_HTTP_RESPONSE_CODE = 429
+# Staff sessions last one working shift, and end when the browser closes (shared counter tablets).
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 60 * 60)
+SESSION_EXPIRE_AT_BROWSER_CLOSE = env.bool("SESSION_EXPIRE_AT_BROWSER_CLOSE", default=True)
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
 
 # --- Languages: Spanish first, English available.
 LANGUAGE_CODE = env.str("LANGUAGE_CODE", default="es")
@@ -309,18 +332,35 @@ CELERY_BEAT_SCHEDULE |= {
 }
 
 # --- Logging: structured enough to grep, never personal data (ids only).
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be 'plain' or 'json', not {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    # Every line passes the filter that masks query values (a search by email or phone is in the request line).
-    "filters": {"mask_personal_data": {"()": "backoffice.logs.MaskPersonalData"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        # LOG_FORMAT=json: one JSON object per line with the request and correlation ids (backoffice.logs).
+        "json": {"()": "backoffice.logs.JsonLinesFormatter"},
+    },
+    # Every line passes the filter that masks query values (a search by email or phone is in the request line),
+    # and carries the id of the request it was written for.
+    "filters": {
+        "mask_personal_data": {"()": "backoffice.logs.MaskPersonalData"},
+        "request_context": {"()": "backoffice.logs.RequestContext"},
+    },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["mask_personal_data"]}
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["mask_personal_data", "request_context"],
+        }
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # django-axes writes usernames and addresses on every failure: the attempts table keeps them, logs do not.
+        "axes": {"level": "ERROR"},
         # runserver's request lines: Django's default sends them to a handler of its own, which would skip the filter.
         "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
         # The Twilio client logs each request's parameters (phone numbers, texts) at INFO: personal data.

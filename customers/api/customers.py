@@ -5,7 +5,7 @@ import uuid
 from django.db.models import prefetch_related_objects
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework import serializers
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
@@ -170,13 +170,55 @@ class Customer360Serializer(serializers.Serializer):
     recent_timeline = TimelineEventSerializer(many=True)
 
 
+class CustomerConsentAsOfSerializer(serializers.Serializer):
+    channel = serializers.CharField()
+    purpose = serializers.CharField()
+    granted = serializers.BooleanField()
+    source_channel = serializers.CharField()
+    wording = serializers.CharField()
+    changed_at = serializers.DateTimeField()
+
+
+class CustomerAsOfSerializer(serializers.Serializer):
+    """`?as_of=`: the view folded from the log as it stood then (what the log can tell, no current tables)."""
+
+    id = serializers.UUIDField()
+    as_of = serializers.DateTimeField()
+    name = serializers.CharField()
+    registered_at = serializers.DateTimeField()
+    acquisition_channel = serializers.CharField()
+    merged_from = serializers.ListField(child=serializers.UUIDField())
+    identifiers = serializers.ListField(child=serializers.DictField())
+    channels_used = serializers.ListField(child=serializers.CharField())
+    interaction_count = serializers.IntegerField()
+    last_interaction_at = serializers.DateTimeField(allow_null=True)
+    order_count = serializers.IntegerField()
+    lifetime_value = serializers.DecimalField(max_digits=14, decimal_places=2, help_text="net of refunds")
+    last_order_at = serializers.DateTimeField(allow_null=True)
+    rfm = RfmSerializer()
+    consents = CustomerConsentAsOfSerializer(many=True)
+    recent_timeline = TimelineEventSerializer(many=True)
+
+
+class CustomerMergedIntoSerializer(serializers.Serializer):
+    """A customer merged into another: the person it is part of now."""
+
+    id = serializers.UUIDField()
+    merged_into = serializers.UUIDField()
+
+
 class CustomerDetailApi(APIView):
     permission_classes = [HasRole]
     allowed_roles = {"GET": PEOPLE_READERS}
 
     @extend_schema(
         parameters=[OpenApiParameter("as_of", OpenApiTypes.DATETIME, description="the view as it was then")],
-        responses=Customer360Serializer,
+        # Three answers, one schema each (found by the fuzzer: the point-in-time view was documented as the 360).
+        responses=PolymorphicProxySerializer(
+            component_name="CustomerView",
+            serializers=[Customer360Serializer, CustomerAsOfSerializer, CustomerMergedIntoSerializer],
+            resource_type_field_name=None,
+        ),
     )
     def get(self, request, customer_id: uuid.UUID):
         merged_into = Customer.objects.filter(id=customer_id).values_list("merged_into_id", flat=True)
@@ -186,7 +228,8 @@ class CustomerDetailApi(APIView):
             return Response(_view_as_of(customer_id, request.query_params["as_of"]))
         if merged_into[0]:
             # The person it is part of now, at the end of any chain of merges.
-            return Response({"id": customer_id, "merged_into": selectors.customer_resolve_id(customer_id=customer_id)})
+            merged = {"id": customer_id, "merged_into": selectors.customer_resolve_id(customer_id=customer_id)}
+            return Response(CustomerMergedIntoSerializer(merged).data)
         return Response(Customer360Serializer(selectors.customer_360(customer_id=customer_id)).data)
 
 
@@ -242,5 +285,4 @@ def _view_as_of(customer_id: uuid.UUID, raw: str) -> dict:
     view = selectors.customer_view_as_of(customer_id=customer_id, at=at)
     if view is None:
         raise not_found("the customer did not exist then")
-    view["recent_timeline"] = TimelineEventSerializer(view["recent_timeline"], many=True).data
-    return view
+    return CustomerAsOfSerializer(view).data

@@ -45,7 +45,8 @@ class EventsApi(APIView):
         ),
     )
     def get(self, request):
-        after = _int_param(request, "after", default=0, low=0)
+        # A position is a bigint: a larger `after` was a 500 (found by the fuzzer), now a 400 naming it.
+        after = _int_param(request, "after", default=0, low=0, high=2**63 - 1)
         limit = _int_param(request, "limit", default=100, low=1, high=1000)
         events = event_selectors.events_after(after=after, limit=limit)
         next_url = None

@@ -2,6 +2,8 @@
 
 import django_filters
 
+from backoffice.api.filters import StrictBooleanFilter
+
 from ..models import Location, LocationKind, Product
 
 
@@ -9,7 +11,8 @@ class ProductFilter(django_filters.FilterSet):
     category = django_filters.CharFilter(help_text="exact category")
     # The keyset spelling of the first version (`?after=<last sku>`): still honoured next to the cursor.
     after = django_filters.CharFilter(field_name="sku", lookup_expr="gt", help_text="the last sku of the previous page")
-    active = django_filters.BooleanFilter()
+    # The model's field is `is_active`: the parameter keeps the name the API uses everywhere (`active`).
+    active = StrictBooleanFilter(field_name="is_active")
 
     class Meta:
         model = Product

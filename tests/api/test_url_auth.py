@@ -12,8 +12,9 @@ from backoffice.api.permissions import HasAnyRole, HasRole
 
 pytestmark = pytest.mark.django_db
 
-# Public on purpose: load balancers probe it without credentials, and it reveals only "ok" or "down".
-PUBLIC = {"/health/"}
+# Public on purpose: load balancers and orchestrators probe them without credentials (liveness, readiness), and
+# they reveal only "ok" or "down" per dependency.
+PUBLIC = {"/health/", "/health/ready/"}
 _SAMPLES = {"uuid": str(uuid.uuid4()), "int": "1", "slug": "x", "str": "x", "path": "x"}
 
 
@@ -135,7 +136,15 @@ def test_health_is_the_only_public_path():
         if path and not path.startswith(("/api/", "/admin/", "/staff/", *PROVIDER_WEBHOOKS)):
             if not getattr(callback, "cls", None):
                 public.add(path)
-    assert public - {"/i18n/setlang/"} - SELF_AUTHENTICATED == PUBLIC
+    assert public - {"/i18n/setlang/"} - SELF_AUTHENTICATED - BEARER_AUTHENTICATED == PUBLIC
+
+
+# Prometheus' scrape endpoint: a plain Django view that asks for an API token as a bearer token itself.
+BEARER_AUTHENTICATED = {"/metrics"}
+
+
+def test_the_metrics_endpoint_refuses_a_request_without_a_token(client):
+    assert client.get("/metrics").status_code == 401
 
 
 # The doors of issue 12 authenticate with their callers' own credentials: a write key (HTTP Basic) or the shop

@@ -44,6 +44,9 @@ TINY = {
     "insights": ["--scale", "0.0005", "--repeat", "1"],
     "customer360": ["--events", "100", "--others", "20", "--repeat", "5", "--cases", "2"],
     "integrations": ["--events", "200", "--batch", "50", "--orders", "6", "--processes", "1"],
+    # gunicorn with production settings; schemathesis, and locust, at a few cases each.
+    "fuzz_api": ["--max-examples", "1", "--phases", "fuzzing", "--customers", "0", "--max-time", "30"],
+    "load": ["--users", "3", "--spawn-rate", "3", "--duration", "5", "--customers", "10", "--web-workers", "1"],
 }
 
 
@@ -89,4 +92,10 @@ def test_every_benchmark_runs_at_a_tiny_size_on_postgresql(script, tmp_path):
 def test_every_script_in_benchmarks_has_a_tiny_run_here():
     scripts = {path.stem for path in (ROOT / "benchmarks").glob("*.py") if path.stem != "__init__"}
 
-    assert scripts == set(TINY), "add the new benchmark's tiny arguments to TINY"
+    assert scripts == set(TINY) | set(SMOKED_ELSEWHERE), "add the new benchmark's tiny arguments to TINY"
+    for test_file in SMOKED_ELSEWHERE.values():
+        assert (ROOT / test_file).is_file()
+
+
+# Benchmarks with a tiny run of their own that checks more than "it ran" (both databases too).
+SMOKED_ELSEWHERE = {"providers": "tests/messaging/providers/test_benchmark_smoke.py"}

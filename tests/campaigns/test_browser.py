@@ -4,7 +4,7 @@ rule editor, fill the QQOQCP worksheet, see the previews, get it approved by a c
 import os
 
 import pytest
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import expect, sync_playwright
 
 from backoffice.accounts.services import staff_user_save
 from backoffice.messaging.models import OutboundMessage
@@ -50,7 +50,8 @@ def test_marketing_fills_the_worksheet_sees_previews_gets_it_approved_and_launch
     page.fill("#id_name", "Con email")
     page.select_option("#rule-editor select.rule-field", "consent")
     page.select_option("#rule-editor select.rule-value", "email")
-    page.wait_for_function("document.getElementById('segment-count').textContent === '1'")
+    # A locator wait, not wait_for_function: the admin's Content-Security-Policy refuses eval'd strings.
+    expect(page.locator("#segment-count")).to_have_text("1")
     page.click("input[name=_save]")
     assert Segment.objects.get().rules == {
         "op": "and",

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -65,18 +65,27 @@ class MetricsApi(APIView):
         return Response(jsonable(report))
 
 
+@extend_schema_field({"type": "string", "pattern": r"^\d{4}-(0[1-9]|1[0-2])$", "example": "2026-11"})
+class YearMonthField(serializers.DateField):
+    """A month as YYYY-MM (the first day of the month is what is stored)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(format="%Y-%m", **kwargs)
+
+
 class SpendApi(APIView):
     permission_classes = [HasRole]
     allowed_roles = {"GET": READERS, "POST": SPEND_EDITORS}
 
     class InputSerializer(serializers.Serializer):
         channel = serializers.ChoiceField(choices=CHANNELS)
-        month = serializers.RegexField(r"^\d{4}-(0[1-9]|1[0-2])$", help_text="YYYY-MM")
+        # Years 1970-2099, the span of time the product accepts anywhere (year 0 cannot even be a date).
+        month = serializers.RegexField(r"^(19[7-9]\d|20\d\d)-(0[1-9]|1[0-2])$", help_text="YYYY-MM")
         amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0"))
 
     class OutputSerializer(serializers.Serializer):
         channel = serializers.CharField()
-        month = serializers.DateField(format="%Y-%m")
+        month = YearMonthField()
         amount = serializers.DecimalField(max_digits=14, decimal_places=2)
         updated_by = serializers.CharField()
         updated_at = serializers.DateTimeField()

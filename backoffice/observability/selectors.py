@@ -1,0 +1,109 @@
+"""The figures /metrics shows, read from the database at scrape time.
+
+Every figure here is a question about rows every process shares, so any gunicorn worker answers it the same way and
+nothing has to be merged between processes. The event counts are the one question that grows with the log: they are
+counted once and then only for the positions appended since (positions are assigned in commit order under the
+store's append lock, so nothing below the last position counted can still appear).
+"""
+
+import threading
+from datetime import datetime
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import Count, Min
+from django.utils import timezone
+
+from backoffice.eventstore import projector
+from backoffice.eventstore.models import ProjectionCheckpoint, ProjectionFailure
+from backoffice.messaging.models import OutboundMessage, Status
+
+_counts_lock = threading.Lock()
+# (last position counted, id of that event, {(type, channel): count}) for this process.
+_counted: dict = {"position": 0, "event_id": None, "counts": {}}
+
+# Statuses of messages still to be sent (the outbox's depth).
+OUTBOX_PENDING = (Status.QUEUED, Status.DEFERRED, Status.SENDING, Status.REVIEW)
+
+
+def events_appended_by_type_and_channel() -> dict[tuple[str, str], int]:
+    """How many events of each (type, channel) the log holds ("" for no channel)."""
+    with _counts_lock:
+        position, event_id, counts = _counted["position"], _counted["event_id"], dict(_counted["counts"])
+        with connection.cursor() as cursor:
+            if position:
+                # The log was emptied and refilled (tests, a restored backup): count again from the start.
+                cursor.execute("SELECT id FROM eventstore_event WHERE position = %s", [position])
+                row = cursor.fetchone()
+                if row is None or str(row[0]).replace("-", "") != str(event_id).replace("-", ""):
+                    position, counts = 0, {}
+            cursor.execute(
+                "SELECT type, COALESCE(channel, ''), COUNT(*), MAX(position) FROM eventstore_event "
+                "WHERE position > %s GROUP BY type, COALESCE(channel, '')",
+                [position],
+            )
+            rows = cursor.fetchall()
+            newest = position
+            for type_name, channel, count, highest in rows:
+                counts[(type_name, channel)] = counts.get((type_name, channel), 0) + count
+                newest = max(newest, highest)
+            if newest != position:
+                cursor.execute("SELECT id FROM eventstore_event WHERE position = %s", [newest])
+                event_id = cursor.fetchone()[0]
+        _counted.update(position=newest, event_id=event_id, counts=counts)
+        return counts
+
+
+def outbox_depth_by_channel_and_status() -> dict[tuple[str, str], int]:
+    rows = (
+        OutboundMessage.objects.filter(status__in=OUTBOX_PENDING)
+        .values_list("channel", "status")
+        .annotate(count=Count("id"))
+    )
+    return {(channel, status): count for channel, status, count in rows}
+
+
+def outbox_oldest_due(*, now: datetime | None = None) -> datetime | None:
+    """When the oldest message that is due now (queued, and not held back by a backoff or quiet hours) became due."""
+    now = now or timezone.now()
+    queued = OutboundMessage.objects.filter(status=Status.QUEUED)
+    held = queued.filter(not_before__isnull=False, not_before__lte=now).aggregate(oldest=Min("not_before"))
+    fresh = queued.filter(not_before__isnull=True).aggregate(oldest=Min("created_at"))
+    candidates = [value for value in (held["oldest"], fresh["oldest"]) if value is not None]
+    return min(candidates) if candidates else None
+
+
+def projection_lag() -> dict[str, int]:
+    """Positions behind the head of the log, per asynchronous projection."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT COALESCE(MAX(position), 0) FROM eventstore_event")
+        head = cursor.fetchone()[0]
+    checkpoints = dict(ProjectionCheckpoint.objects.values_list("name", "position"))
+    return {p.name: head - checkpoints.get(p.name, 0) for p in projector.registered_projections(projector.ASYNC)}
+
+
+def unresolved_projection_failures() -> dict[str, int]:
+    """Dead letters: events a projection could not apply and nobody has applied again yet, per projection."""
+    rows = (
+        ProjectionFailure.objects.filter(resolved_at__isnull=True).values_list("projection").annotate(count=Count("id"))
+    )
+    names = {p.name: 0 for p in projector.registered_projections()}
+    return names | dict(rows)
+
+
+def celery_queue_lengths() -> dict[str, int] | None:
+    """Messages waiting in each Celery queue on a Redis broker (a Redis list per queue); None without one."""
+    url = settings.CELERY_BROKER_URL
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        return None
+    import redis
+
+    queues = {getattr(settings, "CELERY_TASK_DEFAULT_QUEUE", "celery")}
+    for route in (getattr(settings, "CELERY_TASK_ROUTES", None) or {}).values():
+        if isinstance(route, dict) and route.get("queue"):
+            queues.add(route["queue"])
+    client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+    try:
+        return {queue: client.llen(queue) for queue in sorted(queues)}
+    finally:
+        client.close()

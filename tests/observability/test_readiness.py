@@ -1,0 +1,56 @@
+"""GET /health/ready/: ready when the database answers and, with a broker configured, the broker; a 503 naming what
+is down otherwise. /health/ stays the liveness check."""
+
+import pytest
+
+pytestmark = pytest.mark.django_db
+
+
+def test_ready_when_the_database_answers(client, settings):
+    settings.CELERY_BROKER_URL = ""  # without a broker only the database is asked
+
+    response = client.get("/health/ready/")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ready", "checks": {"database": "ok"}}
+
+
+def test_not_ready_names_the_broker_that_is_down(client, settings):
+    from backoffice.celery import app
+
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"
+    previous = app.conf.broker_url
+    app.conf.broker_url = settings.CELERY_BROKER_URL
+    try:
+        response = client.get("/health/ready/")
+    finally:
+        app.conf.broker_url = previous
+
+    assert response.status_code == 503
+    assert response["Content-Type"] == "application/problem+json"
+    assert response["Retry-After"] == "5"
+    body = response.json()
+    assert body["down"] == ["broker"]
+    assert body["checks"] == {"database": "ok", "broker": "down"}
+    assert body["type"].endswith("/not_ready")
+
+
+def test_not_ready_names_the_database_that_is_down(client, monkeypatch):
+    from django.db import connection
+
+    def refuse(*args, **kwargs):
+        raise ConnectionRefusedError("database down")
+
+    monkeypatch.setattr(connection, "cursor", refuse)
+    response = client.get("/health/ready/")
+
+    assert response.status_code == 503
+    assert response.json()["down"] == ["database"]
+
+
+@pytest.mark.integration
+def test_ready_when_the_database_and_the_broker_answer(client):
+    response = client.get("/health/ready/")
+
+    assert response.status_code == 200
+    assert response.json()["checks"] == {"database": "ok", "broker": "ok"}
