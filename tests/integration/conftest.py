@@ -92,3 +92,19 @@ def reset_task_router() -> None:
     earlier test sent a task must have it rebuilt, or its tasks go where the earlier routes said."""
     celery_app.amqp.flush_routes()
     celery_app.amqp.__dict__.pop("router", None)
+
+
+@pytest.fixture(autouse=True)
+def _workers_idle_before_the_flush():
+    """After each test, the queue is emptied and every worker has finished its task before the database is flushed:
+    a worker still catching up (every commit wakes the async projections) holds table locks that deadlock the
+    flush's TRUNCATE, and the next test would start on the leftovers with a backlog in the queue."""
+    yield
+    celery_app.control.purge()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        active = celery_app.control.inspect(timeout=1).active()
+        if active is not None and not any(active.values()):
+            return
+        celery_app.control.purge()
+        time.sleep(0.2)
