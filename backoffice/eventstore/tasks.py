@@ -1,6 +1,7 @@
 """Celery tasks of the event store: thin wrappers around the projector."""
 
 from celery import shared_task
+from django.core.cache import cache
 
 from . import projector
 
@@ -10,6 +11,20 @@ def catch_up_projections_task() -> dict[str, int]:
     return projector.catch_up_all()
 
 
+# At most one wake-up now and one a moment later per process and window: a catch-up reads everything committed
+# before it starts, so one task per commit (thousands a minute under load) only queued duplicates ahead of real work.
+WAKE_WINDOW_SECONDS = 1
+
+
 def wake_async_projections() -> None:
-    """After-commit hook (EVENTSTORE_AFTER_COMMIT_HOOKS): new events are in, let the catch-up readers run."""
-    catch_up_projections_task.delay()
+    """After-commit hook (EVENTSTORE_AFTER_COMMIT_HOOKS): new events are in, let the catch-up readers run.
+
+    Coalesced when tasks go to a broker: the first commit of a window wakes the readers at once; later ones in the
+    window leave one wake-up due at its end, so every commit is still followed by a catch-up that starts after it.
+    Eager (no broker) runs each one, as before."""
+    if catch_up_projections_task.app.conf.task_always_eager:
+        catch_up_projections_task.delay()
+    elif cache.add("eventstore:wake:now", 1, WAKE_WINDOW_SECONDS):
+        catch_up_projections_task.delay()
+    elif cache.add("eventstore:wake:later", 1, WAKE_WINDOW_SECONDS):
+        catch_up_projections_task.apply_async(countdown=WAKE_WINDOW_SECONDS)

@@ -31,6 +31,9 @@ def test_serve_runs_web_worker_and_beat_until_interrupted(tmp_path):
         "STATIC_BROTLI": "false",
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
         "CELERY_TASK_DEFAULT_QUEUE": f"serve-{os.getpid()}",
+        # A broker database of its own: its beat and worker (production settings, the default queue) must not leave
+        # work for, or take work from, the suite's worker on the suite's broker database.
+        "CELERY_BROKER_URL": os.environ["CELERY_BROKER_URL"].rsplit("/", 1)[0] + "/12",
     }
     log = tmp_path / "serve.log"
     with log.open("w") as out:
