@@ -160,6 +160,8 @@ class DeadLetterAdmin(ReadOnlyAdmin):
 
     @admin.display(description=_("body as received"))
     def body(self, obj):
+        if not obj.body_encrypted:
+            return _("(dropped: applied by a replay, a person it named was erased, or past its retention)")
         try:
             return crypto.decrypt(obj.body_encrypted).decode(errors="replace")[:20000]
         except crypto.InvalidToken:

@@ -104,11 +104,17 @@ class WebhookReceipt(models.Model):
 class DeadLetterStatus(models.TextChoices):
     PENDING = "pending", _("pending")
     REPLAYED = "replayed", _("replayed")
+    # The body (and the reason, which may quote it) was dropped: a person it names was erased, or it outlived
+    # INTEGRATIONS_DEAD_LETTER_RETENTION_DAYS. Kept as a row so the delivery's fate stays visible.
+    ERASED = "erased", _("erased")
+    EXPIRED = "expired", _("expired")
 
 
 class DeadLetter(models.Model):
     """A delivery that was valid (signed) but could not be applied: kept as received, with the reason, until a
-    replay applies it. The body holds personal data, so it is stored encrypted."""
+    replay applies it. The body holds personal data, so it is stored encrypted, dropped once applied, dropped when a
+    person it names is erased (DeadLetterSubject) and dropped after the retention period: it is the one copy of a
+    shop's personal data outside the log's crypto-shredding."""
 
     platform = models.CharField(_("platform"), max_length=16, choices=Platform.choices)
     shop_domain = models.CharField(_("shop domain"), max_length=255, blank=True, default="")
@@ -133,6 +139,24 @@ class DeadLetter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.platform} {self.topic}: {self.code}"
+
+
+class DeadLetterSubject(models.Model):
+    """A person a dead-lettered body names, as the keyed digest of their identifier key ("email:ana@example.com"):
+    an erasure finds the bodies to drop without the body being readable or the identifier stored in clear."""
+
+    dead_letter = models.ForeignKey(DeadLetter, on_delete=models.CASCADE, related_name="subjects")
+    digest = models.CharField(_("identifier digest"), max_length=64, db_index=True)
+
+    class Meta:
+        verbose_name = _("dead letter subject")
+        verbose_name_plural = _("dead letter subjects")
+        constraints = [
+            models.UniqueConstraint(fields=["dead_letter", "digest"], name="integrations_deadletter_subject_uniq")
+        ]
+
+    def __str__(self) -> str:
+        return self.digest[:12]
 
 
 class OversellAlert(models.Model):

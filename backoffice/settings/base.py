@@ -442,3 +442,12 @@ SHOPIFY_WEBHOOK_SECRET = env.str("SHOPIFY_WEBHOOK_SECRET", default="")
 WOOCOMMERCE_WEBHOOK_SECRET = env.str("WOOCOMMERCE_WEBHOOK_SECRET", default="")
 # Fernet key for shop secrets entered in the admin and dead-lettered bodies; empty: derived from SECRET_KEY.
 INTEGRATIONS_ENCRYPTION_KEY = env.str("INTEGRATIONS_ENCRYPTION_KEY", default="")
+# Days a dead-lettered delivery's body (personal data) is kept for a replay before beat drops it.
+INTEGRATIONS_DEAD_LETTER_RETENTION_DAYS = env.int("INTEGRATIONS_DEAD_LETTER_RETENTION_DAYS", default=30)
+CELERY_BEAT_SCHEDULE["integrations-dead-letters-expire"] = {
+    "task": "integrations.dead_letters_expire",
+    "schedule": timedelta(hours=1),
+}
+# Called inside a customer's erasure with the customer ids and their identifier keys: copies of personal data kept
+# outside the log by higher layers are dropped with the erasure (customers cannot import those layers).
+CUSTOMERS_ERASURE_HOOKS = ["backoffice.integrations.services.dead_letters.dead_letters_forget"]

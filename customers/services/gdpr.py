@@ -10,8 +10,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from backoffice.eventstore import keys, store
 from backoffice.eventstore.locks import take_append_lock
@@ -50,6 +52,10 @@ def customer_erase(*, customer_id: uuid.UUID, actor: str) -> Erasure:
             raise CustomerAlreadyErased(owner, customer.erased_at)
         absorbed = _absorbed_ids(owner)
         still_live = set(Customer.objects.filter(id__in=absorbed, erased_at=None).values_list("id", flat=True))
+        # Read before the append: the directory drops them on `customer.erased`.
+        identifier_keys = list(
+            CustomerIdentifier.objects.filter(customer_id__in=[owner, *absorbed]).values_list("key", flat=True)
+        )
         now = timezone.now()
         erased = _erased_event(owner, actor=actor, occurred_at=now)
         appends = [store.StreamAppend(f"customer-{owner}", [erased])]
@@ -63,6 +69,7 @@ def customer_erase(*, customer_id: uuid.UUID, actor: str) -> Erasure:
         recorded = store.append_batches(appends)
         for cid in (owner, *absorbed):
             keys.customer_key_destroy(customer_id=cid)
+        _run_erasure_hooks(customer_ids=(owner, *absorbed), identifier_keys=identifier_keys)
     return Erasure(customer_id=owner, erased_at=recorded[0].event.occurred_at, absorbed=absorbed)
 
 
@@ -104,6 +111,13 @@ def _erased_event(
         occurred_at=occurred_at,
         metadata=metadata,
     )
+
+
+def _run_erasure_hooks(*, customer_ids: tuple[uuid.UUID, ...], identifier_keys: list[str]) -> None:
+    """Copies of personal data that higher layers keep outside the log (dead-lettered shop deliveries) are dropped
+    in the erasure's transaction: CUSTOMERS_ERASURE_HOOKS names them, since this layer cannot import theirs."""
+    for path in settings.CUSTOMERS_ERASURE_HOOKS:
+        import_string(path)(customer_ids=customer_ids, identifier_keys=identifier_keys)
 
 
 def _absorbed_ids(owner: uuid.UUID) -> tuple[uuid.UUID, ...]:

@@ -41,6 +41,7 @@ from .. import crypto
 from ..mapping import shopify, woocommerce
 from ..mapping.shop import ShopCheckout, ShopCustomer, ShopOrder, ShopRefund, Unprocessable
 from ..models import DeadLetter, DeadLetterStatus, Outcome, OversellAlert, Platform, ShopConnection, WebhookReceipt
+from .dead_letters import dead_letter_body_drop, dead_letter_subjects_record
 
 log = logging.getLogger(__name__)
 NAMESPACE = uuid.UUID("0b7d3c55-8f1e-4c1a-a3a5-2d6f0c9e7b21")
@@ -202,7 +203,7 @@ def _apply_or_keep(connection: ShopConnection, delivery: Delivery) -> str:
     except _REFUSALS as exc:
         code, reason = _code(exc), f"{type(exc).__name__}: {exc}"
     log.info("dead-lettered %s %s delivery %s: %s", delivery.platform, delivery.topic, delivery.delivery_id, code)
-    DeadLetter.objects.create(
+    letter = DeadLetter.objects.create(
         platform=delivery.platform,
         shop_domain=delivery.shop_domain,
         topic=delivery.topic[:100],
@@ -211,16 +212,20 @@ def _apply_or_keep(connection: ShopConnection, delivery: Delivery) -> str:
         reason=_printable(reason),
         code=code[:40],
     )
+    dead_letter_subjects_record(dead_letter=letter, body=delivery.body)
     return Outcome.DEAD_LETTERED
 
 
 def dead_letter_replay(*, dead_letter_id: int, actor: str) -> bool:
     """Apply a dead-lettered delivery again (after a fix: the product added, the location mapped). True when it
-    applied (the letter is marked replayed); False when it still cannot (the reason is updated)."""
+    applied (the letter is marked replayed and its body dropped); False when it still cannot (the reason is
+    updated) or its body was dropped (erased or expired: there is nothing left to apply)."""
     with transaction.atomic():
         letter = DeadLetter.objects.select_for_update().get(id=dead_letter_id)
         if letter.status == DeadLetterStatus.REPLAYED:
             return True
+        if letter.status in (DeadLetterStatus.ERASED, DeadLetterStatus.EXPIRED):
+            return False
         connection, _ = ShopConnection.objects.get_or_create(platform=letter.platform, shop_domain=letter.shop_domain)
         delivery = Delivery(
             letter.platform, letter.shop_domain, letter.topic, letter.delivery_id, crypto.decrypt(letter.body_encrypted)
@@ -235,6 +240,7 @@ def dead_letter_replay(*, dead_letter_id: int, actor: str) -> bool:
         else:
             letter.status, letter.replayed_at, letter.replayed_by = DeadLetterStatus.REPLAYED, timezone.now(), actor
             letter.save(update_fields=["status", "replayed_at", "replayed_by"])
+            dead_letter_body_drop(dead_letter=letter)
             WebhookReceipt.objects.filter(platform=letter.platform, delivery_id=letter.delivery_id).update(
                 outcome=Outcome.APPLIED
             )
