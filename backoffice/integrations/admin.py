@@ -9,9 +9,10 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from backoffice import crypto
 from backoffice.accounts.admin_read_only import ReadOnlyAdmin
 
-from . import crypto, services
+from . import services
 from .models import DeadLetter, OversellAlert, ShopConnection, TrackingSource, WebhookReceipt
 
 

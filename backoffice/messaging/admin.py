@@ -18,7 +18,8 @@ from backoffice.accounts.selectors import user_role
 from . import selectors, services
 from .errors import DeliveryError
 from .events import OUTBOUND_CHANNELS
-from .models import ChannelSetting, OutboundMessage, Status
+from .models import ChannelSetting, OutboundMessage, Status, UnmatchedCallback
+from .services.unmatched import unmatched_callbacks_retry
 
 # Message content and addresses are personal data: those who serve customers see them, and administrators.
 HISTORY_ROLES = (Role.ADMIN, Role.SUPPORT)
@@ -130,6 +131,49 @@ class OutboundMessageAdmin(ReadOnlyAdmin):
 
     def has_view_permission(self, request, obj=None):
         return user_role(user=request.user) in HISTORY_ROLES
+
+
+@admin.register(UnmatchedCallback)
+class UnmatchedCallbackAdmin(ReadOnlyAdmin):
+    """Provider callbacks about no message we know yet: what they are, how often they were tried, and a way to try
+    them all again now (after a send's record was repaired, say). Content stays encrypted: ids and statuses only."""
+
+    list_display = ("received_at", "source", "channel", "status", "provider_message_id", "state", "attempts")
+    list_filter = ("state", "source", "channel", "status")
+    search_fields = ("provider_message_id",)
+    fields = (
+        "source",
+        "channel",
+        "status",
+        "provider_message_id",
+        "state",
+        "attempts",
+        "received_at",
+        "next_attempt_at",
+        "applied_at",
+    )
+    readonly_fields = fields
+    actions = ["try_again"]
+
+    @admin.action(description=_("Try every waiting callback again now"))
+    def try_again(self, request, queryset):
+        counts = unmatched_callbacks_retry(due_only=False, limit=10_000)
+        self.message_user(
+            request,
+            _("%(applied)d applied, %(waiting)d still waiting for their message, %(expired)d expired.") % counts,
+            messages.SUCCESS,
+        )
+
+    def get_actions(self, request):
+        if user_role(user=request.user) not in OPERATIONS_ROLES:
+            return {}
+        return admin.ModelAdmin.get_actions(self, request)
+
+    def has_module_permission(self, request):
+        return user_role(user=request.user) in OPERATIONS_ROLES
+
+    def has_view_permission(self, request, obj=None):
+        return user_role(user=request.user) in OPERATIONS_ROLES
 
 
 @admin.register(ChannelSetting)

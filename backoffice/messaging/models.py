@@ -104,6 +104,42 @@ class StatusCallback(models.Model):
         return f"{self.status} {self.message_id}"
 
 
+class UnmatchedState(models.TextChoices):
+    PENDING = "pending", _("waiting for its message")
+    APPLIED = "applied", _("applied")
+    EXPIRED = "expired", _("expired")
+
+
+class UnmatchedCallback(models.Model):
+    """A provider's status callback about no message we know (yet): kept and tried again, so a callback that
+    overtakes our own record of the send (the provider answered, called back, and our commit came after) is not
+    lost. One that never matches (mail another system sent through the same account) expires; its content is
+    dropped then, and at once when a customer it names is erased (CUSTOMERS_ERASURE_HOOKS)."""
+
+    digest = models.CharField(max_length=64, unique=True)  # the callback's own: a provider's resend is one row
+    source = models.CharField(_("source"), max_length=40)
+    channel = models.CharField(_("channel"), max_length=16)
+    provider_message_id = models.CharField(_("provider message id"), max_length=300, blank=True, default="")
+    status = models.CharField(_("status"), max_length=16)
+    # The callback's fields as JSON, Fernet-encrypted: the address and the provider's reason are personal.
+    data_encrypted = models.TextField(editable=False, blank=True, default="")
+    address_digest = models.CharField(max_length=64, blank=True, default="", db_index=True)
+    state = models.CharField(_("state"), max_length=16, choices=UnmatchedState.choices, default=UnmatchedState.PENDING)
+    attempts = models.PositiveIntegerField(_("attempts"), default=1)
+    received_at = models.DateTimeField(_("received at"))
+    next_attempt_at = models.DateTimeField(_("next attempt"))
+    applied_at = models.DateTimeField(_("applied at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("unmatched callback")
+        verbose_name_plural = _("unmatched callbacks")
+        ordering = ("-received_at",)
+        indexes = [models.Index(fields=["state", "next_attempt_at"], name="messaging_unmatched_due")]
+
+    def __str__(self) -> str:
+        return f"{self.source} {self.status} {self.provider_message_id}"
+
+
 class ChannelSetting(models.Model):
     """What operations change without a deploy, per channel. A channel without a row uses the settings' defaults."""
 

@@ -3,6 +3,7 @@
 from celery import shared_task
 
 from . import services
+from .services.unmatched import unmatched_callbacks_retry
 
 
 @shared_task(name="messaging.drain", acks_late=True, ignore_result=True)
@@ -14,3 +15,8 @@ def messages_drain_task() -> dict[str, int]:
 @shared_task(name="messaging.release_deferred", acks_late=True, ignore_result=True)
 def messages_release_deferred_task() -> int:
     return services.messages_release_deferred()
+
+
+@shared_task(name="messaging.unmatched_callbacks_retry", acks_late=True, ignore_result=True)
+def unmatched_callbacks_retry_task() -> dict[str, int]:
+    return unmatched_callbacks_retry()

@@ -451,3 +451,12 @@ CELERY_BEAT_SCHEDULE["integrations-dead-letters-expire"] = {
 # Called inside a customer's erasure with the customer ids and their identifier keys: copies of personal data kept
 # outside the log by higher layers are dropped with the erasure (customers cannot import those layers).
 CUSTOMERS_ERASURE_HOOKS = ["backoffice.integrations.services.dead_letters.dead_letters_forget"]
+
+# --- Provider callbacks about no message we know yet (backoffice.messaging.services.unmatched): tried again with
+# backoff in case our record of the send committed after the callback, dropped after this many hours.
+MESSAGING_UNMATCHED_CALLBACK_RETENTION_HOURS = env.int("MESSAGING_UNMATCHED_CALLBACK_RETENTION_HOURS", default=72)
+CELERY_BEAT_SCHEDULE["messaging-unmatched-callbacks"] = {
+    "task": "messaging.unmatched_callbacks_retry",
+    "schedule": timedelta(seconds=60),
+}
+CUSTOMERS_ERASURE_HOOKS.append("backoffice.messaging.services.unmatched.unmatched_callbacks_forget")

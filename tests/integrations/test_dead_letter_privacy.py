@@ -7,10 +7,11 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from backoffice.integrations import crypto
+from backoffice import crypto
+from backoffice.crypto import identifier_digest
 from backoffice.integrations.models import DeadLetter, DeadLetterSubject
 from backoffice.integrations.services import dead_letter_replay
-from backoffice.integrations.services.dead_letters import dead_letters_expire, identifier_digest, subject_digests
+from backoffice.integrations.services.dead_letters import dead_letters_expire, subject_digests
 from backoffice.integrations.services.shops import shop_order_id
 from customers.services import customer_erase
 from orders import services as order_services

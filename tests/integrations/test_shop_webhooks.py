@@ -176,7 +176,7 @@ def test_an_unknown_topic_or_a_body_that_is_not_json_is_kept_as_received(shop, p
     post_shopify("orders/create", b"<xml>not json</xml>")
 
     assert sorted(DeadLetter.objects.values_list("code", flat=True)) == ["not_json", "unknown_topic"]
-    from backoffice.integrations import crypto
+    from backoffice import crypto
 
     kept = {letter.code: crypto.decrypt(letter.body_encrypted) for letter in DeadLetter.objects.all()}
     assert kept["not_json"] == b"<xml>not json</xml>"

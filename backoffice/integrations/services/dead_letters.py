@@ -11,8 +11,6 @@ the log and its crypto-shredding. So a body is kept only while it may still be n
 A dropped letter keeps its row (platform, topic, delivery id, code, dates): the delivery's fate stays visible.
 """
 
-import hashlib
-import hmac
 import logging
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
@@ -22,7 +20,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from backoffice.eventstore.keys import digest_key
+from backoffice.crypto import identifier_digest
 from customers.identifiers import InvalidIdentifier, normalise
 
 from ..models import DeadLetter, DeadLetterStatus, DeadLetterSubject
@@ -34,12 +32,6 @@ log = logging.getLogger(__name__)
 _EMAIL_KEYS = frozenset({"email", "contact_email", "customer_email", "billing_email"})
 _PHONE_KEYS = frozenset({"phone", "customer_phone", "billing_phone", "shipping_phone"})
 _DROPPED = frozenset({DeadLetterStatus.ERASED, DeadLetterStatus.EXPIRED})
-
-
-def identifier_digest(identifier_key: str) -> str:
-    """The keyed digest of a customer identifier key ("email:ana@example.com"): without the store's secret, a dump
-    of the table cannot confirm a guessed address."""
-    return hmac.new(digest_key(), b"dead-letter-subject:" + identifier_key.encode(), hashlib.sha256).hexdigest()
 
 
 def _strings_under(value, names: frozenset[str]) -> Iterator[str]:

@@ -26,6 +26,7 @@ from django.db import IntegrityError, transaction
 from django.db import connection as connection_for_receipts
 from django.utils import timezone
 
+from backoffice import crypto
 from backoffice.eventstore import projector
 from backoffice.eventstore.errors import EventStoreError, EventValidationError
 from backoffice.eventstore.keys import KeyDestroyed
@@ -37,7 +38,6 @@ from orders.errors import IllegalTransition, InvalidFields, OrderIdConflict, Ord
 from orders.models import OrderStatus
 from orders.services import order_act, order_place_oversell_allowed
 
-from .. import crypto
 from ..mapping import shopify, woocommerce
 from ..mapping.shop import ShopCheckout, ShopCustomer, ShopOrder, ShopRefund, Unprocessable
 from ..models import DeadLetter, DeadLetterStatus, Outcome, OversellAlert, Platform, ShopConnection, WebhookReceipt

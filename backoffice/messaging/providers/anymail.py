@@ -83,11 +83,13 @@ def on_tracking(sender, event, esp_name, **kwargs) -> None:
             is_undeliverable=is_dead,
             withdraws_marketing=status == "failed" and event.reject_reason in NO_MORE_MAIL,
             source=f"anymail:{esp_name}",
+            keep_unmatched=True,
         )
     except UnknownMessage:
         # Mail sent by another system through the same ESP account, or a message since deleted: the ESP expects a
-        # 2xx (it would retry for days), so it is acknowledged and ignored.
-        logger.info("anymail %s %s event for no message of ours: ignored", esp_name, event.event_type)
+        # 2xx (it would retry for days), so it is acknowledged, and kept a while in case our record of the send
+        # commits after it (services.unmatched).
+        logger.info("anymail %s %s event for no message of ours yet: kept", esp_name, event.event_type)
 
 
 @receiver(inbound, dispatch_uid="messaging.anymail.inbound")

@@ -6,7 +6,8 @@
 - Status: delivered and read become our status events; failed and undelivered a terminal `message.failed` with
   Twilio's error code. Codes saying the number cannot receive (UNREACHABLE_CODES) mark the address undeliverable;
   21610 (the recipient replied STOP to Twilio) withdraws the channel's marketing. queued, sent... add nothing.
-  A callback for a message that is not ours is acknowledged and ignored (Twilio expects a 2xx).
+  A callback for a message that is not ours (yet) is acknowledged (Twilio expects a 2xx) and kept for a retry
+  (services.unmatched).
 - Inbound: the sender (`whatsapp:+34...` on WhatsApp) joins their case through customers' inbound hook; Twilio's
   own opt-out classification (OptOutType=STOP, Advanced Opt-Out) and the STOP/BAJA keywords withdraw marketing.
   The answer is an empty TwiML <Response/>: no automatic reply.
@@ -118,7 +119,7 @@ def twilio_status(request):
     except ProviderInputError as exc:
         return problem(400, "invalid_payload", "Unusable payload", exc.message, field=exc.field, code=exc.code)
     except UnknownMessage:
-        logger.info("twilio status for no message of ours: ignored")
+        logger.info("twilio status for no message of ours yet: kept for a retry")
     return HttpResponse(status=204)
 
 

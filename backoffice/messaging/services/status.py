@@ -23,6 +23,7 @@ from backoffice.eventstore.keys import ERASED
 
 from ..models import OutboundMessage, StatusCallback
 from .send import event_id_for
+from .unmatched import unmatched_callbacks_keep
 
 logger = logging.getLogger(__name__)
 
@@ -105,6 +106,7 @@ def message_status_record(
     withdraws_marketing: bool = False,
     address: str = "",
     source: str = "api.channels.status",
+    keep_unmatched: bool = False,
 ) -> StatusResult:
     """Record one callback against the message (by our `message_id` when the provider echoes it back, else by the
     provider's id). The same callback again records nothing.
@@ -112,7 +114,8 @@ def message_status_record(
     `withdraws_marketing` (implied by unsubscribed and complained): customers withdraws marketing on the channel.
     `is_undeliverable`: the address is dead (hard bounce, unknown number): customers marks it so it is not tried
     again; `address` is the one the provider reports, else the one the message was sent to.
-    Raises UnknownMessage when no message of the channel matches, ValueError for an unknown status.
+    Raises UnknownMessage when no message of the channel matches (kept for a retry first with `keep_unmatched`:
+    services.unmatched), ValueError for an unknown status.
     """
     callback = StatusCallbackData(
         channel=channel,
@@ -127,16 +130,19 @@ def message_status_record(
         withdraws_marketing=withdraws_marketing,
         address=address,
     )
-    (result,) = message_statuses_record(callbacks=[callback], source=source)
+    (result,) = message_statuses_record(callbacks=[callback], source=source, keep_unmatched=keep_unmatched)
     if isinstance(result, UnknownMessage):
         raise result
     return result
 
 
-def message_statuses_record(*, callbacks: list[StatusCallbackData], source: str) -> list[StatusResult | UnknownMessage]:
+def message_statuses_record(
+    *, callbacks: list[StatusCallbackData], source: str, keep_unmatched: bool = False
+) -> list[StatusResult | UnknownMessage]:
     """Record many callbacks in one transaction (a Meta webhook carries dozens of statuses). Each result is a
     StatusResult, or the UnknownMessage for a callback about no message of ours (the others are recorded all the
-    same). Raises ValueError for an unknown status before anything is written.
+    same; with `keep_unmatched`, the provider doors', it is kept in the same transaction and tried again later:
+    services.unmatched). Raises ValueError for an unknown status before anything is written.
 
     Statements, whatever the batch: lock the messages; claim the callbacks in the ledger (INSERT ... ON CONFLICT DO
     NOTHING RETURNING: the ones already there are replays, and their event ids derive from the digest, so nothing
@@ -150,17 +156,21 @@ def message_statuses_record(*, callbacks: list[StatusCallbackData], source: str)
         now = timezone.now()
         claims: dict[str, tuple[OutboundMessage, StatusCallbackData, uuid.UUID]] = {}
         results: list[StatusResult | UnknownMessage] = []
+        unmatched: list[StatusCallbackData] = []
         for callback in callbacks:
             message = messages.get(callback.message_id or (callback.channel, callback.provider_message_id))
             if message is None:
                 results.append(
                     UnknownMessage(callback.channel, callback.provider_message_id or str(callback.message_id))
                 )
+                unmatched.append(callback)
                 continue
             digest = callback.digest
             event_id = event_id_for(message.id, f"status-{digest}")
             claims.setdefault(digest, (message, callback, event_id))  # the same callback twice in a batch: once
             results.append(StatusResult(message.id, event_id, duplicate=False))
+        if unmatched and keep_unmatched:
+            unmatched_callbacks_keep(callbacks=unmatched, source=source, now=now)
         fresh = _claim(claims, now)
         results = [
             r if isinstance(r, UnknownMessage) or r.event_id in fresh else StatusResult(r.message_id, r.event_id, True)

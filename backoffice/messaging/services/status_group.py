@@ -72,7 +72,7 @@ def _record(batch: list[_Slot]) -> None:
         by_source.setdefault(slot.source, []).append(slot)
     for source, slots in by_source.items():
         try:
-            results = message_statuses_record(callbacks=[s.callback for s in slots], source=source)
+            results = message_statuses_record(callbacks=[s.callback for s in slots], source=source, keep_unmatched=True)
         except DatabaseError as exc:
             # The database failed (a lock timeout, a lost connection), not a callback: retrying each would wait as
             # long again per callback. Every request of the batch fails (5xx) and the provider retries it.
@@ -82,7 +82,9 @@ def _record(batch: list[_Slot]) -> None:
         except Exception:  # noqa: BLE001 - one at a time, so only the culprit's request fails
             for slot in slots:
                 try:
-                    (slot.outcome,) = message_statuses_record(callbacks=[slot.callback], source=source)
+                    (slot.outcome,) = message_statuses_record(
+                        callbacks=[slot.callback], source=source, keep_unmatched=True
+                    )
                 except Exception as exc:  # noqa: BLE001 - handed to that request's thread, raised there
                     slot.error = exc
             continue
@@ -94,5 +96,6 @@ _group = _Group()
 
 
 def message_status_record_grouped(*, source: str, **fields) -> StatusResult:
-    """`message_status_record`, committed together with the other callbacks this process is receiving now."""
+    """`message_status_record`, committed together with the other callbacks this process is receiving now. For the
+    provider doors only: a callback about no message of ours is kept for a retry (services.unmatched)."""
     return _group.record(StatusCallbackData(**fields), source)

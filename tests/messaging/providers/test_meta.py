@@ -239,7 +239,9 @@ def test_instagram_message_opens_a_case_and_stop_withdraws_instagram_marketing(p
     assert providers.by("meta") == []
 
 
-def test_a_status_for_a_message_that_is_not_ours_is_acknowledged_and_ignored(meta_whatsapp, client):
+def test_a_status_for_a_message_that_is_not_ours_is_acknowledged_and_kept_for_a_retry(meta_whatsapp, client):
+    from backoffice.messaging.models import UnmatchedCallback
+
     customer_register(customer={"phone": PHONE}, channel="web", actor="t")
     before = written()
 
@@ -247,7 +249,14 @@ def test_a_status_for_a_message_that_is_not_ours_is_acknowledged_and_ignored(met
 
     assert response.status_code == 200
     assert response.json()["ignored"] == 1
-    assert written() == before
+    assert written() == before  # no event: it names no message of ours (yet)
+    kept = UnmatchedCallback.objects.get()
+    assert (kept.source, kept.channel, kept.provider_message_id, kept.state) == (
+        "meta.webhook",
+        "whatsapp",
+        "wamid.not-ours",
+        "pending",
+    )
 
 
 def test_a_post_with_many_statuses_records_each_once_and_ignores_those_not_ours(meta_whatsapp, customer, client):
