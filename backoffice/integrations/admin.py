@@ -11,6 +11,7 @@ from django.utils.translation import ngettext
 
 from backoffice import crypto
 from backoffice.accounts.admin_read_only import ReadOnlyAdmin
+from orders.selectors import location_list
 
 from . import services
 from .models import DeadLetter, OversellAlert, ShopConnection, TrackingSource, WebhookReceipt
@@ -23,7 +24,7 @@ def _actor(request) -> str:
 class TrackingSourceForm(forms.ModelForm):
     class Meta:
         model = TrackingSource
-        fields = ("name", "channel", "user_id_system")
+        fields = ("name", "channel", "user_id_system", "order_location")
 
     user_id_system = forms.CharField(
         label=_("user id system"),
@@ -32,11 +33,29 @@ class TrackingSourceForm(forms.ModelForm):
         help_text=_("Sources that share one user base share this name; empty: the source's name."),
     )
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["order_location"] = forms.ChoiceField(
+            label=TrackingSource._meta.get_field("order_location").verbose_name,
+            help_text=TrackingSource._meta.get_field("order_location").help_text,
+            required=False,
+            choices=[("", "—"), *((loc.code, f"{loc.code} · {loc.name}") for loc in location_list())],
+        )
+
 
 @admin.register(TrackingSource)
 class TrackingSourceAdmin(admin.ModelAdmin):
     form = TrackingSourceForm
-    list_display = ("name", "channel", "is_active", "key_prefix", "last_seen_at", "events_today_now", "events_total")
+    list_display = (
+        "name",
+        "channel",
+        "order_location",
+        "is_active",
+        "key_prefix",
+        "last_seen_at",
+        "events_today_now",
+        "events_total",
+    )
     list_filter = ("channel", "is_active")
     readonly_fields = ("key_prefix", "is_active", "created_at", "revoked_at", "last_seen_at", "events_total")
     actions = ["revoke"]
@@ -58,6 +77,7 @@ class TrackingSourceAdmin(admin.ModelAdmin):
             name=form.cleaned_data["name"],
             channel=form.cleaned_data["channel"],
             user_id_system=form.cleaned_data.get("user_id_system") or "",
+            order_location=form.cleaned_data.get("order_location") or "",
         )
         obj.pk = created.source.pk
         messages.warning(

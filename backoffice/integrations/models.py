@@ -24,6 +24,19 @@ class TrackingSource(models.Model):
     key_prefix = models.CharField(_("write key starts with"), max_length=8, editable=False)
     # The namespace of the sender's userId as an external id: sources sharing one user base share it.
     user_id_system = models.CharField(_("user id system"), max_length=50)
+    # Set for a shop with no platform webhook: its `Order Completed` events place our orders, shipped from this
+    # location. Empty: they only close the cart (the platform's webhook or POST /api/v1/orders brings the order,
+    # and counting it twice would inflate revenue).
+    order_location = models.CharField(
+        _("orders ship from"),
+        max_length=32,
+        blank=True,
+        default="",
+        help_text=_(
+            "Only for a shop with no Shopify or WooCommerce webhook: its Order Completed events become orders "
+            "shipped from this location. Empty: they only close the cart."
+        ),
+    )
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
@@ -101,6 +114,15 @@ class WebhookReceipt(models.Model):
         return f"{self.platform} {self.topic} {self.delivery_id}"
 
 
+class Origin(models.TextChoices):
+    """Where a dead-lettered delivery or an oversold order came from."""
+
+    SHOPIFY = "shopify", "Shopify"
+    WOOCOMMERCE = "woocommerce", "WooCommerce"
+    # An `Order Completed` of a tracking source that places orders (TrackingSource.order_location).
+    TRACKING = "tracking", _("tracking source")
+
+
 class DeadLetterStatus(models.TextChoices):
     PENDING = "pending", _("pending")
     REPLAYED = "replayed", _("replayed")
@@ -112,11 +134,12 @@ class DeadLetterStatus(models.TextChoices):
 
 class DeadLetter(models.Model):
     """A delivery that was valid (signed) but could not be applied: kept as received, with the reason, until a
-    replay applies it. The body holds personal data, so it is stored encrypted, dropped once applied, dropped when a
+    replay applies it (a shop delivery, or the order of a tracking source's `Order Completed`). The body holds
+    personal data, so it is stored encrypted, dropped once applied, dropped when a
     person it names is erased (DeadLetterSubject) and dropped after the retention period: it is the one copy of a
     shop's personal data outside the log's crypto-shredding."""
 
-    platform = models.CharField(_("platform"), max_length=16, choices=Platform.choices)
+    platform = models.CharField(_("origin"), max_length=16, choices=Origin.choices)
     shop_domain = models.CharField(_("shop domain"), max_length=255, blank=True, default="")
     topic = models.CharField(_("topic"), max_length=100)
     delivery_id = models.CharField(_("delivery id"), max_length=200)
@@ -160,10 +183,11 @@ class DeadLetterSubject(models.Model):
 
 
 class OversellAlert(models.Model):
-    """An order a shop sold that our location could not cover. Staff resolve it (restock, transfer, cancel)."""
+    """An order a shop (its platform's webhook, or a tracking source that places orders) sold that our location could
+    not cover. Staff resolve it (restock, transfer, cancel)."""
 
     order_id = models.CharField(_("order"), max_length=64, unique=True)
-    platform = models.CharField(_("platform"), max_length=16, choices=Platform.choices)
+    platform = models.CharField(_("origin"), max_length=16, choices=Origin.choices)
     platform_order_id = models.CharField(_("platform order id"), max_length=64)
     lines = models.JSONField(_("lines short"))
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)

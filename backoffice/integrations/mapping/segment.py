@@ -247,7 +247,7 @@ def translate(
     client = client_context(context)
     if client:
         metadata["context"] = client
-    return {
+    item = {
         "id": str(uuid.uuid5(NAMESPACE, f"{source.id}:{message_id}")),
         "type": type_name,
         "channel": source.channel,
@@ -256,6 +256,33 @@ def translate(
         "data": data,
         "metadata": metadata,
     }
+    if type_name == "cart.checked_out" and data["order_id"]:
+        # What a source that places orders (TrackingSource.order_location) needs; not part of the interaction.
+        item[ORDER_KEY] = {"order_id": data["order_id"], "lines": order_lines(properties.get("products"))}
+    return item
+
+
+ORDER_KEY = "order"
+
+
+def order_lines(products: Any) -> list[dict]:
+    """The spec's `products` of an Order Completed as order lines [{sku, quantity}], as sent: the orders service
+    validates them (an unknown sku or a bad quantity keeps the order in the dead-letter list, never the event out)."""
+    if not isinstance(products, list):
+        return []
+    lines = []
+    for product in products:
+        if not isinstance(product, dict):
+            lines.append({"sku": None, "quantity": None})
+            continue
+        sku = product.get("sku") or product.get("product_id")
+        quantity = product.get("quantity", 1)
+        if isinstance(quantity, float) and quantity.is_integer():
+            quantity = int(quantity)
+        elif isinstance(quantity, str) and quantity.strip().isdigit():
+            quantity = int(quantity)
+        lines.append({"sku": str(sku)[:64] if isinstance(sku, str | int) else None, "quantity": quantity})
+    return lines
 
 
 def _occurred_at(r: _Reader, message: dict, batch_sent_at: Any, received_at: datetime) -> datetime:

@@ -40,8 +40,18 @@ from orders.services import order_act, order_place_oversell_allowed
 
 from ..mapping import shopify, woocommerce
 from ..mapping.shop import ShopCheckout, ShopCustomer, ShopOrder, ShopRefund, Unprocessable
-from ..models import DeadLetter, DeadLetterStatus, Outcome, OversellAlert, Platform, ShopConnection, WebhookReceipt
+from ..models import (
+    DeadLetter,
+    DeadLetterStatus,
+    Origin,
+    Outcome,
+    OversellAlert,
+    Platform,
+    ShopConnection,
+    WebhookReceipt,
+)
 from .dead_letters import dead_letter_body_drop, dead_letter_subjects_record
+from .tracking_orders import tracking_order_replay
 
 log = logging.getLogger(__name__)
 NAMESPACE = uuid.UUID("0b7d3c55-8f1e-4c1a-a3a5-2d6f0c9e7b21")
@@ -226,6 +236,9 @@ def dead_letter_replay(*, dead_letter_id: int, actor: str) -> bool:
             return True
         if letter.status in (DeadLetterStatus.ERASED, DeadLetterStatus.EXPIRED):
             return False
+        if letter.platform == Origin.TRACKING:
+            applied, code, reason = tracking_order_replay(letter=letter)
+            return _replayed(letter, actor) if applied else _still_refused(letter, code, reason)
         connection, _ = ShopConnection.objects.get_or_create(platform=letter.platform, shop_domain=letter.shop_domain)
         delivery = Delivery(
             letter.platform, letter.shop_domain, letter.topic, letter.delivery_id, crypto.decrypt(letter.body_encrypted)
@@ -234,20 +247,27 @@ def dead_letter_replay(*, dead_letter_id: int, actor: str) -> bool:
             with transaction.atomic():
                 _apply(connection, delivery)
         except Unprocessable as exc:
-            letter.code, letter.reason = exc.code[:40], _printable(str(exc))
+            return _still_refused(letter, exc.code, str(exc))
         except _REFUSALS as exc:
-            letter.code, letter.reason = _code(exc), _printable(f"{type(exc).__name__}: {exc}")
-        else:
-            letter.status, letter.replayed_at, letter.replayed_by = DeadLetterStatus.REPLAYED, timezone.now(), actor
-            letter.save(update_fields=["status", "replayed_at", "replayed_by"])
-            dead_letter_body_drop(dead_letter=letter)
-            WebhookReceipt.objects.filter(platform=letter.platform, delivery_id=letter.delivery_id).update(
-                outcome=Outcome.APPLIED
-            )
-            return True
-        letter.attempts += 1
-        letter.save(update_fields=["code", "reason", "attempts"])
-        return False
+            return _still_refused(letter, _code(exc), f"{type(exc).__name__}: {exc}")
+        WebhookReceipt.objects.filter(platform=letter.platform, delivery_id=letter.delivery_id).update(
+            outcome=Outcome.APPLIED
+        )
+        return _replayed(letter, actor)
+
+
+def _replayed(letter: DeadLetter, actor: str) -> bool:
+    letter.status, letter.replayed_at, letter.replayed_by = DeadLetterStatus.REPLAYED, timezone.now(), actor
+    letter.save(update_fields=["status", "replayed_at", "replayed_by"])
+    dead_letter_body_drop(dead_letter=letter)
+    return True
+
+
+def _still_refused(letter: DeadLetter, code: str, reason: str) -> bool:
+    letter.code, letter.reason = code[:40], _printable(reason)
+    letter.attempts += 1
+    letter.save(update_fields=["code", "reason", "attempts"])
+    return False
 
 
 def oversell_alert_resolve(*, alert_id: int, actor: str) -> None:

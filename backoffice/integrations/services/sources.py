@@ -10,6 +10,7 @@ from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
 from backoffice.eventstore.schema import CHANNELS
+from orders.selectors import location_get
 
 from ..models import TrackingSource
 
@@ -30,14 +31,17 @@ def key_hash(write_key: str) -> str:
     return hashlib.sha256(write_key.encode()).hexdigest()
 
 
-def tracking_source_create(*, name: str, channel: str, user_id_system: str = "") -> NewSource:
+def tracking_source_create(*, name: str, channel: str, user_id_system: str = "", order_location: str = "") -> NewSource:
     """A new source with a fresh write key (returned once: only its hash is kept). A revoked source of the same
-    name gets a new key and is active again."""
+    name gets a new key and is active again. `order_location`: only for a shop with no platform webhook, its
+    `Order Completed` events place orders shipped from there (services.tracking_orders)."""
     name = name.strip()
     if not name or len(name) > 100:
         raise SourceRefused("name", "1 to 100 characters", "invalid")
     if channel not in CHANNELS:
         raise SourceRefused("channel", f"one of {', '.join(CHANNELS)}", "invalid_choice")
+    if order_location and location_get(code=order_location) is None:
+        raise SourceRefused("order_location", f"no location {order_location!r}", "unknown_location")
     write_key = secrets.token_urlsafe(32)
     with transaction.atomic():
         source = TrackingSource.objects.select_for_update().filter(name=name).first()
@@ -48,6 +52,7 @@ def tracking_source_create(*, name: str, channel: str, user_id_system: str = "")
         source.user_id_system = (user_id_system or source.user_id_system or name)[:50]
         source.key_hash = key_hash(write_key)
         source.key_prefix = write_key[:6]
+        source.order_location = order_location
         source.is_active, source.revoked_at = True, None
         source.save()
     return NewSource(source, write_key)

@@ -19,6 +19,7 @@ from customers.services import interactions_ingest
 from ..mapping import segment
 from ..models import TrackingSource
 from .sources import tracking_source_count
+from .tracking_orders import tracking_orders_place
 
 ATTEMPTS = 3
 
@@ -79,6 +80,13 @@ def tracking_messages_translate(
     return items
 
 
+def _interaction(item: dict) -> dict:
+    """The translated message without what only order placement reads."""
+    if segment.ORDER_KEY not in item:
+        return item
+    return {key: value for key, value in item.items() if key != segment.ORDER_KEY}
+
+
 def tracking_messages_ingest(
     *, source: TrackingSource, items: list[tuple[int, dict]], is_batch: bool = True
 ) -> TrackingResult:
@@ -91,9 +99,15 @@ def tracking_messages_ingest(
                 known = store.stored_events([uuid.UUID(item["id"]) for _, item in items])
                 fresh = [(index, item) for index, item in items if uuid.UUID(item["id"]) not in known]
                 if fresh:
-                    interactions_ingest(
-                        raw_items=[item for _, item in fresh], actor=actor, source="integrations.tracking"
+                    results = interactions_ingest(
+                        raw_items=[_interaction(item) for _, item in fresh], actor=actor, source="integrations.tracking"
                     )
+                    orders = [item for _, item in fresh if segment.ORDER_KEY in item]
+                    if orders and source.order_location:
+                        customers = {str(result.id): result.customer_id for result in results}
+                        tracking_orders_place(
+                            source=source, orders=[(item, customers.get(item["id"])) for item in orders]
+                        )
             # Counted after the commit, in a statement of its own: inside, it would lengthen the store's append
             # lock (held until commit) or, taken first, serialise a source's concurrent calls on its row. A crash
             # between the two loses a count, never an event.

@@ -19,8 +19,13 @@ class Command(BaseCommand):
         parser.add_argument(
             "--user-id-system", default="", help="namespace of the source's userIds (shared by sources of one shop)"
         )
+        parser.add_argument(
+            "--order-location",
+            default="",
+            help="only for a shop with no platform webhook: its Order Completed events place orders from this location",
+        )
 
-    def handle(self, *args, name, channel, revoke, user_id_system, **options):
+    def handle(self, *args, name, channel, revoke, user_id_system, order_location, **options):
         try:
             if revoke:
                 source = services.tracking_source_revoke(name=name)
@@ -28,7 +33,9 @@ class Command(BaseCommand):
                 return
             if not channel:
                 raise CommandError("--channel is required to create a source")
-            created = services.tracking_source_create(name=name, channel=channel, user_id_system=user_id_system)
+            created = services.tracking_source_create(
+                name=name, channel=channel, user_id_system=user_id_system, order_location=order_location
+            )
         except services.SourceRefused as exc:
             raise CommandError(f"{exc.field}: {exc}") from None
         self.stdout.write(f"source {created.source.name} on channel {created.source.channel}; its write key:")
