@@ -50,11 +50,12 @@ def tracking_messages_translate(
     received_at: datetime,
     sent_at: Any = None,
     context: Any = None,
-) -> list[dict]:
-    """Every message as an interaction, or TrackingRefused listing the problems of all of them. `kind` None: a
-    batch (fields are named `batch.<n>.<field>`)."""
+) -> list[tuple[int, dict]]:
+    """Every message as (its index, its interaction), or TrackingRefused listing the problems of all of them.
+    `kind` None: a batch (fields are named `batch.<n>.<field>`)."""
     seen: set[str] = set()
-    items, errors = [], []
+    items: list[tuple[int, dict]] = []
+    errors: list[dict[str, str]] = []
     info = source_of(source)
     for index, message in enumerate(messages):
         prefix = f"batch.{index}" if kind is None else ""
