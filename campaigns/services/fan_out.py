@@ -25,7 +25,7 @@ from django.db import connection, transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from backoffice.eventstore import store
+from backoffice.eventstore import projector, store
 from backoffice.eventstore.sql import rows_by_key
 from backoffice.messaging.errors import ChannelRuleError
 from backoffice.messaging.models import OutboundMessage
@@ -59,9 +59,16 @@ def is_holdout(campaign_id: uuid.UUID, customer_id: uuid.UUID, share: Decimal) -
     return int.from_bytes(digest[:8], "big") / 2**64 < float(share)
 
 
+_SEGMENT_PROJECTIONS = ("customers.commerce", "customers.activity")
+
+
 def campaign_snapshot(*, campaign_id: uuid.UUID, page_size: int | None = None, enqueue=None) -> int:
     """Freeze the audience, page by page; after each page commits, `enqueue(campaign_id)` asks for its batches."""
     page_size = page_size or settings.CAMPAIGNS_SNAPSHOT_PAGE
+    # Segments read the commerce and activity figures, which asynchronous projections keep: the audience counts
+    # every order and interaction committed before the snapshot starts, not only those a worker has caught up.
+    for name in _SEGMENT_PROJECTIONS:
+        projector.catch_up(name)
     batches_per_page = -(-page_size // settings.CAMPAIGNS_BATCH_SIZE)
     total = 0
     while True:
