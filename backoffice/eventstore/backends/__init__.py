@@ -113,6 +113,9 @@ class Recorder(Protocol):
         """Until commit, no append runs (and none is half done): for a rebuild of inline projections, an erasure,
         a merge. Appends take the same lock in shared mode, so they never wait for one another."""
 
+    def lock_keys(self, keys: list[int]) -> None:
+        """Until commit, a lock per key (sorted by the caller) that other callers of lock_keys wait for."""
+
 
 _RECORDERS = {
     "postgresql": "backoffice.eventstore.backends.postgres.PostgresRecorder",

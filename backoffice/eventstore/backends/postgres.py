@@ -282,3 +282,7 @@ class PostgresRecorder:
 
     def lock_appends_out(self) -> None:
         self._execute("SELECT pg_advisory_xact_lock(%b)", [APPEND_LOCK_KEY])
+
+    def lock_keys(self, keys: list[int]) -> None:
+        if keys:
+            self._execute("SELECT pg_advisory_xact_lock(k) FROM unnest(%b::int8[]) AS k ORDER BY k", [keys])

@@ -238,3 +238,7 @@ class SqliteRecorder:
     def lock_appends_out(self) -> None:
         # The transaction began IMMEDIATE: it already holds the only write lock, until commit.
         return
+
+    def lock_keys(self, keys: list[int]) -> None:
+        # Likewise: every write transaction is alone.
+        return
