@@ -199,29 +199,22 @@ def append_batches(batches: Sequence[StreamAppend], *, savepoint: bool = True) -
     for a caller whose whole transaction fails with the append: a refused append then leaves that transaction
     unusable, to be rolled back.
 
-    Races (PostgreSQL, where appends run in parallel) end as they would have one after the other: an id another
-    transaction wrote first is that transaction's event (a duplicate, or IdempotencyConflict when the content
-    differs), and a stream version another transaction took first is a ConcurrencyError for an expected version, and
-    a retry on fresh versions for `ANY`.
+    Appends run in parallel on PostgreSQL; those to one stream queue for it (recorder.preflight), so they end as
+    they would one after the other: the second of two appends at one expected version gets ConcurrencyError, and an
+    id another transaction wrote first is that transaction's event (a duplicate, or IdempotencyConflict when the
+    content differs). A race the queue cannot prevent (see _OutOfOrder) runs the append again where it can.
     """
     prepared = _prepare([(batch.stream, event) for batch in batches for event in batch.events])
-    if not savepoint and any(batch.expected_version == ANY for batch in batches):
-        # An append to a stream at any version must not fail because another took the version it computed: it needs
-        # a savepoint to run again in.
-        savepoint = True
     # Where a race can be retried: in our own savepoint, or in a transaction of our own (rolled back whole).
     can_retry = savepoint or not connection.in_atomic_block
     owns_transaction = not connection.in_atomic_block
-    contended: list[str] = []
     for attempt in range(_RACE_RETRIES):
         try:
             with transaction.atomic(savepoint=savepoint):
-                return _append_prepared(batches, prepared, contended)
+                return _append_prepared(batches, prepared)
         except _Raced as raced:
             retry = owns_transaction if isinstance(raced, _OutOfOrder) else can_retry
             if retry and attempt < _RACE_RETRIES - 1:
-                if raced.stream and raced.stream not in contended:
-                    contended.append(raced.stream)
                 continue
             stream = raced.stream or batches[0].stream
             expected = next((b.expected_version for b in batches if b.stream == stream), ANY)
@@ -230,9 +223,10 @@ def append_batches(batches: Sequence[StreamAppend], *, savepoint: bool = True) -
     raise AssertionError("unreachable")
 
 
-# How many times an append that lost a race (see append_batches) runs again on fresh data before it gives up. From
-# the first loss on, it queues for the stream it lost (recorder.preflight's `queue_for`), so each retry makes headway.
-_RACE_RETRIES: Final = 50
+# How many times an append that lost a race (see append_batches) runs again on fresh data before it gives up. Appends
+# queue for their streams (recorder.preflight), so a race is rare: a writer that bypassed the store, a transaction
+# that had its id before it queued.
+_RACE_RETRIES: Final = 5
 
 
 class _Raced(Exception):  # noqa: N818 - internal: the append lost a race, nothing of it is kept
@@ -246,12 +240,8 @@ class _OutOfOrder(_Raced):
     append after it."""
 
 
-def _append_prepared(
-    batches: Sequence[StreamAppend], prepared: list[_Prepared], contended: list[str]
-) -> list[AppendResult]:
-    preflight = recorder().preflight(
-        list({p.stream for p in prepared}), list({p.new.id for p in prepared}), queue_for=contended
-    )
+def _append_prepared(batches: Sequence[StreamAppend], prepared: list[_Prepared]) -> list[AppendResult]:
+    preflight = recorder().preflight(list({p.stream for p in prepared}), list({p.new.id for p in prepared}))
     known_ids, versions = preflight.known_ids, preflight.versions
     stored = stored_events(known_ids) if known_ids else {}
     results: list[AppendResult | None] = [None] * len(prepared)
@@ -452,6 +442,13 @@ def read_committed(*, after: tuple[int, int] = (0, 0), limit: int = 1000) -> lis
     returned (see backends/postgres.py), so a reader that keeps (event.transaction_id, event.position) of the last
     event it applied skips none and reads none twice."""
     return _decode(recorder().read_committed(after=after, limit=limit))
+
+
+def count_committed(*, after: tuple[int, int] = (0, 0)) -> tuple[dict[tuple[str, str], int], tuple[int, int]]:
+    """How many events of each (type, channel, "" for none) come after the checkpoint `after`, counted as
+    read_committed would read them, and the checkpoint to count from next time."""
+    rows, last = recorder().count_committed(after=after)
+    return {(type_name, channel): count for type_name, channel, count in rows}, last
 
 
 def read_positions(positions: Sequence[int]) -> list[RecordedEvent]:

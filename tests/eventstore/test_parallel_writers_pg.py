@@ -198,3 +198,42 @@ def test_two_posts_at_one_stream_version_one_is_stored_the_other_is_a_409(api_cl
     assert body["type"].endswith("/concurrency_conflict")
     assert (body["stream"], body["expected_version"], body["actual_version"]) == ("cart-c-881", 1, 2)
     assert [e.version for e in store.read_stream("cart-c-881")] == [1, 2]
+
+
+def test_appends_go_on_while_an_async_projection_is_rebuilt_and_the_next_catch_up_skips_nothing(
+    no_after_commit_hooks,
+):
+    store.append_batches([store.StreamAppend(f"thing-old-{n}", [_thing(f"old-{n}")]) for n in range(600)])
+    projector.catch_up(RecordingAsync.name)
+    stop = threading.Event()
+    committed_at: list[float] = []
+
+    def writer(n):
+        close_old_connections()
+        try:
+            i = 0
+            while not stop.is_set():
+                store.append(f"thing-live-{n}", [_thing(f"live-{n}-{i}")])
+                committed_at.append(time.monotonic())
+                i += 1
+        finally:
+            connection.close()
+
+    writers = [threading.Thread(target=writer, args=(n,)) for n in range(3)]
+    for t in writers:
+        t.start()
+    time.sleep(0.2)
+    started = time.monotonic()
+    replayed = projector.rebuild([RecordingAsync.name], batch_size=20)
+    finished = time.monotonic()
+    time.sleep(0.2)
+    stop.set()
+    for t in writers:
+        t.join(30)
+    projector.catch_up(RecordingAsync.name)
+
+    assert replayed[RecordingAsync.name] >= 600
+    assert any(started < at < finished for at in committed_at), "appends waited for the rebuild"
+    appended = [e.position for e in store.read_all(limit=100_000) if e.type == "test.thing_happened"]
+    assert Counter(seen_by_async).most_common(1)[0][1] == 1, "an event was applied twice"
+    assert sorted(seen_by_async) == appended, "an event committed during the rebuild was skipped"

@@ -65,9 +65,9 @@ class Recorder(Protocol):
     # The column type of Event.transaction_id.
     transaction_id_type: str
 
-    def preflight(self, streams: list[str], ids: list[uuid.UUID], *, queue_for: Sequence[str] = ()) -> Preflight:
+    def preflight(self, streams: list[str], ids: list[uuid.UUID]) -> Preflight:
         """Inside the append's transaction: which ids are stored, and each stream's version (absent: no stream).
-        `queue_for`: streams whose next version this append lost to another (see store.append_batches)."""
+        PostgreSQL: from here to commit, the append holds a lock on each of these streams."""
 
     def insert(self, rows: list[NewRow], recorded_at: datetime) -> Inserted: ...
 
@@ -79,6 +79,10 @@ class Recorder(Protocol):
     def read_committed(self, *, after: tuple[int, int], limit: int) -> list[Row]:
         """Rows after the checkpoint (transaction_id, position) that are safe to consume in order: no event that is
         not visible yet will ever sort before the last one returned."""
+
+    def count_committed(self, *, after: tuple[int, int]) -> tuple[list[tuple[str, str, int]], tuple[int, int]]:
+        """(type, channel or "", count) of the events read_committed would return after `after`, and the key
+        (transaction_id, position) of the last of them (`after` when none)."""
 
     def read_all(self, *, after: int, limit: int, types: Sequence[str] | None) -> list[Row]: ...
 

@@ -1,11 +1,12 @@
 """The PostgreSQL recorder: parallel writers, readers behind a transaction-id high-water mark.
 
-Appends serialise only where they must. The unique (stream, version) constraint decides which of two appends at one
-stream version wins (the loser waits for the winner's commit, then fails: StreamVersionTaken), the unique id decides
-which of two sends of one event id writes it (`ON CONFLICT (id) DO NOTHING`: the loser learns the id is taken and
-reads the stored event), and positions come from the identity column at the insert. Appends still take one advisory
-lock, in shared mode: shared holders never wait for one another, and a rebuild of inline projections, an erasure
-or a merge takes it in exclusive mode to have the log to itself (`lock_appends_out`).
+Appends serialise only where they must. Appends to one stream queue for it (a lock per stream, taken by the
+preflight and held to commit: what the unique (stream, version) would impose anyway, without the failed insert and
+the retry), the unique id decides which of two sends of one event id writes it (`ON CONFLICT (id) DO NOTHING`: the
+loser learns the id is taken and reads the stored event), the unique (stream, version) still refuses whatever
+bypassed the queue (StreamVersionTaken), and positions come from the identity column at the insert. Appends also take
+one advisory lock in shared mode: shared holders never wait for one another, and a rebuild of inline projections, an
+erasure or a merge takes it in exclusive mode to have the log to itself (`lock_appends_out`).
 
 Positions are no longer committed in order: a transaction that inserted position 10 may commit after one that
 inserted 11. A reader that trusted positions would move its checkpoint past 10 and never see it. Each row therefore
@@ -45,21 +46,14 @@ _COLUMNS: Final = (
 )
 _SELECT: Final = f"SELECT {_COLUMNS} FROM eventstore_event"  # noqa: S608 - constant
 
-# The shared append lock, the transaction's lock_timeout, then the stored ids and each stream's version, in one round
-# trip. The statement's snapshot may predate the lock (when it had to wait for an erasure or a rebuild): harmless,
-# the constraints at the insert catch anything that committed meanwhile, and later statements see it.
-_PREFLIGHT: Final = """
-WITH lock AS MATERIALIZED (
-    SELECT pg_advisory_xact_lock_shared(%b), set_config('lock_timeout', %b, true)
-)
-SELECT 1, s.name, last.version::bigint, last.transaction_id::text::bigint
-  FROM lock CROSS JOIN unnest(%b::text[]) AS s(name)
-  LEFT JOIN LATERAL (
-      SELECT e.version, e.transaction_id FROM eventstore_event e WHERE e.stream = s.name ORDER BY e.version DESC LIMIT 1
-  ) AS last ON true
-UNION ALL
-SELECT 2, e.id::text, 0, 0 FROM eventstore_event e WHERE e.id = ANY(%b::uuid[])
-"""
+# The preflight is one call of the function eventstore_preflight (migration 0007): it sets the transaction's
+# lock_timeout, takes the log lock in shared mode and a lock per stream appended to (sorted: two appends to the same
+# streams never deadlock), then reads with a snapshot taken once it holds them (each query of a VOLATILE PL/pgSQL
+# function takes its own): the stored ids, each stream's version and the transaction of that version. So appends
+# to one stream queue for it in arrival order, before their transaction has an id if they wrote nothing yet: the
+# insert then never meets a taken version, and a stream's versions are written by transactions in increasing id
+# order, the order catch-up readers apply them in.
+_PREFLIGHT: Final = "SELECT kind, key, version, writer FROM eventstore_preflight(%b, %b, %b::text[], %b::uuid[])"
 
 # Rows in the order given, so a stream's versions get increasing positions. An id another transaction holds is left
 # out (and waited for, when that transaction has not committed yet); (stream, version) taken raises.
@@ -83,7 +77,7 @@ RETURNING id, position, transaction_id::text::bigint
 # that cannot be placed counts as ours: the mark can only be too low, never too high).
 # A transaction that appended and then catches up itself (a test; a command that needs a projection fresh) reads up
 # to its own rows too, when no older transaction of this database is still running: nothing can commit below them.
-_READ_COMMITTED: Final = f"""
+_MARK: Final = """
 WITH snap AS MATERIALIZED (
     SELECT pg_current_snapshot() AS s, pg_current_xact_id_if_assigned() AS own,
            (SELECT oid FROM pg_database WHERE datname = current_database()) AS db
@@ -110,12 +104,26 @@ mark AS (
                   AND ((held.x32 - own::text::bigint) %% 4294967296 + 4294967296) %% 4294967296 >= 2147483648
            ) AS own_is_oldest
       FROM snap
-)
+)"""
+_BELOW_MARK: Final = """(transaction_id, position) > (%b::text::xid8, %b)
+   AND (transaction_id < mark.upto OR (mark.own_is_oldest AND transaction_id <= mark.own))"""
+_READ_COMMITTED: Final = f"""{_MARK}
 {_SELECT}, mark
- WHERE (transaction_id, position) > (%b::text::xid8, %b)
-   AND (transaction_id < mark.upto OR (mark.own_is_oldest AND transaction_id <= mark.own))
+ WHERE {_BELOW_MARK}
  ORDER BY transaction_id, position
  LIMIT %b
+"""  # noqa: S608 - constants only
+# How many events of each (type, channel) below the mark, and the key of the last one.
+_COUNT_COMMITTED: Final = f"""{_MARK},
+picked AS MATERIALIZED (
+    SELECT transaction_id, position, type, channel FROM eventstore_event, mark WHERE {_BELOW_MARK}
+)
+SELECT type, COALESCE(channel, ''), COUNT(*), NULL::bigint, NULL::bigint FROM picked GROUP BY 1, 2
+UNION ALL
+SELECT * FROM (
+    SELECT NULL, NULL, 0, transaction_id::text::bigint, position FROM picked
+     ORDER BY transaction_id DESC, position DESC LIMIT 1
+) AS last
 """  # noqa: S608 - constants only
 
 
@@ -147,16 +155,7 @@ class PostgresRecorder:
 
     # -- the append -------------------------------------------------------------------------------------------
 
-    def preflight(self, streams: list[str], ids: list[uuid.UUID], *, queue_for: Sequence[str] = ()) -> Preflight:
-        if queue_for:
-            # This append lost a race for these streams' next version: from now on it queues for them (a lock per
-            # stream until commit, taken in one order), rather than racing again and again with the appenders that
-            # do not queue. A statement of its own, so the preflight's snapshot is taken once it holds them.
-            self._execute(
-                "SELECT pg_advisory_xact_lock(hashtextextended(s.name, %b)) FROM unnest(%b::text[]) AS s(name) "
-                "ORDER BY s.name",
-                [APPEND_LOCK_KEY, sorted(queue_for)],
-            )
+    def preflight(self, streams: list[str], ids: list[uuid.UUID]) -> Preflight:
         rows = self._execute(_PREFLIGHT, [APPEND_LOCK_KEY, settings.EVENTSTORE_LOCK_TIMEOUT, streams, ids])
         versions = {name: (value, txid) for kind, name, value, txid in rows if kind == 1 and value is not None}
         known = {uuid.UUID(name) for kind, name, _, _ in rows if kind == 2}
@@ -194,6 +193,11 @@ class PostgresRecorder:
 
     def read_committed(self, *, after: tuple[int, int], limit: int) -> list[Row]:
         return self._rows(_READ_COMMITTED, [str(after[0]), after[1], limit])
+
+    def count_committed(self, *, after: tuple[int, int]) -> tuple[list[tuple[str, str, int]], tuple[int, int]]:
+        rows = self._execute(_COUNT_COMMITTED, [str(after[0]), after[1]])
+        last = next(((txid, position) for t, _, _, txid, position in rows if t is None), after)
+        return [(t, channel, count) for t, channel, count, _, _ in rows if t is not None], last
 
     def read_all(self, *, after: int, limit: int, types: Sequence[str] | None) -> list[Row]:
         if types:

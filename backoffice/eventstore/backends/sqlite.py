@@ -101,7 +101,7 @@ class SqliteRecorder:
 
     # -- the append -------------------------------------------------------------------------------------------
 
-    def preflight(self, streams: list[str], ids: list[uuid.UUID], *, queue_for: Sequence[str] = ()) -> Preflight:
+    def preflight(self, streams: list[str], ids: list[uuid.UUID]) -> Preflight:
         known: set[uuid.UUID] = set()
         for start in range(0, len(ids), _CHUNK):
             chunk = ids[start : start + _CHUNK]
@@ -155,6 +155,15 @@ class SqliteRecorder:
     def read_committed(self, *, after: tuple[int, int], limit: int) -> list[Row]:
         # One writer: positions commit in order, and the transaction part of the checkpoint is always 0.
         return self._rows(f"{_SELECT} WHERE position > %s ORDER BY position LIMIT %s", [after[1], limit])
+
+    def count_committed(self, *, after: tuple[int, int]) -> tuple[list[tuple[str, str, int]], tuple[int, int]]:
+        rows = self._fetch(
+            "SELECT type, COALESCE(channel, ''), COUNT(*), MAX(position) FROM eventstore_event WHERE position > %s "
+            "GROUP BY type, COALESCE(channel, '')",
+            [after[1]],
+        )
+        top = max((row[3] for row in rows), default=after[1])
+        return [(t, channel, count) for t, channel, count, _ in rows], (0, top)
 
     def read_all(self, *, after: int, limit: int, types: Sequence[str] | None) -> list[Row]:
         sql, params = f"{_SELECT} WHERE position > %s", [after]
