@@ -7,11 +7,9 @@ from datetime import datetime
 from typing import Any, Final
 
 from django.conf import settings
-from django.db import connection
 from django.db.models import QuerySet
 
 from backoffice.eventstore import store
-from backoffice.eventstore.sql import rows_by_key
 from customers import reachability
 from customers.models import Customer
 
@@ -176,9 +174,7 @@ def languages(customer_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
 
 
 def _customer_values(customer_ids: list[uuid.UUID], name: str) -> list[tuple]:
-    """(id, value) per customer of a fan-out batch: by primary key probes on PostgreSQL (see eventstore.sql)."""
-    if connection.vendor == "postgresql":
-        return rows_by_key(Customer._meta.db_table, "id", [name], customer_ids)
+    """(id, value) per customer of a fan-out batch."""
     return list(Customer.objects.filter(id__in=customer_ids).values_list("id", name))
 
 

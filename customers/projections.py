@@ -5,8 +5,10 @@
   Identifiers stay with the customer who brought them; a merge only points the younger customer at the older
   (`merged_into`), so an unmerge gives each back exactly what it had.
 - customers.cases (inline): service cases and their cross-channel threads.
-- customers.commerce (inline): order count, net lifetime value and first and last order per customer, from the
-  orders app's events read by type name (this app sits below orders and never imports it).
+- customers.commerce (async): order count, net lifetime value and first and last order per customer, from the
+  orders app's events read by type name (this app sits below orders and never imports it). Analytic figures (the
+  360's orders, segments, personalisation): off the append's transaction; readers that must count an order placed
+  a moment ago catch it up first (campaign fan-out, segment counts).
 - customers.consents (inline): the current consent per channel and purpose; senders must see a withdrawal at once.
 - customers.activity (async): last interaction, interaction count and channels used per customer, from every event
   that concerns a customer, whatever app wrote it.
@@ -327,12 +329,13 @@ class CustomerCommerce(Projection):
     """Each customer's orders as this app needs them (id, channel, value, refunds, whether cancelled), and the
     counters the 360 view and segments read, recomputed from those rows so a cancellation or a refund is exact.
 
-    Inline on the order's hot path, inside the store's append lock. One order placed (an order's own append): its row,
-    then the owner's counters moved by it, two statements whatever the customer's history. A batch (a rebuild, an
-    import): one INSERT for the new orders and one UPDATE that recounts every touched customer from their rows."""
+    Asynchronous (issue 15): nothing a command checks reads it, so it stays out of the order's transaction. One order
+    placed alone in a batch: its row, then the owner's counters moved by it, two statements whatever the customer's
+    history. A batch: one INSERT for the new orders and one UPDATE that recounts every touched customer from their
+    rows."""
 
     name = "customers.commerce"
-    mode = INLINE
+    mode = ASYNC
     models = (CustomerOrder,)
     event_types = ("order.placed", "order.returned", "order.cancelled")
 

@@ -18,12 +18,10 @@ from datetime import datetime
 from typing import Final, NamedTuple
 
 from django.conf import settings
-from django.db import connection
 from django.db.models import Count, Max
 from django.utils import timezone
 
 from backoffice.eventstore.models import Event
-from backoffice.eventstore.sql import rows_by_key
 from backoffice.messaging.events import NOT_ENGAGEMENT_TYPES, OUTBOUND_CHANNELS
 from backoffice.messaging.policy import Recipient, RecipientQuery, recipients
 
@@ -144,33 +142,13 @@ class _ConsentState(NamedTuple):
 
 def _consent_states(member_ids: set[uuid.UUID], channels: set[str]) -> list[_ConsentState]:
     names = list(_ConsentState._fields)
-    if connection.vendor == "postgresql":
-        found = rows_by_key(
-            Consent._meta.db_table,
-            "customer_id",
-            names[1:],
-            list(member_ids),
-            where="t.channel = ANY(%b::varchar[])",
-            params=[list(channels)],
-        )
-    else:
-        found = Consent.objects.filter(customer_id__in=member_ids, channel__in=channels).values_list(*names)
+    found = Consent.objects.filter(customer_id__in=member_ids, channel__in=channels).values_list(*names)
     return [_ConsentState(*row) for row in found]
 
 
 def _identifiers(member_ids: set[uuid.UUID], kinds: set[str]) -> list[tuple[uuid.UUID, str, str]]:
-    """(customer_id, kind, value), oldest first."""
-    if connection.vendor == "postgresql":
-        found = rows_by_key(
-            CustomerIdentifier._meta.db_table,
-            "customer_id",
-            ["kind", "value", "added_at", "id"],
-            list(member_ids),
-            # An address a provider reported dead is not an address to send to (customer.address_undeliverable).
-            where="t.kind = ANY(%b::varchar[]) AND t.undeliverable_at IS NULL",
-            params=[list(kinds)],
-        )
-        return [(cid, kind, value) for cid, kind, value, _, _ in sorted(found, key=lambda row: (row[3], row[4]))]
+    """(customer_id, kind, value), oldest first. An address a provider reported dead is not an address to send to
+    (customer.address_undeliverable)."""
     return list(
         CustomerIdentifier.objects.filter(customer_id__in=member_ids, kind__in=kinds, undeliverable_at=None)
         .order_by("added_at", "id")
@@ -180,11 +158,6 @@ def _identifiers(member_ids: set[uuid.UUID], kinds: set[str]) -> list[tuple[uuid
 
 def _customer_rows(customer_ids: set[uuid.UUID]) -> dict[uuid.UUID, dict]:
     columns = ["id", "merged_into_id", "time_zone", "erased_at"]
-    if connection.vendor == "postgresql":
-        # A probe of the primary key per customer (see eventstore.sql): for a batch of 500, `id IN (...)` was a
-        # scan of every customer.
-        found = rows_by_key(Customer._meta.db_table, "id", columns[1:], list(customer_ids))
-        return {row[0]: dict(zip(columns, row, strict=True)) for row in found}
     return {row["id"]: row for row in Customer.objects.filter(id__in=customer_ids).values(*columns)}
 
 
@@ -233,20 +206,6 @@ def customer_engagement(*, owner_ids: set[uuid.UUID]) -> dict[uuid.UUID, dict[st
     owner_of = people_members(owner_ids=owner_ids)
     channels = [*OUTBOUND_CHANNELS, *APP_CHANNELS]
     out: dict[uuid.UUID, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    if connection.vendor == "postgresql":
-        # Each person's own events, by the timeline index: the planner's other choice, every event on these
-        # channels, grows with every message any campaign queues (see eventstore.sql).
-        events = rows_by_key(
-            Event._meta.db_table,
-            "customer_id",
-            ["channel"],
-            list(owner_of),
-            where="t.channel = ANY(%b::varchar[]) AND NOT (t.type = ANY(%b::varchar[]))",
-            params=[channels, sorted(NOT_ENGAGEMENT_TYPES)],
-        )
-        for customer_id, channel in events:
-            out[owner_of[customer_id]]["push" if channel in APP_CHANNELS else channel] += 1
-        return out
     counts = (
         Event.objects.filter(customer_id__in=list(owner_of), channel__in=channels)
         .exclude(type__in=NOT_ENGAGEMENT_TYPES)

@@ -12,3 +12,6 @@ class EventStoreConfig(AppConfig):
         # Every app declares its event types in events.py and its read models in projections.py; importing them
         # fills the registries, so the store can validate any type and rebuild any projection.
         autodiscover_modules("events", "projections")
+        from .backends import recorder
+
+        recorder()  # chosen once, from the database's engine (no connection is opened)

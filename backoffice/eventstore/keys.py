@@ -19,10 +19,11 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
-from .locks import take_append_lock
+from .backends import recorder
+from .locks import appends_locked_out
 from .models import CustomerKey
 
 ERASED = "[erased]"
@@ -112,47 +113,33 @@ def keyring_for(customer_ids: Iterable[uuid.UUID], *, create: bool) -> Keyring:
         else:
             keys[cid] = AESGCM(_unwrap(wrapped, cid))
     if create:
-        # Keys are created by appends and destroyed by erasure, both under the append lock: none can appear now.
+        # Keys are created by appends and destroyed by erasures, which have the log to themselves
+        # (locks.appends_locked_out): no key is destroyed meanwhile. Two appends may create one customer's key at once
+        # (PostgreSQL): the first insert wins, and the other seals with the winner's key.
         raw_keys = {cid: AESGCM.generate_key(256) for cid in wanted - rows.keys()}
-        _insert_keys([(cid, _wrap(raw, cid)) for cid, raw in raw_keys.items()])
-        keys.update({cid: AESGCM(raw) for cid, raw in raw_keys.items()})
+        written = (
+            recorder().insert_keys([(cid, _wrap(raw, cid)) for cid, raw in raw_keys.items()]) if raw_keys else set()
+        )
+        keys.update({cid: AESGCM(raw_keys[cid]) for cid in written})
+        for cid, wrapped in _stored_keys(raw_keys.keys() - written):
+            if wrapped is None:
+                destroyed.add(cid)
+            else:
+                keys[cid] = AESGCM(_unwrap(wrapped, cid))
     return Keyring(keys, destroyed)
 
 
 def _stored_keys(customer_ids: set[uuid.UUID]) -> list[tuple[uuid.UUID, bytes | None]]:
     """(customer id, wrapped key or None when destroyed) of the customers that have a key row. Read on every append
-    with personal data, for up to a batch's worth of customers: PostgreSQL gets one array parameter."""
-    if connection.vendor != "postgresql":
-        return list(CustomerKey.objects.filter(customer_id__in=customer_ids).values_list("customer_id", "wrapped_key"))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT customer_id, wrapped_key FROM {CustomerKey._meta.db_table} WHERE customer_id = ANY(%s)",  # noqa: S608
-            [list(customer_ids)],
-        )
-        return cursor.fetchall()
-
-
-def _insert_keys(rows: list[tuple[uuid.UUID, bytes]]) -> None:
-    """New live keys; what bulk_create would write, in one multi-row INSERT on PostgreSQL."""
-    if not rows:
-        return
-    if connection.vendor != "postgresql":
-        CustomerKey.objects.bulk_create([CustomerKey(customer_id=cid, wrapped_key=wrapped) for cid, wrapped in rows])
-        return
-    now = timezone.now()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {CustomerKey._meta.db_table} (customer_id, wrapped_key, created_at, destroyed_at) "  # noqa: S608
-            "SELECT k.id, k.wrapped, %s, NULL FROM unnest(%s::uuid[], %s::bytea[]) AS k(id, wrapped)",
-            [now, [cid for cid, _ in rows], [wrapped for _, wrapped in rows]],
-        )
+    with personal data, for up to a batch's worth of customers."""
+    return recorder().stored_keys(set(customer_ids)) if customer_ids else []
 
 
 @transaction.atomic
 def customer_key_destroy(*, customer_id: uuid.UUID) -> bool:
     """Destroy the customer's data key. Irreversible. Returns False when there was no live key."""
-    # Serialised with appends, which create keys: a key is never created and destroyed at once.
-    take_append_lock()
+    # No append runs meanwhile (appends create keys): a key is never created and destroyed at once.
+    appends_locked_out()
     updated = CustomerKey.objects.filter(customer_id=customer_id, wrapped_key__isnull=False).update(
         wrapped_key=None, destroyed_at=timezone.now()
     )

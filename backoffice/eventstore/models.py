@@ -12,6 +12,15 @@ from django.utils.translation import gettext_lazy as _
 from .schema import CHANNELS
 
 
+class TransactionIdField(models.BigIntegerField):
+    """PostgreSQL's xid8 (a 64-bit transaction id that never wraps), a bigint elsewhere. Written by the database."""
+
+    def db_type(self, connection):
+        from .backends import recorder
+
+        return recorder(connection.alias).transaction_id_type
+
+
 class AppendOnlyError(Exception):
     pass
 
@@ -46,6 +55,9 @@ class Event(models.Model):
     metadata = models.JSONField(default=dict)
     # sha256 of the event as its sender submitted it: decides whether a re-sent id is a duplicate or a conflict.
     digest = models.CharField(max_length=64)
+    # The writing transaction's id: xid8 DEFAULT pg_current_xact_id() on PostgreSQL (0 on SQLite), the order of the
+    # catch-up read with the position (migration 0007, backends/postgres.py).
+    transaction_id = TransactionIdField(editable=False, default=0)
 
     objects = EventQuerySet.as_manager()
 
@@ -57,6 +69,8 @@ class Event(models.Model):
             models.Index(fields=["channel", "occurred_at"], name="eventstore_channel_time"),
             # Reads filter on exact types; db_index=True would also build a LIKE index, one more write per event.
             models.Index(fields=["type"], name="eventstore_type"),
+            # The catch-up read: (transaction_id, position) after a checkpoint, below the high-water mark.
+            models.Index(fields=["transaction_id", "position"], name="eventstore_committed_order"),
         ]
         verbose_name = _("event")
         verbose_name_plural = _("events")
@@ -74,9 +88,12 @@ class Event(models.Model):
 
 
 class ProjectionCheckpoint(models.Model):
-    """How far an asynchronous projection has read the log: every event at or below `position` is applied."""
+    """How far an asynchronous projection has read the log: the (transaction_id, position) of the last event applied.
+    Every event that sorts at or before it in (transaction_id, position) order is applied (store.read_committed);
+    on SQLite transaction_id is always 0 and positions alone order the log."""
 
     name = models.CharField(max_length=100, primary_key=True)
+    transaction_id = models.BigIntegerField(default=0)
     position = models.BigIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -85,7 +102,7 @@ class ProjectionCheckpoint(models.Model):
         verbose_name_plural = _("projection checkpoints")
 
     def __str__(self) -> str:
-        return f"{self.name}@{self.position}"
+        return f"{self.name}@{self.transaction_id}:{self.position}"
 
 
 class CustomerKey(models.Model):

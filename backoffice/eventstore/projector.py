@@ -13,8 +13,11 @@ A projection is a class with a unique `name`, the models it owns, and handlers f
 or, to write many events at once, `event_types = (...)` and an overridden `apply(events)`.
 
 INLINE projections run inside the append's transaction, so they are never behind the log, and an event they
-cannot apply is refused with the append. ASYNC projections run after commit from a catch-up reader that keeps a
-checkpoint (ProjectionCheckpoint) and reads `position > checkpoint` in order. Either kind can be rebuilt: its models
+cannot apply is refused with the append: only those that commands read back or that guard an invariant are inline.
+ASYNC projections run after commit from a catch-up reader that keeps a checkpoint (ProjectionCheckpoint: the
+(transaction_id, position) of the last event applied) and reads on from it with store.read_committed, which never
+returns an event before one that is still to commit (appends run in parallel on PostgreSQL: see
+backends/postgres.py). Either kind can be rebuilt: its models
 are emptied and every event is replayed. Handlers are keyed by type name, so an app reacts to a higher layer's events
 without importing it.
 
@@ -28,11 +31,11 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, transaction
 from django.db.models import F, Model
 from django.utils import timezone
 
-from .locks import take_append_lock
+from .locks import appends_locked_out
 from .models import ProjectionCheckpoint, ProjectionFailure
 
 if TYPE_CHECKING:
@@ -118,7 +121,7 @@ def catch_up(name: str, *, batch_size: int = 2000, max_batches: int | None = Non
     none twice. Two workers never run the same projection at once: the checkpoint row is locked, and a worker
     that finds it taken leaves the work to the holder.
     """
-    from .store import read_all
+    from .store import read_committed
 
     proj = _projections[name]
     ProjectionCheckpoint.objects.get_or_create(name=name)
@@ -129,12 +132,12 @@ def catch_up(name: str, *, batch_size: int = 2000, max_batches: int | None = Non
             checkpoint = locked.first()
             if checkpoint is None:
                 return total
-            events = read_all(after=checkpoint.position, limit=batch_size)
+            events = read_committed(after=(checkpoint.transaction_id, checkpoint.position), limit=batch_size)
             if not events:
                 return total
             apply_isolated(proj, [event for event in events if proj.wants(event.type)])
-            checkpoint.position = events[-1].position
-            checkpoint.save(update_fields=["position", "updated_at"])
+            checkpoint.transaction_id, checkpoint.position = events[-1].transaction_id, events[-1].position
+            checkpoint.save(update_fields=["transaction_id", "position", "updated_at"])
         total += len(events)
         batches += 1
     return total
@@ -226,35 +229,64 @@ def failure_retry(*, failure_id: int) -> bool:
 
 
 def rebuild(names: Iterable[str] | None = None, *, batch_size: int = 5000) -> dict[str, int]:
-    """Empty the projections' tables and replay the whole log through them. Appends wait meanwhile."""
-    from .store import read_all
+    """Empty the projections' tables and replay the log through them, in one transaction.
+
+    Inline projections are written by every append: while they are rebuilt no append runs (appends_locked_out), and
+    with none half done the whole log is visible, read in position order. Asynchronous projections are written only
+    by their catch-up reader: their checkpoint rows stay locked (a catch-up meanwhile leaves them alone), appends go
+    on, and the replay reads what read_committed offers, up to the transaction-id high-water mark; the checkpoint
+    keeps where it stopped, and the next catch-up applies what committed since."""
+    from .store import read_all, read_committed
 
     chosen = [_projections[n] for n in names] if names else registered_projections()
+    inline = [proj for proj in chosen if proj.mode == INLINE]
+    asynchronous = [proj for proj in chosen if proj.mode != INLINE]
     replayed: dict[str, int] = defaultdict(int)
+
+    def replay(projections: list[Projection], events: Sequence["RecordedEvent"]) -> None:
+        for proj in projections:
+            wanted = [event for event in events if proj.wants(event.type)]
+            if wanted:
+                apply_isolated(proj, wanted)
+                replayed[proj.name] += len(wanted)
+
     with transaction.atomic():
-        take_append_lock()
+        if inline:
+            appends_locked_out()
+        for proj in asynchronous:
+            ProjectionCheckpoint.objects.get_or_create(name=proj.name)
+        checkpoints = list(
+            ProjectionCheckpoint.objects.select_for_update()
+            .filter(name__in=[proj.name for proj in asynchronous])
+            .order_by("name")
+        )
         for proj in chosen:
             proj.reset()
         ProjectionFailure.objects.filter(projection__in=[proj.name for proj in chosen]).delete()
         position = 0
-        while True:
+        while inline:
             events = read_all(after=position, limit=batch_size)
             if not events:
                 break
-            for proj in chosen:
-                wanted = [event for event in events if proj.wants(event.type)]
-                if wanted:
-                    apply_isolated(proj, wanted)
-                    replayed[proj.name] += len(wanted)
+            replay(inline, events)
             position = events[-1].position
-        for proj in chosen:
-            ProjectionCheckpoint.objects.update_or_create(name=proj.name, defaults={"position": position})
+        last = (0, 0)
+        while asynchronous:
+            events = read_committed(after=last, limit=batch_size)
+            if not events:
+                break
+            replay(asynchronous, events)
+            last = (events[-1].transaction_id, events[-1].position)
+        for checkpoint in checkpoints:
+            checkpoint.transaction_id, checkpoint.position = last
+            checkpoint.save(update_fields=["transaction_id", "position", "updated_at"])
     return {proj.name: replayed[proj.name] for proj in chosen}
 
 
 def lag(name: str) -> int:
-    """How many positions the projection is behind the head of the log."""
+    """How many positions the projection is behind the head of the log (an estimate on PostgreSQL, where the
+    checkpoint's position is that of the last event applied in transaction order: never negative)."""
+    from .store import head_position
+
     checkpoint = ProjectionCheckpoint.objects.filter(name=name).values_list("position", flat=True).first() or 0
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT COALESCE(MAX(position), 0) FROM eventstore_event")
-        return cursor.fetchone()[0] - checkpoint
+    return max(head_position() - checkpoint, 0)

@@ -33,21 +33,3 @@ def copy_rows(table: str, columns: list[str], rows: list[tuple]) -> None:
     ):
         for row in rows:
             copy.write_row(row)
-
-
-def rows_by_key(
-    table: str, key: str, columns: list[str], keys: list[Any], *, key_type: str = "uuid", where: str = "", params=()
-) -> list[tuple]:
-    """(key, *columns) of the rows whose `key` is one of `keys` (and `where`, with its `params`), by one index probe
-    per key. `key IN (...)` over a batch of 500 keys is read with a scan of the whole table whenever the planner
-    prices 500 probes above one scan (customers), or believes the table small (statistics from before a campaign
-    filled the outbox and the log): a cost per batch that grows with the table. A subquery per key, kept apart from
-    the outer query (OFFSET 0), can only be answered by the key's index."""
-    quote = connection.ops.quote_name
-    names = ", ".join(f"t.{quote(name)}" for name in columns)
-    condition = f" AND ({where})" if where else ""
-    sql = (
-        f"SELECT k.key, {names} FROM unnest(%b::{key_type}[]) AS k(key) CROSS JOIN LATERAL "  # noqa: S608 - names
-        f"(SELECT {names} FROM {quote(table)} AS t WHERE t.{quote(key)} = k.key{condition} OFFSET 0) AS t"
-    )
-    return execute_pg(sql, [list(dict.fromkeys(keys)), *params])

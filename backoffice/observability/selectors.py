@@ -2,8 +2,8 @@
 
 Every figure here is a question about rows every process shares, so any gunicorn worker answers it the same way and
 nothing has to be merged between processes. The event counts are the one question that grows with the log: they are
-counted once and then only for the positions appended since (positions are assigned in commit order under the
-store's append lock, so nothing below the last position counted can still appear).
+counted once and then only for those appended since, the way a catch-up reader reads them (store.count_committed:
+below the transaction-id high-water mark, so an event that commits late is counted, never skipped).
 """
 
 import threading
@@ -14,13 +14,13 @@ from django.db import connection
 from django.db.models import Count, Min
 from django.utils import timezone
 
-from backoffice.eventstore import projector
+from backoffice.eventstore import projector, store
 from backoffice.eventstore.models import ProjectionCheckpoint, ProjectionFailure
 from backoffice.messaging.models import OutboundMessage, Status
 
 _counts_lock = threading.Lock()
-# (last position counted, id of that event, {(type, channel): count}) for this process.
-_counted: dict = {"position": 0, "event_id": None, "counts": {}}
+# ((transaction_id, position) of the last event counted, its id, {(type, channel): count}) for this process.
+_counted: dict = {"key": (0, 0), "event_id": None, "counts": {}}
 
 # Statuses of messages still to be sent (the outbox's depth).
 OUTBOX_PENDING = (Status.QUEUED, Status.DEFERRED, Status.SENDING, Status.REVIEW)
@@ -29,28 +29,21 @@ OUTBOX_PENDING = (Status.QUEUED, Status.DEFERRED, Status.SENDING, Status.REVIEW)
 def events_appended_by_type_and_channel() -> dict[tuple[str, str], int]:
     """How many events of each (type, channel) the log holds ("" for no channel)."""
     with _counts_lock:
-        position, event_id, counts = _counted["position"], _counted["event_id"], dict(_counted["counts"])
+        key, event_id, counts = _counted["key"], _counted["event_id"], dict(_counted["counts"])
         with connection.cursor() as cursor:
-            if position:
+            if key[1]:
                 # The log was emptied and refilled (tests, a restored backup): count again from the start.
-                cursor.execute("SELECT id FROM eventstore_event WHERE position = %s", [position])
+                cursor.execute("SELECT id FROM eventstore_event WHERE position = %s", [key[1]])
                 row = cursor.fetchone()
                 if row is None or str(row[0]).replace("-", "") != str(event_id).replace("-", ""):
-                    position, counts = 0, {}
-            cursor.execute(
-                "SELECT type, COALESCE(channel, ''), COUNT(*), MAX(position) FROM eventstore_event "
-                "WHERE position > %s GROUP BY type, COALESCE(channel, '')",
-                [position],
-            )
-            rows = cursor.fetchall()
-            newest = position
-            for type_name, channel, count, highest in rows:
-                counts[(type_name, channel)] = counts.get((type_name, channel), 0) + count
-                newest = max(newest, highest)
-            if newest != position:
-                cursor.execute("SELECT id FROM eventstore_event WHERE position = %s", [newest])
+                    key, counts = (0, 0), {}
+            fresh, newest = store.count_committed(after=key)
+            for name, count in fresh.items():
+                counts[name] = counts.get(name, 0) + count
+            if newest != key:
+                cursor.execute("SELECT id FROM eventstore_event WHERE position = %s", [newest[1]])
                 event_id = cursor.fetchone()[0]
-        _counted.update(position=newest, event_id=event_id, counts=counts)
+        _counted.update(key=newest, event_id=event_id, counts=counts)
         return counts
 
 

@@ -212,6 +212,10 @@ if EVENTSTORE_EARLIEST_OCCURRED_AT.tzinfo is None:
     EVENTSTORE_EARLIEST_OCCURRED_AT = EVENTSTORE_EARLIEST_OCCURRED_AT.replace(tzinfo=UTC)
 # Key-encryption key for the per-customer data keys (crypto-shredding). Base64 of 32 random bytes.
 EVENTSTORE_MASTER_KEY = env.str("EVENTSTORE_MASTER_KEY", default="")
+# PostgreSQL: the longest an append (and the rest of its transaction) waits for a lock before it fails with a 503:
+# for its stream's version or its id while another transaction holds them, or behind an erasure or a rebuild of
+# inline projections, which have the log to themselves (docs/eventstore.md). "0" waits for ever.
+EVENTSTORE_LOCK_TIMEOUT = env.str("EVENTSTORE_LOCK_TIMEOUT", default="10s")
 # Called after every commit that appended events, with no arguments: wakes the asynchronous projections.
 EVENTSTORE_AFTER_COMMIT_HOOKS = ["backoffice.eventstore.tasks.wake_async_projections"]
 

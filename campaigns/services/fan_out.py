@@ -21,12 +21,12 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from backoffice.eventstore import store
-from backoffice.eventstore.sql import rows_by_key
+from backoffice.eventstore import projector, store
+from backoffice.eventstore.locks import keys_locked
 from backoffice.messaging.errors import ChannelRuleError
 from backoffice.messaging.models import OutboundMessage
 from backoffice.messaging.models import Status as MessageStatus
@@ -59,9 +59,16 @@ def is_holdout(campaign_id: uuid.UUID, customer_id: uuid.UUID, share: Decimal) -
     return int.from_bytes(digest[:8], "big") / 2**64 < float(share)
 
 
+_SEGMENT_PROJECTIONS = ("customers.commerce", "customers.activity")
+
+
 def campaign_snapshot(*, campaign_id: uuid.UUID, page_size: int | None = None, enqueue=None) -> int:
     """Freeze the audience, page by page; after each page commits, `enqueue(campaign_id)` asks for its batches."""
     page_size = page_size or settings.CAMPAIGNS_SNAPSHOT_PAGE
+    # Segments read the commerce and activity figures, which asynchronous projections keep: the audience counts
+    # every order and interaction committed before the snapshot starts, not only those a worker has caught up.
+    for name in _SEGMENT_PROJECTIONS:
+        projector.catch_up(name)
     batches_per_page = -(-page_size // settings.CAMPAIGNS_BATCH_SIZE)
     total = 0
     while True:
@@ -305,33 +312,15 @@ def _window_opens(campaign: Campaign, time_zone: str, now: datetime) -> datetime
 
 
 def _lock_people(customer_ids: list[uuid.UUID]) -> None:
-    """Serialise budget decisions per person across concurrent batches (PostgreSQL advisory locks, taken in one
-    order so two batches never deadlock). SQLite serialises every write transaction already."""
-    if connection.vendor != "postgresql":
-        return
-    keys = sorted({int.from_bytes(cid.bytes[:8], "big", signed=True) for cid in customer_ids})
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k ORDER BY k", [keys])
+    """Serialise budget decisions per person across concurrent batches (locks taken in one order, so two batches never
+    deadlock; see eventstore.locks.keys_locked)."""
+    keys_locked(customer_ids)
 
 
 def _marketing_messages_since(customer_ids: list[uuid.UUID], now: datetime) -> dict[uuid.UUID, int]:
     """Marketing messages each person was sent (or is about to be) in the budget's window, from every campaign and
     sender, on every channel."""
     window = timedelta(days=settings.CAMPAIGNS_CONTACT_PRESSURE["days"])
-    if connection.vendor == "postgresql":
-        # Each person's messages by the (customer_id, created_at) index: with the statistics from before the
-        # campaign the planner read the whole outbox instead, once per batch (see eventstore.sql).
-        used: dict[uuid.UUID, int] = defaultdict(int)
-        for customer_id, _ in rows_by_key(
-            OutboundMessage._meta.db_table,
-            "customer_id",
-            ["id"],
-            customer_ids,
-            where="t.purpose = 'marketing' AND t.created_at > %b AND NOT (t.status = ANY(%b::varchar[]))",
-            params=[now - window, [MessageStatus.SUPPRESSED, MessageStatus.FAILED]],
-        ):
-            used[customer_id] += 1
-        return dict(used)
     counts = (
         OutboundMessage.objects.filter(customer_id__in=customer_ids, purpose="marketing", created_at__gt=now - window)
         .exclude(status__in=[MessageStatus.SUPPRESSED, MessageStatus.FAILED])

@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from backoffice.eventstore import keys, store
-from backoffice.eventstore.locks import take_append_lock
+from backoffice.eventstore.locks import appends_locked_out
 
 from ..models import Consent, Customer, CustomerIdentifier
 from ..selectors import CONSENT_TYPES, customer_absorbed_ids, customer_resolve_id
@@ -44,8 +44,8 @@ def customer_erase(*, customer_id: uuid.UUID, actor: str) -> Erasure:
     """
     with transaction.atomic():
         # Before the check, so two erasures, or an erasure and a merge, cannot both pass it. The append and the key
-        # destruction take it again, which does not wait: the lock is re-entrant within a transaction.
-        take_append_lock()
+        # destruction take it too (shared, exclusive), which does not wait: a transaction never waits for itself.
+        appends_locked_out()
         owner = customer_resolve_id(customer_id=customer_id)
         customer = Customer.objects.get(id=owner)
         if customer.erased_at is not None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from backoffice.eventstore import store
-from backoffice.eventstore.locks import take_append_lock
+from backoffice.eventstore.locks import appends_locked_out
 
 from ..models import Customer
 from ..selectors import CustomerNotFound, customer_resolve_id
@@ -49,7 +49,7 @@ def customer_merge(
         raise MergeRefused("into", "must be one of customer_ids", "not_in_merge")
     with transaction.atomic():
         # Before the checks: two merges (or a merge and an erasure) of the same people cannot both pass them.
-        take_append_lock()
+        appends_locked_out()
         roots = []
         for index, customer_id in enumerate(customer_ids):
             try:
@@ -91,7 +91,7 @@ def customer_unmerge(*, customer_id: uuid.UUID, reason: str = "", actor: str) ->
     Raises CustomerNotFound, or MergeRefused (not merged, erased) with nothing written.
     """
     with transaction.atomic():
-        take_append_lock()
+        appends_locked_out()
         customer = Customer.objects.filter(id=customer_id).first()
         if customer is None:
             raise CustomerNotFound(customer_id)

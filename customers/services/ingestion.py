@@ -15,12 +15,13 @@ The registrations, merges, additions and interactions of one batch are appended 
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cached_property, lru_cache
 from typing import Any, Final
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
+from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.utils import timezone
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -378,32 +379,11 @@ class _People:
 
 def _identifier_owners(keys: set[str]) -> list[tuple[str, uuid.UUID, uuid.UUID | None, datetime, bool]]:
     """(key, owner, owner's merged_into, owner's registered_at, owner has a name) of each known identifier key."""
-    select = (
-        "SELECT i.key, c.id, c.merged_into_id, c.registered_at, c.display_name <> '' "  # noqa: S608 - model names
-        f"FROM {CustomerIdentifier._meta.db_table} i JOIN {Customer._meta.db_table} c ON c.id = i.customer_id "
+    return list(
+        CustomerIdentifier.objects.filter(key__in=keys)
+        .annotate(is_named=ExpressionWrapper(~Q(customer__display_name=""), output_field=BooleanField()))
+        .values_list("key", "customer_id", "customer__merged_into_id", "customer__registered_at", "is_named")
     )
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # One array parameter: binding a thousand separate ones costs more than the query itself.
-            cursor.execute(select + "WHERE i.key = ANY(%s)", [list(keys)])
-            return cursor.fetchall()
-        rows = []
-        key_list = list(keys)
-        for start in range(0, len(key_list), 500):
-            chunk = key_list[start : start + 500]
-            cursor.execute(select + f"WHERE i.key IN ({', '.join(['%s'] * len(chunk))})", chunk)
-            rows.extend(cursor.fetchall())
-    # SQLite: uuids as hex text, times as Django's converters give them (naive UTC).
-    return [
-        (key, uuid.UUID(cid), uuid.UUID(into) if into else None, _aware(registered_at), bool(named))
-        for key, cid, into, registered_at, named in rows
-    ]
-
-
-def _aware(value: datetime | str) -> datetime:
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _is_anonymous_only(customer_id: uuid.UUID, owner_by_key: dict[str, uuid.UUID], people: _People) -> bool:

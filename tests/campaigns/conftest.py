@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from backoffice.eventstore import projector
 from backoffice.messaging.backends.local import MemoryBackend
 from campaigns import services as campaign_services
 from campaigns.personalisation import forget_pairs
@@ -98,6 +99,7 @@ def shop(db):
             actor="test",
             occurred_at=occurred_at,
         )
+        projector.catch_up("customers.commerce")  # the order figures segments read: asynchronous, as a worker keeps
         return order
 
     return buy

@@ -15,8 +15,10 @@ pytestmark = pytest.mark.django_db
 
 def test_seed_campaigns_makes_two_finished_campaigns_with_a_lift_and_a_draft_and_is_idempotent(outbox):
     first = seed_campaigns()
+    projector.catch_up("customers.commerce")  # the customers' order records: asynchronous, as a worker keeps them
     counts = (Event.objects.count(), OutboundMessage.objects.count(), CustomerOrder.objects.count())
     second = seed_campaigns()
+    projector.catch_up("customers.commerce")
 
     assert (Event.objects.count(), OutboundMessage.objects.count(), CustomerOrder.objects.count()) == counts
     assert second["orders"] == 0

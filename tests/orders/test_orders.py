@@ -3,6 +3,7 @@ returns anywhere, and refusals that change nothing."""
 
 import pytest
 
+from backoffice.eventstore import projector
 from backoffice.eventstore.models import Event
 from orders.models import Order
 
@@ -258,6 +259,7 @@ def test_an_app_order_returned_at_a_store_restocks_that_store_and_records_the_re
     assert level(SHOES, "WH-ZGZ")["on_hand"] == 1
     event = Event.objects.get(type="order.returned")
     assert event.customer_id == customer_id
+    projector.catch_up_all()  # the customer's order figures are an asynchronous projection
     seen_by_support = api_client_for("support").get(f"/api/v1/customers/{customer_id}").json()
     assert seen_by_support["order_count"] == 1
     assert seen_by_support["lifetime_value"] == "0.00"  # 69.90 paid, 69.90 refunded

@@ -149,6 +149,7 @@ def test_the_customers_counters_kept_order_by_order_match_a_recount_from_the_log
             list(rows),
         )
 
+    projector.catch_up("customers.commerce")  # asynchronous: what a worker keeps, event batch by event batch
     live = counters()
     projector.rebuild(["customers.commerce"])
 

@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pytest
 
+from backoffice.eventstore import projector
 from backoffice.eventstore.models import Event
 from customers import selectors as customer_selectors
 from customers.services import cases as case_services
@@ -124,6 +125,7 @@ def test_a_till_sale_to_a_known_customer_is_an_order_on_their_record_that_any_st
     assert level("CAM-ALG-BLA-M", "MAD-01") == {"on_hand": 1, "reserved": 0, "available": 1}
     page = client.get("/staff/till/").content.decode()
     assert f"to Ana Pérez (order TILL-{sale_id.hex[:16]}). 1 left available here." in page
+    projector.catch_up_all()  # the customer's order figures are an asynchronous projection
     story = customer_selectors.customer_360(customer_id=ana)
     assert (story["order_count"], story["lifetime_value"]) == (1, Decimal("39.80"))
 
@@ -317,8 +319,9 @@ def test_marketing_staff_cannot_see_orders(shop, login, ana):
 
 @pytest.fixture
 def web_order(shop, ana):
-    """A web order shipped from the warehouse and delivered: 2 T-shirts and 1 jeans."""
-    return shop(
+    """A web order shipped from the warehouse and delivered: 2 T-shirts and 1 jeans. The customer's record of
+    their orders (customers.commerce) is an asynchronous projection: caught up, as a worker would."""
+    order = shop(
         ana,
         order_id="W-1",
         channel="web",
@@ -326,6 +329,8 @@ def web_order(shop, ana):
         fulfilment=SHIP,
         steps=("pay", "ship", "deliver"),
     )
+    projector.catch_up_all()
+    return order
 
 
 def test_the_order_lookup_finds_an_order_by_id_or_by_the_customers_phone(web_order, login):

@@ -1,0 +1,143 @@
+"""Recorders: the event store's SQL, one implementation per database, chosen once (the `eventsourcing` library's
+split between an application and its recorder).
+
+Everything the store says to the database (the append, the reads, the per-customer keys, the locks that keep a
+rebuild or an erasure apart from appends) is a method of a recorder. `store.py`, `keys.py`, `locks.py` and the
+projector speak to `recorder()` only, so the rest of the store is the same on both databases, and a vendor fork
+lives in exactly one of these two files:
+
+- `postgres.PostgresRecorder`: parallel writers. No lock serialises appends: the unique (stream, version) and id
+  constraints do, at the insert. Positions come from the identity at the insert; every row carries the id of the
+  transaction that wrote it (`transaction_id`, an xid8 filled by `pg_current_xact_id()`), and a catch-up reader
+  reads only below the transaction-id high-water mark `pg_snapshot_xmin(pg_current_snapshot())`, in (transaction,
+  position) order: every event below it is committed or never will be, so a checkpoint (transaction_id, position)
+  never passes an event that commits later (docs/eventstore.md).
+- `sqlite.SqliteRecorder`: one writer. Transactions begin IMMEDIATE (settings) and hold the database's only write
+  lock until commit, so positions commit in order and a catch-up reader may trust them alone.
+"""
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from django.db import connections
+from django.db.utils import DEFAULT_DB_ALIAS
+
+# A stored event as every recorder returns it: position, id, stream, version, type, schema_version, channel,
+# customer_id, occurred_at (aware), recorded_at (aware), data (dict), metadata (dict), transaction_id (int).
+Row = tuple
+# An event to insert: id, stream, version, type, schema_version, channel, customer_id, occurred_at, data (JSON
+# text), metadata (JSON text), digest. recorded_at is one value for the whole insert.
+NewRow = tuple
+
+
+class StreamVersionTaken(Exception):  # noqa: N818 - a fact about the log, turned into ConcurrencyError by the store
+    """The insert found (stream, version) already written by a transaction that committed first."""
+
+    def __init__(self, stream: str | None):
+        super().__init__(stream)
+        self.stream = stream
+
+
+@dataclass(frozen=True)
+class Preflight:
+    known_ids: set[uuid.UUID]
+    # stream -> its current version (absent: no stream yet).
+    versions: dict[str, int]
+    # stream -> transaction_id of its current version (parallel writers only): an append must sort after it.
+    last_transaction_ids: dict[str, int]
+
+
+@dataclass(frozen=True)
+class Inserted:
+    # id -> (position, transaction_id) of each row written.
+    written: dict[uuid.UUID, tuple[int, int]]
+    # Ids another transaction committed first, between this append's preflight and its insert: nothing written.
+    taken: set[uuid.UUID]
+
+
+class Recorder(Protocol):
+    vendor: str
+    # True when appends can run at once and readers must stop at the transaction-id high-water mark.
+    has_parallel_writers: bool
+    # The column type of Event.transaction_id.
+    transaction_id_type: str
+
+    def preflight(self, streams: list[str], ids: list[uuid.UUID]) -> Preflight:
+        """Inside the append's transaction: which ids are stored, and each stream's version (absent: no stream).
+        PostgreSQL: from here to commit, the append holds a lock on each of these streams."""
+
+    def insert(self, rows: list[NewRow], recorded_at: datetime) -> Inserted: ...
+
+    def stream_versions(self, streams: Sequence[str]) -> dict[str, int]: ...
+
+    def stored(self, ids: Sequence[uuid.UUID]) -> list[tuple[Row, str]]:
+        """(row, digest) of each of these ids that is stored."""
+
+    def read_committed(self, *, after: tuple[int, int], limit: int) -> list[Row]:
+        """Rows after the checkpoint (transaction_id, position) that are safe to consume in order: no event that is
+        not visible yet will ever sort before the last one returned."""
+
+    def count_committed(self, *, after: tuple[int, int]) -> tuple[list[tuple[str, str, int]], tuple[int, int]]:
+        """(type, channel or "", count) of the events read_committed would return after `after`, and the key
+        (transaction_id, position) of the last of them (`after` when none)."""
+
+    def read_all(self, *, after: int, limit: int, types: Sequence[str] | None) -> list[Row]: ...
+
+    def read_positions(self, positions: Sequence[int]) -> list[Row]: ...
+
+    def read_stream(self, stream: str, *, after_version: int) -> list[Row]: ...
+
+    def read_customer(
+        self, ids: list[uuid.UUID], *, types: Sequence[str] | None, occurred_until: datetime | None
+    ) -> list[Row]: ...
+
+    def read_customer_page(
+        self,
+        ids: list[uuid.UUID],
+        *,
+        channel: str | None,
+        type: str | None,  # noqa: A002
+        before: tuple[datetime, int] | None,
+        limit: int,
+    ) -> list[Row]: ...
+
+    def head(self) -> int:
+        """The highest position written."""
+
+    def stored_keys(self, customer_ids: set[uuid.UUID]) -> list[tuple[uuid.UUID, bytes | None]]: ...
+
+    def insert_keys(self, rows: list[tuple[uuid.UUID, bytes]]) -> set[uuid.UUID]:
+        """New live keys; the customers whose key was written. One whose key another transaction wrote first keeps
+        that key (the caller reads it)."""
+
+    def lock_appends_out(self) -> None:
+        """Until commit, no append runs (and none is half done): for a rebuild of inline projections, an erasure,
+        a merge. Appends take the same lock in shared mode, so they never wait for one another."""
+
+    def lock_keys(self, keys: list[int]) -> None:
+        """Until commit, a lock per key (sorted by the caller) that other callers of lock_keys wait for."""
+
+
+_RECORDERS = {
+    "postgresql": "backoffice.eventstore.backends.postgres.PostgresRecorder",
+    "sqlite": "backoffice.eventstore.backends.sqlite.SqliteRecorder",
+}
+_chosen: dict[str, Recorder] = {}
+
+
+def recorder(alias: str = DEFAULT_DB_ALIAS) -> Recorder:
+    """The recorder of the database behind `alias`, chosen on first use (the store's app config asks at start-up)."""
+    found = _chosen.get(alias)
+    if found is None:
+        from django.utils.module_loading import import_string
+
+        vendor = connections[alias].vendor
+        try:
+            path = _RECORDERS[vendor]
+        except KeyError:
+            raise RuntimeError(f"the event store has recorders for PostgreSQL and SQLite, not {vendor}") from None
+        found = _chosen[alias] = import_string(path)(alias)
+    return found

@@ -1,0 +1,292 @@
+"""The PostgreSQL recorder: parallel writers, readers behind a transaction-id high-water mark.
+
+Appends serialise only where they must. Appends to one stream queue for it (a lock per stream, taken by the
+preflight and held to commit: what the unique (stream, version) would impose anyway, without the failed insert and
+the retry), the unique id decides which of two sends of one event id writes it (`ON CONFLICT (id) DO NOTHING`: the
+loser learns the id is taken and reads the stored event), the unique (stream, version) still refuses whatever
+bypassed the queue (StreamVersionTaken), and positions come from the identity column at the insert. Appends also take
+one advisory lock in shared mode: shared holders never wait for one another, and a rebuild of inline projections, an
+erasure or a merge takes it in exclusive mode to have the log to itself (`lock_appends_out`).
+
+Positions are no longer committed in order: a transaction that inserted position 10 may commit after one that
+inserted 11. A reader that trusted positions would move its checkpoint past 10 and never see it. Each row therefore
+carries the id of its writing transaction (`transaction_id xid8 DEFAULT pg_current_xact_id()`, migration 0007), and
+`read_committed` returns only rows whose transaction id is below `pg_snapshot_xmin(pg_current_snapshot())`: every
+transaction below that mark has ended, so no row will ever appear there again; the rows are ordered by
+(transaction_id, position) and a checkpoint keeps that pair.
+
+Reads go through a psycopg cursor of Django's connection (same transaction) in binary format: parsing timestamps and
+JSON from text was half the cost of a catch-up read. Statements keep one text whatever the batch (array parameters),
+so the driver prepares them once.
+"""
+
+import re
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Final
+
+import orjson
+import psycopg
+from django.conf import settings
+from django.db import IntegrityError, connections
+from django.utils import timezone
+from psycopg.types.json import set_json_loads
+
+from . import Inserted, NewRow, Preflight, Row, StreamVersionTaken
+
+# Any constant works; it only has to be the same for every appender. ("EVNT" in ASCII.)
+APPEND_LOCK_KEY: Final = 0x45564E54
+_STREAM_VERSION_CONSTRAINT: Final = "eventstore_stream_version_uniq"
+_DETAIL: Final = re.compile(r"^Key \(stream, version\)=\((?P<stream>.*), \d+\) already exists")
+
+_COLUMNS: Final = (
+    "position, id, stream, version, type, schema_version, channel, customer_id, occurred_at, recorded_at, data, "
+    "metadata, transaction_id::text::bigint"
+)
+_SELECT: Final = f"SELECT {_COLUMNS} FROM eventstore_event"  # noqa: S608 - constant
+
+# The preflight is one call of the function eventstore_preflight (migration 0007): it sets the transaction's
+# lock_timeout, takes the log lock in shared mode and a lock per stream appended to (sorted: two appends to the same
+# streams never deadlock), then reads with a snapshot taken once it holds them (each query of a VOLATILE PL/pgSQL
+# function takes its own): the stored ids, each stream's version and the transaction of that version. So appends
+# to one stream queue for it in arrival order, before their transaction has an id if they wrote nothing yet: the
+# insert then never meets a taken version, and a stream's versions are written by transactions in increasing id
+# order, the order catch-up readers apply them in.
+_PREFLIGHT: Final = "SELECT kind, key, version, writer FROM eventstore_preflight(%b, %b, %b::text[], %b::uuid[])"
+
+# Rows in the order given, so a stream's versions get increasing positions. An id another transaction holds is left
+# out (and waited for, when that transaction has not committed yet); (stream, version) taken raises.
+_INSERT: Final = """
+INSERT INTO eventstore_event
+    (id, stream, version, type, schema_version, channel, customer_id, occurred_at, recorded_at, data, metadata, digest)
+SELECT i, s, v, t, sv, c, cu, o, %b, d::jsonb, m::jsonb, g
+  FROM unnest(%b::uuid[], %b::text[], %b::int4[], %b::text[], %b::int2[], %b::text[], %b::uuid[],
+              %b::timestamptz[], %b::text[], %b::text[], %b::text[])
+       WITH ORDINALITY AS u(i, s, v, t, sv, c, cu, o, d, m, g, n)
+ ORDER BY n
+ON CONFLICT (id) DO NOTHING
+RETURNING id, position, transaction_id::text::bigint
+"""
+
+# The high-water mark: the oldest transaction of this database still in progress at the statement's snapshot (or the
+# snapshot's xmax when none is), excluding this transaction's own. Every row below it is committed (visible) or
+# never will be. `pg_snapshot_xmin(pg_current_snapshot())` is that mark for the whole cluster; transactions of the
+# other databases of the cluster (other applications, test runs) never write here, and a long one there would hold
+# every reader here back, so the in-progress ids that pg_locks proves belong to another database are left out (an id
+# that cannot be placed counts as ours: the mark can only be too low, never too high).
+# A transaction that appended and then catches up itself (a test; a command that needs a projection fresh) reads up
+# to its own rows too, when no older transaction of this database is still running: nothing can commit below them.
+_MARK: Final = """
+WITH snap AS MATERIALIZED (
+    SELECT pg_current_snapshot() AS s, pg_current_xact_id_if_assigned() AS own,
+           (SELECT oid FROM pg_database WHERE datname = current_database()) AS db
+),
+held AS MATERIALIZED (
+    SELECT l.transactionid::text::bigint AS x32, a.datid = snap.db AS is_local, snap.own
+      FROM snap, pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+     WHERE l.locktype = 'transactionid' AND l.mode = 'ExclusiveLock' AND l.granted AND l.pid <> pg_backend_pid()
+),
+running AS MATERIALIZED (
+    SELECT x FROM snap, pg_snapshot_xip(snap.s) AS x
+     WHERE x IS DISTINCT FROM snap.own
+       AND NOT EXISTS (SELECT 1 FROM held WHERE NOT held.is_local AND held.x32 = x::text::bigint %% 4294967296)
+),
+mark AS (
+    SELECT own,
+           LEAST(pg_snapshot_xmax(s), (SELECT MIN(x) FROM running)) AS upto,
+           own IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM running WHERE x < own)
+           -- ids at or above the snapshot's xmax are not listed in it: pg_locks tells ours, in 32-bit arithmetic
+           -- (ids in progress are within 2^31 of one another)
+           AND NOT EXISTS (
+               SELECT 1 FROM held WHERE held.is_local
+                  AND ((held.x32 - own::text::bigint) %% 4294967296 + 4294967296) %% 4294967296 >= 2147483648
+           ) AS own_is_oldest
+      FROM snap
+)"""
+_BELOW_MARK: Final = """(transaction_id, position) > (%b::text::xid8, %b)
+   AND (transaction_id < mark.upto OR (mark.own_is_oldest AND transaction_id <= mark.own))"""
+_READ_COMMITTED: Final = f"""{_MARK}
+{_SELECT}, mark
+ WHERE {_BELOW_MARK}
+ ORDER BY transaction_id, position
+ LIMIT %b
+"""  # noqa: S608 - constants only
+# How many events of each (type, channel) below the mark, and the key of the last one.
+_COUNT_COMMITTED: Final = f"""{_MARK},
+picked AS MATERIALIZED (
+    SELECT transaction_id, position, type, channel FROM eventstore_event, mark WHERE {_BELOW_MARK}
+)
+SELECT type, COALESCE(channel, ''), COUNT(*), NULL::bigint, NULL::bigint FROM picked GROUP BY 1, 2
+UNION ALL
+SELECT * FROM (
+    SELECT NULL, NULL, 0, transaction_id::text::bigint, position FROM picked
+     ORDER BY transaction_id DESC, position DESC LIMIT 1
+) AS last
+"""  # noqa: S608 - constants only
+
+
+class PostgresRecorder:
+    vendor = "postgresql"
+    has_parallel_writers = True
+    transaction_id_type = "xid8"
+
+    def __init__(self, alias: str):
+        self.alias = alias
+
+    @property
+    def _connection(self):
+        return connections[self.alias]
+
+    def _execute(self, sql: str, params: Sequence[Any], *, json: bool = False) -> list[tuple]:
+        """Run one statement in the connection's current transaction, binary in and out; its rows, if any. Errors
+        are Django's (IntegrityError...), as from a Django cursor."""
+        connection = self._connection
+        connection.ensure_connection()
+        with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+            if json:
+                set_json_loads(orjson.loads, cursor)
+            cursor.execute(sql, params, binary=True)
+            return cursor.fetchall() if cursor.description else []
+
+    def _rows(self, sql: str, params: Sequence[Any]) -> list[Row]:
+        return self._execute(sql, params, json=True)
+
+    # -- the append -------------------------------------------------------------------------------------------
+
+    def preflight(self, streams: list[str], ids: list[uuid.UUID]) -> Preflight:
+        rows = self._execute(_PREFLIGHT, [APPEND_LOCK_KEY, settings.EVENTSTORE_LOCK_TIMEOUT, streams, ids])
+        versions = {name: (value, txid) for kind, name, value, txid in rows if kind == 1 and value is not None}
+        known = {uuid.UUID(name) for kind, name, _, _ in rows if kind == 2}
+        return Preflight(
+            known, {name: v for name, (v, _) in versions.items()}, {n: t for n, (_, t) in versions.items()}
+        )
+
+    def insert(self, rows: list[NewRow], recorded_at: datetime) -> Inserted:
+        columns = list(zip(*rows, strict=True))
+        try:
+            returned = self._execute(_INSERT, [recorded_at, *map(list, columns)])
+        except IntegrityError as exc:
+            diag = getattr(exc.__cause__, "diag", None)
+            if diag is None or diag.constraint_name != _STREAM_VERSION_CONSTRAINT:
+                raise
+            match = _DETAIL.match(diag.message_detail or "")
+            raise StreamVersionTaken(match["stream"] if match else None) from exc
+        written = {row[0]: (row[1], row[2]) for row in returned}
+        return Inserted(written, {row[0] for row in rows if row[0] not in written})
+
+    def stream_versions(self, streams: Sequence[str]) -> dict[str, int]:
+        # One MAX per stream, so each is a single step down the (stream, version) index.
+        rows = self._execute(
+            "SELECT s.name, (SELECT MAX(e.version)::bigint FROM eventstore_event e WHERE e.stream = s.name) "
+            "FROM unnest(%b::text[]) AS s(name)",
+            [list(streams)],
+        )
+        return {name: version for name, version in rows if version is not None}
+
+    # -- reads ------------------------------------------------------------------------------------------------
+
+    def stored(self, ids: Sequence[uuid.UUID]) -> list[tuple[Row, str]]:
+        rows = self._rows(f"SELECT {_COLUMNS}, digest FROM eventstore_event WHERE id = ANY(%b::uuid[])", [list(ids)])  # noqa: S608
+        return [(row[:13], row[13]) for row in rows]
+
+    def read_committed(self, *, after: tuple[int, int], limit: int) -> list[Row]:
+        return self._rows(_READ_COMMITTED, [str(after[0]), after[1], limit])
+
+    def count_committed(self, *, after: tuple[int, int]) -> tuple[list[tuple[str, str, int]], tuple[int, int]]:
+        rows = self._execute(_COUNT_COMMITTED, [str(after[0]), after[1]])
+        last = next(((txid, position) for t, _, _, txid, position in rows if t is None), after)
+        return [(t, channel, count) for t, channel, count, _, _ in rows if t is not None], last
+
+    def read_all(self, *, after: int, limit: int, types: Sequence[str] | None) -> list[Row]:
+        if types:
+            sql = f"{_SELECT} WHERE position > %b AND type = ANY(%b::text[]) ORDER BY position LIMIT %b"
+            return self._rows(sql, [after, list(types), limit])
+        return self._rows(f"{_SELECT} WHERE position > %b ORDER BY position LIMIT %b", [after, limit])
+
+    def read_positions(self, positions: Sequence[int]) -> list[Row]:
+        return self._rows(f"{_SELECT} WHERE position = ANY(%b::int8[]) ORDER BY position", [list(positions)])
+
+    def read_stream(self, stream: str, *, after_version: int) -> list[Row]:
+        return self._rows(f"{_SELECT} WHERE stream = %b AND version > %b ORDER BY version", [stream, after_version])
+
+    def read_customer(
+        self, ids: list[uuid.UUID], *, types: Sequence[str] | None, occurred_until: datetime | None
+    ) -> list[Row]:
+        # `= %b` for one customer keeps the plan of the timeline index; ANY for a person of merged customers.
+        sql, params = (
+            (f"{_SELECT} WHERE customer_id = %b", [ids[0]])
+            if len(ids) == 1
+            else (
+                f"{_SELECT} WHERE customer_id = ANY(%b::uuid[])",
+                [ids],
+            )
+        )
+        if types:
+            sql += " AND type = ANY(%b::text[])"
+            params.append(list(types))
+        if occurred_until is not None:
+            sql += " AND occurred_at <= %b"
+            params.append(occurred_until)
+        return self._rows(sql + " ORDER BY occurred_at, position", params)
+
+    def read_customer_page(
+        self,
+        ids: list[uuid.UUID],
+        *,
+        channel: str | None,
+        type: str | None,  # noqa: A002
+        before: tuple[datetime, int] | None,
+        limit: int,
+    ) -> list[Row]:
+        # For a person made of several customers, each customer's page is read on its own index range and the pages
+        # are merged: `customer_id IN (...) ORDER BY ... LIMIT` would read and sort every event of every one of them.
+        filters, filter_params = "", []
+        if channel:
+            filters += " AND channel = %b"
+            filter_params.append(channel)
+        if type:
+            filters += " AND type = %b"
+            filter_params.append(type)
+        if before is not None:
+            filters += " AND (occurred_at < %b OR (occurred_at = %b AND position < %b))"
+            filter_params.extend([before[0], before[0], before[1]])
+        order = " ORDER BY occurred_at DESC, position DESC LIMIT %b"
+        if len(ids) == 1:
+            return self._rows(f"{_SELECT} WHERE customer_id = %b{filters}{order}", [ids[0], *filter_params, limit])
+        parts, params = [], []
+        for one in ids:
+            parts.append(f"SELECT * FROM ({_SELECT} WHERE customer_id = %b{filters}{order}) AS page{len(parts)}")  # noqa: S608 - placeholders only
+            params.extend([one, *filter_params, limit])
+        return self._rows(" UNION ALL ".join(parts) + order, [*params, limit])
+
+    def head(self) -> int:
+        ((top,),) = self._execute("SELECT COALESCE(MAX(position), 0) FROM eventstore_event", [])
+        return top
+
+    # -- keys and locks -----------------------------------------------------------------------------------------
+
+    def stored_keys(self, customer_ids: set[uuid.UUID]) -> list[tuple[uuid.UUID, bytes | None]]:
+        return self._execute(
+            "SELECT customer_id, wrapped_key FROM eventstore_customerkey WHERE customer_id = ANY(%b::uuid[])",
+            [list(customer_ids)],
+        )
+
+    def insert_keys(self, rows: list[tuple[uuid.UUID, bytes]]) -> set[uuid.UUID]:
+        # Two appends for one new customer may both find no key: the first insert wins, the other waits for its
+        # commit and writes nothing (then reads the winner's key).
+        written = self._execute(
+            "INSERT INTO eventstore_customerkey (customer_id, wrapped_key, created_at, destroyed_at) "
+            "SELECT k.id, k.wrapped, %b, NULL FROM unnest(%b::uuid[], %b::bytea[]) AS k(id, wrapped) "
+            "ON CONFLICT (customer_id) DO NOTHING RETURNING customer_id",
+            [timezone.now(), [cid for cid, _ in rows], [wrapped for _, wrapped in rows]],
+        )
+        return {cid for (cid,) in written}
+
+    def lock_appends_out(self) -> None:
+        self._execute("SELECT pg_advisory_xact_lock(%b)", [APPEND_LOCK_KEY])
+
+    def lock_keys(self, keys: list[int]) -> None:
+        if keys:
+            self._execute("SELECT pg_advisory_xact_lock(k) FROM unnest(%b::int8[]) AS k ORDER BY k", [keys])
