@@ -37,7 +37,17 @@ class EventsApi(APIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("after", OpenApiTypes.INT, description="return events with a position above this"),
+            OpenApiParameter(
+                "after",
+                OpenApiTypes.INT,
+                description="start with the events whose position is above this (then follow `next`)",
+            ),
+            OpenApiParameter(
+                "cursor",
+                OpenApiTypes.STR,
+                description="where the previous page ended, as its `next` link gives it: pages follow commit "
+                "order, so an event that commits late under parallel writers is never skipped",
+            ),
             OpenApiParameter("limit", OpenApiTypes.INT, description="at most this many (1 to 1000, default 100)"),
         ],
         responses=inline_serializer(
@@ -46,12 +56,19 @@ class EventsApi(APIView):
     )
     def get(self, request):
         # A position is a bigint: a larger `after` was a 500 (found by the fuzzer), now a 400 naming it.
-        after = _int_param(request, "after", default=0, low=0, high=2**63 - 1)
         limit = _int_param(request, "limit", default=100, low=1, high=1000)
-        events = event_selectors.events_after(after=after, limit=limit)
+        if "cursor" in request.query_params:
+            cursor = _cursor_param(request)
+            events = event_selectors.events_committed_after(cursor=cursor, limit=limit)
+        else:
+            after = _int_param(request, "after", default=0, low=0, high=2**63 - 1)
+            events = event_selectors.events_after(after=after, limit=limit)
         next_url = None
         if len(events) == limit:
-            next_url = request.build_absolute_uri(f"{request.path}?after={events[-1].position}&limit={limit}")
+            last = events[-1]
+            next_url = request.build_absolute_uri(
+                f"{request.path}?cursor={last.transaction_id}.{last.position}&limit={limit}"
+            )
         return Response({"results": EventOutputSerializer(events, many=True).data, "next": next_url})
 
     @extend_schema(
@@ -135,3 +152,15 @@ def _int_param(request, name: str, *, default: int, low: int, high: int | None =
     if value < low or (high is not None and value > high):
         raise invalid(name, f"must be between {low} and {high}" if high else f"must be at least {low}", "out_of_range")
     return value
+
+
+def _cursor_param(request) -> tuple[int, int]:
+    """`<transaction id>.<position>` of the last event of the previous page."""
+    raw = request.query_params.get("cursor", "")
+    parts = raw.split(".")
+    if len(parts) != 2 or not all(part.isdigit() and len(part) <= 19 for part in parts):
+        raise invalid("cursor", "a cursor as the previous page's `next` link gives it", "invalid")
+    transaction_id, position = (int(part) for part in parts)
+    if transaction_id > 2**63 - 1 or position > 2**63 - 1:
+        raise invalid("cursor", "a cursor as the previous page's `next` link gives it", "invalid")
+    return transaction_id, position

@@ -116,9 +116,11 @@ def test_the_log_and_a_timeline_page_to_the_end(api_client_for):
 
     log = walk(client, "/api/v1/events?after=0", key="position")
     timeline = walk(client, f"/api/v1/customers/{customer_id}/timeline", limit=100)
+    first = client.get("/api/v1/events?after=0&limit=200").json()
 
-    assert log == sorted(log)
-    assert len(log) == len(store.read_all(after=0, limit=10_000))
+    # Pages after the first follow commit order (a cursor of the last event's transaction and position).
+    assert "cursor=" in first["next"]
+    assert len(log) == len(set(log)) == len(store.read_all(after=0, limit=10_000))
     assert len(set(timeline)) >= ROWS
 
 
@@ -130,3 +132,11 @@ def test_the_stock_of_a_location_pages_to_the_end(api_client_for):
     seen = walk(api_client_for("integration"), "/api/v1/stock?location=MAD-01", key="sku")
 
     assert len(seen) == len(set(seen)) == ROWS
+
+
+@pytest.mark.parametrize("cursor", ["abc", "1", "1.2.3", "-1.5", "99999999999999999999.1", ""])
+def test_a_cursor_that_no_next_link_gave_is_a_400_naming_it(api_client_for, cursor):
+    response = api_client_for("integration").get(f"/api/v1/events?cursor={cursor}")
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "cursor"
