@@ -13,11 +13,13 @@ import psycopg
 from django.db import connection
 
 
-def execute_pg(sql: str, params: list[Any]) -> list[tuple]:
-    """Run one statement in the connection's current transaction; its rows (read in binary), if it returns any.
-    Database errors are Django's (IntegrityError...), as from a Django cursor."""
-    connection.ensure_connection()
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+def execute_pg(sql: str, params: list[Any], *, using=None) -> list[tuple]:
+    """Run one statement in the connection's current transaction (the primary's unless `using` names another: a read
+    on `backoffice.replica.read_connection()`); its rows (read in binary), if it returns any. Database errors are
+    Django's (IntegrityError...), as from a Django cursor."""
+    using = using or connection
+    using.ensure_connection()
+    with using.wrap_database_errors, psycopg.Cursor(using.connection) as cursor:
         cursor.execute(sql, params, binary=True)
         return cursor.fetchall() if cursor.description else []
 
@@ -36,7 +38,15 @@ def copy_rows(table: str, columns: list[str], rows: list[tuple]) -> None:
 
 
 def rows_by_key(
-    table: str, key: str, columns: list[str], keys: list[Any], *, key_type: str = "uuid", where: str = "", params=()
+    table: str,
+    key: str,
+    columns: list[str],
+    keys: list[Any],
+    *,
+    key_type: str = "uuid",
+    where: str = "",
+    params=(),
+    using=None,
 ) -> list[tuple]:
     """(key, *columns) of the rows whose `key` is one of `keys` (and `where`, with its `params`), by one index probe
     per key. `key IN (...)` over a batch of 500 keys is read with a scan of the whole table whenever the planner
@@ -50,4 +60,4 @@ def rows_by_key(
         f"SELECT k.key, {names} FROM unnest(%b::{key_type}[]) AS k(key) CROSS JOIN LATERAL "  # noqa: S608 - names
         f"(SELECT {names} FROM {quote(table)} AS t WHERE t.{quote(key)} = k.key{condition} OFFSET 0) AS t"
     )
-    return execute_pg(sql, [list(dict.fromkeys(keys)), *params])
+    return execute_pg(sql, [list(dict.fromkeys(keys)), *params], using=using)

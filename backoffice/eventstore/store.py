@@ -32,6 +32,8 @@ from django.utils.module_loading import import_string
 from psycopg.types.json import set_json_loads
 from pydantic import ValidationError
 
+from backoffice.replica import read_connection
+
 from . import keys, projector, schema, times
 from .errors import ConcurrencyError, EventValidationError, FieldError, IdempotencyConflict
 from .locks import APPEND_LOCK_KEY
@@ -503,14 +505,16 @@ def read_all(*, after: int = 0, limit: int = 1000, types: Sequence[str] | None =
 
 
 def _fetch(sql: str, params: list) -> list[tuple]:
-    """Rows of a read. On PostgreSQL in binary format: parsing timestamps from text was half of a catch-up read."""
-    if connection.vendor != "postgresql":
-        with connection.cursor() as cursor:
+    """Rows of a read. On PostgreSQL in binary format: parsing timestamps from text was half of a catch-up read.
+    In a read scope (a GET request) on the read replica, inside a write transaction on the primary."""
+    reader = read_connection()
+    if reader.vendor != "postgresql":
+        with reader.cursor() as cursor:
             cursor.execute(sql, params)
             return cursor.fetchall()
-    connection.ensure_connection()
+    reader.ensure_connection()
     # Django's own cursors bind client-side, which cannot ask for binary results; this one shares its transaction.
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+    with reader.wrap_database_errors, psycopg.Cursor(reader.connection) as cursor:
         set_json_loads(orjson.loads, cursor)
         cursor.execute(sql, params, binary=True)
         return cursor.fetchall()

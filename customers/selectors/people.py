@@ -18,6 +18,7 @@ from backoffice.eventstore import store
 from backoffice.eventstore.money import money
 from backoffice.eventstore.people import merge_groups
 from backoffice.eventstore.sql import rows_by_key
+from backoffice.replica import read_connection
 
 from ..identifiers import InvalidIdentifier, normalise
 from ..models import Case, Consent, Customer, CustomerIdentifier, CustomerOrder
@@ -68,7 +69,9 @@ def people_members(*, owner_ids: set[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
 def _merged_into_any(frontier: set[uuid.UUID]) -> list[tuple[uuid.UUID, uuid.UUID]]:
     if connection.vendor == "postgresql":
         # A probe of the merged_into index per customer (see eventstore.sql).
-        found = rows_by_key(Customer._meta.db_table, "merged_into_id", ["id"], list(frontier))
+        found = rows_by_key(
+            Customer._meta.db_table, "merged_into_id", ["id"], list(frontier), using=read_connection()
+        )
         return [(member, into) for into, member in found]
     return list(Customer.objects.filter(merged_into_id__in=frontier).values_list("id", "merged_into_id"))
 
