@@ -274,4 +274,3 @@ def task_ends(task_id=None, **kwargs) -> None:
             _scope.reset(token)
         except ValueError:  # set in another context (a worker thread pool): nothing of ours to restore there
             pass
-

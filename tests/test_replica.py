@@ -43,7 +43,9 @@ class Queries:
     def __exit__(self, *exc):
         for context in reversed(self._contexts):
             context.__exit__(*exc)
-        self.primary, self.replica = (" ".join(q["sql"] for q in context.captured_queries) for context in self._contexts)
+        self.primary, self.replica = (
+            " ".join(query["sql"] for query in context.captured_queries) for context in self._contexts
+        )
 
 
 def _consent(customer, **kwargs):
@@ -188,7 +190,8 @@ def test_a_scope_that_wrote_reads_its_own_write_on_the_primary_for_the_rest_of_i
     # The service's writes went to the primary (the reads it made before its transaction may come from the replica:
     # a read scope is for code that reads; a service does its reads-before-writing inside its transaction).
     assert "INSERT" in write.primary
-    assert "INSERT" not in write.replica and "UPDATE" not in write.replica
+    assert "INSERT" not in write.replica
+    assert "UPDATE" not in write.replica
     assert read_back.replica == ""
     assert "customers_consent" in read_back.primary
 

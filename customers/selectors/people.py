@@ -69,9 +69,7 @@ def people_members(*, owner_ids: set[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
 def _merged_into_any(frontier: set[uuid.UUID]) -> list[tuple[uuid.UUID, uuid.UUID]]:
     if connection.vendor == "postgresql":
         # A probe of the merged_into index per customer (see eventstore.sql).
-        found = rows_by_key(
-            Customer._meta.db_table, "merged_into_id", ["id"], list(frontier), using=read_connection()
-        )
+        found = rows_by_key(Customer._meta.db_table, "merged_into_id", ["id"], list(frontier), using=read_connection())
         return [(member, into) for into, member in found]
     return list(Customer.objects.filter(merged_into_id__in=frontier).values_list("id", "merged_into_id"))
 
