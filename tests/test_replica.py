@@ -1,6 +1,7 @@
 """Read-replica routing (backoffice.replica), on the `replica` test mirror: which connection each read and write
 uses. tests/test_replica_streaming.py proves the same against a real streaming replica, stale on purpose."""
 
+import re
 import time
 
 import pytest
@@ -14,6 +15,7 @@ from customers import services
 from customers.models import Consent, Customer
 from customers.selectors import consent_allows
 from tests.factories import CustomerFactory
+from tests.replica_support import wait_for_replica
 
 pytestmark = [pytest.mark.replica, pytest.mark.django_db(transaction=True, databases=["default", "replica"])]
 
@@ -64,6 +66,7 @@ def test_a_get_request_reads_the_customer_360_on_the_replica_and_who_asks_on_the
     replica_routing, api_client_for
 ):
     customer = CustomerFactory()
+    wait_for_replica()  # at once on the mirror; a real standby replays the customer first
     client = api_client_for("support")
 
     with Queries() as queries:
@@ -91,6 +94,7 @@ def test_a_get_request_reads_the_customer_360_on_the_replica_and_who_asks_on_the
 )
 def test_list_endpoints_and_reports_read_on_the_replica(replica_routing, api_client_for, role, path):
     customer = CustomerFactory()
+    wait_for_replica()  # at once on the mirror; a real standby replays the customer first
     client = api_client_for(role)
 
     with Queries() as queries:
@@ -98,12 +102,14 @@ def test_list_endpoints_and_reports_read_on_the_replica(replica_routing, api_cli
 
     assert response.status_code == 200, response.content
     assert queries.replica, "nothing was read on the replica"
-    for table in ("customers_", "orders_", "campaigns_", "insights_", "eventstore_"):
-        assert table not in queries.primary
+    # Decryption keys are the one part of the domain read on the primary: an erasure holds at once, lag or not.
+    primary_tables = set(re.findall(r"\b(?:customers|orders|campaigns|insights|eventstore)_[a-z_]+", queries.primary))
+    assert primary_tables <= {"eventstore_customerkey"}
 
 
 def test_a_post_reads_and_writes_on_the_primary_only(replica_routing, api_client_for):
     customer = CustomerFactory()
+    wait_for_replica()  # at once on the mirror; a real standby replays the customer first
     client = api_client_for("store")
 
     with Queries() as queries:
@@ -119,6 +125,7 @@ def test_after_a_write_the_caller_reads_on_the_primary_by_cookie_and_others_on_t
 ):
     customer = CustomerFactory()
     writer, other = api_client_for("store"), api_client_for("store")
+    wait_for_replica()
     response = writer.post(f"/api/v1/customers/{customer.id}/consents", CONSENT, format="json")
     assert response.status_code == 201
     assert replica.PIN_COOKIE in response.cookies
@@ -145,6 +152,7 @@ def test_the_pin_holds_for_a_token_client_that_keeps_no_cookies_and_ends_after_i
     with Queries() as pinned:
         writer.get(f"/api/v1/customers/{customer.id}")
     time.sleep(1.2)
+    wait_for_replica()
     with Queries() as later:
         writer.get(f"/api/v1/customers/{customer.id}")
 
@@ -154,6 +162,7 @@ def test_the_pin_holds_for_a_token_client_that_keeps_no_cookies_and_ends_after_i
 
 def test_a_refused_post_pins_nobody(replica_routing, api_client_for):
     customer = CustomerFactory()
+    wait_for_replica()  # at once on the mirror; a real standby replays the customer first
     client = api_client_for("store")
 
     response = client.post(f"/api/v1/customers/{customer.id}/consents", {**CONSENT, "channel": "fax"}, format="json")
@@ -167,6 +176,7 @@ def test_a_refused_post_pins_nobody(replica_routing, api_client_for):
 
 def test_a_pin_cookie_further_ahead_than_one_pin_is_not_believed(replica_routing, api_client_for):
     customer = CustomerFactory()
+    wait_for_replica()  # at once on the mirror; a real standby replays the customer first
     client = api_client_for("support")
     client.cookies[replica.PIN_COOKIE] = str(int(time.time()) + 3600)
 
@@ -266,6 +276,7 @@ def test_nothing_is_migrated_or_written_on_the_replica():
 
 def test_without_routing_a_get_reads_everything_on_the_primary(api_client_for):
     customer = CustomerFactory()
+    wait_for_replica()  # at once on the mirror; a real standby replays the customer first
     client = api_client_for("support")
 
     with Queries() as queries:
