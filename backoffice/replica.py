@@ -100,17 +100,6 @@ def reads_from_replica() -> Iterator[ReadScope]:
         _scope.reset(token)
 
 
-@contextmanager
-def reads_from_primary() -> Iterator[None]:
-    """Run a block with every read on the primary, whatever scope it runs in (a Celery task run eagerly inside a
-    request)."""
-    token = _scope.set(None)
-    try:
-        yield
-    finally:
-        _scope.reset(token)
-
-
 def _watch_primary_statements(execute, sql, params, many, context):
     if not isinstance(sql, str) or not sql.lstrip()[:9].upper().startswith(_READ_STATEMENTS):
         note_write()
