@@ -251,7 +251,7 @@ def test_code_outside_a_request_reads_on_the_primary(replica_routing):
 
 def test_a_celery_task_run_eagerly_inside_a_read_scope_reads_on_the_primary(replica_routing):
     with replica.reads_from_replica():
-        in_task = read_alias_task.apply().get()
+        in_task = read_alias_task.apply().result
         after_task = replica.read_alias()
 
     assert in_task == "default"
