@@ -174,6 +174,30 @@ def test_a_refused_post_pins_nobody(replica_routing, api_client_for):
     assert "customers_customer" in queries.replica
 
 
+def test_staff_pages_read_on_the_replica_and_a_staff_member_who_wrote_reads_the_primary_by_session(
+    replica_routing, client, staff_user
+):
+    customer = CustomerFactory()
+    wait_for_replica()
+    client.force_login(staff_user("store"))
+
+    with Queries() as page:
+        assert client.get(f"/staff/customers/{customer.id}/").status_code == 200
+    posted = client.post(
+        f"/staff/customers/{customer.id}/consents/",
+        {"channel": "sms", "purpose": "marketing", "granted": "1", "source_channel": "store", "wording": "Acepto."},
+    )
+    client.cookies.pop(replica.PIN_COOKIE)  # what is left: the pin of the session
+    with Queries() as after_write:
+        after = client.get(posted["Location"])
+
+    assert "customers_customer" in page.replica
+    assert "customers_customer" not in page.primary
+    assert posted.status_code == 302
+    assert "Consent given" in after.content.decode()
+    assert after_write.replica == ""
+
+
 def test_a_pin_cookie_further_ahead_than_one_pin_is_not_believed(replica_routing, api_client_for):
     customer = CustomerFactory()
     wait_for_replica()  # at once on the mirror; a real standby replays the customer first
