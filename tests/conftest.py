@@ -3,6 +3,9 @@
 - `postgres` tests need DATABASE_URL on PostgreSQL; `integration` tests also need CELERY_BROKER_URL (Redis) and start
   a real Celery worker. On the embedded default (SQLite, no broker) they are deselected and the summary says so;
   with REQUIRE_POSTGRES=1 / REQUIRE_BROKER=1 (CI) a missing service is an error, never a skip.
+- `streaming_replica` tests need DATABASE_REPLICA_URL (a hot standby of the primary: .ci/run starts one); deselected
+  without it, an error with REQUIRE_REPLICA=1. The `replica` alias is a TEST MIRROR of the test database; with a real
+  replica, `django_db_setup` points it at the same test database on the replica once the primary has created it.
 - The event table refuses DELETE and TRUNCATE. Django empties every table after a transactional test; the harness
   lifts the triggers for exactly that statement and puts them back in the same transaction.
 """
@@ -11,7 +14,7 @@ import os
 from pathlib import Path
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
 
 from backoffice.eventstore import triggers
 
@@ -26,6 +29,10 @@ def _is_postgres() -> bool:
 
 def _has_broker() -> bool:
     return bool(os.environ.get("CELERY_BROKER_URL"))
+
+
+def _has_replica() -> bool:
+    return bool(os.environ.get("DATABASE_REPLICA_URL"))
 
 
 def pytest_sessionstart(session):
@@ -44,11 +51,18 @@ def pytest_collection_modifyitems(config, items):
         raise pytest.UsageError("REQUIRE_POSTGRES=1 but DATABASE_URL is not a PostgreSQL URL")
     if os.environ.get("REQUIRE_BROKER") == "1" and not _has_broker():
         raise pytest.UsageError("REQUIRE_BROKER=1 but CELERY_BROKER_URL is not set")
+    if os.environ.get("REQUIRE_REPLICA") == "1" and not (_has_replica() and _is_postgres()):
+        raise pytest.UsageError("REQUIRE_REPLICA=1 but DATABASE_REPLICA_URL (and a PostgreSQL DATABASE_URL) is not set")
     keep, drop = [], []
     for item in items:
         needs_pg = item.get_closest_marker("postgres") or item.get_closest_marker("integration")
         needs_broker = item.get_closest_marker("integration")
-        if (needs_pg and not _is_postgres()) or (needs_broker and not _has_broker()):
+        needs_replica = item.get_closest_marker("streaming_replica")
+        if (
+            (needs_pg and not _is_postgres())
+            or (needs_broker and not _has_broker())
+            or (needs_replica and not (_has_replica() and _is_postgres()))
+        ):
             drop.append(item)
         else:
             keep.append(item)
@@ -61,10 +75,23 @@ def pytest_collection_modifyitems(config, items):
 def pytest_terminal_summary(terminalreporter):
     if _deselected.get("count"):
         terminalreporter.write_line(
-            f"{_deselected['count']} PostgreSQL/Redis tests were not run here (no DATABASE_URL=postgres://... or "
-            "CELERY_BROKER_URL): .ci/run runs them.",
+            f"{_deselected['count']} PostgreSQL/Redis/replica tests were not run here (no DATABASE_URL=postgres://..., "
+            "CELERY_BROKER_URL or DATABASE_REPLICA_URL): .ci/run runs them.",
             yellow=True,
         )
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """With a real streaming replica, the `replica` mirror reads the test database the primary just created, on the
+    replica's host and port (never created there: it arrives by replication)."""
+    if _has_replica() and _is_postgres():
+        from .replica_support import point_replica_alias_at_standby
+
+        with django_db_blocker.unblock():
+            point_replica_alias_at_standby(os.environ["DATABASE_REPLICA_URL"])
+    yield
+    connections["replica"].close()
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -92,3 +119,14 @@ def _empty_cache():
     from django.core.cache import cache
 
     cache.clear()
+
+
+@pytest.fixture
+def replica_routing(settings):
+    """Reads may go to the `replica` alias in this test (a mirror of the test database, or a real standby)."""
+    from backoffice import replica
+
+    settings.DATABASE_REPLICA_ROUTING = True
+    replica.forget_replica_health()
+    yield
+    replica.forget_replica_health()

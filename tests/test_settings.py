@@ -45,3 +45,47 @@ def test_local_development_starts_with_debug_and_no_secret():
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "True"
+
+
+_PRINT_DATABASES = (
+    "import django; django.setup(); from django.conf import settings; "
+    "print(sorted(settings.DATABASES), settings.DATABASE_REPLICA_ROUTING, "
+    "settings.DATABASES.get('replica', {}).get('PORT'), settings.DATABASES.get('replica', {}).get('CONN_MAX_AGE'))"
+)
+
+
+def _databases(**env) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "DATABASE_REPLICA_URL"}}
+    return subprocess.run(  # noqa: S603 - our own interpreter
+        [sys.executable, "-c", _PRINT_DATABASES],
+        cwd=ROOT,
+        env={**clean, "DJANGO_SETTINGS_MODULE": "backoffice.settings.local", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_database_replica_url_adds_a_replica_alias_that_reads_are_routed_to():
+    result = _databases(
+        DATABASE_URL="postgres://app@127.0.0.1:5432/backoffice",
+        DATABASE_REPLICA_URL="postgres://app@127.0.0.1:5433/backoffice",
+        CONN_MAX_AGE="30",
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "['default', 'replica'] True 5433 30"
+
+
+def test_without_database_replica_url_there_is_one_database():
+    result = _databases(DATABASE_URL="postgres://app@127.0.0.1:5432/backoffice")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "['default'] False None None"
+
+
+def test_a_replica_of_another_database_engine_is_refused_at_start():
+    result = _databases(DATABASE_REPLICA_URL="postgres://app@127.0.0.1:5433/backoffice")  # the default is SQLite
+
+    assert result.returncode != 0
+    assert "DATABASE_REPLICA_URL must be a replica of DATABASE_URL" in result.stderr

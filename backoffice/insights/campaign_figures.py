@@ -29,6 +29,7 @@ from django.db.models import Count, Exists, OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
 
 from backoffice.eventstore.money import money, ratio
+from backoffice.replica import read_connection
 from campaigns.models import AudienceMember, Campaign, Delivery, Outcome
 
 from .models import DailyMetric, OrderFact, PersonFact
@@ -145,7 +146,7 @@ def _campaign_lifts_pg(campaigns: dict[str, Campaign]) -> dict[str, dict]:
         return lifts
     audience, campaign_table = AudienceMember._meta.db_table, Campaign._meta.db_table
     people, orders = PersonFact._meta.db_table, OrderFact._meta.db_table
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(
             f"""
             WITH converted AS (

@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from backoffice.eventstore.models import ProjectionCheckpoint
 from backoffice.eventstore.money import money, per, ratio
+from backoffice.replica import read_connection
 from customers.models import Case
 
 from .campaign_figures import campaign_figures
@@ -97,7 +98,7 @@ def _rollup_totals(period: Period, metrics, channel: str | None, *, by_dimension
 
 
 def _sql(query: str, params: list) -> list[tuple]:
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(query, params)
         return cursor.fetchall()
 
@@ -170,7 +171,8 @@ def customer_scan(period: Period, channel: str | None, churn_days: int) -> Custo
         "no": False,
         "channel": channel,
     }
-    with transaction.atomic(), connection.cursor() as cursor:
+    reader = read_connection()
+    with transaction.atomic(using=reader.alias), reader.cursor() as cursor:
         if is_pg:
             # One hash aggregate over every order: in memory, and not split across workers on a small machine.
             cursor.execute("SET LOCAL work_mem = '64MB'")

@@ -58,6 +58,8 @@ MIDDLEWARE = [
     # First: every request gets its id (X-Request-ID) and is timed, redirects and refusals included.
     "backoffice.observability.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Reads of GET requests on the read replica (DATABASE_REPLICA_URL), a request's own writes on the primary.
+    "backoffice.replica.ReadReplicaMiddleware",
     # Content-Security-Policy (with a nonce per request) and security headers on the admin and staff pages.
     "backoffice.security.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -113,6 +115,27 @@ else:
         # runs a 5th time: PostgreSQL parses and plans it once. Placing an order: 2.8 -> 1.6 ms of PostgreSQL CPU
         # (benchmarks/orders.py). Turn off behind a transaction-pooling PgBouncer older than 1.21.
         DATABASES["default"].setdefault("OPTIONS", {}).update({"server_side_binding": True, "prepare_threshold": 5})
+# A streaming replica (hot standby) of the PostgreSQL primary, for reads: DATABASE_REPLICA_URL=postgres://... adds
+# the `replica` alias; selectors' reads in GET requests go there, writes and a request's own writes stay on the
+# primary (backoffice.replica, docs/operations.md "Read replica"). Absent: one database, as before.
+DATABASE_REPLICA_URL = env.str("DATABASE_REPLICA_URL", default="")
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = env.db_url_config(DATABASE_REPLICA_URL)
+    for _name in ("CONN_MAX_AGE", "CONN_HEALTH_CHECKS", "OPTIONS"):
+        if _name in DATABASES["default"]:
+            DATABASES["replica"].setdefault(_name, DATABASES["default"][_name])
+    if DATABASES["replica"]["ENGINE"] != DATABASES["default"]["ENGINE"]:
+        raise ImproperlyConfigured("DATABASE_REPLICA_URL must be a replica of DATABASE_URL (the same database engine).")
+DATABASE_ROUTERS = ["backoffice.replica.PrimaryReplicaRouter"]
+# Whether reads may go to the replica at all (tests switch it on for themselves: see settings/test.py).
+DATABASE_REPLICA_ROUTING = "replica" in DATABASES
+# After a write, its caller reads on the primary for this long (cookie + cache key): longer than the replica's lag.
+DATABASE_REPLICA_PIN_SECONDS = env.int("DATABASE_REPLICA_PIN_SECONDS", default=5)
+# A replica further behind than this is not read from (checked per process at most every CHECK_SECONDS).
+DATABASE_REPLICA_MAX_LAG_SECONDS = env.float("DATABASE_REPLICA_MAX_LAG_SECONDS", default=30.0)
+DATABASE_REPLICA_CHECK_SECONDS = env.float("DATABASE_REPLICA_CHECK_SECONDS", default=2.0)
+# The cache: per process by default; CACHE_URL=redis://... shares it (the replica pin, throttles) across processes.
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

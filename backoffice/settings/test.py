@@ -6,7 +6,7 @@ os.environ.setdefault("DEBUG", "false")
 os.environ.setdefault("SECRET_KEY", "test-secret-key-that-is-long-enough-for-the-check-0123456789")
 
 from .base import *  # noqa: E402,F403
-from .base import MESSAGING_BACKENDS, REST_FRAMEWORK  # noqa: E402
+from .base import DATABASES, MESSAGING_BACKENDS, REST_FRAMEWORK  # noqa: E402
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # In memory unless a channel is named explicitly (the integration tests point a worker at a loopback provider).
@@ -30,3 +30,10 @@ MESSAGING_QUIET_HOURS = "off"
 # A worker started by an integration test on its own queue sends the tasks it enqueues there too (not to the queue
 # another test's worker consumes).
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE", "celery")
+# The `replica` alias always exists in tests, as a mirror of the test database (Django's TEST MIRROR: nothing is
+# created for it). With DATABASE_REPLICA_URL (a real streaming replica, .ci/run's replica stage), tests/conftest.py
+# points the mirror at the same test database on the replica's host and port once the primary has created it.
+DATABASES["replica"] = {**DATABASES.get("replica", DATABASES["default"]), "TEST": {"MIRROR": "default"}}
+# Reads stay on the primary in every test but those that ask for routing (the `replica_routing` fixture): a test in a
+# transaction that is rolled back (pytest-django's default) writes what only its own connection can see.
+DATABASE_REPLICA_ROUTING = False

@@ -248,7 +248,9 @@ def test_the_log_is_read_in_order_after_a_position(client):
     page = client.get(URL, {"after": positions[0], "limit": 2}).json()
 
     assert [e["position"] for e in page["results"]] == positions[1:3]
-    assert page["next"].endswith(f"after={positions[2]}&limit=2")
+    # Then in commit order: the cursor is the last event's transaction and position (transaction 0 on SQLite).
+    last = Event.objects.get(position=positions[2])
+    assert page["next"].endswith(f"cursor={last.transaction_id}.{positions[2]}&limit=2")
     rest = client.get(page["next"]).json()
     assert [e["position"] for e in rest["results"]] == positions[3:5]
 

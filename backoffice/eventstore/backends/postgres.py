@@ -33,6 +33,8 @@ from django.db import IntegrityError, connections
 from django.utils import timezone
 from psycopg.types.json import set_json_loads
 
+from backoffice.replica import read_connection
+
 from . import Inserted, NewRow, Preflight, Row, StreamVersionTaken
 
 # Any constant works; it only has to be the same for every appender. ("EVNT" in ASCII.)
@@ -139,10 +141,11 @@ class PostgresRecorder:
     def _connection(self):
         return connections[self.alias]
 
-    def _execute(self, sql: str, params: Sequence[Any], *, json: bool = False) -> list[tuple]:
+    def _execute(self, sql: str, params: Sequence[Any], *, json: bool = False, reading: bool = False) -> list[tuple]:
         """Run one statement in the connection's current transaction, binary in and out; its rows, if any. Errors
-        are Django's (IntegrityError...), as from a Django cursor."""
-        connection = self._connection
+        are Django's (IntegrityError...), as from a Django cursor. `reading`: a read a view may take from the read
+        replica (in a read scope outside any transaction: backoffice.replica), else the primary."""
+        connection = read_connection() if reading else self._connection
         connection.ensure_connection()
         with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
             if json:
@@ -150,8 +153,8 @@ class PostgresRecorder:
             cursor.execute(sql, params, binary=True)
             return cursor.fetchall() if cursor.description else []
 
-    def _rows(self, sql: str, params: Sequence[Any]) -> list[Row]:
-        return self._execute(sql, params, json=True)
+    def _rows(self, sql: str, params: Sequence[Any], *, reading: bool = False) -> list[Row]:
+        return self._execute(sql, params, json=True, reading=reading)
 
     # -- the append -------------------------------------------------------------------------------------------
 
@@ -202,14 +205,18 @@ class PostgresRecorder:
     def read_all(self, *, after: int, limit: int, types: Sequence[str] | None) -> list[Row]:
         if types:
             sql = f"{_SELECT} WHERE position > %b AND type = ANY(%b::text[]) ORDER BY position LIMIT %b"
-            return self._rows(sql, [after, list(types), limit])
-        return self._rows(f"{_SELECT} WHERE position > %b ORDER BY position LIMIT %b", [after, limit])
+            return self._rows(sql, [after, list(types), limit], reading=True)
+        return self._rows(f"{_SELECT} WHERE position > %b ORDER BY position LIMIT %b", [after, limit], reading=True)
 
     def read_positions(self, positions: Sequence[int]) -> list[Row]:
-        return self._rows(f"{_SELECT} WHERE position = ANY(%b::int8[]) ORDER BY position", [list(positions)])
+        return self._rows(
+            f"{_SELECT} WHERE position = ANY(%b::int8[]) ORDER BY position", [list(positions)], reading=True
+        )
 
     def read_stream(self, stream: str, *, after_version: int) -> list[Row]:
-        return self._rows(f"{_SELECT} WHERE stream = %b AND version > %b ORDER BY version", [stream, after_version])
+        return self._rows(
+            f"{_SELECT} WHERE stream = %b AND version > %b ORDER BY version", [stream, after_version], reading=True
+        )
 
     def read_customer(
         self, ids: list[uuid.UUID], *, types: Sequence[str] | None, occurred_until: datetime | None
@@ -229,7 +236,7 @@ class PostgresRecorder:
         if occurred_until is not None:
             sql += " AND occurred_at <= %b"
             params.append(occurred_until)
-        return self._rows(sql + " ORDER BY occurred_at, position", params)
+        return self._rows(sql + " ORDER BY occurred_at, position", params, reading=True)
 
     def read_customer_page(
         self,
@@ -254,12 +261,14 @@ class PostgresRecorder:
             filter_params.extend([before[0], before[0], before[1]])
         order = " ORDER BY occurred_at DESC, position DESC LIMIT %b"
         if len(ids) == 1:
-            return self._rows(f"{_SELECT} WHERE customer_id = %b{filters}{order}", [ids[0], *filter_params, limit])
+            return self._rows(
+                f"{_SELECT} WHERE customer_id = %b{filters}{order}", [ids[0], *filter_params, limit], reading=True
+            )
         parts, params = [], []
         for one in ids:
             parts.append(f"SELECT * FROM ({_SELECT} WHERE customer_id = %b{filters}{order}) AS page{len(parts)}")  # noqa: S608 - placeholders only
             params.extend([one, *filter_params, limit])
-        return self._rows(" UNION ALL ".join(parts) + order, [*params, limit])
+        return self._rows(" UNION ALL ".join(parts) + order, [*params, limit], reading=True)
 
     def head(self) -> int:
         ((top,),) = self._execute("SELECT COALESCE(MAX(position), 0) FROM eventstore_event", [])

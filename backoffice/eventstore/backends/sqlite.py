@@ -19,6 +19,8 @@ from django.db import connections
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from backoffice.replica import read_connection
+
 from . import Inserted, NewRow, Preflight, Row
 
 _COLUMNS: Final = (
@@ -96,6 +98,13 @@ class SqliteRecorder:
     def _rows(self, sql: str, params: Sequence[Any]) -> list[Row]:
         return [_row(row) for row in self._fetch(sql, params)]
 
+    def _read_rows(self, sql: str, params: Sequence[Any]) -> list[Row]:
+        """A read a view may take from the read replica's alias (backoffice.replica; on SQLite only the tests' mirror
+        of the same database)."""
+        with read_connection().cursor() as cursor:
+            cursor.execute(sql, params)
+            return [_row(row) for row in cursor.fetchall()]
+
     def _time(self, value: datetime) -> Any:
         return self._connection.ops.adapt_datetimefield_value(value)
 
@@ -170,18 +179,20 @@ class SqliteRecorder:
         if types:
             sql += f" AND type IN ({_marks(len(types))})"
             params.extend(types)
-        return self._rows(sql + " ORDER BY position LIMIT %s", [*params, limit])
+        return self._read_rows(sql + " ORDER BY position LIMIT %s", [*params, limit])
 
     def read_positions(self, positions: Sequence[int]) -> list[Row]:
         rows: list[Row] = []
         positions = list(positions)
         for start in range(0, len(positions), _CHUNK):
             chunk = positions[start : start + _CHUNK]
-            rows.extend(self._rows(f"{_SELECT} WHERE position IN ({_marks(len(chunk))})", chunk))
+            rows.extend(self._read_rows(f"{_SELECT} WHERE position IN ({_marks(len(chunk))})", chunk))
         return sorted(rows, key=lambda row: row[0])
 
     def read_stream(self, stream: str, *, after_version: int) -> list[Row]:
-        return self._rows(f"{_SELECT} WHERE stream = %s AND version > %s ORDER BY version", [stream, after_version])
+        return self._read_rows(
+            f"{_SELECT} WHERE stream = %s AND version > %s ORDER BY version", [stream, after_version]
+        )
 
     def read_customer(
         self, ids: list[uuid.UUID], *, types: Sequence[str] | None, occurred_until: datetime | None
@@ -196,7 +207,7 @@ class SqliteRecorder:
         if occurred_until is not None:
             sql += " AND occurred_at <= %s"
             params.append(self._time(occurred_until))
-        return self._rows(sql + " ORDER BY occurred_at, position", params)
+        return self._read_rows(sql + " ORDER BY occurred_at, position", params)
 
     def read_customer_page(
         self,
@@ -219,12 +230,14 @@ class SqliteRecorder:
             filter_params.extend([self._time(before[0]), self._time(before[0]), before[1]])
         order = " ORDER BY occurred_at DESC, position DESC LIMIT %s"
         if len(ids) == 1:
-            return self._rows(f"{_SELECT} WHERE customer_id = %s{filters}{order}", [ids[0].hex, *filter_params, limit])
+            return self._read_rows(
+                f"{_SELECT} WHERE customer_id = %s{filters}{order}", [ids[0].hex, *filter_params, limit]
+            )
         parts, params = [], []
         for one in ids:
             parts.append(f"SELECT * FROM ({_SELECT} WHERE customer_id = %s{filters}{order}) AS page{len(parts)}")  # noqa: S608
             params.extend([one.hex, *filter_params, limit])
-        return self._rows(" UNION ALL ".join(parts) + order, [*params, limit])
+        return self._read_rows(" UNION ALL ".join(parts) + order, [*params, limit])
 
     def head(self) -> int:
         ((top,),) = self._fetch("SELECT COALESCE(MAX(position), 0) FROM eventstore_event", [])
