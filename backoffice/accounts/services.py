@@ -1,4 +1,5 @@
-"""Creating staff users and their API tokens. Used by the api_token command, seed_demo and the admin."""
+"""Creating staff users and their API tokens, and their second factor. Used by the api_token command, seed_demo, the
+admin and the staff pages."""
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
@@ -33,3 +34,71 @@ def staff_user_save(*, username: str, role: str, location_code: str = "", passwo
 def api_token_get_or_create(*, user) -> str:
     token, _ = Token.objects.get_or_create(user=user)
     return token.key
+
+
+# --- Two-factor: an authenticator app (TOTP, RFC 6238) and one-use recovery codes, as django-otp devices.
+
+
+@transaction.atomic
+def two_factor_enrolment_start(*, user):
+    """A new, unconfirmed authenticator with a fresh secret (any earlier unconfirmed one is dropped: a secret is shown
+    once, and a page reloaded shows a new one). It counts only once confirmed with a code from the app."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    TOTPDevice.objects.filter(user=user, confirmed=False).delete()
+    return TOTPDevice.objects.create(user=user, name="authenticator", confirmed=False)
+
+
+@transaction.atomic
+def two_factor_enrolment_confirm(*, user, device_id: int, token: str):
+    """Confirm the authenticator started for `user` with a code it shows; it replaces any earlier one, and fresh
+    recovery codes replace any earlier ones. Returns (device, recovery codes), or raises ValidationError."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.select_for_update().filter(id=device_id, user=user, confirmed=False).first()
+    if device is None:
+        raise ValidationError({"token": "this enrolment has expired: start again"}, code="enrolment_expired")
+    if not device.verify_token(token.strip().replace(" ", "")):
+        raise ValidationError({"token": "the code does not match: type the one your app shows now"}, code="invalid")
+    TOTPDevice.objects.filter(user=user, confirmed=True).delete()
+    device.confirmed = True
+    device.save(update_fields=["confirmed"])
+    return device, two_factor_recovery_codes_renew(user=user)
+
+
+@transaction.atomic
+def two_factor_recovery_codes_renew(*, user) -> list[str]:
+    """New one-use recovery codes (the earlier ones stop working). Shown to the user once, by the caller."""
+    from django.conf import settings
+    from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+
+    StaticDevice.objects.filter(user=user).delete()
+    device = StaticDevice.objects.create(user=user, name="recovery codes", confirmed=True)
+    codes = [StaticToken.random_token() for _ in range(settings.TWO_FACTOR_RECOVERY_CODES)]
+    StaticToken.objects.bulk_create([StaticToken(device=device, token=code) for code in codes])
+    return codes
+
+
+@transaction.atomic
+def two_factor_disable(*, user) -> None:
+    """Turn two-factor off (refused where the role requires it)."""
+    from django_otp.plugins.otp_static.models import StaticDevice
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from .selectors import two_factor_is_required
+
+    if two_factor_is_required(user=user):
+        raise ValidationError({"two_factor": "your role requires two-factor authentication"}, code="required")
+    TOTPDevice.objects.filter(user=user).delete()
+    StaticDevice.objects.filter(user=user).delete()
+
+
+def two_factor_verify(*, user, token: str):
+    """The device (authenticator or recovery codes) that accepts `token` for `user`, or None. A recovery code works
+    once; each device slows down after failures (django-otp's throttling: 1, 2, 4... seconds)."""
+    from django_otp import match_token
+
+    token = (token or "").strip().replace(" ", "").lower()
+    if not token or len(token) > 16:
+        return None
+    return match_token(user, token)

@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
 
 from backoffice.accounts.models import StaffProfile
+from backoffice.accounts.selectors import two_factor_step_due
 
 _USER_FIELDS = {"id", "username", "is_active", "is_staff", "is_superuser"}
 _BOOLEANS = {"is_active", "is_staff", "is_superuser"}
@@ -20,6 +21,17 @@ _PROFILE_FIELDS = {"id", "user_id", "role", "location_code"}
 def _in_model_order(model, names: set[str]) -> list[str]:
     """Model.from_db() takes the values of a partial row in the model's field order."""
     return [field.attname for field in model._meta.concrete_fields if field.attname in names]
+
+
+class VerifiedSessionAuthentication(authentication.SessionAuthentication):
+    """The staff's browser session, once it has passed the second factor where one is due (the same door as the admin
+    and staff pages: backoffice.accounts.middleware). A session still owing a code is no authentication at all."""
+
+    def authenticate(self, request):
+        result = super().authenticate(request)
+        if result is not None and two_factor_step_due(user=result[0]) is not None:
+            return None
+        return result
 
 
 class TokenAuthentication(authentication.TokenAuthentication):
