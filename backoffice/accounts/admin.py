@@ -1,6 +1,9 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
-from .models import StaffProfile
+from .models import ApiToken, StaffProfile
+from .services import api_token_revoke
 
 
 @admin.register(StaffProfile)
@@ -8,3 +11,30 @@ class StaffProfileAdmin(admin.ModelAdmin):
     list_display = ("user", "role", "location_code")
     list_filter = ("role",)
     search_fields = ("user__username",)
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Tokens are issued by `manage.py api_token` (the key is printed once); here they are seen and revoked."""
+
+    list_display = ("prefix", "user", "created_at", "expires_at", "is_valid")
+    list_filter = ("expires_at",)
+    search_fields = ("user__username", "prefix")
+    readonly_fields = ("prefix", "user", "created_at", "expires_at")
+    exclude = ("digest",)
+    actions = ["revoke"]
+
+    @admin.display(boolean=True, description=_("valid"))
+    def is_valid(self, token):
+        return token.is_valid_at(timezone.now())
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description=_("Revoke the selected tokens now"), permissions=["delete"])
+    def revoke(self, request, queryset):
+        count = sum(api_token_revoke(user=t.user, prefix=t.prefix) for t in queryset.select_related("user"))
+        self.message_user(request, _("%(count)d token(s) revoked.") % {"count": count}, messages.SUCCESS)

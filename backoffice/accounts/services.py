@@ -1,12 +1,21 @@
 """Creating staff users and their API tokens, and their second factor. Used by the api_token command, seed_demo, the
 admin and the staff pages."""
 
+import hashlib
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from rest_framework.authtoken.models import Token
+from django.db.models import Q
+from django.utils import timezone
 
-from .models import Role, StaffProfile
+from .models import ApiToken, Role, StaffProfile
+
+# Keys look like `bo_<43 characters>`: the prefix lets secret scanners and people recognise a leaked one.
+API_TOKEN_KEY_PREFIX = "bo_"  # noqa: S105 - a label, not a secret
 
 
 @transaction.atomic
@@ -31,9 +40,54 @@ def staff_user_save(*, username: str, role: str, location_code: str = "", passwo
     return user
 
 
-def api_token_get_or_create(*, user) -> str:
-    token, _ = Token.objects.get_or_create(user=user)
-    return token.key
+def api_token_digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _default_token_lifetime() -> timedelta | None:
+    days = settings.API_TOKEN_TTL_DAYS
+    return timedelta(days=days) if days > 0 else None
+
+
+@transaction.atomic
+def api_token_issue(*, user, lifetime: timedelta | None | bool = True) -> str:
+    """A new token for `user`; returns its key, which is stored nowhere (only its digest): show it once.
+    `lifetime`: True for API_TOKEN_TTL_DAYS, None for no expiry, or a timedelta."""
+    key = API_TOKEN_KEY_PREFIX + secrets.token_urlsafe(32)
+    if lifetime is True:
+        lifetime = _default_token_lifetime()
+    now = timezone.now()
+    ApiToken.objects.create(
+        user=user,
+        digest=api_token_digest(key),
+        prefix=key[:10],
+        created_at=now,
+        expires_at=now + lifetime if lifetime else None,
+    )
+    return key
+
+
+@transaction.atomic
+def api_token_rotate(*, user, grace: timedelta | None = None) -> str:
+    """A new token for `user`; every other token of theirs stays valid for `grace` (API_TOKEN_ROTATION_GRACE_HOURS)
+    more at most, time to deploy the new key. Returns the new key (show it once)."""
+    if grace is None:
+        grace = timedelta(hours=settings.API_TOKEN_ROTATION_GRACE_HOURS)
+    end_of_grace = timezone.now() + grace
+    ApiToken.objects.filter(user=user).filter(Q(expires_at__isnull=True) | Q(expires_at__gt=end_of_grace)).update(
+        expires_at=end_of_grace
+    )
+    return api_token_issue(user=user)
+
+
+@transaction.atomic
+def api_token_revoke(*, user, prefix: str = "") -> int:
+    """End `user`'s tokens now (those starting with `prefix`, or all). Returns how many were still valid."""
+    now = timezone.now()
+    tokens = ApiToken.objects.filter(user=user).filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+    if prefix:
+        tokens = tokens.filter(prefix__startswith=prefix[:10])
+    return tokens.update(expires_at=now)
 
 
 # --- Two-factor: an authenticator app (TOTP, RFC 6238) and one-use recovery codes, as django-otp devices.
