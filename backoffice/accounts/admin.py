@@ -2,7 +2,8 @@ from django.contrib import admin, messages
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .models import ApiToken, StaffProfile
+from .models import ApiToken, PersonalDataAccess, Role, StaffProfile
+from .selectors import user_role
 from .services import api_token_revoke
 
 
@@ -38,3 +39,30 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def revoke(self, request, queryset):
         count = sum(api_token_revoke(user=t.user, prefix=t.prefix) for t in queryset.select_related("user"))
         self.message_user(request, _("%(count)d token(s) revoked.") % {"count": count}, messages.SUCCESS)
+
+
+@admin.register(PersonalDataAccess)
+class PersonalDataAccessAdmin(admin.ModelAdmin):
+    """Who read whose personal data (administrators). From a customer's admin page, "who viewed" opens this list
+    filtered to them; `?customer_id=` or `?actor_username=` filter it by hand."""
+
+    list_display = ("at", "actor_username", "actor_role", "surface", "customer_id", "request_id")
+    list_filter = ("surface", "actor_role", ("at", admin.DateFieldListFilter))
+    search_fields = ("=customer_id", "actor_username", "=request_id")
+    date_hierarchy = "at"
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_module_permission(self, request):
+        return user_role(user=request.user) == Role.ADMIN
+
+    def has_view_permission(self, request, obj=None):
+        return user_role(user=request.user) == Role.ADMIN

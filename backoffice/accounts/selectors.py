@@ -60,3 +60,15 @@ def two_factor_step_due(*, user) -> str | None:
     if two_factor_is_required(user=user):
         return "enrol"
     return None
+
+
+def personal_data_accesses(*, customer_id=None, actor=None):
+    """Who read whose personal data, newest first (filtered by customer and/or actor)."""
+    from .models import PersonalDataAccess
+
+    accesses = PersonalDataAccess.objects.order_by("-at", "-id")
+    if customer_id is not None:
+        accesses = accesses.filter(customer_id=customer_id)
+    if actor is not None:
+        accesses = accesses.filter(actor=actor)
+    return accesses

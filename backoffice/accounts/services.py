@@ -156,3 +156,42 @@ def two_factor_verify(*, user, token: str):
     if not token or len(token) > 16:
         return None
     return match_token(user, token)
+
+
+# --- Audit of reads of personal data
+
+
+def personal_data_access_record(*, actor, customer_ids, surface: str) -> int:
+    """Record that `actor` read the personal data of each of `customer_ids` on `surface` (one row each, in one
+    INSERT). Called by every view that shows a customer, after the read: a failing write fails the request (503 when
+    the database refuses writes), so no read goes unrecorded. Returns how many rows were written."""
+    from backoffice.logs import request_id_var
+
+    from .models import AccessSurface, PersonalDataAccess
+    from .selectors import user_role
+
+    if surface not in AccessSurface.values:
+        raise ValueError(f"unknown surface {surface!r}")
+    customer_ids = list(dict.fromkeys(customer_ids))
+    if not customer_ids:
+        return 0
+    authenticated = actor is not None and actor.is_authenticated
+    username = actor.get_username() if authenticated else ""
+    role = (user_role(user=actor) or "") if authenticated else ""
+    request_id = request_id_var.get() or ""
+    now = timezone.now()
+    PersonalDataAccess.objects.bulk_create(
+        [
+            PersonalDataAccess(
+                at=now,
+                actor=actor if authenticated else None,
+                actor_username=username,
+                actor_role=role,
+                customer_id=customer_id,
+                surface=surface,
+                request_id=request_id[:128],
+            )
+            for customer_id in customer_ids
+        ]
+    )
+    return len(customer_ids)
