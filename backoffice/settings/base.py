@@ -139,6 +139,15 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 AXES_HTTP_RESPONSE_CODE = 429
+# Behind a reverse proxy every login comes from the proxy's address: the client's is read from X-Forwarded-For, but
+# only the part written by these proxies (addresses or networks, e.g. "10.0.0.0/8,127.0.0.1"); never blindly.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+for _proxy in TRUSTED_PROXIES:
+    try:
+        __import__("ipaddress").ip_network(_proxy.strip(), strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(f"TRUSTED_PROXIES: {_proxy!r} is not an address or a network") from None
+AXES_CLIENT_IP_CALLABLE = "backoffice.security.client_ip"
 # Two-factor (TOTP, django-otp): any member of staff may turn it on in /staff/two-factor/; once on, every login asks
 # for a code (or a recovery code). The roles listed here must enrol before they can use the admin or staff pages.
 TWO_FACTOR_REQUIRED_ROLES = env.list("TWO_FACTOR_REQUIRED_ROLES", default=[])
