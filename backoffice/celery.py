@@ -1,9 +1,15 @@
-"""The Celery app. Tasks are thin wrappers around services; settings come from Django's (CELERY_ namespace)."""
+"""The Celery app. Tasks are thin wrappers around services; settings come from Django's (CELERY_ namespace).
 
+Logging: worker and beat log through Django's LOGGING (not Celery's own format), so LOG_FORMAT=json gives them the
+same JSON lines as the web, through the same personal-data mask. While a task runs, its lines carry `task_id` and a
+`correlation_id`: the one of the request (or task) that enqueued it, carried in a message header, else the task id.
+"""
+
+import logging
 import os
+from contextvars import Token
 
-from celery import Celery
-from celery.signals import task_postrun, task_prerun
+from celery import Celery, signals
 
 from backoffice import replica
 
@@ -13,5 +19,68 @@ app = Celery("backoffice")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 # A task reads on the primary, also when it runs eagerly inside a request that may read on the replica.
-task_prerun.connect(replica.task_starts, dispatch_uid="replica-task-starts")
-task_postrun.connect(replica.task_ends, dispatch_uid="replica-task-ends")
+signals.task_prerun.connect(replica.task_starts, dispatch_uid="replica-task-starts")
+signals.task_postrun.connect(replica.task_ends, dispatch_uid="replica-task-ends")
+
+# Not "correlation_id": Celery uses that name for the AMQP property, which is the task id.
+CORRELATION_HEADER = "backoffice_correlation_id"
+
+
+@signals.setup_logging.connect
+def _logging_from_django_settings(loglevel=None, **kwargs):
+    """Connected, this replaces Celery's logging setup in worker and beat by Django's LOGGING."""
+    from logging.config import dictConfig
+
+    from django.conf import settings
+
+    dictConfig(settings.LOGGING)
+    # Python warnings (Celery's own, a library's deprecations) become log records too: the same format and mask.
+    logging.captureWarnings(True)
+    if loglevel:  # `-l info` on the command line, as before
+        logging.getLogger().setLevel(loglevel if isinstance(loglevel, int) else str(loglevel).upper())
+
+
+@signals.celeryd_init.connect
+def _no_banner_in_json(instance=None, **kwargs):
+    """The worker's start-up banner is a print to stdout, not a log record: with LOG_FORMAT=json it is left out, so
+    the stream is JSON lines (`celery inspect`/`report` still tell what the banner told). Celery still prints
+    "worker: Warm shutdown" to the terminal when stopped: the one line that is not JSON."""
+    from django.conf import settings
+
+    if settings.LOG_FORMAT == "json" and instance is not None:
+        instance.quiet = True
+        # Warnings at start-up (running as root...) come before Celery sets logging up: JSON them already.
+        _logging_from_django_settings()
+
+
+@signals.before_task_publish.connect
+def _carry_correlation_id(headers=None, **kwargs):
+    from backoffice.logs import correlation_id_var
+
+    correlation_id = correlation_id_var.get()
+    if correlation_id and headers is not None:
+        headers.setdefault(CORRELATION_HEADER, correlation_id)
+
+
+# Per task id, what to restore after it (an eager task runs inside a request: the request's ids come back).
+_task_context: dict[str, tuple[Token, Token]] = {}
+
+
+@signals.task_prerun.connect
+def _task_log_context(task_id=None, task=None, **kwargs):
+    from backoffice.logs import correlation_id_var, task_id_var
+
+    correlation_id = getattr(task.request, CORRELATION_HEADER, None) if task is not None else None
+    if not correlation_id:
+        correlation_id = correlation_id_var.get() if task is not None and task.request.is_eager else None
+    _task_context[task_id] = (task_id_var.set(task_id), correlation_id_var.set(correlation_id or task_id))
+
+
+@signals.task_postrun.connect
+def _task_log_context_end(task_id=None, **kwargs):
+    from backoffice.logs import correlation_id_var, task_id_var
+
+    tokens = _task_context.pop(task_id, None)
+    if tokens is not None:
+        task_id_var.reset(tokens[0])
+        correlation_id_var.reset(tokens[1])

@@ -83,6 +83,9 @@ class MaskPersonalData(logging.Filter):
 # Set by backoffice.observability.middleware for the time of a request; read by every log record made meanwhile.
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 correlation_id_var: ContextVar[str | None] = ContextVar("correlation_id", default=None)
+# Set by backoffice.celery for the time of a task in a worker (and its correlation id: the request's that enqueued it,
+# else the task id), so a task's lines can be grepped like a request's.
+task_id_var: ContextVar[str | None] = ContextVar("task_id", default=None)
 
 
 class RequestContext(logging.Filter):
@@ -91,6 +94,7 @@ class RequestContext(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = request_id_var.get()
         record.correlation_id = correlation_id_var.get()
+        record.task_id = task_id_var.get()
         return True
 
 
@@ -111,6 +115,9 @@ class JsonLinesFormatter(logging.Formatter):
             "request_id": getattr(record, "request_id", None) or request_id_var.get(),
             "correlation_id": getattr(record, "correlation_id", None) or correlation_id_var.get(),
         }
+        task_id = getattr(record, "task_id", None) or task_id_var.get()
+        if task_id:
+            entry["task_id"] = task_id
         if record.exc_info and record.exc_info[0] is not None:
             exc_type, _exc, tb = record.exc_info
             entry["exc_type"] = f"{exc_type.__module__}.{exc_type.__qualname__}"

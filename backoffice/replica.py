@@ -80,11 +80,26 @@ def read_connection():
     return connections[read_alias()]
 
 
+_write_not_read_back: ContextVar[bool] = ContextVar("replica_write_not_read_back", default=False)
+
+
 def note_write() -> None:
     """The current scope has written: from now on it reads on the primary (and its caller is pinned there)."""
     scope = _scope.get()
-    if scope is not None:
+    if scope is not None and not _write_not_read_back.get():
         scope.has_written = True
+
+
+@contextmanager
+def write_not_read_back() -> Iterator[None]:
+    """A write nobody reads back in the request or just after (the audit row of a read of personal data): it goes
+    to the primary like any write, but moves neither the request's later reads nor its caller to the primary, or
+    every 360 view, which records who looked, would pin its reader to the primary."""
+    token = _write_not_read_back.set(True)
+    try:
+        yield
+    finally:
+        _write_not_read_back.reset(token)
 
 
 @contextmanager

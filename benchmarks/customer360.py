@@ -49,7 +49,7 @@ def run(args, description: str) -> int:
     from django.db import connection
     from rest_framework.test import APIClient
 
-    from backoffice.accounts.services import api_token_get_or_create, staff_user_save
+    from backoffice.accounts.services import api_token_issue, staff_user_save
     from backoffice.eventstore import projector
     from customers import services
 
@@ -119,7 +119,7 @@ def run(args, description: str) -> int:
 
     client = APIClient()
     client.credentials(
-        HTTP_AUTHORIZATION=f"Token {api_token_get_or_create(user=staff_user_save(username='b', role='support'))}"
+        HTTP_AUTHORIZATION=f"Token {api_token_issue(user=staff_user_save(username='b', role='support'))}"
     )
     page_url = f"/api/v1/customers/{customer_id}/timeline?limit=50"
     for _ in range(40):  # 40 pages in: the cursor of a deep page

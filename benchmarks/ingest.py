@@ -807,12 +807,12 @@ class Bench:
     def bench_http(self) -> None:
         from rest_framework.test import APIClient
 
-        from backoffice.accounts.services import api_token_get_or_create, staff_user_save
+        from backoffice.accounts.services import api_token_issue, staff_user_save
 
         self.reset()
         user = staff_user_save(username="bench-integration", role="integration")
         client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Token {api_token_get_or_create(user=user)}")
+        client.credentials(HTTP_AUTHORIZATION=f"Token {api_token_issue(user=user)}")
         items = self.ds.raw_items()
         bodies = [json.dumps({"events": list(chunk)}).encode() for chunk in self.chunks(items)]
         log("POST /api/v1/events")

@@ -273,7 +273,7 @@ def run(args, description: str) -> int:
     from django.test import Client
     from rest_framework.test import APIClient
 
-    from backoffice.accounts.services import api_token_get_or_create, staff_user_save
+    from backoffice.accounts.services import api_token_issue, staff_user_save
     from backoffice.eventstore import projector, store
     from backoffice.insights.models import AcquisitionSpend, DailyMetric, OrderFact
     from campaigns.models import AudienceMember, Campaign
@@ -359,7 +359,7 @@ def run(args, description: str) -> int:
     params = {"from": start.isoformat(), "to": end.isoformat()}
     api = APIClient()
     api.credentials(
-        HTTP_AUTHORIZATION=f"Token {api_token_get_or_create(user=staff_user_save(username='m', role='marketing'))}"
+        HTTP_AUTHORIZATION=f"Token {api_token_issue(user=staff_user_save(username='m', role='marketing'))}"
     )
     browser = Client()
     browser.force_login(staff_user_save(username="mk", role="marketing"))

@@ -67,7 +67,7 @@ def run(args) -> tuple[list[tuple[str, str, str]], bool]:
     from django.conf import settings
     from django.db import connection
 
-    from backoffice.accounts.services import api_token_get_or_create, staff_user_save
+    from backoffice.accounts.services import api_token_issue, staff_user_save
     from backoffice.eventstore.models import Event
     from backoffice.integrations import services as integrations
     from orders import services as orders
@@ -78,7 +78,7 @@ def run(args) -> tuple[list[tuple[str, str, str]], bool]:
     processes = args.processes if is_pg else 1
     log("setup: a tracking source, an integration token, two shops each shipping from its own warehouse")
     write_key = integrations.tracking_source_create(name="bench-web", channel="web").write_key
-    token = api_token_get_or_create(user=staff_user_save(username="bench-integration", role="integration"))
+    token = api_token_issue(user=staff_user_save(username="bench-integration", role="integration"))
     for side in ("api", "shop"):
         for n in range(processes):
             code = f"WH-{side.upper()}-{n}"

@@ -56,7 +56,7 @@ def run(args, description: str) -> int:
     from django.db import close_old_connections, connection, transaction
     from rest_framework.test import APIClient
 
-    from backoffice.accounts.services import api_token_get_or_create, staff_user_save
+    from backoffice.accounts.services import api_token_issue, staff_user_save
     from backoffice.eventstore import store
     from customers.services.ingestion import customer_register
     from orders import services
@@ -204,7 +204,7 @@ def run(args, description: str) -> int:
     append_rate = appended / (time.perf_counter() - started)
     figures.append(("store.append_batches, the 4 events, 1 thread (baseline)", f"{append_rate:,.0f}/s", "-"))
 
-    token = api_token_get_or_create(user=staff_user_save(username="bench-web", role="integration"))
+    token = api_token_issue(user=staff_user_save(username="bench-web", role="integration"))
     # Processes, as a web server's workers would be: threads of one process would share one GIL, and an order costs
     # milliseconds of Python. Each process is its own client with its own store: no two touch the same stock rows.
     # Several counts: with two cores, two processes leave a core idle whenever both wait on PostgreSQL at once; a

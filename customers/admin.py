@@ -12,8 +12,9 @@ from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
 
 from backoffice.accounts.admin_read_only import ReadOnlyAdmin
-from backoffice.accounts.models import Role
+from backoffice.accounts.models import AccessSurface, Role
 from backoffice.accounts.selectors import user_role
+from backoffice.accounts.services import personal_data_access_record
 from backoffice.eventstore.errors import EventStoreError
 from backoffice.eventstore.schema import CHANNELS
 
@@ -75,8 +76,34 @@ class CustomerAdmin(ReadOnlyAdmin):
         "consent_list",
         "case_list",
         "timeline",
+        "accesses",
     )
     readonly_fields = fields
+
+    @admin.display(description=_("who viewed"))
+    def accesses(self, customer):
+        link = reverse("admin:accounts_personaldataaccess_changelist") + f"?customer_id={customer.pk}"
+        return format_html('<a href="{}">{}</a>', link, _("Who read this customer's personal data, and where"))
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        customer = (getattr(response, "context_data", None) or {}).get("original")
+        if response.status_code == 200 and customer is not None:
+            personal_data_access_record(
+                actor=request.user, customer_ids=[customer.pk], surface=AccessSurface.ADMIN_CUSTOMER
+            )
+        return response
+
+    def changelist_view(self, request, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        changelist = (getattr(response, "context_data", None) or {}).get("cl")
+        if response.status_code == 200 and changelist is not None:
+            personal_data_access_record(
+                actor=request.user,
+                customer_ids=[c.pk for c in changelist.result_list],
+                surface=AccessSurface.ADMIN_LIST,
+            )
+        return response
 
     @admin.display(description=_("channels used"))
     def channels(self, customer):

@@ -43,6 +43,7 @@ def _commands(bind: str, concurrency: int | None) -> dict[str, list[str]]:
             str(BIN / "celery"),
             "-A",
             "backoffice",
+            "--quiet",  # no banner: its output is log lines only (JSON ones with LOG_FORMAT=json)
             "beat",
             "-l",
             "info",

@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
 from backoffice.accounts.models import Role, StaffProfile
-from backoffice.accounts.services import api_token_get_or_create, staff_user_save
+from backoffice.accounts.services import api_token_issue, staff_user_save
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -63,7 +63,7 @@ def api_client_for(staff_user):
     def make(role: str | None = Role.INTEGRATION) -> APIClient:
         user = staff_user(role) if role else UserFactory()
         client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Token {api_token_get_or_create(user=user)}")
+        client.credentials(HTTP_AUTHORIZATION=f"Token {api_token_issue(user=user)}")
         client.user = user
         return client
 

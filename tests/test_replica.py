@@ -77,8 +77,11 @@ def test_a_get_request_reads_the_customer_360_on_the_replica_and_who_asks_on_the
     assert "customers_customer" in queries.replica
     assert "customers_customer" not in queries.primary
     # The token, its user and their role are read on the primary: a new token or role holds at once.
-    assert "authtoken_token" in queries.primary
-    assert "authtoken_token" not in queries.replica
+    assert "accounts_apitoken" in queries.primary
+    assert "accounts_apitoken" not in queries.replica
+    # Who looked is recorded on the primary, and that write pins nobody: the next read stays on the replica.
+    assert "accounts_personaldataaccess" in queries.primary
+    assert replica.PIN_COOKIE not in response.cookies
 
 
 @pytest.mark.parametrize(

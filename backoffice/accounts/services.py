@@ -1,11 +1,23 @@
-"""Creating staff users and their API tokens. Used by the api_token command, seed_demo and the admin."""
+"""Creating staff users and their API tokens, and their second factor. Used by the api_token command, seed_demo, the
+admin and the staff pages."""
 
+import hashlib
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from rest_framework.authtoken.models import Token
+from django.db.models import Q
+from django.utils import timezone
 
-from .models import Role, StaffProfile
+from backoffice.replica import write_not_read_back
+
+from .models import ApiToken, Role, StaffProfile
+
+# Keys look like `bo_<43 characters>`: the prefix lets secret scanners and people recognise a leaked one.
+API_TOKEN_KEY_PREFIX = "bo_"  # noqa: S105 - a label, not a secret
 
 
 @transaction.atomic
@@ -30,6 +42,160 @@ def staff_user_save(*, username: str, role: str, location_code: str = "", passwo
     return user
 
 
-def api_token_get_or_create(*, user) -> str:
-    token, _ = Token.objects.get_or_create(user=user)
-    return token.key
+def api_token_digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _default_token_lifetime() -> timedelta | None:
+    days = settings.API_TOKEN_TTL_DAYS
+    return timedelta(days=days) if days > 0 else None
+
+
+@transaction.atomic
+def api_token_issue(*, user, lifetime: timedelta | None | bool = True) -> str:
+    """A new token for `user`; returns its key, which is stored nowhere (only its digest): show it once.
+    `lifetime`: True for API_TOKEN_TTL_DAYS, None for no expiry, or a timedelta."""
+    key = API_TOKEN_KEY_PREFIX + secrets.token_urlsafe(32)
+    if lifetime is True:
+        lifetime = _default_token_lifetime()
+    now = timezone.now()
+    ApiToken.objects.create(
+        user=user,
+        digest=api_token_digest(key),
+        prefix=key[:10],
+        created_at=now,
+        expires_at=now + lifetime if lifetime else None,
+    )
+    return key
+
+
+@transaction.atomic
+def api_token_rotate(*, user, grace: timedelta | None = None) -> str:
+    """A new token for `user`; every other token of theirs stays valid for `grace` (API_TOKEN_ROTATION_GRACE_HOURS)
+    more at most, time to deploy the new key. Returns the new key (show it once)."""
+    if grace is None:
+        grace = timedelta(hours=settings.API_TOKEN_ROTATION_GRACE_HOURS)
+    end_of_grace = timezone.now() + grace
+    ApiToken.objects.filter(user=user).filter(Q(expires_at__isnull=True) | Q(expires_at__gt=end_of_grace)).update(
+        expires_at=end_of_grace
+    )
+    return api_token_issue(user=user)
+
+
+@transaction.atomic
+def api_token_revoke(*, user, prefix: str = "") -> int:
+    """End `user`'s tokens now (those starting with `prefix`, or all). Returns how many were still valid."""
+    now = timezone.now()
+    tokens = ApiToken.objects.filter(user=user).filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+    if prefix:
+        tokens = tokens.filter(prefix__startswith=prefix[:10])
+    return tokens.update(expires_at=now)
+
+
+# --- Two-factor: an authenticator app (TOTP, RFC 6238) and one-use recovery codes, as django-otp devices.
+
+
+@transaction.atomic
+def two_factor_enrolment_start(*, user):
+    """A new, unconfirmed authenticator with a fresh secret (any earlier unconfirmed one is dropped: a secret is shown
+    once, and a page reloaded shows a new one). It counts only once confirmed with a code from the app."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    TOTPDevice.objects.filter(user=user, confirmed=False).delete()
+    return TOTPDevice.objects.create(user=user, name="authenticator", confirmed=False)
+
+
+@transaction.atomic
+def two_factor_enrolment_confirm(*, user, device_id: int, token: str):
+    """Confirm the authenticator started for `user` with a code it shows; it replaces any earlier one, and fresh
+    recovery codes replace any earlier ones. Returns (device, recovery codes), or raises ValidationError."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.select_for_update().filter(id=device_id, user=user, confirmed=False).first()
+    if device is None:
+        raise ValidationError({"token": "this enrolment has expired: start again"}, code="enrolment_expired")
+    if not device.verify_token(token.strip().replace(" ", "")):
+        raise ValidationError({"token": "the code does not match: type the one your app shows now"}, code="invalid")
+    TOTPDevice.objects.filter(user=user, confirmed=True).delete()
+    device.confirmed = True
+    device.save(update_fields=["confirmed"])
+    return device, two_factor_recovery_codes_renew(user=user)
+
+
+@transaction.atomic
+def two_factor_recovery_codes_renew(*, user) -> list[str]:
+    """New one-use recovery codes (the earlier ones stop working). Shown to the user once, by the caller."""
+    from django.conf import settings
+    from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+
+    StaticDevice.objects.filter(user=user).delete()
+    device = StaticDevice.objects.create(user=user, name="recovery codes", confirmed=True)
+    codes = [StaticToken.random_token() for _ in range(settings.TWO_FACTOR_RECOVERY_CODES)]
+    StaticToken.objects.bulk_create([StaticToken(device=device, token=code) for code in codes])
+    return codes
+
+
+@transaction.atomic
+def two_factor_disable(*, user) -> None:
+    """Turn two-factor off (refused where the role requires it)."""
+    from django_otp.plugins.otp_static.models import StaticDevice
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from .selectors import two_factor_is_required
+
+    if two_factor_is_required(user=user):
+        raise ValidationError({"two_factor": "your role requires two-factor authentication"}, code="required")
+    TOTPDevice.objects.filter(user=user).delete()
+    StaticDevice.objects.filter(user=user).delete()
+
+
+def two_factor_verify(*, user, token: str):
+    """The device (authenticator or recovery codes) that accepts `token` for `user`, or None. A recovery code works
+    once; each device slows down after failures (django-otp's throttling: 1, 2, 4... seconds)."""
+    from django_otp import match_token
+
+    token = (token or "").strip().replace(" ", "").lower()
+    if not token or len(token) > 16:
+        return None
+    return match_token(user, token)
+
+
+# --- Audit of reads of personal data
+
+
+def personal_data_access_record(*, actor, customer_ids, surface: str) -> int:
+    """Record that `actor` read the personal data of each of `customer_ids` on `surface` (one row each, in one
+    INSERT). Called by every view that shows a customer, after the read: a failing write fails the request (503 when
+    the database refuses writes), so no read goes unrecorded. Returns how many rows were written."""
+    from backoffice.logs import request_id_var
+
+    from .models import AccessSurface, PersonalDataAccess
+    from .selectors import user_role
+
+    if surface not in AccessSurface.values:
+        raise ValueError(f"unknown surface {surface!r}")
+    customer_ids = list(dict.fromkeys(customer_ids))
+    if not customer_ids:
+        return 0
+    authenticated = actor is not None and actor.is_authenticated
+    username = actor.get_username() if authenticated else ""
+    role = (user_role(user=actor) or "") if authenticated else ""
+    request_id = request_id_var.get() or ""
+    now = timezone.now()
+    # Nobody reads it back: it must not move a GET's reads (or its caller's next ones) off the read replica. (Even
+    # building a row with its actor asks the router for the write database.)
+    with write_not_read_back():
+        rows = [
+            PersonalDataAccess(
+                at=now,
+                actor=actor if authenticated else None,
+                actor_username=username,
+                actor_role=role,
+                customer_id=customer_id,
+                surface=surface,
+                request_id=request_id[:128],
+            )
+            for customer_id in customer_ids
+        ]
+        PersonalDataAccess.objects.bulk_create(rows)
+    return len(customer_ids)

@@ -221,13 +221,17 @@ def problem_exception_handler(exc, context):
         problem_type, title = next(
             (value for klass, value in _TYPES.items() if isinstance(exc, klass)), ("error", "Request failed")
         )
+        # A DRF exception may name a more precise problem type of its own (the API's TokenExpired).
+        problem_type = getattr(exc, "problem_type", problem_type)
+        title = getattr(exc, "problem_title", title)
         if isinstance(exc, exceptions.ValidationError):
             errors = flatten_errors(exc.detail)
             detail = f"{len(errors)} field(s) are invalid: " + ", ".join(e["field"] or "(request)" for e in errors)
         else:
             errors = []
             detail = str(exc.detail)
-        body = problem_body(response.status_code, problem_type, title, detail, errors=errors)
+        members = getattr(exc, "problem_members", {})
+        body = problem_body(response.status_code, problem_type, title, detail, errors=errors, **members)
     response.data = body
     response.content_type = CONTENT_TYPE
     if response.status_code == 503:

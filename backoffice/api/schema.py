@@ -6,6 +6,7 @@ after the classes it is nested in (`CaseListInputRequest`). `make test` builds t
 """
 
 from drf_spectacular import openapi
+from drf_spectacular.authentication import SessionScheme
 from drf_spectacular.utils import inline_serializer
 from rest_framework import serializers
 
@@ -80,3 +81,9 @@ def page_of(name: str, item: serializers.BaseSerializer | type[serializers.BaseS
             "next": serializers.URLField(allow_null=True, help_text="the next page, or null on the last one"),
         },
     )
+
+
+class VerifiedSessionScheme(SessionScheme):
+    """The staff's session (after the second factor where one is due) is documented as the cookie it is."""
+
+    target_class = "backoffice.api.authentication.VerifiedSessionAuthentication"

@@ -7,7 +7,7 @@ from rest_framework import exceptions
 
 from backoffice.accounts.models import Role
 from backoffice.accounts.selectors import user_role
-from backoffice.api.authentication import TokenAuthentication
+from backoffice.api.authentication import TokenAuthentication, TokenExpired
 from backoffice.api.health import broker_ok, database_ok
 from backoffice.api.problems import CONTENT_TYPE, problem_body
 
@@ -46,6 +46,14 @@ def prometheus_metrics(request):
         )
     try:
         user, _token = TokenAuthentication().authenticate_credentials(key)
+    except TokenExpired as exc:
+        return _problem(
+            401,
+            "token_expired",
+            "The token has expired",
+            str(exc.detail),
+            **{"WWW-Authenticate": 'Bearer realm="metrics", error="invalid_token"'},
+        )
     except exceptions.AuthenticationFailed:
         return _problem(
             401,

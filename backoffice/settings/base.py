@@ -36,11 +36,13 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_filters",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "backoffice.accounts",
     "backoffice.eventstore",
     "backoffice.messaging",
@@ -67,6 +69,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): whether this session passed the second factor (django-otp)...
+    "django_otp.middleware.OTPMiddleware",
+    # ...and the admin and staff pages ask for it, or for enrolment where the role requires it.
+    "backoffice.accounts.middleware.TwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last: answers 429 to a login from a username and address locked out (backoffice.accounts.throttling).
@@ -156,6 +162,25 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 AXES_HTTP_RESPONSE_CODE = 429
+# Behind a reverse proxy every login comes from the proxy's address: the client's is read from X-Forwarded-For, but
+# only the part written by these proxies (addresses or networks, e.g. "10.0.0.0/8,127.0.0.1"); never blindly.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+for _proxy in TRUSTED_PROXIES:
+    try:
+        __import__("ipaddress").ip_network(_proxy.strip(), strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(f"TRUSTED_PROXIES: {_proxy!r} is not an address or a network") from None
+AXES_CLIENT_IP_CALLABLE = "backoffice.security.client_ip"
+# Two-factor (TOTP, django-otp): any member of staff may turn it on in /staff/two-factor/; once on, every login asks
+# for a code (or a recovery code). The roles listed here must enrol before they can use the admin or staff pages.
+TWO_FACTOR_REQUIRED_ROLES = env.list("TWO_FACTOR_REQUIRED_ROLES", default=[])
+if unknown_roles := set(TWO_FACTOR_REQUIRED_ROLES) - {"admin", "marketing", "support", "store"}:
+    raise ImproperlyConfigured(f"TWO_FACTOR_REQUIRED_ROLES: unknown role(s) {', '.join(sorted(unknown_roles))}")
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Omnichannel back-office")
+# The admin never shows a device's secret or QR code: only its owner sees it, once, when enrolling.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+# Recovery codes a member of staff gets on enrolment (each works once).
+TWO_FACTOR_RECOVERY_CODES = 10
 # Staff sessions last one working shift, and end when the browser closes (shared counter tablets).
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 60 * 60)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = env.bool("SESSION_EXPIRE_AT_BROWSER_CLOSE", default=True)
@@ -174,10 +199,14 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 
 # --- API
+# API tokens (stored as digests): a new one is valid for API_TOKEN_TTL_DAYS (0: no expiry); after a rotation the
+# previous ones keep working for API_TOKEN_ROTATION_GRACE_HOURS, time to deploy the new key.
+API_TOKEN_TTL_DAYS = env.int("API_TOKEN_TTL_DAYS", default=365)
+API_TOKEN_ROTATION_GRACE_HOURS = env.int("API_TOKEN_ROTATION_GRACE_HOURS", default=24)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "backoffice.api.authentication.TokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
+        "backoffice.api.authentication.VerifiedSessionAuthentication",
     ],
     # Deny by default: every view names the roles it lets in (backoffice.api.permissions.HasRole).
     "DEFAULT_PERMISSION_CLASSES": ["backoffice.api.permissions.DenyAll"],

@@ -10,7 +10,8 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views import View
 
-from backoffice.accounts.models import Role
+from backoffice.accounts.models import AccessSurface, Role
+from backoffice.accounts.services import personal_data_access_record
 from customers import selectors as customer_selectors
 from customers.models import Case
 from customers.reachability import customer_reachable_channels
@@ -147,6 +148,7 @@ class CaseDetailView(StaffRoleRequiredMixin, View):
     def render(self, request, case: Case, *, reply_form=None, resolve_form=None, status=200):
         owner = customer_selectors.customer_resolve_id(customer_id=case.customer_id)
         customer = customer_selectors.customer_360(customer_id=owner, recent=CASE_TIMELINE_EVENTS * 4)
+        personal_data_access_record(actor=request.user, customer_ids=[owner], surface=AccessSurface.STAFF_CASE)
         story = [e for e in customer["recent_timeline"] if not e.type.startswith(NOT_THE_CUSTOMERS_STORY)]
         channels = self.reply_channels(case)
         context = {

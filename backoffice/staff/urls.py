@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import case_views, order_views, views
+from . import case_views, order_views, two_factor_views, views
 
 app_name = "staff"
 
@@ -8,6 +8,8 @@ urlpatterns = [
     path("", views.HomeView.as_view(), name="home"),
     path("login/", views.StaffLoginView.as_view(), name="login"),
     path("logout/", views.StaffLogoutView.as_view(), name="logout"),
+    path("two-factor/", two_factor_views.TwoFactorView.as_view(), name="two_factor"),
+    path("two-factor/verify/", two_factor_views.TwoFactorVerifyView.as_view(), name="two_factor_verify"),
     path("customers/", views.CustomerSearchView.as_view(), name="customer_search"),
     path("customers/<uuid:customer_id>/", views.CustomerDetailView.as_view(), name="customer_detail"),
     path("cases/", case_views.CaseInboxView.as_view(), name="case_inbox"),

@@ -12,6 +12,8 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.generic import TemplateView, View
 
+from backoffice.accounts.models import AccessSurface
+from backoffice.accounts.services import personal_data_access_record
 from backoffice.eventstore.errors import EventStoreError
 from backoffice.eventstore.schema import CHANNELS
 from customers import selectors as customer_selectors
@@ -80,6 +82,9 @@ class CustomerSearchView(StaffRoleRequiredMixin, TemplateView):
         if form.is_valid():
             customers = customer_selectors.customer_search(query=form.cleaned_data["q"], limit=SEARCH_LIMIT)
             prefetch_related_objects(customers, "identifiers")
+            personal_data_access_record(
+                actor=self.request.user, customer_ids=[c.id for c in customers], surface=AccessSurface.STAFF_SEARCH
+            )
             results = [
                 {
                     "customer": customer,
@@ -115,7 +120,11 @@ class CustomerDetailView(StaffRoleRequiredMixin, TemplateView):
             except presenters.BadCursor:
                 return error_page(request, 400, _("This link to older events is not valid. Go back to the newest."))
         self.customer, self.channel, self.before = customer, channel, before
-        return super().get(request, *args, **kwargs)
+        response = super().get(request, *args, **kwargs)
+        personal_data_access_record(
+            actor=request.user, customer_ids=[customer.id], surface=AccessSurface.STAFF_CUSTOMER
+        )
+        return response
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)

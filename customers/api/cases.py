@@ -11,7 +11,8 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from backoffice.accounts.models import Role
+from backoffice.accounts.models import AccessSurface, Role
+from backoffice.accounts.services import personal_data_access_record
 from backoffice.api.fields import CustomerField
 from backoffice.api.permissions import HasRole
 from backoffice.api.problems import invalid, not_found, validation_failed
@@ -161,6 +162,7 @@ class CaseDetailApi(APIView):
         their recent timeline, so the agent on any channel sees what the others saw."""
         case = _case_or_404(case_id)
         owner = selectors.customer_resolve_id(customer_id=case.customer_id)
+        personal_data_access_record(actor=request.user, customer_ids=[owner], surface=AccessSurface.API_CASE)
         return Response(
             {
                 **CaseSerializer(case).data,

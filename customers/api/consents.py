@@ -8,7 +8,8 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from backoffice.accounts.models import Role
+from backoffice.accounts.models import AccessSurface, Role
+from backoffice.accounts.services import personal_data_access_record
 from backoffice.api.fields import AwareDateTimeField
 from backoffice.api.permissions import HasRole
 from backoffice.api.problems import not_found
@@ -84,7 +85,9 @@ class CustomerConsentsApi(APIView):
     @extend_schema(responses=None)
     def get(self, request, customer_id: uuid.UUID):
         owner = _resolve(customer_id)
-        return Response(_ledger(owner))
+        ledger = _ledger(owner)
+        personal_data_access_record(actor=request.user, customer_ids=[owner], surface=AccessSurface.API_CONSENTS)
+        return Response(ledger)
 
     @extend_schema(request=InputSerializer, responses={201: None})
     def post(self, request, customer_id: uuid.UUID):

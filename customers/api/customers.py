@@ -11,7 +11,8 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from backoffice.accounts.models import Role
+from backoffice.accounts.models import AccessSurface, Role
+from backoffice.accounts.services import personal_data_access_record
 from backoffice.api.fields import AwareDateTimeField
 from backoffice.api.permissions import HasRole
 from backoffice.api.problems import invalid, not_found, validation_failed
@@ -107,9 +108,12 @@ class CustomerListApi(GenericAPIView):
     )
     def get(self, request):
         if "q" in request.query_params:
-            return _search_answer(request.query_params["q"])
+            return _search_answer(request, request.query_params["q"])
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         prefetch_related_objects(page, "identifiers")
+        personal_data_access_record(
+            actor=request.user, customer_ids=[c.id for c in page], surface=AccessSurface.API_LIST
+        )
         return self.get_paginated_response(CustomerSummarySerializer(page, many=True).data)
 
 
@@ -127,14 +131,17 @@ class CustomerSearchApi(APIView):
     def post(self, request):
         payload = self.InputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        return _search_answer(payload.validated_data["q"])
+        return _search_answer(request, payload.validated_data["q"])
 
 
-def _search_answer(query: str) -> Response:
+def _search_answer(request, query: str) -> Response:
     if len(query.strip()) < 3:
         raise invalid("q", "at least 3 characters", "min_length")
     customers = selectors.customer_search(query=query)
     prefetch_related_objects(customers, "identifiers")
+    personal_data_access_record(
+        actor=request.user, customer_ids=[c.id for c in customers], surface=AccessSurface.API_SEARCH
+    )
     return Response({"results": CustomerSummarySerializer(customers, many=True).data, "next": None, "previous": None})
 
 
@@ -225,12 +232,15 @@ class CustomerDetailApi(APIView):
         if not merged_into:
             raise not_found("no such customer")
         if "as_of" in request.query_params:
-            return Response(_view_as_of(customer_id, request.query_params["as_of"]))
-        if merged_into[0]:
-            # The person it is part of now, at the end of any chain of merges.
+            body = _view_as_of(customer_id, request.query_params["as_of"])
+        elif merged_into[0]:
+            # The person it is part of now, at the end of any chain of merges (ids only: no personal data read).
             merged = {"id": customer_id, "merged_into": selectors.customer_resolve_id(customer_id=customer_id)}
             return Response(CustomerMergedIntoSerializer(merged).data)
-        return Response(Customer360Serializer(selectors.customer_360(customer_id=customer_id)).data)
+        else:
+            body = Customer360Serializer(selectors.customer_360(customer_id=customer_id)).data
+        personal_data_access_record(actor=request.user, customer_ids=[customer_id], surface=AccessSurface.API_CUSTOMER)
+        return Response(body)
 
 
 class CustomerTimelineApi(APIView):
@@ -273,6 +283,7 @@ class CustomerTimelineApi(APIView):
             query = params.copy()
             query["cursor"] = cursor_encode(page[-1].occurred_at, page[-1].position)
             next_url = request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
+        personal_data_access_record(actor=request.user, customer_ids=[customer_id], surface=AccessSurface.API_TIMELINE)
         return Response({"results": TimelineEventSerializer(page, many=True).data, "next": next_url})
 
 

@@ -8,7 +8,8 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from backoffice.accounts.models import Role
+from backoffice.accounts.models import AccessSurface, Role
+from backoffice.accounts.services import personal_data_access_record
 from backoffice.api.permissions import HasRole
 from backoffice.api.problems import Problem, not_found
 
@@ -60,4 +61,5 @@ class CustomerExportApi(APIView):
             body = services.customer_export(customer_id=customer_id, actor=f"user:{request.user.pk}")
         except selectors.CustomerNotFound:
             raise not_found("no such customer") from None
+        personal_data_access_record(actor=request.user, customer_ids=[customer_id], surface=AccessSurface.API_EXPORT)
         return Response(body)

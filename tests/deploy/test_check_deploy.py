@@ -71,5 +71,5 @@ def test_the_procfile_and_the_systemd_units_run_the_same_processes():
     assert "gunicorn -c deploy/gunicorn.conf.py backoffice.wsgi" in units["web"]
     assert "celery -A backoffice worker" in procfile["worker"]
     assert "celery -A backoffice worker" in units["worker"]
-    assert "celery -A backoffice beat" in procfile["beat"]
-    assert "celery -A backoffice beat" in units["beat"]
+    assert "celery -A backoffice --quiet beat" in procfile["beat"]
+    assert "celery -A backoffice --quiet beat" in units["beat"]

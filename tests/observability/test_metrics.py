@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from backoffice.accounts.services import api_token_get_or_create
+from backoffice.accounts.services import api_token_issue
 from backoffice.eventstore import projector
 from backoffice.eventstore.models import ProjectionFailure
 from backoffice.messaging.models import OutboundMessage
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.django_db
 def scrape(staff_user):
     def get(role="integration", scheme="Bearer"):
         client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"{scheme} {api_token_get_or_create(user=staff_user(role))}")
+        client.credentials(HTTP_AUTHORIZATION=f"{scheme} {api_token_issue(user=staff_user(role))}")
         return client.get("/metrics")
 
     return get

@@ -222,6 +222,9 @@ def wake_drain_after_commit() -> None:
 class _DrainWake:
     def __init__(self):
         self.fired = False
+        # Django names a robust callback that failed (the broker down at commit) by its __qualname__, which an
+        # instance lacks: without it the logging of the failure raised, and the committed request answered 500.
+        self.__qualname__ = "wake_drain_after_commit"
 
     def __call__(self) -> None:
         if self.fired:

@@ -17,7 +17,7 @@ from time import monotonic
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from backoffice.accounts.services import api_token_get_or_create, staff_user_save
+from backoffice.accounts.services import api_token_issue, staff_user_save
 from backoffice.eventstore import projector, store
 from campaigns.demo import seed_campaigns
 from campaigns.models import Campaign
@@ -83,7 +83,7 @@ class Command(BaseCommand):
                 username="store.mad01", role="store", location_code="MAD-01", password=passwords["store.mad01"]
             )
             integration = staff_user_save(username="integration", role="integration")
-            token = api_token_get_or_create(user=integration)
+            token = api_token_issue(user=integration)
         self.stdout.write("Staff users (passwords change on every run):")
         self.stdout.write(f"  marketing    password: {passwords['marketing']}")
         self.stdout.write(f"  support      password: {passwords['support']}")
