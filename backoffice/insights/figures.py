@@ -21,6 +21,30 @@ class Figure:
     chart: SafeString | None = None
 
 
+# The dashboard's blocks, each a tab, in the order a marketing manager reads them; every figure belongs to one.
+SECTIONS = (
+    ("revenue", _("Revenue"), ("trends", "revenue_sales", "revenue_acquisition")),
+    ("acquisition", _("Acquisition"), ("acquisition", "cltv", "cltv_cohorts")),
+    ("retention", _("Retention"), ("retention", "loyalty", "omnichannel")),
+    ("service", _("Service"), ("service",)),
+    ("campaigns", _("Campaigns"), ("campaigns", "campaign_lift")),
+    ("stock", _("Stock"), ("stock",)),
+    ("funnel", _("Journey funnel"), ("funnel",)),
+)
+
+
+@dataclass
+class Section:
+    key: str
+    title: str
+    figures: list
+
+
+def dashboard_sections(figures: list) -> list[Section]:
+    by_key = {figure.key: figure for figure in figures}
+    return [Section(key, title, [by_key[k] for k in keys if k in by_key]) for key, title, keys in SECTIONS]
+
+
 def cell(value) -> str:
     return "" if value is None else str(value)
 
@@ -152,7 +176,7 @@ def dashboard_figures(report: dict) -> list[Figure]:
             + [by_channel[ch][i] for ch in by_channel]
         )
     series = {str(_("total")): [m["net_revenue"] for m in trends["months"]], **by_channel}
-    f.chart = charts.line_chart("trends", months, series)
+    f.chart = charts.line_chart("trends", months, series, unit="€")
     figures.append(f)
 
     acq = report["acquisition"]
@@ -170,7 +194,7 @@ def dashboard_figures(report: dict) -> list[Figure]:
                 (_("acquisition ROI"), "roi"),
             ],
             _with_total(acq["by_channel"], acq["total"]),
-            charts.bar_chart("acquisition", [(r["channel"], r["cac"]) for r in acq["by_channel"]]),
+            charts.bar_chart("acquisition", [(r["channel"], r["cac"]) for r in acq["by_channel"]], unit="€"),
         )
     )
 
@@ -188,7 +212,7 @@ def dashboard_figures(report: dict) -> list[Figure]:
                 (_("AOV"), "aov"),
             ],
             _with_total(rev["by_sales_channel"], rev["total"]),
-            charts.bar_chart("revenue_sales", [(r["channel"], r["net"]) for r in rev["by_sales_channel"]]),
+            charts.bar_chart("revenue_sales", [(r["channel"], r["net"]) for r in rev["by_sales_channel"]], unit="€"),
         )
     )
     figures.append(
@@ -203,7 +227,9 @@ def dashboard_figures(report: dict) -> list[Figure]:
                 (_("net revenue per customer"), "net_per_customer"),
             ],
             rev["by_acquisition_channel"],
-            charts.bar_chart("revenue_acquisition", [(r["channel"], r["net"]) for r in rev["by_acquisition_channel"]]),
+            charts.bar_chart(
+                "revenue_acquisition", [(r["channel"], r["net"]) for r in rev["by_acquisition_channel"]], unit="€"
+            ),
         )
     )
 
@@ -224,7 +250,7 @@ def dashboard_figures(report: dict) -> list[Figure]:
                 (_("predictive CLTV / CAC"), "predictive_cltv_to_cac"),
             ],
             cltv["by_channel"],
-            charts.bar_chart("cltv", [(r["channel"], r["predictive_cltv"]) for r in cltv["by_channel"]]),
+            charts.bar_chart("cltv", [(r["channel"], r["predictive_cltv"]) for r in cltv["by_channel"]], unit="€"),
         )
     )
     figures.append(
@@ -304,7 +330,7 @@ def dashboard_figures(report: dict) -> list[Figure]:
                 (_("resolution breaches"), "resolution_breaches"),
             ],
             service["by_channel"],
-            charts.bar_chart("service", [(r["channel"], r["csat"]) for r in service["by_channel"]]),
+            charts.bar_chart("service", [(r["channel"], r["csat"]) for r in service["by_channel"]], unit="%"),
         )
     )
 
@@ -346,7 +372,7 @@ def dashboard_figures(report: dict) -> list[Figure]:
                 (_("failure rate"), "pickup_stock_failure_rate"),
             ],
             stock["by_location"],
-            charts.bar_chart("stock", [(r["location"], r["accuracy"]) for r in stock["by_location"]]),
+            charts.bar_chart("stock", [(r["location"], r["accuracy"]) for r in stock["by_location"]], unit="%"),
         )
     )
 

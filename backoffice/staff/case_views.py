@@ -163,18 +163,9 @@ class CaseDetailView(StaffRoleRequiredMixin, View):
             ],
             "customer": customer,
             "customer_url": reverse("staff:customer_detail", args=[owner]),
-            "orders": [
-                {**row, "is_referenced": row["number"] == case.order_ref} for row in customer_order_rows(owner)
-            ],
+            "orders": [{**row, "is_referenced": row["number"] == case.order_ref} for row in customer_order_rows(owner)],
             "timeline": [
-                {
-                    "event": event,
-                    "channel": event.channel,
-                    "channel_label": presenters.channel_label(event.channel),
-                    "label": presenters.event_label(event.type),
-                    "summary": presenters.event_summary(event.type, event.data),
-                }
-                for event in story[:CASE_TIMELINE_EVENTS]
+                presenters.timeline_item(event, role=request.staff_role) for event in story[:CASE_TIMELINE_EVENTS]
             ],
             "reply_form": reply_form
             or CaseReplyForm(initial={"channel": channels[0], "reply_id": uuid.uuid4()}, channels=channels),

@@ -153,16 +153,7 @@ class CustomerDetailView(StaffRoleRequiredMixin, TemplateView):
                 "channels": _channel_rows(person["channels_used"]),
                 "consent_rows": presenters.consent_grid(customer_selectors.consent_states(customer_id=customer.id)),
                 "can_change_consents": self.request.staff_role in SOURCE_CHANNELS_BY_ROLE,
-                "timeline": [
-                    {
-                        "event": event,
-                        "channel": event.channel,
-                        "channel_label": presenters.channel_label(event.channel),
-                        "label": presenters.event_label(event.type),
-                        "summary": presenters.event_summary(event.type, event.data),
-                    }
-                    for event in page
-                ],
+                "timeline": [presenters.timeline_item(event, role=self.request.staff_role) for event in page],
                 "timeline_channel": self.channel,
                 "timeline_is_first_page": self.before is None,
                 "timeline_more_url": more_url,
