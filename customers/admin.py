@@ -32,13 +32,17 @@ TIMELINE_ROWS = 50
 
 
 class ConsentChangeForm(forms.Form):
-    channel = forms.ChoiceField(label=_("channel"), choices=[(c, c) for c in ConsentChannel.__args__])
-    purpose = forms.ChoiceField(label=_("purpose"), choices=[(p, p) for p in ConsentPurpose.__args__])
+    channel = forms.ChoiceField(
+        label=_("channel"), choices=[(c, wording.CHANNEL_LABELS[c]) for c in ConsentChannel.__args__]
+    )
+    purpose = forms.ChoiceField(
+        label=_("purpose"), choices=[(p, wording.PURPOSE_LABELS[p]) for p in ConsentPurpose.__args__]
+    )
     granted = forms.TypedChoiceField(
         label=_("consent"), choices=[("1", _("granted")), ("0", _("withdrawn"))], coerce=lambda v: v == "1"
     )
     source_channel = forms.ChoiceField(
-        label=_("given or withdrawn on"), choices=[(c, c) for c in CHANNELS], initial="store"
+        label=_("given or withdrawn on"), choices=[(c, wording.CHANNEL_LABELS[c]) for c in CHANNELS], initial="store"
     )
     wording = forms.CharField(label=_("wording shown"), widget=forms.Textarea(attrs={"rows": 3}), required=False)
 
@@ -242,8 +246,8 @@ class CustomerAdmin(ReadOnlyAdmin):
                     wording=form.cleaned_data["wording"],
                     actor=f"user:{request.user.pk}",
                 )
-            except EventStoreError as exc:
-                form.add_error(None, str(exc))
+            except EventStoreError:
+                form.add_error(None, _("The consent change could not be recorded; try again."))
             else:
                 self.message_user(request, _("Consent change recorded."), messages.SUCCESS)
                 return redirect("admin:customers_customer_change", customer.pk)

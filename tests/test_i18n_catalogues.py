@@ -37,6 +37,7 @@ PYTHON_MODULES = [
     "backoffice/insights/headline.py",
     "backoffice/insights/charts.py",
     "campaigns/worksheet.py",
+    "campaigns/admin.py",
 ]
 
 

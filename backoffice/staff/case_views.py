@@ -29,6 +29,17 @@ NOT_THE_CUSTOMERS_STORY = ("message.queued", "message.sent", "message.deferred",
 CASE_ROLES = (Role.ADMIN, Role.SUPPORT, Role.STORE)
 
 
+# A case service's refusal codes as staff read them (its own messages are for the API and name fields).
+CASE_REFUSALS = {
+    "not_found": _("There is no such case."),
+    "erased": _("This customer's data was erased: the case cannot go on."),
+    "case_closed": _("The case is already resolved; open a new one to go on."),
+    "unreachable": _("The customer cannot be reached on this channel: choose another one."),
+    "case_open": _("The satisfaction survey is asked once the case is resolved."),
+    "already_answered": _("The satisfaction survey was already answered."),
+}
+
+
 def case_row(case: Case) -> dict:
     sla = customer_selectors.case_sla(case)
     return {
@@ -131,7 +142,7 @@ class CaseDetailView(StaffRoleRequiredMixin, View):
                 return error_page(request, 400, _("Unknown action."))
         except case_services.CaseRefused as exc:
             form = reply_form or resolve_form
-            form.add_error(None, str(exc))
+            form.add_error(None, CASE_REFUSALS.get(exc.code, _("This was refused and nothing was recorded.")))
             status = 409 if exc.status == 409 else 400
             return self.render(request, case, reply_form=reply_form, resolve_form=resolve_form, status=status)
         return redirect(f"{reverse('staff:case_detail', args=[case.id])}#thread")

@@ -230,8 +230,8 @@ class CustomerConsentView(StaffRoleRequiredMixin, View):
                     wording=data["wording"],
                     actor=f"user:{request.user.pk}",
                 )
-            except EventStoreError as exc:
-                form.add_error(None, str(exc))
+            except EventStoreError:
+                form.add_error(None, _("The consent change could not be recorded; try again."))
             else:
                 what = {
                     "purpose": presenters.PURPOSE_LABELS[data["purpose"]],
