@@ -158,6 +158,8 @@ class DashboardAdmin(_MarketingOnly, ReadOnlyAdmin):
             raise PermissionDenied
         campaign = get_object_or_404(Campaign, pk=campaign_id)
         report = campaign_report(campaign=campaign)
+        for row in report["channels"]:
+            row["label"] = channel_label(row["channel"])  # the table says the channel's name; data-channel its code
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,

@@ -87,8 +87,9 @@ def main() -> None:
                 page = context.new_page()
                 page.goto(args.base + path)
                 page.wait_for_load_state("networkidle")
-                if name == "worksheet":
-                    page.evaluate("document.querySelector('#worksheet-checks, .worksheet-checks')?.scrollIntoView()")
+                if name == "worksheet":  # the failed checks, under the worksheet's first questions
+                    page.evaluate("document.querySelector('.qqoqcp-problems')?.closest('fieldset, .form-row')"
+                                  "?.scrollIntoView()")
                 out = HERE / f"{name}-{device}.png"
                 page.screenshot(path=str(out))
                 print(out.relative_to(ROOT))
