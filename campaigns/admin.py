@@ -19,6 +19,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.text import capfirst, format_lazy
 from django.utils.translation import gettext_lazy as _
 
@@ -341,12 +342,31 @@ class CampaignAdmin(OwnedAdmin):
         ]
         tail = (
             _("Lifecycle"),
-            {"fields": ("created_by", "approved_by", "approved_at", "launched_at", "completed_at", "report_link")},
+            {
+                "fields": (
+                    "created_by",
+                    "approved_by",
+                    "approved_at",
+                    "launched_at",
+                    "completed_at",
+                    "launch_progress",
+                    "report_link",
+                )
+            },
         )
         return [head, *sections, tail]
 
     def get_readonly_fields(self, request, obj=None):
-        computed = ("status", "progress", "checks", "placeholders", "sms_length", "previews", "report_link")
+        computed = (
+            "status",
+            "progress",
+            "checks",
+            "placeholders",
+            "sms_length",
+            "previews",
+            "launch_progress",
+            "report_link",
+        )
         lifecycle = ("created_by", "approved_by", "approved_at", "launched_at", "completed_at")
         if obj is not None and obj.status not in services.campaigns.EDITABLE:
             editable = [f.name for f in Campaign._meta.get_fields() if getattr(f, "editable", False)]
@@ -484,6 +504,41 @@ class CampaignAdmin(OwnedAdmin):
             found = personal_values([first], needs={"city", "store", "product"})[first]
             values.update({k: v for k, v in found.items() if v})
         return {**values, **worksheet.offer_values(campaign)}
+
+    @admin.display(description=_("launch progress"))
+    def launch_progress(self, campaign):
+        """Counts done of total while the fan-out works (the page reloads itself every 5 s until it is done), then
+        the result in one sentence."""
+        if not campaign or campaign._state.adding or not campaign.launched_at:
+            return _("Not launched yet.")
+        progress = selectors.campaign_launch_progress(campaign_id=campaign.pk)
+        total, decided = progress["audience"], progress["decided"]
+        if total == 0 and campaign.status == Status.RUNNING:
+            said = _("Taking the audience snapshot…")
+        elif progress["pending"]:
+            said = _("%(decided)s of %(total)s people decided · %(messages)s messages queued") % {
+                "decided": decided,
+                "total": total,
+                "messages": progress["messages"],
+            }
+        else:
+            said = _("Done: %(messages)s messages queued for %(total)s people; %(holdout)s in the control group.") % {
+                "messages": progress["messages"],
+                "total": total,
+                "holdout": progress["outcomes"].get("holdout", 0),
+            }
+        working = campaign.status == Status.RUNNING and (total == 0 or progress["pending"])
+        return format_html(
+            '<div class="launch-progress" data-decided="{}" data-total="{}" data-messages="{}">'
+            '<progress max="{}" value="{}"></progress> <span>{}</span>{}</div>',
+            decided,
+            total,
+            progress["messages"],
+            max(total, 1),
+            decided,
+            said,
+            mark_safe('<meta http-equiv="refresh" content="5">') if working else "",  # noqa: S308 - a constant
+        )
 
     @admin.display(description=_("report"))
     def report_link(self, campaign):

@@ -38,6 +38,7 @@ PYTHON_MODULES = [
     "backoffice/insights/charts.py",
     "campaigns/worksheet.py",
     "campaigns/admin.py",
+    "backoffice/integrations/admin.py",
 ]
 
 
