@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 CHANNEL_LABELS = {
     "web": gettext_lazy("Web"),
@@ -285,7 +285,7 @@ def _cart_sentence(event_type: str, data: dict, channel: str) -> str:
     if event_type == "cart.checked_out":
         return _("Checked out the cart: order %(order)s") % {"order": get("order_id") or ""}
     items = sum(int(item.get("quantity") or 0) for item in get("items") or [] if isinstance(item, dict))
-    left = _("Left a cart with %(count)s items") % {"count": items}
+    left = ngettext("Left a cart with %(count)s item", "Left a cart with %(count)s items", items) % {"count": items}
     if get("reminder_message_id"):
         return _join(left, _("reminder sent by %(channel)s") % {"channel": channel_label(get("reminder_channel"))})
     return _join(left, _("no reminder") if get("reminder_skipped") else "")
