@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
+from customers.wording import channel_label
+
 from . import charts
 
 
@@ -168,7 +170,8 @@ def dashboard_figures(report: dict) -> list[Figure]:
         "trends",
         _("Monthly trend"),
         FORMULAS["trends"],
-        [_("month"), _("orders"), _("net revenue"), _("customers acquired")] + [f"net {ch}" for ch in by_channel],
+        [_("month"), _("orders"), _("net revenue"), _("customers acquired")]
+        + [_("net revenue %(channel)s") % {"channel": channel_label(ch)} for ch in by_channel],
     )
     for i, m in enumerate(trends["months"]):
         f.rows.append(

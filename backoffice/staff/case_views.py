@@ -8,6 +8,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views import View
 
 from backoffice.accounts.models import Role
@@ -31,12 +32,12 @@ CASE_ROLES = (Role.ADMIN, Role.SUPPORT, Role.STORE)
 
 # A case service's refusal codes as staff read them (its own messages are for the API and name fields).
 CASE_REFUSALS = {
-    "not_found": _("There is no such case."),
-    "erased": _("This customer's data was erased: the case cannot go on."),
-    "case_closed": _("The case is already resolved; open a new one to go on."),
-    "unreachable": _("The customer cannot be reached on this channel: choose another one."),
-    "case_open": _("The satisfaction survey is asked once the case is resolved."),
-    "already_answered": _("The satisfaction survey was already answered."),
+    "not_found": gettext_lazy("There is no such case."),
+    "erased": gettext_lazy("This customer's data was erased: the case cannot go on."),
+    "case_closed": gettext_lazy("The case is already resolved; open a new one to go on."),
+    "unreachable": gettext_lazy("The customer cannot be reached on this channel: choose another one."),
+    "case_open": gettext_lazy("The satisfaction survey is asked once the case is resolved."),
+    "already_answered": gettext_lazy("The satisfaction survey was already answered."),
 }
 
 

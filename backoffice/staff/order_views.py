@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils.formats import localize
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views import View
 
 from backoffice.accounts.models import Role
@@ -76,15 +77,15 @@ def _refusal_message(exc: order_errors.OrdersError, here: str | None = None) -> 
 
 # A service's refusal codes in the staff's words: no field path, no internal message ever reaches a page.
 REFUSALS = {
-    "unknown_sku": _("Unknown product."),
-    "inactive_sku": _("This product is not on sale."),
-    "not_in_order": _("This product is not in the order."),
-    "min_value": _("Must be 1 or more."),
-    "max_value": _("More than the order holds."),
-    "unknown_location": _("Unknown store."),
-    "not_a_store": _("This location is not a store."),
-    "not_found": _("No customer with this phone, email or loyalty card."),
-    "required": _("This is needed."),
+    "unknown_sku": gettext_lazy("Unknown product."),
+    "inactive_sku": gettext_lazy("This product is not on sale."),
+    "not_in_order": gettext_lazy("This product is not in the order."),
+    "min_value": gettext_lazy("Must be 1 or more."),
+    "max_value": gettext_lazy("More than the order holds."),
+    "unknown_location": gettext_lazy("Unknown store."),
+    "not_a_store": gettext_lazy("This location is not a store."),
+    "not_found": gettext_lazy("No customer with this phone, email or loyalty card."),
+    "required": gettext_lazy("This is needed."),
 }
 
 
