@@ -58,7 +58,9 @@ migrate: install locale
 seed: migrate
 	$(MANAGE) seed_demo --admin-url http://$(HOST):$(PORT)/admin/ $(SEED_ARGS)
 
+# The closing lines name the address actually served (HOST and PORT, as runserver gets them), after the seed's logins.
 run: seed
+	@echo "Serving on http://$(HOST):$(PORT)/ (admin: http://$(HOST):$(PORT)/admin/, staff pages: http://$(HOST):$(PORT)/staff/)"
 	$(MANAGE) runserver $(HOST):$(PORT)
 
 lint: install

@@ -11,7 +11,7 @@ from decimal import Decimal, InvalidOperation
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied
 from django.db import models
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect
@@ -19,7 +19,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
-from django.utils.text import format_lazy
+from django.utils.safestring import mark_safe
+from django.utils.text import capfirst, format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from backoffice.accounts.models import Role
@@ -27,6 +28,7 @@ from backoffice.accounts.selectors import user_role
 from backoffice.api.parsers import loads_bounded
 from backoffice.eventstore import times
 from backoffice.messaging.channels import sms_length
+from customers.wording import channel_label
 
 from . import segments, selectors, services, worksheet
 from .models import OUTBOUND_CHANNELS, VARIANT_FIELDS, Campaign, Segment, Status
@@ -150,8 +152,60 @@ class SegmentAdmin(OwnedAdmin):
 
 
 def _cost_field(channel: str) -> forms.DecimalField:
-    label = format_lazy("{} ({})", _("cost per message"), channel)
+    label = format_lazy("{} ({})", _("cost per message"), channel_label(channel))
     return forms.DecimalField(label=label, required=False, min_value=0, max_digits=8, decimal_places=4)
+
+
+# The parts of a message, as the preview names them.
+CONTENT_LABELS = {
+    "subject": _("subject"),
+    "body": _("text"),
+    "text": _("text"),
+    "title": _("title"),
+    "url": _("link"),
+    "template": _("WhatsApp template"),
+    "parameters": _("template parameters"),
+    "buttons": _("buttons"),
+}
+
+
+CAMPAIGN_REFUSALS = {
+    "invalid": _("The worksheet has answers that cannot be saved"),
+    "not_editable": _("Only a draft or an approved campaign can be changed"),
+    "not_draft": _("Only a draft can be approved"),
+    "inconsistent": _("The campaign is not ready: the checks before approval say what is missing"),
+    "not_approved": _("Approve the campaign before launching it"),
+    "finished": _("A finished campaign cannot be cancelled"),
+    "same_author": _("A campaign is approved by a second staff member, not by its author"),
+}
+# Refusals whose details are the worksheet's checks (worded for staff); the others say it all in one sentence.
+DETAILED_REFUSALS = ("invalid", "inconsistent")
+
+
+def campaign_refusal(exc) -> str:
+    """A refusal as staff read it: what to do, then each field as the form labels it ("Válido hasta: ...")."""
+    said = str(CAMPAIGN_REFUSALS.get(exc.code, _("The campaign service refused this")))
+    errors = exc.errors if exc.code in DETAILED_REFUSALS else []
+    details = "; ".join(f"{worksheet_field_label(e['field'])}: {staff_message(e['message'])}" for e in errors)
+    return f"{said}." + (f" {details}." if details else "")
+
+
+def worksheet_field_label(field: str) -> str:
+    """A worksheet field as the form labels it: "valid_until" -> "Válido hasta", "costs.push" -> "coste por
+    mensaje (Notificación push)"; a path the form does not show reads as the question's words, never as a path."""
+    if field.startswith("costs."):
+        return str(_cost_field(field.removeprefix("costs.")).label)
+    try:
+        return capfirst(str(Campaign._meta.get_field(field).verbose_name))
+    except FieldDoesNotExist:
+        return capfirst(field.replace("_", " ").replace(".", " "))
+
+
+def staff_message(message: str) -> str:
+    """A check's message with channel codes said as channel names (the worksheet writes "the sms variant")."""
+    for code in OUTBOUND_CHANNELS:
+        message = message.replace(f" {code} ", f" {channel_label(code)} ")
+    return message
 
 
 class CampaignForm(forms.ModelForm):
@@ -288,12 +342,31 @@ class CampaignAdmin(OwnedAdmin):
         ]
         tail = (
             _("Lifecycle"),
-            {"fields": ("created_by", "approved_by", "approved_at", "launched_at", "completed_at", "report_link")},
+            {
+                "fields": (
+                    "created_by",
+                    "approved_by",
+                    "approved_at",
+                    "launched_at",
+                    "completed_at",
+                    "launch_progress",
+                    "report_link",
+                )
+            },
         )
         return [head, *sections, tail]
 
     def get_readonly_fields(self, request, obj=None):
-        computed = ("status", "progress", "checks", "placeholders", "sms_length", "previews", "report_link")
+        computed = (
+            "status",
+            "progress",
+            "checks",
+            "placeholders",
+            "sms_length",
+            "previews",
+            "launch_progress",
+            "report_link",
+        )
         lifecycle = ("created_by", "approved_by", "approved_at", "launched_at", "completed_at")
         if obj is not None and obj.status not in services.campaigns.EDITABLE:
             editable = [f.name for f in Campaign._meta.get_fields() if getattr(f, "editable", False)]
@@ -336,17 +409,30 @@ class CampaignAdmin(OwnedAdmin):
 
     @admin.display(description=_("checks before approval"))
     def checks(self, campaign):
+        """Each failed check names its question (¿Qué?...) and the field as the form labels it, links to that field,
+        and says what to do; the field's path stays in data-field for scripts."""
         problems = self._problems(campaign)
         if problems is None:
             return _("Save the draft to see its checks.")
         if not problems:
             return format_html('<span class="qqoqcp-ready">{}</span>', _("Ready: every check passes."))
+        sections = dict(worksheet.SECTIONS)
         return format_html(
             '<ul class="qqoqcp-problems">{}</ul>',
             format_html_join(
                 "",
-                '<li data-field="{}"><strong>{}</strong>: {}</li>',
-                ((p.field, p.field, p.message) for p in problems),
+                '<li data-field="{}"><span class="qqoqcp-question">{}</span> '
+                '<a href="#id_{}"><strong>{}</strong></a>: {}</li>',
+                (
+                    (
+                        p.field,
+                        sections.get(p.section, ""),
+                        p.field.replace("costs.", "cost_"),
+                        worksheet_field_label(p.field),
+                        staff_message(p.message),
+                    )
+                    for p in problems
+                ),
             ),
         )
 
@@ -381,7 +467,10 @@ class CampaignAdmin(OwnedAdmin):
             rows = format_html_join(
                 "",
                 "<dt>{}</dt><dd>{}</dd>",
-                ((key, ", ".join(v) if isinstance(v, list) else v) for key, v in content.items()),
+                (
+                    (CONTENT_LABELS.get(key, key), ", ".join(v) if isinstance(v, list) else v)
+                    for key, v in content.items()
+                ),
             )
             extra = ""
             if channel == "sms":
@@ -391,7 +480,7 @@ class CampaignAdmin(OwnedAdmin):
                 format_html(
                     '<div class="variant-preview" data-channel="{}"><h4>{}{}</h4><dl>{}</dl></div>',
                     channel,
-                    channel,
+                    channel_label(channel),
                     extra,
                     rows,
                 )
@@ -416,13 +505,46 @@ class CampaignAdmin(OwnedAdmin):
             values.update({k: v for k, v in found.items() if v})
         return {**values, **worksheet.offer_values(campaign)}
 
+    @admin.display(description=_("launch progress"))
+    def launch_progress(self, campaign):
+        """Counts done of total while the fan-out works (the page reloads itself every 5 s until it is done), then
+        the result in one sentence."""
+        if not campaign or campaign._state.adding or not campaign.launched_at:
+            return _("Not launched yet.")
+        progress = selectors.campaign_launch_progress(campaign_id=campaign.pk)
+        total, decided = progress["audience"], progress["decided"]
+        if total == 0 and campaign.status == Status.RUNNING:
+            said = _("Taking the audience snapshot…")
+        elif progress["pending"]:
+            said = _("%(decided)s of %(total)s people decided · %(messages)s messages queued") % {
+                "decided": decided,
+                "total": total,
+                "messages": progress["messages"],
+            }
+        else:
+            said = _("Done: %(messages)s messages queued for %(total)s people; %(holdout)s in the control group.") % {
+                "messages": progress["messages"],
+                "total": total,
+                "holdout": progress["outcomes"].get("holdout", 0),
+            }
+        working = campaign.status == Status.RUNNING and (total == 0 or progress["pending"])
+        return format_html(
+            '<div class="launch-progress" data-decided="{}" data-total="{}" data-messages="{}">'
+            '<progress max="{}" value="{}"></progress> <span>{}</span>{}</div>',
+            decided,
+            total,
+            progress["messages"],
+            max(total, 1),
+            decided,
+            said,
+            mark_safe('<meta http-equiv="refresh" content="5">') if working else "",  # noqa: S308 - a constant
+        )
+
     @admin.display(description=_("report"))
     def report_link(self, campaign):
         if not campaign or not campaign.launched_at:
             return "-"
-        return format_html(
-            '<a href="{}">{}</a>', reverse(REPORT_URL, args=[campaign.pk]), _("Open the report")
-        )
+        return format_html('<a href="{}">{}</a>', reverse(REPORT_URL, args=[campaign.pk]), _("Open the report"))
 
     def save_model(self, request, obj, form, change):
         values = {
@@ -433,7 +555,7 @@ class CampaignAdmin(OwnedAdmin):
         try:
             saved = services.campaign_save(campaign=current, values=values, actor=_actor(request))
         except services.CampaignRefused as exc:
-            messages.error(request, exc.message)
+            messages.error(request, campaign_refusal(exc))
             return
         obj.pk = saved.pk
         obj._state.adding = False
@@ -457,8 +579,7 @@ class CampaignAdmin(OwnedAdmin):
             try:
                 command(campaign_id=campaign_id, actor=_actor(request))
             except services.CampaignRefused as exc:
-                details = "; ".join(f"{e['field']}: {e['message']}" for e in exc.errors)
-                messages.error(request, f"{exc.message}" + (f" ({details})" if details else ""))
+                messages.error(request, campaign_refusal(exc))
             else:
                 messages.success(request, done_message)
 
@@ -539,7 +660,12 @@ class CampaignAdmin(OwnedAdmin):
                     "label": labels.get(entry.type, entry.type),
                     "status": Status(entry.status).label,
                     "changes": [
-                        {"field": c.field, "before": _shown(c.before, names), "after": _shown(c.after, names)}
+                        {
+                            "field": c.field,
+                            "label": worksheet_field_label(c.field),
+                            "before": _shown(c.before, names),
+                            "after": _shown(c.after, names),
+                        }
                         for c in entry.changes
                     ],
                 }

@@ -183,3 +183,24 @@ def reachable_channels(*, customer_ids: list[uuid.UUID], channels: list[str], at
     asked of the customers app's one answer to "who can be reached where" (customers.reachability), for the whole
     batch; the drain asks the same policy again at send time."""
     return reachability.reachable_channels(customer_ids=customer_ids, channels=channels, purpose="marketing", at=at)
+
+
+def campaign_launch_progress(*, campaign_id: uuid.UUID) -> dict:
+    """How far a launch has gone: people in the snapshot, decided (sent, held out, capped, unreachable...) and still
+    pending, and messages queued. One grouped count over the campaign's audience and one over its deliveries."""
+    from django.db.models import Count
+
+    from .models import AudienceMember, Delivery, Outcome
+
+    outcomes = dict(
+        AudienceMember.objects.filter(campaign_id=campaign_id).values_list("outcome").annotate(n=Count("id")).order_by()
+    )
+    audience = sum(outcomes.values())
+    pending = outcomes.get(Outcome.PENDING, 0)
+    return {
+        "audience": audience,
+        "decided": audience - pending,
+        "pending": pending,
+        "outcomes": {key: n for key, n in outcomes.items() if key != Outcome.PENDING},
+        "messages": Delivery.objects.filter(campaign_id=campaign_id).count(),
+    }

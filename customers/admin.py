@@ -1,12 +1,15 @@
 """Customers in the admin: find anyone by any identifier, read the 360 view and timeline, and record consent
 changes through the same service the API uses. Nothing here edits a projection directly."""
 
+import json
+import uuid
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import NoReverseMatch, path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
@@ -18,7 +21,7 @@ from backoffice.accounts.services import personal_data_access_record
 from backoffice.eventstore.errors import EventStoreError
 from backoffice.eventstore.schema import CHANNELS
 
-from . import selectors, services
+from . import selectors, services, wording
 from .events import ConsentChannel, ConsentPurpose
 from .models import Case, Customer, CustomerIdentifier
 
@@ -30,15 +33,54 @@ TIMELINE_ROWS = 50
 
 
 class ConsentChangeForm(forms.Form):
-    channel = forms.ChoiceField(label=_("channel"), choices=[(c, c) for c in ConsentChannel.__args__])
-    purpose = forms.ChoiceField(label=_("purpose"), choices=[(p, p) for p in ConsentPurpose.__args__])
+    channel = forms.ChoiceField(
+        label=_("channel"), choices=[(c, wording.CHANNEL_LABELS[c]) for c in ConsentChannel.__args__]
+    )
+    purpose = forms.ChoiceField(
+        label=_("purpose"), choices=[(p, wording.PURPOSE_LABELS[p]) for p in ConsentPurpose.__args__]
+    )
     granted = forms.TypedChoiceField(
         label=_("consent"), choices=[("1", _("granted")), ("0", _("withdrawn"))], coerce=lambda v: v == "1"
     )
     source_channel = forms.ChoiceField(
-        label=_("given or withdrawn on"), choices=[(c, c) for c in CHANNELS], initial="store"
+        label=_("given or withdrawn on"), choices=[(c, wording.CHANNEL_LABELS[c]) for c in CHANNELS], initial="store"
     )
     wording = forms.CharField(label=_("wording shown"), widget=forms.Textarea(attrs={"rows": 3}), required=False)
+
+
+ADMIN_LINKS = {
+    "order": ("admin:orders_order_change", _("Open the order")),
+    "case": ("admin:customers_case_change", _("Open the case")),
+    "campaign": ("admin:campaigns_campaign_change", _("Open the campaign")),
+}
+
+
+def _is_uuid(value) -> bool:
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
+
+
+def _story_line(event, *, is_admin: bool) -> dict:
+    story = wording.event_sentence(event.type, event.data, event.channel)
+    links = []
+    for kind, ref in story.refs.items():
+        name, label = ADMIN_LINKS[kind]
+        try:
+            links.append((reverse(name, args=[ref]), label))
+        except NoReverseMatch:  # an order id the admin's URL does not take: the sentence still names it
+            continue
+    return {
+        "event": event,
+        "sentence": story.text,
+        "channel": event.channel or "none",
+        "channel_label": wording.channel_label(event.channel),
+        "colour": wording.channel_colour(event.channel),
+        "links": links,
+        "raw": json.dumps(event.data, ensure_ascii=False, indent=1, default=str) if is_admin else "",
+    }
 
 
 @admin.register(Customer)
@@ -75,7 +117,6 @@ class CustomerAdmin(ReadOnlyAdmin):
         "identifier_list",
         "consent_list",
         "case_list",
-        "timeline",
         "accesses",
     )
     readonly_fields = fields
@@ -84,15 +125,6 @@ class CustomerAdmin(ReadOnlyAdmin):
     def accesses(self, customer):
         link = reverse("admin:accounts_personaldataaccess_changelist") + f"?customer_id={customer.pk}"
         return format_html('<a href="{}">{}</a>', link, _("Who read this customer's personal data, and where"))
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        response = super().change_view(request, object_id, form_url, extra_context)
-        customer = (getattr(response, "context_data", None) or {}).get("original")
-        if response.status_code == 200 and customer is not None:
-            personal_data_access_record(
-                actor=request.user, customer_ids=[customer.pk], surface=AccessSurface.ADMIN_CUSTOMER
-            )
-        return response
 
     def changelist_view(self, request, extra_context=None):
         response = super().changelist_view(request, extra_context)
@@ -164,15 +196,21 @@ class CustomerAdmin(ReadOnlyAdmin):
             '<table>{}</table><p><a class="button" href="{}">{}</a></p>', rows, link, _("Record a consent change")
         )
 
-    @admin.display(description=_("timeline"))
-    def timeline(self, customer):
-        events = selectors.customer_timeline(customer_id=customer.id, limit=TIMELINE_ROWS)
-        rows = format_html_join(
-            "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
-            ((localtime(e.occurred_at).strftime("%Y-%m-%d %H:%M"), e.channel or "", e.type, e.data) for e in events),
-        )
-        return format_html("<table>{}</table>", rows)
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        """The timeline reads as a story under the 360 fields: one sentence a line (customers.wording, as on the
+        staff pages), channel, local time, a link to the order, case or campaign; raw data only for admins."""
+        customer = Customer.objects.filter(pk=object_id).first() if _is_uuid(object_id) else None
+        if customer is not None and not customer.erased_at:
+            is_admin = user_role(user=request.user) == Role.ADMIN
+            events = selectors.customer_timeline(customer_id=customer.id, limit=TIMELINE_ROWS)
+            extra_context = {**(extra_context or {}), "story": [_story_line(e, is_admin=is_admin) for e in events]}
+        response = super().change_view(request, object_id, form_url, extra_context)
+        shown = (getattr(response, "context_data", None) or {}).get("original")
+        if response.status_code == 200 and shown is not None:
+            personal_data_access_record(
+                actor=request.user, customer_ids=[shown.pk], surface=AccessSurface.ADMIN_CUSTOMER
+            )
+        return response
 
     @admin.display(description=_("personal data"))
     def gdpr(self, customer):
@@ -232,8 +270,8 @@ class CustomerAdmin(ReadOnlyAdmin):
                     wording=form.cleaned_data["wording"],
                     actor=f"user:{request.user.pk}",
                 )
-            except EventStoreError as exc:
-                form.add_error(None, str(exc))
+            except EventStoreError:
+                form.add_error(None, _("The consent change could not be recorded; try again."))
             else:
                 self.message_user(request, _("Consent change recorded."), messages.SUCCESS)
                 return redirect("admin:customers_customer_change", customer.pk)

@@ -17,15 +17,32 @@ from backoffice.accounts.models import Role
 from backoffice.accounts.selectors import user_role
 from backoffice.eventstore.schema import CHANNELS
 from campaigns.models import Campaign
+from customers.wording import channel_label
 
 from . import charts, selectors
 from .campaign_figures import campaign_report
-from .figures import dashboard_figures, figure_csv
+from .figures import dashboard_figures, dashboard_sections, figure_csv
+from .headline import headline, previous_period
 from .models import AcquisitionSpend, Dashboard
 from .params import RangeInvalid, metrics_query
 from .services import SpendInvalid, acquisition_spend_set
 
 DASHBOARD_ROLES = (Role.ADMIN, Role.MARKETING)
+
+
+RANGE_FIELD_LABELS = {"from": _("From"), "to": _("To"), "channel": _("Channel"), "churn_days": _("Churn window (days)")}
+RANGE_ERRORS = {
+    "invalid_date": _("is not a date: choose one in the calendar."),
+    "after_to": _("comes after “To”: choose an earlier day or swap them."),
+    "range_too_long": _("makes the range longer than five years: shorten it."),
+    "unknown_channel": _("is not one of our channels."),
+    "invalid": _("must be a whole number of days from 1 to 3650."),
+}
+
+
+def range_error_text(error: RangeInvalid) -> str:
+    """The range form's refusal in the staff's words: the field as the form labels it, and what to do."""
+    return f"“{RANGE_FIELD_LABELS.get(error.field, error.field)}” {RANGE_ERRORS.get(error.code, error.message)}"
 
 
 class _MarketingOnly:
@@ -96,9 +113,11 @@ class DashboardAdmin(_MarketingOnly, ReadOnlyAdmin):
     def changelist_view(self, request, extra_context=None):
         if not self.has_view_permission(request):
             raise PermissionDenied
-        error, query, report, figures = None, None, None, []
+        error, query, report, figures, cards, previous = None, None, None, [], [], None
         try:
             query, report, figures = self._figures(request)
+            cards = headline(start=query.start, end=query.end, channel=query.channel, churn_days=query.churn_days)
+            previous = previous_period(query.start, query.end)
         except RangeInvalid as exc:
             error = exc
         context = {
@@ -106,10 +125,14 @@ class DashboardAdmin(_MarketingOnly, ReadOnlyAdmin):
             "opts": self.model._meta,
             "title": _("Insights dashboard"),
             "error": error,
+            "error_text": range_error_text(error) if error else "",
             "query": query,
             "report": report,
             "figures": figures,
-            "channels": CHANNELS,
+            "sections": dashboard_sections(figures),
+            "cards": cards,
+            "previous": previous,
+            "channels": [(code, channel_label(code)) for code in CHANNELS],
             "params": request.GET.urlencode(),
             "form_values": request.GET,
         }
@@ -135,6 +158,8 @@ class DashboardAdmin(_MarketingOnly, ReadOnlyAdmin):
             raise PermissionDenied
         campaign = get_object_or_404(Campaign, pk=campaign_id)
         report = campaign_report(campaign=campaign)
+        for row in report["channels"]:
+            row["label"] = channel_label(row["channel"])  # the table says the channel's name; data-channel its code
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,

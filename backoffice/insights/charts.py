@@ -1,28 +1,87 @@
 """Charts as inline SVG drawn on the server: no script, no CDN, readable without JavaScript and printable, and the
 numbers are the ones in the table next to each chart. Every text that goes into the SVG is escaped. The one chart
-module of the product: the dashboard's figures and the campaign report draw with it."""
+module of the product: the dashboard's figures and the campaign report draw with it.
+
+What keeps them readable: categories are horizontal bars (a label column sized to the longest label, the value and
+its unit beside each bar, so nothing is cut and a phone can read them); a label longer than its room is shortened
+with "…" and said in full on hover; axis values are compact (1,2 k); a channel has the same colour in every chart
+(customers.wording.CHANNEL_COLOURS, the colours of the staff pages' channel icons); no data draws a sentence that
+says what to do, not an empty frame."""
 
 from decimal import Decimal
 
+from django.utils.formats import number_format
 from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
-PALETTE = ("#2b6cb0", "#c05621", "#2f855a", "#b83280", "#6b46c1", "#975a16", "#00838f", "#c53030", "#4a5568", "#718096")
+from customers.wording import CHANNEL_COLOURS, channel_colour, channel_label
+
+PALETTE = ("#0b5cad", "#c05621", "#2f855a", "#b83280", "#6b46c1", "#975a16", "#00838f", "#c53030", "#4a5568", "#718096")
+INK, MUTED, POSITIVE, NEGATIVE = "#1c2430", "#4a5568", "#2f855a", "#c53030"
 WIDTH, HEIGHT, PAD_LEFT, PAD_BOTTOM, PAD_TOP = 640, 220, 56, 36, 12
+FONT = 13
+# Width of one character in em, on the wide side (DejaVu Sans, Debian's default): labels are sized with it, so a
+# label never runs past its room in any of the fonts a browser picks.
+CHAR_EM = 0.64
 
 
 def _number(value) -> float:
     return float(value) if value is not None else 0.0
 
 
-def _svg(name: str, body: str, height: int = HEIGHT, *, title: str = "") -> SafeString:
+def text_width(text: str, size: int = FONT) -> float:
+    return len(text) * size * CHAR_EM
+
+
+def fit(text: str, room: float, size: int = FONT) -> str:
+    """The text, shortened with "…" to fit `room` pixels."""
+    most = max(int(room / (size * CHAR_EM)), 1)
+    return text if len(text) <= most else text[: max(most - 1, 1)] + "…"
+
+
+def value_text(value, unit: str) -> str:
+    """A value as staff read it: 1.234,50 €, 37,5 %, 12 (the page's language)."""
+    if value is None:
+        return "–"
+    if unit == "%":
+        return f"{number_format(Decimal(str(value)) * 100, 1, use_l10n=True)} %"
+    if unit == "€":
+        return f"{number_format(Decimal(str(value)), 2, use_l10n=True, force_grouping=True)} €"
+    if unit == "min":
+        return f"{number_format(Decimal(str(value)), 0, use_l10n=True, force_grouping=True)} min"
+    return number_format(
+        Decimal(str(value)), 0 if Decimal(str(value)) == int(value) else 2, use_l10n=True, force_grouping=True
+    )
+
+
+def compact(value: float) -> str:
+    """Axis ticks: 950, 1,2 k, 3,4 M."""
+    for size, suffix in ((1e6, " M"), (1e3, " k")):
+        if abs(value) >= size:
+            return number_format(round(value / size, 1), 1, use_l10n=True).replace(",0", "").replace(".0", "") + suffix
+    return number_format(round(value), 0, use_l10n=True)
+
+
+def colour_of(label: str, index: int) -> str:
+    return CHANNEL_COLOURS.get(label) or PALETTE[index % len(PALETTE)]
+
+
+def empty(name: str) -> SafeString:
+    return format_html(
+        '<p class="chart-empty" data-chart="{}" role="note">{}</p>',
+        name,
+        _("No data in this period: widen the range."),
+    )
+
+
+def _svg(name: str, body: str, height: float = HEIGHT, *, title: str = "", width: int = WIDTH) -> SafeString:
     return format_html(
         '<svg class="insights-chart" data-chart="{}" viewBox="0 0 {} {}" width="100%" role="img" '
         'aria-label="{}" xmlns="http://www.w3.org/2000/svg">{}</svg>',
         name,
-        WIDTH,
-        height,
+        width,
+        f"{height:.0f}",
         title or name,
         mark_safe(body),  # noqa: S308 - built below from escaped parts only
     )
@@ -35,148 +94,196 @@ def _axis(top: float) -> str:
         value = top * i / 4
         y = HEIGHT - PAD_BOTTOM - plot_h * i / 4
         parts.append(f'<line x1="{PAD_LEFT}" y1="{y:.1f}" x2="{WIDTH}" y2="{y:.1f}" stroke="#eee"/>')
-        parts.append(f'<text x="{PAD_LEFT - 4}" y="{y + 4:.1f}" font-size="10" text-anchor="end">{value:,.0f}</text>')
+        parts.append(
+            f'<text class="tick" x="{PAD_LEFT - 6}" y="{y + 4:.1f}" font-size="11" text-anchor="end">'
+            f"{escape(compact(value))}</text>"
+        )
     return "".join(parts)
 
 
-def bar_chart(name: str, rows: list[tuple[str, Decimal | None]]) -> SafeString:
-    """One bar per label (channel, store...)."""
-    values = [_number(v) for _, v in rows]
-    top = max([abs(v) for v in values] + [1e-9])
-    plot_w, plot_h = WIDTH - PAD_LEFT - 8, HEIGHT - PAD_BOTTOM - PAD_TOP
-    step = plot_w / max(len(rows), 1)
-    parts = [_axis(top)]
-    for i, ((label, raw), value) in enumerate(zip(rows, values, strict=True)):
-        h = plot_h * max(value, 0) / top
-        x = PAD_LEFT + 4 + i * step
-        y = HEIGHT - PAD_BOTTOM - h
-        parts.append(
-            f'<rect class="bar" data-label="{escape(label)}" data-value="{escape(raw if raw is not None else "")}" '
-            f'x="{x:.1f}" y="{y:.1f}" width="{step * 0.7:.1f}" height="{h:.1f}" fill="{PALETTE[i % len(PALETTE)]}">'
-            f"<title>{escape(label)}: {escape(raw if raw is not None else '-')}</title></rect>"
-        )
-        parts.append(
-            f'<text x="{x + step * 0.35:.1f}" y="{HEIGHT - PAD_BOTTOM + 14}" font-size="11" '
-            f'text-anchor="middle">{escape(label)}</text>'
-        )
-    return _svg(name, "".join(parts))
+BAR_H, GAP = 22, 8
 
 
-def line_chart(name: str, labels: list[str], series: dict[str, list[Decimal]]) -> SafeString:
-    """One line per series over the labels (months)."""
+def _label_room(labels: list[str], *, most: int = 200) -> float:
+    return min(max((text_width(label) for label in labels), default=40) + 12, most)
+
+
+def hbar_chart(
+    name: str,
+    rows: list[tuple[str, float, str]],
+    *,
+    colour_for=None,
+    title: str = "",
+    keys: list[str] | None = None,
+    data_values: list[str] | None = None,
+) -> SafeString:
+    """Horizontal bars, one a row: (label, value, shown text), scaled to the largest absolute value; negative values
+    (a ROI under zero) grow left of a zero line. `keys` go into data-label (a channel code while the label is its
+    name). The label column fits the longest label (up to 200px; longer ones are shortened), the shown text sits
+    beside each bar."""
+    if not rows:
+        return empty(name)
+    labels = [label for label, _value, _text in rows]
+    keys = keys or labels
+    data_values = data_values or [text for _l, _v, text in rows]
+    label_w = _label_room(labels)
+    text_room = max((text_width(text) for _l, _v, text in rows), default=30) + 10
+    span = WIDTH - label_w - text_room - 8
+    largest = max((abs(value) for _label, value, _text in rows), default=0) or 1
+    has_negative = any(value < 0 for _label, value, _text in rows)
+    zero = label_w + (span / 2 if has_negative else 0)
+    scale = (span / 2 if has_negative else span) / largest
+    parts = []
+    for index, ((label, value, text), key, data_value) in enumerate(zip(rows, keys, data_values, strict=True)):
+        y = 6 + index * (BAR_H + GAP)
+        length = abs(value) * scale
+        x = zero - length if value < 0 else zero
+        colour = colour_for(index, value) if colour_for else colour_of(key, index)
+        shown = fit(label, label_w - 12)
+        parts.append(
+            f'<text class="label" x="{label_w - 8:.1f}" y="{y + BAR_H - 6}" text-anchor="end" font-size="{FONT}">'
+            f"{escape(shown)}<title>{escape(label)}</title></text>"
+            f'<rect class="bar" data-label="{escape(key)}" data-value="{escape(data_value)}" x="{x:.1f}" y="{y}" '
+            f'width="{max(length, 1):.1f}" height="{BAR_H}" rx="3" fill="{colour}">'
+            f"<title>{escape(label)}: {escape(text)}</title></rect>"
+            f'<text class="value" x="{max(x + length, zero) + 5:.1f}" y="{y + BAR_H - 6}" font-size="{FONT}">'
+            f"{escape(text)}</text>"
+        )
+    if has_negative:
+        parts.append(f'<line x1="{zero:.1f}" x2="{zero:.1f}" y1="0" y2="100%" stroke="#999"/>')
+    return _svg(name, "".join(parts), height=(BAR_H + GAP) * len(rows) + 8, title=title)
+
+
+def bar_chart(name: str, rows: list[tuple[str, Decimal | None]], *, unit: str = "", title: str = "") -> SafeString:
+    """One bar per label (channel, store...), the value and its unit beside it. A channel code shows as its name in
+    its colour; data-value keeps the exact figure of the table."""
+    if not rows or all(value is None for _label, value in rows):
+        return empty(name)
+    return hbar_chart(
+        name,
+        [(channel_label(label) or label, _number(value), value_text(value, unit)) for label, value in rows],
+        keys=[label for label, _value in rows],
+        data_values=["" if value is None else str(value) for _label, value in rows],
+        title=title,
+    )
+
+
+def line_chart(name: str, labels: list[str], series: dict[str, list[Decimal]], *, unit: str = "") -> SafeString:
+    """One line per series over the labels (months): a channel in its colour, the total in ink; the legend under
+    the plot; month labels thinned so they never overlap."""
+    if not labels or not any(_number(v) for values in series.values() for v in values):
+        return empty(name)
     top = max([abs(_number(v)) for values in series.values() for v in values] + [1e-9])
-    plot_w, plot_h = WIDTH - PAD_LEFT - 90, HEIGHT - PAD_BOTTOM - PAD_TOP
+    plot_w, plot_h = WIDTH - PAD_LEFT - 16, HEIGHT - PAD_BOTTOM - PAD_TOP
     step = plot_w / max(len(labels) - 1, 1)
+    every = max(1, int(-(-text_width(max(labels, key=len), 11) // max(step, 1))) + (1 if step < 48 else 0))
     parts = [_axis(top)]
     for i, label in enumerate(labels):
+        if i % every and i != len(labels) - 1:
+            continue
+        anchor = "start" if i == 0 else ("end" if i == len(labels) - 1 else "middle")
         parts.append(
-            f'<text x="{PAD_LEFT + i * step:.1f}" y="{HEIGHT - PAD_BOTTOM + 14}" font-size="9" '
-            f'text-anchor="middle">{escape(label)}</text>'
+            f'<text class="label" x="{PAD_LEFT + i * step:.1f}" y="{HEIGHT - PAD_BOTTOM + 15}" font-size="11" '
+            f'text-anchor="{anchor}">{escape(label)}</text>'
         )
+    legend_x, legend_y = PAD_LEFT, HEIGHT + 6
     for n, (series_name, values) in enumerate(series.items()):
-        colour = PALETTE[n % len(PALETTE)]
+        colour = CHANNEL_COLOURS.get(series_name) or (INK if n == 0 else PALETTE[n % len(PALETTE)])
         points = " ".join(
             f"{PAD_LEFT + i * step:.1f},{HEIGHT - PAD_BOTTOM - plot_h * max(_number(v), 0) / top:.1f}"
             for i, v in enumerate(values)
         )
+        title = "; ".join(f"{m}: {value_text(v, unit)}" for m, v in zip(labels, values, strict=False))
         parts.append(
             f'<polyline class="line" data-series="{escape(series_name)}" points="{points}" fill="none" '
-            f'stroke="{colour}" stroke-width="2"/>'
+            f'stroke="{colour}" stroke-width="{3 if n == 0 else 2}"><title>{escape(title)}</title></polyline>'
         )
+        shown = channel_label(series_name) or series_name
+        item_w = text_width(shown, 12) + 26
+        if legend_x + item_w > WIDTH:
+            legend_x, legend_y = PAD_LEFT, legend_y + 18
         parts.append(
-            f'<text x="{WIDTH - 84}" y="{PAD_TOP + 12 + n * 13}" font-size="11" fill="{colour}">'
-            f"{escape(series_name)}</text>"
+            f'<rect x="{legend_x:.1f}" y="{legend_y}" width="12" height="12" rx="2" fill="{colour}"/>'
+            f'<text class="label" x="{legend_x + 16:.1f}" y="{legend_y + 11}" font-size="12">{escape(shown)}</text>'
         )
-    return _svg(name, "".join(parts))
+        legend_x += item_w
+    return _svg(name, "".join(parts), height=legend_y + 20)
 
 
 def heat_map(name: str, cohorts: list[dict]) -> SafeString:
     """Cohorts down, months since the first purchase across; the darker, the larger the share buying again."""
-    cell_w, cell_h, left, top_pad = 44, 20, 110, 18
+    if not cohorts:
+        return empty(name)
+    cell_w, cell_h, left, top_pad = 42, 22, 120, 18
     months = len(cohorts[0]["retention"]) if cohorts else 12
     height = top_pad + cell_h * max(len(cohorts), 1) + 4
     parts = [
-        f'<text x="{left + i * cell_w + cell_w / 2}" y="12" font-size="10" text-anchor="middle">+{i + 1}</text>'
+        f'<text class="label" x="{left + i * cell_w + cell_w / 2}" y="12" font-size="11" text-anchor="middle">'
+        f"+{i + 1}</text>"
         for i in range(months)
     ]
     for r, cohort in enumerate(cohorts):
         y = top_pad + r * cell_h
+        label = f"{cohort['cohort']} ({cohort['customers']})"
         parts.append(
-            f'<text x="4" y="{y + 14}" font-size="11">{escape(cohort["cohort"])} ({cohort["customers"]})</text>'
+            f'<text class="label" x="2" y="{y + 15}" font-size="12">{escape(fit(label, left - 8, 12))}'
+            f"<title>{escape(label)}</title></text>"
         )
         for i, share in enumerate(cohort["retention"]):
             x = left + i * cell_w
             if share is None:
-                fill, text = "#f7f7f7", ""
+                fill, text, ink = "#f7f7f7", "", INK
             else:
                 alpha = min(max(float(share), 0.0), 1.0)
-                fill, text = f"rgba(43,108,176,{0.08 + 0.92 * alpha:.2f})", f"{float(share) * 100:.0f}%"
+                fill, text = f"rgba(11,92,173,{0.08 + 0.92 * alpha:.2f})", f"{float(share) * 100:.0f}%"
+                ink = "#fff" if alpha > 0.5 else INK
             parts.append(
                 f'<rect class="cell" data-cohort="{escape(cohort["cohort"])}" data-month="{i + 1}" '
                 f'data-value="{escape(share if share is not None else "")}" x="{x}" y="{y}" width="{cell_w - 2}" '
-                f'height="{cell_h - 2}" fill="{fill}"/>'
-                f'<text x="{x + cell_w / 2 - 1}" y="{y + 14}" font-size="10" text-anchor="middle">{text}</text>'
+                f'height="{cell_h - 2}" fill="{fill}"><title>{escape(cohort["cohort"])} +{i + 1}: {text or "–"}</title>'
+                f'</rect><text class="value" x="{x + cell_w / 2 - 1}" y="{y + 15}" font-size="11" text-anchor="middle" '
+                f'style="fill:{ink}">{text}</text>'
             )
-    return _svg(name, "".join(parts), height=height)
-
-
-BAR_H, LABEL_W = 18, 150
-
-
-def hbar_chart(name: str, rows: list[tuple[str, float, str]], *, colour_for=None, title: str = "") -> SafeString:
-    """Horizontal bars, one a row: (label, value, shown text), scaled to the largest absolute value; negative values
-    (a ROI under zero) grow left of a zero line."""
-    largest = max((abs(value) for _label, value, _text in rows), default=0) or 1
-    span = WIDTH - LABEL_W - 90
-    has_negative = any(value < 0 for _label, value, _text in rows)
-    zero = LABEL_W + (span // 2 if has_negative else 0)
-    scale = (span // 2 if has_negative else span) / largest
-    parts = []
-    for index, (label, value, text) in enumerate(rows):
-        y = 5 + index * (BAR_H + 6)
-        length = abs(value) * scale
-        x = zero - length if value < 0 else zero
-        colour = colour_for(index, value) if colour_for else PALETTE[0]
-        parts.append(
-            f'<text x="{LABEL_W - 6}" y="{y + BAR_H - 5}" text-anchor="end" font-size="12">{escape(label)}</text>'
-            f'<rect class="bar" data-label="{escape(label)}" data-value="{escape(text)}" x="{x:.1f}" y="{y}" '
-            f'width="{max(length, 1):.1f}" height="{BAR_H}" fill="{colour}">'
-            f"<title>{escape(label)}: {escape(text)}</title></rect>"
-            f'<text x="{max(x + length, zero) + 4:.1f}" y="{y + BAR_H - 5}" font-size="12">{escape(text)}</text>'
-        )
-    if has_negative:
-        parts.append(f'<line x1="{zero}" x2="{zero}" y1="0" y2="100%" stroke="#999"/>')
-    return _svg(name, "".join(parts), height=(BAR_H + 6) * len(rows) + 10, title=title)
+    return _svg(name, "".join(parts), height=height, width=max(WIDTH, left + months * cell_w + 2))
 
 
 # --- The campaign report ------------------------------------------------------------------------------------------
 
 FUNNEL_STEPS = (("sent", "sent"), ("delivered", "delivered"), ("read", "opened"), ("clicked", "clicked"))
+STEP_SHADES = (1.0, 0.8, 0.62, 0.46, 0.32)
 
 
 def _positive_or_not(_index: int, value: float) -> str:
-    return PALETTE[2] if value >= 0 else PALETTE[7]
+    return POSITIVE if value >= 0 else NEGATIVE
+
+
+def _shade(colour: str, alpha: float) -> str:
+    red, green, blue = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({red},{green},{blue},{alpha})"
 
 
 def campaign_funnel(channels: list[dict]) -> SafeString:
-    rows = []
+    """Each channel's steps in the channel's colour, lighter step by step."""
+    rows, keys, colours = [], [], []
+    steps = [*FUNNEL_STEPS, ("converted", "converted")]
     for row in channels:
-        steps = [(key, label) for key, label in FUNNEL_STEPS] + [("converted", "converted")]
-        rows.extend((f"{row['channel']} · {_(label)}", row[key], str(row[key])) for key, label in steps)
+        for n, (key, label) in enumerate(steps):
+            rows.append((f"{channel_label(row['channel'])} · {_(label)}", row[key], value_text(row[key], "")))
+            keys.append(f"{row['channel']} · {label}")
+            colours.append(_shade(channel_colour(row["channel"]), STEP_SHADES[n]))
     return hbar_chart(
-        "campaign_funnel",
-        rows,
-        colour_for=lambda i, _v: PALETTE[i % (len(FUNNEL_STEPS) + 1)],
-        title=_("Funnel per channel"),
+        "campaign_funnel", rows, colour_for=lambda i, _v: colours[i], title=_("Funnel per channel"), keys=keys
     )
 
 
 def campaign_lift(lift: dict) -> SafeString:
+    if not lift.get("treated") and not lift.get("holdout"):
+        return empty("campaign_lift")
     treated = float(lift.get("treated_conversion_rate") or 0)
     holdout = float(lift.get("holdout_conversion_rate") or 0)
     rows = [
-        (_("treated"), treated * 100, f"{treated * 100:.1f}%"),
-        (_("holdout"), holdout * 100, f"{holdout * 100:.1f}%"),
+        (_("treated"), treated * 100, value_text(treated, "%")),
+        (_("holdout"), holdout * 100, value_text(holdout, "%")),
     ]
     return hbar_chart(
         "campaign_lift",
@@ -192,7 +299,7 @@ def lift_per_campaign(lifts: list[dict]) -> SafeString:
         (
             row["name"] or row["campaign"][:8],
             float(row["lift"] or 0) * 100,
-            "-" if row["lift"] is None else f"{float(row['lift']) * 100:.1f}",
+            "-" if row["lift"] is None else f"{number_format(float(row['lift']) * 100, 1, use_l10n=True)} pt",
         )
         for row in lifts
     ]
@@ -200,8 +307,13 @@ def lift_per_campaign(lifts: list[dict]) -> SafeString:
 
 
 def campaign_roi(channels: list[dict], *, name: str = "campaign_roi") -> SafeString:
+    """ROI per channel in the channel's colour; a loss grows left of the zero line."""
     rows = [
-        (row["channel"], float(row["roi"] or 0), "-" if row["roi"] is None else f"{float(row['roi']) * 100:.0f}%")
+        (
+            channel_label(row["channel"]),
+            float(row["roi"] or 0),
+            "-" if row["roi"] is None else f"{number_format(float(row['roi']) * 100, 0, use_l10n=True)}%",
+        )
         for row in channels
     ]
-    return hbar_chart(name, rows, colour_for=_positive_or_not, title=_("ROI per channel"))
+    return hbar_chart(name, rows, title=_("ROI per channel"), keys=[row["channel"] for row in channels])

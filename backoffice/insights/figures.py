@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
+from customers.wording import channel_label
+
 from . import charts
 
 
@@ -19,6 +21,30 @@ class Figure:
     headers: list[str]
     rows: list[list] = field(default_factory=list)
     chart: SafeString | None = None
+
+
+# The dashboard's blocks, each a tab, in the order a marketing manager reads them; every figure belongs to one.
+SECTIONS = (
+    ("revenue", _("Revenue"), ("trends", "revenue_sales", "revenue_acquisition")),
+    ("acquisition", _("Acquisition"), ("acquisition", "cltv", "cltv_cohorts")),
+    ("retention", _("Retention"), ("retention", "loyalty", "omnichannel")),
+    ("service", _("Service"), ("service",)),
+    ("campaigns", _("Campaigns"), ("campaigns", "campaign_lift")),
+    ("stock", _("Stock"), ("stock",)),
+    ("funnel", _("Journey funnel"), ("funnel",)),
+)
+
+
+@dataclass
+class Section:
+    key: str
+    title: str
+    figures: list
+
+
+def dashboard_sections(figures: list) -> list[Section]:
+    by_key = {figure.key: figure for figure in figures}
+    return [Section(key, title, [by_key[k] for k in keys if k in by_key]) for key, title, keys in SECTIONS]
 
 
 def cell(value) -> str:
@@ -144,7 +170,8 @@ def dashboard_figures(report: dict) -> list[Figure]:
         "trends",
         _("Monthly trend"),
         FORMULAS["trends"],
-        [_("month"), _("orders"), _("net revenue"), _("customers acquired")] + [f"net {ch}" for ch in by_channel],
+        [_("month"), _("orders"), _("net revenue"), _("customers acquired")]
+        + [_("net revenue %(channel)s") % {"channel": channel_label(ch)} for ch in by_channel],
     )
     for i, m in enumerate(trends["months"]):
         f.rows.append(
@@ -152,7 +179,7 @@ def dashboard_figures(report: dict) -> list[Figure]:
             + [by_channel[ch][i] for ch in by_channel]
         )
     series = {str(_("total")): [m["net_revenue"] for m in trends["months"]], **by_channel}
-    f.chart = charts.line_chart("trends", months, series)
+    f.chart = charts.line_chart("trends", months, series, unit="€")
     figures.append(f)
 
     acq = report["acquisition"]
@@ -170,7 +197,7 @@ def dashboard_figures(report: dict) -> list[Figure]:
                 (_("acquisition ROI"), "roi"),
             ],
             _with_total(acq["by_channel"], acq["total"]),
-            charts.bar_chart("acquisition", [(r["channel"], r["cac"]) for r in acq["by_channel"]]),
+            charts.bar_chart("acquisition", [(r["channel"], r["cac"]) for r in acq["by_channel"]], unit="€"),
         )
     )
 
@@ -188,7 +215,7 @@ def dashboard_figures(report: dict) -> list[Figure]:
                 (_("AOV"), "aov"),
             ],
             _with_total(rev["by_sales_channel"], rev["total"]),
-            charts.bar_chart("revenue_sales", [(r["channel"], r["net"]) for r in rev["by_sales_channel"]]),
+            charts.bar_chart("revenue_sales", [(r["channel"], r["net"]) for r in rev["by_sales_channel"]], unit="€"),
         )
     )
     figures.append(
@@ -203,7 +230,9 @@ def dashboard_figures(report: dict) -> list[Figure]:
                 (_("net revenue per customer"), "net_per_customer"),
             ],
             rev["by_acquisition_channel"],
-            charts.bar_chart("revenue_acquisition", [(r["channel"], r["net"]) for r in rev["by_acquisition_channel"]]),
+            charts.bar_chart(
+                "revenue_acquisition", [(r["channel"], r["net"]) for r in rev["by_acquisition_channel"]], unit="€"
+            ),
         )
     )
 
@@ -224,7 +253,7 @@ def dashboard_figures(report: dict) -> list[Figure]:
                 (_("predictive CLTV / CAC"), "predictive_cltv_to_cac"),
             ],
             cltv["by_channel"],
-            charts.bar_chart("cltv", [(r["channel"], r["predictive_cltv"]) for r in cltv["by_channel"]]),
+            charts.bar_chart("cltv", [(r["channel"], r["predictive_cltv"]) for r in cltv["by_channel"]], unit="€"),
         )
     )
     figures.append(
@@ -304,7 +333,7 @@ def dashboard_figures(report: dict) -> list[Figure]:
                 (_("resolution breaches"), "resolution_breaches"),
             ],
             service["by_channel"],
-            charts.bar_chart("service", [(r["channel"], r["csat"]) for r in service["by_channel"]]),
+            charts.bar_chart("service", [(r["channel"], r["csat"]) for r in service["by_channel"]], unit="%"),
         )
     )
 
@@ -346,7 +375,7 @@ def dashboard_figures(report: dict) -> list[Figure]:
                 (_("failure rate"), "pickup_stock_failure_rate"),
             ],
             stock["by_location"],
-            charts.bar_chart("stock", [(r["location"], r["accuracy"]) for r in stock["by_location"]]),
+            charts.bar_chart("stock", [(r["location"], r["accuracy"]) for r in stock["by_location"]], unit="%"),
         )
     )
 

@@ -197,17 +197,23 @@ class DeadLetterAdmin(ReadOnlyAdmin):
 
     @admin.action(description=_("Replay the selected dead letters"))
     def replay(self, request, queryset):
+        letters = list(queryset)
         applied = failed = 0
-        for letter in queryset:
+        for letter in letters:
             if services.dead_letter_replay(dead_letter_id=letter.id, actor=_actor(request)):
                 applied += 1
             else:
                 failed += 1
-        self.message_user(
-            request,
-            _("Applied: %(applied)d; still failing: %(failed)d.") % {"applied": applied, "failed": failed},
-            messages.SUCCESS if not failed else messages.WARNING,
-        )
+        # Counts done of total and what became of them: the failing ones stay listed with their new error.
+        said = _("Replayed %(done)d of %(total)d: %(applied)d applied, %(failed)d still failing.") % {
+            "done": applied + failed,
+            "total": len(letters),
+            "applied": applied,
+            "failed": failed,
+        }
+        if failed:
+            said = f"{said} {_('Those still failing stay in the list with their error.')}"
+        self.message_user(request, said, messages.SUCCESS if not failed else messages.WARNING)
 
 
 @admin.register(OversellAlert)

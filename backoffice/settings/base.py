@@ -274,6 +274,10 @@ EVENTSTORE_AFTER_COMMIT_HOOKS = ["backoffice.eventstore.tasks.wake_async_project
 # --- Celery: without a broker URL tasks run eagerly, in process.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+# Eager tasks still go through a producer, which Celery connects with the write URL: without a broker it is an
+# in-memory transport on localhost, so `make run` does not warn "No hostname was supplied" about a broker it never
+# meant to use. With a broker, writes go to it as before.
+CELERY_BROKER_WRITE_URL = CELERY_BROKER_URL or "memory://localhost/"
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True

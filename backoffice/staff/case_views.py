@@ -8,6 +8,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views import View
 
 from backoffice.accounts.models import AccessSurface, Role
@@ -28,6 +29,17 @@ CASE_TIMELINE_EVENTS = 10
 NOT_THE_CUSTOMERS_STORY = ("message.queued", "message.sent", "message.deferred", "message.failed", "case.")
 # Support answers cases wherever they came from; store staff see and answer the cases of customers at the counter.
 CASE_ROLES = (Role.ADMIN, Role.SUPPORT, Role.STORE)
+
+
+# A case service's refusal codes as staff read them (its own messages are for the API and name fields).
+CASE_REFUSALS = {
+    "not_found": gettext_lazy("There is no such case."),
+    "erased": gettext_lazy("This customer's data was erased: the case cannot go on."),
+    "case_closed": gettext_lazy("The case is already resolved; open a new one to go on."),
+    "unreachable": gettext_lazy("The customer cannot be reached on this channel: choose another one."),
+    "case_open": gettext_lazy("The satisfaction survey is asked once the case is resolved."),
+    "already_answered": gettext_lazy("The satisfaction survey was already answered."),
+}
 
 
 def case_row(case: Case) -> dict:
@@ -132,7 +144,7 @@ class CaseDetailView(StaffRoleRequiredMixin, View):
                 return error_page(request, 400, _("Unknown action."))
         except case_services.CaseRefused as exc:
             form = reply_form or resolve_form
-            form.add_error(None, str(exc))
+            form.add_error(None, CASE_REFUSALS.get(exc.code, _("This was refused and nothing was recorded.")))
             status = 409 if exc.status == 409 else 400
             return self.render(request, case, reply_form=reply_form, resolve_form=resolve_form, status=status)
         return redirect(f"{reverse('staff:case_detail', args=[case.id])}#thread")
@@ -165,18 +177,9 @@ class CaseDetailView(StaffRoleRequiredMixin, View):
             ],
             "customer": customer,
             "customer_url": reverse("staff:customer_detail", args=[owner]),
-            "orders": [
-                {**row, "is_referenced": row["number"] == case.order_ref} for row in customer_order_rows(owner)
-            ],
+            "orders": [{**row, "is_referenced": row["number"] == case.order_ref} for row in customer_order_rows(owner)],
             "timeline": [
-                {
-                    "event": event,
-                    "channel": event.channel,
-                    "channel_label": presenters.channel_label(event.channel),
-                    "label": presenters.event_label(event.type),
-                    "summary": presenters.event_summary(event.type, event.data),
-                }
-                for event in story[:CASE_TIMELINE_EVENTS]
+                presenters.timeline_item(event, role=request.staff_role) for event in story[:CASE_TIMELINE_EVENTS]
             ],
             "reply_form": reply_form
             or CaseReplyForm(initial={"channel": channels[0], "reply_id": uuid.uuid4()}, channels=channels),

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils.formats import localize
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views import View
 
 from backoffice.accounts.models import Role
@@ -67,7 +68,36 @@ def _refusal_message(exc: order_errors.OrdersError, here: str | None = None) -> 
         return _("This cannot be done while the order is %(status)s.") % {"status": OrderStatus(exc.status).label}
     if isinstance(exc, order_errors.OrderNotFound):
         return _("There is no order with this id.")
-    return str(exc)
+    if isinstance(exc, order_errors.InvalidFields):
+        return " ".join(_field_refusal(error) for error in exc.errors)
+    if isinstance(exc, order_errors.MovementIdConflict | order_errors.OrderIdConflict):
+        return _("This was already recorded with other details; reload the page and try again.")
+    return _("The request was refused and nothing was recorded.")
+
+
+# A service's refusal codes in the staff's words: no field path, no internal message ever reaches a page.
+REFUSALS = {
+    "unknown_sku": gettext_lazy("Unknown product."),
+    "inactive_sku": gettext_lazy("This product is not on sale."),
+    "not_in_order": gettext_lazy("This product is not in the order."),
+    "min_value": gettext_lazy("Must be 1 or more."),
+    "max_value": gettext_lazy("More than the order holds."),
+    "unknown_location": gettext_lazy("Unknown store."),
+    "not_a_store": gettext_lazy("This location is not a store."),
+    "not_found": gettext_lazy("No customer with this phone, email or loyalty card."),
+    "required": gettext_lazy("This is needed."),
+}
+
+
+def _field_refusal(error) -> str:
+    """ "Line 2 · Quantity: Must be 1 or more." from lines.1.quantity / min_value."""
+    said = str(REFUSALS.get(error.code, _("Not accepted.")))
+    parts = error.field.split(".")
+    if parts[0] == "lines" and len(parts) >= 2 and parts[1].isdigit():
+        what = {"sku": _("Product"), "quantity": _("Quantity")}.get(parts[-1], "")
+        where = _("Line %(number)s") % {"number": int(parts[1]) + 1}
+        return f"{where}{' · ' + str(what) if what else ''}: {said}"
+    return said
 
 
 def _refusal_status(exc: order_errors.OrdersError) -> int:
@@ -191,9 +221,7 @@ class TillSaleView(StaffRoleRequiredMixin, View):
                 )
         except order_errors.InvalidFields as exc:
             for error in exc.errors:
-                form.add_error(
-                    _till_field(error.field), _("Unknown product.") if error.code == "unknown_sku" else error.message
-                )
+                form.add_error(_till_field(error.field), str(REFUSALS.get(error.code, _("Not accepted."))))
             return self.render(request, form, status=400)
         except order_errors.OrdersError as exc:
             form.add_error(None, _refusal_message(exc, here=location))

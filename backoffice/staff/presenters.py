@@ -1,94 +1,29 @@
 """How staff pages say things: labels for channels, identifiers and event types, one-line summaries of events,
 the consent grid, and the timeline's keyset cursor. Plain functions over what the selectors return."""
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
 import phonenumbers
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from customers import wording
 from customers.events import ConsentChannel, ConsentPurpose
 from customers.timeline_cursor import BadCursor, cursor_decode, cursor_encode  # noqa: F401 - the API's cursor
 
 CONSENT_CHANNELS: tuple[str, ...] = ConsentChannel.__args__
 CONSENT_PURPOSES: tuple[str, ...] = ConsentPurpose.__args__
 
-CHANNEL_LABELS = {
-    "web": _("Web"),
-    "app": _("App"),
-    "store": _("Store"),
-    "phone": _("Phone"),
-    "email": _("Email"),
-    "sms": _("SMS"),
-    "whatsapp": _("WhatsApp"),
-    "facebook": _("Facebook"),
-    "instagram": _("Instagram"),
-    "push": _("Push notification"),
-}
-
-PURPOSE_LABELS = {"marketing": _("Offers and news"), "service": _("Orders and service")}
-
-IDENTIFIER_LABELS = {
-    "email": _("Email"),
-    "phone": _("Phone"),
-    "loyalty_card": _("Loyalty card"),
-    "external": _("External id"),
-    "facebook_id": _("Facebook"),
-    "instagram_id": _("Instagram"),
-    "anonymous_id": _("Anonymous web/app id"),
-}
-
-# Event types, as staff say them. Types from apps still being built are named ahead; an unknown type shows as is.
-EVENT_LABELS = {
-    "customer.registered": _("Became a customer"),
-    "customer.identifier_added": _("New contact detail"),
-    "customer.merged": _("Records merged"),
-    "customer.unmerged": _("Records separated"),
-    "customer.erased": _("Personal data erased"),
-    "customer.exported": _("Personal data handed out"),
-    "consent.granted": _("Consent given"),
-    "consent.revoked": _("Consent withdrawn"),
-    "page.viewed": _("Viewed a page"),
-    "product.viewed": _("Viewed a product"),
-    "search.performed": _("Searched"),
-    "app.opened": _("Opened the app"),
-    "store.visited": _("Visited a store"),
-    "call.received": _("Phone call"),
-    "message.received": _("Message received"),
-    "review.posted": _("Posted a review"),
-    "content.shared": _("Shared"),
-    "cart.item_added": _("Added to cart"),
-    "cart.item_removed": _("Removed from cart"),
-    "cart.checked_out": _("Checked out"),
-    "cart.abandoned": _("Cart abandoned"),
-    "order.placed": _("Order placed"),
-    "order.paid": _("Order paid"),
-    "order.ready_for_pickup": _("Order ready for pickup"),
-    "order.collected": _("Order collected"),
-    "order.shipped": _("Order shipped"),
-    "order.delivered": _("Order delivered"),
-    "order.cancelled": _("Order cancelled"),
-    "order.returned": _("Order returned"),
-    "message.queued": _("Message queued"),
-    "message.sent": _("Message sent"),
-    "message.failed": _("Message failed"),
-    "message.suppressed": _("Message not sent"),
-    "message.delivered": _("Message delivered"),
-    "message.read": _("Message read"),
-    "message.clicked": _("Link clicked"),
-    "case.opened": _("Case opened"),
-    "case.message_added": _("Case message"),
-    "case.resolved": _("Case resolved"),
-    "case.csat_answered": _("Satisfaction survey answered"),
-}
-
-
-def channel_label(channel: str | None) -> str:
-    return CHANNEL_LABELS.get(channel or "", channel or "")
-
-
-def event_label(event_type: str) -> str:
-    return EVENT_LABELS.get(event_type, event_type)
+# How channels, purposes, identifiers and events are said: one owner, shared with the admin (customers.wording).
+CHANNEL_LABELS = wording.CHANNEL_LABELS
+PURPOSE_LABELS = wording.PURPOSE_LABELS
+IDENTIFIER_LABELS = wording.IDENTIFIER_LABELS
+EVENT_LABELS = wording.EVENT_LABELS
+channel_label = wording.channel_label
+event_label = wording.event_label
+event_sentence = wording.event_sentence
 
 
 def identifier_value(kind: str, value: str) -> str:
@@ -101,38 +36,30 @@ def identifier_value(kind: str, value: str) -> str:
         return value
 
 
-def _shorten(text, limit: int = 120) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def event_summary(event_type: str, data: dict) -> str:
-    """One line of what happened, from the fields that say most; empty when there is nothing to add."""
-    get = data.get
-    if event_type.startswith("consent."):
-        return f"{PURPOSE_LABELS.get(get('purpose'), get('purpose'))} · {channel_label(get('channel'))}"
-    if event_type.startswith("cart.item_"):
-        price = f" · {get('unit_price')} {get('currency', 'EUR')}" if get("unit_price") else ""
-        return f"{get('quantity', '')} × {get('sku', '')}{price}"
-    if event_type == "review.posted":
-        stars = "★" * int(get("rating") or 0)
-        return _shorten(" ".join(filter(None, [stars, get("sku") or get("location"), get("text")])))
-    if event_type == "search.performed":
-        return _shorten(f"«{get('query', '')}» ({get('results_count', 0)})")
-    if event_type == "product.viewed":
-        return str(get("sku", ""))
-    if event_type == "page.viewed":
-        return _shorten(get("title") or get("url") or "")
-    if event_type in ("store.visited", "call.received"):
-        minutes = get("minutes") if event_type == "store.visited" else round((get("seconds") or 0) / 60)
-        what = get("location") if event_type == "store.visited" else get("reason")
-        return _shorten(" · ".join(filter(None, [what, f"{minutes} min" if minutes else ""])))
-    if event_type == "customer.identifier_added":
-        identifier = get("identifier")
-        return str(IDENTIFIER_LABELS.get(identifier.get("kind"), "")) if isinstance(identifier, dict) else ""
-    preferred = ("subject", "text", "reason", "title", "url", "sku", "location", "screen", "network", "order_id")
-    parts = [str(get(key)) for key in preferred if get(key) not in (None, "")]
-    return _shorten(" · ".join(parts[:2]))
+def timeline_item(event, *, role: str | None) -> dict:
+    """One line of a staff timeline: the event's sentence (customers.wording), its channel, a link to the order or
+    case it belongs to, and for admins only the raw data behind a "details" toggle."""
+    story = wording.event_sentence(event.type, event.data, event.channel)
+    link_url = link_text = ""
+    if "order" in story.refs:
+        link_url = reverse("staff:order_detail", args=[story.refs["order"]])
+        link_text = _("Open the order")
+    elif "case" in story.refs:
+        link_url = reverse("staff:case_detail", args=[story.refs["case"]])
+        link_text = _("Open the case")
+    elif "campaign" in story.refs and role in ("admin", "marketing"):
+        link_url = reverse("admin:campaigns_campaign_change", args=[story.refs["campaign"]])
+        link_text = _("Open the campaign")
+    return {
+        "event": event,
+        "channel": event.channel,
+        "channel_label": channel_label(event.channel),
+        "label": event_label(event.type),
+        "sentence": story.text,
+        "link_url": link_url,
+        "link_text": link_text,
+        "raw": json.dumps(event.data, ensure_ascii=False, indent=1, default=str) if role == "admin" else "",
+    }
 
 
 @dataclass(frozen=True)
@@ -195,6 +122,7 @@ CONSENT_WORDING = {
 def consent_wording(*, channel: str, purpose: str, is_granted: bool) -> str:
     """The sentence staff read out at the counter or on the phone, in the language of the page."""
     return str(CONSENT_WORDING[(purpose, is_granted)]) % {"channel": channel_label(channel)}
+
 
 COMPENSATION_LABELS = {
     "none": _("No compensation"),

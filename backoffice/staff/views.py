@@ -162,16 +162,7 @@ class CustomerDetailView(StaffRoleRequiredMixin, TemplateView):
                 "channels": _channel_rows(person["channels_used"]),
                 "consent_rows": presenters.consent_grid(customer_selectors.consent_states(customer_id=customer.id)),
                 "can_change_consents": self.request.staff_role in SOURCE_CHANNELS_BY_ROLE,
-                "timeline": [
-                    {
-                        "event": event,
-                        "channel": event.channel,
-                        "channel_label": presenters.channel_label(event.channel),
-                        "label": presenters.event_label(event.type),
-                        "summary": presenters.event_summary(event.type, event.data),
-                    }
-                    for event in page
-                ],
+                "timeline": [presenters.timeline_item(event, role=self.request.staff_role) for event in page],
                 "timeline_channel": self.channel,
                 "timeline_is_first_page": self.before is None,
                 "timeline_more_url": more_url,
@@ -248,8 +239,8 @@ class CustomerConsentView(StaffRoleRequiredMixin, View):
                     wording=data["wording"],
                     actor=f"user:{request.user.pk}",
                 )
-            except EventStoreError as exc:
-                form.add_error(None, str(exc))
+            except EventStoreError:
+                form.add_error(None, _("The consent change could not be recorded; try again."))
             else:
                 what = {
                     "purpose": presenters.PURPOSE_LABELS[data["purpose"]],

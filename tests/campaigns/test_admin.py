@@ -97,7 +97,12 @@ def test_a_second_staff_member_approves_in_the_admin_then_launches_and_reads_the
     report = author.get(reverse("admin:insights_campaign_report", args=[campaign.pk]))
 
     assert Campaign.objects.get().status == Status.COMPLETED
-    assert author.get(reverse("admin:campaigns_campaign_change", args=[campaign.pk])).status_code == 200
+    change = author.get(reverse("admin:campaigns_campaign_change", args=[campaign.pk]), HTTP_ACCEPT_LANGUAGE="en")
+    assert change.status_code == 200
+    progress = change.content.decode().split('class="launch-progress"', 1)[1].split("</div>", 1)[0]
+    assert 'data-decided="1" data-total="1" data-messages="1"' in progress  # counts done of total
+    assert "Done: 1 messages queued for 1 people; 0 in the control group." in progress
+    assert 'http-equiv="refresh"' not in progress  # finished: the page stops reloading
     assert OutboundMessage.objects.filter(campaign_id=str(campaign.id)).count() == 1
     page = report.content.decode()
     assert report.status_code == 200
@@ -136,3 +141,20 @@ def test_support_staff_do_not_see_campaigns(client, staff_user):
     client.force_login(staff_user("support"))
 
     assert client.get(reverse("admin:campaigns_campaign_changelist")).status_code == 403
+
+
+def test_a_launch_under_way_shows_its_progress_and_reloads_until_done(marketing_client, person):
+    person()
+    seg = segment()
+    author, approver = marketing_client(), marketing_client()
+    author.post(reverse("admin:campaigns_campaign_add"), worksheet_post(seg, holdout_share="0"))
+    campaign = Campaign.objects.get()
+    approver.post(reverse("admin:campaigns_campaign_command", args=[campaign.pk, "approve"]))
+    author.post(reverse("admin:campaigns_campaign_command", args=[campaign.pk, "launch"]))  # fan-out not run yet
+
+    page = author.get(reverse("admin:campaigns_campaign_change", args=[campaign.pk]), HTTP_ACCEPT_LANGUAGE="en")
+
+    assert Campaign.objects.get().status == Status.RUNNING
+    progress = page.content.decode().split('class="launch-progress"', 1)[1].split("</div>", 1)[0]
+    assert "Taking the audience snapshot" in progress
+    assert 'http-equiv="refresh"' in progress

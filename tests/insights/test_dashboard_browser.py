@@ -62,6 +62,7 @@ def test_the_dashboard_draws_its_charts_for_a_range_and_a_csv_has_the_same_numbe
     page.screenshot(path=str(SCREENSHOTS / "insights-dashboard.png"), full_page=True)
 
     section = page.locator("#figure-revenue_sales")
+    section.locator("details.figure__table summary").click()  # the table is folded under the chart
     section.screenshot(path=str(SCREENSHOTS / "insights-revenue-per-sales-channel.png"))
     with page.expect_download() as download_info:
         section.locator("a.csv-link").click()
@@ -73,10 +74,117 @@ def test_the_dashboard_draws_its_charts_for_a_range_and_a_csv_has_the_same_numbe
     assert rows[1:] == _table(section)
     assert ["total", "6", "500.00", "20.00", "480.00", "80.00"] in rows
 
+    page.click('.dash-tab[data-section="retention"]')
     retention = page.locator("#figure-retention")
+    assert retention.is_visible()
+    assert not section.is_visible()  # one block at a time
+    retention.locator("details.figure__table summary").click()
     retention.screenshot(path=str(SCREENSHOTS / "insights-retention-heat-map.png"))
     with page.expect_download() as download_info:
         retention.locator("a.csv-link").click()
     cohort_rows = list(csv.reader(io.StringIO(Path(download_info.value.path()).read_text(encoding="utf-8"))))
     assert cohort_rows[1:] == _table(retention)
     assert cohort_rows[1][:4] == ["2026-01", "2", "0.5000", "0.0000"]
+
+
+def _spanish_page(context, live_server, user, *, width=1440, height=900):
+    """A page of its own browser context that asks for Spanish, signed in as `user`."""
+    spanish = context.browser.new_context(locale="es-ES", viewport={"width": width, "height": height})
+    _log_in(spanish, live_server, user)
+    return spanish.new_page()
+
+
+def _overflowing_texts(page) -> list[str]:
+    """Texts of the visible charts whose box runs out of their chart's box (a clipped label)."""
+    return page.evaluate(
+        """() => {
+        const out = [];
+        for (const svg of document.querySelectorAll("svg.insights-chart")) {
+            const box = svg.getBoundingClientRect();
+            if (!box.width) continue;
+            for (const text of svg.querySelectorAll("text")) {
+                const r = text.getBoundingClientRect();
+                if (!r.width) continue;
+                if (r.left < box.left - 0.5 || r.right > box.right + 0.5 || r.top < box.top - 0.5
+                    || r.bottom > box.bottom + 0.5) {
+                    out.push(svg.dataset.chart + ": " + text.textContent);
+                }
+            }
+        }
+        return out;
+    }"""
+    )
+
+
+def test_the_first_screen_answers_with_the_headline_cards_and_every_block_is_a_tab(
+    transactional_db, shop, staff_user, live_server, browser_page
+):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page = _spanish_page(browser_page, live_server, staff_user("marketing"))
+    page.goto(f"{live_server.url}/admin/insights/dashboard/?from=2026-01-01&to=2026-03-31&churn_days=30")
+
+    cards = page.locator(".kpi")
+    assert cards.count() == 8
+    for i in range(8):
+        box = cards.nth(i).bounding_box()
+        assert box["y"] >= 0
+        assert box["y"] + box["height"] <= 900, cards.nth(i).get_attribute("data-kpi")
+    assert page.evaluate("window.scrollY") == 0
+    assert page.locator("#kpi-revenue .kpi__value").inner_text() == "480,00 €"  # the revenue block's total
+    assert page.locator("#kpi-orders .kpi__value").inner_text() == "6"
+    assert (
+        "vs" in page.locator("#kpi-new_customers .kpi__change").inner_text()
+        or "anterior" in page.locator("#kpi-new_customers .kpi__change").inner_text()
+    )
+    page.screenshot(path=str(SCREENSHOTS / "insights-dashboard-first-screen.png"))
+
+    # The formula is one click away, on a card and on a block.
+    formula = page.locator("#kpi-cac .kpi__formula p")
+    assert not formula.is_visible()
+    page.click("#kpi-cac .kpi__formula summary")
+    assert formula.is_visible()
+    assert "captación" in formula.inner_text()
+
+    tabs = page.locator(".dash-tab")
+    keys = [tabs.nth(i).get_attribute("data-section") for i in range(tabs.count())]
+    assert keys[:6] == ["revenue", "acquisition", "retention", "service", "campaigns", "stock"]
+    for key in keys:
+        page.click(f'.dash-tab[data-section="{key}"]')
+        visible = [s for s in page.locator(".dash-section").all() if s.is_visible()]
+        assert [s.get_attribute("id") for s in visible] == [f"section-{key}"]
+        shown = page.locator(f"#section-{key} .insights-figure").first
+        assert not shown.locator("table").is_visible()  # the table is folded under the chart
+        assert shown.locator(".csv-link").is_visible()  # CSV per block, as before
+        assert _overflowing_texts(page) == [], key
+    assert page.url.endswith("#section-" + keys[-1])
+
+
+def test_no_chart_label_is_clipped_on_a_phone_and_a_desktop(
+    transactional_db, shop, staff_user, live_server, browser_page
+):
+    marketing = staff_user("marketing")
+    for width, height in ((390, 844), (1440, 900)):
+        page = _spanish_page(browser_page, live_server, marketing, width=width, height=height)
+        page.goto(f"{live_server.url}/admin/insights/dashboard/?from=2026-01-01&to=2026-03-31")
+        page.add_style_tag(content=".dash-section[hidden] { display: grid !important; }")  # every block at once
+        charts = page.locator("svg.insights-chart")
+        assert charts.count() >= 10
+        assert _overflowing_texts(page) == []
+        if width == 390:
+            assert page.evaluate("document.documentElement.scrollWidth") <= 390 + 1  # no sideways scroll
+            # Labels stay readable: no chart text is drawn smaller than 8 CSS pixels.
+            smallest = page.evaluate(
+                """() => Math.min(...[...document.querySelectorAll("svg.insights-chart text")]
+                    .map(t => t.getBoundingClientRect().height).filter(h => h > 0))"""
+            )
+            assert smallest >= 8
+            page.screenshot(path=str(SCREENSHOTS / "insights-dashboard-phone.png"), full_page=True)
+        page.context.close()
+
+
+def test_a_period_without_data_says_what_to_do(transactional_db, staff_user, live_server, browser_page):
+    page = _spanish_page(browser_page, live_server, staff_user("marketing"))
+    page.goto(f"{live_server.url}/admin/insights/dashboard/?from=2020-01-01&to=2020-01-31")
+
+    empty = page.locator('#section-revenue .chart-empty[data-chart="revenue_sales"]')
+    assert empty.inner_text() == "Sin datos en este periodo: amplía el rango."

@@ -77,10 +77,16 @@ def test_a_dead_letter_is_readable_and_replayed_from_the_admin(admin_client, sho
     assert "LATER-01" in page  # the body as received
     order_services.product_save(sku="LATER-01", name="Later", category="x", price=Decimal("5"), actor="t")
 
-    admin_client.post("/admin/integrations/deadletter/", {"action": "replay", "_selected_action": [str(letter.pk)]})
+    replayed = admin_client.post(
+        "/admin/integrations/deadletter/",
+        {"action": "replay", "_selected_action": [str(letter.pk)]},
+        follow=True,
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
 
     letter.refresh_from_db()
     assert letter.status == "replayed"
+    assert "Replayed 1 of 1: 1 applied, 0 still failing." in replayed.content.decode()
     assert Order.objects.count() == 1
     assert OversellAlert.objects.count() == 1
     admin_client.post(

@@ -36,7 +36,9 @@ def test_store_staff_find_a_customer_by_phone_and_withdraw_a_consent_at_the_coun
     page.wait_for_url(f"**/staff/customers/{ana}/")
     timeline = page.locator("#timeline li.tl")
     assert timeline.count() == 10  # registered, seven interactions and the two consents given on the web
-    assert timeline.first.locator(".tl__title").inner_text() == "Mensaje recibido"
+    assert timeline.first.locator(".tl__sentence").inner_text() == (
+        "Mensaje recibido por WhatsApp: «¿Puedo cambiarla en la tienda de Sol?»"
+    )
     channels = set(page.locator("#timeline li.tl .tl__icon .channel__label").all_inner_texts())
     assert {"Web", "App", "Tienda", "Teléfono", "Correo electrónico", "WhatsApp"} <= channels
     assert page.get_by_text("Llamada telefónica").is_visible()

@@ -123,7 +123,7 @@ def test_report_dashboard_metrics_api_and_csv_show_the_same_figures(
     }
 
     page = client.get("/admin/insights/dashboard/").content.decode()
-    section = page.split('id="figure-campaigns"', 1)[1].split("</section>", 1)[0]
+    section = page.split('id="figure-campaigns"', 1)[1].split("</article>", 1)[0]
     cells = [re.findall(r'<td class="num">(.*?)</td>', row) for row in re.findall(r"<tr>(.*?)</tr>", section, re.S)]
     ours = [row for row in cells if row and row[0] == campaign_id]
     from_dashboard = {row[2]: [_decimal(value) for value in row[3 : 3 + len(COMPARED)]] for row in ours}
