@@ -420,9 +420,7 @@ class CampaignAdmin(OwnedAdmin):
     def report_link(self, campaign):
         if not campaign or not campaign.launched_at:
             return "-"
-        return format_html(
-            '<a href="{}">{}</a>', reverse(REPORT_URL, args=[campaign.pk]), _("Open the report")
-        )
+        return format_html('<a href="{}">{}</a>', reverse(REPORT_URL, args=[campaign.pk]), _("Open the report"))
 
     def save_model(self, request, obj, form, change):
         values = {

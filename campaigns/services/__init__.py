@@ -1,5 +1,16 @@
 """Commands of campaigns: the only code that changes segments, campaigns, audiences and deliveries."""
 
+from ..journeys.services import (
+    JourneyRefused,
+    journey_pause,
+    journey_problems,
+    journey_publish,
+    journey_runs_advance,
+    journey_runs_due_count,
+    journey_save,
+    journeys_consume,
+    journeys_lag,
+)
 from .campaigns import (
     CampaignRefused,
     campaign_approve,
@@ -19,6 +30,15 @@ from .fan_out import (
 )
 
 __all__ = [
+    "JourneyRefused",
+    "journey_pause",
+    "journey_problems",
+    "journey_publish",
+    "journey_runs_advance",
+    "journey_runs_due_count",
+    "journey_save",
+    "journeys_consume",
+    "journeys_lag",
     "CampaignRefused",
     "FanOutResult",
     "campaign_approve",

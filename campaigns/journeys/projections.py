@@ -1,0 +1,139 @@
+"""Journeys, their versions, every person's run and the tags journeys put on people, as projections of the journey
+events. INLINE: the services read them back in the same transaction (a run's step and due time are the step workers'
+queue, the journey's status guards every command). Every value comes from an event, so a rebuild reproduces every
+person's position (and when they move on).
+"""
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from backoffice.eventstore.projector import INLINE, Projection
+from backoffice.eventstore.store import RecordedEvent
+
+from .models import CustomerTag, Journey, JourneyRun, JourneyStatus, JourneyVersion, RunStatus
+
+PLAN_TYPES = ("journey.created", "journey.changed", "journey.published", "journey.paused", "journey.resumed")
+RUN_TYPES = ("journey.entered", "journey.step_completed", "journey.exited", "journey.converted")
+PLAN_FIELDS = ("name", "objective", "kpi", "holdout_share", "attribution_days", "definition")
+
+
+def _time(value: Any) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(value)
+
+
+class Journeys(Projection):
+    name = "campaigns.journeys"
+    mode = INLINE
+    models = (CustomerTag, JourneyRun, JourneyVersion, Journey)
+    event_types = (*PLAN_TYPES, *RUN_TYPES)
+
+    def apply(self, events: Sequence[RecordedEvent]) -> None:
+        entered: list[RecordedEvent] = []
+        for event in events:
+            if event.type == "journey.entered":
+                entered.append(event)  # a burst of entries is one insert
+                continue
+            if entered:
+                _enter(entered)
+                entered = []
+            if event.type in PLAN_TYPES:
+                _plan(event)
+            else:
+                _run(event)
+        if entered:
+            _enter(entered)
+
+
+def _plan(event: RecordedEvent) -> None:
+    data = event.data
+    journey_id = uuid.UUID(str(data["journey_id"]))
+    if event.type == "journey.created":
+        Journey.objects.create(
+            id=journey_id,
+            created_by=data.get("created_by", ""),
+            template=data.get("template", ""),
+            created_at=event.occurred_at,
+            updated_at=event.occurred_at,
+            **{name: data[name] for name in PLAN_FIELDS if name in data},
+        )
+        return
+    journey = Journey.objects.get(pk=journey_id)
+    journey.updated_at = event.occurred_at
+    if event.type == "journey.changed":
+        for name in PLAN_FIELDS:
+            if name in data:
+                setattr(journey, name, data[name])
+    elif event.type == "journey.published":
+        JourneyVersion.objects.create(
+            journey=journey,
+            version=data["version"],
+            definition=data["definition"],
+            holdout_share=Decimal(str(data["holdout_share"])),
+            attribution_days=data["attribution_days"],
+            published_by=data["published_by"],
+            published_at=event.occurred_at,
+        )
+        journey.version = data["version"]
+        journey.status = JourneyStatus.LIVE
+        journey.live_since_position = event.position
+    elif event.type == "journey.paused":
+        journey.status = JourneyStatus.PAUSED
+    elif event.type == "journey.resumed":
+        journey.status = JourneyStatus.LIVE
+        journey.live_since_position = event.position
+    journey.save()
+
+
+def _enter(events: list[RecordedEvent]) -> None:
+    JourneyRun.objects.bulk_create(
+        [
+            JourneyRun(
+                id=uuid.UUID(str(e.data["run_id"])),
+                journey_id=uuid.UUID(str(e.data["journey_id"])),
+                version=e.data["version"],
+                customer_id=e.customer_id,
+                entry=e.data["entry"],
+                is_holdout=e.data.get("is_holdout", False),
+                status=RunStatus.ACTIVE,
+                step=e.data.get("step", ""),
+                due_at=_time(e.data.get("due_at")),
+                awaiting=e.data.get("awaiting", ""),
+                trigger_position=e.data.get("trigger_position"),
+                entered_at=e.occurred_at,
+                updated_at=e.occurred_at,
+            )
+            for e in events
+        ]
+    )
+
+
+def _run(event: RecordedEvent) -> None:
+    data = event.data
+    run = JourneyRun.objects.get(pk=uuid.UUID(str(data["run_id"])))
+    run.updated_at = event.occurred_at
+    if event.type == "journey.step_completed":
+        run.path = [*run.path, [data["step"], data["outcome"], event.occurred_at.isoformat()]]
+        run.step, run.phase = data.get("next_step", ""), data.get("phase", "")
+        run.due_at, run.awaiting = _time(data.get("due_at")), data.get("awaiting", "")
+        if data.get("message_id"):
+            run.last_message_id = data["message_id"]
+        if data.get("kind") == "tag" and data.get("tag"):
+            CustomerTag.objects.get_or_create(
+                customer_id=run.customer_id,
+                tag=data["tag"],
+                defaults={"tagged_at": event.occurred_at, "journey_id": run.journey_id},
+            )
+    elif event.type == "journey.exited":
+        run.status = RunStatus.EXITED if data["reason"] == "goal" else RunStatus.DONE
+        run.finished_at, run.exit_reason = event.occurred_at, data["reason"]
+        run.due_at, run.awaiting = None, ""
+        if data["reason"] == "goal":
+            run.converted_at, run.revenue = event.occurred_at, Decimal(str(data.get("revenue", 0)))
+    elif event.type == "journey.converted":
+        run.converted_at, run.revenue = event.occurred_at, Decimal(str(data.get("revenue", 0)))
+    run.save()
