@@ -8,6 +8,7 @@ from ..journeys.services import (
     journey_runs_advance,
     journey_runs_due_count,
     journey_save,
+    journey_simulate,
     journeys_consume,
     journeys_lag,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "journey_runs_advance",
     "journey_runs_due_count",
     "journey_save",
+    "journey_simulate",
     "journeys_consume",
     "journeys_lag",
     "CampaignRefused",

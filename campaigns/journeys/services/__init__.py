@@ -3,6 +3,7 @@ the simulator."""
 
 from .consumer import journeys_consume, journeys_lag
 from .plans import JourneyRefused, journey_pause, journey_problems, journey_publish, journey_save
+from .simulate import journey_simulate
 from .steps import journey_runs_advance, journey_runs_due_count
 
 __all__ = [
@@ -13,6 +14,7 @@ __all__ = [
     "journey_runs_advance",
     "journey_runs_due_count",
     "journey_save",
+    "journey_simulate",
     "journeys_consume",
     "journeys_lag",
 ]
