@@ -10,6 +10,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from django.db import connection
+
 from backoffice.eventstore.projector import INLINE, Projection
 from backoffice.eventstore.store import RecordedEvent
 
@@ -17,6 +19,20 @@ from .models import CustomerTag, Journey, JourneyRun, JourneyStatus, JourneyVers
 
 PLAN_TYPES = ("journey.created", "journey.changed", "journey.published", "journey.paused", "journey.resumed")
 RUN_TYPES = ("journey.entered", "journey.step_completed", "journey.exited", "journey.converted")
+RUN_FIELDS = (
+    "status",
+    "step",
+    "phase",
+    "due_at",
+    "awaiting",
+    "last_message_id",
+    "updated_at",
+    "finished_at",
+    "exit_reason",
+    "converted_at",
+    "revenue",
+    "path",
+)
 PLAN_FIELDS = ("name", "objective", "kpi", "holdout_share", "attribution_days", "definition")
 
 
@@ -33,20 +49,44 @@ class Journeys(Projection):
     event_types = (*PLAN_TYPES, *RUN_TYPES)
 
     def apply(self, events: Sequence[RecordedEvent]) -> None:
-        entered: list[RecordedEvent] = []
+        # A batch of steps is hundreds of runs: read them at once, move them in memory, write them at once.
+        wanted = [
+            uuid.UUID(str(e.data["run_id"])) for e in events if e.type in RUN_TYPES and e.type != "journey.entered"
+        ]
+        runs = JourneyRun.objects.in_bulk(wanted) if wanted else {}
+        new: dict[uuid.UUID, JourneyRun] = {}
+        moved: set[uuid.UUID] = set()
         for event in events:
-            if event.type == "journey.entered":
-                entered.append(event)  # a burst of entries is one insert
-                continue
-            if entered:
-                _enter(entered)
-                entered = []
             if event.type in PLAN_TYPES:
                 _plan(event)
+            elif event.type == "journey.entered":
+                run = _entered(event)
+                runs[run.id] = new[run.id] = run
             else:
-                _run(event)
-        if entered:
-            _enter(entered)
+                run_id = uuid.UUID(str(event.data["run_id"]))
+                _run(runs[run_id], event)
+                if run_id not in new:
+                    moved.add(run_id)
+        if new:
+            JourneyRun.objects.bulk_create(list(new.values()))
+        if moved:
+            _update_runs([runs[run_id] for run_id in moved])
+
+
+def _update_runs(runs: list[JourneyRun]) -> None:
+    """One UPDATE statement run for every row (executemany): bulk_update's CASE per field and row cost more than the
+    steps themselves."""
+    fields = [JourneyRun._meta.get_field(name) for name in RUN_FIELDS]
+    pk = JourneyRun._meta.pk
+    assignments = ", ".join(f"{connection.ops.quote_name(f.column)} = %s" for f in fields)
+    table = connection.ops.quote_name(JourneyRun._meta.db_table)
+    rows = [
+        [f.get_db_prep_save(getattr(run, f.attname), connection) for f in fields]
+        + [pk.get_db_prep_value(run.pk, connection)]
+        for run in runs
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(f"UPDATE {table} SET {assignments} WHERE {pk.column} = %s", rows)  # noqa: S608 - names
 
 
 def _plan(event: RecordedEvent) -> None:
@@ -89,32 +129,26 @@ def _plan(event: RecordedEvent) -> None:
     journey.save()
 
 
-def _enter(events: list[RecordedEvent]) -> None:
-    JourneyRun.objects.bulk_create(
-        [
-            JourneyRun(
-                id=uuid.UUID(str(e.data["run_id"])),
-                journey_id=uuid.UUID(str(e.data["journey_id"])),
-                version=e.data["version"],
-                customer_id=e.customer_id,
-                entry=e.data["entry"],
-                is_holdout=e.data.get("is_holdout", False),
-                status=RunStatus.ACTIVE,
-                step=e.data.get("step", ""),
-                due_at=_time(e.data.get("due_at")),
-                awaiting=e.data.get("awaiting", ""),
-                trigger_position=e.data.get("trigger_position"),
-                entered_at=e.occurred_at,
-                updated_at=e.occurred_at,
-            )
-            for e in events
-        ]
+def _entered(e: RecordedEvent) -> JourneyRun:
+    return JourneyRun(
+        id=uuid.UUID(str(e.data["run_id"])),
+        journey_id=uuid.UUID(str(e.data["journey_id"])),
+        version=e.data["version"],
+        customer_id=e.customer_id,
+        entry=e.data["entry"],
+        is_holdout=e.data.get("is_holdout", False),
+        status=RunStatus.ACTIVE,
+        step=e.data.get("step", ""),
+        due_at=_time(e.data.get("due_at")),
+        awaiting=e.data.get("awaiting", ""),
+        trigger_position=e.data.get("trigger_position"),
+        entered_at=e.occurred_at,
+        updated_at=e.occurred_at,
     )
 
 
-def _run(event: RecordedEvent) -> None:
+def _run(run: JourneyRun, event: RecordedEvent) -> None:
     data = event.data
-    run = JourneyRun.objects.get(pk=uuid.UUID(str(data["run_id"])))
     run.updated_at = event.occurred_at
     if event.type == "journey.step_completed":
         run.path = [*run.path, [data["step"], data["outcome"], event.occurred_at.isoformat()]]
@@ -136,4 +170,3 @@ def _run(event: RecordedEvent) -> None:
             run.converted_at, run.revenue = event.occurred_at, Decimal(str(data.get("revenue", 0)))
     elif event.type == "journey.converted":
         run.converted_at, run.revenue = event.occurred_at, Decimal(str(data.get("revenue", 0)))
-    run.save()
