@@ -63,49 +63,29 @@ class _Live:
         return self.version.definition
 
 
-def journeys_consume(*, batch_size: int | None = None, max_batches: int | None = None) -> tuple[int, bool]:
-    """Read the log from the cursor, a batch per transaction. Returns (events read, whether runs became due)."""
-    size = batch_size or settings.JOURNEYS_CONSUMER_BATCH
-    if not Journey.objects.exclude(status=JourneyStatus.DRAFT).exists():
-        return 0, False  # nothing to enter, move or take out: the log is read once a journey is published
-    JourneyCursor.objects.get_or_create(name=CURSOR)
-    total, batches, woke = 0, 0, False
-    while max_batches is None or batches < max_batches:
-        with transaction.atomic():
-            cursor = JourneyCursor.objects.select_for_update(skip_locked=True).filter(name=CURSOR).first()
-            if cursor is None:
-                break  # another worker holds it: it reads what we would
-            events = store.read_all(after=cursor.position, limit=size)
-            if not events:
-                break
-            woke = _consume(events) or woke
-            cursor.position = events[-1].position
-            cursor.save(update_fields=["position", "updated_at"])
-        total += len(events)
-        batches += 1
-    return total, woke
+# Events that change what the process manager listens for: a batch stops at one, the next reads with the new plan.
+PLAN_EVENTS = ("journey.published", "journey.resumed", "journey.paused")
 
 
-def journeys_lag() -> int:
-    """How many positions the process manager is behind the head of the log."""
-    from backoffice.eventstore.models import Event  # a read of the head through the ORM, never SQL of our own
+@dataclass
+class _Plan:
+    live: list[_Live]
+    versions: dict
+    triggers: dict
+    goals: dict
+    awaited: set
 
-    position = JourneyCursor.objects.filter(name=CURSOR).values_list("position", flat=True).first() or 0
-    head = Event.objects.order_by("-position").values_list("position", flat=True).first() or 0
-    return max(head - position, 0)
-
-
-def _money(value) -> Decimal:
-    try:
-        return max(Decimal(str(value)), Decimal(0)).quantize(Decimal("0.01"))
-    except (InvalidOperation, TypeError):
-        return Decimal(0)
+    @property
+    def types(self) -> list[str]:
+        return sorted({*self.triggers, *self.goals, *self.awaited, *PLAN_EVENTS})
 
 
-def _consume(events: list[store.RecordedEvent]) -> bool:
+def _plan() -> _Plan | None:
+    """What the process manager listens for now: live journeys' triggers, goals (paused ones too) and awaited events
+    of every version people may be in. None when no journey was ever published."""
     journeys = list(Journey.objects.filter(status__in=(JourneyStatus.LIVE, JourneyStatus.PAUSED)))
     if not journeys:
-        return False
+        return None
     versions = {(v.journey_id, v.version): v for v in JourneyVersion.objects.filter(journey__in=journeys)}
     live = [_Live(j, versions[(j.id, j.version)]) for j in journeys if (j.id, j.version) in versions]
     triggers: dict[str, list[_Live]] = defaultdict(list)
@@ -122,6 +102,65 @@ def _consume(events: list[store.RecordedEvent]) -> bool:
         for step in version.definition.get("steps", [])
         if step.get("kind") == "wait_event"
     }
+    return _Plan(live, versions, triggers, goals, awaited)
+
+
+def journeys_consume(*, batch_size: int | None = None, max_batches: int | None = None) -> tuple[int, bool]:
+    """Read the log from the cursor, a batch per transaction: only the types the live journeys listen for, filtered
+    by the store (the rest of the log costs the reader nothing). Returns (events read, whether runs became due)."""
+    size = batch_size or settings.JOURNEYS_CONSUMER_BATCH
+    if not Journey.objects.exclude(status=JourneyStatus.DRAFT).exists():
+        return 0, False  # nothing to enter, move or take out: the log is read once a journey is published
+    JourneyCursor.objects.get_or_create(name=CURSOR)
+    total, batches, woke = 0, 0, False
+    while max_batches is None or batches < max_batches:
+        with transaction.atomic():
+            cursor = JourneyCursor.objects.select_for_update(skip_locked=True).filter(name=CURSOR).first()
+            if cursor is None:
+                break  # another worker holds it: it reads what we would
+            plan = _plan()
+            if plan is None:
+                break
+            events = store.read_all(after=cursor.position, limit=size, types=plan.types)
+            if not events:
+                break
+            for index, event in enumerate(events):
+                if event.type in PLAN_EVENTS:
+                    events = events[: index + 1]
+                    break
+            woke = _consume(events, plan) or woke
+            cursor.position = events[-1].position
+            cursor.save(update_fields=["position", "updated_at"])
+        total += len(events)
+        batches += 1
+    return total, woke
+
+
+def journeys_lag() -> int:
+    """How far behind the process manager is: positions from the first event it has yet to handle to the head of
+    the log (0 when it has handled everything it listens for)."""
+    from backoffice.eventstore.models import Event  # a read of the head through the ORM, never SQL of our own
+
+    plan = _plan()
+    if plan is None:
+        return 0
+    position = JourneyCursor.objects.filter(name=CURSOR).values_list("position", flat=True).first() or 0
+    pending = store.read_all(after=position, limit=1, types=plan.types)
+    if not pending:
+        return 0
+    head = Event.objects.order_by("-position").values_list("position", flat=True).first() or 0
+    return max(head - pending[0].position + 1, 0)
+
+
+def _money(value) -> Decimal:
+    try:
+        return max(Decimal(str(value)), Decimal(0)).quantize(Decimal("0.01"))
+    except (InvalidOperation, TypeError):
+        return Decimal(0)
+
+
+def _consume(events: list[store.RecordedEvent], plan: _Plan) -> bool:
+    live, triggers, goals, awaited = plan.live, plan.triggers, plan.goals, plan.awaited
     wanted = set(triggers) | set(goals) | awaited
     relevant = [e for e in events if e.customer_id is not None and e.type in wanted]
     if not relevant:
