@@ -22,7 +22,6 @@ import os
 import sys
 import threading
 import time
-import uuid
 from datetime import timedelta
 from multiprocessing import get_context
 from pathlib import Path
@@ -152,7 +151,6 @@ def run(args, description: str) -> int:
     import random
 
     from django.db import connection
-    from django.utils import timezone
 
     from benchmarks.campaigns import seed
     from campaigns import services
