@@ -282,6 +282,8 @@ def _validate_send(step: dict, at: str, name: str, errors: list) -> None:
         if not (isinstance(hours, int | float) and not isinstance(hours, bool) and 0 <= hours <= 24 * 14):
             message = f"{name}: hours to wait for a read, 0 (only when the channel cannot be used) to 336"
             _error(errors, f"{at}.fallback.after_hours", message, "invalid")
+    if not isinstance(step.get("optimise_send_time", False), bool):
+        _error(errors, f"{at}.optimise_send_time", f"{name}: true or false", "invalid")
     variants = step.get("variants") if isinstance(step.get("variants"), dict) else {}
     for used in send_channels(step):
         if used not in OUTBOUND_CHANNELS:

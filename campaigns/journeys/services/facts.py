@@ -1,6 +1,7 @@
 """The facts the steps need about a batch of people, loaded with a few queries per batch (walk.Facts)."""
 
 import uuid
+from collections import Counter
 from datetime import datetime
 
 from django.conf import settings
@@ -30,6 +31,9 @@ class BatchFacts:
         self._profiles: dict[str, set] = {}
         self._tags: set[tuple] | None = None
         self._triggers: dict[int, tuple] = {}
+        self._engagement: dict | None = None
+        self._batch_hours: Counter = Counter()
+        self._quiet: dict[str, tuple] = {}
 
     def time_zone(self, customer_id):
         if self._zones is None:
@@ -86,5 +90,23 @@ class BatchFacts:
             return "undeliverable"
         return "pending"
 
-    def send_hour(self, customer_id, earliest):
-        return None
+    def send_hour(self, customer_id, earliest, channel):
+        from backoffice.messaging.policy import channel_rules
+
+        from .send_time import best_send_time, engagement_hours
+
+        if self._engagement is None:
+            self._engagement = engagement_hours(
+                self.ids, zones={cid: self.time_zone(cid) for cid in self.ids}, now=self.now
+            )
+            self._batch_hours = sum(self._engagement.values(), Counter())
+        if channel not in self._quiet:
+            rules = channel_rules(channel)
+            self._quiet[channel] = (rules.quiet_start, rules.quiet_end)
+        return best_send_time(
+            self._engagement.get(customer_id, Counter()),
+            self._batch_hours,
+            now=earliest,
+            time_zone=self.time_zone(customer_id),
+            quiet=self._quiet[channel],
+        )

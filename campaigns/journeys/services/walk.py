@@ -35,7 +35,7 @@ class Facts(Protocol):
 
     def message_state(self, message_id: str) -> str: ...  # "read", "undeliverable" or "pending"
 
-    def send_hour(self, customer_id: uuid.UUID, earliest: datetime) -> datetime | None: ...
+    def send_hour(self, customer_id: uuid.UUID, earliest: datetime, channel: str) -> datetime | None: ...
 
 
 @dataclass
@@ -67,7 +67,6 @@ class Decision:
     channel: str = ""
     message_key: str = ""
     content: dict[str, Any] = field(default_factory=dict)
-    not_before: datetime | None = None
     case_title: str = ""
     case_queue: str = ""
     tag: str = ""
@@ -107,6 +106,10 @@ def arrive(steps: dict[str, dict], step_id: str, *, customer_id: uuid.UUID, now:
         return rules.wait_until(step, now=now, time_zone=facts.time_zone(customer_id)), ""
     if step["kind"] == "wait_event":
         return now + timedelta(minutes=int(step["timeout_minutes"])), step["event"]
+    if step["kind"] == "send" and step.get("optimise_send_time"):
+        # Held at the send until the person's best hour (send-time optimisation, services.send_time).
+        best = facts.send_hour(customer_id, now, rules.send_channels(step)[0])
+        return (best or now), ""
     return now, ""
 
 
@@ -211,7 +214,6 @@ def _message(
         content: dict[str, Any] = {"template": variant["template"], "parameters": list(parameters)}
     else:
         content = variant
-    not_before = facts.send_hour(position.customer_id, now) if step.get("optimise_send_time") else None
     return Decision(
         step["id"],
         "send",
@@ -220,5 +222,4 @@ def _message(
         channel=channel,
         message_key=message_key(position, step["id"], suffix),
         content=content,
-        not_before=not_before,
     )
