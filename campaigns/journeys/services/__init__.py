@@ -3,6 +3,7 @@ the simulator."""
 
 from .consumer import journeys_consume, journeys_lag
 from .plans import JourneyRefused, journey_pause, journey_problems, journey_publish, journey_save
+from .segments import journeys_enter_segments
 from .simulate import journey_simulate
 from .steps import journey_runs_advance, journey_runs_due_count
 
@@ -16,5 +17,6 @@ __all__ = [
     "journey_save",
     "journey_simulate",
     "journeys_consume",
+    "journeys_enter_segments",
     "journeys_lag",
 ]
