@@ -125,7 +125,8 @@ def test_bad_input_is_a_400_naming_the_field(api_client_for):
 def test_simulate_answers_the_path_and_timing_for_a_customer(api_client_for, person):
     client = api_client_for(Role.MARKETING)
     customer = person(consents=("email",))
-    journey_id = client.post("/api/v1/journeys", {"name": "J", "definition": _definition()}, format="json").json()["id"]
+    body = {"name": "J", "definition": _definition(), "holdout_share": "0"}  # nobody held out: a fixed answer
+    journey_id = client.post("/api/v1/journeys", body, format="json").json()["id"]
     client.post(f"/api/v1/journeys/{journey_id}/publish")
 
     simulated = client.post(f"/api/v1/journeys/{journey_id}/simulate", {"customer": str(customer)}, format="json")
@@ -149,7 +150,31 @@ def test_unknown_journey_is_a_404(api_client_for):
 
 def test_people_at_steps_show_on_the_journey(api_client_for, person):
     client = api_client_for(Role.MARKETING)
-    journey_id = client.post("/api/v1/journeys", {"name": "J", "definition": _definition()}, format="json").json()["id"]
+    body = {"name": "J", "definition": _definition(), "holdout_share": "0"}  # nobody held out: a fixed answer
+    journey_id = client.post("/api/v1/journeys", body, format="json").json()["id"]
     client.post(f"/api/v1/journeys/{journey_id}/publish")
     page_viewed(person())
     assert client.get(f"/api/v1/journeys/{journey_id}").json()["people_at_steps"] == {"wait": 1}
+
+
+def test_a_customer_in_the_holdout_is_simulated_as_getting_nothing(api_client_for, person):
+    from campaigns.journeys.definition import is_holdout
+
+    client = api_client_for(Role.MARKETING)
+    body = {"name": "J", "definition": _definition(), "holdout_share": "0.5"}
+    journey_id = client.post("/api/v1/journeys", body, format="json").json()["id"]
+    client.post(f"/api/v1/journeys/{journey_id}/publish")
+    import uuid
+    from decimal import Decimal
+
+    held = None
+    for _ in range(60):  # half are held out: one is found at once (60 misses in a row: 1 in 10**18)
+        customer = person()
+        if is_holdout(uuid.UUID(journey_id), customer, Decimal("0.5")):
+            held = [customer]
+            break
+    assert held
+
+    simulated = client.post(f"/api/v1/journeys/{journey_id}/simulate", {"customer": str(held[0])}, format="json")
+
+    assert (simulated.json()["is_holdout"], simulated.json()["steps"]) == (True, [])
