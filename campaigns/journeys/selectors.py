@@ -131,3 +131,22 @@ def _next_of(step: dict, steps: dict) -> list[dict]:
         "wait_event": [step.get("next"), step.get("timeout_next")],
     }.get(step.get("kind"), [step.get("next")])
     return [steps[t] for t in targets if t and t in steps]
+
+
+def journeys_funnel(*, limit: int = 10) -> list[dict]:
+    """The published journeys, most recently changed first: entered, in the journey now, exited by goal, converted
+    and the lift against the holdout (the insights dashboard's journey block)."""
+    rows = []
+    for journey in Journey.objects.exclude(status=JourneyStatus.DRAFT).order_by("-updated_at")[:limit]:
+        report = journey_report(journey=journey)
+        rows.append(
+            {
+                "name": journey.name,
+                "entered": report["entered"],
+                "in_journey": report["in_journey"],
+                "goal": report["exited"]["goal"],
+                "converted": report["treated"]["converted"] + report["holdout"]["converted"],
+                "lift": report["lift"],
+            }
+        )
+    return rows
