@@ -705,3 +705,7 @@ def _shown(value, names: dict[str, str]) -> str:
     if isinstance(value, dict):
         return ", ".join(f"{k}: {v}" for k, v in value.items())
     return str(value)
+
+
+# Journeys are a part of campaigns, in the admin under it.
+from .journeys import admin as journeys_admin  # noqa: E402, F401

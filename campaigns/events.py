@@ -233,3 +233,7 @@ class SegmentImported(_SegmentEvent):
     created_by: str = Field(default="", max_length=100)
     created_at: datetime
     updated_at: datetime
+
+
+# Journeys are a part of campaigns; their event types live with their code and register on import.
+from .journeys import events as journey_events  # noqa: E402, F401

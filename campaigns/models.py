@@ -232,3 +232,7 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.campaign_id} {self.customer_id} {self.channel}"
+
+
+# Journeys are a part of campaigns (campaigns.journeys); their tables are this app's.
+from .journeys.models import CustomerTag, Journey, JourneyCursor, JourneyRun, JourneyVersion  # noqa: E402, F401

@@ -370,3 +370,7 @@ def _insert_deliveries(campaign_id: uuid.UUID, rows: list[tuple]) -> None:
         "AS v(customer_id, channel, message_id, queued_at) ON CONFLICT DO NOTHING",
         [campaign_id, *(list(column) for column in zip(*rows, strict=True))],
     )
+
+
+# Journeys are a part of campaigns; their projection registers on import.
+from .journeys import projections as journey_projections  # noqa: E402, F401

@@ -252,5 +252,6 @@ class CartAbandoned(EventData):
     idle_minutes: int = Field(ge=0)
     reminder_message_id: str = Field(default="", max_length=64)
     reminder_channel: str = Field(default="", max_length=16)
-    # Why no reminder went out: ordered_since | too_old | no_channel | no_customer | "" (one was sent).
+    # Why no reminder went out: ordered_since | too_old | no_channel | no_customer | journey (a journey reminds) |
+    # "" (one was sent).
     reminder_skipped: str = Field(default="", max_length=40)

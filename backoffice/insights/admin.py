@@ -16,6 +16,7 @@ from backoffice.accounts.admin_read_only import ReadOnlyAdmin
 from backoffice.accounts.models import Role
 from backoffice.accounts.selectors import user_role
 from backoffice.eventstore.schema import CHANNELS
+from campaigns.journeys.selectors import journeys_funnel
 from campaigns.models import Campaign
 from customers.wording import channel_label
 
@@ -135,6 +136,7 @@ class DashboardAdmin(_MarketingOnly, ReadOnlyAdmin):
             "channels": [(code, channel_label(code)) for code in CHANNELS],
             "params": request.GET.urlencode(),
             "form_values": request.GET,
+            "journey_funnels": journeys_funnel(),
         }
         return TemplateResponse(request, "admin/insights/dashboard.html", context)
 

@@ -454,6 +454,8 @@ CASES_REPLY_WHATSAPP_TEMPLATE = env.str("CASES_REPLY_WHATSAPP_TEMPLATE", default
 ORDERS_CART_IDLE_MINUTES = env.int("ORDERS_CART_IDLE_MINUTES", default=60)
 # A cart found idle for longer than this (imported history, after an outage) is abandoned without a reminder.
 ORDERS_CART_REMINDER_MAX_AGE_HOURS = env.int("ORDERS_CART_REMINDER_MAX_AGE_HOURS", default=48)
+# Who else may own the reminder (callables answering True when they do): a live journey triggered by cart.abandoned.
+ORDERS_CART_REMINDER_OWNERS = ["campaigns.journeys.selectors.journeys_remind_abandoned_carts"]
 # An order placed within this many days of a cart reminder is attributed to it.
 ORDERS_REMINDER_ATTRIBUTION_DAYS = env.int("ORDERS_REMINDER_ATTRIBUTION_DAYS", default=7)
 CELERY_BEAT_SCHEDULE["orders-abandon-idle-carts"] = {
@@ -492,6 +494,17 @@ CAMPAIGNS_CONTACT_PRESSURE = {
 CAMPAIGNS_BATCH_SIZE = env.int("CAMPAIGNS_BATCH_SIZE", default=500)
 CAMPAIGNS_SNAPSHOT_PAGE = env.int("CAMPAIGNS_SNAPSHOT_PAGE", default=5000)
 CELERY_BEAT_SCHEDULE["campaigns-launch-due"] = {"task": "campaigns.launch_due", "schedule": timedelta(seconds=60)}
+
+# --- Journeys (docs/journeys.md): the process manager reads the log in batches of JOURNEYS_CONSUMER_BATCH events;
+# step workers take JOURNEYS_BATCH_SIZE due runs per transaction. Beat runs both every JOURNEYS_TICK_SECONDS (waits
+# that came due, work a dead worker dropped); commits wake them sooner.
+JOURNEYS_CONSUMER_BATCH = env.int("JOURNEYS_CONSUMER_BATCH", default=2000)
+JOURNEYS_BATCH_SIZE = env.int("JOURNEYS_BATCH_SIZE", default=500)
+CELERY_BEAT_SCHEDULE["journeys-tick"] = {
+    "task": "campaigns.journeys_tick",
+    "schedule": timedelta(seconds=env.int("JOURNEYS_TICK_SECONDS", default=10)),
+}
+EVENTSTORE_AFTER_COMMIT_HOOKS.append("campaigns.tasks.wake_journeys")
 
 # --- Integrations: the Segment-spec tracking API and the shop platforms' webhooks (docs/integrations.md)
 # Largest tracking request body, compressed and inflated (Segment's own batch limit is 500 KB; messages 32 KB).

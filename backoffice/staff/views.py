@@ -168,9 +168,16 @@ class CustomerDetailView(StaffRoleRequiredMixin, TemplateView):
                 "timeline_more_url": more_url,
                 "open_cases": self.get_open_cases(customer),
                 "orders": self.get_orders(customer),
+                "journeys": self.get_journeys(customer),
             }
         )
         return context
+
+    def get_journeys(self, customer) -> list:
+        """The journeys the person is in (and was in), with their step, what comes next and when."""
+        from campaigns.journeys.selectors import customer_journeys
+
+        return customer_journeys(customer_id=customer.id)
 
     def get_open_cases(self, customer) -> list:
         """The person's open cases (theirs and those of customers merged into them), most recently active first."""

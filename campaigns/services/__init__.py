@@ -1,5 +1,18 @@
 """Commands of campaigns: the only code that changes segments, campaigns, audiences and deliveries."""
 
+from ..journeys.services import (
+    JourneyRefused,
+    journey_pause,
+    journey_problems,
+    journey_publish,
+    journey_runs_advance,
+    journey_runs_due_count,
+    journey_save,
+    journey_simulate,
+    journeys_consume,
+    journeys_enter_segments,
+    journeys_lag,
+)
 from .campaigns import (
     CampaignRefused,
     campaign_approve,
@@ -19,6 +32,17 @@ from .fan_out import (
 )
 
 __all__ = [
+    "JourneyRefused",
+    "journey_pause",
+    "journey_problems",
+    "journey_publish",
+    "journey_runs_advance",
+    "journey_runs_due_count",
+    "journey_save",
+    "journey_simulate",
+    "journeys_consume",
+    "journeys_enter_segments",
+    "journeys_lag",
     "CampaignRefused",
     "FanOutResult",
     "campaign_approve",

@@ -15,6 +15,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from backoffice.eventstore import projector, store
 from backoffice.eventstore.errors import ConcurrencyError
@@ -102,11 +103,21 @@ def _ordered_since(cart: Cart) -> bool:
     )
 
 
+def _reminded_elsewhere() -> bool:
+    """Asked of the higher layers that may own the reminder (ORDERS_CART_REMINDER_OWNERS: dotted paths of callables
+    answering whether they remind abandoned carts), the way messaging asks its send policies."""
+    return any(import_string(path)() for path in settings.ORDERS_CART_REMINDER_OWNERS)
+
+
 def _remind(cart: Cart, items: list[dict], now: datetime) -> tuple[str, str, str]:
     """(message id, channel, reason skipped): one reminder on the customer's preferred channel that allows
     marketing, unless they ordered since the cart started (in any channel) or it is too late to be useful."""
     if cart.customer_id is None:
         return "", "", "no_customer"
+    if _reminded_elsewhere():
+        # A live journey starts on cart.abandoned (campaigns' abandoned-cart template): its steps are the reminder,
+        # with the same guarantees (consent, once per cart, none after an order in any channel).
+        return "", "", "journey"
     if _ordered_since(cart):
         return "", "", "ordered_since"
     if now - cart.last_activity_at > timedelta(hours=settings.ORDERS_CART_REMINDER_MAX_AGE_HOURS):

@@ -62,6 +62,17 @@ def test_campaigns_page_to_the_end(api_client_for):
     assert set(seen) == ids
 
 
+def test_journeys_page_to_the_end(api_client_for):
+    from campaigns.services import journey_save
+
+    ids = {str(journey_save(journey_id=None, values={"name": f"j{n}"}, actor="t").id) for n in range(ROWS)}
+
+    seen = walk(api_client_for("marketing"), "/api/v1/journeys")
+
+    assert len(seen) == ROWS
+    assert set(seen) == ids
+
+
 def test_customers_page_to_the_end_and_a_filter_keeps_its_pages(api_client_for):
     items = [
         interaction(customer={"email": f"c{n}@example.es"}, channel="web" if n % 2 else "app") for n in range(ROWS)

@@ -42,6 +42,7 @@ def test_request_bodies_are_each_documented_by_their_own_component(schema):
     [
         "/api/v1/segments",
         "/api/v1/campaigns",
+        "/api/v1/journeys",
         "/api/v1/cases",
         "/api/v1/customers",
         "/api/v1/products",

@@ -42,6 +42,7 @@ TINY = {
     ],
     "messaging": ["--messages", "100", "--customers", "50", "--rounds", "1"],
     "insights": ["--scale", "0.0005", "--repeat", "1"],
+    "journeys": ["--people", "60", "--ingest-seconds", "2", "--ingest-rate", "200"],
     "customer360": ["--events", "100", "--others", "20", "--repeat", "5", "--cases", "2"],
     # Appends and orders from 1 and 2 processes (SQLite: 1, its one writer).
     "writers": ["--appends", "40", "--orders", "8", "--processes", "1,2"],

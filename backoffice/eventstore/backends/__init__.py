@@ -76,9 +76,9 @@ class Recorder(Protocol):
     def stored(self, ids: Sequence[uuid.UUID]) -> list[tuple[Row, str]]:
         """(row, digest) of each of these ids that is stored."""
 
-    def read_committed(self, *, after: tuple[int, int], limit: int) -> list[Row]:
+    def read_committed(self, *, after: tuple[int, int], limit: int, types: Sequence[str] | None = None) -> list[Row]:
         """Rows after the checkpoint (transaction_id, position) that are safe to consume in order: no event that is
-        not visible yet will ever sort before the last one returned."""
+        not visible yet will ever sort before the last one returned. `types`: only events of these types."""
 
     def count_committed(self, *, after: tuple[int, int]) -> tuple[list[tuple[str, str, int]], tuple[int, int]]:
         """(type, channel or "", count) of the events read_committed would return after `after`, and the key

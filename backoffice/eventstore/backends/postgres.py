@@ -115,6 +115,12 @@ _READ_COMMITTED: Final = f"""{_MARK}
  ORDER BY transaction_id, position
  LIMIT %b
 """  # noqa: S608 - constants only
+_READ_COMMITTED_TYPES: Final = f"""{_MARK}
+{_SELECT}, mark
+ WHERE {_BELOW_MARK} AND type = ANY(%b::text[])
+ ORDER BY transaction_id, position
+ LIMIT %b
+"""  # noqa: S608 - constants only
 # How many events of each (type, channel) below the mark, and the key of the last one.
 _COUNT_COMMITTED: Final = f"""{_MARK},
 picked AS MATERIALIZED (
@@ -194,7 +200,9 @@ class PostgresRecorder:
         rows = self._rows(f"SELECT {_COLUMNS}, digest FROM eventstore_event WHERE id = ANY(%b::uuid[])", [list(ids)])  # noqa: S608
         return [(row[:13], row[13]) for row in rows]
 
-    def read_committed(self, *, after: tuple[int, int], limit: int) -> list[Row]:
+    def read_committed(self, *, after: tuple[int, int], limit: int, types: Sequence[str] | None = None) -> list[Row]:
+        if types:
+            return self._rows(_READ_COMMITTED_TYPES, [str(after[0]), after[1], list(types), limit])
         return self._rows(_READ_COMMITTED, [str(after[0]), after[1], limit])
 
     def count_committed(self, *, after: tuple[int, int]) -> tuple[list[tuple[str, str, int]], tuple[int, int]]:

@@ -161,8 +161,11 @@ class SqliteRecorder:
             found.extend((_row(row[:13]), row[13]) for row in self._fetch(sql, [i.hex for i in chunk]))
         return found
 
-    def read_committed(self, *, after: tuple[int, int], limit: int) -> list[Row]:
+    def read_committed(self, *, after: tuple[int, int], limit: int, types: Sequence[str] | None = None) -> list[Row]:
         # One writer: positions commit in order, and the transaction part of the checkpoint is always 0.
+        if types:
+            sql = f"{_SELECT} WHERE position > %s AND type IN ({_marks(len(types))}) ORDER BY position LIMIT %s"
+            return self._rows(sql, [after[1], *types, limit])
         return self._rows(f"{_SELECT} WHERE position > %s ORDER BY position LIMIT %s", [after[1], limit])
 
     def count_committed(self, *, after: tuple[int, int]) -> tuple[list[tuple[str, str, int]], tuple[int, int]]:

@@ -1,0 +1,262 @@
+"""Journeys in the admin, under campaigns: the editor (plan, why and KPI, the definition as JSON with the steps drawn
+as a tree with their branches and the number of people at and through each step), the checks naming each broken
+step before publishing, publish and pause through the services, the simulator (a chosen customer walked through the
+journey: what they would get and when) and the report per step and branch. Marketing and admin own them."""
+
+import json
+import uuid
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import path, reverse
+from django.utils.translation import gettext_lazy as _
+
+from backoffice.accounts.models import Role
+from backoffice.accounts.selectors import user_role
+from customers.models import Customer, CustomerIdentifier
+
+from .. import services
+from . import selectors
+from .models import Journey, JourneyStatus
+from .templates import TEMPLATES
+
+OWNER_ROLES = (Role.ADMIN, Role.MARKETING)
+KIND_LABELS = {
+    "wait": _("wait"),
+    "wait_event": _("wait for an event"),
+    "branch": _("branch"),
+    "split": _("A/B split"),
+    "send": _("send"),
+    "task": _("staff task"),
+    "tag": _("add a tag"),
+    "end": _("end"),
+}
+
+
+def _actor(request) -> str:
+    return f"user:{request.user.pk}"
+
+
+class JourneyForm(forms.ModelForm):
+    template = forms.ChoiceField(
+        label=_("start from a template"),
+        required=False,
+        choices=[("", "---------"), *[(key, value["name"]) for key, value in TEMPLATES.items()]],
+        help_text=_("Fills the definition of a new journey; leave it empty to write your own."),
+    )
+    definition = forms.CharField(
+        label=_("definition"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 24, "cols": 100, "class": "vLargeTextField journey-definition"}),
+        help_text=_("Trigger, goal, re-entry, cap and steps (see docs/journeys.md). Checked before publishing."),
+    )
+
+    class Meta:
+        model = Journey
+        fields = ("name", "objective", "kpi", "holdout_share", "attribution_days", "definition")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        value = self.initial.get("definition")
+        self.initial["definition"] = json.dumps(value or {}, ensure_ascii=False, indent=2)
+        self.fields["name"].required = False
+
+    def clean_definition(self):
+        raw = self.cleaned_data.get("definition") or "{}"
+        try:
+            value = json.loads(raw)
+        except ValueError as exc:
+            raise forms.ValidationError(_("Not valid JSON: %(error)s") % {"error": exc}) from None
+        if not isinstance(value, dict):
+            raise forms.ValidationError(_("The definition is an object."))
+        return value
+
+    def clean(self):
+        cleaned = super().clean()
+        if not cleaned.get("name") and not cleaned.get("template"):
+            self.add_error("name", _("A journey has a name."))
+        return cleaned
+
+
+class JourneyAdmin(admin.ModelAdmin):
+    form = JourneyForm
+    list_display = ("name", "status", "version", "people_in_journey", "updated_at")
+    list_filter = ("status",)
+    search_fields = ("name",)
+    readonly_fields = ("status", "version")
+    fieldsets = (
+        (None, {"fields": ("template", "name", "status", "version")}),
+        (_("Why"), {"fields": ("objective", "kpi", "holdout_share", "attribution_days")}),
+        (_("Steps"), {"fields": ("definition",)}),
+    )
+    change_form_template = "admin/campaigns/journey/change_form.html"
+
+    def _is_owner(self, request) -> bool:
+        return user_role(user=request.user) in OWNER_ROLES
+
+    def has_module_permission(self, request):
+        return self._is_owner(request)
+
+    def has_view_permission(self, request, obj=None):
+        return self._is_owner(request)
+
+    def has_add_permission(self, request):
+        return self._is_owner(request)
+
+    def has_change_permission(self, request, obj=None):
+        return self._is_owner(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("people in the journey"))
+    def people_in_journey(self, journey):
+        return sum(selectors.journey_people_at_steps(journey_id=journey.pk).values())
+
+    def save_model(self, request, obj, form, change):
+        values = {name: form.cleaned_data[name] for name in form.Meta.fields if name in form.cleaned_data}
+        template = form.cleaned_data.get("template") or ""
+        if template and not change:
+            chosen = TEMPLATES[template]
+            values = {**{k: v for k, v in chosen.items()}, **{k: v for k, v in values.items() if v not in ("", {})}}
+        saved = services.journey_save(
+            journey_id=obj.pk if change else None, values=values, actor=_actor(request), template=template
+        )
+        obj.pk = saved.pk
+        obj._state.adding = False
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        extra = [
+            path("<uuid:journey_id>/do/<str:command>/", view(self.command_view), name="campaigns_journey_command"),
+        ]
+        return extra + super().get_urls()
+
+    def command_view(self, request, journey_id: uuid.UUID, command: str):
+        if not self._is_owner(request) or request.method != "POST":
+            raise PermissionDenied
+        get_object_or_404(Journey, pk=journey_id)
+        change_url = reverse("admin:campaigns_journey_change", args=[journey_id])
+        if command == "simulate":
+            found = _customer_for(request.POST.get("customer", ""))
+            if found is None:
+                messages.error(request, _("No customer with that id, email or phone."))
+                return redirect(change_url)
+            return redirect(f"{change_url}?simulate={found}")
+        commands = {
+            "publish": (services.journey_publish, _("Published: people now enter this version.")),
+            "pause": (services.journey_pause, _("Paused: no new entries, steps held.")),
+        }
+        if command not in commands:
+            raise PermissionDenied
+        command_fn, done = commands[command]
+        try:
+            command_fn(journey_id=journey_id, actor=_actor(request))
+        except services.JourneyRefused as exc:
+            messages.error(request, exc.message)
+            for error in exc.errors:
+                messages.error(request, f"{error['field']}: {error['message']}")
+        else:
+            messages.success(request, done)
+        return redirect(change_url)
+
+    def render_change_form(self, request, context, *args, obj=None, **kwargs):
+        if obj is not None:
+            context["commands"] = [
+                (name, label, reverse("admin:campaigns_journey_command", args=[obj.pk, name]))
+                for name, label, allowed in (
+                    ("publish", _("Publish"), True),
+                    ("pause", _("Pause"), obj.status == JourneyStatus.LIVE),
+                )
+                if allowed
+            ]
+            context["simulate_url"] = reverse("admin:campaigns_journey_command", args=[obj.pk, "simulate"])
+            context["problems"] = services.journey_problems(obj)
+            report = selectors.journey_report(journey=obj)
+            context["report"] = report
+            context["tree"] = _tree(obj.definition, report)
+            chosen = request.GET.get("simulate", "")
+            if chosen:
+                try:
+                    context["simulation"] = services.journey_simulate(journey_id=obj.pk, customer_id=uuid.UUID(chosen))
+                except (ValueError, services.JourneyRefused) as exc:
+                    messages.error(request, str(exc))
+        return super().render_change_form(request, context, *args, obj=obj, **kwargs)
+
+
+def _customer_for(text: str) -> uuid.UUID | None:
+    """A customer by id, email or phone (what staff have at hand)."""
+    text = text.strip()
+    try:
+        customer_id = uuid.UUID(text)
+    except ValueError:
+        key = f"email:{text.lower()}" if "@" in text else f"phone:{text.replace(' ', '')}"
+        return CustomerIdentifier.objects.filter(key=key).values_list("customer_id", flat=True).first()
+    return customer_id if Customer.objects.filter(id=customer_id).exists() else None
+
+
+def _tree(definition: dict, report: dict) -> list[dict]:
+    """The steps as a tree from the first one, depth-first, each with its branches labelled and its counts; a step
+    reached again (a loop back through a wait) is shown as a link, not drawn twice."""
+    steps = {s.get("id"): s for s in definition.get("steps", []) if isinstance(s, dict)}
+    counts = {s["id"]: s for s in report.get("steps", [])}
+    start = definition.get("start") or next(iter(steps), None)
+    rows: list[dict] = []
+    seen: set[str] = set()
+
+    def visit(step_id: str | None, depth: int, label: str) -> None:
+        if not step_id:
+            return
+        step = steps.get(step_id)
+        row = {"id": step_id, "depth": depth, "indent": depth * 24, "label": label, "is_link": step_id in seen}
+        if step is None:
+            rows.append({**row, "kind": "?", "summary": _("missing step")})
+            return
+        row.update(
+            kind=KIND_LABELS.get(step.get("kind"), step.get("kind")),
+            summary=_summary(step),
+            at=counts.get(step_id, {}).get("at", 0),
+            through=counts.get(step_id, {}).get("through", 0),
+            outcomes=counts.get(step_id, {}).get("outcomes", {}),
+        )
+        rows.append(row)
+        if step_id in seen:
+            return
+        seen.add(step_id)
+        kind = step.get("kind")
+        if kind == "branch":
+            visit(step.get("yes"), depth + 1, str(_("yes")))
+            visit(step.get("no"), depth + 1, str(_("no")))
+        elif kind == "split":
+            for path_ in step.get("paths", []):
+                visit(path_.get("next"), depth + 1, f"{path_.get('name', '')} {path_.get('share', '')}%")
+        elif kind == "wait_event":
+            visit(step.get("next"), depth + 1, str(_("on the event")))
+            visit(step.get("timeout_next"), depth + 1, str(_("on timeout")))
+        else:
+            visit(step.get("next"), depth, "")
+
+    visit(start, 0, "")
+    return rows
+
+
+def _summary(step: dict) -> str:
+    kind = step.get("kind")
+    if kind == "wait":
+        until = step.get("until")
+        return str(until.get("time")) if isinstance(until, dict) else f"{step.get('minutes')} min"
+    if kind == "wait_event":
+        return f"{step.get('event')} ({step.get('timeout_minutes')} min)"
+    if kind == "send":
+        fallback = (step.get("fallback") or {}).get("channel")
+        return f"{step.get('channel')}" + (f" → {fallback}" if fallback else "")
+    if kind == "task":
+        return f"{step.get('queue')}: {step.get('title')}"
+    if kind == "tag":
+        return str(step.get("tag"))
+    return ""
+
+
+admin.site.register(Journey, JourneyAdmin)

@@ -1,0 +1,185 @@
+"""Journeys, their versions, every person's run and the tags journeys put on people, as projections of the journey
+events. INLINE: the services read them back in the same transaction (a run's step and due time are the step workers'
+queue, the journey's status guards every command). Every value comes from an event, so a rebuild reproduces every
+person's position (and when they move on).
+"""
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db import DEFAULT_DB_ALIAS, connection, connections
+
+from backoffice.eventstore.projector import INLINE, Projection
+from backoffice.eventstore.store import RecordedEvent
+
+from .models import CustomerTag, Journey, JourneyRun, JourneyStatus, JourneyVersion, RunStatus
+
+PLAN_TYPES = ("journey.created", "journey.changed", "journey.published", "journey.paused", "journey.resumed")
+RUN_TYPES = ("journey.entered", "journey.step_completed", "journey.exited", "journey.converted")
+RUN_FIELDS = (
+    "status",
+    "step",
+    "phase",
+    "due_at",
+    "awaiting",
+    "last_message_id",
+    "updated_at",
+    "finished_at",
+    "exit_reason",
+    "converted_at",
+    "revenue",
+    "path",
+)
+PLAN_FIELDS = ("name", "objective", "kpi", "holdout_share", "attribution_days", "definition")
+
+
+def _time(value: Any) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(value)
+
+
+class Journeys(Projection):
+    name = "campaigns.journeys"
+    mode = INLINE
+    models = (CustomerTag, JourneyRun, JourneyVersion, Journey)
+    event_types = (*PLAN_TYPES, *RUN_TYPES)
+
+    def apply(self, events: Sequence[RecordedEvent]) -> None:
+        # A batch of steps is hundreds of runs: read them at once, move them in memory, write them at once.
+        wanted = [
+            uuid.UUID(str(e.data["run_id"])) for e in events if e.type in RUN_TYPES and e.type != "journey.entered"
+        ]
+        runs = JourneyRun.objects.in_bulk(wanted) if wanted else {}
+        new: dict[uuid.UUID, JourneyRun] = {}
+        moved: set[uuid.UUID] = set()
+        for event in events:
+            if event.type in PLAN_TYPES:
+                _plan(event)
+            elif event.type == "journey.entered":
+                run = _entered(event)
+                runs[run.id] = new[run.id] = run
+            else:
+                run_id = uuid.UUID(str(event.data["run_id"]))
+                _run(runs[run_id], event)
+                if run_id not in new:
+                    moved.add(run_id)
+        if new:
+            _insert_runs(list(new.values()))
+        if moved:
+            _update_runs([runs[run_id] for run_id in moved])
+
+
+def _insert_runs(runs: list[JourneyRun]) -> None:
+    """One INSERT statement run for every row (executemany): a burst of entries is thousands of rows, and the ORM's
+    bulk_create compiles every value of every one."""
+    fields = JourneyRun._meta.concrete_fields
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    marks = ", ".join(["%s"] * len(fields))
+    table = connection.ops.quote_name(JourneyRun._meta.db_table)
+    db = connections[DEFAULT_DB_ALIAS]  # the connection itself: each value through the proxy cost a lookup
+    rows = [[f.get_db_prep_save(getattr(run, f.attname), db) for f in fields] for run in runs]
+    with connection.cursor() as cursor:
+        cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows)  # noqa: S608 - names
+
+
+def _update_runs(runs: list[JourneyRun]) -> None:
+    """One UPDATE statement run for every row (executemany): bulk_update's CASE per field and row cost more than the
+    steps themselves."""
+    fields = [JourneyRun._meta.get_field(name) for name in RUN_FIELDS]
+    pk = JourneyRun._meta.pk
+    assignments = ", ".join(f"{connection.ops.quote_name(f.column)} = %s" for f in fields)
+    table = connection.ops.quote_name(JourneyRun._meta.db_table)
+    db = connections[DEFAULT_DB_ALIAS]
+    rows = [
+        [f.get_db_prep_save(getattr(run, f.attname), db) for f in fields] + [pk.get_db_prep_value(run.pk, db)]
+        for run in runs
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(f"UPDATE {table} SET {assignments} WHERE {pk.column} = %s", rows)  # noqa: S608 - names
+
+
+def _plan(event: RecordedEvent) -> None:
+    data = event.data
+    journey_id = uuid.UUID(str(data["journey_id"]))
+    if event.type == "journey.created":
+        Journey.objects.create(
+            id=journey_id,
+            created_by=data.get("created_by", ""),
+            template=data.get("template", ""),
+            created_at=event.occurred_at,
+            updated_at=event.occurred_at,
+            **{name: data[name] for name in PLAN_FIELDS if name in data},
+        )
+        return
+    journey = Journey.objects.get(pk=journey_id)
+    journey.updated_at = event.occurred_at
+    if event.type == "journey.changed":
+        for name in PLAN_FIELDS:
+            if name in data:
+                setattr(journey, name, data[name])
+    elif event.type == "journey.published":
+        JourneyVersion.objects.create(
+            journey=journey,
+            version=data["version"],
+            definition=data["definition"],
+            holdout_share=Decimal(str(data["holdout_share"])),
+            attribution_days=data["attribution_days"],
+            published_by=data["published_by"],
+            published_at=event.occurred_at,
+        )
+        journey.version = data["version"]
+        journey.status = JourneyStatus.LIVE
+        journey.live_since_position = event.position
+    elif event.type == "journey.paused":
+        journey.status = JourneyStatus.PAUSED
+    elif event.type == "journey.resumed":
+        journey.status = JourneyStatus.LIVE
+        journey.live_since_position = event.position
+    journey.save()
+
+
+def _entered(e: RecordedEvent) -> JourneyRun:
+    return JourneyRun(
+        id=uuid.UUID(str(e.data["run_id"])),
+        journey_id=uuid.UUID(str(e.data["journey_id"])),
+        version=e.data["version"],
+        customer_id=e.customer_id,
+        entry=e.data["entry"],
+        is_holdout=e.data.get("is_holdout", False),
+        status=RunStatus.ACTIVE,
+        step=e.data.get("step", ""),
+        due_at=_time(e.data.get("due_at")),
+        awaiting=e.data.get("awaiting", ""),
+        trigger_position=e.data.get("trigger_position"),
+        entered_at=e.occurred_at,
+        updated_at=e.occurred_at,
+    )
+
+
+def _run(run: JourneyRun, event: RecordedEvent) -> None:
+    data = event.data
+    run.updated_at = event.occurred_at
+    if event.type == "journey.step_completed":
+        run.path = [*run.path, [data["step"], data["outcome"], event.occurred_at.isoformat()]]
+        run.step, run.phase = data.get("next_step", ""), data.get("phase", "")
+        run.due_at, run.awaiting = _time(data.get("due_at")), data.get("awaiting", "")
+        if data.get("message_id"):
+            run.last_message_id = data["message_id"]
+        if data.get("kind") == "tag" and data.get("tag"):
+            CustomerTag.objects.get_or_create(
+                customer_id=run.customer_id,
+                tag=data["tag"],
+                defaults={"tagged_at": event.occurred_at, "journey_id": run.journey_id},
+            )
+    elif event.type == "journey.exited":
+        run.status = RunStatus.EXITED if data["reason"] == "goal" else RunStatus.DONE
+        run.finished_at, run.exit_reason = event.occurred_at, data["reason"]
+        run.due_at, run.awaiting = None, ""
+        if data["reason"] == "goal":
+            run.converted_at, run.revenue = event.occurred_at, Decimal(str(data.get("revenue", 0)))
+    elif event.type == "journey.converted":
+        run.converted_at, run.revenue = event.occurred_at, Decimal(str(data.get("revenue", 0)))

@@ -1,0 +1,372 @@
+"""The journeys' process manager: reads the log in order from its cursor and, for each event about a person,
+- takes them out of every journey whose goal it is (journey.exited, reason goal), or records the conversion of a run
+  that ended within the attribution window (journey.converted);
+- moves on the runs waiting for it (journey.step_completed of the wait_event step, outcome "event");
+- enters them into every live journey it triggers (journey.entered), by the re-entry rules and the cap, the holdout
+  drawn by a hash of journey and person.
+
+The events it appends and its cursor move in one transaction per batch, so a crash repeats nothing and skips
+nothing (a catch-up reader of the store never sees a position below one it has seen). Triggers recorded before the
+journey went live (or while it was paused) enter nobody: `Journey.live_since_position`. What the entries make due
+is left to the step workers (steps.journey_runs_advance), woken after commit.
+"""
+
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from backoffice.eventstore import store
+
+from .. import definition as rules
+from ..models import Journey, JourneyCursor, JourneyRun, JourneyStatus, JourneyVersion, RunStatus
+from .facts import BatchFacts
+from .walk import Position, arrive, decide
+
+CURSOR = "journeys"
+ACTOR = "journeys"
+
+
+@dataclass
+class _Run:
+    id: uuid.UUID
+    journey_id: uuid.UUID
+    version: int
+    customer_id: uuid.UUID
+    entry: int
+    step: str
+    awaiting: str
+    status: str
+    entered_at: datetime
+    is_converted: bool
+    steps_done: int
+    trigger_position: int | None
+    is_holdout: bool
+
+    @property
+    def stream(self) -> str:
+        return f"journey-{self.journey_id}-{self.customer_id}"
+
+
+@dataclass
+class _Live:
+    journey: Journey
+    version: JourneyVersion
+
+    @property
+    def definition(self) -> dict:
+        return self.version.definition
+
+
+# Events that change what the process manager listens for: a batch stops at one, the next reads with the new plan.
+PLAN_EVENTS = ("journey.published", "journey.resumed", "journey.paused")
+
+
+@dataclass
+class _Plan:
+    live: list[_Live]
+    versions: dict
+    triggers: dict
+    goals: dict
+    awaited: set
+
+    @property
+    def types(self) -> list[str]:
+        return sorted({*self.triggers, *self.goals, *self.awaited, *PLAN_EVENTS})
+
+
+def _plan() -> _Plan | None:
+    """What the process manager listens for now: live journeys' triggers, goals (paused ones too) and awaited events
+    of every version people may be in. None when no journey was ever published."""
+    journeys = list(Journey.objects.filter(status__in=(JourneyStatus.LIVE, JourneyStatus.PAUSED)))
+    if not journeys:
+        return None
+    versions = {(v.journey_id, v.version): v for v in JourneyVersion.objects.filter(journey__in=journeys)}
+    live = [_Live(j, versions[(j.id, j.version)]) for j in journeys if (j.id, j.version) in versions]
+    triggers: dict[str, list[_Live]] = defaultdict(list)
+    goals: dict[str, list[_Live]] = defaultdict(list)
+    for item in live:
+        trigger, goal = item.definition.get("trigger", {}), item.definition.get("goal") or {}
+        if item.journey.status == JourneyStatus.LIVE and trigger.get("kind") == "event":
+            triggers[trigger["event"]].append(item)
+        if goal.get("event"):
+            goals[goal["event"]].append(item)
+    awaited = {
+        step["event"]
+        for version in versions.values()
+        for step in version.definition.get("steps", [])
+        if step.get("kind") == "wait_event"
+    }
+    return _Plan(live, versions, triggers, goals, awaited)
+
+
+def journeys_consume(*, batch_size: int | None = None, max_batches: int | None = None) -> tuple[int, bool]:
+    """Read the log from the cursor, a batch per transaction: only the types the live journeys listen for, filtered
+    by the store (the rest of the log costs the reader nothing). Returns (events read, whether runs became due)."""
+    size = batch_size or settings.JOURNEYS_CONSUMER_BATCH
+    if not Journey.objects.exclude(status=JourneyStatus.DRAFT).exists():
+        return 0, False  # nothing to enter, move or take out: the log is read once a journey is published
+    JourneyCursor.objects.get_or_create(name=CURSOR)
+    total, batches, woke = 0, 0, False
+    while max_batches is None or batches < max_batches:
+        with transaction.atomic():
+            cursor = JourneyCursor.objects.select_for_update(skip_locked=True).filter(name=CURSOR).first()
+            if cursor is None:
+                break  # another worker holds it: it reads what we would
+            plan = _plan()
+            if plan is None:
+                break
+            events = store.read_committed(after=(cursor.transaction_id, cursor.position), limit=size, types=plan.types)
+            if not events:
+                break
+            for index, event in enumerate(events):
+                if event.type in PLAN_EVENTS:
+                    events = events[: index + 1]
+                    break
+            woke = _consume(events, plan) or woke
+            cursor.transaction_id, cursor.position = events[-1].transaction_id, events[-1].position
+            cursor.save(update_fields=["transaction_id", "position", "updated_at"])
+        total += len(events)
+        batches += 1
+    return total, woke
+
+
+def journeys_lag() -> int:
+    """How far behind the process manager is: positions from the first event it has yet to handle to the head of
+    the log (0 when it has handled everything it listens for)."""
+    from backoffice.eventstore.models import Event  # a read of the head through the ORM, never SQL of our own
+
+    plan = _plan()
+    if plan is None:
+        return 0
+    after = JourneyCursor.objects.filter(name=CURSOR).values_list("transaction_id", "position").first() or (0, 0)
+    pending = store.read_committed(after=tuple(after), limit=1, types=plan.types)
+    if not pending:
+        return 0
+    head = Event.objects.order_by("-position").values_list("position", flat=True).first() or 0
+    return max(head - pending[0].position + 1, 0)
+
+
+def _money(value) -> Decimal:
+    try:
+        return max(Decimal(str(value)), Decimal(0)).quantize(Decimal("0.01"))
+    except (InvalidOperation, TypeError):
+        return Decimal(0)
+
+
+def _consume(events: list[store.RecordedEvent], plan: _Plan) -> bool:
+    live, triggers, goals, awaited = plan.live, plan.triggers, plan.goals, plan.awaited
+    wanted = set(triggers) | set(goals) | awaited
+    relevant = [e for e in events if e.customer_id is not None and e.type in wanted]
+    if not relevant:
+        return False
+    people = {e.customer_id for e in relevant}
+    runs = _runs_of(people, [item.journey.id for item in live])
+    all_versions = {
+        (v.journey_id, v.version): v.definition
+        for v in JourneyVersion.objects.filter(journey_id__in={r.journey_id for rs in runs.values() for r in rs})
+    }
+    windows = {item.journey.id: item.version.attribution_days for item in live}
+    counts = _entry_counts([item for items in triggers.values() for item in items])
+    facts = BatchFacts(list(people), now=timezone.now())
+    appends: dict[str, list[store.NewEvent]] = defaultdict(list)
+    woke = False
+    for event in relevant:
+        mine = runs[event.customer_id]
+        for item in goals.get(event.type, ()):
+            _reach_goal(item, event, mine, windows, appends)
+        if event.type in awaited:
+            woke = _arrive_event(event, mine, all_versions, facts, appends) or woke
+        for item in triggers.get(event.type, ()):
+            woke = _enter(item, event, mine, counts, facts, appends) or woke
+    store.append_batches([store.StreamAppend(stream, items) for stream, items in appends.items()])
+    return woke
+
+
+def _runs_of(people: set, journey_ids: list) -> dict[uuid.UUID, list[_Run]]:
+    found: dict[uuid.UUID, list[_Run]] = defaultdict(list)
+    rows = JourneyRun.objects.filter(customer_id__in=people, journey_id__in=journey_ids).values_list(
+        "id",
+        "journey_id",
+        "version",
+        "customer_id",
+        "entry",
+        "step",
+        "awaiting",
+        "status",
+        "entered_at",
+        "converted_at",
+        "path",
+        "trigger_position",
+        "is_holdout",
+    )
+    for row in rows:
+        run = _Run(*row[:9], row[9] is not None, len(row[10]), row[11], row[12])
+        found[run.customer_id].append(run)
+    return found
+
+
+def _entry_counts(items: list[_Live]) -> dict[uuid.UUID, int]:
+    capped = [item.journey.id for item in items if item.definition.get("cap")]
+    if not capped:
+        return {}
+    counts = dict.fromkeys(capped, 0)
+    for journey_id in capped:
+        counts[journey_id] = JourneyRun.objects.filter(journey_id=journey_id).count()
+    return counts
+
+
+def _event(type_name: str, data: dict, *, event_id: uuid.UUID, customer_id, at: datetime) -> store.NewEvent:
+    return store.NewEvent(
+        type_name, data, id=event_id, customer_id=customer_id, occurred_at=at, metadata={"actor": ACTOR}
+    )
+
+
+def _reach_goal(item: _Live, event, mine: list[_Run], windows: dict, appends) -> None:
+    revenue = _money(event.data.get("total", 0))
+    for run in mine:
+        if run.journey_id != item.journey.id or event.position <= (run.trigger_position or 0):
+            continue
+        base = {"journey_id": str(run.journey_id), "run_id": str(run.id), "version": run.version}
+        if run.status == RunStatus.ACTIVE:
+            data = {**base, "reason": "goal", "step": run.step, "goal_event_id": str(event.id), "revenue": revenue}
+            appends[run.stream].append(
+                _event(
+                    "journey.exited",
+                    data,
+                    event_id=uuid.uuid5(run.id, "exited"),
+                    customer_id=run.customer_id,
+                    at=event.occurred_at,
+                )
+            )
+            run.status, run.is_converted = RunStatus.EXITED, True
+        elif not run.is_converted and event.occurred_at <= run.entered_at + timedelta(days=windows[run.journey_id]):
+            data = {**base, "goal_event_id": str(event.id), "revenue": revenue}
+            appends[run.stream].append(
+                _event(
+                    "journey.converted",
+                    data,
+                    event_id=uuid.uuid5(run.id, "converted"),
+                    customer_id=run.customer_id,
+                    at=event.occurred_at,
+                )
+            )
+            run.is_converted = True
+
+
+def _arrive_event(event, mine: list[_Run], definitions: dict, facts, appends) -> bool:
+    """The runs waiting for this event take their event path (the steps after it are the step workers')."""
+    moved = False
+    for run in mine:
+        if run.status != RunStatus.ACTIVE or run.awaiting != event.type:
+            continue
+        definition = definitions[(run.journey_id, run.version)]
+        steps = rules.steps_by_id(definition)
+        now = timezone.now()
+        position = Position(
+            run.id, run.journey_id, run.version, run.customer_id, run.entry, run.step, "", run.trigger_position
+        )
+        decision = decide(steps, steps[run.step], position, phase="", now=now, facts=facts, on_event=True)
+        decision.due_at, decision.awaiting = arrive(
+            steps, decision.next_step, customer_id=run.customer_id, now=now, facts=facts
+        )
+        appends[run.stream].append(
+            _event(
+                "journey.step_completed",
+                decision.event_data(position),
+                event_id=uuid.uuid5(run.id, f"step:{run.steps_done}:{run.step}"),
+                customer_id=run.customer_id,
+                at=now,
+            )
+        )
+        run.steps_done += 1
+        run.step, run.awaiting = decision.next_step, decision.awaiting
+        if not decision.next_step:
+            data = {
+                "journey_id": str(run.journey_id),
+                "run_id": str(run.id),
+                "version": run.version,
+                "reason": "completed",
+                "step": decision.step,
+            }
+            appends[run.stream].append(
+                _event(
+                    "journey.exited", data, event_id=uuid.uuid5(run.id, "exited"), customer_id=run.customer_id, at=now
+                )
+            )
+            run.status = RunStatus.DONE
+        moved = True
+    return moved
+
+
+def _enter(item: _Live, event, mine: list[_Run], counts: dict, facts, appends) -> bool:
+    journey, definition = item.journey, item.definition
+    if event.position <= journey.live_since_position:
+        return False
+    if not rules.trigger_matches(definition["trigger"], channel=event.channel, data=event.data):
+        return False
+    previous = [run for run in mine if run.journey_id == journey.id]
+    if any(run.status == RunStatus.ACTIVE for run in previous):
+        return False  # never twice at once
+    reentry = definition.get("reentry") or {"mode": "once"}
+    if previous and reentry["mode"] == "once":
+        return False
+    if previous and reentry["mode"] == "once_per_days":
+        last = max(run.entered_at for run in previous)
+        if event.occurred_at < last + timedelta(days=reentry["days"]):
+            return False
+    cap = definition.get("cap")
+    if cap and counts.get(journey.id, 0) >= cap:
+        return False
+    counts[journey.id] = counts.get(journey.id, 0) + 1
+    entry = max((run.entry for run in previous), default=0) + 1
+    run_id = uuid.uuid5(journey.id, f"run:{event.customer_id}:{entry}")
+    is_holdout = rules.is_holdout(journey.id, event.customer_id, item.version.holdout_share)
+    now = timezone.now()
+    if is_holdout:
+        step, due_at, awaiting = "", now + timedelta(days=item.version.attribution_days), ""
+    else:
+        step = rules.start_step(definition)
+        due_at, awaiting = arrive(
+            rules.steps_by_id(definition), step, customer_id=event.customer_id, now=now, facts=facts
+        )
+    data = {
+        "journey_id": str(journey.id),
+        "run_id": str(run_id),
+        "version": journey.version,
+        "entry": entry,
+        "is_holdout": is_holdout,
+        "trigger_event_id": str(event.id),
+        "trigger_position": event.position,
+        "trigger_type": event.type,
+        "step": step,
+        "due_at": due_at,
+        "awaiting": awaiting,
+    }
+    stream = f"journey-{journey.id}-{event.customer_id}"
+    appends[stream].append(
+        _event("journey.entered", data, event_id=uuid.uuid5(run_id, "entered"), customer_id=event.customer_id, at=now)
+    )
+    mine.append(
+        _Run(
+            run_id,
+            journey.id,
+            journey.version,
+            event.customer_id,
+            entry,
+            step,
+            awaiting,
+            RunStatus.ACTIVE,
+            now,
+            False,
+            0,
+            event.position,
+            is_holdout,
+        )
+    )
+    return True

@@ -1,0 +1,112 @@
+"""The facts the steps need about a batch of people, loaded with a few queries per batch (walk.Facts)."""
+
+import uuid
+from collections import Counter
+from datetime import datetime
+
+from django.conf import settings
+
+from backoffice.eventstore import store
+from backoffice.messaging.models import OutboundMessage
+from backoffice.messaging.models import Status as MessageStatus
+
+from ... import selectors
+from ...segments import segment_queryset
+from ..models import CustomerTag
+
+UNDELIVERABLE = (MessageStatus.FAILED, MessageStatus.SUPPRESSED)
+READ = ("read", "clicked")
+
+
+class BatchFacts:
+    def __init__(self, customer_ids: list[uuid.UUID], *, now: datetime):
+        from ...services.fan_out import _marketing_messages_since  # the one contact-pressure count of campaigns
+
+        self.now = now
+        self.ids = list(dict.fromkeys(customer_ids))
+        self._zones: dict | None = None
+        self._reachable: dict[tuple, dict] = {}
+        self._left: dict | None = None
+        self._count_messages = _marketing_messages_since
+        self._profiles: dict[str, set] = {}
+        self._tags: set[tuple] | None = None
+        self._triggers: dict[int, tuple] = {}
+        self._engagement: dict | None = None
+        self._batch_hours: Counter = Counter()
+        self._quiet: dict[str, tuple] = {}
+
+    def time_zone(self, customer_id):
+        if self._zones is None:
+            self._zones = selectors.time_zones(self.ids) if self.ids else {}
+        return self._zones.get(customer_id) or settings.TIME_ZONE
+
+    def reachable(self, customer_id, channels):
+        key = tuple(channels)
+        if key not in self._reachable:
+            self._reachable[key] = selectors.reachable_channels(customer_ids=self.ids, channels=channels, at=self.now)
+        return self._reachable[key].get(customer_id, [])
+
+    def pressure_left(self, customer_id):
+        if self._left is None:
+            used = self._count_messages(self.ids, self.now) if self.ids else {}
+            cap = settings.CAMPAIGNS_CONTACT_PRESSURE["messages"]
+            self._left = {cid: cap - used.get(cid, 0) for cid in self.ids}
+        return self._left.get(customer_id, 0)
+
+    def spend(self, customer_id) -> None:
+        """A message queued in this batch counts against the person's budget at once."""
+        self._left[customer_id] = self.pressure_left(customer_id) - 1
+
+    def profile_matches(self, rules, customer_id):
+        key = repr(rules)
+        if key not in self._profiles:
+            from customers.models import Customer
+
+            base = Customer.objects.filter(id__in=self.ids)
+            self._profiles[key] = set(segment_queryset(rules, now=self.now, base=base).values_list("id", flat=True))
+        return customer_id in self._profiles[key]
+
+    def has_tag(self, customer_id, tag):
+        if self._tags is None:
+            self._tags = set(CustomerTag.objects.filter(customer_id__in=self.ids).values_list("customer_id", "tag"))
+        return (customer_id, tag) in self._tags
+
+    def trigger(self, position):
+        if position is None:
+            return None, {}
+        if position not in self._triggers:
+            events = store.read_positions([position])
+            self._triggers[position] = (events[0].channel, events[0].data) if events else (None, {})
+        return self._triggers[position]
+
+    def message_state(self, message_id):
+        row = OutboundMessage.objects.filter(id=message_id).values_list("status", "delivery_status").first()
+        if row is None:
+            return "undeliverable"
+        status, delivery = row
+        if delivery in READ:
+            return "read"
+        if status in UNDELIVERABLE or delivery in ("bounced", "failed"):
+            return "undeliverable"
+        return "pending"
+
+    def send_hour(self, customer_id, earliest, channel):
+        from backoffice.messaging.policy import channel_rules
+
+        from .send_time import best_send_time, engagement_hours
+
+        if self._engagement is None:
+            self._engagement = engagement_hours(
+                self.ids, zones={cid: self.time_zone(cid) for cid in self.ids}, now=self.now
+            )
+            self._batch_hours = sum(self._engagement.values(), Counter())
+        if channel not in self._quiet:
+            rules = channel_rules(channel)
+            self._quiet[channel] = (rules.quiet_start, rules.quiet_end)
+        return best_send_time(
+            self._engagement.get(customer_id, Counter()),
+            self._batch_hours,
+            now=earliest,
+            time_zone=self.time_zone(customer_id),
+            quiet=self._quiet[channel],
+        )

@@ -1,0 +1,107 @@
+"""The journeys admin under campaigns: the editor in Spanish and English, a template to start from, the steps drawn
+as a tree with people per step, the checks naming the broken step, publish, pause and the simulator."""
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from campaigns.journeys.models import Journey
+
+from .conftest import page_viewed, publish, template
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def marketing(staff_user):
+    browser = Client()
+    browser.force_login(staff_user("marketing"))
+    return browser
+
+
+def test_a_journey_is_added_from_a_template_and_published(marketing):
+    response = marketing.post(
+        reverse("admin:campaigns_journey_add"),
+        {
+            "template": "abandoned_cart",
+            "name": "",
+            "objective": "",
+            "kpi": "",
+            "holdout_share": "0.100",
+            "attribution_days": "7",
+            "definition": "{}",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    journey = Journey.objects.get()
+    assert journey.definition == template("abandoned_cart")
+    assert journey.name == "Carrito abandonado"
+
+    marketing.post(reverse("admin:campaigns_journey_command", args=[journey.pk, "publish"]))
+
+    journey.refresh_from_db()
+    assert (journey.status, journey.version) == ("live", 1)
+
+
+def test_the_editor_draws_the_steps_with_people_and_speaks_spanish_and_english(marketing, person):
+    journey = publish(template("abandoned_cart"))
+    url = reverse("admin:campaigns_journey_change", args=[journey.pk])
+
+    spanish = marketing.get(url, HTTP_ACCEPT_LANGUAGE="es").content.decode()
+    english = marketing.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+
+    assert "Simulador" in spanish
+    assert "Personas en él ahora" in spanish
+    assert "Simulator" in english
+    assert "People at it now" in english
+    for step in ("whatsapp", "wait-day", "email-coupon"):
+        assert f"<code>{step}</code>" in english
+
+
+def test_publishing_a_broken_journey_names_the_step(marketing):
+    definition = {
+        "trigger": {"kind": "event", "event": "page.viewed"},
+        "steps": [
+            {"id": "check", "kind": "branch", "condition": {"source": "tag", "tag": "vip"}, "yes": "end"},
+            {"id": "end", "kind": "end"},
+        ],
+    }
+    from campaigns import services
+
+    journey = services.journey_save(journey_id=None, values={"name": "Roto", "definition": definition}, actor="t")
+    response = marketing.post(reverse("admin:campaigns_journey_command", args=[journey.pk, "publish"]), follow=True)
+
+    assert "steps.check.no" in response.content.decode()
+    journey.refresh_from_db()
+    assert journey.status == "draft"
+
+
+def test_the_simulator_shows_what_a_customer_would_get(marketing, person):
+    customer = person(consents=("email",))
+    journey = publish(template("abandoned_cart"))
+    response = marketing.post(
+        reverse("admin:campaigns_journey_command", args=[journey.pk, "simulate"]),
+        {"customer": str(customer)},
+        follow=True,
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+    page = response.content.decode()
+    assert "fallback_sent" in page
+    assert "email-coupon" in page
+
+
+def test_support_staff_cannot_open_journeys(staff_user):
+    browser = Client()
+    browser.force_login(staff_user("support"))
+    assert browser.get(reverse("admin:campaigns_journey_changelist")).status_code == 403
+
+
+def test_people_at_a_step_are_counted_on_the_drawing(marketing, person):
+    definition = {
+        "trigger": {"kind": "event", "event": "page.viewed"},
+        "steps": [{"id": "w", "kind": "wait", "minutes": 60}],
+    }
+    journey = publish(definition)
+    page_viewed(person())
+    page = marketing.get(reverse("admin:campaigns_journey_change", args=[journey.pk])).content.decode()
+    assert '<td class="journey-count">1</td>' in page
