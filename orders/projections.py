@@ -227,7 +227,7 @@ class Carts(Projection):
         for event in events:
             by_cart[event.data["cart_id"]].append(event)
         rows = Cart.objects.in_bulk(list(by_cart))
-        created, changed = [], []
+        carts = []
         for cart_id, cart_events in by_cart.items():
             cart = rows.get(cart_id)
             if cart is None:
@@ -239,15 +239,16 @@ class Carts(Projection):
                     started_at=first.occurred_at,
                     last_activity_at=first.occurred_at,
                 )
-                created.append(cart)
-            else:
-                changed.append(cart)
             for event in cart_events:
                 self._fold(cart, event)
-        Cart.objects.bulk_create(created, batch_size=500)
-        Cart.objects.bulk_update(
-            changed,
-            [
+            carts.append(cart)
+        # New and changed carts in one upsert; what a cart's later events change is all it updates. Read-then-write
+        # is safe: one worker at a time applies this projection (its checkpoint is its lease).
+        Cart.objects.bulk_create(
+            carts,
+            update_conflicts=True,
+            unique_fields=["cart_id"],
+            update_fields=[
                 "customer_id",
                 "items",
                 "status",
@@ -258,7 +259,6 @@ class Carts(Projection):
                 "reminder_message_id",
                 "reminder_channel",
             ],
-            batch_size=500,
         )
 
     @staticmethod

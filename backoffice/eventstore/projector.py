@@ -28,7 +28,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, transaction
 from django.db.models import F, Model
 from django.utils import timezone
 
@@ -104,6 +104,22 @@ def registered_projections(mode: str | None = None) -> list[Projection]:
     return [p for p in _projections.values() if mode is None or p.mode == mode]
 
 
+def lanes() -> list[list[str]]:
+    """The asynchronous projections grouped as settings.EVENTSTORE_PROJECTION_LANES says: each lane is caught up
+    by one task with one shared read of the log, and lanes run in parallel on several workers. Projections no lane
+    names form one more lane (all of them when the setting is empty: one read for everything)."""
+    from django.conf import settings
+
+    names = [proj.name for proj in registered_projections(ASYNC)]
+    configured = [
+        [name for name in lane if name in names] for lane in getattr(settings, "EVENTSTORE_PROJECTION_LANES", [])
+    ]
+    configured = [lane for lane in configured if lane]
+    named = {name for lane in configured for name in lane}
+    rest = [name for name in names if name not in named]
+    return [*configured, rest] if rest else configured
+
+
 def apply_inline(events: Sequence["RecordedEvent"]) -> None:
     for proj in registered_projections(INLINE):
         wanted = [event for event in events if proj.wants(event.type)]
@@ -118,38 +134,77 @@ def catch_up(name: str, *, batch_size: int = 2000, max_batches: int | None = Non
     none twice. Two workers never run the same projection at once: the checkpoint row is locked, and a worker
     that finds it taken leaves the work to the holder.
     """
+    return _catch_up_together([name], batch_size=batch_size, max_batches=max_batches)[name]
+
+
+def catch_up_all(
+    names: Iterable[str] | None = None, *, batch_size: int = 2000, max_batches: int | None = None
+) -> dict[str, int]:
+    """Every asynchronous projection (or those named), sharing one read of the log: each batch is read and decoded
+    once and handed to every projection that wants some of it, and every checkpoint moves in that batch's
+    transaction. Returns how many events each projection read.
+
+    The checkpoint rows are the leases: each batch locks the free ones (`skip_locked`), so several workers may run
+    this at once, each on the projections no other holds, and none applies an event twice. A run that cannot go on
+    together (a database error outside any event) goes on one projection at a time, so one that cannot read at all
+    is logged and left for the next run, never in the way of the others."""
+    chosen = [proj.name for proj in registered_projections(ASYNC)] if names is None else list(names)
+    done = dict.fromkeys(chosen, 0)
+    try:
+        _catch_up_together(chosen, batch_size=batch_size, max_batches=max_batches, done=done)
+    except DatabaseError as exc:
+        logger.warning("projections %s could not catch up together: %s", ", ".join(chosen), type(exc).__name__)
+        for name in chosen:
+            try:
+                _catch_up_together([name], batch_size=batch_size, max_batches=max_batches, done=done)
+            except DatabaseError as exc:
+                logger.error("projection %s could not catch up: %s", name, type(exc).__name__)
+    return done
+
+
+def _read_batch(after: int, limit: int) -> list["RecordedEvent"]:
+    """The one read of the log behind every catch-up: the events a reader at `after` has not seen, in order."""
     from .store import read_all
 
-    proj = _projections[name]
-    ProjectionCheckpoint.objects.get_or_create(name=name)
-    total, batches = 0, 0
+    return read_all(after=after, limit=limit)
+
+
+def _catch_up_together(
+    names: Sequence[str], *, batch_size: int, max_batches: int | None, done: dict[str, int] | None = None
+) -> dict[str, int]:
+    done = done if done is not None else dict.fromkeys(names, 0)
+    chosen = {name: _projections[name] for name in names}
+    if not chosen:
+        return done
+    ProjectionCheckpoint.objects.bulk_create(
+        [ProjectionCheckpoint(name=name) for name in chosen], ignore_conflicts=True
+    )
+    batches = 0
     while max_batches is None or batches < max_batches:
         with transaction.atomic():
-            locked = ProjectionCheckpoint.objects.select_for_update(skip_locked=True).filter(name=name)
-            checkpoint = locked.first()
-            if checkpoint is None:
-                return total
-            events = read_all(after=checkpoint.position, limit=batch_size)
+            # The leases: rows another worker holds are skipped, and stay its own until its batch commits.
+            held = list(
+                ProjectionCheckpoint.objects.select_for_update(skip_locked=True)
+                .filter(name__in=list(chosen))
+                .order_by("name")
+            )
+            if not held:
+                return done
+            events = _read_batch(min(checkpoint.position for checkpoint in held), batch_size)
             if not events:
-                return total
-            apply_isolated(proj, [event for event in events if proj.wants(event.type)])
-            checkpoint.position = events[-1].position
-            checkpoint.save(update_fields=["position", "updated_at"])
-        total += len(events)
+                return done
+            end, now, moved = events[-1].position, timezone.now(), []
+            for checkpoint in held:
+                if checkpoint.position >= end:
+                    continue  # ahead of this batch (it caught up alone): nothing here is new to it
+                proj = chosen[checkpoint.name]
+                unseen = [event for event in events if event.position > checkpoint.position]
+                apply_isolated(proj, [event for event in unseen if proj.wants(event.type)])
+                done[checkpoint.name] += len(unseen)
+                checkpoint.position, checkpoint.updated_at = end, now
+                moved.append(checkpoint)
+            ProjectionCheckpoint.objects.bulk_update(moved, ["position", "updated_at"])
         batches += 1
-    return total
-
-
-def catch_up_all(**kwargs: Any) -> dict[str, int]:
-    """Every asynchronous projection in turn. One that cannot read at all (its database work fails outside any event)
-    is logged and left for the next run, never in the way of the others."""
-    done: dict[str, int] = {}
-    for proj in registered_projections(ASYNC):
-        try:
-            done[proj.name] = catch_up(proj.name, **kwargs)
-        except DatabaseError as exc:
-            logger.error("projection %s could not catch up: %s", proj.name, type(exc).__name__)
-            done[proj.name] = 0
     return done
 
 
@@ -233,6 +288,13 @@ def rebuild(names: Iterable[str] | None = None, *, batch_size: int = 5000) -> di
     replayed: dict[str, int] = defaultdict(int)
     with transaction.atomic():
         take_append_lock()
+        # And every asynchronous projection's lease: no catch-up writes read models (some share tables with those
+        # being emptied, e.g. customers) until the rebuild commits.
+        async_names = sorted(proj.name for proj in registered_projections(ASYNC))
+        ProjectionCheckpoint.objects.bulk_create(
+            [ProjectionCheckpoint(name=name) for name in async_names], ignore_conflicts=True
+        )
+        list(ProjectionCheckpoint.objects.select_for_update().filter(name__in=async_names).order_by("name"))
         for proj in chosen:
             proj.reset()
         ProjectionFailure.objects.filter(projection__in=[proj.name for proj in chosen]).delete()
@@ -252,9 +314,19 @@ def rebuild(names: Iterable[str] | None = None, *, batch_size: int = 5000) -> di
     return {proj.name: replayed[proj.name] for proj in chosen}
 
 
+# Lag is counted up to this many events; past it the admin shows "more than" (counting millions is slow).
+LAG_COUNT_LIMIT: Final = 100_000
+
+
 def lag(name: str) -> int:
-    """How many positions the projection is behind the head of the log."""
+    """How many events of the log the projection has not read yet (at most LAG_COUNT_LIMIT + 1)."""
     checkpoint = ProjectionCheckpoint.objects.filter(name=name).values_list("position", flat=True).first() or 0
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT COALESCE(MAX(position), 0) FROM eventstore_event")
-        return cursor.fetchone()[0] - checkpoint
+    return events_after(checkpoint)
+
+
+def events_after(position: int) -> int:
+    """How many events the log holds after this position, counted up to LAG_COUNT_LIMIT + 1."""
+    from .models import Event
+
+    after = Event.objects.filter(position__gt=position).order_by("position").values("position")
+    return after[: LAG_COUNT_LIMIT + 1].count()
