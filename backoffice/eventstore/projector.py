@@ -281,9 +281,7 @@ def failure_retry(*, failure_id: int) -> bool:
 
 
 def rebuild(names: Iterable[str] | None = None, *, batch_size: int = 5000) -> dict[str, int]:
-    """Empty the projections' tables and replay the whole log through them. Appends wait meanwhile."""
-    from .store import read_all
-
+    """Empty the projections' tables and replay the whole log through them. Appends and catch-ups wait meanwhile."""
     chosen = [_projections[n] for n in names] if names else registered_projections()
     replayed: dict[str, int] = defaultdict(int)
     with transaction.atomic():
@@ -300,7 +298,7 @@ def rebuild(names: Iterable[str] | None = None, *, batch_size: int = 5000) -> di
         ProjectionFailure.objects.filter(projection__in=[proj.name for proj in chosen]).delete()
         position = 0
         while True:
-            events = read_all(after=position, limit=batch_size)
+            events = _read_batch(position, batch_size)
             if not events:
                 break
             for proj in chosen:
