@@ -44,6 +44,7 @@ TINY = {
     "insights": ["--scale", "0.0005", "--repeat", "1"],
     "customer360": ["--events", "100", "--others", "20", "--repeat", "5", "--cases", "2"],
     "integrations": ["--events", "200", "--batch", "50", "--orders", "6", "--processes", "1"],
+    "projections": ["--events", "3000", "--batch", "500", "--rebuild-batch", "1000"],
     # gunicorn with production settings; schemathesis, and locust, at a few cases each.
     "fuzz_api": ["--max-examples", "1", "--phases", "fuzzing", "--customers", "0", "--max-time", "30"],
     "load": ["--users", "3", "--spawn-rate", "3", "--duration", "5", "--customers", "10", "--web-workers", "1"],
