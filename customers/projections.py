@@ -59,17 +59,16 @@ class CustomerDirectory(Projection):
     def apply(self, events):
         # Registrations and identifiers (the bulk of ingestion) are written in two statements; the rarer events
         # after them, in order, since they change rows a registration of the same batch may have just created.
-        customers, identifiers, later = [], [], []
+        customers: dict = {}
+        identifiers, later = [], []
         for event in events:
             if event.type == "customer.registered":
-                customers.append(
-                    {
-                        "id": event.customer_id,
-                        "registered_at": event.occurred_at,
-                        "acquisition_channel": event.channel or "",
-                        "display_name": readable_text(event.data.get("name", "")),
-                    }
-                )
+                customers[event.customer_id] = {
+                    "id": event.customer_id,
+                    "registered_at": event.occurred_at,
+                    "acquisition_channel": event.channel or "",
+                    "display_name": readable_text(event.data.get("name", "")),
+                }
                 readable = readable_identifiers(event.data["identifiers"])
                 identifiers.extend(self._identifier(event, ident) for ident in readable)
             elif event.type == "customer.identifier_added":
@@ -77,22 +76,34 @@ class CustomerDirectory(Projection):
                 identifiers.extend(self._identifier(event, ident) for ident in readable)
             else:
                 later.append(event)
-        Customer.objects.bulk_create([Customer(**row) for row in customers])
+        # A name given, or a merge made, to a customer this batch registers goes into the new row itself until
+        # something else comes (an unmerge, an erasure...): applied in order, the rows would end the same. Names and
+        # merges of other customers touch other rows, so they keep their order among the rest.
+        rest, folding = [], True
+        for event in later:
+            if folding and event.type in ("customer.profile_updated", "customer.merged"):
+                if event.type == "customer.merged":
+                    row = customers.get(uuid.UUID(str(event.data["merged"])))
+                    if row is not None:
+                        row["merged_into_id"] = event.customer_id
+                        continue
+                else:
+                    row = customers.get(event.customer_id)
+                    if row is not None:
+                        row.update(self._profile_changes(event))
+                        continue
+            else:
+                folding = False
+            rest.append(event)
+        Customer.objects.bulk_create([Customer(**row) for row in customers.values()])
         CustomerIdentifier.objects.bulk_create([CustomerIdentifier(**row) for row in identifiers])
         # Name changes and merges are collected and written one statement per kind; an unmerge or an erasure
         # writes what was collected before it first, so the rows end as applying every event in order would.
         profiles: dict = {}
         merges: dict = {}
-        for event in later:
+        for event in rest:
             if event.type == "customer.profile_updated":
-                changes = profiles.setdefault(event.customer_id, {})
-                for column, value in (
-                    ("display_name", readable_text(event.data.get("name"))),
-                    ("language", event.data.get("language")),
-                    ("time_zone", event.data.get("time_zone")),
-                ):
-                    if value is not None:
-                        changes[column] = value
+                profiles.setdefault(event.customer_id, {}).update(self._profile_changes(event))
             elif event.type == "customer.merged":
                 merges[event.data["merged"]] = event.customer_id
             else:
@@ -109,6 +120,16 @@ class CustomerDirectory(Projection):
                     CustomerIdentifier.objects.filter(customer_id=event.customer_id).delete()
                     Customer.objects.filter(id=event.customer_id).update(erased_at=event.occurred_at, display_name="")
         self._flush(profiles, merges)
+
+    @staticmethod
+    def _profile_changes(event) -> list[tuple[str, str]]:
+        """The columns a profile update names (one it does not name keeps its value)."""
+        changes = (
+            ("display_name", readable_text(event.data.get("name"))),
+            ("language", event.data.get("language")),
+            ("time_zone", event.data.get("time_zone")),
+        )
+        return [(column, value) for column, value in changes if value is not None]
 
     @staticmethod
     def _flush(profiles: dict, merges: dict) -> None:

@@ -152,18 +152,38 @@ class Orders(Projection):
     name = "orders.orders"
     mode = INLINE
     models = (OrderLine, Order)
+    event_types = ("order.placed",)
 
-    @handles("order.placed")
-    def placed(self, event):
-        order, lines = order_from_placed(
-            data=event.data,
-            customer_id=event.customer_id,
-            channel=event.channel,
-            occurred_at=event.occurred_at,
-            version=event.version,
-        )
+    def apply(self, events):
+        """Placements are inserted together (a rebuild or an import: two statements for a run of them, whatever its
+        length; one placement: its order and its lines); the other steps, in order, after the placements before
+        them are written."""
+        orders, lines = [], []
+        for event in events:
+            if event.type == "order.placed":
+                order, its_lines = order_from_placed(
+                    data=event.data,
+                    customer_id=event.customer_id,
+                    channel=event.channel,
+                    occurred_at=event.occurred_at,
+                    version=event.version,
+                )
+                orders.append(order)
+                lines.extend(its_lines)
+                continue
+            if orders:
+                self._insert_placed(orders, lines)
+                orders, lines = [], []
+            attr = self._handlers.get(event.type)
+            if attr is not None:
+                getattr(self, attr)(event)
+        if orders:
+            self._insert_placed(orders, lines)
+
+    @staticmethod
+    def _insert_placed(orders: list, lines: list) -> None:
         # On the placement's hot path: plain INSERTs, without the ORM compiling two statements per order.
-        _insert(Order, [order])
+        _insert(Order, orders)
         _insert(OrderLine, lines)
 
     @handles(*_STATUS_AFTER)
