@@ -197,8 +197,47 @@ class ConsentLedger(Projection):
     name = "customers.consents"
     mode = INLINE
     models = (Consent,)
+    event_types = ("consent.granted", "consent.revoked")
 
-    @handles("consent.granted", "consent.revoked")
+    def apply(self, events):
+        """One change (a command): read and write its row. Many (a rebuild, an import): one read of their rows, the
+        latest change per row chosen here, one upsert."""
+        if len(events) == 1:
+            self.changed(events[0])
+            return
+        keys = {(event.customer_id, event.data["channel"], event.data["purpose"]) for event in events}
+        latest: dict[tuple, tuple] = {
+            (row[0], row[1], row[2]): (row[3], row[4])
+            for row in Consent.objects.filter(customer_id__in={key[0] for key in keys}).values_list(
+                "customer_id", "channel", "purpose", "changed_at", "position"
+            )
+        }
+        chosen: dict[tuple, object] = {}
+        for event in events:
+            key = (event.customer_id, event.data["channel"], event.data["purpose"])
+            if key in latest and latest[key] > (event.occurred_at, event.position):
+                continue
+            latest[key] = (event.occurred_at, event.position)
+            chosen[key] = event
+        Consent.objects.bulk_create(
+            [
+                Consent(
+                    customer_id=customer_id,
+                    channel=channel,
+                    purpose=purpose,
+                    is_granted=event.type == "consent.granted",
+                    source_channel=event.channel or "",
+                    wording=event.data["wording"],
+                    changed_at=event.occurred_at,
+                    position=event.position,
+                )
+                for (customer_id, channel, purpose), event in chosen.items()
+            ],
+            update_conflicts=True,
+            unique_fields=["customer_id", "channel", "purpose"],
+            update_fields=["is_granted", "source_channel", "wording", "changed_at", "position"],
+        )
+
     def changed(self, event):
         current = Consent.objects.filter(
             customer_id=event.customer_id, channel=event.data["channel"], purpose=event.data["purpose"]

@@ -1,9 +1,10 @@
 """Batched projections give what applying the events one by one gives.
 
 A random mix of events (registrations, merges, interactions on every channel, carts, orders with refunds and
-cancellations, campaign messages, stock counts) is appended through the store; then the asynchronous projections
-(and customers.commerce, which may run either way) are caught up event by event (batches of one), caught up in
-random batch sizes sharing one read (catch_up_all), and rebuilt: the read models must be the same every time."""
+cancellations, campaign messages, stock counts, consents arriving late) is appended through the store; then the
+asynchronous projections, customers.commerce and customers.consents (inline ones that batch a rebuild) are caught up
+event by event (batches of one), caught up in random batch sizes sharing one read (catch_up_all), and rebuilt: the
+read models must be the same every time."""
 
 import random
 import uuid
@@ -15,7 +16,7 @@ import pytest
 from backoffice.eventstore import projector, store
 from backoffice.eventstore.models import ProjectionCheckpoint, ProjectionFailure
 from backoffice.insights.models import CampaignTouch, DailyMetric, OrderFact, PersonFact
-from customers.models import ChannelActivityDaily, Customer, CustomerOrder
+from customers.models import ChannelActivityDaily, Consent, Customer, CustomerOrder
 from orders.models import Cart
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_after_commit_hooks")]
@@ -27,7 +28,7 @@ START = datetime(2026, 1, 1, 8, tzinfo=UTC)
 
 def async_names() -> list[str]:
     names = [p.name for p in projector.registered_projections(projector.ASYNC) if not p.name.startswith("tests.")]
-    return [*names, "customers.commerce"]
+    return [*names, "customers.commerce", "customers.consents"]
 
 
 def random_log(rng: random.Random, count: int) -> None:
@@ -105,6 +106,15 @@ def random_log(rng: random.Random, count: int) -> None:
         elif roll < 0.80:
             data = {"sku": rng.choice(SKUS), "location": "MAD-01", "counted": 3, "expected": rng.randint(2, 4)}
             emit(f"stock-{data['sku']}@MAD-01", "stock.counted", {**data, "shrinkage": data["expected"] - 3})
+        elif roll < 0.86:
+            # Consents arrive late from tills too: an older change must not overwrite a newer one.
+            kind = rng.choice(("consent.granted", "consent.revoked"))
+            data = {"customer_id": str(cid), "channel": rng.choice(("email", "sms")), "purpose": "marketing"}
+            late = when - timedelta(hours=rng.randrange(0, 48))
+            store.append(
+                f"customer-{cid}",
+                [store.NewEvent(kind, {**data, "wording": kind}, channel=channel, customer_id=cid, occurred_at=late)],
+            )
         else:
             kind = rng.choice(("page.viewed", "product.viewed"))
             data = {"url": "https://tienda.example.es/"} if kind == "page.viewed" else {"sku": rng.choice(SKUS)}
@@ -122,6 +132,9 @@ def read_models() -> dict:
             sorted(
                 Customer.objects.values_list("id", "order_count", "lifetime_value", "first_order_at", "last_order_at")
             ),
+        ),
+        "consents": sorted(
+            Consent.objects.values_list("customer_id", "channel", "purpose", "is_granted", "wording", "position")
         ),
         "daily": sorted(ChannelActivityDaily.objects.values_list("day", "channel", "type", "count")),
         "carts": sorted(
@@ -168,7 +181,7 @@ def test_batched_catch_up_gives_what_applying_one_event_at_a_time_gives(seed):
     assert set(one_by_one.values()) == set(batched.values())
     assert min(batched.values()) >= 160
     assert not ProjectionFailure.objects.exists()
-    assert all(event_by_event[name] for name in ("carts", "daily"))
+    assert all(event_by_event[name] for name in ("carts", "daily", "consents"))
     assert event_by_event["rollups"][1]
     for model in event_by_event:
         assert in_batches[model] == event_by_event[model], model
