@@ -16,10 +16,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Final
 
-from django.db import connection
-
 from backoffice.eventstore.projector import INLINE, Projection
-from backoffice.eventstore.sql import execute_pg
 from backoffice.eventstore.store import RecordedEvent
 
 from .events import CampaignImported, CampaignWorksheet, SegmentImported
@@ -276,23 +273,15 @@ def _parse(value: Any) -> datetime | None:
 
 
 def _insert_audience(campaign_id: uuid.UUID, ids: list[uuid.UUID], holdout: list[bool]) -> None:
-    """A chunk of the audience, each person once per campaign."""
+    """A chunk of the audience, each person once per campaign (in customer order, so concurrent chunks lock alike)."""
     if not ids:
         return
-    if connection.vendor != "postgresql":
-        AudienceMember.objects.bulk_create(
-            [
-                AudienceMember(campaign_id=campaign_id, customer_id=cid, is_holdout=flag)
-                for cid, flag in zip(ids, holdout, strict=True)
-            ],
-            ignore_conflicts=True,
-        )
-        return
-    execute_pg(
-        "INSERT INTO campaigns_audiencemember (campaign_id, customer_id, is_holdout, outcome) "
-        "SELECT %b, v.customer_id, v.is_holdout, %b FROM unnest(%b::uuid[], %b::boolean[]) "
-        "AS v(customer_id, is_holdout) ORDER BY v.customer_id ON CONFLICT DO NOTHING",
-        [campaign_id, Outcome.PENDING.value, ids, holdout],
+    AudienceMember.objects.bulk_create(
+        [
+            AudienceMember(campaign_id=campaign_id, customer_id=cid, is_holdout=flag, outcome=Outcome.PENDING)
+            for cid, flag in sorted(zip(ids, holdout, strict=True))
+        ],
+        ignore_conflicts=True,
     )
 
 
@@ -305,13 +294,6 @@ def _decide(
 ) -> None:
     """One UPDATE per decision (a handful per batch), by the (campaign, customer) unique index."""
     if not ids:
-        return
-    if connection.vendor == "postgresql":
-        execute_pg(
-            "UPDATE campaigns_audiencemember SET outcome = %b, decided_at = %b, not_before = %b "
-            "WHERE campaign_id = %b AND customer_id = ANY(%b::uuid[])",
-            [outcome, decided_at, not_before, campaign_id, ids],
-        )
         return
     AudienceMember.objects.filter(campaign_id=campaign_id, customer_id__in=ids).update(
         outcome=outcome, decided_at=decided_at, not_before=not_before
@@ -347,28 +329,18 @@ def _insert_deliveries(campaign_id: uuid.UUID, rows: list[tuple]) -> None:
     """(customer, channel, message, queued_at) rows; a row already there is kept."""
     if not rows:
         return
-    if connection.vendor != "postgresql":
-        Delivery.objects.bulk_create(
-            [
-                Delivery(
-                    campaign_id=campaign_id,
-                    customer_id=customer_id,
-                    channel=channel,
-                    message_id=message_id,
-                    queued_at=queued_at,
-                )
-                for customer_id, channel, message_id, queued_at in rows
-            ],
-            ignore_conflicts=True,
-        )
-        return
-    # Array parameters bound by the server: the ORM's bulk_create compiled and quoted every value of every row.
-    execute_pg(
-        "INSERT INTO campaigns_delivery (campaign_id, customer_id, channel, message_id, queued_at) "
-        "SELECT %b, v.customer_id, v.channel, v.message_id, v.queued_at "
-        "FROM unnest(%b::uuid[], %b::varchar(16)[], %b::uuid[], %b::timestamptz[]) "
-        "AS v(customer_id, channel, message_id, queued_at) ON CONFLICT DO NOTHING",
-        [campaign_id, *(list(column) for column in zip(*rows, strict=True))],
+    Delivery.objects.bulk_create(
+        [
+            Delivery(
+                campaign_id=campaign_id,
+                customer_id=customer_id,
+                channel=channel,
+                message_id=message_id,
+                queued_at=queued_at,
+            )
+            for customer_id, channel, message_id, queued_at in rows
+        ],
+        ignore_conflicts=True,
     )
 
 

@@ -152,18 +152,38 @@ class Orders(Projection):
     name = "orders.orders"
     mode = INLINE
     models = (OrderLine, Order)
+    event_types = ("order.placed",)
 
-    @handles("order.placed")
-    def placed(self, event):
-        order, lines = order_from_placed(
-            data=event.data,
-            customer_id=event.customer_id,
-            channel=event.channel,
-            occurred_at=event.occurred_at,
-            version=event.version,
-        )
+    def apply(self, events):
+        """Placements are inserted together (a rebuild or an import: two statements for a run of them, whatever its
+        length; one placement: its order and its lines); the other steps, in order, after the placements before
+        them are written."""
+        orders, lines = [], []
+        for event in events:
+            if event.type == "order.placed":
+                order, its_lines = order_from_placed(
+                    data=event.data,
+                    customer_id=event.customer_id,
+                    channel=event.channel,
+                    occurred_at=event.occurred_at,
+                    version=event.version,
+                )
+                orders.append(order)
+                lines.extend(its_lines)
+                continue
+            if orders:
+                self._insert_placed(orders, lines)
+                orders, lines = [], []
+            attr = self._handlers.get(event.type)
+            if attr is not None:
+                getattr(self, attr)(event)
+        if orders:
+            self._insert_placed(orders, lines)
+
+    @staticmethod
+    def _insert_placed(orders: list, lines: list) -> None:
         # On the placement's hot path: plain INSERTs, without the ORM compiling two statements per order.
-        _insert(Order, [order])
+        _insert(Order, orders)
         _insert(OrderLine, lines)
 
     @handles(*_STATUS_AFTER)
@@ -227,7 +247,7 @@ class Carts(Projection):
         for event in events:
             by_cart[event.data["cart_id"]].append(event)
         rows = Cart.objects.in_bulk(list(by_cart))
-        created, changed = [], []
+        carts = []
         for cart_id, cart_events in by_cart.items():
             cart = rows.get(cart_id)
             if cart is None:
@@ -239,15 +259,16 @@ class Carts(Projection):
                     started_at=first.occurred_at,
                     last_activity_at=first.occurred_at,
                 )
-                created.append(cart)
-            else:
-                changed.append(cart)
             for event in cart_events:
                 self._fold(cart, event)
-        Cart.objects.bulk_create(created, batch_size=500)
-        Cart.objects.bulk_update(
-            changed,
-            [
+            carts.append(cart)
+        # New and changed carts in one upsert; what a cart's later events change is all it updates. Read-then-write
+        # is safe: one worker at a time applies this projection (its checkpoint is its lease).
+        Cart.objects.bulk_create(
+            carts,
+            update_conflicts=True,
+            unique_fields=["cart_id"],
+            update_fields=[
                 "customer_id",
                 "items",
                 "status",
@@ -258,7 +279,6 @@ class Carts(Projection):
                 "reminder_message_id",
                 "reminder_channel",
             ],
-            batch_size=500,
         )
 
     @staticmethod

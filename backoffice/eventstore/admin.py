@@ -51,7 +51,29 @@ class EventAdmin(ReadOnlyAdmin):
 
 @admin.register(ProjectionCheckpoint)
 class ProjectionCheckpointAdmin(ReadOnlyAdmin):
-    list_display = ("name", "position", "updated_at")
+    """Where each projection's reader stands in the log, and how far behind its head it is."""
+
+    list_display = ("name", "mode", "position", "lag", "updated_at")
+    readonly_fields = ("name", "mode", "position", "lag", "updated_at")
+    fields = readonly_fields
+    ordering = ("name",)
+
+    @admin.display(description=_("mode"))
+    def mode(self, obj: ProjectionCheckpoint) -> str:
+        registered = {proj.name: proj.mode for proj in projector.registered_projections()}
+        return {projector.ASYNC: _("asynchronous"), projector.INLINE: _("inline")}.get(
+            registered.get(obj.name, ""), _("not registered")
+        )
+
+    @admin.display(description=_("lag (events)"))
+    def lag(self, obj: ProjectionCheckpoint) -> str:
+        behind = projector.events_after(obj.position)
+        if behind > projector.LAG_COUNT_LIMIT:
+            return _("more than %(count)s") % {"count": f"{projector.LAG_COUNT_LIMIT:,}"}
+        return f"{behind:,}"
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_staff and super().has_view_permission(request, obj)
 
 
 @admin.register(ProjectionFailure)

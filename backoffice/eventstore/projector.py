@@ -107,6 +107,22 @@ def registered_projections(mode: str | None = None) -> list[Projection]:
     return [p for p in _projections.values() if mode is None or p.mode == mode]
 
 
+def lanes() -> list[list[str]]:
+    """The asynchronous projections grouped as settings.EVENTSTORE_PROJECTION_LANES says: each lane is caught up
+    by one task with one shared read of the log, and lanes run in parallel on several workers. Projections no lane
+    names form one more lane (all of them when the setting is empty: one read for everything)."""
+    from django.conf import settings
+
+    names = [proj.name for proj in registered_projections(ASYNC)]
+    configured = [
+        [name for name in lane if name in names] for lane in getattr(settings, "EVENTSTORE_PROJECTION_LANES", [])
+    ]
+    configured = [lane for lane in configured if lane]
+    named = {name for lane in configured for name in lane}
+    rest = [name for name in names if name not in named]
+    return [*configured, rest] if rest else configured
+
+
 def apply_inline(events: Sequence["RecordedEvent"]) -> None:
     for proj in registered_projections(INLINE):
         wanted = [event for event in events if proj.wants(event.type)]
@@ -121,39 +137,85 @@ def catch_up(name: str, *, batch_size: int = 2000, max_batches: int | None = Non
     none twice. Two workers never run the same projection at once: the checkpoint row is locked, and a worker
     that finds it taken leaves the work to the holder.
     """
+    return _catch_up_together([name], batch_size=batch_size, max_batches=max_batches)[name]
+
+
+def catch_up_all(
+    names: Iterable[str] | None = None, *, batch_size: int = 2000, max_batches: int | None = None
+) -> dict[str, int]:
+    """Every asynchronous projection (or those named), sharing one read of the log: each batch is read and decoded
+    once and handed to every projection that wants some of it, and every checkpoint moves in that batch's
+    transaction. Returns how many events each projection read.
+
+    The checkpoint rows are the leases: each batch locks the free ones (`skip_locked`), so several workers may run
+    this at once, each on the projections no other holds, and none applies an event twice. A run that cannot go on
+    together (a database error outside any event) goes on one projection at a time, so one that cannot read at all
+    is logged and left for the next run, never in the way of the others."""
+    chosen = [proj.name for proj in registered_projections(ASYNC)] if names is None else list(names)
+    done = dict.fromkeys(chosen, 0)
+    try:
+        _catch_up_together(chosen, batch_size=batch_size, max_batches=max_batches, done=done)
+    except DatabaseError as exc:
+        logger.warning("projections %s could not catch up together: %s", ", ".join(chosen), type(exc).__name__)
+        for name in chosen:
+            try:
+                _catch_up_together([name], batch_size=batch_size, max_batches=max_batches, done=done)
+            except DatabaseError as exc:
+                logger.error("projection %s could not catch up: %s", name, type(exc).__name__)
+    return done
+
+
+def _read_batch(after: tuple[int, int], limit: int) -> list["RecordedEvent"]:
+    """The one read of the log behind every catch-up: the events a reader at checkpoint `after` (transaction id,
+    position) has not seen, in the store's commit order, so one committed late by a parallel writer is never
+    skipped (store.read_committed)."""
     from .store import read_committed
 
-    proj = _projections[name]
-    ProjectionCheckpoint.objects.get_or_create(name=name)
-    total, batches = 0, 0
+    return read_committed(after=after, limit=limit)
+
+
+def _catch_up_together(
+    names: Sequence[str], *, batch_size: int, max_batches: int | None, done: dict[str, int] | None = None
+) -> dict[str, int]:
+    done = done if done is not None else dict.fromkeys(names, 0)
+    chosen = {name: _projections[name] for name in names}
+    if not chosen:
+        return done
+    ProjectionCheckpoint.objects.bulk_create(
+        [ProjectionCheckpoint(name=name) for name in chosen], ignore_conflicts=True
+    )
+    batches = 0
     while max_batches is None or batches < max_batches:
         with transaction.atomic():
-            locked = ProjectionCheckpoint.objects.select_for_update(skip_locked=True).filter(name=name)
-            checkpoint = locked.first()
-            if checkpoint is None:
-                return total
-            events = read_committed(after=(checkpoint.transaction_id, checkpoint.position), limit=batch_size)
+            # The leases: rows another worker holds are skipped, and stay its own until its batch commits.
+            held = list(
+                ProjectionCheckpoint.objects.select_for_update(skip_locked=True)
+                .filter(name__in=list(chosen))
+                .order_by("name")
+            )
+            if not held:
+                return done
+            events = _read_batch(min(_mark(checkpoint) for checkpoint in held), batch_size)
             if not events:
-                return total
-            apply_isolated(proj, [event for event in events if proj.wants(event.type)])
-            checkpoint.transaction_id, checkpoint.position = events[-1].transaction_id, events[-1].position
-            checkpoint.save(update_fields=["transaction_id", "position", "updated_at"])
-        total += len(events)
+                return done
+            end, now, moved = (events[-1].transaction_id, events[-1].position), timezone.now(), []
+            for checkpoint in held:
+                mark = _mark(checkpoint)
+                if mark >= end:
+                    continue  # ahead of this batch (it caught up alone): nothing here is new to it
+                proj = chosen[checkpoint.name]
+                unseen = [event for event in events if (event.transaction_id, event.position) > mark]
+                apply_isolated(proj, [event for event in unseen if proj.wants(event.type)])
+                done[checkpoint.name] += len(unseen)
+                (checkpoint.transaction_id, checkpoint.position), checkpoint.updated_at = end, now
+                moved.append(checkpoint)
+            ProjectionCheckpoint.objects.bulk_update(moved, ["transaction_id", "position", "updated_at"])
         batches += 1
-    return total
-
-
-def catch_up_all(**kwargs: Any) -> dict[str, int]:
-    """Every asynchronous projection in turn. One that cannot read at all (its database work fails outside any event)
-    is logged and left for the next run, never in the way of the others."""
-    done: dict[str, int] = {}
-    for proj in registered_projections(ASYNC):
-        try:
-            done[proj.name] = catch_up(proj.name, **kwargs)
-        except DatabaseError as exc:
-            logger.error("projection %s could not catch up: %s", proj.name, type(exc).__name__)
-            done[proj.name] = 0
     return done
+
+
+def _mark(checkpoint: ProjectionCheckpoint) -> tuple[int, int]:
+    return (checkpoint.transaction_id, checkpoint.position)
 
 
 def apply_isolated(proj: Projection, events: Sequence["RecordedEvent"]) -> int:
@@ -238,7 +300,8 @@ def rebuild(names: Iterable[str] | None = None, *, batch_size: int = 5000) -> di
     keeps where it stopped, and the next catch-up applies what committed since."""
     from .store import read_all, read_committed
 
-    chosen = [_projections[n] for n in names] if names else registered_projections()
+    # A name given twice is one projection: replayed twice, its counters would double.
+    chosen = [_projections[n] for n in dict.fromkeys(names)] if names else registered_projections()
     inline = [proj for proj in chosen if proj.mode == INLINE]
     asynchronous = [proj for proj in chosen if proj.mode != INLINE]
     replayed: dict[str, int] = defaultdict(int)
@@ -253,13 +316,14 @@ def rebuild(names: Iterable[str] | None = None, *, batch_size: int = 5000) -> di
     with transaction.atomic():
         if inline:
             appends_locked_out()
-        for proj in asynchronous:
-            ProjectionCheckpoint.objects.get_or_create(name=proj.name)
-        checkpoints = list(
-            ProjectionCheckpoint.objects.select_for_update()
-            .filter(name__in=[proj.name for proj in asynchronous])
-            .order_by("name")
+        # Every asynchronous projection's lease, not only the chosen ones': no catch-up writes read models (some
+        # share tables with those being emptied, e.g. customers) until the rebuild commits.
+        async_names = sorted(proj.name for proj in registered_projections(ASYNC))
+        ProjectionCheckpoint.objects.bulk_create(
+            [ProjectionCheckpoint(name=name) for name in async_names], ignore_conflicts=True
         )
+        held = list(ProjectionCheckpoint.objects.select_for_update().filter(name__in=async_names).order_by("name"))
+        checkpoints = [checkpoint for checkpoint in held if checkpoint.name in {proj.name for proj in asynchronous}]
         for proj in chosen:
             proj.reset()
         ProjectionFailure.objects.filter(projection__in=[proj.name for proj in chosen]).delete()
@@ -283,10 +347,19 @@ def rebuild(names: Iterable[str] | None = None, *, batch_size: int = 5000) -> di
     return {proj.name: replayed[proj.name] for proj in chosen}
 
 
-def lag(name: str) -> int:
-    """How many positions the projection is behind the head of the log (an estimate on PostgreSQL, where the
-    checkpoint's position is that of the last event applied in transaction order: never negative)."""
-    from .store import head_position
+# Lag is counted up to this many events; past it the admin shows "more than" (counting millions is slow).
+LAG_COUNT_LIMIT: Final = 100_000
 
+
+def lag(name: str) -> int:
+    """How many events of the log the projection has not read yet (at most LAG_COUNT_LIMIT + 1)."""
     checkpoint = ProjectionCheckpoint.objects.filter(name=name).values_list("position", flat=True).first() or 0
-    return max(head_position() - checkpoint, 0)
+    return events_after(checkpoint)
+
+
+def events_after(position: int) -> int:
+    """How many events the log holds after this position, counted up to LAG_COUNT_LIMIT + 1."""
+    from .models import Event
+
+    after = Event.objects.filter(position__gt=position).order_by("position").values("position")
+    return after[: LAG_COUNT_LIMIT + 1].count()

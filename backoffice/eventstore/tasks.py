@@ -7,8 +7,10 @@ from . import projector
 
 
 @shared_task(name="eventstore.catch_up_projections", acks_late=True, ignore_result=True)
-def catch_up_projections_task() -> dict[str, int]:
-    return projector.catch_up_all()
+def catch_up_projections_task(names: list[str] | None = None) -> dict[str, int]:
+    """Catch up these asynchronous projections (all of them by default) with one shared read of the log. Safe on
+    several workers at once: each projection's checkpoint is its lease, a worker skips those another holds."""
+    return projector.catch_up_all(names)
 
 
 # At most one wake-up now and one a moment later per process and window: a catch-up reads everything committed
@@ -17,14 +19,19 @@ WAKE_WINDOW_SECONDS = 1
 
 
 def wake_async_projections() -> None:
-    """After-commit hook (EVENTSTORE_AFTER_COMMIT_HOOKS): new events are in, let the catch-up readers run.
+    """After-commit hook (EVENTSTORE_AFTER_COMMIT_HOOKS): new events are in, let the catch-up readers run, one task
+    per lane (settings.EVENTSTORE_PROJECTION_LANES), so several workers catch up different lanes at once.
 
     Coalesced when tasks go to a broker: the first commit of a window wakes the readers at once; later ones in the
     window leave one wake-up due at its end, so every commit is still followed by a catch-up that starts after it.
     Eager (no broker) runs each one, as before."""
+    lanes = projector.lanes()
     if catch_up_projections_task.app.conf.task_always_eager:
-        catch_up_projections_task.delay()
-    elif cache.add("eventstore:wake:now", 1, WAKE_WINDOW_SECONDS):
-        catch_up_projections_task.delay()
-    elif cache.add("eventstore:wake:later", 1, WAKE_WINDOW_SECONDS):
-        catch_up_projections_task.apply_async(countdown=WAKE_WINDOW_SECONDS)
+        for lane in lanes:
+            catch_up_projections_task.delay(lane)
+        return
+    for number, lane in enumerate(lanes):
+        if cache.add(f"eventstore:wake:{number}:now", 1, WAKE_WINDOW_SECONDS):
+            catch_up_projections_task.delay(lane)
+        elif cache.add(f"eventstore:wake:{number}:later", 1, WAKE_WINDOW_SECONDS):
+            catch_up_projections_task.apply_async((lane,), countdown=WAKE_WINDOW_SECONDS)

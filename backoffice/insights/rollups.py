@@ -1,16 +1,11 @@
-"""Batched writes of the rollups: one statement per batch, whatever the number of keys."""
+"""Batched writes of the rollups: one read and one upsert per batch, whatever the number of keys."""
 
-from collections.abc import Iterable
 from decimal import Decimal
-
-from django.db import connection
 
 from .models import DailyMetric
 
 # Keyed (day, channel, metric, dimension) -> delta to add.
 Deltas = dict[tuple, Decimal]
-
-_SQLITE_ROWS_PER_STATEMENT = 150  # 5 parameters a row, under SQLite's default limit of 999 variables
 
 
 def month_index(day) -> int:
@@ -19,28 +14,31 @@ def month_index(day) -> int:
 
 
 def add_to_daily_metrics(deltas: Deltas) -> None:
-    """Add each delta to its row, creating the rows that do not exist yet: INSERT ... ON CONFLICT DO UPDATE."""
-    rows = [(day, channel, metric, dimension, value) for (day, channel, metric, dimension), value in deltas.items()]
-    if not rows:
+    """Add each delta to its row, creating the rows that do not exist yet.
+
+    The new values are computed from one read of the rows and written by one INSERT ... ON CONFLICT DO UPDATE
+    (bulk_create), so the database applies no expression per row. Only insights.rollups writes these rows, and one
+    worker at a time applies it (its checkpoint is its lease), so nothing moves them between the read and the write.
+    """
+    if not deltas:
         return
-    table = DailyMetric._meta.db_table
-    conflict = f"ON CONFLICT (day, channel, metric, dimension) DO UPDATE SET value = {table}.value + EXCLUDED.value"
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            days, channels, metrics, dimensions, values = (list(column) for column in zip(*rows, strict=True))
-            sql = f"INSERT INTO {table} (day, channel, metric, dimension, value) SELECT * FROM unnest("  # noqa: S608
-            sql += f"%s::date[], %s::text[], %s::text[], %s::text[], %s::numeric[]) {conflict}"
-            cursor.execute(sql, [days, channels, metrics, dimensions, values])
-            return
-        for chunk in _chunks(rows, _SQLITE_ROWS_PER_STATEMENT):
-            placeholders = ", ".join(["(%s, %s, %s, %s, %s)"] * len(chunk))
-            params = [str(v) if isinstance(v, Decimal) else v for row in chunk for v in row]
-            cursor.execute(
-                f"INSERT INTO {table} (day, channel, metric, dimension, value) VALUES {placeholders} {conflict}",  # noqa: S608
-                params,
-            )
-
-
-def _chunks(rows: list, size: int) -> Iterable[list]:
-    for start in range(0, len(rows), size):
-        yield rows[start : start + size]
+    values = dict(deltas)
+    rows = DailyMetric.objects.filter(
+        day__in={key[0] for key in deltas},
+        channel__in={key[1] for key in deltas},
+        metric__in={key[2] for key in deltas},
+        dimension__in={key[3] for key in deltas},
+    ).values_list("day", "channel", "metric", "dimension", "value")
+    for day, channel, metric, dimension, value in rows:
+        key = (day, channel, metric, dimension)
+        if key in values:
+            values[key] += value
+    DailyMetric.objects.bulk_create(
+        [
+            DailyMetric(day=day, channel=channel, metric=metric, dimension=dimension, value=value)
+            for (day, channel, metric, dimension), value in values.items()
+        ],
+        update_conflicts=True,
+        unique_fields=["day", "channel", "metric", "dimension"],
+        update_fields=["value"],
+    )

@@ -67,12 +67,12 @@ def outbox_oldest_due(*, now: datetime | None = None) -> datetime | None:
 
 
 def projection_lag() -> dict[str, int]:
-    """Positions behind the head of the log, per asynchronous projection."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT COALESCE(MAX(position), 0) FROM eventstore_event")
-        head = cursor.fetchone()[0]
+    """Events of the log not read yet, per asynchronous projection (counted up to projector.LAG_COUNT_LIMIT + 1)."""
     checkpoints = dict(ProjectionCheckpoint.objects.values_list("name", "position"))
-    return {p.name: head - checkpoints.get(p.name, 0) for p in projector.registered_projections(projector.ASYNC)}
+    return {
+        p.name: projector.events_after(checkpoints.get(p.name, 0))
+        for p in projector.registered_projections(projector.ASYNC)
+    }
 
 
 def unresolved_projection_failures() -> dict[str, int]:

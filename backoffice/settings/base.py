@@ -270,6 +270,14 @@ EVENTSTORE_MASTER_KEY = env.str("EVENTSTORE_MASTER_KEY", default="")
 EVENTSTORE_LOCK_TIMEOUT = env.str("EVENTSTORE_LOCK_TIMEOUT", default="10s")
 # Called after every commit that appended events, with no arguments: wakes the asynchronous projections.
 EVENTSTORE_AFTER_COMMIT_HOOKS = ["backoffice.eventstore.tasks.wake_async_projections"]
+# Asynchronous projections caught up together (one read of the log per lane, one task per lane, lanes in parallel on
+# several workers), e.g. EVENTSTORE_PROJECTION_LANES=customers.activity,customers.channel_daily;orders.carts,...
+# Projections no lane names share one more lane; empty: one lane for all of them.
+EVENTSTORE_PROJECTION_LANES = [
+    [name.strip() for name in lane.split(",") if name.strip()]
+    for lane in env.str("EVENTSTORE_PROJECTION_LANES", default="").split(";")
+    if lane.strip()
+]
 
 # --- Celery: without a broker URL tasks run eagerly, in process.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")

@@ -49,6 +49,7 @@ TINY = {
     # Without DATABASE_REPLICA_URL the replica alias is the primary: the split runs, its ratio means nothing.
     "replica": ["--customers", "20", "--events", "5", "--reads", "20", "--repeat", "1"],
     "integrations": ["--events", "200", "--batch", "50", "--orders", "6", "--processes", "1"],
+    "projections": ["--events", "3000", "--batch", "500", "--rebuild-batch", "1000"],
     # gunicorn with production settings; schemathesis, and locust, at a few cases each.
     "fuzz_api": ["--max-examples", "1", "--phases", "fuzzing", "--customers", "0", "--max-time", "30"],
     "load": ["--users", "3", "--spawn-rate", "3", "--duration", "5", "--customers", "10", "--web-workers", "1"],

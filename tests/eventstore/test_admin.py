@@ -4,8 +4,8 @@ import uuid
 
 import pytest
 
-from backoffice.eventstore import keys, store
-from backoffice.eventstore.models import Event
+from backoffice.eventstore import keys, projector, store
+from backoffice.eventstore.models import Event, ProjectionCheckpoint
 from backoffice.eventstore.store import NewEvent
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_after_commit_hooks")]
@@ -60,3 +60,21 @@ def test_staff_without_the_admin_role_do_not_see_the_log(client, staff_user, eve
     client.force_login(staff_user("store"))
 
     assert client.get("/admin/eventstore/event/").status_code == 403
+
+
+def test_the_checkpoints_page_shows_each_projections_position_and_lag_in_events(admin_client, events):
+    projector.catch_up("customers.channel_daily")
+    store.append("thing-2", [NewEvent(type="test.thing_happened", data={"label": "later"}, channel="web")])
+    ProjectionCheckpoint.objects.update_or_create(name="insights.rollups", defaults={"position": 0})
+
+    response = admin_client.get("/admin/eventstore/projectioncheckpoint/")
+
+    assert response.status_code == 200
+    rows = {row.name: row for row in response.context["cl"].result_list}
+    admin_view = response.context["cl"].model_admin
+    assert admin_view.lag(rows["customers.channel_daily"]) == "1"
+    assert admin_view.lag(rows["insights.rollups"]) == "4"
+    assert str(admin_view.mode(rows["insights.rollups"])) == "asynchronous"
+    page = response.content.decode()
+    assert "Lag (events)" in page
+    assert "customers.channel_daily" in page

@@ -10,6 +10,8 @@ from django.db import close_old_connections, connection, transaction
 
 from backoffice.eventstore import projector, store
 from backoffice.eventstore.errors import ConcurrencyError
+from backoffice.eventstore.models import ProjectionCheckpoint
+from customers.models import ChannelActivityDaily
 
 from .test_projector import RecordingAsync, seen_by_async
 
@@ -102,3 +104,85 @@ def test_a_catch_up_reader_sees_every_event_exactly_once_while_16_threads_append
     for stream in {e.stream for e in appended}:
         applied = [p for p in seen_by_async if stream_of[p] == stream]
         assert applied == sorted(applied), f"{stream} applied out of order"
+
+
+def test_two_workers_catching_up_at_once_never_apply_an_event_twice(thing, no_after_commit_hooks):
+    """Two workers run catch_up_all over the same projections while 8 threads append: each batch takes the leases
+    it can (the checkpoint rows, skip_locked), so every event is applied once, by one worker or the other."""
+    seen_by_async.clear()
+    names = [RecordingAsync.name, "customers.channel_daily"]
+    writers, appends_each = 8, 10
+    done = threading.Event()
+
+    def writer(n):
+        close_old_connections()
+        for i in range(appends_each):
+            with transaction.atomic():
+                store.append(f"thing-{n % 3}", [thing(f"{n}-{i}-{k}") for k in range(2)])
+                time.sleep(0.002)
+        return n
+
+    def worker(label):
+        close_old_connections()
+        applied = Counter()
+        while not done.is_set():
+            applied.update(projector.catch_up_all(names, batch_size=5))
+        applied.update(projector.catch_up_all(names))
+        return applied
+
+    workers: list = []
+    results: list = []
+    worker_threads = [_in_thread(worker, workers, label) for label in ("a", "b")]
+    write_threads = [_in_thread(writer, results, n) for n in range(writers)]
+    for t in [*worker_threads, *write_threads]:
+        t.start()
+    for t in write_threads:
+        t.join(timeout=120)
+    done.set()
+    for t in worker_threads:
+        t.join(timeout=120)
+
+    assert sorted(results) == list(range(writers)), results
+    assert all(isinstance(w, Counter) for w in workers), workers
+    appended = [e.position for e in store.read_all(limit=100_000) if e.type == "test.thing_happened"]
+    assert len(appended) == writers * appends_each * 2
+    assert Counter(seen_by_async).most_common(1)[0][1] == 1, "an event was applied twice"
+    assert sorted(seen_by_async) == appended, "an event was skipped"
+    # Each worker read its share; together, every event once per projection.
+    assert sum(w[RecordingAsync.name] for w in workers) == len(appended)
+    assert sum(ChannelActivityDaily.objects.filter(type="test.thing_happened").values_list("count", flat=True)) == len(
+        appended
+    )
+
+
+def test_a_worker_catches_up_the_projections_another_worker_does_not_hold(thing, no_after_commit_hooks):
+    """Leases are per projection: while one worker holds customers.channel_daily (its batch transaction is open),
+    another catches up the rest at once instead of waiting, and leaves the held one to its holder."""
+    seen_by_async.clear()
+    names = [RecordingAsync.name, "customers.channel_daily"]
+    projector.catch_up_all(names)
+    events = store.append("thing-1", [thing(str(n)) for n in range(3)])
+    holding, release = threading.Event(), threading.Event()
+
+    def holder():
+        close_old_connections()
+        with transaction.atomic():
+            ProjectionCheckpoint.objects.select_for_update().get(name="customers.channel_daily")
+            holding.set()
+            release.wait(timeout=30)
+        return "held"
+
+    results: list = []
+    thread = _in_thread(holder, results)
+    thread.start()
+    assert holding.wait(timeout=30)
+    try:
+        done = projector.catch_up_all(names)
+    finally:
+        release.set()
+        thread.join(timeout=30)
+
+    assert results == ["held"]
+    assert done == {RecordingAsync.name: 3, "customers.channel_daily": 0}
+    assert seen_by_async == [e.position for e in events]
+    assert ProjectionCheckpoint.objects.get(name="customers.channel_daily").position < events[0].position

@@ -105,3 +105,31 @@ hook_calls: list[str] = []
 
 def record_hook_call() -> None:
     hook_calls.append("called")
+
+
+def test_lanes_group_the_async_projections_as_configured_and_the_rest_share_one_more(settings):
+    settings.EVENTSTORE_PROJECTION_LANES = [["customers.activity", "no.such"], ["insights.rollups", "orders.carts"]]
+
+    lanes = projector.lanes()
+
+    asynchronous = {p.name for p in projector.registered_projections(ASYNC)}
+    assert lanes[:2] == [["customers.activity"], ["insights.rollups", "orders.carts"]]
+    assert set(lanes[2]) == asynchronous - {"customers.activity", "insights.rollups", "orders.carts"}
+    assert sorted(name for lane in lanes for name in lane) == sorted(asynchronous)
+
+
+def test_each_lane_is_woken_with_its_own_catch_up(settings, thing, monkeypatch):
+    from backoffice.eventstore import tasks
+
+    settings.EVENTSTORE_PROJECTION_LANES = [[RecordingAsync.name]]
+    woken: list = []
+    monkeypatch.setattr(tasks.catch_up_projections_task, "delay", lambda names=None: woken.append(names))
+    events = store.append("thing-1", [thing("a")])
+
+    tasks.wake_async_projections()
+    done = tasks.catch_up_projections_task(woken[0])
+
+    assert woken == projector.lanes()
+    assert woken[0] == [RecordingAsync.name]
+    assert done == {RecordingAsync.name: 1}
+    assert seen_by_async == [events[0].position]

@@ -1,0 +1,177 @@
+"""Projections at read speed (issue 15, part 6): catch-up and rebuild of the read models, next to a bare read of
+the log in the same run.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/bo_projections_bench .venv/bin/python benchmarks/projections.py
+    .venv/bin/python benchmarks/projections.py --events 50000        # SQLite in a temporary file
+
+The log is the insights benchmark's (benchmarks/insights.py `make_events`, scaled to --events; 2,000,000 is the
+issue's figure): customers registered and merged, orders placed, refunded and cancelled, campaign messages sent,
+delivered, read and clicked, stock counts, and page and product views, carts, consents, reviews and shares, in time
+order; service cases are left out (their events there are not complete enough for customers.cases). Rows are
+written straight into the event table, then every figure is measured on the same log:
+
+  read        the whole log through the catch-up's own read (projector._read_batch), pages of --batch: the bare
+              read every catch-up and rebuild must do, and the baseline of every ratio
+  rebuild     projector.rebuild() of every projection (inline and asynchronous), pages of --rebuild-batch
+  catch-up    each asynchronous projection (and customers.commerce, which may run either way) from checkpoint 0
+              on its own tables emptied, then all of them together (catch_up_all: one read shared by all)
+
+Issue 15's target (PostgreSQL, 2 cores): catch-up of the asynchronous projections together >= 25,000 events/s.
+"""
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.ingest import log, prepare_database, setup_django  # noqa: E402
+from benchmarks.insights import make_events, write_events  # noqa: E402
+
+TARGET_CATCH_UP = 25_000
+FULL_SIZE = 2_000_000
+BOTH_WAYS = ("customers.commerce",)  # inline today, asynchronous-capable: measured as a catch-up too
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=200_000, help="events in the log (200000; the issue: 2000000)")
+    parser.add_argument("--batch", type=int, default=2000, help="events per catch-up batch (2000, the default)")
+    parser.add_argument("--rebuild-batch", type=int, default=5000, help="events per rebuild batch (5000)")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    url, cleanup, description = prepare_database(os.environ.get("DATABASE_URL"))
+    try:
+        setup_django(url)
+        return run(args, description)
+    finally:
+        cleanup()
+
+
+def settle() -> None:
+    """Every timed section starts from fresh planner statistics and no pending checkpoint."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("CHECKPOINT")
+            cursor.execute("VACUUM ANALYZE")
+        else:
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def reset(names: list[str]) -> None:
+    """Empty these projections' tables and put their checkpoints back at the start of the log."""
+    from django.db import transaction
+
+    from backoffice.eventstore import projector
+    from backoffice.eventstore.models import ProjectionCheckpoint, ProjectionFailure
+
+    with transaction.atomic():
+        for name in names:
+            projector.projection(name).reset()
+            ProjectionCheckpoint.objects.update_or_create(name=name, defaults={"position": 0})
+        ProjectionFailure.objects.filter(projection__in=names).delete()
+    settle()
+
+
+def timed(label: str, work) -> tuple[float, object]:
+    log(label)
+    started = time.perf_counter()
+    outcome = work()
+    seconds = time.perf_counter() - started
+    log(f"  {seconds:.2f} s")
+    return seconds, outcome
+
+
+def run(args, description: str) -> int:
+    from django.conf import settings
+    from django.db import connection
+
+    from backoffice.eventstore import projector, store
+    from backoffice.eventstore.models import Event, ProjectionFailure
+
+    settings.EVENTSTORE_AFTER_COMMIT_HOOKS = []
+    vendor = connection.vendor
+    log(f"making about {args.events:,} events")
+    events, customers, _, _ = make_events(args.events / FULL_SIZE, args.seed)
+    events = [event for event in events if not event[1].startswith("case.")]
+    log(f"writing {len(events):,} events")
+    write_events(events, customers, vendor)
+    del events
+    size = Event.objects.count()
+    settle()
+
+    # Code from before the shared read (to measure it with this script): the store's read, one catch-up after another.
+    read_batch = getattr(projector, "_read_batch", None) or (
+        lambda after, limit: store.read_all(after=after, limit=limit)
+    )
+
+    def catch_up_together(names: list[str]) -> dict[str, int]:
+        if hasattr(projector, "_read_batch"):
+            return projector.catch_up_all(names, batch_size=args.batch)
+        return {name: projector.catch_up(name, batch_size=args.batch) for name in names}
+
+    def bare_read() -> int:
+        position, read = 0, 0
+        while page := read_batch(position, args.batch):
+            read += len(page)
+            position = page[-1].position
+        return read
+
+    rows = []
+    read_seconds, read = timed(f"bare read, pages of {args.batch}", bare_read)
+    rows.append(("bare read (projector._read_batch)", read, read_seconds, ""))
+
+    everything = [proj.name for proj in projector.registered_projections()]
+    rebuild_seconds, _ = timed("rebuild of every projection", lambda: projector.rebuild(batch_size=args.rebuild_batch))
+    rows.append((f"rebuild, {len(everything)} projections", size, rebuild_seconds, ""))
+    failures = {name: ProjectionFailure.objects.filter(projection=name).count() for name in everything}
+    settle()
+
+    catching = [proj.name for proj in projector.registered_projections(projector.ASYNC)]
+    catching += [name for name in BOTH_WAYS if name not in catching]
+    for name in catching:
+        reset([name])
+        mode = projector.projection(name).mode
+        seconds, done = timed(
+            f"catch-up of {name} ({mode})", lambda n=name: projector.catch_up(n, batch_size=args.batch)
+        )
+        rows.append((f"catch-up {name}" + ("" if mode == projector.ASYNC else f" ({mode})"), done, seconds, ""))
+    reset(catching)
+    together_seconds, done = timed("catch-up of all together", lambda: catch_up_together(catching))
+    together = sum(done.values()) // len(done)
+    rate = together / together_seconds
+    rows.append(
+        (
+            f"catch_up_all, {len(catching)} together",
+            together,
+            together_seconds,
+            "MET" if rate >= TARGET_CATCH_UP else "NO",
+        )
+    )
+    failed = ProjectionFailure.objects.count()
+    report(args, description, size, rows, read / read_seconds, failures, failed)
+    return 0
+
+
+def report(args, description, size, rows, read_rate, failures, failed) -> None:
+    print(f"Projections benchmark: {description}")
+    print(
+        f"log: {size:,} events (--events {args.events}); catch-up batches of {args.batch}, rebuild {args.rebuild_batch}"
+    )
+    print(f"load average: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print()
+    print(f"{'measure':<52} {'events':>10} {'seconds':>8} {'events/s':>10} {'vs read':>8}  target")
+    for name, events, seconds, met in rows:
+        rate = events / seconds if seconds else float("inf")
+        target = f">= {TARGET_CATCH_UP:,}/s {met}" if met else ""
+        print(f"{name:<52} {events:>10,} {seconds:>8.2f} {rate:>10,.0f} {rate / read_rate:>7.2f}x  {target}")
+    print()
+    print(f"events each projection could not apply during the rebuild: {failures}; after the catch-ups: {failed}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
