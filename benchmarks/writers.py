@@ -86,7 +86,7 @@ def run(args, description: str) -> int:
     from django.db import connection
     from rest_framework.test import APIClient
 
-    from backoffice.accounts.services import api_token_get_or_create, staff_user_save
+    from backoffice.accounts.services import api_token_issue, staff_user_save
     from backoffice.eventstore import store
     from customers.services.ingestion import customer_register
     from orders import services
@@ -105,7 +105,7 @@ def run(args, description: str) -> int:
         for code in stores:
             services.stock_move(sku=sku, location=code, kind="received", quantity=1_000_000, actor="bench")
     customer_id, _ = customer_register(customer={"email": "writers@example.es"}, channel="web", actor="bench")
-    token = api_token_get_or_create(user=staff_user_save(username="bench-writers", role="integration"))
+    token = api_token_issue(user=staff_user_save(username="bench-writers", role="integration"))
     if is_pg:
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
