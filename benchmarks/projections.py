@@ -72,7 +72,10 @@ def reset(names: list[str]) -> None:
     with transaction.atomic():
         for name in names:
             projector.projection(name).reset()
-            ProjectionCheckpoint.objects.update_or_create(name=name, defaults={"position": 0})
+            start = {"position": 0}
+            if any(f.name == "transaction_id" for f in ProjectionCheckpoint._meta.fields):
+                start["transaction_id"] = 0  # a commit-order checkpoint (not in code from before issue 15)
+            ProjectionCheckpoint.objects.update_or_create(name=name, defaults=start)
         ProjectionFailure.objects.filter(projection__in=names).delete()
     settle()
 
@@ -106,7 +109,7 @@ def run(args, description: str) -> int:
 
     # Code from before the shared read (to measure it with this script): the store's read, one catch-up after another.
     read_batch = getattr(projector, "_read_batch", None) or (
-        lambda after, limit: store.read_all(after=after, limit=limit)
+        lambda after, limit: store.read_all(after=after[1], limit=limit)
     )
 
     def catch_up_together(names: list[str]) -> dict[str, int]:
@@ -115,10 +118,10 @@ def run(args, description: str) -> int:
         return {name: projector.catch_up(name, batch_size=args.batch) for name in names}
 
     def bare_read() -> int:
-        position, read = 0, 0
-        while page := read_batch(position, args.batch):
+        after, read = (0, 0), 0  # the catch-up's checkpoint: (transaction id, position)
+        while page := read_batch(after, args.batch):
             read += len(page)
-            position = page[-1].position
+            after = (page[-1].transaction_id, page[-1].position)
         return read
 
     rows = []
