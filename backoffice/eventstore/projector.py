@@ -290,15 +290,23 @@ def failure_retry(*, failure_id: int) -> bool:
         return True
 
 
-def rebuild(names: Iterable[str] | None = None, *, batch_size: int = 5000) -> dict[str, int]:
+def rebuild(
+    names: Iterable[str] | None = None,
+    *,
+    batch_size: int = 5000,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, int]:
     """Empty the projections' tables and replay the log through them, in one transaction.
 
     Inline projections are written by every append: while they are rebuilt no append runs (appends_locked_out), and
     with none half done the whole log is visible, read in position order. Asynchronous projections are written only
     by their catch-up reader: their checkpoint rows stay locked (a catch-up meanwhile leaves them alone), appends go
     on, and the replay reads what read_committed offers, up to the transaction-id high-water mark; the checkpoint
-    keeps where it stopped, and the next catch-up applies what committed since."""
-    from .store import read_all, read_committed
+    keeps where it stopped, and the next catch-up applies what committed since.
+
+    `progress(done, total)` is called after every batch: events read so far, of about how many in all (the log's
+    events once per pass: one pass for the inline projections, one for the asynchronous ones)."""
+    from .store import count_committed, read_all, read_committed
 
     # A name given twice is one projection: replayed twice, its counters would double.
     chosen = [_projections[n] for n in dict.fromkeys(names)] if names else registered_projections()
@@ -327,6 +335,8 @@ def rebuild(names: Iterable[str] | None = None, *, batch_size: int = 5000) -> di
         for proj in chosen:
             proj.reset()
         ProjectionFailure.objects.filter(projection__in=[proj.name for proj in chosen]).delete()
+        total = sum(count_committed()[0].values()) * (bool(inline) + bool(asynchronous)) if progress else 0
+        done = 0
         position = 0
         while inline:
             events = read_all(after=position, limit=batch_size)
@@ -334,6 +344,9 @@ def rebuild(names: Iterable[str] | None = None, *, batch_size: int = 5000) -> di
                 break
             replay(inline, events)
             position = events[-1].position
+            done += len(events)
+            if progress:
+                progress(done, max(total, done))
         last = (0, 0)
         while asynchronous:
             events = read_committed(after=last, limit=batch_size)
@@ -341,6 +354,9 @@ def rebuild(names: Iterable[str] | None = None, *, batch_size: int = 5000) -> di
                 break
             replay(asynchronous, events)
             last = (events[-1].transaction_id, events[-1].position)
+            done += len(events)
+            if progress:
+                progress(done, max(total, done))
         for checkpoint in checkpoints:
             checkpoint.transaction_id, checkpoint.position = last
             checkpoint.save(update_fields=["transaction_id", "position", "updated_at"])

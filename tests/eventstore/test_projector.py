@@ -1,5 +1,7 @@
 """Projections: inline ones commit with the append; async ones catch up from a checkpoint; all rebuild."""
 
+import io
+
 import pytest
 from django.core.management import call_command
 
@@ -98,6 +100,24 @@ def test_rebuild_replays_the_log_through_the_named_projection(thing):
     call_command("rebuild_projections", RecordingAsync.name, verbosity=0)
 
     assert seen_by_async == [e.position for e in events]
+
+
+def test_a_rebuild_shows_its_progress_and_ends_with_its_result(thing):
+    store.append("thing-1", [thing(str(n)) for n in range(12)])
+    seen: list[tuple[int, int]] = []
+
+    projector.rebuild([RecordingAsync.name], batch_size=5, progress=lambda done, total: seen.append((done, total)))
+    out = io.StringIO()
+    call_command("rebuild_projections", RecordingAsync.name, stdout=out)
+
+    total = seen[-1][1]
+    assert seen[-1][0] == total >= 12
+    assert all(done <= grand for done, grand in seen)
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("replayed ")
+    assert lines[0].endswith("(100%)")
+    assert f"{RecordingAsync.name}: " in out.getvalue()
+    assert lines[-1].startswith("rebuilt 1 projection(s) in ")
 
 
 hook_calls: list[str] = []

@@ -3,6 +3,7 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 
 from backoffice.eventstore import projector
+from backoffice.eventstore.models import ProjectionFailure
 
 
 class Command(BaseCommand):
@@ -22,8 +23,24 @@ class Command(BaseCommand):
         if unknown:
             raise CommandError(f"unknown projection(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}")
         started = time.perf_counter()
-        replayed = projector.rebuild(names or None)
+        shown = [0.0]
+
+        def progress(done: int, total: int) -> None:
+            # A line every two seconds at most (and the last): a rebuild of millions of events takes minutes.
+            now = time.perf_counter()
+            if now - shown[0] >= 2 or done >= total:
+                shown[0] = now
+                self.stdout.write(f"replayed {done:,} of {total:,} events ({done / total:.0%})" if total else "")
+
+        replayed = projector.rebuild(names or None, progress=progress)
         elapsed = time.perf_counter() - started
         for name, count in replayed.items():
             self.stdout.write(f"{name}: {count} events replayed")
+        failures = ProjectionFailure.objects.filter(projection__in=[*replayed], resolved_at=None).count()
+        if failures:
+            self.stdout.write(
+                self.style.WARNING(
+                    f"{failures} event(s) could not be applied and were set aside: admin, Projection failures"
+                )
+            )
         self.stdout.write(self.style.SUCCESS(f"rebuilt {len(replayed)} projection(s) in {elapsed:.2f}s"))
