@@ -67,7 +67,7 @@ class ProjectionCheckpointAdmin(ReadOnlyAdmin):
 
     @admin.display(description=_("lag (events)"))
     def lag(self, obj: ProjectionCheckpoint) -> str:
-        behind = projector.events_after(obj.position)
+        behind = projector.events_after((obj.transaction_id, obj.position))
         if behind > projector.LAG_COUNT_LIMIT:
             return _("more than %(count)s") % {"count": f"{projector.LAG_COUNT_LIMIT:,}"}
         return f"{behind:,}"

@@ -363,19 +363,20 @@ def rebuild(
     return {proj.name: replayed[proj.name] for proj in chosen}
 
 
-# Lag is counted up to this many events; past it the admin shows "more than" (counting millions is slow).
+# Past this many events behind, the admin says "more than" (the count itself is exact).
 LAG_COUNT_LIMIT: Final = 100_000
 
 
 def lag(name: str) -> int:
-    """How many events of the log the projection has not read yet (at most LAG_COUNT_LIMIT + 1)."""
-    checkpoint = ProjectionCheckpoint.objects.filter(name=name).values_list("position", flat=True).first() or 0
-    return events_after(checkpoint)
+    """How many events of the log the projection has not read yet: those after its checkpoint in the store's commit
+    order (a position-only count would call a projection behind when a lower position committed last)."""
+    checkpoint = ProjectionCheckpoint.objects.filter(name=name).values_list("transaction_id", "position").first()
+    return events_after(checkpoint or (0, 0))
 
 
-def events_after(position: int) -> int:
-    """How many events the log holds after this position, counted up to LAG_COUNT_LIMIT + 1."""
-    from .models import Event
+def events_after(checkpoint: tuple[int, int]) -> int:
+    """How many committed events sort after this checkpoint (transaction id, position)."""
+    from .store import count_committed
 
-    after = Event.objects.filter(position__gt=position).order_by("position").values("position")
-    return after[: LAG_COUNT_LIMIT + 1].count()
+    counts, _ = count_committed(after=tuple(checkpoint))
+    return sum(counts.values())

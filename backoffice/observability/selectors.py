@@ -67,10 +67,15 @@ def outbox_oldest_due(*, now: datetime | None = None) -> datetime | None:
 
 
 def projection_lag() -> dict[str, int]:
-    """Events of the log not read yet, per asynchronous projection (counted up to projector.LAG_COUNT_LIMIT + 1)."""
-    checkpoints = dict(ProjectionCheckpoint.objects.values_list("name", "position"))
+    """Events of the log not read yet, per asynchronous projection (after its checkpoint, in commit order)."""
+    checkpoints = {
+        name: (transaction_id, position)
+        for name, transaction_id, position in ProjectionCheckpoint.objects.values_list(
+            "name", "transaction_id", "position"
+        )
+    }
     return {
-        p.name: projector.events_after(checkpoints.get(p.name, 0))
+        p.name: projector.events_after(checkpoints.get(p.name, (0, 0)))
         for p in projector.registered_projections(projector.ASYNC)
     }
 

@@ -26,7 +26,7 @@ from django.utils import timezone
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from backoffice.eventstore import schema, store
-from backoffice.eventstore.errors import EventValidationError, FieldError
+from backoffice.eventstore.errors import ConcurrencyError, EventValidationError, FieldError
 
 from ..identifiers import InvalidIdentifier, normalise
 from ..models import Customer, CustomerIdentifier
@@ -232,12 +232,20 @@ _INGEST_ATTEMPTS: Final = 3
 def interactions_ingest(*, raw_items: Sequence[Any], actor: str, source: str = "api.events") -> list[IngestResult]:
     """Store a batch of interactions atomically, resolving each one's customer. Idempotent on each item's id."""
     parsed = _parse(raw_items)
+    # Only a transaction of our own can be run again: inside a caller's, its owner retries (the store refuses an
+    # append that would sort before a stream's previous version in commit order with a ConcurrencyError).
+    owns_transaction = not transaction.get_connection().in_atomic_block
     for attempt in range(_INGEST_ATTEMPTS):
         try:
             return _ingest_parsed(parsed, actor, source)
         except IntegrityError:
             # Our atomic block (a savepoint inside a caller's transaction) is rolled back: the caller's is intact.
             if attempt == _INGEST_ATTEMPTS - 1:
+                raise
+        except ConcurrencyError:
+            # A concurrent first sighting of the same person appended to their stream first: run again, they are
+            # found registered.
+            if not owns_transaction or attempt == _INGEST_ATTEMPTS - 1:
                 raise
     raise AssertionError("unreachable")
 

@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from backoffice import crypto
 from backoffice.eventstore import projector
-from backoffice.eventstore.errors import EventStoreError, EventValidationError
+from backoffice.eventstore.errors import ConcurrencyError, EventStoreError, EventValidationError
 from backoffice.eventstore.keys import KeyDestroyed
 from customers.identifiers import InvalidIdentifier, normalise
 from customers.services import interactions_ingest
@@ -161,9 +161,10 @@ def shop_webhook_receive(
                         outcome=outcome
                     )
             return outcome
-        except IntegrityError:
+        except (IntegrityError, ConcurrencyError):
             # Another delivery committed first what this one was about to write: the first order of the same new
-            # customer registers them (the identifier's unique key). Done again, the customer is found.
+            # customer registers them (the identifier's unique key, or their stream's next version, which the store
+            # will not order before this older transaction). Done again, the customer is found.
             if attempt == ATTEMPTS - 1:
                 raise
     raise AssertionError("unreachable")
@@ -208,6 +209,8 @@ def _apply_or_keep(connection: ShopConnection, delivery: Delivery) -> str:
         with transaction.atomic():
             applied = _apply(connection, delivery)
         return Outcome.APPLIED if applied else Outcome.IGNORED
+    except ConcurrencyError:
+        raise  # a race with a concurrent delivery, not a refusal: the whole delivery runs again
     except Unprocessable as exc:
         code, reason = exc.code, str(exc)
     except _REFUSALS as exc:

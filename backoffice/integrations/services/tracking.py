@@ -13,7 +13,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from backoffice.eventstore import store
-from backoffice.eventstore.errors import EventValidationError, IdempotencyConflict
+from backoffice.eventstore.errors import ConcurrencyError, EventValidationError, IdempotencyConflict
 from customers.services import interactions_ingest
 
 from ..mapping import segment
@@ -114,11 +114,12 @@ def tracking_messages_ingest(
             # between the two loses a count, never an event.
             tracking_source_count(source_id=source.id, events=len(fresh))
             return TrackingResult(written=len(fresh), duplicates=len(items) - len(fresh))
-        except (IdempotencyConflict, IntegrityError):
+        except (IdempotencyConflict, IntegrityError, ConcurrencyError):
             # A concurrent call committed between our reads and our append: a resend of the same messages (the
             # store's idempotency check), or the first visit of the same new person (the identifier's unique key:
             # identity resolution reads who holds an identifier before the store's append lock). Done again, the
-            # messages are found stored, or the person found registered.
+            # messages are found stored, or the person found registered. (ConcurrencyError: that other call appended
+            # to the person's stream after this transaction began, which the store refuses to order before it.)
             if attempt == ATTEMPTS - 1:
                 raise
         except EventValidationError as exc:
