@@ -152,6 +152,12 @@ def catch_up_all(
     together (a database error outside any event) goes on one projection at a time, so one that cannot read at all
     is logged and left for the next run, never in the way of the others."""
     chosen = [proj.name for proj in registered_projections(ASYNC)] if names is None else list(names)
+    # A task may name a projection this process does not have (sent by a newer release, or by a process with a
+    # projection of its own): the others of its lane still catch up, instead of the whole task failing.
+    unknown = [name for name in chosen if name not in _projections]
+    if unknown:
+        logger.warning("no such projection here, left out of the catch-up: %s", ", ".join(unknown))
+        chosen = [name for name in chosen if name in _projections]
     done = dict.fromkeys(chosen, 0)
     try:
         _catch_up_together(chosen, batch_size=batch_size, max_batches=max_batches, done=done)

@@ -153,3 +153,14 @@ def test_each_lane_is_woken_with_its_own_catch_up(settings, thing, monkeypatch):
     assert woken[0] == [RecordingAsync.name]
     assert done == {RecordingAsync.name: 1}
     assert seen_by_async == [events[0].position]
+
+
+def test_a_catch_up_naming_a_projection_this_process_does_not_have_still_catches_up_the_others(thing, caplog):
+    events = store.append("thing-1", [thing(str(n)) for n in range(2)])
+    seen_by_async.clear()
+
+    done = projector.catch_up_all([RecordingAsync.name, "a.projection.of.another.release"])
+
+    assert done == {RecordingAsync.name: len(events)}
+    assert seen_by_async == [e.position for e in events]
+    assert "a.projection.of.another.release" in caplog.text

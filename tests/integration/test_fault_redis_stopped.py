@@ -52,25 +52,46 @@ def stack(tmp_path):
         "MESSAGING_QUIET_HOURS": "off",
     }
     token = manage(env, "api_token", "faults", "--create", "--role", "admin").strip().splitlines()[-1]
-    processes = []
-    for name, args in (
-        ("worker", ["worker", "--pool=solo", "-l", "INFO", "--without-gossip", "--without-mingle", "-n", "faults@%h"]),
-        ("beat", ["--quiet", "beat", "-l", "INFO", "-s", str(tmp_path / "schedule")]),
-    ):
-        with open(tmp_path / f"{name}.log", "w") as log:
-            processes.append(
-                subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-                    [sys.executable, "-m", "celery", "-A", "backoffice", *args],
-                    cwd=ROOT,
-                    env=env,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                )
+    commands = {
+        "worker": ["worker", "--pool=solo", "-l", "INFO", "--without-gossip", "--without-mingle", "-n", "faults@%h"],
+        "beat": ["--quiet", "beat", "-l", "INFO", "-s", str(tmp_path / "schedule")],
+    }
+    processes: dict = {}
+    restarts: list[str] = []
+
+    def start(name: str) -> None:
+        with open(tmp_path / f"{name}.log", "a") as log:
+            processes[name] = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+                [sys.executable, "-m", "celery", "-A", "backoffice", *commands[name]],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
+
+    def supervise() -> None:
+        """What deploy/systemd's Restart=always does: a Celery process that exited is started again. (A worker with
+        unacknowledged messages when the broker drops exits with kombu's "Unrecoverable error: 'NoneType' object has
+        no attribute 'hostname'" while restoring them; its messages are redelivered.)"""
+        for name, process in processes.items():
+            if process.poll() is not None:
+                restarts.append(name)
+                start(name)
+
+    for name in commands:
+        start(name)
     server = Server(env, PORT, tmp_path / "gunicorn.log").start()
-    yield {"server": server, "redis": redis, "provider": provider, "token": token, "logs": tmp_path}
+    yield {
+        "server": server,
+        "redis": redis,
+        "provider": provider,
+        "token": token,
+        "logs": tmp_path,
+        "supervise": supervise,
+        "restarts": restarts,
+    }
     server.stop()
-    for process in processes:
+    for process in processes.values():
         process.terminate()
         try:
             process.wait(timeout=30)
@@ -118,6 +139,7 @@ def test_with_redis_stopped_requests_succeed_and_everything_catches_up_once_it_r
 
     def caught_up():
         """every reply sent and every async projection at the head"""
+        stack["supervise"]()
         sent = OutboundMessage.objects.filter(status=Status.SENT).count()
         # At the head in the store's commit order (the last event applied need not hold the highest position).
         return sent == REPLIES + 1 and all(projector.lag(n) == 0 for n in ASYNC)
@@ -132,5 +154,6 @@ def test_with_redis_stopped_requests_succeed_and_everything_catches_up_once_it_r
     assert set(provider.acceptances.values()) == {1}  # none sent twice
     print(
         f"\nRedis down {DOWN_SECONDS:.0f} s: {EVENTS} events and {REPLIES} replies taken meanwhile; after it came back "
-        f"{len(provider.accepted)} messages sent once each, projections at the head"
+        f"{len(provider.accepted)} messages sent once each, projections at the head; Celery processes restarted by "
+        f"the supervisor: {stack['restarts'] or 'none'}"
     )
