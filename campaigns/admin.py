@@ -23,7 +23,7 @@ from django.utils.safestring import mark_safe
 from django.utils.text import capfirst, format_lazy
 from django.utils.translation import gettext_lazy as _
 
-from backoffice.accounts.models import Role
+from backoffice.accounts.roles import Role
 from backoffice.accounts.selectors import user_role
 from backoffice.api.parsers import loads_bounded
 from backoffice.eventstore import times

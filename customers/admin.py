@@ -15,7 +15,7 @@ from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
 
 from backoffice.accounts.admin_read_only import ReadOnlyAdmin
-from backoffice.accounts.models import AccessSurface, Role
+from backoffice.accounts.roles import AccessSurface, Role
 from backoffice.accounts.selectors import user_role
 from backoffice.accounts.services import personal_data_access_record
 from backoffice.eventstore.errors import EventStoreError

@@ -30,8 +30,8 @@ from django.utils import timezone
 from faker import Faker
 
 from backoffice.eventstore.errors import EventStoreError
-from backoffice.eventstore.models import Event
 from backoffice.eventstore.schema import CHANNELS
+from backoffice.eventstore.selectors import event_count, first_metadata_with_correlation_prefix, stored_event_ids
 from customers.models import Customer
 from customers.services import interactions_ingest
 
@@ -538,7 +538,7 @@ class HistorySeeder:
             ids = [uuid.UUID(item["id"]) for item in batch]
             # A batch stored whole by an earlier run needs no call; any other goes to the service, which answers
             # the stored part as duplicates.
-            if Event.objects.filter(id__in=ids).count() < len(ids):
+            if len(stored_event_ids(ids)) < len(ids):
                 try:
                     results = interactions_ingest(raw_items=batch, actor=ACTOR, source="seed_demo")
                 except EventStoreError as exc:
@@ -554,12 +554,7 @@ class HistorySeeder:
 
     def _anchor(self) -> date:
         """The day the demo history ends: read back from an earlier run, so re-runs send identical events."""
-        metadata = (
-            Event.objects.filter(metadata__correlation_id__startswith=ANCHOR_PREFIX)
-            .order_by("position")
-            .values_list("metadata", flat=True)
-            .first()
-        )
+        metadata = first_metadata_with_correlation_prefix(ANCHOR_PREFIX)
         if metadata:
             return date.fromisoformat(metadata["correlation_id"].removeprefix(ANCHOR_PREFIX))
         return timezone.localdate(timezone=MADRID)
@@ -573,4 +568,4 @@ class HistorySeeder:
         self.stdout.write("Interactions per channel:")
         for channel in CHANNELS:
             self.stdout.write(f"  {channel:<10} {per_channel[channel]:>7}  ({new_per_channel[channel]} new)")
-        self.stdout.write(f"Events in the log: {Event.objects.count()} (with identity events and any others)")
+        self.stdout.write(f"Events in the log: {event_count()} (with identity events and any others)")

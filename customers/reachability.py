@@ -18,10 +18,13 @@ from datetime import datetime
 from typing import Final, NamedTuple
 
 from django.conf import settings
-from django.db.models import Count, Max
 from django.utils import timezone
 
-from backoffice.eventstore.models import Event
+from backoffice.eventstore.selectors import (
+    customers_with_events,
+    event_counts_per_customer_and_channel,
+    last_occurred_per_customer,
+)
 from backoffice.messaging.events import NOT_ENGAGEMENT_TYPES, OUTBOUND_CHANNELS
 from backoffice.messaging.policy import Recipient, RecipientQuery, recipients
 
@@ -87,12 +90,7 @@ class RecipientPolicy:
                 addresses[(owner_of[customer_id], kind)] = value  # the newest wins
         app_users: set[uuid.UUID] = set()
         if any(q.channel == "push" for q in queries):
-            app_users = {
-                owner_of[cid]
-                for cid in Event.objects.filter(customer_id__in=member_ids, channel__in=APP_CHANNELS)
-                .values_list("customer_id", flat=True)
-                .distinct()
-            }
+            app_users = {owner_of[cid] for cid in customers_with_events(customer_ids=member_ids, channels=APP_CHANNELS)}
         consents: dict[tuple[uuid.UUID, str, str], _ConsentState] = {}
         for state in _consent_states(member_ids, {q.channel for q in queries}):
             key = (owner_of[state.customer_id], state.channel, state.purpose)
@@ -206,12 +204,8 @@ def customer_engagement(*, owner_ids: set[uuid.UUID]) -> dict[uuid.UUID, dict[st
     owner_of = people_members(owner_ids=owner_ids)
     channels = [*OUTBOUND_CHANNELS, *APP_CHANNELS]
     out: dict[uuid.UUID, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    counts = (
-        Event.objects.filter(customer_id__in=list(owner_of), channel__in=channels)
-        .exclude(type__in=NOT_ENGAGEMENT_TYPES)
-        .values_list("customer_id", "channel")
-        .annotate(n=Count("position"))
-        .order_by()
+    counts = event_counts_per_customer_and_channel(
+        customer_ids=owner_of, channels=channels, exclude_types=NOT_ENGAGEMENT_TYPES
     )
     for customer_id, channel, n in counts:
         out[owner_of[customer_id]]["push" if channel in APP_CHANNELS else channel] += n
@@ -226,12 +220,8 @@ def _last_inbound(
         owner_of = people_members(owner_ids=member_ids)
         member_ids = set(owner_of)
     last: dict[uuid.UUID, datetime] = {}
-    for customer_id, at in (
-        Event.objects.filter(customer_id__in=member_ids, type="message.received", channel=channel)
-        .values("customer_id")
-        .annotate(last=Max("occurred_at"))
-        .values_list("customer_id", "last")
-        .order_by()
+    for customer_id, at in last_occurred_per_customer(
+        customer_ids=member_ids, type="message.received", channel=channel
     ):
         owner = owner_of.get(customer_id, customer_id)
         if owner not in last or at > last[owner]:

@@ -1,15 +1,11 @@
+import hashlib
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-
-class Role(models.TextChoices):
-    ADMIN = "admin", _("Administrator")
-    MARKETING = "marketing", _("Marketing")
-    SUPPORT = "support", _("Customer service")
-    STORE = "store", _("Store staff")
-    INTEGRATION = "integration", _("Integration (system)")
+from .roles import AccessSurface, Role  # noqa: F401 (the models' vocabulary, defined once in roles)
 
 
 class StaffProfile(models.Model):
@@ -31,6 +27,10 @@ class StaffProfile(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} ({self.role})"
+
+
+def api_token_digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
 
 
 class ApiToken(models.Model):
@@ -58,23 +58,6 @@ class ApiToken(models.Model):
 
     def is_valid_at(self, moment) -> bool:
         return self.expires_at is None or self.expires_at > moment
-
-
-class AccessSurface(models.TextChoices):
-    """Where a member of staff (or a system) read a customer's personal data."""
-
-    API_CUSTOMER = "api.customer", _("API: customer 360 view")
-    API_TIMELINE = "api.timeline", _("API: timeline")
-    API_SEARCH = "api.search", _("API: search result")
-    API_LIST = "api.list", _("API: customer list")
-    API_CONSENTS = "api.consents", _("API: consents")
-    API_EXPORT = "api.export", _("API: GDPR export")
-    API_CASE = "api.case", _("API: service case")
-    STAFF_CUSTOMER = "staff.customer", _("Staff pages: customer")
-    STAFF_SEARCH = "staff.search", _("Staff pages: search result")
-    STAFF_CASE = "staff.case", _("Staff pages: service case")
-    ADMIN_CUSTOMER = "admin.customer", _("Admin: customer")
-    ADMIN_LIST = "admin.list", _("Admin: customer list")
 
 
 class PersonalDataAccess(models.Model):

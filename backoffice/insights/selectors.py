@@ -20,8 +20,8 @@ from django.db import connection, transaction
 from django.db.models import Count, Sum
 from django.utils import timezone
 
-from backoffice.eventstore.models import ProjectionCheckpoint
 from backoffice.eventstore.money import money, per, ratio
+from backoffice.eventstore.selectors import projection_checkpoint_stamp
 from backoffice.replica import read_connection
 from customers.models import Case
 
@@ -219,8 +219,7 @@ def customer_scan(period: Period, channel: str | None, churn_days: int) -> Custo
 def customer_scan_cached(period: Period, channel: str | None, churn_days: int) -> CustomerScan:
     """The scan reads only insights.rollups' tables, which change only when that projection moves (or is rebuilt):
     keyed by its checkpoint, a cached scan is never stale."""
-    checkpoint = ProjectionCheckpoint.objects.filter(name="insights.rollups")
-    position, updated_at = checkpoint.values_list("position", "updated_at").first() or (0, None)
+    position, updated_at = projection_checkpoint_stamp("insights.rollups")
     stamp = updated_at.timestamp() if updated_at else 0
     key = f"insights:scan:{position}:{stamp}:{period.start}:{period.end}:{channel or '-'}:{churn_days}"
     scan = cache.get(key)

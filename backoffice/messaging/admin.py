@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from backoffice.accounts.admin_read_only import ReadOnlyAdmin
-from backoffice.accounts.models import Role
+from backoffice.accounts.roles import Role
 from backoffice.accounts.selectors import user_role
 
 from . import selectors, services

@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from backoffice.eventstore import store
-from backoffice.eventstore.models import Event
+from backoffice.eventstore.selectors import channel_events_since
 
 from .backends import backend_for
 from .models import OutboundMessage, Status, StatusCallback
@@ -99,13 +99,8 @@ def provider_status(*, channel: str, base_url: str) -> dict:
     ]
     last_callback = StatusCallback.objects.filter(message__channel=channel).aggregate(at=Max("received_at"))["at"]
     # Inbound messages of the last week (the channel-and-time index): enough to see that the webhook works.
-    recent_inbound = Event.objects.filter(
-        channel=channel, occurred_at__gte=now - timedelta(days=7), type="message.received"
-    )
-    last_inbound = recent_inbound.aggregate(at=Max("occurred_at"))["at"]
-    failures = Event.objects.filter(
-        channel=channel, type="message.failed", occurred_at__gte=now - timedelta(hours=1)
-    ).count()
+    _, last_inbound = channel_events_since(channel=channel, type="message.received", since=now - timedelta(days=7))
+    failures, _ = channel_events_since(channel=channel, type="message.failed", since=now - timedelta(hours=1))
     return {
         "channel": channel,
         "provider": name,

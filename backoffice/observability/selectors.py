@@ -15,7 +15,7 @@ from django.db.models import Count, Min
 from django.utils import timezone
 
 from backoffice.eventstore import projector, store
-from backoffice.eventstore.models import ProjectionCheckpoint, ProjectionFailure
+from backoffice.eventstore.selectors import projection_checkpoints, unresolved_failures_per_projection
 from backoffice.messaging.models import OutboundMessage, Status
 
 _counts_lock = threading.Lock()
@@ -68,12 +68,7 @@ def outbox_oldest_due(*, now: datetime | None = None) -> datetime | None:
 
 def projection_lag() -> dict[str, int]:
     """Events of the log not read yet, per asynchronous projection (after its checkpoint, in commit order)."""
-    checkpoints = {
-        name: (transaction_id, position)
-        for name, transaction_id, position in ProjectionCheckpoint.objects.values_list(
-            "name", "transaction_id", "position"
-        )
-    }
+    checkpoints = projection_checkpoints()
     return {
         p.name: projector.events_after(checkpoints.get(p.name, (0, 0)))
         for p in projector.registered_projections(projector.ASYNC)
@@ -82,11 +77,8 @@ def projection_lag() -> dict[str, int]:
 
 def unresolved_projection_failures() -> dict[str, int]:
     """Dead letters: events a projection could not apply and nobody has applied again yet, per projection."""
-    rows = (
-        ProjectionFailure.objects.filter(resolved_at__isnull=True).values_list("projection").annotate(count=Count("id"))
-    )
     names = {p.name: 0 for p in projector.registered_projections()}
-    return names | dict(rows)
+    return names | unresolved_failures_per_projection()
 
 
 def celery_queue_lengths() -> dict[str, int] | None:

@@ -5,7 +5,7 @@ from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST
 from rest_framework import exceptions
 
-from backoffice.accounts.models import Role
+from backoffice.accounts.roles import Role
 from backoffice.accounts.selectors import user_role
 from backoffice.api.authentication import TokenAuthentication, TokenExpired
 from backoffice.api.health import broker_ok, database_ok

@@ -8,7 +8,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from backoffice.accounts.models import Role
+from backoffice.accounts.roles import Role
 from backoffice.accounts.selectors import user_location_code, user_role
 
 from .navigation import nav_items

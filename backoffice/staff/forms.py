@@ -4,7 +4,7 @@ from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import gettext_lazy as _
 
-from backoffice.accounts.models import Role
+from backoffice.accounts.roles import Role
 from backoffice.accounts.selectors import user_role
 from customers import selectors as customer_selectors
 

@@ -7,7 +7,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-from backoffice.accounts.models import Role
+from backoffice.accounts.roles import Role
 
 ADMIN, MARKETING, SUPPORT, STORE = Role.ADMIN, Role.MARKETING, Role.SUPPORT, Role.STORE
 

@@ -12,7 +12,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.generic import TemplateView, View
 
-from backoffice.accounts.models import AccessSurface
+from backoffice.accounts.roles import AccessSurface
 from backoffice.accounts.services import personal_data_access_record
 from backoffice.eventstore.errors import EventStoreError
 from backoffice.eventstore.schema import CHANNELS

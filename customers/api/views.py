@@ -7,7 +7,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from backoffice.accounts.models import Role
+from backoffice.accounts.roles import Role
 from backoffice.api.permissions import HasRole
 from backoffice.api.problems import Problem, event_store_problem, invalid
 from backoffice.eventstore import selectors as event_selectors

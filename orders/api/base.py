@@ -4,7 +4,7 @@ from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework.generics import GenericAPIView
 from rest_framework.views import APIView
 
-from backoffice.accounts.models import Role
+from backoffice.accounts.roles import Role
 from backoffice.accounts.selectors import user_location_code, user_role
 from backoffice.api.permissions import HasRole
 

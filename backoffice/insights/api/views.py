@@ -11,7 +11,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from backoffice.accounts.models import Role
+from backoffice.accounts.roles import Role
 from backoffice.api.permissions import HasRole
 from backoffice.api.problems import invalid, not_found
 from backoffice.eventstore.schema import CHANNELS

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
-from backoffice.accounts.models import Role
+from backoffice.accounts.roles import Role
 from backoffice.api.problems import Problem
 
 from .. import signing
