@@ -15,9 +15,9 @@ from decimal import Decimal
 from django.db.models import F
 from django.utils import timezone
 
-from backoffice.messaging.models import OutboundMessage
-from backoffice.messaging.models import Status as MessageStatus
+from backoffice.messaging.selectors import campaign_messages
 from backoffice.messaging.services import message_status_record, messages_drain
+from backoffice.messaging.vocabulary import Status as MessageStatus
 from customers.models import Consent
 from customers.services import consent_record
 from customers.services.ingestion import customer_register
@@ -130,7 +130,7 @@ def seed_campaigns(*, now: datetime | None = None) -> dict:
         "campaigns": 3,
         "finished": [str(winter.id), str(spring.id)],
         "draft": str(draft.id),
-        "messages": OutboundMessage.objects.filter(campaign_id__in=[str(winter.id), str(spring.id)]).count(),
+        "messages": campaign_messages(campaign_ids=[str(winter.id), str(spring.id)]).count(),
         "callbacks": callbacks,
         "orders": orders,
     }
@@ -220,9 +220,9 @@ def _finished(name: str, now: datetime, segments: list[Segment], values: dict) -
 def _callbacks(campaigns: list[Campaign]) -> int:
     """Providers report deliveries, opens and clicks for part of what was sent."""
     recorded = 0
-    sent = OutboundMessage.objects.filter(
-        campaign_id__in=[str(c.id) for c in campaigns], status=MessageStatus.SENT
-    ).exclude(provider_message_id="")
+    sent = campaign_messages(campaign_ids=[str(c.id) for c in campaigns], status=MessageStatus.SENT).exclude(
+        provider_message_id=""
+    )
     for message in sent:
         draw = _draw(f"callback:{message.id}")
         steps = ["delivered"] if draw < 0.95 else ["bounced"]

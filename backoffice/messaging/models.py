@@ -16,18 +16,9 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from .events import OUTBOUND_CHANNELS
+from .vocabulary import Status
 
 CHANNEL_CHOICES = [(c, c) for c in OUTBOUND_CHANNELS]
-
-
-class Status(models.TextChoices):
-    QUEUED = "queued", _("queued")
-    SENDING = "sending", _("sending")
-    SENT = "sent", _("sent")
-    FAILED = "failed", _("failed")
-    SUPPRESSED = "suppressed", _("suppressed")
-    DEFERRED = "deferred", _("deferred")
-    REVIEW = "review", _("needs review")
 
 
 class OutboundMessage(models.Model):

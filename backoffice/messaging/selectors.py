@@ -2,10 +2,10 @@
 
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Count, Max, Q, QuerySet
+from django.db.models import Count, Max, Min, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -14,6 +14,7 @@ from backoffice.eventstore.selectors import channel_events_since
 
 from .backends import backend_for
 from .models import OutboundMessage, Status, StatusCallback
+from .vocabulary import NOT_SENT, OUTBOX_PENDING
 
 
 def message_events(*, message: OutboundMessage) -> list[store.RecordedEvent]:
@@ -168,3 +169,48 @@ def provider_webhooks(*, channel: str, provider: str, base_url: str) -> list[Web
             Webhook(_("Delivery callbacks"), f"{base}/api/v1/channels/{channel}/status", signed),
         ]
     return []
+
+
+def outbox_depth_by_channel_and_status() -> dict[tuple[str, str], int]:
+    rows = (
+        OutboundMessage.objects.filter(status__in=OUTBOX_PENDING)
+        .values_list("channel", "status")
+        .annotate(count=Count("id"))
+    )
+    return {(channel, status): count for channel, status, count in rows}
+
+
+def outbox_oldest_due(*, now: datetime | None = None) -> datetime | None:
+    """When the oldest message that is due now (queued, and not held back by a backoff or quiet hours) became due."""
+    now = now or timezone.now()
+    queued = OutboundMessage.objects.filter(status=Status.QUEUED)
+    held = queued.filter(not_before__isnull=False, not_before__lte=now).aggregate(oldest=Min("not_before"))
+    fresh = queued.filter(not_before__isnull=True).aggregate(oldest=Min("created_at"))
+    candidates = [value for value in (held["oldest"], fresh["oldest"]) if value is not None]
+    return min(candidates) if candidates else None
+
+
+def marketing_messages_since(*, customer_ids: list[uuid.UUID], since: datetime) -> dict[uuid.UUID, int]:
+    """Marketing messages each person was sent (or is about to be) since `since`, from every campaign, journey and
+    sender, on every channel: what the contact-pressure budget counts."""
+    counts = (
+        OutboundMessage.objects.filter(customer_id__in=customer_ids, purpose="marketing", created_at__gt=since)
+        .exclude(status__in=NOT_SENT)
+        .values_list("customer_id")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    return dict(counts)
+
+
+def message_delivery(*, message_id) -> tuple[str, str] | None:
+    """(status, delivery_status) of one outbound message, or None when there is no such message."""
+    return OutboundMessage.objects.filter(id=message_id).values_list("status", "delivery_status").first()
+
+
+def campaign_messages(*, campaign_ids: list[str], status: str | None = None) -> QuerySet[OutboundMessage]:
+    """The messages of these campaigns (optionally in one status), oldest first."""
+    messages = OutboundMessage.objects.filter(campaign_id__in=campaign_ids)
+    if status is not None:
+        messages = messages.filter(status=status)
+    return messages.order_by("created_at", "id")

@@ -20,6 +20,8 @@ import time
 from prometheus_client import CollectorRegistry, Histogram, generate_latest, multiprocess
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
+from backoffice.messaging import selectors as messaging_selectors
+
 from . import selectors
 
 _LOCAL = CollectorRegistry(auto_describe=True)
@@ -67,10 +69,10 @@ class DatabaseCollector:
             "Outbound messages not sent yet, per channel and status.",
             labels=["channel", "status"],
         )
-        for (channel, status), count in sorted(selectors.outbox_depth_by_channel_and_status().items()):
+        for (channel, status), count in sorted(messaging_selectors.outbox_depth_by_channel_and_status().items()):
             depth.add_metric([channel, status], count)
         yield depth
-        oldest = selectors.outbox_oldest_due()
+        oldest = messaging_selectors.outbox_oldest_due()
         yield GaugeMetricFamily(
             "backoffice_outbox_oldest_due_age_seconds",
             "How long the oldest message that is due has been waiting to be sent (0 when none is due).",

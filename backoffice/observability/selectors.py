@@ -7,23 +7,16 @@ below the transaction-id high-water mark, so an event that commits late is count
 """
 
 import threading
-from datetime import datetime
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, Min
-from django.utils import timezone
 
 from backoffice.eventstore import projector, store
 from backoffice.eventstore.selectors import projection_checkpoints, unresolved_failures_per_projection
-from backoffice.messaging.models import OutboundMessage, Status
 
 _counts_lock = threading.Lock()
 # ((transaction_id, position) of the last event counted, its id, {(type, channel): count}) for this process.
 _counted: dict = {"key": (0, 0), "event_id": None, "counts": {}}
-
-# Statuses of messages still to be sent (the outbox's depth).
-OUTBOX_PENDING = (Status.QUEUED, Status.DEFERRED, Status.SENDING, Status.REVIEW)
 
 
 def events_appended_by_type_and_channel() -> dict[tuple[str, str], int]:
@@ -45,25 +38,6 @@ def events_appended_by_type_and_channel() -> dict[tuple[str, str], int]:
                 event_id = cursor.fetchone()[0]
         _counted.update(key=newest, event_id=event_id, counts=counts)
         return counts
-
-
-def outbox_depth_by_channel_and_status() -> dict[tuple[str, str], int]:
-    rows = (
-        OutboundMessage.objects.filter(status__in=OUTBOX_PENDING)
-        .values_list("channel", "status")
-        .annotate(count=Count("id"))
-    )
-    return {(channel, status): count for channel, status, count in rows}
-
-
-def outbox_oldest_due(*, now: datetime | None = None) -> datetime | None:
-    """When the oldest message that is due now (queued, and not held back by a backoff or quiet hours) became due."""
-    now = now or timezone.now()
-    queued = OutboundMessage.objects.filter(status=Status.QUEUED)
-    held = queued.filter(not_before__isnull=False, not_before__lte=now).aggregate(oldest=Min("not_before"))
-    fresh = queued.filter(not_before__isnull=True).aggregate(oldest=Min("created_at"))
-    candidates = [value for value in (held["oldest"], fresh["oldest"]) if value is not None]
-    return min(candidates) if candidates else None
 
 
 def projection_lag() -> dict[str, int]:

@@ -28,9 +28,8 @@ from django.utils import timezone
 from backoffice.eventstore import projector, store
 from backoffice.eventstore.locks import keys_locked
 from backoffice.messaging.errors import ChannelRuleError
-from backoffice.messaging.models import OutboundMessage
-from backoffice.messaging.models import Status as MessageStatus
 from backoffice.messaging.policy import zone
+from backoffice.messaging.selectors import marketing_messages_since
 from backoffice.messaging.services import MessageRequest, messages_send
 
 from .. import selectors, worksheet
@@ -321,11 +320,4 @@ def _marketing_messages_since(customer_ids: list[uuid.UUID], now: datetime) -> d
     """Marketing messages each person was sent (or is about to be) in the budget's window, from every campaign and
     sender, on every channel."""
     window = timedelta(days=settings.CAMPAIGNS_CONTACT_PRESSURE["days"])
-    counts = (
-        OutboundMessage.objects.filter(customer_id__in=customer_ids, purpose="marketing", created_at__gt=now - window)
-        .exclude(status__in=[MessageStatus.SUPPRESSED, MessageStatus.FAILED])
-        .values_list("customer_id")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-    return dict(counts)
+    return marketing_messages_since(customer_ids=customer_ids, since=now - window)

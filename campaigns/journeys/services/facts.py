@@ -7,8 +7,8 @@ from datetime import datetime
 from django.conf import settings
 
 from backoffice.eventstore import store
-from backoffice.messaging.models import OutboundMessage
-from backoffice.messaging.models import Status as MessageStatus
+from backoffice.messaging.selectors import message_delivery
+from backoffice.messaging.vocabulary import Status as MessageStatus
 
 from ... import selectors
 from ...segments import segment_queryset
@@ -80,7 +80,7 @@ class BatchFacts:
         return self._triggers[position]
 
     def message_state(self, message_id):
-        row = OutboundMessage.objects.filter(id=message_id).values_list("status", "delivery_status").first()
+        row = message_delivery(message_id=message_id)
         if row is None:
             return "undeliverable"
         status, delivery = row

@@ -1,0 +1,24 @@
+"""Messaging's vocabulary: where an outbound message stands.
+
+Kept apart from the models so that other apps can name a status without importing messaging's models (an
+import-linter contract forbids that: pyproject.toml).
+"""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Status(models.TextChoices):
+    QUEUED = "queued", _("queued")
+    SENDING = "sending", _("sending")
+    SENT = "sent", _("sent")
+    FAILED = "failed", _("failed")
+    SUPPRESSED = "suppressed", _("suppressed")
+    DEFERRED = "deferred", _("deferred")
+    REVIEW = "review", _("needs review")
+
+
+# Statuses of messages still to be sent (the outbox's depth).
+OUTBOX_PENDING = (Status.QUEUED, Status.DEFERRED, Status.SENDING, Status.REVIEW)
+# Statuses of messages that never reached the person (they do not count against their contact-pressure budget).
+NOT_SENT = (Status.SUPPRESSED, Status.FAILED)
