@@ -12,17 +12,16 @@ import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import F
 from django.utils import timezone
 
 from backoffice.messaging.selectors import campaign_messages
 from backoffice.messaging.services import message_status_record, messages_drain
 from backoffice.messaging.vocabulary import Status as MessageStatus
-from customers.models import Consent
+from customers.selectors import marketing_consent_pairs
 from customers.services import consent_record
 from customers.services.ingestion import customer_register
 from orders import services as order_services
-from orders.models import Location, Product, StockLevel
+from orders.selectors import active_products, store_skus_with_stock
 
 from . import services
 from .models import AudienceMember, Campaign, Segment, Status
@@ -138,7 +137,7 @@ def seed_campaigns(*, now: datetime | None = None) -> dict:
 
 def _people() -> None:
     """A guaranteed audience: demo people with consents on email, and some on SMS and WhatsApp."""
-    granted = set(Consent.objects.filter(purpose="marketing", is_granted=True).values_list("customer_id", "channel"))
+    granted = marketing_consent_pairs()
     for n in range(PEOPLE):
         customer_id, _created = customer_register(
             customer={"email": f"campana.demo{n}@example.es", "phone": f"+34699{n:06d}", "name": f"Cliente Demo {n}"},
@@ -161,17 +160,11 @@ def _people() -> None:
 
 def _catalog() -> tuple[str, list[str]]:
     """A store with stock of a few products: the demo catalog's, or a small one of our own."""
-    stocked = (
-        StockLevel.objects.filter(
-            on_hand__gte=F("reserved") + 500, location_code__in=Location.objects.filter(kind="store").values("code")
-        )
-        .values_list("location_code", "sku")
-        .order_by("location_code", "sku")
-    )
+    stocked = store_skus_with_stock(free_at_least=500)
     by_location: dict[str, list[str]] = {}
     for code, sku in stocked:
         by_location.setdefault(code, []).append(sku)
-    active = set(Product.objects.filter(is_active=True).values_list("sku", flat=True))
+    active = set(active_products())
     for code, skus in by_location.items():
         usable = [sku for sku in skus if sku in active]
         if len(usable) >= 3:

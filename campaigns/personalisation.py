@@ -6,44 +6,25 @@ import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-from django.db import connection
-from django.db.models import Count
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from customers.models import Customer
-from orders.models import Location, LocationKind, Order, OrderLine, OrderStatus, Product
+from customers.selectors import customer_values
+from orders import selectors as orders_selectors
 
 from .worksheet import MAX_CITY, MAX_NAME, MAX_STORE
 
-
-def _lines(customer_ids: Iterable[uuid.UUID]):
-    return OrderLine.objects.filter(order__customer_id__in=list(customer_ids)).exclude(
-        order__status=OrderStatus.CANCELLED
-    )
+if TYPE_CHECKING:  # type names only: the rows come from orders.selectors
+    from orders.models import Location, Product
 
 
-def bought_skus(customer_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, set[str]]:
-    bought: dict[uuid.UUID, set[str]] = defaultdict(set)
-    # Their orders, then those orders' lines, each read by its own index: a join of lines to orders read every order.
-    orders = dict(
-        Order.objects.filter(customer_id__in=list(customer_ids))
-        .exclude(status=OrderStatus.CANCELLED)
-        .values_list("id", "customer_id")
-    )
-    if orders:
-        for order_id, sku in OrderLine.objects.filter(order_id__in=list(orders)).values_list("order_id", "sku"):
-            bought[orders[order_id]].add(sku)
-    return bought
-
-
-def recommend_products(customer_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Product | None]:
+def recommend_products(customer_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, "Product | None"]:
     """For each customer, the active product most often bought in the same order as one of theirs, by anyone
     else; failing that, the best seller; never a product they bought."""
     customer_ids = list(customer_ids)
-    bought = bought_skus(customer_ids)
+    bought = orders_selectors.bought_skus(customer_ids=customer_ids)
     their_skus = set().union(*bought.values()) if bought else set()
     together: dict[str, Counter] = defaultdict(Counter)
     if their_skus:
@@ -52,7 +33,7 @@ def recommend_products(customer_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Pro
         pairs = _pairs()
         for anchor in their_skus:
             together[anchor].update(pairs.get(anchor, {}))
-    active = {p.sku: p for p in Product.objects.filter(is_active=True)}
+    active = orders_selectors.active_products()
     best_sellers = [sku for sku in _best_sellers() if sku in active]
     out: dict[uuid.UUID, Product | None] = {}
     for customer_id in customer_ids:
@@ -78,16 +59,7 @@ def _pairs() -> dict[str, dict[str, int]]:
     now = time.monotonic()
     if _pairs_cache.get("at") is not None and now - _pairs_cache["at"] < PAIRS_TTL_SECONDS:
         return _pairs_cache["pairs"]
-    line, order = OrderLine._meta.db_table, Order._meta.db_table
-    sql = (
-        f"SELECT a.sku, b.sku, COUNT(DISTINCT a.order_id) FROM {line} a "  # noqa: S608 - table names, no input
-        f"JOIN {line} b ON b.order_id = a.order_id AND b.sku <> a.sku "
-        f"JOIN {order} o ON o.id = a.order_id "
-        f"WHERE o.status <> %s GROUP BY a.sku, b.sku"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [OrderStatus.CANCELLED])
-        rows = cursor.fetchall()
+    rows = orders_selectors.co_purchases()
     ranked: dict[str, list[tuple[int, str]]] = defaultdict(list)
     for anchor, other, n in rows:
         ranked[anchor].append((n, other))
@@ -103,13 +75,7 @@ def _best_sellers() -> list[str]:
     now = time.monotonic()
     if _pairs_cache.get("sellers_at") is not None and now - _pairs_cache["sellers_at"] < PAIRS_TTL_SECONDS:
         return _pairs_cache["sellers"]
-    sellers = [
-        sku
-        for sku, _n in OrderLine.objects.exclude(order__status=OrderStatus.CANCELLED)
-        .values_list("sku")
-        .annotate(n=Count("id"))
-        .order_by("-n", "sku")[:50]
-    ]
+    sellers = orders_selectors.best_selling_skus(limit=50)
     _pairs_cache.update(sellers_at=now, sellers=sellers)
     return sellers
 
@@ -118,15 +84,10 @@ def forget_pairs() -> None:
     _pairs_cache.clear()
 
 
-def preferred_stores(customer_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Location]:
+def preferred_stores(customer_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, "Location"]:
     """The store each customer bought at most often (lines), if any."""
-    stores = {loc.code: loc for loc in Location.objects.filter(kind=LocationKind.STORE)}
-    counts = (
-        _lines(customer_ids)
-        .filter(location_code__in=list(stores))
-        .values_list("order__customer_id", "location_code")
-        .annotate(n=Count("id"))
-    )
+    stores = orders_selectors.stores()
+    counts = orders_selectors.store_lines_per_customer(customer_ids=customer_ids, store_codes=stores)
     best: dict[uuid.UUID, tuple[int, str]] = {}
     for customer_id, code, n in counts:
         if customer_id not in best or (n, code) > best[customer_id]:
@@ -140,7 +101,7 @@ def personal_values(customer_ids: list[uuid.UUID], *, needs: set[str]) -> dict[u
     if not customer_ids:
         return values
     if "name" in needs:
-        names = Customer.objects.filter(id__in=customer_ids).values_list("id", "display_name", "language")
+        names = customer_values(customer_ids=customer_ids, fields=("display_name", "language"))
         for cid, name, language in names:
             first = (name or "").split(" ")[0][:MAX_NAME]
             if not first or first == "[erased]":

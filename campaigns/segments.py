@@ -14,16 +14,19 @@ projection keeps them.
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from django.conf import settings
-from django.db.models import Case, Exists, IntegerField, OuterRef, Q, QuerySet, Value, When
+from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 from django.utils.translation import gettext_lazy as _
 
-from customers.models import Consent, Customer
-from orders.models import OrderLine, OrderStatus
+from customers.selectors import marketing_consent_granted, people_contactable
+from orders.selectors import customer_bought, location_codes_in_city, skus_in_category
 
 from .models import OUTBOUND_CHANNELS
+
+if TYPE_CHECKING:  # a type name only: the rows come from customers.selectors
+    from customers.models import Customer
 
 MAX_DEPTH: Final = 4
 MAX_CONDITIONS: Final = 50
@@ -148,13 +151,13 @@ def _validate_condition(item: Any, path: str, errors: list) -> dict:
 # --- SQL ----------------------------------------------------------------------------------------------------------
 
 
-def people() -> QuerySet[Customer]:
+def people() -> QuerySet["Customer"]:
     """Every person who may be counted and contacted: one row per person (merged profiles point at theirs), erased
     customers left out."""
-    return Customer.objects.filter(merged_into__isnull=True, erased_at__isnull=True)
+    return people_contactable()
 
 
-def segment_queryset(rules: dict, *, now: datetime, base: QuerySet[Customer] | None = None) -> QuerySet[Customer]:
+def segment_queryset(rules: dict, *, now: datetime, base: QuerySet["Customer"] | None = None) -> QuerySet["Customer"]:
     """The people matching validated `rules`, as one SQL query (annotated with the RFM scores the rules use)."""
     queryset = people() if base is None else base
     return queryset.annotate(**rfm_annotations(now)).filter(segment_q(rules, now))
@@ -199,11 +202,6 @@ def _q(group: dict, now: datetime) -> Q:
 _LOOKUP: Final = {"eq": "exact", "gte": "gte", "lte": "lte"}
 
 
-def _bought(**line_filters) -> Exists:
-    lines = OrderLine.objects.filter(order__customer_id=OuterRef("id"), **line_filters)
-    return Exists(lines.exclude(order__status=OrderStatus.CANCELLED))
-
-
 def _condition(item: dict, now: datetime) -> Q:
     name, cmp, value = item["field"], item["cmp"], item["value"]
     if name in ("recency_score", "frequency_score", "monetary_score", "order_count"):
@@ -214,25 +212,17 @@ def _condition(item: dict, now: datetime) -> Q:
         since = now - timedelta(days=value)
         return Q(last_order_at__gte=since) if cmp == "lte" else Q(last_order_at__lt=since)
     elif name == "bought_category":
-        from orders.models import Product
-
-        q = Q(_bought(sku__in=Product.objects.filter(category=value).values("sku")))
+        q = Q(customer_bought(sku__in=skus_in_category(category=value)))
     elif name == "bought_sku":
-        q = Q(_bought(sku=value))
+        q = Q(customer_bought(sku=value))
     elif name == "store":
-        q = Q(_bought(location_code=value))
+        q = Q(customer_bought(location_code=value))
     elif name == "city":
-        from orders.models import Location
-
-        q = Q(_bought(location_code__in=Location.objects.filter(city__iexact=value).values("code")))
+        q = Q(customer_bought(location_code__in=location_codes_in_city(city=value)))
     elif name == "channel_used":
         q = Q(channels_used__icontains=f'"{value}"')
     elif name == "consent":
-        q = Q(
-            Exists(
-                Consent.objects.filter(customer_id=OuterRef("id"), channel=value, purpose="marketing", is_granted=True)
-            )
-        )
+        q = Q(marketing_consent_granted(channel=value))
     else:  # language, acquisition_channel
         q = Q(**{name: value})
     return ~q if cmp == "ne" else q

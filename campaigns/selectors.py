@@ -11,7 +11,7 @@ from django.db.models import QuerySet
 
 from backoffice.eventstore import store
 from customers import reachability
-from customers.models import Customer
+from customers.selectors import customer_values
 
 from . import segments
 from .models import WORKSHEET_FIELDS, Campaign, Segment
@@ -175,7 +175,7 @@ def languages(customer_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
 
 def _customer_values(customer_ids: list[uuid.UUID], name: str) -> list[tuple]:
     """(id, value) per customer of a fan-out batch."""
-    return list(Customer.objects.filter(id__in=customer_ids).values_list("id", name))
+    return customer_values(customer_ids=customer_ids, fields=(name,))
 
 
 def reachable_channels(*, customer_ids: list[uuid.UUID], channels: list[str], at: datetime) -> dict:
@@ -204,3 +204,12 @@ def campaign_launch_progress(*, campaign_id: uuid.UUID) -> dict:
         "outcomes": {key: n for key, n in outcomes.items() if key != Outcome.PENDING},
         "messages": Delivery.objects.filter(campaign_id=campaign_id).count(),
     }
+
+
+def campaign_count() -> int:
+    return Campaign.objects.count()
+
+
+def attribution_days(*, campaign_ids) -> list[tuple[uuid.UUID, int]]:
+    """(id, attribution window in days) of these campaigns."""
+    return list(Campaign.objects.filter(id__in=campaign_ids).values_list("id", "attribution_days"))

@@ -12,8 +12,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
-from django.db.models import Exists, OuterRef, Q
-from django.db.models.functions import Length
+from django.db.models import Q
 from django.utils import formats, translation
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
@@ -21,8 +20,8 @@ from django.utils.translation import pgettext_lazy
 from backoffice.messaging import channels as channel_rules
 from backoffice.messaging import policy
 from backoffice.messaging.errors import ChannelRuleError
-from customers.models import Consent, CustomerIdentifier
-from orders.models import Product
+from customers.selectors import has_identifier, marketing_consent_granted
+from orders.selectors import longest_active_product_name
 
 from . import segments
 from .models import OUTBOUND_CHANNELS, VARIANT_FIELDS, Campaign
@@ -99,9 +98,7 @@ def variant_text(campaign: Campaign, channel: str) -> str:
 
 
 def longest_values(campaign: Campaign) -> dict[str, str]:
-    longest_product = (
-        Product.objects.filter(is_active=True).annotate(n=Length("name")).order_by("-n").values_list("name", flat=True)
-    ).first() or ""
+    longest_product = longest_active_product_name()
     return {
         "name": "N" * MAX_NAME,
         "city": "C" * MAX_CITY,
@@ -251,12 +248,10 @@ def reachable_audience(campaign: Campaign, *, now: datetime):
 
     reachable = Q(pk__in=[])
     for channel in campaign.channels or []:
-        consent = Exists(
-            Consent.objects.filter(customer_id=OuterRef("id"), channel=channel, purpose="marketing", is_granted=True)
-        )
+        consent = marketing_consent_granted(channel=channel)
         kind = ADDRESS_KINDS.get(channel)
         if kind:
-            address = Exists(CustomerIdentifier.objects.filter(customer_id=OuterRef("id"), kind=kind))
+            address = has_identifier(kind=kind)
             reachable |= Q(consent) & Q(address)
         else:
             reachable |= Q(consent) & Q(channels_used__icontains='"app"')

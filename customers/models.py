@@ -3,6 +3,8 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from .vocabulary import CaseStatus
+
 
 class Customer(models.Model):
     id = models.UUIDField(primary_key=True)
@@ -122,9 +124,7 @@ class CustomerOrder(models.Model):
 class Case(models.Model):
     """A customer-service case: one thread across channels, its SLA clock, resolution and satisfaction."""
 
-    class Status(models.TextChoices):
-        OPEN = "open", _("open")
-        RESOLVED = "resolved", _("resolved")
+    Status = CaseStatus
 
     id = models.UUIDField(primary_key=True)
     customer_id = models.UUIDField(_("customer"), db_index=True)

@@ -15,11 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TextIO
 
-from django.db.models import Q
-
 from backoffice.eventstore import store
 from customers.demo_history import CATALOG, LOCATIONS
-from customers.models import Customer
+from customers.selectors import people_contactable
 
 from . import services
 from .errors import OrdersError
@@ -129,7 +127,7 @@ def _stored(event_id: uuid.UUID) -> bool:
 
 def _plan_orders(rng: random.Random, now: datetime, count: int) -> list[PlannedOrder]:
     customers = list(
-        Customer.objects.filter(Q(merged_into__isnull=True), Q(erased_at__isnull=True))
+        people_contactable()
         .order_by("registered_at", "id")
         .values_list("id", flat=True)[:2000]
     )

@@ -11,6 +11,8 @@ from django.utils.translation import gettext_lazy as _
 
 from backoffice.eventstore.money import CENT
 
+from .vocabulary import LocationKind, OrderStatus  # noqa: F401 (the models' vocabulary, defined once there)
+
 
 class Product(models.Model):
     sku = models.CharField(_("SKU"), max_length=64, primary_key=True)
@@ -29,11 +31,6 @@ class Product(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sku} {self.name}"
-
-
-class LocationKind(models.TextChoices):
-    STORE = "store", _("store")
-    WAREHOUSE = "warehouse", _("warehouse")
 
 
 class Location(models.Model):
@@ -81,18 +78,6 @@ class StockLevel(models.Model):
     def available(self) -> int:
         # A physical count below what is reserved leaves nothing to sell, not a negative promise.
         return max(self.on_hand - self.reserved, 0)
-
-
-class OrderStatus(models.TextChoices):
-    PLACED = "placed", _("placed")
-    PAID = "paid", _("paid")
-    READY = "ready", _("ready to collect")
-    COLLECTED = "collected", _("collected")
-    SHIPPED = "shipped", _("shipped")
-    DELIVERED = "delivered", _("delivered")
-    CANCELLED = "cancelled", _("cancelled")
-    PARTIALLY_RETURNED = "partially_returned", _("partially returned")
-    RETURNED = "returned", _("returned")
 
 
 class Order(models.Model):

@@ -1,12 +1,16 @@
 """Reads of the orders app, for views, the admin and other apps."""
 
 import uuid
+from collections import defaultdict
+from collections.abc import Iterable
 
-from django.db.models import QuerySet
+from django.db import connection
+from django.db.models import Count, Exists, F, OuterRef, QuerySet
+from django.db.models.functions import Length
 
 from backoffice.eventstore import store
 
-from .models import Cart, Location, Order, OrderStatus, Product, StockLevel
+from .models import Cart, Location, LocationKind, Order, OrderLine, OrderStatus, Product, StockLevel
 
 
 class UnknownReference(LookupError):
@@ -138,3 +142,105 @@ def cart_quantities(*, cart_id: str) -> dict[str, int]:
     """{sku: quantity} in the cart as its projection stands (empty for an unknown cart)."""
     cart = Cart.objects.filter(cart_id=cart_id).only("items").first()
     return {sku: item["quantity"] for sku, item in (cart.items if cart else {}).items()}
+
+
+# What people bought, for other apps' reads (segments, personalisation, demo): the orders' rows stay behind these
+# functions (an import-linter contract forbids other apps to import orders' models: pyproject.toml). Querysets and
+# subquery expressions are returned where the caller composes them into a query of its own.
+
+
+def order_count() -> int:
+    return Order.objects.count()
+
+
+def active_products() -> dict[str, Product]:
+    return {p.sku: p for p in Product.objects.filter(is_active=True)}
+
+
+def longest_active_product_name() -> str:
+    names = Product.objects.filter(is_active=True).annotate(n=Length("name")).order_by("-n").values_list("name")
+    first = names.first()
+    return first[0] if first else ""
+
+
+def stores() -> dict[str, Location]:
+    return {loc.code: loc for loc in Location.objects.filter(kind=LocationKind.STORE)}
+
+
+def store_skus_with_stock(*, free_at_least: int) -> list[tuple[str, str]]:
+    """(store code, sku) of every store's stock level with at least `free_at_least` units not reserved."""
+    return list(
+        StockLevel.objects.filter(
+            on_hand__gte=F("reserved") + free_at_least,
+            location_code__in=Location.objects.filter(kind=LocationKind.STORE).values("code"),
+        )
+        .values_list("location_code", "sku")
+        .order_by("location_code", "sku")
+    )
+
+
+def bought_skus(*, customer_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, set[str]]:
+    """The skus each customer bought (orders not cancelled)."""
+    bought: dict[uuid.UUID, set[str]] = defaultdict(set)
+    # Their orders, then those orders' lines, each read by its own index: a join of lines to orders read every order.
+    orders = dict(
+        Order.objects.filter(customer_id__in=list(customer_ids))
+        .exclude(status=OrderStatus.CANCELLED)
+        .values_list("id", "customer_id")
+    )
+    if orders:
+        for order_id, sku in OrderLine.objects.filter(order_id__in=list(orders)).values_list("order_id", "sku"):
+            bought[orders[order_id]].add(sku)
+    return bought
+
+
+def co_purchases() -> list[tuple[str, str, int]]:
+    """(sku, other sku, in how many orders both were bought) over every order not cancelled: one grouped query."""
+    line, order = OrderLine._meta.db_table, Order._meta.db_table
+    sql = (
+        f"SELECT a.sku, b.sku, COUNT(DISTINCT a.order_id) FROM {line} a "  # noqa: S608 - table names, no input
+        f"JOIN {line} b ON b.order_id = a.order_id AND b.sku <> a.sku "
+        f"JOIN {order} o ON o.id = a.order_id "
+        f"WHERE o.status <> %s GROUP BY a.sku, b.sku"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [OrderStatus.CANCELLED])
+        return cursor.fetchall()
+
+
+def best_selling_skus(*, limit: int = 50) -> list[str]:
+    """Skus by lines sold (orders not cancelled), most first."""
+    return [
+        sku
+        for sku, _n in OrderLine.objects.exclude(order__status=OrderStatus.CANCELLED)
+        .values_list("sku")
+        .annotate(n=Count("id"))
+        .order_by("-n", "sku")[:limit]
+    ]
+
+
+def store_lines_per_customer(*, customer_ids: Iterable[uuid.UUID], store_codes) -> list[tuple[uuid.UUID, str, int]]:
+    """(customer id, store code, lines bought there) for these customers' orders not cancelled."""
+    return list(
+        OrderLine.objects.filter(order__customer_id__in=list(customer_ids), location_code__in=list(store_codes))
+        .exclude(order__status=OrderStatus.CANCELLED)
+        .values_list("order__customer_id", "location_code")
+        .annotate(n=Count("id"))
+    )
+
+
+def customer_bought(**line_filters) -> Exists:
+    """For a query over customers: whether the customer (OuterRef "id") bought a line matching `line_filters` in an
+    order not cancelled."""
+    lines = OrderLine.objects.filter(order__customer_id=OuterRef("id"), **line_filters)
+    return Exists(lines.exclude(order__status=OrderStatus.CANCELLED))
+
+
+def skus_in_category(*, category: str) -> QuerySet:
+    """The skus of a category, as a subquery."""
+    return Product.objects.filter(category=category).values("sku")
+
+
+def location_codes_in_city(*, city: str) -> QuerySet:
+    """The codes of the locations in a city (case-insensitive), as a subquery."""
+    return Location.objects.filter(city__iexact=city).values("code")

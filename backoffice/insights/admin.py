@@ -7,7 +7,6 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
-from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.translation import gettext_lazy as _
@@ -17,7 +16,7 @@ from backoffice.accounts.roles import Role
 from backoffice.accounts.selectors import user_role
 from backoffice.eventstore.schema import CHANNELS
 from campaigns.journeys.selectors import journeys_funnel
-from campaigns.models import Campaign
+from campaigns.selectors import campaign_get
 from customers.wording import channel_label
 
 from . import charts, selectors
@@ -158,14 +157,16 @@ class DashboardAdmin(_MarketingOnly, ReadOnlyAdmin):
     def campaign_report_view(self, request, campaign_id: uuid.UUID):
         if not self.has_view_permission(request):
             raise PermissionDenied
-        campaign = get_object_or_404(Campaign, pk=campaign_id)
+        campaign = campaign_get(campaign_id=campaign_id)
+        if campaign is None:
+            raise Http404
         report = campaign_report(campaign=campaign)
         for row in report["channels"]:
             row["label"] = channel_label(row["channel"])  # the table says the channel's name; data-channel its code
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
-            "campaign_opts": Campaign._meta,
+            "campaign_opts": campaign._meta,
             "campaign": campaign,
             "report": report,
             "title": _("Report: %(name)s") % {"name": campaign.name},

@@ -12,7 +12,7 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext_lazy as _
 
 from backoffice.eventstore.money import money, per, ratio
-from customers.models import Case
+from customers.selectors import cases_open_between
 
 from .selectors import (
     Period,
@@ -151,12 +151,9 @@ def previous_period(start: date, end: date) -> tuple[date, date]:
 def open_cases_breaching(period: Period, channel: str | None, *, now=None) -> int:
     now = now or timezone.now()
     start, end = period.bounds()
-    cases = Case.objects.filter(opened_at__gte=start, opened_at__lt=end).exclude(status=Case.Status.RESOLVED)
-    if channel:
-        cases = cases.filter(channel=channel)
     first, resolution = settings.CASES_SLA["first_response"], settings.CASES_SLA["resolution"]
     breaching = 0
-    for opened_at, first_at in cases.values_list("opened_at", "first_response_at"):
+    for opened_at, first_at in cases_open_between(start=start, end=end, channel=channel):
         breaching += (first_at or now) - opened_at > first or now - opened_at > resolution
     return breaching
 

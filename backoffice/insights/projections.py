@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from backoffice.eventstore.people import merge_groups
 from backoffice.eventstore.projector import ASYNC, Projection
-from campaigns.models import Campaign
+from campaigns.selectors import attribution_days
 
 from .models import CampaignTouch, DailyMetric, OrderFact, PersonFact
 from .rollups import add_to_daily_metrics, month_index
@@ -314,7 +314,7 @@ class CampaignWindows:
             except ValueError:
                 continue
         if valid:
-            for cid, days in Campaign.objects.filter(id__in=valid).values_list("id", "attribution_days"):
+            for cid, days in attribution_days(campaign_ids=valid):
                 self.days[str(cid)] = days
 
     def window(self, campaign_id: str) -> timedelta:

@@ -23,7 +23,7 @@ from django.utils import timezone
 from backoffice.eventstore.money import money, per, ratio
 from backoffice.eventstore.selectors import projection_checkpoint_stamp
 from backoffice.replica import read_connection
-from customers.models import Case
+from customers.selectors import case_csat_answers, case_service_per_channel
 
 from .campaign_figures import campaign_figures
 from .models import AcquisitionSpend, DailyMetric, OrderFact, PersonFact
@@ -478,69 +478,15 @@ def _median_minutes(summary: dict, name: str) -> Decimal | None:
     return _minutes(statistics.median(summary[name])) if summary[name] else None
 
 
-def _service_rows_pg(start, end, channel, now, sla_first, sla_resolution) -> list[tuple]:
-    table = Case._meta.db_table
-    channel_filter = "AND channel = %(channel)s" if channel else ""
-    return _sql(
-        f"""
-        SELECT channel, COUNT(*),
-               percentile_cont(0.5) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM first_response_at - opened_at)),
-               percentile_cont(0.5) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM resolved_at - opened_at)),
-               SUM(CASE WHEN COALESCE(first_response_at, %(now)s) - opened_at > %(sla_first)s THEN 1 ELSE 0 END),
-               SUM(CASE WHEN COALESCE(resolved_at, %(now)s) - opened_at > %(sla_resolution)s THEN 1 ELSE 0 END)
-        FROM {table}
-        WHERE opened_at >= %(start)s AND opened_at < %(end)s {channel_filter}
-        GROUP BY channel
-        """,  # noqa: S608 - table name and placeholders only
-        {
-            "start": start,
-            "end": end,
-            "now": now,
-            "sla_first": sla_first,
-            "sla_resolution": sla_resolution,
-            "channel": channel,
-        },
-    )
-
-
 def service_figures(period: Period, channel: str | None, *, now: datetime | None = None) -> dict:
     now = now or timezone.now()
     start, end = period.bounds()
     sla_first, sla_resolution = settings.CASES_SLA["first_response"], settings.CASES_SLA["resolution"]
-    per_channel: dict[str, dict] = defaultdict(
-        lambda: {"cases": 0, "first": [], "resolution": [], "first_breaches": 0, "resolution_breaches": 0}
+    per_channel = case_service_per_channel(
+        start=start, end=end, channel=channel, now=now, sla_first=sla_first, sla_resolution=sla_resolution
     )
-    opened = Case.objects.filter(opened_at__gte=start, opened_at__lt=end)
-    answered = Case.objects.filter(csat_at__gte=start, csat_at__lt=end, csat_score__isnull=False)
-    if channel:
-        opened, answered = opened.filter(channel=channel), answered.filter(channel=channel)
-    if connection.vendor == "postgresql":
-        # Medians and breaches in the database: no row of the period travels to Python.
-        for ch, cases, first_median, resolution_median, first_breaches, resolution_breaches in _service_rows_pg(
-            start, end, channel, now, sla_first, sla_resolution
-        ):
-            per_channel[ch].update(
-                cases=cases,
-                first_median=first_median,
-                resolution_median=resolution_median,
-                first_breaches=first_breaches,
-                resolution_breaches=resolution_breaches,
-            )
-    for ch, opened_at, first_at, resolved_at in (
-        opened.values_list("channel", "opened_at", "first_response_at", "resolved_at")
-        if connection.vendor != "postgresql"
-        else ()
-    ):
-        s = per_channel[ch]
-        s["cases"] += 1
-        if first_at is not None:
-            s["first"].append(first_at - opened_at)
-        if resolved_at is not None:
-            s["resolution"].append(resolved_at - opened_at)
-        s["first_breaches"] += (first_at or now) - opened_at > sla_first
-        s["resolution_breaches"] += (resolved_at or now) - opened_at > sla_resolution
     csat: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for ch, score in answered.values_list("channel", "csat_score"):
+    for ch, score in case_csat_answers(start=start, end=end, channel=channel):
         csat[ch][0] += 1
         csat[ch][1] += score >= 4
     rows = []

@@ -2,6 +2,7 @@
 reply on any reachable channel, resolve with compensation). Reads through selectors, acts through the services."""
 
 import uuid
+from typing import TYPE_CHECKING
 
 from django.contrib import messages
 from django.shortcuts import redirect
@@ -14,9 +15,12 @@ from django.views import View
 from backoffice.accounts.roles import AccessSurface, Role
 from backoffice.accounts.services import personal_data_access_record
 from customers import selectors as customer_selectors
-from customers.models import Case
 from customers.reachability import customer_reachable_channels
 from customers.services import cases as case_services
+from customers.vocabulary import CaseStatus
+
+if TYPE_CHECKING:  # type names only: reads go through customers.selectors
+    from customers.models import Case
 from orders import selectors as order_selectors
 
 from . import presenters
@@ -42,7 +46,7 @@ CASE_REFUSALS = {
 }
 
 
-def case_row(case: Case) -> dict:
+def case_row(case: "Case") -> dict:
     sla = customer_selectors.case_sla(case)
     return {
         "case": case,
@@ -150,14 +154,14 @@ class CaseDetailView(StaffRoleRequiredMixin, View):
         return redirect(f"{reverse('staff:case_detail', args=[case.id])}#thread")
 
     @staticmethod
-    def reply_channels(case: Case) -> list[str]:
+    def reply_channels(case: "Case") -> list[str]:
         """Where a reply can go: the customer's reachable channels for service (the case's first), or said by
         phone or at the counter."""
         reachable = customer_reachable_channels(customer_id=case.customer_id, purpose="service")
         ordered = sorted(reachable, key=lambda channel: channel != case.channel)
         return [*ordered, "phone", "store"]
 
-    def render(self, request, case: Case, *, reply_form=None, resolve_form=None, status=200):
+    def render(self, request, case: "Case", *, reply_form=None, resolve_form=None, status=200):
         owner = customer_selectors.customer_resolve_id(customer_id=case.customer_id)
         customer = customer_selectors.customer_360(customer_id=owner, recent=CASE_TIMELINE_EVENTS * 4)
         personal_data_access_record(actor=request.user, customer_ids=[owner], surface=AccessSurface.STAFF_CASE)
@@ -184,7 +188,7 @@ class CaseDetailView(StaffRoleRequiredMixin, View):
             "reply_form": reply_form
             or CaseReplyForm(initial={"channel": channels[0], "reply_id": uuid.uuid4()}, channels=channels),
             "resolve_form": resolve_form or CaseResolveForm(),
-            "is_open": case.status == Case.Status.OPEN,
+            "is_open": case.status == CaseStatus.OPEN,
             "compensation_label": presenters.compensation_label(case.compensation),
         }
         return TemplateResponse(request, "staff/cases/detail.html", context, status=status)

@@ -17,11 +17,10 @@ from django.views import View
 from backoffice.accounts.roles import Role
 from backoffice.accounts.selectors import user_location_code
 from customers import selectors as customer_selectors
-from customers.models import Customer
 from orders import errors as order_errors
 from orders import selectors as order_selectors
 from orders import services as order_services
-from orders.models import OrderStatus
+from orders.vocabulary import OrderStatus
 
 from . import presenters
 from .access import PEOPLE_ROLES, StaffRoleRequiredMixin, error_page, staff_context
@@ -119,7 +118,9 @@ def _amount(value: str) -> str:
 
 
 def _customer_names(customer_ids) -> dict:
-    customers = Customer.objects.filter(id__in=set(customer_ids)).only("id", "display_name", "erased_at")
+    customers = customer_selectors.customers_with_ids(customer_ids=set(customer_ids)).only(
+        "id", "display_name", "erased_at"
+    )
     return {
         c.id: (_("Erased customer") if c.erased_at else c.display_name or _("Customer without a name"))
         for c in customers

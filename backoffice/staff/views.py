@@ -18,7 +18,6 @@ from backoffice.eventstore.errors import EventStoreError
 from backoffice.eventstore.schema import CHANNELS
 from customers import selectors as customer_selectors
 from customers import services as customer_services
-from customers.models import Customer
 
 from . import presenters
 from .access import PEOPLE_ROLES, UI_ROLES, StaffRoleRequiredMixin, error_page, staff_context
@@ -104,7 +103,7 @@ class CustomerDetailView(StaffRoleRequiredMixin, TemplateView):
     template_name = "staff/customers/detail.html"
 
     def get(self, request, *args, customer_id: uuid.UUID, **kwargs):
-        customer = Customer.objects.prefetch_related("identifiers").filter(id=customer_id).first()
+        customer = customer_selectors.customer_get(customer_id=customer_id, with_identifiers=True)
         if customer is None:
             return error_page(request, 404, _("There is no customer with this id."))
         if customer.merged_into_id:
@@ -198,7 +197,7 @@ class CustomerConsentView(StaffRoleRequiredMixin, View):
 
     def _load_customer(self, request, customer_id: uuid.UUID):
         """Sets self.customer; returns the error page when there is no consent of theirs to change."""
-        self.customer = Customer.objects.filter(id=customer_id).first()
+        self.customer = customer_selectors.customer_get(customer_id=customer_id)
         if self.customer is None:
             return error_page(request, 404, _("There is no customer with this id."))
         if self.customer.erased_at:

@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 
 from backoffice.api.permissions import HasRole
 from backoffice.api.problems import not_found
-from customers.models import Customer
+from customers.selectors import customer_exists
 
 from .. import services
 from ..journeys import selectors
@@ -146,7 +146,7 @@ class JourneySimulateApi(APIView):
         customer = serializers.UUIDField()
 
         def validate_customer(self, value):
-            if not Customer.objects.filter(id=value).exists():
+            if not customer_exists(customer_id=value):
                 raise serializers.ValidationError("no such customer", code="does_not_exist")
             return value
 

@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from backoffice.accounts.roles import Role
 from backoffice.accounts.selectors import user_role
-from customers.models import Customer, CustomerIdentifier
+from customers.selectors import customer_exists, customer_id_by_identifier_key
 
 from .. import services
 from . import selectors
@@ -193,8 +193,8 @@ def _customer_for(text: str) -> uuid.UUID | None:
         customer_id = uuid.UUID(text)
     except ValueError:
         key = f"email:{text.lower()}" if "@" in text else f"phone:{text.replace(' ', '')}"
-        return CustomerIdentifier.objects.filter(key=key).values_list("customer_id", flat=True).first()
-    return customer_id if Customer.objects.filter(id=customer_id).exists() else None
+        return customer_id_by_identifier_key(key=key)
+    return customer_id if customer_exists(customer_id=customer_id) else None
 
 
 def _tree(definition: dict, report: dict) -> list[dict]:

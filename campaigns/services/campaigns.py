@@ -10,6 +10,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from celery import current_app
 from django.db import transaction
 from django.utils import timezone
 
@@ -251,9 +252,8 @@ def _start(campaign: Campaign, now: datetime, actor: str, *, is_scheduled: bool)
         campaign_id = str(campaign.id)
 
         def snapshot() -> None:
-            from ..tasks import campaign_snapshot_task  # tasks import services; the hand-off goes the other way lazily
-
-            campaign_snapshot_task.delay(campaign_id)
+            # By the task's name: tasks import services, never the other way (an import-linter contract).
+            current_app.tasks["campaigns.snapshot"].delay(campaign_id)
 
         transaction.on_commit(snapshot)
 

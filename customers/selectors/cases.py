@@ -1,11 +1,15 @@
 """Reads of service cases: the inbox with its SLA clock, one case with its cross-channel thread."""
 
 import uuid
-from datetime import datetime
+from collections import defaultdict
+from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
+
+from backoffice.replica import read_connection
 
 from ..models import Case, CaseMessage
 from .people import customer_group_ids
@@ -89,3 +93,97 @@ def case_awaiting_csat(*, customer_id: uuid.UUID, within: datetime) -> Case | No
 
 def customer_open_cases(*, group: list[uuid.UUID]) -> list[Case]:
     return list(Case.objects.filter(customer_id__in=group, status=Case.Status.OPEN).order_by("-last_message_at"))
+
+
+def case_count() -> int:
+    return Case.objects.count()
+
+
+def cases_open_between(
+    *, start: datetime, end: datetime, channel: str | None = None
+) -> list[tuple[datetime, datetime | None]]:
+    """(opened_at, first_response_at) of the cases opened in [start, end) that are not resolved."""
+    cases = Case.objects.filter(opened_at__gte=start, opened_at__lt=end).exclude(status=Case.Status.RESOLVED)
+    if channel:
+        cases = cases.filter(channel=channel)
+    return list(cases.values_list("opened_at", "first_response_at"))
+
+
+def case_csat_answers(*, start: datetime, end: datetime, channel: str | None = None) -> list[tuple[str, int]]:
+    """(channel, score) of every satisfaction answer given in [start, end)."""
+    answered = Case.objects.filter(csat_at__gte=start, csat_at__lt=end, csat_score__isnull=False)
+    if channel:
+        answered = answered.filter(channel=channel)
+    return list(answered.values_list("channel", "csat_score"))
+
+
+def case_service_per_channel(
+    *,
+    start: datetime,
+    end: datetime,
+    channel: str | None,
+    now: datetime,
+    sla_first: timedelta,
+    sla_resolution: timedelta,
+) -> dict[str, dict]:
+    """Per channel, of the cases opened in [start, end): how many, their response and resolution times (medians in
+    seconds as `first_median`/`resolution_median` on PostgreSQL, the durations as `first`/`resolution` lists
+    elsewhere) and how many breached each SLA. The figures are insights'; the rows are ours to read."""
+    per_channel: dict[str, dict] = defaultdict(
+        lambda: {"cases": 0, "first": [], "resolution": [], "first_breaches": 0, "resolution_breaches": 0}
+    )
+    if connection.vendor == "postgresql":
+        # Medians and breaches in the database: no row of the period travels to Python.
+        for ch, cases, first_median, resolution_median, first_breaches, resolution_breaches in _service_rows_pg(
+            start, end, channel, now, sla_first, sla_resolution
+        ):
+            per_channel[ch].update(
+                cases=cases,
+                first_median=first_median,
+                resolution_median=resolution_median,
+                first_breaches=first_breaches,
+                resolution_breaches=resolution_breaches,
+            )
+        return per_channel
+    opened = Case.objects.filter(opened_at__gte=start, opened_at__lt=end)
+    if channel:
+        opened = opened.filter(channel=channel)
+    for ch, opened_at, first_at, resolved_at in opened.values_list(
+        "channel", "opened_at", "first_response_at", "resolved_at"
+    ):
+        s = per_channel[ch]
+        s["cases"] += 1
+        if first_at is not None:
+            s["first"].append(first_at - opened_at)
+        if resolved_at is not None:
+            s["resolution"].append(resolved_at - opened_at)
+        s["first_breaches"] += (first_at or now) - opened_at > sla_first
+        s["resolution_breaches"] += (resolved_at or now) - opened_at > sla_resolution
+    return per_channel
+
+
+def _service_rows_pg(start, end, channel, now, sla_first, sla_resolution) -> list[tuple]:
+    table = Case._meta.db_table
+    channel_filter = "AND channel = %(channel)s" if channel else ""
+    with read_connection().cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT channel, COUNT(*),
+                   percentile_cont(0.5) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM first_response_at - opened_at)),
+                   percentile_cont(0.5) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM resolved_at - opened_at)),
+                   SUM(CASE WHEN COALESCE(first_response_at, %(now)s) - opened_at > %(sla_first)s THEN 1 ELSE 0 END),
+                   SUM(CASE WHEN COALESCE(resolved_at, %(now)s) - opened_at > %(sla_resolution)s THEN 1 ELSE 0 END)
+            FROM {table}
+            WHERE opened_at >= %(start)s AND opened_at < %(end)s {channel_filter}
+            GROUP BY channel
+            """,  # noqa: S608 - table name and placeholders only
+            {
+                "start": start,
+                "end": end,
+                "now": now,
+                "sla_first": sla_first,
+                "sla_resolution": sla_resolution,
+                "channel": channel,
+            },
+        )
+        return cursor.fetchall()

@@ -10,7 +10,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Count, Max, Min, Q, QuerySet, Sum
+from django.db.models import Count, Exists, Max, Min, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 
 from backoffice.eventstore import store
@@ -343,3 +343,67 @@ def customer_view_as_of(*, customer_id: uuid.UUID, at: datetime, recent: int = 1
         ],
         "recent_timeline": list(reversed(events[-recent:])),
     }
+
+
+# Reads other apps build on: the directory's rows without importing customers' models (an import-linter contract
+# forbids that: pyproject.toml). Querysets and subquery expressions are returned where the caller composes them
+# into a query of its own (segments, the worksheet's audience).
+
+
+def customer_get(*, customer_id: uuid.UUID, with_identifiers: bool = False) -> Customer | None:
+    customers = Customer.objects.filter(id=customer_id)
+    if with_identifiers:
+        customers = customers.prefetch_related("identifiers")
+    return customers.first()
+
+
+def customer_exists(*, customer_id: uuid.UUID) -> bool:
+    return Customer.objects.filter(id=customer_id).exists()
+
+
+def customers_with_ids(*, customer_ids) -> QuerySet[Customer]:
+    return Customer.objects.filter(id__in=customer_ids)
+
+
+def customer_values(*, customer_ids, fields: tuple[str, ...]) -> list[tuple]:
+    """(id, *fields) per customer."""
+    return list(Customer.objects.filter(id__in=customer_ids).values_list("id", *fields))
+
+
+def customer_language(*, customer_id: uuid.UUID) -> str | None:
+    return Customer.objects.filter(id=customer_id).values_list("language", flat=True).first()
+
+
+def customer_merged_into(*, customer_id: uuid.UUID) -> tuple[bool, uuid.UUID | None]:
+    """(whether the customer exists, whom it was merged into): one indexed read, the hot path's usual answer
+    (`customer_resolve_id` follows a chain of merges)."""
+    found = list(Customer.objects.filter(id=customer_id).values_list("merged_into_id", flat=True))
+    return bool(found), (found[0] if found else None)
+
+
+def customer_id_by_identifier_key(*, key: str) -> uuid.UUID | None:
+    """The customer holding an identifier, by its key (`email:ana@example.es`, `phone:+34600123456`)."""
+    return CustomerIdentifier.objects.filter(key=key).values_list("customer_id", flat=True).first()
+
+
+def people_contactable() -> QuerySet[Customer]:
+    """Every person who may be counted and contacted: one row per person (merged profiles point at theirs), erased
+    customers left out."""
+    return Customer.objects.filter(merged_into__isnull=True, erased_at__isnull=True)
+
+
+def marketing_consent_granted(*, channel: str) -> Exists:
+    """For a query over customers: whether the customer (OuterRef "id") has granted marketing on `channel`."""
+    return Exists(
+        Consent.objects.filter(customer_id=OuterRef("id"), channel=channel, purpose="marketing", is_granted=True)
+    )
+
+
+def has_identifier(*, kind: str) -> Exists:
+    """For a query over customers: whether the customer (OuterRef "id") has an identifier of `kind`."""
+    return Exists(CustomerIdentifier.objects.filter(customer_id=OuterRef("id"), kind=kind))
+
+
+def marketing_consent_pairs() -> set[tuple[uuid.UUID, str]]:
+    """(customer id, channel) of every marketing consent granted."""
+    return set(Consent.objects.filter(purpose="marketing", is_granted=True).values_list("customer_id", "channel"))

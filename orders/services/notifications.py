@@ -17,8 +17,8 @@ from django.utils.translation import gettext as _
 from backoffice.messaging.channels import content_for
 from backoffice.messaging.errors import ChannelRuleError
 from backoffice.messaging.services import message_send
-from customers.models import Customer
 from customers.reachability import customer_preferred_channel
+from customers.selectors import customer_language
 
 from ..models import Location, Order, Product
 
@@ -114,5 +114,5 @@ def _content(channel: str, subject: str, text: str, template: str, parameters: l
 
 
 def _language(customer_id: uuid.UUID) -> str:
-    language = Customer.objects.filter(id=customer_id).values_list("language", flat=True).first()
+    language = customer_language(customer_id=customer_id)
     return language or settings.LANGUAGE_CODE

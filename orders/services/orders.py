@@ -20,8 +20,7 @@ from django.utils import timezone
 
 from backoffice.eventstore import schema, store
 from backoffice.eventstore.errors import EventValidationError
-from customers.models import Customer
-from customers.selectors import CustomerNotFound, customer_resolve_id
+from customers.selectors import CustomerNotFound, customer_merged_into, customer_resolve_id
 from customers.services.ingestion import customer_register
 
 from ..errors import InsufficientStock, InvalidField, InvalidFields, NotYourLocation, OrderIdConflict
@@ -169,9 +168,8 @@ def _resolve_customer(customer: Any, channel: str, actor: str) -> uuid.UUID:
     try:
         customer_id = uuid.UUID(str(customer))
         # One query for the usual case (a customer that was not merged); the selector follows merges.
-        key = Customer._meta.pk.get_db_prep_value(customer_id, connection)
-        found = _rows(f"SELECT merged_into_id FROM {Customer._meta.db_table} WHERE id = %s", [key])  # noqa: S608
-        if found == [(None,)]:
+        exists, merged_into = customer_merged_into(customer_id=customer_id)
+        if exists and merged_into is None:
             return customer_id
         return customer_resolve_id(customer_id=customer_id)
     except ValueError:

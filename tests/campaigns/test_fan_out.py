@@ -186,9 +186,9 @@ def test_a_recommendation_never_names_a_product_the_customer_already_bought(pers
     assert picks[luis].sku == "GOR-AZU"
     assert picks[eva].sku == "CAM-BLA"
     assert picks[new].sku == "CAM-BLA"
-    from campaigns.personalisation import bought_skus
+    from orders.selectors import bought_skus
 
-    bought = bought_skus([ana, luis, eva])
+    bought = bought_skus(customer_ids=[ana, luis, eva])
     for customer_id in (ana, luis, eva):
         assert picks[customer_id].sku not in bought[customer_id]
 

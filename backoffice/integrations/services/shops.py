@@ -35,8 +35,8 @@ from customers.services import interactions_ingest
 from customers.services.ingestion import customer_register
 from orders import selectors as order_selectors
 from orders.errors import IllegalTransition, InvalidFields, OrderIdConflict, OrderNotFound, OrdersError
-from orders.models import OrderStatus
 from orders.services import order_act, order_place_oversell_allowed
+from orders.vocabulary import OrderStatus
 
 from ..mapping import shopify, woocommerce
 from ..mapping.shop import ShopCheckout, ShopCustomer, ShopOrder, ShopRefund, Unprocessable

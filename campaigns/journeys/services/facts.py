@@ -60,9 +60,9 @@ class BatchFacts:
     def profile_matches(self, rules, customer_id):
         key = repr(rules)
         if key not in self._profiles:
-            from customers.models import Customer
+            from customers.selectors import customers_with_ids
 
-            base = Customer.objects.filter(id__in=self.ids)
+            base = customers_with_ids(customer_ids=self.ids)
             self._profiles[key] = set(segment_queryset(rules, now=self.now, base=base).values_list("id", flat=True))
         return customer_id in self._profiles[key]
 

@@ -20,12 +20,12 @@ from django.db import transaction
 from backoffice.accounts.services import api_token_issue, staff_user_save
 from backoffice.eventstore import projector, store
 from campaigns.demo import seed_campaigns
-from campaigns.models import Campaign
+from campaigns.selectors import campaign_count
 from customers.demo import seed_cases
 from customers.demo_history import MADRID, SEED, HistorySeeder
-from customers.models import Case
+from customers.selectors import case_count
 from orders.demo import seed_orders
-from orders.models import Order
+from orders.selectors import order_count
 
 STAFF_URL = "http://127.0.0.1:8000/admin/"  # what `make run` serves unless PORT says otherwise (it passes --admin-url)
 
@@ -57,16 +57,16 @@ class Command(BaseCommand):
         end_of_history = datetime.combine(anchor, time(0), MADRID)
         added = seed_orders(now=end_of_history, rng=random.Random(SEED), stdout=self.stdout)  # noqa: S311 - demo data
         self.stdout.write(
-            f"Orders: {Order.objects.count()} in all ({added['orders']} new), {added['till_sales']} new till sales"
+            f"Orders: {order_count()} in all ({added['orders']} new), {added['till_sales']} new till sales"
         )
         self.stdout.write(f"  orders seeded in {monotonic() - started:.1f} s")
         cases = seed_cases()
         self.stdout.write(
-            f"Service cases: {Case.objects.count()} in all; this run opened {cases['opened']}, replied to "
+            f"Service cases: {case_count()} in all; this run opened {cases['opened']}, replied to "
             f"{cases['replied']}, resolved {cases['resolved']}, rated {cases['rated']}"
         )
         campaigns = seed_campaigns(now=end_of_history)
-        self.stdout.write(f"Campaigns: {Campaign.objects.count()} in all ({campaigns})")
+        self.stdout.write(f"Campaigns: {campaign_count()} in all ({campaigns})")
 
     def _staff(self, admin_url: str) -> None:
         """One user per role; passwords change on every run. The admin login is the last line, always."""
