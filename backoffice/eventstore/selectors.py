@@ -107,3 +107,8 @@ def unresolved_failures_per_projection() -> dict[str, int]:
     return dict(
         ProjectionFailure.objects.filter(resolved_at__isnull=True).values_list("projection").annotate(count=Count("id"))
     )
+
+
+def event_id_at(position: int) -> uuid.UUID | None:
+    """The id of the event at `position`, or None (a reader's check that the log was not emptied and refilled)."""
+    return Event.objects.filter(position=position).values_list("id", flat=True).first()

@@ -9,10 +9,9 @@ below the transaction-id high-water mark, so an event that commits late is count
 import threading
 
 from django.conf import settings
-from django.db import connection
 
 from backoffice.eventstore import projector, store
-from backoffice.eventstore.selectors import projection_checkpoints, unresolved_failures_per_projection
+from backoffice.eventstore.selectors import event_id_at, projection_checkpoints, unresolved_failures_per_projection
 
 _counts_lock = threading.Lock()
 # ((transaction_id, position) of the last event counted, its id, {(type, channel): count}) for this process.
@@ -23,19 +22,14 @@ def events_appended_by_type_and_channel() -> dict[tuple[str, str], int]:
     """How many events of each (type, channel) the log holds ("" for no channel)."""
     with _counts_lock:
         key, event_id, counts = _counted["key"], _counted["event_id"], dict(_counted["counts"])
-        with connection.cursor() as cursor:
-            if key[1]:
-                # The log was emptied and refilled (tests, a restored backup): count again from the start.
-                cursor.execute("SELECT id FROM eventstore_event WHERE position = %s", [key[1]])
-                row = cursor.fetchone()
-                if row is None or str(row[0]).replace("-", "") != str(event_id).replace("-", ""):
-                    key, counts = (0, 0), {}
-            fresh, newest = store.count_committed(after=key)
-            for name, count in fresh.items():
-                counts[name] = counts.get(name, 0) + count
-            if newest != key:
-                cursor.execute("SELECT id FROM eventstore_event WHERE position = %s", [newest[1]])
-                event_id = cursor.fetchone()[0]
+        # The log was emptied and refilled (tests, a restored backup): count again from the start.
+        if key[1] and event_id_at(key[1]) != event_id:
+            key, counts = (0, 0), {}
+        fresh, newest = store.count_committed(after=key)
+        for name, count in fresh.items():
+            counts[name] = counts.get(name, 0) + count
+        if newest != key:
+            event_id = event_id_at(newest[1])
         _counted.update(key=newest, event_id=event_id, counts=counts)
         return counts
 
