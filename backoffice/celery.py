@@ -22,6 +22,18 @@ app.autodiscover_tasks()
 signals.task_prerun.connect(replica.task_starts, dispatch_uid="replica-task-starts")
 signals.task_postrun.connect(replica.task_ends, dispatch_uid="replica-task-ends")
 
+
+
+def task_send(name: str, *args, **kwargs):
+    """Sends the registered task `name`: how services hand work to tasks without importing them (tasks import
+    services; an import-linter contract forbids the other way). A web or command process imports the apps' tasks
+    modules only when something asks, so the first call here imports them (autodiscovery). Through the task object,
+    not `send_task`, so the embedded default's eager mode runs it in process as `.delay()` does."""
+    if name not in app.tasks:
+        app.loader.import_default_modules()
+    return app.tasks[name].delay(*args, **kwargs)
+
+
 # Not "correlation_id": Celery uses that name for the AMQP property, which is the task id.
 CORRELATION_HEADER = "backoffice_correlation_id"
 

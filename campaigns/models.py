@@ -15,7 +15,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-OUTBOUND_CHANNELS = ("email", "sms", "whatsapp", "push", "facebook", "instagram")
+from backoffice.eventstore.vocabulary import OUTBOUND_CHANNELS
+
 CHANNEL_CHOICES = [(c, c) for c in OUTBOUND_CHANNELS]
 
 

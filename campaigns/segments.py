@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 from django.utils.translation import gettext_lazy as _
 
+from backoffice.eventstore.vocabulary import CHANNELS
 from customers.selectors import marketing_consent_granted, people_contactable
 from orders.selectors import customer_bought, location_codes_in_city, skus_in_category
 
@@ -59,7 +60,7 @@ FIELDS: Final[dict[str, Field]] = {
     "acquisition_channel": Field(_("acquisition channel"), "anychannel", IS_CMPS),
 }
 CMP_LABELS: Final = {"eq": _("is"), "ne": _("is not"), "gte": _("at least"), "lte": _("at most")}
-ANY_CHANNELS: Final = ("web", "app", "store", "phone", "email", "sms", "whatsapp", "facebook", "instagram", "push")
+ANY_CHANNELS: Final = CHANNELS
 
 
 class SegmentRuleError(Exception):

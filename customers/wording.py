@@ -16,6 +16,8 @@ from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
+from backoffice.eventstore.vocabulary import SuppressionReason
+
 CHANNEL_LABELS = {
     "web": gettext_lazy("Web"),
     "app": gettext_lazy("App"),
@@ -118,12 +120,12 @@ EVENT_LABELS = {
 
 # Why the pipeline did not send, as staff would say it.
 SUPPRESSION_REASONS = {
-    "no_consent": gettext_lazy("no consent for this channel"),
-    "no_address": gettext_lazy("no address for this channel"),
-    "channel_disabled": gettext_lazy("the channel is switched off"),
-    "customer_erased": gettext_lazy("the customer's data was erased"),
-    "whatsapp_window_closed": gettext_lazy("the 24-hour WhatsApp window had closed"),
-    "quiet_hours": gettext_lazy("quiet hours"),
+    SuppressionReason.NO_CONSENT: gettext_lazy("no consent for this channel"),
+    SuppressionReason.NO_ADDRESS: gettext_lazy("no address for this channel"),
+    SuppressionReason.CHANNEL_DISABLED: gettext_lazy("the channel is switched off"),
+    SuppressionReason.CUSTOMER_ERASED: gettext_lazy("the customer's data was erased"),
+    SuppressionReason.WHATSAPP_WINDOW_CLOSED: gettext_lazy("the 24-hour WhatsApp window had closed"),
+    SuppressionReason.QUIET_HOURS: gettext_lazy("quiet hours"),
 }
 COMPENSATION_LABELS = {
     "none": gettext_lazy("No compensation"),

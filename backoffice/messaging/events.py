@@ -10,10 +10,10 @@ from typing import Any, Literal
 from pydantic import Field
 
 from backoffice.eventstore.schema import EventData
+from backoffice.eventstore.vocabulary import OUTBOUND_CHANNELS  # noqa: F401 (re-exported)
 
 Purpose = Literal["marketing", "service"]
 OutboundChannel = Literal["email", "sms", "whatsapp", "push", "facebook", "instagram"]
-OUTBOUND_CHANNELS: tuple[str, ...] = ("email", "sms", "whatsapp", "push", "facebook", "instagram")
 # What we sent and how the pipeline handled it: not the customer engaging (reading, clicking, writing is). The one
 # list that activity counts, channel engagement and "last interaction" leave out.
 NOT_ENGAGEMENT_TYPES: frozenset[str] = frozenset(

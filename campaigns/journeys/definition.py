@@ -36,8 +36,8 @@ from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from backoffice.eventstore import schema
+from backoffice.eventstore.vocabulary import OUTBOUND_CHANNELS
 
-OUTBOUND_CHANNELS: Final = ("email", "sms", "whatsapp", "push", "facebook", "instagram")
 STEP_KINDS: Final = ("wait", "wait_event", "branch", "split", "send", "task", "tag", "end")
 WAITING_KINDS: Final = ("wait", "wait_event")
 # What each channel's variant must say (the keys of messaging.channels.content_for).

@@ -10,10 +10,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from celery import current_app
 from django.db import transaction
 from django.utils import timezone
 
+from backoffice.celery import task_send
 from backoffice.eventstore import store, times
 from backoffice.eventstore.errors import EventValidationError
 
@@ -253,7 +253,7 @@ def _start(campaign: Campaign, now: datetime, actor: str, *, is_scheduled: bool)
 
         def snapshot() -> None:
             # By the task's name: tasks import services, never the other way (an import-linter contract).
-            current_app.tasks["campaigns.snapshot"].delay(campaign_id)
+            task_send("campaigns.snapshot", campaign_id)
 
         transaction.on_commit(snapshot)
 

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from backoffice.eventstore import schema, store
 from backoffice.eventstore.errors import EventValidationError
+from backoffice.eventstore.vocabulary import FulfilmentMethod
 from customers.selectors import CustomerNotFound, customer_merged_into, customer_resolve_id
 from customers.services.ingestion import customer_register
 
@@ -30,7 +31,7 @@ from .stock import NAMESPACE, availability, levels_locked, stock_stream, with_re
 
 # ship: from the location the allocation picks; pickup: reserved at the store until collected; counter: sold at the
 # store's till to a named customer, so paid and collected at once and the units leave on-hand without a reservation.
-FULFILMENT_METHODS: Final = ("ship", "pickup", "counter")
+FULFILMENT_METHODS: Final = tuple(FulfilmentMethod)
 AT_A_STORE: Final = ("pickup", "counter")
 
 

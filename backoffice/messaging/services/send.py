@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from celery import current_app
 from django.db import connection, transaction
 from django.utils import timezone
 
+from backoffice.celery import task_send
 from backoffice.eventstore import store
 from backoffice.eventstore.sql import copy_rows, execute_pg
 
@@ -231,9 +231,8 @@ class _DrainWake:
         if self.fired:
             return
         self.fired = True
-        # By the task's name: tasks import services, never the other way (an import-linter contract). Through the
-        # registered task object, so the embedded default's eager mode runs it in process as .delay() does.
-        current_app.tasks["messaging.drain"].delay()
+        # By the task's name: tasks import services, never the other way (an import-linter contract).
+        task_send("messaging.drain")
 
 
 _wake = threading.local()
