@@ -26,8 +26,8 @@ STAMP = $(VENV)/.install-stamp
 
 help:
 	@echo "make run      create .venv, install, compile translations, migrate, seed demo data, serve on $(HOST):$(PORT)"
-	@echo "make test     install, ruff, import-linter, makemigrations --check, pytest (SQLite)"
-	@echo "make lint     ruff, import-linter, makemigrations --check"
+	@echo "make test     install, ruff, import-linter, mypy, makemigrations --check, pytest (SQLite)"
+	@echo "make lint     ruff, import-linter, mypy, makemigrations --check"
 	@echo "make worker   Celery worker (needs CELERY_BROKER_URL)"
 	@echo "make beat     Celery beat (needs CELERY_BROKER_URL)"
 	@echo "make serve    production: gunicorn + Celery worker + beat, PostgreSQL and Redis (README, Production)"
@@ -66,6 +66,7 @@ run: seed
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 	$(MANAGE) makemigrations --check --dry-run
 
 # pytest exits 5 when it ran no test: that is a failure here, never a silent pass.

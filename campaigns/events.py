@@ -105,7 +105,7 @@ class CampaignApproved(_CampaignEvent):
     approved_by: str = Field(max_length=100)
     author: str = Field(max_length=100)
     # The worksheet as approved (no personal data: it is about a message, not a person).
-    worksheet: dict
+    worksheet: dict[str, Any]
     # Absent from events recorded before campaigns were event-sourced: the event's time then.
     approved_at: datetime | None = None
 

@@ -5,7 +5,7 @@ sealed with the customer's key by the event store.
 """
 
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -175,7 +175,7 @@ class CustomerIdentified(_Interaction):
 
     type_name = "customer.identified"
     personal_fields = ("traits",)
-    traits: dict = Field(default_factory=dict)
+    traits: dict[str, Any] = Field(default_factory=dict)
 
 
 class CustomerAliased(_Interaction):
@@ -214,7 +214,7 @@ class CustomEvent(_Interaction):
     type_name = "custom.event"
     personal_fields = ("properties",)
     name: str = Field(min_length=1, max_length=200)
-    properties: dict = Field(default_factory=dict)
+    properties: dict[str, Any] = Field(default_factory=dict)
 
 
 # --- Consent ledger -----------------------------------------------------------------------------------------------

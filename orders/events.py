@@ -6,7 +6,7 @@ the orders services, which validate it first. Money is a decimal string with its
 """
 
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -214,7 +214,7 @@ class _CartEvent(EventData):
     cart_id: str = Field(min_length=1, max_length=64)
 
     @classmethod
-    def stream_name(cls, data: dict, customer_id) -> str:
+    def stream_name(cls, data: dict[str, Any], customer_id: Any) -> str:
         return f"cart-{data['cart_id']}"
 
 

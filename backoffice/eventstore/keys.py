@@ -90,7 +90,8 @@ class Keyring:
         if key is None:
             return None
         blob = base64.b64decode(sealed)
-        return json.loads(key.decrypt(blob[:_NONCE_BYTES], blob[_NONCE_BYTES:], event_id.bytes))
+        fields: dict[str, Any] = json.loads(key.decrypt(blob[:_NONCE_BYTES], blob[_NONCE_BYTES:], event_id.bytes))
+        return fields
 
 
 class KeyDestroyed(Exception):

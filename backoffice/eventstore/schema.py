@@ -75,10 +75,13 @@ def registered_types() -> dict[str, type[EventData]]:
     return dict(_types)
 
 
-def upcaster(type_name: str, from_version: int):
+Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def upcaster(type_name: str, from_version: int) -> Callable[[Upcaster], Upcaster]:
     """Register fn(data) -> data lifting `type_name` data from `from_version` to `from_version + 1`."""
 
-    def register(fn: Callable[[dict[str, Any]], dict[str, Any]]):
+    def register(fn: Upcaster) -> Upcaster:
         _upcasters[(type_name, from_version)] = fn
         return fn
 

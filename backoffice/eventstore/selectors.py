@@ -3,6 +3,7 @@
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
 from django.db.models import Count, Max
 
@@ -35,7 +36,7 @@ def event_count() -> int:
     return Event.objects.count()
 
 
-def first_metadata_with_correlation_prefix(prefix: str) -> dict | None:
+def first_metadata_with_correlation_prefix(prefix: str) -> dict[str, Any] | None:
     """The metadata of the oldest event whose correlation id starts with `prefix` (the demo's anchor)."""
     return (
         Event.objects.filter(metadata__correlation_id__startswith=prefix)

@@ -13,7 +13,7 @@ import psycopg
 from django.db import connection
 
 
-def execute_pg(sql: str, params: list[Any]) -> list[tuple]:
+def execute_pg(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
     """Run one statement in the connection's current transaction; its rows (read in binary), if it returns any.
     Database errors are Django's (IntegrityError...), as from a Django cursor."""
     connection.ensure_connection()
@@ -22,7 +22,7 @@ def execute_pg(sql: str, params: list[Any]) -> list[tuple]:
         return cursor.fetchall() if cursor.description else []
 
 
-def copy_rows(table: str, columns: list[str], rows: list[tuple]) -> None:
+def copy_rows(table: str, columns: list[str], rows: list[tuple[Any, ...]]) -> None:
     """COPY rows into a table (PostgreSQL): several times cheaper than an INSERT of the same rows built by the ORM."""
     quote = connection.ops.quote_name
     names = ", ".join(quote(name) for name in columns)
