@@ -3,7 +3,7 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from .vocabulary import CaseStatus
+from .vocabulary import CaseStatus as CaseStatus  # re-exported: defined once in vocabulary
 
 
 class Customer(models.Model):

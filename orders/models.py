@@ -11,7 +11,8 @@ from django.utils.translation import gettext_lazy as _
 
 from backoffice.eventstore.money import CENT
 
-from .vocabulary import LocationKind, OrderStatus  # noqa: F401 (the models' vocabulary, defined once there)
+from .vocabulary import LocationKind as LocationKind  # the models' vocabulary, defined once there
+from .vocabulary import OrderStatus as OrderStatus
 
 
 class Product(models.Model):

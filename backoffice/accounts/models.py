@@ -5,7 +5,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .roles import AccessSurface, Role  # noqa: F401 (the models' vocabulary, defined once in roles)
+from .roles import AccessSurface as AccessSurface  # the models' vocabulary, defined once in roles
+from .roles import Role as Role
 
 
 class StaffProfile(models.Model):

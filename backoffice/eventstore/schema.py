@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
-from .vocabulary import CHANNELS  # noqa: E402,F401 (re-exported: the channels, defined once in vocabulary)
+from .vocabulary import CHANNELS as CHANNELS  # re-exported: the channels, defined once in vocabulary
 
 _types: dict[str, type["EventData"]] = {}
 _upcasters: dict[tuple[str, int], Callable[[dict[str, Any]], dict[str, Any]]] = {}

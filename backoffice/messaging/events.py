@@ -10,7 +10,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from backoffice.eventstore.schema import EventData
-from backoffice.eventstore.vocabulary import OUTBOUND_CHANNELS  # noqa: F401 (re-exported)
+from backoffice.eventstore.vocabulary import OUTBOUND_CHANNELS as OUTBOUND_CHANNELS  # re-exported
 
 Purpose = Literal["marketing", "service"]
 OutboundChannel = Literal["email", "sms", "whatsapp", "push", "facebook", "instagram"]

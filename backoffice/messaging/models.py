@@ -16,7 +16,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from .events import OUTBOUND_CHANNELS
-from .vocabulary import Status
+from .vocabulary import Status as Status  # re-exported: defined once in vocabulary
 
 CHANNEL_CHOICES = [(c, c) for c in OUTBOUND_CHANNELS]
 

@@ -178,7 +178,7 @@ def campaign_values_errors(values: dict[str, Any]) -> list[dict[str, str]]:
     return errors
 
 
-def worksheet_snapshot(campaign: Campaign) -> dict:
+def worksheet_snapshot(campaign: Campaign) -> dict[str, Any]:
     data = {}
     for name in WORKSHEET_FIELDS:
         value = getattr(campaign, name)

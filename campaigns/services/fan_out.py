@@ -16,9 +16,12 @@ import hashlib
 import logging
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import partial
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -49,7 +52,7 @@ class FanOutResult:
     pressure: int = 0
     unreachable: int = 0
     later: int = 0
-    outcomes: dict = field(default_factory=dict)
+    outcomes: dict[str, Any] = field(default_factory=dict)
 
 
 def is_holdout(campaign_id: uuid.UUID, customer_id: uuid.UUID, share: Decimal) -> bool:
@@ -61,7 +64,9 @@ def is_holdout(campaign_id: uuid.UUID, customer_id: uuid.UUID, share: Decimal) -
 _SEGMENT_PROJECTIONS = ("customers.commerce", "customers.activity")
 
 
-def campaign_snapshot(*, campaign_id: uuid.UUID, page_size: int | None = None, enqueue=None) -> int:
+def campaign_snapshot(
+    *, campaign_id: uuid.UUID, page_size: int | None = None, enqueue: Callable[[uuid.UUID], object] | None = None
+) -> int:
     """Freeze the audience, page by page; after each page commits, `enqueue(campaign_id)` asks for its batches."""
     page_size = page_size or settings.CAMPAIGNS_SNAPSHOT_PAGE
     # Segments read the commerce and activity figures, which asynchronous projections keep: the audience counts
@@ -84,7 +89,7 @@ def campaign_snapshot(*, campaign_id: uuid.UUID, page_size: int | None = None, e
             _record_audience(campaign, ids, is_done=len(ids) < page_size)
             if ids and enqueue is not None:
                 batches = min(batches_per_page, -(-len(ids) // settings.CAMPAIGNS_BATCH_SIZE))
-                transaction.on_commit(lambda batches=batches: [enqueue(campaign_id) for _ in range(batches)])
+                transaction.on_commit(partial(_enqueue_batches, enqueue, campaign_id, batches))
             total += len(ids)
         if len(ids) < page_size:
             break
@@ -133,7 +138,14 @@ def campaigns_due_batches(*, now: datetime | None = None) -> dict[uuid.UUID, int
     return {row["campaign_id"]: -(-row["n"] // size) for row in due}
 
 
-def campaign_fan_out_batch(*, campaign_id: uuid.UUID, batch_size: int | None = None, now: datetime | None = None):
+def _enqueue_batches(enqueue: Callable[[uuid.UUID], object], campaign_id: uuid.UUID, batches: int) -> None:
+    for _ in range(batches):
+        enqueue(campaign_id)
+
+
+def campaign_fan_out_batch(
+    *, campaign_id: uuid.UUID, batch_size: int | None = None, now: datetime | None = None
+) -> FanOutResult:
     """Decide and queue the next pending people of the campaign (one transaction)."""
     batch_size = batch_size or settings.CAMPAIGNS_BATCH_SIZE
     now = now or timezone.now()
@@ -173,10 +185,12 @@ def _save_decisions(campaign_id: uuid.UUID, rows: list[AudienceMember]) -> None:
     UPDATE per decision, not a CASE per row: bulk_update's cost grows with rows x fields."""
     if not rows:
         return
-    groups: dict[tuple, list[uuid.UUID]] = defaultdict(list)
+    groups: dict[tuple[str, datetime | None, datetime | None], list[uuid.UUID]] = defaultdict(list)
     for row in rows:
         groups[(row.outcome, row.decided_at, row.not_before)].append(row.customer_id)
-    events, decisions, size = [], [], 0
+    events: list[list[dict[str, Any]]] = []
+    decisions: list[dict[str, Any]] = []
+    size = 0
     for (outcome, decided_at, not_before), ids in groups.items():
         for start in range(0, len(ids), AUDIENCE_CHUNK):
             chunk = ids[start : start + AUDIENCE_CHUNK]

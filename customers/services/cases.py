@@ -7,6 +7,7 @@ message are committed together or not at all, so a refused reply leaves no trace
 
 import uuid
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import transaction
@@ -24,11 +25,14 @@ from ..selectors import CustomerNotFound, customer_resolve_id
 # the thread records what was said.
 SPOKEN_CHANNELS = ("phone", "store")
 
+if TYPE_CHECKING:  # a type name only
+    from backoffice.messaging.models import OutboundMessage
+
 
 class CaseRefused(Exception):
     """A case command that cannot be done as asked. `status` 400 (the request) or 409 (the case's state)."""
 
-    def __init__(self, field: str, message: str, code: str, *, status: int = 400, **extra):
+    def __init__(self, field: str, message: str, code: str, *, status: int = 400, **extra: Any) -> None:
         self.field = field
         self.code = code
         self.status = status
@@ -47,7 +51,7 @@ def _append(
     case_id: uuid.UUID,
     customer_id: uuid.UUID,
     type_name: str,
-    data: dict,
+    data: dict[str, Any],
     *,
     channel: str,
     actor: str,
@@ -193,7 +197,7 @@ def case_resolve(
     *,
     case_id: uuid.UUID,
     resolution: str,
-    compensation: dict | None = None,
+    compensation: dict[str, Any] | None = None,
     actor: str,
     channel: str | None = None,
     occurred_at: datetime | None = None,
@@ -261,8 +265,8 @@ def case_csat_record(
         return Case.objects.get(id=case.id)
 
 
-def _send(case: Case, channel: str, content: dict, key: str, actor: str) -> uuid.UUID:
-    def send(content: dict):
+def _send(case: Case, channel: str, content: dict[str, Any], key: str, actor: str) -> uuid.UUID:
+    def send(content: dict[str, Any]) -> "OutboundMessage":
         return message_send(
             customer_id=case.customer_id,
             channel=channel,
@@ -288,10 +292,11 @@ def _send(case: Case, channel: str, content: dict, key: str, actor: str) -> uuid
             exc.message,
             exc.code,
         ) from None
-    return message.id
+    message_id: uuid.UUID = message.id
+    return message_id
 
 
-def _reply_content(case: Case, channel: str, text: str) -> dict:
+def _reply_content(case: Case, channel: str, text: str) -> dict[str, Any]:
     # WhatsApp: the text within the 24-hour window; past it, the reply goes out as the case-update template.
     return content_for(channel, subject=f"Re: {case.subject}"[:200], title=str(settings.CASES_SENDER_NAME), text=text)
 
@@ -303,7 +308,7 @@ def _survey_channel(case: Case) -> str | None:
     return customer_preferred_channel(customer_id=case.customer_id, purpose="service")
 
 
-def _survey_content(case: Case, channel: str) -> dict:
+def _survey_content(case: Case, channel: str) -> dict[str, Any]:
     question = (
         f"{settings.CASES_SENDER_NAME}: hemos resuelto su consulta \u00ab{case.subject[:60]}\u00bb. "
         "\u00bfQu\u00e9 tal le atendimos? Responda con un n\u00famero del 1 (mal) al 5 (muy bien)."

@@ -128,7 +128,7 @@ def _erased_export(customer: Customer, absorbed: tuple[uuid.UUID, ...]) -> dict[
     return {
         "id": str(customer.id),
         "erased": True,
-        "erased_at": customer.erased_at.isoformat(),
+        "erased_at": customer.erased_at.isoformat() if customer.erased_at else None,
         "detail": "this customer was erased: no personal data about them is held any more",
         "registered_at": customer.registered_at.isoformat(),
         "acquisition_channel": customer.acquisition_channel,

@@ -10,7 +10,7 @@ Replays of the same provider message are recognised by its id and change nothing
 
 import uuid
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 from django.conf import settings
 from django.db import transaction
@@ -68,13 +68,13 @@ class InboundMessage(BaseModel):
 @dataclass(frozen=True)
 class InboundResult:
     event_id: uuid.UUID
-    customer_id: uuid.UUID
+    customer_id: uuid.UUID | None  # None only for a duplicate whose first recording named nobody (never seen)
     action: Literal["case_opened", "case_message", "unsubscribed", "csat", "duplicate"]
     case_id: uuid.UUID | None
     duplicate: bool
 
 
-def inbound_message_receive(*, channel: str, payload: dict, actor: str) -> InboundResult:
+def inbound_message_receive(*, channel: str, payload: dict[str, Any], actor: str) -> InboundResult:
     """Record and act on one inbound message. Raises EventValidationError naming the bad field."""
     if channel not in INBOUND_CHANNELS:
         raise EventValidationError([FieldError(0, "channel", f"no inbound messages on {channel!r}", "unknown_channel")])
@@ -109,9 +109,11 @@ def inbound_message_receive(*, channel: str, payload: dict, actor: str) -> Inbou
             (recorded,) = interactions_ingest(raw_items=[item], actor=actor, source="api.inbound")
         except EventValidationError as exc:
             raise EventValidationError([_from_field(e) for e in exc.errors]) from None
-        customer_id = recorded.customer_id
         if recorded.duplicate:
-            return InboundResult(event_id, customer_id, "duplicate", None, True)
+            return InboundResult(event_id, recorded.customer_id, "duplicate", None, True)
+        customer_id = recorded.customer_id
+        if customer_id is None:  # the sender's address always resolves to a customer: ingestion registers them
+            raise RuntimeError(f"inbound message {event_id} was recorded without a customer")
         words = " ".join(message.text.lower().split()).strip(".!¡ ")
         if words in STOP_WORDS or message.is_opt_out:
             consent_record(

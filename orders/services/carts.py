@@ -11,6 +11,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -109,7 +110,7 @@ def _reminded_elsewhere() -> bool:
     return any(import_string(path)() for path in settings.ORDERS_CART_REMINDER_OWNERS)
 
 
-def _remind(cart: Cart, items: list[dict], now: datetime) -> tuple[str, str, str]:
+def _remind(cart: Cart, items: list[dict[str, Any]], now: datetime) -> tuple[str, str, str]:
     """(message id, channel, reason skipped): one reminder on the customer's preferred channel that allows
     marketing, unless they ordered since the cart started (in any channel) or it is too late to be useful."""
     if cart.customer_id is None:

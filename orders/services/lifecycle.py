@@ -9,7 +9,7 @@ duplicate, never a second sale or refund.
 from collections import Counter
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Final
+from typing import Any, Final
 
 from django.db import transaction
 from django.utils import timezone
@@ -17,7 +17,7 @@ from django.utils import timezone
 from backoffice.eventstore import schema, store
 
 from ..errors import IllegalTransition, InsufficientStock, InvalidField, InvalidFields, NotYourLocation, OrderNotFound
-from ..models import Location, Order, OrderStatus
+from ..models import Location, Order, OrderLine, OrderStatus, StockLevel
 from . import notifications
 from .orders import order_event_id as _id
 from .stock import availability, levels_locked, stock_stream, with_retry
@@ -46,7 +46,7 @@ def order_act(
     channel: str | None = None,
     acting_location: str | None = None,
     location: str | None = None,
-    lines: list[dict] | None = None,
+    lines: list[dict[str, Any]] | None = None,
     reason: str = "",
     occurred_at: datetime | None = None,
 ) -> Order:
@@ -67,7 +67,17 @@ def order_act(
     )
 
 
-def _act(order_id, action, actor, channel, acting_location, location, lines, reason, occurred_at) -> Order:
+def _act(
+    order_id: str,
+    action: str,
+    actor: str,
+    channel: str | None,
+    acting_location: str | None,
+    location: str | None,
+    lines: list[dict[str, Any]] | None,
+    reason: str,
+    occurred_at: datetime | None,
+) -> Order:
     with transaction.atomic():
         order = Order.objects.select_for_update().filter(id=order_id).first()
         if order is None:
@@ -91,7 +101,7 @@ def _act(order_id, action, actor, channel, acting_location, location, lines, rea
         order_events: list[store.NewEvent] = []
         stock_events: list[tuple[str, str, store.NewEvent]] = []
 
-        def order_event(type_name: str, data: dict) -> None:
+        def order_event(type_name: str, data: dict[str, Any]) -> None:
             order_events.append(
                 store.NewEvent(
                     type_name,
@@ -104,7 +114,7 @@ def _act(order_id, action, actor, channel, acting_location, location, lines, rea
                 )
             )
 
-        def stock_event(type_name: str, sku: str, code: str, data: dict) -> None:
+        def stock_event(type_name: str, sku: str, code: str, data: dict[str, Any]) -> None:
             event = store.NewEvent(
                 type_name,
                 {"sku": sku, "location": code, "order_id": order_id, **data},
@@ -142,13 +152,15 @@ def _act(order_id, action, actor, channel, acting_location, location, lines, rea
             for line in order_lines:
                 stock_event("stock.released", line.sku, line.location_code, {"quantity": line.quantity})
         else:
-            returned, refund = _validate_return(order, order_lines, location, lines, acting_location)
+            returned, refund, location = _validate_return(order, order_lines, location, lines, acting_location)
             order_event(
                 "order.returned",
                 {"location": location, "lines": returned, "refund_amount": str(refund), "currency": order.currency},
             )
-            for line in returned:
-                stock_event("stock.returned", line["sku"], location, {"quantity": line["quantity"]})
+            for returned_line in returned:
+                stock_event(
+                    "stock.returned", returned_line["sku"], location, {"quantity": returned_line["quantity"]}
+                )
             notify = "refund"
 
         rows = levels_locked((sku, code) for sku, code, _ in stock_events)
@@ -173,7 +185,9 @@ def _act(order_id, action, actor, channel, acting_location, location, lines, rea
         return order
 
 
-def _check_on_shelf(stock_events, rows) -> None:
+def _check_on_shelf(
+    stock_events: list[tuple[str, str, store.NewEvent]], rows: dict[tuple[str, str], StockLevel]
+) -> None:
     """A reserved unit leaves the shelf when collected or shipped. A physical count may have found fewer units than
     were reserved (theft, damage): then the step is refused, with where else the sku is, rather than on-hand < 0."""
     short = []
@@ -192,7 +206,14 @@ def _check_on_shelf(stock_events, rows) -> None:
         )
 
 
-def _validate_return(order, order_lines, location, lines, acting_location) -> tuple[list[dict], Decimal]:
+def _validate_return(
+    order: Order,
+    order_lines: list[OrderLine],
+    location: str | None,
+    lines: list[dict[str, Any]] | None,
+    acting_location: str | None,
+) -> tuple[list[dict[str, Any]], Decimal, str]:
+    """The lines to take back, the refund and the location they come back to (validated), or InvalidFields."""
     errors = []
     if not location:
         errors.append(
@@ -209,8 +230,8 @@ def _validate_return(order, order_lines, location, lines, acting_location) -> tu
         wanted = Counter({sku: qty for sku, qty in left.items() if qty > 0})
     else:
         wanted = Counter()
-        for index, line in enumerate(lines):
-            sku, qty = line.get("sku"), line.get("quantity")
+        for index, wanted_line in enumerate(lines):
+            sku, qty = wanted_line.get("sku"), wanted_line.get("quantity")
             if sku not in price:
                 errors.append(InvalidField(f"lines.{index}.sku", f"{sku!r} is not in this order", "not_in_order"))
             if not isinstance(qty, int) or isinstance(qty, bool) or qty <= 0:
@@ -227,13 +248,13 @@ def _validate_return(order, order_lines, location, lines, acting_location) -> tu
                     )
         if not lines:
             errors.append(InvalidField("lines", "at least one line", "required"))
-    if errors:
+    if errors or not location:
         raise InvalidFields(errors)
     if acting_location is not None and acting_location != location:
         raise NotYourLocation("location", location)
     returned = [{"sku": sku, "quantity": qty} for sku, qty in wanted.items()]
     refund = sum((price[sku] * qty for sku, qty in wanted.items()), Decimal("0"))
-    return returned, refund
+    return returned, refund, location
 
 
 def allowed_actions(order: Order) -> list[str]:

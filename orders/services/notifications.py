@@ -9,6 +9,7 @@ messaging at send time. Texts are in the customer's language.
 
 import logging
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.utils import translation
@@ -66,7 +67,7 @@ def order_notify(*, order: Order, step: str, actor: str) -> str:
     )
 
 
-def cart_remind(*, cart_id: str, customer_id: uuid.UUID, items: list[dict], actor: str) -> tuple[str, str]:
+def cart_remind(*, cart_id: str, customer_id: uuid.UUID, items: list[dict[str, Any]], actor: str) -> tuple[str, str]:
     """Queue the one reminder of an abandoned cart. Returns (message id, channel); ("", "") when no channel
     allows marketing."""
     channel = customer_preferred_channel(customer_id=customer_id, purpose="marketing")
@@ -90,7 +91,16 @@ def cart_remind(*, cart_id: str, customer_id: uuid.UUID, items: list[dict], acto
     return message_id, channel if message_id else ""
 
 
-def _send(*, customer_id, channel, purpose, content, key, actor, order_id=None) -> str:
+def _send(
+    *,
+    customer_id: uuid.UUID,
+    channel: str,
+    purpose: str,
+    content: dict[str, Any],
+    key: str,
+    actor: str,
+    order_id: str | None = None,
+) -> str:
     try:
         message = message_send(
             customer_id=customer_id,
@@ -108,7 +118,7 @@ def _send(*, customer_id, channel, purpose, content, key, actor, order_id=None) 
     return str(message.id)
 
 
-def _content(channel: str, subject: str, text: str, template: str, parameters: list[str]) -> dict:
+def _content(channel: str, subject: str, text: str, template: str, parameters: list[str]) -> dict[str, Any]:
     # On WhatsApp always the approved template: a notification may go out past the 24-hour window.
     return content_for(channel, subject=subject, text=text, template=template, parameters=parameters)
 

@@ -16,7 +16,7 @@ correct even without the lock.
 import uuid
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Final, TypeVar
+from typing import Any, Final, TypeVar
 
 from django.db import connection, transaction
 
@@ -81,11 +81,11 @@ _LOCKED_FIELDS: Final = tuple(
 )
 
 
-def availability(*, skus: Iterable[str]) -> dict[str, list[dict]]:
+def availability(*, skus: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
     """Per sku, every location that has some available, most first (for refusals that name other stores)."""
     skus = set(skus)
     locations = {loc.code: loc for loc in Location.objects.all()}
-    found: dict[str, list[dict]] = {sku: [] for sku in skus}
+    found: dict[str, list[dict[str, Any]]] = {sku: [] for sku in skus}
     for row in StockLevel.objects.filter(sku__in=skus).order_by("sku", "location_code"):
         location = locations.get(row.location_code)
         if row.available > 0 and location is not None:
@@ -171,12 +171,14 @@ _MOVEMENT_EVENTS = {
 }
 
 
-def _same_movement(event, sku, location, kind, quantity, to_location) -> bool:
+def _same_movement(
+    event: store.RecordedEvent, sku: str, location: str, kind: str, quantity: int, to_location: str | None
+) -> bool:
     """Whether a stored event is the first event of this very movement (a resend), not of another one. A count is
     compared by what was counted: the `expected` it recorded was the level at that time."""
     type_name, amount = _MOVEMENT_EVENTS[kind]
     data = event.data
-    return (
+    return bool(
         event.type == type_name
         and event.stream == stock_stream(sku, location)
         and data.get("sku") == sku
@@ -186,7 +188,7 @@ def _same_movement(event, sku, location, kind, quantity, to_location) -> bool:
     )
 
 
-def _levels(sku: str, keys) -> list[StockLevel]:
+def _levels(sku: str, keys: Iterable[Key]) -> list[StockLevel]:
     return list(StockLevel.objects.filter(sku=sku, location_code__in=[k[1] for k in keys]).order_by("pk"))
 
 
@@ -230,14 +232,24 @@ def stock_receive_many(
     return sum(1 for result in results if not result.duplicate)
 
 
-def _move(sku, location, kind, quantity, to_location, actor, event_id, occurred_at, keys) -> list[StockLevel]:
+def _move(
+    sku: str,
+    location: str,
+    kind: str,
+    quantity: int,
+    to_location: str | None,
+    actor: str,
+    event_id: uuid.UUID | None,
+    occurred_at: datetime | None,
+    keys: list[Key],
+) -> list[StockLevel]:
     with transaction.atomic():
         rows = levels_locked(keys)
         row = rows.get((sku, location))
         on_hand, reserved, version = (row.on_hand, row.reserved, row.version) if row else (0, 0, 0)
         base = {"sku": sku, "location": location}
         first_id = event_id or uuid.uuid4()
-        common = {"occurred_at": occurred_at, "metadata": {"actor": actor}}
+        common: dict[str, Any] = {"occurred_at": occurred_at, "metadata": {"actor": actor}}
         if kind in ("sold", "transfer") and quantity > on_hand - reserved:
             found = availability(skus=[sku])
             raise InsufficientStock(
@@ -269,6 +281,7 @@ def _move(sku, location, kind, quantity, to_location, actor, event_id, occurred_
                 _append(sku, location, version, store.NewEvent("stock.sold", data, first_id, channel="store", **common))
             ]
         else:
+            to_location = to_location or ""  # a transfer names where it goes (_validate_movement)
             target = rows.get((sku, to_location))
             moved = {"quantity": quantity, "from_location": location, "to_location": to_location}
             appends = [
@@ -298,7 +311,7 @@ def _append(sku: str, location: str, version: int, event: store.NewEvent) -> sto
     return store.StreamAppend(stock_stream(sku, location), [event], expected_version=version)
 
 
-def _validate_movement(sku, location, kind, quantity, to_location) -> None:
+def _validate_movement(sku: str, location: str, kind: str, quantity: int, to_location: str | None) -> None:
     errors = []
     if kind not in MOVEMENT_KINDS:
         errors.append(
