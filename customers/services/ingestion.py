@@ -14,6 +14,7 @@ The registrations, merges, additions and interactions of one batch are appended 
 
 import uuid
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property, lru_cache
@@ -229,15 +230,21 @@ def _message(err: dict) -> str:
 _INGEST_ATTEMPTS: Final = 3
 
 
-def interactions_ingest(*, raw_items: Sequence[Any], actor: str, source: str = "api.events") -> list[IngestResult]:
-    """Store a batch of interactions atomically, resolving each one's customer. Idempotent on each item's id."""
+def interactions_ingest(
+    *, raw_items: Sequence[Any], actor: str, source: str = "api.events", unstored: bool = False
+) -> list[IngestResult]:
+    """Store a batch of interactions atomically, resolving each one's customer. Idempotent on each item's id.
+
+    `unstored`: the caller, inside its own transaction, has just read that none of these ids is stored (the tracking
+    API leaves resent messages out first), so the read of stored ids is not done twice. One that a concurrent call
+    stores meanwhile is still the store's to catch (its preflight: a duplicate, or IdempotencyConflict)."""
     parsed = _parse(raw_items)
     # Only a transaction of our own can be run again: inside a caller's, its owner retries (the store refuses an
     # append that would sort before a stream's previous version in commit order with a ConcurrencyError).
     owns_transaction = not transaction.get_connection().in_atomic_block
     for attempt in range(_INGEST_ATTEMPTS):
         try:
-            return _ingest_parsed(parsed, actor, source)
+            return _ingest_parsed(parsed, actor, source, unstored=unstored and attempt == 0)
         except IntegrityError:
             # Our atomic block (a savepoint inside a caller's transaction) is rolled back: the caller's is intact.
             if attempt == _INGEST_ATTEMPTS - 1:
@@ -250,10 +257,10 @@ def interactions_ingest(*, raw_items: Sequence[Any], actor: str, source: str = "
     raise AssertionError("unreachable")
 
 
-def _ingest_parsed(parsed, actor: str, source: str) -> list[IngestResult]:
+def _ingest_parsed(parsed, actor: str, source: str, *, unstored: bool = False) -> list[IngestResult]:
     items = [item for item, _ in parsed]
     with transaction.atomic():
-        already = store.stored_events([item.id for item in items])
+        already = {} if unstored else store.stored_events([item.id for item in items])
         pending = [item for item in items if item.id not in already]
         customer_ids, identity_appends = _resolve(pending, actor=actor)
         appends = list(identity_appends)
@@ -319,7 +326,10 @@ def customer_register(
     if channel not in schema.CHANNELS:
         raise EventValidationError([FieldError(0, "channel", f"unknown channel {channel!r}", "unknown_channel")])
     subject = _Registration(uuid.uuid4(), ref, channel, occurred_at or timezone.now())
-    with transaction.atomic():
+    # Inside a caller's transaction (an order placed, a shop webhook) no savepoint of its own: resolution only reads,
+    # and the append is all or nothing in its own; a refusal leaves the caller's transaction as it was.
+    owns = not transaction.get_connection().in_atomic_block
+    with transaction.atomic() if owns else nullcontext():
         customer_ids, appends = _resolve([subject], actor=actor)
         if appends:
             store.append_batches(appends)
