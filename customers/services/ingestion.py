@@ -21,8 +21,7 @@ from functools import cached_property, lru_cache
 from typing import Any, Final
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import BooleanField, ExpressionWrapper, Q
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -396,12 +395,21 @@ class _People:
 
 
 def _identifier_owners(keys: set[str]) -> list[tuple[str, uuid.UUID, uuid.UUID | None, datetime, bool]]:
-    """(key, owner, owner's merged_into, owner's registered_at, owner has a name) of each known identifier key."""
-    return list(
-        CustomerIdentifier.objects.filter(key__in=keys)
-        .annotate(is_named=ExpressionWrapper(~Q(customer__display_name=""), output_field=BooleanField()))
-        .values_list("key", "customer_id", "customer__merged_into_id", "customer__registered_at", "is_named")
+    """(key, owner, owner's merged_into, owner's registered_at, owner has a name) of each known identifier key.
+
+    A raw query of the ORM (Manager.raw: the fields' own conversions, the same SQL on every database): on the hot path
+    of every order and ingested batch, compiling the equivalent queryset cost four times the query (0.5 ms)."""
+    if not keys:
+        return []
+    quote = connection.ops.quote_name
+    people, identifiers = quote(Customer._meta.db_table), quote(CustomerIdentifier._meta.db_table)
+    marks = ", ".join(["%s"] * len(keys))
+    rows = Customer.objects.raw(
+        f"SELECT c.id, c.merged_into_id, c.registered_at, c.display_name, i.{quote('key')} AS identifier_key "  # noqa: S608 - names
+        f"FROM {identifiers} i JOIN {people} c ON c.id = i.customer_id WHERE i.{quote('key')} IN ({marks})",
+        list(keys),
     )
+    return [(row.identifier_key, row.id, row.merged_into_id, row.registered_at, bool(row.display_name)) for row in rows]
 
 
 def _is_anonymous_only(customer_id: uuid.UUID, owner_by_key: dict[str, uuid.UUID], people: _People) -> bool:
