@@ -125,7 +125,8 @@ def run(args) -> tuple[list[tuple[str, str, str]], bool]:
 
     client = Client()
     auth_basic = "Basic " + base64.b64encode(f"{write_key}:".encode()).decode()
-    seg_seconds = api_seconds = seg_cpu = api_cpu = 0.0
+    seg_seconds = api_seconds = seg_cpu = api_cpu = seg_db_cpu = api_db_cpu = 0.0
+    db_cpu = _server_cpu_reader(connection) if is_pg else None
     before = Event.objects.count()
     event_processes = getattr(args, "event_processes", 1) if is_pg else 1
     if event_processes > 1:
@@ -142,6 +143,7 @@ def run(args) -> tuple[list[tuple[str, str, str]], bool]:
     for seg_body, api_body in zip(segment_bodies, api_bodies, strict=True):
         if event_processes > 1:
             break
+        server = db_cpu() if db_cpu else 0.0
         started, cpu = time.perf_counter(), time.process_time()
         response = client.post(
             "/v1/batch",
@@ -152,13 +154,16 @@ def run(args) -> tuple[list[tuple[str, str, str]], bool]:
         )
         seg_seconds += time.perf_counter() - started
         seg_cpu += time.process_time() - cpu
+        seg_db_cpu += (db_cpu() - server) if db_cpu else 0.0
         assert response.status_code == 200, response.content[:500]
+        server = db_cpu() if db_cpu else 0.0
         started, cpu = time.perf_counter(), time.process_time()
         response = client.post(
             "/api/v1/events", api_body, content_type="application/json", HTTP_AUTHORIZATION=f"Token {token}"
         )
         api_seconds += time.perf_counter() - started
         api_cpu += time.process_time() - cpu
+        api_db_cpu += (db_cpu() - server) if db_cpu else 0.0
         assert response.status_code == 201, response.content[:500]
     total = batches * args.batch
     stored = Event.objects.count() - before
@@ -168,7 +173,7 @@ def run(args) -> tuple[list[tuple[str, str, str]], bool]:
         (
             f"POST /api/v1/events, batches of {args.batch}, {event_processes} process(es) (baseline)",
             f"{api_rate:,.0f} ev/s",
-            f"{api_cpu / total * 1000:.3f} ms app CPU per event" if event_processes == 1 else "-",
+            _cpu_note(api_cpu, api_db_cpu if db_cpu else None, total) if event_processes == 1 else "-",
         )
     )
     met = seg_rate >= TARGET_EVENTS_PER_S and ratio >= TARGET_EVENTS_RATIO
@@ -178,7 +183,7 @@ def run(args) -> tuple[list[tuple[str, str, str]], bool]:
             f"(>= {TARGET_EVENTS_PER_S:,}/s, >= {TARGET_EVENTS_RATIO}x)",
             f"{seg_rate:,.0f} ev/s ({ratio:.2f}x)",
             f"target met: {'yes' if met else 'NO'}"
-            + (f"; {seg_cpu / total * 1000:.3f} ms app CPU per event" if event_processes == 1 else ""),
+            + (f"; {_cpu_note(seg_cpu, seg_db_cpu if db_cpu else None, total)}" if event_processes == 1 else ""),
         )
     )
     figures.append(
@@ -235,6 +240,31 @@ def run(args) -> tuple[list[tuple[str, str, str]], bool]:
     )
     figures.append(("  orders placed, both sides", f"{placed:,}", "expected " + f"{2 * args.orders:,}"))
     return figures, ok
+
+
+def _cpu_note(app: float, server: float | None, items: int) -> str:
+    """CPU per event: the application's (this process), and PostgreSQL's backend when it could be read."""
+    note = f"{app / items * 1000:.3f} ms app CPU per event"
+    if server is not None:
+        note += f" + {server / items * 1000:.3f} ms PostgreSQL"
+    return note
+
+
+def _server_cpu_reader(connection):
+    """A function giving the CPU seconds used so far by this connection's PostgreSQL backend (from /proc: the server
+    on this machine; the backend's pid from the driver, no round trip), or None when it cannot be read."""
+
+    def used() -> float:
+        connection.ensure_connection()
+        stat = Path(f"/proc/{connection.connection.info.backend_pid}/stat").read_text()
+        fields = stat.rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    try:
+        used()
+    except OSError:
+        return None
+    return used
 
 
 def _visit(rng: random.Random, side: str, n: int, population: int) -> dict:
