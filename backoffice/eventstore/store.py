@@ -126,7 +126,8 @@ def validate_event(new: NewEvent, *, index: int = 0, now: datetime | None = None
         elif (reason := times.out_of_range(new.occurred_at)) is not None:
             errors.append(FieldError(index, "occurred_at", reason, "out_of_range"))
     checked = new.checked
-    if checked is not None and checked.type == new.type and checked.source is new.data:
+    is_checked = checked is not None and checked.type == new.type and checked.source is new.data
+    if is_checked:
         data = dict(checked.data)  # the caller keeps its copy; personal fields are popped from this one
     else:
         try:
@@ -139,7 +140,8 @@ def validate_event(new: NewEvent, *, index: int = 0, now: datetime | None = None
     if event_schema.personal_fields and new.customer_id is None:
         if any(data.get(name) not in (None, "", [], {}) for name in event_schema.personal_fields):
             errors.append(FieldError(index, "customer", "personal data must concern a customer", "customer_required"))
-    blob = orjson.dumps(data)
+    # Data the store checked already (validated()) passed the size and NUL checks then: only metadata is new.
+    blob = b"" if is_checked else orjson.dumps(data)
     size = len(blob)
     # PostgreSQL cannot store U+0000 in text or jsonb, and no channel sends one on purpose: refused on both databases.
     if b"\\u0000" in blob or (new.metadata and b"\\u0000" in orjson.dumps(new.metadata)):

@@ -14,14 +14,14 @@ The registrations, merges, additions and interactions of one batch are appended 
 
 import uuid
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property, lru_cache
 from typing import Any, Final
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import BooleanField, ExpressionWrapper, Q
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -229,15 +229,21 @@ def _message(err: dict) -> str:
 _INGEST_ATTEMPTS: Final = 3
 
 
-def interactions_ingest(*, raw_items: Sequence[Any], actor: str, source: str = "api.events") -> list[IngestResult]:
-    """Store a batch of interactions atomically, resolving each one's customer. Idempotent on each item's id."""
+def interactions_ingest(
+    *, raw_items: Sequence[Any], actor: str, source: str = "api.events", unstored: bool = False
+) -> list[IngestResult]:
+    """Store a batch of interactions atomically, resolving each one's customer. Idempotent on each item's id.
+
+    `unstored`: the caller, inside its own transaction, has just read that none of these ids is stored (the tracking
+    API leaves resent messages out first), so the read of stored ids is not done twice. One that a concurrent call
+    stores meanwhile is still the store's to catch (its preflight: a duplicate, or IdempotencyConflict)."""
     parsed = _parse(raw_items)
     # Only a transaction of our own can be run again: inside a caller's, its owner retries (the store refuses an
     # append that would sort before a stream's previous version in commit order with a ConcurrencyError).
     owns_transaction = not transaction.get_connection().in_atomic_block
     for attempt in range(_INGEST_ATTEMPTS):
         try:
-            return _ingest_parsed(parsed, actor, source)
+            return _ingest_parsed(parsed, actor, source, unstored=unstored and attempt == 0)
         except IntegrityError:
             # Our atomic block (a savepoint inside a caller's transaction) is rolled back: the caller's is intact.
             if attempt == _INGEST_ATTEMPTS - 1:
@@ -250,10 +256,10 @@ def interactions_ingest(*, raw_items: Sequence[Any], actor: str, source: str = "
     raise AssertionError("unreachable")
 
 
-def _ingest_parsed(parsed, actor: str, source: str) -> list[IngestResult]:
+def _ingest_parsed(parsed, actor: str, source: str, *, unstored: bool = False) -> list[IngestResult]:
     items = [item for item, _ in parsed]
     with transaction.atomic():
-        already = store.stored_events([item.id for item in items])
+        already = {} if unstored else store.stored_events([item.id for item in items])
         pending = [item for item in items if item.id not in already]
         customer_ids, identity_appends = _resolve(pending, actor=actor)
         appends = list(identity_appends)
@@ -319,7 +325,10 @@ def customer_register(
     if channel not in schema.CHANNELS:
         raise EventValidationError([FieldError(0, "channel", f"unknown channel {channel!r}", "unknown_channel")])
     subject = _Registration(uuid.uuid4(), ref, channel, occurred_at or timezone.now())
-    with transaction.atomic():
+    # Inside a caller's transaction (an order placed, a shop webhook) no savepoint of its own: resolution only reads,
+    # and the append is all or nothing in its own; a refusal leaves the caller's transaction as it was.
+    owns = not transaction.get_connection().in_atomic_block
+    with transaction.atomic() if owns else nullcontext():
         customer_ids, appends = _resolve([subject], actor=actor)
         if appends:
             store.append_batches(appends)
@@ -386,12 +395,21 @@ class _People:
 
 
 def _identifier_owners(keys: set[str]) -> list[tuple[str, uuid.UUID, uuid.UUID | None, datetime, bool]]:
-    """(key, owner, owner's merged_into, owner's registered_at, owner has a name) of each known identifier key."""
-    return list(
-        CustomerIdentifier.objects.filter(key__in=keys)
-        .annotate(is_named=ExpressionWrapper(~Q(customer__display_name=""), output_field=BooleanField()))
-        .values_list("key", "customer_id", "customer__merged_into_id", "customer__registered_at", "is_named")
+    """(key, owner, owner's merged_into, owner's registered_at, owner has a name) of each known identifier key.
+
+    A raw query of the ORM (Manager.raw: the fields' own conversions, the same SQL on every database): on the hot path
+    of every order and ingested batch, compiling the equivalent queryset cost four times the query (0.5 ms)."""
+    if not keys:
+        return []
+    quote = connection.ops.quote_name
+    people, identifiers = quote(Customer._meta.db_table), quote(CustomerIdentifier._meta.db_table)
+    marks = ", ".join(["%s"] * len(keys))
+    rows = Customer.objects.raw(
+        f"SELECT c.id, c.merged_into_id, c.registered_at, c.display_name, i.{quote('key')} AS identifier_key "  # noqa: S608 - names
+        f"FROM {identifiers} i JOIN {people} c ON c.id = i.customer_id WHERE i.{quote('key')} IN ({marks})",
+        list(keys),
     )
+    return [(row.identifier_key, row.id, row.merged_into_id, row.registered_at, bool(row.display_name)) for row in rows]
 
 
 def _is_anonymous_only(customer_id: uuid.UUID, owner_by_key: dict[str, uuid.UUID], people: _People) -> bool:

@@ -101,7 +101,10 @@ def tracking_messages_ingest(
                 fresh = [(index, item) for index, item in items if uuid.UUID(item["id"]) not in known]
                 if fresh:
                     results = interactions_ingest(
-                        raw_items=[_interaction(item) for _, item in fresh], actor=actor, source="integrations.tracking"
+                        raw_items=[_interaction(item) for _, item in fresh],
+                        actor=actor,
+                        source="integrations.tracking",
+                        unstored=True,
                     )
                     orders = [item for _, item in fresh if segment.ORDER_KEY in item]
                     if orders and source.order_location:
