@@ -3,32 +3,19 @@
 PostgreSQL), it runs at a tiny size like every other benchmark."""
 
 import importlib.util
-import os
 import subprocess
-import sys
 
 import pytest
 
-from .test_smoke import ROOT, _assert_ran, _bench_database_url
+from .test_smoke import _assert_ran, _bench_database_url
+from .test_smoke import _run as run_script
 
 TINY = ["--commands", "40", "--aggregates", "10", "--batches", "4", "--rounds", "2"]
 HAS_LIBRARY = importlib.util.find_spec("eventsourcing") is not None
 
 
 def _run(database_url: str | None, tmp_path) -> subprocess.CompletedProcess:
-    env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "CELERY_BROKER_URL")}
-    env |= {"PYTHONPATH": str(ROOT), "DJANGO_SETTINGS_MODULE": "backoffice.settings.local", "TMPDIR": str(tmp_path)}
-    if database_url:
-        env["DATABASE_URL"] = database_url
-    return subprocess.run(  # noqa: S603 - our own script, with arguments of our own
-        [sys.executable, str(ROOT / "benchmarks" / "eventsourcing_compare.py"), *TINY],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    return run_script("eventsourcing_compare", database_url, tmp_path, TINY)
 
 
 def test_the_comparison_says_what_it_needs_when_it_cannot_run(tmp_path):

@@ -56,13 +56,15 @@ TINY = {
 }
 
 
-def _run(script: str, database_url: str | None, tmp_path: Path) -> subprocess.CompletedProcess:
+def _run(
+    script: str, database_url: str | None, tmp_path: Path, args: list[str] | None = None
+) -> subprocess.CompletedProcess:
     env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "CELERY_BROKER_URL")}
     env |= {"PYTHONPATH": str(ROOT), "DJANGO_SETTINGS_MODULE": "backoffice.settings.local", "TMPDIR": str(tmp_path)}
     if database_url:
         env["DATABASE_URL"] = database_url
     return subprocess.run(  # noqa: S603 - our own script, with arguments of our own
-        [sys.executable, str(ROOT / "benchmarks" / f"{script}.py"), *TINY[script]],
+        [sys.executable, str(ROOT / "benchmarks" / f"{script}.py"), *(TINY[script] if args is None else args)],
         cwd=ROOT,
         env=env,
         capture_output=True,
