@@ -87,6 +87,30 @@ class Event(models.Model):
         raise AppendOnlyError("events are append-only")
 
 
+class EventKey(models.Model):
+    """PostgreSQL: the unique id and (stream, version) of the partitioned log (a partitioned table can only hold
+    unique indexes that include its partition key, recorded_at). A trigger writes one row per event inserted, in the
+    same statement (migration 0008), so the database refuses a second id or version whatever partition each would
+    land in; the append's preflight and reads by id or stream go through it. Written only by that trigger; SQLite's
+    single event table keeps its own constraints and leaves this table empty."""
+
+    id = models.UUIDField(primary_key=True, editable=False)
+    stream = models.CharField(max_length=200)
+    version = models.PositiveIntegerField()
+    position = models.BigIntegerField()
+    recorded_at = models.DateTimeField()
+    transaction_id = TransactionIdField(editable=False, default=0)
+
+    class Meta:
+        db_table = "eventstore_event_key"
+        constraints = [models.UniqueConstraint(fields=("stream", "version"), name="eventstore_key_stream_version_uniq")]
+        verbose_name = _("event key")
+        verbose_name_plural = _("event keys")
+
+    def __str__(self) -> str:
+        return f"{self.stream}@{self.version} #{self.position}"
+
+
 class ProjectionCheckpoint(models.Model):
     """How far an asynchronous projection has read the log: the (transaction_id, position) of the last event applied.
     Every event that sorts at or before it in (transaction_id, position) order is applied (store.read_committed);

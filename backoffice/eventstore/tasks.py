@@ -35,3 +35,13 @@ def wake_async_projections() -> None:
             catch_up_projections_task.delay(lane)
         elif cache.add(f"eventstore:wake:{number}:later", 1, WAKE_WINDOW_SECONDS):
             catch_up_projections_task.apply_async((lane,), countdown=WAKE_WINDOW_SECONDS)
+
+
+@shared_task(name="eventstore.create_partitions_ahead", acks_late=True, ignore_result=True)
+def create_partitions_ahead_task(ahead: int | None = None) -> list[str]:
+    """The log's partitions of this month and the next ones (PostgreSQL; nothing on SQLite). Idempotent."""
+    from django.conf import settings
+
+    from . import partitioning
+
+    return partitioning.partitions_create_ahead(ahead=settings.EVENTSTORE_PARTITIONS_AHEAD if ahead is None else ahead)

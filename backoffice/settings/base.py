@@ -304,7 +304,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "eventstore.catch_up_projections",
         "schedule": timedelta(seconds=5),
     },
+    # PostgreSQL: the log's monthly partitions, created EVENTSTORE_PARTITIONS_AHEAD months ahead (an append whose
+    # month has no partition is refused). Idempotent; nothing on SQLite.
+    "eventstore-create-partitions-ahead": {
+        "task": "eventstore.create_partitions_ahead",
+        "schedule": timedelta(hours=6),
+    },
 }
+EVENTSTORE_PARTITIONS_AHEAD = env.int("EVENTSTORE_PARTITIONS_AHEAD", default=3)
 
 # --- Messaging backends per channel (console, file, memory, smtp, webhook).
 MESSAGING_BACKENDS = {

@@ -56,13 +56,15 @@ TINY = {
 }
 
 
-def _run(script: str, database_url: str | None, tmp_path: Path) -> subprocess.CompletedProcess:
+def _run(
+    script: str, database_url: str | None, tmp_path: Path, args: list[str] | None = None
+) -> subprocess.CompletedProcess:
     env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "CELERY_BROKER_URL")}
     env |= {"PYTHONPATH": str(ROOT), "DJANGO_SETTINGS_MODULE": "backoffice.settings.local", "TMPDIR": str(tmp_path)}
     if database_url:
         env["DATABASE_URL"] = database_url
     return subprocess.run(  # noqa: S603 - our own script, with arguments of our own
-        [sys.executable, str(ROOT / "benchmarks" / f"{script}.py"), *TINY[script]],
+        [sys.executable, str(ROOT / "benchmarks" / f"{script}.py"), *(TINY[script] if args is None else args)],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -104,4 +106,8 @@ def test_every_script_in_benchmarks_has_a_tiny_run_here():
 
 
 # Benchmarks with a tiny run of their own that checks more than "it ran" (both databases too).
-SMOKED_ELSEWHERE = {"providers": "tests/messaging/providers/test_benchmark_smoke.py"}
+SMOKED_ELSEWHERE = {
+    "providers": "tests/messaging/providers/test_benchmark_smoke.py",
+    # Needs the `eventsourcing` library, installed only for that script (not in CI): its own file says how it runs.
+    "eventsourcing_compare": "tests/benchmarks/test_eventsourcing_compare_smoke.py",
+}

@@ -19,7 +19,7 @@ lives in exactly one of these two files:
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Protocol
 
 from django.db import connections
@@ -119,6 +119,21 @@ class Recorder(Protocol):
 
     def lock_keys(self, keys: list[int]) -> None:
         """Until commit, a lock per key (sorted by the caller) that other callers of lock_keys wait for."""
+
+    # Partitions of the log by month of recorded_at (PostgreSQL, migration 0008; SQLite keeps one table).
+    has_partitions: bool
+
+    def partitions(self) -> list[tuple[str, str, bool]]:
+        """(name, first day of its month, archived) of every monthly partition, oldest first."""
+
+    def create_partition(self, month: date) -> str | None:
+        """The partition of `month`, unless it exists: its name, or None."""
+
+    def detach_partition(self, month: date) -> str | None:
+        """Detach the month's partition into the archive schema (a plain, append-only table): its name, or None."""
+
+    def attach_partition(self, month: date) -> str | None:
+        """Attach an archived month again: its name, or None when it is not archived."""
 
 
 _RECORDERS = {

@@ -23,7 +23,7 @@ so the driver prepares them once.
 import re
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Final
 
 import orjson
@@ -39,7 +39,10 @@ from . import Inserted, NewRow, Preflight, Row, StreamVersionTaken
 
 # Any constant works; it only has to be the same for every appender. ("EVNT" in ASCII.)
 APPEND_LOCK_KEY: Final = 0x45564E54
-_STREAM_VERSION_CONSTRAINT: Final = "eventstore_stream_version_uniq"
+# The partitioned log's unique id and (stream, version) live on the key table (migration 0008), written by a trigger in
+# the insert's statement: a violation of either means another transaction committed it first.
+_STREAM_VERSION_CONSTRAINT: Final = "eventstore_key_stream_version_uniq"
+_ID_CONSTRAINT: Final = "eventstore_event_key_pkey"
 _DETAIL: Final = re.compile(r"^Key \(stream, version\)=\((?P<stream>.*), \d+\) already exists")
 
 _COLUMNS: Final = (
@@ -47,6 +50,13 @@ _COLUMNS: Final = (
     "metadata, transaction_id::text::bigint"
 )
 _SELECT: Final = f"SELECT {_COLUMNS} FROM eventstore_event"  # noqa: S608 - constant
+# Events found by id or by stream: through the key table (one index, not one per partition), then the event by its
+# primary key (position, recorded_at), which prunes to its one partition at run time.
+_BY_KEY: Final = (
+    "SELECT e.position, e.id, e.stream, e.version, e.type, e.schema_version, e.channel, e.customer_id, e.occurred_at, "
+    "e.recorded_at, e.data, e.metadata, e.transaction_id::text::bigint{extra} "
+    "FROM eventstore_event_key k JOIN eventstore_event e ON e.position = k.position AND e.recorded_at = k.recorded_at"
+)
 
 # The preflight is one call of the function eventstore_preflight (migration 0007): it sets the transaction's
 # lock_timeout, takes the log lock in shared mode and a lock per stream appended to (sorted: two appends to the same
@@ -67,7 +77,6 @@ SELECT i, s, v, t, sv, c, cu, o, %b, d::jsonb, m::jsonb, g
               %b::timestamptz[], %b::text[], %b::text[], %b::text[])
        WITH ORDINALITY AS u(i, s, v, t, sv, c, cu, o, d, m, g, n)
  ORDER BY n
-ON CONFLICT (id) DO NOTHING
 RETURNING id, position, transaction_id::text::bigint
 """
 
@@ -178,7 +187,16 @@ class PostgresRecorder:
             returned = self._execute(_INSERT, [recorded_at, *map(list, columns)])
         except IntegrityError as exc:
             diag = getattr(exc.__cause__, "diag", None)
+            if diag is not None and diag.constraint_name == _ID_CONSTRAINT:
+                # An id another transaction committed while this one waited for it: run again, the preflight then
+                # finds it stored (a duplicate, or IdempotencyConflict).
+                raise StreamVersionTaken(None) from exc
             if diag is None or diag.constraint_name != _STREAM_VERSION_CONSTRAINT:
+                if diag is not None and (diag.message_primary or "").startswith("no partition of relation"):
+                    raise RuntimeError(
+                        "the event log has no partition for this month: run `manage.py eventstore_partitions "
+                        "--ahead 3` (celery beat runs it daily)"
+                    ) from exc
                 raise
             match = _DETAIL.match(diag.message_detail or "")
             raise StreamVersionTaken(match["stream"] if match else None) from exc
@@ -188,7 +206,7 @@ class PostgresRecorder:
     def stream_versions(self, streams: Sequence[str]) -> dict[str, int]:
         # One MAX per stream, so each is a single step down the (stream, version) index.
         rows = self._execute(
-            "SELECT s.name, (SELECT MAX(e.version)::bigint FROM eventstore_event e WHERE e.stream = s.name) "
+            "SELECT s.name, (SELECT MAX(k.version)::bigint FROM eventstore_event_key k WHERE k.stream = s.name) "
             "FROM unnest(%b::text[]) AS s(name)",
             [list(streams)],
         )
@@ -197,7 +215,7 @@ class PostgresRecorder:
     # -- reads ------------------------------------------------------------------------------------------------
 
     def stored(self, ids: Sequence[uuid.UUID]) -> list[tuple[Row, str]]:
-        rows = self._rows(f"SELECT {_COLUMNS}, digest FROM eventstore_event WHERE id = ANY(%b::uuid[])", [list(ids)])  # noqa: S608
+        rows = self._rows(_BY_KEY.format(extra=", e.digest") + " WHERE k.id = ANY(%b::uuid[])", [list(ids)])
         return [(row[:13], row[13]) for row in rows]
 
     def read_committed(self, *, after: tuple[int, int], limit: int, types: Sequence[str] | None = None) -> list[Row]:
@@ -223,7 +241,9 @@ class PostgresRecorder:
 
     def read_stream(self, stream: str, *, after_version: int) -> list[Row]:
         return self._rows(
-            f"{_SELECT} WHERE stream = %b AND version > %b ORDER BY version", [stream, after_version], reading=True
+            _BY_KEY.format(extra="") + " WHERE k.stream = %b AND k.version > %b ORDER BY k.version",
+            [stream, after_version],
+            reading=True,
         )
 
     def read_customer(
@@ -307,3 +327,30 @@ class PostgresRecorder:
     def lock_keys(self, keys: list[int]) -> None:
         if keys:
             self._execute("SELECT pg_advisory_xact_lock(k) FROM unnest(%b::int8[]) AS k ORDER BY k", [keys])
+
+    # -- partitions (migration 0008, eventstore/partitioning.py) ------------------------------------------------
+
+    has_partitions = True
+
+    def partitions(self) -> list[tuple[str, str, bool]]:
+        """(name, first day of its month as YYYY-MM-DD, archived) of every monthly partition, oldest first."""
+        rows = self._execute(
+            "SELECT c.relname, n.nspname = 'archive' FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.relname ~ '^eventstore_event_y[0-9]{4}m[0-9]{2}$' AND c.relkind = 'r' "
+            "AND (n.nspname = 'archive' OR c.oid IN (SELECT inhrelid FROM pg_inherits "
+            "WHERE inhparent = 'eventstore_event'::regclass)) ORDER BY c.relname",
+            [],
+        )
+        return [(name, f"{name[18:22]}-{name[23:25]}-01", archived) for name, archived in rows]
+
+    def create_partition(self, month: date) -> str | None:
+        ((name,),) = self._execute("SELECT eventstore_create_partition(%b)", [month])
+        return name
+
+    def detach_partition(self, month: date) -> str | None:
+        ((name,),) = self._execute("SELECT eventstore_detach_partition(%b)", [month])
+        return name
+
+    def attach_partition(self, month: date) -> str | None:
+        ((name,),) = self._execute("SELECT eventstore_attach_partition(%b)", [month])
+        return name

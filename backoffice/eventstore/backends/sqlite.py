@@ -267,3 +267,19 @@ class SqliteRecorder:
     def lock_keys(self, keys: list[int]) -> None:
         # Likewise: every write transaction is alone.
         return
+
+    # -- partitions: none, one table -------------------------------------------------------------------------------
+
+    has_partitions = False
+
+    def partitions(self) -> list[tuple[str, str, bool]]:
+        return []
+
+    def create_partition(self, month) -> str | None:
+        return None  # one table holds every month
+
+    def detach_partition(self, month) -> str | None:
+        raise RuntimeError("the SQLite event log is one table: there is no partition to detach")
+
+    def attach_partition(self, month) -> str | None:
+        raise RuntimeError("the SQLite event log is one table: there is no partition to attach")
