@@ -132,3 +132,18 @@ def partitions_attach_archived() -> list[str]:
         found = [date.fromisoformat(first) for _, first, archived in recorder().partitions() if archived]
         names = [recorder().attach_partition(one) for one in found]
     return [name for name in names if name]
+
+
+def partition_months_ahead(*, today: date | None = None) -> int | None:
+    """How many months from this one have their partition, counting on without a gap (1: only this month's; 0: even
+    this month's is missing, so every append is refused). None where the log is not partitioned (SQLite). Readiness
+    and /metrics show it: an operator learns that beat stopped creating partitions before the month runs out."""
+    from .backends import recorder
+
+    if not recorder().has_partitions:
+        return None
+    present = {date.fromisoformat(first) for _, first, archived in recorder().partitions() if not archived}
+    month, ahead = month_start(today or timezone.now().date()), 0
+    while month in present:
+        ahead, month = ahead + 1, add_months(month, 1)
+    return ahead

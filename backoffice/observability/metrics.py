@@ -20,6 +20,7 @@ import time
 from prometheus_client import CollectorRegistry, Histogram, generate_latest, multiprocess
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
+from backoffice.eventstore.partitioning import partition_months_ahead
 from backoffice.messaging import selectors as messaging_selectors
 
 from . import selectors
@@ -78,6 +79,15 @@ class DatabaseCollector:
             "How long the oldest message that is due has been waiting to be sent (0 when none is due).",
             value=max(0.0, time.time() - oldest.timestamp()) if oldest else 0.0,
         )
+
+        ahead = partition_months_ahead()
+        if ahead is not None:
+            yield GaugeMetricFamily(
+                "backoffice_eventstore_partition_months_ahead",
+                "Months from this one whose partition of the log exists (0: appends are refused; beat keeps it at "
+                "EVENTSTORE_PARTITIONS_AHEAD + 1).",
+                value=ahead,
+            )
 
         lag = GaugeMetricFamily(
             "backoffice_projection_lag_events",

@@ -10,6 +10,7 @@ from backoffice.accounts.selectors import user_role
 from backoffice.api.authentication import TokenAuthentication, TokenExpired
 from backoffice.api.health import broker_ok, database_ok
 from backoffice.api.problems import CONTENT_TYPE, problem_body
+from backoffice.eventstore.partitioning import partition_months_ahead
 
 from . import metrics
 
@@ -69,12 +70,16 @@ def prometheus_metrics(request):
 
 @require_GET
 def readiness(request):
-    """Ready to take traffic: the database answers and, when one is configured, the broker. Says which is down.
+    """Ready to take traffic: the database answers (and, partitioned, its log has this month's partition) and, when
+    one is configured, the broker. Says which is down.
 
     No authentication (orchestrators call it), so it names dependencies and their state, nothing else."""
     from django.conf import settings
 
     checks = {"database": "ok" if database_ok() else "down"}
+    if checks["database"] == "ok" and partition_months_ahead() == 0:
+        # The log has no partition for this month: every append would be refused (beat creates them ahead).
+        checks["event_log_partition"] = "missing"
     if settings.CELERY_BROKER_URL:
         checks["broker"] = "ok" if broker_ok() else "down"
     down = sorted(name for name, state in checks.items() if state != "ok")

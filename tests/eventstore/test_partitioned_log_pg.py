@@ -166,3 +166,18 @@ def test_update_delete_and_truncate_are_refused_on_every_partition(last_month):
         for sql in (*row_statements, f"TRUNCATE {name}"):
             with pytest.raises(Exception, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
                 cursor.execute(sql)
+
+
+def test_readiness_and_metrics_say_how_many_months_ahead_have_their_partition(client, monkeypatch):
+    partitioning.partitions_create_ahead(ahead=2)
+    assert partitioning.partition_months_ahead() >= 3
+    assert client.get("/health/ready/").status_code == 200
+
+    # Years later, with beat stopped all along: this month has no partition, every append would be refused.
+    later = datetime.combine(partitioning.add_months(THIS_MONTH, 60), datetime.min.time(), tzinfo=UTC)
+    monkeypatch.setattr(timezone, "now", lambda: later)
+    assert partitioning.partition_months_ahead() == 0
+    answer = client.get("/health/ready/")
+    assert answer.status_code == 503
+    assert answer.json()["checks"]["event_log_partition"] == "missing"
+    assert answer.json()["down"] == ["event_log_partition"]
