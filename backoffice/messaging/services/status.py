@@ -305,10 +305,14 @@ def _messages_for(callbacks: list[StatusCallbackData]) -> dict:
     return found
 
 
-_LOCKED_FIELDS: Final = (
-    "id", "customer_id", "channel", "purpose", "provider_message_id", "delivery_status", "campaign_id", "case_id",
-    "order_id", "variant",
-)  # fmt: skip
+# The fields a callback needs, in the model's order (Model.from_db pairs a partial row with them in that order).
+_LOCKED_FIELDS: Final = tuple(
+    f.attname
+    for f in OutboundMessage._meta.concrete_fields
+    if f.attname
+    in {"id", "customer_id", "channel", "purpose", "provider_message_id", "delivery_status", "campaign_id", "case_id"}
+    | {"order_id", "variant"}
+)
 
 
 def _locked(column: str, values: set) -> list[OutboundMessage]:
