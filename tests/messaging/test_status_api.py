@@ -11,6 +11,7 @@ from backoffice.eventstore.models import Event
 from backoffice.messaging import signing
 from backoffice.messaging.models import StatusCallback
 from backoffice.messaging.services import message_send, messages_drain
+from backoffice.messaging.services.status import StatusCallbackData, message_statuses_record
 
 from .conftest import event_types
 
@@ -100,6 +101,40 @@ def test_a_read_does_not_go_back_to_delivered_when_callbacks_arrive_out_of_order
 
     sent_sms.refresh_from_db()
     assert sent_sms.delivery_status == "read"
+
+
+def test_a_second_open_of_a_message_is_marked_as_a_repeat_and_the_first_is_not(sent_sms):
+    # given a read already recorded
+    _post("sms", {"provider_message_id": sent_sms.provider_message_id, "status": "read"})
+
+    # when the message is read again later, and a click arrives (its first)
+    again = {
+        "provider_message_id": sent_sms.provider_message_id,
+        "status": "read",
+        "occurred_at": "2026-11-20T10:05:00+01:00",
+    }
+    _post("sms", again)
+    _post(
+        "sms", {"provider_message_id": sent_sms.provider_message_id, "status": "clicked", "url": "https://t.example/a"}
+    )
+
+    # then only the second read is a repeat (reports count each reader once)
+    reads = Event.objects.filter(type="message.read", stream=f"message-{sent_sms.id}").order_by("position")
+    assert [bool(event.data.get("is_repeat")) for event in reads] == [False, True]
+    assert not Event.objects.get(type="message.clicked").data.get("is_repeat")
+
+
+def test_two_opens_of_one_message_in_one_batch_record_the_second_as_a_repeat(sent_sms):
+    callbacks = [
+        StatusCallbackData(channel="sms", status="read", provider_message_id=sent_sms.provider_message_id, url=url)
+        for url in ("a", "b")
+    ]
+
+    results = message_statuses_record(callbacks=callbacks, source="test")
+
+    assert [r.duplicate for r in results] == [False, False]
+    reads = Event.objects.filter(type="message.read", stream=f"message-{sent_sms.id}").order_by("position")
+    assert [bool(event.data.get("is_repeat")) for event in reads] == [False, True]
 
 
 @pytest.mark.parametrize(

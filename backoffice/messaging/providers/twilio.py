@@ -13,6 +13,7 @@
   The answer is an empty TwiML <Response/>: no automatic reply.
 """
 
+import functools
 import logging
 
 from django.conf import settings
@@ -62,7 +63,7 @@ def _verified(request):
         params = request.POST
     except (SuspiciousOperation, ValueError):  # too many fields, undecodable: bad input
         return problem(400, "invalid_payload", "Unusable payload", "the form body cannot be parsed", field="body")
-    if not signature or not RequestValidator(settings.TWILIO_AUTH_TOKEN).validate(
+    if not signature or not _validator(settings.TWILIO_AUTH_TOKEN).validate(
         request.build_absolute_uri(), params, signature
     ):
         return unauthorized(
@@ -74,6 +75,12 @@ def _verified(request):
             403, "wrong_account", "Wrong account", "the callback is for another Twilio account", field="AccountSid"
         )
     return None
+
+
+@functools.lru_cache(maxsize=4)
+def _validator(token: str) -> RequestValidator:
+    """One validator per auth token, made once (a token rotated in the settings gets its own)."""
+    return RequestValidator(token)
 
 
 def _required(params, name: str) -> str:

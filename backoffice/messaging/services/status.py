@@ -20,6 +20,7 @@ from django.utils.module_loading import import_string
 
 from backoffice.eventstore import store
 from backoffice.eventstore.keys import ERASED
+from backoffice.eventstore.sql import execute_pg
 
 from ..models import OutboundMessage, StatusCallback
 from .send import event_id_for
@@ -171,7 +172,7 @@ def message_statuses_record(
             results.append(StatusResult(message.id, event_id, duplicate=False))
         if unmatched and keep_unmatched:
             unmatched_callbacks_keep(callbacks=unmatched, source=source, now=now)
-        fresh = _claim(claims, now)
+        fresh, had = _claim(claims, now)
         results = [
             r if isinstance(r, UnknownMessage) or r.event_id in fresh else StatusResult(r.message_id, r.event_id, True)
             for r in results
@@ -187,7 +188,6 @@ def message_statuses_record(
             return results
         changed: dict[uuid.UUID, OutboundMessage] = {}
         appends = []
-        had = _statuses_before(claims, fresh)
         for message, callback, event_id in (claim for claim in claims.values() if claim[2] in fresh):
             event = _status_event(message, callback, event_id, source, is_repeat=(message.id, callback.status) in had)
             had.add((message.id, callback.status))  # a batch with two opens of one message: the second repeats
@@ -196,7 +196,14 @@ def message_statuses_record(
             if callback.status != "delayed" and _RANK[callback.status] >= _RANK.get(message.delivery_status, 0):
                 message.delivery_status = callback.status
             changed[message.id] = message
-        if len(changed) == 1:
+        if connection.vendor == "postgresql":
+            # One statement text whatever the batch, bound in binary (the ORM compiled an UPDATE per request).
+            execute_pg(
+                "UPDATE messaging_outboundmessage AS t SET delivery_status = v.status, updated_at = %b "
+                "FROM unnest(%b::uuid[], %b::varchar(16)[]) AS v(id, status) WHERE t.id = v.id",
+                [now, list(changed), [m.delivery_status for m in changed.values()]],
+            )
+        elif len(changed) == 1:
             (message,) = changed.values()
             OutboundMessage.objects.filter(id=message.id).update(
                 delivery_status=message.delivery_status, updated_at=now
@@ -216,10 +223,13 @@ def message_statuses_record(
     return results
 
 
-def _claim(claims: dict, now) -> set[uuid.UUID]:
-    """Insert the ledger rows of these callbacks; return the event ids of those not there before."""
+def _claim(claims: dict, now) -> tuple[set[uuid.UUID], set[tuple[uuid.UUID, str]]]:
+    """Insert the ledger rows of these callbacks. Return the event ids of those not there before, and the (message,
+    status) pairs these messages had from earlier callbacks (to mark a second open as a repeat)."""
     if not claims:
-        return set()
+        return set(), set()
+    if connection.vendor == "postgresql":
+        return _claim_pg(claims, now)
     meta = StatusCallback._meta
     fields = [meta.get_field(name) for name in ("digest", "message", "status", "event_id", "received_at")]
     rows = [
@@ -239,21 +249,52 @@ def _claim(claims: dict, now) -> set[uuid.UUID]:
     with connection.cursor() as cursor:
         cursor.execute(sql, [value for row in rows for value in row])
         inserted = {digest for (digest,) in cursor.fetchall()}
-    return {claims[digest][2] for digest in inserted}
+    fresh = {claims[digest][2] for digest in inserted}
+    message_ids = {message.id for message, _callback, event_id in claims.values() if event_id in fresh}
+    earlier = StatusCallback.objects.filter(message_id__in=message_ids).exclude(event_id__in=fresh)
+    return fresh, set(earlier.values_list("message_id", "status"))
+
+
+# The claim and the messages' earlier statuses in one round trip: the SELECT of a statement sees the table as it was
+# before the statement's own INSERT, so `earlier` is exactly the ledger less this batch's new rows.
+_CLAIM_PG: Final = (
+    "WITH fresh AS (INSERT INTO messaging_statuscallback (digest, message_id, status, event_id, received_at) "
+    "SELECT d, m, s, e, %b FROM unnest(%b::varchar(64)[], %b::uuid[], %b::varchar(16)[], %b::uuid[]) AS v(d, m, s, e) "
+    "ON CONFLICT (digest) DO NOTHING RETURNING digest, message_id), "
+    "earlier AS (SELECT message_id, status FROM messaging_statuscallback WHERE message_id = ANY(%b::uuid[])) "
+    "SELECT digest, NULL::uuid, NULL::varchar FROM fresh "
+    "UNION ALL SELECT NULL, message_id, status FROM earlier WHERE message_id IN (SELECT message_id FROM fresh)"
+)
+
+
+def _claim_pg(claims: dict, now) -> tuple[set[uuid.UUID], set[tuple[uuid.UUID, str]]]:
+    items = list(claims.items())
+    rows = execute_pg(
+        _CLAIM_PG,
+        [
+            now,
+            [digest for digest, _claim in items],
+            [message.id for _digest, (message, _c, _e) in items],
+            [callback.status for _digest, (_m, callback, _e) in items],
+            [event_id for _digest, (_m, _c, event_id) in items],
+            list({message.id for _digest, (message, _c, _e) in items}),
+        ],
+    )
+    fresh = {claims[digest][2] for digest, _message, _status in rows if digest is not None}
+    return fresh, {(message_id, status) for digest, message_id, status in rows if digest is None}
 
 
 def _messages_for(callbacks: list[StatusCallbackData]) -> dict:
     """The messages the callbacks name, locked, keyed by our id and by (channel, provider id)."""
     ours = {c.message_id for c in callbacks if c.message_id}
     theirs = {(c.channel, c.provider_message_id) for c in callbacks if not c.message_id and c.provider_message_id}
-    locked = OutboundMessage.objects.select_for_update()
     found: dict = {}
     if ours:
-        for message in locked.filter(id__in=ours).order_by("id"):
+        for message in _locked("id", ours):
             found[message.id] = message
     if theirs:
         # By the provider id alone (its index), the channel checked here: one plan whatever the batch holds.
-        for message in locked.filter(provider_message_id__in={p for _, p in theirs}).order_by("id"):
+        for message in _locked("provider_message_id", {p for _, p in theirs}):
             if (message.channel, message.provider_message_id) in theirs:
                 found[(message.channel, message.provider_message_id)] = message
     # A message named by our id must be on the callback's channel.
@@ -264,11 +305,29 @@ def _messages_for(callbacks: list[StatusCallbackData]) -> dict:
     return found
 
 
-def _statuses_before(claims: dict, fresh: set[uuid.UUID]) -> set[tuple[uuid.UUID, str]]:
-    """(message, status) pairs these messages had from earlier callbacks (the ledger, less this batch's claims)."""
-    message_ids = {message.id for message, _callback, event_id in claims.values() if event_id in fresh}
-    earlier = StatusCallback.objects.filter(message_id__in=message_ids).exclude(event_id__in=fresh)
-    return set(earlier.values_list("message_id", "status"))
+# The fields a callback needs, in the model's order (Model.from_db pairs a partial row with them in that order).
+_LOCKED_FIELDS: Final = tuple(
+    f.attname
+    for f in OutboundMessage._meta.concrete_fields
+    if f.attname
+    in {"id", "customer_id", "channel", "purpose", "provider_message_id", "delivery_status", "campaign_id", "case_id"}
+    | {"order_id", "variant"}
+)
+
+
+def _locked(column: str, values: set) -> list[OutboundMessage]:
+    """The messages whose `column` is one of `values`, locked in id order, with only the fields a callback needs
+    (on PostgreSQL bound in binary with one statement text: the ORM compiled this query for every request)."""
+    if connection.vendor != "postgresql":
+        locked = OutboundMessage.objects.select_for_update().only(*_LOCKED_FIELDS)
+        return list(locked.filter(**{f"{column}__in": values}).order_by("id"))
+    cast = "uuid[]" if column == "id" else "varchar(300)[]"
+    rows = execute_pg(
+        f"SELECT {', '.join(_LOCKED_FIELDS)} FROM messaging_outboundmessage "  # noqa: S608 - fixed names
+        f"WHERE {column} = ANY(%b::{cast}) ORDER BY id FOR UPDATE",
+        [list(values)],
+    )
+    return [OutboundMessage.from_db(connection.alias, _LOCKED_FIELDS, row) for row in rows]
 
 
 def _status_event(
