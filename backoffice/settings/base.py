@@ -203,6 +203,10 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 # previous ones keep working for API_TOKEN_ROTATION_GRACE_HOURS, time to deploy the new key.
 API_TOKEN_TTL_DAYS = env.int("API_TOKEN_TTL_DAYS", default=365)
 API_TOKEN_ROTATION_GRACE_HOURS = env.int("API_TOKEN_ROTATION_GRACE_HOURS", default=24)
+# Audit of reads of personal data (who looked at which customer): rows older than this many days are deleted by beat
+# (hourly, ACCOUNTS_AUDIT_PURGE_BATCH rows per transaction); 0 keeps them forever.
+ACCOUNTS_AUDIT_RETENTION_DAYS = env.int("ACCOUNTS_AUDIT_RETENTION_DAYS", default=365)
+ACCOUNTS_AUDIT_PURGE_BATCH = env.int("ACCOUNTS_AUDIT_PURGE_BATCH", default=5000)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "backoffice.api.authentication.TokenAuthentication",
@@ -304,6 +308,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "eventstore.catch_up_projections",
         "schedule": timedelta(seconds=5),
     },
+}
+# The audit of reads of personal data past ACCOUNTS_AUDIT_RETENTION_DAYS (backoffice.accounts.services).
+CELERY_BEAT_SCHEDULE["accounts-personal-data-accesses-purge"] = {
+    "task": "accounts.personal_data_accesses_purge",
+    "schedule": timedelta(hours=1),
 }
 
 # --- Messaging backends per channel (console, file, memory, smtp, webhook).
