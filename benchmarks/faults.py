@@ -133,16 +133,19 @@ class RetryingClient(threading.Thread):
             self.failure = exc
 
 
-def _errors_by_status(failures_csv: Path) -> Counter:
-    """locust's failures, by HTTP status (or the exception's class when there was no answer)."""
-    found: Counter = Counter()
+def _errors_by_status(failures_csv: Path) -> tuple[Counter, Counter]:
+    """locust's failures, by HTTP status (or the exception's class when there was no answer), and by request type
+    and status."""
+    by_status: Counter = Counter()
+    by_type: Counter = Counter()
     if not failures_csv.exists():
-        return found
+        return by_status, by_type
     for row in csv.DictReader(failures_csv.open()):
         status = re.search(r"\b([1-5]\d\d)\b", row["Error"])
         key = status.group(1) if status else row["Error"].split("(", 1)[0].strip()
-        found[key] += int(row["Occurrences"])
-    return found
+        by_status[key] += int(row["Occurrences"])
+        by_type[f"{row['Name']}: {key}"] += int(row["Occurrences"])
+    return by_status, by_type
 
 
 def _caught_up(server) -> tuple[bool, str]:
@@ -155,10 +158,23 @@ def _caught_up(server) -> tuple[bool, str]:
     return (not any(lag.values()) and due == 0.0), f"lag {lag}, oldest due {due:.0f} s"
 
 
-def _wait_caught_up(server, timeout: float) -> float | None:
+def _is_caught_up(server) -> bool:
+    return _caught_up(server)[0]
+
+
+def _outbox_drained(server) -> bool:
+    try:
+        text = scrape_metrics(server)
+    except OSError:
+        return False
+    return gauges(text, "backoffice_outbox_oldest_due_age_seconds").get("-", 1.0) == 0.0
+
+
+def _wait(check, server, timeout: float) -> float | None:
+    """Seconds until `check(server)` held, or None when it did not within `timeout`."""
     started = time.monotonic()
     while time.monotonic() - started < timeout:
-        if _caught_up(server)[0]:
+        if check(server):
             return time.monotonic() - started
         time.sleep(1.0)
     return None
@@ -241,9 +257,11 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901, PLR0915 - one sce
             redis.stop()
             time.sleep(args.redis_down)
             redis.start()
+            back = time.monotonic()
             note("(b) Redis back")
-
-            time.sleep(args.phase)
+            drained = _wait(_outbox_drained, server, timeout=args.phase * 4)
+            note(f"(b) outbox drained {f'{drained:.0f} s' if drained is not None else 'NOT'} after Redis came back")
+            time.sleep(max(0.0, args.phase - (time.monotonic() - back)))
             note("(c) Celery worker SIGKILLed (the supervisor starts another)")
             supervisor.kill_worker()
 
@@ -266,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901, PLR0915 - one sce
                 client.join(timeout=600)
             locust.wait(timeout=total + 120)
             note("load over")
-            catch_up = _wait_caught_up(server, timeout=600)
+            catch_up = _wait(_is_caught_up, server, timeout=600)
             note(f"caught up: {_caught_up(server)[1]}")
         finally:
             stopping.set()
@@ -301,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901, PLR0915 - one sce
         if stats.exists():
             rows = csv.DictReader(stats.open())
             requests_made = next(int(row["Request Count"]) for row in rows if row["Name"] == "Aggregated")
-        errors = _errors_by_status(work / "load_failures.csv")
+        errors, errors_by_type = _errors_by_status(work / "load_failures.csv")
 
     answers = Counter(str(a) for c in clients for a in c.answers)
     failures = [f"client {c.number}: {c.failure!r}" for c in clients if c.failure]
@@ -309,12 +327,15 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901, PLR0915 - one sce
     print("\n".join(timeline))
     print()
     print(f"locust: {requests_made} requests, errors by status: {dict(errors) or 'none'}")
+    for name, count in sorted(errors_by_type.items()):
+        print(f"  {name}: {count}")
     print(f"retrying clients: answers retried {dict(answers) or 'none'}; failures: {failures or 'none'}")
     print(f"  events accepted {len(events)}: stored {stored_events[0]} rows, {stored_events[1]} distinct")
     print(f"  orders accepted {len(orders)}: stored {stored_orders[0]} rows, {stored_orders[1]} distinct")
     print(f"  case replies accepted {len(replies)}: stored {stored_replies[0]}, outbox rows {outbox[0]}")
     print(f"messages: {messages_sent} message.sent events, {sent} outbox rows sent, sent twice: {doubled}")
     print(f"Celery processes started again by the supervisor: {dict(supervisor.restarts) if supervisor else '-'}")
+    print(f"outbox drained after Redis came back: {f'{drained:.0f} s' if drained is not None else 'NOT'}")
     print(f"catch-up after the load: {f'{catch_up:.0f} s' if catch_up is not None else 'NOT within 600 s'}")
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end")
     ok = (
@@ -327,6 +348,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901, PLR0915 - one sce
         and outbox == (len(replies), len(replies))
         and doubled == "0"
         and catch_up is not None
+        and drained is not None
     )
     print("RESULT:", "nothing lost, nothing doubled, no 500" if ok else "FAILED")
     return 0 if ok else 1

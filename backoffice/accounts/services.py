@@ -212,9 +212,8 @@ def personal_data_accesses_purge(*, now=None, batch_size: int | None = None) -> 
     deleted = 0
     while True:
         with transaction.atomic():
-            ids = list(
-                PersonalDataAccess.objects.filter(at__lt=cutoff).order_by("at", "id").values_list("id", flat=True)[:size]
-            )
+            old = PersonalDataAccess.objects.filter(at__lt=cutoff).order_by("at", "id")
+            ids = list(old.values_list("id", flat=True)[:size])
             if not ids:
                 break
             deleted += PersonalDataAccess.objects.filter(id__in=ids).delete()[0]

@@ -541,6 +541,9 @@ CELERY_BEAT_SCHEDULE["integrations-dead-letters-expire"] = {
 # Called inside a customer's erasure with the customer ids and their identifier keys: copies of personal data kept
 # outside the log by higher layers are dropped with the erasure (customers cannot import those layers).
 CUSTOMERS_ERASURE_HOOKS = ["backoffice.integrations.services.dead_letters.dead_letters_forget"]
+# Dead letters that /metrics shows besides the projections' failures (backoffice.observability sits beside
+# integrations and cannot import it): each a function answering {label: count of pending dead letters}.
+OBSERVABILITY_DEAD_LETTER_COUNTS = {"integrations": "backoffice.integrations.selectors.dead_letters_pending_by_origin"}
 
 # --- Provider callbacks about no message we know yet (backoffice.messaging.services.unmatched): tried again with
 # backoff in case our record of the send committed after the callback, dropped after this many hours.
