@@ -104,4 +104,9 @@ def test_every_script_in_benchmarks_has_a_tiny_run_here():
 
 
 # Benchmarks with a tiny run of their own that checks more than "it ran" (both databases too).
-SMOKED_ELSEWHERE = {"providers": "tests/messaging/providers/test_benchmark_smoke.py"}
+SMOKED_ELSEWHERE = {
+    "providers": "tests/messaging/providers/test_benchmark_smoke.py",
+    # Its shortest run takes 4 minutes (a cluster, seeding, five faults): CI's proof is the fault tests, which share
+    # its helpers (benchmarks/support/faults.py) and inject the same faults at a smaller scale.
+    "faults": "tests/integration/test_fault_redis_stopped.py",
+}
