@@ -70,23 +70,55 @@ def _recreate_database(url: str) -> None:
         conn.execute(f'CREATE DATABASE "{name}"')
 
 
+CELERY_COMMANDS = {
+    "worker": ["worker", "-l", "warning", "--concurrency", "1", "-n", f"load-{os.getpid()}@%h"],
+    "beat": ["beat", "-l", "warning", "--schedule", "{log_dir}/celerybeat-schedule"],
+}
+
+
+def start_celery_process(server, log_dir: Path, name: str) -> subprocess.Popen:
+    """`celery worker` or `celery beat` (as `make serve` runs them) with the server's environment; its log appended to
+    `log_dir`/NAME.log."""
+    command = [part.replace("{log_dir}", str(log_dir)) for part in CELERY_COMMANDS[name]]
+    with (log_dir / f"{name}.log").open("a") as out:
+        return subprocess.Popen(  # noqa: S603 - our own celery
+            [str(BIN / "celery"), "-A", "backoffice", *command], cwd=ROOT, env=server.env, stdout=out,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+
+
 def _start_celery(server, log_dir: Path) -> list[subprocess.Popen]:
-    processes = []
-    for name, command in (
-        ("worker", ["worker", "-l", "warning", "--concurrency", "1", "-n", f"load-{os.getpid()}@%h"]),
-        ("beat", ["beat", "-l", "warning", "--schedule", str(log_dir / "celerybeat-schedule")]),
-    ):
-        with (log_dir / f"{name}.log").open("w") as out:
-            processes.append(
-                subprocess.Popen(  # noqa: S603 - our own celery
-                    [str(BIN / "celery"), "-A", "backoffice", *command], cwd=ROOT, env=server.env, stdout=out,
-                    stderr=subprocess.STDOUT,
-                )
-            )  # fmt: skip
-    return processes
+    return [start_celery_process(server, log_dir, name) for name in CELERY_COMMANDS]
 
 
-def _scrape(server) -> str:
+def stop_processes(processes) -> None:
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def locust_command(server, work: Path, *, users: int, spawn_rate: float, duration: int) -> tuple[list[str], dict]:
+    """The headless locust run of the retail mix against `server` (fixtures in `work`/fixtures.json, stats CSVs as
+    `work`/load_*.csv), and its environment."""
+    env = {**os.environ, "LOAD_TOKEN": server.token, "LOAD_FIXTURES": str(work / "fixtures.json")}
+    command = [str(BIN / "locust"), "-f", str(LOCUSTFILE), "--headless",
+               "-u", str(users), "-r", str(spawn_rate), "-t", f"{duration}s", "--host",
+               server.base_url, "--csv", str(work / "load"), "--only-summary", "--loglevel", "WARNING"]  # fmt: skip
+    return command, env
+
+
+def prepare_fixtures(server, work: Path, *, customers: int) -> dict:
+    fixtures = _fixtures(server, customers=customers)
+    (work / "fixtures.json").write_text(json.dumps(fixtures))
+    return fixtures
+
+
+def scrape_metrics(server) -> str:
     request = urllib.request.Request(  # noqa: S310
         server.base_url + "/metrics", headers={"Authorization": f"Bearer {server.token}"}
     )
@@ -94,7 +126,7 @@ def _scrape(server) -> str:
         return answer.read().decode()
 
 
-def _gauges(text: str, name: str) -> dict[str, float]:
+def gauges(text: str, name: str) -> dict[str, float]:
     found = {}
     for labels, value in re.findall(rf"^{name}(\{{[^}}]*\}})? (\S+)$", text, re.MULTILINE):
         found[labels or "-"] = float(value)
@@ -165,37 +197,29 @@ def main(argv: list[str] | None = None) -> int:
         )  # fmt: skip
         celery = _start_celery(server, work) if broker else []
         try:
-            fixtures = _fixtures(server, customers=args.customers)
-            (work / "fixtures.json").write_text(json.dumps(fixtures))
+            fixtures = prepare_fixtures(server, work, customers=args.customers)
             print(
                 f"ready in {time.perf_counter() - started:.0f} s: {len(fixtures['skus'])} skus, "
                 f"{len(fixtures['customers'])} customers, {len(fixtures['cases'])} open cases; load for "
                 f"{args.duration} s...",
                 file=sys.stderr,
             )
-            env = {**os.environ, "LOAD_TOKEN": server.token, "LOAD_FIXTURES": str(work / "fixtures.json")}
-            locust = subprocess.run(  # noqa: S603 - our own locust
-                [str(BIN / "locust"), "-f", str(LOCUSTFILE), "--headless",
-                 "-u", str(args.users), "-r", str(args.spawn_rate), "-t", f"{args.duration}s", "--host",
-                 server.base_url, "--csv", str(work / "load"), "--only-summary", "--loglevel", "WARNING"],
-                cwd=ROOT, env=env, check=False, capture_output=True, text=True,
-            )  # fmt: skip
+            command, env = locust_command(
+                server, work, users=args.users, spawn_rate=args.spawn_rate, duration=args.duration
+            )
+            locust = subprocess.run(command, cwd=ROOT, env=env, check=False, capture_output=True, text=True)  # noqa: S603
             print(locust.stdout + locust.stderr, file=sys.stderr)
             text, errors = report(
-                work / "load_stats.csv", users=args.users, duration=args.duration,
+                work / "load_stats.csv",
+                users=args.users,
+                duration=args.duration,
                 database="PostgreSQL, Celery worker + beat on Redis" if database else "SQLite, tasks in process",
             )
-            after = _scrape(server)
+            after = scrape_metrics(server)
             time.sleep(10)  # the worker and beat catch up
-            settled = _scrape(server)
+            settled = scrape_metrics(server)
         finally:
-            for process in celery:
-                process.terminate()
-            for process in celery:
-                try:
-                    process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+            stop_processes(celery)
             stop_production_server(server)
             if args.keep_logs:
                 args.keep_logs.mkdir(parents=True, exist_ok=True)
@@ -206,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     print("from /metrics right after the load, and 10 s later:")
     for name in ("backoffice_outbox_messages", "backoffice_projection_lag_events", "backoffice_celery_queue_length",
                  "backoffice_projection_failures_unresolved"):  # fmt: skip
-        print(f"  {name}: {_gauges(after, name) or 0} -> {_gauges(settled, name) or 0}")
+        print(f"  {name}: {gauges(after, name) or 0} -> {gauges(settled, name) or 0}")
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end")
     return 1 if errors else 0
 

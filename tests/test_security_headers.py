@@ -21,6 +21,17 @@ def test_staff_facing_pages_carry_a_content_security_policy(client, path):
     assert response["X-Content-Type-Options"] == "nosniff"
 
 
+@pytest.mark.parametrize("path", ["/admin/", "/admin/accounts/personaldataaccess/", "/staff/"])
+def test_signed_in_staff_pages_and_the_admin_carry_the_policy_and_headers(admin_client, path):
+    response = admin_client.get(path, follow=True)
+
+    assert response.status_code == 200
+    assert "default-src 'self'" in response["Content-Security-Policy"]
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Referrer-Policy"] == "same-origin"
+
+
 def test_the_nonce_changes_with_every_request(client):
     first = client.get("/admin/login/")["Content-Security-Policy"]
     second = client.get("/admin/login/")["Content-Security-Policy"]

@@ -68,7 +68,8 @@ class PersonalDataAccess(models.Model):
     timeline, in their GDPR export's story or in any projection's catch-up), reads are the hottest path (an append
     per read would queue every 360 view behind the store's append lock), and it holds no personal data of the
     customer: their id, the actor and the surface. Rows are only ever added (the model refuses changes; the
-    admin is read-only). Changes of personal data need no row here: each is an event with its actor in the log."""
+    admin is read-only), and purged by beat after ACCOUNTS_AUDIT_RETENTION_DAYS. Changes of personal data need no
+    row here: each is an event with its actor in the log."""
 
     at = models.DateTimeField(_("when"), default=timezone.now, db_index=True)
     actor = models.ForeignKey(

@@ -194,3 +194,31 @@ def personal_data_access_record(*, actor, customer_ids, surface: str) -> int:
         ]
         PersonalDataAccess.objects.bulk_create(rows)
     return len(customer_ids)
+
+
+def personal_data_accesses_purge(*, now=None, batch_size: int | None = None) -> int:
+    """Delete the audit rows of reads older than ACCOUNTS_AUDIT_RETENTION_DAYS (beat, hourly; 0 keeps them forever).
+    In batches of ACCOUNTS_AUDIT_PURGE_BATCH rows, each its own short transaction, oldest first: a year of rows to
+    drop never holds one long lock on a table every customer view writes to. Returns how many rows were deleted."""
+    import logging
+
+    from .models import PersonalDataAccess
+
+    days = settings.ACCOUNTS_AUDIT_RETENTION_DAYS
+    if days <= 0:
+        return 0
+    cutoff = (now or timezone.now()) - timedelta(days=days)
+    size = batch_size or settings.ACCOUNTS_AUDIT_PURGE_BATCH
+    deleted = 0
+    while True:
+        with transaction.atomic():
+            old = PersonalDataAccess.objects.filter(at__lt=cutoff).order_by("at", "id")
+            ids = list(old.values_list("id", flat=True)[:size])
+            if not ids:
+                break
+            deleted += PersonalDataAccess.objects.filter(id__in=ids).delete()[0]
+        if len(ids) < size:
+            break
+    if deleted:
+        logging.getLogger(__name__).info("purged %d personal data accesses older than %d days", deleted, days)
+    return deleted

@@ -106,6 +106,14 @@ class DatabaseCollector:
         for name, count in sorted(selectors.unresolved_projection_failures().items()):
             dead.add_metric([name], count)
         yield dead
+        pending = GaugeMetricFamily(
+            "backoffice_dead_letters_pending",
+            "Dead letters: deliveries set aside (valid but not applicable yet) and not replayed, per app and origin.",
+            labels=["app", "origin"],
+        )
+        for (app, origin), count in sorted(selectors.pending_dead_letters().items()):
+            pending.add_metric([app, origin], count)
+        yield pending
 
         queues = GaugeMetricFamily(
             "backoffice_celery_queue_length", "Tasks waiting in a Celery queue on the broker.", labels=["queue"]

@@ -49,6 +49,17 @@ def unresolved_projection_failures() -> dict[str, int]:
     return names | unresolved_failures_per_projection()
 
 
+def pending_dead_letters() -> dict[tuple[str, str], int]:
+    """Dead letters set aside by the apps named in OBSERVABILITY_DEAD_LETTER_COUNTS, per (app, origin)."""
+    from django.utils.module_loading import import_string
+
+    counts = {}
+    for app, path in settings.OBSERVABILITY_DEAD_LETTER_COUNTS.items():
+        for origin, count in import_string(path)().items():
+            counts[(app, origin)] = count
+    return counts
+
+
 def celery_queue_lengths() -> dict[str, int] | None:
     """Messages waiting in each Celery queue on a Redis broker (a Redis list per queue); None without one."""
     url = settings.CELERY_BROKER_URL

@@ -203,6 +203,10 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 # previous ones keep working for API_TOKEN_ROTATION_GRACE_HOURS, time to deploy the new key.
 API_TOKEN_TTL_DAYS = env.int("API_TOKEN_TTL_DAYS", default=365)
 API_TOKEN_ROTATION_GRACE_HOURS = env.int("API_TOKEN_ROTATION_GRACE_HOURS", default=24)
+# Audit of reads of personal data (who looked at which customer): rows older than this many days are deleted by beat
+# (hourly, ACCOUNTS_AUDIT_PURGE_BATCH rows per transaction); 0 keeps them forever.
+ACCOUNTS_AUDIT_RETENTION_DAYS = env.int("ACCOUNTS_AUDIT_RETENTION_DAYS", default=365)
+ACCOUNTS_AUDIT_PURGE_BATCH = env.int("ACCOUNTS_AUDIT_PURGE_BATCH", default=5000)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "backoffice.api.authentication.TokenAuthentication",
@@ -312,6 +316,11 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 EVENTSTORE_PARTITIONS_AHEAD = env.int("EVENTSTORE_PARTITIONS_AHEAD", default=3)
+# The audit of reads of personal data past ACCOUNTS_AUDIT_RETENTION_DAYS (backoffice.accounts.services).
+CELERY_BEAT_SCHEDULE["accounts-personal-data-accesses-purge"] = {
+    "task": "accounts.personal_data_accesses_purge",
+    "schedule": timedelta(hours=1),
+}
 
 # --- Messaging backends per channel (console, file, memory, smtp, webhook).
 MESSAGING_BACKENDS = {
@@ -539,6 +548,9 @@ CELERY_BEAT_SCHEDULE["integrations-dead-letters-expire"] = {
 # Called inside a customer's erasure with the customer ids and their identifier keys: copies of personal data kept
 # outside the log by higher layers are dropped with the erasure (customers cannot import those layers).
 CUSTOMERS_ERASURE_HOOKS = ["backoffice.integrations.services.dead_letters.dead_letters_forget"]
+# Dead letters that /metrics shows besides the projections' failures (backoffice.observability sits beside
+# integrations and cannot import it): each a function answering {label: count of pending dead letters}.
+OBSERVABILITY_DEAD_LETTER_COUNTS = {"integrations": "backoffice.integrations.selectors.dead_letters_pending_by_origin"}
 
 # --- Provider callbacks about no message we know yet (backoffice.messaging.services.unmatched): tried again with
 # backoff in case our record of the send committed after the callback, dropped after this many hours.

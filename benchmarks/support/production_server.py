@@ -116,6 +116,7 @@ def start_production_server(
     seed_customers: int = 0,
     database_url: str | None = None,
     extra_env: dict | None = None,
+    port: int | None = None,
 ) -> ProductionServer:
     """`database_url`: a PostgreSQL database to use as it is (benchmarks); by default one of its own (see above)."""
     env, pg_url = production_environment(directory, database_url=database_url)
@@ -140,7 +141,7 @@ def start_production_server(
             capture_output=True,
             check=True,
         )
-    port = free_loopback_port()
+    port = port or free_loopback_port()
     log = directory / "gunicorn.log"
     with log.open("w") as out:
         process = subprocess.Popen(  # noqa: S603 - our own gunicorn

@@ -110,4 +110,7 @@ SMOKED_ELSEWHERE = {
     "providers": "tests/messaging/providers/test_benchmark_smoke.py",
     # Needs the `eventsourcing` library, installed only for that script (not in CI): its own file says how it runs.
     "eventsourcing_compare": "tests/benchmarks/test_eventsourcing_compare_smoke.py",
+    # Its shortest run takes 4 minutes (a cluster, seeding, five faults): CI's proof is the fault tests, which share
+    # its helpers (benchmarks/support/faults.py) and inject the same faults at a smaller scale.
+    "faults": "tests/integration/test_fault_redis_stopped.py",
 }

@@ -1,10 +1,13 @@
 """The production way of serving: gunicorn (deploy/gunicorn.conf.py), production settings, WhiteNoise static files,
-an access log without personal data, and metrics summed over every worker process."""
+an access log without personal data, metrics summed over every worker process, and the security headers behind the
+HTTPS proxy."""
 
 import gzip
 import re
 import signal
 import time
+
+import pytest
 
 
 def _scrape_count(server, view: str) -> float:
@@ -83,3 +86,19 @@ def test_a_graceful_reload_keeps_answering(production_server):
 
     assert answers == [200] * 30
     assert len(booted - pids_before) >= 2
+
+
+@pytest.mark.parametrize("path", ["/admin/login/", "/staff/login/"])
+def test_staff_pages_behind_the_https_proxy_carry_the_production_security_headers(production_server, path):
+    status, headers, _body = production_server.get(path, headers={"X-Forwarded-Proto": "https"})
+
+    assert status == 200
+    assert headers["Strict-Transport-Security"] == "max-age=2592000; includeSubDomains; preload"
+    assert headers["X-Frame-Options"] == "DENY"
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Referrer-Policy"] == "same-origin"
+    assert headers["Cross-Origin-Opener-Policy"] == "same-origin"
+    assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+    cookie = headers["Set-Cookie"]
+    assert cookie.startswith("csrftoken=")
+    assert "Secure" in cookie

@@ -12,7 +12,7 @@ import uuid
 import pytest
 import requests
 
-from .faults import Server, ThrowawayPostgres, manage, send_until_accepted
+from benchmarks.support.faults import Server, ThrowawayPostgres, manage, send_until_accepted
 
 pytestmark = pytest.mark.integration
 

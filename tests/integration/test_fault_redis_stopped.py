@@ -15,11 +15,11 @@ import requests
 from backoffice.eventstore import projector
 from backoffice.eventstore.models import Event
 from backoffice.messaging.models import OutboundMessage, Status
+from benchmarks.support.faults import ROOT, Server, ThrowawayRedis, manage
 from customers.models import ChannelActivityDaily
 from tests.messaging.provider import LoopbackProvider
 
 from .conftest import _database_url, wait_for
-from .faults import ROOT, Server, ThrowawayRedis, manage
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

@@ -173,3 +173,17 @@ def test_the_celery_queue_length_is_the_length_of_its_redis_list(scrape, setting
 
     assert sample(text, "backoffice_celery_queue_length", queue=queue) == 3
     assert sample(text, "backoffice_broker_up") == 1
+
+
+def test_dead_lettered_shop_deliveries_pending_a_replay_are_shown_per_origin(scrape):
+    from backoffice.integrations.models import DeadLetter
+
+    common = {"topic": "orders/create", "body_encrypted": "x", "reason": "unknown sku", "code": "unknown_sku"}
+    DeadLetter.objects.create(platform="shopify", delivery_id="d-1", **common)
+    DeadLetter.objects.create(platform="shopify", delivery_id="d-2", **common)
+    DeadLetter.objects.create(platform="woocommerce", delivery_id="d-3", status="replayed", **common)
+
+    text = scrape().content.decode()
+
+    assert sample(text, "backoffice_dead_letters_pending", app="integrations", origin="shopify") == 2
+    assert sample(text, "backoffice_dead_letters_pending", app="integrations", origin="woocommerce") == 0

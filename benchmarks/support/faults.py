@@ -1,5 +1,6 @@
-"""Throwaway servers for the fault tests: a PostgreSQL cluster and a Redis of the test's own, on their own ports,
-that a test may restart or stop. The shared PostgreSQL (5432) and Redis (6379) are never touched.
+"""Throwaway servers for the fault tests (tests/integration) and benchmarks/faults.py: a PostgreSQL cluster and a Redis
+of their own, on their own ports, that a test may restart or stop. The shared PostgreSQL (5432) and Redis (6379) are
+never touched.
 
 PostgreSQL: the machine's binaries (PG_BIN, default /usr/lib/postgresql/15/bin); initdb into a temporary directory
 as the `postgres` user when running as root (initdb refuses root), else as the current user."""
