@@ -3,7 +3,7 @@ from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from backoffice.api.health import health
+from backoffice.api.health import health, liveness
 from backoffice.messaging.providers.anymail import urlpatterns as anymail_webhooks
 from backoffice.observability.views import prometheus_metrics, readiness
 
@@ -25,6 +25,7 @@ api_v1 = [
 urlpatterns = [
     path("health/", health, name="health"),
     path("health/ready/", readiness, name="readiness"),
+    path("health/live/", liveness, name="liveness"),
     path("metrics", prometheus_metrics, name="metrics"),
     path("api/v1/", include((api_v1, "api-v1"))),
     # django-anymail's ESP webhooks (/anymail/<esp>/tracking/, /anymail/<esp>/inbound/), guarded by messaging.

@@ -1,4 +1,6 @@
-"""GET /health/: is the database reachable, and the broker when one is configured.
+"""GET /health/: is the database reachable, and the broker when one is configured. GET /health/live/: is this
+process answering at all (liveness: no dependency is asked, so an orchestrator does not restart healthy web
+processes while the database or Redis is down; /health/ready/ takes them out of rotation instead).
 
 Load balancers and orchestrators call it without credentials, so it says nothing but "ok" or which dependency
 is down: no versions, no hosts, no data.
@@ -28,6 +30,11 @@ def broker_ok() -> bool:
         return True
     except Exception:  # noqa: BLE001
         return False
+
+
+@require_GET
+def liveness(request):
+    return JsonResponse({"status": "alive"})
 
 
 @require_GET

@@ -23,3 +23,18 @@ def test_health_reports_an_unreachable_broker_as_503(client, settings):
 
     assert response.status_code == 503
     assert response.json() == {"status": "down", "checks": {"database": "ok", "broker": "down"}}
+
+
+def test_liveness_answers_while_the_database_is_down(client, monkeypatch):
+    """An orchestrator restarts what fails liveness: a database outage must not restart healthy web processes."""
+    from django.db import connection
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("liveness must not ask the database")
+
+    monkeypatch.setattr(connection, "cursor", refuse)
+    response = client.get("/health/live/")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "alive"}
+    assert client.get("/health/").status_code == 503  # the dependency check still says it is down
