@@ -134,13 +134,13 @@ def hbar_chart(
     step = LABEL_H + BAR_H + GAP
     parts = []
     for index, ((label, value, text), key, data_value) in enumerate(zip(rows, keys, data_values, strict=True)):
-        top = index * step
+        top = 4 + index * step
         y = top + LABEL_H
         length = abs(value) * scale
         x = zero - length if value < 0 else zero
         colour = colour_for(index, value) if colour_for else colour_of(key, index)
         parts.append(
-            f'<text class="label" x="0" y="{top + 13}" font-size="{FONT}">'
+            f'<text class="label" x="1" y="{top + 13}" font-size="{FONT}">'
             f"{escape(fit(label, LABEL_ROOM))}<title>{escape(label)}</title></text>"
             f'<rect class="bar" data-label="{escape(key)}" data-value="{escape(data_value)}" x="{x:.2f}%" y="{y}" '
             f'width="{max(length, 0.3):.2f}%" height="{BAR_H}" rx="3" fill="{colour}">'
@@ -150,7 +150,7 @@ def hbar_chart(
         )
     if has_negative:
         parts.append(f'<line x1="{zero:.2f}%" x2="{zero:.2f}%" y1="0" y2="100%" stroke="#999"/>')
-    height = step * len(rows)
+    height = step * len(rows) + 4
     return format_html(
         '<svg class="insights-chart insights-chart--bars" data-chart="{}" width="100%" height="{}" role="img" '
         'aria-label="{}" xmlns="http://www.w3.org/2000/svg">{}</svg>',
