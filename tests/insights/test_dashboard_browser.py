@@ -183,7 +183,9 @@ def test_no_chart_label_is_clipped_on_a_phone_and_a_desktop(
                 """() => [...document.querySelectorAll("svg.insights-chart")]
                     .filter(s => s.getBoundingClientRect().width).map(s => s.dataset.chart)"""
             )
-            assert "trends-phone" in shown and "retention-phone" in shown and "trends" not in shown
+            assert "trends-phone" in shown
+            assert "retention-phone" in shown
+            assert "trends" not in shown
             # Labels stay readable: no chart text is drawn smaller than 8 CSS pixels.
             smallest = page.evaluate(
                 """() => Math.min(...[...document.querySelectorAll("svg.insights-chart text")]
