@@ -19,10 +19,10 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
-from django.utils.safestring import mark_safe
 from django.utils.text import capfirst, format_lazy
 from django.utils.translation import gettext_lazy as _
 
+from backoffice.accounts.admin_progress import progress_html
 from backoffice.accounts.roles import Role
 from backoffice.accounts.selectors import user_role
 from backoffice.api.parsers import loads_bounded
@@ -528,17 +528,8 @@ class CampaignAdmin(OwnedAdmin):
                 "holdout": progress["outcomes"].get("holdout", 0),
             }
         working = campaign.status == Status.RUNNING and (total == 0 or progress["pending"])
-        return format_html(
-            '<div class="launch-progress" data-decided="{}" data-total="{}" data-messages="{}">'
-            '<progress max="{}" value="{}"></progress> <span>{}</span>{}</div>',
-            decided,
-            total,
-            progress["messages"],
-            max(total, 1),
-            decided,
-            said,
-            mark_safe('<meta http-equiv="refresh" content="5">') if working else "",  # noqa: S308 - a constant
-        )
+        counts = {"decided": decided, "total": total, "messages": progress["messages"]}
+        return progress_html(done=decided, total=total, said=said, working=working, data=counts)
 
     @admin.display(description=_("report"))
     def report_link(self, campaign):

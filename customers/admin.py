@@ -1,6 +1,7 @@
 """Customers in the admin: find anyone by any identifier, read the 360 view and timeline, and record consent
 changes through the same service the API uses. Nothing here edits a projection directly."""
 
+import base64
 import json
 import uuid
 
@@ -14,6 +15,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
 
+from backoffice.accounts.admin_progress import progress_html
 from backoffice.accounts.admin_read_only import ReadOnlyAdmin
 from backoffice.accounts.roles import AccessSurface, Role
 from backoffice.accounts.selectors import user_role
@@ -216,8 +218,15 @@ class CustomerAdmin(ReadOnlyAdmin):
     def gdpr(self, customer):
         if customer.erased_at:
             return _("Erased: personal data is unreadable and identifiers are gone.")
+        export = reverse("admin:customers_customer_export", args=[customer.pk])
         link = reverse("admin:customers_customer_erase", args=[customer.pk])
-        return format_html('<a class="button" href="{}">{}</a>', link, _("Erase this customer (GDPR)"))
+        return format_html(
+            '<a class="button" href="{}">{}</a> <a class="button" href="{}">{}</a>',
+            export,
+            _("Export this customer's data (GDPR)"),
+            link,
+            _("Erase this customer (GDPR)"),
+        )
 
     def erase_view(self, request, customer_id):
         if user_role(user=request.user) not in ERASE_ROLES:
@@ -239,6 +248,26 @@ class CustomerAdmin(ReadOnlyAdmin):
         }
         return TemplateResponse(request, "admin/customers/customer/erase.html", context)
 
+    def export_view(self, request, customer_id):
+        """The export of everything held about the customer (the API's GET .../export, same service and body): a
+        confirmation, then its progress part by part (counts done of total) and the file to download."""
+        if user_role(user=request.user) not in ERASE_ROLES:
+            raise PermissionDenied
+        customer = get_object_or_404(Customer, pk=customer_id)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": customer,
+            "title": _("Export this customer's data (GDPR)"),
+        }
+        if request.method == "POST":
+            body = services.customer_export(customer_id=customer.pk, actor=f"user:{request.user.pk}")
+            personal_data_access_record(
+                actor=request.user, customer_ids=[customer.pk], surface=AccessSurface.ADMIN_CUSTOMER
+            )
+            context.update(_export_result(body))
+        return TemplateResponse(request, "admin/customers/customer/export.html", context)
+
     def get_search_results(self, request, queryset, search_term):
         if not search_term:
             return queryset, False
@@ -248,7 +277,9 @@ class CustomerAdmin(ReadOnlyAdmin):
     def get_urls(self):
         consent = self.admin_site.admin_view(self.consent_view)
         erase = self.admin_site.admin_view(self.erase_view)
+        export = self.admin_site.admin_view(self.export_view)
         return [
+            path("<uuid:customer_id>/export/", export, name="customers_customer_export"),
             path("<uuid:customer_id>/consent/", consent, name="customers_customer_consent"),
             path("<uuid:customer_id>/erase/", erase, name="customers_customer_erase"),
             *super().get_urls(),
@@ -356,3 +387,37 @@ class CaseAdmin(ReadOnlyAdmin):
 
     def has_view_permission(self, request, obj=None):
         return user_role(user=request.user) in CASE_ROLES
+
+
+# The parts of an export in the order they are gathered, with what staff call them.
+EXPORT_PARTS = (
+    ("identifiers", _("identifiers")),
+    ("consents", _("consents")),
+    ("consent_history", _("consent changes")),
+    ("events", _("events")),
+    ("merged_customers", _("merged customers")),
+)
+
+
+def _export_result(body: dict) -> dict:
+    """Counts done of total, part by part, and the file as a download link (one request: nothing kept server-side)."""
+    parts = [(label, len(body.get(key, ()))) for key, label in EXPORT_PARTS if key in body]
+    records = sum(count for _label, count in parts)
+    if body.get("erased"):
+        said = _("Done: this customer was erased; the file only says so.")
+    else:
+        said = _("Done: %(done)s of %(total)s parts exported, %(records)s records in all.") % {
+            "done": len(parts),
+            "total": len(EXPORT_PARTS),
+            "records": records,
+        }
+    done = len(parts) if not body.get("erased") else len(EXPORT_PARTS)
+    encoded = base64.b64encode(json.dumps(body, indent=2, ensure_ascii=False).encode()).decode()
+    return {
+        "progress": progress_html(
+            done=done, total=len(EXPORT_PARTS), said=said, data={"done": done, "total": len(EXPORT_PARTS)}
+        ),
+        "parts": parts,
+        "download": f"data:application/json;base64,{encoded}",
+        "filename": f"customer-{body['id']}.json",
+    }

@@ -94,3 +94,41 @@ def test_every_string_of_the_pages_has_its_spanish_translation():
 
     assert len(used) > 500
     assert missing == []
+
+
+def _english_entries() -> dict:
+    """(context, msgid) -> msgstr of the English catalogues (an empty msgstr shows the msgid itself)."""
+    import django.contrib.admin
+
+    entries = {}
+    django_admin = Path(django.contrib.admin.__file__).parent / "locale" / "en" / "LC_MESSAGES" / "django.po"
+    where = "locale/en/LC_MESSAGES/django.po"
+    for po in [*ROOT.glob(where), *ROOT.glob(f"*/{where}"), *ROOT.glob(f"*/*/{where}"), django_admin]:
+        with po.open("rb") as handle:
+            for message in read_po(handle):
+                if message.id and not message.fuzzy:
+                    key = (message.context, message.id if isinstance(message.id, str) else message.id[0])
+                    string = message.string if isinstance(message.string, str) else message.string[0]
+                    entries[key] = string or entries.get(key, "")
+    return entries
+
+
+SPANISH_MARKS = set("áéíóúñ¿¡ÁÉÍÓÚÑ")
+
+
+def test_every_string_of_the_pages_has_its_english_entry_and_reads_in_english():
+    """An English page shows each string's English entry, or its msgid when the entry is empty: every string the
+    pages use is in an English catalogue, and a msgid written in Spanish has an English translation."""
+    used = _used_strings()
+    english = _english_entries()
+
+    missing = sorted(f"{origin}: {key[1]!r}" for key, origin in used.items() if key not in english)
+    spanish = sorted(
+        f"{origin}: {key[1]!r}"
+        for key, origin in used.items()
+        if key in english and not english[key] and SPANISH_MARKS & set(key[1])
+    )
+
+    assert len(used) > 500
+    assert missing == []
+    assert spanish == []

@@ -2,9 +2,10 @@
 numbers are the ones in the table next to each chart. Every text that goes into the SVG is escaped. The one chart
 module of the product: the dashboard's figures and the campaign report draw with it.
 
-What keeps them readable: categories are horizontal bars (a label column sized to the longest label, the value and
-its unit beside each bar, so nothing is cut and a phone can read them); a label longer than its room is shortened
-with "…" and said in full on hover; axis values are compact (1,2 k); a channel has the same colour in every chart
+What keeps them readable: categories are horizontal bars (the label on its own line above the bar, the value and its
+unit beside it, laid out in shares of the width so a phone draws them at full text size); line charts and the heat
+map are drawn twice, for a desktop and for a phone; a label longer than its room is shortened with "…" and said in
+full on hover; axis values are compact (1,2 k); a channel has the same colour in every chart
 (customers.wording.CHANNEL_COLOURS, the colours of the staff pages' channel icons); no data draws a sentence that
 says what to do, not an empty frame."""
 
@@ -87,13 +88,13 @@ def _svg(name: str, body: str, height: float = HEIGHT, *, title: str = "", width
     )
 
 
-def _axis(top: float) -> str:
+def _axis(top: float, width: int = WIDTH) -> str:
     plot_h = HEIGHT - PAD_BOTTOM - PAD_TOP
     parts = [f'<line x1="{PAD_LEFT}" y1="{PAD_TOP}" x2="{PAD_LEFT}" y2="{HEIGHT - PAD_BOTTOM}" stroke="#999"/>']
     for i in range(5):
         value = top * i / 4
         y = HEIGHT - PAD_BOTTOM - plot_h * i / 4
-        parts.append(f'<line x1="{PAD_LEFT}" y1="{y:.1f}" x2="{WIDTH}" y2="{y:.1f}" stroke="#eee"/>')
+        parts.append(f'<line x1="{PAD_LEFT}" y1="{y:.1f}" x2="{width}" y2="{y:.1f}" stroke="#eee"/>')
         parts.append(
             f'<text class="tick" x="{PAD_LEFT - 6}" y="{y + 4:.1f}" font-size="11" text-anchor="end">'
             f"{escape(compact(value))}</text>"
@@ -101,11 +102,11 @@ def _axis(top: float) -> str:
     return "".join(parts)
 
 
-BAR_H, GAP = 22, 8
-
-
-def _label_room(labels: list[str], *, most: int = 200) -> float:
-    return min(max((text_width(label) for label in labels), default=40) + 12, most)
+BAR_H, GAP, LABEL_H = 18, 10, 17
+# Bars take at most this share of the chart's width; the rest is room for the value beside the longest one.
+BAR_SHARE = 70.0
+# A label is shortened to what a phone's chart (about 300 px wide) shows on one line; the full text is on hover.
+LABEL_ROOM = 300
 
 
 def hbar_chart(
@@ -119,39 +120,45 @@ def hbar_chart(
 ) -> SafeString:
     """Horizontal bars, one a row: (label, value, shown text), scaled to the largest absolute value; negative values
     (a ROI under zero) grow left of a zero line. `keys` go into data-label (a channel code while the label is its
-    name). The label column fits the longest label (up to 200px; longer ones are shortened), the shown text sits
-    beside each bar."""
+    name). The label sits on its own line above its bar and the shown text beside the bar; positions are shares of
+    the chart's width and the text keeps its pixel size, so the same chart reads on a phone (390 px) and a desktop
+    without shrinking or scrolling."""
     if not rows:
         return empty(name)
-    labels = [label for label, _value, _text in rows]
-    keys = keys or labels
+    keys = keys or [label for label, _value, _text in rows]
     data_values = data_values or [text for _l, _v, text in rows]
-    label_w = _label_room(labels)
-    text_room = max((text_width(text) for _l, _v, text in rows), default=30) + 10
-    span = WIDTH - label_w - text_room - 8
     largest = max((abs(value) for _label, value, _text in rows), default=0) or 1
     has_negative = any(value < 0 for _label, value, _text in rows)
-    zero = label_w + (span / 2 if has_negative else 0)
-    scale = (span / 2 if has_negative else span) / largest
+    zero = BAR_SHARE / 2 if has_negative else 0.0
+    scale = (BAR_SHARE / 2 if has_negative else BAR_SHARE) / largest
+    step = LABEL_H + BAR_H + GAP
     parts = []
     for index, ((label, value, text), key, data_value) in enumerate(zip(rows, keys, data_values, strict=True)):
-        y = 6 + index * (BAR_H + GAP)
+        top = 4 + index * step
+        y = top + LABEL_H
         length = abs(value) * scale
         x = zero - length if value < 0 else zero
         colour = colour_for(index, value) if colour_for else colour_of(key, index)
-        shown = fit(label, label_w - 12)
         parts.append(
-            f'<text class="label" x="{label_w - 8:.1f}" y="{y + BAR_H - 6}" text-anchor="end" font-size="{FONT}">'
-            f"{escape(shown)}<title>{escape(label)}</title></text>"
-            f'<rect class="bar" data-label="{escape(key)}" data-value="{escape(data_value)}" x="{x:.1f}" y="{y}" '
-            f'width="{max(length, 1):.1f}" height="{BAR_H}" rx="3" fill="{colour}">'
+            f'<text class="label" x="1" y="{top + 13}" font-size="{FONT}">'
+            f"{escape(fit(label, LABEL_ROOM))}<title>{escape(label)}</title></text>"
+            f'<rect class="bar" data-label="{escape(key)}" data-value="{escape(data_value)}" x="{x:.2f}%" y="{y}" '
+            f'width="{max(length, 0.3):.2f}%" height="{BAR_H}" rx="3" fill="{colour}">'
             f"<title>{escape(label)}: {escape(text)}</title></rect>"
-            f'<text class="value" x="{max(x + length, zero) + 5:.1f}" y="{y + BAR_H - 6}" font-size="{FONT}">'
+            f'<text class="value" x="{max(x + length, zero):.2f}%" dx="5" y="{y + BAR_H - 4}" font-size="{FONT}">'
             f"{escape(text)}</text>"
         )
     if has_negative:
-        parts.append(f'<line x1="{zero:.1f}" x2="{zero:.1f}" y1="0" y2="100%" stroke="#999"/>')
-    return _svg(name, "".join(parts), height=(BAR_H + GAP) * len(rows) + 8, title=title)
+        parts.append(f'<line x1="{zero:.2f}%" x2="{zero:.2f}%" y1="0" y2="100%" stroke="#999"/>')
+    height = step * len(rows) + 4
+    return format_html(
+        '<svg class="insights-chart insights-chart--bars" data-chart="{}" width="100%" height="{}" role="img" '
+        'aria-label="{}" xmlns="http://www.w3.org/2000/svg">{}</svg>',
+        name,
+        height,
+        title or name,
+        mark_safe("".join(parts)),  # noqa: S308 - built above from escaped parts only
+    )
 
 
 def bar_chart(name: str, rows: list[tuple[str, Decimal | None]], *, unit: str = "", title: str = "") -> SafeString:
@@ -168,16 +175,39 @@ def bar_chart(name: str, rows: list[tuple[str, Decimal | None]], *, unit: str = 
     )
 
 
+# A phone's chart box is about 330 px wide: the narrow drawings are made for it (drawn at about their own size).
+NARROW = 330
+
+
+def wide_and_narrow(wide: SafeString, narrow: SafeString) -> SafeString:
+    """Both drawings of a chart: the page's stylesheet shows the wide one on a desktop and the narrow one on a phone,
+    so neither shrinks its text nor scrolls."""
+    return format_html(
+        "{}{}",
+        mark_safe(wide.replace('class="insights-chart"', 'class="insights-chart insights-chart--wide"', 1)),  # noqa: S308
+        mark_safe(narrow.replace('class="insights-chart"', 'class="insights-chart insights-chart--narrow"', 1)),  # noqa: S308
+    )
+
+
 def line_chart(name: str, labels: list[str], series: dict[str, list[Decimal]], *, unit: str = "") -> SafeString:
     """One line per series over the labels (months): a channel in its colour, the total in ink; the legend under
-    the plot; month labels thinned so they never overlap."""
+    the plot; month labels thinned so they never overlap. Drawn twice: for a desktop and for a phone."""
     if not labels or not any(_number(v) for values in series.values() for v in values):
         return empty(name)
+    return wide_and_narrow(
+        _line_chart(name, labels, series, unit=unit),
+        _line_chart(f"{name}-phone", labels, series, unit=unit, width=NARROW),
+    )
+
+
+def _line_chart(
+    name: str, labels: list[str], series: dict[str, list[Decimal]], *, unit: str, width: int = WIDTH
+) -> SafeString:
     top = max([abs(_number(v)) for values in series.values() for v in values] + [1e-9])
-    plot_w, plot_h = WIDTH - PAD_LEFT - 16, HEIGHT - PAD_BOTTOM - PAD_TOP
+    plot_w, plot_h = width - PAD_LEFT - 16, HEIGHT - PAD_BOTTOM - PAD_TOP
     step = plot_w / max(len(labels) - 1, 1)
     every = max(1, int(-(-text_width(max(labels, key=len), 11) // max(step, 1))) + (1 if step < 48 else 0))
-    parts = [_axis(top)]
+    parts = [_axis(top, width)]
     for i, label in enumerate(labels):
         if i % every and i != len(labels) - 1:
             continue
@@ -200,33 +230,39 @@ def line_chart(name: str, labels: list[str], series: dict[str, list[Decimal]], *
         )
         shown = channel_label(series_name) or series_name
         item_w = text_width(shown, 12) + 26
-        if legend_x + item_w > WIDTH:
+        if legend_x + item_w > width:
             legend_x, legend_y = PAD_LEFT, legend_y + 18
         parts.append(
             f'<rect x="{legend_x:.1f}" y="{legend_y}" width="12" height="12" rx="2" fill="{colour}"/>'
             f'<text class="label" x="{legend_x + 16:.1f}" y="{legend_y + 11}" font-size="12">{escape(shown)}</text>'
         )
         legend_x += item_w
-    return _svg(name, "".join(parts), height=legend_y + 20)
+    return _svg(name, "".join(parts), height=legend_y + 20, width=width)
 
 
 def heat_map(name: str, cohorts: list[dict]) -> SafeString:
-    """Cohorts down, months since the first purchase across; the darker, the larger the share buying again."""
+    """Cohorts down, months since the first purchase across; the darker, the larger the share buying again. Drawn
+    twice: for a desktop, and for a phone (narrow cells, the cohort's month only; its size stays on hover)."""
     if not cohorts:
         return empty(name)
-    cell_w, cell_h, left, top_pad = 42, 22, 120, 18
+    return wide_and_narrow(_heat_map(name, cohorts), _heat_map(f"{name}-phone", cohorts, cell_w=22, left=58, size=9))
+
+
+def _heat_map(name: str, cohorts: list[dict], *, cell_w: int = 42, left: int = 120, size: int = 11) -> SafeString:
+    cell_h, top_pad = 22, 18
     months = len(cohorts[0]["retention"]) if cohorts else 12
     height = top_pad + cell_h * max(len(cohorts), 1) + 4
     parts = [
-        f'<text class="label" x="{left + i * cell_w + cell_w / 2}" y="12" font-size="11" text-anchor="middle">'
+        f'<text class="label" x="{left + i * cell_w + cell_w / 2}" y="12" font-size="{size}" text-anchor="middle">'
         f"+{i + 1}</text>"
         for i in range(months)
     ]
     for r, cohort in enumerate(cohorts):
         y = top_pad + r * cell_h
         label = f"{cohort['cohort']} ({cohort['customers']})"
+        shown = label if left >= 120 else cohort["cohort"]
         parts.append(
-            f'<text class="label" x="2" y="{y + 15}" font-size="12">{escape(fit(label, left - 8, 12))}'
+            f'<text class="label" x="2" y="{y + 15}" font-size="{size + 1}">{escape(fit(shown, left - 8, size + 1))}'
             f"<title>{escape(label)}</title></text>"
         )
         for i, share in enumerate(cohort["retention"]):
@@ -241,10 +277,12 @@ def heat_map(name: str, cohorts: list[dict]) -> SafeString:
                 f'<rect class="cell" data-cohort="{escape(cohort["cohort"])}" data-month="{i + 1}" '
                 f'data-value="{escape(share if share is not None else "")}" x="{x}" y="{y}" width="{cell_w - 2}" '
                 f'height="{cell_h - 2}" fill="{fill}"><title>{escape(cohort["cohort"])} +{i + 1}: {text or "–"}</title>'
-                f'</rect><text class="value" x="{x + cell_w / 2 - 1}" y="{y + 15}" font-size="11" text-anchor="middle" '
-                f'style="fill:{ink}">{text}</text>'
+                f'</rect><text class="value" x="{x + cell_w / 2 - 1}" y="{y + 15}" font-size="{size}" '
+                f'text-anchor="middle" style="fill:{ink}">{text}</text>'
             )
-    return _svg(name, "".join(parts), height=height, width=max(WIDTH, left + months * cell_w + 2))
+    return _svg(
+        name, "".join(parts), height=height, width=max(NARROW if left < 120 else WIDTH, left + months * cell_w + 2)
+    )
 
 
 # --- The campaign report ------------------------------------------------------------------------------------------

@@ -106,7 +106,7 @@ def test_a_second_staff_member_approves_in_the_admin_then_launches_and_reads_the
     assert OutboundMessage.objects.filter(campaign_id=str(campaign.id)).count() == 1
     page = report.content.decode()
     assert report.status_code == 200
-    assert page.count('<svg class="insights-chart" data-chart="campaign_') == 3
+    assert page.count('<svg class="insights-chart insights-chart--bars" data-chart="campaign_') == 3
     assert 'data-channel="email"' in page
 
 

@@ -78,3 +78,35 @@ def test_support_staff_erase_a_customer_from_the_admin(client, staff_user, ana):
 def test_store_staff_may_not_erase(store_client, ana):
     assert store_client.post(f"/admin/customers/customer/{ana}/erase/").status_code == 403
     assert Customer.objects.get(id=ana).erased_at is None
+
+
+def test_support_staff_export_a_customer_from_the_admin_with_progress_and_a_file(client, staff_user, ana):
+    import base64
+    import json
+
+    from backoffice.eventstore import store
+
+    client.force_login(staff_user("support"))
+
+    confirm = client.get(f"/admin/customers/customer/{ana}/export/")
+    before = [e.type for e in store.read_customer(ana)].count("customer.exported")
+    done = client.post(f"/admin/customers/customer/{ana}/export/")
+
+    assert confirm.status_code == 200
+    assert 'class="launch-progress"' not in confirm.content.decode()
+    html = done.content.decode()
+    progress = html.split('class="launch-progress"', 1)[1].split("</div>", 1)[0]
+    assert 'data-done="5" data-total="5"' in progress  # counts done of total, the same markup as a launch
+    assert '<progress max="5" value="5">' in progress
+    assert "http-equiv" not in progress
+    assert "Done: 5 of 5 parts exported" in progress
+    link = html.split('href="data:application/json;base64,', 1)[1].split('"', 1)[0]
+    body = json.loads(base64.b64decode(link))
+    assert body["id"] == str(ana)
+    assert "ana@example.es" in [i["value"] for i in body["identifiers"]]
+    assert f'download="customer-{ana}.json"' in html
+    assert [e.type for e in store.read_customer(ana)].count("customer.exported") == before + 1  # recorded once
+
+
+def test_store_staff_may_not_export(store_client, ana):
+    assert store_client.post(f"/admin/customers/customer/{ana}/export/").status_code == 403

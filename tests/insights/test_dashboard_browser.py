@@ -172,6 +172,20 @@ def test_no_chart_label_is_clipped_on_a_phone_and_a_desktop(
         assert _overflowing_texts(page) == []
         if width == 390:
             assert page.evaluate("document.documentElement.scrollWidth") <= 390 + 1  # no sideways scroll
+            # ...nor inside a chart's block: every chart drawn fits its block at the phone's width.
+            scrolling = page.evaluate(
+                """() => [...document.querySelectorAll(".figure__chart, .report-chart")]
+                    .filter(b => b.getBoundingClientRect().width && b.scrollWidth > b.clientWidth + 1)
+                    .map(b => b.querySelector("[data-chart]")?.dataset.chart)"""
+            )
+            assert scrolling == []
+            shown = page.evaluate(
+                """() => [...document.querySelectorAll("svg.insights-chart")]
+                    .filter(s => s.getBoundingClientRect().width).map(s => s.dataset.chart)"""
+            )
+            assert "trends-phone" in shown
+            assert "retention-phone" in shown
+            assert "trends" not in shown
             # Labels stay readable: no chart text is drawn smaller than 8 CSS pixels.
             smallest = page.evaluate(
                 """() => Math.min(...[...document.querySelectorAll("svg.insights-chart text")]
