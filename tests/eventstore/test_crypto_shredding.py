@@ -29,8 +29,10 @@ def test_personal_fields_are_stored_encrypted_and_read_back_in_clear():
     event = store.append(f"customer-{customer_id}", [_secret(customer_id)])[0]
 
     raw = _raw_data(event.position)
-    assert "Ana" not in raw
-    assert "600111222" not in raw
+    # Phrases base64 can never spell (spaces, accents): a short word like "Ana" turns up in random ciphertext now
+    # and then, and the test failed once for that.
+    assert "Ana García" not in raw
+    assert "al 600111222" not in raw
     assert '"amount":40' in raw.replace(" ", "")
     assert store.read_all()[0].data == {"note": "Llamar a Ana García al 600111222", "amount": 40}
 
