@@ -49,7 +49,7 @@ def test_the_beat_task_purges_with_the_configured_period(settings):
     _accesses(11, 12)
     young = _accesses(9)
 
-    assert personal_data_accesses_purge_task.delay().get() == 2
+    assert personal_data_accesses_purge_task.apply().result == 2
 
     assert list(PersonalDataAccess.objects.values_list("id", flat=True)) == young
 

@@ -125,11 +125,11 @@ def test_the_beat_task_creates_partitions_ahead():
     name = f"eventstore_event_y{ahead:%Y}m{ahead:%m}"
     assert name not in {n for n, _, _ in recorder().partitions()}
 
-    created = create_partitions_ahead_task.delay(5).get()
+    created = create_partitions_ahead_task.apply(args=(5,)).result
 
     assert name in created
     assert name in {n for n, _, _ in recorder().partitions()}
-    assert create_partitions_ahead_task.delay(5).get() == []  # idempotent
+    assert create_partitions_ahead_task.apply(args=(5,)).result == []  # idempotent
 
 
 def test_an_archived_month_is_kept_append_only_and_a_rebuild_reads_it_once_attached(last_month):
