@@ -560,3 +560,13 @@ CELERY_BEAT_SCHEDULE["messaging-unmatched-callbacks"] = {
     "schedule": timedelta(seconds=60),
 }
 CUSTOMERS_ERASURE_HOOKS.append("backoffice.messaging.services.unmatched.unmatched_callbacks_forget")
+
+# --- Status callbacks received one per request (Twilio's; backoffice.messaging.services.received): committed as
+# received and answered, then applied in batches of MESSAGING_CALLBACK_BATCH by the task messaging.callbacks_apply,
+# woken at most every MESSAGING_CALLBACK_APPLY_DELAY seconds per web process, and swept by beat.
+MESSAGING_CALLBACK_APPLY_DELAY = env.float("MESSAGING_CALLBACK_APPLY_DELAY", default=0.2)
+MESSAGING_CALLBACK_BATCH = env.int("MESSAGING_CALLBACK_BATCH", default=500)
+CELERY_BEAT_SCHEDULE["messaging-callbacks-apply"] = {
+    "task": "messaging.callbacks_apply",
+    "schedule": timedelta(seconds=5),
+}
