@@ -79,6 +79,17 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
+# Machines' signed requests (provider and shop webhooks, the tracking API) go through these middleware only
+# (backoffice.wsgi): they carry no session, login, second factor, CSRF token or language. Not the one-click
+# unsubscribe (/api/v1/providers/email/unsubscribe/): a person's browser opens it.
+MACHINE_PATH_PREFIXES = ["/v1/", "/integrations/", "/anymail/", "/api/v1/providers/twilio/", "/api/v1/providers/meta/"]
+MACHINE_MIDDLEWARE = [
+    "backoffice.observability.middleware.RequestIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "backoffice.replica.ReadReplicaMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
 ROOT_URLCONF = "backoffice.urls"
 WSGI_APPLICATION = "backoffice.wsgi.application"
 
