@@ -49,7 +49,7 @@ def main() -> int:
     parser.add_argument("--orders", type=int, default=2000, help="orders per side (2000)")
     parser.add_argument("--processes", type=int, default=2, help="processes sending orders at once (2)")
     parser.add_argument(
-        "--event-processes", type=int, default=1, help="processes sending event batches at once (1; PostgreSQL only)"
+        "--event-processes", type=int, default=2, help="processes sending event batches at once (2; PostgreSQL only)"
     )
     args = parser.parse_args()
     url, cleanup, description = prepare_database(os.environ.get("DATABASE_URL"))
