@@ -121,20 +121,25 @@ def _measured(name: str, work, profile_dir: Path | None, queue) -> None:
     queue.put((items, cpu, None if db_before is None or db_after is None else db_after - db_before))
 
 
+def _until_stopped(step, stop) -> int:
+    """Call `step` (returning how many items it handled) until it finds nothing once `stop` is set; the total."""
+    total = 0
+    while True:
+        done = step()
+        total += done
+        if not done:
+            if stop.is_set():
+                return total
+            time.sleep(0.05)
+
+
 def step_worker(now_offset_s: float, stop, profile_dir, queue) -> None:
     def work() -> int:
         from django.utils import timezone
 
         from campaigns.services import journey_runs_advance
 
-        taken = 0
-        while True:
-            done = journey_runs_advance(now=timezone.now() + timedelta(seconds=now_offset_s))
-            taken += done
-            if not done:
-                if stop.is_set():
-                    return taken
-                time.sleep(0.05)
+        return _until_stopped(lambda: journey_runs_advance(now=timezone.now() + timedelta(seconds=now_offset_s)), stop)
 
     _measured("steps", work, profile_dir, queue)
 
@@ -143,14 +148,7 @@ def consumer(stop, profile_dir, queue) -> None:
     def work() -> int:
         from campaigns.services import journeys_consume
 
-        read = 0
-        while True:
-            count, _ = journeys_consume()
-            read += count
-            if not count:
-                if stop.is_set():
-                    return read
-                time.sleep(0.05)
+        return _until_stopped(lambda: journeys_consume()[0], stop)
 
     _measured("reader", work, profile_dir, queue)
 
