@@ -15,9 +15,15 @@ least anything reading them costs.
 The journey: page.viewed -> send (email) -> wait 60 min -> send (email), goal order.placed. The process manager runs in
 one process (one reader of the log, by design) beside the step workers; "workers" counts step workers. Customers,
 identifiers and consents are inserted straight into their projections (benchmarks/campaigns.py's seed).
+
+CPU is quoted per person for the reader and workers (their own processes) and for their PostgreSQL backends (read from
+/proc when the server runs on this machine), beside the same two figures per trigger appended in the baseline: the
+ratios a loaded machine does not move much, unlike the rates. On PostgreSQL a stand-in for autovacuum's ANALYZE runs
+beside the benchmark (AutoAnalyze), as it would in production; `--profile DIR` writes a cProfile of each process.
 """
 
 import argparse
+import cProfile
 import os
 import sys
 import threading
@@ -53,6 +59,10 @@ def main() -> int:
     parser.add_argument("--ingest-seconds", type=float, default=20, help="how long ingestion runs for the lag (20)")
     parser.add_argument("--ingest-rate", type=int, default=TARGET_INGEST_PER_S, help="events/s ingested (5000)")
     parser.add_argument("--seed", type=int, default=17)
+    parser.add_argument("--profile", type=Path, default=None, help="write a cProfile of each process into this folder")
+    parser.add_argument(
+        "--no-autoanalyze", dest="autoanalyze", action="store_false", help="no stand-in for autovacuum's ANALYZE"
+    )
     args = parser.parse_args()
     url, cleanup, description = prepare_database(os.environ.get("DATABASE_URL"))
     try:
@@ -72,41 +82,128 @@ def _quiet_process() -> None:
     messaging_tasks.messages_drain_task.delay = lambda *args: None
 
 
-def step_worker(now_offset_s: float, stop, queue) -> None:
+def backend_cpu() -> float | None:
+    """CPU seconds the PostgreSQL backend of this process's connection has used, from /proc (None on SQLite or when
+    the server is not on this machine)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def _measured(name: str, work, profile_dir: Path | None, queue) -> None:
+    """Run `work` (a loop returning how many items it handled) in this process, then report (items, CPU seconds of
+    the process, CPU seconds of its database backend)."""
     from django.db import connections
-    from django.utils import timezone
 
     connections.close_all()
     _quiet_process()
-    from campaigns.services import journey_runs_advance
+    db_before = backend_cpu()
+    cpu = time.process_time()
+    profiler = cProfile.Profile() if profile_dir else None
+    if profiler:
+        profiler.enable()
+    items = work()
+    if profiler and profile_dir:
+        profiler.disable()
+        profile_dir.mkdir(parents=True, exist_ok=True)
+        profiler.dump_stats(profile_dir / f"{name}-{os.getpid()}.pstats")
+    cpu = time.process_time() - cpu
+    db_after = backend_cpu()
+    queue.put((items, cpu, None if db_before is None or db_after is None else db_after - db_before))
 
-    taken, cpu = 0, time.process_time()
+
+def _until_stopped(step, stop) -> int:
+    """Call `step` (returning how many items it handled) until it finds nothing once `stop` is set; the total."""
+    total = 0
     while True:
-        done = journey_runs_advance(now=timezone.now() + timedelta(seconds=now_offset_s))
-        taken += done
+        done = step()
+        total += done
         if not done:
             if stop.is_set():
-                break
+                return total
             time.sleep(0.05)
-    queue.put((taken, time.process_time() - cpu))
 
 
-def consumer(stop, queue) -> None:
-    from django.db import connections
+def step_worker(now_offset_s: float, stop, profile_dir, queue) -> None:
+    def work() -> int:
+        from django.utils import timezone
 
-    connections.close_all()
-    _quiet_process()
-    from campaigns.services import journeys_consume
+        from campaigns.services import journey_runs_advance
 
-    read, cpu = 0, time.process_time()
-    while True:
-        count, _ = journeys_consume()
-        read += count
-        if not count:
-            if stop.is_set():
-                break
-            time.sleep(0.05)
-    queue.put((read, time.process_time() - cpu))
+        return _until_stopped(lambda: journey_runs_advance(now=timezone.now() + timedelta(seconds=now_offset_s)), stop)
+
+    _measured("steps", work, profile_dir, queue)
+
+
+def consumer(stop, profile_dir, queue) -> None:
+    def work() -> int:
+        from campaigns.services import journeys_consume
+
+        return _until_stopped(lambda: journeys_consume()[0], stop)
+
+    _measured("reader", work, profile_dir, queue)
+
+
+class AutoAnalyze(threading.Thread):
+    """Stands in for autovacuum's ANALYZE on a server running without it (this machine's; production runs it).
+
+    The benchmark starts from empty tables, analyzed once after the seed; the burst then writes 100,000 events and
+    100,000 runs into tables the planner still takes for empty or small. Autovacuum analyzes a table once
+    50 rows + 10% of it (autovacuum_analyze_threshold, autovacuum_analyze_scale_factor) changed since its last
+    analyze; this thread checks the same counters (pg_stat_user_tables.n_mod_since_analyze against pg_class.reltuples)
+    every `interval` seconds (autovacuum's naptime is 60 s; a burst lasts less) and analyzes the tables past the
+    threshold. Like autovacuum it runs beside the work, so
+    its time is inside the measured time (counted honestly); its count and seconds are reported per section.
+    """
+
+    QUERY = (
+        "SELECT s.relname FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid "
+        "WHERE s.n_mod_since_analyze > 50 + 0.1 * GREATEST(c.reltuples, 0) ORDER BY s.relname"
+    )
+
+    def __init__(self, interval: float = 5.0):
+        super().__init__(daemon=True)
+        self.interval = interval
+        self.halt = threading.Event()
+        self.lock = threading.Lock()
+        self.analyzes, self.seconds = 0, 0.0
+
+    def run(self) -> None:
+        from django.db import connection, connections
+
+        try:
+            while not self.halt.wait(self.interval):
+                with connection.cursor() as cursor:
+                    cursor.execute(self.QUERY)
+                    tables = [name for (name,) in cursor.fetchall()]
+                    for table in tables:
+                        started = time.perf_counter()
+                        cursor.execute(f'ANALYZE "{table}"')
+                        with self.lock:
+                            self.analyzes += 1
+                            self.seconds += time.perf_counter() - started
+        finally:
+            connections.close_all()
+
+    def take(self) -> tuple[int, float]:
+        """ANALYZEs run and their seconds since the last call."""
+        with self.lock:
+            taken = (self.analyzes, self.seconds)
+            self.analyzes, self.seconds = 0, 0.0
+        return taken
+
+    def stop(self) -> None:
+        self.halt.set()
+        self.join()
 
 
 def _start(target, count, *args):
@@ -130,9 +227,24 @@ def _finish(processes, queue, stop) -> list:
 
 
 def _cpu(results: list) -> float:
-    """The CPU seconds the processes spent (each reports (items, cpu seconds)): the figure a loaded machine does
-    not depress, unlike people/s."""
-    return sum(cpu for _, cpu in results)
+    """The CPU seconds the processes spent (each reports (items, cpu seconds, backend cpu seconds)): the figure a
+    loaded machine does not depress, unlike people/s."""
+    return sum(cpu for _, cpu, _ in results)
+
+
+def _db_cpu(results: list) -> float | None:
+    """The CPU seconds their PostgreSQL backends spent (None when it could not be read)."""
+    if any(db is None for _, _, db in results):
+        return None
+    return sum(db for _, _, db in results)
+
+
+def _per(seconds: float | None, items: int, digits: int = 2) -> str:
+    return "n/a" if seconds is None else f"{seconds / max(items, 1) * 1000:.{digits}f} ms"
+
+
+def _ratio(value: float | None, base: float | None) -> str:
+    return "n/a" if value is None or not base else f"{value / base:.1f}x"
 
 
 def _triggers(people: list, batch: int = 1000) -> float:
@@ -178,23 +290,40 @@ def run(args, description: str) -> int:
     )
     services.journey_publish(journey_id=journey.id, actor="bench")
     services.journeys_consume()  # the cursor reads past the seed and the journey's own events
+    analyzer = AutoAnalyze() if is_pg and args.autoanalyze else None
+    if analyzer:
+        analyzer.start()
+
+    def analyzed() -> str:
+        if analyzer is None:
+            return "no stand-in for autovacuum" if is_pg else "SQLite"
+        count, seconds = analyzer.take()
+        return f"autovacuum stand-in: {count} ANALYZE in {seconds:.1f} s, inside the time"
 
     # --- Burst: entries and the first step ----------------------------------------------------------------------
     log(f"appending {len(people)} trigger events (the baseline)")
+    if analyzer:
+        analyzer.take()
+    db_before, cpu_before = backend_cpu(), time.process_time()
     append_s = _triggers(people)
+    append_cpu, append_db = time.process_time() - cpu_before, backend_cpu()
+    append_db = None if append_db is None or db_before is None else append_db - db_before
+    append_analyzed = analyzed()
     baseline_rate = len(people) / append_s
     log(f"entries and first step with 1 reader and {workers} step workers")
     stop = get_context("fork").Event()
     started = time.perf_counter()
-    readers, reader_queue = _start(consumer, 1, stop)
-    steppers, stepper_queue = _start(step_worker, workers, 0, stop)
+    readers, reader_queue = _start(consumer, 1, stop, args.profile)
+    steppers, stepper_queue = _start(step_worker, workers, 0, stop, args.profile)
     total = len(people)
     while JourneyRun.objects.filter(journey=journey, step="wait").count() < total:
         time.sleep(0.2)
         if time.perf_counter() - started > 3600:
             break
     burst_s = time.perf_counter() - started
-    burst_cpu = _cpu(_finish(readers, reader_queue, stop)) + _cpu(_finish(steppers, stepper_queue, stop))
+    burst_results = _finish(readers, reader_queue, stop) + _finish(steppers, stepper_queue, stop)
+    burst_cpu, burst_db = _cpu(burst_results), _db_cpu(burst_results)
+    burst_analyzed = analyzed()
     at_wait = JourneyRun.objects.filter(journey=journey, step="wait").count()
     entry_rate = at_wait / burst_s
 
@@ -202,19 +331,21 @@ def run(args, description: str) -> int:
     log(f"the wait comes due for {at_wait} people at once")
     stop = get_context("fork").Event()
     started = time.perf_counter()
-    steppers, stepper_queue = _start(step_worker, workers, 3601, stop)
+    steppers, stepper_queue = _start(step_worker, workers, 3601, stop, None)
     while JourneyRun.objects.filter(journey=journey, status="done").count() < at_wait:
         time.sleep(0.2)
         if time.perf_counter() - started > 3600:
             break
     fire_s = time.perf_counter() - started
-    fire_cpu = _cpu(_finish(steppers, stepper_queue, stop))
+    fire_results = _finish(steppers, stepper_queue, stop)
+    fire_cpu, fire_db = _cpu(fire_results), _db_cpu(fire_results)
+    fire_analyzed = analyzed()
     fired = JourneyRun.objects.filter(journey=journey, status="done").count()
 
     # --- Lag while ingesting --------------------------------------------------------------------------------------
     log(f"ingesting {args.ingest_rate} events/s for {args.ingest_seconds:.0f} s with the reader running")
     stop = get_context("fork").Event()
-    readers, reader_queue = _start(consumer, 1, stop)
+    readers, reader_queue = _start(consumer, 1, stop, None)
     samples: list[int] = []
     sampling = threading.Event()
 
@@ -253,7 +384,11 @@ def run(args, description: str) -> int:
     catch_up_s = time.perf_counter() - catch_started
     sampling.set()
     sampler.join()
-    lag_cpu = _cpu(_finish(readers, reader_queue, stop))
+    lag_results = _finish(readers, reader_queue, stop)
+    lag_cpu, lag_db = _cpu(lag_results), _db_cpu(lag_results)
+    lag_analyzed = analyzed()
+    if analyzer:
+        analyzer.stop()
     third = max(len(samples) // 3, 1)
     first_avg = sum(samples[:third]) / third if samples else 0
     last_avg = sum(samples[-third:]) / third if samples else 0
@@ -262,19 +397,25 @@ def run(args, description: str) -> int:
         f"people: {total}, step workers: {workers} (plus 1 reader of the log)",
         "",
         "Burst of trigger events: entries and the first step (a send through messaging)",
-        f"  baseline: appending the triggers  {baseline_rate:8.0f} events/s ({append_s:.1f} s)",
+        f"  baseline: appending the triggers  {baseline_rate:8.0f} events/s ({append_s:.1f} s; {append_analyzed})",
+        f"    CPU per trigger appended         {_per(append_cpu, total, 3)} benchmark, "
+        f"{_per(append_db, total, 3)} its PostgreSQL backend",
         f"  entered and first step done      {entry_rate:8.0f} people/s ({at_wait} in {burst_s:.1f} s; "
         f"{entry_rate / baseline_rate:.2f}x baseline; target >= {TARGET_ENTRIES_PER_S}: "
         f"{'OK' if entry_rate >= TARGET_ENTRIES_PER_S else 'MISSED'})",
-        f"  CPU of the reader and the step workers  {burst_cpu / max(at_wait, 1) * 1000:.2f} ms per person "
-        "(the database's own CPU not included)",
+        f"    {burst_analyzed}",
+        f"  CPU per person: reader and step workers {_per(burst_cpu, at_wait)} "
+        f"({_ratio(burst_cpu * total, append_cpu * at_wait)} a trigger's append), "
+        f"their PostgreSQL backends {_per(burst_db, at_wait)} "
+        f"({_ratio(None if burst_db is None else burst_db * total, (append_db or 0) * at_wait)} a trigger's)",
         "",
         "A wait step due for everybody at once",
         f"  fired                            {fired} people in {fire_s:.1f} s ({fired / fire_s:.0f} people/s; "
         f"target <= {TARGET_FIRE_S} s for 100,000, so >= {100_000 / TARGET_FIRE_S:.0f} people/s: "
         f"{'OK' if fired / fire_s >= 100_000 / TARGET_FIRE_S else 'MISSED'}"
         f"{'' if total >= 100_000 else ', measured at a smaller size'})",
-        f"  CPU of the step workers          {fire_cpu / max(fired, 1) * 1000:.2f} ms per person",
+        f"    {fire_analyzed}",
+        f"  CPU per person: step workers {_per(fire_cpu, fired)}, their PostgreSQL backends {_per(fire_db, fired)}",
         "",
         f"Process manager lag while ingesting trigger events (asked {args.ingest_rate} events/s; everyone is in the "
         "journey already, so each is read, checked against the person's runs and the re-entry rule)",
@@ -283,7 +424,8 @@ def run(args, description: str) -> int:
         f"max {max(samples, default=0)}, at the end {end_lag}",
         f"  caught up after ingestion in     {catch_up_s:.1f} s "
         f"({'not growing' if last_avg <= max(first_avg * 1.5, args.ingest_rate) else 'GROWING'})",
-        f"  CPU of the reader                {lag_cpu / max(ingested, 1) * 1000:.3f} ms per event ingested",
+        f"  CPU of the reader                {_per(lag_cpu, ingested, 3)} per event ingested, its PostgreSQL "
+        f"backend {_per(lag_db, ingested, 3)} ({lag_analyzed})",
     ]
     print("\n".join(lines))
     return 0

@@ -140,7 +140,7 @@ class _ConsentState(NamedTuple):
 
 def _consent_states(member_ids: set[uuid.UUID], channels: set[str]) -> list[_ConsentState]:
     names = list(_ConsentState._fields)
-    found = Consent.objects.filter(customer_id__in=member_ids, channel__in=channels).values_list(*names)
+    found = Consent.objects.filter(customer_id__any=member_ids, channel__in=channels).values_list(*names)
     return [_ConsentState(*row) for row in found]
 
 
@@ -148,7 +148,7 @@ def _identifiers(member_ids: set[uuid.UUID], kinds: set[str]) -> list[tuple[uuid
     """(customer_id, kind, value), oldest first. An address a provider reported dead is not an address to send to
     (customer.address_undeliverable)."""
     return list(
-        CustomerIdentifier.objects.filter(customer_id__in=member_ids, kind__in=kinds, undeliverable_at=None)
+        CustomerIdentifier.objects.filter(customer_id__any=member_ids, kind__in=kinds, undeliverable_at=None)
         .order_by("added_at", "id")
         .values_list("customer_id", "kind", "value")
     )
@@ -156,7 +156,7 @@ def _identifiers(member_ids: set[uuid.UUID], kinds: set[str]) -> list[tuple[uuid
 
 def _customer_rows(customer_ids: set[uuid.UUID]) -> dict[uuid.UUID, dict]:
     columns = ["id", "merged_into_id", "time_zone", "erased_at"]
-    return {row["id"]: row for row in Customer.objects.filter(id__in=customer_ids).values(*columns)}
+    return {row["id"]: row for row in Customer.objects.filter(id__any=customer_ids).values(*columns)}
 
 
 def reachable_channels(

@@ -12,6 +12,11 @@ class EventStoreConfig(AppConfig):
         # Every app declares its event types in events.py and its read models in projections.py; importing them
         # fills the registries, so the store can validate any type and rebuild any projection.
         autodiscover_modules("events", "projections")
-        from .backends import recorder
+        from django.db.models import ForeignKey, UUIDField
 
+        from .backends import recorder
+        from .sql import AnyOf
+
+        UUIDField.register_lookup(AnyOf)
+        ForeignKey.register_lookup(AnyOf)
         recorder()  # chosen once, from the database's engine (no connection is opened)

@@ -11,6 +11,7 @@ from typing import Any
 
 import psycopg
 from django.db import connection
+from django.db.models import Lookup
 
 
 def execute_pg(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
@@ -33,3 +34,25 @@ def copy_rows(table: str, columns: list[str], rows: list[tuple[Any, ...]]) -> No
     ):
         for row in rows:
             copy.write_row(row)
+
+
+class AnyOf(Lookup):
+    """`field__any=[...]`: `field = ANY(%s)` with the list as one array parameter on PostgreSQL, `IN (...)` elsewhere.
+
+    For a batch of hundreds of ids: an IN list is one parameter per id, a statement text that changes with the batch
+    size (split and converted by the driver every time, never prepared), and each id prepared by Django's In lookup;
+    the array is one parameter and one statement text. Registered on UUIDField and ForeignKey
+    (EventStoreConfig.ready)."""
+
+    lookup_name = "any"
+    prepare_rhs = False
+
+    def as_sql(self, compiler, connection):  # type: ignore[no-untyped-def]
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        field = self.lhs.output_field
+        values = [field.get_db_prep_value(value, connection) for value in dict.fromkeys(self.rhs)]
+        if connection.vendor == "postgresql":
+            return f"{lhs} = ANY(%s::{field.db_type(connection)}[])", [*lhs_params, values]
+        if not values:
+            return "1 = 0", list(lhs_params)
+        return f"{lhs} IN ({', '.join(['%s'] * len(values))})", [*lhs_params, *values]

@@ -194,7 +194,7 @@ def marketing_messages_since(*, customer_ids: list[uuid.UUID], since: datetime) 
     """Marketing messages each person was sent (or is about to be) since `since`, from every campaign, journey and
     sender, on every channel: what the contact-pressure budget counts."""
     counts = (
-        OutboundMessage.objects.filter(customer_id__in=customer_ids, purpose="marketing", created_at__gt=since)
+        OutboundMessage.objects.filter(customer_id__any=customer_ids, purpose="marketing", created_at__gt=since)
         .exclude(status__in=NOT_SENT)
         .values_list("customer_id")
         .annotate(n=Count("id"))

@@ -4,20 +4,17 @@ queue, the journey's status guards every command). Every value comes from an eve
 person's position (and when they move on).
 """
 
-import json
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.core.serializers.json import DjangoJSONEncoder
-from django.db import DEFAULT_DB_ALIAS, connection, connections, models
-
 from backoffice.eventstore.projector import INLINE, Projection
 from backoffice.eventstore.store import RecordedEvent
 
 from .models import CustomerTag, Journey, JourneyRun, JourneyStatus, JourneyVersion, RunStatus
+from .runs import RunRow, runs_by_id, runs_insert, runs_update
 
 PLAN_TYPES = ("journey.created", "journey.changed", "journey.published", "journey.paused", "journey.resumed")
 RUN_TYPES = ("journey.entered", "journey.step_completed", "journey.exited", "journey.converted")
@@ -55,8 +52,8 @@ class Journeys(Projection):
         wanted = [
             uuid.UUID(str(e.data["run_id"])) for e in events if e.type in RUN_TYPES and e.type != "journey.entered"
         ]
-        runs = _runs_by_id(wanted) if wanted else {}
-        new: dict[uuid.UUID, JourneyRun] = {}
+        runs = runs_by_id(wanted)
+        new: dict[uuid.UUID, RunRow] = {}
         moved: set[uuid.UUID] = set()
         for event in events:
             if event.type in PLAN_TYPES:
@@ -69,74 +66,8 @@ class Journeys(Projection):
                 _run(runs[run_id], event)
                 if run_id not in new:
                     moved.add(run_id)
-        if new:
-            _insert_runs(list(new.values()))
-        if moved:
-            _update_runs([runs[run_id] for run_id in moved])
-
-
-def _insert_runs(runs: list[JourneyRun]) -> None:
-    """One INSERT statement run for every row (executemany): a burst of entries is thousands of rows, and the ORM's
-    bulk_create compiles every value of every one."""
-    fields = JourneyRun._meta.concrete_fields
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    marks = ", ".join(["%s"] * len(fields))
-    table = connection.ops.quote_name(JourneyRun._meta.db_table)
-    db = connections[DEFAULT_DB_ALIAS]  # the connection itself: each value through the proxy cost a lookup
-    rows = [[f.get_db_prep_save(getattr(run, f.attname), db) for f in fields] for run in runs]
-    with connection.cursor() as cursor:
-        cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows)  # noqa: S608 - names
-
-
-def _runs_by_id(ids: list[uuid.UUID]) -> dict[uuid.UUID, JourneyRun]:
-    """The runs a batch of steps moves. On PostgreSQL one array parameter (`id = ANY(%s)`): compiling an IN list of
-    500 UUIDs cost the ORM more than the database took to answer."""
-    if connection.vendor != "postgresql":
-        return JourneyRun.objects.in_bulk(ids)
-    table = connection.ops.quote_name(JourneyRun._meta.db_table)
-    found = JourneyRun.objects.raw(f"SELECT * FROM {table} WHERE id = ANY(%s)", [ids])  # noqa: S608 - names
-    return {run.id: run for run in found}
-
-
-def _update_runs(runs: list[JourneyRun]) -> None:
-    """One UPDATE for the whole batch: on PostgreSQL from arrays (one round trip, `UPDATE ... FROM unnest(...)`),
-    elsewhere one statement run for every row (executemany); bulk_update's CASE per field and row cost more than
-    the steps themselves."""
-    fields = [JourneyRun._meta.get_field(name) for name in RUN_FIELDS]
-    pk = JourneyRun._meta.pk
-    table = connection.ops.quote_name(JourneyRun._meta.db_table)
-    db = connections[DEFAULT_DB_ALIAS]
-    if connection.vendor == "postgresql":
-        columns = [pk, *fields]
-        # JSON goes as text and is cast once in the statement: psycopg dumps an array of Jsonb values slowly.
-        arrays = [
-            [json.dumps(getattr(run, f.attname), cls=DjangoJSONEncoder) for run in runs]
-            if isinstance(f, models.JSONField)
-            else [f.get_db_prep_save(getattr(run, f.attname), db) for run in runs]
-            for f in columns
-        ]
-        names = [connection.ops.quote_name(f.column) for f in columns]
-        unnest = ", ".join(
-            "%s::text[]" if isinstance(f, models.JSONField) else f"%s::{f.db_type(connection)}[]" for f in columns
-        )
-        assignments = ", ".join(
-            f"{name} = v.{name}::jsonb" if isinstance(f, models.JSONField) else f"{name} = v.{name}"
-            for f, name in zip(columns[1:], names[1:], strict=True)
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {table} AS t SET {assignments} FROM unnest({unnest}) AS v({', '.join(names)}) "  # noqa: S608
-                f"WHERE t.{names[0]} = v.{names[0]}",
-                arrays,
-            )
-        return
-    assignments = ", ".join(f"{connection.ops.quote_name(f.column)} = %s" for f in fields)
-    rows = [
-        [f.get_db_prep_save(getattr(run, f.attname), db) for f in fields] + [pk.get_db_prep_value(run.pk, db)]
-        for run in runs
-    ]
-    with connection.cursor() as cursor:
-        cursor.executemany(f"UPDATE {table} SET {assignments} WHERE {pk.column} = %s", rows)  # noqa: S608 - names
+        runs_insert(list(new.values()))
+        runs_update([runs[run_id] for run_id in moved], RUN_FIELDS)
 
 
 def _plan(event: RecordedEvent) -> None:
@@ -179,8 +110,8 @@ def _plan(event: RecordedEvent) -> None:
     journey.save()
 
 
-def _entered(e: RecordedEvent) -> JourneyRun:
-    return JourneyRun(
+def _entered(e: RecordedEvent) -> RunRow:
+    return RunRow(
         id=uuid.UUID(str(e.data["run_id"])),
         journey_id=uuid.UUID(str(e.data["journey_id"])),
         version=e.data["version"],
@@ -197,7 +128,7 @@ def _entered(e: RecordedEvent) -> JourneyRun:
     )
 
 
-def _run(run: JourneyRun, event: RecordedEvent) -> None:
+def _run(run: RunRow, event: RecordedEvent) -> None:
     data = event.data
     run.updated_at = event.occurred_at
     if event.type == "journey.step_completed":

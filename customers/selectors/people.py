@@ -64,7 +64,7 @@ def people_members(*, owner_ids: set[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
 
 
 def _merged_into_any(frontier: set[uuid.UUID]) -> list[tuple[uuid.UUID, uuid.UUID]]:
-    return list(Customer.objects.filter(merged_into_id__in=frontier).values_list("id", "merged_into_id"))
+    return list(Customer.objects.filter(merged_into_id__any=frontier).values_list("id", "merged_into_id"))
 
 
 def _latest_consents(customer_ids: list[uuid.UUID], **filters) -> dict[tuple[str, str], Consent]:
@@ -368,7 +368,7 @@ def customers_with_ids(*, customer_ids) -> QuerySet[Customer]:
 
 def customer_values(*, customer_ids, fields: tuple[str, ...]) -> list[tuple]:
     """(id, *fields) per customer."""
-    return list(Customer.objects.filter(id__in=customer_ids).values_list("id", *fields))
+    return list(Customer.objects.filter(id__any=customer_ids).values_list("id", *fields))
 
 
 def customers_with_birthday_on(*, month_days: list[tuple[int, int]]) -> list[tuple[uuid.UUID, date, str]]:

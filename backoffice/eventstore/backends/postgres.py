@@ -118,16 +118,20 @@ mark AS (
 )"""
 _BELOW_MARK: Final = """(transaction_id, position) > (%b::text::xid8, %b)
    AND (transaction_id < mark.upto OR (mark.own_is_oldest AND transaction_id <= mark.own))"""
+# Ordered by the table's columns, named with the table: a bare `transaction_id` is the output column (the bigint cast
+# of _COLUMNS), which the committed-order index cannot serve, so every read sorted all the log after the checkpoint
+# (a reader 100,000 events behind took 665 ms per batch of 2,000 instead of 3 ms).
+_COMMITTED_ORDER: Final = "ORDER BY eventstore_event.transaction_id, eventstore_event.position"
 _READ_COMMITTED: Final = f"""{_MARK}
 {_SELECT}, mark
  WHERE {_BELOW_MARK}
- ORDER BY transaction_id, position
+ {_COMMITTED_ORDER}
  LIMIT %b
 """  # noqa: S608 - constants only
 _READ_COMMITTED_TYPES: Final = f"""{_MARK}
 {_SELECT}, mark
  WHERE {_BELOW_MARK} AND type = ANY(%b::text[])
- ORDER BY transaction_id, position
+ {_COMMITTED_ORDER}
  LIMIT %b
 """  # noqa: S608 - constants only
 # How many events of each (type, channel) below the mark, and the key of the last one.

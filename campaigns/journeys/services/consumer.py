@@ -25,6 +25,7 @@ from backoffice.eventstore import store
 
 from .. import definition as rules
 from ..models import Journey, JourneyCursor, JourneyRun, JourneyStatus, JourneyVersion, RunStatus
+from ..runs import runs_of_people
 from .facts import BatchFacts
 from .walk import Position, arrive, decide
 
@@ -187,24 +188,24 @@ def _consume(events: list[store.RecordedEvent], plan: _Plan) -> bool:
 
 
 def _runs_of(people: set, journey_ids: list) -> dict[uuid.UUID, list[_Run]]:
+    """The runs of these people in these journeys, for a batch of thousands of events: one read of plain rows."""
     found: dict[uuid.UUID, list[_Run]] = defaultdict(list)
-    rows = JourneyRun.objects.filter(customer_id__in=people, journey_id__in=journey_ids).values_list(
-        "id",
-        "journey_id",
-        "version",
-        "customer_id",
-        "entry",
-        "step",
-        "awaiting",
-        "status",
-        "entered_at",
-        "converted_at",
-        "path",
-        "trigger_position",
-        "is_holdout",
-    )
-    for row in rows:
-        run = _Run(*row[:9], row[9] is not None, len(row[10]), row[11], row[12])
+    for row in runs_of_people(list(people), journey_ids):
+        run = _Run(
+            row.id,
+            row.journey_id,
+            row.version,
+            row.customer_id,
+            row.entry,
+            row.step,
+            row.awaiting,
+            row.status,
+            row.entered_at,
+            row.converted_at is not None,
+            len(row.path),
+            row.trigger_position,
+            row.is_holdout,
+        )
         found[run.customer_id].append(run)
     return found
 
@@ -324,7 +325,10 @@ def _enter(item: _Live, event, mine: list[_Run], counts: dict, facts, appends) -
     counts[journey.id] = counts.get(journey.id, 0) + 1
     entry = max((run.entry for run in previous), default=0) + 1
     run_id = uuid.uuid5(journey.id, f"run:{event.customer_id}:{entry}")
-    is_holdout = rules.is_holdout(journey.id, event.customer_id, item.version.holdout_share)
+    # No hash to draw when nobody is held out (the draw of a share of 0 is always no).
+    is_holdout = bool(item.version.holdout_share) and rules.is_holdout(
+        journey.id, event.customer_id, item.version.holdout_share
+    )
     now = timezone.now()
     if is_holdout:
         step, due_at, awaiting = "", now + timedelta(days=item.version.attribution_days), ""

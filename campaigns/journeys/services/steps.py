@@ -24,6 +24,7 @@ from backoffice.messaging.services import MessageRequest, messages_send
 from backoffice.messaging.services.send import message_id_for
 
 from ..models import JourneyRun, JourneyStatus, JourneyVersion, RunStatus
+from ..runs import RunRow, runs_take_due
 from .facts import BatchFacts
 from .walk import Decision, Position, walk
 
@@ -32,7 +33,7 @@ ACTOR = "journeys"
 CASE_CHANNELS = {"support": "phone", "store": "store"}
 
 
-def position_of(run: JourneyRun) -> Position:
+def position_of(run: JourneyRun | RunRow) -> Position:
     return Position(
         run_id=run.id,
         journey_id=run.journey_id,
@@ -57,11 +58,7 @@ def journey_runs_advance(*, now: datetime | None = None, batch_size: int | None 
     now = now or timezone.now()
     size = batch_size or settings.JOURNEYS_BATCH_SIZE
     with transaction.atomic():
-        runs = list(
-            JourneyRun.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(status=RunStatus.ACTIVE, due_at__lte=now, journey__status=JourneyStatus.LIVE)
-            .order_by("due_at")[:size]
-        )
+        runs = runs_take_due(now=now, limit=size)
         if not runs:
             return 0
         from ...services.fan_out import _lock_people  # one order of advisory locks for every budget decision
@@ -69,7 +66,7 @@ def journey_runs_advance(*, now: datetime | None = None, batch_size: int | None 
         _lock_people([run.customer_id for run in runs])
         versions = definitions_for({(run.journey_id, run.version) for run in runs})
         facts = BatchFacts([run.customer_id for run in runs], now=now)
-        planned: list[tuple[JourneyRun, Position, list[Decision]]] = []
+        planned: list[tuple[RunRow, Position, list[Decision]]] = []
         for run in runs:
             position = position_of(run)
             if run.is_holdout or not run.step:
@@ -115,7 +112,7 @@ def _queue_messages(planned) -> set[str]:
     return skipped
 
 
-def _events(run: JourneyRun, position: Position, decisions: list[Decision], skipped: set[str], now: datetime):
+def _events(run: RunRow, position: Position, decisions: list[Decision], skipped: set[str], now: datetime):
     events = []
     done = len(run.path)
     for index, decision in enumerate(decisions):
@@ -169,7 +166,7 @@ def _recorded_at(now: datetime) -> datetime | None:
     return now if now <= timezone.now() else None
 
 
-def _open_case(run: JourneyRun, decision: Decision) -> uuid.UUID:
+def _open_case(run: RunRow, decision: Decision) -> uuid.UUID:
     """A staff task as a service case (support) or a store case, once per run and step."""
     from customers.services.cases import case_open
 
