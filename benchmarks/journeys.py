@@ -17,8 +17,6 @@ one process (one reader of the log, by design) beside the step workers; "workers
 identifiers and consents are inserted straight into their projections (benchmarks/campaigns.py's seed).
 """
 
-import argparse
-import os
 import sys
 import threading
 import time
@@ -28,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.ingest import log, prepare_database, setup_django  # noqa: E402
+from benchmarks.support.runs import benchmark_parser, log, run_on_fresh_database  # noqa: E402
 
 TARGET_ENTRIES_PER_S = 2000
 TARGET_FIRE_S = 60
@@ -47,19 +45,13 @@ DEFINITION = {
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--people", type=int, default=100_000, help="people entering in the burst (100000)")
     parser.add_argument("--workers", type=int, default=2, help="step worker processes (2)")
     parser.add_argument("--ingest-seconds", type=float, default=20, help="how long ingestion runs for the lag (20)")
     parser.add_argument("--ingest-rate", type=int, default=TARGET_INGEST_PER_S, help="events/s ingested (5000)")
     parser.add_argument("--seed", type=int, default=17)
-    args = parser.parse_args()
-    url, cleanup, description = prepare_database(os.environ.get("DATABASE_URL"))
-    try:
-        setup_django(url)
-        return run(args, description)
-    finally:
-        cleanup()
+    return run_on_fresh_database(run, parser.parse_args())
 
 
 def _quiet_process() -> None:
