@@ -9,12 +9,11 @@ import pytest
 from django.utils import timezone
 
 from backoffice.eventstore import projector
-from backoffice.messaging.backends.local import MemoryBackend
 from campaigns import services as campaign_services
 from campaigns.personalisation import forget_pairs
-from customers import services as customer_services
 from customers.services.ingestion import customer_register
 from orders import services as order_services
+from tests.factories import ConsentFactory
 
 PRODUCTS = (
     ("CAM-BLA", "Camiseta blanca", "camisetas", "19.90"),
@@ -33,13 +32,6 @@ def _fresh_recommendations():
 
 
 @pytest.fixture
-def outbox():
-    MemoryBackend.reset()
-    yield MemoryBackend.outbox
-    MemoryBackend.reset()
-
-
-@pytest.fixture
 def person(db):
     """A registered customer with an email and a phone, granting marketing consent on the channels given."""
     counter = iter(range(1, 1_000_000))
@@ -51,15 +43,7 @@ def person(db):
             identifiers["name"] = name
         customer_id, _ = customer_register(customer=identifiers, channel="web", actor="test")
         for channel in consents:
-            customer_services.consent_record(
-                customer_id=customer_id,
-                channel=channel,
-                purpose="marketing",
-                is_granted=True,
-                source_channel="web",
-                wording="Acepto",
-                actor="test",
-            )
+            ConsentFactory(customer_id=customer_id, channel=channel, wording="Acepto")
         from customers.models import Customer
 
         Customer.objects.filter(id=customer_id).update(language=language, **profile)
@@ -69,15 +53,7 @@ def person(db):
 
 
 def revoke(customer_id, channel):
-    customer_services.consent_record(
-        customer_id=customer_id,
-        channel=channel,
-        purpose="marketing",
-        is_granted=False,
-        source_channel=channel,
-        wording="BAJA",
-        actor="test",
-    )
+    ConsentFactory(customer_id=customer_id, channel=channel, is_granted=False, source_channel=channel, wording="BAJA")
 
 
 @pytest.fixture

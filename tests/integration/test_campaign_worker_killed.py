@@ -16,8 +16,8 @@ from campaigns import services
 from campaigns.models import AudienceMember, Delivery, Outcome
 from campaigns.models import Status as CampaignStatus
 from campaigns.tasks import campaigns_launch_due_task
-from customers import services as customer_services
 from customers.services.ingestion import customer_register
+from tests.factories import ConsentFactory
 from tests.messaging.provider import LoopbackProvider
 
 from .conftest import _database_url, reset_task_router, wait_for
@@ -73,14 +73,7 @@ def test_a_worker_killed_mid_fan_out_and_restarted_sends_every_remaining_message
     celery_app.conf.task_always_eager = True  # the audience is made in process: projections catch up here
     for n in range(PEOPLE):
         customer_id, _ = customer_register(customer={"phone": f"+3466{n:07d}"}, channel="web", actor="test")
-        customer_services.consent_record(
-            customer_id=customer_id,
-            channel="sms",
-            purpose="marketing",
-            is_granted=True,
-            source_channel="web",
-            actor="test",
-        )
+        ConsentFactory(customer_id=customer_id, channel="sms")
     segment = services.segment_save(
         name="SMS", rules={"op": "and", "rules": [{"field": "consent", "cmp": "eq", "value": "sms"}]}, actor="t"
     )

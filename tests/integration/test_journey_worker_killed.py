@@ -17,8 +17,8 @@ from backoffice.messaging.tasks import messages_drain_task
 from campaigns import services
 from campaigns.journeys.models import JourneyRun
 from campaigns.tasks import journeys_tick_task
-from customers import services as customer_services
 from customers.services.ingestion import customer_register
+from tests.factories import ConsentFactory
 from tests.messaging.provider import LoopbackProvider
 
 from .conftest import _database_url, reset_task_router, wait_for
@@ -79,15 +79,7 @@ def test_a_worker_killed_between_steps_sends_nothing_twice_and_skips_nothing(pro
     people = []
     for n in range(PEOPLE):
         customer_id, _ = customer_register(customer={"phone": f"+3467{n:07d}"}, channel="web", actor="test")
-        customer_services.consent_record(
-            customer_id=customer_id,
-            channel="sms",
-            purpose="marketing",
-            is_granted=True,
-            source_channel="web",
-            wording="Acepto",
-            actor="test",
-        )
+        ConsentFactory(customer_id=customer_id, channel="sms", wording="Acepto")
         people.append(customer_id)
     definition = {
         "trigger": {"kind": "event", "event": "page.viewed"},
