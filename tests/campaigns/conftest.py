@@ -43,13 +43,17 @@ def person(db):
             identifiers["name"] = name
         customer_id, _ = customer_register(customer=identifiers, channel="web", actor="test")
         for channel in consents:
-            ConsentFactory(customer_id=customer_id, channel=channel, wording="Acepto")
+            grant(customer_id, channel)
         from customers.models import Customer
 
         Customer.objects.filter(id=customer_id).update(language=language, **profile)
         return customer_id
 
     return make
+
+
+def grant(customer_id, channel):
+    ConsentFactory(customer_id=customer_id, channel=channel, wording="Acepto")
 
 
 def revoke(customer_id, channel):
