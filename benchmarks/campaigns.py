@@ -17,8 +17,6 @@ Customers, identifiers, consents and orders are inserted straight into their pro
 and the fan-out, not ingestion (benchmarks/ingest.py does that).
 """
 
-import argparse
-import os
 import random
 import resource
 import sys
@@ -31,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.ingest import log, prepare_database, setup_django  # noqa: E402
+from benchmarks.support.runs import benchmark_parser, log, run_on_fresh_database  # noqa: E402
 
 TARGET_SEGMENT_S = 2.0
 TARGET_MESSAGES_PER_S = 2000
@@ -55,20 +53,14 @@ RULES = {
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--customers", type=int, default=100_000, help="customers (100000)")
     parser.add_argument("--workers", type=int, default=2, help="fan-out and drain worker processes (2)")
     parser.add_argument("--repeat", type=int, default=5, help="timed segment evaluations (5)")
     parser.add_argument("--baseline-messages", type=int, default=2000, help="bare message_send calls (2000)")
     parser.add_argument("--drain-seconds", type=float, default=60, help="how long the drain is measured (60)")
     parser.add_argument("--seed", type=int, default=6)
-    args = parser.parse_args()
-    url, cleanup, description = prepare_database(os.environ.get("DATABASE_URL"))
-    try:
-        setup_django(url)
-        return run(args, description)
-    finally:
-        cleanup()
+    return run_on_fresh_database(run, parser.parse_args())
 
 
 def seed(n: int, rng: random.Random) -> None:

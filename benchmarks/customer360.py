@@ -8,7 +8,6 @@ of queries, the timeline's first page likewise, and `as_of` < 500 ms. Baseline m
 keyset SELECT of the same 50 timeline rows through the driver.
 """
 
-import argparse
 import statistics
 import sys
 import time
@@ -18,30 +17,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.ingest import log, prepare_database, setup_django  # noqa: E402
-
-
-def percentile(samples: list[float], share: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
+from benchmarks.support.runs import benchmark_parser, log, percentile, run_on_fresh_database  # noqa: E402
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--events", type=int, default=10_000, help="events of the one customer (10000)")
     parser.add_argument("--others", type=int, default=2_000, help="other customers, 20 events each (2000)")
     parser.add_argument("--repeat", type=int, default=200, help="timed requests per figure (200)")
     parser.add_argument("--cases", type=int, default=10, help="service cases of the one customer, 5 events each (10)")
-    args = parser.parse_args()
-
-    import os
-
-    url, cleanup, description = prepare_database(os.environ.get("DATABASE_URL"))
-    try:
-        setup_django(url)
-        return run(args, description)
-    finally:
-        cleanup()
+    return run_on_fresh_database(run, parser.parse_args())
 
 
 def run(args, description: str) -> int:

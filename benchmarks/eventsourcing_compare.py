@@ -21,7 +21,6 @@ and CPU microseconds per event of this process (the server's CPU is not counted;
 Targets: our command rate >= 2x the library's; our batch rate >= 1.5x.
 """
 
-import argparse
 import os
 import sys
 import time
@@ -30,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.ingest import log, prepare_database, setup_django  # noqa: E402
+from benchmarks.support.runs import benchmark_parser, log, run_on_fresh_database  # noqa: E402
 
 TARGET_COMMANDS = 2.0
 TARGET_BATCHES = 1.5
@@ -58,7 +57,7 @@ def _library():
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--commands", type=int, default=2000, help="one-event commands per store (2000)")
     parser.add_argument("--aggregates", type=int, default=100, help="aggregates/streams the commands spread over (100)")
     parser.add_argument("--batches", type=int, default=40, help="saves of 100 events per store (40)")
@@ -68,12 +67,7 @@ def main() -> int:
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith(("postgres://", "postgresql://")):
         sys.exit("DATABASE_URL must be a PostgreSQL URL whose database name contains 'bench' (it is recreated)")
-    url, cleanup, description = prepare_database(url)
-    try:
-        setup_django(url)
-        return run(args, description, Page, Pages)
-    finally:
-        cleanup()
+    return run_on_fresh_database(run, args, Page, Pages, url=url)
 
 
 def run(args, description: str, Page, Pages) -> int:  # noqa: N803 - classes

@@ -36,6 +36,7 @@ def _recreate_database(url: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
 
+
 BIN = Path(sys.executable).parent
 # Responses must conform. Not asked here: negative_data_rejection (schemathesis expects a 4xx for any value the
 # schema would refuse; the API deliberately reads `?x=` as absent, a JSON number where a decimal string is expected,

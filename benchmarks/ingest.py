@@ -34,13 +34,12 @@ import json
 import os
 import platform
 import random
-import shutil
 import statistics
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -51,7 +50,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-PG_SCHEMES = ("postgres://", "postgresql://", "pgsql://")
+from benchmarks.support.runs import benchmark_parser, code_version, log, prepare_database, setup_django  # noqa: E402
+
 EVENT_COLUMNS = (
     "id, stream, version, type, schema_version, channel, customer_id, occurred_at, recorded_at, data, metadata, digest"
 )
@@ -70,62 +70,6 @@ TARGET_SINGLE_RATE = 1_000
 TARGET_SINGLE_P99_MS = 10.0
 TARGET_READ = 50_000
 BENCHMARKS = ("executemany", "copy", "orm", "append_batches", "single", "read", "ingest", "projections", "http")
-
-
-def log(message: str) -> None:
-    print(f"[{datetime.now(UTC):%H:%M:%S}] {message}", file=sys.stderr, flush=True)
-
-
-# --------------------------------------------------------------------------------------------------------------
-# Database bootstrap (before Django is imported)
-
-
-def prepare_database(url: str | None) -> tuple[str, Callable[[], None], str]:
-    """A fresh database for this run: (DATABASE_URL, cleanup, description)."""
-    if url and url.startswith(PG_SCHEMES):
-        import environ
-        import psycopg
-        from psycopg import sql
-
-        config = environ.Env.db_url_config(url)
-        name = config["NAME"]
-        if "bench" not in name:
-            sys.exit(f"refusing to drop database {name!r}: name a dedicated database containing 'bench'")
-        admin = psycopg.connect(
-            host=config.get("HOST") or None,
-            port=config.get("PORT") or None,
-            user=config.get("USER") or None,
-            password=config.get("PASSWORD") or None,
-            dbname="postgres",
-            autocommit=True,
-        )
-        with admin:
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        return url, lambda: None, f"PostgreSQL database {name!r} (dropped and recreated)"
-    if url and not url.startswith("sqlite:"):
-        sys.exit("DATABASE_URL must be postgres://... or sqlite:... (or unset for a temporary SQLite file)")
-    directory = tempfile.mkdtemp(prefix="backoffice-bench-")
-    path = Path(directory) / "bench.sqlite3"
-    return f"sqlite:///{path}", lambda: shutil.rmtree(directory, ignore_errors=True), f"SQLite file {path}"
-
-
-def setup_django(url: str) -> None:
-    os.environ["DATABASE_URL"] = url
-    os.environ["DJANGO_SETTINGS_MODULE"] = "backoffice.settings.test"
-    os.environ["DEBUG"] = "false"
-    import django
-
-    django.setup()
-    from django.conf import settings
-    from django.core.management import call_command
-
-    assert not settings.DEBUG, "benchmarks must run with DEBUG off (query logging would skew them)"
-    call_command("migrate", verbosity=0, interactive=False)
-    # Import every view now, so the whole run measures the code as it was at its start.
-    from django.urls import get_resolver
-
-    get_resolver().url_patterns  # noqa: B018 - imports the URLconf and its views
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -1099,7 +1043,7 @@ def environment_header(args: argparse.Namespace, description: str, dataset: Data
                 settings_shown.append(f"{name}={cursor.fetchone()[0]}")
             db_version += f" ({', '.join(settings_shown)})"
     return [
-        f"Event store ingestion benchmark, {started:%Y-%m-%d %H:%M} UTC; code: {_code_version()}",
+        f"Event store ingestion benchmark, {started:%Y-%m-%d %H:%M} UTC; code: {code_version()}",
         f"database: {db_version}; {description}",
         f"python {platform.python_version()}, Django {django.get_version()}, {os.cpu_count()} CPUs, "
         f"{platform.machine()} {platform.system()}",
@@ -1120,34 +1064,8 @@ def environment_header(args: argparse.Namespace, description: str, dataset: Data
     ]
 
 
-def _code_version() -> str:
-    """The commit, and the files of the measured paths that differ from it (others may be editing them)."""
-    import subprocess
-
-    if os.environ.get("BENCHMARK_CODE_VERSION"):
-        return os.environ["BENCHMARK_CODE_VERSION"]
-    git = shutil.which("git")
-    if git is None:
-        return "unknown (no git)"
-    try:
-        head = subprocess.run(  # noqa: S603 - fixed arguments
-            [git, "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        changed = subprocess.run(  # noqa: S603 - fixed arguments
-            [git, "status", "--porcelain", "--", "backoffice", "customers", "orders"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.split("\n")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown (not a git checkout)"
-    paths = sorted(line[3:] for line in changed if line.strip() and line[3:].endswith(".py"))
-    return f"{head}" + (f" + uncommitted changes in {', '.join(paths)}" if paths else "")
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--events", type=int, default=100_000, help="events per batched benchmark (100000)")
     parser.add_argument("--batch", type=int, default=500, help="events per batch (500)")
     parser.add_argument("--single", type=int, default=5_000, help="single appends per variant (5000)")

@@ -16,7 +16,6 @@ case.* events. Baselines measured in the same run: reading the whole log through
 rebuild must do), and one raw aggregate over the order facts.
 """
 
-import argparse
 import bisect
 import json
 import os
@@ -30,8 +29,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.customer360 import percentile  # noqa: E402
-from benchmarks.ingest import EVENT_COLUMNS, log, prepare_database, setup_django  # noqa: E402
+from benchmarks.ingest import EVENT_COLUMNS  # noqa: E402
+from benchmarks.support.runs import benchmark_parser, log, percentile, run_on_fresh_database  # noqa: E402
 
 TARGET_METRICS_S = 1.0
 TARGET_DASHBOARD_S = 2.0
@@ -56,17 +55,11 @@ def weighted(rng: random.Random, table) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--scale", type=float, default=1.0, help="share of the full size (1.0 = 2,000,000 events)")
     parser.add_argument("--repeat", type=int, default=10, help="timed metrics requests (10); dashboard: half")
     parser.add_argument("--seed", type=int, default=7)
-    args = parser.parse_args()
-    url, cleanup, description = prepare_database(os.environ.get("DATABASE_URL"))
-    try:
-        setup_django(url)
-        return run(args, description)
-    finally:
-        cleanup()
+    return run_on_fresh_database(run, parser.parse_args())
 
 
 def make_events(scale: float, seed: int):
@@ -358,9 +351,7 @@ def run(args, description: str) -> int:
     start = end - timedelta(days=364)
     params = {"from": start.isoformat(), "to": end.isoformat()}
     api = APIClient()
-    api.credentials(
-        HTTP_AUTHORIZATION=f"Token {api_token_issue(user=staff_user_save(username='m', role='marketing'))}"
-    )
+    api.credentials(HTTP_AUTHORIZATION=f"Token {api_token_issue(user=staff_user_save(username='m', role='marketing'))}")
     browser = Client()
     browser.force_login(staff_user_save(username="mk", role="marketing"))
 

@@ -14,7 +14,6 @@ shop and location, so neither warms the other's customers or stock rows. Clients
 client), as in benchmarks/orders.py: the figures are the server's work, request parsing included.
 """
 
-import argparse
 import base64
 import gzip
 import hashlib
@@ -31,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.ingest import log, prepare_database, setup_django  # noqa: E402
+from benchmarks.support.runs import benchmark_parser, log, run_on_fresh_database  # noqa: E402
 
 TARGET_EVENTS_PER_S = 3000
 TARGET_EVENTS_RATIO = 0.5
@@ -43,7 +42,7 @@ FIXTURE = Path(__file__).resolve().parents[1] / "tests" / "integrations" / "fixt
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--events", type=int, default=20_000, help="events per side (20000), in batches of 100")
     parser.add_argument("--batch", type=int, default=100, help="events per request (100)")
     parser.add_argument("--orders", type=int, default=2000, help="orders per side (2000)")
@@ -51,15 +50,13 @@ def main() -> int:
     parser.add_argument(
         "--event-processes", type=int, default=2, help="processes sending event batches at once (2; PostgreSQL only)"
     )
-    args = parser.parse_args()
-    url, cleanup, description = prepare_database(os.environ.get("DATABASE_URL"))
-    try:
-        setup_django(url)
-        figures, ok = run(args)
-        report(figures, args, description)
-        return 0 if ok else 1
-    finally:
-        cleanup()
+    return run_on_fresh_database(measure, parser.parse_args())
+
+
+def measure(args, description: str) -> int:
+    figures, ok = run(args)
+    report(figures, args, description)
+    return 0 if ok else 1
 
 
 def run(args) -> tuple[list[tuple[str, str, str]], bool]:
@@ -140,6 +137,17 @@ def run(args) -> tuple[list[tuple[str, str, str]], bool]:
             seg_seconds += seconds
             seconds, _ = _in_processes(numbers, event_processes, lambda n, p: _events_request(api_bodies[n], token))
             api_seconds += seconds
+
+    def post_batch(body: bytes):
+        """One gzip /v1/batch request, as an analytics SDK sends it."""
+        return client.post(
+            "/v1/batch",
+            body,
+            content_type="application/json",
+            HTTP_AUTHORIZATION=auth_basic,
+            HTTP_CONTENT_ENCODING="gzip",
+        )
+
     analyze = _Autoanalyze(connection) if is_pg else None
     for seg_body, api_body in zip(segment_bodies, api_bodies, strict=True):
         if event_processes > 1:
@@ -148,13 +156,7 @@ def run(args) -> tuple[list[tuple[str, str, str]], bool]:
             analyze.tick(2 * args.batch)
         server = db_cpu() if db_cpu else 0.0
         started, cpu = time.perf_counter(), time.process_time()
-        response = client.post(
-            "/v1/batch",
-            seg_body,
-            content_type="application/json",
-            HTTP_AUTHORIZATION=auth_basic,
-            HTTP_CONTENT_ENCODING="gzip",
-        )
+        response = post_batch(seg_body)
         seg_seconds += time.perf_counter() - started
         seg_cpu += time.process_time() - cpu
         seg_db_cpu += (db_cpu() - server) if db_cpu else 0.0
@@ -196,13 +198,7 @@ def run(args) -> tuple[list[tuple[str, str, str]], bool]:
     before = Event.objects.count()
     started = time.perf_counter()
     for seg_body in segment_bodies:
-        response = client.post(
-            "/v1/batch",
-            seg_body,
-            content_type="application/json",
-            HTTP_AUTHORIZATION=auth_basic,
-            HTTP_CONTENT_ENCODING="gzip",
-        )
+        response = post_batch(seg_body)
         assert response.status_code == 200
     resend_rate = total / (time.perf_counter() - started)
     again = Event.objects.count() - before

@@ -22,7 +22,6 @@ ratios a loaded machine does not move much, unlike the rates. On PostgreSQL a st
 beside the benchmark (AutoAnalyze), as it would in production; `--profile DIR` writes a cProfile of each process.
 """
 
-import argparse
 import cProfile
 import os
 import sys
@@ -34,7 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.ingest import log, prepare_database, setup_django  # noqa: E402
+from benchmarks.support.runs import benchmark_parser, log, run_on_fresh_database  # noqa: E402
 
 TARGET_ENTRIES_PER_S = 2000
 TARGET_FIRE_S = 60
@@ -53,7 +52,7 @@ DEFINITION = {
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--people", type=int, default=100_000, help="people entering in the burst (100000)")
     parser.add_argument("--workers", type=int, default=2, help="step worker processes (2)")
     parser.add_argument("--ingest-seconds", type=float, default=20, help="how long ingestion runs for the lag (20)")
@@ -63,13 +62,7 @@ def main() -> int:
     parser.add_argument(
         "--no-autoanalyze", dest="autoanalyze", action="store_false", help="no stand-in for autovacuum's ANALYZE"
     )
-    args = parser.parse_args()
-    url, cleanup, description = prepare_database(os.environ.get("DATABASE_URL"))
-    try:
-        setup_django(url)
-        return run(args, description)
-    finally:
-        cleanup()
+    return run_on_fresh_database(run, parser.parse_args())
 
 
 def _quiet_process() -> None:

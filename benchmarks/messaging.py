@@ -10,7 +10,6 @@ measured in the same run: the same drain with a recipient policy that checks not
 allowed, no quiet hours), so the ratio is what the checks cost.
 """
 
-import argparse
 import gc
 import statistics
 import sys
@@ -22,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.ingest import _code_version, log, prepare_database, setup_django  # noqa: E402
+from benchmarks.support.runs import benchmark_parser, code_version, log, run_on_fresh_database  # noqa: E402
 
 ZONES = (
     "Europe/Madrid",
@@ -48,21 +47,12 @@ class NoChecks:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--messages", type=int, default=10_000, help="messages per timed run (10000)")
     parser.add_argument("--customers", type=int, default=2_000, help="recipients (2000)")
     parser.add_argument("--rounds", type=int, default=3, help="runs of each variant, alternating (3)")
     parser.add_argument("--batch", type=int, default=0, help="drain batch size (default MESSAGING_DRAIN_BATCH)")
-    args = parser.parse_args()
-
-    import os
-
-    url, cleanup, description = prepare_database(os.environ.get("DATABASE_URL"))
-    try:
-        setup_django(url)
-        return run(args, description)
-    finally:
-        cleanup()
+    return run_on_fresh_database(run, parser.parse_args())
 
 
 def run(args, description: str) -> int:
@@ -186,7 +176,7 @@ def run(args, description: str) -> int:
     load_after = os.getloadavg()
 
     print(f"Outbound messaging pipeline, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {description}")
-    print(f"code: {_code_version()}")
+    print(f"code: {code_version()}")
     print(
         f"2 x {args.messages:,} SMS per run to {args.customers:,} customers (consent granted, zones where it is day: "
         f"{len(awake)}); in-memory backend; drain batches of {settings.MESSAGING_DRAIN_BATCH}; "

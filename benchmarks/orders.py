@@ -13,7 +13,6 @@ Baselines measured in the same run: the least SQL a reservation needs through th
 the same four events an order writes, and the raw SELECT of the 50 stock rows.
 """
 
-import argparse
 import os
 import statistics
 import sys
@@ -25,15 +24,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.customer360 import percentile  # noqa: E402
-from benchmarks.ingest import log, prepare_database, setup_django  # noqa: E402
+from benchmarks.support.runs import benchmark_parser, log, percentile, run_on_fresh_database  # noqa: E402
 
 TARGET_ORDERS_PER_S = 300
 TARGET_AVAILABILITY_P95_MS = 20.0
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--attempts", type=int, default=200, help="reservation attempts per figure (200)")
     parser.add_argument("--threads", type=int, default=50, help="threads making them, one connection each (50)")
     parser.add_argument("--units", type=int, default=10, help="units left of the contended sku (10)")
@@ -42,13 +40,7 @@ def main() -> int:
         "--api-processes", default="2,4", help="processes placing orders at once, one run per count (2,4)"
     )
     parser.add_argument("--repeat", type=int, default=300, help="timed availability requests (300)")
-    args = parser.parse_args()
-    url, cleanup, description = prepare_database(os.environ.get("DATABASE_URL"))
-    try:
-        setup_django(url)
-        return run(args, description)
-    finally:
-        cleanup()
+    return run_on_fresh_database(run, parser.parse_args())
 
 
 def run(args, description: str) -> int:

@@ -19,7 +19,6 @@ written straight into the event table, then every figure is measured on the same
 Issue 15's target (PostgreSQL, 2 cores): catch-up of the asynchronous projections together >= 25,000 events/s.
 """
 
-import argparse
 import os
 import sys
 import time
@@ -27,8 +26,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.ingest import log, prepare_database, setup_django  # noqa: E402
 from benchmarks.insights import make_events, write_events  # noqa: E402
+from benchmarks.support.runs import benchmark_parser, log, run_on_fresh_database  # noqa: E402
 
 TARGET_CATCH_UP = 25_000
 FULL_SIZE = 2_000_000
@@ -36,18 +35,12 @@ BOTH_WAYS = ("customers.commerce",)  # inline today, asynchronous-capable: measu
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--events", type=int, default=200_000, help="events in the log (200000; the issue: 2000000)")
     parser.add_argument("--batch", type=int, default=2000, help="events per catch-up batch (2000, the default)")
     parser.add_argument("--rebuild-batch", type=int, default=5000, help="events per rebuild batch (5000)")
     parser.add_argument("--seed", type=int, default=7)
-    args = parser.parse_args()
-    url, cleanup, description = prepare_database(os.environ.get("DATABASE_URL"))
-    try:
-        setup_django(url)
-        return run(args, description)
-    finally:
-        cleanup()
+    return run_on_fresh_database(run, parser.parse_args())
 
 
 def settle() -> None:

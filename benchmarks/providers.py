@@ -20,7 +20,6 @@
 Targets: >= 1,000 msg/s per worker process for anymail and Twilio; >= 1,000 status callbacks/s, each recorded once.
 """
 
-import argparse
 import hashlib
 import hmac
 import json
@@ -39,7 +38,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.ingest import _code_version, log, prepare_database, setup_django  # noqa: E402
+from benchmarks.support.runs import benchmark_parser, code_version, log, prepare_database, setup_django  # noqa: E402
 
 TWILIO_SID, TWILIO_TOKEN = "AC" + "0" * 32, "twilio-test-token"
 BENCH_ENCRYPTION_KEY = "YmVuY2gtcHJvdmlkZXJzLWVuY3J5cHRpb24ta2V5LTA="  # noqa: S105 - a loopback benchmark's own key
@@ -54,7 +53,7 @@ BACKENDS = (
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--messages", type=int, default=5_000, help="messages per drain run (5000)")
     parser.add_argument("--customers", type=int, default=1_000, help="recipients (1000)")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per backend (3)")
@@ -179,7 +178,7 @@ def run(args, description: str, url: str, provider_url: str) -> int:
     load_after = os.getloadavg()
 
     print(f"Real provider backends and webhooks, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {description}")
-    print(f"code: {_code_version()}")
+    print(f"code: {code_version()}")
     print(
         f"machine: {os.cpu_count()} cores shared with the database server and the loopback provider; load average "
         f"{', '.join(f'{x:.1f}' for x in load_before)} at the start, {', '.join(f'{x:.1f}' for x in load_after)} "

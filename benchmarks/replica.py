@@ -11,7 +11,6 @@ the script runs. Baseline: both processes reading the primary. On one machine th
 cores: the split shows what a second server would take off the primary, the ratio what it gains here.
 """
 
-import argparse
 import multiprocessing
 import os
 import random
@@ -24,31 +23,27 @@ from urllib.parse import urlsplit, urlunsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.ingest import log, prepare_database, setup_django  # noqa: E402
+from benchmarks.support.runs import benchmark_parser, log, run_on_fresh_database  # noqa: E402
 
 PROCESSES = 2
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--customers", type=int, default=2_000, help="customers to read (2000)")
     parser.add_argument("--events", type=int, default=20, help="events per customer (20)")
     parser.add_argument("--reads", type=int, default=2_000, help="360 reads per process and mode (2000)")
     parser.add_argument("--repeat", type=int, default=3, help="rounds of each mode, best one kept (3)")
-    args = parser.parse_args()
+    return run_on_fresh_database(run, parser.parse_args(), before_setup=_point_replica_at)
 
-    url, cleanup, description = prepare_database(os.environ.get("DATABASE_URL"))
+
+def _point_replica_at(url: str) -> None:
     replica_url = os.environ.get("DATABASE_REPLICA_URL", "")
     if replica_url and url.startswith("postgres"):
         # The same database on the standby: its host, port and credentials, the primary's database name.
         os.environ["DATABASE_REPLICA_URL"] = urlunsplit(urlsplit(replica_url)._replace(path=urlsplit(url).path))
     else:
         os.environ.pop("DATABASE_REPLICA_URL", None)
-    try:
-        setup_django(url)
-        return run(args, description)
-    finally:
-        cleanup()
 
 
 def _seed(args) -> list[uuid.UUID]:

@@ -15,7 +15,6 @@ store makes writers wait for, not a contention the application asked for.
 The baseline of each series is its own 1-process figure in the same run.
 """
 
-import argparse
 import multiprocessing
 import os
 import sys
@@ -26,23 +25,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.ingest import log, prepare_database, setup_django  # noqa: E402
+from benchmarks.support.runs import benchmark_parser, log, run_on_fresh_database  # noqa: E402
 
 TARGET_TWO_PROCESSES = 1.4
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--appends", type=int, default=4000, help="appends per run, split across processes (4000)")
     parser.add_argument("--orders", type=int, default=1200, help="orders per run, split across processes (1200)")
     parser.add_argument("--processes", default="1,2,4,8", help="process counts, one run each (1,2,4,8)")
-    args = parser.parse_args()
-    url, cleanup, description = prepare_database(os.environ.get("DATABASE_URL"))
-    try:
-        setup_django(url)
-        return run(args, description)
-    finally:
-        cleanup()
+    return run_on_fresh_database(run, parser.parse_args())
 
 
 def _in_processes(processes: int, count: int, work) -> float:

@@ -23,42 +23,16 @@ from django.utils.text import capfirst, format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from backoffice.accounts.admin_progress import progress_html
-from backoffice.accounts.roles import Role
-from backoffice.accounts.selectors import user_role
 from backoffice.api.parsers import loads_bounded
 from backoffice.eventstore import times
 from backoffice.messaging.channels import sms_length
 from customers.wording import channel_label
 
 from . import segments, selectors, services, worksheet
+from .admin_owners import OwnedAdmin, admin_actor
 from .models import OUTBOUND_CHANNELS, VARIANT_FIELDS, Campaign, Segment, Status
 
-OWNER_ROLES = (Role.ADMIN, Role.MARKETING)
 REPORT_URL = "admin:insights_campaign_report"
-
-
-def _actor(request) -> str:
-    return f"user:{request.user.pk}"
-
-
-class OwnedAdmin(admin.ModelAdmin):
-    def _is_owner(self, request) -> bool:
-        return user_role(user=request.user) in OWNER_ROLES
-
-    def has_module_permission(self, request):
-        return self._is_owner(request)
-
-    def has_view_permission(self, request, obj=None):
-        return self._is_owner(request)
-
-    def has_add_permission(self, request):
-        return self._is_owner(request)
-
-    def has_change_permission(self, request, obj=None):
-        return self._is_owner(request)
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 # --- Segments -----------------------------------------------------------------------------------------------------
@@ -111,7 +85,7 @@ class SegmentAdmin(OwnedAdmin):
             name=form.cleaned_data["name"],
             description=form.cleaned_data.get("description", ""),
             rules=form.cleaned_data["rules"],
-            actor=_actor(request),
+            actor=admin_actor(request),
             segment=obj if change else None,
         )
         obj.pk = saved.pk
@@ -544,7 +518,7 @@ class CampaignAdmin(OwnedAdmin):
         values["costs"] = form.cleaned_data.get("costs", obj.costs)
         current = Campaign.objects.get(pk=obj.pk) if change else None
         try:
-            saved = services.campaign_save(campaign=current, values=values, actor=_actor(request))
+            saved = services.campaign_save(campaign=current, values=values, actor=admin_actor(request))
         except services.CampaignRefused as exc:
             messages.error(request, campaign_refusal(exc))
             return
@@ -558,7 +532,7 @@ class CampaignAdmin(OwnedAdmin):
         services.campaign_save(
             campaign=campaign,
             values={},
-            actor=_actor(request),
+            actor=admin_actor(request),
             segment_ids=[s.pk for s in form.cleaned_data.get("segments", [])],
             exclusion_ids=[s.pk for s in form.cleaned_data.get("exclusions", [])],
         )
@@ -568,7 +542,7 @@ class CampaignAdmin(OwnedAdmin):
     def _run(self, request, command, campaign_ids, done_message):
         for campaign_id in campaign_ids:
             try:
-                command(campaign_id=campaign_id, actor=_actor(request))
+                command(campaign_id=campaign_id, actor=admin_actor(request))
             except services.CampaignRefused as exc:
                 messages.error(request, campaign_refusal(exc))
             else:

@@ -122,6 +122,16 @@ def _empty_cache():
 
 
 @pytest.fixture
+def outbox():
+    """What the in-memory messaging backend delivered during the test."""
+    from backoffice.messaging.backends.local import MemoryBackend
+
+    MemoryBackend.reset()
+    yield MemoryBackend.outbox
+    MemoryBackend.reset()
+
+
+@pytest.fixture
 def replica_routing(settings):
     """Reads may go to the `replica` alias in this test (a mirror of the test database, or a real standby)."""
     from backoffice import replica

@@ -173,3 +173,25 @@ class CaseFactory(factory.Factory):
         from customers.services import cases
 
         return cases.case_open(**values, actor="test")
+
+
+class ConsentFactory(factory.Factory):
+    """A consent recorded through customers.services.consent_record (marketing by email, granted on the web, unless
+    told otherwise); returns the recorded event."""
+
+    class Meta:
+        model = dict
+
+    customer_id = factory.LazyFunction(lambda: CustomerFactory().id)
+    channel = "email"
+    purpose = "marketing"
+    is_granted = True
+    source_channel = "web"
+    wording = ""
+    actor = "test"
+
+    @classmethod
+    def _create(cls, model_class, **values):
+        from customers import services
+
+        return services.consent_record(**values)

@@ -11,10 +11,9 @@ from django.test.utils import CaptureQueriesContext
 
 from backoffice import replica
 from backoffice.celery import app as celery_app
-from customers import services
 from customers.models import Consent, Customer
 from customers.selectors import consent_allows
-from tests.factories import CustomerFactory
+from tests.factories import ConsentFactory, CustomerFactory
 from tests.replica_support import wait_for_replica
 
 pytestmark = [pytest.mark.replica, pytest.mark.django_db(transaction=True, databases=["default", "replica"])]
@@ -51,15 +50,7 @@ class Queries:
 
 
 def _consent(customer, **kwargs):
-    return services.consent_record(
-        customer_id=customer.id,
-        channel="whatsapp",
-        purpose="marketing",
-        is_granted=True,
-        source_channel="store",
-        actor="test",
-        **kwargs,
-    )
+    return ConsentFactory(customer_id=customer.id, channel="whatsapp", source_channel="store", **kwargs)
 
 
 def test_a_get_request_reads_the_customer_360_on_the_replica_and_who_asks_on_the_primary(

@@ -6,10 +6,9 @@ import pytest
 from django.db import connections
 
 from backoffice import replica
-from customers import services
 from customers.models import Consent
 from customers.selectors import consent_allows
-from tests.factories import CustomerFactory
+from tests.factories import ConsentFactory, CustomerFactory
 from tests.replica_support import replay_paused, replica_is_standby, wait_for_replica
 from tests.test_replica import CONSENT, Queries
 
@@ -99,14 +98,7 @@ def test_with_replay_paused_a_read_scope_that_wrote_reads_its_own_write(replica_
 
     with replay_paused():
         with replica.reads_from_replica():
-            services.consent_record(
-                customer_id=customer.id,
-                channel="whatsapp",
-                purpose="marketing",
-                is_granted=True,
-                source_channel="store",
-                actor="test",
-            )
+            ConsentFactory(customer_id=customer.id, channel="whatsapp", source_channel="store")
             in_the_writing_scope = consent_allows(customer_id=customer.id, channel="whatsapp", purpose="marketing")
         with replica.reads_from_replica():
             in_a_fresh_scope = consent_allows(customer_id=customer.id, channel="whatsapp", purpose="marketing")

@@ -2,6 +2,7 @@ from django.contrib import admin, messages
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from .admin_read_only import ReadOnlyAdmin
 from .models import ApiToken, PersonalDataAccess, Role, StaffProfile
 from .selectors import user_role
 from .services import api_token_revoke
@@ -42,7 +43,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
 
 @admin.register(PersonalDataAccess)
-class PersonalDataAccessAdmin(admin.ModelAdmin):
+class PersonalDataAccessAdmin(ReadOnlyAdmin):
     """Who read whose personal data (administrators). From a customer's admin page, "who viewed" opens this list
     filtered to them; `?customer_id=` or `?actor_username=` filter it by hand."""
 
@@ -51,15 +52,6 @@ class PersonalDataAccessAdmin(admin.ModelAdmin):
     search_fields = ("=customer_id", "actor_username", "=request_id")
     date_hierarchy = "at"
     show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def has_module_permission(self, request):
         return user_role(user=request.user) == Role.ADMIN

@@ -5,13 +5,12 @@ import uuid
 from decimal import Decimal
 
 import django_filters
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
-from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from backoffice.api.lists import ListApi
 from backoffice.api.permissions import HasRole
 from backoffice.api.problems import not_found
 from customers.selectors import customer_exists
@@ -81,10 +80,8 @@ def _body(journey: Journey) -> dict:
     return body
 
 
-class JourneyListApi(GenericAPIView):
-    permission_classes = [HasRole]
+class JourneyListApi(ListApi):
     allowed_roles = {"GET": READERS, "POST": OWNERS}
-    filter_backends = [DjangoFilterBackend]
     filterset_class = JourneyFilter
     cursor_ordering = ("-created_at", "id")
     serializer_class = JourneySerializer
@@ -94,8 +91,7 @@ class JourneyListApi(GenericAPIView):
 
     @extend_schema(responses=JourneySerializer(many=True))
     def get(self, request):
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        return self.get_paginated_response(JourneySerializer(page, many=True).data)
+        return self.list_response()
 
     @extend_schema(request=JourneyInputSerializer, responses={201: JourneySerializer})
     def post(self, request):

@@ -9,16 +9,15 @@ import uuid
 from decimal import Decimal
 
 from django.utils import timezone
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
-from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from backoffice.accounts.roles import Role
 from backoffice.api.fields import AwareDateTimeField
+from backoffice.api.lists import ListApi
 from backoffice.api.permissions import HasRole
 from backoffice.api.problems import invalid, not_found
 
@@ -43,10 +42,8 @@ class SegmentSerializer(serializers.Serializer):
     updated_at = serializers.DateTimeField()
 
 
-class SegmentListApi(GenericAPIView):
-    permission_classes = [HasRole]
+class SegmentListApi(ListApi):
     allowed_roles = {"GET": READERS, "POST": OWNERS}
-    filter_backends = [DjangoFilterBackend]
     filterset_class = SegmentFilter
     cursor_ordering = ("-created_at", "id")
     serializer_class = SegmentSerializer
@@ -66,8 +63,7 @@ class SegmentListApi(GenericAPIView):
 
     @extend_schema(responses=SegmentSerializer(many=True))
     def get(self, request):
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        return self.get_paginated_response(SegmentSerializer(page, many=True).data)
+        return self.list_response()
 
     @extend_schema(request=InputSerializer, responses={201: SegmentSerializer})
     def post(self, request):
@@ -209,10 +205,8 @@ class CampaignInputSerializer(serializers.Serializer):
         return {channel: str(cost) for channel, cost in value.items()}
 
 
-class CampaignListApi(GenericAPIView):
-    permission_classes = [HasRole]
+class CampaignListApi(ListApi):
     allowed_roles = {"GET": READERS, "POST": OWNERS}
-    filter_backends = [DjangoFilterBackend]
     filterset_class = CampaignFilter
     cursor_ordering = ("-created_at", "id")
     serializer_class = CampaignSerializer
@@ -222,8 +216,7 @@ class CampaignListApi(GenericAPIView):
 
     @extend_schema(responses=CampaignSerializer(many=True))
     def get(self, request):
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        return self.get_paginated_response(CampaignSerializer(page, many=True).data)
+        return self.list_response()
 
     @extend_schema(request=CampaignInputSerializer, responses={201: CampaignSerializer})
     def post(self, request):

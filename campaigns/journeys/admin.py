@@ -13,16 +13,14 @@ from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 
-from backoffice.accounts.roles import Role
-from backoffice.accounts.selectors import user_role
 from customers.selectors import customer_exists, customer_id_by_identifier_key
 
 from .. import services
+from ..admin_owners import OwnedAdmin, admin_actor
 from . import selectors
 from .models import Journey, JourneyStatus
 from .templates import TEMPLATES
 
-OWNER_ROLES = (Role.ADMIN, Role.MARKETING)
 KIND_LABELS = {
     "wait": _("wait"),
     "wait_event": _("wait for an event"),
@@ -33,10 +31,6 @@ KIND_LABELS = {
     "tag": _("add a tag"),
     "end": _("end"),
 }
-
-
-def _actor(request) -> str:
-    return f"user:{request.user.pk}"
 
 
 class JourneyForm(forms.ModelForm):
@@ -80,7 +74,7 @@ class JourneyForm(forms.ModelForm):
         return cleaned
 
 
-class JourneyAdmin(admin.ModelAdmin):
+class JourneyAdmin(OwnedAdmin):
     form = JourneyForm
     list_display = ("name", "status", "version", "people_in_journey", "updated_at")
     list_filter = ("status",)
@@ -93,24 +87,6 @@ class JourneyAdmin(admin.ModelAdmin):
     )
     change_form_template = "admin/campaigns/journey/change_form.html"
 
-    def _is_owner(self, request) -> bool:
-        return user_role(user=request.user) in OWNER_ROLES
-
-    def has_module_permission(self, request):
-        return self._is_owner(request)
-
-    def has_view_permission(self, request, obj=None):
-        return self._is_owner(request)
-
-    def has_add_permission(self, request):
-        return self._is_owner(request)
-
-    def has_change_permission(self, request, obj=None):
-        return self._is_owner(request)
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
     @admin.display(description=_("people in the journey"))
     def people_in_journey(self, journey):
         return sum(selectors.journey_people_at_steps(journey_id=journey.pk).values())
@@ -122,7 +98,7 @@ class JourneyAdmin(admin.ModelAdmin):
             chosen = TEMPLATES[template]
             values = {**{k: v for k, v in chosen.items()}, **{k: v for k, v in values.items() if v not in ("", {})}}
         saved = services.journey_save(
-            journey_id=obj.pk if change else None, values=values, actor=_actor(request), template=template
+            journey_id=obj.pk if change else None, values=values, actor=admin_actor(request), template=template
         )
         obj.pk = saved.pk
         obj._state.adding = False
@@ -153,7 +129,7 @@ class JourneyAdmin(admin.ModelAdmin):
             raise PermissionDenied
         command_fn, done = commands[command]
         try:
-            command_fn(journey_id=journey_id, actor=_actor(request))
+            command_fn(journey_id=journey_id, actor=admin_actor(request))
         except services.JourneyRefused as exc:
             messages.error(request, exc.message)
             for error in exc.errors:

@@ -3,17 +3,16 @@ reachable channel, resolution with compensation, and satisfaction."""
 
 import uuid
 
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
-from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from backoffice.accounts.roles import AccessSurface, Role
 from backoffice.accounts.services import personal_data_access_record
 from backoffice.api.fields import CustomerField
+from backoffice.api.lists import ListApi
 from backoffice.api.permissions import HasRole
 from backoffice.api.problems import invalid, not_found, validation_failed
 from backoffice.eventstore.errors import EventValidationError
@@ -79,10 +78,8 @@ class CustomerOrderSerializer(serializers.Serializer):
     is_cancelled = serializers.BooleanField()
 
 
-class CaseListApi(GenericAPIView):
-    permission_classes = [HasRole]
+class CaseListApi(ListApi):
     allowed_roles = {"GET": CASE_ROLES, "POST": CASE_ROLES}
-    filter_backends = [DjangoFilterBackend]
     filterset_class = CaseFilter
     cursor_ordering = ("opened_at", "id")  # the inbox: oldest first
     serializer_class = CaseSerializer
@@ -106,8 +103,7 @@ class CaseListApi(GenericAPIView):
 
     @extend_schema(responses=CaseSerializer(many=True))
     def get(self, request):
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        return self.get_paginated_response(CaseSerializer(page, many=True).data)
+        return self.list_response()
 
     @extend_schema(request=InputSerializer, responses={201: CaseSerializer, 200: CaseSerializer})
     def post(self, request):

@@ -3,17 +3,16 @@
 import uuid
 
 from django.db.models import prefetch_related_objects
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework import serializers
-from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from backoffice.accounts.roles import AccessSurface, Role
 from backoffice.accounts.services import personal_data_access_record
 from backoffice.api.fields import AwareDateTimeField
+from backoffice.api.lists import ListApi
 from backoffice.api.permissions import HasRole
 from backoffice.api.problems import invalid, not_found, validation_failed
 from backoffice.api.schema import page_of
@@ -55,10 +54,8 @@ class CustomerSummarySerializer(serializers.Serializer):
         return [{"kind": i.kind, "value": i.value} for i in customer.identifiers.all()]
 
 
-class CustomerListApi(GenericAPIView):
-    permission_classes = [HasRole]
+class CustomerListApi(ListApi):
     allowed_roles = {"GET": PEOPLE_READERS, "POST": PEOPLE_READERS}
-    filter_backends = [DjangoFilterBackend]
     filterset_class = CustomerFilter
     cursor_ordering = ("registered_at", "id")
     serializer_class = CustomerSummarySerializer
@@ -109,7 +106,7 @@ class CustomerListApi(GenericAPIView):
     def get(self, request):
         if "q" in request.query_params:
             return _search_answer(request, request.query_params["q"])
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        page = self.list_page()
         prefetch_related_objects(page, "identifiers")
         personal_data_access_record(
             actor=request.user, customer_ids=[c.id for c in page], surface=AccessSurface.API_LIST

@@ -1,7 +1,5 @@
 """What every orders endpoint shares: roles, the base views and who acts where."""
 
-from django_filters.rest_framework import DjangoFilterBackend
-from rest_framework.generics import GenericAPIView
 from rest_framework.views import APIView
 
 from backoffice.accounts.roles import Role
@@ -19,12 +17,6 @@ class OrdersApiView(APIView):
     """Refusals of the services (OrdersError) are rendered by the problem registry (orders/api/problems.py)."""
 
     permission_classes = [HasRole]
-
-
-class OrdersListApiView(OrdersApiView, GenericAPIView):
-    """A list: the queryset from a selector, filtered by the view's FilterSet, paged by the cursor pagination."""
-
-    filter_backends = [DjangoFilterBackend]
 
 
 def acting_location(user) -> str | None:

@@ -4,10 +4,12 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
+from backoffice.api.lists import ListApi
+
 from .. import selectors, services
 from ..events import LOCATION_PATTERN, SKU_PATTERN
 from ..models import LocationKind
-from .base import ALL_STAFF, CATALOG_WRITERS, OrdersListApiView, actor
+from .base import ALL_STAFF, CATALOG_WRITERS, actor
 from .filters import LocationFilter, ProductFilter
 
 
@@ -28,7 +30,7 @@ class LocationSerializer(serializers.Serializer):
     timezone = serializers.CharField()
 
 
-class ProductListApi(OrdersListApiView):
+class ProductListApi(ListApi):
     allowed_roles = {"GET": ALL_STAFF, "POST": CATALOG_WRITERS}
     filterset_class = ProductFilter
     cursor_ordering = "sku"
@@ -49,8 +51,7 @@ class ProductListApi(OrdersListApiView):
 
     @extend_schema(responses=ProductSerializer(many=True))
     def get(self, request):
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        return self.get_paginated_response(ProductSerializer(page, many=True).data)
+        return self.list_response()
 
     @extend_schema(request=InputSerializer, responses={201: ProductSerializer, 200: ProductSerializer})
     def post(self, request):
@@ -68,7 +69,7 @@ class ProductListApi(OrdersListApiView):
         return Response(ProductSerializer(product).data, status=201 if created else 200)
 
 
-class LocationListApi(OrdersListApiView):
+class LocationListApi(ListApi):
     allowed_roles = {"GET": ALL_STAFF, "POST": CATALOG_WRITERS}
     filterset_class = LocationFilter
     cursor_ordering = "code"
@@ -89,8 +90,7 @@ class LocationListApi(OrdersListApiView):
 
     @extend_schema(responses=LocationSerializer(many=True))
     def get(self, request):
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        return self.get_paginated_response(LocationSerializer(page, many=True).data)
+        return self.list_response()
 
     @extend_schema(request=InputSerializer, responses={201: LocationSerializer, 200: LocationSerializer})
     def post(self, request):

@@ -4,11 +4,11 @@ import re
 import uuid
 
 import pytest
-from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.views import APIView
 
 from backoffice.accounts.models import Role
 from backoffice.api.permissions import HasAnyRole, HasRole
+from tests.urlconf import url_routes
 
 pytestmark = pytest.mark.django_db
 
@@ -16,15 +16,6 @@ pytestmark = pytest.mark.django_db
 # they reveal only "ok" or "down" per dependency.
 PUBLIC = {"/health/", "/health/ready/", "/health/live/"}
 _SAMPLES = {"uuid": str(uuid.uuid4()), "int": "1", "slug": "x", "str": "x", "path": "x"}
-
-
-def _walk(patterns, prefix=""):
-    for entry in patterns:
-        route = str(entry.pattern)
-        if isinstance(entry, URLResolver):
-            yield from _walk(entry.url_patterns, prefix + route)
-        elif isinstance(entry, URLPattern):
-            yield prefix + route, entry.callback
 
 
 def _concrete(route: str) -> str | None:
@@ -36,7 +27,7 @@ def _concrete(route: str) -> str | None:
 
 def _api_endpoints():
     found = []
-    for route, callback in _walk(get_resolver().url_patterns):
+    for route, callback in url_routes():
         path = _concrete(route)
         view_class = getattr(callback, "cls", None)
         if path and view_class and issubclass(view_class, APIView):
@@ -131,7 +122,7 @@ PROVIDER_WEBHOOKS = ("/anymail/",)
 
 def test_health_is_the_only_public_path():
     public = set()
-    for route, callback in _walk(get_resolver().url_patterns):
+    for route, callback in url_routes():
         path = _concrete(route)
         if path and not path.startswith(("/api/", "/admin/", "/staff/", *PROVIDER_WEBHOOKS)):
             if not getattr(callback, "cls", None):
@@ -163,9 +154,7 @@ def test_the_integration_doors_refuse_a_request_without_credentials(client, path
     assert response.status_code == 401
 
 
-STAFF_PAGES = [
-    path for route, _ in _walk(get_resolver().url_patterns) if (path := _concrete(route) or "").startswith("/staff/")
-]
+STAFF_PAGES = [path for route, _ in url_routes() if (path := _concrete(route) or "").startswith("/staff/")]
 
 
 @pytest.mark.parametrize("path", [p for p in STAFF_PAGES if p not in ("/staff/login/", "/staff/logout/")])

@@ -9,12 +9,11 @@ import pytest
 from django.utils import timezone
 
 from backoffice.eventstore import projector
-from backoffice.messaging.backends.local import MemoryBackend
 from campaigns import services as campaign_services
 from campaigns.personalisation import forget_pairs
-from customers import services as customer_services
 from customers.services.ingestion import customer_register
 from orders import services as order_services
+from tests.factories import ConsentFactory
 
 PRODUCTS = (
     ("CAM-BLA", "Camiseta blanca", "camisetas", "19.90"),
@@ -30,13 +29,6 @@ def _fresh_recommendations():
     forget_pairs()
     yield
     forget_pairs()
-
-
-@pytest.fixture
-def outbox():
-    MemoryBackend.reset()
-    yield MemoryBackend.outbox
-    MemoryBackend.reset()
 
 
 @pytest.fixture
@@ -61,27 +53,11 @@ def person(db):
 
 
 def grant(customer_id, channel):
-    customer_services.consent_record(
-        customer_id=customer_id,
-        channel=channel,
-        purpose="marketing",
-        is_granted=True,
-        source_channel="web",
-        wording="Acepto",
-        actor="test",
-    )
+    ConsentFactory(customer_id=customer_id, channel=channel, wording="Acepto")
 
 
 def revoke(customer_id, channel):
-    customer_services.consent_record(
-        customer_id=customer_id,
-        channel=channel,
-        purpose="marketing",
-        is_granted=False,
-        source_channel=channel,
-        wording="BAJA",
-        actor="test",
-    )
+    ConsentFactory(customer_id=customer_id, channel=channel, is_granted=False, source_channel=channel, wording="BAJA")
 
 
 @pytest.fixture

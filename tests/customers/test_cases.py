@@ -8,21 +8,13 @@ from rest_framework.test import APIClient
 
 from backoffice.eventstore.models import Event
 from backoffice.messaging import signing
-from backoffice.messaging.backends.local import MemoryBackend
 from backoffice.messaging.models import OutboundMessage
 from backoffice.messaging.services import message_send, messages_drain
 from customers import selectors, services
 from customers.models import Case, CaseMessage, Customer
-from tests.factories import interaction
+from tests.factories import ConsentFactory, interaction
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def outbox():
-    MemoryBackend.reset()
-    yield MemoryBackend.outbox
-    MemoryBackend.reset()
 
 
 @pytest.fixture
@@ -173,14 +165,7 @@ def test_an_inbound_stop_on_sms_revokes_sms_marketing_and_suppresses_the_next_ca
 def grant_sms():
     def make(phone: str) -> uuid.UUID:
         customer_id, _ = services.ingestion.customer_register(customer={"phone": phone}, channel="store", actor="t")
-        services.consent_record(
-            customer_id=customer_id,
-            channel="sms",
-            purpose="marketing",
-            is_granted=True,
-            source_channel="store",
-            actor="t",
-        )
+        ConsentFactory(customer_id=customer_id, channel="sms", source_channel="store", actor="t")
         return customer_id
 
     return make

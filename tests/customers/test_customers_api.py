@@ -7,7 +7,7 @@ import pytest
 
 from customers import services
 from customers.models import Customer
-from tests.factories import interaction
+from tests.factories import ConsentFactory, interaction
 
 pytestmark = pytest.mark.django_db
 START = datetime.fromisoformat("2026-11-01T09:00:00+01:00")
@@ -65,15 +65,7 @@ def test_a_search_of_under_three_characters_is_a_400(client):
 
 
 def test_the_360_view_shows_every_identifier_consent_and_recent_event(client, ana, django_assert_max_num_queries):
-    services.consent_record(
-        customer_id=ana,
-        channel="whatsapp",
-        purpose="marketing",
-        is_granted=True,
-        source_channel="store",
-        wording="Sí a ofertas por WhatsApp",
-        actor="test",
-    )
+    ConsentFactory(customer_id=ana, channel="whatsapp", source_channel="store", wording="Sí a ofertas por WhatsApp")
 
     # Token and role (3), the customer, their merged group, rows, identifiers, orders, consents, cases, the
     # recent events and their keys: a fixed number, whatever the length of the history.
@@ -170,23 +162,15 @@ def test_marketing_staff_do_not_see_people(api_client_for, ana):
 
 
 def test_as_of_shows_the_customer_as_they_were_then(client, ana):
-    services.consent_record(
-        customer_id=ana,
-        channel="whatsapp",
-        purpose="marketing",
-        is_granted=True,
-        source_channel="store",
-        occurred_at=START + timedelta(minutes=15),
-        actor="test",
+    ConsentFactory(
+        customer_id=ana, channel="whatsapp", source_channel="store", occurred_at=START + timedelta(minutes=15)
     )
-    services.consent_record(
+    ConsentFactory(
         customer_id=ana,
         channel="whatsapp",
-        purpose="marketing",
         is_granted=False,
         source_channel="whatsapp",
         occurred_at=START + timedelta(minutes=40),
-        actor="test",
     )
 
     then = client.get(f"/api/v1/customers/{ana}", {"as_of": _at(15)}).json()

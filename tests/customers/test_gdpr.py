@@ -14,7 +14,7 @@ from backoffice.messaging.services import messages_drain
 from customers import services
 from customers.models import ChannelActivityDaily, Consent, Customer, CustomerIdentifier
 from customers.services import cases as case_services
-from tests.factories import interaction
+from tests.factories import ConsentFactory, interaction
 
 pytestmark = pytest.mark.django_db
 
@@ -64,14 +64,8 @@ def ana():
     )
     customer_id = results[0].customer_id
     assert {r.customer_id for r in results} == {customer_id}
-    services.consent_record(
-        customer_id=customer_id,
-        channel="whatsapp",
-        purpose="marketing",
-        is_granted=True,
-        source_channel="store",
-        wording="Acepto ofertas por WhatsApp",
-        actor="test",
+    ConsentFactory(
+        customer_id=customer_id, channel="whatsapp", source_channel="store", wording="Acepto ofertas por WhatsApp"
     )
     case = case_services.case_open(
         customer_id=customer_id, channel="phone", subject="Cremallera", text="La cremallera está rota", actor="test"

@@ -9,7 +9,7 @@ from backoffice.eventstore import projector
 from backoffice.eventstore.models import Event
 from customers import selectors, services
 from customers.models import Consent, Customer, CustomerIdentifier
-from tests.factories import interaction
+from tests.factories import ConsentFactory, interaction
 
 pytestmark = pytest.mark.django_db
 START = datetime.fromisoformat("2026-11-01T09:00:00+01:00")
@@ -129,14 +129,7 @@ def test_a_shared_anonymous_id_does_not_merge_two_identified_people():
 def test_a_consent_given_before_a_merge_holds_for_the_person():
     (email_customer,) = _ingest(_visit(0, {"email": "sara@example.es"}))
     (phone_customer,) = _ingest(_visit(5, {"phone": "622333444"}, channel="whatsapp"))
-    services.consent_record(
-        customer_id=phone_customer,
-        channel="whatsapp",
-        purpose="marketing",
-        is_granted=True,
-        source_channel="whatsapp",
-        actor="test",
-    )
+    ConsentFactory(customer_id=phone_customer, channel="whatsapp", source_channel="whatsapp")
 
     _ingest(_visit(9, {"email": "sara@example.es", "phone": "622333444"}))
 
@@ -170,9 +163,7 @@ def _snapshot(customer_id: uuid.UUID) -> dict:
 def test_merge_then_unmerge_restores_both_customers_exactly(support):
     (first,) = _ingest(_visit(0, {"email": "pablo@example.es", "loyalty_card": "LC-9"}))
     (second,) = _ingest(_visit(5, {"email": "p.garcia@example.es"}, channel="app"))
-    services.consent_record(
-        customer_id=second, channel="email", purpose="marketing", is_granted=True, source_channel="app", actor="t"
-    )
+    ConsentFactory(customer_id=second, source_channel="app", actor="t")
     before = {cid: _snapshot(cid) for cid in (first, second)}
 
     merged = support.post("/api/v1/customers/merge", {"customer_ids": [str(second), str(first)]})

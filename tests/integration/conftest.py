@@ -20,6 +20,23 @@ def _database_url() -> str:
     return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
+def celery_worker_command(*options: str) -> list[str]:
+    """`celery worker` for the project in one process (solo pool), quiet towards other workers."""
+    return [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "backoffice",
+        "worker",
+        "--pool=solo",
+        "--loglevel=INFO",
+        "--without-gossip",
+        "--without-mingle",
+        *options,
+    ]
+
+
 @pytest.fixture(scope="session")
 def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
     """Start `celery worker` as its own process against the test database; stop it after the session."""
@@ -33,20 +50,7 @@ def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
     celery_app.control.purge()
     with log.open("w") as out:
         worker = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "backoffice",
-                "worker",
-                "--pool=solo",
-                "--loglevel=INFO",
-                "--without-gossip",
-                "--without-mingle",
-                "-n",
-                f"test-{os.getpid()}@%h",
-            ],
+            celery_worker_command("-n", f"test-{os.getpid()}@%h"),
             cwd=ROOT,
             env=env,
             stdout=out,
@@ -67,6 +71,16 @@ def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
         worker.wait(timeout=20)
     except subprocess.TimeoutExpired:
         worker.kill()
+
+
+@pytest.fixture
+def provider():
+    """A loopback SMS provider for the webhook backend."""
+    from tests.messaging.provider import LoopbackProvider
+
+    running = LoopbackProvider().start()
+    yield running
+    running.stop()
 
 
 @pytest.fixture

@@ -16,12 +16,11 @@ from campaigns import services
 from campaigns.models import AudienceMember, Delivery, Outcome
 from campaigns.models import Status as CampaignStatus
 from campaigns.tasks import campaigns_launch_due_task
-from customers import services as customer_services
 from customers.services.ingestion import customer_register
-from tests.messaging.provider import LoopbackProvider
+from tests.factories import ConsentFactory
 
-from .conftest import _database_url, reset_task_router, wait_for
-from .test_messaging_worker_killed import Worker
+from .conftest import wait_for
+from .workers import sms_through, worker_on_own_queue
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -30,57 +29,26 @@ QUEUE = f"campaigns-kill-{os.getpid()}"
 
 
 @pytest.fixture
-def provider():
-    running = LoopbackProvider().start()
-    yield running
-    running.stop()
-
-
-@pytest.fixture
 def worker(provider, tmp_path):
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "backoffice.settings.test",
-        "DATABASE_URL": _database_url(),
-        "CONN_MAX_AGE": "0",
-        "MESSAGING_BACKEND_SMS": "webhook",
-        "MESSAGING_WEBHOOK_URL_SMS": provider.url,
-        "CAMPAIGNS_BATCH_SIZE": "20",
-        "CAMPAIGNS_SNAPSHOT_PAGE": "100",
+    with worker_on_own_queue(
+        tmp_path / "worker.log",
+        queue=QUEUE,
+        routes={"*": {"queue": QUEUE}},
+        name=f"campaigns-kill-{os.getpid()}@localhost",
+        **sms_through(provider),
+        CAMPAIGNS_BATCH_SIZE="20",
+        CAMPAIGNS_SNAPSHOT_PAGE="100",
         # What the worker enqueues itself (batches, drain wake-ups) stays on this test's queue.
-        "CELERY_TASK_DEFAULT_QUEUE": QUEUE,
-        "MESSAGING_SENDING_STALE_SECONDS": "2",
-    }
-    running = Worker(env, tmp_path / "worker.log")
-    running.name = f"campaigns-kill-{os.getpid()}@localhost"
-    celery_app.control.purge()
-    routes, eager = celery_app.conf.task_routes, celery_app.conf.task_always_eager
-    celery_app.conf.task_routes = {"*": {"queue": QUEUE}}
-    celery_app.conf.task_always_eager = False
-    reset_task_router()
-    import tests.integration.test_messaging_worker_killed as model
-
-    queue, model.QUEUE = model.QUEUE, QUEUE  # the worker class listens on the module's queue
-    running.start()
-    yield running
-    running.stop()
-    model.QUEUE = queue
-    celery_app.conf.task_routes, celery_app.conf.task_always_eager = routes, eager
-    reset_task_router()
+        CELERY_TASK_DEFAULT_QUEUE=QUEUE,
+    ) as running:
+        yield running
 
 
 def test_a_worker_killed_mid_fan_out_and_restarted_sends_every_remaining_message_exactly_once(provider, worker):
     celery_app.conf.task_always_eager = True  # the audience is made in process: projections catch up here
     for n in range(PEOPLE):
         customer_id, _ = customer_register(customer={"phone": f"+3466{n:07d}"}, channel="web", actor="test")
-        customer_services.consent_record(
-            customer_id=customer_id,
-            channel="sms",
-            purpose="marketing",
-            is_granted=True,
-            source_channel="web",
-            actor="test",
-        )
+        ConsentFactory(customer_id=customer_id, channel="sms")
     segment = services.segment_save(
         name="SMS", rules={"op": "and", "rules": [{"field": "consent", "cmp": "eq", "value": "sms"}]}, actor="t"
     )

@@ -17,12 +17,11 @@ from backoffice.messaging.tasks import messages_drain_task
 from campaigns import services
 from campaigns.journeys.models import JourneyRun
 from campaigns.tasks import journeys_tick_task
-from customers import services as customer_services
 from customers.services.ingestion import customer_register
-from tests.messaging.provider import LoopbackProvider
+from tests.factories import ConsentFactory
 
-from .conftest import _database_url, reset_task_router, wait_for
-from .test_messaging_worker_killed import Worker
+from .conftest import wait_for
+from .workers import sms_through, worker_on_own_queue
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -32,41 +31,17 @@ SMS = {"sms": {"text": "Tu carrito te espera"}}
 
 
 @pytest.fixture
-def provider():
-    running = LoopbackProvider().start()
-    yield running
-    running.stop()
-
-
-@pytest.fixture
 def worker(provider, tmp_path):
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "backoffice.settings.test",
-        "DATABASE_URL": _database_url(),
-        "CONN_MAX_AGE": "0",
-        "MESSAGING_BACKEND_SMS": "webhook",
-        "MESSAGING_WEBHOOK_URL_SMS": provider.url,
-        "JOURNEYS_BATCH_SIZE": "10",
-        "CELERY_TASK_DEFAULT_QUEUE": QUEUE,
-        "MESSAGING_SENDING_STALE_SECONDS": "2",
-    }
-    running = Worker(env, tmp_path / "worker.log")
-    running.name = f"journeys-kill-{os.getpid()}@localhost"
-    celery_app.control.purge()
-    routes, eager = celery_app.conf.task_routes, celery_app.conf.task_always_eager
-    celery_app.conf.task_routes = {"*": {"queue": QUEUE}}
-    celery_app.conf.task_always_eager = False
-    reset_task_router()
-    import tests.integration.test_messaging_worker_killed as model
-
-    queue, model.QUEUE = model.QUEUE, QUEUE  # the worker class listens on the module's queue
-    running.start()
-    yield running
-    running.stop()
-    model.QUEUE = queue
-    celery_app.conf.task_routes, celery_app.conf.task_always_eager = routes, eager
-    reset_task_router()
+    with worker_on_own_queue(
+        tmp_path / "worker.log",
+        queue=QUEUE,
+        routes={"*": {"queue": QUEUE}},
+        name=f"journeys-kill-{os.getpid()}@localhost",
+        **sms_through(provider),
+        JOURNEYS_BATCH_SIZE="10",
+        CELERY_TASK_DEFAULT_QUEUE=QUEUE,
+    ) as running:
+        yield running
 
 
 def _purge() -> None:
@@ -79,15 +54,7 @@ def test_a_worker_killed_between_steps_sends_nothing_twice_and_skips_nothing(pro
     people = []
     for n in range(PEOPLE):
         customer_id, _ = customer_register(customer={"phone": f"+3467{n:07d}"}, channel="web", actor="test")
-        customer_services.consent_record(
-            customer_id=customer_id,
-            channel="sms",
-            purpose="marketing",
-            is_granted=True,
-            source_channel="web",
-            wording="Acepto",
-            actor="test",
-        )
+        ConsentFactory(customer_id=customer_id, channel="sms", wording="Acepto")
         people.append(customer_id)
     definition = {
         "trigger": {"kind": "event", "event": "page.viewed"},

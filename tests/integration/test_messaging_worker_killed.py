@@ -2,18 +2,12 @@
 reaches the loopback provider exactly once, none is lost, and none is recorded as sent twice."""
 
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 import uuid
 
 import pytest
 from django.db import transaction
 from django.db.models import Count
 
-from backoffice.celery import app as celery_app
 from backoffice.eventstore.models import Event
 from backoffice.messaging.models import OutboundMessage, Status
 from backoffice.messaging.services import message_send
@@ -21,66 +15,14 @@ from backoffice.messaging.tasks import messages_drain_task
 from customers.services.ingestion import customer_register
 from tests.messaging.provider import LoopbackProvider
 
-from .conftest import ROOT, _database_url, reset_task_router, wait_for
+from .conftest import wait_for
+from .workers import sms_through, worker_on_own_queue
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 MESSAGES = 2000
 CUSTOMERS = 50
 QUEUE = f"messaging-kill-{os.getpid()}"
-
-
-class Worker:
-    """`celery worker` (solo pool: one process, so SIGKILL stops everything it was doing) on its own queue."""
-
-    def __init__(self, env: dict, log_path):
-        self.env, self.log_path, self.process = env, log_path, None
-        self.name = f"kill-{os.getpid()}@{socket.gethostname()}"
-
-    def start(self) -> None:
-        with open(self.log_path, "a") as log:
-            self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "backoffice",
-                    "worker",
-                    "--pool=solo",
-                    "--loglevel=INFO",
-                    "--without-gossip",
-                    "--without-mingle",
-                    "--without-heartbeat",
-                    "-Q",
-                    QUEUE,
-                    "-n",
-                    self.name,
-                ],
-                cwd=ROOT,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the worker exited at start:\n{self.log_path.read_text()}")
-            if celery_app.control.ping(destination=[self.name], timeout=0.5):
-                return
-        raise RuntimeError(f"the worker did not answer within 60 s:\n{self.log_path.read_text()}")
-
-    def kill(self) -> None:
-        os.kill(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
 
 
 @pytest.fixture
@@ -93,66 +35,66 @@ def provider():
 
 @pytest.fixture
 def worker(provider, tmp_path):
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "backoffice.settings.test",
-        "DATABASE_URL": _database_url(),
-        "CONN_MAX_AGE": "0",
-        "MESSAGING_BACKEND_SMS": "webhook",
-        "MESSAGING_WEBHOOK_URL_SMS": provider.url,
-        "MESSAGING_SENDING_STALE_SECONDS": "2",
-        "MESSAGING_DRAIN_BATCH": "50",
-        # A transient failure on a loaded machine is retried in a second, not in half a minute.
-        "MESSAGING_RETRY_BACKOFF_SECONDS": "1",
-        "MESSAGING_RETRY_BACKOFF_MAX_SECONDS": "2",
-    }
-    running = Worker(env, tmp_path / "worker.log")
-    celery_app.control.purge()
-    routes, eager = celery_app.conf.task_routes, celery_app.conf.task_always_eager
     # Only this worker may send them (not the session's worker).
-    celery_app.conf.task_routes = {"messaging.*": {"queue": QUEUE}}
-    celery_app.conf.task_always_eager = False
-    reset_task_router()
-    running.start()
-    yield running
-    running.stop()
-    celery_app.conf.task_routes, celery_app.conf.task_always_eager = routes, eager
-    reset_task_router()
+    with worker_on_own_queue(
+        tmp_path / "worker.log",
+        queue=QUEUE,
+        routes={"messaging.*": {"queue": QUEUE}},
+        **sms_through(provider),
+        MESSAGING_DRAIN_BATCH="50",
+        # A transient failure on a loaded machine is retried in a second, not in half a minute.
+        MESSAGING_RETRY_BACKOFF_SECONDS="1",
+        MESSAGING_RETRY_BACKOFF_MAX_SECONDS="2",
+    ) as running:
+        yield running
 
 
-def test_a_worker_killed_mid_send_and_restarted_delivers_every_message_exactly_once(provider, worker):
+def send_killing_the_worker_mid_way(worker, provider, *, key_prefix: str, delivered: dict) -> tuple[int, int]:
+    """MESSAGES service SMS in one commit (one wake-up: the worker drains batch after batch); the worker is killed
+    while the provider holds a message it has accepted and the worker has not heard back, then started again.
+    Returns (messages in flight at the kill, messages the provider had delivered by then)."""
     customers = [
         customer_register(customer={"phone": f"+3460{n:07d}"}, channel="web", actor="test")[0] for n in range(CUSTOMERS)
     ]
-    with transaction.atomic():  # one commit, one wake-up: the worker drains batch after batch
+    with transaction.atomic():
         for n in range(MESSAGES):
             message_send(
                 customer_id=customers[n % CUSTOMERS],
                 channel="sms",
                 purpose="service",
                 content={"text": f"Aviso {n}"},
-                idempotency_key=f"kill-test-{n}-{uuid.uuid4()}",
+                idempotency_key=f"{key_prefix}-{n}-{uuid.uuid4()}",
                 actor="test",
             )
 
     assert provider.holding.wait(timeout=60), "the worker never reached the provider"
-    worker.kill()  # while the provider holds a message it has accepted and the worker has not heard back
+    worker.kill()
     provider.release.set()
     in_flight = OutboundMessage.objects.filter(status=Status.SENDING).count()
-    delivered_before_kill = len(provider.accepted)
+    delivered_before_kill = len(delivered)
     worker.start()
+    return in_flight, delivered_before_kill
 
+
+def wait_until_all_sent(worker, *, timeout: float, detail: str = "") -> None:
     def all_sent():
         """every message is recorded as sent"""
         messages_drain_task.delay()  # what beat does every few seconds
         return OutboundMessage.objects.filter(status=Status.SENT).count() == MESSAGES
 
     try:
-        wait_for(all_sent, timeout=90, interval=1.0)
+        wait_for(all_sent, timeout=timeout, interval=1.0)
     except AssertionError:
         states = list(OutboundMessage.objects.values_list("status", "reason").annotate(n=Count("id")).order_by())
         log = worker.log_path.read_text()[-4000:]
-        raise AssertionError(f"not all sent: {states}; {len(provider.requests)} requests\n{log}") from None
+        raise AssertionError(f"not all sent: {states}{detail}\n{log}") from None
+
+
+def test_a_worker_killed_mid_send_and_restarted_delivers_every_message_exactly_once(provider, worker):
+    in_flight, delivered_before_kill = send_killing_the_worker_mid_way(
+        worker, provider, key_prefix="kill-test", delivered=provider.accepted
+    )
+    wait_until_all_sent(worker, timeout=90, detail=f"; {len(provider.requests)} requests")
 
     keys = set(OutboundMessage.objects.values_list("idempotency_key", flat=True))
     assert 0 < delivered_before_kill < MESSAGES

@@ -5,23 +5,14 @@ accepted, then restarted: every message reaches the provider exactly once, none 
 The loopback API dedupes creates by I-Twilio-Idempotency-Token, and the worker runs with TWILIO_IDEMPOTENCY_HONOURED
 (the backend's documented switch for an endpoint that does), so interrupted sends are resent with their keys."""
 
-import os
-import uuid
-
 import pytest
-from django.db import transaction
-from django.db.models import Count
 
-from backoffice.celery import app as celery_app
 from backoffice.eventstore.models import Event
-from backoffice.messaging.models import OutboundMessage, Status
-from backoffice.messaging.services import message_send
-from backoffice.messaging.tasks import messages_drain_task
-from customers.services.ingestion import customer_register
+from backoffice.messaging.models import OutboundMessage
 from tests.messaging.providers.loopback import LoopbackProviders
 
-from .conftest import _database_url, reset_task_router, wait_for
-from .test_messaging_worker_killed import CUSTOMERS, MESSAGES, QUEUE, Worker
+from .test_messaging_worker_killed import MESSAGES, QUEUE, send_killing_the_worker_mid_way, wait_until_all_sent
+from .workers import worker_on_own_queue
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -38,67 +29,29 @@ def twilio_api():
 
 @pytest.fixture
 def worker(twilio_api, tmp_path):
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "backoffice.settings.test",
-        "DATABASE_URL": _database_url(),
-        "CONN_MAX_AGE": "0",
-        "MESSAGING_BACKEND_SMS": "twilio",
-        "TWILIO_ACCOUNT_SID": SID,
-        "TWILIO_AUTH_TOKEN": TOKEN,
-        "TWILIO_FROM_SMS": "+34911000000",
-        "TWILIO_BASE_URL": twilio_api.url,
-        "TWILIO_IDEMPOTENCY_HONOURED": "true",
-        "MESSAGING_SENDING_STALE_SECONDS": "2",
-        "MESSAGING_DRAIN_BATCH": "50",
-        "MESSAGING_RETRY_BACKOFF_SECONDS": "1",
-        "MESSAGING_RETRY_BACKOFF_MAX_SECONDS": "2",
-    }
-    running = Worker(env, tmp_path / "worker.log")
-    celery_app.control.purge()
-    routes, eager = celery_app.conf.task_routes, celery_app.conf.task_always_eager
-    celery_app.conf.task_routes = {"messaging.*": {"queue": QUEUE}}
-    celery_app.conf.task_always_eager = False
-    reset_task_router()
-    running.start()
-    yield running
-    running.stop()
-    celery_app.conf.task_routes, celery_app.conf.task_always_eager = routes, eager
-    reset_task_router()
+    with worker_on_own_queue(
+        tmp_path / "worker.log",
+        queue=QUEUE,
+        routes={"messaging.*": {"queue": QUEUE}},
+        MESSAGING_BACKEND_SMS="twilio",
+        TWILIO_ACCOUNT_SID=SID,
+        TWILIO_AUTH_TOKEN=TOKEN,
+        TWILIO_FROM_SMS="+34911000000",
+        TWILIO_BASE_URL=twilio_api.url,
+        TWILIO_IDEMPOTENCY_HONOURED="true",
+        MESSAGING_SENDING_STALE_SECONDS="2",
+        MESSAGING_DRAIN_BATCH="50",
+        MESSAGING_RETRY_BACKOFF_SECONDS="1",
+        MESSAGING_RETRY_BACKOFF_MAX_SECONDS="2",
+    ) as running:
+        yield running
 
 
 def test_a_worker_killed_mid_send_through_twilio_delivers_every_message_once(twilio_api, worker):
-    customers = [
-        customer_register(customer={"phone": f"+3460{n:07d}"}, channel="web", actor="test")[0] for n in range(CUSTOMERS)
-    ]
-    with transaction.atomic():
-        for n in range(MESSAGES):
-            message_send(
-                customer_id=customers[n % CUSTOMERS],
-                channel="sms",
-                purpose="service",
-                content={"text": f"Aviso {n}"},
-                idempotency_key=f"kill-twilio-{n}-{uuid.uuid4()}",
-                actor="test",
-            )
-
-    assert twilio_api.holding.wait(timeout=60), "the worker never reached the provider"
-    worker.kill()
-    twilio_api.release.set()
-    in_flight = OutboundMessage.objects.filter(status=Status.SENDING).count()
-    delivered_before_kill = len(twilio_api.answered)
-    worker.start()
-
-    def all_sent():
-        """every message is recorded as sent"""
-        messages_drain_task.delay()
-        return OutboundMessage.objects.filter(status=Status.SENT).count() == MESSAGES
-
-    try:
-        wait_for(all_sent, timeout=120, interval=1.0)
-    except AssertionError:
-        states = list(OutboundMessage.objects.values_list("status", "reason").annotate(n=Count("id")).order_by())
-        raise AssertionError(f"not all sent: {states}\n{worker.log_path.read_text()[-4000:]}") from None
+    in_flight, delivered_before_kill = send_killing_the_worker_mid_way(
+        worker, twilio_api, key_prefix="kill-twilio", delivered=twilio_api.answered
+    )
+    wait_until_all_sent(worker, timeout=120)
 
     keys = set(OutboundMessage.objects.values_list("idempotency_key", flat=True))
     assert 0 < delivered_before_kill < MESSAGES

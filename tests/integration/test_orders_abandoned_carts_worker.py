@@ -8,10 +8,9 @@ from django.utils import timezone
 from backoffice.celery import app as celery_app
 from backoffice.eventstore.models import Event
 from backoffice.messaging.models import OutboundMessage
-from customers import services as customer_services
 from customers.services import interactions_ingest
 from orders.tasks import abandon_idle_carts_task
-from tests.factories import interaction
+from tests.factories import ConsentFactory, interaction
 
 from .conftest import wait_for
 
@@ -36,15 +35,7 @@ def test_the_worker_abandons_an_idle_cart_once_and_queues_one_reminder(tasks_go_
         data={"cart_id": "c-int-1", "sku": "CAM-ALG-BLA-M", "quantity": 1, "unit_price": "19.90"},
     )
     customer_id = interactions_ingest(raw_items=[item], actor="test")[0].customer_id
-    customer_services.consent_record(
-        customer_id=customer_id,
-        channel="email",
-        purpose="marketing",
-        is_granted=True,
-        source_channel="web",
-        wording="Acepto",
-        actor="test",
-    )
+    ConsentFactory(customer_id=customer_id, wording="Acepto")
 
     abandon_idle_carts_task.delay()
     abandon_idle_carts_task.delay()  # beat firing twice (or two workers): still one abandonment, one reminder

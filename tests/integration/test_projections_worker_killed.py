@@ -12,8 +12,8 @@ from backoffice.eventstore.tasks import catch_up_projections_task
 from customers.models import ChannelActivityDaily, Customer
 from tests.factories import interaction
 
-from .conftest import _database_url, reset_task_router, wait_for
-from .test_messaging_worker_killed import Worker
+from .conftest import reset_task_router, wait_for
+from .workers import worker_on_own_queue
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -25,28 +25,15 @@ ASYNC = ("customers.activity", "customers.channel_daily")
 
 @pytest.fixture
 def worker(tmp_path):
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "backoffice.settings.test",
-        "DATABASE_URL": _database_url(),
-        "CONN_MAX_AGE": "0",
-        "CELERY_TASK_DEFAULT_QUEUE": QUEUE,
-    }
-    running = Worker(env, tmp_path / "worker.log")
-    running.name = f"projections-kill-{os.getpid()}@localhost"
-    celery_app.control.purge()
-    routes, eager = celery_app.conf.task_routes, celery_app.conf.task_always_eager
-    celery_app.conf.task_routes = {"*": {"queue": QUEUE}}
-    celery_app.conf.task_always_eager = False
-    reset_task_router()
-    import tests.integration.test_messaging_worker_killed as model
-
-    queue, model.QUEUE = model.QUEUE, QUEUE  # the worker class listens on the module's queue
-    yield running
-    running.stop()
-    model.QUEUE = queue
-    celery_app.conf.task_routes, celery_app.conf.task_always_eager = routes, eager
-    reset_task_router()
+    with worker_on_own_queue(
+        tmp_path / "worker.log",
+        queue=QUEUE,
+        routes={"*": {"queue": QUEUE}},
+        name=f"projections-kill-{os.getpid()}@localhost",
+        start=False,
+        CELERY_TASK_DEFAULT_QUEUE=QUEUE,
+    ) as running:
+        yield running
 
 
 def test_a_worker_killed_mid_catch_up_and_restarted_applies_every_event_once(api_client_for, worker):

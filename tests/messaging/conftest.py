@@ -3,17 +3,8 @@ import uuid
 import pytest
 
 from backoffice.eventstore import store
-from backoffice.messaging.backends.local import MemoryBackend
-from customers import services as customer_services
 from customers.services.ingestion import customer_register
-
-
-@pytest.fixture
-def outbox():
-    """What the in-memory backend delivered during the test."""
-    MemoryBackend.reset()
-    yield MemoryBackend.outbox
-    MemoryBackend.reset()
+from tests.factories import ConsentFactory
 
 
 @pytest.fixture
@@ -37,15 +28,7 @@ def customer(db):
 @pytest.fixture
 def grant(db):
     def make(customer_id: uuid.UUID, channel: str, purpose: str = "marketing", *, granted: bool = True) -> None:
-        customer_services.consent_record(
-            customer_id=customer_id,
-            channel=channel,
-            purpose=purpose,
-            is_granted=granted,
-            source_channel="web",
-            wording="Acepto",
-            actor="test",
-        )
+        ConsentFactory(customer_id=customer_id, channel=channel, purpose=purpose, is_granted=granted, wording="Acepto")
 
     return make
 

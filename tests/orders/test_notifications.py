@@ -8,25 +8,16 @@ from django.utils import timezone
 
 from backoffice.eventstore import store
 from backoffice.eventstore.models import Event
-from backoffice.messaging.backends.local import MemoryBackend
 from backoffice.messaging.models import OutboundMessage
 from backoffice.messaging.services import messages_drain
-from customers import services as customer_services
 from customers.reachability import customer_preferred_channel
 from customers.services import interactions_ingest
 from orders import services
 from orders.models import Order
-from tests.factories import interaction
+from tests.factories import ConsentFactory, interaction
 
 pytestmark = pytest.mark.django_db
 CUSTOMER = {"email": "ana@example.es", "phone": "+34600111222"}
-
-
-@pytest.fixture
-def outbox():
-    MemoryBackend.reset()
-    yield MemoryBackend.outbox
-    MemoryBackend.reset()
 
 
 def _place(customer_id, *, method="pickup", location="MAD-01", channel="app"):
@@ -41,15 +32,7 @@ def _place(customer_id, *, method="pickup", location="MAD-01", channel="app"):
 
 
 def _grant(customer_id, channel, purpose="marketing"):
-    customer_services.consent_record(
-        customer_id=customer_id,
-        channel=channel,
-        purpose=purpose,
-        is_granted=True,
-        source_channel="web",
-        wording="Acepto",
-        actor="test",
-    )
+    ConsentFactory(customer_id=customer_id, channel=channel, purpose=purpose, wording="Acepto")
 
 
 def _cart(cart_id, at):

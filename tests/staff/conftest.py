@@ -25,7 +25,7 @@ from backoffice.accounts.services import staff_user_save
 from customers import services
 from orders import services as order_services
 from tests.browser import SCREENSHOTS, launch_chromium
-from tests.factories import interaction
+from tests.factories import ConsentFactory, interaction
 
 # A 11-inch counter tablet in landscape.
 TABLET = {"width": 1180, "height": 820}
@@ -154,15 +154,11 @@ def customer_with_history(db):
         ]
         customer_id = services.interactions_ingest(raw_items=raw, actor="test")[0].customer_id
         for channel in ("sms", "email"):
-            services.consent_record(
+            ConsentFactory(
                 customer_id=customer_id,
                 channel=channel,
-                purpose="marketing",
-                is_granted=True,
-                source_channel="web",
                 wording=f"Acepto recibir ofertas por {channel}.",
                 occurred_at=HISTORY_START - timedelta(days=30),
-                actor="test",
             )
         return customer_id
 

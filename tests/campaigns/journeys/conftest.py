@@ -12,7 +12,7 @@ from campaigns import services
 from campaigns.journeys.models import JourneyRun
 from campaigns.journeys.templates import TEMPLATES
 
-from ..conftest import outbox, person, revoke  # noqa: F401 - fixtures and helpers
+from ..conftest import person, revoke  # noqa: F401 - fixtures and helpers
 
 
 def publish(definition: dict, *, name: str = "", holdout: str = "0", actor: str = "user:1", **values):

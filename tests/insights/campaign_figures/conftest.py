@@ -5,7 +5,6 @@ from tests.campaigns.conftest import (  # noqa: F401 - fixtures
     _fresh_recommendations,
     launched,
     make_campaign,
-    outbox,
     person,
     shop,
 )

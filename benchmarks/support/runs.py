@@ -1,0 +1,124 @@
+"""What every benchmark script does around its measurements: its command line, a fresh database with Django set up
+on it (before Django is imported), progress lines on stderr, and percentiles of the samples it takes."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+PG_SCHEMES = ("postgres://", "postgresql://", "pgsql://")
+
+
+def log(message: str) -> None:
+    print(f"[{datetime.now(UTC):%H:%M:%S}] {message}", file=sys.stderr, flush=True)
+
+
+def percentile(samples: list[float], share: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
+
+
+def benchmark_parser(doc: str | None) -> argparse.ArgumentParser:
+    """The script's command line, with its module docstring (how to run it, what it measures) as the help."""
+    return argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def prepare_database(url: str | None) -> tuple[str, Callable[[], None], str]:
+    """A fresh database for this run: (DATABASE_URL, cleanup, description)."""
+    if url and url.startswith(PG_SCHEMES):
+        import environ
+        import psycopg
+        from psycopg import sql
+
+        config = environ.Env.db_url_config(url)
+        name = config["NAME"]
+        if "bench" not in name:
+            sys.exit(f"refusing to drop database {name!r}: name a dedicated database containing 'bench'")
+        admin = psycopg.connect(
+            host=config.get("HOST") or None,
+            port=config.get("PORT") or None,
+            user=config.get("USER") or None,
+            password=config.get("PASSWORD") or None,
+            dbname="postgres",
+            autocommit=True,
+        )
+        with admin:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        return url, lambda: None, f"PostgreSQL database {name!r} (dropped and recreated)"
+    if url and not url.startswith("sqlite:"):
+        sys.exit("DATABASE_URL must be postgres://... or sqlite:... (or unset for a temporary SQLite file)")
+    directory = tempfile.mkdtemp(prefix="backoffice-bench-")
+    path = Path(directory) / "bench.sqlite3"
+    return f"sqlite:///{path}", lambda: shutil.rmtree(directory, ignore_errors=True), f"SQLite file {path}"
+
+
+def setup_django(url: str) -> None:
+    os.environ["DATABASE_URL"] = url
+    os.environ["DJANGO_SETTINGS_MODULE"] = "backoffice.settings.test"
+    os.environ["DEBUG"] = "false"
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+
+    assert not settings.DEBUG, "benchmarks must run with DEBUG off (query logging would skew them)"
+    call_command("migrate", verbosity=0, interactive=False)
+    # Import every view now, so the whole run measures the code as it was at its start.
+    from django.urls import get_resolver
+
+    get_resolver().url_patterns  # noqa: B018 - imports the URLconf and its views
+
+
+def run_on_fresh_database(
+    run: Callable[..., int],
+    args: argparse.Namespace,
+    *extra: Any,
+    url: str | None = None,
+    before_setup: Callable[[str], None] | None = None,
+) -> int:
+    """run(args, description, *extra) on a fresh database (DATABASE_URL's, or a temporary SQLite file) migrated by
+    Django, which it removes afterwards. before_setup(url) runs first, for settings that depend on the database."""
+    url, cleanup, description = prepare_database(os.environ.get("DATABASE_URL") if url is None else url)
+    try:
+        if before_setup is not None:
+            before_setup(url)
+        setup_django(url)
+        return run(args, description, *extra)
+    finally:
+        cleanup()
+
+
+def code_version() -> str:
+    """The commit, and the files of the measured paths that differ from it (others may be editing them)."""
+    import subprocess
+
+    if os.environ.get("BENCHMARK_CODE_VERSION"):
+        return os.environ["BENCHMARK_CODE_VERSION"]
+    git = shutil.which("git")
+    if git is None:
+        return "unknown (no git)"
+    try:
+        head = subprocess.run(  # noqa: S603 - fixed arguments
+            [git, "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        changed = subprocess.run(  # noqa: S603 - fixed arguments
+            [git, "status", "--porcelain", "--", "backoffice", "customers", "orders"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split("\n")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+    paths = sorted(line[3:] for line in changed if line.strip() and line[3:].endswith(".py"))
+    return f"{head}" + (f" + uncommitted changes in {', '.join(paths)}" if paths else "")
