@@ -17,8 +17,9 @@ No Django here: event types are plain typed schemas.
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
+from .errors import EventValidationError, FieldError
 from .vocabulary import CHANNELS as CHANNELS  # re-exported: the channels, defined once in vocabulary
 
 _types: dict[str, type["EventData"]] = {}
@@ -37,6 +38,18 @@ class EventData(BaseModel):
     # Top-level fields holding personal data (names, emails, phones, addresses, free text).
     personal_fields: ClassVar[tuple[str, ...]] = ()
 
+    def __init__(self, /, **data: Any) -> None:
+        # A writer building its event with a bad value gets the store's refusal (field `data.<name>`), as when it
+        # appended the same data as a dict; pydantic's own error would reach the API as a 500.
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise EventValidationError(field_errors(exc)) from None
+
+    # Pydantic's validator calls a custom __init__ on every model_validate (the store's own validation of dict
+    # data): marked as the base one, it runs only when a writer builds an event, and model_validate stays as fast.
+    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]  # pydantic's marker, set as it sets its own
+
     @classmethod
     def stream_name(cls, data: dict[str, Any], customer_id: Any) -> str:
         """The stream an ingested event of this type goes to; interactions default to the customer's stream."""
@@ -54,6 +67,14 @@ class EventData(BaseModel):
             if unknown:
                 raise ValueError(f"{cls.type_name}: personal_fields names unknown fields {sorted(unknown)}")
             _types[cls.type_name] = cls
+
+
+def field_errors(exc: ValidationError, *, index: int = 0) -> list[FieldError]:
+    """Pydantic's reasons as the store's, with paths inside the event (`data.lines.0.sku`)."""
+    return [
+        FieldError(index, ".".join(["data", *(str(part) for part in err["loc"])]), err["msg"], err["type"])
+        for err in exc.errors(include_url=False)
+    ]
 
 
 def event_type(type_name: str) -> type[EventData]:

@@ -52,12 +52,43 @@ class NewEvent:
     # not run it again (rule 9 holds: what is written is what the store validated; the other checks run again).
     checked: "_CheckedData | None" = field(default=None, repr=False, compare=False)
 
+    @classmethod
+    def of(
+        cls,
+        event: schema.EventData,
+        *,
+        id: uuid.UUID | None = None,  # noqa: A002 - the field's name
+        channel: str | None = None,
+        customer_id: uuid.UUID | None = None,
+        occurred_at: datetime | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> "NewEvent":
+        """The event to append for a typed event: `store.NewEvent.of(OrderPlaced(...), customer_id=...)`.
+
+        The EventData validated its fields when it was built (a bad value raises EventValidationError naming
+        `data.<field>`, as an append would), so the append does not validate them again: it only checks the size
+        and the NUL characters of the data, and the envelope."""
+        data = event.model_dump(mode="json")
+        return cls(
+            event.type_name,
+            data,
+            id or uuid.uuid4(),
+            channel,
+            customer_id,
+            occurred_at,
+            {} if metadata is None else metadata,
+            None,
+            _CheckedData(event.type_name, data, data, sized=False),
+        )
+
 
 @dataclass(frozen=True)
 class _CheckedData:
     type: str
     source: dict[str, Any]  # the data object that was validated: an event given other data is validated anew
     data: dict[str, Any]
+    # validated() checked the data's size and NUL characters too; a typed event (NewEvent.of) did not.
+    sized: bool = True
 
 
 @dataclass(frozen=True)
@@ -133,15 +164,13 @@ def validate_event(new: NewEvent, *, index: int = 0, now: datetime | None = None
         try:
             data = event_schema.model_validate(new.data).model_dump(mode="json")
         except ValidationError as exc:
-            for err in exc.errors(include_url=False):
-                path = ".".join(["data", *(str(part) for part in err["loc"])])
-                errors.append(FieldError(index, path, err["msg"], err["type"]))
+            errors.extend(schema.field_errors(exc, index=index))
             return {}, errors
     if event_schema.personal_fields and new.customer_id is None:
         if any(data.get(name) not in (None, "", [], {}) for name in event_schema.personal_fields):
             errors.append(FieldError(index, "customer", "personal data must concern a customer", "customer_required"))
     # Data the store checked already (validated()) passed the size and NUL checks then: only metadata is new.
-    blob = b"" if is_checked else orjson.dumps(data)
+    blob = b"" if is_checked and checked.sized else orjson.dumps(data)
     size = len(blob)
     # PostgreSQL cannot store U+0000 in text or jsonb, and no channel sends one on purpose: refused on both databases.
     if b"\\u0000" in blob or (new.metadata and b"\\u0000" in orjson.dumps(new.metadata)):
