@@ -15,7 +15,7 @@ No Django here: event types are plain typed schemas.
 """
 
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -43,6 +43,15 @@ class EventData(BaseModel):
         # appended the same data as a dict; pydantic's own error would reach the API as a 500.
         try:
             super().__init__(**data)
+        except ValidationError as exc:
+            raise EventValidationError(field_errors(exc)) from None
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> Self:
+        """The event built from plain data (nested parts as dicts, as a request gives them); a bad value raises
+        EventValidationError naming `data.<path>`, as building it field by field does."""
+        try:
+            return cls.model_validate(data)
         except ValidationError as exc:
             raise EventValidationError(field_errors(exc)) from None
 

@@ -28,6 +28,14 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 from backoffice.eventstore import schema, store
 from backoffice.eventstore.errors import ConcurrencyError, EventValidationError, FieldError
 
+from ..events import (
+    CustomerIdentifierAdded,
+    CustomerMerged,
+    CustomerProfileUpdated,
+    CustomerRegistered,
+    Identifier,
+    MergeEvidence,
+)
 from ..identifiers import InvalidIdentifier, normalise
 from ..models import Customer, CustomerIdentifier
 from ..projections import identifier_key
@@ -450,31 +458,28 @@ def _resolve(
         if customer_id is None:
             customer_id = uuid.uuid4()
             people.add_new(customer_id, item.occurred_at, has_name=bool(name))
-            registration = {"customer_id": str(customer_id), "identifiers": [{"kind": k, "value": v} for k, v in pairs]}
-            if name:
-                registration["name"] = name
-            new_events[customer_id] = [_identity_event("customer.registered", customer_id, item, actor, registration)]
+            registration = CustomerRegistered(
+                customer_id=str(customer_id), identifiers=[Identifier(kind=k, value=v) for k, v in pairs], name=name
+            )
+            new_events[customer_id] = [_identity_event(registration, customer_id, item, actor)]
         else:
             for (kind, value), key in zip(pairs, keys, strict=True):
                 if key not in owner_by_key:
                     new_events.setdefault(customer_id, []).append(
                         _identity_event(
-                            "customer.identifier_added",
+                            CustomerIdentifierAdded(
+                                customer_id=str(customer_id), identifier=Identifier(kind=kind, value=value)
+                            ),
                             customer_id,
                             item,
                             actor,
-                            {"customer_id": str(customer_id), "identifier": {"kind": kind, "value": value}},
                         )
                     )
             if name and not people.has_name.get(customer_id):
                 people.has_name[customer_id] = True
                 new_events.setdefault(customer_id, []).append(
                     _identity_event(
-                        "customer.profile_updated",
-                        customer_id,
-                        item,
-                        actor,
-                        {"customer_id": str(customer_id), "name": name},
+                        CustomerProfileUpdated(customer_id=str(customer_id), name=name), customer_id, item, actor
                     )
                 )
         for key in keys:
@@ -510,31 +515,27 @@ def _match(item, keys, owner_by_key, people: _People, new_events, actor: str) ->
         people.merge(merged, survivor)
         new_events.setdefault(survivor, []).append(
             _identity_event(
-                "customer.merged",
+                CustomerMerged(
+                    customer_id=str(survivor),
+                    merged=str(merged),
+                    evidence=MergeEvidence(
+                        reason="automatic", identifier_kinds=sorted(candidates[merged]), trigger_id=str(item.id)
+                    ),
+                ),
                 survivor,
                 item,
                 actor,
-                {
-                    "customer_id": str(survivor),
-                    "merged": str(merged),
-                    "evidence": {
-                        "reason": "automatic",
-                        "identifier_kinds": sorted(candidates[merged]),
-                        "trigger_id": str(item.id),
-                    },
-                },
             )
         )
     return survivor
 
 
 def _identity_event(
-    type_: str, customer_id: uuid.UUID, item: IncomingInteraction | _Registration, actor: str, data: dict
-):
+    event: schema.EventData, customer_id: uuid.UUID, item: IncomingInteraction | _Registration, actor: str
+) -> store.NewEvent:
     occurred_at: datetime = item.occurred_at
-    return store.NewEvent(
-        type=type_,
-        data=data,
+    return store.NewEvent.of(
+        event,
         channel=item.channel,
         customer_id=customer_id,
         occurred_at=occurred_at,
