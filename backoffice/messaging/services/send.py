@@ -16,6 +16,7 @@ from backoffice.eventstore.sql import copy_rows, execute_pg
 
 from .. import channels, policy
 from ..errors import ChannelRuleError
+from ..events import MessageQueued
 from ..models import OutboundMessage, Status
 
 # Message ids derive from the idempotency key, so a retried call that raced the first one lands on the same stream
@@ -197,10 +198,12 @@ def _prepare(
         created_at=now,
         updated_at=now,
     )
-    event = store.NewEvent(
+    queued = MessageQueued.from_data(
+        {**row.attribution(), "idempotency_key": request.idempotency_key, "content": cleaned}
+    )
+    event = store.NewEvent.of(
+        queued,
         id=row.queued_event_id,
-        type="message.queued",
-        data={**row.attribution(), "idempotency_key": request.idempotency_key, "content": cleaned},
         channel=channel,
         customer_id=request.customer_id,
         metadata={"actor": actor},
