@@ -30,7 +30,8 @@ def consent_record(
     owner = customer_resolve_id(customer_id=customer_id)
     change = ConsentGranted if is_granted else ConsentRevoked
     event = store.NewEvent.of(
-        change(customer_id=str(owner), channel=channel, purpose=purpose, wording=wording),
+        # The channel and purpose come as the caller's strings: the event's schema checks them.
+        change.from_data({"customer_id": str(owner), "channel": channel, "purpose": purpose, "wording": wording}),
         id=event_id,
         channel=source_channel,
         customer_id=owner,

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from backoffice.eventstore import store
 
-from ..events import CustomerAddressUndeliverable, Identifier
+from ..events import CustomerAddressUndeliverable
 from ..identifiers import InvalidIdentifier, normalise
 from ..reachability import ADDRESS_KINDS
 from ..selectors import customer_resolve_id
@@ -35,8 +35,9 @@ def address_mark_undeliverable(
     except InvalidIdentifier:
         return None
     owner = customer_resolve_id(customer_id=customer_id)
-    undeliverable = CustomerAddressUndeliverable(
-        customer_id=str(owner), identifier=Identifier(kind=kind, value=value), channel=channel, reason=reason[:200]
+    identifier = {"kind": kind, "value": value}
+    undeliverable = CustomerAddressUndeliverable.from_data(
+        {"customer_id": str(owner), "identifier": identifier, "channel": channel, "reason": reason[:200]}
     )
     event = store.NewEvent.of(
         undeliverable,

@@ -49,7 +49,7 @@ def product_save(
         if not changes:
             return current, False
         try:
-            event = store.NewEvent.of(ProductUpdated(sku=sku, **changes), metadata={"actor": actor})
+            event = store.NewEvent.of(ProductUpdated.from_data({"sku": sku, **changes}), metadata={"actor": actor})
             store.append(f"product-{sku}", [event])
         except EventValidationError as exc:
             raise _fields_from(exc) from None
@@ -80,7 +80,8 @@ def location_create(
                 return current, False
             raise AlreadyExists("code", f"location {code} already exists with other values")
         try:
-            created = LocationCreated(code=code, name=name, kind=kind, city=city, timezone=timezone)
+            data = {"code": code, "name": name, "kind": kind, "city": city, "timezone": timezone}
+            created = LocationCreated.from_data(data)  # kind as the caller gives it: the schema checks it
             store.append(
                 f"location-{code}",
                 [store.NewEvent.of(created, metadata={"actor": actor})],
