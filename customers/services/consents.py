@@ -57,6 +57,6 @@ def consent_revoke_on_unsubscribe(
         source_channel=channel,
         wording=UNSUBSCRIBE_WORDING,
         occurred_at=occurred_at,
-        event_id=uuid.uuid5(cause_id, "consent.revoked"),
+        event_id=uuid.uuid5(cause_id, ConsentRevoked.type_name),
         actor=f"provider:{channel}",
     )

@@ -18,7 +18,7 @@ from django.utils.module_loading import import_string
 from backoffice.eventstore import keys, store
 from backoffice.eventstore.locks import appends_locked_out
 
-from ..events import CustomerErased, CustomerExported
+from ..events import ConsentGranted, CustomerErased, CustomerExported
 from ..models import Consent, Customer, CustomerIdentifier
 from ..selectors import CONSENT_TYPES, customer_absorbed_ids, customer_resolve_id
 
@@ -181,7 +181,7 @@ def _full_export(customer: Customer, absorbed: tuple[uuid.UUID, ...]) -> dict[st
                 "customer_id": str(e.customer_id),
                 "channel": e.data["channel"],
                 "purpose": e.data["purpose"],
-                "granted": e.type == "consent.granted",
+                "granted": e.type == ConsentGranted.type_name,
                 "source_channel": e.channel or "",
                 "wording": e.data["wording"],
                 "occurred_at": e.occurred_at.isoformat(),

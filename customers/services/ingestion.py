@@ -340,7 +340,7 @@ def customer_register(
         customer_ids, appends = _resolve([subject], actor=actor)
         if appends:
             store.append_batches(appends)
-    created = any(e.type == "customer.registered" for append in appends for e in append.events)
+    created = any(e.type == CustomerRegistered.type_name for append in appends for e in append.events)
     return customer_ids[subject.id], created
 
 

@@ -165,10 +165,10 @@ def stock_move_recorded(
 
 # What each kind of movement records as its first event: (type, the data member holding the quantity).
 _MOVEMENT_EVENTS = {
-    "received": ("stock.received", "quantity"),
-    "counted": ("stock.counted", "counted"),
-    "sold": ("stock.sold", "quantity"),
-    "transfer": ("stock.transferred", "quantity"),
+    "received": (StockReceived.type_name, "quantity"),
+    "counted": (StockCounted.type_name, "counted"),
+    "sold": (StockSold.type_name, "quantity"),
+    "transfer": (StockTransferred.type_name, "quantity"),
 }
 
 
