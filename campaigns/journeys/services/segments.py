@@ -16,6 +16,7 @@ from backoffice.eventstore import store
 from ...models import Segment
 from ...segments import segment_queryset
 from .. import definition as rules
+from ..events import JourneyEntered
 from ..models import Journey, JourneyRun, JourneyStatus, JourneyVersion, RunStatus
 from .facts import BatchFacts
 from .walk import arrive
@@ -88,9 +89,8 @@ def _enter_journey(journey_id: uuid.UUID, now: datetime) -> int:
                 "due_at": due_at,
                 "awaiting": awaiting,
             }
-            event = store.NewEvent(
-                "journey.entered",
-                data,
+            event = store.NewEvent.of(
+                JourneyEntered.from_data(data),
                 id=uuid.uuid5(run_id, "entered"),
                 customer_id=customer_id,
                 metadata={"actor": ACTOR},
