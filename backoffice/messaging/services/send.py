@@ -144,7 +144,7 @@ def _insert(rows: list[OutboundMessage]) -> None:
     fields = OutboundMessage._meta.concrete_fields
     copy_rows(
         OutboundMessage._meta.db_table,
-        [field.column for field in fields],
+        [field.column or field.attname for field in fields],  # a concrete field always has its column
         [tuple(getattr(row, field.attname) for field in fields) for row in rows],
     )
 
@@ -224,7 +224,7 @@ def wake_drain_after_commit() -> None:
 
 
 class _DrainWake:
-    def __init__(self):
+    def __init__(self) -> None:
         self.fired = False
         # Django names a robust callback that failed (the broker down at commit) by its __qualname__, which an
         # instance lacks: without it the logging of the failure raised, and the committed request answered 500.

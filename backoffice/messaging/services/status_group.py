@@ -11,6 +11,7 @@ a batch that fails is retried one callback at a time, so one bad callback fails 
 
 import threading
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db import DatabaseError
 
@@ -28,7 +29,7 @@ class _Slot:
 
 
 class _Group:
-    def __init__(self):
+    def __init__(self) -> None:
         self._lock = threading.Lock()
         self._pending: list[_Slot] = []
         self._leading = False
@@ -47,6 +48,8 @@ class _Group:
             raise slot.error
         if isinstance(slot.outcome, UnknownMessage):
             raise slot.outcome
+        if slot.outcome is None:  # _record gives every slot of its batch an outcome or an error
+            raise RuntimeError("a grouped status callback was left without an outcome")
         return slot.outcome
 
     def _lead(self) -> None:
@@ -95,7 +98,7 @@ def _record(batch: list[_Slot]) -> None:
 _group = _Group()
 
 
-def message_status_record_grouped(*, source: str, **fields) -> StatusResult:
+def message_status_record_grouped(*, source: str, **fields: Any) -> StatusResult:
     """`message_status_record`, committed together with the other callbacks this process is receiving now. For the
     provider doors only: a callback about no message of ours is kept for a retry (services.unmatched)."""
     return _group.record(StatusCallbackData(**fields), source)

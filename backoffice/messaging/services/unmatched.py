@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Final
 import orjson
 from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -49,7 +50,7 @@ def _address_key(channel: str, address: str) -> str:
 
 
 def _backoff(attempts: int) -> timedelta:
-    return min(FIRST_RETRY * 2 ** max(attempts - 1, 0), LONGEST_WAIT)
+    return min(FIRST_RETRY * int(2 ** max(attempts - 1, 0)), LONGEST_WAIT)
 
 
 def unmatched_callbacks_keep(*, callbacks: "list[StatusCallbackData]", source: str, now: datetime) -> None:
@@ -82,10 +83,11 @@ def _callback_of(row: UnmatchedCallback) -> "StatusCallbackData":
     return StatusCallbackData(**fields)
 
 
-def _drop(rows, state: str, now: datetime) -> int:
-    return rows.exclude(state__in=[UnmatchedState.APPLIED, UnmatchedState.EXPIRED]).update(
+def _drop(rows: "QuerySet[UnmatchedCallback]", state: str, now: datetime) -> int:
+    dropped: int = rows.exclude(state__in=[UnmatchedState.APPLIED, UnmatchedState.EXPIRED]).update(
         state=state, data_encrypted="", address_digest="", applied_at=now if state == UnmatchedState.APPLIED else None
     )
+    return dropped
 
 
 def unmatched_callbacks_retry(
@@ -132,7 +134,7 @@ def unmatched_callbacks_retry(
     return counts
 
 
-def unmatched_callbacks_forget(*, identifier_keys: Iterable[str], **_context) -> int:
+def unmatched_callbacks_forget(*, identifier_keys: Iterable[str], **_context: object) -> int:
     """Erasure hook (CUSTOMERS_ERASURE_HOOKS): drop the kept callbacks addressed to one of these identifiers, in the
     erasure's transaction."""
     digests = [crypto.identifier_digest(key) for key in identifier_keys]
