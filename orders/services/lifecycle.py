@@ -115,28 +115,18 @@ def _act(
         order_events: list[store.NewEvent] = []
         stock_events: list[tuple[str, str, store.NewEvent]] = []
 
-        def order_event(event: EventData) -> None:
-            order_events.append(
-                store.NewEvent.of(
-                    event,
-                    id=_id(order_id, f"{step}:{event.type_name}"),
-                    channel=step_channel,
-                    customer_id=order.customer_id,
-                    occurred_at=occurred_at,
-                    metadata=meta,
-                )
-            )
-
-        def stock_event(sku: str, code: str, event: EventData) -> None:
-            new = store.NewEvent.of(
-                event,
-                id=_id(order_id, f"{step}:{event.type_name}:{sku}@{code}"),
-                channel=step_channel,
-                customer_id=order.customer_id,
-                occurred_at=occurred_at,
+        def new_event(event: EventData, what: str) -> store.NewEvent:
+            event_id = _id(order_id, f"{step}:{what}")
+            return store.NewEvent.of(
+                event, id=event_id, channel=step_channel, customer_id=order.customer_id, occurred_at=occurred_at,
                 metadata=meta,
             )
-            stock_events.append((sku, code, new))
+
+        def order_event(event: EventData) -> None:
+            order_events.append(new_event(event, event.type_name))
+
+        def stock_event(sku: str, code: str, event: EventData) -> None:
+            stock_events.append((sku, code, new_event(event, f"{event.type_name}:{sku}@{code}")))
 
         notify = None
 
