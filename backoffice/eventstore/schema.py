@@ -42,7 +42,8 @@ class EventData(BaseModel):
         # A writer building its event with a bad value gets the store's refusal (field `data.<name>`), as when it
         # appended the same data as a dict; pydantic's own error would reach the API as a 500.
         try:
-            super().__init__(**data)
+            # BaseModel.__init__'s one statement, without its extra frame (writers build an event per append).
+            self.__pydantic_validator__.validate_python(data, self_instance=self)
         except ValidationError as exc:
             raise EventValidationError(field_errors(exc)) from None
 
