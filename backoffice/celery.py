@@ -34,6 +34,13 @@ def task_send(name: str, *args, **kwargs):
     return app.tasks[name].delay(*args, **kwargs)
 
 
+def task_send_in(seconds: float, name: str, *args):
+    """`task_send`, to run `seconds` from now (eagerly: at once)."""
+    if name not in app.tasks:
+        app.loader.import_default_modules()
+    return app.tasks[name].apply_async(args=args, countdown=seconds)
+
+
 # Not "correlation_id": Celery uses that name for the AMQP property, which is the task id.
 CORRELATION_HEADER = "backoffice_correlation_id"
 

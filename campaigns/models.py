@@ -236,4 +236,12 @@ class Delivery(models.Model):
 
 
 # Journeys are a part of campaigns (campaigns.journeys); their tables are this app's.
-from .journeys.models import CustomerTag, Journey, JourneyCursor, JourneyRun, JourneyVersion  # noqa: E402, F401
+from .journeys.models import (  # noqa: E402, F401
+    CustomerTag,
+    Journey,
+    JourneyCursor,
+    JourneyRun,
+    JourneySegmentMember,
+    JourneySegmentState,
+    JourneyVersion,
+)

@@ -65,6 +65,7 @@ def journeys_tick_task() -> None:
     """Beat: catch the process manager up, and start the step workers when waits have come due."""
     journeys_consume_task.delay()
     services.journeys_enter_segments()
+    services.journeys_enter_dates()
     due = services.journey_runs_due_count()
     batches = min(-(-due // settings.JOURNEYS_BATCH_SIZE), 8)
     for _ in range(batches):

@@ -4,6 +4,7 @@ Interactions are `ingestible`: POST /api/v1/events accepts them. Personal fields
 sealed with the customer's key by the event store.
 """
 
+from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -52,15 +53,16 @@ class CustomerAddressUndeliverable(EventData):
 
 
 class CustomerProfileUpdated(EventData):
-    """Name, language or time zone given or corrected. Only the fields present change."""
+    """Name, language, time zone or birthday given or corrected. Only the fields present change."""
 
     type_name = "customer.profile_updated"
-    personal_fields = ("name",)
+    personal_fields = ("name", "birthday")
 
     customer_id: str
     name: str | None = Field(default=None, max_length=200)
     language: str | None = Field(default=None, max_length=8)
     time_zone: str | None = Field(default=None, max_length=64)
+    birthday: date | None = None
 
 
 class MergeEvidence(BaseModel):
@@ -171,7 +173,8 @@ class ContentShared(_Interaction):
 
 class CustomerIdentified(_Interaction):
     """The customer told who they are (Segment `identify`). Identifiers in the traits (email, phone, user id) went
-    through identity resolution; the other traits (address, birthday, ...) are kept here, sealed."""
+        through identity resolution; the other traits (address, birthday, ...) are kept here, sealed. A `birthday` trait
+    (an ISO-8601 date, as the Segment spec sends it) becomes the profile's birthday (customers.directory)."""
 
     type_name = "customer.identified"
     personal_fields = ("traits",)

@@ -1,6 +1,7 @@
 """Read models of customers (projections of customer and interaction events). Rebuildable from the log."""
 
 from django.db import models
+from django.db.models.functions import ExtractDay, ExtractMonth
 from django.utils.translation import gettext_lazy as _
 
 from .vocabulary import CaseStatus as CaseStatus  # re-exported: defined once in vocabulary
@@ -16,6 +17,9 @@ class Customer(models.Model):
     time_zone = models.CharField(_("time zone"), max_length=64, blank=True, default="")
     # Preferred language for messages (es, en); empty means settings.LANGUAGE_CODE.
     language = models.CharField(_("language"), max_length=8, blank=True, default="")
+    # Personal (sealed in the events, scrubbed by erasure): from the profile or an identify's `birthday` trait; the
+    # date journeys celebrate in the customer's zone (month and day indexed: beat looks them up every tick).
+    birthday = models.DateField(_("birthday"), null=True, blank=True)
     merged_into = models.ForeignKey(
         "self", verbose_name=_("merged into"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -37,7 +41,10 @@ class Customer(models.Model):
     class Meta:
         verbose_name = _("customer")
         verbose_name_plural = _("customers")
-        indexes = [models.Index(fields=["registered_at"], name="customers_registered_at")]
+        indexes = [
+            models.Index(fields=["registered_at"], name="customers_registered_at"),
+            models.Index(ExtractMonth("birthday"), ExtractDay("birthday"), name="customers_birthday_day"),
+        ]
 
     def __str__(self) -> str:
         return str(self.id)

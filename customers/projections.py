@@ -17,7 +17,7 @@
 
 import uuid
 from collections import defaultdict
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Final
 
@@ -39,6 +39,10 @@ RECORD_KEEPING_TYPES = frozenset(
 )
 
 
+# The events whose data may change a profile: an identify only by a birthday among its traits.
+PROFILE_TYPES: Final = ("customer.profile_updated", "customer.identified")
+
+
 def identifier_key(kind: str, value: str) -> str:
     return f"{kind}:{value}"
 
@@ -55,6 +59,7 @@ class CustomerDirectory(Projection):
         "customer.unmerged",
         "customer.erased",
         "customer.address_undeliverable",
+        "customer.identified",
     )
 
     def apply(self, events):
@@ -75,6 +80,9 @@ class CustomerDirectory(Projection):
             elif event.type == "customer.identifier_added":
                 readable = readable_identifiers([event.data["identifier"]])
                 identifiers.extend(self._identifier(event, ident) for ident in readable)
+            elif event.type == "customer.identified":
+                if self._profile_changes(event):  # only a birthday among its traits changes the profile
+                    later.append(event)
             else:
                 later.append(event)
         # A name given, or a merge made, to a customer this batch registers goes into the new row itself until
@@ -82,7 +90,7 @@ class CustomerDirectory(Projection):
         # merges of other customers touch other rows, so they keep their order among the rest.
         rest, folding = [], True
         for event in later:
-            if folding and event.type in ("customer.profile_updated", "customer.merged"):
+            if folding and event.type in (*PROFILE_TYPES, "customer.merged"):
                 if event.type == "customer.merged":
                     row = customers.get(uuid.UUID(str(event.data["merged"])))
                     if row is not None:
@@ -103,7 +111,7 @@ class CustomerDirectory(Projection):
         profiles: dict = {}
         merges: dict = {}
         for event in rest:
-            if event.type == "customer.profile_updated":
+            if event.type in PROFILE_TYPES:
                 profiles.setdefault(event.customer_id, {}).update(self._profile_changes(event))
             elif event.type == "customer.merged":
                 merges[event.data["merged"]] = event.customer_id
@@ -119,27 +127,41 @@ class CustomerDirectory(Projection):
                         ).update(undeliverable_at=event.occurred_at)
                 elif event.type == "customer.erased":
                     CustomerIdentifier.objects.filter(customer_id=event.customer_id).delete()
-                    Customer.objects.filter(id=event.customer_id).update(erased_at=event.occurred_at, display_name="")
+                    Customer.objects.filter(id=event.customer_id).update(
+                        erased_at=event.occurred_at, display_name="", birthday=None
+                    )
         self._flush(profiles, merges)
 
     @staticmethod
-    def _profile_changes(event) -> list[tuple[str, str]]:
-        """The columns a profile update names (one it does not name keeps its value)."""
+    def _profile_changes(event) -> list[tuple[str, object]]:
+        """The columns a profile update names (one it does not name keeps its value); of an identify, the birthday
+        among its traits."""
+        if event.type == "customer.identified":
+            traits = event.data.get("traits")
+            trait = traits.get("birthday") if isinstance(traits, dict) else None  # erased: not a dict any more
+            birthday = readable_birthday(trait, given_at=event.occurred_at)
+            return [("birthday", birthday)] if birthday is not None else []
         changes = (
             ("display_name", readable_text(event.data.get("name"))),
             ("language", event.data.get("language")),
             ("time_zone", event.data.get("time_zone")),
+            ("birthday", readable_birthday(event.data.get("birthday"), given_at=event.occurred_at)),
         )
         return [(column, value) for column, value in changes if value is not None]
 
     @staticmethod
     def _flush(profiles: dict, merges: dict) -> None:
         """One UPDATE for the profiles changed (an erased customer's profile stays scrubbed; a column an event did
-        not name keeps its value) and one for merges, each row given its own values."""
-        if profiles:
-            columns = ("display_name", "language", "time_zone")
-            rows = [(cid, *(changes.get(c) for c in columns)) for cid, changes in profiles.items()]
+        not name keeps its value), one for the birthdays given and one for merges, each row given its own values."""
+        columns = ("display_name", "language", "time_zone")
+        changed = {cid: changes for cid, changes in profiles.items() if set(changes) & set(columns)}
+        if changed:
+            rows = [(cid, *(changes.get(c) for c in columns)) for cid, changes in changed.items()]
             _update_rows(Customer, columns, rows, assign="COALESCE({new}, {old})", where="erased_at IS NULL")
+        # Apart: a VALUES column of NULLs only is text to PostgreSQL, which a date column cannot COALESCE with.
+        birthdays = [(cid, changes["birthday"]) for cid, changes in profiles.items() if "birthday" in changes]
+        if birthdays:
+            _update_rows(Customer, ("birthday",), birthdays, assign="{new}", where="erased_at IS NULL")
         if merges:
             rows = [(uuid.UUID(str(merged)), into) for merged, into in merges.items()]
             _update_rows(Customer, ("merged_into_id",), rows, assign="{new}")
@@ -231,6 +253,18 @@ def readable_identifiers(identifiers) -> list[dict]:
     if identifiers == ERASED:
         return []
     return [ident for ident in identifiers if ident != ERASED and ident["value"] != ERASED]
+
+
+def readable_birthday(value, *, given_at: datetime) -> date | None:
+    """A birthday as given (an ISO-8601 date, or a date and time of which the date counts), or None when it is not
+    one: absent, erased, unreadable, before 1900 or after the day it was given."""
+    if not isinstance(value, str) or len(value) < 10:
+        return None
+    try:
+        found = date.fromisoformat(value[:10])
+    except ValueError:
+        return None
+    return found if date(1900, 1, 1) <= found <= given_at.date() else None
 
 
 def readable_text(value):

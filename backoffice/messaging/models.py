@@ -131,6 +131,26 @@ class UnmatchedCallback(models.Model):
         return f"{self.source} {self.status} {self.provider_message_id}"
 
 
+class ReceivedCallback(models.Model):
+    """A provider's status callback, signed and checked, stored as received and applied moments later in batches
+    (services.received). A provider that posts one callback per request (Twilio) gets its 2xx once this row is
+    committed: nothing accepted is lost, and a batch costs a fraction of a transaction per callback. Applied rows are
+    deleted (the ledger, StatusCallback, keeps what was recorded); a resend is applied again and found a duplicate."""
+
+    id = models.BigAutoField(primary_key=True)
+    source = models.CharField(max_length=40)
+    received_at = models.DateTimeField()
+    # The callback's fields as JSON, Fernet-encrypted: the address and the provider's reason are personal.
+    data_encrypted = models.TextField(editable=False)
+
+    class Meta:
+        verbose_name = _("received callback")
+        verbose_name_plural = _("received callbacks")
+
+    def __str__(self) -> str:
+        return f"{self.source} {self.received_at:%Y-%m-%d %H:%M:%S}"
+
+
 class ChannelSetting(models.Model):
     """What operations change without a deploy, per channel. A channel without a row uses the settings' defaults."""
 

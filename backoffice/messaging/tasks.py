@@ -3,6 +3,7 @@
 from celery import shared_task
 
 from . import services
+from .services.received import received_callbacks_apply
 from .services.unmatched import unmatched_callbacks_retry
 
 
@@ -20,3 +21,9 @@ def messages_release_deferred_task() -> int:
 @shared_task(name="messaging.unmatched_callbacks_retry", acks_late=True, ignore_result=True)
 def unmatched_callbacks_retry_task() -> dict[str, int]:
     return unmatched_callbacks_retry()
+
+
+@shared_task(name="messaging.callbacks_apply", acks_late=True, ignore_result=True)
+def received_callbacks_apply_task() -> int:
+    """Apply the status callbacks received one per request. Woken after their commits, and by beat."""
+    return received_callbacks_apply()

@@ -79,6 +79,17 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
+# Machines' signed requests (provider and shop webhooks, the tracking API) go through these middleware only
+# (backoffice.wsgi): they carry no session, login, second factor, CSRF token or language. Not the one-click
+# unsubscribe (/api/v1/providers/email/unsubscribe/): a person's browser opens it.
+MACHINE_PATH_PREFIXES = ["/v1/", "/integrations/", "/anymail/", "/api/v1/providers/twilio/", "/api/v1/providers/meta/"]
+MACHINE_MIDDLEWARE = [
+    "backoffice.observability.middleware.RequestIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "backoffice.replica.ReadReplicaMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
 ROOT_URLCONF = "backoffice.urls"
 WSGI_APPLICATION = "backoffice.wsgi.application"
 
@@ -560,3 +571,13 @@ CELERY_BEAT_SCHEDULE["messaging-unmatched-callbacks"] = {
     "schedule": timedelta(seconds=60),
 }
 CUSTOMERS_ERASURE_HOOKS.append("backoffice.messaging.services.unmatched.unmatched_callbacks_forget")
+
+# --- Status callbacks received one per request (Twilio's; backoffice.messaging.services.received): committed as
+# received and answered, then applied in batches of MESSAGING_CALLBACK_BATCH by the task messaging.callbacks_apply,
+# woken at most every MESSAGING_CALLBACK_APPLY_DELAY seconds per web process, and swept by beat.
+MESSAGING_CALLBACK_APPLY_DELAY = env.float("MESSAGING_CALLBACK_APPLY_DELAY", default=0.2)
+MESSAGING_CALLBACK_BATCH = env.int("MESSAGING_CALLBACK_BATCH", default=500)
+CELERY_BEAT_SCHEDULE["messaging-callbacks-apply"] = {
+    "task": "messaging.callbacks_apply",
+    "schedule": timedelta(seconds=5),
+}

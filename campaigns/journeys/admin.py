@@ -177,6 +177,7 @@ class JourneyAdmin(admin.ModelAdmin):
             report = selectors.journey_report(journey=obj)
             context["report"] = report
             context["tree"] = _tree(obj.definition, report)
+            context["branches"] = _branches(report)
             chosen = request.GET.get("simulate", "")
             if chosen:
                 try:
@@ -220,6 +221,8 @@ def _tree(definition: dict, report: dict) -> list[dict]:
             at=counts.get(step_id, {}).get("at", 0),
             through=counts.get(step_id, {}).get("through", 0),
             outcomes=counts.get(step_id, {}).get("outcomes", {}),
+            converted=counts.get(step_id, {}).get("converted", 0),
+            revenue=counts.get(step_id, {}).get("revenue", "0.00"),
         )
         rows.append(row)
         if step_id in seen:
@@ -240,6 +243,16 @@ def _tree(definition: dict, report: dict) -> list[dict]:
 
     visit(start, 0, "")
     return rows
+
+
+def _branches(report: dict) -> list[dict]:
+    """The report's paths out of branches, splits and waits for an event, one row each, for the report's table."""
+    labels = {"yes": _("yes"), "no": _("no"), "event": _("on the event"), "timeout": _("on timeout")}
+    return [
+        {**branch, "step": step["id"], "label": labels.get(branch["outcome"], branch["outcome"].removeprefix("path:"))}
+        for step in report.get("steps", [])
+        for branch in step.get("branches", [])
+    ]
 
 
 def _summary(step: dict) -> str:

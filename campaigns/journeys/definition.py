@@ -3,7 +3,8 @@ step), and the pure decisions every run and the simulator share (conditions on t
 
     {"trigger": {"kind": "event", "event": "cart.abandoned", "channels": ["web", "app"],
                  "conditions": [{"field": "data.total", "cmp": "gte", "value": 30}]}
-              | {"kind": "segment", "segment": "<uuid>"},
+              | {"kind": "segment", "segment": "<uuid>", "include_current_members": true}
+              | {"kind": "date", "attribute": "birthday", "time": "10:00"},
      "goal": {"event": "order.placed"},                       # optional: takes the person out at once
      "reentry": {"mode": "once" | "every_time" | "once_per_days", "days": 30},
      "cap": 10000,                                            # optional: at most this many entries
@@ -23,14 +24,20 @@ step), and the pure decisions every run and the simulator share (conditions on t
        {"id": "tag", "kind": "tag", "tag": "vip", "next": ...},
        {"id": "end", "kind": "end"}]}
 
+A segment trigger enters people when they join the segment (not members at the previous evaluation, members now);
+`include_current_members` (default true) says whether the members at the first evaluation count as joining. A date
+trigger enters people on the day of the attribute (its month and day, every year; 29 February on the 28th in other
+years) in their own time zone, from `time` (local, default 00:00): once per occurrence, by the re-entry rules.
+
 A step without `next` ends the run. Loops are allowed only through a wait: a cycle of steps that never waits would
 run forever in one transaction.
 """
 
+import calendar
 import hashlib
 import re
 import uuid
-from datetime import datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 from zoneinfo import ZoneInfo
@@ -52,6 +59,11 @@ VARIANT_KEYS: Final = {
 OPTIONAL_VARIANT_KEYS: Final = {"whatsapp": ("parameters",)}
 COMPARISONS: Final = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "exists")
 REENTRY_MODES: Final = ("once", "every_time", "once_per_days")
+# Date attributes a date trigger may name (read through customers' selectors, services.dates).
+DATE_ATTRIBUTES: Final = ("birthday",)
+# Two occurrences of a yearly date are at least 364 days apart (365, less a change of the person's time zone): no
+# person enters a date-triggered journey twice within this, however often beat looks.
+DATE_OCCURRENCE_GAP: Final = timedelta(days=360)
 TASK_QUEUES: Final = ("support", "store")
 MAX_STEPS: Final = 100
 STEP_ID: Final = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -138,8 +150,21 @@ def _validate_trigger(trigger: Any, errors: list, known_segments: set[str] | Non
         segment = str(trigger.get("segment", ""))
         if known_segments is not None and segment not in known_segments:
             _error(errors, "trigger.segment", f"the segment {segment!r} does not exist", "unknown_segment")
+        if not isinstance(trigger.get("include_current_members", True), bool):
+            message = "whether the members at the first evaluation enter: true or false"
+            _error(errors, "trigger.include_current_members", message, "invalid")
+    elif kind == "date":
+        attribute = trigger.get("attribute")
+        if attribute not in DATE_ATTRIBUTES:
+            message = f"the date attribute {attribute!r} is not one of {', '.join(DATE_ATTRIBUTES)}"
+            _error(errors, "trigger.attribute", message, "invalid_choice")
+        if "time" in trigger and _clock(trigger["time"]) is None:
+            _error(errors, "trigger.time", "the local time of day people enter, HH:MM", "invalid")
+        unknown = set(trigger) - {"kind", "attribute", "time"}
+        if unknown:
+            _error(errors, "trigger", f"a date trigger has no {', '.join(sorted(unknown))}", "invalid")
     else:
-        _error(errors, "trigger.kind", "one of event, segment", "invalid_choice")
+        _error(errors, "trigger.kind", "one of event, segment, date", "invalid_choice")
 
 
 def _validate_event_condition(condition: Any, field: str, where: str, errors: list) -> None:
@@ -392,6 +417,51 @@ def event_condition_holds(condition: dict, *, channel: str | None, data: dict) -
     except InvalidOperation:
         left, right = str(value), str(wanted)  # type: ignore[assignment]
     return {"gt": left > right, "gte": left >= right, "lt": left < right, "lte": left <= right}[cmp]
+
+
+def may_enter(
+    reentry: dict, entered: list[datetime], *, is_active: bool, at: datetime, min_gap: timedelta | None = None
+) -> bool:
+    """Whether a person who entered the journey at `entered` (their previous entries) may enter again at `at`: never
+    while still in it, then by the re-entry rules; `min_gap`: never closer than this to the last entry."""
+    if is_active:
+        return False
+    if not entered:
+        return True
+    last = max(entered)
+    if min_gap is not None and at < last + min_gap:
+        return False
+    if reentry["mode"] == "once":
+        return False
+    if reentry["mode"] == "once_per_days":
+        return at >= last + timedelta(days=reentry["days"])
+    return True
+
+
+def date_falls_on(value: date, day: date) -> bool:
+    """A yearly date attribute falls on `day`: same month and day; 29 February on the 28th in other years."""
+    if (value.month, value.day) == (day.month, day.day):
+        return True
+    return (value.month, value.day) == (2, 29) and (day.month, day.day) == (2, 28) and not calendar.isleap(day.year)
+
+
+def date_month_days(now: datetime) -> list[tuple[int, int]]:
+    """Every (month, day) a yearly date may have to fall on today somewhere: the local date anywhere on Earth is
+    the UTC date, the day before or the day after."""
+    today = now.astimezone(UTC).date()
+    days = [today + timedelta(days=delta) for delta in (-1, 0, 1)]
+    found = {(d.month, d.day) for d in days}
+    if any((d.month, d.day) == (2, 28) and not calendar.isleap(d.year) for d in days):
+        found.add((2, 29))
+    return sorted(found)
+
+
+def date_is_due(trigger: dict, value: date, *, now: datetime, time_zone: str) -> bool:
+    """A date trigger's day has come for this person: it is the attribute's day in their zone, at or after the
+    trigger's local time."""
+    local = now.astimezone(ZoneInfo(time_zone))
+    start = _clock(trigger.get("time", "00:00")) or time(0, 0)
+    return date_falls_on(value, local.date()) and local.time() >= start
 
 
 def trigger_matches(trigger: dict, *, channel: str | None, data: dict) -> bool:

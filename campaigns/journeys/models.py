@@ -159,3 +159,39 @@ class JourneyCursor(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}@{self.position}"
+
+
+class JourneySegmentState(models.Model):
+    """Which segment a segment-triggered journey follows, and when its members were last evaluated. Bookkeeping of
+    the entry by segment (services.segments), not a projection: a rebuild of the journeys leaves it."""
+
+    journey_id = models.UUIDField(primary_key=True)
+    segment_id = models.UUIDField()
+    evaluated_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("journey segment state")
+        verbose_name_plural = _("journey segment states")
+
+    def __str__(self) -> str:
+        return f"{self.journey_id} {self.segment_id}"
+
+
+class JourneySegmentMember(models.Model):
+    """A member of the journey's segment at its last evaluation: who is not here and is a member now has entered
+    the segment."""
+
+    id = models.BigAutoField(primary_key=True)
+    journey_id = models.UUIDField()
+    customer_id = models.UUIDField()
+    since = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("journey segment member")
+        verbose_name_plural = _("journey segment members")
+        constraints = [
+            models.UniqueConstraint(fields=["journey_id", "customer_id"], name="journeys_segment_member_uniq")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.journey_id} {self.customer_id}"

@@ -3,6 +3,7 @@ person is in, and whether a journey reminds abandoned carts (asked by orders thr
 
 import uuid
 from collections import Counter, defaultdict
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db.models import Count, QuerySet, Sum
@@ -55,17 +56,14 @@ def journey_report(*, journey: Journey) -> dict:
         groups[is_holdout] = {
             "entered": totals["n"],
             "converted": converted,
-            "revenue": str((totals["revenue"] or Decimal(0)).quantize(Decimal("0.01"))),
+            "revenue": _amount(totals["revenue"]),
             "conversion_rate": round(converted / totals["n"], 4) if totals["n"] else None,
         }
     treated, held = groups[False], groups[True]
     lift = None
     if treated["conversion_rate"] is not None and held["conversion_rate"] is not None:
         lift = round(treated["conversion_rate"] - held["conversion_rate"], 4)
-    through: dict[str, Counter] = defaultdict(Counter)
-    for path in runs.filter(is_holdout=False).values_list("path", flat=True).iterator():
-        for step, outcome, _at in path:
-            through[step][outcome] += 1
+    figures = _path_figures(runs.filter(is_holdout=False))
     at_steps = journey_people_at_steps(journey_id=journey.id)
     definition = journey.definition if journey.definition.get("steps") else {}
     live = JourneyVersion.objects.filter(journey=journey, version=journey.version).first()
@@ -73,17 +71,24 @@ def journey_report(*, journey: Journey) -> dict:
         definition = live.definition
     steps = []
     for step in definition.get("steps", []):
-        outcomes = dict(through.get(step["id"], {}))
-        steps.append(
-            {
-                "id": step["id"],
-                "kind": step.get("kind", ""),
-                "at": at_steps.get(step["id"], 0),
-                "through": sum(outcomes.values()),
-                "outcomes": outcomes,
-                "sent": sum(n for o, n in outcomes.items() if o in ("sent", "fallback_sent")),
-            }
-        )
+        outcomes = dict(figures.through.get(step["id"], {}))
+        converted = figures.converted.get(step["id"], _Converted())
+        row = {
+            "id": step["id"],
+            "kind": step.get("kind", ""),
+            "at": at_steps.get(step["id"], 0),
+            "through": sum(outcomes.values()),
+            "outcomes": outcomes,
+            "sent": sum(n for o, n in outcomes.items() if o in ("sent", "fallback_sent")),
+            "converted": converted.people,
+            "revenue": _amount(converted.revenue),
+        }
+        paths = _paths_of(step)
+        if paths:
+            row["branches"] = [
+                _branch(outcome, target, figures, step["id"], held["conversion_rate"]) for outcome, target in paths
+            ]
+        steps.append(row)
     exits = dict(runs.exclude(exit_reason="").values_list("exit_reason").annotate(n=Count("id")).order_by())
     return {
         "journey": str(journey.id),
@@ -96,6 +101,82 @@ def journey_report(*, journey: Journey) -> dict:
         "lift": lift,
         "steps": steps,
     }
+
+
+@dataclass
+class _Converted:
+    people: int = 0
+    revenue: Decimal = Decimal(0)
+    entered: int = 0
+
+
+@dataclass
+class _Figures:
+    """What the treated runs' paths say: per step the outcomes of every pass (`through`), and per step (and per step
+    and outcome) the runs that took it, how many converted on the goal afterwards and their revenue."""
+
+    through: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
+    converted: dict[str, _Converted] = field(default_factory=lambda: defaultdict(_Converted))
+    paths: dict[tuple[str, str], _Converted] = field(default_factory=lambda: defaultdict(_Converted))
+
+
+def _path_figures(runs: QuerySet[JourneyRun]) -> _Figures:
+    """One pass over the runs. A run counts once per step and per path however often it went through (a loop back
+    through a wait). Every step on a converted run's path came before its conversion: the goal takes a run out
+    where it is (nothing is added to its path after), or converts it after it ended."""
+    figures = _Figures()
+    for path, converted_at, revenue in runs.values_list("path", "converted_at", "revenue").iterator():
+        for step, outcome, _at in path:
+            figures.through[step][outcome] += 1
+        steps_done = {step for step, _outcome, _at in path}
+        paths_taken = {(step, outcome) for step, outcome, _at in path}
+        for step in steps_done:
+            figures.converted[step].entered += 1
+        for taken in paths_taken:
+            figures.paths[taken].entered += 1
+        if converted_at is None:
+            continue
+        for step in steps_done:
+            figures.converted[step].people += 1
+            figures.converted[step].revenue += revenue
+        for taken in paths_taken:
+            figures.paths[taken].people += 1
+            figures.paths[taken].revenue += revenue
+    return figures
+
+
+def _paths_of(step: dict) -> list[tuple[str, str]]:
+    """The outcomes of a step that chooses a path (as its journey.step_completed records them), with the step each
+    leads to; [] for a step with one way on."""
+    kind = step.get("kind")
+    if kind == "branch":
+        return [("yes", step.get("yes") or ""), ("no", step.get("no") or "")]
+    if kind == "split":
+        return [(f"path:{p.get('name', '')}", p.get("next") or "") for p in step.get("paths", [])]
+    if kind == "wait_event":
+        return [("event", step.get("next") or ""), ("timeout", step.get("timeout_next") or "")]
+    return []
+
+
+def _branch(outcome: str, target: str, figures: _Figures, step_id: str, holdout_rate: float | None) -> dict:
+    """One path out of a step: people who took it, converted afterwards, their revenue, the conversion rate and the
+    lift against the holdout (the path's rate minus the holdout's, as for the whole journey)."""
+    taken = figures.paths.get((step_id, outcome), _Converted())
+    rate = round(taken.people / taken.entered, 4) if taken.entered else None
+    lift = round(rate - holdout_rate, 4) if rate is not None and holdout_rate is not None else None
+    return {
+        "outcome": outcome,
+        "next": target,
+        "entered": taken.entered,
+        "converted": taken.people,
+        "revenue": _amount(taken.revenue),
+        "conversion_rate": rate,
+        "lift": lift,
+    }
+
+
+def _amount(value: Decimal | None) -> str:
+    return str((value or Decimal(0)).quantize(Decimal("0.01")))
 
 
 def customer_journeys(*, customer_id: uuid.UUID) -> list[dict]:

@@ -133,15 +133,21 @@ PICKUP_READY: dict[str, Any] = {
 }
 
 BIRTHDAY: dict[str, Any] = {
-    "trigger": {"kind": "segment", "segment": ""},
-    "reentry": {"mode": "once_per_days", "days": 360},
+    # On the customer's birthday in their own zone, from 10:00 there (people without a birthday never enter); every
+    # year, once (a date trigger enters a person once per occurrence).
+    "trigger": {"kind": "date", "attribute": "birthday", "time": "10:00"},
+    "goal": {"event": "order.placed"},
+    "reentry": {"mode": "every_time"},
     "steps": [
-        {"id": "morning", "kind": "wait", "until": {"time": "10:00"}, "next": "gift"},
         {
             "id": "gift",
             "kind": "send",
-            "channel": "email",
-            "variants": {"email": {"subject": "¡Feliz cumpleaños!", "body": "Un regalo: 10% con FELIZ10."}},
+            "channel": "best",
+            "channels": ["email", "whatsapp"],
+            "variants": {
+                "email": {"subject": "¡Feliz cumpleaños!", "body": "Un regalo: 10% con FELIZ10 durante una semana."},
+                "whatsapp": {"template": "birthday_gift", "parameters": "FELIZ10"},
+            },
         },
     ],
 }

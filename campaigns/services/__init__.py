@@ -10,6 +10,7 @@ from ..journeys.services import (
     journey_save,
     journey_simulate,
     journeys_consume,
+    journeys_enter_dates,
     journeys_enter_segments,
     journeys_lag,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "journey_save",
     "journey_simulate",
     "journeys_consume",
+    "journeys_enter_dates",
     "journeys_enter_segments",
     "journeys_lag",
     "CampaignRefused",

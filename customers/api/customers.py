@@ -158,6 +158,7 @@ class Customer360Serializer(serializers.Serializer):
     name = serializers.CharField()
     language = serializers.CharField()
     time_zone = serializers.CharField()
+    birthday = serializers.DateField(allow_null=True, default=None, help_text="from the profile or identify's trait")
     registered_at = serializers.DateTimeField()
     acquisition_channel = serializers.CharField()
     erased_at = serializers.DateTimeField(allow_null=True)

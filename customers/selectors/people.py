@@ -6,7 +6,7 @@ answers "about this customer" covers the customer and everyone merged into them 
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from django.conf import settings
@@ -231,6 +231,7 @@ def customer_360(*, customer_id: uuid.UUID, recent: int = 10) -> dict:
         "name": customer.display_name or next((m.display_name for m in members if m.display_name), ""),
         "language": customer.language or settings.LANGUAGE_CODE,
         "time_zone": customer.time_zone or settings.TIME_ZONE,
+        "birthday": customer.birthday or next((m.birthday for m in members if m.birthday), None),
         "registered_at": earliest.registered_at,
         "acquisition_channel": earliest.acquisition_channel,
         "erased_at": customer.erased_at,
@@ -368,6 +369,18 @@ def customers_with_ids(*, customer_ids) -> QuerySet[Customer]:
 def customer_values(*, customer_ids, fields: tuple[str, ...]) -> list[tuple]:
     """(id, *fields) per customer."""
     return list(Customer.objects.filter(id__in=customer_ids).values_list("id", *fields))
+
+
+def customers_with_birthday_on(*, month_days: list[tuple[int, int]]) -> list[tuple[uuid.UUID, date, str]]:
+    """(id, birthday, time zone) of the customers (not merged into another, not erased) whose birthday falls on one
+    of these (month, day): journeys celebrate them in their own zone. By the month-and-day index."""
+    if not month_days:
+        return []
+    days = Q()
+    for month, day in month_days:
+        days |= Q(birthday__month=month, birthday__day=day)
+    found = Customer.objects.filter(days, merged_into=None, erased_at=None).exclude(birthday=None)
+    return list(found.values_list("id", "birthday", "time_zone"))
 
 
 def customer_language(*, customer_id: uuid.UUID) -> str | None:

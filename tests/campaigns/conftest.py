@@ -51,21 +51,25 @@ def person(db):
             identifiers["name"] = name
         customer_id, _ = customer_register(customer=identifiers, channel="web", actor="test")
         for channel in consents:
-            customer_services.consent_record(
-                customer_id=customer_id,
-                channel=channel,
-                purpose="marketing",
-                is_granted=True,
-                source_channel="web",
-                wording="Acepto",
-                actor="test",
-            )
+            grant(customer_id, channel)
         from customers.models import Customer
 
         Customer.objects.filter(id=customer_id).update(language=language, **profile)
         return customer_id
 
     return make
+
+
+def grant(customer_id, channel):
+    customer_services.consent_record(
+        customer_id=customer_id,
+        channel=channel,
+        purpose="marketing",
+        is_granted=True,
+        source_channel="web",
+        wording="Acepto",
+        actor="test",
+    )
 
 
 def revoke(customer_id, channel):

@@ -2,7 +2,7 @@
 every event one at a time would."""
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 
@@ -63,3 +63,44 @@ def test_one_batch_of_profile_changes_merges_unmerges_and_an_erasure_ends_as_app
     assert by_id[cris][0] == ""
     assert by_id[cris][4] is not None
     assert [key for key, _ in live[1]] == ["email:ana@example.es", "phone:+34600111222"]
+
+
+def _identified(customer_id: uuid.UUID, minute: int, **traits) -> store.StreamAppend:
+    event = store.NewEvent(
+        type="customer.identified",
+        data={"traits": traits},
+        channel="web",
+        customer_id=customer_id,
+        occurred_at=START + timedelta(minutes=minute),
+    )
+    return store.StreamAppend(f"customer-{customer_id}", [event])
+
+
+def test_birthdays_come_from_the_profile_and_identify_traits_and_erasure_scrubs_them():
+    ana, ben, cris, dani = (uuid.UUID(int=n) for n in (11, 12, 13, 14))
+    store.append_batches(
+        [
+            _event("customer.registered", ana, 0, identifiers=[{"kind": "email", "value": "ana@example.es"}]),
+            _event("customer.registered", ben, 1, identifiers=[{"kind": "email", "value": "ben@example.es"}]),
+            _event("customer.registered", cris, 2, identifiers=[{"kind": "email", "value": "cris@example.es"}]),
+            _event("customer.registered", dani, 3, identifiers=[{"kind": "email", "value": "dani@example.es"}]),
+            _event("customer.profile_updated", ana, 4, birthday="1990-03-15"),
+            _identified(ben, 5, **{"birthday": "1985-12-06T00:00:00.000Z", "plan": "gold"}),
+            _identified(ben, 6, **{"plan": "silver"}),  # no birthday: the one given stays
+            _event("customer.profile_updated", ben, 7, name="Ben"),
+            _identified(cris, 8, **{"birthday": "1979-01-02"}),
+            _event("customer.erased", cris, 9),
+            _identified(dani, 10, **{"birthday": "next tuesday"}),
+            _identified(dani, 11, **{"birthday": "2999-01-01"}),  # after it was given
+        ]
+    )
+    live = sorted(Customer.objects.values_list("id", "birthday", "display_name"))
+
+    assert live == [
+        (ana, date(1990, 3, 15), ""),
+        (ben, date(1985, 12, 6), "Ben"),
+        (cris, None, ""),
+        (dani, None, ""),
+    ]
+    projector.rebuild(["customers.directory"], batch_size=1)
+    assert sorted(Customer.objects.values_list("id", "birthday", "display_name")) == live

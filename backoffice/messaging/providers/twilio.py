@@ -14,7 +14,6 @@
 """
 
 import functools
-import logging
 
 from django.conf import settings
 from django.core.exceptions import SuspiciousOperation
@@ -25,12 +24,10 @@ from twilio.request_validator import RequestValidator
 
 from backoffice.eventstore.errors import EventValidationError
 
-from ..services import UnknownMessage
 from ..services.inbound import provider_inbound_receive
-from ..services.status_group import message_status_record_grouped
+from ..services.received import status_callback_receive
+from ..services.status import StatusCallbackData
 from .common import ProviderInputError, problem, too_large, unauthorized
-
-logger = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Twilio-Signature"
 # Twilio error codes meaning the number itself cannot receive: unknown handset, landline or unreachable carrier,
@@ -111,22 +108,22 @@ def twilio_status(request):
             return HttpResponse(status=204)  # queued, sending, sent, accepted...: nothing new for us
         channel, address = _split_address(params.get("To", ""))
         code = (params.get("ErrorCode") or "").strip()
-        # Twilio posts callbacks by the hundred at once, one per request: those arriving together are committed
-        # together (services.status_group), each request answered once its own is on disk.
-        message_status_record_grouped(
-            channel=channel,
-            provider_message_id=sid[:300],
-            status=status,
-            reason=f"twilio {twilio_status}" + (f" (error {code})" if code else ""),
-            address=address,
-            is_undeliverable=status == "failed" and code in UNREACHABLE_CODES,
-            withdraws_marketing=status == "failed" and code in OPTED_OUT_CODES,
+        # Twilio posts callbacks by the hundred at once, one per request: each is committed as received and
+        # answered, and they are applied together moments later (services.received).
+        status_callback_receive(
             source="twilio.status",
+            callback=StatusCallbackData(
+                channel=channel,
+                provider_message_id=sid[:300],
+                status=status,
+                reason=f"twilio {twilio_status}" + (f" (error {code})" if code else ""),
+                address=address,
+                is_undeliverable=status == "failed" and code in UNREACHABLE_CODES,
+                withdraws_marketing=status == "failed" and code in OPTED_OUT_CODES,
+            ),
         )
     except ProviderInputError as exc:
         return problem(400, "invalid_payload", "Unusable payload", exc.message, field=exc.field, code=exc.code)
-    except UnknownMessage:
-        logger.info("twilio status for no message of ours yet: kept for a retry")
     return HttpResponse(status=204)
 
 

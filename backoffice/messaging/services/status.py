@@ -8,7 +8,7 @@ all record through `message_status_record`, so every callback is applied once wh
 import hashlib
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Final
 
@@ -16,8 +16,10 @@ import orjson
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.module_loading import import_string
 
+from backoffice import crypto
 from backoffice.eventstore import store
 from backoffice.eventstore.keys import ERASED
 from backoffice.eventstore.schema import EventData
@@ -104,6 +106,17 @@ class StatusCallbackData:
         when = self.occurred_at.isoformat() if self.occurred_at else None
         fields = [self.channel, key, self.status, when, self.url, self.reason, self.emoji]
         return hashlib.sha256(orjson.dumps(fields)).hexdigest()
+
+    def sealed(self) -> str:
+        """The callback as encrypted JSON, for the tables that keep callbacks (the address is personal)."""
+        return crypto.encrypt(orjson.dumps(asdict(self), default=str))
+
+    @classmethod
+    def unsealed(cls, token: str) -> "StatusCallbackData":
+        fields = orjson.loads(crypto.decrypt(token))
+        fields["message_id"] = uuid.UUID(fields["message_id"]) if fields.get("message_id") else None
+        fields["occurred_at"] = parse_datetime(fields["occurred_at"]) if fields.get("occurred_at") else None
+        return cls(**fields)
 
 
 def message_status_record(

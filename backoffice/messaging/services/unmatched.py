@@ -11,18 +11,14 @@ The generic signed webhook (a public API with its own 404) keeps nothing: its ca
 """
 
 import logging
-import uuid
 from collections.abc import Iterable
-from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Final
 
-import orjson
 from django.conf import settings
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from backoffice import crypto
 
@@ -65,22 +61,13 @@ def unmatched_callbacks_keep(*, callbacks: "list[StatusCallbackData]", source: s
                 channel=callback.channel,
                 provider_message_id=callback.provider_message_id[:300],
                 status=callback.status,
-                data_encrypted=crypto.encrypt(orjson.dumps(asdict(callback), default=str)),
+                data_encrypted=callback.sealed(),
                 address_digest=crypto.identifier_digest(key) if key else "",
                 received_at=now,
                 next_attempt_at=now + FIRST_RETRY,
             )
         )
     UnmatchedCallback.objects.bulk_create(rows, ignore_conflicts=True)
-
-
-def _callback_of(row: UnmatchedCallback) -> "StatusCallbackData":
-    from .status import StatusCallbackData
-
-    fields = orjson.loads(crypto.decrypt(row.data_encrypted))
-    fields["message_id"] = uuid.UUID(fields["message_id"]) if fields.get("message_id") else None
-    fields["occurred_at"] = parse_datetime(fields["occurred_at"]) if fields.get("occurred_at") else None
-    return StatusCallbackData(**fields)
 
 
 def _drop(rows: "QuerySet[UnmatchedCallback]", state: str, now: datetime) -> int:
@@ -97,7 +84,7 @@ def unmatched_callbacks_retry(
     Those whose message now exists are recorded (once: the ledger of applied callbacks still dedupes) and marked
     applied with their content dropped; the others wait longer; those past the retention expire."""
     # Imported here: status keeps unmatched callbacks through this module.
-    from .status import UnknownMessage, message_statuses_record
+    from .status import StatusCallbackData, UnknownMessage, message_statuses_record
 
     now = now or timezone.now()
     counts = {"applied": 0, "waiting": 0, "expired": 0}
@@ -116,7 +103,8 @@ def unmatched_callbacks_retry(
         for row in rows:
             by_source.setdefault(row.source, []).append(row)
         for source, group in by_source.items():
-            results = message_statuses_record(callbacks=[_callback_of(row) for row in group], source=source)
+            callbacks = [StatusCallbackData.unsealed(row.data_encrypted) for row in group]
+            results = message_statuses_record(callbacks=callbacks, source=source)
             applied = [
                 row.id for row, result in zip(group, results, strict=True) if not isinstance(result, UnknownMessage)
             ]

@@ -2,6 +2,7 @@
 the simulator."""
 
 from .consumer import journeys_consume, journeys_lag
+from .dates import journeys_enter_dates
 from .plans import JourneyRefused, journey_pause, journey_problems, journey_publish, journey_save
 from .segments import journeys_enter_segments
 from .simulate import journey_simulate
@@ -17,6 +18,7 @@ __all__ = [
     "journey_save",
     "journey_simulate",
     "journeys_consume",
+    "journeys_enter_dates",
     "journeys_enter_segments",
     "journeys_lag",
 ]

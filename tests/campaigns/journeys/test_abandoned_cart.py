@@ -10,11 +10,11 @@ from django.utils import timezone
 
 from backoffice.eventstore.models import Event
 from backoffice.messaging.models import OutboundMessage
-from customers import services as customer_services
 from customers.services import interactions_ingest
 from orders import services as order_services
 from tests.factories import interaction
 
+from ..conftest import grant
 from .conftest import advance, publish, revoke, run_of, settle, template
 
 pytestmark = pytest.mark.django_db
@@ -30,15 +30,7 @@ def _abandoned_cart(cart_id: str = "c-1", *, consents=("whatsapp", "email")):
     )
     customer_id = interactions_ingest(raw_items=[item], actor="test")[0].customer_id
     for channel in consents:
-        customer_services.consent_record(
-            customer_id=customer_id,
-            channel=channel,
-            purpose="marketing",
-            is_granted=True,
-            source_channel="web",
-            wording="Acepto",
-            actor="test",
-        )
+        grant(customer_id, channel)
     return customer_id
 
 

@@ -1,0 +1,100 @@
+"""Machines' signed requests go through backoffice.wsgi's lean handler (request id, security headers, replica
+routing; no session, login, CSRF or language), everything else through the full middleware: both through the real
+WSGI application, as gunicorn calls it."""
+
+import io
+import sys
+import urllib.parse
+
+import pytest
+from django.core import signals
+from django.db import close_old_connections
+from twilio.request_validator import RequestValidator
+
+from backoffice import wsgi
+from backoffice.eventstore.models import Event
+
+from .conftest import TWILIO_TOKEN
+from .helpers import send_and_drain
+from .test_twilio import PHONE, status_params
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def call():
+    """Call backoffice.wsgi.application in process, keeping the test's connection (as Django's test client does)."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+
+    def call(method: str, path: str, body: bytes = b"", **headers) -> tuple[str, dict[str, str], bytes]:
+        environ = {
+            "REQUEST_METHOD": method,
+            "PATH_INFO": path,
+            "QUERY_STRING": "",
+            "SERVER_NAME": "testserver",
+            "SERVER_PORT": "80",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "HTTP_HOST": "testserver",
+            "REMOTE_ADDR": "127.0.0.1",
+            "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(body),
+            "wsgi.errors": sys.stderr,
+            "CONTENT_LENGTH": str(len(body)),
+            **{f"HTTP_{k.upper()}" if k != "content_type" else "CONTENT_TYPE": v for k, v in headers.items()},
+        }
+        started: list = []
+        result = wsgi.application(environ, lambda status, response_headers: started.append((status, response_headers)))
+        content = b"".join(result)
+        result.close()
+        status, response_headers = started[0]
+        return status, {k.lower(): v for k, v in response_headers}, content
+
+    yield call
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
+
+
+def test_a_twilio_callback_takes_the_lean_path_and_is_recorded(providers, customer, call):
+    row = send_and_drain(customer(phone=PHONE), "sms", {"text": "Aviso"})
+    params = status_params("twilio_status_delivered.json", row.provider_message_id)
+    url = "http://testserver/api/v1/providers/twilio/status"
+
+    status, headers, _ = call(
+        "POST",
+        "/api/v1/providers/twilio/status",
+        urllib.parse.urlencode(params).encode(),
+        content_type="application/x-www-form-urlencoded",
+        x_twilio_signature=RequestValidator(TWILIO_TOKEN).compute_signature(url, params),
+    )
+
+    assert status.startswith("204")
+    assert Event.objects.filter(type="message.delivered", stream=f"message-{row.id}").count() == 1
+    assert headers["x-request-id"]  # request ids and security headers still
+    assert headers["x-content-type-options"] == "nosniff"
+    assert "content-language" not in headers  # no language negotiated...
+    assert "cookie" not in headers.get("vary", "").lower()  # ...and no session looked at
+
+
+def test_a_forged_callback_on_the_lean_path_is_still_refused(providers, call):
+    status, headers, content = call(
+        "POST",
+        "/api/v1/providers/twilio/status",
+        b"MessageSid=SM1&MessageStatus=delivered",
+        content_type="application/x-www-form-urlencoded",
+        x_twilio_signature="forged",
+    )
+
+    assert status.startswith("401")
+    assert b"invalid_signature" in content
+
+
+def test_pages_and_the_unsubscribe_link_keep_the_full_middleware(call):
+    login_status, login, _ = call("GET", "/admin/login/")
+    unsubscribe_status, unsubscribe, _ = call("GET", "/api/v1/providers/email/unsubscribe/not-a-token")
+
+    assert login_status.startswith("200")
+    assert "content-security-policy" in login
+    assert "content-language" in login
+    assert "content-language" in unsubscribe  # a person's browser: their language
+    assert not unsubscribe_status.startswith("5")
