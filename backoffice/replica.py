@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.cache import cache
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils.crypto import salted_hmac
 
 logger = logging.getLogger(__name__)
@@ -74,7 +75,7 @@ def read_alias() -> str:
     return REPLICA
 
 
-def read_connection():
+def read_connection() -> BaseDatabaseWrapper:
     """The connection for a raw-SQL read (the ORM asks the router instead): the replica in a read scope, else the
     primary. Never use it for a statement that writes."""
     return connections[read_alias()]

@@ -2,10 +2,14 @@
 admin and the staff pages."""
 
 import secrets
-from datetime import timedelta
+import uuid
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
@@ -15,12 +19,18 @@ from backoffice.replica import write_not_read_back
 
 from .models import ApiToken, Role, StaffProfile, api_token_digest
 
+if TYPE_CHECKING:  # django-otp is imported where used: its models need the apps loaded
+    from django_otp.models import Device
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
 # Keys look like `bo_<43 characters>`: the prefix lets secret scanners and people recognise a leaked one.
 API_TOKEN_KEY_PREFIX = "bo_"  # noqa: S105 - a label, not a secret
 
 
 @transaction.atomic
-def staff_user_save(*, username: str, role: str, location_code: str = "", password: str | None = None, email: str = ""):
+def staff_user_save(
+    *, username: str, role: str, location_code: str = "", password: str | None = None, email: str = ""
+) -> User:
     """Create the user if needed and set its role (and location, which store staff must have)."""
     if role not in Role.values:
         raise ValidationError({"role": f"unknown role {role!r}; one of {', '.join(Role.values)}"})
@@ -47,7 +57,7 @@ def _default_token_lifetime() -> timedelta | None:
 
 
 @transaction.atomic
-def api_token_issue(*, user, lifetime: timedelta | None | bool = True) -> str:
+def api_token_issue(*, user: User, lifetime: timedelta | None | bool = True) -> str:
     """A new token for `user`; returns its key, which is stored nowhere (only its digest): show it once.
     `lifetime`: True for API_TOKEN_TTL_DAYS, None for no expiry, or a timedelta."""
     key = API_TOKEN_KEY_PREFIX + secrets.token_urlsafe(32)
@@ -65,7 +75,7 @@ def api_token_issue(*, user, lifetime: timedelta | None | bool = True) -> str:
 
 
 @transaction.atomic
-def api_token_rotate(*, user, grace: timedelta | None = None) -> str:
+def api_token_rotate(*, user: User, grace: timedelta | None = None) -> str:
     """A new token for `user`; every other token of theirs stays valid for `grace` (API_TOKEN_ROTATION_GRACE_HOURS)
     more at most, time to deploy the new key. Returns the new key (show it once)."""
     if grace is None:
@@ -78,7 +88,7 @@ def api_token_rotate(*, user, grace: timedelta | None = None) -> str:
 
 
 @transaction.atomic
-def api_token_revoke(*, user, prefix: str = "") -> int:
+def api_token_revoke(*, user: User, prefix: str = "") -> int:
     """End `user`'s tokens now (those starting with `prefix`, or all). Returns how many were still valid."""
     now = timezone.now()
     tokens = ApiToken.objects.filter(user=user).filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
@@ -91,7 +101,7 @@ def api_token_revoke(*, user, prefix: str = "") -> int:
 
 
 @transaction.atomic
-def two_factor_enrolment_start(*, user):
+def two_factor_enrolment_start(*, user: User) -> "TOTPDevice":
     """A new, unconfirmed authenticator with a fresh secret (any earlier unconfirmed one is dropped: a secret is shown
     once, and a page reloaded shows a new one). It counts only once confirmed with a code from the app."""
     from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -101,7 +111,7 @@ def two_factor_enrolment_start(*, user):
 
 
 @transaction.atomic
-def two_factor_enrolment_confirm(*, user, device_id: int, token: str):
+def two_factor_enrolment_confirm(*, user: User, device_id: int, token: str) -> "tuple[TOTPDevice, list[str]]":
     """Confirm the authenticator started for `user` with a code it shows; it replaces any earlier one, and fresh
     recovery codes replace any earlier ones. Returns (device, recovery codes), or raises ValidationError."""
     from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -118,7 +128,7 @@ def two_factor_enrolment_confirm(*, user, device_id: int, token: str):
 
 
 @transaction.atomic
-def two_factor_recovery_codes_renew(*, user) -> list[str]:
+def two_factor_recovery_codes_renew(*, user: User) -> list[str]:
     """New one-use recovery codes (the earlier ones stop working). Shown to the user once, by the caller."""
     from django.conf import settings
     from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
@@ -131,7 +141,7 @@ def two_factor_recovery_codes_renew(*, user) -> list[str]:
 
 
 @transaction.atomic
-def two_factor_disable(*, user) -> None:
+def two_factor_disable(*, user: User) -> None:
     """Turn two-factor off (refused where the role requires it)."""
     from django_otp.plugins.otp_static.models import StaticDevice
     from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -144,7 +154,7 @@ def two_factor_disable(*, user) -> None:
     StaticDevice.objects.filter(user=user).delete()
 
 
-def two_factor_verify(*, user, token: str):
+def two_factor_verify(*, user: User, token: str) -> "Device | None":
     """The device (authenticator or recovery codes) that accepts `token` for `user`, or None. A recovery code works
     once; each device slows down after failures (django-otp's throttling: 1, 2, 4... seconds)."""
     from django_otp import match_token
@@ -158,7 +168,9 @@ def two_factor_verify(*, user, token: str):
 # --- Audit of reads of personal data
 
 
-def personal_data_access_record(*, actor, customer_ids, surface: str) -> int:
+def personal_data_access_record(
+    *, actor: AbstractBaseUser | AnonymousUser | None, customer_ids: Iterable[uuid.UUID], surface: str
+) -> int:
     """Record that `actor` read the personal data of each of `customer_ids` on `surface` (one row each, in one
     INSERT). Called by every view that shows a customer, after the read: a failing write fails the request (503 when
     the database refuses writes), so no read goes unrecorded. Returns how many rows were written."""
@@ -172,9 +184,10 @@ def personal_data_access_record(*, actor, customer_ids, surface: str) -> int:
     customer_ids = list(dict.fromkeys(customer_ids))
     if not customer_ids:
         return 0
-    authenticated = actor is not None and actor.is_authenticated
-    username = actor.get_username() if authenticated else ""
-    role = (user_role(user=actor) or "") if authenticated else ""
+    # A User is always authenticated; anonymous visitors and systems without a user are recorded by no one.
+    user = actor if isinstance(actor, User) and actor.is_authenticated else None
+    username = user.get_username() if user is not None else ""
+    role = (user_role(user=user) or "") if user is not None else ""
     request_id = request_id_var.get() or ""
     now = timezone.now()
     # Nobody reads it back: it must not move a GET's reads (or its caller's next ones) off the read replica. (Even
@@ -183,7 +196,7 @@ def personal_data_access_record(*, actor, customer_ids, surface: str) -> int:
         rows = [
             PersonalDataAccess(
                 at=now,
-                actor=actor if authenticated else None,
+                actor=user,
                 actor_username=username,
                 actor_role=role,
                 customer_id=customer_id,
@@ -196,7 +209,7 @@ def personal_data_access_record(*, actor, customer_ids, surface: str) -> int:
     return len(customer_ids)
 
 
-def personal_data_accesses_purge(*, now=None, batch_size: int | None = None) -> int:
+def personal_data_accesses_purge(*, now: datetime | None = None, batch_size: int | None = None) -> int:
     """Delete the audit rows of reads older than ACCOUNTS_AUDIT_RETENTION_DAYS (beat, hourly; 0 keeps them forever).
     In batches of ACCOUNTS_AUDIT_PURGE_BATCH rows, each its own short transaction, oldest first: a year of rows to
     drop never holds one long lock on a table every customer view writes to. Returns how many rows were deleted."""

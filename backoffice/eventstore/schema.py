@@ -15,10 +15,11 @@ No Django here: event types are plain typed schemas.
 """
 
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
+from .errors import EventValidationError, FieldError
 from .vocabulary import CHANNELS as CHANNELS  # re-exported: the channels, defined once in vocabulary
 
 _types: dict[str, type["EventData"]] = {}
@@ -37,6 +38,28 @@ class EventData(BaseModel):
     # Top-level fields holding personal data (names, emails, phones, addresses, free text).
     personal_fields: ClassVar[tuple[str, ...]] = ()
 
+    def __init__(self, /, **data: Any) -> None:
+        # A writer building its event with a bad value gets the store's refusal (field `data.<name>`), as when it
+        # appended the same data as a dict; pydantic's own error would reach the API as a 500.
+        try:
+            # BaseModel.__init__'s one statement, without its extra frame (writers build an event per append).
+            self.__pydantic_validator__.validate_python(data, self_instance=self)
+        except ValidationError as exc:
+            raise EventValidationError(field_errors(exc)) from None
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> Self:
+        """The event built from plain data (nested parts as dicts, as a request gives them); a bad value raises
+        EventValidationError naming `data.<path>`, as building it field by field does."""
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise EventValidationError(field_errors(exc)) from None
+
+    # Pydantic's validator calls a custom __init__ on every model_validate (the store's own validation of dict
+    # data): marked as the base one, it runs only when a writer builds an event, and model_validate stays as fast.
+    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]  # pydantic's marker, set as it sets its own
+
     @classmethod
     def stream_name(cls, data: dict[str, Any], customer_id: Any) -> str:
         """The stream an ingested event of this type goes to; interactions default to the customer's stream."""
@@ -54,6 +77,14 @@ class EventData(BaseModel):
             if unknown:
                 raise ValueError(f"{cls.type_name}: personal_fields names unknown fields {sorted(unknown)}")
             _types[cls.type_name] = cls
+
+
+def field_errors(exc: ValidationError, *, index: int = 0) -> list[FieldError]:
+    """Pydantic's reasons as the store's, with paths inside the event (`data.lines.0.sku`)."""
+    return [
+        FieldError(index, ".".join(["data", *(str(part) for part in err["loc"])]), err["msg"], err["type"])
+        for err in exc.errors(include_url=False)
+    ]
 
 
 def event_type(type_name: str) -> type[EventData]:

@@ -14,7 +14,7 @@ import hashlib
 import hmac
 import threading
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -52,12 +52,43 @@ class NewEvent:
     # not run it again (rule 9 holds: what is written is what the store validated; the other checks run again).
     checked: "_CheckedData | None" = field(default=None, repr=False, compare=False)
 
+    @classmethod
+    def of(
+        cls,
+        event: schema.EventData,
+        *,
+        id: uuid.UUID | None = None,  # noqa: A002 - the field's name
+        channel: str | None = None,
+        customer_id: uuid.UUID | None = None,
+        occurred_at: datetime | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> "NewEvent":
+        """The event to append for a typed event: `store.NewEvent.of(OrderPlaced(...), customer_id=...)`.
+
+        The EventData validated its fields when it was built (a bad value raises EventValidationError naming
+        `data.<field>`, as an append would), so the append does not validate them again: it only checks the size
+        and the NUL characters of the data, and the envelope."""
+        data = event.model_dump(mode="json")
+        return cls(
+            event.type_name,
+            data,
+            id or uuid.uuid4(),
+            channel,
+            customer_id,
+            occurred_at,
+            {} if metadata is None else metadata,
+            None,
+            _CheckedData(event.type_name, data, data, sized=False),
+        )
+
 
 @dataclass(frozen=True)
 class _CheckedData:
     type: str
     source: dict[str, Any]  # the data object that was validated: an event given other data is validated anew
     data: dict[str, Any]
+    # validated() checked the data's size and NUL characters too; a typed event (NewEvent.of) did not.
+    sized: bool = True
 
 
 @dataclass(frozen=True)
@@ -108,7 +139,9 @@ def content_digest(payload: Any) -> str:
     return hmac.new(keys.digest_key(), canonical, hashlib.sha256).hexdigest()
 
 
-def validate_event(new: NewEvent, *, index: int = 0, now: datetime | None = None) -> tuple[dict, list[FieldError]]:
+def validate_event(
+    new: NewEvent, *, index: int = 0, now: datetime | None = None
+) -> tuple[dict[str, Any], list[FieldError]]:
     """The event's data normalised by its schema, or the reasons it is refused (field paths inside the event)."""
     errors: list[FieldError] = []
     now = now or timezone.now()
@@ -126,22 +159,21 @@ def validate_event(new: NewEvent, *, index: int = 0, now: datetime | None = None
         elif (reason := times.out_of_range(new.occurred_at)) is not None:
             errors.append(FieldError(index, "occurred_at", reason, "out_of_range"))
     checked = new.checked
-    is_checked = checked is not None and checked.type == new.type and checked.source is new.data
-    if is_checked:
+    if checked is not None and (checked.type != new.type or checked.source is not new.data):
+        checked = None  # rebuilt with other data or another type: validated anew
+    if checked is not None:
         data = dict(checked.data)  # the caller keeps its copy; personal fields are popped from this one
     else:
         try:
             data = event_schema.model_validate(new.data).model_dump(mode="json")
         except ValidationError as exc:
-            for err in exc.errors(include_url=False):
-                path = ".".join(["data", *(str(part) for part in err["loc"])])
-                errors.append(FieldError(index, path, err["msg"], err["type"]))
+            errors.extend(schema.field_errors(exc, index=index))
             return {}, errors
     if event_schema.personal_fields and new.customer_id is None:
         if any(data.get(name) not in (None, "", [], {}) for name in event_schema.personal_fields):
             errors.append(FieldError(index, "customer", "personal data must concern a customer", "customer_required"))
     # Data the store checked already (validated()) passed the size and NUL checks then: only metadata is new.
-    blob = b"" if is_checked else orjson.dumps(data)
+    blob = b"" if checked is not None and checked.sized else orjson.dumps(data)
     size = len(blob)
     # PostgreSQL cannot store U+0000 in text or jsonb, and no channel sends one on purpose: refused on both databases.
     if b"\\u0000" in blob or (new.metadata and b"\\u0000" in orjson.dumps(new.metadata)):
@@ -286,9 +318,10 @@ def _append_prepared(batches: Sequence[StreamAppend], prepared: list[_Prepared])
         results[i] = AppendResult(event, duplicate=False)
     # Same id twice in one call with the same content: the second is a duplicate of the first.
     by_id = {event.id: event for event in recorded}
-    for i, result in enumerate(results):
-        if result is None:
-            results[i] = AppendResult(by_id[prepared[i].new.id], duplicate=True)
+    answered = [
+        AppendResult(by_id[prepared[i].new.id], duplicate=True) if result is None else result
+        for i, result in enumerate(results)
+    ]
 
     if recorded:
         # After the insert, not before: the projections need the positions and versions it assigned. On PostgreSQL
@@ -296,20 +329,20 @@ def _append_prepared(batches: Sequence[StreamAppend], prepared: list[_Prepared])
         # other appends go on, so a longer transaction here costs its own stream, not the system.
         projector.apply_inline(recorded)
         transaction.on_commit(_run_after_commit_hooks, robust=True)
-    return results  # type: ignore[return-value]
+    return answered
 
 
 def _answer_from_stored(
-    prepared: list[_Prepared], fresh: list[int], results: list, taken: set[uuid.UUID]
+    prepared: list[_Prepared], fresh: list[int], results: list[AppendResult | None], taken: set[uuid.UUID]
 ) -> list[AppendResult]:
     stored = stored_events(taken)
     conflicts = [str(prepared[i].new.id) for i in fresh if stored[prepared[i].new.id][0] != prepared[i].digest]
     if conflicts:
         raise IdempotencyConflict(conflicts)
-    for i, item in enumerate(prepared):
-        if results[i] is None:
-            results[i] = AppendResult(stored[item.new.id][1], duplicate=True)
-    return results
+    return [
+        AppendResult(stored[item.new.id][1], duplicate=True) if result is None else result
+        for item, result in zip(prepared, results, strict=True)
+    ]
 
 
 def _check_expected_versions(batches: Sequence[StreamAppend], fresh: set[int], versions: dict[str, int]) -> None:
@@ -349,7 +382,8 @@ def _prepare(items: list[tuple[str, NewEvent]]) -> list[_Prepared]:
                 "data": data,
             }
         )
-        personal_names = schema.event_type(new.type).personal_fields
+        # Without a customer, validate_event let through only empty personal fields: kept in the data, unsealed.
+        personal_names = schema.event_type(new.type).personal_fields if new.customer_id is not None else ()
         personal = {name: data.pop(name) for name in personal_names if name in data}
         prepared.append(_Prepared(new, stream, data, occurred_at, digest, personal))
     if errors:
@@ -362,14 +396,16 @@ def _write(items: list[_Prepared], versions: dict[str, int]) -> tuple[list[Recor
     if not items:
         return [], set()
     recorded_at = timezone.now()
-    keyring = keys.keyring_for({p.new.customer_id for p in items if p.personal}, create=True)
+    keyring = keys.keyring_for(
+        {p.new.customer_id for p in items if p.personal and p.new.customer_id is not None}, create=True
+    )
     rows, pending = [], []
     for item in items:
         new = item.new
         version = versions.get(item.stream, 0) + 1
         versions[item.stream] = version
         stored_data = item.data
-        if item.personal:
+        if item.personal and new.customer_id is not None:  # personal only with a customer (_prepare)
             sealed = keyring.seal(new.customer_id, new.id, item.personal)
             stored_data = {**item.data, keys.SEALED_FIELD: {"fields": sorted(item.personal), "sealed": sealed}}
         schema_version = schema.event_type(new.type).schema_version
@@ -509,7 +545,7 @@ def head_position() -> int:
     return recorder().head()
 
 
-def _decode(rows: Sequence[tuple]) -> list[RecordedEvent]:
+def _decode(rows: Sequence[tuple[Any, ...]]) -> list[RecordedEvent]:
     """A recorder's rows as events: personal fields opened (or "[erased]"), old shapes upcast."""
     sealed_field = keys.SEALED_FIELD
     keyring = keys.keyring_for({row[7] for row in rows if sealed_field in row[10]}, create=False)
@@ -524,7 +560,23 @@ def _decode(rows: Sequence[tuple]) -> list[RecordedEvent]:
             personal = keyring.open(row[7], row[1], sealed["sealed"])
             data.update(personal if personal is not None else dict.fromkeys(sealed["fields"], keys.ERASED))
         schema_version, data = schema.upcast(row[4], row[5], data)
-        events.append(RecordedEvent(*row[:5], schema_version, *row[6:10], data, row[11], row[12]))
+        events.append(
+            RecordedEvent(
+                row[0],
+                row[1],
+                row[2],
+                row[3],
+                row[4],
+                schema_version,
+                row[6],
+                row[7],
+                row[8],
+                row[9],
+                data,
+                row[11],
+                row[12],
+            )
+        )
     return events
 
 
@@ -532,7 +584,7 @@ _hooks_paused = threading.local()
 
 
 @contextmanager
-def after_commit_hooks_paused():
+def after_commit_hooks_paused() -> Iterator[None]:
     """For bulk loads in this thread (seed_demo): commits skip the after-commit hooks, so async projections are not
     woken once per transaction; the caller catches them up once at the end (projector.catch_up_all)."""
     depth = getattr(_hooks_paused, "depth", 0)

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 from .errors import ChannelRuleError
-from .events import OUTBOUND_CHANNELS
+from .events import OUTBOUND_CHANNELS as OUTBOUND_CHANNELS  # re-exported
 
 WHATSAPP_WINDOW: Final = timedelta(hours=24)
 

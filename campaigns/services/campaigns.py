@@ -16,10 +16,21 @@ from django.utils import timezone
 from backoffice.celery import task_send
 from backoffice.eventstore import store, times
 from backoffice.eventstore.errors import EventValidationError
+from backoffice.eventstore.schema import EventData
 
 from .. import segments as segment_rules
 from .. import worksheet
-from ..events import CampaignWorksheet
+from ..events import (
+    CampaignApproved,
+    CampaignCancelled,
+    CampaignChanged,
+    CampaignCompleted,
+    CampaignCreated,
+    CampaignLaunched,
+    CampaignWorksheet,
+    SegmentChanged,
+    SegmentCreated,
+)
 from ..models import WORKSHEET_FIELDS, AudienceMember, Campaign, Outcome, Segment, Status
 from ..projections import campaign_state
 
@@ -50,21 +61,27 @@ def segment_save(
         if current is None:
             segment_id = segment.pk if segment is not None and segment.pk else uuid.uuid4()
             data = {"segment_id": str(segment_id), "created_by": actor[:100], **values}
-            event = store.NewEvent("segment.created", data, metadata={"actor": actor})
-            _append_segment(f"segment-{segment_id}", event, expected_version=store.NO_STREAM)
+            _append_segment(f"segment-{segment_id}", SegmentCreated, data, actor, expected_version=store.NO_STREAM)
             return Segment.objects.get(pk=segment_id)
         changed = [field for field in SEGMENT_FIELDS if getattr(current, field) != values[field]]
         if not changed:
             return current
         data = {"segment_id": str(current.pk), "changed": changed, **values}
-        _append_segment(f"segment-{current.pk}", store.NewEvent("segment.changed", data, metadata={"actor": actor}))
+        _append_segment(f"segment-{current.pk}", SegmentChanged, data, actor)
         target = segment or current
         target.refresh_from_db()
         return target
 
 
-def _append_segment(stream: str, event: store.NewEvent, expected_version: store.ExpectedVersion = store.ANY) -> None:
+def _append_segment(
+    stream: str,
+    event_type: type[EventData],
+    data: dict[str, Any],
+    actor: str,
+    expected_version: store.ExpectedVersion = store.ANY,
+) -> None:
     try:
+        event = store.NewEvent.of(event_type.from_data(data), metadata={"actor": actor})
         store.append(stream, [event], expected_version=expected_version)
     except EventValidationError as exc:
         errors = [{"field": e.field.removeprefix("data."), "message": e.message, "code": e.code} for e in exc.errors]
@@ -101,14 +118,13 @@ def campaign_save(
         if current is None:
             campaign_id = campaign.pk if campaign is not None and campaign.pk else uuid.uuid4()
             data = {"campaign_id": str(campaign_id), "created_by": actor[:100], "worksheet": sheet}
-            event = store.NewEvent("campaign.created", data, metadata={"actor": actor})
-            _append_campaign(campaign_id, event, expected_version=store.NO_STREAM)
+            _append_campaign(campaign_id, CampaignCreated, data, actor, expected_version=store.NO_STREAM)
             return Campaign.objects.get(pk=campaign_id)
         changed = _changed(state, sheet)
         if not changed:
             return current
         data = {"campaign_id": str(current.pk), "changed": changed, "worksheet": sheet}
-        _append_campaign(current.pk, store.NewEvent("campaign.changed", data, metadata={"actor": actor}))
+        _append_campaign(current.pk, CampaignChanged, data, actor)
         # The caller's instance shows what the campaign became, as it did when services saved it themselves.
         target = campaign or current
         target.refresh_from_db()
@@ -137,9 +153,14 @@ def _changed(before: dict[str, Any], sheet: dict[str, Any]) -> list[str]:
 
 
 def _append_campaign(
-    campaign_id: uuid.UUID, event: store.NewEvent, expected_version: store.ExpectedVersion = store.ANY
+    campaign_id: uuid.UUID,
+    event_type: type[EventData],
+    data: dict[str, Any],
+    actor: str,
+    expected_version: store.ExpectedVersion = store.ANY,
 ) -> None:
     try:
+        event = store.NewEvent.of(event_type.from_data(data), metadata={"actor": actor})
         store.append(f"campaign-{campaign_id}", [event], expected_version=expected_version)
     except EventValidationError as exc:
         errors = [{"field": _field(e.field), "message": e.message, "code": e.code} for e in exc.errors]
@@ -211,7 +232,7 @@ def campaign_approve(*, campaign_id: uuid.UUID, actor: str, now: datetime | None
             "worksheet": worksheet_snapshot(campaign),
             "approved_at": now,
         }
-        event = store.NewEvent("campaign.approved", data, occurred_at=now, metadata={"actor": actor})
+        event = store.NewEvent.of(CampaignApproved.from_data(data), occurred_at=now, metadata={"actor": actor})
         store.append(campaign.stream, [event])
         campaign.refresh_from_db()
     return campaign
@@ -245,7 +266,7 @@ def _start(campaign: Campaign, now: datetime, actor: str, *, is_scheduled: bool)
         "launched_at": None if is_scheduled else now,
     }
     event_id = uuid.uuid5(campaign.id, "launched" if not is_scheduled else "scheduled")
-    event = store.NewEvent("campaign.launched", data, id=event_id, occurred_at=now, metadata={"actor": actor})
+    event = store.NewEvent.of(CampaignLaunched.from_data(data), id=event_id, occurred_at=now, metadata={"actor": actor})
     store.append(campaign.stream, [event])
     campaign.refresh_from_db()
     if not is_scheduled:
@@ -281,7 +302,7 @@ def campaign_cancel(*, campaign_id: uuid.UUID, actor: str, reason: str = "") -> 
             raise CampaignRefused("finished", f"a {campaign.status} campaign cannot be cancelled")
         # The projection cancels everyone still pending with it.
         data = {"campaign_id": str(campaign.id), "reason": reason[:500], "cancelled_at": now}
-        event = store.NewEvent("campaign.cancelled", data, occurred_at=now, metadata={"actor": actor})
+        event = store.NewEvent.of(CampaignCancelled.from_data(data), occurred_at=now, metadata={"actor": actor})
         store.append(campaign.stream, [event])
         campaign.refresh_from_db()
     return campaign
@@ -305,5 +326,5 @@ def campaign_complete_if_done(*, campaign_id: uuid.UUID) -> bool:
         # Completed once: the id is the campaign's, and the content carries no clock (the event's time is the
         # completion's), so a completion found again is the stored one.
         event_id = uuid.uuid5(campaign.id, "completed")
-        store.append(campaign.stream, [store.NewEvent("campaign.completed", data, id=event_id)])
+        store.append(campaign.stream, [store.NewEvent.of(CampaignCompleted.from_data(data), id=event_id)])
     return True

@@ -36,7 +36,7 @@ from backoffice.messaging.selectors import marketing_messages_since
 from backoffice.messaging.services import MessageRequest, messages_send
 
 from .. import selectors, worksheet
-from ..events import AUDIENCE_CHUNK
+from ..events import AUDIENCE_CHUNK, CampaignAudienceDecided, CampaignAudienceSnapshotted
 from ..models import AudienceMember, Campaign, Outcome, Status
 from ..personalisation import personal_values
 from .campaigns import campaign_complete_if_done
@@ -110,7 +110,7 @@ def _record_audience(campaign: Campaign, ids: list[uuid.UUID], *, is_done: bool)
             "holdout_ids": held,
             "is_done": is_done and index == len(chunks) - 1,
         }
-        events.append(store.NewEvent("campaign.audience_snapshotted", data))
+        events.append(store.NewEvent.of(CampaignAudienceSnapshotted.from_data(data)))
     store.append(audience_stream(campaign.id), events)
 
 
@@ -205,7 +205,9 @@ def _save_decisions(campaign_id: uuid.UUID, rows: list[AudienceMember]) -> None:
     store.append(
         audience_stream(campaign_id),
         [
-            store.NewEvent("campaign.audience_decided", {"campaign_id": str(campaign_id), "decisions": decisions})
+            store.NewEvent.of(
+                CampaignAudienceDecided.from_data({"campaign_id": str(campaign_id), "decisions": decisions})
+            )
             for decisions in events
         ],
     )

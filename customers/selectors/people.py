@@ -27,7 +27,7 @@ SEARCHABLE_KINDS = ("email", "phone", "loyalty_card", "anonymous_id", "facebook_
 
 
 class CustomerNotFound(LookupError):
-    def __init__(self, customer_id):
+    def __init__(self, customer_id: object) -> None:
         self.customer_id = customer_id
         super().__init__(f"no customer {customer_id}")
 

@@ -13,10 +13,12 @@ from django.conf import settings
 from django.db import transaction
 
 from backoffice.eventstore import store
+from backoffice.eventstore.schema import EventData
 from backoffice.messaging.channels import content_for
 from backoffice.messaging.errors import ChannelRuleError
 from backoffice.messaging.services import message_send
 
+from ..events import CaseCsatRecorded, CaseMessageAdded, CaseOpened, CaseResolved
 from ..models import Case, Customer
 from ..reachability import customer_preferred_channel, customer_reachable_channels
 from ..selectors import CustomerNotFound, customer_resolve_id
@@ -50,8 +52,7 @@ def _case_for_update(case_id: uuid.UUID) -> Case:
 def _append(
     case_id: uuid.UUID,
     customer_id: uuid.UUID,
-    type_name: str,
-    data: dict[str, Any],
+    event: EventData,
     *,
     channel: str,
     actor: str,
@@ -61,10 +62,9 @@ def _append(
     return store.append(
         f"case-{case_id}",
         [
-            store.NewEvent(
-                id=event_id or uuid.uuid4(),
-                type=type_name,
-                data={"case_id": str(case_id), **data},
+            store.NewEvent.of(
+                event,
+                id=event_id,
                 channel=channel,
                 customer_id=customer_id,
                 occurred_at=occurred_at,
@@ -102,8 +102,7 @@ def case_open(
         _append(
             case_id,
             owner,
-            "case.opened",
-            {"customer_id": str(owner), "subject": subject, "order_ref": order_ref},
+            CaseOpened(case_id=str(case_id), customer_id=str(owner), subject=subject, order_ref=order_ref),
             channel=channel,
             actor=actor,
             event_id=uuid.uuid5(case_id, "opened"),
@@ -113,8 +112,7 @@ def case_open(
             _append(
                 case_id,
                 owner,
-                "case.message_added",
-                {"direction": "in", "text": text, "message_id": message_id},
+                CaseMessageAdded(case_id=str(case_id), direction="in", text=text, message_id=message_id),
                 channel=channel,
                 actor=actor,
                 event_id=uuid.uuid5(case_id, "first-message"),
@@ -139,8 +137,7 @@ def case_message_receive(
         _append(
             case.id,
             case.customer_id,
-            "case.message_added",
-            {"direction": "in", "text": text, "message_id": message_id},
+            CaseMessageAdded(case_id=str(case.id), direction="in", text=text, message_id=message_id),
             channel=channel,
             actor=actor,
             event_id=event_id,
@@ -183,8 +180,7 @@ def case_reply(
         _append(
             case.id,
             case.customer_id,
-            "case.message_added",
-            {"direction": "out", "text": text, "message_id": message_id},
+            CaseMessageAdded(case_id=str(case.id), direction="out", text=text, message_id=message_id),
             channel=channel,
             actor=actor,
             event_id=reply_id,
@@ -213,8 +209,9 @@ def case_resolve(
         _append(
             case.id,
             case.customer_id,
-            "case.resolved",
-            {"resolution": resolution, "compensation": compensation or {"kind": "none"}},
+            CaseResolved.from_data(
+                {"case_id": str(case.id), "resolution": resolution, "compensation": compensation or {"kind": "none"}}
+            ),
             channel=channel or case.channel,
             actor=actor,
             occurred_at=occurred_at,
@@ -256,8 +253,7 @@ def case_csat_record(
         _append(
             case.id,
             case.customer_id,
-            "case.csat_recorded",
-            {"score": score, "comment": comment},
+            CaseCsatRecorded(case_id=str(case.id), score=score, comment=comment),
             channel=channel,
             actor=actor,
             occurred_at=occurred_at,

@@ -10,6 +10,7 @@ from datetime import datetime
 from backoffice.eventstore import store
 from backoffice.eventstore.store import RecordedEvent
 
+from ..events import ConsentGranted, ConsentRevoked
 from ..selectors import customer_resolve_id
 
 
@@ -27,10 +28,11 @@ def consent_record(
 ) -> RecordedEvent:
     """Grant or withdraw consent. Raises CustomerNotFound, or EventValidationError naming the bad field."""
     owner = customer_resolve_id(customer_id=customer_id)
-    event = store.NewEvent(
-        id=event_id or uuid.uuid4(),
-        type="consent.granted" if is_granted else "consent.revoked",
-        data={"customer_id": str(owner), "channel": channel, "purpose": purpose, "wording": wording},
+    change = ConsentGranted if is_granted else ConsentRevoked
+    event = store.NewEvent.of(
+        # The channel and purpose come as the caller's strings: the event's schema checks them.
+        change.from_data({"customer_id": str(owner), "channel": channel, "purpose": purpose, "wording": wording}),
+        id=event_id,
         channel=source_channel,
         customer_id=owner,
         occurred_at=occurred_at,
@@ -55,6 +57,6 @@ def consent_revoke_on_unsubscribe(
         source_channel=channel,
         wording=UNSUBSCRIBE_WORDING,
         occurred_at=occurred_at,
-        event_id=uuid.uuid5(cause_id, "consent.revoked"),
+        event_id=uuid.uuid5(cause_id, ConsentRevoked.type_name),
         actor=f"provider:{channel}",
     )

@@ -18,6 +18,7 @@ from django.utils.module_loading import import_string
 from backoffice.eventstore import keys, store
 from backoffice.eventstore.locks import appends_locked_out
 
+from ..events import ConsentGranted, CustomerErased, CustomerExported
 from ..models import Consent, Customer, CustomerIdentifier
 from ..selectors import CONSENT_TYPES, customer_absorbed_ids, customer_resolve_id
 
@@ -87,9 +88,8 @@ def customer_export(*, customer_id: uuid.UUID, actor: str) -> dict[str, Any]:
         store.append(
             f"customer-{owner}",
             [
-                store.NewEvent(
-                    type="customer.exported",
-                    data={"customer_id": str(owner)},
+                store.NewEvent.of(
+                    CustomerExported(customer_id=str(owner)),
                     customer_id=owner,
                     metadata={"actor": actor},
                 )
@@ -104,9 +104,8 @@ def _erased_event(
     metadata = {"actor": actor}
     if causation_id is not None:
         metadata["causation_id"] = str(causation_id)
-    return store.NewEvent(
-        type="customer.erased",
-        data={"customer_id": str(customer_id)},
+    return store.NewEvent.of(
+        CustomerErased(customer_id=str(customer_id)),
         customer_id=customer_id,
         occurred_at=occurred_at,
         metadata=metadata,
@@ -182,7 +181,7 @@ def _full_export(customer: Customer, absorbed: tuple[uuid.UUID, ...]) -> dict[st
                 "customer_id": str(e.customer_id),
                 "channel": e.data["channel"],
                 "purpose": e.data["purpose"],
-                "granted": e.type == "consent.granted",
+                "granted": e.type == ConsentGranted.type_name,
                 "source_channel": e.channel or "",
                 "wording": e.data["wording"],
                 "occurred_at": e.occurred_at.isoformat(),

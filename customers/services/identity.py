@@ -14,6 +14,7 @@ from django.db import transaction
 from backoffice.eventstore import store
 from backoffice.eventstore.locks import appends_locked_out
 
+from ..events import CustomerMerged, CustomerUnmerged, MergeEvidence
 from ..models import Customer
 from ..selectors import CustomerNotFound, customer_resolve_id
 
@@ -70,13 +71,12 @@ def customer_merge(
         event = store.append(
             f"customer-{survivor}",
             [
-                store.NewEvent(
-                    type="customer.merged",
-                    data={
-                        "customer_id": str(survivor),
-                        "merged": str(merged),
-                        "evidence": {"reason": "manual", "note": note},
-                    },
+                store.NewEvent.of(
+                    CustomerMerged(
+                        customer_id=str(survivor),
+                        merged=str(merged),
+                        evidence=MergeEvidence(reason="manual", note=note),
+                    ),
                     customer_id=survivor,
                     metadata={"actor": actor},
                 )
@@ -103,9 +103,8 @@ def customer_unmerge(*, customer_id: uuid.UUID, reason: str = "", actor: str) ->
         return store.append(
             f"customer-{survivor}",
             [
-                store.NewEvent(
-                    type="customer.unmerged",
-                    data={"customer_id": str(survivor), "unmerged": str(customer_id), "reason": reason},
+                store.NewEvent.of(
+                    CustomerUnmerged(customer_id=str(survivor), unmerged=str(customer_id), reason=reason),
                     customer_id=survivor,
                     metadata={"actor": actor},
                 )

@@ -20,6 +20,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 from backoffice.eventstore import store
 from backoffice.eventstore.errors import EventValidationError, FieldError
 
+from ..events import MessageReceived
 from ..reachability import ADDRESS_KINDS
 from ..selectors import case_awaiting_csat, case_open_for
 from .cases import case_csat_record, case_message_receive, case_open
@@ -94,7 +95,7 @@ def inbound_message_receive(*, channel: str, payload: dict[str, Any], actor: str
         customer["name"] = message.name
     item = {
         "id": str(event_id),
-        "type": "message.received",
+        "type": MessageReceived.type_name,
         "channel": channel,
         "occurred_at": received_at.isoformat(),
         "customer": customer,

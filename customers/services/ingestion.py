@@ -24,10 +24,20 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import ErrorDetails
 
 from backoffice.eventstore import schema, store
 from backoffice.eventstore.errors import ConcurrencyError, EventValidationError, FieldError
 
+from ..events import (
+    CustomerIdentifierAdded,
+    CustomerMerged,
+    CustomerProfileUpdated,
+    CustomerRegistered,
+    Identifier,
+    IdentifierKind,
+    MergeEvidence,
+)
 from ..identifiers import InvalidIdentifier, normalise
 from ..models import Customer, CustomerIdentifier
 from ..projections import identifier_key
@@ -47,6 +57,16 @@ def _normalise_phone(raw: str, region: str) -> str:
     return normalise("phone", raw)
 
 
+_REF_KINDS: Final[tuple[IdentifierKind, ...]] = (
+    "email",
+    "phone",
+    "loyalty_card",
+    "facebook_id",
+    "instagram_id",
+    "anonymous_id",
+)
+
+
 class CustomerRef(BaseModel):
     """How a sender names the customer: our id, or any identifiers it knows."""
 
@@ -62,15 +82,15 @@ class CustomerRef(BaseModel):
     # Not an identifier (names are not unique): kept as the profile's name when the customer has none yet.
     name: str | None = Field(default=None, max_length=200)
 
-    def identifiers(self) -> list[tuple[str, str]]:
+    def identifiers(self) -> list[tuple[IdentifierKind, str]]:
         """(kind, normalised value) pairs; raises InvalidIdentifier naming the field."""
         return list(self._identifiers)
 
     @cached_property
-    def _identifiers(self) -> tuple[tuple[str, str], ...]:
+    def _identifiers(self) -> tuple[tuple[IdentifierKind, str], ...]:
         # Normalised once per reference (parsing a phone number is not free); the model is frozen.
-        pairs = []
-        for kind in ("email", "phone", "loyalty_card", "facebook_id", "instagram_id", "anonymous_id"):
+        pairs: list[tuple[IdentifierKind, str]] = []
+        for kind in _REF_KINDS:
             raw = getattr(self, kind)
             if raw is not None:
                 try:
@@ -86,8 +106,8 @@ class CustomerRef(BaseModel):
         return tuple(pairs)
 
 
-def _closed(**fields: Any) -> ConfigDict:
-    return ConfigDict(extra="forbid", frozen=True, **fields)
+def _closed() -> ConfigDict:
+    return ConfigDict(extra="forbid", frozen=True)
 
 
 class CampaignContext(BaseModel):
@@ -177,7 +197,8 @@ def interactions_parse(raw_items: Sequence[Any]) -> list[IncomingInteraction]:
 
 def _parse(raw_items: Sequence[Any]) -> list[tuple[IncomingInteraction, store.NewEvent]]:
     """Each item, and its event as validated by the store (customer, id and metadata still to be set)."""
-    parsed, errors = [], []
+    parsed: list[tuple[IncomingInteraction, store.NewEvent]] = []
+    errors: list[FieldError] = []
     for index, raw in enumerate(raw_items):
         try:
             item = IncomingInteraction.model_validate(raw)
@@ -218,9 +239,8 @@ def _parse(raw_items: Sequence[Any]) -> list[tuple[IncomingInteraction, store.Ne
     return parsed
 
 
-def _message(err: dict) -> str:
-    message = err["msg"]
-    return message.removeprefix("Value error, ")
+def _message(err: ErrorDetails) -> str:
+    return err["msg"].removeprefix("Value error, ")
 
 
 # Identity resolution reads who holds an identifier before the store's append lock: two calls bringing the same new
@@ -256,7 +276,9 @@ def interactions_ingest(
     raise AssertionError("unreachable")
 
 
-def _ingest_parsed(parsed, actor: str, source: str, *, unstored: bool = False) -> list[IngestResult]:
+def _ingest_parsed(
+    parsed: list[tuple[IncomingInteraction, store.NewEvent]], actor: str, source: str, *, unstored: bool = False
+) -> list[IngestResult]:
     items = [item for item, _ in parsed]
     with transaction.atomic():
         already = {} if unstored else store.stored_events([item.id for item in items])
@@ -305,7 +327,7 @@ class _Registration:
 
 
 def customer_register(
-    *, customer: dict, channel: str, occurred_at: datetime | None = None, actor: str
+    *, customer: dict[str, Any], channel: str, occurred_at: datetime | None = None, actor: str
 ) -> tuple[uuid.UUID, bool]:
     """Register a customer by their identifiers, or find the one they already name. Returns (id, created).
 
@@ -332,7 +354,7 @@ def customer_register(
         customer_ids, appends = _resolve([subject], actor=actor)
         if appends:
             store.append_batches(appends)
-    created = any(e.type == "customer.registered" for append in appends for e in append.events)
+    created = any(e.type == CustomerRegistered.type_name for append in appends for e in append.events)
     return customer_ids[subject.id], created
 
 
@@ -344,7 +366,7 @@ class _People:
     registered, whether they have a name. Filled with the owners of the batch's identifiers (one query with them),
     plus a read for customers named by id and those merged into others."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.merged_into: dict[uuid.UUID, uuid.UUID | None] = {}
         self.registered_at: dict[uuid.UUID, datetime] = {}
         self.has_name: dict[uuid.UUID, bool] = {}
@@ -409,7 +431,16 @@ def _identifier_owners(keys: set[str]) -> list[tuple[str, uuid.UUID, uuid.UUID |
         f"FROM {identifiers} i JOIN {people} c ON c.id = i.customer_id WHERE i.{quote('key')} IN ({marks})",
         list(keys),
     )
-    return [(row.identifier_key, row.id, row.merged_into_id, row.registered_at, bool(row.display_name)) for row in rows]
+    return [
+        (
+            row.identifier_key,  # type: ignore[attr-defined]  # the raw query's extra column, not a model field
+            row.id,
+            row.merged_into_id,
+            row.registered_at,
+            bool(row.display_name),
+        )
+        for row in rows
+    ]
 
 
 def _is_anonymous_only(customer_id: uuid.UUID, owner_by_key: dict[str, uuid.UUID], people: _People) -> bool:
@@ -423,7 +454,7 @@ def _is_anonymous_only(customer_id: uuid.UUID, owner_by_key: dict[str, uuid.UUID
 
 def _resolve(
     items: Sequence[IncomingInteraction | _Registration], *, actor: str
-) -> tuple[dict[uuid.UUID, uuid.UUID], list]:
+) -> tuple[dict[uuid.UUID, uuid.UUID], list[store.StreamAppend]]:
     """Customer id per item id, and the identity events (registrations, merges, additions) to append before the
     items. Every id returned is a person's current id (never a merged one)."""
     pairs_by_item = {item.id: item.customer.identifiers() for item in items}
@@ -450,31 +481,28 @@ def _resolve(
         if customer_id is None:
             customer_id = uuid.uuid4()
             people.add_new(customer_id, item.occurred_at, has_name=bool(name))
-            registration = {"customer_id": str(customer_id), "identifiers": [{"kind": k, "value": v} for k, v in pairs]}
-            if name:
-                registration["name"] = name
-            new_events[customer_id] = [_identity_event("customer.registered", customer_id, item, actor, registration)]
+            registration = CustomerRegistered(
+                customer_id=str(customer_id), identifiers=[Identifier(kind=k, value=v) for k, v in pairs], name=name
+            )
+            new_events[customer_id] = [_identity_event(registration, customer_id, item, actor)]
         else:
             for (kind, value), key in zip(pairs, keys, strict=True):
                 if key not in owner_by_key:
                     new_events.setdefault(customer_id, []).append(
                         _identity_event(
-                            "customer.identifier_added",
+                            CustomerIdentifierAdded(
+                                customer_id=str(customer_id), identifier=Identifier(kind=kind, value=value)
+                            ),
                             customer_id,
                             item,
                             actor,
-                            {"customer_id": str(customer_id), "identifier": {"kind": kind, "value": value}},
                         )
                     )
             if name and not people.has_name.get(customer_id):
                 people.has_name[customer_id] = True
                 new_events.setdefault(customer_id, []).append(
                     _identity_event(
-                        "customer.profile_updated",
-                        customer_id,
-                        item,
-                        actor,
-                        {"customer_id": str(customer_id), "name": name},
+                        CustomerProfileUpdated(customer_id=str(customer_id), name=name), customer_id, item, actor
                     )
                 )
         for key in keys:
@@ -486,7 +514,14 @@ def _resolve(
     return customer_ids, appends
 
 
-def _match(item, keys, owner_by_key, people: _People, new_events, actor: str) -> uuid.UUID | None:
+def _match(
+    item: "IncomingInteraction | _Registration",
+    keys: list[str],
+    owner_by_key: dict[str, uuid.UUID],
+    people: _People,
+    new_events: dict[uuid.UUID, list[store.NewEvent]],
+    actor: str,
+) -> uuid.UUID | None:
     """The person these identifiers name, merging the people they prove to be one; None when nobody matches."""
     strong: dict[uuid.UUID, set[str]] = {}
     weak: dict[uuid.UUID, set[str]] = {}
@@ -510,31 +545,27 @@ def _match(item, keys, owner_by_key, people: _People, new_events, actor: str) ->
         people.merge(merged, survivor)
         new_events.setdefault(survivor, []).append(
             _identity_event(
-                "customer.merged",
+                CustomerMerged(
+                    customer_id=str(survivor),
+                    merged=str(merged),
+                    evidence=MergeEvidence(
+                        reason="automatic", identifier_kinds=sorted(candidates[merged]), trigger_id=str(item.id)
+                    ),
+                ),
                 survivor,
                 item,
                 actor,
-                {
-                    "customer_id": str(survivor),
-                    "merged": str(merged),
-                    "evidence": {
-                        "reason": "automatic",
-                        "identifier_kinds": sorted(candidates[merged]),
-                        "trigger_id": str(item.id),
-                    },
-                },
             )
         )
     return survivor
 
 
 def _identity_event(
-    type_: str, customer_id: uuid.UUID, item: IncomingInteraction | _Registration, actor: str, data: dict
-):
+    event: schema.EventData, customer_id: uuid.UUID, item: IncomingInteraction | _Registration, actor: str
+) -> store.NewEvent:
     occurred_at: datetime = item.occurred_at
-    return store.NewEvent(
-        type=type_,
-        data=data,
+    return store.NewEvent.of(
+        event,
         channel=item.channel,
         customer_id=customer_id,
         occurred_at=occurred_at,

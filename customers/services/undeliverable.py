@@ -10,6 +10,7 @@ from datetime import datetime
 
 from backoffice.eventstore import store
 
+from ..events import CustomerAddressUndeliverable
 from ..identifiers import InvalidIdentifier, normalise
 from ..reachability import ADDRESS_KINDS
 from ..selectors import customer_resolve_id
@@ -34,15 +35,13 @@ def address_mark_undeliverable(
     except InvalidIdentifier:
         return None
     owner = customer_resolve_id(customer_id=customer_id)
-    event = store.NewEvent(
-        id=uuid.uuid5(cause_id, "customer.address_undeliverable"),
-        type="customer.address_undeliverable",
-        data={
-            "customer_id": str(owner),
-            "identifier": {"kind": kind, "value": value},
-            "channel": channel,
-            "reason": reason[:200],
-        },
+    identifier = {"kind": kind, "value": value}
+    undeliverable = CustomerAddressUndeliverable.from_data(
+        {"customer_id": str(owner), "identifier": identifier, "channel": channel, "reason": reason[:200]}
+    )
+    event = store.NewEvent.of(
+        undeliverable,
+        id=uuid.uuid5(cause_id, CustomerAddressUndeliverable.type_name),
         channel=channel,
         customer_id=owner,
         occurred_at=occurred_at,

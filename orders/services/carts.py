@@ -21,6 +21,7 @@ from django.utils.module_loading import import_string
 from backoffice.eventstore import projector, store
 from backoffice.eventstore.errors import ConcurrencyError
 
+from ..events import CartAbandoned, CartItem
 from ..models import Cart, CartStatus, Order
 from ..projections import Carts
 from .notifications import cart_remind
@@ -70,21 +71,21 @@ def cart_abandon(*, cart_id: str, now: datetime) -> CartDecision | None:
         if not items:
             return None
         message_id, channel, skipped = _remind(cart, items, now)
-        event = store.NewEvent(
-            "cart.abandoned",
-            {
-                "cart_id": cart_id,
-                "items": items,
-                "idle_minutes": max(int((now - cart.last_activity_at).total_seconds() // 60), 0),
-                "reminder_message_id": message_id,
-                "reminder_channel": channel,
-                "reminder_skipped": skipped,
-            },
-            uuid.uuid5(NAMESPACE, f"cart:{cart_id}:abandoned"),
-            cart.channel or None,
-            cart.customer_id,
-            now,
-            {"actor": ACTOR},
+        abandoned = CartAbandoned(
+            cart_id=cart_id,
+            items=[CartItem.model_validate(item) for item in items],
+            idle_minutes=max(int((now - cart.last_activity_at).total_seconds() // 60), 0),
+            reminder_message_id=message_id,
+            reminder_channel=channel,
+            reminder_skipped=skipped,
+        )
+        event = store.NewEvent.of(
+            abandoned,
+            id=uuid.uuid5(NAMESPACE, f"cart:{cart_id}:abandoned"),
+            channel=cart.channel or None,
+            customer_id=cart.customer_id,
+            occurred_at=now,
+            metadata={"actor": ACTOR},
         )
         try:
             with transaction.atomic():

@@ -17,6 +17,7 @@ from backoffice.eventstore import store
 from backoffice.eventstore.errors import ConcurrencyError, EventValidationError
 
 from ..errors import AlreadyExists, InvalidField, InvalidFields
+from ..events import LocationCreated, ProductCreated, ProductUpdated
 from ..models import Location, Product
 
 PRODUCT_FIELDS = ("name", "category", "price", "is_active")
@@ -34,9 +35,9 @@ def product_save(
     with transaction.atomic():
         current = Product.objects.select_for_update().filter(sku=sku).first()
         if current is None:
-            data = {"sku": sku, "name": name, "category": category, "price": str(price), "is_active": is_active}
-            event = store.NewEvent("product.created", data, metadata={"actor": actor})
             try:
+                created = ProductCreated(sku=sku, name=name, category=category, price=price, is_active=is_active)
+                event = store.NewEvent.of(created, metadata={"actor": actor})
                 store.append(f"product-{sku}", [event], expected_version=store.NO_STREAM)
             except EventValidationError as exc:
                 raise _fields_from(exc) from None
@@ -47,10 +48,8 @@ def product_save(
         changes = {key: value for key, value in wanted.items() if getattr(current, key) != value}
         if not changes:
             return current, False
-        if "price" in changes:
-            changes["price"] = str(changes["price"])
-        event = store.NewEvent("product.updated", {"sku": sku, **changes}, metadata={"actor": actor})
         try:
+            event = store.NewEvent.of(ProductUpdated.from_data({"sku": sku, **changes}), metadata={"actor": actor})
             store.append(f"product-{sku}", [event])
         except EventValidationError as exc:
             raise _fields_from(exc) from None
@@ -80,11 +79,12 @@ def location_create(
             if same:
                 return current, False
             raise AlreadyExists("code", f"location {code} already exists with other values")
-        data = {"code": code, "name": name, "kind": kind, "city": city, "timezone": timezone}
         try:
+            data = {"code": code, "name": name, "kind": kind, "city": city, "timezone": timezone}
+            created = LocationCreated.from_data(data)  # kind as the caller gives it: the schema checks it
             store.append(
                 f"location-{code}",
-                [store.NewEvent("location.created", data, metadata={"actor": actor})],
+                [store.NewEvent.of(created, metadata={"actor": actor})],
                 expected_version=store.NO_STREAM,
             )
         except EventValidationError as exc:

@@ -15,8 +15,22 @@ from django.db import transaction
 from django.utils import timezone
 
 from backoffice.eventstore import schema, store
+from backoffice.eventstore.schema import EventData
 
 from ..errors import IllegalTransition, InsufficientStock, InvalidField, InvalidFields, NotYourLocation, OrderNotFound
+from ..events import (
+    OrderCancelled,
+    OrderCollected,
+    OrderDelivered,
+    OrderPaid,
+    OrderReady,
+    OrderReturned,
+    OrderShipped,
+    ReturnedLine,
+    StockReleased,
+    StockReturned,
+    StockSold,
+)
 from ..models import Location, Order, OrderLine, OrderStatus, StockLevel
 from . import notifications
 from .orders import order_event_id as _id
@@ -101,66 +115,64 @@ def _act(
         order_events: list[store.NewEvent] = []
         stock_events: list[tuple[str, str, store.NewEvent]] = []
 
-        def order_event(type_name: str, data: dict[str, Any]) -> None:
-            order_events.append(
-                store.NewEvent(
-                    type_name,
-                    {"order_id": order_id, **data},
-                    _id(order_id, f"{step}:{type_name}"),
-                    step_channel,
-                    order.customer_id,
-                    occurred_at,
-                    meta,
-                )
+        def new_event(event: EventData, what: str) -> store.NewEvent:
+            event_id = _id(order_id, f"{step}:{what}")
+            return store.NewEvent.of(
+                event, id=event_id, channel=step_channel, customer_id=order.customer_id, occurred_at=occurred_at,
+                metadata=meta,
             )
 
-        def stock_event(type_name: str, sku: str, code: str, data: dict[str, Any]) -> None:
-            event = store.NewEvent(
-                type_name,
-                {"sku": sku, "location": code, "order_id": order_id, **data},
-                _id(order_id, f"{step}:{type_name}:{sku}@{code}"),
-                step_channel,
-                order.customer_id,
-                occurred_at,
-                meta,
-            )
-            stock_events.append((sku, code, event))
+        def order_event(event: EventData) -> None:
+            order_events.append(new_event(event, event.type_name))
+
+        def stock_event(sku: str, code: str, event: EventData) -> None:
+            stock_events.append((sku, code, new_event(event, f"{event.type_name}:{sku}@{code}")))
 
         notify = None
+
+        def sold(line: OrderLine) -> None:
+            sku, code = line.sku, line.location_code
+            event = StockSold(sku=sku, location=code, quantity=line.quantity, order_id=order_id, from_reservation=True)
+            stock_event(sku, code, event)
+
         if action == "pay":
-            order_event("order.paid", {"amount": str(order.total), "currency": order.currency})
+            order_event(OrderPaid(order_id=order_id, amount=order.total, currency=order.currency))
         elif action == "ready":
-            order_event("order.ready", {"location": order.fulfilment_location})
+            order_event(OrderReady(order_id=order_id, location=order.fulfilment_location))
             notify = "ready"
         elif action == "collect":
-            order_event("order.collected", {"location": order.fulfilment_location})
+            order_event(OrderCollected(order_id=order_id, location=order.fulfilment_location))
             for line in order_lines:
-                stock_event(
-                    "stock.sold", line.sku, line.location_code, {"quantity": line.quantity, "from_reservation": True}
-                )
+                sold(line)
         elif action == "ship":
-            order_event("order.shipped", {})
+            order_event(OrderShipped(order_id=order_id))
             for line in order_lines:
-                stock_event(
-                    "stock.sold", line.sku, line.location_code, {"quantity": line.quantity, "from_reservation": True}
-                )
+                sold(line)
             notify = "shipped"
         elif action == "deliver":
-            order_event("order.delivered", {})
+            order_event(OrderDelivered(order_id=order_id))
         elif action == "cancel":
-            order_event("order.cancelled", {"reason": reason})
+            order_event(OrderCancelled(order_id=order_id, reason=reason))
             for line in order_lines:
-                stock_event("stock.released", line.sku, line.location_code, {"quantity": line.quantity})
+                released = StockReleased(
+                    sku=line.sku, location=line.location_code, quantity=line.quantity, order_id=order_id
+                )
+                stock_event(line.sku, line.location_code, released)
         else:
             returned, refund, location = _validate_return(order, order_lines, location, lines, acting_location)
             order_event(
-                "order.returned",
-                {"location": location, "lines": returned, "refund_amount": str(refund), "currency": order.currency},
+                OrderReturned(
+                    order_id=order_id,
+                    location=location,
+                    lines=[ReturnedLine.model_validate(line) for line in returned],
+                    refund_amount=refund,
+                    currency=order.currency,
+                )
             )
             for returned_line in returned:
-                stock_event(
-                    "stock.returned", returned_line["sku"], location, {"quantity": returned_line["quantity"]}
-                )
+                sku, quantity = returned_line["sku"], returned_line["quantity"]
+                back = StockReturned(sku=sku, location=location, quantity=quantity, order_id=order_id)
+                stock_event(sku, location, back)
             notify = "refund"
 
         rows = levels_locked((sku, code) for sku, code, _ in stock_events)
@@ -192,7 +204,7 @@ def _check_on_shelf(
     were reserved (theft, damage): then the step is refused, with where else the sku is, rather than on-hand < 0."""
     short = []
     for sku, code, event in stock_events:
-        if event.type == "stock.sold":
+        if event.type == StockSold.type_name:
             row = rows.get((sku, code))
             if row is None or row.on_hand < event.data["quantity"]:
                 short.append((sku, code, event.data["quantity"], row.on_hand if row else 0))

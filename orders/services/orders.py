@@ -20,12 +20,23 @@ from django.utils import timezone
 
 from backoffice.eventstore import schema, store
 from backoffice.eventstore.errors import EventValidationError
+from backoffice.eventstore.schema import EventData
 from backoffice.eventstore.vocabulary import FulfilmentMethod
 from customers.selectors import CustomerNotFound, customer_merged_into, customer_resolve_id
 from customers.services.ingestion import customer_register
 
 from ..errors import InsufficientStock, InvalidField, InvalidFields, NotYourLocation, OrderIdConflict
-from ..events import ORDER_ID_PATTERN
+from ..events import (
+    ORDER_ID_PATTERN,
+    Fulfilment,
+    OrderCollected,
+    OrderLine,
+    OrderPaid,
+    OrderPlaced,
+    OversoldLine,
+    StockReserved,
+    StockSold,
+)
 from ..models import CENT, Cart, Location, LocationKind, Order, Product, StockLevel, order_from_placed, with_lines
 from .stock import NAMESPACE, availability, levels_locked, stock_stream, with_retry
 
@@ -227,37 +238,43 @@ def _place(
         if allocations is None:
             raise InsufficientStock(_shortage(wanted, rows, method, location))
         order_lines = [
-            {"sku": a.sku, "quantity": a.quantity, "unit_price": str(prices[a.sku]), "location": a.location}
+            OrderLine(sku=a.sku, quantity=a.quantity, unit_price=prices[a.sku], location=a.location)
             for a in allocations
         ]
         total = sum((prices[a.sku] * a.quantity for a in allocations), Decimal("0"))
-        data = {
-            "order_id": order_id,
-            "lines": order_lines,
-            "total": str(total),
-            "currency": "EUR",
-            "fulfilment": {"method": method, "location": location},
+        placed_event = OrderPlaced(
+            order_id=order_id,
+            lines=order_lines,
+            total=total,
+            currency="EUR",
+            fulfilment=Fulfilment(method=method, location=location),
+            oversold=[OversoldLine.model_validate(line) for line in oversold],
             **_attribution(customer_id),
-        }
-        if oversold:
-            data["oversold"] = oversold
+        )
         meta = {"actor": actor}
 
-        def event(type_name: str, event_data: dict, what: str) -> store.NewEvent:
+        def event(event_data: EventData, what: str) -> store.NewEvent:
             event_id = order_event_id(order_id, what)
-            return store.NewEvent(type_name, event_data, event_id, channel, customer_id, occurred_at, meta)
+            return store.NewEvent.of(
+                event_data,
+                id=event_id,
+                channel=channel,
+                customer_id=customer_id,
+                occurred_at=occurred_at,
+                metadata=meta,
+            )
 
-        order_events = [event("order.placed", data, "placed")]
+        order_events = [event(placed_event, "placed")]
         if method == "counter":
-            order_events.append(event("order.paid", {"order_id": order_id, "amount": str(total)}, "paid"))
-            order_events.append(event("order.collected", {"order_id": order_id, "location": location}, "collected"))
+            order_events.append(event(OrderPaid(order_id=order_id, amount=total), "paid"))
+            order_events.append(event(OrderCollected(order_id=order_id, location=location), "collected"))
         appends = [store.StreamAppend(f"order-{order_id}", order_events, expected_version=store.NO_STREAM)]
         for a in allocations:
             moved = {"sku": a.sku, "location": a.location, "quantity": a.quantity, "order_id": order_id}
             stock_event = (
-                event("stock.sold", moved, f"sell:{a.sku}@{a.location}")
+                event(StockSold(**moved), f"sell:{a.sku}@{a.location}")
                 if method == "counter"
-                else event("stock.reserved", moved, f"reserve:{a.sku}@{a.location}")
+                else event(StockReserved(**moved), f"reserve:{a.sku}@{a.location}")
             )
             row = rows.get((a.sku, a.location))  # none: a sku never stocked there, sold by a shop all the same
             version = row.version if row else store.NO_STREAM

@@ -24,6 +24,7 @@ from backoffice.eventstore import store
 from backoffice.eventstore.errors import ConcurrencyError
 
 from ..errors import InsufficientStock, InvalidField, InvalidFields, MovementIdConflict, NotYourLocation
+from ..events import StockCounted, StockReceived, StockSold, StockTransferred
 from ..models import Location, Product, StockLevel
 
 MOVEMENT_KINDS: Final = ("received", "counted", "sold", "transfer")
@@ -164,10 +165,10 @@ def stock_move_recorded(
 
 # What each kind of movement records as its first event: (type, the data member holding the quantity).
 _MOVEMENT_EVENTS = {
-    "received": ("stock.received", "quantity"),
-    "counted": ("stock.counted", "counted"),
-    "sold": ("stock.sold", "quantity"),
-    "transfer": ("stock.transferred", "quantity"),
+    "received": (StockReceived.type_name, "quantity"),
+    "counted": (StockCounted.type_name, "counted"),
+    "sold": (StockSold.type_name, "quantity"),
+    "transfer": (StockTransferred.type_name, "quantity"),
 }
 
 
@@ -213,10 +214,9 @@ def stock_receive_many(
         store.StreamAppend(
             stock_stream(sku, location),
             [
-                store.NewEvent(
-                    "stock.received",
-                    {"sku": sku, "location": location, "quantity": quantity},
-                    event_id,
+                store.NewEvent.of(
+                    StockReceived(sku=sku, location=location, quantity=quantity),
+                    id=event_id,
                     occurred_at=occurred_at,
                     metadata={"actor": actor},
                 )
@@ -247,9 +247,8 @@ def _move(
         rows = levels_locked(keys)
         row = rows.get((sku, location))
         on_hand, reserved, version = (row.on_hand, row.reserved, row.version) if row else (0, 0, 0)
-        base = {"sku": sku, "location": location}
         first_id = event_id or uuid.uuid4()
-        common: dict[str, Any] = {"occurred_at": occurred_at, "metadata": {"actor": actor}}
+        meta = {"actor": actor}
         if kind in ("sold", "transfer") and quantity > on_hand - reserved:
             found = availability(skus=[sku])
             raise InsufficientStock(
@@ -263,44 +262,35 @@ def _move(
                 ]
             )
         if kind == "received":
-            appends = [
-                _append(
-                    sku,
-                    location,
-                    version,
-                    store.NewEvent("stock.received", {**base, "quantity": quantity}, first_id, **common),
-                )
-            ]
+            received = StockReceived(sku=sku, location=location, quantity=quantity)
+            event = store.NewEvent.of(received, id=first_id, occurred_at=occurred_at, metadata=meta)
+            appends = [_append(sku, location, version, event)]
         elif kind == "counted":
-            data = {**base, "counted": quantity, "expected": on_hand, "shrinkage": on_hand - quantity}
-            appends = [_append(sku, location, version, store.NewEvent("stock.counted", data, first_id, **common))]
+            counted = StockCounted(
+                sku=sku, location=location, counted=quantity, expected=on_hand, shrinkage=on_hand - quantity
+            )
+            event = store.NewEvent.of(counted, id=first_id, occurred_at=occurred_at, metadata=meta)
+            appends = [_append(sku, location, version, event)]
         elif kind == "sold":
             # A till sale: the customer walks out with it, so it leaves on-hand now, not at the day's close.
-            data = {**base, "quantity": quantity}
-            appends = [
-                _append(sku, location, version, store.NewEvent("stock.sold", data, first_id, channel="store", **common))
-            ]
+            sold = StockSold(sku=sku, location=location, quantity=quantity)
+            event = store.NewEvent.of(sold, id=first_id, channel="store", occurred_at=occurred_at, metadata=meta)
+            appends = [_append(sku, location, version, event)]
         else:
             to_location = to_location or ""  # a transfer names where it goes (_validate_movement)
             target = rows.get((sku, to_location))
-            moved = {"quantity": quantity, "from_location": location, "to_location": to_location}
+            ends = {"from_location": location, "to_location": to_location}
+            out = StockTransferred(sku=sku, location=location, quantity=quantity, direction="out", **ends)
+            into = StockTransferred(sku=sku, location=to_location, quantity=quantity, direction="in", **ends)
             appends = [
                 _append(
-                    sku,
-                    location,
-                    version,
-                    store.NewEvent("stock.transferred", {**base, **moved, "direction": "out"}, first_id, **common),
+                    sku, location, version, store.NewEvent.of(out, id=first_id, occurred_at=occurred_at, metadata=meta)
                 ),
                 _append(
                     sku,
                     to_location,
                     target.version if target else 0,
-                    store.NewEvent(
-                        "stock.transferred",
-                        {"sku": sku, "location": to_location, **moved, "direction": "in"},
-                        uuid.uuid5(first_id, "in"),
-                        **common,
-                    ),
+                    store.NewEvent.of(into, id=uuid.uuid5(first_id, "in"), occurred_at=occurred_at, metadata=meta),
                 ),
             ]
         store.append_batches(appends)

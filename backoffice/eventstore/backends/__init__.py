@@ -20,17 +20,17 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from django.db import connections
 from django.db.utils import DEFAULT_DB_ALIAS
 
 # A stored event as every recorder returns it: position, id, stream, version, type, schema_version, channel,
 # customer_id, occurred_at (aware), recorded_at (aware), data (dict), metadata (dict), transaction_id (int).
-Row = tuple
+Row = tuple[Any, ...]  # as the driver gives it
 # An event to insert: id, stream, version, type, schema_version, channel, customer_id, occurred_at, data (JSON
 # text), metadata (JSON text), digest. recorded_at is one value for the whole insert.
-NewRow = tuple
+NewRow = tuple[Any, ...]  # as the driver gives it
 
 
 class StreamVersionTaken(Exception):  # noqa: N818 - a fact about the log, turned into ConcurrencyError by the store

@@ -30,6 +30,7 @@ import orjson
 import psycopg
 from django.conf import settings
 from django.db import IntegrityError, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 from psycopg.types.json import set_json_loads
 
@@ -157,10 +158,12 @@ class PostgresRecorder:
         self.alias = alias
 
     @property
-    def _connection(self):
+    def _connection(self) -> BaseDatabaseWrapper:
         return connections[self.alias]
 
-    def _execute(self, sql: str, params: Sequence[Any], *, json: bool = False, reading: bool = False) -> list[tuple]:
+    def _execute(
+        self, sql: str, params: Sequence[Any], *, json: bool = False, reading: bool = False
+    ) -> list[tuple[Any, ...]]:
         """Run one statement in the connection's current transaction, binary in and out; its rows, if any. Errors
         are Django's (IntegrityError...), as from a Django cursor. `reading`: a read a view may take from the read
         replica (in a read scope outside any transaction: backoffice.replica), else the primary."""
@@ -255,11 +258,11 @@ class PostgresRecorder:
     ) -> list[Row]:
         # `= %b` for one customer keeps the plan of the timeline index; ANY for a person of merged customers.
         sql, params = (
-            (f"{_SELECT} WHERE customer_id = %b", [ids[0]])
+            (f"{_SELECT} WHERE customer_id = %b", list[Any]([ids[0]]))
             if len(ids) == 1
             else (
                 f"{_SELECT} WHERE customer_id = ANY(%b::uuid[])",
-                [ids],
+                list[Any]([ids]),
             )
         )
         if types:
@@ -281,7 +284,7 @@ class PostgresRecorder:
     ) -> list[Row]:
         # For a person made of several customers, each customer's page is read on its own index range and the pages
         # are merged: `customer_id IN (...) ORDER BY ... LIMIT` would read and sort every event of every one of them.
-        filters, filter_params = "", []
+        filters, filter_params = "", list[Any]()
         if channel:
             filters += " AND channel = %b"
             filter_params.append(channel)
@@ -296,7 +299,7 @@ class PostgresRecorder:
             return self._rows(
                 f"{_SELECT} WHERE customer_id = %b{filters}{order}", [ids[0], *filter_params, limit], reading=True
             )
-        parts, params = [], []
+        parts, params = list[str](), list[Any]()
         for one in ids:
             parts.append(f"SELECT * FROM ({_SELECT} WHERE customer_id = %b{filters}{order}) AS page{len(parts)}")  # noqa: S608 - placeholders only
             params.extend([one, *filter_params, limit])
@@ -304,7 +307,7 @@ class PostgresRecorder:
 
     def head(self) -> int:
         ((top,),) = self._execute("SELECT COALESCE(MAX(position), 0) FROM eventstore_event", [])
-        return top
+        return int(top)
 
     # -- keys and locks -----------------------------------------------------------------------------------------
 
@@ -349,12 +352,12 @@ class PostgresRecorder:
 
     def create_partition(self, month: date) -> str | None:
         ((name,),) = self._execute("SELECT eventstore_create_partition(%b)", [month])
-        return name
+        return None if name is None else str(name)
 
     def detach_partition(self, month: date) -> str | None:
         ((name,),) = self._execute("SELECT eventstore_detach_partition(%b)", [month])
-        return name
+        return None if name is None else str(name)
 
     def attach_partition(self, month: date) -> str | None:
         ((name,),) = self._execute("SELECT eventstore_attach_partition(%b)", [month])
-        return name
+        return None if name is None else str(name)

@@ -11,11 +11,12 @@ returns, so the store above never asks which database it runs on.
 
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Final
 
 import orjson
 from django.db import connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -45,17 +46,18 @@ def _uuid(value: Any) -> uuid.UUID | None:
 
 def _datetime(value: Any) -> datetime:
     if isinstance(value, str):
-        value = parse_datetime(value)
-    if timezone.is_naive(value):
-        value = value.replace(tzinfo=UTC)
-    return value
+        value = parse_datetime(value)  # as stored: never malformed
+    moment: datetime = value
+    if timezone.is_naive(moment):
+        moment = moment.replace(tzinfo=UTC)
+    return moment
 
 
 def _json(value: Any) -> Any:
     return orjson.loads(value) if isinstance(value, str | bytes) else value
 
 
-def _row(row: tuple) -> Row:
+def _row(row: tuple[Any, ...]) -> Row:
     position, eid, stream, version, type_, schema_version, channel, customer, occurred, recorded, data, meta, txid = row
     return (
         position,
@@ -87,13 +89,14 @@ class SqliteRecorder:
         self.alias = alias
 
     @property
-    def _connection(self):
+    def _connection(self) -> BaseDatabaseWrapper:
         return connections[self.alias]
 
-    def _fetch(self, sql: str, params: Sequence[Any]) -> list[tuple]:
+    def _fetch(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         with self._connection.cursor() as cursor:
             cursor.execute(sql, params)
-            return cursor.fetchall()
+            rows: list[tuple[Any, ...]] = cursor.fetchall()
+            return rows
 
     def _rows(self, sql: str, params: Sequence[Any]) -> list[Row]:
         return [_row(row) for row in self._fetch(sql, params)]
@@ -154,7 +157,7 @@ class SqliteRecorder:
 
     def stored(self, ids: Sequence[uuid.UUID]) -> list[tuple[Row, str]]:
         ids = list(ids)
-        found = []
+        found: list[tuple[Row, str]] = []
         for start in range(0, len(ids), _CHUNK):
             chunk = ids[start : start + _CHUNK]
             sql = f"SELECT {_COLUMNS}, digest FROM eventstore_event WHERE id IN ({_marks(len(chunk))})"  # noqa: S608
@@ -178,7 +181,7 @@ class SqliteRecorder:
         return [(t, channel, count) for t, channel, count, _ in rows], (0, top)
 
     def read_all(self, *, after: int, limit: int, types: Sequence[str] | None) -> list[Row]:
-        sql, params = f"{_SELECT} WHERE position > %s", [after]
+        sql, params = f"{_SELECT} WHERE position > %s", list[Any]([after])
         if types:
             sql += f" AND type IN ({_marks(len(types))})"
             params.extend(types)
@@ -221,7 +224,7 @@ class SqliteRecorder:
         before: tuple[datetime, int] | None,
         limit: int,
     ) -> list[Row]:
-        filters, filter_params = "", []
+        filters, filter_params = "", list[Any]()
         if channel:
             filters += " AND channel = %s"
             filter_params.append(channel)
@@ -236,7 +239,7 @@ class SqliteRecorder:
             return self._read_rows(
                 f"{_SELECT} WHERE customer_id = %s{filters}{order}", [ids[0].hex, *filter_params, limit]
             )
-        parts, params = [], []
+        parts, params = list[str](), list[Any]()
         for one in ids:
             parts.append(f"SELECT * FROM ({_SELECT} WHERE customer_id = %s{filters}{order}) AS page{len(parts)}")  # noqa: S608
             params.extend([one.hex, *filter_params, limit])
@@ -244,14 +247,15 @@ class SqliteRecorder:
 
     def head(self) -> int:
         ((top,),) = self._fetch("SELECT COALESCE(MAX(position), 0) FROM eventstore_event", [])
-        return top
+        return int(top)
 
     # -- keys and locks -----------------------------------------------------------------------------------------
 
     def stored_keys(self, customer_ids: set[uuid.UUID]) -> list[tuple[uuid.UUID, bytes | None]]:
         from ..models import CustomerKey
 
-        return list(CustomerKey.objects.filter(customer_id__in=customer_ids).values_list("customer_id", "wrapped_key"))
+        keys = CustomerKey.objects.filter(customer_id__in=customer_ids).values_list("customer_id", "wrapped_key")
+        return [(cid, None if wrapped is None else bytes(wrapped)) for cid, wrapped in keys]
 
     def insert_keys(self, rows: list[tuple[uuid.UUID, bytes]]) -> set[uuid.UUID]:
         from ..models import CustomerKey
@@ -275,11 +279,11 @@ class SqliteRecorder:
     def partitions(self) -> list[tuple[str, str, bool]]:
         return []
 
-    def create_partition(self, month) -> str | None:
+    def create_partition(self, month: date) -> str | None:
         return None  # one table holds every month
 
-    def detach_partition(self, month) -> str | None:
+    def detach_partition(self, month: date) -> str | None:
         raise RuntimeError("the SQLite event log is one table: there is no partition to detach")
 
-    def attach_partition(self, month) -> str | None:
+    def attach_partition(self, month: date) -> str | None:
         raise RuntimeError("the SQLite event log is one table: there is no partition to attach")

@@ -36,6 +36,7 @@ from customers.services import interactions_ingest
 from customers.services.ingestion import customer_register
 from orders import selectors as order_selectors
 from orders.errors import IllegalTransition, InvalidFields, OrderIdConflict, OrderNotFound, OrdersError
+from orders.events import CartCheckedOut, CartItemAdded, CartItemRemoved
 from orders.services import order_act, order_place_oversell_allowed
 from orders.vocabulary import OrderStatus
 
@@ -503,18 +504,21 @@ def _checkout_sync(connection: ShopConnection, checkout: ShopCheckout, delivery:
         diff = quantity - have.get(sku, 0)
         if diff > 0:
             changes.append(
-                ("cart.item_added", {"sku": sku, "quantity": diff, "unit_price": price, "currency": checkout.currency})
+                (
+                    CartItemAdded.type_name,
+                    {"sku": sku, "quantity": diff, "unit_price": price, "currency": checkout.currency},
+                )
             )
         elif diff < 0:
-            changes.append(("cart.item_removed", {"sku": sku, "quantity": -diff}))
+            changes.append((CartItemRemoved.type_name, {"sku": sku, "quantity": -diff}))
     for sku, quantity in have.items():
         if sku not in want:
-            changes.append(("cart.item_removed", {"sku": sku, "quantity": quantity}))
+            changes.append((CartItemRemoved.type_name, {"sku": sku, "quantity": quantity}))
     if checkout.is_completed:
         order_id = (
             shop_order_id(connection.platform, connection.shop_domain, checkout.order_id) if checkout.order_id else ""
         )
-        changes.append(("cart.checked_out", {"order_id": order_id}))
+        changes.append((CartCheckedOut.type_name, {"order_id": order_id}))
     if not changes:
         return False
     customer = _customer_ref(

@@ -32,12 +32,14 @@ from django.utils import timezone
 
 from backoffice.eventstore import store
 from backoffice.eventstore.keys import ERASED
+from backoffice.eventstore.schema import EventData
 from backoffice.eventstore.sql import execute_pg
 
 from .. import channels, policy
 from ..backends import Backend, OutgoingMessage, backend_for
 from ..backends import _backend as backend_named
 from ..errors import DeliveryError
+from ..events import MessageDeferred, MessageFailed, MessageSent, MessageSuppressed
 from ..models import OutboundMessage, Status
 from .send import event_id_for, wake_drain_after_commit
 
@@ -206,7 +208,7 @@ def _decide(row, content, recipient, rules, now, decisions: _Decisions, *, needs
         reason = "whatsapp_window_closed"
     if reason is not None:
         _set(row, now, status=Status.SUPPRESSED, reason=reason, sending_since=None)
-        decisions.events.append(_event(row, "message.suppressed", {"reason": reason}, what="suppressed"))
+        decisions.events.append(_event(row, MessageSuppressed, {"reason": reason}, what="suppressed"))
         decisions.result.suppressed += 1
         return
     if not is_resend and (row.purpose == "marketing" or rules.quiet_hours_for_service):
@@ -214,7 +216,7 @@ def _decide(row, content, recipient, rules, now, decisions: _Decisions, *, needs
         if until is not None:
             _set(row, now, status=Status.DEFERRED, reason="quiet_hours", not_before=until, sending_since=None)
             data = {"until": until.isoformat(), "reason": "quiet_hours"}
-            decisions.events.append(_event(row, "message.deferred", data))
+            decisions.events.append(_event(row, MessageDeferred, data))
             decisions.result.deferred += 1
             return
     backend = backend_for(row.channel)
@@ -240,7 +242,7 @@ def _hold_for_review(row: OutboundMessage, now: datetime, decisions: _Decisions)
     reason = "outcome_unknown"
     _set(row, now, status=Status.REVIEW, reason=reason, sending_since=None)
     data = {"reason": reason, "terminal": True, "attempt": row.attempts}
-    decisions.events.append(_event(row, "message.failed", data))
+    decisions.events.append(_event(row, MessageFailed, data))
     decisions.result.review += 1
     logger.warning("message %s held for review: its %s send was interrupted", row.id, row.backend)
 
@@ -324,7 +326,7 @@ def _record(taken: list[_Taken]) -> DrainResult:
                 row.sent_at = now
                 data = {"provider_message_id": item.provider_id, "to": item.outgoing.to, "attempt": row.attempts}
                 data["backend"] = row.backend
-                events.append(_event(row, "message.sent", data, what="sent"))
+                events.append(_event(row, MessageSent, data, what="sent"))
                 result.sent += 1
             else:
                 terminal = not item.error.is_temporary or row.attempts >= item.max_attempts
@@ -337,7 +339,7 @@ def _record(taken: list[_Taken]) -> DrainResult:
                     _set(row, now, status=Status.QUEUED, reason=reason, sending_since=None, not_before=retry_at)
                     result.retrying += 1
                 data = {"reason": reason, "terminal": terminal, "attempt": row.attempts}
-                events.append(_event(row, "message.failed", data))
+                events.append(_event(row, MessageFailed, data))
             changed.append(row)
         _update_rows(
             changed,
@@ -402,13 +404,14 @@ def _set(row: OutboundMessage, now: datetime, **values: Any) -> None:
     row.updated_at = now
 
 
-def _event(row: OutboundMessage, type_name: str, data: dict, *, what: str | None = None) -> store.StreamAppend:
+def _event(
+    row: OutboundMessage, event_type: type[EventData], data: dict[str, Any], *, what: str | None = None
+) -> store.StreamAppend:
     """One event of the message. Outcomes that happen once (sent, suppressed) have ids derived from the message, so
     even a bug that recorded one twice would be refused by the store's idempotency."""
-    event = store.NewEvent(
-        id=event_id_for(row.id, what) if what else uuid.uuid4(),
-        type=type_name,
-        data={**row.attribution(), **data},
+    event = store.NewEvent.of(
+        event_type.from_data({**row.attribution(), **data}),
+        id=event_id_for(row.id, what) if what else None,
         channel=row.channel,
         customer_id=row.customer_id,
         metadata={"actor": "messaging"},

@@ -16,6 +16,7 @@ from backoffice.eventstore.sql import copy_rows, execute_pg
 
 from .. import channels, policy
 from ..errors import ChannelRuleError
+from ..events import MessageQueued
 from ..models import OutboundMessage, Status
 
 # Message ids derive from the idempotency key, so a retried call that raced the first one lands on the same stream
@@ -143,7 +144,7 @@ def _insert(rows: list[OutboundMessage]) -> None:
     fields = OutboundMessage._meta.concrete_fields
     copy_rows(
         OutboundMessage._meta.db_table,
-        [field.column for field in fields],
+        [field.column or field.attname for field in fields],  # a concrete field always has its column
         [tuple(getattr(row, field.attname) for field in fields) for row in rows],
     )
 
@@ -197,10 +198,12 @@ def _prepare(
         created_at=now,
         updated_at=now,
     )
-    event = store.NewEvent(
+    queued = MessageQueued.from_data(
+        {**row.attribution(), "idempotency_key": request.idempotency_key, "content": cleaned}
+    )
+    event = store.NewEvent.of(
+        queued,
         id=row.queued_event_id,
-        type="message.queued",
-        data={**row.attribution(), "idempotency_key": request.idempotency_key, "content": cleaned},
         channel=channel,
         customer_id=request.customer_id,
         metadata={"actor": actor},
@@ -221,7 +224,7 @@ def wake_drain_after_commit() -> None:
 
 
 class _DrainWake:
-    def __init__(self):
+    def __init__(self) -> None:
         self.fired = False
         # Django names a robust callback that failed (the broker down at commit) by its __qualname__, which an
         # instance lacks: without it the logging of the failure raised, and the committed request answered 500.

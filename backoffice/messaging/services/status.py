@@ -22,24 +22,37 @@ from django.utils.module_loading import import_string
 from backoffice import crypto
 from backoffice.eventstore import store
 from backoffice.eventstore.keys import ERASED
+from backoffice.eventstore.schema import EventData
 from backoffice.eventstore.sql import execute_pg
 
+from ..events import (
+    MessageBounced,
+    MessageClicked,
+    MessageComplained,
+    MessageDelayed,
+    MessageDelivered,
+    MessageFailed,
+    MessageReacted,
+    MessageRead,
+    MessageSent,
+    MessageUnsubscribed,
+)
 from ..models import OutboundMessage, StatusCallback
 from .send import event_id_for
 from .unmatched import unmatched_callbacks_keep
 
 logger = logging.getLogger(__name__)
 
-STATUS_EVENTS: Final = {
-    "delivered": "message.delivered",
-    "read": "message.read",
-    "clicked": "message.clicked",
-    "bounced": "message.bounced",
-    "failed": "message.failed",
-    "unsubscribed": "message.unsubscribed",
-    "complained": "message.complained",
-    "delayed": "message.delayed",
-    "reacted": "message.reacted",
+STATUS_EVENTS: Final[dict[str, type[EventData]]] = {
+    "delivered": MessageDelivered,
+    "read": MessageRead,
+    "clicked": MessageClicked,
+    "bounced": MessageBounced,
+    "failed": MessageFailed,
+    "unsubscribed": MessageUnsubscribed,
+    "complained": MessageComplained,
+    "delayed": MessageDelayed,
+    "reacted": MessageReacted,
 }
 # What the generic signed webhook accepts (its public contract predates the provider adapters).
 GENERIC_STATUSES: Final = ("bounced", "clicked", "delivered", "failed", "read", "unsubscribed")
@@ -358,10 +371,9 @@ def _status_event(
         data["emoji"] = callback.emoji[:32]
     elif callback.status == "failed":
         data = {**message.attribution(), "reason": (callback.reason or "provider_failed")[:500], "terminal": True}
-    return store.NewEvent(
+    return store.NewEvent.of(
+        STATUS_EVENTS[callback.status].from_data(data),
         id=event_id,
-        type=STATUS_EVENTS[callback.status],
-        data=data,
         channel=message.channel,
         customer_id=message.customer_id,
         occurred_at=callback.occurred_at,
@@ -396,7 +408,7 @@ def _consequences(message: OutboundMessage, callback: StatusCallbackData, event_
 def _sent_to(message: OutboundMessage) -> str:
     """The address the message went to, from its sealed `message.sent` (empty once the customer is erased)."""
     for event in reversed(store.read_stream(message.stream)):
-        if event.type == "message.sent":
+        if event.type == MessageSent.type_name:
             to = event.data.get("to")
             return to if isinstance(to, str) and to != ERASED else ""
     return ""

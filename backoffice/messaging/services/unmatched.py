@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Final
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from backoffice import crypto
@@ -45,7 +46,7 @@ def _address_key(channel: str, address: str) -> str:
 
 
 def _backoff(attempts: int) -> timedelta:
-    return min(FIRST_RETRY * 2 ** max(attempts - 1, 0), LONGEST_WAIT)
+    return min(FIRST_RETRY * int(2 ** max(attempts - 1, 0)), LONGEST_WAIT)
 
 
 def unmatched_callbacks_keep(*, callbacks: "list[StatusCallbackData]", source: str, now: datetime) -> None:
@@ -69,10 +70,11 @@ def unmatched_callbacks_keep(*, callbacks: "list[StatusCallbackData]", source: s
     UnmatchedCallback.objects.bulk_create(rows, ignore_conflicts=True)
 
 
-def _drop(rows, state: str, now: datetime) -> int:
-    return rows.exclude(state__in=[UnmatchedState.APPLIED, UnmatchedState.EXPIRED]).update(
+def _drop(rows: "QuerySet[UnmatchedCallback]", state: str, now: datetime) -> int:
+    dropped: int = rows.exclude(state__in=[UnmatchedState.APPLIED, UnmatchedState.EXPIRED]).update(
         state=state, data_encrypted="", address_digest="", applied_at=now if state == UnmatchedState.APPLIED else None
     )
+    return dropped
 
 
 def unmatched_callbacks_retry(
@@ -120,7 +122,7 @@ def unmatched_callbacks_retry(
     return counts
 
 
-def unmatched_callbacks_forget(*, identifier_keys: Iterable[str], **_context) -> int:
+def unmatched_callbacks_forget(*, identifier_keys: Iterable[str], **_context: object) -> int:
     """Erasure hook (CUSTOMERS_ERASURE_HOOKS): drop the kept callbacks addressed to one of these identifiers, in the
     erasure's transaction."""
     digests = [crypto.identifier_digest(key) for key in identifier_keys]

@@ -22,8 +22,18 @@ from django.db import transaction
 from django.utils import timezone
 
 from backoffice.eventstore import store
+from backoffice.eventstore.schema import EventData
 
 from .. import definition as rules
+from ..events import (
+    JourneyConverted,
+    JourneyEntered,
+    JourneyExited,
+    JourneyPaused,
+    JourneyPublished,
+    JourneyResumed,
+    JourneyStepCompleted,
+)
 from ..models import Journey, JourneyCursor, JourneyRun, JourneyStatus, JourneyVersion, RunStatus
 from ..runs import runs_of_people
 from .facts import BatchFacts
@@ -65,7 +75,7 @@ class _Live:
 
 
 # Events that change what the process manager listens for: a batch stops at one, the next reads with the new plan.
-PLAN_EVENTS = ("journey.published", "journey.resumed", "journey.paused")
+PLAN_EVENTS = (JourneyPublished.type_name, JourneyResumed.type_name, JourneyPaused.type_name)
 
 
 @dataclass
@@ -220,9 +230,11 @@ def _entry_counts(items: list[_Live]) -> dict[uuid.UUID, int]:
     return counts
 
 
-def _event(type_name: str, data: dict, *, event_id: uuid.UUID, customer_id, at: datetime) -> store.NewEvent:
-    return store.NewEvent(
-        type_name, data, id=event_id, customer_id=customer_id, occurred_at=at, metadata={"actor": ACTOR}
+def _event(
+    event_type: type[EventData], data: dict, *, event_id: uuid.UUID, customer_id, at: datetime
+) -> store.NewEvent:
+    return store.NewEvent.of(
+        event_type.from_data(data), id=event_id, customer_id=customer_id, occurred_at=at, metadata={"actor": ACTOR}
     )
 
 
@@ -236,7 +248,7 @@ def _reach_goal(item: _Live, event, mine: list[_Run], windows: dict, appends) ->
             data = {**base, "reason": "goal", "step": run.step, "goal_event_id": str(event.id), "revenue": revenue}
             appends[run.stream].append(
                 _event(
-                    "journey.exited",
+                    JourneyExited,
                     data,
                     event_id=uuid.uuid5(run.id, "exited"),
                     customer_id=run.customer_id,
@@ -248,7 +260,7 @@ def _reach_goal(item: _Live, event, mine: list[_Run], windows: dict, appends) ->
             data = {**base, "goal_event_id": str(event.id), "revenue": revenue}
             appends[run.stream].append(
                 _event(
-                    "journey.converted",
+                    JourneyConverted,
                     data,
                     event_id=uuid.uuid5(run.id, "converted"),
                     customer_id=run.customer_id,
@@ -276,7 +288,7 @@ def _arrive_event(event, mine: list[_Run], definitions: dict, facts, appends) ->
         )
         appends[run.stream].append(
             _event(
-                "journey.step_completed",
+                JourneyStepCompleted,
                 decision.event_data(position),
                 event_id=uuid.uuid5(run.id, f"step:{run.steps_done}:{run.step}"),
                 customer_id=run.customer_id,
@@ -294,9 +306,7 @@ def _arrive_event(event, mine: list[_Run], definitions: dict, facts, appends) ->
                 "step": decision.step,
             }
             appends[run.stream].append(
-                _event(
-                    "journey.exited", data, event_id=uuid.uuid5(run.id, "exited"), customer_id=run.customer_id, at=now
-                )
+                _event(JourneyExited, data, event_id=uuid.uuid5(run.id, "exited"), customer_id=run.customer_id, at=now)
             )
             run.status = RunStatus.DONE
         moved = True
@@ -352,7 +362,7 @@ def _enter(item: _Live, event, mine: list[_Run], counts: dict, facts, appends) -
     }
     stream = f"journey-{journey.id}-{event.customer_id}"
     appends[stream].append(
-        _event("journey.entered", data, event_id=uuid.uuid5(run_id, "entered"), customer_id=event.customer_id, at=now)
+        _event(JourneyEntered, data, event_id=uuid.uuid5(run_id, "entered"), customer_id=event.customer_id, at=now)
     )
     mine.append(
         _Run(

@@ -11,6 +11,7 @@ from django.db.models import F
 from backoffice.eventstore import store
 
 from .. import definition as rules
+from ..events import JourneyEntered
 from ..models import Journey, JourneyRun, JourneyVersion, RunStatus
 from .facts import BatchFacts
 from .walk import arrive
@@ -93,9 +94,8 @@ def record_entries(
             "due_at": due_at,
             "awaiting": awaiting,
         }
-        event = store.NewEvent(
-            "journey.entered",
-            data,
+        event = store.NewEvent.of(
+            JourneyEntered.from_data(data),
             id=uuid.uuid5(run_id, "entered"),
             customer_id=customer_id,
             occurred_at=now,

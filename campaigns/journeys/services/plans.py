@@ -9,9 +9,11 @@ from django.db import transaction
 
 from backoffice.eventstore import store
 from backoffice.eventstore.errors import EventValidationError
+from backoffice.eventstore.schema import EventData
 
 from ...models import Segment
 from .. import definition as rules
+from ..events import JourneyChanged, JourneyCreated, JourneyPaused, JourneyPublished, JourneyResumed
 from ..models import Journey, JourneyStatus, JourneyVersion
 
 PLAN_FIELDS = ("name", "objective", "kpi", "holdout_share", "attribution_days", "definition")
@@ -51,7 +53,7 @@ def journey_save(*, journey_id: uuid.UUID | None, values: dict[str, Any], actor:
                 "definition": {},
                 **values,
             }
-            _append(f"journey-{journey_id}", "journey.created", data, actor, store.NO_STREAM)
+            _append(f"journey-{journey_id}", JourneyCreated, data, actor, store.NO_STREAM)
             return Journey.objects.get(pk=journey_id)
         before = _plain({name: getattr(current, name) for name in PLAN_FIELDS})
         after = {**before, **values}
@@ -59,7 +61,7 @@ def journey_save(*, journey_id: uuid.UUID | None, values: dict[str, Any], actor:
         if not changed:
             return current
         data = {"journey_id": str(current.id), "changed": changed, **after}
-        _append(current.stream, "journey.changed", data, actor)
+        _append(current.stream, JourneyChanged, data, actor)
         current.refresh_from_db()
         return current
 
@@ -90,7 +92,7 @@ def journey_publish(*, journey_id: uuid.UUID, actor: str) -> Journey:
         )
         if is_same:
             if journey.status == JourneyStatus.PAUSED:
-                _append(journey.stream, "journey.resumed", {"journey_id": str(journey.id), "resumed_by": actor}, actor)
+                _append(journey.stream, JourneyResumed, {"journey_id": str(journey.id), "resumed_by": actor}, actor)
                 journey.refresh_from_db()
             return journey
         data = {
@@ -101,7 +103,7 @@ def journey_publish(*, journey_id: uuid.UUID, actor: str) -> Journey:
             "holdout_share": str(journey.holdout_share),
             "attribution_days": journey.attribution_days,
         }
-        _append(journey.stream, "journey.published", data, actor)
+        _append(journey.stream, JourneyPublished, data, actor)
         journey.refresh_from_db()
     return journey
 
@@ -114,14 +116,17 @@ def journey_pause(*, journey_id: uuid.UUID, actor: str) -> Journey:
         if journey.status == JourneyStatus.DRAFT:
             raise JourneyRefused("not_live", "a draft journey cannot be paused; publish it first")
         if journey.status == JourneyStatus.LIVE:
-            _append(journey.stream, "journey.paused", {"journey_id": str(journey.id), "paused_by": actor}, actor)
+            _append(journey.stream, JourneyPaused, {"journey_id": str(journey.id), "paused_by": actor}, actor)
             journey.refresh_from_db()
     return journey
 
 
-def _append(stream: str, type_name: str, data: dict, actor: str, expected: store.ExpectedVersion = store.ANY) -> None:
+def _append(
+    stream: str, event_type: type[EventData], data: dict, actor: str, expected: store.ExpectedVersion = store.ANY
+) -> None:
     try:
-        store.append(stream, [store.NewEvent(type_name, data, metadata={"actor": actor})], expected_version=expected)
+        event = store.NewEvent.of(event_type.from_data(data), metadata={"actor": actor})
+        store.append(stream, [event], expected_version=expected)
     except EventValidationError as exc:
         errors = [{"field": e.field.removeprefix("data."), "message": e.message, "code": e.code} for e in exc.errors]
         raise JourneyRefused("invalid", "the journey is invalid", errors) from None

@@ -23,6 +23,7 @@ from backoffice.messaging.errors import ChannelRuleError
 from backoffice.messaging.services import MessageRequest, messages_send
 from backoffice.messaging.services.send import message_id_for
 
+from ..events import JourneyExited, JourneyStepCompleted
 from ..models import JourneyRun, JourneyStatus, JourneyVersion, RunStatus
 from ..runs import RunRow, runs_take_due
 from .facts import BatchFacts
@@ -127,9 +128,8 @@ def _events(run: RunRow, position: Position, decisions: list[Decision], skipped:
         data = decision.event_data(position, message_id=message_id, case_id=case_id)
         event_id = uuid.uuid5(run.id, f"step:{done + index}:{decision.step}")
         events.append(
-            store.NewEvent(
-                "journey.step_completed",
-                data,
+            store.NewEvent.of(
+                JourneyStepCompleted.from_data(data),
                 id=event_id,
                 customer_id=run.customer_id,
                 channel=decision.channel or None,
@@ -148,9 +148,8 @@ def _events(run: RunRow, position: Position, decisions: list[Decision], skipped:
             "step": last.step if last else "",
         }
         events.append(
-            store.NewEvent(
-                "journey.exited",
-                data,
+            store.NewEvent.of(
+                JourneyExited.from_data(data),
                 id=uuid.uuid5(run.id, "exited"),
                 customer_id=run.customer_id,
                 occurred_at=_recorded_at(now),
