@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Protocol
+from typing import Final, Protocol
 
 from django.db import connections
 from django.db.utils import DEFAULT_DB_ALIAS
@@ -120,6 +120,25 @@ class Recorder(Protocol):
     def lock_keys(self, keys: list[int]) -> None:
         """Until commit, a lock per key (sorted by the caller) that other callers of lock_keys wait for."""
 
+    # Read models written by projections, in one statement per batch and table (upserts.py prepares the values).
+    # True when the driver adapts Python values itself; else upserts.py prepares each through its model field.
+    takes_python_values: bool
+
+    def upsert_rows(
+        self,
+        table: str,
+        columns: Sequence[tuple[str, str]],
+        values: Sequence[list],
+        *,
+        key: Sequence[str],
+        merge: dict[str, str],
+        update_only: bool = False,
+    ) -> None:
+        """Write rows into `table`, given as one list of `values` per column of `columns` ((name, column type)): the
+        values at one index form a row. A row whose `key` is stored already is merged into it, each column of
+        `merge` as its MERGES entry says (the others keep the stored value). `update_only`: rows whose key is not
+        stored are left out (the others' columns have no value to insert)."""
+
     # Partitions of the log by month of recorded_at (PostgreSQL, migration 0008; SQLite keeps one table).
     has_partitions: bool
 
@@ -134,6 +153,11 @@ class Recorder(Protocol):
 
     def attach_partition(self, month: date) -> str | None:
         """Attach an archived month again: its name, or None when it is not archived."""
+
+
+# How a projection merges a new value into the stored one, by name (upserts.py): the database does the arithmetic,
+# so a batch needs no read of the rows it adds to.
+MERGES: Final = ("add", "max", "min", "union", "replace")
 
 
 _RECORDERS = {

@@ -143,6 +143,22 @@ SELECT * FROM (
 ) AS last
 """  # noqa: S608 - constants only
 
+# upsert_rows: how each merge is written ({old}: the stored value, {new}: the row's). GREATEST and LEAST skip NULLs.
+# A union of JSON arrays of text is sorted by code point (COLLATE "C"), as Python's sorted() sorts them.
+_PG_MERGE: Final = {
+    "add": "{old} + {new}",
+    "max": "GREATEST({old}, {new})",
+    "min": "LEAST({old}, {new})",
+    "union": (
+        "(SELECT COALESCE(jsonb_agg(x ORDER BY x), '[]'::jsonb) FROM (SELECT DISTINCT e.x COLLATE \"C\" AS x "
+        "FROM jsonb_array_elements_text(COALESCE({old}, '[]'::jsonb) || COALESCE({new}, '[]'::jsonb)) AS e(x)) AS d)"
+    ),
+    "replace": "{new}",
+}
+# JSON values travel as text (psycopg would send each as a json parameter of its own) and are cast row by row.
+_JSON: Final = frozenset({"jsonb", "json"})
+_ARRAY_TYPE: Final = {"jsonb": "text", "json": "text"}
+
 
 class PostgresRecorder:
     vendor = "postgresql"
@@ -327,6 +343,46 @@ class PostgresRecorder:
     def lock_keys(self, keys: list[int]) -> None:
         if keys:
             self._execute("SELECT pg_advisory_xact_lock(k) FROM unnest(%b::int8[]) AS k ORDER BY k", [keys])
+
+    # -- read models (upserts.py) -------------------------------------------------------------------------------
+
+    takes_python_values = True
+
+    def upsert_rows(
+        self,
+        table: str,
+        columns: Sequence[tuple[str, str]],
+        values: Sequence[list],
+        *,
+        key: Sequence[str],
+        merge: dict[str, str],
+        update_only: bool = False,
+    ) -> None:
+        """One statement whatever the number of rows: the values travel as one array per column (unnest), so its
+        text is the same for every batch and the driver prepares it once."""
+        if not values or not values[0]:
+            return
+        names = [name for name, _ in columns]
+        arrays = ", ".join(f"%b::{_ARRAY_TYPE.get(kind, kind)}[]" for _, kind in columns)
+        picked = ", ".join(f"u.{name}::jsonb" if kind in _JSON else f"u.{name}" for name, kind in columns)
+        source = f"unnest({arrays}) AS u({', '.join(names)})"
+        if update_only:
+            sets = ", ".join(
+                f"{name} = {_PG_MERGE[how].format(old=f't.{name}', new=f'n.{name}')}" for name, how in merge.items()
+            )
+            on = " AND ".join(f"t.{name} = n.{name}" for name in key)
+            sql = f"UPDATE {table} AS t SET {sets} FROM (SELECT {picked} FROM {source}) AS n WHERE {on}"  # noqa: S608
+        else:
+            sets = ", ".join(
+                f"{name} = {_PG_MERGE[how].format(old=f't.{name}', new=f'EXCLUDED.{name}')}"
+                for name, how in merge.items()
+            )
+            action = f"DO UPDATE SET {sets}" if sets else "DO NOTHING"
+            sql = (
+                f"INSERT INTO {table} AS t ({', '.join(names)}) SELECT {picked} FROM {source} "  # noqa: S608 - names
+                f"ON CONFLICT ({', '.join(key)}) {action}"
+            )
+        self._execute(sql, values)
 
     # -- partitions (migration 0008, eventstore/partitioning.py) ------------------------------------------------
 

@@ -78,6 +78,20 @@ def _marks(count: int) -> str:
     return ", ".join(["%s"] * count)
 
 
+# upsert_rows: how each merge is written ({old}: the stored value, {new}: the row's). SQLite's max() of a NULL is
+# NULL, so the larger and the smaller are spelled out; a union of JSON arrays is sorted by code point (BINARY).
+_SQLITE_MERGE: Final = {
+    "add": "{old} + {new}",
+    "max": "CASE WHEN {old} IS NULL OR {new} > {old} THEN {new} ELSE {old} END",
+    "min": "CASE WHEN {old} IS NULL OR {new} < {old} THEN {new} ELSE {old} END",
+    "union": (
+        "(SELECT json_group_array(value) FROM (SELECT value FROM json_each({old}) UNION "
+        "SELECT value FROM json_each({new}) ORDER BY value))"
+    ),
+    "replace": "{new}",
+}
+
+
 class SqliteRecorder:
     vendor = "sqlite"
     has_parallel_writers = False
@@ -267,6 +281,53 @@ class SqliteRecorder:
     def lock_keys(self, keys: list[int]) -> None:
         # Likewise: every write transaction is alone.
         return
+
+    # -- read models (upserts.py) -------------------------------------------------------------------------------
+
+    takes_python_values = False
+
+    def upsert_rows(
+        self,
+        table: str,
+        columns: Sequence[tuple[str, str]],
+        values: Sequence[list],
+        *,
+        key: Sequence[str],
+        merge: dict[str, str],
+        update_only: bool = False,
+    ) -> None:
+        """One executemany of SQLite's upsert (or of an UPDATE per row): the rows never leave SQLite's library."""
+        if not values or not values[0]:
+            return
+        names = [name for name, _ in columns]
+        if update_only:
+            # The row's values are named by position: ?NNN parameters, each column's as often as its merge needs.
+            place = {name: f"?{number}" for number, name in enumerate(names, start=1)}
+            sets = ", ".join(
+                f"{name} = {_SQLITE_MERGE[how].format(old=f'{table}.{name}', new=place[name])}"
+                for name, how in merge.items()
+            )
+            on = " AND ".join(f"{name} = {place[name]}" for name in key)
+            sql = f"UPDATE {table} SET {sets} WHERE {on}"  # noqa: S608 - names from the model
+        else:
+            sets = ", ".join(
+                f"{name} = {_SQLITE_MERGE[how].format(old=f'{table}.{name}', new=f'excluded.{name}')}"
+                for name, how in merge.items()
+            )
+            action = f"DO UPDATE SET {sets}" if sets else "DO NOTHING"
+            sql = (
+                f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))}) "  # noqa: S608
+                f"ON CONFLICT ({', '.join(key)}) {action}"
+            )
+        # Django's cursor would turn the ? into %s placeholders: the driver's own cursor takes them as they are.
+        connection = self._connection
+        connection.ensure_connection()
+        with connection.wrap_database_errors:
+            cursor = connection.connection.cursor()
+            try:
+                cursor.executemany(sql, zip(*values, strict=True))
+            finally:
+                cursor.close()
 
     # -- partitions: none, one table -------------------------------------------------------------------------------
 
