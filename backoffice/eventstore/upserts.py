@@ -21,7 +21,7 @@ from django.db import connections
 from django.db.models import DecimalField, JSONField, Model
 from django.db.utils import DEFAULT_DB_ALIAS
 
-from .backends import MERGES, recorder
+from .backends import MERGES, Upsert, recorder
 
 
 def _json_text(value):
@@ -78,12 +78,14 @@ def upsert(
         if how is not None:
             values[number] = [how(value) for value in values[number]]
     writer.upsert_rows(
-        quote(meta.db_table),
-        [(column[name], field.db_type(connection)) for name, field in zip(fields, plan, strict=True)],  # type: ignore[union-attr]
+        Upsert(
+            table=quote(meta.db_table),
+            columns=tuple((column[name], field.db_type(connection)) for name, field in zip(fields, plan, strict=True)),  # type: ignore[union-attr]
+            key=tuple(column[name] for name in key),
+            merge={column[name]: how for name, how in merge.items()},
+            update_only=update_only,
+        ),
         values,
-        key=[column[name] for name in key],
-        merge={column[name]: how for name, how in merge.items()},
-        update_only=update_only,
     )
 
 

@@ -58,6 +58,36 @@ class Inserted:
     taken: set[uuid.UUID]
 
 
+@dataclass(frozen=True)
+class Upsert:
+    """One batched write of a read model (upserts.py): rows of `columns` ((name, column type), names quoted) into
+    `table`. A row whose `key` is stored already is merged into it, each column of `merge` as its MERGES entry says
+    (the others keep the stored value); `update_only`: rows whose key is not stored are left out (the table has
+    columns without a default the rows do not name)."""
+
+    table: str
+    columns: tuple[tuple[str, str], ...]
+    key: tuple[str, ...]
+    merge: dict[str, str]
+    update_only: bool = False
+
+    @property
+    def names(self) -> list[str]:
+        return [name for name, _ in self.columns]
+
+    def assignments(self, spelled: dict[str, str], *, old: str, new: str) -> str:
+        """`column = merged value, ...`: `spelled` writes each merge with {old} and {new}, which `old` and `new`
+        spell for a column ({name})."""
+        return ", ".join(
+            f"{name} = {spelled[how].format(old=old.format(name=name), new=new.format(name=name))}"
+            for name, how in self.merge.items()
+        )
+
+    def on_conflict(self, spelled: dict[str, str], *, old: str, new: str) -> str:
+        sets = self.assignments(spelled, old=old, new=new)
+        return f"ON CONFLICT ({', '.join(self.key)}) " + (f"DO UPDATE SET {sets}" if sets else "DO NOTHING")
+
+
 class Recorder(Protocol):
     vendor: str
     # True when appends can run at once and readers must stop at the transaction-id high-water mark.
@@ -124,20 +154,9 @@ class Recorder(Protocol):
     # True when the driver adapts Python values itself; else upserts.py prepares each through its model field.
     takes_python_values: bool
 
-    def upsert_rows(
-        self,
-        table: str,
-        columns: Sequence[tuple[str, str]],
-        values: Sequence[list],
-        *,
-        key: Sequence[str],
-        merge: dict[str, str],
-        update_only: bool = False,
-    ) -> None:
-        """Write rows into `table`, given as one list of `values` per column of `columns` ((name, column type)): the
-        values at one index form a row. A row whose `key` is stored already is merged into it, each column of
-        `merge` as its MERGES entry says (the others keep the stored value). `update_only`: rows whose key is not
-        stored are left out (the others' columns have no value to insert)."""
+    def upsert_rows(self, plan: "Upsert", values: Sequence[list]) -> None:
+        """Write rows into the plan's table, given as one list of `values` per column of the plan (the values at one
+        index form a row), merged into stored rows as the plan says."""
 
     # Partitions of the log by month of recorded_at (PostgreSQL, migration 0008; SQLite keeps one table).
     has_partitions: bool

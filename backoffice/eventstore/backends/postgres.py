@@ -35,7 +35,7 @@ from psycopg.types.json import set_json_loads
 
 from backoffice.replica import read_connection
 
-from . import Inserted, NewRow, Preflight, Row, StreamVersionTaken
+from . import Inserted, NewRow, Preflight, Row, StreamVersionTaken, Upsert
 
 # Any constant works; it only has to be the same for every appender. ("EVNT" in ASCII.)
 APPEND_LOCK_KEY: Final = 0x45564E54
@@ -348,40 +348,21 @@ class PostgresRecorder:
 
     takes_python_values = True
 
-    def upsert_rows(
-        self,
-        table: str,
-        columns: Sequence[tuple[str, str]],
-        values: Sequence[list],
-        *,
-        key: Sequence[str],
-        merge: dict[str, str],
-        update_only: bool = False,
-    ) -> None:
+    def upsert_rows(self, plan: Upsert, values: Sequence[list]) -> None:
         """One statement whatever the number of rows: the values travel as one array per column (unnest), so its
         text is the same for every batch and the driver prepares it once."""
         if not values or not values[0]:
             return
-        names = [name for name, _ in columns]
-        arrays = ", ".join(f"%b::{_ARRAY_TYPE.get(kind, kind)}[]" for _, kind in columns)
-        picked = ", ".join(f"u.{name}::jsonb" if kind in _JSON else f"u.{name}" for name, kind in columns)
-        source = f"unnest({arrays}) AS u({', '.join(names)})"
-        if update_only:
-            sets = ", ".join(
-                f"{name} = {_PG_MERGE[how].format(old=f't.{name}', new=f'n.{name}')}" for name, how in merge.items()
-            )
-            on = " AND ".join(f"t.{name} = n.{name}" for name in key)
-            sql = f"UPDATE {table} AS t SET {sets} FROM (SELECT {picked} FROM {source}) AS n WHERE {on}"  # noqa: S608
+        arrays = ", ".join(f"%b::{_ARRAY_TYPE.get(kind, kind)}[]" for _, kind in plan.columns)
+        picked = ", ".join(f"u.{name}::jsonb" if kind in _JSON else f"u.{name}" for name, kind in plan.columns)
+        source = f"SELECT {picked} FROM unnest({arrays}) AS u({', '.join(plan.names)})"  # noqa: S608 - names
+        if plan.update_only:
+            sets = plan.assignments(_PG_MERGE, old="t.{name}", new="n.{name}")
+            on = " AND ".join(f"t.{name} = n.{name}" for name in plan.key)
+            sql = f"UPDATE {plan.table} AS t SET {sets} FROM ({source}) AS n WHERE {on}"  # noqa: S608 - names
         else:
-            sets = ", ".join(
-                f"{name} = {_PG_MERGE[how].format(old=f't.{name}', new=f'EXCLUDED.{name}')}"
-                for name, how in merge.items()
-            )
-            action = f"DO UPDATE SET {sets}" if sets else "DO NOTHING"
-            sql = (
-                f"INSERT INTO {table} AS t ({', '.join(names)}) SELECT {picked} FROM {source} "  # noqa: S608 - names
-                f"ON CONFLICT ({', '.join(key)}) {action}"
-            )
+            conflict = plan.on_conflict(_PG_MERGE, old="t.{name}", new="EXCLUDED.{name}")
+            sql = f"INSERT INTO {plan.table} AS t ({', '.join(plan.names)}) {source} {conflict}"  # noqa: S608
         self._execute(sql, values)
 
     # -- partitions (migration 0008, eventstore/partitioning.py) ------------------------------------------------

@@ -21,7 +21,7 @@ from django.utils.dateparse import parse_datetime
 
 from backoffice.replica import read_connection
 
-from . import Inserted, NewRow, Preflight, Row
+from . import Inserted, NewRow, Preflight, Row, Upsert
 
 _COLUMNS: Final = (
     "position, id, stream, version, type, schema_version, channel, customer_id, occurred_at, recorded_at, data, "
@@ -286,39 +286,23 @@ class SqliteRecorder:
 
     takes_python_values = False
 
-    def upsert_rows(
-        self,
-        table: str,
-        columns: Sequence[tuple[str, str]],
-        values: Sequence[list],
-        *,
-        key: Sequence[str],
-        merge: dict[str, str],
-        update_only: bool = False,
-    ) -> None:
+    def upsert_rows(self, plan: Upsert, values: Sequence[list]) -> None:
         """One executemany of SQLite's upsert (or of an UPDATE per row): the rows never leave SQLite's library."""
         if not values or not values[0]:
             return
-        names = [name for name, _ in columns]
-        if update_only:
+        names, table = plan.names, plan.table
+        if plan.update_only:
             # The row's values are named by position: ?NNN parameters, each column's as often as its merge needs.
             place = {name: f"?{number}" for number, name in enumerate(names, start=1)}
             sets = ", ".join(
                 f"{name} = {_SQLITE_MERGE[how].format(old=f'{table}.{name}', new=place[name])}"
-                for name, how in merge.items()
+                for name, how in plan.merge.items()
             )
-            on = " AND ".join(f"{name} = {place[name]}" for name in key)
+            on = " AND ".join(f"{name} = {place[name]}" for name in plan.key)
             sql = f"UPDATE {table} SET {sets} WHERE {on}"  # noqa: S608 - names from the model
         else:
-            sets = ", ".join(
-                f"{name} = {_SQLITE_MERGE[how].format(old=f'{table}.{name}', new=f'excluded.{name}')}"
-                for name, how in merge.items()
-            )
-            action = f"DO UPDATE SET {sets}" if sets else "DO NOTHING"
-            sql = (
-                f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))}) "  # noqa: S608
-                f"ON CONFLICT ({', '.join(key)}) {action}"
-            )
+            conflict = plan.on_conflict(_SQLITE_MERGE, old=f"{table}.{{name}}", new="excluded.{name}")
+            sql = f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))}) {conflict}"  # noqa: S608
         # Django's cursor would turn the ? into %s placeholders: the driver's own cursor takes them as they are.
         connection = self._connection
         connection.ensure_connection()
