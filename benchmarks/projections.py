@@ -133,7 +133,18 @@ def run(args, description: str) -> int:
     rows.append(("bare read (projector._read_batch)", read, read_seconds, ""))
 
     everything = [proj.name for proj in projector.registered_projections()]
-    rebuild_seconds, _ = timed("rebuild of every projection", lambda: projector.rebuild(batch_size=args.rebuild_batch))
+    started, reported = time.perf_counter(), [0]
+
+    def progress(done: int, total: int) -> None:
+        # A long rebuild (2,000,000 events) says how far it is: a run cut short still shows its rate.
+        if done - reported[0] >= total // 10:
+            reported[0] = done
+            elapsed = time.perf_counter() - started
+            log(f"  rebuild: {done:,} of {total:,} reads (inline pass, then async), {elapsed:,.0f} s")
+
+    rebuild_seconds, _ = timed(
+        "rebuild of every projection", lambda: projector.rebuild(batch_size=args.rebuild_batch, progress=progress)
+    )
     rows.append((f"rebuild, {len(everything)} projections", size, rebuild_seconds, ""))
     failures = {name: ProjectionFailure.objects.filter(projection=name).count() for name in everything}
     settle()
