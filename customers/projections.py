@@ -24,10 +24,11 @@ from typing import Final
 from django.db import connection, models
 from django.db.models import Count, F, Max, Min, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
-from django.utils import timezone
 
 from backoffice.eventstore.keys import ERASED
 from backoffice.eventstore.projector import ALL_TYPES, ASYNC, INLINE, Projection, handles
+from backoffice.eventstore.times import LocalDays
+from backoffice.eventstore.upserts import upsert, upsert_objects
 from backoffice.messaging.events import NOT_ENGAGEMENT_TYPES
 
 from .models import Case, CaseMessage, ChannelActivityDaily, Consent, Customer, CustomerIdentifier, CustomerOrder
@@ -343,10 +344,8 @@ class ConsentLedger(Projection):
 
 
 class CustomerActivity(Projection):
-    """Last interaction, interaction count and channels used per customer. A batch reads the touched customers'
-    figures once and writes the new ones in one upsert (INSERT ... ON CONFLICT (id) DO UPDATE of these columns only):
-    the values are computed here, so no other writer may move them between the read and the write, which the
-    projection's lease guarantees (one catch-up at a time, none during a rebuild)."""
+    """Last interaction, interaction count and channels used per customer. A batch sums its events per customer and
+    merges the sums into the customers' rows in one UPDATE (eventstore.upserts: the database adds the counts)."""
 
     name = "customers.activity"
     mode = ASYNC
@@ -368,46 +367,23 @@ class CustomerActivity(Projection):
                 summary[1] = event.occurred_at
             if event.channel:
                 summary[2].add(event.channel)
-        if not per_customer:
-            return
-        current = Customer.objects.filter(pk__in=list(per_customer)).values_list("pk", "registered_at", *self._COLUMNS)
-        rows = []
-        for customer_id, registered_at, count, last, channels in current:
-            added, latest, used = per_customer[customer_id]
-            rows.append(
-                Customer(
-                    id=customer_id,
-                    registered_at=registered_at,  # the insert's half of the upsert never happens: the row exists
-                    interaction_count=count + added,
-                    last_interaction_at=latest if last is None or latest > last else last,
-                    channels_used=sorted(used.union(channels)),
-                )
-            )
-        Customer.objects.bulk_create(
-            rows, update_conflicts=True, unique_fields=["id"], update_fields=list(self._COLUMNS)
+        # One UPDATE of the touched customers: the database adds the count, keeps the later time and the sorted
+        # union of the channels (no read of their rows, no ORM object per customer).
+        upsert(
+            Customer,
+            ("id", *self._COLUMNS),
+            [(cid, added, latest, sorted(used)) for cid, (added, latest, used) in per_customer.items()],
+            key=("id",),
+            merge={"interaction_count": "add", "last_interaction_at": "max", "channels_used": "union"},
+            update_only=True,
         )
 
     def reset(self):
         Customer.objects.update(interaction_count=0, last_interaction_at=None, channels_used=[])
 
 
-class LocalDays:
-    """The local day (settings.TIME_ZONE) of each moment, computed once per quarter of an hour: every zone's offset
-    is whole quarters, and localtime() per event was a good part of a batch's time."""
-
-    def __init__(self):
-        self._days: dict[int, object] = {}
-
-    def of(self, moment: datetime):
-        bucket = int(moment.timestamp()) // 900
-        day = self._days.get(bucket)
-        if day is None:
-            day = self._days[bucket] = timezone.localtime(moment).date()
-        return day
-
-
 class ChannelDaily(Projection):
-    """Interactions per local day x channel x type: one read of the batch's rows, one upsert of their new counts."""
+    """Interactions per local day x channel x type: one upsert of the batch's counts, added by the database."""
 
     name = "customers.channel_daily"
     mode = ASYNC
@@ -422,18 +398,12 @@ class ChannelDaily(Projection):
                 counts[(days.of(event.occurred_at), event.channel, event.type)] += 1
         if not counts:
             return
-        keys = list(counts)
-        known = ChannelActivityDaily.objects.filter(
-            day__in={k[0] for k in keys}, channel__in={k[1] for k in keys}, type__in={k[2] for k in keys}
-        ).values_list("day", "channel", "type", "count")
-        for day, channel, type_, count in known:
-            if (day, channel, type_) in counts:
-                counts[(day, channel, type_)] += count
-        ChannelActivityDaily.objects.bulk_create(
-            [ChannelActivityDaily(day=d, channel=c, type=t, count=n) for (d, c, t), n in counts.items()],
-            update_conflicts=True,
-            unique_fields=["day", "channel", "type"],
-            update_fields=["count"],
+        upsert(
+            ChannelActivityDaily,
+            ("day", "channel", "type", "count"),
+            [(*key, count) for key, count in counts.items()],
+            key=("day", "channel", "type"),
+            merge={"count": "add"},
         )
 
 
@@ -485,9 +455,7 @@ class CustomerCommerce(Projection):
         rows = [*placed.values(), *changed.values()]
         if not rows:
             return
-        CustomerOrder.objects.bulk_create(
-            rows, update_conflicts=True, unique_fields=["order_id"], update_fields=["refunded", "is_cancelled"]
-        )
+        upsert_objects(rows, key=("order_id",), merge={"refunded": "replace", "is_cancelled": "replace"})
         self._recount({order.customer_id for order in rows})
 
     @staticmethod

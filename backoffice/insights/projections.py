@@ -16,10 +16,11 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.utils import timezone
 
 from backoffice.eventstore.people import merge_groups
 from backoffice.eventstore.projector import ASYNC, Projection
+from backoffice.eventstore.times import LocalDays
+from backoffice.eventstore.upserts import upsert_objects
 from campaigns.selectors import attribution_days
 
 from .models import CampaignTouch, DailyMetric, OrderFact, PersonFact
@@ -71,14 +72,10 @@ class InsightsRollups(Projection):
 
     def apply(self, events):
         batch = _Batch(events)
-        days: dict[int, object] = {}
+        days = LocalDays()
         merges = []
         for event in events:
-            # The local day, computed once per quarter of an hour: every zone's offset is whole quarters.
-            bucket = int(event.occurred_at.timestamp()) // 900
-            day = days.get(bucket)
-            if day is None:
-                day = days[bucket] = timezone.localtime(event.occurred_at).date()
+            day = days.of(event.occurred_at)
             stage = FUNNEL_STAGES.get(event.type)
             if stage:
                 batch.add(day, event.channel or "", f"funnel.{stage}")
@@ -271,23 +268,27 @@ class _Batch:
     def flush(self) -> None:
         """Write what the batch has gathered so far; what it wrote becomes known (a merge reads the tables)."""
         if self.new_people:
-            PersonFact.objects.bulk_create(self.new_people, ignore_conflicts=True, batch_size=5000)
+            upsert_objects(self.new_people, key=("customer_id",))
             _adopt_orders_placed_before_registration([p.customer_id for p in self.new_people])
             self.new_people = []
         if self.new_orders:
-            OrderFact.objects.bulk_create(list(self.new_orders.values()), ignore_conflicts=True, batch_size=5000)
+            upsert_objects(list(self.new_orders.values()), key=("order_id",))
             self.known_orders.update(self.new_orders)
             self.new_orders = {}
         if self.changed_orders:
-            OrderFact.objects.bulk_update(list(self.changed_orders.values()), ["refunded", "net_cents", "is_cancelled"])
+            upsert_objects(
+                list(self.changed_orders.values()),
+                fields=("order_id", "refunded", "net_cents", "is_cancelled"),
+                key=("order_id",),
+                merge=dict.fromkeys(("refunded", "net_cents", "is_cancelled"), "replace"),
+                update_only=True,
+            )
             self.changed_orders = {}
         if self.changed_touches:
-            changed = [self.touches[cid] for cid in self.changed_touches]
-            CampaignTouch.objects.bulk_create(
-                changed,
-                update_conflicts=True,
-                unique_fields=["customer_id"],
-                update_fields=["campaign_id", "channel", "sent_at"],
+            upsert_objects(
+                [self.touches[cid] for cid in self.changed_touches],
+                key=("customer_id",),
+                merge=dict.fromkeys(("campaign_id", "channel", "sent_at"), "replace"),
             )
             self.changed_touches = set()
         add_to_daily_metrics({key: value for key, value in self.deltas.items() if value})

@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from django.db import connections
 from django.db.utils import DEFAULT_DB_ALIAS
@@ -56,6 +56,36 @@ class Inserted:
     written: dict[uuid.UUID, tuple[int, int]]
     # Ids another transaction committed first, between this append's preflight and its insert: nothing written.
     taken: set[uuid.UUID]
+
+
+@dataclass(frozen=True)
+class Upsert:
+    """One batched write of a read model (upserts.py): rows of `columns` ((name, column type), names quoted) into
+    `table`. A row whose `key` is stored already is merged into it, each column of `merge` as its MERGES entry says
+    (the others keep the stored value); `update_only`: rows whose key is not stored are left out (the table has
+    columns without a default the rows do not name)."""
+
+    table: str
+    columns: tuple[tuple[str, str], ...]
+    key: tuple[str, ...]
+    merge: dict[str, str]
+    update_only: bool = False
+
+    @property
+    def names(self) -> list[str]:
+        return [name for name, _ in self.columns]
+
+    def assignments(self, spelled: dict[str, str], *, old: str, new: str) -> str:
+        """`column = merged value, ...`: `spelled` writes each merge with {old} and {new}, which `old` and `new`
+        spell for a column ({name})."""
+        return ", ".join(
+            f"{name} = {spelled[how].format(old=old.format(name=name), new=new.format(name=name))}"
+            for name, how in self.merge.items()
+        )
+
+    def on_conflict(self, spelled: dict[str, str], *, old: str, new: str) -> str:
+        sets = self.assignments(spelled, old=old, new=new)
+        return f"ON CONFLICT ({', '.join(self.key)}) " + (f"DO UPDATE SET {sets}" if sets else "DO NOTHING")
 
 
 class Recorder(Protocol):
@@ -120,6 +150,14 @@ class Recorder(Protocol):
     def lock_keys(self, keys: list[int]) -> None:
         """Until commit, a lock per key (sorted by the caller) that other callers of lock_keys wait for."""
 
+    # Read models written by projections, in one statement per batch and table (upserts.py prepares the values).
+    # True when the driver adapts Python values itself; else upserts.py prepares each through its model field.
+    takes_python_values: bool
+
+    def upsert_rows(self, plan: "Upsert", values: Sequence[list[Any]]) -> None:
+        """Write rows into the plan's table, given as one list of `values` per column of the plan (the values at one
+        index form a row), merged into stored rows as the plan says."""
+
     # Partitions of the log by month of recorded_at (PostgreSQL, migration 0008; SQLite keeps one table).
     has_partitions: bool
 
@@ -134,6 +172,11 @@ class Recorder(Protocol):
 
     def attach_partition(self, month: date) -> str | None:
         """Attach an archived month again: its name, or None when it is not archived."""
+
+
+# How a projection merges a new value into the stored one, by name (upserts.py): the database does the arithmetic,
+# so a batch needs no read of the rows it adds to.
+MERGES: Final = ("add", "max", "min", "union", "replace")
 
 
 _RECORDERS = {

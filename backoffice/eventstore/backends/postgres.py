@@ -36,7 +36,7 @@ from psycopg.types.json import set_json_loads
 
 from backoffice.replica import read_connection
 
-from . import Inserted, NewRow, Preflight, Row, StreamVersionTaken
+from . import Inserted, NewRow, Preflight, Row, StreamVersionTaken, Upsert
 
 # Any constant works; it only has to be the same for every appender. ("EVNT" in ASCII.)
 APPEND_LOCK_KEY: Final = 0x45564E54
@@ -147,6 +147,25 @@ SELECT * FROM (
      ORDER BY transaction_id DESC, position DESC LIMIT 1
 ) AS last
 """  # noqa: S608 - constants only
+
+# upsert_rows: how each merge is written ({old}: the stored value, {new}: the row's). GREATEST and LEAST skip NULLs.
+# A union of JSON arrays of text is sorted by code point (COLLATE "C"), as Python's sorted() sorts them.
+_PG_MERGE: Final = {
+    "add": "{old} + {new}",
+    "max": "GREATEST({old}, {new})",
+    "min": "LEAST({old}, {new})",
+    # Most rows hold every value already (a customer's channels): containment answers those without the subquery.
+    "union": (
+        "CASE WHEN {old} @> COALESCE({new}, '[]'::jsonb) THEN {old} ELSE "
+        "(SELECT COALESCE(jsonb_agg(x ORDER BY x), '[]'::jsonb) FROM (SELECT DISTINCT e.x COLLATE \"C\" AS x "
+        "FROM jsonb_array_elements_text(COALESCE({old}, '[]'::jsonb) || COALESCE({new}, '[]'::jsonb)) AS e(x)) AS d) "
+        "END"
+    ),
+    "replace": "{new}",
+}
+# JSON values travel as text (psycopg would send each as a json parameter of its own) and are cast row by row.
+_JSON: Final = frozenset({"jsonb", "json"})
+_ARRAY_TYPE: Final = {"jsonb": "text", "json": "text"}
 
 
 class PostgresRecorder:
@@ -334,6 +353,27 @@ class PostgresRecorder:
     def lock_keys(self, keys: list[int]) -> None:
         if keys:
             self._execute("SELECT pg_advisory_xact_lock(k) FROM unnest(%b::int8[]) AS k ORDER BY k", [keys])
+
+    # -- read models (upserts.py) -------------------------------------------------------------------------------
+
+    takes_python_values = True
+
+    def upsert_rows(self, plan: Upsert, values: Sequence[list[Any]]) -> None:
+        """One statement whatever the number of rows: the values travel as one array per column (unnest), so its
+        text is the same for every batch and the driver prepares it once."""
+        if not values or not values[0]:
+            return
+        arrays = ", ".join(f"%b::{_ARRAY_TYPE.get(kind, kind)}[]" for _, kind in plan.columns)
+        picked = ", ".join(f"u.{name}::jsonb" if kind in _JSON else f"u.{name}" for name, kind in plan.columns)
+        source = f"SELECT {picked} FROM unnest({arrays}) AS u({', '.join(plan.names)})"  # noqa: S608 - names
+        if plan.update_only:
+            sets = plan.assignments(_PG_MERGE, old="t.{name}", new="n.{name}")
+            on = " AND ".join(f"t.{name} = n.{name}" for name in plan.key)
+            sql = f"UPDATE {plan.table} AS t SET {sets} FROM ({source}) AS n WHERE {on}"  # noqa: S608 - names
+        else:
+            conflict = plan.on_conflict(_PG_MERGE, old="t.{name}", new="EXCLUDED.{name}")
+            sql = f"INSERT INTO {plan.table} AS t ({', '.join(plan.names)}) {source} {conflict}"  # noqa: S608
+        self._execute(sql, values)
 
     # -- partitions (migration 0008, eventstore/partitioning.py) ------------------------------------------------
 

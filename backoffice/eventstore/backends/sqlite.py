@@ -22,7 +22,7 @@ from django.utils.dateparse import parse_datetime
 
 from backoffice.replica import read_connection
 
-from . import Inserted, NewRow, Preflight, Row
+from . import Inserted, NewRow, Preflight, Row, Upsert
 
 _COLUMNS: Final = (
     "position, id, stream, version, type, schema_version, channel, customer_id, occurred_at, recorded_at, data, "
@@ -78,6 +78,20 @@ def _row(row: tuple[Any, ...]) -> Row:
 
 def _marks(count: int) -> str:
     return ", ".join(["%s"] * count)
+
+
+# upsert_rows: how each merge is written ({old}: the stored value, {new}: the row's). SQLite's max() of a NULL is
+# NULL, so the larger and the smaller are spelled out; a union of JSON arrays is sorted by code point (BINARY).
+_SQLITE_MERGE: Final = {
+    "add": "{old} + {new}",
+    "max": "CASE WHEN {old} IS NULL OR {new} > {old} THEN {new} ELSE {old} END",
+    "min": "CASE WHEN {old} IS NULL OR {new} < {old} THEN {new} ELSE {old} END",
+    "union": (
+        "(SELECT json_group_array(value) FROM (SELECT value FROM json_each({old}) UNION "
+        "SELECT value FROM json_each({new}) ORDER BY value))"
+    ),
+    "replace": "{new}",
+}
 
 
 class SqliteRecorder:
@@ -271,6 +285,37 @@ class SqliteRecorder:
     def lock_keys(self, keys: list[int]) -> None:
         # Likewise: every write transaction is alone.
         return
+
+    # -- read models (upserts.py) -------------------------------------------------------------------------------
+
+    takes_python_values = False
+
+    def upsert_rows(self, plan: Upsert, values: Sequence[list[Any]]) -> None:
+        """One executemany of SQLite's upsert (or of an UPDATE per row): the rows never leave SQLite's library."""
+        if not values or not values[0]:
+            return
+        names, table = plan.names, plan.table
+        if plan.update_only:
+            # The row's values are named by position: ?NNN parameters, each column's as often as its merge needs.
+            place = {name: f"?{number}" for number, name in enumerate(names, start=1)}
+            sets = ", ".join(
+                f"{name} = {_SQLITE_MERGE[how].format(old=f'{table}.{name}', new=place[name])}"
+                for name, how in plan.merge.items()
+            )
+            on = " AND ".join(f"{name} = {place[name]}" for name in plan.key)
+            sql = f"UPDATE {table} SET {sets} WHERE {on}"  # noqa: S608 - names from the model
+        else:
+            conflict = plan.on_conflict(_SQLITE_MERGE, old=f"{table}.{{name}}", new="excluded.{name}")
+            sql = f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))}) {conflict}"  # noqa: S608
+        # Django's cursor would turn the ? into %s placeholders: the driver's own cursor takes them as they are.
+        connection = self._connection
+        connection.ensure_connection()
+        with connection.wrap_database_errors:
+            cursor = connection.connection.cursor()
+            try:
+                cursor.executemany(sql, zip(*values, strict=True))
+            finally:
+                cursor.close()
 
     # -- partitions: none, one table -------------------------------------------------------------------------------
 

@@ -1,0 +1,114 @@
+"""Batched writes of read models for projections: one statement per batch and table, the merge done by the database.
+
+A projection that adds to a counter, keeps a latest time or gathers the channels used would otherwise read the rows a
+batch touches, compute the new values and write every column back through the ORM (`bulk_create(update_conflicts=
+...)` prepares each field of each object: most of a catch-up's time). Here the projection hands over one tuple per row
+and says how each column merges into the stored value (backends.MERGES: add, max, min, union, replace); the
+recorder of the database (backends/postgres.py, backends/sqlite.py) writes them in one statement. Values are prepared
+by their model fields, as Django prepares them for this database.
+
+Read-then-write is gone, so nothing here depends on being the only writer; the projections' leases still keep one
+catch-up per projection, so no batch is applied twice.
+"""
+
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+from functools import partial
+from operator import attrgetter
+
+import orjson
+from django.db import connections
+from django.db.models import DecimalField, JSONField, Model
+from django.db.utils import DEFAULT_DB_ALIAS
+
+from .backends import MERGES, Upsert, recorder
+
+
+def _json_text(value):
+    return None if value is None else orjson.dumps(value).decode()
+
+
+def _decimal(value):
+    return value if value is None or isinstance(value, Decimal) else Decimal(str(value))
+
+
+def _prepared(field, connection, value):
+    return None if value is None else field.get_db_prep_save(value, connection)
+
+
+def upsert(
+    model: type[Model],
+    fields: Sequence[str],
+    rows: Iterable[tuple],
+    *,
+    key: Sequence[str],
+    merge: dict[str, str],
+    update_only: bool = False,
+    using: str = DEFAULT_DB_ALIAS,
+) -> None:
+    """Write rows of `model` (one value per name of `fields`, attribute names) in one statement: a row whose `key`
+    is stored already has each field of `merge` merged into it as named (`{"count": "add"}`), the rest kept.
+    `update_only`: only rows already stored are written (the model has columns without a default this does not
+    name)."""
+    unknown = set(merge.values()) - set(MERGES)
+    if unknown:
+        raise ValueError(f"no such merge: {', '.join(sorted(unknown))}")
+    connection = connections[using]
+    meta = model._meta
+    plan = [meta.get_field(name) for name in fields]
+    quote = connection.ops.quote_name
+    column = {name: quote(field.column) for name, field in zip(fields, plan, strict=True)}  # type: ignore[union-attr]
+    writer = recorder(using)
+    # The PostgreSQL driver adapts Python's values itself (str, int, Decimal, date, aware datetime, UUID); SQLite
+    # needs Django's preparation of each (UUIDs as hex, times and decimals as text). JSON travels as text on both.
+    # A column's values travel as one array, whose type psycopg takes from one of them: a default of 0 among
+    # Decimals is made a Decimal too.
+    prepare = [
+        _json_text
+        if isinstance(field, JSONField)
+        else (_decimal if isinstance(field, DecimalField) else None)
+        if writer.takes_python_values
+        else partial(_prepared, field, connection)
+        for field in plan
+    ]
+    values = [list(column) for column in zip(*rows, strict=True)]
+    if not values:
+        return
+    for number, how in enumerate(prepare):
+        if how is not None:
+            values[number] = [how(value) for value in values[number]]
+    writer.upsert_rows(
+        Upsert(
+            table=quote(meta.db_table),
+            columns=tuple((column[name], field.db_type(connection)) for name, field in zip(fields, plan, strict=True)),  # type: ignore[union-attr]
+            key=tuple(column[name] for name in key),
+            merge={column[name]: how for name, how in merge.items()},
+            update_only=update_only,
+        ),
+        values,
+    )
+
+
+def upsert_objects(
+    objects: Sequence[Model],
+    *,
+    key: Sequence[str],
+    merge: dict[str, str] | None = None,
+    fields: Sequence[str] | None = None,
+    update_only: bool = False,
+) -> None:
+    """upsert() of model instances of one model: `fields` (attribute names; every concrete field but an automatic
+    primary key when not given) read from each. Without `merge`, a row already stored is left as it is (what
+    bulk_create(ignore_conflicts=True) does, without compiling every value through the ORM)."""
+    if not objects:
+        return
+    model = type(objects[0])
+    names = list(fields or (f.attname for f in model._meta.concrete_fields if f is not model._meta.auto_field))
+    upsert(
+        model,
+        names,
+        map(attrgetter(*names), objects) if len(names) > 1 else ((getattr(obj, names[0]),) for obj in objects),
+        key=key,
+        merge=merge or {},
+        update_only=update_only,
+    )
