@@ -3,6 +3,7 @@ routing; no session, login, CSRF or language), everything else through the full 
 WSGI application, as gunicorn calls it."""
 
 import io
+import json
 import sys
 import urllib.parse
 
@@ -13,6 +14,8 @@ from twilio.request_validator import RequestValidator
 
 from backoffice import wsgi
 from backoffice.eventstore.models import Event
+from backoffice.integrations.services import tracking_source_create
+from tests.integrations.test_tracking_api import basic
 
 from .conftest import TWILIO_TOKEN
 from .helpers import send_and_drain
@@ -87,6 +90,20 @@ def test_a_forged_callback_on_the_lean_path_is_still_refused(providers, call):
 
     assert status.startswith("401")
     assert b"invalid_signature" in content
+
+
+def test_the_tracking_api_takes_the_lean_path_with_its_write_key(call):
+    key = tracking_source_create(name="web-shop", channel="web").write_key
+    message = {"type": "track", "event": "Product Viewed", "anonymousId": "anon-1", "messageId": "m-1"}
+    body = json.dumps({**message, "properties": {"product_id": "p1"}}).encode()
+
+    status, _, content = call("POST", "/v1/track", body, content_type="application/json", authorization=basic(key))
+    refused, _, _ = call("POST", "/v1/track", body, content_type="application/json", authorization=basic("nope"))
+
+    assert status.startswith("200")
+    assert json.loads(content) == {"success": True}
+    assert Event.objects.filter(type="product.viewed").count() == 1
+    assert refused.startswith("401")
 
 
 def test_pages_and_the_unsubscribe_link_keep_the_full_middleware(call):
