@@ -13,7 +13,7 @@ from backoffice.eventstore import store
 from backoffice.eventstore.selectors import channel_events_since
 
 from .backends import backend_for
-from .models import OutboundMessage, Status, StatusCallback
+from .models import OutboundMessage, ReceivedCallback, Status, StatusCallback
 from .vocabulary import NOT_SENT, OUTBOX_PENDING
 
 
@@ -188,6 +188,12 @@ def outbox_oldest_due(*, now: datetime | None = None) -> datetime | None:
     fresh = queued.filter(not_before__isnull=True).aggregate(oldest=Min("created_at"))
     candidates = [value for value in (held["oldest"], fresh["oldest"]) if value is not None]
     return min(candidates) if candidates else None
+
+
+def received_callbacks_backlog() -> tuple[int, datetime | None]:
+    """Status callbacks received and not applied yet (services.received), and when the oldest arrived."""
+    backlog = ReceivedCallback.objects.aggregate(count=Count("id"), oldest=Min("received_at"))
+    return backlog["count"], backlog["oldest"]
 
 
 def marketing_messages_since(*, customer_ids: list[uuid.UUID], since: datetime) -> dict[uuid.UUID, int]:

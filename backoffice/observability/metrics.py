@@ -80,6 +80,18 @@ class DatabaseCollector:
             value=max(0.0, time.time() - oldest.timestamp()) if oldest else 0.0,
         )
 
+        received, received_oldest = messaging_selectors.received_callbacks_backlog()
+        yield GaugeMetricFamily(
+            "backoffice_received_callbacks",
+            "Provider status callbacks received and answered, not applied yet (the task messaging.callbacks_apply).",
+            value=received,
+        )
+        yield GaugeMetricFamily(
+            "backoffice_received_callbacks_oldest_age_seconds",
+            "How long the oldest received callback has waited to be applied (0 when none waits).",
+            value=max(0.0, time.time() - received_oldest.timestamp()) if received_oldest else 0.0,
+        )
+
         ahead = partition_months_ahead()
         if ahead is not None:
             yield GaugeMetricFamily(

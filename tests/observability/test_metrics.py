@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 from backoffice.accounts.services import api_token_issue
 from backoffice.eventstore import projector
 from backoffice.eventstore.models import ProjectionFailure
-from backoffice.messaging.models import OutboundMessage
+from backoffice.messaging.models import OutboundMessage, ReceivedCallback
 from tests.factories import interaction
 
 pytestmark = pytest.mark.django_db
@@ -99,6 +99,22 @@ def test_the_outbox_depth_and_its_oldest_due_message_are_shown(scrape):
     assert sample(text, "backoffice_outbox_messages", channel="sms", status="queued") == 2
     assert sample(text, "backoffice_outbox_messages", channel="sms", status="deferred") == 1
     assert 7 * 60 - 5 <= sample(text, "backoffice_outbox_oldest_due_age_seconds") <= 7 * 60 + 60
+
+
+def test_received_callbacks_waiting_to_be_applied_and_the_oldest_age_are_shown(scrape):
+    empty = scrape().content.decode()
+    now = timezone.now()
+    for minutes in (3, 1):
+        ReceivedCallback.objects.create(
+            source="twilio.status", received_at=now - timedelta(minutes=minutes), data_encrypted="sealed"
+        )
+
+    text = scrape().content.decode()
+
+    assert sample(empty, "backoffice_received_callbacks") == 0
+    assert sample(empty, "backoffice_received_callbacks_oldest_age_seconds") == 0
+    assert sample(text, "backoffice_received_callbacks") == 2
+    assert 3 * 60 - 5 <= sample(text, "backoffice_received_callbacks_oldest_age_seconds") <= 3 * 60 + 60
 
 
 def test_projection_lag_and_unresolved_dead_letters_are_shown_per_projection(scrape, api_client_for):
