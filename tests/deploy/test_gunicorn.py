@@ -76,8 +76,10 @@ def test_a_graceful_reload_keeps_answering(production_server):
     pids_before = set(re.findall(r"Booting worker with pid: (\d+)", production_server.log.read_text()))
 
     production_server.process.send_signal(signal.SIGHUP)
-    answers = [production_server.get("/health/", timeout=10)[0] for _ in range(30)]
-    deadline = time.monotonic() + 20
+    # Generous timeouts: what is asserted is that no request is refused or dropped while workers are replaced; on a
+    # loaded machine the new workers take more than 10 s to boot, and a slow answer is still an answer.
+    answers = [production_server.get("/health/", timeout=60)[0] for _ in range(30)]
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         booted = set(re.findall(r"Booting worker with pid: (\d+)", production_server.log.read_text()))
         if len(booted - pids_before) >= 2:
