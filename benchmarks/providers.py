@@ -246,7 +246,7 @@ def _blast(port: int, path: str, content_type: str, requests: list, clients: int
     return elapsed, sum(answered)
 
 
-def _applier(stop, applied) -> None:
+def _applier(stop) -> None:
     """Stands in for the Celery worker that applies received callbacks (task messaging.callbacks_apply runs this same
     function): applies whatever is there, and waits 20 ms when nothing is."""
     from django.db import connections
@@ -255,10 +255,7 @@ def _applier(stop, applied) -> None:
 
     connections.close_all()  # forked: never share the parent's connection
     while not stop.is_set():
-        done = received_callbacks_apply()
-        with applied.get_lock():
-            applied.value += done
-        if not done:
+        if not received_callbacks_apply():
             time.sleep(0.02)
     connections.close_all()
 
@@ -429,8 +426,9 @@ def measure_callbacks(args, url: str, provider_url: str, customers: list) -> lis
         before = Event.objects.filter(type="message.delivered").count()
         log(f"{len(twilio_requests)} Twilio status callbacks, applied by 1 worker process meanwhile")
         connection.close()
-        stop, applied = multiprocessing.get_context("fork").Event(), multiprocessing.get_context("fork").Value("q", 0)
-        applier = multiprocessing.get_context("fork").Process(target=_applier, args=(stop, applied))
+        fork = multiprocessing.get_context("fork")
+        stop = fork.Event()
+        applier = fork.Process(target=_applier, args=(stop,))
         applier.start()
         cpu = server_cpu() + _cpu_of(applier.pid)
         started = time.perf_counter()
