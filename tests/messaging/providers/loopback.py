@@ -221,7 +221,7 @@ class LoopbackProviders:
 
 
 if __name__ == "__main__":
-    running = LoopbackProviders(keep_requests=False).start()
+    running = LoopbackProviders(keep_requests=False).start(int(sys.argv[1]) if len(sys.argv) > 1 else 0)
     print(running.server.server_address[1], flush=True)
     sys.stdin.read()  # until the parent closes our stdin
     print(sum(running.deliveries.values()), max(running.deliveries.values(), default=0), flush=True)
