@@ -137,13 +137,14 @@ class AnymailBackend(Backend):
         return email
 
     def _deliver(self, email: AnymailMessage, *, batch: bool = False) -> None:
-        """Send through anymail; its errors as DeliveryError. In a batch, AnymailInvalidAddress (raised before
-        anything is sent) is left to the caller."""
+        """Send through anymail; its errors as DeliveryError. In a batch, AnymailInvalidAddress raised before anything
+        was sent (anymail parses every address while building the request) is left to the caller."""
         try:
             self.connection.send_messages([email])
         except AnymailInvalidAddress:
-            if batch:
-                raise
+            if batch and email.anymail_status.esp_response is None:
+                raise  # nothing left yet: the caller sends the batch's messages one by one
+            # A lone message's address; or the ESP's answer to a batch, unreadable: it may have sent them, never again.
             raise DeliveryError("esp refused the recipient: AnymailInvalidAddress", is_temporary=False) from None
         except AnymailRecipientsRefused as exc:
             raise DeliveryError(f"esp refused the recipient: {type(exc).__name__}", is_temporary=False) from None
