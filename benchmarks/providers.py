@@ -61,6 +61,7 @@ def main() -> int:
     parser.add_argument(
         "--server-workers", type=int, default=0, help="gunicorn worker processes (2 on PostgreSQL, 1 on SQLite)"
     )
+    parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker (4, as deploy/)")
     parser.add_argument("--clients", type=int, default=4, help="client processes posting callbacks (4)")
     parser.add_argument("--meta-batch", type=int, default=50, help="statuses per Meta webhook POST (50)")
     parser.add_argument(
@@ -196,10 +197,10 @@ def run(args, description: str, url: str, provider_url: str) -> int:
         print_drains(args, figures)
     print()
     print(
-        f"2. status callbacks through gunicorn (production settings, {args.server_workers} gthread workers x 4 "
-        f"threads, keep-alive) from {args.clients} client processes x {args.connections} connections (pre-built "
-        "signed requests on raw sockets), each callback for a different message; Twilio's applied by 1 worker "
-        "process; rate = answered and recorded. CPU per callback: server = gunicorn's workers + that worker; "
+        f"2. status callbacks through gunicorn (production settings, {args.server_workers} gthread workers x "
+        f"{args.threads} threads, keep-alive) from {args.clients} client processes x {args.connections} connections "
+        "(pre-built signed requests on raw sockets), each callback for a different message; Twilio's applied by 1 "
+        "worker process; rate = answered and recorded. CPU per callback: server = gunicorn's workers + that worker; "
         "PostgreSQL = the backends of this database; clients = the client processes"
     )
     for line in callbacks:
@@ -326,15 +327,17 @@ def _blast(port: int, path: str, content_type: str, requests: list, clients: int
 
 def _applier(stop) -> None:
     """Stands in for the Celery worker that applies received callbacks (task messaging.callbacks_apply runs this same
-    function): applies whatever is there, and waits 20 ms when nothing is."""
+    function): applies whatever is there, then waits MESSAGING_CALLBACK_APPLY_DELAY, as in production, where the web
+    processes wake the task at most that often, with that countdown (so its batches are as large as there)."""
+    from django.conf import settings
     from django.db import connections
 
     from backoffice.messaging.services.received import received_callbacks_apply
 
     connections.close_all()  # forked: never share the parent's connection
     while not stop.is_set():
-        if not received_callbacks_apply():
-            time.sleep(0.02)
+        received_callbacks_apply()
+        time.sleep(settings.MESSAGING_CALLBACK_APPLY_DELAY)
     connections.close_all()
 
 
@@ -469,7 +472,7 @@ def measure_callbacks(args, url: str, provider_url: str, customers: list) -> lis
             "--worker-class",
             "gthread",
             "--threads",
-            "4",
+            str(args.threads),
             "--keep-alive",
             "30",
             "--log-level",
