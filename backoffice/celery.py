@@ -24,7 +24,6 @@ signals.task_prerun.connect(replica.task_starts, dispatch_uid="replica-task-star
 signals.task_postrun.connect(replica.task_ends, dispatch_uid="replica-task-ends")
 
 
-
 _import_lock = threading.Lock()
 
 

@@ -389,6 +389,9 @@ MESSAGING_PROVIDER_CONCURRENCY = env.int("MESSAGING_PROVIDER_CONCURRENCY", defau
 MESSAGING_PROVIDER_MAX_BODY = env.int("MESSAGING_PROVIDER_MAX_BODY", default=256 * 1024)
 # Email through django-anymail: the ESP backend (EMAIL_BACKEND of anymail) and its settings (ANYMAIL).
 ANYMAIL_ESP_BACKEND = env.str("ANYMAIL_ESP_BACKEND", default="anymail.backends.postmark.EmailBackend")
+# Messages of the same content (a campaign's) per ESP API call, as anymail's batch send (Postmark takes up to 500);
+# 1: one call per message (ESPs whose batch sends need a stored template, as Amazon SES's).
+MESSAGING_EMAIL_BATCH_SIZE = env.int("MESSAGING_EMAIL_BATCH_SIZE", default=50)
 ANYMAIL = {
     "WEBHOOK_SECRET": env.str("ANYMAIL_WEBHOOK_SECRET", default=""),
     "POSTMARK_SERVER_TOKEN": env.str("POSTMARK_SERVER_TOKEN", default=""),

@@ -250,20 +250,24 @@ def _hold_for_review(row: OutboundMessage, now: datetime, decisions: _Decisions)
 def _send(taken: list[_Taken], *, deadline: float) -> None:
     """Hand each taken message to its backend: one after the other, or, on a backend that allows it
     (`concurrent_sends`, at most MESSAGING_PROVIDER_CONCURRENCY), several at once from a thread pool, so the
-    round trips to a remote provider overlap. Either way each outcome lands on its own item for _record."""
+    round trips to a remote provider overlap; on a backend that takes several messages per call (`batch_size`), in
+    chunks of that size. Either way each outcome lands on its own item for _record."""
     by_backend: dict[int, list[_Taken]] = {}
     for item in taken:
         by_backend.setdefault(id(item.backend), []).append(item)
     for items in by_backend.values():
-        workers = min(items[0].backend.concurrent_sends, settings.MESSAGING_PROVIDER_CONCURRENCY, len(items))
+        backend = items[0].backend
+        size = max(backend.batch_size, 1)
+        chunks = [items[n : n + size] for n in range(0, len(items), size)]
+        workers = min(backend.concurrent_sends, settings.MESSAGING_PROVIDER_CONCURRENCY, len(chunks))
         if workers <= 1:
-            for item in items:
-                _send_one(item, deadline)
+            for chunk in chunks:
+                _send_chunk(chunk, deadline)
             continue
         # `workers` lanes, each sending its share in order, on the process's long-lived send threads: a thread
         # keeps its keep-alive connections to the provider from one batch to the next.
-        lanes = [items[n::workers] for n in range(workers)]
-        list(_send_threads().map(lambda lane: [_send_one(item, deadline) for item in lane], lanes))
+        lanes = [chunks[n::workers] for n in range(workers)]
+        list(_send_threads().map(lambda lane: [_send_chunk(chunk, deadline) for chunk in lane], lanes))
 
 
 _threads: tuple[int, ThreadPoolExecutor] | None = None
@@ -291,6 +295,27 @@ def _send_one(item: _Taken, deadline: float) -> None:
     except Exception as exc:  # a backend bug must not lose the batch: retry it, log ids only
         logger.exception("backend %s raised on message %s", item.backend.name, item.row.id)
         item.error = DeliveryError(f"backend error: {type(exc).__name__}", is_temporary=True)
+
+
+def _send_chunk(items: list[_Taken], deadline: float) -> None:
+    """Several messages in one `send_many`: all attempted, each with its own outcome."""
+    if len(items) == 1:
+        _send_one(items[0], deadline)
+        return
+    if time.monotonic() >= deadline:
+        return  # released unattempted by _record
+    for item in items:
+        item.is_attempted = True
+    try:
+        outcomes = items[0].backend.send_many([item.outgoing for item in items])
+    except Exception as exc:  # a backend bug must not lose the batch: retry it, log ids only
+        logger.exception("backend %s raised on messages %s", items[0].backend.name, [item.row.id for item in items])
+        outcomes = [DeliveryError(f"backend error: {type(exc).__name__}", is_temporary=True)] * len(items)
+    for item, outcome in zip(items, outcomes, strict=True):
+        if isinstance(outcome, DeliveryError):
+            item.error = outcome
+        else:
+            item.provider_id = outcome or ""
 
 
 def _record(taken: list[_Taken]) -> DrainResult:

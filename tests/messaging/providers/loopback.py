@@ -1,7 +1,8 @@
 """Real HTTP servers on 127.0.0.1 answering like the providers' send APIs, for tests and benchmarks:
 
 - Postmark: POST /email (X-Postmark-Server-Token), answering {"To", "SubmittedAt", "MessageID", "ErrorCode": 0,
-  "Message": "OK"} as https://postmarkapp.com/developer/api/email-api documents;
+  "Message": "OK"} as https://postmarkapp.com/developer/api/email-api documents, and POST /email/batch (an array of
+  messages, answered by an array of those results); an address in `postmark_inactive` is answered ErrorCode 406;
 - Twilio: POST /2010-04-01/Accounts/{AccountSid}/Messages.json (HTTP basic auth with the account SID and auth
   token, form-encoded), answering 201 with the Message resource (sid SM..., status queued); a repeated
   I-Twilio-Idempotency-Token answers the first message again and sends nothing new;
@@ -42,6 +43,12 @@ class Received:
         return {k: v[0] for k, v in urllib.parse.parse_qs(self.body.decode()).items()}
 
 
+_POSTMARK_TOKEN_INVALID = {
+    "ErrorCode": 10,
+    "Message": "The Server Token you provided in the X-Postmark-Server-Token request header was invalid.",
+}
+
+
 @dataclass
 class LoopbackProviders:
     postmark_token: str = "postmark-test-token"
@@ -59,6 +66,7 @@ class LoopbackProviders:
     release: threading.Event = field(default_factory=threading.Event)
     server: http.server.ThreadingHTTPServer | None = None
     count: int = 0
+    postmark_inactive: set[str] = field(default_factory=set)  # addresses Postmark refuses (406: bounced before)
 
     @property
     def url(self) -> str:
@@ -72,6 +80,8 @@ class LoopbackProviders:
         """(status, JSON answer, provider) for one request."""
         if path == "/email":
             return self._postmark(headers, body)
+        if path == "/email/batch":
+            return self._postmark_batch(headers, body)
         if path.startswith("/2010-04-01/Accounts/") and path.endswith("/Messages.json"):
             return self._twilio(path, headers, body)
         if path.startswith("/v21.0/") and path.endswith("/messages"):
@@ -80,24 +90,34 @@ class LoopbackProviders:
 
     def _postmark(self, headers, body):
         if headers.get("X-Postmark-Server-Token") != self.postmark_token:
-            invalid = "The Server Token you provided in the X-Postmark-Server-Token request header was invalid."
-            return 401, {"ErrorCode": 10, "Message": invalid}, "postmark"
-        payload = orjson.loads(body)
+            return 401, _POSTMARK_TOKEN_INVALID, "postmark"
+        return 200, self._postmark_one(orjson.loads(body)), "postmark"
+
+    def _postmark_batch(self, headers, body):
+        """Postmark's batch send: an array of messages, answered by an array of results in the same order."""
+        if headers.get("X-Postmark-Server-Token") != self.postmark_token:
+            return 401, _POSTMARK_TOKEN_INVALID, "postmark"
+        return 200, [self._postmark_one(payload) for payload in orjson.loads(body)], "postmark"
+
+    def _postmark_one(self, payload: dict) -> dict:
+        if payload.get("To", "").lower() in self.postmark_inactive:
+            return {
+                "ErrorCode": 406,
+                "Message": "You tried to send to a recipient that has been marked as inactive.\nFound inactive "
+                f"addresses: {payload['To'].lower()}.\nInactive recipients are ones that have generated a hard "
+                "bounce or a spam complaint.",
+            }
         message_id = str(uuid.uuid4())
         key = (payload.get("Metadata") or {}).get("message_id") or message_id
         with self.lock:
             self.deliveries[key] += 1
-        return (
-            200,
-            {
-                "To": payload.get("To"),
-                "SubmittedAt": datetime.now(UTC).isoformat(),
-                "MessageID": message_id,
-                "ErrorCode": 0,
-                "Message": "OK",
-            },
-            "postmark",
-        )
+        return {
+            "To": payload.get("To"),
+            "SubmittedAt": datetime.now(UTC).isoformat(),
+            "MessageID": message_id,
+            "ErrorCode": 0,
+            "Message": "OK",
+        }
 
     def _twilio(self, path, headers, body):
         expected = "Basic " + base64.b64encode(f"{self.twilio_sid}:{self.twilio_token}".encode()).decode()
@@ -221,7 +241,7 @@ class LoopbackProviders:
 
 
 if __name__ == "__main__":
-    running = LoopbackProviders(keep_requests=False).start()
+    running = LoopbackProviders(keep_requests=False).start(int(sys.argv[1]) if len(sys.argv) > 1 else 0)
     print(running.server.server_address[1], flush=True)
     sys.stdin.read()  # until the parent closes our stdin
     print(sum(running.deliveries.values()), max(running.deliveries.values(), default=0), flush=True)

@@ -8,10 +8,11 @@ import pytest
 
 from backoffice.eventstore.models import Event
 from backoffice.messaging.models import OutboundMessage, Status
+from backoffice.messaging.services import message_send, messages_drain
 from customers.models import Case, CustomerIdentifier
 from customers.selectors import consent_allows
 
-from .conftest import anymail_post, fixture
+from .conftest import anymail_post, fixture, unique_key
 from .helpers import send_and_drain, written
 
 pytestmark = pytest.mark.django_db
@@ -210,3 +211,95 @@ def test_esp_send_errors_are_temporary_or_final_by_status(providers, customer):
     providers.status = 422
     row = send_and_drain(customer(), "email", EMAIL)
     assert row.status == Status.FAILED
+
+
+def _queue_campaign(people, *, campaign_id: str = "c-9") -> list[OutboundMessage]:
+    return [
+        message_send(
+            customer_id=person,
+            channel="email",
+            purpose="marketing",
+            content=EMAIL,
+            idempotency_key=unique_key("email"),
+            actor="test",
+            campaign_id=campaign_id,
+        )
+        for person in people
+    ]
+
+
+def test_a_campaign_leaves_in_one_batch_call_and_each_message_keeps_its_id_headers_and_metadata(
+    providers, customer, grant
+):
+    people = [customer() for _ in range(3)]
+    for person in people:
+        grant(person, "email")
+    queued = _queue_campaign(people)
+
+    messages_drain(max_seconds=30)
+
+    (request,) = providers.by("postmark")
+    assert request.path == "/email/batch"
+    sent = {entry["Metadata"]["message_id"]: entry for entry in request.json()}
+    assert set(sent) == {str(row.id) for row in queued}
+    provider_ids, unsubscribe_links = set(), set()
+    for row, person in zip(queued, people, strict=True):
+        row.refresh_from_db()
+        entry = sent[str(row.id)]
+        headers = {h["Name"]: h["Value"] for h in entry["Headers"]}
+        assert row.status == Status.SENT
+        assert entry["To"] == address_of(person)
+        assert entry["Metadata"] == {"message_id": str(row.id), "campaign_id": "c-9"}
+        assert entry["Tag"] == "marketing"
+        assert headers["Message-ID"] == f"<{row.id}@backoffice.example>"
+        assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        assert headers["List-Unsubscribe"].startswith("<https://backoffice.example.es/api/v1/providers/email/unsub")
+        unsubscribe_links.add(headers["List-Unsubscribe"])
+        provider_ids.add(row.provider_message_id)
+    assert len(unsubscribe_links) == 3  # each message its own one-click link
+    assert len(provider_ids) == 3
+    assert "" not in provider_ids
+    assert sum(providers.deliveries.values()) == 3
+
+
+def test_one_refused_address_in_a_batch_fails_alone(providers, customer, grant):
+    people = [customer() for _ in range(3)]
+    for person in people:
+        grant(person, "email")
+    providers.postmark_inactive = {address_of(people[1]).lower()}
+    queued = _queue_campaign(people)
+
+    messages_drain(max_seconds=30)
+
+    statuses = []
+    for row in queued:
+        row.refresh_from_db()
+        statuses.append(row.status)
+    assert statuses == [Status.SENT, Status.FAILED, Status.SENT]
+    assert len(providers.by("postmark")) == 1
+
+
+def test_two_messages_to_one_address_never_share_a_batch_call(providers, customer, grant):
+    person = customer()
+    grant(person, "email")
+    queued = _queue_campaign([person, person])
+
+    messages_drain(max_seconds=30)
+
+    assert [request.path for request in providers.by("postmark")] == ["/email", "/email"]
+    for row in queued:
+        row.refresh_from_db()
+        assert row.status == Status.SENT
+    assert providers.deliveries == {str(row.id): 1 for row in queued}
+
+
+def test_with_a_batch_size_of_one_every_message_is_its_own_call(providers, customer, grant, settings):
+    settings.MESSAGING_EMAIL_BATCH_SIZE = 1
+    people = [customer() for _ in range(2)]
+    for person in people:
+        grant(person, "email")
+    _queue_campaign(people)
+
+    messages_drain(max_seconds=30)
+
+    assert [request.path for request in providers.by("postmark")] == ["/email", "/email"]
