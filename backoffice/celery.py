@@ -7,6 +7,7 @@ same JSON lines as the web, through the same personal-data mask. While a task ru
 
 import logging
 import os
+import threading
 from contextvars import Token
 
 from celery import Celery, signals
@@ -23,21 +24,29 @@ signals.task_prerun.connect(replica.task_starts, dispatch_uid="replica-task-star
 signals.task_postrun.connect(replica.task_ends, dispatch_uid="replica-task-ends")
 
 
+_import_lock = threading.Lock()
+
+
+def _registered(name: str):
+    """The task `name`, importing the apps' tasks modules on first use. Under a lock: a web process's threads ask at
+    once, and one that found the import already under way saw no task yet (NotRegistered)."""
+    if name not in app.tasks:
+        with _import_lock:
+            app.loader.import_default_modules()
+    return app.tasks[name]
+
+
 def task_send(name: str, *args, **kwargs):
     """Sends the registered task `name`: how services hand work to tasks without importing them (tasks import
     services; an import-linter contract forbids the other way). A web or command process imports the apps' tasks
     modules only when something asks, so the first call here imports them (autodiscovery). Through the task object,
     not `send_task`, so the embedded default's eager mode runs it in process as `.delay()` does."""
-    if name not in app.tasks:
-        app.loader.import_default_modules()
-    return app.tasks[name].delay(*args, **kwargs)
+    return _registered(name).delay(*args, **kwargs)
 
 
 def task_send_in(seconds: float, name: str, *args):
     """`task_send`, to run `seconds` from now (eagerly: at once)."""
-    if name not in app.tasks:
-        app.loader.import_default_modules()
-    return app.tasks[name].apply_async(args=args, countdown=seconds)
+    return _registered(name).apply_async(args=args, countdown=seconds)
 
 
 # Not "correlation_id": Celery uses that name for the AMQP property, which is the task id.

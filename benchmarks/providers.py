@@ -68,8 +68,12 @@ def main() -> int:
     parser.add_argument(
         "--server-workers", type=int, default=0, help="gunicorn worker processes (2 on PostgreSQL, 1 on SQLite)"
     )
+    parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker (4, as deploy/)")
     parser.add_argument("--clients", type=int, default=4, help="client processes posting callbacks (4)")
     parser.add_argument("--meta-batch", type=int, default=50, help="statuses per Meta webhook POST (50)")
+    parser.add_argument(
+        "--connections", type=int, default=2, help="keep-alive connections per client process, one request each (2)"
+    )
     parser.add_argument(
         "--part", choices=("all", "drain", "callbacks"), default="all", help="run only part 1 or 2 (all)"
     )
@@ -237,10 +241,11 @@ def run(args, description: str, url: str, provider_url: str) -> int:
     if callbacks:
         print()
         print(
-            f"2. status callbacks through gunicorn (production settings, {args.server_workers} gthread workers x 4 "
-            f"threads, keep-alive) from {args.clients} client processes, each callback for a different message; "
-            "Twilio's applied by 1 worker process; rate = answered and recorded; server CPU = gunicorn's workers + "
-            "that worker"
+            f"2. status callbacks through gunicorn (production settings, {args.server_workers} gthread workers x "
+            f"{args.threads} threads, keep-alive) from {args.clients} client processes x {args.connections} "
+            "connections (pre-built signed requests on raw sockets), each callback for a different message; Twilio's "
+            "applied by 1 worker process; rate = answered and recorded. CPU per callback: server = gunicorn's workers "
+            "+ that worker; PostgreSQL = the backends of this database; clients = the client processes"
         )
         for line in callbacks:
             print(line)
@@ -275,42 +280,106 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _post_all(args: tuple) -> int:
-    """A client process: post its requests over one keep-alive connection; return how many answered 2xx."""
-    import http.client
+def _raw_request(port: int, path: str, content_type: str, body: str | bytes, headers: dict) -> bytes:
+    """One HTTP/1.1 request as the bytes put on the wire, built before the clock starts."""
+    payload = body.encode() if isinstance(body, str) else body
+    lines = [f"POST {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", f"Content-Type: {content_type}"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    lines.append(f"Content-Length: {len(payload)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + payload
 
-    port, path, content_type, requests = args
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    ok = 0
-    for body, headers in requests:
-        connection.request("POST", path, body=body, headers={"Content-Type": content_type, **headers})
-        response = connection.getresponse()
-        response.read()
-        ok += 200 <= response.status < 300
-    connection.close()
+
+class _Answers:
+    """Reads HTTP/1.1 answers off a keep-alive socket with just enough parsing to find where each ends: the status
+    line, then Content-Length or chunked transfer encoding (gunicorn chunks a body of unknown length)."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock, self.buffer = sock, b""
+
+    def _until(self, mark: bytes, start: int = 0) -> int:
+        while (at := self.buffer.find(mark, start)) < 0:
+            self._more()
+        return at
+
+    def _more(self) -> None:
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("the server closed the connection")
+        self.buffer += chunk
+
+    def _skip(self, count: int) -> None:
+        while len(self.buffer) < count:
+            self._more()
+        self.buffer = self.buffer[count:]
+
+    def status(self) -> int:
+        end = self._until(b"\r\n\r\n")
+        head = self.buffer[:end].lower()
+        status = int(head[9:12])
+        self.buffer = self.buffer[end + 4 :]
+        if (at := head.find(b"\r\ncontent-length:")) >= 0:
+            stop = head.find(b"\r\n", at + 2)
+            self._skip(int(head[at + 17 : stop if stop >= 0 else len(head)]))
+        elif b"\r\ntransfer-encoding: chunked" in head:
+            while True:
+                line = self._until(b"\r\n")
+                size = int(self.buffer[:line].split(b";")[0], 16)
+                self._skip(line + 2 + size + 2)  # the size line, the data and its CRLF
+                if size == 0:
+                    break
+        return status
+
+
+def _exchange_all(port: int, requests: list[bytes]) -> int:
+    """Send each request on one keep-alive socket and read its whole answer before the next; how many were 2xx."""
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        answers, ok = _Answers(sock), 0
+        for request in requests:
+            sock.sendall(request)
+            ok += 200 <= answers.status() < 300
     return ok
 
 
-def _blast(port: int, path: str, content_type: str, requests: list, clients: int) -> tuple[float, int]:
-    shares = [requests[n::clients] for n in range(clients)]
+def _post_all(args: tuple) -> tuple[int, float]:
+    """A client process: its requests over `connections` keep-alive sockets, one thread each (the threads only wait
+    on sockets); returns how many answered 2xx and the CPU seconds this process spent."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    port, requests, connections = args
+    cpu = time.process_time()
+    shares = [requests[n::connections] for n in range(connections)]
+    with ThreadPoolExecutor(connections) as pool:
+        ok = sum(pool.map(lambda share: _exchange_all(port, share), shares))
+    return ok, time.process_time() - cpu
+
+
+def _blast(port: int, path: str, content_type: str, requests: list, clients: int, connections: int = 1):
+    """Post `requests` ((body, headers) pairs) from `clients` processes, each over `connections` sockets: (the
+    perf_counter when the first request went, seconds until the last answer, answered 2xx, the clients' CPU s)."""
+    raw = [_raw_request(port, path, content_type, body, headers) for body, headers in requests]
+    shares = [raw[n::clients] for n in range(clients)]
     with multiprocessing.get_context("spawn").Pool(clients) as pool:
+        pool.map(time.sleep, [0] * clients)  # the processes are up before the clock starts
         started = time.perf_counter()
-        answered = pool.map(_post_all, [(port, path, content_type, share) for share in shares])
+        results = pool.map(_post_all, [(port, share, connections) for share in shares])
         elapsed = time.perf_counter() - started
-    return elapsed, sum(answered)
+    return started, elapsed, sum(ok for ok, _cpu in results), sum(cpu for _ok, cpu in results)
 
 
 def _applier(stop) -> None:
     """Stands in for the Celery worker that applies received callbacks (task messaging.callbacks_apply runs this same
-    function): applies whatever is there, and waits 20 ms when nothing is."""
+    function): applies whatever is there, then waits MESSAGING_CALLBACK_APPLY_DELAY, as in production, where the web
+    processes wake the task at most that often, with that countdown (so its batches are as large as there)."""
+    from django.conf import settings
     from django.db import connections
 
     from backoffice.messaging.services.received import received_callbacks_apply
 
     connections.close_all()  # forked: never share the parent's connection
     while not stop.is_set():
-        if not received_callbacks_apply():
-            time.sleep(0.02)
+        received_callbacks_apply()
+        time.sleep(settings.MESSAGING_CALLBACK_APPLY_DELAY)
     connections.close_all()
 
 
@@ -445,7 +514,7 @@ def measure_callbacks(args, url: str, provider_url: str, customers: list) -> lis
             "--worker-class",
             "gthread",
             "--threads",
-            "4",
+            str(args.threads),
             "--keep-alive",
             "30",
             "--log-level",
@@ -473,10 +542,45 @@ def measure_callbacks(args, url: str, provider_url: str, customers: list) -> lis
             return sum(sum(w.cpu_times()[:2]) for w in workers)
 
         def _cpu_of(pid: int) -> float:
-            return sum(psutil.Process(pid).cpu_times()[:2])
+            try:
+                return sum(psutil.Process(pid).cpu_times()[:2])
+            except psutil.NoSuchProcess:
+                return 0.0
+
+        def postgres_cpu() -> dict[int, float]:
+            # The backends serving this database (gunicorn's and the applier's connections; not this process's
+            # own, which only counts the results): a backend that exits during a step is not counted.
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+                return {pid: _cpu_of(pid) for (pid,) in cursor.fetchall()}
+
+        def postgres_cpu_since(before: dict[int, float]) -> float:
+            if connection.vendor != "postgresql":
+                return 0.0
+            return sum(cpu - before.get(pid, 0.0) for pid, cpu in postgres_cpu().items())
+
+        def twilio_step(applier_pid: int, expected_before: int, expected: int) -> dict:
+            """Post every Twilio callback; wait until they are answered and applied: rate and CPU per part."""
+            pg = postgres_cpu() if connection.vendor == "postgresql" else {}
+            cpu_server, cpu_applier = server_cpu(), _cpu_of(applier_pid)
+            started, _elapsed, answered, cpu_clients = _blast(
+                port, "/api/v1/providers/twilio/status", form, twilio_requests, args.clients, args.connections
+            )
+            recorded = _settled(expected_before, expected)
+            return {
+                "elapsed": time.perf_counter() - started,  # answered AND recorded
+                "answered": answered,
+                "recorded": recorded,
+                "server": server_cpu() - cpu_server,
+                "applier": _cpu_of(applier_pid) - cpu_applier,
+                "postgres": postgres_cpu_since(pg),
+                "clients": cpu_clients,
+            }
 
         # Warm every worker (imports, connections, prepared statements) with requests that record nothing.
-        _blast(port, "/api/v1/providers/twilio/status", form, twilio_requests[:0] + [("x=1", {})] * 20, args.clients)
+        _blast(port, "/api/v1/providers/twilio/status", form, [("x=1", {})] * 40, args.clients, args.connections)
         before = Event.objects.filter(type="message.delivered").count()
         log(f"{len(twilio_requests)} Twilio status callbacks, applied by 1 worker process meanwhile")
         connection.close()
@@ -484,58 +588,60 @@ def measure_callbacks(args, url: str, provider_url: str, customers: list) -> lis
         stop = fork.Event()
         applier = fork.Process(target=_applier, args=(stop,))
         applier.start()
-        cpu = server_cpu() + _cpu_of(applier.pid)
-        started = time.perf_counter()
-        _elapsed, answered = _blast(port, "/api/v1/providers/twilio/status", form, twilio_requests, args.clients)
-        recorded = _settled(before, len(twilio_requests))
-        elapsed = time.perf_counter() - started  # answered AND recorded
-        cpu_twilio = server_cpu() + _cpu_of(applier.pid) - cpu
+        first = twilio_step(applier.pid, before, len(twilio_requests))
         log("the same callbacks again (Twilio retrying): nothing new may be recorded")
-        cpu = server_cpu() + _cpu_of(applier.pid)
-        started = time.perf_counter()
-        _elapsed, again_answered = _blast(port, "/api/v1/providers/twilio/status", form, twilio_requests, args.clients)
-        recorded_again = _settled(before + recorded, 0)
-        again_elapsed = time.perf_counter() - started
-        cpu_again = server_cpu() + _cpu_of(applier.pid) - cpu
+        again = twilio_step(applier.pid, before + first["recorded"], 0)
         stop.set()
         applier.join(timeout=60)
         log(f"{len(whatsapp)} Meta statuses in POSTs of {args.meta_batch}")
         before_meta = Event.objects.filter(type="message.delivered", channel="whatsapp").count()
+        pg = postgres_cpu() if connection.vendor == "postgresql" else {}
         cpu = server_cpu()
-        meta_elapsed, meta_answered = _blast(
-            port, "/api/v1/providers/meta/webhook", "application/json", meta_requests, args.clients
+        _started, meta_elapsed, meta_answered, meta_clients = _blast(
+            port, "/api/v1/providers/meta/webhook", "application/json", meta_requests, args.clients, args.connections
         )
-        cpu_meta = server_cpu() - cpu
+        meta = {
+            "server": server_cpu() - cpu,
+            "applier": 0.0,
+            "postgres": postgres_cpu_since(pg),
+            "clients": meta_clients,
+        }
         meta_recorded = Event.objects.filter(type="message.delivered", channel="whatsapp").count() - before_meta
     finally:
         server.terminate()
         server.wait(timeout=30)
     callbacks_total = StatusCallback.objects.filter(message__channel="sms").count()
-    assert answered == len(twilio_requests) == recorded, (answered, recorded)
-    assert again_answered == len(twilio_requests), again_answered
-    assert recorded_again == 0, recorded_again
+    assert first["answered"] == len(twilio_requests) == first["recorded"], (first["answered"], first["recorded"])
+    assert again["answered"] == len(twilio_requests), again["answered"]
+    assert again["recorded"] == 0, again["recorded"]
     assert meta_answered == len(meta_requests), meta_answered
     assert meta_recorded == len(whatsapp), meta_recorded
     assert callbacks_total == 2 * count
-    rate = len(twilio_requests) / elapsed
+    rate = len(twilio_requests) / first["elapsed"]
+    again_rate = len(twilio_requests) / again["elapsed"]
     meta_rate = len(whatsapp) / meta_elapsed
 
-    def ms(seconds: float, items: int) -> str:
-        return f"{1000 * seconds / items:6.2f}"
+    def cpu(figures: dict, items: int) -> str:
+        server = figures["server"] + figures["applier"]
+        return (
+            "  ".join(f"{1000 * seconds / items:6.3f}" for seconds in (server, figures["postgres"], figures["clients"]))
+            + f"  {1000 * (server + figures['postgres'] + figures['clients']) / items:6.3f}"
+        )
 
-    rows = [
-        f"{'what':58}  {'callbacks/s':>11}  ratio  target  met  CPU ms/callback (server)",
+    return [
+        f"{'what':58}  {'callbacks/s':>11}  ratio  target  met  CPU ms/callback: server  postgres  clients  total",
         f"{'baseline: message_status_record in process':58}  {baseline:11,.0f}  {1:5.2f}  {'-':>6}    -  "
-        f"{ms(cpu_baseline, count)} (this process)",
+        f"{1000 * cpu_baseline / count:6.3f} (this process)",
         f"{'Twilio status callbacks, one per POST, each recorded once':58}  {rate:11,.0f}  {rate / baseline:5.2f}  "
-        f"{1000:>6}  {'yes' if rate >= 1000 else ' NO'}  {ms(cpu_twilio, len(twilio_requests))}",
-        f"{'the same callbacks resent: 0 recorded':58}  {len(twilio_requests) / again_elapsed:11,.0f}  "
-        f"{len(twilio_requests) / again_elapsed / baseline:5.2f}  {'-':>6}    -  {ms(cpu_again, len(twilio_requests))}",
+        f"{1000:>6}  {'yes' if rate >= 1000 else ' NO'}  {cpu(first, len(twilio_requests))}",
+        f"{'the same callbacks resent: 0 recorded':58}  {again_rate:11,.0f}  {again_rate / baseline:5.2f}  "
+        f"{'-':>6}    -  {cpu(again, len(twilio_requests))}",
         f"{f'Meta statuses, {args.meta_batch} per POST, each recorded once':58}  "
         f"{meta_rate:11,.0f}  {meta_rate / baseline:5.2f}  {1000:>6}  {'yes' if meta_rate >= 1000 else ' NO'}  "
-        f"{ms(cpu_meta, len(whatsapp))}",
+        f"{cpu(meta, len(whatsapp))}",
+        f"(Twilio: of the server's CPU, gunicorn's workers {1000 * first['server'] / len(twilio_requests):.3f} ms, "
+        f"the applying worker {1000 * first['applier'] / len(twilio_requests):.3f} ms per callback)",
     ]
-    return rows
 
 
 if __name__ == "__main__":

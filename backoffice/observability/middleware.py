@@ -29,18 +29,24 @@ def _id_from(header_value: str | None) -> str | None:
     return header_value if header_value and _ID.match(header_value) else None
 
 
+def request_ids(request) -> tuple[str, str]:
+    """The request's (request id, correlation id), also set for its log lines (cleared by request_finished, or by
+    whoever answers without Django's handler)."""
+    request_id = _id_from(request.headers.get("X-Request-ID")) or uuid.uuid4().hex
+    correlation_id = _id_from(request.headers.get("X-Correlation-ID")) or request_id
+    request_id_var.set(request_id)
+    correlation_id_var.set(correlation_id)
+    return request_id, correlation_id
+
+
 class RequestIdMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        request_id = _id_from(request.headers.get("X-Request-ID")) or uuid.uuid4().hex
-        correlation_id = _id_from(request.headers.get("X-Correlation-ID")) or request_id
-        request.request_id, request.correlation_id = request_id, correlation_id
         # Cleared when the response is closed (request_finished), not here: Django logs a 4xx/5xx after the
         # middleware chain returns, and that line must carry the id too.
-        request_id_var.set(request_id)
-        correlation_id_var.set(correlation_id)
+        request_id, correlation_id = request.request_id, request.correlation_id = request_ids(request)
         started = time.perf_counter()
         response = self.get_response(request)
         observe_request(request, response.status_code, time.perf_counter() - started)

@@ -94,37 +94,59 @@ def _split_address(address: str) -> tuple[str, str]:
     return "sms", address
 
 
+def _status_callback(params) -> StatusCallbackData | None:
+    """The status callback in `params` (a signed form), or None for a status that adds nothing for us (queued,
+    sending, sent, accepted...). Raises ProviderInputError for a missing field."""
+    sid = _required(params, "MessageSid")
+    twilio_status = _required(params, "MessageStatus").lower()
+    status = STATUSES.get(twilio_status)
+    if status is None:
+        return None
+    channel, address = _split_address(params.get("To", ""))
+    code = (params.get("ErrorCode") or "").strip()
+    return StatusCallbackData(
+        channel=channel,
+        provider_message_id=sid[:300],
+        status=status,
+        reason=f"twilio {twilio_status}" + (f" (error {code})" if code else ""),
+        address=address,
+        is_undeliverable=status == "failed" and code in UNREACHABLE_CODES,
+        withdraws_marketing=status == "failed" and code in OPTED_OUT_CODES,
+    )
+
+
+def _status_receive(callback: StatusCallbackData | None) -> HttpResponse:
+    # Twilio posts callbacks by the hundred at once, one per request: each is committed as received and answered,
+    # and they are applied together moments later (services.received).
+    if callback is not None:
+        status_callback_receive(source="twilio.status", callback=callback)
+    return HttpResponse(status=204)
+
+
 @csrf_exempt
 @require_POST
 def twilio_status(request):
     if (refusal := _verified(request)) is not None:
         return refusal
-    params = request.POST
     try:
-        sid = _required(params, "MessageSid")
-        twilio_status = _required(params, "MessageStatus").lower()
-        status = STATUSES.get(twilio_status)
-        if status is None:
-            return HttpResponse(status=204)  # queued, sending, sent, accepted...: nothing new for us
-        channel, address = _split_address(params.get("To", ""))
-        code = (params.get("ErrorCode") or "").strip()
-        # Twilio posts callbacks by the hundred at once, one per request: each is committed as received and
-        # answered, and they are applied together moments later (services.received).
-        status_callback_receive(
-            source="twilio.status",
-            callback=StatusCallbackData(
-                channel=channel,
-                provider_message_id=sid[:300],
-                status=status,
-                reason=f"twilio {twilio_status}" + (f" (error {code})" if code else ""),
-                address=address,
-                is_undeliverable=status == "failed" and code in UNREACHABLE_CODES,
-                withdraws_marketing=status == "failed" and code in OPTED_OUT_CODES,
-            ),
-        )
+        callback = _status_callback(request.POST)
     except ProviderInputError as exc:
         return problem(400, "invalid_payload", "Unusable payload", exc.message, field=exc.field, code=exc.code)
-    return HttpResponse(status=204)
+    return _status_receive(callback)
+
+
+def twilio_status_fast(request) -> HttpResponse | None:
+    """`twilio_status` for a request that has not been through Django's handler (backoffice.wsgi's fast path): the
+    same checks and the same receipt for a POSTed form signed by Twilio with every field usable, answered 204; None
+    for anything else, which the caller then hands to Django's handler, where `twilio_status` answers it (415, 401,
+    400, 403... as ever). Nothing is written before that decision."""
+    if request.method != "POST" or _verified(request) is not None:
+        return None
+    try:
+        callback = _status_callback(request.POST)
+    except ProviderInputError:
+        return None
+    return _status_receive(callback)
 
 
 @csrf_exempt

@@ -1,14 +1,19 @@
 import base64
 import hashlib
 import hmac
+import io
 import json
+import sys
 import urllib.parse
 import uuid
 from pathlib import Path
 
 import pytest
+from django.core import signals
+from django.db import close_old_connections
 from twilio.request_validator import RequestValidator
 
+from backoffice import wsgi
 from backoffice.messaging.backends import _backend
 
 from .loopback import LoopbackProviders
@@ -102,3 +107,38 @@ def meta_post(client, payload: dict | bytes, *, secret: str = META_SECRET, signa
 
 def unique_key(prefix: str = "t") -> str:
     return f"{prefix}-{uuid.uuid4()}"
+
+
+@pytest.fixture
+def call():
+    """Call backoffice.wsgi.application in process, keeping the test's connection (as Django's test client does)."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+
+    def call(method: str, path: str, body: bytes = b"", **headers) -> tuple[str, dict[str, str], bytes]:
+        environ = {
+            "REQUEST_METHOD": method,
+            "PATH_INFO": path,
+            "QUERY_STRING": "",
+            "SERVER_NAME": "testserver",
+            "SERVER_PORT": "80",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "HTTP_HOST": "testserver",
+            "REMOTE_ADDR": "127.0.0.1",
+            "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(body),
+            "wsgi.errors": sys.stderr,
+            "CONTENT_LENGTH": str(len(body)),
+            **{f"HTTP_{k.upper()}" if k != "content_type" else "CONTENT_TYPE": v for k, v in headers.items()},
+        }
+        started: list = []
+        result = wsgi.application(environ, lambda status, response_headers: started.append((status, response_headers)))
+        content = b"".join(result)
+        if hasattr(result, "close"):  # Django's response; the fast path's answer is a list
+            result.close()
+        status, response_headers = started[0]
+        return status, {k.lower(): v for k, v in response_headers}, content
+
+    yield call
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)

@@ -2,17 +2,12 @@
 routing; no session, login, CSRF or language), everything else through the full middleware: both through the real
 WSGI application, as gunicorn calls it."""
 
-import io
 import json
-import sys
 import urllib.parse
 
 import pytest
-from django.core import signals
-from django.db import close_old_connections
 from twilio.request_validator import RequestValidator
 
-from backoffice import wsgi
 from backoffice.eventstore.models import Event
 from backoffice.integrations.services import tracking_source_create
 from tests.integrations.test_tracking_api import basic
@@ -22,40 +17,6 @@ from .helpers import send_and_drain
 from .test_twilio import PHONE, status_params
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def call():
-    """Call backoffice.wsgi.application in process, keeping the test's connection (as Django's test client does)."""
-    signals.request_started.disconnect(close_old_connections)
-    signals.request_finished.disconnect(close_old_connections)
-
-    def call(method: str, path: str, body: bytes = b"", **headers) -> tuple[str, dict[str, str], bytes]:
-        environ = {
-            "REQUEST_METHOD": method,
-            "PATH_INFO": path,
-            "QUERY_STRING": "",
-            "SERVER_NAME": "testserver",
-            "SERVER_PORT": "80",
-            "SERVER_PROTOCOL": "HTTP/1.1",
-            "HTTP_HOST": "testserver",
-            "REMOTE_ADDR": "127.0.0.1",
-            "wsgi.url_scheme": "http",
-            "wsgi.input": io.BytesIO(body),
-            "wsgi.errors": sys.stderr,
-            "CONTENT_LENGTH": str(len(body)),
-            **{f"HTTP_{k.upper()}" if k != "content_type" else "CONTENT_TYPE": v for k, v in headers.items()},
-        }
-        started: list = []
-        result = wsgi.application(environ, lambda status, response_headers: started.append((status, response_headers)))
-        content = b"".join(result)
-        result.close()
-        status, response_headers = started[0]
-        return status, {k.lower(): v for k, v in response_headers}, content
-
-    yield call
-    signals.request_started.connect(close_old_connections)
-    signals.request_finished.connect(close_old_connections)
 
 
 def test_a_twilio_callback_takes_the_lean_path_and_is_recorded(providers, customer, call):
