@@ -67,17 +67,17 @@ END $$
 DROP = "DROP FUNCTION IF EXISTS eventstore_append(bigint, text, text[], integer[], uuid[], timestamptz, jsonb)"
 
 
-def create(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(APPEND)
+def on_postgresql(sql: str):
+    """A migration step that runs `sql` on PostgreSQL only (SQLite keeps the two-step append)."""
 
+    def run(apps, schema_editor) -> None:
+        if schema_editor.connection.vendor == "postgresql":
+            schema_editor.execute(sql)
 
-def drop(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(DROP)
+    return run
 
 
 class Migration(migrations.Migration):
     dependencies = [("eventstore", "0008_partitioned_log")]
 
-    operations = [migrations.RunPython(create, drop)]
+    operations = [migrations.RunPython(on_postgresql(APPEND), on_postgresql(DROP))]
