@@ -46,6 +46,7 @@ TINY = {
     "customer360": ["--events", "100", "--others", "20", "--repeat", "5", "--cases", "2"],
     # Appends and orders from 1 and 2 processes (SQLite: 1, its one writer).
     "writers": ["--appends", "40", "--orders", "8", "--processes", "1,2"],
+    "append_cpu": ["--appends", "30", "--batches", "3", "--orders", "10"],
     # Without DATABASE_REPLICA_URL the replica alias is the primary: the split runs, its ratio means nothing.
     "replica": ["--customers", "20", "--events", "5", "--reads", "20", "--repeat", "1"],
     "integrations": ["--events", "200", "--batch", "50", "--orders", "6", "--processes", "1"],

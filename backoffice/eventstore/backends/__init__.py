@@ -99,6 +99,17 @@ class Recorder(Protocol):
         """Inside the append's transaction: which ids are stored, and each stream's version (absent: no stream).
         PostgreSQL: from here to commit, the append holds a lock on each of these streams."""
 
+    # True when `append` does the preflight and the insert in one round trip (PostgreSQL); else the store calls them
+    # one after the other.
+    has_one_trip_append: bool
+
+    def append(
+        self, expected: dict[str, int], rows: list[NewRow], recorded_at: datetime
+    ) -> tuple[Preflight, Inserted | None]:
+        """Preflight and insert at once, for events with new ids on streams at `expected` (-1: any version), each
+        row's version counted from its stream's head: (the preflight's answer, what was written), or None written when
+        an id is stored, a version differs or the append would sort before a stream's head (nothing written then)."""
+
     def insert(self, rows: list[NewRow], recorded_at: datetime) -> Inserted: ...
 
     def stream_versions(self, streams: Sequence[str]) -> dict[str, int]: ...

@@ -96,6 +96,7 @@ _SQLITE_MERGE: Final = {
 
 class SqliteRecorder:
     vendor = "sqlite"
+    has_one_trip_append = False
     has_parallel_writers = False
     transaction_id_type = "bigint"
 
