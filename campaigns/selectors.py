@@ -212,15 +212,20 @@ def attribution_days(*, campaign_ids) -> list[tuple[uuid.UUID, int]]:
     return list(Campaign.objects.filter(id__in=campaign_ids).values_list("id", "attribution_days"))
 
 
-def campaigns_by_id(*, campaign_ids: Iterable[object]) -> dict[str, Campaign]:
-    """The campaigns of these ids (any that is not a campaign id is left out), by id as text."""
+def campaign_ids_valid(values: Iterable[object]) -> list[uuid.UUID]:
+    """The values that spell a campaign id (a UUID); others (a figure's dimension from elsewhere) are left out."""
     valid = []
-    for value in campaign_ids:
+    for value in values:
         try:
             valid.append(uuid.UUID(str(value)))
         except ValueError:
             continue
-    return {str(c.id): c for c in Campaign.objects.filter(id__in=valid)}
+    return valid
+
+
+def campaigns_by_id(*, campaign_ids: Iterable[object]) -> dict[str, Campaign]:
+    """The campaigns of these ids (any that is not a campaign id is left out), by id as text."""
+    return {str(c.id): c for c in Campaign.objects.filter(id__in=campaign_ids_valid(campaign_ids))}
 
 
 def campaign_queued_by_channel(*, campaign_id: uuid.UUID) -> dict[str, int]:

@@ -20,7 +20,6 @@ docs/metrics.md, "One owner per figure").
   campaign's events), so the lift joins insights' tables only.
 """
 
-import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date
@@ -32,7 +31,12 @@ from django.db.models import Count, Exists, OuterRef, Sum
 from django.db.models.functions import Coalesce
 
 from backoffice.eventstore.money import money, ratio
-from campaigns.selectors import campaign_audience_outcomes, campaign_queued_by_channel, campaigns_by_id
+from campaigns.selectors import (
+    campaign_audience_outcomes,
+    campaign_ids_valid,
+    campaign_queued_by_channel,
+    campaigns_by_id,
+)
 
 from .models import AudienceFact, DailyMetric, OrderFact
 
@@ -107,12 +111,7 @@ def campaign_lifts(campaign_ids: Iterable[object]) -> dict[str, dict]:
     was merged into since the launch (the profile's PersonFact gives its person now; no PersonFact: itself). Two
     grouped counts for all the campaigns: the members, and those with an order in their campaign's window (an
     EXISTS in the WHERE clause, which PostgreSQL runs as one semi-join)."""
-    ids = []
-    for value in campaign_ids:
-        try:
-            ids.append(uuid.UUID(str(value)))
-        except ValueError:
-            continue
+    ids = campaign_ids_valid(campaign_ids)
     counts = {str(cid): dict(_EMPTY_COUNTS) for cid in ids}
     members = AudienceFact.objects.filter(campaign_id__in=ids, campaign__launched_at__isnull=False)
     ordered = OrderFact.objects.filter(
