@@ -2,19 +2,20 @@
 for a batch of people, campaigns for the API and the admin."""
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 
 from backoffice.eventstore import store
 from customers import reachability
 from customers.selectors import customer_values
 
 from . import segments
-from .models import WORKSHEET_FIELDS, Campaign, Segment
+from .models import WORKSHEET_FIELDS, AudienceMember, Campaign, Delivery, Outcome, Segment
 from .projections import LIFECYCLE_FIELDS, campaign_state_apply
 
 SAMPLE_SIZE: Final = 10
@@ -188,10 +189,6 @@ def reachable_channels(*, customer_ids: list[uuid.UUID], channels: list[str], at
 def campaign_launch_progress(*, campaign_id: uuid.UUID) -> dict:
     """How far a launch has gone: people in the snapshot, decided (sent, held out, capped, unreachable...) and still
     pending, and messages queued. One grouped count over the campaign's audience and one over its deliveries."""
-    from django.db.models import Count
-
-    from .models import AudienceMember, Delivery, Outcome
-
     outcomes = dict(
         AudienceMember.objects.filter(campaign_id=campaign_id).values_list("outcome").annotate(n=Count("id")).order_by()
     )
@@ -213,3 +210,31 @@ def campaign_count() -> int:
 def attribution_days(*, campaign_ids) -> list[tuple[uuid.UUID, int]]:
     """(id, attribution window in days) of these campaigns."""
     return list(Campaign.objects.filter(id__in=campaign_ids).values_list("id", "attribution_days"))
+
+
+def campaign_ids_valid(values: Iterable[object]) -> list[uuid.UUID]:
+    """The values that spell a campaign id (a UUID); others (a figure's dimension from elsewhere) are left out."""
+    valid = []
+    for value in values:
+        try:
+            valid.append(uuid.UUID(str(value)))
+        except ValueError:
+            continue
+    return valid
+
+
+def campaigns_by_id(*, campaign_ids: Iterable[object]) -> dict[str, Campaign]:
+    """The campaigns of these ids (any that is not a campaign id is left out), by id as text."""
+    return {str(c.id): c for c in Campaign.objects.filter(id__in=campaign_ids_valid(campaign_ids))}
+
+
+def campaign_queued_by_channel(*, campaign_id: uuid.UUID) -> dict[str, int]:
+    """Messages the campaign queued, per channel."""
+    rows = Delivery.objects.filter(campaign_id=campaign_id).values_list("channel").annotate(n=Count("id")).order_by()
+    return {channel: n for channel, n in rows}
+
+
+def campaign_audience_outcomes(*, campaign_id: uuid.UUID) -> dict[str, int]:
+    """People of the campaign's audience per fan-out outcome (the pending ones under the pending label)."""
+    rows = AudienceMember.objects.filter(campaign_id=campaign_id).values_list("outcome").annotate(n=Count("id"))
+    return {str(outcome or Outcome.PENDING.label): n for outcome, n in rows.order_by()}

@@ -7,11 +7,15 @@ keeps one statement text, which the driver prepares once. Write the placeholders
 for an array of 500 elements is several times cheaper than its text form (no quoting of each element).
 """
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from django.db import connection
 from django.db.models import Lookup
+
+if TYPE_CHECKING:
+    from django.db.backends.base.base import BaseDatabaseWrapper
+    from django.db.models import Field
 
 
 def execute_pg(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
@@ -42,17 +46,24 @@ class AnyOf(Lookup):
     For a batch of hundreds of ids: an IN list is one parameter per id, a statement text that changes with the batch
     size (split and converted by the driver every time, never prepared), and each id prepared by Django's In lookup;
     the array is one parameter and one statement text. Registered on UUIDField and ForeignKey
-    (EventStoreConfig.ready)."""
+    (EventStoreConfig.ready). The database's spelling is chosen by Django's compiler (`as_postgresql` on PostgreSQL,
+    `as_sql` on any other), not by a test of the vendor here."""
 
     lookup_name = "any"
     prepare_rhs = False
 
+    def _values(self, connection: "BaseDatabaseWrapper") -> "tuple[Field[Any, Any], list[Any]]":
+        field: Field[Any, Any] = self.lhs.output_field
+        return field, [field.get_db_prep_value(value, connection) for value in dict.fromkeys(self.rhs)]
+
     def as_sql(self, compiler, connection):  # type: ignore[no-untyped-def]
         lhs, lhs_params = self.process_lhs(compiler, connection)
-        field = self.lhs.output_field
-        values = [field.get_db_prep_value(value, connection) for value in dict.fromkeys(self.rhs)]
-        if connection.vendor == "postgresql":
-            return f"{lhs} = ANY(%s::{field.db_type(connection)}[])", [*lhs_params, values]
+        _field, values = self._values(connection)
         if not values:
             return "1 = 0", list(lhs_params)
         return f"{lhs} IN ({', '.join(['%s'] * len(values))})", [*lhs_params, *values]
+
+    def as_postgresql(self, compiler, connection):  # type: ignore[no-untyped-def]
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        field, values = self._values(connection)
+        return f"{lhs} = ANY(%s::{field.db_type(connection)}[])", [*lhs_params, values]

@@ -15,39 +15,38 @@ docs/metrics.md, "One owner per figure").
   campaign states no cost for, or a campaign the campaigns app does not know). ROI = (revenue - cost) / cost.
 - Lift: intent to treat. Conversion = people of the group (any profile of the person) with an order, not cancelled,
   placed within the attribution window from the launch / people in the group; the treated group is everyone of the
-  frozen audience not held out, reached or not. Lift = treated conversion - holdout conversion.
+  frozen audience not held out, reached or not. Lift = treated conversion - holdout conversion. The audiences and
+  launch windows are insights' own copy (insights.campaign_audience, from campaign.audience_snapshotted and the
+  campaign's events), so the lift joins insights' tables only.
 """
 
-import uuid
 from collections import defaultdict
-from datetime import date, timedelta
+from collections.abc import Iterable
+from datetime import date
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.db import connection
-from django.db.models import Count, Exists, OuterRef, Subquery, Sum
+from django.db.models import Count, Exists, OuterRef, Sum
 from django.db.models.functions import Coalesce
 
 from backoffice.eventstore.money import money, ratio
-from backoffice.replica import read_connection
-from campaigns.models import AudienceMember, Campaign, Delivery, Outcome
+from campaigns.selectors import (
+    campaign_audience_outcomes,
+    campaign_ids_valid,
+    campaign_queued_by_channel,
+    campaigns_by_id,
+)
 
-from .models import DailyMetric, OrderFact, PersonFact
+from .models import AudienceFact, DailyMetric, OrderFact
+
+if TYPE_CHECKING:
+    from campaigns.models import Campaign
 
 MESSAGE_COUNTS = ("sent", "delivered", "read", "clicked", "bounced", "unsubscribed", "suppressed")
 COUNTS = (*MESSAGE_COUNTS, "orders")
 METRICS = tuple(f"campaign.{name}" for name in (*COUNTS, "revenue"))
 INCREMENT = Decimal("0.1")
-
-
-def campaigns_by_id(ids) -> dict[str, Campaign]:
-    valid = []
-    for value in ids:
-        try:
-            valid.append(uuid.UUID(str(value)))
-        except ValueError:
-            continue
-    return {str(c.id): c for c in Campaign.objects.filter(id__in=valid)}
 
 
 def campaign_sums(
@@ -70,7 +69,7 @@ def campaign_sums(
     return dict(sums)
 
 
-def cost_per_message(campaign: Campaign | None, channel: str) -> Decimal:
+def cost_per_message(campaign: "Campaign | None", channel: str) -> Decimal:
     if campaign is not None and (campaign.costs or {}).get(channel) not in (None, ""):
         return Decimal(str(campaign.costs[channel]))
     return Decimal(str(settings.INSIGHTS_MESSAGE_COSTS.get(channel, 0)))
@@ -106,77 +105,31 @@ def lift_figures(counts: dict) -> dict:
     }
 
 
-def campaign_lift(campaign: Campaign) -> dict:
-    """Lift of one campaign. An audience member is a person: orders of any profile of theirs count, whoever the
-    person was merged into since the launch (PersonFact gives the person of each profile now)."""
-    if campaign.launched_at is None:
-        return lift_figures(dict(_EMPTY_COUNTS))
-    window_end = campaign.launched_at + timedelta(days=campaign.attribution_days)
-    person_of_member = Coalesce(
-        Subquery(PersonFact.objects.filter(customer_id=OuterRef(OuterRef("customer_id"))).values("person_id")[:1]),
-        OuterRef("customer_id"),
-    )
+def campaign_lifts(campaign_ids: Iterable[object]) -> dict[str, dict]:
+    """Lift of each campaign (by id as text), from insights' own copy of the audiences (insights.campaign_audience)
+    and its order facts. An audience member is a person: orders of any profile of theirs count, whoever the person
+    was merged into since the launch (the profile's PersonFact gives its person now; no PersonFact: itself). Two
+    grouped counts for all the campaigns: the members, and those with an order in their campaign's window (an
+    EXISTS in the WHERE clause, which PostgreSQL runs as one semi-join)."""
+    ids = campaign_ids_valid(campaign_ids)
+    counts = {str(cid): dict(_EMPTY_COUNTS) for cid in ids}
+    members = AudienceFact.objects.filter(campaign_id__in=ids, campaign__launched_at__isnull=False)
     ordered = OrderFact.objects.filter(
-        person_id=person_of_member,
+        person_id=Coalesce(OuterRef("profile__person_id"), OuterRef("profile_id")),
         is_cancelled=False,
-        placed_at__gte=campaign.launched_at,
-        placed_at__lte=window_end,
+        placed_at__gte=OuterRef("campaign__launched_at"),
+        placed_at__lte=OuterRef("campaign__window_end"),
     )
-    counts = dict(_EMPTY_COUNTS)
-    rows = (
-        AudienceMember.objects.filter(campaign=campaign)
-        .annotate(has_ordered=Exists(ordered))
-        .values_list("is_holdout", "has_ordered")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-    for is_holdout, has_ordered, n in rows:
-        group = "holdout" if is_holdout else "treated"
-        counts[group] += n
-        if has_ordered:
-            counts[f"{group}_converted"] += n
-    return lift_figures(counts)
+    for suffix, rows in (("", members), ("_converted", members.filter(Exists(ordered)))):
+        for campaign_id, is_holdout, n in (
+            rows.values_list("campaign_id", "is_holdout").annotate(n=Count("id")).order_by()
+        ):
+            counts[str(campaign_id)][("holdout" if is_holdout else "treated") + suffix] += n
+    return {cid: lift_figures(c) for cid, c in counts.items()}
 
 
-def _campaign_lifts_pg(campaigns: dict[str, Campaign]) -> dict[str, dict]:
-    """campaign_lift for many campaigns in one statement: the audiences joined to the orders of their window."""
-    launched = [c.id for c in campaigns.values() if c.launched_at is not None]
-    lifts = {cid: campaign_lift(c) for cid, c in campaigns.items() if c.launched_at is None}
-    if not launched:
-        return lifts
-    audience, campaign_table = AudienceMember._meta.db_table, Campaign._meta.db_table
-    people, orders = PersonFact._meta.db_table, OrderFact._meta.db_table
-    with read_connection().cursor() as cursor:
-        cursor.execute(
-            f"""
-            WITH converted AS (
-                SELECT DISTINCT a.id FROM {audience} a
-                JOIN {campaign_table} k ON k.id = a.campaign_id
-                LEFT JOIN {people} p ON p.customer_id = a.customer_id
-                JOIN {orders} o ON o.person_id = COALESCE(p.person_id, a.customer_id)
-                WHERE a.campaign_id = ANY(%(ids)s) AND o.is_cancelled = %(no)s AND o.placed_at >= k.launched_at
-                  AND o.placed_at <= k.launched_at + k.attribution_days * INTERVAL '1 day'
-            )
-            SELECT a.campaign_id, a.is_holdout, COUNT(*), COUNT(converted.id)
-            FROM {audience} a LEFT JOIN converted ON converted.id = a.id
-            WHERE a.campaign_id = ANY(%(ids)s)
-            GROUP BY a.campaign_id, a.is_holdout
-            """,  # noqa: S608 - table names and placeholders only
-            {"ids": launched, "no": False},
-        )
-        rows = cursor.fetchall()
-    counts = {str(cid): dict(_EMPTY_COUNTS) for cid in launched}
-    for campaign_id, is_holdout, members, converted in rows:
-        group = "holdout" if is_holdout else "treated"
-        counts[str(campaign_id)][group] += members
-        counts[str(campaign_id)][f"{group}_converted"] += converted
-    return lifts | {cid: lift_figures(c) for cid, c in counts.items()}
-
-
-def campaign_lifts(campaigns: dict[str, Campaign]) -> dict[str, dict]:
-    if connection.vendor == "postgresql":
-        return _campaign_lifts_pg(campaigns)
-    return {cid: campaign_lift(campaign) for cid, campaign in campaigns.items()}
+def campaign_lift(campaign: "Campaign") -> dict:
+    return campaign_lifts([campaign.id])[str(campaign.id)]
 
 
 # --- The dashboard and GET /api/v1/metrics ------------------------------------------------------------------------
@@ -185,7 +138,7 @@ def campaign_lifts(campaigns: dict[str, Campaign]) -> dict[str, dict]:
 def campaign_figures(*, start: date, end: date, channel: str | None) -> dict:
     """Per campaign and channel, per channel, and the lift of every campaign with messages in the period."""
     sums = campaign_sums(start=start, end=end, channel=channel)
-    campaigns = campaigns_by_id({campaign for campaign, _ch in sums})
+    campaigns = campaigns_by_id(campaign_ids={campaign for campaign, _ch in sums})
     lifts = campaign_lifts(campaigns)
     by_campaign = []
     by_channel: dict[str, dict] = defaultdict(lambda: dict.fromkeys((*COUNTS, "revenue", "cost"), Decimal(0)))
@@ -214,13 +167,13 @@ def campaign_figures(*, start: date, end: date, channel: str | None) -> dict:
 # --- The campaign report ------------------------------------------------------------------------------------------
 
 
-def campaign_report(*, campaign: Campaign) -> dict:
+def campaign_report(*, campaign: "Campaign") -> dict:
     """Everything the campaign did since its launch, per channel of the campaign (and any other channel it has
     figures on), with the audience, the lift and the totals; the same numbers as the dashboard's rows of it."""
     campaign_id = str(campaign.id)
     sums = {ch: s for (_cid, ch), s in campaign_sums(campaign_id=campaign_id).items()}
     channels = list(dict.fromkeys([*(campaign.channels or []), *sorted(sums)]))
-    queued = dict(Delivery.objects.filter(campaign=campaign).values_list("channel").annotate(n=Count("id")).order_by())
+    queued = campaign_queued_by_channel(campaign_id=campaign.id)
     converted = _converted_people(campaign_id)
     rows, total = [], dict.fromkeys((*COUNTS, "revenue", "cost"), Decimal(0))
     for ch in channels:
@@ -241,8 +194,7 @@ def campaign_report(*, campaign: Campaign) -> dict:
         for name in (*COUNTS, "revenue"):
             total[name] += s[name]
         total["cost"] += cost
-    audience = AudienceMember.objects.filter(campaign=campaign)
-    outcomes = dict(audience.values_list("outcome").annotate(n=Count("id")).order_by())
+    outcomes = campaign_audience_outcomes(campaign_id=campaign.id)
     lift = campaign_lift(campaign)
     return {
         "campaign_id": campaign_id,
@@ -255,7 +207,7 @@ def campaign_report(*, campaign: Campaign) -> dict:
             "total": sum(outcomes.values()),
             "holdout": lift["holdout"],
             "treated": lift["treated"],
-            "outcomes": {(key or Outcome.PENDING.label): n for key, n in outcomes.items()},
+            "outcomes": outcomes,
         },
         "channels": rows,
         # `absolute` and `relative`: the report's names before issue 14, kept for its clients.

@@ -87,6 +87,46 @@ class CampaignTouch(models.Model):
         return f"{self.customer_id} <- {self.campaign_id}"
 
 
+class CampaignFact(models.Model):
+    """A campaign as its lift needs it: when it was launched and the end of its attribution window (launch +
+    attribution days). Projected from the campaign's own events, so the lift reads no other app's table."""
+
+    campaign_id = models.UUIDField(primary_key=True)
+    attribution_days = models.PositiveSmallIntegerField(default=7)
+    launched_at = models.DateTimeField(null=True, blank=True)
+    window_end = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return str(self.campaign_id)
+
+
+class AudienceFact(models.Model):
+    """One person of a campaign's audience frozen at launch, held out or not (campaign.audience_snapshotted and
+    campaign.audience_imported). The relations carry no database constraint: the facts arrive in log order, and a
+    profile insights has not seen registered has no PersonFact (the profile is then its own person)."""
+
+    id = models.BigAutoField(primary_key=True)
+    campaign = models.ForeignKey(
+        CampaignFact, on_delete=models.DO_NOTHING, db_constraint=False, related_name="audience"
+    )
+    # The profile's PersonFact gives the person it belongs to now (merges folded); the column is the customer id.
+    profile = models.ForeignKey(
+        PersonFact,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        db_column="customer_id",
+        related_name="+",
+    )
+    is_holdout = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["campaign", "profile"], name="insights_audience_member")]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id} {self.profile_id}"
+
+
 class AcquisitionSpend(models.Model):
     """What marketing spent to acquire customers through a channel in a month (entered by staff, mutable)."""
 

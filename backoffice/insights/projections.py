@@ -12,7 +12,7 @@ lifetime value). Erasure changes nothing here: the orders and amounts of an eras
 
 import uuid
 from collections import defaultdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -23,7 +23,7 @@ from backoffice.eventstore.times import LocalDays
 from backoffice.eventstore.upserts import upsert_objects
 from campaigns.selectors import attribution_days
 
-from .models import CampaignTouch, DailyMetric, OrderFact, PersonFact
+from .models import AudienceFact, CampaignFact, CampaignTouch, DailyMetric, OrderFact, PersonFact
 from .rollups import add_to_daily_metrics, month_index
 
 FUNNEL_STAGES = {
@@ -380,3 +380,57 @@ def _fold_merge(event) -> dict:
         person_id=unmerged, acquisition_channel=channel, registered_month=month
     )
     return dict.fromkeys(group, (unmerged, channel, month))
+
+
+AUDIENCE_TYPES = ("campaign.audience_snapshotted", "campaign.audience_imported")
+CAMPAIGN_TYPES = ("campaign.created", "campaign.changed", "campaign.imported", "campaign.launched")
+
+
+class InsightsCampaignAudience(Projection):
+    """Each campaign's frozen audience (who is held out) and its attribution window, for the lift: insights' own
+    copy, so the lift joins insights' tables only. Read by type name, like the rollups."""
+
+    name = "insights.campaign_audience"
+    mode = ASYNC
+    models = (AudienceFact, CampaignFact)
+    event_types = (*AUDIENCE_TYPES, *CAMPAIGN_TYPES)
+
+    def apply(self, events):
+        members: list[AudienceFact] = []
+        for event in events:
+            data = event.data
+            if event.type == "campaign.audience_snapshotted":
+                held = {str(cid) for cid in data.get("holdout_ids", ())}
+                people = [(cid, str(cid) in held) for cid in data["customer_ids"]]
+            elif event.type == "campaign.audience_imported":
+                people = [(m["customer_id"], bool(m.get("is_holdout"))) for m in data["members"]]
+            else:
+                _campaign_fact(event)
+                continue
+            members += [
+                AudienceFact(
+                    campaign_id=uuid.UUID(data["campaign_id"]), profile_id=uuid.UUID(str(cid)), is_holdout=held
+                )
+                for cid, held in people
+            ]
+        # A chunk replayed after a crash (or imported as well as snapshotted) adds no one twice.
+        AudienceFact.objects.bulk_create(members, ignore_conflicts=True, batch_size=2000)
+
+
+def _campaign_fact(event) -> None:
+    """The campaign's attribution days (its worksheet) and launch time; the window is their sum."""
+    data = event.data
+    campaign_id = uuid.UUID(data["campaign_id"])
+    fact = CampaignFact.objects.filter(pk=campaign_id).first() or CampaignFact(campaign_id=campaign_id)
+    if "worksheet" in data:
+        fact.attribution_days = data["worksheet"].get("attribution_days", fact.attribution_days)
+    launched_at = data.get("launched_at")
+    if isinstance(launched_at, str):
+        launched_at = datetime.fromisoformat(launched_at)
+    if event.type == "campaign.launched" and not data.get("is_scheduled"):
+        # The launch's own time, or the event's for launches recorded before the field existed.
+        fact.launched_at = launched_at or event.occurred_at
+    elif event.type == "campaign.imported" and launched_at:
+        fact.launched_at = launched_at
+    fact.window_end = fact.launched_at + timedelta(days=fact.attribution_days) if fact.launched_at else None
+    fact.save()

@@ -16,10 +16,11 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Count, Sum
 from django.utils import timezone
 
+from backoffice.eventstore.backends import recorder
 from backoffice.eventstore.money import money, per, ratio
 from backoffice.eventstore.selectors import projection_checkpoint_stamp
 from backoffice.replica import read_connection
@@ -121,14 +122,10 @@ def customer_scan(period: Period, channel: str | None, churn_days: int) -> Custo
     channel, first-purchase month with the set of months the person bought in (a bit mask), and registration month.
     The bit mask gives the retention cells without a second pass over the orders."""
     first_month, last_month = month_index(period.start), month_index(period.end)
-    month_bit = "CASE WHEN o.placed_month >= %(ms)s THEN {one} << (o.placed_month - %(ms)s) ELSE 0 END"
-    is_pg = connection.vendor == "postgresql"
-    if is_pg:
-        mask = f"BIT_OR({month_bit.format(one='CAST(1 AS BIGINT)')})"
-        channel_column = 'o.channel COLLATE "C"'  # byte order: no locale-aware comparison per row
-    else:
-        mask = f"SUM(DISTINCT {month_bit.format(one='1')})"  # distinct powers of two add up to their OR
-        channel_column = "o.channel"
+    reader = read_connection()
+    dialect = recorder(reader.alias)  # the database's words for a bit mask and a byte-order comparison
+    mask = dialect.bit_or_of_powers_of_two("o.placed_month - %(ms)s", "o.placed_month >= %(ms)s")
+    channel_column = dialect.bytewise("o.channel")
     in_period = "o.placed_day >= %(start)s"
     channel_filter = "AND o.acquisition_channel = %(channel)s" if channel else ""
     query = f"""
@@ -171,12 +168,9 @@ def customer_scan(period: Period, channel: str | None, churn_days: int) -> Custo
         "no": False,
         "channel": channel,
     }
-    reader = read_connection()
     with transaction.atomic(using=reader.alias), reader.cursor() as cursor:
-        if is_pg:
-            # One hash aggregate over every order: in memory, and not split across workers on a small machine.
-            cursor.execute("SET LOCAL work_mem = '64MB'")
-            cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+        # One hash aggregate over every order: in memory, and not split across workers on a small machine.
+        dialect.next_aggregate_in_memory(work_mem="64MB")
         cursor.execute(query, params)
         rows = cursor.fetchall()
     people: dict[str, dict] = defaultdict(

@@ -8,18 +8,20 @@ twice: the store answers the same ids as duplicates.
 
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, Final
+from typing import Any, Final, TypeGuard
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Model, Q
 from django.utils import timezone
 
 from backoffice.eventstore import schema, store
 from backoffice.eventstore.errors import EventValidationError
+from backoffice.eventstore.money import CENT
 from backoffice.eventstore.schema import EventData
 from backoffice.eventstore.vocabulary import FulfilmentMethod
 from customers.selectors import CustomerNotFound, customer_merged_into, customer_resolve_id
@@ -37,7 +39,8 @@ from ..events import (
     StockReserved,
     StockSold,
 )
-from ..models import CENT, Cart, Location, LocationKind, Order, Product, StockLevel, order_from_placed, with_lines
+from ..events import FulfilmentMethod as FulfilmentMethodName
+from ..models import Cart, Location, LocationKind, Order, Product, StockLevel, order_from_placed, with_lines
 from .stock import NAMESPACE, availability, levels_locked, stock_stream, with_retry
 
 # ship: from the location the allocation picks; pickup: reserved at the store until collected; counter: sold at the
@@ -65,8 +68,8 @@ def order_place(
     order_id: str | None = None,
     customer: Any,
     channel: str,
-    lines: list[dict],
-    fulfilment: dict,
+    lines: list[dict[str, Any]],
+    fulfilment: dict[str, Any],
     actor: str,
     acting_location: str | None = None,
     occurred_at: datetime | None = None,
@@ -100,11 +103,11 @@ def order_place_oversell_allowed(
     order_id: str,
     customer: Any,
     channel: str,
-    lines: list[dict],
+    lines: list[dict[str, Any]],
     location: str,
     actor: str,
     occurred_at: datetime | None = None,
-) -> tuple[Order, bool, list[dict]]:
+) -> tuple[Order, bool, list[dict[str, Any]]]:
     """Record an order another system has already sold (a shop platform), shipped from `location`, even when the
     stock there is short. Returns (order, created, oversold lines [{sku, location, quantity}]).
 
@@ -125,7 +128,9 @@ def order_place_oversell_allowed(
     )
 
 
-def _validate_order(order_id, channel, lines, fulfilment) -> tuple[dict[str, int], dict[str, Decimal], str, str]:
+def _validate_order(
+    order_id: str, channel: str, lines: list[dict[str, Any]], fulfilment: dict[str, Any]
+) -> tuple[dict[str, int], dict[str, Decimal], FulfilmentMethodName, str]:
     import re
 
     errors: list[InvalidField] = []
@@ -140,17 +145,17 @@ def _validate_order(order_id, channel, lines, fulfilment) -> tuple[dict[str, int
     products = _products(skus)
     for index, line in enumerate(lines):
         sku, quantity = line.get("sku"), line.get("quantity")
-        product = products.get(sku)
+        product = products.get(sku) if isinstance(sku, str) else None
         if product is None:
             errors.append(InvalidField(f"lines.{index}.sku", f"unknown sku {sku!r}", "unknown_sku"))
         elif not product[1]:
             errors.append(InvalidField(f"lines.{index}.sku", f"{sku} is not on sale", "inactive_sku"))
         if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity <= 0:
             errors.append(InvalidField(f"lines.{index}.quantity", "must be an integer greater than zero", "min_value"))
-        elif product is not None:
+        elif product is not None and isinstance(sku, str):
             wanted[sku] += quantity
     method = fulfilment.get("method")
-    location = fulfilment.get("location") or ""
+    location: str = fulfilment.get("location") or ""
     if method not in FULFILMENT_METHODS:
         errors.append(InvalidField("fulfilment.method", f"one of {', '.join(FULFILMENT_METHODS)}", "invalid_choice"))
     elif method in AT_A_STORE and not location:
@@ -161,9 +166,13 @@ def _validate_order(order_id, channel, lines, fulfilment) -> tuple[dict[str, int
             errors.append(InvalidField("fulfilment.location", f"unknown location {location!r}", "unknown_location"))
         elif method in AT_A_STORE and kind != LocationKind.STORE:
             errors.append(InvalidField("fulfilment.location", f"{location} is not a store", "not_a_store"))
-    if errors:
+    if errors or not _is_fulfilment_method(method):  # an unknown method is one of the errors
         raise InvalidFields(errors)
     return dict(wanted), {sku: products[sku][0] for sku in wanted}, method, location
+
+
+def _is_fulfilment_method(value: object) -> TypeGuard[FulfilmentMethodName]:
+    return value in FULFILMENT_METHODS
 
 
 def _resolve_customer(customer: Any, channel: str, actor: str) -> uuid.UUID:
@@ -191,19 +200,19 @@ def _resolve_customer(customer: Any, channel: str, actor: str) -> uuid.UUID:
 
 
 def _place(
-    order_id,
-    is_new_id,
-    customer,
-    channel,
-    wanted,
-    prices,
-    method,
-    location,
-    actor,
-    occurred_at,
-    acting_location,
-    oversell=False,
-) -> tuple[Order, bool, list[dict]]:
+    order_id: str,
+    is_new_id: bool,
+    customer: Any,
+    channel: str,
+    wanted: dict[str, int],
+    prices: dict[str, Decimal],
+    method: FulfilmentMethodName,
+    location: str,
+    actor: str,
+    occurred_at: datetime | None,
+    acting_location: str | None,
+    oversell: bool = False,
+) -> tuple[Order, bool, list[dict[str, Any]]]:
     with transaction.atomic():
         customer_id = _resolve_customer(customer, channel, actor)
         if method in AT_A_STORE or location:
@@ -270,11 +279,16 @@ def _place(
             order_events.append(event(OrderCollected(order_id=order_id, location=location), "collected"))
         appends = [store.StreamAppend(f"order-{order_id}", order_events, expected_version=store.NO_STREAM)]
         for a in allocations:
-            moved = {"sku": a.sku, "location": a.location, "quantity": a.quantity, "order_id": order_id}
             stock_event = (
-                event(StockSold(**moved), f"sell:{a.sku}@{a.location}")
+                event(
+                    StockSold(sku=a.sku, location=a.location, quantity=a.quantity, order_id=order_id),
+                    f"sell:{a.sku}@{a.location}",
+                )
                 if method == "counter"
-                else event(StockReserved(**moved), f"reserve:{a.sku}@{a.location}")
+                else event(
+                    StockReserved(sku=a.sku, location=a.location, quantity=a.quantity, order_id=order_id),
+                    f"reserve:{a.sku}@{a.location}",
+                )
             )
             row = rows.get((a.sku, a.location))  # none: a sku never stocked there, sold by a shop all the same
             version = row.version if row else store.NO_STREAM
@@ -290,16 +304,19 @@ def _place(
         occurred_at=placed.occurred_at,
         version=placed.version,
     )
-    for row in (order, *lines):
-        row._state.adding, row._state.db = False, connection.alias  # as if loaded: they are stored
+    stored: list[Model] = [order, *lines]
+    for instance in stored:
+        instance._state.adding, instance._state.db = False, connection.alias  # as if loaded: they are stored
     return with_lines(order, lines), True, oversold
 
 
-def _same_request(order: Order, customer_id, channel, wanted, method, location) -> bool:
+def _same_request(
+    order: Order, customer_id: uuid.UUID, channel: str, wanted: dict[str, int], method: str, location: str
+) -> bool:
     per_sku: Counter[str] = Counter()
     for line in order.lines.all():
         per_sku[line.sku] += line.quantity
-    return (
+    return bool(
         order.customer_id == customer_id
         and order.channel == channel
         and order.fulfilment_method == method
@@ -326,7 +343,7 @@ def _allocate(
         return None
     kinds = dict(Location.objects.filter(code__in=candidates).values_list("code", "kind"))
 
-    def preference(code: str) -> tuple:
+    def preference(code: str) -> tuple[bool, int, str]:
         return (kinds.get(code) != LocationKind.WAREHOUSE, -sum(available(s, code) for s in wanted), code)
 
     ordered = sorted(candidates, key=preference)
@@ -350,7 +367,9 @@ def _allocate(
     return allocations
 
 
-def _shortage(wanted, rows, method, location) -> list[dict]:
+def _shortage(
+    wanted: dict[str, int], rows: dict[tuple[str, str], StockLevel], method: str, location: str
+) -> list[dict[str, Any]]:
     found = availability(skus=wanted)
     lines = []
     for sku, qty in wanted.items():
@@ -367,7 +386,7 @@ def _shortage(wanted, rows, method, location) -> list[dict]:
     return lines
 
 
-def _attribution(customer_id: uuid.UUID) -> dict:
+def _attribution(customer_id: uuid.UUID) -> dict[str, Any]:
     """The latest abandoned-cart reminder this customer got within the window, not yet credited to an order."""
     since = timezone.now() - timedelta(days=settings.ORDERS_REMINDER_ATTRIBUTION_DAYS)
     carts, orders = Cart._meta.db_table, Order._meta.db_table
@@ -392,13 +411,14 @@ def _attribution(customer_id: uuid.UUID) -> dict:
 # answering it. Plain columns only (strings, numbers, booleans), which need no conversion on either database.
 
 
-def _rows(sql: str, params: list) -> list[tuple]:
+def _rows(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return cursor.fetchall()
+        rows: list[tuple[Any, ...]] = cursor.fetchall()
+        return rows
 
 
-def _one(sql: str, params: list):
+def _one(sql: str, params: Sequence[Any]) -> Any:
     rows = _rows(sql, params)
     return rows[0][0] if rows else None
 

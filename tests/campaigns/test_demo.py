@@ -29,7 +29,7 @@ def test_seed_campaigns_makes_two_finished_campaigns_with_a_lift_and_a_draft_and
         "Nueva colección de primavera": Status.COMPLETED,
         "Black Friday": Status.DRAFT,
     }
-    projector.catch_up("insights.rollups")
+    projector.catch_up_all(["insights.rollups", "insights.campaign_audience"])
     for campaign in Campaign.objects.filter(status=Status.COMPLETED):
         report = campaign_report(campaign=campaign)
         assert report["totals"]["sent"] > 0

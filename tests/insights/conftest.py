@@ -284,5 +284,5 @@ def shop(db, insights_settings):
     )
 
     customer_erase(customer_id=s.customers["D"], actor="test")
-    projector.catch_up("insights.rollups")
+    projector.catch_up_all(["insights.rollups", "insights.campaign_audience"])
     return s

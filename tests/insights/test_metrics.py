@@ -347,7 +347,7 @@ def test_an_unmerge_splits_the_person_again_in_every_figure(shop):
         customer="A",
         when=at("2026-04-01"),
     )
-    projector.catch_up("insights.rollups")
+    projector.catch_up_all(["insights.rollups", "insights.campaign_audience"])
 
     figures = metrics_report(start=date(2026, 1, 1), end=date(2026, 3, 31), churn_days=30)
 

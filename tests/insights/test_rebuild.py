@@ -45,3 +45,26 @@ def test_catching_up_three_events_at_a_time_gives_the_same_figures(shop):
     assert _figures() == before
     assert OrderFact.objects.count() == 8
     assert PersonFact.objects.count() == 5
+
+
+def test_rebuild_projections_gives_back_the_campaign_audiences_and_windows(shop):
+    from backoffice.insights.campaign_figures import campaign_lifts
+    from backoffice.insights.models import AudienceFact, CampaignFact
+    from tests.insights.conftest import SPRING
+
+    audience = sorted(AudienceFact.objects.values_list("campaign_id", "profile_id", "is_holdout"))
+    windows = sorted(CampaignFact.objects.values_list("campaign_id", "attribution_days", "launched_at", "window_end"))
+    lifts = campaign_lifts([SPRING])
+    assert len(audience) == 4
+    assert lifts[SPRING]["holdout"] == 2
+
+    AudienceFact.objects.all().delete()
+    CampaignFact.objects.all().delete()
+    call_command("rebuild_projections", "insights.campaign_audience")
+
+    assert sorted(AudienceFact.objects.values_list("campaign_id", "profile_id", "is_holdout")) == audience
+    assert (
+        sorted(CampaignFact.objects.values_list("campaign_id", "attribution_days", "launched_at", "window_end"))
+        == windows
+    )
+    assert campaign_lifts([SPRING]) == lifts

@@ -23,6 +23,7 @@ from datetime import date, datetime
 from typing import Any, Final, Protocol
 
 from django.db import connections
+from django.db.models import Model
 from django.db.utils import DEFAULT_DB_ALIAS
 
 # A stored event as every recorder returns it: position, id, stream, version, type, schema_version, channel,
@@ -183,6 +184,27 @@ class Recorder(Protocol):
 
     def attach_partition(self, month: date) -> str | None:
         """Attach an archived month again: its name, or None when it is not archived."""
+
+    def rows_matching_any(
+        self, model: type[Model], columns: Sequence[str], any_of: dict[str, Sequence[Any]]
+    ) -> list[tuple[Any, ...]]:
+        """`columns` (attribute names) of the rows of `model` whose every field named in `any_of` holds one of its
+        values, as Python values: a read model's batch of hundreds of ids in one statement whose text never changes
+        (PostgreSQL: one array per field, bound and read in binary, no ORM compilation per batch)."""
+
+    # The database's own words, for the few reads elsewhere that need them (chosen here once per database, so no
+    # other module tests the vendor).
+
+    def bit_or_of_powers_of_two(self, exponent: str, condition: str) -> str:
+        """An aggregate: the OR of 2**exponent over the rows where `condition` holds (SQL expressions); a 64-bit
+        integer mask."""
+
+    def bytewise(self, column: str) -> str:
+        """The column compared by its bytes, not by the locale's collation (no locale-aware comparison per row)."""
+
+    def next_aggregate_in_memory(self, *, work_mem: str) -> None:
+        """Inside a transaction: its statements may hash in `work_mem` of memory, in one process (a large aggregate
+        on a small machine). Nothing to do where the database has no such settings."""
 
 
 # How a projection merges a new value into the stored one, by name (upserts.py): the database does the arithmetic,

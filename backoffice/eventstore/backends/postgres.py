@@ -31,6 +31,7 @@ import psycopg
 from django.conf import settings
 from django.db import IntegrityError, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Field, Model
 from django.utils import timezone
 from psycopg.types.json import Jsonb, set_json_loads
 
@@ -173,6 +174,14 @@ _PG_MERGE: Final = {
 # JSON values travel as text (psycopg would send each as a json parameter of its own) and are cast row by row.
 _JSON: Final = frozenset({"jsonb", "json"})
 _ARRAY_TYPE: Final = {"jsonb": "text", "json": "text"}
+
+
+def _column(model: type[Model], name: str, connection: BaseDatabaseWrapper | None = None) -> tuple[str, str]:
+    """The column of a concrete field (by name or attribute name) and, given a connection, its type there."""
+    field = model._meta.get_field(name)
+    if not isinstance(field, Field) or field.column is None:
+        raise ValueError(f"{model.__name__}.{name} is not a column")
+    return field.column, (field.db_type(connection) or "") if connection is not None else ""
 
 
 class PostgresRecorder:
@@ -457,3 +466,32 @@ class PostgresRecorder:
     def attach_partition(self, month: date) -> str | None:
         ((name,),) = self._execute("SELECT eventstore_attach_partition(%b)", [month])
         return None if name is None else str(name)
+
+    # -- read models by batch ------------------------------------------------------------------------------------
+
+    def rows_matching_any(
+        self, model: type[Model], columns: Sequence[str], any_of: dict[str, Sequence[Any]]
+    ) -> list[tuple[Any, ...]]:
+        connection = self._connection
+        quote = connection.ops.quote_name
+        picked = ", ".join(quote(_column(model, name)[0]) for name in columns)
+        where = " AND ".join(
+            f"{quote(column)} = ANY(%b::{kind}[])"
+            for column, kind in (_column(model, name, connection) for name in any_of)
+        )
+        sql = f"SELECT {picked} FROM {quote(model._meta.db_table)} WHERE {where}"  # noqa: S608 - names from the model
+        return self._execute(sql, [list(values) for values in any_of.values()])
+
+    # -- the database's own words for other reads -----------------------------------------------------------------
+
+    def bit_or_of_powers_of_two(self, exponent: str, condition: str) -> str:
+        return f"BIT_OR(CASE WHEN {condition} THEN CAST(1 AS BIGINT) << ({exponent}) ELSE 0 END)"
+
+    def bytewise(self, column: str) -> str:
+        return f'{column} COLLATE "C"'
+
+    def next_aggregate_in_memory(self, *, work_mem: str) -> None:
+        self._execute(
+            "SELECT set_config('work_mem', %b, true), set_config('max_parallel_workers_per_gather', '0', true)",
+            [work_mem],
+        )

@@ -17,6 +17,7 @@ from typing import Any, Final
 import orjson
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Model
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -317,6 +318,27 @@ class SqliteRecorder:
                 cursor.executemany(sql, zip(*values, strict=True))
             finally:
                 cursor.close()
+
+    # -- read models by batch ------------------------------------------------------------------------------------
+
+    def rows_matching_any(
+        self, model: type[Model], columns: Sequence[str], any_of: dict[str, Sequence[Any]]
+    ) -> list[tuple[Any, ...]]:
+        # The ORM: SQLite's values need Django's conversions (UUIDs as hex, times and decimals as text).
+        found = model._base_manager.using(self.alias).filter(**{f"{name}__in": list(v) for name, v in any_of.items()})
+        return list(found.values_list(*columns))
+
+    # -- the database's own words for other reads -----------------------------------------------------------------
+
+    def bit_or_of_powers_of_two(self, exponent: str, condition: str) -> str:
+        # No BIT_OR in SQLite: distinct powers of two add up to their OR.
+        return f"SUM(DISTINCT CASE WHEN {condition} THEN 1 << ({exponent}) ELSE 0 END)"
+
+    def bytewise(self, column: str) -> str:
+        return column  # SQLite compares text by its bytes unless told otherwise
+
+    def next_aggregate_in_memory(self, *, work_mem: str) -> None:
+        return None  # one process, its own memory
 
     # -- partitions: none, one table -------------------------------------------------------------------------------
 

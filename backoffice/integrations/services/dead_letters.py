@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 import orjson
 from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from backoffice.crypto import identifier_digest
@@ -34,7 +35,7 @@ _PHONE_KEYS = frozenset({"phone", "customer_phone", "billing_phone", "shipping_p
 _DROPPED = frozenset({DeadLetterStatus.ERASED, DeadLetterStatus.EXPIRED})
 
 
-def _strings_under(value, names: frozenset[str]) -> Iterator[str]:
+def _strings_under(value: object, names: frozenset[str]) -> Iterator[str]:
     """Every string held under one of `names`, at any depth. Iterative: the body may be deeply nested."""
     pending = [value]
     while pending:
@@ -72,7 +73,7 @@ def dead_letter_subjects_record(*, dead_letter: DeadLetter, body: bytes) -> None
     )
 
 
-def _drop(letters, status: str) -> int:
+def _drop(letters: QuerySet[DeadLetter], status: str) -> int:
     ids = list(letters.exclude(status__in=_DROPPED).values_list("id", flat=True))
     if not ids:
         return 0
@@ -87,7 +88,7 @@ def dead_letter_body_drop(*, dead_letter: DeadLetter) -> None:
     DeadLetterSubject.objects.filter(dead_letter_id=dead_letter.id).delete()
 
 
-def dead_letters_forget(*, identifier_keys: Iterable[str], **_context) -> int:
+def dead_letters_forget(*, identifier_keys: Iterable[str], **_context: object) -> int:
     """Erasure hook (CUSTOMERS_ERASURE_HOOKS): drop every dead-lettered body naming one of these identifiers.
     Runs inside the erasure's transaction, so both commit or neither. Returns how many were dropped."""
     digests = [identifier_digest(key) for key in identifier_keys]

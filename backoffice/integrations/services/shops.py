@@ -18,8 +18,10 @@ import logging
 import re
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
+from typing import Any
 
 import orjson
 from django.conf import settings
@@ -87,7 +89,7 @@ def shop_connection_save(
     platform: str,
     shop_domain: str,
     secret: str | None = None,
-    location_map: dict | None = None,
+    location_map: dict[str, Any] | None = None,
     default_location: str | None = None,
     is_active: bool | None = None,
 ) -> ShopConnection:
@@ -111,7 +113,10 @@ def shop_connection_save(
 
 
 def _env_secret(platform: str) -> str:
-    return settings.SHOPIFY_WEBHOOK_SECRET if platform == Platform.SHOPIFY else settings.WOOCOMMERCE_WEBHOOK_SECRET
+    secret: str = (
+        settings.SHOPIFY_WEBHOOK_SECRET if platform == Platform.SHOPIFY else settings.WOOCOMMERCE_WEBHOOK_SECRET
+    )
+    return secret
 
 
 def webhook_secret(platform: str, shop_domain: str) -> tuple[str, ShopConnection | None]:
@@ -208,7 +213,8 @@ def _receipt_claim(delivery: Delivery) -> bool:
                 connection_for_receipts.ops.adapt_datetimefield_value(timezone.now()),
             ],
         )
-        return cursor.rowcount == 1
+        inserted: int = cursor.rowcount
+        return inserted == 1
 
 
 # The services' refusals that a later fix can lift (stock received, an order paid first, a conflict gone).
@@ -353,9 +359,9 @@ def _location(connection: ShopConnection, platform_location_id: str) -> str:
     return code
 
 
-def _customer_ref(connection: ShopConnection, person: ShopCustomer, *, anonymous: str) -> dict:
+def _customer_ref(connection: ShopConnection, person: ShopCustomer, *, anonymous: str) -> dict[str, Any]:
     """Identifiers of the shop's customer; invalid emails or phones are left out (the shop accepted them)."""
-    ref: dict = {}
+    ref: dict[str, Any] = {}
     if person.platform_id:
         ref["external_id"] = {
             "system": f"{connection.platform}:{connection.shop_domain}"[:50],
@@ -447,6 +453,7 @@ def _return_all(connection: ShopConnection, order_id: str, actor: str) -> None:
     """A whole order refunded after it left (WooCommerce status refunded): what was not returned yet comes back to
     the connection's default location."""
     order = order_selectors.order_get(order_id=order_id)
+    assert order is not None  # the caller placed it or found it
     lines = [
         {"sku": line.sku, "quantity": line.quantity - line.returned_quantity}
         for line in order.lines.all()
@@ -554,7 +561,7 @@ def _customer_sync(connection: ShopConnection, person: ShopCustomer) -> None:
         raise Unprocessable("invalid_identifier", str(exc)) from None
 
 
-def _not_future(when):
+def _not_future(when: datetime | None) -> datetime | None:
     """A shop's clock ahead of ours would be refused by the store: it cannot have happened after it arrived."""
     now = timezone.now()
     return min(when, now) if when else None

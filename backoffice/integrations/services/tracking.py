@@ -50,11 +50,11 @@ def tracking_messages_translate(
     received_at: datetime,
     sent_at: Any = None,
     context: Any = None,
-) -> list[tuple[int, dict]]:
+) -> list[tuple[int, dict[str, Any]]]:
     """Every message as (its index, its interaction), or TrackingRefused listing the problems of all of them.
     `kind` None: a batch (fields are named `batch.<n>.<field>`)."""
     seen: set[str] = set()
-    items: list[tuple[int, dict]] = []
+    items: list[tuple[int, dict[str, Any]]] = []
     errors: list[dict[str, str]] = []
     info = source_of(source)
     for index, message in enumerate(messages):
@@ -81,7 +81,7 @@ def tracking_messages_translate(
     return items
 
 
-def _interaction(item: dict) -> dict:
+def _interaction(item: dict[str, Any]) -> dict[str, Any]:
     """The translated message without what only order placement reads."""
     if segment.ORDER_KEY not in item:
         return item
@@ -89,7 +89,7 @@ def _interaction(item: dict) -> dict:
 
 
 def tracking_messages_ingest(
-    *, source: TrackingSource, items: list[tuple[int, dict]], is_batch: bool = True
+    *, source: TrackingSource, items: list[tuple[int, dict[str, Any]]], is_batch: bool = True
 ) -> TrackingResult:
     """Store translated messages (from tracking_messages_translate) once each. Raises TrackingRefused when the
     store refuses one (its data does not fit the type), with nothing written."""

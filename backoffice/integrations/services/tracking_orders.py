@@ -15,6 +15,7 @@ import logging
 import re
 import uuid
 from datetime import datetime
+from typing import Any
 
 import orjson
 from django.db import transaction
@@ -42,7 +43,7 @@ def tracking_order_id(*, source: TrackingSource, given: str) -> str:
     return "sdk-" + uuid.uuid5(NAMESPACE, f"{source.id}:{given}").hex
 
 
-def tracking_orders_place(*, source: TrackingSource, orders: list[tuple[dict, uuid.UUID | None]]) -> int:
+def tracking_orders_place(*, source: TrackingSource, orders: list[tuple[dict[str, Any], uuid.UUID | None]]) -> int:
     """Place the orders of these translated `Order Completed` items ({order_id, lines} with the customer their
     event was resolved to), in the caller's transaction. Returns how many were dead-lettered."""
     kept = 0
@@ -53,7 +54,11 @@ def tracking_orders_place(*, source: TrackingSource, orders: list[tuple[dict, uu
 
 
 def _place(
-    source: TrackingSource, order: dict, customer_id: uuid.UUID | None, occurred_at: datetime | None, item_id: str
+    source: TrackingSource,
+    order: dict[str, Any],
+    customer_id: uuid.UUID | None,
+    occurred_at: datetime | None,
+    item_id: str,
 ) -> bool:
     body = {
         "source_id": str(source.id),
@@ -90,7 +95,7 @@ def _refusal(exc: Exception) -> tuple[str, str]:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", type(exc).__name__).lower(), f"{type(exc).__name__}: {exc}"
 
 
-def _apply(source: TrackingSource, body: dict) -> None:
+def _apply(source: TrackingSource, body: dict[str, Any]) -> None:
     if not source.order_location:
         raise ValueError("the source no longer places orders: set its order location")
     if not body["customer_id"]:

@@ -16,6 +16,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -70,9 +71,13 @@ class _Live:
     version: JourneyVersion
 
     @property
-    def definition(self) -> dict:
-        return self.version.definition
+    def definition(self) -> dict[str, Any]:
+        definition: dict[str, Any] = self.version.definition
+        return definition
 
+
+# The events of a batch, per stream, appended together at its end.
+Appends = dict[str, list[store.NewEvent]]
 
 # Events that change what the process manager listens for: a batch stops at one, the next reads with the new plan.
 PLAN_EVENTS = (JourneyPublished.type_name, JourneyResumed.type_name, JourneyPaused.type_name)
@@ -81,10 +86,10 @@ PLAN_EVENTS = (JourneyPublished.type_name, JourneyResumed.type_name, JourneyPaus
 @dataclass
 class _Plan:
     live: list[_Live]
-    versions: dict
-    triggers: dict
-    goals: dict
-    awaited: set
+    versions: dict[tuple[uuid.UUID, int], JourneyVersion]
+    triggers: dict[str, list[_Live]]
+    goals: dict[str, list[_Live]]
+    awaited: set[str]
 
     @property
     def types(self) -> list[str]:
@@ -154,14 +159,14 @@ def journeys_lag() -> int:
     if plan is None:
         return 0
     after = JourneyCursor.objects.filter(name=CURSOR).values_list("transaction_id", "position").first() or (0, 0)
-    pending = store.read_committed(after=tuple(after), limit=1, types=plan.types)
+    pending = store.read_committed(after=(after[0], after[1]), limit=1, types=plan.types)
     if not pending:
         return 0
     head = store.head_position()
     return max(head - pending[0].position + 1, 0)
 
 
-def _money(value) -> Decimal:
+def _money(value: object) -> Decimal:
     try:
         return max(Decimal(str(value)), Decimal(0)).quantize(Decimal("0.01"))
     except (InvalidOperation, TypeError):
@@ -174,7 +179,7 @@ def _consume(events: list[store.RecordedEvent], plan: _Plan) -> bool:
     relevant = [e for e in events if e.customer_id is not None and e.type in wanted]
     if not relevant:
         return False
-    people = {e.customer_id for e in relevant}
+    people = {e.customer_id for e in relevant if e.customer_id is not None}
     runs = _runs_of(people, [item.journey.id for item in live])
     all_versions = {
         (v.journey_id, v.version): v.definition
@@ -183,9 +188,10 @@ def _consume(events: list[store.RecordedEvent], plan: _Plan) -> bool:
     windows = {item.journey.id: item.version.attribution_days for item in live}
     counts = _entry_counts([item for items in triggers.values() for item in items])
     facts = BatchFacts(list(people), now=timezone.now())
-    appends: dict[str, list[store.NewEvent]] = defaultdict(list)
+    appends: Appends = defaultdict(list)
     woke = False
     for event in relevant:
+        assert event.customer_id is not None  # relevant events name their person
         mine = runs[event.customer_id]
         for item in goals.get(event.type, ()):
             _reach_goal(item, event, mine, windows, appends)
@@ -197,7 +203,7 @@ def _consume(events: list[store.RecordedEvent], plan: _Plan) -> bool:
     return woke
 
 
-def _runs_of(people: set, journey_ids: list) -> dict[uuid.UUID, list[_Run]]:
+def _runs_of(people: set[uuid.UUID], journey_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[_Run]]:
     """The runs of these people in these journeys, for a batch of thousands of events: one read of plain rows."""
     found: dict[uuid.UUID, list[_Run]] = defaultdict(list)
     for row in runs_of_people(list(people), journey_ids):
@@ -231,14 +237,16 @@ def _entry_counts(items: list[_Live]) -> dict[uuid.UUID, int]:
 
 
 def _event(
-    event_type: type[EventData], data: dict, *, event_id: uuid.UUID, customer_id, at: datetime
+    event_type: type[EventData], data: dict[str, Any], *, event_id: uuid.UUID, customer_id: uuid.UUID, at: datetime
 ) -> store.NewEvent:
     return store.NewEvent.of(
         event_type.from_data(data), id=event_id, customer_id=customer_id, occurred_at=at, metadata={"actor": ACTOR}
     )
 
 
-def _reach_goal(item: _Live, event, mine: list[_Run], windows: dict, appends) -> None:
+def _reach_goal(
+    item: _Live, event: store.RecordedEvent, mine: list[_Run], windows: dict[uuid.UUID, int], appends: Appends
+) -> None:
     revenue = _money(event.data.get("total", 0))
     for run in mine:
         if run.journey_id != item.journey.id or event.position <= (run.trigger_position or 0):
@@ -270,7 +278,13 @@ def _reach_goal(item: _Live, event, mine: list[_Run], windows: dict, appends) ->
             run.is_converted = True
 
 
-def _arrive_event(event, mine: list[_Run], definitions: dict, facts, appends) -> bool:
+def _arrive_event(
+    event: store.RecordedEvent,
+    mine: list[_Run],
+    definitions: dict[tuple[uuid.UUID, int], dict[str, Any]],
+    facts: BatchFacts,
+    appends: Appends,
+) -> bool:
     """The runs waiting for this event take their event path (the steps after it are the step workers')."""
     moved = False
     for run in mine:
@@ -313,9 +327,16 @@ def _arrive_event(event, mine: list[_Run], definitions: dict, facts, appends) ->
     return moved
 
 
-def _enter(item: _Live, event, mine: list[_Run], counts: dict, facts, appends) -> bool:
-    journey, definition = item.journey, item.definition
-    if event.position <= journey.live_since_position:
+def _enter(
+    item: _Live,
+    event: store.RecordedEvent,
+    mine: list[_Run],
+    counts: dict[uuid.UUID, int],
+    facts: BatchFacts,
+    appends: Appends,
+) -> bool:
+    journey, definition, customer_id = item.journey, item.definition, event.customer_id
+    if customer_id is None or event.position <= journey.live_since_position:
         return False
     if not rules.trigger_matches(definition["trigger"], channel=event.channel, data=event.data):
         return False
@@ -334,19 +355,18 @@ def _enter(item: _Live, event, mine: list[_Run], counts: dict, facts, appends) -
         return False
     counts[journey.id] = counts.get(journey.id, 0) + 1
     entry = max((run.entry for run in previous), default=0) + 1
-    run_id = uuid.uuid5(journey.id, f"run:{event.customer_id}:{entry}")
+    run_id = uuid.uuid5(journey.id, f"run:{customer_id}:{entry}")
     # No hash to draw when nobody is held out (the draw of a share of 0 is always no).
     is_holdout = bool(item.version.holdout_share) and rules.is_holdout(
-        journey.id, event.customer_id, item.version.holdout_share
+        journey.id, customer_id, item.version.holdout_share
     )
     now = timezone.now()
+    due_at: datetime | None
     if is_holdout:
         step, due_at, awaiting = "", now + timedelta(days=item.version.attribution_days), ""
     else:
         step = rules.start_step(definition)
-        due_at, awaiting = arrive(
-            rules.steps_by_id(definition), step, customer_id=event.customer_id, now=now, facts=facts
-        )
+        due_at, awaiting = arrive(rules.steps_by_id(definition), step, customer_id=customer_id, now=now, facts=facts)
     data = {
         "journey_id": str(journey.id),
         "run_id": str(run_id),
@@ -360,16 +380,16 @@ def _enter(item: _Live, event, mine: list[_Run], counts: dict, facts, appends) -
         "due_at": due_at,
         "awaiting": awaiting,
     }
-    stream = f"journey-{journey.id}-{event.customer_id}"
+    stream = f"journey-{journey.id}-{customer_id}"
     appends[stream].append(
-        _event(JourneyEntered, data, event_id=uuid.uuid5(run_id, "entered"), customer_id=event.customer_id, at=now)
+        _event(JourneyEntered, data, event_id=uuid.uuid5(run_id, "entered"), customer_id=customer_id, at=now)
     )
     mine.append(
         _Run(
             run_id,
             journey.id,
             journey.version,
-            event.customer_id,
+            customer_id,
             entry,
             step,
             awaiting,

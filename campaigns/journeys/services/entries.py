@@ -5,6 +5,7 @@ two ticks never enter anybody twice."""
 import uuid
 from collections import defaultdict
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db.models import F
 
@@ -29,7 +30,12 @@ def journeys_triggered_by(kind: str, *, statuses: tuple[str, ...]) -> list[uuid.
 
 
 def people_who_may_enter(
-    journey: Journey, definition: dict, people: list[uuid.UUID], *, now: datetime, min_gap: timedelta | None = None
+    journey: Journey,
+    definition: dict[str, Any],
+    people: list[uuid.UUID],
+    *,
+    now: datetime,
+    min_gap: timedelta | None = None,
 ) -> tuple[list[uuid.UUID], dict[uuid.UUID, int]]:
     """The people of `people` who may enter now (in their order, at most up to the cap), and the last entry number
     of each who entered before. `min_gap`: no entry closer than this to the person's previous one (a yearly date
@@ -43,7 +49,7 @@ def people_who_may_enter(
     reentry = definition.get("reentry") or {"mode": "once"}
     cap = definition.get("cap")
     room = max(cap - runs.count(), 0) if cap else len(people)
-    chosen = []
+    chosen: list[uuid.UUID] = []
     for customer_id in people:
         if len(chosen) >= room:
             break
@@ -78,6 +84,7 @@ def record_entries(
         entry = entries.get(customer_id, 0) + 1
         run_id = uuid.uuid5(journey.id, f"run:{customer_id}:{entry}")
         is_holdout = rules.is_holdout(journey.id, customer_id, version.holdout_share)
+        due_at: datetime | None
         if is_holdout:
             step, due_at, awaiting = "", now + timedelta(days=version.attribution_days), ""
         else:

@@ -2,7 +2,8 @@
 
 import uuid
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, time
+from typing import Any
 
 from django.conf import settings
 
@@ -13,6 +14,7 @@ from backoffice.messaging.vocabulary import Status as MessageStatus
 from ... import selectors
 from ...segments import segment_queryset
 from ..models import CustomerTag
+from .send_time import Hours
 
 UNDELIVERABLE = (MessageStatus.FAILED, MessageStatus.SUPPRESSED)
 READ = ("read", "clicked")
@@ -24,40 +26,42 @@ class BatchFacts:
 
         self.now = now
         self.ids = list(dict.fromkeys(customer_ids))
-        self._zones: dict | None = None
-        self._reachable: dict[tuple, dict] = {}
-        self._left: dict | None = None
+        self._zones: dict[uuid.UUID, str] | None = None
+        self._reachable: dict[tuple[str, ...], dict[uuid.UUID, list[str]]] = {}
+        self._left: dict[uuid.UUID, int] | None = None
         self._count_messages = _marketing_messages_since
-        self._profiles: dict[str, set] = {}
-        self._tags: set[tuple] | None = None
-        self._triggers: dict[int, tuple] = {}
-        self._engagement: dict | None = None
-        self._batch_hours: Counter = Counter()
-        self._quiet: dict[str, tuple] = {}
+        self._profiles: dict[str, set[uuid.UUID]] = {}
+        self._tags: set[tuple[uuid.UUID, str]] | None = None
+        self._triggers: dict[int, tuple[str | None, dict[str, Any]]] = {}
+        self._engagement: dict[uuid.UUID, Hours] | None = None
+        self._batch_hours: Hours = Counter()
+        self._quiet: dict[str, tuple[time | None, time | None]] = {}
 
-    def time_zone(self, customer_id):
+    def time_zone(self, customer_id: uuid.UUID) -> str:
         if self._zones is None:
             self._zones = selectors.time_zones(self.ids) if self.ids else {}
         return self._zones.get(customer_id) or settings.TIME_ZONE
 
-    def reachable(self, customer_id, channels):
+    def reachable(self, customer_id: uuid.UUID, channels: list[str]) -> list[str]:
         key = tuple(channels)
         if key not in self._reachable:
             self._reachable[key] = selectors.reachable_channels(customer_ids=self.ids, channels=channels, at=self.now)
         return self._reachable[key].get(customer_id, [])
 
-    def pressure_left(self, customer_id):
+    def pressure_left(self, customer_id: uuid.UUID) -> int:
         if self._left is None:
             used = self._count_messages(self.ids, self.now) if self.ids else {}
-            cap = settings.CAMPAIGNS_CONTACT_PRESSURE["messages"]
+            cap: int = settings.CAMPAIGNS_CONTACT_PRESSURE["messages"]
             self._left = {cid: cap - used.get(cid, 0) for cid in self.ids}
         return self._left.get(customer_id, 0)
 
-    def spend(self, customer_id) -> None:
+    def spend(self, customer_id: uuid.UUID) -> None:
         """A message queued in this batch counts against the person's budget at once."""
-        self._left[customer_id] = self.pressure_left(customer_id) - 1
+        left = self.pressure_left(customer_id) - 1
+        assert self._left is not None  # loaded by pressure_left
+        self._left[customer_id] = left
 
-    def profile_matches(self, rules, customer_id):
+    def profile_matches(self, rules: dict[str, Any], customer_id: uuid.UUID) -> bool:
         key = repr(rules)
         if key not in self._profiles:
             from customers.selectors import customers_with_ids
@@ -66,12 +70,12 @@ class BatchFacts:
             self._profiles[key] = set(segment_queryset(rules, now=self.now, base=base).values_list("id", flat=True))
         return customer_id in self._profiles[key]
 
-    def has_tag(self, customer_id, tag):
+    def has_tag(self, customer_id: uuid.UUID, tag: str) -> bool:
         if self._tags is None:
             self._tags = set(CustomerTag.objects.filter(customer_id__in=self.ids).values_list("customer_id", "tag"))
         return (customer_id, tag) in self._tags
 
-    def trigger(self, position):
+    def trigger(self, position: int | None) -> tuple[str | None, dict[str, Any]]:
         if position is None:
             return None, {}
         if position not in self._triggers:
@@ -79,7 +83,7 @@ class BatchFacts:
             self._triggers[position] = (events[0].channel, events[0].data) if events else (None, {})
         return self._triggers[position]
 
-    def message_state(self, message_id):
+    def message_state(self, message_id: str) -> str:
         row = message_delivery(message_id=message_id)
         if row is None:
             return "undeliverable"
@@ -90,7 +94,7 @@ class BatchFacts:
             return "undeliverable"
         return "pending"
 
-    def send_hour(self, customer_id, earliest, channel):
+    def send_hour(self, customer_id: uuid.UUID, earliest: datetime, channel: str) -> datetime | None:
         from backoffice.messaging.policy import channel_rules
 
         from .send_time import best_send_time, engagement_hours

@@ -122,7 +122,11 @@ def journey_pause(*, journey_id: uuid.UUID, actor: str) -> Journey:
 
 
 def _append(
-    stream: str, event_type: type[EventData], data: dict, actor: str, expected: store.ExpectedVersion = store.ANY
+    stream: str,
+    event_type: type[EventData],
+    data: dict[str, Any],
+    actor: str,
+    expected: store.ExpectedVersion = store.ANY,
 ) -> None:
     try:
         event = store.NewEvent.of(event_type.from_data(data), metadata={"actor": actor})

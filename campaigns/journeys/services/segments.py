@@ -47,7 +47,8 @@ def _enter_journey(journey_id: uuid.UUID, now: datetime) -> int:
         trigger = version.definition.get("trigger") or {}
         if trigger.get("kind") != "segment":
             return 0
-        segment = Segment.objects.filter(pk=trigger.get("segment")).first()
+        segment_id: str | None = trigger.get("segment")
+        segment = Segment.objects.filter(pk=segment_id).first() if segment_id else None
         if segment is None:
             return 0
         is_first = _start_following(journey.id, segment.pk, now)

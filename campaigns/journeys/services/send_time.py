@@ -12,15 +12,17 @@ from backoffice.eventstore import store
 from backoffice.messaging.policy import zone
 
 ENGAGEMENT_TYPES = ("message.read", "message.clicked", "order.placed")
+# Engagements per (weekday, hour) of the week.
+Hours = Counter[tuple[int, int]]
 SEND_TIME_LOOKBACK_DAYS = 180
 
 
 def engagement_hours(
     customer_ids: list[uuid.UUID], *, zones: dict[uuid.UUID, str], now: datetime
-) -> dict[uuid.UUID, Counter]:
+) -> dict[uuid.UUID, Hours]:
     """(weekday, hour) -> count of engagements per person, in their own time zone."""
     since = now - timedelta(days=SEND_TIME_LOOKBACK_DAYS)
-    found: dict[uuid.UUID, Counter] = defaultdict(Counter)
+    found: dict[uuid.UUID, Hours] = defaultdict(Counter)
     if not customer_ids:
         return found
     for event in store.read_customer(customer_ids, types=ENGAGEMENT_TYPES, occurred_until=now):
@@ -39,7 +41,7 @@ def _is_quiet(hour: int, start: time | None, end: time | None) -> bool:
 
 
 def best_send_time(
-    own: Counter, fallback: Counter, *, now: datetime, time_zone: str, quiet: tuple[time | None, time | None]
+    own: Hours, fallback: Hours, *, now: datetime, time_zone: str, quiet: tuple[time | None, time | None]
 ) -> datetime | None:
     """The next start of the person's best hour of the week (or the fallback's) outside quiet hours; None without
     any history (send at once)."""

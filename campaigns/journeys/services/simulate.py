@@ -5,6 +5,7 @@ come (the timeout path), messages not to be read (the fallback is sent), as for 
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from django.utils import timezone
 
@@ -18,11 +19,11 @@ MAX_SIMULATED_STEPS = 200
 
 
 class _SimulatedFacts(BatchFacts):
-    def message_state(self, message_id):
+    def message_state(self, message_id: str) -> str:
         return "pending"
 
 
-def journey_simulate(*, journey_id: uuid.UUID, customer_id: uuid.UUID, now: datetime | None = None) -> dict:
+def journey_simulate(*, journey_id: uuid.UUID, customer_id: uuid.UUID, now: datetime | None = None) -> dict[str, Any]:
     """What this customer would get from the journey and when: every step with its outcome, channel, content and
     time, as if they entered now."""
     now = now or timezone.now()
@@ -48,7 +49,7 @@ def journey_simulate(*, journey_id: uuid.UUID, customer_id: uuid.UUID, now: date
     facts = _SimulatedFacts([customer_id], now=now)
     due_at, _awaiting = arrive(steps, start, customer_id=customer_id, now=now, facts=facts)
     position = Position(uuid.uuid4(), journey.id, number, customer_id, 1, start)
-    timeline: list[dict] = []
+    timeline: list[dict[str, Any]] = []
     clock = due_at or now
     while position.step and len(timeline) < MAX_SIMULATED_STEPS:
         facts.now = clock

@@ -11,7 +11,6 @@ same steps once. Runs of a paused journey are not taken: they hold where they ar
 
 import logging
 import uuid
-from collections import defaultdict
 from datetime import datetime
 
 from django.conf import settings
@@ -48,7 +47,7 @@ def position_of(run: JourneyRun | RunRow) -> Position:
     )
 
 
-def definitions_for(pairs) -> dict[tuple[uuid.UUID, int], JourneyVersion]:
+def definitions_for(pairs: set[tuple[uuid.UUID, int]]) -> dict[tuple[uuid.UUID, int], JourneyVersion]:
     journeys = {journey_id for journey_id, _ in pairs}
     found = JourneyVersion.objects.filter(journey_id__in=journeys)
     return {(v.journey_id, v.version): v for v in found if (v.journey_id, v.version) in pairs}
@@ -83,7 +82,7 @@ def journey_runs_advance(*, now: datetime | None = None, batch_size: int | None 
     return len(runs)
 
 
-def _queue_messages(planned) -> set[str]:
+def _queue_messages(planned: list[tuple[RunRow, Position, list[Decision]]]) -> set[str]:
     """Every message of the batch in one call; a message that breaks a channel rule (the person's values made it too
     long) is skipped, not the batch. Returns the keys not queued."""
     requests = [
@@ -113,8 +112,10 @@ def _queue_messages(planned) -> set[str]:
     return skipped
 
 
-def _events(run: RunRow, position: Position, decisions: list[Decision], skipped: set[str], now: datetime):
-    events = []
+def _events(
+    run: RunRow, position: Position, decisions: list[Decision], skipped: set[str], now: datetime
+) -> list[store.NewEvent]:
+    events: list[store.NewEvent] = []
     done = len(run.path)
     for index, decision in enumerate(decisions):
         message_id = case_id = ""
@@ -185,10 +186,3 @@ def journey_runs_due_count(*, now: datetime | None = None) -> int:
     return JourneyRun.objects.filter(
         status=RunStatus.ACTIVE, due_at__lte=now, journey__status=JourneyStatus.LIVE
     ).count()
-
-
-def runs_by_customer(runs) -> dict[uuid.UUID, list]:
-    grouped = defaultdict(list)
-    for run in runs:
-        grouped[run.customer_id].append(run)
-    return grouped

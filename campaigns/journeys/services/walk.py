@@ -27,11 +27,11 @@ class Facts(Protocol):
 
     def spend(self, customer_id: uuid.UUID) -> None: ...
 
-    def profile_matches(self, rules: dict, customer_id: uuid.UUID) -> bool: ...
+    def profile_matches(self, rules: dict[str, Any], customer_id: uuid.UUID) -> bool: ...
 
     def has_tag(self, customer_id: uuid.UUID, tag: str) -> bool: ...
 
-    def trigger(self, position: int | None) -> tuple[str | None, dict]: ...
+    def trigger(self, position: int | None) -> tuple[str | None, dict[str, Any]]: ...
 
     def message_state(self, message_id: str) -> str: ...  # "read", "undeliverable" or "pending"
 
@@ -96,7 +96,9 @@ def message_key(position: Position, step: str, suffix: str = "") -> str:
     return key + (f":{suffix}" if suffix else "")
 
 
-def arrive(steps: dict[str, dict], step_id: str, *, customer_id: uuid.UUID, now: datetime, facts: Facts):
+def arrive(
+    steps: dict[str, dict[str, Any]], step_id: str, *, customer_id: uuid.UUID, now: datetime, facts: Facts
+) -> tuple[datetime | None, str]:
     """(due_at, awaiting) for a person arriving at a step now: a wait is due when it ends, a wait for an event when
     its timeout comes (or earlier, on the event); any other step at once."""
     if not step_id:
@@ -113,7 +115,9 @@ def arrive(steps: dict[str, dict], step_id: str, *, customer_id: uuid.UUID, now:
     return now, ""
 
 
-def walk(definition: dict, position: Position, *, now: datetime, facts: Facts, on_event: bool = False):
+def walk(
+    definition: dict[str, Any], position: Position, *, now: datetime, facts: Facts, on_event: bool = False
+) -> list[Decision]:
     """The steps this run takes now, in order. `on_event`: the awaited event arrived (the wait_event step goes on
     by its event path); otherwise the run's step is due."""
     steps = rules.steps_by_id(definition)
@@ -137,7 +141,14 @@ def walk(definition: dict, position: Position, *, now: datetime, facts: Facts, o
 
 
 def decide(
-    steps: dict, step: dict, position: Position, *, phase: str, now: datetime, facts: Facts, on_event: bool
+    steps: dict[str, dict[str, Any]],
+    step: dict[str, Any],
+    position: Position,
+    *,
+    phase: str,
+    now: datetime,
+    facts: Facts,
+    on_event: bool,
 ) -> Decision:
     kind, step_id, customer_id = step["kind"], step["id"], position.customer_id
     if kind == "wait":
@@ -169,7 +180,7 @@ def decide(
     return Decision(step_id, "end", "ended")
 
 
-def _condition(condition: dict, position: Position, facts: Facts) -> bool:
+def _condition(condition: dict[str, Any], position: Position, facts: Facts) -> bool:
     if condition["source"] == "trigger":
         channel, data = facts.trigger(position.trigger_position)
         return rules.event_condition_holds(condition, channel=channel, data=data)
@@ -178,7 +189,7 @@ def _condition(condition: dict, position: Position, facts: Facts) -> bool:
     return facts.profile_matches(condition["rules"], position.customer_id)
 
 
-def _send(step: dict, position: Position, *, phase: str, now: datetime, facts: Facts) -> Decision:
+def _send(step: dict[str, Any], position: Position, *, phase: str, now: datetime, facts: Facts) -> Decision:
     step_id, customer_id, after = step["id"], position.customer_id, step.get("next", "")
     fallback = step.get("fallback") or {}
     if phase == "fallback":
@@ -204,7 +215,7 @@ def _send(step: dict, position: Position, *, phase: str, now: datetime, facts: F
 
 
 def _message(
-    step: dict, position: Position, channel: str, outcome: str, facts: Facts, now: datetime, suffix: str = ""
+    step: dict[str, Any], position: Position, channel: str, outcome: str, facts: Facts, now: datetime, suffix: str = ""
 ) -> Decision:
     variant = rules.variant_for(step, channel)
     if channel == "whatsapp":

@@ -62,7 +62,7 @@ def campaign_with_orders(person, shop, make_campaign, launched):
     shop(older, ["CAM-BLA"])  # 19.90 -> email: the message reached a2, now part of this person
     shop(b1, ["PAN-VAQ"])  # 49.90 -> sms
     shop(held_email[0], ["ZAP-RUN"])  # 69.90: holdout, lift only
-    projector.catch_up("insights.rollups")
+    projector.catch_up_all(["insights.rollups", "insights.campaign_audience"])
     return campaign
 
 
@@ -147,7 +147,7 @@ def test_report_dashboard_metrics_api_and_csv_show_the_same_figures(
 def test_report_api_serves_marketing_and_integration_only(api_client_for, person, launched):
     person()
     campaign = launched(holdout_share="0")
-    projector.catch_up("insights.rollups")
+    projector.catch_up_all(["insights.rollups", "insights.campaign_audience"])
 
     response = api_client_for("integration").get(f"/api/v1/campaigns/{campaign.id}/report")
 
