@@ -23,7 +23,6 @@ signals.task_prerun.connect(replica.task_starts, dispatch_uid="replica-task-star
 signals.task_postrun.connect(replica.task_ends, dispatch_uid="replica-task-ends")
 
 
-
 def task_send(name: str, *args, **kwargs):
     """Sends the registered task `name`: how services hand work to tasks without importing them (tasks import
     services; an import-linter contract forbids the other way). A web or command process imports the apps' tasks

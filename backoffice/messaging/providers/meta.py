@@ -81,9 +81,11 @@ def meta_webhook(request):
                 else:
                     counts["ignored"] += 1
             # Every status of the POST in one go: one lookup, one append (Meta sends them by the dozen).
-            for result in message_statuses_record(
-                callbacks=statuses, source="meta.webhook", keep_unmatched=True
-            ) if statuses else []:
+            for result in (
+                message_statuses_record(callbacks=statuses, source="meta.webhook", keep_unmatched=True)
+                if statuses
+                else []
+            ):
                 counts["ignored" if isinstance(result, UnknownMessage) else "statuses"] += 1
     except ProviderInputError as exc:
         return problem(400, "invalid_payload", "Unusable payload", exc.message, field=exc.field, code=exc.code)
