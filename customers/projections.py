@@ -428,6 +428,10 @@ class CustomerCommerce(Projection):
             self._add_one(events[0])
             return
         known = CustomerOrder.objects.in_bulk(list({str(event.data.get("order_id", "")) for event in events}))
+        # What each stored order counted for before this batch: (live, net value).
+        counted_before = {
+            order_id: (not order.is_cancelled, order.total - order.refunded) for order_id, order in known.items()
+        }
         placed: dict[str, CustomerOrder] = {}
         changed: dict[str, CustomerOrder] = {}
         for event in events:
@@ -456,7 +460,39 @@ class CustomerCommerce(Projection):
         if not rows:
             return
         upsert_objects(rows, key=("order_id",), merge={"refunded": "replace", "is_cancelled": "replace"})
-        self._recount({order.customer_id for order in rows})
+        self._move_counters(rows, counted_before)
+
+    def _move_counters(self, orders: list[CustomerOrder], counted_before: dict[str, tuple[bool, Decimal]]) -> None:
+        """Move the counters of the batch's customers by what their orders changed: one UPDATE adding the count and
+        value and keeping the earliest and latest order. An order that stopped counting (cancelled) may have been
+        the first or last: its customer is recounted from their rows instead (orders never start counting again)."""
+        recount: set = set()
+        moved: dict = {}
+        for order in orders:
+            was_live, was_net = counted_before.get(order.order_id, (False, Decimal(0)))
+            if was_live and order.is_cancelled:
+                recount.add(order.customer_id)
+                continue
+            if order.is_cancelled:
+                continue  # counted neither before nor now
+            figures = moved.get(order.customer_id)
+            if figures is None:
+                figures = moved[order.customer_id] = [0, Decimal(0), None, None]
+            figures[1] += order.total - order.refunded - was_net
+            if not was_live and order.order_id not in counted_before:  # placed in this batch
+                figures[0] += 1
+                figures[2] = order.placed_at if figures[2] is None else min(figures[2], order.placed_at)
+                figures[3] = order.placed_at if figures[3] is None else max(figures[3], order.placed_at)
+        upsert(
+            Customer,
+            ("id", "order_count", "lifetime_value", "first_order_at", "last_order_at"),
+            [(cid, *figures) for cid, figures in moved.items() if cid not in recount],
+            key=("id",),
+            merge={"order_count": "add", "lifetime_value": "add", "first_order_at": "min", "last_order_at": "max"},
+            update_only=True,
+        )
+        if recount:
+            self._recount(recount)
 
     @staticmethod
     def _add_one(event) -> None:

@@ -17,6 +17,7 @@ from .customers import Customer360Serializer
 # Deciding that two records are one person is for staff who talk to customers, and for systems that know.
 MERGE_ROLES = (Role.ADMIN, Role.SUPPORT, Role.INTEGRATION)
 
+
 class CustomerMergeApi(APIView):
     permission_classes = [HasRole]
     allowed_roles = {"POST": MERGE_ROLES}

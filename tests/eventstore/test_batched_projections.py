@@ -1,6 +1,6 @@
 """Batched projections give what applying the events one by one gives.
 
-A random mix of events (registrations, merges, interactions on every channel, carts, orders with refunds and
+A random mix of events (registrations, merges, erasures, interactions on every channel, carts, orders with refunds and
 cancellations, campaign messages, stock counts, consents arriving late) is appended through the store; then the
 asynchronous projections, customers.commerce and customers.consents (inline ones that batch a rebuild) are caught up
 event by event (batches of one), caught up in random batch sizes sharing one read (catch_up_all), and rebuilt: the
@@ -17,6 +17,7 @@ from backoffice.eventstore import projector, store
 from backoffice.eventstore.models import ProjectionCheckpoint, ProjectionFailure
 from backoffice.insights.models import CampaignTouch, DailyMetric, OrderFact, PersonFact
 from customers.models import ChannelActivityDaily, Consent, Customer, CustomerOrder
+from customers.services import customer_erase
 from orders.models import Cart
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_after_commit_hooks")]
@@ -53,6 +54,14 @@ def random_log(rng: random.Random, count: int) -> None:
             emit(f"customer-{cid}", "customer.registered", data, customer=cid, channel=channel)
             continue
         cid = rng.choice(customers)
+        if roll < 0.135 and len(customers) > 3:
+            # Erasure: the customer's personal fields in the log read "[erased]" from now on; no event of theirs after.
+            customers.remove(cid)
+            orders[:] = [(order_id, owner) for order_id, owner in orders if owner != cid]
+            for cart_id in [cart_id for cart_id, owner in carts.items() if owner == cid]:
+                del carts[cart_id]
+            customer_erase(customer_id=cid, actor="test")
+            continue
         if roll < 0.15 and len(customers) > 3:
             # As identity resolution merges: the younger person into the older, both still people of their own.
             older, younger = sorted(rng.sample(customers, 2), key=customers.index)
@@ -183,6 +192,7 @@ def test_batched_catch_up_gives_what_applying_one_event_at_a_time_gives(seed):
     assert not ProjectionFailure.objects.exists()
     assert all(event_by_event[name] for name in ("carts", "daily", "consents"))
     assert event_by_event["rollups"][1]
+    assert Customer.objects.filter(erased_at__isnull=False).exists()
     for model in event_by_event:
         assert in_batches[model] == event_by_event[model], model
         assert rebuilt[model] == event_by_event[model], model
