@@ -21,6 +21,7 @@ import os
 import threading
 import time
 import uuid
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -34,6 +35,7 @@ from backoffice.eventstore import store
 from backoffice.eventstore.keys import ERASED
 from backoffice.eventstore.schema import EventData
 from backoffice.eventstore.sql import execute_pg
+from backoffice.eventstore.upserts import upsert_objects
 
 from .. import channels, policy
 from ..backends import Backend, OutgoingMessage, backend_for
@@ -177,7 +179,7 @@ def _due(now: datetime, limit: int, *, paused: list[str]) -> list[OutboundMessag
     )
     fields = OutboundMessage._meta.concrete_fields
     rows = execute_pg(
-        f"SELECT {', '.join(f.column for f in fields)} FROM messaging_outboundmessage "  # noqa: S608 - column names
+        f"SELECT {', '.join(f.column for f in fields if f.column)} FROM messaging_outboundmessage "  # noqa: S608 - names
         "WHERE status = %b AND not_before <= %b AND NOT (channel = ANY(%b::varchar(16)[])) "
         "ORDER BY not_before LIMIT %b FOR UPDATE SKIP LOCKED",
         [Status.QUEUED, now, paused, limit],
@@ -187,7 +189,17 @@ def _due(now: datetime, limit: int, *, paused: list[str]) -> list[OutboundMessag
     return [OutboundMessage.from_db(connection.alias, names, row) for row in rows]
 
 
-def _decide(row, content, recipient, rules, now, decisions: _Decisions, *, needs_window: bool, is_resend: bool) -> None:
+def _decide(
+    row: OutboundMessage,
+    content: dict[str, Any] | str,
+    recipient: policy.Recipient,
+    rules: policy.ChannelRules,
+    now: datetime,
+    decisions: _Decisions,
+    *,
+    needs_window: bool,
+    is_resend: bool,
+) -> None:
     """Suppress, defer or take for sending. A resend after a dead worker was decided already (and may have left):
     it only needs an address and its content."""
     reason = None
@@ -219,6 +231,9 @@ def _decide(row, content, recipient, rules, now, decisions: _Decisions, *, needs
             decisions.events.append(_event(row, MessageDeferred, data))
             decisions.result.deferred += 1
             return
+    # What the checks above guarantee past this point: an address, and content that was not erased.
+    assert recipient.address
+    assert isinstance(content, dict)
     backend = backend_for(row.channel)
     _set(row, now, status=Status.SENDING, reason="", sending_since=now, backend=backend.name or type(backend).__name__)
     row.attempts += 1
@@ -267,7 +282,7 @@ def _send(taken: list[_Taken], *, deadline: float) -> None:
         # `workers` lanes, each sending its share in order, on the process's long-lived send threads: a thread
         # keeps its keep-alive connections to the provider from one batch to the next.
         lanes = [chunks[n::workers] for n in range(workers)]
-        list(_send_threads().map(lambda lane: [_send_chunk(chunk, deadline) for chunk in lane], lanes))
+        list(_send_threads().map(lambda lane: _send_lane(lane, deadline), lanes))
 
 
 _threads: tuple[int, ThreadPoolExecutor] | None = None
@@ -297,6 +312,11 @@ def _send_one(item: _Taken, deadline: float) -> None:
         item.error = DeliveryError(f"backend error: {type(exc).__name__}", is_temporary=True)
 
 
+def _send_lane(chunks: list[list[_Taken]], deadline: float) -> None:
+    for chunk in chunks:
+        _send_chunk(chunk, deadline)
+
+
 def _send_chunk(items: list[_Taken], deadline: float) -> None:
     """Several messages in one `send_many`: all attempted, each with its own outcome."""
     if len(items) == 1:
@@ -324,6 +344,7 @@ def _record(taken: list[_Taken]) -> DrainResult:
     with transaction.atomic():
         # Who holds each row now (the fencing token): status and attempt, read under the row locks.
         ids = [t.row.id for t in taken]
+        locked: Iterable[tuple[Any, ...]]
         if connection.vendor == "postgresql":
             locked = execute_pg(
                 "SELECT id, status, attempts FROM messaging_outboundmessage WHERE id = ANY(%b) ORDER BY id FOR UPDATE",
@@ -385,37 +406,9 @@ def _record(taken: list[_Taken]) -> DrainResult:
 
 
 def _update_rows(rows: list[OutboundMessage], fields: list[str]) -> None:
-    """Save these fields of many rows at once: on PostgreSQL one UPDATE ... FROM unnest(arrays), elsewhere one
-    executemany. (bulk_update's CASE WHEN cost ~6 ms of Python per row; a statement per row, a round trip each; a
-    VALUES list is a new statement text for each batch size, quoted whole on the client: see eventstore.sql.)"""
-    if not rows:
-        return
-    meta = OutboundMessage._meta
-    quote = connection.ops.quote_name
-    columns = [meta.get_field(name) for name in fields]
-    table = quote(meta.db_table)
-    if connection.vendor == "postgresql":
-        every = [meta.pk, *columns]
-        arrays = ", ".join(f"%b::{column.db_type(connection)}[]" for column in every)
-        names = ", ".join(quote(column.column) for column in every)
-        assignments = ", ".join(f"{quote(column.column)} = v.{quote(column.column)}" for column in columns)
-        sql = (
-            f"UPDATE {table} AS t SET {assignments} FROM unnest({arrays}) "  # noqa: S608 - model names only
-            f"AS v({names}) WHERE t.{quote(meta.pk.column)} = v.{quote(meta.pk.column)}"
-        )
-        # psycopg adapts UUIDs, datetimes, strings and ints itself: no field preparation needed.
-        params = [[getattr(row, column.attname) for row in rows] for column in every]
-        execute_pg(sql, params)
-        return
-    assignments = ", ".join(f"{quote(column.column)} = %s" for column in columns)
-    sql = f"UPDATE {table} SET {assignments} WHERE {quote(meta.pk.column)} = %s"  # noqa: S608
-    params = [
-        [column.get_db_prep_save(getattr(row, column.attname), connection) for column in columns]
-        + [meta.pk.get_db_prep_save(row.pk, connection)]
-        for row in rows
-    ]
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, params)
+    """Save these fields of many rows at once, in one statement through the store's read-model writer (bulk_update's
+    CASE WHEN cost ~6 ms of Python per row; a statement per row, a round trip each)."""
+    upsert_objects(rows, key=("id",), fields=["id", *fields], merge=dict.fromkeys(fields, "replace"), update_only=True)
 
 
 def _backoff(attempt: int) -> timedelta:

@@ -10,11 +10,12 @@ import logging
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Final
+from typing import Final, cast
 
 import orjson
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Field
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.module_loading import import_string
@@ -249,7 +250,11 @@ def message_statuses_record(
     return results
 
 
-def _claim(claims: dict, now) -> tuple[set[uuid.UUID], set[tuple[uuid.UUID, str]]]:
+# A callback claimed by its digest: the message it names, the callback, and the id its status event will have.
+_Claims = dict[str, tuple[OutboundMessage, StatusCallbackData, uuid.UUID]]
+
+
+def _claim(claims: _Claims, now: datetime) -> tuple[set[uuid.UUID], set[tuple[uuid.UUID, str]]]:
     """Insert the ledger rows of these callbacks. Return the event ids of those not there before, and the (message,
     status) pairs these messages had from earlier callbacks (to mark a second open as a repeat)."""
     if not claims:
@@ -257,7 +262,10 @@ def _claim(claims: dict, now) -> tuple[set[uuid.UUID], set[tuple[uuid.UUID, str]
     if connection.vendor == "postgresql":
         return _claim_pg(claims, now)
     meta = StatusCallback._meta
-    fields = [meta.get_field(name) for name in ("digest", "message", "status", "event_id", "received_at")]
+    fields = [
+        cast("Field[object, object]", meta.get_field(name))
+        for name in ("digest", "message", "status", "event_id", "received_at")
+    ]
     rows = [
         [
             field.get_db_prep_save(value, connection)
@@ -267,9 +275,10 @@ def _claim(claims: dict, now) -> tuple[set[uuid.UUID], set[tuple[uuid.UUID, str]
     ]
     quote = connection.ops.quote_name
     marks = ", ".join(["(" + ", ".join(["%s"] * len(fields)) + ")"] * len(rows))
-    digest_column = quote(fields[0].column)
+    columns = [quote(cast(str, field.column)) for field in fields]
+    digest_column = columns[0]
     sql = (
-        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "  # noqa: S608 - names
+        f"INSERT INTO {quote(meta.db_table)} ({', '.join(columns)}) "  # noqa: S608 - names
         f"VALUES {marks} ON CONFLICT ({digest_column}) DO NOTHING RETURNING {digest_column}"
     )
     with connection.cursor() as cursor:
@@ -293,7 +302,7 @@ _CLAIM_PG: Final = (
 )
 
 
-def _claim_pg(claims: dict, now) -> tuple[set[uuid.UUID], set[tuple[uuid.UUID, str]]]:
+def _claim_pg(claims: _Claims, now: datetime) -> tuple[set[uuid.UUID], set[tuple[uuid.UUID, str]]]:
     items = list(claims.items())
     rows = execute_pg(
         _CLAIM_PG,
@@ -310,11 +319,11 @@ def _claim_pg(claims: dict, now) -> tuple[set[uuid.UUID], set[tuple[uuid.UUID, s
     return fresh, {(message_id, status) for digest, message_id, status in rows if digest is None}
 
 
-def _messages_for(callbacks: list[StatusCallbackData]) -> dict:
+def _messages_for(callbacks: list[StatusCallbackData]) -> dict[uuid.UUID | tuple[str, str], OutboundMessage]:
     """The messages the callbacks name, locked, keyed by our id and by (channel, provider id)."""
     ours = {c.message_id for c in callbacks if c.message_id}
     theirs = {(c.channel, c.provider_message_id) for c in callbacks if not c.message_id and c.provider_message_id}
-    found: dict = {}
+    found: dict[uuid.UUID | tuple[str, str], OutboundMessage] = {}
     if ours:
         for message in _locked("id", ours):
             found[message.id] = message
@@ -325,8 +334,10 @@ def _messages_for(callbacks: list[StatusCallbackData]) -> dict:
                 found[(message.channel, message.provider_message_id)] = message
     # A message named by our id must be on the callback's channel.
     for callback in callbacks:
-        message = found.get(callback.message_id) if callback.message_id else None
-        if message is not None and message.channel != callback.channel:
+        if callback.message_id is None:
+            continue
+        named = found.get(callback.message_id)
+        if named is not None and named.channel != callback.channel:
             del found[callback.message_id]
     return found
 
@@ -341,7 +352,7 @@ _LOCKED_FIELDS: Final = tuple(
 )
 
 
-def _locked(column: str, values: set) -> list[OutboundMessage]:
+def _locked(column: str, values: set[uuid.UUID] | set[str]) -> list[OutboundMessage]:
     """The messages whose `column` is one of `values`, locked in id order, with only the fields a callback needs
     (on PostgreSQL bound in binary with one statement text: the ORM compiled this query for every request)."""
     if connection.vendor != "postgresql":
@@ -358,7 +369,7 @@ def _locked(column: str, values: set) -> list[OutboundMessage]:
 
 def _status_event(
     message: OutboundMessage, callback: StatusCallbackData, event_id: uuid.UUID, source: str, *, is_repeat: bool = False
-):
+) -> store.NewEvent:
     provider_message_id = callback.provider_message_id or message.provider_message_id
     data = {**message.attribution(), "provider_message_id": provider_message_id[:300]}
     if is_repeat and callback.status not in ("failed", "reacted"):
@@ -381,7 +392,7 @@ def _status_event(
     )
 
 
-def _consequences(message: OutboundMessage, callback: StatusCallbackData, event_id: uuid.UUID, now) -> None:
+def _consequences(message: OutboundMessage, callback: StatusCallbackData, event_id: uuid.UUID, now: datetime) -> None:
     """What customers does about it (a layer above, through its hooks, in this transaction): withdraw marketing on
     the channel, mark the address dead. A provider clock a little ahead must not postpone either: from now at the
     latest."""
