@@ -65,6 +65,7 @@ run: seed
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 	$(MANAGE) makemigrations --check --dry-run

@@ -126,11 +126,7 @@ def _stored(event_id: uuid.UUID) -> bool:
 
 
 def _plan_orders(rng: random.Random, now: datetime, count: int) -> list[PlannedOrder]:
-    customers = list(
-        people_contactable()
-        .order_by("registered_at", "id")
-        .values_list("id", flat=True)[:2000]
-    )
+    customers = list(people_contactable().order_by("registered_at", "id").values_list("id", flat=True)[:2000])
     if not customers:
         return []
     stores = [loc.code for loc in LOCATIONS if loc.kind == "store"]

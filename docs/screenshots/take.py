@@ -88,8 +88,9 @@ def main() -> None:
                 page.goto(args.base + path)
                 page.wait_for_load_state("networkidle")
                 if name == "worksheet":  # the failed checks, under the worksheet's first questions
-                    page.evaluate("document.querySelector('.qqoqcp-problems')?.closest('fieldset, .form-row')"
-                                  "?.scrollIntoView()")
+                    page.evaluate(
+                        "document.querySelector('.qqoqcp-problems')?.closest('fieldset, .form-row')?.scrollIntoView()"
+                    )
                 out = HERE / f"{name}-{device}.png"
                 page.screenshot(path=str(out))
                 print(out.relative_to(ROOT))

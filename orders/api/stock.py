@@ -78,9 +78,7 @@ class StockMovementApi(OrdersApiView):
         quantity = serializers.IntegerField(help_text="units; for `counted`, the number counted (0 or more)")
         to_location = serializers.CharField(max_length=32, required=False, allow_blank=True)
 
-    @extend_schema(
-        request=InputSerializer, responses={201: MovementAnswer, 200: MovementAnswer}
-    )
+    @extend_schema(request=InputSerializer, responses={201: MovementAnswer, 200: MovementAnswer})
     def post(self, request):
         payload = self.InputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)

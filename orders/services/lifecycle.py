@@ -118,7 +118,11 @@ def _act(
         def new_event(event: EventData, what: str) -> store.NewEvent:
             event_id = _id(order_id, f"{step}:{what}")
             return store.NewEvent.of(
-                event, id=event_id, channel=step_channel, customer_id=order.customer_id, occurred_at=occurred_at,
+                event,
+                id=event_id,
+                channel=step_channel,
+                customer_id=order.customer_id,
+                occurred_at=occurred_at,
                 metadata=meta,
             )
 

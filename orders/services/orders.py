@@ -91,7 +91,16 @@ def order_place(
         raise NotYourLocation("fulfilment.location", location)
     order, created, _ = with_retry(
         lambda: _place(
-            order_id, is_new_id, customer, channel, wanted, prices, method, location, actor, occurred_at,
+            order_id,
+            is_new_id,
+            customer,
+            channel,
+            wanted,
+            prices,
+            method,
+            location,
+            actor,
+            occurred_at,
             acting_location,
         )
     )
@@ -122,7 +131,17 @@ def order_place_oversell_allowed(
         raise InvalidFields([InvalidField("fulfilment.location", "the location the order ships from", "required")])
     return with_retry(
         lambda: _place(
-            order_id, False, customer, channel, wanted, prices, method, location, actor, occurred_at, None,
+            order_id,
+            False,
+            customer,
+            channel,
+            wanted,
+            prices,
+            method,
+            location,
+            actor,
+            occurred_at,
+            None,
             oversell=True,
         )
     )
