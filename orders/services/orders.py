@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, Final, TypeGuard
+from typing import Any, Final, NamedTuple, TypeGuard
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -86,23 +86,11 @@ def order_place(
     """
     is_new_id = order_id is None
     order_id = order_id or str(uuid.uuid4())
-    wanted, prices, method, location = _validate_order(order_id, channel, lines, fulfilment)
-    if acting_location is not None and location and location != acting_location:
-        raise NotYourLocation("fulfilment.location", location)
+    validated = _validate_order(order_id, channel, lines, fulfilment)
+    if acting_location is not None and validated.location and validated.location != acting_location:
+        raise NotYourLocation("fulfilment.location", validated.location)
     order, created, _ = with_retry(
-        lambda: _place(
-            order_id,
-            is_new_id,
-            customer,
-            channel,
-            wanted,
-            prices,
-            method,
-            location,
-            actor,
-            occurred_at,
-            acting_location,
-        )
+        lambda: _place(order_id, is_new_id, customer, channel, validated, actor, occurred_at, acting_location)
     )
     return order, created
 
@@ -124,32 +112,24 @@ def order_place_oversell_allowed(
     so no other channel sells them, and `order.placed` lists them under `oversold` for staff to act on. Refused
     only for what no stock can fix (InvalidFields: unknown sku or location, bad quantities; OrderIdConflict).
     """
-    wanted, prices, method, location = _validate_order(
-        order_id, channel, lines, {"method": "ship", "location": location}
-    )
-    if not location:
+    validated = _validate_order(order_id, channel, lines, {"method": "ship", "location": location})
+    if not validated.location:
         raise InvalidFields([InvalidField("fulfilment.location", "the location the order ships from", "required")])
     return with_retry(
-        lambda: _place(
-            order_id,
-            False,
-            customer,
-            channel,
-            wanted,
-            prices,
-            method,
-            location,
-            actor,
-            occurred_at,
-            None,
-            oversell=True,
-        )
+        lambda: _place(order_id, False, customer, channel, validated, actor, occurred_at, None, oversell=True)
     )
 
 
-def _validate_order(
-    order_id: str, channel: str, lines: list[dict[str, Any]], fulfilment: dict[str, Any]
-) -> tuple[dict[str, int], dict[str, Decimal], FulfilmentMethodName, str]:
+class _Validated(NamedTuple):
+    """An order's request, checked: units wanted and unit price per sku, how and from where it is fulfilled."""
+
+    wanted: dict[str, int]
+    prices: dict[str, Decimal]
+    method: FulfilmentMethodName
+    location: str
+
+
+def _validate_order(order_id: str, channel: str, lines: list[dict[str, Any]], fulfilment: dict[str, Any]) -> _Validated:
     import re
 
     errors: list[InvalidField] = []
@@ -187,7 +167,7 @@ def _validate_order(
             errors.append(InvalidField("fulfilment.location", f"{location} is not a store", "not_a_store"))
     if errors or not _is_fulfilment_method(method):  # an unknown method is one of the errors
         raise InvalidFields(errors)
-    return dict(wanted), {sku: products[sku][0] for sku in wanted}, method, location
+    return _Validated(dict(wanted), {sku: products[sku][0] for sku in wanted}, method, location)
 
 
 def _is_fulfilment_method(value: object) -> TypeGuard[FulfilmentMethodName]:
@@ -223,15 +203,13 @@ def _place(
     is_new_id: bool,
     customer: Any,
     channel: str,
-    wanted: dict[str, int],
-    prices: dict[str, Decimal],
-    method: FulfilmentMethodName,
-    location: str,
+    validated: _Validated,
     actor: str,
     occurred_at: datetime | None,
     acting_location: str | None,
     oversell: bool = False,
 ) -> tuple[Order, bool, list[dict[str, Any]]]:
+    wanted, prices, method, location = validated
     with transaction.atomic():
         customer_id = _resolve_customer(customer, channel, actor)
         if method in AT_A_STORE or location:
