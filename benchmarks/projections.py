@@ -45,7 +45,7 @@ BOTH_WAYS = ("customers.commerce",)  # inline today, asynchronous-capable: measu
 def main() -> int:
     parser = benchmark_parser(__doc__)
     parser.add_argument("--events", type=int, default=200_000, help="events in the log (200000; the issue: 2000000)")
-    parser.add_argument("--batch", type=int, help="events per catch-up batch (projector.CATCH_UP_BATCH when not given)")
+    parser.add_argument("--batch", type=int, help="events per catch-up batch (settings.EVENTSTORE_CATCH_UP_BATCH)")
     parser.add_argument("--rebuild-batch", type=int, help="events per rebuild batch (projector.REBUILD_BATCH)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--rebuild-only", action="store_true", help="the bare read and the rebuild, no catch-ups")
@@ -118,7 +118,7 @@ def run(args, description: str) -> int:
     settings.EVENTSTORE_AFTER_COMMIT_HOOKS = []
     vendor = connection.vendor
     # Code from before issue 15's batch sizes has no constants: its defaults were 2,000 and 5,000.
-    args.batch = args.batch or getattr(projector, "CATCH_UP_BATCH", 2000)
+    args.batch = args.batch or getattr(settings, "EVENTSTORE_CATCH_UP_BATCH", 2000)
     args.rebuild_batch = args.rebuild_batch or getattr(projector, "REBUILD_BATCH", 5000)
     if not args.reuse_log:
         log(f"making about {args.events:,} events")

@@ -31,6 +31,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
+from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.db.models import F, Model
 from django.utils import timezone
@@ -47,10 +48,10 @@ ALL_TYPES: Final = "*"
 
 _projections: dict[str, "Projection"] = {}
 logger = logging.getLogger(__name__)
-# Events per catch-up and per rebuild batch: each batch costs a few statements per projection and table whatever its
-# size, so large batches spread them thin (10,000: 25% less CPU per event than 2,000 in benchmarks/projections.py);
-# a catch-up batch is one transaction holding its projections' leases for about a second.
-CATCH_UP_BATCH: Final = 10_000
+# Events per rebuild batch, and per catch-up batch unless EVENTSTORE_CATCH_UP_BATCH (settings) says otherwise: each
+# batch costs a few statements per projection and table whatever its size, so large batches spread them thin (10,000:
+# 25% less CPU per event than 2,000 in benchmarks/projections.py); a catch-up batch is one transaction holding its
+# projections' leases for about a second.
 REBUILD_BATCH: Final = 10_000
 # The longest error text kept with a failure: the class and message are what staff need, not a novel.
 _ERROR_CHARS: Final = 2000
@@ -135,18 +136,19 @@ def apply_inline(events: Sequence["RecordedEvent"]) -> None:
             proj.apply(wanted)
 
 
-def catch_up(name: str, *, batch_size: int = CATCH_UP_BATCH, max_batches: int | None = None) -> int:
+def catch_up(name: str, *, batch_size: int | None = None, max_batches: int | None = None) -> int:
     """Apply the events an asynchronous projection has not seen yet. Returns how many events were read.
 
     Each batch is applied and its checkpoint moved in one transaction, so a crash loses no event and applies
     none twice. Two workers never run the same projection at once: the checkpoint row is locked, and a worker
     that finds it taken leaves the work to the holder.
     """
+    batch_size = batch_size or settings.EVENTSTORE_CATCH_UP_BATCH
     return _catch_up_together([name], batch_size=batch_size, max_batches=max_batches)[name]
 
 
 def catch_up_all(
-    names: Iterable[str] | None = None, *, batch_size: int = CATCH_UP_BATCH, max_batches: int | None = None
+    names: Iterable[str] | None = None, *, batch_size: int | None = None, max_batches: int | None = None
 ) -> dict[str, int]:
     """Every asynchronous projection (or those named), sharing one read of the log: each batch is read and decoded
     once and handed to every projection that wants some of it, and every checkpoint moves in that batch's
@@ -156,6 +158,7 @@ def catch_up_all(
     this at once, each on the projections no other holds, and none applies an event twice. A run that cannot go on
     together (a database error outside any event) goes on one projection at a time, so one that cannot read at all
     is logged and left for the next run, never in the way of the others."""
+    batch_size = batch_size or settings.EVENTSTORE_CATCH_UP_BATCH
     chosen = [proj.name for proj in registered_projections(ASYNC)] if names is None else list(names)
     # A task may name a projection this process does not have (sent by a newer release, or by a process with a
     # projection of its own): the others of its lane still catch up, instead of the whole task failing.

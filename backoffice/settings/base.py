@@ -283,6 +283,8 @@ EVENTSTORE_MASTER_KEY = env.str("EVENTSTORE_MASTER_KEY", default="")
 # for its stream's version or its id while another transaction holds them, or behind an erasure or a rebuild of
 # inline projections, which have the log to themselves (docs/eventstore.md). "0" waits for ever.
 EVENTSTORE_LOCK_TIMEOUT = env.str("EVENTSTORE_LOCK_TIMEOUT", default="10s")
+# Events per catch-up batch of the asynchronous projections: one transaction each, holding its projections' leases.
+EVENTSTORE_CATCH_UP_BATCH = env.int("EVENTSTORE_CATCH_UP_BATCH", default=10_000)
 # Called after every commit that appended events, with no arguments: wakes the asynchronous projections.
 EVENTSTORE_AFTER_COMMIT_HOOKS = ["backoffice.eventstore.tasks.wake_async_projections"]
 # Asynchronous projections caught up together (one read of the log per lane, one task per lane, lanes in parallel on

@@ -19,7 +19,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 QUEUE = f"projections-kill-{os.getpid()}"
 PEOPLE = 40
-EVENTS_EACH = 150  # 6,000 interactions: several batches of 2,000 per projection
+EVENTS_EACH = 150  # 6,000 interactions: several batches of BATCH per projection
+BATCH = 2000
 ASYNC = ("customers.activity", "customers.channel_daily")
 
 
@@ -32,6 +33,7 @@ def worker(tmp_path):
         name=f"projections-kill-{os.getpid()}@localhost",
         start=False,
         CELERY_TASK_DEFAULT_QUEUE=QUEUE,
+        EVENTSTORE_CATCH_UP_BATCH=str(BATCH),  # the kill must land between two batches' commits
     ) as running:
         yield running
 
