@@ -104,10 +104,11 @@ def _twilio_status(environ, start_response):
 def _connection_housekeeping() -> None:
     """What Django's request signals would do for this thread's connection, when there is something to do: close it
     after an error if it is unusable, or when older than CONN_MAX_AGE. (The per-request health check is left out: a
-    broken connection fails the receipt, which then goes through Django's handler, whose signals replace it.)"""
-    if connection.connection is not None and (
-        connection.errors_occurred or (connection.close_at is not None and time.monotonic() >= connection.close_at)
-    ):
+    broken connection fails the receipt, which then goes through Django's handler, whose signals replace it.) Never
+    inside a transaction the caller holds open (a test's: Django's test client disconnects those signals for it)."""
+    if connection.connection is None or connection.in_atomic_block:
+        return
+    if connection.errors_occurred or (connection.close_at is not None and time.monotonic() >= connection.close_at):
         connection.close_if_unusable_or_obsolete()
 
 
