@@ -7,6 +7,7 @@ same JSON lines as the web, through the same personal-data mask. While a task ru
 
 import logging
 import os
+import sys
 import threading
 from contextvars import Token
 
@@ -53,6 +54,19 @@ def task_send_in(seconds: float, name: str, *args):
 CORRELATION_HEADER = "backoffice_correlation_id"
 
 
+def log_unraisable(unraisable: "sys.UnraisableHookArgs") -> None:
+    """sys.unraisablehook: an exception Python could not raise, as an ERROR record with its traceback."""
+    message = unraisable.err_msg or "Exception ignored in"
+    logging.getLogger("python.unraisable").error(
+        "%s: %r",
+        message,
+        unraisable.object,
+        exc_info=(unraisable.exc_type, unraisable.exc_value, unraisable.exc_traceback)
+        if unraisable.exc_value is not None
+        else None,
+    )
+
+
 @signals.setup_logging.connect
 def _logging_from_django_settings(loglevel=None, **kwargs):
     """Connected, this replaces Celery's logging setup in worker and beat by Django's LOGGING."""
@@ -63,6 +77,9 @@ def _logging_from_django_settings(loglevel=None, **kwargs):
     dictConfig(settings.LOGGING)
     # Python warnings (Celery's own, a library's deprecations) become log records too: the same format and mask.
     logging.captureWarnings(True)
+    # So do exceptions Python can only report, not raise (a __del__ failing, e.g. a task result's when beat stops):
+    # printed raw to stderr they broke LOG_FORMAT=json's one JSON object per line.
+    sys.unraisablehook = log_unraisable
     if loglevel:  # `-l info` on the command line, as before
         logging.getLogger().setLevel(loglevel if isinstance(loglevel, int) else str(loglevel).upper())
 
