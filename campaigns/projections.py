@@ -16,28 +16,42 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Final
 
-from backoffice.eventstore.projector import INLINE, Projection
+from backoffice.eventstore.projector import INLINE, Projection, type_names
 from backoffice.eventstore.store import RecordedEvent
+from backoffice.messaging.events import MessageQueued
 
-from .events import CampaignImported, CampaignWorksheet, SegmentImported
+from .events import (
+    CampaignApproved,
+    CampaignAudienceDecided,
+    CampaignAudienceImported,
+    CampaignAudienceSnapshotted,
+    CampaignCancelled,
+    CampaignChanged,
+    CampaignCompleted,
+    CampaignCreated,
+    CampaignDeliveriesImported,
+    CampaignImported,
+    CampaignLaunched,
+    CampaignWorksheet,
+    SegmentChanged,
+    SegmentCreated,
+    SegmentImported,
+)
 from .models import WORKSHEET_FIELDS, AudienceMember, Campaign, Delivery, Outcome, Segment, Status
 
-CAMPAIGN_TYPES: Final = (
-    "campaign.created",
-    "campaign.changed",
-    "campaign.approved",
-    "campaign.launched",
-    "campaign.cancelled",
-    "campaign.completed",
-    "campaign.imported",
+CAMPAIGN_TYPES: Final = type_names(
+    CampaignCreated,
+    CampaignChanged,
+    CampaignApproved,
+    CampaignLaunched,
+    CampaignCancelled,
+    CampaignCompleted,
+    CampaignImported,
 )
-AUDIENCE_TYPES: Final = (
-    "campaign.audience_snapshotted",
-    "campaign.audience_decided",
-    "campaign.audience_imported",
-    "campaign.deliveries_imported",
+AUDIENCE_TYPES: Final = type_names(
+    CampaignAudienceSnapshotted, CampaignAudienceDecided, CampaignAudienceImported, CampaignDeliveriesImported
 )
-SEGMENT_TYPES: Final = ("segment.created", "segment.changed", "segment.imported")
+SEGMENT_TYPES: Final = type_names(SegmentCreated, SegmentChanged, SegmentImported)
 # The campaign fields a state holds besides the worksheet (the snapshot's progress is the audience's business).
 LIFECYCLE_FIELDS: Final = (
     "status",
@@ -135,7 +149,7 @@ class Campaigns(Projection):
         Campaign,
         Segment,
     )
-    event_types = (*SEGMENT_TYPES, *CAMPAIGN_TYPES, *AUDIENCE_TYPES, "message.queued")
+    event_types = (*SEGMENT_TYPES, *CAMPAIGN_TYPES, *AUDIENCE_TYPES, MessageQueued)
 
     def apply(self, events: Sequence[RecordedEvent]) -> None:
         queued: list[RecordedEvent] = []

@@ -26,22 +26,39 @@ from django.db.models import Count, F, Max, Min, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
 from backoffice.eventstore.keys import ERASED
-from backoffice.eventstore.projector import ALL_TYPES, ASYNC, INLINE, Projection, handles
+from backoffice.eventstore.projector import ALL_TYPES, ASYNC, INLINE, Projection, handles, type_names
 from backoffice.eventstore.times import LocalDays
 from backoffice.eventstore.upserts import upsert, upsert_objects
 from backoffice.messaging.events import NOT_ENGAGEMENT_TYPES
 
+from .events import (
+    CaseCsatRecorded,
+    CaseMessageAdded,
+    CaseOpened,
+    CaseResolved,
+    ConsentGranted,
+    ConsentRevoked,
+    CustomerAddressUndeliverable,
+    CustomerErased,
+    CustomerExported,
+    CustomerIdentified,
+    CustomerIdentifierAdded,
+    CustomerMerged,
+    CustomerProfileUpdated,
+    CustomerRegistered,
+    CustomerUnmerged,
+)
 from .models import Case, CaseMessage, ChannelActivityDaily, Consent, Customer, CustomerIdentifier, CustomerOrder
 
 # Staff acting on the customer's record, not the customer interacting: an export must not make them look active.
 # What we sent and how the pipeline handled it is not the customer interacting either (opens and clicks are).
 RECORD_KEEPING_TYPES = frozenset(
-    {"customer.erased", "customer.exported", "customer.merged", "customer.unmerged", *NOT_ENGAGEMENT_TYPES}
+    {*type_names(CustomerErased, CustomerExported, CustomerMerged, CustomerUnmerged), *NOT_ENGAGEMENT_TYPES}
 )
 
 
 # The events whose data may change a profile: an identify only by a birthday among its traits.
-PROFILE_TYPES: Final = ("customer.profile_updated", "customer.identified")
+PROFILE_TYPES: Final = type_names(CustomerProfileUpdated, CustomerIdentified)
 
 
 def identifier_key(kind: str, value: str) -> str:
@@ -53,14 +70,14 @@ class CustomerDirectory(Projection):
     mode = INLINE
     models = (CustomerIdentifier, Customer)
     event_types = (
-        "customer.registered",
-        "customer.identifier_added",
-        "customer.profile_updated",
-        "customer.merged",
-        "customer.unmerged",
-        "customer.erased",
-        "customer.address_undeliverable",
-        "customer.identified",
+        CustomerRegistered,
+        CustomerIdentifierAdded,
+        CustomerProfileUpdated,
+        CustomerMerged,
+        CustomerUnmerged,
+        CustomerErased,
+        CustomerAddressUndeliverable,
+        CustomerIdentified,
     )
 
     def apply(self, events):
@@ -282,7 +299,7 @@ class ConsentLedger(Projection):
     name = "customers.consents"
     mode = INLINE
     models = (Consent,)
-    event_types = ("consent.granted", "consent.revoked")
+    event_types = (ConsentGranted, ConsentRevoked)
 
     def apply(self, events):
         """One change (a command): read and write its row. Many (a rebuild, an import): one read of their rows, the
@@ -421,6 +438,7 @@ class CustomerCommerce(Projection):
     name = "customers.commerce"
     mode = ASYNC
     models = (CustomerOrder,)
+    # Orders are a higher layer: named by type, checked against the declared types by check_event_types.
     event_types = ("order.placed", "order.returned", "order.cancelled")
 
     def apply(self, events):
@@ -563,7 +581,7 @@ class CaseBook(Projection):
     mode = INLINE
     models = (CaseMessage, Case)
 
-    @handles("case.opened")
+    @handles(CaseOpened)
     def opened(self, event):
         Case.objects.create(
             id=event.data["case_id"],
@@ -575,7 +593,7 @@ class CaseBook(Projection):
             last_message_at=event.occurred_at,
         )
 
-    @handles("case.message_added")
+    @handles(CaseMessageAdded)
     def message_added(self, event):
         case = Case.objects.get(id=event.data["case_id"])
         CaseMessage.objects.create(
@@ -596,7 +614,7 @@ class CaseBook(Projection):
             fields.append("first_response_at")
         case.save(update_fields=fields)
 
-    @handles("case.resolved")
+    @handles(CaseResolved)
     def resolved(self, event):
         Case.objects.filter(id=event.data["case_id"]).update(
             status=Case.Status.RESOLVED,
@@ -605,13 +623,13 @@ class CaseBook(Projection):
             compensation=event.data["compensation"],
         )
 
-    @handles("case.csat_recorded")
+    @handles(CaseCsatRecorded)
     def csat_recorded(self, event):
         Case.objects.filter(id=event.data["case_id"]).update(
             csat_score=event.data["score"], csat_comment=readable_text(event.data["comment"]), csat_at=event.occurred_at
         )
 
-    @handles("customer.erased")
+    @handles(CustomerErased)
     def erased(self, event):
         cases = Case.objects.filter(customer_id=event.customer_id)
         CaseMessage.objects.filter(case__in=cases).update(text=ERASED)

@@ -14,8 +14,32 @@ from decimal import Decimal
 from django.db import connection
 from django.db.models import AutoField
 
-from backoffice.eventstore.projector import ASYNC, INLINE, Projection, handles
+from backoffice.eventstore.projector import ASYNC, INLINE, Projection, handles, type_names
 
+from .events import (
+    CartAbandoned,
+    CartCheckedOut,
+    CartItemAdded,
+    CartItemRemoved,
+    LocationCreated,
+    OrderCancelled,
+    OrderCollected,
+    OrderDelivered,
+    OrderPaid,
+    OrderPlaced,
+    OrderReady,
+    OrderReturned,
+    OrderShipped,
+    ProductCreated,
+    ProductUpdated,
+    StockCounted,
+    StockReceived,
+    StockReleased,
+    StockReserved,
+    StockReturned,
+    StockSold,
+    StockTransferred,
+)
 from .models import (
     Cart,
     CartStatus,
@@ -28,14 +52,8 @@ from .models import (
     order_from_placed,
 )
 
-STOCK_TYPES = (
-    "stock.received",
-    "stock.counted",
-    "stock.sold",
-    "stock.reserved",
-    "stock.released",
-    "stock.transferred",
-    "stock.returned",
+STOCK_TYPES = type_names(
+    StockReceived, StockCounted, StockSold, StockReserved, StockReleased, StockTransferred, StockReturned
 )
 
 
@@ -44,7 +62,7 @@ class Catalog(Projection):
     mode = INLINE
     models = (Product, Location)
 
-    @handles("product.created")
+    @handles(ProductCreated)
     def product_created(self, event):
         data = event.data
         Product.objects.create(
@@ -58,13 +76,13 @@ class Catalog(Projection):
             updated_at=event.occurred_at,
         )
 
-    @handles("product.updated")
+    @handles(ProductUpdated)
     def product_updated(self, event):
         changes = {k: v for k, v in event.data.items() if k in ("name", "category", "price", "is_active")}
         changes = {k: v for k, v in changes.items() if v is not None}
         Product.objects.filter(sku=event.data["sku"]).update(**changes, updated_at=event.occurred_at)
 
-    @handles("location.created")
+    @handles(LocationCreated)
     def location_created(self, event):
         data = event.data
         Location.objects.create(
@@ -139,12 +157,12 @@ class StockLevels(Projection):
 
 
 _STATUS_AFTER = {
-    "order.paid": OrderStatus.PAID,
-    "order.ready": OrderStatus.READY,
-    "order.collected": OrderStatus.COLLECTED,
-    "order.shipped": OrderStatus.SHIPPED,
-    "order.delivered": OrderStatus.DELIVERED,
-    "order.cancelled": OrderStatus.CANCELLED,
+    OrderPaid.type_name: OrderStatus.PAID,
+    OrderReady.type_name: OrderStatus.READY,
+    OrderCollected.type_name: OrderStatus.COLLECTED,
+    OrderShipped.type_name: OrderStatus.SHIPPED,
+    OrderDelivered.type_name: OrderStatus.DELIVERED,
+    OrderCancelled.type_name: OrderStatus.CANCELLED,
 }
 
 
@@ -152,7 +170,7 @@ class Orders(Projection):
     name = "orders.orders"
     mode = INLINE
     models = (OrderLine, Order)
-    event_types = ("order.placed",)
+    event_types = (OrderPlaced,)
 
     def apply(self, events):
         """Placements are inserted together (a rebuild or an import: two statements for a run of them, whatever its
@@ -193,7 +211,7 @@ class Orders(Projection):
             changes["is_paid"] = True
         Order.objects.filter(id=event.data["order_id"]).update(**changes)
 
-    @handles("order.returned")
+    @handles(OrderReturned)
     def returned(self, event):
         order = Order.objects.get(id=event.data["order_id"])
         lines = list(order.lines.all())
@@ -240,7 +258,7 @@ class Carts(Projection):
     name = "orders.carts"
     mode = ASYNC
     models = (Cart,)
-    event_types = ("cart.item_added", "cart.item_removed", "cart.checked_out", "cart.abandoned")
+    event_types = (CartItemAdded, CartItemRemoved, CartCheckedOut, CartAbandoned)
 
     def apply(self, events):
         by_cart = defaultdict(list)

@@ -12,10 +12,14 @@ class EventStoreConfig(AppConfig):
         # Every app declares its event types in events.py and its read models in projections.py; importing them
         # fills the registries, so the store can validate any type and rebuild any projection.
         autodiscover_modules("events", "projections")
+        from django.core import checks
         from django.db.models import ForeignKey, UUIDField
 
         from .backends import recorder
+        from .projector import check_event_types
         from .sql import AnyOf
+
+        checks.register(check_event_types)
 
         UUIDField.register_lookup(AnyOf)
         ForeignKey.register_lookup(AnyOf)

@@ -1,16 +1,20 @@
 """Projections: read models derived from the log, and the machinery that keeps them up to date.
 
-A projection is a class with a unique `name`, the models it owns, and handlers for event types by name:
+A projection is a class with a unique `name`, the models it owns, and handlers for event types, named by their
+EventData classes:
 
     class CustomerDirectory(Projection):
         name = "customers.directory"
         mode = INLINE
         models = (Customer, CustomerIdentifier)
 
-        @handles("customer.registered")
+        @handles(CustomerRegistered)
         def registered(self, event): ...
 
-or, to write many events at once, `event_types = (...)` and an overridden `apply(events)`.
+or, to write many events at once, `event_types = (...)` and an overridden `apply(events)`. A class cannot be
+misspelt; a type name string is there for the events of a higher layer, which an app reacts to without importing
+them (customers' projection of orders), and for ALL_TYPES: `manage.py check` (so CI) refuses a string no EventData
+declares (check_event_types).
 
 INLINE projections run inside the append's transaction, so they are never behind the log, and an event they
 cannot apply is refused with the append: only those that commands read back or that guard an invariant are inline.
@@ -18,8 +22,7 @@ ASYNC projections run after commit from a catch-up reader that keeps a checkpoin
 (transaction_id, position) of the last event applied) and reads on from it with store.read_committed, which never
 returns an event before one that is still to commit (appends run in parallel on PostgreSQL: see
 backends/postgres.py). Either kind can be rebuilt: its models
-are emptied and every event is replayed. Handlers are keyed by type name, so an app reacts to a higher layer's events
-without importing it.
+are emptied and every event is replayed. Handlers are keyed by type name once the class is declared.
 
 An event an asynchronous projection (or a rebuild) cannot apply is set aside as a ProjectionFailure and the reader
 goes on: one bad event must never stop a read model for everybody. Its writes are rolled back to a savepoint, the
@@ -29,15 +32,17 @@ failure is visible in the admin, and `failure_retry` applies it again once the c
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, Final
+from typing import TYPE_CHECKING, Any, ClassVar, Final, TypeVar
 
 from django.conf import settings
+from django.core.checks import CheckMessage, Error
 from django.db import DatabaseError, transaction
 from django.db.models import F, Model
 from django.utils import timezone
 
 from .locks import appends_locked_out
 from .models import ProjectionCheckpoint, ProjectionFailure
+from .schema import EventData, is_known_type
 
 if TYPE_CHECKING:
     from .store import RecordedEvent
@@ -57,11 +62,30 @@ REBUILD_BATCH: Final = 10_000
 _ERROR_CHARS: Final = 2000
 
 
-def handles(*type_names: str) -> Callable:
-    """Mark a method as the handler of these event types (`*` for every type)."""
+# An event type as a projection names it: its EventData class, or its type name (a higher layer's event, ALL_TYPES).
+EventType = type[EventData] | str
+Handler = TypeVar("Handler", bound=Callable[..., Any])
 
-    def mark(method: Callable) -> Callable:
-        method._handles = type_names  # type: ignore[attr-defined]
+
+def type_names(*types: EventType) -> tuple[str, ...]:
+    """The type names of these event types (a class's declared `type_name`; a string as it is)."""
+    names = []
+    for event_type in types:
+        if isinstance(event_type, str):
+            names.append(event_type)
+        elif event_type.__dict__.get("type_name"):
+            names.append(event_type.type_name)
+        else:
+            raise TypeError(f"{event_type.__qualname__} declares no type_name: it is not an event type")
+    return tuple(names)
+
+
+def handles(*types: EventType) -> Callable[[Handler], Handler]:
+    """Mark a method as the handler of these event types (ALL_TYPES for every type)."""
+    names = type_names(*types)
+
+    def mark(method: Handler) -> Handler:
+        method._handles = names  # type: ignore[attr-defined]  # read back by Projection.__init_subclass__
         return method
 
     return mark
@@ -73,7 +97,7 @@ class Projection:
     # The tables this projection alone writes: emptied before a rebuild, children before parents.
     models: ClassVar[tuple[type[Model], ...]] = ()
     # Types handled by an overridden apply() that batches them, rather than by @handles methods.
-    event_types: ClassVar[tuple[str, ...]] = ()
+    event_types: ClassVar[tuple[EventType, ...]] = ()
     _handlers: ClassVar[dict[str, str]]
     _wanted: ClassVar[frozenset[str]]
 
@@ -84,7 +108,7 @@ class Projection:
             for attr, value in vars(klass).items():
                 for type_name in getattr(value, "_handles", ()):
                     cls._handlers[type_name] = attr
-        cls._wanted = frozenset(cls._handlers) | frozenset(cls.event_types)
+        cls._wanted = frozenset(cls._handlers) | frozenset(type_names(*cls.event_types))
         if cls.name:
             if cls.name in _projections and type(_projections[cls.name]).__qualname__ != cls.__qualname__:
                 raise ValueError(f"projection {cls.name!r} is declared twice")
@@ -92,6 +116,11 @@ class Projection:
 
     def wants(self, type_name: str) -> bool:
         return type_name in self._wanted or ALL_TYPES in self._wanted
+
+    @classmethod
+    def unknown_types(cls) -> list[str]:
+        """The type names this projection handles that no EventData declares (a typo, or an event type removed)."""
+        return sorted(name for name in cls._wanted if name != ALL_TYPES and not is_known_type(name))
 
     def apply(self, events: Sequence["RecordedEvent"]) -> None:
         """Apply events in order. Override to batch the writes of many events at once."""
@@ -107,6 +136,21 @@ class Projection:
 
 def projection(name: str) -> Projection:
     return _projections[name]
+
+
+def check_event_types(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """System check (registered by the app): every type a projection handles is declared by an EventData class, so
+    a misspelt type name fails `manage.py check` instead of leaving a read model silently behind."""
+    return [
+        Error(
+            f"projection {proj.name} handles event types no EventData declares: {', '.join(proj.unknown_types())}",
+            hint="Name the event by its EventData class, or fix the type name.",
+            obj=type(proj),
+            id="eventstore.E001",
+        )
+        for proj in _projections.values()
+        if proj.unknown_types()
+    ]
 
 
 def registered_projections(mode: str | None = None) -> list[Projection]:
@@ -400,5 +444,5 @@ def events_after(checkpoint: tuple[int, int]) -> int:
     """How many committed events sort after this checkpoint (transaction id, position)."""
     from .store import count_committed
 
-    counts, _ = count_committed(after=tuple(checkpoint))
+    counts, _ = count_committed(after=checkpoint)
     return sum(counts.values())

@@ -11,35 +11,52 @@ Read-then-write is gone, so nothing here depends on being the only writer; the p
 catch-up per projection, so no batch is applied twice.
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 from functools import partial
 from operator import attrgetter
+from typing import Any
 
 import orjson
 from django.db import connections
-from django.db.models import DecimalField, JSONField, Model
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import DecimalField, Field, JSONField, Model
 from django.db.utils import DEFAULT_DB_ALIAS
 
 from .backends import MERGES, Upsert, recorder
 
 
-def _json_text(value):
+def _json_text(value: Any) -> str | None:
     return None if value is None else orjson.dumps(value).decode()
 
 
-def _decimal(value):
+def _decimal(value: Any) -> Decimal | None:
     return value if value is None or isinstance(value, Decimal) else Decimal(str(value))
 
 
-def _prepared(field, connection, value):
+def _prepared(field: "Field[Any, Any]", connection: BaseDatabaseWrapper, value: Any) -> Any:
     return None if value is None else field.get_db_prep_save(value, connection)
+
+
+def _column(model: type[Model], name: str) -> tuple["Field[Any, Any]", str]:
+    """The field and column name of an attribute of `model` (a reverse relation or generic key has no column)."""
+    field = model._meta.get_field(name)
+    if not isinstance(field, Field) or not field.column:
+        raise ValueError(f"{model.__name__}.{name} is not a column")
+    return field, field.column
+
+
+def _column_type(field: "Field[Any, Any]", connection: BaseDatabaseWrapper) -> str:
+    db_type = field.db_type(connection)
+    if db_type is None:
+        raise ValueError(f"{field.model.__name__}.{field.name} has no column type")
+    return db_type
 
 
 def upsert(
     model: type[Model],
     fields: Sequence[str],
-    rows: Iterable[tuple],
+    rows: Iterable[tuple[Any, ...]],
     *,
     key: Sequence[str],
     merge: dict[str, str],
@@ -55,15 +72,16 @@ def upsert(
         raise ValueError(f"no such merge: {', '.join(sorted(unknown))}")
     connection = connections[using]
     meta = model._meta
-    plan = [meta.get_field(name) for name in fields]
+    columns = [_column(model, name) for name in fields]
+    plan = [field for field, _ in columns]
     quote = connection.ops.quote_name
-    column = {name: quote(field.column) for name, field in zip(fields, plan, strict=True)}  # type: ignore[union-attr]
+    column = {name: quote(column_name) for name, (_, column_name) in zip(fields, columns, strict=True)}
     writer = recorder(using)
     # The PostgreSQL driver adapts Python's values itself (str, int, Decimal, date, aware datetime, UUID); SQLite
     # needs Django's preparation of each (UUIDs as hex, times and decimals as text). JSON travels as text on both.
     # A column's values travel as one array, whose type psycopg takes from one of them: a default of 0 among
     # Decimals is made a Decimal too.
-    prepare = [
+    prepare: list[Callable[[Any], Any] | None] = [
         _json_text
         if isinstance(field, JSONField)
         else (_decimal if isinstance(field, DecimalField) else None)
@@ -80,7 +98,9 @@ def upsert(
     writer.upsert_rows(
         Upsert(
             table=quote(meta.db_table),
-            columns=tuple((column[name], field.db_type(connection)) for name, field in zip(fields, plan, strict=True)),  # type: ignore[union-attr]
+            columns=tuple(
+                (column[name], _column_type(field, connection)) for name, field in zip(fields, plan, strict=True)
+            ),
             key=tuple(column[name] for name in key),
             merge={column[name]: how for name, how in merge.items()},
             update_only=update_only,

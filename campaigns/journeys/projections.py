@@ -10,14 +10,26 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from backoffice.eventstore.projector import INLINE, Projection
+from backoffice.eventstore.projector import INLINE, Projection, type_names
 from backoffice.eventstore.store import RecordedEvent
 
+from . import events as journey_events
 from .models import CustomerTag, Journey, JourneyRun, JourneyStatus, JourneyVersion, RunStatus
 from .runs import RunRow, runs_by_id, runs_insert, runs_update
 
-PLAN_TYPES = ("journey.created", "journey.changed", "journey.published", "journey.paused", "journey.resumed")
-RUN_TYPES = ("journey.entered", "journey.step_completed", "journey.exited", "journey.converted")
+PLAN_TYPES = type_names(
+    journey_events.JourneyCreated,
+    journey_events.JourneyChanged,
+    journey_events.JourneyPublished,
+    journey_events.JourneyPaused,
+    journey_events.JourneyResumed,
+)
+RUN_TYPES = type_names(
+    journey_events.JourneyEntered,
+    journey_events.JourneyStepCompleted,
+    journey_events.JourneyExited,
+    journey_events.JourneyConverted,
+)
 RUN_FIELDS = (
     "status",
     "step",

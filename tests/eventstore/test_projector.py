@@ -4,10 +4,14 @@ import io
 
 import pytest
 from django.core.management import call_command
+from django.core.management.base import SystemCheckError
 
 from backoffice.eventstore import projector, store
 from backoffice.eventstore.models import Event, ProjectionCheckpoint
-from backoffice.eventstore.projector import ASYNC, INLINE, Projection, handles
+from backoffice.eventstore.projector import ALL_TYPES, ASYNC, INLINE, Projection, check_event_types, handles
+from backoffice.eventstore.schema import EventData
+
+from .sample_events import SecretNoted, ThingHappened
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_after_commit_hooks")]
 
@@ -18,7 +22,7 @@ class ExplodingInline(Projection):
     name = "tests.exploding_inline"
     mode = INLINE
 
-    @handles("test.thing_happened")
+    @handles(ThingHappened)
     def thing(self, event):
         if event.data["label"] == "explode":
             raise RuntimeError("projection failed")
@@ -28,7 +32,7 @@ class RecordingAsync(Projection):
     name = "tests.recording_async"
     mode = ASYNC
 
-    @handles("test.thing_happened")
+    @handles(ThingHappened)
     def thing(self, event):
         seen_by_async.append(event.position)
 
@@ -164,3 +168,48 @@ def test_a_catch_up_naming_a_projection_this_process_does_not_have_still_catches
     assert done == {RecordingAsync.name: len(events)}
     assert seen_by_async == [e.position for e in events]
     assert "a.projection.of.another.release" in caplog.text
+
+
+def test_a_projection_names_the_types_it_handles_by_their_event_classes():
+    class Unregistered(Projection):
+        event_types = (SecretNoted,)
+
+        @handles(ThingHappened)
+        def thing(self, event):
+            pass
+
+    assert Unregistered._handlers == {"test.thing_happened": "thing"}
+    assert Unregistered().wants("test.thing_happened")
+    assert Unregistered().wants("test.secret_noted")
+    assert not Unregistered().wants("test.renamed_field")
+
+
+def test_an_event_class_without_a_type_name_cannot_be_handled():
+    with pytest.raises(TypeError, match="declares no type_name"):
+        handles(EventData)
+
+
+def test_the_system_check_refuses_a_type_name_no_event_declares(request):
+    class Misspelt(Projection):
+        name = "tests.misspelt"
+        mode = ASYNC
+        event_types = ("test.thing_hapened", ALL_TYPES)
+
+        @handles("test.secret_noted")
+        def noted(self, event):
+            pass
+
+    request.addfinalizer(lambda: projector._projections.pop(Misspelt.name))
+
+    errors = [error for error in check_event_types() if error.obj is Misspelt]
+
+    assert [error.id for error in errors] == ["eventstore.E001"]
+    assert "test.thing_hapened" in errors[0].msg
+    assert "test.secret_noted" not in errors[0].msg
+    with pytest.raises(SystemCheckError, match="eventstore.E001"):
+        call_command("check")
+
+
+def test_every_projection_of_the_project_handles_declared_event_types():
+    assert check_event_types() == []
+    call_command("check", "--fail-level", "ERROR")
