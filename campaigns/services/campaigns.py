@@ -15,11 +15,10 @@ from django.utils import timezone
 
 from backoffice.celery import task_send
 from backoffice.eventstore import store, times
-from backoffice.eventstore.errors import EventValidationError
-from backoffice.eventstore.schema import EventData
 
 from .. import segments as segment_rules
 from .. import worksheet
+from ..commands import CommandRefused, append_from_data
 from ..events import (
     CampaignApproved,
     CampaignCancelled,
@@ -40,13 +39,10 @@ SEGMENT_FIELDS = ("name", "description", "rules")
 __all__ = ["EDITABLE", "WORKSHEET_FIELDS"]
 
 
-class CampaignRefused(Exception):
-    """A command the campaign's state or content does not allow; `errors` name the fields ([{field, message,
-    code}]), `code` says why as a whole."""
+class CampaignRefused(CommandRefused):
+    """A command the campaign's state or content does not allow."""
 
-    def __init__(self, code: str, message: str, errors: list[dict[str, str]] | None = None):
-        self.code, self.message, self.errors = code, message, errors or []
-        super().__init__(message)
+    noun = "campaign"
 
 
 def segment_save(
@@ -61,31 +57,25 @@ def segment_save(
         if current is None:
             segment_id = segment.pk if segment is not None and segment.pk else uuid.uuid4()
             data = {"segment_id": str(segment_id), "created_by": actor[:100], **values}
-            _append_segment(f"segment-{segment_id}", SegmentCreated, data, actor, expected_version=store.NO_STREAM)
+            append_from_data(
+                f"segment-{segment_id}",
+                SegmentCreated,
+                data,
+                actor=actor,
+                refused=segment_rules.SegmentRuleError,
+                expected_version=store.NO_STREAM,
+            )
             return Segment.objects.get(pk=segment_id)
         changed = [field for field in SEGMENT_FIELDS if getattr(current, field) != values[field]]
         if not changed:
             return current
         data = {"segment_id": str(current.pk), "changed": changed, **values}
-        _append_segment(f"segment-{current.pk}", SegmentChanged, data, actor)
+        append_from_data(
+            f"segment-{current.pk}", SegmentChanged, data, actor=actor, refused=segment_rules.SegmentRuleError
+        )
         target = segment or current
         target.refresh_from_db()
         return target
-
-
-def _append_segment(
-    stream: str,
-    event_type: type[EventData],
-    data: dict[str, Any],
-    actor: str,
-    expected_version: store.ExpectedVersion = store.ANY,
-) -> None:
-    try:
-        event = store.NewEvent.of(event_type.from_data(data), metadata={"actor": actor})
-        store.append(stream, [event], expected_version=expected_version)
-    except EventValidationError as exc:
-        errors = [{"field": e.field.removeprefix("data."), "message": e.message, "code": e.code} for e in exc.errors]
-        raise segment_rules.SegmentRuleError(errors) from None
 
 
 def campaign_save(
@@ -101,7 +91,7 @@ def campaign_save(
     before anything is written."""
     errors = campaign_values_errors(values)
     if errors:
-        raise CampaignRefused("invalid", "the campaign is invalid", errors)
+        raise CampaignRefused.invalid(errors)
     with transaction.atomic():
         current = Campaign.objects.select_for_update().filter(pk=campaign.pk).first() if campaign is not None else None
         if current is not None and current.status not in EDITABLE:
@@ -118,13 +108,23 @@ def campaign_save(
         if current is None:
             campaign_id = campaign.pk if campaign is not None and campaign.pk else uuid.uuid4()
             data = {"campaign_id": str(campaign_id), "created_by": actor[:100], "worksheet": sheet}
-            _append_campaign(campaign_id, CampaignCreated, data, actor, expected_version=store.NO_STREAM)
+            append_from_data(
+                f"campaign-{campaign_id}",
+                CampaignCreated,
+                data,
+                actor=actor,
+                refused=CampaignRefused.invalid,
+                expected_version=store.NO_STREAM,
+                field=_field,
+            )
             return Campaign.objects.get(pk=campaign_id)
         changed = _changed(state, sheet)
         if not changed:
             return current
         data = {"campaign_id": str(current.pk), "changed": changed, "worksheet": sheet}
-        _append_campaign(current.pk, CampaignChanged, data, actor)
+        append_from_data(
+            f"campaign-{current.pk}", CampaignChanged, data, actor=actor, refused=CampaignRefused.invalid, field=_field
+        )
         # The caller's instance shows what the campaign became, as it did when services saved it themselves.
         target = campaign or current
         target.refresh_from_db()
@@ -150,21 +150,6 @@ def _changed(before: dict[str, Any], sheet: dict[str, Any]) -> list[str]:
     except ValueError:
         return list(sheet)  # not valid: the append names the fields
     return [name for name in new if new[name] != old[name]]
-
-
-def _append_campaign(
-    campaign_id: uuid.UUID,
-    event_type: type[EventData],
-    data: dict[str, Any],
-    actor: str,
-    expected_version: store.ExpectedVersion = store.ANY,
-) -> None:
-    try:
-        event = store.NewEvent.of(event_type.from_data(data), metadata={"actor": actor})
-        store.append(f"campaign-{campaign_id}", [event], expected_version=expected_version)
-    except EventValidationError as exc:
-        errors = [{"field": _field(e.field), "message": e.message, "code": e.code} for e in exc.errors]
-        raise CampaignRefused("invalid", "the campaign is invalid", errors) from None
 
 
 def _field(path: str) -> str:

@@ -3,14 +3,14 @@ journey's events are appended at its stream's version."""
 
 import uuid
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from django.db import transaction
 
 from backoffice.eventstore import store
-from backoffice.eventstore.errors import EventValidationError
-from backoffice.eventstore.schema import EventData
 
+from ...commands import CommandRefused, append_from_data
 from ...models import Segment
 from .. import definition as rules
 from ..events import JourneyChanged, JourneyCreated, JourneyPaused, JourneyPublished, JourneyResumed
@@ -19,13 +19,11 @@ from ..models import Journey, JourneyStatus, JourneyVersion
 PLAN_FIELDS = ("name", "objective", "kpi", "holdout_share", "attribution_days", "definition")
 
 
-class JourneyRefused(Exception):
-    """A command the journey's state or content does not allow; `errors` name the fields (a broken step by its
-    id: `steps.<id>.<field>`)."""
+class JourneyRefused(CommandRefused):
+    """A command the journey's state or content does not allow; a broken step is named by its id:
+    `steps.<id>.<field>`."""
 
-    def __init__(self, code: str, message: str, errors: list[dict[str, str]] | None = None):
-        self.code, self.message, self.errors = code, message, errors or []
-        super().__init__(message)
+    noun = "journey"
 
 
 def _plain(values: dict[str, Any]) -> dict[str, Any]:
@@ -41,7 +39,7 @@ def journey_save(*, journey_id: uuid.UUID | None, values: dict[str, Any], actor:
     publication, so an unfinished draft can be kept."""
     values = _plain({name: value for name, value in values.items() if name in PLAN_FIELDS})
     if "definition" in values and not isinstance(values["definition"], dict):
-        raise JourneyRefused("invalid", "the journey is invalid", [_must_be_object()])
+        raise JourneyRefused.invalid([_must_be_object()])
     with transaction.atomic():
         current = Journey.objects.select_for_update().filter(pk=journey_id).first() if journey_id else None
         if current is None:
@@ -53,7 +51,7 @@ def journey_save(*, journey_id: uuid.UUID | None, values: dict[str, Any], actor:
                 "definition": {},
                 **values,
             }
-            _append(f"journey-{journey_id}", JourneyCreated, data, actor, store.NO_STREAM)
+            _append(f"journey-{journey_id}", JourneyCreated, data, actor=actor, expected_version=store.NO_STREAM)
             return Journey.objects.get(pk=journey_id)
         before = _plain({name: getattr(current, name) for name in PLAN_FIELDS})
         after = {**before, **values}
@@ -61,7 +59,7 @@ def journey_save(*, journey_id: uuid.UUID | None, values: dict[str, Any], actor:
         if not changed:
             return current
         data = {"journey_id": str(current.id), "changed": changed, **after}
-        _append(current.stream, JourneyChanged, data, actor)
+        _append(current.stream, JourneyChanged, data, actor=actor)
         current.refresh_from_db()
         return current
 
@@ -92,7 +90,8 @@ def journey_publish(*, journey_id: uuid.UUID, actor: str) -> Journey:
         )
         if is_same:
             if journey.status == JourneyStatus.PAUSED:
-                _append(journey.stream, JourneyResumed, {"journey_id": str(journey.id), "resumed_by": actor}, actor)
+                resumed = {"journey_id": str(journey.id), "resumed_by": actor}
+                _append(journey.stream, JourneyResumed, resumed, actor=actor)
                 journey.refresh_from_db()
             return journey
         data = {
@@ -103,7 +102,7 @@ def journey_publish(*, journey_id: uuid.UUID, actor: str) -> Journey:
             "holdout_share": str(journey.holdout_share),
             "attribution_days": journey.attribution_days,
         }
-        _append(journey.stream, JourneyPublished, data, actor)
+        _append(journey.stream, JourneyPublished, data, actor=actor)
         journey.refresh_from_db()
     return journey
 
@@ -116,21 +115,10 @@ def journey_pause(*, journey_id: uuid.UUID, actor: str) -> Journey:
         if journey.status == JourneyStatus.DRAFT:
             raise JourneyRefused("not_live", "a draft journey cannot be paused; publish it first")
         if journey.status == JourneyStatus.LIVE:
-            _append(journey.stream, JourneyPaused, {"journey_id": str(journey.id), "paused_by": actor}, actor)
+            _append(journey.stream, JourneyPaused, {"journey_id": str(journey.id), "paused_by": actor}, actor=actor)
             journey.refresh_from_db()
     return journey
 
 
-def _append(
-    stream: str,
-    event_type: type[EventData],
-    data: dict[str, Any],
-    actor: str,
-    expected: store.ExpectedVersion = store.ANY,
-) -> None:
-    try:
-        event = store.NewEvent.of(event_type.from_data(data), metadata={"actor": actor})
-        store.append(stream, [event], expected_version=expected)
-    except EventValidationError as exc:
-        errors = [{"field": e.field.removeprefix("data."), "message": e.message, "code": e.code} for e in exc.errors]
-        raise JourneyRefused("invalid", "the journey is invalid", errors) from None
+# Every event of a journey's plan is built from plain data; a bad value refuses the command as invalid.
+_append = partial(append_from_data, refused=JourneyRefused.invalid)
