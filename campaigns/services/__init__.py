@@ -1,19 +1,7 @@
 """Commands of campaigns: the only code that changes segments, campaigns, audiences and deliveries."""
 
-from ..journeys.services import (
-    JourneyRefused,
-    journey_pause,
-    journey_problems,
-    journey_publish,
-    journey_runs_advance,
-    journey_runs_due_count,
-    journey_save,
-    journey_simulate,
-    journeys_consume,
-    journeys_enter_dates,
-    journeys_enter_segments,
-    journeys_lag,
-)
+from ..journeys import services as journey_services
+from ..journeys.services import *  # noqa: F403 - the journeys' commands are campaigns' commands too
 from .campaigns import (
     CampaignRefused,
     campaign_approve,
@@ -33,18 +21,6 @@ from .fan_out import (
 )
 
 __all__ = [
-    "JourneyRefused",
-    "journey_pause",
-    "journey_problems",
-    "journey_publish",
-    "journey_runs_advance",
-    "journey_runs_due_count",
-    "journey_save",
-    "journey_simulate",
-    "journeys_consume",
-    "journeys_enter_dates",
-    "journeys_enter_segments",
-    "journeys_lag",
     "CampaignRefused",
     "FanOutResult",
     "campaign_approve",
@@ -59,3 +35,4 @@ __all__ = [
     "campaigns_snapshot_unfinished",
     "segment_save",
 ]
+__all__ += journey_services.__all__
