@@ -1,8 +1,10 @@
-"""Input validation for hot endpoints without building a serializer per request.
+"""Input validation for API request bodies without building a serializer per request (the views of customers,
+orders and campaigns: one call instead of build, is_valid, validated_data in each).
 
 A DRF serializer deep-copies its declared fields for every instance (nested serializers included), which costs
 more than the validation itself: 0.23 ms against 0.045 ms for an order's body. Validation through
-`run_validation` keeps no state on the instance, so one bound instance per serializer class serves every request.
+`run_validation` keeps no state on the instance, so one bound instance per serializer class serves every request
+(serializers without context: none of these reads the request).
 Refused input is validated again by a fresh serializer, so the 400 body is exactly is_valid()'s.
 """
 

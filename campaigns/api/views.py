@@ -20,6 +20,7 @@ from backoffice.api.fields import AwareDateTimeField
 from backoffice.api.lists import ListApi
 from backoffice.api.permissions import HasRole
 from backoffice.api.problems import invalid, not_found
+from backoffice.api.validation import validated_input
 
 from .. import selectors, services, worksheet
 from ..models import OUTBOUND_CHANNELS, ChannelMode, Segment
@@ -67,9 +68,7 @@ class SegmentListApi(ListApi):
 
     @extend_schema(request=InputSerializer, responses={201: SegmentSerializer})
     def post(self, request):
-        payload = self.InputSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
-        values = payload.validated_data
+        values = validated_input(self.InputSerializer, request.data)
         segment = services.segment_save(
             name=values["name"], description=values["description"], rules=values["rules"], actor=actor(request)
         )
@@ -220,9 +219,7 @@ class CampaignListApi(ListApi):
 
     @extend_schema(request=CampaignInputSerializer, responses={201: CampaignSerializer})
     def post(self, request):
-        payload = CampaignInputSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
-        values = dict(payload.validated_data)
+        values = dict(validated_input(CampaignInputSerializer, request.data))
         segment_ids, exclusion_ids = values.pop("segments"), values.pop("exclusions")
         for fields in values.pop("variants").values():
             values.update(fields)

@@ -15,6 +15,7 @@ from backoffice.api.fields import CustomerField
 from backoffice.api.lists import ListApi
 from backoffice.api.permissions import HasRole
 from backoffice.api.problems import invalid, not_found, validation_failed
+from backoffice.api.validation import validated_input
 from backoffice.eventstore.errors import EventValidationError
 from backoffice.eventstore.schema import CHANNELS
 
@@ -107,9 +108,7 @@ class CaseListApi(ListApi):
 
     @extend_schema(request=InputSerializer, responses={201: CaseSerializer, 200: CaseSerializer})
     def post(self, request):
-        payload = self.InputSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
-        values = payload.validated_data
+        values = validated_input(self.InputSerializer, request.data)
         actor = f"user:{request.user.pk}"
         customer = values.get("customer")
         customer_id = customer if isinstance(customer, uuid.UUID) else values.get("customer_id")
@@ -192,9 +191,7 @@ class CaseMessageApi(APIView):
     @extend_schema(request=InputSerializer, responses={201: CaseSerializer})
     def post(self, request, case_id: uuid.UUID):
         _case_or_404(case_id)
-        payload = self.InputSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
-        values = payload.validated_data
+        values = validated_input(self.InputSerializer, request.data)
         actor = f"user:{request.user.pk}"
         if values["direction"] == "in":
             case = case_services.case_message_receive(
@@ -240,9 +237,7 @@ class CaseResolveApi(APIView):
     @extend_schema(request=InputSerializer, responses={200: CaseSerializer})
     def post(self, request, case_id: uuid.UUID):
         _case_or_404(case_id)
-        payload = self.InputSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
-        values = payload.validated_data
+        values = validated_input(self.InputSerializer, request.data)
         compensation = None
         if "compensation" in values:
             given = self.CompensationSerializer(data=values["compensation"])
@@ -286,9 +281,7 @@ class CaseCsatApi(APIView):
     @extend_schema(request=InputSerializer, responses={201: CaseSerializer})
     def post(self, request, case_id: uuid.UUID):
         _case_or_404(case_id)
-        payload = self.InputSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
-        values = payload.validated_data
+        values = validated_input(self.InputSerializer, request.data)
         case = case_services.case_csat_record(
             case_id=case_id,
             score=values["score"],

@@ -13,6 +13,7 @@ from backoffice.accounts.services import personal_data_access_record
 from backoffice.api.fields import AwareDateTimeField
 from backoffice.api.permissions import HasRole
 from backoffice.api.problems import not_found
+from backoffice.api.validation import validated_input
 from backoffice.eventstore.schema import CHANNELS
 
 from .. import selectors, services
@@ -92,9 +93,7 @@ class CustomerConsentsApi(APIView):
     @extend_schema(request=InputSerializer, responses={201: None})
     def post(self, request, customer_id: uuid.UUID):
         owner = _resolve(customer_id)
-        payload = self.InputSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
-        values = payload.validated_data
+        values = validated_input(self.InputSerializer, request.data)
         services.consent_record(
             customer_id=owner,
             channel=values["channel"],

@@ -16,6 +16,7 @@ from backoffice.api.lists import ListApi
 from backoffice.api.permissions import HasRole
 from backoffice.api.problems import invalid, not_found, validation_failed
 from backoffice.api.schema import page_of
+from backoffice.api.validation import validated_input
 from backoffice.eventstore.errors import EventValidationError
 from backoffice.eventstore.schema import CHANNELS
 
@@ -71,12 +72,11 @@ class CustomerListApi(ListApi):
         request=RegisterSerializer, responses={201: CustomerSummarySerializer, 200: CustomerSummarySerializer}
     )
     def post(self, request):
-        payload = self.RegisterSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
+        values = validated_input(self.RegisterSerializer, request.data)
         try:
             customer_id, created = register_customer(
-                customer=payload.validated_data["customer"],
-                channel=payload.validated_data["channel"],
+                customer=values["customer"],
+                channel=values["channel"],
                 actor=f"user:{request.user.pk}",
             )
         except EventValidationError as exc:
@@ -126,9 +126,8 @@ class CustomerSearchApi(APIView):
 
     @extend_schema(request=InputSerializer, responses=page_of("CustomerSearchPage", CustomerSummarySerializer))
     def post(self, request):
-        payload = self.InputSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
-        return _search_answer(request, payload.validated_data["q"])
+        values = validated_input(self.InputSerializer, request.data)
+        return _search_answer(request, values["q"])
 
 
 def _search_answer(request, query: str) -> Response:

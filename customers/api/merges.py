@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 from backoffice.accounts.roles import Role
 from backoffice.api.permissions import HasRole
 from backoffice.api.problems import not_found
+from backoffice.api.validation import validated_input
 
 from .. import selectors, services
 from .customers import Customer360Serializer
@@ -34,9 +35,7 @@ class CustomerMergeApi(APIView):
         "Both histories stay; `POST /customers/{id}/unmerge` undoes it.",
     )
     def post(self, request):
-        payload = self.InputSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
-        values = payload.validated_data
+        values = validated_input(self.InputSerializer, request.data)
         merge = services.customer_merge(
             customer_ids=tuple(values["customer_ids"]),
             into=values.get("into"),
@@ -59,11 +58,10 @@ class CustomerUnmergeApi(APIView):
 
     @extend_schema(request=InputSerializer, responses={200: OutputSerializer})
     def post(self, request, customer_id: uuid.UUID):
-        payload = self.InputSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
+        values = validated_input(self.InputSerializer, request.data)
         try:
             event = services.customer_unmerge(
-                customer_id=customer_id, reason=payload.validated_data["reason"], actor=f"user:{request.user.pk}"
+                customer_id=customer_id, reason=values["reason"], actor=f"user:{request.user.pk}"
             )
         except selectors.CustomerNotFound:
             raise not_found("no such customer") from None

@@ -5,6 +5,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from backoffice.api.lists import ListApi
+from backoffice.api.validation import validated_input
 
 from .. import selectors, services
 from ..events import LOCATION_PATTERN, SKU_PATTERN
@@ -55,9 +56,7 @@ class ProductListApi(ListApi):
 
     @extend_schema(request=InputSerializer, responses={201: ProductSerializer, 200: ProductSerializer})
     def post(self, request):
-        payload = self.InputSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
-        values = payload.validated_data
+        values = validated_input(self.InputSerializer, request.data)
         product, created = services.product_save(
             sku=values["sku"],
             name=values["name"],
@@ -94,7 +93,6 @@ class LocationListApi(ListApi):
 
     @extend_schema(request=InputSerializer, responses={201: LocationSerializer, 200: LocationSerializer})
     def post(self, request):
-        payload = self.InputSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
-        location, created = services.location_create(**payload.validated_data, actor=actor(request))
+        values = validated_input(self.InputSerializer, request.data)
+        location, created = services.location_create(**values, actor=actor(request))
         return Response(LocationSerializer(location).data, status=201 if created else 200)

@@ -8,6 +8,7 @@ from rest_framework.response import Response
 
 from backoffice.api.problems import invalid
 from backoffice.api.schema import page_of
+from backoffice.api.validation import validated_input
 
 from .. import selectors, services
 from .base import ALL_STAFF, STOCK_WRITERS, OrdersApiView, acting_location, actor
@@ -80,9 +81,7 @@ class StockMovementApi(OrdersApiView):
 
     @extend_schema(request=InputSerializer, responses={201: MovementAnswer, 200: MovementAnswer})
     def post(self, request):
-        payload = self.InputSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
-        values = payload.validated_data
+        values = validated_input(self.InputSerializer, request.data)
         rows, created = services.stock_move_recorded(
             sku=values["sku"],
             location=values["location"],
