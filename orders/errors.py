@@ -2,6 +2,7 @@
 details (400 naming the field, 403 for another store's location, 404, 409 with the state that refused)."""
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 
 class OrdersError(Exception):
@@ -59,10 +60,18 @@ class OrderNotFound(OrdersError):
         return f"no order {self.order_id}"
 
 
+class IdConflict(OrdersError):
+    """An id given as idempotency key is taken by something with other content (the API answers 409)."""
+
+    # What the id names, as the API's answer says it ("Order id reused for different content").
+    what: ClassVar[str]
+
+
 @dataclass
-class MovementIdConflict(OrdersError):
+class MovementIdConflict(IdConflict):
     """The stock movement id is taken by another movement (or another event)."""
 
+    what = "Movement"
     event_id: str
 
     def __str__(self) -> str:
@@ -70,9 +79,10 @@ class MovementIdConflict(OrdersError):
 
 
 @dataclass
-class OrderIdConflict(OrdersError):
+class OrderIdConflict(IdConflict):
     """The order id is taken by an order with other content."""
 
+    what = "Order"
     order_id: str
 
     def __str__(self) -> str:

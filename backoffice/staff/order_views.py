@@ -69,7 +69,7 @@ def _refusal_message(exc: order_errors.OrdersError, here: str | None = None) -> 
         return _("There is no order with this id.")
     if isinstance(exc, order_errors.InvalidFields):
         return " ".join(_field_refusal(error) for error in exc.errors)
-    if isinstance(exc, order_errors.MovementIdConflict | order_errors.OrderIdConflict):
+    if isinstance(exc, order_errors.IdConflict):
         return _("This was already recorded with other details; reload the page and try again.")
     return _("The request was refused and nothing was recorded.")
 

@@ -4,13 +4,12 @@ from backoffice.api.problems import Problem, not_found, problem_for_class, refus
 
 from ..errors import (
     AlreadyExists,
+    IdConflict,
     IllegalTransition,
     InsufficientStock,
     InvalidField,
     InvalidFields,
-    MovementIdConflict,
     NotYourLocation,
-    OrderIdConflict,
     OrderNotFound,
     OrdersError,
 )
@@ -45,20 +44,11 @@ def problem_for(exc: OrdersError) -> Problem:
         )
     if isinstance(exc, OrderNotFound):
         return not_found(str(exc))
-    if isinstance(exc, OrderIdConflict):
+    if isinstance(exc, IdConflict):
         return refused(
             409,
             "idempotency_conflict",
-            "Order id reused for different content",
-            field="id",
-            message=str(exc),
-            code="conflict",
-        )
-    if isinstance(exc, MovementIdConflict):
-        return refused(
-            409,
-            "idempotency_conflict",
-            "Movement id reused for different content",
+            f"{exc.what} id reused for different content",
             field="id",
             message=str(exc),
             code="conflict",
