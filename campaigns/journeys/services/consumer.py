@@ -37,6 +37,7 @@ from ..events import (
 )
 from ..models import Journey, JourneyCursor, JourneyRun, JourneyStatus, JourneyVersion, RunStatus
 from ..runs import runs_of_people
+from .entries import entered_data
 from .facts import BatchFacts
 from .walk import Position, arrive, decide
 
@@ -244,6 +245,16 @@ def _event(
     )
 
 
+def _append_run_event(
+    appends: Appends, run: _Run, event_type: type[EventData], data: dict[str, Any], *, key: str, at: datetime
+) -> None:
+    """One event of a run, to its stream; its id is the run's and `key`'s (what it records), so the same step of the
+    same run is the same event when a batch is read again."""
+    appends[run.stream].append(
+        _event(event_type, data, event_id=uuid.uuid5(run.id, key), customer_id=run.customer_id, at=at)
+    )
+
+
 def _reach_goal(
     item: _Live, event: store.RecordedEvent, mine: list[_Run], windows: dict[uuid.UUID, int], appends: Appends
 ) -> None:
@@ -254,27 +265,11 @@ def _reach_goal(
         base = {"journey_id": str(run.journey_id), "run_id": str(run.id), "version": run.version}
         if run.status == RunStatus.ACTIVE:
             data = {**base, "reason": "goal", "step": run.step, "goal_event_id": str(event.id), "revenue": revenue}
-            appends[run.stream].append(
-                _event(
-                    JourneyExited,
-                    data,
-                    event_id=uuid.uuid5(run.id, "exited"),
-                    customer_id=run.customer_id,
-                    at=event.occurred_at,
-                )
-            )
+            _append_run_event(appends, run, JourneyExited, data, key="exited", at=event.occurred_at)
             run.status, run.is_converted = RunStatus.EXITED, True
         elif not run.is_converted and event.occurred_at <= run.entered_at + timedelta(days=windows[run.journey_id]):
             data = {**base, "goal_event_id": str(event.id), "revenue": revenue}
-            appends[run.stream].append(
-                _event(
-                    JourneyConverted,
-                    data,
-                    event_id=uuid.uuid5(run.id, "converted"),
-                    customer_id=run.customer_id,
-                    at=event.occurred_at,
-                )
-            )
+            _append_run_event(appends, run, JourneyConverted, data, key="converted", at=event.occurred_at)
             run.is_converted = True
 
 
@@ -300,14 +295,13 @@ def _arrive_event(
         decision.due_at, decision.awaiting = arrive(
             steps, decision.next_step, customer_id=run.customer_id, now=now, facts=facts
         )
-        appends[run.stream].append(
-            _event(
-                JourneyStepCompleted,
-                decision.event_data(position),
-                event_id=uuid.uuid5(run.id, f"step:{run.steps_done}:{run.step}"),
-                customer_id=run.customer_id,
-                at=now,
-            )
+        _append_run_event(
+            appends,
+            run,
+            JourneyStepCompleted,
+            decision.event_data(position),
+            key=f"step:{run.steps_done}:{run.step}",
+            at=now,
         )
         run.steps_done += 1
         run.step, run.awaiting = decision.next_step, decision.awaiting
@@ -319,9 +313,7 @@ def _arrive_event(
                 "reason": "completed",
                 "step": decision.step,
             }
-            appends[run.stream].append(
-                _event(JourneyExited, data, event_id=uuid.uuid5(run.id, "exited"), customer_id=run.customer_id, at=now)
-            )
+            _append_run_event(appends, run, JourneyExited, data, key="exited", at=now)
             run.status = RunStatus.DONE
         moved = True
     return moved
@@ -355,31 +347,12 @@ def _enter(
         return False
     counts[journey.id] = counts.get(journey.id, 0) + 1
     entry = max((run.entry for run in previous), default=0) + 1
-    run_id = uuid.uuid5(journey.id, f"run:{customer_id}:{entry}")
-    # No hash to draw when nobody is held out (the draw of a share of 0 is always no).
-    is_holdout = bool(item.version.holdout_share) and rules.is_holdout(
-        journey.id, customer_id, item.version.holdout_share
-    )
     now = timezone.now()
-    due_at: datetime | None
-    if is_holdout:
-        step, due_at, awaiting = "", now + timedelta(days=item.version.attribution_days), ""
-    else:
-        step = rules.start_step(definition)
-        due_at, awaiting = arrive(rules.steps_by_id(definition), step, customer_id=customer_id, now=now, facts=facts)
-    data = {
-        "journey_id": str(journey.id),
-        "run_id": str(run_id),
-        "version": journey.version,
-        "entry": entry,
-        "is_holdout": is_holdout,
-        "trigger_event_id": str(event.id),
-        "trigger_position": event.position,
-        "trigger_type": event.type,
-        "step": step,
-        "due_at": due_at,
-        "awaiting": awaiting,
-    }
+    steps, start = rules.steps_by_id(definition), rules.start_step(definition)
+    run_id, data = entered_data(
+        journey, item.version, customer_id, entry, now=now, facts=facts, steps=steps, start=start
+    )
+    data.update(trigger_event_id=str(event.id), trigger_position=event.position, trigger_type=event.type)
     stream = f"journey-{journey.id}-{customer_id}"
     appends[stream].append(
         _event(JourneyEntered, data, event_id=uuid.uuid5(run_id, "entered"), customer_id=customer_id, at=now)
@@ -391,14 +364,14 @@ def _enter(
             journey.version,
             customer_id,
             entry,
-            step,
-            awaiting,
+            data["step"],
+            data["awaiting"],
             RunStatus.ACTIVE,
             now,
             False,
             0,
             event.position,
-            is_holdout,
+            data["is_holdout"],
         )
     )
     return True

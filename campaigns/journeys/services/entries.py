@@ -15,7 +15,7 @@ from .. import definition as rules
 from ..events import JourneyEntered
 from ..models import Journey, JourneyRun, JourneyVersion, RunStatus
 from .facts import BatchFacts
-from .walk import arrive
+from .walk import Facts, arrive
 
 ACTOR = "journeys"
 
@@ -62,6 +62,41 @@ def people_who_may_enter(
     return chosen, entries
 
 
+def entered_data(
+    journey: Journey,
+    version: JourneyVersion,
+    customer_id: uuid.UUID,
+    entry: int,
+    *,
+    now: datetime,
+    facts: Facts,
+    steps: dict[str, dict[str, Any]],
+    start: str,
+) -> tuple[uuid.UUID, dict[str, Any]]:
+    """The run a person's `entry`-th entry starts, and its journey.entered data but the trigger: held out (by the hash
+    of journey and person) until the attribution window ends, or at the first step, `start`, and when it is due.
+    What a trigger, a date and a segment entry share."""
+    run_id = uuid.uuid5(journey.id, f"run:{customer_id}:{entry}")
+    # No hash to draw when nobody is held out (the draw of a share of 0 is always no).
+    is_holdout = bool(version.holdout_share) and rules.is_holdout(journey.id, customer_id, version.holdout_share)
+    due_at: datetime | None
+    if is_holdout:
+        step, due_at, awaiting = "", now + timedelta(days=version.attribution_days), ""
+    else:
+        step = start
+        due_at, awaiting = arrive(steps, start, customer_id=customer_id, now=now, facts=facts)
+    return run_id, {
+        "journey_id": str(journey.id),
+        "run_id": str(run_id),
+        "version": journey.version,
+        "entry": entry,
+        "is_holdout": is_holdout,
+        "step": step,
+        "due_at": due_at,
+        "awaiting": awaiting,
+    }
+
+
 def record_entries(
     journey: Journey,
     version: JourneyVersion,
@@ -82,25 +117,10 @@ def record_entries(
     appends = []
     for customer_id in people:
         entry = entries.get(customer_id, 0) + 1
-        run_id = uuid.uuid5(journey.id, f"run:{customer_id}:{entry}")
-        is_holdout = rules.is_holdout(journey.id, customer_id, version.holdout_share)
-        due_at: datetime | None
-        if is_holdout:
-            step, due_at, awaiting = "", now + timedelta(days=version.attribution_days), ""
-        else:
-            step = start
-            due_at, awaiting = arrive(steps, start, customer_id=customer_id, now=now, facts=facts)
-        data = {
-            "journey_id": str(journey.id),
-            "run_id": str(run_id),
-            "version": journey.version,
-            "entry": entry,
-            "is_holdout": is_holdout,
-            "trigger_type": trigger_type[:100],
-            "step": step,
-            "due_at": due_at,
-            "awaiting": awaiting,
-        }
+        run_id, data = entered_data(
+            journey, version, customer_id, entry, now=now, facts=facts, steps=steps, start=start
+        )
+        data["trigger_type"] = trigger_type[:100]
         event = store.NewEvent.of(
             JourneyEntered.from_data(data),
             id=uuid.uuid5(run_id, "entered"),
