@@ -41,6 +41,11 @@ def _start(args, log_path, queue):
         )
 
 
+def _start_worker(name, log_path, queue):
+    worker_args = ["worker", "--pool=solo", "-l", "INFO", "-Q", queue, "--without-gossip", "--without-mingle"]
+    return _start([*worker_args, "-n", f"{name}-{os.getpid()}@%h"], log_path, queue)
+
+
 # Celery prints this to the terminal when it stops (a print, not a log record).
 SHUTDOWN_NOTICE = "worker: Warm shutdown"
 
@@ -61,22 +66,7 @@ def _stop(process):
 def test_a_worker_writes_json_lines_with_the_task_id_and_the_enqueuers_correlation_id(tmp_path):
     queue = f"test-logs-{os.getpid()}"
     log = tmp_path / "worker.log"
-    worker = _start(
-        [
-            "worker",
-            "--pool=solo",
-            "-l",
-            "INFO",
-            "-Q",
-            queue,
-            "--without-gossip",
-            "--without-mingle",
-            "-n",
-            f"logs-{os.getpid()}@%h",
-        ],
-        log,
-        queue,
-    )
+    worker = _start_worker("logs", log, queue)
     try:
         wait_for(lambda: "ready" in log.read_text(), timeout=60)
         correlation_id = f"corr-{uuid.uuid4()}"
@@ -103,22 +93,7 @@ def test_a_worker_writes_json_lines_with_the_task_id_and_the_enqueuers_correlati
 def test_a_task_enqueued_outside_a_request_is_its_own_correlation_id(tmp_path):
     queue = f"test-logs2-{os.getpid()}"
     log = tmp_path / "worker.log"
-    worker = _start(
-        [
-            "worker",
-            "--pool=solo",
-            "-l",
-            "INFO",
-            "-Q",
-            queue,
-            "--without-gossip",
-            "--without-mingle",
-            "-n",
-            f"logs2-{os.getpid()}@%h",
-        ],
-        log,
-        queue,
-    )
+    worker = _start_worker("logs2", log, queue)
     try:
         wait_for(lambda: "ready" in log.read_text(), timeout=60)
         result = catch_up_projections_task.apply_async(queue=queue)
