@@ -1,6 +1,5 @@
 """GDPR: erasure leaves no personal data anywhere while the events still count; export hands out all we hold."""
 
-import threading
 import uuid
 
 import pytest
@@ -14,6 +13,7 @@ from backoffice.messaging.services import messages_drain
 from customers import services
 from customers.models import ChannelActivityDaily, Consent, Customer, CustomerIdentifier
 from customers.services import cases as case_services
+from tests.concurrency import at_once
 from tests.factories import ConsentFactory, interaction
 
 pytestmark = pytest.mark.django_db
@@ -42,20 +42,13 @@ def ana():
     results = _ingest(
         interaction(customer={"email": ANA_EMAIL, "phone": ANA_PHONE, "name": "Ana Beltrán"}),
         interaction(
-            id=str(uuid.uuid4()),
             type="message.received",
             channel="whatsapp",
             customer={"phone": "600 111 222"},
             data={"text": "¿Llega mañana mi pedido?"},
         ),
+        interaction(type="search.performed", customer={"email": ANA_EMAIL}, data={"query": "vestido rojo talla 38"}),
         interaction(
-            id=str(uuid.uuid4()),
-            type="search.performed",
-            customer={"email": ANA_EMAIL},
-            data={"query": "vestido rojo talla 38"},
-        ),
-        interaction(
-            id=str(uuid.uuid4()),
             type="store.visited",
             channel="store",
             customer={"loyalty_card": "LC-0001", "phone": ANA_PHONE},
@@ -346,24 +339,12 @@ def test_erasing_a_customer_erases_those_merged_into_them(client, ana):
 def test_two_simultaneous_erasures_of_one_customer_record_one_and_refuse_the_other(settings):
     settings.EVENTSTORE_AFTER_COMMIT_HOOKS = []
     customer_id = _ingest(interaction())[0].customer_id
-    barrier = threading.Barrier(2)
-    results: list = []
 
     def erase():
-        try:
-            with transaction.atomic():
-                barrier.wait(timeout=10)
-                results.append(services.customer_erase(customer_id=customer_id, actor="user:1"))
-        except Exception as exc:  # noqa: BLE001 - the test inspects what each thread got
-            results.append(exc)
-        finally:
-            connection.close()
+        with transaction.atomic():
+            return services.customer_erase(customer_id=customer_id, actor="user:1")
 
-    threads = [threading.Thread(target=erase) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    results = at_once(erase, erase, timeout=30)
 
     assert sorted(type(r).__name__ for r in results) == ["CustomerAlreadyErased", "Erasure"]
     assert Event.objects.filter(type="customer.erased").count() == 1

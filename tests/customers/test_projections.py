@@ -42,7 +42,6 @@ def history():
         interaction(customer={"anonymous_id": "web-1"}, type="page.viewed", data={"url": "/"}),
         interaction(id=str(uuid.uuid4()), customer={"anonymous_id": "web-1", "email": "ana@example.es"}),
         interaction(
-            id=str(uuid.uuid4()),
             channel="store",
             type="store.visited",
             customer={"phone": "611222333"},
@@ -52,14 +51,12 @@ def history():
     )
     _ingest(
         interaction(
-            id=str(uuid.uuid4()),
             channel="whatsapp",
             type="message.received",
             customer={"phone": "+34611222333", "email": "luis@example.es"},
             data={"text": "¿Tenéis la talla M?"},
         ),
         interaction(
-            id=str(uuid.uuid4()),
             channel="instagram",
             type="content.shared",
             customer={"instagram_id": "ig-42", "email": "ANA@example.es"},
