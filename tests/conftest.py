@@ -144,6 +144,21 @@ def unreachable_broker(settings):
 
 
 @pytest.fixture
+def database_cursor_raises(monkeypatch):
+    """Call it with an exception type and message: from then on, opening a cursor on the default database raises
+    that exception (a database that is down, or one a view must not ask)."""
+    from django.db import connection
+
+    def make(error: type[BaseException], message: str) -> None:
+        def refuse(*args, **kwargs):
+            raise error(message)
+
+        monkeypatch.setattr(connection, "cursor", refuse)
+
+    return make
+
+
+@pytest.fixture
 def replica_routing(settings):
     """Reads may go to the `replica` alias in this test (a mirror of the test database, or a real standby)."""
     from backoffice import replica

@@ -18,14 +18,9 @@ def test_health_reports_an_unreachable_broker_as_503(client):
     assert response.json() == {"status": "down", "checks": {"database": "ok", "broker": "down"}}
 
 
-def test_liveness_answers_while_the_database_is_down(client, monkeypatch):
+def test_liveness_answers_while_the_database_is_down(client, database_cursor_raises):
     """An orchestrator restarts what fails liveness: a database outage must not restart healthy web processes."""
-    from django.db import connection
-
-    def refuse(*args, **kwargs):
-        raise AssertionError("liveness must not ask the database")
-
-    monkeypatch.setattr(connection, "cursor", refuse)
+    database_cursor_raises(AssertionError, "liveness must not ask the database")
     response = client.get("/health/live/")
 
     assert response.status_code == 200

@@ -14,6 +14,7 @@ from customers import services
 from customers.models import ChannelActivityDaily, Consent, Customer, CustomerIdentifier
 from customers.services import cases as case_services
 from tests.concurrency import at_once
+from tests.customers.projection_rows import customer_projection_rows
 from tests.factories import ConsentFactory, interaction
 
 pytestmark = pytest.mark.django_db
@@ -100,27 +101,8 @@ def _every_row_as_text() -> str:
 
 
 def _snapshot():
-    return {
-        "customers": sorted(
-            Customer.objects.values_list(
-                "id",
-                "registered_at",
-                "acquisition_channel",
-                "merged_into_id",
-                "erased_at",
-                "last_interaction_at",
-                "interaction_count",
-                "channels_used",
-            )
-        ),
-        "identifiers": sorted(
-            CustomerIdentifier.objects.values_list("key", "customer_id", "kind", "value", "added_at")
-        ),
-        "consents": sorted(
-            Consent.objects.values_list("customer_id", "channel", "purpose", "is_granted", "wording", "changed_at")
-        ),
-        "daily": sorted(ChannelActivityDaily.objects.values_list("day", "channel", "type", "count")),
-    }
+    consents = Consent.objects.values_list("customer_id", "channel", "purpose", "is_granted", "wording", "changed_at")
+    return customer_projection_rows("merged_into_id", "erased_at") | {"consents": sorted(consents)}
 
 
 def test_after_erasure_no_table_holds_the_customers_personal_data_in_clear(ana, luis):

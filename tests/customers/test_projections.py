@@ -8,28 +8,14 @@ from django.core.management import call_command
 from backoffice.eventstore import projector
 from customers import services
 from customers.models import ChannelActivityDaily, Customer, CustomerIdentifier
+from tests.customers.projection_rows import customer_projection_rows
 from tests.factories import interaction
 
 pytestmark = pytest.mark.django_db
 
 
 def _snapshot():
-    return {
-        "customers": sorted(
-            Customer.objects.values_list(
-                "id",
-                "registered_at",
-                "acquisition_channel",
-                "last_interaction_at",
-                "interaction_count",
-                "channels_used",
-            )
-        ),
-        "identifiers": sorted(
-            CustomerIdentifier.objects.values_list("key", "customer_id", "kind", "value", "added_at")
-        ),
-        "daily": sorted(ChannelActivityDaily.objects.values_list("day", "channel", "type", "count")),
-    }
+    return customer_projection_rows()
 
 
 def _ingest(*items):

@@ -28,13 +28,8 @@ def test_not_ready_names_the_broker_that_is_down(client):
     assert body["type"].endswith("/not_ready")
 
 
-def test_not_ready_names_the_database_that_is_down(client, monkeypatch):
-    from django.db import connection
-
-    def refuse(*args, **kwargs):
-        raise ConnectionRefusedError("database down")
-
-    monkeypatch.setattr(connection, "cursor", refuse)
+def test_not_ready_names_the_database_that_is_down(client, database_cursor_raises):
+    database_cursor_raises(ConnectionRefusedError, "database down")
     response = client.get("/health/ready/")
 
     assert response.status_code == 503
