@@ -195,3 +195,24 @@ class ConsentFactory(factory.Factory):
         from customers import services
 
         return services.consent_record(**values)
+
+
+class OrderFactory(factory.Factory):
+    """An order placed through orders.services.order_place: one CAM-ALG-BLA-M picked up at MAD-01, ordered on the web,
+    unless told otherwise (the stock must have been received); returns the Order."""
+
+    class Meta:
+        model = dict
+
+    customer = factory.LazyFunction(lambda: str(CustomerFactory().id))
+    channel = "web"
+    lines = factory.LazyFunction(lambda: [{"sku": "CAM-ALG-BLA-M", "quantity": 1}])
+    fulfilment = factory.LazyFunction(lambda: {"method": "pickup", "location": "MAD-01"})
+    actor = "test"
+
+    @classmethod
+    def _create(cls, model_class, **values):
+        from orders import services
+
+        order, _ = services.order_place(**values)
+        return order

@@ -10,6 +10,7 @@ from orders import services
 from orders.errors import InsufficientStock
 from orders.models import Order, StockLevel
 from tests.concurrency import at_once
+from tests.factories import OrderFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -27,15 +28,7 @@ def test_forty_threads_reserving_the_last_ten_units_exactly_ten_succeed(chain, r
     receive("CAM-ALG-BLA-M", "MAD-01", 10)
 
     def reserve(index):
-        order, _ = services.order_place(
-            order_id=f"T-{index}",
-            customer=customer_id,
-            channel="web",
-            lines=[{"sku": "CAM-ALG-BLA-M", "quantity": 1}],
-            fulfilment={"method": "pickup", "location": "MAD-01"},
-            actor="test",
-        )
-        return order.id
+        return OrderFactory(order_id=f"T-{index}", customer=customer_id).id
 
     results = _run_threads(40, reserve)
 
