@@ -14,6 +14,7 @@ def at_once(*calls: Callable[[], object], timeout: float = 120) -> list:
 
     def run(index: int, call: Callable[[], object]) -> None:
         try:
+            connection.ensure_connection()  # connected before the release: the calls meet at their first query
             barrier.wait(timeout=timeout)
             results[index] = call()
         except Exception as exc:  # noqa: BLE001 - the caller inspects what each call got
