@@ -132,6 +132,33 @@ def outbox():
 
 
 @pytest.fixture
+def unreachable_broker(settings):
+    """The broker the settings and the Celery app name is one nothing listens on, for this test only."""
+    from backoffice.celery import app
+
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"
+    previous = app.conf.broker_url
+    app.conf.broker_url = settings.CELERY_BROKER_URL
+    yield
+    app.conf.broker_url = previous
+
+
+@pytest.fixture
+def database_cursor_raises(monkeypatch):
+    """Call it with an exception type and message: from then on, opening a cursor on the default database raises
+    that exception (a database that is down, or one a view must not ask)."""
+    from django.db import connection
+
+    def make(error: type[BaseException], message: str) -> None:
+        def refuse(*args, **kwargs):
+            raise error(message)
+
+        monkeypatch.setattr(connection, "cursor", refuse)
+
+    return make
+
+
+@pytest.fixture
 def replica_routing(settings):
     """Reads may go to the `replica` alias in this test (a mirror of the test database, or a real standby)."""
     from backoffice import replica

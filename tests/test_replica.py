@@ -49,6 +49,13 @@ class Queries:
         )
 
 
+def _customer_the_replica_has():
+    """A new customer, once the replica has it (at once on the mirror; a real standby replays the customer first)."""
+    customer = CustomerFactory()
+    wait_for_replica()
+    return customer
+
+
 def _consent(customer, **kwargs):
     return ConsentFactory(customer_id=customer.id, channel="whatsapp", source_channel="store", **kwargs)
 
@@ -56,8 +63,7 @@ def _consent(customer, **kwargs):
 def test_a_get_request_reads_the_customer_360_on_the_replica_and_who_asks_on_the_primary(
     replica_routing, api_client_for
 ):
-    customer = CustomerFactory()
-    wait_for_replica()  # at once on the mirror; a real standby replays the customer first
+    customer = _customer_the_replica_has()
     client = api_client_for("support")
 
     with Queries() as queries:
@@ -87,8 +93,7 @@ def test_a_get_request_reads_the_customer_360_on_the_replica_and_who_asks_on_the
     ],
 )
 def test_list_endpoints_and_reports_read_on_the_replica(replica_routing, api_client_for, role, path):
-    customer = CustomerFactory()
-    wait_for_replica()  # at once on the mirror; a real standby replays the customer first
+    customer = _customer_the_replica_has()
     client = api_client_for(role)
 
     with Queries() as queries:
@@ -102,8 +107,7 @@ def test_list_endpoints_and_reports_read_on_the_replica(replica_routing, api_cli
 
 
 def test_a_post_reads_and_writes_on_the_primary_only(replica_routing, api_client_for):
-    customer = CustomerFactory()
-    wait_for_replica()  # at once on the mirror; a real standby replays the customer first
+    customer = _customer_the_replica_has()
     client = api_client_for("store")
 
     with Queries() as queries:
@@ -155,8 +159,7 @@ def test_the_pin_holds_for_a_token_client_that_keeps_no_cookies_and_ends_after_i
 
 
 def test_a_refused_post_pins_nobody(replica_routing, api_client_for):
-    customer = CustomerFactory()
-    wait_for_replica()  # at once on the mirror; a real standby replays the customer first
+    customer = _customer_the_replica_has()
     client = api_client_for("store")
 
     response = client.post(f"/api/v1/customers/{customer.id}/consents", {**CONSENT, "channel": "fax"}, format="json")
@@ -193,8 +196,7 @@ def test_staff_pages_read_on_the_replica_and_a_staff_member_who_wrote_reads_the_
 
 
 def test_a_pin_cookie_further_ahead_than_one_pin_is_not_believed(replica_routing, api_client_for):
-    customer = CustomerFactory()
-    wait_for_replica()  # at once on the mirror; a real standby replays the customer first
+    customer = _customer_the_replica_has()
     client = api_client_for("support")
     client.cookies[replica.PIN_COOKIE] = str(int(time.time()) + 3600)
 
@@ -293,8 +295,7 @@ def test_nothing_is_migrated_or_written_on_the_replica():
 
 
 def test_without_routing_a_get_reads_everything_on_the_primary(api_client_for):
-    customer = CustomerFactory()
-    wait_for_replica()  # at once on the mirror; a real standby replays the customer first
+    customer = _customer_the_replica_has()
     client = api_client_for("support")
 
     with Queries() as queries:

@@ -10,29 +10,17 @@ def test_health_says_ok_when_the_database_answers(client):
     assert response.json()["checks"]["database"] == "ok"
 
 
-def test_health_reports_an_unreachable_broker_as_503(client, settings):
-    settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"
-    from backoffice.celery import app
-
-    previous = app.conf.broker_url
-    app.conf.broker_url = settings.CELERY_BROKER_URL
-    try:
-        response = client.get("/health/")
-    finally:
-        app.conf.broker_url = previous
+@pytest.mark.usefixtures("unreachable_broker")
+def test_health_reports_an_unreachable_broker_as_503(client):
+    response = client.get("/health/")
 
     assert response.status_code == 503
     assert response.json() == {"status": "down", "checks": {"database": "ok", "broker": "down"}}
 
 
-def test_liveness_answers_while_the_database_is_down(client, monkeypatch):
+def test_liveness_answers_while_the_database_is_down(client, database_cursor_raises):
     """An orchestrator restarts what fails liveness: a database outage must not restart healthy web processes."""
-    from django.db import connection
-
-    def refuse(*args, **kwargs):
-        raise AssertionError("liveness must not ask the database")
-
-    monkeypatch.setattr(connection, "cursor", refuse)
+    database_cursor_raises(AssertionError, "liveness must not ask the database")
     response = client.get("/health/live/")
 
     assert response.status_code == 200

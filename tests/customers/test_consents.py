@@ -11,7 +11,7 @@ from backoffice.eventstore.models import Event
 from customers import services
 from customers.models import Consent
 from customers.selectors import consent_allows
-from tests.factories import interaction
+from tests.factories import ConsentFactory, interaction
 
 pytestmark = pytest.mark.django_db
 
@@ -60,14 +60,13 @@ def test_marketing_needs_a_grant_and_service_holds_until_withdrawn(customer_id):
     assert consent_allows(customer_id=customer_id, channel="sms", purpose="marketing") is False
     assert consent_allows(customer_id=customer_id, channel="sms", purpose="service") is True
 
-    services.consent_record(
+    ConsentFactory(
         customer_id=customer_id,
         channel="sms",
         purpose="service",
         is_granted=False,
         source_channel="sms",
         wording="STOP",
-        actor="test",
     )
 
     assert consent_allows(customer_id=customer_id, channel="sms", purpose="service") is False
@@ -75,25 +74,9 @@ def test_marketing_needs_a_grant_and_service_holds_until_withdrawn(customer_id):
 
 def test_a_late_synced_older_grant_does_not_undo_a_newer_withdrawal(customer_id):
     now = timezone.now()
-    services.consent_record(
-        customer_id=customer_id,
-        channel="email",
-        purpose="marketing",
-        is_granted=False,
-        source_channel="email",
-        occurred_at=now,
-        actor="test",
-    )
+    ConsentFactory(customer_id=customer_id, is_granted=False, source_channel="email", occurred_at=now)
 
-    services.consent_record(
-        customer_id=customer_id,
-        channel="email",
-        purpose="marketing",
-        is_granted=True,
-        source_channel="store",
-        occurred_at=now - timedelta(hours=2),
-        actor="till",
-    )
+    ConsentFactory(customer_id=customer_id, source_channel="store", occurred_at=now - timedelta(hours=2), actor="till")
 
     assert consent_allows(customer_id=customer_id, channel="email", purpose="marketing") is False
     assert consent_allows(customer_id=customer_id, channel="email", purpose="marketing", at=now - timedelta(hours=1))
@@ -156,14 +139,12 @@ def test_marketing_staff_may_read_but_not_change_consents(api_client_for, custom
 def test_the_ledger_rebuilds_to_the_same_state(customer_id):
     now = timezone.now()
     for hours, granted in ((5, True), (3, False), (1, True)):
-        services.consent_record(
+        ConsentFactory(
             customer_id=customer_id,
             channel="push",
-            purpose="marketing",
             is_granted=granted,
             source_channel="app",
             occurred_at=now - timedelta(hours=hours),
-            actor="test",
         )
     live = list(
         Consent.objects.values_list("customer_id", "channel", "purpose", "is_granted", "changed_at", "position")

@@ -23,7 +23,6 @@ def ana():
     items = [
         interaction(occurred_at=_at(0), customer={"email": "ana@example.es"}),
         interaction(
-            id=str(uuid.uuid4()),
             type="message.received",
             channel="whatsapp",
             occurred_at=_at(10),
@@ -31,7 +30,6 @@ def ana():
             data={"text": "¿Llega mañana?"},
         ),
         interaction(
-            id=str(uuid.uuid4()),
             type="store.visited",
             channel="store",
             occurred_at=_at(20),
@@ -115,7 +113,6 @@ def test_the_timeline_filters_by_channel_and_type(client, ana):
 def test_timeline_pages_cover_every_event_once(client, ana):
     items = [
         interaction(
-            id=str(uuid.uuid4()),
             type="page.viewed",
             occurred_at=_at(30 + n % 5),
             customer={"email": "ana@example.es"},

@@ -1,6 +1,5 @@
 """GDPR: erasure leaves no personal data anywhere while the events still count; export hands out all we hold."""
 
-import threading
 import uuid
 
 import pytest
@@ -14,6 +13,8 @@ from backoffice.messaging.services import messages_drain
 from customers import services
 from customers.models import ChannelActivityDaily, Consent, Customer, CustomerIdentifier
 from customers.services import cases as case_services
+from tests.concurrency import at_once
+from tests.customers.projection_rows import customer_projection_rows
 from tests.factories import ConsentFactory, interaction
 
 pytestmark = pytest.mark.django_db
@@ -42,20 +43,13 @@ def ana():
     results = _ingest(
         interaction(customer={"email": ANA_EMAIL, "phone": ANA_PHONE, "name": "Ana Beltrán"}),
         interaction(
-            id=str(uuid.uuid4()),
             type="message.received",
             channel="whatsapp",
             customer={"phone": "600 111 222"},
             data={"text": "¿Llega mañana mi pedido?"},
         ),
+        interaction(type="search.performed", customer={"email": ANA_EMAIL}, data={"query": "vestido rojo talla 38"}),
         interaction(
-            id=str(uuid.uuid4()),
-            type="search.performed",
-            customer={"email": ANA_EMAIL},
-            data={"query": "vestido rojo talla 38"},
-        ),
-        interaction(
-            id=str(uuid.uuid4()),
             type="store.visited",
             channel="store",
             customer={"loyalty_card": "LC-0001", "phone": ANA_PHONE},
@@ -107,27 +101,8 @@ def _every_row_as_text() -> str:
 
 
 def _snapshot():
-    return {
-        "customers": sorted(
-            Customer.objects.values_list(
-                "id",
-                "registered_at",
-                "acquisition_channel",
-                "merged_into_id",
-                "erased_at",
-                "last_interaction_at",
-                "interaction_count",
-                "channels_used",
-            )
-        ),
-        "identifiers": sorted(
-            CustomerIdentifier.objects.values_list("key", "customer_id", "kind", "value", "added_at")
-        ),
-        "consents": sorted(
-            Consent.objects.values_list("customer_id", "channel", "purpose", "is_granted", "wording", "changed_at")
-        ),
-        "daily": sorted(ChannelActivityDaily.objects.values_list("day", "channel", "type", "count")),
-    }
+    consents = Consent.objects.values_list("customer_id", "channel", "purpose", "is_granted", "wording", "changed_at")
+    return customer_projection_rows("merged_into_id", "erased_at") | {"consents": sorted(consents)}
 
 
 def test_after_erasure_no_table_holds_the_customers_personal_data_in_clear(ana, luis):
@@ -346,24 +321,12 @@ def test_erasing_a_customer_erases_those_merged_into_them(client, ana):
 def test_two_simultaneous_erasures_of_one_customer_record_one_and_refuse_the_other(settings):
     settings.EVENTSTORE_AFTER_COMMIT_HOOKS = []
     customer_id = _ingest(interaction())[0].customer_id
-    barrier = threading.Barrier(2)
-    results: list = []
 
     def erase():
-        try:
-            with transaction.atomic():
-                barrier.wait(timeout=10)
-                results.append(services.customer_erase(customer_id=customer_id, actor="user:1"))
-        except Exception as exc:  # noqa: BLE001 - the test inspects what each thread got
-            results.append(exc)
-        finally:
-            connection.close()
+        with transaction.atomic():
+            return services.customer_erase(customer_id=customer_id, actor="user:1")
 
-    threads = [threading.Thread(target=erase) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    results = at_once(erase, erase, timeout=30)
 
     assert sorted(type(r).__name__ for r in results) == ["CustomerAlreadyErased", "Erasure"]
     assert Event.objects.filter(type="customer.erased").count() == 1

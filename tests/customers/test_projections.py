@@ -8,28 +8,14 @@ from django.core.management import call_command
 from backoffice.eventstore import projector
 from customers import services
 from customers.models import ChannelActivityDaily, Customer, CustomerIdentifier
+from tests.customers.projection_rows import customer_projection_rows
 from tests.factories import interaction
 
 pytestmark = pytest.mark.django_db
 
 
 def _snapshot():
-    return {
-        "customers": sorted(
-            Customer.objects.values_list(
-                "id",
-                "registered_at",
-                "acquisition_channel",
-                "last_interaction_at",
-                "interaction_count",
-                "channels_used",
-            )
-        ),
-        "identifiers": sorted(
-            CustomerIdentifier.objects.values_list("key", "customer_id", "kind", "value", "added_at")
-        ),
-        "daily": sorted(ChannelActivityDaily.objects.values_list("day", "channel", "type", "count")),
-    }
+    return customer_projection_rows()
 
 
 def _ingest(*items):
@@ -42,7 +28,6 @@ def history():
         interaction(customer={"anonymous_id": "web-1"}, type="page.viewed", data={"url": "/"}),
         interaction(id=str(uuid.uuid4()), customer={"anonymous_id": "web-1", "email": "ana@example.es"}),
         interaction(
-            id=str(uuid.uuid4()),
             channel="store",
             type="store.visited",
             customer={"phone": "611222333"},
@@ -52,14 +37,12 @@ def history():
     )
     _ingest(
         interaction(
-            id=str(uuid.uuid4()),
             channel="whatsapp",
             type="message.received",
             customer={"phone": "+34611222333", "email": "luis@example.es"},
             data={"text": "¿Tenéis la talla M?"},
         ),
         interaction(
-            id=str(uuid.uuid4()),
             channel="instagram",
             type="content.shared",
             customer={"instagram_id": "ig-42", "email": "ANA@example.es"},

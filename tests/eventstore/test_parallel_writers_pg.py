@@ -14,6 +14,7 @@ from django.db import close_old_connections, connection, connections, transactio
 from backoffice.eventstore import projector, store
 from backoffice.eventstore.errors import ConcurrencyError, IdempotencyConflict
 from backoffice.eventstore.models import Event
+from tests.concurrency import at_once
 from tests.factories import interaction
 
 from .test_projector import RecordingAsync, seen_by_async
@@ -105,32 +106,14 @@ def test_32_writers_in_4_processes_and_a_tailing_reader_skip_nothing_and_repeat_
 
 
 def _at_once(*calls):
-    """Run each call on its own thread and connection, all released together; their results (or exceptions)."""
-    barrier = threading.Barrier(len(calls))
-    results: list = [None] * len(calls)
-
-    def run(i, call):
-        try:
-            results[i] = call(barrier)
-        except Exception as exc:  # noqa: BLE001 - the test inspects what each got
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    return results
+    return at_once(*calls, timeout=60)
 
 
 def _append_held_open(stream, event, **kwargs):
     """Append in a transaction that stays open a moment after it: the other caller's insert meets it in flight."""
 
-    def call(barrier):
+    def call():
         with transaction.atomic():
-            barrier.wait(10)
             result = store.append_batches([store.StreamAppend(stream, [event], **kwargs)])
             time.sleep(0.3)
         return result[0]
@@ -181,10 +164,9 @@ def test_two_posts_at_one_stream_version_one_is_stored_the_other_is_a_409(api_cl
     assert client.post("/api/v1/events", interaction(expected_version=0), format="json").status_code == 201
 
     def post(channel):
-        def call(barrier):
+        def call():
             body = interaction(id=str(uuid.uuid4()), channel=channel, expected_version=1)
             with transaction.atomic():  # held open after the request: the other request meets it in flight
-                barrier.wait(10)
                 response = client.post("/api/v1/events", body, format="json")
                 time.sleep(0.3)
             return response

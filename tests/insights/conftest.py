@@ -231,30 +231,20 @@ def shop(db, insights_settings):
     s.order("o8", "E", "web", "2026-03-10", "25.00", method="pickup", location="MAD-01")
     s.cancel("o8", "E", "store", "2026-03-11", "Sin stock en tienda")
 
-    s.case(
-        "A",
-        "phone",
-        at("2026-01-07", "10:00"),
-        first_response=at("2026-01-07", "10:30"),
-        resolved=at("2026-01-07", "12:00"),
-        csat=5,
-    )
-    s.case(
-        "B",
-        "whatsapp",
-        at("2026-01-13", "09:00"),
-        first_response=at("2026-01-13", "15:00"),
-        resolved=at("2026-01-16", "09:00"),
-        csat=2,
-    )
-    s.case(
-        "D",
-        "whatsapp",
-        at("2026-02-06", "10:00"),
-        first_response=at("2026-02-06", "10:10"),
-        resolved=at("2026-02-06", "11:10"),
-        csat=4,
-    )
+    # customer, channel, opened, first response, resolved (day, time each), CSAT
+    for customer, channel, opened, first_response, resolved, csat in (
+        ("A", "phone", ("2026-01-07", "10:00"), ("2026-01-07", "10:30"), ("2026-01-07", "12:00"), 5),
+        ("B", "whatsapp", ("2026-01-13", "09:00"), ("2026-01-13", "15:00"), ("2026-01-16", "09:00"), 2),
+        ("D", "whatsapp", ("2026-02-06", "10:00"), ("2026-02-06", "10:10"), ("2026-02-06", "11:10"), 4),
+    ):
+        s.case(
+            customer,
+            channel,
+            at(*opened),
+            first_response=at(*first_response),
+            resolved=at(*resolved),
+            csat=csat,
+        )
     s.case("E", "phone", at("2026-03-01", "08:00"))
 
     s.stock_count("SKU-1", "MAD-01", "2026-02-01", expected=10, counted=8)

@@ -20,7 +20,7 @@ from customers.services.ingestion import customer_register
 from tests.factories import ConsentFactory
 
 from .conftest import wait_for
-from .workers import sms_through, worker_on_own_queue
+from .workers import sms_through, worker_taking_every_task
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -30,16 +30,12 @@ QUEUE = f"campaigns-kill-{os.getpid()}"
 
 @pytest.fixture
 def worker(provider, tmp_path):
-    with worker_on_own_queue(
+    with worker_taking_every_task(
         tmp_path / "worker.log",
         queue=QUEUE,
-        routes={"*": {"queue": QUEUE}},
-        name=f"campaigns-kill-{os.getpid()}@localhost",
         **sms_through(provider),
         CAMPAIGNS_BATCH_SIZE="20",
         CAMPAIGNS_SNAPSHOT_PAGE="100",
-        # What the worker enqueues itself (batches, drain wake-ups) stays on this test's queue.
-        CELERY_TASK_DEFAULT_QUEUE=QUEUE,
     ) as running:
         yield running
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 import uuid
+from contextlib import contextmanager
 
 import pytest
 
@@ -41,6 +42,11 @@ def _start(args, log_path, queue):
         )
 
 
+def _start_worker(name, log_path, queue):
+    worker_args = ["worker", "--pool=solo", "-l", "INFO", "-Q", queue, "--without-gossip", "--without-mingle"]
+    return _start([*worker_args, "-n", f"{name}-{os.getpid()}@%h"], log_path, queue)
+
+
 # Celery prints this to the terminal when it stops (a print, not a log record).
 SHUTDOWN_NOTICE = "worker: Warm shutdown"
 
@@ -58,41 +64,36 @@ def _stop(process):
         process.kill()
 
 
-def test_a_worker_writes_json_lines_with_the_task_id_and_the_enqueuers_correlation_id(tmp_path):
-    queue = f"test-logs-{os.getpid()}"
+@contextmanager
+def _worker_writing_json(tmp_path, name):
+    """A ready worker on a queue of its own, writing LOG_FORMAT=json to its log; stopped after. Yields (log, queue)."""
+    queue = f"test-{name}-{os.getpid()}"
     log = tmp_path / "worker.log"
-    worker = _start(
-        [
-            "worker",
-            "--pool=solo",
-            "-l",
-            "INFO",
-            "-Q",
-            queue,
-            "--without-gossip",
-            "--without-mingle",
-            "-n",
-            f"logs-{os.getpid()}@%h",
-        ],
-        log,
-        queue,
-    )
+    worker = _start_worker(name, log, queue)
     try:
         wait_for(lambda: "ready" in log.read_text(), timeout=60)
+        yield log, queue
+    finally:
+        _stop(worker)
+
+
+def _task_lines(log, result) -> list[dict]:
+    def task_line():
+        """the worker logged the task's success"""
+        return [e for e in _json_lines(log) if e.get("task_id") == result.id]
+
+    return wait_for(task_line, timeout=60)
+
+
+def test_a_worker_writes_json_lines_with_the_task_id_and_the_enqueuers_correlation_id(tmp_path):
+    with _worker_writing_json(tmp_path, "logs") as (log, queue):
         correlation_id = f"corr-{uuid.uuid4()}"
         token = correlation_id_var.set(correlation_id)
         try:
             result = catch_up_projections_task.apply_async(queue=queue)
         finally:
             correlation_id_var.reset(token)
-
-        def task_line():
-            """the worker logged the task's success"""
-            return [e for e in _json_lines(log) if e.get("task_id") == result.id]
-
-        lines = wait_for(task_line, timeout=60)
-    finally:
-        _stop(worker)
+        lines = _task_lines(log, result)
     entries = _json_lines(log)  # every line is JSON: json.loads would have raised
     assert entries
     assert all({"time", "level", "logger", "message"} <= set(e) for e in entries)
@@ -101,30 +102,9 @@ def test_a_worker_writes_json_lines_with_the_task_id_and_the_enqueuers_correlati
 
 
 def test_a_task_enqueued_outside_a_request_is_its_own_correlation_id(tmp_path):
-    queue = f"test-logs2-{os.getpid()}"
-    log = tmp_path / "worker.log"
-    worker = _start(
-        [
-            "worker",
-            "--pool=solo",
-            "-l",
-            "INFO",
-            "-Q",
-            queue,
-            "--without-gossip",
-            "--without-mingle",
-            "-n",
-            f"logs2-{os.getpid()}@%h",
-        ],
-        log,
-        queue,
-    )
-    try:
-        wait_for(lambda: "ready" in log.read_text(), timeout=60)
+    with _worker_writing_json(tmp_path, "logs2") as (log, queue):
         result = catch_up_projections_task.apply_async(queue=queue)
-        lines = wait_for(lambda: [e for e in _json_lines(log) if e.get("task_id") == result.id], timeout=60)
-    finally:
-        _stop(worker)
+        lines = _task_lines(log, result)
     assert lines[0]["correlation_id"] == result.id
 
 

@@ -21,7 +21,7 @@ from customers.services.ingestion import customer_register
 from tests.factories import ConsentFactory
 
 from .conftest import wait_for
-from .workers import sms_through, worker_on_own_queue
+from .workers import sms_through, worker_taking_every_task
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -32,14 +32,8 @@ SMS = {"sms": {"text": "Tu carrito te espera"}}
 
 @pytest.fixture
 def worker(provider, tmp_path):
-    with worker_on_own_queue(
-        tmp_path / "worker.log",
-        queue=QUEUE,
-        routes={"*": {"queue": QUEUE}},
-        name=f"journeys-kill-{os.getpid()}@localhost",
-        **sms_through(provider),
-        JOURNEYS_BATCH_SIZE="10",
-        CELERY_TASK_DEFAULT_QUEUE=QUEUE,
+    with worker_taking_every_task(
+        tmp_path / "worker.log", queue=QUEUE, **sms_through(provider), JOURNEYS_BATCH_SIZE="10"
     ) as running:
         yield running
 

@@ -33,19 +33,23 @@ def provider():
     running.stop()
 
 
-@pytest.fixture
-def worker(provider, tmp_path):
-    # Only this worker may send them (not the session's worker).
-    with worker_on_own_queue(
-        tmp_path / "worker.log",
+def messaging_worker(log_path, **settings: str):
+    """A worker that alone takes the messaging tasks (not the session's worker), draining 50 messages a batch."""
+    return worker_on_own_queue(
+        log_path,
         queue=QUEUE,
         routes={"messaging.*": {"queue": QUEUE}},
-        **sms_through(provider),
         MESSAGING_DRAIN_BATCH="50",
         # A transient failure on a loaded machine is retried in a second, not in half a minute.
         MESSAGING_RETRY_BACKOFF_SECONDS="1",
         MESSAGING_RETRY_BACKOFF_MAX_SECONDS="2",
-    ) as running:
+        **settings,
+    )
+
+
+@pytest.fixture
+def worker(provider, tmp_path):
+    with messaging_worker(tmp_path / "worker.log", **sms_through(provider)) as running:
         yield running
 
 

@@ -11,8 +11,12 @@ from backoffice.eventstore.models import Event
 from backoffice.messaging.models import OutboundMessage
 from tests.messaging.providers.loopback import LoopbackProviders
 
-from .test_messaging_worker_killed import MESSAGES, QUEUE, send_killing_the_worker_mid_way, wait_until_all_sent
-from .workers import worker_on_own_queue
+from .test_messaging_worker_killed import (
+    MESSAGES,
+    messaging_worker,
+    send_killing_the_worker_mid_way,
+    wait_until_all_sent,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -29,10 +33,8 @@ def twilio_api():
 
 @pytest.fixture
 def worker(twilio_api, tmp_path):
-    with worker_on_own_queue(
+    with messaging_worker(
         tmp_path / "worker.log",
-        queue=QUEUE,
-        routes={"messaging.*": {"queue": QUEUE}},
         MESSAGING_BACKEND_SMS="twilio",
         TWILIO_ACCOUNT_SID=SID,
         TWILIO_AUTH_TOKEN=TOKEN,
@@ -40,9 +42,6 @@ def worker(twilio_api, tmp_path):
         TWILIO_BASE_URL=twilio_api.url,
         TWILIO_IDEMPOTENCY_HONOURED="true",
         MESSAGING_SENDING_STALE_SECONDS="2",
-        MESSAGING_DRAIN_BATCH="50",
-        MESSAGING_RETRY_BACKOFF_SECONDS="1",
-        MESSAGING_RETRY_BACKOFF_MAX_SECONDS="2",
     ) as running:
         yield running
 

@@ -13,7 +13,7 @@ from customers.models import ChannelActivityDaily, Customer
 from tests.factories import interaction
 
 from .conftest import reset_task_router, wait_for
-from .workers import worker_on_own_queue
+from .workers import worker_taking_every_task
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -26,13 +26,10 @@ ASYNC = ("customers.activity", "customers.channel_daily")
 
 @pytest.fixture
 def worker(tmp_path):
-    with worker_on_own_queue(
+    with worker_taking_every_task(
         tmp_path / "worker.log",
         queue=QUEUE,
-        routes={"*": {"queue": QUEUE}},
-        name=f"projections-kill-{os.getpid()}@localhost",
         start=False,
-        CELERY_TASK_DEFAULT_QUEUE=QUEUE,
         EVENTSTORE_CATCH_UP_BATCH=str(BATCH),  # the kill must land between two batches' commits
     ) as running:
         yield running

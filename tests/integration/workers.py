@@ -89,3 +89,17 @@ def worker_on_own_queue(
         running.stop()
         celery_app.conf.task_routes, celery_app.conf.task_always_eager = routes_before, eager_before
         reset_task_router()
+
+
+def worker_taking_every_task(log_path: Path, *, queue: str, start: bool = True, **settings: str):
+    """worker_on_own_queue for every task, named after its queue; what the worker enqueues itself (batches, drain
+    wake-ups) stays on that queue too."""
+    return worker_on_own_queue(
+        log_path,
+        queue=queue,
+        routes={"*": {"queue": queue}},
+        name=f"{queue}@localhost",
+        start=start,
+        CELERY_TASK_DEFAULT_QUEUE=queue,
+        **settings,
+    )

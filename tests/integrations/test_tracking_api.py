@@ -381,7 +381,7 @@ def test_screen_is_a_page_view_on_the_app_channel(client):
     assert (event.channel, event.data["title"]) == ("app", "Basket")
 
 
-def test_the_command_prints_the_key_alone_on_its_last_line_and_revokes(client):
+def test_the_command_prints_the_key_alone_on_its_last_line_and_revokes(send):
     from io import StringIO
 
     from django.core.management import call_command
@@ -389,23 +389,13 @@ def test_the_command_prints_the_key_alone_on_its_last_line_and_revokes(client):
     out = StringIO()
     call_command("tracking_source", "pos", "--channel", "store", stdout=out)
     key = out.getvalue().strip().splitlines()[-1]
-    ok = client.post(
-        "/v1/track",
-        json.dumps(message(event="Till Opened")),
-        content_type="application/json",
-        HTTP_AUTHORIZATION=basic(key),
-    )
+    ok = send("/v1/track", message(event="Till Opened"), key=key)
     assert ok.status_code == 200
     assert events("custom.event")[0].channel == "store"
 
     call_command("tracking_source", "pos", "--revoke", stdout=StringIO())
 
-    refused = client.post(
-        "/v1/track",
-        json.dumps(message(event="Till Opened")),
-        content_type="application/json",
-        HTTP_AUTHORIZATION=basic(key),
-    )
+    refused = send("/v1/track", message(event="Till Opened"), key=key)
     assert refused.status_code == 401
     assert TrackingSource.objects.get(name="pos").key_hash != key  # only the hash is kept
 

@@ -8,7 +8,7 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 
-import orjson
+from tests.messaging.http_loopback import JsonAnswerHandler, serve_in_thread, shut_down
 
 
 @dataclass
@@ -42,7 +42,7 @@ class LoopbackProvider:
     def start(self) -> "LoopbackProvider":
         provider = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
+        class Handler(JsonAnswerHandler):
             def do_POST(self):  # noqa: N802 - http.server's name
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 key = self.headers.get("Idempotency-Key", "")
@@ -62,25 +62,10 @@ class LoopbackProvider:
                 if should_hold:
                     provider.holding.set()
                     provider.release.wait(timeout=30)
-                payload = orjson.dumps(answer)
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(payload)))
-                    self.end_headers()
-                    self.wfile.write(payload)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up (timeout, or a killed worker)
+                self.answer_json(status, answer)
 
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        self.server = serve_in_thread(Handler)
         return self
 
     def stop(self) -> None:
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
+        shut_down(self.server)

@@ -15,16 +15,9 @@ def test_ready_when_the_database_answers(client, settings):
     assert response.json() == {"status": "ready", "checks": {"database": "ok"}}
 
 
-def test_not_ready_names_the_broker_that_is_down(client, settings):
-    from backoffice.celery import app
-
-    settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"
-    previous = app.conf.broker_url
-    app.conf.broker_url = settings.CELERY_BROKER_URL
-    try:
-        response = client.get("/health/ready/")
-    finally:
-        app.conf.broker_url = previous
+@pytest.mark.usefixtures("unreachable_broker")
+def test_not_ready_names_the_broker_that_is_down(client):
+    response = client.get("/health/ready/")
 
     assert response.status_code == 503
     assert response["Content-Type"] == "application/problem+json"
@@ -35,13 +28,8 @@ def test_not_ready_names_the_broker_that_is_down(client, settings):
     assert body["type"].endswith("/not_ready")
 
 
-def test_not_ready_names_the_database_that_is_down(client, monkeypatch):
-    from django.db import connection
-
-    def refuse(*args, **kwargs):
-        raise ConnectionRefusedError("database down")
-
-    monkeypatch.setattr(connection, "cursor", refuse)
+def test_not_ready_names_the_database_that_is_down(client, database_cursor_raises):
+    database_cursor_raises(ConnectionRefusedError, "database down")
     response = client.get("/health/ready/")
 
     assert response.status_code == 503

@@ -1,30 +1,15 @@
 """A small chain: two stores and a warehouse, a few products, and a customer, all made through the services."""
 
-from decimal import Decimal
-
 import pytest
 
 from customers.services.ingestion import customer_register
 from orders import services
-
-LOCATIONS = (
-    ("MAD-01", "Madrid Gran Vía", "store", "Madrid"),
-    ("VLC-01", "Valencia Colón", "store", "Valencia"),
-    ("WH-ZGZ", "Almacén Zaragoza", "warehouse", "Zaragoza"),
-)
-PRODUCTS = (
-    ("CAM-ALG-BLA-M", "Camiseta algodón blanca M", "camisetas", "19.90"),
-    ("PAN-VAQ-SLI-40", "Vaquero slim azul 40", "pantalones", "49.90"),
-    ("ZAP-RUN-BLA-42", "Zapatillas running blancas 42", "calzado", "69.90"),
-)
+from tests.orders.chain import LOCATIONS, PRODUCTS, chain_create
 
 
 @pytest.fixture
 def chain(db):
-    for code, name, kind, city in LOCATIONS:
-        services.location_create(code=code, name=name, kind=kind, city=city, actor="test")
-    for sku, name, category, price in PRODUCTS:
-        services.product_save(sku=sku, name=name, category=category, price=Decimal(price), actor="test")
+    chain_create()
     return {"locations": [loc[0] for loc in LOCATIONS], "skus": [p[0] for p in PRODUCTS]}
 
 

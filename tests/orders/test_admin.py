@@ -5,6 +5,7 @@ import pytest
 from backoffice.eventstore.models import Event
 from orders import services
 from orders.models import Product
+from tests.factories import OrderFactory
 
 from .conftest import level
 
@@ -85,14 +86,7 @@ def test_an_order_page_shows_its_lines_and_history_and_marketing_cannot_see_it(
     login, chain, receive, customer_id, client
 ):
     receive("CAM-ALG-BLA-M", "MAD-01", 3)
-    order, _ = services.order_place(
-        order_id="W-77",
-        customer=customer_id,
-        channel="web",
-        lines=[{"sku": "CAM-ALG-BLA-M", "quantity": 1}],
-        fulfilment={"method": "pickup", "location": "MAD-01"},
-        actor="test",
-    )
+    OrderFactory(order_id="W-77", customer=customer_id)
     services.order_act(order_id="W-77", action="pay", actor="test")
 
     page = login("support").get("/admin/orders/order/W-77/change/")

@@ -10,7 +10,7 @@ from customers.services import interactions_ingest
 from orders import services
 from orders.models import Cart
 from orders.tasks import abandon_idle_carts_task
-from tests.factories import interaction
+from tests.factories import OrderFactory, interaction
 
 pytestmark = pytest.mark.django_db
 STARTED = datetime.fromisoformat("2026-11-20T10:00:00+01:00")
@@ -80,13 +80,7 @@ def test_a_checked_out_cart_is_never_abandoned(chain):
 def test_no_reminder_when_the_customer_ordered_by_phone_meanwhile(chain, receive):
     customer_id = _cart_events("c-4")
     receive("CAM-ALG-BLA-M", "MAD-01", 5)
-    services.order_place(
-        customer=customer_id,
-        channel="phone",
-        lines=[{"sku": "CAM-ALG-BLA-M", "quantity": 2}],
-        fulfilment={"method": "pickup", "location": "MAD-01"},
-        actor="test",
-    )
+    OrderFactory(customer=customer_id, channel="phone", lines=[{"sku": "CAM-ALG-BLA-M", "quantity": 2}])
 
     (decision,) = services.carts_abandon_idle(now=timezone.now())
 

@@ -12,12 +12,15 @@ def client(api_client_for):
     return api_client_for("integration")
 
 
+def _posted_again_then_changed(client, path, body, change):
+    """The responses to `body` posted, posted again, then posted with `change`."""
+    return [client.post(path, sent, format="json") for sent in (body, body, body | change)]
+
+
 def test_a_product_is_created_then_only_what_changed_is_recorded(client):
     body = {"sku": "GOR-LAN-GRI-U", "name": "Gorro de lana gris", "category": "accesorios", "price": "15.90"}
 
-    created = client.post("/api/v1/products", body, format="json")
-    same = client.post("/api/v1/products", body, format="json")
-    cheaper = client.post("/api/v1/products", body | {"price": "12.90"}, format="json")
+    created, same, cheaper = _posted_again_then_changed(client, "/api/v1/products", body, {"price": "12.90"})
 
     assert (created.status_code, same.status_code, cheaper.status_code) == (201, 200, 200)
     assert cheaper.json()["price"] == "12.90"
@@ -32,9 +35,7 @@ def test_a_product_is_created_then_only_what_changed_is_recorded(client):
 def test_a_location_is_created_once_and_other_values_for_its_code_are_a_409(client):
     body = {"code": "ZAZ-01", "name": "Zaragoza Independencia", "kind": "store", "city": "Zaragoza"}
 
-    created = client.post("/api/v1/locations", body, format="json")
-    again = client.post("/api/v1/locations", body, format="json")
-    other = client.post("/api/v1/locations", body | {"name": "Otra"}, format="json")
+    created, again, other = _posted_again_then_changed(client, "/api/v1/locations", body, {"name": "Otra"})
 
     assert (created.status_code, again.status_code, other.status_code) == (201, 200, 409)
     assert other.json()["errors"][0]["field"] == "code"

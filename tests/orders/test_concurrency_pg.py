@@ -1,15 +1,16 @@
 """No oversell under real concurrency, on PostgreSQL: many threads reserve the last units at once; exactly the
 available quantity succeeds, whatever the interleaving, and the ledger and the levels agree."""
 
-import threading
+import functools
 
 import pytest
-from django.db import close_old_connections, connection
 
 from backoffice.eventstore import store
 from orders import services
 from orders.errors import InsufficientStock
 from orders.models import Order, StockLevel
+from tests.concurrency import at_once
+from tests.factories import OrderFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -20,40 +21,14 @@ def _no_after_commit_hooks(settings):
 
 
 def _run_threads(count, target):
-    barrier = threading.Barrier(count)
-    results: list = [None] * count
-
-    def run(index):
-        close_old_connections()
-        try:
-            barrier.wait(timeout=30)
-            results[index] = target(index)
-        except Exception as exc:  # noqa: BLE001 - the test inspects what each thread got
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return results
+    return at_once(*(functools.partial(target, index) for index in range(count)))
 
 
 def test_forty_threads_reserving_the_last_ten_units_exactly_ten_succeed(chain, receive, customer_id):
     receive("CAM-ALG-BLA-M", "MAD-01", 10)
 
     def reserve(index):
-        order, _ = services.order_place(
-            order_id=f"T-{index}",
-            customer=customer_id,
-            channel="web",
-            lines=[{"sku": "CAM-ALG-BLA-M", "quantity": 1}],
-            fulfilment={"method": "pickup", "location": "MAD-01"},
-            actor="test",
-        )
-        return order.id
+        return OrderFactory(order_id=f"T-{index}", customer=customer_id).id
 
     results = _run_threads(40, reserve)
 

@@ -14,21 +14,14 @@ from customers.reachability import customer_preferred_channel
 from customers.services import interactions_ingest
 from orders import services
 from orders.models import Order
-from tests.factories import ConsentFactory, interaction
+from tests.factories import ConsentFactory, OrderFactory, interaction
 
 pytestmark = pytest.mark.django_db
 CUSTOMER = {"email": "ana@example.es", "phone": "+34600111222"}
 
 
 def _place(customer_id, *, method="pickup", location="MAD-01", channel="app"):
-    order, _ = services.order_place(
-        customer=customer_id,
-        channel=channel,
-        lines=[{"sku": "CAM-ALG-BLA-M", "quantity": 1}],
-        fulfilment={"method": method, "location": location},
-        actor="test",
-    )
-    return order.id
+    return OrderFactory(customer=customer_id, channel=channel, fulfilment={"method": method, "location": location}).id
 
 
 def _grant(customer_id, channel, purpose="marketing"):

@@ -25,6 +25,11 @@ def _order(client, customer_id, *, lines, method="pickup", location="MAD-01", ch
     return client.post("/api/v1/orders", body, format="json")
 
 
+def _ship(client, customer_id, lines, **extra):
+    """Ordered for delivery: the chain chooses where each line leaves from."""
+    return _order(client, customer_id, lines=lines, method="ship", location=None, **extra)
+
+
 def _act(client, order_id, action, **body):
     return client.post(f"/api/v1/orders/{order_id}/{action}", body, format="json")
 
@@ -142,13 +147,7 @@ def test_shipping_prefers_a_warehouse_that_holds_every_line(client, chain, recei
     receive(SHIRT, "WH-ZGZ", 5)
     receive(JEANS, "WH-ZGZ", 5)
 
-    response = _order(
-        client,
-        customer_id,
-        lines=[{"sku": SHIRT, "quantity": 1}, {"sku": JEANS, "quantity": 1}],
-        method="ship",
-        location=None,
-    )
+    response = _ship(client, customer_id, [{"sku": SHIRT, "quantity": 1}, {"sku": JEANS, "quantity": 1}])
 
     assert response.status_code == 201
     assert response.json()["locations"] == ["WH-ZGZ"]
@@ -160,13 +159,8 @@ def test_shipping_splits_across_locations_when_none_holds_every_line(client, cha
     receive(SHOES, "MAD-01", 1)
     receive(SHOES, "VLC-01", 1)
 
-    response = _order(
-        client,
-        customer_id,
-        lines=[{"sku": SHIRT, "quantity": 1}, {"sku": JEANS, "quantity": 1}, {"sku": SHOES, "quantity": 2}],
-        method="ship",
-        location=None,
-    )
+    lines = [{"sku": SHIRT, "quantity": 1}, {"sku": JEANS, "quantity": 1}, {"sku": SHOES, "quantity": 2}]
+    response = _ship(client, customer_id, lines)
 
     assert response.status_code == 201
     placed = sorted((line["sku"], line["location"], line["quantity"]) for line in response.json()["lines"])
@@ -179,7 +173,7 @@ def test_shipping_more_than_the_chain_holds_is_a_409_with_availability_per_locat
     receive(SHOES, "MAD-01", 1)
     receive(SHOES, "VLC-01", 1)
 
-    response = _order(client, customer_id, lines=[{"sku": SHOES, "quantity": 3}], method="ship", location=None)
+    response = _ship(client, customer_id, [{"sku": SHOES, "quantity": 3}])
 
     assert response.status_code == 409
     (line,) = response.json()["lines"]
@@ -209,9 +203,7 @@ def test_click_and_collect_from_placement_to_collection(api_client_for, chain, r
 
 def test_a_shipped_order_turns_its_reservation_into_a_sale(client, chain, receive, customer_id):
     receive(JEANS, "WH-ZGZ", 4)
-    order_id = _order(client, customer_id, lines=[{"sku": JEANS, "quantity": 1}], method="ship", location=None).json()[
-        "id"
-    ]
+    order_id = _ship(client, customer_id, [{"sku": JEANS, "quantity": 1}]).json()["id"]
     _act(client, order_id, "pay")
 
     shipped = _act(client, order_id, "ship")
@@ -239,9 +231,7 @@ def test_an_app_order_returned_at_a_store_restocks_that_store_and_records_the_re
     app, valencia = api_client_for("integration"), api_client_for("store")
     valencia.user.staff_profile.location_code = "VLC-01"
     valencia.user.staff_profile.save()
-    order_id = _order(
-        app, customer_id, lines=[{"sku": SHOES, "quantity": 1}], method="ship", location=None, channel="app"
-    ).json()["id"]
+    order_id = _ship(app, customer_id, [{"sku": SHOES, "quantity": 1}], channel="app").json()["id"]
     for action in ("pay", "ship", "deliver"):
         _act(app, order_id, action)
 

@@ -11,6 +11,7 @@ from backoffice.eventstore import projector
 from customers.models import Customer, CustomerOrder
 from orders import services
 from orders.models import Location, Order, OrderLine, Product, StockLevel
+from tests.factories import OrderFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -128,11 +129,10 @@ def test_rebuilding_the_carts_reproduces_open_checked_out_and_abandoned_carts(ch
 
 def test_the_customers_counters_kept_order_by_order_match_a_recount_from_the_log(history, receive, customer_id):
     receive("CAM-ALG-BLA-M", "MAD-01", 5)
-    services.order_place(  # an order from the past, imported: it becomes the first order
+    OrderFactory(  # an order from the past, imported: it becomes the first order
         order_id="OLD",
         customer=customer_id,
         channel="store",
-        lines=[{"sku": "CAM-ALG-BLA-M", "quantity": 1}],
         fulfilment={"method": "counter", "location": "MAD-01"},
         actor="t",
         occurred_at=timezone.now() - timedelta(days=400),

@@ -13,7 +13,6 @@ it as an artifact).
 import itertools
 import re
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -26,6 +25,7 @@ from customers import services
 from orders import services as order_services
 from tests.browser import SCREENSHOTS, launch_chromium
 from tests.factories import ConsentFactory, interaction
+from tests.orders.chain import PRODUCTS, chain_create
 
 # A 11-inch counter tablet in landscape.
 TABLET = {"width": 1180, "height": 820}
@@ -165,26 +165,12 @@ def customer_with_history(db):
     return make
 
 
-SHOP_LOCATIONS = (
-    ("MAD-01", "Madrid Gran Vía", "store", "Madrid"),
-    ("VLC-01", "Valencia Colón", "store", "Valencia"),
-    ("WH-ZGZ", "Almacén Zaragoza", "warehouse", "Zaragoza"),
-)
-SHOP_PRODUCTS = (
-    ("CAM-ALG-BLA-M", "Camiseta algodón blanca M", "camisetas", "19.90"),
-    ("PAN-VAQ-SLI-40", "Vaquero slim azul 40", "pantalones", "49.90"),
-)
-
-
 @pytest.fixture
 def shop(db):
     """Two stores and a warehouse, two products, stock: 3 T-shirts in Madrid, 5 in Valencia, 10 in the warehouse;
     2 jeans in Madrid. Made through the orders services. Returns place(customer_id, channel, lines, fulfilment)
     that places an order (and pays it when paid=True)."""
-    for code, name, kind, city in SHOP_LOCATIONS:
-        order_services.location_create(code=code, name=name, kind=kind, city=city, actor="test")
-    for sku, name, category, price in SHOP_PRODUCTS:
-        order_services.product_save(sku=sku, name=name, category=category, price=Decimal(price), actor="test")
+    chain_create(PRODUCTS[:2])
     for sku, code, quantity in (
         ("CAM-ALG-BLA-M", "MAD-01", 3),
         ("CAM-ALG-BLA-M", "VLC-01", 5),

@@ -12,7 +12,7 @@ from backoffice.eventstore.models import Event
 from backoffice.messaging.models import OutboundMessage
 from customers.services import interactions_ingest
 from orders import services as order_services
-from tests.factories import interaction
+from tests.factories import OrderFactory, interaction
 
 from ..conftest import grant
 from .conftest import advance, publish, revoke, run_of, settle, template
@@ -71,13 +71,7 @@ def test_an_order_in_the_store_between_the_two_stops_the_email():
         sku="CAM-BLA", name="Camiseta", category="camisetas", price=Decimal("19.90"), actor="test"
     )
     order_services.stock_move(sku="CAM-BLA", location="MAD-01", kind="received", quantity=3, actor="test")
-    order_services.order_place(
-        customer=customer,
-        channel="store",
-        lines=[{"sku": "CAM-BLA", "quantity": 1}],
-        fulfilment={"method": "pickup", "location": "MAD-01"},
-        actor="test",
-    )
+    OrderFactory(customer=customer, channel="store", lines=[{"sku": "CAM-BLA", "quantity": 1}])
     settle()
 
     advance(hours=24)

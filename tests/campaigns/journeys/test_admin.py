@@ -6,6 +6,7 @@ from django.test import Client
 from django.urls import reverse
 
 from campaigns.journeys.models import Journey
+from tests.pages import in_spanish_and_english
 
 from .conftest import page_viewed, publish, template
 
@@ -47,8 +48,7 @@ def test_the_editor_draws_the_steps_with_people_and_speaks_spanish_and_english(m
     journey = publish(template("abandoned_cart"))
     url = reverse("admin:campaigns_journey_change", args=[journey.pk])
 
-    spanish = marketing.get(url, HTTP_ACCEPT_LANGUAGE="es").content.decode()
-    english = marketing.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    spanish, english = in_spanish_and_english(marketing, url)
 
     assert "Simulador" in spanish
     assert "Personas en él ahora" in spanish

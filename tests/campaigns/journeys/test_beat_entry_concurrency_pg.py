@@ -1,14 +1,13 @@
 """Two beat ticks at once (two workers took the same tick): the date and segment entries hold the journey's row
 lock, so everybody enters once."""
 
-import threading
 from collections import Counter
 
 import pytest
-from django.db import connection
 
 from campaigns import services
 from campaigns.journeys.models import JourneyRun
+from tests.concurrency import at_once
 
 from ..conftest import segment
 from .conftest import publish
@@ -18,24 +17,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
 def _twice_at_once(tick) -> list[Exception]:
-    errors: list[Exception] = []
-    start = threading.Barrier(2)
-
-    def run():
-        try:
-            start.wait()
-            tick()
-        except Exception as exc:  # noqa: BLE001 - collected and asserted below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return errors
+    return [result for result in at_once(tick, tick) if isinstance(result, Exception)]
 
 
 def test_two_ticks_at_once_enter_each_birthday_once(person):

@@ -11,6 +11,7 @@ from django.urls import reverse
 from backoffice.accounts.roles import Role
 from campaigns.journeys.definition import is_holdout
 from campaigns.journeys.selectors import journey_report
+from tests.pages import in_spanish_and_english
 
 from .conftest import advance, page_viewed, publish, settle
 
@@ -160,8 +161,7 @@ def test_the_admin_shows_the_branches_in_spanish_and_english(journey_with_conver
     browser.force_login(staff_user("marketing"))
     url = reverse("admin:campaigns_journey_change", args=[journey_with_conversions.pk])
 
-    spanish = browser.get(url, HTTP_ACCEPT_LANGUAGE="es").content.decode()
-    english = browser.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    spanish, english = in_spanish_and_english(browser, url)
 
     assert "Per branch" in english
     assert "Converted after it" in english

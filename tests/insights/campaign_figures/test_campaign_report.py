@@ -18,6 +18,7 @@ from customers.models import Customer
 from customers.services.gdpr import customer_erase
 from customers.services.identity import customer_merge
 from tests.campaigns.conftest import segment
+from tests.pages import in_spanish_and_english
 
 pytestmark = pytest.mark.django_db
 
@@ -164,8 +165,7 @@ def test_the_report_page_speaks_spanish_and_english(campaign_with_orders, client
     client.force_login(staff_user("marketing"))
     url = reverse("admin:insights_campaign_report", args=[campaign_with_orders.id])
 
-    spanish = client.get(url, HTTP_ACCEPT_LANGUAGE="es").content.decode()
-    english = client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    spanish, english = in_spanish_and_english(client, url)
 
     assert "Embudo por canal" in spanish
     assert "último contacto" in spanish

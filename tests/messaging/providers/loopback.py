@@ -28,6 +28,8 @@ from datetime import UTC, datetime
 
 import orjson
 
+from tests.messaging.http_loopback import JsonAnswerHandler, serve_in_thread, shut_down
+
 
 @dataclass
 class Received:
@@ -197,7 +199,7 @@ class LoopbackProviders:
     def start(self, port: int = 0) -> "LoopbackProviders":
         providers = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
+        class Handler(JsonAnswerHandler):
             protocol_version = "HTTP/1.1"
             # Headers and body leave in two writes: without TCP_NODELAY the body waits for the client's delayed
             # ACK (40 ms a request on Linux).
@@ -216,28 +218,13 @@ class LoopbackProviders:
                 if should_hold:
                     providers.holding.set()
                     providers.release.wait(timeout=30)
-                payload = orjson.dumps(answer)
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(payload)))
-                    self.end_headers()
-                    self.wfile.write(payload)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
+                self.answer_json(status, answer)
 
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        self.server = serve_in_thread(Handler, port)
         return self
 
     def stop(self) -> None:
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
+        shut_down(self.server)
 
 
 if __name__ == "__main__":
