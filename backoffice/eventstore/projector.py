@@ -174,10 +174,19 @@ def lanes() -> list[list[str]]:
 
 
 def apply_inline(events: Sequence["RecordedEvent"]) -> None:
+    # Asked per type, not per event: a batch of 100 events of one type asks each projection once.
+    types = {event.type for event in events}
     for proj in registered_projections(INLINE):
-        wanted = [event for event in events if proj.wants(event.type)]
-        if wanted:
-            proj.apply(wanted)
+        wanted_types = {type_name for type_name in types if proj.wants(type_name)}
+        if wanted_types:
+            proj.apply(events if wanted_types == types else [event for event in events if event.type in wanted_types])
+
+
+def inline_wants_any(types: Iterable[str]) -> bool:
+    """Whether an inline projection handles any of these event types: an append of none of them writes nothing
+    besides the events, so it may commit on its own (store.append_batches)."""
+    types = set(types)
+    return any(proj.wants(type_name) for proj in registered_projections(INLINE) for type_name in types)
 
 
 def catch_up(name: str, *, batch_size: int | None = None, max_batches: int | None = None) -> int:

@@ -165,7 +165,11 @@ def validate_event(
         data = dict(checked.data)  # the caller keeps its copy; personal fields are popped from this one
     else:
         try:
-            data = event_schema.model_validate(new.data).model_dump(mode="json")
+            # pydantic-core's validator and serializer called directly: what model_validate().model_dump(mode="json")
+            # returns, in half its time (2 us less per event).
+            data = event_schema.__pydantic_serializer__.to_python(
+                event_schema.__pydantic_validator__.validate_python(new.data), mode="json"
+            )
         except ValidationError as exc:
             errors.extend(schema.field_errors(exc, index=index))
             return {}, errors
@@ -242,6 +246,10 @@ def append_batches(batches: Sequence[StreamAppend], *, savepoint: bool = True) -
     # Where a race can be retried: in our own savepoint, or in a transaction of our own (rolled back whole).
     can_retry = savepoint or not connection.in_atomic_block
     owns_transaction = not connection.in_atomic_block
+    if owns_transaction:
+        answered = _append_committing_alone(batches, prepared)
+        if answered is not None:
+            return answered
     for attempt in range(_RACE_RETRIES):
         try:
             with transaction.atomic(savepoint=savepoint):
@@ -272,6 +280,22 @@ class _Raced(Exception):  # noqa: N818 - internal: the append lost a race, nothi
 class _OutOfOrder(_Raced):
     """This transaction is older than the one that wrote the stream's previous version: only a new transaction can
     append after it."""
+
+
+def _append_committing_alone(batches: Sequence[StreamAppend], prepared: list[_Prepared]) -> list[AppendResult] | None:
+    """The append as its own transaction of one statement, where it writes nothing but the events (no inline
+    projection handles their types) and the recorder appends in one trip: no BEGIN and COMMIT round trips around it
+    (a command's append: 3 round trips -> 1). The statement takes the same locks and checks as in a transaction of
+    ours (they end with it) and commits only when it wrote every event. The results, or None when it wrote nothing
+    (an id stored, a version other than expected, a race, or not an append for it): the caller then runs the append
+    in a transaction, where its answer is decided as always."""
+    if not connection.get_autocommit() or projector.inline_wants_any({item.new.type for item in prepared}):
+        return None
+    try:
+        written = _append_in_one_trip(batches, prepared)
+    except _Raced:
+        return None  # the statement was rolled back with nothing written
+    return written if isinstance(written, list) else None
 
 
 def _append_prepared(batches: Sequence[StreamAppend], prepared: list[_Prepared]) -> list[AppendResult]:
@@ -420,7 +444,8 @@ def _prepare(items: list[tuple[str, NewEvent]]) -> list[_Prepared]:
                 "type": new.type,
                 "stream": stream,
                 "channel": new.channel,
-                "customer_id": str(new.customer_id) if new.customer_id else None,
+                # orjson writes a UUID as str() does: the same digest, without a str per event.
+                "customer_id": new.customer_id,
                 # The time the sender gave, not the one filled in now: a resend later must match.
                 "occurred_at": new.occurred_at.astimezone(UTC).isoformat() if new.occurred_at else None,
                 "data": data,
@@ -511,7 +536,8 @@ def _recorded(
                 customer_id=new.customer_id,
                 occurred_at=item.occurred_at,
                 recorded_at=recorded_at,
-                data={**item.data, **item.personal},
+                # The store's own copy of the data (validate_event): handed on as it is when nothing was sealed.
+                data={**item.data, **item.personal} if item.personal else item.data,
                 metadata=new.metadata,
                 transaction_id=transaction_id,
             )
