@@ -28,7 +28,7 @@ from django.db.models.functions import Coalesce
 from backoffice.eventstore.keys import ERASED
 from backoffice.eventstore.projector import ALL_TYPES, ASYNC, INLINE, Projection, handles, type_names
 from backoffice.eventstore.times import LocalDays
-from backoffice.eventstore.upserts import upsert, upsert_objects
+from backoffice.eventstore.upserts import insert, upsert, upsert_objects
 from backoffice.messaging.events import NOT_ENGAGEMENT_TYPES
 
 from .events import (
@@ -122,8 +122,9 @@ class CustomerDirectory(Projection):
             else:
                 folding = False
             rest.append(event)
-        _insert(Customer, list(customers.values()))
-        _insert(CustomerIdentifier, identifiers)
+        # One statement per table for the whole batch: a conflict (an identifier another call registered) raises.
+        insert(Customer, list(customers.values()))
+        insert(CustomerIdentifier, identifiers)
         # Name changes and merges are collected and written one statement per kind; an unmerge or an erasure
         # writes what was collected before it first, so the rows end as applying every event in order would.
         profiles: dict = {}
@@ -240,28 +241,6 @@ def _update_rows(model, columns: tuple[str, ...], rows: list[tuple], *, assign: 
                 f"UPDATE {table} SET {sets} WHERE {pk} IN (SELECT k FROM new){condition}",
                 params,
             )
-
-
-def _insert(model, rows: list[dict]) -> None:
-    """Insert rows given as {attname: value}; the model's other columns get their defaults. One executemany, each
-    value prepared by its field as Django prepares it for this database (no per-database code here).
-
-    On the ingestion hot path (inline, every registration and identifier of a batch): bulk_create compiled every
-    value of every row through the ORM, 3-10x the time of this for the same rows (SQLite: it also splits the rows
-    into statements of 58), which cost interactions_ingest a fifth of its speed."""
-    if not rows:
-        return
-    fields = [f for f in model._meta.concrete_fields if not (f.primary_key and f.attname not in rows[0])]
-    plan = [(f.attname, f, f.get_db_prep_save(f.get_default(), connection)) for f in fields]
-    values = [
-        [field.get_db_prep_save(row[name], connection) if name in row else default for name, field, default in plan]
-        for row in rows
-    ]
-    quote = connection.ops.quote_name
-    names = ", ".join(quote(f.column) for f in fields)
-    marks = ", ".join(["%s"] * len(fields))
-    with connection.cursor() as cursor:
-        cursor.executemany(f"INSERT INTO {quote(model._meta.db_table)} ({names}) VALUES ({marks})", values)  # noqa: S608
 
 
 def readable_identifiers(identifiers) -> list[dict]:

@@ -109,6 +109,25 @@ def upsert(
     )
 
 
+def insert(model: type[Model], rows: Sequence[dict[str, Any]], *, using: str = DEFAULT_DB_ALIAS) -> None:
+    """Insert new rows of `model` ({attribute name: value}) in one statement (PostgreSQL; one executemany inside
+    SQLite's library): a row that breaks a unique constraint raises IntegrityError, as an INSERT does. A field no row
+    names takes its default; a nullable one without a default is left NULL. What an inline projection that registers
+    many rows at once needs: an executemany sent each row to PostgreSQL as a statement of its own (ingestion's
+    customers and identifiers, 28,000 statements per 20,000 items)."""
+    if not rows:
+        return
+    named = {name for row in rows for name in row}
+    plan = [
+        (field.attname, field.get_default)
+        for field in model._meta.concrete_fields
+        if field.attname in named or (field is not model._meta.auto_field and (field.has_default() or not field.null))
+    ]
+    names = [name for name, _ in plan]
+    filled = (tuple(row[name] if name in row else default() for name, default in plan) for row in rows)
+    upsert(model, names, filled, key=(), merge={}, using=using)
+
+
 def upsert_objects(
     objects: Sequence[Model],
     *,

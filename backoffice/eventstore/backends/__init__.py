@@ -64,7 +64,8 @@ class Upsert:
     """One batched write of a read model (upserts.py): rows of `columns` ((name, column type), names quoted) into
     `table`. A row whose `key` is stored already is merged into it, each column of `merge` as its MERGES entry says
     (the others keep the stored value); `update_only`: rows whose key is not stored are left out (the table has
-    columns without a default the rows do not name)."""
+    columns without a default the rows do not name). No `key`: a plain insert, where a row that breaks a unique
+    constraint raises IntegrityError (upserts.insert)."""
 
     table: str
     columns: tuple[tuple[str, str], ...]
@@ -85,6 +86,8 @@ class Upsert:
         )
 
     def on_conflict(self, spelled: dict[str, str], *, old: str, new: str) -> str:
+        if not self.key:
+            return ""
         sets = self.assignments(spelled, old=old, new=new)
         return f"ON CONFLICT ({', '.join(self.key)}) " + (f"DO UPDATE SET {sets}" if sets else "DO NOTHING")
 
