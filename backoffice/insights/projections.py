@@ -21,7 +21,7 @@ from django.conf import settings
 from backoffice.eventstore.people import merge_groups
 from backoffice.eventstore.projector import ASYNC, Projection
 from backoffice.eventstore.times import LocalDays
-from backoffice.eventstore.upserts import upsert, upsert_objects
+from backoffice.eventstore.upserts import Row, upsert, upsert_objects
 from campaigns.selectors import attribution_days
 
 from .models import AudienceFact, CampaignFact, CampaignTouch, DailyMetric, OrderFact, PersonFact
@@ -99,9 +99,8 @@ class InsightsRollups(Projection):
             _fold_merge(event)
 
 
-class _Order:
-    """An OrderFact row as a batch works on it: its columns as plain attributes, with no model instance per order
-    (building one is most of the CPU of a catch-up that places thousands of orders). Written with upsert()."""
+class _Order(Row):
+    """An OrderFact row as a batch works on it (no model instance per order placed or refunded)."""
 
     COLUMNS = tuple(field.attname for field in OrderFact._meta.concrete_fields)
     __slots__ = COLUMNS
@@ -123,13 +122,6 @@ class _Order:
     fulfilment_location: str
     campaign_id: str
     campaign_channel: str
-
-    def __init__(self, *values) -> None:
-        for name, value in zip(self.COLUMNS, values, strict=True):
-            setattr(self, name, value)
-
-    def row(self) -> tuple:
-        return tuple(getattr(self, name) for name in self.COLUMNS)
 
 
 class _Touch(NamedTuple):
@@ -330,7 +322,7 @@ class _Batch:
             upsert(
                 OrderFact,
                 _Order.COLUMNS,
-                [order.row() for order in self.new_orders.values()],
+                [order.values() for order in self.new_orders.values()],
                 key=("order_id",),
                 merge={},
             )
