@@ -28,7 +28,7 @@ from django.db.models.functions import Coalesce
 from backoffice.eventstore.keys import ERASED
 from backoffice.eventstore.projector import ALL_TYPES, ASYNC, INLINE, Projection, handles, type_names
 from backoffice.eventstore.times import LocalDays
-from backoffice.eventstore.upserts import insert, upsert, upsert_objects
+from backoffice.eventstore.upserts import Row, insert, upsert
 from backoffice.messaging.events import NOT_ENGAGEMENT_TYPES
 
 from .events import (
@@ -403,6 +403,21 @@ class ChannelDaily(Projection):
         )
 
 
+class _CommerceOrder(Row):
+    """A CustomerOrder row as a batch works on it (no model instance per order read or placed)."""
+
+    COLUMNS = ("order_id", "customer_id", "channel", "placed_at", "total", "refunded", "is_cancelled")
+    __slots__ = COLUMNS
+
+    order_id: str
+    customer_id: uuid.UUID
+    channel: str
+    placed_at: datetime
+    total: Decimal
+    refunded: Decimal
+    is_cancelled: bool
+
+
 class CustomerCommerce(Projection):
     """Each customer's orders as this app needs them (id, channel, value, refunds, whether cancelled), and the
     counters the 360 view and segments read, recomputed from those rows so a cancellation or a refund is exact.
@@ -424,24 +439,31 @@ class CustomerCommerce(Projection):
         if len(events) == 1 and events[0].type == "order.placed" and events[0].customer_id is not None:
             self._add_one(events[0])
             return
-        known = CustomerOrder.objects.in_bulk(list({str(event.data.get("order_id", "")) for event in events}))
+        known = {
+            row[0]: _CommerceOrder(*row)
+            for row in CustomerOrder.objects.filter(
+                pk__in=list({str(event.data.get("order_id", "")) for event in events})
+            ).values_list(*_CommerceOrder.COLUMNS)
+        }
         # What each stored order counted for before this batch: (live, net value).
         counted_before = {
             order_id: (not order.is_cancelled, order.total - order.refunded) for order_id, order in known.items()
         }
-        placed: dict[str, CustomerOrder] = {}
-        changed: dict[str, CustomerOrder] = {}
+        placed: dict[str, _CommerceOrder] = {}
+        changed: dict[str, _CommerceOrder] = {}
         for event in events:
             order_id = str(event.data.get("order_id", ""))
             if event.type == "order.placed":
                 if event.customer_id is None or order_id in known or order_id in placed:
                     continue  # first write wins: a replayed placement changes nothing
-                placed[order_id] = CustomerOrder(
-                    order_id=order_id,
-                    customer_id=event.customer_id,
-                    channel=event.channel or "",
-                    placed_at=event.occurred_at,
-                    total=Decimal(str(event.data.get("total", "0"))),
+                placed[order_id] = _CommerceOrder(
+                    order_id,
+                    event.customer_id,
+                    event.channel or "",
+                    event.occurred_at,
+                    Decimal(str(event.data.get("total", "0"))),
+                    Decimal(0),
+                    False,
                 )
                 continue
             order = placed.get(order_id) or known.get(order_id)
@@ -456,10 +478,16 @@ class CustomerCommerce(Projection):
         rows = [*placed.values(), *changed.values()]
         if not rows:
             return
-        upsert_objects(rows, key=("order_id",), merge={"refunded": "replace", "is_cancelled": "replace"})
+        upsert(
+            CustomerOrder,
+            _CommerceOrder.COLUMNS,
+            [order.values() for order in rows],
+            key=("order_id",),
+            merge={"refunded": "replace", "is_cancelled": "replace"},
+        )
         self._move_counters(rows, counted_before)
 
-    def _move_counters(self, orders: list[CustomerOrder], counted_before: dict[str, tuple[bool, Decimal]]) -> None:
+    def _move_counters(self, orders: list[_CommerceOrder], counted_before: dict[str, tuple[bool, Decimal]]) -> None:
         """Move the counters of the batch's customers by what their orders changed: one UPDATE adding the count and
         value and keeping the earliest and latest order. An order that stopped counting (cancelled) may have been
         the first or last: its customer is recounted from their rows instead (orders never start counting again)."""

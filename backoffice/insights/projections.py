@@ -12,15 +12,16 @@ lifetime value). Erasure changes nothing here: the orders and amounts of an eras
 
 import uuid
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import NamedTuple
 
 from django.conf import settings
 
 from backoffice.eventstore.people import merge_groups
 from backoffice.eventstore.projector import ASYNC, Projection
 from backoffice.eventstore.times import LocalDays
-from backoffice.eventstore.upserts import upsert_objects
+from backoffice.eventstore.upserts import Row, upsert, upsert_objects
 from campaigns.selectors import attribution_days
 
 from .models import AudienceFact, CampaignFact, CampaignTouch, DailyMetric, OrderFact, PersonFact
@@ -98,13 +99,46 @@ class InsightsRollups(Projection):
             _fold_merge(event)
 
 
+class _Order(Row):
+    """An OrderFact row as a batch works on it (no model instance per order placed or refunded)."""
+
+    COLUMNS = tuple(field.attname for field in OrderFact._meta.concrete_fields)
+    __slots__ = COLUMNS
+
+    order_id: str
+    customer_id: uuid.UUID | None
+    person_id: uuid.UUID | None
+    acquisition_channel: str
+    registered_month: int | None
+    channel: str
+    placed_at: datetime
+    placed_day: date
+    placed_month: int
+    total: Decimal
+    refunded: Decimal
+    net_cents: int
+    is_cancelled: bool
+    fulfilment_method: str
+    fulfilment_location: str
+    campaign_id: str
+    campaign_channel: str
+
+
+class _Touch(NamedTuple):
+    """A CampaignTouch row (customer id -> the last campaign message sent to them), as plain values."""
+
+    campaign_id: str
+    channel: str
+    sent_at: datetime
+
+
 class _Batch:
     def __init__(self, events):
         self.deltas: dict[tuple, Decimal] = {}
         self.new_people: list[PersonFact] = []
-        self.new_orders: dict[str, OrderFact] = {}
-        self.changed_orders: dict[str, OrderFact] = {}
-        self.touches: dict[uuid.UUID, CampaignTouch] = {}
+        self.new_orders: dict[str, _Order] = {}
+        self.changed_orders: dict[str, _Order] = {}
+        self.touches: dict[uuid.UUID, _Touch] = {}
         self.changed_touches: set[uuid.UUID] = set()
         placed, referenced, buyers, recipients, merging = set(), set(), set(), set(), set()
         for event in events:
@@ -121,7 +155,14 @@ class _Batch:
         # A few reads per batch: the earlier orders this batch refunds or cancels, the people (person and acquisition
         # channel) of the customers who order and every profile of those people, the campaign touches of those
         # profiles, and the attribution window of the campaigns touched.
-        self.known_orders = OrderFact.objects.in_bulk(list(referenced - placed)) if referenced - placed else {}
+        self.known_orders: dict[str, _Order] = (
+            {
+                row[0]: _Order(*row)
+                for row in OrderFact.objects.filter(pk__in=list(referenced - placed)).values_list(*_Order.COLUMNS)
+            }
+            if referenced - placed
+            else {}
+        )
         self.people: dict[uuid.UUID, tuple] = _people_of(buyers | merging)
         self.members: dict[uuid.UUID, set[uuid.UUID]] = defaultdict(set)
         # Only the people who order need their other profiles (a message to any of them counts).
@@ -133,7 +174,13 @@ class _Batch:
             ):
                 self.members[person_id].add(customer_id)
         profiles = buyers | recipients | persons | {cid for group in self.members.values() for cid in group}
-        self.touches = CampaignTouch.objects.in_bulk(list(profiles)) if profiles else {}
+        if profiles:
+            self.touches = {
+                customer_id: _Touch(campaign_id, channel, sent_at)
+                for customer_id, campaign_id, channel, sent_at in CampaignTouch.objects.filter(
+                    pk__in=list(profiles)
+                ).values_list("customer_id", "campaign_id", "channel", "sent_at")
+            }
         self.windows = CampaignWindows({touch.campaign_id for touch in self.touches.values()})
 
     def merged(self, event) -> None:
@@ -158,21 +205,26 @@ class _Batch:
                 if event.customer_id
                 else (None, "", None)
             )
-            order = OrderFact(
-                order_id=order_id,
-                customer_id=event.customer_id,
-                person_id=person_id,
-                acquisition_channel=acquisition_channel,
-                registered_month=registered_month,
-                channel=event.channel or "",
-                placed_at=event.occurred_at,
-                placed_day=day,
-                placed_month=month_index(day),
-                total=Decimal(str(event.data["total"])),
-                refunded=Decimal(0),
-                net_cents=int(Decimal(str(event.data["total"])) * 100),
-                fulfilment_method=(event.data.get("fulfilment") or {}).get("method", ""),
-                fulfilment_location=(event.data.get("fulfilment") or {}).get("location", ""),
+            total = Decimal(str(event.data["total"]))
+            fulfilment = event.data.get("fulfilment") or {}
+            order = _Order(
+                order_id,
+                event.customer_id,
+                person_id,
+                acquisition_channel,
+                registered_month,
+                event.channel or "",
+                event.occurred_at,
+                day,
+                month_index(day),
+                total,
+                Decimal(0),
+                int(total * 100),
+                False,
+                fulfilment.get("method", ""),
+                fulfilment.get("location", ""),
+                "",
+                "",
             )
             self._attribute(order, event)
             self.new_orders[order_id] = order
@@ -199,7 +251,7 @@ class _Batch:
             if order.fulfilment_method == "pickup" and is_stock_reason(event.data.get("reason", "")):
                 self.add(day, order.channel, "pickup.stock_cancelled", ONE, order.fulfilment_location)
 
-    def _count_order(self, order: OrderFact, *, sign: Decimal) -> None:
+    def _count_order(self, order: _Order, *, sign: Decimal) -> None:
         self.add(order.placed_day, order.channel, "orders.count", sign)
         self.add(order.placed_day, order.channel, "orders.gross", sign * order.total)
         if order.refunded:
@@ -209,7 +261,7 @@ class _Batch:
             self.add(order.placed_day, order.campaign_channel, "campaign.orders", sign, order.campaign_id)
             self.add(order.placed_day, order.campaign_channel, "campaign.revenue", sign * net, order.campaign_id)
 
-    def _attribute(self, order: OrderFact, event) -> None:
+    def _attribute(self, order: _Order, event) -> None:
         """Last touch: the campaign message sent last, before the order, to any profile of the person who ordered
         (merges folded as they stood when the order was placed), within that campaign's attribution window."""
         if not event.customer_id:
@@ -232,12 +284,7 @@ class _Batch:
         if event.type == "message.sent" and event.customer_id is not None:
             touch = self.touches.get(event.customer_id)
             if touch is None or touch.sent_at <= event.occurred_at:
-                self.touches[event.customer_id] = CampaignTouch(
-                    customer_id=event.customer_id,
-                    campaign_id=str(campaign_id),
-                    channel=event.channel or "",
-                    sent_at=event.occurred_at,
-                )
+                self.touches[event.customer_id] = _Touch(str(campaign_id), event.channel or "", event.occurred_at)
                 self.changed_touches.add(event.customer_id)
                 self.windows.learn(str(campaign_id))
 
@@ -272,21 +319,30 @@ class _Batch:
             _adopt_orders_placed_before_registration([p.customer_id for p in self.new_people])
             self.new_people = []
         if self.new_orders:
-            upsert_objects(list(self.new_orders.values()), key=("order_id",))
+            upsert(
+                OrderFact,
+                _Order.COLUMNS,
+                [order.values() for order in self.new_orders.values()],
+                key=("order_id",),
+                merge={},
+            )
             self.known_orders.update(self.new_orders)
             self.new_orders = {}
         if self.changed_orders:
-            upsert_objects(
-                list(self.changed_orders.values()),
-                fields=("order_id", "refunded", "net_cents", "is_cancelled"),
+            upsert(
+                OrderFact,
+                ("order_id", "refunded", "net_cents", "is_cancelled"),
+                [(o.order_id, o.refunded, o.net_cents, o.is_cancelled) for o in self.changed_orders.values()],
                 key=("order_id",),
                 merge=dict.fromkeys(("refunded", "net_cents", "is_cancelled"), "replace"),
                 update_only=True,
             )
             self.changed_orders = {}
         if self.changed_touches:
-            upsert_objects(
-                [self.touches[cid] for cid in self.changed_touches],
+            upsert(
+                CampaignTouch,
+                ("customer_id", "campaign_id", "channel", "sent_at"),
+                [(cid, *self.touches[cid]) for cid in self.changed_touches],
                 key=("customer_id",),
                 merge=dict.fromkeys(("campaign_id", "channel", "sent_at"), "replace"),
             )
