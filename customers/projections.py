@@ -457,13 +457,13 @@ class CustomerCommerce(Projection):
                 if event.customer_id is None or order_id in known or order_id in placed:
                     continue  # first write wins: a replayed placement changes nothing
                 placed[order_id] = _CommerceOrder(
-                    order_id,
-                    event.customer_id,
-                    event.channel or "",
-                    event.occurred_at,
-                    Decimal(str(event.data.get("total", "0"))),
-                    Decimal(0),
-                    False,
+                    order_id=order_id,
+                    customer_id=event.customer_id,
+                    channel=event.channel or "",
+                    placed_at=event.occurred_at,
+                    total=Decimal(str(event.data.get("total", "0"))),
+                    refunded=Decimal(0),
+                    is_cancelled=False,
                 )
                 continue
             order = placed.get(order_id) or known.get(order_id)

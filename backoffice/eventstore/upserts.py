@@ -137,7 +137,13 @@ class Row:
     COLUMNS: ClassVar[tuple[str, ...]] = ()
     __slots__ = ()
 
-    def __init__(self, *values: Any) -> None:
+    def __init__(self, *values: Any, **named: Any) -> None:
+        # Positional values come in COLUMNS order, as values_list reads them. A row built from an event names every
+        # column, so it does not depend on the order of the model's fields.
+        if named:
+            if values or named.keys() != set(self.COLUMNS):
+                raise TypeError(f"{type(self).__name__} takes every column by name: {', '.join(self.COLUMNS)}")
+            values = tuple(named[name] for name in self.COLUMNS)
         for name, value in zip(self.COLUMNS, values, strict=True):
             setattr(self, name, value)
 
