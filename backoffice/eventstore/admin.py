@@ -1,9 +1,13 @@
 """A read-only window on the log: browse and filter events; nothing can be added, changed or deleted here."""
 
 import json
+from collections.abc import Callable
 
 from django.contrib import admin, messages
+from django.db.models import Model, QuerySet
+from django.http import HttpRequest
 from django.utils.html import format_html
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from backoffice.accounts.admin_read_only import ReadOnlyAdmin
@@ -14,8 +18,16 @@ from . import projector, store
 from .models import Event, ProjectionCheckpoint, ProjectionFailure
 
 
+class StaffReadOnlyAdmin(ReadOnlyAdmin):
+    """The log and its readers' state are shown to active staff only, whatever model permissions a user was given."""
+
+    def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        user = request.user
+        return user.is_active and user.is_staff and super().has_view_permission(request, obj)
+
+
 @admin.register(Event)
-class EventAdmin(ReadOnlyAdmin):
+class EventAdmin(StaffReadOnlyAdmin):
     list_display = ("position", "type", "channel", "stream", "version", "customer_id", "occurred_at", "recorded_at")
     list_filter = ("type", "channel")
     search_fields = ("=stream", "=customer_id", "=id", "type")
@@ -39,18 +51,15 @@ class EventAdmin(ReadOnlyAdmin):
     fields = readonly_fields
 
     @admin.display(description=_("data"))
-    def readable_data(self, obj: Event):
+    def readable_data(self, obj: Event) -> str:
         # Decrypted through the store, so an erased customer's personal fields show as "[erased]".
         event = next(iter(store.read_positions([obj.position])), None)
         shown = event.data if event else obj.data
         return format_html("<pre>{}</pre>", json.dumps(shown, indent=2, ensure_ascii=False))
 
-    def has_view_permission(self, request, obj=None):
-        return request.user.is_active and request.user.is_staff and super().has_view_permission(request, obj)
-
 
 @admin.register(ProjectionCheckpoint)
-class ProjectionCheckpointAdmin(ReadOnlyAdmin):
+class ProjectionCheckpointAdmin(StaffReadOnlyAdmin):
     """Where each projection's reader stands in the log, and how far behind its head it is."""
 
     list_display = ("name", "mode", "position", "lag", "updated_at")
@@ -61,23 +70,20 @@ class ProjectionCheckpointAdmin(ReadOnlyAdmin):
     @admin.display(description=_("mode"))
     def mode(self, obj: ProjectionCheckpoint) -> str:
         registered = {proj.name: proj.mode for proj in projector.registered_projections()}
-        return {projector.ASYNC: _("asynchronous"), projector.INLINE: _("inline")}.get(
-            registered.get(obj.name, ""), _("not registered")
+        return {projector.ASYNC: gettext("asynchronous"), projector.INLINE: gettext("inline")}.get(
+            registered.get(obj.name, ""), gettext("not registered")
         )
 
     @admin.display(description=_("lag (events)"))
     def lag(self, obj: ProjectionCheckpoint) -> str:
         behind = projector.events_after((obj.transaction_id, obj.position))
         if behind > projector.LAG_COUNT_LIMIT:
-            return _("more than %(count)s") % {"count": f"{projector.LAG_COUNT_LIMIT:,}"}
+            return gettext("more than %(count)s") % {"count": f"{projector.LAG_COUNT_LIMIT:,}"}
         return f"{behind:,}"
-
-    def has_view_permission(self, request, obj=None):
-        return request.user.is_active and request.user.is_staff and super().has_view_permission(request, obj)
 
 
 @admin.register(ProjectionFailure)
-class ProjectionFailureAdmin(ReadOnlyAdmin):
+class ProjectionFailureAdmin(StaffReadOnlyAdmin):
     """Events an asynchronous projection (or a rebuild) could not apply and went past. Retry after the fix."""
 
     list_display = ("projection", "position", "event_type", "stream", "short_error", "attempts", "failed_at", "state")
@@ -104,10 +110,10 @@ class ProjectionFailureAdmin(ReadOnlyAdmin):
 
     @admin.display(description=_("state"))
     def state(self, obj: ProjectionFailure) -> str:
-        return _("resolved") if obj.is_resolved else _("open")
+        return gettext("resolved") if obj.is_resolved else gettext("open")
 
     @admin.action(description=_("Apply the selected events again"))
-    def retry(self, request, queryset):
+    def retry(self, request: HttpRequest, queryset: QuerySet[ProjectionFailure]) -> None:
         outcomes = [projector.failure_retry(failure_id=pk) for pk in queryset.values_list("pk", flat=True)]
         resolved = sum(outcomes)
         if resolved:
@@ -119,11 +125,8 @@ class ProjectionFailureAdmin(ReadOnlyAdmin):
                 messages.ERROR,
             )
 
-    def get_actions(self, request):
+    def get_actions(self, request: HttpRequest) -> dict[str, tuple[Callable[..., str], str, str] | None]:
         # Retrying writes read models: administrators only (the list itself is for whoever may see the log).
         if user_role(user=request.user) != Role.ADMIN:
             return {}
         return admin.ModelAdmin.get_actions(self, request)
-
-    def has_view_permission(self, request, obj=None):
-        return request.user.is_active and request.user.is_staff and super().has_view_permission(request, obj)

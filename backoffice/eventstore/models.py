@@ -5,17 +5,26 @@ created by migration 0002 refuse it in the database, whatever the client.
 """
 
 import uuid
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from .schema import CHANNELS
 
+if TYPE_CHECKING:
+    from django.db.backends.base.base import BaseDatabaseWrapper
 
-class TransactionIdField(models.BigIntegerField):
+    # django-stubs makes fields generic in (type assigned, type read); Django's classes take no subscript at run time.
+    _BigIntegerField = models.BigIntegerField[int, int]
+else:
+    _BigIntegerField = models.BigIntegerField
+
+
+class TransactionIdField(_BigIntegerField):
     """PostgreSQL's xid8 (a 64-bit transaction id that never wraps), a bigint elsewhere. Written by the database."""
 
-    def db_type(self, connection):
+    def db_type(self, connection: "BaseDatabaseWrapper") -> str:
         from .backends import recorder
 
         return recorder(connection.alias).transaction_id_type
@@ -25,17 +34,17 @@ class AppendOnlyError(Exception):
     pass
 
 
-class EventQuerySet(models.QuerySet):
-    def update(self, **kwargs):
+class EventQuerySet(models.QuerySet["Event"]):
+    def update(self, **kwargs: Any) -> NoReturn:
         raise AppendOnlyError("events are append-only")
 
-    def delete(self):
+    def delete(self) -> NoReturn:
         raise AppendOnlyError("events are append-only")
 
-    def bulk_create(self, *args, **kwargs):
+    def bulk_create(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise AppendOnlyError("append events through backoffice.eventstore.store.append")
 
-    def bulk_update(self, *args, **kwargs):
+    def bulk_update(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise AppendOnlyError("events are append-only")
 
 
@@ -78,12 +87,12 @@ class Event(models.Model):
     def __str__(self) -> str:
         return f"#{self.position} {self.type} {self.stream}@{self.version}"
 
-    def save(self, *args, **kwargs):
+    def save(self, *args: Any, **kwargs: Any) -> NoReturn:
         if not self._state.adding:
             raise AppendOnlyError("events are append-only")
         raise AppendOnlyError("append events through backoffice.eventstore.store.append")
 
-    def delete(self, *args, **kwargs):
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise AppendOnlyError("events are append-only")
 
 

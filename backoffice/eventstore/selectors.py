@@ -48,11 +48,13 @@ def first_metadata_with_correlation_prefix(prefix: str) -> dict[str, Any] | None
 
 def customers_with_events(*, customer_ids: Iterable[uuid.UUID], channels: Sequence[str]) -> set[uuid.UUID]:
     """The customers among `customer_ids` with any event on one of `channels`."""
-    return set(
+    found = (
         Event.objects.filter(customer_id__in=list(customer_ids), channel__in=list(channels))
         .values_list("customer_id", flat=True)
         .distinct()
     )
+    # The column is nullable (events with no customer), though the filter on ids never returns a null.
+    return {customer_id for customer_id in found if customer_id is not None}
 
 
 def event_counts_per_customer_and_channel(
@@ -71,13 +73,14 @@ def last_occurred_per_customer(
     *, customer_ids: Iterable[uuid.UUID], type: str, channel: str
 ) -> list[tuple[uuid.UUID, datetime]]:
     """The newest `occurred_at` of an event of `type` on `channel` per customer."""
-    return list(
+    newest = (
         Event.objects.filter(customer_id__in=list(customer_ids), type=type, channel=channel)
         .values("customer_id")
         .annotate(last=Max("occurred_at"))
         .values_list("customer_id", "last")
         .order_by()
     )
+    return [(customer_id, last) for customer_id, last in newest if customer_id is not None]
 
 
 def channel_events_since(*, channel: str, type: str, since: datetime) -> tuple[int, datetime | None]:

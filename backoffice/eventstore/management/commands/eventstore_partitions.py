@@ -1,6 +1,7 @@
 from datetime import date
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from backoffice.eventstore import partitioning
 from backoffice.eventstore.backends import recorder
@@ -19,12 +20,14 @@ class Command(BaseCommand):
         "archive schema, or attach the archived ones again before a rebuild that must read them."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--ahead", type=int, help="create this month's partition and the N next ones")
         parser.add_argument("--detach-before", metavar="YYYY-MM", help="archive every partition before this month")
         parser.add_argument("--attach-archived", action="store_true", help="attach every archived partition again")
 
-    def handle(self, *args, ahead, detach_before, attach_archived, **options):
+    def handle(
+        self, *args: Any, ahead: int | None, detach_before: str | None, attach_archived: bool, **options: Any
+    ) -> None:
         if not recorder().has_partitions:
             self.stdout.write("This database keeps the log in one table (SQLite): no partitions.")
             return

@@ -1,6 +1,7 @@
 import time
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from backoffice.eventstore import projector
 from backoffice.eventstore.models import ProjectionFailure
@@ -9,13 +10,13 @@ from backoffice.eventstore.models import ProjectionFailure
 class Command(BaseCommand):
     help = "Empty projections and replay the whole event log through them (all, or the ones named)."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("names", nargs="*", help="projection names; none means every projection")
         parser.add_argument("--list", action="store_true", help="list the projections and their lag, then stop")
 
-    def handle(self, *args, names, list, **options):
+    def handle(self, *args: Any, names: list[str], **options: Any) -> None:
         known = {p.name: p for p in projector.registered_projections()}
-        if list:
+        if options["list"]:  # --list (read from options: a parameter of that name would hide the builtin)
             for name, proj in sorted(known.items()):
                 self.stdout.write(f"{name}\t{proj.mode}\tlag {projector.lag(name)}")
             return
