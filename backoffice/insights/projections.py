@@ -1,9 +1,9 @@
 """The insights rollups (async, checkpointed): per day x channel x metric, and the per-order and per-profile facts
 that customer-level figures (cohorts, CLTV, repeat, churn, omnichannel) are computed from at request time.
 
-Events are read by type name (this app imports no other app's events). Each batch is written in a handful of
-statements: the daily figures in one upsert, new orders and profiles in one insert each, changed orders in one
-bulk update. Days are local days (settings.TIME_ZONE).
+Events are named by the EventData classes of the apps below (a misspelt type cannot be written). Each batch is
+written in a handful of statements: the daily figures in one upsert, new orders and profiles in one insert each,
+changed orders in one bulk update. Days are local days (settings.TIME_ZONE).
 
 Orders count where and when they were placed: a refund or a cancellation changes the figures of the order's own day
 and sales channel, so the revenue of a period is the net value of the orders placed in it (as the customer 360's
@@ -19,39 +19,70 @@ from typing import NamedTuple
 from django.conf import settings
 
 from backoffice.eventstore.people import merge_groups
-from backoffice.eventstore.projector import ASYNC, Projection
+from backoffice.eventstore.projector import ASYNC, Projection, type_names
 from backoffice.eventstore.times import LocalDays
 from backoffice.eventstore.upserts import Row, upsert, upsert_objects
+from backoffice.messaging.events import (
+    MessageBounced,
+    MessageClicked,
+    MessageDelivered,
+    MessageRead,
+    MessageSent,
+    MessageSuppressed,
+    MessageUnsubscribed,
+)
+from campaigns.events import (
+    CampaignAudienceImported,
+    CampaignAudienceSnapshotted,
+    CampaignChanged,
+    CampaignCreated,
+    CampaignImported,
+    CampaignLaunched,
+)
 from campaigns.selectors import attribution_days
+from customers.events import (
+    CheckoutStarted,
+    ConsentGranted,
+    ContentShared,
+    CustomerMerged,
+    CustomerRegistered,
+    CustomerUnmerged,
+    PageViewed,
+    ProductViewed,
+    ReviewPosted,
+    SearchPerformed,
+    WishlistItemAdded,
+)
+from orders.events import CartItemAdded, OrderCancelled, OrderPlaced, OrderReturned, StockCounted
 
 from .models import AudienceFact, CampaignFact, CampaignTouch, DailyMetric, OrderFact, PersonFact
 from .rollups import add_to_daily_metrics, month_index
 
 FUNNEL_STAGES = {
-    "page.viewed": "browse",
-    "product.viewed": "browse",
-    "search.performed": "browse",
-    "cart.item_added": "plan",
-    "wishlist.item_added": "plan",
-    "checkout.started": "plan",
-    "order.placed": "buy",
-    "message.read": "keep_in_touch",
-    "message.clicked": "keep_in_touch",
-    "consent.granted": "keep_in_touch",
-    "review.posted": "share",
-    "content.shared": "share",
+    PageViewed.type_name: "browse",
+    ProductViewed.type_name: "browse",
+    SearchPerformed.type_name: "browse",
+    CartItemAdded.type_name: "plan",
+    WishlistItemAdded.type_name: "plan",
+    CheckoutStarted.type_name: "plan",
+    OrderPlaced.type_name: "buy",
+    MessageRead.type_name: "keep_in_touch",
+    MessageClicked.type_name: "keep_in_touch",
+    ConsentGranted.type_name: "keep_in_touch",
+    ReviewPosted.type_name: "share",
+    ContentShared.type_name: "share",
 }
 CAMPAIGN_MESSAGE_METRICS = {
-    "message.sent": "campaign.sent",
-    "message.delivered": "campaign.delivered",
-    "message.read": "campaign.read",
-    "message.clicked": "campaign.clicked",
-    "message.bounced": "campaign.bounced",
-    "message.unsubscribed": "campaign.unsubscribed",
-    "message.suppressed": "campaign.suppressed",
+    MessageSent.type_name: "campaign.sent",
+    MessageDelivered.type_name: "campaign.delivered",
+    MessageRead.type_name: "campaign.read",
+    MessageClicked.type_name: "campaign.clicked",
+    MessageBounced.type_name: "campaign.bounced",
+    MessageUnsubscribed.type_name: "campaign.unsubscribed",
+    MessageSuppressed.type_name: "campaign.suppressed",
 }
-ORDER_TYPES = ("order.placed", "order.returned", "order.cancelled")
-PERSON_TYPES = ("customer.registered", "customer.merged", "customer.unmerged")
+ORDER_TYPES = type_names(OrderPlaced, OrderReturned, OrderCancelled)
+PERSON_TYPES = type_names(CustomerRegistered, CustomerMerged, CustomerUnmerged)
 ONE = Decimal(1)
 
 
@@ -66,9 +97,7 @@ class InsightsRollups(Projection):
     mode = ASYNC
     models = (DailyMetric, OrderFact, PersonFact, CampaignTouch)
     event_types = tuple(
-        sorted(
-            {*FUNNEL_STAGES, *CAMPAIGN_MESSAGE_METRICS, *ORDER_TYPES, *PERSON_TYPES, "stock.counted", "message.sent"}
-        )
+        sorted({*FUNNEL_STAGES, *CAMPAIGN_MESSAGE_METRICS, *ORDER_TYPES, *PERSON_TYPES, StockCounted.type_name})
     )
 
     def apply(self, events):
@@ -80,17 +109,17 @@ class InsightsRollups(Projection):
             stage = FUNNEL_STAGES.get(event.type)
             if stage:
                 batch.add(day, event.channel or "", f"funnel.{stage}")
-            if event.type.startswith("order."):
+            if event.type in ORDER_TYPES:
                 batch.order_event(event, day)
-            elif event.type.startswith("message."):
+            elif event.type in CAMPAIGN_MESSAGE_METRICS:
                 batch.message_event(event, day)
-            elif event.type == "stock.counted":
+            elif event.type == StockCounted.type_name:
                 batch.stock_counted(event, day)
-            elif event.type == "customer.registered":
+            elif event.type == CustomerRegistered.type_name:
                 batch.registered(event, day)
-            elif event.type in ("customer.merged", "customer.unmerged"):
+            elif event.type in (CustomerMerged.type_name, CustomerUnmerged.type_name):
                 merges.append(event)
-                if event.type == "customer.merged":
+                if event.type == CustomerMerged.type_name:
                     batch.merged(event)
         batch.flush()
         # Merges are folded after the batch is written, in order: they repoint rows (profiles and orders) by id,
@@ -142,15 +171,15 @@ class _Batch:
         self.changed_touches: set[uuid.UUID] = set()
         placed, referenced, buyers, recipients, merging = set(), set(), set(), set(), set()
         for event in events:
-            if event.type == "order.placed":
+            if event.type == OrderPlaced.type_name:
                 placed.add(str(event.data["order_id"]))
                 if event.customer_id is not None:
                     buyers.add(event.customer_id)
-            elif event.type in ("order.returned", "order.cancelled"):
+            elif event.type in (OrderReturned.type_name, OrderCancelled.type_name):
                 referenced.add(str(event.data["order_id"]))
-            elif event.type == "message.sent" and event.data.get("campaign_id") and event.customer_id:
+            elif event.type == MessageSent.type_name and event.data.get("campaign_id") and event.customer_id:
                 recipients.add(event.customer_id)
-            elif event.type == "customer.merged":
+            elif event.type == CustomerMerged.type_name:
                 merging.update(uuid.UUID(str(event.data[key])) for key in ("customer_id", "merged"))
         # A few reads per batch: the earlier orders this batch refunds or cancels, the people (person and acquisition
         # channel) of the customers who order and every profile of those people, the campaign touches of those
@@ -197,7 +226,7 @@ class _Batch:
 
     def order_event(self, event, day) -> None:
         order_id = str(event.data["order_id"])
-        if event.type == "order.placed":
+        if event.type == OrderPlaced.type_name:
             if order_id in self.new_orders or order_id in self.known_orders:
                 return
             person_id, acquisition_channel, registered_month = (
@@ -238,7 +267,7 @@ class _Batch:
             return  # an order placed before insights could see it, or already cancelled: nothing left to count
         if order_id not in self.new_orders:
             self.changed_orders[order_id] = order
-        if event.type == "order.returned":
+        if event.type == OrderReturned.type_name:
             refund = Decimal(str(event.data.get("refund_amount", "0")))
             order.refunded += refund
             order.net_cents -= int(refund * 100)
@@ -281,7 +310,7 @@ class _Batch:
         if not campaign_id or metric is None or event.data.get("is_repeat"):
             return  # a message counts once per status: a second open is in the log, not in "opened"
         self.add(day, event.channel or "", metric, ONE, str(campaign_id))
-        if event.type == "message.sent" and event.customer_id is not None:
+        if event.type == MessageSent.type_name and event.customer_id is not None:
             touch = self.touches.get(event.customer_id)
             if touch is None or touch.sent_at <= event.occurred_at:
                 self.touches[event.customer_id] = _Touch(str(campaign_id), event.channel or "", event.occurred_at)
@@ -412,7 +441,7 @@ def _merged_into_any(frontier: set[uuid.UUID]) -> list[tuple[uuid.UUID, uuid.UUI
 def _fold_merge(event) -> dict:
     """Keep `person_id` at the end of each profile's merge chain, as customers.directory's `merged_into` implies, in
     the profiles and their orders. Returns the profiles whose person changed: {customer id: (person, channel)}."""
-    if event.type == "customer.merged":
+    if event.type == CustomerMerged.type_name:
         survivor, merged = uuid.UUID(str(event.data["customer_id"])), uuid.UUID(str(event.data["merged"]))
         root = PersonFact.objects.filter(customer_id=survivor).values_list("person_id", flat=True).first() or survivor
         channel, month = PersonFact.objects.filter(customer_id=root).values_list(
@@ -438,13 +467,13 @@ def _fold_merge(event) -> dict:
     return dict.fromkeys(group, (unmerged, channel, month))
 
 
-AUDIENCE_TYPES = ("campaign.audience_snapshotted", "campaign.audience_imported")
-CAMPAIGN_TYPES = ("campaign.created", "campaign.changed", "campaign.imported", "campaign.launched")
+AUDIENCE_TYPES = type_names(CampaignAudienceSnapshotted, CampaignAudienceImported)
+CAMPAIGN_TYPES = type_names(CampaignCreated, CampaignChanged, CampaignImported, CampaignLaunched)
 
 
 class InsightsCampaignAudience(Projection):
     """Each campaign's frozen audience (who is held out) and its attribution window, for the lift: insights' own
-    copy, so the lift joins insights' tables only. Read by type name, like the rollups."""
+    copy, so the lift joins insights' tables only."""
 
     name = "insights.campaign_audience"
     mode = ASYNC
@@ -455,10 +484,10 @@ class InsightsCampaignAudience(Projection):
         members: list[AudienceFact] = []
         for event in events:
             data = event.data
-            if event.type == "campaign.audience_snapshotted":
+            if event.type == CampaignAudienceSnapshotted.type_name:
                 held = {str(cid) for cid in data.get("holdout_ids", ())}
                 people = [(cid, str(cid) in held) for cid in data["customer_ids"]]
-            elif event.type == "campaign.audience_imported":
+            elif event.type == CampaignAudienceImported.type_name:
                 people = [(m["customer_id"], bool(m.get("is_holdout"))) for m in data["members"]]
             else:
                 _campaign_fact(event)
@@ -483,10 +512,10 @@ def _campaign_fact(event) -> None:
     launched_at = data.get("launched_at")
     if isinstance(launched_at, str):
         launched_at = datetime.fromisoformat(launched_at)
-    if event.type == "campaign.launched" and not data.get("is_scheduled"):
+    if event.type == CampaignLaunched.type_name and not data.get("is_scheduled"):
         # The launch's own time, or the event's for launches recorded before the field existed.
         fact.launched_at = launched_at or event.occurred_at
-    elif event.type == "campaign.imported" and launched_at:
+    elif event.type == CampaignImported.type_name and launched_at:
         fact.launched_at = launched_at
     fact.window_end = fact.launched_at + timedelta(days=fact.attribution_days) if fact.launched_at else None
     fact.save()
