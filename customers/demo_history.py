@@ -32,6 +32,17 @@ from faker import Faker
 from backoffice.eventstore.errors import EventStoreError
 from backoffice.eventstore.schema import CHANNELS
 from backoffice.eventstore.selectors import event_count, first_metadata_with_correlation_prefix, stored_event_ids
+from customers.events import (
+    AppOpened,
+    CallReceived,
+    ContentShared,
+    MessageReceived,
+    PageViewed,
+    ProductViewed,
+    ReviewPosted,
+    SearchPerformed,
+    StoreVisited,
+)
 from customers.models import Customer
 from customers.services import interactions_ingest
 
@@ -382,36 +393,43 @@ class DemoHistory:
         elif channel == "store":
             store = p.home if rng.random() < 0.85 else rng.choice(STORES)
             ids = {"loyalty_card": p.loyalty_card} if p.loyalty_card else {"phone": p.phone}
-            j.emit("store", "store.visited", {"location": store.code, "minutes": rng.randint(5, 60)}, ids | signup)
+            j.emit(
+                "store", StoreVisited.type_name, {"location": store.code, "minutes": rng.randint(5, 60)}, ids | signup
+            )
             if rng.random() < 0.1:
                 rating, text = rng.choice(STORE_REVIEWS)
-                j.emit("store", "review.posted", {"location": store.code, "rating": rating, "text": text}, ids)
+                j.emit("store", ReviewPosted.type_name, {"location": store.code, "rating": rating, "text": text}, ids)
         elif channel == "phone":
             reason = rng.choice(CALL_REASONS)
             data = {"reason": reason, "seconds": rng.randint(40, 900), "notes": f"Consulta: {reason}. Resuelta."}
-            j.emit("phone", "call.received", data, {"phone": p.phone} | signup)
+            j.emit("phone", CallReceived.type_name, data, {"phone": p.phone} | signup)
         elif channel == "email":
             subject, text = rng.choice(EMAILS)
             text = f"{self._fill(j, text)}\n\nUn saludo,\n{p.first_name}"
             data = {"subject": subject, "text": text, "provider_message_id": f"<{_hex(rng, 16)}@mail.example.com>"}
-            j.emit("email", "message.received", data, {"email": p.email} | signup)
+            j.emit("email", MessageReceived.type_name, data, {"email": p.email} | signup)
         elif channel in ("sms", "whatsapp"):
             message_id = f"wamid.{_hex(rng, 24)}" if channel == "whatsapp" else f"SM{_hex(rng, 32)}"
             data = {"text": self._fill(j, rng.choice(CHATS)), "provider_message_id": message_id}
-            j.emit(channel, "message.received", data, {"phone": p.phone} | signup)
+            j.emit(channel, MessageReceived.type_name, data, {"phone": p.phone} | signup)
         else:  # facebook, instagram
             ids = {f"{channel}_id": getattr(p, f"{channel}_id")} | signup
             roll = rng.random()
             if roll < 0.45:
                 data = {"text": self._fill(j, rng.choice(CHATS)), "provider_message_id": f"m_{_hex(rng, 20)}"}
-                j.emit(channel, "message.received", data, ids)
+                j.emit(channel, MessageReceived.type_name, data, ids)
             elif roll < 0.85 or not j.bought:
                 product = j.product()
                 data = {"url": _product_url(product), "sku": product.sku, "network": channel}
-                j.emit(channel, "content.shared", data, ids)
+                j.emit(channel, ContentShared.type_name, data, ids)
             else:
                 rating, text = rng.choice(REVIEWS)
-                j.emit(channel, "review.posted", {"sku": rng.choice(j.bought).sku, "rating": rating, "text": text}, ids)
+                j.emit(
+                    channel,
+                    ReviewPosted.type_name,
+                    {"sku": rng.choice(j.bought).sku, "rating": rating, "text": text},
+                    ids,
+                )
 
     def _browse(self, j: Journey, channel: str, *, anonymous=False, identify=False, signup=None) -> None:
         """A web or app visit (push: opened from a notification): views, maybe a search, maybe a cart."""
@@ -420,10 +438,15 @@ class DemoHistory:
         ids = {"anonymous_id": device} if anonymous or identify else {"email": p.email, "anonymous_id": device}
         first_ids = ids | (signup or {})
         if channel == "push":
-            j.emit("push", "app.opened", {"screen": rng.choice(PUSH_SCREENS), "app_version": self._app(j)}, first_ids)
+            j.emit(
+                "push",
+                AppOpened.type_name,
+                {"screen": rng.choice(PUSH_SCREENS), "app_version": self._app(j)},
+                first_ids,
+            )
             channel = "app"
         elif channel == "app":
-            j.emit("app", "app.opened", {"screen": "home", "app_version": self._app(j)}, first_ids)
+            j.emit("app", AppOpened.type_name, {"screen": "home", "app_version": self._app(j)}, first_ids)
         else:
             category = rng.choice(CATEGORIES)
             data = {
@@ -431,15 +454,15 @@ class DemoHistory:
                 "title": category.capitalize(),
                 "referrer": rng.choice(REFERRERS),
             }
-            j.emit("web", "page.viewed", data, first_ids)
+            j.emit("web", PageViewed.type_name, data, first_ids)
         category = rng.choice(CATEGORIES)
         if rng.random() < 0.35:
             query, category = rng.choice(SEARCHES)
-            j.emit(channel, "search.performed", {"query": query, "results_count": rng.randint(3, 60)}, ids)
+            j.emit(channel, SearchPerformed.type_name, {"query": query, "results_count": rng.randint(3, 60)}, ids)
         in_category = [product for product in CATALOG if product.category == category]
         viewed = rng.sample(in_category, min(len(in_category), rng.randint(1, 3)))
         for product in viewed:
-            j.emit(channel, "product.viewed", {"sku": product.sku, "url": _product_url(product)}, ids)
+            j.emit(channel, ProductViewed.type_name, {"sku": product.sku, "url": _product_url(product)}, ids)
         if not identify and rng.random() > (0.2 if anonymous else 0.4):
             return
         j.carts += 1
@@ -448,6 +471,7 @@ class DemoHistory:
         for product in lines:
             quantity = 2 if product.sku.startswith("CAL-") else 1
             data = {"cart_id": cart_id, "sku": product.sku, "quantity": quantity, "unit_price": str(product.price)}
+            # The cart events are the orders app's (a layer above): named by their type, as a shop would send them.
             j.emit(channel, "cart.item_added", data, ids)
         if len(lines) > 1 and rng.random() < 0.25:
             removed = lines.pop()

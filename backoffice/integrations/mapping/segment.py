@@ -25,6 +25,20 @@ from typing import Any
 import orjson
 
 from backoffice.eventstore.store import nul_character_path
+from customers.events import (
+    CheckoutStarted,
+    ContentShared,
+    CouponApplied,
+    CustomerAliased,
+    CustomerIdentified,
+    CustomEvent,
+    PageViewed,
+    ProductViewed,
+    ReviewPosted,
+    SearchPerformed,
+    WishlistItemAdded,
+)
+from orders.events import CartCheckedOut, CartItemAdded, CartItemRemoved
 
 KINDS = ("identify", "track", "page", "screen", "alias", "group")
 NAMESPACE = uuid.UUID("6f1c0a52-3c1e-4a8e-9a39-4f2d1d5f0b7e")
@@ -57,21 +71,21 @@ class Source:
 
 # Segment e-commerce spec v2 event name (lower case) -> our type. Anything else is a `custom.event`.
 TRACK = {
-    "products searched": "search.performed",
-    "product list viewed": "page.viewed",
-    "product list filtered": "page.viewed",
-    "product clicked": "product.viewed",
-    "product viewed": "product.viewed",
-    "product added": "cart.item_added",
-    "product removed": "cart.item_removed",
-    "cart viewed": "page.viewed",
-    "checkout started": "checkout.started",
-    "order completed": "cart.checked_out",
-    "coupon applied": "coupon.applied",
-    "product reviewed": "review.posted",
-    "product shared": "content.shared",
-    "product added to wishlist": "wishlist.item_added",
-    "wishlist product added": "wishlist.item_added",
+    "products searched": SearchPerformed.type_name,
+    "product list viewed": PageViewed.type_name,
+    "product list filtered": PageViewed.type_name,
+    "product clicked": ProductViewed.type_name,
+    "product viewed": ProductViewed.type_name,
+    "product added": CartItemAdded.type_name,
+    "product removed": CartItemRemoved.type_name,
+    "cart viewed": PageViewed.type_name,
+    "checkout started": CheckoutStarted.type_name,
+    "order completed": CartCheckedOut.type_name,
+    "coupon applied": CouponApplied.type_name,
+    "product reviewed": ReviewPosted.type_name,
+    "product shared": ContentShared.type_name,
+    "product added to wishlist": WishlistItemAdded.type_name,
+    "wishlist product added": WishlistItemAdded.type_name,
 }
 
 
@@ -202,7 +216,7 @@ def translate(
     if kind == "identify":
         # RudderStack's SDKs send identify traits in context.traits, Segment's at the top: both count.
         context_traits = r.object("context.traits", context.get("traits"))
-        type_name, data = "customer.identified", _identify(r, {**context_traits, **traits}, customer)
+        type_name, data = CustomerIdentified.type_name, _identify(r, {**context_traits, **traits}, customer)
     elif kind == "alias":
         previous_id = r.id("previousId", message.get("previousId"))
         if previous_id is None:
@@ -213,11 +227,11 @@ def translate(
         customer.pop("anonymous_id", None)
         if previous_id:
             customer["anonymous_id"] = previous_id
-        type_name, data = "customer.aliased", {"previous_id": previous_id or "-"}
+        type_name, data = CustomerAliased.type_name, {"previous_id": previous_id or "-"}
     elif kind in ("page", "screen"):
         page = r.object("context.page", context.get("page"))
         name = r.text("name", message.get("name"), max_length=300)
-        type_name = "page.viewed"
+        type_name = PageViewed.type_name
         data = {
             "url": r.text("properties.url", properties.get("url", page.get("url")), max_length=2000),
             "title": r.text("properties.title", properties.get("title", page.get("title")), max_length=300) or name,
@@ -231,7 +245,10 @@ def translate(
         group_id = r.id("groupId", message.get("groupId"))
         if group_id is None:
             r.fail("groupId", "a group call needs groupId", "required")
-        type_name, data = "custom.event", {"name": "group", "properties": {"group_id": group_id, "traits": traits}}
+        type_name, data = (
+            CustomEvent.type_name,
+            {"name": "group", "properties": {"group_id": group_id, "traits": traits}},
+        )
     else:
         event = message.get("event")
         if not isinstance(event, str) or not event.strip():
@@ -256,7 +273,7 @@ def translate(
         "data": data,
         "metadata": metadata,
     }
-    if type_name == "cart.checked_out" and data["order_id"]:
+    if type_name == CartCheckedOut.type_name and data["order_id"]:
         # What a source that places orders (TrackingSource.order_location) needs; not part of the interaction.
         item[ORDER_KEY] = {"order_id": data["order_id"], "lines": order_lines(properties.get("products"))}
     return item
@@ -342,27 +359,27 @@ def _track(
 ) -> tuple[str, dict]:
     type_name = TRACK.get(" ".join(event.lower().split()))
     if type_name is None:
-        return "custom.event", {"name": event[:200], "properties": properties}
+        return CustomEvent.type_name, {"name": event[:200], "properties": properties}
     page = context.get("page") if isinstance(context.get("page"), dict) else {}
     url = r.text("properties.url", properties.get("url", page.get("url")), max_length=2000)
-    if type_name == "search.performed":
+    if type_name == SearchPerformed.type_name:
         return type_name, {"query": r.text("properties.query", properties.get("query"), max_length=500)}
-    if type_name == "page.viewed":
+    if type_name == PageViewed.type_name:
         title = properties.get("category") or properties.get("list_id") or event
         return type_name, {"url": url, "title": r.text("properties.category", title, max_length=300)}
-    if type_name == "product.viewed":
+    if type_name == ProductViewed.type_name:
         return type_name, {"sku": _sku(r, properties), "url": url}
-    if type_name in ("cart.item_added", "cart.item_removed"):
+    if type_name in (CartItemAdded.type_name, CartItemRemoved.type_name):
         data: dict[str, Any] = {
             "cart_id": _cart_id(properties, r, source, user_id, anonymous_id),
             "sku": _sku(r, properties),
             "quantity": r.count("properties.quantity", properties.get("quantity")),
         }
-        if type_name == "cart.item_added":
+        if type_name == CartItemAdded.type_name:
             data["unit_price"] = r.money("properties.price", properties.get("price")) or "0.00"
             data["currency"] = r.text("properties.currency", properties.get("currency"), max_length=3).upper() or "EUR"
         return type_name, data
-    if type_name == "checkout.started":
+    if type_name == CheckoutStarted.type_name:
         data = {
             "cart_id": _cart_id(properties, r, source, user_id, anonymous_id),
             "order_id": r.id("properties.order_id", properties.get("order_id"), max_length=64) or "",
@@ -372,13 +389,13 @@ def _track(
         if value is not None:
             data["value"] = value
         return type_name, data
-    if type_name == "cart.checked_out":
+    if type_name == CartCheckedOut.type_name:
         # The cart is closed (no reminder); the order itself comes from the shop's webhook or POST /api/v1/orders.
         return type_name, {
             "cart_id": _cart_id(properties, r, source, user_id, anonymous_id),
             "order_id": r.id("properties.order_id", properties.get("order_id"), max_length=64) or "",
         }
-    if type_name == "coupon.applied":
+    if type_name == CouponApplied.type_name:
         code = r.id("properties.coupon_id", properties.get("coupon_id")) or r.id(
             "properties.coupon_name", properties.get("coupon_name")
         )
@@ -393,7 +410,7 @@ def _track(
         if discount is not None:
             data["discount"] = discount
         return type_name, data
-    if type_name == "review.posted":
+    if type_name == ReviewPosted.type_name:
         rating = properties.get("rating")
         if isinstance(rating, str) and rating.strip().isdigit():
             rating = int(rating)
@@ -407,7 +424,7 @@ def _track(
             "rating": rating,
             "text": r.text("properties.review_body", properties.get("review_body"), max_length=4000),
         }
-    if type_name == "content.shared":
+    if type_name == ContentShared.type_name:
         return type_name, {
             "sku": _sku(r, properties, required=False),
             "url": r.text("properties.share_url", properties.get("share_url", url), max_length=2000),
