@@ -92,10 +92,6 @@ class JourneyListApi(ListApi):
     def get_queryset(self):
         return selectors.journeys_all()
 
-    @extend_schema(responses=JourneySerializer(many=True))
-    def get(self, request):
-        return self.list_response()
-
     @extend_schema(request=JourneyInputSerializer, responses={201: JourneySerializer})
     def post(self, request):
         values = dict(validated_input(JourneyInputSerializer, request.data))

@@ -62,10 +62,6 @@ class SegmentListApi(ListApi):
                 raise serializers.ValidationError("a segment with this name exists", code="unique")
             return value
 
-    @extend_schema(responses=SegmentSerializer(many=True))
-    def get(self, request):
-        return self.list_response()
-
     @extend_schema(request=InputSerializer, responses={201: SegmentSerializer})
     def post(self, request):
         values = validated_input(self.InputSerializer, request.data)
@@ -212,10 +208,6 @@ class CampaignListApi(ListApi):
 
     def get_queryset(self):
         return selectors.campaigns_all()
-
-    @extend_schema(responses=CampaignSerializer(many=True))
-    def get(self, request):
-        return self.list_response()
 
     @extend_schema(request=CampaignInputSerializer, responses={201: CampaignSerializer})
     def post(self, request):

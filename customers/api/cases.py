@@ -102,10 +102,6 @@ class CaseListApi(ListApi):
                 raise serializers.ValidationError({"customer": "give the customer's id or their identifiers"})
             return attrs
 
-    @extend_schema(responses=CaseSerializer(many=True))
-    def get(self, request):
-        return self.list_response()
-
     @extend_schema(request=InputSerializer, responses={201: CaseSerializer, 200: CaseSerializer})
     def post(self, request):
         values = validated_input(self.InputSerializer, request.data)

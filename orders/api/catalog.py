@@ -50,10 +50,6 @@ class ProductListApi(ListApi):
         price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0)
         active = serializers.BooleanField(default=True)
 
-    @extend_schema(responses=ProductSerializer(many=True))
-    def get(self, request):
-        return self.list_response()
-
     @extend_schema(request=InputSerializer, responses={201: ProductSerializer, 200: ProductSerializer})
     def post(self, request):
         values = validated_input(self.InputSerializer, request.data)
@@ -86,10 +82,6 @@ class LocationListApi(ListApi):
         kind = serializers.ChoiceField(choices=LocationKind.values)
         city = serializers.CharField(max_length=100, allow_blank=True, default="")
         timezone = serializers.CharField(max_length=64, default="Europe/Madrid")
-
-    @extend_schema(responses=LocationSerializer(many=True))
-    def get(self, request):
-        return self.list_response()
 
     @extend_schema(request=InputSerializer, responses={201: LocationSerializer, 200: LocationSerializer})
     def post(self, request):
