@@ -98,7 +98,7 @@ class SegmentAdmin(OwnedAdmin):
 
     def preview_view(self, request):
         """The live count (and anonymous sample) of rules being edited, for the editor."""
-        if not self._is_owner(request):
+        if not self.has_role(request):
             raise PermissionDenied
         try:
             rules = segments.validate_rules(loads_bounded(request.GET.get("rules", "")))
@@ -568,7 +568,7 @@ class CampaignAdmin(OwnedAdmin):
         return extra + super().get_urls()
 
     def command_view(self, request, campaign_id: uuid.UUID, command: str):
-        if not self._is_owner(request) or request.method != "POST":
+        if not self.has_role(request) or request.method != "POST":
             raise PermissionDenied
         commands = {
             "approve": (services.campaign_approve, _("Approved.")),
@@ -603,7 +603,7 @@ class CampaignAdmin(OwnedAdmin):
     def history_view(self, request, object_id, extra_context=None):
         """The admin's "History": the campaign's audit trail from its log (the admin's own log entries do not see
         what the API, beat and the fan-out did)."""
-        if not self._is_owner(request):
+        if not self.has_role(request):
             raise PermissionDenied
         campaign = get_object_or_404(Campaign, pk=object_id)
         entries = selectors.campaign_history(campaign_id=campaign.pk)

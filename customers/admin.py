@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from backoffice.accounts.admin_progress import progress_html
 from backoffice.accounts.admin_read_only import ReadOnlyAdmin
+from backoffice.accounts.admin_roles import RoleGatedAdmin
 from backoffice.accounts.roles import AccessSurface, Role
 from backoffice.accounts.selectors import user_role
 from backoffice.accounts.services import personal_data_access_record
@@ -86,7 +87,8 @@ def _story_line(event, *, is_admin: bool) -> dict:
 
 
 @admin.register(Customer)
-class CustomerAdmin(ReadOnlyAdmin):
+class CustomerAdmin(RoleGatedAdmin, ReadOnlyAdmin):
+    roles = PEOPLE_ROLES
     list_display = (
         "id",
         "display_name",
@@ -315,20 +317,15 @@ class CustomerAdmin(ReadOnlyAdmin):
         }
         return TemplateResponse(request, "admin/customers/customer/consent.html", context)
 
-    def has_module_permission(self, request):
-        return user_role(user=request.user) in PEOPLE_ROLES
-
-    def has_view_permission(self, request, obj=None):
-        return user_role(user=request.user) in PEOPLE_ROLES
-
 
 CASE_ROLES = (Role.ADMIN, Role.SUPPORT, Role.STORE)
 
 
 @admin.register(Case)
-class CaseAdmin(ReadOnlyAdmin):
+class CaseAdmin(RoleGatedAdmin, ReadOnlyAdmin):
     """Cases read-only: agents reply and resolve on the staff pages and through the API, which use the services."""
 
+    roles = CASE_ROLES
     list_display = ("subject", "channel", "status", "opened_at", "first_response_at", "sla_state", "csat_score")
     list_filter = ("status", "channel", "csat_score")
     search_fields = ("id", "order_ref")
@@ -381,12 +378,6 @@ class CaseAdmin(ReadOnlyAdmin):
                 for m in selectors.case_thread(case_id=case.id)
             ),
         )
-
-    def has_module_permission(self, request):
-        return user_role(user=request.user) in CASE_ROLES
-
-    def has_view_permission(self, request, obj=None):
-        return user_role(user=request.user) in CASE_ROLES
 
 
 # The parts of an export in the order they are gathered, with what staff call them.

@@ -13,6 +13,7 @@ from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
 
 from backoffice.accounts.admin_read_only import ReadOnlyAdmin
+from backoffice.accounts.admin_roles import RoleGatedAdmin
 from backoffice.accounts.roles import Role
 from backoffice.accounts.selectors import user_location_code, user_role
 
@@ -31,19 +32,9 @@ def _actor(request) -> str:
     return f"user:{request.user.pk}"
 
 
-class _RoleGate:
-    readers: tuple[str, ...] = ()
-
-    def has_module_permission(self, request):
-        return user_role(user=request.user) in self.readers
-
-    def has_view_permission(self, request, obj=None):
-        return user_role(user=request.user) in self.readers
-
-
 @admin.register(Product)
-class ProductAdmin(_RoleGate, admin.ModelAdmin):
-    readers = STOCK_READERS
+class ProductAdmin(RoleGatedAdmin, admin.ModelAdmin):
+    roles = STOCK_READERS
     list_display = ("sku", "name", "category", "price", "is_active")
     list_filter = ("category", "is_active")
     search_fields = ("sku", "name")
@@ -91,8 +82,8 @@ class LocationForm(forms.ModelForm):
 
 
 @admin.register(Location)
-class LocationAdmin(_RoleGate, admin.ModelAdmin):
-    readers = STOCK_READERS
+class LocationAdmin(RoleGatedAdmin, admin.ModelAdmin):
+    roles = STOCK_READERS
     form = LocationForm
     list_display = ("code", "name", "kind", "city", "timezone")
     list_filter = ("kind", "city")
@@ -137,8 +128,8 @@ class StockMovementForm(forms.Form):
 
 
 @admin.register(StockLevel)
-class StockLevelAdmin(_RoleGate, ReadOnlyAdmin):
-    readers = STOCK_READERS
+class StockLevelAdmin(RoleGatedAdmin, ReadOnlyAdmin):
+    roles = STOCK_READERS
     list_display = ("sku", "location_code", "on_hand", "reserved", "available_units", "version", "updated_at")
     list_filter = ("location_code",)
     search_fields = ("sku",)
@@ -192,8 +183,8 @@ class StockLevelAdmin(_RoleGate, ReadOnlyAdmin):
 
 
 @admin.register(Order)
-class OrderAdmin(_RoleGate, ReadOnlyAdmin):
-    readers = ORDER_READERS
+class OrderAdmin(RoleGatedAdmin, ReadOnlyAdmin):
+    roles = ORDER_READERS
     list_display = (
         "id",
         "customer_id",
@@ -273,8 +264,8 @@ class OrderAdmin(_RoleGate, ReadOnlyAdmin):
 
 
 @admin.register(Cart)
-class CartAdmin(_RoleGate, ReadOnlyAdmin):
-    readers = ORDER_READERS
+class CartAdmin(RoleGatedAdmin, ReadOnlyAdmin):
+    roles = ORDER_READERS
     list_display = (
         "cart_id",
         "customer_id",

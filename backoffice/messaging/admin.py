@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from backoffice.accounts.admin_read_only import ReadOnlyAdmin
+from backoffice.accounts.admin_roles import RoleEditedAdmin, RoleGatedAdmin
 from backoffice.accounts.roles import Role
 from backoffice.accounts.selectors import user_role
 
@@ -40,7 +41,8 @@ HEALTH_LABELS = {
 
 
 @admin.register(OutboundMessage)
-class OutboundMessageAdmin(ReadOnlyAdmin):
+class OutboundMessageAdmin(RoleGatedAdmin, ReadOnlyAdmin):
+    roles = HISTORY_ROLES
     list_display = (
         "created_at",
         "channel",
@@ -126,18 +128,13 @@ class OutboundMessageAdmin(ReadOnlyAdmin):
     def get_search_results(self, request, queryset, search_term):
         return selectors.messages_search(queryset=queryset, term=search_term), False
 
-    def has_module_permission(self, request):
-        return user_role(user=request.user) in HISTORY_ROLES
-
-    def has_view_permission(self, request, obj=None):
-        return user_role(user=request.user) in HISTORY_ROLES
-
 
 @admin.register(UnmatchedCallback)
-class UnmatchedCallbackAdmin(ReadOnlyAdmin):
+class UnmatchedCallbackAdmin(RoleGatedAdmin, ReadOnlyAdmin):
     """Provider callbacks about no message we know yet: what they are, how often they were tried, and a way to try
     them all again now (after a send's record was repaired, say). Content stays encrypted: ids and statuses only."""
 
+    roles = OPERATIONS_ROLES
     list_display = ("received_at", "source", "channel", "status", "provider_message_id", "state", "attempts")
     list_filter = ("state", "source", "channel", "status")
     search_fields = ("provider_message_id",)
@@ -169,15 +166,10 @@ class UnmatchedCallbackAdmin(ReadOnlyAdmin):
             return {}
         return admin.ModelAdmin.get_actions(self, request)
 
-    def has_module_permission(self, request):
-        return user_role(user=request.user) in OPERATIONS_ROLES
-
-    def has_view_permission(self, request, obj=None):
-        return user_role(user=request.user) in OPERATIONS_ROLES
-
 
 @admin.register(ChannelSetting)
-class ChannelSettingAdmin(admin.ModelAdmin):
+class ChannelSettingAdmin(RoleEditedAdmin, admin.ModelAdmin):
+    roles = OPERATIONS_ROLES
     list_display = (
         "channel",
         "is_enabled",
@@ -282,17 +274,5 @@ class ChannelSettingAdmin(admin.ModelAdmin):
         }
         return TemplateResponse(request, "admin/messaging/providers.html", context)
 
-    def has_module_permission(self, request):
-        return user_role(user=request.user) in OPERATIONS_ROLES
-
-    def has_view_permission(self, request, obj=None):
-        return user_role(user=request.user) in OPERATIONS_ROLES
-
-    def has_add_permission(self, request):
-        return user_role(user=request.user) in OPERATIONS_ROLES
-
-    def has_change_permission(self, request, obj=None):
-        return user_role(user=request.user) in OPERATIONS_ROLES
-
     def has_delete_permission(self, request, obj=None):
-        return user_role(user=request.user) in OPERATIONS_ROLES
+        return self.has_role(request)

@@ -111,7 +111,7 @@ class JourneyAdmin(OwnedAdmin):
         return extra + super().get_urls()
 
     def command_view(self, request, journey_id: uuid.UUID, command: str):
-        if not self._is_owner(request) or request.method != "POST":
+        if not self.has_role(request) or request.method != "POST":
             raise PermissionDenied
         get_object_or_404(Journey, pk=journey_id)
         change_url = reverse("admin:campaigns_journey_change", args=[journey_id])
