@@ -12,7 +12,6 @@ from backoffice.accounts.roles import AccessSurface, Role
 from backoffice.accounts.services import personal_data_access_record
 from backoffice.api.fields import AwareDateTimeField
 from backoffice.api.permissions import HasRole
-from backoffice.api.problems import not_found
 from backoffice.api.validation import validated_input
 from backoffice.eventstore.schema import CHANNELS
 
@@ -85,14 +84,14 @@ class CustomerConsentsApi(APIView):
 
     @extend_schema(responses=None)
     def get(self, request, customer_id: uuid.UUID):
-        owner = _resolve(customer_id)
+        owner = selectors.customer_resolve_id(customer_id=customer_id)
         ledger = _ledger(owner)
         personal_data_access_record(actor=request.user, customer_ids=[owner], surface=AccessSurface.API_CONSENTS)
         return Response(ledger)
 
     @extend_schema(request=InputSerializer, responses={201: None})
     def post(self, request, customer_id: uuid.UUID):
-        owner = _resolve(customer_id)
+        owner = selectors.customer_resolve_id(customer_id=customer_id)
         values = validated_input(self.InputSerializer, request.data)
         services.consent_record(
             customer_id=owner,
@@ -106,10 +105,3 @@ class CustomerConsentsApi(APIView):
             actor=f"user:{request.user.pk}",
         )
         return Response(_ledger(owner), status=status.HTTP_201_CREATED)
-
-
-def _resolve(customer_id: uuid.UUID) -> uuid.UUID:
-    try:
-        return selectors.customer_resolve_id(customer_id=customer_id)
-    except selectors.CustomerNotFound:
-        raise not_found("no such customer") from None

@@ -9,7 +9,6 @@ from rest_framework.views import APIView
 
 from backoffice.accounts.roles import Role
 from backoffice.api.permissions import HasRole
-from backoffice.api.problems import not_found
 from backoffice.api.validation import validated_input
 
 from .. import selectors, services
@@ -59,12 +58,9 @@ class CustomerUnmergeApi(APIView):
     @extend_schema(request=InputSerializer, responses={200: OutputSerializer})
     def post(self, request, customer_id: uuid.UUID):
         values = validated_input(self.InputSerializer, request.data)
-        try:
-            event = services.customer_unmerge(
-                customer_id=customer_id, reason=values["reason"], actor=f"user:{request.user.pk}"
-            )
-        except selectors.CustomerNotFound:
-            raise not_found("no such customer") from None
+        event = services.customer_unmerge(
+            customer_id=customer_id, reason=values["reason"], actor=f"user:{request.user.pk}"
+        )
         return Response(
             {
                 "customer": Customer360Serializer(selectors.customer_360(customer_id=customer_id)).data,
