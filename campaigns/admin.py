@@ -22,6 +22,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.text import capfirst, format_lazy
 from django.utils.translation import gettext_lazy as _
 
+from backoffice.accounts.actors import request_actor
 from backoffice.accounts.admin_progress import progress_html
 from backoffice.api.parsers import loads_bounded
 from backoffice.eventstore import times
@@ -29,7 +30,7 @@ from backoffice.messaging.channels import sms_length
 from customers.wording import channel_label
 
 from . import segments, selectors, services, worksheet
-from .admin_owners import OwnedAdmin, admin_actor
+from .admin_owners import OwnedAdmin
 from .models import OUTBOUND_CHANNELS, VARIANT_FIELDS, Campaign, Segment, Status
 
 REPORT_URL = "admin:insights_campaign_report"
@@ -85,7 +86,7 @@ class SegmentAdmin(OwnedAdmin):
             name=form.cleaned_data["name"],
             description=form.cleaned_data.get("description", ""),
             rules=form.cleaned_data["rules"],
-            actor=admin_actor(request),
+            actor=request_actor(request),
             segment=obj if change else None,
         )
         obj.pk = saved.pk
@@ -518,7 +519,7 @@ class CampaignAdmin(OwnedAdmin):
         values["costs"] = form.cleaned_data.get("costs", obj.costs)
         current = Campaign.objects.get(pk=obj.pk) if change else None
         try:
-            saved = services.campaign_save(campaign=current, values=values, actor=admin_actor(request))
+            saved = services.campaign_save(campaign=current, values=values, actor=request_actor(request))
         except services.CampaignRefused as exc:
             messages.error(request, campaign_refusal(exc))
             return
@@ -532,7 +533,7 @@ class CampaignAdmin(OwnedAdmin):
         services.campaign_save(
             campaign=campaign,
             values={},
-            actor=admin_actor(request),
+            actor=request_actor(request),
             segment_ids=[s.pk for s in form.cleaned_data.get("segments", [])],
             exclusion_ids=[s.pk for s in form.cleaned_data.get("exclusions", [])],
         )
@@ -542,7 +543,7 @@ class CampaignAdmin(OwnedAdmin):
     def _run(self, request, command, campaign_ids, done_message):
         for campaign_id in campaign_ids:
             try:
-                command(campaign_id=campaign_id, actor=admin_actor(request))
+                command(campaign_id=campaign_id, actor=request_actor(request))
             except services.CampaignRefused as exc:
                 messages.error(request, campaign_refusal(exc))
             else:

@@ -9,11 +9,6 @@ from backoffice.accounts.roles import Role
 OWNER_ROLES = (Role.ADMIN, Role.MARKETING)
 
 
-def admin_actor(request) -> str:
-    """The actor the services record for a change made in the admin."""
-    return f"user:{request.user.pk}"
-
-
 class OwnedAdmin(RoleEditedAdmin, admin.ModelAdmin):
     roles = OWNER_ROLES
 

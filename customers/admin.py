@@ -15,6 +15,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
 
+from backoffice.accounts.actors import request_actor
 from backoffice.accounts.admin_progress import progress_html
 from backoffice.accounts.admin_read_only import ReadOnlyAdmin
 from backoffice.accounts.admin_roles import RoleGatedAdmin
@@ -236,7 +237,7 @@ class CustomerAdmin(RoleGatedAdmin, ReadOnlyAdmin):
         customer = get_object_or_404(Customer, pk=customer_id)
         if request.method == "POST":
             try:
-                services.customer_erase(customer_id=customer.pk, actor=f"user:{request.user.pk}")
+                services.customer_erase(customer_id=customer.pk, actor=request_actor(request))
             except services.CustomerAlreadyErased:
                 self.message_user(request, _("This customer was already erased."), messages.WARNING)
             else:
@@ -263,7 +264,7 @@ class CustomerAdmin(RoleGatedAdmin, ReadOnlyAdmin):
             "title": _("Export this customer's data (GDPR)"),
         }
         if request.method == "POST":
-            body = services.customer_export(customer_id=customer.pk, actor=f"user:{request.user.pk}")
+            body = services.customer_export(customer_id=customer.pk, actor=request_actor(request))
             personal_data_access_record(
                 actor=request.user, customer_ids=[customer.pk], surface=AccessSurface.ADMIN_CUSTOMER
             )
@@ -301,7 +302,7 @@ class CustomerAdmin(RoleGatedAdmin, ReadOnlyAdmin):
                     purpose=form.cleaned_data["purpose"],
                     source_channel=form.cleaned_data["source_channel"],
                     wording=form.cleaned_data["wording"],
-                    actor=f"user:{request.user.pk}",
+                    actor=request_actor(request),
                 )
             except EventStoreError:
                 form.add_error(None, _("The consent change could not be recorded; try again."))

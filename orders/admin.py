@@ -12,6 +12,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
 
+from backoffice.accounts.actors import request_actor
 from backoffice.accounts.admin_read_only import ReadOnlyAdmin
 from backoffice.accounts.admin_roles import RoleGatedAdmin
 from backoffice.accounts.roles import Role
@@ -26,10 +27,6 @@ STOCK_READERS = (Role.ADMIN, Role.SUPPORT, Role.STORE, Role.MARKETING)
 STOCK_MOVERS = (Role.ADMIN, Role.STORE)
 # Orders concern individuals: those who serve them see them, marketing does not.
 ORDER_READERS = (Role.ADMIN, Role.SUPPORT, Role.STORE)
-
-
-def _actor(request) -> str:
-    return f"user:{request.user.pk}"
 
 
 @admin.register(Product)
@@ -61,7 +58,7 @@ class ProductAdmin(RoleGatedAdmin, admin.ModelAdmin):
                 category=obj.category,
                 price=obj.price,
                 is_active=obj.is_active,
-                actor=_actor(request),
+                actor=request_actor(request),
             )
         except OrdersError as exc:
             raise PermissionDenied(str(exc)) from exc
@@ -100,8 +97,9 @@ class LocationAdmin(RoleGatedAdmin, admin.ModelAdmin):
         return False
 
     def save_model(self, request, obj, form, change):
+        actor = request_actor(request)
         services.location_create(
-            code=obj.code, name=obj.name, kind=obj.kind, city=obj.city, timezone=obj.timezone, actor=_actor(request)
+            code=obj.code, name=obj.name, kind=obj.kind, city=obj.city, timezone=obj.timezone, actor=actor
         )
 
 
@@ -162,7 +160,7 @@ class StockLevelAdmin(RoleGatedAdmin, ReadOnlyAdmin):
                     kind=values["kind"],
                     quantity=values["quantity"],
                     to_location=values["to_location"] or None,
-                    actor=_actor(request),
+                    actor=request_actor(request),
                     acting_location=acting,
                 )
             except InvalidFields as exc:

@@ -11,6 +11,7 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.translation import gettext_lazy as _
 
+from backoffice.accounts.actors import request_actor
 from backoffice.accounts.admin_read_only import ReadOnlyAdmin
 from backoffice.accounts.admin_roles import RoleEditedAdmin, RoleGatedAdmin
 from backoffice.accounts.roles import Role
@@ -70,7 +71,7 @@ class AcquisitionSpendAdmin(RoleEditedAdmin, admin.ModelAdmin):
                 channel=form.cleaned_data["channel"],
                 month=form.cleaned_data["month"],
                 amount=form.cleaned_data["amount"],
-                actor=f"user:{request.user.pk}",
+                actor=request_actor(request),
             )
         except SpendInvalid as exc:  # the form's choices and bounds catch these first
             raise PermissionDenied(exc.message) from exc

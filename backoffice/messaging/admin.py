@@ -11,6 +11,7 @@ from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from backoffice.accounts.actors import request_actor
 from backoffice.accounts.admin_read_only import ReadOnlyAdmin
 from backoffice.accounts.admin_roles import RoleEditedAdmin, RoleGatedAdmin
 from backoffice.accounts.roles import Role
@@ -112,7 +113,7 @@ class OutboundMessageAdmin(RoleGatedAdmin, ReadOnlyAdmin):
     def send_again(self, request, queryset):
         count = 0
         for message in queryset.filter(status__in=[Status.FAILED, Status.REVIEW]):
-            services.message_requeue(message_id=message.id, actor=f"user:{request.user.pk}")
+            services.message_requeue(message_id=message.id, actor=request_actor(request))
             count += 1
         self.message_user(
             request,
@@ -221,7 +222,7 @@ class ChannelSettingAdmin(RoleEditedAdmin, admin.ModelAdmin):
         return format_html("<table>{}</table>", rows)
 
     def save_model(self, request, obj, form, change):
-        services.channel_setting_save(setting=obj, actor=f"user:{request.user.pk}")
+        services.channel_setting_save(setting=obj, actor=request_actor(request))
 
     def get_urls(self):
         return [
@@ -245,7 +246,7 @@ class ChannelSettingAdmin(RoleEditedAdmin, admin.ModelAdmin):
             address = request.POST.get("address", "") or (request.user.email if channel == "email" else "")
             try:
                 provider_id = services.provider_test_send(
-                    channel=channel, address=address, actor=f"user:{request.user.pk}"
+                    channel=channel, address=address, actor=request_actor(request)
                 )
             except DeliveryError as exc:
                 self.message_user(

@@ -12,6 +12,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from backoffice.accounts.actors import request_actor
 from backoffice.api.lists import ListApi
 from backoffice.api.permissions import HasRole
 from backoffice.api.problems import not_found
@@ -22,7 +23,7 @@ from .. import services
 from ..journeys import selectors
 from ..journeys.models import Journey, JourneyStatus
 from ..journeys.templates import TEMPLATES
-from .views import OWNERS, READERS, actor
+from .views import OWNERS, READERS
 
 
 class JourneyFilter(django_filters.FilterSet):
@@ -98,7 +99,7 @@ class JourneyListApi(ListApi):
         template = values.pop("template", "")
         if template:
             values = {**TEMPLATES[template], **values}
-        journey = services.journey_save(journey_id=None, values=values, actor=actor(request), template=template)
+        journey = services.journey_save(journey_id=None, values=values, actor=request_actor(request), template=template)
         return Response(_body(journey), status=201)
 
 
@@ -121,7 +122,7 @@ class _JourneyCommandApi(APIView):
     @extend_schema(request=None, responses=JourneySerializer)
     def post(self, request, journey_id: uuid.UUID):
         _journey(journey_id)
-        return Response(_body(type(self).command(journey_id=journey_id, actor=actor(request))))
+        return Response(_body(type(self).command(journey_id=journey_id, actor=request_actor(request))))
 
 
 class JourneyPublishApi(_JourneyCommandApi):

@@ -15,6 +15,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from backoffice.accounts.actors import request_actor
 from backoffice.accounts.roles import Role
 from backoffice.api.fields import AwareDateTimeField
 from backoffice.api.lists import ListApi
@@ -28,10 +29,6 @@ from .filters import CampaignFilter, SegmentFilter
 
 OWNERS = (Role.ADMIN, Role.MARKETING)
 READERS = (Role.ADMIN, Role.MARKETING, Role.INTEGRATION)
-
-
-def actor(request) -> str:
-    return f"user:{request.user.pk}"
 
 
 class SegmentSerializer(serializers.Serializer):
@@ -66,7 +63,7 @@ class SegmentListApi(ListApi):
     def post(self, request):
         values = validated_input(self.InputSerializer, request.data)
         segment = services.segment_save(
-            name=values["name"], description=values["description"], rules=values["rules"], actor=actor(request)
+            name=values["name"], description=values["description"], rules=values["rules"], actor=request_actor(request)
         )
         body = SegmentSerializer(segment).data
         body["count"] = selectors.segment_preview(rules=segment.rules, now=timezone.now(), sample=0)["count"]
@@ -216,7 +213,11 @@ class CampaignListApi(ListApi):
         for fields in values.pop("variants").values():
             values.update(fields)
         campaign = services.campaign_save(
-            campaign=None, values=values, actor=actor(request), segment_ids=segment_ids, exclusion_ids=exclusion_ids
+            campaign=None,
+            values=values,
+            actor=request_actor(request),
+            segment_ids=segment_ids,
+            exclusion_ids=exclusion_ids,
         )
         return Response(CampaignSerializer(selectors.campaign_get(campaign_id=campaign.id)).data, status=201)
 
@@ -267,7 +268,7 @@ class CampaignApproveApi(APIView):
     @extend_schema(request=None, responses=CampaignSerializer)
     def post(self, request, campaign_id: uuid.UUID):
         _campaign(campaign_id)
-        campaign = services.campaign_approve(campaign_id=campaign_id, actor=actor(request))
+        campaign = services.campaign_approve(campaign_id=campaign_id, actor=request_actor(request))
         return Response(CampaignSerializer(campaign).data)
 
 
@@ -278,5 +279,5 @@ class CampaignLaunchApi(APIView):
     @extend_schema(request=None, responses={202: CampaignSerializer})
     def post(self, request, campaign_id: uuid.UUID):
         _campaign(campaign_id)
-        campaign = services.campaign_launch(campaign_id=campaign_id, actor=actor(request))
+        campaign = services.campaign_launch(campaign_id=campaign_id, actor=request_actor(request))
         return Response(CampaignSerializer(campaign).data, status=202)

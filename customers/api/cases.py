@@ -9,6 +9,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from backoffice.accounts.actors import request_actor
 from backoffice.accounts.roles import AccessSurface, Role
 from backoffice.accounts.services import personal_data_access_record
 from backoffice.api.fields import CustomerField
@@ -105,7 +106,7 @@ class CaseListApi(ListApi):
     @extend_schema(request=InputSerializer, responses={201: CaseSerializer, 200: CaseSerializer})
     def post(self, request):
         values = validated_input(self.InputSerializer, request.data)
-        actor = f"user:{request.user.pk}"
+        actor = request_actor(request)
         customer = values.get("customer")
         customer_id = customer if isinstance(customer, uuid.UUID) else values.get("customer_id")
         if customer_id is None:
@@ -188,7 +189,7 @@ class CaseMessageApi(APIView):
     def post(self, request, case_id: uuid.UUID):
         _case_or_404(case_id)
         values = validated_input(self.InputSerializer, request.data)
-        actor = f"user:{request.user.pk}"
+        actor = request_actor(request)
         if values["direction"] == "in":
             case = case_services.case_message_receive(
                 case_id=case_id,
@@ -260,7 +261,7 @@ class CaseResolveApi(APIView):
             resolution=values["resolution"],
             compensation=compensation,
             channel=values.get("channel"),
-            actor=f"user:{request.user.pk}",
+            actor=request_actor(request),
         )
         return Response(CaseSerializer(case).data)
 
@@ -283,6 +284,6 @@ class CaseCsatApi(APIView):
             score=values["score"],
             comment=values["comment"],
             channel=values["channel"],
-            actor=f"user:{request.user.pk}",
+            actor=request_actor(request),
         )
         return Response(CaseSerializer(case).data, status=201)

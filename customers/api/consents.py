@@ -8,6 +8,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from backoffice.accounts.actors import request_actor
 from backoffice.accounts.roles import AccessSurface, Role
 from backoffice.accounts.services import personal_data_access_record
 from backoffice.api.fields import AwareDateTimeField
@@ -102,6 +103,6 @@ class CustomerConsentsApi(APIView):
             wording=values["wording"],
             occurred_at=values.get("occurred_at"),
             event_id=values.get("id"),
-            actor=f"user:{request.user.pk}",
+            actor=request_actor(request),
         )
         return Response(_ledger(owner), status=status.HTTP_201_CREATED)

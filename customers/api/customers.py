@@ -9,6 +9,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from backoffice.accounts.actors import request_actor
 from backoffice.accounts.roles import AccessSurface, Role
 from backoffice.accounts.services import personal_data_access_record
 from backoffice.api.fields import AwareDateTimeField
@@ -77,7 +78,7 @@ class CustomerListApi(ListApi):
             customer_id, created = register_customer(
                 customer=values["customer"],
                 channel=values["channel"],
-                actor=f"user:{request.user.pk}",
+                actor=request_actor(request),
             )
         except EventValidationError as exc:
             errors = [

@@ -8,6 +8,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from backoffice.accounts.actors import request_actor
 from backoffice.accounts.roles import AccessSurface, Role
 from backoffice.accounts.services import personal_data_access_record
 from backoffice.api.permissions import HasRole
@@ -34,7 +35,7 @@ class CustomerEraseApi(APIView):
     )
     def post(self, request, customer_id: uuid.UUID):
         try:
-            erasure = services.customer_erase(customer_id=customer_id, actor=f"user:{request.user.pk}")
+            erasure = services.customer_erase(customer_id=customer_id, actor=request_actor(request))
         except services.CustomerAlreadyErased as exc:
             raise Problem(
                 status_code=409,
@@ -55,6 +56,6 @@ class CustomerExportApi(APIView):
         description="Everything held about the customer, decrypted; for an erased customer, only that they were.",
     )
     def get(self, request, customer_id: uuid.UUID):
-        body = services.customer_export(customer_id=customer_id, actor=f"user:{request.user.pk}")
+        body = services.customer_export(customer_id=customer_id, actor=request_actor(request))
         personal_data_access_record(actor=request.user, customer_ids=[customer_id], surface=AccessSurface.API_EXPORT)
         return Response(body)

@@ -7,6 +7,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from backoffice.accounts.actors import request_actor
 from backoffice.accounts.roles import Role
 from backoffice.api.permissions import HasRole
 from backoffice.api.validation import validated_input
@@ -39,7 +40,7 @@ class CustomerMergeApi(APIView):
             customer_ids=tuple(values["customer_ids"]),
             into=values.get("into"),
             note=values["note"],
-            actor=f"user:{request.user.pk}",
+            actor=request_actor(request),
         )
         return Response(Customer360Serializer(selectors.customer_360(customer_id=merge.survivor)).data)
 
@@ -59,7 +60,7 @@ class CustomerUnmergeApi(APIView):
     def post(self, request, customer_id: uuid.UUID):
         values = validated_input(self.InputSerializer, request.data)
         event = services.customer_unmerge(
-            customer_id=customer_id, reason=values["reason"], actor=f"user:{request.user.pk}"
+            customer_id=customer_id, reason=values["reason"], actor=request_actor(request)
         )
         return Response(
             {

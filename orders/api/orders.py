@@ -6,6 +6,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
+from backoffice.accounts.actors import request_actor
 from backoffice.api.fields import CustomerField
 from backoffice.api.problems import not_found
 from backoffice.api.validation import validated_input
@@ -14,7 +15,7 @@ from backoffice.eventstore.schema import CHANNELS
 from .. import selectors, services
 from ..errors import InvalidFields
 from ..events import ORDER_ID_PATTERN
-from .base import ORDER_ROLES, OrdersApiView, acting_location, actor
+from .base import ORDER_ROLES, OrdersApiView, acting_location
 
 
 def order_body(order, *, with_history: bool = True) -> dict:
@@ -105,7 +106,7 @@ class OrderPlaceApi(OrdersApiView):
             channel=values["channel"],
             lines=[dict(line) for line in values["lines"]],
             fulfilment=dict(values["fulfilment"]),
-            actor=actor(request),
+            actor=request_actor(request),
             acting_location=acting_location(request.user),
         )
         # The history of a new order is its one `order.placed`: GET /orders/{id} has it; placement stays lean.
@@ -147,7 +148,7 @@ class OrderActionApi(OrdersApiView):
         order = services.order_act(
             order_id=order_id,
             action=action,
-            actor=actor(request),
+            actor=request_actor(request),
             channel=values.get("channel"),
             acting_location=acting_location(request.user),
             location=values.get("location"),

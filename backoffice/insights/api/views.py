@@ -11,6 +11,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from backoffice.accounts.actors import request_actor
 from backoffice.accounts.roles import Role
 from backoffice.api.permissions import HasRole
 from backoffice.api.problems import invalid, not_found
@@ -105,7 +106,7 @@ class SpendApi(APIView):
                 channel=values["channel"],
                 month=date(year, month, 1),
                 amount=values["amount"],
-                actor=f"user:{request.user.pk}",
+                actor=request_actor(request),
             )
         except SpendInvalid as exc:
             raise invalid(exc.field, exc.message, exc.code) from exc
