@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 from backoffice.accounts.actors import request_actor
 from backoffice.api.lists import ListApi
 from backoffice.api.permissions import HasRole
-from backoffice.api.problems import not_found
+from backoffice.api.problems import or_not_found
 from backoffice.api.validation import validated_input
 from customers.selectors import customer_exists
 
@@ -71,10 +71,7 @@ class JourneyInputSerializer(serializers.Serializer):
 
 
 def _journey(journey_id: uuid.UUID) -> Journey:
-    journey = selectors.journey_get(journey_id=journey_id)
-    if journey is None:
-        raise not_found("no such journey")
-    return journey
+    return or_not_found(selectors.journey_get(journey_id=journey_id), "no such journey")
 
 
 def _body(journey: Journey) -> dict:

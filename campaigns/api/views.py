@@ -17,10 +17,10 @@ from rest_framework.views import APIView
 
 from backoffice.accounts.actors import request_actor
 from backoffice.accounts.roles import Role
-from backoffice.api.fields import AwareDateTimeField
+from backoffice.api.fields import AwareDateTimeField, as_of_parameter
 from backoffice.api.lists import ListApi
 from backoffice.api.permissions import HasRole
-from backoffice.api.problems import invalid, not_found
+from backoffice.api.problems import or_not_found
 from backoffice.api.validation import validated_input
 
 from .. import selectors, services, worksheet
@@ -76,9 +76,7 @@ class SegmentPreviewApi(APIView):
 
     @extend_schema(responses=None)
     def get(self, request, segment_id: uuid.UUID):
-        segment = Segment.objects.filter(pk=segment_id).first()
-        if segment is None:
-            raise not_found("no such segment")
+        segment = or_not_found(Segment.objects.filter(pk=segment_id).first(), "no such segment")
         return Response({"id": str(segment.id), **selectors.segment_preview(rules=segment.rules, now=timezone.now())})
 
 
@@ -223,10 +221,7 @@ class CampaignListApi(ListApi):
 
 
 def _campaign(campaign_id):
-    campaign = selectors.campaign_get(campaign_id=campaign_id)
-    if campaign is None:
-        raise not_found("no such campaign")
-    return campaign
+    return or_not_found(selectors.campaign_get(campaign_id=campaign_id), "no such campaign")
 
 
 class CampaignDetailApi(APIView):
@@ -251,14 +246,8 @@ class CampaignDetailApi(APIView):
 
 
 def _campaign_as_of(campaign_id: uuid.UUID, raw: str):
-    try:
-        at = AwareDateTimeField().run_validation(raw)
-    except serializers.ValidationError as exc:
-        raise invalid("as_of", " ".join(str(m) for m in exc.detail)) from None
-    campaign = selectors.campaign_as_of(campaign_id=campaign_id, at=at)
-    if campaign is None:
-        raise not_found("the campaign did not exist then")
-    return campaign
+    at = as_of_parameter(raw)
+    return or_not_found(selectors.campaign_as_of(campaign_id=campaign_id, at=at), "the campaign did not exist then")
 
 
 class CampaignApproveApi(APIView):

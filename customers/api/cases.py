@@ -15,7 +15,7 @@ from backoffice.accounts.services import personal_data_access_record
 from backoffice.api.fields import CustomerField
 from backoffice.api.lists import ListApi
 from backoffice.api.permissions import HasRole
-from backoffice.api.problems import invalid, not_found, validation_failed
+from backoffice.api.problems import invalid, or_not_found, validation_failed
 from backoffice.api.validation import validated_input
 from backoffice.eventstore.errors import EventValidationError
 from backoffice.eventstore.schema import CHANNELS
@@ -138,10 +138,7 @@ class CaseListApi(ListApi):
 
 
 def _case_or_404(case_id: uuid.UUID) -> Case:
-    case = selectors.case_get(case_id=case_id)
-    if case is None:
-        raise not_found("no such case")
-    return case
+    return or_not_found(selectors.case_get(case_id=case_id), "no such case")
 
 
 class CaseDetailApi(APIView):

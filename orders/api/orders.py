@@ -8,7 +8,7 @@ from rest_framework.response import Response
 
 from backoffice.accounts.actors import request_actor
 from backoffice.api.fields import CustomerField
-from backoffice.api.problems import not_found
+from backoffice.api.problems import or_not_found
 from backoffice.api.validation import validated_input
 from backoffice.eventstore.schema import CHANNELS
 
@@ -118,10 +118,7 @@ class OrderDetailApi(OrdersApiView):
 
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request, order_id: str):
-        order = selectors.order_get(order_id=order_id)
-        if order is None:
-            raise not_found("no such order")
-        return Response(order_body(order))
+        return Response(order_body(or_not_found(selectors.order_get(order_id=order_id), "no such order")))
 
 
 class OrderActionApi(OrdersApiView):

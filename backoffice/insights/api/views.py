@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 from backoffice.accounts.actors import request_actor
 from backoffice.accounts.roles import Role
 from backoffice.api.permissions import HasRole
-from backoffice.api.problems import invalid, not_found
+from backoffice.api.problems import invalid, or_not_found
 from backoffice.eventstore.schema import CHANNELS
 from campaigns.selectors import campaign_get
 
@@ -122,7 +122,5 @@ class CampaignReportApi(APIView):
 
     @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request, campaign_id: uuid.UUID):
-        campaign = campaign_get(campaign_id=campaign_id)
-        if campaign is None:
-            raise not_found("no such campaign")
+        campaign = or_not_found(campaign_get(campaign_id=campaign_id), "no such campaign")
         return Response(jsonable(campaign_figures.campaign_report(campaign=campaign)))
