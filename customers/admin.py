@@ -26,6 +26,7 @@ from backoffice.eventstore.errors import EventStoreError
 from backoffice.eventstore.schema import CHANNELS
 
 from . import selectors, services, wording
+from .admin_links import customer_admin_link
 from .events import ConsentChannel, ConsentPurpose
 from .models import Case, Customer, CustomerIdentifier
 
@@ -149,14 +150,7 @@ class CustomerAdmin(RoleGatedAdmin, ReadOnlyAdmin):
     @admin.display(description=_("merged from"))
     def merged_from(self, customer):
         absorbed = selectors.customer_absorbed_ids(customer_id=customer.id)
-        return (
-            format_html_join(
-                ", ",
-                '<a href="{}">{}</a>',
-                ((reverse("admin:customers_customer_change", args=[cid]), cid) for cid in absorbed),
-            )
-            or "-"
-        )
+        return format_html_join(", ", "{}", ((customer_admin_link(cid),) for cid in absorbed)) or "-"
 
     @admin.display(description=_("identifiers"))
     def identifier_list(self, customer):
@@ -352,9 +346,7 @@ class CaseAdmin(RoleGatedAdmin, ReadOnlyAdmin):
 
     @admin.display(description=_("customer"))
     def customer_link(self, case):
-        return format_html(
-            '<a href="{}">{}</a>', reverse("admin:customers_customer_change", args=[case.customer_id]), case.customer_id
-        )
+        return customer_admin_link(case.customer_id)
 
     @admin.display(description=_("SLA"))
     def sla_state(self, case):

@@ -17,6 +17,7 @@ from backoffice.accounts.admin_read_only import ReadOnlyAdmin
 from backoffice.accounts.admin_roles import RoleGatedAdmin
 from backoffice.accounts.roles import Role
 from backoffice.accounts.selectors import user_location_code, user_role
+from customers.admin_links import customer_admin_link
 
 from . import selectors, services
 from .errors import InsufficientStock, InvalidFields, NotYourLocation, OrdersError
@@ -218,8 +219,7 @@ class OrderAdmin(RoleGatedAdmin, ReadOnlyAdmin):
 
     @admin.display(description=_("customer"))
     def customer_link(self, order):
-        link = reverse("admin:customers_customer_change", args=[order.customer_id])
-        return format_html('<a href="{}">{}</a>', link, order.customer_id)
+        return customer_admin_link(order.customer_id)
 
     @admin.display(description=_("lines"))
     def line_table(self, order):
