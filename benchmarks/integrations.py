@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.support.runs import benchmark_parser, log, run_on_fresh_database  # noqa: E402
+from benchmarks.support.runs import benchmark_parser, log, run_forked_together, run_on_fresh_database  # noqa: E402
 
 TARGET_EVENTS_PER_S = 3000
 TARGET_EVENTS_RATIO = 0.5
@@ -432,9 +432,6 @@ def _api_order_request(token: str, n: int, process: int) -> dict:
 def _in_processes(numbers: range, processes: int, build) -> tuple[float, float]:
     """(wall time, CPU of the clients) for the requests `numbers` from `processes` forked in-process clients that
     start together; requests are built before the clock starts. One process: in this one."""
-    import multiprocessing
-
-    from django.db import connections
     from django.test import Client
 
     def send_all(index: int) -> float:
@@ -456,33 +453,13 @@ def _in_processes(numbers: range, processes: int, build) -> tuple[float, float]:
         started = time.perf_counter()
         cpu = send_all(0)
         return time.perf_counter() - started, cpu
-    context = multiprocessing.get_context("fork")
-    start, done = context.Event(), context.Queue()
 
-    def child(index: int) -> None:
+    def child(index: int, start) -> float:
         start.wait()
-        try:
-            done.put((index, send_all(index)))
-        except BaseException as exc:  # the parent reports it instead of waiting for a result that never comes
-            done.put((index, exc))
-            raise
+        return send_all(index)
 
-    connections.close_all()
-    children = [context.Process(target=child, args=(i,)) for i in range(processes)]
-    for process in children:
-        process.start()
-    time.sleep(1)
-    started = time.perf_counter()
-    start.set()
-    finished = [done.get(timeout=900) for _ in children]
-    seconds = time.perf_counter() - started
-    for process in children:
-        process.join()
-    failed = [result for _, result in finished if isinstance(result, BaseException)]
-    if failed:
-        raise RuntimeError(f"a client process failed: {failed[0]!r}")
-    assert sorted(index for index, _ in finished) == list(range(processes)), finished
-    return seconds, sum(cpu for _, cpu in finished)
+    forked = run_forked_together(child, processes)
+    return forked.seconds, sum(forked.answers)
 
 
 def report(figures, args, description: str) -> None:

@@ -24,7 +24,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.support.runs import benchmark_parser, log, percentile, run_on_fresh_database  # noqa: E402
+from benchmarks.support.runs import (  # noqa: E402
+    benchmark_parser,
+    log,
+    percentile,
+    run_forked_together,
+    run_on_fresh_database,
+)
 
 TARGET_ORDERS_PER_S = 300
 TARGET_AVAILABILITY_P95_MS = 20.0
@@ -286,9 +292,6 @@ def _place_through_api(
 ) -> tuple[float, float]:
     """(wall time, CPU time of the clients) for `count` orders POSTed by `processes` forked clients that start
     together. In-process clients: the CPU time is the whole request's, view, services and driver included."""
-    import multiprocessing
-
-    from django.db import connections
     from rest_framework.test import APIClient
 
     def body(n: int, store: str) -> dict:
@@ -300,7 +303,7 @@ def _place_through_api(
             "fulfilment": {"method": "pickup", "location": store},
         }
 
-    def client_run(index: int, start, done) -> None:
+    def client_run(index: int, start) -> float:
         client = APIClient()
         client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
         client.post("/api/v1/orders", body(-1 - index, stores[index]), format="json")  # connect and warm
@@ -309,7 +312,7 @@ def _place_through_api(
         for n in range(index, count, processes):
             response = client.post("/api/v1/orders", body(n, stores[index]), format="json")
             assert response.status_code == 201, response.content[:300]
-        done.put((index, time.process_time() - cpu))
+        return time.process_time() - cpu
 
     if processes == 1:
         client = APIClient()
@@ -320,21 +323,8 @@ def _place_through_api(
             response = client.post("/api/v1/orders", body(n, stores[n % len(stores)]), format="json")
             assert response.status_code == 201, response.content[:300]
         return time.perf_counter() - started, time.process_time() - cpu
-    context = multiprocessing.get_context("fork")
-    start, done = context.Event(), context.Queue()
-    connections.close_all()  # each child opens its own connection
-    children = [context.Process(target=client_run, args=(i, start, done)) for i in range(processes)]
-    for child in children:
-        child.start()
-    time.sleep(2)  # let every child connect and warm up
-    started = time.perf_counter()
-    start.set()
-    finished = [done.get(timeout=600) for _ in children]
-    seconds = time.perf_counter() - started
-    for child in children:
-        child.join()
-    assert sorted(index for index, _ in finished) == list(range(processes)), finished
-    return seconds, sum(cpu for _, cpu in finished)
+    forked = run_forked_together(client_run, processes, warm_seconds=2)  # time for every child to connect and warm up
+    return forked.seconds, sum(forked.answers)
 
 
 def _placed(order_id: str, skus: list[str]) -> dict:

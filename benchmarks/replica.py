@@ -11,7 +11,6 @@ the script runs. Baseline: both processes reading the primary. On one machine th
 cores: the split shows what a second server would take off the primary, the ratio what it gains here.
 """
 
-import multiprocessing
 import os
 import random
 import sys
@@ -23,7 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.support.runs import benchmark_parser, log, run_on_fresh_database  # noqa: E402
+from benchmarks.support.runs import benchmark_parser, log, run_forked_together, run_on_fresh_database  # noqa: E402
 
 PROCESSES = 2
 
@@ -105,11 +104,9 @@ def _wait_for_replica(timeout: float = 120.0) -> str:
             time.sleep(0.1)
 
 
-def _reader(on_replica: bool, customer_ids: list[uuid.UUID], reads: int, seed: int, start, results) -> None:
+def _reader(on_replica: bool, customer_ids: list[uuid.UUID], reads: int, seed: int, start) -> None:
     """One process: `reads` 360 views of random customers, on the replica (a read scope) or on the primary."""
     from contextlib import nullcontext
-
-    from django.db import connections
 
     from backoffice import replica
     from customers.selectors import customer_360
@@ -122,37 +119,16 @@ def _reader(on_replica: bool, customer_ids: list[uuid.UUID], reads: int, seed: i
             raise SystemExit(f"reads would go to {replica.read_alias()!r}, not {expected!r}")
         customer_360(customer_id=customer_ids[0])  # connect before the start line
         start.wait()
-        began = time.perf_counter()
         for _ in range(reads):
             customer_360(customer_id=chooser.choice(customer_ids))
-        results.put((on_replica, time.perf_counter() - began))
-    connections.close_all()
 
 
 def _round(placement: tuple[bool, ...], customer_ids, reads: int) -> float:
     """Reads per second of all processes together, from the first start to the last finish."""
-    from django.db import connections
-
-    connections.close_all()  # never share a connection with a forked child
-    context = multiprocessing.get_context("fork")
-    start, results = context.Event(), context.Queue()
-    workers = [
-        context.Process(target=_reader, args=(on_replica, customer_ids, reads, n, start, results))
-        for n, on_replica in enumerate(placement)
-    ]
-    for worker in workers:
-        worker.start()
-    time.sleep(0.5)
-    began = time.perf_counter()
-    start.set()
-    finished = [results.get(timeout=600) for _ in workers]
-    elapsed = time.perf_counter() - began
-    for worker in workers:
-        worker.join()
-        if worker.exitcode != 0:
-            sys.exit(f"a reader process failed (exit {worker.exitcode})")
-    assert len(finished) == len(workers)
-    return len(workers) * reads / elapsed
+    forked = run_forked_together(
+        lambda n, start: _reader(placement[n], customer_ids, reads, n, start), len(placement), warm_seconds=0.5
+    )
+    return len(placement) * reads / forked.seconds
 
 
 def run(args, description: str) -> int:

@@ -18,7 +18,6 @@ The rate until the last one ends is printed too; it also counts a tail in which 
 cores 8 children given equal shares do not finish together.
 """
 
-import multiprocessing
 import os
 import sys
 import time
@@ -28,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.support.runs import benchmark_parser, log, run_on_fresh_database  # noqa: E402
+from benchmarks.support.runs import benchmark_parser, log, run_forked_together, run_on_fresh_database  # noqa: E402
 
 TARGET_TWO_PROCESSES = 1.4
 
@@ -49,43 +48,26 @@ def _in_processes(processes: int, count: int, work) -> tuple[float, float, float
     The first is the figure: the rate of `processes` writers at work. The second counts the tail in which the first
     children have finished and fewer run (on 2 cores, 8 children do not end together: the last one alone then sets
     the wall time), which measures the scheduler's unfairness as much as the writers."""
-    from django.db import connections
 
-    context = multiprocessing.get_context("fork")
-    start, done = context.Event(), context.Queue()
-    connections.close_all()  # each child opens its own connection
-
-    def child(index: int) -> None:
+    def child(index: int, start) -> tuple[list[float], float]:
         ended: list[float] = []  # time.perf_counter() is CLOCK_MONOTONIC: one clock for every process
-        try:
-            work(index, -1 - index)  # connect and warm
-            start.wait()
-            cpu = time.process_time()
-            for n in range(index, count, processes):
-                work(index, n)
-                ended.append(time.perf_counter())
-            done.put((index, None, ended, time.process_time() - cpu))
-        except Exception as exc:  # noqa: BLE001 - reported to the parent, which fails the run
-            done.put((index, repr(exc), ended, 0.0))
-        finally:
-            connections.close_all()
+        work(index, -1 - index)  # connect and warm
+        start.wait()
+        cpu = time.process_time()
+        for n in range(index, count, processes):
+            work(index, n)
+            ended.append(time.perf_counter())
+        return ended, time.process_time() - cpu
 
-    children = [context.Process(target=child, args=(i,)) for i in range(processes)]
-    for one in children:
-        one.start()
-    time.sleep(1.5)
-    started = time.perf_counter()
-    start.set()
-    finished = [done.get(timeout=900) for _ in children]
-    seconds = time.perf_counter() - started
-    for one in children:
-        one.join()
-    errors = [error for _, error, _, _ in finished if error]
-    assert not errors, errors
+    forked = run_forked_together(child, processes, warm_seconds=1.5)
     # The common window: from the start to the moment the first child finished its share.
-    window_end = min(ended[-1] for _, _, ended, _ in finished)
-    in_window = sum(1 for _, _, ended, _ in finished for at in ended if at <= window_end)
-    return in_window / (window_end - started), count / seconds, sum(cpu for *_, cpu in finished) / count
+    window_end = min(ended[-1] for ended, _ in forked.answers)
+    in_window = sum(1 for ended, _ in forked.answers for at in ended if at <= window_end)
+    return (
+        in_window / (window_end - forked.started),
+        count / forked.seconds,
+        sum(cpu for _, cpu in forked.answers) / count,
+    )
 
 
 def run(args, description: str) -> int:

@@ -22,6 +22,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.text import capfirst, format_lazy
 from django.utils.translation import gettext_lazy as _
 
+from backoffice.accounts.actors import request_actor
 from backoffice.accounts.admin_progress import progress_html
 from backoffice.api.parsers import loads_bounded
 from backoffice.eventstore import times
@@ -29,7 +30,7 @@ from backoffice.messaging.channels import sms_length
 from customers.wording import channel_label
 
 from . import segments, selectors, services, worksheet
-from .admin_owners import OwnedAdmin, admin_actor
+from .admin_owners import OwnedAdmin
 from .models import OUTBOUND_CHANNELS, VARIANT_FIELDS, Campaign, Segment, Status
 
 REPORT_URL = "admin:insights_campaign_report"
@@ -85,7 +86,7 @@ class SegmentAdmin(OwnedAdmin):
             name=form.cleaned_data["name"],
             description=form.cleaned_data.get("description", ""),
             rules=form.cleaned_data["rules"],
-            actor=admin_actor(request),
+            actor=request_actor(request),
             segment=obj if change else None,
         )
         obj.pk = saved.pk
@@ -98,7 +99,7 @@ class SegmentAdmin(OwnedAdmin):
 
     def preview_view(self, request):
         """The live count (and anonymous sample) of rules being edited, for the editor."""
-        if not self._is_owner(request):
+        if not self.has_role(request):
             raise PermissionDenied
         try:
             rules = segments.validate_rules(loads_bounded(request.GET.get("rules", "")))
@@ -518,7 +519,7 @@ class CampaignAdmin(OwnedAdmin):
         values["costs"] = form.cleaned_data.get("costs", obj.costs)
         current = Campaign.objects.get(pk=obj.pk) if change else None
         try:
-            saved = services.campaign_save(campaign=current, values=values, actor=admin_actor(request))
+            saved = services.campaign_save(campaign=current, values=values, actor=request_actor(request))
         except services.CampaignRefused as exc:
             messages.error(request, campaign_refusal(exc))
             return
@@ -532,7 +533,7 @@ class CampaignAdmin(OwnedAdmin):
         services.campaign_save(
             campaign=campaign,
             values={},
-            actor=admin_actor(request),
+            actor=request_actor(request),
             segment_ids=[s.pk for s in form.cleaned_data.get("segments", [])],
             exclusion_ids=[s.pk for s in form.cleaned_data.get("exclusions", [])],
         )
@@ -542,7 +543,7 @@ class CampaignAdmin(OwnedAdmin):
     def _run(self, request, command, campaign_ids, done_message):
         for campaign_id in campaign_ids:
             try:
-                command(campaign_id=campaign_id, actor=admin_actor(request))
+                command(campaign_id=campaign_id, actor=request_actor(request))
             except services.CampaignRefused as exc:
                 messages.error(request, campaign_refusal(exc))
             else:
@@ -568,7 +569,7 @@ class CampaignAdmin(OwnedAdmin):
         return extra + super().get_urls()
 
     def command_view(self, request, campaign_id: uuid.UUID, command: str):
-        if not self._is_owner(request) or request.method != "POST":
+        if not self.has_role(request) or request.method != "POST":
             raise PermissionDenied
         commands = {
             "approve": (services.campaign_approve, _("Approved.")),
@@ -603,7 +604,7 @@ class CampaignAdmin(OwnedAdmin):
     def history_view(self, request, object_id, extra_context=None):
         """The admin's "History": the campaign's audit trail from its log (the admin's own log entries do not see
         what the API, beat and the fan-out did)."""
-        if not self._is_owner(request):
+        if not self.has_role(request):
             raise PermissionDenied
         campaign = get_object_or_404(Campaign, pk=object_id)
         entries = selectors.campaign_history(campaign_id=campaign.pk)

@@ -64,6 +64,8 @@ VARIANT_FIELDS = {
     "facebook": [("facebook_text", "text")],
     "instagram": [("instagram_text", "text")],
 }
+# The same fields as the list of them, in that order.
+VARIANT_FIELD_NAMES = tuple(field for fields in VARIANT_FIELDS.values() for field, _key in fields)
 
 
 # What staff write on the worksheet (with its segments and exclusions); the rest of a campaign is its lifecycle.
@@ -81,15 +83,7 @@ WORKSHEET_FIELDS = (
     "ends_at",
     "send_window_start",
     "send_window_end",
-    "email_subject",
-    "email_body",
-    "sms_text",
-    "whatsapp_template",
-    "whatsapp_parameters",
-    "push_title",
-    "push_body",
-    "facebook_text",
-    "instagram_text",
+    *VARIANT_FIELD_NAMES,
     "objective",
     "kpi",
     "target_value",

@@ -15,8 +15,10 @@ from django.utils.html import format_html, format_html_join
 from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
 
+from backoffice.accounts.actors import request_actor
 from backoffice.accounts.admin_progress import progress_html
 from backoffice.accounts.admin_read_only import ReadOnlyAdmin
+from backoffice.accounts.admin_roles import RoleGatedAdmin
 from backoffice.accounts.roles import AccessSurface, Role
 from backoffice.accounts.selectors import user_role
 from backoffice.accounts.services import personal_data_access_record
@@ -24,6 +26,7 @@ from backoffice.eventstore.errors import EventStoreError
 from backoffice.eventstore.schema import CHANNELS
 
 from . import selectors, services, wording
+from .admin_links import customer_admin_link
 from .events import ConsentChannel, ConsentPurpose
 from .models import Case, Customer, CustomerIdentifier
 
@@ -86,7 +89,8 @@ def _story_line(event, *, is_admin: bool) -> dict:
 
 
 @admin.register(Customer)
-class CustomerAdmin(ReadOnlyAdmin):
+class CustomerAdmin(RoleGatedAdmin, ReadOnlyAdmin):
+    roles = PEOPLE_ROLES
     list_display = (
         "id",
         "display_name",
@@ -146,14 +150,7 @@ class CustomerAdmin(ReadOnlyAdmin):
     @admin.display(description=_("merged from"))
     def merged_from(self, customer):
         absorbed = selectors.customer_absorbed_ids(customer_id=customer.id)
-        return (
-            format_html_join(
-                ", ",
-                '<a href="{}">{}</a>',
-                ((reverse("admin:customers_customer_change", args=[cid]), cid) for cid in absorbed),
-            )
-            or "-"
-        )
+        return format_html_join(", ", "{}", ((customer_admin_link(cid),) for cid in absorbed)) or "-"
 
     @admin.display(description=_("identifiers"))
     def identifier_list(self, customer):
@@ -234,7 +231,7 @@ class CustomerAdmin(ReadOnlyAdmin):
         customer = get_object_or_404(Customer, pk=customer_id)
         if request.method == "POST":
             try:
-                services.customer_erase(customer_id=customer.pk, actor=f"user:{request.user.pk}")
+                services.customer_erase(customer_id=customer.pk, actor=request_actor(request))
             except services.CustomerAlreadyErased:
                 self.message_user(request, _("This customer was already erased."), messages.WARNING)
             else:
@@ -261,7 +258,7 @@ class CustomerAdmin(ReadOnlyAdmin):
             "title": _("Export this customer's data (GDPR)"),
         }
         if request.method == "POST":
-            body = services.customer_export(customer_id=customer.pk, actor=f"user:{request.user.pk}")
+            body = services.customer_export(customer_id=customer.pk, actor=request_actor(request))
             personal_data_access_record(
                 actor=request.user, customer_ids=[customer.pk], surface=AccessSurface.ADMIN_CUSTOMER
             )
@@ -299,7 +296,7 @@ class CustomerAdmin(ReadOnlyAdmin):
                     purpose=form.cleaned_data["purpose"],
                     source_channel=form.cleaned_data["source_channel"],
                     wording=form.cleaned_data["wording"],
-                    actor=f"user:{request.user.pk}",
+                    actor=request_actor(request),
                 )
             except EventStoreError:
                 form.add_error(None, _("The consent change could not be recorded; try again."))
@@ -315,20 +312,15 @@ class CustomerAdmin(ReadOnlyAdmin):
         }
         return TemplateResponse(request, "admin/customers/customer/consent.html", context)
 
-    def has_module_permission(self, request):
-        return user_role(user=request.user) in PEOPLE_ROLES
-
-    def has_view_permission(self, request, obj=None):
-        return user_role(user=request.user) in PEOPLE_ROLES
-
 
 CASE_ROLES = (Role.ADMIN, Role.SUPPORT, Role.STORE)
 
 
 @admin.register(Case)
-class CaseAdmin(ReadOnlyAdmin):
+class CaseAdmin(RoleGatedAdmin, ReadOnlyAdmin):
     """Cases read-only: agents reply and resolve on the staff pages and through the API, which use the services."""
 
+    roles = CASE_ROLES
     list_display = ("subject", "channel", "status", "opened_at", "first_response_at", "sla_state", "csat_score")
     list_filter = ("status", "channel", "csat_score")
     search_fields = ("id", "order_ref")
@@ -354,9 +346,7 @@ class CaseAdmin(ReadOnlyAdmin):
 
     @admin.display(description=_("customer"))
     def customer_link(self, case):
-        return format_html(
-            '<a href="{}">{}</a>', reverse("admin:customers_customer_change", args=[case.customer_id]), case.customer_id
-        )
+        return customer_admin_link(case.customer_id)
 
     @admin.display(description=_("SLA"))
     def sla_state(self, case):
@@ -381,12 +371,6 @@ class CaseAdmin(ReadOnlyAdmin):
                 for m in selectors.case_thread(case_id=case.id)
             ),
         )
-
-    def has_module_permission(self, request):
-        return user_role(user=request.user) in CASE_ROLES
-
-    def has_view_permission(self, request, obj=None):
-        return user_role(user=request.user) in CASE_ROLES
 
 
 # The parts of an export in the order they are gathered, with what staff call them.

@@ -12,9 +12,12 @@ from django.utils.html import format_html, format_html_join
 from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
 
+from backoffice.accounts.actors import request_actor
 from backoffice.accounts.admin_read_only import ReadOnlyAdmin
+from backoffice.accounts.admin_roles import RoleGatedAdmin
 from backoffice.accounts.roles import Role
 from backoffice.accounts.selectors import user_location_code, user_role
+from customers.admin_links import customer_admin_link
 
 from . import selectors, services
 from .errors import InsufficientStock, InvalidFields, NotYourLocation, OrdersError
@@ -27,23 +30,9 @@ STOCK_MOVERS = (Role.ADMIN, Role.STORE)
 ORDER_READERS = (Role.ADMIN, Role.SUPPORT, Role.STORE)
 
 
-def _actor(request) -> str:
-    return f"user:{request.user.pk}"
-
-
-class _RoleGate:
-    readers: tuple[str, ...] = ()
-
-    def has_module_permission(self, request):
-        return user_role(user=request.user) in self.readers
-
-    def has_view_permission(self, request, obj=None):
-        return user_role(user=request.user) in self.readers
-
-
 @admin.register(Product)
-class ProductAdmin(_RoleGate, admin.ModelAdmin):
-    readers = STOCK_READERS
+class ProductAdmin(RoleGatedAdmin, admin.ModelAdmin):
+    roles = STOCK_READERS
     list_display = ("sku", "name", "category", "price", "is_active")
     list_filter = ("category", "is_active")
     search_fields = ("sku", "name")
@@ -70,7 +59,7 @@ class ProductAdmin(_RoleGate, admin.ModelAdmin):
                 category=obj.category,
                 price=obj.price,
                 is_active=obj.is_active,
-                actor=_actor(request),
+                actor=request_actor(request),
             )
         except OrdersError as exc:
             raise PermissionDenied(str(exc)) from exc
@@ -91,8 +80,8 @@ class LocationForm(forms.ModelForm):
 
 
 @admin.register(Location)
-class LocationAdmin(_RoleGate, admin.ModelAdmin):
-    readers = STOCK_READERS
+class LocationAdmin(RoleGatedAdmin, admin.ModelAdmin):
+    roles = STOCK_READERS
     form = LocationForm
     list_display = ("code", "name", "kind", "city", "timezone")
     list_filter = ("kind", "city")
@@ -109,8 +98,9 @@ class LocationAdmin(_RoleGate, admin.ModelAdmin):
         return False
 
     def save_model(self, request, obj, form, change):
+        actor = request_actor(request)
         services.location_create(
-            code=obj.code, name=obj.name, kind=obj.kind, city=obj.city, timezone=obj.timezone, actor=_actor(request)
+            code=obj.code, name=obj.name, kind=obj.kind, city=obj.city, timezone=obj.timezone, actor=actor
         )
 
 
@@ -137,8 +127,8 @@ class StockMovementForm(forms.Form):
 
 
 @admin.register(StockLevel)
-class StockLevelAdmin(_RoleGate, ReadOnlyAdmin):
-    readers = STOCK_READERS
+class StockLevelAdmin(RoleGatedAdmin, ReadOnlyAdmin):
+    roles = STOCK_READERS
     list_display = ("sku", "location_code", "on_hand", "reserved", "available_units", "version", "updated_at")
     list_filter = ("location_code",)
     search_fields = ("sku",)
@@ -171,7 +161,7 @@ class StockLevelAdmin(_RoleGate, ReadOnlyAdmin):
                     kind=values["kind"],
                     quantity=values["quantity"],
                     to_location=values["to_location"] or None,
-                    actor=_actor(request),
+                    actor=request_actor(request),
                     acting_location=acting,
                 )
             except InvalidFields as exc:
@@ -192,8 +182,8 @@ class StockLevelAdmin(_RoleGate, ReadOnlyAdmin):
 
 
 @admin.register(Order)
-class OrderAdmin(_RoleGate, ReadOnlyAdmin):
-    readers = ORDER_READERS
+class OrderAdmin(RoleGatedAdmin, ReadOnlyAdmin):
+    roles = ORDER_READERS
     list_display = (
         "id",
         "customer_id",
@@ -229,8 +219,7 @@ class OrderAdmin(_RoleGate, ReadOnlyAdmin):
 
     @admin.display(description=_("customer"))
     def customer_link(self, order):
-        link = reverse("admin:customers_customer_change", args=[order.customer_id])
-        return format_html('<a href="{}">{}</a>', link, order.customer_id)
+        return customer_admin_link(order.customer_id)
 
     @admin.display(description=_("lines"))
     def line_table(self, order):
@@ -273,8 +262,8 @@ class OrderAdmin(_RoleGate, ReadOnlyAdmin):
 
 
 @admin.register(Cart)
-class CartAdmin(_RoleGate, ReadOnlyAdmin):
-    readers = ORDER_READERS
+class CartAdmin(RoleGatedAdmin, ReadOnlyAdmin):
+    roles = ORDER_READERS
     list_display = (
         "cart_id",
         "customer_id",

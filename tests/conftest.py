@@ -18,7 +18,7 @@ from django.db import connection, connections
 
 from backoffice.eventstore import triggers
 
-from .factories import api_client_for, staff_user  # noqa: F401 - fixtures
+from .factories import api_client_for, login, staff_user  # noqa: F401 - fixtures
 
 _deselected: dict[str, int] = {}
 

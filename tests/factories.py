@@ -70,6 +70,17 @@ def api_client_for(staff_user):
     return make
 
 
+@pytest.fixture
+def login(client, staff_user):
+    """login(role, location_code=None): the test client in a browser session of a fresh staff user with that role."""
+
+    def make(role: str, location_code: str | None = None):
+        client.force_login(staff_user(role, location_code))
+        return client
+
+    return make
+
+
 # --- Domain objects. Every one is made through its service, so the log holds its events and the read models are
 # what the projections made of them: a factory that wrote rows directly would test a state the product never has.
 

@@ -3,8 +3,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .admin_read_only import ReadOnlyAdmin
+from .admin_roles import RoleGatedAdmin
 from .models import ApiToken, PersonalDataAccess, Role, StaffProfile
-from .selectors import user_role
 from .services import api_token_revoke
 
 
@@ -43,7 +43,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
 
 @admin.register(PersonalDataAccess)
-class PersonalDataAccessAdmin(ReadOnlyAdmin):
+class PersonalDataAccessAdmin(RoleGatedAdmin, ReadOnlyAdmin):
     """Who read whose personal data (administrators). From a customer's admin page, "who viewed" opens this list
     filtered to them; `?customer_id=` or `?actor_username=` filter it by hand."""
 
@@ -52,9 +52,4 @@ class PersonalDataAccessAdmin(ReadOnlyAdmin):
     search_fields = ("=customer_id", "actor_username", "=request_id")
     date_hierarchy = "at"
     show_full_result_count = False
-
-    def has_module_permission(self, request):
-        return user_role(user=request.user) == Role.ADMIN
-
-    def has_view_permission(self, request, obj=None):
-        return user_role(user=request.user) == Role.ADMIN
+    roles = (Role.ADMIN,)

@@ -1,9 +1,12 @@
 import uuid
+from datetime import datetime
 
 from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
 from backoffice.eventstore import times
+
+from .problems import invalid
 
 
 class AwareDateTimeField(serializers.DateTimeField):
@@ -28,6 +31,14 @@ class AwareDateTimeField(serializers.DateTimeField):
         if reason is not None:
             self.fail("out_of_range", reason=reason)
         return moment
+
+
+def as_of_parameter(raw: str) -> datetime:
+    """The `?as_of=` of a read as it was then: an aware date-time, or a 400 naming the parameter."""
+    try:
+        return AwareDateTimeField().run_validation(raw)
+    except serializers.ValidationError as exc:
+        raise invalid("as_of", " ".join(str(m) for m in exc.detail)) from None
 
 
 class CustomerField(serializers.JSONField):

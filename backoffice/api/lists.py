@@ -1,21 +1,19 @@
 """The base of every list endpoint: role-checked, its queryset from a selector (`get_queryset`), filtered by the
-view's declared FilterSet (`filterset_class`) and paged by the cursor pagination (`cursor_ordering`)."""
+view's declared FilterSet (`filterset_class`) and paged by the cursor pagination (`cursor_ordering`).
+
+GET answers the page of `serializer_class` rows, and the schema documents it as that page (a list view); a view
+overrides `get` only when its GET does more (the customer list's search and access record)."""
 
 from django_filters.rest_framework import DjangoFilterBackend
-from rest_framework.generics import GenericAPIView
-from rest_framework.response import Response
+from rest_framework.generics import ListAPIView
 
 from .permissions import HasRole
 
 
-class ListApi(GenericAPIView):
+class ListApi(ListAPIView):
     permission_classes = [HasRole]
     filter_backends = [DjangoFilterBackend]
 
     def list_page(self) -> list:
         """The rows of the page the request's cursor names, of the filtered queryset."""
         return self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-
-    def list_response(self) -> Response:
-        """That page rendered by the view's `serializer_class`, with its `next` and `previous` links."""
-        return self.get_paginated_response(self.serializer_class(self.list_page(), many=True).data)

@@ -7,7 +7,7 @@ Services raise domain errors; views raise `Problem` (or DRF's exceptions); this 
 """
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from django.core.exceptions import PermissionDenied
 from django.db import InterfaceError as DjangoInterfaceError
@@ -286,3 +286,13 @@ def refused(
 
 def not_found(detail: str) -> Problem:
     return Problem(status_code=404, type="not_found", title="Not found", detail=detail)
+
+
+Found = TypeVar("Found")
+
+
+def or_not_found(found: Found | None, detail: str) -> Found:
+    """What a selector found for an id in the path, or a 404 saying `detail` when it found nothing."""
+    if found is None:
+        raise not_found(detail)
+    return found

@@ -11,9 +11,10 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.translation import gettext_lazy as _
 
+from backoffice.accounts.actors import request_actor
 from backoffice.accounts.admin_read_only import ReadOnlyAdmin
+from backoffice.accounts.admin_roles import RoleEditedAdmin, RoleGatedAdmin
 from backoffice.accounts.roles import Role
-from backoffice.accounts.selectors import user_role
 from backoffice.eventstore.schema import CHANNELS
 from campaigns.journeys.selectors import journeys_funnel
 from campaigns.selectors import campaign_get
@@ -45,14 +46,6 @@ def range_error_text(error: RangeInvalid) -> str:
     return f"“{RANGE_FIELD_LABELS.get(error.field, error.field)}” {RANGE_ERRORS.get(error.code, error.message)}"
 
 
-class _MarketingOnly:
-    def has_module_permission(self, request):
-        return user_role(user=request.user) in DASHBOARD_ROLES
-
-    def has_view_permission(self, request, obj=None):
-        return user_role(user=request.user) in DASHBOARD_ROLES
-
-
 class SpendForm(forms.ModelForm):
     channel = forms.ChoiceField(label=_("channel"), choices=[(c, c) for c in CHANNELS])
 
@@ -62,17 +55,12 @@ class SpendForm(forms.ModelForm):
 
 
 @admin.register(AcquisitionSpend)
-class AcquisitionSpendAdmin(_MarketingOnly, admin.ModelAdmin):
+class AcquisitionSpendAdmin(RoleEditedAdmin, admin.ModelAdmin):
+    roles = DASHBOARD_ROLES
     form = SpendForm
     list_display = ["month", "channel", "amount", "updated_by", "updated_at"]
     list_filter = ["channel"]
     date_hierarchy = "month"
-
-    def has_add_permission(self, request):
-        return user_role(user=request.user) in DASHBOARD_ROLES
-
-    def has_change_permission(self, request, obj=None):
-        return user_role(user=request.user) in DASHBOARD_ROLES
 
     def has_delete_permission(self, request, obj=None):
         return False
@@ -83,7 +71,7 @@ class AcquisitionSpendAdmin(_MarketingOnly, admin.ModelAdmin):
                 channel=form.cleaned_data["channel"],
                 month=form.cleaned_data["month"],
                 amount=form.cleaned_data["amount"],
-                actor=f"user:{request.user.pk}",
+                actor=request_actor(request),
             )
         except SpendInvalid as exc:  # the form's choices and bounds catch these first
             raise PermissionDenied(exc.message) from exc
@@ -91,7 +79,9 @@ class AcquisitionSpendAdmin(_MarketingOnly, admin.ModelAdmin):
 
 
 @admin.register(Dashboard)
-class DashboardAdmin(_MarketingOnly, ReadOnlyAdmin):
+class DashboardAdmin(RoleGatedAdmin, ReadOnlyAdmin):
+    roles = DASHBOARD_ROLES
+
     def get_urls(self):
         return [
             path("csv/<str:figure>/", self.admin_site.admin_view(self.csv_view), name="insights_dashboard_csv"),

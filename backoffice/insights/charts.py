@@ -41,10 +41,10 @@ def fit(text: str, room: float, size: int = FONT) -> str:
     return text if len(text) <= most else text[: max(most - 1, 1)] + "…"
 
 
-def value_text(value, unit: str) -> str:
-    """A value as staff read it: 1.234,50 €, 37,5 %, 12 (the page's language)."""
+def value_text(value, unit: str, *, missing: str = "–") -> str:
+    """A value as staff read it: 1.234,50 €, 37,5 %, 12 (the page's language); `missing` when it is undefined."""
     if value is None:
-        return "–"
+        return missing
     if unit == "%":
         return f"{number_format(Decimal(str(value)) * 100, 1, use_l10n=True)} %"
     if unit == "€":

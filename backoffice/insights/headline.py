@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from backoffice.eventstore.money import money, per, ratio
 from customers.selectors import cases_open_between
 
+from .charts import value_text
 from .selectors import (
     Period,
     acquisition_figures,
@@ -76,15 +77,12 @@ HEADLINE = (
 )
 
 
+_UNIT_OF_KIND = {"money": "€", "ratio": "%", "count": ""}
+
+
 def shown(value, kind: str) -> str:
     """A figure as staff read it, in the page's language: "1.234,50 €", "37,5 %", "12"; "—" when undefined."""
-    if value is None:
-        return "—"
-    if kind == "money":
-        return f"{number_format(value, 2, use_l10n=True, force_grouping=True)} €"
-    if kind == "ratio":
-        return f"{number_format(Decimal(value) * 100, 1, use_l10n=True)} %"
-    return number_format(value, 0, use_l10n=True, force_grouping=True)
+    return value_text(value, _UNIT_OF_KIND[kind], missing="—")
 
 
 @dataclass(frozen=True)

@@ -10,15 +10,12 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from backoffice import crypto
+from backoffice.accounts.actors import request_actor
 from backoffice.accounts.admin_read_only import ReadOnlyAdmin
 from orders.selectors import location_list
 
 from . import services
 from .models import DeadLetter, OversellAlert, ShopConnection, TrackingSource, WebhookReceipt
-
-
-def _actor(request) -> str:
-    return f"user:{request.user.pk}"
 
 
 class TrackingSourceForm(forms.ModelForm):
@@ -200,7 +197,7 @@ class DeadLetterAdmin(ReadOnlyAdmin):
         letters = list(queryset)
         applied = failed = 0
         for letter in letters:
-            if services.dead_letter_replay(dead_letter_id=letter.id, actor=_actor(request)):
+            if services.dead_letter_replay(dead_letter_id=letter.id, actor=request_actor(request)):
                 applied += 1
             else:
                 failed += 1
@@ -236,7 +233,7 @@ class OversellAlertAdmin(ReadOnlyAdmin):
     @admin.action(description=_("Mark the selected alerts as resolved"))
     def resolve(self, request, queryset):
         for alert in queryset:
-            services.oversell_alert_resolve(alert_id=alert.id, actor=_actor(request))
+            services.oversell_alert_resolve(alert_id=alert.id, actor=request_actor(request))
 
 
 @admin.register(WebhookReceipt)

@@ -11,7 +11,9 @@ from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from backoffice.accounts.actors import request_actor
 from backoffice.accounts.admin_read_only import ReadOnlyAdmin
+from backoffice.accounts.admin_roles import RoleEditedAdmin, RoleGatedAdmin
 from backoffice.accounts.roles import Role
 from backoffice.accounts.selectors import user_role
 
@@ -40,7 +42,8 @@ HEALTH_LABELS = {
 
 
 @admin.register(OutboundMessage)
-class OutboundMessageAdmin(ReadOnlyAdmin):
+class OutboundMessageAdmin(RoleGatedAdmin, ReadOnlyAdmin):
+    roles = HISTORY_ROLES
     list_display = (
         "created_at",
         "channel",
@@ -110,7 +113,7 @@ class OutboundMessageAdmin(ReadOnlyAdmin):
     def send_again(self, request, queryset):
         count = 0
         for message in queryset.filter(status__in=[Status.FAILED, Status.REVIEW]):
-            services.message_requeue(message_id=message.id, actor=f"user:{request.user.pk}")
+            services.message_requeue(message_id=message.id, actor=request_actor(request))
             count += 1
         self.message_user(
             request,
@@ -126,18 +129,13 @@ class OutboundMessageAdmin(ReadOnlyAdmin):
     def get_search_results(self, request, queryset, search_term):
         return selectors.messages_search(queryset=queryset, term=search_term), False
 
-    def has_module_permission(self, request):
-        return user_role(user=request.user) in HISTORY_ROLES
-
-    def has_view_permission(self, request, obj=None):
-        return user_role(user=request.user) in HISTORY_ROLES
-
 
 @admin.register(UnmatchedCallback)
-class UnmatchedCallbackAdmin(ReadOnlyAdmin):
+class UnmatchedCallbackAdmin(RoleGatedAdmin, ReadOnlyAdmin):
     """Provider callbacks about no message we know yet: what they are, how often they were tried, and a way to try
     them all again now (after a send's record was repaired, say). Content stays encrypted: ids and statuses only."""
 
+    roles = OPERATIONS_ROLES
     list_display = ("received_at", "source", "channel", "status", "provider_message_id", "state", "attempts")
     list_filter = ("state", "source", "channel", "status")
     search_fields = ("provider_message_id",)
@@ -169,15 +167,10 @@ class UnmatchedCallbackAdmin(ReadOnlyAdmin):
             return {}
         return admin.ModelAdmin.get_actions(self, request)
 
-    def has_module_permission(self, request):
-        return user_role(user=request.user) in OPERATIONS_ROLES
-
-    def has_view_permission(self, request, obj=None):
-        return user_role(user=request.user) in OPERATIONS_ROLES
-
 
 @admin.register(ChannelSetting)
-class ChannelSettingAdmin(admin.ModelAdmin):
+class ChannelSettingAdmin(RoleEditedAdmin, admin.ModelAdmin):
+    roles = OPERATIONS_ROLES
     list_display = (
         "channel",
         "is_enabled",
@@ -229,7 +222,7 @@ class ChannelSettingAdmin(admin.ModelAdmin):
         return format_html("<table>{}</table>", rows)
 
     def save_model(self, request, obj, form, change):
-        services.channel_setting_save(setting=obj, actor=f"user:{request.user.pk}")
+        services.channel_setting_save(setting=obj, actor=request_actor(request))
 
     def get_urls(self):
         return [
@@ -253,7 +246,7 @@ class ChannelSettingAdmin(admin.ModelAdmin):
             address = request.POST.get("address", "") or (request.user.email if channel == "email" else "")
             try:
                 provider_id = services.provider_test_send(
-                    channel=channel, address=address, actor=f"user:{request.user.pk}"
+                    channel=channel, address=address, actor=request_actor(request)
                 )
             except DeliveryError as exc:
                 self.message_user(
@@ -282,17 +275,5 @@ class ChannelSettingAdmin(admin.ModelAdmin):
         }
         return TemplateResponse(request, "admin/messaging/providers.html", context)
 
-    def has_module_permission(self, request):
-        return user_role(user=request.user) in OPERATIONS_ROLES
-
-    def has_view_permission(self, request, obj=None):
-        return user_role(user=request.user) in OPERATIONS_ROLES
-
-    def has_add_permission(self, request):
-        return user_role(user=request.user) in OPERATIONS_ROLES
-
-    def has_change_permission(self, request, obj=None):
-        return user_role(user=request.user) in OPERATIONS_ROLES
-
     def has_delete_permission(self, request, obj=None):
-        return user_role(user=request.user) in OPERATIONS_ROLES
+        return self.has_role(request)

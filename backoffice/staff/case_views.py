@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views import View
 
+from backoffice.accounts.actors import request_actor
 from backoffice.accounts.roles import AccessSurface, Role
 from backoffice.accounts.services import personal_data_access_record
 from customers import selectors as customer_selectors
@@ -118,7 +119,7 @@ class CaseDetailView(StaffRoleRequiredMixin, View):
         case = customer_selectors.case_get(case_id=case_id)
         if case is None:
             return error_page(request, 404, _("There is no case with this id."))
-        actor = f"user:{request.user.pk}"
+        actor = request_actor(request)
         reply_form = resolve_form = None
         try:
             if request.POST.get("action") == "reply":

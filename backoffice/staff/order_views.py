@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views import View
 
+from backoffice.accounts.actors import request_actor
 from backoffice.accounts.roles import Role
 from backoffice.accounts.selectors import user_location_code
 from customers import selectors as customer_selectors
@@ -35,10 +36,6 @@ def _till_field(name: str) -> str | None:
     """Where a refusal of a till sale belongs on the form: the services name a stock move's or an order's fields."""
     name = name.removeprefix("lines.0.")
     return "customer" if name.startswith("customer") else name if name in ("sku", "quantity") else None
-
-
-def _actor(request) -> str:
-    return f"user:{request.user.pk}"
 
 
 def _store_of(request) -> str | None:
@@ -207,7 +204,7 @@ class TillSaleView(StaffRoleRequiredMixin, View):
                     channel="store",
                     lines=[{"sku": data["sku"], "quantity": data["quantity"]}],
                     fulfilment={"method": "counter", "location": location},
-                    actor=_actor(request),
+                    actor=request_actor(request),
                 )
             else:
                 order = None
@@ -216,7 +213,7 @@ class TillSaleView(StaffRoleRequiredMixin, View):
                     location=location,
                     kind="sold",
                     quantity=data["quantity"],
-                    actor=_actor(request),
+                    actor=request_actor(request),
                     acting_location=location,
                     event_id=data["sale_id"],
                 )
@@ -326,7 +323,7 @@ class OrderDetailView(StaffRoleRequiredMixin, View):
         try:
             if action in ("ready", "collect"):
                 order = order_services.order_act(
-                    order_id=order.id, action=action, actor=_actor(request), acting_location=location
+                    order_id=order.id, action=action, actor=request_actor(request), acting_location=location
                 )
                 done = _("Order %(id)s is ready to collect.") if action == "ready" else _("Order %(id)s collected.")
                 messages.success(request, done % {"id": order.id})
@@ -338,7 +335,7 @@ class OrderDetailView(StaffRoleRequiredMixin, View):
                 order = order_services.order_act(
                     order_id=order.id,
                     action="return",
-                    actor=_actor(request),
+                    actor=request_actor(request),
                     channel="store",
                     acting_location=location,
                     location=location,

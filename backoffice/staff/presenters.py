@@ -124,19 +124,11 @@ def consent_wording(*, channel: str, purpose: str, is_granted: bool) -> str:
     return str(CONSENT_WORDING[(purpose, is_granted)]) % {"channel": channel_label(channel)}
 
 
-COMPENSATION_LABELS = {
-    "none": _("No compensation"),
-    "voucher": _("Voucher"),
-    "refund": _("Refund"),
-    "reshipment": _("Reshipment"),
-}
-
-
 def compensation_label(compensation: dict | None) -> str:
     """ "Voucher 15.00 EUR (PIZZA15)", "Reshipment", or "" when there is none."""
     if not compensation or compensation.get("kind", "none") == "none":
         return ""
-    parts = [str(COMPENSATION_LABELS.get(compensation["kind"], compensation["kind"]))]
+    parts = [str(wording.COMPENSATION_LABELS.get(compensation["kind"], compensation["kind"]))]
     if compensation.get("amount"):
         parts.append(f"{compensation['amount']} {compensation.get('currency', 'EUR')}")
     if compensation.get("code"):

@@ -12,6 +12,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.generic import TemplateView, View
 
+from backoffice.accounts.actors import request_actor
 from backoffice.accounts.roles import AccessSurface
 from backoffice.accounts.services import personal_data_access_record
 from backoffice.eventstore.errors import EventStoreError
@@ -243,7 +244,7 @@ class CustomerConsentView(StaffRoleRequiredMixin, View):
                     is_granted=data["granted"],
                     source_channel=data["source_channel"],
                     wording=data["wording"],
-                    actor=f"user:{request.user.pk}",
+                    actor=request_actor(request),
                 )
             except EventStoreError:
                 form.add_error(None, _("The consent change could not be recorded; try again."))

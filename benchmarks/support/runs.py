@@ -1,17 +1,20 @@
 """What every benchmark script does around its measurements: its command line, a fresh database with Django set up
-on it (before Django is imported), progress lines on stderr, and percentiles of the samples it takes."""
+on it (before Django is imported), progress lines on stderr, percentiles of the samples it takes, and forked
+processes that start their timed work together."""
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import shutil
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 ROOT = Path(__file__).resolve().parents[2]
 PG_SCHEMES = ("postgres://", "postgresql://", "pgsql://")
@@ -24,6 +27,50 @@ def log(message: str) -> None:
 def percentile(samples: list[float], share: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
+
+
+class ForkedRun(NamedTuple):
+    started: float  # time.perf_counter() when the children were let go: CLOCK_MONOTONIC, one clock for every process
+    seconds: float  # from then until the last child answered
+    answers: list[Any]  # what work() returned, by index
+
+
+def run_forked_together(
+    work: Callable[[int, Any], Any], processes: int, *, warm_seconds: float = 1.0, timeout: float = 900
+) -> ForkedRun:
+    """work(index, start) in `processes` forked children, each on its own database connection: a child warms up
+    (connects, a first request) and then calls start.wait(); the parent sets `start` `warm_seconds` after the fork.
+    A child that fails fails the run here, instead of leaving the parent waiting for an answer that never comes."""
+    from django.db import connections
+
+    context = multiprocessing.get_context("fork")
+    start, done = context.Event(), context.Queue()
+    connections.close_all()  # never share a connection with a forked child
+
+    def child(index: int) -> None:
+        try:
+            done.put((index, work(index, start), None))
+        except BaseException as exc:
+            done.put((index, None, repr(exc)))
+            raise
+        finally:
+            connections.close_all()
+
+    children = [context.Process(target=child, args=(index,)) for index in range(processes)]
+    for one in children:
+        one.start()
+    time.sleep(warm_seconds)
+    started = time.perf_counter()
+    start.set()
+    finished = sorted(done.get(timeout=timeout) for _ in children)
+    seconds = time.perf_counter() - started
+    for one in children:
+        one.join()
+    errors = [error for _, _, error in finished if error]
+    if errors:
+        raise RuntimeError(f"a child process failed: {errors[0]}")
+    assert [index for index, _, _ in finished] == list(range(processes)), finished
+    return ForkedRun(started, seconds, [answer for _, answer, _ in finished])
 
 
 def benchmark_parser(doc: str | None) -> argparse.ArgumentParser:

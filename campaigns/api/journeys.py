@@ -12,9 +12,10 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from backoffice.accounts.actors import request_actor
 from backoffice.api.lists import ListApi
 from backoffice.api.permissions import HasRole
-from backoffice.api.problems import not_found
+from backoffice.api.problems import or_not_found
 from backoffice.api.validation import validated_input
 from customers.selectors import customer_exists
 
@@ -22,7 +23,7 @@ from .. import services
 from ..journeys import selectors
 from ..journeys.models import Journey, JourneyStatus
 from ..journeys.templates import TEMPLATES
-from .views import OWNERS, READERS, actor
+from .views import OWNERS, READERS
 
 
 class JourneyFilter(django_filters.FilterSet):
@@ -70,10 +71,7 @@ class JourneyInputSerializer(serializers.Serializer):
 
 
 def _journey(journey_id: uuid.UUID) -> Journey:
-    journey = selectors.journey_get(journey_id=journey_id)
-    if journey is None:
-        raise not_found("no such journey")
-    return journey
+    return or_not_found(selectors.journey_get(journey_id=journey_id), "no such journey")
 
 
 def _body(journey: Journey) -> dict:
@@ -92,17 +90,13 @@ class JourneyListApi(ListApi):
     def get_queryset(self):
         return selectors.journeys_all()
 
-    @extend_schema(responses=JourneySerializer(many=True))
-    def get(self, request):
-        return self.list_response()
-
     @extend_schema(request=JourneyInputSerializer, responses={201: JourneySerializer})
     def post(self, request):
         values = dict(validated_input(JourneyInputSerializer, request.data))
         template = values.pop("template", "")
         if template:
             values = {**TEMPLATES[template], **values}
-        journey = services.journey_save(journey_id=None, values=values, actor=actor(request), template=template)
+        journey = services.journey_save(journey_id=None, values=values, actor=request_actor(request), template=template)
         return Response(_body(journey), status=201)
 
 
@@ -125,7 +119,7 @@ class _JourneyCommandApi(APIView):
     @extend_schema(request=None, responses=JourneySerializer)
     def post(self, request, journey_id: uuid.UUID):
         _journey(journey_id)
-        return Response(_body(type(self).command(journey_id=journey_id, actor=actor(request))))
+        return Response(_body(type(self).command(journey_id=journey_id, actor=request_actor(request))))
 
 
 class JourneyPublishApi(_JourneyCommandApi):

@@ -15,11 +15,12 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from backoffice.accounts.actors import request_actor
 from backoffice.accounts.roles import Role
-from backoffice.api.fields import AwareDateTimeField
+from backoffice.api.fields import AwareDateTimeField, as_of_parameter
 from backoffice.api.lists import ListApi
 from backoffice.api.permissions import HasRole
-from backoffice.api.problems import invalid, not_found
+from backoffice.api.problems import or_not_found
 from backoffice.api.validation import validated_input
 
 from .. import selectors, services, worksheet
@@ -28,10 +29,6 @@ from .filters import CampaignFilter, SegmentFilter
 
 OWNERS = (Role.ADMIN, Role.MARKETING)
 READERS = (Role.ADMIN, Role.MARKETING, Role.INTEGRATION)
-
-
-def actor(request) -> str:
-    return f"user:{request.user.pk}"
 
 
 class SegmentSerializer(serializers.Serializer):
@@ -62,15 +59,11 @@ class SegmentListApi(ListApi):
                 raise serializers.ValidationError("a segment with this name exists", code="unique")
             return value
 
-    @extend_schema(responses=SegmentSerializer(many=True))
-    def get(self, request):
-        return self.list_response()
-
     @extend_schema(request=InputSerializer, responses={201: SegmentSerializer})
     def post(self, request):
         values = validated_input(self.InputSerializer, request.data)
         segment = services.segment_save(
-            name=values["name"], description=values["description"], rules=values["rules"], actor=actor(request)
+            name=values["name"], description=values["description"], rules=values["rules"], actor=request_actor(request)
         )
         body = SegmentSerializer(segment).data
         body["count"] = selectors.segment_preview(rules=segment.rules, now=timezone.now(), sample=0)["count"]
@@ -83,9 +76,7 @@ class SegmentPreviewApi(APIView):
 
     @extend_schema(responses=None)
     def get(self, request, segment_id: uuid.UUID):
-        segment = Segment.objects.filter(pk=segment_id).first()
-        if segment is None:
-            raise not_found("no such segment")
+        segment = or_not_found(Segment.objects.filter(pk=segment_id).first(), "no such segment")
         return Response({"id": str(segment.id), **selectors.segment_preview(rules=segment.rules, now=timezone.now())})
 
 
@@ -213,10 +204,6 @@ class CampaignListApi(ListApi):
     def get_queryset(self):
         return selectors.campaigns_all()
 
-    @extend_schema(responses=CampaignSerializer(many=True))
-    def get(self, request):
-        return self.list_response()
-
     @extend_schema(request=CampaignInputSerializer, responses={201: CampaignSerializer})
     def post(self, request):
         values = dict(validated_input(CampaignInputSerializer, request.data))
@@ -224,16 +211,17 @@ class CampaignListApi(ListApi):
         for fields in values.pop("variants").values():
             values.update(fields)
         campaign = services.campaign_save(
-            campaign=None, values=values, actor=actor(request), segment_ids=segment_ids, exclusion_ids=exclusion_ids
+            campaign=None,
+            values=values,
+            actor=request_actor(request),
+            segment_ids=segment_ids,
+            exclusion_ids=exclusion_ids,
         )
         return Response(CampaignSerializer(selectors.campaign_get(campaign_id=campaign.id)).data, status=201)
 
 
 def _campaign(campaign_id):
-    campaign = selectors.campaign_get(campaign_id=campaign_id)
-    if campaign is None:
-        raise not_found("no such campaign")
-    return campaign
+    return or_not_found(selectors.campaign_get(campaign_id=campaign_id), "no such campaign")
 
 
 class CampaignDetailApi(APIView):
@@ -258,14 +246,8 @@ class CampaignDetailApi(APIView):
 
 
 def _campaign_as_of(campaign_id: uuid.UUID, raw: str):
-    try:
-        at = AwareDateTimeField().run_validation(raw)
-    except serializers.ValidationError as exc:
-        raise invalid("as_of", " ".join(str(m) for m in exc.detail)) from None
-    campaign = selectors.campaign_as_of(campaign_id=campaign_id, at=at)
-    if campaign is None:
-        raise not_found("the campaign did not exist then")
-    return campaign
+    at = as_of_parameter(raw)
+    return or_not_found(selectors.campaign_as_of(campaign_id=campaign_id, at=at), "the campaign did not exist then")
 
 
 class CampaignApproveApi(APIView):
@@ -275,7 +257,7 @@ class CampaignApproveApi(APIView):
     @extend_schema(request=None, responses=CampaignSerializer)
     def post(self, request, campaign_id: uuid.UUID):
         _campaign(campaign_id)
-        campaign = services.campaign_approve(campaign_id=campaign_id, actor=actor(request))
+        campaign = services.campaign_approve(campaign_id=campaign_id, actor=request_actor(request))
         return Response(CampaignSerializer(campaign).data)
 
 
@@ -286,5 +268,5 @@ class CampaignLaunchApi(APIView):
     @extend_schema(request=None, responses={202: CampaignSerializer})
     def post(self, request, campaign_id: uuid.UUID):
         _campaign(campaign_id)
-        campaign = services.campaign_launch(campaign_id=campaign_id, actor=actor(request))
+        campaign = services.campaign_launch(campaign_id=campaign_id, actor=request_actor(request))
         return Response(CampaignSerializer(campaign).data, status=202)

@@ -13,10 +13,11 @@ from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 
+from backoffice.accounts.actors import request_actor
 from customers.selectors import customer_exists, customer_id_by_identifier_key
 
 from .. import services
-from ..admin_owners import OwnedAdmin, admin_actor
+from ..admin_owners import OwnedAdmin
 from . import selectors
 from .models import Journey, JourneyStatus
 from .templates import TEMPLATES
@@ -98,7 +99,7 @@ class JourneyAdmin(OwnedAdmin):
             chosen = TEMPLATES[template]
             values = {**{k: v for k, v in chosen.items()}, **{k: v for k, v in values.items() if v not in ("", {})}}
         saved = services.journey_save(
-            journey_id=obj.pk if change else None, values=values, actor=admin_actor(request), template=template
+            journey_id=obj.pk if change else None, values=values, actor=request_actor(request), template=template
         )
         obj.pk = saved.pk
         obj._state.adding = False
@@ -111,7 +112,7 @@ class JourneyAdmin(OwnedAdmin):
         return extra + super().get_urls()
 
     def command_view(self, request, journey_id: uuid.UUID, command: str):
-        if not self._is_owner(request) or request.method != "POST":
+        if not self.has_role(request) or request.method != "POST":
             raise PermissionDenied
         get_object_or_404(Journey, pk=journey_id)
         change_url = reverse("admin:campaigns_journey_change", args=[journey_id])
@@ -129,7 +130,7 @@ class JourneyAdmin(OwnedAdmin):
             raise PermissionDenied
         command_fn, done = commands[command]
         try:
-            command_fn(journey_id=journey_id, actor=admin_actor(request))
+            command_fn(journey_id=journey_id, actor=request_actor(request))
         except services.JourneyRefused as exc:
             messages.error(request, exc.message)
             for error in exc.errors:

@@ -9,12 +9,13 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from backoffice.accounts.actors import request_actor
 from backoffice.accounts.roles import AccessSurface, Role
 from backoffice.accounts.services import personal_data_access_record
 from backoffice.api.fields import CustomerField
 from backoffice.api.lists import ListApi
 from backoffice.api.permissions import HasRole
-from backoffice.api.problems import invalid, not_found, validation_failed
+from backoffice.api.problems import invalid, or_not_found, validation_failed
 from backoffice.api.validation import validated_input
 from backoffice.eventstore.errors import EventValidationError
 from backoffice.eventstore.schema import CHANNELS
@@ -102,14 +103,10 @@ class CaseListApi(ListApi):
                 raise serializers.ValidationError({"customer": "give the customer's id or their identifiers"})
             return attrs
 
-    @extend_schema(responses=CaseSerializer(many=True))
-    def get(self, request):
-        return self.list_response()
-
     @extend_schema(request=InputSerializer, responses={201: CaseSerializer, 200: CaseSerializer})
     def post(self, request):
         values = validated_input(self.InputSerializer, request.data)
-        actor = f"user:{request.user.pk}"
+        actor = request_actor(request)
         customer = values.get("customer")
         customer_id = customer if isinstance(customer, uuid.UUID) else values.get("customer_id")
         if customer_id is None:
@@ -141,10 +138,7 @@ class CaseListApi(ListApi):
 
 
 def _case_or_404(case_id: uuid.UUID) -> Case:
-    case = selectors.case_get(case_id=case_id)
-    if case is None:
-        raise not_found("no such case")
-    return case
+    return or_not_found(selectors.case_get(case_id=case_id), "no such case")
 
 
 class CaseDetailApi(APIView):
@@ -192,7 +186,7 @@ class CaseMessageApi(APIView):
     def post(self, request, case_id: uuid.UUID):
         _case_or_404(case_id)
         values = validated_input(self.InputSerializer, request.data)
-        actor = f"user:{request.user.pk}"
+        actor = request_actor(request)
         if values["direction"] == "in":
             case = case_services.case_message_receive(
                 case_id=case_id,
@@ -264,7 +258,7 @@ class CaseResolveApi(APIView):
             resolution=values["resolution"],
             compensation=compensation,
             channel=values.get("channel"),
-            actor=f"user:{request.user.pk}",
+            actor=request_actor(request),
         )
         return Response(CaseSerializer(case).data)
 
@@ -287,6 +281,6 @@ class CaseCsatApi(APIView):
             score=values["score"],
             comment=values["comment"],
             channel=values["channel"],
-            actor=f"user:{request.user.pk}",
+            actor=request_actor(request),
         )
         return Response(CaseSerializer(case).data, status=201)

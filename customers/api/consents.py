@@ -8,11 +8,11 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from backoffice.accounts.actors import request_actor
 from backoffice.accounts.roles import AccessSurface, Role
 from backoffice.accounts.services import personal_data_access_record
 from backoffice.api.fields import AwareDateTimeField
 from backoffice.api.permissions import HasRole
-from backoffice.api.problems import not_found
 from backoffice.api.validation import validated_input
 from backoffice.eventstore.schema import CHANNELS
 
@@ -85,14 +85,14 @@ class CustomerConsentsApi(APIView):
 
     @extend_schema(responses=None)
     def get(self, request, customer_id: uuid.UUID):
-        owner = _resolve(customer_id)
+        owner = selectors.customer_resolve_id(customer_id=customer_id)
         ledger = _ledger(owner)
         personal_data_access_record(actor=request.user, customer_ids=[owner], surface=AccessSurface.API_CONSENTS)
         return Response(ledger)
 
     @extend_schema(request=InputSerializer, responses={201: None})
     def post(self, request, customer_id: uuid.UUID):
-        owner = _resolve(customer_id)
+        owner = selectors.customer_resolve_id(customer_id=customer_id)
         values = validated_input(self.InputSerializer, request.data)
         services.consent_record(
             customer_id=owner,
@@ -103,13 +103,6 @@ class CustomerConsentsApi(APIView):
             wording=values["wording"],
             occurred_at=values.get("occurred_at"),
             event_id=values.get("id"),
-            actor=f"user:{request.user.pk}",
+            actor=request_actor(request),
         )
         return Response(_ledger(owner), status=status.HTTP_201_CREATED)
-
-
-def _resolve(customer_id: uuid.UUID) -> uuid.UUID:
-    try:
-        return selectors.customer_resolve_id(customer_id=customer_id)
-    except selectors.CustomerNotFound:
-        raise not_found("no such customer") from None

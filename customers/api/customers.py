@@ -9,12 +9,13 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from backoffice.accounts.actors import request_actor
 from backoffice.accounts.roles import AccessSurface, Role
 from backoffice.accounts.services import personal_data_access_record
-from backoffice.api.fields import AwareDateTimeField
+from backoffice.api.fields import as_of_parameter
 from backoffice.api.lists import ListApi
 from backoffice.api.permissions import HasRole
-from backoffice.api.problems import invalid, not_found, validation_failed
+from backoffice.api.problems import invalid, not_found, or_not_found, validation_failed
 from backoffice.api.schema import page_of
 from backoffice.api.validation import validated_input
 from backoffice.eventstore.errors import EventValidationError
@@ -77,7 +78,7 @@ class CustomerListApi(ListApi):
             customer_id, created = register_customer(
                 customer=values["customer"],
                 channel=values["channel"],
-                actor=f"user:{request.user.pk}",
+                actor=request_actor(request),
             )
         except EventValidationError as exc:
             errors = [
@@ -285,12 +286,5 @@ class CustomerTimelineApi(APIView):
 
 
 def _view_as_of(customer_id: uuid.UUID, raw: str) -> dict:
-    field = AwareDateTimeField()
-    try:
-        at = field.run_validation(raw)
-    except serializers.ValidationError as exc:
-        raise invalid("as_of", " ".join(str(m) for m in exc.detail)) from None
-    view = selectors.customer_view_as_of(customer_id=customer_id, at=at)
-    if view is None:
-        raise not_found("the customer did not exist then")
-    return CustomerAsOfSerializer(view).data
+    view = selectors.customer_view_as_of(customer_id=customer_id, at=as_of_parameter(raw))
+    return CustomerAsOfSerializer(or_not_found(view, "the customer did not exist then")).data

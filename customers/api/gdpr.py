@@ -8,12 +8,13 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from backoffice.accounts.actors import request_actor
 from backoffice.accounts.roles import AccessSurface, Role
 from backoffice.accounts.services import personal_data_access_record
 from backoffice.api.permissions import HasRole
-from backoffice.api.problems import Problem, not_found
+from backoffice.api.problems import Problem
 
-from .. import selectors, services
+from .. import services
 
 # Acting on a person's rights is for staff who answer them; stores and systems only serve the customer.
 GDPR_ROLES = (Role.ADMIN, Role.SUPPORT)
@@ -34,9 +35,7 @@ class CustomerEraseApi(APIView):
     )
     def post(self, request, customer_id: uuid.UUID):
         try:
-            erasure = services.customer_erase(customer_id=customer_id, actor=f"user:{request.user.pk}")
-        except selectors.CustomerNotFound:
-            raise not_found("no such customer") from None
+            erasure = services.customer_erase(customer_id=customer_id, actor=request_actor(request))
         except services.CustomerAlreadyErased as exc:
             raise Problem(
                 status_code=409,
@@ -57,9 +56,6 @@ class CustomerExportApi(APIView):
         description="Everything held about the customer, decrypted; for an erased customer, only that they were.",
     )
     def get(self, request, customer_id: uuid.UUID):
-        try:
-            body = services.customer_export(customer_id=customer_id, actor=f"user:{request.user.pk}")
-        except selectors.CustomerNotFound:
-            raise not_found("no such customer") from None
+        body = services.customer_export(customer_id=customer_id, actor=request_actor(request))
         personal_data_access_record(actor=request.user, customer_ids=[customer_id], surface=AccessSurface.API_EXPORT)
         return Response(body)

@@ -7,9 +7,9 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from backoffice.accounts.actors import request_actor
 from backoffice.accounts.roles import Role
 from backoffice.api.permissions import HasRole
-from backoffice.api.problems import not_found
 from backoffice.api.validation import validated_input
 
 from .. import selectors, services
@@ -40,7 +40,7 @@ class CustomerMergeApi(APIView):
             customer_ids=tuple(values["customer_ids"]),
             into=values.get("into"),
             note=values["note"],
-            actor=f"user:{request.user.pk}",
+            actor=request_actor(request),
         )
         return Response(Customer360Serializer(selectors.customer_360(customer_id=merge.survivor)).data)
 
@@ -59,12 +59,9 @@ class CustomerUnmergeApi(APIView):
     @extend_schema(request=InputSerializer, responses={200: OutputSerializer})
     def post(self, request, customer_id: uuid.UUID):
         values = validated_input(self.InputSerializer, request.data)
-        try:
-            event = services.customer_unmerge(
-                customer_id=customer_id, reason=values["reason"], actor=f"user:{request.user.pk}"
-            )
-        except selectors.CustomerNotFound:
-            raise not_found("no such customer") from None
+        event = services.customer_unmerge(
+            customer_id=customer_id, reason=values["reason"], actor=request_actor(request)
+        )
         return Response(
             {
                 "customer": Customer360Serializer(selectors.customer_360(customer_id=customer_id)).data,

@@ -2,8 +2,16 @@
 
 from backoffice.api.problems import Problem, invalid, not_found, problem_for_class, refused
 
+from ..selectors import CustomerNotFound
 from ..services import MergeRefused
 from ..services import cases as case_services
+
+
+@problem_for_class(CustomerNotFound)
+def customer_not_found(exc: CustomerNotFound) -> Problem:
+    """The customer a path names does not exist. (A customer named in a body is a field error instead: the view
+    that takes one catches it and says which field.)"""
+    return not_found("no such customer")
 
 
 @problem_for_class(case_services.CaseRefused)

@@ -7,6 +7,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from backoffice.accounts.actors import request_actor
 from backoffice.accounts.roles import Role
 from backoffice.api.permissions import HasRole
 from backoffice.api.problems import Problem, event_store_problem, invalid
@@ -120,7 +121,7 @@ class EventsApi(APIView):
         else:
             raise invalid("", 'the body must be an event object or {"events": [...]}', "invalid")
         try:
-            results = services.interactions_ingest(raw_items=items, actor=f"user:{request.user.pk}")
+            results = services.interactions_ingest(raw_items=items, actor=request_actor(request))
         except EventStoreError as exc:
             problem = event_store_problem(exc, field_prefix="events" if is_batch else "")
             raise problem from exc

@@ -22,7 +22,3 @@ class OrdersApiView(APIView):
 def acting_location(user) -> str | None:
     """Store staff are bound to one location; other roles act anywhere."""
     return user_location_code(user=user) if user_role(user=user) == Role.STORE else None
-
-
-def actor(request) -> str:
-    return f"user:{request.user.pk}"

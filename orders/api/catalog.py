@@ -4,13 +4,14 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
+from backoffice.accounts.actors import request_actor
 from backoffice.api.lists import ListApi
 from backoffice.api.validation import validated_input
 
 from .. import selectors, services
 from ..events import LOCATION_PATTERN, SKU_PATTERN
 from ..models import LocationKind
-from .base import ALL_STAFF, CATALOG_WRITERS, actor
+from .base import ALL_STAFF, CATALOG_WRITERS
 from .filters import LocationFilter, ProductFilter
 
 
@@ -50,10 +51,6 @@ class ProductListApi(ListApi):
         price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0)
         active = serializers.BooleanField(default=True)
 
-    @extend_schema(responses=ProductSerializer(many=True))
-    def get(self, request):
-        return self.list_response()
-
     @extend_schema(request=InputSerializer, responses={201: ProductSerializer, 200: ProductSerializer})
     def post(self, request):
         values = validated_input(self.InputSerializer, request.data)
@@ -63,7 +60,7 @@ class ProductListApi(ListApi):
             category=values["category"],
             price=values["price"],
             is_active=values["active"],
-            actor=actor(request),
+            actor=request_actor(request),
         )
         return Response(ProductSerializer(product).data, status=201 if created else 200)
 
@@ -87,12 +84,8 @@ class LocationListApi(ListApi):
         city = serializers.CharField(max_length=100, allow_blank=True, default="")
         timezone = serializers.CharField(max_length=64, default="Europe/Madrid")
 
-    @extend_schema(responses=LocationSerializer(many=True))
-    def get(self, request):
-        return self.list_response()
-
     @extend_schema(request=InputSerializer, responses={201: LocationSerializer, 200: LocationSerializer})
     def post(self, request):
         values = validated_input(self.InputSerializer, request.data)
-        location, created = services.location_create(**values, actor=actor(request))
+        location, created = services.location_create(**values, actor=request_actor(request))
         return Response(LocationSerializer(location).data, status=201 if created else 200)

@@ -6,15 +6,16 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
+from backoffice.accounts.actors import request_actor
 from backoffice.api.fields import CustomerField
-from backoffice.api.problems import not_found
+from backoffice.api.problems import or_not_found
 from backoffice.api.validation import validated_input
 from backoffice.eventstore.schema import CHANNELS
 
 from .. import selectors, services
 from ..errors import InvalidFields
 from ..events import ORDER_ID_PATTERN
-from .base import ORDER_ROLES, OrdersApiView, acting_location, actor
+from .base import ORDER_ROLES, OrdersApiView, acting_location
 
 
 def order_body(order, *, with_history: bool = True) -> dict:
@@ -105,7 +106,7 @@ class OrderPlaceApi(OrdersApiView):
             channel=values["channel"],
             lines=[dict(line) for line in values["lines"]],
             fulfilment=dict(values["fulfilment"]),
-            actor=actor(request),
+            actor=request_actor(request),
             acting_location=acting_location(request.user),
         )
         # The history of a new order is its one `order.placed`: GET /orders/{id} has it; placement stays lean.
@@ -117,10 +118,7 @@ class OrderDetailApi(OrdersApiView):
 
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request, order_id: str):
-        order = selectors.order_get(order_id=order_id)
-        if order is None:
-            raise not_found("no such order")
-        return Response(order_body(order))
+        return Response(order_body(or_not_found(selectors.order_get(order_id=order_id), "no such order")))
 
 
 class OrderActionApi(OrdersApiView):
@@ -147,7 +145,7 @@ class OrderActionApi(OrdersApiView):
         order = services.order_act(
             order_id=order_id,
             action=action,
-            actor=actor(request),
+            actor=request_actor(request),
             channel=values.get("channel"),
             acting_location=acting_location(request.user),
             location=values.get("location"),

@@ -6,12 +6,13 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serial
 from rest_framework import serializers
 from rest_framework.response import Response
 
+from backoffice.accounts.actors import request_actor
 from backoffice.api.problems import invalid
 from backoffice.api.schema import page_of
 from backoffice.api.validation import validated_input
 
 from .. import selectors, services
-from .base import ALL_STAFF, STOCK_WRITERS, OrdersApiView, acting_location, actor
+from .base import ALL_STAFF, STOCK_WRITERS, OrdersApiView, acting_location
 
 
 class StockLevelSerializer(serializers.Serializer):
@@ -88,7 +89,7 @@ class StockMovementApi(OrdersApiView):
             kind=values["kind"],
             quantity=values["quantity"],
             to_location=values.get("to_location") or None,
-            actor=actor(request),
+            actor=request_actor(request),
             acting_location=acting_location(request.user),
             event_id=values.get("id"),
         )

@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from backoffice.eventstore.models import Event
 from campaigns import services, worksheet
-from campaigns.models import Campaign, Status
+from campaigns.models import VARIANT_FIELD_NAMES, Campaign, Status
 
 from .conftest import ready_values, segment
 
@@ -130,7 +130,7 @@ def test_campaign_api_creates_a_draft_and_approval_errors_name_the_fields(api_cl
     author, approver = api_client_for("marketing"), api_client_for("marketing")
     values = ready_values()
     body = {
-        **{k: v for k, v in values.items() if k not in VARIANTS},
+        **{k: v for k, v in values.items() if k not in VARIANT_FIELD_NAMES},
         "valid_until": values["valid_until"].isoformat(),
         "starts_at": values["starts_at"].isoformat(),
         "ends_at": values["ends_at"].isoformat(),
@@ -162,16 +162,3 @@ def test_campaign_api_creates_a_draft_and_approval_errors_name_the_fields(api_cl
     assert "too_many_segments" in {e["code"] for e in refused.json()["errors"]}
     assert own.status_code == 409
     assert own.json()["type"].endswith("/campaign_not_approved")
-
-
-VARIANTS = {
-    "email_subject",
-    "email_body",
-    "sms_text",
-    "whatsapp_template",
-    "whatsapp_parameters",
-    "push_title",
-    "push_body",
-    "facebook_text",
-    "instagram_text",
-}

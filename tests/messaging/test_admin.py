@@ -10,15 +10,6 @@ from backoffice.messaging.services import message_send, messages_drain
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def login(client, staff_user):
-    def make(role: str):
-        client.force_login(staff_user(role))
-        return client
-
-    return make
-
-
 def _send(customer_id, channel="sms", **extra):
     return message_send(
         customer_id=customer_id,

@@ -12,15 +12,6 @@ from .conftest import level
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def login(client, staff_user):
-    def make(role: str, location_code: str | None = None):
-        client.force_login(staff_user(role, location_code))
-        return client
-
-    return make
-
-
 def test_an_administrator_adds_a_product_through_the_service(login, chain):
     client = login("admin")
 

@@ -27,15 +27,6 @@ def ana(db):
     return customer_id
 
 
-@pytest.fixture
-def login(client, staff_user):
-    def make(role: str, location_code: str | None = None):
-        client.force_login(staff_user(role, location_code=location_code))
-        return client
-
-    return make
-
-
 def level(sku: str, location: str) -> dict:
     (row,) = order_selectors.stock_levels(sku=sku, location=location)
     return {key: row[key] for key in ("on_hand", "reserved", "available")}

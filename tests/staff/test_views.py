@@ -50,15 +50,6 @@ def ana():
     )
 
 
-@pytest.fixture
-def login(client, staff_user):
-    def as_role(role):
-        client.force_login(staff_user(role))
-        return client
-
-    return as_role
-
-
 # --- Who gets in ---------------------------------------------------------------------------------------------------
 
 

@@ -11,9 +11,10 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from backoffice.accounts.actors import request_actor
 from backoffice.accounts.roles import Role
 from backoffice.api.permissions import HasRole
-from backoffice.api.problems import invalid, not_found
+from backoffice.api.problems import invalid, or_not_found
 from backoffice.eventstore.schema import CHANNELS
 from campaigns.selectors import campaign_get
 
@@ -105,7 +106,7 @@ class SpendApi(APIView):
                 channel=values["channel"],
                 month=date(year, month, 1),
                 amount=values["amount"],
-                actor=f"user:{request.user.pk}",
+                actor=request_actor(request),
             )
         except SpendInvalid as exc:
             raise invalid(exc.field, exc.message, exc.code) from exc
@@ -121,7 +122,5 @@ class CampaignReportApi(APIView):
 
     @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request, campaign_id: uuid.UUID):
-        campaign = campaign_get(campaign_id=campaign_id)
-        if campaign is None:
-            raise not_found("no such campaign")
+        campaign = or_not_found(campaign_get(campaign_id=campaign_id), "no such campaign")
         return Response(jsonable(campaign_figures.campaign_report(campaign=campaign)))
