@@ -218,6 +218,9 @@ class OversellAlertAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "order_id", "platform", "platform_order_id", "short_lines", "resolved_at")
     list_filter = ("platform", ("resolved_at", admin.EmptyFieldListFilter))
     search_fields = ("order_id", "platform_order_id")
+    fields = ("order_id", "platform", "platform_order_id", "lines", "created_at", "resolved_at", "resolved_by")
+    # The resolve action needs the change permission; the alert itself changes only through services.
+    readonly_fields = fields
     actions = ["resolve"]
 
     @admin.display(description=_("short"))

@@ -111,3 +111,29 @@ def test_shop_connection_list_shows_the_domain(admin_client, shop):
     page = admin_client.get("/admin/integrations/shopconnection/").content.decode()
 
     assert SHOP_DOMAIN in page
+
+
+def test_an_oversell_alert_cannot_be_edited_in_its_form(admin_client):
+    # The change permission is there for the resolve action only: the form must not write past the services.
+    alert = OversellAlert.objects.create(
+        order_id="ord-1", platform="shopify", platform_order_id="1001", lines=[{"sku": "A", "quantity": 1}]
+    )
+
+    admin_client.post(
+        f"/admin/integrations/oversellalert/{alert.pk}/change/",
+        {
+            "order_id": "ord-2",
+            "platform": "shopify",
+            "platform_order_id": "9999",
+            "lines": '[{"sku": "B", "quantity": 9}]',
+            "resolved_by": "x",
+        },
+    )
+
+    alert.refresh_from_db()
+    assert (alert.order_id, alert.platform_order_id, alert.lines, alert.resolved_by) == (
+        "ord-1",
+        "1001",
+        [{"sku": "A", "quantity": 1}],
+        "",
+    )
