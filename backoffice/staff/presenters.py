@@ -125,12 +125,13 @@ def consent_wording(*, channel: str, purpose: str, is_granted: bool) -> str:
 
 
 def compensation_label(compensation: dict | None) -> str:
-    """ "Voucher 15.00 EUR (PIZZA15)", "Reshipment", or "" when there is none."""
+    """ "Vale 15,00 € (PIZZA15)" ("Voucher 15.00 €" in English), "Reshipment", or "" when there is none: money as the
+    timeline beside it writes it."""
     if not compensation or compensation.get("kind", "none") == "none":
         return ""
     parts = [str(wording.COMPENSATION_LABELS.get(compensation["kind"], compensation["kind"]))]
     if compensation.get("amount"):
-        parts.append(f"{compensation['amount']} {compensation.get('currency', 'EUR')}")
+        parts.append(wording.money_text(compensation["amount"], compensation.get("currency")))
     if compensation.get("code"):
         parts.append(f"({compensation['code']})")
     return " ".join(parts)

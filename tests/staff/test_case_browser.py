@@ -53,7 +53,7 @@ def test_support_finds_a_customer_replies_to_their_case_and_resolves_it(staff_pa
     page.get_by_role("button", name="Resolver caso").click()
     page.wait_for_url(f"**/staff/cases/{case.id}/#thread")
     assert page.get_by_test_id("case-status").inner_text() == "resuelto"
-    assert page.get_by_text("Vale 10.00 EUR (TALLA10)").is_visible()
+    assert page.get_by_text("Vale 10,00 € (TALLA10)").is_visible()
     screenshot(page, "resolved")
 
     resolved = Case.objects.get(id=case.id)

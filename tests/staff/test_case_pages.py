@@ -110,6 +110,14 @@ def test_resolving_with_a_voucher_records_it_and_queues_the_survey(support, case
     assert resolved.status == "resolved"
     assert resolved.compensation == {"kind": "voucher", "amount": "10.00", "currency": "EUR", "code": "SORRY10"}
     assert OutboundMessage.objects.filter(idempotency_key=f"case-csat-{case.id}").exists()
+    # The page writes the voucher's money as the timeline beside it does, in the page's language.
+    assert (
+        "Vale 10,00 € (SORRY10)" in support.get(f"/staff/cases/{case.id}/", HTTP_ACCEPT_LANGUAGE="es").content.decode()
+    )
+    assert (
+        "Voucher 10.00 € (SORRY10)"
+        in support.get(f"/staff/cases/{case.id}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    )
 
 
 def test_a_voucher_without_a_code_is_a_400_page_and_the_case_stays_open(support, case):
