@@ -1,6 +1,6 @@
-"""The append in one round trip on PostgreSQL (migration 0009): the common append (new ids, one batch per stream, no
-personal fields) is checked and written by one call of eventstore_append; anything else it refuses unwritten, and
-the two-step path answers as before."""
+"""The append in one round trip on PostgreSQL (migrations 0009, 0010): the common append (new ids, one batch per
+stream, no personal fields) is checked and written by one call of eventstore_append; anything else it refuses
+unwritten, and the two-step path answers as before."""
 
 import uuid
 
@@ -33,6 +33,38 @@ def test_an_append_in_one_trip_gets_the_versions_and_positions_read_back(thing, 
     ]
     assert [e.version for e in recorded] == [2, 3]
     assert recorded[0].position < recorded[1].position
+
+
+def test_several_streams_in_one_trip_each_count_their_versions_from_their_own_head(thing, no_after_commit_hooks):
+    store.append("thing-1", [thing("a")])
+    store.append("thing-2", [thing("b"), thing("c")])
+
+    results = store.append_batches(
+        [
+            store.StreamAppend("thing-2", [thing("d")], expected_version=2),
+            store.StreamAppend("thing-1", [thing("e"), thing("f")], expected_version=1),
+        ]
+    )
+
+    assert [(r.event.stream, r.event.version, r.duplicate) for r in results] == [
+        ("thing-2", 3, False),
+        ("thing-1", 2, False),
+        ("thing-1", 3, False),
+    ]
+    assert [e.data["label"] for e in store.read_stream("thing-1")] == ["a", "e", "f"]
+    assert results[0].event.position < results[1].event.position < results[2].event.position
+
+
+def test_one_stored_id_among_new_ones_sends_the_whole_call_back_unwritten(thing, no_after_commit_hooks):
+    stored = store.append("thing-1", [thing("a")])[0]
+    again = store.NewEvent(type="test.thing_happened", data={"label": "x"}, id=stored.id, channel="web")
+
+    with transaction.atomic():
+        preflight, inserted = _one_trip([thing("new"), again], "thing-2", -1)
+
+    assert inserted is None
+    assert preflight.known_ids == {stored.id}
+    assert not Event.objects.filter(stream="thing-2").exists()
 
 
 def test_a_stale_expected_version_comes_back_unwritten_with_the_stream_head(thing, no_after_commit_hooks):
