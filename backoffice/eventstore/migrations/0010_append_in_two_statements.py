@@ -40,14 +40,11 @@ BEGIN
                    WHERE k.stream = w.key ORDER BY k.version DESC LIMIT 1
               ) AS last ON true
         ),
-        incoming AS MATERIALIZED (
-            SELECT * FROM jsonb_to_recordset(events) AS r(n integer, i uuid, s text, v integer, t text, sv smallint,
-                                                          c text, cu uuid, o timestamptz, d jsonb, m jsonb, g text)
-        ),
         -- An array, not a join: the planner takes any set-returning function for 100 rows and, with the key
         -- table's statistics behind its growth, would hash-join them against a scan of the whole table.
         known AS MATERIALIZED (
-            SELECT k.id FROM eventstore_event_key k WHERE k.id = ANY(ARRAY(SELECT r.i FROM incoming r))
+            SELECT k.id FROM eventstore_event_key k
+             WHERE k.id = ANY(ARRAY(SELECT (e.value ->> 'i')::uuid FROM jsonb_array_elements(events) AS e))
         ),
         -- What sends the append back to the two-step path, nothing written: an id stored already, a stream not at
         -- its expected version, a stream's head written by a younger transaction than this one.
@@ -60,7 +57,9 @@ BEGIN
             INSERT INTO eventstore_event (id, stream, version, type, schema_version, channel, customer_id, occurred_at,
                                           recorded_at, data, metadata, digest)
             SELECT r.i, r.s, COALESCE(w.head, 0) + r.v, r.t, r.sv, r.c, r.cu, r.o, recorded, r.d, r.m, r.g
-              FROM incoming r JOIN wanted w ON w.stream = r.s
+              FROM jsonb_to_recordset(events) AS r(n integer, i uuid, s text, v integer, t text, sv smallint,
+                                                   c text, cu uuid, o timestamptz, d jsonb, m jsonb, g text)
+              JOIN wanted w ON w.stream = r.s
              WHERE NOT (SELECT v.refused FROM verdict v)
              ORDER BY r.n
             RETURNING id, position, transaction_id
