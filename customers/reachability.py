@@ -28,6 +28,7 @@ from backoffice.eventstore.selectors import (
 from backoffice.messaging.events import NOT_ENGAGEMENT_TYPES, OUTBOUND_CHANNELS
 from backoffice.messaging.policy import Recipient, RecipientQuery, recipients
 
+from .events import MessageReceived
 from .models import Consent, Customer, CustomerIdentifier
 from .selectors import CustomerNotFound, consent_allows, customer_resolve_id, people_members
 
@@ -221,7 +222,7 @@ def _last_inbound(
         member_ids = set(owner_of)
     last: dict[uuid.UUID, datetime] = {}
     for customer_id, at in last_occurred_per_customer(
-        customer_ids=member_ids, type="message.received", channel=channel
+        customer_ids=member_ids, type=MessageReceived.type_name, channel=channel
     ):
         owner = owner_of.get(customer_id, customer_id)
         if owner not in last or at > last[owner]:
