@@ -13,6 +13,7 @@ from backoffice.eventstore import store
 from backoffice.eventstore.selectors import channel_events_since
 
 from .backends import backend_for
+from .events import MessageFailed
 from .models import OutboundMessage, ReceivedCallback, Status, StatusCallback
 from .vocabulary import NOT_SENT, OUTBOX_PENDING
 
@@ -99,9 +100,10 @@ def provider_status(*, channel: str, base_url: str) -> dict:
         "at"
     ]
     last_callback = StatusCallback.objects.filter(message__channel=channel).aggregate(at=Max("received_at"))["at"]
-    # Inbound messages of the last week (the channel-and-time index): enough to see that the webhook works.
+    # Inbound messages of the last week (the channel-and-time index): enough to see that the webhook works. They are
+    # the customers app's `message.received` (a layer above messaging: named by its type name).
     _, last_inbound = channel_events_since(channel=channel, type="message.received", since=now - timedelta(days=7))
-    failures, _ = channel_events_since(channel=channel, type="message.failed", since=now - timedelta(hours=1))
+    failures, _ = channel_events_since(channel=channel, type=MessageFailed.type_name, since=now - timedelta(hours=1))
     return {
         "channel": channel,
         "provider": name,

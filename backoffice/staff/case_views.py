@@ -15,14 +15,15 @@ from django.views import View
 from backoffice.accounts.actors import request_actor
 from backoffice.accounts.roles import AccessSurface, Role
 from backoffice.accounts.services import personal_data_access_record
+from backoffice.messaging.events import MessageDeferred, MessageFailed, MessageQueued, MessageSent
 from customers import selectors as customer_selectors
 from customers.reachability import customer_reachable_channels
 from customers.services import cases as case_services
 from customers.vocabulary import CaseStatus
+from orders import selectors as order_selectors
 
 if TYPE_CHECKING:  # type names only: reads go through customers.selectors
     from customers.models import Case
-from orders import selectors as order_selectors
 
 from . import presenters
 from .access import StaffRoleRequiredMixin, error_page, staff_context
@@ -31,7 +32,13 @@ from .forms import CaseFilterForm, CaseReplyForm, CaseResolveForm
 INBOX_LIMIT = 100
 CASE_TIMELINE_EVENTS = 10
 # The pipeline's own steps and the case's events (shown in the thread already) would crowd the customer's story.
-NOT_THE_CUSTOMERS_STORY = ("message.queued", "message.sent", "message.deferred", "message.failed", "case.")
+NOT_THE_CUSTOMERS_STORY = (
+    MessageQueued.type_name,
+    MessageSent.type_name,
+    MessageDeferred.type_name,
+    MessageFailed.type_name,
+    "case.",
+)
 # Support answers cases wherever they came from; store staff see and answer the cases of customers at the counter.
 CASE_ROLES = (Role.ADMIN, Role.SUPPORT, Role.STORE)
 

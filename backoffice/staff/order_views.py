@@ -21,6 +21,7 @@ from customers import selectors as customer_selectors
 from orders import errors as order_errors
 from orders import selectors as order_selectors
 from orders import services as order_services
+from orders.events import OrderCollected, OrderPaid, OrderReady, OrderReturned
 from orders.vocabulary import OrderStatus
 
 from . import presenters
@@ -396,7 +397,7 @@ class OrderDetailView(StaffRoleRequiredMixin, View):
     @staticmethod
     def history_detail(event) -> str:
         data = event.data
-        if event.type == "order.returned":
+        if event.type == OrderReturned.type_name:
             lines = ", ".join(f"{line['quantity']} × {line['sku']}" for line in data.get("lines", []))
             return _("%(lines)s at %(location)s, refund %(amount)s %(currency)s") % {
                 "lines": lines,
@@ -404,8 +405,8 @@ class OrderDetailView(StaffRoleRequiredMixin, View):
                 "amount": _amount(data.get("refund_amount", "")),
                 "currency": data.get("currency", ""),
             }
-        if event.type in ("order.ready", "order.collected"):
+        if event.type in (OrderReady.type_name, OrderCollected.type_name):
             return data.get("location", "")
-        if event.type == "order.paid":
+        if event.type == OrderPaid.type_name:
             return f"{_amount(data.get('amount', ''))} {data.get('currency', '')}"
         return ""
