@@ -9,6 +9,7 @@ from django.db.models import Count, Exists, F, OuterRef, QuerySet
 from django.db.models.functions import Length
 
 from backoffice.eventstore import store
+from backoffice.eventstore.vocabulary import FulfilmentMethod
 
 from .models import Cart, Location, LocationKind, Order, OrderLine, OrderStatus, Product, StockLevel
 
@@ -130,7 +131,9 @@ def location_get(*, code: str) -> Location | None:
 def orders_for_pickup(*, location: str, limit: int = 200) -> list[Order]:
     """Pickup orders at a store not yet collected or cancelled (placed, paid, ready), oldest first."""
     statuses = (OrderStatus.PLACED, OrderStatus.PAID, OrderStatus.READY)
-    orders = Order.objects.filter(fulfilment_method="pickup", fulfilment_location=location, status__in=statuses)
+    orders = Order.objects.filter(
+        fulfilment_method=FulfilmentMethod.PICKUP, fulfilment_location=location, status__in=statuses
+    )
     return list(orders.prefetch_related("lines").order_by("placed_at")[:limit])
 
 

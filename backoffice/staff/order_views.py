@@ -17,6 +17,7 @@ from django.views import View
 from backoffice.accounts.actors import request_actor
 from backoffice.accounts.roles import Role
 from backoffice.accounts.selectors import user_location_code
+from backoffice.eventstore.vocabulary import FulfilmentMethod
 from customers import selectors as customer_selectors
 from orders import errors as order_errors
 from orders import selectors as order_selectors
@@ -204,7 +205,7 @@ class TillSaleView(StaffRoleRequiredMixin, View):
                     customer=data["customer"],
                     channel="store",
                     lines=[{"sku": data["sku"], "quantity": data["quantity"]}],
-                    fulfilment={"method": "counter", "location": location},
+                    fulfilment={"method": FulfilmentMethod.COUNTER, "location": location},
                     actor=request_actor(request),
                 )
             else:
@@ -374,7 +375,9 @@ class OrderDetailView(StaffRoleRequiredMixin, View):
             }
             for event in order_selectors.order_history(order_id=order.id)
         ]
-        is_own_pickup = own is not None and order.fulfilment_method == "pickup" and order.fulfilment_location == own
+        is_own_pickup = (
+            own is not None and order.fulfilment_method == FulfilmentMethod.PICKUP and order.fulfilment_location == own
+        )
         context = {
             **staff_context(request),
             **_order_summary(order, names, products),
