@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from django.utils import timezone
 
+from backoffice.eventstore.vocabulary import FulfilmentMethod, Purpose
 from backoffice.messaging.selectors import campaign_messages
 from backoffice.messaging.services import message_status_record, messages_drain
 from backoffice.messaging.vocabulary import Status as MessageStatus
@@ -150,7 +151,7 @@ def _people() -> None:
                 consent_record(
                     customer_id=customer_id,
                     channel=channel,
-                    purpose="marketing",
+                    purpose=Purpose.MARKETING,
                     is_granted=True,
                     source_channel="web",
                     wording="Acepto recibir ofertas",
@@ -257,7 +258,7 @@ def _order(campaign: Campaign, member: AudienceMember, location: str, skus: list
         customer=str(member.customer_id),
         channel="web",
         lines=lines,
-        fulfilment={"method": "pickup", "location": location},
+        fulfilment={"method": FulfilmentMethod.PICKUP, "location": location},
         actor=ACTOR,
     )
     return int(created)

@@ -17,6 +17,7 @@ from django.utils import formats, translation
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from backoffice.eventstore.vocabulary import Purpose
 from backoffice.messaging import channels as channel_rules
 from backoffice.messaging import policy
 from backoffice.messaging.errors import ChannelRuleError
@@ -216,7 +217,7 @@ def _variant_problems(campaign: Campaign, chosen: list[str], now: datetime) -> l
         try:
             channel_rules.check(
                 channel=channel,
-                purpose="marketing",
+                purpose=Purpose.MARKETING,
                 content=variant_content(campaign, channel, sample),
                 max_sms_segments=max_segments,
                 last_inbound_at=None,

@@ -25,6 +25,7 @@ from backoffice.eventstore.selectors import (
     event_counts_per_customer_and_channel,
     last_occurred_per_customer,
 )
+from backoffice.eventstore.vocabulary import Purpose
 from backoffice.messaging.events import NOT_ENGAGEMENT_TYPES, OUTBOUND_CHANNELS
 from backoffice.messaging.policy import Recipient, RecipientQuery, recipients
 
@@ -46,7 +47,7 @@ class RecipientPolicy:
     """The hook messaging calls (backoffice.messaging.policy.RecipientPolicy), per customer or for a whole batch."""
 
     def address(self, customer_id: uuid.UUID, channel: str) -> str | None:
-        return self.recipients([RecipientQuery(customer_id, channel, "service")], at=timezone.now())[0].address
+        return self.recipients([RecipientQuery(customer_id, channel, Purpose.SERVICE)], at=timezone.now())[0].address
 
     def allows(self, customer_id: uuid.UUID, channel: str, purpose: str, at: datetime) -> bool:
         owner = _owner(customer_id)
@@ -59,7 +60,7 @@ class RecipientPolicy:
         )
         if state is None or state.changed_at <= at:
             # The current state already held at `at`: no need to replay the ledger.
-            return state.is_granted if state else purpose == "service"
+            return state.is_granted if state else purpose == Purpose.SERVICE
         return consent_allows(customer_id=owner, channel=channel, purpose=purpose, at=at)
 
     def time_zone(self, customer_id: uuid.UUID) -> str:
@@ -114,7 +115,7 @@ class RecipientPolicy:
                 address = addresses.get((owner, ADDRESS_KINDS.get(query.channel, "")))
             state = consents.get((owner, query.channel, query.purpose))
             if state is None:
-                is_allowed = query.purpose == "service"
+                is_allowed = query.purpose == Purpose.SERVICE
             elif state.changed_at <= at:
                 is_allowed = state.is_granted
             else:

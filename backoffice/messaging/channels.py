@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
+from backoffice.eventstore.vocabulary import Purpose
+
 from .errors import ChannelRuleError
 from .events import OUTBOUND_CHANNELS as OUTBOUND_CHANNELS  # re-exported
 
@@ -84,7 +86,7 @@ def check(
     """The content, cleaned, or ChannelRuleError naming the field that breaks a rule."""
     if channel not in OUTBOUND_CHANNELS:
         raise ChannelRuleError("channel", f"messages cannot be sent on {channel!r}", "unknown_channel")
-    if purpose not in ("marketing", "service"):
+    if purpose not in tuple(Purpose):
         raise ChannelRuleError("purpose", "must be marketing or service", "invalid_choice")
     if not isinstance(content, dict):
         raise ChannelRuleError("content", "must be an object", "invalid")

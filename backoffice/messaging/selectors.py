@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 
 from backoffice.eventstore import store
 from backoffice.eventstore.selectors import channel_events_since
+from backoffice.eventstore.vocabulary import Purpose
 
 from .backends import backend_for
 from .events import MessageFailed
@@ -202,7 +203,7 @@ def marketing_messages_since(*, customer_ids: list[uuid.UUID], since: datetime) 
     """Marketing messages each person was sent (or is about to be) since `since`, from every campaign, journey and
     sender, on every channel: what the contact-pressure budget counts."""
     counts = (
-        OutboundMessage.objects.filter(customer_id__any=customer_ids, purpose="marketing", created_at__gt=since)
+        OutboundMessage.objects.filter(customer_id__any=customer_ids, purpose=Purpose.MARKETING, created_at__gt=since)
         .exclude(status__in=NOT_SENT)
         .values_list("customer_id")
         .annotate(n=Count("id"))

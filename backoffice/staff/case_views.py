@@ -15,6 +15,7 @@ from django.views import View
 from backoffice.accounts.actors import request_actor
 from backoffice.accounts.roles import AccessSurface, Role
 from backoffice.accounts.services import personal_data_access_record
+from backoffice.eventstore.vocabulary import Purpose
 from backoffice.messaging.events import MessageDeferred, MessageFailed, MessageQueued, MessageSent
 from customers import selectors as customer_selectors
 from customers.reachability import customer_reachable_channels
@@ -165,7 +166,7 @@ class CaseDetailView(StaffRoleRequiredMixin, View):
     def reply_channels(case: "Case") -> list[str]:
         """Where a reply can go: the customer's reachable channels for service (the case's first), or said by
         phone or at the counter."""
-        reachable = customer_reachable_channels(customer_id=case.customer_id, purpose="service")
+        reachable = customer_reachable_channels(customer_id=case.customer_id, purpose=Purpose.SERVICE)
         ordered = sorted(reachable, key=lambda channel: channel != case.channel)
         return [*ordered, "phone", "store"]
 
