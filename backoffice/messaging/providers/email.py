@@ -15,6 +15,7 @@ from django.views.decorators.http import require_http_methods
 
 from ..services import UnknownMessage, message_status_record
 from ..unsubscribe import message_id_from
+from ..vocabulary import DeliveryStatus
 from .common import problem, too_large
 
 
@@ -41,7 +42,7 @@ def email_unsubscribe(request, token: str):
                 channel="email",
                 message_id=message_id,
                 provider_message_id="",
-                status="unsubscribed",
+                status=DeliveryStatus.UNSUBSCRIBED,
                 source="email.one_click",
             )
     except UnknownMessage:
