@@ -11,7 +11,7 @@ from django.db.models.functions import Length
 from backoffice.eventstore import store
 from backoffice.eventstore.vocabulary import FulfilmentMethod
 
-from .models import Cart, Location, LocationKind, Order, OrderLine, OrderStatus, Product, StockLevel
+from .models import Cart, CartStatus, Location, LocationKind, Order, OrderLine, OrderStatus, Product, StockLevel
 
 
 class UnknownReference(LookupError):
@@ -106,7 +106,7 @@ def orders_of_customer(*, customer_id: uuid.UUID, limit: int = 50) -> list[Order
 
 
 def carts_open(*, customer_id: uuid.UUID | None = None) -> list[Cart]:
-    carts = Cart.objects.filter(status="open")
+    carts = Cart.objects.filter(status=CartStatus.OPEN)
     if customer_id is not None:
         carts = carts.filter(customer_id=customer_id)
     return list(carts.order_by("-last_activity_at"))

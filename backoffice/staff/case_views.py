@@ -106,7 +106,7 @@ class CaseInboxView(StaffRoleRequiredMixin, View):
         rows = [case_row(case) for case in cases[: INBOX_LIMIT + 1]]
         context = {
             **staff_context(request),
-            "form": form if request.GET else CaseFilterForm(initial={"status": "open"}),
+            "form": form if request.GET else CaseFilterForm(initial={"status": CaseStatus.OPEN}),
             "rows": rows[:INBOX_LIMIT],
             "is_truncated": len(rows) > INBOX_LIMIT,
             "limit": INBOX_LIMIT,
