@@ -26,6 +26,7 @@ from backoffice.accounts.actors import request_actor
 from backoffice.accounts.admin_progress import progress_html
 from backoffice.api.parsers import loads_bounded
 from backoffice.eventstore import times
+from backoffice.eventstore.vocabulary import Channel
 from backoffice.messaging.channels import sms_length
 from customers.wording import channel_label
 
@@ -457,7 +458,7 @@ class CampaignAdmin(OwnedAdmin):
                 ),
             )
             extra = ""
-            if channel == "sms":
+            if channel == Channel.SMS:
                 length = sms_length(content["text"])
                 extra = format_html(" <small>({} / {} {})</small>", length.units, length.segments, _("segments"))
             blocks.append(

@@ -25,7 +25,7 @@ from backoffice.eventstore.selectors import (
     event_counts_per_customer_and_channel,
     last_occurred_per_customer,
 )
-from backoffice.eventstore.vocabulary import Purpose
+from backoffice.eventstore.vocabulary import Channel, Purpose
 from backoffice.messaging.events import NOT_ENGAGEMENT_TYPES, OUTBOUND_CHANNELS
 from backoffice.messaging.policy import Recipient, RecipientQuery, recipients
 
@@ -33,14 +33,14 @@ from .events import MessageReceived
 from .models import Consent, Customer, CustomerIdentifier
 from .selectors import CustomerNotFound, consent_allows, customer_resolve_id, people_members
 
-ADDRESS_KINDS: Final = {
-    "email": "email",
-    "sms": "phone",
-    "whatsapp": "phone",
-    "facebook": "facebook_id",
-    "instagram": "instagram_id",
+ADDRESS_KINDS: Final[dict[str, str]] = {
+    Channel.EMAIL: "email",
+    Channel.SMS: "phone",
+    Channel.WHATSAPP: "phone",
+    Channel.FACEBOOK: "facebook_id",
+    Channel.INSTAGRAM: "instagram_id",
 }
-APP_CHANNELS: Final = ("app", "push")
+APP_CHANNELS: Final = (Channel.APP, Channel.PUSH)
 
 
 class RecipientPolicy:
@@ -91,7 +91,7 @@ class RecipientPolicy:
             for customer_id, kind, value in _identifiers(member_ids, kinds):
                 addresses[(owner_of[customer_id], kind)] = value  # the newest wins
         app_users: set[uuid.UUID] = set()
-        if any(q.channel == "push" for q in queries):
+        if any(q.channel == Channel.PUSH for q in queries):
             app_users = {owner_of[cid] for cid in customers_with_events(customer_ids=member_ids, channels=APP_CHANNELS)}
         consents: dict[tuple[uuid.UUID, str, str], _ConsentState] = {}
         for state in _consent_states(member_ids, {q.channel for q in queries}):
@@ -109,7 +109,7 @@ class RecipientPolicy:
             if row is None or row["erased_at"] is not None:
                 answers.append(Recipient(None, False, settings.TIME_ZONE, is_erased=bool(row and row["erased_at"])))
                 continue
-            if query.channel == "push":
+            if query.channel == Channel.PUSH:
                 address = f"customer:{owner}" if owner in app_users else None
             else:
                 address = addresses.get((owner, ADDRESS_KINDS.get(query.channel, "")))
@@ -210,7 +210,7 @@ def customer_engagement(*, owner_ids: set[uuid.UUID]) -> dict[uuid.UUID, dict[st
         customer_ids=owner_of, channels=channels, exclude_types=NOT_ENGAGEMENT_TYPES
     )
     for customer_id, channel, n in counts:
-        out[owner_of[customer_id]]["push" if channel in APP_CHANNELS else channel] += n
+        out[owner_of[customer_id]][Channel.PUSH if channel in APP_CHANNELS else channel] += n
     return out
 
 

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import TextIO
 
 from backoffice.eventstore import store
-from backoffice.eventstore.vocabulary import FulfilmentMethod
+from backoffice.eventstore.vocabulary import Channel, FulfilmentMethod
 from customers.demo_history import CATALOG, LOCATIONS
 from customers.selectors import people_contactable
 
@@ -138,7 +138,7 @@ def _plan_orders(rng: random.Random, now: datetime, count: int) -> list[PlannedO
         channel = rng.choices(channels, channel_weights)[0]
         method, steps, _ = rng.choices(PATHS, [w for *_, w in PATHS])[0]
         if method == FulfilmentMethod.COUNTER:
-            channel = "store"
+            channel = Channel.STORE
         products = rng.sample(CATALOG, rng.choice((1, 1, 1, 2, 2, 3)))
         lines = tuple((p.sku, 1 if not p.sku.startswith("CAL-") else 2) for p in products)
         store = rng.choice(stores)

@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 
 from backoffice.eventstore import store
 from backoffice.eventstore.selectors import channel_events_since
-from backoffice.eventstore.vocabulary import Purpose
+from backoffice.eventstore.vocabulary import Channel, Purpose
 
 from .backends import backend_for
 from .events import MessageFailed
@@ -91,9 +91,13 @@ def provider_status(*, channel: str, base_url: str) -> dict:
     name = backend.name or type(backend).__name__
     now = timezone.now()
     missing = [setting for setting in PROVIDER_SETTINGS.get(name, ()) if not getattr(settings, setting, "")]
-    if name == "twilio" and channel in ("sms", "whatsapp") and not getattr(settings, f"TWILIO_FROM_{channel.upper()}"):
+    if (
+        name == "twilio"
+        and channel in (Channel.SMS, Channel.WHATSAPP)
+        and not getattr(settings, f"TWILIO_FROM_{channel.upper()}")
+    ):
         missing.append(f"TWILIO_FROM_{channel.upper()}")
-    if name == "meta" and channel == "whatsapp" and not settings.WHATSAPP_PHONE_NUMBER_ID:
+    if name == "meta" and channel == Channel.WHATSAPP and not settings.WHATSAPP_PHONE_NUMBER_ID:
         missing.append("WHATSAPP_PHONE_NUMBER_ID")
     if name == "webhook" and not settings.MESSAGING_WEBHOOK_URLS.get(channel):
         missing.append(f"MESSAGING_WEBHOOK_URL_{channel.upper()}")

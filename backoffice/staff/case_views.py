@@ -15,7 +15,7 @@ from django.views import View
 from backoffice.accounts.actors import request_actor
 from backoffice.accounts.roles import AccessSurface, Role
 from backoffice.accounts.services import personal_data_access_record
-from backoffice.eventstore.vocabulary import Purpose
+from backoffice.eventstore.vocabulary import Channel, Purpose
 from backoffice.messaging.events import MessageDeferred, MessageFailed, MessageQueued, MessageSent
 from customers import selectors as customer_selectors
 from customers.reachability import customer_reachable_channels
@@ -150,7 +150,7 @@ class CaseDetailView(StaffRoleRequiredMixin, View):
                     resolution=resolve_form.cleaned_data["resolution"],
                     compensation=resolve_form.compensation_data(),
                     actor=actor,
-                    channel="store" if request.staff_role == Role.STORE else "phone",
+                    channel=Channel.STORE if request.staff_role == Role.STORE else Channel.PHONE,
                 )
                 messages.success(request, _("Case resolved. The satisfaction survey is on its way."))
             else:
@@ -168,7 +168,7 @@ class CaseDetailView(StaffRoleRequiredMixin, View):
         phone or at the counter."""
         reachable = customer_reachable_channels(customer_id=case.customer_id, purpose=Purpose.SERVICE)
         ordered = sorted(reachable, key=lambda channel: channel != case.channel)
-        return [*ordered, "phone", "store"]
+        return [*ordered, Channel.PHONE, Channel.STORE]
 
     def render(self, request, case: "Case", *, reply_form=None, resolve_form=None, status=200):
         owner = customer_selectors.customer_resolve_id(customer_id=case.customer_id)

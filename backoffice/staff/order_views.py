@@ -17,7 +17,7 @@ from django.views import View
 from backoffice.accounts.actors import request_actor
 from backoffice.accounts.roles import Role
 from backoffice.accounts.selectors import user_location_code
-from backoffice.eventstore.vocabulary import FulfilmentMethod
+from backoffice.eventstore.vocabulary import Channel, FulfilmentMethod
 from customers import selectors as customer_selectors
 from orders import errors as order_errors
 from orders import selectors as order_selectors
@@ -203,7 +203,7 @@ class TillSaleView(StaffRoleRequiredMixin, View):
                 order, _created = order_services.order_place(
                     order_id=f"TILL-{data['sale_id'].hex[:16]}",  # short enough to read out; unique enough
                     customer=data["customer"],
-                    channel="store",
+                    channel=Channel.STORE,
                     lines=[{"sku": data["sku"], "quantity": data["quantity"]}],
                     fulfilment={"method": FulfilmentMethod.COUNTER, "location": location},
                     actor=request_actor(request),
@@ -338,7 +338,7 @@ class OrderDetailView(StaffRoleRequiredMixin, View):
                     order_id=order.id,
                     action="return",
                     actor=request_actor(request),
-                    channel="store",
+                    channel=Channel.STORE,
                     acting_location=location,
                     location=location,
                     lines=form.lines(),

@@ -14,7 +14,7 @@ from django.db import transaction
 
 from backoffice.eventstore import store
 from backoffice.eventstore.schema import EventData
-from backoffice.eventstore.vocabulary import Purpose
+from backoffice.eventstore.vocabulary import Channel, Purpose
 from backoffice.messaging.channels import content_for
 from backoffice.messaging.errors import ChannelRuleError
 from backoffice.messaging.services import message_send
@@ -26,7 +26,7 @@ from ..selectors import CustomerNotFound, customer_resolve_id
 
 # Replies on these channels are said, not sent: the agent called the customer back or spoke at the counter, and
 # the thread records what was said.
-SPOKEN_CHANNELS = ("phone", "store")
+SPOKEN_CHANNELS = (Channel.PHONE, Channel.STORE)
 
 if TYPE_CHECKING:  # a type name only
     from backoffice.messaging.models import OutboundMessage
@@ -315,7 +315,7 @@ def _survey_content(case: Case, channel: str) -> dict[str, Any]:
         channel,
         subject=f"\u00bfQu\u00e9 tal le atendimos? ({case.subject[:80]})",
         title="\u00bfQu\u00e9 tal le atendimos?",
-        text=question[:170] if channel == "push" else question,
+        text=question[:170] if channel == Channel.PUSH else question,
         template=settings.CASES_CSAT_WHATSAPP_TEMPLATE,
         parameters=[case.subject[:60]],
     )

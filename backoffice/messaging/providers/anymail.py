@@ -22,6 +22,7 @@ from django.urls import URLPattern
 from django.views.decorators.csrf import csrf_exempt
 
 from backoffice.eventstore.errors import EventValidationError
+from backoffice.eventstore.vocabulary import Channel
 
 from ..services import UnknownMessage, message_status_record
 from ..services.inbound import provider_inbound_receive
@@ -73,7 +74,7 @@ def on_tracking(sender, event, esp_name, **kwargs) -> None:
     )
     try:
         message_status_record(
-            channel="email",
+            channel=Channel.EMAIL,
             message_id=message_id,
             provider_message_id=provider_id,
             status=status,
@@ -109,7 +110,7 @@ def on_inbound(sender, event, esp_name, **kwargs) -> None:
         raise ProviderInputError("message_id", "the inbound message has no id")
     try:
         provider_inbound_receive(
-            channel="email",
+            channel=Channel.EMAIL,
             provider_message_id=provider_id[:200],
             sender=from_email.addr_spec,
             name=from_email.display_name or "",
