@@ -18,53 +18,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from backoffice.eventstore.vocabulary import Channel, Purpose, SuppressionReason
-from backoffice.messaging.events import (
-    MessageBounced,
-    MessageClicked,
-    MessageComplained,
-    MessageDeferred,
-    MessageDelayed,
-    MessageDelivered,
-    MessageFailed,
-    MessageQueued,
-    MessageReacted,
-    MessageRead,
-    MessageSent,
-    MessageSuppressed,
-    MessageUnsubscribed,
-)
+from backoffice.messaging import events as message_events
 
-from .events import (
-    AppOpened,
-    CallReceived,
-    CaseCsatRecorded,
-    CaseMessageAdded,
-    CaseOpened,
-    CaseResolved,
-    CheckoutStarted,
-    ConsentGranted,
-    ConsentRevoked,
-    ContentShared,
-    CouponApplied,
-    CustomerAddressUndeliverable,
-    CustomerAliased,
-    CustomerErased,
-    CustomerExported,
-    CustomerIdentified,
-    CustomerIdentifierAdded,
-    CustomerMerged,
-    CustomerProfileUpdated,
-    CustomerRegistered,
-    CustomerUnmerged,
-    CustomEvent,
-    MessageReceived,
-    PageViewed,
-    ProductViewed,
-    ReviewPosted,
-    SearchPerformed,
-    StoreVisited,
-    WishlistItemAdded,
-)
+from . import events as customer_events
 
 CHANNEL_LABELS = {
     Channel.WEB: gettext_lazy("Web"),
@@ -111,31 +67,31 @@ IDENTIFIER_LABELS = {
 
 # Event types, as staff name them (filters, titles). An unknown type reads as "Other activity".
 EVENT_LABELS = {
-    CustomerRegistered.type_name: gettext_lazy("Became a customer"),
-    CustomerIdentifierAdded.type_name: gettext_lazy("New contact detail"),
-    CustomerProfileUpdated.type_name: gettext_lazy("Profile updated"),
-    CustomerAddressUndeliverable.type_name: gettext_lazy("Contact detail not working"),
-    CustomerIdentified.type_name: gettext_lazy("Identified"),
-    CustomerAliased.type_name: gettext_lazy("Identified"),
-    CustomerMerged.type_name: gettext_lazy("Records merged"),
-    CustomerUnmerged.type_name: gettext_lazy("Records separated"),
-    CustomerErased.type_name: gettext_lazy("Personal data erased"),
-    CustomerExported.type_name: gettext_lazy("Personal data handed out"),
-    ConsentGranted.type_name: gettext_lazy("Consent given"),
-    ConsentRevoked.type_name: gettext_lazy("Consent withdrawn"),
-    PageViewed.type_name: gettext_lazy("Viewed a page"),
-    ProductViewed.type_name: gettext_lazy("Viewed a product"),
-    SearchPerformed.type_name: gettext_lazy("Searched"),
-    AppOpened.type_name: gettext_lazy("Opened the app"),
-    StoreVisited.type_name: gettext_lazy("Visited a store"),
-    CallReceived.type_name: gettext_lazy("Phone call"),
-    MessageReceived.type_name: gettext_lazy("Message received"),
-    ReviewPosted.type_name: gettext_lazy("Posted a review"),
-    ContentShared.type_name: gettext_lazy("Shared"),
-    CheckoutStarted.type_name: gettext_lazy("Started checkout"),
-    CouponApplied.type_name: gettext_lazy("Applied a coupon"),
-    WishlistItemAdded.type_name: gettext_lazy("Added to wishlist"),
-    CustomEvent.type_name: gettext_lazy("Other activity"),
+    customer_events.CustomerRegistered.type_name: gettext_lazy("Became a customer"),
+    customer_events.CustomerIdentifierAdded.type_name: gettext_lazy("New contact detail"),
+    customer_events.CustomerProfileUpdated.type_name: gettext_lazy("Profile updated"),
+    customer_events.CustomerAddressUndeliverable.type_name: gettext_lazy("Contact detail not working"),
+    customer_events.CustomerIdentified.type_name: gettext_lazy("Identified"),
+    customer_events.CustomerAliased.type_name: gettext_lazy("Identified"),
+    customer_events.CustomerMerged.type_name: gettext_lazy("Records merged"),
+    customer_events.CustomerUnmerged.type_name: gettext_lazy("Records separated"),
+    customer_events.CustomerErased.type_name: gettext_lazy("Personal data erased"),
+    customer_events.CustomerExported.type_name: gettext_lazy("Personal data handed out"),
+    customer_events.ConsentGranted.type_name: gettext_lazy("Consent given"),
+    customer_events.ConsentRevoked.type_name: gettext_lazy("Consent withdrawn"),
+    customer_events.PageViewed.type_name: gettext_lazy("Viewed a page"),
+    customer_events.ProductViewed.type_name: gettext_lazy("Viewed a product"),
+    customer_events.SearchPerformed.type_name: gettext_lazy("Searched"),
+    customer_events.AppOpened.type_name: gettext_lazy("Opened the app"),
+    customer_events.StoreVisited.type_name: gettext_lazy("Visited a store"),
+    customer_events.CallReceived.type_name: gettext_lazy("Phone call"),
+    customer_events.MessageReceived.type_name: gettext_lazy("Message received"),
+    customer_events.ReviewPosted.type_name: gettext_lazy("Posted a review"),
+    customer_events.ContentShared.type_name: gettext_lazy("Shared"),
+    customer_events.CheckoutStarted.type_name: gettext_lazy("Started checkout"),
+    customer_events.CouponApplied.type_name: gettext_lazy("Applied a coupon"),
+    customer_events.WishlistItemAdded.type_name: gettext_lazy("Added to wishlist"),
+    customer_events.CustomEvent.type_name: gettext_lazy("Other activity"),
     # The orders app's types, by name (a layer above).
     "cart.item_added": gettext_lazy("Added to cart"),
     "cart.item_removed": gettext_lazy("Removed from cart"),
@@ -149,23 +105,23 @@ EVENT_LABELS = {
     "order.delivered": gettext_lazy("Order delivered"),
     "order.cancelled": gettext_lazy("Order cancelled"),
     "order.returned": gettext_lazy("Order returned"),
-    MessageQueued.type_name: gettext_lazy("Message queued"),
-    MessageSent.type_name: gettext_lazy("Message sent"),
-    MessageDeferred.type_name: gettext_lazy("Message postponed"),
-    MessageFailed.type_name: gettext_lazy("Message failed"),
-    MessageSuppressed.type_name: gettext_lazy("Message not sent"),
-    MessageDelivered.type_name: gettext_lazy("Message delivered"),
-    MessageRead.type_name: gettext_lazy("Message read"),
-    MessageClicked.type_name: gettext_lazy("Link clicked"),
-    MessageBounced.type_name: gettext_lazy("Message bounced"),
-    MessageUnsubscribed.type_name: gettext_lazy("Unsubscribed"),
-    MessageComplained.type_name: gettext_lazy("Marked as spam"),
-    MessageDelayed.type_name: gettext_lazy("Message delayed"),
-    MessageReacted.type_name: gettext_lazy("Reacted to a message"),
-    CaseOpened.type_name: gettext_lazy("Case opened"),
-    CaseMessageAdded.type_name: gettext_lazy("Case message"),
-    CaseResolved.type_name: gettext_lazy("Case resolved"),
-    CaseCsatRecorded.type_name: gettext_lazy("Satisfaction survey answered"),
+    message_events.MessageQueued.type_name: gettext_lazy("Message queued"),
+    message_events.MessageSent.type_name: gettext_lazy("Message sent"),
+    message_events.MessageDeferred.type_name: gettext_lazy("Message postponed"),
+    message_events.MessageFailed.type_name: gettext_lazy("Message failed"),
+    message_events.MessageSuppressed.type_name: gettext_lazy("Message not sent"),
+    message_events.MessageDelivered.type_name: gettext_lazy("Message delivered"),
+    message_events.MessageRead.type_name: gettext_lazy("Message read"),
+    message_events.MessageClicked.type_name: gettext_lazy("Link clicked"),
+    message_events.MessageBounced.type_name: gettext_lazy("Message bounced"),
+    message_events.MessageUnsubscribed.type_name: gettext_lazy("Unsubscribed"),
+    message_events.MessageComplained.type_name: gettext_lazy("Marked as spam"),
+    message_events.MessageDelayed.type_name: gettext_lazy("Message delayed"),
+    message_events.MessageReacted.type_name: gettext_lazy("Reacted to a message"),
+    customer_events.CaseOpened.type_name: gettext_lazy("Case opened"),
+    customer_events.CaseMessageAdded.type_name: gettext_lazy("Case message"),
+    customer_events.CaseResolved.type_name: gettext_lazy("Case resolved"),
+    customer_events.CaseCsatRecorded.type_name: gettext_lazy("Satisfaction survey answered"),
 }
 
 # Why the pipeline did not send, as staff would say it.
@@ -194,7 +150,7 @@ def channel_colour(channel: str | None) -> str:
 
 
 def event_label(event_type: str) -> str:
-    return str(EVENT_LABELS.get(event_type, EVENT_LABELS[CustomEvent.type_name]))
+    return str(EVENT_LABELS.get(event_type, EVENT_LABELS[customer_events.CustomEvent.type_name]))
 
 
 def money_text(amount, currency: str | None = "EUR") -> str:
@@ -264,31 +220,39 @@ def _message_sentence(event_type: str, data: dict, channel: str) -> str:
     content = get("content") if isinstance(get("content"), dict) else {}
     gist = _quote(content.get("subject") or content.get("title") or content.get("text") or content.get("body"))
     sentences = {
-        MessageReceived.type_name: lambda: _saying(
+        customer_events.MessageReceived.type_name: lambda: _saying(
             _("Message received by %(channel)s") % by, _quote(get("subject") or get("text"))
         ),
-        MessageQueued.type_name: lambda: _saying(_("Message prepared for %(channel)s") % by, gist),
-        MessageSent.type_name: lambda: _("Message sent by %(channel)s") % by,
-        MessageDeferred.type_name: lambda: _join(
+        message_events.MessageQueued.type_name: lambda: _saying(_("Message prepared for %(channel)s") % by, gist),
+        message_events.MessageSent.type_name: lambda: _("Message sent by %(channel)s") % by,
+        message_events.MessageDeferred.type_name: lambda: _join(
             _("Message postponed for quiet hours"),
             _("goes out at %(time)s") % {"time": local_time_text(get("until"))} if get("until") else "",
         ),
-        MessageFailed.type_name: lambda: _join(
+        message_events.MessageFailed.type_name: lambda: _join(
             _("Message by %(channel)s could not be sent") % by,
             _("given up") if get("terminal") else _("will be retried"),
         ),
-        MessageSuppressed.type_name: lambda: (
+        message_events.MessageSuppressed.type_name: lambda: (
             _("Message by %(channel)s not sent: %(reason)s")
             % {"channel": channel, "reason": SUPPRESSION_REASONS.get(get("reason"), get("reason") or "")}
         ),
-        MessageDelivered.type_name: lambda: _("Message delivered by %(channel)s") % by,
-        MessageRead.type_name: lambda: _("Message opened (%(channel)s)") % by,
-        MessageClicked.type_name: lambda: _join(_("Link clicked in a message (%(channel)s)") % by, get("url")),
-        MessageBounced.type_name: lambda: _("Message by %(channel)s bounced: the address does not accept it") % by,
-        MessageUnsubscribed.type_name: lambda: _("Unsubscribed from messages by %(channel)s") % by,
-        MessageComplained.type_name: lambda: _("Marked an email as spam: no more offers by email"),
-        MessageDelayed.type_name: lambda: _("Delivery by %(channel)s delayed by the provider; it keeps trying") % by,
-        MessageReacted.type_name: lambda: _join(_("Reacted to a message (%(channel)s)") % by, get("emoji")),
+        message_events.MessageDelivered.type_name: lambda: _("Message delivered by %(channel)s") % by,
+        message_events.MessageRead.type_name: lambda: _("Message opened (%(channel)s)") % by,
+        message_events.MessageClicked.type_name: lambda: _join(
+            _("Link clicked in a message (%(channel)s)") % by, get("url")
+        ),
+        message_events.MessageBounced.type_name: lambda: (
+            _("Message by %(channel)s bounced: the address does not accept it") % by
+        ),
+        message_events.MessageUnsubscribed.type_name: lambda: _("Unsubscribed from messages by %(channel)s") % by,
+        message_events.MessageComplained.type_name: lambda: _("Marked an email as spam: no more offers by email"),
+        message_events.MessageDelayed.type_name: lambda: (
+            _("Delivery by %(channel)s delayed by the provider; it keeps trying") % by
+        ),
+        message_events.MessageReacted.type_name: lambda: _join(
+            _("Reacted to a message (%(channel)s)") % by, get("emoji")
+        ),
     }
     sentence = sentences.get(event_type)
     return sentence() if sentence else _("Message update (%(channel)s)") % by
@@ -345,12 +309,12 @@ def _cart_sentence(event_type: str, data: dict, channel: str) -> str:
 
 def _case_sentence(event_type: str, data: dict) -> str:
     get = data.get
-    if event_type == CaseOpened.type_name:
+    if event_type == customer_events.CaseOpened.type_name:
         return _saying(_("Case opened"), _quote(get("subject")))
-    if event_type == CaseMessageAdded.type_name:
+    if event_type == customer_events.CaseMessageAdded.type_name:
         said = _("We replied on the case") if get("direction") == "out" else _("The customer wrote on the case")
         return _saying(said, _quote(get("text")))
-    if event_type == CaseResolved.type_name:
+    if event_type == customer_events.CaseResolved.type_name:
         return _join(_("Case resolved"), _quote(get("resolution")), compensation_text(get("compensation")))
     return _join(_("Rated the service %(score)s out of 5") % {"score": get("score") or "?"}, _quote(get("comment")))
 
@@ -371,7 +335,7 @@ def event_sentence(event_type: str, data: dict, channel: str | None) -> Story:
     elif family == "case":
         text = _case_sentence(event_type, data)
     elif family == "consent":
-        said = _("Consent given") if event_type == ConsentGranted.type_name else _("Consent withdrawn")
+        said = _("Consent given") if event_type == customer_events.ConsentGranted.type_name else _("Consent withdrawn")
         text = _join(
             said,
             _("%(purpose)s by %(channel)s")
@@ -392,52 +356,58 @@ def _other_sentence(event_type: str, data: dict, where: str) -> str:
     get = data.get
     identifier = get("identifier") if isinstance(get("identifier"), dict) else {}
     sentences = {
-        CustomerRegistered.type_name: lambda: _("Became a customer on %(channel)s") % {"channel": where},
-        CustomerIdentifierAdded.type_name: lambda: _join(
+        customer_events.CustomerRegistered.type_name: lambda: (
+            _("Became a customer on %(channel)s") % {"channel": where}
+        ),
+        customer_events.CustomerIdentifierAdded.type_name: lambda: _join(
             _("New contact detail"), IDENTIFIER_LABELS.get(identifier.get("kind"), "")
         ),
-        CustomerProfileUpdated.type_name: lambda: _("Profile updated"),
-        CustomerAddressUndeliverable.type_name: lambda: _join(
+        customer_events.CustomerProfileUpdated.type_name: lambda: _("Profile updated"),
+        customer_events.CustomerAddressUndeliverable.type_name: lambda: _join(
             _("A contact detail stopped working"), IDENTIFIER_LABELS.get(identifier.get("kind"), ""), get("reason")
         ),
-        CustomerIdentified.type_name: lambda: _("Identified on %(channel)s") % {"channel": where},
-        CustomerAliased.type_name: lambda: _("Identified on %(channel)s") % {"channel": where},
-        CustomerMerged.type_name: lambda: _("Records merged: another profile of the same person joined this one"),
-        CustomerUnmerged.type_name: lambda: _("Records separated again"),
-        CustomerErased.type_name: lambda: _("Personal data erased on request"),
-        CustomerExported.type_name: lambda: _("Personal data handed out (export)"),
-        PageViewed.type_name: lambda: _join(
+        customer_events.CustomerIdentified.type_name: lambda: _("Identified on %(channel)s") % {"channel": where},
+        customer_events.CustomerAliased.type_name: lambda: _("Identified on %(channel)s") % {"channel": where},
+        customer_events.CustomerMerged.type_name: lambda: _(
+            "Records merged: another profile of the same person joined this one"
+        ),
+        customer_events.CustomerUnmerged.type_name: lambda: _("Records separated again"),
+        customer_events.CustomerErased.type_name: lambda: _("Personal data erased on request"),
+        customer_events.CustomerExported.type_name: lambda: _("Personal data handed out (export)"),
+        customer_events.PageViewed.type_name: lambda: _join(
             _("Viewed a page on %(channel)s") % {"channel": where}, _quote(get("title") or get("url"))
         ),
-        ProductViewed.type_name: lambda: (
+        customer_events.ProductViewed.type_name: lambda: (
             _("Viewed product %(sku)s on %(channel)s") % {"sku": get("sku") or "", "channel": where}
         ),
-        SearchPerformed.type_name: lambda: (
+        customer_events.SearchPerformed.type_name: lambda: (
             _("Searched %(query)s (%(count)s results)")
             % {"query": _quote(get("query")), "count": get("results_count") or 0}
         ),
-        AppOpened.type_name: lambda: _join(_("Opened the app"), get("screen")),
-        StoreVisited.type_name: lambda: _join(
+        customer_events.AppOpened.type_name: lambda: _join(_("Opened the app"), get("screen")),
+        customer_events.StoreVisited.type_name: lambda: _join(
             _("Visited store %(location)s") % {"location": get("location") or ""},
             _("%(minutes)s min") % {"minutes": get("minutes")} if get("minutes") else "",
         ),
-        CallReceived.type_name: lambda: _join(
+        customer_events.CallReceived.type_name: lambda: _join(
             _("Phone call"), get("reason"), _("%(minutes)s min") % {"minutes": round((get("seconds") or 0) / 60)}
         ),
-        ReviewPosted.type_name: lambda: _join(
+        customer_events.ReviewPosted.type_name: lambda: _join(
             _("Posted a review") + (" " + "★" * int(get("rating") or 0) if get("rating") else ""),
             get("sku") or get("location"),
             _quote(get("text")),
         ),
-        ContentShared.type_name: lambda: _join(
+        customer_events.ContentShared.type_name: lambda: _join(
             _("Shared on %(network)s") % {"network": get("network") or where}, get("sku") or get("url")
         ),
-        CheckoutStarted.type_name: lambda: _join(
+        customer_events.CheckoutStarted.type_name: lambda: _join(
             _("Started checkout on %(channel)s") % {"channel": where}, money_text(get("value"), get("currency"))
         ),
-        CouponApplied.type_name: lambda: _("Applied coupon %(code)s") % {"code": get("code") or ""},
-        WishlistItemAdded.type_name: lambda: _("Added %(sku)s to the wishlist") % {"sku": get("sku") or ""},
-        CustomEvent.type_name: lambda: _join(_("Other activity"), get("name")),
+        customer_events.CouponApplied.type_name: lambda: _("Applied coupon %(code)s") % {"code": get("code") or ""},
+        customer_events.WishlistItemAdded.type_name: lambda: (
+            _("Added %(sku)s to the wishlist") % {"sku": get("sku") or ""}
+        ),
+        customer_events.CustomEvent.type_name: lambda: _join(_("Other activity"), get("name")),
     }
     if event_type in sentences:
         return sentences[event_type]()

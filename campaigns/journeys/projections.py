@@ -14,17 +14,6 @@ from backoffice.eventstore.projector import INLINE, Projection, type_names
 from backoffice.eventstore.store import RecordedEvent
 
 from . import events as journey_events
-from .events import (
-    JourneyChanged,
-    JourneyConverted,
-    JourneyCreated,
-    JourneyEntered,
-    JourneyExited,
-    JourneyPaused,
-    JourneyPublished,
-    JourneyResumed,
-    JourneyStepCompleted,
-)
 from .models import CustomerTag, Journey, JourneyRun, JourneyStatus, JourneyVersion, RunStatus
 from .runs import RunRow, runs_by_id, runs_insert, runs_update
 
@@ -75,7 +64,7 @@ class Journeys(Projection):
         wanted = [
             uuid.UUID(str(e.data["run_id"]))
             for e in events
-            if e.type in RUN_TYPES and e.type != JourneyEntered.type_name
+            if e.type in RUN_TYPES and e.type != journey_events.JourneyEntered.type_name
         ]
         runs = runs_by_id(wanted)
         new: dict[uuid.UUID, RunRow] = {}
@@ -83,7 +72,7 @@ class Journeys(Projection):
         for event in events:
             if event.type in PLAN_TYPES:
                 _plan(event)
-            elif event.type == JourneyEntered.type_name:
+            elif event.type == journey_events.JourneyEntered.type_name:
                 run = _entered(event)
                 runs[run.id] = new[run.id] = run
             else:
@@ -98,7 +87,7 @@ class Journeys(Projection):
 def _plan(event: RecordedEvent) -> None:
     data = event.data
     journey_id = uuid.UUID(str(data["journey_id"]))
-    if event.type == JourneyCreated.type_name:
+    if event.type == journey_events.JourneyCreated.type_name:
         Journey.objects.create(
             id=journey_id,
             created_by=data.get("created_by", ""),
@@ -110,11 +99,11 @@ def _plan(event: RecordedEvent) -> None:
         return
     journey = Journey.objects.get(pk=journey_id)
     journey.updated_at = event.occurred_at
-    if event.type == JourneyChanged.type_name:
+    if event.type == journey_events.JourneyChanged.type_name:
         for name in PLAN_FIELDS:
             if name in data:
                 setattr(journey, name, data[name])
-    elif event.type == JourneyPublished.type_name:
+    elif event.type == journey_events.JourneyPublished.type_name:
         JourneyVersion.objects.create(
             journey=journey,
             version=data["version"],
@@ -127,9 +116,9 @@ def _plan(event: RecordedEvent) -> None:
         journey.version = data["version"]
         journey.status = JourneyStatus.LIVE
         journey.live_since_position = event.position
-    elif event.type == JourneyPaused.type_name:
+    elif event.type == journey_events.JourneyPaused.type_name:
         journey.status = JourneyStatus.PAUSED
-    elif event.type == JourneyResumed.type_name:
+    elif event.type == journey_events.JourneyResumed.type_name:
         journey.status = JourneyStatus.LIVE
         journey.live_since_position = event.position
     journey.save()
@@ -156,7 +145,7 @@ def _entered(e: RecordedEvent) -> RunRow:
 def _run(run: RunRow, event: RecordedEvent) -> None:
     data = event.data
     run.updated_at = event.occurred_at
-    if event.type == JourneyStepCompleted.type_name:
+    if event.type == journey_events.JourneyStepCompleted.type_name:
         run.path = [*run.path, [data["step"], data["outcome"], event.occurred_at.isoformat()]]
         run.step, run.phase = data.get("next_step", ""), data.get("phase", "")
         run.due_at, run.awaiting = _time(data.get("due_at")), data.get("awaiting", "")
@@ -168,11 +157,11 @@ def _run(run: RunRow, event: RecordedEvent) -> None:
                 tag=data["tag"],
                 defaults={"tagged_at": event.occurred_at, "journey_id": run.journey_id},
             )
-    elif event.type == JourneyExited.type_name:
+    elif event.type == journey_events.JourneyExited.type_name:
         run.status = RunStatus.EXITED if data["reason"] == "goal" else RunStatus.DONE
         run.finished_at, run.exit_reason = event.occurred_at, data["reason"]
         run.due_at, run.awaiting = None, ""
         if data["reason"] == "goal":
             run.converted_at, run.revenue = event.occurred_at, Decimal(str(data.get("revenue", 0)))
-    elif event.type == JourneyConverted.type_name:
+    elif event.type == journey_events.JourneyConverted.type_name:
         run.converted_at, run.revenue = event.occurred_at, Decimal(str(data.get("revenue", 0)))
