@@ -95,20 +95,28 @@ class Catalog(Projection):
         )
 
 
+# The stock types, bound once: fold_stock runs per stock event, and reading an event class's type_name costs a few
+# times the comparison it feeds (about 0.1 us against 0.02 us).
+_STOCK_IN = type_names(StockReceived, StockReturned)
+_COUNTED, _SOLD, _RESERVED, _RELEASED, _TRANSFERRED = type_names(
+    StockCounted, StockSold, StockReserved, StockReleased, StockTransferred
+)
+
+
 def fold_stock(on_hand: int, reserved: int, type_name: str, data: dict) -> tuple[int, int]:
     """One stock event applied to (on_hand, reserved). Services check the invariants before they append."""
-    if type_name in (StockReceived.type_name, StockReturned.type_name):
+    if type_name in _STOCK_IN:
         return on_hand + data["quantity"], reserved
-    if type_name == StockCounted.type_name:
+    if type_name == _COUNTED:
         return data["counted"], reserved
-    if type_name == StockSold.type_name:
+    if type_name == _SOLD:
         released = data["quantity"] if data.get("from_reservation") else 0
         return on_hand - data["quantity"], reserved - released
-    if type_name == StockReserved.type_name:
+    if type_name == _RESERVED:
         return on_hand, reserved + data["quantity"]
-    if type_name == StockReleased.type_name:
+    if type_name == _RELEASED:
         return on_hand, reserved - data["quantity"]
-    if type_name == StockTransferred.type_name:
+    if type_name == _TRANSFERRED:
         sign = 1 if data["direction"] == "in" else -1
         return on_hand + sign * data["quantity"], reserved
     raise ValueError(type_name)
@@ -136,7 +144,7 @@ class StockLevels(Projection):
             key = (event.data["sku"], event.data["location"])
             # [is_absolute, on_hand (absolute value or delta), reserved delta, version, updated_at]
             state = folded.setdefault(key, [False, 0, 0, 0, event.recorded_at])
-            if event.type == StockCounted.type_name:
+            if event.type == _COUNTED:
                 state[0], state[1] = True, event.data["counted"]
             else:
                 on_hand, reserved = fold_stock(0, 0, event.type, event.data)
