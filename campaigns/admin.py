@@ -26,11 +26,21 @@ from backoffice.accounts.actors import request_actor
 from backoffice.accounts.admin_progress import progress_html
 from backoffice.api.parsers import loads_bounded
 from backoffice.eventstore import times
+from backoffice.eventstore.vocabulary import Channel
 from backoffice.messaging.channels import sms_length
 from customers.wording import channel_label
 
 from . import segments, selectors, services, worksheet
 from .admin_owners import OwnedAdmin
+from .events import (
+    CampaignApproved,
+    CampaignCancelled,
+    CampaignChanged,
+    CampaignCompleted,
+    CampaignCreated,
+    CampaignImported,
+    CampaignLaunched,
+)
 from .models import OUTBOUND_CHANNELS, VARIANT_FIELDS, Campaign, Segment, Status
 
 REPORT_URL = "admin:insights_campaign_report"
@@ -448,7 +458,7 @@ class CampaignAdmin(OwnedAdmin):
                 ),
             )
             extra = ""
-            if channel == "sms":
+            if channel == Channel.SMS:
                 length = sms_length(content["text"])
                 extra = format_html(" <small>({} / {} {})</small>", length.units, length.segments, _("segments"))
             blocks.append(
@@ -643,13 +653,13 @@ class CampaignAdmin(OwnedAdmin):
 
 
 HISTORY_LABELS = (
-    ("campaign.created", _("created")),
-    ("campaign.changed", _("worksheet changed")),
-    ("campaign.approved", _("approved")),
-    ("campaign.launched", _("launched")),
-    ("campaign.cancelled", _("cancelled")),
-    ("campaign.completed", _("completed")),
-    ("campaign.imported", _("recorded as it was (before the log)")),
+    (CampaignCreated.type_name, _("created")),
+    (CampaignChanged.type_name, _("worksheet changed")),
+    (CampaignApproved.type_name, _("approved")),
+    (CampaignLaunched.type_name, _("launched")),
+    (CampaignCancelled.type_name, _("cancelled")),
+    (CampaignCompleted.type_name, _("completed")),
+    (CampaignImported.type_name, _("recorded as it was (before the log)")),
 )
 
 

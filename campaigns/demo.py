@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from django.utils import timezone
 
+from backoffice.eventstore.vocabulary import Channel, FulfilmentMethod, Purpose
 from backoffice.messaging.selectors import campaign_messages
 from backoffice.messaging.services import message_status_record, messages_drain
 from backoffice.messaging.vocabulary import Status as MessageStatus
@@ -141,7 +142,7 @@ def _people() -> None:
     for n in range(PEOPLE):
         customer_id, _created = customer_register(
             customer={"email": f"campana.demo{n}@example.es", "phone": f"+34699{n:06d}", "name": f"Cliente Demo {n}"},
-            channel="web",
+            channel=Channel.WEB,
             actor=ACTOR,
         )
         wanted = ["email"] + (["sms"] if n % 2 == 0 else []) + (["whatsapp"] if n % 3 == 0 else [])
@@ -150,9 +151,9 @@ def _people() -> None:
                 consent_record(
                     customer_id=customer_id,
                     channel=channel,
-                    purpose="marketing",
+                    purpose=Purpose.MARKETING,
                     is_granted=True,
-                    source_channel="web",
+                    source_channel=Channel.WEB,
                     wording="Acepto recibir ofertas",
                     actor=ACTOR,
                 )
@@ -255,9 +256,9 @@ def _order(campaign: Campaign, member: AudienceMember, location: str, skus: list
     _order, created = order_services.order_place(
         order_id=order_id,
         customer=str(member.customer_id),
-        channel="web",
+        channel=Channel.WEB,
         lines=lines,
-        fulfilment={"method": "pickup", "location": location},
+        fulfilment={"method": FulfilmentMethod.PICKUP, "location": location},
         actor=ACTOR,
     )
     return int(created)

@@ -88,7 +88,7 @@ def campaign_state_apply(state: dict[str, Any] | None, event: RecordedEvent) -> 
     ids) and LIFECYCLE_FIELDS. None stays None for lifecycle events of a campaign not known yet (recorded before
     campaigns were event-sourced: its state arrives with campaign.imported)."""
     data = event.data
-    if event.type == "campaign.created":
+    if event.type == CampaignCreated.type_name:
         return {
             **worksheet_values(data["worksheet"]),
             "status": Status.DRAFT.value,
@@ -100,7 +100,7 @@ def campaign_state_apply(state: dict[str, Any] | None, event: RecordedEvent) -> 
             "created_at": event.occurred_at,
             "updated_at": event.occurred_at,
         }
-    if event.type == "campaign.imported":
+    if event.type == CampaignImported.type_name:
         imported = CampaignImported.model_validate(data)
         return {
             **worksheet_values(data["worksheet"]),
@@ -109,22 +109,22 @@ def campaign_state_apply(state: dict[str, Any] | None, event: RecordedEvent) -> 
     if state is None:
         return None
     state = {**state, "updated_at": event.occurred_at}
-    if event.type == "campaign.changed":
+    if event.type == CampaignChanged.type_name:
         state.update(worksheet_values(data["worksheet"]))
         if state["status"] == Status.APPROVED:
             state.update(status=Status.DRAFT.value, approved_by="", approved_at=None)
-    elif event.type == "campaign.approved":
+    elif event.type == CampaignApproved.type_name:
         state.update(
             status=Status.APPROVED.value, approved_by=data["approved_by"], approved_at=_at(data, "approved_at", event)
         )
-    elif event.type == "campaign.launched":
+    elif event.type == CampaignLaunched.type_name:
         if data.get("is_scheduled"):
             state["status"] = Status.SCHEDULED.value
         else:
             state.update(status=Status.RUNNING.value, launched_at=_at(data, "launched_at", event))
-    elif event.type == "campaign.cancelled":
+    elif event.type == CampaignCancelled.type_name:
         state["status"] = Status.CANCELLED.value
-    elif event.type == "campaign.completed":
+    elif event.type == CampaignCompleted.type_name:
         state.update(status=Status.COMPLETED.value, completed_at=_at(data, "completed_at", event))
     return state
 
@@ -154,7 +154,7 @@ class Campaigns(Projection):
     def apply(self, events: Sequence[RecordedEvent]) -> None:
         queued: list[RecordedEvent] = []
         for event in events:
-            if event.type == "message.queued":
+            if event.type == MessageQueued.type_name:
                 queued.append(event)  # a fan-out batch is hundreds of these: one insert for them all
                 continue
             if queued:
@@ -174,7 +174,7 @@ def _segment(event: RecordedEvent) -> None:
     data = event.data
     segment_id = uuid.UUID(str(data["segment_id"]))
     values = {"name": data["name"], "description": data.get("description", ""), "rules": data["rules"]}
-    if event.type == "segment.created":
+    if event.type == SegmentCreated.type_name:
         Segment.objects.create(
             id=segment_id,
             created_by=data.get("created_by", ""),
@@ -182,7 +182,7 @@ def _segment(event: RecordedEvent) -> None:
             updated_at=event.occurred_at,
             **values,
         )
-    elif event.type == "segment.changed":
+    elif event.type == SegmentChanged.type_name:
         Segment.objects.filter(pk=segment_id).update(updated_at=event.occurred_at, **values)
     elif not Segment.objects.filter(pk=segment_id).exists():  # imported: the migration's rows are there already
         imported = SegmentImported.model_validate(data)
@@ -197,7 +197,7 @@ def _segment(event: RecordedEvent) -> None:
 
 def _campaign(event: RecordedEvent) -> None:
     campaign_id = uuid.UUID(event.data["campaign_id"])
-    if event.type == "campaign.imported" and Campaign.objects.filter(pk=campaign_id).exists():
+    if event.type == CampaignImported.type_name and Campaign.objects.filter(pk=campaign_id).exists():
         return  # the migration that recorded it found the row: nothing to change (and reads no column of it)
     campaign = Campaign.objects.filter(pk=campaign_id).first()
     before = campaign_state(campaign) if campaign is not None else None
@@ -210,7 +210,7 @@ def _campaign(event: RecordedEvent) -> None:
     segments, exclusions = after.pop("segments"), after.pop("exclusions")
     for name, value in after.items():
         setattr(campaign, name, value)
-    if event.type == "campaign.imported":  # the snapshot's progress, which the audience's events move otherwise
+    if event.type == CampaignImported.type_name:  # the snapshot's progress, which the audience's events move otherwise
         cursor = event.data.get("snapshot_cursor")
         campaign.is_snapshot_done = bool(event.data.get("is_snapshot_done"))
         campaign.snapshot_cursor = uuid.UUID(cursor) if cursor else None
@@ -220,7 +220,7 @@ def _campaign(event: RecordedEvent) -> None:
         campaign.segments.set(segments)
     if before is None or sorted(before["exclusions"]) != sorted(exclusions):
         campaign.exclusions.set(exclusions)
-    if event.type == "campaign.cancelled":
+    if event.type == CampaignCancelled.type_name:
         AudienceMember.objects.filter(campaign_id=campaign_id, outcome=Outcome.PENDING).update(
             outcome=Outcome.CANCELLED, decided_at=_at(event.data, "cancelled_at", event)
         )
@@ -229,7 +229,7 @@ def _campaign(event: RecordedEvent) -> None:
 def _audience(event: RecordedEvent) -> None:
     data = event.data
     campaign_id = uuid.UUID(data["campaign_id"])
-    if event.type == "campaign.audience_snapshotted":
+    if event.type == CampaignAudienceSnapshotted.type_name:
         ids = [uuid.UUID(str(cid)) for cid in data["customer_ids"]]
         held = {uuid.UUID(str(cid)) for cid in data.get("holdout_ids", ())}
         _insert_audience(campaign_id, ids, [cid in held for cid in ids])
@@ -237,7 +237,7 @@ def _audience(event: RecordedEvent) -> None:
         if ids:
             progress["snapshot_cursor"] = ids[-1]
         Campaign.objects.filter(pk=campaign_id).update(**progress)
-    elif event.type == "campaign.audience_decided":
+    elif event.type == CampaignAudienceDecided.type_name:
         for decision in data["decisions"]:
             _decide(
                 campaign_id,
@@ -246,7 +246,7 @@ def _audience(event: RecordedEvent) -> None:
                 _parse(decision.get("decided_at")),
                 _parse(decision.get("not_before")),
             )
-    elif event.type == "campaign.audience_imported":
+    elif event.type == CampaignAudienceImported.type_name:
         members = {uuid.UUID(str(m["customer_id"])): m for m in data["members"]}
         known = set(
             AudienceMember.objects.filter(campaign_id=campaign_id, customer_id__in=list(members)).values_list(

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db.models import Count, QuerySet
 
 from backoffice.eventstore import store
+from backoffice.eventstore.vocabulary import Purpose
 from customers import reachability
 from customers.selectors import customer_values
 
@@ -183,7 +184,9 @@ def reachable_channels(*, customer_ids: list[uuid.UUID], channels: list[str], at
     """For each person, the campaign's channels they have an address and marketing consent on, most engaged first:
     asked of the customers app's one answer to "who can be reached where" (customers.reachability), for the whole
     batch; the drain asks the same policy again at send time."""
-    return reachability.reachable_channels(customer_ids=customer_ids, channels=channels, purpose="marketing", at=at)
+    return reachability.reachable_channels(
+        customer_ids=customer_ids, channels=channels, purpose=Purpose.MARKETING, at=at
+    )
 
 
 def campaign_launch_progress(*, campaign_id: uuid.UUID) -> dict:

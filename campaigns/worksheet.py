@@ -17,6 +17,7 @@ from django.utils import formats, translation
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from backoffice.eventstore.vocabulary import Channel, Purpose
 from backoffice.messaging import channels as channel_rules
 from backoffice.messaging import policy
 from backoffice.messaging.errors import ChannelRuleError
@@ -216,7 +217,7 @@ def _variant_problems(campaign: Campaign, chosen: list[str], now: datetime) -> l
         try:
             channel_rules.check(
                 channel=channel,
-                purpose="marketing",
+                purpose=Purpose.MARKETING,
                 content=variant_content(campaign, channel, sample),
                 max_sms_segments=max_segments,
                 last_inbound_at=None,
@@ -225,7 +226,7 @@ def _variant_problems(campaign: Campaign, chosen: list[str], now: datetime) -> l
         except ChannelRuleError as exc:
             key = exc.field.removeprefix("content.").split(".")[0]
             field = next((f for f, k in VARIANT_FIELDS[channel] if k == key), first_field)
-            if channel == "whatsapp" and exc.code == "template_required":
+            if channel == Channel.WHATSAPP and exc.code == "template_required":
                 field = "whatsapp_template"
             problems.append(Problem("how", field, exc.message, exc.code))
     return problems

@@ -16,6 +16,7 @@ from django.utils import timezone
 from backoffice.eventstore import store
 from backoffice.messaging.services import messages_drain
 
+from .events import CallReceived, MessageReceived
 from .models import Case
 from .services import cases as case_services
 
@@ -80,7 +81,7 @@ def seed_cases(*, now: datetime | None = None) -> Counter[str]:
     since = now - timedelta(days=RECENT_DAYS)
     position = 0
     while True:
-        events = store.read_all(after=position, limit=5000, types=["message.received", "call.received"])
+        events = store.read_all(after=position, limit=5000, types=[MessageReceived.type_name, CallReceived.type_name])
         if not events:
             break
         position = events[-1].position

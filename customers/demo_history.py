@@ -32,6 +32,7 @@ from faker import Faker
 from backoffice.eventstore.errors import EventStoreError
 from backoffice.eventstore.schema import CHANNELS
 from backoffice.eventstore.selectors import event_count, first_metadata_with_correlation_prefix, stored_event_ids
+from backoffice.eventstore.vocabulary import Channel
 from customers.events import (
     AppOpened,
     CallReceived,
@@ -388,9 +389,9 @@ class DemoHistory:
         signup = {"email": p.email, "name": p.full_name} if first else {}
         if first and not p.is_split:
             signup["phone"] = p.phone
-        if channel in ("web", "app", "push"):
+        if channel in (Channel.WEB, Channel.APP, Channel.PUSH):
             self._browse(j, channel, signup=signup)
-        elif channel == "store":
+        elif channel == Channel.STORE:
             store = p.home if rng.random() < 0.85 else rng.choice(STORES)
             ids = {"loyalty_card": p.loyalty_card} if p.loyalty_card else {"phone": p.phone}
             j.emit(
@@ -399,17 +400,17 @@ class DemoHistory:
             if rng.random() < 0.1:
                 rating, text = rng.choice(STORE_REVIEWS)
                 j.emit("store", ReviewPosted.type_name, {"location": store.code, "rating": rating, "text": text}, ids)
-        elif channel == "phone":
+        elif channel == Channel.PHONE:
             reason = rng.choice(CALL_REASONS)
             data = {"reason": reason, "seconds": rng.randint(40, 900), "notes": f"Consulta: {reason}. Resuelta."}
             j.emit("phone", CallReceived.type_name, data, {"phone": p.phone} | signup)
-        elif channel == "email":
+        elif channel == Channel.EMAIL:
             subject, text = rng.choice(EMAILS)
             text = f"{self._fill(j, text)}\n\nUn saludo,\n{p.first_name}"
             data = {"subject": subject, "text": text, "provider_message_id": f"<{_hex(rng, 16)}@mail.example.com>"}
             j.emit("email", MessageReceived.type_name, data, {"email": p.email} | signup)
-        elif channel in ("sms", "whatsapp"):
-            message_id = f"wamid.{_hex(rng, 24)}" if channel == "whatsapp" else f"SM{_hex(rng, 32)}"
+        elif channel in (Channel.SMS, Channel.WHATSAPP):
+            message_id = f"wamid.{_hex(rng, 24)}" if channel == Channel.WHATSAPP else f"SM{_hex(rng, 32)}"
             data = {"text": self._fill(j, rng.choice(CHATS)), "provider_message_id": message_id}
             j.emit(channel, MessageReceived.type_name, data, {"phone": p.phone} | signup)
         else:  # facebook, instagram
@@ -434,18 +435,18 @@ class DemoHistory:
     def _browse(self, j: Journey, channel: str, *, anonymous=False, identify=False, signup=None) -> None:
         """A web or app visit (push: opened from a notification): views, maybe a search, maybe a cart."""
         p, rng = j.person, j.rng
-        device = p.web_id if channel == "web" else p.app_id
+        device = p.web_id if channel == Channel.WEB else p.app_id
         ids = {"anonymous_id": device} if anonymous or identify else {"email": p.email, "anonymous_id": device}
         first_ids = ids | (signup or {})
-        if channel == "push":
+        if channel == Channel.PUSH:
             j.emit(
                 "push",
                 AppOpened.type_name,
                 {"screen": rng.choice(PUSH_SCREENS), "app_version": self._app(j)},
                 first_ids,
             )
-            channel = "app"
-        elif channel == "app":
+            channel = Channel.APP
+        elif channel == Channel.APP:
             j.emit("app", AppOpened.type_name, {"screen": "home", "app_version": self._app(j)}, first_ids)
         else:
             category = rng.choice(CATEGORIES)

@@ -86,7 +86,7 @@ class CustomerDirectory(Projection):
         customers: dict = {}
         identifiers, later = [], []
         for event in events:
-            if event.type == "customer.registered":
+            if event.type == CustomerRegistered.type_name:
                 customers[event.customer_id] = {
                     "id": event.customer_id,
                     "registered_at": event.occurred_at,
@@ -95,10 +95,10 @@ class CustomerDirectory(Projection):
                 }
                 readable = readable_identifiers(event.data["identifiers"])
                 identifiers.extend(self._identifier(event, ident) for ident in readable)
-            elif event.type == "customer.identifier_added":
+            elif event.type == CustomerIdentifierAdded.type_name:
                 readable = readable_identifiers([event.data["identifier"]])
                 identifiers.extend(self._identifier(event, ident) for ident in readable)
-            elif event.type == "customer.identified":
+            elif event.type == CustomerIdentified.type_name:
                 if self._profile_changes(event):  # only a birthday among its traits changes the profile
                     later.append(event)
             else:
@@ -108,8 +108,8 @@ class CustomerDirectory(Projection):
         # merges of other customers touch other rows, so they keep their order among the rest.
         rest, folding = [], True
         for event in later:
-            if folding and event.type in (*PROFILE_TYPES, "customer.merged"):
-                if event.type == "customer.merged":
+            if folding and event.type in (*PROFILE_TYPES, CustomerMerged.type_name):
+                if event.type == CustomerMerged.type_name:
                     row = customers.get(uuid.UUID(str(event.data["merged"])))
                     if row is not None:
                         row["merged_into_id"] = event.customer_id
@@ -132,19 +132,19 @@ class CustomerDirectory(Projection):
         for event in rest:
             if event.type in PROFILE_TYPES:
                 profiles.setdefault(event.customer_id, {}).update(self._profile_changes(event))
-            elif event.type == "customer.merged":
+            elif event.type == CustomerMerged.type_name:
                 merges[event.data["merged"]] = event.customer_id
             else:
                 self._flush(profiles, merges)
                 profiles, merges = {}, {}
-                if event.type == "customer.unmerged":
+                if event.type == CustomerUnmerged.type_name:
                     Customer.objects.filter(id=event.data["unmerged"]).update(merged_into_id=None)
-                elif event.type == "customer.address_undeliverable":
+                elif event.type == CustomerAddressUndeliverable.type_name:
                     for readable in readable_identifiers([event.data["identifier"]]):
                         CustomerIdentifier.objects.filter(
                             key=identifier_key(readable["kind"], readable["value"]), undeliverable_at=None
                         ).update(undeliverable_at=event.occurred_at)
-                elif event.type == "customer.erased":
+                elif event.type == CustomerErased.type_name:
                     CustomerIdentifier.objects.filter(customer_id=event.customer_id).delete()
                     Customer.objects.filter(id=event.customer_id).update(
                         erased_at=event.occurred_at, display_name="", birthday=None
@@ -155,7 +155,7 @@ class CustomerDirectory(Projection):
     def _profile_changes(event) -> list[tuple[str, object]]:
         """The columns a profile update names (one it does not name keeps its value); of an identify, the birthday
         among its traits."""
-        if event.type == "customer.identified":
+        if event.type == CustomerIdentified.type_name:
             traits = event.data.get("traits")
             trait = traits.get("birthday") if isinstance(traits, dict) else None  # erased: not a dict any more
             birthday = readable_birthday(trait, given_at=event.occurred_at)
@@ -306,7 +306,7 @@ class ConsentLedger(Projection):
                     customer_id=customer_id,
                     channel=channel,
                     purpose=purpose,
-                    is_granted=event.type == "consent.granted",
+                    is_granted=event.type == ConsentGranted.type_name,
                     source_channel=event.channel or "",
                     wording=event.data["wording"],
                     changed_at=event.occurred_at,
@@ -330,7 +330,7 @@ class ConsentLedger(Projection):
             channel=event.data["channel"],
             purpose=event.data["purpose"],
             defaults={
-                "is_granted": event.type == "consent.granted",
+                "is_granted": event.type == ConsentGranted.type_name,
                 "source_channel": event.channel or "",
                 "wording": event.data["wording"],
                 "changed_at": event.occurred_at,

@@ -25,27 +25,29 @@ from backoffice.eventstore.selectors import (
     event_counts_per_customer_and_channel,
     last_occurred_per_customer,
 )
+from backoffice.eventstore.vocabulary import Channel, Purpose
 from backoffice.messaging.events import NOT_ENGAGEMENT_TYPES, OUTBOUND_CHANNELS
 from backoffice.messaging.policy import Recipient, RecipientQuery, recipients
 
+from .events import MessageReceived
 from .models import Consent, Customer, CustomerIdentifier
 from .selectors import CustomerNotFound, consent_allows, customer_resolve_id, people_members
 
-ADDRESS_KINDS: Final = {
-    "email": "email",
-    "sms": "phone",
-    "whatsapp": "phone",
-    "facebook": "facebook_id",
-    "instagram": "instagram_id",
+ADDRESS_KINDS: Final[dict[str, str]] = {
+    Channel.EMAIL: "email",
+    Channel.SMS: "phone",
+    Channel.WHATSAPP: "phone",
+    Channel.FACEBOOK: "facebook_id",
+    Channel.INSTAGRAM: "instagram_id",
 }
-APP_CHANNELS: Final = ("app", "push")
+APP_CHANNELS: Final = (Channel.APP, Channel.PUSH)
 
 
 class RecipientPolicy:
     """The hook messaging calls (backoffice.messaging.policy.RecipientPolicy), per customer or for a whole batch."""
 
     def address(self, customer_id: uuid.UUID, channel: str) -> str | None:
-        return self.recipients([RecipientQuery(customer_id, channel, "service")], at=timezone.now())[0].address
+        return self.recipients([RecipientQuery(customer_id, channel, Purpose.SERVICE)], at=timezone.now())[0].address
 
     def allows(self, customer_id: uuid.UUID, channel: str, purpose: str, at: datetime) -> bool:
         owner = _owner(customer_id)
@@ -58,7 +60,7 @@ class RecipientPolicy:
         )
         if state is None or state.changed_at <= at:
             # The current state already held at `at`: no need to replay the ledger.
-            return state.is_granted if state else purpose == "service"
+            return state.is_granted if state else purpose == Purpose.SERVICE
         return consent_allows(customer_id=owner, channel=channel, purpose=purpose, at=at)
 
     def time_zone(self, customer_id: uuid.UUID) -> str:
@@ -89,7 +91,7 @@ class RecipientPolicy:
             for customer_id, kind, value in _identifiers(member_ids, kinds):
                 addresses[(owner_of[customer_id], kind)] = value  # the newest wins
         app_users: set[uuid.UUID] = set()
-        if any(q.channel == "push" for q in queries):
+        if any(q.channel == Channel.PUSH for q in queries):
             app_users = {owner_of[cid] for cid in customers_with_events(customer_ids=member_ids, channels=APP_CHANNELS)}
         consents: dict[tuple[uuid.UUID, str, str], _ConsentState] = {}
         for state in _consent_states(member_ids, {q.channel for q in queries}):
@@ -107,13 +109,13 @@ class RecipientPolicy:
             if row is None or row["erased_at"] is not None:
                 answers.append(Recipient(None, False, settings.TIME_ZONE, is_erased=bool(row and row["erased_at"])))
                 continue
-            if query.channel == "push":
+            if query.channel == Channel.PUSH:
                 address = f"customer:{owner}" if owner in app_users else None
             else:
                 address = addresses.get((owner, ADDRESS_KINDS.get(query.channel, "")))
             state = consents.get((owner, query.channel, query.purpose))
             if state is None:
-                is_allowed = query.purpose == "service"
+                is_allowed = query.purpose == Purpose.SERVICE
             elif state.changed_at <= at:
                 is_allowed = state.is_granted
             else:
@@ -208,7 +210,7 @@ def customer_engagement(*, owner_ids: set[uuid.UUID]) -> dict[uuid.UUID, dict[st
         customer_ids=owner_of, channels=channels, exclude_types=NOT_ENGAGEMENT_TYPES
     )
     for customer_id, channel, n in counts:
-        out[owner_of[customer_id]]["push" if channel in APP_CHANNELS else channel] += n
+        out[owner_of[customer_id]][Channel.PUSH if channel in APP_CHANNELS else channel] += n
     return out
 
 
@@ -221,7 +223,7 @@ def _last_inbound(
         member_ids = set(owner_of)
     last: dict[uuid.UUID, datetime] = {}
     for customer_id, at in last_occurred_per_customer(
-        customer_ids=member_ids, type="message.received", channel=channel
+        customer_ids=member_ids, type=MessageReceived.type_name, channel=channel
     ):
         owner = owner_of.get(customer_id, customer_id)
         if owner not in last or at > last[owner]:

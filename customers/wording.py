@@ -3,8 +3,9 @@ sentence of each event type in a customer's timeline ("Pedido DEMO-00142 realiza
 owner of those words: the staff pages and the admin both read them, so a type reads the same everywhere.
 
 It lives with the customers app because the timeline is the customer's, and the admin of customers (a lower layer
-than the staff pages) reads it too. Event types of higher apps are known by their type names only, as the customer
-360 projection knows them. Plain functions over event data: nothing here reads the database."""
+than the staff pages) reads it too. Event types are named by their EventData classes, but those of the orders app (a
+layer above) by their type names only, as the customer 360 projection knows them (tests/customers hold those
+declared). Plain functions over event data: nothing here reads the database."""
 
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,37 +17,43 @@ from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from backoffice.eventstore.vocabulary import SuppressionReason
+from backoffice.eventstore.vocabulary import Channel, Purpose, SuppressionReason
+from backoffice.messaging import events as message_events
+
+from . import events as customer_events
 
 CHANNEL_LABELS = {
-    "web": gettext_lazy("Web"),
-    "app": gettext_lazy("App"),
-    "store": gettext_lazy("Store"),
-    "phone": gettext_lazy("Phone"),
-    "email": gettext_lazy("Email"),
-    "sms": gettext_lazy("SMS"),
-    "whatsapp": gettext_lazy("WhatsApp"),
-    "facebook": gettext_lazy("Facebook"),
-    "instagram": gettext_lazy("Instagram"),
-    "push": gettext_lazy("Push notification"),
+    Channel.WEB: gettext_lazy("Web"),
+    Channel.APP: gettext_lazy("App"),
+    Channel.STORE: gettext_lazy("Store"),
+    Channel.PHONE: gettext_lazy("Phone"),
+    Channel.EMAIL: gettext_lazy("Email"),
+    Channel.SMS: gettext_lazy("SMS"),
+    Channel.WHATSAPP: gettext_lazy("WhatsApp"),
+    Channel.FACEBOOK: gettext_lazy("Facebook"),
+    Channel.INSTAGRAM: gettext_lazy("Instagram"),
+    Channel.PUSH: gettext_lazy("Push notification"),
 }
 
 # One colour per channel, the same in every chart, icon and badge (staff.css's .channel--<code> uses these values).
 CHANNEL_COLOURS = {
-    "web": "#2563eb",
-    "app": "#7c3aed",
-    "store": "#b45309",
-    "phone": "#0f766e",
-    "email": "#be185d",
-    "sms": "#0369a1",
-    "whatsapp": "#15803d",
-    "facebook": "#1e3a8a",
-    "instagram": "#c026d3",
-    "push": "#c2410c",
+    Channel.WEB: "#2563eb",
+    Channel.APP: "#7c3aed",
+    Channel.STORE: "#b45309",
+    Channel.PHONE: "#0f766e",
+    Channel.EMAIL: "#be185d",
+    Channel.SMS: "#0369a1",
+    Channel.WHATSAPP: "#15803d",
+    Channel.FACEBOOK: "#1e3a8a",
+    Channel.INSTAGRAM: "#c026d3",
+    Channel.PUSH: "#c2410c",
 }
 NO_CHANNEL_COLOUR = "#6b7280"
 
-PURPOSE_LABELS = {"marketing": gettext_lazy("Offers and news"), "service": gettext_lazy("Orders and service")}
+PURPOSE_LABELS = {
+    Purpose.MARKETING: gettext_lazy("Offers and news"),
+    Purpose.SERVICE: gettext_lazy("Orders and service"),
+}
 
 IDENTIFIER_LABELS = {
     "email": gettext_lazy("Email"),
@@ -60,31 +67,32 @@ IDENTIFIER_LABELS = {
 
 # Event types, as staff name them (filters, titles). An unknown type reads as "Other activity".
 EVENT_LABELS = {
-    "customer.registered": gettext_lazy("Became a customer"),
-    "customer.identifier_added": gettext_lazy("New contact detail"),
-    "customer.profile_updated": gettext_lazy("Profile updated"),
-    "customer.address_undeliverable": gettext_lazy("Contact detail not working"),
-    "customer.identified": gettext_lazy("Identified"),
-    "customer.aliased": gettext_lazy("Identified"),
-    "customer.merged": gettext_lazy("Records merged"),
-    "customer.unmerged": gettext_lazy("Records separated"),
-    "customer.erased": gettext_lazy("Personal data erased"),
-    "customer.exported": gettext_lazy("Personal data handed out"),
-    "consent.granted": gettext_lazy("Consent given"),
-    "consent.revoked": gettext_lazy("Consent withdrawn"),
-    "page.viewed": gettext_lazy("Viewed a page"),
-    "product.viewed": gettext_lazy("Viewed a product"),
-    "search.performed": gettext_lazy("Searched"),
-    "app.opened": gettext_lazy("Opened the app"),
-    "store.visited": gettext_lazy("Visited a store"),
-    "call.received": gettext_lazy("Phone call"),
-    "message.received": gettext_lazy("Message received"),
-    "review.posted": gettext_lazy("Posted a review"),
-    "content.shared": gettext_lazy("Shared"),
-    "checkout.started": gettext_lazy("Started checkout"),
-    "coupon.applied": gettext_lazy("Applied a coupon"),
-    "wishlist.item_added": gettext_lazy("Added to wishlist"),
-    "custom.event": gettext_lazy("Other activity"),
+    customer_events.CustomerRegistered.type_name: gettext_lazy("Became a customer"),
+    customer_events.CustomerIdentifierAdded.type_name: gettext_lazy("New contact detail"),
+    customer_events.CustomerProfileUpdated.type_name: gettext_lazy("Profile updated"),
+    customer_events.CustomerAddressUndeliverable.type_name: gettext_lazy("Contact detail not working"),
+    customer_events.CustomerIdentified.type_name: gettext_lazy("Identified"),
+    customer_events.CustomerAliased.type_name: gettext_lazy("Identified"),
+    customer_events.CustomerMerged.type_name: gettext_lazy("Records merged"),
+    customer_events.CustomerUnmerged.type_name: gettext_lazy("Records separated"),
+    customer_events.CustomerErased.type_name: gettext_lazy("Personal data erased"),
+    customer_events.CustomerExported.type_name: gettext_lazy("Personal data handed out"),
+    customer_events.ConsentGranted.type_name: gettext_lazy("Consent given"),
+    customer_events.ConsentRevoked.type_name: gettext_lazy("Consent withdrawn"),
+    customer_events.PageViewed.type_name: gettext_lazy("Viewed a page"),
+    customer_events.ProductViewed.type_name: gettext_lazy("Viewed a product"),
+    customer_events.SearchPerformed.type_name: gettext_lazy("Searched"),
+    customer_events.AppOpened.type_name: gettext_lazy("Opened the app"),
+    customer_events.StoreVisited.type_name: gettext_lazy("Visited a store"),
+    customer_events.CallReceived.type_name: gettext_lazy("Phone call"),
+    customer_events.MessageReceived.type_name: gettext_lazy("Message received"),
+    customer_events.ReviewPosted.type_name: gettext_lazy("Posted a review"),
+    customer_events.ContentShared.type_name: gettext_lazy("Shared"),
+    customer_events.CheckoutStarted.type_name: gettext_lazy("Started checkout"),
+    customer_events.CouponApplied.type_name: gettext_lazy("Applied a coupon"),
+    customer_events.WishlistItemAdded.type_name: gettext_lazy("Added to wishlist"),
+    customer_events.CustomEvent.type_name: gettext_lazy("Other activity"),
+    # The orders app's types, by name (a layer above).
     "cart.item_added": gettext_lazy("Added to cart"),
     "cart.item_removed": gettext_lazy("Removed from cart"),
     "cart.checked_out": gettext_lazy("Checked out"),
@@ -92,30 +100,28 @@ EVENT_LABELS = {
     "order.placed": gettext_lazy("Order placed"),
     "order.paid": gettext_lazy("Order paid"),
     "order.ready": gettext_lazy("Order ready for pickup"),
-    "order.ready_for_pickup": gettext_lazy("Order ready for pickup"),
     "order.collected": gettext_lazy("Order collected"),
     "order.shipped": gettext_lazy("Order shipped"),
     "order.delivered": gettext_lazy("Order delivered"),
     "order.cancelled": gettext_lazy("Order cancelled"),
     "order.returned": gettext_lazy("Order returned"),
-    "message.queued": gettext_lazy("Message queued"),
-    "message.sent": gettext_lazy("Message sent"),
-    "message.deferred": gettext_lazy("Message postponed"),
-    "message.failed": gettext_lazy("Message failed"),
-    "message.suppressed": gettext_lazy("Message not sent"),
-    "message.delivered": gettext_lazy("Message delivered"),
-    "message.read": gettext_lazy("Message read"),
-    "message.clicked": gettext_lazy("Link clicked"),
-    "message.bounced": gettext_lazy("Message bounced"),
-    "message.unsubscribed": gettext_lazy("Unsubscribed"),
-    "message.complained": gettext_lazy("Marked as spam"),
-    "message.delayed": gettext_lazy("Message delayed"),
-    "message.reacted": gettext_lazy("Reacted to a message"),
-    "case.opened": gettext_lazy("Case opened"),
-    "case.message_added": gettext_lazy("Case message"),
-    "case.resolved": gettext_lazy("Case resolved"),
-    "case.csat_recorded": gettext_lazy("Satisfaction survey answered"),
-    "case.csat_answered": gettext_lazy("Satisfaction survey answered"),
+    message_events.MessageQueued.type_name: gettext_lazy("Message queued"),
+    message_events.MessageSent.type_name: gettext_lazy("Message sent"),
+    message_events.MessageDeferred.type_name: gettext_lazy("Message postponed"),
+    message_events.MessageFailed.type_name: gettext_lazy("Message failed"),
+    message_events.MessageSuppressed.type_name: gettext_lazy("Message not sent"),
+    message_events.MessageDelivered.type_name: gettext_lazy("Message delivered"),
+    message_events.MessageRead.type_name: gettext_lazy("Message read"),
+    message_events.MessageClicked.type_name: gettext_lazy("Link clicked"),
+    message_events.MessageBounced.type_name: gettext_lazy("Message bounced"),
+    message_events.MessageUnsubscribed.type_name: gettext_lazy("Unsubscribed"),
+    message_events.MessageComplained.type_name: gettext_lazy("Marked as spam"),
+    message_events.MessageDelayed.type_name: gettext_lazy("Message delayed"),
+    message_events.MessageReacted.type_name: gettext_lazy("Reacted to a message"),
+    customer_events.CaseOpened.type_name: gettext_lazy("Case opened"),
+    customer_events.CaseMessageAdded.type_name: gettext_lazy("Case message"),
+    customer_events.CaseResolved.type_name: gettext_lazy("Case resolved"),
+    customer_events.CaseCsatRecorded.type_name: gettext_lazy("Satisfaction survey answered"),
 }
 
 # Why the pipeline did not send, as staff would say it.
@@ -144,7 +150,7 @@ def channel_colour(channel: str | None) -> str:
 
 
 def event_label(event_type: str) -> str:
-    return str(EVENT_LABELS.get(event_type, EVENT_LABELS["custom.event"]))
+    return str(EVENT_LABELS.get(event_type, EVENT_LABELS[customer_events.CustomEvent.type_name]))
 
 
 def money_text(amount, currency: str | None = "EUR") -> str:
@@ -214,31 +220,39 @@ def _message_sentence(event_type: str, data: dict, channel: str) -> str:
     content = get("content") if isinstance(get("content"), dict) else {}
     gist = _quote(content.get("subject") or content.get("title") or content.get("text") or content.get("body"))
     sentences = {
-        "message.received": lambda: _saying(
+        customer_events.MessageReceived.type_name: lambda: _saying(
             _("Message received by %(channel)s") % by, _quote(get("subject") or get("text"))
         ),
-        "message.queued": lambda: _saying(_("Message prepared for %(channel)s") % by, gist),
-        "message.sent": lambda: _("Message sent by %(channel)s") % by,
-        "message.deferred": lambda: _join(
+        message_events.MessageQueued.type_name: lambda: _saying(_("Message prepared for %(channel)s") % by, gist),
+        message_events.MessageSent.type_name: lambda: _("Message sent by %(channel)s") % by,
+        message_events.MessageDeferred.type_name: lambda: _join(
             _("Message postponed for quiet hours"),
             _("goes out at %(time)s") % {"time": local_time_text(get("until"))} if get("until") else "",
         ),
-        "message.failed": lambda: _join(
+        message_events.MessageFailed.type_name: lambda: _join(
             _("Message by %(channel)s could not be sent") % by,
             _("given up") if get("terminal") else _("will be retried"),
         ),
-        "message.suppressed": lambda: (
+        message_events.MessageSuppressed.type_name: lambda: (
             _("Message by %(channel)s not sent: %(reason)s")
             % {"channel": channel, "reason": SUPPRESSION_REASONS.get(get("reason"), get("reason") or "")}
         ),
-        "message.delivered": lambda: _("Message delivered by %(channel)s") % by,
-        "message.read": lambda: _("Message opened (%(channel)s)") % by,
-        "message.clicked": lambda: _join(_("Link clicked in a message (%(channel)s)") % by, get("url")),
-        "message.bounced": lambda: _("Message by %(channel)s bounced: the address does not accept it") % by,
-        "message.unsubscribed": lambda: _("Unsubscribed from messages by %(channel)s") % by,
-        "message.complained": lambda: _("Marked an email as spam: no more offers by email"),
-        "message.delayed": lambda: _("Delivery by %(channel)s delayed by the provider; it keeps trying") % by,
-        "message.reacted": lambda: _join(_("Reacted to a message (%(channel)s)") % by, get("emoji")),
+        message_events.MessageDelivered.type_name: lambda: _("Message delivered by %(channel)s") % by,
+        message_events.MessageRead.type_name: lambda: _("Message opened (%(channel)s)") % by,
+        message_events.MessageClicked.type_name: lambda: _join(
+            _("Link clicked in a message (%(channel)s)") % by, get("url")
+        ),
+        message_events.MessageBounced.type_name: lambda: (
+            _("Message by %(channel)s bounced: the address does not accept it") % by
+        ),
+        message_events.MessageUnsubscribed.type_name: lambda: _("Unsubscribed from messages by %(channel)s") % by,
+        message_events.MessageComplained.type_name: lambda: _("Marked an email as spam: no more offers by email"),
+        message_events.MessageDelayed.type_name: lambda: (
+            _("Delivery by %(channel)s delayed by the provider; it keeps trying") % by
+        ),
+        message_events.MessageReacted.type_name: lambda: _join(
+            _("Reacted to a message (%(channel)s)") % by, get("emoji")
+        ),
     }
     sentence = sentences.get(event_type)
     return sentence() if sentence else _("Message update (%(channel)s)") % by
@@ -255,7 +269,7 @@ def _order_sentence(event_type: str, data: dict, channel: str) -> str:
         )
     if event_type == "order.paid":
         return _join(_("Order %(order)s paid") % {"order": order}, money_text(get("amount"), get("currency")))
-    if event_type in ("order.ready", "order.ready_for_pickup"):
+    if event_type == "order.ready":
         return _("Order %(order)s ready for pickup at %(location)s") % {"order": order, "location": where}
     if event_type == "order.collected":
         return _("Order %(order)s collected at %(location)s") % {"order": order, "location": where}
@@ -295,12 +309,12 @@ def _cart_sentence(event_type: str, data: dict, channel: str) -> str:
 
 def _case_sentence(event_type: str, data: dict) -> str:
     get = data.get
-    if event_type == "case.opened":
+    if event_type == customer_events.CaseOpened.type_name:
         return _saying(_("Case opened"), _quote(get("subject")))
-    if event_type == "case.message_added":
+    if event_type == customer_events.CaseMessageAdded.type_name:
         said = _("We replied on the case") if get("direction") == "out" else _("The customer wrote on the case")
         return _saying(said, _quote(get("text")))
-    if event_type == "case.resolved":
+    if event_type == customer_events.CaseResolved.type_name:
         return _join(_("Case resolved"), _quote(get("resolution")), compensation_text(get("compensation")))
     return _join(_("Rated the service %(score)s out of 5") % {"score": get("score") or "?"}, _quote(get("comment")))
 
@@ -321,7 +335,7 @@ def event_sentence(event_type: str, data: dict, channel: str | None) -> Story:
     elif family == "case":
         text = _case_sentence(event_type, data)
     elif family == "consent":
-        said = _("Consent given") if event_type == "consent.granted" else _("Consent withdrawn")
+        said = _("Consent given") if event_type == customer_events.ConsentGranted.type_name else _("Consent withdrawn")
         text = _join(
             said,
             _("%(purpose)s by %(channel)s")
@@ -342,52 +356,58 @@ def _other_sentence(event_type: str, data: dict, where: str) -> str:
     get = data.get
     identifier = get("identifier") if isinstance(get("identifier"), dict) else {}
     sentences = {
-        "customer.registered": lambda: _("Became a customer on %(channel)s") % {"channel": where},
-        "customer.identifier_added": lambda: _join(
+        customer_events.CustomerRegistered.type_name: lambda: (
+            _("Became a customer on %(channel)s") % {"channel": where}
+        ),
+        customer_events.CustomerIdentifierAdded.type_name: lambda: _join(
             _("New contact detail"), IDENTIFIER_LABELS.get(identifier.get("kind"), "")
         ),
-        "customer.profile_updated": lambda: _("Profile updated"),
-        "customer.address_undeliverable": lambda: _join(
+        customer_events.CustomerProfileUpdated.type_name: lambda: _("Profile updated"),
+        customer_events.CustomerAddressUndeliverable.type_name: lambda: _join(
             _("A contact detail stopped working"), IDENTIFIER_LABELS.get(identifier.get("kind"), ""), get("reason")
         ),
-        "customer.identified": lambda: _("Identified on %(channel)s") % {"channel": where},
-        "customer.aliased": lambda: _("Identified on %(channel)s") % {"channel": where},
-        "customer.merged": lambda: _("Records merged: another profile of the same person joined this one"),
-        "customer.unmerged": lambda: _("Records separated again"),
-        "customer.erased": lambda: _("Personal data erased on request"),
-        "customer.exported": lambda: _("Personal data handed out (export)"),
-        "page.viewed": lambda: _join(
+        customer_events.CustomerIdentified.type_name: lambda: _("Identified on %(channel)s") % {"channel": where},
+        customer_events.CustomerAliased.type_name: lambda: _("Identified on %(channel)s") % {"channel": where},
+        customer_events.CustomerMerged.type_name: lambda: _(
+            "Records merged: another profile of the same person joined this one"
+        ),
+        customer_events.CustomerUnmerged.type_name: lambda: _("Records separated again"),
+        customer_events.CustomerErased.type_name: lambda: _("Personal data erased on request"),
+        customer_events.CustomerExported.type_name: lambda: _("Personal data handed out (export)"),
+        customer_events.PageViewed.type_name: lambda: _join(
             _("Viewed a page on %(channel)s") % {"channel": where}, _quote(get("title") or get("url"))
         ),
-        "product.viewed": lambda: (
+        customer_events.ProductViewed.type_name: lambda: (
             _("Viewed product %(sku)s on %(channel)s") % {"sku": get("sku") or "", "channel": where}
         ),
-        "search.performed": lambda: (
+        customer_events.SearchPerformed.type_name: lambda: (
             _("Searched %(query)s (%(count)s results)")
             % {"query": _quote(get("query")), "count": get("results_count") or 0}
         ),
-        "app.opened": lambda: _join(_("Opened the app"), get("screen")),
-        "store.visited": lambda: _join(
+        customer_events.AppOpened.type_name: lambda: _join(_("Opened the app"), get("screen")),
+        customer_events.StoreVisited.type_name: lambda: _join(
             _("Visited store %(location)s") % {"location": get("location") or ""},
             _("%(minutes)s min") % {"minutes": get("minutes")} if get("minutes") else "",
         ),
-        "call.received": lambda: _join(
+        customer_events.CallReceived.type_name: lambda: _join(
             _("Phone call"), get("reason"), _("%(minutes)s min") % {"minutes": round((get("seconds") or 0) / 60)}
         ),
-        "review.posted": lambda: _join(
+        customer_events.ReviewPosted.type_name: lambda: _join(
             _("Posted a review") + (" " + "★" * int(get("rating") or 0) if get("rating") else ""),
             get("sku") or get("location"),
             _quote(get("text")),
         ),
-        "content.shared": lambda: _join(
+        customer_events.ContentShared.type_name: lambda: _join(
             _("Shared on %(network)s") % {"network": get("network") or where}, get("sku") or get("url")
         ),
-        "checkout.started": lambda: _join(
+        customer_events.CheckoutStarted.type_name: lambda: _join(
             _("Started checkout on %(channel)s") % {"channel": where}, money_text(get("value"), get("currency"))
         ),
-        "coupon.applied": lambda: _("Applied coupon %(code)s") % {"code": get("code") or ""},
-        "wishlist.item_added": lambda: _("Added %(sku)s to the wishlist") % {"sku": get("sku") or ""},
-        "custom.event": lambda: _join(_("Other activity"), get("name")),
+        customer_events.CouponApplied.type_name: lambda: _("Applied coupon %(code)s") % {"code": get("code") or ""},
+        customer_events.WishlistItemAdded.type_name: lambda: (
+            _("Added %(sku)s to the wishlist") % {"sku": get("sku") or ""}
+        ),
+        customer_events.CustomEvent.type_name: lambda: _join(_("Other activity"), get("name")),
     }
     if event_type in sentences:
         return sentences[event_type]()

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import TextIO
 
 from backoffice.eventstore import store
+from backoffice.eventstore.vocabulary import Channel, FulfilmentMethod
 from customers.demo_history import CATALOG, LOCATIONS
 from customers.selectors import people_contactable
 
@@ -31,19 +32,19 @@ HISTORY_DAYS = 60
 CHANNEL_WEIGHTS = {"web": 34, "app": 22, "store": 18, "phone": 10, "whatsapp": 7, "instagram": 5, "facebook": 4}
 # Where an order ends up: (method, steps after placement), with weights.
 PATHS = (
-    ("pickup", ("pay", "ready", "collect"), 30),
-    ("pickup", ("pay", "ready"), 6),
-    ("pickup", ("pay", "ready", "collect", "return"), 6),
-    ("pickup", ("cancel",), 3),
+    (FulfilmentMethod.PICKUP, ("pay", "ready", "collect"), 30),
+    (FulfilmentMethod.PICKUP, ("pay", "ready"), 6),
+    (FulfilmentMethod.PICKUP, ("pay", "ready", "collect", "return"), 6),
+    (FulfilmentMethod.PICKUP, ("cancel",), 3),
     # A sale at the till to a customer who gave their phone or card: paid and taken away at once.
-    ("counter", (), 10),
-    ("counter", ("return",), 2),
-    ("ship", ("pay", "ship", "deliver"), 30),
-    ("ship", ("pay", "ship"), 5),
-    ("ship", ("pay", "ship", "deliver", "return"), 8),
-    ("ship", ("pay",), 4),
-    ("ship", (), 4),
-    ("ship", ("pay", "cancel"), 4),
+    (FulfilmentMethod.COUNTER, (), 10),
+    (FulfilmentMethod.COUNTER, ("return",), 2),
+    (FulfilmentMethod.SHIP, ("pay", "ship", "deliver"), 30),
+    (FulfilmentMethod.SHIP, ("pay", "ship"), 5),
+    (FulfilmentMethod.SHIP, ("pay", "ship", "deliver", "return"), 8),
+    (FulfilmentMethod.SHIP, ("pay",), 4),
+    (FulfilmentMethod.SHIP, (), 4),
+    (FulfilmentMethod.SHIP, ("pay", "cancel"), 4),
 )
 TILL_SALES = 300
 
@@ -136,8 +137,8 @@ def _plan_orders(rng: random.Random, now: datetime, count: int) -> list[PlannedO
         customer_id = customers[rng.randrange(len(customers))]
         channel = rng.choices(channels, channel_weights)[0]
         method, steps, _ = rng.choices(PATHS, [w for *_, w in PATHS])[0]
-        if method == "counter":
-            channel = "store"
+        if method == FulfilmentMethod.COUNTER:
+            channel = Channel.STORE
         products = rng.sample(CATALOG, rng.choice((1, 1, 1, 2, 2, 3)))
         lines = tuple((p.sku, 1 if not p.sku.startswith("CAL-") else 2) for p in products)
         store = rng.choice(stores)
@@ -149,7 +150,7 @@ def _plan_orders(rng: random.Random, now: datetime, count: int) -> list[PlannedO
                 channel=channel,
                 method=method,
                 # Shipping lets the allocation policy choose; an assisted sale in a store ships or is collected there.
-                location=store if method in ("pickup", "counter") else "",
+                location=store if method in (FulfilmentMethod.PICKUP, FulfilmentMethod.COUNTER) else "",
                 lines=lines,
                 steps=steps,
                 # Returns come back anywhere: mostly a store (whatever channel the order came from), some by post.

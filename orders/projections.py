@@ -95,20 +95,28 @@ class Catalog(Projection):
         )
 
 
+# The stock types, bound once: fold_stock runs per stock event, and reading an event class's type_name costs a few
+# times the comparison it feeds (about 0.1 us against 0.02 us).
+_STOCK_IN = type_names(StockReceived, StockReturned)
+_COUNTED, _SOLD, _RESERVED, _RELEASED, _TRANSFERRED = type_names(
+    StockCounted, StockSold, StockReserved, StockReleased, StockTransferred
+)
+
+
 def fold_stock(on_hand: int, reserved: int, type_name: str, data: dict) -> tuple[int, int]:
     """One stock event applied to (on_hand, reserved). Services check the invariants before they append."""
-    if type_name == "stock.received" or type_name == "stock.returned":
+    if type_name in _STOCK_IN:
         return on_hand + data["quantity"], reserved
-    if type_name == "stock.counted":
+    if type_name == _COUNTED:
         return data["counted"], reserved
-    if type_name == "stock.sold":
+    if type_name == _SOLD:
         released = data["quantity"] if data.get("from_reservation") else 0
         return on_hand - data["quantity"], reserved - released
-    if type_name == "stock.reserved":
+    if type_name == _RESERVED:
         return on_hand, reserved + data["quantity"]
-    if type_name == "stock.released":
+    if type_name == _RELEASED:
         return on_hand, reserved - data["quantity"]
-    if type_name == "stock.transferred":
+    if type_name == _TRANSFERRED:
         sign = 1 if data["direction"] == "in" else -1
         return on_hand + sign * data["quantity"], reserved
     raise ValueError(type_name)
@@ -136,7 +144,7 @@ class StockLevels(Projection):
             key = (event.data["sku"], event.data["location"])
             # [is_absolute, on_hand (absolute value or delta), reserved delta, version, updated_at]
             state = folded.setdefault(key, [False, 0, 0, 0, event.recorded_at])
-            if event.type == "stock.counted":
+            if event.type == _COUNTED:
                 state[0], state[1] = True, event.data["counted"]
             else:
                 on_hand, reserved = fold_stock(0, 0, event.type, event.data)
@@ -178,7 +186,7 @@ class Orders(Projection):
         them are written."""
         orders, lines = [], []
         for event in events:
-            if event.type == "order.placed":
+            if event.type == OrderPlaced.type_name:
                 order, its_lines = order_from_placed(
                     data=event.data,
                     customer_id=event.customer_id,
@@ -207,7 +215,7 @@ class Orders(Projection):
     @handles(*_STATUS_AFTER)
     def stepped(self, event):
         changes = {"status": _STATUS_AFTER[event.type], "updated_at": event.occurred_at, "version": event.version}
-        if event.type == "order.paid":
+        if event.type == OrderPaid.type_name:
             changes["is_paid"] = True
         Order.objects.filter(id=event.data["order_id"]).update(**changes)
 
@@ -303,7 +311,7 @@ class Carts(Projection):
     def _fold(cart: Cart, event) -> None:
         data = event.data
         cart.version = max(cart.version, event.version)
-        if event.type == "cart.abandoned":
+        if event.type == CartAbandoned.type_name:
             cart.status = CartStatus.ABANDONED
             cart.abandoned_at = event.occurred_at
             cart.reminder_message_id = data["reminder_message_id"]
@@ -313,12 +321,12 @@ class Carts(Projection):
         if cart.status == CartStatus.ABANDONED:
             cart.status = CartStatus.OPEN  # back to it: open again, but abandoned_at stays (one reminder per cart)
         cart.last_activity_at = max(cart.last_activity_at, event.occurred_at)
-        if event.type == "cart.item_added":
+        if event.type == CartItemAdded.type_name:
             item = cart.items.get(data["sku"], {"quantity": 0, "unit_price": data["unit_price"]})
             item["quantity"] += data["quantity"]
             item["unit_price"] = data["unit_price"]
             cart.items = {**cart.items, data["sku"]: item}
-        elif event.type == "cart.item_removed":
+        elif event.type == CartItemRemoved.type_name:
             items = dict(cart.items)
             if data["sku"] in items:
                 left = items[data["sku"]]["quantity"] - data["quantity"]
@@ -327,6 +335,6 @@ class Carts(Projection):
                 else:
                     del items[data["sku"]]
             cart.items = items
-        elif event.type == "cart.checked_out":
+        elif event.type == CartCheckedOut.type_name:
             cart.status = CartStatus.CHECKED_OUT
             cart.order_id = data["order_id"]

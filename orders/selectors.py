@@ -9,8 +9,9 @@ from django.db.models import Count, Exists, F, OuterRef, QuerySet
 from django.db.models.functions import Length
 
 from backoffice.eventstore import store
+from backoffice.eventstore.vocabulary import FulfilmentMethod
 
-from .models import Cart, Location, LocationKind, Order, OrderLine, OrderStatus, Product, StockLevel
+from .models import Cart, CartStatus, Location, LocationKind, Order, OrderLine, OrderStatus, Product, StockLevel
 
 
 class UnknownReference(LookupError):
@@ -105,7 +106,7 @@ def orders_of_customer(*, customer_id: uuid.UUID, limit: int = 50) -> list[Order
 
 
 def carts_open(*, customer_id: uuid.UUID | None = None) -> list[Cart]:
-    carts = Cart.objects.filter(status="open")
+    carts = Cart.objects.filter(status=CartStatus.OPEN)
     if customer_id is not None:
         carts = carts.filter(customer_id=customer_id)
     return list(carts.order_by("-last_activity_at"))
@@ -130,7 +131,9 @@ def location_get(*, code: str) -> Location | None:
 def orders_for_pickup(*, location: str, limit: int = 200) -> list[Order]:
     """Pickup orders at a store not yet collected or cancelled (placed, paid, ready), oldest first."""
     statuses = (OrderStatus.PLACED, OrderStatus.PAID, OrderStatus.READY)
-    orders = Order.objects.filter(fulfilment_method="pickup", fulfilment_location=location, status__in=statuses)
+    orders = Order.objects.filter(
+        fulfilment_method=FulfilmentMethod.PICKUP, fulfilment_location=location, status__in=statuses
+    )
     return list(orders.prefetch_related("lines").order_by("placed_at")[:limit])
 
 

@@ -22,6 +22,7 @@ from backoffice.eventstore.people import merge_groups
 from backoffice.eventstore.projector import ASYNC, Projection, type_names
 from backoffice.eventstore.times import LocalDays
 from backoffice.eventstore.upserts import Row, upsert, upsert_objects
+from backoffice.eventstore.vocabulary import FulfilmentMethod
 from backoffice.messaging.events import (
     MessageBounced,
     MessageClicked,
@@ -258,7 +259,7 @@ class _Batch:
             self._attribute(order, event)
             self.new_orders[order_id] = order
             self._count_order(order, sign=ONE)
-            if order.fulfilment_method == "pickup":
+            if order.fulfilment_method == FulfilmentMethod.PICKUP:
                 # Placements, whatever became of them: the base of the click-and-collect failure rate.
                 self.add(day, order.channel, "pickup.orders", ONE, order.fulfilment_location)
             return
@@ -277,7 +278,7 @@ class _Batch:
         else:
             self._count_order(order, sign=-ONE)
             order.is_cancelled = True
-            if order.fulfilment_method == "pickup" and is_stock_reason(event.data.get("reason", "")):
+            if order.fulfilment_method == FulfilmentMethod.PICKUP and is_stock_reason(event.data.get("reason", "")):
                 self.add(day, order.channel, "pickup.stock_cancelled", ONE, order.fulfilment_location)
 
     def _count_order(self, order: _Order, *, sign: Decimal) -> None:

@@ -16,6 +16,7 @@ from backoffice.accounts.admin_read_only import ReadOnlyAdmin
 from backoffice.accounts.admin_roles import RoleEditedAdmin, RoleGatedAdmin
 from backoffice.accounts.roles import Role
 from backoffice.accounts.selectors import user_role
+from backoffice.eventstore.vocabulary import Channel
 
 from . import selectors, services
 from .errors import DeliveryError
@@ -243,7 +244,7 @@ class ChannelSettingAdmin(RoleEditedAdmin, admin.ModelAdmin):
             channel = request.POST.get("channel", "")
             if channel not in OUTBOUND_CHANNELS:
                 raise PermissionDenied
-            address = request.POST.get("address", "") or (request.user.email if channel == "email" else "")
+            address = request.POST.get("address", "") or (request.user.email if channel == Channel.EMAIL else "")
             try:
                 provider_id = services.provider_test_send(
                     channel=channel, address=address, actor=request_actor(request)

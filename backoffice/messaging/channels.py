@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
+from backoffice.eventstore.vocabulary import Channel, Purpose
+
 from .errors import ChannelRuleError
 from .events import OUTBOUND_CHANNELS as OUTBOUND_CHANNELS  # re-exported
 
@@ -28,12 +30,12 @@ _GSM7_EXTENDED: Final = frozenset("^{}\\[~]|€\f")
 
 # Allowed keys and limits per channel: {key: (required, max length)}.
 _FIELDS: Final[dict[str, dict[str, tuple[bool, int]]]] = {
-    "email": {"subject": (True, 200), "body": (True, 100_000), "html": (False, 200_000)},
-    "sms": {"text": (True, 10_000)},
-    "whatsapp": {"text": (False, 4096), "template": (False, 512), "language": (False, 16)},
-    "push": {"title": (True, 100), "body": (True, 1000), "url": (False, 2000)},
-    "facebook": {"text": (True, 2000)},
-    "instagram": {"text": (True, 1000)},
+    Channel.EMAIL: {"subject": (True, 200), "body": (True, 100_000), "html": (False, 200_000)},
+    Channel.SMS: {"text": (True, 10_000)},
+    Channel.WHATSAPP: {"text": (False, 4096), "template": (False, 512), "language": (False, 16)},
+    Channel.PUSH: {"title": (True, 100), "body": (True, 1000), "url": (False, 2000)},
+    Channel.FACEBOOK: {"text": (True, 2000)},
+    Channel.INSTAGRAM: {"text": (True, 1000)},
 }
 
 
@@ -43,11 +45,11 @@ def content_for(
     """The shape of a message on `channel`, built from one text: email `subject` and `body`; push `title` (the
     subject when no title is given) and `body`; WhatsApp an approved `template` with its `parameters` when one is
     given, else `text`; SMS, Facebook and Instagram `text`. The one place that knows the shapes `check` validates."""
-    if channel == "email":
+    if channel == Channel.EMAIL:
         return {"subject": subject, "body": text}
-    if channel == "push":
+    if channel == Channel.PUSH:
         return {"title": title or subject, "body": text}
-    if channel == "whatsapp" and template:
+    if channel == Channel.WHATSAPP and template:
         return {"template": template, "parameters": list(parameters)}
     return {"text": text}
 
@@ -84,12 +86,12 @@ def check(
     """The content, cleaned, or ChannelRuleError naming the field that breaks a rule."""
     if channel not in OUTBOUND_CHANNELS:
         raise ChannelRuleError("channel", f"messages cannot be sent on {channel!r}", "unknown_channel")
-    if purpose not in ("marketing", "service"):
+    if purpose not in tuple(Purpose):
         raise ChannelRuleError("purpose", "must be marketing or service", "invalid_choice")
     if not isinstance(content, dict):
         raise ChannelRuleError("content", "must be an object", "invalid")
     fields = _FIELDS[channel]
-    allowed = set(fields) | ({"parameters", "buttons"} if channel == "whatsapp" else set())
+    allowed = set(fields) | ({"parameters", "buttons"} if channel == Channel.WHATSAPP else set())
     for key in content:
         if key not in allowed:
             raise ChannelRuleError(f"content.{key}", f"is not a field of a {channel} message", "unknown_field")
@@ -107,7 +109,7 @@ def check(
         if len(value) > limit:
             raise ChannelRuleError(f"content.{key}", f"is longer than {limit} characters", "max_length")
         cleaned[key] = value
-    if channel == "sms":
+    if channel == Channel.SMS:
         length = sms_length(cleaned["text"])
         if length.segments > max_sms_segments:
             raise ChannelRuleError(
@@ -116,7 +118,7 @@ def check(
                 f"over the limit of {max_sms_segments}",
                 "too_many_segments",
             )
-    if channel == "whatsapp":
+    if channel == Channel.WHATSAPP:
         cleaned.update(_whatsapp(content, cleaned, last_inbound_at=last_inbound_at, now=now))
     return cleaned
 
@@ -167,4 +169,4 @@ def whatsapp_window_open(last_inbound_at: datetime | None, *, now: datetime) -> 
 
 
 def needs_whatsapp_window(channel: str, content: dict) -> bool:
-    return channel == "whatsapp" and not content.get("template")
+    return channel == Channel.WHATSAPP and not content.get("template")

@@ -11,8 +11,10 @@ from django.utils.translation import gettext as _
 
 from backoffice.eventstore import store
 from backoffice.eventstore.selectors import channel_events_since
+from backoffice.eventstore.vocabulary import Channel, Purpose
 
 from .backends import backend_for
+from .events import MessageFailed
 from .models import OutboundMessage, ReceivedCallback, Status, StatusCallback
 from .vocabulary import NOT_SENT, OUTBOX_PENDING
 
@@ -89,9 +91,13 @@ def provider_status(*, channel: str, base_url: str) -> dict:
     name = backend.name or type(backend).__name__
     now = timezone.now()
     missing = [setting for setting in PROVIDER_SETTINGS.get(name, ()) if not getattr(settings, setting, "")]
-    if name == "twilio" and channel in ("sms", "whatsapp") and not getattr(settings, f"TWILIO_FROM_{channel.upper()}"):
+    if (
+        name == "twilio"
+        and channel in (Channel.SMS, Channel.WHATSAPP)
+        and not getattr(settings, f"TWILIO_FROM_{channel.upper()}")
+    ):
         missing.append(f"TWILIO_FROM_{channel.upper()}")
-    if name == "meta" and channel == "whatsapp" and not settings.WHATSAPP_PHONE_NUMBER_ID:
+    if name == "meta" and channel == Channel.WHATSAPP and not settings.WHATSAPP_PHONE_NUMBER_ID:
         missing.append("WHATSAPP_PHONE_NUMBER_ID")
     if name == "webhook" and not settings.MESSAGING_WEBHOOK_URLS.get(channel):
         missing.append(f"MESSAGING_WEBHOOK_URL_{channel.upper()}")
@@ -99,9 +105,10 @@ def provider_status(*, channel: str, base_url: str) -> dict:
         "at"
     ]
     last_callback = StatusCallback.objects.filter(message__channel=channel).aggregate(at=Max("received_at"))["at"]
-    # Inbound messages of the last week (the channel-and-time index): enough to see that the webhook works.
+    # Inbound messages of the last week (the channel-and-time index): enough to see that the webhook works. They are
+    # the customers app's `message.received` (a layer above messaging: named by its type name).
     _, last_inbound = channel_events_since(channel=channel, type="message.received", since=now - timedelta(days=7))
-    failures, _ = channel_events_since(channel=channel, type="message.failed", since=now - timedelta(hours=1))
+    failures, _ = channel_events_since(channel=channel, type=MessageFailed.type_name, since=now - timedelta(hours=1))
     return {
         "channel": channel,
         "provider": name,
@@ -200,7 +207,7 @@ def marketing_messages_since(*, customer_ids: list[uuid.UUID], since: datetime) 
     """Marketing messages each person was sent (or is about to be) since `since`, from every campaign, journey and
     sender, on every channel: what the contact-pressure budget counts."""
     counts = (
-        OutboundMessage.objects.filter(customer_id__any=customer_ids, purpose="marketing", created_at__gt=since)
+        OutboundMessage.objects.filter(customer_id__any=customer_ids, purpose=Purpose.MARKETING, created_at__gt=since)
         .exclude(status__in=NOT_SENT)
         .values_list("customer_id")
         .annotate(n=Count("id"))

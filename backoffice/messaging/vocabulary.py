@@ -1,8 +1,10 @@
-"""Messaging's vocabulary: where an outbound message stands.
+"""Messaging's vocabulary: where an outbound message stands, and what a provider said became of it.
 
 Kept apart from the models so that other apps can name a status without importing messaging's models (an
 import-linter contract forbids that: pyproject.toml).
 """
+
+from enum import StrEnum
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -22,3 +24,18 @@ class Status(models.TextChoices):
 OUTBOX_PENDING = (Status.QUEUED, Status.DEFERRED, Status.SENDING, Status.REVIEW)
 # Statuses of messages that never reached the person (they do not count against their contact-pressure budget).
 NOT_SENT = (Status.SUPPRESSED, Status.FAILED)
+
+
+class DeliveryStatus(StrEnum):
+    """What a provider said became of a sent message: a status callback's status, and the furthest one reached is the
+    message's `delivery_status` (a summary column without choices, so a plain StrEnum: staff never pick one)."""
+
+    DELAYED = "delayed"
+    DELIVERED = "delivered"
+    READ = "read"
+    REACTED = "reacted"
+    CLICKED = "clicked"
+    UNSUBSCRIBED = "unsubscribed"
+    BOUNCED = "bounced"
+    FAILED = "failed"
+    COMPLAINED = "complained"

@@ -22,6 +22,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from backoffice.eventstore.partitioning import partition_months_ahead
 from backoffice.messaging import selectors as messaging_selectors
+from backoffice.messaging.events import MessageFailed, MessageSent
 
 from . import selectors
 
@@ -60,7 +61,7 @@ class DatabaseCollector:
         )
         for (type_name, channel), count in sorted(counts.items()):
             events.add_metric([type_name, channel], count)
-            if type_name in ("message.sent", "message.failed"):
+            if type_name in (MessageSent.type_name, MessageFailed.type_name):
                 messages.add_metric([channel, type_name.removeprefix("message.")], count)
         yield events
         yield messages

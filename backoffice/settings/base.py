@@ -12,6 +12,9 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
+# Plain enums, no Django: safe to read before the apps load.
+from backoffice.eventstore.vocabulary import OUTBOUND_CHANNELS
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
@@ -338,7 +341,7 @@ CELERY_BEAT_SCHEDULE["accounts-personal-data-accesses-purge"] = {
 # --- Messaging backends per channel (console, file, memory, smtp, webhook).
 MESSAGING_BACKENDS = {
     channel: env.str(f"MESSAGING_BACKEND_{channel.upper()}", default=env.str("MESSAGING_BACKEND", default="file"))
-    for channel in ("email", "sms", "whatsapp", "push", "facebook", "instagram")
+    for channel in map(str, OUTBOUND_CHANNELS)
 }
 MESSAGING_FILE_DIR = Path(env.str("MESSAGING_FILE_DIR", default=str(BASE_DIR / "var" / "outbox")))
 # Who may be contacted, where, when (customers fills the hook: consent, addresses, time zones, 24 h windows).

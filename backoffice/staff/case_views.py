@@ -15,14 +15,16 @@ from django.views import View
 from backoffice.accounts.actors import request_actor
 from backoffice.accounts.roles import AccessSurface, Role
 from backoffice.accounts.services import personal_data_access_record
+from backoffice.eventstore.vocabulary import Channel, Purpose
+from backoffice.messaging.events import MessageDeferred, MessageFailed, MessageQueued, MessageSent
 from customers import selectors as customer_selectors
 from customers.reachability import customer_reachable_channels
 from customers.services import cases as case_services
 from customers.vocabulary import CaseStatus
+from orders import selectors as order_selectors
 
 if TYPE_CHECKING:  # type names only: reads go through customers.selectors
     from customers.models import Case
-from orders import selectors as order_selectors
 
 from . import presenters
 from .access import StaffRoleRequiredMixin, error_page, staff_context
@@ -31,7 +33,13 @@ from .forms import CaseFilterForm, CaseReplyForm, CaseResolveForm
 INBOX_LIMIT = 100
 CASE_TIMELINE_EVENTS = 10
 # The pipeline's own steps and the case's events (shown in the thread already) would crowd the customer's story.
-NOT_THE_CUSTOMERS_STORY = ("message.queued", "message.sent", "message.deferred", "message.failed", "case.")
+NOT_THE_CUSTOMERS_STORY = (
+    MessageQueued.type_name,
+    MessageSent.type_name,
+    MessageDeferred.type_name,
+    MessageFailed.type_name,
+    "case.",
+)
 # Support answers cases wherever they came from; store staff see and answer the cases of customers at the counter.
 CASE_ROLES = (Role.ADMIN, Role.SUPPORT, Role.STORE)
 
@@ -98,7 +106,7 @@ class CaseInboxView(StaffRoleRequiredMixin, View):
         rows = [case_row(case) for case in cases[: INBOX_LIMIT + 1]]
         context = {
             **staff_context(request),
-            "form": form if request.GET else CaseFilterForm(initial={"status": "open"}),
+            "form": form if request.GET else CaseFilterForm(initial={"status": CaseStatus.OPEN}),
             "rows": rows[:INBOX_LIMIT],
             "is_truncated": len(rows) > INBOX_LIMIT,
             "limit": INBOX_LIMIT,
@@ -142,7 +150,7 @@ class CaseDetailView(StaffRoleRequiredMixin, View):
                     resolution=resolve_form.cleaned_data["resolution"],
                     compensation=resolve_form.compensation_data(),
                     actor=actor,
-                    channel="store" if request.staff_role == Role.STORE else "phone",
+                    channel=Channel.STORE if request.staff_role == Role.STORE else Channel.PHONE,
                 )
                 messages.success(request, _("Case resolved. The satisfaction survey is on its way."))
             else:
@@ -158,9 +166,9 @@ class CaseDetailView(StaffRoleRequiredMixin, View):
     def reply_channels(case: "Case") -> list[str]:
         """Where a reply can go: the customer's reachable channels for service (the case's first), or said by
         phone or at the counter."""
-        reachable = customer_reachable_channels(customer_id=case.customer_id, purpose="service")
+        reachable = customer_reachable_channels(customer_id=case.customer_id, purpose=Purpose.SERVICE)
         ordered = sorted(reachable, key=lambda channel: channel != case.channel)
-        return [*ordered, "phone", "store"]
+        return [*ordered, Channel.PHONE, Channel.STORE]
 
     def render(self, request, case: "Case", *, reply_form=None, resolve_form=None, status=200):
         owner = customer_selectors.customer_resolve_id(customer_id=case.customer_id)

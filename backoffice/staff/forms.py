@@ -6,13 +6,18 @@ from django.utils.translation import gettext_lazy as _
 
 from backoffice.accounts.roles import Role
 from backoffice.accounts.selectors import user_role
+from backoffice.eventstore.vocabulary import Channel
 from customers import selectors as customer_selectors
 
 from .access import UI_ROLES
 from .presenters import CHANNEL_LABELS, CONSENT_CHANNELS, CONSENT_PURPOSES, PURPOSE_LABELS
 
 # Where a consent change made on a staff page happened: at the counter, or on the phone with customer service.
-SOURCE_CHANNELS_BY_ROLE = {Role.STORE: ("store",), Role.SUPPORT: ("phone",), Role.ADMIN: ("store", "phone")}
+SOURCE_CHANNELS_BY_ROLE = {
+    Role.STORE: (Channel.STORE,),
+    Role.SUPPORT: (Channel.PHONE,),
+    Role.ADMIN: (Channel.STORE, Channel.PHONE),
+}
 SEARCH_MIN_LENGTH = 3
 
 

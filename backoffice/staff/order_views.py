@@ -17,10 +17,12 @@ from django.views import View
 from backoffice.accounts.actors import request_actor
 from backoffice.accounts.roles import Role
 from backoffice.accounts.selectors import user_location_code
+from backoffice.eventstore.vocabulary import Channel, FulfilmentMethod
 from customers import selectors as customer_selectors
 from orders import errors as order_errors
 from orders import selectors as order_selectors
 from orders import services as order_services
+from orders.events import OrderCollected, OrderPaid, OrderReady, OrderReturned
 from orders.vocabulary import OrderStatus
 
 from . import presenters
@@ -201,9 +203,9 @@ class TillSaleView(StaffRoleRequiredMixin, View):
                 order, _created = order_services.order_place(
                     order_id=f"TILL-{data['sale_id'].hex[:16]}",  # short enough to read out; unique enough
                     customer=data["customer"],
-                    channel="store",
+                    channel=Channel.STORE,
                     lines=[{"sku": data["sku"], "quantity": data["quantity"]}],
-                    fulfilment={"method": "counter", "location": location},
+                    fulfilment={"method": FulfilmentMethod.COUNTER, "location": location},
                     actor=request_actor(request),
                 )
             else:
@@ -336,7 +338,7 @@ class OrderDetailView(StaffRoleRequiredMixin, View):
                     order_id=order.id,
                     action="return",
                     actor=request_actor(request),
-                    channel="store",
+                    channel=Channel.STORE,
                     acting_location=location,
                     location=location,
                     lines=form.lines(),
@@ -373,7 +375,9 @@ class OrderDetailView(StaffRoleRequiredMixin, View):
             }
             for event in order_selectors.order_history(order_id=order.id)
         ]
-        is_own_pickup = own is not None and order.fulfilment_method == "pickup" and order.fulfilment_location == own
+        is_own_pickup = (
+            own is not None and order.fulfilment_method == FulfilmentMethod.PICKUP and order.fulfilment_location == own
+        )
         context = {
             **staff_context(request),
             **_order_summary(order, names, products),
@@ -396,7 +400,7 @@ class OrderDetailView(StaffRoleRequiredMixin, View):
     @staticmethod
     def history_detail(event) -> str:
         data = event.data
-        if event.type == "order.returned":
+        if event.type == OrderReturned.type_name:
             lines = ", ".join(f"{line['quantity']} × {line['sku']}" for line in data.get("lines", []))
             return _("%(lines)s at %(location)s, refund %(amount)s %(currency)s") % {
                 "lines": lines,
@@ -404,8 +408,8 @@ class OrderDetailView(StaffRoleRequiredMixin, View):
                 "amount": _amount(data.get("refund_amount", "")),
                 "currency": data.get("currency", ""),
             }
-        if event.type in ("order.ready", "order.collected"):
+        if event.type in (OrderReady.type_name, OrderCollected.type_name):
             return data.get("location", "")
-        if event.type == "order.paid":
+        if event.type == OrderPaid.type_name:
             return f"{_amount(data.get('amount', ''))} {data.get('currency', '')}"
         return ""

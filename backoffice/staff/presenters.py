@@ -9,6 +9,7 @@ import phonenumbers
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from backoffice.eventstore.vocabulary import Purpose
 from customers import wording
 from customers.events import ConsentChannel, ConsentPurpose
 from customers.timeline_cursor import BadCursor, cursor_decode, cursor_encode  # noqa: F401 - the API's cursor
@@ -95,7 +96,7 @@ def consent_grid(states) -> list[dict]:
         for purpose in CONSENT_PURPOSES:
             state = by_key.get((channel, purpose))
             if state is None:
-                cell = ConsentCell(channel, purpose, purpose == "service", "default", "", None, "")
+                cell = ConsentCell(channel, purpose, purpose == Purpose.SERVICE, "default", "", None, "")
             else:
                 cell = ConsentCell(
                     channel,

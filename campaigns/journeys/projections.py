@@ -62,7 +62,9 @@ class Journeys(Projection):
     def apply(self, events: Sequence[RecordedEvent]) -> None:
         # A batch of steps is hundreds of runs: read them at once, move them in memory, write them at once.
         wanted = [
-            uuid.UUID(str(e.data["run_id"])) for e in events if e.type in RUN_TYPES and e.type != "journey.entered"
+            uuid.UUID(str(e.data["run_id"]))
+            for e in events
+            if e.type in RUN_TYPES and e.type != journey_events.JourneyEntered.type_name
         ]
         runs = runs_by_id(wanted)
         new: dict[uuid.UUID, RunRow] = {}
@@ -70,7 +72,7 @@ class Journeys(Projection):
         for event in events:
             if event.type in PLAN_TYPES:
                 _plan(event)
-            elif event.type == "journey.entered":
+            elif event.type == journey_events.JourneyEntered.type_name:
                 run = _entered(event)
                 runs[run.id] = new[run.id] = run
             else:
@@ -85,7 +87,7 @@ class Journeys(Projection):
 def _plan(event: RecordedEvent) -> None:
     data = event.data
     journey_id = uuid.UUID(str(data["journey_id"]))
-    if event.type == "journey.created":
+    if event.type == journey_events.JourneyCreated.type_name:
         Journey.objects.create(
             id=journey_id,
             created_by=data.get("created_by", ""),
@@ -97,11 +99,11 @@ def _plan(event: RecordedEvent) -> None:
         return
     journey = Journey.objects.get(pk=journey_id)
     journey.updated_at = event.occurred_at
-    if event.type == "journey.changed":
+    if event.type == journey_events.JourneyChanged.type_name:
         for name in PLAN_FIELDS:
             if name in data:
                 setattr(journey, name, data[name])
-    elif event.type == "journey.published":
+    elif event.type == journey_events.JourneyPublished.type_name:
         JourneyVersion.objects.create(
             journey=journey,
             version=data["version"],
@@ -114,9 +116,9 @@ def _plan(event: RecordedEvent) -> None:
         journey.version = data["version"]
         journey.status = JourneyStatus.LIVE
         journey.live_since_position = event.position
-    elif event.type == "journey.paused":
+    elif event.type == journey_events.JourneyPaused.type_name:
         journey.status = JourneyStatus.PAUSED
-    elif event.type == "journey.resumed":
+    elif event.type == journey_events.JourneyResumed.type_name:
         journey.status = JourneyStatus.LIVE
         journey.live_since_position = event.position
     journey.save()
@@ -143,7 +145,7 @@ def _entered(e: RecordedEvent) -> RunRow:
 def _run(run: RunRow, event: RecordedEvent) -> None:
     data = event.data
     run.updated_at = event.occurred_at
-    if event.type == "journey.step_completed":
+    if event.type == journey_events.JourneyStepCompleted.type_name:
         run.path = [*run.path, [data["step"], data["outcome"], event.occurred_at.isoformat()]]
         run.step, run.phase = data.get("next_step", ""), data.get("phase", "")
         run.due_at, run.awaiting = _time(data.get("due_at")), data.get("awaiting", "")
@@ -155,11 +157,11 @@ def _run(run: RunRow, event: RecordedEvent) -> None:
                 tag=data["tag"],
                 defaults={"tagged_at": event.occurred_at, "journey_id": run.journey_id},
             )
-    elif event.type == "journey.exited":
+    elif event.type == journey_events.JourneyExited.type_name:
         run.status = RunStatus.EXITED if data["reason"] == "goal" else RunStatus.DONE
         run.finished_at, run.exit_reason = event.occurred_at, data["reason"]
         run.due_at, run.awaiting = None, ""
         if data["reason"] == "goal":
             run.converted_at, run.revenue = event.occurred_at, Decimal(str(data.get("revenue", 0)))
-    elif event.type == "journey.converted":
+    elif event.type == journey_events.JourneyConverted.type_name:
         run.converted_at, run.revenue = event.occurred_at, Decimal(str(data.get("revenue", 0)))

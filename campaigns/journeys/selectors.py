@@ -8,6 +8,8 @@ from decimal import Decimal
 
 from django.db.models import Count, QuerySet, Sum
 
+from orders.events import CartAbandoned
+
 from . import definition as rules
 from .models import Journey, JourneyRun, JourneyStatus, JourneyVersion, RunStatus
 
@@ -27,7 +29,7 @@ def journeys_remind_abandoned_carts() -> bool:
             "definition", flat=True
         )
         for definition in found:
-            if (definition.get("trigger") or {}).get("event") == "cart.abandoned":
+            if (definition.get("trigger") or {}).get("event") == CartAbandoned.type_name:
                 return True
     return False
 

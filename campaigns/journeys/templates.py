@@ -3,9 +3,12 @@ adapt the texts before publishing. Placeholder-free on purpose: the texts are th
 
 from typing import Any
 
+from customers.events import CustomerRegistered
+from orders.events import CartAbandoned, OrderCollected, OrderPlaced, OrderReady
+
 ABANDONED_CART: dict[str, Any] = {
-    "trigger": {"kind": "event", "event": "cart.abandoned"},
-    "goal": {"event": "order.placed"},
+    "trigger": {"kind": "event", "event": CartAbandoned.type_name},
+    "goal": {"event": OrderPlaced.type_name},
     "reentry": {"mode": "every_time"},
     "start": "whatsapp",
     "steps": [
@@ -43,8 +46,8 @@ ABANDONED_CART: dict[str, Any] = {
 }
 
 WELCOME: dict[str, Any] = {
-    "trigger": {"kind": "event", "event": "customer.registered"},
-    "goal": {"event": "order.placed"},
+    "trigger": {"kind": "event", "event": CustomerRegistered.type_name},
+    "goal": {"event": OrderPlaced.type_name},
     "reentry": {"mode": "once"},
     "steps": [
         {
@@ -70,7 +73,7 @@ WELCOME: dict[str, Any] = {
 }
 
 REVIEW_REQUEST: dict[str, Any] = {
-    "trigger": {"kind": "event", "event": "order.collected"},
+    "trigger": {"kind": "event", "event": OrderCollected.type_name},
     "reentry": {"mode": "once_per_days", "days": 30},
     "steps": [
         {"id": "wait-week", "kind": "wait", "minutes": 7 * 24 * 60, "next": "ask"},
@@ -89,7 +92,7 @@ REVIEW_REQUEST: dict[str, Any] = {
 
 WIN_BACK: dict[str, Any] = {
     "trigger": {"kind": "segment", "segment": ""},
-    "goal": {"event": "order.placed"},
+    "goal": {"event": OrderPlaced.type_name},
     "reentry": {"mode": "once_per_days", "days": 90},
     "steps": [
         {
@@ -102,7 +105,7 @@ WIN_BACK: dict[str, Any] = {
         {
             "id": "wait-event",
             "kind": "wait_event",
-            "event": "order.placed",
+            "event": OrderPlaced.type_name,
             "timeout_minutes": 14 * 24 * 60,
             "next": "end",
             "timeout_next": "call",
@@ -113,8 +116,8 @@ WIN_BACK: dict[str, Any] = {
 }
 
 PICKUP_READY: dict[str, Any] = {
-    "trigger": {"kind": "event", "event": "order.ready"},
-    "goal": {"event": "order.collected"},
+    "trigger": {"kind": "event", "event": OrderReady.type_name},
+    "goal": {"event": OrderCollected.type_name},
     "reentry": {"mode": "every_time"},
     "steps": [
         {"id": "wait-2d", "kind": "wait", "minutes": 2 * 24 * 60, "next": "remind"},
@@ -136,7 +139,7 @@ BIRTHDAY: dict[str, Any] = {
     # On the customer's birthday in their own zone, from 10:00 there (people without a birthday never enter); every
     # year, once (a date trigger enters a person once per occurrence).
     "trigger": {"kind": "date", "attribute": "birthday", "time": "10:00"},
-    "goal": {"event": "order.placed"},
+    "goal": {"event": OrderPlaced.type_name},
     "reentry": {"mode": "every_time"},
     "steps": [
         {

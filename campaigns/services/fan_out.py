@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from backoffice.eventstore import projector, store
 from backoffice.eventstore.locks import keys_locked
+from backoffice.eventstore.vocabulary import Purpose
 from backoffice.messaging.errors import ChannelRuleError
 from backoffice.messaging.policy import zone
 from backoffice.messaging.selectors import marketing_messages_since
@@ -281,7 +282,7 @@ def _queue(campaign: Campaign, plan: dict[uuid.UUID, list[str]], now: datetime, 
                 MessageRequest(
                     customer_id=customer_id,
                     channel=channel,
-                    purpose="marketing",
+                    purpose=Purpose.MARKETING,
                     content=worksheet.variant_content(campaign, channel, filled),
                     idempotency_key=f"campaign:{campaign.id}:{customer_id}:{channel}",
                     campaign_id=str(campaign.id),

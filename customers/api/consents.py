@@ -17,7 +17,7 @@ from backoffice.api.validation import validated_input
 from backoffice.eventstore.schema import CHANNELS
 
 from .. import selectors, services
-from ..events import ConsentChannel, ConsentPurpose
+from ..events import ConsentChannel, ConsentGranted, ConsentPurpose
 
 
 class ConsentStateSerializer(serializers.Serializer):
@@ -43,7 +43,7 @@ class ConsentChangeSerializer(serializers.Serializer):
     actor = serializers.SerializerMethodField()
 
     def get_granted(self, event) -> bool:
-        return event.type == "consent.granted"
+        return event.type == ConsentGranted.type_name
 
     def get_channel(self, event) -> str:
         return event.data["channel"]

@@ -16,13 +16,26 @@ from django.utils import timezone
 from backoffice.eventstore import store
 from backoffice.eventstore.money import money
 from backoffice.eventstore.people import merge_groups
+from backoffice.eventstore.projector import type_names
+from backoffice.eventstore.vocabulary import Purpose
 
+from ..events import (
+    ConsentGranted,
+    ConsentRevoked,
+    CustomerIdentifierAdded,
+    CustomerMerged,
+    CustomerProfileUpdated,
+    CustomerRegistered,
+    CustomerUnmerged,
+)
 from ..identifiers import InvalidIdentifier, normalise
 from ..models import Case, Consent, Customer, CustomerIdentifier, CustomerOrder
 from ..projections import RECORD_KEEPING_TYPES, identifier_key, readable_identifiers, readable_text
 
-CONSENT_TYPES = ("consent.granted", "consent.revoked")
-MERGE_TYPES = ("customer.merged", "customer.unmerged")
+CONSENT_TYPES = type_names(ConsentGranted, ConsentRevoked)
+MERGE_TYPES = type_names(CustomerMerged, CustomerUnmerged)
+# The orders app is a layer above, so its types are named by their strings (tests/customers hold them declared).
+ORDER_PLACED, ORDER_RETURNED, ORDER_CANCELLED = "order.placed", "order.returned", "order.cancelled"
 SEARCHABLE_KINDS = ("email", "phone", "loyalty_card", "anonymous_id", "facebook_id", "instagram_id")
 
 
@@ -91,9 +104,9 @@ def consent_allows(*, customer_id: uuid.UUID, channel: str, purpose: str, at: da
         is_granted = None
         for event in store.read_customer(group, types=CONSENT_TYPES, occurred_until=at):
             if event.data["channel"] == channel and event.data["purpose"] == purpose:
-                is_granted = event.type == "consent.granted"
+                is_granted = event.type == ConsentGranted.type_name
     if is_granted is None:
-        return purpose == "service"
+        return purpose == Purpose.SERVICE
     return is_granted
 
 
@@ -263,7 +276,7 @@ def customer_members_as_of(*, customer_id: uuid.UUID, at: datetime) -> list[uuid
     while frontier:
         joined: dict[uuid.UUID, bool] = {}
         for event in store.read_customer(frontier, types=MERGE_TYPES, occurred_until=at):
-            if event.type == "customer.merged":
+            if event.type == CustomerMerged.type_name:
                 joined[uuid.UUID(event.data["merged"])] = True
             else:
                 joined[uuid.UUID(event.data["unmerged"])] = False
@@ -278,7 +291,7 @@ def customer_view_as_of(*, customer_id: uuid.UUID, at: datetime, recent: int = 1
     they stood. None if not a customer yet."""
     members = customer_members_as_of(customer_id=customer_id, at=at)
     events = store.read_customer(members if len(members) > 1 else customer_id, occurred_until=at)
-    registrations = [e for e in events if e.type == "customer.registered"]
+    registrations = [e for e in events if e.type == CustomerRegistered.type_name]
     if not any(e.customer_id == customer_id for e in registrations):
         return None
     first = registrations[0]
@@ -289,23 +302,23 @@ def customer_view_as_of(*, customer_id: uuid.UUID, at: datetime, recent: int = 1
     orders: dict[str, dict] = {}
     interactions = 0
     for event in events:
-        if event.type == "customer.registered":
+        if event.type == CustomerRegistered.type_name:
             identifiers.update({(i["kind"], i["value"]): None for i in readable_identifiers(event.data["identifiers"])})
             name = name or readable_text(event.data.get("name", ""))
-        elif event.type == "customer.identifier_added":
+        elif event.type == CustomerIdentifierAdded.type_name:
             identifiers.update(
                 {(i["kind"], i["value"]): None for i in readable_identifiers([event.data["identifier"]])}
             )
-        elif event.type == "customer.profile_updated" and event.data.get("name") is not None:
+        elif event.type == CustomerProfileUpdated.type_name and event.data.get("name") is not None:
             name = readable_text(event.data["name"])
         elif event.type in CONSENT_TYPES:
             # read_customer orders by occurred_at then position: the last change wins, as in the live ledger.
             consents[(event.data["channel"], event.data["purpose"])] = event
-        elif event.type == "order.placed":
+        elif event.type == ORDER_PLACED:
             orders[event.data["order_id"]] = {"total": Decimal(str(event.data["total"])), "refunded": Decimal("0")}
-        elif event.type == "order.returned" and event.data["order_id"] in orders:
+        elif event.type == ORDER_RETURNED and event.data["order_id"] in orders:
             orders[event.data["order_id"]]["refunded"] += Decimal(str(event.data.get("refund_amount", "0")))
-        elif event.type == "order.cancelled":
+        elif event.type == ORDER_CANCELLED:
             orders.pop(event.data["order_id"], None)
         if event.channel:
             channels.add(event.channel)
@@ -313,7 +326,7 @@ def customer_view_as_of(*, customer_id: uuid.UUID, at: datetime, recent: int = 1
             interactions += 1
     value = sum((o["total"] - o["refunded"] for o in orders.values()), Decimal("0"))
     last_order = max(
-        (e.occurred_at for e in events if e.type == "order.placed" and e.data["order_id"] in orders), default=None
+        (e.occurred_at for e in events if e.type == ORDER_PLACED and e.data["order_id"] in orders), default=None
     )
     rfm = rfm_scores(last_order_at=last_order, order_count=len(orders), value=value, now=at)
     return {
@@ -335,7 +348,7 @@ def customer_view_as_of(*, customer_id: uuid.UUID, at: datetime, recent: int = 1
             {
                 "channel": channel,
                 "purpose": purpose,
-                "granted": event.type == "consent.granted",
+                "granted": event.type == ConsentGranted.type_name,
                 "source_channel": event.channel or "",
                 "wording": event.data["wording"],
                 "changed_at": event.occurred_at,
@@ -408,7 +421,7 @@ def people_contactable() -> QuerySet[Customer]:
 def marketing_consent_granted(*, channel: str) -> Exists:
     """For a query over customers: whether the customer (OuterRef "id") has granted marketing on `channel`."""
     return Exists(
-        Consent.objects.filter(customer_id=OuterRef("id"), channel=channel, purpose="marketing", is_granted=True)
+        Consent.objects.filter(customer_id=OuterRef("id"), channel=channel, purpose=Purpose.MARKETING, is_granted=True)
     )
 
 
@@ -419,4 +432,4 @@ def has_identifier(*, kind: str) -> Exists:
 
 def marketing_consent_pairs() -> set[tuple[uuid.UUID, str]]:
     """(customer id, channel) of every marketing consent granted."""
-    return set(Consent.objects.filter(purpose="marketing", is_granted=True).values_list("customer_id", "channel"))
+    return set(Consent.objects.filter(purpose=Purpose.MARKETING, is_granted=True).values_list("customer_id", "channel"))

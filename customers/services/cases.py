@@ -14,6 +14,7 @@ from django.db import transaction
 
 from backoffice.eventstore import store
 from backoffice.eventstore.schema import EventData
+from backoffice.eventstore.vocabulary import Channel, Purpose
 from backoffice.messaging.channels import content_for
 from backoffice.messaging.errors import ChannelRuleError
 from backoffice.messaging.services import message_send
@@ -25,7 +26,7 @@ from ..selectors import CustomerNotFound, customer_resolve_id
 
 # Replies on these channels are said, not sent: the agent called the customer back or spoke at the counter, and
 # the thread records what was said.
-SPOKEN_CHANNELS = ("phone", "store")
+SPOKEN_CHANNELS = (Channel.PHONE, Channel.STORE)
 
 if TYPE_CHECKING:  # a type name only
     from backoffice.messaging.models import OutboundMessage
@@ -168,7 +169,7 @@ def case_reply(
             )
         message_id = ""
         if channel not in SPOKEN_CHANNELS:
-            reachable = customer_reachable_channels(customer_id=case.customer_id, purpose="service")
+            reachable = customer_reachable_channels(customer_id=case.customer_id, purpose=Purpose.SERVICE)
             if channel not in reachable:
                 raise CaseRefused(
                     "channel",
@@ -266,7 +267,7 @@ def _send(case: Case, channel: str, content: dict[str, Any], key: str, actor: st
         return message_send(
             customer_id=case.customer_id,
             channel=channel,
-            purpose="service",
+            purpose=Purpose.SERVICE,
             content=content,
             idempotency_key=key,
             actor=actor,
@@ -298,10 +299,10 @@ def _reply_content(case: Case, channel: str, text: str) -> dict[str, Any]:
 
 
 def _survey_channel(case: Case) -> str | None:
-    reachable = customer_reachable_channels(customer_id=case.customer_id, purpose="service")
+    reachable = customer_reachable_channels(customer_id=case.customer_id, purpose=Purpose.SERVICE)
     if case.channel in reachable:
         return case.channel
-    return customer_preferred_channel(customer_id=case.customer_id, purpose="service")
+    return customer_preferred_channel(customer_id=case.customer_id, purpose=Purpose.SERVICE)
 
 
 def _survey_content(case: Case, channel: str) -> dict[str, Any]:
@@ -314,7 +315,7 @@ def _survey_content(case: Case, channel: str) -> dict[str, Any]:
         channel,
         subject=f"\u00bfQu\u00e9 tal le atendimos? ({case.subject[:80]})",
         title="\u00bfQu\u00e9 tal le atendimos?",
-        text=question[:170] if channel == "push" else question,
+        text=question[:170] if channel == Channel.PUSH else question,
         template=settings.CASES_CSAT_WHATSAPP_TEMPLATE,
         parameters=[case.subject[:60]],
     )

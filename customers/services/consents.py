@@ -9,6 +9,7 @@ from datetime import datetime
 
 from backoffice.eventstore import store
 from backoffice.eventstore.store import RecordedEvent
+from backoffice.eventstore.vocabulary import Purpose
 
 from ..events import ConsentGranted, ConsentRevoked
 from ..selectors import customer_resolve_id
@@ -52,7 +53,7 @@ def consent_revoke_on_unsubscribe(
     return consent_record(
         customer_id=customer_id,
         channel=channel,
-        purpose="marketing",
+        purpose=Purpose.MARKETING,
         is_granted=False,
         source_channel=channel,
         wording=UNSUBSCRIBE_WORDING,

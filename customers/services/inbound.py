@@ -19,6 +19,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 
 from backoffice.eventstore import store
 from backoffice.eventstore.errors import EventValidationError, FieldError
+from backoffice.eventstore.vocabulary import Purpose
 
 from ..events import MessageReceived
 from ..reachability import ADDRESS_KINDS
@@ -120,7 +121,7 @@ def inbound_message_receive(*, channel: str, payload: dict[str, Any], actor: str
             consent_record(
                 customer_id=customer_id,
                 channel=channel,
-                purpose="marketing",
+                purpose=Purpose.MARKETING,
                 is_granted=False,
                 source_channel=channel,
                 wording=f"{message.text[:200]}",

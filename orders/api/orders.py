@@ -11,6 +11,7 @@ from backoffice.api.fields import CustomerField
 from backoffice.api.problems import or_not_found
 from backoffice.api.validation import validated_input
 from backoffice.eventstore.schema import CHANNELS
+from backoffice.eventstore.vocabulary import FulfilmentMethod
 
 from .. import selectors, services
 from ..errors import InvalidFields
@@ -86,7 +87,7 @@ class OrderPlaceApi(OrdersApiView):
                 ref_name = "FulfilmentInput"
 
             method = serializers.ChoiceField(
-                choices=("ship", "pickup", "counter"),
+                choices=[method.value for method in FulfilmentMethod],
                 help_text="counter: sold at the store's till, paid and taken at once (no reservation)",
             )
             location = serializers.CharField(max_length=32, required=False, allow_blank=True)

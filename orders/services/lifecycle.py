@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from backoffice.eventstore import schema, store
 from backoffice.eventstore.schema import EventData
+from backoffice.eventstore.vocabulary import FulfilmentMethod
 
 from ..errors import IllegalTransition, InsufficientStock, InvalidField, InvalidFields, NotYourLocation, OrderNotFound
 from ..events import (
@@ -49,7 +50,13 @@ ALLOWED_FROM: Final = {
     "return": (OrderStatus.COLLECTED, OrderStatus.SHIPPED, OrderStatus.DELIVERED, OrderStatus.PARTIALLY_RETURNED),
 }
 NOTIFY_WITHIN: Final = timedelta(hours=24)
-METHOD_ONLY: Final = {"ready": "pickup", "collect": "pickup", "ship": "ship", "deliver": "ship"}
+# Actions that only an order of one fulfilment method takes.
+METHOD_ONLY: Final = {
+    "ready": FulfilmentMethod.PICKUP,
+    "collect": FulfilmentMethod.PICKUP,
+    "ship": FulfilmentMethod.SHIP,
+    "deliver": FulfilmentMethod.SHIP,
+}
 
 
 def order_act(

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from backoffice.eventstore.vocabulary import Purpose
 from backoffice.messaging.channels import content_for
 from backoffice.messaging.errors import ChannelRuleError
 from backoffice.messaging.services import message_send
@@ -30,7 +31,7 @@ TEMPLATES = {"ready": "order_ready", "shipped": "order_shipped", "refund": "orde
 
 def order_notify(*, order: Order, step: str, actor: str) -> str:
     """Queue the message for a step (ready, shipped, refund). Returns the message id, or "" when nobody can be told."""
-    channel = customer_preferred_channel(customer_id=order.customer_id, purpose="service")
+    channel = customer_preferred_channel(customer_id=order.customer_id, purpose=Purpose.SERVICE)
     if channel is None:
         return ""
     with translation.override(_language(order.customer_id)):
@@ -59,7 +60,7 @@ def order_notify(*, order: Order, step: str, actor: str) -> str:
     return _send(
         customer_id=order.customer_id,
         channel=channel,
-        purpose="service",
+        purpose=Purpose.SERVICE,
         content=_content(channel, subject, text, TEMPLATES[step], parameters),
         key=key,
         actor=actor,
@@ -70,7 +71,7 @@ def order_notify(*, order: Order, step: str, actor: str) -> str:
 def cart_remind(*, cart_id: str, customer_id: uuid.UUID, items: list[dict[str, Any]], actor: str) -> tuple[str, str]:
     """Queue the one reminder of an abandoned cart. Returns (message id, channel); ("", "") when no channel
     allows marketing."""
-    channel = customer_preferred_channel(customer_id=customer_id, purpose="marketing")
+    channel = customer_preferred_channel(customer_id=customer_id, purpose=Purpose.MARKETING)
     if channel is None:
         return "", ""
     names = dict(Product.objects.filter(sku__in=[item["sku"] for item in items]).values_list("sku", "name"))
@@ -83,7 +84,7 @@ def cart_remind(*, cart_id: str, customer_id: uuid.UUID, items: list[dict[str, A
     message_id = _send(
         customer_id=customer_id,
         channel=channel,
-        purpose="marketing",
+        purpose=Purpose.MARKETING,
         content=_content(channel, subject, text, TEMPLATES["cart"], [listed]),
         key=f"cart-reminder:{cart_id}",
         actor=actor,

@@ -46,7 +46,7 @@ from .stock import NAMESPACE, availability, levels_locked, stock_stream, with_re
 # ship: from the location the allocation picks; pickup: reserved at the store until collected; counter: sold at the
 # store's till to a named customer, so paid and collected at once and the units leave on-hand without a reservation.
 FULFILMENT_METHODS: Final = tuple(FulfilmentMethod)
-AT_A_STORE: Final = ("pickup", "counter")
+AT_A_STORE: Final = (FulfilmentMethod.PICKUP, FulfilmentMethod.COUNTER)
 
 
 def order_event_id(order_id: str, what: str) -> uuid.UUID:
@@ -112,7 +112,7 @@ def order_place_oversell_allowed(
     so no other channel sells them, and `order.placed` lists them under `oversold` for staff to act on. Refused
     only for what no stock can fix (InvalidFields: unknown sku or location, bad quantities; OrderIdConflict).
     """
-    validated = _validate_order(order_id, channel, lines, {"method": "ship", "location": location})
+    validated = _validate_order(order_id, channel, lines, {"method": FulfilmentMethod.SHIP, "location": location})
     if not validated.location:
         raise InvalidFields([InvalidField("fulfilment.location", "the location the order ships from", "required")])
     return with_retry(
@@ -333,7 +333,7 @@ def _allocate(
         row = rows.get((sku, code))
         return row.available if row else 0
 
-    if method == "pickup" or len(candidates) == 1:
+    if method == FulfilmentMethod.PICKUP or len(candidates) == 1:
         code = candidates[0]
         if all(available(sku, code) >= qty for sku, qty in wanted.items()):
             return [Allocation(sku, qty, code) for sku, qty in wanted.items()]

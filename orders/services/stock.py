@@ -22,6 +22,7 @@ from django.db import connection, transaction
 
 from backoffice.eventstore import store
 from backoffice.eventstore.errors import ConcurrencyError
+from backoffice.eventstore.vocabulary import Channel
 
 from ..errors import InsufficientStock, InvalidField, InvalidFields, MovementIdConflict, NotYourLocation
 from ..events import StockCounted, StockReceived, StockSold, StockTransferred
@@ -274,7 +275,7 @@ def _move(
         elif kind == "sold":
             # A till sale: the customer walks out with it, so it leaves on-hand now, not at the day's close.
             sold = StockSold(sku=sku, location=location, quantity=quantity)
-            event = store.NewEvent.of(sold, id=first_id, channel="store", occurred_at=occurred_at, metadata=meta)
+            event = store.NewEvent.of(sold, id=first_id, channel=Channel.STORE, occurred_at=occurred_at, metadata=meta)
             appends = [_append(sku, location, version, event)]
         else:
             to_location = to_location or ""  # a transfer names where it goes (_validate_movement)

@@ -64,3 +64,15 @@ def test_a_channel_has_one_colour_and_the_staff_stylesheet_uses_it():
 
     for channel in ("web", "app", "store", "phone", "email", "sms", "whatsapp", "facebook", "instagram", "push"):
         assert f".channel--{channel} {{ --ch: {channel_colour(channel)}; }}" in css
+
+
+def test_the_order_types_named_by_string_below_the_orders_app_are_declared_types():
+    """customers sits below orders, so it names the orders app's types by string: a misspelt or renamed one would
+    silently never match (an order read as "Other activity", a 360 as of a date without its orders)."""
+    from backoffice.eventstore.schema import is_known_type
+    from customers.selectors import people
+    from customers.wording import EVENT_LABELS
+
+    named = [*EVENT_LABELS, people.ORDER_PLACED, people.ORDER_RETURNED, people.ORDER_CANCELLED]
+
+    assert [name for name in named if not is_known_type(name)] == []

@@ -64,3 +64,12 @@ def test_members_are_their_strings_in_json_and_comparisons():
         "quiet_hours",
     }
     assert vocabulary.__doc__
+
+
+def test_every_delivery_status_has_its_event_and_its_rank():
+    from backoffice.messaging.services import status
+    from backoffice.messaging.vocabulary import DeliveryStatus
+
+    assert set(status.STATUS_EVENTS) == set(DeliveryStatus)
+    assert set(status._RANK) == set(DeliveryStatus)
+    assert set(status.GENERIC_STATUSES) <= set(DeliveryStatus)

@@ -33,6 +33,7 @@ from backoffice import crypto
 from backoffice.eventstore import projector
 from backoffice.eventstore.errors import ConcurrencyError, EventStoreError, EventValidationError
 from backoffice.eventstore.keys import KeyDestroyed
+from backoffice.eventstore.vocabulary import Channel
 from customers.identifiers import InvalidIdentifier, normalise
 from customers.services import interactions_ingest
 from customers.services.ingestion import customer_register
@@ -59,7 +60,7 @@ from .tracking_orders import tracking_order_replay
 
 log = logging.getLogger(__name__)
 NAMESPACE = uuid.UUID("0b7d3c55-8f1e-4c1a-a3a5-2d6f0c9e7b21")
-CHANNEL = "web"
+CHANNEL = Channel.WEB
 ATTEMPTS = 3
 _CENT = Decimal("0.01")
 

@@ -24,7 +24,7 @@ class ChannelStatusApi(SignedWebhookMixin, APIView):
 
     class ChannelStatusInputSerializer(serializers.Serializer):
         provider_message_id = serializers.CharField(max_length=300)
-        status = serializers.ChoiceField(choices=sorted(GENERIC_STATUSES))
+        status = serializers.ChoiceField(choices=sorted(status.value for status in GENERIC_STATUSES))
         occurred_at = AwareDateTimeField(required=False, help_text="when it happened at the provider; default now")
         url = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
         reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")

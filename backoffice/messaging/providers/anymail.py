@@ -22,24 +22,26 @@ from django.urls import URLPattern
 from django.views.decorators.csrf import csrf_exempt
 
 from backoffice.eventstore.errors import EventValidationError
+from backoffice.eventstore.vocabulary import Channel
 
 from ..services import UnknownMessage, message_status_record
 from ..services.inbound import provider_inbound_receive
+from ..vocabulary import DeliveryStatus
 from .common import ProviderInputError, aware, problem, too_large, unauthorized
 
 logger = logging.getLogger(__name__)
 
 # anymail's normalised event_type -> our status; queued and sent add nothing to the message.sent we recorded.
 TRACKING_STATUSES = {
-    "delivered": "delivered",
-    "opened": "read",
-    "clicked": "clicked",
-    "unsubscribed": "unsubscribed",
-    "complained": "complained",
-    "bounced": "bounced",
-    "rejected": "failed",
-    "failed": "failed",
-    "deferred": "delayed",
+    "delivered": DeliveryStatus.DELIVERED,
+    "opened": DeliveryStatus.READ,
+    "clicked": DeliveryStatus.CLICKED,
+    "unsubscribed": DeliveryStatus.UNSUBSCRIBED,
+    "complained": DeliveryStatus.COMPLAINED,
+    "bounced": DeliveryStatus.BOUNCED,
+    "rejected": DeliveryStatus.FAILED,
+    "failed": DeliveryStatus.FAILED,
+    "deferred": DeliveryStatus.DELAYED,
 }
 # anymail reject_reason values that say the address itself is dead, or that the person does not want mail.
 DEAD_ADDRESS = frozenset({"bounced", "invalid"})
@@ -65,14 +67,14 @@ def on_tracking(sender, event, esp_name, **kwargs) -> None:
         raise ProviderInputError("message_id", "the event names no message")
     reason = str(event.reject_reason or event.description or event.mta_response or "")[:500]
     is_soft = SOFT_BOUNCE.get(esp_name, lambda _e: False)(event.esp_event)
-    if status == "bounced" and is_soft:
-        status = "delayed"
-    is_dead = (status == "bounced" and event.reject_reason in (None, *DEAD_ADDRESS)) or (
-        status == "failed" and event.reject_reason in DEAD_ADDRESS
+    if status == DeliveryStatus.BOUNCED and is_soft:
+        status = DeliveryStatus.DELAYED
+    is_dead = (status == DeliveryStatus.BOUNCED and event.reject_reason in (None, *DEAD_ADDRESS)) or (
+        status == DeliveryStatus.FAILED and event.reject_reason in DEAD_ADDRESS
     )
     try:
         message_status_record(
-            channel="email",
+            channel=Channel.EMAIL,
             message_id=message_id,
             provider_message_id=provider_id,
             status=status,
@@ -81,7 +83,7 @@ def on_tracking(sender, event, esp_name, **kwargs) -> None:
             reason=reason,
             address=str(event.recipient or ""),
             is_undeliverable=is_dead,
-            withdraws_marketing=status == "failed" and event.reject_reason in NO_MORE_MAIL,
+            withdraws_marketing=status == DeliveryStatus.FAILED and event.reject_reason in NO_MORE_MAIL,
             source=f"anymail:{esp_name}",
             keep_unmatched=True,
         )
@@ -108,7 +110,7 @@ def on_inbound(sender, event, esp_name, **kwargs) -> None:
         raise ProviderInputError("message_id", "the inbound message has no id")
     try:
         provider_inbound_receive(
-            channel="email",
+            channel=Channel.EMAIL,
             provider_message_id=provider_id[:200],
             sender=from_email.addr_spec,
             name=from_email.display_name or "",

@@ -13,8 +13,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from backoffice.eventstore.vocabulary import Channel
+
 from ..services import UnknownMessage, message_status_record
 from ..unsubscribe import message_id_from
+from ..vocabulary import DeliveryStatus
 from .common import problem, too_large
 
 
@@ -38,10 +41,10 @@ def email_unsubscribe(request, token: str):
     try:
         with transaction.atomic():
             message_status_record(
-                channel="email",
+                channel=Channel.EMAIL,
                 message_id=message_id,
                 provider_message_id="",
-                status="unsubscribed",
+                status=DeliveryStatus.UNSUBSCRIBED,
                 source="email.one_click",
             )
     except UnknownMessage:

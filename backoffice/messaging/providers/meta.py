@@ -31,6 +31,7 @@ from backoffice.eventstore.errors import EventValidationError
 from ..services import UnknownMessage
 from ..services.inbound import provider_inbound_receive
 from ..services.status import StatusCallbackData, message_statuses_record
+from ..vocabulary import DeliveryStatus
 from .common import ProviderInputError, from_unix, problem, too_large, unauthorized
 
 logger = logging.getLogger(__name__)
@@ -234,9 +235,9 @@ def _messaging_entry(entry: dict, channel: str, counts: dict, statuses: list, wh
             counts["messages"] += 1
         elif isinstance(item.get("delivery"), dict):
             for mid in _list(item["delivery"], "mids", f"{at}.delivery"):
-                _status(statuses, channel, _text(mid, f"{at}.delivery.mids"), "delivered", occurred_at)
+                _status(statuses, channel, _text(mid, f"{at}.delivery.mids"), DeliveryStatus.DELIVERED, occurred_at)
         elif isinstance(item.get("read"), dict) and item["read"].get("mid"):
-            _status(statuses, channel, _text(item["read"]["mid"], f"{at}.read.mid"), "read", occurred_at)
+            _status(statuses, channel, _text(item["read"]["mid"], f"{at}.read.mid"), DeliveryStatus.READ, occurred_at)
         elif isinstance(item.get("reaction"), dict) and item["reaction"].get("action", "react") == "react":
             reaction = item["reaction"]
             emoji = _text(reaction.get("emoji") or reaction.get("reaction"), f"{at}.reaction.emoji", required=False)

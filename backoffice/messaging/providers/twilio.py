@@ -27,6 +27,7 @@ from backoffice.eventstore.errors import EventValidationError
 from ..services.inbound import provider_inbound_receive
 from ..services.received import status_callback_receive
 from ..services.status import StatusCallbackData
+from ..vocabulary import DeliveryStatus
 from .common import ProviderInputError, problem, too_large, unauthorized
 
 SIGNATURE_HEADER = "X-Twilio-Signature"
@@ -35,7 +36,12 @@ SIGNATURE_HEADER = "X-Twilio-Signature"
 UNREACHABLE_CODES = frozenset({"30005", "30006", "21211", "21614", "63003", "63024"})
 # The recipient opted out at Twilio (replied STOP): sending to them is refused.
 OPTED_OUT_CODES = frozenset({"21610"})
-STATUSES = {"delivered": "delivered", "read": "read", "failed": "failed", "undelivered": "failed"}
+STATUSES = {
+    "delivered": DeliveryStatus.DELIVERED,
+    "read": DeliveryStatus.READ,
+    "failed": DeliveryStatus.FAILED,
+    "undelivered": DeliveryStatus.FAILED,
+}
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
 
@@ -110,8 +116,8 @@ def _status_callback(params) -> StatusCallbackData | None:
         status=status,
         reason=f"twilio {twilio_status}" + (f" (error {code})" if code else ""),
         address=address,
-        is_undeliverable=status == "failed" and code in UNREACHABLE_CODES,
-        withdraws_marketing=status == "failed" and code in OPTED_OUT_CODES,
+        is_undeliverable=status == DeliveryStatus.FAILED and code in UNREACHABLE_CODES,
+        withdraws_marketing=status == DeliveryStatus.FAILED and code in OPTED_OUT_CODES,
     )
 
 

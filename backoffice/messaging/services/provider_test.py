@@ -7,6 +7,8 @@ import uuid
 
 from django.utils.translation import gettext as _
 
+from backoffice.eventstore.vocabulary import Purpose
+
 from .. import policy
 from ..backends import OutgoingMessage, backend_for
 from ..errors import DeliveryError
@@ -30,7 +32,7 @@ def provider_test_send(*, channel: str, address: str, actor: str) -> str:
         message_id=str(message_id),
         idempotency_key=f"provider-test-{message_id}",
         channel=channel,
-        purpose="service",
+        purpose=Purpose.SERVICE,
         to=address,
         content=content,
         sender=rules.sender,

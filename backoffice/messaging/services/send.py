@@ -13,6 +13,7 @@ from django.utils import timezone
 from backoffice.celery import task_send
 from backoffice.eventstore import store
 from backoffice.eventstore.sql import copy_rows, execute_pg
+from backoffice.eventstore.vocabulary import Channel
 
 from .. import channels, policy
 from ..errors import ChannelRuleError
@@ -159,7 +160,7 @@ def _prepare(
     if channels.needs_whatsapp_window(channel, content if isinstance(content, dict) else {}):
         last_inbound_at = policy.recipient_policy().last_inbound_at(request.customer_id, channel)
     max_segments = 0
-    if channel == "sms" and isinstance(content, dict) and isinstance(content.get("text"), str):
+    if channel == Channel.SMS and isinstance(content, dict) and isinstance(content.get("text"), str):
         # One segment is always allowed: the channel's limit is only read for longer texts.
         if channels.sms_length(content["text"]).segments > 1:
             if channel not in limits:

@@ -39,35 +39,44 @@ from ..events import (
     MessageUnsubscribed,
 )
 from ..models import OutboundMessage, StatusCallback
+from ..vocabulary import DeliveryStatus
 from .send import event_id_for
 from .unmatched import unmatched_callbacks_keep
 
 logger = logging.getLogger(__name__)
 
 STATUS_EVENTS: Final[dict[str, type[EventData]]] = {
-    "delivered": MessageDelivered,
-    "read": MessageRead,
-    "clicked": MessageClicked,
-    "bounced": MessageBounced,
-    "failed": MessageFailed,
-    "unsubscribed": MessageUnsubscribed,
-    "complained": MessageComplained,
-    "delayed": MessageDelayed,
-    "reacted": MessageReacted,
+    DeliveryStatus.DELIVERED: MessageDelivered,
+    DeliveryStatus.READ: MessageRead,
+    DeliveryStatus.CLICKED: MessageClicked,
+    DeliveryStatus.BOUNCED: MessageBounced,
+    DeliveryStatus.FAILED: MessageFailed,
+    DeliveryStatus.UNSUBSCRIBED: MessageUnsubscribed,
+    DeliveryStatus.COMPLAINED: MessageComplained,
+    DeliveryStatus.DELAYED: MessageDelayed,
+    DeliveryStatus.REACTED: MessageReacted,
 }
 # What the generic signed webhook accepts (its public contract predates the provider adapters).
-GENERIC_STATUSES: Final = ("bounced", "clicked", "delivered", "failed", "read", "unsubscribed")
+GENERIC_STATUSES: Final = (
+    DeliveryStatus.BOUNCED,
+    DeliveryStatus.CLICKED,
+    DeliveryStatus.DELIVERED,
+    DeliveryStatus.FAILED,
+    DeliveryStatus.READ,
+    DeliveryStatus.UNSUBSCRIBED,
+)
 
-_RANK: Final = {
-    "delayed": 0,
-    "delivered": 1,
-    "read": 2,
-    "reacted": 2,
-    "clicked": 3,
-    "unsubscribed": 3,
-    "bounced": 4,
-    "failed": 4,
-    "complained": 4,
+# How far along a status is: the summary only moves forward (a member is its string, so a stored status finds it).
+_RANK: Final[dict[str, int]] = {
+    DeliveryStatus.DELAYED: 0,
+    DeliveryStatus.DELIVERED: 1,
+    DeliveryStatus.READ: 2,
+    DeliveryStatus.REACTED: 2,
+    DeliveryStatus.CLICKED: 3,
+    DeliveryStatus.UNSUBSCRIBED: 3,
+    DeliveryStatus.BOUNCED: 4,
+    DeliveryStatus.FAILED: 4,
+    DeliveryStatus.COMPLAINED: 4,
 }
 
 
@@ -220,7 +229,9 @@ def message_statuses_record(
             had.add((message.id, callback.status))  # a batch with two opens of one message: the second repeats
             appends.append(store.StreamAppend(message.stream, [event]))
             # Callbacks arrive out of order (a read before its delivered): the summary only moves forward.
-            if callback.status != "delayed" and _RANK[callback.status] >= _RANK.get(message.delivery_status, 0):
+            if callback.status != DeliveryStatus.DELAYED and _RANK[callback.status] >= _RANK.get(
+                message.delivery_status, 0
+            ):
                 message.delivery_status = callback.status
             changed[message.id] = message
         if connection.vendor == "postgresql":
@@ -241,7 +252,7 @@ def message_statuses_record(
             OutboundMessage.objects.bulk_update(list(changed.values()), ["delivery_status", "updated_at"])
         for message, callback, event_id in (claim for claim in claims.values() if claim[2] in fresh):
             if (
-                callback.status in ("unsubscribed", "complained")
+                callback.status in (DeliveryStatus.UNSUBSCRIBED, DeliveryStatus.COMPLAINED)
                 or callback.withdraws_marketing
                 or callback.is_undeliverable
             ):
@@ -372,15 +383,15 @@ def _status_event(
 ) -> store.NewEvent:
     provider_message_id = callback.provider_message_id or message.provider_message_id
     data = {**message.attribution(), "provider_message_id": provider_message_id[:300]}
-    if is_repeat and callback.status not in ("failed", "reacted"):
+    if is_repeat and callback.status not in (DeliveryStatus.FAILED, DeliveryStatus.REACTED):
         data["is_repeat"] = True
-    if callback.status == "clicked":
+    if callback.status == DeliveryStatus.CLICKED:
         data["url"] = callback.url[:2000]
-    elif callback.status in ("bounced", "delayed"):
+    elif callback.status in (DeliveryStatus.BOUNCED, DeliveryStatus.DELAYED):
         data["reason"] = callback.reason[:500]
-    elif callback.status == "reacted":
+    elif callback.status == DeliveryStatus.REACTED:
         data["emoji"] = callback.emoji[:32]
-    elif callback.status == "failed":
+    elif callback.status == DeliveryStatus.FAILED:
         data = {**message.attribution(), "reason": (callback.reason or "provider_failed")[:500], "terminal": True}
     return store.NewEvent.of(
         STATUS_EVENTS[callback.status].from_data(data),
@@ -397,7 +408,7 @@ def _consequences(message: OutboundMessage, callback: StatusCallbackData, event_
     the channel, mark the address dead. A provider clock a little ahead must not postpone either: from now at the
     latest."""
     effective_at = min(callback.occurred_at, now) if callback.occurred_at else None
-    if callback.status in ("unsubscribed", "complained") or callback.withdraws_marketing:
+    if callback.status in (DeliveryStatus.UNSUBSCRIBED, DeliveryStatus.COMPLAINED) or callback.withdraws_marketing:
         import_string(settings.MESSAGING_UNSUBSCRIBE_HOOK)(
             customer_id=message.customer_id, channel=message.channel, occurred_at=effective_at, cause_id=event_id
         )

@@ -21,6 +21,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from backoffice import crypto
+from backoffice.eventstore.vocabulary import Channel
 
 from ..models import UnmatchedCallback, UnmatchedState
 
@@ -31,7 +32,7 @@ logger = logging.getLogger(__name__)
 
 FIRST_RETRY: Final = timedelta(seconds=30)
 LONGEST_WAIT: Final = timedelta(hours=1)
-_ADDRESS_KINDS: Final = {"email": "email", "sms": "phone", "whatsapp": "phone"}
+_ADDRESS_KINDS: Final[dict[str, str]] = {Channel.EMAIL: "email", Channel.SMS: "phone", Channel.WHATSAPP: "phone"}
 
 
 def _address_key(channel: str, address: str) -> str:

@@ -9,9 +9,11 @@ from collections import Counter, defaultdict
 from datetime import datetime, time, timedelta
 
 from backoffice.eventstore import store
+from backoffice.messaging.events import MessageClicked, MessageRead
 from backoffice.messaging.policy import zone
+from orders.events import OrderPlaced
 
-ENGAGEMENT_TYPES = ("message.read", "message.clicked", "order.placed")
+ENGAGEMENT_TYPES = (MessageRead.type_name, MessageClicked.type_name, OrderPlaced.type_name)
 # Engagements per (weekday, hour) of the week.
 Hours = Counter[tuple[int, int]]
 SEND_TIME_LOOKBACK_DAYS = 180

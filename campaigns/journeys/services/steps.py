@@ -18,6 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from backoffice.eventstore import store
+from backoffice.eventstore.vocabulary import Purpose
 from backoffice.messaging.errors import ChannelRuleError
 from backoffice.messaging.services import MessageRequest, messages_send
 from backoffice.messaging.services.send import message_id_for
@@ -89,7 +90,7 @@ def _queue_messages(planned: list[tuple[RunRow, Position, list[Decision]]]) -> s
         MessageRequest(
             customer_id=run.customer_id,
             channel=decision.channel,
-            purpose="marketing",
+            purpose=Purpose.MARKETING,
             content=decision.content,
             idempotency_key=decision.message_key,
             variant=f"journey:{run.journey_id}:{decision.step}"[:64],

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from backoffice.eventstore.vocabulary import Channel
 from backoffice.messaging.services.send import message_id_for
 
 from .. import definition as rules
@@ -218,7 +219,7 @@ def _message(
     step: dict[str, Any], position: Position, channel: str, outcome: str, facts: Facts, now: datetime, suffix: str = ""
 ) -> Decision:
     variant = rules.variant_for(step, channel)
-    if channel == "whatsapp":
+    if channel == Channel.WHATSAPP:
         parameters = variant.get("parameters", [])
         if isinstance(parameters, str):
             parameters = [line.strip() for line in parameters.splitlines() if line.strip()]
