@@ -93,7 +93,7 @@ def main() -> int:
     try:
         port = int(provider.stdout.readline())
         setup_django(url)
-        return run(args, description, url, f"http://127.0.0.1:{port}")
+        return run(args, description, url, f"http://127.0.0.1:{port}", provider.pid)
     finally:
         provider.stdin.close()
         provider.wait(timeout=30)
@@ -123,7 +123,7 @@ def configure(provider_url: str) -> None:
     _backend.cache_clear()
 
 
-def run(args, description: str, url: str, provider_url: str) -> int:
+def run(args, description: str, url: str, provider_url: str, provider_pid: int) -> int:
     import gc
 
     from django.conf import settings
@@ -162,7 +162,9 @@ def run(args, description: str, url: str, provider_url: str) -> int:
             cursor.execute("ANALYZE" if connection.vendor == "postgresql" else "PRAGMA wal_checkpoint(TRUNCATE)")
         gc.collect()
 
-    def drain_through(channel: str, backend: str, content, count: int) -> tuple[float, float, float]:
+    provider_cpu = _process_cpu(provider_pid)
+
+    def drain_through(channel: str, backend: str, content, count: int) -> tuple[float, float, float, float]:
         """Drain `count` messages through the backend; `content` is the messages' content, or a function of the
         message's number giving each its own."""
         settings.MESSAGING_BACKENDS = {**settings.MESSAGING_BACKENDS, channel: backend}
@@ -182,15 +184,15 @@ def run(args, description: str, url: str, provider_url: str) -> int:
             messages_send(messages=batch, actor="bench")
         settle()
         database_cpu = _database_cpu(connection)
-        started, cpu, db_cpu = time.perf_counter(), time.process_time(), database_cpu()
+        started, cpu, db_cpu, answer_cpu = time.perf_counter(), time.process_time(), database_cpu(), provider_cpu()
         result = messages_drain(max_seconds=3600)
         elapsed, cpu_used = time.perf_counter() - started, time.process_time() - cpu
-        db_used = database_cpu() - db_cpu
+        db_used, answer_used = database_cpu() - db_cpu, provider_cpu() - answer_cpu
         assert result.sent == count, vars(result)
-        return count / elapsed, count / cpu_used, 1000 * (cpu_used + db_used) / count
+        return count / elapsed, count / cpu_used, 1000 * (cpu_used + db_used) / count, 1000 * answer_used / count
 
     load_before = os.getloadavg()
-    figures: dict[str, list[tuple[float, float, float]]] = {label: [] for label, *_ in BACKENDS}
+    figures: dict[str, list[tuple[float, float, float, float]]] = {label: [] for label, *_ in BACKENDS}
     if args.part in ("all", "drain"):
         log("warm-up")
         for _label, channel, backend, content in BACKENDS:
@@ -218,11 +220,12 @@ def run(args, description: str, url: str, provider_url: str) -> int:
             f"1. drain, one worker process, {args.messages:,} marketing messages per run to {args.customers:,} "
             f"customers (consent, address, channel rules checked), batches of {settings.MESSAGING_DRAIN_BATCH}; "
             f"{args.rounds} alternating rounds, median (min-max); per CPU-second: of the worker process (its send "
-            "threads included); CPU ms/msg: the worker's and its database session's"
+            "threads included); CPU ms/msg: the worker's and its database session's; provider: the loopback "
+            "provider process's, on the same cores (a real provider's is not ours)"
         )
         print(
             f"{'backend -> provider on loopback':34}  {'msg/s':>24}  ratio  {'per CPU-second':>14}  ratio  "
-            "CPU ms/msg  target  met"
+            "CPU ms/msg  provider  target  met"
         )
         baseline = statistics.median(f[0] for f in figures[BACKENDS[0][0]])
         baseline_cpu = statistics.median(f[1] for f in figures[BACKENDS[0][0]])
@@ -231,12 +234,13 @@ def run(args, description: str, url: str, provider_url: str) -> int:
             median = statistics.median(rates)
             cpu = statistics.median(f[1] for f in figures[label])
             cpu_ms = statistics.median(f[2] for f in figures[label])
+            provider_ms = statistics.median(f[3] for f in figures[label])
             target = 1000 if backend in ("anymail", "twilio") else None
             met = "-" if target is None else ("yes" if median >= target else "NO")
             cell = f"{median:8,.0f} ({min(rates):,.0f}-{max(rates):,.0f})"
             print(
                 f"{label:34}  {cell:>24}  {median / baseline:5.2f}  {cpu:14,.0f}  {cpu / baseline_cpu:5.2f}  "
-                f"{cpu_ms:10.3f}  {target or '-':>6}  {met}"
+                f"{cpu_ms:10.3f}  {provider_ms:8.3f}  {target or '-':>6}  {met}"
             )
     if callbacks:
         print()
@@ -259,19 +263,25 @@ def run(args, description: str, url: str, provider_url: str) -> int:
 def _database_cpu(connection):
     """A function giving the CPU seconds of this process's database session so far: its PostgreSQL backend process
     (on this machine), or 0 on SQLite (in process, already counted) or when the server is out of reach."""
-    import psutil
-
     if connection.vendor != "postgresql":
         return lambda: 0.0
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         (pid,) = cursor.fetchone()
+    return _process_cpu(pid)
+
+
+def _process_cpu(pid: int):
+    """A function giving the CPU seconds of that process so far (the database session's, the loopback provider's), or
+    0 when it is out of reach (not on this machine)."""
+    import psutil
+
     try:
-        backend = psutil.Process(pid)
-        backend.cpu_times()
+        process = psutil.Process(pid)
+        process.cpu_times()
     except (psutil.Error, OSError):
         return lambda: 0.0
-    return lambda: sum(backend.cpu_times()[:2])
+    return lambda: sum(process.cpu_times()[:2])
 
 
 def _free_port() -> int:
