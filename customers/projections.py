@@ -442,7 +442,7 @@ class CustomerCommerce(Projection):
         known = {
             row[0]: _CommerceOrder(*row)
             for row in CustomerOrder.objects.filter(
-                pk__in=list({str(event.data.get("order_id", "")) for event in events})
+                order_id__any=list({str(event.data.get("order_id", "")) for event in events})
             ).values_list(*_CommerceOrder.COLUMNS)
         }
         # What each stored order counted for before this batch: (live, net value).

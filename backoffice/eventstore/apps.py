@@ -13,7 +13,7 @@ class EventStoreConfig(AppConfig):
         # fills the registries, so the store can validate any type and rebuild any projection.
         autodiscover_modules("events", "projections")
         from django.core import checks
-        from django.db.models import ForeignKey, UUIDField
+        from django.db.models import CharField, ForeignKey, UUIDField
 
         from .backends import recorder
         from .projector import check_event_types
@@ -22,5 +22,6 @@ class EventStoreConfig(AppConfig):
         checks.register(check_event_types)
 
         UUIDField.register_lookup(AnyOf)
+        CharField.register_lookup(AnyOf)
         ForeignKey.register_lookup(AnyOf)
         recorder()  # chosen once, from the database's engine (no connection is opened)

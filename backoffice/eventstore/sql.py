@@ -45,7 +45,7 @@ class AnyOf(Lookup):
 
     For a batch of hundreds of ids: an IN list is one parameter per id, a statement text that changes with the batch
     size (split and converted by the driver every time, never prepared), and each id prepared by Django's In lookup;
-    the array is one parameter and one statement text. Registered on UUIDField and ForeignKey
+    the array is one parameter and one statement text. Registered on UUIDField, CharField (order ids) and ForeignKey
     (EventStoreConfig.ready). The database's spelling is chosen by Django's compiler (`as_postgresql` on PostgreSQL,
     `as_sql` on any other), not by a test of the vendor here."""
 

@@ -135,15 +135,21 @@ class Row:
     of each row's `values()`. A subclass names its columns in both `COLUMNS` and `__slots__`."""
 
     COLUMNS: ClassVar[tuple[str, ...]] = ()
+    _column_set: ClassVar[frozenset[str]] = frozenset()
     __slots__ = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._column_set = frozenset(cls.COLUMNS)
 
     def __init__(self, *values: Any, **named: Any) -> None:
         # Positional values come in COLUMNS order, as values_list reads them. A row built from an event names every
         # column, so it does not depend on the order of the model's fields.
         if named:
-            if values or named.keys() != set(self.COLUMNS):
+            # A keys view compares with a set without building one: a row per order placed, this is a batch's hot path.
+            if values or named.keys() != self._column_set:
                 raise TypeError(f"{type(self).__name__} takes every column by name: {', '.join(self.COLUMNS)}")
-            values = tuple(named[name] for name in self.COLUMNS)
+            values = tuple(map(named.__getitem__, self.COLUMNS))
         for name, value in zip(self.COLUMNS, values, strict=True):
             setattr(self, name, value)
 

@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import NamedTuple
 
 from django.conf import settings
+from django.db.models import Case, Q, Value, When
 
 from backoffice.eventstore.people import merge_groups
 from backoffice.eventstore.projector import ASYNC, Projection, type_names
@@ -84,7 +85,9 @@ CAMPAIGN_MESSAGE_METRICS = {
 }
 ORDER_TYPES = type_names(OrderPlaced, OrderReturned, OrderCancelled)
 PERSON_TYPES = type_names(CustomerRegistered, CustomerMerged, CustomerUnmerged)
+FUNNEL_METRICS = {type_name: f"funnel.{stage}" for type_name, stage in FUNNEL_STAGES.items()}
 ONE = Decimal(1)
+ZERO = Decimal(0)
 
 
 def is_stock_reason(reason: str) -> bool:
@@ -103,13 +106,15 @@ class InsightsRollups(Projection):
 
     def apply(self, events):
         batch = _Batch(events)
-        days = LocalDays()
+        day_of = LocalDays().of
         merges = []
+        # Most events only count in the funnel: counted as integers per key, added to the batch's figures once.
+        funnel: dict[tuple, int] = defaultdict(int)
         for event in events:
-            day = days.of(event.occurred_at)
-            stage = FUNNEL_STAGES.get(event.type)
-            if stage:
-                batch.add(day, event.channel or "", f"funnel.{stage}")
+            day = day_of(event.occurred_at)
+            metric = FUNNEL_METRICS.get(event.type)
+            if metric:
+                funnel[(day, event.channel or "", metric)] += 1
             if event.type in ORDER_TYPES:
                 batch.order_event(event, day)
             elif event.type in CAMPAIGN_MESSAGE_METRICS:
@@ -122,11 +127,12 @@ class InsightsRollups(Projection):
                 merges.append(event)
                 if event.type == CustomerMerged.type_name:
                     batch.merged(event)
+        for (day, channel, metric), count in funnel.items():
+            batch.add(day, channel, metric, Decimal(count))
         batch.flush()
         # Merges are folded after the batch is written, in order: they repoint rows (profiles and orders) by id,
         # so the orders this batch placed before or after them end up under the right person either way.
-        for event in merges:
-            _fold_merge(event)
+        _fold_merges(merges)
 
 
 class _Order(Row):
@@ -188,7 +194,9 @@ class _Batch:
         self.known_orders: dict[str, _Order] = (
             {
                 row[0]: _Order(*row)
-                for row in OrderFact.objects.filter(pk__in=list(referenced - placed)).values_list(*_Order.COLUMNS)
+                for row in OrderFact.objects.filter(order_id__any=list(referenced - placed)).values_list(
+                    *_Order.COLUMNS
+                )
             }
             if referenced - placed
             else {}
@@ -199,7 +207,7 @@ class _Batch:
         persons = {self.people[cid][0] for cid in buyers if cid in self.people}
         persons |= {self.people[cid][0] for cid in merging if cid in self.people}
         if persons:
-            for customer_id, person_id in PersonFact.objects.filter(person_id__in=list(persons)).values_list(
+            for customer_id, person_id in PersonFact.objects.filter(person_id__any=list(persons)).values_list(
                 "customer_id", "person_id"
             ):
                 self.members[person_id].add(customer_id)
@@ -208,7 +216,7 @@ class _Batch:
             self.touches = {
                 customer_id: _Touch(campaign_id, channel, sent_at)
                 for customer_id, campaign_id, channel, sent_at in CampaignTouch.objects.filter(
-                    pk__in=list(profiles)
+                    customer_id__any=list(profiles)
                 ).values_list("customer_id", "campaign_id", "channel", "sent_at")
             }
         self.windows = CampaignWindows({touch.campaign_id for touch in self.touches.values()})
@@ -223,7 +231,7 @@ class _Batch:
 
     def add(self, day, channel: str, metric: str, value: Decimal = ONE, dimension: str = "") -> None:
         key = (day, channel, metric, dimension)
-        self.deltas[key] = self.deltas.get(key, Decimal(0)) + value
+        self.deltas[key] = self.deltas.get(key, ZERO) + value
 
     def order_event(self, event, day) -> None:
         order_id = str(event.data["order_id"])
@@ -414,10 +422,10 @@ def _people_of(customer_ids) -> dict:
     insights knows."""
     if not customer_ids:
         return {}
-    rows = dict(PersonFact.objects.filter(customer_id__in=list(customer_ids)).values_list("customer_id", "person_id"))
+    rows = dict(PersonFact.objects.filter(customer_id__any=list(customer_ids)).values_list("customer_id", "person_id"))
     people = {
         cid: (channel, month)
-        for cid, channel, month in PersonFact.objects.filter(customer_id__in=set(rows.values())).values_list(
+        for cid, channel, month in PersonFact.objects.filter(customer_id__any=list(set(rows.values()))).values_list(
             "customer_id", "acquisition_channel", "registered_month"
         )
     }
@@ -427,7 +435,9 @@ def _people_of(customer_ids) -> dict:
 def _adopt_orders_placed_before_registration(customer_ids: list) -> None:
     """Orders placed by a profile before insights saw it registered (one read per batch; rarely any rows)."""
     orphans = set(
-        OrderFact.objects.filter(person_id__in=customer_ids, acquisition_channel="").values_list("person_id", flat=True)
+        OrderFact.objects.filter(person_id__any=customer_ids, acquisition_channel="").values_list(
+            "person_id", flat=True
+        )
     )
     for person_id, channel, month in PersonFact.objects.filter(customer_id__in=orphans).values_list(
         "customer_id", "acquisition_channel", "registered_month"
@@ -439,22 +449,130 @@ def _merged_into_any(frontier: set[uuid.UUID]) -> list[tuple[uuid.UUID, uuid.UUI
     return list(PersonFact.objects.filter(merged_into__in=frontier).values_list("customer_id", "merged_into"))
 
 
-def _fold_merge(event) -> dict:
-    """Keep `person_id` at the end of each profile's merge chain, as customers.directory's `merged_into` implies, in
-    the profiles and their orders. Returns the profiles whose person changed: {customer id: (person, channel)}."""
-    if event.type == CustomerMerged.type_name:
-        survivor, merged = uuid.UUID(str(event.data["customer_id"])), uuid.UUID(str(event.data["merged"]))
-        root = PersonFact.objects.filter(customer_id=survivor).values_list("person_id", flat=True).first() or survivor
-        channel, month = PersonFact.objects.filter(customer_id=root).values_list(
-            "acquisition_channel", "registered_month"
-        ).first() or ("", None)
-        PersonFact.objects.filter(customer_id=merged).update(merged_into=survivor)
-        group = list(PersonFact.objects.filter(person_id=merged).values_list("customer_id", flat=True)) or [merged]
-        PersonFact.objects.filter(customer_id__in=group).update(person_id=root)
-        OrderFact.objects.filter(person_id=merged).update(
-            person_id=root, acquisition_channel=channel, registered_month=month
+def _fold_merges(events) -> None:
+    """Fold the batch's merges and unmerges in their order. A run of merges is folded at once (_MergeFold: a few
+    statements whatever its length); an unmerge, rare and a walk of its own, is folded alone."""
+    run: list = []
+    for event in events:
+        if event.type == CustomerMerged.type_name:
+            run.append(event)
+            continue
+        _MergeFold(run).write()
+        run = []
+        _fold_unmerge(event)
+    _MergeFold(run).write()
+
+
+class _Profile(Row):
+    """A PersonFact row as a run of merges moves it."""
+
+    COLUMNS = ("customer_id", "person_id", "merged_into", "acquisition_channel", "registered_month")
+    __slots__ = COLUMNS
+
+    customer_id: uuid.UUID
+    person_id: uuid.UUID
+    merged_into: uuid.UUID | None
+    acquisition_channel: str
+    registered_month: int | None
+
+
+class _MergeFold:
+    """A run of `customer.merged` folded in memory, each merge as it would change the tables one at a time, then
+    written in four statements: the profiles the run can touch are read (two reads), and the changed profiles and
+    orders written (one statement each), instead of six statements per merge.
+
+    One merge (survivor, merged): the merged profile's `merged_into` is the survivor; every profile whose person is
+    the merged one (or the merged profile alone, when none is) takes the person of the survivor (its root); and the
+    orders of the merged person move to that root, with the root's acquisition channel and registration month.
+    The profiles a run can touch are those of its customers and of their people, and those whose person is one of
+    them: a merge moves profiles only onto the root of a survivor, which is one of these."""
+
+    def __init__(self, events) -> None:
+        self.pairs = [(uuid.UUID(str(e.data["customer_id"])), uuid.UUID(str(e.data["merged"]))) for e in events]
+        self.profiles: dict[uuid.UUID, _Profile] = {}
+        self.changed: set[uuid.UUID] = set()
+        # Orders keep the person they were placed under (a label): label -> (person, channel, month) once moved, and
+        # which labels each person now holds.
+        self.moved_orders: dict[uuid.UUID, tuple[uuid.UUID, str, int | None]] = {}
+        self.labels_of: dict[uuid.UUID, set[uuid.UUID]] = defaultdict(set)
+        # person -> the profiles whose person it is
+        self.members: dict[uuid.UUID, set[uuid.UUID]] = defaultdict(set)
+        if not self.pairs:
+            return
+        customers = {customer for pair in self.pairs for customer in pair}
+        people = set(
+            PersonFact.objects.filter(customer_id__any=list(customers)).values_list("person_id", flat=True).distinct()
         )
-        return dict.fromkeys(group, (root, channel, month))
+        wanted = list(customers | people)
+        rows = PersonFact.objects.filter(Q(customer_id__any=wanted) | Q(person_id__any=wanted))
+        self.profiles = {row[0]: _Profile(*row) for row in rows.values_list(*_Profile.COLUMNS)}
+        for profile in self.profiles.values():
+            self.members[profile.person_id].add(profile.customer_id)
+        for survivor, merged in self.pairs:
+            self._fold(survivor, merged)
+
+    def _fold(self, survivor: uuid.UUID, merged: uuid.UUID) -> None:
+        profiles = self.profiles
+        root = profiles[survivor].person_id if survivor in profiles else survivor
+        channel, month = (
+            (profiles[root].acquisition_channel, profiles[root].registered_month) if root in profiles else ("", None)
+        )
+        if merged in profiles:
+            profiles[merged].merged_into = survivor
+            self.changed.add(merged)
+        for customer_id in list(self.members.get(merged) or {merged}):
+            profile = profiles.get(customer_id)
+            if profile is None:
+                continue
+            self.members[profile.person_id].discard(customer_id)
+            profile.person_id = root
+            self.members[root].add(customer_id)
+            self.changed.add(customer_id)
+        # The orders under the merged person now: those placed under it, unless moved already, and those moved to it.
+        labels = self.labels_of.pop(merged, set())
+        if merged not in self.moved_orders:
+            labels.add(merged)
+        for label in labels:
+            self.moved_orders[label] = (root, channel, month)
+        self.labels_of[root] |= labels
+
+    def write(self) -> None:
+        if self.changed:
+            upsert(
+                PersonFact,
+                ("customer_id", "person_id", "merged_into"),
+                [
+                    (profile.customer_id, profile.person_id, profile.merged_into)
+                    for profile in map(self.profiles.__getitem__, self.changed)
+                ],
+                key=("customer_id",),
+                merge={"person_id": "replace", "merged_into": "replace"},
+                update_only=True,
+            )
+        moves = [(label, *to) for label, to in self.moved_orders.items()]
+        for start in range(0, len(moves), _MOVES_PER_STATEMENT):
+            chunk = moves[start : start + _MOVES_PER_STATEMENT]
+
+            def each(column: int, field: str, chunk=chunk) -> Case:
+                return Case(
+                    *(When(person_id=move[0], then=Value(move[column])) for move in chunk),
+                    output_field=OrderFact._meta.get_field(field),
+                )
+
+            OrderFact.objects.filter(person_id__any=[move[0] for move in chunk]).update(
+                person_id=each(1, "person_id"),
+                acquisition_channel=each(2, "acquisition_channel"),
+                registered_month=each(3, "registered_month"),
+            )
+
+
+# Orders moved per UPDATE: a CASE branch per moved person (a run of merges is a handful; an import may bring more).
+_MOVES_PER_STATEMENT = 500
+
+
+def _fold_unmerge(event) -> None:
+    """An unmerge: the profile is a person of its own again, with everyone merged into it (directly or through a
+    chain), and their orders."""
     unmerged = uuid.UUID(str(event.data["unmerged"]))
     PersonFact.objects.filter(customer_id=unmerged).update(merged_into=None)
     group = set(merge_groups({unmerged}, _merged_into_any))
@@ -465,7 +583,6 @@ def _fold_merge(event) -> dict:
     OrderFact.objects.filter(customer_id__in=group).update(
         person_id=unmerged, acquisition_channel=channel, registered_month=month
     )
-    return dict.fromkeys(group, (unmerged, channel, month))
 
 
 AUDIENCE_TYPES = type_names(CampaignAudienceSnapshotted, CampaignAudienceImported)
