@@ -36,6 +36,7 @@ from backoffice.eventstore.keys import ERASED
 from backoffice.eventstore.schema import EventData
 from backoffice.eventstore.sql import execute_pg
 from backoffice.eventstore.upserts import upsert_objects
+from backoffice.eventstore.vocabulary import Purpose, SuppressionReason
 
 from .. import channels, policy
 from ..backends import Backend, OutgoingMessage, backend_for
@@ -209,25 +210,32 @@ def _decide(
             _hold_for_review(row, now, decisions)
             return
     elif not rules.is_enabled:
-        reason = "channel_disabled"
+        reason = SuppressionReason.CHANNEL_DISABLED
     elif content == ERASED or recipient.is_erased:
-        reason = "customer_erased"
+        reason = SuppressionReason.CUSTOMER_ERASED
     elif not recipient.address:
-        reason = "no_address"
+        reason = SuppressionReason.NO_ADDRESS
     elif not recipient.is_allowed:
-        reason = "no_consent"
+        reason = SuppressionReason.NO_CONSENT
     elif needs_window and not channels.whatsapp_window_open(recipient.last_inbound_at, now=now):
-        reason = "whatsapp_window_closed"
+        reason = SuppressionReason.WHATSAPP_WINDOW_CLOSED
     if reason is not None:
         _set(row, now, status=Status.SUPPRESSED, reason=reason, sending_since=None)
         decisions.events.append(_event(row, MessageSuppressed, {"reason": reason}, what="suppressed"))
         decisions.result.suppressed += 1
         return
-    if not is_resend and (row.purpose == "marketing" or rules.quiet_hours_for_service):
+    if not is_resend and (row.purpose == Purpose.MARKETING or rules.quiet_hours_for_service):
         until = policy.quiet_until(now, time_zone=recipient.time_zone, start=rules.quiet_start, end=rules.quiet_end)
         if until is not None:
-            _set(row, now, status=Status.DEFERRED, reason="quiet_hours", not_before=until, sending_since=None)
-            data = {"until": until.isoformat(), "reason": "quiet_hours"}
+            _set(
+                row,
+                now,
+                status=Status.DEFERRED,
+                reason=SuppressionReason.QUIET_HOURS,
+                not_before=until,
+                sending_since=None,
+            )
+            data = {"until": until.isoformat(), "reason": SuppressionReason.QUIET_HOURS}
             decisions.events.append(_event(row, MessageDeferred, data))
             decisions.result.deferred += 1
             return
