@@ -86,6 +86,12 @@ CAMPAIGN_MESSAGE_METRICS = {
 ORDER_TYPES = type_names(OrderPlaced, OrderReturned, OrderCancelled)
 PERSON_TYPES = type_names(CustomerRegistered, CustomerMerged, CustomerUnmerged)
 FUNNEL_METRICS = {type_name: f"funnel.{stage}" for type_name, stage in FUNNEL_STAGES.items()}
+# Bound once, as orders' fold_stock does: the two loops below compare every event of the log with them, and a class
+# attribute read per comparison cost several times the comparison.
+ORDER_PLACED, MESSAGE_SENT, STOCK_COUNTED = OrderPlaced.type_name, MessageSent.type_name, StockCounted.type_name
+REGISTERED, MERGED = CustomerRegistered.type_name, CustomerMerged.type_name
+MERGE_TYPES = type_names(CustomerMerged, CustomerUnmerged)
+REFUND_TYPES = type_names(OrderReturned, OrderCancelled)
 ONE = Decimal(1)
 ZERO = Decimal(0)
 
@@ -100,9 +106,7 @@ class InsightsRollups(Projection):
     name = "insights.rollups"
     mode = ASYNC
     models = (DailyMetric, OrderFact, PersonFact, CampaignTouch)
-    event_types = tuple(
-        sorted({*FUNNEL_STAGES, *CAMPAIGN_MESSAGE_METRICS, *ORDER_TYPES, *PERSON_TYPES, StockCounted.type_name})
-    )
+    event_types = tuple(sorted({*FUNNEL_STAGES, *CAMPAIGN_MESSAGE_METRICS, *ORDER_TYPES, *PERSON_TYPES, STOCK_COUNTED}))
 
     def apply(self, events):
         batch = _Batch(events)
@@ -119,13 +123,13 @@ class InsightsRollups(Projection):
                 batch.order_event(event, day)
             elif event.type in CAMPAIGN_MESSAGE_METRICS:
                 batch.message_event(event, day)
-            elif event.type == StockCounted.type_name:
+            elif event.type == STOCK_COUNTED:
                 batch.stock_counted(event, day)
-            elif event.type == CustomerRegistered.type_name:
+            elif event.type == REGISTERED:
                 batch.registered(event, day)
-            elif event.type in (CustomerMerged.type_name, CustomerUnmerged.type_name):
+            elif event.type in MERGE_TYPES:
                 merges.append(event)
-                if event.type == CustomerMerged.type_name:
+                if event.type == MERGED:
                     batch.merged(event)
         for (day, channel, metric), count in funnel.items():
             batch.add(day, channel, metric, Decimal(count))
@@ -178,15 +182,15 @@ class _Batch:
         self.changed_touches: set[uuid.UUID] = set()
         placed, referenced, buyers, recipients, merging = set(), set(), set(), set(), set()
         for event in events:
-            if event.type == OrderPlaced.type_name:
+            if event.type == ORDER_PLACED:
                 placed.add(str(event.data["order_id"]))
                 if event.customer_id is not None:
                     buyers.add(event.customer_id)
-            elif event.type in (OrderReturned.type_name, OrderCancelled.type_name):
+            elif event.type in REFUND_TYPES:
                 referenced.add(str(event.data["order_id"]))
-            elif event.type == MessageSent.type_name and event.data.get("campaign_id") and event.customer_id:
+            elif event.type == MESSAGE_SENT and event.data.get("campaign_id") and event.customer_id:
                 recipients.add(event.customer_id)
-            elif event.type == CustomerMerged.type_name:
+            elif event.type == MERGED:
                 merging.update(uuid.UUID(str(event.data[key])) for key in ("customer_id", "merged"))
         # A few reads per batch: the earlier orders this batch refunds or cancels, the people (person and acquisition
         # channel) of the customers who order and every profile of those people, the campaign touches of those
