@@ -13,9 +13,8 @@ from django.utils.translation import ngettext
 
 from backoffice.accounts.actors import request_actor
 from backoffice.accounts.admin_read_only import ReadOnlyAdmin
-from backoffice.accounts.admin_roles import RoleEditedAdmin, RoleGatedAdmin
+from backoffice.accounts.admin_roles import RoleActedAdmin, RoleEditedAdmin, RoleGatedAdmin
 from backoffice.accounts.roles import Role
-from backoffice.accounts.selectors import user_role
 from backoffice.eventstore.vocabulary import Channel
 
 from . import selectors, services
@@ -43,8 +42,9 @@ HEALTH_LABELS = {
 
 
 @admin.register(OutboundMessage)
-class OutboundMessageAdmin(RoleGatedAdmin, ReadOnlyAdmin):
+class OutboundMessageAdmin(RoleActedAdmin, RoleGatedAdmin, ReadOnlyAdmin):
     roles = HISTORY_ROLES
+    action_roles = OPERATIONS_ROLES
     list_display = (
         "created_at",
         "channel",
@@ -122,21 +122,17 @@ class OutboundMessageAdmin(RoleGatedAdmin, ReadOnlyAdmin):
             messages.SUCCESS,
         )
 
-    def get_actions(self, request):
-        if user_role(user=request.user) not in OPERATIONS_ROLES:
-            return {}
-        return admin.ModelAdmin.get_actions(self, request)
-
     def get_search_results(self, request, queryset, search_term):
         return selectors.messages_search(queryset=queryset, term=search_term), False
 
 
 @admin.register(UnmatchedCallback)
-class UnmatchedCallbackAdmin(RoleGatedAdmin, ReadOnlyAdmin):
+class UnmatchedCallbackAdmin(RoleActedAdmin, RoleGatedAdmin, ReadOnlyAdmin):
     """Provider callbacks about no message we know yet: what they are, how often they were tried, and a way to try
     them all again now (after a send's record was repaired, say). Content stays encrypted: ids and statuses only."""
 
     roles = OPERATIONS_ROLES
+    action_roles = OPERATIONS_ROLES
     list_display = ("received_at", "source", "channel", "status", "provider_message_id", "state", "attempts")
     list_filter = ("state", "source", "channel", "status")
     search_fields = ("provider_message_id",)
@@ -162,11 +158,6 @@ class UnmatchedCallbackAdmin(RoleGatedAdmin, ReadOnlyAdmin):
             _("%(applied)d applied, %(waiting)d still waiting for their message, %(expired)d expired.") % counts,
             messages.SUCCESS,
         )
-
-    def get_actions(self, request):
-        if user_role(user=request.user) not in OPERATIONS_ROLES:
-            return {}
-        return admin.ModelAdmin.get_actions(self, request)
 
 
 @admin.register(ChannelSetting)
@@ -238,7 +229,7 @@ class ChannelSettingAdmin(RoleEditedAdmin, admin.ModelAdmin):
     def providers_view(self, request):
         """Per channel: the provider, its status, the webhooks to paste into its console, and a test message to
         the staff member's own address (POST channel, address)."""
-        if user_role(user=request.user) not in OPERATIONS_ROLES:
+        if not self.has_role(request):
             raise PermissionDenied
         if request.method == "POST":
             channel = request.POST.get("channel", "")
