@@ -14,6 +14,7 @@ from django.utils.translation import ngettext
 from backoffice.accounts.actors import request_actor
 from backoffice.accounts.admin_read_only import ReadOnlyAdmin
 from backoffice.accounts.admin_roles import RoleActedAdmin, RoleEditedAdmin, RoleGatedAdmin
+from backoffice.accounts.admin_tables import code_html, table_html
 from backoffice.accounts.roles import Role
 from backoffice.eventstore.vocabulary import Channel
 
@@ -102,13 +103,10 @@ class OutboundMessageAdmin(RoleActedAdmin, RoleGatedAdmin, ReadOnlyAdmin):
 
     @admin.display(description=_("events"))
     def event_list(self, message):
-        events = selectors.message_events(message=message)
-        rows = format_html_join(
-            "",
-            "<tr><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
-            ((localtime(e.occurred_at).strftime("%Y-%m-%d %H:%M:%S"), e.type, e.data) for e in events),
+        return table_html(
+            (localtime(e.occurred_at).strftime("%Y-%m-%d %H:%M:%S"), e.type, code_html(e.data))
+            for e in selectors.message_events(message=message)
         )
-        return format_html("<table>{}</table>", rows)
 
     @admin.action(description=_("Send again (failed or held for review)"))
     def send_again(self, request, queryset):
