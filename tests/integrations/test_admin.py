@@ -14,9 +14,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def admin_client(client, staff_user):
-    client.force_login(staff_user("admin"))
-    return client
+def admin_client(login):
+    return login("admin")
 
 
 def test_adding_a_source_shows_its_key_once_and_stores_only_its_hash(admin_client):

@@ -2,7 +2,6 @@
 as a tree with people per step, the checks naming the broken step, publish, pause and the simulator."""
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 
 from campaigns.journeys.models import Journey
@@ -14,10 +13,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def marketing(staff_user):
-    browser = Client()
-    browser.force_login(staff_user("marketing"))
-    return browser
+def marketing(login):
+    return login("marketing")
 
 
 def test_a_journey_is_added_from_a_template_and_published(marketing):
@@ -90,9 +87,8 @@ def test_the_simulator_shows_what_a_customer_would_get(marketing, person):
     assert "email-coupon" in page
 
 
-def test_support_staff_cannot_open_journeys(staff_user):
-    browser = Client()
-    browser.force_login(staff_user("support"))
+def test_support_staff_cannot_open_journeys(login):
+    browser = login("support")
     assert browser.get(reverse("admin:campaigns_journey_changelist")).status_code == 403
 
 
