@@ -420,6 +420,16 @@ def customer_id_by_identifier_key(*, key: str) -> uuid.UUID | None:
     return CustomerIdentifier.objects.filter(key=key).values_list("customer_id", flat=True).first()
 
 
+def customer_id_by_identifier(*, kind: str, value: str) -> uuid.UUID | None:
+    """The customer holding an identifier as someone typed it (normalised as ingestion does: a phone in any
+    format); None when it is not a valid one of its kind or nobody holds it."""
+    try:
+        key = identifier_key(kind, normalise(kind, value))
+    except InvalidIdentifier:
+        return None
+    return customer_id_by_identifier_key(key=key)
+
+
 def people_contactable() -> QuerySet[Customer]:
     """Every person who may be counted and contacted: one row per person (merged profiles point at theirs), erased
     customers left out."""

@@ -101,3 +101,21 @@ def test_people_at_a_step_are_counted_on_the_drawing(marketing, person):
     page_viewed(person())
     page = marketing.get(reverse("admin:campaigns_journey_change", args=[journey.pk])).content.decode()
     assert '<td class="journey-count">1</td>' in page
+
+
+@pytest.mark.parametrize("typed", ["{phone_local}", " {phone} ", "{email_upper}"])
+def test_the_simulator_finds_the_customer_by_a_phone_in_any_format_or_an_email(marketing, typed):
+    from customers.services.ingestion import customer_register
+
+    customer, _ = customer_register(
+        customer={"email": "simula@example.es", "phone": "+34610010001"}, channel="web", actor="test"
+    )
+    journey = publish(template("abandoned_cart"))
+    text = typed.format(phone_local="610 01 00 01", phone="+34 610 010 001", email_upper="Simula@Example.ES")
+
+    response = marketing.post(
+        reverse("admin:campaigns_journey_command", args=[journey.pk, "simulate"]), {"customer": text}
+    )
+
+    assert response.status_code == 302
+    assert response.url.endswith(f"?simulate={customer}")
