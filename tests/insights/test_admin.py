@@ -103,3 +103,11 @@ def test_a_negative_campaign_roi_is_drawn_left_of_the_zero_line(shop, marketing_
 
     assert 'data-label="sms" data-value="-100%"' in chart  # ROI -1: cost 0.25, nothing attributed
     assert "<line " in chart  # the zero line
+
+
+def test_the_dashboard_leads_back_to_its_app_through_the_breadcrumbs(marketing_client):
+    page = marketing_client.get("/admin/insights/dashboard/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+
+    crumbs = page.split('<div class="breadcrumbs">', 1)[1].split("</div>", 1)[0]
+    assert 'href="/admin/insights/"' in crumbs
+    assert "Dashboard" in crumbs
