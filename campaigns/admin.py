@@ -24,6 +24,7 @@ from django.utils.translation import gettext_lazy as _
 
 from backoffice.accounts.actors import request_actor
 from backoffice.accounts.admin_progress import progress_html
+from backoffice.accounts.selectors import actor_user_names
 from backoffice.api.parsers import loads_bounded
 from backoffice.eventstore import times
 from backoffice.eventstore.vocabulary import Channel
@@ -618,7 +619,7 @@ class CampaignAdmin(OwnedAdmin):
             raise PermissionDenied
         campaign = get_object_or_404(Campaign, pk=object_id)
         entries = selectors.campaign_history(campaign_id=campaign.pk)
-        users = _user_names({entry.actor for entry in entries})
+        users = actor_user_names(actors={entry.actor for entry in entries})
         labels = dict(HISTORY_LABELS)
         # Segments by name, as staff know them (the history records their ids).
         names = {str(pk): name for pk, name in Segment.objects.values_list("pk", "name")}
@@ -661,16 +662,6 @@ HISTORY_LABELS = (
     (CampaignCompleted.type_name, _("completed")),
     (CampaignImported.type_name, _("recorded as it was (before the log)")),
 )
-
-
-def _user_names(actors: set[str]) -> dict[str, str]:
-    """ "user:<pk>" actors by their user name (ids of staff, never customers)."""
-    from django.contrib.auth import get_user_model
-
-    pks = [actor.removeprefix("user:") for actor in actors if actor.startswith("user:")]
-    pks = [pk for pk in pks if pk.isdigit()]
-    names = get_user_model().objects.filter(pk__in=pks).values_list("pk", "username")
-    return {f"user:{pk}": username for pk, username in names}
 
 
 def _shown(value, names: dict[str, str]) -> str:

@@ -12,13 +12,13 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
 from django.utils.html import format_html, format_html_join
-from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
 
 from backoffice.accounts.actors import request_actor
 from backoffice.accounts.admin_progress import progress_html
 from backoffice.accounts.admin_read_only import ReadOnlyAdmin
 from backoffice.accounts.admin_roles import RoleGatedAdmin
+from backoffice.accounts.admin_tables import local_minute, table_html
 from backoffice.accounts.roles import AccessSurface, Role
 from backoffice.accounts.selectors import user_role
 from backoffice.accounts.services import personal_data_access_record
@@ -171,7 +171,7 @@ class CustomerAdmin(RoleGatedAdmin, ReadOnlyAdmin):
                         c.subject,
                         c.channel,
                         c.get_status_display(),
-                        localtime(c.opened_at).strftime("%Y-%m-%d %H:%M"),
+                        local_minute(c.opened_at),
                     )
                     for c in cases
                 ),
@@ -182,18 +182,12 @@ class CustomerAdmin(RoleGatedAdmin, ReadOnlyAdmin):
     @admin.display(description=_("consents"))
     def consent_list(self, customer):
         states = selectors.consent_states(customer_id=customer.id)
-        rows = format_html_join(
-            "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            (
-                (c.channel, c.purpose, _("granted") if c.is_granted else _("withdrawn"), c.source_channel, c.changed_at)
-                for c in states
-            ),
+        rows = table_html(
+            (c.channel, c.purpose, _("granted") if c.is_granted else _("withdrawn"), c.source_channel, c.changed_at)
+            for c in states
         )
         link = reverse("admin:customers_customer_consent", args=[customer.pk])
-        return format_html(
-            '<table>{}</table><p><a class="button" href="{}">{}</a></p>', rows, link, _("Record a consent change")
-        )
+        return format_html('{}<p><a class="button" href="{}">{}</a></p>', rows, link, _("Record a consent change"))
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         """The timeline reads as a story under the 360 fields: one sentence a line (customers.wording, as on the
@@ -363,13 +357,9 @@ class CaseAdmin(RoleGatedAdmin, ReadOnlyAdmin):
 
     @admin.display(description=_("thread"))
     def thread(self, case):
-        return format_html_join(
-            "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            (
-                (localtime(m.occurred_at).strftime("%Y-%m-%d %H:%M"), m.channel, m.direction, m.actor, m.text)
-                for m in selectors.case_thread(case_id=case.id)
-            ),
+        return table_html(
+            (local_minute(m.occurred_at), m.channel, m.direction, m.actor, m.text)
+            for m in selectors.case_thread(case_id=case.id)
         )
 
 

@@ -8,6 +8,8 @@ import re
 import phonenumbers
 from django.conf import settings
 
+from .vocabulary import IdentifierKind
+
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -20,7 +22,7 @@ class InvalidIdentifier(ValueError):
 def normalise_email(value: str) -> str:
     email = value.strip().lower()
     if len(email) > 254 or not _EMAIL.match(email):
-        raise InvalidIdentifier("email", "is not a valid email address")
+        raise InvalidIdentifier(IdentifierKind.EMAIL, "is not a valid email address")
     return email
 
 
@@ -29,9 +31,9 @@ def normalise_phone(value: str) -> str:
     try:
         number = phonenumbers.parse(value, region)
     except phonenumbers.NumberParseException:
-        raise InvalidIdentifier("phone", "is not a phone number") from None
+        raise InvalidIdentifier(IdentifierKind.PHONE, "is not a phone number") from None
     if not phonenumbers.is_valid_number(number):
-        raise InvalidIdentifier("phone", "is not a valid phone number")
+        raise InvalidIdentifier(IdentifierKind.PHONE, "is not a valid phone number")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -43,8 +45,8 @@ def normalise_token(value: str) -> str:
 
 
 def normalise(kind: str, value: str) -> str:
-    if kind == "email":
+    if kind == IdentifierKind.EMAIL:
         return normalise_email(value)
-    if kind == "phone":
+    if kind == IdentifierKind.PHONE:
         return normalise_phone(value)
     return normalise_token(value)

@@ -32,13 +32,14 @@ from backoffice.messaging.policy import Recipient, RecipientQuery, recipients
 from .events import MessageReceived
 from .models import Consent, Customer, CustomerIdentifier
 from .selectors import CustomerNotFound, consent_allows, customer_resolve_id, people_members
+from .vocabulary import IdentifierKind
 
 ADDRESS_KINDS: Final[dict[str, str]] = {
-    Channel.EMAIL: "email",
-    Channel.SMS: "phone",
-    Channel.WHATSAPP: "phone",
-    Channel.FACEBOOK: "facebook_id",
-    Channel.INSTAGRAM: "instagram_id",
+    Channel.EMAIL: IdentifierKind.EMAIL,
+    Channel.SMS: IdentifierKind.PHONE,
+    Channel.WHATSAPP: IdentifierKind.PHONE,
+    Channel.FACEBOOK: IdentifierKind.FACEBOOK_ID,
+    Channel.INSTAGRAM: IdentifierKind.INSTAGRAM_ID,
 }
 APP_CHANNELS: Final = (Channel.APP, Channel.PUSH)
 

@@ -21,6 +21,7 @@ from backoffice.eventstore.vocabulary import Channel, Purpose, SuppressionReason
 from backoffice.messaging import events as message_events
 
 from . import events as customer_events
+from .vocabulary import IdentifierKind
 
 CHANNEL_LABELS = {
     Channel.WEB: gettext_lazy("Web"),
@@ -56,13 +57,13 @@ PURPOSE_LABELS = {
 }
 
 IDENTIFIER_LABELS = {
-    "email": gettext_lazy("Email"),
-    "phone": gettext_lazy("Phone"),
-    "loyalty_card": gettext_lazy("Loyalty card"),
-    "external": gettext_lazy("External id"),
-    "facebook_id": gettext_lazy("Facebook"),
-    "instagram_id": gettext_lazy("Instagram"),
-    "anonymous_id": gettext_lazy("Anonymous web/app id"),
+    IdentifierKind.EMAIL: gettext_lazy("Email"),
+    IdentifierKind.PHONE: gettext_lazy("Phone"),
+    IdentifierKind.LOYALTY_CARD: gettext_lazy("Loyalty card"),
+    IdentifierKind.EXTERNAL: gettext_lazy("External id"),
+    IdentifierKind.FACEBOOK_ID: gettext_lazy("Facebook"),
+    IdentifierKind.INSTAGRAM_ID: gettext_lazy("Instagram"),
+    IdentifierKind.ANONYMOUS_ID: gettext_lazy("Anonymous web/app id"),
 }
 
 # Event types, as staff name them (filters, titles). An unknown type reads as "Other activity".

@@ -8,13 +8,12 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html, format_html_join
-from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
 
 from backoffice.accounts.actors import request_actor
 from backoffice.accounts.admin_read_only import ReadOnlyAdmin
 from backoffice.accounts.admin_roles import RoleGatedAdmin
+from backoffice.accounts.admin_tables import code_html, local_minute, table_html
 from backoffice.accounts.roles import Role
 from backoffice.accounts.selectors import user_location_code, user_role
 from customers.admin_links import customer_admin_link
@@ -223,42 +222,20 @@ class OrderAdmin(RoleGatedAdmin, ReadOnlyAdmin):
 
     @admin.display(description=_("lines"))
     def line_table(self, order):
-        rows = format_html_join(
-            "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+        return table_html(
             (
                 (line.sku, line.quantity, line.unit_price, line.location_code, line.returned_quantity)
                 for line in order.lines.all()
             ),
+            header=(_("SKU"), _("quantity"), _("unit price"), _("location"), _("returned")),
         )
-        header = format_html(
-            "<tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
-            _("SKU"),
-            _("quantity"),
-            _("unit price"),
-            _("location"),
-            _("returned"),
-        )
-        return format_html("<table>{}{}</table>", header, rows)
 
     @admin.display(description=_("history"))
     def history(self, order):
-        events = selectors.order_history(order_id=order.id)
-        rows = format_html_join(
-            "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
-            (
-                (
-                    localtime(e.occurred_at).strftime("%Y-%m-%d %H:%M"),
-                    e.type,
-                    e.channel or "",
-                    e.metadata.get("actor", ""),
-                    e.data,
-                )
-                for e in events
-            ),
+        return table_html(
+            (local_minute(e.occurred_at), e.type, e.channel or "", e.metadata.get("actor", ""), code_html(e.data))
+            for e in selectors.order_history(order_id=order.id)
         )
-        return format_html("<table>{}</table>", rows)
 
 
 @admin.register(Cart)

@@ -7,9 +7,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def admin_client(client, staff_user):
-    client.force_login(staff_user("admin"))
-    return client
+def admin_client(login):
+    return login("admin")
 
 
 # The project's own catalogue, and an app-local one (orders/locale/).

@@ -15,3 +15,16 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def get_actions(self, request):
         return {}
+
+
+class ActedReadOnlyAdmin(ReadOnlyAdmin):
+    """Read-only rows with actions that act through services, for the staff given the model's change permission
+    (the permission runs the actions; every field stays read-only)."""
+
+    def get_actions(self, request):
+        if not self.has_change_permission(request):
+            return {}
+        return admin.ModelAdmin.get_actions(self, request)
+
+    def has_change_permission(self, request, obj=None):
+        return admin.ModelAdmin.has_change_permission(self, request, obj)

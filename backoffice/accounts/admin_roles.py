@@ -1,5 +1,7 @@
 """Admin pages for some roles only: who sees an admin module and its pages is a tuple of roles on the ModelAdmin."""
 
+from django.contrib import admin
+
 from .selectors import user_role
 
 
@@ -29,3 +31,16 @@ class RoleEditedAdmin(RoleGatedAdmin):
 
     def has_change_permission(self, request, obj=None):
         return self.has_role(request)
+
+
+class RoleActedAdmin:
+    """A mixin before a read-only admin whose actions act through services: the actions are offered to the staff
+    whose role is in `action_roles` and to no one else (the others still see the pages `roles` lets them see)."""
+
+    action_roles: tuple[str, ...] = ()
+
+    def get_actions(self, request):
+        if user_role(user=request.user) not in self.action_roles:
+            return {}
+        # Past ReadOnlyAdmin, which offers no action at all.
+        return admin.ModelAdmin.get_actions(self, request)

@@ -1,3 +1,4 @@
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -6,6 +7,7 @@ from django.db import connection
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from .actors import actor_user_pk, user_actor
 from .models import ApiToken, Role, StaffProfile, api_token_digest
 
 
@@ -68,6 +70,13 @@ def two_factor_step_due(*, user) -> str | None:
     if two_factor_is_required(user=user):
         return "enrol"
     return None
+
+
+def actor_user_names(*, actors: Iterable[str]) -> dict[str, str]:
+    """Staff users' actors (`user:<pk>`) by their user name, to show who did what; other actors are left out."""
+    pks = {pk for pk in map(actor_user_pk, actors) if pk is not None}
+    names = get_user_model().objects.filter(pk__in=pks).values_list("pk", "username")
+    return {user_actor(pk): username for pk, username in names}
 
 
 def personal_data_accesses(*, customer_id=None, actor=None):

@@ -1,7 +1,6 @@
 """A read-only window on the log: browse and filter events; nothing can be added, changed or deleted here."""
 
 import json
-from collections.abc import Callable
 
 from django.contrib import admin, messages
 from django.db.models import Model, QuerySet
@@ -11,8 +10,8 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from backoffice.accounts.admin_read_only import ReadOnlyAdmin
+from backoffice.accounts.admin_roles import RoleActedAdmin
 from backoffice.accounts.roles import Role
-from backoffice.accounts.selectors import user_role
 
 from . import projector, store
 from .models import Event, ProjectionCheckpoint, ProjectionFailure
@@ -83,8 +82,11 @@ class ProjectionCheckpointAdmin(StaffReadOnlyAdmin):
 
 
 @admin.register(ProjectionFailure)
-class ProjectionFailureAdmin(StaffReadOnlyAdmin):
+class ProjectionFailureAdmin(RoleActedAdmin, StaffReadOnlyAdmin):
     """Events an asynchronous projection (or a rebuild) could not apply and went past. Retry after the fix."""
+
+    # Retrying writes read models: administrators only (the list itself is for whoever may see the log).
+    action_roles = (Role.ADMIN,)
 
     list_display = ("projection", "position", "event_type", "stream", "short_error", "attempts", "failed_at", "state")
     list_filter = ("projection", ("resolved_at", admin.EmptyFieldListFilter), "event_type")
@@ -124,9 +126,3 @@ class ProjectionFailureAdmin(StaffReadOnlyAdmin):
                 _("%(count)d event(s) failed again; the error is updated.") % {"count": len(outcomes) - resolved},
                 messages.ERROR,
             )
-
-    def get_actions(self, request: HttpRequest) -> dict[str, tuple[Callable[..., str], str, str] | None]:
-        # Retrying writes read models: administrators only (the list itself is for whoever may see the log).
-        if user_role(user=request.user) != Role.ADMIN:
-            return {}
-        return admin.ModelAdmin.get_actions(self, request)

@@ -11,7 +11,7 @@ from django.utils.translation import ngettext
 
 from backoffice import crypto
 from backoffice.accounts.actors import request_actor
-from backoffice.accounts.admin_read_only import ReadOnlyAdmin
+from backoffice.accounts.admin_read_only import ActedReadOnlyAdmin, ReadOnlyAdmin
 from orders.selectors import location_list
 
 from . import services
@@ -155,7 +155,7 @@ class ShopConnectionAdmin(admin.ModelAdmin):
 
 
 @admin.register(DeadLetter)
-class DeadLetterAdmin(ReadOnlyAdmin):
+class DeadLetterAdmin(ActedReadOnlyAdmin):
     list_display = ("received_at", "platform", "shop_domain", "topic", "code", "status", "attempts")
     list_filter = ("status", "platform", "code", "topic")
     search_fields = ("delivery_id",)
@@ -185,13 +185,6 @@ class DeadLetterAdmin(ReadOnlyAdmin):
         except crypto.InvalidToken:
             return _("(unreadable: the encryption key changed)")
 
-    def get_actions(self, request):
-        return admin.ModelAdmin.get_actions(self, request)
-
-    def has_change_permission(self, request, obj=None):
-        # The replay action needs the change permission; the fields stay read-only.
-        return request.user.is_superuser or request.user.has_perm("integrations.change_deadletter")
-
     @admin.action(description=_("Replay the selected dead letters"))
     def replay(self, request, queryset):
         letters = list(queryset)
@@ -214,7 +207,7 @@ class DeadLetterAdmin(ReadOnlyAdmin):
 
 
 @admin.register(OversellAlert)
-class OversellAlertAdmin(ReadOnlyAdmin):
+class OversellAlertAdmin(ActedReadOnlyAdmin):
     list_display = ("created_at", "order_id", "platform", "platform_order_id", "short_lines", "resolved_at")
     list_filter = ("platform", ("resolved_at", admin.EmptyFieldListFilter))
     search_fields = ("order_id", "platform_order_id")
@@ -226,12 +219,6 @@ class OversellAlertAdmin(ReadOnlyAdmin):
     @admin.display(description=_("short"))
     def short_lines(self, obj):
         return ", ".join(f"{line['sku']} x{line['quantity']} @ {line['location']}" for line in obj.lines)
-
-    def get_actions(self, request):
-        return admin.ModelAdmin.get_actions(self, request)
-
-    def has_change_permission(self, request, obj=None):
-        return request.user.is_superuser or request.user.has_perm("integrations.change_oversellalert")
 
     @admin.action(description=_("Mark the selected alerts as resolved"))
     def resolve(self, request, queryset):

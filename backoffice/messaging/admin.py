@@ -13,9 +13,9 @@ from django.utils.translation import ngettext
 
 from backoffice.accounts.actors import request_actor
 from backoffice.accounts.admin_read_only import ReadOnlyAdmin
-from backoffice.accounts.admin_roles import RoleEditedAdmin, RoleGatedAdmin
+from backoffice.accounts.admin_roles import RoleActedAdmin, RoleEditedAdmin, RoleGatedAdmin
+from backoffice.accounts.admin_tables import code_html, table_html
 from backoffice.accounts.roles import Role
-from backoffice.accounts.selectors import user_role
 from backoffice.eventstore.vocabulary import Channel
 
 from . import selectors, services
@@ -43,8 +43,9 @@ HEALTH_LABELS = {
 
 
 @admin.register(OutboundMessage)
-class OutboundMessageAdmin(RoleGatedAdmin, ReadOnlyAdmin):
+class OutboundMessageAdmin(RoleActedAdmin, RoleGatedAdmin, ReadOnlyAdmin):
     roles = HISTORY_ROLES
+    action_roles = OPERATIONS_ROLES
     list_display = (
         "created_at",
         "channel",
@@ -102,13 +103,10 @@ class OutboundMessageAdmin(RoleGatedAdmin, ReadOnlyAdmin):
 
     @admin.display(description=_("events"))
     def event_list(self, message):
-        events = selectors.message_events(message=message)
-        rows = format_html_join(
-            "",
-            "<tr><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
-            ((localtime(e.occurred_at).strftime("%Y-%m-%d %H:%M:%S"), e.type, e.data) for e in events),
+        return table_html(
+            (localtime(e.occurred_at).strftime("%Y-%m-%d %H:%M:%S"), e.type, code_html(e.data))
+            for e in selectors.message_events(message=message)
         )
-        return format_html("<table>{}</table>", rows)
 
     @admin.action(description=_("Send again (failed or held for review)"))
     def send_again(self, request, queryset):
@@ -122,21 +120,17 @@ class OutboundMessageAdmin(RoleGatedAdmin, ReadOnlyAdmin):
             messages.SUCCESS,
         )
 
-    def get_actions(self, request):
-        if user_role(user=request.user) not in OPERATIONS_ROLES:
-            return {}
-        return admin.ModelAdmin.get_actions(self, request)
-
     def get_search_results(self, request, queryset, search_term):
         return selectors.messages_search(queryset=queryset, term=search_term), False
 
 
 @admin.register(UnmatchedCallback)
-class UnmatchedCallbackAdmin(RoleGatedAdmin, ReadOnlyAdmin):
+class UnmatchedCallbackAdmin(RoleActedAdmin, RoleGatedAdmin, ReadOnlyAdmin):
     """Provider callbacks about no message we know yet: what they are, how often they were tried, and a way to try
     them all again now (after a send's record was repaired, say). Content stays encrypted: ids and statuses only."""
 
     roles = OPERATIONS_ROLES
+    action_roles = OPERATIONS_ROLES
     list_display = ("received_at", "source", "channel", "status", "provider_message_id", "state", "attempts")
     list_filter = ("state", "source", "channel", "status")
     search_fields = ("provider_message_id",)
@@ -162,11 +156,6 @@ class UnmatchedCallbackAdmin(RoleGatedAdmin, ReadOnlyAdmin):
             _("%(applied)d applied, %(waiting)d still waiting for their message, %(expired)d expired.") % counts,
             messages.SUCCESS,
         )
-
-    def get_actions(self, request):
-        if user_role(user=request.user) not in OPERATIONS_ROLES:
-            return {}
-        return admin.ModelAdmin.get_actions(self, request)
 
 
 @admin.register(ChannelSetting)
@@ -238,7 +227,7 @@ class ChannelSettingAdmin(RoleEditedAdmin, admin.ModelAdmin):
     def providers_view(self, request):
         """Per channel: the provider, its status, the webhooks to paste into its console, and a test message to
         the staff member's own address (POST channel, address)."""
-        if user_role(user=request.user) not in OPERATIONS_ROLES:
+        if not self.has_role(request):
             raise PermissionDenied
         if request.method == "POST":
             channel = request.POST.get("channel", "")

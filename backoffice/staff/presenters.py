@@ -13,6 +13,7 @@ from backoffice.eventstore.vocabulary import Purpose
 from customers import wording
 from customers.events import ConsentChannel, ConsentPurpose
 from customers.timeline_cursor import BadCursor, cursor_decode, cursor_encode  # noqa: F401 - the API's cursor
+from customers.vocabulary import IdentifierKind
 
 CONSENT_CHANNELS: tuple[str, ...] = ConsentChannel.__args__
 CONSENT_PURPOSES: tuple[str, ...] = ConsentPurpose.__args__
@@ -29,7 +30,7 @@ event_sentence = wording.event_sentence
 
 def identifier_value(kind: str, value: str) -> str:
     """Phones as people read them (+34 600 11 12 22); everything else as stored."""
-    if kind != "phone":
+    if kind != IdentifierKind.PHONE:
         return value
     try:
         return phonenumbers.format_number(phonenumbers.parse(value), phonenumbers.PhoneNumberFormat.INTERNATIONAL)

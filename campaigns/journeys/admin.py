@@ -14,7 +14,8 @@ from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 
 from backoffice.accounts.actors import request_actor
-from customers.selectors import customer_exists, customer_id_by_identifier_key
+from customers.selectors import customer_exists, customer_id_by_identifier
+from customers.vocabulary import IdentifierKind
 
 from .. import services
 from ..admin_owners import OwnedAdmin
@@ -170,8 +171,8 @@ def _customer_for(text: str) -> uuid.UUID | None:
     try:
         customer_id = uuid.UUID(text)
     except ValueError:
-        key = f"email:{text.lower()}" if "@" in text else f"phone:{text.replace(' ', '')}"
-        return customer_id_by_identifier_key(key=key)
+        kind = IdentifierKind.EMAIL if "@" in text else IdentifierKind.PHONE
+        return customer_id_by_identifier(kind=kind, value=text)
     return customer_id if customer_exists(customer_id=customer_id) else None
 
 

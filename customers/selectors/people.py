@@ -31,12 +31,20 @@ from ..events import (
 from ..identifiers import InvalidIdentifier, normalise
 from ..models import Case, Consent, Customer, CustomerIdentifier, CustomerOrder
 from ..projections import RECORD_KEEPING_TYPES, identifier_key, readable_identifiers, readable_text
+from ..vocabulary import IdentifierKind
 
 CONSENT_TYPES = type_names(ConsentGranted, ConsentRevoked)
 MERGE_TYPES = type_names(CustomerMerged, CustomerUnmerged)
 # The orders app is a layer above, so its types are named by their strings (tests/customers hold them declared).
 ORDER_PLACED, ORDER_RETURNED, ORDER_CANCELLED = "order.placed", "order.returned", "order.cancelled"
-SEARCHABLE_KINDS = ("email", "phone", "loyalty_card", "anonymous_id", "facebook_id", "instagram_id")
+SEARCHABLE_KINDS = (
+    IdentifierKind.EMAIL,
+    IdentifierKind.PHONE,
+    IdentifierKind.LOYALTY_CARD,
+    IdentifierKind.ANONYMOUS_ID,
+    IdentifierKind.FACEBOOK_ID,
+    IdentifierKind.INSTAGRAM_ID,
+)
 
 
 class CustomerNotFound(LookupError):
@@ -170,7 +178,7 @@ def identifier_kind(*, text: str) -> str | None:
     """What a person typed at the counter (phone, email or loyalty card) is, as an identifier: the kind it is
     already known as, else an email, else a phone number, else a card; None when it can be none of them. A known
     card comes first: card numbers can also read as phone numbers."""
-    kinds = ("email",) if "@" in text else ("loyalty_card", "phone")
+    kinds = (IdentifierKind.EMAIL,) if "@" in text else (IdentifierKind.LOYALTY_CARD, IdentifierKind.PHONE)
     keys: dict[str, str] = {}
     for kind in kinds:
         try:
@@ -182,7 +190,7 @@ def identifier_kind(*, text: str) -> str | None:
         return keys[known]
     if not keys:
         return None
-    return "phone" if "phone" in keys.values() else next(iter(keys.values()))
+    return IdentifierKind.PHONE if IdentifierKind.PHONE in keys.values() else next(iter(keys.values()))
 
 
 @dataclass(frozen=True)
@@ -410,6 +418,16 @@ def customer_merged_into(*, customer_id: uuid.UUID) -> tuple[bool, uuid.UUID | N
 def customer_id_by_identifier_key(*, key: str) -> uuid.UUID | None:
     """The customer holding an identifier, by its key (`email:ana@example.es`, `phone:+34600123456`)."""
     return CustomerIdentifier.objects.filter(key=key).values_list("customer_id", flat=True).first()
+
+
+def customer_id_by_identifier(*, kind: str, value: str) -> uuid.UUID | None:
+    """The customer holding an identifier as someone typed it (normalised as ingestion does: a phone in any
+    format); None when it is not a valid one of its kind or nobody holds it."""
+    try:
+        key = identifier_key(kind, normalise(kind, value))
+    except InvalidIdentifier:
+        return None
+    return customer_id_by_identifier_key(key=key)
 
 
 def people_contactable() -> QuerySet[Customer]:

@@ -35,13 +35,13 @@ from ..events import (
     CustomerProfileUpdated,
     CustomerRegistered,
     Identifier,
-    IdentifierKind,
     MergeEvidence,
 )
 from ..identifiers import InvalidIdentifier, normalise
 from ..models import Customer, CustomerIdentifier
 from ..projections import identifier_key
 from ..selectors.people import people_members
+from ..vocabulary import IdentifierKind
 
 
 class ExternalId(BaseModel):
@@ -54,16 +54,17 @@ class ExternalId(BaseModel):
 def _normalise_phone(raw: str, region: str) -> str:
     """A phone in E.164, remembered for the next items that bring it: parsing one costs a hundred microseconds.
     The default region is part of the key (it decides what a local number means); invalid ones raise, unkept."""
-    return normalise("phone", raw)
+    return normalise(IdentifierKind.PHONE, raw)
 
 
+# The kinds a reference names by a field of the same name (an external id is two fields, system and id).
 _REF_KINDS: Final[tuple[IdentifierKind, ...]] = (
-    "email",
-    "phone",
-    "loyalty_card",
-    "facebook_id",
-    "instagram_id",
-    "anonymous_id",
+    IdentifierKind.EMAIL,
+    IdentifierKind.PHONE,
+    IdentifierKind.LOYALTY_CARD,
+    IdentifierKind.FACEBOOK_ID,
+    IdentifierKind.INSTAGRAM_ID,
+    IdentifierKind.ANONYMOUS_ID,
 )
 
 
@@ -94,7 +95,7 @@ class CustomerRef(BaseModel):
             raw = getattr(self, kind)
             if raw is not None:
                 try:
-                    if kind == "phone":
+                    if kind == IdentifierKind.PHONE:
                         value = _normalise_phone(raw, getattr(settings, "PHONE_DEFAULT_REGION", "ES"))
                     else:
                         value = normalise(kind, raw)
@@ -102,7 +103,7 @@ class CustomerRef(BaseModel):
                 except InvalidIdentifier as exc:
                     raise InvalidIdentifier(kind, str(exc)) from None
         if self.external_id is not None:
-            pairs.append(("external", f"{self.external_id.system}:{self.external_id.id}"))
+            pairs.append((IdentifierKind.EXTERNAL, f"{self.external_id.system}:{self.external_id.id}"))
         return tuple(pairs)
 
 
@@ -358,7 +359,7 @@ def customer_register(
     return customer_ids[subject.id], created
 
 
-WEAK_KINDS = frozenset({"anonymous_id"})
+WEAK_KINDS = frozenset({IdentifierKind.ANONYMOUS_ID})
 
 
 class _People:
@@ -482,7 +483,9 @@ def _resolve(
             customer_id = uuid.uuid4()
             people.add_new(customer_id, item.occurred_at, has_name=bool(name))
             registration = CustomerRegistered(
-                customer_id=str(customer_id), identifiers=[Identifier(kind=k, value=v) for k, v in pairs], name=name
+                customer_id=str(customer_id),
+                identifiers=[Identifier(kind=k.value, value=v) for k, v in pairs],
+                name=name,
             )
             new_events[customer_id] = [_identity_event(registration, customer_id, item, actor)]
         else:
@@ -491,7 +494,7 @@ def _resolve(
                     new_events.setdefault(customer_id, []).append(
                         _identity_event(
                             CustomerIdentifierAdded(
-                                customer_id=str(customer_id), identifier=Identifier(kind=kind, value=value)
+                                customer_id=str(customer_id), identifier=Identifier(kind=kind.value, value=value)
                             ),
                             customer_id,
                             item,

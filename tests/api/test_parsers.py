@@ -105,8 +105,8 @@ def thing_type_registered():
     from tests.eventstore import sample_events  # noqa: F401 - registers test.thing_happened
 
 
-def test_the_segment_editor_preview_refuses_deep_rules_with_a_400(client, staff_user):
-    client.force_login(staff_user("marketing"))
+def test_the_segment_editor_preview_refuses_deep_rules_with_a_400(login):
+    client = login("marketing")
 
     response = client.get("/admin/campaigns/segment/preview/", {"rules": DEEP})
 

@@ -137,8 +137,8 @@ def test_the_add_pages_open_empty(marketing_client):
     assert browser.get(reverse("admin:campaigns_campaign_add")).status_code == 200
 
 
-def test_support_staff_do_not_see_campaigns(client, staff_user):
-    client.force_login(staff_user("support"))
+def test_support_staff_do_not_see_campaigns(login):
+    client = login("support")
 
     assert client.get(reverse("admin:campaigns_campaign_changelist")).status_code == 403
 

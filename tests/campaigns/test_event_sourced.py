@@ -191,6 +191,8 @@ def test_the_admin_shows_the_campaigns_history(marketing_client, make_campaign):
     assert 'data-field="kpi"' in html
     assert "ventas" in html
     assert "Fieles" in html  # segments by name
+    crumbs = html.split('<div class="breadcrumbs">', 1)[1].split("</div>", 1)[0]
+    assert f'href="{reverse("admin:campaigns_campaign_change", args=[campaign.id])}"' in crumbs
 
 
 def test_refused_commands_record_no_event(person, make_campaign, launched):

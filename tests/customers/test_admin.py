@@ -16,9 +16,8 @@ def ana():
 
 
 @pytest.fixture
-def store_client(client, staff_user):
-    client.force_login(staff_user("store"))
-    return client
+def store_client(login):
+    return login("store")
 
 
 def test_store_staff_find_a_customer_by_phone_in_any_format(store_client, ana):
@@ -55,15 +54,15 @@ def test_a_consent_change_at_the_counter_goes_through_the_service(store_client, 
     assert consent_allows(customer_id=ana, channel="whatsapp", purpose="marketing") is True
 
 
-def test_marketing_staff_do_not_see_customers_in_the_admin(client, staff_user, ana):
-    client.force_login(staff_user("marketing"))
+def test_marketing_staff_do_not_see_customers_in_the_admin(login, ana):
+    client = login("marketing")
 
     assert client.get("/admin/customers/customer/").status_code == 403
     assert client.get(f"/admin/customers/customer/{ana}/consent/").status_code == 403
 
 
-def test_support_staff_erase_a_customer_from_the_admin(client, staff_user, ana):
-    client.force_login(staff_user("support"))
+def test_support_staff_erase_a_customer_from_the_admin(login, ana):
+    client = login("support")
 
     confirm = client.get(f"/admin/customers/customer/{ana}/erase/")
     response = client.post(f"/admin/customers/customer/{ana}/erase/")
@@ -80,13 +79,13 @@ def test_store_staff_may_not_erase(store_client, ana):
     assert Customer.objects.get(id=ana).erased_at is None
 
 
-def test_support_staff_export_a_customer_from_the_admin_with_progress_and_a_file(client, staff_user, ana):
+def test_support_staff_export_a_customer_from_the_admin_with_progress_and_a_file(login, ana):
     import base64
     import json
 
     from backoffice.eventstore import store
 
-    client.force_login(staff_user("support"))
+    client = login("support")
 
     confirm = client.get(f"/admin/customers/customer/{ana}/export/")
     before = [e.type for e in store.read_customer(ana)].count("customer.exported")

@@ -17,8 +17,8 @@ def case():
     )
 
 
-def test_support_staff_read_a_case_with_its_thread(client, staff_user, case):
-    client.force_login(staff_user("support"))
+def test_support_staff_read_a_case_with_its_thread(login, case):
+    client = login("support")
 
     page = client.get(f"/admin/customers/case/{case.pk}/change/").content.decode()
 
@@ -26,10 +26,10 @@ def test_support_staff_read_a_case_with_its_thread(client, staff_user, case):
     assert "Devolución" in page
 
 
-def test_the_customer_page_lists_cases_and_merged_customers(client, staff_user, case):
+def test_the_customer_page_lists_cases_and_merged_customers(login, case):
     other, _ = customer_register(customer={"phone": "611000111"}, channel="sms", actor="t")
     services.customer_merge(customer_ids=(case.customer_id, other), actor="t")
-    client.force_login(staff_user("support"))
+    client = login("support")
 
     page = client.get(f"/admin/customers/customer/{case.customer_id}/change/").content.decode()
 
@@ -38,15 +38,15 @@ def test_the_customer_page_lists_cases_and_merged_customers(client, staff_user, 
     assert "+34611000111" in page
 
 
-def test_marketing_staff_do_not_see_cases(client, staff_user, case):
-    client.force_login(staff_user("marketing"))
+def test_marketing_staff_do_not_see_cases(login, case):
+    client = login("marketing")
 
     assert client.get(f"/admin/customers/case/{case.pk}/change/").status_code in (302, 403)
 
 
-def test_the_case_admin_speaks_spanish_by_default(client, staff_user, case, settings):
+def test_the_case_admin_speaks_spanish_by_default(login, case, settings):
     settings.LANGUAGE_CODE = "es"
-    client.force_login(staff_user("support"))
+    client = login("support")
 
     page = client.get("/admin/customers/case/", HTTP_ACCEPT_LANGUAGE="es").content.decode()
 

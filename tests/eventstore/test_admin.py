@@ -12,9 +12,8 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_after_commit_ho
 
 
 @pytest.fixture
-def admin_client(client, staff_user):
-    client.force_login(staff_user("admin"))
-    return client
+def admin_client(login):
+    return login("admin")
 
 
 @pytest.fixture
@@ -56,8 +55,8 @@ def test_events_cannot_be_added_changed_or_deleted_from_the_admin(admin_client, 
     assert Event.objects.get(position=secret.position).type == "test.secret_noted"
 
 
-def test_staff_without_the_admin_role_do_not_see_the_log(client, staff_user, events):
-    client.force_login(staff_user("store"))
+def test_staff_without_the_admin_role_do_not_see_the_log(login, events):
+    client = login("store")
 
     assert client.get("/admin/eventstore/event/").status_code == 403
 

@@ -14,6 +14,7 @@ from backoffice.eventstore.vocabulary import (
     Purpose,
     SuppressionReason,
 )
+from customers.vocabulary import IdentifierKind
 
 
 def test_event_schemas_literals_say_the_vocabularys_values():
@@ -28,6 +29,7 @@ def test_event_schemas_literals_say_the_vocabularys_values():
     assert get_args(messaging_events.Purpose) == tuple(Purpose)
     assert get_args(customer_events.ConsentPurpose) == tuple(Purpose)
     assert get_args(order_events.FulfilmentMethod) == tuple(FulfilmentMethod)
+    assert get_args(customer_events.IdentifierKind) == tuple(IdentifierKind)
 
 
 def test_the_constants_other_apps_import_are_the_vocabularys():
@@ -47,6 +49,7 @@ def test_the_constants_other_apps_import_are_the_vocabularys():
     assert orders.FULFILMENT_METHODS == ("ship", "pickup", "counter")
     assert set(wording.SUPPRESSION_REASONS) == set(SuppressionReason)
     assert set(wording.CHANNEL_LABELS) >= set(Channel)
+    assert set(wording.IDENTIFIER_LABELS) == set(IdentifierKind)
 
 
 def test_members_are_their_strings_in_json_and_comparisons():

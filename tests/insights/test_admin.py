@@ -14,9 +14,8 @@ RANGE = {"from": "2026-01-01", "to": "2026-03-31", "churn_days": "30"}
 
 
 @pytest.fixture
-def marketing_client(client, staff_user):
-    client.force_login(staff_user("marketing"))
-    return client
+def marketing_client(login):
+    return login("marketing")
 
 
 def test_the_dashboard_shows_every_figure_with_its_formula_and_a_chart(shop, marketing_client):
@@ -57,8 +56,8 @@ def test_an_unknown_figure_is_not_found(marketing_client):
     assert marketing_client.get("/admin/insights/dashboard/csv/vanity/").status_code == 404
 
 
-def test_store_staff_do_not_see_the_dashboard(client, staff_user):
-    client.force_login(staff_user("store"))
+def test_store_staff_do_not_see_the_dashboard(login):
+    client = login("store")
 
     assert client.get("/admin/insights/dashboard/").status_code == 403
 
@@ -104,3 +103,11 @@ def test_a_negative_campaign_roi_is_drawn_left_of_the_zero_line(shop, marketing_
 
     assert 'data-label="sms" data-value="-100%"' in chart  # ROI -1: cost 0.25, nothing attributed
     assert "<line " in chart  # the zero line
+
+
+def test_the_dashboard_leads_back_to_its_app_through_the_breadcrumbs(marketing_client):
+    page = marketing_client.get("/admin/insights/dashboard/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+
+    crumbs = page.split('<div class="breadcrumbs">', 1)[1].split("</div>", 1)[0]
+    assert 'href="/admin/insights/"' in crumbs
+    assert "Dashboard" in crumbs

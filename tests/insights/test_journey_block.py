@@ -1,7 +1,6 @@
 """The insights dashboard's journey block: each published journey with its people entered, in it and converted."""
 
 import pytest
-from django.test import Client
 
 from campaigns import services
 from customers.services.ingestion import customer_register
@@ -10,7 +9,7 @@ from tests.campaigns.journeys.conftest import page_viewed, publish
 pytestmark = pytest.mark.django_db
 
 
-def test_the_dashboard_lists_published_journeys_with_their_people(staff_user):
+def test_the_dashboard_lists_published_journeys_with_their_people(login):
     definition = {
         "trigger": {"kind": "event", "event": "page.viewed"},
         "steps": [{"id": "w", "kind": "wait", "minutes": 60}],
@@ -19,8 +18,7 @@ def test_the_dashboard_lists_published_journeys_with_their_people(staff_user):
     services.journey_save(journey_id=None, values={"name": "Borrador sin publicar"}, actor="t")
     for n in range(2):
         page_viewed(customer_register(customer={"email": f"j{n}@example.es"}, channel="web", actor="t")[0])
-    browser = Client()
-    browser.force_login(staff_user("marketing"))
+    browser = login("marketing")
 
     page = browser.get("/admin/insights/dashboard/", HTTP_ACCEPT_LANGUAGE="es").content.decode()
 

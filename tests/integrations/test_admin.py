@@ -14,9 +14,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def admin_client(client, staff_user):
-    client.force_login(staff_user("admin"))
-    return client
+def admin_client(login):
+    return login("admin")
 
 
 def test_adding_a_source_shows_its_key_once_and_stores_only_its_hash(admin_client):
@@ -137,3 +136,29 @@ def test_an_oversell_alert_cannot_be_edited_in_its_form(admin_client):
         [{"sku": "A", "quantity": 1}],
         "",
     )
+
+
+@pytest.mark.parametrize(("permissions", "has_resolve"), [(["view"], False), (["view", "change"], True)])
+def test_the_resolve_action_is_offered_to_staff_with_the_change_permission_only(client, permissions, has_resolve):
+    from django.contrib.auth.models import Permission
+
+    from tests.factories import UserFactory
+
+    OversellAlert.objects.create(
+        order_id="ord-1",
+        platform="shopify",
+        platform_order_id="1001",
+        lines=[{"sku": "A", "quantity": 1, "location": "WH-01"}],
+    )
+    user = UserFactory()
+    user.user_permissions.set(
+        Permission.objects.filter(
+            content_type__app_label="integrations", codename__in=[f"{p}_oversellalert" for p in permissions]
+        )
+    )
+    client.force_login(user)
+
+    listing = client.get("/admin/integrations/oversellalert/")
+
+    assert listing.status_code == 200
+    assert ('value="resolve"' in listing.content.decode()) is has_resolve

@@ -72,6 +72,26 @@ def test_an_administrator_sends_a_failed_message_again(login, customer, outbox):
     assert len(outbox) == 1
 
 
+def test_support_reads_the_history_but_is_offered_no_action_and_cannot_send_again(login, customer, outbox):
+    message = _send(customer())
+    OutboundMessage.objects.filter(id=message.id).update(status=Status.FAILED, reason="provider answered 400")
+    client = login("support")
+
+    listing = client.get("/admin/messaging/outboundmessage/")
+    response = client.post(
+        "/admin/messaging/outboundmessage/",
+        {"action": "send_again", "_selected_action": [str(message.id)]},
+    )
+    messages_drain()
+
+    assert listing.status_code == 200
+    assert "send_again" not in listing.content.decode()
+    assert response.status_code in (200, 302)
+    message.refresh_from_db()
+    assert message.status == Status.FAILED
+    assert outbox == []
+
+
 def test_an_administrator_disables_a_channel_and_its_messages_are_suppressed(login, customer, outbox):
     client = login("admin")
 

@@ -11,8 +11,8 @@ JOBS_ES = ["Clientes y casos", "Pedidos y stock", "Campañas y journeys", "Métr
 
 
 @override_settings(LANGUAGE_CODE="es")
-def test_the_admin_home_groups_models_by_job(client, staff_user):
-    client.force_login(staff_user("admin"))
+def test_the_admin_home_groups_models_by_job(login):
+    client = login("admin")
 
     page = client.get("/admin/").content.decode()
 
@@ -27,8 +27,8 @@ def test_the_admin_home_groups_models_by_job(client, staff_user):
 
 
 @override_settings(LANGUAGE_CODE="es")
-def test_a_role_sees_only_the_jobs_it_could_see_before(client, staff_user):
-    client.force_login(staff_user("marketing"))
+def test_a_role_sees_only_the_jobs_it_could_see_before(login):
+    client = login("marketing")
 
     page = client.get("/admin/").content.decode()
 

@@ -31,9 +31,8 @@ def case():
 
 
 @pytest.fixture
-def support(client, staff_user):
-    client.force_login(staff_user("support"))
-    return client
+def support(login):
+    return login("support")
 
 
 def test_the_inbox_lists_open_cases_with_their_sla_state(support, case, settings):
@@ -148,8 +147,8 @@ def test_the_customer_page_lists_the_open_case(support, case):
     assert f"/staff/cases/{case.id}/" in page
 
 
-def test_marketing_staff_cannot_see_cases(client, staff_user, case):
-    client.force_login(staff_user("marketing"))
+def test_marketing_staff_cannot_see_cases(login, case):
+    client = login("marketing")
 
     assert client.get("/staff/cases/").status_code == 403
     assert client.get(f"/staff/cases/{case.id}/").status_code == 403

@@ -1,7 +1,6 @@
 """A person's page shows the journeys they are in: the step, what comes next and when."""
 
 import pytest
-from django.test import Client
 
 from customers.services.ingestion import customer_register
 from tests.campaigns.journeys.conftest import page_viewed, publish
@@ -13,7 +12,7 @@ def _customer():
     return customer_register(customer={"email": "ana@example.es"}, channel="web", actor="test")[0]
 
 
-def test_the_customer_page_shows_the_journey_step_and_what_comes_next(staff_user):
+def test_the_customer_page_shows_the_journey_step_and_what_comes_next(login):
     customer = _customer()
     definition = {
         "trigger": {"kind": "event", "event": "page.viewed"},
@@ -29,8 +28,7 @@ def test_the_customer_page_shows_the_journey_step_and_what_comes_next(staff_user
     }
     publish(definition, name="Bienvenida de prueba")
     page_viewed(customer)
-    browser = Client()
-    browser.force_login(staff_user("support"))
+    browser = login("support")
 
     page = browser.get(f"/staff/customers/{customer}/", HTTP_ACCEPT_LANGUAGE="es").content.decode()
 
@@ -40,9 +38,8 @@ def test_the_customer_page_shows_the_journey_step_and_what_comes_next(staff_user
     assert "Recorridos" in page
 
 
-def test_a_customer_in_no_journey_says_so(staff_user):
+def test_a_customer_in_no_journey_says_so(login):
     customer = _customer()
-    browser = Client()
-    browser.force_login(staff_user("support"))
+    browser = login("support")
     page = browser.get(f"/staff/customers/{customer}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "In no journey." in page

@@ -2,7 +2,6 @@
 as a tree with people per step, the checks naming the broken step, publish, pause and the simulator."""
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 
 from campaigns.journeys.models import Journey
@@ -14,10 +13,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def marketing(staff_user):
-    browser = Client()
-    browser.force_login(staff_user("marketing"))
-    return browser
+def marketing(login):
+    return login("marketing")
 
 
 def test_a_journey_is_added_from_a_template_and_published(marketing):
@@ -90,9 +87,8 @@ def test_the_simulator_shows_what_a_customer_would_get(marketing, person):
     assert "email-coupon" in page
 
 
-def test_support_staff_cannot_open_journeys(staff_user):
-    browser = Client()
-    browser.force_login(staff_user("support"))
+def test_support_staff_cannot_open_journeys(login):
+    browser = login("support")
     assert browser.get(reverse("admin:campaigns_journey_changelist")).status_code == 403
 
 
@@ -105,3 +101,21 @@ def test_people_at_a_step_are_counted_on_the_drawing(marketing, person):
     page_viewed(person())
     page = marketing.get(reverse("admin:campaigns_journey_change", args=[journey.pk])).content.decode()
     assert '<td class="journey-count">1</td>' in page
+
+
+@pytest.mark.parametrize("typed", ["{phone_local}", " {phone} ", "{email_upper}"])
+def test_the_simulator_finds_the_customer_by_a_phone_in_any_format_or_an_email(marketing, typed):
+    from customers.services.ingestion import customer_register
+
+    customer, _ = customer_register(
+        customer={"email": "simula@example.es", "phone": "+34610010001"}, channel="web", actor="test"
+    )
+    journey = publish(template("abandoned_cart"))
+    text = typed.format(phone_local="610 01 00 01", phone="+34 610 010 001", email_upper="Simula@Example.ES")
+
+    response = marketing.post(
+        reverse("admin:campaigns_journey_command", args=[journey.pk, "simulate"]), {"customer": text}
+    )
+
+    assert response.status_code == 302
+    assert response.url.endswith(f"?simulate={customer}")

@@ -5,7 +5,6 @@ admin."""
 from decimal import Decimal
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 
 from backoffice.accounts.roles import Role
@@ -156,9 +155,8 @@ def test_the_api_report_keeps_its_fields_and_adds_the_figures(journey_with_conve
         assert name in body
 
 
-def test_the_admin_shows_the_branches_in_spanish_and_english(journey_with_conversions, staff_user):
-    browser = Client()
-    browser.force_login(staff_user("marketing"))
+def test_the_admin_shows_the_branches_in_spanish_and_english(login, journey_with_conversions):
+    browser = login("marketing")
     url = reverse("admin:campaigns_journey_change", args=[journey_with_conversions.pk])
 
     spanish, english = in_spanish_and_english(browser, url)

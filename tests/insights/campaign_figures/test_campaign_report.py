@@ -161,8 +161,8 @@ def test_report_api_serves_marketing_and_integration_only(api_client_for, person
     assert missing.status_code == 404
 
 
-def test_the_report_page_speaks_spanish_and_english(campaign_with_orders, client, staff_user):
-    client.force_login(staff_user("marketing"))
+def test_the_report_page_speaks_spanish_and_english(login, campaign_with_orders):
+    client = login("marketing")
     url = reverse("admin:insights_campaign_report", args=[campaign_with_orders.id])
 
     spanish, english = in_spanish_and_english(client, url)

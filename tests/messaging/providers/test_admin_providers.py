@@ -74,8 +74,8 @@ def test_a_test_sms_goes_to_the_number_given_and_a_failure_is_reported(providers
     assert "failed" in failed.content.decode()
 
 
-def test_only_administrators_see_the_page(providers, client, staff_user):
-    client.force_login(staff_user("marketing"))
+def test_only_administrators_see_the_page(login, providers):
+    client = login("marketing")
     assert client.get(URL).status_code == 403
     assert client.post(URL, {"channel": "email"}).status_code == 403
 
