@@ -180,8 +180,12 @@ class _WaitSampler:
         self._process.join()
         inside = [seen for at, seen in taken if start <= at <= end]
         counted = Counter(what for seen in inside for what in seen)
+        locked = counted.pop("lock wait", 0)
         per_sample = ", ".join(f"{what} {n / max(1, len(inside)):.2f}" for what, n in counted.most_common(6))
-        return f"{len(inside)} samples; backends per sample: {per_sample or 'none active'}"
+        return (
+            f"{len(inside)} samples, {locked} backends seen waiting for a lock; "
+            f"backends per sample: {per_sample or 'none active'}"
+        )
 
 
 def run(args, description: str) -> int:
