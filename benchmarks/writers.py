@@ -21,9 +21,11 @@ cores 8 children given equal shares do not finish together.
 import os
 import sys
 import time
+from collections import Counter
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any, NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -37,37 +39,153 @@ def main() -> int:
     parser.add_argument("--appends", type=int, default=4000, help="appends per run, split across processes (4000)")
     parser.add_argument("--orders", type=int, default=1200, help="orders per run, split across processes (1200)")
     parser.add_argument("--processes", default="1,2,4,8", help="process counts, one run each (1,2,4,8)")
+    parser.add_argument(
+        "--waits", action="store_true", help="sample pg_stat_activity every 10 ms and print what backends wait on"
+    )
     return run_on_fresh_database(run, parser.parse_args())
 
 
-def _in_processes(processes: int, count: int, work) -> tuple[float, float, float]:
+class _Costs(NamedTuple):
+    """What one child spent on its share: its CPU seconds and context switches (voluntary: it waited, for the
+    server or a lock; involuntary: the scheduler took the CPU away), and the same for its PostgreSQL backend, read
+    from /proc (None when the server runs elsewhere)."""
+
+    cpu: float
+    switches: tuple[int, int]
+    server_cpu: float | None
+    server_switches: tuple[int, int] | None
+
+
+def _server_usage(pid: int | None) -> tuple[float, tuple[int, int]] | None:
+    """CPU seconds and (voluntary, involuntary) context switches of a local process, from /proc."""
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        status = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:
+        return None
+    switches = dict(line.split(":\t") for line in status if line.endswith(tuple("0123456789")) and "ctxt" in line)
+    return (
+        (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"),
+        (int(switches["voluntary_ctxt_switches"]), int(switches["nonvoluntary_ctxt_switches"])),
+    )
+
+
+def _in_processes(processes: int, count: int, work, waits: "_WaitSampler | None" = None):
     """Work(index, n) over n in range(count), split across `processes` forked children that each warm up (connect)
     and then start together: (completed per second while all of them ran, completed per second until the last ended,
-    the children's CPU seconds per item).
+    what the children and their backends spent per item, what the backends waited on in the window).
 
     The first is the figure: the rate of `processes` writers at work. The second counts the tail in which the first
     children have finished and fewer run (on 2 cores, 8 children do not end together: the last one alone then sets
     the wall time), which measures the scheduler's unfairness as much as the writers."""
 
-    def child(index: int, start) -> tuple[list[float], float]:
+    def child(index: int, start) -> tuple[list[float], _Costs]:
+        import resource
+
+        from django.db import connection
+
         ended: list[float] = []  # time.perf_counter() is CLOCK_MONOTONIC: one clock for every process
         work(index, -1 - index)  # connect and warm
+        backend = connection.connection.info.backend_pid if connection.vendor == "postgresql" else None
         start.wait()
+        server_before, usage_before = _server_usage(backend), resource.getrusage(resource.RUSAGE_SELF)
         cpu = time.process_time()
         for n in range(index, count, processes):
             work(index, n)
             ended.append(time.perf_counter())
-        return ended, time.process_time() - cpu
+        cpu = time.process_time() - cpu
+        server_after, usage_after = _server_usage(backend), resource.getrusage(resource.RUSAGE_SELF)
+        switches = (usage_after.ru_nvcsw - usage_before.ru_nvcsw, usage_after.ru_nivcsw - usage_before.ru_nivcsw)
+        if server_before is None or server_after is None:
+            return ended, _Costs(cpu, switches, None, None)
+        server_switches = (
+            server_after[1][0] - server_before[1][0],
+            server_after[1][1] - server_before[1][1],
+        )
+        return ended, _Costs(cpu, switches, server_after[0] - server_before[0], server_switches)
 
+    if waits is not None:
+        waits.begin()
     forked = run_forked_together(child, processes, warm_seconds=1.5)
     # The common window: from the start to the moment the first child finished its share.
     window_end = min(ended[-1] for ended, _ in forked.answers)
     in_window = sum(1 for ended, _ in forked.answers for at in ended if at <= window_end)
+    costs = [cost for _, cost in forked.answers]
+    server = [c for c in costs if c.server_cpu is not None and c.server_switches is not None]
+    spent = {
+        "client us": sum(c.cpu for c in costs) / count * 1e6,
+        "client cs": sum(c.switches[0] + c.switches[1] for c in costs) / count,
+        "client ics": sum(c.switches[1] for c in costs) / count,
+    }
+    if len(server) == len(costs):
+        spent["server us"] = sum(c.server_cpu or 0.0 for c in server) / count * 1e6
+        spent["server cs"] = sum(sum(c.server_switches or (0, 0)) for c in server) / count
     return (
         in_window / (window_end - forked.started),
         count / forked.seconds,
-        sum(cpu for _, cpu in forked.answers) / count,
+        spent,
+        waits.end(forked.started, window_end) if waits is not None else None,
     )
+
+
+class _WaitSampler:
+    """`--waits`: what this database's client backends are doing, read from pg_stat_activity and pg_locks by a
+    process of its own every 10 ms (its CPU competes with the writers': off by default). Summed over the common
+    window: the mean number of backends active on the CPU, active waiting on each wait event, idle in a transaction
+    (the client is working, or waiting for a CPU, mid-transaction), and waiting for a lock."""
+
+    QUERY = """
+        SELECT a.state, a.wait_event_type, a.wait_event,
+               EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid AND NOT l.granted)
+          FROM pg_stat_activity a
+         WHERE a.datname = current_database() AND a.backend_type = 'client backend' AND a.pid <> pg_backend_pid()
+    """
+
+    def __init__(self, params: dict):
+        self._params = params
+        self._process: Any = None
+
+    def begin(self) -> None:
+        import multiprocessing
+
+        context = multiprocessing.get_context("fork")
+        self._stop, self._samples = context.Event(), context.Queue()
+        self._process = context.Process(target=self._sample, daemon=True)
+        self._process.start()
+
+    def _sample(self) -> None:
+        import psycopg
+
+        taken: list[tuple[float, list[str]]] = []
+        with psycopg.connect(**self._params, autocommit=True) as side:
+            while not self._stop.is_set():
+                at = time.perf_counter()
+                seen = []
+                for state, wait_type, wait, is_locked in side.execute(self.QUERY):
+                    if is_locked:
+                        seen.append("lock wait")
+                    if state == "active":
+                        seen.append(f"{wait_type}:{wait}" if wait_type else "CPU")
+                    elif state == "idle in transaction":
+                        seen.append("idle in tx")
+                taken.append((at, seen))
+                time.sleep(max(0.0, 0.01 - (time.perf_counter() - at)))
+        self._samples.put(taken)
+
+    def end(self, start: float, end: float) -> str:
+        self._stop.set()
+        taken = self._samples.get(timeout=60)
+        self._process.join()
+        inside = [seen for at, seen in taken if start <= at <= end]
+        counted = Counter(what for seen in inside for what in seen)
+        locked = counted.pop("lock wait", 0)
+        per_sample = ", ".join(f"{what} {n / max(1, len(inside)):.2f}" for what, n in counted.most_common(6))
+        return (
+            f"{len(inside)} samples, {locked} backends seen waiting for a lock; "
+            f"backends per sample: {per_sample or 'none active'}"
+        )
 
 
 def run(args, description: str) -> int:
@@ -130,7 +248,11 @@ def run(args, description: str) -> int:
 
     rows = []
     overall: dict[tuple[str, int], float] = {}
-    cpu: dict[tuple[str, int], float] = {}
+    spent: dict[tuple[str, int], dict[str, float]] = {}
+    waited: list[str] = []
+    waits = None
+    if args.waits and is_pg:
+        waits = _WaitSampler(connection.get_connection_params())
     ok = True
     for label, total, make in (
         ("store.append, 1 event", args.appends, append),
@@ -139,9 +261,11 @@ def run(args, description: str) -> int:
         rates = {}
         for processes in counts:
             log(f"{label}: {total} from {processes} process(es)")
-            rates[processes], overall[(label, processes)], cpu[(label, processes)] = _in_processes(
-                processes, total, make(f"{label.split()[0].replace('.', '').upper()}{processes}")
+            rates[processes], overall[(label, processes)], spent[(label, processes)], seen = _in_processes(
+                processes, total, make(f"{label.split()[0].replace('.', '').upper()}{processes}"), waits
             )
+            if seen is not None:
+                waited.append(f"{label}, {processes} process(es): {seen}")
         base = rates[counts[0]]
         previous = 0.0
         for processes in counts:
@@ -155,13 +279,17 @@ def run(args, description: str) -> int:
                 verdicts.append(f"2 >= {TARGET_TWO_PROCESSES}x 1: {'yes' if met else 'NO'}")
                 ok = ok and met
             previous = max(previous, rate)
+            costs = spent[(label, processes)]
             rows.append(
                 (
                     f"{label}, {processes} process(es)",
                     f"{rate:,.0f}/s",
                     f"{rate / base:.2f}x",
                     f"{overall[(label, processes)]:,.0f}/s",
-                    f"{cpu[(label, processes)] * 1e6:,.0f}",
+                    f"{costs['client us']:,.0f}",
+                    f"{costs['server us']:,.0f}" if "server us" in costs else "-",
+                    f"{costs['client cs']:.1f}/{costs['client ics']:.1f}",
+                    f"{costs['server cs']:.1f}" if "server cs" in costs else "-",
                     "; ".join(verdicts),
                 )
             )
@@ -170,10 +298,23 @@ def run(args, description: str) -> int:
     print(f"{os.cpu_count()} CPUs; DEBUG off, no after-commit hooks; ratios against 1 process in this run")
     print()
     print("rate: completed per second while every process ran; to last: completed / wall time until the last ended;")
-    print("client us: CPU of the client processes per item (their PostgreSQL backends not counted)")
-    print(f"{'figure':44}  {'rate':>10}  {'ratio':>6}  {'to last':>10}  {'client us':>9}  outcome")
-    for name, rate, ratio, to_last, client, verdict in rows:
-        print(f"{name:44}  {rate:>10}  {ratio:>6}  {to_last:>10}  {client:>9}  {verdict}")
+    print("client us / server us: CPU per item of the client processes / of their PostgreSQL backends (from /proc,")
+    print("'-' when the server is not local); cs: context switches per item, client all/involuntary, and server")
+    print(
+        f"{'figure':44}  {'rate':>10}  {'ratio':>6}  {'to last':>10}  {'client us':>9}  {'server us':>9}"
+        f"  {'client cs':>9}  {'server cs':>9}  outcome"
+    )
+    for name, rate, ratio, to_last, client, server, client_cs, server_cs, verdict in rows:
+        print(
+            f"{name:44}  {rate:>10}  {ratio:>6}  {to_last:>10}  {client:>9}  {server:>9}  {client_cs:>9}"
+            f"  {server_cs:>9}  {verdict}"
+        )
+    if waited:
+        print()
+        print("What the backends did in each window (--waits; CPU: active, not waiting; idle in tx: between the")
+        print("statements of a transaction, the client at work; lock wait: an ungranted pg_locks row):")
+        for line in waited:
+            print(f"  {line}")
     print()
     print(f"targets met: {'yes' if ok else 'NO'}")
     return 0

@@ -35,16 +35,32 @@ class ForkedRun(NamedTuple):
     answers: list[Any]  # what work() returned, by index
 
 
+class _StartLine:
+    """What a forked child waits on before its timed work: wait() says it is ready, then blocks until the parent
+    lets every child go at once."""
+
+    def __init__(self, go: Any, ready: Any):
+        self._go, self._ready = go, ready
+
+    def wait(self) -> None:
+        self._ready.release()
+        self._go.wait()
+
+
 def run_forked_together(
     work: Callable[[int, Any], Any], processes: int, *, warm_seconds: float = 1.0, timeout: float = 900
 ) -> ForkedRun:
     """work(index, start) in `processes` forked children, each on its own database connection: a child warms up
-    (connects, a first request) and then calls start.wait(); the parent sets `start` `warm_seconds` after the fork.
-    A child that fails fails the run here, instead of leaving the parent waiting for an answer that never comes."""
+    (connects, a first request) and then calls start.wait(); the parent lets them go once every child waits there, and
+    no sooner than `warm_seconds` after the fork. Not on a clock alone: on a loaded machine 8 children took up to 4 s
+    past a fixed 1.5 s to warm up, so the timed window counted their start-up (connecting, first requests) and ran
+    with fewer writers than it reported. A child that fails fails the run here, instead of leaving the parent waiting
+    for an answer that never comes."""
     from django.db import connections
 
     context = multiprocessing.get_context("fork")
-    start, done = context.Event(), context.Queue()
+    go, ready, done = context.Event(), context.Semaphore(0), context.Queue()
+    start = _StartLine(go, ready)
     connections.close_all()  # never share a connection with a forked child
 
     def child(index: int) -> None:
@@ -57,11 +73,18 @@ def run_forked_together(
             connections.close_all()
 
     children = [context.Process(target=child, args=(index,)) for index in range(processes)]
+    forked_at = time.perf_counter()
     for one in children:
         one.start()
-    time.sleep(warm_seconds)
+    waiting, give_up_at = processes, forked_at + timeout
+    while waiting and time.perf_counter() < give_up_at:
+        if ready.acquire(timeout=0.1):
+            waiting -= 1
+        elif not all(one.is_alive() for one in children):
+            break  # a child failed before it was ready: its error is in `done`, reported below
+    time.sleep(max(0.0, forked_at + warm_seconds - time.perf_counter()))
     started = time.perf_counter()
-    start.set()
+    go.set()
     finished = sorted(done.get(timeout=timeout) for _ in children)
     seconds = time.perf_counter() - started
     for one in children:
