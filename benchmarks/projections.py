@@ -210,7 +210,10 @@ def run(args, description: str) -> int:
 
     # The read with the cycle collector paused per page as the catch-ups pause it per batch: with it running, the
     # baseline paid for full passes the catch-ups no longer pay, and a catch-up alone came out faster than its read.
-    collector_paused = getattr(projector, "_collector_paused", contextlib.nullcontext)
+    # (named _collector_paused before the drain shared it)
+    collector_paused = getattr(projector, "collector_paused", None) or getattr(
+        projector, "_collector_paused", contextlib.nullcontext
+    )
 
     def bare_read() -> int:
         after, read = (0, 0), 0  # the catch-up's checkpoint: (transaction id, position)

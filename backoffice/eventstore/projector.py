@@ -255,7 +255,7 @@ def _catch_up_together(
     )
     batches = 0
     while max_batches is None or batches < max_batches:
-        with transaction.atomic(), _collector_paused():
+        with transaction.atomic(), collector_paused():
             # The leases: rows another worker holds are skipped, and stay its own until its batch commits.
             held = list(
                 ProjectionCheckpoint.objects.select_for_update(skip_locked=True)
@@ -292,7 +292,7 @@ def _catch_up_together(
 
 
 @contextmanager
-def _collector_paused() -> Iterator[None]:
+def collector_paused() -> Iterator[None]:
     """Python's cycle collector off while one batch is read and applied. A batch allocates a few hundred thousand
     objects that live until it ends (events, their data, the projections' rows), and each of the collector's full
     passes walks all of them again: a quarter of a catch-up's CPU in benchmarks/projections.py. Whatever a batch
@@ -408,7 +408,7 @@ def rebuild(
     replayed: dict[str, int] = defaultdict(int)
 
     def replay(projections: list[Projection], events: Sequence["RecordedEvent"]) -> None:
-        with _collector_paused():
+        with collector_paused():
             for proj in projections:
                 wanted = [event for event in events if proj.wants(event.type)]
                 if wanted:

@@ -1,11 +1,17 @@
 """The providers' keep-alive transport against a real HTTP/1.1 server on loopback: what reaches the wire, reuse of
-one connection, and a connection the server closed."""
+one connection, a connection the server closed, and answers read as they arrive: in pieces, chunked, until the server
+closes, or broken."""
 
+import contextlib
+import http.client
 import socket
 import socketserver
 import threading
+import time
+from collections.abc import Iterator
 
 import pytest
+import requests
 
 from backoffice.messaging.backends.keepalive import KeepAlivePool, KeepAliveSession
 
@@ -26,18 +32,8 @@ def server():
         def handle(self):
             connections.append(self.connection)
             number = len(connections)
-            while True:
-                head = b""
-                while not head.endswith(b"\r\n\r\n"):
-                    chunk = self.rfile.readline()
-                    if not chunk:
-                        return
-                    head += chunk
-                length = 0
-                for line in head.split(b"\r\n"):
-                    if line.lower().startswith(b"content-length:"):
-                        length = int(line.split(b":")[1])
-                body = self.rfile.read(length)
+            while (request := _read_request(self.rfile)) is not None:
+                head, body = request
                 seen.append((number, head + body))
                 close = b" /close " in head.split(b"\r\n")[0]
                 answer = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Echo: yes\r\n"
@@ -47,12 +43,35 @@ def server():
                 if close:
                     return
 
-    httpd = _Server(("127.0.0.1", 0), Handler)
+    with _serving(Handler) as httpd:
+        yield httpd, seen, connections
+
+
+@contextlib.contextmanager
+def _serving(handler: type[socketserver.StreamRequestHandler]) -> Iterator[_Server]:
+    httpd = _Server(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
-    yield httpd, seen, connections
-    httpd.shutdown()
-    httpd.server_close()
+    try:
+        yield httpd
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def _read_request(rfile) -> tuple[bytes, bytes] | None:
+    """(head, body) of the next request on the connection, or None when the client closed it."""
+    head = b""
+    while not head.endswith(b"\r\n\r\n"):
+        line = rfile.readline()
+        if not line:
+            return None
+        head += line
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+    return head, rfile.read(length)
 
 
 def _url(httpd, path):
@@ -129,3 +148,124 @@ def test_the_session_answers_as_requests_does(server):
     assert response.text == "hola"
     assert response.headers["x-echo"] == "yes"
     assert b"Authorization: Basic dXNlcjpwdw==" in seen[0][1]
+
+
+@pytest.fixture
+def scripted():
+    """A raw server that answers each request with the pieces the test gives (written one by one, a pause between
+    them, so the client reads them apart). Yields (server, script, connections): the test appends to `script` one
+    answer per request, each a list of byte strings; b"" shuts the connection down there."""
+    script: list[list[bytes]] = []
+    connections = []
+
+    class Handler(socketserver.StreamRequestHandler):
+        def handle(self):
+            connections.append(self.connection)
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            while script and _read_request(self.rfile) is not None:
+                for piece in script.pop(0):
+                    if piece == b"":
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                        return
+                    self.wfile.write(piece)
+                    self.wfile.flush()
+                    time.sleep(0.02)
+
+    with _serving(Handler) as httpd:
+        yield httpd, script, connections
+
+
+def _post(pool, httpd, path="/m"):
+    return pool.request("POST", _url(httpd, path), body=b"x", headers={}, timeout=5)
+
+
+def test_an_answer_read_in_pieces_is_whole_and_the_connection_kept(scripted):
+    httpd, script, connections = scripted
+    script += [
+        [b"HTTP/1.1 201 Cre", b"ated\r\nContent-Type: application/json\r\nX-Long: a", b"b\r\n", b"Content-Len"]
+        + [b"gth: 12\r\n\r\n", b'{"id": ', b'"a1"}'],
+        [b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"],
+    ]
+    pool = KeepAlivePool()
+    status, content, headers = _post(pool, httpd)
+    assert (status, content) == (201, b'{"id": "a1"}')
+    assert ("X-Long", "ab") in headers
+    assert ("Content-Type", "application/json") in headers
+    assert _post(pool, httpd)[1] == b"ok"
+    assert len(connections) == 1
+
+
+def test_a_chunked_answer_is_joined_its_extensions_and_trailers_skipped(scripted):
+    httpd, script, connections = scripted
+    script += [
+        [b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;name=v\r\nhel", b"lo\r\n", b"0", b"b\r\n"]
+        + [b" wide world\r\n", b"0\r\nX-Trailer: 1\r\n\r\n"],
+        [b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"],
+    ]
+    pool = KeepAlivePool()
+    assert _post(pool, httpd)[:2] == (200, b"hello wide world")
+    assert _post(pool, httpd)[:2] == (200, b"")
+    assert len(connections) == 1
+
+
+def test_interim_answers_are_skipped_and_bodyless_statuses_read_no_body(scripted):
+    httpd, script, connections = scripted
+    script += [
+        [b"HTTP/1.1 100 Continue\r\n\r\n", b"HTTP/1.1 204 No Content\r\nX-A: 1\r\n\r\n"],
+        [b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n1"],
+    ]
+    pool = KeepAlivePool()
+    assert _post(pool, httpd) == (204, b"", [("X-A", "1")])
+    assert _post(pool, httpd)[1] == b"1"
+    assert len(connections) == 1
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        [b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 3\r\n\r\none"],
+        [b"HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\none"],
+        [b"HTTP/1.1 200 OK\r\n\r\non", b"e", b""],  # no length: the body runs until the server closes
+        [b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\noneHTTP/1.1"],  # bytes nothing asked for: out of step
+    ],
+    ids=["connection-close", "http-1.0", "until-close", "bytes-past-the-answer"],
+)
+def test_an_answer_that_ends_the_connection_is_read_and_the_next_request_opens_another(scripted, answer):
+    httpd, script, connections = scripted
+    script += [answer, [b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\ntwo"]]
+    pool = KeepAlivePool()
+    assert _post(pool, httpd)[:2] == (200, b"one")
+    assert _post(pool, httpd)[:2] == (200, b"two")
+    assert len(connections) == 2
+
+
+@pytest.mark.parametrize(
+    ("answer", "error"),
+    [
+        ([b""], http.client.RemoteDisconnected),
+        ([b"HTTP/1.1 200 OK\r\nContent-Le", b""], http.client.IncompleteRead),
+        ([b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", b""], http.client.IncompleteRead),
+        ([b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab", b""], http.client.IncompleteRead),
+        ([b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"], http.client.IncompleteRead),
+        ([b"HTTP/1.1 2x0 OK\r\n\r\n"], http.client.BadStatusLine),
+        ([b"SMTP/1.1 200 OK\r\n\r\n"], http.client.BadStatusLine),
+        ([b"HTTP/2.0 200 OK\r\n\r\n"], http.client.UnknownProtocol),
+        ([b"HTTP/1.1 200 OK\r\n" + b"X-A: 1\r\n" * 101 + b"\r\n"], http.client.HTTPException),
+    ],
+    ids=["closed", "head-cut", "body-cut", "chunk-cut", "chunk-size", "status", "protocol", "version", "headers"],
+)
+def test_a_broken_answer_raises_as_http_client_does_and_its_connection_is_not_reused(scripted, answer, error):
+    httpd, script, connections = scripted
+    script += [answer, [b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nagain"]]
+    pool = KeepAlivePool()
+    with pytest.raises(error):
+        _post(pool, httpd)
+    assert _post(pool, httpd)[1] == b"again"
+    assert len(connections) == 2
+
+
+def test_the_session_turns_a_dropped_answer_into_a_connection_error(scripted):
+    httpd, script, _ = scripted
+    script += [[b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", b""]]
+    with pytest.raises(requests.ConnectionError):
+        KeepAliveSession().post(_url(httpd, "/m"), data="x")

@@ -1,9 +1,11 @@
 """The drain at send time: consent, address, channel switch, quiet hours (deferred, never dropped), retries with
 backoff up to a limit, and a worker that died mid-send."""
 
+import gc
 import time
 import uuid
 from datetime import datetime, timedelta
+from typing import ClassVar
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -360,3 +362,44 @@ def test_a_worker_overtaken_by_a_recovery_records_nothing_for_that_message(custo
     assert (overtaken.status, overtaken.attempts) == (Status.SENDING, 2)
     assert event_types(overtaken) == ["message.queued"]
     assert event_types(kept) == ["message.queued", "message.sent"]
+
+
+class CollectorWatchingBackend(MemoryBackend):
+    """Notes whether Python's cycle collector was on while each message was sent."""
+
+    collector_on_during_send: ClassVar[list[bool]] = []
+
+    def send(self, message):
+        self.collector_on_during_send.append(gc.isenabled())
+        return super().send(message)
+
+
+def test_the_cycle_collector_is_paused_while_a_batch_is_sent_and_on_again_after_the_drain(customer, settings, outbox):
+    settings.MESSAGING_BACKENDS = {**settings.MESSAGING_BACKENDS, "sms": f"{__name__}.CollectorWatchingBackend"}
+    CollectorWatchingBackend.collector_on_during_send.clear()
+    for _ in range(3):
+        _send(customer(), purpose="service")
+    assert gc.isenabled()
+
+    result = messages_drain(batch_size=2)
+
+    assert (result.sent, result.batches) == (3, 2)
+    assert CollectorWatchingBackend.collector_on_during_send == [False, False, False]
+    assert gc.isenabled()
+
+
+class InterruptedBackend(MemoryBackend):
+    """The worker is told to stop (Ctrl-C, a hard shutdown) in the middle of a send."""
+
+    def send(self, message):
+        raise KeyboardInterrupt
+
+
+def test_the_cycle_collector_is_on_again_after_a_drain_that_was_interrupted(customer, settings):
+    settings.MESSAGING_BACKENDS = {**settings.MESSAGING_BACKENDS, "sms": f"{__name__}.InterruptedBackend"}
+    _send(customer(), purpose="service")
+
+    with pytest.raises(KeyboardInterrupt):
+        messages_drain()
+
+    assert gc.isenabled()

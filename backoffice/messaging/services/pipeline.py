@@ -33,6 +33,7 @@ from django.utils import timezone
 
 from backoffice.eventstore import store
 from backoffice.eventstore.keys import ERASED
+from backoffice.eventstore.projector import collector_paused
 from backoffice.eventstore.schema import EventData
 from backoffice.eventstore.sql import execute_pg
 from backoffice.eventstore.upserts import upsert_objects
@@ -89,13 +90,16 @@ def messages_drain(*, batch_size: int | None = None, max_seconds: float | None =
     deadline = time.monotonic() + budget
     total = DrainResult()
     while time.monotonic() < deadline:
-        decisions = _take(batch_size)
-        if decisions is None:
-            break
-        total.add(decisions.result)
-        if decisions.taken:
-            _send(decisions.taken, deadline=deadline)
-            total.add(_record(decisions.taken))
+        # A batch leaves no cycles behind (its objects go with their last reference), yet its allocations set off
+        # the cycle collector's passes over the whole process heap: ~7% of a personalised email drain's CPU.
+        with collector_paused():
+            decisions = _take(batch_size)
+            if decisions is None:
+                break
+            total.add(decisions.result)
+            if decisions.taken:
+                _send(decisions.taken, deadline=deadline)
+                total.add(_record(decisions.taken))
         total.batches += 1
     return total
 
