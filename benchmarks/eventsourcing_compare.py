@@ -21,6 +21,7 @@ and CPU microseconds per event of this process (the server's CPU is not counted;
 Targets: our command rate >= 2x the library's; our batch rate >= 1.5x.
 """
 
+import gc
 import os
 import sys
 import time
@@ -127,6 +128,12 @@ def run(args, description: str, Page, Pages) -> int:  # noqa: N803 - classes
         work(-1)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
+    # What is set up so far (Django, both stores, the library's classes) lives for the whole run: frozen out of the
+    # cycle collector, as a long-lived worker would freeze its start-up. Otherwise a full collection walks all of it
+    # (tens of ms) and lands in one side's window or the other's by the chance of allocation counts: quiet batch
+    # ratios of 0.58x and 1.20x for the same code (docs/benchmarks.md, h17batch).
+    gc.collect()
+    gc.freeze()
 
     totals = {key: [0.0, 0.0, 0] for key in ("ours_command", "theirs_command", "ours_batch", "theirs_batch")}
     series = [
