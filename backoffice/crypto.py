@@ -7,6 +7,7 @@ install works; production sets its own and keeps it apart from the database back
 """
 
 import base64
+import functools
 import hashlib
 import hmac
 
@@ -17,9 +18,15 @@ __all__ = ["InvalidToken", "decrypt", "encrypt", "identifier_digest"]
 
 
 def _fernet() -> Fernet:
-    key = settings.INTEGRATIONS_ENCRYPTION_KEY
+    return _fernet_for(settings.INTEGRATIONS_ENCRYPTION_KEY, settings.SECRET_KEY)
+
+
+@functools.lru_cache(maxsize=4)
+def _fernet_for(key: str, secret_key: str) -> Fernet:
+    """One Fernet per key, made once (every received Twilio callback is sealed; a key changed in the settings, as
+    tests do, gets its own)."""
     if not key:
-        digest = hashlib.sha256(b"backoffice.integrations:" + settings.SECRET_KEY.encode()).digest()
+        digest = hashlib.sha256(b"backoffice.integrations:" + secret_key.encode()).digest()
         key = base64.urlsafe_b64encode(digest).decode()
     return Fernet(key)
 

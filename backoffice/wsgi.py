@@ -30,8 +30,10 @@ from django.utils.module_loading import import_string
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backoffice.settings.production")
 web = get_wsgi_application()  # sets Django up
 
+from backoffice.celery import tasks_prepare  # noqa: E402
 from backoffice.logs import correlation_id_var, request_id_var  # noqa: E402
 from backoffice.messaging.providers.twilio import twilio_status_fast  # noqa: E402 - needs Django set up
+from backoffice.messaging.services.received import APPLY_TASK  # noqa: E402
 from backoffice.observability.metrics import observe_request  # noqa: E402
 from backoffice.observability.middleware import request_ids  # noqa: E402
 
@@ -49,6 +51,8 @@ class MachineHandler(WSGIHandler):
 
 
 machine = MachineHandler()
+# Every receipt of a status callback wakes this task: its first send, done here, is not paid by a request.
+tasks_prepare(APPLY_TASK)
 _prefixes = tuple(settings.MACHINE_PATH_PREFIXES)
 TWILIO_STATUS_PATH = "/api/v1/providers/twilio/status"
 _twilio_status_match = resolve(TWILIO_STATUS_PATH)  # labels the fast path's requests in the metrics as the view's

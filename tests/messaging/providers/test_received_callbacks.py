@@ -3,6 +3,8 @@ broker the request only stores the callback and wakes the applying task; nothing
 recorded once whenever and however often it arrives, and one bad row does not hold the others back."""
 
 import threading
+import uuid
+from datetime import UTC, datetime
 
 import pytest
 from django.db import connection
@@ -13,6 +15,7 @@ from backoffice.messaging.services import received
 from backoffice.messaging.services.received import received_callbacks_apply, status_callback_receive
 from backoffice.messaging.services.status import StatusCallbackData
 from backoffice.messaging.tasks import received_callbacks_apply_task
+from backoffice.messaging.vocabulary import DeliveryStatus
 
 from .conftest import twilio_post
 from .helpers import send_and_drain
@@ -171,3 +174,25 @@ def test_two_workers_applying_at_once_record_each_callback_once(providers, custo
     assert [delivered(row) for row in rows] == [1] * 40
     assert Event.objects.filter(type="message.read").count() == 40
     assert StatusCallback.objects.count() == 80
+
+
+def test_a_sealed_callback_unseals_to_the_same_callback_with_every_kind_of_field():
+    callback = StatusCallbackData(
+        channel="sms",
+        status=DeliveryStatus.FAILED,
+        provider_message_id="SM0123",
+        message_id=uuid.uuid4(),
+        occurred_at=datetime(2026, 12, 7, 4, 58, 1, 123456, tzinfo=UTC),
+        url="https://example.es/a",
+        reason="twilio undelivered (error 30006)",
+        emoji="👍",
+        is_undeliverable=True,
+        withdraws_marketing=False,
+        address="+34610000000",
+    )
+
+    sealed = callback.sealed()
+
+    assert "+34610000000" not in sealed
+    assert StatusCallbackData.unsealed(sealed) == callback
+    assert StatusCallbackData.unsealed(sealed).digest == callback.digest
