@@ -95,6 +95,15 @@ def _logging_from_django_settings(loglevel=None, **kwargs):
         logging.getLogger().setLevel(loglevel if isinstance(loglevel, int) else str(loglevel).upper())
 
 
+@signals.worker_process_init.connect
+@signals.worker_ready.connect
+def _start_up_done(**kwargs):
+    """A pool process once forked (prefork), or the worker once ready (solo and thread pools run tasks in it)."""
+    from backoffice.process import start_up_done
+
+    start_up_done()
+
+
 @signals.celeryd_init.connect
 def _no_banner_in_json(instance=None, **kwargs):
     """The worker's start-up banner is a print to stdout, not a log record: with LOG_FORMAT=json it is left out, so

@@ -36,6 +36,7 @@ from backoffice.messaging.providers.twilio import twilio_status_fast  # noqa: E4
 from backoffice.messaging.services.received import APPLY_TASK  # noqa: E402
 from backoffice.observability.metrics import observe_request  # noqa: E402
 from backoffice.observability.middleware import request_ids  # noqa: E402
+from backoffice.process import start_up_done  # noqa: E402
 
 
 class MachineHandler(WSGIHandler):
@@ -124,3 +125,7 @@ def application(environ, start_response):
             return answer
     handler = machine if path.startswith(_prefixes) else web
     return handler(environ, start_response)
+
+
+# Last, once the module has built everything a worker keeps (gunicorn loads it in each worker: preload_app is off).
+start_up_done()
