@@ -30,7 +30,9 @@ from backoffice.messaging.events import NOT_ENGAGEMENT_TYPES, OUTBOUND_CHANNELS
 from backoffice.messaging.policy import Recipient, RecipientQuery, recipients
 
 from .events import MessageReceived
+from .identifiers import InvalidIdentifier, normalise
 from .models import Consent, Customer, CustomerIdentifier
+from .projections import identifier_key
 from .selectors import CustomerNotFound, consent_allows, customer_resolve_id, people_members
 from .vocabulary import IdentifierKind
 
@@ -46,6 +48,20 @@ APP_CHANNELS: Final = (Channel.APP, Channel.PUSH)
 
 class RecipientPolicy:
     """The hook messaging calls (backoffice.messaging.policy.RecipientPolicy), per customer or for a whole batch."""
+
+    def identifier_key(self, channel: str, address: str) -> str:
+        """The key the directory would hold a provider's address under (normalised as ingestion does: a WhatsApp
+        number without its +, an email in capitals), or "" when the channel has no such identifier or the address
+        is not a valid one of its kind."""
+        kind = ADDRESS_KINDS.get(channel)
+        if kind is None:
+            return ""
+        if kind == IdentifierKind.PHONE and address.strip().isdigit():
+            address = f"+{address.strip()}"  # WhatsApp's wa_id and Meta's numbers come without the +
+        try:
+            return identifier_key(kind, normalise(kind, address))
+        except InvalidIdentifier:
+            return ""
 
     def address(self, customer_id: uuid.UUID, channel: str) -> str | None:
         return self.recipients([RecipientQuery(customer_id, channel, Purpose.SERVICE)], at=timezone.now())[0].address

@@ -7,6 +7,8 @@ The recipient policy (setting MESSAGING_RECIPIENT_POLICY, a dotted path to a cla
     allows(customer_id, channel, purpose, at) -> bool      consent
     time_zone(customer_id) -> str                          IANA zone for quiet hours
     last_inbound_at(customer_id, channel) -> datetime | None   the WhatsApp 24-hour window
+    identifier_key(channel, address) -> str     the key of the customer identifier a provider's address would be
+                                                ("" for none): how an erasure finds what messaging keeps of it
 
 It may also offer `recipients(queries) -> list[Recipient]` to answer a whole batch in a few queries; the pipeline
 uses it when present, and the four methods otherwise.
@@ -31,6 +33,7 @@ class RecipientPolicy(Protocol):
     def allows(self, customer_id: uuid.UUID, channel: str, purpose: str, at: datetime) -> bool: ...
     def time_zone(self, customer_id: uuid.UUID) -> str: ...
     def last_inbound_at(self, customer_id: uuid.UUID, channel: str) -> datetime | None: ...
+    def identifier_key(self, channel: str, address: str) -> str: ...
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 import pytest
 from django.utils import timezone
 
+from customers.models import CustomerIdentifier
 from customers.reachability import RecipientPolicy, customer_preferred_channel, customer_reachable_channels
 from customers.services import interactions_ingest
 from tests.factories import interaction
@@ -73,3 +74,27 @@ def test_the_policy_answers_one_by_one_as_in_a_batch(customer, grant, settings):
     assert policy.allows(customer_id, "sms", "marketing", now) is False
     assert policy.time_zone(customer_id) == settings.TIME_ZONE
     assert policy.last_inbound_at(customer_id, "whatsapp") is None
+
+
+@pytest.mark.parametrize(
+    ("channel", "address", "key"),
+    [
+        ("email", "  Eva@Example.ES ", "email:eva@example.es"),
+        ("sms", "+34 611 33 34 44", "phone:+34611333444"),
+        ("whatsapp", "34611333444", "phone:+34611333444"),  # WhatsApp's wa_id: no +
+        ("facebook", "7102938475", "facebook_id:7102938475"),
+        ("email", "not an address", ""),
+        ("sms", "12", ""),
+        ("push", "device-token", ""),  # no identifier kind on that channel
+    ],
+)
+def test_a_provider_address_maps_to_the_key_the_directory_holds_it_under(channel, address, key):
+    assert RecipientPolicy().identifier_key(channel, address) == key
+
+
+def test_the_key_of_a_provider_address_is_the_one_its_customer_was_registered_under(customer):
+    customer_id = customer(email="eva@example.es", phone="+34611333444")
+
+    held = set(CustomerIdentifier.objects.filter(customer_id=customer_id).values_list("key", flat=True))
+    assert RecipientPolicy().identifier_key("whatsapp", "34611333444") in held
+    assert RecipientPolicy().identifier_key("email", "EVA@example.es") in held

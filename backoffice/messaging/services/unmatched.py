@@ -21,9 +21,9 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from backoffice import crypto
-from backoffice.eventstore.vocabulary import Channel
 
 from ..models import UnmatchedCallback, UnmatchedState
+from ..policy import recipient_policy
 
 if TYPE_CHECKING:
     from .status import StatusCallbackData
@@ -32,18 +32,13 @@ logger = logging.getLogger(__name__)
 
 FIRST_RETRY: Final = timedelta(seconds=30)
 LONGEST_WAIT: Final = timedelta(hours=1)
-_ADDRESS_KINDS: Final[dict[str, str]] = {Channel.EMAIL: "email", Channel.SMS: "phone", Channel.WHATSAPP: "phone"}
 
 
 def _address_key(channel: str, address: str) -> str:
-    """The customer identifier key an address would have (emails lower-case, phones E.164): "" if none."""
-    kind = _ADDRESS_KINDS.get(channel)
+    """The customer identifier key an address would have, as the recipient policy (customers) normalises it: "" if
+    none. Its digest is what an erasure finds the kept callback by."""
     address = address.strip()
-    if not kind or not address:
-        return ""
-    if kind == "email":
-        return f"email:{address.lower()}"
-    return f"phone:{address if address.startswith('+') else '+' + address}"
+    return recipient_policy().identifier_key(channel, address) if address else ""
 
 
 def _backoff(attempts: int) -> timedelta:
