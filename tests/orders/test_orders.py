@@ -1,10 +1,13 @@
 """Orders from every channel: placement with reservation, click-and-collect, shipping allocation, the lifecycle,
 returns anywhere, and refusals that change nothing."""
 
+from decimal import Decimal
+
 import pytest
 
 from backoffice.eventstore import projector
 from backoffice.eventstore.models import Event
+from orders import services
 from orders.models import Order
 
 from .conftest import level
@@ -342,6 +345,27 @@ def test_bad_orders_are_a_400_naming_the_field_and_change_nothing(client, chain,
     assert field in [e["field"] for e in response.json()["errors"]]
     assert Event.objects.count() == before
     assert level(SHIRT, "MAD-01") == {"on_hand": 5, "reserved": 0, "available": 5}
+
+
+def test_an_order_names_each_line_off_sale_or_unknown_and_a_location_unknown_or_not_a_store(
+    client, chain, receive, customer_id
+):
+    receive(SHIRT, "MAD-01", 5)
+    services.product_save(sku=JEANS, name="Vaquero slim azul 40", price=Decimal("49.90"), is_active=False, actor="test")
+    lines = [{"sku": SHIRT, "quantity": 1}, {"sku": JEANS, "quantity": 1}, {"sku": "NO-SUCH", "quantity": 1}]
+    before = Event.objects.count()
+
+    unknown_store = _order(client, customer_id, lines=lines, location="XXX-99")
+    warehouse = _order(client, customer_id, lines=lines[:1], location="WH-ZGZ")
+
+    assert (unknown_store.status_code, warehouse.status_code) == (400, 400)
+    assert [(e["field"], e["code"]) for e in unknown_store.json()["errors"]] == [
+        ("lines.1.sku", "inactive_sku"),
+        ("lines.2.sku", "unknown_sku"),
+        ("fulfilment.location", "unknown_location"),
+    ]
+    assert [(e["field"], e["code"]) for e in warehouse.json()["errors"]] == [("fulfilment.location", "not_a_store")]
+    assert Event.objects.count() == before
 
 
 def test_store_staff_collect_only_orders_for_their_store(api_client_for, chain, receive, customer_id):
