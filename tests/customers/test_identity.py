@@ -281,3 +281,13 @@ def test_store_staff_may_not_merge(api_client_for):
 
     assert response.status_code == 403
     assert Customer.objects.get(id=b).merged_into_id is None
+
+
+def test_merged_into_answers_whether_a_customer_exists_and_whom_it_was_merged_into():
+    (older,) = _ingest(_visit(0, {"email": "luis@example.es"}))
+    (younger,) = _ingest(_visit(5, {"phone": "611222333"}))
+    _ingest(_visit(9, {"email": "luis@example.es", "phone": "611222333"}))
+
+    assert selectors.customer_merged_into(customer_id=younger) == (True, older)
+    assert selectors.customer_merged_into(customer_id=older) == (True, None)
+    assert selectors.customer_merged_into(customer_id=uuid.uuid4()) == (False, None)

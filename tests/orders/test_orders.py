@@ -7,6 +7,8 @@ import pytest
 
 from backoffice.eventstore import projector
 from backoffice.eventstore.models import Event
+from customers.services import customer_merge
+from customers.services.ingestion import customer_register
 from orders import services
 from orders.models import Order
 
@@ -345,6 +347,20 @@ def test_bad_orders_are_a_400_naming_the_field_and_change_nothing(client, chain,
     assert field in [e["field"] for e in response.json()["errors"]]
     assert Event.objects.count() == before
     assert level(SHIRT, "MAD-01") == {"on_hand": 5, "reserved": 0, "available": 5}
+
+
+def test_an_order_placed_under_a_merged_customer_id_belongs_to_the_customer_it_was_merged_into(
+    client, chain, receive, customer_id
+):
+    receive(SHIRT, "MAD-01", 1)
+    duplicate, _ = customer_register(customer={"email": "ana.bis@example.es"}, channel="web", actor="test")
+    customer_merge(customer_ids=(customer_id, duplicate), into=customer_id, actor="test")
+
+    response = _order(client, duplicate, lines=[{"sku": SHIRT, "quantity": 1}])
+
+    assert response.status_code == 201
+    assert response.json()["customer_id"] == str(customer_id)
+    assert Order.objects.get(id=response.json()["id"]).customer_id == customer_id
 
 
 def test_an_order_names_each_line_off_sale_or_unknown_and_a_location_unknown_or_not_a_store(
