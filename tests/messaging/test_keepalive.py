@@ -220,6 +220,22 @@ def test_interim_answers_are_skipped_and_bodyless_statuses_read_no_body(scripted
     assert len(connections) == 1
 
 
+def test_a_head_answer_reads_no_body_though_it_gives_the_length_of_one(scripted):
+    httpd, script, connections = scripted
+    script += [
+        [b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\nX-A: 1\r\n\r\n"],
+        [b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n1"],
+    ]
+    pool = KeepAlivePool()
+    assert pool.request("HEAD", _url(httpd, "/m"), body=None, headers={}, timeout=5) == (
+        200,
+        b"",
+        [("Content-Length", "10"), ("X-A", "1")],
+    )
+    assert _post(pool, httpd)[1] == b"1"
+    assert len(connections) == 1
+
+
 @pytest.mark.parametrize(
     "answer",
     [
@@ -227,8 +243,9 @@ def test_interim_answers_are_skipped_and_bodyless_statuses_read_no_body(scripted
         [b"HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\none"],
         [b"HTTP/1.1 200 OK\r\n\r\non", b"e", b""],  # no length: the body runs until the server closes
         [b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\noneHTTP/1.1"],  # bytes nothing asked for: out of step
+        [b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\none\x00garbage"],  # and not even the start of an answer
     ],
-    ids=["connection-close", "http-1.0", "until-close", "bytes-past-the-answer"],
+    ids=["connection-close", "http-1.0", "until-close", "bytes-past-the-answer", "garbage-past-the-answer"],
 )
 def test_an_answer_that_ends_the_connection_is_read_and_the_next_request_opens_another(scripted, answer):
     httpd, script, connections = scripted
@@ -251,8 +268,25 @@ def test_an_answer_that_ends_the_connection_is_read_and_the_next_request_opens_a
         ([b"SMTP/1.1 200 OK\r\n\r\n"], http.client.BadStatusLine),
         ([b"HTTP/2.0 200 OK\r\n\r\n"], http.client.UnknownProtocol),
         ([b"HTTP/1.1 200 OK\r\n" + b"X-A: 1\r\n" * 101 + b"\r\n"], http.client.HTTPException),
+        ([b"HTTP/1.1 200 OK\r\nContent-Length: ten\r\n\r\nabc"], http.client.HTTPException),
+        (
+            [b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n"],
+            http.client.HTTPException,
+        ),
     ],
-    ids=["closed", "head-cut", "body-cut", "chunk-cut", "chunk-size", "status", "protocol", "version", "headers"],
+    ids=[
+        "closed",
+        "head-cut",
+        "body-cut",
+        "chunk-cut",
+        "chunk-size",
+        "status",
+        "protocol",
+        "version",
+        "headers",
+        "length",
+        "upgrade",
+    ],
 )
 def test_a_broken_answer_raises_as_http_client_does_and_its_connection_is_not_reused(scripted, answer, error):
     httpd, script, connections = scripted

@@ -15,6 +15,7 @@ import urllib.parse
 from functools import lru_cache
 
 import certifi
+import httptools
 import requests
 from requests.structures import CaseInsensitiveDict
 
@@ -112,172 +113,136 @@ def _request_bytes(method: str, path: str, host: str, body: bytes | None, header
 # http.client's limits on an answer's head: the length of one line, and the number of header lines.
 _MAX_LINE = 65536
 _MAX_HEADERS = 100
+_MAX_HEAD = _MAX_LINE * (_MAX_HEADERS + 1)
 _RECV_SIZE = 65536
 
 
-class _Received:
-    """The bytes of one answer read so far, and the socket the rest comes from."""
+class _Answer:
+    """httptools' callbacks for one answer: its status, headers and body as the parser finds them. A callback that
+    refuses the answer raises an http.client exception, which read_answer raises in place of the parser's."""
 
-    __slots__ = ("buffer", "sock")
+    __slots__ = ("body", "headers", "is_complete", "is_cut_by_close", "is_head", "parser", "status", "will_close")
 
-    def __init__(self, sock) -> None:
-        self.sock = sock
-        self.buffer = bytearray()
+    def __init__(self, is_head: bool) -> None:
+        self.is_head = is_head
+        self.parser: httptools.HttpResponseParser | None = None
+        self.status = 0  # 0 until the final answer's head is read
+        self.headers: list[tuple[str, str]] = []
+        self.body: list[bytes] = []
+        self.is_complete = False
+        self.will_close = False
+        # No length and not chunked: the body runs until the peer closes (decided from the final head).
+        self.is_cut_by_close = False
 
-    def more(self) -> bool:
-        """Read what the peer sent next; False when it closed the connection."""
-        chunk = self.sock.recv(_RECV_SIZE)
-        self.buffer += chunk
-        return bool(chunk)
+    def on_message_begin(self) -> None:
+        if self.is_complete:
+            self.will_close = True  # bytes past the answer, which nothing asked for: the connection is out of step
 
-    def take(self, count: int) -> bytes:
-        taken = bytes(self.buffer[:count])
-        del self.buffer[:count]
-        return taken
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if self.status or self.is_complete:
+            return  # a chunked body's trailer fields: nothing we use
+        if len(self.headers) >= _MAX_HEADERS:
+            raise http.client.HTTPException(f"got more than {_MAX_HEADERS} headers")
+        if len(name) + len(value) > _MAX_LINE:
+            raise http.client.LineTooLong("header line")
+        self.headers.append((name.decode("iso-8859-1"), value.decode("iso-8859-1")))
+
+    def on_headers_complete(self) -> None:
+        parser = self.parser
+        assert parser is not None  # noqa: S101 - set by read_answer for the parser's lifetime
+        status = parser.get_status_code()
+        if parser.get_http_version() not in ("1.0", "1.1"):
+            raise http.client.UnknownProtocol(f"HTTP/{parser.get_http_version()}")
+        if status == 101:
+            raise http.client.HTTPException("101 Switching Protocols, which nothing asked for")
+        if status < 200:
+            self.headers.clear()  # an interim answer (100 Continue, 103 Early Hints): the final one follows it
+            return
+        self.status = status
+        if self.is_head:
+            # llhttp does not know the request: the length a HEAD answer gives is of the body it did not send.
+            self.complete(parser.should_keep_alive())
+        elif status not in (204, 304):
+            self.is_cut_by_close = not any(_sets_length(name, value) for name, value in self.headers)
+
+    def on_body(self, body: bytes) -> None:
+        if self.is_complete:
+            self.will_close = True  # bytes past a HEAD answer
+        else:
+            self.body.append(body)
+
+    def on_message_complete(self) -> None:
+        parser = self.parser
+        assert parser is not None  # noqa: S101 - set by read_answer for the parser's lifetime
+        if self.status and not self.is_complete:
+            self.complete(parser.should_keep_alive())
+
+    def complete(self, keeps_alive: bool) -> None:
+        self.is_complete = True
+        self.will_close = self.will_close or not keeps_alive
+
+
+def _sets_length(name: str, value: str) -> bool:
+    lowered = name.lower()
+    return lowered == "content-length" or (lowered == "transfer-encoding" and "chunked" in value.lower())
 
 
 def read_answer(sock, method: str) -> tuple[int, bytes, list[tuple[str, str]], bool]:
     """One HTTP/1.x answer read off the socket: (status, body, headers, whether the connection must close after it).
 
-    What http.client's HTTPResponse.begin() and read() do for an API's answer, at a fraction of their CPU (they parse
-    the head with email.parser: a third of a loopback send's). The same rules: interim 1xx answers are skipped;
-    HEAD, 204, 304 have no body; otherwise a chunked body, Content-Length bytes, or all until the peer closes;
-    HTTP/1.1 keeps the connection unless "Connection: close", HTTP/1.0 closes it unless "keep-alive". The same
-    errors: RemoteDisconnected when the peer closed before answering, BadStatusLine, UnknownProtocol, LineTooLong or
-    HTTPException for a malformed head, IncompleteRead when the answer ends early, the socket's OSError
-    (TimeoutError). Bytes past the end of the answer (nothing was asked for them) close the connection."""
-    received = _Received(sock)
-    if not received.more():
-        raise http.client.RemoteDisconnected("Remote end closed connection without response")
-    while True:
-        status, version, headers = _read_head(received)
-        if status >= 200:
-            break
-        if status == 101:
-            raise http.client.HTTPException("101 Switching Protocols, which nothing asked for")
-        # An interim answer (100 Continue, 103 Early Hints): the final one follows it.
-    connection = length = coding = keep_alive = None
-    for name, value in headers:
-        lowered = name.lower()
-        if lowered == "content-length" and length is None:
-            length = value
-        elif lowered == "transfer-encoding" and coding is None:
-            coding = value
-        elif lowered == "connection" and connection is None:
-            connection = value.lower()
-        elif lowered == "keep-alive":
-            keep_alive = value
-    if version == 11:
-        will_close = connection is not None and "close" in connection
-    else:
-        will_close = not keep_alive and not (connection is not None and "keep-alive" in connection)
-    if status in (204, 304) or method == "HEAD":
-        body = b""
-    elif coding is not None and coding.rpartition(",")[2].strip().lower() == "chunked":
-        body = _read_chunked(received)
-    elif (size := _content_length(length)) is not None:
-        while len(received.buffer) < size:
-            if not received.more():
-                raise http.client.IncompleteRead(bytes(received.buffer), size - len(received.buffer))
-        body = received.take(size)
-    else:
-        while received.more():
-            pass
-        return status, bytes(received.buffer), headers, True
-    return status, body, headers, will_close or bool(received.buffer)
-
-
-def _read_head(received: _Received) -> tuple[int, int, list[tuple[str, str]]]:
-    """(status, HTTP version as 10 or 11, headers) of the answer at the start of the buffer, taken off it."""
-    while True:
-        buffer = received.buffer
-        ends = [at for at in (buffer.find(b"\n\r\n"), buffer.find(b"\n\n")) if at >= 0]
-        if ends:
-            end = min(ends)
-            head = received.take(end + (3 if buffer[end + 1] == 13 else 2))
-            break
-        if len(buffer) > _MAX_LINE * (_MAX_HEADERS + 1):
-            raise http.client.HTTPException(f"got more than {_MAX_HEADERS} headers")
-        if not received.more():
-            if not buffer.strip():
-                raise http.client.RemoteDisconnected("Remote end closed connection without response")
-            raise http.client.IncompleteRead(bytes(buffer))
-    lines = head.decode("iso-8859-1").split("\n")
-    del lines[-2:]  # the empty line that ends the head, and what follows its line feed
-    status_line = lines[0].rstrip("\r")
-    if len(status_line) > _MAX_LINE:
-        raise http.client.LineTooLong("status line")
-    parts = status_line.split(None, 2)
-    if len(parts) < 2 or not parts[0].startswith("HTTP/"):
-        raise http.client.BadStatusLine(status_line)
-    code = parts[1]
-    if len(code) != 3 or not code.isascii() or not code.isdigit() or code < "100":
-        raise http.client.BadStatusLine(status_line)
-    if parts[0] == "HTTP/1.0":
-        version = 10
-    elif parts[0].startswith("HTTP/1."):
-        version = 11
-    else:
-        raise http.client.UnknownProtocol(parts[0])
-    if len(lines) > _MAX_HEADERS + 1:
-        raise http.client.HTTPException(f"got more than {_MAX_HEADERS} headers")
-    headers: list[tuple[str, str]] = []
-    for line in lines[1:]:
-        if len(line) > _MAX_LINE:
-            raise http.client.LineTooLong("header line")
-        if line[:1] in (" ", "\t"):  # an obsolete folded line continues the header before it
-            if headers:
-                name, value = headers[-1]
-                headers[-1] = (name, f"{value} {line.strip()}")
-            continue
-        name, colon, value = line.partition(":")
-        if colon:
-            headers.append((name.strip(), value.strip()))
-    return int(code), version, headers
-
-
-def _content_length(value: str | None) -> int | None:
-    """Content-Length as a size, or None (read until the peer closes) when missing or not a size, as http.client."""
-    if value is None:
-        return None
+    httptools (llhttp, Node's parser) does the parsing; http.client's HTTPResponse parses the head with email.parser,
+    a third of a loopback send's CPU. The rules are HTTP/1.1's: interim 1xx answers are skipped; HEAD, 204, 304 have
+    no body; otherwise a chunked body, Content-Length bytes, or all until the peer closes; keep-alive as llhttp's
+    should_keep_alive() says. The errors are http.client's: RemoteDisconnected when the peer closed before answering,
+    BadStatusLine, UnknownProtocol, LineTooLong or HTTPException for a malformed head, IncompleteRead when the answer
+    ends early or its body is malformed, the socket's OSError (TimeoutError). Bytes past the end of the answer
+    (nothing was asked for them) close the connection."""
+    answer = _Answer(method == "HEAD")
+    parser = httptools.HttpResponseParser(answer)
+    answer.parser = parser
+    received = 0
     try:
-        size = int(value)
-    except ValueError:
-        return None
-    return size if size >= 0 else None
+        while not answer.is_complete:
+            chunk = sock.recv(_RECV_SIZE)
+            if not chunk:
+                _end_of_stream(answer, received)
+                break
+            received += len(chunk)
+            try:
+                parser.feed_data(chunk)
+            except httptools.HttpParserError as exc:
+                if not answer.is_complete:
+                    raise _http_client_error(answer, exc) from exc
+                answer.will_close = True  # what follows the answer is not even an answer: out of step
+            if not answer.status and received > _MAX_HEAD:  # llhttp sets no limit on a head's size
+                raise http.client.HTTPException(f"an answer's head longer than {_MAX_HEAD} bytes")
+    finally:
+        answer.parser = None  # the parser holds the answer's callbacks: no cycle left for the paused collector
+    return answer.status, b"".join(answer.body), answer.headers, answer.will_close
 
 
-def _read_chunked(received: _Received) -> bytes:
-    """A chunked body, its trailers skipped. IncompleteRead when the peer closes before the last chunk or a chunk's
-    size is not hexadecimal."""
-    parts: list[bytes] = []
-    while True:
-        size_line = _read_line(received, parts)
-        try:
-            size = int(size_line.split(b";", 1)[0], 16)
-        except ValueError:
-            raise http.client.IncompleteRead(b"".join(parts)) from None
-        if size < 0:
-            raise http.client.IncompleteRead(b"".join(parts))
-        if size == 0:
-            break
-        while len(received.buffer) < size + 2:
-            if not received.more():
-                raise http.client.IncompleteRead(b"".join(parts) + bytes(received.buffer), size)
-        parts.append(received.take(size))
-        received.take(2)  # the CRLF after the chunk's data
-    while _read_line(received, parts).strip():
-        pass  # trailer fields: nothing we use
-    return b"".join(parts)
+def _end_of_stream(answer: _Answer, received: int) -> None:
+    """The peer closed the connection before the answer was complete: the end of a body read until then, or an error."""
+    if answer.is_cut_by_close:
+        answer.complete(keeps_alive=False)
+    elif not received:
+        raise http.client.RemoteDisconnected("Remote end closed connection without response")
+    else:
+        raise http.client.IncompleteRead(b"".join(answer.body))
 
 
-def _read_line(received: _Received, parts: list[bytes]) -> bytes:
-    while (at := received.buffer.find(b"\n")) < 0:
-        if len(received.buffer) > _MAX_LINE:
-            raise http.client.LineTooLong("chunk size")
-        if not received.more():
-            raise http.client.IncompleteRead(b"".join(parts))
-    return received.take(at + 1)
+def _http_client_error(answer: _Answer, exc: httptools.HttpParserError) -> Exception:
+    """The http.client exception for what llhttp refused: a callback's own, or one named after where it stopped."""
+    if isinstance(exc.__context__, http.client.HTTPException):
+        return exc.__context__  # raised by one of _Answer's callbacks
+    reason = str(exc)
+    if answer.status:
+        return http.client.IncompleteRead(b"".join(answer.body))  # a malformed body: http.client's error for it
+    if isinstance(exc, httptools.HttpParserInvalidStatusError) or reason.startswith("Expected HTTP/"):
+        return http.client.BadStatusLine(reason)
+    if "version" in reason.lower():
+        return http.client.UnknownProtocol(reason)
+    return http.client.HTTPException(f"malformed answer head: {reason}")
 
 
 @lru_cache(maxsize=1)
