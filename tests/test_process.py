@@ -1,10 +1,15 @@
 """Server processes freeze their start-up out of the cycle collector's reach (backoffice.process), each in a fresh
 interpreter: the test process's own collector is left alone."""
 
+import gc
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
+
+from backoffice.process import collector_paused
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,3 +45,21 @@ def test_a_celery_pool_process_freezes_its_start_up_once_forked():
         "signals.worker_process_init.send(sender=None)"
     )
     assert _frozen_after(code) > 50_000
+
+
+def test_the_collector_is_paused_for_a_batch_and_back_after_it_even_when_the_batch_fails():
+    assert gc.isenabled()
+    with collector_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), collector_paused():
+        raise RuntimeError("the batch failed")
+    assert gc.isenabled()
+
+
+def test_a_pause_inside_a_pause_leaves_the_collector_off_until_the_outer_one_ends():
+    with collector_paused():
+        with collector_paused():
+            pass
+        assert not gc.isenabled()
+    assert gc.isenabled()

@@ -29,11 +29,9 @@ goes on: one bad event must never stop a read model for everybody. Its writes ar
 failure is visible in the admin, and `failure_retry` applies it again once the cause is fixed.
 """
 
-import gc
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Final, TypeVar
 
 from django.conf import settings
@@ -41,6 +39,8 @@ from django.core.checks import CheckMessage, Error
 from django.db import DatabaseError, transaction
 from django.db.models import F, Model
 from django.utils import timezone
+
+from backoffice.process import collector_paused
 
 from .locks import appends_locked_out
 from .models import ProjectionCheckpoint, ProjectionFailure
@@ -289,22 +289,6 @@ def _catch_up_together(
             ProjectionCheckpoint.objects.bulk_update(moved, ["transaction_id", "position", "updated_at"])
         batches += 1
     return done
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Python's cycle collector off while one batch is read and applied. A batch allocates a few hundred thousand
-    objects that live until it ends (events, their data, the projections' rows), and each of the collector's full
-    passes walks all of them again: a quarter of a catch-up's CPU in benchmarks/projections.py. Whatever a batch
-    leaves in cycles is collected once it is done (the collector is back on, and runs at its next threshold)."""
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def _mark(checkpoint: ProjectionCheckpoint) -> tuple[int, int]:

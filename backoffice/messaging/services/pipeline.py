@@ -33,11 +33,11 @@ from django.utils import timezone
 
 from backoffice.eventstore import store
 from backoffice.eventstore.keys import ERASED
-from backoffice.eventstore.projector import collector_paused
 from backoffice.eventstore.schema import EventData
 from backoffice.eventstore.sql import execute_pg
 from backoffice.eventstore.upserts import upsert_objects
 from backoffice.eventstore.vocabulary import Purpose, SuppressionReason
+from backoffice.process import collector_paused
 
 from .. import channels, policy
 from ..backends import Backend, OutgoingMessage, backend_for
