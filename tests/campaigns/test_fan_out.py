@@ -2,6 +2,7 @@
 
 import uuid
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.utils import timezone
@@ -34,21 +35,36 @@ def engage(customer_id, channel, times=3):
     interactions_ingest(raw_items=items, actor="test")
 
 
-def test_launch_sends_one_message_per_person_and_holds_out_about_ten_percent(person, launched, outbox):
-    people = [person() for _ in range(60)]
+def test_the_holdout_hash_keeps_the_share_over_many_people():
+    # Fixed ids (uuid5), so this is deterministic: the share holds within a point over 20,000 people.
+    campaign_id = uuid.uuid5(uuid.NAMESPACE_URL, "campaign")
+    people = [uuid.uuid5(uuid.NAMESPACE_URL, f"person-{n}") for n in range(20_000)]
+    for share in ("0.100", "0.250"):
+        held = sum(is_holdout(campaign_id, p, Decimal(share)) for p in people)
+        assert abs(held / len(people) - float(share)) < 0.01
+    assert not any(is_holdout(campaign_id, p, Decimal("0")) for p in people)
 
-    campaign = launched(holdout_share="0.100")
+
+def test_launch_sends_one_message_per_person_and_holds_out_about_ten_percent(person, make_campaign, launched, outbox):
+    campaign = make_campaign(holdout_share="0.100")
+    people = [person() for _ in range(60)]
+    # The campaign id is random, so 60 people hold nobody out about once in 550 runs: add people until someone is
+    # held out, so both sides of the holdout are always exercised.
+    while not any(is_holdout(campaign.id, p, campaign.holdout_share) for p in people):
+        people.append(person())
+
+    campaign = launched(campaign)
 
     audience = AudienceMember.objects.filter(campaign=campaign)
     held = set(audience.filter(is_holdout=True).values_list("customer_id", flat=True))
-    assert audience.count() == 60
+    assert audience.count() == len(people)
     assert held == {p for p in people if is_holdout(campaign.id, p, campaign.holdout_share)}
-    assert 1 <= len(held) <= 15
+    assert 1 <= len(held) < len(people)
     messages = OutboundMessage.objects.filter(campaign_id=str(campaign.id))
-    assert messages.count() == 60 - len(held)
+    assert messages.count() == len(people) - len(held)
     assert not messages.filter(customer_id__in=held).exists()
     assert {m.channel for m in messages} == {"email"}
-    assert len(outbox) == 60 - len(held)
+    assert len(outbox) == len(people) - len(held)
     campaign.refresh_from_db()
     assert campaign.status == Status.COMPLETED
 
