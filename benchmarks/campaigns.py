@@ -319,7 +319,9 @@ def run(args, description: str) -> int:
     )
     services.campaign_approve(campaign_id=campaign.id, actor="user:2")
     local = now.astimezone(UTC)
-    quiet = f"{(local + timedelta(hours=2)):%H:%M}-{(local + timedelta(hours=3)):%H:%M}"  # checked, not in force
+    # Checked, not in force: the audience's zones are UTC+0 to UTC+2 in summer, so hours 4-5 ahead of UTC are no one's
+    # now (2-3 ahead was Madrid's and Paris's own hour from March to October: half the audience was deferred).
+    quiet = f"{(local + timedelta(hours=4)):%H:%M}-{(local + timedelta(hours=5)):%H:%M}"
     settings.MESSAGING_QUIET_HOURS = quiet
     from campaigns import tasks
 

@@ -20,6 +20,7 @@ from backoffice.insights.campaign_figures import campaign_report
 from campaigns import selectors, services
 from campaigns.models import AudienceMember, Campaign, Delivery, Outcome, Segment, Status
 from campaigns.segments import SegmentRuleError
+from campaigns.services.fan_out import is_holdout
 
 from .conftest import ready_values, revoke, segment
 from .test_admin import marketing_client  # noqa: F401 - fixture
@@ -53,8 +54,6 @@ def _read_side() -> dict:
 @pytest.fixture
 def history(person, shop, make_campaign, launched, outbox, django_capture_on_commit_callbacks):
     """Campaigns in every state, with an audience, deliveries, holdout, people nobody can reach and orders."""
-    people = [person(consents=("email", "sms")) for _ in range(12)]
-    unreachable = person(consents=())
     everyone = segment(
         {
             "op": "or",
@@ -64,6 +63,9 @@ def history(person, shop, make_campaign, launched, outbox, django_capture_on_com
             ],
         }
     )
+    completed = make_campaign(name="Terminada", segments=[everyone], holdout_share="0.250", channel_mode="every")
+    people, treated = _both_sides_of_the_holdout(person, completed, treated=3)
+    unreachable = person(consents=())
     left_out = segment(name="vip")
     services.segment_save(
         segment=left_out,
@@ -75,27 +77,38 @@ def history(person, shop, make_campaign, launched, outbox, django_capture_on_com
     services.campaign_save(campaign=draft, values={"sms_text": "{name}: {offer_code}"}, actor="user:1")
     approved = make_campaign(name="Aprobada")
     services.campaign_approve(campaign_id=approved.id, actor="user:2")
-    completed = launched(
-        make_campaign(name="Terminada", segments=[everyone], holdout_share="0.250", channel_mode="every")
-    )
+    completed = launched(completed)
     cancelled = make_campaign(name="Cancelada", segments=[everyone])
     services.campaign_save(campaign=cancelled, values={}, actor="user:1", exclusion_ids=[left_out.id])
     services.campaign_approve(campaign_id=cancelled.id, actor="user:2")
     services.campaign_cancel(campaign_id=cancelled.id, actor="user:2", reason="stock")
-    for customer_id in people[:3]:
+    for customer_id in treated:
         shop(customer_id, ["CAM-BLA", "ZAP-RUN"])
     revoke(people[0], "sms")
     projector.catch_up_all()  # the report reads insights' read models, which follow the log after commit
     return {"completed": completed, "people": people, "unreachable": unreachable}
 
 
+def _both_sides_of_the_holdout(person, campaign, *, treated: int) -> tuple[list[uuid.UUID], list[uuid.UUID]]:
+    """At least 12 reachable people, someone held out and `treated` people not, the first of whom are returned to buy:
+    the campaign's id is random, and with the first three of 12 people as buyers all three were held out once in 64
+    runs (a report without revenue)."""
+    people: list[uuid.UUID] = []
+    held: list[uuid.UUID] = []
+    while len(people) < 12 or not held or len(people) - len(held) < treated:
+        customer = person(consents=("email", "sms"))
+        people.append(customer)
+        if is_holdout(campaign.id, customer, campaign.holdout_share):
+            held.append(customer)
+    return people, [p for p in people if p not in held][:treated]
+
+
 def test_rebuild_projections_from_an_empty_read_side_gives_back_every_campaign_segment_and_report(history):
     before = _read_side()
     assert Campaign.objects.get(id=history["completed"].id).status == Status.COMPLETED
-    assert len(before["audience"]) == 13
-    assert len(before["deliveries"]) > 5
-    # Who is held out is drawn from the campaign's random id: a quarter of 13 people, so most runs hold some out.
-    assert Outcome.SENT in set(AudienceMember.objects.values_list("outcome", flat=True))
+    assert len(before["audience"]) == len(history["people"]) + 1
+    assert len(before["deliveries"]) >= 6
+    assert {Outcome.SENT, Outcome.HOLDOUT} <= set(AudienceMember.objects.values_list("outcome", flat=True))
     assert before["reports"][str(history["completed"].id)]["totals"]["revenue"] != "0.00"
 
     call_command("rebuild_projections", verbosity=0)
