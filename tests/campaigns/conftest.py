@@ -90,6 +90,17 @@ def segment(rules=None, name=None, actor="marketing-1"):
     return campaign_services.segment_save(name=name or f"seg-{uuid.uuid4().hex[:6]}", rules=rules, actor=actor)
 
 
+def worksheet_dates() -> dict[str, str]:
+    """The worksheet's dates as a form posts them: started, and ending a year after today. Fixed dates put the end in
+    the past one day (on 2027-01-01 every person of a launch expired and the tests asserting a send failed)."""
+    ends = timezone.localdate() + timedelta(days=365)
+    return {
+        "starts_at": "2026-01-01T09:00",
+        "ends_at": f"{ends.isoformat()}T09:00",
+        "valid_until": (ends + timedelta(days=30)).isoformat(),
+    }
+
+
 def ready_values(**overrides) -> dict:
     now = timezone.now()
     values = {

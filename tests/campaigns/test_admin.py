@@ -9,7 +9,7 @@ from django.urls import reverse
 from backoffice.messaging.models import OutboundMessage
 from campaigns.models import Campaign, Segment, Status
 
-from .conftest import segment
+from .conftest import segment, worksheet_dates
 
 pytestmark = pytest.mark.django_db
 
@@ -33,13 +33,10 @@ def worksheet_post(seg, **overrides):
         "intent": "Vender mochilas",
         "offer_code": "COLE10",
         "discount": "10%",
-        "valid_until": "2027-01-31",
         "segments": [str(seg.id)],
         "holdout_share": "0.100",
         "channels": ["email", "sms"],
         "channel_mode": "best",
-        "starts_at": "2026-01-01T09:00",
-        "ends_at": "2027-01-01T09:00",
         "email_subject": "{name}: {discount} en todo",
         "email_body": "Con {offer_code} hasta {valid_until}. Para ti: {product}",
         "sms_text": "{discount} con {offer_code} hasta {valid_until}",
@@ -50,6 +47,7 @@ def worksheet_post(seg, **overrides):
         "cost_email": "0.01",
         "cost_sms": "0.05",
         "budget": "200",
+        **worksheet_dates(),
     }
     data.update(overrides)
     return data

@@ -11,6 +11,8 @@ from backoffice.messaging.models import OutboundMessage
 from campaigns.models import Campaign, Segment, Status
 from tests.browser import launch_chromium
 
+from .conftest import worksheet_dates
+
 PASSWORD = "correct horse battery staple"  # noqa: S105 - a test user's
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -66,9 +68,6 @@ def test_marketing_fills_the_worksheet_sees_previews_gets_it_approved_and_launch
         "intent": "Reactivar clientes",
         "offer_code": "INVIERNO20",
         "discount": "20%",
-        "valid_until": "2027-01-31",
-        "starts_at": "2026-01-01T09:00",
-        "ends_at": "2027-01-01T09:00",
         "email_subject": "{name}, {discount} para ti",
         "email_body": "Usa {offer_code} hasta {valid_until}",
         "sms_text": "{name}: {discount} con {offer_code} hasta {valid_until}",
@@ -79,6 +78,7 @@ def test_marketing_fills_the_worksheet_sees_previews_gets_it_approved_and_launch
         "cost_sms": "0.05",
         "budget": "300",
         "holdout_share": "0",  # one reachable person: nobody held out
+        **worksheet_dates(),
     }.items():
         page.fill(f"#id_{field}", value)
     page.check("input[name=segments] >> nth=0")
