@@ -4,7 +4,7 @@ old months detached into the archive schema and attached again for a rebuild tha
 
 import io
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from django.core.management import call_command
@@ -24,17 +24,24 @@ pytestmark = [
     pytest.mark.usefixtures("no_after_commit_hooks"),
 ]
 
-THIS_MONTH = partitioning.month_start(datetime.now(UTC).date())
-LAST_MONTH = partitioning.add_months(THIS_MONTH, -1)
+
+def this_month() -> date:
+    """Read when a test runs, not when the module is imported: a run that started before midnight UTC on a month's last
+    day and reached these tests after it named last month's partition as this month's."""
+    return partitioning.month_start(datetime.now(UTC).date())
+
+
+def last_month_start() -> date:
+    return partitioning.add_months(this_month(), -1)
 
 
 @pytest.fixture
 def last_month(monkeypatch):
     """A clock in the middle of last month (its partition created), to append there; `.stop()` brings today back.
     Archived partitions are attached again after the test, so the harness's flush empties them."""
-    recorder().create_partition(LAST_MONTH)
+    recorder().create_partition(last_month_start())
     real_now = timezone.now
-    then = datetime.combine(LAST_MONTH, datetime.min.time(), tzinfo=UTC) + timedelta(days=14)
+    then = datetime.combine(last_month_start(), datetime.min.time(), tzinfo=UTC) + timedelta(days=14)
 
     class Clock:
         def stop(self):
@@ -52,6 +59,10 @@ def _partition_of(position: int) -> str:
         return cursor.fetchone()[0]
 
 
+def _partition_name(month: date) -> str:
+    return f"eventstore_event_y{month:%Y}m{month:%m}"
+
+
 def _thing(label: str, customer: uuid.UUID | None = None) -> store.NewEvent:
     return store.NewEvent(type="test.thing_happened", data={"label": label}, channel="web", customer_id=customer)
 
@@ -63,8 +74,8 @@ def test_appends_reads_and_a_rebuild_across_a_partition_boundary(last_month):
     new = store.append("thing-span", [_thing("c", customer), _thing("d", customer)], expected_version=2)
     positions = [e.position for e in old + new]
 
-    assert {_partition_of(p) for p in positions[:2]} == {f"eventstore_event_y{LAST_MONTH:%Y}m{LAST_MONTH:%m}"}
-    assert {_partition_of(p) for p in positions[2:]} == {f"eventstore_event_y{THIS_MONTH:%Y}m{THIS_MONTH:%m}"}
+    assert {_partition_of(p) for p in positions[:2]} == {_partition_name(last_month_start())}
+    assert {_partition_of(p) for p in positions[2:]} == {_partition_name(this_month())}
     assert [e.version for e in store.read_stream("thing-span")] == [1, 2, 3, 4]
     assert [e.position for e in store.read_all(after=0)] == positions
     assert [e.position for e in store.read_committed(after=(0, 0))] == positions
@@ -121,7 +132,7 @@ def _insert_raw(event_id: uuid.UUID, stream: str, version: int) -> None:
 
 
 def test_the_beat_task_creates_partitions_ahead():
-    ahead = partitioning.add_months(THIS_MONTH, 5)
+    ahead = partitioning.add_months(this_month(), 5)
     name = f"eventstore_event_y{ahead:%Y}m{ahead:%m}"
     assert name not in {n for n, _, _ in recorder().partitions()}
 
@@ -136,11 +147,11 @@ def test_an_archived_month_is_kept_append_only_and_a_rebuild_reads_it_once_attac
     old = store.append("thing-old", [_thing("a"), _thing("b")])
     last_month.stop()
     new = store.append("thing-new", [_thing("c")])
-    archived_name = f"eventstore_event_y{LAST_MONTH:%Y}m{LAST_MONTH:%m}"
+    archived_name = _partition_name(last_month_start())
 
-    call_command("eventstore_partitions", detach_before=f"{THIS_MONTH:%Y-%m}", stdout=io.StringIO())
+    call_command("eventstore_partitions", detach_before=f"{this_month():%Y-%m}", stdout=io.StringIO())
 
-    assert (archived_name, f"{LAST_MONTH}", True) in recorder().partitions()
+    assert (archived_name, f"{last_month_start()}", True) in recorder().partitions()
     assert [e.position for e in store.read_all(after=0)] == [new[0].position]
     with pytest.raises(Exception, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {partitioning.ARCHIVE_SCHEMA}.{archived_name}")
@@ -152,7 +163,7 @@ def test_an_archived_month_is_kept_append_only_and_a_rebuild_reads_it_once_attac
     call_command("rebuild_projections", RecordingAsync.name, verbosity=0)
 
     assert seen_by_async == [e.position for e in old + new]
-    assert (archived_name, f"{LAST_MONTH}", False) in recorder().partitions()
+    assert (archived_name, f"{last_month_start()}", False) in recorder().partitions()
 
 
 def test_update_delete_and_truncate_are_refused_on_every_partition(last_month):
@@ -174,7 +185,7 @@ def test_readiness_and_metrics_say_how_many_months_ahead_have_their_partition(cl
     assert client.get("/health/ready/").status_code == 200
 
     # Years later, with beat stopped all along: this month has no partition, every append would be refused.
-    later = datetime.combine(partitioning.add_months(THIS_MONTH, 60), datetime.min.time(), tzinfo=UTC)
+    later = datetime.combine(partitioning.add_months(this_month(), 60), datetime.min.time(), tzinfo=UTC)
     monkeypatch.setattr(timezone, "now", lambda: later)
     assert partitioning.partition_months_ahead() == 0
     answer = client.get("/health/ready/")
