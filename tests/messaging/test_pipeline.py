@@ -3,7 +3,7 @@ backoff up to a limit, and a worker that died mid-send."""
 
 import gc
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import ClassVar
 from zoneinfo import ZoneInfo
 
@@ -160,7 +160,10 @@ def test_a_deferred_message_is_released_and_sent_when_quiet_hours_end(
     assert OutboundMessage.objects.get().status == Status.DEFERRED
     assert messages_release_deferred() == 0  # not due yet: still held
 
-    monkeypatch.setattr(timezone, "now", lambda: end_at + timedelta(seconds=1))
+    # A second past the end in UTC: arithmetic on the local time is wall-clock, and a second after a quiet-hours end
+    # in the hour a DST change skips is an hour before it.
+    past_the_end = end_at.astimezone(UTC) + timedelta(seconds=1)
+    monkeypatch.setattr(timezone, "now", lambda: past_the_end)
     with django_capture_on_commit_callbacks(execute=True):
         messages_release_deferred_task.delay()
 
