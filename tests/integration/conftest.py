@@ -1,6 +1,7 @@
 """A real Celery worker on the real broker (Redis) and the test database (PostgreSQL), for `integration` tests."""
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -47,10 +48,13 @@ def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
         "DATABASE_URL": _database_url(),
         "CONN_MAX_AGE": "0",
     }
+    # Pinged by name: any other worker on the broker (one a crashed run left behind) answers a ping to all at once,
+    # and the tests would start before this one listens.
+    name = f"test-{os.getpid()}@{socket.gethostname()}"
     celery_app.control.purge()
     with log.open("w") as out:
         worker = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-            celery_worker_command("-n", f"test-{os.getpid()}@%h"),
+            celery_worker_command("-n", name),
             cwd=ROOT,
             env=env,
             stdout=out,
@@ -60,7 +64,7 @@ def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
     while time.monotonic() < deadline:
         if worker.poll() is not None:
             raise RuntimeError(f"the Celery worker exited at start:\n{log.read_text()}")
-        if celery_app.control.ping(timeout=1):
+        if celery_app.control.ping(destination=[name], timeout=1):
             break
     else:
         worker.kill()
