@@ -16,8 +16,10 @@ each to its own tables. PostgreSQL only: the comparison is about PostgreSQL reco
 - **a batch of 100 per save**: the library saves a new aggregate holding 100 events (its creation and 99 more) in
   one `app.save`; ours appends 100 events to a new stream (`expected_version=0`) in one call.
 
-Rounds alternate (ours, then the library's) so a noisy machine weighs on both. Each figure is events/s of wall time
-and CPU microseconds per event of this process (the server's CPU is not counted; both use one connection).
+Rounds alternate (ours, then the library's) so a noisy machine weighs on both. Each figure is events/s of wall time,
+CPU microseconds per event of this process, and of the PostgreSQL backends each side talks to (read from /proc, so
+only when the server runs on this machine: ours is Django's connection, theirs the library's pool). On a loaded
+machine the wall clock follows the sum of the two CPUs: a side that waits for a core waits longer the more it asks.
 Targets: our command rate >= 2x the library's; our batch rate >= 1.5x.
 """
 
@@ -27,10 +29,16 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.support.runs import benchmark_parser, log, run_on_fresh_database  # noqa: E402
+from benchmarks.support.runs import (  # noqa: E402
+    benchmark_parser,
+    log,
+    processes_cpu_seconds,
+    run_on_fresh_database,
+)
 
 TARGET_COMMANDS = 2.0
 TARGET_BATCHES = 1.5
@@ -135,7 +143,20 @@ def run(args, description: str, Page, Pages) -> int:  # noqa: N803 - classes
     gc.collect()
     gc.freeze()
 
-    totals = {key: [0.0, 0.0, 0] for key in ("ours_command", "theirs_command", "ours_batch", "theirs_batch")}
+    def backends(key: str) -> list[int]:
+        """The backend(s) serving one side: Django's connection for ours, every other one of the database (the
+        library's pool) for theirs."""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND "
+                + ("pid = pg_backend_pid()" if key.startswith("ours") else "pid <> pg_backend_pid()")
+            )
+            return [pid for (pid,) in cursor.fetchall()]
+
+    # wall seconds, client CPU seconds, events, server CPU seconds (None: not readable here)
+    totals: dict[str, list[Any]] = {
+        key: [0.0, 0.0, 0, 0.0] for key in ("ours_command", "theirs_command", "ours_batch", "theirs_batch")
+    }
     series = [
         ("ours_command", ours_command, args.commands, 1),
         ("theirs_command", theirs_command, args.commands, 1),
@@ -145,12 +166,19 @@ def run(args, description: str, Page, Pages) -> int:  # noqa: N803 - classes
     for number in range(args.rounds):
         for key, work, count, per in series:
             share = count // args.rounds
+            pids = backends(key)
+            server = processes_cpu_seconds(pids)
             wall, cpu = time.perf_counter(), time.process_time()
             for n in range(number * share, (number + 1) * share):
                 work(n)
             totals[key][0] += time.perf_counter() - wall
             totals[key][1] += time.process_time() - cpu
             totals[key][2] += share * per
+            server_after = processes_cpu_seconds(pids)
+            if server is None or server_after is None or totals[key][3] is None:
+                totals[key][3] = None
+            else:
+                totals[key][3] += server_after - server
         log(f"round {number + 1}/{args.rounds} done")
 
     def rate(key: str) -> float:
@@ -159,12 +187,27 @@ def run(args, description: str, Page, Pages) -> int:  # noqa: N803 - classes
     def cpu_us(key: str) -> float:
         return totals[key][1] / totals[key][2] * 1e6
 
+    def server_us(key: str) -> float | None:
+        return None if totals[key][3] is None else totals[key][3] / totals[key][2] * 1e6
+
+    def shown(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.0f}"
+
+    def cpu_ratio(kind: str) -> str:
+        """The library's CPU per event (client and server) over ours: what the rate ratio tends to on a machine whose
+        cores are all busy, where each side's wall clock is its CPU waited for."""
+        ours, theirs = server_us(f"ours_{kind}"), server_us(f"theirs_{kind}")
+        if ours is None or theirs is None:
+            return "n/a"
+        return f"{(cpu_us(f'theirs_{kind}') + theirs) / (cpu_us(f'ours_{kind}') + ours):.2f}x"
+
     load = os.getloadavg()[0]
     lines = [
         f"# eventsourcing_compare.py: {description}; load average {load:.2f}",
         f"# eventsourcing {_version()}; {args.commands} commands over {args.aggregates} aggregates, "
         f"{args.batches} saves of 100 events each, {args.rounds} alternating rounds",
-        f"{'':34} {'ours ev/s':>10} {'theirs ev/s':>12} {'ratio':>7} {'target':>7}  CPU us/event ours / theirs",
+        f"{'':34} {'ours ev/s':>10} {'theirs ev/s':>12} {'ratio':>7} {'target':>7}  CPU us/event ours / theirs: "
+        "client, server; CPU ratio",
     ]
     verdicts = []
     for label, kind, target in (
@@ -176,7 +219,9 @@ def run(args, description: str, Page, Pages) -> int:  # noqa: N803 - classes
         verdicts.append(ratio >= target)
         lines.append(
             f"{label:34} {ours:10,.0f} {theirs:12,.0f} {ratio:6.2f}x {target:6.1f}x  "
-            f"{cpu_us(f'ours_{kind}'):.0f} / {cpu_us(f'theirs_{kind}'):.0f}  {'met' if ratio >= target else 'NOT met'}"
+            f"{cpu_us(f'ours_{kind}'):.0f} / {cpu_us(f'theirs_{kind}'):.0f}, "
+            f"{shown(server_us(f'ours_{kind}'))} / {shown(server_us(f'theirs_{kind}'))}; {cpu_ratio(kind)}  "
+            f"{'met' if ratio >= target else 'NOT met'}"
         )
     print("\n".join(lines))
     app.close()

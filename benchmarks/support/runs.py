@@ -24,6 +24,25 @@ def log(message: str) -> None:
     print(f"[{datetime.now(UTC):%H:%M:%S}] {message}", file=sys.stderr, flush=True)
 
 
+def processes_cpu_seconds(pids: list[int]) -> float | None:
+    """User + system CPU seconds spent so far by these PostgreSQL backends, or None when they are not processes of
+    this machine (the server runs elsewhere: a pid here may be anything, or nothing). A backend that has exited since
+    counts nothing."""
+    total, found = 0, False
+    for pid in pids:
+        proc = Path(f"/proc/{pid}")
+        try:
+            if proc.joinpath("comm").read_text().strip() != "postgres":
+                return None
+            fields = proc.joinpath("stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        except OSError:
+            return None
+        total, found = total + int(fields[11]) + int(fields[12]), True
+    return total / os.sysconf("SC_CLK_TCK") if found else None
+
+
 def percentile(samples: list[float], share: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
