@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.support.runs import benchmark_parser, run_on_fresh_database  # noqa: E402
+from benchmarks.support.runs import benchmark_parser, connection_backend_cpu_seconds, run_on_fresh_database  # noqa: E402
 
 
 def main() -> int:
@@ -35,14 +35,6 @@ def main() -> int:
     parser.add_argument("--batches", type=int, default=100, help="batches of 100 events (100)")
     parser.add_argument("--orders", type=int, default=1000, help="orders placed (1000)")
     return run_on_fresh_database(run, parser.parse_args())
-
-
-def _backend_cpu(pid: int | None) -> float:
-    if pid is None:
-        return 0.0
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def run(args, description: str) -> int:
@@ -104,19 +96,20 @@ def run(args, description: str) -> int:
     for _, work, count, _ in shapes:  # warm: connections, prepared statements, imports
         for n in range(min(count, 20)):
             work(-1 - n)
-    backend = None
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
-            cursor.execute("SELECT pg_backend_pid()")
-            (backend,) = cursor.fetchone()
+
+    def backend_cpu() -> float:
+        return connection_backend_cpu_seconds(connection) or 0.0
+
     print(f"# append_cpu.py: {description}; load average at the start {os.getloadavg()[0]:.2f}")
     print(f"{'shape':14} {'wall ev/s':>10} {'client us/ev':>13} {'backend us/ev':>14} {'total us/ev':>12}")
     for name, work, count, per in shapes:
-        wall, cpu, server = time.perf_counter(), time.process_time(), _backend_cpu(backend)
+        wall, cpu, server = time.perf_counter(), time.process_time(), backend_cpu()
         for n in range(count):
             work(n)
-        wall, cpu, server = time.perf_counter() - wall, time.process_time() - cpu, _backend_cpu(backend) - server
+        wall, cpu, server = time.perf_counter() - wall, time.process_time() - cpu, backend_cpu() - server
         events = count * per
         print(
             f"{name:14} {events / wall:10,.0f} {cpu / events * 1e6:13,.0f} {server / events * 1e6:14,.0f} "

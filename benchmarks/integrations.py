@@ -30,7 +30,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.support.runs import benchmark_parser, log, run_forked_together, run_on_fresh_database  # noqa: E402
+from benchmarks.support.runs import (  # noqa: E402
+    benchmark_parser,
+    connection_backend_cpu_seconds,
+    log,
+    run_forked_together,
+    run_on_fresh_database,
+)
 
 TARGET_EVENTS_PER_S = 3000
 TARGET_EVENTS_RATIO = 0.5
@@ -123,7 +129,12 @@ def run(args) -> tuple[list[tuple[str, str, str]], bool]:
     client = Client()
     auth_basic = "Basic " + base64.b64encode(f"{write_key}:".encode()).decode()
     seg_seconds = api_seconds = seg_cpu = api_cpu = seg_db_cpu = api_db_cpu = 0.0
-    db_cpu = _server_cpu_reader(connection) if is_pg else None
+    # The database backend's CPU, where the server is a process of this machine (None: not measured).
+    db_cpu = (
+        (lambda: connection_backend_cpu_seconds(connection) or 0.0)
+        if connection_backend_cpu_seconds(connection) is not None
+        else None
+    )
     before = Event.objects.count()
     event_processes = getattr(args, "event_processes", 1) if is_pg else 1
     if event_processes > 1:
@@ -276,23 +287,6 @@ def _cpu_note(app: float, server: float | None, items: int) -> str:
     if server is not None:
         note += f" + {server / items * 1000:.3f} ms PostgreSQL"
     return note
-
-
-def _server_cpu_reader(connection):
-    """A function giving the CPU seconds used so far by this connection's PostgreSQL backend (from /proc: the server
-    on this machine; the backend's pid from the driver, no round trip), or None when it cannot be read."""
-
-    def used() -> float:
-        connection.ensure_connection()
-        stat = Path(f"/proc/{connection.connection.info.backend_pid}/stat").read_text()
-        fields = stat.rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    try:
-        used()
-    except OSError:
-        return None
-    return used
 
 
 def _visit(rng: random.Random, side: str, n: int, population: int) -> dict:

@@ -33,7 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.support.runs import benchmark_parser, log, run_on_fresh_database  # noqa: E402
+from benchmarks.support.runs import benchmark_parser, connection_backend_cpu_seconds, log, run_on_fresh_database  # noqa: E402
 
 TARGET_ENTRIES_PER_S = 2000
 TARGET_FIRE_S = 60
@@ -76,20 +76,11 @@ def _quiet_process() -> None:
 
 
 def backend_cpu() -> float | None:
-    """CPU seconds the PostgreSQL backend of this process's connection has used, from /proc (None on SQLite or when
-    the server is not on this machine)."""
+    """CPU seconds the PostgreSQL backend of this process's connection has used (None on SQLite or when the server is
+    not on this machine)."""
     from django.db import connection
 
-    if connection.vendor != "postgresql":
-        return None
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        pid = cursor.fetchone()[0]
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+    return connection_backend_cpu_seconds(connection)
 
 
 def _measured(name: str, work, profile_dir: Path | None, queue) -> None:

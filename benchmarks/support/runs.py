@@ -43,6 +43,15 @@ def processes_cpu_seconds(pids: list[int]) -> float | None:
     return total / os.sysconf("SC_CLK_TCK") if found else None
 
 
+def connection_backend_cpu_seconds(connection) -> float | None:
+    """CPU seconds used so far by the PostgreSQL backend serving this Django connection (its pid from the driver, no
+    round trip), or None on SQLite or when the server is not a process of this machine."""
+    if connection.vendor != "postgresql":
+        return None
+    connection.ensure_connection()
+    return processes_cpu_seconds([connection.connection.info.backend_pid])
+
+
 def percentile(samples: list[float], share: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
