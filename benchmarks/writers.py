@@ -52,6 +52,8 @@ class _Costs(NamedTuple):
 
     cpu: float
     switches: tuple[int, int]
+    faults: int
+    full_collections: float  # CPU seconds in the cycle collector's full passes
     server_cpu: float | None
     server_switches: tuple[int, int] | None
 
@@ -72,6 +74,21 @@ def _server_usage(pid: int | None) -> tuple[float, tuple[int, int]] | None:
     )
 
 
+class _FullCollections:
+    """A gc callback: the CPU seconds of the cycle collector's full passes (generation 2) in this process."""
+
+    def __init__(self) -> None:
+        self.seconds, self._started = 0.0, 0.0
+
+    def __call__(self, phase: str, info: dict) -> None:
+        if info["generation"] != 2:
+            return
+        if phase == "start":
+            self._started = time.process_time()
+        else:
+            self.seconds += time.process_time() - self._started
+
+
 def _in_processes(processes: int, count: int, work, waits: "_WaitSampler | None" = None):
     """Work(index, n) over n in range(count), split across `processes` forked children that each warm up (connect)
     and then start together: (completed per second while all of them ran, completed per second until the last ended,
@@ -82,13 +99,23 @@ def _in_processes(processes: int, count: int, work, waits: "_WaitSampler | None"
     the wall time), which measures the scheduler's unfairness as much as the writers."""
 
     def child(index: int, start) -> tuple[list[float], _Costs]:
+        import gc
         import resource
 
         from django.db import connection
 
         ended: list[float] = []  # time.perf_counter() is CLOCK_MONOTONIC: one clock for every process
+        from backoffice.process import start_up_done
+
         work(index, -1 - index)  # connect and warm
+        # As a gunicorn worker does once started (wsgi.py): what the child inherited and warmed is frozen out of the
+        # cycle collector's reach. Without it, each child's first full pass walked the whole inherited heap and
+        # copied its pages (copy-on-write) inside the window: 155 / 359 / 677 / 989 us per order at 1 / 2 / 4 / 8
+        # processes (07:38), a cost per child that more children paid more often, and no server worker pays.
+        start_up_done()
         backend = connection.connection.info.backend_pid if connection.vendor == "postgresql" else None
+        full_passes = _FullCollections()
+        gc.callbacks.append(full_passes)
         start.wait()
         server_before, usage_before = _server_usage(backend), resource.getrusage(resource.RUSAGE_SELF)
         cpu = time.process_time()
@@ -98,13 +125,17 @@ def _in_processes(processes: int, count: int, work, waits: "_WaitSampler | None"
         cpu = time.process_time() - cpu
         server_after, usage_after = _server_usage(backend), resource.getrusage(resource.RUSAGE_SELF)
         switches = (usage_after.ru_nvcsw - usage_before.ru_nvcsw, usage_after.ru_nivcsw - usage_before.ru_nivcsw)
+        faults = usage_after.ru_minflt - usage_before.ru_minflt
+        gc.callbacks.remove(full_passes)
         if server_before is None or server_after is None:
-            return ended, _Costs(cpu, switches, None, None)
+            return ended, _Costs(cpu, switches, faults, full_passes.seconds, None, None)
         server_switches = (
             server_after[1][0] - server_before[1][0],
             server_after[1][1] - server_before[1][1],
         )
-        return ended, _Costs(cpu, switches, server_after[0] - server_before[0], server_switches)
+        return ended, _Costs(
+            cpu, switches, faults, full_passes.seconds, server_after[0] - server_before[0], server_switches
+        )
 
     if waits is not None:
         waits.begin()
@@ -118,6 +149,8 @@ def _in_processes(processes: int, count: int, work, waits: "_WaitSampler | None"
         "client us": sum(c.cpu for c in costs) / count * 1e6,
         "client cs": sum(c.switches[0] + c.switches[1] for c in costs) / count,
         "client ics": sum(c.switches[1] for c in costs) / count,
+        "client flt": sum(c.faults for c in costs) / count,
+        "full gc us": sum(c.full_collections for c in costs) / count * 1e6,
     }
     if len(server) == len(costs):
         spent["server us"] = sum(c.server_cpu or 0.0 for c in server) / count * 1e6
@@ -290,6 +323,7 @@ def run(args, description: str) -> int:
                     f"{costs['server us']:,.0f}" if "server us" in costs else "-",
                     f"{costs['client cs']:.1f}/{costs['client ics']:.1f}",
                     f"{costs['server cs']:.1f}" if "server cs" in costs else "-",
+                    f"{costs['client flt']:.1f}/{costs['full gc us']:,.0f}",
                     "; ".join(verdicts),
                 )
             )
@@ -299,15 +333,17 @@ def run(args, description: str) -> int:
     print()
     print("rate: completed per second while every process ran; to last: completed / wall time until the last ended;")
     print("client us / server us: CPU per item of the client processes / of their PostgreSQL backends (from /proc,")
-    print("'-' when the server is not local); cs: context switches per item, client all/involuntary, and server")
+    print("'-' when the server is not local); cs: context switches per item, client all/involuntary, and server;")
+    print("faults/gc us: the clients' page faults per item (copy-on-write of the forked parent's pages, mostly) and")
+    print("their CPU per item in the cycle collector's full passes (part of client us)")
     print(
         f"{'figure':44}  {'rate':>10}  {'ratio':>6}  {'to last':>10}  {'client us':>9}  {'server us':>9}"
-        f"  {'client cs':>9}  {'server cs':>9}  outcome"
+        f"  {'client cs':>9}  {'server cs':>9}  {'faults/gc us':>12}  outcome"
     )
-    for name, rate, ratio, to_last, client, server, client_cs, server_cs, verdict in rows:
+    for name, rate, ratio, to_last, client, server, client_cs, server_cs, faults, verdict in rows:
         print(
             f"{name:44}  {rate:>10}  {ratio:>6}  {to_last:>10}  {client:>9}  {server:>9}  {client_cs:>9}"
-            f"  {server_cs:>9}  {verdict}"
+            f"  {server_cs:>9}  {faults:>12}  {verdict}"
         )
     if waited:
         print()
