@@ -32,8 +32,10 @@ def _id_from(header_value: str | None) -> str | None:
 def request_ids(request) -> tuple[str, str]:
     """The request's (request id, correlation id), also set for its log lines (cleared by request_finished, or by
     whoever answers without Django's handler)."""
-    request_id = _id_from(request.headers.get("X-Request-ID")) or uuid.uuid4().hex
-    correlation_id = _id_from(request.headers.get("X-Correlation-ID")) or request_id
+    # META, not request.headers: that mapping renames every META key when first read (about 10 us), and nothing else
+    # on the webhooks' fast path (backoffice.wsgi) needs it.
+    request_id = _id_from(request.META.get("HTTP_X_REQUEST_ID")) or uuid.uuid4().hex
+    correlation_id = _id_from(request.META.get("HTTP_X_CORRELATION_ID")) or request_id
     request_id_var.set(request_id)
     correlation_id_var.set(correlation_id)
     return request_id, correlation_id
