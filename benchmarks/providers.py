@@ -79,6 +79,11 @@ def main() -> int:
     )
     parser.add_argument("--provider-port", type=int, default=0, help="the loopback provider's port (0: any free)")
     parser.add_argument("--server-port", type=int, default=0, help="gunicorn's port in part 2 (0: any free)")
+    parser.add_argument(
+        "--profile",
+        metavar="PATH",
+        help="cProfile the measured personalised-email drains (every thread's CPU time) into PATH (pstats)",
+    )
     args = parser.parse_args()
     url, cleanup, description = prepare_database(os.environ.get("DATABASE_URL"))
     # SQLite has one writer: more server processes only queue on its lock (and time out under load).
@@ -164,9 +169,11 @@ def run(args, description: str, url: str, provider_url: str, provider_pid: int) 
 
     provider_cpu = _process_cpu(provider_pid)
 
-    def drain_through(channel: str, backend: str, content, count: int) -> tuple[float, float, float, float]:
+    def drain_through(
+        channel: str, backend: str, content, count: int, *, profile_this: bool = False
+    ) -> tuple[float, float, float, float]:
         """Drain `count` messages through the backend; `content` is the messages' content, or a function of the
-        message's number giving each its own."""
+        message's number giving each its own. `profile_this`: under cProfile (its figures then are the profiler's)."""
         settings.MESSAGING_BACKENDS = {**settings.MESSAGING_BACKENDS, channel: backend}
         _backend.cache_clear()
         for offset in range(0, count, 500):
@@ -185,7 +192,7 @@ def run(args, description: str, url: str, provider_url: str, provider_pid: int) 
         settle()
         database_cpu = _database_cpu(connection)
         started, cpu, db_cpu, answer_cpu = time.perf_counter(), time.process_time(), database_cpu(), provider_cpu()
-        result = messages_drain(max_seconds=3600)
+        result = profiled(messages_drain)(max_seconds=3600) if profile_this else messages_drain(max_seconds=3600)
         elapsed, cpu_used = time.perf_counter() - started, time.process_time() - cpu
         db_used, answer_used = database_cpu() - db_cpu, provider_cpu() - answer_cpu
         assert result.sent == count, vars(result)
@@ -201,8 +208,13 @@ def run(args, description: str, url: str, provider_url: str, provider_pid: int) 
             for label, channel, backend, content in BACKENDS:
                 MemoryBackend.reset()
                 log(f"round {round_ + 1}: drain {args.messages} through {label}")
-                figures[label].append(drain_through(channel, backend, content, args.messages))
+                profile_this = bool(args.profile) and backend == "anymail" and callable(content)
+                figures[label].append(
+                    drain_through(channel, backend, content, args.messages, profile_this=profile_this)
+                )
         assert not OutboundMessage.objects.exclude(status=Status.SENT).exists()
+        if args.profile:
+            _profiles_save(args.profile)
 
     callbacks = measure_callbacks(args, url, provider_url, customers) if args.part in ("all", "callbacks") else []
     load_after = os.getloadavg()
@@ -258,6 +270,44 @@ def run(args, description: str, url: str, provider_url: str, provider_pid: int) 
     print("process (message_status_record, no HTTP, no signature). The provider runs in its own process on the same")
     print("2 cores, and so do the client processes of (2): every figure competes with them for the CPU.")
     return 0
+
+
+_profiles: list = []
+
+
+def profiled(function):
+    """`function` under cProfile, counting each thread's CPU time (not the time it waits for the provider or for the
+    GIL): its own thread's, and the drain's send lanes on the send threads, each profiled while it runs."""
+    import cProfile
+
+    from backoffice.messaging.services import pipeline
+
+    def run(*args, **kwargs):
+        send_lane = pipeline._send_lane
+
+        def lane_profiled(chunks, deadline):
+            profile = cProfile.Profile(time.thread_time)
+            _profiles.append(profile)
+            profile.runcall(send_lane, chunks, deadline)
+
+        profile = cProfile.Profile(time.thread_time)
+        _profiles.append(profile)
+        pipeline._send_lane = lane_profiled
+        try:
+            return profile.runcall(function, *args, **kwargs)
+        finally:
+            pipeline._send_lane = send_lane
+
+    return run
+
+
+def _profiles_save(path: str) -> None:
+    import pstats
+
+    stats = pstats.Stats(*_profiles)
+    stats.dump_stats(path)
+    log(f"profile of the personalised drains in {path}; by own time:")
+    stats.sort_stats("tottime").print_stats(40)
 
 
 def _database_cpu(connection):
