@@ -38,7 +38,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.support.runs import benchmark_parser, code_version, log, prepare_database, setup_django  # noqa: E402
+from benchmarks.support.runs import (  # noqa: E402
+    benchmark_parser,
+    code_version,
+    connection_backend_cpu_seconds,
+    log,
+    prepare_database,
+    setup_django,
+)
 
 TWILIO_SID, TWILIO_TOKEN = "AC" + "0" * 32, "twilio-test-token"
 BENCH_ENCRYPTION_KEY = "YmVuY2gtcHJvdmlkZXJzLWVuY3J5cHRpb24ta2V5LTA="  # noqa: S105 - a loopback benchmark's own key
@@ -190,7 +197,7 @@ def run(args, description: str, url: str, provider_url: str, provider_pid: int) 
             ]
             messages_send(messages=batch, actor="bench")
         settle()
-        database_cpu = _database_cpu(connection)
+        database_cpu = lambda: connection_backend_cpu_seconds(connection) or 0.0  # noqa: E731 - 0 on SQLite: in process
         started, cpu, db_cpu, answer_cpu = time.perf_counter(), time.process_time(), database_cpu(), provider_cpu()
         result = profiled(messages_drain)(max_seconds=3600) if profile_this else messages_drain(max_seconds=3600)
         elapsed, cpu_used = time.perf_counter() - started, time.process_time() - cpu
@@ -308,17 +315,6 @@ def _profiles_save(path: str) -> None:
     stats.dump_stats(path)
     log(f"profile of the personalised drains in {path}; by own time:")
     stats.sort_stats("tottime").print_stats(40)
-
-
-def _database_cpu(connection):
-    """A function giving the CPU seconds of this process's database session so far: its PostgreSQL backend process
-    (on this machine), or 0 on SQLite (in process, already counted) or when the server is out of reach."""
-    if connection.vendor != "postgresql":
-        return lambda: 0.0
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        (pid,) = cursor.fetchone()
-    return _process_cpu(pid)
 
 
 def _process_cpu(pid: int):
