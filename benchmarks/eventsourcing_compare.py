@@ -16,6 +16,12 @@ each to its own tables. PostgreSQL only: the comparison is about PostgreSQL reco
 - **a batch of 100 per save**: the library saves a new aggregate holding 100 events (its creation and 99 more) in
   one `app.save`; ours appends 100 events to a new stream (`expected_version=0`) in one call.
 
+Both stores start from empty tables and grow to thousands of rows. Before each timed window the tables past
+autovacuum's threshold are analyzed, as autovacuum would (benchmarks.support.runs.AutoAnalyze; this server runs
+without it), outside the window and for both sides alike: plans cached at 100 rows otherwise scan whole tables at
+6,000 (ours: the id look-up of every append; the command ratio read 1.67-1.85x with them, 2.19-2.26x without;
+docs/benchmarks.md, session 13). `--no-autoanalyze` leaves the statistics of the warm-up.
+
 Rounds alternate (ours, then the library's) so a noisy machine weighs on both. Each figure is events/s of wall time,
 CPU microseconds per event of this process, and of the PostgreSQL backends each side talks to (read from /proc, so
 only when the server runs on this machine: ours is Django's connection, theirs the library's pool). On a loaded
@@ -34,6 +40,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.support.runs import (  # noqa: E402
+    AutoAnalyze,
     benchmark_parser,
     log,
     processes_cpu_seconds,
@@ -71,6 +78,12 @@ def main() -> int:
     parser.add_argument("--aggregates", type=int, default=100, help="aggregates/streams the commands spread over (100)")
     parser.add_argument("--batches", type=int, default=40, help="saves of 100 events per store (40)")
     parser.add_argument("--rounds", type=int, default=4, help="alternating rounds the work is split into (4)")
+    parser.add_argument(
+        "--no-autoanalyze",
+        dest="autoanalyze",
+        action="store_false",
+        help="no stand-in for autovacuum's ANALYZE between the timed windows (see benchmarks.support.runs.AutoAnalyze)",
+    )
     args = parser.parse_args()
     Page, Pages = _library()  # before touching the database: a missing library is a clear message
     url = os.environ.get("DATABASE_URL", "")
@@ -163,9 +176,14 @@ def run(args, description: str, Page, Pages) -> int:  # noqa: N803 - classes
         ("ours_batch", ours_batch, args.batches, 100),
         ("theirs_batch", theirs_batch, args.batches, 100),
     ]
+    analyze = AutoAnalyze()
     for number in range(args.rounds):
         for key, work, count, per in series:
             share = count // args.rounds
+            if args.autoanalyze:
+                # Both stores' tables grow from nearly empty; autovacuum would analyze them as they do, which
+                # plans cached at 100 rows need (AutoAnalyze). Outside the timed windows, for both sides alike.
+                analyze.run_due(connection)
             pids = backends(key)
             server = processes_cpu_seconds(pids)
             wall, cpu = time.perf_counter(), time.process_time()
@@ -205,7 +223,13 @@ def run(args, description: str, Page, Pages) -> int:  # noqa: N803 - classes
     lines = [
         f"# eventsourcing_compare.py: {description}; load average {load:.2f}",
         f"# eventsourcing {_version()}; {args.commands} commands over {args.aggregates} aggregates, "
-        f"{args.batches} saves of 100 events each, {args.rounds} alternating rounds",
+        f"{args.batches} saves of 100 events each, {args.rounds} alternating rounds; "
+        + (
+            f"{analyze.runs} ANALYZE of tables past autovacuum's threshold between the windows "
+            f"({analyze.seconds:.2f} s, not counted)"
+            if args.autoanalyze
+            else "no ANALYZE between the windows (--no-autoanalyze)"
+        ),
         f"{'':34} {'ours ev/s':>10} {'theirs ev/s':>12} {'ratio':>7} {'target':>7}  CPU us/event ours / theirs: "
         "client, server; CPU ratio",
     ]

@@ -50,7 +50,14 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.support.runs import benchmark_parser, code_version, log, prepare_database, setup_django  # noqa: E402
+from benchmarks.support.runs import (  # noqa: E402
+    AutoAnalyze,
+    benchmark_parser,
+    code_version,
+    log,
+    prepare_database,
+    setup_django,
+)
 
 EVENT_COLUMNS = (
     "id, stream, version, type, schema_version, channel, customer_id, occurred_at, recorded_at, data, metadata, digest"
@@ -372,8 +379,7 @@ class Bench:
         self.only = set(args.only.split(",")) if args.only else set(BENCHMARKS)
         self.autoanalyze = self.pg and not args.no_autoanalyze
         self.tables = self._store_tables()
-        self._written = 0
-        self._analyzed_at = 0
+        self._stand_in = AutoAnalyze()
         self._analyzes = 0
         self._analyze_seconds = 0.0
         self._last_timing: dict[str, float] = {}
@@ -409,29 +415,24 @@ class Bench:
         ]
         connection.ops.execute_sql_flush(statements)
         self.settle()
-        self._written = self._analyzed_at = 0
 
-    def tick(self, written: int) -> None:
-        """Called after each batch: stands in for autovacuum's ANALYZE on PostgreSQL, outside the measured time.
+    def tick(self) -> None:
+        """Called after each batch: the stand-in for autovacuum's ANALYZE on PostgreSQL (AutoAnalyze), outside the
+        measured time.
 
         Every benchmark starts on emptied tables, which production never does, and this server may run with
         autovacuum off (CI config). With statistics from the empty tables the planner keeps estimating that
         `stream IN (500 streams)` matches the whole table (a parallel seq scan per append, 2.6 ms -> 49 ms at 127k
         events), and the deferred foreign-key checks of CustomerIdentifier keep the seq-scan plan cached while
-        customers_customer was empty (commits grow from 8 ms to 100+ ms). Autovacuum's defaults analyze a table
-        once 50 + 10% of its rows changed; so does this, and its time is excluded from the figures.
+        customers_customer was empty (commits grow from 8 ms to 100+ ms).
         """
-        self._written += written
-        if not self.autoanalyze or self._written < 50 + 1.1 * self._analyzed_at:
+        if not self.autoanalyze:
             return
         from django.db import connection
 
-        start = time.perf_counter()
-        with connection.cursor() as cursor:
-            cursor.execute(f"ANALYZE {', '.join(self.tables)}")
-        self._analyze_seconds += time.perf_counter() - start
-        self._analyzes += 1
-        self._analyzed_at = self._written
+        seconds = self._stand_in.seconds
+        self._analyzes += self._stand_in.run_due(connection)
+        self._analyze_seconds += self._stand_in.seconds - seconds
 
     def settle(self) -> None:
         """Start every timed section from the same state: no pending checkpoint, fresh planner statistics."""
@@ -540,7 +541,7 @@ class Bench:
                     cursor = connection.connection.cursor()
                     cursor.executemany(insert, [(*r[:9], _dumps(r[9]), _dumps(r[10]), r[11]) for r in chunk])
                     cursor.close()
-                self.tick(len(chunk))
+                self.tick()
         assert self.count_events() == len(rows)
         self.add(Result("executemany", f"raw INSERT executemany x{self.args.batch}", len(rows), t["seconds"]))
 
@@ -559,7 +560,7 @@ class Bench:
                         for r in chunk:
                             copy.write_row((*r[:9], _dumps(r[9]), _dumps(r[10]), r[11]))
                     cursor.close()
-                self.tick(len(chunk))
+                self.tick()
         assert self.count_events() == len(rows)
         self.add(Result("copy", f"raw COPY x{self.args.batch}", len(rows), t["seconds"], baseline="executemany"))
 
@@ -649,7 +650,7 @@ class Bench:
         with self.timed("append_batches") as t:
             for chunk in self.chunks(appends):
                 store.append_batches(chunk)
-                self.tick(len(chunk))
+                self.tick()
         assert self.count_events() == len(appends)
         self.add(
             Result(
@@ -671,7 +672,7 @@ class Bench:
         with self.timed("ingest") as t:
             for chunk in self.chunks(items):
                 services.interactions_ingest(raw_items=chunk, actor="bench")
-                self.tick(len(chunk))
+                self.tick()
         stored = self.count_events()
         rate = len(items) / t["seconds"]
         note = [f"({self.identity_summary(stored - len(items))}; {stored / t['seconds']:,.0f} stored ev/s)"]
@@ -765,7 +766,7 @@ class Bench:
                 response = client.post("/api/v1/events", data=body, content_type="application/json")
                 if response.status_code != 201:
                     raise RuntimeError(f"POST /api/v1/events answered {response.status_code}: {response.content[:500]}")
-                self.tick(self.args.batch)
+                self.tick()
         self.add(
             Result(
                 "http",

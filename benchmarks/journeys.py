@@ -33,7 +33,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.support.runs import benchmark_parser, connection_backend_cpu_seconds, log, run_on_fresh_database  # noqa: E402
+from benchmarks.support.runs import (  # noqa: E402
+    AutoAnalyze as AnalyzeStandIn,
+)
+from benchmarks.support.runs import (
+    benchmark_parser,
+    connection_backend_cpu_seconds,
+    log,
+    run_on_fresh_database,
+)
 
 TARGET_ENTRIES_PER_S = 2000
 TARGET_FIRE_S = 60
@@ -138,51 +146,36 @@ def consumer(stop, profile_dir, queue) -> None:
 
 
 class AutoAnalyze(threading.Thread):
-    """Stands in for autovacuum's ANALYZE on a server running without it (this machine's; production runs it).
-
-    The benchmark starts from empty tables, analyzed once after the seed; the burst then writes 100,000 events and
-    100,000 runs into tables the planner still takes for empty or small. Autovacuum analyzes a table once
-    50 rows + 10% of it (autovacuum_analyze_threshold, autovacuum_analyze_scale_factor) changed since its last
-    analyze; this thread checks the same counters (pg_stat_user_tables.n_mod_since_analyze against pg_class.reltuples)
-    every `interval` seconds (autovacuum's naptime is 60 s; a burst lasts less) and analyzes the tables past the
-    threshold. Like autovacuum it runs beside the work, so
-    its time is inside the measured time (counted honestly); its count and seconds are reported per section.
+    """The stand-in for autovacuum's ANALYZE (benchmarks.support.runs.AutoAnalyze) every `interval` seconds, on a
+    thread of its own (autovacuum's naptime is 60 s; a burst lasts less). The benchmark starts from empty tables,
+    analyzed once after the seed; the burst then writes 100,000 events and 100,000 runs into tables the planner still
+    takes for empty or small. Like autovacuum it runs beside the work, so its time is inside the measured time
+    (counted honestly); its count and seconds are reported per section.
     """
-
-    QUERY = (
-        "SELECT s.relname FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid "
-        "WHERE s.n_mod_since_analyze > 50 + 0.1 * GREATEST(c.reltuples, 0) ORDER BY s.relname"
-    )
 
     def __init__(self, interval: float = 5.0):
         super().__init__(daemon=True)
         self.interval = interval
         self.halt = threading.Event()
         self.lock = threading.Lock()
-        self.analyzes, self.seconds = 0, 0.0
+        self.stand_in = AnalyzeStandIn()
+        self.taken = (0, 0.0)
 
     def run(self) -> None:
         from django.db import connection, connections
 
         try:
             while not self.halt.wait(self.interval):
-                with connection.cursor() as cursor:
-                    cursor.execute(self.QUERY)
-                    tables = [name for (name,) in cursor.fetchall()]
-                    for table in tables:
-                        started = time.perf_counter()
-                        cursor.execute(f'ANALYZE "{table}"')
-                        with self.lock:
-                            self.analyzes += 1
-                            self.seconds += time.perf_counter() - started
+                with self.lock:
+                    self.stand_in.run_due(connection)
         finally:
             connections.close_all()
 
     def take(self) -> tuple[int, float]:
         """ANALYZEs run and their seconds since the last call."""
         with self.lock:
-            taken = (self.analyzes, self.seconds)
-            self.analyzes, self.seconds = 0, 0.0
+            now = (self.stand_in.runs, self.stand_in.seconds)
+            taken, self.taken = (now[0] - self.taken[0], now[1] - self.taken[1]), now
         return taken
 
     def stop(self) -> None:

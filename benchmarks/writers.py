@@ -29,7 +29,13 @@ from typing import Any, NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.support.runs import benchmark_parser, log, run_forked_together, run_on_fresh_database  # noqa: E402
+from benchmarks.support.runs import (  # noqa: E402
+    AutoAnalyze,
+    benchmark_parser,
+    log,
+    run_forked_together,
+    run_on_fresh_database,
+)
 
 TARGET_TWO_PROCESSES = 1.4
 
@@ -286,6 +292,7 @@ def run(args, description: str) -> int:
     waits = None
     if args.waits and is_pg:
         waits = _WaitSampler(connection.get_connection_params())
+    analyze = AutoAnalyze()
     ok = True
     for label, total, make in (
         ("store.append, 1 event", args.appends, append),
@@ -293,6 +300,8 @@ def run(args, description: str) -> int:
     ):
         rates = {}
         for processes in counts:
+            if is_pg:
+                analyze.run_due(connection)  # between the timed windows: autovacuum's ANALYZE as the tables grow
             log(f"{label}: {total} from {processes} process(es)")
             rates[processes], overall[(label, processes)], spent[(label, processes)], seen = _in_processes(
                 processes, total, make(f"{label.split()[0].replace('.', '').upper()}{processes}"), waits
@@ -330,6 +339,11 @@ def run(args, description: str) -> int:
 
     print(f"Parallel writers, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {description}")
     print(f"{os.cpu_count()} CPUs; DEBUG off, no after-commit hooks; ratios against 1 process in this run")
+    if is_pg:
+        print(
+            f"ANALYZE of the tables past autovacuum's threshold before each run (AutoAnalyze): {analyze.runs} tables, "
+            f"{analyze.seconds:.2f} s, not counted"
+        )
     print()
     print("rate: completed per second while every process ran; to last: completed / wall time until the last ended;")
     print("client us / server us: CPU per item of the client processes / of their PostgreSQL backends (from /proc,")
