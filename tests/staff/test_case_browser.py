@@ -60,3 +60,27 @@ def test_support_finds_a_customer_replies_to_their_case_and_resolves_it(staff_pa
     assert resolved.status == "resolved"
     assert resolved.first_response_at is not None
     assert OutboundMessage.objects.filter(case_id=str(case.id)).count() == 2  # the reply and the survey
+
+
+def test_the_case_filters_stand_on_one_line_with_their_button_on_a_tablet_and_stack_on_a_phone(
+    staff_page, screenshot
+):
+    page = staff_page("support")
+    page.goto("/staff/cases/")
+    selects = [page.locator(f"select[name={name}]").bounding_box() for name in ("status", "channel", "breached")]
+    button = page.get_by_role("button", name="Filtro").bounding_box()
+    screenshot(page, "filters-tablet")
+
+    # One line: every select at the same height (the stacked form's spacing pushed all but the first down), the
+    # button level with them.
+    assert {round(box["y"]) for box in selects} == {round(selects[0]["y"])}
+    assert abs((button["y"] + button["height"]) - (selects[0]["y"] + selects[0]["height"])) <= 1
+
+    phone = staff_page("support", viewport={"width": 390, "height": 844})
+    phone.goto("/staff/cases/")
+    stacked = [phone.locator(f"select[name={name}]").bounding_box() for name in ("status", "channel", "breached")]
+    wide = phone.get_by_role("button", name="Filtro").bounding_box()
+    screenshot(phone, "filters-phone")
+
+    assert stacked[0]["y"] < stacked[1]["y"] < stacked[2]["y"] < wide["y"]
+    assert round(wide["width"]) == round(stacked[0]["width"])  # full width, not shrunk to its label
