@@ -62,9 +62,7 @@ def test_support_finds_a_customer_replies_to_their_case_and_resolves_it(staff_pa
     assert OutboundMessage.objects.filter(case_id=str(case.id)).count() == 2  # the reply and the survey
 
 
-def test_the_case_filters_stand_on_one_line_with_their_button_on_a_tablet_and_stack_on_a_phone(
-    staff_page, screenshot
-):
+def test_the_case_filters_stand_on_one_line_with_their_button_on_a_tablet_and_stack_on_a_phone(staff_page, screenshot):
     page = staff_page("support")
     page.goto("/staff/cases/")
     selects = [page.locator(f"select[name={name}]").bounding_box() for name in ("status", "channel", "breached")]
