@@ -534,11 +534,49 @@ def _product_url(product: Product) -> str:
     return f"{SHOP_URL}/p/{product.sku.lower()}"
 
 
+@dataclass(frozen=True)
+class Checkout:
+    """A cart the history paid for (its `cart.checked_out`): the shop's order behind it, for the orders demo to place
+    (this app does not place orders: orders is a layer above)."""
+
+    order_id: str
+    customer: dict[str, str]  # the identifiers the checkout was sent with: they resolve to its customer
+    channel: str
+    placed_at: datetime
+    lines: tuple[tuple[str, int], ...]  # (sku, quantity): what was in the cart when it was paid
+
+
+def history_checkouts(items: list[dict]) -> list[Checkout]:
+    """Every checkout of these history items, in time order, with its cart's lines (added less removed)."""
+    carts: dict[str, Counter[str]] = {}
+    checkouts = []
+    for item in sorted(items, key=lambda item: (datetime.fromisoformat(item["occurred_at"]), item["id"])):
+        data = item["data"]
+        if item["type"] == "cart.item_added":
+            carts.setdefault(data["cart_id"], Counter())[data["sku"]] += data["quantity"]
+        elif item["type"] == "cart.item_removed":
+            carts.setdefault(data["cart_id"], Counter())[data["sku"]] -= data["quantity"]
+        elif item["type"] == "cart.checked_out":
+            lines = tuple(sorted((sku, n) for sku, n in carts.pop(data["cart_id"], Counter()).items() if n > 0))
+            if lines:
+                checkouts.append(
+                    Checkout(
+                        order_id=data["order_id"],
+                        customer=dict(item["customer"]),
+                        channel=item["channel"],
+                        placed_at=datetime.fromisoformat(item["occurred_at"]),
+                        lines=lines,
+                    )
+                )
+    return checkouts
+
+
 class HistorySeeder:
     """Ingests the demo history through the service, in batches; writes progress and a summary to `stdout`."""
 
     def __init__(self, stdout):
         self.stdout = stdout
+        self.checkouts: list[Checkout] = []  # after seed(): the history's paid carts, for the orders demo
 
     def seed(self, customers: int) -> date:
         """Seed `customers` people (idempotent). Returns the anchor: the day the history ends."""
@@ -554,6 +592,7 @@ class HistorySeeder:
         self.stdout.write(f"Seeding {customers} customers: {len(items)} interactions from {first_day} to {last_day}")
         new_per_channel = self._ingest(items, started)
         self._summary(customers, items, new_per_channel)
+        self.checkouts = history_checkouts(items)
         return anchor
 
     def _ingest(self, items: list[dict], started: float) -> Counter[str]:

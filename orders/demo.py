@@ -1,8 +1,9 @@
 """Demo data for orders and stock: `seed_orders(now=..., rng=...)`, called by `manage.py seed_demo`.
 
-Six stores and the central warehouse, the catalog the demo interactions mention, stock everywhere, orders from
-every channel for existing demo customers (click-and-collect, shipped, cancelled, returned in a store whatever
-channel they came from), till sales, and the demo's abandoned carts marked as such.
+Six stores and the central warehouse, the catalog the demo interactions mention, stock everywhere, the orders
+behind the history's paid carts (each `cart.checked_out` of the web and app names its order: the customer's page
+links to it), orders from every channel for existing demo customers (click-and-collect, shipped, cancelled, returned
+in a store whatever channel they came from), till sales, and the demo's abandoned carts marked as such.
 
 Everything goes through the services, as the API and the admin do. Idempotent: every event id or order id is
 derived from fixed names, so a second run is answered as duplicates and adds nothing. All random choices are drawn
@@ -11,13 +12,14 @@ from one seed taken from `rng` up front, so the same `rng` seed gives the same p
 
 import random
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TextIO
 
 from backoffice.eventstore import store
 from backoffice.eventstore.vocabulary import Channel, FulfilmentMethod
-from customers.demo_history import CATALOG, LOCATIONS
+from customers.demo_history import CATALOG, LOCATIONS, Checkout
 from customers.selectors import people_contactable
 
 from . import services
@@ -47,12 +49,19 @@ PATHS = (
     (FulfilmentMethod.SHIP, ("pay", "cancel"), 4),
 )
 TILL_SALES = 300
+# What happened to a paid cart's order after the checkout (shipped from the allocation policy's choice), with weights.
+CHECKOUT_PATHS = (
+    (("pay", "ship", "deliver"), 84),
+    (("pay", "ship", "deliver", "return"), 8),
+    (("pay", "ship"), 4),
+    (("pay", "cancel"), 4),
+)
 
 
 @dataclass(frozen=True)
 class PlannedOrder:
     order_id: str
-    customer_id: uuid.UUID
+    customer: uuid.UUID | dict[str, str]  # our id, or the identifiers the shop sent (resolved by order_place)
     channel: str
     method: str
     location: str
@@ -69,10 +78,20 @@ def seed_orders(
     stdout: TextIO | None = None,
     orders: int = ORDERS,
     till_sales: int = TILL_SALES,
+    checkouts: Sequence[Checkout] = (),
 ) -> dict[str, int]:
-    """Seed locations, catalog, stock, orders, till sales and abandoned carts. Returns what was added."""
+    """Seed locations, catalog, stock, the orders of `checkouts` (the history's paid carts), more orders, till sales
+    and abandoned carts. Returns what was added."""
     base = rng.getrandbits(32)
-    added = {"locations": 0, "products": 0, "stock_receipts": 0, "orders": 0, "steps": 0, "till_sales": 0}
+    added = {
+        "locations": 0,
+        "products": 0,
+        "stock_receipts": 0,
+        "checkout_orders": 0,
+        "orders": 0,
+        "steps": 0,
+        "till_sales": 0,
+    }
     for loc in LOCATIONS:
         _, created = services.location_create(
             code=loc.code, name=loc.name, kind=loc.kind, city=loc.city, timezone=loc.timezone, actor=ACTOR
@@ -83,7 +102,13 @@ def seed_orders(
             sku=product.sku, name=product.name, category=product.category, price=product.price, actor=ACTOR
         )
         added["products"] += created
-    added["stock_receipts"] = _receive_stock(_rng(base), now)
+    # The stock arrived before anything was sold: before the first paid cart of the history too.
+    received_at = min([now - timedelta(days=HISTORY_DAYS + 1), *(c.placed_at - timedelta(days=1) for c in checkouts)])
+    added["stock_receipts"] = _receive_stock(_rng(base), received_at)
+    for planned in _plan_checkouts(base, checkouts):
+        placed, steps = _place(planned, now)
+        added["checkout_orders"] += placed
+        added["steps"] += steps
     for planned in _plan_orders(_rng(base + 1), now, orders):
         placed, steps = _place(planned, now)
         added["orders"] += placed
@@ -93,8 +118,8 @@ def seed_orders(
     if stdout is not None:
         stdout.write(
             "Orders and stock: {locations} locations, {products} products, {stock_receipts} stock receipts, "
-            "{orders} orders ({steps} lifecycle steps), {till_sales} till sales, {abandoned_carts} carts abandoned "
-            "(new in this run)\n".format(**added)
+            "{checkout_orders} orders of paid carts and {orders} more ({steps} lifecycle steps), {till_sales} till "
+            "sales, {abandoned_carts} carts abandoned (new in this run)\n".format(**added)
         )
     return added
 
@@ -107,7 +132,7 @@ def _event_id(name: str) -> uuid.UUID:
     return uuid.uuid5(NAMESPACE, f"demo:{name}")
 
 
-def _receive_stock(rng: random.Random, now: datetime) -> int:
+def _receive_stock(rng: random.Random, at: datetime) -> int:
     receipts = []
     for loc in LOCATIONS:
         for product in CATALOG:
@@ -118,7 +143,6 @@ def _receive_stock(rng: random.Random, now: datetime) -> int:
     receipts = [receipt for receipt in receipts if receipt[3] not in stored]
     if not receipts:
         return 0
-    at = now - timedelta(days=HISTORY_DAYS + 1)
     return stock_receive_many(receipts=receipts, actor=ACTOR, occurred_at=at)
 
 
@@ -146,7 +170,7 @@ def _plan_orders(rng: random.Random, now: datetime, count: int) -> list[PlannedO
         plans.append(
             PlannedOrder(
                 order_id=f"DEMO-{n + 1:05d}",
-                customer_id=customer_id,
+                customer=customer_id,
                 channel=channel,
                 method=method,
                 # Shipping lets the allocation policy choose; an assisted sale in a store ships or is collected there.
@@ -161,11 +185,35 @@ def _plan_orders(rng: random.Random, now: datetime, count: int) -> list[PlannedO
     return plans
 
 
+def _plan_checkouts(seed: int, checkouts: Sequence[Checkout]) -> list[PlannedOrder]:
+    """The orders of the history's paid carts: shipped, and mostly delivered since. Each one's fate is drawn from its
+    own order id: a larger demo later (more people, more checkouts between theirs) plans the same for it."""
+    paths, weights = zip(*CHECKOUT_PATHS, strict=True)
+    stores = [loc.code for loc in LOCATIONS if loc.kind == "store"]
+    plans = []
+    for checkout in checkouts:
+        rng = _rng(uuid.uuid5(NAMESPACE, f"demo-checkout:{seed}:{checkout.order_id}").int)
+        plans.append(
+            PlannedOrder(
+                order_id=checkout.order_id,
+                customer=checkout.customer,
+                channel=checkout.channel,
+                method=FulfilmentMethod.SHIP,
+                location="",
+                lines=checkout.lines,
+                steps=rng.choices(paths, weights)[0],
+                return_location=rng.choice([*stores, "WH-ZGZ"]),
+                placed_at=checkout.placed_at,
+            )
+        )
+    return plans
+
+
 def _place(planned: PlannedOrder, now: datetime) -> tuple[int, int]:
     try:
         order, created = services.order_place(
             order_id=planned.order_id,
-            customer=planned.customer_id,
+            customer=planned.customer,
             channel=planned.channel,
             lines=[{"sku": sku, "quantity": quantity} for sku, quantity in planned.lines],
             fulfilment={"method": planned.method, "location": planned.location},

@@ -122,13 +122,14 @@ def _act(
         order_events: list[store.NewEvent] = []
         stock_events: list[tuple[str, str, store.NewEvent]] = []
 
-        def new_event(event: EventData, what: str) -> store.NewEvent:
+        def new_event(event: EventData, what: str, *, about_the_customer: bool = True) -> store.NewEvent:
             event_id = _id(order_id, f"{step}:{what}")
             return store.NewEvent.of(
                 event,
                 id=event_id,
                 channel=step_channel,
-                customer_id=order.customer_id,
+                # Stock movements are about the shelf, not the customer (as in order_place).
+                customer_id=order.customer_id if about_the_customer else None,
                 occurred_at=occurred_at,
                 metadata=meta,
             )
@@ -137,7 +138,9 @@ def _act(
             order_events.append(new_event(event, event.type_name))
 
         def stock_event(sku: str, code: str, event: EventData) -> None:
-            stock_events.append((sku, code, new_event(event, f"{event.type_name}:{sku}@{code}")))
+            stock_events.append(
+                (sku, code, new_event(event, f"{event.type_name}:{sku}@{code}", about_the_customer=False))
+            )
 
         notify = None
 

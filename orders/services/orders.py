@@ -259,13 +259,15 @@ def _place(
         )
         meta = {"actor": actor}
 
-        def event(event_data: EventData, what: str) -> store.NewEvent:
+        def event(event_data: EventData, what: str, *, about_the_customer: bool = True) -> store.NewEvent:
             event_id = order_event_id(order_id, what)
             return store.NewEvent.of(
                 event_data,
                 id=event_id,
                 channel=channel,
-                customer_id=customer_id,
+                # A stock movement is about the shelf, not the customer (the order's events are): kept off their
+                # timeline and out of their activity, where it read as "Other activity" and counted as engagement.
+                customer_id=customer_id if about_the_customer else None,
                 occurred_at=occurred_at,
                 metadata=meta,
             )
@@ -280,11 +282,13 @@ def _place(
                 event(
                     StockSold(sku=a.sku, location=a.location, quantity=a.quantity, order_id=order_id),
                     f"sell:{a.sku}@{a.location}",
+                    about_the_customer=False,
                 )
                 if method == "counter"
                 else event(
                     StockReserved(sku=a.sku, location=a.location, quantity=a.quantity, order_id=order_id),
                     f"reserve:{a.sku}@{a.location}",
+                    about_the_customer=False,
                 )
             )
             row = rows.get((a.sku, a.location))  # none: a sku never stocked there, sold by a shop all the same

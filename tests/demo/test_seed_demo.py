@@ -82,6 +82,24 @@ def test_a_larger_run_adds_only_the_new_customers(seeded, db):
     assert Event.objects.filter(type="customer.registered").count() == Customer.objects.count()
 
 
+def test_every_paid_cart_of_the_history_is_an_order_of_its_customer_with_the_carts_lines(seeded, db):
+    from customers.selectors import customer_group_ids
+    from orders.models import Order, OrderLine
+
+    checkouts = list(Event.objects.filter(type="cart.checked_out"))
+    assert checkouts
+    orders = Order.objects.in_bulk([checkout.data["order_id"] for checkout in checkouts])
+    for checkout in checkouts:
+        order = orders.get(checkout.data["order_id"])
+        # The customer's page links the checkout to its order: a link to nothing was a "no such order" page.
+        assert order is not None, checkout.data
+        assert order.customer_id in customer_group_ids(customer_id=checkout.customer_id)
+        assert order.placed_at == checkout.occurred_at
+        assert order.channel == checkout.channel
+        added = Event.objects.filter(type="cart.item_added", data__cart_id=checkout.data["cart_id"])
+        assert {line.sku for line in OrderLine.objects.filter(order_id=order.id)} <= {e.data["sku"] for e in added}
+
+
 def test_the_admin_login_on_the_last_line_works(seeded, db, client):
     last_line = seeded[-1]
 

@@ -263,6 +263,42 @@ def test_an_app_order_returned_at_a_store_restocks_that_store_and_records_the_re
     assert "order.returned" in recent
 
 
+def test_an_orders_stock_movements_stay_off_the_customers_record_and_its_events_stay_on_it(
+    api_client_for, client, chain, receive, customer_id
+):
+    receive(SHOES, "WH-ZGZ", 2)
+    receive(SHIRT, "MAD-01", 2)
+    shipped = _ship(client, customer_id, [{"sku": SHOES, "quantity": 1}]).json()["id"]
+    for action in ("pay", "ship", "deliver", "return"):
+        _act(client, shipped, action, **({"location": "WH-ZGZ"} if action == "return" else {}))
+    cancelled = _order(client, customer_id, lines=[{"sku": SHIRT, "quantity": 1}]).json()["id"]
+    _act(client, cancelled, "cancel")
+    counter = _order(client, customer_id, lines=[{"sku": SHIRT, "quantity": 1}], method="counter", channel="store")
+    assert counter.status_code == 201
+    projector.catch_up_all()
+
+    # Reserved, sold, released, returned: the shelf's story, told on the stock streams without the customer.
+    movements = Event.objects.filter(type__startswith="stock.", data__order_id__isnull=False)
+    assert set(movements.values_list("type", flat=True)) == {
+        "stock.reserved",
+        "stock.sold",
+        "stock.released",
+        "stock.returned",
+    }
+    assert not movements.exclude(customer_id=None).exists()
+    orders_events = Event.objects.filter(type__startswith="order.")
+    assert orders_events.count() == 10
+    assert not orders_events.filter(customer_id=None).exists()
+    # The customer's record: every order event and nothing of the stock (it read "Other activity" there, and counted
+    # as the customer interacting).
+    seen = api_client_for("support").get(f"/api/v1/customers/{customer_id}/timeline").json()
+    types = [item["type"] for item in seen["results"]]
+    assert not [t for t in types if t.startswith("stock.")]
+    assert sum(t.startswith("order.") for t in types) == 10
+    profile = api_client_for("support").get(f"/api/v1/customers/{customer_id}").json()
+    assert profile["interaction_count"] == 1 + 10  # registered, then the orders' events
+
+
 def test_a_partial_return_then_the_rest(client, chain, receive, customer_id):
     receive(SHIRT, "MAD-01", 3)
     order_id = _order(client, customer_id, lines=[{"sku": SHIRT, "quantity": 3}]).json()["id"]

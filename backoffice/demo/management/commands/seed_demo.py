@@ -50,15 +50,20 @@ class Command(BaseCommand):
 
     def _seed(self, customers: int) -> None:
         started = monotonic()
-        anchor = HistorySeeder(self.stdout).seed(customers)
+        history = HistorySeeder(self.stdout)
+        anchor = history.seed(customers)
         self.stdout.write(f"  history seeded in {monotonic() - started:.1f} s")
         # The history ends the day before the anchor; the later parts are dated from the anchor too, so a second
         # run (on another day) sends the same events and the store answers them as duplicates.
         end_of_history = datetime.combine(anchor, time(0), MADRID)
-        added = seed_orders(now=end_of_history, rng=random.Random(SEED), stdout=self.stdout)  # noqa: S311 - demo data
-        self.stdout.write(
-            f"Orders: {order_count()} in all ({added['orders']} new), {added['till_sales']} new till sales"
+        added = seed_orders(
+            now=end_of_history,
+            rng=random.Random(SEED),  # noqa: S311 - demo data
+            stdout=self.stdout,
+            checkouts=history.checkouts,  # the orders the history's paid carts name
         )
+        new_orders = added["checkout_orders"] + added["orders"]
+        self.stdout.write(f"Orders: {order_count()} in all ({new_orders} new), {added['till_sales']} new till sales")
         self.stdout.write(f"  orders seeded in {monotonic() - started:.1f} s")
         cases = seed_cases()
         self.stdout.write(
