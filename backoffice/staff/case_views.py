@@ -72,16 +72,20 @@ def case_row(case: "Case") -> dict:
 
 def customer_order_rows(customer_id: uuid.UUID, *, limit: int = 10) -> list[dict]:
     """The person's orders from every channel, newest first, as the order lists of the staff pages show them; those
-    the orders app holds link to their page."""
+    the orders app holds link to their page and say where they are (paid, shipped, returned...)."""
     group = customer_selectors.customer_group_ids(customer_id=customer_id)
-    known = {order.id for order in order_selectors.orders_of_customers(customer_ids=group)}
+    known = {order.id: order for order in order_selectors.orders_of_customers(customer_ids=group)}
     return [
         {
             "number": order.order_id,
             "url": reverse("staff:order_detail", args=[order.order_id]) if order.order_id in known else "",
             "channel": order.channel,
             "channel_label": presenters.channel_label(order.channel),
-            "status_label": _("cancelled") if order.is_cancelled else _("placed"),
+            "status_label": (
+                known[order.order_id].get_status_display()
+                if order.order_id in known
+                else (_("cancelled") if order.is_cancelled else _("placed"))
+            ),
             "total": order.total - order.refunded,
             "currency": "EUR",
             "placed_at": order.placed_at,

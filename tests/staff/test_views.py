@@ -327,6 +327,41 @@ def test_the_open_cases_and_orders_sections_show_their_empty_state(login, ana):
     assert "No orders yet." in html
 
 
+def test_the_orders_section_says_where_each_order_is_and_links_it(login, ana):
+    from orders import services as order_services
+    from tests.orders.chain import chain_create
+
+    chain_create()
+    order_services.stock_move(sku="CAM-ALG-BLA-M", location="WH-ZGZ", kind="received", quantity=5, actor="test")
+    ship = {"method": "ship"}
+    line = [{"sku": "CAM-ALG-BLA-M", "quantity": 1}]
+    for order_id, steps in (
+        ("W-1", ("pay", "ship", "deliver")),
+        ("W-2", ("pay", "ship", "deliver", "return")),
+        ("W-3", ()),
+    ):
+        order_services.order_place(
+            order_id=order_id, customer=ana, channel="web", lines=line, fulfilment=ship, actor="t"
+        )
+        for step in steps:
+            order_services.order_act(
+                order_id=order_id, action=step, actor="t", location="WH-ZGZ" if step == "return" else None
+            )
+    projector.catch_up_all()
+
+    response = login("support").get(f"/staff/customers/{ana}/")
+
+    rows = {row["number"]: row for row in response.context["orders"]}
+    # Where the order is now, as the orders app knows it: every one read "placed" unless it was cancelled.
+    assert {number: str(row["status_label"]) for number, row in rows.items()} == {
+        "W-1": "delivered",
+        "W-2": "returned",
+        "W-3": "placed",
+    }
+    assert rows["W-1"]["url"] == "/staff/orders/W-1/"
+    assert str(rows["W-2"]["total"]) == "0.00"  # refunded in full
+
+
 # --- Consent at the counter ----------------------------------------------------------------------------------------
 
 
