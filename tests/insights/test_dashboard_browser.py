@@ -159,6 +159,45 @@ def test_the_first_screen_answers_with_the_headline_cards_and_every_block_is_a_t
     assert page.url.endswith("#section-" + keys[-1])
 
 
+def test_a_headline_figure_of_a_large_chain_is_shown_whole_and_every_formula_opens_inside_the_window(
+    transactional_db, shop, staff_user, live_server, browser_page
+):
+    marketing = staff_user("marketing")
+    for width, height in ((1280, 900), (1440, 900), (390, 844)):
+        page = _spanish_page(browser_page, live_server, marketing, width=width, height=height)
+        page.goto(f"{live_server.url}/admin/insights/dashboard/?from=2026-01-01&to=2026-03-31")
+        # A year of a national chain: the revenue card as the page would write it.
+        page.evaluate(
+            """() => { document.querySelector("#kpi-revenue .kpi__value").textContent = "1 234 567,89 €"; }"""
+        )
+
+        cut = page.evaluate(
+            """() => [...document.querySelectorAll(".kpi__value")]
+                .filter(v => v.scrollWidth > v.clientWidth + 1).map(v => v.closest(".kpi").dataset.kpi)"""
+        )
+        assert cut == [], (width, cut)  # was "1 234 56…" on a laptop
+        if width > 640:  # the range form on one line: its controls and button share one bottom edge and one height
+            boxes = [
+                page.locator(selector).bounding_box()
+                for selector in ("#id_from", "#id_to", "#id_channel", "#id_churn_days", "#insights-range button")
+            ]
+            assert len({round(b["y"] + b["height"]) for b in boxes}) == 1, (width, boxes)
+            assert len({round(b["height"]) for b in boxes}) == 1, (width, boxes)
+        size = page.evaluate("""() => parseFloat(getComputedStyle(document.querySelector(".kpi__value")).fontSize)""")
+        assert size >= 14, (width, size)  # shrunk to fit, still a headline
+        page.screenshot(path=str(SCREENSHOTS / f"insights-dashboard-large-figures-{width}.png"))
+
+        # Each card's formula opens inside the window: on a phone the left column's ran off its left edge.
+        for i in range(page.locator(".kpi").count()):
+            card = page.locator(".kpi").nth(i)
+            card.locator(".kpi__formula summary").click()
+            box = card.locator(".kpi__formula p").bounding_box()
+            assert box["x"] >= 0, (width, card.get_attribute("data-kpi"), box)
+            assert box["x"] + box["width"] <= width, (width, card.get_attribute("data-kpi"), box)
+            card.locator(".kpi__formula summary").click()
+        page.context.close()
+
+
 def test_no_chart_label_is_clipped_on_a_phone_and_a_desktop(
     transactional_db, shop, staff_user, live_server, browser_page
 ):
