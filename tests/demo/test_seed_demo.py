@@ -100,6 +100,32 @@ def test_every_paid_cart_of_the_history_is_an_order_of_its_customer_with_the_car
         assert {line.sku for line in OrderLine.objects.filter(order_id=order.id)} <= {e.data["sku"] for e in added}
 
 
+def test_the_paid_channels_have_an_acquisition_spend_so_cac_and_roi_are_figures(seeded, db):
+    import calendar
+    from datetime import date
+
+    from backoffice.insights.demo import COST_PER_CUSTOMER
+    from backoffice.insights.selectors import Period, acquisition_figures
+
+    today = timezone.localdate()
+    # Whole months: a month's spend counts pro rata of its days inside the period.
+    history = Period(date(2000, 1, 1), date(today.year, today.month, calendar.monthrange(today.year, today.month)[1]))
+    figures = acquisition_figures(history, None)
+
+    paid = [row for row in figures["by_channel"] if row["channel"] in COST_PER_CUSTOMER and row["customers_acquired"]]
+    assert paid
+    for row in paid:
+        # Within a quarter of the channel's cost per customer, month by month.
+        cost = COST_PER_CUSTOMER[row["channel"]]
+        assert cost * 3 / 4 * row["customers_acquired"] <= row["spend"] <= cost * 5 / 4 * row["customers_acquired"]
+        assert row["cac"] > 0
+        assert row["roi"] is not None
+    assert figures["total"]["cac"] > 0  # the dashboard's first screen said CAC 0,00 €
+
+    _seed(30)  # set again: the same amounts
+    assert acquisition_figures(history, None) == figures
+
+
 def test_the_admin_login_on_the_last_line_works(seeded, db, client):
     last_line = seeded[-1]
 

@@ -19,6 +19,7 @@ from django.db import transaction
 
 from backoffice.accounts.services import api_token_issue, staff_user_save
 from backoffice.eventstore import projector, store
+from backoffice.insights.demo import seed_spend
 from campaigns.demo import seed_campaigns
 from campaigns.selectors import campaign_count
 from customers.demo import seed_cases
@@ -72,6 +73,7 @@ class Command(BaseCommand):
         )
         campaigns = seed_campaigns(now=end_of_history)
         self.stdout.write(f"Campaigns: {campaign_count()} in all ({campaigns})")
+        self.stdout.write(f"Acquisition spend: {seed_spend()} channel-months, per customer each channel acquired")
 
     def _staff(self, admin_url: str) -> None:
         """One user per role; passwords change on every run. The admin login is the last line, always."""
