@@ -10,17 +10,16 @@ Deterministic: the same directory gives the same amounts, and setting them again
 
 import hashlib
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from django.db.models import Count, DateField
 from django.db.models.functions import TruncMonth
 
+from customers.demo_history import MADRID
 from customers.selectors import customers_all
 
 from .services import acquisition_spend_set
 
 ACTOR = "seed_demo"
-MADRID = ZoneInfo("Europe/Madrid")
 # Euros per customer acquired, before the month's variation.
 COST_PER_CUSTOMER = {
     "web": Decimal("18"),
