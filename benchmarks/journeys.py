@@ -19,7 +19,7 @@ identifiers and consents are inserted straight into their projections (benchmark
 CPU is quoted per person for the reader and workers (their own processes) and for their PostgreSQL backends (read from
 /proc when the server runs on this machine), beside the same two figures per trigger appended in the baseline: the
 ratios a loaded machine does not move much, unlike the rates. On PostgreSQL a stand-in for autovacuum's ANALYZE runs
-beside the benchmark (AutoAnalyze), as it would in production; `--profile DIR` writes a cProfile of each process.
+beside the benchmark (AutoAnalyzeThread), as it would in production; `--profile DIR` writes a cProfile of each process.
 """
 
 import cProfile
@@ -34,9 +34,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.support.runs import (  # noqa: E402
-    AutoAnalyze as AnalyzeStandIn,
-)
-from benchmarks.support.runs import (
+    AutoAnalyze,
     benchmark_parser,
     connection_backend_cpu_seconds,
     log,
@@ -145,7 +143,7 @@ def consumer(stop, profile_dir, queue) -> None:
     _measured("reader", work, profile_dir, queue)
 
 
-class AutoAnalyze(threading.Thread):
+class AutoAnalyzeThread(threading.Thread):
     """The stand-in for autovacuum's ANALYZE (benchmarks.support.runs.AutoAnalyze) every `interval` seconds, on a
     thread of its own (autovacuum's naptime is 60 s; a burst lasts less). The benchmark starts from empty tables,
     analyzed once after the seed; the burst then writes 100,000 events and 100,000 runs into tables the planner still
@@ -158,7 +156,7 @@ class AutoAnalyze(threading.Thread):
         self.interval = interval
         self.halt = threading.Event()
         self.lock = threading.Lock()
-        self.stand_in = AnalyzeStandIn()
+        self.stand_in = AutoAnalyze()
         self.taken = (0, 0.0)
 
     def run(self) -> None:
@@ -267,7 +265,7 @@ def run(args, description: str) -> int:
     )
     services.journey_publish(journey_id=journey.id, actor="bench")
     services.journeys_consume()  # the cursor reads past the seed and the journey's own events
-    analyzer = AutoAnalyze() if is_pg and args.autoanalyze else None
+    analyzer = AutoAnalyzeThread() if is_pg and args.autoanalyze else None
     if analyzer:
         analyzer.start()
 
