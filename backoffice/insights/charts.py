@@ -161,14 +161,20 @@ def hbar_chart(
     )
 
 
-def bar_chart(name: str, rows: list[tuple[str, Decimal | None]], *, unit: str = "", title: str = "") -> SafeString:
+def bar_chart(
+    name: str, rows: list[tuple[str, Decimal | None]], *, unit: str = "", title: str = "", missing: str | None = None
+) -> SafeString:
     """One bar per label (channel, store...), the value and its unit beside it. A channel code shows as its name in
-    its colour; data-value keeps the exact figure of the table."""
-    if not rows or all(value is None for _label, value in rows):
+    its colour; data-value keeps the exact figure of the table. An undefined value reads `missing` (a reason: the
+    bars are drawn even when every value is undefined), or "–" (and no value at all is an empty chart)."""
+    if not rows or (missing is None and all(value is None for _label, value in rows)):
         return empty(name)
     return hbar_chart(
         name,
-        [(channel_label(label) or label, _number(value), value_text(value, unit)) for label, value in rows],
+        [
+            (channel_label(label) or label, _number(value), value_text(value, unit, missing=missing or "–"))
+            for label, value in rows
+        ],
         keys=[label for label, _value in rows],
         data_values=["" if value is None else str(value) for _label, value in rows],
         title=title,

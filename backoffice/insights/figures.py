@@ -4,7 +4,9 @@ same cells, and its formula as help text (the same words as docs/metrics.md)."""
 import csv
 import io
 from dataclasses import dataclass, field
+from decimal import Decimal
 
+from django.utils.formats import number_format
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
@@ -21,6 +23,17 @@ class Figure:
     headers: list[str]
     rows: list[list] = field(default_factory=list)
     chart: SafeString | None = None
+    # Columns holding a channel's code: the CSV keeps the code, the page shows the channel's name.
+    channel_columns: tuple[int, ...] = ()
+
+    @property
+    def display_rows(self) -> list[list[str]]:
+        """The table as the page shows it: numbers in the page's language (1.181,50 in Spanish, where a bare
+        1181.50 reads as a thousands separator), channels by name, "—" for an undefined cell."""
+        return [
+            [channel_label(value) if i in self.channel_columns else display_cell(value) for i, value in enumerate(row)]
+            for row in self.rows
+        ]
 
 
 # The dashboard's blocks, each a tab, in the order a marketing manager reads them; every figure belongs to one.
@@ -49,6 +62,19 @@ def dashboard_sections(figures: list) -> list[Section]:
 
 def cell(value) -> str:
     return "" if value is None else str(value)
+
+
+def display_cell(value) -> str:
+    """A table cell for the page: a number grouped and with the page's decimal mark, keeping its own decimals."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        return str(value)
+    if isinstance(value, int):
+        return number_format(value, 0, use_l10n=True, force_grouping=True)
+    exact = Decimal(str(value))
+    places = max(0, -int(exact.as_tuple().exponent))
+    return number_format(exact, places, use_l10n=True, force_grouping=True)
 
 
 FORMULAS = {
@@ -126,6 +152,7 @@ def table(key: str, title, columns: list[tuple], rows: list[dict], chart: SafeSt
         [header for header, _name in columns],
         [[row[name] for _header, name in columns] for row in rows],
         chart,
+        tuple(i for i, (_header, name) in enumerate(columns) if name == "channel"),
     )
 
 
@@ -197,7 +224,13 @@ def dashboard_figures(report: dict) -> list[Figure]:
                 (_("acquisition ROI"), "roi"),
             ],
             _with_total(acq["by_channel"], acq["total"]),
-            charts.bar_chart("acquisition", [(r["channel"], r["cac"]) for r in acq["by_channel"]], unit="€"),
+            # A channel nobody paid for (the store, the phone) has no CAC to show, not a CAC of 0,00 €.
+            charts.bar_chart(
+                "acquisition",
+                [(r["channel"], r["cac"] if r["spend"] else None) for r in acq["by_channel"]],
+                unit="€",
+                missing=str(_("no spend recorded")),
+            ),
         )
     )
 

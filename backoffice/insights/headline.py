@@ -169,7 +169,8 @@ def headline_values(*, start: date, end: date, channel: str | None, churn_days: 
         "revenue": revenue["total"]["net"],
         "orders": revenue["total"]["orders"],
         "new_customers": acquisition["total"]["customers_acquired"],
-        "cac": acquisition["total"]["cac"],
+        # Without any spend entered there is no CAC to show ("—"), not a CAC of 0,00 €.
+        "cac": acquisition["total"]["cac"] if acquisition["total"]["spend"] else None,
         "cltv": per(cohort_net, cohort_people),
         "repeat_rate": retention_figures(period, scan, churn_days)["repeat_purchase"]["rate"],
         "csat": service_figures(period, channel)["total"]["csat"],

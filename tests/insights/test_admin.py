@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from backoffice.eventstore import projector
 from backoffice.insights.models import AcquisitionSpend
 
 pytestmark = pytest.mark.django_db
@@ -111,3 +112,48 @@ def test_the_dashboard_leads_back_to_its_app_through_the_breadcrumbs(marketing_c
     crumbs = page.split('<div class="breadcrumbs">', 1)[1].split("</div>", 1)[0]
     assert 'href="/admin/insights/"' in crumbs
     assert "Dashboard" in crumbs
+
+
+def test_the_page_shows_each_table_in_its_language_and_folds_a_long_one(shop, marketing_client):
+    for n in range(13):  # thirteen monthly cohorts before the shop's own
+        shop.register(f"P{n}", "app", f"{2024 + (n + 11) // 12}-{(n + 11) % 12 + 1:02d}-10")
+    projector.catch_up_all(["insights.rollups"])
+
+    page = marketing_client.get("/admin/insights/dashboard/", RANGE, HTTP_ACCEPT_LANGUAGE="es").content.decode()
+    long_range = {**RANGE, "from": "2024-12-01"}
+    long_page = marketing_client.get(
+        "/admin/insights/dashboard/", long_range, HTTP_ACCEPT_LANGUAGE="es"
+    ).content.decode()
+
+    sales = page.split('id="figure-revenue_sales"', 1)[1].split("</table>", 1)[0]
+    assert '<td class="num">Tienda</td><td class="num">2</td><td class="num">90,00</td>' in sales
+    assert "90.00" not in sales
+    cohorts, long_cohorts = (
+        html.split('id="figure-cltv_cohorts"', 1)[1].split("</article>", 1)[0] for html in (page, long_page)
+    )
+    assert '<details class="figure__table" open>' in cohorts  # the table is all the figure has
+    assert '<details class="figure__table">' in long_cohorts  # 17 rows: folded, its count in the summary
+    assert "Tabla (17 filas)" in long_cohorts
+
+
+def test_cac_is_not_shown_as_zero_where_no_spend_was_entered(shop, marketing_client):
+    december = {"from": "2025-12-01", "to": "2025-12-31"}  # E registered on the web; spend starts in January
+
+    page = marketing_client.get("/admin/insights/dashboard/", december, HTTP_ACCEPT_LANGUAGE="es").content.decode()
+    with_spend = marketing_client.get("/admin/insights/dashboard/", RANGE, HTTP_ACCEPT_LANGUAGE="es").content.decode()
+
+    card = page.split('id="kpi-cac"', 1)[1].split("</li>", 1)[0]
+    assert '<p class="kpi__value">—</p>' in card
+    chart = page.split('data-chart="acquisition"', 1)[1].split("</svg>", 1)[0]
+    assert "sin inversión registrada" in chart
+    assert "0,00 €" not in chart
+    assert '<p class="kpi__value">183,33 €</p>' in with_spend.split('id="kpi-cac"', 1)[1].split("</li>", 1)[0]
+    csv_rows = list(
+        csv.DictReader(
+            io.StringIO(marketing_client.get("/admin/insights/dashboard/csv/acquisition/", december).content.decode())
+        )
+    )
+    assert [(r["channel"], r["spend"], r["CAC"]) for r in csv_rows] == [
+        ("web", "0.00", "0.00"),
+        ("total", "0.00", "0.00"),
+    ]

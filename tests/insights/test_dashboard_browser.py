@@ -10,6 +10,7 @@ from django.conf import settings
 from django.test import Client
 from playwright.sync_api import sync_playwright
 
+from customers.wording import CHANNEL_LABELS
 from tests.browser import SCREENSHOTS, launch_chromium
 
 
@@ -33,9 +34,13 @@ def _log_in(context, live_server, user):
 
 
 def _table(section) -> list[list[str]]:
+    """The figure's table as the page shows it, read back as the CSV writes it: the page names channels and groups
+    thousands in its language (English here), the CSV keeps codes and bare numbers."""
+    code_of = {str(label): code for code, label in CHANNEL_LABELS.items()}
     rows = []
     for row in section.locator("tbody tr").all():
-        rows.append([("" if text.strip() == "—" else text.strip()) for text in row.locator("td").all_inner_texts()])
+        texts = [text.strip() for text in row.locator("td").all_inner_texts()]
+        rows.append([code_of.get(text, "" if text == "—" else text.replace(",", "")) for text in texts])
     return rows
 
 
