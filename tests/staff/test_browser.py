@@ -102,7 +102,7 @@ def test_a_browser_asking_for_neither_language_gets_spanish(browser_page, screen
 
 
 def test_the_customer_page_fits_a_tablet_in_portrait_and_a_phone(staff_page, customer_with_history, screenshot):
-    ana = customer_with_history()
+    ana = customer_with_history(email="encarnacion.gelabert.noguera@example.net")
     projector.catch_up_all()
 
     for name, viewport in (
@@ -115,3 +115,18 @@ def test_the_customer_page_fits_a_tablet_in_portrait_and_a_phone(staff_page, cus
         screenshot(page, name)
         overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
         assert overflow <= 0, f"{name}: the page is {overflow}px wider than the screen"
+        # The long address wraps, and only between its parts: each part (a text between two <wbr>) on one line.
+        email = page.locator(".profile dd", has_text="@example")
+        assert email.inner_text().replace("\n", "") == "encarnacion.gelabert.noguera@example.net"
+        lines_per_part = email.evaluate(
+            """dd => [...dd.childNodes].filter(n => n.nodeType === Node.TEXT_NODE).map(n => {
+                const range = document.createRange(); range.selectNodeContents(n);
+                return new Set([...range.getClientRects()].map(r => Math.round(r.top))).size;
+            })"""
+        )
+        assert lines_per_part == [1, 1, 1, 1, 1], f"{name}: a part of the address is cut mid-word"
+        if name == "phone":
+            assert (
+                email.evaluate("dd => dd.getClientRects()[0].height / parseFloat(getComputedStyle(dd).lineHeight)")
+                > 1.5
+            )

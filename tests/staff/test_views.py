@@ -15,6 +15,7 @@ from customers import services
 from customers.models import Customer
 from customers.selectors import consent_allows
 from tests.factories import UserFactory, interaction
+from tests.pages import page_text
 
 pytestmark = pytest.mark.django_db
 
@@ -68,7 +69,7 @@ def test_the_login_page_is_public_and_has_a_csrf_protected_form(client):
     page = client.get("/staff/login/")
 
     assert page.status_code == 200
-    assert 'name="csrfmiddlewaretoken"' in page.content.decode()
+    assert 'name="csrfmiddlewaretoken"' in page_text(page)
 
 
 def test_store_staff_log_in_through_the_form_and_land_on_the_customer_search(client, staff_user):
@@ -87,7 +88,7 @@ def test_an_integration_account_cannot_log_in_to_the_staff_pages(client):
 
     assert response.status_code == 200
     assert "_auth_user_id" not in client.session
-    assert "cannot use the staff pages" in response.content.decode()
+    assert "cannot use the staff pages" in page_text(response)
 
 
 def test_a_wrong_password_is_refused_without_saying_which_part_was_wrong(client, staff_user):
@@ -126,7 +127,7 @@ def test_marketing_gets_a_403_page_on_people_pages_and_a_home_page(login, ana):
     home = client.get("/staff/")
 
     assert [search.status_code, detail.status_code, consent.status_code] == [403, 403, 403]
-    assert "ana@example.es" not in detail.content.decode()
+    assert "ana@example.es" not in page_text(detail)
     assert "staff/error.html" in [t.name for t in detail.templates]
     assert home.status_code == 200
     assert consent_allows(customer_id=ana, channel="sms", purpose="marketing") is False
@@ -139,7 +140,7 @@ def test_accounts_without_a_staff_ui_role_get_a_403_page(client, staff_user, rol
     response = client.get("/staff/")
 
     assert response.status_code == 403
-    assert "has no staff pages" in response.content.decode()
+    assert "has no staff pages" in page_text(response)
 
 
 def test_people_facing_roles_start_at_the_customer_search(login):
@@ -150,8 +151,8 @@ def test_people_facing_roles_start_at_the_customer_search(login):
 
 
 def test_the_navigation_shows_each_role_what_it_may_open(login):
-    store_page = login("store").get("/staff/customers/").content.decode()
-    marketing_page = login("marketing").get("/staff/").content.decode()
+    store_page = page_text(login("store").get("/staff/customers/"))
+    marketing_page = page_text(login("marketing").get("/staff/"))
 
     assert 'href="/staff/customers/"' in store_page
     assert 'href="/admin/"' not in store_page
@@ -167,7 +168,7 @@ def test_a_customer_is_found_by_phone_in_any_spelling_email_or_loyalty_card(logi
     response = login("store").get("/staff/customers/", {"q": query})
 
     assert [row["customer"].id for row in response.context["results"]] == [ana]
-    html = response.content.decode()
+    html = page_text(response)
     assert f'href="/staff/customers/{ana}/"' in html
     assert "+34 600 11 12 22" in html
     assert "ana@example.es" in html
@@ -177,14 +178,14 @@ def test_one_result_is_a_list_with_a_link_not_a_redirect(login, ana):
     response = login("support").get("/staff/customers/", {"q": "600111222"})
 
     assert response.status_code == 200
-    assert "1 customer found" in response.content.decode()
+    assert "1 customer found" in page_text(response)
 
 
 def test_nobody_matching_says_so(login, ana):
     response = login("support").get("/staff/customers/", {"q": "nadie@example.es"})
 
     assert response.context["results"] == []
-    assert "Nobody matches" in response.content.decode()
+    assert "Nobody matches" in page_text(response)
 
 
 def test_a_query_too_short_is_explained_and_searches_nothing(login, ana):
@@ -192,7 +193,7 @@ def test_a_query_too_short_is_explained_and_searches_nothing(login, ana):
 
     assert response.status_code == 200
     assert response.context["results"] is None
-    assert "at least 3 characters" in response.content.decode()
+    assert "at least 3 characters" in page_text(response)
 
 
 def test_the_search_page_without_a_query_shows_the_form(login):
@@ -200,7 +201,7 @@ def test_the_search_page_without_a_query_shows_the_form(login):
 
     assert response.status_code == 200
     assert response.context["results"] is None
-    assert 'name="q"' in response.content.decode()
+    assert 'name="q"' in page_text(response)
 
 
 # --- Customer page -------------------------------------------------------------------------------------------------
@@ -209,7 +210,7 @@ def test_the_search_page_without_a_query_shows_the_form(login):
 def test_the_customer_page_shows_the_360_view(login, ana):
     response = login("store").get(f"/staff/customers/{ana}/")
 
-    html = response.content.decode()
+    html = page_text(response)
     assert "ana@example.es" in html
     assert "+34 600 11 12 22" in html
     assert "LC-7781" in html
@@ -229,7 +230,7 @@ def test_the_timeline_is_newest_first_with_a_channel_and_a_label_for_each_event(
         "product.viewed",
     ]
     assert [row["channel_label"] for row in rows][:4] == ["WhatsApp", "Phone", "Store", "Web"]
-    html = response.content.decode()
+    html = page_text(response)
     assert 'href="#ch-whatsapp"' in html
     assert "Phone call" in html
     assert "¿Dónde está mi pedido?" in html
@@ -237,7 +238,7 @@ def test_the_timeline_is_newest_first_with_a_channel_and_a_label_for_each_event(
 
 @override_settings(LANGUAGE_CODE="es")
 def test_the_customer_page_speaks_spanish_by_default(login, ana):
-    html = login("store").get(f"/staff/customers/{ana}/").content.decode()
+    html = page_text(login("store").get(f"/staff/customers/{ana}/"))
 
     assert "Llamada telefónica" in html
     assert "Consentimientos" in html
@@ -262,7 +263,7 @@ def test_the_timeline_pages_with_the_keyset_cursor(login):
     # customer.registered and TIMELINE_PAGE_SIZE + 5 page views, split over two pages, none lost
     assert len(first_ids) + len(second_ids) == TIMELINE_PAGE_SIZE + 6
     assert second.context["timeline_more_url"] is None
-    assert "Back to the newest" in second.content.decode()
+    assert "Back to the newest" in page_text(second)
 
 
 def test_the_timeline_filters_by_channel_and_keeps_the_filter_when_paging(login, ana):
@@ -309,7 +310,7 @@ def test_an_erased_customer_shows_that_it_was_erased_and_nothing_personal(login,
 
     response = login("support").get(f"/staff/customers/{ana}/")
 
-    html = response.content.decode()
+    html = page_text(response)
     assert response.status_code == 200
     assert "Erased customer" in html
     for personal in ("ana@example.es", "600", "LC-7781", "talla", "pedido"):
@@ -322,7 +323,7 @@ def test_the_open_cases_and_orders_sections_show_their_empty_state(login, ana):
 
     assert response.context["open_cases"] == []
     assert response.context["orders"] == []
-    html = response.content.decode()
+    html = page_text(response)
     assert "No open cases." in html
     assert "No orders yet." in html
 
@@ -371,7 +372,7 @@ def test_the_consent_page_shows_the_wording_to_read_out(login, ana):
     )
 
     assert response.status_code == 200
-    assert "I agree to receive offers and news by SMS." in response.content.decode()
+    assert "I agree to receive offers and news by SMS." in page_text(response)
 
 
 def test_store_staff_record_a_consent_at_the_counter_as_the_store_channel(login, ana):
@@ -394,7 +395,7 @@ def test_store_staff_record_a_consent_at_the_counter_as_the_store_channel(login,
     event = Event.objects.filter(type="consent.granted").get()
     assert event.channel == "store"
     page = client.get(response["Location"])
-    assert "Consent given: Offers and news by SMS." in page.content.decode()
+    assert "Consent given: Offers and news by SMS." in page_text(page)
 
 
 def test_support_staff_record_a_withdrawal_as_the_phone_channel(login, ana):
@@ -493,7 +494,7 @@ def test_an_admin_chooses_whether_the_change_happened_in_a_store_or_on_the_phone
         f"/staff/customers/{ana}/consents/", {"channel": "email", "purpose": "marketing", "granted": "1"}
     )
 
-    html = response.content.decode()
+    html = page_text(response)
     assert '<select name="source_channel"' in html
     assert 'value="store"' in html
     assert 'value="phone"' in html
@@ -529,7 +530,7 @@ def test_switching_to_english_keeps_the_staff_member_on_the_same_page(login, ana
     client = login("store")
 
     response = client.post("/i18n/setlang/", {"language": "en", "next": f"/staff/customers/{ana}/"})
-    page = client.get(response["Location"]).content.decode()
+    page = page_text(client.get(response["Location"]))
 
     assert response["Location"] == f"/staff/customers/{ana}/"
     assert 'lang="en"' in page
