@@ -16,6 +16,13 @@ The baseline of each series is its own 1-process figure in the same run. The rat
 which every process runs (from the common start until the first finishes its share): the rate of N writers at work.
 The rate until the last one ends is printed too; it also counts a tail in which fewer processes run, because on 2
 cores 8 children given equal shares do not finish together.
+
+A third series is the machine's own scaling, in the same run, with no database and none of our code: N pairs of
+forked Python processes ping-ponging one byte over a pipe, each side touching 256 KB of a 4 MB working set of its own
+per message, as a client and its backend do a round trip each (`--baseline-messages`, 0 to skip it). On these 2 cores
+its rate falls too from 4 pairs to 8 (2026-12-07, two runs: 9,302 -> 7,926 and 7,228 -> 5,988 messages/s, CPU per
+message up 18% and 16%): 16 processes that keep waking one another evict each other's caches, whatever they run.
+The last line sets each series' drop at the most processes beside the baseline's.
 """
 
 import os
@@ -45,6 +52,12 @@ def main() -> int:
     parser.add_argument("--appends", type=int, default=4000, help="appends per run, split across processes (4000)")
     parser.add_argument("--orders", type=int, default=1200, help="orders per run, split across processes (1200)")
     parser.add_argument("--processes", default="1,2,4,8", help="process counts, one run each (1,2,4,8)")
+    parser.add_argument(
+        "--baseline-messages",
+        type=int,
+        default=40000,
+        help="messages of the database-free ping-pong baseline per process count (40000; 0: skip it)",
+    )
     parser.add_argument(
         "--waits", action="store_true", help="sample pg_stat_activity every 10 ms and print what backends wait on"
     )
@@ -227,6 +240,69 @@ class _WaitSampler:
         )
 
 
+# The database-free baseline: what one message costs each side (KB touched) out of its own working set (KB).
+BASELINE_WORKING_SET_KB = 4096
+BASELINE_TOUCHED_KB = 256
+
+
+def _ping_pong_side(conn, answers, messages: int, serves: bool) -> None:
+    """One side of a pair: per message, touch BASELINE_TOUCHED_KB of its own working set in a random order (as an
+    interpreter walks its objects), then answer (server) or ask and wait for the answer (client)."""
+    import random
+
+    blocks = [bytearray(1024) for _ in range(BASELINE_WORKING_SET_KB)]
+    order = list(range(BASELINE_WORKING_SET_KB))
+    random.Random(os.getpid()).shuffle(order)
+    cpu = time.process_time()
+    for n in range(messages):
+        if serves:
+            conn.recv_bytes()
+        start = (n * 97) % (BASELINE_WORKING_SET_KB - BASELINE_TOUCHED_KB)
+        for index in order[start : start + BASELINE_TOUCHED_KB]:
+            block = blocks[index]
+            block[n % 1024] = (block[n % 1024] + 1) & 255
+        if serves:
+            conn.send_bytes(b"y")
+        else:
+            conn.send_bytes(b"x")
+            conn.recv_bytes()
+    answers.put(time.process_time() - cpu)
+
+
+def _machine_baseline(pairs: int, messages: int) -> tuple[float, float]:
+    """(messages per second until the last pair ended, CPU microseconds per message of both sides) for `pairs`
+    forked client/server pairs sharing `messages` equally."""
+    import multiprocessing
+
+    from django.db import connections
+
+    connections.close_all()  # never share a connection with a forked child
+    context = multiprocessing.get_context("fork")
+    answers = context.Queue()
+    share = max(1, messages // pairs)
+    sides = []
+    for _ in range(pairs):
+        client, server = context.Pipe()
+        sides.append(context.Process(target=_ping_pong_side, args=(client, answers, share, False)))
+        sides.append(context.Process(target=_ping_pong_side, args=(server, answers, share, True)))
+    started = time.perf_counter()
+    for side in sides:
+        side.start()
+    cpu = sum(answers.get(timeout=900) for _ in sides)
+    seconds = time.perf_counter() - started
+    for side in sides:
+        side.join()
+    return share * pairs / seconds, cpu / (share * pairs) * 1e6
+
+
+def _drop_to_last(rates: dict[int, float]) -> str:
+    """How the rate at the most processes compares with the best at fewer: "-16% (281 -> 235)"."""
+    counts = sorted(rates)
+    best = max(rates[c] for c in counts[:-1])
+    last = rates[counts[-1]]
+    return f"{(last / best - 1) * 100:+.0f}% ({best:,.0f} -> {last:,.0f})"
+
+
 def run(args, description: str) -> int:
     from django.conf import settings
     from django.db import connection
@@ -294,6 +370,7 @@ def run(args, description: str) -> int:
         waits = _WaitSampler(connection.get_connection_params())
     analyze = AutoAnalyze()
     ok = True
+    series_rates: dict[str, dict[int, float]] = {}
     for label, total, make in (
         ("store.append, 1 event", args.appends, append),
         ("POST /api/v1/orders", args.orders, order),
@@ -308,6 +385,7 @@ def run(args, description: str) -> int:
             )
             if seen is not None:
                 waited.append(f"{label}, {processes} process(es): {seen}")
+        series_rates[label] = rates
         base = rates[counts[0]]
         previous = 0.0
         for processes in counts:
@@ -337,6 +415,29 @@ def run(args, description: str) -> int:
                 )
             )
 
+    baseline: dict[int, tuple[float, float]] = {}
+    if args.baseline_messages and len(counts) > 1:  # the machine's scaling: nothing to compare with one count
+        for pairs in counts:
+            log(f"baseline: {args.baseline_messages} ping-pong messages over {pairs} pair(s), no database")
+            baseline[pairs] = _machine_baseline(pairs, args.baseline_messages)
+        base_rate = baseline[counts[0]][0]
+        for pairs in counts:
+            rate, cpu_us = baseline[pairs]
+            rows.append(
+                (
+                    f"baseline, no database, {pairs} pair(s)",
+                    f"{rate:,.0f}/s",
+                    f"{rate / base_rate:.2f}x",
+                    f"{rate:,.0f}/s",
+                    f"{cpu_us:,.0f}",
+                    "-",
+                    "-",
+                    "-",
+                    "-",
+                    "",
+                )
+            )
+
     print(f"Parallel writers, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {description}")
     print(f"{os.cpu_count()} CPUs; DEBUG off, no after-commit hooks; ratios against 1 process in this run")
     if is_pg:
@@ -349,7 +450,9 @@ def run(args, description: str) -> int:
     print("client us / server us: CPU per item of the client processes / of their PostgreSQL backends (from /proc,")
     print("'-' when the server is not local); cs: context switches per item, client all/involuntary, and server;")
     print("faults/gc us: the clients' page faults per item (copy-on-write of the forked parent's pages, mostly) and")
-    print("their CPU per item in the cycle collector's full passes (part of client us)")
+    print("their CPU per item in the cycle collector's full passes (part of client us); baseline: the machine's own")
+    print("scaling, pairs of Python processes ping-ponging over a pipe with no database (rate until the last pair")
+    print("ended; client us: CPU per message of both sides)")
     print(
         f"{'figure':44}  {'rate':>10}  {'ratio':>6}  {'to last':>10}  {'client us':>9}  {'server us':>9}"
         f"  {'client cs':>9}  {'server cs':>9}  {'faults/gc us':>12}  outcome"
@@ -365,6 +468,12 @@ def run(args, description: str) -> int:
         print("statements of a transaction, the client at work; lock wait: an ungranted pg_locks row):")
         for line in waited:
             print(f"  {line}")
+    if len(counts) > 1 and series_rates:
+        print()
+        drops = [f"{label} {_drop_to_last(rates)}" for label, rates in series_rates.items()]
+        if baseline:
+            drops.append(f"the database-free baseline {_drop_to_last({c: r for c, (r, _) in baseline.items()})}")
+        print(f"At {counts[-1]} processes against the best with fewer: " + "; ".join(drops))
     print()
     print(f"targets met: {'yes' if ok else 'NO'}")
     return 0

@@ -45,7 +45,7 @@ TINY = {
     "journeys": ["--people", "60", "--ingest-seconds", "2", "--ingest-rate", "200"],
     "customer360": ["--events", "100", "--others", "20", "--repeat", "5", "--cases", "2"],
     # Appends and orders from 1 and 2 processes (SQLite: 1, its one writer).
-    "writers": ["--appends", "40", "--orders", "8", "--processes", "1,2"],
+    "writers": ["--appends", "40", "--orders", "8", "--processes", "1,2", "--baseline-messages", "200"],
     "append_cpu": ["--appends", "30", "--batches", "3", "--orders", "10"],
     # Without DATABASE_REPLICA_URL the replica alias is the primary: the split runs, its ratio means nothing.
     "replica": ["--customers", "20", "--events", "5", "--reads", "20", "--repeat", "1"],
