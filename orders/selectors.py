@@ -5,8 +5,8 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from django.db import connection
-from django.db.models import Count, Exists, F, OuterRef, QuerySet
-from django.db.models.functions import Length
+from django.db.models import Case, Count, Exists, F, IntegerField, OuterRef, QuerySet, Sum, Value, When
+from django.db.models.functions import Greatest, Length
 
 from backoffice.eventstore import store
 from backoffice.eventstore.vocabulary import FulfilmentMethod
@@ -118,6 +118,22 @@ def product_search(*, query: str, limit: int = 20) -> list[Product]:
 
     found = Product.objects.filter(Q(sku__iexact=query) | Q(sku__icontains=query) | Q(name__icontains=query))
     return sorted(found.order_by("sku")[:limit], key=lambda p: p.sku.lower() != query.lower())
+
+
+def availability_by_sku(*, skus, location: str | None = None) -> dict[str, tuple[int, int | None]]:
+    """{sku: (units available in every location, units available at `location` or None without one)}: what a list of
+    products shows before the counter opens one of them. Available as in stock_levels: on hand less reserved, never
+    below zero per location (an oversold location counts nothing, not minus what it owes)."""
+    available = Greatest(F("on_hand") - F("reserved"), Value(0))
+    here = Case(When(location_code=location, then=available), default=Value(0), output_field=IntegerField())
+    rows = (
+        StockLevel.objects.filter(sku__in=set(skus))
+        .values("sku")
+        .annotate(total=Sum(available), here=Sum(here))
+        .values_list("sku", "total", "here")
+    )
+    found = {sku: (total or 0, (here or 0) if location else None) for sku, total, here in rows}
+    return {sku: found.get(sku, (0, 0 if location else None)) for sku in skus}
 
 
 def products_by_sku(*, skus) -> dict[str, Product]:

@@ -177,9 +177,19 @@ class StockLookupView(StaffRoleRequiredMixin, View):
                 row["kind_label"] = _("store") if row["kind"] == "store" else _("warehouse")
             context.update(product=product, levels=levels, total_available=sum(r["available"] for r in levels))
         else:
+            # Each product with what is available, here and everywhere: the counter sees which one to open.
+            own = _store_of(request)
+            available = order_selectors.availability_by_sku(skus=[p.sku for p in products], location=own)
             context["products"] = [
-                {"product": p, "url": f"{reverse('staff:stock_lookup')}?{urlencode({'q': p.sku})}"} for p in products
+                {
+                    "product": p,
+                    "url": f"{reverse('staff:stock_lookup')}?{urlencode({'q': p.sku})}",
+                    "available": available[p.sku][0],
+                    "available_here": available[p.sku][1],
+                }
+                for p in products
             ]
+            context["own_store"] = own
         return TemplateResponse(request, "staff/orders/stock.html", context)
 
 

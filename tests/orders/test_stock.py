@@ -217,3 +217,32 @@ def test_a_till_sale_resent_answers_the_first_even_when_the_shelf_is_now_empty(c
 
     assert (first.status_code, again.status_code) == (201, 200)
     assert level("CAM-ALG-BLA-M", "MAD-01")["on_hand"] == 0
+
+
+def test_availability_per_sku_sums_every_location_and_names_one_never_counting_an_oversold_shelf(
+    chain, receive, customer_id
+):
+    from orders import selectors, services
+
+    receive("CAM-ALG-BLA-M", "MAD-01", 3)
+    receive("CAM-ALG-BLA-M", "WH-ZGZ", 10)
+    receive("PAN-VAQ-SLI-40", "VLC-01", 2)
+    # A shop platform sold 5 from Madrid, which held 3: Madrid owes 2 and counts 0, not -2.
+    services.order_place_oversell_allowed(
+        order_id="SHOP-1",
+        customer=customer_id,
+        channel="web",
+        lines=[{"sku": "CAM-ALG-BLA-M", "quantity": 5}],
+        location="MAD-01",
+        actor="test",
+    )
+
+    skus = ["CAM-ALG-BLA-M", "PAN-VAQ-SLI-40", "ZAP-RUN-BLA-42"]
+    assert selectors.availability_by_sku(skus=skus, location="MAD-01") == {
+        "CAM-ALG-BLA-M": (10, 0),
+        "PAN-VAQ-SLI-40": (2, 0),
+        "ZAP-RUN-BLA-42": (0, 0),  # never stocked anywhere
+    }
+    assert selectors.availability_by_sku(skus=skus, location="VLC-01")["PAN-VAQ-SLI-40"] == (2, 2)
+    assert selectors.availability_by_sku(skus=skus)["CAM-ALG-BLA-M"] == (10, None)
+    assert sum(row["available"] for row in selectors.stock_levels(sku="CAM-ALG-BLA-M")) == 10  # as the detail says

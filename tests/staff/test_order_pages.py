@@ -72,6 +72,30 @@ def test_the_stock_lookup_by_a_shared_word_lists_products_to_choose_from(shop, l
     assert 'href="/staff/stock/?q=CAM-ALG-NEG-M"' in response.content.decode()
 
 
+def test_the_list_of_products_says_what_is_available_at_the_staff_members_store_and_in_all(shop, login, ana):
+    order_services.product_save(
+        sku="CAM-ALG-NEG-M", name="Camiseta algodón negra M", category="camisetas", price=Decimal("19.90"), actor="t"
+    )
+    shop(
+        ana,
+        order_id="W-1",
+        lines=[{"sku": "CAM-ALG-BLA-M", "quantity": 2}],
+        fulfilment={"method": "pickup", "location": "VLC-01"},
+    )
+
+    at_the_counter = login("store", "VLC-01").get("/staff/stock/?q=camiseta", HTTP_ACCEPT_LANGUAGE="es")
+    at_support = login("support").get("/staff/stock/?q=camiseta", HTTP_ACCEPT_LANGUAGE="es")
+
+    rows = {row["product"].sku: (row["available_here"], row["available"]) for row in at_the_counter.context["products"]}
+    assert rows == {"CAM-ALG-BLA-M": (3, 16), "CAM-ALG-NEG-M": (0, 0)}  # 5 - 2 reserved in Valencia; 3 + 3 + 10
+    page = at_the_counter.content.decode()
+    assert "3 en VLC-01</span> · <span" in page
+    assert "16 en total" in page
+    support_page = at_support.content.decode()
+    assert "16 en total" in support_page
+    assert 'data-testid="available-here"' not in support_page  # no store of their own
+
+
 def test_a_too_short_or_unknown_stock_query_answers_without_a_500(shop, login):
     client = login("support")
 
