@@ -15,6 +15,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from backoffice.accounts.actors import request_actor
+from backoffice.accounts.admin_lists import label_of, labelled_filter, short_id
 from backoffice.accounts.admin_progress import progress_html
 from backoffice.accounts.admin_read_only import ReadOnlyAdmin
 from backoffice.accounts.admin_roles import RoleGatedAdmin
@@ -92,9 +93,8 @@ def _story_line(event, *, is_admin: bool) -> dict:
 class CustomerAdmin(RoleGatedAdmin, ReadOnlyAdmin):
     roles = PEOPLE_ROLES
     list_display = (
-        "id",
-        "display_name",
-        "acquisition_channel",
+        "customer",
+        "acquisition",
         "channels",
         "interaction_count",
         "order_count",
@@ -102,7 +102,8 @@ class CustomerAdmin(RoleGatedAdmin, ReadOnlyAdmin):
         "last_interaction_at",
         "erased_at",
     )
-    list_filter = ("acquisition_channel",)
+    list_display_links = ("customer",)
+    list_filter = (labelled_filter("acquisition_channel", _("acquisition channel"), wording.CHANNEL_LABELS),)
     search_fields = ("id",)
     search_help_text = _("Email, phone (any format), loyalty card or social id")
     show_full_result_count = False
@@ -143,9 +144,20 @@ class CustomerAdmin(RoleGatedAdmin, ReadOnlyAdmin):
             )
         return response
 
+    @admin.display(description=_("customer"), ordering="display_name")
+    def customer(self, customer):
+        """The name, or the id's first characters for a profile without one (the whole id on hover)."""
+        if customer.display_name:
+            return customer.display_name
+        return format_html("{} · {}", _("Customer without a name"), short_id(customer.pk))
+
+    @admin.display(description=_("acquisition channel"), ordering="acquisition_channel")
+    def acquisition(self, customer):
+        return label_of(customer.acquisition_channel, wording.CHANNEL_LABELS)
+
     @admin.display(description=_("channels used"))
     def channels(self, customer):
-        return ", ".join(customer.channels_used)
+        return ", ".join(label_of(channel, wording.CHANNEL_LABELS) for channel in customer.channels_used)
 
     @admin.display(description=_("merged from"))
     def merged_from(self, customer):
@@ -315,8 +327,8 @@ class CaseAdmin(RoleGatedAdmin, ReadOnlyAdmin):
     """Cases read-only: agents reply and resolve on the staff pages and through the API, which use the services."""
 
     roles = CASE_ROLES
-    list_display = ("subject", "channel", "status", "opened_at", "first_response_at", "sla_state", "csat_score")
-    list_filter = ("status", "channel", "csat_score")
+    list_display = ("subject", "channel_label", "status", "opened_at", "first_response_at", "sla_state", "csat_score")
+    list_filter = ("status", labelled_filter("channel", _("opened on"), wording.CHANNEL_LABELS), "csat_score")
     search_fields = ("id", "order_ref")
     date_hierarchy = "opened_at"
     fields = (
@@ -341,6 +353,10 @@ class CaseAdmin(RoleGatedAdmin, ReadOnlyAdmin):
     @admin.display(description=_("customer"))
     def customer_link(self, case):
         return customer_admin_link(case.customer_id)
+
+    @admin.display(description=_("opened on"), ordering="channel")
+    def channel_label(self, case):
+        return label_of(case.channel, wording.CHANNEL_LABELS)
 
     @admin.display(description=_("SLA"))
     def sla_state(self, case):

@@ -17,7 +17,7 @@ from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from backoffice.eventstore.vocabulary import Channel, Purpose, SuppressionReason
+from backoffice.eventstore.vocabulary import Channel, FulfilmentMethod, Purpose, SuppressionReason
 from backoffice.messaging import events as message_events
 
 from . import events as customer_events
@@ -50,6 +50,12 @@ CHANNEL_COLOURS = {
     Channel.PUSH: "#c2410c",
 }
 NO_CHANNEL_COLOUR = "#6b7280"
+
+FULFILMENT_LABELS = {
+    FulfilmentMethod.SHIP: gettext_lazy("Shipping"),
+    FulfilmentMethod.PICKUP: gettext_lazy("Pickup in store"),
+    FulfilmentMethod.COUNTER: gettext_lazy("Sold at the till"),
+}
 
 PURPOSE_LABELS = {
     Purpose.MARKETING: gettext_lazy("Offers and news"),

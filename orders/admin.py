@@ -11,12 +11,14 @@ from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 
 from backoffice.accounts.actors import request_actor
+from backoffice.accounts.admin_lists import label_of, labelled_filter
 from backoffice.accounts.admin_read_only import ReadOnlyAdmin
 from backoffice.accounts.admin_roles import RoleGatedAdmin
 from backoffice.accounts.admin_tables import code_html, local_minute, table_html
 from backoffice.accounts.roles import Role
 from backoffice.accounts.selectors import user_location_code, user_role
-from customers.admin_links import customer_admin_link
+from customers.admin_links import customer_admin_link, customer_admin_short_link
+from customers.wording import CHANNEL_LABELS, FULFILMENT_LABELS
 
 from . import selectors, services
 from .errors import InsufficientStock, InvalidFields, NotYourLocation, OrdersError
@@ -185,15 +187,20 @@ class OrderAdmin(RoleGatedAdmin, ReadOnlyAdmin):
     roles = ORDER_READERS
     list_display = (
         "id",
-        "customer_id",
-        "channel",
+        "customer",
+        "channel_label",
         "status",
-        "fulfilment_method",
+        "fulfilment",
         "fulfilment_location",
         "total",
         "placed_at",
     )
-    list_filter = ("status", "channel", "fulfilment_method", "fulfilment_location")
+    list_filter = (
+        "status",
+        labelled_filter("channel", _("channel"), CHANNEL_LABELS),
+        labelled_filter("fulfilment_method", _("fulfilment"), FULFILMENT_LABELS),
+        "fulfilment_location",
+    )
     search_fields = ("id", "customer_id")
     ordering = ("-placed_at",)
     show_full_result_count = False
@@ -220,6 +227,18 @@ class OrderAdmin(RoleGatedAdmin, ReadOnlyAdmin):
     def customer_link(self, order):
         return customer_admin_link(order.customer_id)
 
+    @admin.display(description=_("customer"))
+    def customer(self, order):
+        return customer_admin_short_link(order.customer_id)
+
+    @admin.display(description=_("channel"), ordering="channel")
+    def channel_label(self, order):
+        return label_of(order.channel, CHANNEL_LABELS)
+
+    @admin.display(description=_("fulfilment"), ordering="fulfilment_method")
+    def fulfilment(self, order):
+        return label_of(order.fulfilment_method, FULFILMENT_LABELS)
+
     @admin.display(description=_("lines"))
     def line_table(self, order):
         return table_html(
@@ -243,14 +262,26 @@ class CartAdmin(RoleGatedAdmin, ReadOnlyAdmin):
     roles = ORDER_READERS
     list_display = (
         "cart_id",
-        "customer_id",
-        "channel",
+        "customer",
+        "channel_label",
         "status",
         "last_activity_at",
         "abandoned_at",
-        "reminder_channel",
+        "reminder",
     )
-    list_filter = ("status", "channel")
+    list_filter = ("status", labelled_filter("channel", _("channel"), CHANNEL_LABELS))
     search_fields = ("cart_id", "customer_id")
     ordering = ("-last_activity_at",)
     show_full_result_count = False
+
+    @admin.display(description=_("customer"))
+    def customer(self, cart):
+        return customer_admin_short_link(cart.customer_id)
+
+    @admin.display(description=_("channel"), ordering="channel")
+    def channel_label(self, cart):
+        return label_of(cart.channel, CHANNEL_LABELS)
+
+    @admin.display(description=_("reminder channel"), ordering="reminder_channel")
+    def reminder(self, cart):
+        return label_of(cart.reminder_channel, CHANNEL_LABELS)

@@ -1,5 +1,6 @@
 import pytest
 
+from backoffice.eventstore import projector
 from customers import services
 from customers.models import Customer
 from customers.selectors import consent_allows
@@ -109,3 +110,21 @@ def test_support_staff_export_a_customer_from_the_admin_with_progress_and_a_file
 
 def test_store_staff_may_not_export(store_client, ana):
     assert store_client.post(f"/admin/customers/customer/{ana}/export/").status_code == 403
+
+
+def test_the_customer_list_shows_the_name_and_channels_by_their_labels(store_client, ana):
+    services.interactions_ingest(
+        raw_items=[interaction(customer={"email": "ana@example.es", "name": "Ana Gil"}, channel="whatsapp")],
+        actor="test",
+    )
+    projector.catch_up_all()  # the channels used are the activity projection's
+
+    html = store_client.get("/admin/customers/customer/", HTTP_ACCEPT_LANGUAGE="es").content.decode()
+
+    row = html.split('id="result_list"', 1)[1].split("</table>", 1)[0]
+    assert f'<a href="/admin/customers/customer/{ana}/change/">Ana Gil</a>' in row  # the name is the link
+    assert '<td class="field-acquisition">Web</td>' in row
+    assert '<td class="field-channels">Web, WhatsApp</td>' in row
+    assert str(ana) not in row.replace(f"/customer/{ana}/change/", "")  # no 36-character id column
+    filters = html.split('id="changelist-filter"', 1)[1]
+    assert '<a href="?acquisition_channel=store">Tienda</a>' in filters

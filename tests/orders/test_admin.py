@@ -88,3 +88,22 @@ def test_an_order_page_shows_its_lines_and_history_and_marketing_cannot_see_it(
     assert "order.paid" in html
     assert 'name="_save"' not in html
     assert login("marketing").get("/admin/orders/order/").status_code == 403
+
+
+def test_the_order_list_names_channels_and_delivery_in_the_page_language(login, chain, receive, customer_id):
+    receive("CAM-ALG-BLA-M", "MAD-01", 3)
+    OrderFactory(order_id="W-78", customer=customer_id, channel="whatsapp")
+
+    html = login("support").get("/admin/orders/order/", HTTP_ACCEPT_LANGUAGE="es").content.decode()
+
+    row = html.split('id="result_list"', 1)[1].split("</table>", 1)[0]
+    assert '<td class="field-channel_label">WhatsApp</td>' in row
+    assert '<td class="field-fulfilment">Recogida en tienda</td>' in row
+    assert f'title="{customer_id}">{str(customer_id)[:8]}…</a>' in row  # the whole id on hover
+    assert ">pickup<" not in row
+    assert ">whatsapp<" not in row
+    filters = html.split('id="changelist-filter"', 1)[1]
+    assert '<a href="?fulfilment_method=counter">Venta en caja</a>' in filters
+    assert '<a href="?channel=whatsapp">WhatsApp</a>' in filters
+    shown = login("support").get("/admin/orders/order/", {"fulfilment_method": "ship"}).context["cl"].result_list
+    assert list(shown) == []  # the one order is a pickup

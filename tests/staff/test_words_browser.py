@@ -117,6 +117,28 @@ def test_no_daily_page_shows_a_raw_dict_or_an_internal_field_path(story, staff_p
     assert _internal_words(marketing) == []
 
 
+def test_the_admins_lists_name_codes_by_their_labels_and_show_every_column_at_1440_pixels(
+    story, staff_page, screenshot
+):
+    admin = staff_page("admin", viewport={"width": 1440, "height": 900})
+    for name, url, labels in (
+        ("customers", "/admin/customers/customer/", ["Teléfono", "Tienda"]),  # in the filter
+        ("orders", "/admin/orders/order/", ["Envío a domicilio", "Venta en caja"]),
+        ("carts", "/admin/orders/cart/", ["App"]),
+        ("cases", "/admin/customers/case/", ["Correo electrónico"]),
+    ):
+        admin.goto(url)
+        results = admin.locator("#changelist .results")
+        hidden = results.evaluate("r => r.scrollWidth - r.clientWidth")
+        screenshot(admin, f"admin-list-{name}")
+        assert hidden <= 0, f"{name}: {hidden}px of the list's columns are out of sight"
+        text = admin.locator("#changelist").inner_text()
+        for label in labels:
+            assert label in text, f"{name}: {label} missing"
+        cells = admin.locator("#result_list td").all_inner_texts()
+        assert not {"web", "app", "store", "email", "pickup", "ship"} & set(cells), f"{name}: a raw code in a cell"
+
+
 def test_the_tills_refusals_name_the_field_as_the_form_does(staff_page, shop):
     till = staff_page("store")
     till.goto("/staff/till/")
