@@ -101,6 +101,23 @@ def test_a_browser_asking_for_neither_language_gets_spanish(browser_page, screen
     screenshot(page, "login-in-spanish")
 
 
+def test_the_login_pages_ask_for_nothing_the_server_does_not_have(browser_page):
+    """Not even /favicon.ico, which a browser asks for when a page names no icon (a 404 in every visit's log)."""
+    page = browser_page()
+    failed = []
+    page.on("response", lambda response: failed.append(response.url) if response.status >= 400 else None)
+
+    for url in ("/staff/login/", "/admin/login/"):
+        page.goto(url)
+        page.wait_for_load_state("networkidle")
+        icon = page.locator('link[rel="icon"]').get_attribute("href")
+        answer = page.request.get(icon)
+        assert answer.status == 200
+        assert answer.headers["content-type"].startswith("image/svg+xml")
+
+    assert failed == []
+
+
 def test_the_customer_page_fits_a_tablet_in_portrait_and_a_phone(staff_page, customer_with_history, screenshot):
     ana = customer_with_history(email="encarnacion.gelabert.noguera@example.net")
     projector.catch_up_all()
