@@ -17,24 +17,17 @@ from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from backoffice.eventstore.vocabulary import Channel, FulfilmentMethod, Purpose, SuppressionReason
+from backoffice.eventstore.vocabulary import (  # noqa: F401 - the shared words' labels, read here by their old name
+    CHANNEL_LABELS,
+    FULFILMENT_LABELS,
+    PURPOSE_LABELS,
+    SUPPRESSION_REASONS,
+    Channel,
+)
 from backoffice.messaging import events as message_events
 
 from . import events as customer_events
 from .vocabulary import IdentifierKind
-
-CHANNEL_LABELS = {
-    Channel.WEB: gettext_lazy("Web"),
-    Channel.APP: gettext_lazy("App"),
-    Channel.STORE: gettext_lazy("Store"),
-    Channel.PHONE: gettext_lazy("Phone"),
-    Channel.EMAIL: gettext_lazy("Email"),
-    Channel.SMS: gettext_lazy("SMS"),
-    Channel.WHATSAPP: gettext_lazy("WhatsApp"),
-    Channel.FACEBOOK: gettext_lazy("Facebook"),
-    Channel.INSTAGRAM: gettext_lazy("Instagram"),
-    Channel.PUSH: gettext_lazy("Push notification"),
-}
 
 # One colour per channel, the same in every chart, icon and badge (staff.css's .channel--<code> uses these values).
 CHANNEL_COLOURS = {
@@ -51,16 +44,6 @@ CHANNEL_COLOURS = {
 }
 NO_CHANNEL_COLOUR = "#6b7280"
 
-FULFILMENT_LABELS = {
-    FulfilmentMethod.SHIP: gettext_lazy("Shipping"),
-    FulfilmentMethod.PICKUP: gettext_lazy("Pickup in store"),
-    FulfilmentMethod.COUNTER: gettext_lazy("Sold at the till"),
-}
-
-PURPOSE_LABELS = {
-    Purpose.MARKETING: gettext_lazy("Offers and news"),
-    Purpose.SERVICE: gettext_lazy("Orders and service"),
-}
 
 IDENTIFIER_LABELS = {
     IdentifierKind.EMAIL: gettext_lazy("Email"),
@@ -131,15 +114,6 @@ EVENT_LABELS = {
     customer_events.CaseCsatRecorded.type_name: gettext_lazy("Satisfaction survey answered"),
 }
 
-# Why the pipeline did not send, as staff would say it.
-SUPPRESSION_REASONS = {
-    SuppressionReason.NO_CONSENT: gettext_lazy("no consent for this channel"),
-    SuppressionReason.NO_ADDRESS: gettext_lazy("no address for this channel"),
-    SuppressionReason.CHANNEL_DISABLED: gettext_lazy("the channel is switched off"),
-    SuppressionReason.CUSTOMER_ERASED: gettext_lazy("the customer's data was erased"),
-    SuppressionReason.WHATSAPP_WINDOW_CLOSED: gettext_lazy("the 24-hour WhatsApp window had closed"),
-    SuppressionReason.QUIET_HOURS: gettext_lazy("quiet hours"),
-}
 COMPENSATION_LABELS = {
     "none": gettext_lazy("No compensation"),
     "voucher": gettext_lazy("Voucher"),

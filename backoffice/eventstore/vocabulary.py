@@ -9,6 +9,8 @@ Statuses of a table's rows are Django `TextChoices` (also str enums) in their ap
 from enum import StrEnum
 from typing import Final
 
+from django.utils.translation import gettext_lazy
+
 
 class Channel(StrEnum):
     WEB = "web"
@@ -60,3 +62,40 @@ class SuppressionReason(StrEnum):
     CUSTOMER_ERASED = "customer_erased"
     WHATSAPP_WINDOW_CLOSED = "whatsapp_window_closed"
     QUIET_HOURS = "quiet_hours"
+
+
+# How staff read these words, in their language: every page, chart and admin list names them so (customers.wording
+# reads them too). Here, with the words, so an app below the customers app (messaging's admin) names them alike.
+CHANNEL_LABELS = {
+    Channel.WEB: gettext_lazy("Web"),
+    Channel.APP: gettext_lazy("App"),
+    Channel.STORE: gettext_lazy("Store"),
+    Channel.PHONE: gettext_lazy("Phone"),
+    Channel.EMAIL: gettext_lazy("Email"),
+    Channel.SMS: gettext_lazy("SMS"),
+    Channel.WHATSAPP: gettext_lazy("WhatsApp"),
+    Channel.FACEBOOK: gettext_lazy("Facebook"),
+    Channel.INSTAGRAM: gettext_lazy("Instagram"),
+    Channel.PUSH: gettext_lazy("Push notification"),
+}
+
+FULFILMENT_LABELS = {
+    FulfilmentMethod.SHIP: gettext_lazy("Shipping"),
+    FulfilmentMethod.PICKUP: gettext_lazy("Pickup in store"),
+    FulfilmentMethod.COUNTER: gettext_lazy("Sold at the till"),
+}
+
+PURPOSE_LABELS = {
+    Purpose.MARKETING: gettext_lazy("Offers and news"),
+    Purpose.SERVICE: gettext_lazy("Orders and service"),
+}
+
+# Why the pipeline did not send, as staff would say it.
+SUPPRESSION_REASONS = {
+    SuppressionReason.NO_CONSENT: gettext_lazy("no consent for this channel"),
+    SuppressionReason.NO_ADDRESS: gettext_lazy("no address for this channel"),
+    SuppressionReason.CHANNEL_DISABLED: gettext_lazy("the channel is switched off"),
+    SuppressionReason.CUSTOMER_ERASED: gettext_lazy("the customer's data was erased"),
+    SuppressionReason.WHATSAPP_WINDOW_CLOSED: gettext_lazy("the 24-hour WhatsApp window had closed"),
+    SuppressionReason.QUIET_HOURS: gettext_lazy("quiet hours"),
+}

@@ -5,24 +5,26 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from backoffice.accounts.actors import request_actor
+from backoffice.accounts.admin_lists import label_of, labelled_filter, short_id
 from backoffice.accounts.admin_read_only import ReadOnlyAdmin
 from backoffice.accounts.admin_roles import RoleActedAdmin, RoleEditedAdmin, RoleGatedAdmin
 from backoffice.accounts.admin_tables import code_html, table_html
 from backoffice.accounts.roles import Role
-from backoffice.eventstore.vocabulary import Channel
+from backoffice.eventstore.vocabulary import CHANNEL_LABELS, PURPOSE_LABELS, SUPPRESSION_REASONS, Channel
 
 from . import selectors, services
 from .errors import DeliveryError
 from .events import OUTBOUND_CHANNELS
 from .models import ChannelSetting, OutboundMessage, Status, UnmatchedCallback
 from .services.unmatched import unmatched_callbacks_retry
+from .vocabulary import DELIVERY_LABELS
 
 # Message content and addresses are personal data: those who serve customers see them, and administrators.
 HISTORY_ROLES = (Role.ADMIN, Role.SUPPORT)
@@ -48,17 +50,23 @@ class OutboundMessageAdmin(RoleActedAdmin, RoleGatedAdmin, ReadOnlyAdmin):
     action_roles = OPERATIONS_ROLES
     list_display = (
         "created_at",
-        "channel",
-        "purpose",
+        "channel_label",
+        "purpose_label",
         "status",
-        "delivery_status",
-        "reason",
+        "delivery",
+        "reason_label",
         "attempts",
-        "customer_id",
+        "customer",
         "origin",
         "sent_at",
     )
-    list_filter = ("channel", "status", "delivery_status", "purpose", "backend")
+    list_filter = (
+        labelled_filter("channel", _("channel"), {c: CHANNEL_LABELS[c] for c in OUTBOUND_CHANNELS}),
+        "status",
+        labelled_filter("delivery_status", _("delivery status"), DELIVERY_LABELS),
+        labelled_filter("purpose", _("purpose"), PURPOSE_LABELS),
+        "backend",
+    )
     date_hierarchy = "created_at"
     search_fields = ("id",)
     search_help_text = _("Customer or message id, provider message id, idempotency key, campaign, case or order id")
@@ -89,6 +97,29 @@ class OutboundMessageAdmin(RoleActedAdmin, RoleGatedAdmin, ReadOnlyAdmin):
         "event_list",
     )
     readonly_fields = fields
+
+    @admin.display(description=_("channel"), ordering="channel")
+    def channel_label(self, message):
+        return label_of(message.channel, CHANNEL_LABELS)
+
+    @admin.display(description=_("purpose"), ordering="purpose")
+    def purpose_label(self, message):
+        return label_of(message.purpose, PURPOSE_LABELS)
+
+    @admin.display(description=_("delivery status"), ordering="delivery_status")
+    def delivery(self, message):
+        return label_of(message.delivery_status, DELIVERY_LABELS)
+
+    @admin.display(description=_("reason"), ordering="reason")
+    def reason_label(self, message):
+        return label_of(message.reason, SUPPRESSION_REASONS)
+
+    @admin.display(description=_("customer"))
+    def customer(self, message):
+        if not message.customer_id:
+            return "-"
+        # By the URL's name: the customers app is a layer above this one.
+        return short_id(message.customer_id, reverse("admin:customers_customer_change", args=[message.customer_id]))
 
     @admin.display(description=_("origin"))
     def origin(self, message):

@@ -8,6 +8,7 @@ from enum import StrEnum
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class Status(models.TextChoices):
@@ -39,3 +40,18 @@ class DeliveryStatus(StrEnum):
     BOUNCED = "bounced"
     FAILED = "failed"
     COMPLAINED = "complained"
+
+
+# A delivery status as staff read it (the admin's list and filter); in its own context, as "read" in a campaign's
+# figures is a count ("leídos") and here a state ("leído").
+DELIVERY_LABELS = {
+    DeliveryStatus.DELAYED: pgettext_lazy("delivery status", "delayed"),
+    DeliveryStatus.DELIVERED: pgettext_lazy("delivery status", "delivered"),
+    DeliveryStatus.READ: pgettext_lazy("delivery status", "read"),
+    DeliveryStatus.REACTED: pgettext_lazy("delivery status", "reacted"),
+    DeliveryStatus.CLICKED: pgettext_lazy("delivery status", "clicked"),
+    DeliveryStatus.UNSUBSCRIBED: pgettext_lazy("delivery status", "unsubscribed"),
+    DeliveryStatus.BOUNCED: pgettext_lazy("delivery status", "bounced"),
+    DeliveryStatus.FAILED: pgettext_lazy("delivery status", "delivery failed"),
+    DeliveryStatus.COMPLAINED: pgettext_lazy("delivery status", "marked as spam"),
+}

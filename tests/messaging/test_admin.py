@@ -143,3 +143,23 @@ def test_the_messaging_admin_speaks_spanish(login, settings):
 
     assert "Ajustes de canal" in page or "ajuste de canal" in page
     assert "horas de silencio" in page
+
+
+def test_the_history_names_channel_purpose_delivery_and_reason_in_the_page_language(login, customer, outbox):
+    sent = _send(customer(), channel="sms")
+    _send(customer(phone=None))  # no phone: suppressed
+    messages_drain()
+    OutboundMessage.objects.filter(id=sent.id).update(delivery_status="clicked")
+
+    page = login("admin").get("/admin/messaging/outboundmessage/", HTTP_ACCEPT_LANGUAGE="es").content.decode()
+
+    rows = page.split('id="result_list"', 1)[1].split("</table>", 1)[0]
+    assert '<td class="field-channel_label">SMS</td>' in rows
+    assert '<td class="field-purpose_label">Pedidos y atención</td>' in rows
+    assert '<td class="field-delivery">clic</td>' in rows
+    assert '<td class="field-reason_label">no hay dirección para este canal</td>' in rows
+    assert ">service<" not in rows
+    assert ">clicked<" not in rows
+    filters = page.split('id="changelist-filter"', 1)[1]
+    assert '<a href="?delivery_status=complained">marcado como spam</a>' in filters
+    assert '<a href="?purpose=marketing">Ofertas y novedades</a>' in filters
