@@ -195,19 +195,42 @@ def wide_and_narrow(wide: SafeString, narrow: SafeString) -> SafeString:
     )
 
 
-def line_chart(name: str, labels: list[str], series: dict[str, list[Decimal]], *, unit: str = "") -> SafeString:
+def line_chart(
+    name: str,
+    labels: list[str],
+    series: dict[str, list[Decimal]],
+    *,
+    unit: str = "",
+    partial: tuple[bool, bool] = (False, False),
+) -> SafeString:
     """One line per series over the labels (months): a channel in its colour, the total in ink; the legend under
-    the plot; month labels thinned so they never overlap. Drawn twice: for a desktop and for a phone."""
+    the plot; month labels thinned so they never overlap. Drawn twice: for a desktop and for a phone.
+
+    `partial`: whether the first and the last month are only partly in the range. The segment reaching such a month is
+    dashed, and the legend says why: a month of 7 days read as a fall in sales when it was drawn like the others."""
     if not labels or not any(_number(v) for values in series.values() for v in values):
         return empty(name)
     return wide_and_narrow(
-        _line_chart(name, labels, series, unit=unit),
-        _line_chart(f"{name}-phone", labels, series, unit=unit, width=NARROW),
+        _line_chart(name, labels, series, unit=unit, partial=partial),
+        _line_chart(f"{name}-phone", labels, series, unit=unit, width=NARROW, partial=partial),
+    )
+
+
+def _polyline(points: list[str], colour: str, stroke: int, css_class: str, extra: str = "") -> str:
+    return (
+        f'<polyline class="{css_class}" points="{" ".join(points)}" fill="none" stroke="{colour}" '
+        f'stroke-width="{stroke}"{extra}'
     )
 
 
 def _line_chart(
-    name: str, labels: list[str], series: dict[str, list[Decimal]], *, unit: str, width: int = WIDTH
+    name: str,
+    labels: list[str],
+    series: dict[str, list[Decimal]],
+    *,
+    unit: str,
+    width: int = WIDTH,
+    partial: tuple[bool, bool] = (False, False),
 ) -> SafeString:
     top = max([abs(_number(v)) for values in series.values() for v in values] + [1e-9])
     plot_w, plot_h = width - PAD_LEFT - 16, HEIGHT - PAD_BOTTOM - PAD_TOP
@@ -223,17 +246,25 @@ def _line_chart(
             f'text-anchor="{anchor}">{escape(label)}</text>'
         )
     legend_x, legend_y = PAD_LEFT, HEIGHT + 6
+    # The solid line joins the whole months; a dashed segment reaches a month only partly in the range.
+    first = 1 if partial[0] and len(labels) > 1 else 0
+    last = len(labels) - 2 if partial[1] and len(labels) > 1 else len(labels) - 1
     for n, (series_name, values) in enumerate(series.items()):
         colour = CHANNEL_COLOURS.get(series_name) or (INK if n == 0 else PALETTE[n % len(PALETTE)])
-        points = " ".join(
+        stroke = 3 if n == 0 else 2
+        points = [
             f"{PAD_LEFT + i * step:.1f},{HEIGHT - PAD_BOTTOM - plot_h * max(_number(v), 0) / top:.1f}"
             for i, v in enumerate(values)
-        )
+        ]
         title = "; ".join(f"{m}: {value_text(v, unit)}" for m, v in zip(labels, values, strict=False))
         parts.append(
-            f'<polyline class="line" data-series="{escape(series_name)}" points="{points}" fill="none" '
-            f'stroke="{colour}" stroke-width="{3 if n == 0 else 2}"><title>{escape(title)}</title></polyline>'
+            _polyline(points[first : last + 1], colour, stroke, "line", f' data-series="{escape(series_name)}"')
+            + f"><title>{escape(title)}</title></polyline>"
         )
+        for start in ([0] if first else []) + ([last] if last < len(labels) - 1 else []):
+            parts.append(
+                _polyline(points[start : start + 2], colour, stroke, "line-partial", ' stroke-dasharray="5 4"') + "/>"
+            )
         shown = channel_label(series_name) or series_name
         item_w = text_width(shown, 12) + 26
         if legend_x + item_w > width:
@@ -243,6 +274,16 @@ def _line_chart(
             f'<text class="label" x="{legend_x + 16:.1f}" y="{legend_y + 11}" font-size="12">{escape(shown)}</text>'
         )
         legend_x += item_w
+    if first or last < len(labels) - 1:
+        note = str(_("month only partly in the range"))
+        item_w = text_width(note, 12) + 34
+        if legend_x + item_w > width:
+            legend_x, legend_y = PAD_LEFT, legend_y + 18
+        parts.append(
+            f'<line class="partial-key" x1="{legend_x:.1f}" y1="{legend_y + 6}" x2="{legend_x + 22:.1f}" '
+            f'y2="{legend_y + 6}" stroke="{INK}" stroke-width="2" stroke-dasharray="5 4"/>'
+            f'<text class="label" x="{legend_x + 26:.1f}" y="{legend_y + 11}" font-size="12">{escape(note)}</text>'
+        )
     return _svg(name, "".join(parts), height=legend_y + 20, width=width)
 
 

@@ -4,6 +4,7 @@ same cells, and its formula as help text (the same words as docs/metrics.md)."""
 import csv
 import io
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
 
 from django.utils.formats import number_format
@@ -206,7 +207,10 @@ def dashboard_figures(report: dict) -> list[Figure]:
             + [by_channel[ch][i] for ch in by_channel]
         )
     series = {str(_("total")): [m["net_revenue"] for m in trends["months"]], **by_channel}
-    f.chart = charts.line_chart("trends", months, series, unit="€")
+    start, end = report["period"]["from"], report["period"]["to"]
+    f.chart = charts.line_chart(
+        "trends", months, series, unit="€", partial=(start.day != 1, (end + timedelta(days=1)).day != 1)
+    )
     figures.append(f)
 
     acq = report["acquisition"]

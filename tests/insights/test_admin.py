@@ -157,3 +157,17 @@ def test_cac_is_not_shown_as_zero_where_no_spend_was_entered(shop, marketing_cli
         ("web", "0.00", "0.00"),
         ("total", "0.00", "0.00"),
     ]
+
+
+def test_a_month_only_partly_in_the_range_is_drawn_dashed_and_said_so(shop, marketing_client):
+    whole = marketing_client.get("/admin/insights/dashboard/", RANGE, HTTP_ACCEPT_LANGUAGE="es").content.decode()
+    cut = {**RANGE, "from": "2026-01-10", "to": "2026-03-20"}  # ten days of March: not a fall in sales
+    page = marketing_client.get("/admin/insights/dashboard/", cut, HTTP_ACCEPT_LANGUAGE="es").content.decode()
+
+    chart, whole_chart = (html.split('data-chart="trends"', 1)[1].split("</svg>", 1)[0] for html in (page, whole))
+    series = chart.count('class="line"')
+    assert series >= 2  # the total and at least one channel
+    assert chart.count('class="line-partial"') == 2 * series  # January's segment and March's, per series
+    assert "mes solo en parte dentro del rango" in chart
+    assert 'class="line-partial"' not in whole_chart  # 1 January to 31 March: whole months
+    assert "mes solo en parte" not in whole_chart

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.test import Client
+from django.utils import translation
 from playwright.sync_api import sync_playwright
 
 from customers.wording import CHANNEL_LABELS
@@ -36,7 +37,8 @@ def _log_in(context, live_server, user):
 def _table(section) -> list[list[str]]:
     """The figure's table as the page shows it, read back as the CSV writes it: the page names channels and groups
     thousands in its language (English here), the CSV keeps codes and bare numbers."""
-    code_of = {str(label): code for code, label in CHANNEL_LABELS.items()}
+    with translation.override("en"):  # the page's language, whatever an earlier test left active here
+        code_of = {str(label): code for code, label in CHANNEL_LABELS.items()}
     rows = []
     for row in section.locator("tbody tr").all():
         texts = [text.strip() for text in row.locator("td").all_inner_texts()]

@@ -9,7 +9,7 @@ from decimal import Decimal as D
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from backoffice.eventstore import projector
 from backoffice.insights.campaign_figures import campaign_report
@@ -129,7 +129,8 @@ def test_report_dashboard_metrics_api_and_csv_show_the_same_figures(
     cells = [re.findall(r'<td class="num">(.*?)</td>', row) for row in re.findall(r"<tr>(.*?)</tr>", section, re.S)]
     ours = [row for row in cells if row and row[0] == campaign_id]
     # The page names the channel and groups thousands in its language (English here); the CSV keeps the code.
-    code_of = {str(label): code for code, label in CHANNEL_LABELS.items()}
+    with translation.override("en"):  # the page's language, whatever an earlier test left active here
+        code_of = {str(label): code for code, label in CHANNEL_LABELS.items()}
     from_dashboard = {
         code_of[row[2]]: [_decimal(value.replace(",", "")) for value in row[3 : 3 + len(COMPARED)]] for row in ours
     }
