@@ -15,7 +15,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from backoffice.accounts.actors import request_actor
-from backoffice.accounts.admin_lists import label_of, labelled_filter, short_id
+from backoffice.accounts.admin_lists import label_of, labelled_column, labelled_filter, short_id
 from backoffice.accounts.admin_progress import progress_html
 from backoffice.accounts.admin_read_only import ReadOnlyAdmin
 from backoffice.accounts.admin_roles import RoleGatedAdmin
@@ -106,6 +106,7 @@ class CustomerAdmin(RoleGatedAdmin, ReadOnlyAdmin):
     list_filter = (labelled_filter("acquisition_channel", _("acquisition channel"), wording.CHANNEL_LABELS),)
     search_fields = ("id",)
     search_help_text = _("Email, phone (any format), loyalty card or social id")
+    acquisition = labelled_column("acquisition_channel", _("acquisition channel"), wording.CHANNEL_LABELS)
     show_full_result_count = False
     fields = (
         "id",
@@ -150,10 +151,6 @@ class CustomerAdmin(RoleGatedAdmin, ReadOnlyAdmin):
         if customer.display_name:
             return customer.display_name
         return format_html("{} · {}", _("Customer without a name"), short_id(customer.pk))
-
-    @admin.display(description=_("acquisition channel"), ordering="acquisition_channel")
-    def acquisition(self, customer):
-        return label_of(customer.acquisition_channel, wording.CHANNEL_LABELS)
 
     @admin.display(description=_("channels used"))
     def channels(self, customer):
@@ -330,6 +327,7 @@ class CaseAdmin(RoleGatedAdmin, ReadOnlyAdmin):
     list_display = ("subject", "channel_label", "status", "opened_at", "first_response_at", "sla_state", "csat_score")
     list_filter = ("status", labelled_filter("channel", _("opened on"), wording.CHANNEL_LABELS), "csat_score")
     search_fields = ("id", "order_ref")
+    channel_label = labelled_column("channel", _("opened on"), wording.CHANNEL_LABELS)
     date_hierarchy = "opened_at"
     fields = (
         "id",
@@ -353,10 +351,6 @@ class CaseAdmin(RoleGatedAdmin, ReadOnlyAdmin):
     @admin.display(description=_("customer"))
     def customer_link(self, case):
         return customer_admin_link(case.customer_id)
-
-    @admin.display(description=_("opened on"), ordering="channel")
-    def channel_label(self, case):
-        return label_of(case.channel, wording.CHANNEL_LABELS)
 
     @admin.display(description=_("SLA"))
     def sla_state(self, case):

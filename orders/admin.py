@@ -11,7 +11,7 @@ from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 
 from backoffice.accounts.actors import request_actor
-from backoffice.accounts.admin_lists import label_of, labelled_filter
+from backoffice.accounts.admin_lists import labelled_column, labelled_filter
 from backoffice.accounts.admin_read_only import ReadOnlyAdmin
 from backoffice.accounts.admin_roles import RoleGatedAdmin
 from backoffice.accounts.admin_tables import code_html, local_minute, table_html
@@ -203,6 +203,8 @@ class OrderAdmin(RoleGatedAdmin, ReadOnlyAdmin):
     )
     search_fields = ("id", "customer_id")
     ordering = ("-placed_at",)
+    channel_label = labelled_column("channel", _("channel"), CHANNEL_LABELS)
+    fulfilment = labelled_column("fulfilment_method", _("fulfilment"), FULFILMENT_LABELS)
     show_full_result_count = False
     fields = (
         "id",
@@ -230,14 +232,6 @@ class OrderAdmin(RoleGatedAdmin, ReadOnlyAdmin):
     @admin.display(description=_("customer"))
     def customer(self, order):
         return customer_admin_short_link(order.customer_id)
-
-    @admin.display(description=_("channel"), ordering="channel")
-    def channel_label(self, order):
-        return label_of(order.channel, CHANNEL_LABELS)
-
-    @admin.display(description=_("fulfilment"), ordering="fulfilment_method")
-    def fulfilment(self, order):
-        return label_of(order.fulfilment_method, FULFILMENT_LABELS)
 
     @admin.display(description=_("lines"))
     def line_table(self, order):
@@ -272,16 +266,10 @@ class CartAdmin(RoleGatedAdmin, ReadOnlyAdmin):
     list_filter = ("status", labelled_filter("channel", _("channel"), CHANNEL_LABELS))
     search_fields = ("cart_id", "customer_id")
     ordering = ("-last_activity_at",)
+    channel_label = labelled_column("channel", _("channel"), CHANNEL_LABELS)
+    reminder = labelled_column("reminder_channel", _("reminder channel"), CHANNEL_LABELS)
     show_full_result_count = False
 
     @admin.display(description=_("customer"))
     def customer(self, cart):
         return customer_admin_short_link(cart.customer_id)
-
-    @admin.display(description=_("channel"), ordering="channel")
-    def channel_label(self, cart):
-        return label_of(cart.channel, CHANNEL_LABELS)
-
-    @admin.display(description=_("reminder channel"), ordering="reminder_channel")
-    def reminder(self, cart):
-        return label_of(cart.reminder_channel, CHANNEL_LABELS)

@@ -36,6 +36,17 @@ def label_of(value: str | None, labels: Mapping[str, Any]) -> str:
     return str(labels.get(value, value))
 
 
+def labelled_column(field: str, description: Any, labels: Mapping[str, Any]):
+    """A change-list column showing `field`'s code by its label, sorted by the code: `channel_label =
+    labelled_column("channel", _("channel"), CHANNEL_LABELS)` in a ModelAdmin, then "channel_label" in list_display."""
+
+    @admin.display(description=description, ordering=field)
+    def column(model_admin, obj) -> str:
+        return label_of(getattr(obj, field), labels)
+
+    return column
+
+
 def short_id(value: object, url: str | None = None) -> SafeString:
     """A long id as its first 8 characters (the whole id on hover), linked to `url` when given."""
     whole = str(value)

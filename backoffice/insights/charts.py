@@ -216,6 +216,11 @@ def line_chart(
     )
 
 
+def _legend_slot(x: float, y: float, item_width: float, width: int) -> tuple[float, float]:
+    """Where the legend's next item goes: on this line, or first on the next when it would run past the chart."""
+    return (PAD_LEFT, y + 18) if x + item_width > width else (x, y)
+
+
 def _polyline(points: list[str], colour: str, stroke: int, css_class: str, extra: str = "") -> str:
     return (
         f'<polyline class="{css_class}" points="{" ".join(points)}" fill="none" stroke="{colour}" '
@@ -267,8 +272,7 @@ def _line_chart(
             )
         shown = channel_label(series_name) or series_name
         item_w = text_width(shown, 12) + 26
-        if legend_x + item_w > width:
-            legend_x, legend_y = PAD_LEFT, legend_y + 18
+        legend_x, legend_y = _legend_slot(legend_x, legend_y, item_w, width)
         parts.append(
             f'<rect x="{legend_x:.1f}" y="{legend_y}" width="12" height="12" rx="2" fill="{colour}"/>'
             f'<text class="label" x="{legend_x + 16:.1f}" y="{legend_y + 11}" font-size="12">{escape(shown)}</text>'
@@ -276,9 +280,7 @@ def _line_chart(
         legend_x += item_w
     if first or last < len(labels) - 1:
         note = str(_("month only partly in the range"))
-        item_w = text_width(note, 12) + 34
-        if legend_x + item_w > width:
-            legend_x, legend_y = PAD_LEFT, legend_y + 18
+        legend_x, legend_y = _legend_slot(legend_x, legend_y, text_width(note, 12) + 34, width)
         parts.append(
             f'<line class="partial-key" x1="{legend_x:.1f}" y1="{legend_y + 6}" x2="{legend_x + 22:.1f}" '
             f'y2="{legend_y + 6}" stroke="{INK}" stroke-width="2" stroke-dasharray="5 4"/>'

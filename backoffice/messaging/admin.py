@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from backoffice.accounts.actors import request_actor
-from backoffice.accounts.admin_lists import label_of, labelled_filter, short_id
+from backoffice.accounts.admin_lists import labelled_column, labelled_filter, short_id
 from backoffice.accounts.admin_read_only import ReadOnlyAdmin
 from backoffice.accounts.admin_roles import RoleActedAdmin, RoleEditedAdmin, RoleGatedAdmin
 from backoffice.accounts.admin_tables import code_html, table_html
@@ -73,6 +73,10 @@ class OutboundMessageAdmin(RoleActedAdmin, RoleGatedAdmin, ReadOnlyAdmin):
     show_full_result_count = False
     ordering = ("-created_at",)
     actions = ["send_again"]
+    channel_label = labelled_column("channel", _("channel"), CHANNEL_LABELS)
+    purpose_label = labelled_column("purpose", _("purpose"), PURPOSE_LABELS)
+    delivery = labelled_column("delivery_status", _("delivery status"), DELIVERY_LABELS)
+    reason_label = labelled_column("reason", _("reason"), SUPPRESSION_REASONS)
     fields = (
         "id",
         "customer_id",
@@ -97,22 +101,6 @@ class OutboundMessageAdmin(RoleActedAdmin, RoleGatedAdmin, ReadOnlyAdmin):
         "event_list",
     )
     readonly_fields = fields
-
-    @admin.display(description=_("channel"), ordering="channel")
-    def channel_label(self, message):
-        return label_of(message.channel, CHANNEL_LABELS)
-
-    @admin.display(description=_("purpose"), ordering="purpose")
-    def purpose_label(self, message):
-        return label_of(message.purpose, PURPOSE_LABELS)
-
-    @admin.display(description=_("delivery status"), ordering="delivery_status")
-    def delivery(self, message):
-        return label_of(message.delivery_status, DELIVERY_LABELS)
-
-    @admin.display(description=_("reason"), ordering="reason")
-    def reason_label(self, message):
-        return label_of(message.reason, SUPPRESSION_REASONS)
 
     @admin.display(description=_("customer"))
     def customer(self, message):

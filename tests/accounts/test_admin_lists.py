@@ -55,3 +55,16 @@ def test_a_moment_in_a_change_list_reads_as_the_staff_pages_write_it(settings):
         assert formats.localize(moment) == "6 Dic 2026, 23:55"  # not "6 de diciembre de 2026 a las 23:55"
     with translation.override("en"):
         assert formats.localize(moment) == "6 Dec 2026, 23:55"
+
+
+def test_a_labelled_column_shows_the_label_and_sorts_by_the_code():
+    from types import SimpleNamespace
+
+    from backoffice.accounts.admin_lists import labelled_column
+
+    column = labelled_column("channel", "channel", CHANNEL_LABELS)
+
+    with translation.override("es"):
+        assert column(None, SimpleNamespace(channel="phone")) == "Teléfono"
+        assert column(None, SimpleNamespace(channel="")) == "-"
+    assert (column.admin_order_field, column.short_description) == ("channel", "channel")
