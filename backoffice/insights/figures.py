@@ -29,7 +29,7 @@ class Figure:
 
     @property
     def display_rows(self) -> list[list[str]]:
-        """The table as the page shows it: numbers in the page's language (1.181,50 in Spanish, where a bare
+        """The table as the page shows it: numbers in the page's language (1 181,50 in Spanish, where a bare
         1181.50 reads as a thousands separator), channels by name, "—" for an undefined cell."""
         return [
             [channel_label(value) if i in self.channel_columns else display_cell(value) for i, value in enumerate(row)]
