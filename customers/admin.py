@@ -15,7 +15,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from backoffice.accounts.actors import request_actor
-from backoffice.accounts.admin_lists import label_of, labelled_column, labelled_filter, short_id
+from backoffice.accounts.admin_lists import labelled_column, labelled_filter, short_id
 from backoffice.accounts.admin_progress import progress_html
 from backoffice.accounts.admin_read_only import ReadOnlyAdmin
 from backoffice.accounts.admin_roles import RoleGatedAdmin
@@ -154,7 +154,7 @@ class CustomerAdmin(RoleGatedAdmin, ReadOnlyAdmin):
 
     @admin.display(description=_("channels used"))
     def channels(self, customer):
-        return ", ".join(label_of(channel, wording.CHANNEL_LABELS) for channel in customer.channels_used)
+        return ", ".join(wording.channel_label(channel) for channel in customer.channels_used)
 
     @admin.display(description=_("merged from"))
     def merged_from(self, customer):
