@@ -13,6 +13,8 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 # Extra arguments, e.g. make test PYTEST_ARGS="-k consent -x", make run SEED_ARGS="--customers 200".
 PYTEST_ARGS ?=
+# pytest-xdist workers for `make test`: one per core (auto); PYTEST_WORKERS=0 runs the suite in this one process.
+PYTEST_WORKERS ?= auto
 SEED_ARGS ?=
 BENCH_ARGS ?=
 
@@ -72,7 +74,7 @@ lint: install
 
 # pytest exits 5 when it ran no test: that is a failure here, never a silent pass.
 test: install locale lint
-	@status=0; $(BIN)/pytest $(PYTEST_ARGS) || status=$$?; \
+	@status=0; $(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS) || status=$$?; \
 	if [ "$$status" -eq 5 ]; then echo "make test: pytest collected no tests (exit 5): failing" >&2; exit 5; fi; \
 	exit $$status
 

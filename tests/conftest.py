@@ -37,7 +37,9 @@ def _has_replica() -> bool:
 
 def pytest_sessionstart(session):
     """Compile the translations (the project's and each app's), as `make run` does, so the i18n tests see the .po
-    files as they are now."""
+    files as they are now. Under pytest-xdist the controller compiles them once, before its workers start."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return
     from babel.messages.frontend import CommandLineInterface
 
     root = Path(__file__).resolve().parents[1]
@@ -70,6 +72,20 @@ def pytest_collection_modifyitems(config, items):
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
         _deselected["count"] = len(drop)
+
+
+def pytest_sessionfinish(session):
+    """Under pytest-xdist each worker collects (and deselects) the whole suite: it tells the controller how many."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["deselected_for_services"] = _deselected.get("count", 0)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """The controller's side of the above (a pytest-xdist hook): every worker deselected the same tests."""
+    count = getattr(node, "workeroutput", {}).get("deselected_for_services", 0)
+    _deselected["count"] = max(_deselected.get("count", 0), count)
 
 
 def pytest_terminal_summary(terminalreporter):

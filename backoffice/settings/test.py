@@ -5,6 +5,18 @@ import os
 os.environ.setdefault("DEBUG", "false")
 os.environ.setdefault("SECRET_KEY", "test-secret-key-that-is-long-enough-for-the-check-0123456789")
 
+# pytest-xdist: each worker has a test database of its own (pytest-django suffixes its name) and a Redis database of
+# its own for the broker, so one worker's purge, ping or `inspect` never reaches another's Celery worker (kombu scopes
+# broadcasts by database as well). The URL the run was given is kept aside, so a process a test starts with this
+# environment (its Celery worker) lands on the same database, not one further along.
+_xdist_worker = os.environ.get("PYTEST_XDIST_WORKER")
+if _xdist_worker and os.environ.get("CELERY_BROKER_URL"):
+    _given = os.environ.setdefault("TEST_CELERY_BROKER_URL_GIVEN", os.environ["CELERY_BROKER_URL"])
+    _server, _, _db = _given.rpartition("/")
+    if not _db.isdigit():  # redis://host:port names database 0
+        _server, _db = _given.rstrip("/"), "0"
+    os.environ["CELERY_BROKER_URL"] = f"{_server}/{(int(_db) - int(_xdist_worker.removeprefix('gw'))) % 16}"
+
 from .base import *  # noqa: E402,F403
 from .base import DATABASES, MESSAGING_BACKENDS, REST_FRAMEWORK  # noqa: E402
 

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 # Public on purpose: load balancers and orchestrators probe them without credentials (liveness, readiness), and
 # they reveal only "ok" or "down" per dependency.
 PUBLIC = {"/health/", "/health/ready/", "/health/live/"}
-_SAMPLES = {"uuid": str(uuid.uuid4()), "int": "1", "slug": "x", "str": "x", "path": "x"}
+_SAMPLES = {"uuid": str(uuid.UUID(int=0x5EED)), "int": "1", "slug": "x", "str": "x", "path": "x"}
 
 
 def _concrete(route: str) -> str | None:

@@ -52,7 +52,7 @@ TINY = {
     "integrations": ["--events", "200", "--batch", "50", "--orders", "6", "--processes", "1"],
     "projections": ["--events", "3000", "--batch", "500", "--rebuild-batch", "1000"],
     # gunicorn with production settings; schemathesis, and locust, at a few cases each.
-    "fuzz_api": ["--max-examples", "1", "--phases", "fuzzing", "--customers", "0", "--max-time", "30"],
+    "fuzz_api": ["--max-examples", "1", "--phases", "fuzzing", "--customers", "0", "--max-time", "5"],
     "load": ["--users", "3", "--spawn-rate", "3", "--duration", "5", "--customers", "10", "--web-workers", "1"],
 }
 
