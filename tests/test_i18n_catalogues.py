@@ -39,6 +39,8 @@ PYTHON_MODULES = [
     "campaigns/worksheet.py",
     "campaigns/admin.py",
     "backoffice/integrations/admin.py",
+    "backoffice/eventstore/admin.py",
+    "backoffice/accounts/third_party_apps.py",
 ]
 
 

@@ -11,7 +11,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 
-def labelled_filter(field: str, title: Any, labels: Mapping[str, Any]) -> type[admin.SimpleListFilter]:
+def labelled_filter(field: str, title: Any, labels: Mapping[Any, Any]) -> type[admin.SimpleListFilter]:
     """A change-list filter on `field` that offers each code of `labels` by its label, in the order of `labels`."""
 
     class LabelledFilter(admin.SimpleListFilter):
@@ -29,14 +29,14 @@ def labelled_filter(field: str, title: Any, labels: Mapping[str, Any]) -> type[a
     return LabelledFilter
 
 
-def label_of(value: str | None, labels: Mapping[str, Any]) -> str:
+def label_of(value: str | None, labels: Mapping[Any, Any]) -> str:
     """A code's label; an unknown code as it is; none as "-" (the admin's empty value)."""
     if not value:
         return "-"
     return str(labels.get(value, value))
 
 
-def labelled_column(field: str, description: Any, labels: Mapping[str, Any]):
+def labelled_column(field: str, description: Any, labels: Mapping[Any, Any]):
     """A change-list column showing `field`'s code by its label, sorted by the code: `channel_label =
     labelled_column("channel", _("channel"), CHANNEL_LABELS)` in a ModelAdmin, then "channel_label" in list_display."""
 

@@ -12,7 +12,9 @@ from .roles import Role as Role
 class StaffProfile(models.Model):
     """The role of a user, and for store staff the one location they work at."""
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_profile")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.CASCADE, related_name="staff_profile"
+    )
     role = models.CharField(_("role"), max_length=20, choices=Role.choices)
     location_code = models.CharField(_("location"), max_length=32, blank=True, default="")
 
@@ -42,7 +44,9 @@ class ApiToken(models.Model):
     A token is valid until `expires_at` (None: no expiry). Rotation issues a new token and brings the old ones'
     expiry forward to the end of a grace period; revocation brings it to now."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.CASCADE, related_name="api_tokens"
+    )
     digest = models.CharField(_("SHA-256 of the key"), max_length=64, unique=True)
     # The first characters of the key: enough for a person to tell tokens apart, far too few to use one.
     prefix = models.CharField(_("starts with"), max_length=12)

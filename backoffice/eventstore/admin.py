@@ -5,16 +5,19 @@ import json
 from django.contrib import admin, messages
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from backoffice.accounts.admin_lists import labelled_column, labelled_filter, short_id
 from backoffice.accounts.admin_read_only import ReadOnlyAdmin
 from backoffice.accounts.admin_roles import RoleActedAdmin
 from backoffice.accounts.roles import Role
 
 from . import projector, store
 from .models import Event, ProjectionCheckpoint, ProjectionFailure
+from .vocabulary import CHANNEL_LABELS
 
 
 class StaffReadOnlyAdmin(ReadOnlyAdmin):
@@ -27,9 +30,13 @@ class StaffReadOnlyAdmin(ReadOnlyAdmin):
 
 @admin.register(Event)
 class EventAdmin(StaffReadOnlyAdmin):
-    list_display = ("position", "type", "channel", "stream", "version", "customer_id", "occurred_at", "recorded_at")
-    list_filter = ("type", "channel")
+    # recorded_at on the detail page only: the position already orders the list as it was recorded, and with it
+    # the list did not fit 1440 pixels.
+    list_display = ("position", "type", "channel_label", "stream_shown", "version", "customer", "occurred_at")
+    list_filter = ("type", labelled_filter("channel", _("channel"), CHANNEL_LABELS))
     search_fields = ("=stream", "=customer_id", "=id", "type")
+    # Newest first: who opens the log is looking for what just happened (a store's sale, a webhook), not for 2025.
+    ordering = ("-position",)
     list_per_page = 100
     show_full_result_count = False  # counting millions of events for every page is the slow part
     date_hierarchy = "occurred_at"
@@ -48,6 +55,23 @@ class EventAdmin(StaffReadOnlyAdmin):
         "metadata",
     )
     fields = readonly_fields
+
+    channel_label = labelled_column("channel", _("channel"), CHANNEL_LABELS)
+
+    @admin.display(description=_("stream"), ordering="stream")
+    def stream_shown(self, obj: Event) -> str:
+        """ "customer-33ce3118…" for a stream named after a UUID (the whole name on hover), other names as they are."""
+        kind, _dash, rest = obj.stream.partition("-")
+        if len(rest) == 36 and rest.count("-") == 4:
+            return format_html('<span title="{}">{}-{}…</span>', obj.stream, kind, rest[:8])
+        return obj.stream
+
+    @admin.display(description=_("customer"), ordering="customer_id")
+    def customer(self, obj: Event) -> str:
+        if not obj.customer_id:
+            return "-"
+        # By the URL's name: the customers app is a layer above the store.
+        return short_id(obj.customer_id, reverse("admin:customers_customer_change", args=[obj.customer_id]))
 
     @admin.display(description=_("data"))
     def readable_data(self, obj: Event) -> str:

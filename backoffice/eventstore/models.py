@@ -49,24 +49,26 @@ class EventQuerySet(models.QuerySet["Event"]):
 
 
 class Event(models.Model):
-    position = models.BigAutoField(primary_key=True)
-    id = models.UUIDField(unique=True, editable=False)
-    stream = models.CharField(max_length=200)
-    version = models.PositiveIntegerField()
-    type = models.CharField(max_length=100)  # indexed below: equality only (no LIKE index on PostgreSQL)
-    schema_version = models.PositiveSmallIntegerField(default=1)
+    position = models.BigAutoField(_("position"), primary_key=True)
+    id = models.UUIDField(_("event id"), unique=True, editable=False)
+    stream = models.CharField(_("stream"), max_length=200)
+    version = models.PositiveIntegerField(_("version"))
+    type = models.CharField(_("type"), max_length=100)  # indexed below: equality only (no LIKE index on PostgreSQL)
+    schema_version = models.PositiveSmallIntegerField(_("schema version"), default=1)
     # The contract says null (not "") for an event with no channel, e.g. a back-office correction.
-    channel = models.CharField(max_length=16, null=True, blank=True, choices=[(c, c) for c in CHANNELS])  # noqa: DJ001
-    customer_id = models.UUIDField(null=True, blank=True)
-    occurred_at = models.DateTimeField()
-    recorded_at = models.DateTimeField()
-    data = models.JSONField()
-    metadata = models.JSONField(default=dict)
+    channel = models.CharField(  # noqa: DJ001
+        _("channel"), max_length=16, null=True, blank=True, choices=[(c, c) for c in CHANNELS]
+    )
+    customer_id = models.UUIDField(_("customer id"), null=True, blank=True)
+    occurred_at = models.DateTimeField(_("occurred at"))
+    recorded_at = models.DateTimeField(_("recorded at"))
+    data = models.JSONField(_("data"))
+    metadata = models.JSONField(_("metadata"), default=dict)
     # sha256 of the event as its sender submitted it: decides whether a re-sent id is a duplicate or a conflict.
-    digest = models.CharField(max_length=64)
+    digest = models.CharField(_("digest"), max_length=64)
     # The writing transaction's id: xid8 DEFAULT pg_current_xact_id() on PostgreSQL (0 on SQLite), the order of the
     # catch-up read with the position (migration 0007, backends/postgres.py).
-    transaction_id = TransactionIdField(editable=False, default=0)
+    transaction_id = TransactionIdField(_("transaction id"), editable=False, default=0)
 
     objects = EventQuerySet.as_manager()
 
@@ -108,7 +110,7 @@ class EventKey(models.Model):
     version = models.PositiveIntegerField()
     position = models.BigIntegerField()
     recorded_at = models.DateTimeField()
-    transaction_id = TransactionIdField(editable=False, default=0)
+    transaction_id = TransactionIdField(_("transaction id"), editable=False, default=0)
 
     class Meta:
         db_table = "eventstore_event_key"
@@ -125,10 +127,10 @@ class ProjectionCheckpoint(models.Model):
     Every event that sorts at or before it in (transaction_id, position) order is applied (store.read_committed);
     on SQLite transaction_id is always 0 and positions alone order the log."""
 
-    name = models.CharField(max_length=100, primary_key=True)
-    transaction_id = models.BigIntegerField(default=0)
-    position = models.BigIntegerField(default=0)
-    updated_at = models.DateTimeField(auto_now=True)
+    name = models.CharField(_("name"), max_length=100, primary_key=True)
+    transaction_id = models.BigIntegerField(_("transaction id"), default=0)
+    position = models.BigIntegerField(_("position"), default=0)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         verbose_name = _("projection checkpoint")

@@ -3,6 +3,7 @@
 import uuid
 
 import pytest
+from django.test import override_settings
 
 from backoffice.eventstore import keys, projector, store
 from backoffice.eventstore.models import Event, ProjectionCheckpoint
@@ -33,6 +34,24 @@ def test_the_changelist_lists_and_filters_events(admin_client, events):
     assert everything.context["cl"].result_count == 3
     assert [e.channel for e in app_only.context["cl"].result_list] == ["app"]
     assert [e.type for e in by_customer.context["cl"].result_list] == ["test.secret_noted"]
+
+
+@override_settings(LANGUAGE_CODE="es")
+def test_the_log_lists_the_newest_first_with_channels_by_name_and_long_ids_cut_short(admin_client, events):
+    customer_id, secret = events
+
+    response = admin_client.get("/admin/eventstore/event/")
+
+    positions = [event.position for event in response.context["cl"].result_list]
+    assert positions[0] == secret.position
+    assert positions == sorted(positions, reverse=True)
+    page = response.content.decode()
+    assert '<td class="field-channel_label">App</td>' in page  # the code is "app"
+    assert '<td class="field-channel_label">Web</td>' in page
+    assert f'title="customer-{customer_id}">customer-{str(customer_id)[:8]}…</span>' in page
+    assert f'/admin/customers/customer/{customer_id}/change/" title="{customer_id}">{str(customer_id)[:8]}…</a>' in page
+    assert ">Tipo</a>" in page
+    assert ">Ocurrido el</a>" in page
 
 
 def test_the_detail_page_shows_decrypted_data_until_the_customer_is_erased(admin_client, events):

@@ -186,3 +186,26 @@ def test_a_worker_catches_up_the_projections_another_worker_does_not_hold(thing,
     assert done == {RecordingAsync.name: 3, "customers.channel_daily": 0}
     assert seen_by_async == [e.position for e in events]
     assert ProjectionCheckpoint.objects.get(name="customers.channel_daily").position < events[0].position
+
+
+def test_a_transaction_rolled_back_after_a_readers_snapshot_does_not_hold_the_reader_back(thing, no_after_commit_hooks):
+    """An id still running in the reader's snapshot, and ended by the time the reader looks at pg_locks, cannot be
+    placed in a database. One that committed may have written here and keeps the mark below it; one that rolled back
+    wrote nothing, and is passed. Two test runs on one server roll a test's transaction back every few milliseconds:
+    a run's self catch-up missed its own rows when one ended inside that window (seen once in 1,712 tests)."""
+    import psycopg
+
+    params = {key: value for key, value in connection.get_connection_params().items() if key != "cursor_factory"}
+    with psycopg.connect(**params) as other:
+        older = other.execute("SELECT pg_current_xact_id()").fetchone()[0]  # an id, running, below the next one
+        written = store.append("thing-after", [thing("after the running one")])[0]
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                cursor.execute("SELECT pg_snapshot_xip(pg_current_snapshot())")  # the snapshot: `older` runs in it
+                assert int(str(older)) in [int(str(x)) for (x,) in cursor.fetchall()]
+            other.rollback()
+
+            read = store.read_committed(after=(0, 0), limit=10)
+
+    assert [event.id for event in read] == [written.id]

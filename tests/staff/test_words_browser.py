@@ -12,6 +12,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from backoffice.eventstore import projector, store
+from backoffice.messaging.services import message_send, messages_drain
 from campaigns import services as campaign_services
 from customers.services.cases import case_open
 from tests.campaigns.conftest import ready_values, segment
@@ -120,12 +121,26 @@ def test_no_daily_page_shows_a_raw_dict_or_an_internal_field_path(story, staff_p
 def test_the_admins_lists_name_codes_by_their_labels_and_show_every_column_at_1440_pixels(
     story, staff_page, screenshot
 ):
+    customer_id, case = story
+    for origin in ({"campaign_id": str(uuid.uuid4())}, {"case_id": str(case.pk)}, {"order_id": "W-1001"}):
+        message_send(
+            customer_id=customer_id,
+            channel="sms",
+            purpose="service",
+            content={"text": "Tu pedido W-1001 está en camino"},
+            idempotency_key=f"k-{uuid.uuid4()}",
+            actor="test",
+            **origin,
+        )
+    messages_drain()
     admin = staff_page("admin", viewport={"width": 1440, "height": 900})
     for name, url, labels in (
         ("customers", "/admin/customers/customer/", ["Teléfono", "Tienda"]),  # in the filter
         ("orders", "/admin/orders/order/", ["Envío a domicilio", "Venta en caja"]),
         ("carts", "/admin/orders/cart/", ["App"]),
         ("cases", "/admin/customers/case/", ["Correo electrónico"]),
+        ("messages", "/admin/messaging/outboundmessage/", ["campaña", "caso", "pedido"]),
+        ("events", "/admin/eventstore/event/", ["Por tipo", "Por canal", "Correo electrónico"]),
     ):
         admin.goto(url)
         results = admin.locator("#changelist .results")

@@ -95,7 +95,9 @@ RETURNING id, position, transaction_id::text::bigint
 # never will be. `pg_snapshot_xmin(pg_current_snapshot())` is that mark for the whole cluster; transactions of the
 # other databases of the cluster (other applications, test runs) never write here, and a long one there would hold
 # every reader here back, so the in-progress ids that pg_locks proves belong to another database are left out (an id
-# that cannot be placed counts as ours: the mark can only be too low, never too high).
+# that cannot be placed counts as ours: the mark can only be too low, never too high; one that ended in a rollback
+# between the statement's snapshot and its look at pg_locks is left out too, as it wrote nothing: two test runs on one
+# server roll a test's transaction back every few milliseconds, and a self catch-up then missed its own rows).
 # A transaction that appended and then catches up itself (a test; a command that needs a projection fresh) reads up
 # to its own rows too, when no older transaction of this database is still running: nothing can commit below them.
 _MARK: Final = """
@@ -112,6 +114,10 @@ running AS MATERIALIZED (
     SELECT x FROM snap, pg_snapshot_xip(snap.s) AS x
      WHERE x IS DISTINCT FROM snap.own
        AND NOT EXISTS (SELECT 1 FROM held WHERE NOT held.is_local AND held.x32 = x::text::bigint %% 4294967296)
+       -- ended between the snapshot and the look at pg_locks: a rolled-back one wrote nothing anyone will see,
+       -- wherever it ran (a committed one may have written here: it counts)
+       AND (EXISTS (SELECT 1 FROM held WHERE held.x32 = x::text::bigint %% 4294967296)
+            OR pg_xact_status(x) IS DISTINCT FROM 'aborted')
 ),
 mark AS (
     SELECT own,

@@ -1,0 +1,60 @@
+"""The login-throttling and two-factor apps, named in the admin in the page's language.
+
+django-axes marks its words for translation but ships no Spanish catalog (locale/ has them); django-otp writes its
+model and field names as plain English strings, so a Spanish admin listed "OTP_TOTP", "TOTP devices" and "created
+at". Django's documented way to rename a third-party app is a subclass of its AppConfig in INSTALLED_APPS; the
+device models' names and the fields their change lists show get translatable names when the app is ready. Only the
+names change: `makemigrations` deactivates translations, sees the same English words and writes nothing."""
+
+from typing import Any
+
+from axes.apps import AppConfig as AxesAppConfig
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+# The fields every django-otp device shows in its change list, and the words for them.
+DEVICE_FIELD_NAMES = {
+    "user": _("user"),
+    "name": _("name"),
+    "confirmed": _("confirmed"),
+    "created_at": _("created at"),
+    "last_used_at": _("last used at"),
+}
+
+
+def _name_device_model(app: AppConfig, model_name: str, singular: Any, plural: Any) -> None:
+    model = app.get_model(model_name)
+    model._meta.verbose_name = singular
+    model._meta.verbose_name_plural = plural
+    for field_name, label in DEVICE_FIELD_NAMES.items():
+        # verbose_name, not the constructor's _verbose_name: the field's deconstruction (its migration) is unchanged.
+        model._meta.get_field(field_name).verbose_name = label
+
+
+class AxesConfig(AxesAppConfig):
+    verbose_name = _("Login attempts")
+
+    def ready(self) -> None:
+        super().ready()
+        from axes.admin import AccessAttemptAdmin
+
+        # A column named after its method ("Status") is the one header of django-axes that gettext never sees.
+        AccessAttemptAdmin.status.short_description = _("status")  # type: ignore[attr-defined]
+
+
+class TOTPDevicesConfig(AppConfig):
+    name = "django_otp.plugins.otp_totp"
+    default_auto_field = "django.db.models.AutoField"
+    verbose_name = _("Two-factor: authenticator apps")
+
+    def ready(self) -> None:
+        _name_device_model(self, "TOTPDevice", _("authenticator app"), _("authenticator apps"))
+
+
+class StaticDevicesConfig(AppConfig):
+    name = "django_otp.plugins.otp_static"
+    default_auto_field = "django.db.models.AutoField"
+    verbose_name = _("Two-factor: recovery codes")
+
+    def ready(self) -> None:
+        _name_device_model(self, "StaticDevice", _("recovery code set"), _("recovery code sets"))
