@@ -49,7 +49,8 @@ SAME_IN_BOTH = {"SLA", "SKU", "total", "error", "backend"}
 
 
 def _admin_words(language: str) -> dict[str, str]:
-    """Every name the admin shows for its apps, models, change-list columns and filters, in `language`."""
+    """Every name the admin shows for its apps, models, change-list columns and filters, and the titles of its forms'
+    sections, in `language`."""
     from django.contrib import admin
     from django.contrib.admin.utils import label_for_field
     from django.utils import translation
@@ -63,6 +64,12 @@ def _admin_words(language: str) -> dict[str, str]:
             for column in model_admin.list_display:
                 if column not in ("__str__", "action_checkbox"):
                     words[f"column {meta.label}.{column}"] = str(label_for_field(column, model, model_admin))
+            # Our forms' sections. django-otp's device forms keep theirs ("Identity", "Timestamps"): plain strings
+            # of a page only an administrator opens, to delete a lost device.
+            is_ours = not meta.app_label.startswith("otp_")
+            for index, (name, _options) in enumerate(model_admin.fieldsets or ()):
+                if name and is_ours:
+                    words[f"fieldset {meta.label}.{index}"] = str(name)
             for entry in model_admin.list_filter:
                 field = entry[0] if isinstance(entry, tuple) else entry
                 title = meta.get_field(field).verbose_name if isinstance(field, str) else field.title

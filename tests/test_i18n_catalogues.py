@@ -41,6 +41,7 @@ PYTHON_MODULES = [
     "backoffice/integrations/admin.py",
     "backoffice/eventstore/admin.py",
     "backoffice/accounts/third_party_apps.py",
+    "backoffice/accounts/admin.py",
 ]
 
 

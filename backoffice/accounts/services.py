@@ -154,6 +154,19 @@ def two_factor_disable(*, user: User) -> None:
     StaticDevice.objects.filter(user=user).delete()
 
 
+@transaction.atomic
+def two_factor_reset(*, user: User) -> int:
+    """An administrator's answer to a lost phone: the person's authenticator and recovery codes go, whatever their
+    role. They sign in with their password, and where their role requires two-factor they enrol again before any
+    page (selectors.two_factor_step_due). Returns how many devices went."""
+    from django_otp.plugins.otp_static.models import StaticDevice
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    removed, _ = TOTPDevice.objects.filter(user=user).delete()
+    codes, _ = StaticDevice.objects.filter(user=user).delete()
+    return int(removed) + int(codes)
+
+
 def two_factor_verify(*, user: User, token: str) -> "Device | None":
     """The device (authenticator or recovery codes) that accepts `token` for `user`, or None. A recovery code works
     once; each device slows down after failures (django-otp's throttling: 1, 2, 4... seconds)."""

@@ -11,7 +11,9 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from backoffice.accounts.actors import request_actor
 from customers.selectors import customer_exists, customer_id_by_identifier
@@ -37,13 +39,13 @@ KIND_LABELS = {
 
 class JourneyForm(forms.ModelForm):
     template = forms.ChoiceField(
-        label=_("start from a template"),
+        label=capfirst(_("start from a template")),
         required=False,
         choices=[("", "---------"), *[(key, value["name"]) for key, value in TEMPLATES.items()]],
         help_text=_("Fills the definition of a new journey; leave it empty to write your own."),
     )
     definition = forms.CharField(
-        label=_("definition"),
+        label=capfirst(_("definition")),
         required=False,
         widget=forms.Textarea(attrs={"rows": 24, "cols": 100, "class": "vLargeTextField journey-definition"}),
         help_text=_("Trigger, goal, re-entry, cap and steps (see docs/journeys.md). Checked before publishing."),
@@ -84,7 +86,7 @@ class JourneyAdmin(OwnedAdmin):
     readonly_fields = ("status", "version")
     fieldsets = (
         (None, {"fields": ("template", "name", "status", "version")}),
-        (_("Why"), {"fields": ("objective", "kpi", "holdout_share", "attribution_days")}),
+        (pgettext_lazy("QQOQCP", "Why"), {"fields": ("objective", "kpi", "holdout_share", "attribution_days")}),
         (_("Steps"), {"fields": ("definition",)}),
     )
     change_form_template = "admin/campaigns/journey/change_form.html"

@@ -31,6 +31,9 @@ def browser_page():
 
 
 def login(page, base: str, username: str) -> None:
+    # The page before must be done first: a redirect it still follows after the cookies are cleared reaches the login
+    # page without them, gets a new CSRF cookie, and the form below then posts a token of the one before (403).
+    page.wait_for_load_state("networkidle")
     page.context.clear_cookies()
     page.goto(f"{base}/admin/login/")
     page.fill("#id_username", username)

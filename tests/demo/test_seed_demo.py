@@ -254,6 +254,25 @@ def test_the_demo_has_service_cases_on_several_channels_open_resolved_and_rated(
     assert all(case.message_count >= 1 for case in cases)
 
 
+def test_the_demo_has_two_live_journeys_and_a_draft_that_nobody_from_the_past_entered(seeded, db):
+    from campaigns.journeys.models import Journey, JourneyRun
+
+    journeys = {journey.template: journey for journey in Journey.objects.all()}
+
+    assert {template: journeys[template].status for template in journeys} == {
+        "abandoned_cart": "live",
+        "pickup_ready": "live",
+        "welcome": "draft",
+    }
+    assert journeys["abandoned_cart"].name == "Carrito abandonado"
+    assert Event.objects.filter(type="cart.abandoned").exists()
+    assert not JourneyRun.objects.exists()  # published after the history: only later carts enter
+    assert any(line.startswith("Journeys: 3 new, 2 published") for line in seeded)
+    events_before = Event.objects.count()
+    assert any(line.startswith("Journeys: 0 new, 0 published") for line in _seed(30))
+    assert Event.objects.count() == events_before
+
+
 def test_the_login_line_names_the_port_actually_served(seeded, db):
     out = io.StringIO()
     call_command("seed_demo", "--customers", "30", "--admin-url", "http://127.0.0.1:8017/admin/", stdout=out)

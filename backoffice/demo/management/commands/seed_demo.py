@@ -3,7 +3,8 @@
 Each app seeds its own part through its services, in the order the business would have lived it: the customers'
 history of interactions on every channel (customers.demo_history), then stores, catalog, stock and orders from every
 channel (orders.demo), then service cases from their messages and calls (customers.demo), then marketing campaigns
-with their deliveries, orders and lift (campaigns.demo). Everything is idempotent:
+with their deliveries, orders and lift (campaigns.demo), and journeys (campaigns.journeys.demo). Everything is
+idempotent:
 a second run writes nothing new and only changes the staff passwords. Asynchronous projections are caught up once at
 the end rather than after each of the thousands of commits.
 The admin login is the last line printed.
@@ -21,6 +22,7 @@ from backoffice.accounts.services import api_token_issue, staff_user_save
 from backoffice.eventstore import projector, store
 from backoffice.insights.demo import seed_spend
 from campaigns.demo import seed_campaigns
+from campaigns.journeys.demo import seed_journeys
 from campaigns.selectors import campaign_count
 from customers.demo import seed_cases
 from customers.demo_history import MADRID, SEED, HistorySeeder
@@ -73,6 +75,11 @@ class Command(BaseCommand):
         )
         campaigns = seed_campaigns(now=end_of_history)
         self.stdout.write(f"Campaigns: {campaign_count()} in all ({campaigns})")
+        journeys = seed_journeys()
+        self.stdout.write(
+            f"Journeys: {journeys['made']} new, {journeys['published']} published in this run (live ones enter people "
+            "from the next cart abandoned or order ready)"
+        )
         self.stdout.write(f"Acquisition spend: {seed_spend()} channel-months, per customer each channel acquired")
 
     def _staff(self, admin_url: str) -> None:
