@@ -42,19 +42,26 @@ class AxesConfig(AxesAppConfig):
         AccessAttemptAdmin.status.short_description = _("status")  # type: ignore[attr-defined]
 
 
-class TOTPDevicesConfig(AppConfig):
+class _DevicesConfig(AppConfig):
+    """A django-otp device plugin: its device model and the words for it, set when the app is ready."""
+
+    default_auto_field = "django.db.models.AutoField"
+    device_model = ""
+    device_names: tuple[Any, Any] = ("", "")
+
+    def ready(self) -> None:
+        _name_device_model(self, self.device_model, *self.device_names)
+
+
+class TOTPDevicesConfig(_DevicesConfig):
     name = "django_otp.plugins.otp_totp"
-    default_auto_field = "django.db.models.AutoField"
     verbose_name = _("Two-factor: authenticator apps")
+    device_model = "TOTPDevice"
+    device_names = (_("authenticator app"), _("authenticator apps"))
 
-    def ready(self) -> None:
-        _name_device_model(self, "TOTPDevice", _("authenticator app"), _("authenticator apps"))
 
-
-class StaticDevicesConfig(AppConfig):
+class StaticDevicesConfig(_DevicesConfig):
     name = "django_otp.plugins.otp_static"
-    default_auto_field = "django.db.models.AutoField"
     verbose_name = _("Two-factor: recovery codes")
-
-    def ready(self) -> None:
-        _name_device_model(self, "StaticDevice", _("recovery code set"), _("recovery code sets"))
+    device_model = "StaticDevice"
+    device_names = (_("recovery code set"), _("recovery code sets"))
