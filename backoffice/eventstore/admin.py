@@ -60,7 +60,8 @@ class EventAdmin(StaffReadOnlyAdmin):
 
     @admin.display(description=_("stream"), ordering="stream")
     def stream_shown(self, obj: Event) -> str:
-        """ "customer-33ce3118…" for a stream named after a UUID (the whole name on hover), other names as they are."""
+        """A stream named after a UUID as its kind and the UUID's first characters, "customer-33ce3118…" (the whole
+        name on hover); other names as they are."""
         kind, _dash, rest = obj.stream.partition("-")
         if len(rest) == 36 and rest.count("-") == 4:
             return format_html('<span title="{}">{}-{}…</span>', obj.stream, kind, rest[:8])
