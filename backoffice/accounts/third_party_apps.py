@@ -10,15 +10,20 @@ from typing import Any
 
 from axes.apps import AppConfig as AxesAppConfig
 from django.apps import AppConfig
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
-# The fields every django-otp device shows in its change list, and the words for them.
+# The fields every django-otp device shows in its admin (backoffice/accounts/admin.py), and the words for them: a
+# name, and django-otp's own help text as the msgid (the same English words, so the migration state is the same).
 DEVICE_FIELD_NAMES = {
-    "user": _("user"),
-    "name": _("name"),
-    "confirmed": _("confirmed"),
-    "created_at": _("created at"),
-    "last_used_at": _("last used at"),
+    "user": (_("user"), _("The user that this device belongs to.")),
+    "name": (_("name"), _("The human-readable name of this device.")),
+    "confirmed": (_("confirmed"), _("Is this device ready for use?")),
+    "created_at": (
+        _("created at"),
+        _("The date and time when this device was initially created in the system."),
+    ),
+    "last_used_at": (_("last used at"), _("The most recent date and time this device was used.")),
 }
 
 
@@ -26,9 +31,14 @@ def _name_device_model(app: AppConfig, model_name: str, singular: Any, plural: A
     model = app.get_model(model_name)
     model._meta.verbose_name = singular
     model._meta.verbose_name_plural = plural
-    for field_name, label in DEVICE_FIELD_NAMES.items():
+    for field_name, (label, help_text) in DEVICE_FIELD_NAMES.items():
+        field = model._meta.get_field(field_name)
         # verbose_name, not the constructor's _verbose_name: the field's deconstruction (its migration) is unchanged.
-        model._meta.get_field(field_name).verbose_name = label
+        field.verbose_name = label
+        with translation.override(None):  # the msgids: a django-otp release that rewords a text keeps its own
+            is_theirs = str(field.help_text) == str(help_text)
+        if is_theirs:
+            field.help_text = help_text
 
 
 class AxesConfig(AxesAppConfig):

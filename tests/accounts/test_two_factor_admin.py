@@ -42,6 +42,8 @@ def test_administrators_see_who_has_an_authenticator_in_spanish_and_never_its_se
     assert device.key not in detail
     assert secret not in detail
     assert "Identity" not in detail
+    assert "El nombre de este dispositivo, para reconocerlo." in detail  # django-otp's help text, in Spanish
+    assert "human-readable" not in detail
 
 
 @override_settings(TWO_FACTOR_REQUIRED_ROLES=["support"])
