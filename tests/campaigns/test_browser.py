@@ -114,4 +114,5 @@ def test_marketing_fills_the_worksheet_sees_previews_gets_it_approved_and_launch
     assert campaign.status == Status.COMPLETED
     assert OutboundMessage.objects.filter(campaign_id=str(campaign.id)).count() == 1
     page.click("a.campaign-report-link")
-    assert page.locator('svg[data-chart^="campaign_"]').count() == 3
+    # Waits for the report page: the click only starts its navigation, and a count does not wait.
+    expect(page.locator('svg[data-chart^="campaign_"]')).to_have_count(3)
