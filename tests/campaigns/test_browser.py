@@ -57,7 +57,8 @@ def test_marketing_fills_the_worksheet_sees_previews_gets_it_approved_and_launch
     page.select_option("#rule-editor select.rule-value", "email")
     # A locator wait, not wait_for_function: the admin's Content-Security-Policy refuses eval'd strings.
     expect(page.locator("#segment-count")).to_have_text("1")
-    page.click("input[name=_save]")
+    with page.expect_navigation():
+        page.click("input[name=_save]")
     assert Segment.objects.get().rules == {
         "op": "and",
         "rules": [{"field": "consent", "cmp": "eq", "value": "email"}],
@@ -87,7 +88,8 @@ def test_marketing_fills_the_worksheet_sees_previews_gets_it_approved_and_launch
     page.check("input[name=segments] >> nth=0")
     page.check("input[name=channels][value=email]")
     page.check("input[name=channels][value=sms]")
-    page.click("input[name=_continue]")
+    with page.expect_navigation():
+        page.click("input[name=_continue]")
 
     assert page.locator(".qqoqcp-progress").inner_text() == "6/6"
     assert page.locator(".qqoqcp-ready").is_visible()
@@ -98,21 +100,25 @@ def test_marketing_fills_the_worksheet_sees_previews_gets_it_approved_and_launch
     campaign = Campaign.objects.get()
 
     # Its author cannot approve it; a colleague can.
-    page.click("button.campaign-approve")
+    with page.expect_navigation():
+        page.click("button.campaign-approve")
     assert "second staff member" in page.locator(".messagelist").inner_text()
     login(page, base, "berta.marketing")
     page.goto(f"{base}/admin/campaigns/campaign/{campaign.pk}/change/")
-    page.click("button.campaign-approve")
+    with page.expect_navigation():
+        page.click("button.campaign-approve")
     campaign.refresh_from_db()
     assert campaign.status == Status.APPROVED
 
     # The author launches it and reads the report.
     login(page, base, "ana.marketing")
     page.goto(f"{base}/admin/campaigns/campaign/{campaign.pk}/change/")
-    page.click("button.campaign-launch")
+    with page.expect_navigation():
+        page.click("button.campaign-launch")
     campaign.refresh_from_db()
     assert campaign.status == Status.COMPLETED
     assert OutboundMessage.objects.filter(campaign_id=str(campaign.id)).count() == 1
-    page.click("a.campaign-report-link")
-    # Waits for the report page: the click only starts its navigation, and a count does not wait.
+    with page.expect_navigation():
+        page.click("a.campaign-report-link")
+    # A count does not wait: the charts are drawn as the report page loads.
     expect(page.locator('svg[data-chart^="campaign_"]')).to_have_count(3)

@@ -57,7 +57,8 @@ def test_the_dashboard_draws_its_charts_for_a_range_and_a_csv_has_the_same_numbe
     page.fill("#id_from", "2026-01-01")
     page.fill("#id_to", "2026-03-31")
     page.fill("#id_churn_days", "30")
-    page.click("#insights-range button[type=submit]")
+    with page.expect_navigation():
+        page.click("#insights-range button[type=submit]")
     page.wait_for_load_state("networkidle")
 
     assert "from=2026-01-01" in page.url

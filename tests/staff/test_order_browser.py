@@ -39,16 +39,16 @@ def test_store_staff_prepare_an_app_pickup_order_and_hand_it_over(shop, staff_pa
     assert card.get_by_text("Vaquero slim azul 40").is_visible()
     screenshot(page, "to-prepare")
 
-    card.get_by_role("button", name="Marcar preparado").click()
-    page.wait_for_url("**/staff/pickups/")
+    with page.expect_navigation(url="**/staff/pickups/"):  # from the same URL: waiting for it would not wait
+        card.get_by_role("button", name="Marcar preparado").click()
     assert page.get_by_text("El pedido APP-1001 está listo para recoger.").is_visible()
     ready = page.locator("#ready").get_by_test_id("order-APP-1001")
     assert ready.is_visible()
     screenshot(page, "ready")
     assert Order.objects.get(id="APP-1001").status == "ready"
 
-    ready.get_by_role("button", name="Marcar recogido").click()
-    page.wait_for_url("**/staff/pickups/")
+    with page.expect_navigation(url="**/staff/pickups/"):  # from the same URL: waiting for it would not wait
+        ready.get_by_role("button", name="Marcar recogido").click()
     assert page.get_by_text("Pedido APP-1001 recogido.").is_visible()
     assert page.get_by_test_id("order-APP-1001").count() == 0
     screenshot(page, "collected")
@@ -94,7 +94,8 @@ def test_a_web_order_is_returned_at_the_counter_restocking_this_store_with_the_r
 
     page.get_by_role("link", name="Stock").click()
     page.fill("input[name=q]", "CAM-ALG-BLA-M")
-    page.get_by_role("button", name="Buscar").click()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Buscar").click()
     own = page.locator("tr.is-own")
     assert own.get_by_text("Madrid Gran Vía").is_visible()
     assert own.locator("td.num").first.inner_text() == "4"
@@ -106,7 +107,8 @@ def test_a_till_sale_short_of_stock_names_other_stores_and_a_sale_in_stock_goes_
     page.get_by_role("link", name="Caja").click()
     page.fill("input[name=sku]", "CAM-ALG-BLA-M")
     page.fill("input[name=quantity]", "4")
-    page.get_by_role("button", name="Registrar venta").click()
+    with page.expect_navigation():  # the refusal comes back as a page of its own
+        page.get_by_role("button", name="Registrar venta").click()
     assert page.get_by_text("Solo 3 de CAM-ALG-BLA-M disponibles aquí.").is_visible()
     assert page.get_by_text("Valencia Colón (5)").is_visible()
     screenshot(page, "refused")
