@@ -11,13 +11,13 @@ from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 
 from backoffice.accounts.actors import request_actor
-from backoffice.accounts.admin_lists import labelled_column, labelled_filter
+from backoffice.accounts.admin_lists import customer_admin_short_link, labelled_column, labelled_filter
 from backoffice.accounts.admin_read_only import ReadOnlyAdmin
 from backoffice.accounts.admin_roles import RoleGatedAdmin
 from backoffice.accounts.admin_tables import code_html, local_minute, table_html
 from backoffice.accounts.roles import Role
 from backoffice.accounts.selectors import user_location_code, user_role
-from customers.admin_links import customer_admin_link, customer_admin_short_link
+from customers.admin_links import customer_admin_link
 from customers.wording import CHANNEL_LABELS, FULFILMENT_LABELS
 
 from . import selectors, services

@@ -6,7 +6,7 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from .admin_read_only import ReadOnlyAdmin
-from .admin_roles import RoleGatedAdmin
+from .admin_roles import RoleActedAdmin, RoleGatedAdmin
 from .models import ApiToken, PersonalDataAccess, Role, StaffProfile
 from .services import api_token_revoke, two_factor_reset
 
@@ -58,22 +58,18 @@ class PersonalDataAccessAdmin(RoleGatedAdmin, ReadOnlyAdmin):
     roles = (Role.ADMIN,)
 
 
-class TwoFactorDeviceAdmin(RoleGatedAdmin, ReadOnlyAdmin):
+class TwoFactorDeviceAdmin(RoleActedAdmin, RoleGatedAdmin, ReadOnlyAdmin):
     """Who has an authenticator app or recovery codes, for administrators; in place of django-otp's own admin, whose
     change form and search help were English, and which let an administrator add a device for someone else. People
     enrol on /staff/two-factor/; here a lost phone is reset through the service."""
 
-    roles = (Role.ADMIN,)
+    roles = action_roles = (Role.ADMIN,)
     list_display = ("user", "name", "confirmed", "created_at", "last_used_at")
     list_filter = ("confirmed", "created_at", "last_used_at")
     search_fields = ("user__username", "user__email")
     search_help_text = _("User name or email of the staff member")
     fields = ("user", "name", "confirmed", "created_at", "last_used_at")
     actions = ("reset",)
-
-    def get_actions(self, request):
-        # Past ReadOnlyAdmin, which offers no action: administrators reset (the only role that sees these pages).
-        return admin.ModelAdmin.get_actions(self, request) if self.has_role(request) else {}
 
     @admin.action(description=_("Reset two-factor for these people (they enrol again at their next sign-in)"))
     def reset(self, request, queryset):

@@ -143,15 +143,11 @@ def two_factor_recovery_codes_renew(*, user: User) -> list[str]:
 @transaction.atomic
 def two_factor_disable(*, user: User) -> None:
     """Turn two-factor off (refused where the role requires it)."""
-    from django_otp.plugins.otp_static.models import StaticDevice
-    from django_otp.plugins.otp_totp.models import TOTPDevice
-
     from .selectors import two_factor_is_required
 
     if two_factor_is_required(user=user):
         raise ValidationError({"two_factor": "your role requires two-factor authentication"}, code="required")
-    TOTPDevice.objects.filter(user=user).delete()
-    StaticDevice.objects.filter(user=user).delete()
+    two_factor_reset(user=user)
 
 
 @transaction.atomic

@@ -5,12 +5,11 @@ import json
 from django.contrib import admin, messages
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest
-from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from backoffice.accounts.admin_lists import labelled_column, labelled_filter, short_id
+from backoffice.accounts.admin_lists import customer_admin_short_link, labelled_column, labelled_filter
 from backoffice.accounts.admin_read_only import ReadOnlyAdmin
 from backoffice.accounts.admin_roles import RoleActedAdmin
 from backoffice.accounts.roles import Role
@@ -69,10 +68,7 @@ class EventAdmin(StaffReadOnlyAdmin):
 
     @admin.display(description=_("customer"), ordering="customer_id")
     def customer(self, obj: Event) -> str:
-        if not obj.customer_id:
-            return "-"
-        # By the URL's name: the customers app is a layer above the store.
-        return short_id(obj.customer_id, reverse("admin:customers_customer_change", args=[obj.customer_id]))
+        return customer_admin_short_link(obj.customer_id)
 
     @admin.display(description=_("data"))
     def readable_data(self, obj: Event) -> str:

@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from backoffice.accounts.actors import request_actor
-from backoffice.accounts.admin_lists import labelled_column, labelled_filter, short_id
+from backoffice.accounts.admin_lists import customer_admin_short_link, labelled_column, labelled_filter, short_id
 from backoffice.accounts.admin_read_only import ReadOnlyAdmin
 from backoffice.accounts.admin_roles import RoleActedAdmin, RoleEditedAdmin, RoleGatedAdmin
 from backoffice.accounts.admin_tables import code_html, table_html
@@ -103,10 +103,7 @@ class OutboundMessageAdmin(RoleActedAdmin, RoleGatedAdmin, ReadOnlyAdmin):
 
     @admin.display(description=_("customer"))
     def customer(self, message):
-        if not message.customer_id:
-            return "-"
-        # By the URL's name: the customers app is a layer above this one.
-        return short_id(message.customer_id, reverse("admin:customers_customer_change", args=[message.customer_id]))
+        return customer_admin_short_link(message.customer_id)
 
     @admin.display(description=_("origin"))
     def origin(self, message):
