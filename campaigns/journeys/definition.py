@@ -66,6 +66,10 @@ DATE_ATTRIBUTES: Final = ("birthday",)
 DATE_OCCURRENCE_GAP: Final = timedelta(days=360)
 TASK_QUEUES: Final = ("support", "store")
 MAX_STEPS: Final = 100
+# Upper bounds of the numbers a definition holds: a wait or a re-entry period beyond them is a typo, and one beyond
+# what a datetime can hold would stop the process manager on every event it reads (an OverflowError in its batch).
+MAX_WAIT_MINUTES: Final = 366 * 24 * 60
+MAX_REENTRY_DAYS: Final = 3660
 STEP_ID: Final = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
@@ -96,8 +100,8 @@ def validate(definition: Any, *, known_segments: set[str] | None = None) -> list
     reentry = definition.get("reentry", {"mode": "once"})
     if not isinstance(reentry, dict) or reentry.get("mode") not in REENTRY_MODES:
         _error(errors, "reentry.mode", f"one of {', '.join(REENTRY_MODES)}", "invalid_choice")
-    elif reentry["mode"] == "once_per_days" and not _positive_int(reentry.get("days")):
-        _error(errors, "reentry.days", "a whole number of days, at least 1", "invalid")
+    elif reentry["mode"] == "once_per_days" and not _positive_int(reentry.get("days"), most=MAX_REENTRY_DAYS):
+        _error(errors, "reentry.days", f"a whole number of days, 1 to {MAX_REENTRY_DAYS}", "invalid")
     cap = definition.get("cap")
     if cap is not None and not _positive_int(cap):
         _error(errors, "cap", "a whole number of people, at least 1", "invalid")
@@ -119,7 +123,7 @@ def validate(definition: Any, *, known_segments: set[str] | None = None) -> list
             continue
         by_id[step_id] = step
     start = definition.get("start", steps[0].get("id") if isinstance(steps[0], dict) else None)
-    if start not in by_id:
+    if not isinstance(start, str) or start not in by_id:
         _error(errors, "start", f"the first step {start!r} does not exist", "unknown_step")
     for step_id, step in by_id.items():
         _validate_step(step_id, step, by_id, errors)
@@ -128,8 +132,8 @@ def validate(definition: Any, *, known_segments: set[str] | None = None) -> list
     return errors
 
 
-def _positive_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+def _positive_int(value: Any, *, most: int | None = None) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1 and (most is None or value <= most)
 
 
 def _validate_trigger(trigger: Any, errors: list, known_segments: set[str] | None) -> None:
@@ -142,9 +146,13 @@ def _validate_trigger(trigger: Any, errors: list, known_segments: set[str] | Non
         if not isinstance(event, str) or not schema.is_known_type(event):
             _error(errors, "trigger.event", f"the trigger event {event!r} does not exist", "unknown_event")
         channels = trigger.get("channels", [])
-        if not isinstance(channels, list) or set(channels) - set(schema.CHANNELS):
+        if not isinstance(channels, list) or any(channel not in schema.CHANNELS for channel in channels):
             _error(errors, "trigger.channels", f"channels among {', '.join(schema.CHANNELS)}", "invalid_choice")
-        for index, condition in enumerate(trigger.get("conditions", []) or []):
+        conditions = trigger.get("conditions") or []
+        if not isinstance(conditions, list):
+            _error(errors, "trigger.conditions", "the trigger's conditions are a list", "invalid")
+            conditions = []
+        for index, condition in enumerate(conditions):
             _validate_event_condition(condition, f"trigger.conditions.{index}", "the trigger", errors)
     elif kind == "segment":
         segment = str(trigger.get("segment", ""))
@@ -192,7 +200,7 @@ def _validate_step(step_id: str, step: dict, by_id: dict, errors: list) -> None:
             if kind == "branch":
                 _error(errors, f"{at}.{pointer}", f"{name}: the branch has no {pointer!r} path", "no_path")
             continue
-        if target not in by_id:
+        if not isinstance(target, str) or target not in by_id:
             _error(errors, f"{at}.{pointer}", f"{name}: goes to {target!r}, which does not exist", "unknown_step")
     if kind == "end" and step.get("next"):
         _error(errors, f"{at}.next", f"{name}: an end step goes nowhere", "invalid")
@@ -202,8 +210,9 @@ def _validate_step(step_id: str, step: dict, by_id: dict, errors: list) -> None:
         event = step.get("event")
         if not isinstance(event, str) or not schema.is_known_type(event):
             _error(errors, f"{at}.event", f"{name}: the event {event!r} does not exist", "unknown_event")
-        if not _positive_int(step.get("timeout_minutes")):
-            _error(errors, f"{at}.timeout_minutes", f"{name}: a timeout in minutes, at least 1", "required")
+        if not _positive_int(step.get("timeout_minutes"), most=MAX_WAIT_MINUTES):
+            message = f"{name}: a timeout in minutes, 1 to {MAX_WAIT_MINUTES} (a year)"
+            _error(errors, f"{at}.timeout_minutes", message, "required")
     elif kind == "branch":
         _validate_branch_condition(step.get("condition"), at, name, errors)
     elif kind == "split":
@@ -216,16 +225,17 @@ def _validate_step(step_id: str, step: dict, by_id: dict, errors: list) -> None:
             target = path.get("next") if isinstance(path, dict) else None
             if not target:
                 _error(errors, f"{at}.paths.{index}.next", f"{name}: path {index + 1} goes nowhere", "no_path")
-            elif target not in by_id:
+            elif not isinstance(target, str) or target not in by_id:
                 message = f"{name}: path {index + 1} goes to {target!r}, which does not exist"
                 _error(errors, f"{at}.paths.{index}.next", message, "unknown_step")
             try:
                 share = Decimal(str(path.get("share"))) if isinstance(path, dict) else Decimal(-1)
             except InvalidOperation:
                 share = Decimal(-1)
-            if share <= 0:
+            if not share.is_finite() or share <= 0:
                 _error(errors, f"{at}.paths.{index}.share", f"{name}: a share above 0", "invalid")
-            total += max(share, Decimal(0))
+            else:
+                total += share
         if total != 100:
             _error(errors, f"{at}.paths", f"{name}: the shares add up to {total}, not 100", "invalid")
     elif kind == "send":
@@ -244,10 +254,9 @@ def _validate_step(step_id: str, step: dict, by_id: dict, errors: list) -> None:
 def _validate_wait(step: dict, at: str, name: str, errors: list) -> None:
     until = step.get("until")
     if until is None:
-        if not _positive_int(step.get("minutes")):
-            _error(
-                errors, f"{at}.minutes", f"{name}: wait a number of minutes (at least 1) or until a time", "required"
-            )
+        if not _positive_int(step.get("minutes"), most=MAX_WAIT_MINUTES):
+            message = f"{name}: wait a number of minutes (1 to {MAX_WAIT_MINUTES}, a year) or until a time"
+            _error(errors, f"{at}.minutes", message, "required")
         return
     if not isinstance(until, dict) or _clock(until.get("time")) is None:
         _error(errors, f"{at}.until.time", f"{name}: a local time of day, HH:MM", "invalid")

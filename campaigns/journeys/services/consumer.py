@@ -255,12 +255,22 @@ def _append_run_event(
     )
 
 
+def _since_entry(run: _Run, event: store.RecordedEvent) -> bool:
+    """Whether the person did this once in the journey. A triggered run counts from its trigger's place in the log:
+    it is entered when the trigger is read, so a purchase just after the trigger may predate the entry. A run entered
+    by segment or date has no trigger, and the log is read from before its entry (from the first journey's
+    publication, or by a reader behind): what happened before it entered is not its conversion."""
+    if run.trigger_position:
+        return event.position > run.trigger_position
+    return event.occurred_at >= run.entered_at
+
+
 def _reach_goal(
     item: _Live, event: store.RecordedEvent, mine: list[_Run], windows: dict[uuid.UUID, int], appends: Appends
 ) -> None:
     revenue = _money(event.data.get("total", 0))
     for run in mine:
-        if run.journey_id != item.journey.id or event.position <= (run.trigger_position or 0):
+        if run.journey_id != item.journey.id or not _since_entry(run, event):
             continue
         base = {"journey_id": str(run.journey_id), "run_id": str(run.id), "version": run.version}
         if run.status == RunStatus.ACTIVE:

@@ -95,8 +95,56 @@ def test_integration_reads_but_cannot_write_and_support_sees_nothing(api_client_
             "missing_variant",
         ),
         (_definition(goal={"event": "order.teleported"}), "goal.event", "unknown_event"),
+        # Beyond what a datetime holds, a wait published would stop the process manager on every event it reads.
+        (
+            _definition(
+                steps=[{"id": "w", "kind": "wait", "minutes": 10**10, "next": "e"}, {"id": "e", "kind": "end"}]
+            ),
+            "steps.w.minutes",
+            "required",
+        ),
+        (_definition(reentry={"mode": "once_per_days", "days": 10**10}), "reentry.days", "invalid"),
+        # Values of the wrong shape are refused by name, not a 500.
+        (
+            _definition(
+                steps=[
+                    {"id": "ab", "kind": "split", "paths": [{"share": "NaN", "next": "a"}, {"share": 50, "next": "a"}]},
+                    {"id": "a", "kind": "end"},
+                ]
+            ),
+            "steps.ab.paths.0.share",
+            "invalid",
+        ),
+        (
+            _definition(steps=[{"id": "w", "kind": "wait", "minutes": 5, "next": ["x"]}]),
+            "steps.w.next",
+            "unknown_step",
+        ),
+        (
+            _definition(trigger={"kind": "event", "event": "page.viewed", "conditions": 5}),
+            "trigger.conditions",
+            "invalid",
+        ),
+        (
+            _definition(trigger={"kind": "event", "event": "page.viewed", "channels": [["web"]]}),
+            "trigger.channels",
+            "invalid_choice",
+        ),
+        (_definition(start=["wait"]), "start", "unknown_step"),
     ],
-    ids=["loop-without-wait", "branch-without-path", "send-without-variant", "unknown-goal"],
+    ids=[
+        "loop-without-wait",
+        "branch-without-path",
+        "send-without-variant",
+        "unknown-goal",
+        "wait-beyond-a-year",
+        "reentry-beyond-ten-years",
+        "share-not-a-number",
+        "next-not-a-step-id",
+        "conditions-not-a-list",
+        "channels-not-names",
+        "start-not-a-step-id",
+    ],
 )
 def test_a_bad_definition_is_refused_with_the_step_named_and_nothing_published(api_client_for, definition, field, code):
     client = api_client_for(Role.MARKETING)

@@ -3,13 +3,16 @@ on the beat's tick, by the re-entry rules and the cap, never twice."""
 
 import pytest
 
+from backoffice.messaging.models import OutboundMessage
 from campaigns import services
 from campaigns.journeys.models import JourneyRun
 
 from ..conftest import grant, revoke, segment
-from .conftest import advance, publish
+from .conftest import advance, emit, publish
 
 pytestmark = pytest.mark.django_db
+
+EMAIL = {"email": {"subject": "Hola", "body": "Un mensaje"}}
 
 
 def _grant(customer_id):
@@ -164,3 +167,33 @@ def test_a_segment_journey_with_no_such_segment_cannot_be_published():
     with pytest.raises(JourneyRefused) as refused:
         services.journey_publish(journey_id=journey.id, actor="t")
     assert refused.value.errors[0]["field"] == "trigger.segment"
+
+
+def test_a_goal_met_before_the_entry_is_not_the_runs_conversion(person):
+    """A run entered by segment has no trigger in the log; the process manager reads the log from before its entry
+    (from the first journey's publication), so a product viewed earlier must not end the run as its goal."""
+    customer = person(consents=("email",))
+    emit(customer, "product.viewed", {"sku": "X"}, channel="web")
+    journey = publish(
+        {
+            "trigger": {"kind": "segment", "segment": str(segment().id)},
+            "goal": {"event": "product.viewed"},
+            "steps": [
+                {"id": "w", "kind": "wait", "minutes": 60, "next": "s"},
+                {"id": "s", "kind": "send", "channel": "email", "variants": EMAIL},
+            ],
+        }
+    )
+    assert services.journeys_enter_segments() == 1
+    services.journeys_consume()
+    advance(hours=2)
+    run = JourneyRun.objects.get(journey=journey, customer_id=customer)
+    assert (run.status, run.exit_reason, run.converted_at) == ("done", "completed", None)
+    assert OutboundMessage.objects.filter(customer_id=customer).count() == 1
+
+    # The same product viewed after the entry is the run's conversion (within the window, after its end).
+    advance(minutes=1)
+    emit(customer, "product.viewed", {"sku": "X"}, channel="web")
+    services.journeys_consume()
+    run.refresh_from_db()
+    assert run.converted_at is not None
