@@ -59,11 +59,13 @@ def verify(channel: str, body: bytes, headers: Mapping[str, Any]) -> None:
     candidates = parts.get("v1") or []
     if not candidates:
         raise SignatureInvalid("the X-Signature header has no v1=<signature>")
-    if abs(time.time() - timestamp) > settings.MESSAGING_WEBHOOK_TOLERANCE:
+    # In integers: a t= of hundreds of digits is a bad signature, not an OverflowError as a float.
+    if abs(int(time.time()) - timestamp) > settings.MESSAGING_WEBHOOK_TOLERANCE:
         raise SignatureInvalid("the signature timestamp is outside the tolerance")
     expected = sign(channel_secret(channel), body, timestamp).split("v1=", 1)[1]
     # Several v1 values are accepted so a provider can sign with the old and the new secret while rotating.
-    if not any(hmac.compare_digest(expected, candidate) for candidate in candidates):
+    # As bytes: compare_digest refuses a str with non-ASCII characters (a TypeError, not a mismatch).
+    if not any(hmac.compare_digest(expected.encode(), candidate.encode()) for candidate in candidates):
         raise SignatureInvalid("the signature does not match")
 
 

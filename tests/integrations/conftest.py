@@ -52,7 +52,9 @@ def shop(db, settings):
 
 @pytest.fixture
 def post_shopify(client):
-    def post(topic: str, payload, *, webhook_id: str | None = None, secret: str = SHOPIFY_SECRET, sign=True):
+    def post(
+        topic: str, payload, *, webhook_id: str | None = None, secret: str = SHOPIFY_SECRET, sign=True, hmac_header=None
+    ):
         body = body_of(payload)
         headers = {
             "HTTP_X_SHOPIFY_TOPIC": topic,
@@ -62,7 +64,7 @@ def post_shopify(client):
             "HTTP_X_SHOPIFY_TRIGGERED_AT": "2026-12-06T05:00:00.000Z",
         }
         if sign:
-            headers["HTTP_X_SHOPIFY_HMAC_SHA256"] = signature(secret, body)
+            headers["HTTP_X_SHOPIFY_HMAC_SHA256"] = hmac_header or signature(secret, body)
         return client.post("/integrations/shopify/webhooks", body, content_type="application/json", **headers)
 
     return post

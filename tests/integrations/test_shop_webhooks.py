@@ -68,7 +68,7 @@ def test_the_same_order_under_a_new_webhook_id_is_still_one_order(shop, post_sho
     assert level("SKU2006-001").reserved == 1
 
 
-@pytest.mark.parametrize("how", ["bad", "missing", "other secret"])
+@pytest.mark.parametrize("how", ["bad", "missing", "other secret", "not ascii"])
 def test_a_bad_or_missing_signature_is_401_and_stores_nothing(shop, post_shopify, how):
     payload = fixture("shopify_orders_create.json")
     events = event_count()
@@ -76,6 +76,8 @@ def test_a_bad_or_missing_signature_is_401_and_stores_nothing(shop, post_shopify
         response = post_shopify("orders/create", payload, secret="not-the-secret")
     elif how == "missing":
         response = post_shopify("orders/create", payload, sign=False)
+    elif how == "not ascii":
+        response = post_shopify("orders/create", payload, hmac_header="\u00e9t\u00e9")
     else:
         ShopConnection.objects.all().delete()
         response = post_shopify("orders/create", payload, secret="a-shop-we-never-configured")

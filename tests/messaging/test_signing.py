@@ -22,6 +22,9 @@ def test_a_signature_made_with_the_channels_secret_verifies(settings):
         ("t=abc,v1=abc", "t=<unix time>"),
         ("t={now}", "v1=<signature>"),
         ("t={now},v1=deadbeef", "does not match"),
+        # Values no signer sends: a refusal saying why, not a TypeError or an OverflowError (a 500 to the sender).
+        ("t={now},v1=\u00e9t\u00e9", "does not match"),
+        ("t=" + "9" * 400 + ",v1=abc", "tolerance"),
     ],
 )
 def test_a_malformed_or_wrong_signature_says_why(header, reason):

@@ -155,7 +155,8 @@ def signature_valid(*, secret: str, body: bytes, signature: str) -> bool:
     if not secret or not signature:
         return False
     expected = base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
-    return hmac.compare_digest(expected, signature.strip())
+    # As bytes: compare_digest refuses a str with non-ASCII characters (a TypeError, not a mismatch).
+    return hmac.compare_digest(expected.encode(), signature.strip().encode())
 
 
 # --- Receiving --------------------------------------------------------------------------------------------------

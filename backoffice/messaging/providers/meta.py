@@ -54,7 +54,8 @@ def meta_webhook(request):
         return unauthorized("META_APP_SECRET is not configured", challenge=f'Signature header="{SIGNATURE_HEADER}"')
     body = request.body
     expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, request.headers.get(SIGNATURE_HEADER, "")):
+    # As bytes: compare_digest refuses a str with non-ASCII characters (a TypeError, not a mismatch).
+    if not hmac.compare_digest(expected.encode(), request.headers.get(SIGNATURE_HEADER, "").encode()):
         return unauthorized(
             f"the {SIGNATURE_HEADER} header is missing or does not match",
             challenge=f'Signature header="{SIGNATURE_HEADER}"',

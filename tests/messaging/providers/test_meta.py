@@ -130,8 +130,9 @@ def test_a_bad_signature_is_401_and_writes_nothing(meta_whatsapp, customer, clie
     forged = meta_post(client, payload, secret="not-the-app-secret")
     missing = meta_post(client, payload, signature="")
     sha1 = meta_post(client, payload, signature="sha1=0123")
+    non_ascii = meta_post(client, payload, signature="sha256=\u00e9")
 
-    assert (forged.status_code, missing.status_code, sha1.status_code) == (401, 401, 401)
+    assert (forged.status_code, missing.status_code, sha1.status_code, non_ascii.status_code) == (401, 401, 401, 401)
     assert written() == before
 
 
