@@ -162,7 +162,7 @@ CAMPAIGN_REFUSALS = {
     "inconsistent": _("The campaign is not ready: the checks before approval say what is missing"),
     "not_approved": _("Approve the campaign before launching it"),
     "finished": _("A finished campaign cannot be cancelled"),
-    "same_author": _("A campaign is approved by a second staff member, not by its author"),
+    "same_author": _("A campaign is approved by a second staff member, not by its author or whoever changed it"),
 }
 # Refusals whose details are the worksheet's checks (worded for staff); the others say it all in one sentence.
 DETAILED_REFUSALS = ("invalid", "inconsistent")

@@ -201,11 +201,18 @@ def campaign_approve(*, campaign_id: uuid.UUID, actor: str, now: datetime | None
         campaign = Campaign.objects.select_for_update().get(pk=campaign_id)
         if campaign.status != Status.DRAFT:
             raise CampaignRefused("not_draft", f"a {campaign.status} campaign cannot be approved")
-        if actor == campaign.created_by:
+        if actor == campaign.created_by or actor in _writers_since_approval(campaign):
             raise CampaignRefused(
                 "same_author",
-                "a campaign is approved by a second staff member, not by its author",
-                [{"field": "approved_by", "message": "must differ from the author", "code": "same_author"}],
+                "a campaign is approved by a second staff member, not by its author or whoever changed it",
+                [
+                    {
+                        "field": "approved_by",
+                        "message": "must differ from the author and from whoever changed the campaign since it was "
+                        "last approved",
+                        "code": "same_author",
+                    }
+                ],
             )
         problems = worksheet.campaign_problems(campaign, now=now)
         if problems:
@@ -221,6 +228,18 @@ def campaign_approve(*, campaign_id: uuid.UUID, actor: str, now: datetime | None
         store.append(campaign.stream, [event])
         campaign.refresh_from_db()
     return campaign
+
+
+def _writers_since_approval(campaign: Campaign) -> set[str]:
+    """Who wrote what an approval now would approve: whoever created or changed the campaign since it was last
+    approved (from its stream: the read model keeps only the author). A second pair of eyes is not one of them."""
+    writers: set[str] = set()
+    for event in store.read_stream(campaign.stream):
+        if event.type == CampaignApproved.type_name:
+            writers.clear()
+        elif event.type in (CampaignCreated.type_name, CampaignChanged.type_name):
+            writers.add(str(event.metadata.get("actor", "")))
+    return writers
 
 
 def campaign_launch(*, campaign_id: uuid.UUID, actor: str, now: datetime | None = None) -> Campaign:

@@ -98,6 +98,25 @@ def test_the_author_cannot_approve_their_own_campaign(person, make_campaign):
     assert Campaign.objects.get(id=campaign.id).status == Status.DRAFT
 
 
+def test_whoever_changed_the_campaign_since_its_last_approval_cannot_approve_it(person, make_campaign):
+    person()
+    campaign = make_campaign(author="user:1")
+    services.campaign_save(campaign=campaign, values={"key_message": "Texto que nadie más ha revisado"}, actor="user:2")
+
+    with pytest.raises(services.CampaignRefused) as caught:
+        services.campaign_approve(campaign_id=campaign.id, actor="user:2")
+    assert caught.value.code == "same_author"
+    assert Campaign.objects.get(id=campaign.id).status == Status.DRAFT
+
+    # A third person approves; user:2 changes it again (back to draft), and only a change since that approval counts:
+    # user:3, who approved the text before, may approve user:2's change, and user:2 still may not.
+    services.campaign_approve(campaign_id=campaign.id, actor="user:3")
+    services.campaign_save(campaign=campaign, values={"key_message": "Otro cambio"}, actor="user:2")
+    with pytest.raises(services.CampaignRefused):
+        services.campaign_approve(campaign_id=campaign.id, actor="user:2")
+    assert services.campaign_approve(campaign_id=campaign.id, actor="user:3").status == Status.APPROVED
+
+
 def test_a_second_staff_member_approves_and_an_edit_sends_it_back_to_draft(person, make_campaign):
     person()
     campaign = make_campaign()
