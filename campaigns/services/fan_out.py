@@ -35,6 +35,7 @@ from backoffice.messaging.errors import ChannelRuleError
 from backoffice.messaging.policy import zone
 from backoffice.messaging.selectors import marketing_messages_since
 from backoffice.messaging.services import MessageRequest, messages_send
+from customers.selectors import people_members
 
 from .. import selectors, worksheet
 from ..events import AUDIENCE_CHUNK, CampaignAudienceDecided, CampaignAudienceSnapshotted
@@ -335,6 +336,11 @@ def _lock_people(customer_ids: list[uuid.UUID]) -> None:
 
 def _marketing_messages_since(customer_ids: list[uuid.UUID], now: datetime) -> dict[uuid.UUID, int]:
     """Marketing messages each person was sent (or is about to be) in the budget's window, from every campaign and
-    sender, on every channel."""
+    sender, on every channel, and to every customer merged into them: the budget is the person's, and yesterday's
+    newsletter to a profile merged since went to the same person."""
     window = timedelta(days=settings.CAMPAIGNS_CONTACT_PRESSURE["days"])
-    return marketing_messages_since(customer_ids=customer_ids, since=now - window)
+    person_of = people_members(owner_ids=set(customer_ids))
+    counts: dict[uuid.UUID, int] = defaultdict(int)
+    for member, sent in marketing_messages_since(customer_ids=list(person_of), since=now - window).items():
+        counts[person_of[member]] += sent
+    return dict(counts)

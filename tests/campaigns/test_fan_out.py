@@ -9,10 +9,12 @@ from django.utils import timezone
 
 from backoffice.eventstore.models import Event
 from backoffice.messaging.models import OutboundMessage
+from backoffice.messaging.services import message_send
 from campaigns import services
 from campaigns.models import AudienceMember, Campaign, Delivery, Outcome, Status
 from campaigns.personalisation import recommend_products
 from campaigns.services.fan_out import is_holdout
+from customers.services.identity import customer_merge
 from customers.services.ingestion import interactions_ingest
 
 from .conftest import revoke, segment
@@ -127,6 +129,25 @@ def test_the_contact_pressure_budget_holds_across_two_overlapping_campaigns_on_d
     assert messages.count() == 3
     assert set(messages.values_list("campaign_id", flat=True)) == {str(email_campaign.id), str(both_campaign.id)}
     assert AudienceMember.objects.get(campaign=third, customer_id=customer).outcome == Outcome.PRESSURE
+
+
+def test_the_budget_counts_the_messages_sent_to_a_profile_merged_since_into_the_person(person, launched, settings):
+    settings.CAMPAIGNS_CONTACT_PRESSURE = {"messages": 1, "days": 7}
+    kept, merged = person(consents=("email",)), person(consents=("email",))
+    message_send(
+        customer_id=merged,
+        channel="email",
+        purpose="marketing",
+        content={"subject": "Novedades", "body": "Hola"},
+        idempotency_key=f"newsletter-{uuid.uuid4()}",
+        actor="test",
+    )
+    customer_merge(customer_ids=(kept, merged), into=kept, actor="test")
+
+    campaign = launched(holdout_share="0")
+
+    assert AudienceMember.objects.get(campaign=campaign, customer_id=kept).outcome == Outcome.PRESSURE
+    assert not OutboundMessage.objects.filter(campaign_id=str(campaign.id)).exists()
 
 
 def test_the_budget_counts_only_the_window(person, launched, settings):

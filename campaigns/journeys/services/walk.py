@@ -198,6 +198,11 @@ def _send(step: dict[str, Any], position: Position, *, phase: str, now: datetime
         state = facts.message_state(position.last_message_id)
         if state == "read":
             return Decision(step_id, "send", "read", next_step=after)
+        # A second marketing message: the person's budget and the channel's consent are asked again, hours later.
+        if facts.pressure_left(customer_id) <= 0:
+            return Decision(step_id, "send", "pressure", next_step=after)
+        if not facts.reachable(customer_id, [fallback["channel"]]):
+            return Decision(step_id, "send", "unreachable", next_step=after)
         return _message(step, position, fallback["channel"], "fallback_sent", facts, now, suffix="fallback")
     if facts.pressure_left(customer_id) <= 0:
         return Decision(step_id, "send", "pressure", next_step=after)

@@ -6,6 +6,7 @@ import pytest
 from backoffice.messaging.models import OutboundMessage
 from backoffice.messaging.services import message_status_record
 
+from ..conftest import revoke
 from .conftest import advance, page_viewed, publish, run_of
 
 pytestmark = pytest.mark.django_db
@@ -61,3 +62,23 @@ def test_without_whatsapp_consent_the_email_goes_at_once(person):
     page_viewed(customer)
     assert _channels(customer) == ["email"]
     assert run_of(journey, customer).status == "done"
+
+
+@pytest.mark.parametrize("why", ["pressure", "unreachable"])
+def test_the_delayed_fallback_asks_the_budget_and_the_consent_again(person, settings, why):
+    """Hours after the first message, the fallback is another marketing message: it is not sent past the person's
+    contact-pressure budget, nor on a channel they have withdrawn meanwhile."""
+    if why == "pressure":
+        settings.CAMPAIGNS_CONTACT_PRESSURE = {"messages": 1, "days": 7}
+    customer = person(consents=("whatsapp", "email"))
+    journey = publish(DEFINITION)
+    page_viewed(customer)
+    if why == "unreachable":
+        revoke(customer, "email")
+
+    advance(hours=5)
+
+    assert _channels(customer) == ["whatsapp"]
+    run = run_of(journey, customer)
+    assert [outcome for _step, outcome, _at in run.path] == ["sent", why, "tagged"]
+    assert run.status == "done"
