@@ -1,4 +1,6 @@
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -8,14 +10,43 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from .admin_read_only import ReadOnlyAdmin
 from .admin_roles import RoleActedAdmin, RoleGatedAdmin
 from .models import ApiToken, PersonalDataAccess, Role, StaffProfile
-from .services import api_token_revoke, two_factor_reset
+from .services import api_token_revoke, staff_role_check, staff_role_set, two_factor_reset
+
+
+class StaffProfileForm(forms.ModelForm):
+    class Meta:
+        model = StaffProfile
+        fields = ("user", "role", "location_code")
+
+    def clean(self):
+        cleaned = super().clean()
+        try:
+            staff_role_check(role=cleaned.get("role", ""), location_code=cleaned.get("location_code", ""))
+        except ValidationError as exc:
+            raise ValidationError({_FORM_FIELD[name]: _ROLE_REFUSALS[name] for name in exc.message_dict}) from None
+        return cleaned
+
+
+# The service's reasons, worded for the form (its own are English, for the command line).
+_FORM_FIELD = {"role": "role", "location": "location_code"}
+_ROLE_REFUSALS = {
+    "role": _("Choose one of the roles."),
+    "location": _("Store staff work at one location, and only store staff are bound to one."),
+}
 
 
 @admin.register(StaffProfile)
 class StaffProfileAdmin(admin.ModelAdmin):
+    """A role is given through the service, which keeps Django's superuser and staff flags with it (an administrator
+    demoted here would otherwise keep every power)."""
+
+    form = StaffProfileForm
     list_display = ("user", "role", "location_code")
     list_filter = ("role",)
     search_fields = ("user__username",)
+
+    def save_model(self, request, obj, form, change):
+        obj.pk = staff_role_set(user=obj.user, role=obj.role, location_code=obj.location_code).pk
 
 
 @admin.register(ApiToken)

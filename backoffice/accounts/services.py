@@ -32,23 +32,41 @@ def staff_user_save(
     *, username: str, role: str, location_code: str = "", password: str | None = None, email: str = ""
 ) -> User:
     """Create the user if needed and set its role (and location, which store staff must have)."""
+    staff_role_check(role=role, location_code=location_code)
+    user_model = get_user_model()
+    user, created = user_model.objects.get_or_create(username=username, defaults={"email": email})
+    if password is not None:
+        user.set_password(password)
+        user.save(update_fields=["password"])
+    staff_role_set(user=user, role=role, location_code=location_code)
+    return user
+
+
+def staff_role_check(*, role: str, location_code: str) -> None:
+    """Raise ValidationError naming the field when this role and location cannot go together."""
     if role not in Role.values:
         raise ValidationError({"role": f"unknown role {role!r}; one of {', '.join(Role.values)}"})
     if role == Role.STORE and not location_code:
         raise ValidationError({"location": "store staff are bound to one location: give its code"})
     if role != Role.STORE and location_code:
         raise ValidationError({"location": "only store staff are bound to a location"})
-    user_model = get_user_model()
-    user, created = user_model.objects.get_or_create(username=username, defaults={"email": email})
-    if password is not None:
-        user.set_password(password)
+
+
+@transaction.atomic
+def staff_role_set(*, user: User, role: str, location_code: str = "") -> StaffProfile:
+    """Give a user a role: the profile and the flags Django reads for the admin site, always together. A superuser
+    is an administrator whatever their profile says (selectors.user_role), so a role changed on the profile alone
+    would leave a demoted administrator every power."""
+    staff_role_check(role=role, location_code=location_code)
     # Staff pages and the admin need is_staff; systems (integration) only ever use tokens.
     user.is_staff = role != Role.INTEGRATION
     # The admin role is the back-office's superuser; other roles get exactly what their pages and endpoints allow.
     user.is_superuser = role == Role.ADMIN
-    user.save()
-    StaffProfile.objects.update_or_create(user=user, defaults={"role": role, "location_code": location_code})
-    return user
+    user.save(update_fields=["is_staff", "is_superuser"])
+    profile, _ = StaffProfile.objects.update_or_create(
+        user=user, defaults={"role": role, "location_code": location_code}
+    )
+    return profile
 
 
 def _default_token_lifetime() -> timedelta | None:
