@@ -31,7 +31,6 @@ SAFE_PARAMETERS = frozenset(
         "language",
         "limit",
         "location",
-        "next",
         "o",
         "p",
         "page",
@@ -55,13 +54,30 @@ def mask_query_strings(text: str) -> str:
     return _QUERY.sub(_mask_match, text)
 
 
+# Parameters whose value is a path of ours with a query string of its own (the login's `next`): the path is kept, its
+# query masked like any other (a search redirected to the login carries the email it searched for).
+PATH_PARAMETERS = frozenset({"next"})
+
+
 def _mask_match(match: re.Match) -> str:
-    pairs = parse_qsl(match.group(1), keep_blank_values=True)
+    return "?" + _masked_query(match.group(1))
+
+
+def _masked_query(query: str) -> str:
+    pairs = parse_qsl(query, keep_blank_values=True)
     if not pairs:
-        return match.group(0) if "=" not in match.group(1) else "?" + MASK
-    return "?" + "&".join(
-        f"{quote(key, safe='')}={quote(value, safe='') if key in SAFE_PARAMETERS else MASK}" for key, value in pairs
-    )
+        return query if "=" not in query else MASK
+    # The mask's asterisks are left as they are, so a line reads "q=***" (an asterisk is never personal data).
+    return "&".join(f"{quote(key, safe='')}={quote(_masked_value(key, value), safe='*')}" for key, value in pairs)
+
+
+def _masked_value(key: str, value: str) -> str:
+    if key in SAFE_PARAMETERS:
+        return value
+    if key in PATH_PARAMETERS:
+        path, mark, query = value.partition("?")
+        return path + mark + _masked_query(query) if mark else path
+    return MASK
 
 
 class MaskPersonalData(logging.Filter):

@@ -3,6 +3,7 @@ servers log; the filter on every handler masks it (and the API takes the search 
 
 import io
 import logging
+from urllib.parse import unquote
 
 import pytest
 
@@ -22,6 +23,18 @@ def test_query_values_are_masked_but_ids_and_switches_are_kept():
     assert "cursor=abc123" in masked
     assert "channel=web" in masked
     assert masked.endswith(' HTTP/1.1" 200 512')
+
+
+def test_the_login_redirect_keeps_the_path_it_returns_to_and_masks_that_paths_query(client):
+    """A search opened without a session is sent to the login with the whole search in `next`: the path is what an
+    operator reads the line for; the search in it is personal data like any other."""
+    redirect = client.get("/staff/customers/", {"q": "ana@example.es", "channel": "web"})
+    assert redirect.status_code == 302
+
+    masked = mask_query_strings(f'"GET {redirect["Location"]} HTTP/1.1" 200 2048')
+
+    assert "ana" not in unquote(unquote(masked))
+    assert unquote(masked).startswith(f'"GET /staff/login/?next=/staff/customers/?q={MASK}&channel=web ')
 
 
 @pytest.fixture
