@@ -90,6 +90,18 @@ class OrderIdConflict(IdConflict):
 
 
 @dataclass
+class StepIdConflict(IdConflict):
+    """A lifecycle step's id was used for another step (another action, or a return of other goods)."""
+
+    what = "Step"
+    step_id: str
+    why: str = ""
+
+    def __str__(self) -> str:
+        return f"step id {self.step_id} was already used for a different step" + (f": {self.why}" if self.why else "")
+
+
+@dataclass
 class IllegalTransition(OrdersError):
     order_id: str
     action: str

@@ -198,12 +198,17 @@ class OrderCancelled(EventData):
 
 
 class OrderReturned(EventData):
+    """Units refunded. `restocked` (true in events written before it existed): they came back to `location` (a
+    `stock.returned` per line follows); false: refunded while the customer keeps the goods (damaged, goodwill; a
+    shop's "no restock" refund), recorded at `location` with no stock movement."""
+
     type_name = "order.returned"
     order_id: OrderId
     location: LocationCode
     lines: list[ReturnedLine] = Field(min_length=1, max_length=200)
     refund_amount: Money
     currency: Currency = "EUR"
+    restocked: bool = True
 
 
 # --- Carts --------------------------------------------------------------------------------------------------------

@@ -182,8 +182,12 @@ class ReturnLinesForm(forms.Form):
     """One quantity per sku of the order (at most what is left to return), and the customer's reason."""
 
     reason = forms.CharField(label=_("Reason"), max_length=200, required=False)
+    # One per form shown (as the till's sale_id): posting the same form twice returns the goods once.
+    return_id = forms.UUIDField(widget=forms.HiddenInput)
 
     def __init__(self, *args, order, names: dict | None = None, **kwargs):
+        kwargs.setdefault("initial", {})
+        kwargs["initial"].setdefault("return_id", uuid.uuid4())
         super().__init__(*args, **kwargs)
         names = names or {}
         left: dict[str, int] = {}
@@ -200,7 +204,7 @@ class ReturnLinesForm(forms.Form):
                 initial=0,
                 required=False,
             )
-        self.fields = {**fields, "reason": self.fields["reason"]}
+        self.fields = {**fields, "reason": self.fields["reason"], "return_id": self.fields["return_id"]}
 
     def clean(self):
         data = super().clean()

@@ -343,7 +343,7 @@ class OrderDetailView(StaffRoleRequiredMixin, View):
                 form = ReturnLinesForm(request.POST, order=order, names=self.product_names(order))
                 if not form.is_valid():
                     return self.render(request, order, return_form=form, status=400)
-                before = order.refunded
+                before, version = order.refunded, order.version
                 order = order_services.order_act(
                     order_id=order.id,
                     action="return",
@@ -353,12 +353,20 @@ class OrderDetailView(StaffRoleRequiredMixin, View):
                     location=location,
                     lines=form.lines(),
                     reason=form.cleaned_data["reason"],
+                    step_id=form.cleaned_data["return_id"],
                 )
-                messages.success(
-                    request,
-                    _("Returned at %(location)s. Refund: %(amount)s %(currency)s.")
-                    % {"location": location, "amount": localize(order.refunded - before), "currency": order.currency},
-                )
+                if order.version == version:  # the same form posted again: the return was recorded the first time
+                    messages.info(request, _("This return was already recorded."))
+                else:
+                    messages.success(
+                        request,
+                        _("Returned at %(location)s. Refund: %(amount)s %(currency)s.")
+                        % {
+                            "location": location,
+                            "amount": localize(order.refunded - before),
+                            "currency": order.currency,
+                        },
+                    )
             else:
                 return error_page(request, 400, _("Unknown action."))
         except order_errors.OrdersError as exc:

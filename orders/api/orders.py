@@ -133,6 +133,10 @@ class OrderActionApi(OrdersApiView):
             class Meta:
                 ref_name = "ReturnLineInput"
 
+        id = serializers.UUIDField(
+            required=False,
+            help_text="idempotency key: the step sent again with the same id is applied once (200, the order as it is)",
+        )
         channel = serializers.ChoiceField(choices=CHANNELS, required=False, help_text="where the step happened")
         location = serializers.CharField(max_length=32, required=False, help_text="return: where it came back")
         lines = ReturnLineSerializer(many=True, required=False, help_text="return: what came back (default: all)")
@@ -152,5 +156,6 @@ class OrderActionApi(OrdersApiView):
             location=values.get("location"),
             lines=[dict(line) for line in values["lines"]] if "lines" in values else None,
             reason=values["reason"],
+            step_id=values.get("id"),
         )
         return Response(order_body(order))

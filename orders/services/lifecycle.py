@@ -2,10 +2,13 @@
 
 Each step runs in one transaction: lock the order row (and the stock rows it moves), check the step is allowed from
 the current status, append the order event and the stock events together at the versions read, and tell the
-customer when the step matters. Event ids derive from the order, its version and the step: a retried step is a
-duplicate, never a second sale or refund.
+customer when the step matters. Event ids derive from the order, its version and the step: a step retried within
+one call is a duplicate, never a second sale or refund. A step sent again later (a client's retry after a timeout,
+a form posted twice) is recognised by its `step_id`, the caller's idempotency key: its events' ids derive from it,
+and a step whose events are stored already is answered with the order as it is, writing nothing.
 """
 
+import uuid
 from collections import Counter
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -18,7 +21,15 @@ from backoffice.eventstore import schema, store
 from backoffice.eventstore.schema import EventData
 from backoffice.eventstore.vocabulary import FulfilmentMethod
 
-from ..errors import IllegalTransition, InsufficientStock, InvalidField, InvalidFields, NotYourLocation, OrderNotFound
+from ..errors import (
+    IllegalTransition,
+    InsufficientStock,
+    InvalidField,
+    InvalidFields,
+    NotYourLocation,
+    OrderNotFound,
+    StepIdConflict,
+)
 from ..events import (
     OrderCancelled,
     OrderCollected,
@@ -50,6 +61,16 @@ ALLOWED_FROM: Final = {
     "return": (OrderStatus.COLLECTED, OrderStatus.SHIPPED, OrderStatus.DELIVERED, OrderStatus.PARTIALLY_RETURNED),
 }
 NOTIFY_WITHIN: Final = timedelta(hours=24)
+# The order event each action writes: with a step id, its id tells a step already taken.
+ACTION_EVENTS: Final[dict[str, type[EventData]]] = {
+    "pay": OrderPaid,
+    "ready": OrderReady,
+    "collect": OrderCollected,
+    "ship": OrderShipped,
+    "deliver": OrderDelivered,
+    "cancel": OrderCancelled,
+    "return": OrderReturned,
+}
 # Actions that only an order of one fulfilment method takes.
 METHOD_ONLY: Final = {
     "ready": FulfilmentMethod.PICKUP,
@@ -70,8 +91,17 @@ def order_act(
     lines: list[dict[str, Any]] | None = None,
     reason: str = "",
     occurred_at: datetime | None = None,
+    restock: bool = True,
+    step_id: uuid.UUID | None = None,
 ) -> Order:
     """One lifecycle step: pay, ready, collect, ship, deliver, cancel, return.
+
+    `step_id`: the caller's idempotency key. The same step sent again with it answers the order as it is now and
+    writes nothing; the id used for another action, or for a return of other lines or at another location, raises
+    StepIdConflict.
+
+    A return with `restock=False` refunds the lines while the customer keeps the goods (damaged, goodwill): the
+    `order.returned` says so and no stock comes back to `location`.
 
     `acting_location` (store staff) limits every step to orders of that store alone (fulfilment and every line's
     stock there), and returns to that store as the place the goods come back to.
@@ -84,7 +114,9 @@ def order_act(
     if channel is not None and channel not in schema.CHANNELS:
         raise InvalidFields([InvalidField("channel", f"unknown channel {channel!r}", "invalid_choice")])
     return with_retry(
-        lambda: _act(order_id, action, actor, channel, acting_location, location, lines, reason, occurred_at)
+        lambda: _act(
+            order_id, action, actor, channel, acting_location, location, lines, reason, occurred_at, restock, step_id
+        )
     )
 
 
@@ -98,6 +130,8 @@ def _act(
     lines: list[dict[str, Any]] | None,
     reason: str,
     occurred_at: datetime | None,
+    restock: bool,
+    step_id: uuid.UUID | None,
 ) -> Order:
     with transaction.atomic():
         order = Order.objects.select_for_update().filter(id=order_id).first()
@@ -111,6 +145,8 @@ def _act(
             foreign = touched - {"", acting_location}
             if foreign:
                 raise NotYourLocation("order", ", ".join(sorted(foreign)))
+        if step_id is not None and _step_taken(order_id, action, step_id, location, lines, restock):
+            return order
         if (
             order.status not in ALLOWED_FROM[action]
             or METHOD_ONLY.get(action, order.fulfilment_method) != order.fulfilment_method
@@ -118,7 +154,7 @@ def _act(
             raise IllegalTransition(order_id, action, order.status, allowed_actions(order))
         step_channel = channel or ("store" if acting_location else order.channel)
         meta = {"actor": actor}
-        step = order.version + 1
+        step = f"step:{step_id}" if step_id is not None else order.version + 1
         order_events: list[store.NewEvent] = []
         stock_events: list[tuple[str, str, store.NewEvent]] = []
 
@@ -143,6 +179,7 @@ def _act(
             )
 
         notify = None
+        refund_amount: Decimal | None = None
 
         def sold(line: OrderLine) -> None:
             sku, code = line.sku, line.location_code
@@ -181,13 +218,15 @@ def _act(
                     lines=[ReturnedLine.model_validate(line) for line in returned],
                     refund_amount=refund,
                     currency=order.currency,
+                    restocked=restock,
                 )
             )
-            for returned_line in returned:
+            for returned_line in returned if restock else ():
                 sku, quantity = returned_line["sku"], returned_line["quantity"]
                 back = StockReturned(sku=sku, location=location, quantity=quantity, order_id=order_id)
                 stock_event(sku, location, back)
             notify = "refund"
+            refund_amount = refund
 
         rows = levels_locked((sku, code) for sku, code, _ in stock_events)
         _check_on_shelf(stock_events, rows)
@@ -207,8 +246,41 @@ def _act(
         order.refresh_from_db()
         # A step recorded long after it happened (imported history) is not told again.
         if notify and (occurred_at is None or timezone.now() - occurred_at < NOTIFY_WITHIN):
-            notifications.order_notify(order=order, step=notify, actor=actor)
+            notifications.order_notify(
+                order=order, step=notify, actor=actor, refund_amount=refund_amount, is_restocked=restock
+            )
         return order
+
+
+def _step_taken(
+    order_id: str,
+    action: str,
+    step_id: uuid.UUID,
+    location: str | None,
+    lines: list[dict[str, Any]] | None,
+    restock: bool,
+) -> bool:
+    """Whether this step was taken already with this id (then the caller answers the order as it is). The id of
+    another step, or of a return of other goods, raises StepIdConflict."""
+    ids = {_id(order_id, f"step:{step_id}:{event.type_name}"): event.type_name for event in ACTION_EVENTS.values()}
+    stored = [event for _, event in store.stored_events(ids).values()]
+    if not stored:
+        return False
+    event = stored[0]  # one at most: a second action under the id was refused
+    if event.type != ACTION_EVENTS[action].type_name:
+        raise StepIdConflict(str(step_id), f"it was used for {event.type}")
+    if action == "return":
+        asked: Counter[str] = Counter()
+        for line in lines or ():
+            asked[str(line.get("sku"))] += line.get("quantity") or 0
+        taken = Counter({line["sku"]: line["quantity"] for line in event.data["lines"]})
+        if (
+            (location and location != event.data["location"])
+            or (lines is not None and asked != taken)
+            or restock != event.data.get("restocked", True)
+        ):
+            raise StepIdConflict(str(step_id), "it was used for a return of other goods or at another place")
+    return True
 
 
 def _check_on_shelf(

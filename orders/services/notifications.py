@@ -9,6 +9,7 @@ messaging at send time. Texts are in the customer's language.
 
 import logging
 import uuid
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -29,8 +30,13 @@ logger = logging.getLogger(__name__)
 TEMPLATES = {"ready": "order_ready", "shipped": "order_shipped", "refund": "order_refund", "cart": "cart_reminder"}
 
 
-def order_notify(*, order: Order, step: str, actor: str) -> str:
-    """Queue the message for a step (ready, shipped, refund). Returns the message id, or "" when nobody can be told."""
+def order_notify(
+    *, order: Order, step: str, actor: str, refund_amount: Decimal | None = None, is_restocked: bool = True
+) -> str:
+    """Queue the message for a step (ready, shipped, refund). Returns the message id, or "" when nobody can be told.
+
+    A refund states `refund_amount`, what this return refunded (the order's running total when not given), and
+    speaks of a return only when the goods came back (`is_restocked`)."""
     channel = customer_preferred_channel(customer_id=order.customer_id, purpose=Purpose.SERVICE)
     if channel is None:
         return ""
@@ -48,13 +54,19 @@ def order_notify(*, order: Order, step: str, actor: str) -> str:
             subject = _("Your order %(order)s has shipped") % {"order": order.id}
             text = _("Your order %(order)s is on its way.") % {"order": order.id}
         else:
-            amount = f"{order.refunded} {order.currency}"
+            amount = f"{order.refunded if refund_amount is None else refund_amount} {order.currency}"
             parameters = [order.id, amount]
             subject = _("Refund for your order %(order)s") % {"order": order.id}
-            text = _("We have received your return of order %(order)s. Refund: %(amount)s.") % {
-                "order": order.id,
-                "amount": amount,
-            }
+            if is_restocked:
+                text = _("We have received your return of order %(order)s. Refund: %(amount)s.") % {
+                    "order": order.id,
+                    "amount": amount,
+                }
+            else:
+                text = _("We have refunded %(amount)s for your order %(order)s.") % {
+                    "order": order.id,
+                    "amount": amount,
+                }
     # A refund may happen more than once (partial returns): each is its own message.
     key = f"order:{order.id}:{step}" + (f":{order.version}" if step == "refund" else "")
     return _send(

@@ -47,6 +47,9 @@ from .stock import NAMESPACE, availability, levels_locked, stock_stream, with_re
 # store's till to a named customer, so paid and collected at once and the units leave on-hand without a reservation.
 FULFILMENT_METHODS: Final = tuple(FulfilmentMethod)
 AT_A_STORE: Final = (FulfilmentMethod.PICKUP, FulfilmentMethod.COUNTER)
+# The bounds of `order.placed` (OrderLine.quantity, Money), checked on the request so a refusal names its field.
+MAX_UNITS_PER_SKU: Final = 10_000
+MAX_TOTAL: Final = Decimal("9999999999.99")
 
 
 def order_event_id(order_id: str, what: str) -> uuid.UUID:
@@ -153,6 +156,14 @@ def _validate_order(order_id: str, channel: str, lines: list[dict[str, Any]], fu
             errors.append(InvalidField(f"lines.{index}.quantity", "must be an integer greater than zero", "min_value"))
         elif product is not None and isinstance(sku, str):
             wanted[sku] += quantity
+            if wanted[sku] > MAX_UNITS_PER_SKU:
+                errors.append(
+                    InvalidField(
+                        f"lines.{index}.quantity",
+                        f"at most {MAX_UNITS_PER_SKU} units of {sku} in one order, over all its lines",
+                        "max_value",
+                    )
+                )
     method = fulfilment.get("method")
     location: str = fulfilment.get("location") or ""
     if method not in FULFILMENT_METHODS:
@@ -165,6 +176,8 @@ def _validate_order(order_id: str, channel: str, lines: list[dict[str, Any]], fu
             errors.append(InvalidField("fulfilment.location", f"unknown location {location!r}", "unknown_location"))
         elif method in AT_A_STORE and kind != LocationKind.STORE:
             errors.append(InvalidField("fulfilment.location", f"{location} is not a store", "not_a_store"))
+    if not errors and sum((products[sku][0] * qty for sku, qty in wanted.items()), Decimal("0")) > MAX_TOTAL:
+        errors.append(InvalidField("lines", f"the order's total may be at most {MAX_TOTAL}", "max_value"))
     if errors or not _is_fulfilment_method(method):  # an unknown method is one of the errors
         raise InvalidFields(errors)
     return _Validated(dict(wanted), {sku: products[sku][0] for sku in wanted}, method, location)
@@ -318,12 +331,22 @@ def _same_request(
     for line in order.lines.all():
         per_sku[line.sku] += line.quantity
     return bool(
-        order.customer_id == customer_id
+        _same_person(order.customer_id, customer_id)
         and order.channel == channel
         and order.fulfilment_method == method
         and order.fulfilment_location == location
         and dict(per_sku) == wanted
     )
+
+
+def _same_person(placed_for: uuid.UUID, customer_id: uuid.UUID) -> bool:
+    """The order keeps the id it was placed for; a resend resolves its customer through merges made since."""
+    if placed_for == customer_id:
+        return True
+    try:
+        return customer_resolve_id(customer_id=placed_for) == customer_resolve_id(customer_id=customer_id)
+    except CustomerNotFound:
+        return False
 
 
 def _allocate(

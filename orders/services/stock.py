@@ -29,6 +29,8 @@ from ..events import StockCounted, StockReceived, StockSold, StockTransferred
 from ..models import Location, Product, StockLevel
 
 MOVEMENT_KINDS: Final = ("received", "counted", "sold", "transfer")
+# The stock events' bound on a quantity, checked on the request so a refusal names its field.
+MAX_MOVEMENT: Final = 1_000_000
 RETRIES: Final = 8
 NAMESPACE: Final = uuid.UUID("0b7c3d52-5f4e-4c1a-9d8e-6a2f1e7c4b90")
 
@@ -318,6 +320,8 @@ def _validate_movement(sku: str, location: str, kind: str, quantity: int, to_loc
         errors.append(InvalidField("quantity", "a count cannot be negative", "min_value"))
     elif kind != "counted" and quantity <= 0:
         errors.append(InvalidField("quantity", "must be greater than zero", "min_value"))
+    elif quantity > MAX_MOVEMENT:
+        errors.append(InvalidField("quantity", f"at most {MAX_MOVEMENT} in one movement", "max_value"))
     if kind == "transfer":
         if not to_location:
             errors.append(InvalidField("to_location", "a transfer needs the destination", "required"))

@@ -37,6 +37,15 @@ def test_request_bodies_are_each_documented_by_their_own_component(schema):
     assert len(refs) == 4
 
 
+def test_an_order_step_documents_its_optional_idempotency_id(schema):
+    body = schema["paths"]["/api/v1/orders/{order_id}/{action}"]["post"]["requestBody"]
+    ref = body["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+    component = schema["components"]["schemas"][ref]
+
+    assert component["properties"]["id"]["format"] == "uuid"
+    assert "id" not in component.get("required", [])
+
+
 @pytest.mark.parametrize(
     "path",
     [

@@ -4,6 +4,7 @@ from decimal import Decimal
 
 import pytest
 
+from backoffice.eventstore.models import Event
 from backoffice.integrations.models import DeadLetter, OversellAlert, ShopConnection, WebhookReceipt
 from backoffice.integrations.services import dead_letter_replay, shop_webhook_receive
 from backoffice.integrations.services.shops import shop_order_id
@@ -184,7 +185,17 @@ def test_an_unknown_topic_or_a_body_that_is_not_json_is_kept_as_received(shop, p
     assert kept["not_json"] == b"<xml>not json</xml>"
 
 
-def test_the_order_follows_paid_fulfilled_and_refund_topics(shop, post_shopify):
+@pytest.mark.parametrize(
+    ("restock_type", "restock", "on_hand"),
+    [
+        ("return", False, 10),  # the published example: the line's type rules over the legacy flag
+        ("legacy_restock", True, 10),
+        ("no_restock", False, 9),  # refunded, the customer keeps the goods: nothing comes back
+        (None, False, 9),  # a refund from before restock_type: the legacy flag says it
+        (None, True, 10),
+    ],
+)
+def test_the_order_follows_paid_fulfilled_and_refund_topics(shop, post_shopify, restock_type, restock, on_hand):
     payload = fixture("shopify_orders_create.json")
     post_shopify("orders/create", payload)
     order_id = shopify_order_id(payload["id"])
@@ -196,11 +207,54 @@ def test_the_order_follows_paid_fulfilled_and_refund_topics(shop, post_shopify):
     assert Order.objects.get(id=order_id).status == OrderStatus.SHIPPED
     assert (level("SKU2006-001").on_hand, level("SKU2006-001").reserved) == (9, 0)
 
-    response = post_shopify("refunds/create", fixture("shopify_refunds_create.json"))
+    refund = fixture("shopify_refunds_create.json")
+    refund["restock"] = restock
+    if restock_type is None:
+        del refund["refund_line_items"][0]["restock_type"]
+    else:
+        refund["refund_line_items"][0]["restock_type"] = restock_type
+    response = post_shopify("refunds/create", refund)
     assert response.json() == {"outcome": "applied"}, DeadLetter.objects.values_list("reason", flat=True)
     order = Order.objects.get(id=order_id)
-    assert order.status == OrderStatus.PARTIALLY_RETURNED
+    assert (order.status, order.refunded) == (OrderStatus.PARTIALLY_RETURNED, Decimal("19.90"))
+    assert level("SKU2006-001").on_hand == on_hand
+
+
+def test_a_refund_resent_under_a_new_webhook_id_is_returned_once(shop, post_shopify):
+    payload = fixture("shopify_orders_create.json")
+    post_shopify("orders/create", {**payload, "financial_status": "paid", "fulfillment_status": "fulfilled"})
+    refund = fixture("shopify_refunds_create.json")
+
+    first = post_shopify("refunds/create", refund)
+    before = event_count()
+    again = post_shopify("refunds/create", refund)  # Shopify retries with the same refund, another webhook id
+
+    assert (first.json(), again.json()) == ({"outcome": "applied"}, {"outcome": "applied"})
+    assert event_count() == before
+    assert Order.objects.get(id=shopify_order_id(payload["id"])).refunded == Decimal("19.90")
     assert level("SKU2006-001").on_hand == 10
+
+
+def test_a_refund_cancelling_every_unit_before_shipping_cancels_the_order(shop, post_shopify):
+    payload = fixture("shopify_orders_create.json")
+    post_shopify("orders/create", {**payload, "financial_status": "paid"})
+    refund = fixture("shopify_refunds_create.json")
+    items = []
+    for line in payload["line_items"]:
+        item = {**refund["refund_line_items"][0], "restock_type": "cancel", "quantity": line["quantity"]}
+        items.append({**item, "line_item": {**item["line_item"], "sku": line["sku"], "quantity": line["quantity"]}})
+
+    part = post_shopify("refunds/create", {**refund, "refund_line_items": items[:1]})
+    whole = post_shopify("refunds/create", {**refund, "refund_line_items": items})
+    again = post_shopify("refunds/create", {**refund, "refund_line_items": items})  # orders/cancelled did it
+
+    assert len(items) > 1
+    assert part.json() == {"outcome": "dead_lettered"}
+    assert DeadLetter.objects.get().code == "partial_cancel"
+    assert (whole.json(), again.json()) == ({"outcome": "applied"}, {"outcome": "applied"})
+    assert Order.objects.get(id=shopify_order_id(payload["id"])).status == OrderStatus.CANCELLED
+    assert level("SKU2006-001").reserved == 0
+    assert not Event.objects.filter(type__in=("order.returned", "stock.returned")).exists()
 
 
 def test_a_cancelled_order_releases_its_stock(shop, post_shopify):
@@ -393,6 +447,117 @@ def test_a_nul_character_in_a_signed_payload_is_dead_lettered_not_a_500(shop, po
     assert response.status_code == 200
     assert response.json() == {"outcome": "dead_lettered"}
     assert not Customer.objects.exists()
+
+
+def _set(path: str, value):
+    """A change to a published example: `path` is dotted keys and list indexes."""
+
+    def change(payload: dict) -> dict:
+        *parents, last = path.split(".")
+        node = payload
+        for key in parents:
+            node = node[int(key)] if isinstance(node, list) else node[key]
+        node[int(last) if isinstance(node, list) else last] = value
+        return payload
+
+    return change
+
+
+@pytest.mark.parametrize(
+    ("platform", "topic", "example", "change", "code"),
+    [
+        ("shopify", "orders/create", "shopify_orders_create.json", _set("line_items.0.quantity", 20_000), "max_value"),
+        (
+            "shopify",
+            "orders/create",
+            "shopify_orders_create.json",
+            _set("line_items", [{"sku": "SKU2006-001", "quantity": 6000}, {"sku": "SKU2006-001", "quantity": 6000}]),
+            "max_value",
+        ),
+        (
+            "woocommerce",
+            "order.created",
+            "woocommerce_order_created.json",
+            _set("date_created_gmt", 1490210882),
+            "unknown_shape",
+        ),
+        (
+            "shopify",
+            "refunds/create",
+            "shopify_refunds_create.json",
+            _set("refund_line_items.0.line_item", ["SKU2006-001"]),
+            "unknown_shape",
+        ),
+        (
+            "shopify",
+            "refunds/create",
+            "shopify_refunds_create.json",
+            _set("refund_line_items.0.line_item", "SKU2006-001"),
+            "unknown_shape",
+        ),
+        (
+            "shopify",
+            "refunds/create",
+            "shopify_refunds_create.json",
+            _set("refund_line_items.0.restock_type", "burn"),
+            "unknown_shape",
+        ),
+        (
+            "shopify",
+            "checkouts/create",
+            "shopify_checkouts_create.json",
+            _set("line_items.0.price", "1e30"),
+            "unknown_shape",
+        ),
+        (
+            "shopify",
+            "checkouts/create",
+            "shopify_checkouts_create.json",
+            _set("line_items.0.price", "Infinity"),
+            "unknown_shape",
+        ),
+        (
+            "shopify",
+            "checkouts/create",
+            "shopify_checkouts_create.json",
+            _set("line_items.0.price", {"amount": 1}),
+            "unknown_shape",
+        ),
+    ],
+)
+def test_a_signed_payload_we_cannot_apply_is_dead_lettered_with_its_reason_not_a_500(
+    shop, post_shopify, post_woo, client, platform, topic, example, change, code
+):
+    client.raise_request_exception = False
+    before = event_count()
+    post = post_shopify if platform == "shopify" else post_woo
+
+    response = post(topic, change(fixture(example)))
+
+    assert response.status_code == 200, response.status_code
+    assert response.json() == {"outcome": "dead_lettered"}
+    assert DeadLetter.objects.get().code == code
+    assert event_count() == before
+    assert not Order.objects.exists()
+
+
+def test_an_unforeseen_python_error_applying_a_delivery_is_dead_lettered_as_unknown_shape(
+    shop, post_shopify, client, monkeypatch
+):
+    from backoffice.integrations.mapping import shopify
+
+    def broken(payload):
+        raise TypeError("'int' object is not subscriptable")
+
+    monkeypatch.setattr(shopify, "customer_record", broken)
+    client.raise_request_exception = False
+
+    response = post_shopify("customers/create", fixture("shopify_customers_create.json"))
+
+    assert response.json() == {"outcome": "dead_lettered"}
+    letter = DeadLetter.objects.get()
+    assert (letter.code, letter.reason) == ("unknown_shape", "TypeError: 'int' object is not subscriptable")
+    assert WebhookReceipt.objects.get().outcome == "dead_lettered"
 
 
 def test_a_reason_quoting_a_nul_character_is_still_kept(shop, post_shopify):

@@ -69,6 +69,35 @@ def test_shipped_and_refund_are_told_once_each(chain, receive, customer_id):
     assert [k.split(":")[2] for k in keys] == ["refund", "shipped"]
 
 
+@pytest.mark.parametrize(
+    ("restock", "says"),
+    [(True, "We have received your return"), (False, "We have refunded 19.90 EUR")],
+)
+def test_each_partial_refund_tells_what_that_refund_gave_back_not_the_running_total(
+    chain, receive, customer_id, outbox, restock, says
+):
+    receive("CAM-ALG-BLA-M", "WH-ZGZ", 2)
+    order_id = OrderFactory(
+        customer=customer_id, lines=[{"sku": "CAM-ALG-BLA-M", "quantity": 2}], fulfilment={"method": "ship"}
+    ).id
+    for action in ("pay", "ship", "deliver"):
+        services.order_act(order_id=order_id, action=action, actor="test")
+    one = [{"sku": "CAM-ALG-BLA-M", "quantity": 1}]
+    told = []
+    for _ in range(2):
+        services.order_act(
+            order_id=order_id, action="return", location="MAD-01", lines=one, restock=restock, actor="test"
+        )
+        messages_drain()
+        told.append(str(outbox[-1].content))
+
+    assert str(Order.objects.get(id=order_id).refunded) == "39.80"
+    for text in told:
+        assert "19.90 EUR" in text, text
+        assert "39.80" not in text, text
+        assert says in text, text
+
+
 def test_a_step_is_recorded_even_when_the_customer_cannot_be_reached(chain, receive):
     from customers.services.ingestion import customer_register
 

@@ -1,6 +1,7 @@
 """Orders from every channel: placement with reservation, click-and-collect, shipping allocation, the lifecycle,
 returns anywhere, and refusals that change nothing."""
 
+import uuid
 from decimal import Decimal
 
 import pytest
@@ -26,7 +27,8 @@ def client(api_client_for):
 
 def _order(client, customer_id, *, lines, method="pickup", location="MAD-01", channel="web", **extra):
     fulfilment = {"method": method} | ({"location": location} if location else {})
-    body = {"customer": str(customer_id), "channel": channel, "lines": lines, "fulfilment": fulfilment, **extra}
+    customer = customer_id if isinstance(customer_id, dict) else str(customer_id)  # identifiers, or our id
+    body = {"customer": customer, "channel": channel, "lines": lines, "fulfilment": fulfilment, **extra}
     return client.post("/api/v1/orders", body, format="json")
 
 
@@ -316,6 +318,120 @@ def test_a_partial_return_then_the_rest(client, chain, receive, customer_id):
     assert level(SHIRT, "WH-ZGZ")["on_hand"] == 2
 
 
+def test_a_return_without_restock_refunds_and_leaves_the_stock_alone(chain, receive, customer_id):
+    receive(SHIRT, "WH-ZGZ", 2)
+    order, _ = services.order_place(
+        customer=str(customer_id), channel="web", lines=[{"sku": SHIRT, "quantity": 2}],
+        fulfilment={"method": "ship"}, actor="t",
+    )  # fmt: skip
+    for action in ("pay", "ship", "deliver"):
+        services.order_act(order_id=order.id, action=action, actor="t")
+
+    kept = services.order_act(
+        order_id=order.id, action="return", location="MAD-01", lines=[{"sku": SHIRT, "quantity": 1}],
+        restock=False, actor="t",
+    )  # fmt: skip
+
+    assert (kept.status, str(kept.refunded)) == ("partially_returned", "19.90")
+    assert Event.objects.get(type="order.returned").data["restocked"] is False
+    assert not Event.objects.filter(type="stock.returned").exists()
+    assert level(SHIRT, "MAD-01")["on_hand"] == 0
+    assert level(SHIRT, "WH-ZGZ")["on_hand"] == 0
+
+
+def _delivered(client, customer_id, quantity):
+    order_id = _ship(client, customer_id, [{"sku": SHIRT, "quantity": quantity}]).json()["id"]
+    for action in ("pay", "ship", "deliver"):
+        _act(client, order_id, action)
+    return order_id
+
+
+def test_a_return_resent_with_its_id_after_a_timeout_is_refunded_and_restocked_once(
+    client, chain, receive, customer_id
+):
+    receive(SHIRT, "WH-ZGZ", 3)
+    order_id = _delivered(client, customer_id, 3)
+    body = {
+        "id": "7d444840-9dc0-11d1-b245-5ffdce74fad2",
+        "location": "MAD-01",
+        "lines": [{"sku": SHIRT, "quantity": 1}],
+    }
+
+    first = _act(client, order_id, "return", **body)
+    before = Event.objects.count()
+    resent = _act(client, order_id, "return", **body)
+
+    assert (first.status_code, resent.status_code) == (200, 200)
+    assert resent.json() == first.json()
+    assert (resent.json()["status"], resent.json()["refunded"]) == ("partially_returned", "19.90")
+    assert Event.objects.count() == before
+    assert level(SHIRT, "MAD-01")["on_hand"] == 1
+
+
+def test_each_step_resent_with_its_id_is_applied_once(client, chain, receive, customer_id):
+    receive(SHIRT, "MAD-01", 1)
+    order_id = _order(client, customer_id, lines=[{"sku": SHIRT, "quantity": 1}]).json()["id"]
+    for action in ("pay", "ready", "collect"):
+        step = {"id": str(uuid.uuid4())}
+        first = _act(client, order_id, action, **step)
+        before = Event.objects.count()
+
+        resent = _act(client, order_id, action, **step)
+
+        assert (first.status_code, resent.status_code) == (200, 200), resent.json()
+        assert Event.objects.count() == before
+    assert level(SHIRT, "MAD-01") == {"on_hand": 0, "reserved": 0, "available": 0}
+
+
+def test_a_second_return_without_an_id_or_with_a_new_one_is_another_return(client, chain, receive, customer_id):
+    receive(SHIRT, "WH-ZGZ", 3)
+    order_id = _delivered(client, customer_id, 3)
+    one = {"location": "MAD-01", "lines": [{"sku": SHIRT, "quantity": 1}]}
+
+    _act(client, order_id, "return", **one)
+    _act(client, order_id, "return", **one)
+    third = _act(client, order_id, "return", id=str(uuid.uuid4()), **one)
+
+    assert (third.json()["status"], third.json()["refunded"]) == ("returned", "59.70")
+    assert level(SHIRT, "MAD-01")["on_hand"] == 3
+
+
+@pytest.mark.parametrize(
+    ("action", "body"),
+    [
+        ("cancel", {}),
+        ("return", {"location": "VLC-01", "lines": [{"sku": SHIRT, "quantity": 1}]}),
+        ("return", {"location": "MAD-01", "lines": [{"sku": SHIRT, "quantity": 2}]}),
+    ],
+)
+def test_a_step_id_used_again_for_another_step_is_a_409_and_changes_nothing(
+    client, chain, receive, customer_id, action, body
+):
+    receive(SHIRT, "WH-ZGZ", 3)
+    order_id = _delivered(client, customer_id, 3)
+    step_id = str(uuid.uuid4())
+    _act(client, order_id, "return", id=step_id, location="MAD-01", lines=[{"sku": SHIRT, "quantity": 1}])
+    before = Event.objects.count()
+
+    response = _act(client, order_id, action, id=step_id, **body)
+
+    assert response.status_code == 409
+    assert response.json()["type"].endswith("/idempotency_conflict")
+    assert [e["field"] for e in response.json()["errors"]] == ["id"]
+    assert Event.objects.count() == before
+
+
+def test_a_step_id_that_is_not_a_uuid_is_a_400_naming_it(client, chain, receive, customer_id):
+    receive(SHIRT, "MAD-01", 1)
+    order_id = _order(client, customer_id, lines=[{"sku": SHIRT, "quantity": 1}]).json()["id"]
+
+    response = _act(client, order_id, "pay", id="retry-1")
+
+    assert response.status_code == 400
+    assert [e["field"] for e in response.json()["errors"]] == ["id"]
+    assert Order.objects.get(id=order_id).status == "placed"
+
+
 def test_a_step_out_of_order_is_a_409_with_the_current_status_and_changes_nothing(client, chain, receive, customer_id):
     receive(SHIRT, "MAD-01", 2)
     order_id = _order(client, customer_id, lines=[{"sku": SHIRT, "quantity": 1}]).json()["id"]
@@ -355,6 +471,8 @@ def test_an_unknown_order_is_a_404(client, chain):
         ({"lines": [{"sku": "NO-SUCH", "quantity": 1}]}, "lines.0.sku"),
         ({"lines": [{"sku": SHIRT, "quantity": 0}]}, "lines.0.quantity"),
         ({"lines": [{"sku": SHIRT, "quantity": -1}]}, "lines.0.quantity"),
+        # Each line within the API's limit, together past what one order holds of a sku.
+        ({"lines": [{"sku": SHIRT, "quantity": 6000}, {"sku": SHIRT, "quantity": 6000}]}, "lines.1.quantity"),
         ({"lines": []}, "lines"),
         ({"fulfilment": {"method": "pickup", "location": "XXX-99"}}, "fulfilment.location"),
         ({"fulfilment": {"method": "pickup", "location": "WH-ZGZ"}}, "fulfilment.location"),
@@ -385,6 +503,20 @@ def test_bad_orders_are_a_400_naming_the_field_and_change_nothing(client, chain,
     assert level(SHIRT, "MAD-01") == {"on_hand": 5, "reserved": 0, "available": 5}
 
 
+def test_an_order_total_past_what_money_holds_is_a_400_naming_the_lines_and_changes_nothing(
+    client, chain, receive, customer_id
+):
+    services.product_save(sku="JOYA-UNICA", name="Joya", category="joyas", price=Decimal("9999999999.99"), actor="t")
+    receive("JOYA-UNICA", "MAD-01", 2)
+    before = Event.objects.count()
+
+    response = _order(client, customer_id, lines=[{"sku": "JOYA-UNICA", "quantity": 2}])
+
+    assert response.status_code == 400
+    assert [e["field"] for e in response.json()["errors"]] == ["lines"]
+    assert Event.objects.count() == before
+
+
 def test_an_order_placed_under_a_merged_customer_id_belongs_to_the_customer_it_was_merged_into(
     client, chain, receive, customer_id
 ):
@@ -397,6 +529,26 @@ def test_an_order_placed_under_a_merged_customer_id_belongs_to_the_customer_it_w
     assert response.status_code == 201
     assert response.json()["customer_id"] == str(customer_id)
     assert Order.objects.get(id=response.json()["id"]).customer_id == customer_id
+
+
+@pytest.mark.parametrize("named_by", ["identifiers", "id"])
+def test_an_order_resent_after_its_customer_was_merged_answers_the_order_not_a_conflict(
+    client, chain, receive, customer_id, named_by
+):
+    receive(SHIRT, "MAD-01", 2)
+    duplicate, _ = customer_register(customer={"email": "ana.bis@example.es"}, channel="web", actor="test")
+    customer = {"email": "ana.bis@example.es"} if named_by == "identifiers" else str(duplicate)
+    first = _order(client, customer, lines=[{"sku": SHIRT, "quantity": 1}], id="WEB-1001")
+    customer_merge(customer_ids=(customer_id, duplicate), into=customer_id, actor="test")
+    before = Event.objects.count()
+
+    again = _order(client, customer, lines=[{"sku": SHIRT, "quantity": 1}], id="WEB-1001")
+
+    assert first.status_code == 201
+    assert again.status_code == 200, again.json()
+    assert again.json()["id"] == "WEB-1001"
+    assert Event.objects.count() == before
+    assert level(SHIRT, "MAD-01")["reserved"] == 1
 
 
 def test_an_order_names_each_line_off_sale_or_unknown_and_a_location_unknown_or_not_a_store(

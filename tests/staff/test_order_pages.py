@@ -361,7 +361,8 @@ def test_a_web_order_returned_at_the_counter_restocks_this_store_and_shows_the_r
     client = login("store")
     warehouse_before = level("CAM-ALG-BLA-M", "WH-ZGZ")
 
-    response = client.post("/staff/orders/W-1/", {"action": "return", "qty_0": 1, "reason": "talla"}, follow=True)
+    form = {"action": "return", "qty_0": 1, "reason": "talla", "return_id": uuid.uuid4()}
+    response = client.post("/staff/orders/W-1/", form, follow=True)
 
     assert response.status_code == 200
     assert "Returned at MAD-01. Refund: 19.90 EUR." in response.content.decode()
@@ -372,6 +373,24 @@ def test_a_web_order_returned_at_the_counter_restocks_this_store_and_shows_the_r
     assert str(order.refunded) == "19.90"
 
 
+def test_a_return_form_posted_twice_returns_the_goods_once(web_order, login):
+    client = login("store")
+    return_id = client.get("/staff/orders/W-1/").context["return_form"]["return_id"].value()
+    form = {"action": "return", "qty_0": 1, "reason": "talla", "return_id": return_id}
+
+    client.post("/staff/orders/W-1/", form)
+    before = event_count()
+    again = client.post("/staff/orders/W-1/", form, follow=True)  # a double click, or the browser's resend
+
+    assert again.status_code == 200
+    assert "This return was already recorded." in again.content.decode()
+    assert event_count() == before
+    assert str(Order.objects.get(id="W-1").refunded) == "19.90"
+    assert level("CAM-ALG-BLA-M", "MAD-01")["on_hand"] == 4
+    fresh = client.get("/staff/orders/W-1/").context["return_form"]["return_id"].value()
+    assert fresh != return_id  # the next return at the counter is another one
+
+
 @pytest.mark.parametrize(
     "form",
     [{"qty_0": 0}, {"qty_0": 3}, {"qty_0": -1}, {"qty_0": "x"}, {}],
@@ -379,7 +398,7 @@ def test_a_web_order_returned_at_the_counter_restocks_this_store_and_shows_the_r
 def test_a_return_with_bad_quantities_is_a_400_page_and_writes_nothing(web_order, login, form):
     before = event_count()
 
-    response = login("store").post("/staff/orders/W-1/", {"action": "return", **form})
+    response = login("store").post("/staff/orders/W-1/", {"action": "return", "return_id": uuid.uuid4(), **form})
 
     assert response.status_code == 400
     assert event_count() == before
@@ -391,7 +410,7 @@ def test_an_order_not_yet_with_the_customer_cannot_be_returned(shop, login, ana)
     before = event_count()
 
     page = login("store").get("/staff/orders/A-1/")
-    response = login("store").post("/staff/orders/A-1/", {"action": "return", "qty_0": 1})
+    response = login("store").post("/staff/orders/A-1/", {"action": "return", "qty_0": 1, "return_id": uuid.uuid4()})
 
     assert page.context["can_return"] is False
     assert response.status_code == 409

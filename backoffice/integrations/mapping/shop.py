@@ -59,11 +59,17 @@ class ShopCheckout:
 
 @dataclass(frozen=True)
 class ShopRefund:
+    """A refund's lines by what happens to the goods: `lines` come back to stock (returned), `kept_lines` are
+    refunded while the customer keeps them (no restock), `cancelled_lines` never left (an unfulfilled order's
+    cancellation: its reservation is released)."""
+
     platform_id: str
     order_platform_id: str
     lines: list[ShopLine] = field(default_factory=list)
     location_id: str = ""
     created_at: datetime | None = None
+    kept_lines: list[ShopLine] = field(default_factory=list)
+    cancelled_lines: list[ShopLine] = field(default_factory=list)
 
 
 def need(payload: Any, key: str, kind: type | tuple[type, ...], where: str = "") -> Any:
@@ -76,11 +82,22 @@ def text(value: Any) -> str:
     return "" if value is None else str(value).strip()
 
 
-def money(value: Any) -> Decimal:
-    try:
-        return Decimal(str(value or "0"))
-    except InvalidOperation:
+# What our money fields hold (12 digits, 2 of them decimals): a price past it is no price a shop sells at.
+MONEY_LIMIT = Decimal("1e10")
+
+
+def money(value: Any, *, where: str = "price") -> Decimal:
+    if value is None or value == "":
         return Decimal("0")
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise Unprocessable("unknown_shape", f"{where}: not a number")
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        raise Unprocessable("unknown_shape", f"{where}: not a number") from None
+    if not amount.is_finite() or abs(amount) >= MONEY_LIMIT:
+        raise Unprocessable("unknown_shape", f"{where}: {value!r} is not an amount")
+    return amount
 
 
 def when(value: Any) -> datetime | None:
@@ -104,5 +121,5 @@ def lines_of(items: Any, *, where: str) -> list[ShopLine]:
             raise Unprocessable("missing_sku", f"{where}.{index}: a line without sku cannot be matched to a product")
         if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity <= 0:
             raise Unprocessable("unknown_shape", f"{where}.{index}.quantity: not a positive integer")
-        lines.append(ShopLine(sku, quantity, money(item.get("price"))))
+        lines.append(ShopLine(sku, quantity, money(item.get("price"), where=f"{where}.{index}.price")))
     return lines

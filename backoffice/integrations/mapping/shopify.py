@@ -52,24 +52,44 @@ def order(payload: Any) -> ShopOrder:
     )
 
 
+# What a refund line's `restock_type` does to the goods: back on the shelf, kept by the customer, or never sent.
+RESTOCK_TYPES = {"return": "returned", "legacy_restock": "returned", "no_restock": "kept", "cancel": "cancelled"}
+
+
 def refund(payload: Any) -> ShopRefund:
     refund_id = need(payload, "id", int | str)
     order_id = need(payload, "order_id", int | str)
     items = need(payload, "refund_line_items", list)
-    lines = (
-        lines_of(
-            [
-                {**(item.get("line_item") or {}), "quantity": item.get("quantity")}
-                for item in items
-                if isinstance(item, dict)
-            ],
-            where="refund_line_items",
-        )
-        if items
-        else []
+    # Before `restock_type`, the refund's `restock` flag said it for every line.
+    legacy = "kept" if payload.get("restock") is False else "returned"
+    grouped: dict[str, list[dict[str, Any]]] = {"returned": [], "kept": [], "cancelled": []}
+    for index, item in enumerate(items):
+        where = f"refund_line_items.{index}"
+        if not isinstance(item, dict):
+            raise Unprocessable("unknown_shape", f"{where}: not an object")
+        line_item = item.get("line_item")
+        if not isinstance(line_item, dict):
+            raise Unprocessable("unknown_shape", f"{where}.line_item: missing or not an object")
+        restock_type = item.get("restock_type")
+        if restock_type is not None and restock_type not in RESTOCK_TYPES:
+            raise Unprocessable(
+                "unknown_shape", f"{where}.restock_type: {restock_type!r} is not one of {', '.join(RESTOCK_TYPES)}"
+            )
+        what = RESTOCK_TYPES[restock_type] if restock_type is not None else legacy
+        grouped[what].append({**line_item, "quantity": item.get("quantity")})
+    returned, kept, cancelled = (
+        lines_of(grouped[what], where="refund_line_items") if grouped[what] else [] for what in grouped
     )
     location = next((text(i.get("location_id")) for i in items if isinstance(i, dict) and i.get("location_id")), "")
-    return ShopRefund(str(refund_id), str(order_id), lines, location, when(payload.get("created_at")))
+    return ShopRefund(
+        str(refund_id),
+        str(order_id),
+        returned,
+        location,
+        when(payload.get("created_at")),
+        kept_lines=kept,
+        cancelled_lines=cancelled,
+    )
 
 
 def checkout(payload: Any) -> ShopCheckout:

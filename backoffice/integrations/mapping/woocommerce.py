@@ -23,12 +23,14 @@ def order(payload: Any) -> ShopOrder:
     order_id = need(payload, "id", int | str)
     status = text(need(payload, "status", str))
     billing = payload.get("billing") if isinstance(payload.get("billing"), dict) else {}
+    created_gmt = payload.get("date_created_gmt")
+    if created_gmt is not None and not isinstance(created_gmt, str):
+        raise Unprocessable("unknown_shape", "date_created_gmt: not a string")
     return ShopOrder(
         platform_id=str(order_id),
         customer=customer(billing, platform_id=payload.get("customer_id")),
         lines=lines_of(need(payload, "line_items", list), where="line_items"),
-        created_at=when(payload.get("date_created_gmt") and payload["date_created_gmt"] + "+00:00")
-        or when(payload.get("date_created")),
+        created_at=when(created_gmt and created_gmt + "+00:00") or when(payload.get("date_created")),
         is_paid=status in PAID_STATUSES or bool(payload.get("date_paid_gmt")),
         is_fulfilled=status == "completed",
         is_cancelled=status == "cancelled",
@@ -38,7 +40,8 @@ def order(payload: Any) -> ShopOrder:
 
 def customer_record(payload: Any) -> ShopCustomer:
     customer_id = need(payload, "id", int | str)
-    found = customer({**payload, "phone": (payload.get("billing") or {}).get("phone", "")}, platform_id=customer_id)
+    billing = payload.get("billing") if isinstance(payload.get("billing"), dict) else {}
+    found = customer({**payload, "phone": billing.get("phone", "")}, platform_id=customer_id)
     if not found.email and not found.platform_id:
         raise Unprocessable("unknown_shape", "a customer without id or email")
     return found

@@ -221,6 +221,9 @@ def _receipt_claim(delivery: Delivery) -> bool:
 
 # The services' refusals that a later fix can lift (stock received, an order paid first, a conflict gone).
 _REFUSALS = (OrdersError, EventStoreError, KeyDestroyed)
+# A signed payload of a shape the mappers did not foresee (a number where text was, a price of 1e30) fails in
+# Python itself: kept as unknown_shape with the reason, never a 500 that loses the delivery.
+_SHAPE_ERRORS = (TypeError, ValueError, ArithmeticError)
 
 
 def _printable(reason: str) -> str:
@@ -244,6 +247,15 @@ def _apply_or_keep(connection: ShopConnection, delivery: Delivery) -> str:
         code, reason = exc.code, str(exc)
     except _REFUSALS as exc:
         code, reason = _code(exc), f"{type(exc).__name__}: {exc}"
+    except _SHAPE_ERRORS as exc:
+        log.warning(
+            "unforeseen shape of %s %s delivery %s",
+            delivery.platform,
+            delivery.topic,
+            delivery.delivery_id,
+            exc_info=True,
+        )
+        code, reason = "unknown_shape", f"{type(exc).__name__}: {exc}"
     log.info("dead-lettered %s %s delivery %s: %s", delivery.platform, delivery.topic, delivery.delivery_id, code)
     letter = DeadLetter.objects.create(
         platform=delivery.platform,
@@ -282,6 +294,8 @@ def dead_letter_replay(*, dead_letter_id: int, actor: str) -> bool:
             return _still_refused(letter, exc.code, str(exc))
         except _REFUSALS as exc:
             return _still_refused(letter, _code(exc), f"{type(exc).__name__}: {exc}")
+        except _SHAPE_ERRORS as exc:
+            return _still_refused(letter, "unknown_shape", f"{type(exc).__name__}: {exc}")
         WebhookReceipt.objects.filter(platform=letter.platform, delivery_id=letter.delivery_id).update(
             outcome=Outcome.APPLIED
         )
@@ -477,18 +491,27 @@ def _return_all(connection: ShopConnection, order_id: str, actor: str) -> None:
 
 
 def _refund(connection: ShopConnection, refund: ShopRefund) -> bool:
-    if not refund.lines:
+    """A refund's lines by their restock type: returned lines come back to the refund's location, kept lines
+    (no restock) are refunded with no stock movement, cancelled lines (never sent) cancel the order."""
+    if not (refund.lines or refund.kept_lines or refund.cancelled_lines):
         return False  # a refund of an amount only (shipping, goodwill): no goods come back
     order_id = shop_order_id(connection.platform, connection.shop_domain, refund.order_platform_id)
     try:
-        order_act(
-            order_id=order_id,
-            action="return",
-            actor=_actor(connection),
-            channel=CHANNEL,
-            location=_location(connection, refund.location_id),
-            lines=[{"sku": line.sku, "quantity": line.quantity} for line in refund.lines],
-        )
+        if refund.cancelled_lines:
+            _refund_cancelled(connection, order_id, refund)
+        for lines, restock in ((refund.lines, True), (refund.kept_lines, False)):
+            if lines:
+                order_act(
+                    order_id=order_id,
+                    action="return",
+                    actor=_actor(connection),
+                    channel=CHANNEL,
+                    location=_location(connection, refund.location_id),
+                    lines=[{"sku": line.sku, "quantity": line.quantity} for line in lines],
+                    restock=restock,
+                    # The platform's refund id keys the step: the refund resent under a new webhook id is one return.
+                    step_id=uuid.uuid5(NAMESPACE, f"{order_id}:refund:{refund.platform_id}:{restock}"),
+                )
     except OrderNotFound:
         raise Unprocessable("unknown_order", f"refund {refund.platform_id} of an order we do not have") from None
     except IllegalTransition as exc:
@@ -496,6 +519,28 @@ def _refund(connection: ShopConnection, refund: ShopRefund) -> bool:
     except InvalidFields as exc:
         raise _refused(exc) from None
     return True
+
+
+def _refund_cancelled(connection: ShopConnection, order_id: str, refund: ShopRefund) -> None:
+    """Lines refunded before they were sent (restock type "cancel") release their reservation. We cancel whole
+    orders only: a refund that cancels every unit is the order's cancellation (orders/cancelled may have done it
+    already); part of an order waits in the dead-letter list for staff."""
+    order = order_selectors.order_get(order_id=order_id)
+    if order is None:
+        raise OrderNotFound(order_id)
+    if order.status == OrderStatus.CANCELLED:
+        return
+    ordered: dict[str, int] = {}
+    for order_line in order.lines.all():
+        ordered[order_line.sku] = ordered.get(order_line.sku, 0) + order_line.quantity
+    cancelled: dict[str, int] = {}
+    for refund_line in refund.cancelled_lines:
+        cancelled[refund_line.sku] = cancelled.get(refund_line.sku, 0) + refund_line.quantity
+    if cancelled != ordered:
+        raise Unprocessable(
+            "partial_cancel", f"refund {refund.platform_id} cancels part of order {order_id}: only whole orders cancel"
+        )
+    order_act(order_id=order_id, action="cancel", actor=_actor(connection), channel=CHANNEL, reason="refunded")
 
 
 def _checkout_sync(connection: ShopConnection, checkout: ShopCheckout, delivery: Delivery) -> bool:
