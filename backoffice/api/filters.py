@@ -1,6 +1,11 @@
 """Filters every list shares (django-filter), strict: a value that means nothing is a 400, never ignored."""
 
 import django_filters
+from django import forms
+from django_filters.fields import IsoDateTimeField
+from rest_framework import serializers
+
+from .fields import AwareDateTimeField
 
 _TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no")
 
@@ -20,3 +25,21 @@ class StrictBooleanFilter(django_filters.ChoiceFilter):
     @staticmethod
     def as_bool(value: str) -> bool:
         return str(value).lower() in _TRUE
+
+
+class _AwareIsoDateTimeField(IsoDateTimeField):
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        # The API's one rule for a time from outside (AwareDateTimeField): an offset required, within the span the
+        # product accepts; a time at the calendar's edge overflowed in the query's conversion to UTC (a 500).
+        try:
+            return AwareDateTimeField().run_validation(value)
+        except serializers.ValidationError as exc:
+            raise forms.ValidationError([str(message) for message in exc.detail], code="invalid") from None
+
+
+class AwareDateTimeFilter(django_filters.IsoDateTimeFilter):
+    """An ISO 8601 time with an offset, as every time of the API's bodies: anything else is a 400 naming it."""
+
+    field_class = _AwareIsoDateTimeField

@@ -8,9 +8,10 @@ from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework.generics import ListAPIView
 
 from .permissions import HasRole
+from .validation import CheckedQueryParameters
 
 
-class ListApi(ListAPIView):
+class ListApi(CheckedQueryParameters, ListAPIView):
     permission_classes = [HasRole]
     filter_backends = [DjangoFilterBackend]
 

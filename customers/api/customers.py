@@ -17,7 +17,7 @@ from backoffice.api.lists import ListApi
 from backoffice.api.permissions import HasRole
 from backoffice.api.problems import invalid, not_found, or_not_found, validation_failed
 from backoffice.api.schema import page_of
-from backoffice.api.validation import validated_input
+from backoffice.api.validation import CheckedQueryParameters, validated_input
 from backoffice.eventstore.errors import EventValidationError
 from backoffice.eventstore.schema import CHANNELS
 
@@ -212,7 +212,7 @@ class CustomerMergedIntoSerializer(serializers.Serializer):
     merged_into = serializers.UUIDField()
 
 
-class CustomerDetailApi(APIView):
+class CustomerDetailApi(CheckedQueryParameters, APIView):
     permission_classes = [HasRole]
     allowed_roles = {"GET": PEOPLE_READERS}
 
@@ -241,7 +241,7 @@ class CustomerDetailApi(APIView):
         return Response(body)
 
 
-class CustomerTimelineApi(APIView):
+class CustomerTimelineApi(CheckedQueryParameters, APIView):
     permission_classes = [HasRole]
     allowed_roles = {"GET": PEOPLE_READERS}
 

@@ -4,7 +4,7 @@ it. The selectors still own the reads: a filter set validates the parameters and
 import django_filters
 from rest_framework.exceptions import ValidationError
 
-from backoffice.api.filters import StrictBooleanFilter
+from backoffice.api.filters import AwareDateTimeFilter, StrictBooleanFilter
 from backoffice.eventstore.schema import CHANNELS
 
 from .. import selectors
@@ -42,8 +42,8 @@ class CaseFilter(django_filters.FilterSet):
 
 class CustomerFilter(django_filters.FilterSet):
     acquisition_channel = django_filters.ChoiceFilter(choices=CHANNEL_CHOICES)
-    registered_after = django_filters.IsoDateTimeFilter(field_name="registered_at", lookup_expr="gte")
-    registered_before = django_filters.IsoDateTimeFilter(field_name="registered_at", lookup_expr="lt")
+    registered_after = AwareDateTimeFilter(field_name="registered_at", lookup_expr="gte")
+    registered_before = AwareDateTimeFilter(field_name="registered_at", lookup_expr="lt")
 
     class Meta:
         model = Customer

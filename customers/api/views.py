@@ -11,6 +11,7 @@ from backoffice.accounts.actors import request_actor
 from backoffice.accounts.roles import Role
 from backoffice.api.permissions import HasRole
 from backoffice.api.problems import Problem, event_store_problem, invalid
+from backoffice.api.validation import CheckedQueryParameters
 from backoffice.eventstore import selectors as event_selectors
 from backoffice.eventstore.errors import EventStoreError
 
@@ -32,7 +33,7 @@ class EventOutputSerializer(serializers.Serializer):
     metadata = serializers.JSONField()
 
 
-class EventsApi(APIView):
+class EventsApi(CheckedQueryParameters, APIView):
     permission_classes = [HasRole]
     allowed_roles = {"GET": (Role.ADMIN, Role.INTEGRATION), "POST": (Role.ADMIN, Role.INTEGRATION)}
 

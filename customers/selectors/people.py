@@ -5,9 +5,11 @@ answers "about this customer" covers the customer and everyone merged into them 
 """
 
 import uuid
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db.models import Count, Exists, Max, Min, OuterRef, Q, QuerySet, Sum
@@ -90,9 +92,14 @@ def _merged_into_any(frontier: set[uuid.UUID]) -> list[tuple[uuid.UUID, uuid.UUI
 
 def _latest_consents(customer_ids: list[uuid.UUID], **filters) -> dict[tuple[str, str], Consent]:
     """Per (channel, purpose), the newest change among these customers: what they said last, whoever recorded it."""
-    latest: dict[tuple[str, str], Consent] = {}
-    for state in Consent.objects.filter(customer_id__in=customer_ids, **filters):
-        key = (state.channel, state.purpose)
+    return _newest_by(Consent.objects.filter(customer_id__in=customer_ids, **filters), lambda s: (s.channel, s.purpose))
+
+
+def _newest_by(states: Iterable[Consent], key_of: Callable[[Consent], Hashable]) -> dict[Any, Consent]:
+    """Per key, the newest of these consent states: by when it was said, then by position (the ledger's own rule)."""
+    latest: dict[Any, Consent] = {}
+    for state in states:
+        key = key_of(state)
         if key not in latest or (state.changed_at, state.position) > (latest[key].changed_at, latest[key].position):
             latest[key] = state
     return latest
@@ -309,6 +316,7 @@ def customer_view_as_of(*, customer_id: uuid.UUID, at: datetime, recent: int = 1
     name = ""
     orders: dict[str, dict] = {}
     interactions = 0
+    last_interaction: datetime | None = None
     for event in events:
         if event.type == CustomerRegistered.type_name:
             identifiers.update({(i["kind"], i["value"]): None for i in readable_identifiers(event.data["identifiers"])})
@@ -328,10 +336,13 @@ def customer_view_as_of(*, customer_id: uuid.UUID, at: datetime, recent: int = 1
             orders[event.data["order_id"]]["refunded"] += Decimal(str(event.data.get("refund_amount", "0")))
         elif event.type == ORDER_CANCELLED:
             orders.pop(event.data["order_id"], None)
-        if event.channel:
-            channels.add(event.channel)
+        # The live activity projection's rule of what the customer did (RECORD_KEEPING_TYPES are not): the view of
+        # now and the view as of now must agree.
         if event.type not in RECORD_KEEPING_TYPES:
             interactions += 1
+            last_interaction = event.occurred_at  # events come in the order they happened
+            if event.channel:
+                channels.add(event.channel)
     value = sum((o["total"] - o["refunded"] for o in orders.values()), Decimal("0"))
     last_order = max(
         (e.occurred_at for e in events if e.type == ORDER_PLACED and e.data["order_id"] in orders), default=None
@@ -347,7 +358,7 @@ def customer_view_as_of(*, customer_id: uuid.UUID, at: datetime, recent: int = 1
         "identifiers": [{"kind": kind, "value": value} for kind, value in identifiers],
         "channels_used": sorted(channels),
         "interaction_count": interactions,
-        "last_interaction_at": events[-1].occurred_at,
+        "last_interaction_at": last_interaction,
         "order_count": len(orders),
         "lifetime_value": money(value),
         "last_order_at": last_order,
@@ -436,11 +447,22 @@ def people_contactable() -> QuerySet[Customer]:
     return Customer.objects.filter(merged_into__isnull=True, erased_at__isnull=True)
 
 
-def marketing_consent_granted(*, channel: str) -> Exists:
-    """For a query over customers: whether the customer (OuterRef "id") has granted marketing on `channel`."""
-    return Exists(
-        Consent.objects.filter(customer_id=OuterRef("id"), channel=channel, purpose=Purpose.MARKETING, is_granted=True)
-    )
+def marketing_consent_granted(*, channel: str) -> Q:
+    """For a query over people (roots, as `people_contactable` gives them): whether the person has granted marketing
+    on `channel`, as `consent_allows` answers it: the newest change among the customer and those merged into them.
+
+    A person made of one customer is answered in SQL by their own row. The few made of several (merges) are folded
+    here, by the same walk and the same newest-change rule as `consent_allows`, and named by id."""
+    marketing = Consent.objects.filter(channel=channel, purpose=Purpose.MARKETING)
+    own = Exists(marketing.filter(customer_id=OuterRef("id"), is_granted=True))
+    merged = Customer.objects.filter(merged_into__isnull=False)
+    roots = set(merged.filter(merged_into__merged_into__isnull=True).values_list("merged_into_id", flat=True))
+    if not roots:
+        return Q(own)
+    root_of = people_members(owner_ids=roots)
+    latest = _newest_by(marketing.filter(customer_id__any=list(root_of)), lambda state: root_of[state.customer_id])
+    granted = [root for root, state in latest.items() if state.is_granted]
+    return (Q(own) & ~Q(id__any=list(roots))) | Q(id__any=granted)
 
 
 def has_identifier(*, kind: str) -> Exists:

@@ -45,6 +45,14 @@ def consent_record(
 UNSUBSCRIBE_WORDING = "Unsubscribed through the link or keyword of a message (provider callback)."
 
 
+def opt_out_wording(*, channel: str, by_keyword: bool, message_id: uuid.UUID) -> str:
+    """What an inbound opt-out records as the consent's wording: how it was said, never the customer's words. The
+    wording is not a personal field (it is the shop's text as shown), so it is neither sealed nor erased: a message's
+    free text copied here would outlive the customer's erasure. The message itself (sealed) is named by its id."""
+    how = "Opt-out keyword received" if by_keyword else "Message classified as an opt-out by the provider"
+    return f"{how} on {channel} (inbound message {message_id})."
+
+
 def consent_revoke_on_unsubscribe(
     *, customer_id: uuid.UUID, channel: str, occurred_at: datetime | None, cause_id: uuid.UUID
 ) -> RecordedEvent:

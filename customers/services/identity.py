@@ -4,6 +4,13 @@ Both histories stay in the log: a merge only records that the younger customer i
 (`customer.merged`, on the survivor's stream), and an unmerge that it is not (`customer.unmerged`). Identifiers,
 consents and events keep the customer they were recorded for, so an unmerge gives each customer back exactly what
 it had; what the person did while merged stays with the customer it was recorded for.
+
+One exception: withdrawals of consent. While merged, a consent change is recorded on the person's root, whichever
+of them said it (a STOP from the merged customer's phone, a word at the counter). An unmerge cannot tell who said it,
+and an opt-out lost is a message sent against someone's will, so every withdrawal recorded on the rest of the
+person while the unmerged customer was part of them is copied to it (`consent.revoked`, in the unmerge's
+transaction, with the original's time, channel and wording). Grants are not copied: consent must be given
+explicitly, by each.
 """
 
 import uuid
@@ -14,9 +21,9 @@ from django.db import transaction
 from backoffice.eventstore import store
 from backoffice.eventstore.locks import appends_locked_out
 
-from ..events import CustomerMerged, CustomerUnmerged, MergeEvidence
+from ..events import ConsentRevoked, CustomerMerged, CustomerUnmerged, MergeEvidence
 from ..models import Customer
-from ..selectors import CustomerNotFound, customer_resolve_id
+from ..selectors import CustomerNotFound, consent_states, customer_group_ids, customer_resolve_id
 
 
 class MergeRefused(Exception):
@@ -100,7 +107,8 @@ def customer_unmerge(*, customer_id: uuid.UUID, reason: str = "", actor: str) ->
         if customer.erased_at is not None:
             raise MergeRefused("customer_id", "this customer was erased", "erased")
         survivor = customer.merged_into_id
-        return store.append(
+        withdrawals = _withdrawals_while_merged(customer_id=customer_id, survivor=survivor)
+        unmerged = store.append(
             f"customer-{survivor}",
             [
                 store.NewEvent.of(
@@ -110,3 +118,43 @@ def customer_unmerge(*, customer_id: uuid.UUID, reason: str = "", actor: str) ->
                 )
             ],
         )[0]
+        if withdrawals:
+            store.append(
+                f"customer-{customer_id}",
+                [
+                    store.NewEvent.of(
+                        ConsentRevoked.from_data({**withdrawal.data, "customer_id": str(customer_id)}),
+                        # Derived from the withdrawal and the customer: the same copy is never made twice.
+                        id=uuid.uuid5(withdrawal.id, f"unmerged:{customer_id}"),
+                        channel=withdrawal.channel,
+                        customer_id=customer_id,
+                        occurred_at=withdrawal.occurred_at,
+                        metadata={"actor": actor, "causation_id": str(unmerged.id), "copied_from": str(withdrawal.id)},
+                    )
+                    for withdrawal in withdrawals
+                ],
+            )
+        return unmerged
+
+
+def _withdrawals_while_merged(*, customer_id: uuid.UUID, survivor: uuid.UUID) -> list[store.RecordedEvent]:
+    """Per (channel, purpose), the last withdrawal recorded on the rest of the person since `customer_id` was merged
+    into `survivor`, unless the customer's own ledger already says withdrawn. The last withdrawal, even if a grant
+    followed it: who gave that grant is as unknown as who withdrew. In a chain of merges, a withdrawal made by another
+    member before it joined counts too: an opt-out kept too widely is the safe side."""
+    merged_at = max(
+        event.position
+        for event in store.read_customer(survivor, types=[CustomerMerged.type_name])
+        if event.data["merged"] == str(customer_id)
+    )
+    own = set(customer_group_ids(customer_id=customer_id))
+    rest = [cid for cid in customer_group_ids(customer_id=customer_resolve_id(customer_id=survivor)) if cid not in own]
+    last: dict[tuple[str, str], store.RecordedEvent] = {}
+    for event in store.read_customer(rest, types=[ConsentRevoked.type_name]):
+        if event.position > merged_at:
+            last[(event.data["channel"], event.data["purpose"])] = event  # in the order they happened
+    own_states = {
+        (state.channel, state.purpose): state.is_granted
+        for state in consent_states(customer_id=customer_id, group=list(own))
+    }
+    return [event for key, event in sorted(last.items()) if own_states.get(key) is not False]

@@ -25,7 +25,7 @@ from ..events import MessageReceived
 from ..reachability import ADDRESS_KINDS
 from ..selectors import case_awaiting_csat, case_open_for
 from .cases import case_csat_record, case_message_receive, case_open
-from .consents import consent_record
+from .consents import consent_record, opt_out_wording
 from .ingestion import interactions_ingest
 
 INBOUND_NAMESPACE: Final = uuid.UUID("2d3c5c8e-7b1a-4f0e-8c43-1f6a9e0b7d22")
@@ -124,7 +124,7 @@ def inbound_message_receive(*, channel: str, payload: dict[str, Any], actor: str
                 purpose=Purpose.MARKETING,
                 is_granted=False,
                 source_channel=channel,
-                wording=f"{message.text[:200]}",
+                wording=opt_out_wording(channel=channel, by_keyword=words in STOP_WORDS, message_id=event_id),
                 # A provider clock a little ahead must not postpone the withdrawal: it holds from now at the latest.
                 occurred_at=min(received_at, timezone.now()),
                 event_id=uuid.uuid5(event_id, "stop"),

@@ -8,7 +8,10 @@ now (a merged customer for the one it was merged into).
 - Strong identifiers (email, phone, loyalty card, external and social ids) matching two people: they are one person,
   and the younger is merged into the older (`customer.merged`, with the kinds of identifier that proved it). An
   anonymous id is weak (a shared tablet, a family computer): it merges only a profile that is anonymous alone;
-  a match on it against someone with identifiers of their own is left as it is.
+  a match on it against someone with identifiers of their own is left as it is. An item whose strong identifiers
+  nobody holds, on a device whose anonymous id belongs to someone identified, registers a new customer by its
+  strong identifiers alone: the anonymous id stays with its owner (an identifier has one owner), so an item
+  bringing that anonymous id alone still names the owner.
 The registrations, merges, additions and interactions of one batch are appended in one transaction.
 """
 
@@ -284,7 +287,9 @@ def _ingest_parsed(
     with transaction.atomic():
         already = {} if unstored else store.stored_events([item.id for item in items])
         pending = [item for item in items if item.id not in already]
-        customer_ids, identity_appends = _resolve(pending, actor=actor)
+        # Where each pending item is in the request: an error names it there, not in the batch minus stored ones.
+        indexes = [index for index, item in enumerate(items) if item.id not in already]
+        customer_ids, identity_appends = _resolve(pending, actor=actor, indexes=indexes)
         appends = list(identity_appends)
         for item, event in parsed:
             customer_id = customer_ids.get(item.id) or (already[item.id][1].customer_id if item.id in already else None)
@@ -454,10 +459,11 @@ def _is_anonymous_only(customer_id: uuid.UUID, owner_by_key: dict[str, uuid.UUID
 
 
 def _resolve(
-    items: Sequence[IncomingInteraction | _Registration], *, actor: str
+    items: Sequence[IncomingInteraction | _Registration], *, actor: str, indexes: Sequence[int] | None = None
 ) -> tuple[dict[uuid.UUID, uuid.UUID], list[store.StreamAppend]]:
     """Customer id per item id, and the identity events (registrations, merges, additions) to append before the
-    items. Every id returned is a person's current id (never a merged one)."""
+    items. Every id returned is a person's current id (never a merged one). `indexes`: each item's index in the
+    request, for the errors (default: its place in `items`)."""
     pairs_by_item = {item.id: item.customer.identifiers() for item in items}
     wanted = {identifier_key(kind, value) for pairs in pairs_by_item.values() for kind, value in pairs}
     people = _People()
@@ -466,7 +472,8 @@ def _resolve(
     people.load(explicit)
     missing = explicit - people.merged_into.keys()
     if missing:
-        index = next(i for i, item in enumerate(items) if item.customer.id in missing)
+        place = next(i for i, item in enumerate(items) if item.customer.id in missing)
+        index = indexes[place] if indexes is not None else place
         raise EventValidationError([FieldError(index, "customer.id", "no such customer", "not_found")])
 
     customer_ids: dict[uuid.UUID, uuid.UUID] = {}
@@ -484,7 +491,13 @@ def _resolve(
             people.add_new(customer_id, item.occurred_at, has_name=bool(name))
             registration = CustomerRegistered(
                 customer_id=str(customer_id),
-                identifiers=[Identifier(kind=k.value, value=v) for k, v in pairs],
+                # Only identifiers nobody holds: an anonymous id held by someone identified (a shared tablet) stays
+                # theirs (an identifier has one owner), and the newcomer is registered by their strong identifiers.
+                identifiers=[
+                    Identifier(kind=k.value, value=v)
+                    for (k, v), key in zip(pairs, keys, strict=True)
+                    if key not in owner_by_key
+                ],
                 name=name,
             )
             new_events[customer_id] = [_identity_event(registration, customer_id, item, actor)]
@@ -536,13 +549,20 @@ def _match(
     if not strong and not weak:
         return None
     candidates = dict(strong)
-    anchor = set(strong) or {people.oldest(set(weak))}
+    # A weak match anchors the item only when it brings no strong identifier of its own. One that does (a new
+    # person signing in on a shared tablet) is not the weak owner: their own identifiers would be added to the
+    # tablet's identified owner, and the owner's messages would go to the newcomer's address. Such an item joins
+    # a weak owner only if that owner is anonymous alone (stitching, below), else it registers a new customer.
+    brings_strong = any(key.split(":", 1)[0] not in WEAK_KINDS for key in keys)
+    anchor = set(strong) or (set() if brings_strong else {people.oldest(set(weak))})
     for cid, kinds in weak.items():
         if cid in candidates or cid in anchor:
             candidates.setdefault(cid, set()).update(kinds)
         elif _is_anonymous_only(cid, owner_by_key, people):
             candidates[cid] = kinds
     candidates = candidates or {cid: weak[cid] for cid in anchor}
+    if not candidates:
+        return None
     survivor = people.oldest(set(candidates))
     for merged in sorted(set(candidates) - {survivor}, key=str):
         people.merge(merged, survivor)

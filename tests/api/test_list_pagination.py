@@ -1,9 +1,10 @@
 """Every list endpoint pages with a working `next` until the last page: more than 1,000 rows are walked here, each
 seen exactly once, so an integrator who follows `next` never misses the rest."""
 
+import base64
 import uuid
 from datetime import timedelta
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import pytest
 from django.utils import timezone
@@ -148,6 +149,28 @@ def test_the_stock_of_a_location_pages_to_the_end(api_client_for):
 @pytest.mark.parametrize("cursor", ["abc", "1", "1.2.3", "-1.5", "99999999999999999999.1", ""])
 def test_a_cursor_that_no_next_link_gave_is_a_400_naming_it(api_client_for, cursor):
     response = api_client_for("integration").get(f"/api/v1/events?cursor={cursor}")
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "cursor"
+
+
+@pytest.mark.parametrize("path", ["/api/v1/customers", "/api/v1/cases"])
+@pytest.mark.parametrize(
+    "position",
+    [
+        "not-a-time",
+        "0001-01-01T00:00:00+14:00",  # before the calendar once in UTC
+        "9999-12-31T23:59:59-14:00",  # after it
+        "2026-11-01 09:00:00",  # no offset: never given out
+        "2026-11-01 09:00:00+00:00\x00",
+    ],
+)
+def test_a_list_cursor_whose_position_no_next_link_gave_is_a_400_naming_it(api_client_for, path, position):
+    CaseFactory()  # a case and its customer: both lists have a row
+    # DRF's cursor envelope, well formed, around a forged position.
+    cursor = base64.b64encode(urlencode({"p": position}).encode()).decode()
+
+    response = api_client_for("support").get(path, {"cursor": cursor})
 
     assert response.status_code == 400
     assert response.json()["errors"][0]["field"] == "cursor"

@@ -11,7 +11,7 @@ from backoffice.messaging import signing
 from backoffice.messaging.models import OutboundMessage
 from backoffice.messaging.services import message_send, messages_drain
 from customers import selectors, services
-from customers.models import Case, CaseMessage, Customer
+from customers.models import Case, CaseMessage, Consent, Customer
 from tests.factories import ConsentFactory, interaction
 
 pytestmark = pytest.mark.django_db
@@ -154,6 +154,9 @@ def test_an_inbound_stop_on_sms_revokes_sms_marketing_and_suppresses_the_next_ca
 
     assert stopped.json()["action"] == "unsubscribed"
     assert not selectors.consent_allows(customer_id=customer_id, channel="sms", purpose="marketing")
+    # The wording says how it was withdrawn, never the customer's words (they are not erased with the customer).
+    revoked = Consent.objects.get(customer_id=customer_id, channel="sms", is_granted=False)
+    assert revoked.wording == f"Opt-out keyword received on sms (inbound message {stopped.json()['event_id']})."
     assert selectors.consent_allows(customer_id=customer_id, channel="email", purpose="service")
     message.refresh_from_db()
     assert message.status == "suppressed"

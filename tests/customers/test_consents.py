@@ -10,8 +10,8 @@ from django.utils import timezone
 from backoffice.eventstore.models import Event
 from customers import services
 from customers.models import Consent
-from customers.selectors import consent_allows
-from tests.factories import ConsentFactory, interaction
+from customers.selectors import consent_allows, marketing_consent_granted, people_contactable
+from tests.factories import ConsentFactory, CustomerFactory, interaction
 
 pytestmark = pytest.mark.django_db
 
@@ -156,3 +156,25 @@ def test_the_ledger_rebuilds_to_the_same_state(customer_id):
         list(Consent.objects.values_list("customer_id", "channel", "purpose", "is_granted", "changed_at", "position"))
         == live
     )
+
+
+@pytest.mark.parametrize(
+    ("granted_on", "withdrawn_later_on"),
+    [("survivor", "merged"), ("merged", "survivor"), ("merged", None), ("survivor", None)],
+)
+def test_the_audience_consent_filter_answers_for_the_whole_person_as_consent_allows_does(
+    granted_on, withdrawn_later_on
+):
+    survivor, merged = CustomerFactory(email="ana@example.es"), CustomerFactory(email="ana.app@example.es")
+    profiles = {"survivor": survivor.id, "merged": merged.id}
+    now = timezone.now()
+    ConsentFactory(customer_id=profiles[granted_on], occurred_at=now - timedelta(days=10))
+    if withdrawn_later_on:
+        ConsentFactory(customer_id=profiles[withdrawn_later_on], is_granted=False, occurred_at=now - timedelta(days=1))
+    services.customer_merge(customer_ids=(survivor.id, merged.id), into=survivor.id, actor="t")
+
+    granted = people_contactable().filter(marketing_consent_granted(channel="email"))
+
+    allowed = withdrawn_later_on is None
+    assert consent_allows(customer_id=survivor.id, channel="email", purpose="marketing") is allowed
+    assert set(granted.values_list("id", flat=True)) == ({survivor.id} if allowed else set())

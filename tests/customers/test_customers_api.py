@@ -1,10 +1,14 @@
 """Search, the 360 view and the timeline of one person across channels."""
 
+import base64
 import uuid
 from datetime import datetime, timedelta
 
 import pytest
+from django.utils import timezone
 
+from backoffice.eventstore import projector
+from backoffice.messaging.services import message_send
 from customers import services
 from customers.models import Customer
 from tests.factories import ConsentFactory, interaction
@@ -133,13 +137,22 @@ def test_timeline_pages_cover_every_event_once(client, ana):
     assert len(seen) == len(set(seen)) >= 26
 
 
+def _forged_cursor(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode()
+
+
 @pytest.mark.parametrize(
     ("query", "field"),
     [
         ({"cursor": "nonsense"}, "cursor"),
+        ({"cursor": _forged_cursor("0001-01-01T00:00:00+14:00|5")}, "cursor"),  # before the calendar in UTC
+        ({"cursor": _forged_cursor("2026-01-01T00:00:00+00:00|99999999999999999999999")}, "cursor"),  # > bigint
+        ({"cursor": _forged_cursor("2026-01-01T00:00:00+00:00|-1")}, "cursor"),
         ({"channel": "fax"}, "channel"),
         ({"limit": "0"}, "limit"),
         ({"limit": "x"}, "limit"),
+        ({"type": "page.viewed\x00"}, "type"),  # PostgreSQL cannot compare text holding a NUL
+        ({"channel": "web\x00"}, "channel"),
     ],
 )
 def test_bad_timeline_parameters_are_a_400(client, ana, query, field):
@@ -149,6 +162,31 @@ def test_bad_timeline_parameters_are_a_400(client, ana, query, field):
     assert response.json()["errors"][0]["field"] == field
 
 
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ({"q": "ana\x00@example.es"}, "q"),
+        ({"acquisition_channel": "web\x00"}, "acquisition_channel"),
+        ({"registered_after": "0001-01-01T00:00:00+14:00"}, "registered_after"),  # before the calendar in UTC
+        ({"registered_before": "9999-12-31T23:59:59-14:00"}, "registered_before"),  # after it
+        ({"registered_after": "2026-11-01T09:00:00"}, "registered_after"),  # no offset: not guessed
+        ({"registered_before": "2026-11-01T09:00:00\x00+01:00"}, "registered_before"),
+    ],
+)
+def test_bad_list_parameters_are_a_400_naming_them(client, ana, query, field):
+    response = client.get("/api/v1/customers", query)
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == field
+
+
+def test_as_of_with_a_nul_is_a_400_naming_it(client, ana):
+    response = client.get(f"/api/v1/customers/{ana}", {"as_of": _at(0) + "\x00"})
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "as_of"
+
+
 def test_unknown_customers_are_a_404(client):
     assert client.get(f"/api/v1/customers/{uuid.uuid4()}").status_code == 404
     assert client.get(f"/api/v1/customers/{uuid.uuid4()}/timeline").status_code == 404
@@ -156,6 +194,30 @@ def test_unknown_customers_are_a_404(client):
 
 def test_marketing_staff_do_not_see_people(api_client_for, ana):
     assert api_client_for("marketing").get(f"/api/v1/customers/{ana}").status_code == 403
+
+
+def test_as_of_now_agrees_with_the_live_view_on_what_the_customer_did(
+    client, ana, outbox, django_capture_on_commit_callbacks
+):
+    # What we sent them and staff's export of their record are not the customer using a channel.
+    with django_capture_on_commit_callbacks(execute=True):
+        message_send(
+            customer_id=ana,
+            channel="email",
+            purpose="service",
+            content={"subject": "Tu pedido", "body": "Ya está listo"},
+            idempotency_key="order-1:ready",
+            actor="test",
+        )
+    assert client.get(f"/api/v1/customers/{ana}/export").status_code == 200
+    projector.catch_up_all()
+
+    live = client.get(f"/api/v1/customers/{ana}").json()
+    then = client.get(f"/api/v1/customers/{ana}", {"as_of": timezone.now().isoformat()}).json()
+
+    fields = ("channels_used", "interaction_count", "last_interaction_at")
+    assert {f: then[f] for f in fields} == {f: live[f] for f in fields}
+    assert live["channels_used"] == ["store", "web", "whatsapp"]
 
 
 def test_as_of_shows_the_customer_as_they_were_then(client, ana):

@@ -141,6 +141,16 @@ def _errors(response):
             "decimal_max_places",
         ),
         ({"surprise": 1}, "events.1.surprise", "extra_forbidden"),
+        (
+            {"type": "custom.event", "data": {"name": "x", "properties": {"n": [1, 10**30]}}},
+            "events.1.data.properties.n.1",
+            "out_of_range",
+        ),
+        (
+            {"type": "customer.identified", "data": {"traits": {"n": -(10**30)}}},
+            "events.1.data.traits.n",
+            "out_of_range",
+        ),
     ],
 )
 def test_a_batch_with_one_bad_item_is_refused_whole_naming_the_field(client, bad_item, field, code):
@@ -156,6 +166,21 @@ def test_a_batch_with_one_bad_item_is_refused_whole_naming_the_field(client, bad
     assert _errors(response) == [(field, code)]
     assert Event.objects.count() == 0
     assert Customer.objects.count() == 0
+
+
+@pytest.mark.parametrize("first_already_stored", [False, True], ids=["new_batch", "retried_batch"])
+def test_an_unknown_customer_id_is_refused_naming_its_item_in_the_request(client, first_already_stored):
+    first = interaction()
+    if first_already_stored:  # a client resending a half-sent batch
+        assert _post(client, first).status_code == 201
+    count = Event.objects.count()
+    unknown = interaction(id=str(uuid.uuid4()), customer={"id": str(uuid.UUID(int=5))})
+
+    response = _post(client, {"events": [first, unknown]})
+
+    assert response.status_code == 400
+    assert _errors(response) == [("events.1.customer.id", "not_found")]
+    assert Event.objects.count() == count
 
 
 def test_every_bad_item_of_a_batch_is_listed(client):

@@ -13,6 +13,7 @@ from backoffice.messaging.services import messages_drain
 from customers import services
 from customers.models import ChannelActivityDaily, Consent, Customer, CustomerIdentifier
 from customers.services import cases as case_services
+from customers.services.inbound import inbound_message_receive
 from tests.concurrency import at_once
 from tests.customers.projection_rows import customer_projection_rows
 from tests.factories import ConsentFactory, interaction
@@ -116,6 +117,24 @@ def test_after_erasure_no_table_holds_the_customers_personal_data_in_clear(ana, 
     assert [secret for secret in ANA_SECRETS if secret in after] == []
     assert "luis@example.es" in after
     assert "Acepto ofertas por WhatsApp" in after  # the wording shown is the shop's text, not Ana's
+
+
+def test_an_opt_out_message_leaves_nothing_of_its_text_in_clear_after_erasure(client):
+    # The provider classified it as an opt-out (Twilio's OptOutType): the words are the customer's own.
+    text = "Soy Ana Beltrán, DNI 12345678Z: dejad de escribirme"
+    stopped = inbound_message_receive(
+        channel="sms",
+        payload={"provider_message_id": "SM-1", "from": ANA_PHONE, "text": text, "is_opt_out": True},
+        actor="webhook:sms",
+    )
+    assert stopped.action == "unsubscribed"
+
+    _erase(stopped.customer_id)
+
+    assert "12345678Z" not in _every_row_as_text()
+    consents = client.get(f"/api/v1/customers/{stopped.customer_id}/consents").json()
+    assert [(c["channel"], c["granted"]) for c in consents["consents"]] == [("sms", False)]
+    assert ["12345678Z" in c["wording"] for c in consents["consents"] + consents["history"]] == [False, False]
 
 
 def test_erasure_answers_with_the_id_and_time_and_is_recorded_with_the_staff_user(client, ana):

@@ -4,11 +4,14 @@ import uuid
 from datetime import datetime, timedelta
 
 import pytest
+from django.utils import timezone
 
 from backoffice.eventstore import projector
 from backoffice.eventstore.models import Event
 from customers import selectors, services
 from customers.models import Consent, Customer, CustomerIdentifier
+from customers.reachability import RecipientPolicy
+from customers.services.inbound import inbound_message_receive
 from tests.factories import ConsentFactory, interaction
 
 pytestmark = pytest.mark.django_db
@@ -115,15 +118,36 @@ def test_an_anonymous_visitor_is_stitched_to_the_customer_who_logs_in():
     assert [e.occurred_at.minute for e in timeline if e.type == "page.viewed"] == [3, 2, 1, 0]
 
 
-def test_a_shared_anonymous_id_does_not_merge_two_identified_people():
+@pytest.mark.parametrize("ben_seen_before", [True, False], ids=["ben_known", "ben_never_seen"])
+def test_a_shared_anonymous_id_does_not_merge_two_identified_people(ben_seen_before):
     (ana,) = _ingest(_visit(0, {"email": "ana@example.es", "anonymous_id": "tablet-1"}))
-    (ben,) = _ingest(_visit(1, {"email": "ben@example.es"}))
+    ben = _ingest(_visit(1, {"email": "ben@example.es"}))[0] if ben_seen_before else None
 
     (resolved,) = _ingest(_visit(2, {"email": "ben@example.es", "anonymous_id": "tablet-1"}))
 
-    assert resolved == ben
+    assert resolved != ana
+    if ben_seen_before:
+        assert resolved == ben
     assert not Event.objects.filter(type="customer.merged").exists()
     assert Customer.objects.get(id=ana).merged_into_id is None
+    # Ana keeps exactly her identifiers (her messages still go to her address); the tablet's id stays hers.
+    assert set(CustomerIdentifier.objects.filter(customer_id=ana).values_list("key", flat=True)) == {
+        "email:ana@example.es",
+        "anonymous_id:tablet-1",
+    }
+    assert RecipientPolicy().address(ana, "email") == "ana@example.es"
+    assert set(CustomerIdentifier.objects.filter(customer_id=resolved).values_list("key", flat=True)) == {
+        "email:ben@example.es"
+    }
+
+
+def test_a_newcomer_on_a_device_known_only_anonymously_is_stitched_to_it():
+    (anonymous,) = _ingest(_visit(0, {"anonymous_id": "tablet-2"}))
+
+    (resolved,) = _ingest(_visit(1, {"email": "ben@example.es", "anonymous_id": "tablet-2"}))
+
+    assert resolved == anonymous
+    assert CustomerIdentifier.objects.get(key="email:ben@example.es").customer_id == anonymous
 
 
 def test_a_consent_given_before_a_merge_holds_for_the_person():
@@ -135,6 +159,32 @@ def test_a_consent_given_before_a_merge_holds_for_the_person():
 
     assert selectors.consent_allows(customer_id=email_customer, channel="whatsapp", purpose="marketing")
     assert selectors.consent_allows(customer_id=phone_customer, channel="whatsapp", purpose="marketing")
+
+
+@pytest.mark.parametrize("withdrawn_by", ["stop_from_the_merged_phone", "staff_on_the_survivor"])
+def test_a_withdrawal_made_while_merged_still_holds_for_both_after_unmerge(withdrawn_by):
+    (a,) = _ingest(_visit(0, {"email": "sara@example.es"}))
+    (b,) = _ingest(_visit(5, {"phone": "622333444"}, channel="whatsapp"))
+    ConsentFactory(customer_id=b, channel="whatsapp", source_channel="whatsapp")
+    services.customer_merge(customer_ids=(a, b), actor="t")
+    if withdrawn_by == "stop_from_the_merged_phone":
+        inbound_message_receive(
+            channel="whatsapp",
+            payload={"provider_message_id": "wamid-1", "from": "+34622333444", "text": "STOP"},
+            actor="webhook:whatsapp",
+        )
+    else:
+        ConsentFactory(customer_id=a, channel="whatsapp", is_granted=False, source_channel="store")
+    # A grant given while merged stays with the customer it was recorded on: consent is given by each, explicitly.
+    ConsentFactory(customer_id=a, channel="email", source_channel="web")
+
+    services.customer_unmerge(customer_id=b, actor="t")
+
+    for customer_id in (a, b):
+        assert not selectors.consent_allows(customer_id=customer_id, channel="whatsapp", purpose="marketing")
+    assert not RecipientPolicy().allows(b, "whatsapp", "marketing", timezone.now())
+    assert selectors.consent_allows(customer_id=a, channel="email", purpose="marketing")
+    assert not selectors.consent_allows(customer_id=b, channel="email", purpose="marketing")
 
 
 def test_a_name_is_kept_and_found_by_search(support):
