@@ -177,7 +177,17 @@ def validate_event(
         if any(data.get(name) not in (None, "", [], {}) for name in event_schema.personal_fields):
             errors.append(FieldError(index, "customer", "personal data must concern a customer", "customer_required"))
     # Data the store checked already (validated()) passed the size and NUL checks then: only metadata is new.
-    blob = b"" if checked is not None and checked.sized else orjson.dumps(data)
+    try:
+        blob = b"" if checked is not None and checked.sized else orjson.dumps(data)
+    except orjson.JSONEncodeError:
+        # Free-form data (traits, properties) parsed by a reader that takes any integer, or nested past what orjson
+        # writes (254 levels): it could not be stored.
+        path = wide_integer_path(data, "data")
+        if path is not None:
+            errors.append(FieldError(index, path, "is an integer outside the 64-bit range", "out_of_range"))
+        else:
+            errors.append(FieldError(index, "data", "is nested too deeply", "too_deep"))
+        return {}, errors
     size = len(blob)
     # PostgreSQL cannot store U+0000 in text or jsonb, and no channel sends one on purpose: refused on both databases.
     if b"\\u0000" in blob or (new.metadata and b"\\u0000" in orjson.dumps(new.metadata)):
@@ -206,6 +216,26 @@ def nul_character_path(value: Any, path: str = "") -> str | None:
                 if isinstance(key, str) and "\x00" in key:
                     return where
                 pending.append((child, f"{where}.{key}" if where else str(key)))
+        elif isinstance(item, list | tuple):
+            pending.extend((child, f"{where}.{i}" if where else str(i)) for i, child in enumerate(item))
+    return None
+
+
+# What orjson writes: signed and unsigned 64-bit integers.
+_INTEGER_RANGE = range(-(2**63), 2**64)
+
+
+def wide_integer_path(value: Any, path: str = "") -> str | None:
+    """The dotted path of the first integer orjson cannot write (outside -2**63..2**64-1), or None. Iterative, like
+    nul_character_path."""
+    pending = [(value, path)]
+    while pending:
+        item, where = pending.pop()
+        if isinstance(item, int) and not isinstance(item, bool):
+            if item not in _INTEGER_RANGE:
+                return where
+        elif isinstance(item, dict):
+            pending.extend((child, f"{where}.{key}" if where else str(key)) for key, child in item.items())
         elif isinstance(item, list | tuple):
             pending.extend((child, f"{where}.{i}" if where else str(i)) for i, child in enumerate(item))
     return None

@@ -25,7 +25,7 @@ from .campaign_figures import campaign_report
 from .figures import dashboard_figures, dashboard_sections, figure_csv
 from .headline import headline, previous_period
 from .models import AcquisitionSpend, Dashboard
-from .params import RangeInvalid, metrics_query
+from .params import RangeInvalid, day_span, metrics_query
 from .services import SpendInvalid, acquisition_spend_set
 
 DASHBOARD_ROLES = (Role.ADMIN, Role.MARKETING)
@@ -38,12 +38,17 @@ RANGE_ERRORS = {
     "range_too_long": _("makes the range longer than five years: shorten it."),
     "unknown_channel": _("is not one of our channels."),
     "invalid": _("must be a whole number of days from 1 to 3650."),
+    "out_of_range": _("is outside the days we keep (%(first)s to %(last)s): choose a day in between."),
 }
 
 
 def range_error_text(error: RangeInvalid) -> str:
     """The range form's refusal in the staff's words: the field as the form labels it, and what to do."""
-    return f"“{RANGE_FIELD_LABELS.get(error.field, error.field)}” {RANGE_ERRORS.get(error.code, error.message)}"
+    text = RANGE_ERRORS.get(error.code, error.message)
+    if error.code == "out_of_range":
+        first, last = day_span()
+        text = text % {"first": first.isoformat(), "last": last.isoformat()}
+    return f"“{RANGE_FIELD_LABELS.get(error.field, error.field)}” {text}"
 
 
 class SpendForm(forms.ModelForm):

@@ -3,6 +3,7 @@ same cells, and its formula as help text (the same words as docs/metrics.md)."""
 
 import csv
 import io
+import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
@@ -61,8 +62,23 @@ def dashboard_sections(figures: list) -> list[Section]:
     return [Section(key, title, [by_key[k] for k in keys if k in by_key]) for key, title, keys in SECTIONS]
 
 
+# What a spreadsheet reads as the start of a formula (OWASP, CSV injection): = + - @, and tab and carriage return,
+# which some strip before they look at the next character.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# A plain decimal number is never a formula, whatever its sign: it stays a number for the spreadsheet.
+_PLAIN_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
+
+
 def cell(value) -> str:
-    return "" if value is None else str(value)
+    """A CSV cell. Numbers as they are (a negative amount stays a number); text that a spreadsheet would run as a
+    formula (a campaign's name is free text) starts with a quote, which shows it as text."""
+    if value is None:
+        return ""
+    text = str(value)
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        if text.startswith(FORMULA_STARTS) and not _PLAIN_NUMBER.fullmatch(text):
+            return "'" + text
+    return text
 
 
 def display_cell(value) -> str:
@@ -440,7 +456,7 @@ def dashboard_figures(report: dict) -> list[Figure]:
 def figure_csv(figure: Figure) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow([str(h) for h in figure.headers])
+    writer.writerow([cell(str(h)) for h in figure.headers])
     for row in figure.rows:
         writer.writerow([cell(value) for value in row])
     return out.getvalue()

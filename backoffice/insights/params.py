@@ -1,4 +1,8 @@
-"""The query parameters every figure takes (from, to, channel, churn_days), parsed once for the API and the admin."""
+"""The query parameters every figure takes (from, to, channel, churn_days), parsed once for the API and the admin.
+
+Days are taken within the span of time the product accepts (backoffice.eventstore.times: 1970-01-01 to 2099-12-31
+by default): nothing is recorded outside it, and the figures' arithmetic (the previous period, the churn cutoff, a
+day's end in the local zone) stays far from the ends of Python's calendar, where it overflows."""
 
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -6,6 +10,7 @@ from datetime import date, timedelta
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 
+from backoffice.eventstore import times
 from backoffice.eventstore.schema import CHANNELS
 
 DEFAULT_DAYS = 365
@@ -36,13 +41,23 @@ def _date(params, name: str) -> date | None:
         value = None
     if value is None:
         raise RangeInvalid(name, f"{raw!r} is not a date (YYYY-MM-DD)", "invalid_date")
+    first, last = day_span()
+    if not first <= value <= last:
+        raise RangeInvalid(name, f"{value} is outside {first}..{last}", "out_of_range")
     return value
 
 
+def day_span() -> tuple[date, date]:
+    """The first and the last day a range may name."""
+    return times.earliest().date(), (times.LATEST - timedelta(days=1)).date()
+
+
 def metrics_query(params) -> MetricsQuery:
-    """from/to default to the 365 days ending today; both days are included."""
-    end = _date(params, "to") or timezone.localdate()
-    start = _date(params, "from") or end - timedelta(days=DEFAULT_DAYS - 1)
+    """from/to default to the 365 days ending today (not before the first day of day_span()); both days are
+    included."""
+    start, end = _date(params, "from"), _date(params, "to")
+    end = end or timezone.localdate()
+    start = start or max(end - timedelta(days=DEFAULT_DAYS - 1), day_span()[0])
     if start > end:
         raise RangeInvalid("from", f"{start} is after to ({end})", "after_to")
     if (end - start).days + 1 > MAX_DAYS:
@@ -53,7 +68,9 @@ def metrics_query(params) -> MetricsQuery:
     raw_churn = (params.get("churn_days") or "").strip()
     churn_days = None
     if raw_churn:
-        if not raw_churn.isdigit() or not 1 <= int(raw_churn) <= 3650:
+        # isascii(): isdigit() also says yes to "²", which int() refuses; and int() refuses over 4300 digits.
+        is_number = raw_churn.isascii() and raw_churn.isdigit() and len(raw_churn) <= 10
+        if not is_number or not 1 <= int(raw_churn) <= 3650:
             raise RangeInvalid("churn_days", "must be a whole number of days from 1 to 3650", "invalid")
         churn_days = int(raw_churn)
     return MetricsQuery(start, end, channel, churn_days)

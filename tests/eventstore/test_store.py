@@ -114,6 +114,12 @@ def test_the_same_id_twice_in_one_call_is_stored_once(thing):
             "future_datetime",
         ),
         (NewEvent(type="test.secret_noted", data={"note": "hola"}), "customer", "customer_required"),
+        (NewEvent(type="test.thing_happened", data={"label": "x", "amount": 2**64}), "data.amount", "out_of_range"),
+        (
+            NewEvent(type="test.thing_happened", data={"label": "x", "amount": -(2**63) - 1}),
+            "data.amount",
+            "out_of_range",
+        ),
     ],
 )
 def test_an_invalid_event_is_refused_with_its_reason_and_nothing_is_written(thing, event, field, code):

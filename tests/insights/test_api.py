@@ -42,6 +42,13 @@ def test_a_channel_narrows_the_figures(shop, api_client_for):
         ({"channel": "carrier-pigeon"}, "channel", "unknown_channel"),
         ({"churn_days": "-5"}, "churn_days", "invalid"),
         ({"from": "2010-01-01", "to": "2026-01-01"}, "to", "range_too_long"),
+        ({"churn_days": "\u00b2"}, "churn_days", "invalid"),  # isdigit() says yes, int() no
+        ({"churn_days": "1" * 5000}, "churn_days", "invalid"),  # int() refuses over 4300 digits
+        ({"to": "0001-01-05"}, "to", "out_of_range"),  # the default from would be before year 1
+        ({"from": "0001-01-01", "to": "0001-01-02"}, "from", "out_of_range"),
+        ({"from": "9999-12-30", "to": "9999-12-31"}, "from", "out_of_range"),
+        ({"from": "1969-12-31", "to": "1970-01-31"}, "from", "out_of_range"),
+        ({"from": "2099-12-01", "to": "2100-01-01"}, "to", "out_of_range"),
     ],
 )
 def test_a_bad_range_is_a_400_naming_the_parameter(api_client_for, params, field, code):
@@ -51,6 +58,20 @@ def test_a_bad_range_is_a_400_naming_the_parameter(api_client_for, params, field
     body = response.json()
     assert body["type"].endswith("/validation_error")
     assert body["errors"] == [{"field": field, "message": body["errors"][0]["message"], "code": code}]
+
+
+@pytest.mark.parametrize(
+    ("params", "period"),
+    [
+        ({"to": "1970-01-05"}, ("1970-01-01", "1970-01-05")),  # the default from stops at the first day
+        ({"from": "2099-12-01", "to": "2099-12-31"}, ("2099-12-01", "2099-12-31")),
+    ],
+)
+def test_a_range_at_the_ends_of_the_accepted_span_is_answered(api_client_for, params, period):
+    response = api_client_for("admin").get("/api/v1/metrics", {**params, "churn_days": "3650"})
+
+    assert response.status_code == 200
+    assert (response.json()["period"]["from"], response.json()["period"]["to"]) == period
 
 
 def test_support_staff_may_not_read_the_metrics(api_client_for):

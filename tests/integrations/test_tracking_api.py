@@ -55,6 +55,14 @@ def events(type_name: str | None = None):
     return store.read_positions(list(rows.order_by("position").values_list("position", flat=True)))
 
 
+def nested(depth: int) -> dict:
+    """An object `depth` levels deep: orjson reads up to 1024, writes only 254."""
+    value: dict = {}
+    for _ in range(depth):
+        value = {"a": value}
+    return value
+
+
 def sealed_data(type_name: str) -> list[dict]:
     return list(Event.objects.filter(type=type_name).values_list("data", flat=True))
 
@@ -335,6 +343,42 @@ def test_one_bad_message_refuses_the_whole_batch_naming_each_field(send):
         (
             {"userId": "u", "event": "Product Reviewed", "properties": {"sku": "A", "rating": "great"}},
             "properties.rating",
+        ),
+        pytest.param(
+            {"userId": "u", "event": "Product Reviewed", "properties": {"sku": "A", "rating": "\u00b2"}},
+            "properties.rating",
+            id="rating-superscript-digit",
+        ),
+        pytest.param(
+            {"userId": "u", "event": "Product Reviewed", "properties": {"sku": "A", "rating": "9" * 5000}},
+            "properties.rating",
+            id="rating-5000-digits",
+        ),
+        pytest.param(
+            {"userId": "u", "event": "Product Added", "properties": {"sku": "A", "price": "NaN"}},
+            "properties.price",
+            id="price-nan",
+        ),
+        pytest.param(
+            {"userId": "u", "event": "Coupon Applied", "properties": {"coupon_id": "X", "discount": "nan"}},
+            "properties.discount",
+            id="discount-nan",
+        ),
+        pytest.param(
+            {"userId": "u", "event": "Product Added", "properties": {"sku": "A", "quantity": 1e30}},
+            "properties.quantity",
+            id="quantity-over-64-bits",
+        ),
+        pytest.param({"userId": "u", "event": "X", "properties": nested(300)}, "properties", id="nested-300-deep"),
+        pytest.param(
+            {"userId": "u", "event": "X", "originalTimestamp": "0001-01-01T00:00:00+00:00", "sentAt": "9999-12-31"},
+            "sentAt",
+            id="skew-correction-after-the-calendar",
+        ),
+        pytest.param(
+            {"userId": "u", "event": "X", "originalTimestamp": "9999-12-31T00:00:00+00:00", "sentAt": "0001-01-01"},
+            "sentAt",
+            id="skew-correction-before-the-calendar",
         ),
     ],
 )

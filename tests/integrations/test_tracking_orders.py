@@ -147,3 +147,26 @@ def test_the_command_and_the_service_refuse_an_unknown_order_location(shop):
         call_command("tracking_source", "web-x", "--channel", "web", "--order-location", "NOWHERE")
 
     call_command("tracking_source", "web-y", "--channel", "web", "--order-location", "WH-01")
+
+
+@pytest.mark.parametrize(
+    "quantity",
+    ["two", "\u00b2", "1" * 30, "9" * 5000, 1e30, 10**30],
+    ids=[
+        "word",
+        "superscript-digit",
+        "digits-over-64-bits",
+        "5000-digits",
+        "float-over-64-bits",
+        "integer-over-64-bits",
+    ],
+)
+def test_a_line_quantity_no_order_takes_keeps_the_events_and_the_order_waits_in_the_dead_letters(
+    post, placing_key, quantity
+):
+    response = post(placing_key, {"batch": [completed("A-1002", [{"sku": "SKU2006-001", "quantity": quantity}])]})
+
+    assert response.status_code == 200, response.content[:300]
+    assert Event.objects.filter(type="cart.checked_out").count() == 1
+    assert not Order.objects.exists()
+    assert DeadLetter.objects.get().topic == "Order Completed"

@@ -48,8 +48,14 @@ class MetricsApi(APIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("from", OpenApiTypes.DATE, description="first day (local), default 364 days before to"),
-            OpenApiParameter("to", OpenApiTypes.DATE, description="last day (local, included), default today"),
+            OpenApiParameter(
+                "from",
+                OpenApiTypes.DATE,
+                description="first day (local), default 364 days before to; days from 1970-01-01 to 2099-12-31",
+            ),
+            OpenApiParameter(
+                "to", OpenApiTypes.DATE, description="last day (local, included), default today; at most 2099-12-31"
+            ),
             OpenApiParameter("channel", str, enum=list(CHANNELS), description="only this channel"),
             OpenApiParameter("churn_days", int, description="churn window in days (default setting)"),
         ],

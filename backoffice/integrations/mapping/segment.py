@@ -44,6 +44,9 @@ KINDS = ("identify", "track", "page", "screen", "alias", "group")
 NAMESPACE = uuid.UUID("6f1c0a52-3c1e-4a8e-9a39-4f2d1d5f0b7e")
 MAX_MESSAGE_BYTES = 32 * 1024
 CENT = Decimal("0.01")
+# Quantities are integers below this: a larger one could not be written (orjson and the store take 64 bits). In an
+# Order Completed's lines it stays as sent, for the orders service to refuse and the dead-letter list to keep.
+QUANTITY_LIMIT = 2**63
 # Identity traits: they become identifiers and the profile's name; the other traits stay on the identify event.
 IDENTITY_TRAITS = ("email", "phone", "name", "firstName", "lastName", "first_name", "last_name")
 
@@ -152,7 +155,10 @@ class _Reader:
         except InvalidOperation:
             self.fail(field, "must be a number", "wrong_type")
             return None
-        if amount < 0 or not amount.is_finite():
+        if not amount.is_finite():  # "NaN" passes quantize(), and NaN refuses every comparison
+            self.fail(field, "must be a number", "wrong_type")
+            return None
+        if amount < 0:
             self.fail(field, "must be zero or more", "min_value")
             return None
         return str(amount)
@@ -164,6 +170,9 @@ class _Reader:
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
             self.fail(field, "must be an integer", "wrong_type")
+            return default
+        if abs(value) >= QUANTITY_LIMIT:
+            self.fail(field, "is out of range", "out_of_range")
             return default
         return value
 
@@ -187,7 +196,11 @@ def translate(
         if kind not in KINDS:
             r.fail("type", f"one of {', '.join(KINDS)}", "unknown_type")
             raise MessageRefused(r.problems)
-    blob = orjson.dumps(message)
+    try:
+        blob = orjson.dumps(message)
+    except orjson.JSONEncodeError:
+        # orjson reads 1024 levels of nesting but writes only 254: what it cannot write cannot be stored.
+        raise MessageRefused([FieldProblem(_unwritable_field(message), "is nested too deeply", "too_deep")]) from None
     if len(blob) > MAX_MESSAGE_BYTES:
         raise MessageRefused(
             [FieldProblem("", f"the message is {len(blob)} bytes; at most {MAX_MESSAGE_BYTES}", "too_large")]
@@ -282,6 +295,23 @@ def translate(
 ORDER_KEY = "order"
 
 
+def _unwritable_field(message: dict) -> str:
+    """The top-level field orjson cannot write (too deep), or "" when only the whole message is."""
+    for key, value in message.items():
+        try:
+            orjson.dumps(value)
+        except orjson.JSONEncodeError:
+            return str(key)
+    return ""
+
+
+def _ascii_int(value: str) -> int | None:
+    """A string of at most 20 ASCII digits as an int: str.isdigit() also says yes to "²", and int() refuses both it
+    and a string over 4300 digits."""
+    text = value.strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 20 else None
+
+
 def order_lines(products: Any) -> list[dict]:
     """The spec's `products` of an Order Completed as order lines [{sku, quantity}], as sent: the orders service
     validates them (an unknown sku or a bad quantity keeps the order in the dead-letter list, never the event out)."""
@@ -294,10 +324,10 @@ def order_lines(products: Any) -> list[dict]:
             continue
         sku = product.get("sku") or product.get("product_id")
         quantity = product.get("quantity", 1)
-        if isinstance(quantity, float) and quantity.is_integer():
+        if isinstance(quantity, float) and quantity.is_integer() and abs(quantity) < QUANTITY_LIMIT:
             quantity = int(quantity)
-        elif isinstance(quantity, str) and quantity.strip().isdigit():
-            quantity = int(quantity)
+        elif isinstance(quantity, str) and (number := _ascii_int(quantity)) is not None and number < QUANTITY_LIMIT:
+            quantity = number
         lines.append({"sku": str(sku)[:64] if isinstance(sku, str | int) else None, "quantity": quantity})
     return lines
 
@@ -312,7 +342,14 @@ def _occurred_at(r: _Reader, message: dict, batch_sent_at: Any, received_at: dat
     if sent_at is None:
         occurred = device_time
     else:
-        occurred = received_at - (sent_at - device_time)
+        try:
+            occurred = received_at - (sent_at - device_time)
+        except OverflowError:
+            # Only a date at an end of the calendar gets here; nearer ones are refused by the store's time range.
+            r.fail(
+                "sentAt", "is too far from the device's time: the corrected time leaves the calendar", "out_of_range"
+            )
+            return received_at
     # Still ahead of our clock (a sentAt older than the event): it cannot have happened later than it arrived.
     return min(occurred, received_at)
 
@@ -412,8 +449,8 @@ def _track(
         return type_name, data
     if type_name == ReviewPosted.type_name:
         rating = properties.get("rating")
-        if isinstance(rating, str) and rating.strip().isdigit():
-            rating = int(rating)
+        if isinstance(rating, str) and (number := _ascii_int(rating)) is not None:
+            rating = number
         if isinstance(rating, float) and rating.is_integer():
             rating = int(rating)
         if isinstance(rating, bool) or not isinstance(rating, int):
