@@ -12,14 +12,11 @@ from .models import Event, ProjectionCheckpoint, ProjectionFailure
 from .store import RecordedEvent
 
 
-def events_after(*, after: int, limit: int) -> list[RecordedEvent]:
-    return store.read_all(after=after, limit=limit)
-
-
-def events_committed_after(*, cursor: tuple[int, int], limit: int) -> list[RecordedEvent]:
-    """The log in commit-safe order after `cursor` = (transaction_id, position) of the last event read: a client
-    following it never misses an event that commits late under parallel writers (store.read_committed)."""
-    return store.read_committed(after=cursor, limit=limit)
+def events_committed_after(*, cursor: tuple[int, int], limit: int, above: int = 0) -> list[RecordedEvent]:
+    """The log in commit-safe order after `cursor` = (transaction_id, position) of the last event read, only events
+    whose position is above `above`: a client following it never misses an event that commits late under parallel
+    writers (store.read_committed)."""
+    return store.read_committed(after=cursor, limit=limit, above=above)
 
 
 # Reads of the log's columns (who, where, what, when), never of its data: counts and latest times that other apps ask

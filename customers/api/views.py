@@ -42,36 +42,50 @@ class EventsApi(CheckedQueryParameters, APIView):
             OpenApiParameter(
                 "after",
                 OpenApiTypes.INT,
-                description="start with the events whose position is above this (then follow `next`)",
+                description="only the events whose position is above this (then follow `next`; the links keep it)",
             ),
             OpenApiParameter(
                 "cursor",
                 OpenApiTypes.STR,
-                description="where the previous page ended, as its `next` link gives it: pages follow commit "
-                "order, so an event that commits late under parallel writers is never skipped",
+                description="where the previous page ended, as its `next` or `resume` link gives it: pages follow "
+                "commit order, so an event that commits late under parallel writers is never skipped",
             ),
             OpenApiParameter("limit", OpenApiTypes.INT, description="at most this many (1 to 1000, default 100)"),
         ],
         responses=inline_serializer(
-            "EventPage", {"results": EventOutputSerializer(many=True), "next": serializers.CharField(allow_null=True)}
+            "EventPage",
+            {
+                "results": EventOutputSerializer(many=True),
+                "next": serializers.CharField(
+                    allow_null=True, help_text="the next page, while this one is full; null on the last page"
+                ),
+                "resume": serializers.CharField(
+                    help_text="where to ask again later for what commits after this page, on every page (the last "
+                    "one too): a reader that follows the log keeps it instead of a position"
+                ),
+            },
         ),
     )
     def get(self, request):
         # A position is a bigint: a larger `after` was a 500 (found by the fuzzer), now a 400 naming it.
         limit = _int_param(request, "limit", default=100, low=1, high=1000)
-        if "cursor" in request.query_params:
-            cursor = _cursor_param(request)
-            events = event_selectors.events_committed_after(cursor=cursor, limit=limit)
-        else:
-            after = _int_param(request, "after", default=0, low=0, high=2**63 - 1)
-            events = event_selectors.events_after(after=after, limit=limit)
-        next_url = None
-        if len(events) == limit:
-            last = events[-1]
-            next_url = request.build_absolute_uri(
-                f"{request.path}?cursor={last.transaction_id}.{last.position}&limit={limit}"
-            )
-        return Response({"results": EventOutputSerializer(events, many=True).data, "next": next_url})
+        after = _int_param(request, "after", default=0, low=0, high=2**63 - 1)
+        cursor = _cursor_param(request) if "cursor" in request.query_params else (0, 0)
+        # Every page in commit order, the first one too: read by position, a first page could pass an event of a
+        # transaction still open, whose position is lower, and its cursor would then sort after it for good.
+        events = event_selectors.events_committed_after(cursor=cursor, limit=limit, above=after)
+        if events:
+            cursor = (events[-1].transaction_id, events[-1].position)
+        link = f"{request.path}?" + (f"after={after}&" if after else "")
+        link += f"cursor={cursor[0]}.{cursor[1]}&" if cursor != (0, 0) else ""
+        resume = request.build_absolute_uri(f"{link}limit={limit}")
+        return Response(
+            {
+                "results": EventOutputSerializer(events, many=True).data,
+                "next": resume if len(events) == limit else None,
+                "resume": resume,
+            }
+        )
 
     @extend_schema(
         request=OpenApiTypes.OBJECT,
@@ -160,7 +174,8 @@ def _cursor_param(request) -> tuple[int, int]:
     """`<transaction id>.<position>` of the last event of the previous page."""
     raw = request.query_params.get("cursor", "")
     parts = raw.split(".")
-    if len(parts) != 2 or not all(part.isdigit() and len(part) <= 19 for part in parts):
+    # ASCII digits only: "²" is a digit to str.isdigit() and not to int().
+    if len(parts) != 2 or not all(part.isascii() and part.isdigit() and len(part) <= 19 for part in parts):
         raise invalid("cursor", "a cursor as the previous page's `next` link gives it", "invalid")
     transaction_id, position = (int(part) for part in parts)
     if transaction_id > 2**63 - 1 or position > 2**63 - 1:

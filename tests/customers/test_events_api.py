@@ -273,11 +273,20 @@ def test_the_log_is_read_in_order_after_a_position(client):
     page = client.get(URL, {"after": positions[0], "limit": 2}).json()
 
     assert [e["position"] for e in page["results"]] == positions[1:3]
-    # Then in commit order: the cursor is the last event's transaction and position (transaction 0 on SQLite).
+    # Then in commit order: the cursor is the last event's transaction and position (transaction 0 on SQLite), and
+    # the links keep `after`.
     last = Event.objects.get(position=positions[2])
-    assert page["next"].endswith(f"cursor={last.transaction_id}.{positions[2]}&limit=2")
+    assert page["next"].endswith(f"?after={positions[0]}&cursor={last.transaction_id}.{positions[2]}&limit=2")
+    assert page["resume"] == page["next"]
     rest = client.get(page["next"]).json()
     assert [e["position"] for e in rest["results"]] == positions[3:5]
+
+    # The last page has no `next`, but where to resume later; what commits meanwhile is read from there.
+    end = client.get(rest["next"]).json() if rest["next"] else rest
+    assert end["next"] is None
+    _post(client, interaction(id=str(uuid.uuid4())))
+    later = client.get(end["resume"]).json()
+    assert [e["position"] for e in later["results"]] == [max(Event.objects.values_list("position", flat=True))]
 
 
 @pytest.mark.parametrize("query", [{"after": "x"}, {"after": -1}, {"limit": 0}, {"limit": 5000}])

@@ -166,3 +166,21 @@ def test_read_all_starts_after_the_given_position(thing):
     later = store.read_all(after=events[1].position, limit=2)
 
     assert [e.data["label"] for e in later] == ["2", "3"]
+
+
+def test_a_committed_read_above_a_position_keeps_the_safe_order_and_the_type_filter(thing):
+    events = store.append("thing-1", [thing("a"), thing("b"), thing("c")])
+    store.append("secret-1", [NewEvent("test.secret_noted", {"note": "x"}, channel="web", customer_id=uuid.uuid4())])
+
+    above = store.read_committed(above=events[0].position)
+    typed = store.read_committed(above=events[0].position, types=["test.thing_happened"], limit=1)
+
+    assert [e.type for e in above] == ["test.thing_happened", "test.thing_happened", "test.secret_noted"]
+    assert [e.data.get("label") for e in above[:2]] == ["b", "c"]
+    assert [e.data["label"] for e in typed] == ["b"]
+    # From a checkpoint inside what is above the floor, both hold.
+    after_b = (above[0].transaction_id, above[0].position)
+    assert [
+        e.data["label"]
+        for e in store.read_committed(after=after_b, above=events[0].position, types=["test.thing_happened"])
+    ] == ["c"]

@@ -121,9 +121,12 @@ class Recorder(Protocol):
     def stored(self, ids: Sequence[uuid.UUID]) -> list[tuple[Row, str]]:
         """(row, digest) of each of these ids that is stored."""
 
-    def read_committed(self, *, after: tuple[int, int], limit: int, types: Sequence[str] | None = None) -> list[Row]:
+    def read_committed(
+        self, *, after: tuple[int, int], limit: int, types: Sequence[str] | None = None, above: int = 0
+    ) -> list[Row]:
         """Rows after the checkpoint (transaction_id, position) that are safe to consume in order: no event that is
-        not visible yet will ever sort before the last one returned. `types`: only events of these types."""
+        not visible yet will ever sort before the last one returned. `types`: only events of these types; `above`:
+        only events whose position is above it."""
 
     def count_committed(self, *, after: tuple[int, int]) -> tuple[list[tuple[str, str, int]], tuple[int, int]]:
         """(type, channel or "", count) of the events read_committed would return after `after`, and the key

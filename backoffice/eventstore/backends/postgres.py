@@ -138,18 +138,19 @@ _BELOW_MARK: Final = """(transaction_id, position) > (%b::text::xid8, %b)
 # of _COLUMNS), which the committed-order index cannot serve, so every read sorted all the log after the checkpoint
 # (a reader 100,000 events behind took 665 ms per batch of 2,000 instead of 3 ms).
 _COMMITTED_ORDER: Final = "ORDER BY eventstore_event.transaction_id, eventstore_event.position"
-_READ_COMMITTED: Final = f"""{_MARK}
+# By (types given, a position floor given): the catch-up read, optionally of some types, optionally above a position.
+_TYPED: Final = " AND type = ANY(%b::text[])"
+_FLOORED: Final = " AND eventstore_event.position > %b"
+_READ_COMMITTED: Final = {
+    (typed, floored): f"""{_MARK}
 {_SELECT}, mark
- WHERE {_BELOW_MARK}
+ WHERE {_BELOW_MARK}{_TYPED if typed else ""}{_FLOORED if floored else ""}
  {_COMMITTED_ORDER}
  LIMIT %b
 """  # noqa: S608 - constants only
-_READ_COMMITTED_TYPES: Final = f"""{_MARK}
-{_SELECT}, mark
- WHERE {_BELOW_MARK} AND type = ANY(%b::text[])
- {_COMMITTED_ORDER}
- LIMIT %b
-"""  # noqa: S608 - constants only
+    for typed in (False, True)
+    for floored in (False, True)
+}
 # How many events of each (type, channel) below the mark, and the key of the last one.
 _COUNT_COMMITTED: Final = f"""{_MARK},
 picked AS MATERIALIZED (
@@ -333,10 +334,12 @@ class PostgresRecorder:
         rows = self._rows(_BY_KEY.format(extra=", e.digest") + " WHERE k.id = ANY(%b::uuid[])", [list(ids)])
         return [(row[:13], row[13]) for row in rows]
 
-    def read_committed(self, *, after: tuple[int, int], limit: int, types: Sequence[str] | None = None) -> list[Row]:
-        if types:
-            return self._rows(_READ_COMMITTED_TYPES, [str(after[0]), after[1], list(types), limit])
-        return self._rows(_READ_COMMITTED, [str(after[0]), after[1], limit])
+    def read_committed(
+        self, *, after: tuple[int, int], limit: int, types: Sequence[str] | None = None, above: int = 0
+    ) -> list[Row]:
+        # `above`: a reader starting from a position it was given (the events API's `after`), in the same safe order.
+        params: list[Any] = [str(after[0]), after[1], *([list(types)] if types else []), *([above] if above else [])]
+        return self._rows(_READ_COMMITTED[bool(types), bool(above)], [*params, limit])
 
     def count_committed(self, *, after: tuple[int, int]) -> tuple[list[tuple[str, str, int]], tuple[int, int]]:
         rows = self._execute(_COUNT_COMMITTED, [str(after[0]), after[1]])

@@ -180,12 +180,15 @@ class SqliteRecorder:
             found.extend((_row(row[:13]), row[13]) for row in self._fetch(sql, [i.hex for i in chunk]))
         return found
 
-    def read_committed(self, *, after: tuple[int, int], limit: int, types: Sequence[str] | None = None) -> list[Row]:
+    def read_committed(
+        self, *, after: tuple[int, int], limit: int, types: Sequence[str] | None = None, above: int = 0
+    ) -> list[Row]:
         # One writer: positions commit in order, and the transaction part of the checkpoint is always 0.
+        start = max(after[1], above)
         if types:
             sql = f"{_SELECT} WHERE position > %s AND type IN ({_marks(len(types))}) ORDER BY position LIMIT %s"
-            return self._rows(sql, [after[1], *types, limit])
-        return self._rows(f"{_SELECT} WHERE position > %s ORDER BY position LIMIT %s", [after[1], limit])
+            return self._rows(sql, [start, *types, limit])
+        return self._rows(f"{_SELECT} WHERE position > %s ORDER BY position LIMIT %s", [start, limit])
 
     def count_committed(self, *, after: tuple[int, int]) -> tuple[list[tuple[str, str, int]], tuple[int, int]]:
         rows = self._fetch(
