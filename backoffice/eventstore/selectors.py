@@ -16,7 +16,7 @@ def events_committed_after(*, cursor: tuple[int, int], limit: int, above: int = 
     """The log in commit-safe order after `cursor` = (transaction_id, position) of the last event read, only events
     whose position is above `above`: a client following it never misses an event that commits late under parallel
     writers (store.read_committed)."""
-    return store.read_committed(after=cursor, limit=limit, above=above)
+    return store.read_committed(after=cursor, limit=limit, above=above, reading=True)
 
 
 # Reads of the log's columns (who, where, what, when), never of its data: counts and latest times that other apps ask

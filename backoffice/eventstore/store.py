@@ -594,15 +594,21 @@ def read_all(*, after: int = 0, limit: int = 1000, types: Sequence[str] | None =
 
 
 def read_committed(
-    *, after: tuple[int, int] = (0, 0), limit: int = 1000, types: Sequence[str] | None = None, above: int = 0
+    *,
+    after: tuple[int, int] = (0, 0),
+    limit: int = 1000,
+    types: Sequence[str] | None = None,
+    above: int = 0,
+    reading: bool = False,
 ) -> list[RecordedEvent]:
     """The catch-up read: events after the checkpoint `after` = (transaction_id, position) of the last event
     consumed, in the order a checkpoint can trust. No event that commits later ever sorts before the last one
     returned (see backends/postgres.py), so a reader that keeps (event.transaction_id, event.position) of the last
     event it applied skips none and reads none twice. `types`: only events of these types (a process manager
     listening for a few). `above`: only events whose position is above it (a reader that starts from a position
-    it was given, not from a checkpoint), in the same safe order."""
-    return _decode(recorder().read_committed(after=after, limit=limit, types=types, above=above))
+    it was given, not from a checkpoint), in the same safe order. `reading`: a read a view may take from the read
+    replica (in a read scope: backoffice.replica), as the other reads of the log do; catch-ups read the primary."""
+    return _decode(recorder().read_committed(after=after, limit=limit, types=types, above=above, reading=reading))
 
 
 def count_committed(*, after: tuple[int, int] = (0, 0)) -> tuple[dict[tuple[str, str], int], tuple[int, int]]:

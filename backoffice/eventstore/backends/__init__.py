@@ -122,11 +122,17 @@ class Recorder(Protocol):
         """(row, digest) of each of these ids that is stored."""
 
     def read_committed(
-        self, *, after: tuple[int, int], limit: int, types: Sequence[str] | None = None, above: int = 0
+        self,
+        *,
+        after: tuple[int, int],
+        limit: int,
+        types: Sequence[str] | None = None,
+        above: int = 0,
+        reading: bool = False,
     ) -> list[Row]:
         """Rows after the checkpoint (transaction_id, position) that are safe to consume in order: no event that is
         not visible yet will ever sort before the last one returned. `types`: only events of these types; `above`:
-        only events whose position is above it."""
+        only events whose position is above it; `reading`: from the read replica in a read scope."""
 
     def count_committed(self, *, after: tuple[int, int]) -> tuple[list[tuple[str, str, int]], tuple[int, int]]:
         """(type, channel or "", count) of the events read_committed would return after `after`, and the key

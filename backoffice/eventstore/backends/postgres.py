@@ -335,11 +335,19 @@ class PostgresRecorder:
         return [(row[:13], row[13]) for row in rows]
 
     def read_committed(
-        self, *, after: tuple[int, int], limit: int, types: Sequence[str] | None = None, above: int = 0
+        self,
+        *,
+        after: tuple[int, int],
+        limit: int,
+        types: Sequence[str] | None = None,
+        above: int = 0,
+        reading: bool = False,
     ) -> list[Row]:
         # `above`: a reader starting from a position it was given (the events API's `after`), in the same safe order.
         params: list[Any] = [str(after[0]), after[1], *([list(types)] if types else []), *([above] if above else [])]
-        return self._rows(_READ_COMMITTED[bool(types), bool(above)], [*params, limit])
+        # On a standby the mark is only lower: the primary's transactions are in its snapshot, not in its pg_locks,
+        # and an id the mark cannot place in a database counts as this one's.
+        return self._rows(_READ_COMMITTED[bool(types), bool(above)], [*params, limit], reading=reading)
 
     def count_committed(self, *, after: tuple[int, int]) -> tuple[list[tuple[str, str, int]], tuple[int, int]]:
         rows = self._execute(_COUNT_COMMITTED, [str(after[0]), after[1]])

@@ -181,7 +181,13 @@ class SqliteRecorder:
         return found
 
     def read_committed(
-        self, *, after: tuple[int, int], limit: int, types: Sequence[str] | None = None, above: int = 0
+        self,
+        *,
+        after: tuple[int, int],
+        limit: int,
+        types: Sequence[str] | None = None,
+        above: int = 0,
+        reading: bool = False,
     ) -> list[Row]:
         # One writer: positions commit in order, and the transaction part of the checkpoint is always 0.
         start = max(after[1], above)
