@@ -346,6 +346,7 @@ class CustomerActivity(Projection):
     name = "customers.activity"
     mode = ASYNC
     event_types = (ALL_TYPES,)
+    writes = (Customer,)
     _COLUMNS = ("interaction_count", "last_interaction_at", "channels_used")
 
     def apply(self, events):
@@ -432,6 +433,7 @@ class CustomerCommerce(Projection):
     name = "customers.commerce"
     mode = ASYNC
     models = (CustomerOrder,)
+    writes = (Customer,)
     # Orders are a higher layer: named by type, checked against the declared types by check_event_types.
     event_types = ("order.placed", "order.returned", "order.cancelled")
 

@@ -98,6 +98,9 @@ class Projection:
     mode: ClassVar[str] = INLINE
     # The tables this projection alone writes: emptied before a rebuild, children before parents.
     models: ClassVar[tuple[type[Model], ...]] = ()
+    # Tables of other projections whose rows this one writes columns of (counters on the customers' rows): when the
+    # owner's rows are emptied and written again, this projection is rebuilt with it, or its columns stay blank.
+    writes: ClassVar[tuple[type[Model], ...]] = ()
     # Types handled by an overridden apply() that batches them, rather than by @handles methods.
     event_types: ClassVar[tuple[EventType, ...]] = ()
     _handlers: ClassVar[dict[str, str]]
@@ -386,7 +389,7 @@ def rebuild(
     from .store import count_committed, read_all, read_committed
 
     # A name given twice is one projection: replayed twice, its counters would double.
-    chosen = [_projections[n] for n in dict.fromkeys(names)] if names else registered_projections()
+    chosen = _with_sharers([_projections[n] for n in dict.fromkeys(names)] if names else registered_projections())
     inline = [proj for proj in chosen if proj.mode == INLINE]
     asynchronous = [proj for proj in chosen if proj.mode != INLINE]
     replayed: dict[str, int] = defaultdict(int)
@@ -439,6 +442,19 @@ def rebuild(
             checkpoint.transaction_id, checkpoint.position = last
             checkpoint.save(update_fields=["transaction_id", "position", "updated_at"])
     return {proj.name: replayed[proj.name] for proj in chosen}
+
+
+def _with_sharers(chosen: list[Projection]) -> list[Projection]:
+    """The projections to rebuild, and every projection that writes columns of a table one of them empties (and so
+    on): emptied and written again by its owner, the table would otherwise lose their columns for good, since their
+    checkpoints stay where they are."""
+    chosen = list(chosen)
+    while True:
+        emptied = {model for proj in chosen for model in proj.models}
+        sharers = [proj for proj in registered_projections() if proj not in chosen and emptied & set(proj.writes)]
+        if not sharers:
+            return chosen
+        chosen += sharers
 
 
 # Past this many events behind, the admin says "more than" (the count itself is exact).
