@@ -521,6 +521,11 @@ class CustomerCommerce(Projection):
         if recount:
             self._recount(recount)
 
+    def retry(self, event, passed):
+        # A cancellation or return read while the placement had failed found no order and counted nothing: applied
+        # again after it, in order, as a rebuild would.
+        self.apply([event, *passed] if event.type == "order.placed" else [event])
+
     @staticmethod
     def _add_one(event) -> None:
         order = CustomerOrder(

@@ -138,6 +138,12 @@ class Projection:
         for model in self.models:
             model._base_manager.all().delete()
 
+    def retry(self, event: "RecordedEvent", passed: Sequence["RecordedEvent"]) -> None:
+        """Apply an event that failed, out of order (failure_retry). `passed`: the later events of its stream this
+        projection has read since, in order, for a projection whose handling of them depended on this one (an order
+        cancelled before its placement was applied); the others upsert by key or add, and apply the event alone."""
+        self.apply([event])
+
 
 def projection(name: str) -> Projection:
     return _projections[name]
@@ -347,21 +353,38 @@ def failure_retry(*, failure_id: int) -> bool:
     """Apply a failed event to its projection again (after the cause was fixed). True when it went through, and the
     failure is marked resolved; False when it failed again (the failure keeps the new error and one more attempt).
 
-    The event is applied out of order, after the events the projection read since: right for the projections here,
-    whose handlers upsert by key or add to counters, which is why a failure is retried rather than replayed in
-    place; `rebuild_projections NAME` is the way to replay the whole history in order.
+    The event is applied out of order, after the events the projection read since: right for most projections here,
+    whose handlers upsert by key or add to counters; one whose handling of its stream's later events depended on it
+    gets those too (Projection.retry). `rebuild_projections NAME` replays the whole history in order. The
+    projection's checkpoint row is held meanwhile, as a catch-up holds it: no catch-up applies it at the same time.
     """
-    from .store import read_positions
+    from .store import read_positions, read_stream
 
     with transaction.atomic():
         failure = ProjectionFailure.objects.select_for_update().get(pk=failure_id)
         if failure.resolved_at is not None:
             return True
         proj = _projections[failure.projection]
+        ProjectionCheckpoint.objects.get_or_create(name=proj.name)
+        checkpoint = ProjectionCheckpoint.objects.select_for_update().get(name=proj.name)
+        read_to = (checkpoint.transaction_id, checkpoint.position)
         event = next(iter(read_positions([failure.position])))
+        # Set aside on their own (a failure each): retried on their own, not here as well.
+        pending = set(
+            ProjectionFailure.objects.filter(projection=proj.name, resolved_at__isnull=True).values_list(
+                "position", flat=True
+            )
+        )
+        passed = [
+            later
+            for later in read_stream(event.stream, after_version=event.version)
+            if proj.wants(later.type)
+            and (later.transaction_id, later.position) <= read_to
+            and later.position not in pending
+        ]
         try:
             with transaction.atomic():
-                proj.apply([event])
+                proj.retry(event, passed)
         except Exception as exc:  # recorded as a failure with its class and message
             _record_failure(proj.name, event, exc)
             return False

@@ -108,6 +108,12 @@ class InsightsRollups(Projection):
     models = (DailyMetric, OrderFact, PersonFact, CampaignTouch)
     event_types = tuple(sorted({*FUNNEL_STAGES, *CAMPAIGN_MESSAGE_METRICS, *ORDER_TYPES, *PERSON_TYPES, STOCK_COUNTED}))
 
+    def retry(self, event, passed):
+        # A cancellation or return read while the placement had failed found no order and counted nothing (they
+        # count in no funnel either): applied again after it, in order, as a rebuild would.
+        refunds = [later for later in passed if later.type in REFUND_TYPES] if event.type == ORDER_PLACED else []
+        self.apply([event, *refunds])
+
     def apply(self, events):
         batch = _Batch(events)
         day_of = LocalDays().of
