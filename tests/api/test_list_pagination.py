@@ -174,3 +174,40 @@ def test_a_list_cursor_whose_position_no_next_link_gave_is_a_400_naming_it(api_c
 
     assert response.status_code == 400
     assert response.json()["errors"][0]["field"] == "cursor"
+
+
+def test_more_than_a_thousand_rows_sharing_the_first_ordering_field_page_once_each_both_ways(api_client_for):
+    """An import registers customers in one instant: the cursor holds the whole key (time, then id), so the pages
+    neither repeat nor skip (DRF's own kept only the time and an offset it caps at 1,000), and `previous` goes back
+    over the same pages."""
+    moment = (timezone.now() - timedelta(days=1)).replace(microsecond=0).isoformat()
+    ids = set()
+    for start in (0, 575):
+        items = [
+            interaction(customer={"email": f"import{n}@example.es"}, occurred_at=moment)
+            for n in range(start, start + 575)
+        ]
+        ids |= {str(result.customer_id) for result in interactions_ingest(raw_items=items, actor="import")}
+    assert len(ids) == 1_150
+    assert Customer.objects.filter(registered_at=moment).count() == 1_150
+    client = api_client_for("support")
+
+    pages, url = [], "/api/v1/customers?limit=50"
+    while url:
+        body = client.get(url).json()
+        pages.append([row["id"] for row in body["results"]])
+        url = body["next"]
+        assert len(pages) <= 30, "next never ends"
+    seen = [row for page in pages for row in page]
+    assert len(seen) == len(set(seen)) == len(ids)
+    assert set(seen) == ids
+
+    # Back from the last page by `previous`: the same pages, in reverse.
+    back, url = [], client.get("/api/v1/customers?limit=50").json()["next"]
+    for _ in range(len(pages) - 2):
+        url = client.get(url).json()["next"]
+    while url:
+        body = client.get(url).json()
+        back.append([row["id"] for row in body["results"]])
+        url = body["previous"]
+    assert back == pages[::-1]
