@@ -91,6 +91,12 @@ class CustomerListApi(ListApi):
             ]
             raise validation_failed(errors) from exc
         customer = Customer.objects.prefetch_related("identifiers").get(id=customer_id)
+        if not created:
+            # A known identifier answers the person it belongs to, with every identifier they have: a lookup by email
+            # or phone, recorded as the search is.
+            personal_data_access_record(
+                actor=request.user, customer_ids=[customer_id], surface=AccessSurface.API_SEARCH
+            )
         return Response(CustomerSummarySerializer(customer).data, status=201 if created else 200)
 
     @extend_schema(

@@ -8,7 +8,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from backoffice.accounts.actors import request_actor
-from backoffice.accounts.roles import Role
+from backoffice.accounts.roles import AccessSurface, Role
+from backoffice.accounts.services import personal_data_access_record
 from backoffice.api.permissions import HasRole
 from backoffice.api.validation import validated_input
 
@@ -42,7 +43,14 @@ class CustomerMergeApi(APIView):
             note=values["note"],
             actor=request_actor(request),
         )
-        return Response(Customer360Serializer(selectors.customer_360(customer_id=merge.survivor)).data)
+        view = Customer360Serializer(selectors.customer_360(customer_id=merge.survivor)).data
+        # The answer is the person's 360 view: a read of both customers' personal data, recorded as any 360 view.
+        personal_data_access_record(
+            actor=request.user,
+            customer_ids=[merge.survivor, *values["customer_ids"]],
+            surface=AccessSurface.API_CUSTOMER,
+        )
+        return Response(view)
 
 
 class CustomerUnmergeApi(APIView):
@@ -62,11 +70,12 @@ class CustomerUnmergeApi(APIView):
         event = services.customer_unmerge(
             customer_id=customer_id, reason=values["reason"], actor=request_actor(request)
         )
-        return Response(
-            {
-                "customer": Customer360Serializer(selectors.customer_360(customer_id=customer_id)).data,
-                "was_merged_into": Customer360Serializer(
-                    selectors.customer_360(customer_id=selectors.customer_resolve_id(customer_id=event.customer_id))
-                ).data,
-            }
+        other = selectors.customer_resolve_id(customer_id=event.customer_id)
+        body = {
+            "customer": Customer360Serializer(selectors.customer_360(customer_id=customer_id)).data,
+            "was_merged_into": Customer360Serializer(selectors.customer_360(customer_id=other)).data,
+        }
+        personal_data_access_record(
+            actor=request.user, customer_ids=[customer_id, other], surface=AccessSurface.API_CUSTOMER
         )
+        return Response(body)

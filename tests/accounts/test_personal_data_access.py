@@ -69,6 +69,32 @@ def test_a_search_records_each_customer_it_showed(api_client_for, ana):
     assert len([1 for *_, s in _accesses() if s == "api.list"]) == 2
 
 
+def test_answers_that_show_a_customer_after_a_write_record_the_read(api_client_for, ana):
+    """Registering a known identifier answers the person with every identifier they have (a lookup, as a search
+    is); a merge and an unmerge answer 360 views."""
+    other = CustomerFactory(phone="+34600111222")
+    client = api_client_for("support")
+
+    registered = client.post(
+        "/api/v1/customers", {"customer": {"email": "ana.garcia@example.es"}, "channel": "store"}, format="json"
+    )
+    new = client.post(
+        "/api/v1/customers", {"customer": {"email": "nuevo@example.es"}, "channel": "store"}, format="json"
+    )
+    merged = client.post("/api/v1/customers/merge", {"customer_ids": [str(ana.id), str(other.id)]}, format="json")
+    unmerged = client.post(f"/api/v1/customers/{other.id}/unmerge", {}, format="json")
+
+    assert (registered.status_code, new.status_code, merged.status_code, unmerged.status_code) == (200, 201, 200, 200)
+    user = client.user.username
+    assert _accesses() == [
+        (user, ana.id, "api.search"),  # the new customer's own identifiers are what the caller sent: not recorded
+        (user, ana.id, "api.customer"),
+        (user, other.id, "api.customer"),
+        (user, other.id, "api.customer"),
+        (user, ana.id, "api.customer"),
+    ]
+
+
 def test_a_case_read_records_its_customer(api_client_for, ana):
     case = CaseFactory(customer_id=ana.id)
     client = api_client_for("support")
