@@ -13,7 +13,8 @@ from backoffice.eventstore import store
 from backoffice.eventstore.models import Event
 from backoffice.integrations.models import TrackingSource
 from backoffice.integrations.services import tracking_source_create, tracking_source_revoke
-from customers.models import Customer
+from customers.models import Customer, CustomerIdentifier
+from customers.selectors import customer_resolve_id
 
 pytestmark = pytest.mark.django_db
 
@@ -146,6 +147,29 @@ def test_alias_merges_the_previous_anonymous_profile(send):
     assert len(events("customer.merged")) == 1
 
 
+@pytest.mark.parametrize("is_new_id_known", [False, True])
+def test_alias_from_a_previous_user_id_joins_the_two_identities(send, is_new_id_known):
+    # Segment's spec: previousId may be "a User ID you previously identified them with", not only an anonymous id.
+    send("/v1/identify", message(anonymousId=None, userId="legacy-17", traits={"email": "ana@example.es"}))
+    if is_new_id_known:
+        send("/v1/identify", message(anonymousId=None, userId="db-900", traits={"phone": "+34600111222"}))
+
+    response = send(
+        "/v1/alias", {"messageId": "alias-1", "previousId": "legacy-17", "userId": "db-900", "timestamp": _now()}
+    )
+    send("/v1/track", message(anonymousId=None, userId="db-900", event="Signed In"))
+
+    assert response.status_code == 200
+    (person,) = Customer.objects.filter(merged_into__isnull=True)
+    owners = {
+        key: customer_resolve_id(customer_id=owner)
+        for key, owner in CustomerIdentifier.objects.values_list("key", "customer_id")
+    }
+    assert owners["external:web-shop:legacy-17"] == owners["external:web-shop:db-900"] == person.id
+    assert "anonymous_id:legacy-17" not in owners
+    assert len(events("customer.merged")) == int(is_new_id_known)
+
+
 def test_context_goes_to_metadata_without_personal_data(send):
     send(
         "/v1/track",
@@ -269,6 +293,55 @@ def test_the_write_key_in_the_body_is_accepted_as_browsers_send_it(client, web_k
 
     assert response.status_code == 200
     assert len(events("custom.event")) == 1
+
+
+def analytics_js(kind: str, write_key: str, **fields) -> dict:
+    """A message as analytics-next's segmentio plugin posts it: its type, the write key and _metadata in the body."""
+    return {
+        **message(**fields),
+        "type": kind,
+        "writeKey": write_key,
+        "sentAt": _now(),
+        "context": {"library": {"name": "analytics.js", "version": "next-1.70.0"}},
+        "_metadata": {"bundled": ["Segment.io"], "unbundled": [], "bundledIds": []},
+    }
+
+
+@pytest.mark.parametrize(
+    ("path", "kind", "fields", "type_name"),
+    [
+        ("/v1/t", "track", {"event": "Product Viewed", "properties": {"product_id": "SKU-1"}}, "product.viewed"),
+        ("/v1/p", "page", {"properties": {"url": "https://shop.example/", "title": "Home"}}, "page.viewed"),
+        ("/v1/s", "screen", {"name": "Basket"}, "page.viewed"),
+        ("/v1/i", "identify", {"userId": "u-1", "traits": {"email": "ana@example.es"}}, "customer.identified"),
+        ("/v1/a", "alias", {"previousId": "anon-1", "userId": "u-1"}, "customer.aliased"),
+        ("/v1/g", "group", {"userId": "u-1", "groupId": "acme"}, "custom.event"),
+    ],
+)
+def test_analytics_js_posts_each_call_to_the_first_letter_of_its_type(client, web_key, path, kind, fields, type_name):
+    body = analytics_js(kind, web_key, **fields)
+
+    response = client.post(path, json.dumps(body), content_type="text/plain")
+
+    assert response.status_code == 200
+    assert [e.type for e in events() if e.metadata.get("trace_id") == body["messageId"]] == [type_name]
+
+
+def test_analytics_js_batching_strategy_posts_to_v1_b(client, web_key):
+    batch = [
+        analytics_js("page", web_key, properties={"url": "https://shop.example/"}),
+        analytics_js("track", web_key, event="Product Viewed", properties={"product_id": "SKU-1"}),
+    ]
+    for sent in batch:
+        del sent["sentAt"]  # the batching dispatcher sends one sentAt for the whole batch
+
+    response = client.post(
+        "/v1/b", json.dumps({"writeKey": web_key, "batch": batch, "sentAt": _now()}), content_type="text/plain"
+    )
+
+    assert response.status_code == 200
+    stored = {e.metadata.get("trace_id"): e.type for e in events()}
+    assert [stored.get(sent["messageId"]) for sent in batch] == ["page.viewed", "product.viewed"]
 
 
 @pytest.mark.parametrize(

@@ -236,7 +236,9 @@ def translate(
             r.fail("previousId", "an alias needs the previous id", "required")
         if user_id is None:
             r.fail("userId", "an alias needs the new userId", "required")
-        # The previous id is the one the person had before they identified: stitched like an anonymous id.
+        # The previous id is the one the person had before they identified: stitched like an anonymous id, unless
+        # the source identified someone by it as a userId (services.tracking looks that up: this module reads no
+        # database).
         customer.pop("anonymous_id", None)
         if previous_id:
             customer["anonymous_id"] = previous_id

@@ -14,7 +14,9 @@ from django.db import IntegrityError, transaction
 
 from backoffice.eventstore import store
 from backoffice.eventstore.errors import ConcurrencyError, EventValidationError, IdempotencyConflict
-from customers.services import interactions_ingest
+from customers.events import CustomerAliased
+from customers.selectors import customer_id_by_identifier_key, customer_resolve_id
+from customers.services import MergeRefused, customer_merge, interactions_ingest
 
 from ..mapping import segment
 from ..models import TrackingSource
@@ -88,6 +90,28 @@ def _interaction(item: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in item.items() if key != segment.ORDER_KEY}
 
 
+def _alias_of_a_user_id(item: dict[str, Any], *, actor: str) -> dict[str, Any]:
+    """An alias whose previousId is a userId the source identified someone by (Segment's spec allows it as well as an
+    anonymous id): the alias names that person by our id, so the new userId is added to them, and whoever holds the
+    new userId already is merged with them (the alias says they are one person). Otherwise the item as translated:
+    the previous id is stitched as an anonymous id."""
+    if item["type"] != CustomerAliased.type_name:
+        return item
+    external_id = item["customer"]["external_id"]
+    previous = customer_id_by_identifier_key(key=f"external:{external_id['system']}:{item['data']['previous_id']}")
+    if previous is None:
+        return item
+    person = customer_resolve_id(customer_id=previous)
+    holder = customer_id_by_identifier_key(key=f"external:{external_id['system']}:{external_id['id']}")
+    if holder is not None and customer_resolve_id(customer_id=holder) != person:
+        try:
+            # The note names no id: user ids may be personal data, and a merge's evidence is not sealed.
+            person = customer_merge(customer_ids=(person, holder), note="Segment alias", actor=actor).survivor
+        except MergeRefused:
+            pass  # one of them was erased: the alias stays with the previous userId's person
+    return {**item, "customer": {"id": str(person), "external_id": external_id}}
+
+
 def tracking_messages_ingest(
     *, source: TrackingSource, items: list[tuple[int, dict[str, Any]]], is_batch: bool = True
 ) -> TrackingResult:
@@ -101,7 +125,7 @@ def tracking_messages_ingest(
                 fresh = [(index, item) for index, item in items if uuid.UUID(item["id"]) not in known]
                 if fresh:
                     results = interactions_ingest(
-                        raw_items=[_interaction(item) for _, item in fresh],
+                        raw_items=[_alias_of_a_user_id(_interaction(item), actor=actor) for _, item in fresh],
                         actor=actor,
                         source="integrations.tracking",
                         unstored=True,

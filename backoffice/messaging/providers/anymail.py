@@ -2,7 +2,7 @@
 `/anymail/<esp>/inbound/`), authenticated by anymail (ANYMAIL["WEBHOOK_SECRET"] basic auth, plus the ESP's own
 signature where anymail checks one), parsed by anymail into normalised events, and received here from anymail's
 `tracking` and `inbound` signals. Nothing ESP-specific is parsed by hand, but for one thing anymail cannot say: a
-soft bounce it reports as `bounced` (see SOFT_BOUNCE) must not mark the address dead.
+soft bounce it reports as `bounced` must not mark the address dead (see BOUNCE_IS_PERMANENT).
 
 The views are anymail's own, wrapped (`urlpatterns`) so that a wrong secret is 401 (anymail says 400), a webhook with
 no secret configured refuses everything, a body over the limit is 413, an unusable payload is 400 naming why, and the
@@ -11,6 +11,8 @@ events of one request are recorded together or not at all.
 
 import logging
 import uuid
+from collections.abc import Callable, Collection, Mapping
+from typing import Any
 
 from anymail import urls as anymail_urls
 from anymail.exceptions import AnymailConfigurationError, AnymailWebhookValidationFailure
@@ -46,8 +48,60 @@ TRACKING_STATUSES = {
 # anymail reject_reason values that say the address itself is dead, or that the person does not want mail.
 DEAD_ADDRESS = frozenset({"bounced", "invalid"})
 NO_MORE_MAIL = frozenset({"spam", "unsubscribed"})
-# ESPs whose soft bounces anymail normalises as `bounced`: their own bounce type tells a soft one.
-SOFT_BOUNCE = {"Postmark": lambda esp_event: isinstance(esp_event, dict) and esp_event.get("Type") == "SoftBounce"}
+
+
+def _field(esp_event: Any, *path: str) -> Any:
+    """esp_event[path[0]][path[1]]..., or None where the payload has no such object."""
+    value = esp_event
+    for key in path:
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(key)
+    return value
+
+
+def _one_of(value: Any, permanent: Collection[str], temporary: Collection[str]) -> bool | None:
+    if not isinstance(value, str):
+        return None
+    return True if value in permanent else False if value in temporary else None
+
+
+def _sparkpost(esp_event: Any) -> bool | None:
+    # SparkPost's bounce classes: Hard (10 invalid recipient, 30 no RCPT); Soft (the 2x, 40, 60, 70, 100).
+    events = [value for value in (_field(esp_event, "msys") or {}).values() if isinstance(value, Mapping)]
+    bounce_class = str(events[0].get("bounce_class", "")) if len(events) == 1 else ""
+    return _one_of(bounce_class, {"10", "30"}, {"20", "21", "22", "23", "24", "40", "60", "70", "100"})
+
+
+def _mailgun(esp_event: Any) -> bool | None:
+    if isinstance(esp_event, Mapping) and "event-data" in esp_event:
+        return _one_of(_field(esp_event, "event-data", "severity"), {"permanent"}, {"temporary"})
+    return True if _field(esp_event, "event") == "bounced" else None  # legacy webhooks: "bounced" is a hard bounce
+
+
+# anymail reports some temporary bounces as `bounced` (Brevo's soft_bounce, Mailjet's hard_bounce false, every Amazon
+# SES bounce): what each ESP's own payload says of a bounce, read per ESP (anymail's esp_name). True: permanent;
+# False: temporary; None: the payload does not say, and a bounce it does not call permanent leaves the address alone.
+BOUNCE_IS_PERMANENT: dict[str, Callable[[Any], bool | None]] = {
+    "Postmark": lambda e: _one_of(_field(e, "Type"), {"HardBounce"}, {"SoftBounce"}),
+    "Brevo": lambda e: _one_of(_field(e, "event"), {"hard_bounce", "invalid_email"}, {"soft_bounce"}),
+    "Mailjet": lambda e: hard if isinstance(hard := _field(e, "hard_bounce"), bool) else None,
+    "Amazon SES": lambda e: _one_of(_field(e, "bounce", "bounceType"), {"Permanent"}, {"Transient"}),
+    "Resend": lambda e: _one_of(_field(e, "data", "bounce", "type"), {"Permanent"}, {"Transient"}),
+    "Mailgun": _mailgun,
+    "Mandrill": lambda e: _one_of(_field(e, "event"), {"hard_bounce"}, {"soft_bounce"}),
+    "MailerSend": lambda e: _one_of(_field(e, "data", "type"), {"hard_bounced"}, {"soft_bounced"}),
+    "SparkPost": _sparkpost,
+    "SendGrid": lambda e: _one_of(_field(e, "type"), {"bounce"}, {"blocked"}),
+    "Unisender Go": lambda e: _one_of(_field(e, "status"), {"hard_bounced"}, {"soft_bounced"}),
+    "Mailtrap": lambda e: _one_of(_field(e, "event"), {"bounce"}, {"soft bounce"}),
+}
+BOUNCE_IS_PERMANENT["SendinBlue"] = BOUNCE_IS_PERMANENT["Brevo"]  # anymail's old name for Brevo's webhook
+
+
+def bounce_is_permanent(esp_name: str, esp_event: Any) -> bool | None:
+    reader = BOUNCE_IS_PERMANENT.get(esp_name)
+    return reader(esp_event) if reader is not None else None
 
 
 @receiver(tracking, dispatch_uid="messaging.anymail.tracking")
@@ -56,22 +110,32 @@ def on_tracking(sender, event, esp_name, **kwargs) -> None:
     if status is None:
         return
     metadata = event.metadata if isinstance(event.metadata, dict) else {}
+    given_id = metadata.get("message_id")
     message_id = None
-    if metadata.get("message_id"):
+    if given_id:
         try:
-            message_id = uuid.UUID(str(metadata["message_id"]))
+            message_id = uuid.UUID(str(given_id))
         except ValueError:
-            raise ProviderInputError("metadata.message_id", "is not one of our message ids") from None
+            # Another system sending through the same ESP account, with its own `message_id` metadata: not ours, so
+            # found by the ESP's id if at all. Never refused: that would refuse our events in the same POST too.
+            pass
     provider_id = str(event.message_id or "")[:300]
     if message_id is None and not provider_id:
+        if given_id:
+            logger.info("anymail %s %s event for another system's mail: ignored", esp_name, event.event_type)
+            return
         raise ProviderInputError("message_id", "the event names no message")
     reason = str(event.reject_reason or event.description or event.mta_response or "")[:500]
-    is_soft = SOFT_BOUNCE.get(esp_name, lambda _e: False)(event.esp_event)
-    if status == DeliveryStatus.BOUNCED and is_soft:
+    is_permanent = bounce_is_permanent(esp_name, event.esp_event)
+    if status == DeliveryStatus.BOUNCED and is_permanent is False:
         status = DeliveryStatus.DELAYED
-    is_dead = (status == DeliveryStatus.BOUNCED and event.reject_reason in (None, *DEAD_ADDRESS)) or (
-        status == DeliveryStatus.FAILED and event.reject_reason in DEAD_ADDRESS
-    )
+    if status == DeliveryStatus.BOUNCED:
+        # Dead only when the ESP's payload says the bounce is permanent, or anymail that the address is invalid.
+        is_dead = event.reject_reason in (None, *DEAD_ADDRESS) and bool(
+            is_permanent or event.reject_reason == "invalid"
+        )
+    else:
+        is_dead = status == DeliveryStatus.FAILED and event.reject_reason in DEAD_ADDRESS and is_permanent is not False
     try:
         message_status_record(
             channel=Channel.EMAIL,

@@ -196,9 +196,12 @@ def _whatsapp_status(status: dict, counts: dict, statuses: list, where: str) -> 
         return
     codes, reason = set(), ""
     if state == "failed":
-        errors = [e for e in _list(status, "errors", where) if isinstance(e, dict)]
-        codes = {e.get("code") for e in errors}
-        reason = "; ".join(f"meta {e.get('code')}: {e.get('title') or ''}".strip() for e in errors)[:500]
+        errors = [(n, e) for n, e in enumerate(_list(status, "errors", where)) if isinstance(e, dict)]
+        for n, error in errors:
+            if not isinstance(error.get("code"), int | str | None):
+                raise ProviderInputError(f"{where}.errors.{n}.code", "must be a number")
+        codes = {e.get("code") for _, e in errors}
+        reason = "; ".join(f"meta {e.get('code')}: {e.get('title') or ''}".strip() for _, e in errors)[:500]
     _status(
         statuses,
         "whatsapp",

@@ -78,10 +78,18 @@ def basic_auth(credentials: str = ANYMAIL_SECRET) -> dict:
     return {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(credentials.encode()).decode()}
 
 
-def anymail_post(client, esp_event: dict | bytes, *, kind: str = "tracking", auth: str = ANYMAIL_SECRET, **extra):
+def anymail_post(
+    client,
+    esp_event: dict | list | bytes,
+    *,
+    esp: str = "postmark",
+    kind: str = "tracking",
+    auth: str = ANYMAIL_SECRET,
+    **extra,
+):
     body = esp_event if isinstance(esp_event, bytes) else json.dumps(esp_event).encode()
     headers = basic_auth(auth) if auth else {}
-    return client.post(f"/anymail/postmark/{kind}/", data=body, content_type="application/json", **headers, **extra)
+    return client.post(f"/anymail/{esp}/{kind}/", data=body, content_type="application/json", **headers, **extra)
 
 
 def twilio_post(client, path: str, params: dict, *, token: str = TWILIO_TOKEN, signature: str | None = None):

@@ -1,13 +1,18 @@
 """Email through django-anymail (Postmark as the ESP, its API on a loopback server) and anymail's Postmark tracking
-and inbound webhooks, with payloads in Postmark's documented shapes."""
+and inbound webhooks, with payloads in Postmark's documented shapes; bounces also through anymail's Brevo, Mailjet
+and Amazon SES tracking parsers, with those ESPs' documented payloads."""
 
 import copy
+import json
 from datetime import UTC, datetime
 
 import pytest
+from anymail.signals import tracking as anymail_tracking
+from anymail.webhooks.amazon_ses import AmazonSESTrackingWebhookView
 
 from backoffice.eventstore.models import Event
 from backoffice.messaging.models import OutboundMessage, Status
+from backoffice.messaging.providers.anymail import bounce_is_permanent
 from backoffice.messaging.services import message_send, messages_drain
 from customers.models import Case, CustomerIdentifier
 from customers.selectors import consent_allows
@@ -151,11 +156,41 @@ def test_the_one_click_unsubscribe_link_withdraws_marketing_once(providers, cust
     assert not consent_allows(customer_id=person, channel="email", purpose="marketing")
 
 
-def test_a_hard_bounce_marks_the_address_undeliverable_and_stops_further_sends(providers, customer, client):
+def bounce(esp: str, row: OutboundMessage, address: str, *, is_hard: bool) -> dict | list:
+    """The ESP's documented bounce example about our message, permanent or temporary as that ESP says it."""
+    now = datetime.now(UTC)
+    if esp == "postmark":
+        soft = {} if is_hard else {"Type": "SoftBounce", "TypeCode": 4096}
+        return tracking("postmark_bounce.json", row, address=address, **soft)
+    if esp == "brevo":
+        return {
+            **fixture("brevo_hard_bounce.json"),
+            "event": "hard_bounce" if is_hard else "soft_bounce",
+            "email": address,
+            "message-id": row.provider_message_id,
+            "X-Mailin-custom": json.dumps({"message_id": str(row.id)}),
+            "ts_epoch": int(now.timestamp() * 1000),
+        }
+    event = {
+        **fixture("mailjet_bounce.json"),
+        "email": address,
+        "time": int(now.timestamp()),
+        "Payload": json.dumps({"message_id": str(row.id)}),
+        "hard_bounce": is_hard,
+        "error": "user unknown" if is_hard else "quota exceeded",
+    }
+    return [event]  # Mailjet's "group events" array
+
+
+BOUNCING_ESPS = ["postmark", "brevo", "mailjet"]
+
+
+@pytest.mark.parametrize("esp", BOUNCING_ESPS)
+def test_a_hard_bounce_marks_the_address_undeliverable_and_stops_further_sends(providers, customer, client, esp):
     person = customer()
     row = send_and_drain(person, "email", EMAIL)
 
-    response = anymail_post(client, tracking("postmark_bounce.json", row, address=address_of(person)))
+    response = anymail_post(client, bounce(esp, row, address_of(person), is_hard=True), esp=esp)
 
     assert response.status_code == 200
     assert Event.objects.filter(type="message.bounced", stream=f"message-{row.id}").count() == 1
@@ -165,17 +200,91 @@ def test_a_hard_bounce_marks_the_address_undeliverable_and_stops_further_sends(p
     assert len(providers.by("postmark")) == 1
 
 
-def test_a_soft_bounce_is_a_delay_and_the_address_stays(providers, customer, client):
+@pytest.mark.parametrize("esp", BOUNCING_ESPS)
+def test_a_soft_bounce_is_a_delay_and_the_address_stays(providers, customer, client, esp):
+    # anymail reports Postmark's SoftBounce, Brevo's soft_bounce and Mailjet's hard_bounce false as `bounced`.
     person = customer()
     row = send_and_drain(person, "email", EMAIL)
 
-    soft = tracking("postmark_bounce.json", row, address=address_of(person), Type="SoftBounce", TypeCode=4096)
-    response = anymail_post(client, soft)
+    response = anymail_post(client, bounce(esp, row, address_of(person), is_hard=False), esp=esp)
 
     assert response.status_code == 200
     assert Event.objects.filter(type="message.delayed", stream=f"message-{row.id}").count() == 1
     assert CustomerIdentifier.objects.get(customer_id=person, kind="email").undeliverable_at is None
     assert send_and_drain(person, "email", EMAIL).status == Status.SENT
+
+
+def test_our_hard_bounce_applies_beside_another_systems_event_in_the_same_grouped_post(providers, customer, client):
+    person = customer()
+    row = send_and_drain(person, "email", EMAIL)
+    ours = bounce("mailjet", row, address_of(person), is_hard=True)
+    foreign = {**ours[0], "event": "sent", "email": "someone@example.com", "MessageID": 19421777396190490}
+    foreign["Payload"] = json.dumps({"message_id": "ORD-2024-0001"})
+
+    response = anymail_post(client, [foreign, *ours], esp="mailjet")
+
+    assert response.status_code == 200
+    assert Event.objects.filter(type="message.bounced", stream=f"message-{row.id}").count() == 1
+    assert CustomerIdentifier.objects.get(customer_id=person, kind="email").undeliverable_at is not None
+
+
+@pytest.mark.parametrize(
+    ("bounce_type", "recorded", "is_dead"),
+    [
+        ("Permanent", "message.bounced", True),
+        ("Transient", "message.delayed", False),
+        ("Undetermined", "message.bounced", False),
+    ],
+)
+def test_an_amazon_ses_bounce_marks_the_address_undeliverable_only_when_permanent(
+    providers, customer, bounce_type, recorded, is_dead
+):
+    person = customer()
+    row = send_and_drain(person, "email", EMAIL)
+    notification = fixture("amazon_ses_bounce.json")
+    ses_event = json.loads(notification["Message"])
+    ses_event["bounce"]["bounceType"] = bounce_type
+    ses_event["bounce"]["bouncedRecipients"][0]["emailAddress"] = address_of(person)
+    ses_event["mail"]["headers"].append({"name": "X-Metadata", "value": json.dumps({"message_id": str(row.id)})})
+    notification["Timestamp"] = datetime.now(UTC).isoformat()
+
+    # anymail's Amazon SES view needs boto3 (its amazon-ses extra), not installed here: its parser turns the
+    # notification into events, sent on anymail's tracking signal as the view does.
+    view = AmazonSESTrackingWebhookView.__new__(AmazonSESTrackingWebhookView)
+    for event in view.esp_to_anymail_events(ses_event, notification):
+        anymail_tracking.send(sender=AmazonSESTrackingWebhookView, event=event, esp_name=view.esp_name)
+
+    assert Event.objects.filter(type=recorded, stream=f"message-{row.id}").count() == 1
+    undeliverable_at = CustomerIdentifier.objects.get(customer_id=person, kind="email").undeliverable_at
+    assert (undeliverable_at is not None) == is_dead
+
+
+@pytest.mark.parametrize(
+    ("esp_name", "esp_event", "is_permanent"),
+    [
+        ("Mandrill", {"event": "hard_bounce", "msg": {"bounce_description": "bad_mailbox"}}, True),
+        ("Mandrill", {"event": "soft_bounce", "msg": {"bounce_description": "mailbox_full"}}, False),
+        ("SparkPost", {"msys": {"message_event": {"type": "bounce", "bounce_class": "10"}}}, True),
+        ("SparkPost", {"msys": {"message_event": {"type": "bounce", "bounce_class": "22"}}}, False),
+        ("SparkPost", {"msys": {"message_event": {"type": "bounce", "bounce_class": "1"}}}, None),
+        ("SendGrid", {"event": "bounce", "type": "bounce", "status": "5.1.1"}, True),
+        ("SendGrid", {"event": "bounce", "type": "blocked", "status": "4.0.0"}, False),
+        ("MailerSend", {"type": "activity.hard_bounced", "data": {"type": "hard_bounced"}}, True),
+        ("MailerSend", {"type": "activity.soft_bounced", "data": {"type": "soft_bounced"}}, False),
+        ("Resend", {"type": "email.bounced", "data": {"bounce": {"type": "Permanent", "subType": "Suppressed"}}}, True),
+        (
+            "Resend",
+            {"type": "email.bounced", "data": {"bounce": {"type": "Transient", "subType": "MailboxFull"}}},
+            False,
+        ),
+        ("Mailgun", {"event-data": {"event": "failed", "severity": "permanent"}}, True),
+        ("Unisender Go", {"status": "hard_bounced"}, True),
+        ("Postal", {"payload": {"bounce": {"id": 1}}}, None),
+        ("SomeNewESP", {"event": "bounce"}, None),
+    ],
+)
+def test_each_esps_own_payload_says_whether_a_bounce_is_permanent(esp_name, esp_event, is_permanent):
+    assert bounce_is_permanent(esp_name, esp_event) is is_permanent
 
 
 def test_a_callback_for_mail_that_is_not_ours_is_acknowledged_and_ignored(providers, client):

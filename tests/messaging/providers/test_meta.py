@@ -150,6 +150,20 @@ def test_a_failed_status_with_an_undeliverable_number_marks_it_and_stops_further
     assert (following.status, following.reason) == (Status.SUPPRESSED, "no_address")
 
 
+@pytest.mark.parametrize("code", [{"value": 131026}, [131026]])
+def test_a_failed_status_whose_error_code_is_not_a_number_is_400_naming_it(meta_whatsapp, customer, client, code):
+    row = send_and_drain(customer(phone=PHONE), "whatsapp", {"template": "case_update", "parameters": []})
+    payload = status_payload("meta_whatsapp_failed.json", row.provider_message_id)
+    whatsapp_value(payload)["statuses"][0]["errors"][0]["code"] = code
+    before = written()
+
+    response = meta_post(client, payload)
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "entry.0.changes.0.value.statuses.0.errors.0.code"
+    assert written() == before
+
+
 def test_a_reaction_to_our_message_is_recorded_on_it_and_opens_no_case(meta_whatsapp, customer, client):
     person = customer(phone=PHONE)
     row = send_and_drain(person, "whatsapp", {"template": "case_update", "parameters": []})
