@@ -280,7 +280,9 @@ def _start(campaign: Campaign, now: datetime, actor: str, *, is_scheduled: bool)
             # By the task's name: tasks import services, never the other way (an import-linter contract).
             task_send("campaigns.snapshot", campaign_id)
 
-        transaction.on_commit(snapshot)
+        # Robust: with the broker down at commit, the launch has happened all the same (beat's launch_due asks for
+        # the unfinished snapshot again every minute); the error is logged, not a 500 for a committed launch.
+        transaction.on_commit(snapshot, robust=True)
 
 
 def campaigns_launch_due(*, now: datetime | None = None) -> list[uuid.UUID]:

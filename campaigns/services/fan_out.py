@@ -91,7 +91,9 @@ def campaign_snapshot(
             _record_audience(campaign, ids, is_done=len(ids) < page_size)
             if ids and enqueue is not None:
                 batches = min(batches_per_page, -(-len(ids) // settings.CAMPAIGNS_BATCH_SIZE))
-                transaction.on_commit(partial(_enqueue_batches, enqueue, campaign_id, batches))
+                transaction.on_commit(
+                    _after_commit(partial(_enqueue_batches, enqueue, campaign_id, batches)), robust=True
+                )
             total += len(ids)
         if len(ids) < page_size:
             break
@@ -138,6 +140,16 @@ def campaigns_due_batches(*, now: datetime | None = None) -> dict[uuid.UUID, int
         .annotate(n=Count("id"))
     )
     return {row["campaign_id"]: -(-row["n"] // size) for row in due}
+
+
+def _after_commit(call: Callable[[], None]) -> Callable[[], None]:
+    """`call` with a name Django can log it by when it fails after the commit (a partial has none): the broker down
+    then loses nothing, as beat's launch_due asks again for the batches of every campaign with people due."""
+
+    def enqueue_batches_after_commit() -> None:
+        call()
+
+    return enqueue_batches_after_commit
 
 
 def _enqueue_batches(enqueue: Callable[[uuid.UUID], object], campaign_id: uuid.UUID, batches: int) -> None:
