@@ -390,6 +390,8 @@ def failure_retry(*, failure_id: int) -> bool:
             return False
         failure.resolved_at = timezone.now()
         failure.save(update_fields=["resolved_at", "last_attempt_at"])
+        # The projection's tables changed without its checkpoint moving: its stamp says so to what caches by it.
+        checkpoint.save(update_fields=["updated_at"])
         return True
 
 
