@@ -8,7 +8,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from backoffice.eventstore.schema import EventData
 
@@ -304,12 +304,23 @@ class Compensation(BaseModel):
 
 
 class CaseResolved(EventData):
+    """The case is resolved: by staff with a resolution, or closed because the customer was erased
+    (`closed_because`), then with no resolution text (nothing personal can be stored about them any more)."""
+
     type_name = "case.resolved"
     personal_fields = ("resolution",)
 
     case_id: str
-    resolution: str = Field(min_length=1, max_length=4000)
+    closed_because: Literal["", "customer_erased"] = ""  # before resolution: its check reads it
+    resolution: str = Field(default="", max_length=4000)
     compensation: Compensation = Field(default_factory=Compensation)
+
+    @field_validator("resolution")
+    @classmethod
+    def _resolution_said(cls, value: str, info: ValidationInfo) -> str:
+        if not value and not info.data.get("closed_because"):
+            raise ValueError("a resolution is required")
+        return value
 
 
 class CaseCsatRecorded(EventData):

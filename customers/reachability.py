@@ -27,7 +27,7 @@ from backoffice.eventstore.selectors import (
 )
 from backoffice.eventstore.vocabulary import Channel, Purpose
 from backoffice.messaging.events import NOT_ENGAGEMENT_TYPES, OUTBOUND_CHANNELS
-from backoffice.messaging.policy import Recipient, RecipientQuery, recipients
+from backoffice.messaging.policy import Recipient, RecipientQuery, channel_rules_all, recipients
 
 from .events import MessageReceived
 from .identifiers import InvalidIdentifier, normalise
@@ -183,8 +183,11 @@ def reachable_channels(
 ) -> dict[uuid.UUID, list[str]]:
     """For each customer, the channels (of those given) they have an address and consent for `purpose` on, most
     engaged first; ties keep OUTBOUND_CHANNELS' order (email first, then the channels that cost per message). The
-    whole batch in a handful of queries, through messaging's recipient policy hook."""
-    channels = [c for c in OUTBOUND_CHANNELS if c in set(channels)]
+    whole batch in a handful of queries, through messaging's recipient policy hook. A channel operations switched
+    off is nobody's: messaging's channel rules say so, the ones its drain suppresses by (channel_disabled)."""
+    given = [c for c in OUTBOUND_CHANNELS if c in set(channels)]
+    rules = channel_rules_all(given) if given else {}
+    channels = [c for c in given if rules[c].is_enabled]
     queries = [RecipientQuery(cid, channel, purpose) for cid in customer_ids for channel in channels]
     answers = recipients(queries, at=at) if queries else []
     reachable: dict[uuid.UUID, list[str]] = defaultdict(list)

@@ -96,6 +96,15 @@ def order_get(*, order_id: str) -> Order | None:
     return Order.objects.prefetch_related("lines").filter(id=order_id).first()
 
 
+def order_ids_held(*, order_ids: Iterable[str]) -> set[str]:
+    """Which of these ids are orders this app holds (one query): the ones a page may link to. Other systems' order
+    numbers (a shop's "2026/000123" in a checkout) are not."""
+    wanted = {str(order_id) for order_id in order_ids if order_id}
+    if not wanted:
+        return set()
+    return set(Order.objects.filter(id__in=wanted).values_list("id", flat=True))
+
+
 def order_history(*, order_id: str) -> list[store.RecordedEvent]:
     """Every step of the order, oldest first, from its stream."""
     return store.read_stream(f"order-{order_id}")

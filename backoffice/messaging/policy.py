@@ -25,6 +25,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.conf import settings
 from django.utils.module_loading import import_string
 
+from backoffice.eventstore.vocabulary import Channel, Purpose
+
+from .channels import whatsapp_window_open
 from .models import ChannelSetting
 
 
@@ -149,6 +152,27 @@ def zone(name: str) -> ZoneInfo:
         return ZoneInfo(name or settings.TIME_ZONE)
     except (ZoneInfoNotFoundError, ValueError):
         return ZoneInfo(settings.TIME_ZONE)
+
+
+def held_until(now: datetime, *, purpose: str, time_zone: str, rules: ChannelRules) -> datetime | None:
+    """Until when quiet hours hold a message of `purpose` on the channel of `rules` (None: it may leave now).
+    Marketing always waits for them; service only where the channel's rules say so. The drain defers by this."""
+    if purpose != Purpose.MARKETING and not rules.quiet_hours_for_service:
+        return None
+    return quiet_until(now, time_zone=time_zone, start=rules.quiet_start, end=rules.quiet_end)
+
+
+def whatsapp_window_open_when_sent(*, customer_id: uuid.UUID, purpose: str, now: datetime) -> bool:
+    """Whether a free-text WhatsApp message queued now still finds the customer's 24-hour window open when the drain
+    lets it go: now, or when quiet hours end if they hold it (the drain suppresses it as whatsapp_window_closed
+    otherwise). A caller with a template for it sends the template instead."""
+    policy = recipient_policy()
+    last_inbound_at = policy.last_inbound_at(customer_id, Channel.WHATSAPP)
+    if not whatsapp_window_open(last_inbound_at, now=now):
+        return False
+    rules = channel_rules(Channel.WHATSAPP)
+    held = held_until(now, purpose=purpose, time_zone=policy.time_zone(customer_id), rules=rules)
+    return held is None or whatsapp_window_open(last_inbound_at, now=held)
 
 
 def quiet_until(now: datetime, *, time_zone: str, start: time | None, end: time | None) -> datetime | None:

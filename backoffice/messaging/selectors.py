@@ -221,6 +221,11 @@ def message_delivery(*, message_id) -> tuple[str, str] | None:
     return OutboundMessage.objects.filter(id=message_id).values_list("status", "delivery_status").first()
 
 
+def message_queued_under(*, idempotency_key: str) -> bool:
+    """Whether a message was queued under this key (whatever became of it since)."""
+    return OutboundMessage.objects.filter(idempotency_key=idempotency_key).exists()
+
+
 def campaign_messages(*, campaign_ids: list[str], status: str | None = None) -> QuerySet[OutboundMessage]:
     """The messages of these campaigns (optionally in one status), oldest first."""
     messages = OutboundMessage.objects.filter(campaign_id__in=campaign_ids)

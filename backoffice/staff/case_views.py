@@ -149,14 +149,22 @@ class CaseDetailView(StaffRoleRequiredMixin, View):
                 resolve_form = CaseResolveForm(request.POST)
                 if not resolve_form.is_valid():
                     return self.render(request, case, resolve_form=resolve_form, status=400)
-                case_services.case_resolve(
+                resolved = case_services.case_resolve(
                     case_id=case.id,
                     resolution=resolve_form.cleaned_data["resolution"],
                     compensation=resolve_form.compensation_data(),
                     actor=actor,
                     channel=Channel.STORE if request.staff_role == Role.STORE else Channel.PHONE,
                 )
-                messages.success(request, _("Case resolved. The satisfaction survey is on its way."))
+                if resolved.resolution and customer_selectors.case_survey_queued(case_id=case.id):
+                    messages.success(request, _("Case resolved. The satisfaction survey is on its way."))
+                elif resolved.resolution:  # the survey was refused by its channel, or no channel reaches them
+                    messages.success(request, _("Case resolved. No satisfaction survey could be sent."))
+                else:  # an erased customer's case: closed without the resolution text or a survey
+                    messages.success(
+                        request,
+                        _("Case closed. The customer was erased: no resolution is kept and no survey is sent."),
+                    )
             else:
                 return error_page(request, 400, _("Unknown action."))
         except case_services.CaseRefused as exc:
@@ -195,9 +203,7 @@ class CaseDetailView(StaffRoleRequiredMixin, View):
             "customer": customer,
             "customer_url": reverse("staff:customer_detail", args=[owner]),
             "orders": [{**row, "is_referenced": row["number"] == case.order_ref} for row in customer_order_rows(owner)],
-            "timeline": [
-                presenters.timeline_item(event, role=request.staff_role) for event in story[:CASE_TIMELINE_EVENTS]
-            ],
+            "timeline": presenters.timeline_items(story[:CASE_TIMELINE_EVENTS], role=request.staff_role),
             "reply_form": reply_form
             or CaseReplyForm(initial={"channel": channels[0], "reply_id": uuid.uuid4()}, channels=channels),
             "resolve_form": resolve_form or CaseResolveForm(),

@@ -179,7 +179,11 @@ class OrderLookupForm(forms.Form):
 
 
 class ReturnLinesForm(forms.Form):
-    """One quantity per sku of the order (at most what is left to return), and the customer's reason."""
+    """One quantity per sku of the order still to return (at most what is left), and the customer's reason.
+
+    The fields are named by sku (`qty_<sku>`), never by position: a page shown before another return of the order
+    (another store, the web, another tab) still means the products it showed. A quantity posted for a product of the
+    order that can no longer be returned is refused, naming it."""
 
     reason = forms.CharField(label=_("Reason"), max_length=200, required=False)
     # One per form shown (as the till's sale_id): posting the same form twice returns the goods once.
@@ -189,25 +193,38 @@ class ReturnLinesForm(forms.Form):
         kwargs.setdefault("initial", {})
         kwargs["initial"].setdefault("return_id", uuid.uuid4())
         super().__init__(*args, **kwargs)
-        names = names or {}
-        left: dict[str, int] = {}
+        self.names = names or {}
+        self.left: dict[str, int] = {}
         for line in order.lines.all():
-            left[line.sku] = left.get(line.sku, 0) + line.quantity - line.returned_quantity
-        self.skus = [sku for sku, qty in left.items() if qty > 0]
+            self.left[line.sku] = self.left.get(line.sku, 0) + line.quantity - line.returned_quantity
+        self.skus = [sku for sku, qty in self.left.items() if qty > 0]
         fields = {}
-        for index, sku in enumerate(self.skus):
-            fields[f"qty_{index}"] = forms.IntegerField(
-                label=_("%(product)s (up to %(left)s)")
-                % {"product": " · ".join(filter(None, (sku, names.get(sku)))), "left": left[sku]},
+        for sku in self.skus:
+            fields[self.field_name(sku)] = forms.IntegerField(
+                label=_("%(product)s (up to %(left)s)") % {"product": self.product(sku), "left": self.left[sku]},
                 min_value=0,
-                max_value=left[sku],
+                max_value=self.left[sku],
                 initial=0,
                 required=False,
             )
         self.fields = {**fields, "reason": self.fields["reason"], "return_id": self.fields["return_id"]}
 
+    @staticmethod
+    def field_name(sku: str) -> str:
+        return f"qty_{sku}"
+
+    def product(self, sku: str) -> str:
+        return " · ".join(filter(None, (sku, self.names.get(sku))))
+
     def clean(self):
         data = super().clean()
+        for sku, left in self.left.items():
+            if left <= 0 and str(self.data.get(self.field_name(sku), "")).strip() not in ("", "0"):
+                self.add_error(
+                    None,
+                    _("%(product)s can no longer be returned: all of it was returned already.")
+                    % {"product": self.product(sku)},
+                )
         if not self.errors and not self.lines():
             raise forms.ValidationError(_("Choose at least one unit to return."), code="required")
         return data
@@ -215,7 +232,5 @@ class ReturnLinesForm(forms.Form):
     def lines(self) -> list[dict]:
         data = getattr(self, "cleaned_data", {})
         return [
-            {"sku": sku, "quantity": data[f"qty_{index}"]}
-            for index, sku in enumerate(self.skus)
-            if data.get(f"qty_{index}")
+            {"sku": sku, "quantity": data[self.field_name(sku)]} for sku in self.skus if data.get(self.field_name(sku))
         ]

@@ -2,6 +2,7 @@
 click-and-collect list, returns at the counter for orders from any channel, and an order's page. Reads through
 orders.selectors, acts through orders.services with the staff member as actor; store staff act at their store."""
 
+import uuid
 from decimal import Decimal, InvalidOperation
 
 from django.contrib import messages
@@ -339,6 +340,10 @@ class OrderDetailView(StaffRoleRequiredMixin, View):
                 )
                 done = _("Order %(id)s is ready to collect.") if action == "ready" else _("Order %(id)s collected.")
                 messages.success(request, done % {"id": order.id})
+            elif action == "return" and self.return_recorded(order, request.POST.get("return_id")):
+                # The same form posted again (a double click, a resend): answered before its lines are checked
+                # against the order as it is now, which the first post changed.
+                messages.info(request, _("This return was already recorded."))
             elif action == "return":
                 form = ReturnLinesForm(request.POST, order=order, names=self.product_names(order))
                 if not form.is_valid():
@@ -377,6 +382,14 @@ class OrderDetailView(StaffRoleRequiredMixin, View):
             return error_page(request, status, _refusal_message(exc))
         back = self.BACK.get(request.POST.get("next", ""))
         return redirect(back) if back else redirect("staff:order_detail", order_id=order.id)
+
+    @staticmethod
+    def return_recorded(order, return_id: str | None) -> bool:
+        try:
+            step_id = uuid.UUID(str(return_id))
+        except ValueError:
+            return False
+        return order_services.order_step_recorded(order_id=order.id, action="return", step_id=step_id)
 
     def render(self, request, order, *, return_form=None, status=200):
         products = order_selectors.products_by_sku(skus={line.sku for line in order.lines.all()})

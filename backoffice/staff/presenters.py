@@ -14,6 +14,7 @@ from customers import wording
 from customers.events import ConsentChannel, ConsentPurpose
 from customers.timeline_cursor import BadCursor, cursor_decode, cursor_encode  # noqa: F401 - the API's cursor
 from customers.vocabulary import IdentifierKind
+from orders import selectors as order_selectors
 
 CONSENT_CHANNELS: tuple[str, ...] = ConsentChannel.__args__
 CONSENT_PURPOSES: tuple[str, ...] = ConsentPurpose.__args__
@@ -38,12 +39,25 @@ def identifier_value(kind: str, value: str) -> str:
         return value
 
 
-def timeline_item(event, *, role: str | None) -> dict:
+def timeline_items(events, *, role: str | None) -> list[dict]:
+    """The lines of a staff timeline, asking the orders app once which of their order ids it holds."""
+    events = list(events)
+    stories = [wording.event_sentence(event.type, event.data, event.channel) for event in events]
+    held = order_selectors.order_ids_held(order_ids=(story.refs.get("order") for story in stories))
+    return [
+        timeline_item(event, role=role, held_order_ids=held, story=story)
+        for event, story in zip(events, stories, strict=True)
+    ]
+
+
+def timeline_item(event, *, role: str | None, held_order_ids=frozenset(), story=None) -> dict:
     """One line of a staff timeline: the event's sentence (customers.wording), its channel, a link to the order or
-    case it belongs to, and for admins only the raw data behind a "details" toggle."""
-    story = wording.event_sentence(event.type, event.data, event.channel)
+    case it belongs to, and for admins only the raw data behind a "details" toggle. Only orders the orders app holds
+    (`held_order_ids`) are linked: another system's order number ("2026/000123") stays text in the sentence."""
+    if story is None:
+        story = wording.event_sentence(event.type, event.data, event.channel)
     link_url = link_text = ""
-    if "order" in story.refs:
+    if story.refs.get("order") in held_order_ids:
         link_url = reverse("staff:order_detail", args=[story.refs["order"]])
         link_text = _("Open the order")
     elif "case" in story.refs:

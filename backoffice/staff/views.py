@@ -162,7 +162,7 @@ class CustomerDetailView(StaffRoleRequiredMixin, TemplateView):
                 "channels": _channel_rows(person["channels_used"]),
                 "consent_rows": presenters.consent_grid(customer_selectors.consent_states(customer_id=customer.id)),
                 "can_change_consents": self.request.staff_role in SOURCE_CHANNELS_BY_ROLE,
-                "timeline": [presenters.timeline_item(event, role=self.request.staff_role) for event in page],
+                "timeline": presenters.timeline_items(page, role=self.request.staff_role),
                 "timeline_channel": self.channel,
                 "timeline_is_first_page": self.before is None,
                 "timeline_more_url": more_url,

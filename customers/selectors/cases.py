@@ -9,10 +9,22 @@ from django.db import connection
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
+from backoffice.messaging.selectors import message_queued_under
 from backoffice.replica import read_connection
 
 from ..models import Case, CaseMessage
 from .people import customer_group_ids
+
+
+def case_survey_key(case_id: uuid.UUID) -> str:
+    """The idempotency key of the case's satisfaction survey (one per case)."""
+    return f"case-csat-{case_id}"
+
+
+def case_survey_queued(*, case_id: uuid.UUID) -> bool:
+    """Whether the case's satisfaction survey went to the outbound pipeline (a survey the channel refused, or a
+    customer reachable nowhere, has none)."""
+    return message_queued_under(idempotency_key=case_survey_key(case_id))
 
 
 def case_sla(case: Case, *, now: datetime | None = None) -> dict:

@@ -5,28 +5,35 @@ Every command is one transaction: the case event, its projection and (for replie
 message are committed together or not at all, so a refused reply leaves no trace and an accepted one is sent once.
 """
 
+import logging
 import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from backoffice.eventstore import store
 from backoffice.eventstore.schema import EventData
 from backoffice.eventstore.vocabulary import Channel, Purpose
 from backoffice.messaging.channels import content_for
 from backoffice.messaging.errors import ChannelRuleError
+from backoffice.messaging.policy import whatsapp_window_open_when_sent
 from backoffice.messaging.services import message_send
 
 from ..events import CaseCsatRecorded, CaseMessageAdded, CaseOpened, CaseResolved
 from ..models import Case, Customer
 from ..reachability import customer_preferred_channel, customer_reachable_channels
-from ..selectors import CustomerNotFound, customer_resolve_id
+from ..selectors import CustomerNotFound, case_survey_key, customer_resolve_id
 
 # Replies on these channels are said, not sent: the agent called the customer back or spoke at the counter, and
 # the thread records what was said.
 SPOKEN_CHANNELS = (Channel.PHONE, Channel.STORE)
+
+logger = logging.getLogger(__name__)
+# The survey by SMS: one GSM-7 segment (operations may cap SMS at one).
+SMS_SURVEY_TEXT = "Hemos resuelto su consulta. \u00bfQu\u00e9 tal le atendimos? Responda del 1 (mal) al 5 (muy bien)."
 
 if TYPE_CHECKING:  # a type name only
     from backoffice.messaging.models import OutboundMessage
@@ -48,6 +55,29 @@ def _case_for_update(case_id: uuid.UUID) -> Case:
     if case is None:
         raise CaseRefused("case_id", "no such case", "not_found", status=404)
     return case
+
+
+def _is_erased(customer_id: uuid.UUID) -> bool:
+    return Customer.objects.filter(id=customer_id).values_list("erased_at", flat=True).first() is not None
+
+
+def _refuse_erased() -> CaseRefused:
+    return CaseRefused("customer", "this customer was erased", "erased", status=409)
+
+
+def case_resolved_on_erasure(
+    *, case_id: uuid.UUID, actor: str, channel: str | None = None, occurred_at: datetime | None = None
+) -> store.NewEvent:
+    """The `case.resolved` that closes a case because its customer is erased: no resolution text, no compensation,
+    no survey. It carries no customer id: nothing personal is in it (their key may be gone already), and it is
+    record keeping, not an interaction of theirs."""
+    return store.NewEvent.of(
+        CaseResolved(case_id=str(case_id), closed_because="customer_erased"),
+        id=uuid.uuid5(case_id, "closed-on-erasure"),
+        channel=channel,
+        occurred_at=occurred_at,
+        metadata={"actor": actor},
+    )
 
 
 def _append(
@@ -98,8 +128,8 @@ def case_open(
         if existing is not None:
             return existing
         owner = customer_resolve_id(customer_id=customer_id)
-        if Customer.objects.filter(id=owner).values_list("erased_at", flat=True).first() is not None:
-            raise CaseRefused("customer", "this customer was erased", "erased", status=409)
+        if _is_erased(owner):
+            raise _refuse_erased()
         _append(
             case_id,
             owner,
@@ -157,12 +187,16 @@ def case_reply(
     occurred_at: datetime | None = None,
 ) -> Case:
     """Reply to the customer on any channel they can be reached on for service (or say it by phone or at the
-    counter). Idempotent on `reply_id`. Raises CaseRefused: closed case, unreachable channel, a channel rule."""
+    counter). Idempotent on `reply_id`. Raises CaseRefused: erased customer, closed case, unreachable channel, a
+    channel rule."""
     reply_id = reply_id or uuid.uuid4()
     with transaction.atomic():
         case = _case_for_update(case_id)
         if store.stored_events([reply_id]):
             return case
+        if _is_erased(case.customer_id):
+            # Nothing personal can be stored about them any more: their key is destroyed.
+            raise _refuse_erased()
         if case.status != Case.Status.OPEN:
             raise CaseRefused(
                 "case_id", "the case is resolved; open a new one", "case_closed", status=409, case_status=case.status
@@ -200,13 +234,25 @@ def case_resolve(
     occurred_at: datetime | None = None,
 ) -> Case:
     """Resolve the case, with the compensation given (voucher with amount and code, refund, reshipment), and send
-    the satisfaction survey on the case's channel (or the customer's preferred one) through the pipeline."""
+    the satisfaction survey on the case's channel (or the customer's preferred one) through the pipeline.
+
+    An erased customer's case (left open by an erasure made before erasure closed cases) is closed without the
+    resolution text, compensation or survey: nothing personal can be stored about them. A compensation for them is
+    refused (CaseRefused "erased")."""
     with transaction.atomic():
         case = _case_for_update(case_id)
         if case.status != Case.Status.OPEN:
             raise CaseRefused(
                 "case_id", "the case is already resolved", "case_closed", status=409, case_status=case.status
             )
+        if _is_erased(case.customer_id):
+            if compensation and compensation.get("kind", "none") != "none":
+                raise _refuse_erased()
+            closing = case_resolved_on_erasure(
+                case_id=case.id, actor=actor, channel=channel or case.channel, occurred_at=occurred_at
+            )
+            store.append(f"case-{case.id}", [closing])
+            return Case.objects.get(id=case.id)
         _append(
             case.id,
             case.customer_id,
@@ -217,9 +263,7 @@ def case_resolve(
             actor=actor,
             occurred_at=occurred_at,
         )
-        survey_channel = _survey_channel(case)
-        if survey_channel is not None:
-            _send(case, survey_channel, _survey_content(case, survey_channel), f"case-csat-{case.id}", actor)
+        _send_survey(case, actor)
         return Case.objects.get(id=case.id)
 
 
@@ -274,15 +318,21 @@ def _send(case: Case, channel: str, content: dict[str, Any], key: str, actor: st
             case_id=str(case.id),
         )
 
+    def template() -> dict[str, Any]:
+        # Past WhatsApp's 24-hour window only approved templates go out: the case-update template carries the
+        # agent's words as its parameter.
+        return {"template": settings.CASES_REPLY_WHATSAPP_TEMPLATE, "parameters": [content["text"][:1000]]}
+
     try:
-        try:
-            message = send(content)
-        except ChannelRuleError as exc:
-            if exc.code != "template_required":
-                raise
-            # Past WhatsApp's 24-hour window only approved templates go out: the case-update template carries
-            # the agent's words as its parameter.
-            message = send({"template": settings.CASES_REPLY_WHATSAPP_TEMPLATE, "parameters": [content["text"][:1000]]})
+        if _free_text_misses_the_window(case, channel, content):
+            message = send(template())
+        else:
+            try:
+                message = send(content)
+            except ChannelRuleError as exc:
+                if exc.code != "template_required":
+                    raise
+                message = send(template())
     except ChannelRuleError as exc:
         raise CaseRefused(
             exc.field.replace("content.", "text.", 1) if exc.field.startswith("content.") else exc.field,
@@ -293,9 +343,31 @@ def _send(case: Case, channel: str, content: dict[str, Any], key: str, actor: st
     return message_id
 
 
+def _free_text_misses_the_window(case: Case, channel: str, content: dict[str, Any]) -> bool:
+    """A WhatsApp text the window takes now, but that quiet hours hold until after it closes (the drain would then
+    suppress it): it goes as the template at once."""
+    if channel != Channel.WHATSAPP or "text" not in content:
+        return False
+    return not whatsapp_window_open_when_sent(customer_id=case.customer_id, purpose=Purpose.SERVICE, now=timezone.now())
+
+
 def _reply_content(case: Case, channel: str, text: str) -> dict[str, Any]:
     # WhatsApp: the text within the 24-hour window; past it, the reply goes out as the case-update template.
     return content_for(channel, subject=f"Re: {case.subject}"[:200], title=str(settings.CASES_SENDER_NAME), text=text)
+
+
+def _send_survey(case: Case, actor: str) -> None:
+    """The satisfaction survey, if the channel takes it: a survey the channel refuses (SMS segments, a template)
+    never blocks the resolution. It is skipped, with the reason in the log, and the case has no survey message
+    (selectors.case_survey_queued)."""
+    survey_channel = _survey_channel(case)
+    if survey_channel is None:
+        return
+    try:
+        with transaction.atomic():  # a savepoint: a refused survey leaves nothing of itself
+            _send(case, survey_channel, _survey_content(case, survey_channel), case_survey_key(case.id), actor)
+    except CaseRefused as exc:
+        logger.warning("case %s: satisfaction survey not sent on %s (%s: %s)", case.id, survey_channel, exc.code, exc)
 
 
 def _survey_channel(case: Case) -> str | None:
@@ -310,6 +382,10 @@ def _survey_content(case: Case, channel: str) -> dict[str, Any]:
         f"{settings.CASES_SENDER_NAME}: hemos resuelto su consulta \u00ab{case.subject[:60]}\u00bb. "
         "\u00bfQu\u00e9 tal le atendimos? Responda con un n\u00famero del 1 (mal) al 5 (muy bien)."
     )
+    if channel == Channel.SMS:
+        # One segment, whatever the subject or the sender's name: neither is in it (one emoji or accent outside the
+        # GSM-7 alphabet would make the whole text UCS-2, 70 characters a segment), and every character is GSM-7.
+        question = SMS_SURVEY_TEXT
     # Outside the 24-hour window WhatsApp only accepts approved templates; the survey is one.
     return content_for(
         channel,
@@ -329,4 +405,5 @@ __all__ = [
     "case_open",
     "case_reply",
     "case_resolve",
+    "case_resolved_on_erasure",
 ]

@@ -19,8 +19,9 @@ from backoffice.eventstore import keys, store
 from backoffice.eventstore.locks import appends_locked_out
 
 from ..events import ConsentGranted, CustomerErased, CustomerExported
-from ..models import Consent, Customer, CustomerIdentifier
+from ..models import Case, Consent, Customer, CustomerIdentifier
 from ..selectors import CONSENT_TYPES, customer_absorbed_ids, customer_resolve_id
+from .cases import case_resolved_on_erasure
 
 
 class CustomerAlreadyErased(Exception):
@@ -59,7 +60,16 @@ def customer_erase(*, customer_id: uuid.UUID, actor: str) -> Erasure:
         )
         now = timezone.now()
         erased = _erased_event(owner, actor=actor, occurred_at=now)
-        appends = [store.StreamAppend(f"customer-{owner}", [erased])]
+        # Their open cases are closed with them (no resolution text, no survey): nobody can reply to or resolve them
+        # with personal text afterwards, and they would breach the SLA in the inbox forever.
+        appends = [
+            store.StreamAppend(
+                f"case-{case_id}", [case_resolved_on_erasure(case_id=case_id, actor=actor, occurred_at=now)]
+            )
+            for case_id in _open_case_ids((owner, *absorbed))
+        ]
+        first = len(appends)
+        appends.append(store.StreamAppend(f"customer-{owner}", [erased]))
         appends += [
             store.StreamAppend(
                 f"customer-{cid}", [_erased_event(cid, actor=actor, occurred_at=now, causation_id=erased.id)]
@@ -71,7 +81,7 @@ def customer_erase(*, customer_id: uuid.UUID, actor: str) -> Erasure:
         for cid in (owner, *absorbed):
             keys.customer_key_destroy(customer_id=cid)
         _run_erasure_hooks(customer_ids=(owner, *absorbed), identifier_keys=identifier_keys)
-    return Erasure(customer_id=owner, erased_at=recorded[0].event.occurred_at, absorbed=absorbed)
+    return Erasure(customer_id=owner, erased_at=recorded[first].event.occurred_at, absorbed=absorbed)
 
 
 def customer_export(*, customer_id: uuid.UUID, actor: str) -> dict[str, Any]:
@@ -117,6 +127,14 @@ def _run_erasure_hooks(*, customer_ids: tuple[uuid.UUID, ...], identifier_keys: 
     in the erasure's transaction: CUSTOMERS_ERASURE_HOOKS names them, since this layer cannot import theirs."""
     for path in settings.CUSTOMERS_ERASURE_HOOKS:
         import_string(path)(customer_ids=customer_ids, identifier_keys=identifier_keys)
+
+
+def _open_case_ids(customer_ids: tuple[uuid.UUID, ...]) -> list[uuid.UUID]:
+    return list(
+        Case.objects.filter(customer_id__in=customer_ids, status=Case.Status.OPEN)
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
 
 
 def _absorbed_ids(owner: uuid.UUID) -> tuple[uuid.UUID, ...]:

@@ -252,6 +252,12 @@ def _act(
         return order
 
 
+def order_step_recorded(*, order_id: str, action: str, step_id: uuid.UUID) -> bool:
+    """Whether the step `action` with this `step_id` (a form's id) is recorded already: a page posted again answers
+    "already recorded" from this, before it checks its input against the order as it is now."""
+    return bool(store.stored_events([_id(order_id, f"step:{step_id}:{ACTION_EVENTS[action].type_name}")]))
+
+
 def _step_taken(
     order_id: str,
     action: str,

@@ -2,10 +2,12 @@
 
 import json
 import uuid
+from datetime import timedelta
 
 import pytest
 from rest_framework.test import APIClient
 
+from backoffice.eventstore import store
 from backoffice.eventstore.models import Event
 from backoffice.messaging import signing
 from backoffice.messaging.models import OutboundMessage
@@ -236,6 +238,149 @@ def test_a_reply_to_a_resolved_case_is_a_409_and_sends_nothing(agent, open_case,
     assert response.json()["case_status"] == "resolved"
     assert Event.objects.count() == events_before
     assert OutboundMessage.objects.count() == messages_before
+
+
+@pytest.fixture
+def sms_case():
+    customer_id, _ = services.ingestion.customer_register(
+        customer={"email": "marta@example.es", "phone": "600222333"}, channel="app", actor="t"
+    )
+    return services.cases.case_open(customer_id=customer_id, channel="sms", subject="Pedido", text="Hola", actor="t")
+
+
+def test_the_survey_of_a_case_on_a_channel_switched_off_goes_on_one_switched_on(sms_case):
+    from backoffice.messaging.models import ChannelSetting
+    from backoffice.messaging.services.channel_settings import channel_setting_save
+
+    channel_setting_save(setting=ChannelSetting(channel="sms", is_enabled=False), actor="t")
+
+    services.cases.case_resolve(case_id=sms_case.id, resolution="Hecho", actor="t")
+
+    survey = OutboundMessage.objects.get(idempotency_key=f"case-csat-{sms_case.id}")
+    assert survey.channel in ("push", "email")  # the preferred channel switched on, never sms
+
+
+@pytest.mark.parametrize(
+    ("subject", "survey_text", "is_survey_sent"),
+    [
+        ("No me ha llegado el pedido", None, True),
+        ("\U0001f621" * 60, None, True),  # an angry first SMS line as the subject: the survey does not quote it
+        ("Pedido", "\U0001f621" * 100, False),  # a survey the channel refuses: the resolution stands without it
+    ],
+    ids=["plain", "emoji-subject", "refused-survey"],
+)
+def test_an_sms_case_is_resolved_when_operations_cap_sms_at_one_segment(
+    monkeypatch, caplog, subject, survey_text, is_survey_sent
+):
+    from backoffice.messaging.models import ChannelSetting
+    from backoffice.messaging.services.channel_settings import channel_setting_save
+    from customers.services import cases
+
+    channel_setting_save(setting=ChannelSetting(channel="sms", max_sms_segments=1), actor="t")
+    if survey_text:
+        monkeypatch.setattr(cases, "SMS_SURVEY_TEXT", survey_text)
+    customer_id, _ = services.ingestion.customer_register(customer={"phone": "600222333"}, channel="sms", actor="t")
+    case = cases.case_open(customer_id=customer_id, channel="sms", subject=subject, text="...", actor="t")
+
+    cases.case_resolve(case_id=case.id, resolution="Reenviado", actor="t")
+
+    assert Case.objects.get(id=case.id).status == "resolved"
+    assert selectors.case_survey_queued(case_id=case.id) is is_survey_sent
+    if is_survey_sent:
+        survey = OutboundMessage.objects.get(idempotency_key=f"case-csat-{case.id}")
+        (queued,) = [e for e in store.read_stream(f"message-{survey.id}") if e.type == "message.queued"]
+        assert (survey.channel, queued.data["content"]) == ("sms", {"text": cases.SMS_SURVEY_TEXT})
+    else:
+        assert "satisfaction survey not sent on sms (too_many_segments" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("quiet_for", "sent_as"),
+    [(timedelta(minutes=10), "text"), (timedelta(hours=1), "template")],
+    ids=["quiet-hours-end-in-the-window", "quiet-hours-end-past-the-window"],
+)
+def test_a_whatsapp_reply_held_by_quiet_hours_reaches_the_customer_as_text_or_as_the_template(
+    settings, monkeypatch, quiet_for, sent_as
+):
+    from zoneinfo import ZoneInfo
+
+    from django.utils import timezone
+
+    from backoffice.messaging.services.pipeline import messages_release_deferred
+    from customers.services.inbound import inbound_message_receive
+
+    now = timezone.now()
+    # She wrote on WhatsApp 23.5 hours ago: the 24-hour window closes in half an hour.
+    written = inbound_message_receive(
+        channel="whatsapp",
+        payload={
+            "provider_message_id": "wamid.1",
+            "from": "34600222333",
+            "text": "¿Dónde está mi pedido?",
+            "received_at": (now - timedelta(hours=23, minutes=30)).isoformat(),
+        },
+        actor="t",
+    )
+    # Quiet hours (her local time) began a minute ago.
+    local = now.astimezone(ZoneInfo(settings.TIME_ZONE))
+    settings.MESSAGING_QUIET_HOURS = f"{(local - timedelta(minutes=1)):%H:%M}-{(local + quiet_for):%H:%M}"
+
+    services.cases.case_reply(case_id=written.case_id, channel="whatsapp", text="Sale hoy", actor="t")
+    messages_drain()  # held by quiet hours
+    monkeypatch.setattr(timezone, "now", lambda: now + quiet_for + timedelta(minutes=5))
+    messages_release_deferred()
+    messages_drain()
+
+    reply = OutboundMessage.objects.get(case_id=str(written.case_id), channel="whatsapp")
+    assert reply.status == "sent", (reply.status, reply.reason)
+    (queued,) = [e for e in store.read_stream(f"message-{reply.id}") if e.type == "message.queued"]
+    expected = {"text": "Sale hoy"} if sent_as == "text" else {"template": "case_update", "parameters": ["Sale hoy"]}
+    assert queued.data["content"] == expected
+
+
+@pytest.fixture
+def erased_open_case(open_case, monkeypatch):
+    """An erased customer's case left open: erased before erasure closed their cases."""
+    from customers.services import gdpr
+
+    monkeypatch.setattr(gdpr, "_open_case_ids", lambda customer_ids: [])
+    services.customer_erase(customer_id=Case.objects.get(id=open_case).customer_id, actor="t")
+    assert Case.objects.get(id=open_case).status == "open"
+    return open_case
+
+
+@pytest.mark.parametrize("channel", ["email", "phone"])
+def test_a_reply_to_an_erased_customers_case_is_a_409_erased_and_writes_nothing(agent, erased_open_case, channel):
+    events_before, messages_before = Event.objects.count(), OutboundMessage.objects.count()
+
+    response = agent.post(f"/api/v1/cases/{erased_open_case}/messages", {"channel": channel, "text": "Hola"})
+
+    assert response.status_code == 409
+    assert response.json()["type"].endswith("/erased")
+    assert (Event.objects.count(), OutboundMessage.objects.count()) == (events_before, messages_before)
+
+
+def test_an_erased_customers_open_case_is_closed_without_its_text_compensation_or_survey(agent, erased_open_case):
+    voucher = {"kind": "voucher", "amount": "5", "code": "PERDON5"}
+    refused = agent.post(
+        f"/api/v1/cases/{erased_open_case}/resolve", {"resolution": "Vale", "compensation": voucher}, format="json"
+    )
+    surveys = OutboundMessage.objects.filter(idempotency_key__startswith="case-csat-")
+
+    response = agent.post(f"/api/v1/cases/{erased_open_case}/resolve", {"resolution": "Cerrado, le llamé a casa"})
+
+    assert refused.status_code == 409
+    assert response.status_code == 200, response.content
+    case = Case.objects.get(id=erased_open_case)
+    assert (case.status, case.resolution, case.compensation["kind"]) == ("resolved", "", "none")
+    closing = Event.objects.get(stream=f"case-{erased_open_case}", type="case.resolved")
+    assert closing.data == {
+        "case_id": erased_open_case,
+        "resolution": "",
+        "compensation": {"kind": "none", "amount": "", "currency": "EUR", "code": ""},
+        "closed_because": "customer_erased",
+    }
+    assert not surveys.exists()
 
 
 def test_a_reply_on_a_channel_the_customer_cannot_be_reached_on_is_a_400(agent, open_case):

@@ -9,9 +9,10 @@ from django.test import Client
 
 from backoffice.eventstore import keys, projector, store
 from backoffice.eventstore.models import CustomerKey, Event
+from backoffice.messaging.models import OutboundMessage
 from backoffice.messaging.services import messages_drain
 from customers import services
-from customers.models import ChannelActivityDaily, Consent, Customer, CustomerIdentifier
+from customers.models import Case, ChannelActivityDaily, Consent, Customer, CustomerIdentifier
 from customers.services import cases as case_services
 from customers.services.inbound import inbound_message_receive
 from tests.concurrency import at_once
@@ -182,6 +183,25 @@ def test_a_rebuild_after_erasures_gives_the_same_rows_and_brings_nothing_back(an
     assert not CustomerIdentifier.objects.filter(customer_id__in=[ana, luis]).exists()
     assert Customer.objects.filter(id__in=[ana, luis], erased_at__isnull=False).count() == 2
     assert [secret for secret in ANA_SECRETS if secret in _every_row_as_text()] == []
+
+
+def test_erasure_closes_the_customers_open_cases_without_text_or_survey(ana):
+    (case,) = Case.objects.filter(customer_id=ana)
+    assert case.status == "open"
+    surveys = OutboundMessage.objects.filter(idempotency_key__startswith="case-csat-")
+
+    _erase(ana)
+
+    case.refresh_from_db()
+    assert (case.status, case.resolution, case.compensation["kind"]) == ("resolved", "", "none")
+    closing = Event.objects.get(stream=f"case-{case.id}", type="case.resolved")
+    assert closing.data["closed_because"] == "customer_erased"
+    assert closing.position < Event.objects.get(stream=f"customer-{ana}", type="customer.erased").position
+    assert not surveys.exists()
+    # Nothing can be added to it afterwards: the staff pages and the API say the customer was erased.
+    with pytest.raises(case_services.CaseRefused) as refused:
+        case_services.case_reply(case_id=case.id, channel="phone", text="Le llamamos", actor="test")
+    assert (refused.value.code, refused.value.status) == ("erased", 409)
 
 
 def test_erasing_twice_is_a_409_and_writes_nothing(client, ana):

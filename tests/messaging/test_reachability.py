@@ -3,6 +3,8 @@
 import pytest
 from django.utils import timezone
 
+from backoffice.messaging.models import ChannelSetting
+from backoffice.messaging.services.channel_settings import channel_setting_save
 from customers.models import CustomerIdentifier
 from customers.reachability import RecipientPolicy, customer_preferred_channel, customer_reachable_channels
 from customers.services import interactions_ingest
@@ -39,9 +41,17 @@ def test_reachable_channels_need_an_address_and_consent_and_come_most_engaged_fi
     assert customer_preferred_channel(customer_id=customer_id, purpose="marketing") == "whatsapp"
 
 
-def test_service_messages_reach_every_channel_with_an_address_until_withdrawn(customer, grant):
+@pytest.mark.parametrize("closed_by", ["withdrawal", "operations"])
+def test_service_messages_reach_every_channel_with_an_address_until_withdrawn_or_switched_off(
+    customer, grant, closed_by
+):
     customer_id = customer(email="leo@example.es", phone="+34611333445")
-    grant(customer_id, "sms", purpose="service", granted=False)
+    assert customer_reachable_channels(customer_id=customer_id, purpose="service") == ["email", "sms", "whatsapp"]
+
+    if closed_by == "withdrawal":
+        grant(customer_id, "sms", purpose="service", granted=False)
+    else:  # what the drain suppresses as channel_disabled
+        channel_setting_save(setting=ChannelSetting(channel="sms", is_enabled=False), actor="test")
 
     assert customer_reachable_channels(customer_id=customer_id, purpose="service") == ["email", "whatsapp"]
 

@@ -1,6 +1,7 @@
 """The case inbox and the case page: filters, the cross-channel thread, replies and resolution through the
 services, and refusals as pages (never a 500)."""
 
+import html
 import uuid
 from datetime import timedelta
 
@@ -92,6 +93,25 @@ def test_a_reply_on_a_channel_the_customer_cannot_be_reached_on_is_refused_and_w
     assert Event.objects.count() == events_before
 
 
+def test_a_channel_operations_switched_off_is_not_offered_and_a_reply_on_it_is_refused(support, case):
+    from backoffice.messaging.models import ChannelSetting
+    from backoffice.messaging.services.channel_settings import channel_setting_save
+
+    channel_setting_save(setting=ChannelSetting(channel="sms", is_enabled=False), actor="t")
+
+    page = support.get(f"/staff/cases/{case.id}/")
+    response = support.post(
+        f"/staff/cases/{case.id}/",
+        {"action": "reply", "channel": "sms", "text": "Le escribimos", "reply_id": str(uuid.uuid4())},
+    )
+
+    offered = [code for code, _label in page.context["reply_form"].fields["channel"].choices]
+    assert "sms" not in offered
+    assert "email" in offered
+    assert response.status_code == 400
+    assert not OutboundMessage.objects.filter(case_id=str(case.id), channel="sms").exists()
+
+
 def test_resolving_with_a_voucher_records_it_and_queues_the_survey(support, case):
     response = support.post(
         f"/staff/cases/{case.id}/",
@@ -119,6 +139,20 @@ def test_resolving_with_a_voucher_records_it_and_queues_the_survey(support, case
     )
 
 
+def test_a_case_whose_survey_the_channel_refuses_is_resolved_and_says_so(support, case, monkeypatch):
+    from customers.services import cases
+
+    monkeypatch.setattr(cases, "_survey_content", lambda case, channel: {"text": "\U0001f621" * 1000})
+
+    response = support.post(
+        f"/staff/cases/{case.id}/", {"action": "resolve", "resolution": "Hecho", "compensation": "none"}, follow=True
+    )
+
+    assert response.redirect_chain[0][1] == 302
+    assert "Case resolved. No satisfaction survey could be sent." in response.content.decode()
+    assert Case.objects.get(id=case.id).status == "resolved"
+
+
 def test_a_voucher_without_a_code_is_a_400_page_and_the_case_stays_open(support, case):
     response = support.post(
         f"/staff/cases/{case.id}/",
@@ -139,6 +173,42 @@ def test_replying_to_a_resolved_case_is_a_409_page(support, case):
 
     assert response.status_code in (400, 409)
     assert Case.objects.get(id=case.id).message_count == 1
+
+
+@pytest.mark.parametrize(
+    ("data", "status", "said", "case_status"),
+    [
+        (
+            {"action": "reply", "channel": "phone", "text": "Le llamamos"},
+            409,
+            "This customer's data was erased: the case cannot go on.",
+            "open",
+        ),
+        (
+            {"action": "resolve", "resolution": "Cerrado", "compensation": "none"},
+            302,
+            "Case closed. The customer was erased: no resolution is kept and no survey is sent.",
+            "resolved",
+        ),
+    ],
+    ids=["reply", "resolve"],
+)
+def test_an_erased_customers_case_left_open_can_be_closed_but_not_replied_to(
+    support, case, monkeypatch, data, status, said, case_status
+):
+    from customers.services import gdpr
+
+    # Erased before erasure closed the customer's cases: the case was left open.
+    monkeypatch.setattr(gdpr, "_open_case_ids", lambda customer_ids: [])
+    gdpr.customer_erase(customer_id=case.customer_id, actor="t")
+    support.raise_request_exception = False
+
+    response = support.post(f"/staff/cases/{case.id}/", {**data, "reply_id": str(uuid.uuid4())}, follow=status == 302)
+
+    assert (response.redirect_chain[0][1] if status == 302 else response.status_code) == status
+    assert said in html.unescape(response.content.decode())
+    assert Case.objects.get(id=case.id).status == case_status
+    assert not OutboundMessage.objects.filter(idempotency_key=f"case-csat-{case.id}").exists()
 
 
 def test_the_customer_page_lists_the_open_case(support, case):

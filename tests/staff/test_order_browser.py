@@ -83,7 +83,7 @@ def test_a_web_order_is_returned_at_the_counter_restocking_this_store_with_the_r
     assert page.get_by_test_id("order-status").inner_text() == "entregado"
     screenshot(page, "order")
 
-    page.fill("input[name=qty_0]", "1")
+    page.fill('input[name="qty_CAM-ALG-BLA-M"]', "1")
     page.fill("input[name=reason]", "Talla pequeña")
     with page.expect_navigation():
         page.get_by_role("button", name="Devolver y reembolsar").click()

@@ -17,6 +17,7 @@ from orders.models import Order
 pytestmark = pytest.mark.django_db
 PICKUP_MAD = {"method": "pickup", "location": "MAD-01"}
 SHIP = {"method": "ship"}
+TSHIRT = "qty_CAM-ALG-BLA-M"  # the return form's field of the T-shirt
 
 
 @pytest.fixture
@@ -361,7 +362,7 @@ def test_a_web_order_returned_at_the_counter_restocks_this_store_and_shows_the_r
     client = login("store")
     warehouse_before = level("CAM-ALG-BLA-M", "WH-ZGZ")
 
-    form = {"action": "return", "qty_0": 1, "reason": "talla", "return_id": uuid.uuid4()}
+    form = {"action": "return", TSHIRT: 1, "reason": "talla", "return_id": uuid.uuid4()}
     response = client.post("/staff/orders/W-1/", form, follow=True)
 
     assert response.status_code == 200
@@ -373,27 +374,28 @@ def test_a_web_order_returned_at_the_counter_restocks_this_store_and_shows_the_r
     assert str(order.refunded) == "19.90"
 
 
-def test_a_return_form_posted_twice_returns_the_goods_once(web_order, login):
+@pytest.mark.parametrize(("quantity", "refunded"), [(1, "19.90"), (2, "39.80")], ids=["partial", "full"])
+def test_a_return_form_posted_twice_returns_the_goods_once(web_order, login, quantity, refunded):
     client = login("store")
     return_id = client.get("/staff/orders/W-1/").context["return_form"]["return_id"].value()
-    form = {"action": "return", "qty_0": 1, "reason": "talla", "return_id": return_id}
+    form = {"action": "return", TSHIRT: quantity, "reason": "talla", "return_id": return_id}
 
-    client.post("/staff/orders/W-1/", form)
+    assert client.post("/staff/orders/W-1/", form).status_code == 302
     before = event_count()
     again = client.post("/staff/orders/W-1/", form, follow=True)  # a double click, or the browser's resend
 
     assert again.status_code == 200
     assert "This return was already recorded." in again.content.decode()
     assert event_count() == before
-    assert str(Order.objects.get(id="W-1").refunded) == "19.90"
-    assert level("CAM-ALG-BLA-M", "MAD-01")["on_hand"] == 4
+    assert str(Order.objects.get(id="W-1").refunded) == refunded
+    assert level("CAM-ALG-BLA-M", "MAD-01")["on_hand"] == 3 + quantity
     fresh = client.get("/staff/orders/W-1/").context["return_form"]["return_id"].value()
     assert fresh != return_id  # the next return at the counter is another one
 
 
 @pytest.mark.parametrize(
     "form",
-    [{"qty_0": 0}, {"qty_0": 3}, {"qty_0": -1}, {"qty_0": "x"}, {}],
+    [{TSHIRT: 0}, {TSHIRT: 3}, {TSHIRT: -1}, {TSHIRT: "x"}, {"qty_0": 1}, {}],
 )
 def test_a_return_with_bad_quantities_is_a_400_page_and_writes_nothing(web_order, login, form):
     before = event_count()
@@ -405,12 +407,49 @@ def test_a_return_with_bad_quantities_is_a_400_page_and_writes_nothing(web_order
     assert level("CAM-ALG-BLA-M", "MAD-01")["on_hand"] == 3
 
 
+@pytest.mark.parametrize(
+    ("posted", "status", "returned"),
+    [
+        # The T-shirt, returned elsewhere meanwhile: refused by name, never moved onto the jeans.
+        ("CAM-ALG-BLA-M", 400, {"CAM-ALG-BLA-M": 1, "PAN-VAQ-SLI-40": 0}),
+        # The jeans: still the jeans, although the form above them is gone.
+        ("PAN-VAQ-SLI-40", 302, {"CAM-ALG-BLA-M": 1, "PAN-VAQ-SLI-40": 1}),
+    ],
+)
+def test_a_return_form_shown_before_another_return_returns_only_the_products_it_names(
+    shop, login, ana, posted, status, returned
+):
+    shop(
+        ana,
+        order_id="W-2",
+        channel="web",
+        lines=[{"sku": "CAM-ALG-BLA-M", "quantity": 1}, {"sku": "PAN-VAQ-SLI-40", "quantity": 1}],
+        fulfilment=SHIP,
+        steps=("pay", "ship", "deliver"),
+    )
+    client = login("store")
+    return_id = client.get("/staff/orders/W-2/").context["return_form"]["return_id"].value()
+    order_services.order_act(
+        order_id="W-2", action="return", actor="t", location="VLC-01", lines=[{"sku": "CAM-ALG-BLA-M", "quantity": 1}]
+    )
+
+    response = client.post(
+        "/staff/orders/W-2/", {"action": "return", f"qty_{posted}": 1, "reason": "talla", "return_id": return_id}
+    )
+
+    assert response.status_code == status
+    if status == 400:
+        assert "CAM-ALG-BLA-M · Camiseta algodón blanca M can no longer be returned" in response.content.decode()
+    lines = Order.objects.get(id="W-2").lines.all()
+    assert {line.sku: line.returned_quantity for line in lines} == returned
+
+
 def test_an_order_not_yet_with_the_customer_cannot_be_returned(shop, login, ana):
     shop(ana, order_id="A-1", lines=[{"sku": "CAM-ALG-BLA-M", "quantity": 1}], fulfilment=PICKUP_MAD)
     before = event_count()
 
     page = login("store").get("/staff/orders/A-1/")
-    response = login("store").post("/staff/orders/A-1/", {"action": "return", "qty_0": 1, "return_id": uuid.uuid4()})
+    response = login("store").post("/staff/orders/A-1/", {"action": "return", TSHIRT: 1, "return_id": uuid.uuid4()})
 
     assert page.context["can_return"] is False
     assert response.status_code == 409

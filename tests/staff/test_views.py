@@ -367,6 +367,46 @@ def test_the_orders_section_says_where_each_order_is_and_links_it(login, ana):
     assert str(rows["W-2"]["total"]) == "0.00"  # refunded in full
 
 
+@pytest.mark.parametrize("page", ["customer", "case"])
+def test_a_shop_order_number_in_the_timeline_is_text_and_only_held_orders_are_linked(login, page):
+    # Segment's "Checkout Started" / "Coupon Applied" carry the shop's own order number, slash and all.
+    from customers.services import cases as case_services
+    from orders import services as order_services
+    from tests.orders.chain import chain_create
+
+    chain_create()
+    order_services.stock_move(sku="CAM-ALG-BLA-M", location="WH-ZGZ", kind="received", quantity=5, actor="test")
+    customer_id = _ingest(
+        {"email": "luis@example.es"},
+        [
+            ("checkout.started", "web", {"cart_id": "c1", "order_id": "2026/000123", "value": "30.00"}),
+            ("coupon.applied", "web", {"order_id": "2026/000123", "code": "BIENVENIDA"}),
+        ],
+    )
+    order_services.order_place(
+        order_id="W-1",
+        customer=customer_id,
+        channel="web",
+        lines=[{"sku": "CAM-ALG-BLA-M", "quantity": 1}],
+        fulfilment={"method": "ship"},
+        actor="t",
+    )
+    projector.catch_up_all()
+    path = f"/staff/customers/{customer_id}/"
+    if page == "case":
+        case = case_services.case_open(customer_id=customer_id, channel="email", subject="Pedido", text="?", actor="t")
+        path = f"/staff/cases/{case.id}/"
+    client = login("support")
+    client.raise_request_exception = False
+
+    response = client.get(path)
+
+    assert response.status_code == 200
+    links = {row["event"].type: row["link_url"] for row in response.context["timeline"]}
+    assert links["checkout.started"] == links["coupon.applied"] == ""
+    assert links["order.placed"] == "/staff/orders/W-1/"
+
+
 # --- Consent at the counter ----------------------------------------------------------------------------------------
 
 
