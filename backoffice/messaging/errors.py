@@ -28,9 +28,42 @@ class SignatureInvalid(Exception):
 
 class DeliveryError(Exception):
     """A backend could not hand the message to its provider. `is_temporary`: worth retrying later (network error,
-    timeout, provider 5xx or 429); otherwise the provider refused the message for good."""
+    timeout, provider 5xx or 429); otherwise the provider refused the message for good. `outcome_unknown`: the
+    request may have reached the provider, which may have sent it (a timeout waiting for its answer, a connection
+    dropped after the request was written): sending it again may deliver it twice."""
 
-    def __init__(self, reason: str, *, is_temporary: bool):
+    def __init__(self, reason: str, *, is_temporary: bool, outcome_unknown: bool = False):
         self.reason = reason
         self.is_temporary = is_temporary
+        self.outcome_unknown = outcome_unknown
         super().__init__(reason)
+
+
+def unreached(reason: str, exc: BaseException) -> DeliveryError:
+    """A network failure as a temporary DeliveryError, saying whether the provider may have the message: only a
+    failure to connect at all (refused, a name that does not resolve, a connection or TLS handshake that timed out
+    or failed) proves it never left; anything later (a read timeout, a reset) leaves the outcome unknown."""
+    return DeliveryError(reason, is_temporary=True, outcome_unknown=not _never_connected(exc))
+
+
+def _never_connected(exc: BaseException) -> bool:
+    import socket
+    import ssl
+
+    from requests.exceptions import ConnectTimeout
+    from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+
+    never = (ConnectionRefusedError, socket.gaierror, ssl.SSLError, ConnectTimeout, ConnectTimeoutError)
+    never += (NewConnectionError, NameResolutionError)
+    seen: set[int] = set()
+    pending: list[object] = [exc]
+    while pending:
+        error = pending.pop()
+        if not isinstance(error, BaseException) or id(error) in seen:
+            continue
+        seen.add(id(error))
+        if isinstance(error, never):
+            return True
+        # The chain a library wraps it in: causes, contexts, urllib3's `reason`, exceptions passed as arguments.
+        pending += [error.__cause__, error.__context__, getattr(error, "reason", None), *error.args]
+    return False

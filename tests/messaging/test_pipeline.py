@@ -12,7 +12,9 @@ from django.db.models import F
 from django.utils import timezone
 
 from backoffice.eventstore.models import Event
+from backoffice.messaging.backends.base import Backend
 from backoffice.messaging.backends.local import MemoryBackend
+from backoffice.messaging.errors import unreached
 from backoffice.messaging.models import ChannelSetting, OutboundMessage, Status
 from backoffice.messaging.services import message_requeue, message_send, messages_drain, messages_release_deferred
 from backoffice.messaging.tasks import messages_release_deferred_task
@@ -408,3 +410,58 @@ def test_the_cycle_collector_is_on_again_after_a_drain_that_was_interrupted(cust
         messages_drain()
 
     assert gc.isenabled()
+
+
+def test_a_send_interrupted_on_a_backend_with_keys_is_held_for_review_when_the_channel_moved_to_one_without(
+    customer, settings
+):
+    """Resent only through the backend it was sent through: a channel switched meanwhile to a provider that cannot
+    drop a repeated key would deliver a second copy."""
+    message = _send(customer(), purpose="service")
+    _worker_died_while_sending(message, "webhook")
+    settings.MESSAGING_BACKENDS = {**settings.MESSAGING_BACKENDS, "sms": "console"}
+
+    messages_drain()
+
+    message.refresh_from_db()
+    assert (message.status, message.reason) == (Status.REVIEW, "outcome_unknown")
+
+
+class _UnreachedBackend(Backend):
+    """A provider without idempotency keys whose call fails with `failure`, counting the calls."""
+
+    failure: ClassVar[BaseException]
+    calls: ClassVar[int] = 0
+
+    def send(self, message):
+        type(self).calls += 1
+        raise unreached("provider unreachable", self.failure)
+
+
+class TimedOutBackend(_UnreachedBackend):
+    name = "timed-out"
+    failure = TimeoutError("the answer did not come in time")  # the request was written: perhaps sent
+
+
+class RefusedBackend(_UnreachedBackend):
+    name = "refused"
+    failure = ConnectionRefusedError(111, "Connection refused")  # never connected: certainly not sent
+
+
+@pytest.mark.parametrize(
+    ("backend", "status", "reason"),
+    [(TimedOutBackend, Status.REVIEW, "outcome_unknown"), (RefusedBackend, Status.QUEUED, "provider unreachable")],
+)
+def test_a_send_that_may_have_left_is_held_for_review_and_one_that_never_left_is_retried(
+    customer, settings, backend, status, reason
+):
+    settings.MESSAGING_BACKENDS = {**settings.MESSAGING_BACKENDS, "sms": f"{__name__}.{backend.__name__}"}
+    settings.MESSAGING_RETRY_BACKOFF_SECONDS = 60
+    backend.calls = 0
+    message = _send(customer(), purpose="service")
+
+    messages_drain()
+    messages_drain()
+
+    message.refresh_from_db()
+    assert (message.status, message.reason, backend.calls) == (status, reason, 1)

@@ -31,7 +31,7 @@ from anymail.message import AnymailMessage
 from django.conf import settings
 from django.core.mail import get_connection
 
-from ..errors import DeliveryError
+from ..errors import DeliveryError, unreached
 from ..unsubscribe import one_click_url
 from .base import Backend, OutgoingMessage
 from .keepalive import KeepAliveSession
@@ -150,12 +150,12 @@ class AnymailBackend(Backend):
             raise DeliveryError(f"esp refused the recipient: {type(exc).__name__}", is_temporary=False) from None
         except AnymailRequestsAPIError as exc:
             status = exc.status_code
-            if status is None:  # no answer: connection refused, timeout
-                raise DeliveryError("esp unreachable", is_temporary=True) from None
+            if status is None:  # no answer: connection refused (never sent), or a timeout (perhaps sent)
+                raise unreached("esp unreachable", exc) from None
             temporary = status >= 500 or status in _TEMPORARY_STATUSES
             raise DeliveryError(f"esp answered {status}", is_temporary=temporary) from None
         except AnymailAPIError as exc:
-            raise DeliveryError(f"esp error: {type(exc).__name__}", is_temporary=True) from None
+            raise unreached(f"esp error: {type(exc).__name__}", exc) from None
         except AnymailError as exc:
             raise DeliveryError(f"esp refused the message: {type(exc).__name__}", is_temporary=False) from None
         status = email.anymail_status

@@ -17,7 +17,7 @@ import http.client
 import orjson
 from django.conf import settings
 
-from ..errors import DeliveryError
+from ..errors import DeliveryError, unreached
 from .base import Backend, OutgoingMessage
 from .keepalive import KeepAlivePool
 
@@ -84,10 +84,10 @@ class MetaBackend(Backend):
                 headers={"Authorization": f"Bearer {settings.META_ACCESS_TOKEN}", "Content-Type": "application/json"},
                 timeout=settings.MESSAGING_WEBHOOK_TIMEOUT,
             )
-        except TimeoutError:
-            raise DeliveryError("graph api timed out", is_temporary=True) from None
+        except TimeoutError as exc:
+            raise unreached("graph api timed out", exc) from None
         except (OSError, http.client.HTTPException, ValueError) as exc:
-            raise DeliveryError(f"graph api unreachable: {type(exc).__name__}", is_temporary=True) from None
+            raise unreached(f"graph api unreachable: {type(exc).__name__}", exc) from None
         try:
             answer = orjson.loads(content) if content else {}
         except orjson.JSONDecodeError:

@@ -11,7 +11,7 @@ import smtplib
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 
-from ..errors import DeliveryError
+from ..errors import DeliveryError, unreached
 from .base import Backend, OutgoingMessage
 
 
@@ -40,8 +40,10 @@ class SmtpBackend(Backend):
             raise DeliveryError(f"smtp recipient refused ({codes})", is_temporary=temporary) from None
         except smtplib.SMTPResponseException as exc:
             raise DeliveryError(f"smtp {exc.smtp_code}", is_temporary=400 <= exc.smtp_code < 500) from None
-        except (TimeoutError, smtplib.SMTPException, OSError) as exc:
+        except smtplib.SMTPConnectError as exc:
             raise DeliveryError(f"smtp unavailable: {type(exc).__name__}", is_temporary=True) from None
+        except (TimeoutError, smtplib.SMTPException, OSError) as exc:
+            raise unreached(f"smtp unavailable: {type(exc).__name__}", exc) from None
         if not sent:
             raise DeliveryError("smtp server did not accept the message", is_temporary=True)
         return message_id

@@ -31,7 +31,7 @@ from twilio.http import HttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
-from ..errors import DeliveryError
+from ..errors import DeliveryError, unreached
 from .base import Backend, OutgoingMessage
 from .keepalive import KeepAlivePool
 
@@ -147,10 +147,10 @@ class TwilioBackend(Backend):
         except TwilioRestException as exc:
             temporary = exc.status >= 500 or exc.status in _TEMPORARY_STATUSES
             raise DeliveryError(f"twilio answered {exc.status} (error {exc.code})", is_temporary=temporary) from None
-        except TimeoutError:
-            raise DeliveryError("twilio timed out", is_temporary=True) from None
+        except TimeoutError as exc:
+            raise unreached("twilio timed out", exc) from None
         except (http.client.HTTPException, TwilioException, OSError) as exc:
-            raise DeliveryError(f"twilio unreachable: {type(exc).__name__}", is_temporary=True) from None
+            raise unreached(f"twilio unreachable: {type(exc).__name__}", exc) from None
         finally:
             _idempotency_key.reset(token)
         return str(created.sid or "")[:300]

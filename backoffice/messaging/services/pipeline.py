@@ -36,12 +36,11 @@ from backoffice.eventstore.keys import ERASED
 from backoffice.eventstore.schema import EventData
 from backoffice.eventstore.sql import execute_pg
 from backoffice.eventstore.upserts import upsert_objects
-from backoffice.eventstore.vocabulary import Purpose, SuppressionReason
+from backoffice.eventstore.vocabulary import SuppressionReason
 from backoffice.process import collector_paused
 
 from .. import channels, policy
 from ..backends import Backend, OutgoingMessage, backend_for
-from ..backends import _backend as backend_named
 from ..errors import DeliveryError
 from ..events import MessageDeferred, MessageFailed, MessageSent, MessageSuppressed
 from ..models import OutboundMessage, Status
@@ -119,9 +118,11 @@ def _take(batch_size: int) -> _Decisions | None:
         to_update: list[OutboundMessage] = []
         resend = []
         for row in stale:
-            if backend_named(
-                row.backend or settings.MESSAGING_BACKENDS.get(row.channel, "file")
-            ).honours_idempotency_key:
+            # Sent again only through the backend it was sent through, and only if that one drops a repeated key: a
+            # channel switched to another provider meanwhile would deliver the same message a second time.
+            sent_through = row.backend or settings.MESSAGING_BACKENDS.get(row.channel, "file")
+            current = backend_for(row.channel)
+            if sent_through == (current.name or type(current).__name__) and current.honours_idempotency_key:
                 resend.append(row)
             else:
                 _hold_for_review(row, now, decisions)
@@ -228,8 +229,8 @@ def _decide(
         decisions.events.append(_event(row, MessageSuppressed, {"reason": reason}, what="suppressed"))
         decisions.result.suppressed += 1
         return
-    if not is_resend and (row.purpose == Purpose.MARKETING or rules.quiet_hours_for_service):
-        until = policy.quiet_until(now, time_zone=recipient.time_zone, start=rules.quiet_start, end=rules.quiet_end)
+    if not is_resend:
+        until = policy.held_until(now, purpose=row.purpose, time_zone=recipient.time_zone, rules=rules)
         if until is not None:
             _set(
                 row,
@@ -319,9 +320,10 @@ def _send_one(item: _Taken, deadline: float) -> None:
         item.provider_id = item.backend.send(item.outgoing) or ""
     except DeliveryError as exc:
         item.error = exc
-    except Exception as exc:  # a backend bug must not lose the batch: retry it, log ids only
+    except Exception as exc:  # a backend bug (or the task's soft time limit) must not lose the batch; log ids only
         logger.exception("backend %s raised on message %s", item.backend.name, item.row.id)
-        item.error = DeliveryError(f"backend error: {type(exc).__name__}", is_temporary=True)
+        # Raised in the middle of the call: nobody knows whether the provider has the message.
+        item.error = DeliveryError(f"backend error: {type(exc).__name__}", is_temporary=True, outcome_unknown=True)
 
 
 def _send_lane(chunks: list[list[_Taken]], deadline: float) -> None:
@@ -340,9 +342,10 @@ def _send_chunk(items: list[_Taken], deadline: float) -> None:
         item.is_attempted = True
     try:
         outcomes = items[0].backend.send_many([item.outgoing for item in items])
-    except Exception as exc:  # a backend bug must not lose the batch: retry it, log ids only
+    except Exception as exc:  # a backend bug (or the task's soft time limit) must not lose the batch; log ids only
         logger.exception("backend %s raised on messages %s", items[0].backend.name, [item.row.id for item in items])
-        outcomes = [DeliveryError(f"backend error: {type(exc).__name__}", is_temporary=True)] * len(items)
+        unknown = DeliveryError(f"backend error: {type(exc).__name__}", is_temporary=True, outcome_unknown=True)
+        outcomes = [unknown] * len(items)
     for item, outcome in zip(items, outcomes, strict=True):
         if isinstance(outcome, DeliveryError):
             item.error = outcome
@@ -386,6 +389,14 @@ def _record(taken: list[_Taken]) -> DrainResult:
                 data["backend"] = row.backend
                 events.append(_event(row, MessageSent, data, what="sent"))
                 result.sent += 1
+            elif item.error.outcome_unknown and not item.backend.honours_idempotency_key:
+                # The provider may have sent it (its answer timed out, the connection dropped): a second send could
+                # deliver it twice, and a double send is worse than a delay. Held for a person to decide.
+                _set(row, now, status=Status.REVIEW, reason="outcome_unknown", sending_since=None)
+                data = {"reason": "outcome_unknown", "terminal": True, "attempt": row.attempts}
+                events.append(_event(row, MessageFailed, data))
+                result.review += 1
+                logger.warning("message %s held for review: its %s send may have left", row.id, row.backend)
             else:
                 terminal = not item.error.is_temporary or row.attempts >= item.max_attempts
                 reason = item.error.reason[:500]

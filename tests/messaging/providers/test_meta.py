@@ -8,6 +8,7 @@ import pytest
 
 from backoffice.eventstore.models import Event
 from backoffice.messaging.models import Status
+from backoffice.messaging.services import messages_drain
 from customers.models import Case, CustomerIdentifier
 from customers.selectors import consent_allows
 from customers.services.inbound import inbound_message_receive
@@ -310,3 +311,23 @@ def test_a_messenger_reaction_is_recorded_on_our_message(providers, client):
 
     assert meta_post(client, payload).status_code == 200
     assert Event.objects.get(type="message.reacted", stream=f"message-{row.id}").data["emoji"] == "❤"
+
+
+def test_a_send_whose_answer_timed_out_is_held_for_review_not_sent_twice(meta_whatsapp, customer, settings):
+    """The Graph API accepted the message but answered after our timeout: it may be on its way, and Meta drops no
+    repeated key, so the drain holds it for review instead of sending it again."""
+    settings.MESSAGING_WEBHOOK_TIMEOUT = 0.5
+    settings.MESSAGING_RETRY_BACKOFF_SECONDS = 0
+    person = customer(phone=PHONE)
+    inbound_message_receive(
+        channel="whatsapp", payload={"provider_message_id": unique_key(), "from": PHONE, "text": "Hola"}, actor="t"
+    )
+    meta_whatsapp.hold_at = meta_whatsapp.count + 1  # the next request is taken, and answered only when released
+
+    row = send_and_drain(person, "whatsapp", {"text": "Tu pedido ha salido"})
+    meta_whatsapp.release.set()
+    messages_drain()
+
+    row.refresh_from_db()
+    assert (row.status, row.reason) == (Status.REVIEW, "outcome_unknown")
+    assert len([r for r in meta_whatsapp.by("meta") if r.path.endswith("/messages")]) == 1
