@@ -26,7 +26,7 @@ from .figures import dashboard_figures, dashboard_sections, figure_csv
 from .headline import headline, previous_period
 from .models import AcquisitionSpend, Dashboard
 from .params import RangeInvalid, day_span, metrics_query
-from .services import SpendInvalid, acquisition_spend_set
+from .services import SpendInvalid, acquisition_spend_change, acquisition_spend_set
 
 DASHBOARD_ROLES = (Role.ADMIN, Role.MARKETING)
 
@@ -58,6 +58,19 @@ class SpendForm(forms.ModelForm):
         model = AcquisitionSpend
         fields = ["channel", "month", "amount"]
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["month"].help_text = _(
+                "The first day of the month. Changing the channel or the month moves this amount there; it is not "
+                "copied. To enter another month, add a new spend."
+            )
+
+    def clean_month(self):
+        # The month is stored as its first day: the form's check of the (channel, month) constraint sees that key.
+        month = self.cleaned_data["month"]
+        return month.replace(day=1) if month else month
+
 
 @admin.register(AcquisitionSpend)
 class AcquisitionSpendAdmin(RoleEditedAdmin, admin.ModelAdmin):
@@ -71,13 +84,13 @@ class AcquisitionSpendAdmin(RoleEditedAdmin, admin.ModelAdmin):
         return False
 
     def save_model(self, request, obj, form, change):
+        spend = {key: form.cleaned_data[key] for key in ("channel", "month", "amount")}
         try:
-            saved = acquisition_spend_set(
-                channel=form.cleaned_data["channel"],
-                month=form.cleaned_data["month"],
-                amount=form.cleaned_data["amount"],
-                actor=request_actor(request),
-            )
+            if change:
+                # A corrected channel or month moves the row's amount (a copy would count it twice in CAC).
+                saved = acquisition_spend_change(spend_id=obj.pk, **spend, actor=request_actor(request))
+            else:
+                saved = acquisition_spend_set(**spend, actor=request_actor(request))
         except SpendInvalid as exc:  # the form's choices and bounds catch these first
             raise PermissionDenied(exc.message) from exc
         obj.pk = saved.pk

@@ -184,6 +184,9 @@ class _Batch:
         self.new_people: list[PersonFact] = []
         self.new_orders: dict[str, _Order] = {}
         self.changed_orders: dict[str, _Order] = {}
+        # The batch's new orders by a profile insights has not seen registered yet: its registration later in the
+        # batch gives them its acquisition channel and month, as it does to such orders already stored.
+        self.awaiting_registration: dict[uuid.UUID, list[_Order]] = defaultdict(list)
         self.touches: dict[uuid.UUID, _Touch] = {}
         self.changed_touches: set[uuid.UUID] = set()
         placed, referenced, buyers, recipients, merging = set(), set(), set(), set(), set()
@@ -217,10 +220,12 @@ class _Batch:
         persons = {self.people[cid][0] for cid in buyers if cid in self.people}
         persons |= {self.people[cid][0] for cid in merging if cid in self.people}
         if persons:
+            person_of = {person[0]: person for person in self.people.values()}
             for customer_id, person_id in PersonFact.objects.filter(person_id__any=list(persons)).values_list(
                 "customer_id", "person_id"
             ):
                 self.members[person_id].add(customer_id)
+                self.people.setdefault(customer_id, person_of[person_id])
         profiles = buyers | recipients | persons | {cid for group in self.members.values() for cid in group}
         if profiles:
             self.touches = {
@@ -232,12 +237,18 @@ class _Batch:
         self.windows = CampaignWindows({touch.campaign_id for touch in self.touches.values()})
 
     def merged(self, event) -> None:
-        """A merge seen in this batch joins the merged profiles to the survivor's person for the attribution of the
-        orders after it (the tables are repointed when the batch is written)."""
+        """A merge seen in this batch moves the merged profiles to the survivor's person (its id, acquisition channel
+        and registration month) for the orders after it, their person and attribution, as _MergeFold moves them in
+        the tables when the batch is written: so an order is the same whether the merge came in its batch or before.
+        The profiles that move are those whose person is the merged profile, or the merged profile alone; a profile
+        insights has not seen registered has no row to move."""
         survivor, merged = (uuid.UUID(str(event.data[key])) for key in ("customer_id", "merged"))
-        root = self.people.get(survivor, (survivor,))[0]
-        group = self.members.get(self.people.get(merged, (merged,))[0], set()) | {merged}
-        self.members[root] |= group
+        person = self.people.get(survivor, (survivor, "", None))
+        moving = self.members.pop(merged, set()) or ({merged} if merged in self.people else set())
+        for customer_id in moving:
+            self.members.get(self.people[customer_id][0], set()).discard(customer_id)
+            self.people[customer_id] = person
+        self.members[person[0]] |= moving
 
     def add(self, day, channel: str, metric: str, value: Decimal = ONE, dimension: str = "") -> None:
         key = (day, channel, metric, dimension)
@@ -276,6 +287,8 @@ class _Batch:
             )
             self._attribute(order, event)
             self.new_orders[order_id] = order
+            if event.customer_id and event.customer_id not in self.people:
+                self.awaiting_registration[event.customer_id].append(order)
             self._count_order(order, sign=ONE)
             if order.fulfilment_method == FulfilmentMethod.PICKUP:
                 # Placements, whatever became of them: the base of the click-and-collect failure rate.
@@ -297,7 +310,8 @@ class _Batch:
             self._count_order(order, sign=-ONE)
             order.is_cancelled = True
             if order.fulfilment_method == FulfilmentMethod.PICKUP and is_stock_reason(event.data.get("reason", "")):
-                self.add(day, order.channel, "pickup.stock_cancelled", ONE, order.fulfilment_location)
+                # On the placement's day, as its base "pickup.orders": a period's rate is of the orders placed in it.
+                self.add(order.placed_day, order.channel, "pickup.stock_cancelled", ONE, order.fulfilment_location)
 
     def _count_order(self, order: _Order, *, sign: Decimal) -> None:
         self.add(order.placed_day, order.channel, "orders.count", sign)
@@ -350,6 +364,9 @@ class _Batch:
         if event.customer_id is None:
             return
         self.people[event.customer_id] = (event.customer_id, event.channel or "", month_index(day))
+        self.members[event.customer_id].add(event.customer_id)
+        for order in self.awaiting_registration.pop(event.customer_id, ()):
+            order.acquisition_channel, order.registered_month = event.channel or "", month_index(day)
         self.new_people.append(
             PersonFact(
                 customer_id=event.customer_id,

@@ -9,6 +9,8 @@ import pytest
 
 from backoffice.eventstore import projector
 from backoffice.insights.models import AcquisitionSpend
+from backoffice.insights.selectors import Period, spend_in_period
+from backoffice.insights.services import SpendInvalid, acquisition_spend_change, acquisition_spend_set
 from tests.factories import CampaignFactory
 
 pytestmark = pytest.mark.django_db
@@ -93,6 +95,80 @@ def test_marketing_enters_spend_in_the_admin_through_the_service(marketing_clien
     spend = AcquisitionSpend.objects.get()
     assert (spend.channel, spend.month, spend.amount) == ("instagram", date(2026, 2, 1), Decimal("75.00"))
     assert spend.updated_by.startswith("user:")
+
+
+@pytest.mark.parametrize(
+    ("corrected", "expected"),
+    [
+        ({"channel": "web", "month": "2026-02-01"}, {"web": Decimal("300.00")}),
+        ({"channel": "instagram", "month": "2026-01-01"}, {"instagram": Decimal("300.00")}),
+    ],
+    ids=["month", "channel"],
+)
+def test_correcting_a_spends_channel_or_month_in_the_admin_moves_it_and_counts_it_once(
+    marketing_client, corrected, expected
+):
+    spend = acquisition_spend_set(channel="web", month=date(2026, 1, 1), amount=Decimal("300.00"), actor="test")
+
+    # The 300 € were typed under the wrong month (or channel): marketing corrects it on the row's change page.
+    response = marketing_client.post(
+        f"/admin/insights/acquisitionspend/{spend.pk}/change/", {**corrected, "amount": "300.00"}
+    )
+
+    assert response.status_code == 302
+    assert spend_in_period(Period(date(2026, 1, 1), date(2026, 2, 28))) == expected
+    row = AcquisitionSpend.objects.get()
+    assert (row.pk, row.channel, row.month.isoformat(), row.amount) == (
+        spend.pk,
+        corrected["channel"],
+        corrected["month"],
+        Decimal("300.00"),
+    )
+    assert row.updated_by.startswith("user:")
+
+
+def test_the_spend_change_page_says_that_a_new_channel_or_month_moves_the_amount(marketing_client):
+    spend = acquisition_spend_set(channel="web", month=date(2026, 1, 1), amount=Decimal("300.00"), actor="test")
+
+    page = marketing_client.get(
+        f"/admin/insights/acquisitionspend/{spend.pk}/change/", HTTP_ACCEPT_LANGUAGE="es"
+    ).content.decode()
+
+    assert "Si cambias el canal o el mes, este importe pasa allí; no se copia." in page
+
+
+def test_moving_a_spend_onto_a_month_that_has_one_is_refused_and_changes_nothing(marketing_client):
+    january = acquisition_spend_set(channel="web", month=date(2026, 1, 1), amount=Decimal("300.00"), actor="test")
+    acquisition_spend_set(channel="web", month=date(2026, 2, 1), amount=Decimal("100.00"), actor="test")
+
+    # A day inside February is February: the form says the month has a row already, and nothing is overwritten.
+    response = marketing_client.post(
+        f"/admin/insights/acquisitionspend/{january.pk}/change/",
+        {"channel": "web", "month": "2026-02-15", "amount": "300.00"},
+    )
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors
+    assert sorted(AcquisitionSpend.objects.values_list("month", "amount")) == [
+        (date(2026, 1, 1), Decimal("300.00")),
+        (date(2026, 2, 1), Decimal("100.00")),
+    ]
+
+
+def test_the_spend_service_refuses_to_move_a_spend_onto_a_taken_channel_and_month():
+    january = acquisition_spend_set(channel="web", month=date(2026, 1, 1), amount=Decimal("300.00"), actor="test")
+    acquisition_spend_set(channel="web", month=date(2026, 2, 1), amount=Decimal("100.00"), actor="test")
+
+    with pytest.raises(SpendInvalid) as refused:
+        acquisition_spend_change(
+            spend_id=january.pk, channel="web", month=date(2026, 2, 1), amount=Decimal("1.00"), actor="test"
+        )
+
+    assert refused.value.code == "taken"
+    assert sorted(AcquisitionSpend.objects.values_list("month", "amount")) == [
+        (date(2026, 1, 1), Decimal("300.00")),
+        (date(2026, 2, 1), Decimal("100.00")),
+    ]
 
 
 @pytest.mark.usefixtures("shop")

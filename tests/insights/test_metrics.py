@@ -14,7 +14,7 @@ import pytest
 from backoffice.eventstore import projector
 from backoffice.insights.selectors import metrics_report
 
-from .conftest import SPRING, at
+from .conftest import SPRING, Shop, at
 
 pytestmark = pytest.mark.django_db
 
@@ -289,6 +289,29 @@ def test_stock_accuracy_and_click_and_collect_cancelled_for_stock_per_store(repo
     }
     assert rows["BCN-01"]["accuracy"] == D("0.5000")
     assert rows["BCN-01"]["pickup_stock_failure_rate"] is None
+
+
+@pytest.mark.parametrize("catch_up_between", [True, False], ids=["two_batches", "one_batch"])
+def test_click_and_collect_failures_count_on_the_day_the_order_was_placed(insights_settings, catch_up_between):
+    s = Shop()
+    s.register("A", "web", "2026-03-01")
+    # Two pickup orders placed on 31 March and cancelled for lack of stock on 1 April; one placed on 2 April.
+    s.order("p1", "A", "web", "2026-03-31", "10.00", method="pickup", location="MAD-01")
+    s.order("p2", "A", "web", "2026-03-31", "10.00", method="pickup", location="MAD-01")
+    if catch_up_between:
+        projector.catch_up_all(["insights.rollups"])
+    s.cancel("p1", "A", "web", "2026-04-01", "Sin stock en tienda")
+    s.cancel("p2", "A", "web", "2026-04-01", "Sin stock en tienda")
+    s.order("p3", "A", "web", "2026-04-02", "10.00", method="pickup", location="MAD-01")
+    projector.catch_up_all(["insights.rollups"])
+
+    def store(start, end):
+        row = by(metrics_report(start=start, end=end)["stock"]["by_location"], "location", "MAD-01")
+        return [row[k] for k in ("pickup_orders", "pickup_cancelled_for_stock", "pickup_stock_failure_rate")]
+
+    # March placed both orders that failed (2 of 2); April placed one and it did not fail (0 of 1).
+    assert store(date(2026, 3, 1), date(2026, 3, 31)) == [2, 2, D("1.0000")]
+    assert store(date(2026, 4, 1), date(2026, 4, 30)) == [1, 0, D("0.0000")]
 
 
 def test_journey_funnel_by_channel(report):
