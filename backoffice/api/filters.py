@@ -36,7 +36,8 @@ class _AwareIsoDateTimeField(IsoDateTimeField):
         try:
             return AwareDateTimeField().run_validation(value)
         except serializers.ValidationError as exc:
-            raise forms.ValidationError([str(message) for message in exc.detail], code="invalid") from None
+            # One error with its code (a list of messages would carry none: a problem's `code` is never null).
+            raise forms.ValidationError(" ".join(str(message) for message in exc.detail), code="invalid") from None
 
 
 class AwareDateTimeFilter(django_filters.IsoDateTimeFilter):

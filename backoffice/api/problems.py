@@ -80,7 +80,8 @@ def flatten_errors(detail: Any, prefix: str = "") -> list[dict[str, str]]:
 
 
 def _field_error(field: str, message: Any) -> dict[str, str]:
-    return {"field": field, "message": str(message), "code": getattr(message, "code", "invalid")}
+    # A message raised without a code (Django's ValidationError of a list) still says one: the schema's is a string.
+    return {"field": field, "message": str(message), "code": getattr(message, "code", None) or "invalid"}
 
 
 def problem_body(status_code: int, problem_type: str, title: str, detail: str, **members: Any) -> dict[str, Any]:

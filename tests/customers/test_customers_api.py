@@ -177,7 +177,9 @@ def test_bad_list_parameters_are_a_400_naming_them(client, ana, query, field):
     response = client.get("/api/v1/customers", query)
 
     assert response.status_code == 400
-    assert response.json()["errors"][0]["field"] == field
+    (error,) = response.json()["errors"]
+    assert error["field"] == field
+    assert error["code"]  # machine-readable, never null (the schema says a string)
 
 
 def test_as_of_with_a_nul_is_a_400_naming_it(client, ana):
