@@ -441,6 +441,10 @@ def customer_id_by_identifier(*, kind: str, value: str) -> uuid.UUID | None:
     return customer_id_by_identifier_key(key=key)
 
 
+def customer_is_erased(*, customer_id: uuid.UUID) -> bool:
+    return Customer.objects.filter(id=customer_id).values_list("erased_at", flat=True).first() is not None
+
+
 def people_contactable() -> QuerySet[Customer]:
     """Every person who may be counted and contacted: one row per person (merged profiles point at theirs), erased
     customers left out."""

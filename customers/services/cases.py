@@ -23,9 +23,9 @@ from backoffice.messaging.policy import whatsapp_window_open_when_sent
 from backoffice.messaging.services import message_send
 
 from ..events import CaseCsatRecorded, CaseMessageAdded, CaseOpened, CaseResolved
-from ..models import Case, Customer
+from ..models import Case
 from ..reachability import customer_preferred_channel, customer_reachable_channels
-from ..selectors import CustomerNotFound, case_survey_key, customer_resolve_id
+from ..selectors import CustomerNotFound, case_survey_key, customer_is_erased, customer_resolve_id
 
 # Replies on these channels are said, not sent: the agent called the customer back or spoke at the counter, and
 # the thread records what was said.
@@ -58,7 +58,7 @@ def _case_for_update(case_id: uuid.UUID) -> Case:
 
 
 def _is_erased(customer_id: uuid.UUID) -> bool:
-    return Customer.objects.filter(id=customer_id).values_list("erased_at", flat=True).first() is not None
+    return customer_is_erased(customer_id=customer_id)
 
 
 def _refuse_erased() -> CaseRefused:

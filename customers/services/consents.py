@@ -8,11 +8,12 @@ import uuid
 from datetime import datetime
 
 from backoffice.eventstore import store
+from backoffice.eventstore.keys import KeyDestroyed
 from backoffice.eventstore.store import RecordedEvent
 from backoffice.eventstore.vocabulary import Purpose
 
 from ..events import ConsentGranted, ConsentRevoked
-from ..selectors import customer_resolve_id
+from ..selectors import customer_is_erased, customer_resolve_id
 
 
 def consent_record(
@@ -27,8 +28,13 @@ def consent_record(
     event_id: uuid.UUID | None = None,
     actor: str,
 ) -> RecordedEvent:
-    """Grant or withdraw consent. Raises CustomerNotFound, or EventValidationError naming the bad field."""
+    """Grant or withdraw consent. Raises CustomerNotFound, KeyDestroyed (a grant for an erased customer), or
+    EventValidationError naming the bad field."""
     owner = customer_resolve_id(customer_id=customer_id)
+    # Nobody grants anything for a person who was erased (the staff page refuses it too). A withdrawal only ever
+    # restricts, and a provider's unsubscribe for an old message of theirs still lands.
+    if is_granted and customer_is_erased(customer_id=owner):
+        raise KeyDestroyed(owner)
     change = ConsentGranted if is_granted else ConsentRevoked
     event = store.NewEvent.of(
         # The channel and purpose come as the caller's strings: the event's schema checks them.

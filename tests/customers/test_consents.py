@@ -178,3 +178,19 @@ def test_the_audience_consent_filter_answers_for_the_whole_person_as_consent_all
     allowed = withdrawn_later_on is None
     assert consent_allows(customer_id=survivor.id, channel="email", purpose="marketing") is allowed
     assert set(granted.values_list("id", flat=True)) == ({survivor.id} if allowed else set())
+
+
+def test_nobody_grants_a_consent_for_an_erased_customer_and_a_withdrawal_still_lands(client, api_client_for):
+    ana = CustomerFactory(email="ana@example.es").id
+    assert api_client_for("admin").post(f"/api/v1/customers/{ana}/erase").status_code == 200
+    before = Event.objects.count()
+    body = {"channel": "email", "purpose": "marketing", "source_channel": "web", "wording": "Sí"}
+
+    granted = client.post(f"/api/v1/customers/{ana}/consents", {**body, "granted": True}, format="json")
+
+    assert (granted.status_code, granted.json()["type"].rsplit("/", 1)[-1]) == (409, "customer_erased")
+    assert Event.objects.count() == before
+    assert not Consent.objects.filter(customer_id=ana).exists()
+    # A withdrawal only restricts (a provider's unsubscribe for an old message of theirs): recorded.
+    withdrawn = client.post(f"/api/v1/customers/{ana}/consents", {**body, "granted": False}, format="json")
+    assert withdrawn.status_code == 201
