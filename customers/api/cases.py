@@ -25,6 +25,7 @@ from ..events import Compensation
 from ..models import Case
 from ..services import cases as case_services
 from ..services.ingestion import customer_register
+from ..vocabulary import IdentifierKind
 from .customers import TimelineEventSerializer
 from .filters import CaseFilter
 
@@ -109,6 +110,14 @@ class CaseListApi(ListApi):
         actor = request_actor(request)
         customer = values.get("customer")
         customer_id = customer if isinstance(customer, uuid.UUID) else values.get("customer_id")
+        if customer_id is None and values.get("id") and selectors.case_get(case_id=values["id"]) is not None:
+            # A resend of an opening by identifiers: whom they name now, without registering anyone (the service
+            # answers the case, or 409 when they name someone else).
+            customer_id = _named_customer(values["customer"])
+            if customer_id is None:  # someone nobody knows: not the person whose case this id opened
+                raise case_services.CaseRefused(
+                    "id", "this case id was used to open another case", "idempotency_conflict", status=409
+                )
         if customer_id is None:
             try:
                 customer_id, _ = customer_register(customer=values["customer"], channel=values["channel"], actor=actor)
@@ -135,6 +144,16 @@ class CaseListApi(ListApi):
             field = "customer" if "customer" in values else "customer_id"
             raise invalid(field, "no such customer", "not_found") from None
         return Response(CaseSerializer(case).data, status=200 if existed else 201)
+
+
+def _named_customer(customer: dict) -> uuid.UUID | None:
+    """The customer one of these identifiers belongs to, if any (no one is registered)."""
+    for kind, value in customer.items():
+        if isinstance(value, str) and kind in IdentifierKind.__members__.values():
+            found = selectors.customer_id_by_identifier(kind=kind, value=value)
+            if found is not None:
+                return found
+    return None
 
 
 def _case_or_404(case_id: uuid.UUID) -> Case:

@@ -57,6 +57,13 @@ def _case_for_update(case_id: uuid.UUID) -> Case:
     return case
 
 
+def _same_opening(case: Case, owner: uuid.UUID, channel: str, subject: str) -> bool:
+    """Whether an opening sent again is the one that opened `case`: the same person (through merges since), channel
+    and subject (an erased customer's subject is gone: their person and channel tell)."""
+    same_person = customer_resolve_id(customer_id=case.customer_id) == owner
+    return same_person and case.channel == channel and (case.subject in (subject, "") or _is_erased(owner))
+
+
 def _is_erased(customer_id: uuid.UUID) -> bool:
     return customer_is_erased(customer_id=customer_id)
 
@@ -119,15 +126,18 @@ def case_open(
 ) -> Case:
     """Open a case for the customer (a merged id opens it for the person), with the customer's first message.
 
-    Idempotent on `case_id`: opening the same case again answers the case as it is. Raises CustomerNotFound,
-    CaseRefused (erased customer), EventValidationError (a bad field).
+    Idempotent on `case_id`: opening the same case again answers the case as it is; the id sent with another person,
+    channel or subject is a 409 (CaseRefused "idempotency_conflict"), never someone else's case. Raises
+    CustomerNotFound, CaseRefused (erased customer), EventValidationError (a bad field).
     """
     case_id = case_id or uuid.uuid4()
     with transaction.atomic():
+        owner = customer_resolve_id(customer_id=customer_id)
         existing = Case.objects.filter(id=case_id).first()
         if existing is not None:
-            return existing
-        owner = customer_resolve_id(customer_id=customer_id)
+            if _same_opening(existing, owner, channel, subject):
+                return existing
+            raise CaseRefused("id", "this case id was used to open another case", "idempotency_conflict", status=409)
         if _is_erased(owner):
             raise _refuse_erased()
         _append(

@@ -456,3 +456,35 @@ def test_the_360_view_lists_open_cases(agent, open_case):
 
 def test_marketing_staff_see_no_cases(api_client_for, open_case):
     assert api_client_for("marketing").get("/api/v1/cases").status_code == 403
+
+
+@pytest.mark.parametrize(
+    "again",
+    [
+        {"customer": "other", "channel": "phone", "subject": "Otra cosa"},  # another person's request
+        {"customer": {"email": "nadie.conocido@example.es"}, "channel": "email", "subject": "Mi pedido"},  # nobody
+        {"customer": "ana", "channel": "email", "subject": "Otro asunto"},  # the same person, another case
+    ],
+    ids=["another-person", "unknown-identifiers", "another-subject"],
+)
+def test_a_case_id_sent_again_for_another_opening_is_a_409_never_the_first_case(api_client_for, again):
+    """The same id with the same opening answers the case; with another one it is a conflict: never the first
+    case's subject and resolution to whoever reuses its id, and nobody registered by a resend."""
+    from tests.factories import CustomerFactory
+
+    client = api_client_for("support")
+    people = {"ana": str(CustomerFactory(email="ana@example.es").id), "other": str(CustomerFactory().id)}
+    case_id = str(uuid.uuid4())
+    first = {"id": case_id, "customer": people["ana"], "channel": "email", "subject": "Mi pedido", "text": "hola"}
+    assert client.post("/api/v1/cases", first, format="json").status_code == 201
+    assert client.post("/api/v1/cases", first, format="json").status_code == 200  # a resend: the case
+    customers, events = Customer.objects.count(), Event.objects.count()
+    customer = (
+        people.get(again["customer"], again["customer"]) if isinstance(again["customer"], str) else again["customer"]
+    )
+
+    response = client.post("/api/v1/cases", {**first, **again, "customer": customer}, format="json")
+
+    assert response.status_code == 409
+    assert "Mi pedido" not in response.content.decode()
+    assert (Customer.objects.count(), Event.objects.count()) == (customers, events)
