@@ -192,9 +192,10 @@ def identifier_kind(*, text: str) -> str | None:
             keys[identifier_key(kind, normalise(kind, text))] = kind
         except InvalidIdentifier:
             continue
-    known = CustomerIdentifier.objects.filter(key__in=keys).values_list("key", flat=True).first()
-    if known is not None:
-        return keys[known]
+    known = set(CustomerIdentifier.objects.filter(key__in=keys).values_list("key", flat=True))
+    for key, kind in keys.items():  # in the order of `kinds`: a known card before a known phone
+        if key in known:
+            return kind
     if not keys:
         return None
     return IdentifierKind.PHONE if IdentifierKind.PHONE in keys.values() else next(iter(keys.values()))

@@ -341,3 +341,16 @@ def test_merged_into_answers_whether_a_customer_exists_and_whom_it_was_merged_in
     assert selectors.customer_merged_into(customer_id=younger) == (True, older)
     assert selectors.customer_merged_into(customer_id=older) == (True, None)
     assert selectors.customer_merged_into(customer_id=uuid.uuid4()) == (False, None)
+
+
+def test_what_is_typed_at_the_till_is_a_known_card_before_a_known_phone_with_the_same_digits():
+    """Card numbers can read as phone numbers: when one person's phone and another's card are the same digits,
+    the card is meant (identifier_kind's rule), whichever was registered first."""
+    from customers.selectors import identifier_kind
+    from customers.services.ingestion import customer_register
+
+    customer_register(customer={"phone": "600111222"}, channel="web", actor="test")
+    customer_register(customer={"loyalty_card": "600111222"}, channel="store", actor="test")
+
+    assert identifier_kind(text="600111222") == "loyalty_card"
+    assert identifier_kind(text="611000999") == "phone"  # nobody's: a phone number
