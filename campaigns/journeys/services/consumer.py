@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from backoffice.eventstore import store
 from backoffice.eventstore.schema import EventData
+from customers.selectors import people_members
 
 from .. import definition as rules
 from ..events import (
@@ -181,7 +182,12 @@ def _consume(events: list[store.RecordedEvent], plan: _Plan) -> bool:
     if not relevant:
         return False
     people = {e.customer_id for e in relevant if e.customer_id is not None}
-    runs = _runs_of(people, [item.journey.id for item in live])
+    # A person's runs, whichever of their profiles entered them: a run entered before a merge goes on under the
+    # merged profile, while the person's new events are recorded under the survivor (its goal, its awaited event).
+    person_of = people_members(owner_ids=people)
+    runs: dict[uuid.UUID, list[_Run]] = defaultdict(list)
+    for member, member_runs in _runs_of(set(person_of), [item.journey.id for item in live]).items():
+        runs[person_of[member]].extend(member_runs)
     all_versions = {
         (v.journey_id, v.version): v.definition
         for v in JourneyVersion.objects.filter(journey_id__in={r.journey_id for rs in runs.values() for r in rs})

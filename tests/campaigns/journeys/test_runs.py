@@ -68,3 +68,37 @@ def test_only_due_runs_of_live_journeys_are_taken():
     assert [run.id for run in runs_take_due(now=now, limit=10)] == [due.id]
     type(journey).objects.filter(pk=journey.id).update(status=JourneyStatus.PAUSED)
     assert runs_take_due(now=now, limit=10) == []
+
+
+def test_the_goal_reached_after_a_merge_ends_the_run_the_person_entered_under_their_other_profile(person):
+    """A run goes on under the profile that entered it; after a merge the person's events are recorded under the
+    survivor, and they still take the person out at the goal (no message after it)."""
+    from backoffice.messaging.models import OutboundMessage
+    from customers import services as customer_services
+
+    from .conftest import advance, emit, page_viewed, publish, run_of
+
+    ana, ana_shop = person(), person()  # the younger profile is merged into ana
+    journey = publish(
+        {
+            "trigger": {"kind": "event", "event": "page.viewed"},
+            "goal": {"event": "product.viewed"},
+            "steps": [
+                {"id": "w", "kind": "wait", "minutes": 60, "next": "s"},
+                {
+                    "id": "s",
+                    "kind": "send",
+                    "channel": "email",
+                    "variants": {"email": {"subject": "Hola", "body": "x"}},
+                },
+            ],
+        }
+    )
+    page_viewed(ana_shop)
+    customer_services.customer_merge(customer_ids=(ana, ana_shop), actor="test")
+    emit(ana, "product.viewed", {"sku": "X"}, channel="store")
+    advance(hours=2)
+
+    run = run_of(journey, ana_shop)
+    assert (run.status, run.exit_reason) == ("exited", "goal")
+    assert not OutboundMessage.objects.exists()
