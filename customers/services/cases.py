@@ -61,11 +61,11 @@ def _same_opening(case: Case, owner: uuid.UUID, channel: str, subject: str) -> b
     """Whether an opening sent again is the one that opened `case`: the same person (through merges since), channel
     and subject (an erased customer's subject is gone: their person and channel tell)."""
     same_person = customer_resolve_id(customer_id=case.customer_id) == owner
-    return same_person and case.channel == channel and (case.subject in (subject, "") or _is_erased(owner))
-
-
-def _is_erased(customer_id: uuid.UUID) -> bool:
-    return customer_is_erased(customer_id=customer_id)
+    return (
+        same_person
+        and case.channel == channel
+        and (case.subject in (subject, "") or customer_is_erased(customer_id=owner))
+    )
 
 
 def _refuse_erased() -> CaseRefused:
@@ -138,7 +138,7 @@ def case_open(
             if _same_opening(existing, owner, channel, subject):
                 return existing
             raise CaseRefused("id", "this case id was used to open another case", "idempotency_conflict", status=409)
-        if _is_erased(owner):
+        if customer_is_erased(customer_id=owner):
             raise _refuse_erased()
         _append(
             case_id,
@@ -204,7 +204,7 @@ def case_reply(
         case = _case_for_update(case_id)
         if store.stored_events([reply_id]):
             return case
-        if _is_erased(case.customer_id):
+        if customer_is_erased(customer_id=case.customer_id):
             # Nothing personal can be stored about them any more: their key is destroyed.
             raise _refuse_erased()
         if case.status != Case.Status.OPEN:
@@ -255,7 +255,7 @@ def case_resolve(
             raise CaseRefused(
                 "case_id", "the case is already resolved", "case_closed", status=409, case_status=case.status
             )
-        if _is_erased(case.customer_id):
+        if customer_is_erased(customer_id=case.customer_id):
             if compensation and compensation.get("kind", "none") != "none":
                 raise _refuse_erased()
             closing = case_resolved_on_erasure(
