@@ -34,6 +34,15 @@ def free_loopback_port(first: int = 18400, last: int = 18999) -> int:
     raise RuntimeError("no free port in 127.0.0.1:18400-18999")
 
 
+def server_database_name(url: str, purpose: str) -> str:
+    """The name of a server's own PostgreSQL database beside `url`'s: one per purpose and per process that starts
+    servers. pytest-xdist workers each start their own server in the same CI run, and a name shared between them
+    let one worker's DROP ... WITH (FORCE) pull the database from under the other's running server (its /health/
+    then answered 503 in the middle of a test)."""
+    owner = os.environ.get("PYTEST_XDIST_WORKER") or f"p{os.getpid()}"
+    return f"{url.rsplit('/', 1)[1]}_{purpose}_{owner}"[:63]
+
+
 def _postgres_database(url: str, name: str) -> str:
     """A fresh PostgreSQL database `name` on the server of `url`; its URL."""
     import psycopg
@@ -88,7 +97,7 @@ def production_environment(directory: Path, *, database_url: str | None = None) 
     if database_url:
         database = database_url
     elif database.startswith(("postgres://", "postgresql://")):
-        pg_url = _postgres_database(database, f"{database.rsplit('/', 1)[1]}_gunicorn")
+        pg_url = _postgres_database(database, server_database_name(database, "gunicorn"))
         database = pg_url
     else:
         database = f"sqlite:///{directory / 'db.sqlite3'}"

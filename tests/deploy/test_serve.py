@@ -12,14 +12,19 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.support.production_server import _drop_postgres_database, _postgres_database, free_loopback_port
+from benchmarks.support.production_server import (
+    _drop_postgres_database,
+    _postgres_database,
+    free_loopback_port,
+    server_database_name,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.integration
 def test_serve_runs_web_worker_and_beat_until_interrupted(tmp_path):
-    database = _postgres_database(os.environ["DATABASE_URL"], f"{os.environ['DATABASE_URL'].rsplit('/', 1)[1]}_serve")
+    database = _postgres_database(os.environ["DATABASE_URL"], server_database_name(os.environ["DATABASE_URL"], "serve"))
     port = free_loopback_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "PYTEST"))},
