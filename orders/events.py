@@ -22,6 +22,11 @@ OrderId = Annotated[str, Field(pattern=ORDER_ID_PATTERN)]
 Money = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
 LocationKind = Literal["store", "warehouse"]
+# An order names at most MAX_ORDER_SKUS products (the API takes 200 lines; its returns and oversold units list each
+# product once). Placement may split a product over several locations, one `order.placed` line per (sku, location):
+# that bound leaves room for it, and by default the store's event size (EVENTSTORE_MAX_EVENT_BYTES) binds first.
+MAX_ORDER_SKUS = 200
+MAX_PLACED_LINES = 2000
 # counter: a sale at a store's till to a named customer, paid and taken away at once (no reservation).
 FulfilmentMethod = Literal["ship", "pickup", "counter"]
 
@@ -151,7 +156,7 @@ class OversoldLine(_Frozen):
 class OrderPlaced(EventData):
     type_name = "order.placed"
     order_id: OrderId
-    lines: list[OrderLine] = Field(min_length=1, max_length=200)
+    lines: list[OrderLine] = Field(min_length=1, max_length=MAX_PLACED_LINES)
     total: Money
     currency: Currency = "EUR"
     fulfilment: Fulfilment
@@ -159,7 +164,7 @@ class OrderPlaced(EventData):
     reminder_cart_id: str = Field(default="", max_length=64)
     attributed_message_id: str = Field(default="", max_length=64)
     # Units a shop platform sold that the location did not have: reserved all the same, shown to staff as an alert.
-    oversold: list[OversoldLine] = Field(default_factory=list, max_length=200)
+    oversold: list[OversoldLine] = Field(default_factory=list, max_length=MAX_ORDER_SKUS)
 
 
 class OrderPaid(EventData):
@@ -205,7 +210,7 @@ class OrderReturned(EventData):
     type_name = "order.returned"
     order_id: OrderId
     location: LocationCode
-    lines: list[ReturnedLine] = Field(min_length=1, max_length=200)
+    lines: list[ReturnedLine] = Field(min_length=1, max_length=MAX_ORDER_SKUS)
     refund_amount: Money
     currency: Currency = "EUR"
     restocked: bool = True

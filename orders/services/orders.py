@@ -29,6 +29,8 @@ from customers.services.ingestion import customer_register
 
 from ..errors import InsufficientStock, InvalidField, InvalidFields, NotYourLocation, OrderIdConflict
 from ..events import (
+    MAX_ORDER_SKUS,
+    MAX_PLACED_LINES,
     ORDER_ID_PATTERN,
     Fulfilment,
     OrderCollected,
@@ -41,7 +43,7 @@ from ..events import (
 )
 from ..events import FulfilmentMethod as FulfilmentMethodName
 from ..models import Cart, Location, LocationKind, Order, Product, StockLevel, order_from_placed, with_lines
-from .stock import NAMESPACE, availability, levels_locked, stock_stream, with_retry
+from .stock import NAMESPACE, availability, levels_locked, off_sale, stock_stream, with_retry
 
 # ship: from the location the allocation picks; pickup: reserved at the store until collected; counter: sold at the
 # store's till to a named customer, so paid and collected at once and the units leave on-hand without a reservation.
@@ -151,7 +153,7 @@ def _validate_order(order_id: str, channel: str, lines: list[dict[str, Any]], fu
         if product is None:
             errors.append(InvalidField(f"lines.{index}.sku", f"unknown sku {sku!r}", "unknown_sku"))
         elif not product[1]:
-            errors.append(InvalidField(f"lines.{index}.sku", f"{sku} is not on sale", "inactive_sku"))
+            errors.append(off_sale(f"lines.{index}.sku", str(sku)))
         if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity <= 0:
             errors.append(InvalidField(f"lines.{index}.quantity", "must be an integer greater than zero", "min_value"))
         elif product is not None and isinstance(sku, str):
@@ -164,6 +166,8 @@ def _validate_order(order_id: str, channel: str, lines: list[dict[str, Any]], fu
                         "max_value",
                     )
                 )
+    if len(wanted) > MAX_ORDER_SKUS:
+        errors.append(InvalidField("lines", f"at most {MAX_ORDER_SKUS} different products in one order", "max_length"))
     method = fulfilment.get("method")
     location: str = fulfilment.get("location") or ""
     if method not in FULFILMENT_METHODS:
@@ -256,6 +260,8 @@ def _place(
                     oversold.append({"sku": sku, "location": location, "quantity": short})
         if allocations is None:
             raise InsufficientStock(_shortage(wanted, rows, method, location))
+        if len(allocations) > MAX_PLACED_LINES:
+            raise _too_many_lines(len(allocations))
         order_lines = [
             OrderLine(sku=a.sku, quantity=a.quantity, unit_price=prices[a.sku], location=a.location)
             for a in allocations
@@ -307,7 +313,14 @@ def _place(
             row = rows.get((a.sku, a.location))  # none: a sku never stocked there, sold by a shop all the same
             version = row.version if row else store.NO_STREAM
             appends.append(store.StreamAppend(stock_stream(a.sku, a.location), [stock_event], expected_version=version))
-        placed = store.append_batches(appends, savepoint=False)[0].event  # a refusal ends this transaction anyway
+        try:
+            placed = store.append_batches(appends, savepoint=False)[0].event  # a refusal ends this transaction anyway
+        except EventValidationError as exc:
+            # The store's checks, before it writes: lines split over many locations can make `order.placed` larger
+            # than the store keeps one event. The request's lines say why, not the event's data.
+            if any(error.index == 0 and error.code == "too_large" for error in exc.errors):
+                raise _too_many_lines(len(allocations)) from None
+            raise
     if method == "counter":
         return Order.objects.get(id=order_id), True, []  # paid and collected too: as the projection left it
     # What the projection wrote, built by the same function: the answer costs no read.
@@ -322,6 +335,15 @@ def _place(
     for instance in stored:
         instance._state.adding, instance._state.db = False, connection.alias  # as if loaded: they are stored
     return with_lines(order, lines), True, oversold
+
+
+def _too_many_lines(count: int) -> InvalidFields:
+    return InvalidFields.of(
+        "lines",
+        f"{count} lines once allocated to the locations that hold the stock: too many to record as one order; "
+        "place it as several orders",
+        "too_many_lines",
+    )
 
 
 def _same_request(

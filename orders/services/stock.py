@@ -42,6 +42,11 @@ def stock_stream(sku: str, location: str) -> str:
     return f"stock-{sku}@{location}"
 
 
+def off_sale(field: str, sku: str) -> InvalidField:
+    """The refusal of a sale of a product withdrawn from sale: one rule for orders and till sales, named or not."""
+    return InvalidField(field, f"{sku} is not on sale", "inactive_sku")
+
+
 def with_retry(command: Callable[[], T]) -> T:
     """Run a command that appends with expected versions; run it again when a stream moved under it."""
     for attempt in range(RETRIES):
@@ -121,9 +126,10 @@ def stock_move(
 ) -> list[StockLevel]:
     """Record a movement: goods received, a physical count, a till sale, or a transfer to another location.
 
-    `acting_location` (store staff) must be `location`. Returns the levels after the movement. Raises InvalidFields,
-    NotYourLocation or InsufficientStock before anything is written. Idempotent on `event_id`: the same movement
-    again changes nothing and answers the levels; another movement under that id raises MovementIdConflict.
+    `acting_location` (store staff) must be `location`. Returns the levels after the movement. Raises InvalidFields
+    (a sale of a product not on sale: `inactive_sku`, as an order of it), NotYourLocation or InsufficientStock before
+    anything is written. Idempotent on `event_id`: the same movement again changes nothing and answers the levels;
+    another movement under that id raises MovementIdConflict.
     """
     return stock_move_recorded(
         sku=sku,
@@ -151,7 +157,7 @@ def stock_move_recorded(
     occurred_at: datetime | None = None,
 ) -> tuple[list[StockLevel], bool]:
     """stock_move(), also saying whether the movement is new (False: the same movement was recorded before)."""
-    _validate_movement(sku, location, kind, quantity, to_location)
+    is_on_sale = _validate_movement(sku, location, kind, quantity, to_location)
     if acting_location is not None and acting_location != location:
         raise NotYourLocation("location", location)
     keys = [(sku, location)] + ([(sku, to_location)] if kind == "transfer" and to_location else [])
@@ -162,6 +168,9 @@ def stock_move_recorded(
             if not _same_movement(stored[1], sku, location, kind, quantity, to_location):
                 raise MovementIdConflict(str(event_id))
             return _levels(sku, keys), False
+    if kind == "sold" and not is_on_sale:
+        # After the resend check: a sale recorded before the product was withdrawn still answers as recorded.
+        raise InvalidFields([off_sale("sku", sku)])
     moved = with_retry(lambda: _move(sku, location, kind, quantity, to_location, actor, event_id, occurred_at, keys))
     return moved, True
 
@@ -304,13 +313,16 @@ def _append(sku: str, location: str, version: int, event: store.NewEvent) -> sto
     return store.StreamAppend(stock_stream(sku, location), [event], expected_version=version)
 
 
-def _validate_movement(sku: str, location: str, kind: str, quantity: int, to_location: str | None) -> None:
+def _validate_movement(sku: str, location: str, kind: str, quantity: int, to_location: str | None) -> bool:
+    """Raises InvalidFields; returns whether the product is on sale (its stock still moves when it is not: received,
+    counted, transferred, but not sold)."""
     errors = []
     if kind not in MOVEMENT_KINDS:
         errors.append(
             InvalidField("kind", f"unknown kind {kind!r}; one of {', '.join(MOVEMENT_KINDS)}", "invalid_choice")
         )
-    if not Product.objects.filter(sku=sku).exists():
+    is_active = Product.objects.filter(sku=sku).values_list("is_active", flat=True).first()
+    if is_active is None:
         errors.append(InvalidField("sku", f"unknown sku {sku!r}", "unknown_sku"))
     if not Location.objects.filter(code=location).exists():
         errors.append(InvalidField("location", f"unknown location {location!r}", "unknown_location"))
@@ -333,3 +345,4 @@ def _validate_movement(sku: str, location: str, kind: str, quantity: int, to_loc
         errors.append(InvalidField("to_location", "only a transfer has a destination", "invalid"))
     if errors:
         raise InvalidFields(errors)
+    return bool(is_active)

@@ -360,6 +360,22 @@ def test_woocommerce_resent_delivery_writes_nothing(shop, post_woo):
     assert Customer.objects.count() == 1
 
 
+def test_two_changes_of_one_woocommerce_order_sent_in_the_same_second_are_both_applied(shop, post_woo):
+    """WooCommerce's delivery id is wp_hash(webhook id . current second): two changes of one order sent in the same
+    second carry the same id with different bodies, and the second is a real change, not a duplicate."""
+    payload = fixture("woocommerce_order_created.json")
+    post_woo("order.created", payload)
+    same_second = "4f1c2d0b9a8e7f6a5b4c3d2e1f0a9b8c"
+
+    noted = post_woo("order.updated", {**payload, "customer_note": "leave at the door"}, delivery_id=same_second)
+    completed = post_woo("order.updated", {**payload, "status": "completed"}, delivery_id=same_second)
+    resent = post_woo("order.updated", {**payload, "status": "completed"}, delivery_id=same_second)
+
+    assert noted.json() == completed.json() == {"outcome": "applied"}
+    assert resent.json() == {"outcome": "duplicate"}
+    assert Order.objects.get(id=shop_order_id("woocommerce", "example.com", "727")).status == OrderStatus.SHIPPED
+
+
 def test_woocommerce_ping_on_saving_the_webhook_is_answered_and_stores_nothing(shop, client):
     response = client.post(
         "/integrations/woocommerce/webhooks",
@@ -612,3 +628,138 @@ def test_first_orders_of_one_new_customer_arriving_at_once_register_them_once(sh
     assert statuses == [(200, {"outcome": "applied"})] * 10
     assert Order.objects.count() == 10
     assert Customer.objects.count() == 5
+
+
+def _first_seen_fulfilled_short(platform: str) -> tuple[str, dict, str, str]:
+    """An order the shop has already paid and shipped, 12 units of a sku the warehouse holds 10 of: (topic, payload,
+    our order id, the short sku)."""
+    if platform == "woocommerce":
+        payload = fixture("woocommerce_order_created.json")
+        payload["status"] = "completed"
+        payload["line_items"][0]["quantity"] = 12
+        sku = payload["line_items"][0]["sku"]
+        return "order.created", payload, shop_order_id("woocommerce", "example.com", str(payload["id"])), sku
+    payload = fixture("shopify_orders_create.json")
+    payload |= {"financial_status": "paid", "fulfillment_status": "fulfilled"}
+    payload["line_items"][0]["quantity"] = 12
+    return "orders/create", payload, shopify_order_id(payload["id"]), payload["line_items"][0]["sku"]
+
+
+@pytest.mark.parametrize("platform", ["woocommerce", "shopify"])
+def test_an_order_first_seen_fulfilled_at_a_location_short_of_stock_is_kept_and_only_its_shipping_waits(
+    shop, post_shopify, post_woo, platform
+):
+    topic, payload, order_id, sku = _first_seen_fulfilled_short(platform)
+    post = post_woo if platform == "woocommerce" else post_shopify
+
+    response = post(topic, payload)
+
+    assert response.status_code == 200
+    assert response.json() == {"outcome": "dead_lettered"}
+    letter = DeadLetter.objects.get()
+    assert letter.code == "insufficient_stock"
+    assert WebhookReceipt.objects.get().outcome == "dead_lettered"
+    # Recorded as in the two-delivery path: placed and paid, every unit reserved, the oversell flagged.
+    assert Order.objects.get(id=order_id).status == OrderStatus.PAID
+    stock = level(sku)
+    assert (stock.on_hand, stock.reserved, stock.available) == (10, 12, 0)
+    assert OversellAlert.objects.get(order_id=order_id).lines == [{"sku": sku, "location": "WH-01", "quantity": 2}]
+    assert not Event.objects.filter(type__in=("order.shipped", "stock.sold")).exists()
+
+    order_services.stock_move(sku=sku, location="WH-01", kind="received", quantity=2, actor="t")
+    assert dead_letter_replay(dead_letter_id=letter.id, actor="test")
+
+    # The replay ships; it does not place, pay or alert a second time.
+    assert Order.objects.get(id=order_id).status == OrderStatus.SHIPPED
+    assert (level(sku).on_hand, level(sku).reserved) == (0, 0)
+    assert Event.objects.filter(type="order.placed").count() == 1
+    assert Event.objects.filter(type="order.paid").count() == 1
+    assert OversellAlert.objects.filter(order_id=order_id).count() == 1
+    assert WebhookReceipt.objects.get().outcome == "applied"
+
+
+def test_a_replay_whose_shipping_is_still_short_keeps_the_order_as_it_was(shop, post_shopify):
+    topic, payload, order_id, sku = _first_seen_fulfilled_short("shopify")
+    post_shopify(topic, payload)
+    letter = DeadLetter.objects.get()
+    events = event_count()
+
+    assert not dead_letter_replay(dead_letter_id=letter.id, actor="test")
+
+    letter.refresh_from_db()
+    assert (letter.code, letter.attempts, letter.status) == ("insufficient_stock", 2, "pending")
+    assert event_count() == events
+    assert Order.objects.get(id=order_id).status == OrderStatus.PAID
+
+
+def test_an_order_first_seen_fulfilled_but_not_paid_is_kept_and_waits_for_its_payment(shop, post_shopify):
+    payload = {**fixture("shopify_orders_create.json"), "fulfillment_status": "fulfilled"}  # financial: pending
+
+    response = post_shopify("orders/create", payload)
+
+    assert response.json() == {"outcome": "dead_lettered"}
+    assert DeadLetter.objects.get().code == "not_paid"
+    assert Order.objects.get(id=shopify_order_id(payload["id"])).status == OrderStatus.PLACED
+    assert level("SKU2006-001").reserved == 1
+
+
+@pytest.mark.parametrize("restored_to", ["processing", "completed"])
+def test_a_woocommerce_order_we_cancelled_then_restored_in_the_shop_waits_for_staff(shop, post_woo, restored_to):
+    payload = fixture("woocommerce_order_created.json")
+    post_woo("order.created", payload)
+    post_woo("order.updated", {**payload, "status": "cancelled"})
+    order_id = shop_order_id("woocommerce", "example.com", str(payload["id"]))
+    assert Order.objects.get(id=order_id).status == OrderStatus.CANCELLED
+    events = event_count()
+
+    response = post_woo("order.updated", {**payload, "status": restored_to})
+
+    assert response.json() == {"outcome": "dead_lettered"}
+    letter = DeadLetter.objects.get()
+    assert letter.code == "illegal_transition"
+    assert "cancelled" in letter.reason
+    assert WebhookReceipt.objects.filter(outcome="dead_lettered").count() == 1
+    assert event_count() == events
+    assert Order.objects.get(id=order_id).status == OrderStatus.CANCELLED
+    stock = level("WOO-SINGLE-1")
+    assert (stock.on_hand, stock.reserved) == (10, 0)
+
+
+def test_a_shop_order_cancelled_again_or_still_cancelled_is_applied(shop, post_woo):
+    payload = fixture("woocommerce_order_created.json")
+    post_woo("order.created", payload)
+    post_woo("order.updated", {**payload, "status": "cancelled"})
+
+    again = post_woo("order.updated", {**payload, "status": "cancelled", "customer_note": "llamar antes"})
+
+    assert again.json() == {"outcome": "applied"}
+    assert not DeadLetter.objects.exists()
+
+
+def test_a_woocommerce_order_cancelled_in_the_shop_after_we_shipped_it_waits_for_staff(shop, post_woo):
+    payload = fixture("woocommerce_order_created.json")
+    post_woo("order.created", payload)
+    post_woo("order.updated", {**payload, "status": "completed"})
+    events = event_count()
+
+    response = post_woo("order.updated", {**payload, "status": "cancelled"})
+
+    assert response.json() == {"outcome": "dead_lettered"}
+    assert DeadLetter.objects.get().code == "illegal_transition"
+    assert event_count() == events
+    assert Order.objects.get(id=shop_order_id("woocommerce", "example.com", "727")).status == OrderStatus.SHIPPED
+
+
+def test_an_unpaid_oversold_order_fulfilled_later_keeps_its_payment_while_its_shipping_waits(shop, post_shopify):
+    payload = fixture("shopify_orders_create.json")
+    payload["line_items"][0]["quantity"] = 12  # 10 in the warehouse
+    post_shopify("orders/create", payload)  # financial_status pending
+
+    response = post_shopify(
+        "orders/fulfilled", {**payload, "financial_status": "paid", "fulfillment_status": "fulfilled"}
+    )
+
+    assert response.json() == {"outcome": "dead_lettered"}
+    assert DeadLetter.objects.get().code == "insufficient_stock"
+    assert Order.objects.get(id=shopify_order_id(payload["id"])).status == OrderStatus.PAID
+    assert not Event.objects.filter(type="order.shipped").exists()

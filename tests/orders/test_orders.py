@@ -11,6 +11,7 @@ from backoffice.eventstore.models import Event
 from customers.services import customer_merge
 from customers.services.ingestion import customer_register
 from orders import services
+from orders.errors import InvalidFields
 from orders.models import Order
 
 from .conftest import level
@@ -609,3 +610,84 @@ def test_collecting_what_a_count_found_missing_is_a_409_and_changes_nothing(clie
     assert response.json()["lines"][0]["available"][0]["location"] == "VLC-01"
     assert Event.objects.count() == before
     assert level(SHIRT, "MAD-01") == {"on_hand": 1, "reserved": 2, "available": 0}
+
+
+def _each_split_over_two_stores(receive, count: int) -> list[str]:
+    """`count` products with one unit in each store: an order of two of each is served, every line split in two."""
+    skus = [f"SPLIT-{n:03d}" for n in range(count)]
+    for sku in skus:
+        services.product_save(sku=sku, name=sku, category="split", price=Decimal("1.00"), actor="test")
+        receive(sku, "MAD-01", 1)
+        receive(sku, "VLC-01", 1)
+    return skus
+
+
+def test_an_order_whose_allocation_splits_past_200_lines_is_placed(chain, receive, customer_id):
+    skus = _each_split_over_two_stores(receive, 101)
+
+    order, created = services.order_place(
+        customer=customer_id,
+        channel="web",
+        lines=[{"sku": sku, "quantity": 2} for sku in skus],
+        fulfilment={"method": "ship"},
+        actor="test",
+    )
+
+    assert created
+    assert order.lines.count() == 202
+    assert order.total == Decimal("202.00")
+    assert level(skus[0], "MAD-01") == level(skus[-1], "VLC-01") == {"on_hand": 1, "reserved": 1, "available": 0}
+
+
+def test_an_api_order_whose_allocation_splits_past_200_lines_is_a_201_and_returns_whole(
+    client, chain, receive, customer_id
+):
+    skus = _each_split_over_two_stores(receive, 101)
+
+    response = _ship(client, customer_id, [{"sku": sku, "quantity": 2} for sku in skus])
+
+    assert response.status_code == 201, response.json()
+    order_id = response.json()["id"]
+    assert len(response.json()["lines"]) == 202
+    assert _act(client, order_id, "pay").status_code == 200
+    assert _act(client, order_id, "ship").status_code == 200
+    returned = _act(client, order_id, "return", location="MAD-01")
+    assert returned.status_code == 200, returned.json()
+    assert returned.json()["status"] == "returned"
+    assert level(skus[0], "MAD-01") == {"on_hand": 2, "reserved": 0, "available": 2}
+
+
+def test_an_order_too_large_to_record_is_a_400_naming_its_lines_and_changes_nothing(
+    client, chain, receive, customer_id, settings
+):
+    skus = _each_split_over_two_stores(receive, 30)
+    settings.EVENTSTORE_MAX_EVENT_BYTES = 2000  # 60 lines after allocation do not fit
+    before = Event.objects.count()
+
+    response = _ship(client, customer_id, [{"sku": sku, "quantity": 2} for sku in skus])
+
+    assert response.status_code == 400, response.json()
+    assert [(e["field"], e["code"]) for e in response.json()["errors"]] == [("lines", "too_many_lines")]
+    assert "60" in response.json()["errors"][0]["message"]
+    assert Event.objects.count() == before
+    assert level(skus[0], "MAD-01") == {"on_hand": 1, "reserved": 0, "available": 1}
+
+
+def test_an_order_of_more_products_than_one_order_holds_is_refused_on_its_lines(chain, receive, customer_id):
+    skus = [f"MANY-{n:03d}" for n in range(201)]
+    for sku in skus:
+        services.product_save(sku=sku, name=sku, category="many", price=Decimal("1.00"), actor="test")
+        receive(sku, "WH-ZGZ", 1)
+    before = Event.objects.count()
+
+    with pytest.raises(InvalidFields) as refused:
+        services.order_place(
+            customer=customer_id,
+            channel="web",
+            lines=[{"sku": sku, "quantity": 1} for sku in skus],
+            fulfilment={"method": "ship"},
+            actor="test",
+        )
+
+    assert [(e.field, e.code) for e in refused.value.errors] == [("lines", "max_length")]
+    assert Event.objects.count() == before

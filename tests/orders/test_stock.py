@@ -248,3 +248,78 @@ def test_availability_per_sku_sums_every_location_and_names_one_never_counting_a
     assert selectors.availability_by_sku(skus=skus, location="VLC-01")["PAN-VAQ-SLI-40"] == (2, 2)
     assert selectors.availability_by_sku(skus=skus)["CAM-ALG-BLA-M"] == (10, None)
     assert sum(row["available"] for row in selectors.stock_levels(sku="CAM-ALG-BLA-M")) == 10  # as the detail says
+
+
+def _withdraw(sku: str) -> None:
+    from decimal import Decimal
+
+    from orders import services
+
+    services.product_save(sku=sku, name="Camiseta algodón blanca M", price=Decimal("19.90"), is_active=False, actor="t")
+
+
+def test_a_till_sale_of_a_product_not_on_sale_is_a_400_naming_the_sku_and_changes_nothing(client, chain, receive):
+    receive("CAM-ALG-BLA-M", "MAD-01", 2)
+    _withdraw("CAM-ALG-BLA-M")
+    before = Event.objects.count()
+
+    response = _move(client, sku="CAM-ALG-BLA-M", location="MAD-01", kind="sold", quantity=1)
+
+    assert response.status_code == 400, response.json()
+    assert response.headers["Content-Type"] == "application/problem+json"
+    assert [(e["field"], e["code"]) for e in response.json()["errors"]] == [("sku", "inactive_sku")]
+    assert Event.objects.count() == before
+    assert level("CAM-ALG-BLA-M", "MAD-01") == {"on_hand": 2, "reserved": 0, "available": 2}
+
+
+def test_a_sale_movement_and_an_order_refuse_a_product_not_on_sale_alike(chain, receive, customer_id):
+    from orders import services
+    from orders.errors import InvalidFields
+
+    receive("CAM-ALG-BLA-M", "MAD-01", 2)
+    _withdraw("CAM-ALG-BLA-M")
+
+    with pytest.raises(InvalidFields) as anonymous:
+        services.stock_move(sku="CAM-ALG-BLA-M", location="MAD-01", kind="sold", quantity=1, actor="t")
+    with pytest.raises(InvalidFields) as named:
+        services.order_place(
+            customer=customer_id,
+            channel="store",
+            lines=[{"sku": "CAM-ALG-BLA-M", "quantity": 1}],
+            fulfilment={"method": "counter", "location": "MAD-01"},
+            actor="t",
+        )
+
+    ((sale_error,), (order_error,)) = anonymous.value.errors, named.value.errors
+    assert (sale_error.field, sale_error.code) == ("sku", "inactive_sku")
+    assert (order_error.field, order_error.code) == ("lines.0.sku", "inactive_sku")
+    assert sale_error.message == order_error.message
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"kind": "received", "quantity": 3},
+        {"kind": "counted", "quantity": 1},
+        {"kind": "transfer", "quantity": 1, "to_location": "WH-ZGZ"},
+    ],
+)
+def test_the_stock_of_a_product_not_on_sale_is_still_received_counted_and_moved(client, chain, receive, body):
+    receive("CAM-ALG-BLA-M", "MAD-01", 2)
+    _withdraw("CAM-ALG-BLA-M")
+
+    response = _move(client, sku="CAM-ALG-BLA-M", location="MAD-01", **body)
+
+    assert response.status_code == 201, response.json()
+
+
+def test_a_till_sale_resent_after_the_product_was_withdrawn_answers_the_first(client, chain, receive):
+    receive("CAM-ALG-BLA-M", "MAD-01", 2)
+    body = {"id": "4a1e2b3c-5d6e-4f70-8a9b-0c1d2e3f4a5b", "sku": "CAM-ALG-BLA-M", "location": "MAD-01"}
+    first = _move(client, **body, kind="sold", quantity=1)
+    _withdraw("CAM-ALG-BLA-M")
+
+    again = _move(client, **body, kind="sold", quantity=1)
+
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert level("CAM-ALG-BLA-M", "MAD-01")["on_hand"] == 1

@@ -488,3 +488,21 @@ def test_the_case_page_links_the_customers_orders_to_their_page(web_order, login
     page = login("support").get(f"/staff/cases/{case.id}/").content.decode()
 
     assert 'href="/staff/orders/W-1/"' in page
+
+
+@pytest.mark.parametrize("customer", ["", "600 111 222"])
+def test_a_till_sale_of_a_product_not_on_sale_is_refused_with_or_without_a_customer(shop, login, ana, customer):
+    order_services.product_save(
+        sku="CAM-ALG-BLA-M", name="Camiseta algodón blanca M", price=Decimal("19.90"), is_active=False, actor="test"
+    )
+    client = login("store")
+    before = event_count()
+
+    response = client.post(
+        "/staff/till/", {"sku": "CAM-ALG-BLA-M", "quantity": 1, "customer": customer, "sale_id": uuid.uuid4()}
+    )
+
+    assert response.status_code == 400
+    assert response.context["form"].errors["sku"] == ["This product is not on sale."]
+    assert event_count() == before
+    assert level("CAM-ALG-BLA-M", "MAD-01")["on_hand"] == 3

@@ -8,7 +8,10 @@ received in the dead-letter list with the reason. Either way the platform gets i
 An order of the shop is our order on the web channel with an id derived from the platform's (uuid5), so every
 topic about it (create, paid, fulfilled, cancelled, refund) finds it, places it if it was missed, and a replay or a
 resend never places it twice. Stock short at the location does not refuse it: the shop has already sold it, so it
-is recorded with an oversell alert.
+is recorded with an oversell alert. A lifecycle step refused after the placement (shipping units not on the shelf yet,
+a payment missing) keeps the placement and the steps before it, and only the delivery waits in the dead-letter list:
+its replay finds the order placed and takes the steps still missing. A status the order cannot reach from where it
+stands (paid or shipped by the shop while cancelled here) is dead-lettered for staff, never answered applied.
 """
 
 import base64
@@ -63,6 +66,11 @@ NAMESPACE = uuid.UUID("0b7d3c55-8f1e-4c1a-a3a5-2d6f0c9e7b21")
 CHANNEL = Channel.WEB
 ATTEMPTS = 3
 _CENT = Decimal("0.01")
+
+
+class StepRefused(Unprocessable):
+    """A lifecycle step of a shop's order was refused after what came before it in the same delivery (the placement,
+    the payment) was applied: that part stands, and the delivery waits in the dead-letter list for the step alone."""
 
 
 class ShopWebhookRefused(Exception):
@@ -173,7 +181,7 @@ def shop_webhook_receive(
         raise ShopWebhookRefused(401, "invalid_signature", "the signature does not match the body and the secret")
     if not delivery_id:
         raise ShopWebhookRefused(400, "missing_delivery_id", "the delivery id header is missing")
-    delivery = Delivery(platform, shop_domain, topic, delivery_id[:200], body)
+    delivery = Delivery(platform, shop_domain, topic, _delivery_key(platform, delivery_id, body), body)
     for attempt in range(ATTEMPTS):
         try:
             with transaction.atomic():
@@ -196,6 +204,17 @@ def shop_webhook_receive(
             if attempt == ATTEMPTS - 1:
                 raise
     raise AssertionError("unreachable")
+
+
+def _delivery_key(platform: str, delivery_id: str, body: bytes) -> str:
+    """What a delivery is deduplicated by. Shopify's X-Shopify-Webhook-Id names one delivery (the same on its
+    retries). WooCommerce's X-WC-Webhook-Delivery-ID does not: it is wp_hash(webhook id . current Unix second)
+    (class-wc-webhook.php, get_new_delivery_id), so two different changes of one order sent in the same second share
+    it, and deduplicating on it alone answered the second, real change "duplicate" and dropped it. Its key is
+    therefore the id with a digest of the body: the same body in the same second is the same delivery."""
+    if platform == "woocommerce":
+        return f"{delivery_id[:64]}:{hashlib.sha256(body).hexdigest()}"
+    return delivery_id[:200]
 
 
 def _receipt_claim(delivery: Delivery) -> bool:
@@ -236,11 +255,23 @@ def _code(exc: Exception) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", type(exc).__name__).lower()[:40]
 
 
+def _apply_keeping_steps_taken(connection: ShopConnection, delivery: Delivery) -> tuple[bool, StepRefused | None]:
+    """`_apply` in a savepoint: (applied, None), or (True, the refusal) when a lifecycle step was refused after its
+    order's placement. Then the step's own savepoint is rolled back and what came before it commits; any other
+    refusal rolls the whole delivery back."""
+    with transaction.atomic():
+        try:
+            return _apply(connection, delivery), None
+        except StepRefused as exc:
+            return True, exc
+
+
 def _apply_or_keep(connection: ShopConnection, delivery: Delivery) -> str:
     try:
-        with transaction.atomic():
-            applied = _apply(connection, delivery)
-        return Outcome.APPLIED if applied else Outcome.IGNORED
+        applied, step_refused = _apply_keeping_steps_taken(connection, delivery)
+        if step_refused is None:
+            return Outcome.APPLIED if applied else Outcome.IGNORED
+        code, reason = step_refused.code, str(step_refused)
     except ConcurrencyError:
         raise  # a race with a concurrent delivery, not a refusal: the whole delivery runs again
     except Unprocessable as exc:
@@ -288,14 +319,16 @@ def dead_letter_replay(*, dead_letter_id: int, actor: str) -> bool:
             letter.platform, letter.shop_domain, letter.topic, letter.delivery_id, crypto.decrypt(letter.body_encrypted)
         )
         try:
-            with transaction.atomic():
-                _apply(connection, delivery)
+            _, step_refused = _apply_keeping_steps_taken(connection, delivery)
         except Unprocessable as exc:
             return _still_refused(letter, exc.code, str(exc))
         except _REFUSALS as exc:
             return _still_refused(letter, _code(exc), f"{type(exc).__name__}: {exc}")
         except _SHAPE_ERRORS as exc:
             return _still_refused(letter, "unknown_shape", f"{type(exc).__name__}: {exc}")
+        if step_refused is not None:
+            # The steps before it (and a placement a fix made possible) stand; the letter waits for this one.
+            return _still_refused(letter, step_refused.code, str(step_refused))
         WebhookReceipt.objects.filter(platform=letter.platform, delivery_id=letter.delivery_id).update(
             outcome=Outcome.APPLIED
         )
@@ -440,26 +473,55 @@ def _order_sync(connection: ShopConnection, shop_order: ShopOrder, *, is_creatio
         status = order.status
     else:
         status = existing.status
-    steps = []
     if shop_order.is_refunded and status in _RETURNABLE:
         _return_all(connection, order_id, actor)
         return
+    for action in _steps(order_id, shop_order, status):
+        try:
+            with transaction.atomic():  # a refused step undoes itself alone: the placement and earlier steps stand
+                order_act(order_id=order_id, action=action, actor=actor, channel=CHANNEL)
+        except ConcurrencyError:
+            raise  # a race, not a refusal: the whole delivery runs again
+        except IllegalTransition as exc:
+            raise StepRefused("illegal_transition", str(exc)) from None
+        except _REFUSALS as exc:
+            raise StepRefused(_code(exc), f"{type(exc).__name__}: {exc}") from None
+
+
+def _steps(order_id: str, shop_order: ShopOrder, status: str) -> list[str]:
+    """The lifecycle steps that bring our order from `status` to what the shop says. Raises Unprocessable when the
+    shop's status cannot be reached from ours (staff decide), StepRefused when a step must wait for another first."""
     if shop_order.is_cancelled or shop_order.is_refunded:
         if status in (OrderStatus.PLACED, OrderStatus.PAID, OrderStatus.READY):
-            steps.append("cancel")
-    else:
-        if shop_order.is_paid and status == OrderStatus.PLACED:
-            steps.append("pay")
-            status = OrderStatus.PAID
-        if shop_order.is_fulfilled and status == OrderStatus.PAID:
-            steps.append("ship")
-        elif shop_order.is_fulfilled and status == OrderStatus.PLACED:
-            raise Unprocessable("not_paid", f"order {order_id} is fulfilled by the shop but not paid: ships paid only")
-    for action in steps:
-        try:
-            order_act(order_id=order_id, action=action, actor=actor, channel=CHANNEL)
-        except IllegalTransition as exc:
-            raise Unprocessable("illegal_transition", str(exc)) from None
+            return ["cancel"]
+        if status in _RETURNABLE:  # refunded ones were returned by the caller
+            raise Unprocessable(
+                "illegal_transition",
+                f"order {order_id} is cancelled in the shop but {status} here: the goods have left, only a return "
+                "brings them back",
+            )
+        return []  # cancelled or returned here already
+    if status == OrderStatus.CANCELLED:
+        # A shop may take a cancelled order up again (WooCommerce: back to processing or completed); ours released
+        # its stock and stays cancelled. An order the shop still waits to be paid for is left alone.
+        if shop_order.is_paid or shop_order.is_fulfilled:
+            said = "fulfilled" if shop_order.is_fulfilled else "paid"
+            raise Unprocessable(
+                "illegal_transition",
+                f"order {order_id} is cancelled here but {said} in the shop: a cancelled order is not taken up "
+                "again; place it anew or cancel it in the shop",
+            )
+        return []
+    steps = []
+    if shop_order.is_paid and status == OrderStatus.PLACED:
+        steps.append("pay")
+        status = OrderStatus.PAID
+    if shop_order.is_fulfilled and status == OrderStatus.PAID:
+        steps.append("ship")
+    elif shop_order.is_fulfilled and status == OrderStatus.PLACED:
+        # Raised before any step: the placement made by this delivery stands, the order waits for its payment.
+        raise StepRefused("not_paid", f"order {order_id} is fulfilled by the shop but not paid: ships paid only")
+    return steps
 
 
 _RETURNABLE = (OrderStatus.SHIPPED, OrderStatus.DELIVERED, OrderStatus.COLLECTED, OrderStatus.PARTIALLY_RETURNED)
