@@ -7,6 +7,7 @@ import uuid
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -89,17 +90,30 @@ def _story_line(event, *, is_admin: bool) -> dict:
     }
 
 
+class PeopleChangeList(ChangeList):
+    """The customer list with each row's person figures (orders, value, activity over every customer merged into
+    it), read once for the page: a fixed number of queries however many rows it shows."""
+
+    def get_results(self, request):
+        super().get_results(request)
+        figures = selectors.people_figures(owner_ids={customer.pk for customer in self.result_list})
+        for customer in self.result_list:  # the page's own instances (a queryset keeps what it read)
+            customer.person_figures = figures[customer.pk]
+
+
 @admin.register(Customer)
 class CustomerAdmin(RoleGatedAdmin, ReadOnlyAdmin):
     roles = PEOPLE_ROLES
+    # The figures are the person's (the customer and everyone merged into them), as the 360 view counts them, not
+    # the row's own counters: read for the whole page at once (PeopleChangeList), so they cannot be sorted on.
     list_display = (
         "customer",
         "acquisition",
         "channels",
-        "interaction_count",
-        "order_count",
-        "lifetime_value",
-        "last_interaction_at",
+        "person_interactions",
+        "person_orders",
+        "person_value",
+        "person_last_interaction",
         "erased_at",
     )
     list_display_links = ("customer",)
@@ -117,11 +131,11 @@ class CustomerAdmin(RoleGatedAdmin, ReadOnlyAdmin):
         "merged_from",
         "erased_at",
         "channels",
-        "interaction_count",
-        "last_interaction_at",
-        "order_count",
-        "lifetime_value",
-        "last_order_at",
+        "person_interactions",
+        "person_last_interaction",
+        "person_orders",
+        "person_value",
+        "person_last_order",
         "identifier_list",
         "consent_list",
         "case_list",
@@ -152,9 +166,40 @@ class CustomerAdmin(RoleGatedAdmin, ReadOnlyAdmin):
             return customer.display_name
         return format_html("{} · {}", _("Customer without a name"), short_id(customer.pk))
 
+    def get_changelist(self, request, **kwargs):
+        return PeopleChangeList
+
+    @staticmethod
+    def _figures(customer: Customer) -> selectors.PersonFigures:
+        """The person's figures: read for the whole page by the list, once per customer on the change page."""
+        figures = getattr(customer, "person_figures", None)
+        if figures is None:
+            figures = customer.person_figures = selectors.people_figures(owner_ids={customer.pk})[customer.pk]
+        return figures
+
     @admin.display(description=_("channels used"))
     def channels(self, customer):
-        return ", ".join(wording.channel_label(channel) for channel in customer.channels_used)
+        return ", ".join(wording.channel_label(channel) for channel in self._figures(customer).channels_used)
+
+    @admin.display(description=_("interactions"))
+    def person_interactions(self, customer):
+        return self._figures(customer).interaction_count
+
+    @admin.display(description=_("last interaction"))
+    def person_last_interaction(self, customer):
+        return self._figures(customer).last_interaction_at
+
+    @admin.display(description=_("orders"))
+    def person_orders(self, customer):
+        return self._figures(customer).order_count
+
+    @admin.display(description=_("lifetime value"))
+    def person_value(self, customer):
+        return self._figures(customer).lifetime_value
+
+    @admin.display(description=_("last order"))
+    def person_last_order(self, customer):
+        return self._figures(customer).last_order_at
 
     @admin.display(description=_("merged from"))
     def merged_from(self, customer):

@@ -4,7 +4,6 @@ import uuid
 
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
-from django.db.models import prefetch_related_objects
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -57,14 +56,15 @@ class HomeView(StaffRoleRequiredMixin, TemplateView):
 IDENTIFIER_ORDER = {kind: index for index, kind in enumerate(presenters.IDENTIFIER_LABELS)}
 
 
-def _identifier_rows(customer) -> list[dict]:
+def _identifier_rows(identifiers) -> list[dict]:
+    """The person's identifiers (of every customer merged into them too) as the page shows them, by kind."""
     return [
         {
             "kind": i.kind,
             "label": presenters.IDENTIFIER_LABELS.get(i.kind, i.kind),
             "value": presenters.identifier_value(i.kind, i.value),
         }
-        for i in sorted(customer.identifiers.all(), key=lambda i: IDENTIFIER_ORDER.get(i.kind, len(IDENTIFIER_ORDER)))
+        for i in sorted(identifiers, key=lambda i: IDENTIFIER_ORDER.get(i.kind, len(IDENTIFIER_ORDER)))
     ]
 
 
@@ -81,15 +81,16 @@ class CustomerSearchView(StaffRoleRequiredMixin, TemplateView):
         results = None
         if form.is_valid():
             customers = customer_selectors.customer_search(query=form.cleaned_data["q"], limit=SEARCH_LIMIT)
-            prefetch_related_objects(customers, "identifiers")
+            identifiers = customer_selectors.people_identifiers(owner_ids={c.id for c in customers})
+            figures = customer_selectors.people_figures(owner_ids={c.id for c in customers})
             personal_data_access_record(
                 actor=self.request.user, customer_ids=[c.id for c in customers], surface=AccessSurface.STAFF_SEARCH
             )
             results = [
                 {
                     "customer": customer,
-                    "identifiers": _identifier_rows(customer),
-                    "channels": _channel_rows(customer.channels_used),
+                    "identifiers": _identifier_rows(identifiers[customer.id]),
+                    "channels": _channel_rows(figures[customer.id].channels_used),
                     "acquisition_channel": presenters.channel_label(customer.acquisition_channel),
                 }
                 for customer in customers

@@ -2,7 +2,6 @@
 
 import uuid
 
-from django.db.models import prefetch_related_objects
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework import serializers
@@ -50,10 +49,34 @@ class CustomerSummarySerializer(serializers.Serializer):
     channels_used = serializers.ListField(child=serializers.CharField())
     interaction_count = serializers.IntegerField()
     last_interaction_at = serializers.DateTimeField(allow_null=True)
-    identifiers = serializers.SerializerMethodField()
+    identifiers = serializers.SerializerMethodField(help_text="of every customer the person is made of (merges)")
 
     def get_identifiers(self, customer) -> list[dict]:
-        return [{"kind": i.kind, "value": i.value} for i in customer.identifiers.all()]
+        return [{"kind": i.kind, "value": i.value} for i in self.context["identifiers"][customer.id]]
+
+    def to_representation(self, customer):
+        # The activity of the person, every customer merged into them included (the row's counters are its own).
+        data = super().to_representation(customer)
+        person = self.context["figures"][customer.id]
+        data["channels_used"] = list(person.channels_used)
+        data["interaction_count"] = person.interaction_count
+        data["last_interaction_at"] = (
+            self.fields["last_interaction_at"].to_representation(person.last_interaction_at)
+            if person.last_interaction_at
+            else None
+        )
+        return data
+
+
+def _summaries(customers: list[Customer]) -> list[dict]:
+    """Each person's summary, with the identifiers and activity of every customer merged into them: read once for
+    the page."""
+    owner_ids = {c.id for c in customers}
+    context = {
+        "identifiers": selectors.people_identifiers(owner_ids=owner_ids),
+        "figures": selectors.people_figures(owner_ids=owner_ids),
+    }
+    return CustomerSummarySerializer(customers, many=True, context=context).data
 
 
 class CustomerListApi(ListApi):
@@ -90,14 +113,14 @@ class CustomerListApi(ListApi):
                 for e in exc.errors
             ]
             raise validation_failed(errors) from exc
-        customer = Customer.objects.prefetch_related("identifiers").get(id=customer_id)
+        customer = Customer.objects.get(id=customer_id)
         if not created:
             # A known identifier answers the person it belongs to, with every identifier they have: a lookup by email
             # or phone, recorded as the search is.
             personal_data_access_record(
                 actor=request.user, customer_ids=[customer_id], surface=AccessSurface.API_SEARCH
             )
-        return Response(CustomerSummarySerializer(customer).data, status=201 if created else 200)
+        return Response(_summaries([customer])[0], status=201 if created else 200)
 
     @extend_schema(
         parameters=[
@@ -114,11 +137,10 @@ class CustomerListApi(ListApi):
         if "q" in request.query_params:
             return _search_answer(request, request.query_params["q"])
         page = self.list_page()
-        prefetch_related_objects(page, "identifiers")
         personal_data_access_record(
             actor=request.user, customer_ids=[c.id for c in page], surface=AccessSurface.API_LIST
         )
-        return self.get_paginated_response(CustomerSummarySerializer(page, many=True).data)
+        return self.get_paginated_response(_summaries(page))
 
 
 class CustomerSearchApi(APIView):
@@ -141,11 +163,10 @@ def _search_answer(request, query: str) -> Response:
     if len(query.strip()) < 3:
         raise invalid("q", "at least 3 characters", "min_length")
     customers = selectors.customer_search(query=query)
-    prefetch_related_objects(customers, "identifiers")
     personal_data_access_record(
         actor=request.user, customer_ids=[c.id for c in customers], surface=AccessSurface.API_SEARCH
     )
-    return Response({"results": CustomerSummarySerializer(customers, many=True).data, "next": None, "previous": None})
+    return Response({"results": _summaries(customers), "next": None, "previous": None})
 
 
 class RfmSerializer(serializers.Serializer):

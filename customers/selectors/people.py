@@ -5,6 +5,7 @@ answers "about this customer" covers the customer and everyone merged into them 
 """
 
 import uuid
+from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -233,6 +234,100 @@ def customer_orders(*, customer_id: uuid.UUID, limit: int = 20) -> list[Customer
     return list(CustomerOrder.objects.filter(customer_id__in=group).order_by("-placed_at")[:limit])
 
 
+@dataclass(frozen=True)
+class PersonFigures:
+    """What a person did, over every customer they are made of: the figures of the 360 view."""
+
+    order_count: int = 0
+    lifetime_value: Decimal = Decimal("0.00")  # net of refunds, in cents; cancelled orders left out
+    first_order_at: datetime | None = None
+    last_order_at: datetime | None = None
+    interaction_count: int = 0
+    last_interaction_at: datetime | None = None
+    channels_used: tuple[str, ...] = ()
+
+
+def people_figures(*, owner_ids: set[uuid.UUID]) -> dict[uuid.UUID, PersonFigures]:
+    """Per id, the figures of that customer and everyone merged into them, as the 360 view counts them (not the row's
+    own counters, which are one customer's): for a page of people in a fixed number of queries."""
+    members = _members_of(owner_ids)
+    everyone = list({member for group in members.values() for member in group})
+    rows = {
+        row.id: row
+        for row in Customer.objects.filter(id__in=everyone).only(
+            "id", "interaction_count", "last_interaction_at", "channels_used"
+        )
+    }
+    orders = _orders_by_customer(everyone)
+    return {
+        owner: _figures([orders[m] for m in group if m in orders], [rows[m] for m in group if m in rows])
+        for owner, group in members.items()
+    }
+
+
+def people_identifiers(*, owner_ids: set[uuid.UUID]) -> dict[uuid.UUID, list[CustomerIdentifier]]:
+    """Per id, the identifiers of that customer and everyone merged into them, in the order the 360 view lists them:
+    for a page of people in a fixed number of queries."""
+    members = _members_of(owner_ids)
+    everyone = list({member for group in members.values() for member in group})
+    held: dict[uuid.UUID, list[CustomerIdentifier]] = defaultdict(list)
+    for identifier in CustomerIdentifier.objects.filter(customer_id__in=everyone).order_by("added_at", "key"):
+        held[identifier.customer_id].append(identifier)
+    return {
+        owner: sorted((i for member in group for i in held[member]), key=lambda i: (i.added_at, i.key))
+        for owner, group in members.items()
+    }
+
+
+def _members_of(owner_ids: set[uuid.UUID]) -> dict[uuid.UUID, list[uuid.UUID]]:
+    """Per id, itself and every customer merged into it at any depth (`people_members`), also when some of the ids
+    are merged into others of them (the admin lists merged customers too): those count for every id above them."""
+    nearest = people_members(owner_ids=owner_ids)  # each customer with the closest of the ids it is part of
+    merged_into = dict(
+        Customer.objects.filter(id__in=list(owner_ids), merged_into__isnull=False).values_list("id", "merged_into_id")
+    )
+    members: dict[uuid.UUID, list[uuid.UUID]] = {owner: [] for owner in owner_ids}
+    for member, owner in nearest.items():
+        seen: set[uuid.UUID] = set()
+        while owner is not None and owner not in seen:  # up through the ids above it (cycles cut, as in the walk)
+            seen.add(owner)
+            members[owner].append(member)
+            above = merged_into.get(owner)
+            owner = nearest.get(above) if above is not None else None
+    return members
+
+
+def _orders_by_customer(customer_ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
+    """Per customer, the commerce projection's figures of their orders (cancelled ones left out)."""
+    orders = (
+        CustomerOrder.objects.filter(customer_id__in=customer_ids, is_cancelled=False)
+        .values("customer_id")
+        .annotate(
+            count=Count("order_id"),
+            gross=Sum("total"),
+            refunded=Sum("refunded"),
+            first=Min("placed_at"),
+            last=Max("placed_at"),
+        )
+        .order_by()
+    )
+    return {row["customer_id"]: row for row in orders}
+
+
+def _figures(orders: list[dict[str, Any]], rows: list[Customer]) -> PersonFigures:
+    """A person's figures from their customers' orders (`_orders_by_customer`) and rows (the activity counters)."""
+    seen = [row.last_interaction_at for row in rows if row.last_interaction_at]
+    return PersonFigures(
+        order_count=sum(o["count"] for o in orders),
+        lifetime_value=money(sum(((o["gross"] or 0) - (o["refunded"] or 0) for o in orders), Decimal("0"))),
+        first_order_at=min((o["first"] for o in orders), default=None),
+        last_order_at=max((o["last"] for o in orders), default=None),
+        interaction_count=sum(row.interaction_count for row in rows),
+        last_interaction_at=max(seen, default=None),
+        channels_used=tuple(sorted({channel for row in rows for channel in row.channels_used})),
+    )
+
+
 def customer_360(*, customer_id: uuid.UUID, recent: int = 10) -> dict:
     """The person as every channel knows them, from the projections: profile, identifiers, consents, channels,
     activity, orders and value, RFM and a short recent timeline. `customer_id` must be a root (not merged)."""
@@ -243,18 +338,12 @@ def customer_360(*, customer_id: uuid.UUID, recent: int = 10) -> dict:
     identifiers = list(
         CustomerIdentifier.objects.filter(customer_id__in=group).order_by("added_at", "key").values("kind", "value")
     )
-    orders = CustomerOrder.objects.filter(customer_id__in=group, is_cancelled=False).aggregate(
-        count=Count("order_id"),
-        gross=Sum("total"),
-        refunded=Sum("refunded"),
-        first=Min("placed_at"),
-        last=Max("placed_at"),
-    )
-    value = (orders["gross"] or Decimal("0")) - (orders["refunded"] or Decimal("0"))
-    last_times = [m.last_interaction_at for m in members if m.last_interaction_at]
+    figures = _figures(list(_orders_by_customer(group).values()), members)
     earliest = min(members, key=lambda m: m.registered_at)
     now = timezone.now()
-    rfm = rfm_scores(last_order_at=orders["last"], order_count=orders["count"], value=value, now=now)
+    rfm = rfm_scores(
+        last_order_at=figures.last_order_at, order_count=figures.order_count, value=figures.lifetime_value, now=now
+    )
     return {
         "id": customer.id,
         "name": customer.display_name or next((m.display_name for m in members if m.display_name), ""),
@@ -266,13 +355,13 @@ def customer_360(*, customer_id: uuid.UUID, recent: int = 10) -> dict:
         "erased_at": customer.erased_at,
         "merged_from": [m.id for m in members if m.id != customer_id],
         "identifiers": identifiers,
-        "channels_used": sorted({channel for m in members for channel in m.channels_used}),
-        "interaction_count": sum(m.interaction_count for m in members),
-        "last_interaction_at": max(last_times) if last_times else None,
-        "order_count": orders["count"],
-        "lifetime_value": money(value),
-        "first_order_at": orders["first"],
-        "last_order_at": orders["last"],
+        "channels_used": list(figures.channels_used),
+        "interaction_count": figures.interaction_count,
+        "last_interaction_at": figures.last_interaction_at,
+        "order_count": figures.order_count,
+        "lifetime_value": figures.lifetime_value,
+        "first_order_at": figures.first_order_at,
+        "last_order_at": figures.last_order_at,
         "rfm": {"recency": rfm.recency, "frequency": rfm.frequency, "monetary": rfm.monetary, "code": rfm.code},
         "open_cases": list(
             Case.objects.filter(customer_id__in=group, status=Case.Status.OPEN)

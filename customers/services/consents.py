@@ -8,12 +8,13 @@ import uuid
 from datetime import datetime
 
 from backoffice.eventstore import store
+from backoffice.eventstore.errors import IdempotencyConflict
 from backoffice.eventstore.keys import KeyDestroyed
 from backoffice.eventstore.store import RecordedEvent
 from backoffice.eventstore.vocabulary import Purpose
 
 from ..events import ConsentGranted, ConsentRevoked
-from ..selectors import customer_is_erased, customer_resolve_id
+from ..selectors import customer_group_ids, customer_is_erased, customer_resolve_id
 
 
 def consent_record(
@@ -28,24 +29,41 @@ def consent_record(
     event_id: uuid.UUID | None = None,
     actor: str,
 ) -> RecordedEvent:
-    """Grant or withdraw consent. Raises CustomerNotFound, KeyDestroyed (a grant for an erased customer), or
-    EventValidationError naming the bad field."""
+    """Grant or withdraw consent. Idempotent on `event_id`: a resend changes nothing and answers the change as it
+    was recorded, also after the customer it was recorded on was merged into another; the id sent for another person
+    or other content is refused (IdempotencyConflict). Raises CustomerNotFound, KeyDestroyed (a grant for an erased
+    customer), or EventValidationError naming the bad field."""
+    change = ConsentGranted if is_granted else ConsentRevoked
     owner = customer_resolve_id(customer_id=customer_id)
     # Nobody grants anything for a person who was erased (the staff page refuses it too). A withdrawal only ever
     # restricts, and a provider's unsubscribe for an old message of theirs still lands.
     if is_granted and customer_is_erased(customer_id=owner):
         raise KeyDestroyed(owner)
-    change = ConsentGranted if is_granted else ConsentRevoked
+    # A resend is compared with what was recorded as it was built then: on the customer it was recorded on (the
+    # stream and customer are part of the content), which a merge since may have made part of another person.
+    recorded_on = owner if event_id is None else _recorded_on(event_id, owner=owner)
     event = store.NewEvent.of(
         # The channel and purpose come as the caller's strings: the event's schema checks them.
-        change.from_data({"customer_id": str(owner), "channel": channel, "purpose": purpose, "wording": wording}),
+        change.from_data({"customer_id": str(recorded_on), "channel": channel, "purpose": purpose, "wording": wording}),
         id=event_id,
         channel=source_channel,
-        customer_id=owner,
+        customer_id=recorded_on,
         occurred_at=occurred_at,
         metadata={"actor": actor},
     )
-    return store.append(f"customer-{owner}", [event])[0]
+    return store.append(f"customer-{recorded_on}", [event])[0]
+
+
+def _recorded_on(event_id: uuid.UUID, *, owner: uuid.UUID) -> uuid.UUID:
+    """The customer a change with this id was recorded on, when that is one of the person `owner` (through merges
+    since); `owner` when the id is new. The id recorded for anyone else is refused."""
+    stored = store.stored_events([event_id]).get(event_id)
+    if stored is None:
+        return owner
+    recorded = stored[1]
+    if recorded.customer_id is None or recorded.customer_id not in customer_group_ids(customer_id=owner):
+        raise IdempotencyConflict([str(event_id)])
+    return recorded.customer_id
 
 
 UNSUBSCRIBE_WORDING = "Unsubscribed through the link or keyword of a message (provider callback)."

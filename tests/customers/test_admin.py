@@ -1,10 +1,16 @@
+import re
+
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from backoffice.eventstore import projector
 from customers import services
 from customers.models import Customer
-from customers.selectors import consent_allows
-from tests.factories import interaction
+from customers.selectors import consent_allows, customer_360
+from orders import services as order_services
+from tests.factories import CustomerFactory, interaction
+from tests.orders.chain import chain_create
 
 pytestmark = pytest.mark.django_db
 
@@ -128,3 +134,83 @@ def test_the_customer_list_shows_the_name_and_channels_by_their_labels(store_cli
     assert str(ana) not in row.replace(f"/customer/{ana}/change/", "")  # no 36-character id column
     filters = html.split('id="changelist-filter"', 1)[1]
     assert '<a href="?acquisition_channel=store">Tienda</a>' in filters
+
+
+# --- A person made of several customers ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def place_order():
+    """place_order(customer_id): one T-shirt (19.90) on the web, picked up in Madrid."""
+    chain_create()
+    order_services.stock_move(sku="CAM-ALG-BLA-M", location="MAD-01", kind="received", quantity=20, actor="test")
+
+    def place(customer_id, channel="web"):
+        order_services.order_place(
+            customer=str(customer_id),
+            channel=channel,
+            lines=[{"sku": "CAM-ALG-BLA-M", "quantity": 1}],
+            fulfilment={"method": "pickup", "location": "MAD-01"},
+            actor="test",
+        )
+
+    return place
+
+
+def _merged_person(place_order, name: str):
+    """A person who ordered once on the web and once in the app, as two profiles merged since: the survivor."""
+    web = CustomerFactory(email=f"{name}@example.es").id
+    app = CustomerFactory(email=f"{name}.app@example.es", channel="app").id
+    place_order(web)
+    place_order(app, channel="app")
+    services.customer_merge(customer_ids=(web, app), into=web, actor="t")
+    projector.catch_up_all()  # the counters on the rows and the channels used are asynchronous projections'
+    return web
+
+
+def _field(html: str, label: str) -> str:
+    """The value the change page shows under a label."""
+    return re.search(rf"<label>{label}:</label>\s*<div class=\"readonly\">(.*?)</div>", html).group(1)
+
+
+def test_the_admin_page_of_a_merged_person_counts_every_profiles_orders(store_client, place_order):
+    person = _merged_person(place_order, "ana")
+
+    html = store_client.get(f"/admin/customers/customer/{person}/change/").content.decode()
+
+    view = customer_360(customer_id=person)
+    assert _field(html, "Orders") == str(view["order_count"]) == "2"
+    assert _field(html, "Lifetime value") == str(view["lifetime_value"]) == "39.80"
+    assert _field(html, "Channels used") == "App, Web"
+    assert _field(html, "Interactions") == str(view["interaction_count"])
+    assert view["interaction_count"] > Customer.objects.get(id=person).interaction_count
+
+
+def _list_rows(client) -> tuple[list[str], int]:
+    """The list's rows as "orders|lifetime value|channels used", and the queries the page took."""
+    with CaptureQueriesContext(connection) as queries:
+        html = client.get("/admin/customers/customer/").content.decode()
+    table = html.split('id="result_list"', 1)[1].split("</table>", 1)[0]
+    head, body = table.split("</thead>", 1)
+    columns = re.findall(r'<div class="text">(?:<a [^>]*>|<span>)([^<]*)<', head)
+    wanted = [columns.index(label) for label in ("Orders", "Lifetime value", "Channels used")]
+    rows = []
+    for row in body.split("<tr>")[1:]:
+        cells = re.findall(r'<t[hd] class="field-[^"]*">(.*?)</t[hd]>', row)
+        rows.append("|".join(cells[i] for i in wanted))
+    return rows, len(queries)
+
+
+def test_the_customer_list_counts_every_profiles_orders_in_queries_that_do_not_grow_with_the_page(
+    store_client, place_order
+):
+    _merged_person(place_order, "ana")
+    _rows, queries_for_one = _list_rows(store_client)
+    for name in ("ben", "carla", "dani"):
+        _merged_person(place_order, name)
+
+    rows, queries_for_four = _list_rows(store_client)
+
+    # The people with both profiles' orders; the merged app profiles (listed too) with their own.
+    assert sorted(rows) == ["1|19.90|App"] * 4 + ["2|39.80|App, Web"] * 4
+    assert queries_for_four == queries_for_one

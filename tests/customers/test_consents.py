@@ -194,3 +194,77 @@ def test_nobody_grants_a_consent_for_an_erased_customer_and_a_withdrawal_still_l
     # A withdrawal only restricts (a provider's unsubscribe for an old message of theirs): recorded.
     withdrawn = client.post(f"/api/v1/customers/{ana}/consents", {**body, "granted": False}, format="json")
     assert withdrawn.status_code == 201
+
+
+@pytest.fixture
+def merged_pair():
+    """(survivor, merged): two profiles of one person, the younger merged into the older."""
+    survivor, merged = CustomerFactory(email="sara@example.es").id, CustomerFactory(email="sara.app@example.es").id
+    return survivor, merged
+
+
+@pytest.mark.parametrize("resent_to", ["merged", "survivor"])
+def test_a_consent_change_resent_with_its_id_after_a_merge_is_recorded_once_not_a_conflict(
+    client, merged_pair, resent_to
+):
+    survivor, merged = merged_pair
+    event_id = str(uuid.uuid4())
+    assert _post(client, merged, id=event_id).status_code == 201
+    services.customer_merge(customer_ids=(survivor, merged), into=survivor, actor="t")
+    before = Event.objects.count()
+
+    resent = _post(client, {"merged": merged, "survivor": survivor}[resent_to], id=event_id)
+
+    assert resent.status_code == 201
+    assert Event.objects.count() == before
+    assert [h["id"] for h in resent.json()["history"]] == [event_id]
+    assert resent.json()["customer_id"] == str(survivor)
+    assert consent_allows(customer_id=survivor, channel="whatsapp", purpose="marketing") is True
+
+
+@pytest.mark.parametrize(
+    "other",
+    [{"granted": False}, {"channel": "email"}, {"wording": "Otra cosa"}, {"source_channel": "store"}],
+    ids=["withdrawal", "channel", "wording", "source_channel"],
+)
+def test_a_consent_id_resent_after_a_merge_with_other_content_is_a_409_and_writes_nothing(client, merged_pair, other):
+    survivor, merged = merged_pair
+    event_id = str(uuid.uuid4())
+    _post(client, merged, id=event_id)
+    services.customer_merge(customer_ids=(survivor, merged), into=survivor, actor="t")
+    before = Event.objects.count()
+
+    resent = _post(client, survivor, id=event_id, **other)
+
+    assert (resent.status_code, resent.json()["type"].rsplit("/", 1)[-1]) == (409, "idempotency_conflict")
+    assert Event.objects.count() == before
+    assert consent_allows(customer_id=survivor, channel="whatsapp", purpose="marketing") is True
+
+
+def test_a_consent_id_used_for_another_person_is_a_409_and_writes_nothing(client, customer_id):
+    event_id = str(uuid.uuid4())
+    _post(client, customer_id, id=event_id)
+    someone_else = CustomerFactory(email="otra@example.es").id
+    before = Event.objects.count()
+
+    resent = _post(client, someone_else, id=event_id)
+
+    assert (resent.status_code, resent.json()["type"].rsplit("/", 1)[-1]) == (409, "idempotency_conflict")
+    assert Event.objects.count() == before
+    assert not Consent.objects.filter(customer_id=someone_else).exists()
+
+
+def test_a_provider_unsubscribe_delivered_again_after_a_merge_withdraws_once(merged_pair):
+    survivor, merged = merged_pair
+    cause = uuid.uuid4()
+    first = services.consents.consent_revoke_on_unsubscribe(
+        customer_id=merged, channel="email", occurred_at=None, cause_id=cause
+    )
+    services.customer_merge(customer_ids=(survivor, merged), into=survivor, actor="t")
+
+    again = services.consents.consent_revoke_on_unsubscribe(
+        customer_id=merged, channel="email", occurred_at=None, cause_id=cause
+    )
+
+    assert again == first
+    assert Event.objects.filter(type="consent.revoked").count() == 1

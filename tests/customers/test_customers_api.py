@@ -5,13 +5,15 @@ import uuid
 from datetime import datetime, timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from backoffice.eventstore import projector
 from backoffice.messaging.services import message_send
 from customers import services
 from customers.models import Customer
-from tests.factories import ConsentFactory, interaction
+from tests.factories import ConsentFactory, CustomerFactory, interaction
 
 pytestmark = pytest.mark.django_db
 START = datetime.fromisoformat("2026-11-01T09:00:00+01:00")
@@ -293,3 +295,80 @@ def test_registering_bad_identifiers_is_a_400_naming_them_and_writes_nothing(cli
     assert response.status_code == 400
     assert response.json()["errors"][0]["field"] == field
     assert not Customer.objects.exists()
+
+
+# --- A person made of several customers ---------------------------------------------------------------------------
+
+
+def _merged_person(name: str) -> uuid.UUID:
+    """A person whose app profile (an email and a phone of its own) was merged into their web profile: the survivor."""
+    web = CustomerFactory(email=f"{name}@example.es").id
+    app = CustomerFactory(email=f"{name}.app@example.es", phone="622333444" if name == "ana" else None).id
+    services.customer_merge(customer_ids=(web, app), into=web, actor="t")
+    return web
+
+
+ANA_EVERYWHERE = {("email", "ana@example.es"), ("email", "ana.app@example.es"), ("phone", "+34622333444")}
+
+
+def test_search_by_a_merged_profiles_email_lists_that_email_among_the_persons_identifiers(client):
+    person = _merged_person("ana")
+
+    response = client.get("/api/v1/customers", {"q": "ana.app@example.es"})
+
+    (found,) = response.json()["results"]
+    assert found["id"] == str(person)
+    assert {(i["kind"], i["value"]) for i in found["identifiers"]} == ANA_EVERYWHERE
+
+
+def test_a_merged_persons_summary_counts_the_activity_of_every_profile(client):
+    web = CustomerFactory(email="eva@example.es", channel="web").id
+    app = CustomerFactory(email="eva.app@example.es", channel="app").id
+    services.interactions_ingest(
+        raw_items=[
+            interaction(customer={"email": "eva@example.es"}, channel="web"),
+            interaction(customer={"email": "eva.app@example.es"}, channel="app"),
+        ],
+        actor="t",
+    )
+    projector.catch_up_all()  # activity is an async projection
+    alone = client.get("/api/v1/customers", {"q": "eva@example.es"}).json()["results"][0]
+    services.customer_merge(customer_ids=(web, app), into=web, actor="t")
+
+    (found,) = client.get("/api/v1/customers", {"q": "eva.app@example.es"}).json()["results"]
+
+    assert found["channels_used"] == ["app", "web"]
+    assert found["interaction_count"] == 2 * alone["interaction_count"] > 0
+
+
+def test_registering_a_merged_profiles_phone_answers_the_person_with_every_identifier(client):
+    person = _merged_person("ana")
+
+    response = client.post(
+        "/api/v1/customers", {"customer": {"phone": "622 333 444"}, "channel": "store"}, format="json"
+    )
+
+    assert response.status_code == 200
+    assert response.json()["id"] == str(person)
+    assert {(i["kind"], i["value"]) for i in response.json()["identifiers"]} == ANA_EVERYWHERE
+
+
+def test_the_customer_list_shows_each_persons_every_identifier_in_queries_that_do_not_grow_with_the_page(client):
+    _merged_person("ana")
+    _few, queries_for_one = _listed(client)
+    for name in ("ben", "carla", "dani"):
+        _merged_person(name)
+        CustomerFactory()
+
+    people, queries_for_seven = _listed(client)
+
+    assert len(people) == 7
+    assert {"ben@example.es", "ben.app@example.es"} in [{i["value"] for i in p["identifiers"]} for p in people]
+    assert queries_for_seven == queries_for_one
+
+
+def _listed(client) -> tuple[list, int]:
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get("/api/v1/customers")
+    assert response.status_code == 200
+    return response.json()["results"], len(queries)

@@ -354,3 +354,22 @@ def test_what_is_typed_at_the_till_is_a_known_card_before_a_known_phone_with_the
 
     assert identifier_kind(text="600111222") == "loyalty_card"
     assert identifier_kind(text="611000999") == "phone"  # nobody's: a phone number
+
+
+def test_the_figures_and_identifiers_of_people_count_a_chain_of_merges_for_every_id_above_each_customer():
+    (a,) = _ingest(_visit(0, {"email": "a@example.es"}))
+    (b,) = _ingest(_visit(5, {"email": "b@example.es"}, channel="app"))
+    (c,) = _ingest(_visit(9, {"email": "c@example.es"}, channel="whatsapp"))
+    services.customer_merge(customer_ids=(b, c), into=b, actor="t")
+    services.customer_merge(customer_ids=(a, b), into=a, actor="t")
+    projector.catch_up_all()
+
+    # Asked for the person and for a customer two merges down it (as the admin's list of customers does).
+    figures = selectors.people_figures(owner_ids={a, c})
+    identifiers = selectors.people_identifiers(owner_ids={a, c})
+
+    assert figures[a].channels_used == ("app", "web", "whatsapp")
+    assert figures[a].interaction_count == selectors.customer_360(customer_id=a)["interaction_count"]
+    assert figures[c].channels_used == ("whatsapp",)
+    assert {i.value for i in identifiers[a]} == {"a@example.es", "b@example.es", "c@example.es"}
+    assert [i.value for i in identifiers[c]] == ["c@example.es"]

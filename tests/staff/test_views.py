@@ -599,3 +599,20 @@ def test_the_role_decorator_guards_function_views_like_the_mixin(rf, staff_user)
     assert call(AnonymousUser())["Location"] == "/staff/login/?next=/staff/somewhere/"
     assert call(staff_user("marketing")).status_code == 403
     assert call(staff_user("support")).content == b"support"
+
+
+def test_a_search_by_a_merged_profiles_email_lists_every_identifier_of_the_person(login, ana):
+    app = services.interactions_ingest(
+        raw_items=[interaction(customer={"email": "ana.app@example.es", "phone": "622333444"}, channel="app")],
+        actor="test",
+    )[0].customer_id
+    services.customer_merge(customer_ids=(ana, app), into=ana, actor="t")
+
+    response = login("store").get("/staff/customers/", {"q": "ana.app@example.es"})
+
+    (row,) = response.context["results"]
+    assert row["customer"].id == ana
+    assert {i["value"] for i in row["identifiers"]} >= {"ana@example.es", "ana.app@example.es", "+34 622 33 34 44"}
+    assert [i["kind"] for i in row["identifiers"]] == sorted(
+        (i["kind"] for i in row["identifiers"]), key=list(presenters.IDENTIFIER_LABELS).index
+    )
