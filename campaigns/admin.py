@@ -10,6 +10,7 @@ import uuid
 from decimal import Decimal, InvalidOperation
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied
 from django.db import models
@@ -17,7 +18,7 @@ from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.html import format_html, format_html_join
 from django.utils.text import capfirst, format_lazy
 from django.utils.translation import gettext_lazy as _
@@ -33,6 +34,7 @@ from customers.wording import channel_label
 
 from . import segments, selectors, services, worksheet
 from .admin_owners import OwnedAdmin
+from .admin_saves import FormErrors, RefusedSaveShownAdmin, SaveRefused
 from .events import (
     CampaignApproved,
     CampaignCancelled,
@@ -42,7 +44,7 @@ from .events import (
     CampaignImported,
     CampaignLaunched,
 )
-from .models import OUTBOUND_CHANNELS, VARIANT_FIELDS, Campaign, Segment, Status
+from .models import OUTBOUND_CHANNELS, VARIANT_FIELD_NAMES, VARIANT_FIELDS, Campaign, Segment, Status
 
 REPORT_URL = "admin:insights_campaign_report"
 
@@ -250,7 +252,65 @@ class CampaignForm(forms.ModelForm):
             field = error["field"].replace("costs.", "cost_")
             if field in self.fields and field not in self.errors:
                 self.add_error(field, _value_error_text(error["code"]))
+        if not self.errors:
+            # What the save would refuse (the log's limits, a campaign no longer editable), before it is tried.
+            campaign = None if self.instance._state.adding else self.instance
+            values = worksheet_values(data, self.instance)
+            try:
+                services.campaign_save_check(campaign=campaign, values=values, **related_ids(data))
+            except services.CampaignRefused as exc:
+                for field, message in refusal_form_errors(exc, values, fields=self.fields):
+                    self.add_error(field, message)
         return data
+
+
+def worksheet_values(cleaned: dict, campaign: Campaign) -> dict:
+    """What the worksheet form saves: its answers, and the costs per channel as one value."""
+    values = {name: cleaned[name] for name in services.campaigns.WORKSHEET_FIELDS if name in cleaned}
+    values["costs"] = cleaned.get("costs", campaign.costs)
+    return values
+
+
+def related_ids(cleaned: dict) -> dict:
+    """The segments and exclusions the form chose, as campaign_save takes them (none when the form does not show
+    them: a campaign that is no longer editable)."""
+    ids = {}
+    if "segments" in cleaned:
+        ids["segment_ids"] = [segment.pk for segment in cleaned["segments"]]
+    if "exclusions" in cleaned:
+        ids["exclusion_ids"] = [segment.pk for segment in cleaned["exclusions"]]
+    return ids
+
+
+# The worksheet's texts, the longest of which is named when the whole worksheet is too large for the log.
+LONG_TEXT_FIELDS = ("key_message", "objective", *VARIANT_FIELD_NAMES)
+
+
+def refusal_form_errors(exc, values: dict, *, fields) -> FormErrors:
+    """A refusal of the campaign service as form errors: each on its field when the form shows it (with the field's
+    name otherwise), and the refusal's sentence when no field says it."""
+    errors: FormErrors = []
+    for error in exc.errors if exc.code in DETAILED_REFUSALS else []:
+        field = error["field"].split(".")[0]
+        if field == "costs":
+            field = error["field"].replace("costs.", "cost_")
+        if error["code"] == "too_large":
+            # The whole event is over the log's limit: the longest text is what to shorten.
+            texts = [name for name in LONG_TEXT_FIELDS if isinstance(values.get(name), str)]
+            field = max(texts, key=lambda name: len(values[name]), default="worksheet")
+            message = _("too long: a worksheet holds at most %(limit)s KB in all, and with this text it holds more") % {
+                "limit": settings.EVENTSTORE_MAX_EVENT_BYTES // 1024
+            }
+        else:
+            message = staff_message(error["message"])
+        if field in fields:
+            errors.append((field, str(message)))
+        else:
+            errors.append((None, f"{worksheet_field_label(error['field'])}: {message}"))
+    if not any(field for field, _message in errors):
+        said = CAMPAIGN_REFUSALS.get(exc.code, _("The campaign service refused this"))
+        errors.insert(0, (None, f"{said}."))
+    return errors
 
 
 def _value_error_text(code: str) -> str:
@@ -297,7 +357,7 @@ def _section_fields(key: str, is_read_only: bool) -> tuple[str, ...]:
 
 
 @admin.register(Campaign)
-class CampaignAdmin(OwnedAdmin):
+class CampaignAdmin(RefusedSaveShownAdmin):
     form = CampaignForm
     # The author is on the campaign's page: without that column the list shows every column at 1440 pixels.
     list_display = ("name", "status", "progress_short", "starts_at", "ends_at", "approved_by")
@@ -437,7 +497,10 @@ class CampaignAdmin(OwnedAdmin):
         longest = sms_length(worksheet.variant_content(campaign, "sms", sample)["text"])
         return format_html(
             '<span class="sms-length">{}</span>',
-            _("%(units)s characters (%(encoding)s), %(segments)s segment(s) with the longest name, city and product")
+            _(
+                "%(units)s characters (%(encoding)s), %(segments)s segment(s) with the longest name, city and product,"
+                " written with accents"
+            )
             % {"units": longest.units, "encoding": longest.encoding, "segments": longest.segments},
         )
 
@@ -480,7 +543,8 @@ class CampaignAdmin(OwnedAdmin):
         copy, not the person."""
         from .personalisation import personal_values
 
-        values = {"name": str(_("María")), "city": "Madrid", "store": "", "product": ""}
+        language = translation.get_language() or ""
+        values = {**worksheet.fallback_values(language), "name": str(_("María")), "city": "Madrid"}
         first = (
             worksheet.audience_queryset(campaign, now=timezone.now())
             .order_by("id")
@@ -490,7 +554,7 @@ class CampaignAdmin(OwnedAdmin):
         if first is not None:
             found = personal_values([first], needs={"city", "store", "product"})[first]
             values.update({k: v for k, v in found.items() if v})
-        return {**values, **worksheet.offer_values(campaign)}
+        return {**values, **worksheet.offer_values(campaign, language)}
 
     @admin.display(description=_("launch progress"))
     def launch_progress(self, campaign):
@@ -525,30 +589,23 @@ class CampaignAdmin(OwnedAdmin):
         return format_html('<a href="{}">{}</a>', reverse(REPORT_URL, args=[campaign.pk]), _("Open the report"))
 
     def save_model(self, request, obj, form, change):
-        values = {
-            name: form.cleaned_data[name] for name in services.campaigns.WORKSHEET_FIELDS if name in form.cleaned_data
-        }
-        values["costs"] = form.cleaned_data.get("costs", obj.costs)
-        current = Campaign.objects.get(pk=obj.pk) if change else None
+        """One save through the service, segments and exclusions with the answers; a refusal shows the form again
+        and writes nothing (campaigns.admin_saves)."""
+        values = worksheet_values(form.cleaned_data, obj)
         try:
-            saved = services.campaign_save(campaign=current, values=values, actor=request_actor(request))
+            saved = services.campaign_save(
+                campaign=Campaign.objects.get(pk=obj.pk) if change else None,
+                values=values,
+                actor=request_actor(request),
+                **related_ids(form.cleaned_data),
+            )
         except services.CampaignRefused as exc:
-            messages.error(request, campaign_refusal(exc))
-            return
+            raise SaveRefused(refusal_form_errors(exc, values, fields=form.fields)) from None
         obj.pk = saved.pk
         obj._state.adding = False
 
     def save_related(self, request, form, formsets, change):
-        campaign = Campaign.objects.get(pk=form.instance.pk)
-        if campaign.status not in services.campaigns.EDITABLE:
-            return
-        services.campaign_save(
-            campaign=campaign,
-            values={},
-            actor=request_actor(request),
-            segment_ids=[s.pk for s in form.cleaned_data.get("segments", [])],
-            exclusion_ids=[s.pk for s in form.cleaned_data.get("exclusions", [])],
-        )
+        """Nothing: save_model saved the segments and exclusions with the answers, in the same event."""
 
     # --- actions: the same services the API calls ---
 

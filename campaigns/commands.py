@@ -5,7 +5,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar, Self
 
 from backoffice.eventstore import store
-from backoffice.eventstore.errors import EventValidationError
+from backoffice.eventstore.errors import EventValidationError, FieldError
 from backoffice.eventstore.schema import EventData
 
 FieldErrors = list[dict[str, str]]
@@ -48,5 +48,26 @@ def append_from_data(
         event = store.NewEvent.of(event_type.from_data(data), metadata={"actor": actor})
         store.append(stream, [event], expected_version=expected_version)
     except EventValidationError as exc:
-        errors = [{"field": field(e.field), "message": e.message, "code": e.code} for e in exc.errors]
-        raise refused(errors) from None
+        raise refused(_field_errors(exc.errors, field)) from None
+
+
+def check_from_data(
+    event_type: type[EventData],
+    data: dict[str, Any],
+    *,
+    refused: Callable[[FieldErrors], Exception],
+    field: Callable[[str], str] = data_field,
+) -> None:
+    """Raise `refused(errors)` when append_from_data would refuse this data (its schema, its size in the log, its
+    characters), appending nothing: what a form asks before it saves, to show the reasons on its fields."""
+    try:
+        event = store.NewEvent.of(event_type.from_data(data))
+    except EventValidationError as exc:
+        raise refused(_field_errors(exc.errors, field)) from None
+    _data, errors = store.validate_event(event)
+    if errors:
+        raise refused(_field_errors(errors, field))
+
+
+def _field_errors(errors: list[FieldError], field: Callable[[str], str]) -> FieldErrors:
+    return [{"field": field(e.field), "message": e.message, "code": e.code} for e in errors]

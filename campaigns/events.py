@@ -31,7 +31,7 @@ AUDIENCE_CHUNK = 400
 OutboundChannel = Literal["email", "sms", "whatsapp", "push", "facebook", "instagram"]
 ChannelMode = Literal["best", "every"]
 CampaignStatus = Literal["draft", "approved", "scheduled", "running", "completed", "cancelled"]
-AudienceOutcome = Literal["", "sent", "holdout", "pressure", "unreachable", "expired", "cancelled"]
+AudienceOutcome = Literal["", "sent", "holdout", "pressure", "unreachable", "invalid_content", "expired", "cancelled"]
 
 
 class _Typed(BaseModel):

@@ -181,6 +181,8 @@ class Outcome(models.TextChoices):
     HOLDOUT = "holdout", _("holdout (control group)")
     PRESSURE = "pressure", _("contact-pressure budget reached")
     UNREACHABLE = "unreachable", _("no consented channel")
+    # Their values broke a channel's rules (an SMS over its segments, a blank WhatsApp parameter): nothing was sent.
+    INVALID_CONTENT = "invalid_content", _("message refused by the channel's rules")
     EXPIRED = "expired", _("campaign ended before the send window")
     CANCELLED = "cancelled", _("campaign cancelled")
 

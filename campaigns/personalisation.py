@@ -8,13 +8,10 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Final
 
-from django.utils import translation
-from django.utils.translation import gettext as _
-
 from customers.selectors import customer_values
 from orders import selectors as orders_selectors
 
-from .worksheet import MAX_CITY, MAX_NAME, MAX_STORE
+from .worksheet import CUSTOMER_PLACEHOLDERS, MAX_CITY, MAX_NAME, MAX_STORE, fallback_values
 
 if TYPE_CHECKING:  # type names only: the rows come from orders.selectors
     from orders.models import Location, Product
@@ -96,25 +93,33 @@ def preferred_stores(customer_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, "Loca
 
 
 def personal_values(customer_ids: list[uuid.UUID], *, needs: set[str]) -> dict[uuid.UUID, dict[str, str]]:
-    """Placeholder values per customer ({name}, {city}, {store}, {product}), only those the variants use."""
+    """Placeholder values per customer ({name}, {city}, {store}, {product}), only those the variants use; what we
+    do not know of a customer is said in their language (worksheet.fallback_values), never left empty."""
     values: dict[uuid.UUID, dict[str, str]] = {cid: {} for cid in customer_ids}
-    if not customer_ids:
+    needs = needs & set(CUSTOMER_PLACEHOLDERS)
+    if not customer_ids or not needs:
         return values
+    first_names: dict[uuid.UUID, str] = {}
+    by_language: dict[str, dict[str, str]] = {}
+    unknown: dict[uuid.UUID, dict[str, str]] = {}  # per customer, what is said where we know nothing
+    for cid, name, language in customer_values(customer_ids=customer_ids, fields=("display_name", "language")):
+        first_names[cid] = (name or "").split(" ")[0][:MAX_NAME]
+        if language not in by_language:
+            by_language[language] = fallback_values(language)
+        unknown[cid] = by_language[language]
+    for cid in customer_ids:
+        unknown.setdefault(cid, fallback_values(""))
     if "name" in needs:
-        names = customer_values(customer_ids=customer_ids, fields=("display_name", "language"))
-        for cid, name, language in names:
-            first = (name or "").split(" ")[0][:MAX_NAME]
-            if not first or first == "[erased]":
-                with translation.override(language or None):
-                    first = _("friend")
-            values[cid]["name"] = first
+        for cid in customer_ids:
+            first = first_names.get(cid, "")
+            values[cid]["name"] = first if first and first != "[erased]" else unknown[cid]["name"]
     if needs & {"city", "store"}:
         stores = preferred_stores(customer_ids)
         for cid in customer_ids:
             store = stores.get(cid)
-            values[cid]["store"] = (store.name if store else "")[:MAX_STORE]
-            values[cid]["city"] = (store.city if store else "")[:MAX_CITY]
+            values[cid]["store"] = (store.name if store else "")[:MAX_STORE].strip() or unknown[cid]["store"]
+            values[cid]["city"] = (store.city if store else "")[:MAX_CITY].strip() or unknown[cid]["city"]
     if "product" in needs:
         for cid, product in recommend_products(customer_ids).items():
-            values[cid]["product"] = product.name if product else ""
+            values[cid]["product"] = (product.name if product else "").strip() or unknown[cid]["product"]
     return values

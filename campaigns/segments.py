@@ -210,8 +210,11 @@ def _condition(item: dict, now: datetime) -> Q:
     elif name == "lifetime_value":
         q = Q(**{f"lifetime_value__{_LOOKUP[cmp]}": Decimal(value)})
     elif name == "last_order_days":
-        since = now - timedelta(days=value)
-        return Q(last_order_at__gte=since) if cmp == "lte" else Q(last_order_at__lt=since)
+        # Whole days since the last order, as rfm_scores counts them (and rfm_annotations with limit + 1): at most N
+        # is less than N + 1 days ago, at least N is N days ago or more.
+        if cmp == "lte":
+            return Q(last_order_at__gt=now - timedelta(days=value + 1))
+        return Q(last_order_at__lte=now - timedelta(days=value))
     elif name == "bought_category":
         q = Q(customer_bought(sku__in=skus_in_category(category=value)))
     elif name == "bought_sku":
@@ -224,6 +227,8 @@ def _condition(item: dict, now: datetime) -> Q:
         q = Q(channels_used__icontains=f'"{value}"')
     elif name == "consent":
         q = Q(marketing_consent_granted(channel=value))
+    elif name == "language" and value == settings.LANGUAGE_CODE:
+        q = Q(language=value) | Q(language="")  # no language of their own: messages go in LANGUAGE_CODE
     else:  # language, acquisition_channel
         q = Q(**{name: value})
     return ~q if cmp == "ne" else q

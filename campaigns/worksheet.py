@@ -12,6 +12,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
+from django.conf import settings
 from django.db.models import Q
 from django.utils import formats, translation
 from django.utils.translation import gettext_lazy as _
@@ -21,10 +22,11 @@ from backoffice.eventstore.vocabulary import Channel, Purpose
 from backoffice.messaging import channels as channel_rules
 from backoffice.messaging import policy
 from backoffice.messaging.errors import ChannelRuleError
+from customers.reachability import ADDRESS_KINDS
 from customers.selectors import has_identifier, marketing_consent_granted
 from orders.selectors import longest_active_product_name
 
-from . import segments
+from . import segments, selectors
 from .models import OUTBOUND_CHANNELS, VARIANT_FIELDS, Campaign
 
 SECTIONS: Final = (
@@ -50,6 +52,11 @@ _PLACEHOLDER: Final = re.compile(r"\{(\w*)\}")
 MAX_NAME: Final = 20
 MAX_CITY: Final = 30
 MAX_STORE: Final = 40
+# The placeholders whose values are the customer's (their name, where they buy, what we recommend them).
+CUSTOMER_PLACEHOLDERS: Final = ("name", "city", "store", "product")
+# A letter outside GSM 03.38 (María, Cádiz, León): one of them in a customer's values makes the whole SMS UCS-2, 70
+# characters in one part and 67 per part instead of 160 and 153. The length checks assume every customer letter is one.
+NON_GSM_LETTER: Final = "Í"
 
 
 @dataclass(frozen=True)
@@ -73,9 +80,10 @@ def render(text: str, values: dict[str, str]) -> str:
 
 
 def offer_values(campaign: Campaign, language: str = "") -> dict[str, str]:
+    """The offer's placeholders, the validity written as the customer's language writes dates (none: LANGUAGE_CODE)."""
     valid = ""
     if campaign.valid_until:
-        with translation.override(language or None):
+        with translation.override(language or settings.LANGUAGE_CODE):
             valid = formats.date_format(campaign.valid_until, "SHORT_DATE_FORMAT")
     return {"offer_code": campaign.offer_code, "discount": campaign.discount, "valid_until": valid}
 
@@ -98,15 +106,37 @@ def variant_text(campaign: Campaign, channel: str) -> str:
     return "\n".join(getattr(campaign, field) for field, _key in VARIANT_FIELDS[channel])
 
 
+def fallback_values(language: str) -> dict[str, str]:
+    """What a variant says where we know nothing of the customer (no name, never bought in a store, nothing to
+    recommend), in their language (none: LANGUAGE_CODE). Never empty: messaging refuses a blank WhatsApp template
+    parameter, and a text should not read "en  te espera"."""
+    with translation.override(language or settings.LANGUAGE_CODE):
+        return {
+            "name": str(_("friend")),
+            "city": str(_("your city")),
+            "store": str(_("our online shop")),
+            "product": str(_("our new collection")),
+        }
+
+
 def longest_values(campaign: Campaign) -> dict[str, str]:
-    longest_product = longest_active_product_name()
-    return {
-        "name": "N" * MAX_NAME,
-        "city": "C" * MAX_CITY,
-        "store": "S" * MAX_STORE,
-        "product": longest_product,
-        **offer_values(campaign),
+    """The worst case of every customer's values for the length checks: each as long as it can be, in letters
+    outside GSM-7, so an SMS is counted as UCS-2 whenever it carries one of them."""
+    fallbacks = [fallback_values(language) for language, _name in settings.LANGUAGES]
+    longest = {
+        "name": MAX_NAME,
+        "city": MAX_CITY,
+        "store": MAX_STORE,
+        "product": max(len(longest_active_product_name()), *(len(f["product"]) for f in fallbacks)),
     }
+    return {name: NON_GSM_LETTER * n for name, n in longest.items()} | offer_values(campaign)
+
+
+def check_samples(campaign: Campaign) -> list[dict[str, str]]:
+    """The customer values a variant is checked with: the longest (lengths), and those of a customer we know
+    nothing about in each language (nothing blank), with the offer."""
+    shortest = [fallback_values(language) | offer_values(campaign, language) for language, _name in settings.LANGUAGES]
+    return [longest_values(campaign), *shortest]
 
 
 def section_state(problems: list[Problem]) -> dict[str, bool]:
@@ -176,7 +206,7 @@ def campaign_problems(campaign: Campaign, *, now: datetime, check_audience: bool
             ok = False
         need("why", f"costs.{channel}", ok, _("cost per %(channel)s message is required") % {"channel": channel})
     if check_audience and segment_ids and chosen and not any(p.code == "required" for p in problems):
-        if not reachable_audience(campaign, now=now).exists():
+        if not has_reachable_audience(campaign, now=now):
             problems.append(
                 Problem("who", "segments", str(_("nobody in the audience can be reached on these channels")), "empty")
             )
@@ -186,7 +216,7 @@ def campaign_problems(campaign: Campaign, *, now: datetime, check_audience: bool
 def _variant_problems(campaign: Campaign, chosen: list[str], now: datetime) -> list[Problem]:
     problems = []
     offer = offer_values(campaign)
-    sample = longest_values(campaign)
+    samples = check_samples(campaign)
     max_segments = policy.channel_rules("sms").max_sms_segments
     for channel in chosen:
         text = variant_text(campaign, channel)
@@ -214,21 +244,23 @@ def _variant_problems(campaign: Campaign, chosen: list[str], now: datetime) -> l
                     "value": literal,
                 }
                 problems.append(Problem("how", first_field, str(message), "offer_typed"))
-        try:
-            channel_rules.check(
-                channel=channel,
-                purpose=Purpose.MARKETING,
-                content=variant_content(campaign, channel, sample),
-                max_sms_segments=max_segments,
-                last_inbound_at=None,
-                now=now,
-            )
-        except ChannelRuleError as exc:
-            key = exc.field.removeprefix("content.").split(".")[0]
-            field = next((f for f, k in VARIANT_FIELDS[channel] if k == key), first_field)
-            if channel == Channel.WHATSAPP and exc.code == "template_required":
-                field = "whatsapp_template"
-            problems.append(Problem("how", field, exc.message, exc.code))
+        for sample in samples:
+            try:
+                channel_rules.check(
+                    channel=channel,
+                    purpose=Purpose.MARKETING,
+                    content=variant_content(campaign, channel, sample),
+                    max_sms_segments=max_segments,
+                    last_inbound_at=None,
+                    now=now,
+                )
+            except ChannelRuleError as exc:
+                key = exc.field.removeprefix("content.").split(".")[0]
+                field = next((f for f, k in VARIANT_FIELDS[channel] if k == key), first_field)
+                if channel == Channel.WHATSAPP and exc.code == "template_required":
+                    field = "whatsapp_template"
+                problems.append(Problem("how", field, exc.message, exc.code))
+                break  # one problem per variant: the first sample that breaks a rule says it
     return problems
 
 
@@ -243,17 +275,31 @@ def audience_queryset(campaign: Campaign, *, now: datetime):
     return segments.people().annotate(**segments.rfm_annotations(now)).filter(included).exclude(excluded)
 
 
-def reachable_audience(campaign: Campaign, *, now: datetime):
-    """Those of the audience with marketing consent and an address on at least one of the campaign's channels."""
-    from customers.reachability import ADDRESS_KINDS
+# People asked of customers.reachability at a time, when no one's own row reaches them (see has_reachable_audience).
+REACHABILITY_PAGE: Final = 500
 
-    reachable = Q(pk__in=[])
+
+def has_reachable_audience(campaign: Campaign, *, now: datetime) -> bool:
+    """Whether anyone of the audience has marketing consent and an address on one of the campaign's channels.
+
+    Most people are one customer row, whose own consent and address answer in one SQL query. A person's address may
+    also be on a profile merged into them, and the fan-out reaches them through it: when no own row answers, the
+    people with consent are asked of the fan-out's own answer (customers.reachability, which folds a person's
+    profiles), a page at a time, until one is reachable."""
+    consented, own = Q(pk__in=[]), Q(pk__in=[])
     for channel in campaign.channels or []:
-        consent = marketing_consent_granted(channel=channel)
+        consent = Q(marketing_consent_granted(channel=channel))
         kind = ADDRESS_KINDS.get(channel)
-        if kind:
-            address = has_identifier(kind=kind)
-            reachable |= Q(consent) & Q(address)
-        else:
-            reachable |= Q(consent) & Q(channels_used__icontains='"app"')
-    return audience_queryset(campaign, now=now).filter(reachable)
+        address = Q(has_identifier(kind=kind)) if kind else Q(channels_used__icontains='"app"')
+        consented |= consent
+        own |= consent & address
+    audience = audience_queryset(campaign, now=now)
+    if audience.filter(own).exists():
+        return True
+    candidates = audience.filter(consented).order_by("id").values_list("id", flat=True)
+    page = list(candidates[:REACHABILITY_PAGE])
+    while page:
+        if selectors.reachable_channels(customer_ids=page, channels=campaign.channels, at=now):
+            return True
+        page = list(candidates.filter(id__gt=page[-1])[:REACHABILITY_PAGE])
+    return False

@@ -7,6 +7,7 @@ import json
 import uuid
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
@@ -20,7 +21,7 @@ from customers.selectors import customer_exists, customer_id_by_identifier
 from customers.vocabulary import IdentifierKind
 
 from .. import services
-from ..admin_owners import OwnedAdmin
+from ..admin_saves import FormErrors, RefusedSaveShownAdmin, SaveRefused
 from . import selectors
 from .models import Journey, JourneyStatus
 from .templates import TEMPLATES
@@ -78,7 +79,7 @@ class JourneyForm(forms.ModelForm):
         return cleaned
 
 
-class JourneyAdmin(OwnedAdmin):
+class JourneyAdmin(RefusedSaveShownAdmin):
     form = JourneyForm
     list_display = ("name", "status", "version", "people_in_journey", "updated_at")
     list_filter = ("status",)
@@ -101,9 +102,12 @@ class JourneyAdmin(OwnedAdmin):
         if template and not change:
             chosen = TEMPLATES[template]
             values = {**{k: v for k, v in chosen.items()}, **{k: v for k, v in values.items() if v not in ("", {})}}
-        saved = services.journey_save(
-            journey_id=obj.pk if change else None, values=values, actor=request_actor(request), template=template
-        )
+        try:
+            saved = services.journey_save(
+                journey_id=obj.pk if change else None, values=values, actor=request_actor(request), template=template
+            )
+        except services.JourneyRefused as exc:
+            raise SaveRefused(_refusal_errors(exc, form.fields)) from None
         obj.pk = saved.pk
         obj._state.adding = False
 
@@ -165,6 +169,23 @@ class JourneyAdmin(OwnedAdmin):
                 except (ValueError, services.JourneyRefused) as exc:
                     messages.error(request, str(exc))
         return super().render_change_form(request, context, *args, obj=obj, **kwargs)
+
+
+def _refusal_errors(exc, fields) -> FormErrors:
+    """A refusal of journey_save on the form (nothing written, campaigns.admin_saves): each reason on the field the
+    form shows; the event as a whole (too large for the log) is the definition's, the field that makes it large."""
+    errors: FormErrors = [(None, str(_("The journey cannot be saved as it is.")))]
+    for error in exc.errors:
+        field = error["field"].split(".")[0]
+        if error["code"] == "too_large":
+            limit = settings.EVENTSTORE_MAX_EVENT_BYTES // 1024
+            message = _("too long: a journey holds at most %(limit)s KB in all") % {"limit": limit}
+            errors.append(("definition", str(message)))
+        elif field in fields:
+            errors.append((field, error["message"]))
+        else:
+            errors.append((None, f"{error['field']}: {error['message']}"))
+    return errors
 
 
 def _customer_for(text: str) -> uuid.UUID | None:

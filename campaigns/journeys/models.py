@@ -6,7 +6,9 @@ cursor (how far it has read the log: its own bookkeeping, moved in the transacti
 """
 
 import uuid
+from decimal import Decimal
 
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -25,8 +27,17 @@ class Journey(models.Model):
     status = models.CharField(_("status"), max_length=8, choices=JourneyStatus.choices, default=JourneyStatus.DRAFT)
     objective = models.TextField(_("objective"), blank=True, default="")
     kpi = models.CharField(_("KPI"), max_length=100, blank=True, default="")
-    holdout_share = models.DecimalField(_("holdout share"), max_digits=4, decimal_places=3, default="0.100")
-    attribution_days = models.PositiveSmallIntegerField(_("attribution window (days)"), default=7)
+    # The limits of the journey's events (campaigns.journeys.events), as the campaign's.
+    holdout_share = models.DecimalField(
+        _("holdout share"),
+        max_digits=4,
+        decimal_places=3,
+        default="0.100",
+        validators=[MinValueValidator(Decimal(0)), MaxValueValidator(Decimal("0.5"))],
+    )
+    attribution_days = models.PositiveSmallIntegerField(
+        _("attribution window (days)"), default=7, validators=[MinValueValidator(1), MaxValueValidator(90)]
+    )
     definition = models.JSONField(_("definition"), default=dict)
     template = models.CharField(_("template"), max_length=40, blank=True, default="")
     # The live version people enter; 0 before the first publication.

@@ -9,6 +9,7 @@ from .campaigns import (
     campaign_complete_if_done,
     campaign_launch,
     campaign_save,
+    campaign_save_check,
     campaigns_launch_due,
     segment_save,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "campaign_fan_out_batch",
     "campaign_launch",
     "campaign_save",
+    "campaign_save_check",
     "campaign_snapshot",
     "campaigns_due_batches",
     "campaigns_launch_due",

@@ -6,6 +6,7 @@ themselves. A refused command appends nothing."""
 
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -18,7 +19,7 @@ from backoffice.eventstore import store, times
 
 from .. import segments as segment_rules
 from .. import worksheet
-from ..commands import CommandRefused, append_from_data
+from ..commands import CommandRefused, append_from_data, check_from_data
 from ..events import (
     CampaignApproved,
     CampaignCancelled,
@@ -94,41 +95,86 @@ def campaign_save(
         raise CampaignRefused.invalid(errors)
     with transaction.atomic():
         current = Campaign.objects.select_for_update().filter(pk=campaign.pk).first() if campaign is not None else None
-        if current is not None and current.status not in EDITABLE:
-            raise CampaignRefused("not_editable", f"a {current.status} campaign cannot be changed")
-        # A new campaign starts from the model's defaults; a change, from what the campaign holds.
-        state = campaign_state(current) if current is not None else _defaults()
-        sheet = {name: state[name] for name in (*WORKSHEET_FIELDS, "segments", "exclusions")}
-        sheet.update({name: value for name, value in values.items() if name in WORKSHEET_FIELDS})
-        if segment_ids is not None:
-            sheet["segments"] = list(segment_ids)
-        if exclusion_ids is not None:
-            sheet["exclusions"] = list(exclusion_ids)
-        sheet["segments"], sheet["exclusions"] = _ids(sheet["segments"]), _ids(sheet["exclusions"])
-        if current is None:
-            campaign_id = campaign.pk if campaign is not None and campaign.pk else uuid.uuid4()
-            data = {"campaign_id": str(campaign_id), "created_by": actor[:100], "worksheet": sheet}
-            append_from_data(
-                f"campaign-{campaign_id}",
-                CampaignCreated,
-                data,
-                actor=actor,
-                refused=CampaignRefused.invalid,
-                expected_version=store.NO_STREAM,
-                field=_field,
-            )
-            return Campaign.objects.get(pk=campaign_id)
-        changed = _changed(state, sheet)
-        if not changed:
+        save = _worksheet_save(current, campaign, values, segment_ids, exclusion_ids, actor=actor)
+        if save is None:
+            assert current is not None  # only a change can change nothing
             return current
-        data = {"campaign_id": str(current.pk), "changed": changed, "worksheet": sheet}
         append_from_data(
-            f"campaign-{current.pk}", CampaignChanged, data, actor=actor, refused=CampaignRefused.invalid, field=_field
+            save.stream,
+            save.event_type,
+            save.data,
+            actor=actor,
+            refused=CampaignRefused.invalid,
+            expected_version=save.expected_version,
+            field=_field,
         )
+        if current is None:
+            return Campaign.objects.get(pk=save.campaign_id)
         # The caller's instance shows what the campaign became, as it did when services saved it themselves.
         target = campaign or current
         target.refresh_from_db()
         return target
+
+
+def campaign_save_check(
+    *,
+    campaign: Campaign | None,
+    values: dict[str, Any],
+    segment_ids: Iterable[uuid.UUID] | None = None,
+    exclusion_ids: Iterable[uuid.UUID] | None = None,
+) -> None:
+    """Raise CampaignRefused as `campaign_save` would with these arguments now, writing nothing: the event it would
+    append is built and checked as the log checks it (its size too), so a form shows the reasons on its fields
+    before the save. The save checks again under its lock."""
+    errors = campaign_values_errors(values)
+    if errors:
+        raise CampaignRefused.invalid(errors)
+    current = Campaign.objects.filter(pk=campaign.pk).first() if campaign is not None else None
+    save = _worksheet_save(current, campaign, values, segment_ids, exclusion_ids, actor="")
+    if save is not None:
+        check_from_data(save.event_type, save.data, refused=CampaignRefused.invalid, field=_field)
+
+
+@dataclass(frozen=True)
+class _WorksheetSave:
+    campaign_id: str
+    stream: str
+    event_type: type[CampaignCreated] | type[CampaignChanged]
+    data: dict[str, Any]
+    expected_version: store.ExpectedVersion
+
+
+def _worksheet_save(
+    current: Campaign | None,
+    campaign: Campaign | None,
+    values: dict[str, Any],
+    segment_ids: Iterable[uuid.UUID] | None,
+    exclusion_ids: Iterable[uuid.UUID] | None,
+    *,
+    actor: str,
+) -> _WorksheetSave | None:
+    """The event a save of `values` appends (None: nothing changes), or CampaignRefused when the campaign may not
+    be changed."""
+    if current is not None and current.status not in EDITABLE:
+        raise CampaignRefused("not_editable", f"a {current.status} campaign cannot be changed")
+    # A new campaign starts from the model's defaults; a change, from what the campaign holds.
+    state = campaign_state(current) if current is not None else _defaults()
+    sheet = {name: state[name] for name in (*WORKSHEET_FIELDS, "segments", "exclusions")}
+    sheet.update({name: value for name, value in values.items() if name in WORKSHEET_FIELDS})
+    if segment_ids is not None:
+        sheet["segments"] = list(segment_ids)
+    if exclusion_ids is not None:
+        sheet["exclusions"] = list(exclusion_ids)
+    sheet["segments"], sheet["exclusions"] = _ids(sheet["segments"]), _ids(sheet["exclusions"])
+    if current is None:
+        campaign_id = str(campaign.pk if campaign is not None and campaign.pk else uuid.uuid4())
+        data = {"campaign_id": campaign_id, "created_by": actor[:100], "worksheet": sheet}
+        return _WorksheetSave(campaign_id, f"campaign-{campaign_id}", CampaignCreated, data, store.NO_STREAM)
+    changed = _changed(state, sheet)
+    if not changed:
+        return None
+    data = {"campaign_id": str(current.pk), "changed": changed, "worksheet": sheet}
+    return _WorksheetSave(str(current.pk), f"campaign-{current.pk}", CampaignChanged, data, store.ANY)
 
 
 def _defaults() -> dict[str, Any]:

@@ -53,6 +53,7 @@ class FanOutResult:
     holdout: int = 0
     pressure: int = 0
     unreachable: int = 0
+    invalid_content: int = 0
     later: int = 0
     outcomes: dict[str, Any] = field(default_factory=dict)
 
@@ -271,13 +272,19 @@ def _fan_out(campaign: Campaign, rows: list[AudienceMember], now: datetime, resu
                 plan[row.customer_id] = picked
                 row.outcome = Outcome.SENT
             changed.append(row)
-        _queue(campaign, plan, now, result)
+        nothing_queued = _queue(campaign, plan, now, result)
+        for row in to_contact:
+            if row.customer_id in nothing_queued:
+                # Every message planned for them broke a channel rule with their values: sent is what they were not.
+                row.outcome = Outcome.INVALID_CONTENT
+                result.invalid_content += 1
     _save_decisions(campaign.id, changed)
 
 
-def _queue(campaign: Campaign, plan: dict[uuid.UUID, list[str]], now: datetime, result: FanOutResult) -> None:
+def _queue(campaign: Campaign, plan: dict[uuid.UUID, list[str]], now: datetime, result: FanOutResult) -> set[uuid.UUID]:
+    """Queue the planned messages; returns the people none of whose messages could be queued."""
     if not plan:
-        return
+        return set()
     needs = set()
     for channel in {c for channels in plan.values() for c in channels}:
         needs |= worksheet.placeholders_in(worksheet.variant_text(campaign, channel))
@@ -303,7 +310,7 @@ def _queue(campaign: Campaign, plan: dict[uuid.UUID, list[str]], now: datetime, 
                 )
             )
     # One append and one insert for the batch; the same keys again (a batch redone) answer the messages queued.
-    while True:
+    while requests:
         try:
             messages_send(messages=requests, actor=f"campaign:{campaign.id}")
             break
@@ -322,6 +329,8 @@ def _queue(campaign: Campaign, plan: dict[uuid.UUID, list[str]], now: datetime, 
             )
     # Their deliveries are the projection's, from the message.queued events just recorded (campaigns.projections).
     result.messages += len(requests)
+    queued = {request.customer_id for request in requests}
+    return set(plan) - queued
 
 
 def _window_opens(campaign: Campaign, time_zone: str, now: datetime) -> datetime | None:

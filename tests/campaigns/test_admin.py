@@ -156,3 +156,102 @@ def test_a_launch_under_way_shows_its_progress_and_reloads_until_done(marketing_
     progress = page.content.decode().split('class="launch-progress"', 1)[1].split("</div>", 1)[0]
     assert "Taking the audience snapshot" in progress
     assert 'http-equiv="refresh"' in progress
+
+
+# --- A save the service refuses: the form again with the reasons, and nothing written -------------------------------
+
+# An HTML newsletter pasted whole: messaging takes bodies of 100,000 characters, the log an event of 32 KB.
+NEWSLETTER = "<p>{name}, {discount} con {offer_code} hasta {valid_until}</p>" + "<p>Novedades de la semana</p>" * 1500
+
+
+def _form_errors(response) -> dict:
+    form = response.context["adminform"].form
+    return {field: [str(e) for e in errors] for field, errors in form.errors.items()}
+
+
+def test_a_refused_worksheet_change_in_the_admin_keeps_its_segments_and_shows_the_form_again(marketing_client, person):
+    from django.contrib.admin.models import LogEntry
+
+    from backoffice.eventstore.models import Event
+
+    person()
+    kept, refused = segment(), segment()
+    browser = marketing_client()
+    browser.post(reverse("admin:campaigns_campaign_add"), worksheet_post(kept), follow=True)
+    campaign = Campaign.objects.get()
+    events, entries = Event.objects.count(), LogEntry.objects.count()
+
+    response = browser.post(
+        reverse("admin:campaigns_campaign_change", args=[campaign.pk]),
+        worksheet_post(refused, email_body=NEWSLETTER),
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+
+    assert response.status_code == 200
+    assert "email_body" in _form_errors(response)
+    assert list(Campaign.objects.get().segments.values_list("id", flat=True)) == [kept.id]
+    assert Campaign.objects.get().email_body == worksheet_post(kept)["email_body"]
+    assert Event.objects.count() == events
+    assert LogEntry.objects.count() == entries
+    assert "successfully" not in response.content.decode()
+
+
+def test_a_refused_new_worksheet_in_the_admin_is_shown_again_not_a_500(marketing_client, person):
+    from django.contrib.admin.models import LogEntry
+
+    from backoffice.eventstore.models import Event
+
+    person()
+    seg = segment()
+    browser = marketing_client()
+    events = Event.objects.count()
+
+    response = browser.post(
+        reverse("admin:campaigns_campaign_add"), worksheet_post(seg, email_body=NEWSLETTER), HTTP_ACCEPT_LANGUAGE="es"
+    )
+
+    assert response.status_code == 200
+    (message,) = _form_errors(response)["email_body"]
+    assert "32 KB" in message
+    assert not Campaign.objects.exists()
+    assert Event.objects.count() == events
+    assert not LogEntry.objects.exists()
+
+
+@pytest.mark.parametrize("adding", [True, False], ids=["add", "change"])
+def test_a_save_the_service_refuses_after_the_form_passed_writes_nothing_and_shows_the_form_again(
+    marketing_client, person, monkeypatch, adding
+):
+    """The form's checks passed, and then the service refused (another staff member launched the campaign in
+    between, say): no event, no history entry, no "saved" message, the form again with the reason."""
+    from django.contrib.admin.models import LogEntry
+
+    from backoffice.eventstore.models import Event
+    from campaigns import admin as campaigns_admin
+    from campaigns import services
+
+    person()
+    kept, other = segment(), segment()
+    browser = marketing_client()
+    if not adding:
+        browser.post(reverse("admin:campaigns_campaign_add"), worksheet_post(kept), follow=True)
+    url = (
+        reverse("admin:campaigns_campaign_add")
+        if adding
+        else reverse("admin:campaigns_campaign_change", args=[Campaign.objects.get().pk])
+    )
+    events, entries = Event.objects.count(), LogEntry.objects.count()
+
+    def refuse(**kwargs):
+        raise services.CampaignRefused("not_editable", "a running campaign cannot be changed")
+
+    monkeypatch.setattr(campaigns_admin.services, "campaign_save", refuse)
+    response = browser.post(url, worksheet_post(other, key_message="Otro mensaje"), HTTP_ACCEPT_LANGUAGE="en")
+
+    assert response.status_code == 200
+    assert "Only a draft or an approved campaign can be changed" in str(_form_errors(response))
+    assert Event.objects.count() == events
+    assert LogEntry.objects.count() == entries
+    assert "successfully" not in response.content.decode()
+    if not adding:
+        assert list(Campaign.objects.get().segments.values_list("id", flat=True)) == [kept.id]

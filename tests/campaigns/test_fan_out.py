@@ -10,7 +10,7 @@ from django.utils import timezone
 from backoffice.eventstore.models import Event
 from backoffice.messaging.models import OutboundMessage
 from backoffice.messaging.services import message_send
-from campaigns import services
+from campaigns import selectors, services
 from campaigns.models import AudienceMember, Campaign, Delivery, Outcome, Status
 from campaigns.personalisation import recommend_products
 from campaigns.services.fan_out import is_holdout
@@ -294,3 +294,97 @@ def test_a_snapshot_page_taken_again_adds_nobody_twice_and_keeps_the_holdout(per
     after = set(AudienceMember.objects.filter(campaign=campaign).values_list("customer_id", "is_holdout"))
     assert after == before
     assert len(after) == 30
+
+
+# --- A message messaging refuses for one person's values: not counted as sent ---------------------------------------
+
+# 180 letters after the name: 201 UCS-2 units (3 segments, the limit) with the longest name the check assumes, 20
+# letters outside GSM-7; a name of 20 emoji takes 40 UTF-16 units, and the SMS 4 segments.
+SMS_AT_THE_LIMIT = "{name} " + "x" * 180
+NO_OFFER = {"offer_code": "", "discount": "", "valid_until": None}
+
+
+def sms_people():
+    return [segment({"op": "and", "rules": [{"field": "consent", "cmp": "eq", "value": "sms"}]})]
+
+
+def test_a_message_messaging_refuses_for_a_persons_values_is_not_counted_as_sent(person, launched):
+    starry = person(name="🌟" * 20, consents=("sms",))
+    plain = person(name="Ana", consents=("sms",))
+
+    campaign = launched(
+        segments=sms_people(), channels=["sms"], sms_text=SMS_AT_THE_LIMIT, holdout_share="0", **NO_OFFER
+    )
+
+    outcomes = dict(AudienceMember.objects.filter(campaign=campaign).values_list("customer_id", "outcome"))
+    assert outcomes == {starry: Outcome.INVALID_CONTENT, plain: Outcome.SENT}
+    assert set(OutboundMessage.objects.filter(campaign_id=str(campaign.id)).values_list("customer_id", flat=True)) == {
+        plain
+    }
+    completed = Event.objects.get(type="campaign.completed", stream=f"campaign-{campaign.id}")
+    assert (completed.data["audience"], completed.data["messages"]) == (2, 1)
+    progress = selectors.campaign_launch_progress(campaign_id=campaign.id)
+    assert progress["outcomes"] == {Outcome.SENT: 1, Outcome.INVALID_CONTENT: 1}
+    assert progress["pending"] == 0
+
+
+def test_in_every_channel_mode_a_person_is_sent_while_one_of_their_messages_was_queued(person, launched):
+    starry = person(name="🌟" * 20, consents=("email", "sms"))
+
+    campaign = launched(
+        channels=["email", "sms"], channel_mode="every", sms_text=SMS_AT_THE_LIMIT, holdout_share="0", **NO_OFFER
+    )
+
+    assert AudienceMember.objects.get(campaign=campaign, customer_id=starry).outcome == Outcome.SENT
+    assert list(OutboundMessage.objects.filter(campaign_id=str(campaign.id)).values_list("channel", flat=True)) == [
+        "email"
+    ]
+
+
+def test_the_campaign_report_counts_refused_messages_apart_from_sent_ones(person, launched, login):
+    from django.urls import reverse
+
+    person(name="🌟" * 20, consents=("sms",))
+    person(name="Ana", consents=("sms",))
+    campaign = launched(
+        segments=sms_people(), channels=["sms"], sms_text=SMS_AT_THE_LIMIT, holdout_share="0", **NO_OFFER
+    )
+
+    report = login("marketing").get(f"/api/v1/campaigns/{campaign.id}/report")
+    page = login("marketing").get(reverse("admin:campaigns_campaign_change", args=[campaign.pk]))
+
+    assert report.status_code == 200, report.content
+    assert report.json()["audience"]["outcomes"] == {"sent": 1, "invalid_content": 1}
+    assert page.status_code == 200
+
+
+def test_a_whatsapp_template_parameter_without_a_value_does_not_silently_drop_the_message(
+    person, launched, settings, outbox
+):
+    """Online-only customers have no store and no city: the parameter says something in their language (a blank one
+    is refused by messaging), and other channels do not read "en  te espera"."""
+    settings.LANGUAGE_CODE = "es"
+    spanish = person(consents=("whatsapp", "email"), language="es")
+    english = person(consents=("whatsapp", "email"), language="en")
+    unset = person(consents=("whatsapp", "email"), language="")
+
+    campaign = launched(
+        channels=["whatsapp", "email"],
+        channel_mode="every",
+        holdout_share="0",
+        whatsapp_parameters="{name}\n{store}\n{offer_code}\n{discount}\n{valid_until}",
+        email_body="Hola {name}, en {store} ({city}) te espera {product}: {offer_code} {discount} {valid_until}",
+    )
+
+    people = dict(OutboundMessage.objects.filter(campaign_id=str(campaign.id)).values_list("id", "customer_id"))
+    whatsapp = {people[uuid.UUID(str(m.message_id))]: m.content for m in outbox if m.channel == "whatsapp"}
+    email = {people[uuid.UUID(str(m.message_id))]: m.content for m in outbox if m.channel == "email"}
+    assert set(whatsapp) == {spanish, english, unset}
+    assert whatsapp[spanish]["parameters"][1] == "nuestra tienda online"
+    assert whatsapp[unset]["parameters"][1] == "nuestra tienda online"
+    assert whatsapp[english]["parameters"][1] == "our online shop"
+    assert "en nuestra tienda online (tu ciudad) te espera" in email[spanish]["body"]
+    assert "  " not in email[english]["body"]
+    assert "()" not in email[english]["body"]
+    outcomes = set(AudienceMember.objects.filter(campaign=campaign).values_list("outcome", flat=True))
+    assert outcomes == {Outcome.SENT}

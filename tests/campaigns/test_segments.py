@@ -173,3 +173,51 @@ def test_segment_create_api_stores_the_rules_and_lists_them(api_client_for, pers
     assert created.json()["count"] == 1
     assert [s["name"] for s in listed.json()["results"]] == ["Email"]
     assert api_client_for("integration").post("/api/v1/segments", {}, format="json").status_code == 403
+
+
+def test_language_rule_counts_customers_whose_language_is_the_default(person, settings):
+    settings.LANGUAGE_CODE = "es"
+    unset = person(language="")  # registered without a language: they get messages in LANGUAGE_CODE
+    spanish = person(language="es")
+    english = person(language="en")
+
+    def language(cmp, value):
+        return ids({"op": "and", "rules": [{"field": "language", "cmp": cmp, "value": value}]})
+
+    assert language("eq", "es") == {unset, spanish}
+    assert language("ne", "es") == {english}
+    assert language("eq", "en") == {english}
+    assert language("ne", "en") == {unset, spanish}
+
+
+def test_last_order_days_at_most_n_agrees_with_whole_days_and_the_recency_score(person, settings):
+    """N whole days since the last order, as rfm_scores counts them: at most N and at least N both hold, and the
+    recency score whose limit is N says "at most N" too."""
+    limit = settings.CUSTOMER_RFM_THRESHOLDS["recency_days"][0]
+    now = timezone.now()
+    ordered = {
+        "n_minus_1_days": now - timedelta(days=limit - 1, hours=5),
+        "n_days_and_hours": now - timedelta(days=limit, hours=5),
+        "n_days_to_the_minute": now - timedelta(days=limit, minutes=1),
+        "n_plus_1_days": now - timedelta(days=limit + 1, hours=1),
+    }
+    people = {}
+    for key, last in ordered.items():
+        people[key] = person()
+        Customer.objects.filter(id=people[key]).update(last_order_at=last, order_count=1, lifetime_value="50")
+
+    def days(cmp):
+        found = ids({"op": "and", "rules": [{"field": "last_order_days", "cmp": cmp, "value": limit}]})
+        return {key for key, cid in people.items() if cid in found}
+
+    recent = {
+        key
+        for key, cid in people.items()
+        if cid in ids({"op": "and", "rules": [{"field": "recency_score", "cmp": "eq", "value": 5}]})
+    }
+    whole_days = {key: (now - last).days for key, last in ordered.items()}
+
+    assert days("lte") == {"n_minus_1_days", "n_days_and_hours", "n_days_to_the_minute"}
+    assert days("gte") == {"n_days_and_hours", "n_days_to_the_minute", "n_plus_1_days"}
+    assert days("lte") == {key for key, n in whole_days.items() if n <= limit} == recent
+    assert days("gte") == {key for key, n in whole_days.items() if n >= limit}

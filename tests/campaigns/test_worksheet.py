@@ -181,3 +181,77 @@ def test_campaign_api_creates_a_draft_and_approval_errors_name_the_fields(api_cl
     assert "too_many_segments" in {e["code"] for e in refused.json()["errors"]}
     assert own.status_code == 409
     assert own.json()["type"].endswith("/campaign_not_approved")
+
+
+def test_a_person_reachable_through_a_merged_profile_counts_as_reachable_before_approval(make_campaign, person):
+    """A store customer known by their phone, merged with their web account that holds the email: the fan-out
+    reaches them by that email, so the campaign is not refused as reaching nobody."""
+    from campaigns import selectors
+    from customers.services.identity import customer_merge
+    from customers.services.ingestion import customer_register
+
+    from .conftest import grant
+
+    store_customer, _ = customer_register(customer={"phone": "+34612000111"}, channel="store", actor="test")
+    web_account, _ = customer_register(customer={"email": "ana.web@example.es"}, channel="web", actor="test")
+    grant(store_customer, "email")
+    customer_merge(customer_ids=(store_customer, web_account), into=store_customer, actor="test")
+    campaign = make_campaign(channels=["email"])
+
+    problems = worksheet.campaign_problems(campaign, now=timezone.now())
+
+    assert selectors.reachable_channels(customer_ids=[store_customer], channels=["email"], at=timezone.now()) == {
+        store_customer: ["email"]
+    }
+    assert [p.code for p in problems] == []
+    assert services.campaign_approve(campaign_id=campaign.id, actor="user:2").status == Status.APPROVED
+
+
+def test_a_campaign_whose_people_have_no_address_on_its_channels_is_still_refused_as_reaching_nobody(
+    make_campaign, person
+):
+    from customers.services.ingestion import customer_register
+
+    from .conftest import grant
+
+    phone_only, _ = customer_register(customer={"phone": "+34612000222"}, channel="store", actor="test")
+    grant(phone_only, "email")
+    campaign = make_campaign(channels=["email"])
+
+    problems = worksheet.campaign_problems(campaign, now=timezone.now())
+
+    assert [p.code for p in problems] == ["empty"]
+
+
+def test_an_sms_within_the_limit_for_plain_names_but_over_it_for_an_accented_name_cannot_be_approved(
+    person, make_campaign
+):
+    """248 characters are 2 GSM-7 segments, but one í in the name (María, Sofía, Cádiz) makes the SMS UCS-2: 4
+    segments, over MESSAGING_SMS_MAX_SEGMENTS (3), which the fan-out would skip."""
+    person()
+    text = "{name}: " + "Rebajas en toda la tienda. " * 8 + "{offer_code} {discount} hasta {valid_until}"
+    campaign = make_campaign(sms_text=text)
+
+    problems = worksheet.campaign_problems(campaign, now=timezone.now())
+
+    assert ("sms_text", "too_many_segments") in {(p.field, p.code) for p in problems}
+
+
+def test_the_worksheet_checks_the_variants_a_customer_we_know_little_about_gets(person, make_campaign):
+    """No store, no city, nothing to recommend: the placeholders say something in the customer's language (a blank
+    WhatsApp template parameter is refused by messaging), and the checks pass on what they render."""
+    person()
+    campaign = make_campaign(
+        channels=["whatsapp"],
+        whatsapp_parameters="{name}\n{store}\n{city}\n{product}\n{offer_code}\n{discount}\n{valid_until}",
+        costs={"whatsapp": "0.04"},
+    )
+    spanish, english = worksheet.fallback_values("es"), worksheet.fallback_values("en")
+
+    problems = worksheet.campaign_problems(campaign, now=timezone.now(), check_audience=False)
+
+    assert problems == []
+    assert spanish["store"] == "nuestra tienda online"
+    assert english["store"] == "our online shop"
+    for values in (spanish, english):
+        assert all(values[name].strip() for name in ("name", "city", "store", "product"))

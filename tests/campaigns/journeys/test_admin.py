@@ -119,3 +119,78 @@ def test_the_simulator_finds_the_customer_by_a_phone_in_any_format_or_an_email(m
 
     assert response.status_code == 302
     assert response.url.endswith(f"?simulate={customer}")
+
+
+# --- Values the service refuses: shown on the form, never a 500, nothing written -----------------------------------
+
+
+def _journey_post(**overrides):
+    return {
+        "template": "",
+        "name": "Bienvenida",
+        "objective": "",
+        "kpi": "",
+        "holdout_share": "0.100",
+        "attribution_days": "7",
+        "definition": '{"trigger": {"kind": "event", "event": "page.viewed"}, "steps": [{"id": "end", "kind": "end"}]}',
+        **overrides,
+    }
+
+
+def _form_errors(response) -> dict:
+    return {field: [str(e) for e in errors] for field, errors in response.context["adminform"].form.errors.items()}
+
+
+@pytest.mark.parametrize(("field", "value"), [("holdout_share", "0.900"), ("attribution_days", "365")])
+def test_a_journey_value_the_service_refuses_is_shown_on_the_form_not_a_500(marketing, field, value):
+    from backoffice.eventstore.models import Event
+
+    events = Event.objects.count()
+
+    added = marketing.post(reverse("admin:campaigns_journey_add"), _journey_post(**{field: value}))
+
+    assert added.status_code == 200
+    assert field in _form_errors(added)
+    assert not Journey.objects.exists()
+    assert Event.objects.count() == events
+
+
+@pytest.mark.parametrize(("field", "value"), [("holdout_share", "0.900"), ("attribution_days", "365")])
+def test_a_journey_change_the_service_refuses_is_shown_on_the_form_and_changes_nothing(marketing, field, value):
+    from backoffice.eventstore.models import Event
+
+    marketing.post(reverse("admin:campaigns_journey_add"), _journey_post(), follow=True)
+    journey = Journey.objects.get()
+    events = Event.objects.count()
+
+    changed = marketing.post(
+        reverse("admin:campaigns_journey_change", args=[journey.pk]), _journey_post(name="Otra", **{field: value})
+    )
+
+    assert changed.status_code == 200
+    assert field in _form_errors(changed)
+    assert Journey.objects.get().name == "Bienvenida"
+    assert Event.objects.count() == events
+    assert "successfully" not in changed.content.decode()
+
+
+def test_a_journey_definition_too_large_for_the_log_is_shown_on_the_form_not_a_500(marketing):
+    """The form cannot know the log's limit on an event: the service's refusal is shown on the form."""
+    from django.contrib.admin.models import LogEntry
+
+    from backoffice.eventstore.models import Event
+
+    events = Event.objects.count()
+    definition = (
+        '{"trigger": {"kind": "event", "event": "page.viewed"}, "steps": [{"id": "end", "kind": "end", "note": "'
+        + "x" * 40_000
+        + '"}]}'
+    )
+
+    added = marketing.post(reverse("admin:campaigns_journey_add"), _journey_post(definition=definition))
+
+    assert added.status_code == 200
+    assert _form_errors(added)
+    assert not Journey.objects.exists()
+    assert Event.objects.count() == events
+    assert not LogEntry.objects.exists()
