@@ -13,6 +13,9 @@ class Customer(models.Model):
     acquisition_channel = models.CharField(_("acquisition channel"), max_length=16, blank=True, default="")
     # Personal (sealed in the events, scrubbed by erasure): how staff and messages address the customer.
     display_name = models.CharField(_("name"), max_length=200, blank=True, default="")
+    # The name as the name search compares it (customers.projections.name_search_key: no case, no accents), written
+    # with display_name: "alvaro nunez" finds Álvaro Núñez on every database (SQLite's LIKE folds ASCII only).
+    search_name = models.TextField(_("name for search"), blank=True, default="", editable=False)
     # IANA zone for quiet hours and send windows; empty means settings.TIME_ZONE.
     time_zone = models.CharField(_("time zone"), max_length=64, blank=True, default="")
     # Preferred language for messages (es, en); empty means settings.LANGUAGE_CODE.

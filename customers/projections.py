@@ -15,6 +15,7 @@
 - customers.channel_daily (async): interactions per day x channel x type.
 """
 
+import unicodedata
 import uuid
 from collections import defaultdict
 from datetime import date, datetime
@@ -65,6 +66,13 @@ def identifier_key(kind: str, value: str) -> str:
     return f"{kind}:{value}"
 
 
+def name_search_key(text: str) -> str:
+    """A name (or what staff typed to find one) as the name search compares it: accents and other marks dropped
+    (NFKD, then the combining marks left out), case folded and spaces collapsed. "ÁLVARO  Núñez" -> "alvaro nunez"."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return " ".join("".join(char for char in decomposed if not unicodedata.combining(char)).split())
+
+
 class CustomerDirectory(Projection):
     name = "customers.directory"
     mode = INLINE
@@ -87,11 +95,13 @@ class CustomerDirectory(Projection):
         identifiers, later = [], []
         for event in events:
             if event.type == CustomerRegistered.type_name:
+                name = readable_text(event.data.get("name", ""))
                 customers[event.customer_id] = {
                     "id": event.customer_id,
                     "registered_at": event.occurred_at,
                     "acquisition_channel": event.channel or "",
-                    "display_name": readable_text(event.data.get("name", "")),
+                    "display_name": name,
+                    "search_name": name_search_key(name or ""),
                 }
                 readable = readable_identifiers(event.data["identifiers"])
                 identifiers.extend(self._identifier(event, ident) for ident in readable)
@@ -147,7 +157,7 @@ class CustomerDirectory(Projection):
                 elif event.type == CustomerErased.type_name:
                     CustomerIdentifier.objects.filter(customer_id=event.customer_id).delete()
                     Customer.objects.filter(id=event.customer_id).update(
-                        erased_at=event.occurred_at, display_name="", birthday=None
+                        erased_at=event.occurred_at, display_name="", search_name="", birthday=None
                     )
         self._flush(profiles, merges)
 
@@ -160,8 +170,10 @@ class CustomerDirectory(Projection):
             trait = traits.get("birthday") if isinstance(traits, dict) else None  # erased: not a dict any more
             birthday = readable_birthday(trait, given_at=event.occurred_at)
             return [("birthday", birthday)] if birthday is not None else []
+        name = readable_text(event.data.get("name"))
         changes = (
-            ("display_name", readable_text(event.data.get("name"))),
+            ("display_name", name),
+            ("search_name", None if name is None else name_search_key(name)),
             ("language", event.data.get("language")),
             ("time_zone", event.data.get("time_zone")),
             ("birthday", readable_birthday(event.data.get("birthday"), given_at=event.occurred_at)),
@@ -172,7 +184,7 @@ class CustomerDirectory(Projection):
     def _flush(profiles: dict, merges: dict) -> None:
         """One UPDATE for the profiles changed (an erased customer's profile stays scrubbed; a column an event did
         not name keeps its value), one for the birthdays given and one for merges, each row given its own values."""
-        columns = ("display_name", "language", "time_zone")
+        columns = ("display_name", "search_name", "language", "time_zone")
         changed = {cid: changes for cid, changes in profiles.items() if set(changes) & set(columns)}
         if changed:
             rows = [(cid, *(changes.get(c) for c in columns)) for cid, changes in changed.items()]

@@ -7,6 +7,7 @@ projection's table (only an order's lines to their order), so each projection is
 from decimal import Decimal
 
 from django.db import models
+from django.db.models.functions import Upper
 from django.utils.translation import gettext_lazy as _
 
 from backoffice.eventstore.money import CENT
@@ -105,6 +106,8 @@ class Order(models.Model):
         indexes = [
             models.Index(fields=["customer_id", "placed_at"], name="orders_order_customer_placed"),
             models.Index(fields=["fulfilment_location", "status"], name="orders_order_location_status"),
+            # An order number typed by hand in any case (orders_with_id_in_any_case): an index lookup, not a scan.
+            models.Index(Upper("id"), name="orders_order_id_upper"),
         ]
 
     def __str__(self) -> str:

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from django.db import connection
 from django.db.models import Case, Count, Exists, F, IntegerField, OuterRef, QuerySet, Sum, Value, When
-from django.db.models.functions import Greatest, Length
+from django.db.models.functions import Greatest, Length, Upper
 
 from backoffice.eventstore import store
 from backoffice.eventstore.vocabulary import FulfilmentMethod
@@ -94,6 +94,11 @@ def _level(sku: str, code: str, row: tuple | None, location: tuple | None) -> di
 
 def order_get(*, order_id: str) -> Order | None:
     return Order.objects.prefetch_related("lines").filter(id=order_id).first()
+
+
+def orders_with_id_in_any_case(*, order_id: str, limit: int = 20) -> list[Order]:
+    """Orders whose id is `order_id` whatever its case ("demo-00142" for DEMO-00142): an id typed by hand."""
+    return list(Order.objects.annotate(id_upper=Upper("id")).filter(id_upper=order_id.upper()).order_by("id")[:limit])
 
 
 def order_ids_held(*, order_ids: Iterable[str]) -> set[str]:

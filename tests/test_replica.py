@@ -3,6 +3,7 @@ uses. tests/test_replica_streaming.py proves the same against a real streaming r
 
 import re
 import time
+import uuid
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -182,7 +183,14 @@ def test_staff_pages_read_on_the_replica_and_a_staff_member_who_wrote_reads_the_
         assert client.get(f"/staff/customers/{customer.id}/").status_code == 200
     posted = client.post(
         f"/staff/customers/{customer.id}/consents/",
-        {"channel": "sms", "purpose": "marketing", "granted": "1", "source_channel": "store", "wording": "Acepto."},
+        {
+            "channel": "sms",
+            "purpose": "marketing",
+            "granted": "1",
+            "source_channel": "store",
+            "wording": "Acepto.",
+            "change_id": str(uuid.uuid4()),
+        },
     )
     client.cookies.pop(replica.PIN_COOKIE)  # what is left: the pin of the session
     with Queries() as after_write:

@@ -2,6 +2,7 @@
 reply on any reachable channel, resolve with compensation). Reads through selectors, acts through the services."""
 
 import uuid
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from django.contrib import messages
@@ -146,7 +147,7 @@ class CaseDetailView(StaffRoleRequiredMixin, View):
                     request, _("Reply sent by %(channel)s.") % {"channel": presenters.channel_label(data["channel"])}
                 )
             elif request.POST.get("action") == "resolve":
-                resolve_form = CaseResolveForm(request.POST)
+                resolve_form = CaseResolveForm(request.POST, order_total=self.order_total(case))
                 if not resolve_form.is_valid():
                     return self.render(request, case, resolve_form=resolve_form, status=400)
                 resolved = case_services.case_resolve(
@@ -169,10 +170,27 @@ class CaseDetailView(StaffRoleRequiredMixin, View):
                 return error_page(request, 400, _("Unknown action."))
         except case_services.CaseRefused as exc:
             form = reply_form or resolve_form
-            form.add_error(None, CASE_REFUSALS.get(exc.code, _("This was refused and nothing was recorded.")))
+            refusal = CASE_REFUSALS.get(exc.code, _("This was refused and nothing was recorded."))
+            form.add_error(None, refusal)
             status = 409 if exc.status == 409 else 400
-            return self.render(request, case, reply_form=reply_form, resolve_form=resolve_form, status=status)
+            # Resolved meanwhile (by a colleague, on another tab): the page shows no form to carry the refusal and
+            # the text back, so it shows them itself; the text can be copied into a new case.
+            refused = {"reason": refusal, "text": form.cleaned_data.get("text") or form.cleaned_data.get("resolution")}
+            case = customer_selectors.case_get(case_id=case.id) or case
+            return self.render(
+                request, case, reply_form=reply_form, resolve_form=resolve_form, refused=refused, status=status
+            )
         return redirect(f"{reverse('staff:case_detail', args=[case.id])}#thread")
+
+    @staticmethod
+    def order_total(case: "Case") -> Decimal | None:
+        """The total of the order the case is about, if we know the order: the most a compensation is worth."""
+        if not case.order_ref:
+            return None
+        order = order_selectors.order_get(order_id=case.order_ref)
+        if order is not None:
+            return order.total
+        return customer_selectors.customer_order_total(customer_id=case.customer_id, order_id=case.order_ref)
 
     @staticmethod
     def reply_channels(case: "Case") -> list[str]:
@@ -182,7 +200,7 @@ class CaseDetailView(StaffRoleRequiredMixin, View):
         ordered = sorted(reachable, key=lambda channel: channel != case.channel)
         return [*ordered, Channel.PHONE, Channel.STORE]
 
-    def render(self, request, case: "Case", *, reply_form=None, resolve_form=None, status=200):
+    def render(self, request, case: "Case", *, reply_form=None, resolve_form=None, refused=None, status=200):
         owner = customer_selectors.customer_resolve_id(customer_id=case.customer_id)
         customer = customer_selectors.customer_360(customer_id=owner, recent=CASE_TIMELINE_EVENTS * 4)
         personal_data_access_record(actor=request.user, customer_ids=[owner], surface=AccessSurface.STAFF_CASE)
@@ -206,8 +224,10 @@ class CaseDetailView(StaffRoleRequiredMixin, View):
             "timeline": presenters.timeline_items(story[:CASE_TIMELINE_EVENTS], role=request.staff_role),
             "reply_form": reply_form
             or CaseReplyForm(initial={"channel": channels[0], "reply_id": uuid.uuid4()}, channels=channels),
-            "resolve_form": resolve_form or CaseResolveForm(),
+            "resolve_form": resolve_form or CaseResolveForm(order_total=self.order_total(case)),
             "is_open": case.status == CaseStatus.OPEN,
+            "refused": refused,
+            "refused_action": "reply" if reply_form is not None else "resolve",
             "compensation_label": presenters.compensation_label(case.compensation),
         }
         return TemplateResponse(request, "staff/cases/detail.html", context, status=status)

@@ -1,13 +1,18 @@
+import re
 import uuid
+from decimal import Decimal
 
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
+from django.utils.formats import localize
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from backoffice.accounts.roles import Role
 from backoffice.accounts.selectors import user_role
 from backoffice.eventstore.vocabulary import Channel
 from customers import selectors as customer_selectors
+from customers.wording import money_text
 
 from .access import UI_ROLES
 from .presenters import CHANNEL_LABELS, CONSENT_CHANNELS, CONSENT_PURPOSES, PURPOSE_LABELS
@@ -19,6 +24,9 @@ SOURCE_CHANNELS_BY_ROLE = {
     Role.ADMIN: (Channel.STORE, Channel.PHONE),
 }
 SEARCH_MIN_LENGTH = 3
+# The most a voucher or a refund given on a case may be worth when the case names no order we know: above it, the
+# amount is refused as a likely slip of the keyboard (a case about an order is capped at the order's total instead).
+COMPENSATION_CEILING = Decimal("500.00")
 
 
 class StaffAuthenticationForm(AuthenticationForm):
@@ -49,7 +57,7 @@ class ConsentChangeForm(forms.Form):
     channel = forms.ChoiceField(label=_("Channel"), choices=[(c, CHANNEL_LABELS[c]) for c in CONSENT_CHANNELS])
     purpose = forms.ChoiceField(label=_("Purpose"), choices=[(p, PURPOSE_LABELS[p]) for p in CONSENT_PURPOSES])
     granted = forms.TypedChoiceField(
-        label=_("Change"),
+        label=pgettext_lazy("consent", "Change"),
         choices=[("1", _("Give consent")), ("0", _("Withdraw consent"))],
         coerce=lambda value: value == "1",
     )
@@ -60,8 +68,13 @@ class ConsentChangeForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_("Recorded with the change as proof of what the customer agreed to."),
     )
+    # One per form shown (as the till's sale_id), the change's event id: a double tap or the browser's resend of
+    # the form records one change, and an old form resent cannot undo a change made since.
+    change_id = forms.UUIDField(widget=forms.HiddenInput)
 
     def __init__(self, *args, role: str, **kwargs):
+        kwargs.setdefault("initial", {})
+        kwargs["initial"].setdefault("change_id", uuid.uuid4())
         super().__init__(*args, **kwargs)
         sources = SOURCE_CHANNELS_BY_ROLE.get(role, ())
         self.fields["source_channel"].choices = [(c, CHANNEL_LABELS[c]) for c in sources]
@@ -75,7 +88,7 @@ class CaseFilterForm(forms.Form):
     status = forms.ChoiceField(
         label=_("Status"),
         required=False,
-        choices=[("open", _("Open")), ("resolved", _("Resolved")), ("all", _("All"))],
+        choices=[("open", _("Open")), ("resolved", _("Resolved")), ("all", pgettext_lazy("cases", "All"))],
     )
     channel = forms.ChoiceField(label=_("Channel"), required=False)
     breached = forms.ChoiceField(
@@ -100,26 +113,92 @@ class CaseReplyForm(forms.Form):
         self.fields["channel"].choices = [(c, CHANNEL_LABELS.get(c, c)) for c in channels]
 
 
+# An amount as staff type it in either language: digits, then up to two decimals after a comma or a point
+# ("15,50", "15.50", "15.5", "15"); thousands grouped by the other mark only when the decimals are written too
+# ("1.550,00", "1,550.00"). Anything else is refused, never guessed: "1.550" (one thousand five hundred and fifty, or
+# one and a half with a stray zero?), "15,505", "1.5.5".
+_PLAIN_AMOUNT = re.compile(r"(?P<units>\d+)(?:[.,](?P<cents>\d{1,2}))?")
+_GROUPED_AMOUNT = re.compile(r"(?P<units>\d{1,3}(?:(?P<group>[.,])\d{3})+)(?P<mark>[.,])(?P<cents>\d{1,2})")
+
+
+class MoneyAmountField(forms.DecimalField):
+    """A euro amount typed at the desk, read by the rule of _PLAIN_AMOUNT and _GROUPED_AMOUNT whatever the page's
+    language, so "15,50" typed on an English page is 15.50 too. It is a text box (inputmode=decimal brings up the
+    numeric keypad): a number box in a Spanish browser drops the comma the staff type and sends 1550 for "15,50".
+    Spaces and a euro sign around the amount are ignored."""
+
+    widget = forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off", "spellcheck": "false"})
+    default_error_messages = {
+        "invalid": _("Write the amount like %(example)s: up to two decimals after a comma or a point."),
+    }
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("localize", True)  # its value shown again as the page's language writes numbers
+        super().__init__(**kwargs)
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        if isinstance(value, Decimal):
+            return value
+        text = "".join(str(value).split()).removesuffix("€").removeprefix("€")
+        plain = _PLAIN_AMOUNT.fullmatch(text)
+        grouped = None if plain else _GROUPED_AMOUNT.fullmatch(text)
+        if plain:
+            units, cents = plain["units"], plain["cents"] or "0"
+        elif grouped and grouped["group"] != grouped["mark"]:
+            units, cents = grouped["units"].replace(grouped["group"], ""), grouped["cents"]
+        else:
+            raise forms.ValidationError(
+                self.error_messages["invalid"], code="invalid", params={"example": localize(Decimal("15.50"))}
+            )
+        return Decimal(f"{units}.{cents}")
+
+
 class CaseResolveForm(forms.Form):
     resolution = forms.CharField(label=_("Resolution"), max_length=4000, widget=forms.Textarea(attrs={"rows": 3}))
     compensation = forms.ChoiceField(
         label=_("Compensation"),
         choices=[
-            ("none", _("None")),
+            ("none", pgettext_lazy("compensation", "None")),
             ("voucher", _("Voucher")),
             ("refund", _("Refund")),
             ("reshipment", _("Reshipment")),
         ],
         initial="none",
     )
-    amount = forms.DecimalField(label=_("Amount (EUR)"), required=False, min_value=0, max_digits=12, decimal_places=2)
+    amount = MoneyAmountField(label=_("Amount (EUR)"), required=False, min_value=0, max_digits=12, decimal_places=2)
     code = forms.CharField(label=_("Voucher code"), required=False, max_length=64)
+
+    def __init__(self, *args, order_total: Decimal | None = None, **kwargs):
+        """`order_total`: the total of the order the case is about, when we know it: no voucher or refund is worth
+        more. Without it, COMPENSATION_CEILING."""
+        super().__init__(*args, **kwargs)
+        self.order_total = order_total
+        if order_total is not None:
+            self.fields["amount"].help_text = _("Up to %(total)s, the order's total.") % {
+                "total": money_text(order_total)
+            }
 
     def clean(self):
         data = super().clean()
         kind = data.get("compensation")
-        if kind in ("voucher", "refund") and data.get("amount") is None:
+        amount = data.get("amount")
+        if kind in ("voucher", "refund") and amount is None and "amount" not in self.errors:
             self.add_error("amount", _("A voucher or a refund needs an amount."))
+        elif kind in ("voucher", "refund") and amount is not None:
+            if self.order_total is not None and amount > self.order_total:
+                self.add_error(
+                    "amount",
+                    _("More than the order's total (%(total)s): a voucher or a refund is worth that at most.")
+                    % {"total": money_text(self.order_total)},
+                )
+            elif self.order_total is None and amount > COMPENSATION_CEILING:
+                self.add_error(
+                    "amount",
+                    _("More than %(ceiling)s, the most a voucher or a refund may be worth here.")
+                    % {"ceiling": money_text(COMPENSATION_CEILING)},
+                )
         if kind == "voucher" and not data.get("code"):
             self.add_error("code", _("A voucher needs its code."))
         return data

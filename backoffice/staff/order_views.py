@@ -3,13 +3,11 @@ click-and-collect list, returns at the counter for orders from any channel, and 
 orders.selectors, acts through orders.services with the staff member as actor; store staff act at their store."""
 
 import uuid
-from decimal import Decimal, InvalidOperation
 
 from django.contrib import messages
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils.formats import localize
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -20,6 +18,7 @@ from backoffice.accounts.roles import Role
 from backoffice.accounts.selectors import user_location_code
 from backoffice.eventstore.vocabulary import Channel, FulfilmentMethod
 from customers import selectors as customer_selectors
+from customers.wording import money_text
 from orders import errors as order_errors
 from orders import selectors as order_selectors
 from orders import services as order_services
@@ -109,12 +108,12 @@ def _refusal_status(exc: order_errors.OrdersError) -> int:
     return 400
 
 
-def _amount(value: str) -> str:
-    """A decimal amount from an event, written the way the page's language writes numbers."""
+def _form_id(value: str | None) -> uuid.UUID | None:
+    """The idempotency id a page's form posts (one per form shown), or None when it posts none (or a broken one)."""
     try:
-        return localize(Decimal(value))
-    except (InvalidOperation, TypeError):
-        return str(value)
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
 
 
 def _customer_names(customer_ids) -> dict:
@@ -265,7 +264,8 @@ class PickupListView(StaffRoleRequiredMixin, View):
         orders = order_selectors.orders_for_pickup(location=location)
         names = _customer_names(o.customer_id for o in orders)
         products = order_selectors.products_by_sku(skus={line.sku for o in orders for line in o.lines.all()})
-        rows = [_order_summary(o, names, products) for o in orders]
+        # Each card's button posts its own step id (OrderDetailView.post).
+        rows = [{**_order_summary(o, names, products), "step_id": uuid.uuid4()} for o in orders]
         context = {
             **staff_context(request),
             "location": order_selectors.location_get(code=location),
@@ -290,6 +290,9 @@ class OrderLookupView(StaffRoleRequiredMixin, View):
             return TemplateResponse(request, "staff/orders/lookup.html", context, status=400)
         query = form.cleaned_data["q"]
         order = order_selectors.order_get(order_id=query)
+        if order is None:  # typed on a tablet without capitals ("demo-00142"): one order in any case is it
+            same = order_selectors.orders_with_id_in_any_case(order_id=query, limit=2)
+            order = same[0] if len(same) == 1 else None
         if order is not None:
             return redirect("staff:order_detail", order_id=order.id)
         customer_ids = set()
@@ -335,8 +338,13 @@ class OrderDetailView(StaffRoleRequiredMixin, View):
         form = None
         try:
             if action in ("ready", "collect"):
+                # The form's step id: a double tap or a resend is the step taken once, answered as the first was.
                 order = order_services.order_act(
-                    order_id=order.id, action=action, actor=request_actor(request), acting_location=location
+                    order_id=order.id,
+                    action=action,
+                    actor=request_actor(request),
+                    acting_location=location,
+                    step_id=_form_id(request.POST.get("step_id")),
                 )
                 done = _("Order %(id)s is ready to collect.") if action == "ready" else _("Order %(id)s collected.")
                 messages.success(request, done % {"id": order.id})
@@ -365,12 +373,8 @@ class OrderDetailView(StaffRoleRequiredMixin, View):
                 else:
                     messages.success(
                         request,
-                        _("Returned at %(location)s. Refund: %(amount)s %(currency)s.")
-                        % {
-                            "location": location,
-                            "amount": localize(order.refunded - before),
-                            "currency": order.currency,
-                        },
+                        _("Returned at %(location)s. Refund: %(amount)s.")
+                        % {"location": location, "amount": money_text(order.refunded - before, order.currency)},
                     )
             else:
                 return error_page(request, 400, _("Unknown action."))
@@ -385,9 +389,8 @@ class OrderDetailView(StaffRoleRequiredMixin, View):
 
     @staticmethod
     def return_recorded(order, return_id: str | None) -> bool:
-        try:
-            step_id = uuid.UUID(str(return_id))
-        except ValueError:
+        step_id = _form_id(return_id)
+        if step_id is None:
             return False
         return order_services.order_step_recorded(order_id=order.id, action="return", step_id=step_id)
 
@@ -418,6 +421,7 @@ class OrderDetailView(StaffRoleRequiredMixin, View):
             "can_ready": is_own_pickup and "ready" in allowed,
             "can_collect": is_own_pickup and "collect" in allowed,
             "can_return": own is not None and "return" in allowed,
+            "step_id": uuid.uuid4(),  # of the ready / collected form: a double tap is the step taken once
             "return_form": return_form or ReturnLinesForm(order=order, names={s: p.name for s, p in products.items()}),
             "own_location": own,
         }
@@ -433,14 +437,13 @@ class OrderDetailView(StaffRoleRequiredMixin, View):
         data = event.data
         if event.type == OrderReturned.type_name:
             lines = ", ".join(f"{line['quantity']} × {line['sku']}" for line in data.get("lines", []))
-            return _("%(lines)s at %(location)s, refund %(amount)s %(currency)s") % {
+            return _("%(lines)s at %(location)s, refund %(amount)s") % {
                 "lines": lines,
                 "location": data.get("location", ""),
-                "amount": _amount(data.get("refund_amount", "")),
-                "currency": data.get("currency", ""),
+                "amount": money_text(data.get("refund_amount"), data.get("currency")),
             }
         if event.type in (OrderReady.type_name, OrderCollected.type_name):
             return data.get("location", "")
         if event.type == OrderPaid.type_name:
-            return f"{_amount(data.get('amount', ''))} {data.get('currency', '')}"
+            return money_text(data.get("amount"), data.get("currency"))
         return ""

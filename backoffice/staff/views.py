@@ -14,7 +14,7 @@ from django.views.generic import TemplateView, View
 from backoffice.accounts.actors import request_actor
 from backoffice.accounts.roles import AccessSurface
 from backoffice.accounts.services import personal_data_access_record
-from backoffice.eventstore.errors import EventStoreError
+from backoffice.eventstore.errors import EventStoreError, IdempotencyConflict
 from backoffice.eventstore.schema import CHANNELS
 from customers import selectors as customer_selectors
 from customers import services as customer_services
@@ -214,7 +214,7 @@ class CustomerConsentView(StaffRoleRequiredMixin, View):
             survivor = customer_selectors.customer_resolve_id(customer_id=self.customer.id)
             return redirect(f"{reverse('staff:customer_consent', args=[survivor])}?{request.GET.urlencode()}")
         initial = ConsentChangeForm(request.GET, role=request.staff_role)
-        for name in ("wording", "source_channel"):
+        for name in ("wording", "source_channel", "change_id"):
             initial.fields[name].required = False
         if not initial.is_valid():
             return error_page(request, 400, _("Choose a channel, a purpose and a change from the customer page."))
@@ -235,6 +235,7 @@ class CustomerConsentView(StaffRoleRequiredMixin, View):
         if refusal is not None:
             return refusal
         form = ConsentChangeForm(request.POST, role=request.staff_role)
+        status = 400
         if form.is_valid():
             data = form.cleaned_data
             try:
@@ -245,7 +246,14 @@ class CustomerConsentView(StaffRoleRequiredMixin, View):
                     is_granted=data["granted"],
                     source_channel=data["source_channel"],
                     wording=data["wording"],
+                    event_id=data["change_id"],
                     actor=request_actor(request),
+                )
+            except IdempotencyConflict:  # the form's change id, recorded with other details (edited, then resent)
+                status = 409
+                form.add_error(
+                    None,
+                    _("This form was sent already with other details: open the change again from the customer page."),
                 )
             except EventStoreError:
                 form.add_error(None, _("The consent change could not be recorded; try again."))
@@ -259,7 +267,7 @@ class CustomerConsentView(StaffRoleRequiredMixin, View):
                 else:
                     messages.success(request, _("Consent withdrawn: %(purpose)s by %(channel)s.") % what)
                 return redirect(f"{reverse('staff:customer_detail', args=[recorded.customer_id])}#consents")
-        return self._render(request, form, form.cleaned_data, status=400)
+        return self._render(request, form, form.cleaned_data, status=status)
 
     def _render(self, request, form, data, status=200):
         channel, purpose = data.get("channel"), data.get("purpose")

@@ -33,7 +33,13 @@ from ..events import (
 )
 from ..identifiers import InvalidIdentifier, normalise
 from ..models import Case, Consent, Customer, CustomerIdentifier, CustomerOrder
-from ..projections import RECORD_KEEPING_TYPES, identifier_key, readable_identifiers, readable_text
+from ..projections import (
+    RECORD_KEEPING_TYPES,
+    identifier_key,
+    name_search_key,
+    readable_identifiers,
+    readable_text,
+)
 from ..vocabulary import IdentifierKind
 
 CONSENT_TYPES = type_names(ConsentGranted, ConsentRevoked)
@@ -173,10 +179,12 @@ def customer_search(*, query: str, limit: int = 20) -> list[Customer]:
     if "@" not in query or not matches.exists():
         matches = matches | CustomerIdentifier.objects.filter(key__startswith=f"email:{query.lower()}")
     ids = set(matches.values_list("customer_id", flat=True).distinct()[:limit])
-    if not any(char.isdigit() for char in query) and "@" not in query:
+    words = name_search_key(query).split()  # none when only marks were typed ("´´´"): no name matches them
+    if words and not any(char.isdigit() for char in query) and "@" not in query:
+        # Every word typed, in the name without case or accents ("alvaro nunez" finds Álvaro Núñez).
         by_name = Q()
-        for word in query.split():
-            by_name &= Q(display_name__icontains=word)
+        for word in words:
+            by_name &= Q(search_name__contains=word)
         ids |= set(Customer.objects.filter(by_name).values_list("id", flat=True)[:limit])
     roots = {customer_resolve_id(customer_id=cid) for cid in ids}
     return list(Customer.objects.filter(id__in=roots).order_by("-last_interaction_at", "id")[:limit])
@@ -232,6 +240,13 @@ def customer_orders(*, customer_id: uuid.UUID, limit: int = 20) -> list[Customer
     """The person's orders from every channel, newest first."""
     group = customer_group_ids(customer_id=customer_id)
     return list(CustomerOrder.objects.filter(customer_id__in=group).order_by("-placed_at")[:limit])
+
+
+def customer_order_total(*, customer_id: uuid.UUID, order_id: str) -> Decimal | None:
+    """The total of one of the person's orders (from any channel), or None when they have no order with this id."""
+    group = customer_group_ids(customer_id=customer_id)
+    orders = CustomerOrder.objects.filter(customer_id__in=group, order_id=order_id)
+    return orders.values_list("total", flat=True).first()
 
 
 @dataclass(frozen=True)

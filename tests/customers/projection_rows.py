@@ -6,7 +6,14 @@ from customers.models import ChannelActivityDaily, Customer, CustomerIdentifier
 
 def customer_projection_rows(*more_customer_fields: str) -> dict[str, list]:
     """Customers (with `more_customer_fields`), their identifiers and the daily channel activity, sorted."""
-    customer_fields = ("id", "registered_at", "acquisition_channel", *more_customer_fields)
+    customer_fields = (
+        "id",
+        "registered_at",
+        "acquisition_channel",
+        "display_name",
+        "search_name",
+        *more_customer_fields,
+    )
     activity_fields = ("last_interaction_at", "interaction_count", "channels_used")
     return {
         "customers": sorted(Customer.objects.values_list(*customer_fields, *activity_fields)),

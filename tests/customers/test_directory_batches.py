@@ -30,7 +30,9 @@ def _event(type_: str, customer_id: uuid.UUID, minute: int, **data) -> store.Str
 
 def _rows() -> list[tuple]:
     return sorted(
-        Customer.objects.values_list("id", "display_name", "language", "time_zone", "merged_into_id", "erased_at")
+        Customer.objects.values_list(
+            "id", "display_name", "language", "time_zone", "merged_into_id", "erased_at", "search_name"
+        )
     )
 
 
@@ -62,6 +64,7 @@ def test_one_batch_of_profile_changes_merges_unmerges_and_an_erasure_ends_as_app
     assert by_id[ben][3] == ana
     assert by_id[cris][0] == ""
     assert by_id[cris][4] is not None
+    assert (by_id[ana][5], by_id[cris][5]) == ("ana", "")  # the name's search key, written and scrubbed with it
     assert [key for key, _ in live[1]] == ["email:ana@example.es", "phone:+34600111222"]
 
 

@@ -1,6 +1,7 @@
 """Customer service in a real browser: log in, find a customer, reply to their case, resolve it with a voucher."""
 
 import pytest
+from playwright.sync_api import expect
 
 from backoffice.eventstore import projector
 from backoffice.messaging.models import OutboundMessage
@@ -67,7 +68,7 @@ def test_the_case_filters_stand_on_one_line_with_their_button_on_a_tablet_and_st
     page = staff_page("support")
     page.goto("/staff/cases/")
     selects = [page.locator(f"select[name={name}]").bounding_box() for name in ("status", "channel", "breached")]
-    button = page.get_by_role("button", name="Filtro").bounding_box()
+    button = page.get_by_role("button", name="Filtrar").bounding_box()
     screenshot(page, "filters-tablet")
 
     # One line: every select at the same height (the stacked form's spacing pushed all but the first down), the
@@ -78,8 +79,55 @@ def test_the_case_filters_stand_on_one_line_with_their_button_on_a_tablet_and_st
     phone = staff_page("support", viewport={"width": 390, "height": 844})
     phone.goto("/staff/cases/")
     stacked = [phone.locator(f"select[name={name}]").bounding_box() for name in ("status", "channel", "breached")]
-    wide = phone.get_by_role("button", name="Filtro").bounding_box()
+    wide = phone.get_by_role("button", name="Filtrar").bounding_box()
     screenshot(phone, "filters-phone")
 
     assert stacked[0]["y"] < stacked[1]["y"] < stacked[2]["y"] < wide["y"]
     assert round(wide["width"]) == round(stacked[0]["width"])  # full width, not shrunk to its label
+
+
+def test_a_voucher_amount_typed_with_a_decimal_comma_is_taken(staff_page, customer_with_history, screenshot):
+    """Chromium in Spanish dropped the comma of a number box: "15,50" typed became a 1550 € voucher."""
+    ana = customer_with_history(email="ana@example.es", phone="+34600111222")
+    case = case_services.case_open(customer_id=ana, channel="whatsapp", subject="Talla", text="Hola", actor="test")
+
+    page = staff_page("support")
+    page.goto(f"/staff/cases/{case.id}/")
+    page.fill("textarea[name=resolution]", "Cambio de talla enviado")
+    page.select_option("select[name=compensation]", "voucher")
+    page.locator("input[name=amount]").press_sequentially("15,50")
+    page.fill("input[name=code]", "TALLA15")
+    typed = page.locator("input[name=amount]").input_value()
+    screenshot(page, "typed")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Resolver caso").click()
+    screenshot(page, "after")
+
+    resolved = Case.objects.get(id=case.id)
+    assert typed == "15,50"
+    assert (resolved.status, resolved.compensation) == (
+        "resolved",
+        {"kind": "voucher", "amount": "15.50", "currency": "EUR", "code": "TALLA15"},
+    ), f"typed 15,50; the field held {typed!r}; recorded {resolved.compensation}"
+    assert page.get_by_text("Vale 15,50 € (TALLA15)").is_visible()
+
+
+def test_a_reply_to_a_case_resolved_meanwhile_shows_why_and_what_was_typed(
+    staff_page, customer_with_history, screenshot
+):
+    ana = customer_with_history(email="ana@example.es", phone="+34600111222")
+    case = case_services.case_open(customer_id=ana, channel="whatsapp", subject="Talla", text="Hola", actor="test")
+    typed = "Le cambiamos la talla: la L llega mañana a la tienda de Sol."
+
+    page = staff_page("support")
+    page.goto(f"/staff/cases/{case.id}/")
+    page.fill("textarea[name=text]", typed)
+    case_services.case_resolve(case_id=case.id, resolution="Resuelto por teléfono", actor="test")  # a colleague
+    with page.expect_navigation():
+        page.get_by_role("button", name="Enviar respuesta").click()
+    screenshot(page, "refused")
+
+    assert page.get_by_role("alert").get_by_text("El caso ya está resuelto; abre uno nuevo para seguir.").is_visible()
+    assert page.get_by_label("Lo que escribiste").input_value() == typed
+    expect(page.get_by_label("Lo que escribiste")).to_be_in_viewport()  # the post went to #reply: the agent sees it
+    assert page.get_by_test_id("case-status").inner_text() == "resuelto"

@@ -2,16 +2,20 @@
 services, and refusals as pages (never a 500)."""
 
 import html
+import re
 import uuid
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 
 from backoffice.eventstore.models import Event
 from backoffice.messaging.models import OutboundMessage
+from backoffice.staff.forms import COMPENSATION_CEILING, CaseResolveForm
 from customers.models import Case
 from customers.services import cases as case_services
 from customers.services.ingestion import customer_register
+from customers.wording import money_text
 
 pytestmark = pytest.mark.django_db
 
@@ -226,3 +230,155 @@ def test_marketing_staff_cannot_see_cases(login, case):
 
 def test_an_unknown_case_is_a_404_page(support):
     assert support.get(f"/staff/cases/{uuid.uuid4()}/").status_code == 404
+
+
+def test_a_reply_to_a_case_another_agent_resolved_meanwhile_says_why_and_keeps_the_typed_text(support, case):
+    """The agent opened the case while it was open and typed a long reply; a colleague resolved it meanwhile. The
+    refusal reaches the agent (CASE_REFUSALS['case_closed']) and the text typed is still on the page."""
+    reply_id = support.get(f"/staff/cases/{case.id}/").context["reply_form"]["reply_id"].value()
+    case_services.case_resolve(case_id=case.id, resolution="Resuelto por otra agente", actor="t")  # a colleague
+
+    typed = "Hola Marta, le enviamos hoy la camiseta que faltaba con envío urgente."
+    response = support.post(
+        f"/staff/cases/{case.id}/",
+        {"action": "reply", "channel": "phone", "text": typed, "reply_id": str(reply_id)},
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+
+    assert response.status_code == 409
+    page = html.unescape(response.content.decode())
+    assert "The case is already resolved; open a new one to go on." in page, "the refusal is not shown anywhere"
+    assert typed in page, "the reply the agent typed is gone"
+    assert "Your reply was not sent" in page
+    assert Case.objects.get(id=case.id).message_count == 1
+
+
+def test_a_resolution_of_a_case_resolved_meanwhile_says_why_and_keeps_the_typed_text(support, case):
+    case_services.case_resolve(case_id=case.id, resolution="Resuelto por otra agente", actor="t")  # a colleague
+
+    typed = "Vale de 5 € por las molestias y la camiseta enviada hoy."
+    response = support.post(
+        f"/staff/cases/{case.id}/",
+        {"action": "resolve", "resolution": typed, "compensation": "voucher", "amount": "5", "code": "PERDON5"},
+        HTTP_ACCEPT_LANGUAGE="es",
+    )
+
+    assert response.status_code == 409
+    page = html.unescape(response.content.decode())
+    assert "El caso ya está resuelto; abre uno nuevo para seguir." in page
+    assert typed in page
+    assert "Tu resolución no se ha registrado" in page
+    assert Case.objects.get(id=case.id).resolution == "Resuelto por otra agente"
+
+
+def resolve_with(client, case, amount: str, **headers):
+    return client.post(
+        f"/staff/cases/{case.id}/",
+        {"action": "resolve", "resolution": "Vale", "compensation": "voucher", "amount": amount, "code": "VALE"},
+        **headers,
+    )
+
+
+@pytest.mark.parametrize(
+    ("typed", "recorded"),
+    [
+        ("15,50", "15.50"),
+        ("15.50", "15.50"),
+        ("15,5", "15.50"),
+        ("15.5", "15.50"),  # a point is a decimal point in Spanish too: never 155
+        ("15", "15.00"),
+        (" 15,50 € ", "15.50"),
+        ("0,99", "0.99"),
+    ],
+)
+@pytest.mark.parametrize("language", ["es", "en"])
+def test_a_compensation_amount_is_read_with_a_decimal_comma_or_point_in_either_language(
+    support, case, typed, recorded, language
+):
+    response = resolve_with(support, case, typed, HTTP_ACCEPT_LANGUAGE=language)
+
+    assert response.status_code == 302, response.context and response.context["resolve_form"].errors
+    assert Case.objects.get(id=case.id).compensation["amount"] == recorded
+
+
+@pytest.mark.parametrize(
+    ("typed", "amount"), [("1.550,00", Decimal("1550.00")), ("1,550.00", Decimal("1550.00")), ("1550,00", 1550)]
+)
+def test_thousands_separators_are_read_when_the_decimals_are_written_too(typed, amount):
+    form = CaseResolveForm(
+        {"resolution": "Vale", "compensation": "voucher", "amount": typed, "code": "VALE"}, order_total=Decimal(2000)
+    )
+
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["amount"] == amount
+
+
+@pytest.mark.parametrize("typed", ["1.550", "1,550", "15,505", "15,5,0", "1.550.00", "1,550,00", "diez", "-5", "1e3"])
+def test_an_ambiguous_or_unreadable_amount_is_refused_never_guessed(support, case, typed):
+    events_before = Event.objects.count()
+
+    response = resolve_with(support, case, typed, HTTP_ACCEPT_LANGUAGE="es")
+
+    assert response.status_code == 400
+    assert response.context["resolve_form"].errors["amount"] == [
+        "Escribe el importe como 15,50: hasta dos decimales tras una coma o un punto."
+    ]
+    assert Case.objects.get(id=case.id).status == "open"
+    assert Event.objects.count() == events_before
+
+
+def test_the_amount_is_a_text_box_with_a_decimal_keypad_not_a_number_box(support, case):
+    page = support.get(f"/staff/cases/{case.id}/").content.decode()
+
+    (amount,) = re.findall(r'<input[^>]*name="amount"[^>]*>', page)
+    assert 'type="text"' in amount
+    assert 'inputmode="decimal"' in amount
+
+
+def test_an_amount_refused_is_shown_again_as_typed(support, case):
+    response = resolve_with(support, case, "1.550", HTTP_ACCEPT_LANGUAGE="es")
+
+    assert re.search(r'<input[^>]*name="amount"[^>]*value="1.550"', response.content.decode())
+
+
+@pytest.fixture
+def case_about_an_order(shop):
+    customer_id, _ = customer_register(customer={"email": "lola@example.es", "name": "Lola"}, channel="app", actor="t")
+    order = shop(
+        customer_id, order_id="APP-90", lines=[{"sku": "CAM-ALG-BLA-M", "quantity": 2}], fulfilment={"method": "ship"}
+    )
+    return case_services.case_open(
+        customer_id=customer_id,
+        channel="email",
+        subject="Llegó rota",
+        text="Una llegó rota",
+        order_ref=order.id,
+        actor="t",
+    )
+
+
+def test_a_compensation_worth_more_than_the_order_is_refused_naming_its_total(support, case_about_an_order):
+    case = case_about_an_order
+
+    shown = support.get(f"/staff/cases/{case.id}/", HTTP_ACCEPT_LANGUAGE="es")
+    refused = resolve_with(support, case, "39,81", HTTP_ACCEPT_LANGUAGE="es")
+    taken = resolve_with(support, case, "39,80", HTTP_ACCEPT_LANGUAGE="es")
+
+    assert "Hasta 39,80 €, el total del pedido." in html.unescape(shown.content.decode())
+    assert refused.status_code == 400
+    assert refused.context["resolve_form"].errors["amount"] == [
+        "Más que el total del pedido (39,80 €): un vale o un reembolso no puede valer más."
+    ]
+    assert taken.status_code == 302
+    assert Case.objects.get(id=case.id).compensation["amount"] == "39.80"
+
+
+def test_a_compensation_on_a_case_about_no_known_order_has_a_ceiling(support, case):
+    refused = resolve_with(support, case, "500,01", HTTP_ACCEPT_LANGUAGE="en")
+    taken = resolve_with(support, case, "500", HTTP_ACCEPT_LANGUAGE="en")
+
+    assert refused.status_code == 400
+    assert refused.context["resolve_form"].errors["amount"] == [
+        f"More than {money_text(COMPENSATION_CEILING)}, the most a voucher or a refund may be worth here."
+    ]
+    assert taken.status_code == 302

@@ -87,8 +87,8 @@ def test_a_web_order_is_returned_at_the_counter_restocking_this_store_with_the_r
     page.fill("input[name=reason]", "Talla pequeña")
     with page.expect_navigation():
         page.get_by_role("button", name="Devolver y reembolsar").click()
-    assert page.get_by_text("Devuelto en MAD-01. Reembolso: 19,90 EUR.").is_visible()
-    assert page.get_by_test_id("order-refunded").inner_text() == "19,90 EUR"
+    assert page.get_by_text("Devuelto en MAD-01. Reembolso: 19,90 €.").is_visible()
+    assert page.get_by_test_id("order-refunded").inner_text() == "19,90 €"
     screenshot(page, "returned")
     assert on_hand("CAM-ALG-BLA-M", "MAD-01") == 4
 

@@ -1,5 +1,7 @@
 """The stock and order pages at the counter: stock in every location, the till, click-and-collect, returns."""
 
+import html
+import re
 import uuid
 from decimal import Decimal
 
@@ -10,6 +12,7 @@ from backoffice.eventstore.models import Event
 from customers import selectors as customer_selectors
 from customers.services import cases as case_services
 from customers.services.ingestion import customer_register
+from customers.wording import money_text
 from orders import selectors as order_selectors
 from orders import services as order_services
 from orders.models import Order
@@ -358,6 +361,25 @@ def test_the_order_lookup_finds_an_order_by_id_or_by_the_customers_phone(web_ord
     assert client.get("/staff/orders/?q=nobody@example.es").context["results"] == []
 
 
+def test_an_order_number_typed_in_lower_case_on_the_tablet_finds_the_order(shop, ana, login):
+    """The lookup box sets autocapitalize="none", so a tablet types "demo-00142" for DEMO-00142."""
+    shop(ana, order_id="DEMO-00142", lines=[{"sku": "CAM-ALG-BLA-M", "quantity": 1}], fulfilment=SHIP)
+
+    response = login("store").get("/staff/orders/", {"q": "demo-00142"})
+
+    assert response.status_code == 302, response.context and response.context["results"]
+    assert response["Location"] == "/staff/orders/DEMO-00142/"
+
+
+def test_an_order_number_two_orders_share_in_other_cases_opens_only_the_exact_one(shop, ana, login):
+    shop(ana, order_id="Ab-1", lines=[{"sku": "CAM-ALG-BLA-M", "quantity": 1}], fulfilment=SHIP)
+    shop(ana, order_id="AB-1", lines=[{"sku": "CAM-ALG-BLA-M", "quantity": 1}], fulfilment=SHIP)
+    client = login("store")
+
+    assert client.get("/staff/orders/", {"q": "AB-1"})["Location"] == "/staff/orders/AB-1/"
+    assert client.get("/staff/orders/", {"q": "ab-1"}).status_code == 200  # two in other cases: neither is guessed
+
+
 def test_a_web_order_returned_at_the_counter_restocks_this_store_and_shows_the_refund(web_order, login):
     client = login("store")
     warehouse_before = level("CAM-ALG-BLA-M", "WH-ZGZ")
@@ -366,7 +388,7 @@ def test_a_web_order_returned_at_the_counter_restocks_this_store_and_shows_the_r
     response = client.post("/staff/orders/W-1/", form, follow=True)
 
     assert response.status_code == 200
-    assert "Returned at MAD-01. Refund: 19.90 EUR." in response.content.decode()
+    assert "Returned at MAD-01. Refund: 19.90 €." in response.content.decode()
     assert level("CAM-ALG-BLA-M", "MAD-01")["on_hand"] == 4
     assert level("CAM-ALG-BLA-M", "WH-ZGZ") == warehouse_before
     order = Order.objects.get(id="W-1")
@@ -506,3 +528,132 @@ def test_a_till_sale_of_a_product_not_on_sale_is_refused_with_or_without_a_custo
     assert response.context["form"].errors["sku"] == ["This product is not on sale."]
     assert event_count() == before
     assert level("CAM-ALG-BLA-M", "MAD-01")["on_hand"] == 3
+
+
+# --- Money, written as the timeline writes it ------------------------------------------------------------------------
+
+
+def words(response) -> str:
+    """The page's text, tags and runs of spaces left out."""
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", response.content.decode())).split())
+
+
+@pytest.mark.parametrize(("language", "total"), [("es", "Total 39,80 €"), ("en", "Total 39.80 €")])
+def test_the_order_page_writes_money_as_the_timeline_does(web_order, login, language, total):
+    """39,80 € (customers.wording.money_text: the timeline and the compensation labels), not "39,80 EUR"."""
+    page = words(login("support").get("/staff/orders/W-1/", HTTP_ACCEPT_LANGUAGE=language))
+
+    assert total in page
+    assert "EUR" not in page
+
+
+def test_the_customer_page_writes_an_orders_total_like_its_timeline(web_order, login, ana):
+    page = words(login("store").get(f"/staff/customers/{ana}/", HTTP_ACCEPT_LANGUAGE="es"))
+
+    assert "W-1 · 39,80 €" in page
+    assert "Pedido W-1 realizado en Web · 39,80 €" in page  # the timeline beside it
+    assert "EUR" not in page
+
+
+def test_the_refund_said_after_a_return_in_spanish_writes_euros(web_order, login):
+    form = {"action": "return", TSHIRT: 1, "reason": "talla", "return_id": uuid.uuid4()}
+
+    response = login("store").post("/staff/orders/W-1/", form, follow=True, HTTP_ACCEPT_LANGUAGE="es")
+
+    page = words(response)
+    assert "Devuelto en MAD-01. Reembolso: 19,90 €." in page
+    assert "1 × CAM-ALG-BLA-M en MAD-01, reembolso 19,90 €" in page  # the order's history
+
+
+def test_the_order_lookup_and_the_stock_lookup_write_money_in_euros(web_order, login):
+    order_services.product_save(
+        sku="CAM-ALG-NEG-M", name="Camiseta algodón negra M", category="camisetas", price=Decimal("19.90"), actor="t"
+    )
+    client = login("store")
+
+    lookup = words(client.get("/staff/orders/", {"q": "600 11 12 22"}, HTTP_ACCEPT_LANGUAGE="es"))
+    stock = words(client.get("/staff/stock/", {"q": "camiseta"}, HTTP_ACCEPT_LANGUAGE="es"))
+
+    assert "W-1 · 39,80 €" in lookup
+    assert "19,90 €" in stock
+    assert "EUR" not in lookup + stock
+
+
+def test_the_money_filter_is_money_text(settings):
+    from django.template import Context, Template
+    from django.utils import translation
+
+    template = Template("{% load staff_money %}{{ amount|money }}|{{ amount|money:'USD' }}|{{ nothing|money }}")
+    with translation.override("es"):
+        rendered = template.render(Context({"amount": Decimal("1234.5"), "nothing": None}))
+
+    assert rendered == f"{money_text(Decimal('1234.5'))}|{money_text(Decimal('1234.5'), 'USD')}|"
+
+
+# --- A double tap on the pickup buttons ------------------------------------------------------------------------------
+
+
+def test_a_double_tap_on_mark_ready_in_the_pickup_list_is_not_an_error_page(shop, ana, login):
+    """The till's sale, a return and a reply answer a repeated post kindly; the pickup's buttons answered the second
+    tap with a 409 error page ("cannot be done while the order is ready to collect") though the first tap worked."""
+    shop(ana, order_id="A-1", lines=[{"sku": "CAM-ALG-BLA-M", "quantity": 1}], fulfilment=PICKUP_MAD)
+    client = login("store")
+    (row,) = client.get("/staff/pickups/").context["to_prepare"]
+    form = {"action": "ready", "next": "pickups", "step_id": str(row["step_id"])}
+
+    first = client.post("/staff/orders/A-1/", form)
+    before = event_count()
+    second = client.post("/staff/orders/A-1/", form, follow=True)
+
+    assert first.status_code == 302
+    assert second.redirect_chain == [("/staff/pickups/", 302)]
+    assert "Order A-1 is ready to collect." in second.content.decode()
+    assert event_count() == before
+    assert Order.objects.get(id="A-1").status == "ready"
+
+
+def test_a_double_tap_on_mark_collected_on_the_order_page_collects_once(shop, ana, login):
+    shop(
+        ana,
+        order_id="A-1",
+        lines=[{"sku": "CAM-ALG-BLA-M", "quantity": 1}],
+        fulfilment=PICKUP_MAD,
+        steps=("pay", "ready"),
+    )
+    client = login("store")
+    page = client.get("/staff/orders/A-1/")
+    form = {"action": "collect", "step_id": str(page.context["step_id"])}
+
+    assert client.post("/staff/orders/A-1/", form).status_code == 302
+    before = event_count()
+    again = client.post("/staff/orders/A-1/", form)
+
+    assert again.status_code == 302
+    assert event_count() == before
+    assert level("CAM-ALG-BLA-M", "MAD-01") == {"on_hand": 2, "reserved": 0, "available": 2}
+
+
+def test_each_pickup_card_and_the_order_page_post_a_step_id_of_their_own(shop, ana, login):
+    for order_id in ("A-1", "A-2"):
+        shop(ana, order_id=order_id, lines=[{"sku": "CAM-ALG-BLA-M", "quantity": 1}], fulfilment=PICKUP_MAD)
+    client = login("store")
+
+    pickups = client.get("/staff/pickups/").content.decode()
+    order_page = client.get("/staff/orders/A-1/").content.decode()
+
+    ids = re.findall(r'name="step_id" value="([0-9a-f-]{36})"', pickups + order_page)
+    assert len(ids) == len(set(ids)) == 3
+
+
+def test_a_step_id_used_for_another_step_is_refused_and_writes_nothing(shop, ana, login):
+    shop(ana, order_id="A-1", lines=[{"sku": "CAM-ALG-BLA-M", "quantity": 1}], fulfilment=PICKUP_MAD)
+    client = login("store")
+    step_id = str(uuid.uuid4())
+    client.post("/staff/orders/A-1/", {"action": "ready", "step_id": step_id})
+    before = event_count()
+
+    response = client.post("/staff/orders/A-1/", {"action": "collect", "step_id": step_id})
+
+    assert response.status_code == 400
+    assert event_count() == before
+    assert Order.objects.get(id="A-1").status == "ready"

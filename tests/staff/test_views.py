@@ -14,6 +14,7 @@ from backoffice.staff.views import TIMELINE_PAGE_SIZE
 from customers import services
 from customers.models import Customer
 from customers.selectors import consent_allows
+from customers.services.ingestion import customer_register
 from tests.factories import UserFactory, interaction
 from tests.pages import page_text
 
@@ -206,6 +207,31 @@ def test_the_search_page_without_a_query_shows_the_form(login):
     assert response.status_code == 200
     assert response.context["results"] is None
     assert 'name="q"' in page_text(response)
+
+
+@pytest.fixture
+def alvaro():
+    customer_id, _ = customer_register(
+        customer={"email": "alvaro@example.es", "name": "Álvaro Núñez Ibáñez"}, channel="store", actor="test"
+    )
+    return customer_id
+
+
+def _found(client, query) -> list:
+    response = client.get("/staff/customers/", {"q": query})
+    assert response.status_code == 200
+    return [row["customer"].id for row in response.context["results"]]
+
+
+@pytest.mark.parametrize("query", ["Álvaro Núñez", "álvaro núñez", "ÁLVARO NÚÑEZ"])
+def test_a_name_with_accents_is_found_whatever_the_case_typed(login, alvaro, query):
+    """The search by name was `icontains`: on SQLite, the embedded default, LIKE folds ASCII only."""
+    assert _found(login("store"), query) == [alvaro]
+
+
+def test_a_name_typed_without_its_accents_is_found(login, alvaro):
+    """Counter tablets and phones: staff type "alvaro nunez" for Álvaro Núñez."""
+    assert _found(login("support"), "alvaro nunez") == [alvaro]
 
 
 # --- Customer page -------------------------------------------------------------------------------------------------
@@ -410,6 +436,11 @@ def test_a_shop_order_number_in_the_timeline_is_text_and_only_held_orders_are_li
 # --- Consent at the counter ----------------------------------------------------------------------------------------
 
 
+def as_shown(data: dict) -> dict:
+    """A consent change as the page's form posts it: with the change id of the form shown."""
+    return {**data, "change_id": str(uuid.uuid4())}
+
+
 def test_the_consent_page_shows_the_wording_to_read_out(login, ana):
     response = login("store").get(
         f"/staff/customers/{ana}/consents/", {"channel": "sms", "purpose": "marketing", "granted": "1"}
@@ -424,13 +455,15 @@ def test_store_staff_record_a_consent_at_the_counter_as_the_store_channel(login,
 
     response = client.post(
         f"/staff/customers/{ana}/consents/",
-        {
-            "channel": "sms",
-            "purpose": "marketing",
-            "granted": "1",
-            "source_channel": "store",
-            "wording": "Acepto recibir ofertas por SMS.",
-        },
+        as_shown(
+            {
+                "channel": "sms",
+                "purpose": "marketing",
+                "granted": "1",
+                "source_channel": "store",
+                "wording": "Acepto recibir ofertas por SMS.",
+            }
+        ),
     )
 
     assert response.status_code == 302
@@ -447,7 +480,9 @@ def test_support_staff_record_a_withdrawal_as_the_phone_channel(login, ana):
 
     client.post(
         f"/staff/customers/{ana}/consents/",
-        {"channel": "email", "purpose": "service", "granted": "0", "source_channel": "phone", "wording": "No."},
+        as_shown(
+            {"channel": "email", "purpose": "service", "granted": "0", "source_channel": "phone", "wording": "No."}
+        ),
     )
 
     assert consent_allows(customer_id=ana, channel="email", purpose="service") is False
@@ -457,7 +492,9 @@ def test_support_staff_record_a_withdrawal_as_the_phone_channel(login, ana):
 def test_store_staff_cannot_claim_the_change_happened_on_the_phone(login, ana):
     response = login("store").post(
         f"/staff/customers/{ana}/consents/",
-        {"channel": "sms", "purpose": "marketing", "granted": "1", "source_channel": "phone", "wording": "Sí."},
+        as_shown(
+            {"channel": "sms", "purpose": "marketing", "granted": "1", "source_channel": "phone", "wording": "Sí."}
+        ),
     )
 
     assert response.status_code == 400
@@ -475,7 +512,7 @@ def test_store_staff_cannot_claim_the_change_happened_on_the_phone(login, ana):
     ],
 )
 def test_a_bad_consent_change_is_a_400_and_records_nothing(login, ana, data):
-    response = login("store").post(f"/staff/customers/{ana}/consents/", data)
+    response = login("store").post(f"/staff/customers/{ana}/consents/", as_shown(data))
 
     assert response.status_code == 400
     assert not Event.objects.filter(type__startswith="consent.").exists()
@@ -493,7 +530,9 @@ def test_the_consent_of_an_erased_customer_cannot_be_changed(login, ana):
 
     response = login("store").post(
         f"/staff/customers/{ana}/consents/",
-        {"channel": "sms", "purpose": "marketing", "granted": "1", "source_channel": "store", "wording": "Sí."},
+        as_shown(
+            {"channel": "sms", "purpose": "marketing", "granted": "1", "source_channel": "store", "wording": "Sí."}
+        ),
     )
 
     assert response.status_code == 409
@@ -506,11 +545,87 @@ def test_a_consent_change_for_a_merged_id_lands_on_the_surviving_customer(login,
 
     response = login("store").post(
         f"/staff/customers/{twin}/consents/",
-        {"channel": "whatsapp", "purpose": "marketing", "granted": "1", "source_channel": "store", "wording": "Sí."},
+        as_shown(
+            {"channel": "whatsapp", "purpose": "marketing", "granted": "1", "source_channel": "store", "wording": "Sí."}
+        ),
     )
 
     assert response["Location"] == f"/staff/customers/{ana}/#consents"
     assert consent_allows(customer_id=ana, channel="whatsapp", purpose="marketing") is True
+
+
+def shown_consent_form(client, customer_id, **query) -> dict:
+    """What the consent page's form posts, exactly as the page renders it (hidden fields included)."""
+    form = client.get(f"/staff/customers/{customer_id}/consents/", query).context["form"]
+    return {name: form[name].value() for name in form.fields}
+
+
+def test_a_consent_form_posted_twice_records_one_change(login, ana):
+    """Like the till's sale_id, the return's return_id and the reply's reply_id: a double tap or the browser's
+    resend of one form shown is one change in the ledger, not two."""
+    client = login("store")
+    data = shown_consent_form(client, ana, channel="sms", purpose="marketing", granted="1")
+
+    first = client.post(f"/staff/customers/{ana}/consents/", data)
+    again = client.post(f"/staff/customers/{ana}/consents/", data)  # the double tap
+
+    assert first.status_code == again.status_code == 302
+    assert again["Location"] == f"/staff/customers/{ana}/#consents"
+    assert Event.objects.filter(type="consent.granted").count() == 1
+
+
+def test_an_old_consent_form_resent_does_not_undo_a_later_change(login, ana):
+    """The clerk withdrew SMS offers at the counter; the customer then opted in again on the web. The browser's
+    resend of the clerk's old form (reload of the POST, back+submit) does not withdraw it a second time."""
+    client = login("store")
+    services.consent_record(
+        customer_id=ana,
+        channel="sms",
+        purpose="marketing",
+        is_granted=True,
+        source_channel="web",
+        wording="Acepto",
+        actor="t",
+    )
+    data = shown_consent_form(client, ana, channel="sms", purpose="marketing", granted="0")
+    assert client.post(f"/staff/customers/{ana}/consents/", data).status_code == 302
+    services.consent_record(
+        customer_id=ana,
+        channel="sms",
+        purpose="marketing",
+        is_granted=True,
+        source_channel="web",
+        wording="Acepto de nuevo",
+        actor="t",
+    )
+
+    client.post(f"/staff/customers/{ana}/consents/", data)  # the same form, resent
+
+    assert consent_allows(customer_id=ana, channel="sms", purpose="marketing") is True
+    assert Event.objects.filter(type="consent.revoked").count() == 1
+
+
+def test_a_consent_form_without_its_change_id_is_a_400_and_records_nothing(login, ana):
+    client = login("store")
+    data = shown_consent_form(client, ana, channel="sms", purpose="marketing", granted="1")
+    del data["change_id"]
+
+    response = client.post(f"/staff/customers/{ana}/consents/", data)
+
+    assert response.status_code == 400
+    assert not Event.objects.filter(type__startswith="consent.").exists()
+
+
+def test_a_consent_form_resent_with_another_wording_is_refused_and_changes_nothing(login, ana):
+    client = login("store")
+    data = shown_consent_form(client, ana, channel="sms", purpose="marketing", granted="1")
+    client.post(f"/staff/customers/{ana}/consents/", data)
+
+    response = client.post(f"/staff/customers/{ana}/consents/", {**data, "wording": "Otro texto"})
+
+    assert response.status_code == 409
+    assert "This form was sent already with other details" in page_text(response)
+    assert Event.objects.filter(type="consent.granted").count() == 1
 
 
 def test_the_consent_grid_says_service_is_allowed_and_marketing_is_not_until_recorded():
@@ -550,7 +665,9 @@ def test_a_consent_change_without_the_csrf_token_is_refused_and_records_nothing(
 
     response = client.post(
         f"/staff/customers/{ana}/consents/",
-        {"channel": "sms", "purpose": "marketing", "granted": "1", "source_channel": "store", "wording": "Sí."},
+        as_shown(
+            {"channel": "sms", "purpose": "marketing", "granted": "1", "source_channel": "store", "wording": "Sí."}
+        ),
     )
 
     assert response.status_code == 403
