@@ -157,7 +157,8 @@ class ReviewPosted(_Interaction):
     personal_fields = ("text",)
     sku: str = Field(default="", max_length=64)
     location: str = Field(default="", max_length=32)
-    rating: int = Field(ge=1, le=5)
+    # None: a review without stars (every property of Segment's Product Reviewed is optional).
+    rating: int | None = Field(default=None, ge=1, le=5)
     text: str = Field(default="", max_length=4000)
 
 

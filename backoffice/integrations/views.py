@@ -1,8 +1,9 @@
 """The doors: the Segment-spec tracking API at /v1/* and the shop webhooks at /integrations/*/webhooks.
 
-Plain Django views, not DRF: the answers follow the specs (Segment's `{"success": true}` and its error shape
-`{"success": false, "code", "message"}`, with our `errors` list naming each field), and the webhooks must see the
-raw body their signature covers. Authentication is the write key (Basic) or the platform's HMAC signature.
+Plain Django views, not DRF: the answers follow the specs (Segment's `{"success": true}`, with our `refused` list
+naming the messages of a batch left out, and its error shape `{"success": false, "code", "message"}`, with our
+`errors` list naming each field), and the webhooks must see the raw body their signature covers. Authentication is
+the write key (Basic) or the platform's HMAC signature.
 """
 
 import base64
@@ -108,23 +109,29 @@ def tracking(request: HttpRequest, kind: str | None) -> HttpResponse:
                 )
             if len(messages) > settings.EVENTSTORE_MAX_BATCH:
                 raise _Refused(400, "invalid_request", f"at most {settings.EVENTSTORE_MAX_BATCH} messages per batch")
-        else:
-            messages = [payload]
         try:
-            items = services.tracking_messages_translate(
-                source=source,
-                messages=messages,
-                kind=kind,
-                received_at=received_at,
-                sent_at=payload.get("sentAt") if kind is None else None,
-                context=payload.get("context") if kind is None else None,
-            )
-            services.tracking_messages_ingest(source=source, items=items, is_batch=kind is None)
+            if kind is None:
+                result = services.tracking_batch_receive(
+                    source=source,
+                    messages=messages,
+                    received_at=received_at,
+                    sent_at=payload.get("sentAt"),
+                    context=payload.get("context"),
+                )
+            else:
+                result = services.tracking_call_receive(
+                    source=source, kind=kind, message=payload, received_at=received_at
+                )
         except services.TrackingRefused as exc:
             raise _Refused(400, "invalid_request", str(exc)[:1000], exc.errors) from None
     except _Refused as exc:
         return _segment_error(exc)
-    return JsonResponse({"success": True})
+    answer: dict = {"success": True}
+    if result.refused:
+        # Messages of a batch left out: Segment answers 200 all the same (on a 400 the SDKs drop the whole batch, and
+        # never retry it), so the others are stored and these are named for the sender.
+        answer["refused"] = [{"index": r.index, "errors": r.errors} for r in result.refused]
+    return JsonResponse(answer)
 
 
 def _webhook(request: HttpRequest, platform: str, *, topic: str, delivery_id: str, shop_domain: str, signature: str):

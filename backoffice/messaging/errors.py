@@ -30,12 +30,29 @@ class DeliveryError(Exception):
     """A backend could not hand the message to its provider. `is_temporary`: worth retrying later (network error,
     timeout, provider 5xx or 429); otherwise the provider refused the message for good. `outcome_unknown`: the
     request may have reached the provider, which may have sent it (a timeout waiting for its answer, a connection
-    dropped after the request was written): sending it again may deliver it twice."""
+    dropped after the request was written): sending it again may deliver it twice.
 
-    def __init__(self, reason: str, *, is_temporary: bool, outcome_unknown: bool = False):
+    `code`: the provider's error code, when it gave one. What the refusal says of the recipient, which the drain acts
+    on exactly as on a status callback saying it (services.status.status_consequences_apply):
+    `is_undeliverable`, the address cannot receive (an invalid or landline number); `withdraws_marketing`, the
+    person opted out at the provider (replied STOP to Twilio)."""
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        is_temporary: bool,
+        outcome_unknown: bool = False,
+        code: str = "",
+        is_undeliverable: bool = False,
+        withdraws_marketing: bool = False,
+    ):
         self.reason = reason
         self.is_temporary = is_temporary
         self.outcome_unknown = outcome_unknown
+        self.code = code
+        self.is_undeliverable = is_undeliverable
+        self.withdraws_marketing = withdraws_marketing
         super().__init__(reason)
 
 

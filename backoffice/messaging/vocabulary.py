@@ -42,6 +42,22 @@ class DeliveryStatus(StrEnum):
     COMPLAINED = "complained"
 
 
+class InboundClassification(StrEnum):
+    """What a provider itself made of something a person did on its channel, handed to customers' inbound hook
+    (MESSAGING_INBOUND_HOOK, `classified_as`) by the provider doors, never by the public webhook:
+    - OPT_OUT: the message is an opt-out (Twilio's Advanced Opt-Out OptOutType=STOP): marketing withdrawn;
+    - OPT_IN: the person re-subscribed at the provider (OptOutType=START: START, YES, UNSTOP): marketing granted;
+    - HELP: the provider answered it itself (OptOutType=HELP): recorded, no case opened;
+    - MARKETING_STOPPED: not a message: the person stopped marketing messages in the app (WhatsApp's "Stop
+      promotions", Meta's user_preferences webhook): marketing withdrawn, nothing recorded as a message (a message
+      would open WhatsApp's 24-hour window)."""
+
+    OPT_OUT = "opt_out"
+    OPT_IN = "opt_in"
+    HELP = "help"
+    MARKETING_STOPPED = "marketing_stopped"
+
+
 # A delivery status as staff read it (the admin's list and filter); in its own context, as "read" in a campaign's
 # figures is a count ("leídos") and here a state ("leído").
 DELIVERY_LABELS = {

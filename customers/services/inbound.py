@@ -2,14 +2,21 @@
 
 It is recorded as a `message.received` interaction of the person its sender address names (registered if new), and
 then, in the same transaction, it either:
-- withdraws marketing consent on that channel (STOP, BAJA, unsubscribe...): the next marketing send is suppressed;
+- withdraws marketing consent on that channel (STOP, BAJA, unsubscribe..., or the provider classified it as an
+  opt-out): the next marketing send is suppressed;
+- grants marketing consent on that channel when the provider re-subscribed the person (Twilio's OptOutType=START:
+  they texted START, YES or UNSTOP), or is only recorded when the provider answered it itself (OptOutType=HELP):
+  neither opens a case;
 - answers the satisfaction survey of a case resolved lately (a bare 1 to 5);
 - joins the person's open case, or opens one.
+A provider may also say the person stopped marketing messages in its app (Meta's user_preferences): no message, so
+nothing is recorded but the withdrawal, for the customer the address names if we know them.
 Replays of the same provider message are recognised by its id and change nothing.
 """
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Final, Literal
 
 from django.conf import settings
@@ -20,10 +27,11 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 from backoffice.eventstore import store
 from backoffice.eventstore.errors import EventValidationError, FieldError
 from backoffice.eventstore.vocabulary import Purpose
+from backoffice.messaging.vocabulary import InboundClassification
 
 from ..events import MessageReceived
 from ..reachability import ADDRESS_KINDS
-from ..selectors import case_awaiting_csat, case_open_for
+from ..selectors import case_awaiting_csat, case_open_for, customer_id_by_identifier, customer_is_erased
 from .cases import case_csat_record, case_message_receive, case_open
 from .consents import consent_record, opt_out_wording
 from .ingestion import interactions_ingest
@@ -67,21 +75,29 @@ class InboundMessage(BaseModel):
     is_opt_out: bool = False
 
 
+class PreferenceChange(BaseModel):
+    """A provider saying the person changed a preference in its app (not a message): the address and a reference that
+    names this change (the same change sent again has the same one)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    provider_message_id: str = Field(min_length=1, max_length=200)
+    sender: str = Field(min_length=1, max_length=254, alias="from")
+    received_at: AwareDatetime | None = None
+
+
 @dataclass(frozen=True)
 class InboundResult:
     event_id: uuid.UUID
-    customer_id: uuid.UUID | None  # None only for a duplicate whose first recording named nobody (never seen)
-    action: Literal["case_opened", "case_message", "unsubscribed", "csat", "duplicate"]
+    # None for a duplicate whose first recording named nobody (never seen), or a preference change of nobody we know
+    customer_id: uuid.UUID | None
+    action: Literal["case_opened", "case_message", "unsubscribed", "subscribed", "help", "csat", "duplicate", "ignored"]
     case_id: uuid.UUID | None
     duplicate: bool
 
 
-def inbound_message_receive(*, channel: str, payload: dict[str, Any], actor: str) -> InboundResult:
-    """Record and act on one inbound message. Raises EventValidationError naming the bad field."""
-    if channel not in INBOUND_CHANNELS:
-        raise EventValidationError([FieldError(0, "channel", f"no inbound messages on {channel!r}", "unknown_channel")])
+def _validated(model: type[BaseModel], payload: dict[str, Any]) -> Any:
     try:
-        message = InboundMessage.model_validate(payload)
+        return model.model_validate(payload)
     except ValidationError as exc:
         raise EventValidationError(
             [
@@ -89,6 +105,22 @@ def inbound_message_receive(*, channel: str, payload: dict[str, Any], actor: str
                 for e in exc.errors(include_url=False)
             ]
         ) from None
+
+
+def inbound_message_receive(
+    *, channel: str, payload: dict[str, Any], actor: str, classified_as: str | None = None
+) -> InboundResult:
+    """Record and act on one inbound message. Raises EventValidationError naming the bad field.
+
+    `classified_as` (messaging.vocabulary.InboundClassification; the provider doors only, the public webhook never
+    passes it): what the provider itself made of it. OPT_OUT withdraws marketing like STOP; OPT_IN grants it (the
+    provider re-subscribed the person); HELP is only recorded; MARKETING_STOPPED is no message at all
+    (`inbound_marketing_stopped`)."""
+    if channel not in INBOUND_CHANNELS:
+        raise EventValidationError([FieldError(0, "channel", f"no inbound messages on {channel!r}", "unknown_channel")])
+    if classified_as == InboundClassification.MARKETING_STOPPED:
+        return inbound_marketing_stopped(channel=channel, change=_validated(PreferenceChange, payload), actor=actor)
+    message = _validated(InboundMessage, payload)
     event_id = uuid.uuid5(INBOUND_NAMESPACE, f"{channel}:{message.provider_message_id}")
     received_at = message.received_at or timezone.now()
     customer = {ADDRESS_KINDS[channel]: message.sender}
@@ -117,7 +149,12 @@ def inbound_message_receive(*, channel: str, payload: dict[str, Any], actor: str
         if customer_id is None:  # the sender's address always resolves to a customer: ingestion registers them
             raise RuntimeError(f"inbound message {event_id} was recorded without a customer")
         words = " ".join(message.text.lower().split()).strip(".!¡ ")
-        if words in STOP_WORDS or message.is_opt_out:
+        if classified_as == InboundClassification.OPT_IN:
+            return _opted_in(channel, customer_id, event_id, received_at, actor)
+        if classified_as == InboundClassification.HELP:
+            # The provider answered it (Twilio replies to HELP itself): nothing for staff to do.
+            return InboundResult(event_id, customer_id, "help", None, False)
+        if words in STOP_WORDS or message.is_opt_out or classified_as == InboundClassification.OPT_OUT:
             consent_record(
                 customer_id=customer_id,
                 channel=channel,
@@ -161,6 +198,64 @@ def inbound_message_receive(*, channel: str, payload: dict[str, Any], actor: str
             message_id=str(event_id),
         )
         return InboundResult(event_id, customer_id, "case_opened", case.id, False)
+
+
+def opt_in_wording(*, channel: str, message_id: uuid.UUID) -> str:
+    """What a provider's re-subscription records as the consent's wording: how it was said, never the person's words
+    (the wording is not sealed; the message is, named by its id)."""
+    return f"Opt-in keyword received on {channel} (inbound message {message_id})."
+
+
+def _opted_in(
+    channel: str, customer_id: uuid.UUID, event_id: uuid.UUID, received_at: datetime, actor: str
+) -> InboundResult:
+    """The provider re-subscribed the person (they texted START, YES or UNSTOP to Twilio): it delivers their marketing
+    again, so the ledger grants it, once (the event id derives from the message's). Never for an erased person."""
+    if customer_is_erased(customer_id=customer_id):
+        return InboundResult(event_id, customer_id, "ignored", None, False)
+    consent_record(
+        customer_id=customer_id,
+        channel=channel,
+        purpose=Purpose.MARKETING,
+        is_granted=True,
+        source_channel=channel,
+        wording=opt_in_wording(channel=channel, message_id=event_id),
+        occurred_at=min(received_at, timezone.now()),
+        event_id=uuid.uuid5(event_id, "start"),
+        actor=actor,
+    )
+    return InboundResult(event_id, customer_id, "subscribed", None, False)
+
+
+def marketing_stopped_wording(*, channel: str, reference_id: uuid.UUID) -> str:
+    return f"Marketing messages stopped in the {channel} app (provider notice {reference_id})."
+
+
+def inbound_marketing_stopped(*, channel: str, change: PreferenceChange, actor: str) -> InboundResult:
+    """The person stopped marketing messages in the provider's app (WhatsApp's "Stop promotions"): marketing is
+    withdrawn on the channel for the customer the address names, once per change (the event id derives from the
+    provider's reference: a resend changes nothing). Nothing else is recorded: it is not a message (one would open
+    WhatsApp's 24-hour window), and a person we do not know has no consent to withdraw (ignored)."""
+    reference_id = uuid.uuid5(INBOUND_NAMESPACE, f"{channel}:preference:{change.provider_message_id}")
+    customer_id = customer_id_by_identifier(kind=ADDRESS_KINDS[channel], value=change.sender)
+    if customer_id is None:
+        return InboundResult(reference_id, None, "ignored", None, False)
+    event_id = uuid.uuid5(reference_id, "stop")
+    with transaction.atomic():
+        if store.stored_events([event_id]):
+            return InboundResult(reference_id, customer_id, "duplicate", None, True)
+        consent_record(
+            customer_id=customer_id,
+            channel=channel,
+            purpose=Purpose.MARKETING,
+            is_granted=False,
+            source_channel=channel,
+            wording=marketing_stopped_wording(channel=channel, reference_id=reference_id),
+            occurred_at=min(change.received_at or timezone.now(), timezone.now()),
+            event_id=event_id,
+            actor=actor,
+        )
+    return InboundResult(reference_id, customer_id, "unsubscribed", None, False)
 
 
 def _subject(message: InboundMessage) -> str:

@@ -139,6 +139,37 @@ def test_the_sdk_flushes_into_the_log_once_and_a_second_flush_writes_nothing(liv
     assert TrackingSource.objects.get().events_total == 7
 
 
+def test_one_message_we_cannot_use_does_not_lose_the_rest_of_the_sdks_batch(live_server):
+    """Segment's HTTP API answers 200 unless the payload is too large or not JSON; analytics-python treats a 400 as
+    final and drops every message of the batch, orders included. A Product Reviewed without `rating` (our
+    `review.posted` needs one) is batched by the real SDK with a page view and a Product Viewed."""
+    write_key = tracking_source_create(name="py-web", channel="web").write_key
+    errors = []
+    client = SegmentClient(
+        write_key=write_key,
+        host=live_server.url,
+        gzip=True,
+        max_retries=0,
+        on_error=lambda error, batch: errors.append(error),
+    )
+    client.page(anonymous_id="anon-1", name="Home", properties={"url": "https://shop.example/"}, message_id="m-1")
+    client.track(anonymous_id="anon-1", event="Product Viewed", properties={"product_id": "SKU-1"}, message_id="m-2")
+    client.track(
+        anonymous_id="anon-1",
+        event="Product Reviewed",
+        properties={"product_id": "SKU-1", "review_id": "r-9", "review_body": "Muy cómodas"},
+        message_id="m-3",
+    )
+    client.flush()
+    client.join()
+
+    assert errors == [], f"the SDK got {errors}: it drops the whole batch and never retries"
+    assert sorted(Event.objects.exclude(type__startswith="customer.").values_list("type", flat=True))[:2] == [
+        "page.viewed",
+        "product.viewed",
+    ]
+
+
 def test_a_revoked_key_is_reported_to_the_sdk_and_nothing_is_written(live_server):
     from backoffice.integrations.services import tracking_source_revoke
 

@@ -1,5 +1,6 @@
 """The Segment-spec tracking API through HTTP: auth, gzip, idempotency, clock skew, the mapping, and bad input
-answered as the spec says (400 `{"success": false, "code", "message"}`) with nothing half-written."""
+answered as the spec says: a bad call is a 400 `{"success": false, "code", "message"}` with nothing written; the
+messages of a batch we cannot use are left out (200, named in `refused`, dead-lettered) and the others stored."""
 
 import base64
 import gzip
@@ -9,12 +10,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from backoffice import crypto
+from backoffice.crypto import identifier_digest
 from backoffice.eventstore import store
 from backoffice.eventstore.models import Event
-from backoffice.integrations.models import TrackingSource
-from backoffice.integrations.services import tracking_source_create, tracking_source_revoke
+from backoffice.integrations.mapping import segment
+from backoffice.integrations.models import DeadLetter, DeadLetterSubject, TrackingSource
+from backoffice.integrations.services import dead_letter_replay, tracking_source_create, tracking_source_revoke
 from customers.models import Customer, CustomerIdentifier
 from customers.selectors import customer_resolve_id
+from customers.services import customer_erase
 
 pytestmark = pytest.mark.django_db
 
@@ -265,6 +270,35 @@ def test_ecommerce_spec_events_become_typed_interactions(send, name, properties,
         assert event.data["name"] == name
 
 
+@pytest.mark.parametrize(
+    ("rating", "stars"), [(4, 4), ("4", 4), ("4.0", 4), (4.0, 4), (" 3 ", 3), (4.5, 5), ("1.2", 1), ("5.00", 5)]
+)
+def test_a_review_rating_may_be_a_numeric_string_or_a_decimal_and_is_kept_in_whole_stars(send, rating, stars):
+    send("/v1/track", message(event="Product Reviewed", properties={"sku": "A", "rating": rating}))
+
+    (event,) = events("review.posted")
+    assert event.data["rating"] == stars
+
+
+@pytest.mark.parametrize("properties", [{"sku": "A"}, {"sku": "A", "rating": None}, {"sku": "A", "rating": ""}])
+def test_a_review_without_stars_is_stored_without_a_rating(send, properties):
+    """Every property of Segment's Product Reviewed is optional: a review with only its text is still a review."""
+    response = send("/v1/track", message(event="Product Reviewed", properties={**properties, "review_body": "Bien"}))
+
+    assert response.status_code == 200, response.content
+    event = Event.objects.get(type="review.posted")
+    assert event.data.get("rating") is None
+
+
+@pytest.mark.parametrize("rating", [0, "0.9", 6, "5.5", -1, "NaN", "Infinity", "1e400"])
+def test_a_review_rating_outside_1_to_5_is_refused_naming_it(send, rating):
+    response = send("/v1/track", message(event="Product Reviewed", properties={"sku": "A", "rating": rating}))
+
+    assert response.status_code == 400
+    assert [e["field"] for e in response.json()["errors"]] == ["properties.rating"]
+    assert Event.objects.count() == 0
+
+
 def test_an_invalid_write_key_is_401_in_segments_shape(send):
     response = send("/v1/track", message(event="X"), key="not-a-key")
 
@@ -381,7 +415,8 @@ def test_a_gzip_bomb_stops_at_the_limit(send):
     assert response.json()["code"] == "payload_too_large"
 
 
-def test_one_bad_message_refuses_the_whole_batch_naming_each_field(send):
+def test_the_messages_of_a_batch_we_cannot_use_are_left_out_and_named_and_the_others_stored(send):
+    """Segment answers 200 to such a batch; on a 400 the SDKs drop all of it for good (orders included)."""
     good = message(type="track", event="Product Viewed", properties={"sku": "A"})
     no_ids = {"type": "track", "event": "X", "messageId": "m-2"}
     wrong_types = message(
@@ -392,18 +427,111 @@ def test_one_bad_message_refuses_the_whole_batch_naming_each_field(send):
 
     response = send("/v1/batch", {"batch": [good, no_ids, wrong_types, bad_time, unknown_type]})
 
-    assert response.status_code == 400
+    assert response.status_code == 200
     body = response.json()
-    assert body["success"] is False
-    assert {(e["field"], e["code"]) for e in body["errors"]} == {
+    assert body["success"] is True
+    assert [r["index"] for r in body["refused"]] == [1, 2, 3, 4]
+    assert {(e["field"], e["code"]) for r in body["refused"] for e in r["errors"]} == {
         ("batch.1.userId", "required"),
         ("batch.2.properties.quantity", "wrong_type"),
         ("batch.2.properties.price", "wrong_type"),
         ("batch.3.timestamp", "invalid_timestamp"),
         ("batch.4.type", "unknown_type"),
     }
+    assert [e.data for e in events("product.viewed")] == [{"sku": "A", "url": ""}]
+    assert TrackingSource.objects.get().events_total == 1
+
+
+def test_each_refused_message_waits_in_the_dead_letter_list_once_and_is_logged_without_personal_data(send, caplog):
+    refused = message(
+        type="track",
+        userId="user-77",
+        event="Product Reviewed",
+        properties={"sku": "A", "rating": "great", "review_body": "Me encantan"},
+        context={"traits": {"email": "ana@example.es"}},
+    )
+    batch = {"batch": [message(type="page"), refused]}
+
+    send("/v1/batch", batch)
+    send("/v1/batch", {**batch, "sentAt": _now()})  # resent: one letter still
+
+    (letter,) = DeadLetter.objects.all()
+    assert (letter.platform, letter.shop_domain, letter.topic, letter.code, letter.status) == (
+        "tracking",
+        "web-shop",
+        "track: Product Reviewed",
+        "wrong_type",
+        "pending",
+    )
+    assert letter.reason == "properties.rating: a rating from 1 to 5"
+    assert b"Me encantan" in crypto.decrypt(letter.body_encrypted)
+    assert set(DeadLetterSubject.objects.values_list("digest", flat=True)) == {
+        identifier_digest("email:ana@example.es"),
+        identifier_digest("external:web-shop:user-77"),
+        identifier_digest("anonymous_id:anon-1"),
+    }
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.name.endswith("tracking"))
+    assert "1 of 2 messages of a batch refused: #1 wrong_type" in logged
+    assert not any(secret in logged for secret in ("user-77", "anon-1", "ana@example.es", "Me encantan", "rating"))
+
+
+def test_a_refused_message_is_stored_by_a_replay_after_the_fix(send, monkeypatch):
+    big = message(type="track", event="Product Viewed", properties={"sku": "A", "notes": "x" * 40_000})
+    response = send("/v1/batch", {"batch": [message(type="page"), big]})
+    assert response.json()["refused"][0]["errors"][0]["code"] == "too_large"
+    letter = DeadLetter.objects.get()
+
+    assert not dead_letter_replay(dead_letter_id=letter.id, actor="test")  # nothing changed: still refused
+    letter.refresh_from_db()
+    assert (letter.status, letter.code, letter.attempts) == ("pending", "too_large", 2)
+
+    monkeypatch.setattr(segment, "MAX_MESSAGE_BYTES", 64 * 1024)  # the fix
+    assert dead_letter_replay(dead_letter_id=letter.id, actor="test")
+
+    letter.refresh_from_db()
+    assert (letter.status, letter.body_encrypted) == ("replayed", "")
+    (event,) = events("product.viewed")
+    assert event.metadata["trace_id"] == big["messageId"]
+    assert send("/v1/batch", {"batch": [big]}).json() == {"success": True}  # it is stored now: a resend is a duplicate
+    assert len(events("product.viewed")) == 1
+
+
+def test_erasing_a_person_drops_the_refused_messages_naming_them_by_user_id(send):
+    send("/v1/identify", message(userId="user-9", anonymousId=None, traits={"email": "luis@example.es"}))
+    send("/v1/batch", {"batch": [message(type="track", userId="user-9", anonymousId=None, event="Product Viewed")]})
+    letter = DeadLetter.objects.get()  # Product Viewed without a sku
+
+    customer_erase(customer_id=Customer.objects.get().id, actor="user:1")
+
+    letter.refresh_from_db()
+    assert (letter.status, letter.body_encrypted, letter.reason) == ("erased", "", "")
+
+
+def test_a_batch_whose_every_message_is_refused_is_200_naming_them_all_and_writes_nothing(send):
+    response = send("/v1/batch", {"batch": [{"type": "page"}, "not a message"]})
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "success": True,
+        "refused": [
+            {
+                "index": 0,
+                "errors": [{"field": "batch.0.userId", "message": "give userId or anonymousId", "code": "required"}],
+            },
+            {"index": 1, "errors": [{"field": "batch.1", "message": "must be an object", "code": "wrong_type"}]},
+        ],
+    }
     assert Event.objects.count() == 0
     assert Customer.objects.count() == 0
+    assert DeadLetter.objects.count() == 2
+
+
+@pytest.mark.parametrize("batch", [None, [], {"type": "page"}, "page"], ids=["missing", "empty", "object", "string"])
+def test_a_batch_that_is_not_a_list_of_messages_is_400(send, batch):
+    response = send("/v1/batch", {} if batch is None else {"batch": batch})
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == [{"field": "batch", "message": "must be a non-empty array", "code": "required"}]
 
 
 @pytest.mark.parametrize(
@@ -464,20 +592,42 @@ def test_wrong_types_are_400_naming_the_field(send, body, field):
 
 
 def test_a_value_the_event_type_refuses_is_400_with_nothing_written(send):
-    response = send(
-        "/v1/batch",
-        {
-            "batch": [
-                message(type="track", event="Product Viewed", properties={"sku": "x" * 65}),
-                message(type="identify", userId="u-9", traits={"email": "u9@example.es"}),
-            ]
-        },
-    )
+    response = send("/v1/track", message(event="Product Viewed", properties={"sku": "x" * 65}))
 
     assert response.status_code == 400
-    assert response.json()["errors"][0]["field"].startswith("batch.0")
+    assert response.json()["errors"][0]["field"] == "properties.sku"
     assert Event.objects.count() == 0
     assert Customer.objects.count() == 0
+
+
+def test_a_message_of_a_batch_the_store_refuses_is_left_out_and_the_others_stored(send):
+    """The mapping passes the email on; identity resolution (the store's validation) refuses it."""
+    batch = [
+        message(type="page", anonymousId="anon-2"),
+        message(type="identify", userId="u-9", traits={"email": "not an email"}),
+        message(type="identify", userId="u-10", traits={"email": "u10@example.es"}),
+    ]
+
+    response = send("/v1/batch", {"batch": batch})
+
+    assert response.status_code == 200
+    assert response.json()["refused"] == [
+        {
+            "index": 1,
+            "errors": [
+                {
+                    "field": "batch.1.customer.email",
+                    "message": "is not a valid email address",
+                    "code": "invalid_identifier",
+                }
+            ],
+        }
+    ]
+    assert len(events("page.viewed")) == 1
+    assert [e.metadata["trace_id"] for e in events("customer.identified")] == [batch[2]["messageId"]]
+    assert not CustomerIdentifier.objects.filter(key__startswith="external:web-shop:u-9").exists()
+    assert DeadLetter.objects.get().code == "invalid_identifier"
+    assert TrackingSource.objects.get().events_total == 2
 
 
 def test_group_is_kept_as_a_custom_event(send):
@@ -548,10 +698,30 @@ def test_a_nul_character_or_absurd_nesting_is_400_and_writes_nothing(send):
 
 
 def test_a_nul_character_in_an_id_is_400_naming_it(send):
-    response = send("/v1/batch", {"batch": [message(type="page"), message(type="page", anonymousId="a\u0000b")]})
+    response = send("/v1/page", message(anonymousId="a\u0000b"))
 
     assert response.status_code == 400
     assert response.json()["errors"] == [
-        {"field": "batch.1.anonymousId", "message": "contains a NUL character (U+0000)", "code": "null_character"}
+        {"field": "anonymousId", "message": "contains a NUL character (U+0000)", "code": "null_character"}
     ]
     assert Event.objects.count() == 0
+
+
+def test_a_nul_character_in_an_id_leaves_that_message_of_a_batch_out_naming_it(send):
+    response = send("/v1/batch", {"batch": [message(type="page"), message(type="page", anonymousId="a\u0000b")]})
+
+    assert response.status_code == 200
+    assert response.json()["refused"] == [
+        {
+            "index": 1,
+            "errors": [
+                {
+                    "field": "batch.1.anonymousId",
+                    "message": "contains a NUL character (U+0000)",
+                    "code": "null_character",
+                }
+            ],
+        }
+    ]
+    assert len(events("page.viewed")) == 1
+    assert DeadLetter.objects.get().code == "null_character"

@@ -274,13 +274,13 @@ def translate(
     if r.problems:
         raise MessageRefused(r.problems)
     if message_id is None:
-        message_id = "content:" + hashlib.sha256(orjson.dumps(message, option=orjson.OPT_SORT_KEYS)).hexdigest()
+        message_id = _content_id(message)
     metadata: dict[str, Any] = {"source_system": f"tracking:{source.name}"[:100], "trace_id": message_id[:200]}
     client = client_context(context)
     if client:
         metadata["context"] = client
     item = {
-        "id": str(uuid.uuid5(NAMESPACE, f"{source.id}:{message_id}")),
+        "id": event_id(source, message_id),
         "type": type_name,
         "channel": source.channel,
         "occurred_at": occurred_at.isoformat(),
@@ -295,6 +295,27 @@ def translate(
 
 
 ORDER_KEY = "order"
+
+
+def event_id(source: Source, message_id: str) -> str:
+    """The id of the event a message becomes: the same messageId from the same source is the same event."""
+    return str(uuid.uuid5(NAMESPACE, f"{source.id}:{message_id}"))
+
+
+def _content_id(message: Any) -> str:
+    return "content:" + hashlib.sha256(orjson.dumps(message, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def message_key(message: Any, *, source: Source) -> str:
+    """The event id a message would have, for one `translate` refused (as far as it can be read): a resend of the
+    same refused message has the same key."""
+    given = message.get("messageId") if isinstance(message, dict) else None
+    if isinstance(given, str | int) and not isinstance(given, bool) and str(given).strip():
+        return event_id(source, str(given).strip()[:200])
+    try:
+        return event_id(source, _content_id(message))
+    except orjson.JSONEncodeError:  # nested too deeply to write: it has no content id either
+        return event_id(source, "unwritable")
 
 
 def _unwritable_field(message: dict) -> str:
@@ -450,19 +471,13 @@ def _track(
             data["discount"] = discount
         return type_name, data
     if type_name == ReviewPosted.type_name:
-        rating = properties.get("rating")
-        if isinstance(rating, str) and (number := _ascii_int(rating)) is not None:
-            rating = number
-        if isinstance(rating, float) and rating.is_integer():
-            rating = int(rating)
-        if isinstance(rating, bool) or not isinstance(rating, int):
-            r.fail("properties.rating", "a rating from 1 to 5", "required" if rating is None else "wrong_type")
-            rating = 1
-        return type_name, {
+        review = {
             "sku": _sku(r, properties),
-            "rating": rating,
             "text": r.text("properties.review_body", properties.get("review_body"), max_length=4000),
         }
+        if properties.get("rating") not in (None, ""):  # optional in Segment's spec: a review without stars
+            review["rating"] = _rating(r, properties.get("rating"))
+        return type_name, review
     if type_name == ContentShared.type_name:
         return type_name, {
             "sku": _sku(r, properties, required=False),
@@ -474,6 +489,27 @@ def _track(
         "sku": _sku(r, properties),
         "wishlist_id": r.id("properties.wishlist_id", properties.get("wishlist_id"), max_length=64) or "",
     }
+
+
+def _rating(r: _Reader, value: Any) -> int:
+    """Stars from 1 to 5, as a number or a numeric string ("4", "4.0", 4.5); `review.posted` keeps whole stars, so a
+    fraction is rounded half up (4.5 is 5)."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        r.fail("properties.rating", "a rating from 1 to 5", "wrong_type")
+        return 1
+    text = str(value).strip()
+    # At most a few characters: Decimal reads any length, and a rating needs no more than "4.5" or "5.00".
+    try:
+        stars = Decimal(text) if text.isascii() and len(text) <= 20 else None
+    except InvalidOperation:
+        stars = None
+    if stars is None or not stars.is_finite():
+        r.fail("properties.rating", "a rating from 1 to 5", "wrong_type")
+        return 1
+    if not 1 <= stars <= 5:
+        r.fail("properties.rating", "a rating from 1 to 5", "out_of_range")
+        return 1
+    return int(stars.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 def _short(value: Any, length: int = 200) -> str | None:

@@ -9,10 +9,19 @@ from .shops import (
     shop_webhook_receive,
 )
 from .sources import NewSource, SourceRefused, tracking_source_create, tracking_source_for_key, tracking_source_revoke
-from .tracking import TrackingRefused, TrackingResult, tracking_messages_ingest, tracking_messages_translate
+from .tracking import (
+    RefusedMessage,
+    TrackingRefused,
+    TrackingResult,
+    tracking_batch_receive,
+    tracking_call_receive,
+    tracking_messages_ingest,
+    tracking_messages_translate,
+)
 
 __all__ = [
     "NewSource",
+    "RefusedMessage",
     "ShopWebhookRefused",
     "SourceRefused",
     "TrackingRefused",
@@ -21,6 +30,8 @@ __all__ = [
     "oversell_alert_resolve",
     "shop_connection_save",
     "shop_webhook_receive",
+    "tracking_batch_receive",
+    "tracking_call_receive",
     "tracking_messages_ingest",
     "tracking_messages_translate",
     "tracking_source_create",

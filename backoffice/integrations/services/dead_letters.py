@@ -66,10 +66,12 @@ def subject_digests(body: bytes) -> set[str]:
     return digests
 
 
-def dead_letter_subjects_record(*, dead_letter: DeadLetter, body: bytes) -> None:
-    """In the dead letter's own transaction."""
+def dead_letter_subjects_record(*, dead_letter: DeadLetter, body: bytes, identifier_keys: Iterable[str] = ()) -> None:
+    """In the dead letter's own transaction. `identifier_keys`: the people the body names otherwise than by an email
+    or phone ("external:<system>:<id>", "anonymous_id:<id>": a tracking message's userId and anonymousId)."""
+    digests = subject_digests(body) | {identifier_digest(key) for key in identifier_keys}
     DeadLetterSubject.objects.bulk_create(
-        [DeadLetterSubject(dead_letter=dead_letter, digest=digest) for digest in sorted(subject_digests(body))]
+        [DeadLetterSubject(dead_letter=dead_letter, digest=digest) for digest in sorted(digests)]
     )
 
 

@@ -118,8 +118,13 @@ def _apply(source: TrackingSource, body: dict[str, Any]) -> None:
 
 
 def tracking_order_replay(*, letter: DeadLetter) -> tuple[bool, str, str]:
-    """Place a dead-lettered tracking order again (after the fix). (applied, code, reason)."""
+    """Place a dead-lettered tracking order again (after the fix). (applied, code, reason). The replay of every
+    letter of origin `tracking` comes here: a refused message of a batch is handed to services.tracking."""
     body = orjson.loads(crypto.decrypt(letter.body_encrypted))
+    if "message" in body:
+        from .tracking import tracking_message_replay  # tracking imports this module: resolved at call time
+
+        return tracking_message_replay(body=body)
     source = TrackingSource.objects.filter(id=body["source_id"]).first()
     if source is None:
         return False, "unknown_source", "the tracking source was deleted"

@@ -36,6 +36,12 @@ from .base import Backend, OutgoingMessage
 from .keepalive import KeepAlivePool
 
 IDEMPOTENCY_HEADER = "I-Twilio-Idempotency-Token"
+# Twilio error codes meaning the number itself cannot receive: unknown handset, landline or unreachable carrier,
+# invalid 'To', not a mobile number, WhatsApp user not found / not on WhatsApp. They come in a status callback
+# (providers.twilio) or, for 21211 and 21614, as the create's synchronous refusal (here).
+UNREACHABLE_CODES = frozenset({"30005", "30006", "21211", "21614", "63003", "63024"})
+# The recipient opted out at Twilio (replied STOP): sending to them is refused, in a callback or at the create.
+OPTED_OUT_CODES = frozenset({"21610"})
 _TEMPORARY_STATUSES = frozenset({408, 425, 429})
 _idempotency_key: contextvars.ContextVar[str] = contextvars.ContextVar("twilio_idempotency_key", default="")
 
@@ -146,7 +152,14 @@ class TwilioBackend(Backend):
             created = self.client.messages.create(**arguments)
         except TwilioRestException as exc:
             temporary = exc.status >= 500 or exc.status in _TEMPORARY_STATUSES
-            raise DeliveryError(f"twilio answered {exc.status} (error {exc.code})", is_temporary=temporary) from None
+            code = str(exc.code or "")
+            raise DeliveryError(
+                f"twilio answered {exc.status} (error {exc.code})",
+                is_temporary=temporary,
+                code=code,
+                is_undeliverable=not temporary and code in UNREACHABLE_CODES,
+                withdraws_marketing=not temporary and code in OPTED_OUT_CODES,
+            ) from None
         except TimeoutError as exc:
             raise unreached("twilio timed out", exc) from None
         except (http.client.HTTPException, TwilioException, OSError) as exc:

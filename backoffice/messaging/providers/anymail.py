@@ -121,10 +121,11 @@ def on_tracking(sender, event, esp_name, **kwargs) -> None:
             pass
     provider_id = str(event.message_id or "")[:300]
     if message_id is None and not provider_id:
-        if given_id:
-            logger.info("anymail %s %s event for another system's mail: ignored", esp_name, event.event_type)
-            return
-        raise ProviderInputError("message_id", "the event names no message")
+        # Nothing to find it by: another system's mail through the same ESP account (SendGrid's opens and clicks
+        # carry neither its smtp-id nor our metadata). Skipped, never refused: a 400 would refuse our own events
+        # in the same batch, and the ESP would send the batch again, to the same end, until it gives up.
+        logger.info("anymail %s %s event naming no message of ours: ignored", esp_name, event.event_type)
+        return
     reason = str(event.reject_reason or event.description or event.mta_response or "")[:500]
     is_permanent = bounce_is_permanent(esp_name, event.esp_event)
     if status == DeliveryStatus.BOUNCED and is_permanent is False:

@@ -7,7 +7,9 @@
 - WhatsApp (`object: whatsapp_business_account`): `messages` join the sender's case (customers' inbound hook; a
   `reaction` to one of our messages is recorded on it as `message.reacted`, never as a case), `statuses` (sent,
   delivered, read, failed) become our status events. A failure with code 131026 (the number cannot receive) marks
-  it undeliverable; 131050 (the person stopped marketing messages) withdraws WhatsApp marketing.
+  it undeliverable; 131050 (the person stopped marketing messages) withdraws WhatsApp marketing. The
+  `user_preferences` field (the person tapped "Stop promotions" in WhatsApp) withdraws it at once, without waiting
+  for a send to fail; WhatsApp's `system` notices in `messages` open no case.
 - Messenger (`object: page`) and Instagram (`object: instagram`): `messaging` items with a `message` join the case
   (echoes of our own messages are skipped), `delivery` and `read` with message ids and `reaction` are status events.
 - Everything in one POST is recorded together or not at all. Statuses and reactions about messages that are not
@@ -18,6 +20,7 @@
 import hashlib
 import hmac
 import logging
+from datetime import timedelta
 
 import orjson
 from django.conf import settings
@@ -29,7 +32,7 @@ from django.views.decorators.http import require_http_methods
 from backoffice.eventstore.errors import EventValidationError
 
 from ..services import UnknownMessage
-from ..services.inbound import provider_inbound_receive
+from ..services.inbound import provider_inbound_receive, provider_marketing_stopped
 from ..services.status import StatusCallbackData, message_statuses_record
 from ..vocabulary import DeliveryStatus
 from .common import ProviderInputError, from_unix, problem, too_large, unauthorized
@@ -68,7 +71,7 @@ def meta_webhook(request):
         return problem(
             400, "invalid_payload", "Unusable payload", "expected an object with an entry list", field="entry"
         )
-    counts = {"messages": 0, "statuses": 0, "ignored": 0}
+    counts = {"messages": 0, "statuses": 0, "preferences": 0, "ignored": 0}
     try:
         with transaction.atomic():
             kind = payload.get("object")
@@ -135,6 +138,12 @@ def _whatsapp_entry(entry: dict, counts: dict, statuses: list, where: str) -> No
     for c, change in enumerate(_list(entry, "changes", where)):
         at = f"{where}.changes.{c}"
         change = _object(change, at)
+        if change.get("field") == "user_preferences":
+            value = _object(change.get("value"), f"{at}.value")
+            for p, preference in enumerate(_list(value, "user_preferences", f"{at}.value")):
+                where_p = f"{at}.value.user_preferences.{p}"
+                _whatsapp_preference(_object(preference, where_p), counts, where_p)
+            continue
         if change.get("field") != "messages":
             counts["ignored"] += 1
             continue
@@ -156,6 +165,11 @@ def _whatsapp_message(message: dict, names: dict, counts: dict, statuses: list, 
     message_id = _text(message.get("id"), f"{where}.id")
     received_at = from_unix(message.get("timestamp"), f"{where}.timestamp")
     kind = message.get("type")
+    if kind == "system":
+        # WhatsApp's own notice in the chat (the person changed number, or their marketing preferences, which the
+        # user_preferences field says): nothing the person wrote, so no case.
+        counts["ignored"] += 1
+        return
     if kind == "reaction":
         reaction = _object(message.get("reaction"), f"{where}.reaction")
         _status(
@@ -213,6 +227,34 @@ def _whatsapp_status(status: dict, counts: dict, statuses: list, where: str) -> 
         is_undeliverable=bool(codes & UNDELIVERABLE_CODES),
         withdraws_marketing=bool(codes & STOPPED_MARKETING_CODES),
     )
+
+
+def _whatsapp_preference(preference: dict, counts: dict, where: str) -> None:
+    """A person stopped (or resumed) WhatsApp marketing messages from us in WhatsApp itself ("Stop promotions"). A stop
+    withdraws WhatsApp marketing, as a failed send with 131050 would later; each change is named by the person and
+    its time, so a resend changes nothing. A resume records nothing: Meta documents it only as the person allowing
+    WhatsApp to deliver marketing again, not as consent given to us (marketing needs a grant of our own)."""
+    if preference.get("category") != "marketing_messages" or preference.get("value") != "stop":
+        counts["ignored"] += 1
+        return
+    wa_id = _text(preference.get("wa_id"), f"{where}.wa_id")
+    timestamp = _text(preference.get("timestamp"), f"{where}.timestamp")
+    # WhatsApp's times are whole seconds: the stop happened within that second, maybe after a grant recorded in it
+    # to the microsecond. Dated at the second's end (customers caps it at now), it is not taken as the older one.
+    stopped_at = from_unix(timestamp, f"{where}.timestamp") + timedelta(seconds=1, microseconds=-1)
+    try:
+        result = provider_marketing_stopped(
+            channel="whatsapp",
+            reference=f"user_preferences:{wa_id}:{timestamp}"[:200],
+            sender=f"+{wa_id.lstrip('+')}",
+            occurred_at=stopped_at,
+            actor="provider:meta",
+        )
+    except EventValidationError as exc:
+        first = exc.errors[0]
+        field = {"from": "wa_id", "received_at": "timestamp"}.get(first.field, first.field)
+        raise ProviderInputError(f"{where}.{field}", first.message, first.code) from None
+    counts["preferences" if getattr(result, "action", "") in ("unsubscribed", "duplicate") else "ignored"] += 1
 
 
 def _messaging_entry(entry: dict, channel: str, counts: dict, statuses: list, where: str) -> None:

@@ -5,11 +5,14 @@
 - A bad or missing signature is 401 and nothing is read further; a body that is not a form is 415.
 - Status: delivered and read become our status events; failed and undelivered a terminal `message.failed` with
   Twilio's error code. Codes saying the number cannot receive (UNREACHABLE_CODES) mark the address undeliverable;
-  21610 (the recipient replied STOP to Twilio) withdraws the channel's marketing. queued, sent... add nothing.
+  21610 (the recipient replied STOP to Twilio) withdraws the channel's marketing (the same codes on the create's
+  synchronous refusal do the same: backends.twilio). queued, sent... add nothing.
   A callback for a message that is not ours (yet) is acknowledged (Twilio expects a 2xx) and kept for a retry
   (services.unmatched).
 - Inbound: the sender (`whatsapp:+34...` on WhatsApp) joins their case through customers' inbound hook; Twilio's
-  own opt-out classification (OptOutType=STOP, Advanced Opt-Out) and the STOP/BAJA keywords withdraw marketing.
+  own opt-out classification (OptOutType=STOP, Advanced Opt-Out) and the STOP/BAJA keywords withdraw marketing;
+  OptOutType=START (the person texted START, YES or UNSTOP and Twilio re-subscribed the number) grants it again, and
+  neither START nor HELP (Twilio answers it) opens a case.
   The answer is an empty TwiML <Response/>: no automatic reply.
 """
 
@@ -24,23 +27,26 @@ from twilio.request_validator import RequestValidator
 
 from backoffice.eventstore.errors import EventValidationError
 
+from ..backends.twilio import OPTED_OUT_CODES, UNREACHABLE_CODES
 from ..services.inbound import provider_inbound_receive
 from ..services.received import status_callback_receive
 from ..services.status import StatusCallbackData
-from ..vocabulary import DeliveryStatus
+from ..vocabulary import DeliveryStatus, InboundClassification
 from .common import ProviderInputError, problem, too_large, unauthorized
 
 SIGNATURE_HEADER = "X-Twilio-Signature"
-# Twilio error codes meaning the number itself cannot receive: unknown handset, landline or unreachable carrier,
-# invalid 'To', not a mobile number, WhatsApp user not found / not on WhatsApp.
-UNREACHABLE_CODES = frozenset({"30005", "30006", "21211", "21614", "63003", "63024"})
-# The recipient opted out at Twilio (replied STOP): sending to them is refused.
-OPTED_OUT_CODES = frozenset({"21610"})
 STATUSES = {
     "delivered": DeliveryStatus.DELIVERED,
     "read": DeliveryStatus.READ,
     "failed": DeliveryStatus.FAILED,
     "undelivered": DeliveryStatus.FAILED,
+}
+# Twilio's Advanced Opt-Out classification of an inbound message (OptOutType): STOP blocked the number, START
+# (START, YES, UNSTOP) lifted the block, HELP was answered by Twilio itself.
+OPT_OUT_TYPES = {
+    "STOP": InboundClassification.OPT_OUT,
+    "START": InboundClassification.OPT_IN,
+    "HELP": InboundClassification.HELP,
 }
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
@@ -174,7 +180,7 @@ def twilio_messages(request):
             sender=sender,
             text=text,
             name=(params.get("ProfileName") or "")[:200],
-            is_opt_out=(params.get("OptOutType") or "").upper() == "STOP",
+            classified_as=OPT_OUT_TYPES.get((params.get("OptOutType") or "").strip().upper()),
             actor="provider:twilio",
         )
     except ProviderInputError as exc:

@@ -44,7 +44,9 @@ from ..backends import Backend, OutgoingMessage, backend_for
 from ..errors import DeliveryError
 from ..events import MessageDeferred, MessageFailed, MessageSent, MessageSuppressed
 from ..models import OutboundMessage, Status
+from ..vocabulary import DeliveryStatus
 from .send import event_id_for, wake_drain_after_commit
+from .status import StatusCallbackData, status_consequences_apply
 
 logger = logging.getLogger(__name__)
 
@@ -374,6 +376,7 @@ def _record(taken: list[_Taken]) -> DrainResult:
             )
         holders = {row_id: (status, attempts) for row_id, status, attempts in locked}
         changed, events = [], []
+        refusals: list[tuple[_Taken, uuid.UUID]] = []
         for item in taken:
             row = item.row
             if holders.get(row.id) != (Status.SENDING, row.attempts):
@@ -409,6 +412,8 @@ def _record(taken: list[_Taken]) -> DrainResult:
                     result.retrying += 1
                 data = {"reason": reason, "terminal": terminal, "attempt": row.attempts}
                 events.append(_event(row, MessageFailed, data))
+                if item.error.is_undeliverable or item.error.withdraws_marketing:
+                    refusals.append((item, events[-1].events[0].id))
             changed.append(row)
         _update_rows(
             changed,
@@ -423,9 +428,35 @@ def _record(taken: list[_Taken]) -> DrainResult:
                 "updated_at",
             ],
         )
+        for item, failed_id in refusals:
+            _refusal_consequences(item, failed_id, now)
         if events:
             store.append_batches(events)
     return result
+
+
+def _refusal_consequences(item: _Taken, failed_id: uuid.UUID, now: datetime) -> None:
+    """A provider that refused the send for a reason about the recipient (Twilio's 21610: they replied STOP; 21211:
+    not a valid number) says what its status callback would have said of a sent message: the same consequences,
+    through the same code, caused by our `message.failed`."""
+    error = item.error
+    assert error is not None
+    callback = StatusCallbackData(
+        channel=item.row.channel,
+        status=DeliveryStatus.FAILED,
+        occurred_at=now,
+        reason=error.reason[:500],
+        address=item.outgoing.to,
+        is_undeliverable=error.is_undeliverable,
+        withdraws_marketing=error.withdraws_marketing,
+    )
+    try:
+        with transaction.atomic():
+            status_consequences_apply(message=item.row, callback=callback, cause_id=failed_id, now=now)
+    except Exception:
+        # The outcomes of the whole drained batch are recorded in this transaction: a consequence that cannot be
+        # applied must not leave them all `sending` (to be held for review as possibly sent). Logged, not retried.
+        logger.exception("message %s: the consequences of %s's refusal were not applied", item.row.id, item.row.backend)
 
 
 def _update_rows(rows: list[OutboundMessage], fields: list[str]) -> None:

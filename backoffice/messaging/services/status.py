@@ -258,7 +258,7 @@ def message_statuses_record(
                 or callback.withdraws_marketing
                 or callback.is_undeliverable
             ):
-                _consequences(message, callback, event_id, now)
+                status_consequences_apply(message=message, callback=callback, cause_id=event_id, now=now)
         store.append_batches(appends, savepoint=False)
     return results
 
@@ -405,14 +405,17 @@ def _status_event(
     )
 
 
-def _consequences(message: OutboundMessage, callback: StatusCallbackData, event_id: uuid.UUID, now: datetime) -> None:
-    """What customers does about it (a layer above, through its hooks, in this transaction): withdraw marketing on
-    the channel, mark the address dead. A provider clock a little ahead must not postpone either: from now at the
-    latest."""
+def status_consequences_apply(
+    *, message: OutboundMessage, callback: StatusCallbackData, cause_id: uuid.UUID, now: datetime
+) -> None:
+    """What customers does about it (a layer above, through its hooks, in the caller's transaction): withdraw
+    marketing on the channel, mark the address dead. A provider clock a little ahead must not postpone either: from
+    now at the latest. `cause_id`: the id of the event saying it (the callback's status event, or the drain's
+    `message.failed` for a provider's synchronous refusal), from which the consequences' event ids derive."""
     effective_at = min(callback.occurred_at, now) if callback.occurred_at else None
     if callback.status in (DeliveryStatus.UNSUBSCRIBED, DeliveryStatus.COMPLAINED) or callback.withdraws_marketing:
         import_string(settings.MESSAGING_UNSUBSCRIBE_HOOK)(
-            customer_id=message.customer_id, channel=message.channel, occurred_at=effective_at, cause_id=event_id
+            customer_id=message.customer_id, channel=message.channel, occurred_at=effective_at, cause_id=cause_id
         )
     if callback.is_undeliverable:
         address = callback.address or _sent_to(message)
@@ -423,7 +426,7 @@ def _consequences(message: OutboundMessage, callback: StatusCallbackData, event_
                 address=address,
                 reason=(callback.reason or callback.status)[:200],
                 occurred_at=effective_at,
-                cause_id=event_id,
+                cause_id=cause_id,
             )
         else:
             logger.warning("message %s: undeliverable, but its address is unknown (erased?)", message.id)

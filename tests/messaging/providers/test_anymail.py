@@ -412,3 +412,35 @@ def test_with_a_batch_size_of_one_every_message_is_its_own_call(providers, custo
     messages_drain(max_seconds=30)
 
     assert [request.path for request in providers.by("postmark")] == ["/email", "/email"]
+
+
+def test_another_systems_open_in_a_sendgrid_batch_does_not_refuse_our_events(providers, customer, client, caplog):
+    """SendGrid posts the events of the whole account in one batch; its opens and clicks carry neither `anymail_id`
+    nor `smtp-id`, so another system's open (same account) names no message and has no metadata of ours."""
+    row = send_and_drain(customer(), "email", {"subject": "Tu pedido", "body": "Ya está en camino"})
+    now = int(datetime.now(UTC).timestamp())
+    ours = {
+        "email": "cliente@example.es",
+        "timestamp": now,
+        "smtp-id": "<14c5d75ce93.dfd.64b469@ismtpd-555>",
+        "event": "delivered",
+        "response": "250 OK",
+        "sg_event_id": "sg_event_id_delivered_1",
+        "sg_message_id": "14c5d75ce93.dfd.64b469.filter0001.16648.5515E0B88.0",
+        "message_id": str(row.id),  # our anymail metadata (SendGrid custom_args)
+    }
+    foreign_open = {
+        "email": "someone@example.com",
+        "timestamp": now,
+        "event": "open",
+        "sg_event_id": "sg_event_id_open_2",
+        "sg_message_id": "other-system.filter0002.1.2.0",
+        "useragent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64)",
+        "ip": "203.0.113.9",
+    }
+
+    response = anymail_post(client, [foreign_open, ours], esp="sendgrid")
+
+    assert response.status_code == 200, response.content
+    assert Event.objects.filter(type="message.delivered", stream=f"message-{row.id}").count() == 1
+    assert "someone@example.com" not in caplog.text

@@ -212,6 +212,91 @@ def test_whatsapp_stop_withdraws_marketing_and_the_next_campaign_message_is_supp
     assert meta_whatsapp.by("meta") == []
 
 
+def preferences_payload(wa_id: str, value: str, *, later: int = 0) -> dict:
+    """A person stopped (or resumed) marketing messages in WhatsApp: the `user_preferences` field, no message."""
+    payload = copy.deepcopy(fixture("meta_whatsapp_user_preferences.json"))
+    changed = whatsapp_value(payload)
+    changed["contacts"][0]["wa_id"] = wa_id
+    changed["user_preferences"][0].update({"wa_id": wa_id, "value": value, "timestamp": int(time.time()) + later})
+    return payload
+
+
+def test_a_user_who_stops_marketing_in_whatsapp_has_whatsapp_marketing_withdrawn(
+    meta_whatsapp, customer, grant, client
+):
+    """WhatsApp's "Stop promotions": the same preference a failed send's 131050 reports, told before any send fails."""
+    person = customer(phone=PHONE)
+    grant(person, "whatsapp")
+    payload = preferences_payload(PHONE.lstrip("+"), "stop")  # the same whole second as the grant
+
+    response = meta_post(client, payload)
+    before = written()
+    again = meta_post(client, payload)
+
+    assert response.status_code == 200
+    assert response.json() == {"messages": 0, "statuses": 0, "preferences": 1, "ignored": 0}
+    assert not consent_allows(customer_id=person, channel="whatsapp", purpose="marketing"), (
+        f"WhatsApp said the user stopped marketing messages; answered {response.json()} and consent is still granted"
+    )
+    (revoked,) = Event.objects.filter(type="consent.revoked", customer_id=person)
+    assert revoked.data["channel"] == "whatsapp"
+    assert revoked.data["wording"].startswith("Marketing messages stopped in the whatsapp app")
+    assert (again.status_code, written()) == (200, before)  # the same notice again changes nothing
+    # Not a message: no case, and WhatsApp's 24-hour window stays as it was.
+    assert not Event.objects.filter(type="message.received").exists()
+    assert not Case.objects.exists()
+    following = send_and_drain(
+        person, "whatsapp", {"template": "winter_sale", "parameters": ["Ana"]}, purpose="marketing", campaign_id="c-1"
+    )
+    assert (following.status, following.reason) == (Status.SUPPRESSED, "no_consent")
+
+
+def test_a_user_who_resumes_marketing_in_whatsapp_is_not_taken_as_consent(meta_whatsapp, customer, client):
+    person = customer(phone=PHONE)
+    meta_post(client, preferences_payload(PHONE.lstrip("+"), "stop"))
+    before = written()
+
+    response = meta_post(client, preferences_payload(PHONE.lstrip("+"), "resume", later=1))
+
+    assert response.json() == {"messages": 0, "statuses": 0, "preferences": 0, "ignored": 1}
+    assert written() == before
+    assert not consent_allows(customer_id=person, channel="whatsapp", purpose="marketing")
+
+
+def test_a_stop_from_a_number_we_do_not_know_is_acknowledged_and_registers_nobody(meta_whatsapp, client):
+    response = meta_post(client, preferences_payload("34699000333", "stop"))
+
+    assert response.status_code == 200
+    assert response.json()["ignored"] == 1
+    assert written() == (0, 0)
+
+
+def test_a_user_preferences_change_without_a_wa_id_is_400_naming_it(meta_whatsapp, client):
+    payload = preferences_payload(PHONE.lstrip("+"), "stop")
+    del whatsapp_value(payload)["user_preferences"][0]["wa_id"]
+
+    response = meta_post(client, payload)
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "entry.0.changes.0.value.user_preferences.0.wa_id"
+
+
+def test_whatsapps_system_notice_in_messages_opens_no_case(meta_whatsapp, customer, client):
+    person = customer(phone=PHONE)
+    payload = text_payload(PHONE.lstrip("+"), "unused")
+    message = whatsapp_value(payload)["messages"][0]
+    del message["text"]
+    message.update(
+        {"type": "system", "system": {"type": "user_preference_changed", "body": "User stopped marketing messages"}}
+    )
+
+    response = meta_post(client, payload)
+
+    assert response.json() == {"messages": 0, "statuses": 0, "preferences": 0, "ignored": 1}
+    assert not Case.objects.filter(customer_id=person).exists()
+    assert not Event.objects.filter(type="message.received").exists()
+
+
 def test_messenger_message_opens_a_case_and_a_reply_goes_to_the_send_api(providers, client):
     payload = copy.deepcopy(fixture("meta_messenger_message.json"))
     payload["entry"][0]["messaging"][0]["timestamp"] = int(time.time() * 1000)
@@ -292,8 +377,8 @@ def test_a_post_with_many_statuses_records_each_once_and_ignores_those_not_ours(
     before = written()
     again = meta_post(client, payload)
 
-    assert first.json() == {"messages": 0, "statuses": 4, "ignored": 1}
-    assert again.json() == {"messages": 0, "statuses": 4, "ignored": 1}
+    assert first.json() == {"messages": 0, "statuses": 4, "preferences": 0, "ignored": 1}
+    assert again.json() == {"messages": 0, "statuses": 4, "preferences": 0, "ignored": 1}
     assert written() == before
     assert Event.objects.filter(type="message.delivered", channel="whatsapp").count() == 3
     rows[0].refresh_from_db()

@@ -1,6 +1,7 @@
 """SMS and WhatsApp through Twilio: the `twilio` library against a loopback Messages API, and Twilio's webhooks
 (form-encoded, X-Twilio-Signature computed as the library's RequestValidator does) in Twilio's documented shapes."""
 
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -157,6 +158,73 @@ def test_stop_withdraws_sms_marketing_and_the_next_campaign_sms_is_suppressed(
     assert providers.by("twilio") == []
 
 
+def test_start_after_stop_resubscribes_as_twilio_does_and_opens_no_case(providers, customer, grant, client):
+    """With Advanced Opt-Out, OptOutType=START says the person texted START, YES or UNSTOP and Twilio re-subscribed
+    the number: it delivers their marketing again, so the ledger grants it (else every campaign would suppress them
+    as no_consent forever)."""
+    person = customer(phone=PHONE)
+    grant(person, "sms")
+    stop = inbound_params("twilio_inbound_sms.json", From=PHONE, Body="STOP", OptOutType="STOP")
+    assert twilio_post(client, "messages", stop).status_code == 200
+    assert not consent_allows(customer_id=person, channel="sms", purpose="marketing")
+
+    start = inbound_params("twilio_inbound_sms.json", From=PHONE, Body="Start", OptOutType="START")
+    response = twilio_post(client, "messages", start)
+    before = written()
+    again = twilio_post(client, "messages", start)
+
+    assert response.status_code == 200
+    assert consent_allows(customer_id=person, channel="sms", purpose="marketing"), (
+        "Twilio re-subscribed the number (OptOutType=START) but our ledger still says marketing is withdrawn"
+    )
+    granted = Event.objects.filter(type="consent.granted", customer_id=person).latest("position")
+    received = Event.objects.filter(type="message.received", customer_id=person).latest("position")
+    assert granted.data["wording"] == f"Opt-in keyword received on sms (inbound message {received.id})."
+    assert not Case.objects.filter(customer_id=person).exists()
+    assert (again.status_code, written()) == (200, before)
+    following = send_and_drain(person, "sms", {"text": "Rebajas"}, purpose="marketing", campaign_id="c-1")
+    assert following.status == Status.SENT
+
+
+def test_start_on_whatsapp_grants_whatsapp_marketing_only(providers, customer, client):
+    person = customer(phone=PHONE)
+    params = inbound_params("twilio_inbound_whatsapp.json", From=f"whatsapp:{PHONE}", Body="YES", OptOutType="START")
+
+    assert twilio_post(client, "messages", params).status_code == 200
+
+    assert consent_allows(customer_id=person, channel="whatsapp", purpose="marketing")
+    assert not consent_allows(customer_id=person, channel="sms", purpose="marketing")
+
+
+def test_help_answered_by_twilio_is_recorded_and_opens_no_case(providers, customer, grant, client):
+    person = customer(phone=PHONE)
+    grant(person, "sms")
+
+    response = twilio_post(
+        client, "messages", inbound_params("twilio_inbound_sms.json", From=PHONE, Body="HELP", OptOutType="HELP")
+    )
+
+    assert response.status_code == 200
+    assert Event.objects.filter(type="message.received", customer_id=person).count() == 1
+    assert not Case.objects.filter(customer_id=person).exists()
+    assert consent_allows(customer_id=person, channel="sms", purpose="marketing")
+
+
+def test_start_from_the_number_of_an_erased_customer_grants_them_nothing(providers, customer, client):
+    from customers.services import customer_erase
+
+    person = customer(phone=PHONE)
+    customer_erase(customer_id=person, actor="user:1")
+
+    response = twilio_post(
+        client, "messages", inbound_params("twilio_inbound_sms.json", From=PHONE, Body="START", OptOutType="START")
+    )
+
+    assert response.status_code == 200
+    assert not Event.objects.filter(type="consent.granted", customer_id=person).exists()
+    assert not consent_allows(customer_id=person, channel="sms", purpose="marketing")
+
+
 def test_the_window_still_decides_free_text_or_template(providers, customer):
     person = customer(phone=PHONE)
     inbound_message_receive(
@@ -181,6 +249,63 @@ def test_twilio_errors_are_temporary_or_final_by_status(providers, customer):
     assert send_and_drain(customer(phone=PHONE), "sms", {"text": "Aviso"}).status == Status.QUEUED
     providers.status = 400
     assert send_and_drain(customer(phone="+34600111333"), "sms", {"text": "Aviso"}).status == Status.FAILED
+
+
+def _twilio_refuses(providers, code: int, message: str) -> None:
+    """The Messages API answers the create with HTTP 400 and Twilio's error code, as for an opted-out or invalid
+    number (twilio.com/docs/api/errors/21610, /21211, /21614): no Message resource, so no status callback follows."""
+    original = providers.answer
+
+    def answer(path, headers, body):
+        status, payload, provider = original(path, headers, body)
+        if provider == "twilio":
+            more_info = f"https://www.twilio.com/docs/errors/{code}"
+            return 400, {"code": code, "message": message, "more_info": more_info, "status": 400}, "twilio"
+        return status, payload, provider
+
+    providers.answer = answer
+
+
+def test_21610_on_create_withdraws_sms_marketing_like_the_callback_does(providers, customer, grant):
+    person = customer(phone=PHONE)
+    grant(person, "sms")
+    _twilio_refuses(providers, 21610, "Attempt to send to unsubscribed recipient")
+
+    row = send_and_drain(person, "sms", {"text": "Rebajas"}, purpose="marketing", campaign_id="c-1")
+
+    assert (row.status, row.reason) == (Status.FAILED, "twilio answered 400 (error 21610)")
+    assert not consent_allows(customer_id=person, channel="sms", purpose="marketing"), (
+        "Twilio said the recipient replied STOP (21610) but SMS marketing consent is still granted"
+    )
+    failed = Event.objects.get(type="message.failed", stream=f"message-{row.id}")
+    revoked = Event.objects.get(type="consent.revoked", customer_id=person)
+    assert revoked.data["channel"] == "sms"
+    assert revoked.id == uuid.uuid5(failed.id, "consent.revoked")  # caused by the failure, as a callback's would be
+    following = send_and_drain(person, "sms", {"text": "Rebajas"}, purpose="marketing", campaign_id="c-2")
+    assert (following.status, following.reason) == (Status.SUPPRESSED, "no_consent")
+
+
+@pytest.mark.parametrize("code", [21211, 21614])
+def test_an_invalid_number_on_create_marks_the_number_undeliverable_like_the_callback_does(providers, customer, code):
+    person = customer(phone=PHONE)
+    _twilio_refuses(providers, code, f"The 'To' number {PHONE} is not a valid phone number.")
+
+    row = send_and_drain(person, "sms", {"text": "Aviso"})
+
+    assert row.status == Status.FAILED
+    assert CustomerIdentifier.objects.get(customer_id=person, kind="phone").undeliverable_at is not None
+    assert consent_allows(customer_id=person, channel="sms", purpose="service")
+
+
+def test_another_refusal_on_create_changes_nothing_about_the_recipient(providers, customer, grant):
+    person = customer(phone=PHONE)
+    grant(person, "sms")
+    _twilio_refuses(providers, 21408, "Permission to send an SMS has not been enabled for the region")
+
+    assert send_and_drain(person, "sms", {"text": "Rebajas"}, purpose="marketing").status == Status.FAILED
+
+    assert consent_allows(customer_id=person, channel="sms", purpose="marketing")
+    assert CustomerIdentifier.objects.get(customer_id=person, kind="phone").undeliverable_at is None
 
 
 def test_callbacks_for_another_account_are_refused(providers, customer, client):
