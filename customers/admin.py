@@ -24,7 +24,7 @@ from backoffice.accounts.admin_tables import local_minute, table_html
 from backoffice.accounts.roles import AccessSurface, Role
 from backoffice.accounts.selectors import user_role
 from backoffice.accounts.services import personal_data_access_record
-from backoffice.eventstore.errors import EventStoreError
+from backoffice.eventstore.errors import EventStoreError, IdempotencyConflict
 from backoffice.eventstore.schema import CHANNELS
 
 from . import selectors, services, wording
@@ -53,6 +53,13 @@ class ConsentChangeForm(forms.Form):
         label=_("given or withdrawn on"), choices=[(c, wording.CHANNEL_LABELS[c]) for c in CHANNELS], initial="store"
     )
     wording = forms.CharField(label=_("wording shown"), widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    # One per form shown, the change's event id: a double click or a resent form records one change, and an old form
+    # sent again cannot undo a change made since (as on the staff pages).
+    change_id = forms.UUIDField(widget=forms.HiddenInput)
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("initial", {}).setdefault("change_id", uuid.uuid4())
+        super().__init__(*args, **kwargs)
 
 
 ADMIN_LINKS = {
@@ -344,7 +351,12 @@ class CustomerAdmin(RoleGatedAdmin, ReadOnlyAdmin):
                     purpose=form.cleaned_data["purpose"],
                     source_channel=form.cleaned_data["source_channel"],
                     wording=form.cleaned_data["wording"],
+                    event_id=form.cleaned_data["change_id"],
                     actor=request_actor(request),
+                )
+            except IdempotencyConflict:  # the form's change id, recorded with other details (edited, then resent)
+                form.add_error(
+                    None, _("This form was sent already with other details: open the change again from the customer.")
                 )
             except EventStoreError:
                 form.add_error(None, _("The consent change could not be recorded; try again."))

@@ -5,6 +5,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from backoffice.eventstore import projector
+from backoffice.eventstore.models import Event
 from customers import services
 from customers.models import Customer
 from customers.selectors import consent_allows, customer_360
@@ -45,20 +46,55 @@ def test_the_customer_page_shows_identifiers_and_timeline_read_only(store_client
     assert 'name="_save"' not in html
 
 
+def _consent_form(client, customer_id, **values) -> dict:
+    """The consent change form as the admin shows it (with its change id), filled in."""
+    shown = client.get(f"/admin/customers/customer/{customer_id}/consent/").context["form"]
+    return {
+        "channel": "whatsapp",
+        "purpose": "marketing",
+        "granted": "1",
+        "source_channel": "store",
+        "wording": "Acepto ofertas por WhatsApp",
+        "change_id": shown["change_id"].value(),
+        **values,
+    }
+
+
 def test_a_consent_change_at_the_counter_goes_through_the_service(store_client, ana):
-    response = store_client.post(
-        f"/admin/customers/customer/{ana}/consent/",
-        {
-            "channel": "whatsapp",
-            "purpose": "marketing",
-            "granted": "1",
-            "source_channel": "store",
-            "wording": "Acepto ofertas por WhatsApp",
-        },
-    )
+    response = store_client.post(f"/admin/customers/customer/{ana}/consent/", _consent_form(store_client, ana))
 
     assert response.status_code == 302
     assert consent_allows(customer_id=ana, channel="whatsapp", purpose="marketing") is True
+
+
+def test_a_consent_form_of_the_admin_sent_twice_records_one_change(store_client, ana):
+    form = _consent_form(store_client, ana)
+
+    assert store_client.post(f"/admin/customers/customer/{ana}/consent/", form).status_code == 302
+    assert store_client.post(f"/admin/customers/customer/{ana}/consent/", form).status_code == 302
+
+    assert Event.objects.filter(type="consent.granted", customer_id=ana).count() == 1
+
+
+def test_an_old_consent_form_of_the_admin_resent_does_not_undo_a_later_change(store_client, ana):
+    withdrawal = _consent_form(store_client, ana, granted="0")
+    store_client.post(f"/admin/customers/customer/{ana}/consent/", withdrawal)
+    store_client.post(f"/admin/customers/customer/{ana}/consent/", _consent_form(store_client, ana))
+
+    store_client.post(f"/admin/customers/customer/{ana}/consent/", withdrawal)  # the old tab, sent again
+
+    assert consent_allows(customer_id=ana, channel="whatsapp", purpose="marketing") is True
+
+
+def test_a_consent_form_of_the_admin_resent_with_other_details_is_refused(store_client, ana):
+    form = _consent_form(store_client, ana)
+    store_client.post(f"/admin/customers/customer/{ana}/consent/", form)
+
+    response = store_client.post(f"/admin/customers/customer/{ana}/consent/", {**form, "channel": "sms"})
+
+    assert response.status_code == 200
+    assert "sent already with other details" in response.content.decode()
+    assert consent_allows(customer_id=ana, channel="sms", purpose="marketing") is not True
 
 
 def test_marketing_staff_do_not_see_customers_in_the_admin(login, ana):
