@@ -33,7 +33,6 @@ from backoffice.messaging.channels import sms_length
 from customers.wording import channel_label
 
 from . import segments, selectors, services, worksheet
-from .admin_owners import OwnedAdmin
 from .admin_saves import FormErrors, RefusedSaveShownAdmin, SaveRefused
 from .events import (
     CampaignApproved,
@@ -80,7 +79,7 @@ class SegmentForm(forms.ModelForm):
 
 
 @admin.register(Segment)
-class SegmentAdmin(OwnedAdmin):
+class SegmentAdmin(RefusedSaveShownAdmin):
     form = SegmentForm
     list_display = ("name", "description", "updated_at", "created_by")
     search_fields = ("name",)
@@ -95,13 +94,20 @@ class SegmentAdmin(OwnedAdmin):
         return selectors.segment_preview(rules=segment.rules, now=timezone.now(), sample=0)["count"]
 
     def save_model(self, request, obj, form, change):
-        saved = services.segment_save(
-            name=form.cleaned_data["name"],
-            description=form.cleaned_data.get("description", ""),
-            rules=form.cleaned_data["rules"],
-            actor=request_actor(request),
-            segment=obj if change else None,
-        )
+        """Through the service, which also sends the approved campaigns using the segment back to draft; a refusal
+        (a campaign taking its audience from it right now) shows the form again and writes nothing."""
+        try:
+            saved = services.segment_save(
+                name=form.cleaned_data["name"],
+                description=form.cleaned_data.get("description", ""),
+                rules=form.cleaned_data["rules"],
+                actor=request_actor(request),
+                segment=obj if change else None,
+            )
+        except segments.SegmentRuleError as exc:
+            raise SaveRefused([(_segment_error_field(e["field"]), _segment_refusal(e)) for e in exc.errors]) from None
+        except services.CampaignRefused as exc:
+            raise SaveRefused([(None, campaign_refusal(exc))]) from None
         obj.pk = saved.pk
 
     def get_urls(self):
@@ -136,6 +142,19 @@ class SegmentAdmin(OwnedAdmin):
         return super().render_change_form(request, context, *args, **kwargs)
 
 
+def _segment_error_field(path: str) -> str | None:
+    name = path.split(".")[0]
+    return name if name in SegmentForm.base_fields else None
+
+
+def _segment_refusal(error: dict) -> str:
+    if error.get("code") == "in_use":
+        return str(
+            _("A campaign is taking its audience from this segment right now; change its rules when it is done.")
+        )
+    return f"{error['field']}: {error['message']}"
+
+
 # --- Campaigns: the worksheet ---------------------------------------------------------------------------------------
 
 
@@ -163,8 +182,12 @@ CAMPAIGN_REFUSALS = {
     "not_draft": _("Only a draft can be approved"),
     "inconsistent": _("The campaign is not ready: the checks before approval say what is missing"),
     "not_approved": _("Approve the campaign before launching it"),
-    "finished": _("A finished campaign cannot be cancelled"),
+    "finished": _("A finished campaign whose messages have all left cannot be cancelled"),
     "same_author": _("A campaign is approved by a second staff member, not by its author or whoever changed it"),
+    "segments_changed": _(
+        "A segment of the campaign changed after its approval, so its audience is not the one approved: change the "
+        "campaign and have it approved again"
+    ),
 }
 # Refusals whose details are the worksheet's checks (worded for staff); the others say it all in one sentence.
 DETAILED_REFUSALS = ("invalid", "inconsistent")
@@ -230,7 +253,7 @@ class CampaignForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         for field in ("starts_at", "ends_at"):
             if field in self.fields:
-                self.fields[field].input_formats = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"]
+                self.fields[field].input_formats = [*DATETIME_INPUT_FORMATS]
         costs = (self.instance.costs if self.instance and not self.instance._state.adding else None) or {}
         for channel in OUTBOUND_CHANNELS:
             if f"cost_{channel}" in self.fields:
@@ -238,6 +261,9 @@ class CampaignForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
+        for name in ("starts_at", "ends_at"):
+            if name in data:
+                data[name] = self._stored_if_shown(name, data[name])
         costs = {}
         for channel in OUTBOUND_CHANNELS:
             value = data.get(f"cost_{channel}")
@@ -262,6 +288,22 @@ class CampaignForm(forms.ModelForm):
                 for field, message in refusal_form_errors(exc, values, fields=self.fields):
                     self.add_error(field, message)
         return data
+
+    def _stored_if_shown(self, name: str, posted):
+        """The stored time when the posted one is it as the page showed it: a time set through the API carries
+        seconds and microseconds the input may not show (a browser without seconds, an older page), and saving the
+        page unchanged must not change the campaign (an approved one would go back to draft)."""
+        stored = None if self.instance._state.adding else getattr(self.instance, name)
+        if posted is None or stored is None:
+            return posted
+        for shown in (stored.replace(microsecond=0), stored.replace(second=0, microsecond=0)):
+            if posted == shown:
+                return stored
+        return posted
+
+
+# The datetime-local input posts "2026-01-01T09:00:30" (step=1 shows seconds) or "2026-01-01T09:00" (no seconds).
+DATETIME_INPUT_FORMATS = ("%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M")
 
 
 def worksheet_values(cleaned: dict, campaign: Campaign) -> dict:
@@ -367,9 +409,10 @@ class CampaignAdmin(RefusedSaveShownAdmin):
     change_form_template = "admin/campaigns/campaign/change_form.html"
     formfield_overrides = {
         # One native date-and-time input rather than the admin's split pair.
+        # To the second (step=1): shown to the minute, a time with seconds saved unchanged would change.
         models.DateTimeField: {
             "form_class": forms.DateTimeField,
-            "widget": forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+            "widget": forms.DateTimeInput(attrs={"type": "datetime-local", "step": "1"}, format="%Y-%m-%dT%H:%M:%S"),
         },
     }
 
@@ -661,7 +704,12 @@ class CampaignAdmin(RefusedSaveShownAdmin):
                     (
                         "cancel",
                         _("Cancel"),
-                        obj.status in (Status.DRAFT, Status.APPROVED, Status.SCHEDULED, Status.RUNNING),
+                        obj.status in (Status.DRAFT, Status.APPROVED, Status.SCHEDULED, Status.RUNNING)
+                        # Completed (everyone decided) while messages still wait for the drain: they can be stopped.
+                        or (
+                            obj.status == Status.COMPLETED
+                            and selectors.campaign_has_waiting_messages(campaign_id=obj.pk)
+                        ),
                     ),
                 )
                 if allowed
@@ -692,7 +740,8 @@ class CampaignAdmin(RefusedSaveShownAdmin):
                     "at": entry.at,
                     "type": entry.type,
                     "who": users.get(entry.actor, entry.actor or _("the system")),
-                    "label": labels.get(entry.type, entry.type),
+                    "label": _history_label(entry, labels),
+                    "reason": entry.reason,
                     "status": Status(entry.status).label,
                     "changes": [
                         {
@@ -720,6 +769,12 @@ HISTORY_LABELS = (
     (CampaignCompleted.type_name, _("completed")),
     (CampaignImported.type_name, _("recorded as it was (before the log)")),
 )
+
+
+def _history_label(entry, labels: dict) -> str:
+    if entry.type == CampaignChanged.type_name and entry.reason:
+        return _("a segment it uses changed")
+    return labels.get(entry.type, entry.type)
 
 
 def _shown(value, names: dict[str, str]) -> str:

@@ -93,11 +93,15 @@ class CampaignCreated(_CampaignEvent):
 
 class CampaignChanged(_CampaignEvent):
     """The worksheet after the change, and the names of the fields that changed (the audit trail's "what"). A change
-    to an approved campaign sends it back to draft: what was approved is not what it became."""
+    to an approved (or scheduled, not yet launched) campaign sends it back to draft: what was approved is not what it
+    became. `reason`: why, when what changed is not the worksheet itself but a segment it uses (`changed` names
+    `segments` or `exclusions`, the worksheet is as it was): its audience is no longer the approved one."""
 
     type_name = "campaign.changed"
     changed: list[str]
     worksheet: CampaignWorksheet
+    # Absent from events recorded before segment changes were recorded on the campaigns using them.
+    reason: str = Field(default="", max_length=500)
 
 
 class CampaignApproved(_CampaignEvent):
@@ -108,6 +112,10 @@ class CampaignApproved(_CampaignEvent):
     worksheet: dict[str, Any]
     # Absent from events recorded before campaigns were event-sourced: the event's time then.
     approved_at: datetime | None = None
+    # {segment id: digest of its rules} of every segment and exclusion as approved (campaigns.segments.rules_digest):
+    # a launch refuses when one differs now. Absent from events recorded before it was kept (then a segment changed
+    # after the approval's time differs).
+    segment_digests: dict[str, str] = Field(default_factory=dict)
 
 
 class CampaignLaunched(_CampaignEvent):

@@ -5,7 +5,9 @@ guard of the fan-out).
     draft --approve (another staff member)--> approved --launch--> scheduled (start in the future, beat launches it)
                                                               \\-> running --fan-out done--> completed
     draft | approved | scheduled | running --cancel--> cancelled
+    completed --cancel, while messages of it still wait in the outbox--> cancelled (they are withdrawn)
     approved --edited--> draft (approval is of what was approved, not of what it became)
+    approved | scheduled --a segment it uses changes its rules--> draft
 """
 
 import uuid

@@ -111,7 +111,8 @@ def campaign_state_apply(state: dict[str, Any] | None, event: RecordedEvent) -> 
     state = {**state, "updated_at": event.occurred_at}
     if event.type == CampaignChanged.type_name:
         state.update(worksheet_values(data["worksheet"]))
-        if state["status"] == Status.APPROVED:
+        # Scheduled: only a segment's change reaches a scheduled campaign (its worksheet is no longer editable).
+        if state["status"] in (Status.APPROVED, Status.SCHEDULED):
             state.update(status=Status.DRAFT.value, approved_by="", approved_at=None)
     elif event.type == CampaignApproved.type_name:
         state.update(

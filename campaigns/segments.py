@@ -11,6 +11,9 @@ person's own id; orders a merged-away profile placed before the merge count for 
 projection keeps them.
 """
 
+import hashlib
+import json
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -114,31 +117,26 @@ def _validate_condition(item: Any, path: str, errors: list) -> dict:
         errors.append({"field": path, "message": "must be a condition {field, cmp, value}", "code": "invalid"})
         return {}
     name, cmp, value = item.get("field"), item.get("cmp", "eq"), item.get("value")
-    spec = FIELDS.get(name)
+    # Any JSON may arrive here: a list is no key of FIELDS (unhashable), a number may be 1e400 (float infinity).
+    spec = FIELDS.get(name) if isinstance(name, str) else None
     if spec is None:
         errors.append({"field": f"{path}.field", "message": f"one of {', '.join(FIELDS)}", "code": "invalid_choice"})
         return {}
-    if cmp not in spec.cmps:
+    if not isinstance(cmp, str) or cmp not in spec.cmps:
         errors.append({"field": f"{path}.cmp", "message": f"one of {', '.join(spec.cmps)}", "code": "invalid_choice"})
     typed: Any = value
     if spec.kind in ("score", "int", "days"):
-        try:
-            typed = int(value)
-        except (TypeError, ValueError):
-            typed = None
         limit = 5 if spec.kind == "score" else 100_000
-        if typed is None or isinstance(value, bool) or not 0 <= typed <= limit:
+        typed = whole_number(value)
+        if typed is None or not 0 <= typed <= limit:
             errors.append({"field": f"{path}.value", "message": f"a whole number 0 to {limit}", "code": "invalid"})
     elif spec.kind == "money":
-        try:
-            typed = str(Decimal(str(value)).quantize(Decimal("0.01")))
-        except (InvalidOperation, ValueError):
-            typed = None
-        if typed is None or isinstance(value, bool) or Decimal(typed) < 0:
+        typed = amount(value)
+        if typed is None or Decimal(typed) < 0:
             errors.append({"field": f"{path}.value", "message": 'an amount, e.g. "150.00"', "code": "invalid"})
     elif spec.kind in ("channel", "anychannel"):
         choices = OUTBOUND_CHANNELS if spec.kind == "channel" else ANY_CHANNELS
-        if value not in choices:
+        if not isinstance(value, str) or value not in choices:
             errors.append(
                 {"field": f"{path}.value", "message": f"one of {', '.join(choices)}", "code": "invalid_choice"}
             )
@@ -147,6 +145,43 @@ def _validate_condition(item: Any, path: str, errors: list) -> dict:
     else:
         typed = value.strip()
     return {"field": name, "cmp": cmp, "value": typed}
+
+
+def whole_number(value: Any) -> int | None:
+    """An integer from JSON: an int, a float with no fraction (3.0) or a string of digits; None for anything else,
+    a boolean, a fraction, infinity or NaN included (int(1e400) raises OverflowError, int(2.5) is silently 2)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if math.isfinite(value) and value.is_integer() else None
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:  # not digits, or more digits than Python converts
+            return None
+    return None
+
+
+def amount(value: Any) -> str | None:
+    """A finite amount from JSON (a number or a string), in cents as a string; None for anything else."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None
+    try:
+        number = Decimal(str(value))
+        if not number.is_finite():
+            return None
+        return str(number.quantize(Decimal("0.01")))
+    except (InvalidOperation, ValueError):  # not a number, or too many digits to hold in cents
+        return None
+
+
+def rules_digest(rules: dict) -> str:
+    """A fingerprint of validated rules (the same rules give the same digest, whatever the order of their keys): what
+    an approval records of each segment, so a launch can tell the audience's definition is still the approved one."""
+    canonical = json.dumps(rules, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 # --- SQL ----------------------------------------------------------------------------------------------------------

@@ -12,6 +12,8 @@ from django.db.models import Count, QuerySet
 
 from backoffice.eventstore import store
 from backoffice.eventstore.vocabulary import Purpose
+from backoffice.messaging.selectors import campaign_messages
+from backoffice.messaging.services.withdraw import WITHDRAWABLE
 from customers import reachability
 from customers.selectors import customer_values
 
@@ -127,6 +129,8 @@ class CampaignHistoryEntry:
     actor: str
     status: str
     changes: list[CampaignChange]
+    # Why, when the log says (a segment the campaign uses changed and sent it back to draft).
+    reason: str = ""
 
 
 _AUDITED: Final = (*WORKSHEET_FIELDS, "segments", "exclusions", "status", "approved_by", "approved_at", "launched_at")
@@ -156,6 +160,7 @@ def campaign_history(*, campaign_id: uuid.UUID) -> list[CampaignHistoryEntry]:
                 actor=str(event.metadata.get("actor", "")),
                 status=str(state["status"]),
                 changes=changes,
+                reason=str(event.data.get("reason", "")),
             )
         )
     return entries
@@ -204,6 +209,12 @@ def campaign_launch_progress(*, campaign_id: uuid.UUID) -> dict:
         "outcomes": {key: n for key, n in outcomes.items() if key != Outcome.PENDING},
         "messages": Delivery.objects.filter(campaign_id=campaign_id).count(),
     }
+
+
+def campaign_has_waiting_messages(*, campaign_id: uuid.UUID) -> bool:
+    """Whether messages of the campaign still wait for the drain (queued, deferred by quiet hours, held for review):
+    a completed campaign can be cancelled until they have all left."""
+    return campaign_messages(campaign_ids=[str(campaign_id)]).filter(status__in=WITHDRAWABLE).exists()
 
 
 def campaign_count() -> int:

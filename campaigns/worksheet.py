@@ -8,13 +8,13 @@ variant rendered with the longest values a customer can bring.
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
 from django.conf import settings
 from django.db.models import Q
-from django.utils import formats, translation
+from django.utils import formats, timezone, translation
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
@@ -161,8 +161,7 @@ def campaign_problems(campaign: Campaign, *, now: datetime, check_audience: bool
         need("what", "offer_code", False, _("an offer needs its code"))
     if campaign.offer_code and not campaign.valid_until:
         need("what", "valid_until", False, _("an offer needs its validity"))
-    if campaign.valid_until and campaign.starts_at and campaign.valid_until < campaign.starts_at.date():
-        problems.append(Problem("what", "valid_until", str(_("the offer ends before the campaign starts")), "invalid"))
+    problems.extend(_validity_problems(campaign, now))
     # Who
     segment_ids = list(campaign.segments.values_list("id", flat=True)) if not campaign._state.adding else []
     need("who", "segments", segment_ids, _("choose at least one segment"))
@@ -177,8 +176,12 @@ def campaign_problems(campaign: Campaign, *, now: datetime, check_audience: bool
     need("when", "ends_at", campaign.ends_at)
     if campaign.starts_at and campaign.ends_at and campaign.ends_at <= campaign.starts_at:
         problems.append(Problem("when", "ends_at", str(_("must be after the start")), "invalid"))
+    if campaign.ends_at and campaign.ends_at <= now:
+        # Approved and launched, it would decide everybody "expired" and send nothing.
+        problems.append(Problem("when", "ends_at", str(_("has already ended")), "ended"))
     if (campaign.send_window_start is None) != (campaign.send_window_end is None):
         need("when", "send_window_end", False, _("give both ends of the send window, or neither"))
+    problems.extend(_quiet_hours_problems(campaign, [c for c in campaign.channels or [] if c in OUTBOUND_CHANNELS]))
     # How
     for channel in chosen:
         for field, _key in VARIANT_FIELDS[channel]:
@@ -211,6 +214,68 @@ def campaign_problems(campaign: Campaign, *, now: datetime, check_audience: bool
                 Problem("who", "segments", str(_("nobody in the audience can be reached on these channels")), "empty")
             )
     return problems
+
+
+def _validity_problems(campaign: Campaign, now: datetime) -> list[Problem]:
+    """The offer must be valid on every day the campaign may send: a message saying "use it until <yesterday>" is a
+    broken promise. Days are local days (TIME_ZONE), as the validity is written; the fan-out also decides "expired"
+    anyone whose own local date is already past the validity (campaigns.services.fan_out)."""
+    if not campaign.valid_until:
+        return []
+    message = None
+    if campaign.valid_until < timezone.localdate(now):
+        message = _("the offer has already expired")
+    elif campaign.starts_at and campaign.valid_until < timezone.localdate(campaign.starts_at):
+        message = _("the offer ends before the campaign starts")
+    elif campaign.ends_at and campaign.valid_until < last_day(campaign.ends_at):
+        message = _("the offer ends before the campaign does: end the campaign by %(date)s or extend the offer") % {
+            "date": formats.date_format(campaign.valid_until, "SHORT_DATE_FORMAT")
+        }
+    return [Problem("what", "valid_until", str(message), "invalid")] if message else []
+
+
+def last_day(ends_at: datetime) -> date:
+    """The last local day a campaign ending at `ends_at` sends on (one ending at midnight ends the day before)."""
+    return timezone.localdate(ends_at - timedelta(microseconds=1))
+
+
+def _quiet_hours_problems(campaign: Campaign, chosen: list[str]) -> list[Problem]:
+    """A send window that lies entirely inside the quiet hours of the campaign's channels sends nobody anything: the
+    fan-out decides people only outside quiet hours (messaging's, per channel; both are local wall-clock times)."""
+    start, end = campaign.send_window_start, campaign.send_window_end
+    if start is None or end is None or start == end or not chosen:
+        return []
+    rules = policy.channel_rules_all(chosen).values()
+    quiet = [(r.quiet_start, r.quiet_end) for r in rules if None not in (r.quiet_start, r.quiet_end)]
+    window = _spans(start, end)
+    cuts = sorted({0, DAY, *(s for span in window for s in span), *(_seconds(t) for pair in quiet for t in pair)})
+    # Between two consecutive boundaries a moment is all inside or all outside each span: test one per stretch.
+    for left, right in zip(cuts, cuts[1:], strict=False):
+        middle = (left + right) / 2
+        if _inside(middle, window) and not any(_inside(middle, _spans(*pair)) for pair in quiet):
+            return []
+    hours = ", ".join(sorted({f"{s:%H:%M}-{e:%H:%M}" for s, e in quiet}))
+    message = _(
+        "the send window lies entirely inside the quiet hours of its channels (%(hours)s): nobody would be sent it"
+    ) % {"hours": hours}
+    return [Problem("when", "send_window_start", str(message), "quiet_hours")]
+
+
+DAY: Final = 24 * 3600
+
+
+def _seconds(moment: time) -> int:
+    return moment.hour * 3600 + moment.minute * 60 + moment.second
+
+
+def _spans(start: time, end: time) -> list[tuple[int, int]]:
+    """[start, end) of a local clock as spans of seconds of the day (one, or two when it wraps midnight)."""
+    a, b = _seconds(start), _seconds(end)
+    return [(a, b)] if a < b else [(a, DAY), (0, b)]
+
+
+def _inside(moment: float, spans: list[tuple[int, int]]) -> bool:
+    return any(a <= moment < b for a, b in spans)
 
 
 def _variant_problems(campaign: Campaign, chosen: list[str], now: datetime) -> list[Problem]:

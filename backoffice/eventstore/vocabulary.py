@@ -62,6 +62,7 @@ class SuppressionReason(StrEnum):
     CUSTOMER_ERASED = "customer_erased"
     WHATSAPP_WINDOW_CLOSED = "whatsapp_window_closed"
     QUIET_HOURS = "quiet_hours"
+    CAMPAIGN_CANCELLED = "campaign_cancelled"  # withdrawn by its sender before any provider had it
 
 
 # How staff read these words, in their language: every page, chart and admin list names them so (customers.wording
@@ -98,4 +99,5 @@ SUPPRESSION_REASONS = {
     SuppressionReason.CUSTOMER_ERASED: gettext_lazy("the customer's data was erased"),
     SuppressionReason.WHATSAPP_WINDOW_CLOSED: gettext_lazy("the 24-hour WhatsApp window had closed"),
     SuppressionReason.QUIET_HOURS: gettext_lazy("quiet hours"),
+    SuppressionReason.CAMPAIGN_CANCELLED: gettext_lazy("the campaign was cancelled"),
 }

@@ -2,6 +2,7 @@
 campaign's page) and acquisition spend entry."""
 
 import uuid
+from decimal import Decimal
 
 from django import forms
 from django.contrib import admin
@@ -26,7 +27,7 @@ from .figures import dashboard_figures, dashboard_sections, figure_csv
 from .headline import headline, previous_period
 from .models import AcquisitionSpend, Dashboard
 from .params import RangeInvalid, day_span, metrics_query
-from .services import SpendInvalid, acquisition_spend_change, acquisition_spend_set
+from .services import SpendInvalid, acquisition_spend_change, acquisition_spend_check, acquisition_spend_set
 
 DASHBOARD_ROLES = (Role.ADMIN, Role.MARKETING)
 
@@ -51,6 +52,17 @@ def range_error_text(error: RangeInvalid) -> str:
     return f"“{RANGE_FIELD_LABELS.get(error.field, error.field)}” {text}"
 
 
+SPEND_REFUSALS = {
+    "min_value": _("cannot be negative: enter what was spent (a refund from the network lowers that month's amount)."),
+    "unknown_channel": _("is not one of our channels."),
+    "taken": _("this channel already has a spend for that month: change that one instead."),
+}
+
+
+def spend_refusal_text(error: SpendInvalid) -> str:
+    return str(SPEND_REFUSALS.get(error.code, error.message))
+
+
 class SpendForm(forms.ModelForm):
     channel = forms.ChoiceField(label=_("channel"), choices=[(c, c) for c in CHANNELS])
 
@@ -60,6 +72,8 @@ class SpendForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        # The service refuses a negative amount: the form says so on the field (and the browser's input stops at 0).
+        self.fields["amount"] = AcquisitionSpend._meta.get_field("amount").formfield(min_value=Decimal(0))
         if self.instance.pk:
             self.fields["month"].help_text = _(
                 "The first day of the month. Changing the channel or the month moves this amount there; it is not "
@@ -70,6 +84,19 @@ class SpendForm(forms.ModelForm):
         # The month is stored as its first day: the form's check of the (channel, month) constraint sees that key.
         month = self.cleaned_data["month"]
         return month.replace(day=1) if month else month
+
+    def clean(self):
+        cleaned = super().clean()
+        if not self.errors:
+            # What the save would refuse, on its field, before it is tried (the save checks again).
+            try:
+                acquisition_spend_check(
+                    spend_id=self.instance.pk,
+                    **{key: cleaned[key] for key in ("channel", "month", "amount")},
+                )
+            except SpendInvalid as exc:
+                self.add_error(exc.field if exc.field in self.fields else None, spend_refusal_text(exc))
+        return cleaned
 
 
 @admin.register(AcquisitionSpend)
@@ -84,16 +111,39 @@ class AcquisitionSpendAdmin(RoleEditedAdmin, admin.ModelAdmin):
         return False
 
     def save_model(self, request, obj, form, change):
+        """Through the service. A refusal the form's own check could not see (another row saved in between) leaves
+        Django's transaction of the save, which is rolled back, and the form is shown again with the reason."""
         spend = {key: form.cleaned_data[key] for key in ("channel", "month", "amount")}
-        try:
-            if change:
-                # A corrected channel or month moves the row's amount (a copy would count it twice in CAC).
-                saved = acquisition_spend_change(spend_id=obj.pk, **spend, actor=request_actor(request))
-            else:
-                saved = acquisition_spend_set(**spend, actor=request_actor(request))
-        except SpendInvalid as exc:  # the form's choices and bounds catch these first
-            raise PermissionDenied(exc.message) from exc
+        if change:
+            # A corrected channel or month moves the row's amount (a copy would count it twice in CAC).
+            saved = acquisition_spend_change(spend_id=obj.pk, **spend, actor=request_actor(request))
+        else:
+            saved = acquisition_spend_set(**spend, actor=request_actor(request))
         obj.pk = saved.pk
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except SpendInvalid as refusal:
+            request._spend_refused = refusal  # read by get_form, for this request only
+            return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        refusal = getattr(request, "_spend_refused", None)
+        if refusal is None:
+            return form
+
+        class RefusedSpendForm(form):
+            def clean(self):
+                cleaned = super().clean()
+                message = spend_refusal_text(refusal)
+                where = refusal.field if refusal.field in self.fields else None
+                if message not in self.errors.get(where or "__all__", []):
+                    self.add_error(where, message)
+                return cleaned
+
+        return RefusedSpendForm
 
 
 @admin.register(Dashboard)

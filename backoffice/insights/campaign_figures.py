@@ -12,7 +12,8 @@ docs/metrics.md, "One owner per figure").
   the profile that ordered or to its person, within that campaign's attribution window; its revenue is net of
   refunds, cancelled orders left out. Holdout people got no message, so nothing of theirs is attributed.
 - Cost = messages sent x the campaign's cost per message of the channel (INSIGHTS_MESSAGE_COSTS for a channel the
-  campaign states no cost for, or a campaign the campaigns app does not know). ROI = (revenue - cost) / cost.
+  campaign states no cost for, or a campaign the campaigns app does not know), shown in cents per row; a total's
+  cost is the sum of its rows as shown. ROI = (revenue - cost) / cost, with the cost unrounded.
 - Lift: intent to treat. Conversion = people of the group (any profile of the person) with an order, not cancelled,
   placed within the attribution window from the launch / people in the group; the treated group is everyone of the
   frozen audience not held out, reached or not. Lift = treated conversion - holdout conversion. The audiences and
@@ -75,13 +76,17 @@ def cost_per_message(campaign: "Campaign | None", channel: str) -> Decimal:
     return Decimal(str(settings.INSIGHTS_MESSAGE_COSTS.get(channel, 0)))
 
 
-def channel_figures(sums: dict, cost: Decimal) -> dict:
-    """The figures of one campaign on one channel (or of a sum of them): counts, revenue, cost and ROI."""
-    revenue, cost = money(sums["revenue"]), money(cost)
+def channel_figures(sums: dict, cost: Decimal, *, cost_shown: Decimal | None = None) -> dict:
+    """The figures of one campaign on one channel (or of a sum of them): counts, revenue, cost and ROI.
+
+    `cost` is unrounded (a message may cost 0.0045): the ROI divides by it, so a real cost of less than half a cent
+    never reads as "no cost" (null). The cost shown is in cents: `cost` rounded for a row, and for a total of rows
+    `cost_shown`, the sum of the rows' rounded costs, so a total adds up to the rows above it."""
+    revenue = money(sums["revenue"])
     return {
         **{name: int(sums[name]) for name in COUNTS},
         "revenue": revenue,
-        "cost": cost,
+        "cost": money(cost) if cost_shown is None else cost_shown,
         "roi": ratio(revenue - cost, cost),
     }
 
@@ -141,25 +146,33 @@ def campaign_figures(*, start: date, end: date, channel: str | None) -> dict:
     campaigns = campaigns_by_id(campaign_ids={campaign for campaign, _ch in sums})
     lifts = campaign_lifts(campaigns)
     by_campaign = []
-    by_channel: dict[str, dict] = defaultdict(lambda: dict.fromkeys((*COUNTS, "revenue", "cost"), Decimal(0)))
+    by_channel: dict[str, dict] = defaultdict(
+        lambda: dict.fromkeys((*COUNTS, "revenue", "cost", "cost_shown"), Decimal(0))
+    )
     for (campaign_id, ch), s in sorted(sums.items()):
         campaign = campaigns.get(campaign_id)
         cost = s["sent"] * cost_per_message(campaign, ch)
+        figures = channel_figures(s, cost)
         by_campaign.append(
             {
                 "campaign": campaign_id,
                 "name": campaign.name if campaign else "",
                 "channel": ch,
-                **channel_figures(s, cost),
+                **figures,
                 "lift": lifts.get(campaign_id, {}).get("lift"),
             }
         )
         for name in (*COUNTS, "revenue"):
             by_channel[ch][name] += s[name]
         by_channel[ch]["cost"] += cost
+        by_channel[ch]["cost_shown"] += figures["cost"]
     return {
         "by_campaign": by_campaign,
-        "by_channel": [{"channel": ch, **channel_figures(s, s["cost"])} for ch, s in sorted(by_channel.items())],
+        # A channel's cost is the sum of its campaigns' rows, as shown (each in cents).
+        "by_channel": [
+            {"channel": ch, **channel_figures(s, s["cost"], cost_shown=s["cost_shown"])}
+            for ch, s in sorted(by_channel.items())
+        ],
         "lift": [{"campaign": cid, "name": campaigns[cid].name, **lift} for cid, lift in sorted(lifts.items())],
     }
 
@@ -175,7 +188,7 @@ def campaign_report(*, campaign: "Campaign") -> dict:
     channels = list(dict.fromkeys([*(campaign.channels or []), *sorted(sums)]))
     queued = campaign_queued_by_channel(campaign_id=campaign.id)
     converted = _converted_people(campaign_id)
-    rows, total = [], dict.fromkeys((*COUNTS, "revenue", "cost"), Decimal(0))
+    rows, total = [], dict.fromkeys((*COUNTS, "revenue", "cost", "cost_shown"), Decimal(0))
     for ch in channels:
         s = sums.get(ch) or dict.fromkeys((*COUNTS, "revenue"), Decimal(0))
         cost = s["sent"] * cost_per_message(campaign, ch)
@@ -194,6 +207,7 @@ def campaign_report(*, campaign: "Campaign") -> dict:
         for name in (*COUNTS, "revenue"):
             total[name] += s[name]
         total["cost"] += cost
+        total["cost_shown"] += figures["cost"]
     outcomes = campaign_audience_outcomes(campaign_id=campaign.id)
     lift = campaign_lift(campaign)
     return {
@@ -213,7 +227,7 @@ def campaign_report(*, campaign: "Campaign") -> dict:
         # `absolute` and `relative`: the report's names before issue 14, kept for its clients.
         "lift": {**lift, "absolute": lift["lift"], "relative": lift["relative_lift"]},
         "totals": {
-            **channel_figures(total, total["cost"]),
+            **channel_figures(total, total["cost"], cost_shown=total["cost_shown"]),
             "converted": len(set().union(*converted.values())) if converted else 0,
             "budget": money(campaign.budget) if campaign.budget is not None else None,
         },

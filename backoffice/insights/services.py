@@ -23,6 +23,19 @@ def _spend_check(*, channel: str, amount: Decimal) -> None:
         raise SpendInvalid("amount", "must not be negative", "min_value")
 
 
+def _taken_check(*, spend_id: int, channel: str, month: date) -> None:
+    if AcquisitionSpend.objects.filter(channel=channel, month=month).exclude(pk=spend_id).exists():
+        raise SpendInvalid("month", f"{channel} already has a spend for {month:%Y-%m}", "taken")
+
+
+def acquisition_spend_check(*, spend_id: int | None, channel: str, month: date, amount: Decimal) -> None:
+    """Raise SpendInvalid as saving this spend now would (a new row: `spend_id` None), writing nothing: a form shows
+    the reason on its field before the save, which checks again under its lock."""
+    _spend_check(channel=channel, amount=amount)
+    if spend_id is not None:
+        _taken_check(spend_id=spend_id, channel=channel, month=month.replace(day=1))
+
+
 def acquisition_spend_set(*, channel: str, month: date, amount: Decimal, actor: str) -> AcquisitionSpend:
     """Set (not add to) what was spent acquiring customers through `channel` in `month`."""
     _spend_check(channel=channel, amount=amount)
@@ -43,8 +56,7 @@ def acquisition_spend_change(
     month = month.replace(day=1)
     with transaction.atomic():
         spend = AcquisitionSpend.objects.select_for_update().get(pk=spend_id)
-        if AcquisitionSpend.objects.filter(channel=channel, month=month).exclude(pk=spend_id).exists():
-            raise SpendInvalid("month", f"{channel} already has a spend for {month:%Y-%m}", "taken")
+        _taken_check(spend_id=spend_id, channel=channel, month=month)
         spend.channel, spend.month, spend.amount, spend.updated_by = channel, month, amount, actor
         spend.save(update_fields=["channel", "month", "amount", "updated_by", "updated_at"])
     return spend

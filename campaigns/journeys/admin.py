@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from backoffice.accounts.actors import request_actor
+from backoffice.api.parsers import loads_bounded
 from customers.selectors import customer_exists, customer_id_by_identifier
 from customers.vocabulary import IdentifierKind
 
@@ -65,11 +66,17 @@ class JourneyForm(forms.ModelForm):
     def clean_definition(self):
         raw = self.cleaned_data.get("definition") or "{}"
         try:
-            value = json.loads(raw)
+            # Bounded, as the segment editor reads its rules: a pasted definition nested thousands deep would raise
+            # RecursionError in json.loads (a 500), and NaN or Infinity are not JSON.
+            value = loads_bounded(raw)
         except ValueError as exc:
             raise forms.ValidationError(_("Not valid JSON: %(error)s") % {"error": exc}) from None
         if not isinstance(value, dict):
             raise forms.ValidationError(_("The definition is an object."))
+        try:
+            json.dumps(value, allow_nan=False)  # 1e400 reads as infinity, which no JSON column stores
+        except ValueError:
+            raise forms.ValidationError(_("A number in the definition is too large.")) from None
         return value
 
     def clean(self):

@@ -182,8 +182,28 @@ def _validate_event_condition(condition: Any, field: str, where: str, errors: li
     name = condition.get("field")
     if not isinstance(name, str) or not (name == "channel" or name.startswith("data.")):
         _error(errors, f"{field}.field", f"{where}: the field is channel or data.<name>", "invalid")
-    if condition.get("cmp") not in COMPARISONS:
+    cmp = condition.get("cmp")
+    if not isinstance(cmp, str) or cmp not in COMPARISONS:
         _error(errors, f"{field}.cmp", f"{where}: the comparison is one of {', '.join(COMPARISONS)}", "invalid")
+    elif cmp in ORDERED and not _orderable(condition.get("value")):
+        message = f"{where}: the value is a finite number, or a text compared as text"
+        _error(errors, f"{field}.value", message, "invalid")
+    elif cmp == "in" and not isinstance(condition.get("value"), list):
+        _error(errors, f"{field}.value", f"{where}: the value is a list", "invalid")
+
+
+ORDERED: Final = ("gt", "gte", "lt", "lte")
+
+
+def _orderable(value: Any) -> bool:
+    """A value `gt`/`gte`/`lt`/`lte` can compare: a finite number (1e400 reads as infinity, NaN compares with
+    nothing), or a text that is not a number, compared as text."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return False
+    try:
+        return Decimal(str(value)).is_finite()
+    except InvalidOperation:
+        return isinstance(value, str)
 
 
 def _validate_step(step_id: str, step: dict, by_id: dict, errors: list) -> None:
@@ -425,7 +445,10 @@ def event_condition_holds(condition: dict, *, channel: str | None, data: dict) -
         left, right = Decimal(str(value)), Decimal(str(wanted))
     except InvalidOperation:
         left, right = str(value), str(wanted)  # type: ignore[assignment]
-    return {"gt": left > right, "gte": left >= right, "lt": left < right, "lte": left <= right}[cmp]
+    try:
+        return {"gt": left > right, "gte": left >= right, "lt": left < right, "lte": left <= right}[cmp]
+    except InvalidOperation:  # NaN on either side (an event's data may carry "NaN"): no order, the condition fails
+        return False
 
 
 def may_enter(

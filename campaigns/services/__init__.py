@@ -11,7 +11,6 @@ from .campaigns import (
     campaign_save,
     campaign_save_check,
     campaigns_launch_due,
-    segment_save,
 )
 from .fan_out import (
     FanOutResult,
@@ -20,6 +19,7 @@ from .fan_out import (
     campaigns_due_batches,
     campaigns_snapshot_unfinished,
 )
+from .segments import segment_save
 
 __all__ = [
     "CampaignRefused",

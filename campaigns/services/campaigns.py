@@ -1,4 +1,4 @@
-"""Segments and the campaign lifecycle: save, approve (a second staff member), launch, cancel, complete.
+"""The campaign lifecycle: save, approve (a second staff member), launch, cancel, complete (segments: .segments).
 
 Every command checks against the projected rows (locked), appends its event, and the inline projection
 (campaigns.projections) changes the rows in the same transaction: the services never write a campaign table
@@ -12,13 +12,16 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from backoffice.celery import task_send
 from backoffice.eventstore import store, times
+from backoffice.eventstore.vocabulary import SuppressionReason
+from backoffice.messaging.services import messages_withdraw
 
 from .. import segments as segment_rules
-from .. import worksheet
+from .. import selectors, worksheet
 from ..commands import CommandRefused, append_from_data, check_from_data
 from ..events import (
     CampaignApproved,
@@ -28,14 +31,13 @@ from ..events import (
     CampaignCreated,
     CampaignLaunched,
     CampaignWorksheet,
-    SegmentChanged,
-    SegmentCreated,
 )
 from ..models import WORKSHEET_FIELDS, AudienceMember, Campaign, Outcome, Segment, Status
 from ..projections import campaign_state
 
 EDITABLE = (Status.DRAFT, Status.APPROVED)
-SEGMENT_FIELDS = ("name", "description", "rules")
+# Why a cancelled campaign's waiting messages are suppressed (messaging's reason code on each).
+CANCELLED_REASON = SuppressionReason.CAMPAIGN_CANCELLED
 
 __all__ = ["EDITABLE", "WORKSHEET_FIELDS"]
 
@@ -44,39 +46,6 @@ class CampaignRefused(CommandRefused):
     """A command the campaign's state or content does not allow."""
 
     noun = "campaign"
-
-
-def segment_save(
-    *, name: str, rules: Any, actor: str, description: str = "", segment: Segment | None = None
-) -> Segment:
-    """Create or change a segment; rules are validated (SegmentRuleError names every bad path) before any write.
-    Saving it unchanged records nothing."""
-    cleaned = segment_rules.validate_rules(rules)
-    values = {"name": name, "description": description, "rules": cleaned}
-    with transaction.atomic():
-        current = Segment.objects.select_for_update().filter(pk=segment.pk).first() if segment is not None else None
-        if current is None:
-            segment_id = segment.pk if segment is not None and segment.pk else uuid.uuid4()
-            data = {"segment_id": str(segment_id), "created_by": actor[:100], **values}
-            append_from_data(
-                f"segment-{segment_id}",
-                SegmentCreated,
-                data,
-                actor=actor,
-                refused=segment_rules.SegmentRuleError,
-                expected_version=store.NO_STREAM,
-            )
-            return Segment.objects.get(pk=segment_id)
-        changed = [field for field in SEGMENT_FIELDS if getattr(current, field) != values[field]]
-        if not changed:
-            return current
-        data = {"segment_id": str(current.pk), "changed": changed, **values}
-        append_from_data(
-            f"segment-{current.pk}", SegmentChanged, data, actor=actor, refused=segment_rules.SegmentRuleError
-        )
-        target = segment or current
-        target.refresh_from_db()
-        return target
 
 
 def campaign_save(
@@ -106,7 +75,7 @@ def campaign_save(
             actor=actor,
             refused=CampaignRefused.invalid,
             expected_version=save.expected_version,
-            field=_field,
+            field=field_named,
         )
         if current is None:
             return Campaign.objects.get(pk=save.campaign_id)
@@ -132,7 +101,7 @@ def campaign_save_check(
     current = Campaign.objects.filter(pk=campaign.pk).first() if campaign is not None else None
     save = _worksheet_save(current, campaign, values, segment_ids, exclusion_ids, actor="")
     if save is not None:
-        check_from_data(save.event_type, save.data, refused=CampaignRefused.invalid, field=_field)
+        check_from_data(save.event_type, save.data, refused=CampaignRefused.invalid, field=field_named)
 
 
 @dataclass(frozen=True)
@@ -165,7 +134,7 @@ def _worksheet_save(
         sheet["segments"] = list(segment_ids)
     if exclusion_ids is not None:
         sheet["exclusions"] = list(exclusion_ids)
-    sheet["segments"], sheet["exclusions"] = _ids(sheet["segments"]), _ids(sheet["exclusions"])
+    sheet["segments"], sheet["exclusions"] = ids_sorted(sheet["segments"]), ids_sorted(sheet["exclusions"])
     if current is None:
         campaign_id = str(campaign.pk if campaign is not None and campaign.pk else uuid.uuid4())
         data = {"campaign_id": campaign_id, "created_by": actor[:100], "worksheet": sheet}
@@ -182,7 +151,7 @@ def _defaults() -> dict[str, Any]:
     return {**{name: getattr(blank, name) for name in WORKSHEET_FIELDS}, "segments": [], "exclusions": []}
 
 
-def _ids(values: Iterable[Any]) -> list[str]:
+def ids_sorted(values: Iterable[Any]) -> list[str]:
     return sorted({str(getattr(value, "pk", value)) for value in values})
 
 
@@ -190,7 +159,7 @@ def _changed(before: dict[str, Any], sheet: dict[str, Any]) -> list[str]:
     """The worksheet fields whose value differs, compared as the event schema types them (0.1 is 0.100)."""
     try:
         old_sheet = {name: before[name] for name in WORKSHEET_FIELDS}
-        old_sheet.update(segments=_ids(before["segments"]), exclusions=_ids(before["exclusions"]))
+        old_sheet.update(segments=ids_sorted(before["segments"]), exclusions=ids_sorted(before["exclusions"]))
         old = CampaignWorksheet.model_validate(old_sheet).model_dump()
         new = CampaignWorksheet.model_validate(sheet).model_dump()
     except ValueError:
@@ -198,7 +167,7 @@ def _changed(before: dict[str, Any], sheet: dict[str, Any]) -> list[str]:
     return [name for name in new if new[name] != old[name]]
 
 
-def _field(path: str) -> str:
+def field_named(path: str) -> str:
     """`data.worksheet.costs.sms` is the worksheet's `costs.sms`; a refusal of the whole event is the worksheet's."""
     name = path.removeprefix("data.").removeprefix("worksheet.")
     return "worksheet" if name == "data" else name
@@ -269,11 +238,49 @@ def campaign_approve(*, campaign_id: uuid.UUID, actor: str, now: datetime | None
             "author": campaign.created_by,
             "worksheet": worksheet_snapshot(campaign),
             "approved_at": now,
+            "segment_digests": segment_digests(campaign),
         }
         event = store.NewEvent.of(CampaignApproved.from_data(data), occurred_at=now, metadata={"actor": actor})
         store.append(campaign.stream, [event])
         campaign.refresh_from_db()
     return campaign
+
+
+def segment_digests(campaign: Campaign) -> dict[str, str]:
+    """{segment id: digest of its rules} of the campaign's segments and exclusions as they are now."""
+    used = Segment.objects.filter(Q(campaigns=campaign) | Q(excluded_by=campaign)).distinct()
+    return {str(pk): segment_rules.rules_digest(rules) for pk, rules in used.values_list("pk", "rules")}
+
+
+def _segments_changed_since_approval(campaign: Campaign) -> list[dict[str, str]]:
+    """The segments whose definition differs from the one the campaign's approval recorded, as errors naming them.
+    An approval recorded before digests were kept compares the segments' last change with the approval's time."""
+    approval = None
+    for event in store.read_stream(campaign.stream):
+        if event.type == CampaignApproved.type_name:
+            approval = event
+    if approval is None:
+        return []
+    recorded = CampaignApproved.model_validate(approval.data).segment_digests
+    used = Segment.objects.filter(Q(campaigns=campaign) | Q(excluded_by=campaign)).distinct().order_by("name")
+    approved_at = campaign.approved_at or approval.occurred_at
+    changed = [
+        segment
+        for segment in used
+        if (
+            recorded.get(str(segment.pk)) != segment_rules.rules_digest(segment.rules)
+            if recorded
+            else segment.updated_at > approved_at
+        )
+    ]
+    return [
+        {
+            "field": "segments",
+            "message": f'segment "{segment.name}" changed after the approval: approve the campaign again',
+            "code": "segment_changed",
+        }
+        for segment in changed
+    ]
 
 
 def _writers_since_approval(campaign: Campaign) -> set[str]:
@@ -298,6 +305,9 @@ def campaign_launch(*, campaign_id: uuid.UUID, actor: str, now: datetime | None 
             return campaign
         if campaign.status != Status.APPROVED:
             raise CampaignRefused("not_approved", f"a {campaign.status} campaign cannot be launched; approve it first")
+        changed = _segments_changed_since_approval(campaign)
+        if changed:
+            raise CampaignRefused("segments_changed", "a segment changed after the approval", changed)
         problems = worksheet.campaign_problems(campaign, now=now)
         if problems:
             raise CampaignRefused("inconsistent", "the campaign is not ready", [p.as_error() for p in problems])
@@ -346,16 +356,26 @@ def campaigns_launch_due(*, now: datetime | None = None) -> list[uuid.UUID]:
 
 
 def campaign_cancel(*, campaign_id: uuid.UUID, actor: str, reason: str = "") -> Campaign:
-    """Stop a campaign: nobody still pending gets a message (messages already queued are the pipeline's)."""
+    """Stop a campaign: nobody still pending gets a message, and its messages no provider has been handed yet
+    (queued, deferred by quiet hours, held for review) are withdrawn in the same transaction (messaging suppresses
+    them as "campaign_cancelled"), so the drain never sends them. A completed campaign (everyone decided) can be
+    cancelled while such messages wait; a message already in a provider's hands is not stopped."""
     now = timezone.now()
     with transaction.atomic():
-        campaign = Campaign.objects.select_for_update().get(pk=campaign_id)
-        if campaign.status in (Status.COMPLETED, Status.CANCELLED):
+        # FOR NO KEY UPDATE: excludes every other command on the campaign (they lock FOR UPDATE) but not the key
+        # share a fan-out batch's new delivery rows take on it at commit. A batch holding audience rows this
+        # cancellation waits for (to cancel them) then commits, rather than both waiting for each other; its
+        # messages, committed by then, are withdrawn below (PostgreSQL: each statement sees what committed before it).
+        campaign = Campaign.objects.select_for_update(no_key=True).get(pk=campaign_id)
+        if campaign.status == Status.CANCELLED or (
+            campaign.status == Status.COMPLETED and not selectors.campaign_has_waiting_messages(campaign_id=campaign.id)
+        ):
             raise CampaignRefused("finished", f"a {campaign.status} campaign cannot be cancelled")
         # The projection cancels everyone still pending with it.
         data = {"campaign_id": str(campaign.id), "reason": reason[:500], "cancelled_at": now}
         event = store.NewEvent.of(CampaignCancelled.from_data(data), occurred_at=now, metadata={"actor": actor})
         store.append(campaign.stream, [event])
+        messages_withdraw(campaign_id=str(campaign.id), reason=CANCELLED_REASON, actor=actor)
         campaign.refresh_from_db()
     return campaign
 

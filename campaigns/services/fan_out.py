@@ -9,14 +9,16 @@ any number of workers share.
   the contact-pressure budget across every campaign and channel) and queues their messages through messaging's
   `message_send` with the key "campaign:<id>:<customer>:<channel>". Delivery rows carry a unique (campaign,
   customer, channel) constraint. A worker that dies mid-batch rolls the whole batch back; whoever takes the rows
-  again queues each message once. Quiet hours are the pipeline's (it defers at send time).
+  again queues each message once. Quiet hours are messaging's (the drain defers by them at send time): a person is
+  decided only outside the quiet hours of the campaign's channels, so no message decided inside the send window is
+  held until after it closes.
 """
 
 import hashlib
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -32,7 +34,7 @@ from backoffice.eventstore import projector, store
 from backoffice.eventstore.locks import keys_locked
 from backoffice.eventstore.vocabulary import Purpose
 from backoffice.messaging.errors import ChannelRuleError
-from backoffice.messaging.policy import zone
+from backoffice.messaging.policy import ChannelRules, channel_rules_all, held_until, zone
 from backoffice.messaging.selectors import marketing_messages_since
 from backoffice.messaging.services import MessageRequest, messages_send
 from customers.selectors import people_members
@@ -166,7 +168,6 @@ def campaign_fan_out_batch(
     now = now or timezone.now()
     result = FanOutResult()
     with transaction.atomic():
-        campaign = Campaign.objects.get(pk=campaign_id)
         # In the order of the due index (campaign, outcome, not_before), so the scan stops at the batch: ordered by
         # id, every batch read and sorted all the pending people and the versions earlier batches left behind.
         rows = list(
@@ -178,6 +179,11 @@ def campaign_fan_out_batch(
         result.taken = len(rows)
         if not rows:
             return result
+        # The campaign's status read with these rows locked, not before: a cancellation committed by now cancelled
+        # every pending person (these rows would not be pending); one still under way waits for these rows to cancel
+        # them, and withdraws what this batch queues once it commits (campaign_cancel). Nothing queued here outlives
+        # a cancellation.
+        campaign = Campaign.objects.get(pk=campaign_id)
         if campaign.status != Status.RUNNING:
             outcome = Outcome.CANCELLED if campaign.status == Status.CANCELLED else None
             if outcome:
@@ -232,17 +238,20 @@ def _fan_out(campaign: Campaign, rows: list[AudienceMember], now: datetime, resu
     changed: list[AudienceMember] = []
     to_contact: list[AudienceMember] = []
     profiles = selectors.time_zones([r.customer_id for r in rows if not r.is_holdout])
+    quiet = list(channel_rules_all(campaign.channels).values())
     for row in rows:
         row.decided_at = now
         if row.is_holdout:
             row.outcome = Outcome.HOLDOUT
             result.holdout += 1
-        elif campaign.ends_at and now >= campaign.ends_at:
+        elif (campaign.ends_at and now >= campaign.ends_at) or _offer_expired(campaign, profiles, row, now):
             row.outcome = Outcome.EXPIRED
         else:
-            opens_at = _window_opens(campaign, profiles.get(row.customer_id, ""), now)
+            opens_at = _window_opens(campaign, profiles.get(row.customer_id, ""), now, quiet)
             if opens_at is not None:
-                if campaign.ends_at and opens_at >= campaign.ends_at:
+                if (campaign.ends_at and opens_at >= campaign.ends_at) or _offer_expired(
+                    campaign, profiles, row, opens_at
+                ):
                     row.outcome = Outcome.EXPIRED
                 else:
                     row.not_before, row.decided_at = opens_at, None
@@ -333,11 +342,54 @@ def _queue(campaign: Campaign, plan: dict[uuid.UUID, list[str]], now: datetime, 
     return set(plan) - queued
 
 
-def _window_opens(campaign: Campaign, time_zone: str, now: datetime) -> datetime | None:
-    """When the campaign's send window next opens in the customer's local time; None when it is open now."""
-    start, end = campaign.send_window_start, campaign.send_window_end
+def _offer_expired(campaign: Campaign, profiles: dict[uuid.UUID, str], row: AudienceMember, at: datetime) -> bool:
+    """Whether the offer's last day has passed in the person's own time zone at `at`: a message would promise what
+    no longer holds (a person east of the shop's zone reaches the next day first)."""
+    if campaign.valid_until is None:
+        return False
+    return at.astimezone(zone(profiles.get(row.customer_id, ""))).date() > campaign.valid_until
+
+
+# Steps of the search for the next open time (each moves past a closed send window or past quiet hours): two days
+# of alternating window and quiet hours take a handful; more means the window lies inside quiet hours.
+_OPEN_SEARCH_STEPS = 12
+
+
+def _window_opens(
+    campaign: Campaign, time_zone: str, now: datetime, quiet: Sequence[ChannelRules] = ()
+) -> datetime | None:
+    """When the person may next be sent the campaign (None: now): from its start, inside its send window in their
+    local time, and outside the quiet hours of the campaign's channels. Quiet hours are messaging's (`held_until`,
+    the drain's own answer): a message decided inside them would be deferred to their end, which may be after the
+    send window has closed (window 20:00-22:00, quiet hours from 21:00: sent at 09:00 the next day)."""
+    at = now
+    for _ in range(_OPEN_SEARCH_STEPS):
+        if campaign.starts_at and at < campaign.starts_at:
+            at = campaign.starts_at
+        opens = _send_window_opens(campaign, time_zone, at)
+        if opens is not None:
+            at = opens
+            continue
+        held = [
+            until
+            for rules in quiet
+            if (until := held_until(at, purpose=Purpose.MARKETING, time_zone=time_zone, rules=rules)) is not None
+        ]
+        if held:
+            at = max(held)
+            continue
+        return None if at == now else at
+    # The send window lies inside quiet hours (set after the approval, which refuses such a window): the window alone,
+    # and the drain defers, as before quiet hours were taken into account here.
+    logger.warning("campaign %s: its send window lies inside the quiet hours of its channels", campaign.id)
     if campaign.starts_at and now < campaign.starts_at:
         return campaign.starts_at
+    return _send_window_opens(campaign, time_zone, now)
+
+
+def _send_window_opens(campaign: Campaign, time_zone: str, now: datetime) -> datetime | None:
+    """When the campaign's send window next opens in the customer's local time; None when it is open now."""
+    start, end = campaign.send_window_start, campaign.send_window_end
     if start is None or end is None or start == end:
         return None
     local = now.astimezone(zone(time_zone))

@@ -2,9 +2,12 @@
 staff member; launch; the report with charts; the segment editor's live count."""
 
 import json
+import re
+from types import SimpleNamespace
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from backoffice.messaging.models import OutboundMessage
 from campaigns.models import Campaign, Segment, Status
@@ -126,6 +129,45 @@ def test_the_segment_editor_saves_rules_and_counts_live(marketing_client, person
     assert saved.status_code == 302
     assert Segment.objects.get().rules == rules
     assert 'id="rule-editor"' in page
+
+
+@pytest.mark.parametrize(
+    "rules",
+    [
+        # JSON allows 1e400; Python's json reads it as float('inf') (parse_constant only sees the literal Infinity).
+        '{"op": "and", "rules": [{"field": "order_count", "cmp": "gte", "value": 1e400}]}',
+        '{"op": "and", "rules": [{"field": "last_order_days", "cmp": "lte", "value": 1e400}]}',
+        # A field that is not a string (a list) is unhashable: FIELDS.get() raised TypeError.
+        '{"op": "and", "rules": [{"field": ["order_count"], "cmp": "eq", "value": 1}]}',
+    ],
+    ids=["count-1e400", "days-1e400", "field-a-list"],
+)
+def test_the_segment_preview_answers_400_not_500_on_odd_rules(marketing_client, rules):
+    browser = marketing_client()
+    browser.raise_request_exception = False
+
+    response = browser.get(reverse("admin:campaigns_segment_preview"), {"rules": rules})
+
+    assert response.status_code == 400, f"{response.status_code} for {rules}"
+    assert response.json()["errors"][0]["field"].startswith("rules.rules.0.")
+
+
+def test_the_segment_form_shows_an_error_not_a_500_on_a_huge_number(marketing_client):
+    from backoffice.eventstore.models import Event
+
+    browser = marketing_client()
+    browser.raise_request_exception = False
+    events = Event.objects.count()
+    rules = '{"op": "and", "rules": [{"field": "order_count", "cmp": "gte", "value": 1e400}]}'
+
+    response = browser.post(
+        reverse("admin:campaigns_segment_add"), {"name": "Muchos pedidos", "description": "", "rules": rules}
+    )
+
+    assert response.status_code == 200, response.status_code  # the form again, with the error on the rules
+    assert "rules" in response.context["adminform"].form.errors
+    assert not Segment.objects.exists()
+    assert Event.objects.count() == events
 
 
 def test_the_add_pages_open_empty(marketing_client):
@@ -255,3 +297,105 @@ def test_a_save_the_service_refuses_after_the_form_passed_writes_nothing_and_sho
     assert "successfully" not in response.content.decode()
     if not adding:
         assert list(Campaign.objects.get().segments.values_list("id", flat=True)) == [kept.id]
+
+
+def _shown(page: str, name: str) -> str:
+    match = re.search(rf'name="{name}" value="([^"]*)"', page)
+    assert match, name
+    return match.group(1)
+
+
+def _as_shown_post(campaign, page: str, **overrides) -> dict:
+    """The worksheet's form posted back with what its page shows."""
+    return worksheet_post(
+        segment(),
+        name=campaign.name,
+        segments=[str(s.pk) for s in campaign.segments.all()],
+        key_message=campaign.key_message,
+        intent=campaign.intent,
+        offer_code=campaign.offer_code,
+        discount=campaign.discount,
+        valid_until=campaign.valid_until.isoformat(),
+        channels=campaign.channels,
+        email_subject=campaign.email_subject,
+        email_body=campaign.email_body,
+        sms_text=campaign.sms_text,
+        whatsapp_template=campaign.whatsapp_template,
+        whatsapp_parameters=campaign.whatsapp_parameters,
+        push_title=campaign.push_title,
+        push_body=campaign.push_body,
+        objective=campaign.objective,
+        kpi=campaign.kpi,
+        target_value=str(campaign.target_value),
+        budget=str(campaign.budget),
+        cost_whatsapp="0.04",
+        cost_push="0",
+        cost_facebook="0",
+        cost_instagram="0",
+        **{"starts_at": _shown(page, "starts_at"), "ends_at": _shown(page, "ends_at"), **overrides},
+    )
+
+
+@pytest.fixture
+def approved_through_the_api(person, staff_user, make_campaign):
+    """A campaign planned through the API (its times carry seconds and microseconds, as any client sends a time),
+    approved by a second person; its author's browser."""
+    from django.test import Client
+
+    from backoffice.accounts.actors import request_actor
+    from campaigns import services
+
+    person()
+    author = staff_user("marketing")
+    campaign = make_campaign(author=request_actor(SimpleNamespace(user=author)))  # starts_at: now - 1 minute
+    services.campaign_approve(campaign_id=campaign.id, actor="user:999")
+    browser = Client()
+    browser.force_login(author)
+    return campaign, browser
+
+
+def test_an_approved_campaign_saved_unchanged_from_its_page_stays_approved(approved_through_the_api):
+    """The datetime-local input showed the times to the minute and the save truncated the seconds: the approval was
+    gone (back to draft, and the author counted as 'whoever changed it')."""
+    from backoffice.eventstore.models import Event
+
+    campaign, browser = approved_through_the_api
+    url = reverse("admin:campaigns_campaign_change", args=[campaign.pk])
+    page = browser.get(url).content.decode()
+
+    response = browser.post(url, _as_shown_post(campaign, page))
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert re.search(r'type="datetime-local" name="starts_at" value="[^"]*T\d\d:\d\d:\d\d" step="1"', page)
+    assert not Event.objects.filter(stream=f"campaign-{campaign.pk}", type="campaign.changed").exists()
+    saved = Campaign.objects.get(pk=campaign.pk)
+    assert (saved.status, saved.starts_at, saved.ends_at) == (Status.APPROVED, campaign.starts_at, campaign.ends_at)
+
+
+def test_a_page_without_seconds_saved_unchanged_keeps_the_stored_times(approved_through_the_api):
+    """An input that shows no seconds (an older page, a browser ignoring step) posts the time to the minute."""
+    campaign, browser = approved_through_the_api
+    url = reverse("admin:campaigns_campaign_change", args=[campaign.pk])
+    page = browser.get(url).content.decode()
+    to_the_minute = {name: _shown(page, name)[:16] for name in ("starts_at", "ends_at")}
+
+    response = browser.post(url, _as_shown_post(campaign, page, **to_the_minute))
+
+    assert response.status_code == 302
+    assert Campaign.objects.get(pk=campaign.pk).status == Status.APPROVED
+
+
+def test_a_time_changed_on_the_page_is_saved_to_the_second(approved_through_the_api):
+    campaign, browser = approved_through_the_api
+    url = reverse("admin:campaigns_campaign_change", args=[campaign.pk])
+    page = browser.get(url).content.decode()
+    shown = _shown(page, "ends_at")
+    later = shown[:17] + ("31" if shown[17:19] != "31" else "32")
+
+    response = browser.post(url, _as_shown_post(campaign, page, ends_at=later))
+
+    assert response.status_code == 302
+    saved = Campaign.objects.get(pk=campaign.pk)
+    assert saved.status == Status.DRAFT
+    assert timezone.localtime(saved.ends_at).strftime("%Y-%m-%dT%H:%M:%S") == later
+    assert saved.starts_at == campaign.starts_at

@@ -1,7 +1,7 @@
 """Launch and fan-out: holdout, channel choice, consent, contact pressure, send windows, exactly once."""
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
@@ -259,6 +259,77 @@ def test_cancelling_a_running_campaign_sends_nobody_still_pending(person, launch
     services.campaign_fan_out_batch(campaign_id=campaign.id, now=timezone.now() + timedelta(hours=3, minutes=1))
 
     assert AudienceMember.objects.get(campaign=campaign).outcome == Outcome.CANCELLED
+    assert not OutboundMessage.objects.filter(campaign_id=str(campaign.id)).exists()
+
+
+def test_people_whose_local_date_is_past_the_offer_are_decided_expired(person, make_campaign):
+    """The offer holds until the campaign's last day (Madrid); an hour before the end it is already the next day on
+    Kiritimati (UTC+14): a message there would promise an offer that has ended."""
+    madrid = person(time_zone="Europe/Madrid")
+    kiritimati = person(time_zone="Pacific/Kiritimati")
+    last_day = timezone.localdate() + timedelta(days=2)
+    ends_at = timezone.make_aware(datetime.combine(last_day, time(23, 0)))
+    campaign = make_campaign(holdout_share="0", ends_at=ends_at, valid_until=last_day)
+    services.campaign_approve(campaign_id=campaign.id, actor="user:2")
+    services.campaign_launch(campaign_id=campaign.id, actor="user:2")  # batches: by hand, at the hour chosen
+    services.campaign_snapshot(campaign_id=campaign.id)
+
+    services.campaign_fan_out_batch(campaign_id=campaign.id, now=ends_at - timedelta(hours=1))
+
+    outcomes = dict(AudienceMember.objects.filter(campaign=campaign).values_list("customer_id", "outcome"))
+    assert outcomes == {madrid: Outcome.SENT, kiritimati: Outcome.EXPIRED}
+    assert list(OutboundMessage.objects.filter(campaign_id=str(campaign.id)).values_list("customer_id", flat=True)) == [
+        madrid
+    ]
+
+
+def _clock(moment) -> time:
+    return moment.time().replace(second=0, microsecond=0)
+
+
+def test_a_person_inside_the_send_window_but_in_quiet_hours_waits_for_them_to_end_inside_the_window(
+    person, launched, settings
+):
+    """Send window now-1h .. now+2h, quiet hours (messaging's) now-1h .. now+1h, in the person's zone: decided now,
+    the drain would defer the message to the end of quiet hours anyway; the fan-out waits for that end itself, which
+    is inside the window, and queues nothing before."""
+    now = timezone.now().astimezone(timezone.get_fixed_timezone(0))
+    settings.MESSAGING_QUIET_HOURS = f"{now - timedelta(hours=1):%H:%M}-{now + timedelta(hours=1):%H:%M}"
+    person(time_zone="UTC")
+
+    campaign = launched(
+        holdout_share="0",
+        send_window_start=_clock(now - timedelta(hours=1)),
+        send_window_end=_clock(now + timedelta(hours=2)),
+    )
+
+    row = AudienceMember.objects.get(campaign=campaign)
+    assert row.outcome == Outcome.PENDING
+    assert _clock(row.not_before.astimezone(timezone.get_fixed_timezone(0))) == _clock(now + timedelta(hours=1))
+    assert now < row.not_before <= now + timedelta(hours=1)
+    assert not OutboundMessage.objects.filter(campaign_id=str(campaign.id)).exists()
+
+    services.campaign_fan_out_batch(campaign_id=campaign.id, now=row.not_before + timedelta(seconds=1))
+    assert AudienceMember.objects.get(campaign=campaign).outcome == Outcome.SENT
+
+
+def test_when_quiet_hours_end_after_the_send_window_closes_the_person_waits_for_the_next_window(
+    person, launched, settings
+):
+    """Window now-1h .. now+30min, quiet hours now-30min .. now+1h: the window's open part today is over once quiet
+    hours begin; the person waits for tomorrow's window opening, outside quiet hours."""
+    now = timezone.now().astimezone(timezone.get_fixed_timezone(0))
+    settings.MESSAGING_QUIET_HOURS = f"{now - timedelta(minutes=30):%H:%M}-{now + timedelta(hours=1):%H:%M}"
+    person(time_zone="UTC")
+    start = _clock(now - timedelta(hours=1))
+
+    campaign = launched(holdout_share="0", send_window_start=start, send_window_end=_clock(now + timedelta(minutes=30)))
+
+    row = AudienceMember.objects.get(campaign=campaign)
+    assert row.outcome == Outcome.PENDING
+    opens = row.not_before.astimezone(timezone.get_fixed_timezone(0))
+    assert _clock(opens) == start
+    assert timedelta(hours=22) < opens - now < timedelta(hours=24)
     assert not OutboundMessage.objects.filter(campaign_id=str(campaign.id)).exists()
 
 

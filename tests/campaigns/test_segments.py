@@ -125,6 +125,61 @@ def test_invalid_rules_name_every_bad_path():
     assert fields == {"rules.op", "rules.rules.0.field", "rules.rules.1.rules.0.value"}
 
 
+@pytest.mark.parametrize(
+    ("condition", "field"),
+    [
+        ({"field": "order_count", "cmp": "gte", "value": float("inf")}, "rules.rules.0.value"),
+        ({"field": "last_order_days", "cmp": "lte", "value": float("inf")}, "rules.rules.0.value"),
+        ({"field": "recency_score", "cmp": "eq", "value": float("nan")}, "rules.rules.0.value"),
+        ({"field": "order_count", "cmp": "eq", "value": 2.5}, "rules.rules.0.value"),
+        ({"field": "lifetime_value", "cmp": "gte", "value": float("inf")}, "rules.rules.0.value"),
+        ({"field": "lifetime_value", "cmp": "gte", "value": "NaN"}, "rules.rules.0.value"),
+        ({"field": "lifetime_value", "cmp": "gte", "value": 1e30}, "rules.rules.0.value"),
+        ({"field": ["order_count"], "cmp": "eq", "value": 1}, "rules.rules.0.field"),
+        ({"field": {"x": 1}, "cmp": "eq", "value": 1}, "rules.rules.0.field"),
+        ({"field": "order_count", "cmp": ["eq"], "value": 1}, "rules.rules.0.cmp"),
+        ({"field": "consent", "cmp": "eq", "value": ["email"]}, "rules.rules.0.value"),
+        ({"field": "acquisition_channel", "cmp": "eq", "value": {"web": 1}}, "rules.rules.0.value"),
+    ],
+    ids=[
+        "count-infinite",
+        "days-infinite",
+        "score-nan",
+        "count-fraction",
+        "money-infinite",
+        "money-nan",
+        "money-too-many-digits",
+        "field-a-list",
+        "field-an-object",
+        "cmp-a-list",
+        "channel-a-list",
+        "any-channel-an-object",
+    ],
+)
+def test_rules_of_any_json_shape_are_refused_by_path_never_raised(condition, field):
+    """Whatever JSON brings (1e400 reads as infinity; a list is unhashable), the answer is a SegmentRuleError naming
+    the member, never a TypeError or OverflowError (a 500 in the preview, the admin and the API)."""
+    with pytest.raises(segments.SegmentRuleError) as caught:
+        segments.validate_rules({"op": "and", "rules": [condition]})
+
+    assert [e["field"] for e in caught.value.errors] == [field]
+
+
+def test_whole_numbers_may_come_as_text_or_as_a_float_without_fraction():
+    rules = {
+        "op": "and",
+        "rules": [
+            {"field": "order_count", "cmp": "gte", "value": "3"},
+            {"field": "recency_score", "cmp": "eq", "value": 4.0},
+            {"field": "lifetime_value", "cmp": "gte", "value": 150},
+        ],
+    }
+
+    cleaned = segments.validate_rules(rules)
+
+    assert [c["value"] for c in cleaned["rules"]] == [3, 4, "150.00"]
+
+
 def test_preview_api_counts_and_samples_without_personal_data(api_client_for, person):
     for _ in range(3):
         person(name="Ana García")
@@ -158,6 +213,19 @@ def test_segment_create_api_refuses_bad_rules_and_writes_nothing(api_client_for)
 
     assert response.status_code == 400
     assert response.json()["errors"][0]["field"] == "rules.rules.0.value"
+    assert not Segment.objects.exists()
+
+
+def test_segment_create_api_refuses_a_number_too_large_by_path_not_500(api_client_for):
+    client = api_client_for("marketing")
+    raw = (
+        '{"name": "Muchos", "rules": {"op": "and", "rules": [{"field": "order_count", "cmp": "gte", "value": 1e400}]}}'
+    )
+
+    response = client.post("/api/v1/segments", raw, content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"].startswith("rules")  # DRF's JSONField refuses infinity itself
     assert not Segment.objects.exists()
 
 

@@ -1,5 +1,7 @@
 """The QQOQCP worksheet: six sections, consistent variants, approval by a second staff member."""
 
+from datetime import datetime, time, timedelta
+
 import pytest
 from django.utils import timezone
 
@@ -255,3 +257,118 @@ def test_the_worksheet_checks_the_variants_a_customer_we_know_little_about_gets(
     assert english["store"] == "our online shop"
     for values in (spanish, english):
         assert all(values[name].strip() for name in ("name", "city", "store", "product"))
+
+
+def test_an_offer_already_expired_cannot_be_approved(person, make_campaign):
+    """Started ten days ago, running two more weeks, the offer's validity ended yesterday: approving it would send
+    "use INVIERNO20 until <yesterday>" to everybody."""
+    person()
+    now = timezone.now()
+    campaign = make_campaign(
+        starts_at=now - timedelta(days=10),
+        ends_at=now + timedelta(days=14),
+        valid_until=timezone.localdate() - timedelta(days=1),
+    )
+
+    with pytest.raises(services.CampaignRefused) as caught:
+        services.campaign_approve(campaign_id=campaign.id, actor="user:2")
+
+    assert [(e["field"], e["code"]) for e in caught.value.errors] == [("valid_until", "invalid")]
+    assert "expired" in caught.value.errors[0]["message"]
+    assert Campaign.objects.get(id=campaign.id).status == Status.DRAFT
+
+
+def test_an_offer_ending_before_the_campaign_does_cannot_be_approved(person, make_campaign):
+    person()
+    now = timezone.now()
+    campaign = make_campaign(ends_at=now + timedelta(days=14), valid_until=timezone.localdate() + timedelta(days=3))
+
+    problems = worksheet.campaign_problems(campaign, now=now)
+
+    assert [(p.field, p.code) for p in problems] == [("valid_until", "invalid")]
+    assert "before the campaign does" in problems[0].message
+
+
+def test_an_offer_valid_until_the_day_before_a_campaign_ending_at_midnight_is_enough(person, make_campaign):
+    person()
+    last_day = timezone.localdate() + timedelta(days=5)
+    midnight = timezone.make_aware(datetime.combine(last_day + timedelta(days=1), time(0, 0)))
+    campaign = make_campaign(ends_at=midnight, valid_until=last_day)
+
+    assert worksheet.campaign_problems(campaign, now=timezone.now()) == []
+
+
+def test_a_campaign_that_already_ended_cannot_be_approved(person, make_campaign):
+    """Start and end both in the past: approved and launched, every person would be decided 'expired' and nothing
+    sent, with "Launched." on the screen."""
+    person()
+    now = timezone.now()
+    campaign = make_campaign(
+        starts_at=now - timedelta(days=10), ends_at=now - timedelta(days=1), valid_until=timezone.localdate()
+    )
+
+    with pytest.raises(services.CampaignRefused) as caught:
+        services.campaign_approve(campaign_id=campaign.id, actor="user:2")
+
+    assert [(e["field"], e["code"]) for e in caught.value.errors] == [("ends_at", "ended")]
+    assert Campaign.objects.get(id=campaign.id).status == Status.DRAFT
+
+
+def test_a_campaign_whose_end_passed_after_approval_cannot_be_launched(person, make_campaign):
+    person()
+    now = timezone.now()
+    campaign = make_campaign(ends_at=now + timedelta(hours=1), valid_until=timezone.localdate() + timedelta(days=1))
+    services.campaign_approve(campaign_id=campaign.id, actor="user:2")
+
+    with pytest.raises(services.CampaignRefused) as caught:
+        services.campaign_launch(campaign_id=campaign.id, actor="user:2", now=now + timedelta(hours=2))
+
+    assert ("ends_at", "ended") in [(e["field"], e["code"]) for e in caught.value.errors]
+    assert Campaign.objects.get(id=campaign.id).status == Status.APPROVED
+
+
+def test_a_send_window_entirely_inside_quiet_hours_cannot_be_approved(person, make_campaign, settings):
+    """Window 22:00-23:30 with quiet hours 21:00-09:00: every person decided in it would get the message the next
+    morning, outside the window; the fan-out would wait for a moment that never comes."""
+    settings.MESSAGING_QUIET_HOURS = "21:00-09:00"
+    person()
+    campaign = make_campaign(send_window_start=time(22, 0), send_window_end=time(23, 30))
+
+    with pytest.raises(services.CampaignRefused) as caught:
+        services.campaign_approve(campaign_id=campaign.id, actor="user:2")
+
+    assert [(e["field"], e["code"]) for e in caught.value.errors] == [("send_window_start", "quiet_hours")]
+    assert "21:00-09:00" in caught.value.errors[0]["message"]
+
+
+@pytest.mark.parametrize(
+    ("window", "quiet"),
+    [
+        ((time(20, 0), time(22, 0)), "21:00-09:00"),  # partly inside: 20:00-21:00 sends
+        ((time(8, 0), time(10, 0)), "21:00-09:00"),  # the morning after quiet hours
+        ((time(22, 0), time(23, 30)), "off"),
+        ((time(23, 0), time(1, 0)), "00:00-06:00"),  # wraps midnight, 23:00-00:00 open
+    ],
+)
+def test_a_send_window_partly_outside_quiet_hours_passes(person, make_campaign, settings, window, quiet):
+    settings.MESSAGING_QUIET_HOURS = quiet
+    person()
+    campaign = make_campaign(send_window_start=window[0], send_window_end=window[1])
+
+    assert worksheet.campaign_problems(campaign, now=timezone.now()) == []
+
+
+def test_a_channels_own_quiet_hours_count(person, make_campaign, settings):
+    from backoffice.messaging.models import ChannelSetting
+
+    settings.MESSAGING_QUIET_HOURS = "22:00-08:00"
+    ChannelSetting.objects.create(channel="sms", quiet_hours_start=time(19, 0), quiet_hours_end=time(9, 0))
+    person(consents=("sms",))
+    sms = segment({"op": "and", "rules": [{"field": "consent", "cmp": "eq", "value": "sms"}]})
+    campaign = make_campaign(
+        segments=[sms], channels=["sms"], send_window_start=time(19, 30), send_window_end=time(21, 0)
+    )
+
+    problems = worksheet.campaign_problems(campaign, now=timezone.now())
+
+    assert [(p.field, p.code) for p in problems] == [("send_window_start", "quiet_hours")]

@@ -155,6 +155,57 @@ def test_moving_a_spend_onto_a_month_that_has_one_is_refused_and_changes_nothing
     ]
 
 
+def test_a_negative_acquisition_spend_in_the_admin_is_a_form_error_not_403(marketing_client):
+    """A marketing manager types -150 (a refund from the ad network) as a month's spend: the service refuses it, and
+    the admin turned that into PermissionDenied, a bare '403 Forbidden' as if they had no right to enter spend."""
+    response = marketing_client.post(
+        "/admin/insights/acquisitionspend/add/",
+        {"channel": "facebook", "month": "2026-11-01", "amount": "-150"},
+        HTTP_ACCEPT_LANGUAGE="es",
+    )
+
+    assert response.status_code == 200, f"{response.status_code} instead of the form with its error"
+    assert list(response.context["adminform"].form.errors) == ["amount"]
+    assert not AcquisitionSpend.objects.exists()
+
+
+def test_a_spend_changed_to_a_negative_amount_is_a_form_error_and_changes_nothing(marketing_client):
+    spend = acquisition_spend_set(channel="web", month=date(2026, 1, 1), amount=Decimal("300.00"), actor="test")
+
+    response = marketing_client.post(
+        f"/admin/insights/acquisitionspend/{spend.pk}/change/",
+        {"channel": "web", "month": "2026-01-01", "amount": "-1"},
+    )
+
+    assert response.status_code == 200
+    assert list(response.context["adminform"].form.errors) == ["amount"]
+    assert AcquisitionSpend.objects.get().amount == Decimal("300.00")
+
+
+def test_a_refusal_only_the_save_sees_is_shown_on_the_form_and_changes_nothing(marketing_client, monkeypatch):
+    """Another row saved between the form's check and the save: the service refuses under its lock, and the form is
+    shown again with the reason (not a 403, not a 500)."""
+    from backoffice.insights import admin as insights_admin
+
+    january = acquisition_spend_set(channel="web", month=date(2026, 1, 1), amount=Decimal("300.00"), actor="test")
+    change = insights_admin.acquisition_spend_change
+
+    def saved_in_between(**spend):
+        acquisition_spend_set(channel="web", month=date(2026, 3, 1), amount=Decimal("100.00"), actor="other")
+        return change(**spend)
+
+    monkeypatch.setattr(insights_admin, "acquisition_spend_change", saved_in_between)
+
+    response = marketing_client.post(
+        f"/admin/insights/acquisitionspend/{january.pk}/change/",
+        {"channel": "web", "month": "2026-03-01", "amount": "250.00"},
+    )
+
+    assert response.status_code == 200
+    assert "month" in response.context["adminform"].form.errors
+    assert list(AcquisitionSpend.objects.values_list("month", "amount")) == [(date(2026, 1, 1), Decimal("300.00"))]
+
+
 def test_the_spend_service_refuses_to_move_a_spend_onto_a_taken_channel_and_month():
     january = acquisition_spend_set(channel="web", month=date(2026, 1, 1), amount=Decimal("300.00"), actor="test")
     acquisition_spend_set(channel="web", month=date(2026, 2, 1), amount=Decimal("100.00"), actor="test")

@@ -7,6 +7,7 @@ from .pipeline import DrainResult, message_requeue, messages_drain, messages_rel
 from .provider_test import provider_test_send
 from .send import MessageRequest, message_send, messages_send
 from .status import StatusResult, UnknownMessage, message_status_record
+from .withdraw import messages_withdraw as messages_withdraw  # re-exported
 
 __all__ = [
     "DrainResult",

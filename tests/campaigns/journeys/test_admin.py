@@ -194,3 +194,35 @@ def test_a_journey_definition_too_large_for_the_log_is_shown_on_the_form_not_a_5
     assert not Journey.objects.exists()
     assert Event.objects.count() == events
     assert not LogEntry.objects.exists()
+
+
+def test_a_deeply_nested_journey_definition_is_a_form_error_not_a_500(marketing):
+    """Read with plain json.loads, a definition nested deeper than the interpreter's recursion limit raised
+    RecursionError, which is not the ValueError the form catches: the editor reads it bounded, as the segment editor
+    reads its rules."""
+    from backoffice.eventstore.models import Event
+
+    marketing.raise_request_exception = False
+    events = Event.objects.count()
+    definition = '{"steps": ' + "[" * 100_000 + "]" * 100_000 + "}"
+
+    added = marketing.post(reverse("admin:campaigns_journey_add"), _journey_post(definition=definition))
+
+    assert added.status_code == 200, added.status_code
+    assert "definition" in _form_errors(added)
+    assert not Journey.objects.exists()
+    assert Event.objects.count() == events
+
+
+def test_a_journey_definition_with_a_number_too_large_is_a_form_error(marketing):
+    """JSON allows 1e400, which Python reads as infinity: no JSON column stores it (PostgreSQL refuses it)."""
+    definition = (
+        '{"trigger": {"kind": "event", "event": "page.viewed", "conditions": '
+        '[{"field": "data.total", "cmp": "gte", "value": 1e400}]}, "steps": [{"id": "end", "kind": "end"}]}'
+    )
+
+    added = marketing.post(reverse("admin:campaigns_journey_add"), _journey_post(definition=definition))
+
+    assert added.status_code == 200, added.status_code
+    assert "definition" in _form_errors(added)
+    assert not Journey.objects.exists()

@@ -131,6 +131,36 @@ def test_integration_reads_but_cannot_write_and_support_sees_nothing(api_client_
             "invalid_choice",
         ),
         (_definition(start=["wait"]), "start", "unknown_step"),
+        (
+            _definition(
+                trigger={
+                    "kind": "event",
+                    "event": "page.viewed",
+                    "conditions": [{"field": "data.total", "cmp": "gte", "value": "NaN"}],
+                }
+            ),
+            "trigger.conditions.0.value",
+            "invalid",
+        ),
+        (
+            _definition(
+                steps=[
+                    {
+                        "id": "b",
+                        "kind": "branch",
+                        "condition": {
+                            "source": "profile",
+                            "rules": {"op": "and", "rules": [{"field": ["order_count"], "cmp": "eq", "value": 1}]},
+                        },
+                        "yes": "e",
+                        "no": "e",
+                    },
+                    {"id": "e", "kind": "end"},
+                ]
+            ),
+            "steps.b.condition.rules.rules.0.field",
+            "invalid_choice",
+        ),
     ],
     ids=[
         "loop-without-wait",
@@ -144,6 +174,8 @@ def test_integration_reads_but_cannot_write_and_support_sees_nothing(api_client_
         "conditions-not-a-list",
         "channels-not-names",
         "start-not-a-step-id",
+        "ordered-comparison-with-nan",
+        "profile-rule-field-not-a-name",
     ],
 )
 def test_a_bad_definition_is_refused_with_the_step_named_and_nothing_published(api_client_for, definition, field, code):
@@ -159,6 +191,29 @@ def test_a_bad_definition_is_refused_with_the_step_named_and_nothing_published(a
     assert {"field": field, "code": code} in [{"field": e["field"], "code": e["code"]} for e in body["errors"]]
     assert Event.objects.count() == events_before
     assert Journey.objects.get(pk=journey_id).status == "draft"
+
+
+def test_a_condition_value_too_large_for_a_number_is_refused_naming_it(api_client_for):
+    """JSON allows 1e400; Python reads it as infinity. A trigger condition comparing with it, or a profile rule of the
+    360 view (whole numbers) holding it, is refused by name at publication, not a 500."""
+    client = api_client_for(Role.MARKETING)
+    raw = (
+        '{"name": "J", "definition": {"trigger": {"kind": "event", "event": "page.viewed", "conditions": '
+        '[{"field": "data.total", "cmp": "gte", "value": 1e400}]}, "steps": [{"id": "b", "kind": "branch", '
+        '"condition": {"source": "profile", "rules": {"op": "and", "rules": [{"field": "order_count", "cmp": "gte", '
+        '"value": 1e400}]}}, "yes": "e", "no": "e"}, {"id": "e", "kind": "end"}]}}'
+    )
+    created = client.post("/api/v1/journeys", raw, content_type="application/json")
+    assert created.status_code in (201, 400), created.status_code
+    if created.status_code == 400:  # refused as it came in: nothing to publish
+        assert not Journey.objects.exists()
+        return
+
+    refused = client.post(f"/api/v1/journeys/{created.json()['id']}/publish")
+
+    assert refused.status_code == 400
+    fields = {e["field"] for e in refused.json()["errors"]}
+    assert {"trigger.conditions.0.value", "steps.b.condition.rules.rules.0.value"} <= fields
 
 
 def test_bad_input_is_a_400_naming_the_field(api_client_for):

@@ -177,3 +177,47 @@ def test_the_report_page_speaks_spanish_and_english(login, campaign_with_orders)
     assert "último contacto" in spanish
     assert "Funnel per channel" in english
     assert spanish.count('data-chart="campaign_') == english.count('data-chart="campaign_') == 3
+
+
+FRACTIONAL_COSTS = {"email": "0.0045", "sms": "0.0045", "whatsapp": "0", "push": "0", "facebook": "0", "instagram": "0"}
+EMAIL_OR_SMS = {"op": "or", "rules": [{"field": "consent", "cmp": "eq", "value": c} for c in ("email", "sms")]}
+
+
+def test_the_report_totals_add_up_to_its_rows_and_a_real_cost_under_a_cent_has_a_roi(person, launched, login):
+    """Costs per message have four decimals in the worksheet (0.0045 EUR an SMS is a real price). Each row rounds its
+    cost to cents (0.00); the total was rounded from the unrounded sum (0.01), so the total was not the sum of its
+    rows, and a row's ROI, computed from the rounded cost, read 'no cost'."""
+    from backoffice.messaging.services.pipeline import messages_drain
+
+    person(consents=("email",))
+    person(consents=("sms",))
+    campaign = launched(segments=[segment(EMAIL_OR_SMS)], holdout_share="0", costs=FRACTIONAL_COSTS)
+    messages_drain()
+    projector.catch_up_all(["insights.rollups", "insights.campaign_audience"])
+
+    report = login("marketing").get(f"/api/v1/campaigns/{campaign.id}/report").json()
+
+    rows = {row["channel"]: row for row in report["channels"]}
+    assert (rows["email"]["sent"], rows["sms"]["sent"]) == (1, 1)
+    assert sum(D(row["cost"]) for row in report["channels"]) == D(report["totals"]["cost"]) == D("0.00")
+    # ROI from the unrounded cost: (0 - 0.0045) / 0.0045, never null for a channel that cost something.
+    assert (rows["email"]["roi"], rows["sms"]["roi"], report["totals"]["roi"]) == ("-1.0000", "-1.0000", "-1.0000")
+
+
+def test_the_dashboards_channel_rows_add_up_to_its_campaign_rows(person, launched, api_client_for):
+    from backoffice.messaging.services.pipeline import messages_drain
+
+    for _ in range(3):
+        person(consents=("email",))
+    for name in ("Primera", "Segunda", "Tercera"):
+        launched(name=name, holdout_share="0", costs=FRACTIONAL_COSTS)
+    messages_drain()
+    projector.catch_up_all(["insights.rollups", "insights.campaign_audience"])
+
+    figures = api_client_for("marketing").get("/api/v1/metrics").json()["campaigns"]
+
+    rows = [row for row in figures["by_campaign"] if row["channel"] == "email"]
+    (channel,) = [row for row in figures["by_channel"] if row["channel"] == "email"]
+    assert [row["cost"] for row in rows] == ["0.01", "0.01", "0.01"]  # 3 messages x 0.0045 = 0.0135 each
+    assert D(channel["cost"]) == sum(D(row["cost"]) for row in rows) == D("0.03")  # not 0.0405 rounded (0.04)
+    assert channel["roi"] == "-1.0000"
