@@ -585,6 +585,8 @@ CELERY_BEAT_SCHEDULE["messaging-unmatched-callbacks"] = {
     "schedule": timedelta(seconds=60),
 }
 CUSTOMERS_ERASURE_HOOKS.append("backoffice.messaging.services.unmatched.unmatched_callbacks_forget")
+# Erasure ends the person's journeys (journey.exited, reason erased): nothing more is sent or opened for them.
+CUSTOMERS_ERASURE_HOOKS.append("campaigns.journeys.services.erasure.journey_runs_end_erased")
 
 # --- Status callbacks received one per request (Twilio's; backoffice.messaging.services.received): committed as
 # received and answered, then applied in batches of MESSAGING_CALLBACK_BATCH by the task messaging.callbacks_apply,

@@ -6,8 +6,9 @@ Streams:
   (journey.paused, journey.resumed).
 - `journey-<uuid>-<customer uuid>`: one person's progress through that journey, every run of it in order:
   journey.entered, journey.step_completed (what the step did and where the person goes next, and when),
-  journey.exited (with the reason), journey.converted (the goal reached after the run ended, within the
-  attribution window). The position of every person is a projection of these (campaigns.journeys.projections).
+  journey.step_failed (a step that could not be taken, tried again later), journey.exited (with the reason),
+  journey.converted (the goal reached after the run ended, within the attribution window). The position of every
+  person is a projection of these (campaigns.journeys.projections).
 
 No personal data: steps name channels and message ids, never addresses or texts (the messages are messaging's).
 """
@@ -22,7 +23,9 @@ from pydantic import ConfigDict, Field
 from backoffice.eventstore.schema import EventData
 
 JourneyStatus = Literal["draft", "live", "paused"]
-ExitReason = Literal["goal", "completed", "holdout_window"]
+# goal: the goal event; completed: the last step done; holdout_window: a held-out person's window ended; erased: the
+# person was erased; merged: their profile was merged into one already in the journey; failed: a step kept failing.
+ExitReason = Literal["goal", "completed", "holdout_window", "erased", "merged", "failed"]
 
 
 class _JourneyEvent(EventData):
@@ -121,11 +124,25 @@ class JourneyStepCompleted(_RunEvent):
     awaiting: str = Field(default="", max_length=100)
 
 
+class JourneyStepFailed(_RunEvent):
+    """The run's step could not be taken (an error in it, recorded by its class name, never its text): the run stays
+    where it is and is due again at `due_at`. After the last attempt the run exits instead (reason failed)."""
+
+    type_name = "journey.step_failed"
+    step: str = Field(max_length=64)
+    error: str = Field(max_length=100)
+    attempt: int = Field(ge=1)
+    due_at: datetime
+
+
 class JourneyExited(_RunEvent):
     type_name = "journey.exited"
     reason: ExitReason
     step: str = Field(default="", max_length=64)
     goal_event_id: UUID | None = None
+    # A goal exit is a conversion (converted_at and revenue on the run) only within the attribution window of the
+    # run's version; after it the person still leaves, unconverted (revenue 0). Events before this field: converted.
+    is_conversion: bool = True
     revenue: Decimal = Field(default=Decimal(0), ge=0, max_digits=14, decimal_places=2)
 
 

@@ -27,6 +27,7 @@ PLAN_TYPES = type_names(
 RUN_TYPES = type_names(
     journey_events.JourneyEntered,
     journey_events.JourneyStepCompleted,
+    journey_events.JourneyStepFailed,
     journey_events.JourneyExited,
     journey_events.JourneyConverted,
 )
@@ -157,11 +158,13 @@ def _run(run: RunRow, event: RecordedEvent) -> None:
                 tag=data["tag"],
                 defaults={"tagged_at": event.occurred_at, "journey_id": run.journey_id},
             )
+    elif event.type == journey_events.JourneyStepFailed.type_name:
+        run.due_at = _time(data["due_at"])  # where it is, tried again then
     elif event.type == journey_events.JourneyExited.type_name:
         run.status = RunStatus.EXITED if data["reason"] == "goal" else RunStatus.DONE
         run.finished_at, run.exit_reason = event.occurred_at, data["reason"]
         run.due_at, run.awaiting = None, ""
-        if data["reason"] == "goal":
+        if data["reason"] == "goal" and data.get("is_conversion", True):
             run.converted_at, run.revenue = event.occurred_at, Decimal(str(data.get("revenue", 0)))
     elif event.type == journey_events.JourneyConverted.type_name:
         run.converted_at, run.revenue = event.occurred_at, Decimal(str(data.get("revenue", 0)))

@@ -7,10 +7,14 @@ unnest arrays on PostgreSQL, one executemany on SQLite). No SQL of its own and n
 """
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from decimal import Decimal
+from functools import reduce
+from operator import or_
 from typing import Any
+
+from django.db.models import Q
 
 from backoffice.eventstore.backends import recorder
 from backoffice.eventstore.upserts import upsert
@@ -97,12 +101,23 @@ def runs_of_people(customer_ids: list[uuid.UUID], journey_ids: list[uuid.UUID]) 
     return [RunRow.from_row(row) for row in rows]
 
 
-def runs_take_due(*, now: datetime, limit: int) -> list[RunRow]:
-    """The next due runs of live journeys, oldest due first, locked for this transaction; runs another worker holds
-    are skipped (`FOR UPDATE OF` the runs `SKIP LOCKED`: workers never share a run)."""
+def runs_take_due(
+    *,
+    now: datetime,
+    limit: int,
+    held_versions: Collection[tuple[uuid.UUID, int]] = (),
+    held_until: datetime | None = None,
+) -> list[RunRow]:
+    """The next runs of live journeys due by `now`, oldest due first, locked for this transaction; runs another worker
+    holds are skipped (`FOR UPDATE OF` the runs `SKIP LOCKED`: workers never share a run). Runs of `held_versions`
+    (journey id, version) only when due by `held_until` too."""
+    due = Q(due_at__lte=now)
+    if held_versions and held_until is not None and held_until < now:
+        of_held = reduce(or_, (Q(journey_id=journey_id, version=version) for journey_id, version in held_versions))
+        due &= ~of_held | Q(due_at__lte=held_until)
     found = (
         JourneyRun.objects.select_for_update(skip_locked=True, of=("self",))
-        .filter(status=RunStatus.ACTIVE, due_at__lte=now, journey__status=JourneyStatus.LIVE)
+        .filter(due, status=RunStatus.ACTIVE, journey__status=JourneyStatus.LIVE)
         .order_by("due_at")
         .values_list(*COLUMNS)[:limit]
     )

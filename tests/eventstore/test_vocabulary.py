@@ -65,6 +65,7 @@ def test_members_are_their_strings_in_json_and_comparisons():
         "customer_erased",
         "whatsapp_window_closed",
         "quiet_hours",
+        "campaign_cancelled",
     }
     assert vocabulary.__doc__
 

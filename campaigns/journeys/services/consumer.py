@@ -1,14 +1,18 @@
 """The journeys' process manager: reads the log in order from its cursor and, for each event about a person,
-- takes them out of every journey whose goal it is (journey.exited, reason goal), or records the conversion of a run
-  that ended within the attribution window (journey.converted);
+- takes them out of every journey whose goal it is in the version they entered (journey.exited, reason goal: a
+  conversion within that version's attribution window, not after it), or records the conversion of a run that ended
+  within the attribution window (journey.converted);
 - moves on the runs waiting for it (journey.step_completed of the wait_event step, outcome "event");
 - enters them into every live journey it triggers (journey.entered), by the re-entry rules and the cap, the holdout
-  drawn by a hash of journey and person.
+  drawn by a hash of journey and person;
+- on a merge of two profiles (customer.merged), ends the merged profile's run of a journey the survivor is already
+  in (journey.exited, reason merged): one person, one run at a time. A run only the merged profile had goes on.
 
 The events it appends and its cursor move in one transaction per batch, so a crash repeats nothing and skips
 nothing (a catch-up reader of the store never sees a position below one it has seen). Triggers recorded before the
 journey went live (or while it was paused) enter nobody: `Journey.live_since_position`. What the entries make due
-is left to the step workers (steps.journey_runs_advance), woken after commit.
+is left to the step workers (steps.journey_runs_advance), woken after commit; they take no run due after the first
+event the process manager has yet to read (`journeys_read_horizon`).
 """
 
 import uuid
@@ -24,6 +28,7 @@ from django.utils import timezone
 
 from backoffice.eventstore import store
 from backoffice.eventstore.schema import EventData
+from customers.events import CustomerMerged
 from customers.selectors import people_members
 
 from .. import definition as rules
@@ -83,6 +88,7 @@ Appends = dict[str, list[store.NewEvent]]
 
 # Events that change what the process manager listens for: a batch stops at one, the next reads with the new plan.
 PLAN_EVENTS = (JourneyPublished.type_name, JourneyResumed.type_name, JourneyPaused.type_name)
+MERGED = CustomerMerged.type_name
 
 
 @dataclass
@@ -90,30 +96,34 @@ class _Plan:
     live: list[_Live]
     versions: dict[tuple[uuid.UUID, int], JourneyVersion]
     triggers: dict[str, list[_Live]]
-    goals: dict[str, list[_Live]]
+    goals: set[str]
     awaited: set[str]
 
     @property
     def types(self) -> list[str]:
-        return sorted({*self.triggers, *self.goals, *self.awaited, *PLAN_EVENTS})
+        return sorted({*self.triggers, *self.goals, *self.awaited, *PLAN_EVENTS, MERGED})
+
+
+def _goal_of(version: JourneyVersion) -> str:
+    goal: str = (version.definition.get("goal") or {}).get("event", "")
+    return goal
 
 
 def _plan() -> _Plan | None:
-    """What the process manager listens for now: live journeys' triggers, goals (paused ones too) and awaited events
-    of every version people may be in. None when no journey was ever published."""
+    """What the process manager listens for now: live journeys' triggers; the goals (paused journeys' too) and
+    awaited events of every version people may be in, each run judged by its own version's. None when no journey
+    was ever published."""
     journeys = list(Journey.objects.filter(status__in=(JourneyStatus.LIVE, JourneyStatus.PAUSED)))
     if not journeys:
         return None
     versions = {(v.journey_id, v.version): v for v in JourneyVersion.objects.filter(journey__in=journeys)}
     live = [_Live(j, versions[(j.id, j.version)]) for j in journeys if (j.id, j.version) in versions]
     triggers: dict[str, list[_Live]] = defaultdict(list)
-    goals: dict[str, list[_Live]] = defaultdict(list)
     for item in live:
-        trigger, goal = item.definition.get("trigger", {}), item.definition.get("goal") or {}
+        trigger = item.definition.get("trigger", {})
         if item.journey.status == JourneyStatus.LIVE and trigger.get("kind") == "event":
             triggers[trigger["event"]].append(item)
-        if goal.get("event"):
-            goals[goal["event"]].append(item)
+    goals = {goal for goal in map(_goal_of, versions.values()) if goal}
     awaited = {
         step["event"]
         for version in versions.values()
@@ -157,15 +167,30 @@ def journeys_consume(*, batch_size: int | None = None, max_batches: int | None =
 def journeys_lag() -> int:
     """How far behind the process manager is: positions from the first event it has yet to handle to the head of
     the log (0 when it has handled everything it listens for)."""
-    plan = _plan()
-    if plan is None:
-        return 0
-    after = JourneyCursor.objects.filter(name=CURSOR).values_list("transaction_id", "position").first() or (0, 0)
-    pending = store.read_committed(after=(after[0], after[1]), limit=1, types=plan.types)
-    if not pending:
+    pending = _first_unread()
+    if pending is None:
         return 0
     head = store.head_position()
-    return max(head - pending[0].position + 1, 0)
+    return max(head - pending.position + 1, 0)
+
+
+def journeys_read_horizon(*, now: datetime) -> datetime:
+    """How far in time the process manager has read: `now` when it has handled everything it listens for, else just
+    before the first event it has yet to handle. A run due after it may have its goal, a merge or its awaited event
+    waiting there unread: the step workers leave it where it is until then."""
+    pending = _first_unread()
+    if pending is None:
+        return now
+    return min(now, pending.recorded_at - timedelta(microseconds=1))
+
+
+def _first_unread() -> store.RecordedEvent | None:
+    plan = _plan()
+    if plan is None:
+        return None
+    after = JourneyCursor.objects.filter(name=CURSOR).values_list("transaction_id", "position").first() or (0, 0)
+    pending = store.read_committed(after=(after[0], after[1]), limit=1, types=plan.types)
+    return pending[0] if pending else None
 
 
 def _money(value: object) -> Decimal:
@@ -177,7 +202,7 @@ def _money(value: object) -> Decimal:
 
 def _consume(events: list[store.RecordedEvent], plan: _Plan) -> bool:
     live, triggers, goals, awaited = plan.live, plan.triggers, plan.goals, plan.awaited
-    wanted = set(triggers) | set(goals) | awaited
+    wanted = set(triggers) | goals | awaited | {MERGED}
     relevant = [e for e in events if e.customer_id is not None and e.type in wanted]
     if not relevant:
         return False
@@ -188,11 +213,9 @@ def _consume(events: list[store.RecordedEvent], plan: _Plan) -> bool:
     runs: dict[uuid.UUID, list[_Run]] = defaultdict(list)
     for member, member_runs in _runs_of(set(person_of), [item.journey.id for item in live]).items():
         runs[person_of[member]].extend(member_runs)
-    all_versions = {
-        (v.journey_id, v.version): v.definition
-        for v in JourneyVersion.objects.filter(journey_id__in={r.journey_id for rs in runs.values() for r in rs})
-    }
-    windows = {item.journey.id: item.version.attribution_days for item in live}
+    all_versions = {key: version.definition for key, version in plan.versions.items()}
+    # The profiles each merge of the batch brought in (the merged customer and those merged into it before).
+    merged_sides = people_members(owner_ids={uuid.UUID(str(e.data["merged"])) for e in relevant if e.type == MERGED})
     counts = _entry_counts([item for items in triggers.values() for item in items])
     facts = BatchFacts(list(people), now=timezone.now())
     appends: Appends = defaultdict(list)
@@ -200,8 +223,10 @@ def _consume(events: list[store.RecordedEvent], plan: _Plan) -> bool:
     for event in relevant:
         assert event.customer_id is not None  # relevant events name their person
         mine = runs[event.customer_id]
-        for item in goals.get(event.type, ()):
-            _reach_goal(item, event, mine, windows, appends)
+        if event.type == MERGED:
+            _end_merged_duplicates(event, mine, merged_sides, appends)
+        if event.type in goals:
+            _reach_goal(event, mine, plan.versions, appends)
         if event.type in awaited:
             woke = _arrive_event(event, mine, all_versions, facts, appends) or woke
         for item in triggers.get(event.type, ()):
@@ -272,21 +297,58 @@ def _since_entry(run: _Run, event: store.RecordedEvent) -> bool:
 
 
 def _reach_goal(
-    item: _Live, event: store.RecordedEvent, mine: list[_Run], windows: dict[uuid.UUID, int], appends: Appends
+    event: store.RecordedEvent,
+    mine: list[_Run],
+    versions: dict[tuple[uuid.UUID, int], JourneyVersion],
+    appends: Appends,
 ) -> None:
+    """The goal of the version each run entered, within that version's attribution window: a run still going leaves
+    on it either way, converted only within the window (as a held-out person's, whose run ends with the window)."""
     revenue = _money(event.data.get("total", 0))
     for run in mine:
-        if run.journey_id != item.journey.id or not _since_entry(run, event):
+        version = versions.get((run.journey_id, run.version))
+        if version is None or _goal_of(version) != event.type or not _since_entry(run, event):
             continue
+        is_conversion = event.occurred_at <= run.entered_at + timedelta(days=version.attribution_days)
         base = {"journey_id": str(run.journey_id), "run_id": str(run.id), "version": run.version}
         if run.status == RunStatus.ACTIVE:
-            data = {**base, "reason": "goal", "step": run.step, "goal_event_id": str(event.id), "revenue": revenue}
+            data = {
+                **base,
+                "reason": "goal",
+                "step": run.step,
+                "goal_event_id": str(event.id),
+                "is_conversion": is_conversion,
+                "revenue": revenue if is_conversion else Decimal(0),
+            }
             _append_run_event(appends, run, JourneyExited, data, key="exited", at=event.occurred_at)
-            run.status, run.is_converted = RunStatus.EXITED, True
-        elif not run.is_converted and event.occurred_at <= run.entered_at + timedelta(days=windows[run.journey_id]):
+            run.status, run.is_converted = RunStatus.EXITED, is_conversion
+        elif not run.is_converted and is_conversion:
             data = {**base, "goal_event_id": str(event.id), "revenue": revenue}
             _append_run_event(appends, run, JourneyConverted, data, key="converted", at=event.occurred_at)
             run.is_converted = True
+
+
+def _end_merged_duplicates(
+    event: store.RecordedEvent, mine: list[_Run], merged_sides: dict[uuid.UUID, uuid.UUID], appends: Appends
+) -> None:
+    """Two profiles of one person in flight in the same journey, merged: the merged profile's run ends (reason
+    merged) and the survivor's goes on, so the person gets the journey once. A run only one side has goes on: runs
+    are the person's, whichever profile entered them."""
+    merged = uuid.UUID(str(event.data["merged"]))
+    active = [run for run in mine if run.status == RunStatus.ACTIVE]
+    kept = {run.journey_id for run in active if merged_sides.get(run.customer_id) != merged}
+    now = timezone.now()
+    for run in active:
+        if merged_sides.get(run.customer_id) == merged and run.journey_id in kept:
+            data = {
+                "journey_id": str(run.journey_id),
+                "run_id": str(run.id),
+                "version": run.version,
+                "reason": "merged",
+                "step": run.step,
+            }
+            _append_run_event(appends, run, JourneyExited, data, key="exited", at=now)
+            run.status = RunStatus.DONE
 
 
 def _arrive_event(

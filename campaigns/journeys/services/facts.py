@@ -1,13 +1,15 @@
-"""The facts the steps need about a batch of people, loaded with a few queries per batch (walk.Facts)."""
+"""The facts the steps need about a batch of people, loaded with a few queries per batch (walk.Facts), and how far
+the customer 360 they branch on has read the log."""
 
 import uuid
 from collections import Counter
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from django.conf import settings
 
-from backoffice.eventstore import store
+from backoffice.eventstore import projector, store
+from backoffice.eventstore.selectors import projection_checkpoints
 from backoffice.messaging.selectors import message_delivery
 from backoffice.messaging.vocabulary import Status as MessageStatus
 
@@ -18,6 +20,27 @@ from .send_time import Hours
 
 UNDELIVERABLE = (MessageStatus.FAILED, MessageStatus.SUPPRESSED)
 READ = ("read", "clicked")
+# The asynchronous projections the segment rules (campaigns.segments) read on the customer 360: the order figures
+# (customers.commerce: value, count, last order, RFM) and the channels used (customers.activity). The rest they read
+# (directory, consents, orders) is inline.
+PROFILE_PROJECTIONS = ("customers.commerce", "customers.activity")
+
+
+def profile_read_horizon(*, now: datetime) -> tuple[datetime, list[str]]:
+    """How far in time the customer 360 has read the log: `now` when PROFILE_PROJECTIONS have read everything, else
+    just before the first event one of them has yet to read (a branch on the profile of a run due after it could miss
+    what happened by then, the order that triggered the run first of all); and the projections behind."""
+    names = {proj.name for proj in projector.registered_projections(projector.ASYNC)}
+    checkpoints = projection_checkpoints()
+    horizon, behind = now, []
+    for name in PROFILE_PROJECTIONS:
+        if name not in names:
+            continue
+        unread = store.read_committed(after=checkpoints.get(name, (0, 0)), limit=1)
+        if unread:
+            horizon = min(horizon, unread[0].recorded_at - timedelta(microseconds=1))
+            behind.append(name)
+    return horizon, behind
 
 
 class BatchFacts:

@@ -52,6 +52,10 @@ class Position:
     phase: str = ""
     trigger_position: int | None = None
     last_message_id: str = ""
+    # The steps the run has taken (its path's length), and how many times each step is in its path: a step's second
+    # visit through a loop is told from its first by them (walk counts the steps it takes on).
+    steps_done: int = 0
+    step_counts: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -71,6 +75,9 @@ class Decision:
     case_title: str = ""
     case_queue: str = ""
     tag: str = ""
+    # 0 on the run's first visit to the step; on a later one (a loop), the step's place in the run's path: its
+    # message and case are keyed by it, apart from the first visit's.
+    visit: int = 0
 
     def event_data(self, position: Position, message_id: str = "", case_id: str = "") -> dict[str, Any]:
         return {
@@ -91,10 +98,20 @@ class Decision:
         }
 
 
-def message_key(position: Position, step: str, suffix: str = "") -> str:
-    """Exactly once per journey version, person, entry and step, whoever runs it and however often."""
+def message_key(position: Position, step: str, suffix: str = "", visit: int = 0) -> str:
+    """Exactly once per journey version, person, entry and visit of the step, whoever runs it and however often. The
+    first visit's key has no mark (the keys of messages queued before loops were told apart stay the same); a later
+    visit's carries its place in the run's path."""
     key = f"journey:{position.journey_id}:v{position.version}:{position.customer_id}:{position.entry}:{step}"
-    return key + (f":{suffix}" if suffix else "")
+    return key + (f":{visit}" if visit else "") + (f":{suffix}" if suffix else "")
+
+
+def visit_of(position: Position, step_id: str, phase: str) -> int:
+    """0 when the run is on its first visit to the step, else the place (from 1) the decision takes in its path. A
+    send step's fallback check belongs to the visit that sent the first message (its one entry so far, on the
+    first visit)."""
+    earlier = position.step_counts.get(step_id, 0)
+    return 0 if earlier == (1 if phase == "fallback" else 0) else position.steps_done + 1
 
 
 def arrive(
@@ -117,10 +134,18 @@ def arrive(
 
 
 def walk(
-    definition: dict[str, Any], position: Position, *, now: datetime, facts: Facts, on_event: bool = False
+    definition: dict[str, Any],
+    position: Position,
+    *,
+    now: datetime,
+    facts: Facts,
+    on_event: bool = False,
+    until: datetime | None = None,
 ) -> list[Decision]:
     """The steps this run takes now, in order. `on_event`: the awaited event arrived (the wait_event step goes on
-    by its event path); otherwise the run's step is due."""
+    by its event path); otherwise the run's step is due. `until`: a step due after it is left for later, due by now
+    or not (what it depends on has not been read that far yet)."""
+    until = now if until is None else min(until, now)
     steps = rules.steps_by_id(definition)
     decisions: list[Decision] = []
     step_id, phase = position.step, position.phase
@@ -132,10 +157,12 @@ def walk(
                 steps, decision.next_step, customer_id=position.customer_id, now=now, facts=facts
             )
         decisions.append(decision)
+        position.steps_done += 1
+        position.step_counts[decision.step] = position.step_counts.get(decision.step, 0) + 1
         if decision.message_key:
             facts.spend(position.customer_id)
             position.last_message_id = str(message_id_for(decision.message_key))
-        if decision.due_at is not None and (decision.due_at > now or decision.awaiting):
+        if decision.due_at is not None and (decision.due_at > until or decision.awaiting):
             break
         step_id, phase = decision.next_step, decision.phase
     return decisions
@@ -175,6 +202,7 @@ def decide(
             next_step=step.get("next", ""),
             case_title=step["title"],
             case_queue=step["queue"],
+            visit=visit_of(position, step_id, phase),
         )
     if kind == "tag":
         return Decision(step_id, kind, "tagged", next_step=step.get("next", ""), tag=step["tag"])
@@ -203,25 +231,25 @@ def _send(step: dict[str, Any], position: Position, *, phase: str, now: datetime
             return Decision(step_id, "send", "pressure", next_step=after)
         if not facts.reachable(customer_id, [fallback["channel"]]):
             return Decision(step_id, "send", "unreachable", next_step=after)
-        return _message(step, position, fallback["channel"], "fallback_sent", facts, now, suffix="fallback")
+        return _message(step, position, fallback["channel"], "fallback_sent", phase, suffix="fallback")
     if facts.pressure_left(customer_id) <= 0:
         return Decision(step_id, "send", "pressure", next_step=after)
     preferred = [c for c in rules.send_channels(step) if c != fallback.get("channel")]
     reachable = facts.reachable(customer_id, preferred) if preferred else []
     if reachable:
-        decision = _message(step, position, reachable[0], "sent", facts, now)
+        decision = _message(step, position, reachable[0], "sent", phase)
         if fallback.get("after_hours"):
             # Held at this step until the read is due; then read, or the fallback channel.
             decision.next_step, decision.phase = step_id, "fallback"
             decision.due_at = now + timedelta(hours=float(fallback["after_hours"]))
         return decision
     if fallback and facts.reachable(customer_id, [fallback["channel"]]):
-        return _message(step, position, fallback["channel"], "fallback_sent", facts, now, suffix="fallback")
+        return _message(step, position, fallback["channel"], "fallback_sent", phase, suffix="fallback")
     return Decision(step_id, "send", "unreachable", next_step=after)
 
 
 def _message(
-    step: dict[str, Any], position: Position, channel: str, outcome: str, facts: Facts, now: datetime, suffix: str = ""
+    step: dict[str, Any], position: Position, channel: str, outcome: str, phase: str, suffix: str = ""
 ) -> Decision:
     variant = rules.variant_for(step, channel)
     if channel == Channel.WHATSAPP:
@@ -231,12 +259,14 @@ def _message(
         content: dict[str, Any] = {"template": variant["template"], "parameters": list(parameters)}
     else:
         content = variant
+    visit = visit_of(position, step["id"], phase)
     return Decision(
         step["id"],
         "send",
         outcome,
         next_step=step.get("next", ""),
         channel=channel,
-        message_key=message_key(position, step["id"], suffix),
+        message_key=message_key(position, step["id"], suffix, visit),
         content=content,
+        visit=visit,
     )
