@@ -19,6 +19,7 @@ from django.db import connection, connections
 from backoffice.eventstore import triggers
 
 from .factories import api_client_for, login, staff_user  # noqa: F401 - fixtures
+from .openapi import openapi_schema  # noqa: F401 - fixture
 
 _deselected: dict[str, int] = {}
 

@@ -53,6 +53,9 @@ CASE_REFUSALS = {
     "unreachable": gettext_lazy("The customer cannot be reached on this channel: choose another one."),
     "case_open": gettext_lazy("The satisfaction survey is asked once the case is resolved."),
     "already_answered": gettext_lazy("The satisfaction survey was already answered."),
+    "idempotency_conflict": gettext_lazy(
+        "This was already recorded with other details; reload the page and try again."
+    ),
 }
 
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import ClassVar
 
 import django_filters
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -51,6 +51,92 @@ class JourneySerializer(serializers.Serializer):
     updated_at = serializers.DateTimeField()
 
 
+class JourneyProblemSerializer(serializers.Serializer):
+    field = serializers.CharField(help_text="where in the definition, naming the step: steps.<id>.<field>")
+    message = serializers.CharField()
+    code = serializers.CharField()
+
+
+class JourneyDetailSerializer(JourneySerializer):
+    problems = serializers.SerializerMethodField(help_text="what stops the draft from being published")
+    people_at_steps = serializers.SerializerMethodField(help_text="people in the journey now, per step id")
+
+    @extend_schema_field(JourneyProblemSerializer(many=True))
+    def get_problems(self, journey: Journey) -> list[dict[str, str]]:
+        return services.journey_problems(journey)
+
+    @extend_schema_field(serializers.DictField(child=serializers.IntegerField()))
+    def get_people_at_steps(self, journey: Journey) -> dict[str, int]:
+        return selectors.journey_people_at_steps(journey_id=journey.id)
+
+
+# What GET .../report answers (campaigns.journeys.selectors.journey_report), documented here.
+class JourneyReportGroupSerializer(serializers.Serializer):
+    entered = serializers.IntegerField()
+    converted = serializers.IntegerField()
+    revenue = serializers.DecimalField(max_digits=14, decimal_places=2)
+    conversion_rate = serializers.FloatField(allow_null=True, help_text="null when nobody entered")
+
+
+class JourneyReportExitsSerializer(serializers.Serializer):
+    goal = serializers.IntegerField()
+    completed = serializers.IntegerField()
+
+
+class JourneyReportBranchSerializer(serializers.Serializer):
+    outcome = serializers.CharField(help_text="yes, no, path:<name>, event or timeout")
+    next = serializers.CharField(help_text="the step it leads to")
+    entered = serializers.IntegerField()
+    converted = serializers.IntegerField()
+    revenue = serializers.DecimalField(max_digits=14, decimal_places=2)
+    conversion_rate = serializers.FloatField(allow_null=True)
+    lift = serializers.FloatField(allow_null=True, help_text="the path's conversion rate minus the holdout's")
+
+
+class JourneyReportStepSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    kind = serializers.CharField()
+    at = serializers.IntegerField(help_text="people at the step now")
+    through = serializers.IntegerField(help_text="passes through the step")
+    outcomes = serializers.DictField(child=serializers.IntegerField(), help_text="passes per outcome")
+    sent = serializers.IntegerField()
+    converted = serializers.IntegerField()
+    revenue = serializers.DecimalField(max_digits=14, decimal_places=2)
+    branches = JourneyReportBranchSerializer(many=True, required=False, help_text="steps that choose a path only")
+
+
+class JourneyReportSerializer(serializers.Serializer):
+    journey = serializers.UUIDField()
+    version = serializers.IntegerField()
+    entered = serializers.IntegerField()
+    in_journey = serializers.IntegerField()
+    exited = JourneyReportExitsSerializer()
+    treated = JourneyReportGroupSerializer()
+    holdout = JourneyReportGroupSerializer()
+    lift = serializers.FloatField(allow_null=True, help_text="treated conversion rate minus the holdout's")
+    steps = JourneyReportStepSerializer(many=True)
+
+
+# What POST .../simulate answers (campaigns.journeys.services.journey_simulate).
+class JourneySimulatedStepSerializer(serializers.Serializer):
+    step = serializers.CharField()
+    kind = serializers.CharField()
+    outcome = serializers.CharField()
+    channel = serializers.CharField(allow_blank=True, help_text="where a message would go; blank for other steps")
+    content = serializers.DictField(help_text="the message as it would be sent")
+    at = serializers.DateTimeField()
+    next_step = serializers.CharField(allow_blank=True)
+
+
+class JourneySimulationSerializer(serializers.Serializer):
+    journey = serializers.UUIDField()
+    version = serializers.IntegerField()
+    customer = serializers.UUIDField()
+    is_holdout = serializers.BooleanField(help_text="held out: the customer would get no step")
+    steps = JourneySimulatedStepSerializer(many=True)
+    ends = serializers.CharField(help_text="completed, unfinished (stopped after many steps) or holdout")
+
+
 class JourneyInputSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200, required=False)
     template = serializers.ChoiceField(choices=sorted(TEMPLATES), required=False, help_text="start from a template")
@@ -75,10 +161,7 @@ def _journey(journey_id: uuid.UUID) -> Journey:
 
 
 def _body(journey: Journey) -> dict:
-    body = JourneySerializer(journey).data
-    body["problems"] = services.journey_problems(journey)
-    body["people_at_steps"] = selectors.journey_people_at_steps(journey_id=journey.id)
-    return body
+    return JourneyDetailSerializer(journey).data
 
 
 class JourneyListApi(ListApi):
@@ -90,7 +173,7 @@ class JourneyListApi(ListApi):
     def get_queryset(self):
         return selectors.journeys_all()
 
-    @extend_schema(request=JourneyInputSerializer, responses={201: JourneySerializer})
+    @extend_schema(request=JourneyInputSerializer, responses={201: JourneyDetailSerializer})
     def post(self, request):
         values = dict(validated_input(JourneyInputSerializer, request.data))
         template = values.pop("template", "")
@@ -104,7 +187,7 @@ class JourneyDetailApi(APIView):
     permission_classes = [HasRole]
     allowed_roles = READERS
 
-    @extend_schema(responses=JourneySerializer)
+    @extend_schema(responses=JourneyDetailSerializer)
     def get(self, request, journey_id: uuid.UUID):
         return Response(_body(_journey(journey_id)))
 
@@ -116,7 +199,7 @@ class _JourneyCommandApi(APIView):
     allowed_roles = OWNERS
     command: ClassVar[Callable[..., Journey]]
 
-    @extend_schema(request=None, responses=JourneySerializer)
+    @extend_schema(request=None, responses=JourneyDetailSerializer)
     def post(self, request, journey_id: uuid.UUID):
         _journey(journey_id)
         return Response(_body(type(self).command(journey_id=journey_id, actor=request_actor(request))))
@@ -142,7 +225,7 @@ class JourneySimulateApi(APIView):
                 raise serializers.ValidationError("no such customer", code="does_not_exist")
             return value
 
-    @extend_schema(request=InputSerializer, responses=None)
+    @extend_schema(request=InputSerializer, responses=JourneySimulationSerializer)
     def post(self, request, journey_id: uuid.UUID):
         _journey(journey_id)
         customer = validated_input(self.InputSerializer, request.data)["customer"]
@@ -153,6 +236,6 @@ class JourneyReportApi(APIView):
     permission_classes = [HasRole]
     allowed_roles = READERS
 
-    @extend_schema(responses=None)
+    @extend_schema(responses=JourneyReportSerializer)
     def get(self, request, journey_id: uuid.UUID):
         return Response(selectors.journey_report(journey=_journey(journey_id)))

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -40,6 +40,10 @@ class SegmentSerializer(serializers.Serializer):
     updated_at = serializers.DateTimeField()
 
 
+class SegmentCreatedSerializer(SegmentSerializer):
+    count = serializers.IntegerField(help_text="people in the segment now")
+
+
 class SegmentListApi(ListApi):
     allowed_roles = {"GET": READERS, "POST": OWNERS}
     filterset_class = SegmentFilter
@@ -59,7 +63,7 @@ class SegmentListApi(ListApi):
                 raise serializers.ValidationError("a segment with this name exists", code="unique")
             return value
 
-    @extend_schema(request=InputSerializer, responses={201: SegmentSerializer})
+    @extend_schema(request=InputSerializer, responses={201: SegmentCreatedSerializer})
     def post(self, request):
         values = validated_input(self.InputSerializer, request.data)
         segment = services.segment_save(
@@ -70,11 +74,28 @@ class SegmentListApi(ListApi):
         return Response(body, status=201)
 
 
+class SegmentSampleSerializer(serializers.Serializer):
+    """One person of a segment's sample, described by non-personal fields only (no id, name or address)."""
+
+    language = serializers.CharField()
+    acquisition_channel = serializers.CharField(allow_blank=True)
+    channels_used = serializers.ListField(child=serializers.CharField())
+    order_count = serializers.IntegerField()
+    value_band = serializers.CharField(help_text="lifetime value band, e.g. '<= 300' or '> 1500'")
+    rfm = serializers.CharField(help_text="recency, frequency and monetary scores, e.g. '543'")
+
+
+class SegmentPreviewSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    count = serializers.IntegerField(help_text="people in the segment now")
+    sample = SegmentSampleSerializer(many=True)
+
+
 class SegmentPreviewApi(APIView):
     permission_classes = [HasRole]
     allowed_roles = READERS
 
-    @extend_schema(responses=None)
+    @extend_schema(responses=SegmentPreviewSerializer)
     def get(self, request, segment_id: uuid.UUID):
         segment = or_not_found(Segment.objects.filter(pk=segment_id).first(), "no such segment")
         return Response({"id": str(segment.id), **selectors.segment_preview(rules=segment.rules, now=timezone.now())})
@@ -220,6 +241,21 @@ class CampaignListApi(ListApi):
         return Response(CampaignSerializer(selectors.campaign_get(campaign_id=campaign.id)).data, status=201)
 
 
+class CampaignProblemSerializer(serializers.Serializer):
+    field = serializers.CharField()
+    message = serializers.CharField()
+    code = serializers.CharField()
+    section = serializers.CharField(help_text="the QQOQCP section the field belongs to")
+
+
+class CampaignDetailSerializer(CampaignSerializer):
+    problems = serializers.SerializerMethodField(help_text="every reason the campaign cannot be approved now")
+
+    @extend_schema_field(CampaignProblemSerializer(many=True))
+    def get_problems(self, campaign) -> list[dict[str, str]]:
+        return [p.as_error() for p in worksheet.campaign_problems(campaign, now=timezone.now())]
+
+
 def _campaign(campaign_id):
     return or_not_found(selectors.campaign_get(campaign_id=campaign_id), "no such campaign")
 
@@ -234,15 +270,13 @@ class CampaignDetailApi(APIView):
                 "as_of", OpenApiTypes.DATETIME, description="the campaign as it was then, replayed from its events"
             )
         ],
-        responses=CampaignSerializer,
+        responses=CampaignDetailSerializer,
     )
     def get(self, request, campaign_id: uuid.UUID):
         campaign = _campaign(campaign_id)
         if "as_of" in request.query_params:
             campaign = _campaign_as_of(campaign_id, request.query_params["as_of"])
-        body = CampaignSerializer(campaign).data
-        body["problems"] = [p.as_error() for p in worksheet.campaign_problems(campaign, now=timezone.now())]
-        return Response(body)
+        return Response(CampaignDetailSerializer(campaign).data)
 
 
 def _campaign_as_of(campaign_id: uuid.UUID, raw: str):

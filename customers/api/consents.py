@@ -58,6 +58,14 @@ class ConsentChangeSerializer(serializers.Serializer):
         return event.metadata.get("actor", "")
 
 
+class ConsentLedgerSerializer(serializers.Serializer):
+    """What GET answers, and POST after recording a change: the ledger as it is now."""
+
+    customer_id = serializers.UUIDField(help_text="the person the ledger is of (the one a merged id is part of)")
+    consents = ConsentStateSerializer(many=True, help_text="the current state per channel and purpose")
+    history = ConsentChangeSerializer(many=True, help_text="every grant and withdrawal, from the consent events")
+
+
 def _ledger(customer_id: uuid.UUID) -> dict:
     return {
         "customer_id": customer_id,
@@ -83,14 +91,14 @@ class CustomerConsentsApi(APIView):
         wording = serializers.CharField(max_length=2000, allow_blank=True, default="")
         occurred_at = AwareDateTimeField(required=False, help_text="when it was said; default now")
 
-    @extend_schema(responses=None)
+    @extend_schema(responses=ConsentLedgerSerializer)
     def get(self, request, customer_id: uuid.UUID):
         owner = selectors.customer_resolve_id(customer_id=customer_id)
         ledger = _ledger(owner)
         personal_data_access_record(actor=request.user, customer_ids=[owner], surface=AccessSurface.API_CONSENTS)
         return Response(ledger)
 
-    @extend_schema(request=InputSerializer, responses={201: None})
+    @extend_schema(request=InputSerializer, responses={201: ConsentLedgerSerializer})
     def post(self, request, customer_id: uuid.UUID):
         owner = selectors.customer_resolve_id(customer_id=customer_id)
         values = validated_input(self.InputSerializer, request.data)

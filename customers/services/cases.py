@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from backoffice.eventstore import store
+from backoffice.eventstore import keys, store
 from backoffice.eventstore.schema import EventData
 from backoffice.eventstore.vocabulary import Channel, Purpose
 from backoffice.messaging.channels import content_for
@@ -197,12 +197,19 @@ def case_reply(
     occurred_at: datetime | None = None,
 ) -> Case:
     """Reply to the customer on any channel they can be reached on for service (or say it by phone or at the
-    counter). Idempotent on `reply_id`. Raises CaseRefused: erased customer, closed case, unreachable channel, a
-    channel rule."""
+    counter). Idempotent on `reply_id`: the same reply again answers the case as it is and writes nothing; the id
+    of another message (other text or channel, another case, a message from the customer) is refused
+    (CaseRefused "idempotency_conflict", 409). Raises CaseRefused: erased customer, closed case, unreachable
+    channel, a channel rule."""
     reply_id = reply_id or uuid.uuid4()
     with transaction.atomic():
         case = _case_for_update(case_id)
-        if store.stored_events([reply_id]):
+        stored = store.stored_events([reply_id]).get(reply_id)
+        if stored is not None:
+            if not _same_reply(stored[1], case.id, channel, text):
+                raise CaseRefused(
+                    "id", "this message id was used for another message", "idempotency_conflict", status=409
+                )
             return case
         if customer_is_erased(customer_id=case.customer_id):
             # Nothing personal can be stored about them any more: their key is destroyed.
@@ -232,6 +239,19 @@ def case_reply(
             occurred_at=occurred_at,
         )
         return Case.objects.get(id=case.id)
+
+
+def _same_reply(event: store.RecordedEvent, case_id: uuid.UUID, channel: str, text: str) -> bool:
+    """Whether a stored event is this very reply (a resend). The text of an erased customer's reply is gone: what
+    can still be compared is, and the resend writes nothing either way."""
+    data = event.data
+    return bool(
+        event.type == CaseMessageAdded.type_name
+        and event.stream == f"case-{case_id}"
+        and event.channel == channel
+        and data.get("direction") == "out"
+        and (data.get("text") == text or data.get("text") == keys.ERASED)
+    )
 
 
 def case_resolve(

@@ -19,7 +19,8 @@ import uuid
 from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from datetime import timezone as dt_timezone
 from functools import cached_property, lru_cache
 from typing import Any, Final
 
@@ -306,8 +307,7 @@ def _ingest_parsed(
                             customer_id=customer_id,
                             occurred_at=item.occurred_at,
                             metadata={**item.metadata.model_dump(exclude_none=True), "actor": actor, "source": source},
-                            # Metadata (trace and correlation ids) may differ between retries of one event.
-                            digest=store.content_digest(item.model_dump(mode="json", exclude={"metadata"})),
+                            digest=_interaction_digest(item, already.get(item.id)),
                             checked=event.checked,  # the data as the store validated it in _parse
                         )
                     ],
@@ -320,6 +320,36 @@ def _ingest_parsed(
         IngestResult(r.event.id, r.event.position, r.event.customer_id, r.event.stream, r.event.version, r.duplicate)
         for r in interaction_results
     ]
+
+
+# Every UTC offset a clock is set to (the real ones are whole quarter hours from -12:00 to +14:00): those an event
+# stored before occurred_at was digested in UTC may have been written with.
+_OFFSETS: Final = tuple(dt_timezone(timedelta(minutes=m)) for m in range(-12 * 60, 14 * 60 + 1, 15) if m)
+
+
+def _interaction_digest(item: IncomingInteraction, stored: tuple[str, store.RecordedEvent] | None) -> str:
+    """The content digest of an interaction as its sender sent it, less its metadata (trace and correlation ids may
+    differ between retries of one event), with occurred_at as the instant in UTC: the same instant written with
+    another offset (+01:00 or Z) is the same content, and its resend is a duplicate, not a conflict.
+
+    An event stored before that was digested with occurred_at as written: when the id is stored with a digest that
+    is not this one, the item is digested again as written with each offset, and the stored digest it matches is
+    its own (a resend of it in any offset). Another content matches none and stays a conflict."""
+    digest = _digest_at(item, UTC)
+    if stored is None or stored[0] == digest:
+        return digest
+    event = stored[1]
+    if (event.type, event.channel, event.occurred_at) != (item.type, item.channel, item.occurred_at):
+        return digest  # another event: no way of writing its time makes it this one
+    for offset in _OFFSETS:
+        if _digest_at(item, offset) == stored[0]:
+            return stored[0]
+    return digest
+
+
+def _digest_at(item: IncomingInteraction, offset: dt_timezone) -> str:
+    written = item.model_copy(update={"occurred_at": item.occurred_at.astimezone(offset)})
+    return store.content_digest(written.model_dump(mode="json", exclude={"metadata"}))
 
 
 @dataclass(frozen=True)

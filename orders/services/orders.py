@@ -82,17 +82,25 @@ def order_place(
     """Place an order and reserve its stock. Returns (order, created).
 
     `acting_location` (store staff): a pickup or counter order is for that store only, and a shipped order takes
-    stock from that store or a warehouse, never from another store (NotYourLocation).
+    stock from that store or a warehouse (named, or picked by the allocation), never from another store
+    (NotYourLocation).
 
     `customer`: our customer id, or identifiers ({"email": ...}) resolved like any interaction's sender.
-    Idempotent on `order_id`: the same content again answers the order (created False), other content raises
-    OrderIdConflict. Raises InvalidFields or InsufficientStock (per-line availability per location) before anything
-    is written.
+    Idempotent on `order_id`: the same content again answers the order (created False), whatever the catalog, the
+    stock or the locations say now; other content raises OrderIdConflict. Raises InvalidFields or InsufficientStock
+    (per-line availability per location) before anything is written.
     """
     is_new_id = order_id is None
+    if order_id is not None:
+        given_id = order_id
+        resent = with_retry(
+            lambda: _resent_order(given_id, customer, channel, lines, fulfilment, actor, acting_location)
+        )
+        if resent is not None:
+            return resent, False
     order_id = order_id or str(uuid.uuid4())
     validated = _validate_order(order_id, channel, lines, fulfilment)
-    if acting_location is not None and validated.location and validated.location != acting_location:
+    if acting_location is not None and not _may_act_from(acting_location, validated):
         raise NotYourLocation("fulfilment.location", validated.location)
     order, created, _ = with_retry(
         lambda: _place(order_id, is_new_id, customer, channel, validated, actor, occurred_at, acting_location)
@@ -126,12 +134,73 @@ def order_place_oversell_allowed(
 
 
 class _Validated(NamedTuple):
-    """An order's request, checked: units wanted and unit price per sku, how and from where it is fulfilled."""
+    """An order's request, checked: units wanted and unit price per sku, how and from where it is fulfilled (and
+    the kind of that location, when one is named)."""
 
     wanted: dict[str, int]
     prices: dict[str, Decimal]
     method: FulfilmentMethodName
     location: str
+    location_kind: str | None = None
+
+
+def _may_act_from(acting_location: str, validated: _Validated) -> bool:
+    """Store staff: pickup and counter at their own store only; a shipment from their store or any warehouse."""
+    if not validated.location or validated.location == acting_location:
+        return True
+    return validated.method == "ship" and validated.location_kind == LocationKind.WAREHOUSE
+
+
+def _resent_order(
+    order_id: str,
+    customer: Any,
+    channel: str,
+    lines: Any,
+    fulfilment: Any,
+    actor: str,
+    acting_location: str | None,
+) -> Order | None:
+    """The stored order when this request is a resend of the one that placed it, else None (go on and validate).
+
+    Checked before the catalog, the stock and the locations: a product taken off sale or stock sold since must not
+    turn a shop's retry into a refusal. Resolving identifiers may register a customer; when the content differs
+    that is rolled back, and placement decides (InvalidFields, NotYourLocation or OrderIdConflict)."""
+    wanted = _wanted_as_sent(lines)
+    if wanted is None or not isinstance(fulfilment, dict) or not isinstance(channel, str):
+        return None
+    method, location = fulfilment.get("method"), fulfilment.get("location") or ""
+    if not isinstance(method, str) or not isinstance(location, str):
+        return None
+    existing = Order.objects.filter(id=order_id).first()
+    if existing is None:
+        return None  # a new order (or one being placed right now: placement checks again under its locks)
+    if acting_location is not None and location and location != acting_location:
+        # Store staff resend from their store only what they may place: ship from a warehouse, nothing else.
+        kind = Location.objects.filter(code=location).values_list("kind", flat=True).first()
+        if method != FulfilmentMethod.SHIP or kind != LocationKind.WAREHOUSE:
+            return None
+    with transaction.atomic():
+        try:
+            customer_id = _resolve_customer(customer, channel, actor)
+        except InvalidFields:
+            customer_id = None
+        if customer_id is not None and _same_request(existing, customer_id, channel, wanted, method, location):
+            return existing
+        transaction.set_rollback(True)
+        return None
+
+
+def _wanted_as_sent(lines: Any) -> dict[str, int] | None:
+    """Units per sku of well-formed lines, or None when a line is not (validation then says which)."""
+    if not isinstance(lines, list) or not lines:
+        return None
+    wanted: Counter[str] = Counter()
+    for line in lines:
+        sku, quantity = (line.get("sku"), line.get("quantity")) if isinstance(line, dict) else (None, None)
+        if not isinstance(sku, str) or not isinstance(quantity, int) or isinstance(quantity, bool) or quantity <= 0:
+            return None
+        wanted[sku] += quantity
+    return dict(wanted)
 
 
 def _validate_order(order_id: str, channel: str, lines: list[dict[str, Any]], fulfilment: dict[str, Any]) -> _Validated:
@@ -174,6 +243,7 @@ def _validate_order(order_id: str, channel: str, lines: list[dict[str, Any]], fu
         errors.append(InvalidField("fulfilment.method", f"one of {', '.join(FULFILMENT_METHODS)}", "invalid_choice"))
     elif method in AT_A_STORE and not location:
         errors.append(InvalidField("fulfilment.location", f"a {method} order needs the store", "required"))
+    kind = None
     if location:
         kind = _one(f"SELECT kind FROM {Location._meta.db_table} WHERE code = %s", [location])  # noqa: S608
         if kind is None:
@@ -184,7 +254,7 @@ def _validate_order(order_id: str, channel: str, lines: list[dict[str, Any]], fu
         errors.append(InvalidField("lines", f"the order's total may be at most {MAX_TOTAL}", "max_value"))
     if errors or not _is_fulfilment_method(method):  # an unknown method is one of the errors
         raise InvalidFields(errors)
-    return _Validated(dict(wanted), {sku: products[sku][0] for sku in wanted}, method, location)
+    return _Validated(dict(wanted), {sku: products[sku][0] for sku in wanted}, method, location, kind)
 
 
 def _is_fulfilment_method(value: object) -> TypeGuard[FulfilmentMethodName]:
@@ -226,7 +296,7 @@ def _place(
     acting_location: str | None,
     oversell: bool = False,
 ) -> tuple[Order, bool, list[dict[str, Any]]]:
-    wanted, prices, method, location = validated
+    wanted, prices, method, location, _ = validated
     with transaction.atomic():
         customer_id = _resolve_customer(customer, channel, actor)
         if method in AT_A_STORE or location:

@@ -19,6 +19,7 @@ from campaigns.events import CampaignApproved
 from campaigns.models import AudienceMember, Campaign, Outcome, Segment, Status
 from campaigns.segments import SegmentRuleError
 from campaigns.services.campaigns import worksheet_snapshot
+from tests.openapi import documented_properties
 
 from .conftest import segment
 from .test_admin import marketing_client  # noqa: F401 - fixture
@@ -362,3 +363,16 @@ def test_the_report_counts_the_withdrawn_messages_as_suppressed(person, launched
 
     rows = {row["channel"]: row for row in report["channels"]}
     assert (rows["email"]["queued"], rows["email"]["sent"], rows["email"]["suppressed"]) == (1, 0, 1)
+
+
+def test_the_schema_documents_a_campaigns_problems(openapi_schema, api_client_for):
+    from tests.factories import CampaignFactory
+
+    campaign = CampaignFactory()
+    answer = api_client_for("marketing").get(f"/api/v1/campaigns/{campaign.id}").json()
+
+    documented = documented_properties(openapi_schema, "/api/v1/campaigns/{campaign_id}")
+
+    assert "problems" in answer
+    # docs/api.md: "GET one lists its sections answered and every problems entry"
+    assert set(answer) <= documented, f"undocumented: {sorted(set(answer) - documented)}"

@@ -11,6 +11,7 @@ from campaigns import segments
 from campaigns.models import Segment
 from customers.models import Customer
 from customers.selectors import rfm_scores
+from tests.openapi import documented_properties
 
 from .conftest import revoke, segment
 
@@ -289,3 +290,22 @@ def test_last_order_days_at_most_n_agrees_with_whole_days_and_the_recency_score(
     assert days("gte") == {"n_days_and_hours", "n_days_to_the_minute", "n_plus_1_days"}
     assert days("lte") == {key for key, n in whole_days.items() if n <= limit} == recent
     assert days("gte") == {key for key, n in whole_days.items() if n >= limit}
+
+
+def test_the_schema_documents_a_segment_preview_and_a_new_segments_count(openapi_schema, api_client_for):
+    from tests.factories import SegmentFactory
+
+    marketing = api_client_for("marketing")
+    preview = marketing.get(f"/api/v1/segments/{SegmentFactory().id}/preview").json()
+    created = marketing.post(
+        "/api/v1/segments",
+        {"name": "Todos", "rules": {"op": "and", "rules": [{"field": "consent", "cmp": "eq", "value": "email"}]}},
+        format="json",
+    ).json()
+
+    documented_preview = documented_properties(openapi_schema, "/api/v1/segments/{segment_id}/preview")
+    documented_created = documented_properties(openapi_schema, "/api/v1/segments", "post", "201")
+
+    assert {"count", "sample"} <= set(preview) <= documented_preview
+    assert "count" in created
+    assert set(created) <= documented_created, f"undocumented: {sorted(set(created) - documented_created)}"

@@ -488,3 +488,63 @@ def test_a_case_id_sent_again_for_another_opening_is_a_409_never_the_first_case(
     assert response.status_code == 409
     assert "Mi pedido" not in response.content.decode()
     assert (Customer.objects.count(), Event.objects.count()) == (customers, events)
+
+
+# --- A reply's id is its idempotency key: the same reply again is answered as recorded, another message is a 409 ---
+
+
+def test_a_reply_sent_again_with_its_id_is_answered_as_recorded_and_sent_once(agent, open_case):
+    message_id = str(uuid.uuid4())
+    reply = {"id": message_id, "channel": "email", "text": "Ya está enviado"}
+    first = agent.post(f"/api/v1/cases/{open_case}/messages", reply)
+    events, messages = Event.objects.count(), OutboundMessage.objects.count()
+
+    again = agent.post(f"/api/v1/cases/{open_case}/messages", reply)
+
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.json()["message_count"] == first.json()["message_count"]
+    assert (Event.objects.count(), OutboundMessage.objects.count()) == (events, messages)
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        {"channel": "email", "text": "Le devolvemos 10 EUR"},
+        {"channel": "phone", "text": "Ya está enviado"},
+        {"channel": "email", "text": "Ya está enviado", "direction": "in"},
+    ],
+    ids=["other-text", "other-channel", "from-the-customer"],
+)
+def test_a_case_message_id_reused_for_another_message_is_a_409_not_a_silent_201(agent, open_case, other):
+    message_id = str(uuid.uuid4())
+    first = agent.post(
+        f"/api/v1/cases/{open_case}/messages", {"id": message_id, "channel": "email", "text": "Ya está enviado"}
+    )
+    assert first.status_code == 201
+    events, messages = Event.objects.count(), OutboundMessage.objects.count()
+
+    response = agent.post(f"/api/v1/cases/{open_case}/messages", {"id": message_id, **other})
+
+    # As every other idempotency key of the API (events, consents, orders, steps, stock movements).
+    assert response.status_code == 409, (response.status_code, response.json())
+    assert response.json()["type"].endswith("/idempotency_conflict")
+    assert (Event.objects.count(), OutboundMessage.objects.count()) == (events, messages)
+    assert agent.get(f"/api/v1/cases/{open_case}").json()["message_count"] == first.json()["message_count"]
+
+
+def test_a_case_message_id_used_on_another_case_is_a_409_not_answered_as_recorded(agent):
+    from tests.factories import CaseFactory, CustomerFactory
+
+    customer = CustomerFactory()
+    case_a, case_b = CaseFactory(customer_id=customer.id), CaseFactory(customer_id=customer.id)
+    message_id = str(uuid.uuid4())
+    agent.post(f"/api/v1/cases/{case_a.id}/messages", {"id": message_id, "channel": "email", "text": "Hola"})
+    before = agent.get(f"/api/v1/cases/{case_b.id}").json()["message_count"]
+    events = Event.objects.count()
+
+    on_b = agent.post(f"/api/v1/cases/{case_b.id}/messages", {"id": message_id, "channel": "email", "text": "Hola"})
+
+    assert on_b.status_code == 409, (on_b.status_code, on_b.json())
+    assert on_b.json()["errors"][0]["field"] == "id"
+    assert Event.objects.count() == events
+    assert agent.get(f"/api/v1/cases/{case_b.id}").json()["message_count"] == before

@@ -12,6 +12,7 @@ from customers import services
 from customers.models import Consent
 from customers.selectors import consent_allows, marketing_consent_granted, people_contactable
 from tests.factories import ConsentFactory, CustomerFactory, interaction
+from tests.openapi import documented_properties
 
 pytestmark = pytest.mark.django_db
 
@@ -268,3 +269,14 @@ def test_a_provider_unsubscribe_delivered_again_after_a_merge_withdraws_once(mer
 
     assert again == first
     assert Event.objects.filter(type="consent.revoked").count() == 1
+
+
+@pytest.mark.parametrize(("method", "status"), [("get", "200"), ("post", "201")])
+def test_the_schema_documents_the_consent_ledger_answer(openapi_schema, api_client_for, method, status):
+    customer = CustomerFactory()
+    ConsentFactory(customer_id=customer.id)
+    answer = api_client_for("support").get(f"/api/v1/customers/{customer.id}/consents").json()
+
+    documented = documented_properties(openapi_schema, "/api/v1/customers/{customer_id}/consents", method, status)
+
+    assert set(answer) <= documented, f"undocumented: {sorted(set(answer) - documented)}"

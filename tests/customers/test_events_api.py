@@ -322,6 +322,62 @@ def test_a_retry_with_other_trace_metadata_is_still_a_duplicate(client):
     assert response.json()["results"][0]["duplicate"] is True
 
 
+# The same instant written with another offset is the same content: a retry that renders its time in UTC, or in the
+# sender's zone, is a duplicate, not a conflict.
+IN_MADRID, IN_UTC = "2026-11-20T10:00:00+01:00", "2026-11-20T09:00:00Z"
+
+
+@pytest.mark.parametrize(
+    ("first", "again"), [(IN_MADRID, IN_UTC), (IN_UTC, IN_MADRID)], ids=["then-utc", "then-offset"]
+)
+def test_a_resend_with_the_same_instant_in_another_offset_is_a_duplicate(client, first, again):
+    item = interaction(occurred_at=first)
+    stored = _post(client, item).json()["results"][0]
+    count = Event.objects.count()
+
+    response = _post(client, {**item, "occurred_at": again})
+
+    assert response.status_code == 200, response.json()
+    assert response.json()["results"][0]["duplicate"] is True
+    assert response.json()["results"][0]["position"] == stored["position"]
+    assert Event.objects.count() == count
+
+
+def test_a_resend_with_another_instant_is_still_a_409(client):
+    item = interaction(occurred_at=IN_MADRID)
+    _post(client, item)
+
+    response = _post(client, {**item, "occurred_at": "2026-11-20T10:00:00Z"})  # the same wall clock, an hour later
+
+    assert response.status_code == 409
+    assert response.json()["type"].endswith("/idempotency_conflict")
+
+
+def test_an_event_stored_with_its_time_digested_as_written_accepts_its_resend_in_any_offset(client, monkeypatch):
+    """Events stored before occurred_at was digested in UTC keep their digest of the time as the sender wrote it."""
+    from backoffice.eventstore import store
+    from customers.services import ingestion
+
+    item = interaction(occurred_at="2026-11-20T14:45:00.250000+05:45")
+    with monkeypatch.context() as before_the_fix:
+        before_the_fix.setattr(
+            ingestion,
+            "_interaction_digest",
+            lambda item, stored: store.content_digest(item.model_dump(mode="json", exclude={"metadata"})),
+        )
+        assert _post(client, item).status_code == 201
+    count = Event.objects.count()
+
+    exact = _post(client, item)
+    in_utc = _post(client, {**item, "occurred_at": "2026-11-20T09:00:00.25Z"})
+    other = _post(client, {**item, "occurred_at": "2026-11-20T09:00:00.25Z", "data": {**item["data"], "quantity": 2}})
+
+    assert (exact.status_code, in_utc.status_code) == (200, 200), (exact.json(), in_utc.json())
+    assert [r.json()["results"][0]["duplicate"] for r in (exact, in_utc)] == [True, True]
+    assert other.status_code == 409
+    assert Event.objects.count() == count
+
+
 def test_personal_data_about_an_erased_customer_is_a_409(client):
     from backoffice.eventstore.keys import customer_key_destroy
 

@@ -552,6 +552,48 @@ def test_an_order_resent_after_its_customer_was_merged_answers_the_order_not_a_c
     assert level(SHIRT, "MAD-01")["reserved"] == 1
 
 
+@pytest.mark.parametrize("named_by", ["identifiers", "id"])
+def test_an_order_resent_with_its_id_answers_the_order_after_the_product_went_off_sale(
+    client, chain, receive, customer_id, named_by
+):
+    receive(SHIRT, "MAD-01", 5)
+    customer = {"phone": "600 111 222"} if named_by == "identifiers" else customer_id
+    first = _order(client, customer, lines=[{"sku": SHIRT, "quantity": 1}], id="WEB-000123")
+    assert first.status_code == 201
+    # The catalog takes the product off sale (its last units are now reserved, e.g.).
+    services.product_save(sku=SHIRT, name="Camiseta", price=Decimal("19.90"), is_active=False, actor="test")
+    before = Event.objects.count()
+
+    resent = _order(client, customer, lines=[{"sku": SHIRT, "quantity": 1}], id="WEB-000123")  # a retry
+
+    # "same id and content 200": the order exists, the resend must say so, not refuse it.
+    assert resent.status_code == 200, resent.json()
+    assert resent.json()["id"] == "WEB-000123"
+    assert Event.objects.count() == before
+    assert level(SHIRT, "MAD-01")["reserved"] == 1
+
+
+def test_an_order_id_resent_with_other_content_is_still_a_conflict_once_the_product_is_off_sale(
+    client, chain, receive, customer_id
+):
+    receive(SHIRT, "MAD-01", 5)
+    _order(client, customer_id, lines=[{"sku": SHIRT, "quantity": 1}], id="WEB-000124")
+    services.product_save(sku=SHIRT, name="Camiseta", price=Decimal("19.90"), is_active=False, actor="test")
+    receive(JEANS, "MAD-01", 5)
+    before = Event.objects.count()
+
+    other = _order(client, customer_id, lines=[{"sku": JEANS, "quantity": 1}], id="WEB-000124")
+    by_someone_new = _order(
+        client, {"email": "nadie@example.es"}, lines=[{"sku": SHIRT, "quantity": 1}], id="WEB-000124"
+    )
+
+    assert other.status_code == 409, other.json()
+    assert other.json()["type"].endswith("/idempotency_conflict")
+    # The new customer's identifiers were resolved to compare the resend; nothing of that is kept.
+    assert by_someone_new.status_code == 400, by_someone_new.json()
+    assert Event.objects.count() == before
+
+
 def test_an_order_names_each_line_off_sale_or_unknown_and_a_location_unknown_or_not_a_store(
     client, chain, receive, customer_id
 ):

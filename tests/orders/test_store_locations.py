@@ -61,6 +61,40 @@ def test_a_shipped_order_from_the_counter_takes_stock_from_this_store_or_a_wareh
     assert level(SHIRT, "VLC-01")["available"] == 5
 
 
+def test_store_staff_may_place_an_order_shipped_from_a_warehouse_they_name(api_client_for, chain, receive, customer_id):
+    receive(SHIRT, "WH-ZGZ", 5)
+    till = api_client_for("store")  # bound to MAD-01
+
+    placed = _place(till, customer_id, method="ship", location="WH-ZGZ")
+
+    # docs/api.md, POST /api/v1/orders: store "ship from its store or a warehouse".
+    assert placed.status_code == 201, placed.json()
+    assert {line["location"] for line in placed.json()["lines"]} == {"WH-ZGZ"}
+    assert level(SHIRT, "WH-ZGZ")["reserved"] == 1
+
+
+def test_store_staff_cannot_ship_from_another_store_they_name(api_client_for, chain, receive, customer_id):
+    receive(SHIRT, "VLC-01", 5)
+    before = Event.objects.count()
+
+    placed = _place(api_client_for("store"), customer_id, method="ship", location="VLC-01")
+
+    assert placed.status_code == 403, placed.json()
+    assert placed.json()["type"].endswith("/not_your_location")
+    assert placed.json()["errors"][0]["field"] == "fulfilment.location"
+    assert Event.objects.count() == before
+
+
+def test_another_stores_order_resent_by_store_staff_is_still_refused(api_client_for, chain, receive, customer_id):
+    receive(SHIRT, "VLC-01", 5)
+    _place(api_client_for("integration"), customer_id, method="pickup", location="VLC-01", id="WEB-7")
+
+    resent = _place(api_client_for("store"), customer_id, method="pickup", location="VLC-01", id="WEB-7")
+
+    assert resent.status_code == 403, resent.json()
+    assert resent.json()["type"].endswith("/not_your_location")
+
+
 @pytest.mark.parametrize("action", ["cancel", "pay", "ready", "ship"])
 def test_store_staff_cannot_step_another_stores_order(api_client_for, chain, receive, customer_id, action):
     receive(SHIRT, "VLC-01", 2)

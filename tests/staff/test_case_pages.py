@@ -382,3 +382,17 @@ def test_a_compensation_on_a_case_about_no_known_order_has_a_ceiling(support, ca
         f"More than {money_text(COMPENSATION_CEILING)}, the most a voucher or a refund may be worth here."
     ]
     assert taken.status_code == 302
+
+
+def test_a_reply_form_resent_with_other_text_is_refused_as_already_recorded_and_keeps_the_text(support, case):
+    form = {"action": "reply", "channel": "email", "text": "Se la enviamos hoy", "reply_id": str(uuid.uuid4())}
+    assert support.post(f"/staff/cases/{case.id}/", form).status_code == 302
+    events = Event.objects.count()
+
+    edited = support.post(f"/staff/cases/{case.id}/", {**form, "text": "Se la enviamos mañana"})  # back, edit, send
+
+    assert edited.status_code == 409
+    page = html.unescape(edited.content.decode())
+    assert "This was already recorded with other details; reload the page and try again." in page
+    assert "Se la enviamos mañana" in page
+    assert Event.objects.count() == events

@@ -530,6 +530,23 @@ def test_a_till_sale_of_a_product_not_on_sale_is_refused_with_or_without_a_custo
     assert level("CAM-ALG-BLA-M", "MAD-01")["on_hand"] == 3
 
 
+@pytest.mark.parametrize("customer", ["", "600 111 222"])
+def test_a_till_sale_posted_again_after_its_product_went_off_sale_answers_the_first_sale(shop, login, ana, customer):
+    client = login("store")
+    form = {"sku": "CAM-ALG-BLA-M", "quantity": 1, "customer": customer, "sale_id": uuid.uuid4()}
+    assert client.post("/staff/till/", form).status_code == 302
+    order_services.product_save(
+        sku="CAM-ALG-BLA-M", name="Camiseta algodón blanca M", price=Decimal("19.90"), is_active=False, actor="test"
+    )
+    before = event_count()
+
+    again = client.post("/staff/till/", form)  # the form posted again (a double tap, a reload)
+
+    assert again.status_code == 302, again.context["form"].errors
+    assert event_count() == before
+    assert level("CAM-ALG-BLA-M", "MAD-01")["on_hand"] == 2
+
+
 # --- Money, written as the timeline writes it ------------------------------------------------------------------------
 
 

@@ -6,6 +6,7 @@ import pytest
 from backoffice.accounts.models import Role
 from backoffice.eventstore.models import Event
 from campaigns.journeys.models import Journey
+from tests.openapi import documented_properties
 
 from .conftest import page_viewed, template
 
@@ -281,3 +282,41 @@ def test_a_customer_in_the_holdout_is_simulated_as_getting_nothing(api_client_fo
     simulated = client.post(f"/api/v1/journeys/{journey_id}/simulate", {"customer": str(held[0])}, format="json")
 
     assert (simulated.json()["is_holdout"], simulated.json()["steps"]) == (True, [])
+
+
+def test_the_schema_documents_a_journeys_problems_and_people_at_steps(openapi_schema, api_client_for):
+    marketing = api_client_for("marketing")
+    journey = marketing.post("/api/v1/journeys", {"template": "abandoned_cart"}, format="json").json()
+    answer = marketing.get(f"/api/v1/journeys/{journey['id']}").json()
+
+    documented = documented_properties(openapi_schema, "/api/v1/journeys/{journey_id}")
+    documented_created = documented_properties(openapi_schema, "/api/v1/journeys", "post", "201")
+
+    assert {"problems", "people_at_steps"} <= set(answer)
+    assert set(answer) <= documented, f"undocumented: {sorted(set(answer) - documented)}"
+    assert set(journey) <= documented_created, f"undocumented: {sorted(set(journey) - documented_created)}"
+
+
+def test_the_schema_documents_a_journeys_report(openapi_schema, api_client_for):
+    marketing = api_client_for("marketing")
+    journey = marketing.post("/api/v1/journeys", {"template": "abandoned_cart"}, format="json").json()
+    answer = marketing.get(f"/api/v1/journeys/{journey['id']}/report").json()
+
+    documented = documented_properties(openapi_schema, "/api/v1/journeys/{journey_id}/report")
+
+    assert set(answer) <= documented, f"undocumented: {sorted(set(answer) - documented)}"
+
+
+def test_the_schema_documents_a_simulation(openapi_schema, api_client_for, person):
+    client = api_client_for(Role.MARKETING)
+    customer = person(consents=("email",))
+    body = {"name": "J", "definition": _definition(), "holdout_share": "0"}
+    journey_id = client.post("/api/v1/journeys", body, format="json").json()["id"]
+    client.post(f"/api/v1/journeys/{journey_id}/publish")
+
+    answer = client.post(f"/api/v1/journeys/{journey_id}/simulate", {"customer": str(customer)}, format="json").json()
+
+    documented = documented_properties(openapi_schema, "/api/v1/journeys/{journey_id}/simulate", "post")
+    step = openapi_schema["components"]["schemas"]["JourneySimulatedStep"]["properties"]
+    assert set(answer) <= documented, f"undocumented: {sorted(set(answer) - documented)}"
+    assert set(answer["steps"][0]) <= set(step)
