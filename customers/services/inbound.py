@@ -155,15 +155,12 @@ def inbound_message_receive(
             # The provider answered it (Twilio replies to HELP itself): nothing for staff to do.
             return InboundResult(event_id, customer_id, "help", None, False)
         if words in STOP_WORDS or message.is_opt_out or classified_as == InboundClassification.OPT_OUT:
-            consent_record(
-                customer_id=customer_id,
-                channel=channel,
-                purpose=Purpose.MARKETING,
+            _marketing_said_on(
+                channel,
+                customer_id,
                 is_granted=False,
-                source_channel=channel,
                 wording=opt_out_wording(channel=channel, by_keyword=words in STOP_WORDS, message_id=event_id),
-                # A provider clock a little ahead must not postpone the withdrawal: it holds from now at the latest.
-                occurred_at=min(received_at, timezone.now()),
+                said_at=received_at,
                 event_id=uuid.uuid5(event_id, "stop"),
                 actor=actor,
             )
@@ -213,14 +210,12 @@ def _opted_in(
     again, so the ledger grants it, once (the event id derives from the message's). Never for an erased person."""
     if customer_is_erased(customer_id=customer_id):
         return InboundResult(event_id, customer_id, "ignored", None, False)
-    consent_record(
-        customer_id=customer_id,
-        channel=channel,
-        purpose=Purpose.MARKETING,
+    _marketing_said_on(
+        channel,
+        customer_id,
         is_granted=True,
-        source_channel=channel,
         wording=opt_in_wording(channel=channel, message_id=event_id),
-        occurred_at=min(received_at, timezone.now()),
+        said_at=received_at,
         event_id=uuid.uuid5(event_id, "start"),
         actor=actor,
     )
@@ -244,18 +239,41 @@ def inbound_marketing_stopped(*, channel: str, change: PreferenceChange, actor: 
     with transaction.atomic():
         if store.stored_events([event_id]):
             return InboundResult(reference_id, customer_id, "duplicate", None, True)
-        consent_record(
-            customer_id=customer_id,
-            channel=channel,
-            purpose=Purpose.MARKETING,
+        _marketing_said_on(
+            channel,
+            customer_id,
             is_granted=False,
-            source_channel=channel,
             wording=marketing_stopped_wording(channel=channel, reference_id=reference_id),
-            occurred_at=min(change.received_at or timezone.now(), timezone.now()),
+            said_at=change.received_at or timezone.now(),
             event_id=event_id,
             actor=actor,
         )
     return InboundResult(reference_id, customer_id, "unsubscribed", None, False)
+
+
+def _marketing_said_on(
+    channel: str,
+    customer_id: uuid.UUID,
+    *,
+    is_granted: bool,
+    wording: str,
+    said_at: datetime,
+    event_id: uuid.UUID,
+    actor: str,
+) -> None:
+    """Marketing granted or withdrawn on `channel` as the person said it there (a keyword, a provider's notice)."""
+    consent_record(
+        customer_id=customer_id,
+        channel=channel,
+        purpose=Purpose.MARKETING,
+        is_granted=is_granted,
+        source_channel=channel,
+        wording=wording,
+        # A provider clock a little ahead must not postpone the change: it holds from now at the latest.
+        occurred_at=min(said_at, timezone.now()),
+        event_id=event_id,
+        actor=actor,
+    )
 
 
 def _subject(message: InboundMessage) -> str:
