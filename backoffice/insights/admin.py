@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from backoffice.accounts.actors import request_actor
 from backoffice.accounts.admin_read_only import ReadOnlyAdmin
 from backoffice.accounts.admin_roles import RoleEditedAdmin, RoleGatedAdmin
+from backoffice.accounts.admin_saves import RefusedSaveShownMixin, SaveRefused
 from backoffice.accounts.roles import Role
 from backoffice.eventstore.schema import CHANNELS
 from campaigns.journeys.selectors import journeys_funnel
@@ -100,7 +101,7 @@ class SpendForm(forms.ModelForm):
 
 
 @admin.register(AcquisitionSpend)
-class AcquisitionSpendAdmin(RoleEditedAdmin, admin.ModelAdmin):
+class AcquisitionSpendAdmin(RefusedSaveShownMixin, RoleEditedAdmin, admin.ModelAdmin):
     roles = DASHBOARD_ROLES
     form = SpendForm
     list_display = ["month", "channel", "amount", "updated_by", "updated_at"]
@@ -114,36 +115,15 @@ class AcquisitionSpendAdmin(RoleEditedAdmin, admin.ModelAdmin):
         """Through the service. A refusal the form's own check could not see (another row saved in between) leaves
         Django's transaction of the save, which is rolled back, and the form is shown again with the reason."""
         spend = {key: form.cleaned_data[key] for key in ("channel", "month", "amount")}
-        if change:
-            # A corrected channel or month moves the row's amount (a copy would count it twice in CAC).
-            saved = acquisition_spend_change(spend_id=obj.pk, **spend, actor=request_actor(request))
-        else:
-            saved = acquisition_spend_set(**spend, actor=request_actor(request))
-        obj.pk = saved.pk
-
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except SpendInvalid as refusal:
-            request._spend_refused = refusal  # read by get_form, for this request only
-            return super().changeform_view(request, object_id, form_url, extra_context)
-
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        form = super().get_form(request, obj, change, **kwargs)
-        refusal = getattr(request, "_spend_refused", None)
-        if refusal is None:
-            return form
-
-        class RefusedSpendForm(form):
-            def clean(self):
-                cleaned = super().clean()
-                message = spend_refusal_text(refusal)
-                where = refusal.field if refusal.field in self.fields else None
-                if message not in self.errors.get(where or "__all__", []):
-                    self.add_error(where, message)
-                return cleaned
-
-        return RefusedSpendForm
+            if change:
+                # A corrected channel or month moves the row's amount (a copy would count it twice in CAC).
+                saved = acquisition_spend_change(spend_id=obj.pk, **spend, actor=request_actor(request))
+            else:
+                saved = acquisition_spend_set(**spend, actor=request_actor(request))
+        except SpendInvalid as exc:
+            raise SaveRefused([(exc.field, spend_refusal_text(exc))]) from None
+        obj.pk = saved.pk
 
 
 @admin.register(Dashboard)

@@ -286,6 +286,15 @@ def _append_run_event(
     )
 
 
+def _append_exit(
+    appends: Appends, run: _Run, *, reason: str, step: str, at: datetime, status: str = RunStatus.DONE, **extra: Any
+) -> None:
+    """The run leaves the journey (journey.exited with `reason`, at `step`): its event, and its status here."""
+    data = {"journey_id": str(run.journey_id), "run_id": str(run.id), "version": run.version, "reason": reason}
+    _append_run_event(appends, run, JourneyExited, {**data, "step": step, **extra}, key="exited", at=at)
+    run.status = status
+
+
 def _since_entry(run: _Run, event: store.RecordedEvent) -> bool:
     """Whether the person did this once in the journey. A triggered run counts from its trigger's place in the log:
     it is entered when the trigger is read, so a purchase just after the trigger may predate the entry. A run entered
@@ -310,19 +319,21 @@ def _reach_goal(
         if version is None or _goal_of(version) != event.type or not _since_entry(run, event):
             continue
         is_conversion = event.occurred_at <= run.entered_at + timedelta(days=version.attribution_days)
-        base = {"journey_id": str(run.journey_id), "run_id": str(run.id), "version": run.version}
         if run.status == RunStatus.ACTIVE:
-            data = {
-                **base,
-                "reason": "goal",
-                "step": run.step,
-                "goal_event_id": str(event.id),
-                "is_conversion": is_conversion,
-                "revenue": revenue if is_conversion else Decimal(0),
-            }
-            _append_run_event(appends, run, JourneyExited, data, key="exited", at=event.occurred_at)
-            run.status, run.is_converted = RunStatus.EXITED, is_conversion
+            _append_exit(
+                appends,
+                run,
+                reason="goal",
+                step=run.step,
+                at=event.occurred_at,
+                status=RunStatus.EXITED,
+                goal_event_id=str(event.id),
+                is_conversion=is_conversion,
+                revenue=revenue if is_conversion else Decimal(0),
+            )
+            run.is_converted = is_conversion
         elif not run.is_converted and is_conversion:
+            base = {"journey_id": str(run.journey_id), "run_id": str(run.id), "version": run.version}
             data = {**base, "goal_event_id": str(event.id), "revenue": revenue}
             _append_run_event(appends, run, JourneyConverted, data, key="converted", at=event.occurred_at)
             run.is_converted = True
@@ -340,15 +351,7 @@ def _end_merged_duplicates(
     now = timezone.now()
     for run in active:
         if merged_sides.get(run.customer_id) == merged and run.journey_id in kept:
-            data = {
-                "journey_id": str(run.journey_id),
-                "run_id": str(run.id),
-                "version": run.version,
-                "reason": "merged",
-                "step": run.step,
-            }
-            _append_run_event(appends, run, JourneyExited, data, key="exited", at=now)
-            run.status = RunStatus.DONE
+            _append_exit(appends, run, reason="merged", step=run.step, at=now)
 
 
 def _arrive_event(
@@ -384,15 +387,7 @@ def _arrive_event(
         run.steps_done += 1
         run.step, run.awaiting = decision.next_step, decision.awaiting
         if not decision.next_step:
-            data = {
-                "journey_id": str(run.journey_id),
-                "run_id": str(run.id),
-                "version": run.version,
-                "reason": "completed",
-                "step": decision.step,
-            }
-            _append_run_event(appends, run, JourneyExited, data, key="exited", at=now)
-            run.status = RunStatus.DONE
+            _append_exit(appends, run, reason="completed", step=decision.step, at=now)
         moved = True
     return moved
 
